@@ -55,6 +55,8 @@ struct raft_progress {
 	uint64_t snap_acked;
 	uint64_t snap_sent;
 	bool snap_moved;       /* an ack arrived since the last heartbeat */
+	bool snap_rewind;      /* the receiver asked for an earlier offset ... */
+	uint64_t snap_rewind_to; /* ... this one (acted on at the heartbeat) */
 };
 
 /* A read waiting for leadership confirmation (leader) or for the leader's

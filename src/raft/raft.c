@@ -198,7 +198,10 @@ static void raft_bootstrap(struct raft *r, const struct raft_config *c)
 	uint8_t buf[RAFT_CONFIG_BYTES_MAX];
 	uint32_t len = raft_config_encode(c, buf);
 	KEEL_ASSERT(len > 0);
-	raft_set_term(r, 1);
+	/* A founding node that crashed before its log reached the disk may have
+	 * a later term (and a vote) on disk: keep them. */
+	if (r->term < 1)
+		raft_set_term(r, 1);
 	raft_log_append(&r->log, 1, RAFT_ENTRY_CONFIG, buf, len);
 	/* Entry 1 is the same on every founding node, so it is committed. */
 	r->commit = 1;

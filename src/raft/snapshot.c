@@ -140,6 +140,7 @@ void raft_send_snapshot(struct raft *r, struct raft_progress *pr)
 		pr->snap_acked = 0;
 		pr->snap_sent = 0;
 		pr->snap_moved = true;
+		pr->snap_rewind = false;
 	}
 	snapshot_send_chunks(r, pr);
 }
@@ -153,9 +154,13 @@ void raft_snapshot_tick(struct raft *r, struct raft_progress *pr)
 		raft_send_snapshot(r, pr);
 		return;
 	}
-	if (!pr->snap_moved)
+	if (!pr->snap_moved) {
+		if (pr->snap_rewind)
+			pr->snap_acked = pr->snap_rewind_to;
 		pr->snap_sent = pr->snap_acked;
+	}
 	pr->snap_moved = false;
+	pr->snap_rewind = false;
 	snapshot_send_chunks(r, pr);
 }
 
@@ -191,9 +196,12 @@ void raft_recv_snapshot_resp(struct raft *r, const struct raft_msg *m)
 		pr->snap_moved = true;
 		if (pr->snap_sent < pr->snap_acked)
 			pr->snap_sent = pr->snap_acked;
-	} else if (a->next_offset < pr->snap_sent) {
-		pr->snap_acked = a->next_offset; /* the receiver wants it again */
-		pr->snap_sent = a->next_offset;
+	} else if (a->next_offset < pr->snap_acked) {
+		/* The receiver lost what it had (it restarted). Acted on at the
+		 * next heartbeat, not here: rewinding on every stale answer
+		 * would resend the whole window once per answer. */
+		pr->snap_rewind = true;
+		pr->snap_rewind_to = a->next_offset;
 	}
 	snapshot_send_chunks(r, pr);
 }
