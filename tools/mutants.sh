@@ -2,7 +2,8 @@
 # tools/mutants.sh — proves the tests have teeth: applies each deliberate bug
 # in tests/mutants/*.patch to a copy of the tree, builds it, and runs the
 # scenario scripts and the simulator against it. A mutant is caught when a
-# suite fails (or the build's own assertions fire). Prints `caught K of N`
+# suite fails (or the build's own assertions fire, or a suite hangs past its
+# time limit). Prints `caught K of N`
 # and exits non-zero unless every mutant is caught.
 #
 #   tools/mutants.sh [PATCH...]      (default: every patch)
@@ -35,13 +36,13 @@ run_suites() {
 		echo "build failed (not counted as caught)" >>"$log"
 		return 2
 	fi
-	if ! "$dir/build/asan/scenario" "$dir/tests/sim/scenarios" >>"$log" 2>&1; then
+	if ! timeout 600 "$dir/build/asan/scenario" "$dir/tests/sim/scenarios" >>"$log" 2>&1; then
 		return 0
 	fi
 	local half=$((seeds / 2))
-	"$dir/build/asan/sim" --seeds "$half" --first 1 >>"$log" 2>&1 &
+	timeout 1200 "$dir/build/asan/sim" --seeds "$half" --first 1 >>"$log" 2>&1 &
 	local p1=$!
-	"$dir/build/asan/sim" --seeds "$((seeds - half))" --first "$((half + 1))" >>"$log" 2>&1
+	timeout 1200 "$dir/build/asan/sim" --seeds "$((seeds - half))" --first "$((half + 1))" >>"$log" 2>&1
 	local rc2=$?
 	wait "$p1"
 	local rc1=$?

@@ -179,7 +179,8 @@ static int raft_load_log(struct raft *r, const struct raft_init *in, struct keel
 		const struct raft_entry *e = &in->entries[k];
 		if (e->index != first + k || e->term > r->term ||
 		    (k > 0 && e->term < in->entries[k - 1].term) || e->term == 0) {
-			keel_errmsg_set(err, "log entry %llu out of order", (unsigned long long)e->index);
+			keel_errmsg_set(err, "log entry %llu out of order",
+					(unsigned long long)e->index);
 			return KEEL_ECORRUPT;
 		}
 		raft_log_append(&r->log, e->term, e->type, e->data, e->len);

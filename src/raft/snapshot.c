@@ -104,7 +104,11 @@ void raft_snapshot_failed(struct raft *r)
 static void snapshot_send_chunks(struct raft *r, struct raft_progress *pr)
 {
 	uint64_t size = r->snap.size;
+	/* The in-flight window, in bytes and in messages (as for appends). */
 	uint64_t window = r->o.inflight_bytes_max;
+	uint64_t by_msgs = (uint64_t)r->o.inflight_msgs_max * r->o.snapshot_chunk_bytes;
+	if (window > by_msgs)
+		window = by_msgs;
 	if (window < r->o.snapshot_chunk_bytes)
 		window = r->o.snapshot_chunk_bytes;
 	do {
@@ -132,7 +136,8 @@ void raft_send_snapshot(struct raft *r, struct raft_progress *pr)
 		return; /* cannot happen: entries are purged only below a snapshot */
 	if (pr->state != RAFT_PR_SNAPSHOT || pr->snap_index != r->snap.index ||
 	    pr->snap_term != r->snap.term) {
-		raft_trace(r, "sending snapshot %llu/%llu to %llu", (unsigned long long)r->snap.index,
+		raft_trace(r, "sending snapshot %llu/%llu to %llu",
+			   (unsigned long long)r->snap.index,
 			   (unsigned long long)r->snap.term, (unsigned long long)pr->id);
 		pr->state = RAFT_PR_SNAPSHOT;
 		pr->snap_index = r->snap.index;

@@ -1,0 +1,101 @@
+# keel — a plain Makefile. Two builds side by side:
+#   build/asan/     -O1 with AddressSanitizer + UndefinedBehaviorSanitizer
+#                   (what `make test` runs)
+#   build/release/  -O2 (what `make run` and benchmarks use)
+#
+#   make            build both
+#   make test       tidy check, unit suites, scenario scripts, 1000 sim seeds
+#   make sim SEEDS=n [SEED=s]   more simulator seeds (SEED alone replays one)
+#   make run        a simulated 3-node cluster with faults, told as a story
+#   make mutants    apply each deliberate bug and check the tests catch it
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -Isrc -Itests -MMD -MP
+ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+RELEASE := -O2
+
+SRC := $(wildcard src/*/*.c)
+SIM_SRC := $(filter-out %_main.c,$(wildcard tests/sim/*.c))
+SIM_MAINS := $(patsubst tests/sim/%_main.c,%,$(wildcard tests/sim/*_main.c))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNITS := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+
+DEPS_STAMP := build/.deps-ok
+
+# $(1) = variant name, $(2) = its flags
+define VARIANT
+$(1)_OBJ := $$(patsubst %.c,build/$(1)/obj/%.o,$$(SRC))
+$(1)_SIM_OBJ := $$(patsubst %.c,build/$(1)/obj/%.o,$$(SIM_SRC))
+
+build/$(1)/obj/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(COMMON) $(2) -c $$< -o $$@
+
+build/$(1)/libkeel.a: $$($(1)_OBJ)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+build/$(1)/libsim.a: $$($(1)_SIM_OBJ)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+build/$(1)/%: build/$(1)/obj/tests/sim/%_main.o build/$(1)/libsim.a build/$(1)/libkeel.a
+	$$(CC) $(2) $$^ -o $$@
+
+build/$(1)/unit/%: build/$(1)/obj/tests/unit/%.o build/$(1)/libsim.a build/$(1)/libkeel.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) $$^ -lcmocka -o $$@
+
+$(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS))
+
+-include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ))
+endef
+
+$(eval $(call VARIANT,asan,$(ASAN)))
+$(eval $(call VARIANT,release,$(RELEASE)))
+
+.PHONY: all asan release test sim run mutants tidy format clean deps
+.SECONDARY:
+
+all: asan release
+
+$(DEPS_STAMP): scripts/packages.txt scripts/install-deps.sh
+	@scripts/install-deps.sh
+	@mkdir -p build && touch $@
+
+deps: $(DEPS_STAMP)
+
+test: asan
+	@tools/run-tests.sh
+
+SEEDS ?= 1000
+sim: asan
+ifdef SEED
+ifeq ($(origin SEEDS),command line)
+	build/asan/sim --seeds $(SEEDS) --first $(SEED)
+else
+	build/asan/sim --seed $(SEED) --verbose
+endif
+else
+	@tools/sim-seeds.sh build/asan/sim $(SEEDS) 1
+endif
+
+run: build/release/sim
+	build/release/sim --story
+
+mutants:
+	tools/mutants.sh
+
+tidy:
+	python3 tools/tidy.py
+
+format:
+	clang-format -i $(SRC) $(wildcard src/*/*.h)
+
+clean:
+	rm -rf build

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tools/run-tests.sh — what `make test` runs after building build/asan:
+# the tidy check, every unit suite, the scenario scripts and 1000 simulator
+# seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
+# crashes or exits non-zero without that line counts as one failure. Ends
+# with the total `N passed, M failed` and exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+logs=build/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+total_pass=0
+total_fail=0
+
+# Runs one suite: name, then the command. Adds its counts to the totals.
+suite() {
+	local name=$1
+	shift
+	local log="$logs/$name.log"
+	"$@" >"$log" 2>&1
+	local rc=$?
+	local line
+	line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [ -z "$line" ]; then
+		echo "$name: exited $rc without a summary (log: $log)"
+		tail -30 "$log"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	local p f
+	p=$(echo "$line" | sed -E 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\1/')
+	f=$(echo "$line" | sed -E 's/^[^:]+: ([0-9]+) passed, ([0-9]+) failed.*/\2/')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		line="$line (but exited $rc)"
+	fi
+	echo "$line"
+	if [ "$f" -ne 0 ]; then
+		grep -E 'FAIL|failed|mismatch|violation|error' "$log" | head -30
+		echo "  (log: $log)"
+	fi
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
+suite tidy python3 tools/tidy.py
+for t in build/asan/unit/test_*; do
+	[ -x "$t" ] || continue
+	suite "$(basename "$t")" "$t"
+done
+if [ -d tests/sim/scenarios ]; then
+	suite scenario build/asan/scenario tests/sim/scenarios
+fi
+suite sim tools/sim-seeds.sh build/asan/sim "${TEST_SEEDS:-1000}" 1 "$logs/sim"
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
