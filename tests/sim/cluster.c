@@ -18,7 +18,8 @@ static void cluster_vlog(struct cluster *c, const char *fmt, va_list ap)
 			 (unsigned long long)(c->now / CL_STEPS_PER_TICK),
 			 (unsigned long long)(c->now % CL_STEPS_PER_TICK));
 	vsnprintf(line + k, (size_t)(TRACE_LINE_MAX - k), fmt, ap);
-	if (c->verbose)
+	if (c->verbose && !(c->quiet && (strstr(line, ": commit ") ||
+					 strstr(line, ": reject append"))))
 		printf("%s\n", line);
 }
 

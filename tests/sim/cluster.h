@@ -110,6 +110,7 @@ struct cluster {
 	bool failed;
 	char why[512];
 	bool verbose;
+	bool quiet;   /* verbose, but without per-entry commit lines */
 	char ring[CL_TRACE_RING][TRACE_LINE_MAX];
 	uint32_t ring_next;
 	/* figures */

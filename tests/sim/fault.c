@@ -107,7 +107,7 @@ void fault_tick(struct cluster *c)
 	}
 	if (c->p.partition_permille && prng_below(g, 1000) < c->p.partition_permille)
 		fault_partition(c);
-	else if (c->partitioned && prng_chance(g, 1, 40))
+	else if (c->p.partition_permille && c->partitioned && prng_chance(g, 1, 40))
 		cluster_heal(c);
 	raft_id leader = cluster_leader(c);
 	if (!leader)

@@ -71,6 +71,7 @@ static int run_story(void)
 	p.sync_delay_max = 3;
 	p.opts.pre_vote = p.opts.check_quorum = true;
 	p.opts.snapshot_entries = 40;
+	p.opts.trailing_entries = 5;
 	p.opts.snapshot_chunk_bytes = 64;
 	struct cluster *c = calloc(1, sizeof *c);
 	if (!c)
@@ -78,6 +79,7 @@ static int run_story(void)
 	printf("keel: a simulated 3-node cluster (no server yet: the Raft core, a simulated\n"
 	       "network and disk, two clients). Time is ticks.steps; a tick is ~10 ms.\n\n");
 	cluster_init(c, 7, &p, true);
+	c->quiet = true;
 	raft_id cut = 0;
 	while (!c->failed && c->now < p.chaos_ticks * CL_STEPS_PER_TICK) {
 		cluster_step(c);
@@ -91,11 +93,13 @@ static int run_story(void)
 		}
 		if (tick == 160)
 			cluster_heal(c);
+		if (tick == 160)
+			cluster_log(c, "story: heal the partition");
 		if (tick == 200 && cluster_leader(c)) {
 			raft_id f = cluster_leader(c) % 3 + 1;
-			cluster_log(c, "story: crash follower %llu for 60 ticks",
+			cluster_log(c, "story: crash follower %llu for 100 ticks",
 				    (unsigned long long)f);
-			cluster_crash(c, f, 60 * CL_STEPS_PER_TICK);
+			cluster_crash(c, f, 100 * CL_STEPS_PER_TICK);
 		}
 	}
 	bool ok = cluster_finish(c);

@@ -217,6 +217,13 @@ void store_crash(struct store *s, struct prng *p)
 	s->incoming_len = 0;
 }
 
+void store_drop_unsynced(struct store *s)
+{
+	for (uint32_t i = 0; i < s->n_pending; i++)
+		op_free(&s->pending[i]);
+	s->n_pending = 0;
+}
+
 void store_load(const struct store *s, struct raft_init *init)
 {
 	init->term = s->term;

@@ -66,6 +66,8 @@ uint64_t store_queue_snapshot(struct store *s, const struct raft_snapshot_meta *
 void store_sync(struct store *s, uint64_t upto);
 /* A crash: a random prefix of the unsynced writes survives, the rest is lost. */
 void store_crash(struct store *s, struct prng *p);
+/* Loses every unsynced write (a crash that keeps none of them). */
+void store_drop_unsynced(struct store *s);
 /* Fills *init's durable fields (term, vote, snapshot, entries) from the image;
  * the pointers stay valid until the store changes. */
 void store_load(const struct store *s, struct raft_init *init);
