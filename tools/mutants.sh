@@ -7,11 +7,11 @@
 # and exits non-zero unless every mutant is caught.
 #
 #   tools/mutants.sh [PATCH...]      (default: every patch)
-#   MUTANT_SEEDS=n                   simulator seeds per mutant (default 400)
+#   MUTANT_SEEDS=n                   simulator seeds per mutant (default 1000)
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-seeds=${MUTANT_SEEDS:-400}
+seeds=${MUTANT_SEEDS:-1000}
 work=$(mktemp -d /tmp/keel-mutants.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

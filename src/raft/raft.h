@@ -269,7 +269,10 @@ struct raft_init {
 	uint32_t n_entries;
 	/* A brand-new node of a new cluster: when there is no snapshot and no
 	 * entry, the core writes this configuration as entry 1 of term 1, the
-	 * same on every founding node. NULL for a node that joins later. */
+	 * same on every founding node (a term already on disk is kept). Give
+	 * it on every start of a founding node, as etcd's initial cluster is:
+	 * it is ignored once the log is on disk. NULL for a node that joins
+	 * later. */
 	const struct raft_config *bootstrap;
 };
 
