@@ -65,7 +65,7 @@ for p in "${patches[@]}"; do
 	rc=$?
 	if [ $rc -eq 0 ]; then
 		caught=$((caught + 1))
-		why=$(grep -m1 -E 'seed [0-9]+:|FAIL|assertion failed|mismatch' "$log" | cut -c1-120)
+		why=$(grep -m1 -E 'seed [0-9]+:|FAIL|assertion failed|differs' "$log" | cut -c1-120)
 		echo "mutant $name: caught (${why:-a suite failed})"
 	elif [ $rc -eq 2 ]; then
 		echo "mutant $name: BUILD FAILED"
