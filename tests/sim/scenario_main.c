@@ -102,7 +102,8 @@ static void msg_describe(const struct raft_msg *m, char *buf, size_t len)
 			snprintf(buf + k, len - (size_t)k, " ok match=%llu",
 				 (unsigned long long)ar->match_index);
 		else
-			snprintf(buf + k, len - (size_t)k, " reject=%llu hint=%llu/%llu",
+			snprintf(buf + k, len - (size_t)k,
+				 " reject=%llu conflict_index=%llu conflict_term=%llu",
 				 (unsigned long long)ar->reject_index,
 				 (unsigned long long)ar->conflict_index,
 				 (unsigned long long)ar->conflict_term);
