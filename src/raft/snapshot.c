@@ -23,6 +23,21 @@
 
 /* ---- taking snapshots and compacting -------------------------------------------- */
 
+/* Is a live follower receiving the current snapshot? */
+static bool snapshot_sending(const struct raft *r)
+{
+	if (r->role != RAFT_LEADER)
+		return false;
+	for (uint32_t k = 0; k < r->n_prs; k++) {
+		const struct raft_progress *pr = &r->prs[k];
+		if (pr->state == RAFT_PR_SNAPSHOT && (pr->recent_active || pr->snap_moved))
+			return true;
+	}
+	return false;
+}
+
+#define SNAPSHOT_DEFER_MAX 4 /* intervals a transfer may hold a new snapshot back */
+
 void raft_maybe_want_snapshot(struct raft *r)
 {
 	if (r->snapshotting || r->stopped)
@@ -30,9 +45,18 @@ void raft_maybe_want_snapshot(struct raft *r)
 	raft_index base = r->has_snap ? r->snap.index : 0;
 	if (r->applied <= base)
 		return;
-	bool by_entries = r->o.snapshot_entries && r->applied - base >= r->o.snapshot_entries;
-	bool by_bytes = r->o.snapshot_bytes && r->bytes_since_snap >= r->o.snapshot_bytes;
+	uint64_t n = r->applied - base, b = r->bytes_since_snap;
+	bool by_entries = r->o.snapshot_entries && n >= r->o.snapshot_entries;
+	bool by_bytes = r->o.snapshot_bytes && b >= r->o.snapshot_bytes;
 	if (!by_entries && !by_bytes)
+		return;
+	/* A newer snapshot would restart a transfer in progress (only the
+	 * latest is kept), and transfers slower than the snapshot interval
+	 * would never finish. So, as etcd holds compaction back while a
+	 * snapshot is in flight, wait, up to SNAPSHOT_DEFER_MAX intervals. */
+	bool overdue = (r->o.snapshot_entries && n >= SNAPSHOT_DEFER_MAX * r->o.snapshot_entries) ||
+		       (r->o.snapshot_bytes && b >= SNAPSHOT_DEFER_MAX * r->o.snapshot_bytes);
+	if (!overdue && snapshot_sending(r))
 		return;
 	r->snapshotting = true;
 	r->out.snapshot_wanted = true;

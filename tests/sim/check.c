@@ -66,7 +66,7 @@ static void check_durable(struct cluster *c, struct node *n, const struct raft_m
 			     (unsigned long long)n->id, (unsigned long long)m->term,
 			     (unsigned long long)s->term);
 	else if (m->type == RAFT_MSG_VOTE_RESP && m->u.vote_resp.granted &&
-		 (s->term != m->term || s->vote != m->to))
+		 (s->term < m->term || (s->term == m->term && s->vote != m->to)))
 		cluster_fail(c,
 			     "node %llu grants its vote to %llu in term %llu before the vote "
 			     "is on disk",

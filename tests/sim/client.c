@@ -177,10 +177,16 @@ void client_on_crash(struct cluster *c, raft_id id)
 	}
 }
 
-bool client_all_done(const struct cluster *c)
+/* Liveness after the heal: every client got two answers; then clients send
+ * nothing new, and every request still pending must be answered. */
+bool client_all_done(struct cluster *c)
 {
 	for (uint32_t i = 0; i < c->p.clients && i < CL_CLIENTS_MAX; i++)
-		if (c->clients[i].waiting || c->clients[i].ok_after_heal < 2)
+		if (c->clients[i].ok_after_heal < 2)
+			return false;
+	c->clients_stopped = true;
+	for (uint32_t i = 0; i < c->p.clients && i < CL_CLIENTS_MAX; i++)
+		if (c->clients[i].waiting)
 			return false;
 	return true;
 }

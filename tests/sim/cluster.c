@@ -18,8 +18,8 @@ static void cluster_vlog(struct cluster *c, const char *fmt, va_list ap)
 			 (unsigned long long)(c->now / CL_STEPS_PER_TICK),
 			 (unsigned long long)(c->now % CL_STEPS_PER_TICK));
 	vsnprintf(line + k, (size_t)(TRACE_LINE_MAX - k), fmt, ap);
-	if (c->verbose && !(c->quiet && (strstr(line, ": commit ") ||
-					 strstr(line, ": reject append"))))
+	if (c->verbose &&
+	    !(c->quiet && (strstr(line, ": commit ") || strstr(line, ": reject append"))))
 		printf("%s\n", line);
 }
 
@@ -502,8 +502,18 @@ bool cluster_finish(struct cluster *c)
 		return false;
 	}
 	if (!cluster_until(c, c->healed_at + 60 * timeout, clients_done)) {
-		cluster_fail(c, "client requests still unanswered 60 election timeouts after "
-				"the faults healed");
+		char who[256] = "";
+		size_t k = 0;
+		for (uint32_t i = 0; i < c->p.clients && i < CL_CLIENTS_MAX && k < sizeof who;
+		     i++) {
+			const struct cl_client *cl = &c->clients[i];
+			k += (size_t)snprintf(who + k, sizeof who - k, " c%u:%u ok%s", cl->id,
+					      cl->ok_after_heal, cl->waiting ? " waiting" : "");
+		}
+		cluster_fail(c,
+			     "client requests still unanswered 60 election timeouts after "
+			     "the faults healed (answers since:%s)",
+			     who);
 		return false;
 	}
 	c->clients_stopped = true;

@@ -147,7 +147,7 @@ void client_step(struct cluster *c);
 void client_on_applied(struct cluster *c, struct node *n, const struct raft_entry *e, int64_t out);
 void client_on_read(struct cluster *c, struct node *n, uint64_t req_id, int status);
 void client_on_crash(struct cluster *c, raft_id id);
-bool client_all_done(const struct cluster *c);
+bool client_all_done(struct cluster *c);
 bool client_check_history(struct cluster *c);
 
 /* sim/fault.c */
