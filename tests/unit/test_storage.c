@@ -1,0 +1,801 @@
+/* tests/unit/test_storage.c — src/storage over the simulated disk
+ * (tests/sim/simfs.h): round trips, truncation and purge, snapshots, and
+ * the crash cases: the log cut at every byte of its last records, zero and
+ * garbage tails, every bit of a record flipped in closed and open
+ * segments, lost renames, stale and missing hard state, random crashes
+ * against a model of what was reported durable, failing calls and a full
+ * disk. Each case ends in a correct recovery or a clear refusal. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+#include "base/bytes.h"
+#include "base/crc32c.h"
+#include "base/mem.h"
+#include "base/prng.h"
+#include "sim/simfs.h"
+#include "storage/hardstate.h"
+#include "storage/storage.h"
+
+#define DIR "d"
+#define SEG 4096 /* small segments: many of them */
+
+static struct storage_options opts(void)
+{
+	struct storage_options o;
+	storage_options_default(&o);
+	o.wal.segment_bytes = SEG;
+	return o;
+}
+
+/* The payload of entry i in term t: its length varies with i. */
+static uint32_t payload(uint64_t i, uint64_t t, uint8_t *buf)
+{
+	uint32_t len = (uint32_t)((i * 37) % 200);
+	for (uint32_t k = 0; k < len; k++)
+		buf[k] = (uint8_t)(i * 131 + t * 7 + k);
+	return len;
+}
+
+static int open_st(struct simfs *fs, struct storage **st, struct keel_errmsg *err)
+{
+	struct storage_options o = opts();
+	return storage_open(simfs_ops(fs), DIR, &o, st, err);
+}
+
+static struct storage *must_open(struct simfs *fs)
+{
+	struct storage *st = NULL;
+	struct keel_errmsg err = {{0}};
+	int rc = open_st(fs, &st, &err);
+	if (rc)
+		fail_msg("open: %s (%s)", err.text, keel_err_name(rc));
+	return st;
+}
+
+static void append(struct storage *st, uint64_t from, uint64_t to, uint64_t term)
+{
+	uint8_t buf[256];
+	for (uint64_t i = from; i <= to; i++) {
+		struct wal_entry e = {.term = term, .index = i, .type = 2};
+		e.len = payload(i, term, buf);
+		e.data = buf;
+		struct storage_batch b = {.entries = &e, .n_entries = 1};
+		struct keel_errmsg err;
+		assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+	}
+}
+
+static void write_hs(struct storage *st, uint64_t term, uint64_t vote)
+{
+	struct storage_batch b = {.hs = true, .term = term, .vote = vote};
+	struct keel_errmsg err;
+	assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+}
+
+static void sync_ok(struct storage *st)
+{
+	struct keel_errmsg err;
+	assert_int_equal(storage_sync(st, &err), KEEL_OK);
+}
+
+/* The loaded entries are from..to, of term `term` from term_from on (and
+ * term 1 before), with their payloads. */
+static void expect_entries(const struct storage_loaded *l, uint64_t from, uint64_t to,
+			   uint64_t term_from, uint64_t term)
+{
+	uint8_t buf[256];
+	assert_int_equal(l->n_entries, to >= from ? to - from + 1 : 0);
+	for (uint32_t k = 0; k < l->n_entries; k++) {
+		const struct wal_entry *e = &l->entries[k];
+		uint64_t i = from + k, t = i >= term_from ? term : 1;
+		assert_int_equal(e->index, i);
+		assert_int_equal(e->term, t);
+		uint32_t len = payload(i, t, buf);
+		assert_int_equal(e->len, len);
+		assert_memory_equal(e->data, buf, len);
+	}
+}
+
+/* A disk with hard state (1, 1) and entries 1..n of term 1, synced. */
+static struct simfs *disk_with(uint64_t n)
+{
+	struct simfs *fs = simfs_new();
+	struct storage *st = must_open(fs);
+	write_hs(st, 1, 1);
+	append(st, 1, n, 1);
+	sync_ok(st);
+	storage_close(st);
+	return fs;
+}
+
+static void round_trip(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(500);
+	struct storage *st = must_open(fs);
+	const struct storage_loaded *l = storage_loaded(st);
+	assert_int_equal(l->term, 1);
+	assert_int_equal(l->vote, 1);
+	expect_entries(l, 1, 500, 1, 1);
+	/* appends continue after a restart, into the same open segment */
+	append(st, 501, 520, 1);
+	sync_ok(st);
+	storage_close(st);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 520, 1, 1);
+	storage_close(st);
+	assert_true(simfs_exists(fs, DIR "/00000000000000000001-00000000000000000030"));
+	simfs_free(fs);
+}
+
+static void fill_snap(struct snap_meta *m, uint8_t *data, uint64_t index, uint64_t term,
+		      uint64_t size)
+{
+	memset(m, 0, sizeof *m);
+	for (uint64_t k = 0; k < size; k++)
+		data[k] = (uint8_t)(k * 13 + index);
+	m->index = index;
+	m->term = term;
+	m->size = size;
+	m->crc = crc32c(0, data, size);
+	m->meta_len = 5;
+	memcpy(m->meta, "conf!", 5);
+}
+
+static void truncate_and_purge(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(400);
+	struct storage *st = must_open(fs);
+	struct keel_errmsg err;
+	write_hs(st, 2, 0);
+	/* a conflict inside a closed segment, then new entries of term 2 */
+	struct storage_batch b = {.truncate_from = 150};
+	assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+	append(st, 150, 260, 2);
+	static uint8_t sd[64];
+	struct snap_meta sm;
+	fill_snap(&sm, sd, 120, 1, sizeof sd);
+	assert_int_equal(storage_save_snapshot(st, &sm, sd, &err), KEEL_OK);
+	struct storage_batch p = {.purge_below = 100};
+	assert_int_equal(storage_write(st, &p, &err), KEEL_OK);
+	sync_ok(st);
+	uint64_t first = storage_first(st);
+	assert_true(first > 1 && first <= 100);
+	storage_close(st);
+	st = must_open(fs);
+	const struct storage_loaded *l = storage_loaded(st);
+	expect_entries(l, 121, 260, 150, 2); /* after the snapshot */
+	/* truncation at the first entry of the open segment, and of all */
+	b.truncate_from = 260;
+	assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+	storage_close(st);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 121, 259, 150, 2);
+	assert_int_equal(storage_first(st), first);
+	b.truncate_from = 121;
+	assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+	append(st, 121, 124, 2);
+	sync_ok(st);
+	storage_close(st);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 121, 124, 0, 2);
+	storage_close(st);
+	simfs_free(fs);
+}
+
+static void snapshots(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(300);
+	struct storage *st = must_open(fs);
+	struct keel_errmsg err;
+	static uint8_t data[20000];
+	struct snap_meta m;
+	for (uint64_t s = 1; s <= 5; s++) { /* keeps the newest 3 */
+		fill_snap(&m, data, 50 * s, 1, 1000 * s + 7);
+		assert_int_equal(storage_save_snapshot(st, &m, data, &err), KEEL_OK);
+	}
+	assert_false(simfs_exists(fs, DIR "/snap-00000000000000000100-00000000000000000001"));
+	assert_true(simfs_exists(fs, DIR "/snap-00000000000000000150-00000000000000000001"));
+	uint8_t chunk[100];
+	assert_int_equal(storage_snapshot_read(st, 4000, chunk, sizeof chunk, &err), KEEL_OK);
+	assert_memory_equal(chunk, data + 4000, sizeof chunk);
+	storage_close(st);
+	st = must_open(fs);
+	const struct storage_loaded *l = storage_loaded(st);
+	assert_true(l->has_snap);
+	assert_int_equal(l->snap.index, 250);
+	assert_int_equal(l->snap.meta_len, 5);
+	assert_memory_equal(l->snap_data, data, l->snap.size);
+	expect_entries(l, 251, 300, 1, 1);
+	/* a snapshot received in chunks, beyond the log: the log empties */
+	write_hs(st, 3, 0);
+	fill_snap(&m, data, 900, 3, 12345);
+	for (uint64_t off = 0; off < m.size; off += 1000) {
+		uint32_t len = (uint32_t)(m.size - off < 1000 ? m.size - off : 1000);
+		struct storage_batch b = {.chunk_meta = &m, .chunk_offset = off,
+					  .chunk_data = data + off, .chunk_len = len};
+		if (off + len == m.size) {
+			b.install = &m;
+			b.truncate_from = 901;
+		}
+		assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+	}
+	append(st, 901, 905, 3);
+	sync_ok(st);
+	storage_close(st);
+	st = must_open(fs);
+	l = storage_loaded(st);
+	assert_int_equal(l->snap.index, 900);
+	assert_memory_equal(l->snap_data, data, m.size);
+	expect_entries(l, 901, 905, 0, 3);
+	storage_close(st);
+	/* damage the newest snapshot: the log no longer covers it */
+	char name[64] = DIR "/";
+	snap_name(name + 2, sizeof name - 2, 900, 3);
+	uint8_t x;
+	simfs_peek(fs, name, 5000, &x, 1);
+	x ^= 1;
+	simfs_poke(fs, name, 5000, &x, 1);
+	assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "snap-00000000000000000900"));
+	simfs_free(fs);
+}
+
+static void damaged_snapshot_covered_by_log(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(300);
+	struct storage *st = must_open(fs);
+	struct keel_errmsg err;
+	static uint8_t data[5000];
+	struct snap_meta m;
+	fill_snap(&m, data, 100, 1, 3000);
+	assert_int_equal(storage_save_snapshot(st, &m, data, &err), KEEL_OK);
+	fill_snap(&m, data, 200, 1, 4000);
+	assert_int_equal(storage_save_snapshot(st, &m, data, &err), KEEL_OK);
+	storage_close(st);
+	uint8_t x = 0xFF;
+	simfs_poke(fs, DIR "/snap-00000000000000000200-00000000000000000001", 4200, &x, 1);
+	st = must_open(fs); /* the log still holds 101..300: the older one will do */
+	const struct storage_loaded *l = storage_loaded(st);
+	assert_int_equal(l->snap.index, 100);
+	expect_entries(l, 101, 300, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
+/* ---- exhaustive crash cases ------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The path of the k-th closed segment (from 0), in index order. */
+static void closed_segment(struct simfs *fs, uint32_t k, char *path)
+{
+	char **names;
+	uint32_t n, found = 0;
+	assert_int_equal(simfs_ops(fs)->list(fs, DIR, &names, &n), KEEL_OK);
+	qsort(names, n, sizeof *names, cmp_str);
+	path[0] = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (names[i][0] >= '0' && names[i][0] <= '9' && found++ == k) {
+			snprintf(path, 64, DIR "/%s", names[i]);
+			break;
+		}
+	}
+	io_names_free(names, n);
+	assert_true(path[0] != 0);
+}
+
+#define OPEN_SEG DIR "/open-"
+
+/* The open segment's path. */
+static void open_segment(struct simfs *fs, char *path)
+{
+	for (int seq = 1; seq < 1000; seq++) {
+		snprintf(path, 64, OPEN_SEG "%d", seq);
+		if (simfs_exists(fs, path))
+			return;
+	}
+	fail_msg("no open segment");
+}
+
+/* Offsets of the records of the open segment (parsed the simple way). */
+static uint32_t record_offsets(struct simfs *fs, const char *path, uint64_t *offs, uint64_t *idx,
+			       uint64_t *checked)
+{
+	uint64_t off = 16, size = simfs_size(fs, path);
+	uint32_t n = 0;
+	while (off + 32 <= size) {
+		uint8_t h[32];
+		simfs_peek(fs, path, off, h, 32);
+		if (h[8] == 0)
+			break;
+		offs[n] = off;
+		idx[n] = bytes_get_u64(h + 24);
+		if (checked) /* the bytes the checksum covers end here */
+			checked[n] = off + 32 + bytes_get_u32(h + 4);
+		n++;
+		off += wal_record_bytes(bytes_get_u32(h + 4));
+	}
+	offs[n] = off;
+	return n;
+}
+
+enum tail_kind { TAIL_CUT, TAIL_ZERO, TAIL_GARBAGE };
+
+static void tails(void **state)
+{
+	(void)state;
+	struct simfs *base = disk_with(130);
+	char path[64];
+	open_segment(base, path);
+	uint64_t offs[200], idx[200], checked[200];
+	uint32_t n = record_offsets(base, path, offs, idx, checked);
+	assert_true(n >= 4);
+	uint64_t size = simfs_size(base, path);
+	uint64_t from = offs[n - 3]; /* every byte of the last three records */
+	struct prng p;
+	prng_seed(&p, 7);
+	uint32_t cases = 0;
+	for (int kind = TAIL_CUT; kind <= TAIL_GARBAGE; kind++) {
+		for (uint64_t at = from; at <= offs[n]; at++) {
+			struct simfs *fs = simfs_clone(base);
+			if (kind == TAIL_CUT) {
+				simfs_resize(fs, path, at);
+			} else {
+				uint8_t buf[SEG];
+				for (uint64_t k = 0; k < size - at; k++)
+					buf[k] = kind == TAIL_ZERO ? 0 : (uint8_t)prng_next(&p);
+				simfs_poke(fs, path, at, buf, size - at);
+			}
+			/* the records wholly before `at` survive, no others (a
+			 * record's zero padding is not checksummed) */
+			uint32_t whole = 0;
+			const uint64_t *ends = kind == TAIL_CUT ? offs + 1 : checked;
+			while (whole < n && ends[whole] <= at)
+				whole++;
+			struct storage *st = must_open(fs);
+			const struct storage_loaded *l = storage_loaded(st);
+			assert_int_equal(l->n_entries, idx[0] - 1 + whole);
+			expect_entries(l, 1, idx[0] - 1 + whole, 1, 1);
+			/* and the log goes on from there */
+			append(st, idx[0] + whole, idx[0] + whole + 2, 1);
+			sync_ok(st);
+			storage_close(st);
+			st = must_open(fs);
+			expect_entries(storage_loaded(st), 1, idx[0] + whole + 2, 1, 1);
+			storage_close(st);
+			simfs_free(fs);
+			cases++;
+		}
+	}
+	assert_true(cases > 3 * 100);
+	simfs_free(base);
+}
+
+/* Flips every bit of one record. In a closed segment, or followed by valid
+ * records, the open must refuse naming file and offset; the last record of
+ * the open segment reads as a torn write and is cut. */
+static void flip_record_bits(struct simfs *base, const char *path, uint64_t off, uint64_t len,
+			     bool last, uint64_t n_total, uint64_t rec_index)
+{
+	for (uint64_t byte = off; byte < off + len; byte++) {
+		for (int bit = 0; bit < 8; bit++) {
+			struct simfs *fs = simfs_clone(base);
+			uint8_t x;
+			simfs_peek(fs, path, byte, &x, 1);
+			x ^= (uint8_t)(1u << bit);
+			simfs_poke(fs, path, byte, &x, 1);
+			struct storage *st = NULL;
+			struct keel_errmsg err = {{0}};
+			int rc = open_st(fs, &st, &err);
+			if (last) {
+				/* indistinguishable from a torn write: cut (the
+				 * padding alone is not checksummed) */
+				assert_int_equal(rc, KEEL_OK);
+				uint64_t n = storage_loaded(st)->n_entries;
+				assert_true(n == n_total - 1 || (n == n_total && byte >= off + 32));
+				expect_entries(storage_loaded(st), 1, n, 1, 1);
+				storage_close(st);
+			} else if (rc == KEEL_OK) {
+				/* only the padding is not checksummed: nothing lost */
+				assert_true(byte >= off + 32);
+				expect_entries(storage_loaded(st), 1, n_total, 1, 1);
+				storage_close(st);
+			} else {
+				assert_int_equal(rc, KEEL_ECORRUPT);
+				char want[96];
+				snprintf(want, sizeof want, "at offset %" PRIu64, off);
+				assert_non_null(strstr(err.text, strrchr(path, '/') + 1));
+				assert_non_null(strstr(err.text, want));
+				char idx[48];
+				snprintf(idx, sizeof idx, "index %" PRIu64, rec_index);
+				assert_non_null(strstr(err.text, idx));
+			}
+			simfs_free(fs);
+		}
+	}
+}
+
+static void bit_flips(void **state)
+{
+	(void)state;
+	struct simfs *base = disk_with(130);
+	char path[64];
+	uint64_t offs[200], idx[200];
+	/* the open segment: a middle record, then the last one */
+	open_segment(base, path);
+	uint32_t n = record_offsets(base, path, offs, idx, NULL);
+	flip_record_bits(base, path, offs[n - 2], offs[n - 1] - offs[n - 2], false, 130,
+			 idx[n - 2]);
+	flip_record_bits(base, path, offs[n - 1], offs[n] - offs[n - 1], true, 130, idx[n - 1]);
+	/* a closed segment's last record, and its first */
+	char closed[64];
+	closed_segment(base, 1, closed);
+	n = record_offsets(base, closed, offs, idx, NULL);
+	assert_true(n > 10);
+	flip_record_bits(base, closed, offs[n - 1], offs[n] - offs[n - 1], false, 130,
+			 idx[n - 1]);
+	flip_record_bits(base, closed, offs[0], offs[1] - offs[0], false, 130, idx[0]);
+	uint64_t first_of_closed = idx[0];
+	/* a closed segment cut short, or gone: refused */
+	struct simfs *fs = simfs_clone(base);
+	simfs_resize(fs, closed, offs[5]);
+	struct storage *st;
+	struct keel_errmsg err;
+	assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+	simfs_free(fs);
+	fs = simfs_clone(base);
+	assert_int_equal(simfs_ops(fs)->unlink(fs, closed), KEEL_OK);
+	assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+	char want[32];
+	snprintf(want, sizeof want, "index %" PRIu64, first_of_closed);
+	assert_non_null(strstr(err.text, want));
+	simfs_free(fs);
+	simfs_free(base);
+}
+
+/* A crash after a segment's data was synced but before its rename was:
+ * two open segments. Recovery closes the first. */
+static void lost_rename(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(130);
+	const struct io_fs *ops = simfs_ops(fs);
+	char closed[64];
+	closed_segment(fs, 3, closed);
+	/* rename the newest closed one back, with a seq below the open one */
+	char path[64];
+	open_segment(fs, path);
+	int seq = (int)strtol(path + strlen(OPEN_SEG), NULL, 10);
+	char back[64];
+	snprintf(back, sizeof back, OPEN_SEG "%d", seq - 1);
+	assert_int_equal(ops->rename(fs, closed, back), KEEL_OK);
+	assert_int_equal(ops->sync_dir(fs, DIR), KEEL_OK);
+	struct storage *st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 130, 1, 1);
+	storage_close(st);
+	assert_true(simfs_exists(fs, closed));
+	assert_false(simfs_exists(fs, back));
+	/* leftovers of writes never published are removed */
+	int fd;
+	assert_int_equal(ops->open(fs, DIR "/snap-x.tmp", IO_CREATE, &fd), KEEL_OK);
+	ops->close(fs, fd);
+	st = must_open(fs);
+	assert_false(simfs_exists(fs, DIR "/snap-x.tmp"));
+	storage_close(st);
+	simfs_free(fs);
+}
+
+static void hard_state_cases(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(10);
+	struct storage *st = must_open(fs);
+	write_hs(st, 5, 2);
+	append(st, 11, 20, 5);
+	sync_ok(st);
+	storage_close(st);
+	st = must_open(fs);
+	assert_int_equal(storage_loaded(st)->term, 5);
+	assert_int_equal(storage_loaded(st)->vote, 2);
+	storage_close(st);
+	/* a stale file: term 3 while the log holds term 5 */
+	struct simfs *stale = simfs_clone(fs);
+	struct keel_errmsg err;
+	assert_int_equal(hardstate_write(simfs_ops(stale), DIR, 3, 1, &err), KEEL_OK);
+	assert_int_equal(open_st(stale, &st, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "stale"));
+	simfs_free(stale);
+	/* a missing file with a log */
+	struct simfs *gone = simfs_clone(fs);
+	simfs_ops(gone)->unlink(gone, DIR "/" HARDSTATE_FILE);
+	assert_int_equal(open_st(gone, &st, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "hard state"));
+	simfs_free(gone);
+	/* every bit of the file */
+	for (int byte = 0; byte < 28; byte++) {
+		for (int bit = 0; bit < 8; bit++) {
+			struct simfs *c = simfs_clone(fs);
+			uint8_t x;
+			simfs_peek(c, DIR "/" HARDSTATE_FILE, (uint64_t)byte, &x, 1);
+			x ^= (uint8_t)(1u << bit);
+			simfs_poke(c, DIR "/" HARDSTATE_FILE, (uint64_t)byte, &x, 1);
+			assert_int_equal(open_st(c, &st, &err), KEEL_ECORRUPT);
+			assert_non_null(strstr(err.text, HARDSTATE_FILE));
+			simfs_free(c);
+		}
+	}
+	/* a crash at every point of a hard state write keeps old or new */
+	for (int failing = SIMFS_WRITE; failing <= SIMFS_SYNC_DIR; failing++) {
+		struct simfs *c = simfs_clone(fs);
+		simfs_fail(c, (enum simfs_op)failing, 0, KEEL_EIO, false);
+		int rc = hardstate_write(simfs_ops(c), DIR, 6, 3, &err);
+		assert_int_equal(rc, KEEL_EIO);
+		struct prng p;
+		prng_seed(&p, (uint64_t)failing);
+		simfs_crash(c, &p);
+		bool found;
+		uint64_t t, v;
+		assert_int_equal(hardstate_read(simfs_ops(c), DIR, &found, &t, &v, &err), KEEL_OK);
+		assert_true(found);
+		assert_true((t == 5 && v == 2) || (t == 6 && v == 3));
+		simfs_free(c);
+	}
+	simfs_free(fs);
+}
+
+/* ---- repair ------------------------------------------------------------------ */
+
+struct policy {
+	int answer;
+	int asked;
+	uint64_t first_bad;
+	uint64_t kept;
+};
+
+static int policy(void *ctx, const struct storage_loaded *l, struct keel_errmsg *why)
+{
+	struct policy *p = ctx;
+	p->asked++;
+	p->first_bad = l->damage.first_bad;
+	p->kept = l->n_entries;
+	if (p->answer)
+		keel_errmsg_set(why, "a test said no");
+	return p->answer;
+}
+
+static void repair(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(130);
+	char closed[64];
+	closed_segment(fs, 2, closed); /* holds 59.. */
+	uint8_t x = 0x5A;
+	simfs_poke(fs, closed, 16 + 40, &x, 1); /* inside its first record */
+	struct storage_options o = opts();
+	struct storage *st;
+	struct keel_errmsg err;
+	assert_int_equal(storage_open(simfs_ops(fs), DIR, &o, &st, &err), KEEL_ECORRUPT);
+	/* refused by the policy: nothing changes on disk */
+	struct policy pol = {.answer = KEEL_EINVAL};
+	o.repair = true;
+	o.may_repair = policy;
+	o.repair_ctx = &pol;
+	assert_int_equal(storage_open(simfs_ops(fs), DIR, &o, &st, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "a test said no"));
+	assert_int_equal(pol.asked, 1);
+	assert_int_equal(pol.first_bad, 59);
+	assert_int_equal(pol.kept, 58);
+	assert_true(simfs_exists(fs, closed));
+	/* allowed: the log ends at 60 and goes on */
+	pol.answer = KEEL_OK;
+	assert_int_equal(storage_open(simfs_ops(fs), DIR, &o, &st, &err), KEEL_OK);
+	assert_true(storage_loaded(st)->repaired);
+	expect_entries(storage_loaded(st), 1, 58, 1, 1);
+	append(st, 59, 70, 1);
+	sync_ok(st);
+	storage_close(st);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 70, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
+/* ---- faults ----------------------------------------------------------------- */
+
+static void fail_stop(void **state)
+{
+	(void)state;
+	for (int op = SIMFS_WRITE; op < SIMFS_OP_MAX; op++) {
+		struct simfs *fs = disk_with(50);
+		struct storage *st = must_open(fs);
+		struct keel_errmsg err;
+		append(st, 51, 60, 1);
+		sync_ok(st);
+		simfs_fail(fs, (enum simfs_op)op, 0, KEEL_EIO, true);
+		uint64_t durable = 60;
+		int rc = KEEL_OK;
+		for (uint64_t i = 61; i <= 200 && !rc; i++) {
+			uint8_t buf[256];
+			struct wal_entry e = {.term = 1, .index = i, .type = 2};
+			e.len = payload(i, 1, buf);
+			e.data = buf;
+			struct storage_batch b = {.entries = &e, .n_entries = 1};
+			if (i == 120)
+				b.purge_below = 40;
+			rc = storage_write(st, &b, &err);
+			if (!rc)
+				rc = storage_sync(st, &err);
+			if (!rc)
+				durable = i;
+		}
+		assert_int_not_equal(rc, KEEL_OK); /* each call is met on the way */
+		{
+			assert_int_equal(rc, KEEL_EIO);
+			assert_int_equal(storage_failed(st), KEEL_EIO);
+			/* stopped: nothing more is taken, nothing more is durable */
+			struct storage_batch b = {.hs = true, .term = 9};
+			assert_int_equal(storage_write(st, &b, &err), KEEL_EIO);
+			assert_int_equal(storage_sync(st, &err), KEEL_EIO);
+		}
+		storage_close(st);
+		simfs_fail_clear(fs);
+		struct prng p;
+		prng_seed(&p, (uint64_t)op);
+		simfs_crash(fs, &p);
+		st = must_open(fs);
+		const struct storage_loaded *l = storage_loaded(st);
+		uint64_t first = l->entries[0].index;
+		assert_true(l->n_entries >= durable - first + 1);
+		expect_entries(l, first, first + l->n_entries - 1, 1, 1);
+		assert_int_equal(l->term, 1);
+		storage_close(st);
+		simfs_free(fs);
+	}
+}
+
+static void disk_full(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(50);
+	simfs_set_capacity(fs, 6 * SEG);
+	struct storage *st = must_open(fs);
+	struct keel_errmsg err = {{0}};
+	int rc = KEEL_OK;
+	uint64_t durable = 50, i;
+	for (i = 51; i < 10000 && !rc; i++) {
+		uint8_t buf[256];
+		struct wal_entry e = {.term = 1, .index = i, .type = 2};
+		e.len = payload(i, 1, buf);
+		e.data = buf;
+		struct storage_batch b = {.entries = &e, .n_entries = 1};
+		rc = storage_write(st, &b, &err);
+		if (!rc)
+			rc = storage_sync(st, &err);
+		if (!rc)
+			durable = i;
+	}
+	assert_int_equal(rc, KEEL_ENOSPC);
+	assert_non_null(strstr(err.text, "no space"));
+	storage_close(st);
+	simfs_crash_clean(fs);
+	/* restarted with the disk still full: everything durable is there */
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, durable, 1, 1);
+	storage_close(st);
+	/* space freed: it goes on */
+	simfs_set_capacity(fs, 0);
+	st = must_open(fs);
+	append(st, durable + 1, durable + 100, 1);
+	sync_ok(st);
+	storage_close(st);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, durable + 100, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
+/* ---- random crashes against a model -------------------------------------------- */
+
+/* Random appends, conflicts (truncations with a new term), purges,
+ * snapshots and crashes at random points. The model holds the log as
+ * written; `durable` how far a sync covered. After each crash, recovery
+ * must hold every durable entry (above the snapshot), each as written. */
+static void random_crashes(void **state)
+{
+	(void)state;
+	static uint8_t snapdata[3000];
+	for (uint64_t seed = 1; seed <= 300; seed++) {
+		struct prng p;
+		prng_seed(&p, seed);
+		struct simfs *fs = simfs_new();
+		struct storage *st = must_open(fs);
+		uint64_t terms[2000] = {0}; /* the model: term of each index */
+		uint64_t last = 0, durable = 0, term = 1, snap = 0;
+		write_hs(st, term, 0);
+		for (int step = 0; step < 120; step++) {
+			uint64_t r = prng_below(&p, 100);
+			struct keel_errmsg err;
+			if (r < 50 && last < 1900) {
+				uint64_t k = 1 + prng_below(&p, 8);
+				append(st, last + 1, last + k, term);
+				for (uint64_t i = last + 1; i <= last + k; i++)
+					terms[i] = term;
+				last += k;
+				if (prng_below(&p, 2))
+					assert_int_equal(storage_flush(st, &err), KEEL_OK);
+			} else if (r < 75) {
+				sync_ok(st);
+				durable = last;
+			} else if (r < 80 && last > snap + 1) {
+				uint64_t from = snap + 1 + prng_below(&p, last - snap);
+				write_hs(st, ++term, 0);
+				struct storage_batch b = {.truncate_from = from};
+				assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+				last = from - 1;
+				if (durable > last)
+					durable = last;
+			} else if (r < 85 && durable > snap + 10) {
+				struct snap_meta m;
+				uint64_t at = durable - prng_below(&p, 5);
+				fill_snap(&m, snapdata, at, terms[at], 100 + at);
+				assert_int_equal(storage_save_snapshot(st, &m, snapdata, &err),
+						 KEEL_OK);
+				durable = last; /* a snapshot save syncs the log first */
+				snap = at;
+				struct storage_batch b = {.purge_below = at - 3};
+				assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+			} else if (r < 95) {
+				storage_close(st);
+				simfs_crash(fs, &p);
+				st = must_open(fs);
+				const struct storage_loaded *l = storage_loaded(st);
+				assert_true(l->snap.index >= snap || !snap);
+				snap = l->has_snap ? l->snap.index : 0;
+				uint64_t got_last = snap + l->n_entries;
+				assert_true(got_last >= durable);
+				for (uint32_t k = 0; k < l->n_entries; k++) {
+					const struct wal_entry *e = &l->entries[k];
+					assert_int_equal(e->index, snap + 1 + k);
+					if (e->index <= last)
+						assert_int_equal(e->term, terms[e->index]);
+				}
+				assert_true(got_last <= last);
+				last = got_last;
+				durable = last; /* what survived is on disk now */
+				term = l->term;
+				storage_loaded_release(st);
+			}
+		}
+		storage_close(st);
+		simfs_free(fs);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(truncate_and_purge),
+		cmocka_unit_test(snapshots),
+		cmocka_unit_test(damaged_snapshot_covered_by_log),
+		cmocka_unit_test(tails),
+		cmocka_unit_test(bit_flips),
+		cmocka_unit_test(lost_rename),
+		cmocka_unit_test(hard_state_cases),
+		cmocka_unit_test(repair),
+		cmocka_unit_test(fail_stop),
+		cmocka_unit_test(disk_full),
+		cmocka_unit_test(random_crashes),
+	};
+	return UNIT_RUN("storage", tests);
+}
