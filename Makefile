@@ -53,7 +53,8 @@ build/$(1)/unit/%: build/$(1)/obj/tests/unit/%.o build/$(1)/libsim.a build/$(1)/
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS))
 
--include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ))
+-include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ)) \
+	$$(wildcard build/$(1)/obj/tests/*/*.d)
 endef
 
 $(eval $(call VARIANT,asan,$(ASAN)))

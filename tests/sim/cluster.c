@@ -126,7 +126,7 @@ static void cluster_retire(struct cluster *c, raft_id id)
 	cluster_log(c, "sim: node %llu removed from the cluster, shutting it down",
 		    (unsigned long long)id);
 	client_on_crash(c, id);
-	node_crash(&c->nodes[id]);
+	node_crash(&c->nodes[id], false);
 	net_drop_node(&c->net, id);
 	c->retired[id] = true;
 	c->down_until[id] = 0;
@@ -262,7 +262,7 @@ void cluster_crash(struct cluster *c, raft_id id, uint64_t down_steps)
 		    (unsigned long long)(down_steps / CL_STEPS_PER_TICK));
 	c->n_crashes++;
 	client_on_crash(c, id);
-	node_crash(&c->nodes[id]);
+	node_crash(&c->nodes[id], false);
 	net_drop_node(&c->net, id);
 	c->pause_until[id] = 0;
 	c->down_until[id] = c->now + down_steps;

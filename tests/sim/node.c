@@ -21,6 +21,7 @@ void node_init(struct node *n, raft_id id, const struct raft_options *o, uint64_
 	n->env = *env;
 	prng_seed(&n->prng, seed ^ (id * 0xD1B54A32D192ED03ull));
 	store_init(&n->store);
+	persist_init(&n->persist);
 	kv_init(&n->kv);
 }
 
@@ -47,6 +48,7 @@ void node_free(struct node *n)
 	node_drop_inflight(n);
 	raft_free(n->r);
 	store_free(&n->store);
+	persist_free(&n->persist);
 	keel_free(n->syncs);
 	keel_free(n->reads);
 	memset(n, 0, sizeof *n);
@@ -56,6 +58,12 @@ int node_start(struct node *n, const struct raft_config *bootstrap)
 {
 	KEEL_ASSERT(!n->r);
 	struct raft_init in = {.id = n->id, .seed = n->seed + n->restarts, .options = n->opts};
+	int rc = persist_open(&n->persist, &n->store);
+	if (rc) {
+		fprintf(stderr, "node %llu: storage: %s\n", (unsigned long long)n->id,
+			n->persist.err.text);
+		return rc;
+	}
 	store_load(&n->store, &in);
 	in.bootstrap = bootstrap;
 	kv_init(&n->kv);
@@ -74,32 +82,50 @@ int node_start(struct node *n, const struct raft_config *bootstrap)
 	return KEEL_OK;
 }
 
-void node_crash(struct node *n)
+void node_crash(struct node *n, bool lose_all)
 {
 	raft_free(n->r);
 	n->r = NULL;
 	node_drop_inflight(n);
-	store_crash(&n->store, &n->prng);
+	persist_crash(&n->persist, &n->store, &n->prng, lose_all);
+}
+
+/* A storage call failed: the node stops (fail-stop, raft/raft.h). */
+static void node_storage_failed(struct node *n, int rc)
+{
+	raft_fail(n->r, rc);
+	if (n->env.stopped)
+		n->env.stopped(n->env.ctx, n);
 }
 
 /* Fills an outgoing snapshot chunk from the node's latest durable snapshot. */
 static void node_send(struct node *n, const struct raft_msg *m)
 {
 	struct raft_msg c = *m;
+	uint8_t *buf = NULL;
 	if (m->type == RAFT_MSG_SNAPSHOT) {
-		const struct store *s = &n->store;
+		const struct snap_meta *s = storage_snapshot(n->persist.st);
 		const struct raft_snapshot_meta *want = &m->u.snapshot.meta;
-		if (!s->has_snap || s->snap.index != want->index || s->snap.term != want->term ||
-		    m->u.snapshot.offset + m->u.snapshot.len > s->snap.size) {
+		if (!s || s->index != want->index || s->term != want->term ||
+		    m->u.snapshot.offset + m->u.snapshot.len > s->size) {
 			fprintf(stderr,
 				"node %llu: asked to send snapshot %llu/%llu it does not have\n",
 				(unsigned long long)n->id, (unsigned long long)want->index,
 				(unsigned long long)want->term);
 			abort();
 		}
-		c.u.snapshot.data = s->snap_data + m->u.snapshot.offset;
+		buf = keel_malloc(m->u.snapshot.len ? m->u.snapshot.len : 1);
+		int rc = persist_snapshot_read(&n->persist, m->u.snapshot.offset, buf,
+					       m->u.snapshot.len);
+		if (rc) {
+			fprintf(stderr, "node %llu: snapshot read: %s\n",
+				(unsigned long long)n->id, n->persist.err.text);
+			abort();
+		}
+		c.u.snapshot.data = buf;
 	}
 	n->env.send(n->env.ctx, n, &c);
+	keel_free(buf);
 }
 
 static void node_hold(struct node *n, const struct raft_update *u, uint64_t batch)
@@ -213,6 +239,11 @@ static void node_carry_out(struct node *n, struct raft_update *u)
 	if (u->snap_chunk)
 		node_take_chunk(n, u->snap_chunk);
 	uint64_t batch = store_queue_update(&n->store, u);
+	int rc = persist_write(&n->persist, u);
+	if (rc) {
+		node_storage_failed(n, rc);
+		return;
+	}
 	for (uint32_t i = 0; i < u->n_msgs_now; i++)
 		node_send(n, &u->msgs_now[i]);
 	node_hold(n, u, batch);
@@ -229,15 +260,17 @@ static bool node_sync_one(struct node *n)
 	struct node_sync s = n->syncs[0];
 	memmove(n->syncs, n->syncs + 1, (n->n_syncs - 1) * sizeof *n->syncs);
 	n->n_syncs--;
-	if (n->fsync_fail_pct && prng_below(&n->prng, 100) < n->fsync_fail_pct) {
+	if (n->fsync_fail_pct && prng_below(&n->prng, 100) < n->fsync_fail_pct)
+		simfs_fail(n->persist.disk, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
+	int rc = persist_sync(&n->persist);
+	simfs_fail_clear(n->persist.disk); /* armed for this sync only */
+	if (rc) {
 		for (uint32_t k = 0; k < s.n_msgs; k++) {
 			struct net_msg nm = {.m = s.msgs[k]};
 			net_msg_free(&nm);
 		}
 		keel_free(s.msgs);
-		raft_fail(n->r, KEEL_EIO);
-		if (n->env.stopped)
-			n->env.stopped(n->env.ctx, n);
+		node_storage_failed(n, rc);
 		return false;
 	}
 	store_sync(&n->store, s.batch);
@@ -260,10 +293,16 @@ static void node_snapshot_done(struct node *n)
 	 * ignores a snapshot an installed one overtook. The file is written
 	 * and synced on its own (so the batches before it are durable too). */
 	const struct raft_snapshot_meta *m = raft_snapshot_of(n->r);
-	if (m && m->index == n->snap_meta.index && m->crc == n->snap_meta.crc)
-		store_sync(&n->store, store_queue_snapshot(&n->store, m, n->snap_data));
+	int rc = KEEL_OK;
+	if (m && m->index == n->snap_meta.index && m->crc == n->snap_meta.crc) {
+		rc = persist_save_snapshot(&n->persist, m, n->snap_data);
+		if (!rc)
+			store_sync(&n->store, store_queue_snapshot(&n->store, m, n->snap_data));
+	}
 	keel_free(n->snap_data);
 	n->snap_data = NULL;
+	if (rc)
+		node_storage_failed(n, rc);
 }
 
 /* Completes the syncs and the snapshot that are due. */

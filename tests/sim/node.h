@@ -1,6 +1,7 @@
 /* tests/sim/node.h — one simulated node: the real Raft core, embedded the
- * way a server embeds it, over the simulated disk (sim/store.h) and the
- * small state machine (sim/kv.h). It carries out each update by the
+ * way a server embeds it, over the real storage on a simulated disk
+ * (sim/persist.h, checked against the model of sim/store.h) and the small
+ * state machine (sim/kv.h). It carries out each update by the
  * contract in raft/raft.h: persist asynchronously (a sync completes after a
  * delay, or fails), send msgs_now at once and msgs only once durable, apply
  * committed entries, answer reads once applied, take snapshots in the
@@ -15,6 +16,7 @@
 #include "base/prng.h"
 #include "raft/raft.h"
 #include "sim/kv.h"
+#include "sim/persist.h"
 #include "sim/store.h"
 
 struct node;
@@ -50,7 +52,8 @@ struct node_read {
 struct node {
 	raft_id id;
 	struct raft *r; /* NULL while down */
-	struct store store;
+	struct store store;     /* the model of what is durable */
+	struct persist persist; /* the real storage on the simulated disk */
 	struct kv kv;
 	struct node_env env;
 	struct raft_options opts;
@@ -82,8 +85,9 @@ void node_free(struct node *n);
 /* Starts the core from the disk (bootstrap: the founding configuration, for
  * a founding node; NULL for one that joins or restarts). */
 int node_start(struct node *n, const struct raft_config *bootstrap);
-/* Crash: the process dies; unsynced writes are partly lost. */
-void node_crash(struct node *n);
+/* Crash: the process dies; unsynced writes are partly lost (all of them
+ * with lose_all). */
+void node_crash(struct node *n, bool lose_all);
 /* Carries out every update the core has. */
 void node_process(struct node *n);
 /* Advances the node's clock: completes due syncs and snapshots. */

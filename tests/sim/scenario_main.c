@@ -460,9 +460,8 @@ static int cmd_crash(struct args *a)
 	struct node *n = node_arg(a, 0);
 	if (!n || !node_up(n))
 		return fail("crash: which running node?");
-	if (arg(a, "lose") && !strcmp(arg(a, "lose"), "all"))
-		store_drop_unsynced(&n->store); /* else a random prefix survives */
-	node_crash(n);
+	/* lose=all: every unsynced write is lost; else a random part survives */
+	node_crash(n, arg(a, "lose") && !strcmp(arg(a, "lose"), "all"));
 	net_drop_node(&S->net, n->id);
 	out("%llu: crashed", (unsigned long long)n->id);
 	return 0;

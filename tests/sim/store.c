@@ -200,15 +200,10 @@ void store_sync(struct store *s, uint64_t upto)
 		s->synced_batch = upto;
 }
 
-void store_crash(struct store *s, struct prng *p)
+void store_drop_unsynced(struct store *s)
 {
-	uint32_t keep = s->n_pending ? (uint32_t)prng_below(p, s->n_pending + 1) : 0;
-	for (uint32_t i = 0; i < s->n_pending; i++) {
-		if (i < keep)
-			op_apply(s, &s->pending[i]);
-		else
-			op_free(&s->pending[i]);
-	}
+	for (uint32_t i = 0; i < s->n_pending; i++)
+		op_free(&s->pending[i]);
 	s->n_pending = 0;
 	s->synced_batch = s->next_batch;
 	/* An incoming snapshot not yet installed is scratch space: dropped. */
@@ -217,11 +212,26 @@ void store_crash(struct store *s, struct prng *p)
 	s->incoming_len = 0;
 }
 
-void store_drop_unsynced(struct store *s)
+void store_reset(struct store *s, raft_term term, raft_id vote,
+		 const struct raft_snapshot_meta *snap, const uint8_t *snap_data,
+		 const struct raft_entry *entries, uint32_t n)
 {
-	for (uint32_t i = 0; i < s->n_pending; i++)
-		op_free(&s->pending[i]);
-	s->n_pending = 0;
+	store_drop_unsynced(s);
+	log_truncate(s, 0);
+	s->term = term;
+	s->vote = vote;
+	s->has_snap = snap != NULL;
+	keel_free(s->snap_data);
+	s->snap_data = NULL;
+	if (snap) {
+		s->snap = *snap;
+		s->snap_data = keel_memdup(snap_data, snap->size);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct raft_entry e = entries[i];
+		e.data = keel_memdup(e.data, e.len);
+		log_append(s, &e);
+	}
 }
 
 void store_load(const struct store *s, struct raft_init *init)

@@ -1,9 +1,9 @@
 /* tests/sim/store.h — a node's simulated disk: what the Raft update contract
  * asks to persist (hard state, incoming snapshot chunks, snapshot install,
  * truncation, entries, purge), held as a durable image plus a queue of
- * unsynced batches. A batch becomes durable when synced, in order; a crash
- * keeps a random prefix of the unsynced writes (the torn remainder is lost,
- * as a checksummed log would detect and drop it); a sync may fail. */
+ * unsynced batches. A batch becomes durable when synced, in order. It is
+ * the model the real storage (sim/persist.h) is checked against: what it
+ * holds as durable must survive any crash. */
 #ifndef KEEL_TESTS_SIM_STORE_H
 #define KEEL_TESTS_SIM_STORE_H
 
@@ -64,10 +64,13 @@ uint64_t store_queue_snapshot(struct store *s, const struct raft_snapshot_meta *
 			      const uint8_t *data);
 /* Makes every batch <= upto durable. */
 void store_sync(struct store *s, uint64_t upto);
-/* A crash: a random prefix of the unsynced writes survives, the rest is lost. */
-void store_crash(struct store *s, struct prng *p);
-/* Loses every unsynced write (a crash that keeps none of them). */
+/* A crash, as the model sees it: every unsynced write is lost (the real
+ * disk may keep some; sim/persist.h reconciles the two). */
 void store_drop_unsynced(struct store *s);
+/* Replaces the durable image (after a recovery); deep copies. */
+void store_reset(struct store *s, raft_term term, raft_id vote,
+		 const struct raft_snapshot_meta *snap, const uint8_t *snap_data,
+		 const struct raft_entry *entries, uint32_t n);
 /* Fills *init's durable fields (term, vote, snapshot, entries) from the image;
  * the pointers stay valid until the store changes. */
 void store_load(const struct store *s, struct raft_init *init);
