@@ -45,11 +45,11 @@ build/$(1)/libsim.a: $$($(1)_SIM_OBJ)
 	ar rcs $$@ $$^
 
 build/$(1)/%: build/$(1)/obj/tests/sim/%_main.o build/$(1)/libsim.a build/$(1)/libkeel.a
-	$$(CC) $(2) $$^ -o $$@
+	$$(CC) $(2) $$^ -pthread -o $$@
 
 build/$(1)/unit/%: build/$(1)/obj/tests/unit/%.o build/$(1)/libsim.a build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) $$^ -lcmocka -o $$@
+	$$(CC) $(2) $$^ -lcmocka -pthread -o $$@
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS))
 

@@ -6,6 +6,7 @@
  * against a model of what was reported durable, failing calls and a full
  * disk. Each case ends in a correct recovery or a clear refusal. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "base/mem.h"
 #include "base/prng.h"
 #include "sim/simfs.h"
+#include "storage/committer.h"
 #include "storage/hardstate.h"
 #include "storage/storage.h"
 
@@ -781,6 +783,88 @@ static void random_crashes(void **state)
 	}
 }
 
+/* ---- group commit ------------------------------------------------------------ */
+
+struct appender {
+	struct committer *c;
+	pthread_mutex_t *mu;
+	uint64_t *next;
+	uint32_t n;
+	int rc;
+};
+
+/* Appends n entries, one at a time, each waited for (a client). */
+static void *appender_main(void *arg)
+{
+	struct appender *a = arg;
+	for (uint32_t k = 0; k < a->n && !a->rc; k++) {
+		uint8_t buf[256];
+		pthread_mutex_lock(a->mu);
+		uint64_t i = (*a->next)++;
+		struct wal_entry e = {.term = 1, .index = i, .type = 2};
+		e.len = payload(i, 1, buf);
+		e.data = buf;
+		struct storage_batch b = {.entries = &e, .n_entries = 1};
+		uint64_t seq = committer_submit(a->c, &b);
+		pthread_mutex_unlock(a->mu);
+		a->rc = committer_wait(a->c, seq);
+	}
+	return NULL;
+}
+
+static void group_commit(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(10);
+	struct storage *st = must_open(fs);
+	struct committer *c;
+	struct keel_errmsg err;
+	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	uint64_t next = 11;
+	struct appender a[8];
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++) {
+		a[i] = (struct appender){c, &mu, &next, 100, KEEL_OK};
+		assert_int_equal(pthread_create(&t[i], NULL, appender_main, &a[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(a[i].rc, KEEL_OK);
+	}
+	struct committer_stats cs;
+	committer_stats(c, &cs);
+	assert_int_equal(cs.batches, 800);
+	assert_true(cs.groups >= 1 && cs.groups <= 800);
+	int failed;
+	uint64_t durable = committer_durable(c, &failed, NULL);
+	assert_int_equal(durable, 800);
+	assert_int_equal(failed, KEEL_OK);
+
+	/* the next fdatasync fails: that group and everything after it is
+	 * never reported durable, and the thread stops */
+	simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
+	a[0] = (struct appender){c, &mu, &next, 5, KEEL_OK};
+	appender_main(&a[0]);
+	assert_int_equal(a[0].rc, KEEL_EIO);
+	durable = committer_durable(c, &failed, &err);
+	assert_int_equal(durable, 800);
+	assert_int_equal(failed, KEEL_EIO);
+	assert_non_null(strstr(err.text, "fdatasync"));
+	struct storage_batch hs = {.hs = true, .term = 2};
+	uint64_t seq = committer_submit(c, &hs); /* the failure was one-shot: no retry */
+	assert_int_equal(committer_wait(c, seq), KEEL_EIO);
+	assert_int_equal(committer_durable(c, &failed, NULL), 800);
+	committer_stop(c);
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 810, 1, 1);
+	assert_int_equal(storage_loaded(st)->term, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +880,7 @@ int main(void)
 		cmocka_unit_test(fail_stop),
 		cmocka_unit_test(disk_full),
 		cmocka_unit_test(random_crashes),
+		cmocka_unit_test(group_commit),
 	};
 	return UNIT_RUN("storage", tests);
 }

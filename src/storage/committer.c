@@ -1,0 +1,251 @@
+/* storage/committer.c — the group-commit thread of storage/committer.h.
+ * One mutex guards the queue and the published state; the thread holds it
+ * only to take the whole queue and to publish, never across I/O. */
+#include "storage/committer.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "base/mem.h"
+
+struct job {
+	struct job *next;
+	uint64_t seq;
+	bool is_snap;
+	struct storage_batch b;   /* pointers below are owned copies */
+	struct wal_entry *entries;
+	struct snap_meta *chunk_meta, *install, *snap;
+	uint8_t *data;            /* chunk data, or snapshot data */
+	uint8_t *payloads;        /* entries' data, back to back */
+};
+
+struct committer {
+	struct storage *st;
+	void (*wake)(void *ctx);
+	void *ctx;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* the queue gained a job, or stop */
+	pthread_cond_t done; /* durable or failed moved */
+	struct job *head, *tail;
+	uint64_t next_seq;
+	uint64_t durable;
+	int failed;
+	struct keel_errmsg err;
+	bool stopping;
+	struct committer_stats stats;
+};
+
+static void job_free(struct job *j)
+{
+	keel_free(j->entries);
+	keel_free(j->chunk_meta);
+	keel_free(j->install);
+	keel_free(j->snap);
+	keel_free(j->data);
+	keel_free(j->payloads);
+	keel_free(j);
+}
+
+static struct snap_meta *meta_dup(const struct snap_meta *m)
+{
+	return m ? keel_memdup(m, sizeof *m) : NULL;
+}
+
+/* Copies what the batch points to: the caller's memory is free to go. */
+static struct job *job_from_batch(const struct storage_batch *b)
+{
+	struct job *j = keel_calloc(1, sizeof *j);
+	j->b = *b;
+	j->chunk_meta = meta_dup(b->chunk_meta);
+	j->install = meta_dup(b->install);
+	j->b.chunk_meta = j->chunk_meta;
+	j->b.install = j->install;
+	if (b->chunk_meta && b->chunk_len) {
+		j->data = keel_memdup(b->chunk_data, b->chunk_len);
+		j->b.chunk_data = j->data;
+	}
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < b->n_entries; i++)
+		total += b->entries[i].len;
+	if (b->n_entries) {
+		j->entries = keel_memdup(b->entries, b->n_entries * sizeof *b->entries);
+		j->payloads = keel_malloc(total ? total : 1);
+		uint64_t off = 0;
+		for (uint32_t i = 0; i < b->n_entries; i++) {
+			if (b->entries[i].len)
+				memcpy(j->payloads + off, b->entries[i].data, b->entries[i].len);
+			j->entries[i].data = j->payloads + off;
+			off += b->entries[i].len;
+		}
+		j->b.entries = j->entries;
+	}
+	return j;
+}
+
+static uint64_t enqueue(struct committer *c, struct job *j)
+{
+	pthread_mutex_lock(&c->mu);
+	j->seq = ++c->next_seq;
+	if (c->tail)
+		c->tail->next = j;
+	else
+		c->head = j;
+	c->tail = j;
+	pthread_cond_signal(&c->work);
+	uint64_t seq = j->seq;
+	pthread_mutex_unlock(&c->mu);
+	return seq;
+}
+
+uint64_t committer_submit(struct committer *c, const struct storage_batch *b)
+{
+	return enqueue(c, job_from_batch(b));
+}
+
+uint64_t committer_submit_snapshot(struct committer *c, const struct snap_meta *m,
+				   const uint8_t *data)
+{
+	struct job *j = keel_calloc(1, sizeof *j);
+	j->is_snap = true;
+	j->snap = meta_dup(m);
+	j->data = keel_memdup(data, m->size);
+	return enqueue(c, j);
+}
+
+/* Writes a group and syncs it once. Returns its last seq, or 0 on error. */
+static uint64_t run_group(struct committer *c, struct job *list, struct keel_errmsg *err,
+			  int *rc, struct committer_stats *st)
+{
+	uint64_t last = 0;
+	*rc = KEEL_OK;
+	for (struct job *j = list; j && !*rc; j = j->next) {
+		if (j->is_snap)
+			*rc = storage_save_snapshot(c->st, j->snap, j->data, err);
+		else
+			*rc = storage_write(c->st, &j->b, err);
+		last = j->seq;
+		st->batches++;
+		for (uint32_t i = 0; i < j->b.n_entries; i++)
+			st->bytes += j->b.entries[i].len;
+	}
+	if (!*rc)
+		*rc = storage_sync(c->st, err);
+	st->groups++;
+	return *rc ? 0 : last;
+}
+
+static void *thread_main(void *arg)
+{
+	struct committer *c = arg;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->head && !c->stopping)
+			pthread_cond_wait(&c->work, &c->mu);
+		if (!c->head)
+			break;
+		struct job *list = c->head;
+		c->head = c->tail = NULL;
+		pthread_mutex_unlock(&c->mu);
+
+		struct keel_errmsg err = {{0}};
+		struct committer_stats st = {0};
+		int rc;
+		uint64_t last = run_group(c, list, &err, &rc, &st);
+		while (list) {
+			struct job *next = list->next;
+			job_free(list);
+			list = next;
+		}
+
+		pthread_mutex_lock(&c->mu);
+		if (rc) {
+			c->failed = rc;
+			c->err = err;
+		} else {
+			c->durable = last;
+			c->stats.groups += st.groups;
+			c->stats.batches += st.batches;
+			c->stats.bytes += st.bytes;
+		}
+		pthread_cond_broadcast(&c->done);
+		pthread_mutex_unlock(&c->mu);
+		if (c->wake)
+			c->wake(c->ctx);
+		pthread_mutex_lock(&c->mu);
+		if (rc)
+			break; /* fail-stop: nothing more is written or published */
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx,
+		    struct committer **out, struct keel_errmsg *err)
+{
+	struct committer *c = keel_calloc(1, sizeof *c);
+	c->st = st;
+	c->wake = wake;
+	c->ctx = ctx;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->done, NULL);
+	if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
+		keel_errmsg_set(err, "cannot start the storage thread");
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->work);
+		pthread_cond_destroy(&c->done);
+		keel_free(c);
+		return KEEL_ENOMEM;
+	}
+	*out = c;
+	return KEEL_OK;
+}
+
+void committer_stop(struct committer *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stopping = true;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->mu);
+	pthread_join(c->thread, NULL);
+	while (c->head) { /* left by a failure: never written */
+		struct job *next = c->head->next;
+		job_free(c->head);
+		c->head = next;
+	}
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->done);
+	keel_free(c);
+}
+
+uint64_t committer_durable(struct committer *c, int *failed, struct keel_errmsg *err)
+{
+	pthread_mutex_lock(&c->mu);
+	uint64_t d = c->durable;
+	*failed = c->failed;
+	if (err && c->failed)
+		*err = c->err;
+	pthread_mutex_unlock(&c->mu);
+	return d;
+}
+
+int committer_wait(struct committer *c, uint64_t seq)
+{
+	pthread_mutex_lock(&c->mu);
+	while (c->durable < seq && !c->failed)
+		pthread_cond_wait(&c->done, &c->mu);
+	int rc = c->durable >= seq ? KEEL_OK : c->failed;
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+void committer_stats(struct committer *c, struct committer_stats *s)
+{
+	pthread_mutex_lock(&c->mu);
+	*s = c->stats;
+	pthread_mutex_unlock(&c->mu);
+}
