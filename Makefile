@@ -51,11 +51,25 @@ build/$(1)/unit/%: build/$(1)/obj/tests/unit/%.o build/$(1)/libsim.a build/$(1)/
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) $$^ -lcmocka -pthread -o $$@
 
-$(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS))
+build/$(1)/faults/wal_driver: build/$(1)/obj/tests/faults/wal_driver.o build/$(1)/libkeel.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) $$^ -pthread -o $$@
+
+build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libkeel.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) $$^ -pthread -o $$@
+
+$(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS)) \
+	build/$(1)/faults/wal_driver build/faults/shim.so
 
 -include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ)) \
 	$$(wildcard build/$(1)/obj/tests/*/*.d)
 endef
+
+# The fault shim is preloaded into the driver: plain, no sanitizers.
+build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -shared -fPIC $< -ldl -o $@
 
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))

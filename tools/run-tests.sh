@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/run-tests.sh — what `make test` runs after building build/asan:
-# the tidy check, every unit suite, the scenario scripts and 1000 simulator
+# the tidy check, every unit suite, the storage fault suite (real system
+# faults on the real binary paths), the scenario scripts and 1000 simulator
 # seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
 # with the total `N passed, M failed` and exits non-zero if anything failed.
@@ -49,6 +50,7 @@ for t in build/asan/unit/test_*; do
 	[ -x "$t" ] || continue
 	suite "$(basename "$t")" "$t"
 done
+suite faults tests/faults/run.sh build/asan
 if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
 fi
