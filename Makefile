@@ -8,6 +8,7 @@
 #   make sim SEEDS=n [SEED=s]   more simulator seeds (SEED alone replays one)
 #   make run        a simulated 3-node cluster with faults, told as a story
 #   make mutants    apply each deliberate bug and check the tests catch it
+#   make bench-storage   group commit and recovery against the disk's limits
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -24,6 +25,7 @@ SIM_SRC := $(filter-out %_main.c,$(wildcard tests/sim/*.c))
 SIM_MAINS := $(patsubst tests/sim/%_main.c,%,$(wildcard tests/sim/*_main.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
 
 DEPS_STAMP := build/.deps-ok
 
@@ -60,7 +62,7 @@ build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libkeel.a
 	$$(CC) $(2) $$^ -pthread -o $$@
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS)) \
-	build/$(1)/faults/wal_driver build/faults/shim.so
+	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS))
 
 -include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ)) \
 	$$(wildcard build/$(1)/obj/tests/*/*.d)
@@ -74,7 +76,7 @@ build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
-.PHONY: all asan release test sim run mutants tidy format clean deps
+.PHONY: all asan release test sim run mutants tidy format clean deps bench-storage
 .SECONDARY:
 
 all: asan release
@@ -105,6 +107,11 @@ run: build/release/sim
 
 mutants:
 	tools/mutants.sh
+
+# The storage benchmark: the disk's limits and the log against them.
+BENCH_DIR ?= build/bench-storage
+bench-storage: build/release/tools/bench_storage
+	build/release/tools/bench_storage $(BENCH_DIR)
 
 tidy:
 	python3 tools/tidy.py

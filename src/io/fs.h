@@ -40,6 +40,11 @@ struct io_fs {
 	int (*mkdir)(void *ctx, const char *dir); /* KEEL_OK if it exists */
 	/* The names in dir (no "." or ".."), unsorted; free with io_names_free. */
 	int (*list)(void *ctx, const char *dir, char ***names, uint32_t *n);
+	/* The first len bytes of the file, read-only, without copying them
+	 * where the system allows (len > 0, at most the file's size); valid
+	 * until unmap, whatever happens to the file past len. */
+	int (*map)(void *ctx, int fd, uint64_t len, const uint8_t **p);
+	void (*unmap)(void *ctx, const uint8_t *p, uint64_t len);
 };
 
 void io_names_free(char **names, uint32_t n);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -175,6 +176,22 @@ static int px_list(void *ctx, const char *dir, char ***names, uint32_t *n)
 	return KEEL_OK;
 }
 
+static int px_map(void *ctx, int fd, uint64_t len, const uint8_t **p)
+{
+	(void)ctx;
+	void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (m == MAP_FAILED)
+		return from_errno(errno);
+	*p = m;
+	return KEEL_OK;
+}
+
+static void px_unmap(void *ctx, const uint8_t *p, uint64_t len)
+{
+	(void)ctx;
+	munmap((void *)(uintptr_t)p, len);
+}
+
 static const struct io_fs posix_fs = {
 	.open = px_open,
 	.close = px_close,
@@ -189,6 +206,8 @@ static const struct io_fs posix_fs = {
 	.sync_dir = px_sync_dir,
 	.mkdir = px_mkdir,
 	.list = px_list,
+	.map = px_map,
+	.unmap = px_unmap,
 };
 
 const struct io_fs *io_fs_posix(void)

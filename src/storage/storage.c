@@ -34,7 +34,6 @@ struct storage {
 	bool has_snap;
 	struct snap_meta snap;
 	struct storage_loaded loaded;
-	uint8_t *loaded_mem; /* the payloads of loaded.entries */
 	int failed;
 };
 
@@ -173,11 +172,11 @@ static int load_entries(struct storage *s, struct keel_errmsg *err)
 				PRIu64 " (entries are missing)", s->dir, first, from - 1);
 		return KEEL_ECORRUPT;
 	}
-	int rc = wal_read(s->wal, from, last, &l->entries, &s->loaded_mem, err);
+	/* what wal_open read and checked, without reading it again */
+	int rc = wal_scanned(s->wal, from, &l->entries, &l->n_entries);
 	if (rc)
-		return rc;
-	l->n_entries = (uint32_t)(last - from + 1);
-	return KEEL_OK;
+		keel_errmsg_set(err, "%s: entries from %" PRIu64 " not read back", s->dir, from);
+	return rc;
 }
 
 /* Damage was found and repair asked for: the policy decides. */
@@ -252,8 +251,8 @@ int storage_open(const struct io_fs *fs, const char *dir, const struct storage_o
 void storage_loaded_release(struct storage *s)
 {
 	struct storage_loaded *l = &s->loaded;
-	keel_free(s->loaded_mem);
-	s->loaded_mem = NULL;
+	if (s->wal)
+		wal_drop_scan(s->wal);
 	keel_free(l->entries);
 	keel_free(l->snap_data);
 	l->entries = NULL;
@@ -380,6 +379,16 @@ int storage_snapshot_read(struct storage *s, uint64_t off, void *buf, uint64_t l
 		return KEEL_ENOENT;
 	}
 	return snap_read(s->fs, s->dir, &s->snap, off, buf, len, err);
+}
+
+int storage_read(struct storage *s, uint64_t from, uint64_t to, struct wal_entry **out,
+		 uint8_t **mem, struct keel_errmsg *err)
+{
+	if (s->failed) {
+		keel_errmsg_set(err, "storage stopped after an error: %s", keel_err_str(s->failed));
+		return s->failed;
+	}
+	return wal_read(s->wal, from, to, true, out, mem, err);
 }
 
 uint64_t storage_first(const struct storage *s)

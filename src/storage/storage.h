@@ -81,6 +81,11 @@ int storage_save_snapshot(struct storage *s, const struct snap_meta *m, const ui
 const struct snap_meta *storage_snapshot(const struct storage *s);
 int storage_snapshot_read(struct storage *s, uint64_t off, void *buf, uint64_t len,
 			  struct keel_errmsg *err);
+/* Reads entries [from, to] back from disk, checksums verified (the recent
+ * ones are in the Raft core's memory; this is for older ones). Free *out
+ * and *mem with keel_free. */
+int storage_read(struct storage *s, uint64_t from, uint64_t to, struct wal_entry **out,
+		 uint8_t **mem, struct keel_errmsg *err);
 /* The log's range (empty when last < first). */
 uint64_t storage_first(const struct storage *s);
 uint64_t storage_last(const struct storage *s);

@@ -73,6 +73,8 @@ struct seg {
 	uint64_t *offs;    /* offs[i]: offset of record first + i */
 	uint32_t n, cap;
 	uint64_t end;      /* bytes in use: header and records */
+	const uint8_t *scan; /* the file as recovery mapped it, until wal_drop_scan */
+	uint64_t scan_len;
 };
 
 struct wal {
@@ -99,8 +101,16 @@ uint64_t wal_record_bytes(uint32_t len)
 
 /* ---- segments ------------------------------------------------------------ */
 
-static void seg_free(struct seg *s)
+static void seg_unmap(struct wal *w, struct seg *s)
 {
+	if (s->scan)
+		w->fs->unmap(w->fs->ctx, s->scan, s->scan_len);
+	s->scan = NULL;
+}
+
+static void seg_free(struct wal *w, struct seg *s)
+{
+	seg_unmap(w, s);
 	keel_free(s->offs);
 	memset(s, 0, sizeof *s);
 }
@@ -132,7 +142,7 @@ static struct seg *segs_push(struct wal *w)
 
 static void segs_remove(struct wal *w, uint32_t i)
 {
-	seg_free(&w->segs[i]);
+	seg_free(w, &w->segs[i]);
 	memmove(&w->segs[i], &w->segs[i + 1], (w->n_segs - i - 1) * sizeof *w->segs);
 	w->n_segs--;
 }
@@ -194,6 +204,18 @@ static void rec_encode(uint8_t *p, const struct wal_entry *e)
 	bytes_put_u32(p, crc32c(0, p + 4, REC_HDR - 4 + e->len));
 }
 
+/* The record at off, whose bytes were checked when the log was opened. */
+static bool rec_parse(const uint8_t *buf, uint64_t off, struct wal_entry *e)
+{
+	const uint8_t *p = buf + off;
+	e->len = bytes_get_u32(p + 4);
+	e->type = p[8];
+	e->term = bytes_get_u64(p + 16);
+	e->index = bytes_get_u64(p + 24);
+	e->data = p + REC_HDR;
+	return true;
+}
+
 /* A record at off in buf[0..size) that passes every check; fills *e. */
 static bool rec_valid(const uint8_t *buf, uint64_t size, uint64_t off, struct wal_entry *e)
 {
@@ -243,7 +265,7 @@ static bool seg_header_ok(const uint8_t *h, uint64_t size)
 /* ---- recovery ------------------------------------------------------------ */
 
 struct scan { /* one segment as found on disk */
-	uint8_t *data;
+	const uint8_t *data;
 	uint64_t size;
 	uint64_t stop;     /* where valid data ended */
 	bool bad_header;
@@ -251,6 +273,7 @@ struct scan { /* one segment as found on disk */
 	bool stale;        /* stop is at a valid record out of sequence */
 };
 
+/* Maps the whole file (nothing for an empty one). */
 static int read_file(struct wal *w, const char *name, struct scan *sc, struct keel_errmsg *err)
 {
 	char path[IO_PATH_MAX];
@@ -260,10 +283,8 @@ static int read_file(struct wal *w, const char *name, struct scan *sc, struct ke
 	if ((rc = w->fs->open(w->fs->ctx, path, 0, &fd)))
 		return io_fail(err, rc, "open", path);
 	rc = w->fs->size(w->fs->ctx, fd, &sc->size);
-	if (!rc) {
-		sc->data = keel_malloc(sc->size ? sc->size : 1);
-		rc = io_read_exact(w->fs, fd, sc->data, sc->size, 0);
-	}
+	if (!rc && sc->size)
+		rc = w->fs->map(w->fs->ctx, fd, sc->size, &sc->data);
 	w->fs->close(w->fs->ctx, fd);
 	return rc ? io_fail(err, rc, "read", path) : KEEL_OK;
 }
@@ -365,6 +386,8 @@ static int scan_all(struct wal *w, struct wal_damage *d, struct data_end *end,
 		struct scan sc = {0};
 		uint64_t name_first = s->open ? 0 : s->first, name_last = s->open ? 0 : s->seq;
 		int rc = read_file(w, s->name, &sc, err);
+		s->scan = sc.data; /* kept: recovery loads entries from it */
+		s->scan_len = sc.size;
 		if (rc)
 			return rc;
 		s->first = 0;
@@ -374,7 +397,6 @@ static int scan_all(struct wal *w, struct wal_damage *d, struct data_end *end,
 		s->end = sc.stop;
 		bool zero_tail =
 			sc.stop >= sc.size || all_zero(sc.data + sc.stop, sc.size - sc.stop);
-		keel_free(sc.data);
 		if (end->seg < w->n_segs) {
 			/* past the end of the data: a record here means the end
 			 * was damage, not a torn tail */
@@ -405,6 +427,9 @@ static int scan_all(struct wal *w, struct wal_damage *d, struct data_end *end,
 	}
 	for (uint32_t i = end->seg + 1; i < w->n_segs; i++)
 		w->segs[i].n = 0; /* past the end: not part of the log */
+	for (uint32_t i = 0; i < w->n_segs; i++)
+		if (!w->segs[i].n)
+			seg_unmap(w, &w->segs[i]);
 	return KEEL_OK;
 }
 
@@ -588,7 +613,7 @@ void wal_close(struct wal *w)
 	if (w->fd >= 0)
 		w->fs->close(w->fs->ctx, w->fd);
 	for (uint32_t i = 0; i < w->n_segs; i++)
-		seg_free(&w->segs[i]);
+		seg_free(w, &w->segs[i]);
 	keel_free(w->segs);
 	keel_free(w->buf);
 	keel_free(w);
@@ -822,8 +847,38 @@ int wal_purge(struct wal *w, uint64_t below, struct keel_errmsg *err)
 
 /* ---- reading ------------------------------------------------------------- */
 
-int wal_read(struct wal *w, uint64_t from, uint64_t to, struct wal_entry **out, uint8_t **mem,
-	     struct keel_errmsg *err)
+int wal_scanned(struct wal *w, uint64_t from, struct wal_entry **out, uint32_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (w->last < w->first || from > w->last)
+		return KEEL_OK;
+	if (from < w->first)
+		return KEEL_ENOENT;
+	uint64_t count = w->last - from + 1;
+	struct wal_entry *v = keel_calloc(count, sizeof *v);
+	for (uint64_t i = from; i <= w->last;) {
+		struct seg *s = &w->segs[seg_of(w, i)];
+		if (!s->scan) {
+			keel_free(v);
+			return KEEL_ENOENT; /* written since the open */
+		}
+		for (; i <= seg_last(s); i++)
+			rec_parse(s->scan, s->offs[i - s->first], &v[i - from]);
+	}
+	*out = v;
+	*n = (uint32_t)count;
+	return KEEL_OK;
+}
+
+void wal_drop_scan(struct wal *w)
+{
+	for (uint32_t i = 0; i < w->n_segs; i++)
+		seg_unmap(w, &w->segs[i]);
+}
+
+int wal_read(struct wal *w, uint64_t from, uint64_t to, bool verify, struct wal_entry **out,
+	     uint8_t **mem, struct keel_errmsg *err)
 {
 	*out = NULL;
 	*mem = NULL;
@@ -837,14 +892,20 @@ int wal_read(struct wal *w, uint64_t from, uint64_t to, struct wal_entry **out, 
 	int rc = wal_flush(w, err);
 	if (rc)
 		return rc;
+	/* the byte range of [from, to] in each segment, summed: one buffer */
 	uint64_t n = to - from + 1, total = 0;
+	for (uint64_t i = from; i <= to;) {
+		const struct seg *s = &w->segs[seg_of(w, i)];
+		uint64_t hi = seg_last(s) < to ? seg_last(s) : to;
+		uint64_t b = hi == seg_last(s) ? s->end : s->offs[hi + 1 - s->first];
+		total += b - s->offs[i - s->first];
+		i = hi + 1;
+	}
 	struct wal_entry *v = keel_calloc(n, sizeof *v);
-	uint8_t *m = NULL;
-	uint64_t i = from;
+	uint8_t *m = keel_malloc(total ? total : 1);
+	uint64_t at = 0, i = from;
 	while (i <= to && !rc) {
-		int32_t k = seg_of(w, i);
-		KEEL_ASSERT(k >= 0);
-		struct seg *s = &w->segs[k];
+		struct seg *s = &w->segs[seg_of(w, i)];
 		uint64_t hi = seg_last(s) < to ? seg_last(s) : to;
 		uint64_t a = s->offs[i - s->first];
 		uint64_t b = hi == seg_last(s) ? s->end : s->offs[hi + 1 - s->first];
@@ -856,32 +917,30 @@ int wal_read(struct wal *w, uint64_t from, uint64_t to, struct wal_entry **out, 
 			io_fail(err, rc, "open", path);
 			break;
 		}
-		m = keel_realloc(m, total + (b - a));
-		rc = io_read_exact(w->fs, fd, m + total, b - a, a);
+		rc = io_read_exact(w->fs, fd, m + at, b - a, a);
 		w->fs->close(w->fs->ctx, fd);
-		for (uint64_t off = 0; !rc && i <= hi; i++) {
-			struct wal_entry e;
-			if (!rec_valid(m + total, b - a, off, &e) || e.index != i) {
+		if (rc) {
+			io_fail(err, rc, "read", path);
+			break;
+		}
+		for (uint64_t off = 0; i <= hi; i++) {
+			struct wal_entry *e = &v[i - from];
+			bool ok = verify ? rec_valid(m + at, b - a, off, e) : rec_parse(m + at, off, e);
+			if (!ok || e->index != i) {
 				keel_errmsg_set(err, "%s: bad record at offset %" PRIu64, s->name,
 						a + off);
 				rc = KEEL_ECORRUPT;
 				break;
 			}
-			v[i - from] = e;
-			v[i - from].data = (const uint8_t *)(uintptr_t)(total + off + REC_HDR);
-			off += wal_record_bytes(e.len);
+			off += wal_record_bytes(e->len);
 		}
-		if (rc && rc != KEEL_ECORRUPT)
-			io_fail(err, rc, "read", path);
-		total += b - a;
+		at += b - a;
 	}
 	if (rc) {
 		keel_free(v);
 		keel_free(m);
 		return rc;
 	}
-	for (uint64_t j = 0; j < n; j++) /* offsets become pointers */
-		v[j].data = m + (uintptr_t)v[j].data;
 	*out = v;
 	*mem = m;
 	return KEEL_OK;

@@ -407,6 +407,22 @@ static int s_list(void *ctx, const char *dir, char ***names, uint32_t *n)
 	return KEEL_OK;
 }
 
+/* A copy: the simulated file may be cut or grown while the map lives. */
+static int s_map(void *ctx, int fd, uint64_t len, const uint8_t **p)
+{
+	struct inode *in = fd_inode(ctx, fd);
+	KEEL_ASSERT(len && len <= in->size);
+	*p = keel_memdup(in->cur, len);
+	return KEEL_OK;
+}
+
+static void s_unmap(void *ctx, const uint8_t *p, uint64_t len)
+{
+	(void)ctx;
+	(void)len;
+	keel_free((void *)(uintptr_t)p);
+}
+
 struct simfs *simfs_new(void)
 {
 	struct simfs *fs = keel_calloc(1, sizeof *fs);
@@ -425,6 +441,8 @@ struct simfs *simfs_new(void)
 		.sync_dir = s_sync_dir,
 		.mkdir = s_mkdir,
 		.list = s_list,
+		.map = s_map,
+		.unmap = s_unmap,
 	};
 	return fs;
 }

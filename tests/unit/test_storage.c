@@ -113,6 +113,31 @@ static struct simfs *disk_with(uint64_t n)
 	return fs;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The path of the k-th closed segment (from 0), in index order. */
+static void closed_segment(struct simfs *fs, uint32_t k, char *path)
+{
+	char **names;
+	uint32_t n, found = 0;
+	assert_int_equal(simfs_ops(fs)->list(fs, DIR, &names, &n), KEEL_OK);
+	qsort(names, n, sizeof *names, cmp_str);
+	path[0] = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (names[i][0] >= '0' && names[i][0] <= '9' && found++ == k) {
+			snprintf(path, 64, DIR "/%s", names[i]);
+			break;
+		}
+	}
+	io_names_free(names, n);
+	assert_true(path[0] != 0);
+}
+
+#define OPEN_SEG DIR "/open-"
+
 static void round_trip(void **state)
 {
 	(void)state;
@@ -128,6 +153,26 @@ static void round_trip(void **state)
 	storage_close(st);
 	st = must_open(fs);
 	expect_entries(storage_loaded(st), 1, 520, 1, 1);
+	/* a range read back from disk, across segments, some just written */
+	append(st, 521, 530, 1);
+	struct storage_loaded r = {0};
+	uint8_t *mem;
+	struct keel_errmsg err;
+	assert_int_equal(storage_read(st, 17, 530, &r.entries, &mem, &err), KEEL_OK);
+	r.n_entries = 530 - 17 + 1;
+	expect_entries(&r, 17, 530, 1, 1);
+	keel_free(r.entries);
+	keel_free(mem);
+	assert_int_equal(storage_read(st, 17, 531, &r.entries, &mem, &err), KEEL_ENOENT);
+	storage_close(st);
+	/* a record damaged after the open is caught on the read */
+	st = must_open(fs);
+	char seg[64];
+	closed_segment(fs, 0, seg);
+	uint8_t x = 0x77;
+	simfs_poke(fs, seg, 16 + 35, &x, 1);
+	assert_int_equal(storage_read(st, 1, 5, &r.entries, &mem, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "bad record at offset 16"));
 	storage_close(st);
 	assert_true(simfs_exists(fs, DIR "/00000000000000000001-00000000000000000030"));
 	simfs_free(fs);
@@ -272,31 +317,6 @@ static void damaged_snapshot_covered_by_log(void **state)
 }
 
 /* ---- exhaustive crash cases ------------------------------------------------ */
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The path of the k-th closed segment (from 0), in index order. */
-static void closed_segment(struct simfs *fs, uint32_t k, char *path)
-{
-	char **names;
-	uint32_t n, found = 0;
-	assert_int_equal(simfs_ops(fs)->list(fs, DIR, &names, &n), KEEL_OK);
-	qsort(names, n, sizeof *names, cmp_str);
-	path[0] = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		if (names[i][0] >= '0' && names[i][0] <= '9' && found++ == k) {
-			snprintf(path, 64, DIR "/%s", names[i]);
-			break;
-		}
-	}
-	io_names_free(names, n);
-	assert_true(path[0] != 0);
-}
-
-#define OPEN_SEG DIR "/open-"
 
 /* The open segment's path. */
 static void open_segment(struct simfs *fs, char *path)
