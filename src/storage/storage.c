@@ -388,7 +388,7 @@ int storage_read(struct storage *s, uint64_t from, uint64_t to, struct wal_entry
 		keel_errmsg_set(err, "storage stopped after an error: %s", keel_err_str(s->failed));
 		return s->failed;
 	}
-	return wal_read(s->wal, from, to, true, out, mem, err);
+	return wal_read(s->wal, from, to, out, mem, err);
 }
 
 uint64_t storage_first(const struct storage *s)

@@ -877,8 +877,8 @@ void wal_drop_scan(struct wal *w)
 		seg_unmap(w, &w->segs[i]);
 }
 
-int wal_read(struct wal *w, uint64_t from, uint64_t to, bool verify, struct wal_entry **out,
-	     uint8_t **mem, struct keel_errmsg *err)
+int wal_read(struct wal *w, uint64_t from, uint64_t to, struct wal_entry **out, uint8_t **mem,
+	     struct keel_errmsg *err)
 {
 	*out = NULL;
 	*mem = NULL;
@@ -925,8 +925,7 @@ int wal_read(struct wal *w, uint64_t from, uint64_t to, bool verify, struct wal_
 		}
 		for (uint64_t off = 0; i <= hi; i++) {
 			struct wal_entry *e = &v[i - from];
-			bool ok = verify ? rec_valid(m + at, b - a, off, e) : rec_parse(m + at, off, e);
-			if (!ok || e->index != i) {
+			if (!rec_valid(m + at, b - a, off, e) || e->index != i) {
 				keel_errmsg_set(err, "%s: bad record at offset %" PRIu64, s->name,
 						a + off);
 				rc = KEEL_ECORRUPT;

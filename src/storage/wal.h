@@ -70,11 +70,10 @@ int wal_truncate(struct wal *w, uint64_t from, struct keel_errmsg *err);
  * below > last the log becomes empty, with next index below. */
 int wal_purge(struct wal *w, uint64_t below, struct keel_errmsg *err);
 
-/* Reads entries [from, to] from disk, with their checksums verified again
- * if verify (recovery, having just verified every record, reads without).
- * *mem holds the payloads (free both *out and *mem with keel_free). */
-int wal_read(struct wal *w, uint64_t from, uint64_t to, bool verify, struct wal_entry **out,
-	     uint8_t **mem, struct keel_errmsg *err);
+/* Reads entries [from, to] from disk, checksums verified. *mem holds the
+ * payloads (free both *out and *mem with keel_free). */
+int wal_read(struct wal *w, uint64_t from, uint64_t to, struct wal_entry **out, uint8_t **mem,
+	     struct keel_errmsg *err);
 
 /* The entries from `from` on, as recovery read and checked them, without
  * reading the disk again: pointers into the files' contents kept since the
