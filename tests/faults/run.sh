@@ -68,6 +68,27 @@ fault() {
 	ok "$name ($d reported durable, $n recovered, then 3500 after a restart)"
 }
 
+# keel-wal on the clean run's folder, damaged in a closed segment.
+wal_tool() {
+	local tool=$build/tools/keel-wal dir=$work/clean out=$work/tool.out seg
+	seg=$(ls "$dir" | grep -E '^[0-9]{20}-[0-9]{20}$' | head -1)
+	if [ -z "$seg" ]; then
+		bad keel-wal "no closed segment in $dir"
+		return
+	fi
+	printf '\377' | dd of="$dir/$seg" bs=1 seek=122 conv=notrunc status=none
+	if "$tool" check "$dir" >"$out" 2>&1 || ! grep -q "damaged before its tail: .*$seg at offset 112" "$out"; then
+		bad keel-wal "check did not refuse naming file and offset: $(cat "$out")"
+		return
+	fi
+	if "$tool" repair "$dir" 1 >"$out" 2>&1 || ! grep -q "repair refused: no configuration" "$out"; then
+		bad keel-wal "repair was not refused: $(cat "$out")"
+		return
+	fi
+	"$tool" check "$dir" >/dev/null 2>&1 && { bad keel-wal "the refusal changed the disk"; return; }
+	ok "keel-wal (check names $seg at offset 112; repair refused without a configuration)"
+}
+
 clean() {
 	local dir=$work/clean out=$work/clean.out
 	if ! "$driver" append "$dir" 1 3000 16 64 65536 >"$out"; then
@@ -110,6 +131,7 @@ tmpfs_full() {
 }
 
 clean
+wal_tool
 fault fdatasync-eio fdatasync EIO 40 64 65536 "i/o error"
 fault fdatasync-eio-first fdatasync EIO 0 64 65536 "i/o error"
 fault pwrite-eio pwrite EIO 200 64 65536 "i/o error"
