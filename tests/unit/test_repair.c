@@ -57,9 +57,8 @@ static void table(void **state)
 			l.snap.meta_len = encode((uint32_t)t->snap_voters, 1, l.snap.meta);
 		}
 		if (t->entry_voters) {
-			e[1] = (struct wal_entry){.term = 3, .index = 11, .type = RAFT_ENTRY_CONFIG};
-			e[1].len = encode((uint32_t)t->entry_voters, 0, buf);
-			e[1].data = buf;
+			uint32_t len = encode((uint32_t)t->entry_voters, 0, buf);
+			e[1] = (struct wal_entry){3, 11, RAFT_ENTRY_CONFIG, len, buf};
 			l.n_entries = 2;
 		}
 		struct keel_errmsg why = {{0}};
