@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/mutants.sh — proves the tests have teeth: applies each deliberate bug
 # in tests/mutants/*.patch to a copy of the tree, builds it, and runs the
-# scenario scripts and the simulator against it. A mutant is caught when a
+# storage suite, the fault suite, the scenario scripts and the simulator
+# against it. A mutant is caught when a
 # suite fails (or the build's own assertions fire, or a suite hangs past its
 # time limit). Prints `caught K of N`
 # and exits non-zero unless every mutant is caught.
@@ -32,9 +33,15 @@ copy_tree() {
 # Runs the suites of the mutated tree; returns 0 if the mutant was caught.
 run_suites() {
 	local dir=$1 log=$2
-	if ! make -C "$dir" -j2 build/asan/sim build/asan/scenario >"$log" 2>&1; then
+	if ! make -C "$dir" -j2 asan >"$log" 2>&1; then
 		echo "build failed (not counted as caught)" >>"$log"
 		return 2
+	fi
+	if ! timeout 600 "$dir/build/asan/unit/test_storage" >>"$log" 2>&1; then
+		return 0
+	fi
+	if ! timeout 600 "$dir/tests/faults/run.sh" "$dir/build/asan" >>"$log" 2>&1; then
+		return 0
 	fi
 	if ! timeout 600 "$dir/build/asan/scenario" "$dir/tests/sim/scenarios" >>"$log" 2>&1; then
 		return 0
