@@ -101,6 +101,19 @@ static void expect_entries(const struct storage_loaded *l, uint64_t from, uint64
 	}
 }
 
+/* Appends from..to in `term`, syncs and closes; then a restart must find
+ * want_from..to (of `term` from term_from on, term 1 before). */
+static void append_restart(struct simfs *fs, struct storage *st, uint64_t from, uint64_t to,
+			   uint64_t term, uint64_t want_from, uint64_t term_from)
+{
+	append(st, from, to, term);
+	sync_ok(st);
+	storage_close(st);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), want_from, to, term_from, term);
+	storage_close(st);
+}
+
 /* A disk with hard state (1, 1) and entries 1..n of term 1, synced. */
 static struct simfs *disk_with(uint64_t n)
 {
@@ -225,12 +238,7 @@ static void truncate_and_purge(void **state)
 	assert_int_equal(storage_first(st), first);
 	b.truncate_from = 121;
 	assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
-	append(st, 121, 124, 2);
-	sync_ok(st);
-	storage_close(st);
-	st = must_open(fs);
-	expect_entries(storage_loaded(st), 121, 124, 0, 2);
-	storage_close(st);
+	append_restart(fs, st, 121, 124, 2, 121, 0);
 	simfs_free(fs);
 }
 
@@ -389,12 +397,7 @@ static void tails(void **state)
 			assert_int_equal(l->n_entries, idx[0] - 1 + whole);
 			expect_entries(l, 1, idx[0] - 1 + whole, 1, 1);
 			/* and the log goes on from there */
-			append(st, idx[0] + whole, idx[0] + whole + 2, 1);
-			sync_ok(st);
-			storage_close(st);
-			st = must_open(fs);
-			expect_entries(storage_loaded(st), 1, idx[0] + whole + 2, 1, 1);
-			storage_close(st);
+			append_restart(fs, st, idx[0] + whole, idx[0] + whole + 2, 1, 1, 1);
 			simfs_free(fs);
 			cases++;
 		}
@@ -623,12 +626,7 @@ static void repair(void **state)
 	assert_int_equal(storage_open(simfs_ops(fs), DIR, &o, &st, &err), KEEL_OK);
 	assert_true(storage_loaded(st)->repaired);
 	expect_entries(storage_loaded(st), 1, 58, 1, 1);
-	append(st, 59, 70, 1);
-	sync_ok(st);
-	storage_close(st);
-	st = must_open(fs);
-	expect_entries(storage_loaded(st), 1, 70, 1, 1);
-	storage_close(st);
+	append_restart(fs, st, 59, 70, 1, 1, 1);
 	simfs_free(fs);
 }
 
@@ -717,12 +715,7 @@ static void disk_full(void **state)
 	/* space freed: it goes on */
 	simfs_set_capacity(fs, 0);
 	st = must_open(fs);
-	append(st, durable + 1, durable + 100, 1);
-	sync_ok(st);
-	storage_close(st);
-	st = must_open(fs);
-	expect_entries(storage_loaded(st), 1, durable + 100, 1, 1);
-	storage_close(st);
+	append_restart(fs, st, durable + 1, durable + 100, 1, 1, 1);
 	simfs_free(fs);
 }
 
