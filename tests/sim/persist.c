@@ -113,7 +113,7 @@ fail:
 int persist_write(struct persist *p, const struct raft_update *u)
 {
 	struct storage_batch b = {.hs = u->hs_changed, .term = u->term, .vote = u->vote};
-	static struct snap_meta chunk, inst;
+	struct snap_meta chunk, inst;
 	if (u->snap_chunk) {
 		to_snap(&u->snap_chunk->meta, &chunk);
 		b.chunk_meta = &chunk;
@@ -149,7 +149,7 @@ int persist_sync(struct persist *p)
 int persist_save_snapshot(struct persist *p, const struct raft_snapshot_meta *m,
 			  const uint8_t *data)
 {
-	static struct snap_meta s;
+	struct snap_meta s;
 	to_snap(m, &s);
 	return storage_save_snapshot(p->st, &s, data, &p->err);
 }
