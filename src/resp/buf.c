@@ -1,0 +1,52 @@
+/* resp/buf.c — the growable byte buffer of resp/buf.h. */
+#include "resp/buf.h"
+
+#include <string.h>
+
+#include "base/mem.h"
+
+void rbuf_init(struct rbuf *b)
+{
+	memset(b, 0, sizeof *b);
+}
+
+void rbuf_free(struct rbuf *b)
+{
+	keel_free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+uint8_t *rbuf_reserve(struct rbuf *b, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = keel_realloc(b->p, cap);
+		b->cap = cap;
+	}
+	return b->p + b->len;
+}
+
+void rbuf_put(struct rbuf *b, const void *p, size_t n)
+{
+	if (!n)
+		return;
+	memcpy(rbuf_reserve(b, n), p, n);
+	b->len += n;
+}
+
+void rbuf_puts(struct rbuf *b, const char *s)
+{
+	rbuf_put(b, s, strlen(s));
+}
+
+void rbuf_consume(struct rbuf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+}
