@@ -184,9 +184,10 @@ static bool split_token(const uint8_t *line, size_t end, size_t *i, uint8_t *out
 		uint8_t c = p < end ? line[p] : 0;
 		uint8_t c1 = p + 1 < end ? line[p + 1] : 0;
 		if (inq) {
-			if (c == '\\' && c1 == 'x' && p + 3 < end && hex_val(line[p + 2]) >= 0 &&
-			    hex_val(line[p + 3]) >= 0) {
-				out[(*o)++] = (uint8_t)(hex_val(line[p + 2]) * 16 + hex_val(line[p + 3]));
+			int hi = p + 3 < end ? hex_val(line[p + 2]) : -1;
+			int lo = p + 3 < end ? hex_val(line[p + 3]) : -1;
+			if (c == '\\' && c1 == 'x' && hi >= 0 && lo >= 0) {
+				out[(*o)++] = (uint8_t)(hi * 16 + lo);
 				p += 3;
 			} else if (c == '\\' && c1) {
 				out[(*o)++] = unescape(c1);
