@@ -57,12 +57,17 @@ build/$(1)/faults/wal_driver: build/$(1)/obj/tests/faults/wal_driver.o build/$(1
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) $$^ -pthread -o $$@
 
+build/$(1)/diff/diff: build/$(1)/obj/tests/diff/diff_main.o build/$(1)/libkeel.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) $$^ -o $$@
+
 build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) $$^ -pthread -o $$@
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS)) \
-	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS))
+	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS)) \
+	build/$(1)/diff/diff
 
 -include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ)) \
 	$$(wildcard build/$(1)/obj/tests/*/*.d)

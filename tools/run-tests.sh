@@ -51,6 +51,7 @@ for t in build/asan/unit/test_*; do
 	suite "$(basename "$t")" "$t"
 done
 suite faults tests/faults/run.sh build/asan
+suite diff tests/diff/run.sh build/asan
 if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
 fi

@@ -1,0 +1,79 @@
+/* kv/cmds.h — what the command files share inside src/kv: the command
+ * functions the table in exec.c names, and small helpers with Redis's
+ * exact error replies. Not for use outside src/kv. */
+#ifndef KEEL_KV_CMDS_H
+#define KEEL_KV_CMDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv/kv.h"
+
+#define KV_STRING_MAX (512ll << 20) /* proto-max-bulk-len */
+
+/* Redis's shared error replies. */
+#define ERR_NOT_INT "ERR value is not an integer or out of range"
+#define ERR_SYNTAX "ERR syntax error"
+#define ERR_NO_KEY "ERR no such key"
+#define ERR_TOO_BIG "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+
+/* An argument as an int64 (Redis's string2ll); replies ERR_NOT_INT if not. */
+bool kv_arg_ll(struct kv_ctx *c, uint32_t i, int64_t *v);
+/* Case-insensitive comparison of argument i with s. */
+bool kv_arg_is(const struct kv_ctx *c, uint32_t i, const char *s);
+/* "ERR invalid expire time in '<name>' command". */
+void kv_reply_expire_time(struct kv_ctx *c, const char *name);
+/* Stores value under key (creating it), clearing its expiry unless keep. */
+struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const uint8_t *v,
+			  size_t n, bool keep_ttl);
+/* Deletes key if live; true if it was. */
+bool kv_remove(struct kv_ctx *c, const struct resp_arg *key);
+
+/* Glob-style matching as Redis's KEYS and SCAN MATCH do it. */
+bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);
+
+/* strings.c */
+void cmd_get(struct kv_ctx *c);
+void cmd_set(struct kv_ctx *c);
+void cmd_setnx(struct kv_ctx *c);
+void cmd_setex(struct kv_ctx *c);
+void cmd_psetex(struct kv_ctx *c);
+void cmd_getset(struct kv_ctx *c);
+void cmd_getdel(struct kv_ctx *c);
+void cmd_getex(struct kv_ctx *c);
+void cmd_mget(struct kv_ctx *c);
+void cmd_mset(struct kv_ctx *c);
+void cmd_msetnx(struct kv_ctx *c);
+void cmd_append(struct kv_ctx *c);
+void cmd_strlen(struct kv_ctx *c);
+void cmd_getrange(struct kv_ctx *c);
+void cmd_setrange(struct kv_ctx *c);
+void cmd_incr(struct kv_ctx *c);
+void cmd_decr(struct kv_ctx *c);
+void cmd_incrby(struct kv_ctx *c);
+void cmd_decrby(struct kv_ctx *c);
+void cmd_incrbyfloat(struct kv_ctx *c);
+
+/* keys.c */
+void cmd_del(struct kv_ctx *c);
+void cmd_exists(struct kv_ctx *c);
+void cmd_type(struct kv_ctx *c);
+void cmd_keys(struct kv_ctx *c);
+void cmd_scan(struct kv_ctx *c);
+void cmd_dbsize(struct kv_ctx *c);
+void cmd_rename(struct kv_ctx *c);
+void cmd_renamenx(struct kv_ctx *c);
+void cmd_randomkey(struct kv_ctx *c);
+void cmd_flushdb(struct kv_ctx *c);
+void cmd_expire(struct kv_ctx *c);
+void cmd_pexpire(struct kv_ctx *c);
+void cmd_expireat(struct kv_ctx *c);
+void cmd_pexpireat(struct kv_ctx *c);
+void cmd_ttl(struct kv_ctx *c);
+void cmd_pttl(struct kv_ctx *c);
+void cmd_persist(struct kv_ctx *c);
+void cmd_ping(struct kv_ctx *c);
+void cmd_echo(struct kv_ctx *c);
+void cmd_select(struct kv_ctx *c);
+
+#endif

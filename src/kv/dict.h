@@ -1,0 +1,56 @@
+/* kv/dict.h — the keyspace's hash table: binary-safe keys, each with a
+ * string value and an expiry time; chained buckets in a power-of-two
+ * table that grows by rehashing incrementally (a step per operation), so
+ * no single operation pays for a whole rehash; a reverse-binary cursor
+ * for SCAN that sees every key present for the whole scan even across a
+ * resize. */
+#ifndef KEEL_KV_DICT_H
+#define KEEL_KV_DICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kv_entry {
+	struct kv_entry *next;
+	uint64_t hash;
+	int64_t expire; /* ms since the epoch; 0: none */
+	uint8_t *val;
+	size_t vlen, vcap;
+	uint32_t klen;
+	uint8_t key[];
+};
+
+struct kv_table {
+	struct kv_entry **b;
+	uint64_t size; /* 0 or a power of two */
+	uint64_t used;
+};
+
+struct kv_dict {
+	struct kv_table t[2]; /* t[1] is the target while rehashing */
+	int64_t rehash;       /* next bucket of t[0] to move; -1: not rehashing */
+	uint64_t seed;
+};
+
+void kv_dict_init(struct kv_dict *d, uint64_t seed);
+void kv_dict_free(struct kv_dict *d);
+uint64_t kv_dict_size(const struct kv_dict *d);
+struct kv_entry *kv_dict_find(struct kv_dict *d, const uint8_t *key, size_t klen);
+/* Adds a key that is not present (with an empty value, no expiry). */
+struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen);
+/* Removes and frees; false if absent. */
+bool kv_dict_delete(struct kv_dict *d, const uint8_t *key, size_t klen);
+/* A uniformly chosen bucket's first... an entry, or NULL if empty; r is
+ * the caller's random number. */
+struct kv_entry *kv_dict_random(struct kv_dict *d, uint64_t r);
+/* Calls fn for the entries of the cursor's buckets; returns the next
+ * cursor (0: done). */
+uint64_t kv_dict_scan(struct kv_dict *d, uint64_t cursor,
+		      void (*fn)(void *ctx, struct kv_entry *e), void *ctx);
+/* Every entry, in table order (no change to the table meanwhile). */
+void kv_dict_each(struct kv_dict *d, void (*fn)(void *ctx, struct kv_entry *e), void *ctx);
+/* Sets the value (copied). */
+void kv_entry_set(struct kv_entry *e, const uint8_t *v, size_t n);
+
+#endif

@@ -1,0 +1,203 @@
+/* kv/exec.c — the command table, lookup and arity checks, and the helpers
+ * the commands share (kv/cmds.h). Names, arities and key positions are
+ * Redis 7.0's. Commands flagged KV_SERVER are listed (for COMMAND and the
+ * arity check) but carried out by the server. */
+#include "kv/kv.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/mem.h"
+#include "kv/cmds.h"
+#include "resp/encode.h"
+
+#define W (KV_WRITE | KV_MULTI_OK)
+#define R (KV_READ | KV_MULTI_OK)
+#define S KV_SERVER
+
+static const struct kv_cmd table[] = {
+	{"get", 2, R, 1, 1, 1, cmd_get},
+	{"set", -3, W, 1, 1, 1, cmd_set},
+	{"setnx", 3, W, 1, 1, 1, cmd_setnx},
+	{"setex", 4, W, 1, 1, 1, cmd_setex},
+	{"psetex", 4, W, 1, 1, 1, cmd_psetex},
+	{"getset", 3, W, 1, 1, 1, cmd_getset},
+	{"getdel", 2, W, 1, 1, 1, cmd_getdel},
+	{"getex", -2, W, 1, 1, 1, cmd_getex},
+	{"mget", -2, R, 1, -1, 1, cmd_mget},
+	{"mset", -3, W, 1, -1, 2, cmd_mset},
+	{"msetnx", -3, W, 1, -1, 2, cmd_msetnx},
+	{"append", 3, W, 1, 1, 1, cmd_append},
+	{"strlen", 2, R, 1, 1, 1, cmd_strlen},
+	{"getrange", 4, R, 1, 1, 1, cmd_getrange},
+	{"setrange", 4, W, 1, 1, 1, cmd_setrange},
+	{"incr", 2, W, 1, 1, 1, cmd_incr},
+	{"decr", 2, W, 1, 1, 1, cmd_decr},
+	{"incrby", 3, W, 1, 1, 1, cmd_incrby},
+	{"decrby", 3, W, 1, 1, 1, cmd_decrby},
+	{"incrbyfloat", 3, W, 1, 1, 1, cmd_incrbyfloat},
+	{"del", -2, W, 1, -1, 1, cmd_del},
+	{"unlink", -2, W, 1, -1, 1, cmd_del},
+	{"exists", -2, R, 1, -1, 1, cmd_exists},
+	{"type", 2, R, 1, 1, 1, cmd_type},
+	{"keys", 2, R, 0, 0, 0, cmd_keys},
+	{"scan", -2, R, 0, 0, 0, cmd_scan},
+	{"dbsize", 1, R, 0, 0, 0, cmd_dbsize},
+	{"rename", 3, W, 1, 2, 1, cmd_rename},
+	{"renamenx", 3, W, 1, 2, 1, cmd_renamenx},
+	{"randomkey", 1, R, 0, 0, 0, cmd_randomkey},
+	{"flushdb", -1, W, 0, 0, 0, cmd_flushdb},
+	{"flushall", -1, W, 0, 0, 0, cmd_flushdb},
+	{"expire", -3, W, 1, 1, 1, cmd_expire},
+	{"pexpire", -3, W, 1, 1, 1, cmd_pexpire},
+	{"expireat", -3, W, 1, 1, 1, cmd_expireat},
+	{"pexpireat", -3, W, 1, 1, 1, cmd_pexpireat},
+	{"ttl", 2, R, 1, 1, 1, cmd_ttl},
+	{"pttl", 2, R, 1, 1, 1, cmd_pttl},
+	{"persist", 2, W, 1, 1, 1, cmd_persist},
+	{"ping", -1, KV_MULTI_OK, 0, 0, 0, cmd_ping},
+	{"echo", 2, KV_MULTI_OK, 0, 0, 0, cmd_echo},
+	{"select", 2, KV_MULTI_OK, 0, 0, 0, cmd_select},
+	{"multi", 1, S, 0, 0, 0, NULL},
+	{"exec", 1, S, 0, 0, 0, NULL},
+	{"discard", 1, S, 0, 0, 0, NULL},
+	{"hello", -1, S, 0, 0, 0, NULL},
+	{"auth", -2, S, 0, 0, 0, NULL},
+	{"quit", -1, S, 0, 0, 0, NULL},
+	{"reset", 1, S, 0, 0, 0, NULL},
+	{"client", -2, S, 0, 0, 0, NULL},
+	{"command", -1, S, 0, 0, 0, NULL},
+	{"info", -1, S, 0, 0, 0, NULL},
+	{"config", -2, S, 0, 0, 0, NULL},
+	{"time", 1, S, 0, 0, 0, NULL},
+};
+
+void kv_init(struct kv *kv, uint64_t seed)
+{
+	memset(kv, 0, sizeof *kv);
+	kv_dict_init(&kv->dict, seed);
+	kv->rand_state = seed ^ 0x9E3779B97F4A7C15ull;
+}
+
+void kv_free(struct kv *kv)
+{
+	kv_dict_free(&kv->dict);
+}
+
+const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (strlen(table[i].name) == len && !strncasecmp(table[i].name, (const char *)name, len))
+			return &table[i];
+	return NULL;
+}
+
+const struct kv_cmd *kv_commands(uint32_t *n)
+{
+	*n = sizeof table / sizeof table[0];
+	return table;
+}
+
+/* "%.*s" of an argument as Redis prints it: up to a NUL byte. */
+static int c_len(const struct resp_arg *a, size_t max)
+{
+	const void *z = memchr(a->p, 0, a->len);
+	size_t n = z ? (size_t)((const uint8_t *)z - a->p) : a->len;
+	return (int)(n < max ? n : max);
+}
+
+void kv_reply_unknown(struct rbuf *out, const struct resp_arg *argv, uint32_t argc)
+{
+	char args[160] = "", msg[400];
+	size_t n = 0;
+	for (uint32_t i = 1; i < argc && n < 128; i++) {
+		int w = snprintf(args + n, sizeof args - n, "'%.*s' ", c_len(&argv[i], 128 - n),
+				 (const char *)argv[i].p);
+		if (w > 0)
+			n += (size_t)w < sizeof args - n ? (size_t)w : sizeof args - n - 1;
+	}
+	snprintf(msg, sizeof msg, "ERR unknown command '%.*s', with args beginning with: %s",
+		 c_len(&argv[0], 128), (const char *)argv[0].p, args);
+	resp_error(out, msg);
+}
+
+void kv_reply_arity(struct rbuf *out, const char *name)
+{
+	resp_errorf(out, "ERR wrong number of arguments for '%s' command", name);
+}
+
+const struct kv_cmd *kv_exec(struct kv_ctx *c)
+{
+	const struct kv_cmd *cmd = c->argc ? kv_lookup(c->argv[0].p, c->argv[0].len) : NULL;
+	if (!cmd || !cmd->fn) {
+		if (!cmd)
+			kv_reply_unknown(c->out, c->argv, c->argc);
+		else
+			resp_errorf(c->out, "ERR '%s' is handled by the server", cmd->name);
+		return NULL;
+	}
+	if ((cmd->arity > 0 && c->argc != (uint32_t)cmd->arity) ||
+	    (cmd->arity < 0 && c->argc < (uint32_t)-cmd->arity)) {
+		kv_reply_arity(c->out, cmd->name);
+		return NULL;
+	}
+	cmd->fn(c);
+	return cmd;
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writing)
+{
+	struct kv_entry *e = kv_dict_find(&c->kv->dict, key->p, key->len);
+	if (e && e->expire && e->expire <= c->now_ms) {
+		if (writing) {
+			kv_dict_delete(&c->kv->dict, key->p, key->len);
+			c->dirty = true;
+		}
+		return NULL;
+	}
+	return e;
+}
+
+bool kv_arg_ll(struct kv_ctx *c, uint32_t i, int64_t *v)
+{
+	if (resp_str2ll(c->argv[i].p, c->argv[i].len, v))
+		return true;
+	resp_error(c->out, ERR_NOT_INT);
+	return false;
+}
+
+bool kv_arg_is(const struct kv_ctx *c, uint32_t i, const char *s)
+{
+	size_t n = strlen(s);
+	return c->argv[i].len == n && !strncasecmp((const char *)c->argv[i].p, s, n);
+}
+
+void kv_reply_expire_time(struct kv_ctx *c, const char *name)
+{
+	resp_errorf(c->out, "ERR invalid expire time in '%s' command", name);
+}
+
+struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const uint8_t *v,
+			  size_t n, bool keep_ttl)
+{
+	struct kv_entry *e = kv_find(c, key, true);
+	if (!e)
+		e = kv_dict_add(&c->kv->dict, key->p, key->len);
+	else if (!keep_ttl)
+		e->expire = 0;
+	kv_entry_set(e, v, n);
+	c->dirty = true;
+	return e;
+}
+
+bool kv_remove(struct kv_ctx *c, const struct resp_arg *key)
+{
+	if (!kv_find(c, key, true))
+		return false;
+	kv_dict_delete(&c->kv->dict, key->p, key->len);
+	c->dirty = true;
+	return true;
+}

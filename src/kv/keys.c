@@ -1,0 +1,348 @@
+/* kv/keys.c — the keyspace and expiry commands, and the connection
+ * commands that are pure functions of their arguments, as Redis 7.0's
+ * db.c, expire.c and server.c answer them: DEL UNLINK EXISTS TYPE KEYS
+ * SCAN DBSIZE RENAME RENAMENX RANDOMKEY FLUSHDB FLUSHALL, EXPIRE PEXPIRE
+ * EXPIREAT PEXPIREAT (NX XX GT LT) TTL PTTL PERSIST, PING ECHO SELECT. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "kv/cmds.h"
+#include "resp/encode.h"
+
+void cmd_del(struct kv_ctx *c)
+{
+	int64_t n = 0;
+	for (uint32_t i = 1; i < c->argc; i++)
+		n += kv_remove(c, &c->argv[i]);
+	resp_int(c->out, n);
+}
+
+void cmd_exists(struct kv_ctx *c)
+{
+	int64_t n = 0;
+	for (uint32_t i = 1; i < c->argc; i++)
+		n += kv_find(c, &c->argv[i], false) != NULL;
+	resp_int(c->out, n);
+}
+
+void cmd_type(struct kv_ctx *c)
+{
+	resp_simple(c->out, kv_find(c, &c->argv[1], false) ? "string" : "none");
+}
+
+/* Keys gathered for a reply. */
+struct keylist {
+	struct kv_ctx *c;
+	const struct resp_arg *pattern; /* NULL: all */
+	bool type_ok;                   /* SCAN TYPE matched strings (or no TYPE) */
+	struct resp_arg *v;
+	uint64_t n, cap;
+};
+
+static void keylist_add(void *ctx, struct kv_entry *e)
+{
+	struct keylist *l = ctx;
+	if (e->expire && e->expire <= l->c->now_ms)
+		return;
+	if (!l->type_ok)
+		return;
+	if (l->pattern && !kv_glob(l->pattern->p, l->pattern->len, e->key, e->klen, false))
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = keel_realloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = (struct resp_arg){e->key, e->klen};
+}
+
+static void keylist_reply(struct keylist *l)
+{
+	resp_array(l->c->out, l->n);
+	for (uint64_t i = 0; i < l->n; i++)
+		resp_bulk(l->c->out, l->v[i].p, l->v[i].len);
+	keel_free(l->v);
+}
+
+void cmd_keys(struct kv_ctx *c)
+{
+	bool all = c->argv[1].len == 1 && c->argv[1].p[0] == '*';
+	struct keylist l = {.c = c, .pattern = all ? NULL : &c->argv[1], .type_ok = true};
+	kv_dict_each(&c->kv->dict, keylist_add, &l);
+	keylist_reply(&l);
+}
+
+/* Redis's parseScanCursorOrReply: strtoul of the whole argument ("" is 0,
+ * "-1" wraps), no leading space. */
+static bool scan_cursor(struct kv_ctx *c, uint64_t *cur)
+{
+	char buf[32];
+	const struct resp_arg *a = &c->argv[1];
+	char *end;
+	if (a->len >= sizeof buf)
+		goto bad;
+	memcpy(buf, a->p, a->len);
+	buf[a->len] = 0;
+	errno = 0;
+	*cur = strtoull(buf, &end, 10);
+	if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || *end || errno == ERANGE)
+		goto bad;
+	return true;
+bad:
+	resp_error(c->out, "ERR invalid cursor");
+	return false;
+}
+
+void cmd_scan(struct kv_ctx *c)
+{
+	uint64_t cur;
+	if (!scan_cursor(c, &cur))
+		return;
+	int64_t count = 10;
+	struct keylist l = {.c = c, .type_ok = true};
+	for (uint32_t i = 2; i < c->argc; i++) {
+		bool next = i + 1 < c->argc;
+		if (kv_arg_is(c, i, "count") && next) {
+			if (!kv_arg_ll(c, i + 1, &count))
+				return;
+			if (count < 1) {
+				resp_error(c->out, ERR_SYNTAX);
+				return;
+			}
+			i++;
+		} else if (kv_arg_is(c, i, "match") && next) {
+			bool all = c->argv[i + 1].len == 1 && c->argv[i + 1].p[0] == '*';
+			l.pattern = all ? NULL : &c->argv[i + 1];
+			i++;
+		} else if (kv_arg_is(c, i, "type") && next) {
+			l.type_ok = kv_arg_is(c, i + 1, "string");
+			i++;
+		} else {
+			resp_error(c->out, ERR_SYNTAX);
+			return;
+		}
+	}
+	int64_t budget = count * 10; /* buckets visited at most, as Redis */
+	do
+		cur = kv_dict_scan(&c->kv->dict, cur, keylist_add, &l);
+	while (cur && budget-- && l.n < (uint64_t)count);
+	resp_array(c->out, 2);
+	resp_bulk_int(c->out, (int64_t)cur);
+	keylist_reply(&l);
+}
+
+void cmd_dbsize(struct kv_ctx *c)
+{
+	resp_int(c->out, (int64_t)kv_dict_size(&c->kv->dict));
+}
+
+static void rename_generic(struct kv_ctx *c, bool nx)
+{
+	const struct resp_arg *from = &c->argv[1], *to = &c->argv[2];
+	struct kv_entry *e = kv_find(c, from, true);
+	if (!e) {
+		resp_error(c->out, ERR_NO_KEY);
+		return;
+	}
+	if (from->len == to->len && !memcmp(from->p, to->p, from->len)) {
+		rbuf_puts(c->out, nx ? ":0\r\n" : "+OK\r\n");
+		return;
+	}
+	if (nx && kv_find(c, to, true)) {
+		resp_int(c->out, 0);
+		return;
+	}
+	int64_t expire = e->expire;
+	struct kv_entry *d = kv_store(c, to, e->val, e->vlen, false);
+	d->expire = expire;
+	kv_remove(c, from);
+	rbuf_puts(c->out, nx ? ":1\r\n" : "+OK\r\n");
+}
+
+void cmd_rename(struct kv_ctx *c)
+{
+	rename_generic(c, false);
+}
+
+void cmd_renamenx(struct kv_ctx *c)
+{
+	rename_generic(c, true);
+}
+
+void cmd_randomkey(struct kv_ctx *c)
+{
+	uint64_t n = kv_dict_size(&c->kv->dict);
+	for (uint64_t tries = 0; tries < 100 + 2 * n; tries++) {
+		uint64_t x = (c->kv->rand_state += 0x9E3779B97F4A7C15ull);
+		x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+		struct kv_entry *e = kv_dict_random(&c->kv->dict, x ^ (x >> 27));
+		if (!e)
+			break;
+		if (!e->expire || e->expire > c->now_ms) {
+			resp_bulk(c->out, e->key, e->klen);
+			return;
+		}
+	}
+	resp_null(c->out, c->proto);
+}
+
+void cmd_flushdb(struct kv_ctx *c)
+{
+	if (c->argc > 2 || (c->argc == 2 && !kv_arg_is(c, 1, "sync") && !kv_arg_is(c, 1, "async"))) {
+		resp_error(c->out, ERR_SYNTAX);
+		return;
+	}
+	kv_dict_free(&c->kv->dict);
+	c->dirty = true;
+	resp_simple(c->out, "OK");
+}
+
+enum { X_NX = 1, X_XX = 2, X_GT = 4, X_LT = 8 };
+
+/* Redis's expireGenericCommand. */
+static void expire_generic(struct kv_ctx *c, int64_t base, bool seconds, const char *name)
+{
+	int f = 0;
+	for (uint32_t j = 3; j < c->argc; j++) {
+		if (kv_arg_is(c, j, "nx"))
+			f |= X_NX;
+		else if (kv_arg_is(c, j, "xx"))
+			f |= X_XX;
+		else if (kv_arg_is(c, j, "gt"))
+			f |= X_GT;
+		else if (kv_arg_is(c, j, "lt"))
+			f |= X_LT;
+		else {
+			resp_errorf(c->out, "ERR Unsupported option %.*s", (int)c->argv[j].len,
+				    (const char *)c->argv[j].p);
+			return;
+		}
+	}
+	if ((f & X_NX) && (f & (X_XX | X_GT | X_LT))) {
+		resp_error(c->out, "ERR NX and XX, GT or LT options at the same time are not "
+				   "compatible");
+		return;
+	}
+	if ((f & X_GT) && (f & X_LT)) {
+		resp_error(c->out, "ERR GT and LT options at the same time are not compatible");
+		return;
+	}
+	int64_t when;
+	if (!kv_arg_ll(c, 2, &when))
+		return;
+	if (seconds && (when > INT64_MAX / 1000 || when < INT64_MIN / 1000)) {
+		kv_reply_expire_time(c, name);
+		return;
+	}
+	if (seconds)
+		when *= 1000;
+	if (when > INT64_MAX - base) {
+		kv_reply_expire_time(c, name);
+		return;
+	}
+	when += base;
+	struct kv_entry *e = kv_find(c, &c->argv[1], true);
+	int64_t cur = e && e->expire ? e->expire : -1;
+	if (!e || ((f & X_NX) && cur != -1) || ((f & X_XX) && cur == -1) ||
+	    ((f & X_GT) && (when <= cur || cur == -1)) || ((f & X_LT) && cur != -1 && when >= cur)) {
+		resp_int(c->out, 0);
+		return;
+	}
+	if (when <= c->now_ms)
+		kv_remove(c, &c->argv[1]);
+	else
+		e->expire = when;
+	c->dirty = true;
+	resp_int(c->out, 1);
+}
+
+void cmd_expire(struct kv_ctx *c)
+{
+	expire_generic(c, c->now_ms, true, "expire");
+}
+
+void cmd_pexpire(struct kv_ctx *c)
+{
+	expire_generic(c, c->now_ms, false, "pexpire");
+}
+
+void cmd_expireat(struct kv_ctx *c)
+{
+	expire_generic(c, 0, true, "expireat");
+}
+
+void cmd_pexpireat(struct kv_ctx *c)
+{
+	expire_generic(c, 0, false, "pexpireat");
+}
+
+static void ttl_generic(struct kv_ctx *c, bool ms)
+{
+	struct kv_entry *e = kv_find(c, &c->argv[1], false);
+	if (!e) {
+		resp_int(c->out, -2);
+		return;
+	}
+	if (!e->expire) {
+		resp_int(c->out, -1);
+		return;
+	}
+	int64_t ttl = e->expire - c->now_ms;
+	if (ttl < 0)
+		ttl = 0;
+	resp_int(c->out, ms ? ttl : (ttl + 500) / 1000);
+}
+
+void cmd_ttl(struct kv_ctx *c)
+{
+	ttl_generic(c, false);
+}
+
+void cmd_pttl(struct kv_ctx *c)
+{
+	ttl_generic(c, true);
+}
+
+void cmd_persist(struct kv_ctx *c)
+{
+	struct kv_entry *e = kv_find(c, &c->argv[1], true);
+	if (e && e->expire) {
+		e->expire = 0;
+		c->dirty = true;
+		resp_int(c->out, 1);
+	} else {
+		resp_int(c->out, 0);
+	}
+}
+
+void cmd_ping(struct kv_ctx *c)
+{
+	if (c->argc > 2)
+		kv_reply_arity(c->out, "ping");
+	else if (c->argc == 2)
+		resp_bulk(c->out, c->argv[1].p, c->argv[1].len);
+	else
+		resp_simple(c->out, "PONG");
+}
+
+void cmd_echo(struct kv_ctx *c)
+{
+	resp_bulk(c->out, c->argv[1].p, c->argv[1].len);
+}
+
+/* One database: SELECT 0 only (other indexes: Redis's out-of-range error). */
+void cmd_select(struct kv_ctx *c)
+{
+	int64_t id;
+	if (!kv_arg_ll(c, 1, &id))
+		return;
+	if (id < INT32_MIN || id > INT32_MAX) {
+		resp_error(c->out, ERR_NOT_INT);
+		return;
+	}
+	if (id != 0)
+		resp_error(c->out, "ERR DB index is out of range");
+	else
+		resp_simple(c->out, "OK");
+}

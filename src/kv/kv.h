@@ -1,0 +1,76 @@
+/* kv/kv.h — the key-value state machine: a keyspace of binary-safe string
+ * keys and values with expiry times, and the Redis commands of SPEC.md §3
+ * that read or change it, with Redis 7.0's replies and error messages.
+ *
+ * Determinism: a command runs against a time given with it — for a write,
+ * the time the leader stamped on its log entry; for a read, the serving
+ * node's clock — never the clock of the replica applying it. A key whose
+ * expiry is at or before that time does not exist for the command; a write
+ * that meets one deletes it, at the same entry on every replica. */
+#ifndef KEEL_KV_KV_H
+#define KEEL_KV_KV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kv/dict.h"
+#include "resp/buf.h"
+#include "resp/parse.h"
+
+/* Command flags. */
+enum {
+	KV_WRITE = 1 << 0,  /* changes the keyspace: goes through the log */
+	KV_READ = 1 << 1,   /* reads the keyspace: after a read index */
+	KV_SERVER = 1 << 2, /* handled by the server, not the state machine */
+	KV_MULTI_OK = 1 << 3, /* may be queued inside MULTI */
+};
+
+struct kv {
+	struct kv_dict dict;
+	uint64_t rand_state; /* RANDOMKEY, SCAN of a random start: reads only */
+};
+
+struct kv_ctx;
+typedef void (*kv_fn)(struct kv_ctx *c);
+
+struct kv_cmd {
+	const char *name; /* lowercase */
+	int arity;        /* n: exactly n arguments with the name; -n: at least n */
+	uint32_t flags;
+	int first_key, last_key, key_step; /* as COMMAND reports them */
+	kv_fn fn;
+};
+
+/* One command's execution. */
+struct kv_ctx {
+	struct kv *kv;
+	const struct resp_arg *argv;
+	uint32_t argc;
+	struct rbuf *out; /* the reply is appended here */
+	int proto;        /* 2 or 3 */
+	int64_t now_ms;   /* see the top of this file */
+	bool dirty;       /* the command changed the keyspace */
+};
+
+void kv_init(struct kv *kv, uint64_t seed);
+void kv_free(struct kv *kv);
+
+/* The command by name (any case), or NULL. */
+const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len);
+/* All commands, for COMMAND; *n their number. */
+const struct kv_cmd *kv_commands(uint32_t *n);
+
+/* Checks name and arity, then runs the command; the reply (or Redis's
+ * error: unknown command, wrong number of arguments) goes to c->out.
+ * Returns the command run, or NULL if it was refused. */
+const struct kv_cmd *kv_exec(struct kv_ctx *c);
+
+/* Redis's replies for a refused command, shared with the server. */
+void kv_reply_unknown(struct rbuf *out, const struct resp_arg *argv, uint32_t argc);
+void kv_reply_arity(struct rbuf *out, const char *name);
+
+/* The live entry for key at c->now_ms, or NULL (an expired one is removed
+ * only by a write: `writing`). */
+struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writing);
+
+#endif

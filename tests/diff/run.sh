@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/diff/run.sh — the differential test: starts a redis-server of its
+# own on loopback (no persistence, a free port, stopped by its pid at the
+# end), then runs build/<variant>/diff/diff against it for a few seeds.
+# Usage: run.sh BUILD_DIR [COMMANDS] [SEEDS]. Prints `diff: N passed, M failed`.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+build=${1:-build/asan}
+commands=${2:-20000}
+seeds=${3:-2}
+if ! command -v redis-server >/dev/null; then
+	echo "diff: 0 passed, 1 failed (redis-server is not installed: scripts/packages.txt)"
+	exit 1
+fi
+work=$(mktemp -d /tmp/keel-diff.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+	--dir "$work" --logfile "$work/redis.log" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 50); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		break
+	fi
+	sleep 0.1
+done
+pass=0
+fail=0
+for seed in $(seq "$seeds"); do
+	line=$(timeout 600 "$build/diff/diff" "$port" "$commands" "$seed" 2>"$work/err.$seed" | tail -1)
+	echo "$line"
+	cat "$work/err.$seed" | head -40
+	p=$(echo "$line" | sed -nE 's/^diff: ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
+	f=$(echo "$line" | sed -nE 's/^diff: ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+	if [ -z "$p" ]; then
+		fail=$((fail + 1))
+		continue
+	fi
+	pass=$((pass + p))
+	fail=$((fail + f))
+done
+echo "diff: $pass passed, $fail failed ($seeds seeds of $commands commands against redis-server $(redis-server --version | sed -nE 's/.*v=([0-9.]+).*/\1/p'))"
+[ "$fail" -eq 0 ]
