@@ -13,8 +13,8 @@
 
 /* Redis's shared error replies. */
 #define ERR_NOT_INT "ERR value is not an integer or out of range"
-#define ERR_SYNTAX "ERR syntax error"
-#define ERR_NO_KEY "ERR no such key"
+#define ERR_SYNTAX  "ERR syntax error"
+#define ERR_NO_KEY  "ERR no such key"
 #define ERR_TOO_BIG "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
 /* An argument as an int64 (Redis's string2ll); replies ERR_NOT_INT if not. */
@@ -24,8 +24,8 @@ bool kv_arg_is(const struct kv_ctx *c, uint32_t i, const char *s);
 /* "ERR invalid expire time in '<name>' command". */
 void kv_reply_expire_time(struct kv_ctx *c, const char *name);
 /* Stores value under key (creating it), clearing its expiry unless keep. */
-struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const uint8_t *v,
-			  size_t n, bool keep_ttl);
+struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const uint8_t *v, size_t n,
+			  bool keep_ttl);
 /* Deletes key if live; true if it was. */
 bool kv_remove(struct kv_ctx *c, const struct resp_arg *key);
 

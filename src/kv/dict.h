@@ -29,7 +29,7 @@ struct kv_table {
 
 struct kv_dict {
 	struct kv_table t[2]; /* t[1] is the target while rehashing */
-	int64_t rehash;       /* next bucket of t[0] to move; -1: not rehashing */
+	int64_t rehash;	      /* next bucket of t[0] to move; -1: not rehashing */
 	uint64_t seed;
 };
 
@@ -46,8 +46,8 @@ bool kv_dict_delete(struct kv_dict *d, const uint8_t *key, size_t klen);
 struct kv_entry *kv_dict_random(struct kv_dict *d, uint64_t r);
 /* Calls fn for the entries of the cursor's buckets; returns the next
  * cursor (0: done). */
-uint64_t kv_dict_scan(struct kv_dict *d, uint64_t cursor,
-		      void (*fn)(void *ctx, struct kv_entry *e), void *ctx);
+uint64_t kv_dict_scan(struct kv_dict *d, uint64_t cursor, void (*fn)(void *ctx, struct kv_entry *e),
+		      void *ctx);
 /* Every entry, in table order (no change to the table meanwhile). */
 void kv_dict_each(struct kv_dict *d, void (*fn)(void *ctx, struct kv_entry *e), void *ctx);
 /* Sets the value (copied). */

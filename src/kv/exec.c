@@ -88,7 +88,8 @@ void kv_free(struct kv *kv)
 const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-		if (strlen(table[i].name) == len && !strncasecmp(table[i].name, (const char *)name, len))
+		if (strlen(table[i].name) == len &&
+		    !strncasecmp(table[i].name, (const char *)name, len))
 			return &table[i];
 	return NULL;
 }
@@ -180,8 +181,8 @@ void kv_reply_expire_time(struct kv_ctx *c, const char *name)
 	resp_errorf(c->out, "ERR invalid expire time in '%s' command", name);
 }
 
-struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const uint8_t *v,
-			  size_t n, bool keep_ttl)
+struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const uint8_t *v, size_t n,
+			  bool keep_ttl)
 {
 	struct kv_entry *e = kv_find(c, key, true);
 	if (!e)

@@ -5,8 +5,8 @@
 
 #include "kv/cmds.h"
 
-static bool match(const signed char *p, size_t plen, const signed char *s, size_t slen,
-		  bool nocase, bool *give_up);
+static bool match(const signed char *p, size_t plen, const signed char *s, size_t slen, bool nocase,
+		  bool *give_up);
 
 static bool eq(signed char a, signed char b, bool nocase)
 {
@@ -62,8 +62,8 @@ static bool match_class(const signed char **pp, size_t *plen, signed char c, boo
 	return neg ? !hit : hit;
 }
 
-static bool match(const signed char *p, size_t plen, const signed char *s, size_t slen,
-		  bool nocase, bool *give_up)
+static bool match(const signed char *p, size_t plen, const signed char *s, size_t slen, bool nocase,
+		  bool *give_up)
 {
 	while (plen && slen) {
 		switch (p[0]) {

@@ -36,7 +36,7 @@ void cmd_type(struct kv_ctx *c)
 struct keylist {
 	struct kv_ctx *c;
 	const struct resp_arg *pattern; /* NULL: all */
-	bool type_ok;                   /* SCAN TYPE matched strings (or no TYPE) */
+	bool type_ok;			/* SCAN TYPE matched strings (or no TYPE) */
 	struct resp_arg *v;
 	uint64_t n, cap;
 };
@@ -189,7 +189,8 @@ void cmd_randomkey(struct kv_ctx *c)
 
 void cmd_flushdb(struct kv_ctx *c)
 {
-	if (c->argc > 2 || (c->argc == 2 && !kv_arg_is(c, 1, "sync") && !kv_arg_is(c, 1, "async"))) {
+	if (c->argc > 2 ||
+	    (c->argc == 2 && !kv_arg_is(c, 1, "sync") && !kv_arg_is(c, 1, "async"))) {
 		resp_error(c->out, ERR_SYNTAX);
 		return;
 	}
@@ -245,7 +246,8 @@ static void expire_generic(struct kv_ctx *c, int64_t base, bool seconds, const c
 	struct kv_entry *e = kv_find(c, &c->argv[1], true);
 	int64_t cur = e && e->expire ? e->expire : -1;
 	if (!e || ((f & X_NX) && cur != -1) || ((f & X_XX) && cur == -1) ||
-	    ((f & X_GT) && (when <= cur || cur == -1)) || ((f & X_LT) && cur != -1 && when >= cur)) {
+	    ((f & X_GT) && (when <= cur || cur == -1)) ||
+	    ((f & X_LT) && cur != -1 && when >= cur)) {
 		resp_int(c->out, 0);
 		return;
 	}

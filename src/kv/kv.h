@@ -19,9 +19,9 @@
 
 /* Command flags. */
 enum {
-	KV_WRITE = 1 << 0,  /* changes the keyspace: goes through the log */
-	KV_READ = 1 << 1,   /* reads the keyspace: after a read index */
-	KV_SERVER = 1 << 2, /* handled by the server, not the state machine */
+	KV_WRITE = 1 << 0,    /* changes the keyspace: goes through the log */
+	KV_READ = 1 << 1,     /* reads the keyspace: after a read index */
+	KV_SERVER = 1 << 2,   /* handled by the server, not the state machine */
 	KV_MULTI_OK = 1 << 3, /* may be queued inside MULTI */
 };
 
@@ -35,7 +35,7 @@ typedef void (*kv_fn)(struct kv_ctx *c);
 
 struct kv_cmd {
 	const char *name; /* lowercase */
-	int arity;        /* n: exactly n arguments with the name; -n: at least n */
+	int arity;	  /* n: exactly n arguments with the name; -n: at least n */
 	uint32_t flags;
 	int first_key, last_key, key_step; /* as COMMAND reports them */
 	kv_fn fn;
@@ -47,9 +47,9 @@ struct kv_ctx {
 	const struct resp_arg *argv;
 	uint32_t argc;
 	struct rbuf *out; /* the reply is appended here */
-	int proto;        /* 2 or 3 */
-	int64_t now_ms;   /* see the top of this file */
-	bool dirty;       /* the command changed the keyspace */
+	int proto;	  /* 2 or 3 */
+	int64_t now_ms;	  /* see the top of this file */
+	bool dirty;	  /* the command changed the keyspace */
 };
 
 void kv_init(struct kv *kv, uint64_t seed);

@@ -64,7 +64,8 @@ static bool parse_flags(struct kv_ctx *c, bool is_set, int *flags, uint32_t *exp
 			*flags |= F_GET;
 		} else if (is_set && kv_arg_is(c, j, "keepttl") && !(f & (F_PERSIST | F_EXPIRES))) {
 			*flags |= F_KEEPTTL;
-		} else if (!is_set && kv_arg_is(c, j, "persist") && !(f & (F_EXPIRES | F_KEEPTTL))) {
+		} else if (!is_set && kv_arg_is(c, j, "persist") &&
+			   !(f & (F_EXPIRES | F_KEEPTTL))) {
 			*flags |= F_PERSIST;
 		} else if (next && expire_flag(c, j) &&
 			   !(f & (F_KEEPTTL | F_PERSIST | (F_EXPIRES & ~expire_flag(c, j))))) {
@@ -396,8 +397,8 @@ static bool str2ld(const uint8_t *p, size_t n, long double *out)
 	char *end;
 	errno = 0;
 	long double v = strtold(buf, &end);
-	if (buf[0] == ' ' || buf[0] == '\t' || buf[0] == '\n' || buf[0] == '\r' ||
-	    buf[0] == '\v' || buf[0] == '\f' || end != buf + n ||
+	if (buf[0] == ' ' || buf[0] == '\t' || buf[0] == '\n' || buf[0] == '\r' || buf[0] == '\v' ||
+	    buf[0] == '\f' || end != buf + n ||
 	    (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) || errno == EINVAL ||
 	    isnan(v))
 		return false;
@@ -431,8 +432,7 @@ void cmd_incrbyfloat(struct kv_ctx *c)
 {
 	struct kv_entry *e = kv_find(c, &c->argv[1], true);
 	long double v = 0, by;
-	if ((e && !str2ld(e->val, e->vlen, &v)) ||
-	    !str2ld(c->argv[2].p, c->argv[2].len, &by)) {
+	if ((e && !str2ld(e->val, e->vlen, &v)) || !str2ld(c->argv[2].p, c->argv[2].len, &by)) {
 		resp_error(c->out, "ERR value is not a valid float");
 		return;
 	}

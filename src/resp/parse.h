@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RESP_INLINE_MAX (64u * 1024)     /* an inline request, or a count line */
-#define RESP_BULK_MAX (512ull << 20)     /* one argument (proto-max-bulk-len) */
-#define RESP_ARGS_MAX 2147483647u        /* arguments in one request (INT_MAX) */
+#define RESP_INLINE_MAX (64u * 1024)   /* an inline request, or a count line */
+#define RESP_BULK_MAX	(512ull << 20) /* one argument (proto-max-bulk-len) */
+#define RESP_ARGS_MAX	2147483647u    /* arguments in one request (INT_MAX) */
 
 enum resp_status {
 	RESP_OK = 0,   /* a whole request (or reply) was parsed */

@@ -91,10 +91,31 @@ struct gen {
 };
 
 static const char *keys[] = {"k0", "k1", "k2", "k3", "k4", "counter", "f", "a b", "", "k\x01"};
-static const char *vals[] = {"v", "", "0", "1", "-1", "10", "42", "3.5", "-2.25", "1e3",
-			     "abc", " 1", "1 ", "9223372036854775807", "-9223372036854775808",
-			     "9223372036854775806", "inf", "0x10", "007", "hello world",
-			     "1.1e308", "nan", "+5", "-0", "0.1"};
+static const char *vals[] = {"v",
+			     "",
+			     "0",
+			     "1",
+			     "-1",
+			     "10",
+			     "42",
+			     "3.5",
+			     "-2.25",
+			     "1e3",
+			     "abc",
+			     " 1",
+			     "1 ",
+			     "9223372036854775807",
+			     "-9223372036854775808",
+			     "9223372036854775806",
+			     "inf",
+			     "0x10",
+			     "007",
+			     "hello world",
+			     "1.1e308",
+			     "nan",
+			     "+5",
+			     "-0",
+			     "0.1"};
 
 static uint64_t pick(struct gen *g, uint64_t n)
 {
@@ -163,7 +184,8 @@ static void gen_set(struct gen *g)
 	for (uint64_t n = pick(g, 4); n; n--) {
 		const char *o = set_opts[pick(g, sizeof set_opts / sizeof set_opts[0])];
 		add(g, o);
-		if (!strcmp(o, "EX") || !strcmp(o, "PX") || !strcmp(o, "EXAT") || !strcmp(o, "PXAT"))
+		if (!strcmp(o, "EX") || !strcmp(o, "PX") || !strcmp(o, "EXAT") ||
+		    !strcmp(o, "PXAT"))
 			add_expiry(g, o[2] == 'A', o[0] == 'P');
 	}
 }
@@ -197,10 +219,10 @@ static void gen_getex(struct gen *g)
 static void generate(struct gen *g)
 {
 	g->argc = 0;
-	static const char *one_key[] = {"GET", "GETDEL", "STRLEN", "INCR", "DECR", "TYPE",
-					"TTL", "PTTL", "PERSIST", "get", "Incr"};
-	static const char *key_val[] = {"SETNX", "GETSET", "APPEND", "INCRBY", "DECRBY",
-					"INCRBYFLOAT", "RENAME", "RENAMENX"};
+	static const char *one_key[] = {"GET", "GETDEL", "STRLEN",  "INCR", "DECR", "TYPE",
+					"TTL", "PTTL",	 "PERSIST", "get",  "Incr"};
+	static const char *key_val[] = {"SETNX",  "GETSET",	 "APPEND", "INCRBY",
+					"DECRBY", "INCRBYFLOAT", "RENAME", "RENAMENX"};
 	static const char *multi_key[] = {"DEL", "UNLINK", "EXISTS", "MGET"};
 	switch (pick(g, 20)) {
 	case 0:
@@ -270,7 +292,8 @@ static void generate(struct gen *g)
 		static const char *c[] = {"DBSIZE", "PING", "ECHO", "SELECT", "FLUSHDB", "NOSUCH"};
 		const char *cmd = c[pick(g, 6)];
 		add(g, cmd);
-		if (!strcmp(cmd, "ECHO") || !strcmp(cmd, "NOSUCH") || (!strcmp(cmd, "PING") && pick(g, 2)))
+		if (!strcmp(cmd, "ECHO") || !strcmp(cmd, "NOSUCH") ||
+		    (!strcmp(cmd, "PING") && pick(g, 2)))
 			add_val(g);
 		if (!strcmp(cmd, "SELECT"))
 			add(g, pick(g, 2) ? "0" : "abc");
@@ -294,8 +317,8 @@ static void generate(struct gen *g)
 
 static bool is_cmd(const struct gen *g, const char *name)
 {
-	return g->argv[0].len == strlen(name) && !strncasecmp((const char *)g->argv[0].p, name,
-							       g->argv[0].len);
+	return g->argv[0].len == strlen(name) &&
+	       !strncasecmp((const char *)g->argv[0].p, name, g->argv[0].len);
 }
 
 static int cmp_frame(const void *a, const void *b)
@@ -320,12 +343,16 @@ static void sorted(const struct rbuf *r, struct rbuf *out)
 	pos++;
 	struct resp_arg v[256];
 	uint32_t n = 0;
-	while (pos < r->len && n < 256 && resp_scan_reply(r->p + pos, r->len - pos, &frame) == RESP_OK) {
+	while (pos < r->len && n < 256 &&
+	       resp_scan_reply(r->p + pos, r->len - pos, &frame) == RESP_OK) {
 		v[n++] = (struct resp_arg){r->p + pos, frame};
 		pos += frame;
 	}
 	qsort(v, n, sizeof v[0], cmp_frame);
-	rbuf_put(out, r->p, (size_t)(memchr(r->p, '\n', r->len) ? (uint8_t *)memchr(r->p, '\n', r->len) - r->p + 1 : 0));
+	rbuf_put(out, r->p,
+		 (size_t)(memchr(r->p, '\n', r->len)
+				  ? (uint8_t *)memchr(r->p, '\n', r->len) - r->p + 1
+				  : 0));
 	for (uint32_t i = 0; i < n; i++)
 		rbuf_put(out, v[i].p, v[i].len);
 }
@@ -382,9 +409,10 @@ static bool scan_matches_keys(struct kv *kv, struct gen *g, struct rbuf *s1, str
 	do {
 		char cur[24];
 		snprintf(cur, sizeof cur, "%llu", (unsigned long long)cursor);
-		struct resp_arg a[6] = {{(const uint8_t *)"SCAN", 4}, {(const uint8_t *)cur, strlen(cur)},
-					{(const uint8_t *)"MATCH", 5}, {(const uint8_t *)pat, strlen(pat)},
-					{(const uint8_t *)"COUNT", 5}, {(const uint8_t *)count, strlen(count)}};
+		struct resp_arg a[6] = {
+			{(const uint8_t *)"SCAN", 4},  {(const uint8_t *)cur, strlen(cur)},
+			{(const uint8_t *)"MATCH", 5}, {(const uint8_t *)pat, strlen(pat)},
+			{(const uint8_t *)"COUNT", 5}, {(const uint8_t *)count, strlen(count)}};
 		one.len = 0;
 		struct kv_ctx kc = {kv, a, 6, &one, 2, now_ms(), false};
 		kv_exec(&kc);
@@ -394,7 +422,8 @@ static bool scan_matches_keys(struct kv *kv, struct gen *g, struct rbuf *s1, str
 		cursor = strtoull(c, NULL, 10);
 		const char *arr = strchr(c, '\n') + 1;
 		n += strtoull(arr + 1, NULL, 10);
-		rbuf_put(&all, strchr(arr, '\n') + 1, one.len - (size_t)(strchr(arr, '\n') + 1 - p));
+		rbuf_put(&all, strchr(arr, '\n') + 1,
+			 one.len - (size_t)(strchr(arr, '\n') + 1 - p));
 	} while (cursor);
 	struct rbuf mine, theirs;
 	rbuf_init(&mine);
@@ -459,8 +488,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: diff PORT [COMMANDS] [SEED]\n");
 		return 2;
 	}
-	int port = atoi(argv[1]);
-	long total = argc > 2 ? atol(argv[2]) : 10000;
+	int port = (int)strtol(argv[1], NULL, 10);
+	long total = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
 	uint64_t seed = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;
 	connect_redis(port);
 	rbuf_init(&in);
@@ -483,7 +512,8 @@ int main(int argc, char **argv)
 					      : randomkey_exists(&kv, &mine, &theirs);
 			passed += ok;
 			if (!ok && ++failed <= 10)
-				fprintf(stderr, "divergence at command %ld: SCAN or RANDOMKEY\n", i);
+				fprintf(stderr, "divergence at command %ld: SCAN or RANDOMKEY\n",
+					i);
 			continue;
 		}
 		generate(&g);
@@ -509,10 +539,12 @@ int main(int argc, char **argv)
 			same = ttl_close(&mine, &theirs, is_cmd(&g, "TTL") ? 1 : t1 - t0 + 2);
 		const char *trace = getenv("DIFF_TRACE");
 		for (uint32_t k = 1; trace && k < g.argc; k++) {
-			if (g.argv[k].len == strlen(trace) && !memcmp(g.argv[k].p, trace, g.argv[k].len)) {
+			if (g.argv[k].len == strlen(trace) &&
+			    !memcmp(g.argv[k].p, trace, g.argv[k].len)) {
 				fprintf(stderr, "%ld:", i);
 				for (uint32_t j = 0; j < g.argc; j++)
-					fprintf(stderr, " '%.*s'", (int)g.argv[j].len, (const char *)g.argv[j].p);
+					fprintf(stderr, " '%.*s'", (int)g.argv[j].len,
+						(const char *)g.argv[j].p);
 				fputc('\n', stderr);
 				show("keel ", &mine);
 				show("redis", &theirs);
@@ -528,7 +560,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "  before: %s\n", hist[(i - h + 8) % 8]);
 			fprintf(stderr, "divergence at command %ld:", i);
 			for (uint32_t k = 0; k < g.argc; k++)
-				fprintf(stderr, " '%.*s'", (int)g.argv[k].len, (const char *)g.argv[k].p);
+				fprintf(stderr, " '%.*s'", (int)g.argv[k].len,
+					(const char *)g.argv[k].p);
 			fputc('\n', stderr);
 			show("keel ", &mine);
 			show("redis", &theirs);
