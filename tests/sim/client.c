@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/mem.h"
-#include "sim/kv.h"
+#include "sim/regs.h"
 
 #define CLIENT_TIMEOUT_TIMEOUTS 2 /* election timeouts before giving up */
 
@@ -91,15 +91,15 @@ static void client_send(struct cluster *c, struct cl_client *cl)
 		cl->req_id = op->id;
 		rc = raft_read_index(r, op->id);
 	} else {
-		struct kv_cmd cmd = {.op = kind, .key = (uint32_t)op->key, .op_id = op->id};
+		struct regs_cmd cmd = {.op = kind, .key = (uint32_t)op->key, .op_id = op->id};
 		cmd.arg = kind == LIN_WRITE  ? (int64_t)op->id
 			  : kind == LIN_INCR ? (int64_t)prng_range(&c->prng, 1, 4)
 					     : c->last_value[op->key];
 		cmd.arg2 = kind == LIN_CAS ? (int64_t)op->id : 0;
 		op->arg = cmd.arg;
 		op->arg2 = cmd.arg2;
-		uint8_t buf[KV_CMD_BYTES];
-		rc = raft_propose(r, buf, kv_cmd_encode(&cmd, buf), &cl->index, &cl->term);
+		uint8_t buf[REGS_CMD_BYTES];
+		rc = raft_propose(r, buf, regs_cmd_encode(&cmd, buf), &cl->index, &cl->term);
 	}
 	if (rc != KEEL_OK) {
 		c->n_hist--; /* refused at once: it never took effect */

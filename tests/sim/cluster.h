@@ -98,7 +98,7 @@ struct cluster {
 	struct lin_op *hist;
 	size_t n_hist, cap_hist;
 	uint64_t next_op_id;
-	int64_t last_value[KV_KEYS]; /* per key, the latest value seen (CAS guesses) */
+	int64_t last_value[REGS_KEYS]; /* per key, the latest value seen (CAS guesses) */
 	/* checkers */
 	struct cl_watch watch[CL_NODES_MAX];
 	raft_id *leader_of_term;

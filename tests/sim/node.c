@@ -22,7 +22,7 @@ void node_init(struct node *n, raft_id id, const struct raft_options *o, uint64_
 	prng_seed(&n->prng, seed ^ (id * 0xD1B54A32D192ED03ull));
 	store_init(&n->store);
 	persist_init(&n->persist);
-	kv_init(&n->kv);
+	regs_init(&n->kv);
 }
 
 static void node_drop_inflight(struct node *n)
@@ -66,8 +66,8 @@ int node_start(struct node *n, const struct raft_config *bootstrap)
 	}
 	store_load(&n->store, &in);
 	in.bootstrap = bootstrap;
-	kv_init(&n->kv);
-	if (n->store.has_snap && !kv_restore(&n->kv, n->store.snap_data, n->store.snap.size)) {
+	regs_init(&n->kv);
+	if (n->store.has_snap && !regs_restore(&n->kv, n->store.snap_data, n->store.snap.size)) {
 		fprintf(stderr, "node %llu: snapshot on disk does not restore\n",
 			(unsigned long long)n->id);
 		return KEEL_ECORRUPT;
@@ -196,7 +196,7 @@ static void node_apply(struct node *n, const struct raft_update *u)
 {
 	if (u->snap_install) {
 		KEEL_ASSERT(n->incoming && n->incoming_size == u->snap_install->size);
-		if (!kv_restore(&n->kv, n->incoming, n->incoming_size)) {
+		if (!regs_restore(&n->kv, n->incoming, n->incoming_size)) {
 			fprintf(stderr, "node %llu: installed snapshot does not restore\n",
 				(unsigned long long)n->id);
 			abort();
@@ -209,7 +209,7 @@ static void node_apply(struct node *n, const struct raft_update *u)
 		const struct raft_entry *e = &u->committed[i];
 		int64_t out;
 		KEEL_ASSERT(e->index == n->kv.applied + 1);
-		kv_apply(&n->kv, e->index, e->term, e->type, e->data, e->len, &out);
+		regs_apply(&n->kv, e->index, e->term, e->type, e->data, e->len, &out);
 		n->env.applied(n->env.ctx, n, e, out);
 	}
 }
@@ -221,9 +221,9 @@ static void node_want_snapshot(struct node *n, const struct raft_update *u)
 	n->snapping = true;
 	uint64_t d = n->snapshot_delay_max ? prng_below(&n->prng, n->snapshot_delay_max + 1) : 0;
 	n->snap_due = n->now + d;
-	size_t size = kv_snapshot_size(&n->kv);
+	size_t size = regs_snapshot_size(&n->kv);
 	n->snap_data = keel_malloc(size);
-	kv_snapshot(&n->kv, n->snap_data);
+	regs_snapshot(&n->kv, n->snap_data);
 	memset(&n->snap_meta, 0, sizeof n->snap_meta);
 	n->snap_meta.index = u->snapshot_index;
 	n->snap_meta.term = raft_term_at(n->r, u->snapshot_index);

@@ -1,7 +1,7 @@
 /* tests/sim/node.h — one simulated node: the real Raft core, embedded the
  * way a server embeds it, over the real storage on a simulated disk
  * (sim/persist.h, checked against the model of sim/store.h) and the small
- * state machine (sim/kv.h). It carries out each update by the
+ * state machine (sim/regs.h). It carries out each update by the
  * contract in raft/raft.h: persist asynchronously (a sync completes after a
  * delay, or fails), send msgs_now at once and msgs only once durable, apply
  * committed entries, answer reads once applied, take snapshots in the
@@ -15,7 +15,7 @@
 
 #include "base/prng.h"
 #include "raft/raft.h"
-#include "sim/kv.h"
+#include "sim/regs.h"
 #include "sim/persist.h"
 #include "sim/store.h"
 
@@ -54,7 +54,7 @@ struct node {
 	struct raft *r; /* NULL while down */
 	struct store store;     /* the model of what is durable */
 	struct persist persist; /* the real storage on the simulated disk */
-	struct kv kv;
+	struct regs kv;
 	struct node_env env;
 	struct raft_options opts;
 	uint64_t seed;

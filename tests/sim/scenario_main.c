@@ -143,14 +143,14 @@ static void env_applied(void *ctx, struct node *n, const struct raft_entry *e, i
 {
 	(void)ctx;
 	(void)o;
-	struct kv_cmd c;
+	struct regs_cmd c;
 	if (e->type == RAFT_ENTRY_NOOP)
 		out("%llu: apply %llu/%llu noop", (unsigned long long)n->id,
 		    (unsigned long long)e->index, (unsigned long long)e->term);
 	else if (e->type == RAFT_ENTRY_CONFIG)
 		out("%llu: apply %llu/%llu config", (unsigned long long)n->id,
 		    (unsigned long long)e->index, (unsigned long long)e->term);
-	else if (kv_cmd_decode(&c, e->data, e->len))
+	else if (regs_cmd_decode(&c, e->data, e->len))
 		out("%llu: apply %llu/%llu write %u=%lld", (unsigned long long)n->id,
 		    (unsigned long long)e->index, (unsigned long long)e->term, c.key,
 		    (long long)c.arg);
@@ -362,11 +362,11 @@ static int cmd_propose(struct args *a)
 	const char *v = arg(a, "value");
 	if (!n || !v || !node_up(n))
 		return fail("propose: usage: propose ID value=V (node up)");
-	struct kv_cmd c = {.op = KV_WRITE, .key = 0, .arg = strtoll(v, NULL, 10)};
-	uint8_t buf[KV_CMD_BYTES];
+	struct regs_cmd c = {.op = REGS_WRITE, .key = 0, .arg = strtoll(v, NULL, 10)};
+	uint8_t buf[REGS_CMD_BYTES];
 	raft_index index;
 	raft_term term;
-	int rc = raft_propose(n->r, buf, kv_cmd_encode(&c, buf), &index, &term);
+	int rc = raft_propose(n->r, buf, regs_cmd_encode(&c, buf), &index, &term);
 	if (rc == KEEL_OK)
 		out("%llu: proposed at %llu/%llu", (unsigned long long)n->id,
 		    (unsigned long long)index, (unsigned long long)term);
