@@ -98,7 +98,8 @@ void regs_snapshot(const struct regs *kv, uint8_t *buf)
 
 bool regs_restore(struct regs *kv, const uint8_t *buf, size_t len)
 {
-	if (len != regs_snapshot_size(kv) || crc32c(0, buf, len - 4) != bytes_get_u32(buf + len - 4))
+	if (len != regs_snapshot_size(kv) ||
+	    crc32c(0, buf, len - 4) != bytes_get_u32(buf + len - 4))
 		return false;
 	struct bytes_reader r;
 	bytes_reader_init(&r, buf, len - 4);

@@ -167,16 +167,16 @@ static void arity(void **state)
 		char line[256], want[128];
 		snprintf(want, sizeof want, "-ERR wrong number of arguments for '%s' command\r\n",
 			 t[i].name);
-		if (need > 1) {
-			snprintf(line, sizeof line, "%s", t[i].name);
+		if (need > 1) { /* one argument too few */
+			size_t n = (size_t)snprintf(line, sizeof line, "%s", t[i].name);
 			for (int k = 2; k < need; k++)
-				strcat(line, " x");
+				n += (size_t)snprintf(line + n, sizeof line - n, " x");
 			expect(&r, line, want, strlen(want));
 		}
-		if (t[i].arity > 0) {
-			snprintf(line, sizeof line, "%s", t[i].name);
+		if (t[i].arity > 0) { /* one too many */
+			size_t n = (size_t)snprintf(line, sizeof line, "%s", t[i].name);
 			for (int k = 1; k <= need; k++)
-				strcat(line, " x");
+				n += (size_t)snprintf(line + n, sizeof line - n, " x");
 			expect(&r, line, want, strlen(want));
 		}
 	}
