@@ -52,8 +52,10 @@ static void random_msg(struct prng *p, struct raft_msg *m, uint8_t type, struct 
 		m->u.snapshot.meta.index = prng_next(p);
 		m->u.snapshot.meta.term = prng_next(p);
 		m->u.snapshot.meta.config.n = 2;
-		m->u.snapshot.meta.config.members[0] = (struct raft_member){1, RAFT_VOTER, false, "a"};
-		m->u.snapshot.meta.config.members[1] = (struct raft_member){2, RAFT_LEARNER, true, "b"};
+		m->u.snapshot.meta.config.members[0] =
+			(struct raft_member){1, RAFT_VOTER, false, "a"};
+		m->u.snapshot.meta.config.members[1] =
+			(struct raft_member){2, RAFT_LEARNER, true, "b"};
 		m->u.snapshot.meta.size = 100;
 		m->u.snapshot.meta.crc = (uint32_t)prng_next(p);
 		m->u.snapshot.offset = prng_below(p, 50);
