@@ -15,12 +15,13 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
+LIBS := -luv -pthread
 COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -Isrc -Itests -MMD -MP
 ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 RELEASE := -O2
 
-SRC := $(wildcard src/*/*.c)
+SRC := $(filter-out src/server/main.c,$(wildcard src/*/*.c))
 SIM_SRC := $(filter-out %_main.c,$(wildcard tests/sim/*.c))
 SIM_MAINS := $(patsubst tests/sim/%_main.c,%,$(wildcard tests/sim/*_main.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -47,27 +48,30 @@ build/$(1)/libsim.a: $$($(1)_SIM_OBJ)
 	ar rcs $$@ $$^
 
 build/$(1)/%: build/$(1)/obj/tests/sim/%_main.o build/$(1)/libsim.a build/$(1)/libkeel.a
-	$$(CC) $(2) $$^ -pthread -o $$@
+	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
 build/$(1)/unit/%: build/$(1)/obj/tests/unit/%.o build/$(1)/libsim.a build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) $$^ -lcmocka -pthread -o $$@
+	$$(CC) $(2) $$^ -lcmocka $(LIBS) -o $$@
 
 build/$(1)/faults/wal_driver: build/$(1)/obj/tests/faults/wal_driver.o build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) $$^ -pthread -o $$@
+	$$(CC) $(2) $$^ $(LIBS) -o $$@
+
+build/$(1)/keel-server: build/$(1)/obj/src/server/main.o build/$(1)/libkeel.a
+	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
 build/$(1)/diff/diff: build/$(1)/obj/tests/diff/diff_main.o build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) $$^ -o $$@
+	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
 build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) $$^ -pthread -o $$@
+	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS)) \
 	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS)) \
-	build/$(1)/diff/diff
+	build/$(1)/diff/diff build/$(1)/keel-server
 
 -include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ)) \
 	$$(wildcard build/$(1)/obj/tests/*/*.d)

@@ -71,6 +71,7 @@ static const struct kv_cmd table[] = {
 	{"info", -1, S, 0, 0, 0, NULL},
 	{"config", -2, S, 0, 0, 0, NULL},
 	{"time", 1, S, 0, 0, 0, NULL},
+	{"raft", -2, S, 0, 0, 0, NULL},
 };
 
 void kv_init(struct kv *kv, uint64_t seed)

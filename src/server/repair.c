@@ -19,19 +19,25 @@ int repair_allowed(raft_id self, const struct storage_loaded *l, struct keel_err
 {
 	struct raft_config c;
 	if (!last_config(l, &c)) {
-		keel_errmsg_set(why, "no configuration survives on disk, so it is unknown who "
-				"else holds the entries from %" PRIu64, l->damage.first_bad);
+		keel_errmsg_set(why,
+				"no configuration survives on disk, so it is unknown who "
+				"else holds the entries from %" PRIu64,
+				l->damage.first_bad);
 		return KEEL_EINVAL;
 	}
 	if (raft_config_voters(&c) == 1) {
-		keel_errmsg_set(why, "the cluster has a single voter: the entries from %" PRIu64
-				" may exist nowhere else", l->damage.first_bad);
+		keel_errmsg_set(why,
+				"the cluster has a single voter: the entries from %" PRIu64
+				" may exist nowhere else",
+				l->damage.first_bad);
 		return KEEL_EINVAL;
 	}
 	if (l->vote == self && raft_config_is_voter(&c, self)) {
-		keel_errmsg_set(why, "node %" PRIu64 " voted for itself in term %" PRIu64
+		keel_errmsg_set(why,
+				"node %" PRIu64 " voted for itself in term %" PRIu64
 				": it may have led that term, and its own copy may be part "
-				"of a commit", self, l->term);
+				"of a commit",
+				self, l->term);
 		return KEEL_EINVAL;
 	}
 	return KEEL_OK;

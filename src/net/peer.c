@@ -1,0 +1,402 @@
+/* net/peer.c — peer connections of net/peer.h on libuv. Every handle is
+ * freed in its close callback; the peers object itself once its last
+ * handle has closed after peers_stop. */
+#include "net/peer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bytes.h"
+#include "base/mem.h"
+#include "base/prng.h"
+#include "net/frame.h"
+
+struct peer;
+
+struct conn {
+	uv_tcp_t tcp;
+	struct peers *ps;
+	struct peer *owner; /* outgoing: its peer; incoming: NULL */
+	uint64_t id;	    /* incoming: known after HELLO */
+	bool connected;
+	size_t queued;
+	uint8_t *in;
+	size_t in_len, in_cap;
+	struct conn *next; /* incoming list */
+};
+
+struct peer {
+	uint64_t id; /* 0: free slot */
+	char host[64];
+	int port;
+	struct conn *out;
+	uv_timer_t retry;
+	bool retry_init;
+	uint32_t backoff_ms;
+	struct peers *ps;
+};
+
+struct peers {
+	uv_loop_t *loop;
+	uint64_t self;
+	char bind_ip[64];
+	uv_tcp_t listener;
+	struct peers_cb cb;
+	struct peer peers[PEERS_MAX];
+	struct conn *incoming;
+	bool stopping;
+	int open_handles;
+	struct prng rng; /* reconnect jitter */
+};
+
+struct wreq {
+	uv_write_t req;
+	struct conn *c;
+	size_t n;
+	uint8_t data[];
+};
+
+static void logf_(struct peers *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(struct peers *ps, const char *fmt, ...)
+{
+	if (!ps->cb.log)
+		return;
+	char line[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	ps->cb.log(ps->cb.ctx, line);
+}
+
+static void maybe_free(struct peers *ps)
+{
+	if (ps->stopping && ps->open_handles == 0)
+		keel_free(ps);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct peers *ps = h->data;
+	ps->open_handles--;
+	maybe_free(ps);
+}
+
+static void schedule_connect(struct peer *p);
+
+static void conn_closed(uv_handle_t *h)
+{
+	struct conn *c = (struct conn *)h;
+	struct peers *ps = c->ps;
+	if (c->owner && c->owner->out == c) {
+		c->owner->out = NULL;
+		if (!ps->stopping && c->owner->id)
+			schedule_connect(c->owner);
+	}
+	if (!c->owner) { /* unlink from the incoming list */
+		for (struct conn **pp = &ps->incoming; *pp; pp = &(*pp)->next) {
+			if (*pp == c) {
+				*pp = c->next;
+				break;
+			}
+		}
+	}
+	keel_free(c->in);
+	keel_free(c);
+	ps->open_handles--;
+	maybe_free(ps);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, conn_closed);
+}
+
+static struct conn *conn_new(struct peers *ps, struct peer *owner)
+{
+	struct conn *c = keel_calloc(1, sizeof *c);
+	c->ps = ps;
+	c->owner = owner;
+	uv_tcp_init(ps->loop, &c->tcp);
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->tcp.data = c;
+	ps->open_handles++;
+	return c;
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	w->c->queued -= w->n;
+	if (status < 0)
+		conn_close(w->c);
+	keel_free(w);
+}
+
+static bool conn_write(struct conn *c, uint8_t kind, const void *payload, size_t n)
+{
+	if (!c->connected || c->queued + n > PEER_QUEUE_MAX || n > FRAME_MAX)
+		return false;
+	struct wreq *w = keel_malloc(sizeof *w + FRAME_HDR + n);
+	w->c = c;
+	w->n = FRAME_HDR + n;
+	frame_header(w->data, kind, payload, (uint32_t)n);
+	if (n)
+		memcpy(w->data + FRAME_HDR, payload, n);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->n);
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
+		keel_free(w);
+		conn_close(c);
+		return false;
+	}
+	c->queued += w->n;
+	return true;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	(void)hint;
+	if (c->in_cap - c->in_len < 65536) {
+		c->in_cap = c->in_cap ? c->in_cap * 2 : 131072;
+		c->in = keel_realloc(c->in, c->in_cap);
+	}
+	*buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+/* Handles the frames buffered on an incoming connection. */
+static void conn_frames(struct conn *c)
+{
+	struct peers *ps = c->ps;
+	size_t at = 0;
+	for (;;) {
+		struct frame f;
+		size_t used;
+		const char *why = NULL;
+		int rc = frame_parse(c->in + at, c->in_len - at, &f, &used, &why);
+		if (rc == FRAME_MORE)
+			break;
+		if (rc == FRAME_BAD || (!c->id && (f.kind != FRAME_HELLO || f.len != 8))) {
+			logf_(ps, "peer connection dropped: %s", why ? why : "no hello");
+			conn_close(c);
+			return;
+		}
+		at += used;
+		if (f.kind == FRAME_HELLO) {
+			c->id = bytes_get_u64(f.payload);
+			continue;
+		}
+		if (ps->cb.recv && !ps->stopping)
+			ps->cb.recv(ps->cb.ctx, c->id, f.kind, f.payload, f.len);
+		if (uv_is_closing((uv_handle_t *)&c->tcp))
+			return;
+	}
+	memmove(c->in, c->in + at, c->in_len - at);
+	c->in_len -= at;
+	if (c->in_cap > (1u << 20) && c->in_len < c->in_cap / 4) { /* shrink after a big frame */
+		c->in_cap = c->in_len > 131072 ? c->in_len : 131072;
+		c->in = keel_realloc(c->in, c->in_cap);
+	}
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	(void)buf;
+	if (n < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->owner)
+		return; /* an outgoing connection: nothing is expected back */
+	c->in_len += (size_t)n;
+	conn_frames(c);
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+	keel_free(req);
+	if (status < 0 || c->ps->stopping) {
+		conn_close(c);
+		return;
+	}
+	c->connected = true;
+	c->owner->backoff_ms = 0;
+	uint8_t hello[8];
+	bytes_put_u64(hello, c->ps->self);
+	conn_write(c, FRAME_HELLO, hello, sizeof hello);
+	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+	logf_(c->ps, "connected to peer %llu at %s:%d", (unsigned long long)c->owner->id,
+	      c->owner->host, c->owner->port);
+}
+
+static void do_connect(struct peer *p)
+{
+	struct peers *ps = p->ps;
+	if (p->out || ps->stopping || !p->id)
+		return;
+	struct sockaddr_in src, dst;
+	if (uv_ip4_addr(p->host, p->port, &dst) != 0) {
+		logf_(ps, "peer %llu: bad address %s:%d", (unsigned long long)p->id, p->host,
+		      p->port);
+		return;
+	}
+	struct conn *c = conn_new(ps, p);
+	p->out = c;
+	if (ps->bind_ip[0] && uv_ip4_addr(ps->bind_ip, 0, &src) == 0)
+		uv_tcp_bind(&c->tcp, (const struct sockaddr *)&src, 0);
+	uv_connect_t *req = keel_malloc(sizeof *req);
+	req->data = c;
+	if (uv_tcp_connect(req, &c->tcp, (const struct sockaddr *)&dst, connect_cb) != 0) {
+		keel_free(req);
+		conn_close(c);
+	}
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+	do_connect(t->data);
+}
+
+static void schedule_connect(struct peer *p)
+{
+	struct peers *ps = p->ps;
+	if (!p->retry_init) {
+		uv_timer_init(ps->loop, &p->retry);
+		p->retry.data = p;
+		p->retry_init = true;
+		ps->open_handles++;
+	}
+	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 50;
+	if (p->backoff_ms > 2000)
+		p->backoff_ms = 2000;
+	uint32_t jitter = (uint32_t)prng_below(&ps->rng, p->backoff_ms / 2 + 1);
+	uv_timer_start(&p->retry, retry_cb, p->backoff_ms / 2 + jitter, 0);
+}
+
+static void accept_cb(uv_stream_t *server, int status)
+{
+	struct peers *ps = server->data;
+	if (status < 0 || ps->stopping)
+		return;
+	struct conn *c = conn_new(ps, NULL);
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		conn_close(c);
+		return;
+	}
+	c->connected = true;
+	c->next = ps->incoming;
+	ps->incoming = c;
+	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
+		const struct peers_cb *cb, struct peers **out, struct keel_errmsg *err)
+{
+	struct peers *ps = keel_calloc(1, sizeof *ps);
+	ps->loop = loop;
+	ps->self = self;
+	ps->cb = *cb;
+	prng_seed(&ps->rng, self * 0x9E3779B97F4A7C15ull + (uint64_t)uv_hrtime());
+	snprintf(ps->bind_ip, sizeof ps->bind_ip, "%s", bind_ip);
+	struct sockaddr_in a;
+	int rc = uv_ip4_addr(bind_ip, port, &a);
+	uv_tcp_init(loop, &ps->listener);
+	ps->listener.data = ps;
+	ps->open_handles++;
+	if (rc == 0)
+		rc = uv_tcp_bind(&ps->listener, (const struct sockaddr *)&a, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&ps->listener, 128, accept_cb);
+	if (rc != 0) {
+		keel_errmsg_set(err, "peer port %s:%d: %s", bind_ip, port, uv_strerror(rc));
+		ps->stopping = true;
+		uv_close((uv_handle_t *)&ps->listener, handle_closed);
+		return KEEL_EIO;
+	}
+	*out = ps;
+	return KEEL_OK;
+}
+
+static struct peer *find(struct peers *ps, uint64_t id)
+{
+	for (int i = 0; i < PEERS_MAX; i++)
+		if (ps->peers[i].id == id)
+			return &ps->peers[i];
+	return NULL;
+}
+
+void peers_set(struct peers *ps, uint64_t id, const char *addr)
+{
+	if (id == ps->self)
+		return;
+	struct peer *p = find(ps, id);
+	if (!p)
+		p = find(ps, 0);
+	if (!p)
+		return;
+	char host[64] = "";
+	int port = 0;
+	const char *colon = strrchr(addr, ':');
+	if (colon && (size_t)(colon - addr) < sizeof host) {
+		memcpy(host, addr, (size_t)(colon - addr));
+		port = (int)strtol(colon + 1, NULL, 10);
+	}
+	bool changed = p->id != id || strcmp(p->host, host) || p->port != port;
+	p->id = id;
+	p->ps = ps;
+	snprintf(p->host, sizeof p->host, "%s", host);
+	p->port = port;
+	if (changed && p->out)
+		conn_close(p->out);
+	else if (!p->out)
+		do_connect(p);
+}
+
+void peers_remove(struct peers *ps, uint64_t id)
+{
+	struct peer *p = find(ps, id);
+	if (!p || !id)
+		return;
+	p->id = 0;
+	if (p->retry_init)
+		uv_timer_stop(&p->retry);
+	if (p->out)
+		conn_close(p->out);
+}
+
+bool peers_send(struct peers *ps, uint64_t id, uint8_t kind, const void *payload, size_t n)
+{
+	struct peer *p = find(ps, id);
+	return p && id && p->out && conn_write(p->out, kind, payload, n);
+}
+
+bool peers_connected(const struct peers *ps, uint64_t id)
+{
+	for (int i = 0; i < PEERS_MAX; i++)
+		if (ps->peers[i].id == id && id)
+			return ps->peers[i].out && ps->peers[i].out->connected;
+	return false;
+}
+
+void peers_stop(struct peers *ps)
+{
+	ps->stopping = true;
+	for (int i = 0; i < PEERS_MAX; i++) {
+		struct peer *p = &ps->peers[i];
+		if (p->retry_init) {
+			p->retry.data = ps; /* handle_closed reads the owner */
+			uv_close((uv_handle_t *)&p->retry, handle_closed);
+		}
+		if (p->out)
+			conn_close(p->out);
+	}
+	for (struct conn *c = ps->incoming; c; c = c->next)
+		conn_close(c);
+	uv_close((uv_handle_t *)&ps->listener, handle_closed);
+}

@@ -1,0 +1,43 @@
+/* net/peer.h — connections between nodes on the event loop (libuv). Each
+ * node listens on its peer port and keeps one outgoing connection to every
+ * peer it knows, made from its own bind address (so nodes on 127.0.0.1,
+ * 127.0.0.2, ... are told apart, and cut apart, by address), reconnected
+ * with exponential backoff and jitter. A connection opens with a HELLO
+ * frame naming the sender; then frames flow one way, from the connecting
+ * node. Messages to a peer that is not connected, or whose queue is full,
+ * are dropped (Raft retransmits). A bad frame closes the connection. */
+#ifndef KEEL_NET_PEER_H
+#define KEEL_NET_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/err.h"
+
+#define PEERS_MAX      64
+#define PEER_QUEUE_MAX (64u << 20) /* bytes queued to one peer */
+
+struct peers;
+
+struct peers_cb {
+	void *ctx;
+	/* A frame from peer `from` (payload valid during the call). */
+	void (*recv)(void *ctx, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
+	/* A line for the log (connection events, protocol errors). */
+	void (*log)(void *ctx, const char *line);
+};
+
+int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
+		const struct peers_cb *cb, struct peers **out, struct keel_errmsg *err);
+/* Adds or updates a peer's address ("host:port"); connects in the background. */
+void peers_set(struct peers *ps, uint64_t id, const char *addr);
+void peers_remove(struct peers *ps, uint64_t id);
+/* Queues a frame to a peer; false if it was dropped. */
+bool peers_send(struct peers *ps, uint64_t id, uint8_t kind, const void *payload, size_t n);
+bool peers_connected(const struct peers *ps, uint64_t id);
+/* Closes everything; frees ps once the loop has run the closes. */
+void peers_stop(struct peers *ps);
+
+#endif

@@ -1,0 +1,337 @@
+/* server/clients.c — client connections on the event loop: RESP requests
+ * parsed as they arrive (pipelining), each given a reply slot so replies
+ * leave in request order even when a write waits for its commit; limits on
+ * pending requests (reading pauses) and on a request's size (the parser's
+ * own); a protocol error is answered and the connection closed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "net/frame.h"
+#include "resp/encode.h"
+#include "server/entry.h"
+#include "server/server.h"
+
+#define PENDING_MAX 10000 /* requests in flight before reading pauses */
+
+struct wreq {
+	uv_write_t req;
+	struct rbuf buf;
+};
+
+static void creq_free(struct creq *q)
+{
+	rbuf_free(&q->reply);
+	keel_free(q->cmd_bytes);
+	keel_free(q);
+}
+
+static void client_closed(uv_handle_t *h)
+{
+	struct client *c = h->data;
+	struct server *s = c->s;
+	for (struct client **pp = &s->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	s->n_clients--;
+	struct creq *q = c->head;
+	while (q) {
+		struct creq *next = q->next;
+		if (q->done)
+			creq_free(q);
+		else
+			q->client = NULL; /* still in flight: freed when it finishes */
+		q = next;
+	}
+	rbuf_free(&c->in);
+	rbuf_free(&c->multi);
+	resp_req_free(&c->req);
+	keel_free(c);
+}
+
+static void client_close(struct client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->tcp, client_closed);
+}
+
+static void write_done(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct client *c = req->data;
+	rbuf_free(&w->buf);
+	keel_free(w);
+	if (status < 0)
+		client_close(c);
+}
+
+static void process_input(struct client *c);
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+/* Writes the finished replies at the head of the queue, in one write. */
+static void flush(struct client *c)
+{
+	if (c->closing)
+		return;
+	struct wreq *w = NULL;
+	while (c->head && c->head->done) {
+		struct creq *q = c->head;
+		c->head = q->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->n_pending--;
+		if (!w) {
+			w = keel_calloc(1, sizeof *w);
+			rbuf_init(&w->buf);
+		}
+		rbuf_put(&w->buf, q->reply.p, q->reply.len);
+		creq_free(q);
+	}
+	if (w) {
+		uv_buf_t b = uv_buf_init((char *)w->buf.p, (unsigned)w->buf.len);
+		w->req.data = c;
+		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
+			rbuf_free(&w->buf);
+			keel_free(w);
+			client_close(c);
+			return;
+		}
+	}
+	if (c->close_after_reply && !c->head) {
+		client_close(c);
+		return;
+	}
+	if (c->paused && c->n_pending < PENDING_MAX / 2 && !c->in_process) {
+		c->paused = false; /* go on with what is buffered, then read again */
+		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+		process_input(c);
+	}
+}
+
+void creq_finish(struct server *s, struct creq *q)
+{
+	q->done = true;
+	if (q->fwd_peer) { /* a follower's request: the reply goes back to it */
+		struct rbuf f;
+		rbuf_init(&f);
+		uint8_t id[8];
+		for (int i = 0; i < 8; i++)
+			id[i] = (uint8_t)(q->fwd_id >> (8 * i));
+		rbuf_put(&f, id, 8);
+		rbuf_put(&f, q->reply.p, q->reply.len);
+		peers_send(s->peers, q->fwd_peer, FRAME_REPLY, f.p, f.len);
+		rbuf_free(&f);
+		creq_free(q);
+		return;
+	}
+	if (!q->client) {
+		creq_free(q);
+		return;
+	}
+	if (!q->client->in_process) /* else flushed once the input is parsed */
+		flush(q->client);
+}
+
+static struct creq *creq_new(struct client *c)
+{
+	struct creq *q = keel_calloc(1, sizeof *q);
+	rbuf_init(&q->reply);
+	q->client = c;
+	if (c->tail)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	c->n_pending++;
+	return q;
+}
+
+/* Queues a command inside MULTI, or refuses it. */
+static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *cmd,
+			const struct resp_arg *argv, uint32_t argc)
+{
+	if (!cmd || (cmd->flags & KV_SERVER)) {
+		c->multi_error = true;
+		if (!cmd)
+			kv_reply_unknown(&q->reply, argv, argc);
+		else
+			resp_errorf(&q->reply, "ERR '%s' is not allowed inside MULTI here",
+				    cmd->name);
+	} else {
+		entry_cmd_append(&c->multi, argv, argc);
+		c->multi_n++;
+		resp_simple(&q->reply, "QUEUED");
+	}
+	creq_finish(c->s, q);
+}
+
+static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t argc)
+{
+	struct server *s = c->s;
+	struct creq *q = creq_new(c);
+	s->stats.commands++;
+	const struct kv_cmd *cmd = kv_lookup(argv[0].p, argv[0].len);
+	bool arity_ok = cmd && ((cmd->arity > 0 && argc == (uint32_t)cmd->arity) ||
+				(cmd->arity < 0 && argc >= (uint32_t)-cmd->arity));
+	bool control = cmd && (!strcmp(cmd->name, "exec") || !strcmp(cmd->name, "discard") ||
+			       !strcmp(cmd->name, "multi") || !strcmp(cmd->name, "quit") ||
+			       !strcmp(cmd->name, "reset"));
+	if (cmd && !arity_ok) {
+		if (c->in_multi)
+			c->multi_error = true;
+		kv_reply_arity(&q->reply, cmd->name);
+		creq_finish(s, q);
+		return;
+	}
+	if (c->in_multi && !control) {
+		multi_queue(c, q, cmd, argv, argc);
+		return;
+	}
+	if (!cmd) {
+		kv_reply_unknown(&q->reply, argv, argc);
+		creq_finish(s, q);
+		return;
+	}
+	if (cmd->flags & KV_SERVER) {
+		server_command(s, c, q, argv, argc);
+		return;
+	}
+	if (!(cmd->flags & (KV_WRITE | KV_READ))) { /* PING, ECHO, SELECT */
+		struct kv_ctx k = {&s->kv, argv, argc, &q->reply, c->proto, server_now_ms(), false};
+		kv_exec(&k);
+		creq_finish(s, q);
+		return;
+	}
+	struct rbuf b;
+	rbuf_init(&b);
+	entry_cmd_append(&b, argv, argc);
+	q->cmd_bytes = b.p;
+	q->cmd_len = b.len;
+	q->n_cmds = 1;
+	request_submit(s, q, (cmd->flags & KV_READ) != 0);
+}
+
+/* Parses and dispatches what is buffered, flushing replies as it goes;
+ * pauses reading while too many requests are in flight. */
+static void process_input(struct client *c)
+{
+	size_t at = 0;
+	c->in_process = true;
+	while (!c->closing && !c->close_after_reply && c->n_pending < PENDING_MAX) {
+		if (c->in.len - at < c->need)
+			break;
+		size_t used, need;
+		const char *err;
+		int rc = resp_parse_request(&c->req, c->in.p + at, c->in.len - at, &used, &need,
+					    &err);
+		if (rc == RESP_MORE) {
+			c->need = need;
+			break;
+		}
+		c->need = 0;
+		if (rc == RESP_ERR) {
+			struct creq *q = creq_new(c);
+			resp_errorf(&q->reply, "ERR %s", err);
+			c->close_after_reply = true;
+			q->done = true;
+			break;
+		}
+		at += used;
+		if (c->req.argc)
+			dispatch(c, c->req.argv, c->req.argc);
+	}
+	rbuf_consume(&c->in, at);
+	c->in_process = false;
+	if (c->closing)
+		return;
+	if (c->n_pending >= PENDING_MAX && !c->paused) {
+		c->paused = true;
+		uv_read_stop((uv_stream_t *)&c->tcp);
+	}
+	flush(c);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct client *c = h->data;
+	(void)hint;
+	size_t want = c->need > c->in.len + 16384 ? c->need - c->in.len : 16384;
+	uint8_t *p = rbuf_reserve(&c->in, want);
+	*buf = uv_buf_init((char *)p, (unsigned)(c->in.cap - c->in.len));
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct client *c = st->data;
+	(void)buf;
+	if (n < 0) {
+		client_close(c);
+		return;
+	}
+	c->in.len += (size_t)n;
+	process_input(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct server *s = server->data;
+	if (status < 0 || s->stopping)
+		return;
+	struct client *c = keel_calloc(1, sizeof *c);
+	c->s = s;
+	c->id = ++s->next_client_id;
+	c->proto = 2;
+	c->created_ms = server_now_ms();
+	rbuf_init(&c->in);
+	rbuf_init(&c->multi);
+	resp_req_init(&c->req);
+	uv_tcp_init(s->loop, &c->tcp);
+	c->tcp.data = c;
+	c->next = s->clients;
+	s->clients = c;
+	s->n_clients++;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		client_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+		char ip[48] = "";
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		uv_ip4_name(in, ip, sizeof ip);
+		snprintf(c->addr, sizeof c->addr, "%s:%d", ip, ntohs(in->sin_port));
+	}
+	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+int clients_listen(struct server *s, struct keel_errmsg *err)
+{
+	struct sockaddr_in a;
+	uv_tcp_init(s->loop, &s->listener);
+	s->listener.data = s;
+	int rc = uv_ip4_addr(s->cfg.bind, s->cfg.port, &a);
+	if (rc == 0)
+		rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&a, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+	if (rc != 0) {
+		keel_errmsg_set(err, "client port %s:%d: %s", s->cfg.bind, s->cfg.port,
+				uv_strerror(rc));
+		return KEEL_EIO;
+	}
+	return KEEL_OK;
+}
+
+void clients_close_all(struct server *s)
+{
+	for (struct client *c = s->clients; c; c = c->next)
+		client_close(c);
+}

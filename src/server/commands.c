@@ -1,0 +1,321 @@
+/* server/commands.c — the commands a node answers itself rather than the
+ * state machine: MULTI EXEC DISCARD, HELLO AUTH QUIT RESET, CLIENT
+ * (SETNAME GETNAME ID LIST), COMMAND (enough for redis-cli), INFO, CONFIG
+ * GET, TIME, and RAFT STATUS / TRANSFER / SNAPSHOT. INFO's raft section
+ * has the fields SPEC.md §4 names. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/mem.h"
+#include "resp/encode.h"
+#include "server/entry.h"
+#include "server/server.h"
+
+static bool is(const struct resp_arg *a, const char *s)
+{
+	return a->len == strlen(s) && !strncasecmp((const char *)a->p, s, a->len);
+}
+
+static const char *role_name(struct server *s)
+{
+	if (!s->r || raft_stopped(s->r))
+		return "stopped";
+	return raft_role_name(s->r);
+}
+
+static void info_raft(struct server *s, struct rbuf *o)
+{
+	char line[256];
+	struct raft *r = s->r;
+	snprintf(line, sizeof line,
+		 "# Raft\r\nraft_role:%s\r\nraft_node_id:%llu\r\nraft_term:%llu\r\n"
+		 "raft_leader_id:%llu\r\nraft_commit_index:%llu\r\nraft_applied_index:%llu\r\n"
+		 "raft_last_index:%llu\r\n",
+		 role_name(s), (unsigned long long)s->cfg.id,
+		 (unsigned long long)raft_current_term(r), (unsigned long long)raft_leader_of(r),
+		 (unsigned long long)raft_commit_index(r),
+		 (unsigned long long)raft_applied_index(r), (unsigned long long)raft_last_index(r));
+	rbuf_puts(o, line);
+	const struct raft_config *c = raft_config_of(r);
+	for (uint32_t i = 0; i < c->n; i++) {
+		const struct raft_member *m = &c->members[i];
+		raft_index match = 0, next = 0;
+		bool known = raft_progress_of(r, m->id, &match, &next);
+		if (m->id == s->cfg.id)
+			match = raft_last_index(r);
+		snprintf(line, sizeof line,
+			 "raft_member_%llu:role=%s,addr=%s,match_index=%s%llu\r\n",
+			 (unsigned long long)m->id, m->role == RAFT_VOTER ? "voter" : "learner",
+			 m->addr,
+			 known || m->id == s->cfg.id ? "" : "unknown:", (unsigned long long)match);
+		rbuf_puts(o, line);
+	}
+}
+
+void server_info(struct server *s, const char *section, struct rbuf *o)
+{
+	bool all = !section || !strcasecmp(section, "all") || !strcasecmp(section, "everything") ||
+		   !strcasecmp(section, "default");
+	char line[512];
+	int64_t now = server_now_ms();
+	if (all || !strcasecmp(section, "server")) {
+		snprintf(
+			line, sizeof line,
+			"# Server\r\nredis_version:7.0.0\r\nkeel_version:0.1\r\nredis_mode:keel\r\n"
+			"process_id:%d\r\ntcp_port:%d\r\nuptime_in_seconds:%lld\r\n\r\n",
+			(int)uv_os_getpid(), s->cfg.port,
+			(long long)((now - s->started_ms) / 1000));
+		rbuf_puts(o, line);
+	}
+	if (all || !strcasecmp(section, "clients")) {
+		snprintf(line, sizeof line, "# Clients\r\nconnected_clients:%u\r\n\r\n",
+			 s->n_clients);
+		rbuf_puts(o, line);
+	}
+	if (all || !strcasecmp(section, "stats")) {
+		snprintf(line, sizeof line,
+			 "# Stats\r\ntotal_commands_processed:%llu\r\nkeel_writes:%llu\r\n"
+			 "keel_reads:%llu\r\nkeel_forwarded:%llu\r\nkeel_applied_entries:%"
+			 "llu\r\n\r\n",
+			 (unsigned long long)s->stats.commands, (unsigned long long)s->stats.writes,
+			 (unsigned long long)s->stats.reads, (unsigned long long)s->stats.forwarded,
+			 (unsigned long long)s->stats.applied_entries);
+		rbuf_puts(o, line);
+	}
+	if (all || !strcasecmp(section, "persistence")) {
+		snprintf(line, sizeof line,
+			 "# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_log_first:%llu\r\n\r\n",
+			 (unsigned long long)(s->have_snap ? s->snap.index : 0),
+			 (unsigned long long)raft_first_index(s->r));
+		rbuf_puts(o, line);
+	}
+	if (all || !strcasecmp(section, "raft")) {
+		info_raft(s, o);
+		rbuf_puts(o, "\r\n");
+	}
+	if (all || !strcasecmp(section, "keyspace")) {
+		snprintf(line, sizeof line, "# Keyspace\r\ndb0:keys=%llu,expires=0\r\n",
+			 (unsigned long long)kv_dict_size(&s->kv.dict));
+		rbuf_puts(o, line);
+	}
+}
+
+static void cmd_info(struct server *s, struct client *c, struct creq *q,
+		     const struct resp_arg *argv, uint32_t argc)
+{
+	char sec[32] = "";
+	if (argc > 1)
+		snprintf(sec, sizeof sec, "%.*s", (int)argv[1].len, (const char *)argv[1].p);
+	struct rbuf o;
+	rbuf_init(&o);
+	server_info(s, argc > 1 ? sec : NULL, &o);
+	resp_verbatim(&q->reply, (const char *)o.p, o.len, c->proto);
+	rbuf_free(&o);
+}
+
+static void cmd_exec(struct server *s, struct client *c, struct creq *q)
+{
+	if (!c->in_multi) {
+		resp_error(&q->reply, "ERR EXEC without MULTI");
+		creq_finish(s, q);
+		return;
+	}
+	c->in_multi = false;
+	if (c->multi_error) {
+		resp_error(&q->reply,
+			   "EXECABORT Transaction discarded because of previous errors.");
+		creq_finish(s, q);
+		return;
+	}
+	if (c->multi_n == 0) {
+		resp_array(&q->reply, 0);
+		creq_finish(s, q);
+		return;
+	}
+	/* one log entry, applied at once on every replica */
+	q->cmd_bytes = c->multi.p;
+	q->cmd_len = c->multi.len;
+	q->n_cmds = c->multi_n;
+	rbuf_init(&c->multi);
+	c->multi_n = 0;
+	request_submit(s, q, false);
+}
+
+static void cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
+{
+	if (is(&argv[1], "status")) {
+		struct rbuf o;
+		rbuf_init(&o);
+		info_raft(s, &o);
+		resp_bulk(&q->reply, o.p, o.len);
+		rbuf_free(&o);
+	} else if (is(&argv[1], "transfer") && argc == 3) {
+		raft_id to = strtoull((const char *)argv[2].p, NULL, 10);
+		int rc = raft_transfer_leader(s->r, to);
+		if (rc)
+			resp_errorf(&q->reply, "ERR transfer: %s", keel_err_str(rc));
+		else
+			resp_simple(&q->reply, "OK");
+		server_process(s);
+	} else {
+		resp_error(&q->reply, "ERR RAFT subcommands here: STATUS, TRANSFER <id> "
+				      "(membership changes are not implemented yet)");
+	}
+}
+
+static void cmd_client(struct server *s, struct client *c, struct creq *q,
+		       const struct resp_arg *argv, uint32_t argc)
+{
+	if (is(&argv[1], "setname") && argc == 3) {
+		snprintf(c->name, sizeof c->name, "%.*s", (int)argv[2].len,
+			 (const char *)argv[2].p);
+		resp_simple(&q->reply, "OK");
+	} else if (is(&argv[1], "getname") && argc == 2) {
+		if (c->name[0])
+			resp_bulk_str(&q->reply, c->name);
+		else
+			resp_null(&q->reply, c->proto);
+	} else if (is(&argv[1], "id") && argc == 2) {
+		resp_int(&q->reply, (int64_t)c->id);
+	} else if (is(&argv[1], "list") && argc == 2) {
+		struct rbuf o;
+		rbuf_init(&o);
+		int64_t now = server_now_ms();
+		for (struct client *x = s->clients; x; x = x->next) {
+			char line[256];
+			snprintf(line, sizeof line, "id=%llu addr=%s name=%s age=%lld resp=%d\n",
+				 (unsigned long long)x->id, x->addr, x->name,
+				 (long long)((now - x->created_ms) / 1000), x->proto);
+			rbuf_puts(&o, line);
+		}
+		resp_verbatim(&q->reply, (const char *)o.p, o.len, c->proto);
+		rbuf_free(&o);
+	} else {
+		resp_errorf(&q->reply, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
+			    (int)argv[1].len, (const char *)argv[1].p);
+	}
+}
+
+static void cmd_hello(struct server *s, struct client *c, struct creq *q,
+		      const struct resp_arg *argv, uint32_t argc)
+{
+	int64_t ver = c->proto;
+	if (argc > 1 && (!resp_str2ll(argv[1].p, argv[1].len, &ver))) {
+		resp_error(&q->reply, "ERR Protocol version is not an integer or out of range");
+		return;
+	}
+	if (ver < 2 || ver > 3) {
+		resp_error(&q->reply, "NOPROTO unsupported protocol version");
+		return;
+	}
+	c->proto = (int)ver;
+	resp_map(&q->reply, 7, c->proto);
+	resp_bulk_str(&q->reply, "server");
+	resp_bulk_str(&q->reply, "keel");
+	resp_bulk_str(&q->reply, "version");
+	resp_bulk_str(&q->reply, "7.0.0");
+	resp_bulk_str(&q->reply, "proto");
+	resp_int(&q->reply, c->proto);
+	resp_bulk_str(&q->reply, "id");
+	resp_int(&q->reply, (int64_t)c->id);
+	resp_bulk_str(&q->reply, "mode");
+	resp_bulk_str(&q->reply, "cluster");
+	resp_bulk_str(&q->reply, "role");
+	resp_bulk_str(&q->reply, s->r && raft_role_of(s->r) == RAFT_LEADER ? "master" : "replica");
+	resp_bulk_str(&q->reply, "modules");
+	resp_array(&q->reply, 0);
+}
+
+/* COMMAND: the table (COUNT, and the plain form); DOCS answers empty. */
+static void cmd_command(struct client *c, struct creq *q, const struct resp_arg *argv,
+			uint32_t argc)
+{
+	uint32_t n;
+	const struct kv_cmd *t = kv_commands(&n);
+	if (argc > 1 && is(&argv[1], "count")) {
+		resp_int(&q->reply, n);
+		return;
+	}
+	if (argc > 1 && is(&argv[1], "docs")) {
+		resp_map(&q->reply, 0, c->proto);
+		return;
+	}
+	resp_array(&q->reply, n);
+	for (uint32_t i = 0; i < n; i++) {
+		resp_array(&q->reply, 6);
+		resp_bulk_str(&q->reply, t[i].name);
+		resp_int(&q->reply, t[i].arity);
+		resp_set(&q->reply, 1, c->proto);
+		resp_simple(&q->reply, t[i].flags & KV_WRITE  ? "write"
+				       : t[i].flags & KV_READ ? "readonly"
+							      : "fast");
+		resp_int(&q->reply, t[i].first_key);
+		resp_int(&q->reply, t[i].last_key);
+		resp_int(&q->reply, t[i].key_step);
+	}
+}
+
+void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
+		    uint32_t argc)
+{
+	const struct resp_arg *a = &argv[0];
+	if (is(a, "multi")) {
+		if (c->in_multi) {
+			resp_error(&q->reply, "ERR MULTI calls can not be nested");
+		} else {
+			c->in_multi = true;
+			c->multi_error = false;
+			c->multi.len = 0;
+			c->multi_n = 0;
+			resp_simple(&q->reply, "OK");
+		}
+	} else if (is(a, "exec")) {
+		cmd_exec(s, c, q);
+		return;
+	} else if (is(a, "discard")) {
+		if (!c->in_multi) {
+			resp_error(&q->reply, "ERR DISCARD without MULTI");
+		} else {
+			c->in_multi = false;
+			resp_simple(&q->reply, "OK");
+		}
+	} else if (is(a, "quit")) {
+		resp_simple(&q->reply, "OK");
+		c->close_after_reply = true;
+	} else if (is(a, "reset")) {
+		c->in_multi = false;
+		c->proto = 2;
+		c->name[0] = 0;
+		resp_simple(&q->reply, "RESET");
+	} else if (is(a, "auth")) {
+		resp_error(&q->reply, "ERR AUTH <password> called without any password configured "
+				      "for the default user. Are you sure your configuration is "
+				      "correct?");
+	} else if (is(a, "hello")) {
+		cmd_hello(s, c, q, argv, argc);
+	} else if (is(a, "client")) {
+		cmd_client(s, c, q, argv, argc);
+	} else if (is(a, "command")) {
+		cmd_command(c, q, argv, argc);
+	} else if (is(a, "info")) {
+		cmd_info(s, c, q, argv, argc);
+	} else if (is(a, "config")) {
+		if (argc >= 3 && is(&argv[1], "get")) {
+			resp_map(&q->reply, 0, c->proto); /* no parameters to show yet */
+		} else {
+			resp_error(&q->reply, "ERR CONFIG: only CONFIG GET is supported");
+		}
+	} else if (is(a, "time")) {
+		int64_t us = (int64_t)uv_hrtime() / 1000, now = server_now_ms();
+		resp_array(&q->reply, 2);
+		resp_bulk_int(&q->reply, now / 1000);
+		resp_bulk_int(&q->reply, (now % 1000) * 1000 + us % 1000);
+	} else if (is(a, "raft")) {
+		cmd_raft(s, q, argv, argc);
+	} else {
+		kv_reply_unknown(&q->reply, argv, argc);
+	}
+	creq_finish(s, q);
+}

@@ -1,0 +1,138 @@
+/* server/config.c — the command line and the config file of keel-server
+ * (SPEC.md §4). A config file holds the same settings as the flags, one
+ * "name value" per line ('#' starts a comment); flags after --config
+ * override it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+
+static int set_cluster(struct server_config *c, const char *v, struct keel_errmsg *err)
+{
+	/* id@host:port,id@host:port,... */
+	char buf[2048];
+	snprintf(buf, sizeof buf, "%s", v);
+	memset(&c->cluster, 0, sizeof c->cluster);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *at = strchr(tok, '@');
+		if (!at || c->cluster.n == RAFT_MEMBERS_MAX) {
+			keel_errmsg_set(err, "--cluster: expected id@host:port, got '%s'", tok);
+			return KEEL_EINVAL;
+		}
+		*at = 0;
+		struct raft_member *m = &c->cluster.members[c->cluster.n++];
+		m->id = strtoull(tok, NULL, 10);
+		m->role = RAFT_VOTER;
+		snprintf(m->addr, sizeof m->addr, "%s", at + 1);
+		if (!m->id || !strchr(m->addr, ':')) {
+			keel_errmsg_set(err, "--cluster: bad member '%s@%s'", tok, at + 1);
+			return KEEL_EINVAL;
+		}
+	}
+	c->has_cluster = c->cluster.n > 0;
+	return KEEL_OK;
+}
+
+static int set(struct server_config *c, const char *name, const char *v, struct keel_errmsg *err)
+{
+	char *end = NULL;
+	if (!strcmp(name, "id"))
+		c->id = strtoull(v, &end, 10);
+	else if (!strcmp(name, "bind"))
+		snprintf(c->bind, sizeof c->bind, "%s", v);
+	else if (!strcmp(name, "port"))
+		c->port = (int)strtol(v, &end, 10);
+	else if (!strcmp(name, "peer-port"))
+		c->peer_port = (int)strtol(v, &end, 10);
+	else if (!strcmp(name, "dir"))
+		snprintf(c->dir, sizeof c->dir, "%s", v);
+	else if (!strcmp(name, "cluster"))
+		return set_cluster(c, v, err);
+	else if (!strcmp(name, "tick-ms"))
+		c->tick_ms = (uint32_t)strtoul(v, &end, 10);
+	else if (!strcmp(name, "request-timeout-ms"))
+		c->request_timeout_ms = (uint32_t)strtoul(v, &end, 10);
+	else if (!strcmp(name, "snapshot-entries"))
+		c->snapshot_entries = strtoull(v, &end, 10);
+	else if (!strcmp(name, "segment-mb"))
+		c->segment_bytes = strtoull(v, &end, 10) << 20;
+	else if (!strcmp(name, "join") || !strcmp(name, "replica-of")) {
+		keel_errmsg_set(err, "--%s is not implemented yet", name);
+		return KEEL_EINVAL;
+	} else {
+		keel_errmsg_set(err, "unknown setting '%s'", name);
+		return KEEL_EINVAL;
+	}
+	if (end && *end) {
+		keel_errmsg_set(err, "--%s: '%s' is not a number", name, v);
+		return KEEL_EINVAL;
+	}
+	return KEEL_OK;
+}
+
+static int load_file(struct server_config *c, const char *path, struct keel_errmsg *err)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		keel_errmsg_set(err, "cannot read config file %s", path);
+		return KEEL_ENOENT;
+	}
+	char line[2048];
+	int rc = KEEL_OK, n = 0;
+	while (!rc && fgets(line, sizeof line, f)) {
+		n++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = 0;
+		char name[64], value[1900];
+		if (sscanf(line, " %63s %1899s", name, value) == 2)
+			rc = set(c, name, value, err);
+		else if (sscanf(line, " %63s", name) == 1)
+			rc = (keel_errmsg_set(err, "setting '%s' has no value", name), KEEL_EINVAL);
+		if (rc)
+			keel_errmsg_wrap(err, "%s:%d", path, n);
+	}
+	fclose(f);
+	return rc;
+}
+
+int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->bind, sizeof c->bind, "127.0.0.1");
+	c->port = 7001;
+	c->tick_ms = 10;
+	c->request_timeout_ms = 5000;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--verbose")) {
+			c->verbose = true;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
+			keel_errmsg_set(err, "expected --name value, got '%s'", a);
+			return KEEL_EINVAL;
+		}
+		int rc = !strcmp(a, "--config") ? load_file(c, argv[i + 1], err)
+						: set(c, a + 2, argv[i + 1], err);
+		if (rc)
+			return rc;
+		i++;
+	}
+	if (!c->id) {
+		keel_errmsg_set(err, "--id is required (a node id, 1 or more)");
+		return KEEL_EINVAL;
+	}
+	if (!c->peer_port)
+		c->peer_port = c->port + 10000;
+	if (!c->dir[0])
+		snprintf(c->dir, sizeof c->dir, "data/%llu", (unsigned long long)c->id);
+	if (c->has_cluster && !raft_config_find(&c->cluster, c->id)) {
+		keel_errmsg_set(err, "--cluster does not name this node (--id %llu)",
+				(unsigned long long)c->id);
+		return KEEL_EINVAL;
+	}
+	return KEEL_OK;
+}

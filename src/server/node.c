@@ -1,0 +1,510 @@
+/* server/node.c — the node's Raft core driven by the update contract of
+ * raft/raft.h: persist through the storage thread (group commit), send
+ * msgs_now at once and msgs once their persist is durable, apply committed
+ * entries to the keyspace, answer reads, take snapshots. Also start-up
+ * (recovery from the data folder) and the tick. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/crc32c.h"
+#include "base/mem.h"
+#include "io/fs.h"
+#include "kv/snapshot.h"
+#include "net/frame.h"
+#include "raft/codec.h"
+#include "resp/encode.h"
+#include "server/entry.h"
+#include "server/server.h"
+
+int64_t server_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void trace_line(void *ctx, const char *line)
+{
+	struct server *s = ctx;
+	fprintf(stderr, "[%llu] %s\n", (unsigned long long)s->cfg.id, line);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void send_msg(struct server *s, const struct raft_msg *m)
+{
+	struct raft_msg c = *m;
+	if (m->type == RAFT_MSG_SNAPSHOT) {
+		if (!s->have_snap || s->snap.index != m->u.snapshot.meta.index ||
+		    m->u.snapshot.offset + m->u.snapshot.len > s->snap.size)
+			return; /* not the snapshot we hold: the core asks again */
+		c.u.snapshot.data = s->snap_data + m->u.snapshot.offset;
+	}
+	size_t cap = raft_msg_size(&c);
+	uint8_t *buf = keel_malloc(cap);
+	size_t n = raft_msg_encode(&c, buf, cap);
+	if (n)
+		peers_send(s->peers, m->to, FRAME_RAFT, buf, n);
+	keel_free(buf);
+}
+
+static void msg_copy(struct raft_msg *d, const struct raft_msg *m)
+{
+	*d = *m;
+	if (m->type == RAFT_MSG_APPEND && m->u.append.n_entries) {
+		d->u.append.entries =
+			keel_malloc(m->u.append.n_entries * sizeof *d->u.append.entries);
+		for (uint32_t i = 0; i < m->u.append.n_entries; i++) {
+			d->u.append.entries[i] = m->u.append.entries[i];
+			d->u.append.entries[i].data = keel_memdup(m->u.append.entries[i].data,
+								  m->u.append.entries[i].len);
+		}
+	}
+}
+
+static void msg_free(struct raft_msg *m)
+{
+	if (m->type == RAFT_MSG_APPEND) {
+		for (uint32_t i = 0; i < m->u.append.n_entries; i++)
+			keel_free(m->u.append.entries[i].data);
+		keel_free(m->u.append.entries);
+	}
+}
+
+/* ---- persist ------------------------------------------------------------ */
+
+static void to_snap_meta(const struct raft_snapshot_meta *m, struct snap_meta *s)
+{
+	memset(s, 0, sizeof *s);
+	s->index = m->index;
+	s->term = m->term;
+	s->size = m->size;
+	s->crc = m->crc;
+	s->meta_len = raft_config_encode(&m->config, s->meta);
+}
+
+/* Queues the persist part of an update; returns its sequence number. */
+static uint64_t persist(struct server *s, const struct raft_update *u)
+{
+	struct storage_batch b = {.hs = u->hs_changed, .term = u->term, .vote = u->vote};
+	struct snap_meta chunk, inst;
+	if (u->snap_chunk) {
+		to_snap_meta(&u->snap_chunk->meta, &chunk);
+		b.chunk_meta = &chunk;
+		b.chunk_offset = u->snap_chunk->offset;
+		b.chunk_data = u->snap_chunk->data;
+		b.chunk_len = u->snap_chunk->len;
+	}
+	if (u->snap_install) {
+		to_snap_meta(u->snap_install, &inst);
+		b.install = &inst;
+	}
+	b.truncate_from = u->truncate_from;
+	b.purge_below = u->purge_below;
+	struct wal_entry *es = keel_calloc(u->n_entries ? u->n_entries : 1, sizeof *es);
+	for (uint32_t i = 0; i < u->n_entries; i++)
+		es[i] = (struct wal_entry){u->entries[i].term, u->entries[i].index,
+					   u->entries[i].type, u->entries[i].len,
+					   u->entries[i].data};
+	b.entries = es;
+	b.n_entries = u->n_entries;
+	bool empty = !b.hs && !b.chunk_meta && !b.install && !b.truncate_from && !b.n_entries &&
+		     !b.purge_below;
+	uint64_t seq = empty ? 0 : committer_submit(s->com, &b);
+	keel_free(es);
+	return seq;
+}
+
+static void hold(struct server *s, const struct raft_update *u, uint64_t seq)
+{
+	if (s->n_held == s->cap_held) {
+		s->cap_held = s->cap_held ? s->cap_held * 2 : 16;
+		s->held = keel_realloc(s->held, s->cap_held * sizeof *s->held);
+	}
+	struct held *h = &s->held[s->n_held++];
+	memset(h, 0, sizeof *h);
+	h->seq = seq;
+	if (u->n_entries) {
+		h->last_index = u->entries[u->n_entries - 1].index;
+		h->last_term = u->entries[u->n_entries - 1].term;
+	}
+	if (u->n_msgs) {
+		h->msgs = keel_malloc(u->n_msgs * sizeof *h->msgs);
+		for (uint32_t i = 0; i < u->n_msgs; i++)
+			msg_copy(&h->msgs[i], &u->msgs[i]);
+		h->n = u->n_msgs;
+	}
+}
+
+/* Releases what the durable sequence number now covers, in order. */
+static void release_held(struct server *s)
+{
+	uint32_t k = 0;
+	while (k < s->n_held && s->held[k].seq <= s->durable_seq) {
+		struct held *h = &s->held[k++];
+		if (h->last_index && s->r)
+			raft_persisted(s->r, h->last_index, h->last_term);
+		for (uint32_t i = 0; i < h->n; i++) {
+			send_msg(s, &h->msgs[i]);
+			msg_free(&h->msgs[i]);
+		}
+		keel_free(h->msgs);
+	}
+	if (k) {
+		memmove(s->held, s->held + k, (s->n_held - k) * sizeof *s->held);
+		s->n_held -= k;
+	}
+}
+
+/* ---- apply -------------------------------------------------------------- */
+
+static void apply_entry(struct server *s, const struct raft_entry *e)
+{
+	s->stats.applied_entries++;
+	if (e->type != RAFT_ENTRY_COMMAND) {
+		requests_on_applied(s, e, NULL, 0);
+		return;
+	}
+	struct entry en;
+	if (entry_decode(&en, e->data, e->len) != KEEL_OK) {
+		fprintf(stderr, "[%llu] entry %llu does not decode: skipped\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
+		requests_on_applied(s, e, NULL, 0);
+		return;
+	}
+	s->last_entry_time = en.time_ms;
+	struct rbuf *replies = keel_calloc(en.n_cmds, sizeof *replies);
+	for (uint32_t i = 0; i < en.n_cmds; i++) {
+		struct kv_ctx c = {
+			&s->kv, en.cmds[i].argv, en.cmds[i].argc, &replies[i], 2, en.time_ms,
+			false};
+		kv_exec(&c);
+	}
+	requests_on_applied(s, e, replies, en.n_cmds);
+	for (uint32_t i = 0; i < en.n_cmds; i++)
+		rbuf_free(&replies[i]);
+	keel_free(replies);
+	entry_free(&en);
+}
+
+static void install(struct server *s, const struct raft_snapshot_meta *m)
+{
+	if (!s->incoming || kv_snapshot_read(&s->kv, s->incoming, m->size) != KEEL_OK) {
+		fprintf(stderr, "[%llu] installed snapshot %llu does not restore: stopping\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)m->index);
+		raft_fail(s->r, KEEL_ECORRUPT);
+		return;
+	}
+	keel_free(s->snap_data);
+	s->snap = *m;
+	s->snap_data = s->incoming;
+	s->have_snap = true;
+	s->incoming = NULL;
+}
+
+static void take_chunk(struct server *s, const struct raft_snapshot_chunk *c)
+{
+	if (c->offset == 0) {
+		keel_free(s->incoming);
+		s->incoming = keel_malloc(c->meta.size ? c->meta.size : 1);
+		s->incoming_size = c->meta.size;
+	}
+	if (s->incoming && c->offset + c->len <= s->incoming_size)
+		memcpy(s->incoming + c->offset, c->data, c->len);
+}
+
+static void want_snapshot(struct server *s, const struct raft_update *u)
+{
+	struct rbuf b;
+	rbuf_init(&b);
+	kv_snapshot_write(&s->kv, s->last_entry_time, &b);
+	memset(&s->taking, 0, sizeof s->taking);
+	s->taking.index = u->snapshot_index;
+	s->taking.term = raft_term_at(s->r, u->snapshot_index);
+	s->taking.size = b.len;
+	s->taking.crc = crc32c(0, b.p, b.len);
+	const struct raft_config *conf = raft_config_of(s->r);
+	s->taking.config = *conf;
+	s->taking_data = b.p; /* owned */
+	struct snap_meta m;
+	to_snap_meta(&s->taking, &m);
+	s->snapshot_seq = committer_submit_snapshot(s->com, &m, b.p);
+	s->taking_snapshot = true;
+}
+
+static void snapshot_durable(struct server *s)
+{
+	if (!s->taking_snapshot || s->durable_seq < s->snapshot_seq)
+		return;
+	s->taking_snapshot = false;
+	raft_snapshot_done(s->r, s->taking.index, s->taking.size, s->taking.crc);
+	const struct raft_snapshot_meta *m = raft_snapshot_of(s->r);
+	if (m && m->index == s->taking.index && m->crc == s->taking.crc) {
+		keel_free(s->snap_data);
+		s->snap = *m;
+		s->snap_data = s->taking_data;
+		s->have_snap = true;
+	} else {
+		keel_free(s->taking_data);
+	}
+	s->taking_data = NULL;
+}
+
+static void carry_out(struct server *s, struct raft_update *u)
+{
+	if (u->snap_chunk)
+		take_chunk(s, u->snap_chunk);
+	uint64_t seq = persist(s, u);
+	for (uint32_t i = 0; i < u->n_msgs_now; i++)
+		send_msg(s, &u->msgs_now[i]);
+	hold(s, u, seq);
+	if (u->snap_install)
+		install(s, u->snap_install);
+	for (uint32_t i = 0; i < u->n_committed; i++)
+		apply_entry(s, &u->committed[i]);
+	requests_on_reads(s, u->reads, u->n_reads);
+	if (u->snapshot_wanted)
+		want_snapshot(s, u);
+}
+
+static void check_storage(struct server *s)
+{
+	int failed;
+	struct keel_errmsg err = {{0}};
+	s->durable_seq = committer_durable(s->com, &failed, &err);
+	if (failed && s->r && !raft_stopped(s->r)) {
+		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
+			(unsigned long long)s->cfg.id, err.text);
+		raft_fail(s->r, failed);
+		requests_fail_all(s,
+				  "-ERR storage failed: the node has stopped (write not applied)");
+		s->exit_code = 1;
+		server_stop(s);
+	}
+}
+
+void server_process(struct server *s)
+{
+	for (int round = 0; round < 1000 && s->r && !raft_stopped(s->r); round++) {
+		check_storage(s);
+		release_held(s);
+		snapshot_durable(s);
+		if (!raft_has_update(s->r))
+			break;
+		struct raft_update u;
+		raft_update_get(s->r, &u);
+		carry_out(s, &u);
+		raft_update_done(s->r, &u);
+	}
+	requests_answer_reads(s);
+}
+
+/* ---- loop callbacks ----------------------------------------------------- */
+
+/* Once stopping, and in-flight writes are done (or a second has passed),
+ * everything on the loop is closed and uv_run returns. */
+static void shutdown_step(struct server *s)
+{
+	if (!s->stopping || s->closed)
+		return;
+	bool busy = s->n_writes || s->n_forwarded;
+	if (busy && server_now_ms() < s->stop_deadline)
+		return;
+	s->closed = true;
+	requests_fail_all(s, "-ERR the node is shutting down; the request was not applied");
+	clients_close_all(s);
+	peers_stop(s->peers);
+	uv_close((uv_handle_t *)&s->listener, NULL);
+	uv_close((uv_handle_t *)&s->tick, NULL);
+	uv_close((uv_handle_t *)&s->wake, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	if (s->r && !raft_stopped(s->r))
+		raft_tick(s->r);
+	requests_tick(s);
+	server_process(s);
+	shutdown_step(s);
+}
+
+static void on_wake(uv_async_t *a)
+{
+	server_process(a->data);
+}
+
+static void wake_loop(void *ctx)
+{
+	uv_async_send(ctx);
+}
+
+static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
+{
+	struct server *s = ctx;
+	if (kind == FRAME_RAFT) {
+		struct raft_msg m;
+		if (raft_msg_decode(&m, p, n) != KEEL_OK || m.from != from) {
+			fprintf(stderr, "[%llu] bad message from peer %llu: dropped\n",
+				(unsigned long long)s->cfg.id, (unsigned long long)from);
+			return;
+		}
+		if (s->r && !raft_stopped(s->r))
+			raft_step(s->r, &m);
+		raft_msg_decoded_free(&m);
+	} else {
+		requests_on_frame(s, from, kind, p, n);
+	}
+	server_process(s);
+}
+
+static void on_peer_log(void *ctx, const char *line)
+{
+	struct server *s = ctx;
+	if (s->cfg.verbose)
+		fprintf(stderr, "[%llu] %s\n", (unsigned long long)s->cfg.id, line);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct server *s = h->data;
+	fprintf(stderr, "[%llu] signal %d: shutting down\n", (unsigned long long)s->cfg.id, sig);
+	server_stop(s);
+}
+
+/* ---- start and stop ------------------------------------------------------- */
+
+static int open_storage(struct server *s, struct raft_init *in, struct keel_errmsg *err)
+{
+	struct storage_options o;
+	storage_options_default(&o);
+	if (s->cfg.segment_bytes)
+		o.wal.segment_bytes = s->cfg.segment_bytes;
+	int rc = storage_open(io_fs_posix(), s->cfg.dir, &o, &s->st, err);
+	if (rc)
+		return rc;
+	const struct storage_loaded *l = storage_loaded(s->st);
+	in->term = l->term;
+	in->vote = l->vote;
+	if (l->has_snap) {
+		memset(&s->snap, 0, sizeof s->snap);
+		s->snap.index = l->snap.index;
+		s->snap.term = l->snap.term;
+		s->snap.size = l->snap.size;
+		s->snap.crc = l->snap.crc;
+		if (raft_config_decode(&s->snap.config, l->snap.meta, l->snap.meta_len) ||
+		    kv_snapshot_read(&s->kv, l->snap_data, l->snap.size)) {
+			keel_errmsg_set(err, "%s: the snapshot does not restore", s->cfg.dir);
+			return KEEL_ECORRUPT;
+		}
+		s->snap_data = keel_memdup(l->snap_data, l->snap.size ? l->snap.size : 1);
+		s->have_snap = true;
+		in->snapshot = &s->snap;
+	}
+	return KEEL_OK;
+}
+
+int server_start(struct server *s, struct keel_errmsg *err)
+{
+	s->started_ms = server_now_ms();
+	kv_init(&s->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms);
+	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
+	raft_options_default(&in.options);
+	if (s->cfg.snapshot_entries)
+		in.options.snapshot_entries = s->cfg.snapshot_entries;
+	if (s->cfg.verbose)
+		in.options.trace = (struct trace){trace_line, s};
+	int rc = open_storage(s, &in, err);
+	if (rc)
+		return rc;
+	const struct storage_loaded *l = storage_loaded(s->st);
+	struct raft_entry *es = keel_calloc(l->n_entries ? l->n_entries : 1, sizeof *es);
+	for (uint32_t i = 0; i < l->n_entries; i++)
+		es[i] = (struct raft_entry){l->entries[i].term, l->entries[i].index,
+					    l->entries[i].type, l->entries[i].len,
+					    (uint8_t *)l->entries[i].data};
+	in.entries = es;
+	in.n_entries = l->n_entries;
+	in.bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
+	s->r = raft_new(&in, err);
+	keel_free(es);
+	storage_loaded_release(s->st);
+	if (!s->r)
+		return KEEL_EINVAL;
+	if ((rc = committer_start(s->st, wake_loop, &s->wake, &s->com, err)))
+		return rc;
+	struct peers_cb pcb = {s, on_peer_frame, on_peer_log};
+	if ((rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb, &s->peers,
+			      err)))
+		return rc;
+	const struct raft_config *conf = raft_config_of(s->r);
+	for (uint32_t i = 0; i < conf->n; i++)
+		peers_set(s->peers, conf->members[i].id, conf->members[i].addr);
+	if ((rc = clients_listen(s, err)))
+		return rc;
+	uv_async_init(s->loop, &s->wake, on_wake);
+	s->wake.data = s;
+	uv_timer_init(s->loop, &s->tick);
+	s->tick.data = s;
+	uv_timer_start(&s->tick, on_tick, s->cfg.tick_ms, s->cfg.tick_ms);
+	uv_signal_init(s->loop, &s->sigterm);
+	uv_signal_init(s->loop, &s->sigint);
+	s->sigterm.data = s->sigint.data = s;
+	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	server_process(s);
+	return KEEL_OK;
+}
+
+void server_stop(struct server *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	/* Hand leadership to a caught-up voter first, if there is one. */
+	if (s->r && !raft_stopped(s->r) && raft_role_of(s->r) == RAFT_LEADER) {
+		const struct raft_config *c = raft_config_of(s->r);
+		raft_index best = 0;
+		raft_id to = 0;
+		for (uint32_t i = 0; i < c->n; i++) {
+			raft_index match, next;
+			raft_id id = c->members[i].id;
+			if (id != s->cfg.id && raft_config_is_voter(c, id) &&
+			    raft_progress_of(s->r, id, &match, &next) && match >= best) {
+				best = match;
+				to = id;
+			}
+		}
+		if (to)
+			raft_transfer_leader(s->r, to);
+		server_process(s);
+	}
+	s->stop_deadline = server_now_ms() + 1000;
+	uv_read_stop((uv_stream_t *)&s->listener); /* no new clients */
+}
+
+void server_free(struct server *s)
+{
+	if (s->com)
+		committer_stop(s->com); /* drains what was queued */
+	storage_close(s->st);
+	raft_free(s->r);
+	kv_free(&s->kv);
+	for (uint32_t i = 0; i < s->n_held; i++) {
+		for (uint32_t k = 0; k < s->held[i].n; k++)
+			msg_free(&s->held[i].msgs[k]);
+		keel_free(s->held[i].msgs);
+	}
+	keel_free(s->held);
+	keel_free(s->snap_data);
+	keel_free(s->incoming);
+	keel_free(s->taking_data);
+	keel_free(s->writes);
+	keel_free(s->reads);
+	keel_free(s->waiting);
+	keel_free(s->forwarded);
+}

@@ -1,0 +1,310 @@
+/* server/requests.c — the request path. A write becomes a log entry on the
+ * leader and is answered once applied; a read waits for a read index
+ * (thesis §6.4: the leader confirms its leadership once for every read
+ * that arrived before the confirmation) and for the keyspace to apply up
+ * to it, then runs on this node. A follower forwards writes to the leader
+ * and relays the reply. With no leader, a request waits up to the request
+ * timeout. Errors say truthfully whether a write may have been applied
+ * (SPEC.md §4): -CLUSTERDOWN and -TRYAGAIN mean it was not; -TIMEOUT means
+ * it entered the log and its outcome is not known. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/bytes.h"
+#include "base/mem.h"
+#include "net/frame.h"
+#include "resp/encode.h"
+#include "server/entry.h"
+#include "server/server.h"
+
+#define ERR_NO_LEADER "-CLUSTERDOWN no leader was elected in time; the request was not applied"
+#define ERR_LOST_LEADER                                                        \
+	"-TRYAGAIN leadership changed before the write was committed; it was " \
+	"not applied"
+#define ERR_TIMEOUT	 "-TIMEOUT the write was not confirmed in time; it may have been applied"
+#define ERR_READ_TIMEOUT "-TIMEOUT the read could not be confirmed in time"
+
+static void finish_with(struct server *s, struct creq *q, const char *line)
+{
+	q->reply.len = 0;
+	rbuf_puts(&q->reply, line);
+	rbuf_puts(&q->reply, "\r\n");
+	creq_finish(s, q);
+}
+
+static void push(struct creq ***v, uint32_t *n, uint32_t *cap, struct creq *q)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = keel_realloc(*v, *cap * sizeof **v);
+	}
+	(*v)[(*n)++] = q;
+}
+
+static struct pending *pending_push(struct pending **v, uint32_t *n, uint32_t *cap)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = keel_realloc(*v, *cap * sizeof **v);
+	}
+	struct pending *p = &(*v)[(*n)++];
+	memset(p, 0, sizeof *p);
+	return p;
+}
+
+/* ---- the leader's side ----------------------------------------------------- */
+
+static bool propose(struct server *s, struct creq *q)
+{
+	struct rbuf e;
+	rbuf_init(&e);
+	/* the leader stamps its time: every replica applies with it */
+	entry_header(&e, server_now_ms(), 0, 0, q->n_cmds);
+	rbuf_put(&e, q->cmd_bytes, q->cmd_len);
+	raft_index index;
+	raft_term term;
+	int rc = raft_propose(s->r, e.p, (uint32_t)e.len, &index, &term);
+	rbuf_free(&e);
+	if (rc != KEEL_OK)
+		return false;
+	struct pending *p = pending_push(&s->writes, &s->n_writes, &s->cap_writes);
+	p->req = q;
+	p->index = index;
+	p->term = term;
+	s->stats.writes++;
+	return true;
+}
+
+static bool start_read(struct server *s, struct creq *q)
+{
+	uint64_t id = ++s->next_read_id;
+	if (raft_read_index(s->r, id) != KEEL_OK)
+		return false;
+	struct pending *p = pending_push(&s->reads, &s->n_reads, &s->cap_reads);
+	p->req = q;
+	p->read_id = id;
+	s->stats.reads++;
+	return true;
+}
+
+/* Runs a confirmed read on this node's keyspace, with this node's clock. */
+static void run_read(struct server *s, struct creq *q)
+{
+	struct bytes_reader r;
+	bytes_reader_init(&r, q->cmd_bytes, q->cmd_len);
+	uint32_t argc = bytes_read_u32(&r);
+	struct resp_arg *argv = keel_calloc(argc ? argc : 1, sizeof *argv);
+	for (uint32_t i = 0; i < argc; i++) {
+		uint32_t len = bytes_read_u32(&r);
+		const uint8_t *p = bytes_read_raw(&r, len);
+		argv[i] = (struct resp_arg){p && len ? p : (const uint8_t *)"", len};
+	}
+	q->reply.len = 0;
+	int proto = q->client ? q->client->proto : 2;
+	struct kv_ctx c = {&s->kv, argv, argc, &q->reply, proto, server_now_ms(), false};
+	kv_exec(&c);
+	keel_free(argv);
+	creq_finish(s, q);
+}
+
+/* ---- forwarding (follower to leader) ---------------------------------------- */
+
+static bool forward(struct server *s, struct creq *q, raft_id leader)
+{
+	struct rbuf f;
+	rbuf_init(&f);
+	uint8_t hdr[13];
+	q->fwd_id = ++s->next_fwd_id;
+	bytes_put_u64(hdr, q->fwd_id);
+	hdr[8] = q->is_read;
+	bytes_put_u32(hdr + 9, q->n_cmds);
+	rbuf_put(&f, hdr, sizeof hdr);
+	rbuf_put(&f, q->cmd_bytes, q->cmd_len);
+	bool ok = peers_send(s->peers, leader, FRAME_FORWARD, f.p, f.len);
+	rbuf_free(&f);
+	if (!ok)
+		return false;
+	push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
+	s->stats.forwarded++;
+	return true;
+}
+
+/* Tries to move a request on; false if it must wait (no leader). */
+static bool advance(struct server *s, struct creq *q)
+{
+	if (!s->r || raft_stopped(s->r)) {
+		finish_with(s, q, "-ERR the node has stopped");
+		return true;
+	}
+	if (q->is_read)
+		return start_read(s, q);
+	raft_id leader = raft_leader_of(s->r);
+	if (leader == s->cfg.id)
+		return propose(s, q);
+	if (leader != RAFT_ID_NONE && !q->fwd_peer)
+		return forward(s, q, leader);
+	return false;
+}
+
+void request_submit(struct server *s, struct creq *q, bool is_read)
+{
+	q->is_read = is_read;
+	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
+	if (!advance(s, q))
+		push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
+}
+
+/* ---- outcomes ---------------------------------------------------------------- */
+
+void requests_on_applied(struct server *s, const struct raft_entry *e, struct rbuf *replies,
+			 uint32_t n_replies)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_writes; i++) {
+		struct pending *p = &s->writes[i];
+		if (p->index != e->index) {
+			s->writes[k++] = *p;
+			continue;
+		}
+		struct creq *q = p->req;
+		if (p->term != e->term || !replies) {
+			finish_with(s, q, ERR_LOST_LEADER); /* another entry took its place */
+			continue;
+		}
+		q->reply.len = 0;
+		if (q->n_cmds > 1)
+			resp_array(&q->reply, n_replies);
+		for (uint32_t r = 0; r < n_replies; r++)
+			rbuf_put(&q->reply, replies[r].p, replies[r].len);
+		creq_finish(s, q);
+	}
+	s->n_writes = k;
+}
+
+void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t k = 0; k < s->n_reads; k++) {
+			struct pending *p = &s->reads[k];
+			if (p->read_id != rd[i].req_id)
+				continue;
+			if (rd[i].status == KEEL_OK) {
+				p->index = rd[i].index;
+				p->index_known = true;
+			} else { /* not confirmed: wait for a leader and ask again */
+				struct creq *q = p->req;
+				s->reads[k] = s->reads[--s->n_reads];
+				push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
+			}
+			break;
+		}
+	}
+}
+
+void requests_answer_reads(struct server *s)
+{
+	raft_index applied = s->r ? raft_applied_index(s->r) : 0;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_reads; i++) {
+		struct pending *p = &s->reads[i];
+		if (p->index_known && applied >= p->index)
+			run_read(s, p->req);
+		else
+			s->reads[k++] = *p;
+	}
+	s->n_reads = k;
+}
+
+/* A frame from a peer: a forwarded request (we are the leader) or the
+ * leader's reply to one we forwarded. */
+void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
+{
+	if (kind == FRAME_REPLY && n >= 8) {
+		uint64_t id = bytes_get_u64(p);
+		for (uint32_t i = 0; i < s->n_forwarded; i++) {
+			struct creq *q = s->forwarded[i];
+			if (q->fwd_id != id)
+				continue;
+			s->forwarded[i] = s->forwarded[--s->n_forwarded];
+			q->reply.len = 0;
+			rbuf_put(&q->reply, p + 8, n - 8);
+			creq_finish(s, q);
+			return;
+		}
+		return;
+	}
+	if (kind != FRAME_FORWARD || n < 13)
+		return;
+	struct creq *q = keel_calloc(1, sizeof *q);
+	rbuf_init(&q->reply);
+	q->fwd_peer = from;
+	q->fwd_id = bytes_get_u64(p);
+	q->n_cmds = bytes_get_u32(p + 9);
+	q->cmd_len = n - 13;
+	q->cmd_bytes = keel_memdup(p + 13, q->cmd_len ? q->cmd_len : 1);
+	bool is_read = p[8] != 0;
+	if (s->r && raft_leader_of(s->r) != s->cfg.id) {
+		finish_with(s, q, "-TRYAGAIN this node is no longer the leader; not applied");
+		return;
+	}
+	request_submit(s, q, is_read);
+}
+
+/* The periodic pass: waiting requests move on once there is a leader;
+ * requests past their deadline get their error. */
+void requests_tick(struct server *s)
+{
+	int64_t now = server_now_ms();
+	uint32_t n = s->n_waiting;
+	struct creq **v = s->waiting;
+	s->waiting = NULL;
+	s->n_waiting = s->cap_waiting = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct creq *q = v[i];
+		if (now >= q->deadline_ms)
+			finish_with(s, q, ERR_NO_LEADER);
+		else if (!advance(s, q))
+			push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
+	}
+	keel_free(v);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_forwarded; i++) {
+		struct creq *q = s->forwarded[i];
+		if (now >= q->deadline_ms)
+			finish_with(s, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
+		else
+			s->forwarded[k++] = q;
+	}
+	s->n_forwarded = k;
+	k = 0;
+	for (uint32_t i = 0; i < s->n_writes; i++) {
+		struct pending *p = &s->writes[i];
+		if (now >= p->req->deadline_ms)
+			finish_with(s, p->req, ERR_TIMEOUT);
+		else
+			s->writes[k++] = *p;
+	}
+	s->n_writes = k;
+	k = 0;
+	for (uint32_t i = 0; i < s->n_reads; i++) {
+		struct pending *p = &s->reads[i];
+		if (now >= p->req->deadline_ms)
+			finish_with(s, p->req, ERR_READ_TIMEOUT);
+		else
+			s->reads[k++] = *p;
+	}
+	s->n_reads = k;
+}
+
+void requests_fail_all(struct server *s, const char *err)
+{
+	for (uint32_t i = 0; i < s->n_waiting; i++)
+		finish_with(s, s->waiting[i], err);
+	for (uint32_t i = 0; i < s->n_forwarded; i++)
+		finish_with(s, s->forwarded[i], ERR_TIMEOUT);
+	for (uint32_t i = 0; i < s->n_writes; i++)
+		finish_with(s, s->writes[i].req, ERR_TIMEOUT);
+	for (uint32_t i = 0; i < s->n_reads; i++)
+		finish_with(s, s->reads[i].req, err);
+	s->n_waiting = s->n_forwarded = s->n_writes = s->n_reads = 0;
+}

@@ -1,0 +1,169 @@
+/* server/server.h — one keel node: its configuration, and the state the
+ * server's files share (the event loop, the Raft core and its storage, the
+ * keyspace, clients, requests in flight). One event-loop thread runs
+ * everything here; the storage thread (storage/committer.h) only writes
+ * and syncs, and wakes the loop through an async handle. */
+#ifndef KEEL_SERVER_SERVER_H
+#define KEEL_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "kv/kv.h"
+#include "net/peer.h"
+#include "raft/raft.h"
+#include "resp/buf.h"
+#include "resp/parse.h"
+#include "storage/committer.h"
+#include "storage/storage.h"
+
+struct server_config {
+	uint64_t id;
+	char bind[64];
+	int port, peer_port;
+	char dir[512];
+	bool has_cluster; /* --cluster: the founding voters */
+	struct raft_config cluster;
+	uint32_t tick_ms;	     /* one Raft tick */
+	uint32_t request_timeout_ms; /* wait for a leader / a commit */
+	uint64_t segment_bytes;
+	uint64_t snapshot_entries;
+	bool verbose; /* Raft trace lines on stderr */
+};
+
+int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
+
+/* A request from a client (or forwarded by a follower): its reply slot. */
+struct creq {
+	struct creq *next;     /* the client's reply order */
+	struct client *client; /* NULL once the client has gone */
+	uint64_t fwd_peer;     /* forwarded: the follower to answer */
+	uint64_t fwd_id;
+	struct rbuf reply;
+	bool done;
+	int64_t deadline_ms;
+	/* what it waits for */
+	uint32_t n_cmds;    /* > 1: MULTI/EXEC */
+	uint8_t *cmd_bytes; /* the commands, as entry_encode wrote them */
+	size_t cmd_len;
+	bool is_read;
+};
+
+struct client {
+	uv_tcp_t tcp;
+	struct server *s;
+	uint64_t id;
+	char name[64];
+	char addr[64];
+	int proto;
+	struct rbuf in;
+	size_t need;
+	struct resp_req req;
+	struct creq *head, *tail; /* replies in request order */
+	uint32_t n_pending;
+	bool closing, close_after_reply;
+	bool in_process; /* parsing input: replies are flushed after */
+	bool paused;	 /* reading stopped: too many requests in flight */
+	/* MULTI */
+	bool in_multi, multi_error;
+	struct rbuf multi; /* queued commands, entry_encode's command format */
+	uint32_t multi_n;
+	struct client *next;
+	int64_t created_ms;
+};
+
+struct pending { /* a proposed write, or a read waiting for its index */
+	struct creq *req;
+	raft_index index;
+	raft_term term;
+	uint64_t read_id; /* reads */
+	bool index_known; /* reads */
+};
+
+struct held { /* an update's messages, sent once its persist is durable */
+	uint64_t seq;
+	raft_index last_index;
+	raft_term last_term;
+	struct raft_msg *msgs; /* deep copies */
+	uint32_t n;
+};
+
+struct server {
+	struct server_config cfg;
+	uv_loop_t *loop;
+	uv_tcp_t listener;
+	uv_timer_t tick;
+	uv_async_t wake;
+	uv_signal_t sigterm, sigint;
+	struct storage *st;
+	struct committer *com;
+	struct raft *r;
+	struct kv kv;
+	struct peers *peers;
+	int64_t last_entry_time; /* of the last applied command entry */
+	/* persistence */
+	uint64_t durable_seq;
+	struct held *held;
+	uint32_t n_held, cap_held;
+	/* snapshots: the latest one's bytes, to send to followers */
+	struct raft_snapshot_meta snap;
+	uint8_t *snap_data;
+	bool have_snap;
+	uint8_t *incoming;
+	uint64_t incoming_size;
+	bool taking_snapshot;
+	uint64_t snapshot_seq;
+	struct raft_snapshot_meta taking;
+	uint8_t *taking_data;
+	/* requests */
+	struct pending *writes, *reads;
+	uint32_t n_writes, cap_writes, n_reads, cap_reads;
+	uint64_t next_read_id;
+	struct creq **waiting; /* no leader yet */
+	uint32_t n_waiting, cap_waiting;
+	struct creq **forwarded; /* follower: sent to the leader */
+	uint32_t n_forwarded, cap_forwarded;
+	uint64_t next_fwd_id;
+	/* clients */
+	struct client *clients;
+	uint64_t next_client_id;
+	uint32_t n_clients;
+	/* state */
+	bool stopping, closed;
+	int64_t stop_deadline;
+	int exit_code;
+	struct {
+		uint64_t commands, writes, reads, forwarded, applied_entries;
+	} stats;
+	int64_t started_ms;
+};
+
+/* server/node.c: the Raft core, driven by the update contract. */
+int server_start(struct server *s, struct keel_errmsg *err);
+void server_process(struct server *s); /* carries out every pending update */
+void server_stop(struct server *s);
+void server_free(struct server *s); /* after uv_run has returned */
+int64_t server_now_ms(void);
+
+/* server/requests.c: the write and read paths, forwarding, timeouts. */
+void request_submit(struct server *s, struct creq *q, bool is_read);
+void requests_on_applied(struct server *s, const struct raft_entry *e, struct rbuf *replies,
+			 uint32_t n_replies);
+void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n);
+void requests_answer_reads(struct server *s);
+void requests_tick(struct server *s);
+void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
+void requests_fail_all(struct server *s, const char *err);
+
+/* server/clients.c: client connections. */
+int clients_listen(struct server *s, struct keel_errmsg *err);
+void creq_finish(struct server *s, struct creq *q); /* q->reply is ready */
+void clients_close_all(struct server *s);
+
+/* server/commands.c: the commands the server answers itself. */
+void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
+		    uint32_t argc);
+void server_info(struct server *s, const char *section, struct rbuf *out);
+
+#endif
