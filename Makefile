@@ -6,7 +6,8 @@
 #   make            build both
 #   make test       tidy check, unit suites, scenario scripts, 1000 sim seeds
 #   make sim SEEDS=n [SEED=s]   more simulator seeds (SEED alone replays one)
-#   make run        a simulated 3-node cluster with faults, told as a story
+#   make run        a local 3-node keel cluster on 127.0.0.1-3, ports 7001-7003
+#   make story      a simulated 3-node cluster with faults, told as a story
 #   make mutants    apply each deliberate bug and check the tests catch it
 #   make bench-storage   group commit and recovery against the disk's limits
 
@@ -85,7 +86,7 @@ build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
-.PHONY: all asan release test sim run mutants tidy format clean deps bench-storage
+.PHONY: all asan release test sim run story mutants tidy format clean deps bench-storage
 .SECONDARY:
 
 all: asan release
@@ -111,7 +112,10 @@ else
 	@tools/sim-seeds.sh build/asan/sim $(SEEDS) 1
 endif
 
-run: build/release/sim
+run: build/release/keel-server
+	@scripts/run-cluster.sh
+
+story: build/release/sim
 	build/release/sim --story
 
 mutants:

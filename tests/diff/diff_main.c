@@ -400,7 +400,7 @@ static bool scan_matches_keys(struct kv *kv, struct gen *g, struct rbuf *s1, str
 {
 	static const char *pats[] = {"*", "k*", "k?", "*1*", "[a-k]*"};
 	const char *pat = pats[pick(g, 5)];
-	char count[8];
+	char count[16];
 	snprintf(count, sizeof count, "%d", 1 + (int)pick(g, 5));
 	struct rbuf all, one;
 	rbuf_init(&all);
