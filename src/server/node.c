@@ -319,6 +319,7 @@ static void shutdown_step(struct server *s)
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
 	uv_close((uv_handle_t *)&s->wake, NULL);
+	uv_close((uv_handle_t *)&s->check, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 }
@@ -331,6 +332,16 @@ static void on_tick(uv_timer_t *t)
 	requests_tick(s);
 	server_process(s);
 	shutdown_step(s);
+}
+
+/* The end of a loop pass: what clients asked for in it goes to the core
+ * together — the writes as one update (one append to the followers, one
+ * group for the disk), the reads under one read index. */
+static void on_check(uv_check_t *h)
+{
+	struct server *s = h->data;
+	requests_flush_reads(s);
+	server_process(s);
 }
 
 static void on_wake(uv_async_t *a)
@@ -446,6 +457,9 @@ int server_start(struct server *s, struct keel_errmsg *err)
 		peers_set(s->peers, conf->members[i].id, conf->members[i].addr);
 	if ((rc = clients_listen(s, err)))
 		return rc;
+	uv_check_init(s->loop, &s->check);
+	s->check.data = s;
+	uv_check_start(&s->check, on_check);
 	uv_async_init(s->loop, &s->wake, on_wake);
 	s->wake.data = s;
 	uv_timer_init(s->loop, &s->tick);

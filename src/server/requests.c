@@ -75,16 +75,38 @@ static bool propose(struct server *s, struct creq *q)
 	return true;
 }
 
+/* Reads that arrive in one pass of the event loop share one read index:
+ * the batch is asked for when the pass ends (requests_flush_reads), so
+ * every read in it arrived before its leadership confirmation began. */
 static bool start_read(struct server *s, struct creq *q)
 {
-	uint64_t id = ++s->next_read_id;
-	if (raft_read_index(s->r, id) != KEEL_OK)
-		return false;
+	if (!s->read_batch_open) {
+		s->read_batch_id = ++s->next_read_id;
+		s->read_batch_open = true;
+	}
 	struct pending *p = pending_push(&s->reads, &s->n_reads, &s->cap_reads);
 	p->req = q;
-	p->read_id = id;
+	p->read_id = s->read_batch_id;
 	s->stats.reads++;
 	return true;
+}
+
+void requests_flush_reads(struct server *s)
+{
+	if (!s->read_batch_open)
+		return;
+	s->read_batch_open = false;
+	if (s->r && !raft_stopped(s->r) && raft_read_index(s->r, s->read_batch_id) == KEEL_OK)
+		return;
+	/* no leader to ask: the batch waits and asks again later */
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_reads; i++) {
+		if (s->reads[i].read_id == s->read_batch_id)
+			push(&s->waiting, &s->n_waiting, &s->cap_waiting, s->reads[i].req);
+		else
+			s->reads[k++] = s->reads[i];
+	}
+	s->n_reads = k;
 }
 
 /* Runs a confirmed read on this node's keyspace, with this node's clock. */
@@ -184,20 +206,20 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		for (uint32_t k = 0; k < s->n_reads; k++) {
-			struct pending *p = &s->reads[k];
-			if (p->read_id != rd[i].req_id)
-				continue;
-			if (rd[i].status == KEEL_OK) {
+		uint32_t k = 0;
+		for (uint32_t j = 0; j < s->n_reads; j++) {
+			struct pending *p = &s->reads[j];
+			if (p->read_id != rd[i].req_id) {
+				s->reads[k++] = *p;
+			} else if (rd[i].status == KEEL_OK) {
 				p->index = rd[i].index;
 				p->index_known = true;
+				s->reads[k++] = *p;
 			} else { /* not confirmed: wait for a leader and ask again */
-				struct creq *q = p->req;
-				s->reads[k] = s->reads[--s->n_reads];
-				push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
+				push(&s->waiting, &s->n_waiting, &s->cap_waiting, p->req);
 			}
-			break;
 		}
+		s->n_reads = k;
 	}
 }
 

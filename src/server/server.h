@@ -120,6 +120,9 @@ struct server {
 	struct pending *writes, *reads;
 	uint32_t n_writes, cap_writes, n_reads, cap_reads;
 	uint64_t next_read_id;
+	uint64_t read_batch_id; /* the reads of this loop pass */
+	bool read_batch_open;
+	uv_check_t check;       /* the end of each loop pass */
 	struct creq **waiting; /* no leader yet */
 	uint32_t n_waiting, cap_waiting;
 	struct creq **forwarded; /* follower: sent to the leader */
@@ -152,6 +155,7 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 			 uint32_t n_replies);
 void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n);
 void requests_answer_reads(struct server *s);
+void requests_flush_reads(struct server *s); /* asks for the pass's read index */
 void requests_tick(struct server *s);
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void requests_fail_all(struct server *s, const char *err);
