@@ -74,8 +74,7 @@ $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(U
 	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS)) \
 	build/$(1)/diff/diff build/$(1)/keel-server
 
--include $$(patsubst %.o,%.d,$$($(1)_OBJ) $$($(1)_SIM_OBJ)) \
-	$$(wildcard build/$(1)/obj/tests/*/*.d)
+-include $$(shell find build/$(1)/obj -name '*.d' 2>/dev/null)
 endef
 
 # The fault shim is preloaded into the driver: plain, no sanitizers.

@@ -52,6 +52,7 @@ for t in build/asan/unit/test_*; do
 done
 suite faults tests/faults/run.sh build/asan
 suite diff tests/diff/run.sh build/asan
+suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
 if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
 fi

@@ -134,8 +134,8 @@ clean
 wal_tool
 fault fdatasync-eio fdatasync EIO 40 64 65536 "i/o error"
 fault fdatasync-eio-first fdatasync EIO 0 64 65536 "i/o error"
-fault pwrite-eio pwrite EIO 200 64 65536 "i/o error"
-fault pwrite-enospc pwrite ENOSPC 200 64 65536 "no space left"
+fault pwrite-eio pwrite EIO 50 64 65536 "i/o error"
+fault pwrite-enospc pwrite ENOSPC 50 64 65536 "no space left"
 fault rename-eio rename EIO 2 256 16384 "i/o error"
 fault fallocate-enospc fallocate ENOSPC 3 256 16384 "no space left"
 tmpfs_full

@@ -1,0 +1,330 @@
+#!/usr/bin/python3
+"""tests/cluster/cluster_test.py - keel-server as real processes on loopback,
+driven over RESP with Debian's python3-redis, redis-cli and redis-benchmark:
+election, writes through every node, kill -9 of the leader under load,
+a whole-cluster restart, a follower catching up from the log and from a
+snapshot, INCR through followers while the leader is killed again and again.
+
+Every process it starts binds to 127.0.0.x, is stopped by its pid, and the
+whole run is bounded in time. Usage: cluster_test.py BUILD_DIR. Prints one
+line per case and `cluster: N passed, M failed`."""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import redis
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build/asan"
+SERVER = os.path.join(BUILD, "keel-server")
+BASE = 7300 + random.randrange(0, 60) * 10  # client ports BASE+i, peers +10000
+DEADLINE = time.time() + 600
+
+
+class Cluster:
+    def __init__(self, n=3, extra=()):
+        self.n = n
+        self.dir = tempfile.mkdtemp(prefix="keel-cluster.")
+        self.extra = list(extra)
+        self.procs = {}
+        self.members = ",".join(f"{i}@127.0.0.{i}:{BASE + 10000 + i}" for i in range(1, n + 1))
+
+    def addr(self, i):
+        return (f"127.0.0.{i}", BASE + i)
+
+    def start(self, i):
+        log = open(os.path.join(self.dir, f"{i}.log"), "a")
+        host, port = self.addr(i)
+        args = [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
+                "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
+                "--cluster", self.members, "--request-timeout-ms", "3000"] + self.extra
+        self.procs[i] = subprocess.Popen(args, stdout=log, stderr=log)
+
+    def start_all(self):
+        for i in range(1, self.n + 1):
+            self.start(i)
+
+    def kill(self, i, sig=signal.SIGKILL):
+        p = self.procs.pop(i, None)
+        if p:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def stop_all(self, sig=signal.SIGTERM):
+        for i in list(self.procs):
+            self.kill(i, sig)
+
+    def client(self, i, timeout=5):
+        host, port = self.addr(i)
+        return redis.Redis(host=host, port=port, socket_timeout=timeout,
+                           socket_connect_timeout=2, decode_responses=True)
+
+    def info(self, i):
+        try:
+            return self.client(i, 1).info("raft")
+        except (redis.RedisError, OSError):
+            return None
+
+    def leader(self, timeout=15, exclude=()):
+        end = time.time() + timeout
+        while time.time() < end:
+            for i in list(self.procs):
+                if i in exclude:
+                    continue
+                inf = self.info(i)
+                if inf and inf.get("raft_role") == "leader":
+                    return i
+            time.sleep(0.1)
+        return None
+
+    def wait_caught_up(self, i, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            lead = self.leader(5)
+            li = self.info(lead) if lead else None
+            fi = self.info(i)
+            if li and fi and fi["raft_applied_index"] >= li["raft_commit_index"]:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def cleanup(self):
+        self.stop_all(signal.SIGKILL)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+results = []
+
+
+def case(fn):
+    def run():
+        name = fn.__name__
+        t0 = time.time()
+        try:
+            if time.time() > DEADLINE:
+                raise AssertionError("out of time")
+            msg = fn() or ""
+            results.append((name, True))
+            print(f"ok   {name} ({time.time() - t0:.1f}s) {msg}", flush=True)
+        except Exception as e:  # a failed case, whatever raised it
+            results.append((name, False))
+            print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
+    return run
+
+
+def retry(f, tries=50):
+    """Calls f until it does not raise a retryable error."""
+    for k in range(tries):
+        try:
+            return f()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            last = e
+        except redis.ResponseError as e:
+            if not str(e).startswith(("CLUSTERDOWN", "TRYAGAIN")):
+                raise
+            last = e
+        time.sleep(0.1)
+    raise last
+
+
+@case
+def elect_and_write_through_every_node():
+    c = Cluster()
+    try:
+        c.start_all()
+        assert c.leader(), "no leader elected"
+        for i in (1, 2, 3):
+            assert retry(lambda: c.client(i).set(f"k{i}", f"v{i}")) is True
+        for i in (1, 2, 3):
+            for k in (1, 2, 3):
+                got = retry(lambda: c.client(i).get(f"k{k}"))
+                assert got == f"v{k}", f"node {i} reads k{k} = {got!r}"
+        out = subprocess.run(["redis-cli", "-h", "127.0.0.3", "-p", str(BASE + 3), "get", "k1"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        assert out == "v1", f"redis-cli got {out!r}"
+        bench = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(BASE + 1),
+                                "-t", "set,get", "-n", "2000", "-c", "10", "-q"],
+                               capture_output=True, text=True, timeout=60).stdout
+        assert "requests per second" in bench, bench
+        return "redis-cli and redis-benchmark as they come"
+    finally:
+        c.cleanup()
+
+
+class Writers:
+    """Threads writing w:<n> = n through random nodes, recording acks."""
+
+    def __init__(self, c, threads=4):
+        self.c, self.stop, self.acked, self.lock = c, False, {}, threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(t,)) for t in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self, t):
+        n = 0
+        while not self.stop:
+            n += 1
+            key = f"w:{t}:{n}"
+            i = random.choice(list(self.c.procs) or [1])
+            try:
+                if self.c.client(i, 3).set(key, str(n)):
+                    with self.lock:
+                        self.acked[key] = str(n)
+            except (redis.RedisError, OSError):
+                pass
+
+    def finish(self):
+        self.stop = True
+        for t in self.threads:
+            t.join(30)
+        return self.acked
+
+
+@case
+def kill_leader_under_load():
+    c = Cluster()
+    try:
+        c.start_all()
+        old = c.leader()
+        assert old
+        w = Writers(c)
+        time.sleep(1.5)
+        c.kill(old)
+        new = c.leader(exclude=(old,))
+        assert new and new != old, "no new leader"
+        time.sleep(1.5)
+        acked = w.finish()
+        assert retry(lambda: c.client(new).set("after", "1")) is True
+        c.start(old)
+        assert c.wait_caught_up(old), "the old leader did not catch up"
+        lost = [k for k, v in acked.items()
+                if retry(lambda: c.client(random.choice((1, 2, 3))).get(k)) != v]
+        assert not lost, f"{len(lost)} acknowledged writes lost, e.g. {lost[:3]}"
+        return f"{len(acked)} acknowledged writes, none lost; leader {old} -> {new}"
+    finally:
+        c.cleanup()
+
+
+@case
+def restart_whole_cluster():
+    c = Cluster()
+    try:
+        c.start_all()
+        assert c.leader()
+        for k in range(300):
+            retry(lambda: c.client(1 + k % 3).set(f"r{k}", str(k)))
+        c.stop_all(signal.SIGTERM)
+        c.start_all()
+        assert c.leader(), "no leader after the restart"
+        for k in range(300):
+            got = retry(lambda: c.client(1 + k % 3).get(f"r{k}"))
+            assert got == str(k), f"r{k} = {got!r} after the restart"
+        return "300 keys read back through every node"
+    finally:
+        c.cleanup()
+
+
+def follower_catches_up(extra, writes, want_snapshot):
+    c = Cluster(extra=extra)
+    try:
+        c.start_all()
+        lead = c.leader()
+        f = next(i for i in (1, 2, 3) if i != lead)
+        c.kill(f, signal.SIGTERM)
+        for k in range(writes):
+            retry(lambda: c.client(lead).set(f"c{k}", str(k)))
+        c.start(f)
+        assert c.wait_caught_up(f), "the follower did not catch up"
+        for k in range(0, writes, max(1, writes // 50)):
+            got = retry(lambda: c.client(f).get(f"c{k}"))
+            assert got == str(k), f"c{k} = {got!r} on the restarted follower"
+        snap = int(c.client(f).info("persistence").get("keel_snapshot_index", 0))
+        if want_snapshot:
+            assert snap > 0, "the follower caught up without a snapshot"
+        return f"{writes} writes while it was down; its snapshot index {snap}"
+    finally:
+        c.cleanup()
+
+
+@case
+def follower_catches_up_from_the_log():
+    return follower_catches_up([], 200, False)
+
+
+@case
+def follower_catches_up_from_a_snapshot():
+    return follower_catches_up(["--snapshot-entries", "100"], 1500, True)
+
+
+@case
+def incr_through_followers_while_leaders_die():
+    c = Cluster()
+    try:
+        c.start_all()
+        assert c.leader()
+        assert retry(lambda: c.client(1).set("counter", "0")) is True
+        stop = False
+        acked, unknown, lock = [0], [0], threading.Lock()
+
+        def run():
+            while not stop:
+                lead = c.leader(2)
+                i = random.choice([k for k in list(c.procs) if k != lead] or [1])
+                try:
+                    c.client(i, 4).incr("counter")
+                    with lock:
+                        acked[0] += 1
+                except redis.ResponseError as e:
+                    if str(e).startswith("TIMEOUT"):
+                        with lock:
+                            unknown[0] += 1  # may have been applied
+                except (redis.ConnectionError, redis.TimeoutError):
+                    with lock:
+                        unknown[0] += 1
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for _ in range(3):
+            time.sleep(1.5)
+            lead = c.leader()
+            c.kill(lead)
+            c.leader(exclude=(lead,))
+            c.start(lead)
+        time.sleep(1.5)
+        stop = True
+        for t in threads:
+            t.join(30)
+        final = int(retry(lambda: c.client(1).get("counter")))
+        assert acked[0] <= final <= acked[0] + unknown[0], \
+            f"counter {final}, acknowledged {acked[0]}, indeterminate {unknown[0]}"
+        return f"counter {final}: {acked[0]} acknowledged + {final - acked[0]} of " \
+               f"{unknown[0]} indeterminate"
+    finally:
+        c.cleanup()
+
+
+def main():
+    if not os.access(SERVER, os.X_OK):
+        print(f"cluster: 0 passed, 1 failed ({SERVER} is not built)")
+        return 1
+    for fn in (elect_and_write_through_every_node, kill_leader_under_load,
+               restart_whole_cluster, follower_catches_up_from_the_log,
+               follower_catches_up_from_a_snapshot, incr_through_followers_while_leaders_die):
+        fn()
+    passed = sum(1 for _, ok in results if ok)
+    failed = len(results) - passed
+    print(f"cluster: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
