@@ -9,6 +9,7 @@
 #   make run        a local 3-node keel cluster on 127.0.0.1-3, ports 7001-7003
 #   make story      a simulated 3-node cluster with faults, told as a story
 #   make mutants    apply each deliberate bug and check the tests catch it
+#   make bench      keel against redis-server and etcd (BENCH_N requests a test)
 #   make bench-storage   group commit and recovery against the disk's limits
 
 CC ?= cc
@@ -85,7 +86,7 @@ build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
-.PHONY: all asan release test sim run story mutants tidy format clean deps bench-storage
+.PHONY: all asan release test sim run story mutants tidy format clean deps bench bench-storage
 .SECONDARY:
 
 all: asan release
@@ -119,6 +120,10 @@ story: build/release/sim
 
 mutants:
 	tools/mutants.sh
+
+# keel against redis-server and etcd on this machine (tools/bench.sh).
+bench: release
+	tools/bench.sh $(BENCH_N)
 
 # The storage benchmark: the disk's limits and the log against them.
 BENCH_DIR ?= build/bench-storage

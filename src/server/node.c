@@ -389,13 +389,35 @@ static void on_signal(uv_signal_t *h, int sig)
 
 /* ---- start and stop ------------------------------------------------------- */
 
+/* mkdir -p: the data folder's parents are made as needed. */
+static int make_parents(const char *dir, struct keel_errmsg *err)
+{
+	char path[IO_PATH_MAX];
+	snprintf(path, sizeof path, "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		int rc = io_fs_posix()->mkdir(NULL, path);
+		*p = '/';
+		if (rc) {
+			keel_errmsg_set(err, "mkdir %.*s: %s", (int)(p - path), path, keel_err_str(rc));
+			return rc;
+		}
+	}
+	return KEEL_OK;
+}
+
 static int open_storage(struct server *s, struct raft_init *in, struct keel_errmsg *err)
 {
+	int rc = make_parents(s->cfg.dir, err);
+	if (rc)
+		return rc;
 	struct storage_options o;
 	storage_options_default(&o);
 	if (s->cfg.segment_bytes)
 		o.wal.segment_bytes = s->cfg.segment_bytes;
-	int rc = storage_open(io_fs_posix(), s->cfg.dir, &o, &s->st, err);
+	rc = storage_open(io_fs_posix(), s->cfg.dir, &o, &s->st, err);
 	if (rc)
 		return rc;
 	const struct storage_loaded *l = storage_loaded(s->st);

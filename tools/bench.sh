@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# tools/bench.sh — `make bench`: keel against real peers on this machine, in
+# one run. Starts (on loopback, stopped by pid at the end): a 3-node keel
+# cluster; a redis-server with appendonly yes, appendfsync always; a
+# redis-server with two replicas (each SET followed by WAIT 1 0, driven by
+# tools/loadgen); a 3-member etcd cluster (puts through its v3 HTTP gateway,
+# driven by tools/loadgen). Runs redis-benchmark -t set,get -c 50 -n N
+# -r 100000 -d 64 at -P 1 and -P 16, and -c 1, and prints ops/s, p50, p99
+# and the ratios. Usage: bench.sh [N] (default 200000).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-200000}
+rel=build/release
+work=$PWD/build/bench
+rm -rf "$work"
+mkdir -p "$work"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+wait_port() { # host port
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on $1:$2" >&2
+	return 1
+}
+
+# keel
+cluster="1@127.0.0.1:17401,2@127.0.0.2:17402,3@127.0.0.3:17403"
+for i in 1 2 3; do
+	"$rel/keel-server" --id "$i" --bind "127.0.0.$i" --port "740$i" --peer-port "1740$i" \
+		--dir "$work/keel/$i" --cluster "$cluster" >"$work/keel-$i.log" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2 3; do wait_port "127.0.0.$i" "740$i" || exit 1; done
+leader=""
+for _ in $(seq 100); do
+	for i in 1 2 3; do
+		if redis-cli -h "127.0.0.$i" -p "740$i" info raft 2>/dev/null | grep -q "raft_role:leader"; then
+			leader=$i
+		fi
+	done
+	[ -n "$leader" ] && break
+	sleep 0.1
+done
+follower=$((leader % 3 + 1))
+
+# redis, durable on its own disk
+redis-server --bind 127.0.0.1 --port 7411 --appendonly yes --appendfsync always --save '' \
+	--dir "$work" --appendfilename durable.aof --logfile "$work/redis-durable.log" &
+pids+=($!)
+# redis with two replicas (WAIT 1 0 after each SET)
+redis-server --bind 127.0.0.1 --port 7421 --save '' --appendonly no --dir "$work" \
+	--logfile "$work/redis-primary.log" &
+pids+=($!)
+for r in 2 3; do
+	redis-server --bind "127.0.0.$r" --port "742$r" --save '' --appendonly no --dir "$work" \
+		--replicaof 127.0.0.1 7421 --logfile "$work/redis-replica-$r.log" &
+	pids+=($!)
+done
+# etcd, three members
+if command -v etcd >/dev/null; then
+	ic="e1=http://127.0.0.1:24021,e2=http://127.0.0.2:24022,e3=http://127.0.0.3:24023"
+	for i in 1 2 3; do
+		etcd --name "e$i" --data-dir "$work/etcd/$i" \
+			--listen-client-urls "http://127.0.0.$i:2401$i" \
+			--advertise-client-urls "http://127.0.0.$i:2401$i" \
+			--listen-peer-urls "http://127.0.0.$i:2402$i" \
+			--initial-advertise-peer-urls "http://127.0.0.$i:2402$i" \
+			--initial-cluster "$ic" --initial-cluster-state new >"$work/etcd-$i.log" 2>&1 &
+		pids+=($!)
+	done
+fi
+wait_port 127.0.0.1 7411 || exit 1
+wait_port 127.0.0.1 7421 || exit 1
+sleep 2 # replicas sync, etcd elects
+
+rows=()
+# row NAME OPS/S P50 P99
+row() { rows+=("$(printf '%-34s %10s %8s %8s' "$1" "$2" "$3" "$4")"); }
+
+# redis-benchmark, one test: name host port test extra-args...
+rb() {
+	local name=$1 host=$2 port=$3 test=$4
+	shift 4
+	local line
+	line=$(redis-benchmark -h "$host" -p "$port" -t "$test" -r 100000 -d 64 --csv "$@" 2>/dev/null |
+		grep -i "^\"$test\"" | tail -1)
+	# "SET","rps","avg","min","p50","p95","p99","max"
+	local rps p50 p99
+	rps=$(echo "$line" | cut -d, -f2 | tr -d '"')
+	p50=$(echo "$line" | cut -d, -f5 | tr -d '"')
+	p99=$(echo "$line" | cut -d, -f7 | tr -d '"')
+	row "$name" "${rps%.*}" "$p50" "$p99"
+	echo "$name: $rps ops/s p50 $p50 p99 $p99" >&2
+}
+
+lg() { # name mode host port clients ops pipeline
+	local out rps p50 p99
+	out=$("$rel/tools/loadgen" "$2" "$3" "$4" "$5" "$6" "$7" 64 100000 2>&1 | tail -1)
+	rps=$(echo "$out" | sed -nE 's/.*ops\/s=([0-9]+).*/\1/p')
+	p50=$(echo "$out" | sed -nE 's/.*p50_ms=([0-9.]+).*/\1/p')
+	p99=$(echo "$out" | sed -nE 's/.*p99_ms=([0-9.]+).*/\1/p')
+	row "$1" "${rps:-fail}" "${p50:-}" "${p99:-}"
+	echo "$1: $out" >&2
+}
+
+kl="127.0.0.$leader"
+kf="127.0.0.$follower"
+for t in set get; do
+	T=$(echo "$t" | tr a-z A-Z)
+	rb "keel leader $T -P1" "$kl" "740$leader" "$t" -c 50 -n "$N"
+	rb "keel leader $T -P16" "$kl" "740$leader" "$t" -c 50 -n "$N" -P 16
+	rb "keel follower $T -P1" "$kf" "740$follower" "$t" -c 50 -n "$N"
+	rb "redis durable $T -P1" 127.0.0.1 7411 "$t" -c 50 -n "$N"
+	rb "redis durable $T -P16" 127.0.0.1 7411 "$t" -c 50 -n "$N" -P 16
+done
+rb "keel leader SET -c1" "$kl" "740$leader" set -c 1 -n $((N / 10))
+rb "redis durable SET -c1" 127.0.0.1 7411 set -c 1 -n $((N / 10))
+lg "redis WAIT 1 SET -P1" set-wait 127.0.0.1 7421 50 "$N" 1
+lg "redis WAIT 1 SET -P16" set-wait 127.0.0.1 7421 50 "$N" 16
+if command -v etcd >/dev/null; then
+	lg "etcd put (HTTP gateway) -c50" etcd-put 127.0.0.1 24011 50 $((N / 10)) 1
+fi
+
+echo
+echo "keel bench: $N requests per test, 64-byte values, 100000 keys; leader node $leader"
+printf '%-34s %10s %8s %8s\n' "target and test" "ops/s" "p50 ms" "p99 ms"
+for r in "${rows[@]}"; do echo "$r"; done
+val() { printf '%s\n' "${rows[@]}" | grep -F "$1" | head -1 | awk '{print $(NF-2)}'; }
+ratio() { awk -v a="$(val "$1")" -v b="$(val "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "ratios (keel / peer):"
+echo "  SET -P1  vs durable redis:  $(ratio 'keel leader SET -P1' 'redis durable SET -P1')"
+echo "  SET -P16 vs durable redis:  $(ratio 'keel leader SET -P16' 'redis durable SET -P16')"
+echo "  SET -P1  vs redis WAIT 1:   $(ratio 'keel leader SET -P1' 'redis WAIT 1 SET -P1')"
+echo "  SET -P1  vs etcd put:       $(ratio 'keel leader SET -P1' 'etcd put')"
+echo "  GET -P1  vs durable redis:  $(ratio 'keel leader GET -P1' 'redis durable GET -P1')"
+echo "  GET -P16 vs durable redis:  $(ratio 'keel leader GET -P16' 'redis durable GET -P16')"
