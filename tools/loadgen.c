@@ -27,9 +27,9 @@ enum mode { SET, SET_WAIT, ETCD_PUT };
 struct conn {
 	int fd;
 	struct rbuf out, in;
-	uint32_t inflight;      /* operations sent, not yet answered */
-	uint32_t replies_due;   /* replies (or HTTP responses) still to come */
-	double sent_at[1024];   /* per operation in flight */
+	uint32_t inflight;    /* operations sent, not yet answered */
+	uint32_t replies_due; /* replies (or HTTP responses) still to come */
+	double sent_at[1024]; /* per operation in flight */
 	uint32_t head;
 };
 
@@ -71,7 +71,8 @@ static void add_op(struct conn *c)
 	if (mode == ETCD_PUT) {
 		/* base64 of the key and value: the value is all 'x' (eHh4...) */
 		char kb[64], vb[12000];
-		static const char *b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		static const char *b64 =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 		size_t kl = strlen(key), o = 0;
 		for (size_t i = 0; i < kl; i += 3) {
 			uint32_t v = (uint32_t)(unsigned char)key[i] << 16;
@@ -152,7 +153,9 @@ int main(int argc, char **argv)
 				"PIPELINE SIZE KEYSPACE\n");
 		return 2;
 	}
-	mode = !strcmp(argv[1], "set-wait") ? SET_WAIT : !strcmp(argv[1], "etcd-put") ? ETCD_PUT : SET;
+	mode = !strcmp(argv[1], "set-wait")   ? SET_WAIT
+	       : !strcmp(argv[1], "etcd-put") ? ETCD_PUT
+					      : SET;
 	snprintf(host_, sizeof host_, "%s", argv[2]);
 	port_ = (int)strtol(argv[3], NULL, 10);
 	uint32_t nc = (uint32_t)strtoul(argv[4], NULL, 10);
@@ -179,7 +182,8 @@ int main(int argc, char **argv)
 				add_op(c);
 				sent++;
 			}
-			pf[i] = (struct pollfd){c->fd, (short)(POLLIN | (c->out.len ? POLLOUT : 0)), 0};
+			pf[i] = (struct pollfd){c->fd, (short)(POLLIN | (c->out.len ? POLLOUT : 0)),
+						0};
 		}
 		if (poll(pf, nc, 5000) <= 0) {
 			fprintf(stderr, "loadgen: no progress for 5 s\n");
@@ -204,7 +208,8 @@ int main(int argc, char **argv)
 			size_t f;
 			while ((f = one_reply(c)) > 0) {
 				if (c->in.p[0] == '-' && mode != ETCD_PUT) {
-					fprintf(stderr, "loadgen: error reply %.*s\n", (int)f, c->in.p);
+					fprintf(stderr, "loadgen: error reply %.*s\n", (int)f,
+						c->in.p);
 					return 1;
 				}
 				rbuf_consume(&c->in, f);

@@ -29,8 +29,6 @@ struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const ui
 /* Deletes key if live; true if it was. */
 bool kv_remove(struct kv_ctx *c, const struct resp_arg *key);
 
-/* Glob-style matching as Redis's KEYS and SCAN MATCH do it. */
-bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);
 
 /* strings.c */
 void cmd_get(struct kv_ctx *c);

@@ -3,7 +3,7 @@
  * bytes compare as signed chars, as Redis's do; a run of stars is one. */
 #include <ctype.h>
 
-#include "kv/cmds.h"
+#include "kv/kv.h"
 
 static bool match(const signed char *p, size_t plen, const signed char *s, size_t slen, bool nocase,
 		  bool *give_up);

@@ -73,4 +73,7 @@ void kv_reply_arity(struct rbuf *out, const char *name);
  * only by a write: `writing`). */
 struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writing);
 
+/* Glob-style matching as Redis's KEYS and SCAN MATCH do it (kv/glob.c). */
+bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);
+
 #endif

@@ -257,6 +257,37 @@ static void cmd_command(struct client *c, struct creq *q, const struct resp_arg 
 	}
 }
 
+/* CONFIG GET pattern...: the settings a Redis client or tool asks about,
+ * as keel has them (every write is durable: appendonly yes, always). */
+static void config_get(struct server *s, struct client *c, struct creq *q,
+		       const struct resp_arg *argv, uint32_t argc)
+{
+	char port[16], peer[16];
+	snprintf(port, sizeof port, "%d", s->cfg.port);
+	snprintf(peer, sizeof peer, "%d", s->cfg.peer_port);
+	const char *t[][2] = {
+		{"appendonly", "yes"}, {"appendfsync", "always"}, {"save", ""},
+		{"databases", "1"},    {"maxmemory", "0"},	  {"port", port},
+		{"bind", s->cfg.bind}, {"dir", s->cfg.dir},	  {"peer-port", peer}};
+	size_t n = sizeof t / sizeof t[0];
+	bool hit[sizeof t / sizeof t[0]] = {0};
+	size_t found = 0;
+	for (uint32_t k = 2; k < argc; k++)
+		for (size_t i = 0; i < n; i++)
+			if (!hit[i] && kv_glob(argv[k].p, argv[k].len, (const uint8_t *)t[i][0],
+					       strlen(t[i][0]), true)) {
+				hit[i] = true;
+				found++;
+			}
+	resp_map(&q->reply, found, c->proto);
+	for (size_t i = 0; i < n; i++) {
+		if (!hit[i])
+			continue;
+		resp_bulk_str(&q->reply, t[i][0]);
+		resp_bulk_str(&q->reply, t[i][1]);
+	}
+}
+
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
 		    uint32_t argc)
 {
@@ -302,11 +333,10 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 	} else if (is(a, "info")) {
 		cmd_info(s, c, q, argv, argc);
 	} else if (is(a, "config")) {
-		if (argc >= 3 && is(&argv[1], "get")) {
-			resp_map(&q->reply, 0, c->proto); /* no parameters to show yet */
-		} else {
+		if (argc >= 3 && is(&argv[1], "get"))
+			config_get(s, c, q, argv, argc);
+		else
 			resp_error(&q->reply, "ERR CONFIG: only CONFIG GET is supported");
-		}
 	} else if (is(a, "time")) {
 		int64_t us = (int64_t)uv_hrtime() / 1000, now = server_now_ms();
 		resp_array(&q->reply, 2);

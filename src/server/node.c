@@ -340,6 +340,7 @@ static void on_tick(uv_timer_t *t)
 static void on_check(uv_check_t *h)
 {
 	struct server *s = h->data;
+	requests_flush_writes(s);
 	requests_flush_reads(s);
 	server_process(s);
 }
@@ -401,7 +402,8 @@ static int make_parents(const char *dir, struct keel_errmsg *err)
 		int rc = io_fs_posix()->mkdir(NULL, path);
 		*p = '/';
 		if (rc) {
-			keel_errmsg_set(err, "mkdir %.*s: %s", (int)(p - path), path, keel_err_str(rc));
+			keel_errmsg_set(err, "mkdir %.*s: %s", (int)(p - path), path,
+					keel_err_str(rc));
 			return rc;
 		}
 	}
@@ -540,6 +542,7 @@ void server_free(struct server *s)
 	keel_free(s->incoming);
 	keel_free(s->taking_data);
 	keel_free(s->writes);
+	keel_free(s->pass_writes);
 	keel_free(s->reads);
 	keel_free(s->waiting);
 	keel_free(s->forwarded);

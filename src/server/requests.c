@@ -54,25 +54,57 @@ static struct pending *pending_push(struct pending **v, uint32_t *n, uint32_t *c
 
 /* ---- the leader's side ----------------------------------------------------- */
 
+#define PASS_BYTES_MAX (4u << 20) /* an entry's commands, before it is cut */
+
+/* The writes of one loop pass become one log entry (requests_flush_writes):
+ * one record on disk, one append to each follower for all of them. */
 static bool propose(struct server *s, struct creq *q)
 {
+	push(&s->pass_writes, &s->n_pass_writes, &s->cap_pass_writes, q);
+	s->pass_bytes += q->cmd_len;
+	s->stats.writes++;
+	if (s->pass_bytes >= PASS_BYTES_MAX)
+		requests_flush_writes(s);
+	return true;
+}
+
+void requests_flush_writes(struct server *s)
+{
+	uint32_t n = s->n_pass_writes, total = 0;
+	if (!n)
+		return;
+	struct creq **v = s->pass_writes;
+	s->pass_writes = NULL;
+	s->n_pass_writes = s->cap_pass_writes = 0;
+	s->pass_bytes = 0;
 	struct rbuf e;
 	rbuf_init(&e);
+	for (uint32_t i = 0; i < n; i++)
+		total += v[i]->n_cmds;
 	/* the leader stamps its time: every replica applies with it */
-	entry_header(&e, server_now_ms(), 0, 0, q->n_cmds);
-	rbuf_put(&e, q->cmd_bytes, q->cmd_len);
-	raft_index index;
-	raft_term term;
-	int rc = raft_propose(s->r, e.p, (uint32_t)e.len, &index, &term);
+	entry_header(&e, server_now_ms(), 0, 0, total);
+	for (uint32_t i = 0; i < n; i++)
+		rbuf_put(&e, v[i]->cmd_bytes, v[i]->cmd_len);
+	raft_index index = 0;
+	raft_term term = 0;
+	int rc = s->r && !raft_stopped(s->r)
+			 ? raft_propose(s->r, e.p, (uint32_t)e.len, &index, &term)
+			 : KEEL_ESTOPPED;
 	rbuf_free(&e);
-	if (rc != KEEL_OK)
-		return false;
-	struct pending *p = pending_push(&s->writes, &s->n_writes, &s->cap_writes);
-	p->req = q;
-	p->index = index;
-	p->term = term;
-	s->stats.writes++;
-	return true;
+	uint32_t first = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (rc != KEEL_OK) { /* no longer the leader: they wait for one */
+			push(&s->waiting, &s->n_waiting, &s->cap_waiting, v[i]);
+			continue;
+		}
+		struct pending *p = pending_push(&s->writes, &s->n_writes, &s->cap_writes);
+		p->req = v[i];
+		p->index = index;
+		p->term = term;
+		p->cmd_first = first;
+		first += v[i]->n_cmds;
+	}
+	keel_free(v);
 }
 
 /* Reads that arrive in one pass of the event loop share one read index:
@@ -189,14 +221,14 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 			continue;
 		}
 		struct creq *q = p->req;
-		if (p->term != e->term || !replies) {
+		if (p->term != e->term || !replies || p->cmd_first + q->n_cmds > n_replies) {
 			finish_with(s, q, ERR_LOST_LEADER); /* another entry took its place */
 			continue;
 		}
 		q->reply.len = 0;
 		if (q->n_cmds > 1)
-			resp_array(&q->reply, n_replies);
-		for (uint32_t r = 0; r < n_replies; r++)
+			resp_array(&q->reply, q->n_cmds);
+		for (uint32_t r = p->cmd_first; r < p->cmd_first + q->n_cmds; r++)
 			rbuf_put(&q->reply, replies[r].p, replies[r].len);
 		creq_finish(s, q);
 	}
@@ -320,6 +352,9 @@ void requests_tick(struct server *s)
 
 void requests_fail_all(struct server *s, const char *err)
 {
+	for (uint32_t i = 0; i < s->n_pass_writes; i++)
+		finish_with(s, s->pass_writes[i], err);
+	s->n_pass_writes = 0;
 	for (uint32_t i = 0; i < s->n_waiting; i++)
 		finish_with(s, s->waiting[i], err);
 	for (uint32_t i = 0; i < s->n_forwarded; i++)

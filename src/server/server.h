@@ -77,6 +77,7 @@ struct pending { /* a proposed write, or a read waiting for its index */
 	struct creq *req;
 	raft_index index;
 	raft_term term;
+	uint32_t cmd_first; /* writes: its commands' place in the entry */
 	uint64_t read_id; /* reads */
 	bool index_known; /* reads */
 };
@@ -120,6 +121,9 @@ struct server {
 	struct pending *writes, *reads;
 	uint32_t n_writes, cap_writes, n_reads, cap_reads;
 	uint64_t next_read_id;
+	struct creq **pass_writes; /* the writes of this loop pass: one entry */
+	uint32_t n_pass_writes, cap_pass_writes;
+	size_t pass_bytes;
 	uint64_t read_batch_id; /* the reads of this loop pass */
 	bool read_batch_open;
 	uv_check_t check;       /* the end of each loop pass */
@@ -156,6 +160,7 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n);
 void requests_answer_reads(struct server *s);
 void requests_flush_reads(struct server *s); /* asks for the pass's read index */
+void requests_flush_writes(struct server *s); /* proposes the pass's writes */
 void requests_tick(struct server *s);
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void requests_fail_all(struct server *s, const char *err);
