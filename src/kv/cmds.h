@@ -29,7 +29,6 @@ struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const ui
 /* Deletes key if live; true if it was. */
 bool kv_remove(struct kv_ctx *c, const struct resp_arg *key);
 
-
 /* strings.c */
 void cmd_get(struct kv_ctx *c);
 void cmd_set(struct kv_ctx *c);

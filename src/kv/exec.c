@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/bytes.h"
 #include "base/mem.h"
 #include "kv/cmds.h"
 #include "resp/encode.h"
@@ -78,12 +79,42 @@ void kv_init(struct kv *kv, uint64_t seed)
 {
 	memset(kv, 0, sizeof *kv);
 	kv_dict_init(&kv->dict, seed);
+	kv_dict_init(&kv->sessions, seed ^ 0x5E55);
 	kv->rand_state = seed ^ 0x9E3779B97F4A7C15ull;
 }
 
 void kv_free(struct kv *kv)
 {
 	kv_dict_free(&kv->dict);
+	kv_dict_free(&kv->sessions);
+}
+
+bool kv_session_get(struct kv *kv, uint64_t id, uint64_t *seq, const uint8_t **reply, size_t *len)
+{
+	uint8_t key[8];
+	bytes_put_u64(key, id);
+	struct kv_entry *e = kv_dict_find(&kv->sessions, key, sizeof key);
+	if (!e || e->vlen < 8)
+		return false;
+	*seq = bytes_get_u64(e->val);
+	*reply = e->val + 8;
+	*len = e->vlen - 8;
+	return true;
+}
+
+void kv_session_put(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t *reply, size_t len)
+{
+	uint8_t key[8];
+	bytes_put_u64(key, id);
+	struct kv_entry *e = kv_dict_find(&kv->sessions, key, sizeof key);
+	if (!e)
+		e = kv_dict_add(&kv->sessions, key, sizeof key);
+	uint8_t *v = keel_malloc(8 + len);
+	bytes_put_u64(v, seq);
+	if (len)
+		memcpy(v + 8, reply, len);
+	kv_entry_set(e, v, 8 + len);
+	keel_free(v);
 }
 
 const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len)

@@ -27,7 +27,8 @@ enum {
 
 struct kv {
 	struct kv_dict dict;
-	uint64_t rand_state; /* RANDOMKEY, SCAN of a random start: reads only */
+	struct kv_dict sessions; /* exactly-once: session id -> last seq, reply */
+	uint64_t rand_state;	 /* RANDOMKEY, SCAN of a random start: reads only */
 };
 
 struct kv_ctx;
@@ -72,6 +73,13 @@ void kv_reply_arity(struct rbuf *out, const char *name);
 /* The live entry for key at c->now_ms, or NULL (an expired one is removed
  * only by a write: `writing`). */
 struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writing);
+
+/* Exactly-once writes (Raft thesis §6.3): the session table, replicated
+ * with the keyspace and kept in snapshots. For each session, the sequence
+ * number of its last request and that request's reply. get returns false
+ * for an unknown session; reply points into the table until it changes. */
+bool kv_session_get(struct kv *kv, uint64_t id, uint64_t *seq, const uint8_t **reply, size_t *len);
+void kv_session_put(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t *reply, size_t len);
 
 /* Glob-style matching as Redis's KEYS and SCAN MATCH do it (kv/glob.c). */
 bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);

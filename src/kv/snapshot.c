@@ -5,6 +5,9 @@
  *   8  count of keys
  *   count times: 4 key length, key, 8 value length, value,
  *                8 expiry (ms since the epoch, 0: none)
+ *   8  count of client sessions
+ *   count times: 8 session id, 8 value length, value (the last
+ *                sequence number, u64, then its reply)
  *   4  crc32c of everything before it
  * The checksum is checked before anything is read. */
 #include "kv/snapshot.h"
@@ -14,7 +17,7 @@
 #include "base/bytes.h"
 #include "base/crc32c.h"
 
-static const uint8_t magic[8] = {'K', 'E', 'E', 'L', 'K', 'V', '1', 0};
+static const uint8_t magic[8] = {'K', 'E', 'E', 'L', 'K', 'V', '2', 0};
 
 struct writer {
 	struct rbuf *out;
@@ -47,6 +50,29 @@ static void write_entry(void *ctx, struct kv_entry *e)
 	w->count++;
 }
 
+static void write_session(void *ctx, struct kv_entry *e)
+{
+	struct rbuf *out = ctx;
+	rbuf_put(out, e->key, 8);
+	put_u64(out, e->vlen);
+	rbuf_put(out, e->val, e->vlen);
+}
+
+/* The session section: false if malformed. */
+static bool read_sessions(struct kv *kv, struct bytes_reader *r)
+{
+	uint64_t n = bytes_read_u64(r);
+	for (uint64_t i = 0; i < n && !r->err; i++) {
+		const uint8_t *id = bytes_read_raw(r, 8);
+		uint64_t vlen = bytes_read_u64(r);
+		const uint8_t *v = vlen <= bytes_reader_left(r) ? bytes_read_raw(r, vlen) : NULL;
+		if (r->err || !id || !v || vlen < 8 || kv_dict_find(&kv->sessions, id, 8))
+			return false;
+		kv_entry_set(kv_dict_add(&kv->sessions, id, 8), v, vlen);
+	}
+	return !r->err;
+}
+
 void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 {
 	size_t start = out->len;
@@ -56,12 +82,15 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 	struct writer w = {out, now_ms, 0};
 	kv_dict_each(&kv->dict, write_entry, &w);
 	bytes_put_u64(out->p + count_at, w.count);
+	put_u64(out, kv_dict_size(&kv->sessions));
+	kv_dict_each(&kv->sessions, write_session, out);
 	put_u32(out, crc32c(0, out->p + start, out->len - start));
 }
 
 int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
 {
 	kv_dict_free(&kv->dict);
+	kv_dict_free(&kv->sessions);
 	if (n < sizeof magic + 12 || memcmp(p, magic, sizeof magic) != 0 ||
 	    bytes_get_u32(p + n - 4) != crc32c(0, p, n - 4))
 		return KEEL_ECORRUPT;
@@ -83,8 +112,9 @@ int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
 		kv_entry_set(e, val, vlen);
 		e->expire = expire;
 	}
-	if (r.err || bytes_reader_left(&r) != 0) {
+	if (r.err || !read_sessions(kv, &r) || bytes_reader_left(&r) != 0) {
 		kv_dict_free(&kv->dict);
+		kv_dict_free(&kv->sessions);
 		return KEEL_ECORRUPT;
 	}
 	return KEEL_OK;

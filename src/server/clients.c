@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "io/clock.h"
 #include "net/frame.h"
 #include "resp/encode.h"
 #include "server/entry.h"
@@ -210,11 +211,14 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	}
 	struct rbuf b;
 	rbuf_init(&b);
+	bool read = (cmd->flags & KV_READ) != 0;
+	if (!read) /* a write carries its session and sequence number */
+		entry_req_header(&b, c->session, c->next_seq++, 1);
 	entry_cmd_append(&b, argv, argc);
 	q->cmd_bytes = b.p;
 	q->cmd_len = b.len;
 	q->n_cmds = 1;
-	request_submit(s, q, (cmd->flags & KV_READ) != 0);
+	request_submit(s, q, read);
 }
 
 /* Parses and dispatches what is buffered, flushing replies as it goes;
@@ -288,6 +292,9 @@ static void on_connection(uv_stream_t *server, int status)
 	c->id = ++s->next_client_id;
 	c->proto = 2;
 	c->created_ms = server_now_ms();
+	const struct io_random *rnd = io_random_posix();
+	c->session = rnd->u64(rnd->ctx) | 1; /* never 0: that means none */
+	c->next_seq = 1;
 	rbuf_init(&c->in);
 	rbuf_init(&c->multi);
 	resp_req_init(&c->req);

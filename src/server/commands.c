@@ -134,11 +134,15 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 		creq_finish(s, q);
 		return;
 	}
-	/* one log entry, applied at once on every replica */
-	q->cmd_bytes = c->multi.p;
-	q->cmd_len = c->multi.len;
+	/* one request, in one log entry, applied at once on every replica */
+	struct rbuf b;
+	rbuf_init(&b);
+	entry_req_header(&b, c->session, c->next_seq++, c->multi_n);
+	rbuf_put(&b, c->multi.p, c->multi.len);
+	q->cmd_bytes = b.p;
+	q->cmd_len = b.len;
 	q->n_cmds = c->multi_n;
-	rbuf_init(&c->multi);
+	c->multi.len = 0;
 	c->multi_n = 0;
 	request_submit(s, q, false);
 }
@@ -177,6 +181,26 @@ static void cmd_client(struct server *s, struct client *c, struct creq *q,
 			resp_bulk_str(&q->reply, c->name);
 		else
 			resp_null(&q->reply, c->proto);
+	} else if (is(&argv[1], "session") && (argc == 2 || argc == 4)) {
+		/* CLIENT SESSION: this connection's session and next sequence
+		 * number; CLIENT SESSION <id> <seq> resumes a session, so that a
+		 * retried write (sent with the same seq) is answered, not applied
+		 * again */
+		int64_t id, seq;
+		if (argc == 4 &&
+		    (!resp_str2ll(argv[2].p, argv[2].len, &id) ||
+		     !resp_str2ll(argv[3].p, argv[3].len, &seq) || id == 0 || seq < 1)) {
+			resp_error(&q->reply, "ERR CLIENT SESSION <id> <seq>: a non-zero id and a "
+					      "sequence number of 1 or more");
+		} else if (argc == 4) {
+			c->session = (uint64_t)id;
+			c->next_seq = (uint64_t)seq;
+			resp_simple(&q->reply, "OK");
+		} else {
+			resp_array(&q->reply, 2);
+			resp_int(&q->reply, (int64_t)c->session);
+			resp_int(&q->reply, (int64_t)c->next_seq);
+		}
 	} else if (is(&argv[1], "id") && argc == 2) {
 		resp_int(&q->reply, (int64_t)c->id);
 	} else if (is(&argv[1], "list") && argc == 2) {

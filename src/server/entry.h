@@ -1,6 +1,7 @@
-/* server/entry.h — what a command log entry holds: the leader's time, the
- * client session and sequence number (0: none), and one or more commands
- * (several for MULTI/EXEC, applied together). Format in entry.c. */
+/* server/entry.h — what a command log entry holds: the leader's time and
+ * one or more requests, each with its client session and sequence number
+ * (0: none) and its commands (several for MULTI/EXEC, applied together).
+ * Format in entry.c. */
 #ifndef KEEL_SERVER_ENTRY_H
 #define KEEL_SERVER_ENTRY_H
 
@@ -17,23 +18,29 @@ struct entry_cmd {
 	uint32_t argc;
 };
 
-struct entry {
-	int64_t time_ms;
+struct entry_req {
 	uint64_t session, seq;
 	struct entry_cmd *cmds;
 	uint32_t n_cmds;
 };
 
-/* The parts of an encoding: the header, then n_cmds commands. */
-void entry_header(struct rbuf *out, int64_t time_ms, uint64_t session, uint64_t seq,
-		  uint32_t n_cmds);
+struct entry {
+	int64_t time_ms;
+	struct entry_req *reqs;
+	uint32_t n_reqs;
+};
+
+/* An encoding is built from parts: the entry header, then per request
+ * its header and its commands. */
+void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs);
+void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint32_t n_cmds);
 void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t argc);
-/* Appends the encoding of n commands to out. */
-void entry_encode(struct rbuf *out, int64_t time_ms, uint64_t session, uint64_t seq,
-		  const struct entry_cmd *cmds, uint32_t n);
 /* Decodes; arguments point into p. KEEL_ECORRUPT if malformed. Free with
  * entry_free. */
 int entry_decode(struct entry *e, const uint8_t *p, size_t n);
 void entry_free(struct entry *e);
+/* Decodes one command (entry_cmd_append's bytes); argv is the caller's
+ * to free. */
+int entry_cmd_decode(const uint8_t *p, size_t n, struct resp_arg **argv, uint32_t *argc);
 
 #endif

@@ -160,6 +160,35 @@ static void release_held(struct server *s)
 
 /* ---- apply -------------------------------------------------------------- */
 
+/* Runs one request of an entry: its reply goes to out. A request of a
+ * session it has already seen is not run again: the reply it had is given
+ * (exactly-once, thesis §6.3); an older one is refused. */
+static void apply_request(struct server *s, const struct entry_req *q, int64_t time_ms,
+			  struct rbuf *out)
+{
+	uint64_t last;
+	const uint8_t *cached;
+	size_t clen;
+	if (q->session && kv_session_get(&s->kv, q->session, &last, &cached, &clen) &&
+	    q->seq <= last) {
+		if (q->seq == last)
+			rbuf_put(out, cached, clen);
+		else
+			resp_error(out, "ERR this request's sequence number is older than the "
+					"session's last; its reply is no longer kept");
+		return;
+	}
+	if (q->n_cmds > 1)
+		resp_array(out, q->n_cmds);
+	for (uint32_t k = 0; k < q->n_cmds; k++) {
+		struct kv_ctx c = {&s->kv, q->cmds[k].argv, q->cmds[k].argc, out, 2, time_ms,
+				   false};
+		kv_exec(&c);
+	}
+	if (q->session)
+		kv_session_put(&s->kv, q->session, q->seq, out->p, out->len);
+}
+
 static void apply_entry(struct server *s, const struct raft_entry *e)
 {
 	s->stats.applied_entries++;
@@ -175,15 +204,11 @@ static void apply_entry(struct server *s, const struct raft_entry *e)
 		return;
 	}
 	s->last_entry_time = en.time_ms;
-	struct rbuf *replies = keel_calloc(en.n_cmds, sizeof *replies);
-	for (uint32_t i = 0; i < en.n_cmds; i++) {
-		struct kv_ctx c = {
-			&s->kv, en.cmds[i].argv, en.cmds[i].argc, &replies[i], 2, en.time_ms,
-			false};
-		kv_exec(&c);
-	}
-	requests_on_applied(s, e, replies, en.n_cmds);
-	for (uint32_t i = 0; i < en.n_cmds; i++)
+	struct rbuf *replies = keel_calloc(en.n_reqs, sizeof *replies);
+	for (uint32_t i = 0; i < en.n_reqs; i++)
+		apply_request(s, &en.reqs[i], en.time_ms, &replies[i]);
+	requests_on_applied(s, e, replies, en.n_reqs);
+	for (uint32_t i = 0; i < en.n_reqs; i++)
 		rbuf_free(&replies[i]);
 	keel_free(replies);
 	entry_free(&en);

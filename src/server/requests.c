@@ -70,7 +70,7 @@ static bool propose(struct server *s, struct creq *q)
 
 void requests_flush_writes(struct server *s)
 {
-	uint32_t n = s->n_pass_writes, total = 0;
+	uint32_t n = s->n_pass_writes;
 	if (!n)
 		return;
 	struct creq **v = s->pass_writes;
@@ -79,10 +79,9 @@ void requests_flush_writes(struct server *s)
 	s->pass_bytes = 0;
 	struct rbuf e;
 	rbuf_init(&e);
-	for (uint32_t i = 0; i < n; i++)
-		total += v[i]->n_cmds;
-	/* the leader stamps its time: every replica applies with it */
-	entry_header(&e, server_now_ms(), 0, 0, total);
+	/* the leader stamps its time: every replica applies with it; each
+	 * request's bytes already carry its session, sequence and commands */
+	entry_header(&e, server_now_ms(), n);
 	for (uint32_t i = 0; i < n; i++)
 		rbuf_put(&e, v[i]->cmd_bytes, v[i]->cmd_len);
 	raft_index index = 0;
@@ -91,7 +90,6 @@ void requests_flush_writes(struct server *s)
 			 ? raft_propose(s->r, e.p, (uint32_t)e.len, &index, &term)
 			 : KEEL_ESTOPPED;
 	rbuf_free(&e);
-	uint32_t first = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (rc != KEEL_OK) { /* no longer the leader: they wait for one */
 			push(&s->waiting, &s->n_waiting, &s->cap_waiting, v[i]);
@@ -101,8 +99,7 @@ void requests_flush_writes(struct server *s)
 		p->req = v[i];
 		p->index = index;
 		p->term = term;
-		p->cmd_first = first;
-		first += v[i]->n_cmds;
+		p->cmd_first = i; /* its request's place in the entry */
 	}
 	keel_free(v);
 }
@@ -144,16 +141,14 @@ void requests_flush_reads(struct server *s)
 /* Runs a confirmed read on this node's keyspace, with this node's clock. */
 static void run_read(struct server *s, struct creq *q)
 {
-	struct bytes_reader r;
-	bytes_reader_init(&r, q->cmd_bytes, q->cmd_len);
-	uint32_t argc = bytes_read_u32(&r);
-	struct resp_arg *argv = keel_calloc(argc ? argc : 1, sizeof *argv);
-	for (uint32_t i = 0; i < argc; i++) {
-		uint32_t len = bytes_read_u32(&r);
-		const uint8_t *p = bytes_read_raw(&r, len);
-		argv[i] = (struct resp_arg){p && len ? p : (const uint8_t *)"", len};
-	}
+	struct resp_arg *argv;
+	uint32_t argc;
 	q->reply.len = 0;
+	if (entry_cmd_decode(q->cmd_bytes, q->cmd_len, &argv, &argc) != KEEL_OK) {
+		resp_error(&q->reply, "ERR internal: a read could not be decoded");
+		creq_finish(s, q);
+		return;
+	}
 	int proto = q->client ? q->client->proto : 2;
 	struct kv_ctx c = {&s->kv, argv, argc, &q->reply, proto, server_now_ms(), false};
 	kv_exec(&c);
@@ -178,6 +173,7 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	rbuf_free(&f);
 	if (!ok)
 		return false;
+	q->fwd_to = leader;
 	push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;
@@ -221,15 +217,12 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 			continue;
 		}
 		struct creq *q = p->req;
-		if (p->term != e->term || !replies || p->cmd_first + q->n_cmds > n_replies) {
+		if (p->term != e->term || !replies || p->cmd_first >= n_replies) {
 			finish_with(s, q, ERR_LOST_LEADER); /* another entry took its place */
 			continue;
 		}
 		q->reply.len = 0;
-		if (q->n_cmds > 1)
-			resp_array(&q->reply, q->n_cmds);
-		for (uint32_t r = p->cmd_first; r < p->cmd_first + q->n_cmds; r++)
-			rbuf_put(&q->reply, replies[r].p, replies[r].len);
+		rbuf_put(&q->reply, replies[p->cmd_first].p, replies[p->cmd_first].len);
 		creq_finish(s, q);
 	}
 	s->n_writes = k;
@@ -321,15 +314,28 @@ void requests_tick(struct server *s)
 			push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
 	}
 	keel_free(v);
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_forwarded; i++) {
-		struct creq *q = s->forwarded[i];
+	/* Forwarded writes whose leader has changed go to the new one: they
+	 * carry their session and sequence number, so a write the old leader
+	 * did apply is answered, not applied again. */
+	raft_id leader = s->r && !raft_stopped(s->r) ? raft_leader_of(s->r) : RAFT_ID_NONE;
+	n = s->n_forwarded;
+	v = s->forwarded;
+	s->forwarded = NULL;
+	s->n_forwarded = s->cap_forwarded = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct creq *q = v[i];
 		if (now >= q->deadline_ms)
 			finish_with(s, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
+		else if (leader != RAFT_ID_NONE && leader != q->fwd_to && leader != s->cfg.id &&
+			 forward(s, q, leader))
+			continue;
+		else if (leader == s->cfg.id && !q->is_read) /* we lead now: propose it */
+			propose(s, q);
 		else
-			s->forwarded[k++] = q;
+			push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
 	}
-	s->n_forwarded = k;
+	keel_free(v);
+	uint32_t k = 0;
 	k = 0;
 	for (uint32_t i = 0; i < s->n_writes; i++) {
 		struct pending *p = &s->writes[i];

@@ -39,6 +39,7 @@ struct creq {
 	struct creq *next;     /* the client's reply order */
 	struct client *client; /* NULL once the client has gone */
 	uint64_t fwd_peer;     /* forwarded: the follower to answer */
+	uint64_t fwd_to;       /* follower side: the leader it was sent to */
 	uint64_t fwd_id;
 	struct rbuf reply;
 	bool done;
@@ -57,6 +58,7 @@ struct client {
 	char name[64];
 	char addr[64];
 	int proto;
+	uint64_t session, next_seq; /* exactly-once: this connection's session */
 	struct rbuf in;
 	size_t need;
 	struct resp_req req;
@@ -78,8 +80,8 @@ struct pending { /* a proposed write, or a read waiting for its index */
 	raft_index index;
 	raft_term term;
 	uint32_t cmd_first; /* writes: its commands' place in the entry */
-	uint64_t read_id; /* reads */
-	bool index_known; /* reads */
+	uint64_t read_id;   /* reads */
+	bool index_known;   /* reads */
 };
 
 struct held { /* an update's messages, sent once its persist is durable */
@@ -126,7 +128,7 @@ struct server {
 	size_t pass_bytes;
 	uint64_t read_batch_id; /* the reads of this loop pass */
 	bool read_batch_open;
-	uv_check_t check;       /* the end of each loop pass */
+	uv_check_t check;      /* the end of each loop pass */
 	struct creq **waiting; /* no leader yet */
 	uint32_t n_waiting, cap_waiting;
 	struct creq **forwarded; /* follower: sent to the leader */
@@ -159,7 +161,7 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 			 uint32_t n_replies);
 void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n);
 void requests_answer_reads(struct server *s);
-void requests_flush_reads(struct server *s); /* asks for the pass's read index */
+void requests_flush_reads(struct server *s);  /* asks for the pass's read index */
 void requests_flush_writes(struct server *s); /* proposes the pass's writes */
 void requests_tick(struct server *s);
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);

@@ -267,29 +267,41 @@ def follower_catches_up_from_a_snapshot():
 
 @case
 def incr_through_followers_while_leaders_die():
+    """Clients INCR through followers while the leader is killed again and
+    again; each retries a failed INCR with its session (CLIENT SESSION id
+    seq) until it is answered. Exactly-once: the counter ends equal to the
+    number of increments, each answered once."""
     c = Cluster()
     try:
         c.start_all()
         assert c.leader()
         assert retry(lambda: c.client(1).set("counter", "0")) is True
-        stop = False
-        acked, unknown, lock = [0], [0], threading.Lock()
+        stop = [False]
+        done, retried, lock = [0], [0], threading.Lock()
 
         def run():
-            while not stop:
-                lead = c.leader(2)
-                i = random.choice([k for k in list(c.procs) if k != lead] or [1])
-                try:
-                    c.client(i, 4).incr("counter")
-                    with lock:
-                        acked[0] += 1
-                except redis.ResponseError as e:
-                    if str(e).startswith("TIMEOUT"):
+            r = None
+            sid, seq = None, None
+            while not stop[0]:
+                for attempt in range(200):
+                    try:
+                        lead = c.leader(2)
+                        i = random.choice([k for k in list(c.procs) if k != lead] or [1])
+                        r = c.client(i, 4)
+                        if sid is None:
+                            sid, seq = r.execute_command("CLIENT", "SESSION")
+                        r.execute_command("CLIENT", "SESSION", sid, seq)
+                        r.incr("counter")
+                        break
+                    except (redis.RedisError, OSError):
                         with lock:
-                            unknown[0] += 1  # may have been applied
-                except (redis.ConnectionError, redis.TimeoutError):
-                    with lock:
-                        unknown[0] += 1
+                            retried[0] += 1
+                        time.sleep(0.05)
+                else:
+                    raise AssertionError("an INCR was never answered")
+                seq += 1
+                with lock:
+                    done[0] += 1
         threads = [threading.Thread(target=run) for _ in range(4)]
         for t in threads:
             t.start()
@@ -300,14 +312,12 @@ def incr_through_followers_while_leaders_die():
             c.leader(exclude=(lead,))
             c.start(lead)
         time.sleep(1.5)
-        stop = True
+        stop[0] = True
         for t in threads:
-            t.join(30)
+            t.join(60)
         final = int(retry(lambda: c.client(1).get("counter")))
-        assert acked[0] <= final <= acked[0] + unknown[0], \
-            f"counter {final}, acknowledged {acked[0]}, indeterminate {unknown[0]}"
-        return f"counter {final}: {acked[0]} acknowledged + {final - acked[0]} of " \
-               f"{unknown[0]} indeterminate"
+        assert final == done[0], f"counter {final}, but {done[0]} increments were answered"
+        return f"counter {final} = increments answered, {retried[0]} retries with sessions"
     finally:
         c.cleanup()
 

@@ -44,20 +44,26 @@ static void entries(void **state)
 	struct resp_arg a1[3] = {
 		{(const uint8_t *)"SET", 3}, {(const uint8_t *)"k", 1}, {(const uint8_t *)"", 0}};
 	struct resp_arg a2[2] = {{(const uint8_t *)"INCR", 4}, {(const uint8_t *)"n\0x", 3}};
-	struct entry_cmd cmds[2] = {{a1, 3}, {a2, 2}};
 	struct rbuf b;
 	rbuf_init(&b);
-	entry_encode(&b, 1234567, 9, 10, cmds, 2);
+	entry_header(&b, 1234567, 2);
+	entry_req_header(&b, 9, 10, 1);
+	entry_cmd_append(&b, a1, 3);
+	entry_req_header(&b, 0, 0, 2); /* a MULTI/EXEC of two commands */
+	entry_cmd_append(&b, a2, 2);
+	entry_cmd_append(&b, a1, 3);
 	struct entry e;
 	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
 	assert_int_equal(e.time_ms, 1234567);
-	assert_int_equal(e.session, 9);
-	assert_int_equal(e.seq, 10);
-	assert_int_equal(e.n_cmds, 2);
-	assert_int_equal(e.cmds[0].argc, 3);
-	assert_int_equal(e.cmds[0].argv[2].len, 0);
-	assert_int_equal(e.cmds[1].argv[1].len, 3);
-	assert_memory_equal(e.cmds[1].argv[1].p, "n\0x", 3);
+	assert_int_equal(e.n_reqs, 2);
+	assert_int_equal(e.reqs[0].session, 9);
+	assert_int_equal(e.reqs[0].seq, 10);
+	assert_int_equal(e.reqs[0].n_cmds, 1);
+	assert_int_equal(e.reqs[0].cmds[0].argc, 3);
+	assert_int_equal(e.reqs[0].cmds[0].argv[2].len, 0);
+	assert_int_equal(e.reqs[1].n_cmds, 2);
+	assert_int_equal(e.reqs[1].cmds[0].argv[1].len, 3);
+	assert_memory_equal(e.reqs[1].cmds[0].argv[1].p, "n\0x", 3);
 	entry_free(&e);
 	for (size_t k = 0; k < b.len; k++)
 		assert_int_equal(entry_decode(&e, b.p, k), KEEL_ECORRUPT);

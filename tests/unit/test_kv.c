@@ -315,6 +315,7 @@ static void snapshot_round_trip(void **state)
 	EXPECT(&r, "SET b 2 PX 5000", "+OK\r\n");
 	EXPECT(&r, "SET c 3 PX 10", "+OK\r\n");
 	r.now += 10; /* c has expired: not in the snapshot */
+	kv_session_put(&r.kv, 77, 5, (const uint8_t *)":3\r\n", 4);
 	struct rbuf snap;
 	rbuf_init(&snap);
 	kv_snapshot_write(&r.kv, r.now, &snap);
@@ -326,6 +327,13 @@ static void snapshot_round_trip(void **state)
 	EXPECT(&r2, "DBSIZE", ":2\r\n");
 	EXPECT(&r2, "GET a", "$1\r\n1\r\n");
 	EXPECT(&r2, "PTTL b", ":4990\r\n");
+	uint64_t seq;
+	const uint8_t *reply;
+	size_t rlen;
+	assert_true(kv_session_get(&copy, 77, &seq, &reply, &rlen)); /* sessions travel too */
+	assert_int_equal(seq, 5);
+	assert_memory_equal(reply, ":3\r\n", 4);
+	assert_false(kv_session_get(&copy, 78, &seq, &reply, &rlen));
 	/* a flipped byte anywhere is refused, and changes nothing */
 	for (size_t i = 0; i < snap.len; i++) {
 		snap.p[i] ^= 0x20;
