@@ -69,6 +69,7 @@ void cmd_pexpireat(struct kv_ctx *c);
 void cmd_ttl(struct kv_ctx *c);
 void cmd_pttl(struct kv_ctx *c);
 void cmd_persist(struct kv_ctx *c);
+void cmd_expired(struct kv_ctx *c);
 void cmd_ping(struct kv_ctx *c);
 void cmd_echo(struct kv_ctx *c);
 void cmd_select(struct kv_ctx *c);

@@ -57,6 +57,7 @@ static const struct kv_cmd table[] = {
 	{"ttl", 2, R, 1, 1, 1, cmd_ttl},
 	{"pttl", 2, R, 1, 1, 1, cmd_pttl},
 	{"persist", 2, W, 1, 1, 1, cmd_persist},
+	{"keel.expired", -3, W, 1, -1, 2, cmd_expired},
 	{"ping", -1, KV_MULTI_OK, 0, 0, 0, cmd_ping},
 	{"echo", 2, KV_MULTI_OK, 0, 0, 0, cmd_echo},
 	{"select", 2, KV_MULTI_OK, 0, 0, 0, cmd_select},

@@ -11,6 +11,22 @@
 #include "kv/cmds.h"
 #include "resp/encode.h"
 
+struct sample_ctx {
+	int64_t now;
+	uint32_t left;
+	void (*fn)(void *, const struct kv_entry *);
+	void *ctx;
+};
+
+static void sample_one(void *ctx, struct kv_entry *e)
+{
+	struct sample_ctx *sm = ctx;
+	if (sm->left && e->expire && e->expire <= sm->now) {
+		sm->fn(sm->ctx, e);
+		sm->left--;
+	}
+}
+
 void cmd_del(struct kv_ctx *c)
 {
 	int64_t n = 0;
@@ -316,6 +332,41 @@ void cmd_persist(struct kv_ctx *c)
 	} else {
 		resp_int(c->out, 0);
 	}
+}
+
+/* KEEL.EXPIRED key expiry [key expiry ...]: what the leader proposes to
+ * remove keys whose time has passed. A key goes only if its expiry is
+ * still the one named and has passed at the entry's time: a key written
+ * again since the proposal stays. Replies with the number removed. */
+void cmd_expired(struct kv_ctx *c)
+{
+	if (c->argc % 2 == 0) {
+		kv_reply_arity(c->out, "keel.expired");
+		return;
+	}
+	int64_t n = 0;
+	for (uint32_t i = 1; i + 1 < c->argc; i += 2) {
+		int64_t when;
+		if (!resp_str2ll(c->argv[i + 1].p, c->argv[i + 1].len, &when))
+			continue;
+		struct kv_entry *e = kv_dict_find(&c->kv->dict, c->argv[i].p, c->argv[i].len);
+		if (e && e->expire && e->expire == when && when <= c->now_ms) {
+			kv_dict_delete(&c->kv->dict, c->argv[i].p, c->argv[i].len);
+			c->dirty = true;
+			n++;
+		}
+	}
+	resp_int(c->out, n);
+}
+
+void kv_expired_sample(struct kv *kv, int64_t now_ms, uint64_t *cursor, uint32_t max,
+		       void (*fn)(void *ctx, const struct kv_entry *e), void *ctx)
+{
+	struct sample_ctx sm = {now_ms, max, fn, ctx};
+	uint32_t buckets = 0;
+	do {
+		*cursor = kv_dict_scan(&kv->dict, *cursor, sample_one, &sm);
+	} while (*cursor && sm.left && ++buckets < 4 * max);
 }
 
 void cmd_ping(struct kv_ctx *c)

@@ -81,6 +81,12 @@ struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writ
 bool kv_session_get(struct kv *kv, uint64_t id, uint64_t *seq, const uint8_t **reply, size_t *len);
 void kv_session_put(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t *reply, size_t len);
 
+/* Active expiry: calls fn for up to max keys whose expiry is at or before
+ * now_ms, scanning on from *cursor (0 starts over; it wraps to 0). The
+ * leader turns them into a KEEL.EXPIRED entry. */
+void kv_expired_sample(struct kv *kv, int64_t now_ms, uint64_t *cursor, uint32_t max,
+		       void (*fn)(void *ctx, const struct kv_entry *e), void *ctx);
+
 /* Glob-style matching as Redis's KEYS and SCAN MATCH do it (kv/glob.c). */
 bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);
 

@@ -328,6 +328,48 @@ void server_process(struct server *s)
 
 /* ---- loop callbacks ----------------------------------------------------- */
 
+struct sweep {
+	struct rbuf args; /* the command, as entry_cmd_append lays it out */
+	uint32_t n;
+	struct resp_arg argv[1 + 2 * 100];
+	char times[100][24];
+};
+
+static void sweep_key(void *ctx, const struct kv_entry *e)
+{
+	struct sweep *w = ctx;
+	uint32_t k = w->n++;
+	snprintf(w->times[k], sizeof w->times[k], "%lld", (long long)e->expire);
+	w->argv[1 + 2 * k] = (struct resp_arg){e->key, e->klen};
+	w->argv[2 + 2 * k] = (struct resp_arg){(const uint8_t *)w->times[k], strlen(w->times[k])};
+}
+
+/* The leader's active expiry: every tenth tick it proposes the removal of
+ * up to 100 keys whose time has passed (KEEL.EXPIRED), so every replica
+ * removes them at the same entry. */
+static void expire_sweep(struct server *s)
+{
+	if (++s->sweep_ticks % 10 || !s->r || raft_stopped(s->r) ||
+	    raft_role_of(s->r) != RAFT_LEADER)
+		return;
+	struct sweep *w = keel_calloc(1, sizeof *w);
+	w->argv[0] = (struct resp_arg){(const uint8_t *)"keel.expired", 12};
+	kv_expired_sample(&s->kv, server_now_ms(), &s->expire_cursor, 100, sweep_key, w);
+	if (w->n) {
+		struct creq *q = keel_calloc(1, sizeof *q);
+		rbuf_init(&q->reply);
+		struct rbuf b;
+		rbuf_init(&b);
+		entry_req_header(&b, 0, 0, 1);
+		entry_cmd_append(&b, w->argv, 1 + 2 * w->n);
+		q->cmd_bytes = b.p;
+		q->cmd_len = b.len;
+		q->n_cmds = 1;
+		request_submit(s, q, false); /* no client: freed when it is done */
+	}
+	keel_free(w);
+}
+
 /* Once stopping, and in-flight writes are done (or a second has passed),
  * everything on the loop is closed and uv_run returns. */
 static void shutdown_step(struct server *s)
@@ -355,6 +397,7 @@ static void on_tick(uv_timer_t *t)
 	if (s->r && !raft_stopped(s->r))
 		raft_tick(s->r);
 	requests_tick(s);
+	expire_sweep(s);
 	server_process(s);
 	shutdown_step(s);
 }

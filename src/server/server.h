@@ -105,6 +105,8 @@ struct server {
 	struct kv kv;
 	struct peers *peers;
 	int64_t last_entry_time; /* of the last applied command entry */
+	uint64_t expire_cursor;  /* active expiry's place in the keyspace */
+	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;
 	struct held *held;

@@ -219,6 +219,18 @@ static void expiry(void **state)
 	EXPECT(&r, "TTL j", ":10\r\n");
 	EXPECT(&r, "PERSIST j", ":1\r\n");
 	EXPECT(&r, "PERSIST j", ":0\r\n");
+	/* active expiry: the leader's KEEL.EXPIRED removes a key only if its
+	 * expiry is the one named and has passed at the entry's time */
+	char line[128];
+	EXPECT(&r, "SET x v PX 50", "+OK\r\n");
+	snprintf(line, sizeof line, "KEEL.EXPIRED x %lld", (long long)(r.now + 50));
+	EXPECT(&r, line, ":0\r\n"); /* not yet */
+	r.now += 50;
+	EXPECT(&r, "KEEL.EXPIRED x 1", ":0\r\n"); /* another expiry */
+	EXPECT(&r, line, ":1\r\n");
+	EXPECT(&r, "DBSIZE", ":1\r\n");
+	EXPECT(&r, "KEEL.EXPIRED j",
+	       "-ERR wrong number of arguments for 'keel.expired' command\r\n");
 	teardown(&r);
 }
 
