@@ -107,23 +107,33 @@ static void maybe_grow(struct kv_dict *d)
 	d->rehash = 0;
 }
 
+/* The link that points at key's entry (in t[*k]), or NULL. */
+static struct kv_entry **link_of(struct kv_dict *d, const uint8_t *key, size_t klen, int *k)
+{
+	uint64_t h = hash_of(d, key, klen);
+	for (*k = 0; *k < 2; (*k)++) {
+		struct kv_table *t = &d->t[*k];
+		if (!t->size)
+			continue;
+		for (struct kv_entry **p = &t->b[h & (t->size - 1)]; *p; p = &(*p)->next) {
+			struct kv_entry *e = *p;
+			if (e->hash == h && e->klen == klen && !memcmp(e->key, key, klen))
+				return p;
+		}
+		if (d->rehash < 0)
+			break;
+	}
+	return NULL;
+}
+
 struct kv_entry *kv_dict_find(struct kv_dict *d, const uint8_t *key, size_t klen)
 {
 	if (kv_dict_size(d) == 0)
 		return NULL;
 	rehash_step(d);
-	uint64_t h = hash_of(d, key, klen);
-	for (int k = 0; k < 2; k++) {
-		struct kv_table *t = &d->t[k];
-		if (!t->size)
-			continue;
-		for (struct kv_entry *e = t->b[h & (t->size - 1)]; e; e = e->next)
-			if (e->hash == h && e->klen == klen && !memcmp(e->key, key, klen))
-				return e;
-		if (d->rehash < 0)
-			break;
-	}
-	return NULL;
+	int k;
+	struct kv_entry **p = link_of(d, key, klen, &k);
+	return p ? *p : NULL;
 }
 
 struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen)
@@ -148,24 +158,15 @@ bool kv_dict_delete(struct kv_dict *d, const uint8_t *key, size_t klen)
 	if (kv_dict_size(d) == 0)
 		return false;
 	rehash_step(d);
-	uint64_t h = hash_of(d, key, klen);
-	for (int k = 0; k < 2; k++) {
-		struct kv_table *t = &d->t[k];
-		if (!t->size)
-			continue;
-		for (struct kv_entry **p = &t->b[h & (t->size - 1)]; *p; p = &(*p)->next) {
-			struct kv_entry *e = *p;
-			if (e->hash == h && e->klen == klen && !memcmp(e->key, key, klen)) {
-				*p = e->next;
-				entry_free(e);
-				t->used--;
-				return true;
-			}
-		}
-		if (d->rehash < 0)
-			break;
-	}
-	return false;
+	int k;
+	struct kv_entry **p = link_of(d, key, klen, &k);
+	if (!p)
+		return false;
+	struct kv_entry *e = *p;
+	*p = e->next;
+	entry_free(e);
+	d->t[k].used--;
+	return true;
 }
 
 struct kv_entry *kv_dict_random(struct kv_dict *d, uint64_t r)

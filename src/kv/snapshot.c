@@ -25,28 +25,16 @@ struct writer {
 	uint64_t count;
 };
 
-static void put_u32(struct rbuf *b, uint32_t v)
-{
-	bytes_put_u32(rbuf_reserve(b, 4), v);
-	b->len += 4;
-}
-
-static void put_u64(struct rbuf *b, uint64_t v)
-{
-	bytes_put_u64(rbuf_reserve(b, 8), v);
-	b->len += 8;
-}
-
 static void write_entry(void *ctx, struct kv_entry *e)
 {
 	struct writer *w = ctx;
 	if (e->expire && e->expire <= w->now)
 		return;
-	put_u32(w->out, e->klen);
+	rbuf_put_u32(w->out, e->klen);
 	rbuf_put(w->out, e->key, e->klen);
-	put_u64(w->out, e->vlen);
+	rbuf_put_u64(w->out, e->vlen);
 	rbuf_put(w->out, e->val, e->vlen);
-	put_u64(w->out, (uint64_t)e->expire);
+	rbuf_put_u64(w->out, (uint64_t)e->expire);
 	w->count++;
 }
 
@@ -54,7 +42,7 @@ static void write_session(void *ctx, struct kv_entry *e)
 {
 	struct rbuf *out = ctx;
 	rbuf_put(out, e->key, 8);
-	put_u64(out, e->vlen);
+	rbuf_put_u64(out, e->vlen);
 	rbuf_put(out, e->val, e->vlen);
 }
 
@@ -78,13 +66,13 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 	size_t start = out->len;
 	rbuf_put(out, magic, sizeof magic);
 	size_t count_at = out->len;
-	put_u64(out, 0);
+	rbuf_put_u64(out, 0);
 	struct writer w = {out, now_ms, 0};
 	kv_dict_each(&kv->dict, write_entry, &w);
 	bytes_put_u64(out->p + count_at, w.count);
-	put_u64(out, kv_dict_size(&kv->sessions));
+	rbuf_put_u64(out, kv_dict_size(&kv->sessions));
 	kv_dict_each(&kv->sessions, write_session, out);
-	put_u32(out, crc32c(0, out->p + start, out->len - start));
+	rbuf_put_u32(out, crc32c(0, out->p + start, out->len - start));
 }
 
 int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)

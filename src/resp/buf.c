@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "base/bytes.h"
 #include "base/mem.h"
 
 void rbuf_init(struct rbuf *b)
@@ -39,6 +40,18 @@ void rbuf_put(struct rbuf *b, const void *p, size_t n)
 void rbuf_puts(struct rbuf *b, const char *s)
 {
 	rbuf_put(b, s, strlen(s));
+}
+
+void rbuf_put_u32(struct rbuf *b, uint32_t v)
+{
+	bytes_put_u32(rbuf_reserve(b, 4), v);
+	b->len += 4;
+}
+
+void rbuf_put_u64(struct rbuf *b, uint64_t v)
+{
+	bytes_put_u64(rbuf_reserve(b, 8), v);
+	b->len += 8;
 }
 
 void rbuf_consume(struct rbuf *b, size_t n)

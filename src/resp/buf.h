@@ -17,6 +17,9 @@ void rbuf_free(struct rbuf *b);
 uint8_t *rbuf_reserve(struct rbuf *b, size_t n);
 void rbuf_put(struct rbuf *b, const void *p, size_t n);
 void rbuf_puts(struct rbuf *b, const char *s);
+/* Little-endian integers (base/bytes.h's encoding). */
+void rbuf_put_u32(struct rbuf *b, uint32_t v);
+void rbuf_put_u64(struct rbuf *b, uint64_t v);
 /* Drops the first n bytes. */
 void rbuf_consume(struct rbuf *b, size_t n);
 

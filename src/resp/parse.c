@@ -70,20 +70,33 @@ static const uint8_t *find(const uint8_t *buf, size_t len, size_t from, uint8_t 
 	return from < len ? memchr(buf + from, c, len - from) : NULL;
 }
 
+/* Finds the byte c that ends a line, from `from`: RESP_OK with *nl, or
+ * RESP_MORE, or RESP_ERR with too_big once more than RESP_INLINE_MAX
+ * bytes since `start` wait for it. */
+static int find_line(const uint8_t *buf, size_t len, size_t start, size_t from, uint8_t c,
+		     const char *too_big, const uint8_t **nl, size_t *need, const char **err)
+{
+	*nl = find(buf, len, from, c);
+	if (*nl)
+		return RESP_OK;
+	*need = len + 1;
+	if (len - start > RESP_INLINE_MAX) {
+		*err = too_big;
+		return RESP_ERR;
+	}
+	return RESP_MORE;
+}
+
 /* ---- multibulk ----------------------------------------------------------- */
 
 static int parse_multibulk(struct resp_req *r, const uint8_t *buf, size_t len, size_t *used,
 			   size_t *need, const char **err)
 {
-	const uint8_t *nl = find(buf, len, 1, '\r');
-	if (!nl) {
-		*need = len + 1;
-		if (len > RESP_INLINE_MAX) {
-			*err = "Protocol error: too big mbulk count string";
-			return RESP_ERR;
-		}
-		return RESP_MORE;
-	}
+	const uint8_t *nl;
+	int rc = find_line(buf, len, 0, 1, '\r', "Protocol error: too big mbulk count string", &nl,
+			   need, err);
+	if (rc != RESP_OK)
+		return rc;
 	size_t pos = (size_t)(nl - buf);
 	int64_t count;
 	if (!resp_str2ll(buf + 1, pos - 1, &count) || count > (int64_t)RESP_ARGS_MAX) {
@@ -110,15 +123,10 @@ static int parse_multibulk(struct resp_req *r, const uint8_t *buf, size_t len, s
 			*err = r->err;
 			return RESP_ERR;
 		}
-		nl = find(buf, len, pos + 1, '\r');
-		if (!nl) {
-			*need = len + 1;
-			if (len - pos > RESP_INLINE_MAX) {
-				*err = "Protocol error: too big bulk count string";
-				return RESP_ERR;
-			}
-			return RESP_MORE;
-		}
+		rc = find_line(buf, len, pos, pos + 1, '\r',
+			       "Protocol error: too big bulk count string", &nl, need, err);
+		if (rc != RESP_OK)
+			return rc;
 		int64_t blen;
 		size_t lstart = pos + 1, lend = (size_t)(nl - buf);
 		if (!resp_str2ll(buf + lstart, lend - lstart, &blen) || blen < 0 ||
@@ -234,15 +242,11 @@ static bool split_token(const uint8_t *line, size_t end, size_t *i, uint8_t *out
 static int parse_inline(struct resp_req *r, const uint8_t *buf, size_t len, size_t *used,
 			size_t *need, const char **err)
 {
-	const uint8_t *nl = find(buf, len, 0, '\n');
-	if (!nl) {
-		*need = len + 1;
-		if (len > RESP_INLINE_MAX) {
-			*err = "Protocol error: too big inline request";
-			return RESP_ERR;
-		}
-		return RESP_MORE;
-	}
+	const uint8_t *nl;
+	int rc = find_line(buf, len, 0, 0, '\n', "Protocol error: too big inline request", &nl,
+			   need, err);
+	if (rc != RESP_OK)
+		return rc;
 	size_t end = (size_t)(nl - buf);
 	if (end && buf[end - 1] == '\r')
 		end--;

@@ -12,38 +12,26 @@
 
 #define ENTRY_VERSION 2
 
-static void put32(struct rbuf *b, uint32_t v)
-{
-	bytes_put_u32(rbuf_reserve(b, 4), v);
-	b->len += 4;
-}
-
-static void put64(struct rbuf *b, uint64_t v)
-{
-	bytes_put_u64(rbuf_reserve(b, 8), v);
-	b->len += 8;
-}
-
 void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs)
 {
 	uint8_t v = ENTRY_VERSION;
 	rbuf_put(out, &v, 1);
-	put64(out, (uint64_t)time_ms);
-	put32(out, n_reqs);
+	rbuf_put_u64(out, (uint64_t)time_ms);
+	rbuf_put_u32(out, n_reqs);
 }
 
 void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint32_t n_cmds)
 {
-	put64(out, session);
-	put64(out, seq);
-	put32(out, n_cmds);
+	rbuf_put_u64(out, session);
+	rbuf_put_u64(out, seq);
+	rbuf_put_u32(out, n_cmds);
 }
 
 void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t argc)
 {
-	put32(out, argc);
+	rbuf_put_u32(out, argc);
 	for (uint32_t k = 0; k < argc; k++) {
-		put32(out, (uint32_t)argv[k].len);
+		rbuf_put_u32(out, (uint32_t)argv[k].len);
 		rbuf_put(out, argv[k].p, argv[k].len);
 	}
 }

@@ -16,6 +16,7 @@
 #include "raft/codec.h"
 #include "resp/encode.h"
 #include "server/entry.h"
+#include "server/persist.h"
 #include "server/server.h"
 
 int64_t server_now_ms(void)
@@ -75,45 +76,14 @@ static void msg_free(struct raft_msg *m)
 
 /* ---- persist ------------------------------------------------------------ */
 
-static void to_snap_meta(const struct raft_snapshot_meta *m, struct snap_meta *s)
-{
-	memset(s, 0, sizeof *s);
-	s->index = m->index;
-	s->term = m->term;
-	s->size = m->size;
-	s->crc = m->crc;
-	s->meta_len = raft_config_encode(&m->config, s->meta);
-}
-
-/* Queues the persist part of an update; returns its sequence number. */
+/* Queues the persist part of an update; returns its sequence number (0:
+ * nothing to persist). */
 static uint64_t persist(struct server *s, const struct raft_update *u)
 {
-	struct storage_batch b = {.hs = u->hs_changed, .term = u->term, .vote = u->vote};
-	struct snap_meta chunk, inst;
-	if (u->snap_chunk) {
-		to_snap_meta(&u->snap_chunk->meta, &chunk);
-		b.chunk_meta = &chunk;
-		b.chunk_offset = u->snap_chunk->offset;
-		b.chunk_data = u->snap_chunk->data;
-		b.chunk_len = u->snap_chunk->len;
-	}
-	if (u->snap_install) {
-		to_snap_meta(u->snap_install, &inst);
-		b.install = &inst;
-	}
-	b.truncate_from = u->truncate_from;
-	b.purge_below = u->purge_below;
-	struct wal_entry *es = keel_calloc(u->n_entries ? u->n_entries : 1, sizeof *es);
-	for (uint32_t i = 0; i < u->n_entries; i++)
-		es[i] = (struct wal_entry){u->entries[i].term, u->entries[i].index,
-					   u->entries[i].type, u->entries[i].len,
-					   u->entries[i].data};
-	b.entries = es;
-	b.n_entries = u->n_entries;
-	bool empty = !b.hs && !b.chunk_meta && !b.install && !b.truncate_from && !b.n_entries &&
-		     !b.purge_below;
-	uint64_t seq = empty ? 0 : committer_submit(s->com, &b);
-	keel_free(es);
+	struct storage_batch b;
+	struct persist_scratch sc;
+	uint64_t seq = persist_batch(u, &b, &sc) ? committer_submit(s->com, &b) : 0;
+	persist_scratch_free(&sc);
 	return seq;
 }
 
@@ -254,7 +224,7 @@ static void want_snapshot(struct server *s, const struct raft_update *u)
 	s->taking.config = *conf;
 	s->taking_data = b.p; /* owned */
 	struct snap_meta m;
-	to_snap_meta(&s->taking, &m);
+	persist_meta_to_snap(&s->taking, &m);
 	s->snapshot_seq = committer_submit_snapshot(s->com, &m, b.p);
 	s->taking_snapshot = true;
 }
@@ -494,12 +464,7 @@ static int open_storage(struct server *s, struct raft_init *in, struct keel_errm
 	in->term = l->term;
 	in->vote = l->vote;
 	if (l->has_snap) {
-		memset(&s->snap, 0, sizeof s->snap);
-		s->snap.index = l->snap.index;
-		s->snap.term = l->snap.term;
-		s->snap.size = l->snap.size;
-		s->snap.crc = l->snap.crc;
-		if (raft_config_decode(&s->snap.config, l->snap.meta, l->snap.meta_len) ||
+		if (persist_meta_from_snap(&l->snap, &s->snap) ||
 		    kv_snapshot_read(&s->kv, l->snap_data, l->snap.size)) {
 			keel_errmsg_set(err, "%s: the snapshot does not restore", s->cfg.dir);
 			return KEEL_ECORRUPT;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "server/persist.h"
 
 #define DATA_DIR "data"
 
@@ -21,26 +22,6 @@ void persist_free(struct persist *p)
 	storage_close(p->st);
 	simfs_free(p->disk);
 	memset(p, 0, sizeof *p);
-}
-
-static void to_snap(const struct raft_snapshot_meta *m, struct snap_meta *s)
-{
-	memset(s, 0, sizeof *s);
-	s->index = m->index;
-	s->term = m->term;
-	s->size = m->size;
-	s->crc = m->crc;
-	s->meta_len = raft_config_encode(&m->config, s->meta);
-}
-
-static int from_snap(const struct snap_meta *s, struct raft_snapshot_meta *m)
-{
-	memset(m, 0, sizeof *m);
-	m->index = s->index;
-	m->term = s->term;
-	m->size = s->size;
-	m->crc = s->crc;
-	return raft_config_decode(&m->config, s->meta, s->meta_len);
 }
 
 /* Every entry the model holds as durable is in what was recovered. */
@@ -89,7 +70,7 @@ int persist_open(struct persist *p, struct store *model)
 	if ((rc = check_recovered(p, model, l)))
 		goto fail;
 	struct raft_snapshot_meta snap;
-	if (l->has_snap && (rc = from_snap(&l->snap, &snap))) {
+	if (l->has_snap && (rc = persist_meta_from_snap(&l->snap, &snap))) {
 		keel_errmsg_set(&p->err, "recovered snapshot metadata does not decode");
 		goto fail;
 	}
@@ -112,32 +93,13 @@ fail:
 
 int persist_write(struct persist *p, const struct raft_update *u)
 {
-	struct storage_batch b = {.hs = u->hs_changed, .term = u->term, .vote = u->vote};
-	struct snap_meta chunk, inst;
-	if (u->snap_chunk) {
-		to_snap(&u->snap_chunk->meta, &chunk);
-		b.chunk_meta = &chunk;
-		b.chunk_offset = u->snap_chunk->offset;
-		b.chunk_data = u->snap_chunk->data;
-		b.chunk_len = u->snap_chunk->len;
-	}
-	if (u->snap_install) {
-		to_snap(u->snap_install, &inst);
-		b.install = &inst;
-	}
-	b.truncate_from = u->truncate_from;
-	b.purge_below = u->purge_below;
-	struct wal_entry *es = keel_calloc(u->n_entries ? u->n_entries : 1, sizeof *es);
-	for (uint32_t i = 0; i < u->n_entries; i++)
-		es[i] = (struct wal_entry){u->entries[i].term, u->entries[i].index,
-					   u->entries[i].type, u->entries[i].len,
-					   u->entries[i].data};
-	b.entries = es;
-	b.n_entries = u->n_entries;
+	struct storage_batch b;
+	struct persist_scratch sc;
+	persist_batch(u, &b, &sc);
 	int rc = storage_write(p->st, &b, &p->err);
 	if (!rc)
 		rc = storage_flush(p->st, &p->err); /* on the disk, not yet durable */
-	keel_free(es);
+	persist_scratch_free(&sc);
 	return rc;
 }
 
@@ -150,7 +112,7 @@ int persist_save_snapshot(struct persist *p, const struct raft_snapshot_meta *m,
 			  const uint8_t *data)
 {
 	struct snap_meta s;
-	to_snap(m, &s);
+	persist_meta_to_snap(m, &s);
 	return storage_save_snapshot(p->st, &s, data, &p->err);
 }
 
