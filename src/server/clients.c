@@ -13,7 +13,8 @@
 #include "server/entry.h"
 #include "server/server.h"
 
-#define PENDING_MAX 10000 /* requests in flight before reading pauses */
+#define PENDING_MAX 10000	   /* requests in flight before reading pauses */
+#define OUTPUT_MAX  (256ull << 20) /* reply bytes a client has not read: then it is closed */
 
 struct wreq {
 	uv_write_t req;
@@ -100,6 +101,17 @@ static void flush(struct client *c)
 		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
 			rbuf_free(&w->buf);
 			keel_free(w);
+			client_close(c);
+			return;
+		}
+		/* a client that does not read its replies cannot make the node
+		 * hold them without bound (Redis's client-output-buffer-limit) */
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > OUTPUT_MAX) {
+			fprintf(stderr,
+				"[%llu] client %llu (%s) closed: over %llu MiB of replies "
+				"unread\n",
+				(unsigned long long)c->s->cfg.id, (unsigned long long)c->id,
+				c->addr, (unsigned long long)(OUTPUT_MAX >> 20));
 			client_close(c);
 			return;
 		}
