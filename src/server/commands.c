@@ -74,6 +74,24 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 s->n_clients);
 		rbuf_puts(o, line);
 	}
+	if (all || !strcasecmp(section, "memory")) {
+		size_t rss = 0;
+		uv_resident_set_memory(&rss);
+		snprintf(line, sizeof line,
+			 "# Memory\r\nused_memory_rss:%zu\r\nkeel_keys:%llu\r\n"
+			 "keel_sessions:%llu\r\n\r\n",
+			 rss, (unsigned long long)kv_dict_size(&s->kv.dict),
+			 (unsigned long long)kv_dict_size(&s->kv.sessions));
+		rbuf_puts(o, line);
+	}
+	if (all || !strcasecmp(section, "replication")) {
+		bool leader = s->r && raft_role_of(s->r) == RAFT_LEADER;
+		snprintf(line, sizeof line,
+			 "# Replication\r\nrole:%s\r\nconnected_slaves:0\r\n"
+			 "keel_read_replicas:0\r\n\r\n",
+			 leader ? "master" : "slave");
+		rbuf_puts(o, line);
+	}
 	if (all || !strcasecmp(section, "stats")) {
 		snprintf(line, sizeof line,
 			 "# Stats\r\ntotal_commands_processed:%llu\r\nkeel_writes:%llu\r\n"
