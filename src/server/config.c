@@ -56,7 +56,10 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		c->request_timeout_ms = (uint32_t)strtoul(v, &end, 10);
 	else if (!strcmp(name, "snapshot-entries"))
 		c->snapshot_entries = strtoull(v, &end, 10);
-	else if (!strcmp(name, "segment-mb"))
+	else if (!strcmp(name, "trailing-entries")) {
+		c->trailing_entries = strtoull(v, &end, 10);
+		c->has_trailing = true;
+	} else if (!strcmp(name, "segment-mb"))
 		c->segment_bytes = strtoull(v, &end, 10) << 20;
 	else if (!strcmp(name, "join") || !strcmp(name, "replica-of")) {
 		keel_errmsg_set(err, "--%s is not implemented yet", name);

@@ -484,6 +484,8 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	raft_options_default(&in.options);
 	if (s->cfg.snapshot_entries)
 		in.options.snapshot_entries = s->cfg.snapshot_entries;
+	if (s->cfg.has_trailing)
+		in.options.trailing_entries = s->cfg.trailing_entries;
 	if (s->cfg.verbose)
 		in.options.trace = (struct trace){trace_line, s};
 	int rc = open_storage(s, &in, err);

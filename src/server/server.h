@@ -29,6 +29,8 @@ struct server_config {
 	uint32_t request_timeout_ms; /* wait for a leader / a commit */
 	uint64_t segment_bytes;
 	uint64_t snapshot_entries;
+	uint64_t trailing_entries; /* kept below a snapshot for slow followers */
+	bool has_trailing;
 	bool verbose; /* Raft trace lines on stderr */
 };
 

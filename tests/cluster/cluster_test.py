@@ -239,9 +239,13 @@ def follower_catches_up(extra, writes, want_snapshot):
         c.start_all()
         lead = c.leader()
         f = next(i for i in (1, 2, 3) if i != lead)
+        stopped_at = c.info(f)["raft_applied_index"]
         c.kill(f, signal.SIGTERM)
         for k in range(writes):
             retry(lambda: c.client(lead).set(f"c{k}", str(k)))
+        first = int(c.client(lead).info("persistence").get("keel_log_first", 0))
+        if want_snapshot:  # the leader no longer has what the follower lacks
+            assert first > stopped_at + 1, f"the leader's log still starts at {first}"
         c.start(f)
         assert c.wait_caught_up(f), "the follower did not catch up"
         for k in range(0, writes, max(1, writes // 50)):
@@ -250,7 +254,8 @@ def follower_catches_up(extra, writes, want_snapshot):
         snap = int(c.client(f).info("persistence").get("keel_snapshot_index", 0))
         if want_snapshot:
             assert snap > 0, "the follower caught up without a snapshot"
-        return f"{writes} writes while it was down; its snapshot index {snap}"
+        return f"{writes} writes while it was down (the leader's log starts at {first}); " \
+               f"its snapshot index {snap}"
     finally:
         c.cleanup()
 
@@ -262,7 +267,8 @@ def follower_catches_up_from_the_log():
 
 @case
 def follower_catches_up_from_a_snapshot():
-    return follower_catches_up(["--snapshot-entries", "100"], 1500, True)
+    return follower_catches_up(["--snapshot-entries", "100", "--trailing-entries", "10"], 1500,
+                               True)
 
 
 @case
