@@ -23,6 +23,8 @@
 	"not applied"
 #define ERR_TIMEOUT	 "-TIMEOUT the write was not confirmed in time; it may have been applied"
 #define ERR_READ_TIMEOUT "-TIMEOUT the read could not be confirmed in time"
+#define READ_RETRY_MS	 250  /* a read index not answered by then is asked again */
+#define FORWARD_RETRY_MS 1000 /* a forwarded write not answered by then is sent again */
 
 static void finish_with(struct server *s, struct creq *q, const char *line)
 {
@@ -116,6 +118,7 @@ static bool start_read(struct server *s, struct creq *q)
 	struct pending *p = pending_push(&s->reads, &s->n_reads, &s->cap_reads);
 	p->req = q;
 	p->read_id = s->read_batch_id;
+	p->asked_ms = server_now_ms();
 	s->stats.reads++;
 	return true;
 }
@@ -163,7 +166,8 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	struct rbuf f;
 	rbuf_init(&f);
 	uint8_t hdr[13];
-	q->fwd_id = ++s->next_fwd_id;
+	if (!q->fwd_id) /* kept when sent again: a reply to either copy answers it */
+		q->fwd_id = ++s->next_fwd_id;
 	bytes_put_u64(hdr, q->fwd_id);
 	hdr[8] = q->is_read;
 	bytes_put_u32(hdr + 9, q->n_cmds);
@@ -174,6 +178,7 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	if (!ok)
 		return false;
 	q->fwd_to = leader;
+	q->fwd_at = server_now_ms();
 	push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;
@@ -262,6 +267,21 @@ void requests_answer_reads(struct server *s)
 	s->n_reads = k;
 }
 
+/* A forwarded write must decode as one request of an entry. */
+static bool forwarded_ok(const struct creq *q)
+{
+	struct rbuf b;
+	rbuf_init(&b);
+	entry_header(&b, 0, 1);
+	rbuf_put(&b, q->cmd_bytes, q->cmd_len);
+	struct entry e;
+	bool ok = entry_decode(&e, b.p, b.len) == KEEL_OK && e.reqs[0].n_cmds == q->n_cmds;
+	if (ok)
+		entry_free(&e);
+	rbuf_free(&b);
+	return ok;
+}
+
 /* A frame from a peer: a forwarded request (we are the leader) or the
  * leader's reply to one we forwarded. */
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
@@ -290,11 +310,15 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 	q->cmd_len = n - 13;
 	q->cmd_bytes = keel_memdup(p + 13, q->cmd_len ? q->cmd_len : 1);
 	bool is_read = p[8] != 0;
+	if (is_read || !forwarded_ok(q)) { /* a peer's bytes are checked like any input */
+		finish_with(s, q, "-ERR the forwarded request was malformed; not applied");
+		return;
+	}
 	if (s->r && raft_leader_of(s->r) != s->cfg.id) {
 		finish_with(s, q, "-TRYAGAIN this node is no longer the leader; not applied");
 		return;
 	}
-	request_submit(s, q, is_read);
+	request_submit(s, q, false);
 }
 
 /* The periodic pass: waiting requests move on once there is a leader;
@@ -314,9 +338,10 @@ void requests_tick(struct server *s)
 			push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
 	}
 	keel_free(v);
-	/* Forwarded writes whose leader has changed go to the new one: they
-	 * carry their session and sequence number, so a write the old leader
-	 * did apply is answered, not applied again. */
+	/* Forwarded writes whose leader has changed go to the new one, and
+	 * those unanswered for a while go again: they carry their session and
+	 * sequence number, so a write already applied is answered, not applied
+	 * again. */
 	raft_id leader = s->r && !raft_stopped(s->r) ? raft_leader_of(s->r) : RAFT_ID_NONE;
 	n = s->n_forwarded;
 	v = s->forwarded;
@@ -326,9 +351,10 @@ void requests_tick(struct server *s)
 		struct creq *q = v[i];
 		if (now >= q->deadline_ms)
 			finish_with(s, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
-		else if (leader != RAFT_ID_NONE && leader != q->fwd_to && leader != s->cfg.id &&
+		else if (leader != RAFT_ID_NONE && leader != s->cfg.id &&
+			 (leader != q->fwd_to || now - q->fwd_at >= FORWARD_RETRY_MS) &&
 			 forward(s, q, leader))
-			continue;
+			continue; /* a new leader, or no answer yet: sent again */
 		else if (leader == s->cfg.id && !q->is_read) /* we lead now: propose it */
 			propose(s, q);
 		else
@@ -350,6 +376,10 @@ void requests_tick(struct server *s)
 		struct pending *p = &s->reads[i];
 		if (now >= p->req->deadline_ms)
 			finish_with(s, p->req, ERR_READ_TIMEOUT);
+		else if (!p->index_known && now - p->asked_ms >= READ_RETRY_MS)
+			/* the question or its answer was lost (a peer connection
+			 * not up yet): ask again in a new batch */
+			push(&s->waiting, &s->n_waiting, &s->cap_waiting, p->req);
 		else
 			s->reads[k++] = *p;
 	}

@@ -42,6 +42,7 @@ struct creq {
 	struct client *client; /* NULL once the client has gone */
 	uint64_t fwd_peer;     /* forwarded: the follower to answer */
 	uint64_t fwd_to;       /* follower side: the leader it was sent to */
+	int64_t fwd_at;	       /* follower side: when */
 	uint64_t fwd_id;
 	struct rbuf reply;
 	bool done;
@@ -84,6 +85,7 @@ struct pending { /* a proposed write, or a read waiting for its index */
 	uint32_t cmd_first; /* writes: its commands' place in the entry */
 	uint64_t read_id;   /* reads */
 	bool index_known;   /* reads */
+	int64_t asked_ms;   /* reads: when the read index was asked for */
 };
 
 struct held { /* an update's messages, sent once its persist is durable */
@@ -107,7 +109,7 @@ struct server {
 	struct kv kv;
 	struct peers *peers;
 	int64_t last_entry_time; /* of the last applied command entry */
-	uint64_t expire_cursor;  /* active expiry's place in the keyspace */
+	uint64_t expire_cursor;	 /* active expiry's place in the keyspace */
 	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;
