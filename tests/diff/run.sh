@@ -14,17 +14,32 @@ if ! command -v redis-server >/dev/null; then
 	exit 1
 fi
 work=$(mktemp -d /tmp/keel-diff.XXXXXX)
-port=$((20000 + RANDOM % 20000))
-redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
-	--dir "$work" --logfile "$work/redis.log" &
-pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 50); do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-		break
-	fi
-	sleep 0.1
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+# a free port: a few tries, each checked with a PING
+for _ in 1 2 3 4 5; do
+	port=$((20000 + RANDOM % 20000))
+	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+		--dir "$work" --logfile "$work/redis.log" &
+	pid=$!
+	up=""
+	for _ in $(seq 50); do
+		if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = "PONG" ]; then
+			up=1
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$up" ] && break
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=""
 done
+if [ -z "$pid" ]; then
+	echo "diff: 0 passed, 1 failed (redis-server did not start: $(tail -2 "$work/redis.log" 2>/dev/null))"
+	exit 1
+fi
 pass=0
 fail=0
 compared=0
