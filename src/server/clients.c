@@ -130,16 +130,13 @@ static void flush(struct client *c)
 void creq_finish(struct server *s, struct creq *q)
 {
 	q->done = true;
-	if (q->fwd_peer) { /* a follower's request: the reply goes back to it */
-		struct rbuf f;
-		rbuf_init(&f);
-		uint8_t id[8];
-		for (int i = 0; i < 8; i++)
-			id[i] = (uint8_t)(q->fwd_id >> (8 * i));
-		rbuf_put(&f, id, 8);
-		rbuf_put(&f, q->reply.p, q->reply.len);
-		peers_send(s->peers, q->fwd_peer, FRAME_REPLY, f.p, f.len);
-		rbuf_free(&f);
+	if (q->fwd_peer) { /* a follower's request: the reply joins this pass's frame to it */
+		struct peer_batch *b = peer_batch_of(s, q->fwd_peer);
+		if (b) {
+			rbuf_put_u64(&b->rep, q->fwd_id);
+			rbuf_put_u32(&b->rep, (uint32_t)q->reply.len);
+			rbuf_put(&b->rep, q->reply.p, q->reply.len);
+		}
 		creq_free(q);
 		return;
 	}

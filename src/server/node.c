@@ -381,6 +381,7 @@ static void on_check(uv_check_t *h)
 	requests_flush_writes(s);
 	requests_flush_reads(s);
 	server_process(s);
+	requests_flush_peers(s);
 }
 
 static void on_wake(uv_async_t *a)
@@ -578,6 +579,10 @@ void server_free(struct server *s)
 	keel_free(s->taking_data);
 	keel_free(s->writes);
 	keel_free(s->pass_writes);
+	for (uint32_t i = 0; i < s->n_batches; i++) {
+		rbuf_free(&s->batches[i].fwd);
+		rbuf_free(&s->batches[i].rep);
+	}
 	keel_free(s->reads);
 	keel_free(s->waiting);
 	keel_free(s->forwarded);

@@ -161,27 +161,52 @@ static void run_read(struct server *s, struct creq *q)
 
 /* ---- forwarding (follower to leader) ---------------------------------------- */
 
+struct peer_batch *peer_batch_of(struct server *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < s->n_batches; i++)
+		if (s->batches[i].id == id)
+			return &s->batches[i];
+	if (s->n_batches == RAFT_MEMBERS_MAX)
+		return NULL;
+	struct peer_batch *b = &s->batches[s->n_batches++];
+	b->id = id;
+	rbuf_init(&b->fwd);
+	rbuf_init(&b->rep);
+	return b;
+}
+
+/* A write for the leader joins this pass's FORWARD frame to it. Record:
+ * u64 id, u8 is_read, u32 n_cmds, u32 length, the request's bytes. */
 static bool forward(struct server *s, struct creq *q, raft_id leader)
 {
-	struct rbuf f;
-	rbuf_init(&f);
-	uint8_t hdr[13];
+	struct peer_batch *b = peer_batch_of(s, leader);
+	if (!b || !peers_connected(s->peers, leader))
+		return false;
 	if (!q->fwd_id) /* kept when sent again: a reply to either copy answers it */
 		q->fwd_id = ++s->next_fwd_id;
-	bytes_put_u64(hdr, q->fwd_id);
-	hdr[8] = q->is_read;
-	bytes_put_u32(hdr + 9, q->n_cmds);
-	rbuf_put(&f, hdr, sizeof hdr);
-	rbuf_put(&f, q->cmd_bytes, q->cmd_len);
-	bool ok = peers_send(s->peers, leader, FRAME_FORWARD, f.p, f.len);
-	rbuf_free(&f);
-	if (!ok)
-		return false;
+	rbuf_put_u64(&b->fwd, q->fwd_id);
+	rbuf_put(&b->fwd, &(uint8_t){q->is_read}, 1);
+	rbuf_put_u32(&b->fwd, q->n_cmds);
+	rbuf_put_u32(&b->fwd, (uint32_t)q->cmd_len);
+	rbuf_put(&b->fwd, q->cmd_bytes, q->cmd_len);
 	q->fwd_to = leader;
 	q->fwd_at = server_now_ms();
 	push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;
+}
+
+void requests_flush_peers(struct server *s)
+{
+	for (uint32_t i = 0; i < s->n_batches; i++) {
+		struct peer_batch *b = &s->batches[i];
+		/* a frame that cannot go is lost: the requests are sent again */
+		if (b->fwd.len)
+			peers_send(s->peers, b->id, FRAME_FORWARD, b->fwd.p, b->fwd.len);
+		if (b->rep.len)
+			peers_send(s->peers, b->id, FRAME_REPLY, b->rep.p, b->rep.len);
+		b->fwd.len = b->rep.len = 0;
+	}
 }
 
 /* Tries to move a request on; false if it must wait (no leader). */
@@ -284,32 +309,30 @@ static bool forwarded_ok(const struct creq *q)
 
 /* A frame from a peer: a forwarded request (we are the leader) or the
  * leader's reply to one we forwarded. */
-void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
+static void on_reply(struct server *s, uint64_t id, const uint8_t *p, size_t n)
 {
-	if (kind == FRAME_REPLY && n >= 8) {
-		uint64_t id = bytes_get_u64(p);
-		for (uint32_t i = 0; i < s->n_forwarded; i++) {
-			struct creq *q = s->forwarded[i];
-			if (q->fwd_id != id)
-				continue;
-			s->forwarded[i] = s->forwarded[--s->n_forwarded];
-			q->reply.len = 0;
-			rbuf_put(&q->reply, p + 8, n - 8);
-			creq_finish(s, q);
-			return;
-		}
+	for (uint32_t i = 0; i < s->n_forwarded; i++) {
+		struct creq *q = s->forwarded[i];
+		if (q->fwd_id != id)
+			continue;
+		s->forwarded[i] = s->forwarded[--s->n_forwarded];
+		q->reply.len = 0;
+		rbuf_put(&q->reply, p, n);
+		creq_finish(s, q);
 		return;
 	}
-	if (kind != FRAME_FORWARD || n < 13)
-		return;
+}
+
+static void on_forward(struct server *s, uint64_t from, uint64_t id, bool is_read, uint32_t n_cmds,
+		       const uint8_t *p, size_t n)
+{
 	struct creq *q = keel_calloc(1, sizeof *q);
 	rbuf_init(&q->reply);
 	q->fwd_peer = from;
-	q->fwd_id = bytes_get_u64(p);
-	q->n_cmds = bytes_get_u32(p + 9);
-	q->cmd_len = n - 13;
-	q->cmd_bytes = keel_memdup(p + 13, q->cmd_len ? q->cmd_len : 1);
-	bool is_read = p[8] != 0;
+	q->fwd_id = id;
+	q->n_cmds = n_cmds;
+	q->cmd_len = n;
+	q->cmd_bytes = keel_memdup(p, n ? n : 1);
 	if (is_read || !forwarded_ok(q)) { /* a peer's bytes are checked like any input */
 		finish_with(s, q, "-ERR the forwarded request was malformed; not applied");
 		return;
@@ -319,6 +342,32 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 		return;
 	}
 	request_submit(s, q, false);
+}
+
+/* A frame from a peer: the requests a follower forwards to us (the
+ * leader), or the leader's replies to those we forwarded. */
+void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
+{
+	struct bytes_reader r;
+	bytes_reader_init(&r, p, n);
+	while (bytes_reader_left(&r) && !r.err) {
+		uint64_t id = bytes_read_u64(&r);
+		if (kind == FRAME_REPLY) {
+			uint32_t len = bytes_read_u32(&r);
+			const uint8_t *b = bytes_read_raw(&r, len);
+			if (!r.err)
+				on_reply(s, id, b, len);
+		} else if (kind == FRAME_FORWARD) {
+			uint8_t is_read = bytes_read_u8(&r);
+			uint32_t n_cmds = bytes_read_u32(&r);
+			uint32_t len = bytes_read_u32(&r);
+			const uint8_t *b = bytes_read_raw(&r, len);
+			if (!r.err)
+				on_forward(s, from, id, is_read != 0, n_cmds, b, len);
+		} else {
+			return;
+		}
+	}
 }
 
 /* The periodic pass: waiting requests move on once there is a leader;

@@ -88,6 +88,12 @@ struct pending { /* a proposed write, or a read waiting for its index */
 	int64_t asked_ms;   /* reads: when the read index was asked for */
 };
 
+struct peer_batch { /* what goes to one peer at the end of a loop pass */
+	uint64_t id;
+	struct rbuf fwd; /* forwarded requests (FRAME_FORWARD) */
+	struct rbuf rep; /* replies to its forwarded requests (FRAME_REPLY) */
+};
+
 struct held { /* an update's messages, sent once its persist is durable */
 	uint64_t seq;
 	raft_index last_index;
@@ -140,6 +146,8 @@ struct server {
 	struct creq **forwarded; /* follower: sent to the leader */
 	uint32_t n_forwarded, cap_forwarded;
 	uint64_t next_fwd_id;
+	struct peer_batch batches[RAFT_MEMBERS_MAX];
+	uint32_t n_batches;
 	/* clients */
 	struct client *clients;
 	uint64_t next_client_id;
@@ -169,6 +177,9 @@ void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
 void requests_answer_reads(struct server *s);
 void requests_flush_reads(struct server *s);  /* asks for the pass's read index */
 void requests_flush_writes(struct server *s); /* proposes the pass's writes */
+void requests_flush_peers(struct server *s);  /* sends the pass's forwards and replies */
+/* The batch of what goes to peer id at the end of this pass. */
+struct peer_batch *peer_batch_of(struct server *s, uint64_t id);
 void requests_tick(struct server *s);
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void requests_fail_all(struct server *s, const char *err);
