@@ -62,11 +62,11 @@ static struct pending *pending_push(struct pending **v, uint32_t *n, uint32_t *c
  * one record on disk, one append to each follower for all of them. */
 static bool propose(struct server *s, struct creq *q)
 {
+	if (s->n_pass_writes && s->pass_bytes + q->cmd_len > PASS_BYTES_MAX)
+		requests_flush_writes(s); /* an entry never outgrows its limit */
 	push(&s->pass_writes, &s->n_pass_writes, &s->cap_pass_writes, q);
 	s->pass_bytes += q->cmd_len;
 	s->stats.writes++;
-	if (s->pass_bytes >= PASS_BYTES_MAX)
-		requests_flush_writes(s);
 	return true;
 }
 
@@ -228,6 +228,14 @@ static bool advance(struct server *s, struct creq *q)
 
 void request_submit(struct server *s, struct creq *q, bool is_read)
 {
+	/* checked here, on the node the client talks to: 64 bytes for the
+	 * entry's own header */
+	if (!is_read && q->cmd_len + 64 > RAFT_ENTRY_BYTES_MAX) {
+		finish_with(s, q,
+			    "-ERR the request is larger than a log entry may be (64 MiB); "
+			    "not applied");
+		return;
+	}
 	q->is_read = is_read;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
 	if (!advance(s, q))

@@ -148,6 +148,13 @@ def elect_and_write_through_every_node():
             for k in (1, 2, 3):
                 got = retry(lambda: c.client(i).get(f"k{k}"))
                 assert got == f"v{k}", f"node {i} reads k{k} = {got!r}"
+        for i in (1, 2, 3):  # larger than a log entry may be: a clear error, on any node
+            try:
+                c.client(i, 30).set("huge", "x" * (65 << 20))
+                raise AssertionError("a 65 MiB write was accepted")
+            except redis.ResponseError as e:
+                assert "larger than a log entry" in str(e), str(e)
+        assert retry(lambda: c.client(2).get("huge")) is None
         out = subprocess.run(["redis-cli", "-h", "127.0.0.3", "-p", str(BASE + 3), "get", "k1"],
                              capture_output=True, text=True, timeout=10).stdout.strip()
         assert out == "v1", f"redis-cli got {out!r}"
