@@ -14,7 +14,8 @@
 #define FRAME_MAX     (256u << 20) /* payload bytes */
 
 enum frame_kind {
-	FRAME_HELLO = 1,   /* u64 the sender's node id: first on a connection */
+	FRAME_HELLO = 1,   /* u64 the sender's id, then where it listens (host:port):
+			    * first on a connection */
 	FRAME_RAFT = 2,	   /* a Raft message (raft/codec.h) */
 	FRAME_FORWARD = 3, /* a request forwarded to the leader (the server's) */
 	FRAME_REPLY = 4,   /* the leader's reply to a forwarded request */

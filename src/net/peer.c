@@ -44,6 +44,7 @@ struct peers {
 	char bind_ip[64];
 	uv_tcp_t listener;
 	struct peers_cb cb;
+	char advertise[64]; /* host:port where we listen, sent in HELLO */
 	struct peer peers[PEERS_MAX];
 	struct conn *incoming;
 	bool stopping;
@@ -168,6 +169,21 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
 }
 
+static struct peer *find(struct peers *ps, uint64_t id);
+
+/* A node we do not know yet (one that added us to the cluster) told us
+ * where it listens: we connect back to it. */
+static void learn_peer(struct peers *ps, uint64_t id, const uint8_t *addr, size_t n)
+{
+	if (!id || id == ps->self || find(ps, id) || n == 0 || n >= 64)
+		return;
+	char a[64];
+	memcpy(a, addr, n);
+	a[n] = 0;
+	logf_(ps, "learned peer %llu at %s", (unsigned long long)id, a);
+	peers_set(ps, id, a);
+}
+
 /* Handles the frames buffered on an incoming connection. */
 static void conn_frames(struct conn *c)
 {
@@ -180,7 +196,8 @@ static void conn_frames(struct conn *c)
 		int rc = frame_parse(c->in + at, c->in_len - at, &f, &used, &why);
 		if (rc == FRAME_MORE)
 			break;
-		if (rc == FRAME_BAD || (!c->id && (f.kind != FRAME_HELLO || f.len != 8))) {
+		if (rc == FRAME_BAD ||
+		    (!c->id && (f.kind != FRAME_HELLO || f.len < 8 || f.len > 72))) {
 			logf_(ps, "peer connection dropped: %s", why ? why : "no hello");
 			conn_close(c);
 			return;
@@ -188,6 +205,7 @@ static void conn_frames(struct conn *c)
 		at += used;
 		if (f.kind == FRAME_HELLO) {
 			c->id = bytes_get_u64(f.payload);
+			learn_peer(ps, c->id, f.payload + 8, f.len - 8);
 			continue;
 		}
 		if (ps->cb.recv && !ps->stopping)
@@ -227,9 +245,11 @@ static void connect_cb(uv_connect_t *req, int status)
 	}
 	c->connected = true;
 	c->owner->backoff_ms = 0;
-	uint8_t hello[8];
+	uint8_t hello[8 + 64];
+	size_t alen = strlen(c->ps->advertise);
 	bytes_put_u64(hello, c->ps->self);
-	conn_write(c, FRAME_HELLO, hello, sizeof hello);
+	memcpy(hello + 8, c->ps->advertise, alen);
+	conn_write(c, FRAME_HELLO, hello, 8 + alen);
 	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 	logf_(c->ps, "connected to peer %llu at %s:%d", (unsigned long long)c->owner->id,
 	      c->owner->host, c->owner->port);
@@ -304,6 +324,7 @@ int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
 	ps->cb = *cb;
 	prng_seed(&ps->rng, self * 0x9E3779B97F4A7C15ull + (uint64_t)uv_hrtime());
 	snprintf(ps->bind_ip, sizeof ps->bind_ip, "%s", bind_ip);
+	snprintf(ps->advertise, sizeof ps->advertise, "%s:%d", bind_ip, port);
 	struct sockaddr_in a;
 	int rc = uv_ip4_addr(bind_ip, port, &a);
 	uv_tcp_init(loop, &ps->listener);

@@ -3,8 +3,9 @@
  * peer it knows, made from its own bind address (so nodes on 127.0.0.1,
  * 127.0.0.2, ... are told apart, and cut apart, by address), reconnected
  * with exponential backoff and jitter. A connection opens with a HELLO
- * frame naming the sender; then frames flow one way, from the connecting
- * node. Messages to a peer that is not connected, or whose queue is full,
+ * frame naming the sender and where it listens (a node that was just
+ * added learns its peers that way); then frames flow one way, from the
+ * connecting node. Messages to a peer that is not connected, or whose queue is full,
  * are dropped (Raft retransmits). A bad frame closes the connection. */
 #ifndef KEEL_NET_PEER_H
 #define KEEL_NET_PEER_H

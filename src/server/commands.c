@@ -165,25 +165,56 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	request_submit(s, q, false);
 }
 
+/* The answer to a core call that changes the cluster. */
+static void raft_reply(struct server *s, struct creq *q, const char *what, int rc)
+{
+	if (rc == KEEL_OK)
+		resp_simple(&q->reply, "OK");
+	else if (rc == KEEL_ENOTLEADER)
+		resp_errorf(&q->reply, "ERR %s: this node is not the leader (the leader is %llu)",
+			    what, (unsigned long long)raft_leader_of(s->r));
+	else if (rc == KEEL_EBUSY)
+		resp_errorf(&q->reply,
+			    "TRYAGAIN %s: another change is in progress, or the "
+			    "leader has not committed an entry of its term yet",
+			    what);
+	else
+		resp_errorf(&q->reply, "ERR %s: %s", what, keel_err_str(rc));
+	server_process(s);
+}
+
+/* RAFT STATUS | TRANSFER id | ADD-LEARNER id host:peer-port [AUTO] |
+ * PROMOTE id | REMOVE id. A change is answered OK once proposed; it takes
+ * effect when appended (one server at a time, thesis §4.1). */
 static void cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
+	int64_t id = 0;
+	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
 	if (is(&argv[1], "status")) {
 		struct rbuf o;
 		rbuf_init(&o);
 		info_raft(s, &o);
 		resp_bulk(&q->reply, o.p, o.len);
 		rbuf_free(&o);
-	} else if (is(&argv[1], "transfer") && argc == 3) {
-		raft_id to = strtoull((const char *)argv[2].p, NULL, 10);
-		int rc = raft_transfer_leader(s->r, to);
-		if (rc)
-			resp_errorf(&q->reply, "ERR transfer: %s", keel_err_str(rc));
-		else
-			resp_simple(&q->reply, "OK");
-		server_process(s);
+	} else if (is(&argv[1], "transfer") && argc == 3 && has_id) {
+		raft_reply(s, q, "transfer", raft_transfer_leader(s->r, (raft_id)id));
+	} else if (is(&argv[1], "add-learner") && (argc == 4 || argc == 5) && has_id &&
+		   argv[3].len < RAFT_ADDR_MAX && memchr(argv[3].p, ':', argv[3].len) &&
+		   (argc == 4 || is(&argv[4], "auto"))) {
+		char addr[RAFT_ADDR_MAX];
+		snprintf(addr, sizeof addr, "%.*s", (int)argv[3].len, (const char *)argv[3].p);
+		raft_reply(
+			s, q, "add-learner",
+			raft_change(s->r, RAFT_CHANGE_ADD_LEARNER, (raft_id)id, addr, argc == 5));
+	} else if (is(&argv[1], "promote") && argc == 3 && has_id) {
+		raft_reply(s, q, "promote",
+			   raft_change(s->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
+	} else if (is(&argv[1], "remove") && argc == 3 && has_id) {
+		raft_reply(s, q, "remove",
+			   raft_change(s->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
 	} else {
-		resp_error(&q->reply, "ERR RAFT subcommands here: STATUS, TRANSFER <id> "
-				      "(membership changes are not implemented yet)");
+		resp_error(&q->reply, "ERR RAFT STATUS | TRANSFER <id> | ADD-LEARNER <id> "
+				      "<host:peer-port> [AUTO] | PROMOTE <id> | REMOVE <id>");
 	}
 }
 

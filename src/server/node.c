@@ -280,6 +280,20 @@ static void check_storage(struct server *s)
 	}
 }
 
+/* Keeps the peer connections to the members of the current configuration. */
+static void sync_peers(struct server *s)
+{
+	const struct raft_config *c = raft_config_of(s->r);
+	if (!memcmp(c, &s->peer_config, sizeof *c))
+		return;
+	for (uint32_t i = 0; i < s->peer_config.n; i++)
+		if (!raft_config_find(c, s->peer_config.members[i].id))
+			peers_remove(s->peers, s->peer_config.members[i].id);
+	for (uint32_t i = 0; i < c->n; i++)
+		peers_set(s->peers, c->members[i].id, c->members[i].addr);
+	s->peer_config = *c;
+}
+
 void server_process(struct server *s)
 {
 	for (int round = 0; round < 1000 && s->r && !raft_stopped(s->r); round++) {
@@ -293,6 +307,8 @@ void server_process(struct server *s)
 		carry_out(s, &u);
 		raft_update_done(s->r, &u);
 	}
+	if (s->r && s->peers)
+		sync_peers(s);
 	requests_answer_reads(s);
 }
 
@@ -512,9 +528,7 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	if ((rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb, &s->peers,
 			      err)))
 		return rc;
-	const struct raft_config *conf = raft_config_of(s->r);
-	for (uint32_t i = 0; i < conf->n; i++)
-		peers_set(s->peers, conf->members[i].id, conf->members[i].addr);
+	sync_peers(s);
 	if ((rc = clients_listen(s, err)))
 		return rc;
 	uv_check_init(s->loop, &s->check);

@@ -114,8 +114,9 @@ struct server {
 	struct raft *r;
 	struct kv kv;
 	struct peers *peers;
-	int64_t last_entry_time; /* of the last applied command entry */
-	uint64_t expire_cursor;	 /* active expiry's place in the keyspace */
+	struct raft_config peer_config; /* the members peers are kept to */
+	int64_t last_entry_time;	/* of the last applied command entry */
+	uint64_t expire_cursor;		/* active expiry's place in the keyspace */
 	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;

@@ -335,13 +335,54 @@ def incr_through_followers_while_leaders_die():
         c.cleanup()
 
 
+@case
+def add_learner_promote_remove():
+    """A fourth node started with an empty folder and no --cluster is added
+    with RAFT ADD-LEARNER ... AUTO: it catches up, the leader promotes it,
+    it serves reads and writes; RAFT REMOVE takes it out again."""
+    c = Cluster()
+    try:
+        c.start_all()
+        lead = c.leader()
+        for k in range(100):
+            retry(lambda: c.client(lead).set(f"m{k}", str(k)))
+        host, port = "127.0.0.4", BASE + 4
+        log = open(os.path.join(c.dir, "4.log"), "a")
+        c.procs[4] = subprocess.Popen([SERVER, "--id", "4", "--bind", host, "--port", str(port),
+                                       "--peer-port", str(BASE + 10004),
+                                       "--dir", os.path.join(c.dir, "4")], stdout=log, stderr=log)
+        assert c.client(lead).execute_command(
+            "RAFT", "ADD-LEARNER", "4", f"{host}:{BASE + 10004}", "AUTO") == "OK"
+        four = redis.Redis(host=host, port=port, socket_timeout=5, decode_responses=True)
+        def role4():  # redis-py parses "role=voter,addr=..." into a dict
+            m = c.client(c.leader()).info("raft").get("raft_member_4")
+            return m.get("role") if isinstance(m, dict) else None
+        end = time.time() + 20
+        while time.time() < end and role4() != "voter":
+            time.sleep(0.2)
+        assert role4() == "voter", f"node 4 was not promoted (role {role4()})"
+        assert retry(lambda: four.get("m99")) == "99"
+        assert retry(lambda: four.set("from4", "yes")) is True
+        assert retry(lambda: c.client(lead).get("from4")) == "yes"
+        assert c.client(c.leader()).execute_command("RAFT", "REMOVE", "4") == "OK"
+        end = time.time() + 10
+        while time.time() < end and "raft_member_4" in c.client(c.leader()).info("raft"):
+            time.sleep(0.2)
+        assert "raft_member_4" not in c.client(c.leader()).info("raft"), "node 4 not removed"
+        assert retry(lambda: c.client(c.leader()).set("after4", "1")) is True
+        return "joined as a learner, promoted, served, removed"
+    finally:
+        c.cleanup()
+
+
 def main():
     if not os.access(SERVER, os.X_OK):
         print(f"cluster: 0 passed, 1 failed ({SERVER} is not built)")
         return 1
     for fn in (elect_and_write_through_every_node, kill_leader_under_load,
                restart_whole_cluster, follower_catches_up_from_the_log,
-               follower_catches_up_from_a_snapshot, incr_through_followers_while_leaders_die):
+               follower_catches_up_from_a_snapshot, incr_through_followers_while_leaders_die,
+               add_learner_promote_remove):
         fn()
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
