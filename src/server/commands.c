@@ -186,7 +186,7 @@ static void raft_reply(struct server *s, struct creq *q, const char *what, int r
 /* RAFT STATUS | TRANSFER id | ADD-LEARNER id host:peer-port [AUTO] |
  * PROMOTE id | REMOVE id. A change is answered OK once proposed; it takes
  * effect when appended (one server at a time, thesis §4.1). */
-static void cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
+static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t id = 0;
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
@@ -196,6 +196,9 @@ static void cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		info_raft(s, &o);
 		resp_bulk(&q->reply, o.p, o.len);
 		rbuf_free(&o);
+	} else if (!is(&argv[1], "status") && raft_role_of(s->r) != RAFT_LEADER && !q->fwd_peer &&
+		   request_forward_admin(s, q, argv, argc)) {
+		return true; /* the leader answers */
 	} else if (is(&argv[1], "transfer") && argc == 3 && has_id) {
 		raft_reply(s, q, "transfer", raft_transfer_leader(s->r, (raft_id)id));
 	} else if (is(&argv[1], "add-learner") && (argc == 4 || argc == 5) && has_id &&
@@ -216,6 +219,13 @@ static void cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		resp_error(&q->reply, "ERR RAFT STATUS | TRANSFER <id> | ADD-LEARNER <id> "
 				      "<host:peer-port> [AUTO] | PROMOTE <id> | REMOVE <id>");
 	}
+	return false;
+}
+
+void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
+{
+	if (!cmd_raft(s, q, argv, argc))
+		creq_finish(s, q);
 }
 
 static void cmd_client(struct server *s, struct client *c, struct creq *q,
@@ -416,7 +426,8 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		resp_bulk_int(&q->reply, now / 1000);
 		resp_bulk_int(&q->reply, (now % 1000) * 1000 + us % 1000);
 	} else if (is(a, "raft")) {
-		cmd_raft(s, q, argv, argc);
+		if (cmd_raft(s, q, argv, argc))
+			return; /* forwarded: answered when the leader replies */
 	} else {
 		kv_reply_unknown(&q->reply, argv, argc);
 	}

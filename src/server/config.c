@@ -61,7 +61,9 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		c->has_trailing = true;
 	} else if (!strcmp(name, "segment-mb"))
 		c->segment_bytes = strtoull(v, &end, 10) << 20;
-	else if (!strcmp(name, "join") || !strcmp(name, "replica-of")) {
+	else if (!strcmp(name, "join"))
+		snprintf(c->join, sizeof c->join, "%s", v);
+	else if (!strcmp(name, "replica-of")) {
 		keel_errmsg_set(err, "--%s is not implemented yet", name);
 		return KEEL_EINVAL;
 	} else {

@@ -373,6 +373,10 @@ static void shutdown_step(struct server *s)
 	uv_close((uv_handle_t *)&s->tick, NULL);
 	uv_close((uv_handle_t *)&s->wake, NULL);
 	uv_close((uv_handle_t *)&s->check, NULL);
+	uv_close((uv_handle_t *)&s->join.retry, NULL);
+	s->join.active = false;
+	if (s->join.tcp_open && !uv_is_closing((uv_handle_t *)&s->join.tcp))
+		uv_close((uv_handle_t *)&s->join.tcp, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 }
@@ -441,6 +445,120 @@ static void on_signal(uv_signal_t *h, int sig)
 	struct server *s = h->data;
 	fprintf(stderr, "[%llu] signal %d: shutting down\n", (unsigned long long)s->cfg.id, sig);
 	server_stop(s);
+}
+
+/* ---- --join ----------------------------------------------------------------- */
+
+static void join_try(struct server *s);
+
+static void join_closed(uv_handle_t *h)
+{
+	struct server *s = h->data;
+	s->join.tcp_open = false;
+	if (s->join.active && !s->stopping)
+		uv_timer_start(&s->join.retry, (uv_timer_cb)join_try, 1000, 0);
+}
+
+static void join_done(struct server *s, const char *how)
+{
+	fprintf(stderr, "[%llu] --join %s: %s\n", (unsigned long long)s->cfg.id, s->cfg.join, how);
+	if (!uv_is_closing((uv_handle_t *)&s->join.tcp))
+		uv_close((uv_handle_t *)&s->join.tcp, join_closed);
+}
+
+static void join_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct server *s = h->data;
+	(void)hint;
+	*buf = uv_buf_init((char *)rbuf_reserve(&s->join.in, 4096), 4096);
+}
+
+static void join_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct server *s = st->data;
+	(void)buf;
+	size_t frame;
+	if (n > 0)
+		s->join.in.len += (size_t)n;
+	if (n < 0) {
+		join_done(s, "the connection closed; trying again");
+		return;
+	}
+	if (resp_scan_reply(s->join.in.p, s->join.in.len, &frame) != RESP_OK)
+		return;
+	if (s->join.in.p[0] == '+') {
+		s->join.active = false; /* added: the leader will reach us */
+		join_done(s, "added as a learner; it is promoted once caught up");
+	} else {
+		char why[200];
+		snprintf(why, sizeof why, "refused (%.*s); trying again", (int)(frame - 2),
+			 (const char *)s->join.in.p + 1);
+		join_done(s, why);
+	}
+}
+
+static void join_connected(uv_connect_t *req, int status)
+{
+	struct server *s = req->data;
+	if (status < 0) {
+		join_done(s, "cannot connect; trying again");
+		return;
+	}
+	char peer[96], id[24], cmd[300];
+	snprintf(peer, sizeof peer, "%s:%d", s->cfg.bind, s->cfg.peer_port);
+	snprintf(id, sizeof id, "%llu", (unsigned long long)s->cfg.id);
+	int n = snprintf(cmd, sizeof cmd,
+			 "*5\r\n$4\r\nRAFT\r\n$11\r\nADD-LEARNER\r\n$%zu\r\n%s\r\n"
+			 "$%zu\r\n%s\r\n$4\r\nAUTO\r\n",
+			 strlen(id), id, strlen(peer), peer);
+	static uv_write_t w;
+	uv_buf_t b = uv_buf_init(cmd, (unsigned)n);
+	s->join.in.len = 0;
+	if (uv_write(&w, (uv_stream_t *)&s->join.tcp, &b, 1, NULL) != 0 ||
+	    uv_read_start((uv_stream_t *)&s->join.tcp, join_alloc, join_read) != 0)
+		join_done(s, "cannot send; trying again");
+}
+
+/* Asks the --join member to add this node (RAFT ADD-LEARNER id addr AUTO):
+ * a follower forwards it to the leader. Tried every second until added. */
+static void join_try(struct server *s)
+{
+	if (!s->join.active || s->stopping || s->join.tcp_open)
+		return;
+	if (++s->join.tries > 120) {
+		fprintf(stderr, "[%llu] --join %s: giving up\n", (unsigned long long)s->cfg.id,
+			s->cfg.join);
+		s->join.active = false;
+		return;
+	}
+	char host[sizeof s->cfg.join];
+	memcpy(host, s->cfg.join, sizeof host);
+	char *colon = strrchr(host, ':');
+	struct sockaddr_in a;
+	if (!colon || (*colon = 0, uv_ip4_addr(host, (int)strtol(colon + 1, NULL, 10), &a))) {
+		fprintf(stderr, "[%llu] --join %s: not host:port\n", (unsigned long long)s->cfg.id,
+			s->cfg.join);
+		s->join.active = false;
+		return;
+	}
+	uv_tcp_init(s->loop, &s->join.tcp);
+	s->join.tcp.data = s;
+	s->join.tcp_open = true;
+	s->join.req.data = s;
+	if (uv_tcp_connect(&s->join.req, &s->join.tcp, (const struct sockaddr *)&a,
+			   join_connected) != 0)
+		join_done(s, "cannot connect; trying again");
+}
+
+static void join_start(struct server *s)
+{
+	uv_timer_init(s->loop, &s->join.retry);
+	s->join.retry.data = s;
+	rbuf_init(&s->join.in);
+	if (!s->cfg.join[0] || raft_last_index(s->r) > 0 || s->have_snap)
+		return; /* nothing to join, or already a member: the log says so */
+	s->join.active = true;
+	join_try(s);
 }
 
 /* ---- start and stop ------------------------------------------------------- */
@@ -544,6 +662,7 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	s->sigterm.data = s->sigint.data = s;
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
+	join_start(s);
 	server_process(s);
 	return KEEL_OK;
 }
@@ -593,6 +712,7 @@ void server_free(struct server *s)
 	keel_free(s->taking_data);
 	keel_free(s->writes);
 	keel_free(s->pass_writes);
+	rbuf_free(&s->join.in);
 	for (uint32_t i = 0; i < s->n_batches; i++) {
 		rbuf_free(&s->batches[i].fwd);
 		rbuf_free(&s->batches[i].rep);

@@ -185,7 +185,7 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	if (!q->fwd_id) /* kept when sent again: a reply to either copy answers it */
 		q->fwd_id = ++s->next_fwd_id;
 	rbuf_put_u64(&b->fwd, q->fwd_id);
-	rbuf_put(&b->fwd, &(uint8_t){q->is_read}, 1);
+	rbuf_put(&b->fwd, &(uint8_t){q->admin ? 2 : q->is_read}, 1);
 	rbuf_put_u32(&b->fwd, q->n_cmds);
 	rbuf_put_u32(&b->fwd, (uint32_t)q->cmd_len);
 	rbuf_put(&b->fwd, q->cmd_bytes, q->cmd_len);
@@ -331,6 +331,35 @@ static void on_reply(struct server *s, uint64_t id, const uint8_t *p, size_t n)
 	}
 }
 
+/* A RAFT command a follower forwarded: run here if we lead. */
+static void on_forward_admin(struct server *s, struct creq *q)
+{
+	struct resp_arg *argv;
+	uint32_t argc;
+	if (entry_cmd_decode(q->cmd_bytes, q->cmd_len, &argv, &argc) != KEEL_OK || argc < 2) {
+		finish_with(s, q, "-ERR the forwarded command was malformed");
+		return;
+	}
+	server_raft_admin(s, q, argv, argc);
+	keel_free(argv);
+}
+
+bool request_forward_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
+			   uint32_t argc)
+{
+	raft_id leader = s->r ? raft_leader_of(s->r) : RAFT_ID_NONE;
+	if (leader == RAFT_ID_NONE || leader == s->cfg.id)
+		return false;
+	struct rbuf b;
+	rbuf_init(&b);
+	entry_cmd_append(&b, argv, argc);
+	q->cmd_bytes = b.p;
+	q->cmd_len = b.len;
+	q->admin = true;
+	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
+	return forward(s, q, leader);
+}
+
 static void on_forward(struct server *s, uint64_t from, uint64_t id, bool is_read, uint32_t n_cmds,
 		       const uint8_t *p, size_t n)
 {
@@ -366,12 +395,23 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 			if (!r.err)
 				on_reply(s, id, b, len);
 		} else if (kind == FRAME_FORWARD) {
-			uint8_t is_read = bytes_read_u8(&r);
+			uint8_t kind_byte = bytes_read_u8(&r);
 			uint32_t n_cmds = bytes_read_u32(&r);
 			uint32_t len = bytes_read_u32(&r);
 			const uint8_t *b = bytes_read_raw(&r, len);
-			if (!r.err)
-				on_forward(s, from, id, is_read != 0, n_cmds, b, len);
+			if (r.err)
+				break;
+			if (kind_byte == 2) {
+				struct creq *q = keel_calloc(1, sizeof *q);
+				rbuf_init(&q->reply);
+				q->fwd_peer = from;
+				q->fwd_id = id;
+				q->cmd_len = len;
+				q->cmd_bytes = keel_memdup(b, len ? len : 1);
+				on_forward_admin(s, q);
+			} else {
+				on_forward(s, from, id, kind_byte != 0, n_cmds, b, len);
+			}
 		} else {
 			return;
 		}
@@ -408,6 +448,8 @@ void requests_tick(struct server *s)
 		struct creq *q = v[i];
 		if (now >= q->deadline_ms)
 			finish_with(s, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
+		else if (q->admin) /* sent once: the operator retries */
+			push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
 		else if (leader != RAFT_ID_NONE && leader != s->cfg.id &&
 			 (leader != q->fwd_to || now - q->fwd_at >= FORWARD_RETRY_MS) &&
 			 forward(s, q, leader))

@@ -31,7 +31,8 @@ struct server_config {
 	uint64_t snapshot_entries;
 	uint64_t trailing_entries; /* kept below a snapshot for slow followers */
 	bool has_trailing;
-	bool verbose; /* Raft trace lines on stderr */
+	bool verbose;	/* Raft trace lines on stderr */
+	char join[128]; /* --join host:port: ask that node to add this one */
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -52,6 +53,7 @@ struct creq {
 	uint8_t *cmd_bytes; /* the commands, as entry_encode wrote them */
 	size_t cmd_len;
 	bool is_read;
+	bool admin; /* a RAFT membership command, forwarded to the leader */
 };
 
 struct client {
@@ -115,8 +117,16 @@ struct server {
 	struct kv kv;
 	struct peers *peers;
 	struct raft_config peer_config; /* the members peers are kept to */
-	int64_t last_entry_time;	/* of the last applied command entry */
-	uint64_t expire_cursor;		/* active expiry's place in the keyspace */
+	struct {			/* --join: asking a member to add this node */
+		uv_tcp_t tcp;
+		uv_connect_t req;
+		uv_timer_t retry;
+		struct rbuf in;
+		int tries;
+		bool active, tcp_open;
+	} join;
+	int64_t last_entry_time; /* of the last applied command entry */
+	uint64_t expire_cursor;	 /* active expiry's place in the keyspace */
 	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;
@@ -194,5 +204,11 @@ void clients_close_all(struct server *s);
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
 		    uint32_t argc);
 void server_info(struct server *s, const char *section, struct rbuf *out);
+/* A RAFT command on the leader (forwarded ones too); the reply goes to q. */
+void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
+		       uint32_t argc);
+/* Follower side: sends a RAFT command to the leader; false if none known. */
+bool request_forward_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
+			   uint32_t argc);
 
 #endif

@@ -337,9 +337,10 @@ def incr_through_followers_while_leaders_die():
 
 @case
 def add_learner_promote_remove():
-    """A fourth node started with an empty folder and no --cluster is added
-    with RAFT ADD-LEARNER ... AUTO: it catches up, the leader promotes it,
-    it serves reads and writes; RAFT REMOVE takes it out again."""
+    """A fourth node started with an empty folder and --join pointing at a
+    follower asks to be added (RAFT ADD-LEARNER ... AUTO, forwarded to the
+    leader): it catches up, the leader promotes it, it serves reads and
+    writes; RAFT REMOVE, sent to a follower, takes it out again."""
     c = Cluster()
     try:
         c.start_all()
@@ -347,12 +348,13 @@ def add_learner_promote_remove():
         for k in range(100):
             retry(lambda: c.client(lead).set(f"m{k}", str(k)))
         host, port = "127.0.0.4", BASE + 4
+        fol = next(i for i in (1, 2, 3) if i != lead)
         log = open(os.path.join(c.dir, "4.log"), "a")
         c.procs[4] = subprocess.Popen([SERVER, "--id", "4", "--bind", host, "--port", str(port),
                                        "--peer-port", str(BASE + 10004),
-                                       "--dir", os.path.join(c.dir, "4")], stdout=log, stderr=log)
-        assert c.client(lead).execute_command(
-            "RAFT", "ADD-LEARNER", "4", f"{host}:{BASE + 10004}", "AUTO") == "OK"
+                                       "--dir", os.path.join(c.dir, "4"),
+                                       "--join", f"127.0.0.{fol}:{BASE + fol}"],
+                                      stdout=log, stderr=log)
         four = redis.Redis(host=host, port=port, socket_timeout=5, decode_responses=True)
         def role4():  # redis-py parses "role=voter,addr=..." into a dict
             m = c.client(c.leader()).info("raft").get("raft_member_4")
@@ -364,13 +366,15 @@ def add_learner_promote_remove():
         assert retry(lambda: four.get("m99")) == "99"
         assert retry(lambda: four.set("from4", "yes")) is True
         assert retry(lambda: c.client(lead).get("from4")) == "yes"
-        assert c.client(c.leader()).execute_command("RAFT", "REMOVE", "4") == "OK"
+        lead = c.leader()
+        fol = next(i for i in (1, 2, 3) if i != lead)
+        assert retry(lambda: c.client(fol).execute_command("RAFT", "REMOVE", "4")) == "OK"
         end = time.time() + 10
         while time.time() < end and "raft_member_4" in c.client(c.leader()).info("raft"):
             time.sleep(0.2)
         assert "raft_member_4" not in c.client(c.leader()).info("raft"), "node 4 not removed"
         assert retry(lambda: c.client(c.leader()).set("after4", "1")) is True
-        return "joined as a learner, promoted, served, removed"
+        return "joined with --join through a follower, promoted, served, removed"
     finally:
         c.cleanup()
 
