@@ -188,7 +188,6 @@ struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writ
 	if (e && e->expire && e->expire <= c->now_ms) {
 		if (writing) {
 			kv_dict_delete(&c->kv->dict, key->p, key->len);
-			c->dirty = true;
 		}
 		return NULL;
 	}
@@ -223,7 +222,6 @@ struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const ui
 	else if (!keep_ttl)
 		e->expire = 0;
 	kv_entry_set(e, v, n);
-	c->dirty = true;
 	return e;
 }
 
@@ -232,6 +230,5 @@ bool kv_remove(struct kv_ctx *c, const struct resp_arg *key)
 	if (!kv_find(c, key, true))
 		return false;
 	kv_dict_delete(&c->kv->dict, key->p, key->len);
-	c->dirty = true;
 	return true;
 }

@@ -211,7 +211,6 @@ void cmd_flushdb(struct kv_ctx *c)
 		return;
 	}
 	kv_dict_free(&c->kv->dict);
-	c->dirty = true;
 	resp_simple(c->out, "OK");
 }
 
@@ -271,7 +270,6 @@ static void expire_generic(struct kv_ctx *c, int64_t base, bool seconds, const c
 		kv_remove(c, &c->argv[1]);
 	else
 		e->expire = when;
-	c->dirty = true;
 	resp_int(c->out, 1);
 }
 
@@ -327,7 +325,6 @@ void cmd_persist(struct kv_ctx *c)
 	struct kv_entry *e = kv_find(c, &c->argv[1], true);
 	if (e && e->expire) {
 		e->expire = 0;
-		c->dirty = true;
 		resp_int(c->out, 1);
 	} else {
 		resp_int(c->out, 0);
@@ -352,7 +349,6 @@ void cmd_expired(struct kv_ctx *c)
 		struct kv_entry *e = kv_dict_find(&c->kv->dict, c->argv[i].p, c->argv[i].len);
 		if (e && e->expire && e->expire == when && when <= c->now_ms) {
 			kv_dict_delete(&c->kv->dict, c->argv[i].p, c->argv[i].len);
-			c->dirty = true;
 			n++;
 		}
 	}

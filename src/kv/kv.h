@@ -50,7 +50,6 @@ struct kv_ctx {
 	struct rbuf *out; /* the reply is appended here */
 	int proto;	  /* 2 or 3 */
 	int64_t now_ms;	  /* see the top of this file */
-	bool dirty;	  /* the command changed the keyspace */
 };
 
 void kv_init(struct kv *kv, uint64_t seed);

@@ -193,10 +193,8 @@ void cmd_getex(struct kv_ctx *c)
 		kv_remove(c, &c->argv[1]);
 	} else if (ea) {
 		e->expire = when;
-		c->dirty = true;
 	} else if ((flags & F_PERSIST) && e->expire) {
 		e->expire = 0;
-		c->dirty = true;
 	}
 }
 
@@ -269,7 +267,6 @@ void cmd_append(struct kv_ctx *c)
 		grow(e, at + v->len);
 		if (v->len)
 			memcpy(e->val + at, v->p, v->len);
-		c->dirty = true;
 	}
 	resp_int(c->out, (int64_t)e->vlen);
 }
@@ -331,7 +328,6 @@ void cmd_setrange(struct kv_ctx *c)
 	if ((size_t)off + v->len > e->vlen)
 		grow(e, (size_t)off + v->len);
 	memcpy(e->val + off, v->p, v->len);
-	c->dirty = true;
 	resp_int(c->out, (int64_t)e->vlen);
 }
 

@@ -213,7 +213,7 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return;
 	}
 	if (!(cmd->flags & (KV_WRITE | KV_READ))) { /* PING, ECHO, SELECT */
-		struct kv_ctx k = {&s->kv, argv, argc, &q->reply, c->proto, server_now_ms(), false};
+		struct kv_ctx k = {&s->kv, argv, argc, &q->reply, c->proto, server_now_ms()};
 		kv_exec(&k);
 		creq_finish(s, q);
 		return;

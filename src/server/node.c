@@ -151,8 +151,7 @@ static void apply_request(struct server *s, const struct entry_req *q, int64_t t
 	if (q->n_cmds > 1)
 		resp_array(out, q->n_cmds);
 	for (uint32_t k = 0; k < q->n_cmds; k++) {
-		struct kv_ctx c = {&s->kv, q->cmds[k].argv, q->cmds[k].argc, out, 2, time_ms,
-				   false};
+		struct kv_ctx c = {&s->kv, q->cmds[k].argv, q->cmds[k].argc, out, 2, time_ms};
 		kv_exec(&c);
 	}
 	if (q->session)

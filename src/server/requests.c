@@ -153,7 +153,7 @@ static void run_read(struct server *s, struct creq *q)
 		return;
 	}
 	int proto = q->client ? q->client->proto : 2;
-	struct kv_ctx c = {&s->kv, argv, argc, &q->reply, proto, server_now_ms(), false};
+	struct kv_ctx c = {&s->kv, argv, argc, &q->reply, proto, server_now_ms()};
 	kv_exec(&c);
 	keel_free(argv);
 	creq_finish(s, q);

@@ -50,7 +50,7 @@ struct creq {
 	int64_t deadline_ms;
 	/* what it waits for */
 	uint32_t n_cmds;    /* > 1: MULTI/EXEC */
-	uint8_t *cmd_bytes; /* the commands, as entry_encode wrote them */
+	uint8_t *cmd_bytes; /* entry_req_header and entry_cmd_append's bytes */
 	size_t cmd_len;
 	bool is_read;
 	bool admin; /* a RAFT membership command, forwarded to the leader */
@@ -74,7 +74,7 @@ struct client {
 	bool paused;	 /* reading stopped: too many requests in flight */
 	/* MULTI */
 	bool in_multi, multi_error;
-	struct rbuf multi; /* queued commands, entry_encode's command format */
+	struct rbuf multi; /* queued commands, as entry_cmd_append lays them out */
 	uint32_t multi_n;
 	struct client *next;
 	int64_t created_ms;

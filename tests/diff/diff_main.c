@@ -384,7 +384,7 @@ static bool dbsize_stale_only(struct kv *kv, const struct rbuf *mine, const stru
 	rbuf_init(&k1);
 	rbuf_init(&k2);
 	redis_call(ka, 2, &k2);
-	struct kv_ctx kc = {kv, ka, 2, &k1, 2, now_ms(), false};
+	struct kv_ctx kc = {kv, ka, 2, &k1, 2, now_ms()};
 	kv_exec(&kc);
 	sorted(&k1, s1);
 	sorted(&k2, s2);
@@ -414,7 +414,7 @@ static bool scan_matches_keys(struct kv *kv, struct gen *g, struct rbuf *s1, str
 			{(const uint8_t *)"MATCH", 5}, {(const uint8_t *)pat, strlen(pat)},
 			{(const uint8_t *)"COUNT", 5}, {(const uint8_t *)count, strlen(count)}};
 		one.len = 0;
-		struct kv_ctx kc = {kv, a, 6, &one, 2, now_ms(), false};
+		struct kv_ctx kc = {kv, a, 6, &one, 2, now_ms()};
 		kv_exec(&kc);
 		/* *2 $<len> <cursor> *<n> keys... */
 		const char *p = (const char *)one.p;
@@ -450,7 +450,7 @@ static bool randomkey_exists(struct kv *kv, struct rbuf *mine, struct rbuf *thei
 	struct resp_arg a = {(const uint8_t *)"RANDOMKEY", 9};
 	redis_call(&a, 1, theirs);
 	mine->len = 0;
-	struct kv_ctx kc = {kv, &a, 1, mine, 2, now_ms(), false};
+	struct kv_ctx kc = {kv, &a, 1, mine, 2, now_ms()};
 	kv_exec(&kc);
 	bool nil_m = mine->len == 5 && !memcmp(mine->p, "$-1", 3);
 	bool nil_t = theirs->len == 5 && !memcmp(theirs->p, "$-1", 3);
@@ -525,7 +525,7 @@ int main(int argc, char **argv)
 		redis_call(g.argv, g.argc, &theirs);
 		int64_t t1 = now_ms();
 		mine.len = 0;
-		struct kv_ctx c = {&kv, g.argv, g.argc, &mine, 2, (t0 + t1) / 2, false};
+		struct kv_ctx c = {&kv, g.argv, g.argc, &mine, 2, (t0 + t1) / 2};
 		kv_exec(&c);
 		bool same = mine.len == theirs.len && !memcmp(mine.p, theirs.p, mine.len);
 		if (!same && is_cmd(&g, "KEYS")) {
@@ -570,7 +570,7 @@ int main(int argc, char **argv)
 							 {(const uint8_t *)"*", 1}};
 				redis_call(ka, 2, &theirs);
 				mine.len = 0;
-				struct kv_ctx kc = {&kv, ka, 2, &mine, 2, now_ms(), false};
+				struct kv_ctx kc = {&kv, ka, 2, &mine, 2, now_ms()};
 				kv_exec(&kc);
 				sorted(&mine, &s1);
 				sorted(&theirs, &s2);

@@ -57,7 +57,6 @@ struct simfs {
 	int32_t *fds; /* fd -> inode, -1 closed */
 	uint32_t n_fds;
 	struct fault fault[SIMFS_OP_MAX];
-	uint64_t count[SIMFS_OP_MAX];
 	uint64_t capacity;
 };
 
@@ -174,7 +173,6 @@ static void nsops_clear(struct simfs *fs)
 
 static int fault_check(struct simfs *fs, enum simfs_op op)
 {
-	fs->count[op]++;
 	struct fault *f = &fs->fault[op];
 	if (!f->armed)
 		return KEEL_OK;
@@ -548,11 +546,6 @@ void simfs_set_capacity(struct simfs *fs, uint64_t bytes)
 	fs->capacity = bytes;
 }
 
-uint64_t simfs_count(const struct simfs *fs, enum simfs_op op)
-{
-	return fs->count[op];
-}
-
 /* ---- direct access -------------------------------------------------------- */
 
 static struct inode *path_inode(struct simfs *fs, const char *path)
@@ -609,17 +602,4 @@ struct simfs *simfs_clone(const struct simfs *from)
 		ns_link(&fs->dur, from->cur.d[i].path, fs->n_ino - 1);
 	}
 	return fs;
-}
-
-void simfs_dump(struct simfs *fs, const char *dir)
-{
-	char **names;
-	uint32_t n;
-	s_list(fs, dir, &names, &n);
-	for (uint32_t i = 0; i < n; i++) {
-		char path[IO_PATH_MAX];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		fprintf(stderr, "  %s %llu\n", names[i], (unsigned long long)simfs_size(fs, path));
-	}
-	io_names_free(names, n);
 }

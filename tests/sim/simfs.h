@@ -42,8 +42,6 @@ void simfs_fail(struct simfs *fs, enum simfs_op op, uint32_t after, int err, boo
 void simfs_fail_clear(struct simfs *fs);
 /* Total bytes of file contents allowed (0: no limit). */
 void simfs_set_capacity(struct simfs *fs, uint64_t bytes);
-/* Calls of kind op so far. */
-uint64_t simfs_count(const struct simfs *fs, enum simfs_op op);
 
 /* Direct access for tests that damage a disk. poke and resize change a
  * file's contents durably (the file must have no unsynced writes). */
@@ -54,7 +52,5 @@ void simfs_poke(struct simfs *fs, const char *path, uint64_t off, const void *bu
 void simfs_resize(struct simfs *fs, const char *path, uint64_t size);
 /* A copy of the disk as it is now, every change durable in it. */
 struct simfs *simfs_clone(const struct simfs *fs);
-/* Names in the folder dir, sorted, one per line, with sizes (debugging). */
-void simfs_dump(struct simfs *fs, const char *dir);
 
 #endif

@@ -41,7 +41,7 @@ static const char *run(struct run *r, const char *line)
 		p = e + 1;
 	}
 	r->out.len = 0;
-	struct kv_ctx c = {&r->kv, argv, argc, &r->out, r->proto ? r->proto : 2, r->now, false};
+	struct kv_ctx c = {&r->kv, argv, argc, &r->out, r->proto ? r->proto : 2, r->now};
 	kv_exec(&c);
 	rbuf_put(&r->out, "", 1);
 	r->out.len--;
