@@ -260,3 +260,33 @@ void raft_msg_decoded_free(struct raft_msg *m)
 		m->u.append.n_entries = 0;
 	}
 }
+
+void raft_msg_clone(struct raft_msg *dst, const struct raft_msg *src)
+{
+	*dst = *src;
+	if (src->type == RAFT_MSG_APPEND) {
+		uint32_t k = src->u.append.n_entries;
+		dst->u.append.entries = k ? keel_malloc(k * sizeof *dst->u.append.entries) : NULL;
+		for (uint32_t i = 0; i < k; i++) {
+			dst->u.append.entries[i] = src->u.append.entries[i];
+			dst->u.append.entries[i].data = keel_memdup(src->u.append.entries[i].data,
+								    src->u.append.entries[i].len);
+		}
+	} else if (src->type == RAFT_MSG_SNAPSHOT && src->u.snapshot.data) {
+		dst->u.snapshot.data = keel_memdup(src->u.snapshot.data, src->u.snapshot.len);
+	}
+}
+
+void raft_msg_clone_free(struct raft_msg *m)
+{
+	if (m->type == RAFT_MSG_APPEND) {
+		for (uint32_t i = 0; i < m->u.append.n_entries; i++)
+			keel_free(m->u.append.entries[i].data);
+		keel_free(m->u.append.entries);
+		m->u.append.entries = NULL;
+		m->u.append.n_entries = 0;
+	} else if (m->type == RAFT_MSG_SNAPSHOT) {
+		keel_free((void *)(uintptr_t)m->u.snapshot.data);
+		m->u.snapshot.data = NULL;
+	}
+}

@@ -51,29 +51,6 @@ static void send_msg(struct server *s, const struct raft_msg *m)
 	keel_free(buf);
 }
 
-static void msg_copy(struct raft_msg *d, const struct raft_msg *m)
-{
-	*d = *m;
-	if (m->type == RAFT_MSG_APPEND && m->u.append.n_entries) {
-		d->u.append.entries =
-			keel_malloc(m->u.append.n_entries * sizeof *d->u.append.entries);
-		for (uint32_t i = 0; i < m->u.append.n_entries; i++) {
-			d->u.append.entries[i] = m->u.append.entries[i];
-			d->u.append.entries[i].data = keel_memdup(m->u.append.entries[i].data,
-								  m->u.append.entries[i].len);
-		}
-	}
-}
-
-static void msg_free(struct raft_msg *m)
-{
-	if (m->type == RAFT_MSG_APPEND) {
-		for (uint32_t i = 0; i < m->u.append.n_entries; i++)
-			keel_free(m->u.append.entries[i].data);
-		keel_free(m->u.append.entries);
-	}
-}
-
 /* ---- persist ------------------------------------------------------------ */
 
 /* Queues the persist part of an update; returns its sequence number (0:
@@ -103,7 +80,7 @@ static void hold(struct server *s, const struct raft_update *u, uint64_t seq)
 	if (u->n_msgs) {
 		h->msgs = keel_malloc(u->n_msgs * sizeof *h->msgs);
 		for (uint32_t i = 0; i < u->n_msgs; i++)
-			msg_copy(&h->msgs[i], &u->msgs[i]);
+			raft_msg_clone(&h->msgs[i], &u->msgs[i]);
 		h->n = u->n_msgs;
 	}
 }
@@ -118,7 +95,7 @@ static void release_held(struct server *s)
 			raft_persisted(s->r, h->last_index, h->last_term);
 		for (uint32_t i = 0; i < h->n; i++) {
 			send_msg(s, &h->msgs[i]);
-			msg_free(&h->msgs[i]);
+			raft_msg_clone_free(&h->msgs[i]);
 		}
 		keel_free(h->msgs);
 	}
@@ -702,7 +679,7 @@ void server_free(struct server *s)
 	kv_free(&s->kv);
 	for (uint32_t i = 0; i < s->n_held; i++) {
 		for (uint32_t k = 0; k < s->held[i].n; k++)
-			msg_free(&s->held[i].msgs[k]);
+			raft_msg_clone_free(&s->held[i].msgs[k]);
 		keel_free(s->held[i].msgs);
 	}
 	keel_free(s->held);

@@ -5,6 +5,7 @@
 
 #include "base/assert.h"
 #include "base/mem.h"
+#include "raft/codec.h"
 
 void net_init(struct net *n, struct prng *p, const struct net_faults *f)
 {
@@ -14,37 +15,9 @@ void net_init(struct net *n, struct prng *p, const struct net_faults *f)
 	KEEL_ASSERT(f->delay_max > f->delay_min);
 }
 
-void net_msg_copy(struct raft_msg *dst, const struct raft_msg *src)
-{
-	*dst = *src;
-	if (src->type == RAFT_MSG_APPEND && src->u.append.n_entries) {
-		uint32_t k = src->u.append.n_entries;
-		struct raft_entry *e = keel_malloc(k * sizeof *e);
-		for (uint32_t i = 0; i < k; i++) {
-			e[i] = src->u.append.entries[i];
-			e[i].data = keel_memdup(e[i].data, e[i].len);
-		}
-		dst->u.append.entries = e;
-	} else if (src->type == RAFT_MSG_APPEND) {
-		dst->u.append.entries = NULL;
-	}
-	if (src->type == RAFT_MSG_SNAPSHOT)
-		dst->u.snapshot.data = keel_memdup(src->u.snapshot.data, src->u.snapshot.len);
-}
-
 void net_msg_free(struct net_msg *nm)
 {
-	struct raft_msg *m = &nm->m;
-	if (m->type == RAFT_MSG_APPEND) {
-		for (uint32_t i = 0; i < m->u.append.n_entries; i++)
-			keel_free(m->u.append.entries[i].data);
-		keel_free(m->u.append.entries);
-		m->u.append.entries = NULL;
-		m->u.append.n_entries = 0;
-	} else if (m->type == RAFT_MSG_SNAPSHOT) {
-		keel_free((void *)m->u.snapshot.data);
-		m->u.snapshot.data = NULL;
-	}
+	raft_msg_clone_free(&nm->m);
 }
 
 void net_free(struct net *n)
@@ -62,7 +35,7 @@ static void net_enqueue(struct net *n, const struct raft_msg *m, uint64_t at)
 		n->q = keel_realloc(n->q, n->cap * sizeof *n->q);
 	}
 	struct net_msg *nm = &n->q[n->n++];
-	net_msg_copy(&nm->m, m);
+	raft_msg_clone(&nm->m, m);
 	nm->deliver_at = at;
 	nm->seq = ++n->seq;
 }

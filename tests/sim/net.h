@@ -47,8 +47,6 @@ bool net_pop_due(struct net *n, uint64_t now, struct net_msg *out);
 /* Takes the i-th queued message (in send order) out of the network. */
 void net_take(struct net *n, uint32_t i, struct net_msg *out);
 void net_msg_free(struct net_msg *m);
-/* Deep copy of a message (used by net_send, and by tests). */
-void net_msg_copy(struct raft_msg *dst, const struct raft_msg *src);
 /* Drops every message to or from id (a crashed node's sockets). */
 void net_drop_node(struct net *n, raft_id id);
 void net_heal(struct net *n);

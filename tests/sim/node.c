@@ -9,6 +9,7 @@
 #include "base/assert.h"
 #include "base/crc32c.h"
 #include "base/mem.h"
+#include "raft/codec.h"
 #include "sim/net.h"
 
 void node_init(struct node *n, raft_id id, const struct raft_options *o, uint64_t seed,
@@ -28,10 +29,8 @@ void node_init(struct node *n, raft_id id, const struct raft_options *o, uint64_
 static void node_drop_inflight(struct node *n)
 {
 	for (uint32_t i = 0; i < n->n_syncs; i++) {
-		for (uint32_t k = 0; k < n->syncs[i].n_msgs; k++) {
-			struct net_msg nm = {.m = n->syncs[i].msgs[k]};
-			net_msg_free(&nm);
-		}
+		for (uint32_t k = 0; k < n->syncs[i].n_msgs; k++)
+			raft_msg_clone_free(&n->syncs[i].msgs[k]);
 		keel_free(n->syncs[i].msgs);
 	}
 	n->n_syncs = 0;
@@ -118,8 +117,8 @@ static void node_send(struct node *n, const struct raft_msg *m)
 		int rc = persist_snapshot_read(&n->persist, m->u.snapshot.offset, buf,
 					       m->u.snapshot.len);
 		if (rc) {
-			fprintf(stderr, "node %llu: snapshot read: %s\n",
-				(unsigned long long)n->id, n->persist.err.text);
+			fprintf(stderr, "node %llu: snapshot read: %s\n", (unsigned long long)n->id,
+				n->persist.err.text);
 			abort();
 		}
 		c.u.snapshot.data = buf;
@@ -148,7 +147,7 @@ static void node_hold(struct node *n, const struct raft_update *u, uint64_t batc
 	if (u->n_msgs) {
 		s->msgs = keel_malloc(u->n_msgs * sizeof *s->msgs);
 		for (uint32_t i = 0; i < u->n_msgs; i++)
-			net_msg_copy(&s->msgs[i], &u->msgs[i]);
+			raft_msg_clone(&s->msgs[i], &u->msgs[i]);
 		s->n_msgs = u->n_msgs;
 	}
 }
@@ -265,10 +264,8 @@ static bool node_sync_one(struct node *n)
 	int rc = persist_sync(&n->persist);
 	simfs_fail_clear(n->persist.disk); /* armed for this sync only */
 	if (rc) {
-		for (uint32_t k = 0; k < s.n_msgs; k++) {
-			struct net_msg nm = {.m = s.msgs[k]};
-			net_msg_free(&nm);
-		}
+		for (uint32_t k = 0; k < s.n_msgs; k++)
+			raft_msg_clone_free(&s.msgs[k]);
 		keel_free(s.msgs);
 		node_storage_failed(n, rc);
 		return false;
@@ -278,8 +275,7 @@ static bool node_sync_one(struct node *n)
 		raft_persisted(n->r, s.last_index, s.last_term);
 	for (uint32_t k = 0; k < s.n_msgs; k++) {
 		node_send(n, &s.msgs[k]);
-		struct net_msg nm = {.m = s.msgs[k]};
-		net_msg_free(&nm);
+		raft_msg_clone_free(&s.msgs[k]);
 	}
 	keel_free(s.msgs);
 	return true;
