@@ -13,8 +13,7 @@
 #include "server/entry.h"
 #include "server/server.h"
 
-#define PENDING_MAX 10000	   /* requests in flight before reading pauses */
-#define OUTPUT_MAX  (256ull << 20) /* reply bytes a client has not read: then it is closed */
+#define PENDING_MAX 10000 /* requests in flight before reading pauses */
 
 struct wreq {
 	uv_write_t req;
@@ -106,12 +105,13 @@ static void flush(struct client *c)
 		}
 		/* a client that does not read its replies cannot make the node
 		 * hold them without bound (Redis's client-output-buffer-limit) */
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > OUTPUT_MAX) {
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
+		    c->s->cfg.client_output_max) {
 			fprintf(stderr,
 				"[%llu] client %llu (%s) closed: over %llu MiB of replies "
 				"unread\n",
 				(unsigned long long)c->s->cfg.id, (unsigned long long)c->id,
-				c->addr, (unsigned long long)(OUTPUT_MAX >> 20));
+				c->addr, (unsigned long long)(c->s->cfg.client_output_max >> 20));
 			client_close(c);
 			return;
 		}

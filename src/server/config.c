@@ -59,6 +59,8 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	else if (!strcmp(name, "trailing-entries")) {
 		c->trailing_entries = strtoull(v, &end, 10);
 		c->has_trailing = true;
+	} else if (!strcmp(name, "client-output-mb")) {
+		c->client_output_max = strtoull(v, &end, 10) << 20;
 	} else if (!strcmp(name, "segment-mb"))
 		c->segment_bytes = strtoull(v, &end, 10) << 20;
 	else if (!strcmp(name, "join"))
@@ -110,6 +112,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->port = 7001;
 	c->tick_ms = 10;
 	c->request_timeout_ms = 5000;
+	c->client_output_max = 256ull << 20;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--verbose")) {

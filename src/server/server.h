@@ -28,6 +28,7 @@ struct server_config {
 	uint32_t tick_ms;	     /* one Raft tick */
 	uint32_t request_timeout_ms; /* wait for a leader / a commit */
 	uint64_t segment_bytes;
+	uint64_t client_output_max; /* unread reply bytes before a client is closed */
 	uint64_t snapshot_entries;
 	uint64_t trailing_entries; /* kept below a snapshot for slow followers */
 	bool has_trailing;

@@ -379,6 +379,41 @@ def add_learner_promote_remove():
         c.cleanup()
 
 
+@case
+def slow_client_is_closed():
+    """A client that sends requests and never reads the replies is closed
+    once its unread replies pass --client-output-mb; the node serves on."""
+    import socket
+    c = Cluster(n=1, extra=["--client-output-mb", "1"])
+    try:
+        c.start_all()
+        assert c.leader()
+        assert retry(lambda: c.client(1).set("big", "x" * (256 << 10))) is True
+        s = socket.create_connection(c.addr(1))
+        s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 400)  # 100 MiB of replies
+        time.sleep(2)
+        got, closed = 0, False
+        s.settimeout(5)
+        while True:
+            try:
+                d = s.recv(1 << 20)
+            except ConnectionResetError:
+                closed = True
+                break
+            except socket.timeout:  # still open, nothing more coming
+                break
+            if not d:
+                closed = True
+                break
+            got += len(d)
+        s.close()
+        assert closed and got < 400 * (256 << 10), f"read {got} bytes, closed {closed}"
+        assert retry(lambda: c.client(1).get("big")) == "x" * (256 << 10)
+        return f"closed after {got >> 20} MiB of the 100 MiB it asked for"
+    finally:
+        c.cleanup()
+
+
 def main():
     if not os.access(SERVER, os.X_OK):
         print(f"cluster: 0 passed, 1 failed ({SERVER} is not built)")
@@ -386,7 +421,7 @@ def main():
     for fn in (elect_and_write_through_every_node, kill_leader_under_load,
                restart_whole_cluster, follower_catches_up_from_the_log,
                follower_catches_up_from_a_snapshot, incr_through_followers_while_leaders_die,
-               add_learner_promote_remove):
+               add_learner_promote_remove, slow_client_is_closed):
         fn()
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
