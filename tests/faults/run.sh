@@ -130,7 +130,61 @@ tmpfs_full() {
 	$as_root umount "$mnt"
 }
 
+# keel-server itself: fdatasync fails under it; it must stop (fail-stop)
+# with a clear error, and every write it acknowledged must be there after a
+# restart without the fault.
+server_failstop() {
+	local srv=$build/keel-server dir=$work/server port=$((21000 + RANDOM % 9000)) acked=0 pid i
+	local args=(--id 1 --bind 127.0.0.1 --port "$port" --peer-port $((port + 10000))
+		--dir "$dir" --cluster "1@127.0.0.1:$((port + 10000))")
+	KEEL_FAULT_OP=fdatasync KEEL_FAULT_ERRNO=EIO KEEL_FAULT_AFTER=60 LD_PRELOAD=$shim \
+		ASAN_OPTIONS=verify_asan_link_order=0 "$srv" "${args[@]}" >"$work/server.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do
+		[ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ] && break
+		sleep 0.1
+	done
+	for i in $(seq 1 400); do
+		if [ "$(redis-cli -p "$port" set "s$i" "$i" 2>/dev/null)" = "OK" ]; then
+			acked=$i
+		elif ! kill -0 "$pid" 2>/dev/null; then
+			break
+		fi
+	done
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid"
+		wait "$pid" 2>/dev/null
+		bad server-failstop "keel-server kept running after fdatasync failed"
+		return
+	fi
+	wait "$pid"
+	local rc=$?
+	if [ "$rc" -eq 0 ] || ! grep -q "storage failed, the node stops: fdatasync" "$work/server.log"; then
+		bad server-failstop "exit $rc, log: $(tail -2 "$work/server.log")"
+		return
+	fi
+	"$srv" "${args[@]}" >>"$work/server.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 50); do
+		[ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ] && break
+		sleep 0.1
+	done
+	local missing=0
+	for i in $(seq 1 "$acked"); do
+		[ "$(redis-cli -p "$port" get "s$i" 2>/dev/null)" = "$i" ] || missing=$((missing + 1))
+	done
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+	if [ "$acked" -eq 0 ] || [ "$missing" -ne 0 ]; then
+		bad server-failstop "$acked acknowledged, $missing missing after the restart"
+		return
+	fi
+	ok "server-failstop (stopped with exit $rc after fdatasync failed; $acked acknowledged writes all there after a restart)"
+}
+
 clean
+server_failstop
 wal_tool
 fault fdatasync-eio fdatasync EIO 40 64 65536 "i/o error"
 fault fdatasync-eio-first fdatasync EIO 0 64 65536 "i/o error"
