@@ -66,7 +66,9 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	else if (!strcmp(name, "join"))
 		snprintf(c->join, sizeof c->join, "%s", v);
 	else if (!strcmp(name, "replica-of")) {
-		keel_errmsg_set(err, "--%s is not implemented yet", name);
+		/* SPEC §5's read replicas: a flag of the interface, refused
+		 * clearly until they exist */
+		keel_errmsg_set(err, "--replica-of: read replicas are not implemented yet");
 		return KEEL_EINVAL;
 	} else {
 		keel_errmsg_set(err, "unknown setting '%s'", name);
