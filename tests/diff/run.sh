@@ -18,7 +18,7 @@ pid=""
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -n "$pid" ] && wait "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 # a free port: a few tries, each checked with a PING
 for _ in 1 2 3 4 5; do
-	port=$((20000 + RANDOM % 20000))
+	port=$((20000 + RANDOM % 10000)) # below the ephemeral range (32768 and up)
 	redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
 		--dir "$work" --logfile "$work/redis.log" &
 	pid=$!

@@ -134,9 +134,11 @@ tmpfs_full() {
 # with a clear error, and every write it acknowledged must be there after a
 # restart without the fault.
 server_failstop() {
-	local srv=$build/keel-server dir=$work/server port=$((21000 + RANDOM % 9000)) acked=0 pid i
-	local args=(--id 1 --bind 127.0.0.1 --port "$port" --peer-port $((port + 10000))
-		--dir "$dir" --cluster "1@127.0.0.1:$((port + 10000))")
+	# ports below Linux's ephemeral range (32768 and up), where no outgoing
+	# connection can be holding them
+	local srv=$build/keel-server dir=$work/server port=$((12000 + RANDOM % 2000)) acked=0 pid i
+	local args=(--id 1 --bind 127.0.0.1 --port "$port" --peer-port $((port + 3000))
+		--dir "$dir" --cluster "1@127.0.0.1:$((port + 3000))")
 	KEEL_FAULT_OP=fdatasync KEEL_FAULT_ERRNO=EIO KEEL_FAULT_AFTER=60 LD_PRELOAD=$shim \
 		ASAN_OPTIONS=verify_asan_link_order=0 "$srv" "${args[@]}" >"$work/server.log" 2>&1 &
 	pid=$!
