@@ -19,6 +19,8 @@ enum frame_kind {
 	FRAME_RAFT = 2,	   /* a Raft message (raft/codec.h) */
 	FRAME_FORWARD = 3, /* a request forwarded to the leader (the server's) */
 	FRAME_REPLY = 4,   /* the leader's reply to a forwarded request */
+	FRAME_REMOVED = 5, /* u64: the index of a committed configuration that
+			    * the receiver is not a member of */
 };
 
 struct frame {

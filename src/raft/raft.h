@@ -341,6 +341,12 @@ int raft_change(struct raft *r, enum raft_change_op op, raft_id id,
 /* Leader only: hands leadership to a voter (thesis §3.10). */
 int raft_transfer_leader(struct raft *r, raft_id to);
 
+/* Asks for a snapshot now, on any node (an operator's RAFT SNAPSHOT):
+ * it will cover *index, the applied index (or the latest snapshot's, when
+ * nothing was applied since, and nothing is asked). KEEL_EBUSY while one
+ * is being taken. */
+int raft_snapshot_now(struct raft *r, raft_index *index);
+
 /* Starts an election now (tests, and a follower told to campaign). */
 int raft_campaign(struct raft *r);
 
@@ -369,6 +375,8 @@ raft_index raft_first_index(const struct raft *r); /* first entry in memory */
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index i);
 raft_term raft_term_at(const struct raft *r, raft_index i); /* 0: unknown */
 const struct raft_config *raft_config_of(const struct raft *r);
+/* The index of the entry that set it (0: none). */
+raft_index raft_config_index_of(const struct raft *r);
 const struct raft_snapshot_meta *raft_snapshot_of(const struct raft *r);
 bool raft_stopped(const struct raft *r);
 /* Leader's view of a member's replication; false if unknown. */

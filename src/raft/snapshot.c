@@ -64,6 +64,23 @@ void raft_maybe_want_snapshot(struct raft *r)
 	raft_trace(r, "snapshot wanted at %llu", (unsigned long long)r->applied);
 }
 
+int raft_snapshot_now(struct raft *r, raft_index *index)
+{
+	if (r->stopped)
+		return KEEL_ESTOPPED;
+	if (r->snapshotting)
+		return KEEL_EBUSY;
+	raft_index base = r->has_snap ? r->snap.index : 0;
+	*index = r->applied > base ? r->applied : base;
+	if (r->applied <= base)
+		return KEEL_OK;
+	r->snapshotting = true;
+	r->out.snapshot_wanted = true;
+	r->out.snapshot_index = r->applied;
+	raft_trace(r, "snapshot asked for at %llu", (unsigned long long)r->applied);
+	return KEEL_OK;
+}
+
 /* The configuration in force at index i: the last config entry at or
  * before i, else the snapshot's. */
 static void snapshot_config_at(const struct raft *r, raft_index i, struct raft_config *c)
@@ -161,8 +178,8 @@ void raft_send_snapshot(struct raft *r, struct raft_progress *pr)
 	if (pr->state != RAFT_PR_SNAPSHOT || pr->snap_index != r->snap.index ||
 	    pr->snap_term != r->snap.term) {
 		raft_trace(r, "sending snapshot %llu/%llu to %llu",
-			   (unsigned long long)r->snap.index,
-			   (unsigned long long)r->snap.term, (unsigned long long)pr->id);
+			   (unsigned long long)r->snap.index, (unsigned long long)r->snap.term,
+			   (unsigned long long)pr->id);
 		pr->state = RAFT_PR_SNAPSHOT;
 		pr->snap_index = r->snap.index;
 		pr->snap_term = r->snap.term;

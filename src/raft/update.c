@@ -14,7 +14,7 @@ bool raft_has_update(const struct raft *r)
 	return o->hs_changed || o->has_chunk || o->has_install || o->truncate_from ||
 	       o->append_from <= raft_log_last(&r->log) || o->purge_below ||
 	       o->msgs_now.n || o->msgs.n || o->reads.n || r->commit > r->applied ||
-	       (r->broadcast_pending && r->role == RAFT_LEADER);
+	       (r->broadcast_pending && r->role == RAFT_LEADER) || o->snapshot_wanted;
 }
 
 /* Appends are queued with an entry count only; their entries are resolved
@@ -147,6 +147,7 @@ raft_index raft_applied_index(const struct raft *r) { return r->applied; }
 raft_index raft_last_index(const struct raft *r) { return raft_log_last(&r->log); }
 raft_index raft_first_index(const struct raft *r) { return r->log.start; }
 const struct raft_config *raft_config_of(const struct raft *r) { return &r->config; }
+raft_index raft_config_index_of(const struct raft *r) { return r->config_index; }
 bool raft_stopped(const struct raft *r) { return r->stopped; }
 
 const char *raft_role_name(const struct raft *r)

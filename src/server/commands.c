@@ -20,6 +20,8 @@ static bool is(const struct resp_arg *a, const char *s)
 
 static const char *role_name(struct server *s)
 {
+	if (s->removed_at)
+		return "removed";
 	if (!s->r || raft_stopped(s->r))
 		return "stopped";
 	return raft_role_name(s->r);
@@ -42,14 +44,20 @@ static void info_raft(struct server *s, struct rbuf *o)
 	for (uint32_t i = 0; i < c->n; i++) {
 		const struct raft_member *m = &c->members[i];
 		raft_index match = 0, next = 0;
+		bool self = m->id == s->cfg.id;
 		bool known = raft_progress_of(r, m->id, &match, &next);
-		if (m->id == s->cfg.id)
+		if (self)
 			match = raft_last_index(r);
+		int64_t heard = server_last_heard(s, m->id);
 		snprintf(line, sizeof line,
-			 "raft_member_%llu:role=%s,addr=%s,match_index=%s%llu\r\n",
+			 "raft_member_%llu:role=%s,addr=%s,match_index=%s%llu,lag=%lld,"
+			 "last_contact_ms=%lld\r\n",
 			 (unsigned long long)m->id, m->role == RAFT_VOTER ? "voter" : "learner",
-			 m->addr,
-			 known || m->id == s->cfg.id ? "" : "unknown:", (unsigned long long)match);
+			 m->addr, known || self ? "" : "unknown:", (unsigned long long)match,
+			 known || self ? (long long)(raft_last_index(r) - match) : -1LL,
+			 self	 ? 0LL
+			 : heard ? (long long)(server_now_ms() - heard)
+				 : -1LL);
 		rbuf_puts(o, line);
 	}
 }
@@ -104,9 +112,19 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 	}
 	if (all || !strcasecmp(section, "persistence")) {
 		snprintf(line, sizeof line,
-			 "# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_log_first:%llu\r\n\r\n",
+			 "# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_snapshot_bytes:%llu\r\n"
+			 "keel_log_first:%llu\r\nkeel_snapshot_in_progress:%d\r\n"
+			 "keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
+			 "keel_snapshot_last_total_ms:%llu\r\nkeel_snapshots_installed:%llu\r\n"
+			 "keel_snapshot_bytes_received:%llu\r\n\r\n",
 			 (unsigned long long)(s->have_snap ? s->snap.index : 0),
-			 (unsigned long long)raft_first_index(s->r));
+			 (unsigned long long)(s->have_snap ? s->snap.size : 0),
+			 (unsigned long long)raft_first_index(s->r), snapshots_busy(s) ? 1 : 0,
+			 (unsigned long long)s->stats.snapshots_taken,
+			 (unsigned long long)s->stats.snapshot_build_ms,
+			 (unsigned long long)s->stats.snapshot_total_ms,
+			 (unsigned long long)s->stats.snapshots_installed,
+			 (unsigned long long)s->stats.snapshot_bytes_received);
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "raft")) {
@@ -183,22 +201,40 @@ static void raft_reply(struct server *s, struct creq *q, const char *what, int r
 	server_process(s);
 }
 
-/* RAFT STATUS | TRANSFER id | ADD-LEARNER id host:peer-port [AUTO] |
- * PROMOTE id | REMOVE id. A change is answered OK once proposed; it takes
- * effect when appended (one server at a time, thesis §4.1). */
+/* RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER id | ADD-LEARNER id
+ * host:peer-port [AUTO] | PROMOTE id | REMOVE id. STATUS is this node's
+ * view; STATUS LEADER the leader's (a follower forwards it). A change is answered OK once proposed;
+ * it takes effect when appended (one server at a time, thesis §4.1).
+ * SNAPSHOT answers the index the snapshot will cover; it is taken in the
+ * background (INFO persistence shows when it is done). */
 static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t id = 0;
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
-	if (is(&argv[1], "status")) {
+	if (is(&argv[1], "snapshot") && argc == 2) {
+		/* Local to this node: each node snapshots its own state. */
+		raft_index at = 0;
+		int rc = raft_snapshot_now(s->r, &at);
+		if (rc == KEEL_EBUSY)
+			resp_error(&q->reply, "ERR a snapshot is already being taken on this node");
+		else if (rc)
+			resp_errorf(&q->reply, "ERR snapshot: %s", keel_err_str(rc));
+		else
+			resp_int(&q->reply, (int64_t)at);
+		server_process(s);
+	} else if (is(&argv[1], "status") &&
+		   (argc == 2 || (argc == 3 && is(&argv[2], "leader") &&
+				  (raft_role_of(s->r) == RAFT_LEADER || q->fwd_peer)))) {
 		struct rbuf o;
 		rbuf_init(&o);
 		info_raft(s, &o);
 		resp_bulk(&q->reply, o.p, o.len);
 		rbuf_free(&o);
-	} else if (!is(&argv[1], "status") && raft_role_of(s->r) != RAFT_LEADER && !q->fwd_peer &&
-		   request_forward_admin(s, q, argv, argc)) {
+	} else if ((!is(&argv[1], "status") || argc == 3) && raft_role_of(s->r) != RAFT_LEADER &&
+		   !q->fwd_peer && request_forward_admin(s, q, argv, argc)) {
 		return true; /* the leader answers */
+	} else if (is(&argv[1], "status") && argc == 3 && is(&argv[2], "leader")) {
+		resp_error(&q->reply, "CLUSTERDOWN no leader is known to this node");
 	} else if (is(&argv[1], "transfer") && argc == 3 && has_id) {
 		raft_reply(s, q, "transfer", raft_transfer_leader(s->r, (raft_id)id));
 	} else if (is(&argv[1], "add-learner") && (argc == 4 || argc == 5) && has_id &&
@@ -216,8 +252,9 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		raft_reply(s, q, "remove",
 			   raft_change(s->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
 	} else {
-		resp_error(&q->reply, "ERR RAFT STATUS | TRANSFER <id> | ADD-LEARNER <id> "
-				      "<host:peer-port> [AUTO] | PROMOTE <id> | REMOVE <id>");
+		resp_error(&q->reply,
+			   "ERR RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER <id> | ADD-LEARNER <id> "
+			   "<host:peer-port> [AUTO] | PROMOTE <id> | REMOVE <id>");
 	}
 	return false;
 }

@@ -41,7 +41,7 @@ static void send_msg(struct server *s, const struct raft_msg *m)
 		if (!s->have_snap || s->snap.index != m->u.snapshot.meta.index ||
 		    m->u.snapshot.offset + m->u.snapshot.len > s->snap.size)
 			return; /* not the snapshot we hold: the core asks again */
-		c.u.snapshot.data = s->snap_data + m->u.snapshot.offset;
+		c.u.snapshot.data = s->snap_bytes.p + m->u.snapshot.offset;
 	}
 	size_t cap = raft_msg_size(&c);
 	uint8_t *buf = keel_malloc(cap);
@@ -160,84 +160,21 @@ static void apply_entry(struct server *s, const struct raft_entry *e)
 	entry_free(&en);
 }
 
-static void install(struct server *s, const struct raft_snapshot_meta *m)
-{
-	if (!s->incoming || kv_snapshot_read(&s->kv, s->incoming, m->size) != KEEL_OK) {
-		fprintf(stderr, "[%llu] installed snapshot %llu does not restore: stopping\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)m->index);
-		raft_fail(s->r, KEEL_ECORRUPT);
-		return;
-	}
-	keel_free(s->snap_data);
-	s->snap = *m;
-	s->snap_data = s->incoming;
-	s->have_snap = true;
-	s->incoming = NULL;
-}
-
-static void take_chunk(struct server *s, const struct raft_snapshot_chunk *c)
-{
-	if (c->offset == 0) {
-		keel_free(s->incoming);
-		s->incoming = keel_malloc(c->meta.size ? c->meta.size : 1);
-		s->incoming_size = c->meta.size;
-	}
-	if (s->incoming && c->offset + c->len <= s->incoming_size)
-		memcpy(s->incoming + c->offset, c->data, c->len);
-}
-
-static void want_snapshot(struct server *s, const struct raft_update *u)
-{
-	struct rbuf b;
-	rbuf_init(&b);
-	kv_snapshot_write(&s->kv, s->last_entry_time, &b);
-	memset(&s->taking, 0, sizeof s->taking);
-	s->taking.index = u->snapshot_index;
-	s->taking.term = raft_term_at(s->r, u->snapshot_index);
-	s->taking.size = b.len;
-	s->taking.crc = crc32c(0, b.p, b.len);
-	const struct raft_config *conf = raft_config_of(s->r);
-	s->taking.config = *conf;
-	s->taking_data = b.p; /* owned */
-	struct snap_meta m;
-	persist_meta_to_snap(&s->taking, &m);
-	s->snapshot_seq = committer_submit_snapshot(s->com, &m, b.p);
-	s->taking_snapshot = true;
-}
-
-static void snapshot_durable(struct server *s)
-{
-	if (!s->taking_snapshot || s->durable_seq < s->snapshot_seq)
-		return;
-	s->taking_snapshot = false;
-	raft_snapshot_done(s->r, s->taking.index, s->taking.size, s->taking.crc);
-	const struct raft_snapshot_meta *m = raft_snapshot_of(s->r);
-	if (m && m->index == s->taking.index && m->crc == s->taking.crc) {
-		keel_free(s->snap_data);
-		s->snap = *m;
-		s->snap_data = s->taking_data;
-		s->have_snap = true;
-	} else {
-		keel_free(s->taking_data);
-	}
-	s->taking_data = NULL;
-}
-
 static void carry_out(struct server *s, struct raft_update *u)
 {
 	if (u->snap_chunk)
-		take_chunk(s, u->snap_chunk);
+		snapshots_chunk(s, u->snap_chunk);
 	uint64_t seq = persist(s, u);
 	for (uint32_t i = 0; i < u->n_msgs_now; i++)
 		send_msg(s, &u->msgs_now[i]);
 	hold(s, u, seq);
 	if (u->snap_install)
-		install(s, u->snap_install);
+		snapshots_install(s, u->snap_install);
 	for (uint32_t i = 0; i < u->n_committed; i++)
 		apply_entry(s, &u->committed[i]);
 	requests_on_reads(s, u->reads, u->n_reads);
 	if (u->snapshot_wanted)
-		want_snapshot(s, u);
+		snapshots_want(s, u->snapshot_index);
 }
 
 static void check_storage(struct server *s)
@@ -256,26 +193,12 @@ static void check_storage(struct server *s)
 	}
 }
 
-/* Keeps the peer connections to the members of the current configuration. */
-static void sync_peers(struct server *s)
-{
-	const struct raft_config *c = raft_config_of(s->r);
-	if (!memcmp(c, &s->peer_config, sizeof *c))
-		return;
-	for (uint32_t i = 0; i < s->peer_config.n; i++)
-		if (!raft_config_find(c, s->peer_config.members[i].id))
-			peers_remove(s->peers, s->peer_config.members[i].id);
-	for (uint32_t i = 0; i < c->n; i++)
-		peers_set(s->peers, c->members[i].id, c->members[i].addr);
-	s->peer_config = *c;
-}
-
 void server_process(struct server *s)
 {
 	for (int round = 0; round < 1000 && s->r && !raft_stopped(s->r); round++) {
 		check_storage(s);
 		release_held(s);
-		snapshot_durable(s);
+		snapshots_check(s);
 		if (!raft_has_update(s->r))
 			break;
 		struct raft_update u;
@@ -284,7 +207,7 @@ void server_process(struct server *s)
 		raft_update_done(s->r, &u);
 	}
 	if (s->r && s->peers)
-		sync_peers(s);
+		members_sync(s);
 	requests_answer_reads(s);
 }
 
@@ -345,6 +268,7 @@ static void shutdown_step(struct server *s)
 	requests_fail_all(s, "-ERR the node is shutting down; the request was not applied");
 	clients_close_all(s);
 	peers_stop(s->peers);
+	snapshots_stop(s);
 	uv_close((uv_handle_t *)&s->listener, NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
 	uv_close((uv_handle_t *)&s->wake, NULL);
@@ -360,8 +284,9 @@ static void shutdown_step(struct server *s)
 static void on_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
-	if (s->r && !raft_stopped(s->r))
+	if (s->r && !raft_stopped(s->r) && !s->removed_at)
 		raft_tick(s->r);
+	members_tick(s);
 	requests_tick(s);
 	expire_sweep(s);
 	server_process(s);
@@ -393,6 +318,8 @@ static void wake_loop(void *ctx)
 static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
 	struct server *s = ctx;
+	if (!members_on_frame(s, from, kind, p, n))
+		return;
 	if (kind == FRAME_RAFT) {
 		struct raft_msg m;
 		if (raft_msg_decode(&m, p, n) != KEEL_OK || m.from != from) {
@@ -400,6 +327,7 @@ static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t 
 				(unsigned long long)s->cfg.id, (unsigned long long)from);
 			return;
 		}
+		members_on_msg(s, &m);
 		if (s->r && !raft_stopped(s->r))
 			raft_step(s->r, &m);
 		raft_msg_decoded_free(&m);
@@ -580,7 +508,8 @@ static int open_storage(struct server *s, struct raft_init *in, struct keel_errm
 			keel_errmsg_set(err, "%s: the snapshot does not restore", s->cfg.dir);
 			return KEEL_ECORRUPT;
 		}
-		s->snap_data = keel_memdup(l->snap_data, l->snap.size ? l->snap.size : 1);
+		s->snap_bytes.p = keel_memdup(l->snap_data, l->snap.size ? l->snap.size : 1);
+		s->snap_bytes.len = l->snap.size;
 		s->have_snap = true;
 		in->snapshot = &s->snap;
 	}
@@ -622,7 +551,7 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	if ((rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb, &s->peers,
 			      err)))
 		return rc;
-	sync_peers(s);
+	members_sync(s);
 	if ((rc = clients_listen(s, err)))
 		return rc;
 	uv_check_init(s->loop, &s->check);
@@ -683,9 +612,7 @@ void server_free(struct server *s)
 		keel_free(s->held[i].msgs);
 	}
 	keel_free(s->held);
-	keel_free(s->snap_data);
-	keel_free(s->incoming);
-	keel_free(s->taking_data);
+	snapshots_free(s);
 	keel_free(s->writes);
 	keel_free(s->pass_writes);
 	rbuf_free(&s->join.in);

@@ -236,6 +236,12 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 			    "not applied");
 		return;
 	}
+	if (s->removed_at) {
+		finish_with(s, q,
+			    "-REMOVED this node was removed from the cluster; the request "
+			    "was not applied");
+		return;
+	}
 	q->is_read = is_read;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
 	if (!advance(s, q))

@@ -105,6 +105,12 @@ struct held { /* an update's messages, sent once its persist is durable */
 	uint32_t n;
 };
 
+struct snap_bytes { /* a snapshot's bytes: mapped from a file, or on the heap */
+	uint8_t *p;
+	uint64_t len;
+	bool mapped;
+};
+
 struct server {
 	struct server_config cfg;
 	uv_loop_t *loop;
@@ -118,7 +124,20 @@ struct server {
 	struct kv kv;
 	struct peers *peers;
 	struct raft_config peer_config; /* the members peers are kept to */
-	struct {			/* --join: asking a member to add this node */
+	struct gone {			/* members a configuration dropped */
+		uint64_t id;
+		raft_index config_index;
+		int64_t until_ms, next_notice_ms;
+	} gone[RAFT_MEMBERS_MAX];
+	uint32_t n_gone;
+	struct heard {
+		uint64_t id;
+		int64_t ms;
+	} heard[PEERS_MAX]; /* when each peer was last heard from */
+	uint32_t n_heard;
+	bool was_member;
+	raft_index removed_at; /* the configuration that removed this node */
+	struct {	       /* --join: asking a member to add this node */
 		uv_tcp_t tcp;
 		uv_connect_t req;
 		uv_timer_t retry;
@@ -133,16 +152,21 @@ struct server {
 	uint64_t durable_seq;
 	struct held *held;
 	uint32_t n_held, cap_held;
-	/* snapshots: the latest one's bytes, to send to followers */
+	/* snapshots (server/snapshots.c): the latest one's bytes, to send */
 	struct raft_snapshot_meta snap;
-	uint8_t *snap_data;
+	struct snap_bytes snap_bytes;
 	bool have_snap;
-	uint8_t *incoming;
+	uint8_t *incoming; /* one being received */
 	uint64_t incoming_size;
-	bool taking_snapshot;
+	struct raft_snapshot_meta taking; /* one being taken */
+	struct snap_bytes taking_bytes;
+	pid_t snapshot_child; /* 0: none */
+	uv_pipe_t snapshot_pipe;
+	bool snapshot_pipe_open, snapshot_saving;
+	uint8_t snapshot_res[12];
+	size_t snapshot_res_got;
 	uint64_t snapshot_seq;
-	struct raft_snapshot_meta taking;
-	uint8_t *taking_data;
+	int64_t snapshot_started_ms;
 	/* requests */
 	struct pending *writes, *reads;
 	uint32_t n_writes, cap_writes, n_reads, cap_reads;
@@ -170,6 +194,8 @@ struct server {
 	int exit_code;
 	struct {
 		uint64_t commands, writes, reads, forwarded, applied_entries;
+		uint64_t snapshots_started, snapshots_taken, snapshots_installed;
+		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;
 	} stats;
 	int64_t started_ms;
 };
@@ -180,6 +206,24 @@ void server_process(struct server *s); /* carries out every pending update */
 void server_stop(struct server *s);
 void server_free(struct server *s); /* after uv_run has returned */
 int64_t server_now_ms(void);
+
+/* server/members.c: peers kept to the configuration; removal. */
+void members_sync(struct server *s);
+void members_tick(struct server *s);
+/* Before a peer's frame is handled: false to drop it. */
+bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
+void members_on_msg(struct server *s, const struct raft_msg *m);
+int64_t server_last_heard(const struct server *s, uint64_t id); /* 0: never */
+
+/* server/snapshots.c: snapshots taken in a child process, sent, received. */
+void snapshots_want(struct server *s, raft_index index); /* the core asked */
+void snapshots_check(struct server *s);			 /* saved yet? */
+bool snapshots_busy(const struct server *s);
+void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c);
+void snapshots_install(struct server *s, const struct raft_snapshot_meta *m);
+void snapshots_stop(struct server *s); /* kills a child still at work */
+void snapshots_free(struct server *s);
+void snap_bytes_release(struct snap_bytes *b);
 
 /* server/requests.c: the write and read paths, forwarding, timeouts. */
 void request_submit(struct server *s, struct creq *q, bool is_read);

@@ -12,11 +12,12 @@ struct job {
 	struct job *next;
 	uint64_t seq;
 	bool is_snap;
-	struct storage_batch b;   /* pointers below are owned copies */
+	struct storage_batch b; /* pointers below are owned copies */
 	struct wal_entry *entries;
 	struct snap_meta *chunk_meta, *install, *snap;
-	uint8_t *data;            /* chunk data, or snapshot data */
-	uint8_t *payloads;        /* entries' data, back to back */
+	uint8_t *data;		  /* chunk data (owned) */
+	const uint8_t *snap_data; /* snapshot data (the caller's) */
+	uint8_t *payloads;	  /* entries' data, back to back */
 };
 
 struct committer {
@@ -109,19 +110,19 @@ uint64_t committer_submit_snapshot(struct committer *c, const struct snap_meta *
 	struct job *j = keel_calloc(1, sizeof *j);
 	j->is_snap = true;
 	j->snap = meta_dup(m);
-	j->data = keel_memdup(data, m->size);
+	j->snap_data = data;
 	return enqueue(c, j);
 }
 
 /* Writes a group and syncs it once. Returns its last seq, or 0 on error. */
-static uint64_t run_group(struct committer *c, struct job *list, struct keel_errmsg *err,
-			  int *rc, struct committer_stats *st)
+static uint64_t run_group(struct committer *c, struct job *list, struct keel_errmsg *err, int *rc,
+			  struct committer_stats *st)
 {
 	uint64_t last = 0;
 	*rc = KEEL_OK;
 	for (struct job *j = list; j && !*rc; j = j->next) {
 		if (j->is_snap)
-			*rc = storage_save_snapshot(c->st, j->snap, j->data, err);
+			*rc = storage_save_snapshot(c->st, j->snap, j->snap_data, err);
 		else
 			*rc = storage_write(c->st, &j->b, err);
 		last = j->seq;
@@ -180,8 +181,8 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx,
-		    struct committer **out, struct keel_errmsg *err)
+int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, struct committer **out,
+		    struct keel_errmsg *err)
 {
 	struct committer *c = keel_calloc(1, sizeof *c);
 	c->st = st;

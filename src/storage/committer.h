@@ -19,19 +19,22 @@ struct committer;
 struct committer_stats {
 	uint64_t groups;  /* syncs */
 	uint64_t batches; /* batches made durable */
-	uint64_t bytes;   /* entry payload bytes made durable */
+	uint64_t bytes;	  /* entry payload bytes made durable */
 };
 
 /* Starts the thread; the storage is its alone until committer_stop. wake
  * is called on the storage thread (it must be thread-safe and quick). */
-int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx,
-		    struct committer **out, struct keel_errmsg *err);
+int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, struct committer **out,
+		    struct keel_errmsg *err);
 /* Stops after the queued work is done (or failed) and joins the thread. */
 void committer_stop(struct committer *c);
 
 /* Queues a copy of the batch; returns its sequence number (1, 2, ...). */
 uint64_t committer_submit(struct committer *c, const struct storage_batch *b);
-/* Queues saving a snapshot (copied); returns its sequence number. */
+/* Queues saving a snapshot; returns its sequence number. The metadata is
+ * copied; the data is not (a snapshot can be large): the caller keeps it
+ * valid until the sequence number is durable, or the storage has failed
+ * and the committer is stopped. */
 uint64_t committer_submit_snapshot(struct committer *c, const struct snap_meta *m,
 				   const uint8_t *data);
 /* The highest durable sequence number; *failed the error that stopped the

@@ -1,0 +1,153 @@
+/* server/members.c — the node among its peers: connections kept to the
+ * members of the current configuration, when each peer was last heard
+ * from, and removal.
+ *
+ * A removed node must learn that it was removed, or it would sit as a
+ * voter of an old configuration forever (Raft thesis §4.2.2: the leader
+ * stops sending to it once the new configuration is in its log). So:
+ * - every node keeps a dropped member connected for GONE_MS, and once the
+ *   configuration that dropped it is committed sends it FRAME_REMOVED;
+ * - a member whose committed configuration lacks the sender answers a
+ *   PREVOTE or VOTE (a removed voter that missed the news) the same way;
+ * - a node that finds its own committed configuration without itself
+ *   (a leader that removed itself) knows without being told.
+ * A notice is believed only if it names a configuration newer than the
+ * receiver's own, so a member that lags cannot remove a node added since.
+ * A removed node stops taking part (no ticks, peers' frames dropped),
+ * says so in its log and in INFO (raft_role:removed), and refuses
+ * requests; the operator stops it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/bytes.h"
+#include "net/frame.h"
+#include "server/server.h"
+
+#define GONE_MS	  10000 /* a dropped member is told for this long */
+#define NOTICE_MS 500	/* ... this often */
+
+int64_t server_last_heard(const struct server *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < s->n_heard; i++)
+		if (s->heard[i].id == id)
+			return s->heard[i].ms;
+	return 0;
+}
+
+static void heard_from(struct server *s, uint64_t id)
+{
+	int64_t now = server_now_ms();
+	for (uint32_t i = 0; i < s->n_heard; i++) {
+		if (s->heard[i].id == id) {
+			s->heard[i].ms = now;
+			return;
+		}
+	}
+	if (s->n_heard < PEERS_MAX)
+		s->heard[s->n_heard++] = (struct heard){id, now};
+}
+
+static bool config_committed(const struct server *s)
+{
+	return raft_config_index_of(s->r) <= raft_commit_index(s->r);
+}
+
+static void mark_removed(struct server *s, raft_index at, const char *how)
+{
+	if (s->removed_at)
+		return;
+	s->removed_at = at ? at : 1;
+	fprintf(stderr,
+		"[%llu] removed from the cluster by the configuration at index %llu (%s); "
+		"this node takes no further part: stop it\n",
+		(unsigned long long)s->cfg.id, (unsigned long long)at, how);
+	requests_fail_all(s, "-REMOVED this node was removed from the cluster; a write it "
+			     "was given may have been applied");
+}
+
+static void send_removed(struct server *s, uint64_t to)
+{
+	uint8_t p[8];
+	bytes_put_u64(p, raft_config_index_of(s->r));
+	peers_send(s->peers, to, FRAME_REMOVED, p, sizeof p);
+}
+
+/* Keeps the peer connections to the members of the current configuration;
+ * a member it drops stays connected for a while, to be told. */
+void members_sync(struct server *s)
+{
+	const struct raft_config *c = raft_config_of(s->r);
+	if (raft_config_find(c, s->cfg.id))
+		s->was_member = true;
+	else if (s->was_member && config_committed(s))
+		mark_removed(s, raft_config_index_of(s->r),
+			     "its own committed configuration does not include it");
+	if (!memcmp(c, &s->peer_config, sizeof *c))
+		return;
+	int64_t now = server_now_ms();
+	for (uint32_t i = 0; i < s->peer_config.n; i++) {
+		uint64_t id = s->peer_config.members[i].id;
+		if (id == s->cfg.id || raft_config_find(c, id) || s->n_gone == RAFT_MEMBERS_MAX)
+			continue;
+		s->gone[s->n_gone++] =
+			(struct gone){id, raft_config_index_of(s->r), now + GONE_MS, 0};
+	}
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_gone; i++) /* added back: not gone */
+		if (!raft_config_find(c, s->gone[i].id))
+			s->gone[k++] = s->gone[i];
+	s->n_gone = k;
+	for (uint32_t i = 0; i < c->n; i++)
+		peers_set(s->peers, c->members[i].id, c->members[i].addr);
+	s->peer_config = *c;
+}
+
+void members_tick(struct server *s)
+{
+	if (!s->r || !s->peers)
+		return;
+	int64_t now = server_now_ms();
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_gone; i++) {
+		struct gone *g = &s->gone[i];
+		if (now >= g->until_ms) {
+			peers_remove(s->peers, g->id);
+			continue;
+		}
+		if (!s->removed_at && g->config_index <= raft_commit_index(s->r) &&
+		    now >= g->next_notice_ms) {
+			send_removed(s, g->id);
+			g->next_notice_ms = now + NOTICE_MS;
+		}
+		s->gone[k++] = *g;
+	}
+	s->n_gone = k;
+}
+
+bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
+{
+	if (s->removed_at)
+		return false;
+	heard_from(s, from);
+	if (kind != FRAME_REMOVED)
+		return true;
+	if (n != 8 || !s->r)
+		return false;
+	raft_index at = bytes_get_u64(p);
+	bool in_mine = raft_config_find(raft_config_of(s->r), s->cfg.id) != NULL;
+	if (at > raft_config_index_of(s->r) || (!in_mine && s->was_member)) {
+		char how[96];
+		snprintf(how, sizeof how, "told by node %llu", (unsigned long long)from);
+		mark_removed(s, at, how);
+	}
+	return false;
+}
+
+void members_on_msg(struct server *s, const struct raft_msg *m)
+{
+	if ((m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) && s->r && !s->removed_at &&
+	    raft_config_index_of(s->r) > 0 && config_committed(s) &&
+	    raft_config_find(raft_config_of(s->r), m->from) == NULL &&
+	    raft_config_find(raft_config_of(s->r), s->cfg.id) != NULL)
+		send_removed(s, m->from);
+}
