@@ -29,6 +29,7 @@ SIM_MAINS := $(patsubst tests/sim/%_main.c,%,$(wildcard tests/sim/*_main.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+CLI_SRC := $(wildcard tools/cli/*.c)
 
 DEPS_STAMP := build/.deps-ok
 
@@ -67,13 +68,16 @@ build/$(1)/diff/diff: build/$(1)/obj/tests/diff/diff_main.o build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
+build/$(1)/keel-cli: $$(patsubst %.c,build/$(1)/obj/%.o,$$(CLI_SRC)) build/$(1)/libkeel.a
+	$$(CC) $(2) $$^ $(LIBS) -o $$@
+
 build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS)) \
 	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS)) \
-	build/$(1)/diff/diff build/$(1)/keel-server
+	build/$(1)/diff/diff build/$(1)/keel-server build/$(1)/keel-cli
 
 -include $$(shell find build/$(1)/obj -name '*.d' 2>/dev/null)
 endef
@@ -112,7 +116,7 @@ else
 	@tools/sim-seeds.sh build/asan/sim $(SEEDS) 1
 endif
 
-run: build/release/keel-server
+run: build/release/keel-server build/release/keel-cli
 	@scripts/run-cluster.sh
 
 story: build/release/sim

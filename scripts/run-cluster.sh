@@ -6,6 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=${KEEL_SERVER:-build/release/keel-server}
+
 data=${DATA:-data}
 mkdir -p "$data"
 cluster="1@127.0.0.1:17001,2@127.0.0.2:17002,3@127.0.0.3:17003"
@@ -24,8 +25,11 @@ stop() {
 }
 trap stop INT TERM EXIT
 for i in 1 2 3; do
-	"$bin" --id "$i" --bind "127.0.0.$i" --port "700$i" --peer-port "1700$i" \
-		--dir "$data/$i" --cluster "$cluster" >>"$data/$i.log" 2>&1 &
+	# each client port also listens on 127.0.0.1, so `redis-cli -p 700i` works
+	clients="127.0.0.$i"
+	[ "$i" != 1 ] && clients="$clients,127.0.0.1"
+	"$bin" --id "$i" --bind "127.0.0.$i" --client-bind "$clients" --port "700$i" \
+		--peer-port "1700$i" --dir "$data/$i" --cluster "$cluster" >>"$data/$i.log" 2>&1 &
 	pids+=($!)
 done
 sleep 1
@@ -38,13 +42,13 @@ for i in 1 2 3; do
 done
 cat <<MSG
 keel: a 3-node cluster is running (data and logs in $data/)
-  node 1: redis-cli -h 127.0.0.1 -p 7001
-  node 2: redis-cli -h 127.0.0.2 -p 7002
-  node 3: redis-cli -h 127.0.0.3 -p 7003
+  node 1: redis-cli -p 7001
+  node 2: redis-cli -p 7002     (or -h 127.0.0.2)
+  node 3: redis-cli -p 7003     (or -h 127.0.0.3)
 Any node takes any command: writes are forwarded to the leader, reads
 are linearizable everywhere. Try:
-  redis-cli -p 7001 set a 1 && redis-cli -h 127.0.0.3 -p 7003 get a
-  redis-cli -p 7001 info raft
+  redis-cli -p 7001 set a 1 && redis-cli -p 7003 get a
+  build/release/keel-cli -p 7002 status
 Ctrl-C stops the cluster.
 MSG
 wait

@@ -42,7 +42,20 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		c->id = strtoull(v, &end, 10);
 	else if (!strcmp(name, "bind"))
 		snprintf(c->bind, sizeof c->bind, "%s", v);
-	else if (!strcmp(name, "port"))
+	else if (!strcmp(name, "client-bind")) {
+		char buf[512];
+		snprintf(buf, sizeof buf, "%s", v);
+		c->n_client_bind = 0;
+		for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			if (c->n_client_bind == 4) {
+				keel_errmsg_set(err, "--client-bind: at most 4 addresses");
+				return KEEL_EINVAL;
+			}
+			snprintf(c->client_bind[c->n_client_bind++], sizeof c->client_bind[0], "%s",
+				 tok);
+		}
+	} else if (!strcmp(name, "port"))
 		c->port = (int)strtol(v, &end, 10);
 	else if (!strcmp(name, "peer-port"))
 		c->peer_port = (int)strtol(v, &end, 10);

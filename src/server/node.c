@@ -269,7 +269,8 @@ static void shutdown_step(struct server *s)
 	clients_close_all(s);
 	peers_stop(s->peers);
 	snapshots_stop(s);
-	uv_close((uv_handle_t *)&s->listener, NULL);
+	for (uint32_t i = 0; i < s->n_listeners; i++)
+		uv_close((uv_handle_t *)&s->listeners[i], NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
 	uv_close((uv_handle_t *)&s->wake, NULL);
 	uv_close((uv_handle_t *)&s->check, NULL);
@@ -596,7 +597,8 @@ void server_stop(struct server *s)
 		server_process(s);
 	}
 	s->stop_deadline = server_now_ms() + 1000;
-	uv_read_stop((uv_stream_t *)&s->listener); /* no new clients */
+	for (uint32_t i = 0; i < s->n_listeners; i++)
+		uv_read_stop((uv_stream_t *)&s->listeners[i]); /* no new clients */
 }
 
 void server_free(struct server *s)

@@ -21,6 +21,8 @@
 struct server_config {
 	uint64_t id;
 	char bind[64];
+	char client_bind[4][64]; /* --client-bind: where the client port listens */
+	uint32_t n_client_bind;	 /* 0: on bind */
 	int port, peer_port;
 	char dir[512];
 	bool has_cluster; /* --cluster: the founding voters */
@@ -114,7 +116,8 @@ struct snap_bytes { /* a snapshot's bytes: mapped from a file, or on the heap */
 struct server {
 	struct server_config cfg;
 	uv_loop_t *loop;
-	uv_tcp_t listener;
+	uv_tcp_t listeners[4]; /* the client port, on each address */
+	uint32_t n_listeners;
 	uv_timer_t tick;
 	uv_async_t wake;
 	uv_signal_t sigterm, sigint;
