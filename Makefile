@@ -90,7 +90,8 @@ build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
-.PHONY: all asan release test sim run story mutants tidy format clean deps bench bench-storage
+.PHONY: all asan release test sim run story mutants tidy format clean deps bench bench-storage \
+	bench-ops
 .SECONDARY:
 
 all: asan release
@@ -128,6 +129,12 @@ mutants:
 # keel against redis-server and etcd on this machine (tools/bench.sh).
 bench: release
 	tools/bench.sh $(BENCH_N)
+
+# Cluster operations: SET latency during snapshots, a new node's catch-up
+# on BENCH_OPS_GIB of data beside a loopback copy (tools/bench_ops.py).
+BENCH_OPS_GIB ?= 1
+bench-ops: release
+	/usr/bin/python3 tools/bench_ops.py build/release $(BENCH_OPS_GIB)
 
 # The storage benchmark: the disk's limits and the log against them.
 BENCH_DIR ?= build/bench-storage

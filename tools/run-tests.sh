@@ -53,6 +53,7 @@ done
 suite faults tests/faults/run.sh build/asan
 suite diff tests/diff/run.sh build/asan
 suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
+suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
 if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
 fi

@@ -46,8 +46,15 @@ void raft_maybe_want_snapshot(struct raft *r)
 	if (r->applied <= base)
 		return;
 	uint64_t n = r->applied - base, b = r->bytes_since_snap;
+	/* By bytes: once the log since the last snapshot is as large as the
+	 * snapshot itself (replaying it would cost as much as loading one),
+	 * and at least snapshot_bytes; so a large keyspace is not rewritten
+	 * whole every snapshot_bytes of writes. */
+	uint64_t bytes_at = r->o.snapshot_bytes;
+	if (r->has_snap && r->snap.size > bytes_at)
+		bytes_at = r->snap.size;
 	bool by_entries = r->o.snapshot_entries && n >= r->o.snapshot_entries;
-	bool by_bytes = r->o.snapshot_bytes && b >= r->o.snapshot_bytes;
+	bool by_bytes = r->o.snapshot_bytes && b >= bytes_at;
 	if (!by_entries && !by_bytes)
 		return;
 	/* A newer snapshot would restart a transfer in progress (only the
@@ -55,7 +62,7 @@ void raft_maybe_want_snapshot(struct raft *r)
 	 * would never finish. So, as etcd holds compaction back while a
 	 * snapshot is in flight, wait, up to SNAPSHOT_DEFER_MAX intervals. */
 	bool overdue = (r->o.snapshot_entries && n >= SNAPSHOT_DEFER_MAX * r->o.snapshot_entries) ||
-		       (r->o.snapshot_bytes && b >= SNAPSHOT_DEFER_MAX * r->o.snapshot_bytes);
+		       (r->o.snapshot_bytes && b >= SNAPSHOT_DEFER_MAX * bytes_at);
 	if (!overdue && snapshot_sending(r))
 		return;
 	r->snapshotting = true;

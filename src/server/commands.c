@@ -203,10 +203,11 @@ static void raft_reply(struct server *s, struct creq *q, const char *what, int r
 
 /* RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER id | ADD-LEARNER id
  * host:peer-port [AUTO] | PROMOTE id | REMOVE id. STATUS is this node's
- * view; STATUS LEADER the leader's (a follower forwards it). A change is answered OK once proposed;
- * it takes effect when appended (one server at a time, thesis §4.1).
- * SNAPSHOT answers the index the snapshot will cover; it is taken in the
- * background (INFO persistence shows when it is done). */
+ * view; STATUS LEADER the leader's (a follower forwards it). A change is
+ * answered OK once proposed; it takes effect when appended (one server at
+ * a time, thesis §4.1). SNAPSHOT answers the index the snapshot will
+ * cover; it is taken in the background (INFO persistence shows when it is
+ * done). */
 static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t id = 0;

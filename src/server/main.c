@@ -1,5 +1,6 @@
 /* server/main.c — keel-server: parse the flags, recover the data folder,
  * run the node until SIGTERM or SIGINT, shut down cleanly. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@ int main(int argc, char **argv)
 				"[--verbose]\n");
 		return 2;
 	}
+	/* A peer or client that goes away mid-write is an EPIPE for the
+	 * connection, not the end of the process. */
+	signal(SIGPIPE, SIG_IGN);
 	s.loop = uv_default_loop();
 	if (server_start(&s, &err)) {
 		fprintf(stderr, "keel-server %llu: %s\n", (unsigned long long)s.cfg.id, err.text);

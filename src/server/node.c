@@ -261,7 +261,8 @@ static void shutdown_step(struct server *s)
 {
 	if (!s->stopping || s->closed)
 		return;
-	bool busy = s->n_writes || s->n_forwarded;
+	bool busy = s->n_writes || s->n_forwarded ||
+		    (s->handing_over && raft_role_of(s->r) == RAFT_LEADER && !raft_stopped(s->r));
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
@@ -592,8 +593,11 @@ void server_stop(struct server *s)
 				to = id;
 			}
 		}
-		if (to)
-			raft_transfer_leader(s->r, to);
+		if (to && raft_transfer_leader(s->r, to) == KEEL_OK) {
+			fprintf(stderr, "[%llu] shutting down: transferring leadership to %llu\n",
+				(unsigned long long)s->cfg.id, (unsigned long long)to);
+			s->handing_over = true;
+		}
 		server_process(s);
 	}
 	s->stop_deadline = server_now_ms() + 1000;

@@ -193,6 +193,7 @@ struct server {
 	uint32_t n_clients;
 	/* state */
 	bool stopping, closed;
+	bool handing_over; /* stopping: leadership is being transferred */
 	int64_t stop_deadline;
 	int exit_code;
 	struct {

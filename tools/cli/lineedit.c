@@ -186,6 +186,38 @@ static void complete(struct lineedit *le)
 	set_line(le, c);
 }
 
+/* An escape sequence: arrows, Home, End, Delete. */
+static void escape(struct lineedit *le, int *hist_at, char *typed)
+{
+	char seq[3];
+	if (read(STDIN_FILENO, seq, 1) != 1 || read(STDIN_FILENO, seq + 1, 1) != 1)
+		return;
+	if (seq[0] != '[' && seq[0] != 'O')
+		return;
+	if (seq[1] >= '0' && seq[1] <= '9') {
+		if (read(STDIN_FILENO, seq + 2, 1) == 1 && seq[1] == '3' && seq[2] == '~' &&
+		    le->pos < le->len)
+			delete_at(le, le->pos, 1);
+		return;
+	}
+	if (seq[1] == 'D' && le->pos)
+		le->pos--;
+	else if (seq[1] == 'C' && le->pos < le->len)
+		le->pos++;
+	else if (seq[1] == 'H')
+		le->pos = 0;
+	else if (seq[1] == 'F')
+		le->pos = le->len;
+	else if ((seq[1] == 'A' && *hist_at > 0) || (seq[1] == 'B' && *hist_at < le->n_hist)) {
+		if (*hist_at == le->n_hist) { /* keep what was being typed */
+			memcpy(typed, le->buf, le->len);
+			typed[le->len] = 0;
+		}
+		*hist_at += seq[1] == 'A' ? -1 : 1;
+		set_line(le, *hist_at == le->n_hist ? typed : le->hist[*hist_at]);
+	}
+}
+
 static char *edit(struct lineedit *le)
 {
 	int hist_at = le->n_hist; /* n_hist: the line being typed */
@@ -257,38 +289,9 @@ static char *edit(struct lineedit *le)
 		case '\t':
 			complete(le);
 			break;
-		case 27: { /* an escape sequence */
-			char seq[3];
-			if (read(STDIN_FILENO, seq, 1) != 1 || read(STDIN_FILENO, seq + 1, 1) != 1)
-				break;
-			if (seq[0] != '[' && seq[0] != 'O')
-				break;
-			if (seq[1] >= '0' && seq[1] <= '9') {
-				if (read(STDIN_FILENO, seq + 2, 1) != 1)
-					break;
-				if (seq[1] == '3' && seq[2] == '~' && le->pos < le->len)
-					delete_at(le, le->pos, 1);
-				break;
-			}
-			if (seq[1] == 'D' && le->pos)
-				le->pos--;
-			else if (seq[1] == 'C' && le->pos < le->len)
-				le->pos++;
-			else if (seq[1] == 'H')
-				le->pos = 0;
-			else if (seq[1] == 'F')
-				le->pos = le->len;
-			else if ((seq[1] == 'A' && hist_at > 0) ||
-				 (seq[1] == 'B' && hist_at < le->n_hist)) {
-				if (hist_at == le->n_hist) {
-					memcpy(typed, le->buf, le->len);
-					typed[le->len] = 0;
-				}
-				hist_at += seq[1] == 'A' ? -1 : 1;
-				set_line(le, hist_at == le->n_hist ? typed : le->hist[hist_at]);
-			}
+		case 27:
+			escape(le, &hist_at, typed);
 			break;
-		}
 		default:
 			if ((unsigned char)c >= 32)
 				insert(le, c);

@@ -417,6 +417,25 @@ static const char *complete_for(void *ctx, const char *prefix, int n)
 	return NULL;
 }
 
+/* One character after a backslash inside "...": *p is past the
+ * backslash; moves it past the escape. */
+static char unescape(char **p)
+{
+	char ch = *(*p)++;
+	if (ch == 'n')
+		return '\n';
+	if (ch == 'r')
+		return '\r';
+	if (ch == 't')
+		return '\t';
+	if (ch == 'x' && isxdigit((unsigned char)(*p)[0]) && isxdigit((unsigned char)(*p)[1])) {
+		char hex[3] = {(*p)[0], (*p)[1], 0};
+		*p += 2;
+		return (char)strtol(hex, NULL, 16);
+	}
+	return ch;
+}
+
 /* Splits a line into words: spaces separate, "..." (with \n \r \t \" \\
  * \xHH) and '...' quote. Returns the count, or -1 for unbalanced quotes. */
 static int split(char *line, char **argv, int max)
@@ -432,36 +451,22 @@ static int split(char *line, char **argv, int max)
 			return -1;
 		argv[argc++] = o = p;
 		while (*p && *p != ' ' && *p != '\t') {
-			if (*p == '"' || *p == '\'') {
-				char q = *p++;
-				while (*p && *p != q) {
-					if (q == '"' && *p == '\\' && p[1]) {
-						p++;
-						char ch = *p;
-						if (ch == 'n')
-							ch = '\n';
-						else if (ch == 'r')
-							ch = '\r';
-						else if (ch == 't')
-							ch = '\t';
-						else if (ch == 'x' && isxdigit((unsigned char)p[1]) &&
-							 isxdigit((unsigned char)p[2])) {
-							char hex[3] = {p[1], p[2], 0};
-							ch = (char)strtol(hex, NULL, 16);
-							p += 2;
-						}
-						*o++ = ch;
-						p++;
-					} else {
-						*o++ = *p++;
-					}
-				}
-				if (*p != q)
-					return -1;
-				p++;
-			} else {
+			if (*p != '"' && *p != '\'') {
 				*o++ = *p++;
+				continue;
 			}
+			char q = *p++;
+			while (*p && *p != q) {
+				if (q == '"' && *p == '\\' && p[1]) {
+					p++;
+					*o++ = unescape(&p);
+				} else {
+					*o++ = *p++;
+				}
+			}
+			if (*p != q)
+				return -1;
+			p++;
 		}
 		if (*p)
 			p++;
@@ -529,7 +534,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "-h") && i + 1 < argc)
 			c.host = argv[++i];
 		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
-			c.port = atoi(argv[++i]);
+			c.port = (int)strtol(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--raw"))
 			raw = true;
 		else if (!strcmp(argv[i], "--no-raw"))

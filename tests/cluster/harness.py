@@ -1,0 +1,184 @@
+"""tests/cluster/harness.py - what the real-process tests share: a
+cluster of keel-server processes on 127.0.0.x (each stopped by its own
+pid), cases with one line of output each, retries of retryable errors,
+and writer threads that record which writes were acknowledged."""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import redis
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build/asan"
+SERVER = os.path.join(BUILD, "keel-server")
+CLI = os.path.join(BUILD, "keel-cli")
+BASE = 7300 + random.randrange(0, 60) * 10  # client ports BASE+i, peers +10000
+DEADLINE = time.time() + 600
+
+
+class Cluster:
+    def __init__(self, n=3, extra=()):
+        self.n = n
+        self.dir = tempfile.mkdtemp(prefix="keel-cluster.")
+        self.extra = list(extra)
+        self.procs = {}
+        self.writers = []
+        self.members = ",".join(f"{i}@127.0.0.{i}:{BASE + 10000 + i}" for i in range(1, n + 1))
+
+    def addr(self, i):
+        return (f"127.0.0.{i}", BASE + i)
+
+    def start(self, i):
+        log = open(os.path.join(self.dir, f"{i}.log"), "a")
+        host, port = self.addr(i)
+        args = [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
+                "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
+                "--cluster", self.members, "--request-timeout-ms", "3000"] + self.extra
+        self.procs[i] = subprocess.Popen(args, stdout=log, stderr=log)
+
+    def start_new(self, i, extra=()):
+        """Starts node i with an empty folder and no --cluster: a node to
+        be added (with --join in extra, it asks to be)."""
+        log = open(os.path.join(self.dir, f"{i}.log"), "a")
+        host, port = self.addr(i)
+        args = [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
+                "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
+                "--request-timeout-ms", "3000"] + self.extra + list(extra)
+        self.procs[i] = subprocess.Popen(args, stdout=log, stderr=log)
+
+    def log(self, i):
+        with open(os.path.join(self.dir, f"{i}.log"), errors="replace") as f:
+            return f.read()
+
+    def start_all(self):
+        for i in range(1, self.n + 1):
+            self.start(i)
+
+    def kill(self, i, sig=signal.SIGKILL):
+        p = self.procs.pop(i, None)
+        if p:
+            p.send_signal(sig)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def stop_all(self, sig=signal.SIGTERM):
+        for i in list(self.procs):
+            self.kill(i, sig)
+
+    def client(self, i, timeout=5):
+        host, port = self.addr(i)
+        return redis.Redis(host=host, port=port, socket_timeout=timeout,
+                           socket_connect_timeout=2, decode_responses=True)
+
+    def info(self, i):
+        try:
+            return self.client(i, 1).info("raft")
+        except (redis.RedisError, OSError):
+            return None
+
+    def leader(self, timeout=15, exclude=()):
+        end = time.time() + timeout
+        while time.time() < end:
+            for i in list(self.procs):
+                if i in exclude:
+                    continue
+                inf = self.info(i)
+                if inf and inf.get("raft_role") == "leader":
+                    return i
+            time.sleep(0.1)
+        return None
+
+    def wait_caught_up(self, i, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            lead = self.leader(5)
+            li = self.info(lead) if lead else None
+            fi = self.info(i)
+            if li and fi and fi["raft_applied_index"] >= li["raft_commit_index"]:
+                return True
+            time.sleep(0.2)
+        return False
+
+    def cleanup(self):
+        for w in self.writers:
+            w.finish()
+        self.stop_all(signal.SIGKILL)
+        if os.environ.get("KEEL_KEEP_LOGS"):
+            print(f"  logs kept in {self.dir}", flush=True)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+results = []
+
+
+def case(fn):
+    def run():
+        name = fn.__name__
+        t0 = time.time()
+        try:
+            if time.time() > DEADLINE:
+                raise AssertionError("out of time")
+            msg = fn() or ""
+            results.append((name, True))
+            print(f"ok   {name} ({time.time() - t0:.1f}s) {msg}", flush=True)
+        except Exception as e:  # a failed case, whatever raised it
+            results.append((name, False))
+            print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
+    run.__wrapped__ = fn
+    return run
+
+
+def retry(f, tries=50):
+    """Calls f until it does not raise a retryable error."""
+    for k in range(tries):
+        try:
+            return f()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            last = e
+        except redis.ResponseError as e:
+            if not str(e).startswith(("CLUSTERDOWN", "TRYAGAIN")):
+                raise
+            last = e
+        time.sleep(0.1)
+    raise last
+
+
+class Writers:
+    """Threads writing w:<n> = n through random nodes, recording acks."""
+
+    def __init__(self, c, threads=4):
+        self.c, self.stop, self.acked, self.lock = c, False, {}, threading.Lock()
+        c.writers.append(self)  # stopped by c.cleanup() if the case fails first
+        self.threads = [threading.Thread(target=self.run, args=(t,)) for t in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self, t):
+        n = 0
+        while not self.stop:
+            n += 1
+            key = f"w:{t}:{n}"
+            i = random.choice(list(self.c.procs) or [1])
+            try:
+                if self.c.client(i, 3).set(key, str(n)):
+                    with self.lock:
+                        self.acked[key] = str(n)
+            except (redis.RedisError, OSError):
+                pass
+
+    def finish(self):
+        self.stop = True
+        for t in self.threads:
+            t.join(30)
+        return self.acked
+
+
