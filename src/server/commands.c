@@ -66,7 +66,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 {
 	bool all = !section || !strcasecmp(section, "all") || !strcasecmp(section, "everything") ||
 		   !strcasecmp(section, "default");
-	char line[512];
+	char line[1024];
 	int64_t now = server_now_ms();
 	if (all || !strcasecmp(section, "server")) {
 		snprintf(
@@ -115,7 +115,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 "# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_snapshot_bytes:%llu\r\n"
 			 "keel_log_first:%llu\r\nkeel_snapshot_in_progress:%d\r\n"
 			 "keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
-			 "keel_snapshot_last_total_ms:%llu\r\nkeel_snapshots_installed:%llu\r\n"
+			 "keel_snapshot_last_total_ms:%llu\r\nkeel_snapshot_last_fork_us:%llu\r\n"
+			 "keel_snapshots_installed:%llu\r\n"
 			 "keel_snapshot_bytes_received:%llu\r\n\r\n",
 			 (unsigned long long)(s->have_snap ? s->snap.index : 0),
 			 (unsigned long long)(s->have_snap ? s->snap.size : 0),
@@ -123,6 +124,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 (unsigned long long)s->stats.snapshots_taken,
 			 (unsigned long long)s->stats.snapshot_build_ms,
 			 (unsigned long long)s->stats.snapshot_total_ms,
+			 (unsigned long long)s->stats.snapshot_fork_us,
 			 (unsigned long long)s->stats.snapshots_installed,
 			 (unsigned long long)s->stats.snapshot_bytes_received);
 		rbuf_puts(o, line);

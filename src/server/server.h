@@ -200,6 +200,7 @@ struct server {
 		uint64_t commands, writes, reads, forwarded, applied_entries;
 		uint64_t snapshots_started, snapshots_taken, snapshots_installed;
 		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;
+		uint64_t snapshot_fork_us; /* the loop's pause for the last fork() */
 	} stats;
 	int64_t started_ms;
 };
@@ -210,6 +211,7 @@ void server_process(struct server *s); /* carries out every pending update */
 void server_stop(struct server *s);
 void server_free(struct server *s); /* after uv_run has returned */
 int64_t server_now_ms(void);
+int64_t server_now_us(void); /* monotonic */
 
 /* server/members.c: peers kept to the configuration; removal. */
 void members_sync(struct server *s);

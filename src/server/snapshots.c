@@ -1,19 +1,21 @@
 /* server/snapshots.c — the node's snapshots of its keyspace: taken in a
- * forked child so the node goes on serving, saved by the storage thread,
- * held in memory (mapped) to stream to followers, received in chunks and
- * installed.
+ * forked child so the node goes on serving, held in memory (mapped) to
+ * stream to followers, received in chunks and installed.
  *
  * Taking one (raft.h, snapshot_wanted). fork() gives the child a
  * copy-on-write image of the keyspace exactly as applied at the requested
- * index, as Redis's BGSAVE does; the child serializes it (kv/snapshot.h)
- * into <dir>/kv-build.tmp and writes {size, crc32c} into a pipe. The loop
- * maps the file, unlinks it (the mapping stays), and hands the bytes to the
- * storage thread, which saves them as a snapshot file and fsyncs it; once
- * that is durable the core is told (raft_snapshot_done) and the mapping
- * becomes the snapshot that followers are sent. A child that fails or dies
- * is reported as raft_snapshot_failed; the core asks again later. The child
- * dies with its parent (PR_SET_PDEATHSIG), and a leftover .tmp file is
- * removed by recovery. */
+ * index, as Redis's BGSAVE does. The child, at a lower priority, serializes
+ * it (kv/snapshot.h) and writes and fdatasyncs the snapshot file under its
+ * temporary name (storage/snapfile.h), then writes {size, crc32c} into a
+ * pipe and exits. The loop maps the file's data and asks the storage
+ * thread to adopt it: after the log before it is synced, the file is
+ * renamed into place (storage_adopt_snapshot). Once that is durable the
+ * core is told (raft_snapshot_done), and the mapping becomes the snapshot
+ * that followers are sent. So neither the loop nor the storage thread
+ * copies or writes the keyspace. A child that fails or dies is reported as
+ * raft_snapshot_failed; the core asks again later. The child dies with its
+ * parent (PR_SET_PDEATHSIG), and a leftover .tmp file is removed by
+ * recovery. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,11 +31,10 @@
 #include "base/bytes.h"
 #include "base/crc32c.h"
 #include "base/mem.h"
+#include "io/fs.h"
 #include "kv/snapshot.h"
 #include "server/persist.h"
 #include "server/server.h"
-
-#define BUILD_NAME "kv-build.tmp"
 
 void snap_bytes_release(struct snap_bytes *b)
 {
@@ -41,11 +43,6 @@ void snap_bytes_release(struct snap_bytes *b)
 	else
 		keel_free(b->p);
 	memset(b, 0, sizeof *b);
-}
-
-static void build_path(const struct server *s, char *path, size_t cap)
-{
-	snprintf(path, cap, "%s/%s", s->cfg.dir, BUILD_NAME);
 }
 
 /* ---- the child ---------------------------------------------------------- */
@@ -70,19 +67,23 @@ static void child_main(struct server *s, int out)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		_exit(2); /* the parent is already gone */
+	setpriority(PRIO_PROCESS, 0, 10); /* the node's own threads come first */
 	struct rbuf b;
 	rbuf_init(&b);
 	kv_snapshot_write(&s->kv, s->last_entry_time, &b);
+	s->taking.size = b.len;
+	s->taking.crc = crc32c(0, b.p, b.len);
+	struct snap_meta m;
+	struct keel_errmsg err = {{0}};
+	persist_meta_to_snap(&s->taking, &m);
+	if (snap_write_tmp(io_fs_posix(), s->cfg.dir, &m, b.p, &err)) {
+		fprintf(stderr, "[%llu] snapshot: %s\n", (unsigned long long)s->cfg.id, err.text);
+		_exit(1);
+	}
 	uint8_t res[12];
 	bytes_put_u64(res, b.len);
-	bytes_put_u32(res + 8, crc32c(0, b.p, b.len));
-	char path[4200];
-	build_path(s, path, sizeof path);
-	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-	bool ok = fd >= 0 && write_all(fd, b.p, b.len) && close(fd) == 0;
-	if (!ok || !write_all(out, res, sizeof res))
-		_exit(1);
-	_exit(0);
+	bytes_put_u32(res + 8, s->taking.crc);
+	_exit(write_all(out, res, sizeof res) ? 0 : 1);
 }
 
 /* ---- the loop's side ---------------------------------------------------- */
@@ -103,38 +104,48 @@ static void pipe_closed(uv_handle_t *h)
 	s->snapshot_pipe_open = false;
 }
 
+/* Maps the data of the snapshot file the child wrote. */
+static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
+{
+	char path[IO_PATH_MAX];
+	if (snap_tmp_path(path, s->cfg.dir, m))
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	void *p = mmap(NULL, m->size, PROT_READ, MAP_SHARED, fd, SNAP_DATA_OFF);
+	close(fd);
+	if (p == MAP_FAILED)
+		return false;
+	sb->p = p;
+	sb->len = m->size;
+	sb->mapped = true;
+	return true;
+}
+
 /* The child is done (res: its 12 bytes) or failed (res NULL). */
 static void child_done(struct server *s, const uint8_t *res)
 {
 	uv_close((uv_handle_t *)&s->snapshot_pipe, pipe_closed);
 	child_reap(s);
-	char path[4200];
-	build_path(s, path, sizeof path);
 	struct snap_bytes sb = {0};
-	int fd = res ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd >= 0) {
-		sb.len = bytes_get_u64(res);
-		sb.p = mmap(NULL, sb.len, PROT_READ, MAP_SHARED, fd, 0);
-		close(fd);
-		if (sb.p == MAP_FAILED)
-			sb.p = NULL;
-		sb.mapped = sb.p != NULL;
+	struct snap_meta m;
+	if (res) {
+		s->taking.size = bytes_get_u64(res);
+		s->taking.crc = bytes_get_u32(res + 8);
 	}
-	unlink(path);
-	if (!sb.p) {
+	persist_meta_to_snap(&s->taking, &m);
+	if (!res || !map_tmp(s, &m, &sb)) {
 		fprintf(stderr, "[%llu] snapshot at %llu failed (%s); will try again\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)s->taking.index,
 			res ? "cannot map its file" : "the child did not finish");
+		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 		raft_snapshot_failed(s->r);
 		server_process(s);
 		return;
 	}
-	s->taking.size = sb.len;
-	s->taking.crc = bytes_get_u32(res + 8);
 	s->taking_bytes = sb;
-	struct snap_meta m;
-	persist_meta_to_snap(&s->taking, &m);
-	s->snapshot_seq = committer_submit_snapshot(s->com, &m, sb.p);
+	s->snapshot_seq = committer_adopt_snapshot(s->com, &m);
 	s->snapshot_saving = true;
 	s->stats.snapshot_build_ms = (uint64_t)(server_now_ms() - s->snapshot_started_ms);
 	server_process(s);
@@ -175,12 +186,14 @@ static void snapshot_start(struct server *s, raft_index index)
 		raft_snapshot_failed(s->r);
 		return;
 	}
+	int64_t t0 = server_now_us();
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
 		child_main(s, fds[1]);
 	}
 	close(fds[1]);
+	s->stats.snapshot_fork_us = (uint64_t)(server_now_us() - t0);
 	if (pid < 0) {
 		fprintf(stderr, "[%llu] snapshot: fork: %s\n", (unsigned long long)s->cfg.id,
 			strerror(errno));
@@ -273,9 +286,9 @@ void snapshots_stop(struct server *s)
 	if (s->snapshot_child > 0) {
 		kill(s->snapshot_child, SIGKILL);
 		child_reap(s);
-		char path[4200];
-		build_path(s, path, sizeof path);
-		unlink(path);
+		struct snap_meta m;
+		persist_meta_to_snap(&s->taking, &m);
+		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 	}
 	if (s->snapshot_pipe_open && !uv_is_closing((uv_handle_t *)&s->snapshot_pipe))
 		uv_close((uv_handle_t *)&s->snapshot_pipe, pipe_closed);

@@ -11,7 +11,7 @@
 struct job {
 	struct job *next;
 	uint64_t seq;
-	bool is_snap;
+	bool is_snap, adopt;
 	struct storage_batch b; /* pointers below are owned copies */
 	struct wal_entry *entries;
 	struct snap_meta *chunk_meta, *install, *snap;
@@ -114,6 +114,15 @@ uint64_t committer_submit_snapshot(struct committer *c, const struct snap_meta *
 	return enqueue(c, j);
 }
 
+uint64_t committer_adopt_snapshot(struct committer *c, const struct snap_meta *m)
+{
+	struct job *j = keel_calloc(1, sizeof *j);
+	j->is_snap = true;
+	j->adopt = true;
+	j->snap = meta_dup(m);
+	return enqueue(c, j);
+}
+
 /* Writes a group and syncs it once. Returns its last seq, or 0 on error. */
 static uint64_t run_group(struct committer *c, struct job *list, struct keel_errmsg *err, int *rc,
 			  struct committer_stats *st)
@@ -122,7 +131,8 @@ static uint64_t run_group(struct committer *c, struct job *list, struct keel_err
 	*rc = KEEL_OK;
 	for (struct job *j = list; j && !*rc; j = j->next) {
 		if (j->is_snap)
-			*rc = storage_save_snapshot(c->st, j->snap, j->snap_data, err);
+			*rc = j->adopt ? storage_adopt_snapshot(c->st, j->snap, err)
+				       : storage_save_snapshot(c->st, j->snap, j->snap_data, err);
 		else
 			*rc = storage_write(c->st, &j->b, err);
 		last = j->seq;

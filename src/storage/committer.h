@@ -37,6 +37,9 @@ uint64_t committer_submit(struct committer *c, const struct storage_batch *b);
  * and the committer is stopped. */
 uint64_t committer_submit_snapshot(struct committer *c, const struct snap_meta *m,
 				   const uint8_t *data);
+/* Queues adopting a snapshot another process wrote with snap_write_tmp
+ * (storage_adopt_snapshot); returns its sequence number. */
+uint64_t committer_adopt_snapshot(struct committer *c, const struct snap_meta *m);
 /* The highest durable sequence number; *failed the error that stopped the
  * storage (KEEL_OK if none), with its message in *err if not NULL. */
 uint64_t committer_durable(struct committer *c, int *failed, struct keel_errmsg *err);

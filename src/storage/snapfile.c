@@ -24,7 +24,6 @@
 #include "base/crc32c.h"
 #include "base/mem.h"
 
-#define SNAP_DATA_OFF 4096
 #define SNAP_HDR 48
 static const uint8_t snap_magic[8] = {'K', 'E', 'E', 'L', 'S', 'N', 'P', 0};
 
@@ -65,17 +64,23 @@ static int fail(struct keel_errmsg *err, int rc, const char *what, const char *p
 	return rc;
 }
 
-/* fsync the file at fd, close it, rename tmp to the final name, fsync dir. */
-static int publish(const struct io_fs *fs, const char *dir, int fd, const char *tmp,
-		   const struct snap_meta *m, struct keel_errmsg *err)
+int snap_tmp_path(char *tmp, const char *dir, const struct snap_meta *m)
+{
+	char name[64];
+	snap_name(name, sizeof name, m->index, m->term);
+	size_t nl = strlen(name);
+	memcpy(name + nl, ".tmp", 5);
+	return io_path(tmp, dir, name);
+}
+
+/* rename tmp to the final name, fsync dir. */
+static int rename_into_place(const struct io_fs *fs, const char *dir, const char *tmp,
+			     const struct snap_meta *m, struct keel_errmsg *err)
 {
 	char name[64], path[IO_PATH_MAX];
 	snap_name(name, sizeof name, m->index, m->term);
-	int rc = fs->fdatasync(fs->ctx, fd);
-	fs->close(fs->ctx, fd);
+	int rc = io_path(path, dir, name);
 	if (rc)
-		return fail(err, rc, "fdatasync", tmp);
-	if ((rc = io_path(path, dir, name)))
 		return rc;
 	if ((rc = fs->rename(fs->ctx, tmp, path)))
 		return fail(err, rc, "rename", tmp);
@@ -84,14 +89,22 @@ static int publish(const struct io_fs *fs, const char *dir, int fd, const char *
 	return KEEL_OK;
 }
 
-int snap_write(const struct io_fs *fs, const char *dir, const struct snap_meta *m,
-	       const uint8_t *data, struct keel_errmsg *err)
+/* fsync the file at fd, close it, rename tmp to the final name, fsync dir. */
+static int publish(const struct io_fs *fs, const char *dir, int fd, const char *tmp,
+		   const struct snap_meta *m, struct keel_errmsg *err)
 {
-	char name[64], tmp[IO_PATH_MAX];
-	snap_name(name, sizeof name, m->index, m->term);
-	size_t nl = strlen(name);
-	memcpy(name + nl, ".tmp", 5);
-	int fd, rc = io_path(tmp, dir, name);
+	int rc = fs->fdatasync(fs->ctx, fd);
+	fs->close(fs->ctx, fd);
+	if (rc)
+		return fail(err, rc, "fdatasync", tmp);
+	return rename_into_place(fs, dir, tmp, m, err);
+}
+
+int snap_write_tmp(const struct io_fs *fs, const char *dir, const struct snap_meta *m,
+		   const uint8_t *data, struct keel_errmsg *err)
+{
+	char tmp[IO_PATH_MAX];
+	int fd, rc = snap_tmp_path(tmp, dir, m);
 	if (rc)
 		return rc;
 	if ((rc = fs->open(fs->ctx, tmp, IO_CREATE | IO_TRUNC, &fd)))
@@ -102,11 +115,32 @@ int snap_write(const struct io_fs *fs, const char *dir, const struct snap_meta *
 	keel_free(h);
 	if (!rc && m->size)
 		rc = fs->pwrite(fs->ctx, fd, data, m->size, SNAP_DATA_OFF);
-	if (rc) {
-		fs->close(fs->ctx, fd);
-		return fail(err, rc, "write", tmp);
-	}
-	return publish(fs, dir, fd, tmp, m, err);
+	if (!rc)
+		rc = fs->fdatasync(fs->ctx, fd);
+	fs->close(fs->ctx, fd);
+	return rc ? fail(err, rc, "write", tmp) : KEEL_OK;
+}
+
+int snap_publish_tmp(const struct io_fs *fs, const char *dir, const struct snap_meta *m,
+		     struct keel_errmsg *err)
+{
+	char tmp[IO_PATH_MAX];
+	int rc = snap_tmp_path(tmp, dir, m);
+	return rc ? rc : rename_into_place(fs, dir, tmp, m, err);
+}
+
+void snap_tmp_remove(const struct io_fs *fs, const char *dir, const struct snap_meta *m)
+{
+	char tmp[IO_PATH_MAX];
+	if (!snap_tmp_path(tmp, dir, m))
+		fs->unlink(fs->ctx, tmp);
+}
+
+int snap_write(const struct io_fs *fs, const char *dir, const struct snap_meta *m,
+	       const uint8_t *data, struct keel_errmsg *err)
+{
+	int rc = snap_write_tmp(fs, dir, m, data, err);
+	return rc ? rc : snap_publish_tmp(fs, dir, m, err);
 }
 
 void snap_incoming_init(struct snap_incoming *in)

@@ -31,6 +31,18 @@ bool snap_parse_name(const char *name, uint64_t *index, uint64_t *term);
 /* Writes a whole snapshot durably under its final name. */
 int snap_write(const struct io_fs *fs, const char *dir, const struct snap_meta *m,
 	       const uint8_t *data, struct keel_errmsg *err);
+/* The same in two steps, so that another process can write the file:
+ * write and fdatasync it under <name>.tmp (its data at SNAP_DATA_OFF);
+ * then rename it into place and fsync the folder. */
+#define SNAP_DATA_OFF 4096
+int snap_write_tmp(const struct io_fs *fs, const char *dir, const struct snap_meta *m,
+		   const uint8_t *data, struct keel_errmsg *err);
+int snap_publish_tmp(const struct io_fs *fs, const char *dir, const struct snap_meta *m,
+		     struct keel_errmsg *err);
+/* Removes <name>.tmp, if there is one. */
+void snap_tmp_remove(const struct io_fs *fs, const char *dir, const struct snap_meta *m);
+/* The path of <name>.tmp. */
+int snap_tmp_path(char *out, const char *dir, const struct snap_meta *m);
 
 /* A snapshot arriving in chunks, in SNAP_INCOMING until finished. */
 struct snap_incoming {

@@ -366,6 +366,23 @@ int storage_save_snapshot(struct storage *s, const struct snap_meta *m, const ui
 	return KEEL_OK;
 }
 
+int storage_adopt_snapshot(struct storage *s, const struct snap_meta *m, struct keel_errmsg *err)
+{
+	int rc = storage_sync(s, err);
+	if (rc)
+		return rc;
+	if (s->has_snap && m->index <= s->snap.index) {
+		snap_tmp_remove(s->fs, s->dir, m); /* an installed snapshot overtook it */
+		return KEEL_OK;
+	}
+	if ((rc = snap_publish_tmp(s->fs, s->dir, m, err)))
+		return stop(s, rc);
+	s->has_snap = true;
+	s->snap = *m;
+	prune_snapshots(s);
+	return KEEL_OK;
+}
+
 const struct snap_meta *storage_snapshot(const struct storage *s)
 {
 	return s->has_snap ? &s->snap : NULL;

@@ -77,6 +77,9 @@ int storage_sync(struct storage *s, struct keel_errmsg *err);
 /* Saves a snapshot this node took (after syncing what came before). */
 int storage_save_snapshot(struct storage *s, const struct snap_meta *m, const uint8_t *data,
 			  struct keel_errmsg *err);
+/* The same for a snapshot another process wrote with snap_write_tmp:
+ * renamed into place (after syncing what came before). */
+int storage_adopt_snapshot(struct storage *s, const struct snap_meta *m, struct keel_errmsg *err);
 /* The newest snapshot, or NULL; and reads of its data (to send it). */
 const struct snap_meta *storage_snapshot(const struct storage *s);
 int storage_snapshot_read(struct storage *s, uint64_t off, void *buf, uint64_t len,

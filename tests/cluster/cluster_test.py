@@ -18,7 +18,7 @@ import time
 
 import redis
 
-from harness import BASE, SERVER, Cluster, Writers, case, results, retry
+from harness import BASE, SERVER, Cluster, Writers, case, retry, run_suite
 
 
 @case
@@ -271,18 +271,12 @@ def slow_client_is_closed():
 
 
 def main():
-    if not os.access(SERVER, os.X_OK):
-        print(f"cluster: 0 passed, 1 failed ({SERVER} is not built)")
-        return 1
-    for fn in (elect_and_write_through_every_node, kill_leader_under_load,
-               restart_whole_cluster, follower_catches_up_from_the_log,
-               follower_catches_up_from_a_snapshot, incr_through_followers_while_leaders_die,
-               add_learner_promote_remove, slow_client_is_closed):
-        fn()
-    passed = sum(1 for _, ok in results if ok)
-    failed = len(results) - passed
-    print(f"cluster: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run_suite("cluster", (elect_and_write_through_every_node, kill_leader_under_load,
+                                 restart_whole_cluster, follower_catches_up_from_the_log,
+                                 follower_catches_up_from_a_snapshot,
+                                 incr_through_followers_while_leaders_die,
+                                 add_learner_promote_remove, slow_client_is_closed),
+                     (SERVER,))
 
 
 if __name__ == "__main__":

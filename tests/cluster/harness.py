@@ -182,3 +182,20 @@ class Writers:
         return self.acked
 
 
+
+
+def run_suite(name, cases, needs):
+    """Runs the cases (those named on the command line after BUILD_DIR, or
+    all), then prints `<name>: N passed, M failed`; the exit status."""
+    for path in needs:
+        if not os.access(path, os.X_OK):
+            print(f"{name}: 0 passed, 1 failed ({path} is not built)")
+            return 1
+    only = sys.argv[2:]
+    for fn in cases:
+        if not only or fn.__wrapped__.__name__ in only:
+            fn()
+    passed = sum(1 for _, ok in results if ok)
+    failed = len(results) - passed
+    print(f"{name}: {passed} passed, {failed} failed")
+    return 1 if failed else 0

@@ -21,7 +21,7 @@ import time
 
 import redis
 
-from harness import BASE, CLI, SERVER, Cluster, Writers, case, results, retry
+from harness import BASE, CLI, SERVER, Cluster, Writers, case, retry, run_suite
 
 
 def cli(c, i, *args, timeout=30):
@@ -331,20 +331,11 @@ def keel_cli_interactive():
 
 
 def main():
-    for path in (SERVER, CLI):
-        if not os.access(path, os.X_OK):
-            print(f"ops: 0 passed, 1 failed ({path} is not built)")
-            return 1
-    only = sys.argv[2:]  # case names, to run a few
-    for fn in (grow_from_1_to_5_and_shrink_to_3,
-               join_after_compaction_by_a_50mb_snapshot_cut_midway, transfer_leadership_under_load, remove_the_leader_under_load,
-               sigterm_the_leader_under_load, keel_cli_interactive):
-        if not only or fn.__wrapped__.__name__ in only:
-            fn()
-    passed = sum(1 for _, ok in results if ok)
-    failed = len(results) - passed
-    print(f"ops: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return run_suite("ops", (grow_from_1_to_5_and_shrink_to_3,
+                             join_after_compaction_by_a_50mb_snapshot_cut_midway,
+                             transfer_leadership_under_load, remove_the_leader_under_load,
+                             sigterm_the_leader_under_load, keel_cli_interactive),
+                     (SERVER, CLI))
 
 
 if __name__ == "__main__":

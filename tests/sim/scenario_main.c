@@ -420,6 +420,23 @@ static int cmd_transfer(struct args *a)
 	return 0;
 }
 
+/* snapshot ID: an operator's RAFT SNAPSHOT on that node. */
+static int cmd_snapshot(struct args *a)
+{
+	struct node *n = node_arg(a, 0);
+	if (!n || !node_up(n))
+		return fail("snapshot: which running node?");
+	raft_index at = 0;
+	int rc = raft_snapshot_now(n->r, &at);
+	if (rc != KEEL_OK)
+		out("%llu: snapshot refused: %s", (unsigned long long)n->id, keel_err_name(rc));
+	else
+		out("%llu: snapshot will cover %llu", (unsigned long long)n->id,
+		    (unsigned long long)at);
+	node_process(n);
+	return 0;
+}
+
 static int cmd_campaign(struct args *a)
 {
 	struct node *n = node_arg(a, 0);
@@ -582,6 +599,7 @@ static const struct {
 	{"read", cmd_read},
 	{"change", cmd_change},
 	{"transfer", cmd_transfer},
+	{"snapshot", cmd_snapshot},
 	{"deliver", cmd_deliver},
 	{"drop", cmd_drop},
 	{"stabilize", cmd_stabilize},

@@ -324,6 +324,55 @@ static void damaged_snapshot_covered_by_log(void **state)
 	simfs_free(fs);
 }
 
+/* A snapshot written by another process under its temporary name, then
+ * adopted: in place after adoption, gone after a crash before it, and
+ * dropped when an installed snapshot overtook it meanwhile. */
+static void adopted_snapshot(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(300);
+	struct storage *st = must_open(fs);
+	struct keel_errmsg err;
+	static uint8_t data[9000];
+	struct snap_meta m;
+	fill_snap(&m, data, 200, 1, sizeof data);
+	const struct io_fs *ops = simfs_ops(fs);
+	assert_int_equal(snap_write_tmp(ops, DIR, &m, data, &err), KEEL_OK);
+	assert_true(simfs_exists(fs, DIR "/snap-00000000000000000200-00000000000000000001.tmp"));
+	/* a crash before adoption: the temporary file goes, nothing else */
+	struct simfs *crashed = simfs_clone(fs);
+	simfs_crash_clean(crashed);
+	struct storage *st2 = must_open(crashed);
+	assert_false(storage_loaded(st2)->has_snap);
+	assert_false(
+		simfs_exists(crashed, DIR "/snap-00000000000000000200-00000000000000000001.tmp"));
+	storage_close(st2);
+	simfs_free(crashed);
+	/* adopted: renamed into place, and loaded after a crash */
+	assert_int_equal(storage_adopt_snapshot(st, &m, &err), KEEL_OK);
+	assert_int_equal(storage_snapshot(st)->index, 200);
+	crashed = simfs_clone(fs);
+	simfs_crash_clean(crashed);
+	st2 = must_open(crashed);
+	const struct storage_loaded *l = storage_loaded(st2);
+	assert_true(l->has_snap);
+	assert_int_equal(l->snap.index, 200);
+	assert_memory_equal(l->snap_data, data, sizeof data);
+	storage_close(st2);
+	simfs_free(crashed);
+	/* overtaken: a newer snapshot is in place, the older one is dropped */
+	fill_snap(&m, data, 250, 1, 100);
+	assert_int_equal(storage_save_snapshot(st, &m, data, &err), KEEL_OK);
+	fill_snap(&m, data, 240, 1, 100);
+	assert_int_equal(snap_write_tmp(ops, DIR, &m, data, &err), KEEL_OK);
+	assert_int_equal(storage_adopt_snapshot(st, &m, &err), KEEL_OK);
+	assert_int_equal(storage_snapshot(st)->index, 250);
+	assert_false(simfs_exists(fs, DIR "/snap-00000000000000000240-00000000000000000001.tmp"));
+	assert_false(simfs_exists(fs, DIR "/snap-00000000000000000240-00000000000000000001"));
+	storage_close(st);
+	simfs_free(fs);
+}
+
 /* ---- exhaustive crash cases ------------------------------------------------ */
 
 /* The open segment's path. */
@@ -885,6 +934,7 @@ int main(void)
 		cmocka_unit_test(truncate_and_purge),
 		cmocka_unit_test(snapshots),
 		cmocka_unit_test(damaged_snapshot_covered_by_log),
+		cmocka_unit_test(adopted_snapshot),
 		cmocka_unit_test(tails),
 		cmocka_unit_test(bit_flips),
 		cmocka_unit_test(lost_rename),
