@@ -146,7 +146,10 @@ def main():
     wait("node 4 to catch up", lambda: int(info(4, "raft").get("raft_applied_index", 0))
          >= commit, 3600)
     catch_s = time.time() - t0
-    got = int(info(4, "persistence").get("keel_snapshot_bytes_received", 0))
+    p4 = info(4, "persistence")
+    got = int(p4.get("keel_snapshot_bytes_received", 0))
+    if int(p4.get("keel_snapshots_installed", 0)) < 1:
+        raise SystemExit(f"bench-ops: node 4 caught up without a snapshot: {p4}")
     keys4, keys_lead = client(4).dbsize(), client(lead).dbsize()
     if keys4 != keys_lead:
         raise SystemExit(f"bench-ops: node 4 has {keys4} keys, the leader {keys_lead}")

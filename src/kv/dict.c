@@ -57,9 +57,14 @@ static uint64_t hash_of(const struct kv_dict *d, const uint8_t *key, size_t klen
 }
 
 /* Moves one bucket of t[0] (skipping at most ten empty ones). */
+void kv_dict_hold(struct kv_dict *d, bool hold)
+{
+	d->hold = hold;
+}
+
 static void rehash_step(struct kv_dict *d)
 {
-	if (d->rehash < 0)
+	if (d->rehash < 0 || d->hold)
 		return;
 	struct kv_table *from = &d->t[0], *to = &d->t[1];
 	int empty = 10;
@@ -89,6 +94,12 @@ static void rehash_step(struct kv_dict *d)
 	}
 }
 
+void kv_dict_rehash_some(struct kv_dict *d, uint32_t n)
+{
+	while (n-- && d->rehash >= 0 && !d->hold)
+		rehash_step(d);
+}
+
 static void maybe_grow(struct kv_dict *d)
 {
 	if (d->rehash >= 0)
@@ -99,7 +110,7 @@ static void maybe_grow(struct kv_dict *d)
 		t->b = keel_calloc(t->size, sizeof *t->b);
 		return;
 	}
-	if (t->used < t->size)
+	if (t->used < (d->hold ? 5 * t->size : t->size))
 		return;
 	d->t[1].size = t->size * 2;
 	d->t[1].b = keel_calloc(d->t[1].size, sizeof *d->t[1].b);

@@ -31,6 +31,7 @@ struct kv_dict {
 	struct kv_table t[2]; /* t[1] is the target while rehashing */
 	int64_t rehash;	      /* next bucket of t[0] to move; -1: not rehashing */
 	uint64_t seed;
+	bool hold; /* kv_dict_hold */
 };
 
 void kv_dict_init(struct kv_dict *d, uint64_t seed);
@@ -50,6 +51,14 @@ uint64_t kv_dict_scan(struct kv_dict *d, uint64_t cursor, void (*fn)(void *ctx, 
 		      void *ctx);
 /* Every entry, in table order (no change to the table meanwhile). */
 void kv_dict_each(struct kv_dict *d, void (*fn)(void *ctx, struct kv_entry *e), void *ctx);
+/* While a forked child holds a copy-on-write image of the table (a
+ * snapshot), moving entries would copy their pages: held, the table does
+ * not rehash, and grows only past 5 entries a bucket (as Redis does while
+ * a child saves). */
+void kv_dict_hold(struct kv_dict *d, bool hold);
+/* Moves up to n buckets of a rehash in progress (the server's idle time,
+ * as Redis's active rehashing), unless held. */
+void kv_dict_rehash_some(struct kv_dict *d, uint32_t n);
 /* Sets the value (copied). */
 void kv_entry_set(struct kv_entry *e, const uint8_t *v, size_t n);
 

@@ -296,6 +296,7 @@ static void on_tick(uv_timer_t *t)
 	if (s->r && !raft_stopped(s->r) && !s->removed_at)
 		raft_tick(s->r);
 	members_tick(s);
+	kv_dict_rehash_some(&s->kv.dict, 1000); /* finish a rehash while idle */
 	requests_tick(s);
 	expire_sweep(s);
 	server_process(s);

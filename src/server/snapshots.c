@@ -4,7 +4,7 @@
  *
  * Taking one (raft.h, snapshot_wanted). fork() gives the child a
  * copy-on-write image of the keyspace exactly as applied at the requested
- * index, as Redis's BGSAVE does. The child, at a lower priority, serializes
+ * index, as Redis's BGSAVE does. The child, at idle priority, serializes
  * it (kv/snapshot.h) and writes and fdatasyncs the snapshot file under its
  * temporary name (storage/snapfile.h), then writes {size, crc32c} into a
  * pipe and exits. The loop maps the file's data and asks the storage
@@ -17,6 +17,7 @@
  * parent (PR_SET_PDEATHSIG), and a leftover .tmp file is removed by
  * recovery. */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,7 +68,11 @@ static void child_main(struct server *s, int out)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		_exit(2); /* the parent is already gone */
-	setpriority(PRIO_PROCESS, 0, 10); /* the node's own threads come first */
+	/* The node's own threads come first: the child runs when a core is
+	 * otherwise idle (SCHED_IDLE), or at least at a lower priority. */
+	struct sched_param sp = {0};
+	if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
+		setpriority(PRIO_PROCESS, 0, 19);
 	struct rbuf b;
 	rbuf_init(&b);
 	kv_snapshot_write(&s->kv, s->last_entry_time, &b);
@@ -90,6 +95,8 @@ static void child_main(struct server *s, int out)
 
 static void child_reap(struct server *s)
 {
+	kv_dict_hold(&s->kv.dict, false);
+	kv_dict_hold(&s->kv.sessions, false);
 	if (s->snapshot_child > 0) {
 		int st;
 		while (waitpid(s->snapshot_child, &st, 0) < 0 && errno == EINTR) {
@@ -187,6 +194,8 @@ static void snapshot_start(struct server *s, raft_index index)
 		return;
 	}
 	int64_t t0 = server_now_us();
+	kv_dict_hold(&s->kv.dict, true); /* until the child is done: no page moves */
+	kv_dict_hold(&s->kv.sessions, true);
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
@@ -195,6 +204,8 @@ static void snapshot_start(struct server *s, raft_index index)
 	close(fds[1]);
 	s->stats.snapshot_fork_us = (uint64_t)(server_now_us() - t0);
 	if (pid < 0) {
+		kv_dict_hold(&s->kv.dict, false);
+		kv_dict_hold(&s->kv.sessions, false);
 		fprintf(stderr, "[%llu] snapshot: fork: %s\n", (unsigned long long)s->cfg.id,
 			strerror(errno));
 		close(fds[0]);
