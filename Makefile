@@ -71,7 +71,7 @@ build/$(1)/diff/diff: build/$(1)/obj/tests/diff/diff_main.o build/$(1)/libkeel.a
 build/$(1)/keel-cli: $$(patsubst %.c,build/$(1)/obj/%.o,$$(CLI_SRC)) build/$(1)/libkeel.a
 	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
-build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libkeel.a
+build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libsim.a build/$(1)/libkeel.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(2) $$^ $(LIBS) -o $$@
 
@@ -91,7 +91,7 @@ $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
 .PHONY: all asan release test sim run story mutants tidy format clean deps bench bench-storage \
-	bench-ops
+	bench-ops faults
 .SECONDARY:
 
 all: asan release
@@ -129,6 +129,14 @@ mutants:
 # keel against redis-server and etcd on this machine (tools/bench.sh).
 bench: release
 	tools/bench.sh $(BENCH_N)
+
+# The fault-injection suite on real processes: the deliberate bugs of
+# tests/cluster/mutants/ must be caught, then every nemesis together for
+# TIME seconds (tools/faults.sh, tests/cluster/nemesis_test.py).
+TIME ?= 600
+faults: asan
+	tools/faults.sh teeth
+	tools/faults.sh all $(TIME)
 
 # Cluster operations: SET latency during snapshots, a new node's catch-up
 # on BENCH_OPS_GIB of data beside a loopback copy (tools/bench_ops.py).

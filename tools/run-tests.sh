@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tools/run-tests.sh — what `make test` runs after building build/asan:
 # the tidy check, every unit suite, the storage fault suite (real system
-# faults on the real binary paths), the scenario scripts and 1000 simulator
-# seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
+# faults on the real binary paths), the differential test, the cluster,
+# operations and nemesis suites on real processes (and the nemesis suite
+# against a deliberately broken build, which it must catch), the scenario
+# scripts and 1000 simulator seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
 # with the total `N passed, M failed` and exits non-zero if anything failed.
 set -uo pipefail
@@ -54,6 +56,8 @@ suite faults tests/faults/run.sh build/asan
 suite diff tests/diff/run.sh build/asan
 suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
 suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
+suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
+suite teeth env TEETH_TIME=45 tools/faults.sh teeth
 if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
 fi

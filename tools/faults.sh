@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tools/faults.sh — the fault-injection suite's two runs beside the short
+# one in `make test` (tests/cluster/nemesis_test.py):
+#
+#   tools/faults.sh teeth           the suite against a build with a
+#                                   deliberate bug (each patch in
+#                                   tests/cluster/mutants/): it must report
+#                                   the violation. Prints `teeth: N passed,
+#                                   M failed` (passed: the bug was caught).
+#   tools/faults.sh all SECONDS     every nemesis together for SECONDS.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+teeth() {
+	local pass=0 fail=0
+	for patch in tests/cluster/mutants/*.patch; do
+		local name work
+		name=$(basename "$patch" .patch)
+		work=$(mktemp -d /tmp/keel-teeth.XXXXXX)
+		git ls-files -z --cached --others --exclude-standard |
+			xargs -0 cp --parents -t "$work"
+		if ! (cd "$work" && patch -s -p1 <"$top/$patch") ||
+			! make -C "$work" -j2 build/asan/keel-server build/asan/keel-cli \
+				build/asan/tools/lincheck >"$work/build.log" 2>&1; then
+			echo "FAIL $name: the mutated tree does not build"
+			tail -5 "$work/build.log"
+			fail=$((fail + 1))
+			rm -rf "$work"
+			continue
+		fi
+		local out
+		out=$(/usr/bin/python3 tests/cluster/nemesis_test.py "$work/build/asan" \
+			--time "${TEETH_TIME:-60}" partition_kill 2>&1)
+		if echo "$out" | grep -q "NOT linearizable\|acknowledged writes lost\|half applied"; then
+			echo "ok   $name: caught: $(echo "$out" | grep -o 'NOT linearizable[^;]*' | head -1 |
+				cut -c1-200)"
+			pass=$((pass + 1))
+		else
+			echo "FAIL $name: the suite did not see the bug"
+			echo "$out" | tail -5
+			fail=$((fail + 1))
+		fi
+		rm -rf "$work"
+	done
+	echo "teeth: $pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+
+case "${1:-}" in
+teeth) teeth ;;
+all) /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time "${2:-600}" all ;;
+*)
+	echo "usage: tools/faults.sh teeth | all SECONDS" >&2
+	exit 2
+	;;
+esac
