@@ -119,6 +119,7 @@ def main():
 
     # 1. SET latency without and with snapshots in progress
     rps0, p50_0, p99_0 = bench_set(lead)
+    term0 = info(lead, "raft").get("raft_term")
     stop, taken, busy = [False], [0], [0.0]
 
     def snapshots():
@@ -133,8 +134,16 @@ def main():
     run_s = time.time() - t0
     stop[0] = True
     t.join()
+    term1 = info(lead, "raft").get("raft_term")
+    if term1 != term0:
+        print(f"(the term moved from {term0} to {term1} during the snapshot run: an election)",
+              flush=True)
 
     # 2. catch-up of a new node, beside a loopback copy of the snapshot
+    now = wait("a leader", leader, 30)
+    if now != lead:
+        print(f"(leadership moved from {lead} to {now} during the latency runs)", flush=True)
+        lead = now
     for k in range(2000):  # past the trailing entries, so the log is compacted
         client(lead).set(f"after:{k}", "x")
     snapshot_now(lead)
@@ -148,6 +157,7 @@ def main():
     catch_s = time.time() - t0
     p4 = info(4, "persistence")
     got = int(p4.get("keel_snapshot_bytes_received", 0))
+    size = int(info(lead, "persistence")["keel_snapshot_bytes"])
     if int(p4.get("keel_snapshots_installed", 0)) < 1:
         raise SystemExit(f"bench-ops: node 4 caught up without a snapshot: {p4}")
     keys4, keys_lead = client(4).dbsize(), client(lead).dbsize()
