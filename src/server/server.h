@@ -164,8 +164,8 @@ struct server {
 	struct raft_snapshot_meta taking; /* one being taken */
 	struct snap_bytes taking_bytes;
 	pid_t snapshot_child; /* 0: none */
-	uv_pipe_t snapshot_pipe;
-	bool snapshot_pipe_open, snapshot_saving;
+	uv_pipe_t *snapshot_pipe; /* from the child; freed once closed */
+	bool snapshot_saving;
 	uint8_t snapshot_res[12];
 	size_t snapshot_res_got;
 	uint64_t snapshot_seq;

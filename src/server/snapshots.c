@@ -68,6 +68,12 @@ static void child_main(struct server *s, int out)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		_exit(2); /* the parent is already gone */
+	/* Nothing of the parent's but the pipe and stderr: a child that
+	 * outlives its parent for a moment must not hold its listening ports,
+	 * nor keep its connections open. */
+	if (out > 3)
+		close_range(3, (unsigned)out - 1, 0);
+	close_range((unsigned)out + 1, ~0u, 0);
 	/* The node's own threads come first: the child runs when a core is
 	 * otherwise idle (SCHED_IDLE), or at least at a lower priority. */
 	struct sched_param sp = {0};
@@ -105,10 +111,18 @@ static void child_reap(struct server *s)
 	}
 }
 
+/* Each child's pipe is a handle of its own, freed when its close is done:
+ * a new snapshot may start before the last one's close has run. */
 static void pipe_closed(uv_handle_t *h)
 {
-	struct server *s = h->data;
-	s->snapshot_pipe_open = false;
+	keel_free(h);
+}
+
+static void pipe_close(struct server *s)
+{
+	if (s->snapshot_pipe)
+		uv_close((uv_handle_t *)s->snapshot_pipe, pipe_closed);
+	s->snapshot_pipe = NULL;
 }
 
 /* Maps the data of the snapshot file the child wrote. */
@@ -133,7 +147,7 @@ static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_byt
 /* The child is done (res: its 12 bytes) or failed (res NULL). */
 static void child_done(struct server *s, const uint8_t *res)
 {
-	uv_close((uv_handle_t *)&s->snapshot_pipe, pipe_closed);
+	pipe_close(s);
 	child_reap(s);
 	struct snap_bytes sb = {0};
 	struct snap_meta m;
@@ -213,11 +227,11 @@ static void snapshot_start(struct server *s, raft_index index)
 		return;
 	}
 	s->snapshot_child = pid;
-	uv_pipe_init(s->loop, &s->snapshot_pipe, 0);
-	s->snapshot_pipe.data = s;
-	uv_pipe_open(&s->snapshot_pipe, fds[0]);
-	s->snapshot_pipe_open = true;
-	uv_read_start((uv_stream_t *)&s->snapshot_pipe, on_pipe_alloc, on_pipe_read);
+	s->snapshot_pipe = keel_malloc(sizeof *s->snapshot_pipe);
+	uv_pipe_init(s->loop, s->snapshot_pipe, 0);
+	s->snapshot_pipe->data = s;
+	uv_pipe_open(s->snapshot_pipe, fds[0]);
+	uv_read_start((uv_stream_t *)s->snapshot_pipe, on_pipe_alloc, on_pipe_read);
 }
 
 void snapshots_want(struct server *s, raft_index index)
@@ -301,8 +315,7 @@ void snapshots_stop(struct server *s)
 		persist_meta_to_snap(&s->taking, &m);
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 	}
-	if (s->snapshot_pipe_open && !uv_is_closing((uv_handle_t *)&s->snapshot_pipe))
-		uv_close((uv_handle_t *)&s->snapshot_pipe, pipe_closed);
+	pipe_close(s);
 }
 
 void snapshots_free(struct server *s)
