@@ -61,8 +61,8 @@ static void mark_removed(struct server *s, raft_index at, const char *how)
 		"[%llu] removed from the cluster by the configuration at index %llu (%s); "
 		"this node takes no further part: stop it\n",
 		(unsigned long long)s->cfg.id, (unsigned long long)at, how);
-	requests_fail_all(s, "-REMOVED this node was removed from the cluster; a write it "
-			     "was given may have been applied");
+	requests_fail_all(s, "-REMOVED this node was removed from the cluster; the request was "
+			     "not applied");
 }
 
 static void send_removed(struct server *s, uint64_t to)

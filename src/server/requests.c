@@ -22,15 +22,45 @@
 	"-TRYAGAIN leadership changed before the write was committed; it was " \
 	"not applied"
 #define ERR_TIMEOUT	 "-TIMEOUT the write was not confirmed in time; it may have been applied"
+#define ERR_SENT_TIMEOUT                                                         \
+	"-TIMEOUT the write was sent to a leader before it failed here; it may have " \
+	"been applied"
 #define ERR_READ_TIMEOUT "-TIMEOUT the read could not be confirmed in time"
 #define READ_RETRY_MS	 250  /* a read index not answered by then is asked again */
 #define FORWARD_RETRY_MS 1000 /* a forwarded write not answered by then is sent again */
+
+static bool starts(const struct rbuf *r, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return r->len >= n && !memcmp(r->p, prefix, n);
+}
+
+/* An error that says a write was not applied is true of one copy of it.
+ * A write sent more than once (forwarded again, proposed again by a
+ * follower that became leader), or sent once and then failed for another
+ * reason (no leader in time, shutdown, removal, storage), may have been
+ * applied by a copy already sent: its client is told so (SPEC.md §4). */
+static void settle(struct creq *q)
+{
+	static const char *const not_applied[] = {"-CLUSTERDOWN", "-TRYAGAIN", "-REMOVED",
+						  "-ERR the node", "-ERR storage failed"};
+	if (q->is_read || q->admin || q->sends == 0)
+		return;
+	bool definite = false;
+	for (size_t i = 0; i < sizeof not_applied / sizeof *not_applied; i++)
+		definite = definite || starts(&q->reply, not_applied[i]);
+	if (!definite || (q->sends == 1 && starts(&q->reply, "-TRYAGAIN leadership changed")))
+		return;
+	q->reply.len = 0;
+	rbuf_puts(&q->reply, ERR_SENT_TIMEOUT "\r\n");
+}
 
 static void finish_with(struct server *s, struct creq *q, const char *line)
 {
 	q->reply.len = 0;
 	rbuf_puts(&q->reply, line);
 	rbuf_puts(&q->reply, "\r\n");
+	settle(q);
 	creq_finish(s, q);
 }
 
@@ -97,6 +127,7 @@ void requests_flush_writes(struct server *s)
 			push(&s->waiting, &s->n_waiting, &s->cap_waiting, v[i]);
 			continue;
 		}
+		v[i]->sends++;
 		struct pending *p = pending_push(&s->writes, &s->n_writes, &s->cap_writes);
 		p->req = v[i];
 		p->index = index;
@@ -191,6 +222,7 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	rbuf_put(&b->fwd, q->cmd_bytes, q->cmd_len);
 	q->fwd_to = leader;
 	q->fwd_at = server_now_ms();
+	q->sends++;
 	push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;
@@ -332,6 +364,7 @@ static void on_reply(struct server *s, uint64_t id, const uint8_t *p, size_t n)
 		s->forwarded[i] = s->forwarded[--s->n_forwarded];
 		q->reply.len = 0;
 		rbuf_put(&q->reply, p, n);
+		settle(q);
 		creq_finish(s, q);
 		return;
 	}

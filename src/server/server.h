@@ -57,6 +57,7 @@ struct creq {
 	size_t cmd_len;
 	bool is_read;
 	bool admin; /* a RAFT membership command, forwarded to the leader */
+	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
 };
 
 struct client {

@@ -49,6 +49,8 @@ if "--seed" in ARGS:
 LINCHECK = os.path.join(harness.BUILD, "tools", "lincheck")
 CHAIN = f"keel-nemesis-{os.getpid()}"
 EPOCH_S = 10
+CRASHES = ("Assertion", "assertion failed", "AddressSanitizer", "LeakSanitizer", "runtime error:",
+           "Segmentation fault")
 harness.DEADLINE = time.time() + 3600
 
 
@@ -530,6 +532,15 @@ def check(c, hist, nem, live_s):
             lost += [key for key, v in zip(part, got) if v != "1"]
         if lost:
             problems.append(f"node {i}: {len(lost)} acknowledged writes lost, e.g. {lost[:3]}")
+    for name in sorted(os.listdir(c.dir)):  # a node that crashed is a failure too
+        if name.endswith(".log"):
+            with open(os.path.join(c.dir, name), errors="replace") as f:
+                text = f.read()
+            for sig in CRASHES:
+                if sig in text:
+                    line = next(ln for ln in text.splitlines() if sig in ln)
+                    problems.append(f"node {name[:-4]} crashed: {line.strip()[:200]}")
+                    break
     if hist.txn_bad:
         problems.append(f"{len(hist.txn_bad)} reads saw a transaction half applied, "
                         f"e.g. {hist.txn_bad[0]}")
