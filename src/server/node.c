@@ -365,12 +365,17 @@ static void on_signal(uv_signal_t *h, int sig)
 
 static void join_try(struct server *s);
 
+static void join_retry(uv_timer_t *t)
+{
+	join_try(t->data);
+}
+
 static void join_closed(uv_handle_t *h)
 {
 	struct server *s = h->data;
 	s->join.tcp_open = false;
 	if (s->join.active && !s->stopping)
-		uv_timer_start(&s->join.retry, (uv_timer_cb)join_try, 1000, 0);
+		uv_timer_start(&s->join.retry, join_retry, 1000, 0);
 }
 
 static void join_done(struct server *s, const char *how)

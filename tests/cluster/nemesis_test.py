@@ -72,12 +72,15 @@ class History:
         self.set_acked, self.set_unknown = set(), set()
         self.txn_bad = []
         self.start = time.monotonic()
+        self.why = {}  # op id -> the error that ended it
 
-    def add(self, key, kind, outcome, t0, arg=0, out=0, nil=0, client=0):
+    def add(self, key, kind, outcome, t0, arg=0, out=0, nil=0, client=0, why=None):
         with self.lock:
             self.counts[outcome] += 1
             if kind == "r" and outcome != "ok":
                 return  # a read that failed took no effect
+            if why:
+                self.why[len(self.ops)] = why[:200]
             self.ops.append([key, kind, outcome, t0, now_us() if outcome != "unknown" else 0,
                              arg, out, nil, client, len(self.ops)])
 
@@ -134,7 +137,8 @@ class Client(threading.Thread):
         try:
             v = f(self.conn())
         except (redis.RedisError, OSError) as e:
-            self.h.add(key, kind, outcome_of(e), t0, arg=arg, client=self.n)
+            self.h.add(key, kind, outcome_of(e), t0, arg=arg, client=self.n,
+                       why=f"{type(e).__name__}: {e}")
             raise
         if kind == "r":
             self.h.add(key, "r", "ok", t0, out=int(v) if v is not None else 0,
@@ -497,7 +501,8 @@ def save_failure(c, hist, why):
             for o in sorted(hist.ops, key=lambda o: o[3]):
                 end = o[4] if o[4] else 1 << 62
                 if o[0] == key and end >= t0 - 1_000_000 and o[3] <= t1:
-                    f.write(" ".join(str(x) for x in o) + "\n")
+                    why = hist.why.get(o[9])
+                    f.write(" ".join(str(x) for x in o) + (f"  # {why}" if why else "") + "\n")
     for name in os.listdir(c.dir):
         if name.endswith(".log"):
             shutil.copy(os.path.join(c.dir, name), d)

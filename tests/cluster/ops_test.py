@@ -106,6 +106,24 @@ def grow_from_1_to_5_and_shrink_to_3():
         c.cleanup()
 
 
+@case
+def join_retries_until_a_member_answers():
+    """A node told to --join a member that is not up yet tries again every
+    second (each retry once crashed the node) and is added once it is."""
+    c = Cluster(n=1)
+    try:
+        c.start_new(2, ["--join", f"127.0.0.1:{BASE + 1}"])
+        time.sleep(3.5)  # three failed attempts
+        assert c.procs[2].poll() is None, "the joining node died:\n" + c.log(2)[-1500:]
+        c.start_all()
+        wait_for("node 2 to be promoted", lambda: role_of(c, 2) == "voter")
+        assert c.log(2).count("trying again") >= 2, c.log(2)
+        assert retry(lambda: c.client(2).set("j", "1")) is True
+        return f"added after {c.log(2).count('trying again')} failed attempts"
+    finally:
+        c.cleanup()
+
+
 class Proxy:
     """A TCP relay on 127.0.0.9 to a node's peer port. The leader reaches
     the new node through it; once cut_after bytes have passed, it closes
@@ -331,7 +349,7 @@ def keel_cli_interactive():
 
 
 def main():
-    return run_suite("ops", (grow_from_1_to_5_and_shrink_to_3,
+    return run_suite("ops", (grow_from_1_to_5_and_shrink_to_3, join_retries_until_a_member_answers,
                              join_after_compaction_by_a_50mb_snapshot_cut_midway,
                              transfer_leadership_under_load, remove_the_leader_under_load,
                              sigterm_the_leader_under_load, keel_cli_interactive),
