@@ -117,7 +117,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 "keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
 			 "keel_snapshot_last_total_ms:%llu\r\nkeel_snapshot_last_fork_us:%llu\r\n"
 			 "keel_snapshots_installed:%llu\r\n"
-			 "keel_snapshot_bytes_received:%llu\r\n\r\n",
+			 "keel_snapshot_bytes_received:%llu\r\nkeel_snapshot_restarts:%llu\r\n\r\n",
 			 (unsigned long long)(s->have_snap ? s->snap.index : 0),
 			 (unsigned long long)(s->have_snap ? s->snap.size : 0),
 			 (unsigned long long)raft_first_index(s->r), snapshots_busy(s) ? 1 : 0,
@@ -126,7 +126,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 (unsigned long long)s->stats.snapshot_total_ms,
 			 (unsigned long long)s->stats.snapshot_fork_us,
 			 (unsigned long long)s->stats.snapshots_installed,
-			 (unsigned long long)s->stats.snapshot_bytes_received);
+			 (unsigned long long)s->stats.snapshot_bytes_received,
+			 (unsigned long long)s->stats.snapshot_restarts);
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "raft")) {

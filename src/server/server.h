@@ -162,6 +162,8 @@ struct server {
 	bool have_snap;
 	uint8_t *incoming; /* one being received */
 	uint64_t incoming_size;
+	raft_index incoming_index; /* ... its index and term */
+	raft_term incoming_term;
 	struct raft_snapshot_meta taking; /* one being taken */
 	struct snap_bytes taking_bytes;
 	pid_t snapshot_child; /* 0: none */
@@ -202,6 +204,7 @@ struct server {
 		uint64_t snapshots_started, snapshots_taken, snapshots_installed;
 		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;
 		uint64_t snapshot_fork_us; /* the loop's pause for the last fork() */
+		uint64_t snapshot_restarts; /* a transfer of one snapshot begun again */
 	} stats;
 	int64_t started_ms;
 };

@@ -274,6 +274,11 @@ bool snapshots_busy(const struct server *s)
 void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c)
 {
 	if (c->offset == 0) {
+		if (s->incoming && s->incoming_index == c->meta.index &&
+		    s->incoming_term == c->meta.term)
+			s->stats.snapshot_restarts++; /* the same snapshot, from the start */
+		s->incoming_index = c->meta.index;
+		s->incoming_term = c->meta.term;
 		keel_free(s->incoming);
 		s->incoming = keel_malloc(c->meta.size ? c->meta.size : 1);
 		s->incoming_size = c->meta.size;
