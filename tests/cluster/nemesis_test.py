@@ -501,8 +501,8 @@ def save_failure(c, hist, why):
             for o in sorted(hist.ops, key=lambda o: o[3]):
                 end = o[4] if o[4] else 1 << 62
                 if o[0] == key and end >= t0 - 1_000_000 and o[3] <= t1:
-                    why = hist.why.get(o[9])
-                    f.write(" ".join(str(x) for x in o) + (f"  # {why}" if why else "") + "\n")
+                    err = hist.why.get(o[9])
+                    f.write(" ".join(str(x) for x in o) + (f"  # {err}" if err else "") + "\n")
     for name in os.listdir(c.dir):
         if name.endswith(".log"):
             shutil.copy(os.path.join(c.dir, name), d)
