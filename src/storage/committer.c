@@ -11,12 +11,11 @@
 struct job {
 	struct job *next;
 	uint64_t seq;
-	bool is_snap, adopt;
+	bool is_snap; /* adopting a snapshot another process wrote */
 	struct storage_batch b; /* pointers below are owned copies */
 	struct wal_entry *entries;
 	struct snap_meta *chunk_meta, *install, *snap;
 	uint8_t *data;		  /* chunk data (owned) */
-	const uint8_t *snap_data; /* snapshot data (the caller's) */
 	uint8_t *payloads;	  /* entries' data, back to back */
 };
 
@@ -104,21 +103,10 @@ uint64_t committer_submit(struct committer *c, const struct storage_batch *b)
 	return enqueue(c, job_from_batch(b));
 }
 
-uint64_t committer_submit_snapshot(struct committer *c, const struct snap_meta *m,
-				   const uint8_t *data)
-{
-	struct job *j = keel_calloc(1, sizeof *j);
-	j->is_snap = true;
-	j->snap = meta_dup(m);
-	j->snap_data = data;
-	return enqueue(c, j);
-}
-
 uint64_t committer_adopt_snapshot(struct committer *c, const struct snap_meta *m)
 {
 	struct job *j = keel_calloc(1, sizeof *j);
 	j->is_snap = true;
-	j->adopt = true;
 	j->snap = meta_dup(m);
 	return enqueue(c, j);
 }
@@ -131,8 +119,7 @@ static uint64_t run_group(struct committer *c, struct job *list, struct keel_err
 	*rc = KEEL_OK;
 	for (struct job *j = list; j && !*rc; j = j->next) {
 		if (j->is_snap)
-			*rc = j->adopt ? storage_adopt_snapshot(c->st, j->snap, err)
-				       : storage_save_snapshot(c->st, j->snap, j->snap_data, err);
+			*rc = storage_adopt_snapshot(c->st, j->snap, err);
 		else
 			*rc = storage_write(c->st, &j->b, err);
 		last = j->seq;

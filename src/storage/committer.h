@@ -31,12 +31,6 @@ void committer_stop(struct committer *c);
 
 /* Queues a copy of the batch; returns its sequence number (1, 2, ...). */
 uint64_t committer_submit(struct committer *c, const struct storage_batch *b);
-/* Queues saving a snapshot; returns its sequence number. The metadata is
- * copied; the data is not (a snapshot can be large): the caller keeps it
- * valid until the sequence number is durable, or the storage has failed
- * and the committer is stopped. */
-uint64_t committer_submit_snapshot(struct committer *c, const struct snap_meta *m,
-				   const uint8_t *data);
 /* Queues adopting a snapshot another process wrote with snap_write_tmp
  * (storage_adopt_snapshot); returns its sequence number. */
 uint64_t committer_adopt_snapshot(struct committer *c, const struct snap_meta *m);
