@@ -56,12 +56,13 @@ static uint64_t hash_of(const struct kv_dict *d, const uint8_t *key, size_t klen
 	return XXH3_64bits_withSeed(key, klen, d->seed);
 }
 
-/* Moves one bucket of t[0] (skipping at most ten empty ones). */
 void kv_dict_hold(struct kv_dict *d, bool hold)
 {
 	d->hold = hold;
 }
 
+/* Moves one bucket of t[0] (skipping at most ten empty ones); nothing while
+ * held. */
 static void rehash_step(struct kv_dict *d)
 {
 	if (d->rehash < 0 || d->hold)
@@ -96,7 +97,7 @@ static void rehash_step(struct kv_dict *d)
 
 void kv_dict_rehash_some(struct kv_dict *d, uint32_t n)
 {
-	while (n-- && d->rehash >= 0 && !d->hold)
+	while (n-- && d->rehash >= 0 && !d->hold) /* rehash_step would do nothing */
 		rehash_step(d);
 }
 

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "base/crc32c.h"
 #include "base/mem.h"
 #include "io/fs.h"
 #include "kv/snapshot.h"
@@ -24,13 +23,6 @@ int64_t server_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t server_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void trace_line(void *ctx, const char *line)

@@ -215,7 +215,6 @@ void server_process(struct server *s); /* carries out every pending update */
 void server_stop(struct server *s);
 void server_free(struct server *s); /* after uv_run has returned */
 int64_t server_now_ms(void);
-int64_t server_now_us(void); /* monotonic */
 
 /* server/members.c: peers kept to the configuration; removal. */
 void members_sync(struct server *s);
@@ -233,7 +232,6 @@ void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c);
 void snapshots_install(struct server *s, const struct raft_snapshot_meta *m);
 void snapshots_stop(struct server *s); /* kills a child still at work */
 void snapshots_free(struct server *s);
-void snap_bytes_release(struct snap_bytes *b);
 
 /* server/requests.c: the write and read paths, forwarding, timeouts. */
 void request_submit(struct server *s, struct creq *q, bool is_read);

@@ -32,12 +32,13 @@
 #include "base/bytes.h"
 #include "base/crc32c.h"
 #include "base/mem.h"
+#include "io/clock.h"
 #include "io/fs.h"
 #include "kv/snapshot.h"
 #include "server/persist.h"
 #include "server/server.h"
 
-void snap_bytes_release(struct snap_bytes *b)
+static void snap_bytes_release(struct snap_bytes *b)
 {
 	if (b->mapped)
 		munmap(b->p, b->len);
@@ -99,10 +100,16 @@ static void child_main(struct server *s, int out)
 
 /* ---- the loop's side ---------------------------------------------------- */
 
+/* While a child holds a copy-on-write image: no page moves (kv/dict.h). */
+static void hold_tables(struct server *s, bool hold)
+{
+	kv_dict_hold(&s->kv.dict, hold);
+	kv_dict_hold(&s->kv.sessions, hold);
+}
+
 static void child_reap(struct server *s)
 {
-	kv_dict_hold(&s->kv.dict, false);
-	kv_dict_hold(&s->kv.sessions, false);
+	hold_tables(s, false);
 	if (s->snapshot_child > 0) {
 		int st;
 		while (waitpid(s->snapshot_child, &st, 0) < 0 && errno == EINTR) {
@@ -207,19 +214,18 @@ static void snapshot_start(struct server *s, raft_index index)
 		raft_snapshot_failed(s->r);
 		return;
 	}
-	int64_t t0 = server_now_us();
-	kv_dict_hold(&s->kv.dict, true); /* until the child is done: no page moves */
-	kv_dict_hold(&s->kv.sessions, true);
+	const struct io_clock *clock = io_clock_posix();
+	uint64_t t0 = clock->now_ns(clock->ctx);
+	hold_tables(s, true);
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
 		child_main(s, fds[1]);
 	}
 	close(fds[1]);
-	s->stats.snapshot_fork_us = (uint64_t)(server_now_us() - t0);
+	s->stats.snapshot_fork_us = (clock->now_ns(clock->ctx) - t0) / 1000;
 	if (pid < 0) {
-		kv_dict_hold(&s->kv.dict, false);
-		kv_dict_hold(&s->kv.sessions, false);
+		hold_tables(s, false);
 		fprintf(stderr, "[%llu] snapshot: fork: %s\n", (unsigned long long)s->cfg.id,
 			strerror(errno));
 		close(fds[0]);

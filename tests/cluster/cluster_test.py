@@ -8,7 +8,6 @@ snapshot, INCR through followers while the leader is killed again and again.
 Every process it starts binds to 127.0.0.x, is stopped by its pid, and the
 whole run is bounded in time. Usage: cluster_test.py BUILD_DIR. Prints one
 line per case and `cluster: N passed, M failed`."""
-import os
 import random
 import signal
 import subprocess
@@ -203,15 +202,9 @@ def add_learner_promote_remove():
         lead = c.leader()
         for k in range(100):
             retry(lambda: c.client(lead).set(f"m{k}", str(k)))
-        host, port = "127.0.0.4", BASE + 4
         fol = next(i for i in (1, 2, 3) if i != lead)
-        log = open(os.path.join(c.dir, "4.log"), "a")
-        c.procs[4] = subprocess.Popen([SERVER, "--id", "4", "--bind", host, "--port", str(port),
-                                       "--peer-port", str(BASE + 10004),
-                                       "--dir", os.path.join(c.dir, "4"),
-                                       "--join", f"127.0.0.{fol}:{BASE + fol}"],
-                                      stdout=log, stderr=log)
-        four = redis.Redis(host=host, port=port, socket_timeout=5, decode_responses=True)
+        c.start_new(4, ["--join", f"127.0.0.{fol}:{BASE + fol}"])
+        four = c.client(4)
         def role4():  # redis-py parses "role=voter,addr=..." into a dict
             m = c.client(c.leader()).info("raft").get("raft_member_4")
             return m.get("role") if isinstance(m, dict) else None

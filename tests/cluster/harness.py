@@ -33,23 +33,23 @@ class Cluster:
     def addr(self, i):
         return (f"127.0.0.{i}", BASE + i)
 
-    def start(self, i):
+    def _spawn(self, i, args):
         log = open(os.path.join(self.dir, f"{i}.log"), "a")
         host, port = self.addr(i)
-        args = [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
-                "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
-                "--cluster", self.members, "--request-timeout-ms", "3000"] + self.extra
-        self.procs[i] = subprocess.Popen(args, stdout=log, stderr=log)
+        self.procs[i] = subprocess.Popen(
+            [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
+             "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
+             "--request-timeout-ms", "3000"] + self.extra + list(args),
+            stdout=log, stderr=log)
+
+    def start(self, i):
+        """Starts (or restarts) founding member i."""
+        self._spawn(i, ["--cluster", self.members])
 
     def start_new(self, i, extra=()):
         """Starts node i with an empty folder and no --cluster: a node to
         be added (with --join in extra, it asks to be)."""
-        log = open(os.path.join(self.dir, f"{i}.log"), "a")
-        host, port = self.addr(i)
-        args = [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
-                "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
-                "--request-timeout-ms", "3000"] + self.extra + list(extra)
-        self.procs[i] = subprocess.Popen(args, stdout=log, stderr=log)
+        self._spawn(i, extra)
 
     def log(self, i):
         with open(os.path.join(self.dir, f"{i}.log"), errors="replace") as f:

@@ -319,6 +319,13 @@ class Nemesis:
                 os.kill(self.c.procs[i].pid, signal.SIGCONT)
         self.paused.clear()
 
+    def heal(self):
+        """Ends every fault: the network, pauses, the disk, dead nodes."""
+        self.heal_net()
+        self.resume()
+        self.free_disk()
+        self.restart_dead()
+
     def restart_dead(self):
         for i in (1, 2, 3):
             p = self.c.procs.get(i)
@@ -426,32 +433,15 @@ def run_scenario(name, duration):
         if "disk" in kinds:
             fill = threading.Thread(target=filler, args=(c, stop), daemon=True)
             fill.start()
+        act = {"partition": nem.partition, "kill": nem.kill, "pause": nem.pause,
+               "membership": nem.membership, "snapshot": nem.snapshot, "disk": nem.fill_disk}
         end = time.time() + duration
         while time.time() < end - 8:
-            k = rng.choice(kinds)
-            if k == "partition":
-                nem.partition()
-            elif k == "kill":
-                nem.kill()
-            elif k == "pause":
-                nem.pause()
-            elif k == "membership":
-                nem.membership()
-            elif k == "snapshot":
-                nem.snapshot()
-            elif k == "disk":
-                nem.fill_disk()
+            act[rng.choice(kinds)]()
             time.sleep(rng.uniform(2, 5))
-            nem.heal_net()
-            nem.resume()
-            nem.free_disk()
-            nem.restart_dead()
+            nem.heal()
             time.sleep(rng.uniform(1, 3))
-        # heal everything, then liveness
-        nem.heal_net()
-        nem.resume()
-        nem.free_disk()
-        nem.restart_dead()
+        nem.heal()  # then liveness
         t0 = time.time()
         live_s = None
         while time.time() < t0 + 30:
