@@ -17,7 +17,7 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
-LIBS := -luv -pthread
+LIBS := -luv -lzstd -pthread
 COMMON := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -Isrc -Itests -MMD -MP
 ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer

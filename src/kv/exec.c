@@ -74,6 +74,7 @@ static const struct kv_cmd table[] = {
 	{"config", -2, S, 0, 0, 0, NULL},
 	{"time", 1, S, 0, 0, 0, NULL},
 	{"raft", -2, S, 0, 0, 0, NULL},
+	{"keel.replicate", 6, S, 0, 0, 0, NULL}, /* a read replica's stream */
 };
 
 void kv_init(struct kv *kv, uint64_t seed)

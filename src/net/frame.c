@@ -27,7 +27,7 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, c
 		return FRAME_BAD;
 	}
 	uint32_t n = bytes_get_u32(buf + 4);
-	if (n > FRAME_MAX || buf[3] < FRAME_HELLO || buf[3] > FRAME_REMOVED) {
+	if (n > FRAME_MAX || buf[3] < FRAME_HELLO || buf[3] > FRAME_KIND_MAX) {
 		*why = "frame kind or length out of range";
 		return FRAME_BAD;
 	}

@@ -21,6 +21,8 @@ enum frame_kind {
 	FRAME_REPLY = 4,   /* the leader's reply to a forwarded request */
 	FRAME_REMOVED = 5, /* u64: the index of a committed configuration that
 			    * the receiver is not a member of */
+	/* 32..63: the read-replica stream's (replica/proto.h) */
+	FRAME_KIND_MAX = 63,
 };
 
 struct frame {

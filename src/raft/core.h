@@ -155,6 +155,7 @@ struct raft {
 	/* snapshots and compaction */
 	bool snapshotting;
 	raft_index purged;         /* purge point: never moves back */
+	raft_index keep_from;      /* the embedder's: purge nothing from here (0: none) */
 	uint64_t bytes_since_snap;
 	/* incoming snapshot */
 	bool rx_active;

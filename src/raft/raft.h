@@ -350,6 +350,11 @@ int raft_snapshot_now(struct raft *r, raft_index *index);
 /* Starts an election now (tests, and a follower told to campaign). */
 int raft_campaign(struct raft *r);
 
+/* Purges of the log after a snapshot keep every entry from index on
+ * (0: no such limit), for readers of the log other than followers (the
+ * server's read replicas). */
+void raft_keep_log_from(struct raft *r, raft_index index);
+
 void raft_persisted(struct raft *r, raft_index index, raft_term term);
 void raft_snapshot_done(struct raft *r, raft_index index, uint64_t size,
 			uint32_t crc);

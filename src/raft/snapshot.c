@@ -113,6 +113,8 @@ static void snapshot_purge(struct raft *r)
 	if (upto < r->o.trailing_entries + 1)
 		return;
 	raft_index below = upto - r->o.trailing_entries + 1;
+	if (r->keep_from && below > r->keep_from)
+		below = r->keep_from;
 	if (below <= r->purged || below <= r->log.start)
 		return;
 	KEEL_ASSERT(below <= r->commit + 1);
@@ -139,6 +141,11 @@ void raft_snapshot_done(struct raft *r, raft_index index, uint64_t size, uint32_
 	raft_trace(r, "snapshot taken at %llu/%llu", (unsigned long long)index,
 		   (unsigned long long)term);
 	snapshot_purge(r);
+}
+
+void raft_keep_log_from(struct raft *r, raft_index index)
+{
+	r->keep_from = index;
 }
 
 void raft_snapshot_failed(struct raft *r)

@@ -50,6 +50,10 @@ static void client_closed(uv_handle_t *h)
 	rbuf_free(&c->in);
 	rbuf_free(&c->multi);
 	resp_req_free(&c->req);
+	if (c->repl) {
+		repl_source_free(c->repl);
+		keel_free(c->repl);
+	}
 	keel_free(c);
 }
 
@@ -59,6 +63,11 @@ static void client_close(struct client *c)
 		return;
 	c->closing = true;
 	uv_close((uv_handle_t *)&c->tcp, client_closed);
+}
+
+void client_drop(struct client *c)
+{
+	client_close(c);
 }
 
 static void write_done(uv_write_t *req, int status)
@@ -125,6 +134,27 @@ static void flush(struct client *c)
 		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 		process_input(c);
 	}
+}
+
+void client_send(struct client *c, const uint8_t *p, size_t n)
+{
+	if (c->closing || !n)
+		return;
+	struct wreq *w = keel_calloc(1, sizeof *w);
+	rbuf_init(&w->buf);
+	rbuf_put(&w->buf, p, n);
+	uv_buf_t b = uv_buf_init((char *)w->buf.p, (unsigned)w->buf.len);
+	w->req.data = c;
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
+		rbuf_free(&w->buf);
+		keel_free(w);
+		client_close(c);
+	}
+}
+
+size_t client_queued(const struct client *c)
+{
+	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
 void creq_finish(struct server *s, struct creq *q)
@@ -258,6 +288,12 @@ static void process_input(struct client *c)
 		at += used;
 		if (c->req.argc)
 			dispatch(c, c->req.argv, c->req.argc);
+		if (c->repl) { /* KEEL.REPLICATE: what follows is the stream's */
+			if (c->in.len > at)
+				replication_recv(c->s, c, c->in.p + at, c->in.len - at);
+			at = c->in.len;
+			break;
+		}
 	}
 	rbuf_consume(&c->in, at);
 	c->in_process = false;
@@ -288,6 +324,11 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	c->in.len += (size_t)n;
+	if (c->repl) {
+		replication_recv(c->s, c, c->in.p, c->in.len);
+		c->in.len = 0;
+		return;
+	}
 	process_input(c);
 }
 

@@ -92,14 +92,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 (unsigned long long)kv_dict_size(&s->kv.sessions));
 		rbuf_puts(o, line);
 	}
-	if (all || !strcasecmp(section, "replication")) {
-		bool leader = s->r && raft_role_of(s->r) == RAFT_LEADER;
-		snprintf(line, sizeof line,
-			 "# Replication\r\nrole:%s\r\nconnected_slaves:0\r\n"
-			 "keel_read_replicas:0\r\n\r\n",
-			 leader ? "master" : "slave");
-		rbuf_puts(o, line);
-	}
+	if (all || !strcasecmp(section, "replication"))
+		replication_info(s, o);
 	if (all || !strcasecmp(section, "stats")) {
 		snprintf(line, sizeof line,
 			 "# Stats\r\ntotal_commands_processed:%llu\r\nkeel_writes:%llu\r\n"
@@ -111,27 +105,31 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "persistence")) {
-		snprintf(line, sizeof line,
-			 "# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_snapshot_bytes:%llu\r\n"
-			 "keel_log_first:%llu\r\nkeel_snapshot_in_progress:%d\r\n"
-			 "keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
-			 "keel_snapshot_last_total_ms:%llu\r\nkeel_snapshot_last_fork_us:%llu\r\n"
-			 "keel_snapshots_installed:%llu\r\n"
-			 "keel_snapshot_bytes_received:%llu\r\nkeel_snapshot_restarts:%llu\r\n\r\n",
-			 (unsigned long long)(s->have_snap ? s->snap.index : 0),
-			 (unsigned long long)(s->have_snap ? s->snap.size : 0),
-			 (unsigned long long)raft_first_index(s->r), snapshots_busy(s) ? 1 : 0,
-			 (unsigned long long)s->stats.snapshots_taken,
-			 (unsigned long long)s->stats.snapshot_build_ms,
-			 (unsigned long long)s->stats.snapshot_total_ms,
-			 (unsigned long long)s->stats.snapshot_fork_us,
-			 (unsigned long long)s->stats.snapshots_installed,
-			 (unsigned long long)s->stats.snapshot_bytes_received,
-			 (unsigned long long)s->stats.snapshot_restarts);
+		snprintf(
+			line, sizeof line,
+			"# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_snapshot_bytes:%llu\r\n"
+			"keel_log_first:%llu\r\nkeel_snapshot_in_progress:%d\r\n"
+			"keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
+			"keel_snapshot_last_total_ms:%llu\r\nkeel_snapshot_last_fork_us:%llu\r\n"
+			"keel_snapshots_installed:%llu\r\n"
+			"keel_snapshot_bytes_received:%llu\r\nkeel_snapshot_restarts:%llu\r\n\r\n",
+			(unsigned long long)(s->have_snap ? s->snap.index : 0),
+			(unsigned long long)(s->have_snap ? s->snap.size : 0),
+			(unsigned long long)(s->r ? raft_first_index(s->r) : s->replica->win_first),
+			snapshots_busy(s) ? 1 : 0, (unsigned long long)s->stats.snapshots_taken,
+			(unsigned long long)s->stats.snapshot_build_ms,
+			(unsigned long long)s->stats.snapshot_total_ms,
+			(unsigned long long)s->stats.snapshot_fork_us,
+			(unsigned long long)s->stats.snapshots_installed,
+			(unsigned long long)s->stats.snapshot_bytes_received,
+			(unsigned long long)s->stats.snapshot_restarts);
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "raft")) {
-		info_raft(s, o);
+		if (s->replica)
+			replica_info_raft(s, o);
+		else
+			info_raft(s, o);
 		rbuf_puts(o, "\r\n");
 	}
 	if (all || !strcasecmp(section, "keyspace")) {
@@ -466,9 +464,15 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		resp_array(&q->reply, 2);
 		resp_bulk_int(&q->reply, now / 1000);
 		resp_bulk_int(&q->reply, (now % 1000) * 1000 + us % 1000);
+	} else if (is(a, "raft") && s->replica) {
+		resp_error(&q->reply, "ERR this node is a read replica (--replica-of), not a Raft "
+				      "member");
 	} else if (is(a, "raft")) {
 		if (cmd_raft(s, q, argv, argc))
 			return; /* forwarded: answered when the leader replies */
+	} else if (is(a, "keel.replicate")) {
+		replication_attach(s, c, q, argv, argc);
+		return;
 	} else {
 		kv_reply_unknown(&q->reply, argv, argc);
 	}

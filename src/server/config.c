@@ -78,11 +78,16 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		c->segment_bytes = strtoull(v, &end, 10) << 20;
 	else if (!strcmp(name, "join"))
 		snprintf(c->join, sizeof c->join, "%s", v);
-	else if (!strcmp(name, "replica-of")) {
-		/* SPEC §5's read replicas: a flag of the interface, refused
-		 * clearly until they exist */
-		keel_errmsg_set(err, "--replica-of: read replicas are not implemented yet");
-		return KEEL_EINVAL;
+	else if (!strcmp(name, "replica-of"))
+		snprintf(c->replica_of, sizeof c->replica_of, "%s", v);
+	else if (!strcmp(name, "replica-compress")) {
+		if (strcmp(v, "yes") && strcmp(v, "no")) {
+			keel_errmsg_set(err, "--replica-compress: yes or no");
+			return KEEL_EINVAL;
+		}
+		c->replica_zstd = !strcmp(v, "yes");
+	} else if (!strcmp(name, "replica-max-lag")) {
+		c->replica_max_lag = strtoull(v, &end, 10);
 	} else {
 		keel_errmsg_set(err, "unknown setting '%s'", name);
 		return KEEL_EINVAL;
@@ -128,6 +133,8 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->tick_ms = 10;
 	c->request_timeout_ms = 5000;
 	c->client_output_max = 256ull << 20;
+	c->replica_zstd = true;
+	c->replica_max_lag = 100000;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--verbose")) {
@@ -152,6 +159,11 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 		c->peer_port = c->port + 10000;
 	if (!c->dir[0])
 		snprintf(c->dir, sizeof c->dir, "data/%llu", (unsigned long long)c->id);
+	if (c->replica_of[0] && (c->has_cluster || c->join[0])) {
+		keel_errmsg_set(err, "--replica-of: a read replica is not a Raft member; it "
+				     "takes neither --cluster nor --join");
+		return KEEL_EINVAL;
+	}
 	if (c->has_cluster && !raft_config_find(&c->cluster, c->id)) {
 		keel_errmsg_set(err, "--cluster does not name this node (--id %llu)",
 				(unsigned long long)c->id);

@@ -134,7 +134,7 @@ static void apply_request(struct server *s, const struct entry_req *q, int64_t t
 		kv_session_put(&s->kv, q->session, q->seq, out->p, out->len);
 }
 
-static void apply_entry(struct server *s, const struct raft_entry *e)
+void server_apply(struct server *s, const struct raft_entry *e)
 {
 	s->stats.applied_entries++;
 	if (e->type != RAFT_ENTRY_COMMAND) {
@@ -170,7 +170,7 @@ static void carry_out(struct server *s, struct raft_update *u)
 	if (u->snap_install)
 		snapshots_install(s, u->snap_install);
 	for (uint32_t i = 0; i < u->n_committed; i++)
-		apply_entry(s, &u->committed[i]);
+		server_apply(s, &u->committed[i]);
 	requests_on_reads(s, u->reads, u->n_reads);
 	if (u->snapshot_wanted)
 		snapshots_want(s, u->snapshot_index);
@@ -181,10 +181,11 @@ static void check_storage(struct server *s)
 	int failed;
 	struct keel_errmsg err = {{0}};
 	s->durable_seq = committer_durable(s->com, &failed, &err);
-	if (failed && s->r && !raft_stopped(s->r)) {
+	if (failed && (s->replica ? !s->stopping : s->r && !raft_stopped(s->r))) {
 		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
 			(unsigned long long)s->cfg.id, err.text);
-		raft_fail(s->r, failed);
+		if (s->r)
+			raft_fail(s->r, failed);
 		requests_fail_all(s,
 				  "-ERR storage failed: the node has stopped (write not applied)");
 		s->exit_code = 1;
@@ -194,6 +195,10 @@ static void check_storage(struct server *s)
 
 void server_process(struct server *s)
 {
+	if (s->replica) {
+		check_storage(s);
+		replica_process(s);
+	}
 	for (int round = 0; round < 1000 && s->r && !raft_stopped(s->r); round++) {
 		check_storage(s);
 		release_held(s);
@@ -208,6 +213,8 @@ void server_process(struct server *s)
 	if (s->r && s->peers)
 		members_sync(s);
 	requests_answer_reads(s);
+	if (!s->closed)
+		replication_pump(s);
 }
 
 /* ---- loop callbacks ----------------------------------------------------- */
@@ -261,13 +268,16 @@ static void shutdown_step(struct server *s)
 	if (!s->stopping || s->closed)
 		return;
 	bool busy = s->n_writes || s->n_forwarded ||
-		    (s->handing_over && raft_role_of(s->r) == RAFT_LEADER && !raft_stopped(s->r));
+		    (s->handing_over && s->r && raft_role_of(s->r) == RAFT_LEADER &&
+		     !raft_stopped(s->r));
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
 	requests_fail_all(s, "-ERR the node is shutting down; the request was not applied");
 	clients_close_all(s);
-	peers_stop(s->peers);
+	if (s->peers)
+		peers_stop(s->peers);
+	replica_stop(s);
 	snapshots_stop(s);
 	for (uint32_t i = 0; i < s->n_listeners; i++)
 		uv_close((uv_handle_t *)&s->listeners[i], NULL);
@@ -523,6 +533,24 @@ static int open_storage(struct server *s, struct raft_init *in, struct keel_errm
 	return KEEL_OK;
 }
 
+/* A Raft member: the core from what storage recovered, and its peers. */
+static int member_start(struct server *s, struct raft_init *in, struct keel_errmsg *err)
+{
+	const struct storage_loaded *l = storage_loaded(s->st);
+	struct raft_entry *es = keel_calloc(l->n_entries ? l->n_entries : 1, sizeof *es);
+	for (uint32_t i = 0; i < l->n_entries; i++)
+		es[i] = (struct raft_entry){l->entries[i].term, l->entries[i].index,
+					    l->entries[i].type, l->entries[i].len,
+					    (uint8_t *)l->entries[i].data};
+	in->entries = es;
+	in->n_entries = l->n_entries;
+	in->bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
+	s->r = raft_new(in, err);
+	keel_free(es);
+	storage_loaded_release(s->st);
+	return s->r ? KEEL_OK : KEEL_EINVAL;
+}
+
 int server_start(struct server *s, struct keel_errmsg *err)
 {
 	s->started_ms = server_now_ms();
@@ -538,27 +566,17 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	int rc = open_storage(s, &in, err);
 	if (rc)
 		return rc;
-	const struct storage_loaded *l = storage_loaded(s->st);
-	struct raft_entry *es = keel_calloc(l->n_entries ? l->n_entries : 1, sizeof *es);
-	for (uint32_t i = 0; i < l->n_entries; i++)
-		es[i] = (struct raft_entry){l->entries[i].term, l->entries[i].index,
-					    l->entries[i].type, l->entries[i].len,
-					    (uint8_t *)l->entries[i].data};
-	in.entries = es;
-	in.n_entries = l->n_entries;
-	in.bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
-	s->r = raft_new(&in, err);
-	keel_free(es);
-	storage_loaded_release(s->st);
-	if (!s->r)
-		return KEEL_EINVAL;
+	/* a read replica (SPEC.md §5) has no core and no peers */
+	if ((rc = s->cfg.replica_of[0] ? replica_start(s, err) : member_start(s, &in, err)))
+		return rc;
 	if ((rc = committer_start(s->st, wake_loop, &s->wake, &s->com, err)))
 		return rc;
 	struct peers_cb pcb = {s, on_peer_frame, on_peer_log};
-	if ((rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb, &s->peers,
-			      err)))
+	if (s->r && (rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb,
+				      &s->peers, err)))
 		return rc;
-	members_sync(s);
+	if (s->r)
+		members_sync(s);
 	if ((rc = clients_listen(s, err)))
 		return rc;
 	uv_check_init(s->loop, &s->check);
@@ -616,6 +634,7 @@ void server_free(struct server *s)
 		committer_stop(s->com); /* drains what was queued */
 	storage_close(s->st);
 	raft_free(s->r);
+	replica_free(s);
 	kv_free(&s->kv);
 	for (uint32_t i = 0; i < s->n_held; i++) {
 		for (uint32_t k = 0; k < s->held[i].n; k++)

@@ -21,8 +21,8 @@
 #define ERR_LOST_LEADER                                                        \
 	"-TRYAGAIN leadership changed before the write was committed; it was " \
 	"not applied"
-#define ERR_TIMEOUT	 "-TIMEOUT the write was not confirmed in time; it may have been applied"
-#define ERR_SENT_TIMEOUT                                                         \
+#define ERR_TIMEOUT "-TIMEOUT the write was not confirmed in time; it may have been applied"
+#define ERR_SENT_TIMEOUT                                                              \
 	"-TIMEOUT the write was sent to a leader before it failed here; it may have " \
 	"been applied"
 #define ERR_READ_TIMEOUT "-TIMEOUT the read could not be confirmed in time"
@@ -266,6 +266,14 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 		finish_with(s, q,
 			    "-ERR the request is larger than a log entry may be (64 MiB); "
 			    "not applied");
+		return;
+	}
+	if (s->replica) { /* a read replica: its own keyspace, stale by its lag */
+		q->is_read = is_read;
+		if (is_read)
+			run_read(s, q);
+		else
+			finish_with(s, q, "-READONLY You can't write against a read only replica.");
 		return;
 	}
 	if (s->removed_at) {

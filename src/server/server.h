@@ -13,6 +13,8 @@
 #include "kv/kv.h"
 #include "net/peer.h"
 #include "raft/raft.h"
+#include "replica/follow.h"
+#include "replica/source.h"
 #include "resp/buf.h"
 #include "resp/parse.h"
 #include "storage/committer.h"
@@ -34,8 +36,11 @@ struct server_config {
 	uint64_t snapshot_entries;
 	uint64_t trailing_entries; /* kept below a snapshot for slow followers */
 	bool has_trailing;
-	bool verbose;	/* Raft trace lines on stderr */
-	char join[128]; /* --join host:port: ask that node to add this one */
+	bool verbose;		  /* Raft trace lines on stderr */
+	char join[128];		  /* --join host:port: ask that node to add this one */
+	char replica_of[1024];	  /* --replica-of host:port[,...]: a read replica */
+	bool replica_zstd;	  /* --replica-compress yes|no (offer zstd) */
+	uint64_t replica_max_lag; /* entries of log kept for a replica this far behind */
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -56,7 +61,7 @@ struct creq {
 	uint8_t *cmd_bytes; /* entry_req_header and entry_cmd_append's bytes */
 	size_t cmd_len;
 	bool is_read;
-	bool admin; /* a RAFT membership command, forwarded to the leader */
+	bool admin;	/* a RAFT membership command, forwarded to the leader */
 	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
 };
 
@@ -82,6 +87,7 @@ struct client {
 	uint32_t multi_n;
 	struct client *next;
 	int64_t created_ms;
+	struct repl_source *repl; /* a replica's stream (KEEL.REPLICATE) */
 };
 
 struct pending { /* a proposed write, or a read waiting for its index */
@@ -114,8 +120,30 @@ struct snap_bytes { /* a snapshot's bytes: mapped from a file, or on the heap */
 	bool mapped;
 };
 
+/* A read replica's own state (server/replication.c): no Raft core; the
+ * entries its source streams are applied, kept for replicas of its own,
+ * and made durable in its storage. */
+struct replica_node {
+	struct repl_follow follow;
+	uint64_t applied; /* the last index applied */
+	bool empty;	  /* nothing applied or installed yet */
+	uint64_t term;	  /* the highest term stored (the hard state's) */
+	uint64_t durable; /* the last index applied and durable */
+	struct {
+		uint64_t seq, index;
+	} * acks; /* storage batches not yet durable */
+	uint32_t n_acks, cap_acks;
+	struct repl_entry *win; /* entries held since the snapshot (data owned) */
+	uint64_t win_first;
+	uint32_t n_win, cap_win;
+	struct repl_accept incoming; /* a snapshot being received */
+	uint64_t since_snap;	     /* entries applied since the last snapshot */
+	uint64_t keep_from;	     /* replicas of this one still need entries from here */
+};
+
 struct server {
 	struct server_config cfg;
+	struct replica_node *replica; /* NULL: a Raft member */
 	uv_loop_t *loop;
 	uv_tcp_t listeners[4]; /* the client port, on each address */
 	uint32_t n_listeners;
@@ -166,7 +194,7 @@ struct server {
 	raft_term incoming_term;
 	struct raft_snapshot_meta taking; /* one being taken */
 	struct snap_bytes taking_bytes;
-	pid_t snapshot_child; /* 0: none */
+	pid_t snapshot_child;	  /* 0: none */
 	uv_pipe_t *snapshot_pipe; /* from the child; freed once closed */
 	bool snapshot_saving;
 	uint8_t snapshot_res[12];
@@ -203,7 +231,7 @@ struct server {
 		uint64_t commands, writes, reads, forwarded, applied_entries;
 		uint64_t snapshots_started, snapshots_taken, snapshots_installed;
 		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;
-		uint64_t snapshot_fork_us; /* the loop's pause for the last fork() */
+		uint64_t snapshot_fork_us;  /* the loop's pause for the last fork() */
 		uint64_t snapshot_restarts; /* a transfer of one snapshot begun again */
 	} stats;
 	int64_t started_ms;
@@ -212,6 +240,8 @@ struct server {
 /* server/node.c: the Raft core, driven by the update contract. */
 int server_start(struct server *s, struct keel_errmsg *err);
 void server_process(struct server *s); /* carries out every pending update */
+/* Applies a committed entry to the keyspace (members and replicas alike). */
+void server_apply(struct server *s, const struct raft_entry *e);
 void server_stop(struct server *s);
 void server_free(struct server *s); /* after uv_run has returned */
 int64_t server_now_ms(void);
@@ -248,8 +278,28 @@ void requests_tick(struct server *s);
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void requests_fail_all(struct server *s, const char *err);
 
+/* server/replication.c: read replicas (SPEC.md §5), both ends. */
+/* KEEL.REPLICATE: the connection becomes a replica's stream. */
+void replication_attach(struct server *s, struct client *c, struct creq *q,
+			const struct resp_arg *argv, uint32_t argc);
+void replication_recv(struct server *s, struct client *c, const uint8_t *p, size_t n);
+void replication_pump(struct server *s);		 /* sends what the streams may send */
+void replication_info(struct server *s, struct rbuf *o); /* INFO replication */
+/* A replica node: recovery from storage (opened), then its stream. */
+int replica_start(struct server *s, struct keel_errmsg *err);
+void replica_process(struct server *s); /* durable acks, snapshots */
+/* snapshots.c: one it took is adopted and durable; false if overtaken. */
+bool replica_snapshot_taken(struct server *s);
+uint64_t replica_term_at(const struct server *s, uint64_t index); /* 0: unknown */
+void replica_stop(struct server *s);
+void replica_info_raft(struct server *s, struct rbuf *o);
+void replica_free(struct server *s);
+
 /* server/clients.c: client connections. */
 int clients_listen(struct server *s, struct keel_errmsg *err);
+void client_send(struct client *c, const uint8_t *p, size_t n); /* raw bytes */
+size_t client_queued(const struct client *c);			/* bytes not yet written */
+void client_drop(struct client *c);
 void creq_finish(struct server *s, struct creq *q); /* q->reply is ready */
 void clients_close_all(struct server *s);
 

@@ -132,6 +132,13 @@ static void pipe_close(struct server *s)
 	s->snapshot_pipe = NULL;
 }
 
+/* The core asks again later; a replica when more entries arrive. */
+static void snapshot_failed(struct server *s)
+{
+	if (s->r)
+		raft_snapshot_failed(s->r);
+}
+
 /* Maps the data of the snapshot file the child wrote. */
 static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
 {
@@ -168,7 +175,7 @@ static void child_done(struct server *s, const uint8_t *res)
 			(unsigned long long)s->cfg.id, (unsigned long long)s->taking.index,
 			res ? "cannot map its file" : "the child did not finish");
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
-		raft_snapshot_failed(s->r);
+		snapshot_failed(s);
 		server_process(s);
 		return;
 	}
@@ -203,15 +210,19 @@ static void snapshot_start(struct server *s, raft_index index)
 {
 	memset(&s->taking, 0, sizeof s->taking);
 	s->taking.index = index;
-	s->taking.term = raft_term_at(s->r, index);
-	s->taking.config = *raft_config_of(s->r);
+	if (s->r) {
+		s->taking.term = raft_term_at(s->r, index);
+		s->taking.config = *raft_config_of(s->r);
+	} else {
+		s->taking.term = replica_term_at(s, index);
+	}
 	s->snapshot_started_ms = server_now_ms();
 	s->snapshot_res_got = 0;
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		fprintf(stderr, "[%llu] snapshot: pipe: %s\n", (unsigned long long)s->cfg.id,
 			strerror(errno));
-		raft_snapshot_failed(s->r);
+		snapshot_failed(s);
 		return;
 	}
 	const struct io_clock *clock = io_clock_posix();
@@ -229,7 +240,7 @@ static void snapshot_start(struct server *s, raft_index index)
 		fprintf(stderr, "[%llu] snapshot: fork: %s\n", (unsigned long long)s->cfg.id,
 			strerror(errno));
 		close(fds[0]);
-		raft_snapshot_failed(s->r);
+		snapshot_failed(s);
 		return;
 	}
 	s->snapshot_child = pid;
@@ -243,7 +254,7 @@ static void snapshot_start(struct server *s, raft_index index)
 void snapshots_want(struct server *s, raft_index index)
 {
 	if (s->stopping) {
-		raft_snapshot_failed(s->r);
+		snapshot_failed(s);
 		return;
 	}
 	s->stats.snapshots_started++;
@@ -257,11 +268,20 @@ void snapshots_check(struct server *s)
 	s->snapshot_saving = false;
 	s->stats.snapshots_taken++;
 	s->stats.snapshot_total_ms = (uint64_t)(server_now_ms() - s->snapshot_started_ms);
-	raft_snapshot_done(s->r, s->taking.index, s->taking.size, s->taking.crc);
-	const struct raft_snapshot_meta *m = raft_snapshot_of(s->r);
-	if (m && m->index == s->taking.index && m->crc == s->taking.crc) {
+	bool taken;
+	struct raft_snapshot_meta meta = s->taking;
+	if (s->r) {
+		raft_snapshot_done(s->r, s->taking.index, s->taking.size, s->taking.crc);
+		const struct raft_snapshot_meta *m = raft_snapshot_of(s->r);
+		taken = m && m->index == s->taking.index && m->crc == s->taking.crc;
+		if (taken)
+			meta = *m; /* with the configuration at its index */
+	} else {
+		taken = replica_snapshot_taken(s);
+	}
+	if (taken) {
 		snap_bytes_release(&s->snap_bytes);
-		s->snap = *m;
+		s->snap = meta;
 		s->snap_bytes = s->taking_bytes;
 		s->have_snap = true;
 		memset(&s->taking_bytes, 0, sizeof s->taking_bytes);

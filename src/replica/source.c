@@ -1,0 +1,290 @@
+/* replica/source.c — the source's end of a replica stream (replica/source.h). */
+#include "replica/source.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/bytes.h"
+#include "base/mem.h"
+#include "net/frame.h"
+
+__attribute__((format(printf, 2, 3))) static bool fail(struct repl_source *src, const char *fmt,
+						       ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(src->error, sizeof src->error, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+static bool parse_u64(const uint8_t *p, size_t n, uint64_t *out)
+{
+	char b[24];
+	if (n == 0 || n >= sizeof b)
+		return false;
+	memcpy(b, p, n);
+	b[n] = 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(b, &end, 10);
+	if (errno || *end || b[0] == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
+int repl_hello_parse(struct repl_hello *h, const uint8_t *const *argv, const size_t *lens,
+		     uint32_t argc, char *why, size_t cap)
+{
+	memset(h, 0, sizeof *h);
+	uint64_t version, empty;
+	if (argc != 5) {
+		snprintf(why, cap,
+			 "KEEL.REPLICATE takes version, applied index, empty flag, "
+			 "compression and name");
+		return KEEL_EINVAL;
+	}
+	if (!parse_u64(argv[0], lens[0], &version) || version > UINT32_MAX ||
+	    !parse_u64(argv[1], lens[1], &h->applied) || !parse_u64(argv[2], lens[2], &empty) ||
+	    empty > 1) {
+		snprintf(why, cap,
+			 "KEEL.REPLICATE: version, applied index and empty flag must "
+			 "be unsigned integers (the flag 0 or 1)");
+		return KEEL_EINVAL;
+	}
+	h->version = (uint32_t)version;
+	h->empty = empty == 1;
+	if (lens[3] == 4 && !memcmp(argv[3], "zstd", 4))
+		h->zstd = true;
+	else if (!(lens[3] == 4 && !memcmp(argv[3], "none", 4))) {
+		snprintf(why, cap, "KEEL.REPLICATE: compression must be zstd or none");
+		return KEEL_EINVAL;
+	}
+	size_t n = lens[4] < sizeof h->name - 1 ? lens[4] : sizeof h->name - 1;
+	memcpy(h->name, argv[4], n);
+	for (size_t i = 0; i < n; i++)
+		if (h->name[i] < 0x21 || h->name[i] > 0x7e || h->name[i] == ',')
+			h->name[i] = '_'; /* it is shown in INFO lines */
+	return KEEL_OK;
+}
+
+static void flush(struct repl_source *src, int64_t now_ms)
+{
+	if (!src->out.len)
+		return;
+	src->ops.send(src->ops.ctx, src->out.p, src->out.len);
+	src->bytes_sent += src->out.len;
+	src->out.len = 0;
+	src->last_sent_ms = now_ms;
+}
+
+static void send_error(struct repl_source *src)
+{
+	repl_frame(&src->out, REPL_ERROR, src->error, strlen(src->error));
+	flush(src, src->last_sent_ms);
+}
+
+bool repl_source_start(struct repl_source *src, const struct repl_source_ops *ops,
+		       const struct repl_hello *h, uint64_t self_id, int64_t now_ms)
+{
+	memset(src, 0, sizeof *src);
+	src->ops = *ops;
+	src->hello = *h;
+	src->snap.fd = -1;
+	rbuf_init(&src->in);
+	rbuf_init(&src->out);
+	src->codec = h->zstd ? REPL_ZSTD : REPL_RAW;
+	src->last_heard_ms = src->last_sent_ms = src->started_ms = now_ms;
+	if (h->version != REPL_VERSION) {
+		fail(src,
+		     "replica protocol version %" PRIu32 " is not supported: this node "
+		     "speaks version %d",
+		     h->version, REPL_VERSION);
+		send_error(src);
+		return false;
+	}
+	uint64_t want = h->empty ? 1 : h->applied + 1;
+	struct repl_accept a = {.version = REPL_VERSION, .codec = src->codec, .source_id = self_id};
+	if (want >= ops->first(ops->ctx)) {
+		a.mode = REPL_FROM_LOG;
+		a.next = src->next = want;
+		src->phase = REPL_SRC_LIVE;
+		src->acked = want - 1;
+	} else {
+		if (!ops->snap_open(ops->ctx, &src->snap)) {
+			fail(src,
+			     "this node's log no longer holds index %" PRIu64
+			     " and it has no snapshot to send yet; try again",
+			     want);
+			send_error(src);
+			return false;
+		}
+		src->snap_open = true;
+		a.mode = REPL_FROM_SNAPSHOT;
+		a.snap_index = src->snap.index;
+		a.snap_term = src->snap.term;
+		a.snap_size = src->snap.size;
+		a.snap_crc = src->snap.crc;
+		src->phase = REPL_SRC_SNAPSHOT;
+		src->next = src->snap.index + 1;
+	}
+	repl_accept_frame(&src->out, &a);
+	flush(src, now_ms);
+	return true;
+}
+
+static bool on_frame(struct repl_source *src, const struct frame *f, int64_t now_ms)
+{
+	if (f->kind != REPL_ACK || f->len != 16)
+		return fail(src,
+			    "the replica sent a frame of kind %u (%u bytes); only ACKs are "
+			    "expected",
+			    f->kind, f->len);
+	uint64_t durable = bytes_get_u64(f->payload);
+	uint64_t snap_got = bytes_get_u64(f->payload + 8);
+	src->last_heard_ms = now_ms;
+	if (src->phase == REPL_SRC_SNAPSHOT) {
+		if (snap_got > src->snap_sent)
+			return fail(src, "the replica acknowledged snapshot bytes not sent");
+		if (snap_got > src->snap_acked)
+			src->snap_acked = snap_got;
+		return true;
+	}
+	if (durable >= src->next)
+		return fail(src,
+			    "the replica acknowledged index %" PRIu64 ", beyond the %" PRIu64
+			    " sent",
+			    durable, src->next - 1);
+	if (durable > src->acked)
+		src->acked = durable;
+	return true;
+}
+
+bool repl_source_recv(struct repl_source *src, const uint8_t *p, size_t n, int64_t now_ms)
+{
+	rbuf_put(&src->in, p, n);
+	size_t at = 0;
+	bool ok = true;
+	while (ok) {
+		struct frame f;
+		size_t used;
+		const char *why;
+		int rc = frame_parse(src->in.p + at, src->in.len - at, &f, &used, &why);
+		if (rc == FRAME_MORE)
+			break;
+		if (rc == FRAME_BAD) {
+			ok = fail(src, "bad frame from the replica: %s", why);
+			break;
+		}
+		ok = on_frame(src, &f, now_ms);
+		at += used;
+	}
+	rbuf_consume(&src->in, at);
+	return ok;
+}
+
+static bool pump_snapshot(struct repl_source *src)
+{
+	if (src->snap_sent < src->snap.size && src->snap_acked == src->snap_sent) {
+		uint64_t left = src->snap.size - src->snap_sent;
+		size_t len = left < REPL_SNAP_CHUNK ? (size_t)left : REPL_SNAP_CHUNK;
+		uint8_t *buf = keel_malloc(len);
+		size_t got = 0;
+		while (got < len) {
+			ssize_t r = pread(src->snap.fd, buf + got, len - got,
+					  (off_t)(src->snap.data_off + src->snap_sent + got));
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				keel_free(buf);
+				return fail(src, "reading the snapshot at %" PRIu64 ": %s",
+					    src->snap.index,
+					    r < 0 ? strerror(errno) : "short file");
+			}
+			got += (size_t)r;
+		}
+		repl_snap_frame(&src->out, src->codec, src->snap_sent, buf, len);
+		keel_free(buf);
+		src->snap_sent += len;
+	}
+	if (src->snap_acked == src->snap.size) {
+		repl_u64s_frame(&src->out, REPL_CAUGHT_UP, src->snap.index, src->snap.term);
+		src->phase = REPL_SRC_LIVE;
+		src->acked = src->snap.index;
+		close(src->snap.fd);
+		src->snap_open = false;
+	}
+	return true;
+}
+
+static bool pump_entries(struct repl_source *src, uint64_t applied)
+{
+	if (src->next < src->ops.first(src->ops.ctx) && src->next <= applied)
+		return fail(src,
+			    "the replica fell behind this node's log (it needs %" PRIu64
+			    "); it will be caught up by a snapshot",
+			    src->next);
+	while (src->next <= applied && src->next - 1 - src->acked < REPL_WINDOW &&
+	       src->ops.queued(src->ops.ctx) + src->out.len < REPL_QUEUE_MAX) {
+		struct repl_entry es[256];
+		uint32_t n = 0;
+		size_t bytes = 0;
+		while (n < 256 && src->next + n <= applied && bytes < REPL_BATCH_BYTES &&
+		       src->next + n - 1 - src->acked < REPL_WINDOW) {
+			if (!src->ops.entry(src->ops.ctx, src->next + n, &es[n]))
+				return fail(src, "entry %" PRIu64 " is no longer held",
+					    src->next + n);
+			bytes += es[n].len + 13;
+			n++;
+		}
+		if (!n)
+			break;
+		repl_entries_frame(&src->out, src->codec, applied, es, n);
+		src->next += n;
+	}
+	return true;
+}
+
+bool repl_source_pump(struct repl_source *src, int64_t now_ms)
+{
+	if (now_ms - src->last_heard_ms > REPL_DEAD_MS)
+		return fail(src, "nothing heard from the replica for %d s", REPL_DEAD_MS / 1000);
+	uint64_t applied = src->ops.applied(src->ops.ctx);
+	bool ok = src->phase == REPL_SRC_SNAPSHOT ? pump_snapshot(src) : true;
+	if (ok && src->phase == REPL_SRC_LIVE)
+		ok = pump_entries(src, applied);
+	if (!ok) {
+		send_error(src);
+		return false;
+	}
+	if (src->phase == REPL_SRC_LIVE) {
+		if (src->acked >= applied)
+			src->behind_since_ms = 0;
+		else if (!src->behind_since_ms)
+			src->behind_since_ms = now_ms;
+	}
+	if (!src->out.len && now_ms - src->last_sent_ms >= REPL_HEARTBEAT_MS)
+		repl_u64s_frame(&src->out, REPL_HEARTBEAT, applied, 0);
+	flush(src, now_ms);
+	return true;
+}
+
+uint64_t repl_source_needs(const struct repl_source *src)
+{
+	return src->phase == REPL_SRC_SNAPSHOT ? src->snap.index + 1 : src->acked + 1;
+}
+
+void repl_source_free(struct repl_source *src)
+{
+	if (src->snap_open)
+		close(src->snap.fd);
+	src->snap_open = false;
+	rbuf_free(&src->in);
+	rbuf_free(&src->out);
+}

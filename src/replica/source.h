@@ -1,0 +1,87 @@
+/* replica/source.h — the source's end of one replica's stream (a member
+ * or a replica serving another). It knows nothing of sockets or of the
+ * node: the embedder gives it the bytes the replica sent, asks it to pump
+ * after each applied batch and on each tick, and gives it ops to read
+ * entries and the latest snapshot, and to send bytes.
+ *
+ * The handshake picks the start (replica/proto.h): from the log when it
+ * still holds the replica's next index, else the latest snapshot in
+ * acknowledged chunks (one in flight: flow control, as a full scan in
+ * acknowledged batches), then CAUGHT_UP, then entries as they are applied,
+ * up to REPL_WINDOW entries beyond the replica's acknowledgement, with a
+ * HEARTBEAT after REPL_HEARTBEAT_MS of silence. A replica heard from for
+ * REPL_DEAD_MS is dropped. */
+#ifndef KEEL_REPLICA_SOURCE_H
+#define KEEL_REPLICA_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replica/proto.h"
+#include "resp/buf.h"
+
+#define REPL_WINDOW	  65536	     /* entries sent beyond the last acknowledged */
+#define REPL_QUEUE_MAX	  (8u << 20) /* bytes waiting in the socket before pumping stops */
+#define REPL_HEARTBEAT_MS 100
+#define REPL_DEAD_MS	  10000
+
+struct repl_snap { /* the latest snapshot, opened for reading */
+	uint64_t index, term, size;
+	uint32_t crc;
+	int fd;		   /* closed by the source */
+	uint64_t data_off; /* where its data begins in the file */
+};
+
+struct repl_source_ops {
+	void *ctx;
+	uint64_t (*applied)(void *ctx); /* the highest index that may be sent */
+	uint64_t (*first)(void *ctx);	/* the first entry held */
+	bool (*entry)(void *ctx, uint64_t index, struct repl_entry *out);
+	bool (*snap_open)(void *ctx, struct repl_snap *out); /* false: none */
+	void (*send)(void *ctx, const uint8_t *p, size_t n);
+	size_t (*queued)(void *ctx); /* bytes sent but not yet written out */
+};
+
+struct repl_hello { /* the handshake's arguments */
+	uint32_t version;
+	uint64_t applied;
+	bool empty;
+	bool zstd;
+	char name[64];
+};
+
+enum repl_source_phase { REPL_SRC_SNAPSHOT, REPL_SRC_LIVE };
+
+struct repl_source {
+	struct repl_source_ops ops;
+	struct repl_hello hello;
+	uint8_t codec;
+	int phase;
+	struct repl_snap snap;
+	uint64_t snap_sent, snap_acked;
+	bool snap_open;
+	uint64_t next;	/* the next entry to send */
+	uint64_t acked; /* the replica's durable index */
+	int64_t last_heard_ms, last_sent_ms, behind_since_ms, started_ms;
+	uint64_t bytes_sent;
+	struct rbuf in, out;
+	char error[160]; /* why the stream ended */
+};
+
+/* Parses KEEL.REPLICATE's arguments (after the command name). */
+int repl_hello_parse(struct repl_hello *h, const uint8_t *const *argv, const size_t *lens,
+		     uint32_t argc, char *why, size_t cap);
+/* Starts a stream; false with the reason in src->error (sent as ERROR by
+ * repl_source_new itself) when the handshake cannot be served. */
+bool repl_source_start(struct repl_source *src, const struct repl_source_ops *ops,
+		       const struct repl_hello *h, uint64_t self_id, int64_t now_ms);
+/* Bytes from the replica; false (src->error says why) ends the stream. */
+bool repl_source_recv(struct repl_source *src, const uint8_t *p, size_t n, int64_t now_ms);
+/* Sends what may be sent now; false (src->error says why) ends the stream. */
+bool repl_source_pump(struct repl_source *src, int64_t now_ms);
+/* The lowest index this stream still needs from the log (0: none). */
+uint64_t repl_source_needs(const struct repl_source *src);
+void repl_source_free(struct repl_source *src);
+
+#endif

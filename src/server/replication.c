@@ -1,0 +1,533 @@
+/* server/replication.c — read replicas (SPEC.md §5) in the node, both
+ * ends; the stream itself is src/replica/.
+ *
+ * The source (any node, member or replica): a client connection that
+ * sends KEEL.REPLICATE becomes a replica's stream (replica/source.h). It is
+ * served entries this node has applied (so only committed ones: a replica
+ * never sees a write that may be rolled back) from the log the node holds
+ * in memory, or, when that no longer reaches back far enough, the node's
+ * latest snapshot file. The log is kept (raft_keep_log_from) for every
+ * replica within --replica-max-lag entries; one further behind is caught
+ * up by a snapshot instead.
+ *
+ * The replica (--replica-of): no Raft core. Each batch of entries from the
+ * source is applied to the keyspace exactly as a member applies it
+ * (server_apply), kept in memory for replicas of its own (cascading), and
+ * written to its own log by the storage thread; the source is told the
+ * highest index that is durable. A snapshot from the source replaces the
+ * keyspace once its checksum holds, and is installed in storage. The
+ * replica takes snapshots of its own like a member (server/snapshots.c)
+ * and purges its log below them. At a restart it recovers from its
+ * storage and resumes from the last durable index. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/crc32c.h"
+#include "base/mem.h"
+#include "kv/snapshot.h"
+#include "resp/encode.h"
+#include "server/persist.h"
+#include "server/server.h"
+
+#define SNAPSHOT_TRAILING 5000 /* entries a replica keeps below its snapshot */
+
+/* ---- the source's side --------------------------------------------------- */
+
+static uint64_t src_applied(void *ctx)
+{
+	struct server *s = ((struct client *)ctx)->s;
+	return s->replica ? s->replica->applied : raft_applied_index(s->r);
+}
+
+static uint64_t src_first(void *ctx)
+{
+	struct server *s = ((struct client *)ctx)->s;
+	return s->replica ? s->replica->win_first : raft_first_index(s->r);
+}
+
+static bool src_entry(void *ctx, uint64_t i, struct repl_entry *out)
+{
+	struct server *s = ((struct client *)ctx)->s;
+	if (s->replica) {
+		struct replica_node *r = s->replica;
+		if (i < r->win_first || i - r->win_first >= r->n_win)
+			return false;
+		*out = r->win[i - r->win_first];
+		return true;
+	}
+	const struct raft_entry *e = raft_entry_at(s->r, i);
+	if (!e)
+		return false;
+	*out = (struct repl_entry){i, e->term, e->type, e->len, e->data};
+	return true;
+}
+
+static bool src_snap_open(void *ctx, struct repl_snap *out)
+{
+	struct server *s = ((struct client *)ctx)->s;
+	if (!s->have_snap)
+		return false;
+	char name[64], path[IO_PATH_MAX];
+	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	if (io_path(path, s->cfg.dir, name))
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* not durable under its name yet */
+	*out = (struct repl_snap){s->snap.index, s->snap.term, s->snap.size,
+				  s->snap.crc,	 fd,	       SNAP_DATA_OFF};
+	return true;
+}
+
+static void src_send(void *ctx, const uint8_t *p, size_t n)
+{
+	client_send(ctx, p, n);
+}
+
+static size_t src_queued(void *ctx)
+{
+	return client_queued(ctx);
+}
+
+static const struct repl_source_ops source_ops = {
+	NULL, src_applied, src_first, src_entry, src_snap_open, src_send, src_queued,
+};
+
+static void source_end(struct server *s, struct client *c)
+{
+	fprintf(stderr, "[%llu] replica %s (%s) dropped: %s\n", (unsigned long long)s->cfg.id,
+		c->repl->hello.name, c->addr, c->repl->error);
+	client_drop(c);
+}
+
+void replication_attach(struct server *s, struct client *c, struct creq *q,
+			const struct resp_arg *argv, uint32_t argc)
+{
+	const uint8_t *av[8];
+	size_t lens[8];
+	uint32_t n = argc - 1 < 8 ? argc - 1 : 8;
+	for (uint32_t i = 0; i < n; i++) {
+		av[i] = argv[i + 1].p;
+		lens[i] = argv[i + 1].len;
+	}
+	struct repl_hello h;
+	char why[160];
+	if (c->repl || repl_hello_parse(&h, av, lens, argc - 1, why, sizeof why) != KEEL_OK) {
+		resp_errorf(&q->reply, "ERR %s", c->repl ? "already a replica stream" : why);
+		creq_finish(s, q);
+		return;
+	}
+	struct repl_source_ops ops = source_ops;
+	ops.ctx = c;
+	c->repl = keel_calloc(1, sizeof *c->repl);
+	bool ok = repl_source_start(c->repl, &ops, &h, s->cfg.id, server_now_ms());
+	creq_finish(s, q); /* no RESP reply: the frames have begun */
+	if (!ok) {
+		fprintf(stderr, "[%llu] refused a replica %s (%s): %s\n",
+			(unsigned long long)s->cfg.id, h.name, c->addr, c->repl->error);
+		client_drop(c);
+		return;
+	}
+	if (c->repl->phase == REPL_SRC_SNAPSHOT)
+		fprintf(stderr,
+			"[%llu] replica %s (%s) attached: catching up by the snapshot at %llu "
+			"(%llu bytes)\n",
+			(unsigned long long)s->cfg.id, h.name, c->addr,
+			(unsigned long long)c->repl->snap.index,
+			(unsigned long long)c->repl->snap.size);
+	else
+		fprintf(stderr, "[%llu] replica %s (%s) attached: from the log at %llu\n",
+			(unsigned long long)s->cfg.id, h.name, c->addr,
+			(unsigned long long)c->repl->next);
+	replication_pump(s);
+}
+
+void replication_recv(struct server *s, struct client *c, const uint8_t *p, size_t n)
+{
+	if (c->closing)
+		return;
+	if (!repl_source_recv(c->repl, p, n, server_now_ms()))
+		source_end(s, c);
+}
+
+void replication_pump(struct server *s)
+{
+	uint64_t keep = 0;
+	int64_t now = server_now_ms();
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (!c->repl || c->closing)
+			continue;
+		if (!repl_source_pump(c->repl, now)) {
+			source_end(s, c);
+			continue;
+		}
+		uint64_t need = repl_source_needs(c->repl);
+		uint64_t applied = src_applied(c);
+		if (need && applied - (need < applied ? need : applied) <= s->cfg.replica_max_lag &&
+		    (!keep || need < keep))
+			keep = need;
+	}
+	if (s->r)
+		raft_keep_log_from(s->r, keep);
+	else if (s->replica)
+		s->replica->keep_from = keep;
+}
+
+static const char *source_state(const struct repl_source *r)
+{
+	return r->phase == REPL_SRC_SNAPSHOT ? "catchup" : "streaming";
+}
+
+static void info_streams(struct server *s, struct rbuf *o)
+{
+	char line[512];
+	uint32_t i = 0;
+	int64_t now = server_now_ms();
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (!c->repl || c->closing)
+			continue;
+		struct repl_source *r = c->repl;
+		uint64_t applied = src_applied(c);
+		snprintf(line, sizeof line,
+			 "keel_replica%u:name=%s,addr=%s,state=%s,acked_index=%" PRIu64
+			 ",lag=%" PRIu64 ",lag_ms=%lld,last_contact_ms=%lld,snapshot_sent=%" PRIu64
+			 ",bytes_sent=%" PRIu64 "\r\n",
+			 i++, r->hello.name, c->addr, source_state(r), r->acked,
+			 applied > r->acked ? applied - r->acked : 0,
+			 r->behind_since_ms ? (long long)(now - r->behind_since_ms) : 0LL,
+			 (long long)(now - r->last_heard_ms), r->snap_acked, r->bytes_sent);
+		rbuf_puts(o, line);
+	}
+}
+
+static uint32_t count_streams(const struct server *s)
+{
+	uint32_t n = 0;
+	for (const struct client *c = s->clients; c; c = c->next)
+		n += c->repl && !c->closing;
+	return n;
+}
+
+static const char *follow_state(const struct repl_follow *f)
+{
+	static const char *const names[] = {"connecting", "connecting", "catchup", "streaming"};
+	return f->state == REPL_IDLE ? "down" : names[f->state];
+}
+
+void replication_info(struct server *s, struct rbuf *o)
+{
+	char line[1536];
+	uint32_t n = count_streams(s);
+	if (!s->replica) {
+		bool leader = s->r && raft_role_of(s->r) == RAFT_LEADER;
+		snprintf(line, sizeof line,
+			 "# Replication\r\nrole:%s\r\nconnected_slaves:0\r\n"
+			 "keel_read_replicas:%u\r\nkeel_replica_max_lag:%" PRIu64 "\r\n",
+			 leader ? "master" : "slave", n, s->cfg.replica_max_lag);
+		rbuf_puts(o, line);
+		info_streams(s, o);
+		rbuf_puts(o, "\r\n");
+		return;
+	}
+	struct replica_node *r = s->replica;
+	struct repl_follow *f = &r->follow;
+	int64_t lag_ms;
+	uint64_t lag = repl_follow_lag(f, &lag_ms);
+	const char *src = f->sources[f->cur];
+	const char *colon = strrchr(src, ':');
+	snprintf(line, sizeof line,
+		 "# Replication\r\nrole:slave\r\nkeel_role:replica\r\nmaster_host:%.*s\r\n"
+		 "master_port:%s\r\nmaster_link_status:%s\r\nslave_read_only:1\r\n"
+		 "keel_replica_source:%s\r\nkeel_replica_state:%s\r\n"
+		 "keel_replica_applied_index:%" PRIu64 "\r\nkeel_replica_durable_index:%" PRIu64
+		 "\r\nkeel_replica_source_index:%" PRIu64 "\r\nkeel_replica_lag:%" PRIu64
+		 "\r\nkeel_replica_lag_ms:%lld\r\nkeel_replica_compression:%s\r\n"
+		 "keel_replica_connects:%" PRIu64 "\r\nkeel_replica_gaps:%" PRIu64
+		 "\r\nkeel_replica_snapshots_received:%" PRIu64 "\r\nkeel_replica_entries:%" PRIu64
+		 "\r\nkeel_replica_bytes_received:%" PRIu64 "\r\nkeel_replica_last_error:%s\r\n"
+		 "keel_read_replicas:%u\r\n",
+		 colon ? (int)(colon - src) : 0, src, colon ? colon + 1 : "",
+		 f->state == REPL_STREAMING ? "up" : "down", src, follow_state(f), r->applied,
+		 r->durable, f->source_applied, lag, (long long)lag_ms,
+		 f->accept.codec == REPL_ZSTD && f->state >= REPL_CATCHUP ? "zstd" : "none",
+		 f->stats.connects, f->stats.gaps, f->stats.snapshots, f->stats.entries,
+		 f->stats.bytes_in, f->last_error, n);
+	rbuf_puts(o, line);
+	info_streams(s, o);
+	rbuf_puts(o, "\r\n");
+}
+
+/* ---- the replica's side -------------------------------------------------- */
+
+static void win_push(struct replica_node *r, const struct repl_entry *e)
+{
+	if (r->n_win == r->cap_win) {
+		r->cap_win = r->cap_win ? r->cap_win * 2 : 1024;
+		r->win = keel_realloc(r->win, r->cap_win * sizeof *r->win);
+	}
+	struct repl_entry *w = &r->win[r->n_win++];
+	*w = *e;
+	w->data = e->len ? keel_memdup(e->data, e->len) : NULL;
+}
+
+/* Drops the held entries below index. */
+static void win_trim(struct replica_node *r, uint64_t below)
+{
+	uint32_t k = 0;
+	while (k < r->n_win && r->win_first + k < below)
+		keel_free((void *)r->win[k++].data);
+	if (k) {
+		memmove(r->win, r->win + k, (r->n_win - k) * sizeof *r->win);
+		r->n_win -= k;
+	}
+	r->win_first += k;
+	if (!r->n_win)
+		r->win_first = below > r->applied + 1 ? r->applied + 1 : below;
+}
+
+static void ack_when_durable(struct replica_node *r, uint64_t seq, uint64_t index)
+{
+	if (r->n_acks == r->cap_acks) {
+		r->cap_acks = r->cap_acks ? r->cap_acks * 2 : 64;
+		r->acks = keel_realloc(r->acks, r->cap_acks * sizeof *r->acks);
+	}
+	r->acks[r->n_acks].seq = seq;
+	r->acks[r->n_acks++].index = index;
+}
+
+static void apply_one(struct server *s, const struct repl_entry *e)
+{
+	struct raft_entry re = {e->term, e->index, e->type, e->len, (uint8_t *)e->data};
+	server_apply(s, &re);
+	s->replica->applied = e->index;
+	s->replica->empty = false;
+}
+
+static uint64_t rep_applied(void *ctx)
+{
+	return ((struct server *)ctx)->replica->applied;
+}
+
+static bool rep_empty(void *ctx)
+{
+	return ((struct server *)ctx)->replica->empty;
+}
+
+static uint64_t rep_durable(void *ctx)
+{
+	return ((struct server *)ctx)->replica->durable;
+}
+
+static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
+{
+	struct server *s = ctx;
+	struct replica_node *r = s->replica;
+	struct wal_entry *we = keel_calloc(n, sizeof *we);
+	struct storage_batch b = {0};
+	for (uint32_t i = 0; i < n; i++) {
+		win_push(r, &e[i]);
+		apply_one(s, &e[i]);
+		we[i] = (struct wal_entry){e[i].term, e[i].index, e[i].type, e[i].len, e[i].data};
+		if (e[i].term > r->term) { /* recovery wants no record above the hard state */
+			r->term = e[i].term;
+			b.hs = true;
+		}
+	}
+	b.term = r->term;
+	b.entries = we;
+	b.n_entries = n;
+	ack_when_durable(r, committer_submit(s->com, &b), e[n - 1].index);
+	keel_free(we);
+	r->since_snap += n;
+	uint64_t every = s->cfg.snapshot_entries ? s->cfg.snapshot_entries : 100000;
+	if (r->since_snap >= every && !snapshots_busy(s) && !s->stopping) {
+		r->since_snap = 0;
+		snapshots_want(s, r->applied);
+	}
+}
+
+static void meta_of(const struct repl_accept *a, struct raft_snapshot_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	m->index = a->snap_index;
+	m->term = a->snap_term;
+	m->size = a->snap_size;
+	m->crc = a->snap_crc;
+}
+
+static void rep_snap_begin(void *ctx, const struct repl_accept *a)
+{
+	struct server *s = ctx;
+	s->replica->incoming = *a;
+	keel_free(s->incoming);
+	s->incoming = keel_malloc(a->snap_size ? a->snap_size : 1);
+	s->incoming_size = a->snap_size;
+	s->incoming_index = a->snap_index;
+	s->incoming_term = a->snap_term;
+}
+
+static void rep_snap_chunk(void *ctx, uint64_t off, const uint8_t *p, size_t n)
+{
+	struct server *s = ctx;
+	struct raft_snapshot_meta rm;
+	struct snap_meta m;
+	meta_of(&s->replica->incoming, &rm);
+	persist_meta_to_snap(&rm, &m);
+	memcpy(s->incoming + off, p, n);
+	s->stats.snapshot_bytes_received += n;
+	struct storage_batch b = {
+		.chunk_meta = &m, .chunk_offset = off, .chunk_data = p, .chunk_len = (uint32_t)n};
+	committer_submit(s->com, &b);
+}
+
+static bool rep_snap_done(void *ctx)
+{
+	struct server *s = ctx;
+	struct replica_node *r = s->replica;
+	const struct repl_accept *a = &r->incoming;
+	if (crc32c(0, s->incoming, a->snap_size) != a->snap_crc)
+		return false;
+	if (kv_snapshot_read(&s->kv, s->incoming, a->snap_size) != KEEL_OK) {
+		fprintf(stderr,
+			"[%llu] the snapshot at %llu checks but does not restore: "
+			"stopping\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)a->snap_index);
+		s->exit_code = 1;
+		server_stop(s);
+		return false;
+	}
+	struct raft_snapshot_meta rm;
+	struct snap_meta m;
+	meta_of(a, &rm);
+	persist_meta_to_snap(&rm, &m);
+	struct storage_batch b = {.install = &m};
+	if (r->applied > a->snap_index)
+		b.truncate_from = a->snap_index + 1;
+	if (a->snap_term > r->term) {
+		r->term = a->snap_term;
+		b.hs = true;
+	}
+	b.term = r->term;
+	ack_when_durable(r, committer_submit(s->com, &b), a->snap_index);
+	s->snap = rm;
+	s->have_snap = true;
+	keel_free(s->incoming);
+	s->incoming = NULL;
+	r->applied = a->snap_index;
+	r->empty = false;
+	r->since_snap = 0;
+	win_trim(r, UINT64_MAX);
+	r->win_first = a->snap_index + 1;
+	s->last_entry_time = 0;
+	s->stats.snapshots_installed++;
+	return true;
+}
+
+static void rep_log(void *ctx, const char *line)
+{
+	struct server *s = ctx;
+	fprintf(stderr, "[%llu] %s\n", (unsigned long long)s->cfg.id, line);
+}
+
+static const struct repl_follow_ops follow_ops = {
+	NULL,		rep_applied,	rep_empty,     rep_durable, rep_entries,
+	rep_snap_begin, rep_snap_chunk, rep_snap_done, rep_log,
+};
+
+int replica_start(struct server *s, struct keel_errmsg *err)
+{
+	struct replica_node *r = keel_calloc(1, sizeof *r);
+	s->replica = r;
+	const struct storage_loaded *l = storage_loaded(s->st);
+	r->term = l->term;
+	r->empty = !l->has_snap && !l->n_entries;
+	r->applied = s->have_snap ? s->snap.index : 0;
+	r->win_first = r->applied + 1;
+	for (uint32_t i = 0; i < l->n_entries; i++) {
+		const struct wal_entry *w = &l->entries[i];
+		struct repl_entry e = {w->index, w->term, w->type, w->len, w->data};
+		win_push(r, &e);
+		apply_one(s, &e);
+	}
+	r->durable = r->applied;
+	storage_loaded_release(s->st);
+	char name[128];
+	snprintf(name, sizeof name, "%llu@%s:%d", (unsigned long long)s->cfg.id, s->cfg.bind,
+		 s->cfg.port);
+	fprintf(stderr, "[%llu] read replica of %s: recovered to index %llu\n",
+		(unsigned long long)s->cfg.id, s->cfg.replica_of, (unsigned long long)r->applied);
+	struct repl_follow_ops ops = follow_ops;
+	ops.ctx = s;
+	return repl_follow_start(&r->follow, s->loop, &ops, s->cfg.replica_of, s->cfg.bind, name,
+				 s->cfg.replica_zstd, err);
+}
+
+void replica_process(struct server *s)
+{
+	struct replica_node *r = s->replica;
+	uint32_t k = 0;
+	while (k < r->n_acks && r->acks[k].seq <= s->durable_seq)
+		r->durable = r->acks[k++].index;
+	if (k) {
+		memmove(r->acks, r->acks + k, (r->n_acks - k) * sizeof *r->acks);
+		r->n_acks -= k;
+	}
+	snapshots_check(s);
+	repl_follow_poke(&r->follow);
+}
+
+bool replica_snapshot_taken(struct server *s)
+{
+	struct replica_node *r = s->replica;
+	if (s->have_snap && s->taking.index <= s->snap.index)
+		return false; /* a snapshot from the source overtook it */
+	uint64_t below = s->taking.index + 1 > SNAPSHOT_TRAILING
+				 ? s->taking.index + 1 - SNAPSHOT_TRAILING
+				 : 1;
+	if (r->keep_from && below > r->keep_from)
+		below = r->keep_from;
+	if (below > r->win_first) {
+		win_trim(r, below);
+		struct storage_batch b = {.purge_below = below};
+		committer_submit(s->com, &b);
+	}
+	return true;
+}
+
+uint64_t replica_term_at(const struct server *s, uint64_t index)
+{
+	const struct replica_node *r = s->replica;
+	if (index >= r->win_first && index - r->win_first < r->n_win)
+		return r->win[index - r->win_first].term;
+	return s->have_snap && s->snap.index == index ? s->snap.term : 0;
+}
+
+void replica_info_raft(struct server *s, struct rbuf *o)
+{
+	char line[256];
+	snprintf(line, sizeof line,
+		 "# Raft\r\nraft_role:replica\r\nraft_node_id:%llu\r\nraft_applied_index:%llu\r\n",
+		 (unsigned long long)s->cfg.id, (unsigned long long)s->replica->applied);
+	rbuf_puts(o, line);
+}
+
+void replica_stop(struct server *s)
+{
+	if (s->replica)
+		repl_follow_stop(&s->replica->follow);
+}
+
+void replica_free(struct server *s)
+{
+	struct replica_node *r = s->replica;
+	if (!r)
+		return;
+	win_trim(r, UINT64_MAX);
+	keel_free(r->win);
+	keel_free(r->acks);
+	keel_free(r);
+	s->replica = NULL;
+}
