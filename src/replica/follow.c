@@ -357,8 +357,7 @@ static void connect_cb(uv_connect_t *req, int status)
 		uv_read_start((uv_stream_t *)f->tcp, alloc_cb, read_cb);
 }
 
-/* host:port of an IPv4 address; false if it is not one. */
-static bool parse_addr(const char *src, struct sockaddr_in *out)
+bool repl_parse_addr(const char *src, struct sockaddr_in *out)
 {
 	const char *colon = strrchr(src, ':');
 	char host[64], *end;
@@ -374,7 +373,7 @@ static bool parse_addr(const char *src, struct sockaddr_in *out)
 static void try_connect(struct repl_follow *f)
 {
 	struct sockaddr_in dst, from;
-	if (!parse_addr(f->sources[f->cur], &dst)) {
+	if (!repl_parse_addr(f->sources[f->cur], &dst)) {
 		drop(f, "bad address");
 		return;
 	}
@@ -436,7 +435,7 @@ int repl_follow_start(struct repl_follow *f, uv_loop_t *loop, const struct repl_
 		memcpy(f->sources[f->n_sources], p, n);
 		f->sources[f->n_sources][n] = 0;
 		struct sockaddr_in a;
-		if (!parse_addr(f->sources[f->n_sources], &a)) {
+		if (!repl_parse_addr(f->sources[f->n_sources], &a)) {
 			keel_errmsg_set(err, "--replica-of: '%s' is not an IPv4 host:port",
 					f->sources[f->n_sources]);
 			return KEEL_EINVAL;

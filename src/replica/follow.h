@@ -72,6 +72,8 @@ struct repl_follow {
 int repl_follow_start(struct repl_follow *f, uv_loop_t *loop, const struct repl_follow_ops *ops,
 		      const char *sources, const char *bind, const char *name, bool zstd,
 		      struct keel_errmsg *err);
+/* host:port of an IPv4 address; false if it is not one. */
+bool repl_parse_addr(const char *s, struct sockaddr_in *out);
 /* Sends an ACK now if the durable index moved (the embedder calls it when
  * a write became durable). */
 void repl_follow_poke(struct repl_follow *f);

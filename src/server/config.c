@@ -35,6 +35,29 @@ static int set_cluster(struct server_config *c, const char *v, struct keel_errms
 	return KEEL_OK;
 }
 
+/* host:port[,host:port...], IPv4 addresses: the sources, tried in turn. */
+static int set_replica_of(struct server_config *c, const char *v, struct keel_errmsg *err)
+{
+	char buf[sizeof c->replica_of];
+	uint32_t n = 0;
+	bool ok = strlen(v) < sizeof buf;
+	snprintf(buf, sizeof buf, "%s", v);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); ok && tok;
+	     tok = strtok_r(NULL, ",", &save), n++) {
+		struct sockaddr_in a;
+		ok = n < REPL_SOURCES_MAX && repl_parse_addr(tok, &a);
+	}
+	if (!ok || !n) {
+		keel_errmsg_set(err,
+				"--replica-of: expected up to %d IPv4 host:port addresses, "
+				"comma-separated; got '%s'",
+				REPL_SOURCES_MAX, v);
+		return KEEL_EINVAL;
+	}
+	snprintf(c->replica_of, sizeof c->replica_of, "%s", v);
+	return KEEL_OK;
+}
+
 static int set(struct server_config *c, const char *name, const char *v, struct keel_errmsg *err)
 {
 	char *end = NULL;
@@ -79,7 +102,7 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	else if (!strcmp(name, "join"))
 		snprintf(c->join, sizeof c->join, "%s", v);
 	else if (!strcmp(name, "replica-of"))
-		snprintf(c->replica_of, sizeof c->replica_of, "%s", v);
+		return set_replica_of(c, v, err);
 	else if (!strcmp(name, "replica-compress")) {
 		if (strcmp(v, "yes") && strcmp(v, "no")) {
 			keel_errmsg_set(err, "--replica-compress: yes or no");

@@ -13,8 +13,9 @@ int main(int argc, char **argv)
 	if (server_config_parse(&s.cfg, argc, argv, &err)) {
 		fprintf(stderr, "keel-server: %s\n", err.text);
 		fprintf(stderr, "usage: keel-server --id N [--bind IP] [--port P] [--peer-port P] "
-				"[--dir DIR] [--cluster id@host:port,...] [--config FILE] "
-				"[--verbose]\n");
+				"[--dir DIR] [--cluster id@host:port,...] [--join host:port] "
+				"[--replica-of host:port,...] [--config FILE] [--verbose]\n"
+				"(docs/operations.md and docs/replicas.md list every setting)\n");
 		return 2;
 	}
 	/* A peer or client that goes away mid-write is an EPIPE for the
@@ -25,9 +26,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "keel-server %llu: %s\n", (unsigned long long)s.cfg.id, err.text);
 		return 1;
 	}
-	fprintf(stderr, "keel-server %llu: serving clients on %s:%d, peers on %s:%d, data in %s\n",
-		(unsigned long long)s.cfg.id, s.cfg.bind, s.cfg.port, s.cfg.bind, s.cfg.peer_port,
-		s.cfg.dir);
+	if (s.replica)
+		fprintf(stderr,
+			"keel-server %llu: a read replica serving clients on %s:%d, data in %s\n",
+			(unsigned long long)s.cfg.id, s.cfg.bind, s.cfg.port, s.cfg.dir);
+	else
+		fprintf(stderr,
+			"keel-server %llu: serving clients on %s:%d, peers on %s:%d, data in %s\n",
+			(unsigned long long)s.cfg.id, s.cfg.bind, s.cfg.port, s.cfg.bind,
+			s.cfg.peer_port, s.cfg.dir);
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	server_free(&s);
 	uv_loop_close(s.loop);

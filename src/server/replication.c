@@ -32,7 +32,6 @@
 #include "server/persist.h"
 #include "server/server.h"
 
-#define SNAPSHOT_TRAILING 5000 /* entries a replica keeps below its snapshot */
 
 /* ---- the source's side --------------------------------------------------- */
 
@@ -484,9 +483,9 @@ bool replica_snapshot_taken(struct server *s)
 	struct replica_node *r = s->replica;
 	if (s->have_snap && s->taking.index <= s->snap.index)
 		return false; /* a snapshot from the source overtook it */
-	uint64_t below = s->taking.index + 1 > SNAPSHOT_TRAILING
-				 ? s->taking.index + 1 - SNAPSHOT_TRAILING
-				 : 1;
+	/* entries kept below the snapshot, as members keep them for followers */
+	uint64_t trailing = s->cfg.has_trailing ? s->cfg.trailing_entries : 5000;
+	uint64_t below = s->taking.index + 1 > trailing ? s->taking.index + 1 - trailing : 1;
 	if (r->keep_from && below > r->keep_from)
 		below = r->keep_from;
 	if (below > r->win_first) {
