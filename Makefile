@@ -11,6 +11,8 @@
 #   make mutants    apply each deliberate bug and check the tests catch it
 #   make bench      keel against redis-server and etcd (BENCH_N requests a test)
 #   make bench-storage   group commit and recovery against the disk's limits
+#   make bench-ops       snapshot cost and catch-up of a new node (BENCH_OPS_GIB)
+#   make bench-replica   read replicas: throughput, catch-up, lag (BENCH_REPLICA_GIB)
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -91,7 +93,7 @@ $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
 .PHONY: all asan release test sim run story mutants tidy format clean deps bench bench-storage \
-	bench-ops faults
+	bench-ops bench-replica faults
 .SECONDARY:
 
 all: asan release
@@ -143,6 +145,12 @@ faults: asan
 BENCH_OPS_GIB ?= 1
 bench-ops: release
 	/usr/bin/python3 tools/bench_ops.py build/release $(BENCH_OPS_GIB)
+
+# read replicas: the leader's throughput with 0, 1 and 4 attached, catch-up
+# of BENCH_REPLICA_GIB of data beside a loopback copy, lag under full load
+# (tools/bench_replica.py).
+bench-replica: release
+	/usr/bin/python3 tools/bench_replica.py build/release $(BENCH_REPLICA_GIB)
 
 # The storage benchmark: the disk's limits and the log against them.
 BENCH_DIR ?= build/bench-storage

@@ -13,100 +13,32 @@ measures:
      file over loopback into a file on the same disk (the limit).
 Prints a table and the ratios. Usage: bench_ops.py BUILD_DIR [GIB]."""
 import glob
-import os
-import shutil
-import signal
-import subprocess
 import sys
 import threading
 import time
 
-import redis
+from benchlib import Bench
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build/release"
 GIB = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
-WORK = os.path.abspath("build/bench-ops")
-PORT, PEER = 7600, 17600
-procs = {}
+B = Bench("bench-ops", BUILD, 7600)
+WORK = B.work
+client, info, wait, leader, snapshot_now = B.client, B.info, B.wait, B.leader, B.snapshot_now
 
 
 def start(i, cluster=True):
-    os.makedirs(WORK, exist_ok=True)
-    args = [os.path.join(BUILD, "keel-server"), "--id", str(i), "--bind", f"127.0.0.{i}",
-            "--port", str(PORT + i), "--peer-port", str(PEER + i),
-            "--dir", f"{WORK}/{i}", "--trailing-entries", "1000", "--request-timeout-ms", "20000"]
-    if cluster:
-        args += ["--cluster", ",".join(f"{k}@127.0.0.{k}:{PEER + k}" for k in (1, 2, 3))]
-    procs[i] = subprocess.Popen(args, stdout=open(f"{WORK}/{i}.log", "a"),
-                                stderr=subprocess.STDOUT)
-
-
-def client(i, timeout=60):
-    return redis.Redis(host=f"127.0.0.{i}", port=PORT + i, socket_timeout=timeout,
-                       decode_responses=True)
-
-
-def info(i, section):
-    try:
-        return client(i, 5).info(section)
-    except (redis.RedisError, OSError):
-        return {}
-
-
-def wait(what, f, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = f()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise SystemExit(f"bench-ops: timed out waiting for {what}")
-
-
-def leader():
-    for i in (1, 2, 3):
-        if info(i, "raft").get("raft_role") == "leader":
-            return i
-    return None
+    B.start(i, cluster, ["--trailing-entries", "1000"])
 
 
 def bench_set(i):
-    out = subprocess.run(["redis-benchmark", "-h", f"127.0.0.{i}", "-p", str(PORT + i),
-                          "-t", "set", "-c", "50", "-n", "200000", "-r", "100000", "-d", "64",
-                          "--csv"], capture_output=True, text=True, timeout=600).stdout
-    row = [ln for ln in out.splitlines() if ln.startswith('"SET"')][0].replace('"', "")
-    f = row.split(",")  # SET,rps,avg,min,p50,p95,p99,max
-    return float(f[1]), float(f[4]), float(f[6])
-
-
-def snapshot_now(i):
-    """Asks for a snapshot and waits until it is saved; its seconds."""
-    t0 = time.time()
-    while True:
-        try:
-            at = client(i).execute_command("RAFT", "SNAPSHOT")
-            break
-        except redis.ResponseError as e:  # one of its own is in progress
-            if "already" not in str(e):
-                raise
-            time.sleep(0.05)
-    wait("a snapshot", lambda: int(info(i, "persistence").get("keel_snapshot_index", 0)) >= at
-         and int(info(i, "persistence").get("keel_snapshot_in_progress", 1)) == 0, 600)
-    return time.time() - t0
+    return B.bench_set(i)
 
 
 def main():
-    shutil.rmtree(WORK, ignore_errors=True)
     for i in (1, 2, 3):
         start(i)
     lead = wait("a leader", leader, 30)
-    n = int(GIB * (1 << 30) / 1000)
-    t0 = time.time()
-    subprocess.run(["redis-benchmark", "-h", f"127.0.0.{lead}", "-p", str(PORT + lead),
-                    "-t", "set", "-c", "8", "-P", "64", "-n", str(n), "-r", "1000000000",
-                    "-d", "1000", "-q"], capture_output=True, timeout=3600)
-    load_s = time.time() - t0
-    keys = client(lead).dbsize()
+    keys, load_s = B.load(lead, GIB)
     print(f"loaded {keys} keys of 1000 bytes in {load_s:.1f} s", flush=True)
     snap_s = snapshot_now(lead)
     size = int(info(lead, "persistence")["keel_snapshot_bytes"])
@@ -151,7 +83,7 @@ def main():
     start(4, cluster=False)
     wait("node 4", lambda: info(4, "raft"), 30)
     t0 = time.time()
-    client(lead).execute_command("RAFT", "ADD-LEARNER", "4", f"127.0.0.4:{PEER + 4}")
+    client(lead).execute_command("RAFT", "ADD-LEARNER", "4", f"127.0.0.4:{B.peer + 4}")
     wait("node 4 to catch up", lambda: int(info(4, "raft").get("raft_applied_index", 0))
          >= commit, 3600)
     catch_s = time.time() - t0
@@ -164,15 +96,7 @@ def main():
     if keys4 != keys_lead:
         raise SystemExit(f"bench-ops: node 4 has {keys4} keys, the leader {keys_lead}")
     snap = sorted(glob.glob(f"{WORK}/{lead}/snap-*"))[-1]
-    out = f"{WORK}/copy.bin"
-    rx = subprocess.Popen(["socat", "-u", f"TCP-LISTEN:{PEER + 9},bind=127.0.0.4,reuseaddr",
-                           f"CREATE:{out}"])
-    time.sleep(0.3)
-    t0 = time.time()
-    subprocess.run(["socat", "-u", f"FILE:{snap}", f"TCP:127.0.0.4:{PEER + 9}"], timeout=600)
-    rx.wait(600)
-    copy_s = time.time() - t0
-    copied = os.path.getsize(out)
+    copied, copy_s = B.socat_copy(snap, "127.0.0.4")
 
     print()
     print(f"{'':44s} {'SET/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s}")
@@ -192,11 +116,4 @@ if __name__ == "__main__":
     try:
         main()
     finally:
-        for p in procs.values():
-            p.send_signal(signal.SIGTERM)
-        for p in procs.values():
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(WORK, ignore_errors=True)
+        B.close()

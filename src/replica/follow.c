@@ -11,8 +11,9 @@
 #include "base/mem.h"
 #include "net/frame.h"
 
-#define TICK_MS 50
-#define ACK_MS	100 /* an ACK at least this often: the replica's heartbeat */
+#define TICK_MS	   10
+#define ACK_MS	   100 /* an ACK at least this often: the replica's heartbeat */
+#define ACK_MIN_MS 5   /* and at most this often */
 
 struct wreq {
 	uv_write_t req;
@@ -100,7 +101,9 @@ static void send_ack(struct repl_follow *f)
 
 void repl_follow_poke(struct repl_follow *f)
 {
-	if (f->state == REPL_STREAMING && f->ops.durable(f->ops.ctx) != f->acked)
+	/* at most one ACK per ACK_MIN_MS: the timer sends the rest */
+	if (f->state == REPL_STREAMING && f->ops.durable(f->ops.ctx) != f->acked &&
+	    now(f) - f->last_ack_ms >= ACK_MIN_MS)
 		send_ack(f);
 }
 

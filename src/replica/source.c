@@ -245,7 +245,17 @@ static bool pump_entries(struct repl_source *src, uint64_t applied)
 		}
 		if (!n)
 			break;
-		repl_entries_frame(&src->out, src->codec, applied, es, n);
+		struct repl_batch_cache *c = src->ops.cache ? &src->ops.cache[src->codec] : NULL;
+		if (c && (c->first != src->next || c->n != n)) {
+			c->frame.len = 0;
+			repl_entries_frame(&c->frame, src->codec, applied, es, n);
+			c->first = src->next;
+			c->n = n;
+		}
+		if (c)
+			rbuf_put(&src->out, c->frame.p, c->frame.len);
+		else
+			repl_entries_frame(&src->out, src->codec, applied, es, n);
 		src->next += n;
 	}
 	return true;

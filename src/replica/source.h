@@ -33,8 +33,17 @@ struct repl_snap { /* the latest snapshot, opened for reading */
 	uint64_t data_off; /* where its data begins in the file */
 };
 
+/* The last ENTRIES frame built, per codec: replicas streaming in step are
+ * sent the same batch, encoded (and compressed) once. */
+struct repl_batch_cache {
+	uint64_t first;
+	uint32_t n;
+	struct rbuf frame;
+};
+
 struct repl_source_ops {
 	void *ctx;
+	struct repl_batch_cache *cache; /* [2], by codec; NULL: none */
 	uint64_t (*applied)(void *ctx); /* the highest index that may be sent */
 	uint64_t (*first)(void *ctx);	/* the first entry held */
 	bool (*entry)(void *ctx, uint64_t index, struct repl_entry *out);

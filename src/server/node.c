@@ -213,8 +213,6 @@ void server_process(struct server *s)
 	if (s->r && s->peers)
 		members_sync(s);
 	requests_answer_reads(s);
-	if (!s->closed)
-		replication_pump(s);
 }
 
 /* ---- loop callbacks ----------------------------------------------------- */
@@ -315,6 +313,8 @@ static void on_check(uv_check_t *h)
 	requests_flush_reads(s);
 	server_process(s);
 	requests_flush_peers(s);
+	if (!s->closed)
+		replication_pump(s); /* what this pass applied, to the replicas */
 }
 
 static void on_wake(uv_async_t *a)
@@ -634,7 +634,7 @@ void server_free(struct server *s)
 		committer_stop(s->com); /* drains what was queued */
 	storage_close(s->st);
 	raft_free(s->r);
-	replica_free(s);
+	replication_free(s);
 	kv_free(&s->kv);
 	for (uint32_t i = 0; i < s->n_held; i++) {
 		for (uint32_t k = 0; k < s->held[i].n; k++)

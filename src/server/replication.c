@@ -32,7 +32,6 @@
 #include "server/persist.h"
 #include "server/server.h"
 
-
 /* ---- the source's side --------------------------------------------------- */
 
 static uint64_t src_applied(void *ctx)
@@ -92,7 +91,7 @@ static size_t src_queued(void *ctx)
 }
 
 static const struct repl_source_ops source_ops = {
-	NULL, src_applied, src_first, src_entry, src_snap_open, src_send, src_queued,
+	NULL, NULL, src_applied, src_first, src_entry, src_snap_open, src_send, src_queued,
 };
 
 static void source_end(struct server *s, struct client *c)
@@ -121,6 +120,7 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 	}
 	struct repl_source_ops ops = source_ops;
 	ops.ctx = c;
+	ops.cache = s->repl_cache;
 	c->repl = keel_calloc(1, sizeof *c->repl);
 	bool ok = repl_source_start(c->repl, &ops, &h, s->cfg.id, server_now_ms());
 	creq_finish(s, q); /* no RESP reply: the frames have begun */
@@ -519,7 +519,7 @@ void replica_stop(struct server *s)
 		repl_follow_stop(&s->replica->follow);
 }
 
-void replica_free(struct server *s)
+static void replica_free(struct server *s)
 {
 	struct replica_node *r = s->replica;
 	if (!r)
@@ -529,4 +529,11 @@ void replica_free(struct server *s)
 	keel_free(r->acks);
 	keel_free(r);
 	s->replica = NULL;
+}
+
+void replication_free(struct server *s)
+{
+	for (int i = 0; i < 2; i++)
+		rbuf_free(&s->repl_cache[i].frame);
+	replica_free(s);
 }

@@ -143,7 +143,8 @@ struct replica_node {
 
 struct server {
 	struct server_config cfg;
-	struct replica_node *replica; /* NULL: a Raft member */
+	struct replica_node *replica;	       /* NULL: a Raft member */
+	struct repl_batch_cache repl_cache[2]; /* replicas' batches, by codec */
 	uv_loop_t *loop;
 	uv_tcp_t listeners[4]; /* the client port, on each address */
 	uint32_t n_listeners;
@@ -293,7 +294,7 @@ bool replica_snapshot_taken(struct server *s);
 uint64_t replica_term_at(const struct server *s, uint64_t index); /* 0: unknown */
 void replica_stop(struct server *s);
 void replica_info_raft(struct server *s, struct rbuf *o);
-void replica_free(struct server *s);
+void replication_free(struct server *s);
 
 /* server/clients.c: client connections. */
 int clients_listen(struct server *s, struct keel_errmsg *err);

@@ -225,7 +225,10 @@ static void setup(struct fake *f, struct repl_source_ops *ops)
 	assert_true(f->snap_fd >= 0);
 	assert_int_equal(ftruncate(f->snap_fd, (off_t)f->snap_size), 0);
 	rbuf_init(&f->sent);
-	*ops = (struct repl_source_ops){f, f_applied, f_first, f_entry, f_snap, f_send, f_queued};
+	/* the batch cache in use, as the server uses it */
+	static struct repl_batch_cache cache[2];
+	*ops = (struct repl_source_ops){f,	 cache,	 f_applied, f_first,
+					f_entry, f_snap, f_send,    f_queued};
 }
 
 static void source_from_log(void **state)
@@ -247,6 +250,16 @@ static void source_from_log(void **state)
 	assert_int_equal(k[0], REPL_ENTRIES);
 	assert_int_equal(first, 71);
 	assert_int_equal(n, 30);
+	/* a second replica at the same point is sent the same batch, from the cache */
+	struct repl_source two;
+	assert_true(repl_source_start(&two, &ops, &h, 1, 0));
+	f.sent.len = 0;
+	assert_true(repl_source_pump(&two, 1));
+	assert_int_equal(take(&f, k, 16, &first, &n), 1);
+	assert_int_equal(first, 71);
+	assert_int_equal(n, 30);
+	assert_int_equal(ops.cache[REPL_RAW].first, 71);
+	repl_source_free(&two);
 	/* nothing new: a heartbeat only after REPL_HEARTBEAT_MS of silence */
 	assert_true(repl_source_pump(&src, 2));
 	assert_int_equal(take(&f, k, 16, &first, &n), 0);
