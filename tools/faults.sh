@@ -2,15 +2,31 @@
 # tools/faults.sh — the fault-injection suite's two runs beside the short
 # one in `make test` (tests/cluster/nemesis_test.py):
 #
-#   tools/faults.sh teeth           the suite against a build with a
+#   tools/faults.sh teeth           the suites against a build with a
 #                                   deliberate bug (each patch in
-#                                   tests/cluster/mutants/): it must report
-#                                   the violation. Prints `teeth: N passed,
-#                                   M failed` (passed: the bug was caught).
+#                                   tests/cluster/mutants/; replica_*: the
+#                                   replica suite, the others: the nemesis
+#                                   suite): it must report the violation.
+#                                   Prints `teeth: N passed, M failed`
+#                                   (passed: the bug was caught).
 #   tools/faults.sh all SECONDS     every nemesis together for SECONDS.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+
+VIOLATION="NOT linearizable|acknowledged writes lost|half applied|differs from the leader|went from|replica [0-9]+ stopped"
+
+# Runs the suite that must catch the mutant name against build.
+hunt() {
+	case $1 in
+	replica_*)
+		/usr/bin/python3 tests/cluster/replica_test.py "$2" \
+			source_killed_mid_catchup_and_mid_stream 2>&1
+		;;
+	*) /usr/bin/python3 tests/cluster/nemesis_test.py "$2" --time "${TEETH_TIME:-60}" \
+		partition_kill 2>&1 ;;
+	esac
+}
 
 teeth() {
 	local pass=0 fail=0
@@ -30,10 +46,9 @@ teeth() {
 			continue
 		fi
 		local out
-		out=$(/usr/bin/python3 tests/cluster/nemesis_test.py "$work/build/asan" \
-			--time "${TEETH_TIME:-60}" partition_kill 2>&1)
-		if echo "$out" | grep -q "NOT linearizable\|acknowledged writes lost\|half applied"; then
-			echo "ok   $name: caught: $(echo "$out" | grep -o 'NOT linearizable[^;]*' | head -1 |
+		out=$(hunt "$name" "$work/build/asan")
+		if echo "$out" | grep -qE "$VIOLATION"; then
+			echo "ok   $name: caught: $(echo "$out" | grep -oE "($VIOLATION)[^;]*" | head -1 |
 				cut -c1-200)"
 			pass=$((pass + 1))
 		else

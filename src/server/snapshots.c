@@ -15,7 +15,8 @@
  * copies or writes the keyspace. A child that fails or dies is reported as
  * raft_snapshot_failed; the core asks again later. The child dies with its
  * parent (PR_SET_PDEATHSIG), and a leftover .tmp file is removed by
- * recovery. */
+ * recovery. A read replica (no core) takes its snapshots the same way,
+ * asked by server/replication.c, and is told of them there. */
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>

@@ -49,7 +49,7 @@ def wait_for(what, f, timeout=60):
             if f():
                 return
         except (redis.RedisError, OSError, KeyError):
-            pass
+            pass  # not up yet
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -94,6 +94,9 @@ def converge(c, replicas, timeout=90):
     assert lead, "no leader"
 
     def caught_up(i):
+        if c.procs[i].poll() is not None:
+            last = [ln for ln in c.log(i).splitlines() if ln.strip()][-3:]
+            raise AssertionError(f"replica {i} stopped: {' | '.join(last)}")
         li = c.info(lead)
         ri = rinfo(c, i)
         return li and ri and ri.get("keel_replica_applied_index", 0) >= li["raft_applied_index"]
@@ -129,7 +132,10 @@ class Load:
         n = 0
         while not self.stop:
             n += 1
-            i = list(self.c.procs)[n % len(self.c.procs)]
+            procs = list(self.c.procs)
+            if not procs:
+                break  # the case is over
+            i = procs[n % len(procs)]
             if i > 5:
                 continue  # a replica
             try:
