@@ -46,21 +46,6 @@ static void write_session(void *ctx, struct kv_entry *e)
 	rbuf_put(out, e->val, e->vlen);
 }
 
-/* The session section: false if malformed. */
-static bool read_sessions(struct kv *kv, struct bytes_reader *r)
-{
-	uint64_t n = bytes_read_u64(r);
-	for (uint64_t i = 0; i < n && !r->err; i++) {
-		const uint8_t *id = bytes_read_raw(r, 8);
-		uint64_t vlen = bytes_read_u64(r);
-		const uint8_t *v = vlen <= bytes_reader_left(r) ? bytes_read_raw(r, vlen) : NULL;
-		if (r->err || !id || !v || vlen < 8 || kv_dict_find(&kv->sessions, id, 8))
-			return false;
-		kv_entry_set(kv_dict_add(&kv->sessions, id, 8), v, vlen);
-	}
-	return !r->err;
-}
-
 void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 {
 	size_t start = out->len;
@@ -75,35 +60,162 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 	rbuf_put_u32(out, crc32c(0, out->p + start, out->len - start));
 }
 
-int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
+/* ---- reading, as the bytes arrive ------------------------------------------ */
+
+enum { ST_HEAD, ST_KEYS, ST_SESSION_COUNT, ST_SESSIONS, ST_CRC, ST_DONE };
+
+#define VALUE_MAX (512ull << 20) /* Redis's proto-max-bulk-len */
+
+/* The size of the next record of the current section, given the n bytes
+ * of it at p: exact once they show it, else a lower bound above n. */
+static uint64_t record_size(const struct kv_restore *r, const uint8_t *p, size_t n)
 {
-	kv_dict_free(&kv->dict);
-	kv_dict_free(&kv->sessions);
-	if (n < sizeof magic + 12 || memcmp(p, magic, sizeof magic) != 0 ||
-	    bytes_get_u32(p + n - 4) != crc32c(0, p, n - 4))
-		return KEEL_ECORRUPT;
-	struct bytes_reader r;
-	bytes_reader_init(&r, p + sizeof magic, n - sizeof magic - 4);
-	uint64_t count = bytes_read_u64(&r);
-	for (uint64_t i = 0; i < count && !r.err; i++) {
-		uint32_t klen = bytes_read_u32(&r);
-		const uint8_t *key = bytes_read_raw(&r, klen);
-		uint64_t vlen = bytes_read_u64(&r);
-		const uint8_t *val =
-			vlen <= bytes_reader_left(&r) ? bytes_read_raw(&r, vlen) : NULL;
-		int64_t expire = (int64_t)bytes_read_u64(&r);
-		if (r.err || !key || (vlen && !val) || kv_dict_find(&kv->dict, key, klen)) {
-			r.err = true;
+	switch (r->stage) {
+	case ST_HEAD:
+		return sizeof magic + 8;
+	case ST_SESSION_COUNT:
+		return 8;
+	case ST_CRC:
+		return 4;
+	case ST_SESSIONS: {
+		uint64_t vlen = n < 16 ? 0 : bytes_get_u64(p + 8);
+		return n < 16 ? 16 : vlen > VALUE_MAX ? UINT64_MAX : 16 + vlen;
+	}
+	default: { /* ST_KEYS: 4 klen, key, 8 vlen, value, 8 expiry */
+		if (n < 4)
+			return 4;
+		uint64_t klen = bytes_get_u32(p);
+		if (n < 4 + klen + 8)
+			return 4 + klen + 8;
+		uint64_t vlen = bytes_get_u64(p + 4 + klen);
+		return vlen > VALUE_MAX ? UINT64_MAX : 4 + klen + 8 + vlen + 8;
+	}
+	}
+}
+
+/* Takes one whole record of size n; false if it is malformed. */
+static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
+{
+	if (r->stage != ST_CRC)
+		r->crc = crc32c(r->crc, p, n);
+	switch (r->stage) {
+	case ST_HEAD:
+		if (memcmp(p, magic, sizeof magic) != 0)
+			return false;
+		r->left = bytes_get_u64(p + sizeof magic);
+		r->stage = r->left ? ST_KEYS : ST_SESSION_COUNT;
+		return true;
+	case ST_KEYS: {
+		uint32_t klen = bytes_get_u32(p);
+		uint64_t vlen = bytes_get_u64(p + 4 + klen);
+		if (kv_dict_find(&r->kv.dict, p + 4, klen))
+			return false; /* a key twice */
+		struct kv_entry *e = kv_dict_add(&r->kv.dict, p + 4, klen);
+		kv_entry_set(e, p + 4 + klen + 8, vlen);
+		e->expire = (int64_t)bytes_get_u64(p + 4 + klen + 8 + vlen);
+		if (!--r->left)
+			r->stage = ST_SESSION_COUNT;
+		return true;
+	}
+	case ST_SESSION_COUNT:
+		r->left = bytes_get_u64(p);
+		r->stage = r->left ? ST_SESSIONS : ST_CRC;
+		return true;
+	case ST_SESSIONS: {
+		uint64_t vlen = bytes_get_u64(p + 8);
+		if (vlen < 8 || kv_dict_find(&r->kv.sessions, p, 8))
+			return false;
+		kv_entry_set(kv_dict_add(&r->kv.sessions, p, 8), p + 16, vlen);
+		if (!--r->left)
+			r->stage = ST_CRC;
+		return true;
+	}
+	default: /* ST_CRC */
+		r->stage = ST_DONE;
+		return bytes_get_u32(p) == r->crc;
+	}
+}
+
+void kv_restore_init(struct kv_restore *r, uint64_t seed)
+{
+	memset(r, 0, sizeof *r);
+	kv_init(&r->kv, seed);
+	rbuf_init(&r->carry);
+}
+
+int kv_restore_feed(struct kv_restore *r, const uint8_t *p, size_t n)
+{
+	while (!r->bad) {
+		/* a record split across feeds is gathered in carry, a piece at a time */
+		const uint8_t *at = r->carry.len ? r->carry.p : p;
+		size_t have = r->carry.len ? r->carry.len : n;
+		if (!have)
+			break;
+		if (r->stage == ST_DONE) {
+			r->bad = true; /* bytes after the checksum */
 			break;
 		}
-		struct kv_entry *e = kv_dict_add(&kv->dict, key, klen);
-		kv_entry_set(e, val, vlen);
-		e->expire = expire;
+		uint64_t size = record_size(r, at, have);
+		if (size > VALUE_MAX + 64) {
+			r->bad = true;
+			break;
+		}
+		if (have < size) {
+			if (!r->carry.len) {
+				rbuf_put(&r->carry, p, n); /* the record's start */
+				break;
+			}
+			if (!n)
+				break;
+			size_t more = size - have < n ? (size_t)(size - have) : n;
+			rbuf_put(&r->carry, p, more);
+			p += more;
+			n -= more;
+			continue;
+		}
+		if (!take(r, at, size))
+			r->bad = true;
+		if (r->carry.len) {
+			r->carry.len = 0; /* carry held exactly that record */
+		} else {
+			p += size;
+			n -= size;
+		}
 	}
-	if (r.err || !read_sessions(kv, &r) || bytes_reader_left(&r) != 0) {
-		kv_dict_free(&kv->dict);
-		kv_dict_free(&kv->sessions);
+	return r->bad ? KEEL_ECORRUPT : KEEL_OK;
+}
+
+int kv_restore_finish(struct kv_restore *r, struct kv *kv)
+{
+	if (r->bad || r->stage != ST_DONE || r->carry.len) {
+		kv_restore_free(r);
 		return KEEL_ECORRUPT;
 	}
+	kv_dict_free(&kv->dict);
+	kv_dict_free(&kv->sessions);
+	kv->dict = r->kv.dict;
+	kv->sessions = r->kv.sessions;
+	rbuf_free(&r->carry);
+	memset(r, 0, sizeof *r);
 	return KEEL_OK;
+}
+
+void kv_restore_free(struct kv_restore *r)
+{
+	kv_free(&r->kv);
+	rbuf_free(&r->carry);
+	memset(r, 0, sizeof *r);
+}
+
+int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
+{
+	struct kv_restore r;
+	kv_restore_init(&r, kv->rand_state);
+	kv_restore_feed(&r, p, n);
+	int rc = kv_restore_finish(&r, kv);
+	if (rc) {
+		kv_dict_free(&kv->dict);
+		kv_dict_free(&kv->sessions);
+	}
+	return rc;
 }

@@ -200,24 +200,30 @@ static bool on_frame(struct repl_follow *f, const struct frame *fr)
 			note_source(f, bytes_get_u64(fr->payload));
 		return true;
 	}
-	if (f->state == REPL_CATCHUP && fr->kind == REPL_SNAP && fr->len >= 8) {
+	if (f->state == REPL_CATCHUP && fr->kind == REPL_SNAP && fr->len >= 13) {
 		uint64_t off = bytes_get_u64(fr->payload);
-		const uint8_t *raw;
-		size_t n;
-		uint8_t *scratch;
-		if (off != f->snap_got ||
-		    repl_payload_get(fr->payload + 8, fr->len - 8, &raw, &n, &scratch) != KEEL_OK ||
-		    off + n > f->accept.snap_size) {
+		uint32_t len = bytes_get_u32(fr->payload + 9); /* the payload's raw length */
+		if (off != f->snap_got || len > f->accept.snap_size - off) {
 			drop(f,
 			     "a snapshot chunk at %" PRIu64 " is not the one expected (%" PRIu64
 			     ")",
 			     off, f->snap_got);
 			return false;
 		}
+		/* acknowledged on arrival: the source reads and sends the next
+		 * chunk while this one is unpacked and stored */
+		f->snap_got += len;
+		send_ack(f);
+		const uint8_t *raw;
+		size_t n;
+		uint8_t *scratch;
+		if (repl_payload_get(fr->payload + 8, fr->len - 8, &raw, &n, &scratch) != KEEL_OK ||
+		    n != len) {
+			drop(f, "a snapshot chunk at %" PRIu64 " does not unpack", off);
+			return false;
+		}
 		f->ops.snap_chunk(f->ops.ctx, off, raw, n);
 		keel_free(scratch);
-		f->snap_got += n;
-		send_ack(f);
 		return true;
 	}
 	if (f->state == REPL_CATCHUP && fr->kind == REPL_CAUGHT_UP && fr->len == 16) {

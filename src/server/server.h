@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "kv/kv.h"
+#include "kv/snapshot.h"
 #include "net/peer.h"
 #include "raft/raft.h"
 #include "replica/follow.h"
@@ -137,8 +138,12 @@ struct replica_node {
 	uint64_t win_first;
 	uint32_t n_win, cap_win;
 	struct repl_accept incoming; /* a snapshot being received */
-	uint64_t since_snap;	     /* entries applied since the last snapshot */
-	uint64_t keep_from;	     /* replicas of this one still need entries from here */
+	struct kv_restore restore;   /* ... restored as it arrives */
+	bool restoring;
+	uint32_t snap_crc; /* ... of its bytes so far */
+	int64_t snap_begun_ms;
+	uint64_t since_snap; /* entries applied since the last snapshot */
+	uint64_t keep_from;  /* replicas of this one still need entries from here */
 };
 
 struct server {

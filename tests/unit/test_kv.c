@@ -362,6 +362,66 @@ static void snapshot_round_trip(void **state)
 	teardown(&r);
 }
 
+/* The stream restored as it arrives, in pieces of every size from 1 byte:
+ * the same keyspace as a whole read; a cut stream, a byte too many and a
+ * flipped byte are refused, and leave the keyspace it was to replace as it
+ * was. */
+static void snapshot_in_pieces(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	char cmd[512];
+	for (int i = 0; i < 50; i++) {
+		snprintf(cmd, sizeof cmd, "SET key:%d %0*d", i, 1 + i * 7, i);
+		EXPECT(&r, cmd, "+OK\r\n");
+	}
+	kv_session_put(&r.kv, 77, 5, (const uint8_t *)":3\r\n", 4);
+	struct rbuf snap;
+	rbuf_init(&snap);
+	kv_snapshot_write(&r.kv, r.now, &snap);
+	for (size_t piece = 1; piece < snap.len + 1; piece += piece < 20 ? 1 : 97) {
+		struct kv_restore rs;
+		kv_restore_init(&rs, 5);
+		for (size_t at = 0; at < snap.len; at += piece) {
+			size_t n = snap.len - at < piece ? snap.len - at : piece;
+			if (kv_restore_feed(&rs, snap.p + at, n) != KEEL_OK)
+				fail_msg("pieces of %zu: refused at %zu of %zu", piece, at,
+					 snap.len);
+		}
+		struct kv got;
+		kv_init(&got, 6);
+		if (kv_restore_finish(&rs, &got) != KEEL_OK)
+			fail_msg("pieces of %zu: the whole stream is refused", piece);
+		assert_int_equal(kv_dict_size(&got.dict), 50);
+		struct run r2 = r;
+		r2.kv = got;
+		EXPECT(&r2, "GET key:3", "$22\r\n0000000000000000000003\r\n");
+		kv_free(&got);
+	}
+	struct kv keep;
+	kv_init(&keep, 7);
+	kv_entry_set(kv_dict_add(&keep.dict, (const uint8_t *)"x", 1), (const uint8_t *)"1", 1);
+	for (int how = 0; how < 3; how++) { /* cut, one byte too many, flipped */
+		struct kv_restore rs;
+		kv_restore_init(&rs, 5);
+		if (how == 2)
+			snap.p[snap.len / 2] ^= 1;
+		int rc = kv_restore_feed(&rs, snap.p, how == 0 ? snap.len - 1 : snap.len);
+		if (how == 1 && rc == KEEL_OK)
+			rc = kv_restore_feed(&rs, (const uint8_t *)"!", 1);
+		if (rc == KEEL_OK)
+			rc = kv_restore_finish(&rs, &keep);
+		else
+			kv_restore_free(&rs);
+		assert_int_equal(rc, KEEL_ECORRUPT);
+		assert_int_equal(kv_dict_size(&keep.dict), 1);
+	}
+	kv_free(&keep);
+	rbuf_free(&snap);
+	teardown(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +432,7 @@ int main(void)
 		cmocka_unit_test(globs),
 		cmocka_unit_test(dict_rehash_and_scan),
 		cmocka_unit_test(snapshot_round_trip),
+		cmocka_unit_test(snapshot_in_pieces),
 	};
 	return UNIT_RUN("kv", tests);
 }
