@@ -6,9 +6,10 @@ On a 3-node keel cluster (release build, loopback, stopped by pid at the
 end):
   1. the leader's SET throughput (redis-benchmark -t set -c 50 -P 16
      -r 100000 -d 64) with 0, 1 and 4 replicas attached, each run twice
-     (the better one counts); then again with the replicas' processes at
-     nice 19, which shows the leader's own cost of serving them apart from
-     the CPU their applying takes on a machine with few cores;
+     (the better one counts); then again with the replicas apart (their
+     processes at nice 19 and their folders on tmpfs), which shows the
+     leader's own cost of serving them without the CPU and the disk their
+     own applying and syncing take on a machine of few cores and one disk;
   2. with GIB GiB of 1000-byte values loaded and the log compacted, the
      time for an empty replica to catch up (a snapshot, then the log), in
      MB/s and keys/s, beside socat's copy of the same snapshot file over
@@ -19,7 +20,8 @@ end):
      from the write's acknowledgement to its visibility on the replica.
 Prints a table and the ratios. Usage: bench_replica.py BUILD_DIR [GIB]."""
 import glob
-import subprocess
+import os
+import shutil
 import sys
 import threading
 import time
@@ -40,26 +42,33 @@ def start_cluster():
     return B.wait("a leader", B.leader, 30)
 
 
-def start_replica(i, lead, nice=False):
-    B.start(i, cluster=False, extra=["--replica-of", B.addr(lead)], nice=nice)
+def start_replica(i, lead, apart=False):
+    """apart: at nice 19 with its folder on tmpfs, so that it takes neither
+    CPU nor disk from the cluster: the leader's own cost of serving it."""
+    folder = None
+    if apart:
+        folder = f"/dev/shm/keel-bench-replica-{os.getpid()}/{i}"
+        shutil.rmtree(folder, ignore_errors=True)
+    B.start(i, cluster=False, extra=["--replica-of", B.addr(lead)], nice=apart, folder=folder)
     B.wait(f"replica {i} to stream",
            lambda: B.info(i, "replication").get("keel_replica_state") == "streaming", 3600)
 
 
-def throughput_with_replicas(lead, nice):
+def throughput_with_replicas(lead, apart):
     rows = []
     attached = 0
     for want in (0, 1, 4):
         while attached < want:
-            start_replica(REPLICAS[attached], lead, nice)
+            start_replica(REPLICAS[attached], lead, apart)
             attached += 1
         best = max((B.bench_set(lead, pipeline=16, n=500000) for _ in range(2)),
                    key=lambda r: r[0])
         rows.append((want, best))
-        print(f"  {want} replica(s){' at nice 19' if nice else ''}: {best[0]:.0f} SET/s",
+        print(f"  {want} replica(s){' apart' if apart else ''}: {best[0]:.0f} SET/s",
               flush=True)
     for i in REPLICAS[:attached]:
         B.stop(i)
+    shutil.rmtree(f"/dev/shm/keel-bench-replica-{os.getpid()}", ignore_errors=True)
     return rows
 
 
@@ -120,7 +129,7 @@ def main():
     print("1. the leader's SET -c 50 -P 16 throughput with replicas attached", flush=True)
     lead = start_cluster()
     rows = throughput_with_replicas(lead, False)
-    rows_nice = throughput_with_replicas(lead, True)
+    rows_apart = throughput_with_replicas(lead, True)
     B.close()
     B.__init__("bench-replica", BUILD, 7700)
     lead = start_cluster()
@@ -134,10 +143,10 @@ def main():
     for want, (r, a, b) in rows:
         print(f"{want:<24d} {r:9.0f} {a:8.3f} {b:8.3f} {r / rows[0][1][0]:6.2f}")
     print(f"  with 4 replicas / with none: {rows[2][1][0] / rows[0][1][0]:.2f} (goal >= 0.90)")
-    print(f"  the same with the replicas' processes at nice 19 (the leader's own cost, apart "
-          f"from {len(REPLICAS) + 3} processes sharing this machine's cores): "
-          + ", ".join(f"{w}: {r[0]:.0f}" for w, r in rows_nice)
-          + f"; 4 / none: {rows_nice[2][1][0] / rows_nice[0][1][0]:.2f}")
+    print("  the same with the replicas apart (at nice 19, their folders on tmpfs: the "
+          "leader's own cost, without their CPU and disk on this machine): "
+          + ", ".join(f"{w}: {r[0]:.0f}" for w, r in rows_apart)
+          + f"; 4 / none: {rows_apart[2][1][0] / rows_apart[0][1][0]:.2f}")
     mib = size / 2**20
     print(f"catch-up of an empty replica: {keys} keys, a {mib:.0f} MiB snapshot "
           f"({got / 2**20:.0f} MiB on the wire): {took:.2f} s, {mib / took:.0f} MiB/s, "

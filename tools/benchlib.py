@@ -21,10 +21,11 @@ class Bench:
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work, exist_ok=True)
 
-    def start(self, i, cluster=True, extra=(), nice=False):
-        args = (["nice", "-n", "19"] if nice else []) + [os.path.join(self.build, "keel-server"), "--id", str(i),
+    def start(self, i, cluster=True, extra=(), nice=False, folder=None):
+        args = (["nice", "-n", "19"] if nice else []) + [
+                os.path.join(self.build, "keel-server"), "--id", str(i),
                 "--bind", f"127.0.0.{i}", "--port", str(self.port + i),
-                "--peer-port", str(self.peer + i), "--dir", f"{self.work}/{i}",
+                "--peer-port", str(self.peer + i), "--dir", folder or f"{self.work}/{i}",
                 "--request-timeout-ms", "20000"] + list(extra)
         if cluster:
             args += ["--cluster", ",".join(f"{k}@127.0.0.{k}:{self.peer + k}" for k in (1, 2, 3))]
