@@ -50,10 +50,8 @@ static void client_closed(uv_handle_t *h)
 	rbuf_free(&c->in);
 	rbuf_free(&c->multi);
 	resp_req_free(&c->req);
-	if (c->repl) {
-		repl_source_free(c->repl);
-		keel_free(c->repl);
-	}
+	if (c->repl)
+		replication_detach(s, c);
 	keel_free(c);
 }
 

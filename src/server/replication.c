@@ -101,6 +101,38 @@ static void source_end(struct server *s, struct client *c)
 	client_drop(c);
 }
 
+/* A replica whose stream ended keeps its claim on the log for a while, so
+ * that one reconnecting after a pause or a lost connection resumes from the
+ * log rather than by a snapshot. */
+void replication_detach(struct server *s, struct client *c)
+{
+	struct repl_source *r = c->repl;
+	uint64_t need = repl_source_needs(r);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_repl_gone; i++)
+		if (strcmp(s->repl_gone[i].name, r->hello.name) != 0)
+			s->repl_gone[k++] = s->repl_gone[i];
+	s->n_repl_gone = k;
+	if (need && k < REPL_GONE_MAX) {
+		struct repl_gone *g = &s->repl_gone[s->n_repl_gone++];
+		snprintf(g->name, sizeof g->name, "%s", r->hello.name);
+		g->need = need;
+		g->until_ms = server_now_ms() + REPL_GONE_MS;
+	}
+	repl_source_free(r);
+	keel_free(r);
+	c->repl = NULL;
+}
+
+/* The lowest index a replica within the lag still needs, or keep. */
+static uint64_t lowest(const struct server *s, uint64_t keep, uint64_t need, uint64_t applied)
+{
+	if (need && applied - (need < applied ? need : applied) <= s->cfg.replica_max_lag &&
+	    (!keep || need < keep))
+		return need;
+	return keep;
+}
+
 void replication_attach(struct server *s, struct client *c, struct creq *q,
 			const struct resp_arg *argv, uint32_t argc)
 {
@@ -163,12 +195,17 @@ void replication_pump(struct server *s)
 			source_end(s, c);
 			continue;
 		}
-		uint64_t need = repl_source_needs(c->repl);
-		uint64_t applied = src_applied(c);
-		if (need && applied - (need < applied ? need : applied) <= s->cfg.replica_max_lag &&
-		    (!keep || need < keep))
-			keep = need;
+		keep = lowest(s, keep, repl_source_needs(c->repl), src_applied(c));
 	}
+	uint64_t applied = s->replica ? s->replica->applied : s->r ? raft_applied_index(s->r) : 0;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_repl_gone; i++) {
+		if (now >= s->repl_gone[i].until_ms)
+			continue;
+		keep = lowest(s, keep, s->repl_gone[i].need, applied);
+		s->repl_gone[k++] = s->repl_gone[i];
+	}
+	s->n_repl_gone = k;
 	if (s->r)
 		raft_keep_log_from(s->r, keep);
 	else if (s->replica)

@@ -121,6 +121,9 @@ struct snap_bytes { /* a snapshot's bytes: mapped from a file, or on the heap */
 	bool mapped;
 };
 
+#define REPL_GONE_MAX 16
+#define REPL_GONE_MS  60000 /* a departed replica's claim on the log */
+
 /* A read replica's own state (server/replication.c): no Raft core; the
  * entries its source streams are applied, kept for replicas of its own,
  * and made durable in its storage. */
@@ -150,6 +153,12 @@ struct server {
 	struct server_config cfg;
 	struct replica_node *replica;	       /* NULL: a Raft member */
 	struct repl_batch_cache repl_cache[2]; /* replicas' batches, by codec */
+	struct repl_gone {		       /* streams that ended lately */
+		char name[64];
+		uint64_t need; /* the entry they would resume from */
+		int64_t until_ms;
+	} repl_gone[REPL_GONE_MAX];
+	uint32_t n_repl_gone;
 	uv_loop_t *loop;
 	uv_tcp_t listeners[4]; /* the client port, on each address */
 	uint32_t n_listeners;
@@ -289,8 +298,9 @@ void requests_fail_all(struct server *s, const char *err);
 void replication_attach(struct server *s, struct client *c, struct creq *q,
 			const struct resp_arg *argv, uint32_t argc);
 void replication_recv(struct server *s, struct client *c, const uint8_t *p, size_t n);
-void replication_pump(struct server *s);		 /* sends what the streams may send */
-void replication_info(struct server *s, struct rbuf *o); /* INFO replication */
+void replication_detach(struct server *s, struct client *c); /* its connection closed */
+void replication_pump(struct server *s);		     /* sends what the streams may send */
+void replication_info(struct server *s, struct rbuf *o);     /* INFO replication */
 /* A replica node: recovery from storage (opened), then its stream. */
 int replica_start(struct server *s, struct keel_errmsg *err);
 void replica_process(struct server *s); /* durable acks, snapshots */

@@ -3,8 +3,10 @@
 processes: a replica started empty against 100,000 keys catches up by a
 snapshot and follows live writes; its source is killed mid-catch-up and
 mid-stream; it is cut off by iptables; the leader fails over while it
-lags; it restarts and resumes from its own log; a chain cluster -> A -> B;
-zstd and raw streams give the same data; the handshake's errors.
+lags; paused while the log is compacted, it resumes from the log when
+within --replica-max-lag and by a snapshot beyond; it restarts and
+resumes from its own log; a chain cluster -> A -> B; zstd and raw streams
+give the same data; the handshake's errors.
 
 In every case, at the end the replica's keyspace equals the leader's, key
 for key, and a reader that polled a counter on the replica throughout saw
@@ -54,11 +56,11 @@ def wait_for(what, f, timeout=60):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def load(c, n, prefix="k", size=16):
-    """n keys through the leader, pipelined (a batch that met an election
-    is sent again: SET is idempotent)."""
+def load(c, n, prefix="k", size=16, step=None):
+    """n keys through the leader, pipelined step at a time (a batch that
+    met an election is sent again: SET is idempotent)."""
     pad = "v" * size
-    step = 5000 if size < 100 else 1000
+    step = step or (5000 if size < 100 else 1000)
     for start in range(0, n, step):
         for attempt in range(20):
             try:
@@ -74,6 +76,22 @@ def load(c, n, prefix="k", size=16):
                 time.sleep(0.2)
         else:
             raise AssertionError(f"could not load keys {start}..")
+
+
+def snapshot_now(c, i):
+    """RAFT SNAPSHOT on node i, waiting for one in progress; returns once
+    the snapshot is saved."""
+    def ask():
+        try:
+            return c.client(i, 30).execute_command("RAFT", "SNAPSHOT")
+        except redis.ResponseError as e:
+            if "already" in str(e):
+                raise redis.ConnectionError(str(e))  # retried
+            raise
+    at = retry(ask)
+    wait_for(f"node {i}'s snapshot", lambda: c.client(i, 5).info("persistence")
+             ["keel_snapshot_index"] >= at and
+             c.client(i, 5).info("persistence")["keel_snapshot_in_progress"] == 0, 60)
 
 
 def dump(c, i):
@@ -177,7 +195,7 @@ def empty_replica_catches_up_100k_keys_then_follows():
         assert c.leader(20), "no leader"
         load(c, 100000)
         for i in (1, 2, 3):
-            retry(lambda: c.client(i, 30).execute_command("RAFT", "SNAPSHOT"))
+            snapshot_now(c, i)
         wait_for("the leader's log to be compacted",
                  lambda: c.client(c.leader(), 2).info("persistence")["keel_log_first"] > 2)
         t0 = time.time()
@@ -215,8 +233,7 @@ def source_killed_mid_catchup_and_mid_stream():
         assert c.leader(20), "no leader"
         load(c, 40000, size=1000)  # ~40 MB: a catch-up that takes a moment
         for i in (1, 2, 3):
-            retry(lambda: c.client(i, 30).execute_command("RAFT", "SNAPSHOT"))
-        time.sleep(1)
+            snapshot_now(c, i)
         start_replica(c, 9, [1, 2, 3])
         wait_for("the catch-up to begin",
                  lambda: rinfo(c, 9).get("keel_replica_state") == "catchup", 30)
@@ -310,6 +327,54 @@ def leader_fails_over_while_the_replica_lags():
         return f"leader {lead} paused and killed, {new} took over; {sets} writes; {n} keys equal"
     finally:
         c.cleanup()
+
+
+def pause_replica_while_log_compacts(max_lag):
+    """The replica is paused (SIGSTOP) while 60 MB of writes go through a
+    cluster that snapshots and compacts every 500 entries; then it goes on.
+    Returns its INFO and the number of entries it fell behind."""
+    c = Cluster(extra=COMPACT + ["--replica-max-lag", str(max_lag)])
+    try:
+        c.start_all()
+        lead = c.leader(20)
+        assert lead, "no leader"
+        # uncompressed, so that the source cannot queue all of it at once
+        start_replica(c, 9, [lead], ["--replica-compress", "no"])
+        wait_for("the replica to stream",
+                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        c.procs[9].send_signal(19)  # SIGSTOP
+        before = c.info(lead)["raft_applied_index"]
+        load(c, 3000, prefix="big", size=20000, step=5)  # hundreds of entries
+        for i in (1, 2, 3):
+            snapshot_now(c, i)
+        behind = c.info(lead)["raft_applied_index"] - before
+        first = c.client(lead).info("persistence")["keel_log_first"]
+        c.procs[9].send_signal(18)  # SIGCONT
+        n = converge(c, (9,))
+        return rinfo(c, 9), behind, first, before, n, c.log(9)
+    finally:
+        c.cleanup()
+
+
+@case
+def log_kept_for_a_replica_within_the_lag():
+    """Within --replica-max-lag, the members keep their log for a paused
+    replica through their snapshots: it resumes from the log."""
+    inf, behind, first, before, n, _ = pause_replica_while_log_compacts(100000)
+    assert first <= before + 1, f"the log was purged to {first} past the replica's {before}"
+    assert inf["keel_replica_snapshots_received"] == 0, inf
+    return f"{behind} entries behind, the log kept from {first}; resumed from it; {n} keys equal"
+
+
+@case
+def replica_beyond_the_lag_gets_a_snapshot():
+    """Beyond --replica-max-lag (100 entries here), the log is not kept for
+    it: once it resumes, the source no longer holds its next entry, and it
+    catches up by a snapshot."""
+    inf, behind, first, before, n, log = pause_replica_while_log_compacts(100)
+    assert first > before + 1, f"the log was kept from {first} for the replica at {before}"
+    assert inf["keel_replica_snapshots_received"] == 1, inf
+    return f"{behind} entries behind, the log purged to {first}; a snapshot; {n} keys equal"
 
 
 @case
@@ -456,6 +521,8 @@ if __name__ == "__main__":
         source_killed_mid_catchup_and_mid_stream,
         replica_cut_off_by_a_partition,
         leader_fails_over_while_the_replica_lags,
+        log_kept_for_a_replica_within_the_lag,
+        replica_beyond_the_lag_gets_a_snapshot,
         restarted_replica_resumes_from_its_own_log,
         chain_cluster_to_a_to_b,
         compression_on_and_off_give_the_same_data,
