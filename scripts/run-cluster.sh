@@ -49,6 +49,9 @@ Any node takes any command: writes are forwarded to the leader, reads
 are linearizable everywhere. Try:
   redis-cli -p 7001 set a 1 && redis-cli -p 7003 get a
   build/release/keel-cli -p 7002 status
+A read replica, in another terminal (docs/replicas.md):
+  build/release/keel-server --id 9 --bind 127.0.0.9 --port 7009 --dir $data/9 \\
+      --replica-of 127.0.0.1:7001,127.0.0.2:7002,127.0.0.3:7003
 Ctrl-C stops the cluster.
 MSG
 wait
