@@ -373,5 +373,5 @@ int main(void)
 		cmocka_unit_test(source_from_log),    cmocka_unit_test(source_from_snapshot),
 		cmocka_unit_test(hello_parse),
 	};
-	return UNIT_RUN("replica", tests);
+	return UNIT_RUN("replica-stream", tests);
 }
