@@ -124,10 +124,13 @@ void replication_detach(struct server *s, struct client *c)
 	c->repl = NULL;
 }
 
-/* The lowest index a replica within the lag still needs, or keep. */
-static uint64_t lowest(const struct server *s, uint64_t keep, uint64_t need, uint64_t applied)
+/* The lowest index a replica within the lag still needs, or keep. A need
+ * the log no longer reaches is no claim: that replica gets a snapshot. */
+static uint64_t lowest(const struct server *s, uint64_t keep, uint64_t need, uint64_t applied,
+		       uint64_t first)
 {
-	if (need && applied - (need < applied ? need : applied) <= s->cfg.replica_max_lag &&
+	if (need && need >= first &&
+	    applied - (need < applied ? need : applied) <= s->cfg.replica_max_lag &&
 	    (!keep || need < keep))
 		return need;
 	return keep;
@@ -159,6 +162,9 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 	if (!ok) {
 		fprintf(stderr, "[%llu] refused a replica %s (%s): %s\n",
 			(unsigned long long)s->cfg.id, h.name, c->addr, c->repl->error);
+		repl_source_free(c->repl); /* never a stream: no claim on the log */
+		keel_free(c->repl);
+		c->repl = NULL;
 		client_drop(c);
 		return;
 	}
@@ -195,14 +201,15 @@ void replication_pump(struct server *s)
 			source_end(s, c);
 			continue;
 		}
-		keep = lowest(s, keep, repl_source_needs(c->repl), src_applied(c));
+		keep = lowest(s, keep, repl_source_needs(c->repl), src_applied(c), src_first(c));
 	}
 	uint64_t applied = s->replica ? s->replica->applied : s->r ? raft_applied_index(s->r) : 0;
+	uint64_t first = s->replica ? s->replica->win_first : s->r ? raft_first_index(s->r) : 0;
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < s->n_repl_gone; i++) {
 		if (now >= s->repl_gone[i].until_ms)
 			continue;
-		keep = lowest(s, keep, s->repl_gone[i].need, applied);
+		keep = lowest(s, keep, s->repl_gone[i].need, applied, first);
 		s->repl_gone[k++] = s->repl_gone[i];
 	}
 	s->n_repl_gone = k;
