@@ -32,6 +32,8 @@
 #include "server/persist.h"
 #include "server/server.h"
 
+#define STORE_EVERY_MS 50 /* a replica stores what it applied this often */
+
 /* ---- the source's side --------------------------------------------------- */
 
 static uint64_t src_applied(void *ctx)
@@ -364,30 +366,51 @@ static uint64_t rep_durable(void *ctx)
 	return ((struct server *)ctx)->replica->durable;
 }
 
-static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
+/* Hands the entries applied since the last call to the storage thread as
+ * one batch: one write and one fsync for all of them. A replica's disk need
+ * not keep up entry by entry (nothing waits on it but its own restart), so
+ * it does this every STORE_EVERY_MS, before a snapshot, and at shutdown,
+ * and leaves the disk and the cores to the cluster in between. */
+static void store_pending(struct server *s)
 {
-	struct server *s = ctx;
 	struct replica_node *r = s->replica;
+	r->stored_ms = server_now_ms();
+	if (r->stored >= r->applied)
+		return;
+	uint32_t n = (uint32_t)(r->applied - r->stored);
 	struct wal_entry *we = keel_calloc(n, sizeof *we);
 	struct storage_batch b = {0};
 	for (uint32_t i = 0; i < n; i++) {
-		win_push(r, &e[i]);
-		apply_one(s, &e[i]);
-		we[i] = (struct wal_entry){e[i].term, e[i].index, e[i].type, e[i].len, e[i].data};
-		if (e[i].term > r->term) { /* recovery wants no record above the hard state */
-			r->term = e[i].term;
+		const struct repl_entry *e = &r->win[r->stored + 1 + i - r->win_first];
+		we[i] = (struct wal_entry){e->term, e->index, e->type, e->len, e->data};
+		if (e->term > r->term) { /* recovery wants no record above the hard state */
+			r->term = e->term;
 			b.hs = true;
 		}
 	}
 	b.term = r->term;
 	b.entries = we;
 	b.n_entries = n;
-	ack_when_durable(r, committer_submit(s->com, &b), e[n - 1].index);
+	ack_when_durable(r, committer_submit(s->com, &b), r->applied);
+	r->stored = r->applied;
 	keel_free(we);
+}
+
+static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
+{
+	struct server *s = ctx;
+	struct replica_node *r = s->replica;
+	for (uint32_t i = 0; i < n; i++) {
+		win_push(r, &e[i]);
+		apply_one(s, &e[i]);
+	}
+	if (server_now_ms() - r->stored_ms >= STORE_EVERY_MS)
+		store_pending(s);
 	r->since_snap += n;
 	uint64_t every = s->cfg.snapshot_entries ? s->cfg.snapshot_entries : 100000;
 	if (r->since_snap >= every && !snapshots_busy(s) && !s->stopping) {
 		r->since_snap = 0;
+		store_pending(s); /* the log reaches the snapshot's index */
 		snapshots_want(s, r->applied);
 	}
 }
@@ -468,7 +491,7 @@ static bool rep_snap_done(void *ctx)
 	ack_when_durable(r, committer_submit(s->com, &b), a->snap_index);
 	s->snap = rm;
 	s->have_snap = true;
-	r->applied = a->snap_index;
+	r->applied = r->stored = a->snap_index; /* entries not yet stored: covered */
 	r->empty = false;
 	r->since_snap = 0;
 	win_trim(r, UINT64_MAX);
@@ -510,7 +533,7 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 		win_push(r, &e);
 		apply_one(s, &e);
 	}
-	r->durable = r->applied;
+	r->durable = r->stored = r->applied;
 	storage_loaded_release(s->st);
 	char name[128];
 	snprintf(name, sizeof name, "%llu@%s:%d", (unsigned long long)s->cfg.id, s->cfg.bind,
@@ -526,6 +549,8 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 void replica_process(struct server *s)
 {
 	struct replica_node *r = s->replica;
+	if (r->stored < r->applied && server_now_ms() - r->stored_ms >= STORE_EVERY_MS)
+		store_pending(s);
 	uint32_t k = 0;
 	while (k < r->n_acks && r->acks[k].seq <= s->durable_seq)
 		r->durable = r->acks[k++].index;
@@ -574,8 +599,10 @@ void replica_info_raft(struct server *s, struct rbuf *o)
 
 void replica_stop(struct server *s)
 {
-	if (s->replica)
-		repl_follow_stop(&s->replica->follow);
+	if (!s->replica)
+		return;
+	repl_follow_stop(&s->replica->follow);
+	store_pending(s); /* what it applied, before the storage thread stops */
 }
 
 static void replica_free(struct server *s)
