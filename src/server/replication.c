@@ -32,8 +32,6 @@
 #include "server/persist.h"
 #include "server/server.h"
 
-#define STORE_EVERY_MS 50 /* a replica stores what it applied this often */
-
 /* ---- the source's side --------------------------------------------------- */
 
 static uint64_t src_applied(void *ctx)
@@ -330,7 +328,7 @@ static void win_trim(struct replica_node *r, uint64_t below)
 	}
 	r->win_first += k;
 	if (!r->n_win)
-		r->win_first = below > r->applied + 1 ? r->applied + 1 : below;
+		r->win_first = below > r->received + 1 ? r->received + 1 : below;
 }
 
 static void ack_when_durable(struct replica_node *r, uint64_t seq, uint64_t index)
@@ -351,9 +349,9 @@ static void apply_one(struct server *s, const struct repl_entry *e)
 	s->replica->empty = false;
 }
 
-static uint64_t rep_applied(void *ctx)
+static uint64_t rep_received(void *ctx)
 {
-	return ((struct server *)ctx)->replica->applied;
+	return ((struct server *)ctx)->replica->received;
 }
 
 static bool rep_empty(void *ctx)
@@ -366,51 +364,57 @@ static uint64_t rep_durable(void *ctx)
 	return ((struct server *)ctx)->replica->durable;
 }
 
-/* Hands the entries applied since the last call to the storage thread as
- * one batch: one write and one fsync for all of them. A replica's disk need
- * not keep up entry by entry (nothing waits on it but its own restart), so
- * it does this every STORE_EVERY_MS, before a snapshot, and at shutdown,
- * and leaves the disk and the cores to the cluster in between. */
-static void store_pending(struct server *s)
+/* Entries received are written to storage at once (the storage thread's
+ * group commit gathers them) and applied to the keyspace only once they are
+ * durable (replica_process): what a replica has shown, it still has after a
+ * crash, so its reads never go back in time, even across restarts. */
+static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
 {
+	struct server *s = ctx;
 	struct replica_node *r = s->replica;
-	r->stored_ms = server_now_ms();
-	if (r->stored >= r->applied)
-		return;
-	uint32_t n = (uint32_t)(r->applied - r->stored);
 	struct wal_entry *we = keel_calloc(n, sizeof *we);
 	struct storage_batch b = {0};
 	for (uint32_t i = 0; i < n; i++) {
-		const struct repl_entry *e = &r->win[r->stored + 1 + i - r->win_first];
-		we[i] = (struct wal_entry){e->term, e->index, e->type, e->len, e->data};
-		if (e->term > r->term) { /* recovery wants no record above the hard state */
-			r->term = e->term;
+		win_push(r, &e[i]);
+		we[i] = (struct wal_entry){e[i].term, e[i].index, e[i].type, e[i].len, e[i].data};
+		if (e[i].term > r->term) { /* recovery wants no record above the hard state */
+			r->term = e[i].term;
 			b.hs = true;
 		}
 	}
 	b.term = r->term;
 	b.entries = we;
 	b.n_entries = n;
-	ack_when_durable(r, committer_submit(s->com, &b), r->applied);
-	r->stored = r->applied;
+	r->received = e[n - 1].index;
+	r->empty = false;
+	ack_when_durable(r, committer_submit(s->com, &b), r->received);
 	keel_free(we);
 }
 
-static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
+/* Applies what is durable; a snapshot installed takes the keyspace's place
+ * once its install is durable. */
+static void apply_durable(struct server *s)
 {
-	struct server *s = ctx;
 	struct replica_node *r = s->replica;
-	for (uint32_t i = 0; i < n; i++) {
-		win_push(r, &e[i]);
-		apply_one(s, &e[i]);
+	if (r->staged_index && r->durable >= r->staged_index) {
+		kv_free(&s->kv);
+		s->kv = r->staged;
+		r->applied = r->staged_index;
+		r->staged_index = 0;
+		s->last_entry_time = 0;
 	}
-	if (server_now_ms() - r->stored_ms >= STORE_EVERY_MS)
-		store_pending(s);
+	if (r->staged_index)
+		return;
+	uint64_t n = 0;
+	while (r->applied < r->durable && r->applied + 1 >= r->win_first &&
+	       r->applied + 1 - r->win_first < r->n_win) {
+		apply_one(s, &r->win[r->applied + 1 - r->win_first]);
+		n++;
+	}
 	r->since_snap += n;
 	uint64_t every = s->cfg.snapshot_entries ? s->cfg.snapshot_entries : 100000;
 	if (r->since_snap >= every && !snapshots_busy(s) && !s->stopping) {
 		r->since_snap = 0;
-		store_pending(s); /* the log reaches the snapshot's index */
 		snapshots_want(s, r->applied);
 	}
 }
@@ -463,7 +467,13 @@ static bool rep_snap_done(void *ctx)
 	const struct repl_accept *a = &r->incoming;
 	int64_t t0 = server_now_ms();
 	r->restoring = false;
-	if (r->snap_crc != a->snap_crc || kv_restore_finish(&r->restore, &s->kv) != KEEL_OK) {
+	if (r->staged_index) { /* an earlier snapshot not yet in place: this one replaces it */
+		kv_free(&r->staged);
+		r->staged_index = 0;
+	}
+	kv_init(&r->staged, s->kv.rand_state ^ a->snap_index);
+	if (r->snap_crc != a->snap_crc || kv_restore_finish(&r->restore, &r->staged) != KEEL_OK) {
+		kv_free(&r->staged);
 		if (r->snap_crc == a->snap_crc) {
 			fprintf(stderr,
 				"[%llu] the snapshot at %llu checks but does not restore: "
@@ -481,7 +491,7 @@ static bool rep_snap_done(void *ctx)
 	meta_of(a, &rm);
 	persist_meta_to_snap(&rm, &m);
 	struct storage_batch b = {.install = &m};
-	if (r->applied > a->snap_index)
+	if (r->received > a->snap_index)
 		b.truncate_from = a->snap_index + 1;
 	if (a->snap_term > r->term) {
 		r->term = a->snap_term;
@@ -491,16 +501,16 @@ static bool rep_snap_done(void *ctx)
 	ack_when_durable(r, committer_submit(s->com, &b), a->snap_index);
 	s->snap = rm;
 	s->have_snap = true;
-	r->applied = r->stored = a->snap_index; /* entries not yet stored: covered */
+	r->staged_index = a->snap_index; /* in place once durable (apply_durable) */
+	r->received = a->snap_index;
 	r->empty = false;
 	r->since_snap = 0;
 	win_trim(r, UINT64_MAX);
 	r->win_first = a->snap_index + 1;
-	s->last_entry_time = 0;
 	s->stats.snapshots_installed++;
 	fprintf(stderr,
 		"[%llu] snapshot at %llu (%llu bytes) received and restored in %lld ms, "
-		"checked and in place %lld ms later\n",
+		"checked %lld ms later\n",
 		(unsigned long long)s->cfg.id, (unsigned long long)a->snap_index,
 		(unsigned long long)a->snap_size, (long long)(t0 - r->snap_begun_ms),
 		(long long)(server_now_ms() - t0));
@@ -514,7 +524,7 @@ static void rep_log(void *ctx, const char *line)
 }
 
 static const struct repl_follow_ops follow_ops = {
-	NULL,		rep_applied,	rep_empty,     rep_durable, rep_entries,
+	NULL,		rep_received,	rep_empty,     rep_durable, rep_entries,
 	rep_snap_begin, rep_snap_chunk, rep_snap_done, rep_log,
 };
 
@@ -533,7 +543,7 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 		win_push(r, &e);
 		apply_one(s, &e);
 	}
-	r->durable = r->stored = r->applied;
+	r->durable = r->received = r->applied;
 	storage_loaded_release(s->st);
 	char name[128];
 	snprintf(name, sizeof name, "%llu@%s:%d", (unsigned long long)s->cfg.id, s->cfg.bind,
@@ -549,8 +559,6 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 void replica_process(struct server *s)
 {
 	struct replica_node *r = s->replica;
-	if (r->stored < r->applied && server_now_ms() - r->stored_ms >= STORE_EVERY_MS)
-		store_pending(s);
 	uint32_t k = 0;
 	while (k < r->n_acks && r->acks[k].seq <= s->durable_seq)
 		r->durable = r->acks[k++].index;
@@ -558,6 +566,7 @@ void replica_process(struct server *s)
 		memmove(r->acks, r->acks + k, (r->n_acks - k) * sizeof *r->acks);
 		r->n_acks -= k;
 	}
+	apply_durable(s);
 	snapshots_check(s);
 	repl_follow_poke(&r->follow);
 }
@@ -602,7 +611,6 @@ void replica_stop(struct server *s)
 	if (!s->replica)
 		return;
 	repl_follow_stop(&s->replica->follow);
-	store_pending(s); /* what it applied, before the storage thread stops */
 }
 
 static void replica_free(struct server *s)
@@ -613,6 +621,8 @@ static void replica_free(struct server *s)
 	win_trim(r, UINT64_MAX);
 	if (r->restoring)
 		kv_restore_free(&r->restore);
+	if (r->staged_index)
+		kv_free(&r->staged);
 	keel_free(r->win);
 	keel_free(r->acks);
 	keel_free(r);

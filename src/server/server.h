@@ -129,12 +129,13 @@ struct snap_bytes { /* a snapshot's bytes: mapped from a file, or on the heap */
  * and made durable in its storage. */
 struct replica_node {
 	struct repl_follow follow;
-	uint64_t applied;  /* the last index applied */
-	bool empty;	   /* nothing applied or installed yet */
-	uint64_t term;	   /* the highest term stored (the hard state's) */
-	uint64_t durable;  /* the last index applied and durable */
-	uint64_t stored;   /* the last index handed to storage */
-	int64_t stored_ms; /* ... when */
+	uint64_t applied;      /* the last index applied: durable, what reads see */
+	bool empty;	       /* nothing applied or installed yet */
+	uint64_t term;	       /* the highest term stored (the hard state's) */
+	uint64_t durable;      /* the last index applied and durable */
+	uint64_t received;     /* the last index received (and handed to storage) */
+	struct kv staged;      /* a snapshot's keyspace, in place once durable */
+	uint64_t staged_index; /* ... its index (0: none) */
 	struct {
 		uint64_t seq, index;
 	} * acks; /* storage batches not yet durable */
