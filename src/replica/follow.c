@@ -263,7 +263,6 @@ static bool on_frame(struct repl_follow *f, const struct frame *fr)
 		}
 		if (n)
 			f->ops.entries(f->ops.ctx, es, n);
-		f->stats.batches++;
 		f->stats.entries += n;
 		keel_free(es);
 		keel_free(scratch);
@@ -346,7 +345,7 @@ static void connect_cb(uv_connect_t *req, int status)
 		drop(f, "cannot connect: %s", uv_strerror(status));
 		return;
 	}
-	f->last_heard_ms = f->connected_ms = now(f);
+	f->last_heard_ms = now(f);
 	uint64_t applied = f->ops.applied(f->ops.ctx);
 	char a[24], v[16];
 	snprintf(a, sizeof a, "%" PRIu64, applied);

@@ -55,7 +55,7 @@ struct repl_follow {
 	uv_timer_t timer;
 	struct prng rng;
 	uint32_t backoff_ms;
-	int64_t retry_at_ms, last_heard_ms, last_ack_ms, connected_ms;
+	int64_t retry_at_ms, last_heard_ms, last_ack_ms;
 	uint64_t acked; /* the last durable index sent in an ACK */
 	struct rbuf in;
 	struct repl_accept accept;
@@ -65,7 +65,7 @@ struct repl_follow {
 	bool stopped;
 	char last_error[200];
 	struct {
-		uint64_t connects, gaps, bytes_in, batches, entries, snapshots;
+		uint64_t connects, gaps, bytes_in, entries, snapshots;
 	} stats;
 };
 

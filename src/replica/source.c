@@ -5,13 +5,13 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/bytes.h"
 #include "base/mem.h"
 #include "net/frame.h"
+#include "resp/parse.h"
 
 __attribute__((format(printf, 2, 3))) static bool fail(struct repl_source *src, const char *fmt,
 						       ...)
@@ -23,51 +23,41 @@ __attribute__((format(printf, 2, 3))) static bool fail(struct repl_source *src, 
 	return false;
 }
 
-static bool parse_u64(const uint8_t *p, size_t n, uint64_t *out)
+/* A non-negative integer argument (Redis's string2ll). */
+static bool arg_u64(const struct resp_arg *a, int64_t max, int64_t *out)
 {
-	char b[24];
-	if (n == 0 || n >= sizeof b)
-		return false;
-	memcpy(b, p, n);
-	b[n] = 0;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(b, &end, 10);
-	if (errno || *end || b[0] == '-')
-		return false;
-	*out = v;
-	return true;
+	return resp_str2ll(a->p, a->len, out) && *out >= 0 && *out <= max;
 }
 
-int repl_hello_parse(struct repl_hello *h, const uint8_t *const *argv, const size_t *lens,
-		     uint32_t argc, char *why, size_t cap)
+int repl_hello_parse(struct repl_hello *h, const struct resp_arg *argv, uint32_t argc, char *why,
+		     size_t cap)
 {
 	memset(h, 0, sizeof *h);
-	uint64_t version, empty;
+	int64_t version, applied, empty;
 	if (argc != 5) {
 		snprintf(why, cap,
 			 "KEEL.REPLICATE takes version, applied index, empty flag, "
 			 "compression and name");
 		return KEEL_EINVAL;
 	}
-	if (!parse_u64(argv[0], lens[0], &version) || version > UINT32_MAX ||
-	    !parse_u64(argv[1], lens[1], &h->applied) || !parse_u64(argv[2], lens[2], &empty) ||
-	    empty > 1) {
+	if (!arg_u64(&argv[0], UINT32_MAX, &version) || !arg_u64(&argv[1], INT64_MAX, &applied) ||
+	    !arg_u64(&argv[2], 1, &empty)) {
 		snprintf(why, cap,
 			 "KEEL.REPLICATE: version, applied index and empty flag must "
 			 "be unsigned integers (the flag 0 or 1)");
 		return KEEL_EINVAL;
 	}
 	h->version = (uint32_t)version;
+	h->applied = (uint64_t)applied;
 	h->empty = empty == 1;
-	if (lens[3] == 4 && !memcmp(argv[3], "zstd", 4))
+	if (argv[3].len == 4 && !memcmp(argv[3].p, "zstd", 4))
 		h->zstd = true;
-	else if (!(lens[3] == 4 && !memcmp(argv[3], "none", 4))) {
+	else if (!(argv[3].len == 4 && !memcmp(argv[3].p, "none", 4))) {
 		snprintf(why, cap, "KEEL.REPLICATE: compression must be zstd or none");
 		return KEEL_EINVAL;
 	}
-	size_t n = lens[4] < sizeof h->name - 1 ? lens[4] : sizeof h->name - 1;
-	memcpy(h->name, argv[4], n);
+	size_t n = argv[4].len < sizeof h->name - 1 ? argv[4].len : sizeof h->name - 1;
+	memcpy(h->name, argv[4].p, n);
 	for (size_t i = 0; i < n; i++)
 		if (h->name[i] < 0x21 || h->name[i] > 0x7e || h->name[i] == ',')
 			h->name[i] = '_'; /* it is shown in INFO lines */
@@ -100,7 +90,7 @@ bool repl_source_start(struct repl_source *src, const struct repl_source_ops *op
 	rbuf_init(&src->in);
 	rbuf_init(&src->out);
 	src->codec = h->zstd ? REPL_ZSTD : REPL_RAW;
-	src->last_heard_ms = src->last_sent_ms = src->started_ms = now_ms;
+	src->last_heard_ms = src->last_sent_ms = now_ms;
 	if (h->version != REPL_VERSION) {
 		fail(src,
 		     "replica protocol version %" PRIu32 " is not supported: this node "

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "replica/proto.h"
+#include "resp/parse.h"
 #include "resp/buf.h"
 
 #define REPL_WINDOW	  65536	     /* entries sent beyond the last acknowledged */
@@ -72,15 +73,15 @@ struct repl_source {
 	bool snap_open;
 	uint64_t next;	/* the next entry to send */
 	uint64_t acked; /* the replica's durable index */
-	int64_t last_heard_ms, last_sent_ms, behind_since_ms, started_ms;
+	int64_t last_heard_ms, last_sent_ms, behind_since_ms;
 	uint64_t bytes_sent;
 	struct rbuf in, out;
 	char error[160]; /* why the stream ended */
 };
 
 /* Parses KEEL.REPLICATE's arguments (after the command name). */
-int repl_hello_parse(struct repl_hello *h, const uint8_t *const *argv, const size_t *lens,
-		     uint32_t argc, char *why, size_t cap);
+int repl_hello_parse(struct repl_hello *h, const struct resp_arg *argv, uint32_t argc, char *why,
+		     size_t cap);
 /* Starts a stream; false with the reason in src->error (sent as ERROR by
  * repl_source_new itself) when the handshake cannot be served. */
 bool repl_source_start(struct repl_source *src, const struct repl_source_ops *ops,

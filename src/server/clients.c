@@ -78,6 +78,20 @@ static void write_done(uv_write_t *req, int status)
 		client_close(c);
 }
 
+/* Queues w's bytes on the client's socket; false (the client is being
+ * closed, w freed) if it cannot. */
+static bool write_out(struct client *c, struct wreq *w)
+{
+	uv_buf_t b = uv_buf_init((char *)w->buf.p, (unsigned)w->buf.len);
+	w->req.data = c;
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) == 0)
+		return true;
+	rbuf_free(&w->buf);
+	keel_free(w);
+	client_close(c);
+	return false;
+}
+
 static void process_input(struct client *c);
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
@@ -102,14 +116,8 @@ static void flush(struct client *c)
 		creq_free(q);
 	}
 	if (w) {
-		uv_buf_t b = uv_buf_init((char *)w->buf.p, (unsigned)w->buf.len);
-		w->req.data = c;
-		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
-			rbuf_free(&w->buf);
-			keel_free(w);
-			client_close(c);
+		if (!write_out(c, w))
 			return;
-		}
 		/* a client that does not read its replies cannot make the node
 		 * hold them without bound (Redis's client-output-buffer-limit) */
 		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
@@ -141,13 +149,7 @@ void client_send(struct client *c, const uint8_t *p, size_t n)
 	struct wreq *w = keel_calloc(1, sizeof *w);
 	rbuf_init(&w->buf);
 	rbuf_put(&w->buf, p, n);
-	uv_buf_t b = uv_buf_init((char *)w->buf.p, (unsigned)w->buf.len);
-	w->req.data = c;
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
-		rbuf_free(&w->buf);
-		keel_free(w);
-		client_close(c);
-	}
+	write_out(c, w);
 }
 
 size_t client_queued(const struct client *c)

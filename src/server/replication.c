@@ -108,6 +108,13 @@ void replication_detach(struct server *s, struct client *c)
 {
 	struct repl_source *r = c->repl;
 	uint64_t need = repl_source_needs(r);
+	for (struct client **pp = &s->streams; *pp; pp = &(*pp)->next_stream) {
+		if (*pp == c) {
+			*pp = c->next_stream;
+			s->n_streams--;
+			break;
+		}
+	}
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < s->n_repl_gone; i++)
 		if (strcmp(s->repl_gone[i].name, r->hello.name) != 0)
@@ -139,16 +146,9 @@ static uint64_t lowest(const struct server *s, uint64_t keep, uint64_t need, uin
 void replication_attach(struct server *s, struct client *c, struct creq *q,
 			const struct resp_arg *argv, uint32_t argc)
 {
-	const uint8_t *av[8];
-	size_t lens[8];
-	uint32_t n = argc - 1 < 8 ? argc - 1 : 8;
-	for (uint32_t i = 0; i < n; i++) {
-		av[i] = argv[i + 1].p;
-		lens[i] = argv[i + 1].len;
-	}
 	struct repl_hello h;
 	char why[160];
-	if (c->repl || repl_hello_parse(&h, av, lens, argc - 1, why, sizeof why) != KEEL_OK) {
+	if (c->repl || repl_hello_parse(&h, argv + 1, argc - 1, why, sizeof why) != KEEL_OK) {
 		resp_errorf(&q->reply, "ERR %s", c->repl ? "already a replica stream" : why);
 		creq_finish(s, q);
 		return;
@@ -168,6 +168,9 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 		client_drop(c);
 		return;
 	}
+	c->next_stream = s->streams;
+	s->streams = c;
+	s->n_streams++;
 	if (c->repl->phase == REPL_SRC_SNAPSHOT)
 		fprintf(stderr,
 			"[%llu] replica %s (%s) attached: catching up by the snapshot at %llu "
@@ -194,8 +197,8 @@ void replication_pump(struct server *s)
 {
 	uint64_t keep = 0;
 	int64_t now = server_now_ms();
-	for (struct client *c = s->clients; c; c = c->next) {
-		if (!c->repl || c->closing)
+	for (struct client *c = s->streams; c; c = c->next_stream) {
+		if (c->closing)
 			continue;
 		if (!repl_source_pump(c->repl, now)) {
 			source_end(s, c);
@@ -229,8 +232,8 @@ static void info_streams(struct server *s, struct rbuf *o)
 	char line[512];
 	uint32_t i = 0;
 	int64_t now = server_now_ms();
-	for (struct client *c = s->clients; c; c = c->next) {
-		if (!c->repl || c->closing)
+	for (struct client *c = s->streams; c; c = c->next_stream) {
+		if (c->closing)
 			continue;
 		struct repl_source *r = c->repl;
 		uint64_t applied = src_applied(c);
@@ -246,14 +249,6 @@ static void info_streams(struct server *s, struct rbuf *o)
 	}
 }
 
-static uint32_t count_streams(const struct server *s)
-{
-	uint32_t n = 0;
-	for (const struct client *c = s->clients; c; c = c->next)
-		n += c->repl && !c->closing;
-	return n;
-}
-
 static const char *follow_state(const struct repl_follow *f)
 {
 	static const char *const names[] = {"connecting", "connecting", "catchup", "streaming"};
@@ -263,7 +258,7 @@ static const char *follow_state(const struct repl_follow *f)
 void replication_info(struct server *s, struct rbuf *o)
 {
 	char line[1536];
-	uint32_t n = count_streams(s);
+	uint32_t n = s->n_streams;
 	if (!s->replica) {
 		bool leader = s->r && raft_role_of(s->r) == RAFT_LEADER;
 		snprintf(line, sizeof line,

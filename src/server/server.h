@@ -88,7 +88,8 @@ struct client {
 	uint32_t multi_n;
 	struct client *next;
 	int64_t created_ms;
-	struct repl_source *repl; /* a replica's stream (KEEL.REPLICATE) */
+	struct repl_source *repl;   /* a replica's stream (KEEL.REPLICATE) */
+	struct client *next_stream; /* the server's list of them */
 };
 
 struct pending { /* a proposed write, or a read waiting for its index */
@@ -154,7 +155,9 @@ struct replica_node {
 
 struct server {
 	struct server_config cfg;
-	struct replica_node *replica;	       /* NULL: a Raft member */
+	struct replica_node *replica; /* NULL: a Raft member */
+	struct client *streams;	      /* clients that are replicas' streams */
+	uint32_t n_streams;
 	struct repl_batch_cache repl_cache[2]; /* replicas' batches, by codec */
 	struct repl_gone {		       /* streams that ended lately */
 		char name[64];

@@ -137,6 +137,20 @@ def case(fn):
     return run
 
 
+def wait_for(what, f, timeout=60):
+    """Calls f until it is true (errors of a node not up yet count as
+    false); AssertionError after timeout seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if f():
+                return
+        except (redis.RedisError, OSError, KeyError):
+            pass  # not up yet
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def retry(f, tries=50):
     """Calls f until it does not raise a retryable error."""
     for k in range(tries):

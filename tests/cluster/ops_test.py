@@ -21,7 +21,7 @@ import time
 
 import redis
 
-from harness import BASE, CLI, SERVER, Cluster, Writers, case, retry, run_suite
+from harness import BASE, CLI, SERVER, Cluster, Writers, case, retry, run_suite, wait_for
 
 
 def cli(c, i, *args, timeout=30):
@@ -37,18 +37,6 @@ def role_of(c, member):
     inf = c.info(lead) if lead else None
     m = inf.get(f"raft_member_{member}") if inf else None
     return m.get("role") if isinstance(m, dict) else None
-
-
-def wait_for(what, f, timeout=30):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if f():
-                return
-        except (redis.RedisError, OSError, KeyError):
-            pass  # not up yet
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def check_all_acked(c, acked, nodes):

@@ -24,7 +24,7 @@ import time
 
 import redis
 
-from harness import BASE, SERVER, Cluster, case, retry, run_suite
+from harness import BASE, SERVER, Cluster, case, retry, run_suite, wait_for
 
 COMPACT = ["--snapshot-entries", "500", "--trailing-entries", "50"]
 
@@ -37,23 +37,17 @@ def start_replica(c, i, sources, extra=()):
     c._spawn(i, ["--replica-of", ",".join(addr(j) for j in sources)] + list(extra))
 
 
+def streaming_replica(c, i, sources, extra=(), what="the replica to stream"):
+    """Starts replica i and waits until it streams."""
+    start_replica(c, i, sources, extra)
+    wait_for(what, lambda: rinfo(c, i).get("keel_replica_state") == "streaming", 60)
+
+
 def rinfo(c, i):
     try:
         return c.client(i, 2).info("replication")
     except (redis.RedisError, OSError):
         return {}
-
-
-def wait_for(what, f, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if f():
-                return
-        except (redis.RedisError, OSError, KeyError):
-            pass  # not up yet
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def load(c, n, prefix="k", size=16, step=None):
@@ -139,7 +133,7 @@ class Load:
     ever goes down."""
 
     def __init__(self, c, replicas=()):
-        self.c, self.stop, self.sets, self.incrs = c, False, 0, 0
+        self.c, self.stop, self.sets = c, False, 0
         self.errors = []
         self.threads = [threading.Thread(target=self.write, args=(t,)) for t in range(2)]
         self.threads += [threading.Thread(target=self.read, args=(i,)) for i in replicas]
@@ -199,9 +193,7 @@ def empty_replica_catches_up_100k_keys_then_follows():
         wait_for("the leader's log to be compacted",
                  lambda: c.client(c.leader(), 2).info("persistence")["keel_log_first"] > 2)
         t0 = time.time()
-        start_replica(c, 9, [c.leader()])
-        wait_for("the replica to stream",
-                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 9, [c.leader()])
         took = time.time() - t0
         inf = rinfo(c, 9)
         assert inf["keel_replica_snapshots_received"] == 1, inf
@@ -277,9 +269,7 @@ def replica_cut_off_by_a_partition():
         c.start_all()
         assert c.leader(20), "no leader"
         load(c, 5000)
-        start_replica(c, 9, [1, 2, 3])
-        wait_for("the replica to stream",
-                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 9, [1, 2, 3])
         ld = Load(c, replicas=(9,))
         ipt("-N", chain)
         ipt("-I", "OUTPUT", "-j", chain)
@@ -312,9 +302,7 @@ def leader_fails_over_while_the_replica_lags():
         c.start_all()
         lead = c.leader(20)
         assert lead, "no leader"
-        start_replica(c, 9, [lead] + [i for i in (1, 2, 3) if i != lead])
-        wait_for("the replica to stream",
-                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 9, [lead] + [i for i in (1, 2, 3) if i != lead])
         ld = Load(c, replicas=(9,))
         time.sleep(2)
         c.procs[lead].send_signal(19)  # SIGSTOP: the stream stops, writes elsewhere wait
@@ -341,9 +329,7 @@ def pause_replica_while_log_compacts(max_lag):
         lead = c.leader(20)
         assert lead, "no leader"
         # uncompressed, so that the source cannot queue all of it at once
-        start_replica(c, 9, [lead], ["--replica-compress", "no"])
-        wait_for("the replica to stream",
-                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 9, [lead], ["--replica-compress", "no"])
         c.procs[9].send_signal(19)  # SIGSTOP
         before = c.info(lead)["raft_applied_index"]
         load(c, 3000, prefix="big", size=20000, step=5)  # hundreds of entries
@@ -388,16 +374,12 @@ def restarted_replica_resumes_from_its_own_log():
         c.start_all()
         assert c.leader(20), "no leader"
         load(c, 5000)
-        start_replica(c, 9, [1, 2, 3])
-        wait_for("the replica to stream",
-                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 9, [1, 2, 3])
         ld = Load(c, replicas=(9,))
         time.sleep(2)
         c.kill(9)
         time.sleep(1)
-        start_replica(c, 9, [1, 2, 3])
-        wait_for("the replica to stream again",
-                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 9, [1, 2, 3], what="the replica to stream again")
         time.sleep(1)
         sets = ld.finish()
         n = converge(c, (9,))
@@ -420,15 +402,13 @@ def chain_cluster_to_a_to_b():
         c.start_all()
         assert c.leader(20), "no leader"
         load(c, 20000)
-        start_replica(c, 8, [1, 2, 3])
-        wait_for("A to stream", lambda: rinfo(c, 8).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 8, [1, 2, 3], what="A to stream")
         ld = Load(c, replicas=(8,))
         wait_for("A to take a snapshot of its own",
                  lambda: c.client(8, 2).info("persistence")["keel_snapshots_taken"] >= 1)
         wait_for("A to compact its log",
                  lambda: c.client(8, 2).info("persistence")["keel_log_first"] > 1)
-        c._spawn(7, ["--replica-of", addr(8)])
-        wait_for("B to stream", lambda: rinfo(c, 7).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 7, [8], what="B to stream")
         time.sleep(2)
         sets = ld.finish()
         n = converge(c, (8, 7))
@@ -497,9 +477,7 @@ def handshake_and_command_errors():
             raise AssertionError("a bad handshake was accepted")
         except redis.ResponseError as e:
             assert "unsigned integers" in str(e), str(e)
-        start_replica(c, 9, [1])
-        wait_for("the replica to stream",
-                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming")
+        streaming_replica(c, 9, [1])
         try:
             c.client(9).execute_command("RAFT", "STATUS")
             raise AssertionError("a replica answered RAFT STATUS")

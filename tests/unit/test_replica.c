@@ -335,34 +335,34 @@ static void source_from_snapshot(void **state)
 	close(f.snap_fd);
 }
 
+static void args_of(struct resp_arg *av, const char *const *words)
+{
+	for (int i = 0; i < 5; i++)
+		av[i] = (struct resp_arg){(const uint8_t *)words[i], strlen(words[i])};
+}
+
 static void hello_parse(void **state)
 {
 	(void)state;
 	const char *good[] = {"1", "42", "0", "zstd", "9@127.0.0.9:7009"};
 	const char *bad[][5] = {
-		{"1", "-1", "0", "zstd", "x"}, {"1", "42", "2", "zstd", "x"},
-		{"1", "42", "0", "lz4", "x"},  {"x", "42", "0", "none", "x"},
-		{"1", "", "0", "none", "x"},
+		{"1", "-1", "0", "zstd", "x"},	{"1", "42", "2", "zstd", "x"},
+		{"1", "42", "0", "lz4", "x"},	{"x", "42", "0", "none", "x"},
+		{"1", "", "0", "none", "x"},	{"4294967296", "42", "0", "none", "x"},
+		{"1", "042", "0", "none", "x"},
 	};
-	const uint8_t *av[5];
-	size_t lens[5];
+	struct resp_arg av[5];
 	char why[160];
 	struct repl_hello h;
-	for (int i = 0; i < 5; i++) {
-		av[i] = (const uint8_t *)good[i];
-		lens[i] = strlen(good[i]);
-	}
-	assert_int_equal(repl_hello_parse(&h, av, lens, 5, why, sizeof why), KEEL_OK);
+	args_of(av, good);
+	assert_int_equal(repl_hello_parse(&h, av, 5, why, sizeof why), KEEL_OK);
 	assert_int_equal(h.applied, 42);
 	assert_true(h.zstd);
 	assert_string_equal(h.name, "9@127.0.0.9:7009");
-	assert_int_equal(repl_hello_parse(&h, av, lens, 4, why, sizeof why), KEEL_EINVAL);
+	assert_int_equal(repl_hello_parse(&h, av, 4, why, sizeof why), KEEL_EINVAL);
 	for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
-		for (int i = 0; i < 5; i++) {
-			av[i] = (const uint8_t *)bad[b][i];
-			lens[i] = strlen(bad[b][i]);
-		}
-		assert_int_equal(repl_hello_parse(&h, av, lens, 5, why, sizeof why), KEEL_EINVAL);
+		args_of(av, bad[b]);
+		assert_int_equal(repl_hello_parse(&h, av, 5, why, sizeof why), KEEL_EINVAL);
 	}
 }
 
