@@ -21,7 +21,11 @@ struct conn {
 	struct peer *owner; /* outgoing: its peer; incoming: NULL */
 	uint64_t id;	    /* incoming: known after HELLO */
 	bool connected;
-	size_t queued;
+	size_t queued;	   /* bytes handed to the socket, not yet written */
+	uint8_t *out;	   /* frames of this loop pass, not yet handed over */
+	size_t out_len, out_cap;
+	struct conn *next_out; /* the list of connections with frames to go */
+	bool in_out_list;
 	uint8_t *in;
 	size_t in_len, in_cap;
 	struct conn *next; /* incoming list */
@@ -47,6 +51,7 @@ struct peers {
 	char advertise[64]; /* host:port where we listen, sent in HELLO */
 	struct peer peers[PEERS_MAX];
 	struct conn *incoming;
+	struct conn *outq; /* connections with frames to go (peers_flush) */
 	bool stopping;
 	int open_handles;
 	struct prng rng; /* reconnect jitter */
@@ -56,7 +61,7 @@ struct wreq {
 	uv_write_t req;
 	struct conn *c;
 	size_t n;
-	uint8_t data[];
+	uint8_t *data;
 };
 
 static void logf_(struct peers *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -105,6 +110,15 @@ static void conn_closed(uv_handle_t *h)
 			}
 		}
 	}
+	if (c->in_out_list) {
+		for (struct conn **pp = &ps->outq; *pp; pp = &(*pp)->next_out) {
+			if (*pp == c) {
+				*pp = c->next_out;
+				break;
+			}
+		}
+	}
+	keel_free(c->out);
 	keel_free(c->in);
 	keel_free(c);
 	ps->open_handles--;
@@ -135,27 +149,59 @@ static void write_done(uv_write_t *req, int status)
 	w->c->queued -= w->n;
 	if (status < 0)
 		conn_close(w->c);
+	keel_free(w->data);
 	keel_free(w);
 }
 
+/* Queues a frame: it goes with the rest of this loop pass's frames to the
+ * same peer, in one write, when peers_flush runs. */
 static bool conn_write(struct conn *c, uint8_t kind, const void *payload, size_t n)
 {
-	if (!c->connected || c->queued + n > PEER_QUEUE_MAX || n > FRAME_MAX)
+	if (!c->connected || c->queued + c->out_len + FRAME_HDR + n > PEER_QUEUE_MAX ||
+	    n > FRAME_MAX || uv_is_closing((uv_handle_t *)&c->tcp))
 		return false;
-	struct wreq *w = keel_malloc(sizeof *w + FRAME_HDR + n);
-	w->c = c;
-	w->n = FRAME_HDR + n;
-	frame_header(w->data, kind, payload, (uint32_t)n);
-	if (n)
-		memcpy(w->data + FRAME_HDR, payload, n);
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->n);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
-		keel_free(w);
-		conn_close(c);
-		return false;
+	if (c->out_cap - c->out_len < FRAME_HDR + n) {
+		size_t cap = c->out_cap ? c->out_cap : 16384;
+		while (cap - c->out_len < FRAME_HDR + n)
+			cap *= 2;
+		c->out = keel_realloc(c->out, cap);
+		c->out_cap = cap;
 	}
-	c->queued += w->n;
+	frame_header(c->out + c->out_len, kind, payload, (uint32_t)n);
+	if (n)
+		memcpy(c->out + c->out_len + FRAME_HDR, payload, n);
+	c->out_len += FRAME_HDR + n;
+	if (!c->in_out_list) {
+		c->in_out_list = true;
+		c->next_out = c->ps->outq;
+		c->ps->outq = c;
+	}
 	return true;
+}
+
+void peers_flush(struct peers *ps)
+{
+	while (ps->outq) {
+		struct conn *c = ps->outq;
+		ps->outq = c->next_out;
+		c->in_out_list = false;
+		if (!c->out_len)
+			continue;
+		struct wreq *w = keel_malloc(sizeof *w);
+		w->c = c;
+		w->n = c->out_len;
+		w->data = c->out; /* the write owns the buffer now */
+		c->out = NULL;
+		c->out_len = c->out_cap = 0;
+		uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->n);
+		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
+			keel_free(w->data);
+			keel_free(w);
+			conn_close(c);
+			continue;
+		}
+		c->queued += w->n;
+	}
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)

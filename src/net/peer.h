@@ -35,8 +35,11 @@ int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
 /* Adds or updates a peer's address ("host:port"); connects in the background. */
 void peers_set(struct peers *ps, uint64_t id, const char *addr);
 void peers_remove(struct peers *ps, uint64_t id);
-/* Queues a frame to a peer; false if it was dropped. */
+/* Queues a frame to a peer; false if it was dropped. The frames queued to
+ * a peer go out together, in one write, at peers_flush. */
 bool peers_send(struct peers *ps, uint64_t id, uint8_t kind, const void *payload, size_t n);
+/* Writes what was queued: called at the end of each loop pass. */
+void peers_flush(struct peers *ps);
 bool peers_connected(const struct peers *ps, uint64_t id);
 /* Closes everything; frees ps once the loop has run the closes. */
 void peers_stop(struct peers *ps);

@@ -1,8 +1,10 @@
 /* server/clients.c — client connections on the event loop: RESP requests
  * parsed as they arrive (pipelining), each given a reply slot so replies
- * leave in request order even when a write waits for its commit; limits on
- * pending requests (reading pauses) and on a request's size (the parser's
- * own); a protocol error is answered and the connection closed. */
+ * leave in request order even when a write waits for its commit; the
+ * replies a loop pass finished go out at its end, one write per client
+ * (as Redis writes in beforeSleep); limits on pending requests (reading
+ * pauses) and on a request's size (the parser's own); a protocol error is
+ * answered and the connection closed. */
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +40,14 @@ static void client_closed(uv_handle_t *h)
 		}
 	}
 	s->n_clients--;
+	if (c->dirty) {
+		for (struct client **pp = &s->dirty; *pp; pp = &(*pp)->next_dirty) {
+			if (*pp == c) {
+				*pp = c->next_dirty;
+				break;
+			}
+		}
+	}
 	struct creq *q = c->head;
 	while (q) {
 		struct creq *next = q->next;
@@ -93,6 +103,7 @@ static bool write_out(struct client *c, struct wreq *w)
 }
 
 static void process_input(struct client *c);
+static void client_mark(struct client *c);
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 
@@ -135,7 +146,7 @@ static void flush(struct client *c)
 		client_close(c);
 		return;
 	}
-	if (c->paused && c->n_pending < PENDING_MAX / 2 && !c->in_process) {
+	if (c->paused && c->n_pending < PENDING_MAX / 2) {
 		c->paused = false; /* go on with what is buffered, then read again */
 		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 		process_input(c);
@@ -174,8 +185,29 @@ void creq_finish(struct server *s, struct creq *q)
 		creq_free(q);
 		return;
 	}
-	if (!q->client->in_process) /* else flushed once the input is parsed */
-		flush(q->client);
+	client_mark(q->client);
+}
+
+/* The client has replies to write at the end of this loop pass. */
+static void client_mark(struct client *c)
+{
+	if (c->dirty || c->closing)
+		return;
+	c->dirty = true;
+	c->next_dirty = c->s->dirty;
+	c->s->dirty = c;
+}
+
+void clients_flush(struct server *s)
+{
+	/* a flush may resume a paused client, whose input may finish more
+	 * replies: they join a new list, flushed in turn */
+	while (s->dirty) {
+		struct client *c = s->dirty;
+		s->dirty = c->next_dirty;
+		c->dirty = false;
+		flush(c);
+	}
 }
 
 static struct creq *creq_new(struct client *c)
@@ -265,7 +297,6 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 static void process_input(struct client *c)
 {
 	size_t at = 0;
-	c->in_process = true;
 	while (!c->closing && !c->close_after_reply && c->n_pending < PENDING_MAX) {
 		if (c->in.len - at < c->need)
 			break;
@@ -296,14 +327,13 @@ static void process_input(struct client *c)
 		}
 	}
 	rbuf_consume(&c->in, at);
-	c->in_process = false;
 	if (c->closing)
 		return;
 	if (c->n_pending >= PENDING_MAX && !c->paused) {
 		c->paused = true;
 		uv_read_stop((uv_stream_t *)&c->tcp);
 	}
-	flush(c);
+	client_mark(c);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)

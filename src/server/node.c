@@ -305,7 +305,8 @@ static void on_tick(uv_timer_t *t)
 
 /* The end of a loop pass: what clients asked for in it goes to the core
  * together — the writes as one update (one append to the followers, one
- * group for the disk), the reads under one read index. */
+ * group for the disk), the reads under one read index — and the replies
+ * it finished go out, one write per client and one per peer. */
 static void on_check(uv_check_t *h)
 {
 	struct server *s = h->data;
@@ -313,8 +314,12 @@ static void on_check(uv_check_t *h)
 	requests_flush_reads(s);
 	server_process(s);
 	requests_flush_peers(s);
-	if (!s->closed)
+	if (!s->closed) {
 		replication_pump(s); /* what this pass applied, to the replicas */
+		if (s->peers)
+			peers_flush(s->peers); /* this pass's frames, one write a peer */
+	}
+	clients_flush(s);
 }
 
 static void on_wake(uv_async_t *a)

@@ -80,7 +80,8 @@ struct client {
 	struct creq *head, *tail; /* replies in request order */
 	uint32_t n_pending;
 	bool closing, close_after_reply;
-	bool in_process; /* parsing input: replies are flushed after */
+	bool dirty;		  /* on the server's list of clients to flush */
+	struct client *next_dirty;
 	bool paused;	 /* reading stopped: too many requests in flight */
 	/* MULTI */
 	bool in_multi, multi_error;
@@ -241,6 +242,7 @@ struct server {
 	uint32_t n_batches;
 	/* clients */
 	struct client *clients;
+	struct client *dirty; /* with replies to write at the end of the pass */
 	uint64_t next_client_id;
 	uint32_t n_clients;
 	/* state */
@@ -323,6 +325,7 @@ void client_send(struct client *c, const uint8_t *p, size_t n); /* raw bytes */
 size_t client_queued(const struct client *c);			/* bytes not yet written */
 void client_drop(struct client *c);
 void creq_finish(struct server *s, struct creq *q); /* q->reply is ready */
+void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
 
 /* server/commands.c: the commands the server answers itself. */
