@@ -15,18 +15,83 @@
 #include "server/entry.h"
 #include "server/server.h"
 
-#define PENDING_MAX 10000 /* requests in flight before reading pauses */
+#define PENDING_MAX 10000  /* requests in flight before reading pauses */
+#define POOL_MAX    4096   /* finished request slots kept for reuse */
+#define POOL_BUF    16384  /* ... with their buffers, up to this size */
 
 struct wreq {
 	uv_write_t req;
-	struct rbuf buf;
+	size_t n;
+	uint8_t data[];
 };
 
-static void creq_free(struct creq *q)
+/* Slots are reused, buffers and all: a request costs no allocation once
+ * the node has served a few. */
+struct creq *creq_new(struct server *s, struct client *c)
 {
-	rbuf_free(&q->reply);
-	keel_free(q->cmd_bytes);
-	keel_free(q);
+	struct creq *q = s->creq_pool;
+	if (q) {
+		s->creq_pool = q->next;
+		s->n_creq_pool--;
+		struct rbuf reply = q->reply, cmd = q->cmd;
+		memset(q, 0, sizeof *q);
+		q->reply = reply;
+		q->cmd = cmd;
+		q->reply.len = q->cmd.len = 0;
+	} else {
+		q = keel_calloc(1, sizeof *q);
+		rbuf_init(&q->reply);
+		rbuf_init(&q->cmd);
+	}
+	q->client = c;
+	if (c) {
+		if (c->tail)
+			c->tail->next = q;
+		else
+			c->head = q;
+		c->tail = q;
+		c->n_pending++;
+	}
+	return q;
+}
+
+void creq_free(struct server *s, struct creq *q)
+{
+	if (s->n_creq_pool >= POOL_MAX) {
+		rbuf_free(&q->reply);
+		rbuf_free(&q->cmd);
+		keel_free(q);
+		return;
+	}
+	if (q->reply.cap > POOL_BUF)
+		rbuf_free(&q->reply);
+	if (q->cmd.cap > POOL_BUF)
+		rbuf_free(&q->cmd);
+	q->next = s->creq_pool;
+	s->creq_pool = q;
+	s->n_creq_pool++;
+}
+
+void clients_free(struct server *s)
+{
+	while (s->creq_pool) {
+		struct creq *q = s->creq_pool;
+		s->creq_pool = q->next;
+		rbuf_free(&q->reply);
+		rbuf_free(&q->cmd);
+		keel_free(q);
+	}
+	s->n_creq_pool = 0;
+	rbuf_free(&s->out);
+	rbuf_free(&s->entry);
+	keel_free(s->argv);
+	s->argv = NULL;
+	s->cap_argv = 0;
+	for (uint32_t i = 0; i < s->cap_replies; i++)
+		rbuf_free(&s->replies[i]);
+	keel_free(s->replies);
+	s->replies = NULL;
+	s->cap_replies = 0;
 }
 
 static void client_closed(uv_handle_t *h)
@@ -52,7 +117,7 @@ static void client_closed(uv_handle_t *h)
 	while (q) {
 		struct creq *next = q->next;
 		if (q->done)
-			creq_free(q);
+			creq_free(s, q);
 		else
 			q->client = NULL; /* still in flight: freed when it finishes */
 		q = next;
@@ -80,23 +145,37 @@ void client_drop(struct client *c)
 
 static void write_done(uv_write_t *req, int status)
 {
-	struct wreq *w = (struct wreq *)req;
 	struct client *c = req->data;
-	rbuf_free(&w->buf);
-	keel_free(w);
+	keel_free(req);
 	if (status < 0)
 		client_close(c);
 }
 
-/* Queues w's bytes on the client's socket; false (the client is being
- * closed, w freed) if it cannot. */
-static bool write_out(struct client *c, struct wreq *w)
+/* Writes n bytes to the client's socket: what it takes at once is written
+ * now, the rest is queued. False (the client is being closed) on failure. */
+static bool write_out(struct client *c, const uint8_t *p, size_t n)
 {
-	uv_buf_t b = uv_buf_init((char *)w->buf.p, (unsigned)w->buf.len);
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+		int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		if (w < 0 && w != UV_EAGAIN) {
+			client_close(c);
+			return false;
+		}
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		}
+	}
+	if (!n)
+		return true;
+	struct wreq *w = keel_malloc(sizeof *w + n);
+	w->n = n;
+	memcpy(w->data, p, n);
 	w->req.data = c;
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) == 0)
 		return true;
-	rbuf_free(&w->buf);
 	keel_free(w);
 	client_close(c);
 	return false;
@@ -112,22 +191,22 @@ static void flush(struct client *c)
 {
 	if (c->closing)
 		return;
-	struct wreq *w = NULL;
+	struct server *s = c->s;
+	s->out.len = 0;
 	while (c->head && c->head->done) {
 		struct creq *q = c->head;
 		c->head = q->next;
 		if (!c->head)
 			c->tail = NULL;
 		c->n_pending--;
-		if (!w) {
-			w = keel_calloc(1, sizeof *w);
-			rbuf_init(&w->buf);
-		}
-		rbuf_put(&w->buf, q->reply.p, q->reply.len);
-		creq_free(q);
+		rbuf_put(&s->out, q->reply.p, q->reply.len);
+		creq_free(s, q);
 	}
-	if (w) {
-		if (!write_out(c, w))
+	if (s->out.len) {
+		bool ok = write_out(c, s->out.p, s->out.len);
+		if (s->out.cap > (1u << 20)) /* one big reply: its buffer goes */
+			rbuf_free(&s->out);
+		if (!ok)
 			return;
 		/* a client that does not read its replies cannot make the node
 		 * hold them without bound (Redis's client-output-buffer-limit) */
@@ -157,10 +236,7 @@ void client_send(struct client *c, const uint8_t *p, size_t n)
 {
 	if (c->closing || !n)
 		return;
-	struct wreq *w = keel_calloc(1, sizeof *w);
-	rbuf_init(&w->buf);
-	rbuf_put(&w->buf, p, n);
-	write_out(c, w);
+	write_out(c, p, n);
 }
 
 size_t client_queued(const struct client *c)
@@ -178,11 +254,11 @@ void creq_finish(struct server *s, struct creq *q)
 			rbuf_put_u32(&b->rep, (uint32_t)q->reply.len);
 			rbuf_put(&b->rep, q->reply.p, q->reply.len);
 		}
-		creq_free(q);
+		creq_free(s, q);
 		return;
 	}
 	if (!q->client) {
-		creq_free(q);
+		creq_free(s, q);
 		return;
 	}
 	client_mark(q->client);
@@ -210,20 +286,6 @@ void clients_flush(struct server *s)
 	}
 }
 
-static struct creq *creq_new(struct client *c)
-{
-	struct creq *q = keel_calloc(1, sizeof *q);
-	rbuf_init(&q->reply);
-	q->client = c;
-	if (c->tail)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
-	c->n_pending++;
-	return q;
-}
-
 /* Queues a command inside MULTI, or refuses it. */
 static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *cmd,
 			const struct resp_arg *argv, uint32_t argc)
@@ -246,7 +308,7 @@ static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *c
 static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t argc)
 {
 	struct server *s = c->s;
-	struct creq *q = creq_new(c);
+	struct creq *q = creq_new(s, c);
 	s->stats.commands++;
 	const struct kv_cmd *cmd = kv_lookup(argv[0].p, argv[0].len);
 	bool arity_ok = cmd && ((cmd->arity > 0 && argc == (uint32_t)cmd->arity) ||
@@ -280,14 +342,10 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		creq_finish(s, q);
 		return;
 	}
-	struct rbuf b;
-	rbuf_init(&b);
 	bool read = (cmd->flags & KV_READ) != 0;
 	if (!read) /* a write carries its session and sequence number */
-		entry_req_header(&b, c->session, c->next_seq++, 1);
-	entry_cmd_append(&b, argv, argc);
-	q->cmd_bytes = b.p;
-	q->cmd_len = b.len;
+		entry_req_header(&q->cmd, c->session, c->next_seq++, 1);
+	entry_cmd_append(&q->cmd, argv, argc);
 	q->n_cmds = 1;
 	request_submit(s, q, read);
 }
@@ -310,7 +368,7 @@ static void process_input(struct client *c)
 		}
 		c->need = 0;
 		if (rc == RESP_ERR) {
-			struct creq *q = creq_new(c);
+			struct creq *q = creq_new(c->s, c);
 			resp_errorf(&q->reply, "ERR %s", err);
 			c->close_after_reply = true;
 			q->done = true;

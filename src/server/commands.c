@@ -172,12 +172,8 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 		return;
 	}
 	/* one request, in one log entry, applied at once on every replica */
-	struct rbuf b;
-	rbuf_init(&b);
-	entry_req_header(&b, c->session, c->next_seq++, c->multi_n);
-	rbuf_put(&b, c->multi.p, c->multi.len);
-	q->cmd_bytes = b.p;
-	q->cmd_len = b.len;
+	entry_req_header(&q->cmd, c->session, c->next_seq++, c->multi_n);
+	rbuf_put(&q->cmd, c->multi.p, c->multi.len);
 	q->n_cmds = c->multi_n;
 	c->multi.len = 0;
 	c->multi_n = 0;

@@ -36,50 +36,96 @@ void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t ar
 	}
 }
 
-static bool read_cmd(struct bytes_reader *r, struct entry_cmd *c)
+/* Reads one command's arguments into *argv (grown to *cap as needed). */
+static bool read_args(struct bytes_reader *r, struct resp_arg **argv, uint32_t *cap,
+		      uint32_t *argc_out)
 {
 	uint32_t argc = bytes_read_u32(r);
 	if (r->err || argc == 0 || argc > bytes_reader_left(r) / 4)
 		return false;
-	c->argc = argc;
-	c->argv = keel_calloc(argc, sizeof *c->argv);
+	if (argc > *cap) {
+		keel_free(*argv);
+		*argv = keel_malloc(argc * sizeof **argv);
+		*cap = argc;
+	}
+	*argc_out = argc;
 	for (uint32_t k = 0; k < argc && !r->err; k++) {
 		uint32_t len = bytes_read_u32(r);
 		const uint8_t *a = bytes_read_raw(r, len);
-		c->argv[k].p = a && len ? a : (const uint8_t *)"";
-		c->argv[k].len = len;
+		(*argv)[k].p = a && len ? a : (const uint8_t *)"";
+		(*argv)[k].len = len;
 	}
 	return !r->err;
 }
 
-int entry_decode(struct entry *e, const uint8_t *p, size_t n)
+/* Reads an entry's requests: counts them, their commands and arguments
+ * (e == NULL), or fills e's arrays, already sized by a counting pass. */
+static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, size_t *n_cmds,
+		 size_t *n_args)
 {
-	memset(e, 0, sizeof *e);
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
 	if (bytes_read_u8(&r) != ENTRY_VERSION)
-		return KEEL_ECORRUPT;
-	e->time_ms = (int64_t)bytes_read_u64(&r);
-	e->n_reqs = bytes_read_u32(&r);
-	if (r.err || e->n_reqs == 0 || e->n_reqs > bytes_reader_left(&r) / 20)
-		return KEEL_ECORRUPT;
-	e->reqs = keel_calloc(e->n_reqs, sizeof *e->reqs);
-	for (uint32_t i = 0; i < e->n_reqs && !r.err; i++) {
-		struct entry_req *q = &e->reqs[i];
-		q->session = bytes_read_u64(&r);
-		q->seq = bytes_read_u64(&r);
-		q->n_cmds = bytes_read_u32(&r);
-		if (r.err || q->n_cmds == 0 || q->n_cmds > ENTRY_CMDS_MAX ||
-		    q->n_cmds > bytes_reader_left(&r) / 4) {
-			r.err = true;
-			break;
+		return false;
+	int64_t time_ms = (int64_t)bytes_read_u64(&r);
+	uint32_t reqs = bytes_read_u32(&r);
+	if (r.err || reqs == 0 || reqs > bytes_reader_left(&r) / 20)
+		return false;
+	size_t cmds = 0, args = 0;
+	for (uint32_t i = 0; i < reqs && !r.err; i++) {
+		uint64_t session = bytes_read_u64(&r);
+		uint64_t seq = bytes_read_u64(&r);
+		uint32_t k_cmds = bytes_read_u32(&r);
+		if (r.err || k_cmds == 0 || k_cmds > ENTRY_CMDS_MAX ||
+		    k_cmds > bytes_reader_left(&r) / 4)
+			return false;
+		if (e)
+			e->reqs[i] = (struct entry_req){session, seq, &e->cmd_store[cmds], k_cmds};
+		for (uint32_t k = 0; k < k_cmds; k++, cmds++) {
+			uint32_t argc = bytes_read_u32(&r);
+			if (r.err || argc == 0 || argc > bytes_reader_left(&r) / 4)
+				return false;
+			if (e)
+				e->cmd_store[cmds] = (struct entry_cmd){&e->arg_store[args], argc};
+			for (uint32_t a = 0; a < argc; a++, args++) {
+				uint32_t len = bytes_read_u32(&r);
+				const uint8_t *b = bytes_read_raw(&r, len);
+				if (r.err)
+					return false;
+				if (e)
+					e->arg_store[args] =
+						(struct resp_arg){len ? b : (const uint8_t *)"", len};
+			}
 		}
-		q->cmds = keel_calloc(q->n_cmds, sizeof *q->cmds);
-		for (uint32_t k = 0; k < q->n_cmds && !r.err; k++)
-			if (!read_cmd(&r, &q->cmds[k]))
-				r.err = true;
 	}
-	if (r.err || bytes_reader_left(&r)) {
+	if (r.err || bytes_reader_left(&r))
+		return false;
+	if (e) {
+		e->time_ms = time_ms;
+		e->n_reqs = reqs;
+	}
+	*n_reqs = reqs;
+	*n_cmds = cmds;
+	*n_args = args;
+	return true;
+}
+
+/* One allocation holds the requests, their commands and their arguments
+ * (which point into p). */
+int entry_decode(struct entry *e, const uint8_t *p, size_t n)
+{
+	memset(e, 0, sizeof *e);
+	uint32_t reqs;
+	size_t cmds, args;
+	if (!walk(p, n, NULL, &reqs, &cmds, &args))
+		return KEEL_ECORRUPT;
+	size_t at_cmds = reqs * sizeof *e->reqs;
+	size_t at_args = at_cmds + cmds * sizeof *e->cmd_store;
+	uint8_t *block = keel_malloc(at_args + args * sizeof *e->arg_store);
+	e->reqs = (struct entry_req *)block;
+	e->cmd_store = (struct entry_cmd *)(block + at_cmds);
+	e->arg_store = (struct resp_arg *)(block + at_args);
+	if (!walk(p, n, e, &reqs, &cmds, &args)) { /* cannot happen: it was read once */
 		entry_free(e);
 		return KEEL_ECORRUPT;
 	}
@@ -88,25 +134,16 @@ int entry_decode(struct entry *e, const uint8_t *p, size_t n)
 
 void entry_free(struct entry *e)
 {
-	for (uint32_t i = 0; i < e->n_reqs; i++) {
-		for (uint32_t k = 0; e->reqs[i].cmds && k < e->reqs[i].n_cmds; k++)
-			keel_free(e->reqs[i].cmds[k].argv);
-		keel_free(e->reqs[i].cmds);
-	}
-	keel_free(e->reqs);
+	keel_free(e->reqs); /* the block */
 	memset(e, 0, sizeof *e);
 }
 
-int entry_cmd_decode(const uint8_t *p, size_t n, struct resp_arg **argv, uint32_t *argc)
+int entry_cmd_decode(const uint8_t *p, size_t n, struct resp_arg **argv, uint32_t *cap,
+		     uint32_t *argc)
 {
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
-	struct entry_cmd c = {0};
-	if (!read_cmd(&r, &c) || bytes_reader_left(&r)) {
-		keel_free(c.argv);
+	if (!read_args(&r, argv, cap, argc) || bytes_reader_left(&r))
 		return KEEL_ECORRUPT;
-	}
-	*argv = c.argv;
-	*argc = c.argc;
 	return KEEL_OK;
 }

@@ -28,6 +28,8 @@ struct entry {
 	int64_t time_ms;
 	struct entry_req *reqs;
 	uint32_t n_reqs;
+	struct entry_cmd *cmd_store; /* every request's commands */
+	struct resp_arg *arg_store;  /* every command's arguments */
 };
 
 /* An encoding is built from parts: the entry header, then per request
@@ -39,8 +41,9 @@ void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t ar
  * entry_free. */
 int entry_decode(struct entry *e, const uint8_t *p, size_t n);
 void entry_free(struct entry *e);
-/* Decodes one command (entry_cmd_append's bytes); argv is the caller's
- * to free. */
-int entry_cmd_decode(const uint8_t *p, size_t n, struct resp_arg **argv, uint32_t *argc);
+/* Decodes one command (entry_cmd_append's bytes) into *argv, an array of
+ * *cap arguments the caller keeps (and frees), grown when too small. */
+int entry_cmd_decode(const uint8_t *p, size_t n, struct resp_arg **argv, uint32_t *cap,
+		     uint32_t *argc);
 
 #endif

@@ -149,13 +149,20 @@ void server_apply(struct server *s, const struct raft_entry *e)
 		return;
 	}
 	s->last_entry_time = en.time_ms;
-	struct rbuf *replies = keel_calloc(en.n_reqs, sizeof *replies);
+	if (en.n_reqs > s->cap_replies) { /* the reply buffers are kept */
+		s->replies = keel_realloc(s->replies, en.n_reqs * sizeof *s->replies);
+		for (uint32_t i = s->cap_replies; i < en.n_reqs; i++)
+			rbuf_init(&s->replies[i]);
+		s->cap_replies = en.n_reqs;
+	}
+	for (uint32_t i = 0; i < en.n_reqs; i++) {
+		s->replies[i].len = 0;
+		apply_request(s, &en.reqs[i], en.time_ms, &s->replies[i]);
+	}
+	requests_on_applied(s, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
-		apply_request(s, &en.reqs[i], en.time_ms, &replies[i]);
-	requests_on_applied(s, e, replies, en.n_reqs);
-	for (uint32_t i = 0; i < en.n_reqs; i++)
-		rbuf_free(&replies[i]);
-	keel_free(replies);
+		if (s->replies[i].cap > 65536) /* a big reply: its buffer goes */
+			rbuf_free(&s->replies[i]);
 	entry_free(&en);
 }
 
@@ -245,14 +252,9 @@ static void expire_sweep(struct server *s)
 	w->argv[0] = (struct resp_arg){(const uint8_t *)"keel.expired", 12};
 	kv_expired_sample(&s->kv, server_now_ms(), &s->expire_cursor, 100, sweep_key, w);
 	if (w->n) {
-		struct creq *q = keel_calloc(1, sizeof *q);
-		rbuf_init(&q->reply);
-		struct rbuf b;
-		rbuf_init(&b);
-		entry_req_header(&b, 0, 0, 1);
-		entry_cmd_append(&b, w->argv, 1 + 2 * w->n);
-		q->cmd_bytes = b.p;
-		q->cmd_len = b.len;
+		struct creq *q = creq_new(s, NULL);
+		entry_req_header(&q->cmd, 0, 0, 1);
+		entry_cmd_append(&q->cmd, w->argv, 1 + 2 * w->n);
 		q->n_cmds = 1;
 		request_submit(s, q, false); /* no client: freed when it is done */
 	}
@@ -650,6 +652,7 @@ void server_free(struct server *s)
 	snapshots_free(s);
 	keel_free(s->writes);
 	keel_free(s->pass_writes);
+	clients_free(s);
 	rbuf_free(&s->join.in);
 	for (uint32_t i = 0; i < s->n_batches; i++) {
 		rbuf_free(&s->batches[i].fwd);

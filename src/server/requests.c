@@ -92,10 +92,10 @@ static struct pending *pending_push(struct pending **v, uint32_t *n, uint32_t *c
  * one record on disk, one append to each follower for all of them. */
 static bool propose(struct server *s, struct creq *q)
 {
-	if (s->n_pass_writes && s->pass_bytes + q->cmd_len > PASS_BYTES_MAX)
+	if (s->n_pass_writes && s->pass_bytes + q->cmd.len > PASS_BYTES_MAX)
 		requests_flush_writes(s); /* an entry never outgrows its limit */
 	push(&s->pass_writes, &s->n_pass_writes, &s->cap_pass_writes, q);
-	s->pass_bytes += q->cmd_len;
+	s->pass_bytes += q->cmd.len;
 	s->stats.writes++;
 	return true;
 }
@@ -106,22 +106,22 @@ void requests_flush_writes(struct server *s)
 	if (!n)
 		return;
 	struct creq **v = s->pass_writes;
-	s->pass_writes = NULL;
-	s->n_pass_writes = s->cap_pass_writes = 0;
+	s->n_pass_writes = 0;
 	s->pass_bytes = 0;
-	struct rbuf e;
-	rbuf_init(&e);
+	struct rbuf *e = &s->entry;
+	e->len = 0;
 	/* the leader stamps its time: every replica applies with it; each
 	 * request's bytes already carry its session, sequence and commands */
-	entry_header(&e, server_now_ms(), n);
+	entry_header(e, server_now_ms(), n);
 	for (uint32_t i = 0; i < n; i++)
-		rbuf_put(&e, v[i]->cmd_bytes, v[i]->cmd_len);
+		rbuf_put(e, v[i]->cmd.p, v[i]->cmd.len);
 	raft_index index = 0;
 	raft_term term = 0;
 	int rc = s->r && !raft_stopped(s->r)
-			 ? raft_propose(s->r, e.p, (uint32_t)e.len, &index, &term)
+			 ? raft_propose(s->r, e->p, (uint32_t)e->len, &index, &term)
 			 : KEEL_ESTOPPED;
-	rbuf_free(&e);
+	if (e->cap > (8u << 20))
+		rbuf_free(e);
 	for (uint32_t i = 0; i < n; i++) {
 		if (rc != KEEL_OK) { /* no longer the leader: they wait for one */
 			push(&s->waiting, &s->n_waiting, &s->cap_waiting, v[i]);
@@ -134,7 +134,6 @@ void requests_flush_writes(struct server *s)
 		p->term = term;
 		p->cmd_first = i; /* its request's place in the entry */
 	}
-	keel_free(v);
 }
 
 /* Reads that arrive in one pass of the event loop share one read index:
@@ -175,18 +174,16 @@ void requests_flush_reads(struct server *s)
 /* Runs a confirmed read on this node's keyspace, with this node's clock. */
 static void run_read(struct server *s, struct creq *q)
 {
-	struct resp_arg *argv;
 	uint32_t argc;
 	q->reply.len = 0;
-	if (entry_cmd_decode(q->cmd_bytes, q->cmd_len, &argv, &argc) != KEEL_OK) {
+	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &s->argv, &s->cap_argv, &argc) != KEEL_OK) {
 		resp_error(&q->reply, "ERR internal: a read could not be decoded");
 		creq_finish(s, q);
 		return;
 	}
 	int proto = q->client ? q->client->proto : 2;
-	struct kv_ctx c = {&s->kv, argv, argc, &q->reply, proto, server_now_ms()};
+	struct kv_ctx c = {&s->kv, s->argv, argc, &q->reply, proto, server_now_ms()};
 	kv_exec(&c);
-	keel_free(argv);
 	creq_finish(s, q);
 }
 
@@ -218,8 +215,8 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	rbuf_put_u64(&b->fwd, q->fwd_id);
 	rbuf_put(&b->fwd, &(uint8_t){q->admin ? 2 : q->is_read}, 1);
 	rbuf_put_u32(&b->fwd, q->n_cmds);
-	rbuf_put_u32(&b->fwd, (uint32_t)q->cmd_len);
-	rbuf_put(&b->fwd, q->cmd_bytes, q->cmd_len);
+	rbuf_put_u32(&b->fwd, (uint32_t)q->cmd.len);
+	rbuf_put(&b->fwd, q->cmd.p, q->cmd.len);
 	q->fwd_to = leader;
 	q->fwd_at = server_now_ms();
 	q->sends++;
@@ -262,7 +259,7 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 {
 	/* checked here, on the node the client talks to: 64 bytes for the
 	 * entry's own header */
-	if (!is_read && q->cmd_len + 64 > RAFT_ENTRY_BYTES_MAX) {
+	if (!is_read && q->cmd.len + 64 > RAFT_ENTRY_BYTES_MAX) {
 		finish_with(s, q,
 			    "-ERR the request is larger than a log entry may be (64 MiB); "
 			    "not applied");
@@ -352,7 +349,7 @@ static bool forwarded_ok(const struct creq *q)
 	struct rbuf b;
 	rbuf_init(&b);
 	entry_header(&b, 0, 1);
-	rbuf_put(&b, q->cmd_bytes, q->cmd_len);
+	rbuf_put(&b, q->cmd.p, q->cmd.len);
 	struct entry e;
 	bool ok = entry_decode(&e, b.p, b.len) == KEEL_OK && e.reqs[0].n_cmds == q->n_cmds;
 	if (ok)
@@ -381,9 +378,10 @@ static void on_reply(struct server *s, uint64_t id, const uint8_t *p, size_t n)
 /* A RAFT command a follower forwarded: run here if we lead. */
 static void on_forward_admin(struct server *s, struct creq *q)
 {
-	struct resp_arg *argv;
-	uint32_t argc;
-	if (entry_cmd_decode(q->cmd_bytes, q->cmd_len, &argv, &argc) != KEEL_OK || argc < 2) {
+	struct resp_arg *argv = NULL;
+	uint32_t cap = 0, argc;
+	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &argv, &cap, &argc) != KEEL_OK || argc < 2) {
+		keel_free(argv);
 		finish_with(s, q, "-ERR the forwarded command was malformed");
 		return;
 	}
@@ -397,11 +395,7 @@ bool request_forward_admin(struct server *s, struct creq *q, const struct resp_a
 	raft_id leader = s->r ? raft_leader_of(s->r) : RAFT_ID_NONE;
 	if (leader == RAFT_ID_NONE || leader == s->cfg.id)
 		return false;
-	struct rbuf b;
-	rbuf_init(&b);
-	entry_cmd_append(&b, argv, argc);
-	q->cmd_bytes = b.p;
-	q->cmd_len = b.len;
+	entry_cmd_append(&q->cmd, argv, argc);
 	q->admin = true;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
 	return forward(s, q, leader);
@@ -410,13 +404,11 @@ bool request_forward_admin(struct server *s, struct creq *q, const struct resp_a
 static void on_forward(struct server *s, uint64_t from, uint64_t id, bool is_read, uint32_t n_cmds,
 		       const uint8_t *p, size_t n)
 {
-	struct creq *q = keel_calloc(1, sizeof *q);
-	rbuf_init(&q->reply);
+	struct creq *q = creq_new(s, NULL);
 	q->fwd_peer = from;
 	q->fwd_id = id;
 	q->n_cmds = n_cmds;
-	q->cmd_len = n;
-	q->cmd_bytes = keel_memdup(p, n ? n : 1);
+	rbuf_put(&q->cmd, p, n);
 	if (is_read || !forwarded_ok(q)) { /* a peer's bytes are checked like any input */
 		finish_with(s, q, "-ERR the forwarded request was malformed; not applied");
 		return;
@@ -449,12 +441,10 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 			if (r.err)
 				break;
 			if (kind_byte == 2) {
-				struct creq *q = keel_calloc(1, sizeof *q);
-				rbuf_init(&q->reply);
+				struct creq *q = creq_new(s, NULL);
 				q->fwd_peer = from;
 				q->fwd_id = id;
-				q->cmd_len = len;
-				q->cmd_bytes = keel_memdup(b, len ? len : 1);
+				rbuf_put(&q->cmd, b, len);
 				on_forward_admin(s, q);
 			} else {
 				on_forward(s, from, id, kind_byte != 0, n_cmds, b, len);

@@ -59,8 +59,7 @@ struct creq {
 	int64_t deadline_ms;
 	/* what it waits for */
 	uint32_t n_cmds;    /* > 1: MULTI/EXEC */
-	uint8_t *cmd_bytes; /* entry_req_header and entry_cmd_append's bytes */
-	size_t cmd_len;
+	struct rbuf cmd;    /* entry_req_header and entry_cmd_append's bytes */
 	bool is_read;
 	bool admin;	/* a RAFT membership command, forwarded to the leader */
 	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
@@ -243,6 +242,14 @@ struct server {
 	/* clients */
 	struct client *clients;
 	struct client *dirty; /* with replies to write at the end of the pass */
+	struct creq *creq_pool; /* finished requests, kept for the next ones */
+	uint32_t n_creq_pool;
+	struct rbuf out;	      /* a client's replies, gathered for one write */
+	struct rbuf entry;	      /* the entry of the pass's writes, being built */
+	struct resp_arg *argv;	      /* a read's arguments, decoded */
+	uint32_t cap_argv;
+	struct rbuf *replies; /* an applied entry's replies, a request each */
+	uint32_t cap_replies;
 	uint64_t next_client_id;
 	uint32_t n_clients;
 	/* state */
@@ -324,7 +331,11 @@ int clients_listen(struct server *s, struct keel_errmsg *err);
 void client_send(struct client *c, const uint8_t *p, size_t n); /* raw bytes */
 size_t client_queued(const struct client *c);			/* bytes not yet written */
 void client_drop(struct client *c);
+/* A request's slot, owned by the client c (NULL: by the server). */
+struct creq *creq_new(struct server *s, struct client *c);
 void creq_finish(struct server *s, struct creq *q); /* q->reply is ready */
+void creq_free(struct server *s, struct creq *q);
+void clients_free(struct server *s); /* the kept slots and buffers */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
 
