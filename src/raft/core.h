@@ -209,6 +209,8 @@ void raft_maybe_want_snapshot(struct raft *r);
 
 /* read.c */
 void raft_read_on_ack(struct raft *r);
+/* A heartbeat is about to go out: it carries the round reads wait for. */
+void raft_read_on_heartbeat(struct raft *r);
 void raft_read_fail_all(struct raft *r, int status);
 void raft_read_on_commit(struct raft *r);
 void raft_recv_read_index(struct raft *r, const struct raft_msg *m);

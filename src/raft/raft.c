@@ -285,6 +285,7 @@ static void raft_tick_leader(struct raft *r)
 	raft_transfer_tick(r);
 	if (r->hb_elapsed >= r->o.heartbeat_ticks) {
 		r->hb_elapsed = 0;
+		raft_read_on_heartbeat(r);
 		raft_broadcast(r, true);
 	}
 }

@@ -7,6 +7,14 @@
  * read arrived) and the leader has committed an entry of its own term (so
  * its commit index is up to date). No clock is involved.
  *
+ * One round is in flight at a time: a read that arrives while one is
+ * takes the next round, begun when the current one is confirmed or by the
+ * next heartbeat, whichever comes first (so a lost round delays it by a
+ * heartbeat at most). Either way that round's messages leave after the
+ * read arrived. Under load this is one exchange with the followers per
+ * round trip, however many batches of reads arrive meanwhile (etcd's read
+ * loop batches the same way).
+ *
  * On a follower, the read is sent to the leader (READ_INDEX), which runs the
  * same procedure and answers with the index; the follower's embedder then
  * waits until it has applied that index. A change of leader or of term fails
@@ -70,29 +78,56 @@ static uint32_t read_acks(struct raft *r, uint64_t seq)
 	return n;
 }
 
-/* Answers every leader-side read whose round reached a quorum. */
+/* Whether some read waits for a round not yet begun. */
+static bool read_waiting(const struct raft *r)
+{
+	for (uint32_t k = 0; k < r->reads.n; k++)
+		if (r->reads.v[k].seq > r->read_seq)
+			return true;
+	return false;
+}
+
+/* Begins the next round: a heartbeat to every follower. */
+static void round_start(struct raft *r)
+{
+	r->read_seq++;
+	raft_broadcast(r, true);
+}
+
+/* Answers every leader-side read whose round reached a quorum; begins the
+ * round the others wait for once none is in flight. */
 void raft_read_on_ack(struct raft *r)
 {
-	if (r->role != RAFT_LEADER || r->commit < r->term_start)
+	if (r->role != RAFT_LEADER)
 		return;
-	uint32_t kept = 0;
-	for (uint32_t k = 0; k < r->reads.n; k++) {
-		struct raft_pending_read *p = &r->reads.v[k];
-		if (read_acks(r, p->seq) >= raft_quorum(r))
-			read_answer(r, p, p->index, true);
-		else
-			r->reads.v[kept++] = *p;
+	if (r->commit >= r->term_start) {
+		uint32_t kept = 0;
+		for (uint32_t k = 0; k < r->reads.n; k++) {
+			struct raft_pending_read *p = &r->reads.v[k];
+			if (read_acks(r, p->seq) >= raft_quorum(r))
+				read_answer(r, p, p->index, true);
+			else
+				r->reads.v[kept++] = *p;
+		}
+		r->reads.n = kept;
 	}
-	r->reads.n = kept;
+	if (read_acks(r, r->read_seq) >= raft_quorum(r) && read_waiting(r))
+		round_start(r);
+}
+
+void raft_read_on_heartbeat(struct raft *r)
+{
+	if (read_waiting(r)) /* this heartbeat is their round */
+		r->read_seq++;
 }
 
 static void read_start(struct raft *r, uint64_t req_id, raft_id from)
 {
-	struct raft_pending_read p = {.req_id = req_id, .from = from, .seq = ++r->read_seq};
+	/* the next round: its messages leave after this read arrived */
+	struct raft_pending_read p = {.req_id = req_id, .from = from, .seq = r->read_seq + 1};
 	p.index = r->commit > r->term_start ? r->commit : r->term_start;
 	pending_push(r, &p);
-	raft_broadcast(r, true);
-	raft_read_on_ack(r);
+	raft_read_on_ack(r); /* begins it at once if no round is in flight */
 }
 
 int raft_read_index(struct raft *r, uint64_t req_id)
