@@ -9,7 +9,8 @@
 #   make run        a local 3-node keel cluster on 127.0.0.1-3, ports 7001-7003
 #   make story      a simulated 3-node cluster with faults, told as a story
 #   make mutants    apply each deliberate bug and check the tests catch it
-#   make bench      keel against redis-server and etcd (BENCH_N requests a test)
+#   make bench      keel against redis-server and etcd (BENCH_N requests a test,
+#                   the median of BENCH_REPS runs)
 #   make bench-storage   group commit and recovery against the disk's limits
 #   make bench-ops       snapshot cost and catch-up of a new node (BENCH_OPS_GIB)
 #   make bench-replica   read replicas: throughput, catch-up, lag (BENCH_REPLICA_GIB)
@@ -130,7 +131,7 @@ mutants:
 
 # keel against redis-server and etcd on this machine (tools/bench.sh).
 bench: release
-	tools/bench.sh $(BENCH_N)
+	BENCH_N=$(BENCH_N) BENCH_REPS=$(BENCH_REPS) tools/bench.sh
 
 # The fault-injection suite on real processes: the deliberate bugs of
 # tests/cluster/mutants/ must be caught, then every nemesis together for
