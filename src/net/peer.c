@@ -21,8 +21,8 @@ struct conn {
 	struct peer *owner; /* outgoing: its peer; incoming: NULL */
 	uint64_t id;	    /* incoming: known after HELLO */
 	bool connected;
-	size_t queued;	   /* bytes handed to the socket, not yet written */
-	uint8_t *out;	   /* frames of this loop pass, not yet handed over */
+	size_t queued; /* bytes handed to the socket, not yet written */
+	uint8_t *out;  /* frames of this loop pass, not yet handed over */
 	size_t out_len, out_cap;
 	struct conn *next_out; /* the list of connections with frames to go */
 	bool in_out_list;

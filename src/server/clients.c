@@ -15,9 +15,9 @@
 #include "server/entry.h"
 #include "server/server.h"
 
-#define PENDING_MAX 10000  /* requests in flight before reading pauses */
-#define POOL_MAX    4096   /* finished request slots kept for reuse */
-#define POOL_BUF    16384  /* ... with their buffers, up to this size */
+#define PENDING_MAX 10000 /* requests in flight before reading pauses */
+#define POOL_MAX    4096  /* finished request slots kept for reuse */
+#define POOL_BUF    16384 /* ... with their buffers, up to this size */
 
 struct wreq {
 	uv_write_t req;

@@ -93,8 +93,8 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 				if (r.err)
 					return false;
 				if (e)
-					e->arg_store[args] =
-						(struct resp_arg){len ? b : (const uint8_t *)"", len};
+					e->arg_store[args] = (struct resp_arg){
+						len ? b : (const uint8_t *)"", len};
 			}
 		}
 	}

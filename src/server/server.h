@@ -58,8 +58,8 @@ struct creq {
 	bool done;
 	int64_t deadline_ms;
 	/* what it waits for */
-	uint32_t n_cmds;    /* > 1: MULTI/EXEC */
-	struct rbuf cmd;    /* entry_req_header and entry_cmd_append's bytes */
+	uint32_t n_cmds; /* > 1: MULTI/EXEC */
+	struct rbuf cmd; /* entry_req_header and entry_cmd_append's bytes */
 	bool is_read;
 	bool admin;	/* a RAFT membership command, forwarded to the leader */
 	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
@@ -79,9 +79,9 @@ struct client {
 	struct creq *head, *tail; /* replies in request order */
 	uint32_t n_pending;
 	bool closing, close_after_reply;
-	bool dirty;		  /* on the server's list of clients to flush */
+	bool dirty; /* on the server's list of clients to flush */
 	struct client *next_dirty;
-	bool paused;	 /* reading stopped: too many requests in flight */
+	bool paused; /* reading stopped: too many requests in flight */
 	/* MULTI */
 	bool in_multi, multi_error;
 	struct rbuf multi; /* queued commands, as entry_cmd_append lays them out */
@@ -241,12 +241,12 @@ struct server {
 	uint32_t n_batches;
 	/* clients */
 	struct client *clients;
-	struct client *dirty; /* with replies to write at the end of the pass */
+	struct client *dirty;	/* with replies to write at the end of the pass */
 	struct creq *creq_pool; /* finished requests, kept for the next ones */
 	uint32_t n_creq_pool;
-	struct rbuf out;	      /* a client's replies, gathered for one write */
-	struct rbuf entry;	      /* the entry of the pass's writes, being built */
-	struct resp_arg *argv;	      /* a read's arguments, decoded */
+	struct rbuf out;       /* a client's replies, gathered for one write */
+	struct rbuf entry;     /* the entry of the pass's writes, being built */
+	struct resp_arg *argv; /* a read's arguments, decoded */
 	uint32_t cap_argv;
 	struct rbuf *replies; /* an applied entry's replies, a request each */
 	uint32_t cap_replies;
@@ -335,7 +335,7 @@ void client_drop(struct client *c);
 struct creq *creq_new(struct server *s, struct client *c);
 void creq_finish(struct server *s, struct creq *q); /* q->reply is ready */
 void creq_free(struct server *s, struct creq *q);
-void clients_free(struct server *s); /* the kept slots and buffers */
+void clients_free(struct server *s);  /* the kept slots and buffers */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
 
