@@ -185,15 +185,34 @@ void peers_flush(struct peers *ps)
 		struct conn *c = ps->outq;
 		ps->outq = c->next_out;
 		c->in_out_list = false;
-		if (!c->out_len)
+		size_t done = 0;
+		if (c->out_len && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
+			/* what the socket takes now needs no write request */
+			uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
+			int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+			if (n < 0 && n != UV_EAGAIN) {
+				c->out_len = 0;
+				conn_close(c);
+				continue;
+			}
+			done = n > 0 ? (size_t)n : 0;
+		}
+		if (done == c->out_len) { /* all gone: the buffer is kept, unless big */
+			c->out_len = 0;
+			if (c->out_cap > (1u << 20)) {
+				keel_free(c->out);
+				c->out = NULL;
+				c->out_cap = 0;
+			}
 			continue;
+		}
 		struct wreq *w = keel_malloc(sizeof *w);
 		w->c = c;
-		w->n = c->out_len;
+		w->n = c->out_len - done;
 		w->data = c->out; /* the write owns the buffer now */
 		c->out = NULL;
 		c->out_len = c->out_cap = 0;
-		uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->n);
+		uv_buf_t b = uv_buf_init((char *)w->data + done, (unsigned)w->n);
 		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
 			keel_free(w->data);
 			keel_free(w);
