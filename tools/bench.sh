@@ -9,20 +9,24 @@
 # and the ratios. Each test runs REPS times (default 3) and the run with
 # the median ops/s is the one shown: on a small machine one run can be
 # 30 % off another. Usage: bench.sh [N] [REPS] (default 200000 3).
+# BENCH_KEEL_DIR puts keel's data folders in BENCH_KEEL_DIR/keel-bench (a tmpfs, to see
+# what the disk's syncs cost; the result is then not durable).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-${BENCH_N:-200000}}
 REPS=${2:-${BENCH_REPS:-3}}
 rel=build/release
 work=$PWD/build/bench
-rm -rf "$work"
-mkdir -p "$work"
+keel_dir=$work/keel
+[ -z "${BENCH_KEEL_DIR:-}" ] || keel_dir=$BENCH_KEEL_DIR/keel-bench # only this folder is removed
+rm -rf "$work" "$keel_dir"
+mkdir -p "$work" "$keel_dir"
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 }
-trap cleanup EXIT
+trap 'cleanup; [ -z "${BENCH_KEEL_DIR:-}" ] || rm -rf "$keel_dir"' EXIT
 
 wait_port() { # host port
 	for _ in $(seq 100); do
@@ -37,7 +41,7 @@ wait_port() { # host port
 cluster="1@127.0.0.1:17401,2@127.0.0.2:17402,3@127.0.0.3:17403"
 for i in 1 2 3; do
 	"$rel/keel-server" --id "$i" --bind "127.0.0.$i" --port "740$i" --peer-port "1740$i" \
-		--dir "$work/keel/$i" --cluster "$cluster" >"$work/keel-$i.log" 2>&1 &
+		--dir "$keel_dir/$i" --cluster "$cluster" >"$work/keel-$i.log" 2>&1 &
 	pids+=($!)
 done
 for i in 1 2 3; do wait_port "127.0.0.$i" "740$i" || exit 1; done
