@@ -33,14 +33,14 @@ class Cluster:
     def addr(self, i):
         return (f"127.0.0.{i}", BASE + i)
 
-    def _spawn(self, i, args):
+    def _spawn(self, i, args, env=None):
         log = open(os.path.join(self.dir, f"{i}.log"), "a")
         host, port = self.addr(i)
         self.procs[i] = subprocess.Popen(
             [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
              "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
              "--request-timeout-ms", "3000"] + self.extra + list(args),
-            stdout=log, stderr=log)
+            stdout=log, stderr=log, env=env)
 
     def start(self, i):
         """Starts (or restarts) founding member i."""

@@ -5,8 +5,9 @@ snapshot and follows live writes; its source is killed mid-catch-up and
 mid-stream; it is cut off by iptables; the leader fails over while it
 lags; paused while the log is compacted, it resumes from the log when
 within --replica-max-lag and by a snapshot beyond; it restarts and
-resumes from its own log; a chain cluster -> A -> B; zstd and raw streams
-give the same data; the handshake's errors.
+resumes from its own log; its disk fails (it stops) and it is restarted;
+a chain cluster -> A -> B; zstd and raw streams give the same data; the
+handshake's errors.
 
 In every case, at the end the replica's keyspace equals the leader's, key
 for key, and a reader that polled a counter on the replica throughout saw
@@ -33,8 +34,8 @@ def addr(i):
     return f"127.0.0.{i}:{BASE + i}"
 
 
-def start_replica(c, i, sources, extra=()):
-    c._spawn(i, ["--replica-of", ",".join(addr(j) for j in sources)] + list(extra))
+def start_replica(c, i, sources, extra=(), env=None):
+    c._spawn(i, ["--replica-of", ",".join(addr(j) for j in sources)] + list(extra), env)
 
 
 def streaming_replica(c, i, sources, extra=(), what="the replica to stream"):
@@ -394,6 +395,35 @@ def restarted_replica_resumes_from_its_own_log():
 
 
 @case
+def replica_disk_fails_then_restarts():
+    """A replica whose fdatasync fails (EIO, through the fault shim) stops
+    as a member does, saying why; restarted on a good disk it recovers
+    what it had made durable, resumes, and its counter never went back."""
+    c = Cluster()
+    try:
+        c.start_all()
+        assert c.leader(20), "no leader"
+        load(c, 5000)
+        shim = os.path.join(os.path.dirname(SERVER), "..", "faults", "shim.so")
+        env = dict(os.environ, LD_PRELOAD=os.path.abspath(shim), KEEL_FAULT_OP="fdatasync",
+                   KEEL_FAULT_ERRNO="EIO", KEEL_FAULT_AFTER="40",
+                   ASAN_OPTIONS="verify_asan_link_order=0")
+        start_replica(c, 9, [1, 2, 3], env=env)
+        ld = Load(c, replicas=(9,))
+        wait_for("the replica to stop", lambda: c.procs[9].poll() is not None, 60)
+        rc = c.procs[9].returncode
+        failed = [ln for ln in c.log(9).splitlines() if "storage failed" in ln]
+        assert rc != 0 and failed, (rc, c.log(9)[-600:])
+        streaming_replica(c, 9, [1, 2, 3], what="the replica to stream again")
+        time.sleep(1)
+        sets = ld.finish()
+        n = converge(c, (9,))
+        return f"exit {rc}: {failed[0].split('] ')[1][:90]}; restarted; {sets} writes; {n} keys equal"
+    finally:
+        c.cleanup()
+
+
+@case
 def chain_cluster_to_a_to_b():
     """Replica B follows replica A, which follows the cluster; B starts
     after A has compacted its own log, so A sends B its own snapshot."""
@@ -504,6 +534,7 @@ if __name__ == "__main__":
         log_kept_for_a_replica_within_the_lag,
         replica_beyond_the_lag_gets_a_snapshot,
         restarted_replica_resumes_from_its_own_log,
+        replica_disk_fails_then_restarts,
         chain_cluster_to_a_to_b,
         compression_on_and_off_give_the_same_data,
         handshake_and_command_errors,

@@ -324,6 +324,19 @@ static void source_from_snapshot(void **state)
 	assert_int_equal(k[1], REPL_ENTRIES);
 	assert_int_equal(first, 61);
 	repl_source_free(&src);
+	/* the snapshot file cut short mid-transfer (the disk lost it): the
+	 * stream ends with an ERROR frame saying so; the replica reconnects */
+	assert_true(repl_source_start(&src, &ops, &h, 1, 10));
+	assert_true(repl_source_pump(&src, 11));
+	ack(&src, 0, REPL_SNAP_CHUNK, 12);
+	take(&f, k, 16, &first, &n);
+	assert_int_equal(ftruncate(f.snap_fd, (off_t)REPL_SNAP_CHUNK + 10), 0);
+	assert_false(repl_source_pump(&src, 13));
+	assert_int_equal(take(&f, k, 16, &first, &n), 1);
+	assert_int_equal(k[0], REPL_ERROR);
+	assert_non_null(strstr(src.error, "short file"));
+	repl_source_free(&src);
+	assert_int_equal(ftruncate(f.snap_fd, (off_t)f.snap_size), 0);
 	/* another protocol version: refused with an ERROR frame */
 	h.version = REPL_VERSION + 1;
 	assert_false(repl_source_start(&src, &ops, &h, 1, 0));
