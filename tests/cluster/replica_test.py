@@ -73,6 +73,16 @@ def load(c, n, prefix="k", size=16, step=None):
             raise AssertionError(f"could not load keys {start}..")
 
 
+def pad_log(c, n=120):
+    """n writes one at a time: n more entries, however few entries the
+    load before them took (a pass's writes share one), so that a snapshot
+    now compacts the log past --trailing-entries."""
+    lead = c.leader(20)
+    assert lead, "no leader"
+    for k in range(n):
+        retry(lambda: c.client(lead, 5).set(f"pad:{k}", k))
+
+
 def snapshot_now(c, i):
     """RAFT SNAPSHOT on node i, waiting for one in progress; returns once
     the snapshot is saved."""
@@ -83,7 +93,7 @@ def snapshot_now(c, i):
             if "already" in str(e):
                 raise redis.ConnectionError(str(e))  # retried
             raise
-    at = retry(ask)
+    at = retry(ask, tries=600)  # up to a minute: one in progress may be slow
     wait_for(f"node {i}'s snapshot", lambda: c.client(i, 5).info("persistence")
              ["keel_snapshot_index"] >= at and
              c.client(i, 5).info("persistence")["keel_snapshot_in_progress"] == 0, 60)
@@ -189,6 +199,7 @@ def empty_replica_catches_up_100k_keys_then_follows():
         c.start_all()
         assert c.leader(20), "no leader"
         load(c, 100000)
+        pad_log(c)
         for i in (1, 2, 3):
             snapshot_now(c, i)
         wait_for("the leader's log to be compacted",
@@ -225,6 +236,7 @@ def source_killed_mid_catchup_and_mid_stream():
         c.start_all()
         assert c.leader(20), "no leader"
         load(c, 80000, size=1000)  # ~80 MB: a catch-up that takes a moment
+        pad_log(c)
         for i in (1, 2, 3):
             snapshot_now(c, i)
         start_replica(c, 9, [1, 2, 3])
