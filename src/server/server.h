@@ -222,6 +222,7 @@ struct server {
 	size_t snapshot_res_got;
 	uint64_t snapshot_seq;
 	int64_t snapshot_started_ms;
+	bool snapshot_raised; /* the child's priority was raised (raise_child) */
 	/* requests */
 	struct pending *writes, *reads;
 	uint32_t n_writes, cap_writes, n_reads, cap_reads;

@@ -4,7 +4,8 @@
  *
  * Taking one (raft.h, snapshot_wanted). fork() gives the child a
  * copy-on-write image of the keyspace exactly as applied at the requested
- * index, as Redis's BGSAVE does. The child, at idle priority, serializes
+ * index, as Redis's BGSAVE does. The child, at idle priority (raised to
+ * nice 10 if it has not finished within 10 s: raise_child), serializes
  * it (kv/snapshot.h) and writes and fdatasyncs the snapshot file under its
  * temporary name (storage/snapfile.h), then writes {size, crc32c} into a
  * pipe and exits. The loop maps the file's data and asks the storage
@@ -38,6 +39,8 @@
 #include "kv/snapshot.h"
 #include "server/persist.h"
 #include "server/server.h"
+
+#define SNAPSHOT_IDLE_MS 10000 /* a child's time at idle priority before it is raised */
 
 static void snap_bytes_release(struct snap_bytes *b)
 {
@@ -218,6 +221,7 @@ static void snapshot_start(struct server *s, raft_index index)
 		s->taking.term = replica_term_at(s, index);
 	}
 	s->snapshot_started_ms = server_now_ms();
+	s->snapshot_raised = false;
 	s->snapshot_res_got = 0;
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -262,8 +266,28 @@ void snapshots_want(struct server *s, raft_index index)
 	snapshot_start(s, index);
 }
 
+/* A child at idle priority gets no time while other processes keep the
+ * cores busy, and the log would grow without bound meanwhile: after
+ * SNAPSHOT_IDLE_MS it is raised to an ordinary priority, still below the
+ * node's (nice 10). */
+static void raise_child(struct server *s)
+{
+	if (s->snapshot_child <= 0 || s->snapshot_raised ||
+	    server_now_ms() - s->snapshot_started_ms < SNAPSHOT_IDLE_MS)
+		return;
+	s->snapshot_raised = true; /* the child is not reaped yet: the pid is its own */
+	struct sched_param sp = {0};
+	if (sched_setscheduler(s->snapshot_child, SCHED_OTHER, &sp) == 0)
+		setpriority(PRIO_PROCESS, (id_t)s->snapshot_child, 10);
+	fprintf(stderr,
+		"[%llu] the snapshot has run %d s at idle priority (the cores are busy): "
+		"raised to nice 10 so that it finishes\n",
+		(unsigned long long)s->cfg.id, SNAPSHOT_IDLE_MS / 1000);
+}
+
 void snapshots_check(struct server *s)
 {
+	raise_child(s);
 	if (!s->snapshot_saving || s->durable_seq < s->snapshot_seq)
 		return;
 	s->snapshot_saving = false;
