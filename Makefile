@@ -36,6 +36,9 @@ CLI_SRC := $(wildcard tools/cli/*.c)
 
 DEPS_STAMP := build/.deps-ok
 
+# `make` alone builds both variants
+.DEFAULT_GOAL := all
+
 # $(1) = variant name, $(2) = its flags
 define VARIANT
 $(1)_OBJ := $$(patsubst %.c,build/$(1)/obj/%.o,$$(SRC))
