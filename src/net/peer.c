@@ -12,6 +12,7 @@
 #include "base/mem.h"
 #include "base/prng.h"
 #include "net/frame.h"
+#include "net/stream.h"
 
 struct peer;
 
@@ -21,8 +22,7 @@ struct conn {
 	struct peer *owner; /* outgoing: its peer; incoming: NULL */
 	uint64_t id;	    /* incoming: known after HELLO */
 	bool connected;
-	size_t queued; /* bytes handed to the socket, not yet written */
-	uint8_t *out;  /* frames of this loop pass, not yet handed over */
+	uint8_t *out; /* frames of this loop pass, not yet handed over */
 	size_t out_len, out_cap;
 	struct conn *next_out; /* the list of connections with frames to go */
 	bool in_out_list;
@@ -55,13 +55,6 @@ struct peers {
 	bool stopping;
 	int open_handles;
 	struct prng rng; /* reconnect jitter */
-};
-
-struct wreq {
-	uv_write_t req;
-	struct conn *c;
-	size_t n;
-	uint8_t *data;
 };
 
 static void logf_(struct peers *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -143,21 +136,18 @@ static struct conn *conn_new(struct peers *ps, struct peer *owner)
 	return c;
 }
 
-static void write_done(uv_write_t *req, int status)
+static void write_failed(uv_stream_t *st)
 {
-	struct wreq *w = (struct wreq *)req;
-	w->c->queued -= w->n;
-	if (status < 0)
-		conn_close(w->c);
-	keel_free(w->data);
-	keel_free(w);
+	conn_close(st->data);
 }
 
 /* Queues a frame: it goes with the rest of this loop pass's frames to the
  * same peer, in one write, when peers_flush runs. */
 static bool conn_write(struct conn *c, uint8_t kind, const void *payload, size_t n)
 {
-	if (!c->connected || c->queued + c->out_len + FRAME_HDR + n > PEER_QUEUE_MAX ||
+	if (!c->connected ||
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + c->out_len + FRAME_HDR + n >
+		    PEER_QUEUE_MAX ||
 	    n > FRAME_MAX || uv_is_closing((uv_handle_t *)&c->tcp))
 		return false;
 	if (c->out_cap - c->out_len < FRAME_HDR + n) {
@@ -185,41 +175,15 @@ void peers_flush(struct peers *ps)
 		struct conn *c = ps->outq;
 		ps->outq = c->next_out;
 		c->in_out_list = false;
-		size_t done = 0;
-		if (c->out_len && uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-			/* what the socket takes now needs no write request */
-			uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);
-			int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-			if (n < 0 && n != UV_EAGAIN) {
-				c->out_len = 0;
-				conn_close(c);
-				continue;
-			}
-			done = n > 0 ? (size_t)n : 0;
-		}
-		if (done == c->out_len) { /* all gone: the buffer is kept, unless big */
-			c->out_len = 0;
-			if (c->out_cap > (1u << 20)) {
-				keel_free(c->out);
-				c->out = NULL;
-				c->out_cap = 0;
-			}
-			continue;
-		}
-		struct wreq *w = keel_malloc(sizeof *w);
-		w->c = c;
-		w->n = c->out_len - done;
-		w->data = c->out; /* the write owns the buffer now */
-		c->out = NULL;
-		c->out_len = c->out_cap = 0;
-		uv_buf_t b = uv_buf_init((char *)w->data + done, (unsigned)w->n);
-		if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) != 0) {
-			keel_free(w->data);
-			keel_free(w);
+		if (c->out_len &&
+		    stream_write((uv_stream_t *)&c->tcp, c->out, c->out_len, write_failed) != 0)
 			conn_close(c);
-			continue;
+		c->out_len = 0;
+		if (c->out_cap > (1u << 20)) { /* the buffer is kept, unless big */
+			keel_free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
 		}
-		c->queued += w->n;
 	}
 }
 

@@ -11,6 +11,7 @@
 #include "base/mem.h"
 #include "io/clock.h"
 #include "net/frame.h"
+#include "net/stream.h"
 #include "resp/encode.h"
 #include "server/entry.h"
 #include "server/server.h"
@@ -18,12 +19,6 @@
 #define PENDING_MAX 10000 /* requests in flight before reading pauses */
 #define POOL_MAX    4096  /* finished request slots kept for reuse */
 #define POOL_BUF    16384 /* ... with their buffers, up to this size */
-
-struct wreq {
-	uv_write_t req;
-	size_t n;
-	uint8_t data[];
-};
 
 /* Slots are reused, buffers and all: a request costs no allocation once
  * the node has served a few. */
@@ -55,12 +50,17 @@ struct creq *creq_new(struct server *s, struct client *c)
 	return q;
 }
 
+static void creq_destroy(struct creq *q)
+{
+	rbuf_free(&q->reply);
+	rbuf_free(&q->cmd);
+	keel_free(q);
+}
+
 void creq_free(struct server *s, struct creq *q)
 {
 	if (s->n_creq_pool >= POOL_MAX) {
-		rbuf_free(&q->reply);
-		rbuf_free(&q->cmd);
-		keel_free(q);
+		creq_destroy(q);
 		return;
 	}
 	if (q->reply.cap > POOL_BUF)
@@ -77,21 +77,10 @@ void clients_free(struct server *s)
 	while (s->creq_pool) {
 		struct creq *q = s->creq_pool;
 		s->creq_pool = q->next;
-		rbuf_free(&q->reply);
-		rbuf_free(&q->cmd);
-		keel_free(q);
+		creq_destroy(q);
 	}
 	s->n_creq_pool = 0;
 	rbuf_free(&s->out);
-	rbuf_free(&s->entry);
-	keel_free(s->argv);
-	s->argv = NULL;
-	s->cap_argv = 0;
-	for (uint32_t i = 0; i < s->cap_replies; i++)
-		rbuf_free(&s->replies[i]);
-	keel_free(s->replies);
-	s->replies = NULL;
-	s->cap_replies = 0;
 }
 
 static void client_closed(uv_handle_t *h)
@@ -143,40 +132,17 @@ void client_drop(struct client *c)
 	client_close(c);
 }
 
-static void write_done(uv_write_t *req, int status)
+static void write_failed(uv_stream_t *st)
 {
-	struct client *c = req->data;
-	keel_free(req);
-	if (status < 0)
-		client_close(c);
+	client_close(st->data);
 }
 
-/* Writes n bytes to the client's socket: what it takes at once is written
- * now, the rest is queued. False (the client is being closed) on failure. */
+/* Writes n bytes to the client; false (the client is being closed) if the
+ * socket refuses them. */
 static bool write_out(struct client *c, const uint8_t *p, size_t n)
 {
-	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0) {
-		uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-		int w = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-		if (w < 0 && w != UV_EAGAIN) {
-			client_close(c);
-			return false;
-		}
-		if (w > 0) {
-			p += w;
-			n -= (size_t)w;
-		}
-	}
-	if (!n)
+	if (stream_write((uv_stream_t *)&c->tcp, p, n, write_failed) == 0)
 		return true;
-	struct wreq *w = keel_malloc(sizeof *w + n);
-	w->n = n;
-	memcpy(w->data, p, n);
-	w->req.data = c;
-	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, write_done) == 0)
-		return true;
-	keel_free(w);
 	client_close(c);
 	return false;
 }

@@ -36,26 +36,22 @@ void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t ar
 	}
 }
 
-/* Reads one command's arguments into *argv (grown to *cap as needed). */
-static bool read_args(struct bytes_reader *r, struct resp_arg **argv, uint32_t *cap,
-		      uint32_t *argc_out)
+/* Reads one command: returns its argument count (0: malformed) and puts
+ * its arguments in argv unless NULL (a first read sizes argv). */
+static uint32_t read_cmd(struct bytes_reader *r, struct resp_arg *argv)
 {
 	uint32_t argc = bytes_read_u32(r);
 	if (r->err || argc == 0 || argc > bytes_reader_left(r) / 4)
-		return false;
-	if (argc > *cap) {
-		keel_free(*argv);
-		*argv = keel_malloc(argc * sizeof **argv);
-		*cap = argc;
-	}
-	*argc_out = argc;
-	for (uint32_t k = 0; k < argc && !r->err; k++) {
+		return 0;
+	for (uint32_t k = 0; k < argc; k++) {
 		uint32_t len = bytes_read_u32(r);
 		const uint8_t *a = bytes_read_raw(r, len);
-		(*argv)[k].p = a && len ? a : (const uint8_t *)"";
-		(*argv)[k].len = len;
+		if (r->err)
+			return 0;
+		if (argv)
+			argv[k] = (struct resp_arg){len ? a : (const uint8_t *)"", len};
 	}
-	return !r->err;
+	return argc;
 }
 
 /* Reads an entry's requests: counts them, their commands and arguments
@@ -82,20 +78,12 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 		if (e)
 			e->reqs[i] = (struct entry_req){session, seq, &e->cmd_store[cmds], k_cmds};
 		for (uint32_t k = 0; k < k_cmds; k++, cmds++) {
-			uint32_t argc = bytes_read_u32(&r);
-			if (r.err || argc == 0 || argc > bytes_reader_left(&r) / 4)
+			uint32_t argc = read_cmd(&r, e ? &e->arg_store[args] : NULL);
+			if (!argc)
 				return false;
 			if (e)
 				e->cmd_store[cmds] = (struct entry_cmd){&e->arg_store[args], argc};
-			for (uint32_t a = 0; a < argc; a++, args++) {
-				uint32_t len = bytes_read_u32(&r);
-				const uint8_t *b = bytes_read_raw(&r, len);
-				if (r.err)
-					return false;
-				if (e)
-					e->arg_store[args] = (struct resp_arg){
-						len ? b : (const uint8_t *)"", len};
-			}
+			args += argc;
 		}
 	}
 	if (r.err || bytes_reader_left(&r))
@@ -143,7 +131,15 @@ int entry_cmd_decode(const uint8_t *p, size_t n, struct resp_arg **argv, uint32_
 {
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
-	if (!read_args(&r, argv, cap, argc) || bytes_reader_left(&r))
+	uint32_t k = read_cmd(&r, NULL);
+	if (!k || bytes_reader_left(&r))
 		return KEEL_ECORRUPT;
+	if (k > *cap) {
+		keel_free(*argv);
+		*argv = keel_malloc(k * sizeof **argv);
+		*cap = k;
+	}
+	bytes_reader_init(&r, p, n);
+	*argc = read_cmd(&r, *argv);
 	return KEEL_OK;
 }

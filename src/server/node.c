@@ -652,6 +652,11 @@ void server_free(struct server *s)
 	snapshots_free(s);
 	keel_free(s->writes);
 	keel_free(s->pass_writes);
+	rbuf_free(&s->entry);
+	keel_free(s->argv);
+	for (uint32_t i = 0; i < s->cap_replies; i++)
+		rbuf_free(&s->replies[i]);
+	keel_free(s->replies);
 	clients_free(s);
 	rbuf_free(&s->join.in);
 	for (uint32_t i = 0; i < s->n_batches; i++) {

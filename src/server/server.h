@@ -336,7 +336,7 @@ void client_drop(struct client *c);
 struct creq *creq_new(struct server *s, struct client *c);
 void creq_finish(struct server *s, struct creq *q); /* q->reply is ready */
 void creq_free(struct server *s, struct creq *q);
-void clients_free(struct server *s);  /* the kept slots and buffers */
+void clients_free(struct server *s);  /* the kept slots and reply buffer */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
 

@@ -409,8 +409,9 @@ def restarted_replica_resumes_from_its_own_log():
 @case
 def replica_disk_fails_then_restarts():
     """A replica whose fdatasync fails (EIO, through the fault shim) stops
-    as a member does, saying why; restarted on a good disk it recovers
-    what it had made durable, resumes, and its counter never went back."""
+    as a member does, saying why; restarted on a good disk it resumes and
+    converges, and the counter read on it never went back across the
+    failure (what it showed was durable)."""
     c = Cluster()
     try:
         c.start_all()
