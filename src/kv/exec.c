@@ -16,6 +16,7 @@
 #define W (KV_WRITE | KV_MULTI_OK)
 #define R (KV_READ | KV_MULTI_OK)
 #define S KV_SERVER
+#define SC (KV_SERVER | KV_CONNECTION)
 
 static const struct kv_cmd table[] = {
 	{"get", 2, R, 1, 1, 1, cmd_get},
@@ -61,20 +62,20 @@ static const struct kv_cmd table[] = {
 	{"ping", -1, KV_MULTI_OK, 0, 0, 0, cmd_ping},
 	{"echo", 2, KV_MULTI_OK, 0, 0, 0, cmd_echo},
 	{"select", 2, KV_MULTI_OK, 0, 0, 0, cmd_select},
-	{"multi", 1, S, 0, 0, 0, NULL},
-	{"exec", 1, S, 0, 0, 0, NULL},
-	{"discard", 1, S, 0, 0, 0, NULL},
-	{"hello", -1, S, 0, 0, 0, NULL},
-	{"auth", -2, S, 0, 0, 0, NULL},
-	{"quit", -1, S, 0, 0, 0, NULL},
-	{"reset", 1, S, 0, 0, 0, NULL},
-	{"client", -2, S, 0, 0, 0, NULL},
+	{"multi", 1, SC, 0, 0, 0, NULL},
+	{"exec", 1, SC, 0, 0, 0, NULL},
+	{"discard", 1, SC, 0, 0, 0, NULL},
+	{"hello", -1, SC, 0, 0, 0, NULL},
+	{"auth", -2, SC, 0, 0, 0, NULL},
+	{"quit", -1, SC, 0, 0, 0, NULL},
+	{"reset", 1, SC, 0, 0, 0, NULL},
+	{"client", -2, SC, 0, 0, 0, NULL},
 	{"command", -1, S, 0, 0, 0, NULL},
 	{"info", -1, S, 0, 0, 0, NULL},
 	{"config", -2, S, 0, 0, 0, NULL},
 	{"time", 1, S, 0, 0, 0, NULL},
 	{"raft", -2, S, 0, 0, 0, NULL},
-	{"keel.replicate", 6, S, 0, 0, 0, NULL}, /* a read replica's stream */
+	{"keel.replicate", 6, SC, 0, 0, 0, NULL}, /* a read replica's stream */
 };
 
 void kv_init(struct kv *kv, uint64_t seed)
@@ -89,34 +90,7 @@ void kv_free(struct kv *kv)
 {
 	kv_dict_free(&kv->dict);
 	kv_dict_free(&kv->sessions);
-}
-
-bool kv_session_get(struct kv *kv, uint64_t id, uint64_t *seq, const uint8_t **reply, size_t *len)
-{
-	uint8_t key[8];
-	bytes_put_u64(key, id);
-	struct kv_entry *e = kv_dict_find(&kv->sessions, key, sizeof key);
-	if (!e || e->vlen < 8)
-		return false;
-	*seq = bytes_get_u64(e->val);
-	*reply = e->val + 8;
-	*len = e->vlen - 8;
-	return true;
-}
-
-void kv_session_put(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t *reply, size_t len)
-{
-	uint8_t key[8];
-	bytes_put_u64(key, id);
-	struct kv_entry *e = kv_dict_find(&kv->sessions, key, sizeof key);
-	if (!e)
-		e = kv_dict_add(&kv->sessions, key, sizeof key);
-	uint8_t *v = keel_malloc(8 + len);
-	bytes_put_u64(v, seq);
-	if (len)
-		memcpy(v + 8, reply, len);
-	kv_entry_set(e, v, 8 + len);
-	keel_free(v);
+	rbuf_free(&kv->scratch);
 }
 
 const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len)

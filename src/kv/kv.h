@@ -23,12 +23,15 @@ enum {
 	KV_READ = 1 << 1,     /* reads the keyspace: after a read index */
 	KV_SERVER = 1 << 2,   /* handled by the server, not the state machine */
 	KV_MULTI_OK = 1 << 3, /* may be queued inside MULTI */
+	KV_CONNECTION = 1 << 4, /* a server command on the connection's own state:
+				 * it runs when it arrives, not in turn */
 };
 
 struct kv {
 	struct kv_dict dict;
 	struct kv_dict sessions; /* exactly-once: session id -> last seq, reply */
 	uint64_t rand_state;	 /* RANDOMKEY, SCAN of a random start: reads only */
+	struct rbuf scratch;	 /* a session's value, being rebuilt */
 };
 
 struct kv_ctx;
@@ -73,12 +76,28 @@ void kv_reply_arity(struct rbuf *out, const char *name);
  * only by a write: `writing`). */
 struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writing);
 
-/* Exactly-once writes (Raft thesis §6.3): the session table, replicated
- * with the keyspace and kept in snapshots. For each session, the sequence
- * number of its last request and that request's reply. get returns false
- * for an unknown session; reply points into the table until it changes. */
-bool kv_session_get(struct kv *kv, uint64_t id, uint64_t *seq, const uint8_t **reply, size_t *len);
-void kv_session_put(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t *reply, size_t len);
+/* Exactly-once writes (Raft thesis §6.3, kv/session.c): the session
+ * table, replicated with the keyspace and kept in snapshots. Per session,
+ * the highest sequence number applied and the replies of the requests its
+ * connection has not yet been given (at or above the highest ack its
+ * requests carried), plus the newest, within KV_SESSION_KEEP_BYTES of
+ * replies (older ones past it are remembered as applied, reply dropped). */
+#define KV_SESSION_KEEP_BYTES (1u << 20)
+#define KV_SESSION_KEEP_MAX   100000 /* requests remembered per session */
+
+enum kv_session_seen {
+	KV_SESSION_NEW,	     /* not applied yet: apply it, then record it */
+	KV_SESSION_REPLY,    /* applied: *reply (into the table until it changes) */
+	KV_SESSION_APPLIED,  /* applied; its reply was not kept (the bound) */
+	KV_SESSION_ANSWERED, /* below the session's ack: its reply was given */
+	KV_SESSION_PASSED,   /* never applied, and never will be: a later
+			      * request of the session was applied first */
+};
+int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t **reply,
+		     size_t *len);
+void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack,
+		       const uint8_t *reply, size_t len);
+uint64_t kv_session_kept(struct kv *kv, uint64_t id); /* requests remembered */
 
 /* Active expiry: calls fn for up to max keys whose expiry is at or before
  * now_ms, scanning on from *cursor (0 starts over; it wraps to 0). The

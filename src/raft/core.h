@@ -149,6 +149,7 @@ struct raft {
 	raft_id transfer_to;
 	uint32_t transfer_elapsed;
 	bool broadcast_pending;    /* new entries to send at the next update */
+	bool commit_pending;	   /* the commit index moved: followers are told at once */
 
 	struct raft_pending_reads reads;
 
@@ -192,6 +193,7 @@ void raft_recv_append(struct raft *r, const struct raft_msg *m);
 void raft_recv_append_resp(struct raft *r, const struct raft_msg *m);
 void raft_send_append(struct raft *r, struct raft_progress *pr, bool heartbeat);
 void raft_broadcast(struct raft *r, bool heartbeat);
+void raft_broadcast_commit(struct raft *r); /* the commit index moved */
 void raft_maybe_commit(struct raft *r);
 void raft_append_local(struct raft *r, uint8_t type, const void *data, uint32_t len);
 void raft_truncate(struct raft *r, raft_index from);

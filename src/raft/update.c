@@ -14,7 +14,8 @@ bool raft_has_update(const struct raft *r)
 	return o->hs_changed || o->has_chunk || o->has_install || o->truncate_from ||
 	       o->append_from <= raft_log_last(&r->log) || o->purge_below ||
 	       o->msgs_now.n || o->msgs.n || o->reads.n || r->commit > r->applied ||
-	       (r->broadcast_pending && r->role == RAFT_LEADER) || o->snapshot_wanted;
+	       ((r->broadcast_pending || r->commit_pending) && r->role == RAFT_LEADER) ||
+	       o->snapshot_wanted;
 }
 
 /* Appends are queued with an entry count only; their entries are resolved
@@ -93,7 +94,9 @@ void raft_update_get(struct raft *r, struct raft_update *u)
 		return;
 	if (r->broadcast_pending && r->role == RAFT_LEADER)
 		raft_broadcast(r, false);
-	r->broadcast_pending = false;
+	if (r->commit_pending && r->role == RAFT_LEADER)
+		raft_broadcast_commit(r);
+	r->broadcast_pending = r->commit_pending = false;
 	r->in_update = true;
 	update_fill_persist(r, u);
 	struct raft_out *o = &r->out;

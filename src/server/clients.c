@@ -40,6 +40,7 @@ struct creq *creq_new(struct server *s, struct client *c)
 	}
 	q->client = c;
 	if (c) {
+		q->proto = (uint8_t)c->proto;
 		if (c->tail)
 			c->tail->next = q;
 		else
@@ -81,6 +82,10 @@ void clients_free(struct server *s)
 	}
 	s->n_creq_pool = 0;
 	rbuf_free(&s->out);
+	keel_free(s->sessions);
+	s->sessions = NULL;
+	s->sessions_cap = 0;
+	keel_free(s->order_clients);
 }
 
 static void client_closed(uv_handle_t *h)
@@ -94,6 +99,12 @@ static void client_closed(uv_handle_t *h)
 		}
 	}
 	s->n_clients--;
+	client_set_session(c, 0);
+	if (c->in_order_list) {
+		for (uint32_t i = 0; i < s->n_order_clients; i++)
+			if (s->order_clients[i] == c)
+				s->order_clients[i] = s->order_clients[--s->n_order_clients];
+	}
 	if (c->dirty) {
 		for (struct client **pp = &s->dirty; *pp; pp = &(*pp)->next_dirty) {
 			if (*pp == c) {
@@ -165,6 +176,8 @@ static void flush(struct client *c)
 		if (!c->head)
 			c->tail = NULL;
 		c->n_pending--;
+		if (q->seq) /* it and every write before it answered */
+			c->acked_seq = q->seq;
 		rbuf_put(&s->out, q->reply.p, q->reply.len);
 		creq_free(s, q);
 	}
@@ -213,10 +226,18 @@ size_t client_queued(const struct client *c)
 void creq_finish(struct server *s, struct creq *q)
 {
 	q->done = true;
+	struct client *c = q->client;
+	if (c && q->ordered) {
+		q->ordered = false;
+		c->n_ordered--;
+	}
+	if (c && q->applied_at > c->need_index) /* reads after it must see it */
+		c->need_index = q->applied_at;
 	if (q->fwd_peer) { /* a follower's request: the reply joins this pass's frame to it */
 		struct peer_batch *b = peer_batch_of(s, q->fwd_peer);
 		if (b) {
 			rbuf_put_u64(&b->rep, q->fwd_id);
+			rbuf_put_u64(&b->rep, q->applied_at); /* where it was applied */
 			rbuf_put_u32(&b->rep, (uint32_t)q->reply.len);
 			rbuf_put(&b->rep, q->reply.p, q->reply.len);
 		}
@@ -299,6 +320,8 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return;
 	}
 	if (cmd->flags & KV_SERVER) {
+		if (!(cmd->flags & KV_CONNECTION) && requests_defer(s, c, q, argv, argc))
+			return; /* runs once the requests before it are answered */
 		server_command(s, c, q, argv, argc);
 		return;
 	}
@@ -309,8 +332,10 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return;
 	}
 	bool read = (cmd->flags & KV_READ) != 0;
-	if (!read) /* a write carries its session and sequence number */
-		entry_req_header(&q->cmd, c->session, c->next_seq++, 1);
+	if (!read) { /* a write carries its session, sequence number and ack */
+		q->seq = c->next_seq++;
+		entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, 1);
+	}
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->n_cmds = 1;
 	request_submit(s, q, read);
@@ -397,7 +422,6 @@ static void on_connection(uv_stream_t *server, int status)
 	c->proto = 2;
 	c->created_ms = server_now_ms();
 	const struct io_random *rnd = io_random_posix();
-	c->session = rnd->u64(rnd->ctx) | 1; /* never 0: that means none */
 	c->next_seq = 1;
 	rbuf_init(&c->in);
 	rbuf_init(&c->multi);
@@ -407,6 +431,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->next = s->clients;
 	s->clients = c;
 	s->n_clients++;
+	client_set_session(c, rnd->u64(rnd->ctx) | 1); /* never 0: that means none */
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		client_close(c);
 		return;
@@ -445,6 +470,58 @@ int clients_listen(struct server *s, struct keel_errmsg *err)
 		}
 	}
 	return KEEL_OK;
+}
+
+/* ---- the session map: which client here has a session ---------------------- */
+
+static uint32_t session_slot(uint64_t id, uint32_t cap)
+{
+	return (uint32_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+static void session_link(struct server *s, struct client *c)
+{
+	uint32_t i = session_slot(c->session, s->sessions_cap);
+	c->next_in_session = s->sessions[i];
+	s->sessions[i] = c;
+}
+
+/* Gives c the session id (0: none), kept findable by client_by_session. */
+void client_set_session(struct client *c, uint64_t id)
+{
+	struct server *s = c->s;
+	if (c->session && s->sessions_cap) {
+		struct client **pp = &s->sessions[session_slot(c->session, s->sessions_cap)];
+		while (*pp && *pp != c)
+			pp = &(*pp)->next_in_session;
+		if (*pp)
+			*pp = c->next_in_session;
+	}
+	c->session = id;
+	if (!id)
+		return;
+	if (s->n_clients > s->sessions_cap) { /* grown: every client is linked again */
+		uint32_t cap = s->sessions_cap ? s->sessions_cap : 64;
+		while (cap < s->n_clients * 2)
+			cap *= 2;
+		keel_free(s->sessions);
+		s->sessions = keel_calloc(cap, sizeof *s->sessions);
+		s->sessions_cap = cap;
+		for (struct client *o = s->clients; o; o = o->next)
+			if (o->session && o != c)
+				session_link(s, o);
+	}
+	session_link(s, c);
+}
+
+struct client *client_by_session(struct server *s, uint64_t id)
+{
+	if (!s->sessions_cap)
+		return NULL;
+	struct client *c = s->sessions[session_slot(id, s->sessions_cap)];
+	while (c && c->session != id)
+		c = c->next_in_session;
+	return c;
 }
 
 void clients_close_all(struct server *s)

@@ -172,7 +172,8 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 		return;
 	}
 	/* one request, in one log entry, applied at once on every replica */
-	entry_req_header(&q->cmd, c->session, c->next_seq++, c->multi_n);
+	q->seq = c->next_seq++;
+	entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, c->multi_n);
 	rbuf_put(&q->cmd, c->multi.p, c->multi.len);
 	q->n_cmds = c->multi_n;
 	c->multi.len = 0;
@@ -287,8 +288,9 @@ static void cmd_client(struct server *s, struct client *c, struct creq *q,
 			resp_error(&q->reply, "ERR CLIENT SESSION <id> <seq>: a non-zero id and a "
 					      "sequence number of 1 or more");
 		} else if (argc == 4) {
-			c->session = (uint64_t)id;
+			client_set_session(c, (uint64_t)id);
 			c->next_seq = (uint64_t)seq;
+			c->acked_seq = (uint64_t)seq - 1; /* its replies from seq on are kept */
 			resp_simple(&q->reply, "OK");
 		} else {
 			resp_array(&q->reply, 2);

@@ -1,8 +1,10 @@
 /* server/entry.c — the command entry of server/entry.h.
  *
- * FORMAT (little-endian): u8 version (2), i64 time_ms, u32 n_reqs; then
- * per request: u64 session, u64 seq, u32 n_cmds; then per command:
- * u32 argc, then per argument: u32 length, bytes. */
+ * FORMAT (little-endian): u8 version (3), i64 time_ms, u32 n_reqs; then
+ * per request: u64 session, u64 seq, u64 ack, u32 n_cmds; then per
+ * command: u32 argc, then per argument: u32 length, bytes. Version 2
+ * (written before the session's ack existed) lacks the ack, and is read
+ * with ack 0. */
 #include "server/entry.h"
 
 #include <string.h>
@@ -10,7 +12,8 @@
 #include "base/bytes.h"
 #include "base/mem.h"
 
-#define ENTRY_VERSION 2
+#define ENTRY_VERSION 3
+#define ENTRY_VERSION_NO_ACK 2
 
 void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs)
 {
@@ -20,10 +23,12 @@ void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs)
 	rbuf_put_u32(out, n_reqs);
 }
 
-void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint32_t n_cmds)
+void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack,
+		      uint32_t n_cmds)
 {
 	rbuf_put_u64(out, session);
 	rbuf_put_u64(out, seq);
+	rbuf_put_u64(out, ack);
 	rbuf_put_u32(out, n_cmds);
 }
 
@@ -61,7 +66,8 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 {
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
-	if (bytes_read_u8(&r) != ENTRY_VERSION)
+	uint8_t version = bytes_read_u8(&r);
+	if (version != ENTRY_VERSION && version != ENTRY_VERSION_NO_ACK)
 		return false;
 	int64_t time_ms = (int64_t)bytes_read_u64(&r);
 	uint32_t reqs = bytes_read_u32(&r);
@@ -71,12 +77,13 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 	for (uint32_t i = 0; i < reqs && !r.err; i++) {
 		uint64_t session = bytes_read_u64(&r);
 		uint64_t seq = bytes_read_u64(&r);
+		uint64_t ack = version == ENTRY_VERSION ? bytes_read_u64(&r) : 0;
 		uint32_t k_cmds = bytes_read_u32(&r);
 		if (r.err || k_cmds == 0 || k_cmds > ENTRY_CMDS_MAX ||
 		    k_cmds > bytes_reader_left(&r) / 4)
 			return false;
 		if (e)
-			e->reqs[i] = (struct entry_req){session, seq, &e->cmd_store[cmds], k_cmds};
+			e->reqs[i] = (struct entry_req){session, seq, ack, &e->cmd_store[cmds], k_cmds};
 		for (uint32_t k = 0; k < k_cmds; k++, cmds++) {
 			uint32_t argc = read_cmd(&r, e ? &e->arg_store[args] : NULL);
 			if (!argc)

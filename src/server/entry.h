@@ -1,6 +1,9 @@
 /* server/entry.h — what a command log entry holds: the leader's time and
  * one or more requests, each with its client session and sequence number
- * (0: none) and its commands (several for MULTI/EXEC, applied together).
+ * (0: none), the lowest sequence number of the session whose reply its
+ * connection had not yet been given when the request was sent (the ack of
+ * thesis §6.3: replies below it need not be kept), and its commands
+ * (several for MULTI/EXEC, applied together).
  * Format in entry.c. */
 #ifndef KEEL_SERVER_ENTRY_H
 #define KEEL_SERVER_ENTRY_H
@@ -19,7 +22,7 @@ struct entry_cmd {
 };
 
 struct entry_req {
-	uint64_t session, seq;
+	uint64_t session, seq, ack;
 	struct entry_cmd *cmds;
 	uint32_t n_cmds;
 };
@@ -35,7 +38,8 @@ struct entry {
 /* An encoding is built from parts: the entry header, then per request
  * its header and its commands. */
 void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs);
-void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint32_t n_cmds);
+void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack,
+		      uint32_t n_cmds);
 void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t argc);
 /* Decodes; arguments point into p. KEEL_ECORRUPT if malformed. Free with
  * entry_free. */

@@ -106,23 +106,33 @@ static void release_held(struct server *s)
 
 /* ---- apply -------------------------------------------------------------- */
 
-/* Runs one request of an entry: its reply goes to out. A request of a
- * session it has already seen is not run again: the reply it had is given
- * (exactly-once, thesis §6.3); an older one is refused. */
+/* Runs one request of an entry: its reply goes to out. A request its
+ * session has seen is not run again (exactly-once, thesis §6.3): it gets
+ * the reply it had, or an error that says whether it was applied. */
 static void apply_request(struct server *s, const struct entry_req *q, int64_t time_ms,
 			  struct rbuf *out)
 {
-	uint64_t last;
-	const uint8_t *cached;
-	size_t clen;
-	if (q->session && kv_session_get(&s->kv, q->session, &last, &cached, &clen) &&
-	    q->seq <= last) {
-		if (q->seq == last)
-			rbuf_put(out, cached, clen);
-		else
-			resp_error(out, "ERR this request's sequence number is older than the "
-					"session's last; its reply is no longer kept");
+	const uint8_t *kept = NULL;
+	size_t klen = 0;
+	switch (q->session ? kv_session_check(&s->kv, q->session, q->seq, &kept, &klen)
+			   : KV_SESSION_NEW) {
+	case KV_SESSION_REPLY:
+		rbuf_put(out, kept, klen);
 		return;
+	case KV_SESSION_APPLIED:
+		resp_error(out, "ERR this write was applied, but its reply is no longer kept "
+				"(over the session's limit for kept replies)");
+		return;
+	case KV_SESSION_ANSWERED:
+		resp_error(out, "ERR this request was answered before on its connection; its "
+				"reply is no longer kept");
+		return;
+	case KV_SESSION_PASSED:
+		resp_error(out, "ERR this write was not applied: a later write of its "
+				"connection was applied first");
+		return;
+	default:
+		break;
 	}
 	if (q->n_cmds > 1)
 		resp_array(out, q->n_cmds);
@@ -131,7 +141,7 @@ static void apply_request(struct server *s, const struct entry_req *q, int64_t t
 		kv_exec(&c);
 	}
 	if (q->session)
-		kv_session_put(&s->kv, q->session, q->seq, out->p, out->len);
+		kv_session_record(&s->kv, q->session, q->seq, q->ack, out->p, out->len);
 }
 
 void server_apply(struct server *s, const struct raft_entry *e)
@@ -157,6 +167,9 @@ void server_apply(struct server *s, const struct raft_entry *e)
 	}
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
+		/* reads its connection sent before this write run first */
+		if (en.reqs[i].session)
+			requests_before_write(s, en.reqs[i].session, en.reqs[i].seq);
 		apply_request(s, &en.reqs[i], en.time_ms, &s->replies[i]);
 	}
 	requests_on_applied(s, e, s->replies, en.n_reqs);
@@ -253,7 +266,7 @@ static void expire_sweep(struct server *s)
 	kv_expired_sample(&s->kv, server_now_ms(), &s->expire_cursor, 100, sweep_key, w);
 	if (w->n) {
 		struct creq *q = creq_new(s, NULL);
-		entry_req_header(&q->cmd, 0, 0, 1);
+		entry_req_header(&q->cmd, 0, 0, 0, 1);
 		entry_cmd_append(&q->cmd, w->argv, 1 + 2 * w->n);
 		q->n_cmds = 1;
 		request_submit(s, q, false); /* no client: freed when it is done */

@@ -6,7 +6,22 @@
  * and relays the reply. With no leader, a request waits up to the request
  * timeout. Errors say truthfully whether a write may have been applied
  * (SPEC.md §4): -CLUSTERDOWN and -TRYAGAIN mean it was not; -TIMEOUT means
- * it entered the log and its outcome is not known. */
+ * it entered the log and its outcome is not known.
+ *
+ * One connection, one order: every command on a connection takes effect
+ * after the ones sent before it and before the ones sent after it, as in
+ * Redis, while a pipeline's writes still go out as one entry and its reads
+ * under one read index. A read runs once every request before it on its
+ * connection is answered, its read index is confirmed, and this node has
+ * applied both that index and the entries of the writes answered before
+ * it (a follower learns a forwarded write's entry from the leader's
+ * reply). A read sent before a write of its connection runs at the latest
+ * just before that write is applied (requests_before_write): any entry
+ * made after the read arrived lies above every entry committed before it
+ * arrived (Leader Completeness and Log Matching), so the state just before
+ * such an entry is a linearizable point for the read, with no need to wait
+ * for its confirmation. A server command waits until the requests before
+ * it are answered. */
 #include <stdio.h>
 #include <string.h>
 
@@ -147,6 +162,7 @@ static bool start_read(struct server *s, struct creq *q)
 	}
 	struct pending *p = pending_push(&s->reads, &s->n_reads, &s->cap_reads);
 	p->req = q;
+	q->index_known = false;
 	p->read_id = s->read_batch_id;
 	p->asked_ms = server_now_ms();
 	s->stats.reads++;
@@ -181,10 +197,65 @@ static void run_read(struct server *s, struct creq *q)
 		creq_finish(s, q);
 		return;
 	}
-	int proto = q->client ? q->client->proto : 2;
+	int proto = q->client ? q->proto : 2;
 	struct kv_ctx c = {&s->kv, s->argv, argc, &q->reply, proto, server_now_ms()};
 	kv_exec(&c);
 	creq_finish(s, q);
+}
+
+/* ---- one connection, one order ------------------------------------------- */
+
+/* q (a read or a deferred command) is run by client_step, in order. */
+static void order_track(struct server *s, struct creq *q)
+{
+	struct client *c = q->client;
+	q->ordered = true;
+	c->n_ordered++;
+	if (c->in_order_list)
+		return;
+	if (s->n_order_clients == s->cap_order_clients) {
+		s->cap_order_clients = s->cap_order_clients ? s->cap_order_clients * 2 : 16;
+		s->order_clients = keel_realloc(s->order_clients,
+						s->cap_order_clients * sizeof *s->order_clients);
+	}
+	s->order_clients[s->n_order_clients++] = c;
+	c->in_order_list = true;
+}
+
+/* A server command runs with the protocol its connection had when it was
+ * sent, on arguments of its own (a read run meanwhile reuses s->argv). */
+static void run_deferred(struct server *s, struct client *c, struct creq *q)
+{
+	struct resp_arg *argv = NULL;
+	uint32_t cap = 0, argc;
+	q->deferred = false;
+	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &argv, &cap, &argc) != KEEL_OK) {
+		resp_error(&q->reply, "ERR internal: a command could not be decoded");
+		creq_finish(s, q);
+	} else {
+		int proto = c->proto;
+		c->proto = q->proto;
+		q->cmd.len = 0;
+		server_command(s, c, q, argv, argc);
+		c->proto = proto;
+	}
+	keel_free(argv);
+}
+
+bool requests_defer(struct server *s, struct client *c, struct creq *q,
+		    const struct resp_arg *argv, uint32_t argc)
+{
+	if (s->replica)
+		return false;
+	struct creq *p = c->head;
+	while (p != q && p->done)
+		p = p->next;
+	if (p == q) /* nothing before it is waiting */
+		return false;
+	entry_cmd_append(&q->cmd, argv, argc);
+	q->deferred = true;
+	order_track(s, q);
+	return true;
 }
 
 /* ---- forwarding (follower to leader) ---------------------------------------- */
@@ -281,6 +352,8 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 	}
 	q->is_read = is_read;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
+	if (is_read && q->client)
+		order_track(s, q);
 	if (!advance(s, q))
 		push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
 }
@@ -304,6 +377,7 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 		}
 		q->reply.len = 0;
 		rbuf_put(&q->reply, replies[p->cmd_first].p, replies[p->cmd_first].len);
+		q->applied_at = e->index;
 		creq_finish(s, q);
 	}
 	s->n_writes = k;
@@ -318,8 +392,8 @@ void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
 			if (p->read_id != rd[i].req_id) {
 				s->reads[k++] = *p;
 			} else if (rd[i].status == KEEL_OK) {
-				p->index = rd[i].index;
-				p->index_known = true;
+				p->req->read_index = rd[i].index;
+				p->req->index_known = true;
 				s->reads[k++] = *p;
 			} else { /* not confirmed: wait for a leader and ask again */
 				push(&s->waiting, &s->n_waiting, &s->cap_waiting, p->req);
@@ -329,18 +403,91 @@ void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
 	}
 }
 
+/* Runs what its connection's order now allows: from the oldest request
+ * not yet answered, each read whose index is confirmed and applied, and
+ * which the writes answered before it need no further apply for, and each
+ * deferred server command; stops at the first that must wait. */
+static void client_step(struct server *s, struct client *c, raft_index applied)
+{
+	for (struct creq *q = c->head; q; q = q->next) {
+		if (q->done)
+			continue;
+		if (q->deferred) {
+			run_deferred(s, c, q);
+			if (!q->done)
+				return;
+			continue;
+		}
+		if (!q->is_read || !q->index_known)
+			return;
+		raft_index need = q->read_index > c->need_index ? q->read_index : c->need_index;
+		if (applied < need)
+			return;
+		run_read(s, q);
+	}
+}
+
+/* Drops the answered requests from a list of them. */
+static void drop_done(struct creq **v, uint32_t *n)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < *n; i++)
+		if (!v[i]->done)
+			v[k++] = v[i];
+	*n = k;
+}
+
 void requests_answer_reads(struct server *s)
 {
+	if (s->answering) /* a server command run by client_step got here */
+		return;
+	s->answering = true;
 	raft_index applied = s->r ? raft_applied_index(s->r) : 0;
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < s->n_reads; i++) {
-		struct pending *p = &s->reads[i];
-		if (p->index_known && applied >= p->index)
-			run_read(s, p->req);
-		else
-			s->reads[k++] = *p;
+		struct creq *q = s->reads[i].req;
+		if (!q->client && !q->done && q->index_known && applied >= q->read_index)
+			run_read(s, q); /* its connection has gone: no order to keep */
+		else if (!q->done)
+			s->reads[k++] = s->reads[i];
 	}
 	s->n_reads = k;
+	k = 0;
+	for (uint32_t i = 0; i < s->n_order_clients; i++) {
+		struct client *c = s->order_clients[i];
+		client_step(s, c, applied);
+		if (c->n_ordered)
+			s->order_clients[k++] = c;
+		else
+			c->in_order_list = false;
+	}
+	s->n_order_clients = k;
+	/* what ran above, or before a write (requests_before_write), leaves
+	 * the lists before its slot can be freed */
+	k = 0;
+	for (uint32_t i = 0; i < s->n_reads; i++)
+		if (!s->reads[i].req->done)
+			s->reads[k++] = s->reads[i];
+	s->n_reads = k;
+	drop_done(s->waiting, &s->n_waiting);
+	s->answering = false;
+}
+
+void requests_before_write(struct server *s, uint64_t session, uint64_t seq)
+{
+	if (!s->n_order_clients)
+		return;
+	struct client *c = client_by_session(s, session);
+	if (!c || !c->n_ordered)
+		return;
+	struct creq *w = c->head;
+	while (w && (w->is_read || w->deferred || w->seq < seq))
+		w = w->next;
+	if (!w || w->seq != seq)
+		return; /* not a write this connection is waiting for */
+	for (struct creq *q = c->head; q != w; q = q->next)
+		if (!q->done && q->is_read)
+			run_read(s, q);
 }
 
 /* A forwarded write must decode as one request of an entry. */
@@ -360,13 +507,16 @@ static bool forwarded_ok(const struct creq *q)
 
 /* A frame from a peer: a forwarded request (we are the leader) or the
  * leader's reply to one we forwarded. */
-static void on_reply(struct server *s, uint64_t id, const uint8_t *p, size_t n)
+static void on_reply(struct server *s, uint64_t id, raft_index index, const uint8_t *p, size_t n)
 {
 	for (uint32_t i = 0; i < s->n_forwarded; i++) {
 		struct creq *q = s->forwarded[i];
 		if (q->fwd_id != id)
 			continue;
-		s->forwarded[i] = s->forwarded[--s->n_forwarded];
+		/* kept in order: sent again, they go in the order sent */
+		memmove(&s->forwarded[i], &s->forwarded[i + 1],
+			(--s->n_forwarded - i) * sizeof *s->forwarded);
+		q->applied_at = index;
 		q->reply.len = 0;
 		rbuf_put(&q->reply, p, n);
 		settle(q);
@@ -429,10 +579,11 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 	while (bytes_reader_left(&r) && !r.err) {
 		uint64_t id = bytes_read_u64(&r);
 		if (kind == FRAME_REPLY) {
+			uint64_t index = bytes_read_u64(&r);
 			uint32_t len = bytes_read_u32(&r);
 			const uint8_t *b = bytes_read_raw(&r, len);
 			if (!r.err)
-				on_reply(s, id, b, len);
+				on_reply(s, id, index, b, len);
 		} else if (kind == FRAME_FORWARD) {
 			uint8_t kind_byte = bytes_read_u8(&r);
 			uint32_t n_cmds = bytes_read_u32(&r);
@@ -512,7 +663,7 @@ void requests_tick(struct server *s)
 		struct pending *p = &s->reads[i];
 		if (now >= p->req->deadline_ms)
 			finish_with(s, p->req, ERR_READ_TIMEOUT);
-		else if (!p->index_known && now - p->asked_ms >= READ_RETRY_MS)
+		else if (!p->req->index_known && now - p->asked_ms >= READ_RETRY_MS)
 			/* the question or its answer was lost (a peer connection
 			 * not up yet): ask again in a new batch */
 			push(&s->waiting, &s->n_waiting, &s->cap_waiting, p->req);

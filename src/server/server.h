@@ -63,6 +63,14 @@ struct creq {
 	bool is_read;
 	bool admin;	/* a RAFT membership command, forwarded to the leader */
 	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
+	/* one connection, one order (requests.c) */
+	uint64_t seq;	       /* a write: its sequence number in the session */
+	raft_index applied_at; /* a write: the entry it was applied at (0: none) */
+	raft_index read_index; /* a read: its confirmed read index ... */
+	bool index_known;      /* ... once known */
+	bool deferred;	       /* a server command waiting for the ones before it */
+	bool ordered;	       /* counted in its client's n_ordered */
+	uint8_t proto;	       /* the connection's protocol when it was sent */
 };
 
 struct client {
@@ -73,6 +81,13 @@ struct client {
 	char addr[64];
 	int proto;
 	uint64_t session, next_seq; /* exactly-once: this connection's session */
+	uint64_t acked_seq;	    /* every write up to it has been answered */
+	struct client *next_in_session; /* the server's session map */
+	/* one connection, one order (requests.c): reads wait for the writes
+	 * answered before them to be applied here */
+	raft_index need_index;
+	uint32_t n_ordered; /* reads and deferred commands not yet run */
+	bool in_order_list;
 	struct rbuf in;
 	size_t need;
 	struct resp_req req;
@@ -232,6 +247,9 @@ struct server {
 	size_t pass_bytes;
 	uint64_t read_batch_id; /* the reads of this loop pass */
 	bool read_batch_open;
+	struct client **order_clients; /* with reads or deferred commands to run */
+	uint32_t n_order_clients, cap_order_clients;
+	bool answering; /* requests_answer_reads is running */
 	uv_check_t check;      /* the end of each loop pass */
 	struct creq **waiting; /* no leader yet */
 	uint32_t n_waiting, cap_waiting;
@@ -253,6 +271,8 @@ struct server {
 	uint32_t cap_replies;
 	uint64_t next_client_id;
 	uint32_t n_clients;
+	struct client **sessions; /* session id -> client, chained */
+	uint32_t sessions_cap;
 	/* state */
 	bool stopping, closed;
 	bool handing_over; /* stopping: leadership is being transferred */
@@ -298,6 +318,13 @@ void snapshots_free(struct server *s);
 void request_submit(struct server *s, struct creq *q, bool is_read);
 void requests_on_applied(struct server *s, const struct raft_entry *e, struct rbuf *replies,
 			 uint32_t n_replies);
+/* A write of (session, seq) is about to be applied: the reads its
+ * connection sent before it run now, if they have not yet. */
+void requests_before_write(struct server *s, uint64_t session, uint64_t seq);
+/* A server command to run once the requests sent before it are answered:
+ * false if it may run at once. */
+bool requests_defer(struct server *s, struct client *c, struct creq *q,
+		    const struct resp_arg *argv, uint32_t argc);
 void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n);
 void requests_answer_reads(struct server *s);
 void requests_flush_reads(struct server *s);  /* asks for the pass's read index */
@@ -339,6 +366,8 @@ void creq_free(struct server *s, struct creq *q);
 void clients_free(struct server *s);  /* the kept slots and reply buffer */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
+void client_set_session(struct client *c, uint64_t id);
+struct client *client_by_session(struct server *s, uint64_t id); /* NULL: none here */
 
 /* server/commands.c: the commands the server answers itself. */
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,

@@ -9,6 +9,7 @@
 
 #include "unit.h"
 
+#include "base/bytes.h"
 #include "kv/cmds.h"
 #include "kv/kv.h"
 #include "kv/snapshot.h"
@@ -327,7 +328,7 @@ static void snapshot_round_trip(void **state)
 	EXPECT(&r, "SET b 2 PX 5000", "+OK\r\n");
 	EXPECT(&r, "SET c 3 PX 10", "+OK\r\n");
 	r.now += 10; /* c has expired: not in the snapshot */
-	kv_session_put(&r.kv, 77, 5, (const uint8_t *)":3\r\n", 4);
+	kv_session_record(&r.kv, 77, 5, 5, (const uint8_t *)":3\r\n", 4);
 	struct rbuf snap;
 	rbuf_init(&snap);
 	kv_snapshot_write(&r.kv, r.now, &snap);
@@ -339,13 +340,12 @@ static void snapshot_round_trip(void **state)
 	EXPECT(&r2, "DBSIZE", ":2\r\n");
 	EXPECT(&r2, "GET a", "$1\r\n1\r\n");
 	EXPECT(&r2, "PTTL b", ":4990\r\n");
-	uint64_t seq;
 	const uint8_t *reply;
 	size_t rlen;
-	assert_true(kv_session_get(&copy, 77, &seq, &reply, &rlen)); /* sessions travel too */
-	assert_int_equal(seq, 5);
+	/* sessions travel too */
+	assert_int_equal(kv_session_check(&copy, 77, 5, &reply, &rlen), KV_SESSION_REPLY);
 	assert_memory_equal(reply, ":3\r\n", 4);
-	assert_false(kv_session_get(&copy, 78, &seq, &reply, &rlen));
+	assert_int_equal(kv_session_check(&copy, 78, 1, &reply, &rlen), KV_SESSION_NEW);
 	/* a flipped byte anywhere is refused, and changes nothing */
 	for (size_t i = 0; i < snap.len; i++) {
 		snap.p[i] ^= 0x20;
@@ -362,6 +362,67 @@ static void snapshot_round_trip(void **state)
 	teardown(&r);
 }
 
+/* The session table keeps the reply of every request its connection has
+ * not been given (at or above the ack its requests carry), drops them as
+ * the ack passes them (but for the newest), tells a request never applied
+ * from one whose reply was given or dropped, and keeps within its bound. */
+static void session_keeps_unanswered_replies(void **state)
+{
+	(void)state;
+	struct kv kv;
+	kv_init(&kv, 5);
+	const uint8_t *reply;
+	size_t len;
+	char buf[32];
+	for (uint64_t seq = 1; seq <= 4; seq++) { /* four writes in flight, ack 1 */
+		int n = snprintf(buf, sizeof buf, ":%llu\r\n", (unsigned long long)seq);
+		assert_int_equal(kv_session_check(&kv, 9, seq, &reply, &len), KV_SESSION_NEW);
+		kv_session_record(&kv, 9, seq, 1, (const uint8_t *)buf, (size_t)n);
+	}
+	for (uint64_t seq = 1; seq <= 4; seq++) { /* each one's own reply */
+		int n = snprintf(buf, sizeof buf, ":%llu\r\n", (unsigned long long)seq);
+		assert_int_equal(kv_session_check(&kv, 9, seq, &reply, &len), KV_SESSION_REPLY);
+		assert_int_equal(len, (size_t)n);
+		assert_memory_equal(reply, buf, len);
+	}
+	assert_int_equal(kv_session_check(&kv, 9, 5, &reply, &len), KV_SESSION_NEW);
+	/* seq 6 applied with ack 3: 1 and 2 were answered, 5 was passed over */
+	kv_session_record(&kv, 9, 6, 3, (const uint8_t *)"+OK\r\n", 5);
+	assert_int_equal(kv_session_check(&kv, 9, 1, &reply, &len), KV_SESSION_ANSWERED);
+	assert_int_equal(kv_session_check(&kv, 9, 2, &reply, &len), KV_SESSION_ANSWERED);
+	assert_int_equal(kv_session_check(&kv, 9, 3, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 9, 5, &reply, &len), KV_SESSION_PASSED);
+	assert_int_equal(kv_session_check(&kv, 9, 6, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_kept(&kv, 9), 3); /* 3, 4, 6 */
+	/* ack past everything: the newest is still kept (CLIENT SESSION resume) */
+	kv_session_record(&kv, 9, 7, 100, (const uint8_t *)"+A\r\n", 4);
+	assert_int_equal(kv_session_kept(&kv, 9), 1);
+	assert_int_equal(kv_session_check(&kv, 9, 7, &reply, &len), KV_SESSION_REPLY);
+	/* over the byte bound the oldest replies are dropped, not forgotten */
+	size_t big = KV_SESSION_KEEP_BYTES / 3;
+	uint8_t *v = calloc(1, KV_SESSION_KEEP_BYTES + 1);
+	for (uint64_t seq = 101; seq <= 104; seq++)
+		kv_session_record(&kv, 9, seq, 101, v, big);
+	assert_int_equal(kv_session_check(&kv, 9, 101, &reply, &len), KV_SESSION_APPLIED);
+	assert_int_equal(kv_session_check(&kv, 9, 102, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 9, 104, &reply, &len), KV_SESSION_REPLY);
+	kv_session_record(&kv, 9, 105, 101, v, KV_SESSION_KEEP_BYTES + 1); /* alone too big */
+	assert_int_equal(kv_session_check(&kv, 9, 105, &reply, &len), KV_SESSION_APPLIED);
+	free(v);
+	/* the older layout (seq, reply) is still read */
+	uint8_t old[12];
+	bytes_put_u64(old, 40);
+	memcpy(old + 8, ":1\r\n", 4);
+	uint8_t key[8];
+	bytes_put_u64(key, 10);
+	kv_entry_set(kv_dict_add(&kv.sessions, key, 8), old, sizeof old);
+	assert_int_equal(kv_session_check(&kv, 10, 40, &reply, &len), KV_SESSION_REPLY);
+	assert_memory_equal(reply, ":1\r\n", 4);
+	assert_int_equal(kv_session_check(&kv, 10, 39, &reply, &len), KV_SESSION_PASSED);
+	assert_int_equal(kv_session_check(&kv, 10, 41, &reply, &len), KV_SESSION_NEW);
+	kv_free(&kv);
+}
+
 /* The stream restored as it arrives, in pieces of every size from 1 byte:
  * the same keyspace as a whole read; a cut stream, a byte too many and a
  * flipped byte are refused, and leave the keyspace it was to replace as it
@@ -376,7 +437,7 @@ static void snapshot_in_pieces(void **state)
 		snprintf(cmd, sizeof cmd, "SET key:%d %0*d", i, 1 + i * 7, i);
 		EXPECT(&r, cmd, "+OK\r\n");
 	}
-	kv_session_put(&r.kv, 77, 5, (const uint8_t *)":3\r\n", 4);
+	kv_session_record(&r.kv, 77, 5, 5, (const uint8_t *)":3\r\n", 4);
 	struct rbuf snap;
 	rbuf_init(&snap);
 	kv_snapshot_write(&r.kv, r.now, &snap);
@@ -432,6 +493,7 @@ int main(void)
 		cmocka_unit_test(globs),
 		cmocka_unit_test(dict_rehash_and_scan),
 		cmocka_unit_test(snapshot_round_trip),
+		cmocka_unit_test(session_keeps_unanswered_replies),
 		cmocka_unit_test(snapshot_in_pieces),
 	};
 	return UNIT_RUN("kv", tests);
