@@ -55,6 +55,7 @@ done
 suite faults tests/faults/run.sh build/asan
 suite diff tests/diff/run.sh build/asan
 suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
+suite order /usr/bin/python3 tests/cluster/order_test.py build/asan
 suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
 suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
 suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60

@@ -92,8 +92,7 @@ static struct kv_entry *sess_find(struct kv *kv, uint64_t id)
 	return kv_dict_find(&kv->sessions, key, sizeof key);
 }
 
-int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t **reply,
-		     size_t *len)
+int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t **reply, size_t *len)
 {
 	struct kv_entry *e = sess_find(kv, id);
 	struct sess_view v;
@@ -147,8 +146,8 @@ static void sess_bound(struct rbuf *b, uint32_t n)
 	}
 }
 
-void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack,
-		       const uint8_t *reply, size_t len)
+void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, const uint8_t *reply,
+		       size_t len)
 {
 	uint8_t key[8];
 	bytes_put_u64(key, id);

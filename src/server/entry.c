@@ -83,7 +83,8 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 		    k_cmds > bytes_reader_left(&r) / 4)
 			return false;
 		if (e)
-			e->reqs[i] = (struct entry_req){session, seq, ack, &e->cmd_store[cmds], k_cmds};
+			e->reqs[i] = (struct entry_req){session, seq, ack, &e->cmd_store[cmds],
+							k_cmds};
 		for (uint32_t k = 0; k < k_cmds; k++, cmds++) {
 			uint32_t argc = read_cmd(&r, e ? &e->arg_store[args] : NULL);
 			if (!argc)
