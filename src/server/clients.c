@@ -116,7 +116,7 @@ static void client_closed(uv_handle_t *h)
 	struct creq *q = c->head;
 	while (q) {
 		struct creq *next = q->next;
-		if (q->done)
+		if (q->done || q->deferred) /* a deferred command is held by nothing else */
 			creq_free(s, q);
 		else
 			q->client = NULL; /* still in flight: freed when it finishes */

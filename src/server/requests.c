@@ -72,6 +72,8 @@ static void settle(struct creq *q)
 
 static void finish_with(struct server *s, struct creq *q, const char *line)
 {
+	if (q->done) /* a read run before a write, still on a list until the pass ends */
+		return;
 	q->reply.len = 0;
 	rbuf_puts(&q->reply, line);
 	rbuf_puts(&q->reply, "\r\n");
