@@ -35,8 +35,9 @@ Faults (the nemesis variant; SPEC.md §4 says what each error means):
 A mismatch is reported in full (the connection, its node, the pipeline
 sent, keel's replies beside redis's); the connection then moves to fresh
 keys too, so later pipelines are checked against a model that is right.
-The run fails on any mismatch, if fewer than MIN_COMPARED of the
-commands sent were compared, or if a node's log shows a sanitizer report.
+The run fails on any mismatch (it then stops at half its time), if fewer
+than MIN_COMPARED of the commands sent were compared, or if a node's log
+shows a sanitizer report.
 
 Deterministic from a seed (printed; --seed picks it): each connection
 draws its pipelines from its own generator; absolute expiry times are
