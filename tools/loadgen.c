@@ -1,10 +1,18 @@
 /* tools/loadgen.c — the load generator `make bench` uses where
  * redis-benchmark cannot be: SET followed by WAIT 1 0 (Redis's nearest to
- * majority durability), and etcd's v3 put through its HTTP gateway. Keeps
- * N connections busy, each with `pipeline` operations in flight, over a
- * poll loop; prints operations per second and latency percentiles:
+ * majority durability), etcd's v3 put through its HTTP gateway, and SET k
+ * v / GET k pairs on one connection (redis-benchmark runs one command per
+ * test). Keeps N connections busy, each with `pipeline` operations in
+ * flight, over a poll loop; prints operations per second and latency
+ * percentiles:
  *   loadgen MODE HOST PORT CLIENTS OPS PIPELINE SIZE KEYSPACE
- * MODE: set | set-wait | etcd-put. Output: `ops/s=... p50_ms=... p99_ms=...` */
+ * MODE: set | set-wait | etcd-put | set-get. Output: `ops/s=... p50_ms=...
+ * p99_ms=...`. In set-get mode an operation is one command (a SET, or the
+ * GET of the key just set, sent right after it): each client has keys of
+ * its own and each value starts with a number of its own, so a GET that
+ * does not return the value of the SET sent before it on its connection
+ * is counted, and printed as ` stale_gets=N` (0 where commands on a
+ * connection take effect in order). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,15 +30,19 @@
 #include "resp/buf.h"
 #include "resp/parse.h"
 
-enum mode { SET, SET_WAIT, ETCD_PUT };
+enum mode { SET, SET_WAIT, ETCD_PUT, SET_GET };
 
 struct conn {
 	int fd;
 	struct rbuf out, in;
-	uint32_t inflight;    /* operations sent, not yet answered */
-	uint32_t replies_due; /* replies (or HTTP responses) still to come */
-	double sent_at[1024]; /* per operation in flight */
+	uint32_t inflight;     /* operations sent, not yet answered */
+	uint32_t replies_due;  /* replies (or HTTP responses) still to come */
+	double sent_at[1024];  /* per operation in flight */
+	uint64_t expect[1024]; /* set-get: the tag a GET in flight must read, or 0 */
 	uint32_t head;
+	uint32_t id;	   /* set-get: its keys are those equal to id modulo clients */
+	uint64_t last_tag; /* set-get: the tag of the last SET sent, or 0 */
+	char last_key[32]; /* set-get: its key */
 };
 
 static double now_s(void)
@@ -47,7 +59,8 @@ static int cmp_d(const void *a, const void *b)
 }
 
 static enum mode mode;
-static uint32_t size_, keyspace;
+static uint32_t size_, keyspace, clients;
+static uint64_t tags, stale;
 static char host_[64];
 static int port_;
 static uint64_t rng = 88172645463325252ull;
@@ -58,6 +71,40 @@ static uint64_t rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
+}
+
+/* set-get: a SET of a key of this client's to a value starting with a new
+ * tag, or, after a SET, the GET of its key (which must read that tag). */
+static int set_get_req(struct conn *c, char *req, size_t cap, const char *val)
+{
+	uint32_t slot = (c->head + c->inflight) % 1024;
+	if (c->last_tag) {
+		c->expect[slot] = c->last_tag;
+		c->last_tag = 0;
+		return snprintf(req, cap, "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n", strlen(c->last_key),
+				c->last_key);
+	}
+	uint64_t n = rnd() % keyspace;
+	n = n - n % clients + c->id;
+	snprintf(c->last_key, sizeof c->last_key, "key:%012llu", (unsigned long long)n);
+	c->last_tag = ++tags;
+	c->expect[slot] = 0;
+	char tag[24];
+	snprintf(tag, sizeof tag, "%020llu", (unsigned long long)c->last_tag);
+	return snprintf(req, cap, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%u\r\n%s%s\r\n",
+			strlen(c->last_key), c->last_key, size_, tag, val + 20);
+}
+
+/* set-get: whether reply r (f bytes) to the operation at head is right:
+ * a SET's +OK, or a GET's value with the tag of the SET before it. */
+static bool set_get_ok(const struct conn *c, const uint8_t *r, size_t f)
+{
+	uint64_t want = c->expect[c->head];
+	if (!want)
+		return f == 5 && !memcmp(r, "+OK\r\n", 5);
+	char head[48];
+	int hl = snprintf(head, sizeof head, "$%u\r\n%020llu", size_, (unsigned long long)want);
+	return f >= (size_t)hl && !memcmp(r, head, (size_t)hl);
 }
 
 /* Appends one operation's request(s). */
@@ -100,6 +147,9 @@ static void add_op(struct conn *c)
 			     "POST /v3/kv/put HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: "
 			     "application/json\r\nContent-Length: %d\r\n\r\n%s",
 			     host_, port_, bl, body);
+		c->replies_due += 1;
+	} else if (mode == SET_GET) {
+		n = set_get_req(c, req, sizeof req, val);
 		c->replies_due += 1;
 	} else {
 		n = snprintf(req, sizeof req, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%u\r\n%s\r\n",
@@ -149,12 +199,13 @@ static int connect_to(void)
 int main(int argc, char **argv)
 {
 	if (argc != 9) {
-		fprintf(stderr, "usage: loadgen set|set-wait|etcd-put HOST PORT CLIENTS OPS "
-				"PIPELINE SIZE KEYSPACE\n");
+		fprintf(stderr, "usage: loadgen set|set-wait|etcd-put|set-get HOST PORT CLIENTS "
+				"OPS PIPELINE SIZE KEYSPACE\n");
 		return 2;
 	}
 	mode = !strcmp(argv[1], "set-wait")   ? SET_WAIT
 	       : !strcmp(argv[1], "etcd-put") ? ETCD_PUT
+	       : !strcmp(argv[1], "set-get")  ? SET_GET
 					      : SET;
 	snprintf(host_, sizeof host_, "%s", argv[2]);
 	port_ = (int)strtol(argv[3], NULL, 10);
@@ -163,14 +214,17 @@ int main(int argc, char **argv)
 	uint32_t pipe = (uint32_t)strtoul(argv[6], NULL, 10);
 	size_ = (uint32_t)strtoul(argv[7], NULL, 10);
 	keyspace = (uint32_t)strtoul(argv[8], NULL, 10);
-	if (!nc || !pipe || pipe > 1000 || size_ > 4096 || !keyspace)
+	if (!nc || !pipe || pipe > 1000 || size_ > 4096 || !keyspace ||
+	    (mode == SET_GET && (size_ < 20 || keyspace < nc)))
 		return 2;
+	clients = nc;
 	struct conn *cs = keel_calloc(nc, sizeof *cs);
 	struct pollfd *pf = keel_calloc(nc, sizeof *pf);
 	double *lat = keel_calloc(ops + nc * pipe, sizeof *lat);
 	uint64_t sent = 0, done = 0;
 	for (uint32_t i = 0; i < nc; i++) {
 		cs[i].fd = connect_to();
+		cs[i].id = i;
 		rbuf_init(&cs[i].out);
 		rbuf_init(&cs[i].in);
 	}
@@ -212,6 +266,8 @@ int main(int argc, char **argv)
 						c->in.p);
 					return 1;
 				}
+				if (mode == SET_GET && !set_get_ok(c, c->in.p, f))
+					stale++;
 				rbuf_consume(&c->in, f);
 				c->replies_due--;
 				bool op_done = mode == SET_WAIT ? c->replies_due % 2 == 0 : true;
@@ -225,7 +281,10 @@ int main(int argc, char **argv)
 	}
 	double el = now_s() - t0;
 	qsort(lat, done, sizeof *lat, cmp_d);
-	printf("ops/s=%.0f p50_ms=%.3f p99_ms=%.3f\n", (double)done / el, lat[done / 2] * 1e3,
+	printf("ops/s=%.0f p50_ms=%.3f p99_ms=%.3f", (double)done / el, lat[done / 2] * 1e3,
 	       lat[(size_t)((double)done * 0.99)] * 1e3);
+	if (mode == SET_GET)
+		printf(" stale_gets=%llu", (unsigned long long)stale);
+	printf("\n");
 	return 0;
 }

@@ -17,7 +17,11 @@ import redis
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build/asan"
 SERVER = os.path.join(BUILD, "keel-server")
 CLI = os.path.join(BUILD, "keel-cli")
-BASE = 7300 + random.randrange(0, 60) * 10  # client ports BASE+i, peers +10000
+# client ports BASE+i, peer ports BASE+PEER_OFFSET+i; KEEL_TEST_BASE and
+# KEEL_TEST_PEER_OFFSET choose them (for suites that take every address
+# from here, as pipeline_test.py does)
+BASE = int(os.environ.get("KEEL_TEST_BASE") or 7300 + random.randrange(0, 60) * 10)
+PEER_OFFSET = int(os.environ.get("KEEL_TEST_PEER_OFFSET") or 10000)
 DEADLINE = time.time() + 600
 
 
@@ -28,7 +32,7 @@ class Cluster:
         self.extra = list(extra)
         self.procs = {}
         self.writers = []
-        self.members = ",".join(f"{i}@127.0.0.{i}:{BASE + 10000 + i}" for i in range(1, n + 1))
+        self.members = ",".join(f"{i}@127.0.0.{i}:{BASE + PEER_OFFSET + i}" for i in range(1, n + 1))
 
     def addr(self, i):
         return (f"127.0.0.{i}", BASE + i)
@@ -38,7 +42,7 @@ class Cluster:
         host, port = self.addr(i)
         self.procs[i] = subprocess.Popen(
             [SERVER, "--id", str(i), "--bind", host, "--port", str(port),
-             "--peer-port", str(BASE + 10000 + i), "--dir", os.path.join(self.dir, str(i)),
+             "--peer-port", str(BASE + PEER_OFFSET + i), "--dir", os.path.join(self.dir, str(i)),
              "--request-timeout-ms", "3000"] + self.extra + list(args),
             stdout=log, stderr=log, env=env)
 
