@@ -334,7 +334,7 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	bool read = (cmd->flags & KV_READ) != 0;
 	if (!read) { /* a write carries its session, sequence number and ack */
 		q->seq = c->next_seq++;
-		entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, 1);
+		entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, false, 1);
 	}
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->n_cmds = 1;

@@ -173,7 +173,7 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	}
 	/* one request, in one log entry, applied at once on every replica */
 	q->seq = c->next_seq++;
-	entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, c->multi_n);
+	entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, true, c->multi_n);
 	rbuf_put(&q->cmd, c->multi.p, c->multi.len);
 	q->n_cmds = c->multi_n;
 	c->multi.len = 0;

@@ -1,10 +1,12 @@
 /* server/entry.c — the command entry of server/entry.h.
  *
  * FORMAT (little-endian): u8 version (3), i64 time_ms, u32 n_reqs; then
- * per request: u64 session, u64 seq, u64 ack, u32 n_cmds; then per
- * command: u32 argc, then per argument: u32 length, bytes. Version 2
- * (written before the session's ack existed) lacks the ack, and is read
- * with ack 0. */
+ * per request: u64 session, u64 seq, u64 ack, u8 flags (ENTRY_MULTI:
+ * a MULTI/EXEC, answered with an array even of one reply; no other bit
+ * may be set), u32 n_cmds; then per command: u32 argc, then per argument:
+ * u32 length, bytes. Version 2 (written before the session's ack existed)
+ * lacks the ack and the flags, and is read with ack 0 and a MULTI/EXEC
+ * wherever a request has more than one command. */
 #include "server/entry.h"
 
 #include <string.h>
@@ -14,6 +16,7 @@
 
 #define ENTRY_VERSION 3
 #define ENTRY_VERSION_NO_ACK 2
+#define ENTRY_MULTI	     1
 
 void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs)
 {
@@ -23,12 +26,13 @@ void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs)
 	rbuf_put_u32(out, n_reqs);
 }
 
-void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack,
+void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack, bool multi,
 		      uint32_t n_cmds)
 {
 	rbuf_put_u64(out, session);
 	rbuf_put_u64(out, seq);
 	rbuf_put_u64(out, ack);
+	rbuf_put(out, &(uint8_t){multi ? ENTRY_MULTI : 0}, 1);
 	rbuf_put_u32(out, n_cmds);
 }
 
@@ -78,13 +82,15 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 		uint64_t session = bytes_read_u64(&r);
 		uint64_t seq = bytes_read_u64(&r);
 		uint64_t ack = version == ENTRY_VERSION ? bytes_read_u64(&r) : 0;
+		uint8_t flags = version == ENTRY_VERSION ? bytes_read_u8(&r) : 0;
 		uint32_t k_cmds = bytes_read_u32(&r);
 		if (r.err || k_cmds == 0 || k_cmds > ENTRY_CMDS_MAX ||
-		    k_cmds > bytes_reader_left(&r) / 4)
+		    k_cmds > bytes_reader_left(&r) / 4 || (flags & ~ENTRY_MULTI))
 			return false;
+		bool multi = version == ENTRY_VERSION ? (flags & ENTRY_MULTI) != 0 : k_cmds > 1;
 		if (e)
-			e->reqs[i] = (struct entry_req){session, seq, ack, &e->cmd_store[cmds],
-							k_cmds};
+			e->reqs[i] = (struct entry_req){session, seq, ack, multi,
+							&e->cmd_store[cmds], k_cmds};
 		for (uint32_t k = 0; k < k_cmds; k++, cmds++) {
 			uint32_t argc = read_cmd(&r, e ? &e->arg_store[args] : NULL);
 			if (!argc)

@@ -8,6 +8,7 @@
 #ifndef KEEL_SERVER_ENTRY_H
 #define KEEL_SERVER_ENTRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -23,6 +24,7 @@ struct entry_cmd {
 
 struct entry_req {
 	uint64_t session, seq, ack;
+	bool multi; /* a MULTI/EXEC: its replies are an array */
 	struct entry_cmd *cmds;
 	uint32_t n_cmds;
 };
@@ -38,7 +40,7 @@ struct entry {
 /* An encoding is built from parts: the entry header, then per request
  * its header and its commands. */
 void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs);
-void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack,
+void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack, bool multi,
 		      uint32_t n_cmds);
 void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t argc);
 /* Decodes; arguments point into p. KEEL_ECORRUPT if malformed. Free with

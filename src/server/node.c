@@ -134,7 +134,7 @@ static void apply_request(struct server *s, const struct entry_req *q, int64_t t
 	default:
 		break;
 	}
-	if (q->n_cmds > 1)
+	if (q->multi)
 		resp_array(out, q->n_cmds);
 	for (uint32_t k = 0; k < q->n_cmds; k++) {
 		struct kv_ctx c = {&s->kv, q->cmds[k].argv, q->cmds[k].argc, out, 2, time_ms};
@@ -266,7 +266,7 @@ static void expire_sweep(struct server *s)
 	kv_expired_sample(&s->kv, server_now_ms(), &s->expire_cursor, 100, sweep_key, w);
 	if (w->n) {
 		struct creq *q = creq_new(s, NULL);
-		entry_req_header(&q->cmd, 0, 0, 0, 1);
+		entry_req_header(&q->cmd, 0, 0, 0, false, 1);
 		entry_cmd_append(&q->cmd, w->argv, 1 + 2 * w->n);
 		q->n_cmds = 1;
 		request_submit(s, q, false); /* no client: freed when it is done */

@@ -47,9 +47,9 @@ static void entries(void **state)
 	struct rbuf b;
 	rbuf_init(&b);
 	entry_header(&b, 1234567, 2);
-	entry_req_header(&b, 9, 10, 8, 1);
+	entry_req_header(&b, 9, 10, 8, false, 1);
 	entry_cmd_append(&b, a1, 3);
-	entry_req_header(&b, 0, 0, 0, 2); /* a MULTI/EXEC of two commands */
+	entry_req_header(&b, 0, 0, 0, true, 2); /* a MULTI/EXEC of two commands */
 	entry_cmd_append(&b, a2, 2);
 	entry_cmd_append(&b, a1, 3);
 	struct entry e;
