@@ -108,8 +108,10 @@ static void release_held(struct server *s)
 
 /* Runs one request of an entry: its reply goes to out. A request of a
  * session it has already seen is not run again: the reply it had is given
- * (exactly-once, thesis §6.3); an older one is refused. */
-static void apply_request(struct server *s, const struct entry_req *q, int64_t time_ms,
+ * (exactly-once, thesis §6.3); an older one is refused. Its commands run
+ * in its database, checked against the entry's count of databases (the
+ * leader's); a SELECT among them moves the ones after it. */
+static void apply_request(struct server *s, const struct entry_req *q, const struct entry *en,
 			  struct rbuf *out)
 {
 	uint64_t last;
@@ -126,9 +128,18 @@ static void apply_request(struct server *s, const struct entry_req *q, int64_t t
 	}
 	if (q->n_cmds > 1)
 		resp_array(out, q->n_cmds);
+	uint32_t db = q->db;
 	for (uint32_t k = 0; k < q->n_cmds; k++) {
-		struct kv_ctx c = {&s->kv, q->cmds[k].argv, q->cmds[k].argc, out, 2, time_ms};
+		struct kv_ctx c = {.kv = &s->kv,
+				   .argv = q->cmds[k].argv,
+				   .argc = q->cmds[k].argc,
+				   .out = out,
+				   .proto = 2,
+				   .now_ms = en->time_ms,
+				   .db = db,
+				   .dbs = en->dbs};
 		kv_exec(&c);
+		db = c.db;
 	}
 	if (q->session)
 		kv_session_put(&s->kv, q->session, q->seq, out->p, out->len);
@@ -157,7 +168,7 @@ void server_apply(struct server *s, const struct raft_entry *e)
 	}
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
-		apply_request(s, &en.reqs[i], en.time_ms, &s->replies[i]);
+		apply_request(s, &en.reqs[i], &en, &s->replies[i]);
 	}
 	requests_on_applied(s, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
@@ -250,10 +261,11 @@ static void expire_sweep(struct server *s)
 		return;
 	struct sweep *w = keel_calloc(1, sizeof *w);
 	w->argv[0] = (struct resp_arg){(const uint8_t *)"keel.expired", 12};
-	kv_expired_sample(&s->kv, server_now_ms(), &s->expire_cursor, 100, sweep_key, w);
+	uint32_t db = kv_expired_sample(&s->kv, server_now_ms(), &s->expire_db, &s->expire_cursor,
+					100, sweep_key, w);
 	if (w->n) {
 		struct creq *q = creq_new(s, NULL);
-		entry_req_header(&q->cmd, 0, 0, 1);
+		entry_req_header(&q->cmd, 0, 0, db, 1);
 		entry_cmd_append(&q->cmd, w->argv, 1 + 2 * w->n);
 		q->n_cmds = 1;
 		request_submit(s, q, false); /* no client: freed when it is done */
@@ -298,7 +310,7 @@ static void on_tick(uv_timer_t *t)
 	if (s->r && !raft_stopped(s->r) && !s->removed_at)
 		raft_tick(s->r);
 	members_tick(s);
-	kv_dict_rehash_some(&s->kv.dict, 1000); /* finish a rehash while idle */
+	kv_rehash_some(&s->kv, 1000); /* finish a rehash while idle */
 	requests_tick(s);
 	expire_sweep(s);
 	server_process(s);
@@ -561,7 +573,8 @@ static int member_start(struct server *s, struct raft_init *in, struct keel_errm
 int server_start(struct server *s, struct keel_errmsg *err)
 {
 	s->started_ms = server_now_ms();
-	kv_init(&s->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms);
+	kv_init_dbs(&s->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
+		    s->cfg.databases);
 	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
 	raft_options_default(&in.options);
 	if (s->cfg.snapshot_entries)
