@@ -387,6 +387,11 @@ static void snapshot_in_pieces(void **state)
 		snprintf(cmd, sizeof cmd, "SET key:%d %0*d", i, 1 + i * 7, i);
 		EXPECT(&r, cmd, "+OK\r\n");
 	}
+	EXPECT(&r, "SELECT 3", "+OK\r\n"); /* and databases after the first */
+	EXPECT(&r, "SET three 3", "+OK\r\n");
+	EXPECT(&r, "SELECT 12", "+OK\r\n");
+	EXPECT(&r, "SET twelve 12", "+OK\r\n");
+	r.db = 0;
 	kv_session_put(&r.kv, 77, 5, (const uint8_t *)":3\r\n", 4);
 	struct rbuf snap;
 	rbuf_init(&snap);
@@ -404,10 +409,14 @@ static void snapshot_in_pieces(void **state)
 		kv_init(&got, 6);
 		if (kv_restore_finish(&rs, &got) != KEEL_OK)
 			fail_msg("pieces of %zu: the whole stream is refused", piece);
-		assert_int_equal(kv_keys_total(&got), 50);
+		assert_int_equal(kv_keys_total(&got), 52);
 		struct run r2 = r;
 		r2.kv = got;
 		EXPECT(&r2, "GET key:3", "$22\r\n0000000000000000000003\r\n");
+		EXPECT(&r2, "SELECT 12", "+OK\r\n");
+		EXPECT(&r2, "GET twelve", "$2\r\n12\r\n");
+		EXPECT(&r2, "SELECT 3", "+OK\r\n");
+		EXPECT(&r2, "DBSIZE", ":1\r\n");
 		kv_free(&got);
 	}
 	struct kv keep;
