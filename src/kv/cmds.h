@@ -17,6 +17,14 @@
 #define ERR_NO_KEY  "ERR no such key"
 #define ERR_TOO_BIG "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 
+#define ERR_DB_RANGE "ERR DB index is out of range"
+
+/* The database the command runs in (kv_exec has checked c->db). */
+static inline struct kv_dict *kv_db(const struct kv_ctx *c)
+{
+	return &c->kv->db[c->db];
+}
+
 /* An argument as an int64 (Redis's string2ll); replies ERR_NOT_INT if not. */
 bool kv_arg_ll(struct kv_ctx *c, uint32_t i, int64_t *v);
 /* Case-insensitive comparison of argument i with s. */
@@ -62,6 +70,9 @@ void cmd_rename(struct kv_ctx *c);
 void cmd_renamenx(struct kv_ctx *c);
 void cmd_randomkey(struct kv_ctx *c);
 void cmd_flushdb(struct kv_ctx *c);
+void cmd_flushall(struct kv_ctx *c);
+void cmd_move(struct kv_ctx *c);
+void cmd_swapdb(struct kv_ctx *c);
 void cmd_expire(struct kv_ctx *c);
 void cmd_pexpire(struct kv_ctx *c);
 void cmd_expireat(struct kv_ctx *c);

@@ -10,6 +10,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "base/assert.h"
 #include "base/mem.h"
 
 void kv_dict_init(struct kv_dict *d, uint64_t seed)
@@ -44,6 +45,8 @@ void kv_dict_free(struct kv_dict *d)
 	table_free(&d->t[0]);
 	table_free(&d->t[1]);
 	d->rehash = -1;
+	d->expires = 0;
+	d->expire_sum = 0;
 }
 
 uint64_t kv_dict_size(const struct kv_dict *d)
@@ -176,6 +179,7 @@ bool kv_dict_delete(struct kv_dict *d, const uint8_t *key, size_t klen)
 		return false;
 	struct kv_entry *e = *p;
 	*p = e->next;
+	kv_dict_expire(d, e, 0);
 	entry_free(e);
 	d->t[k].used--;
 	return true;
@@ -271,4 +275,19 @@ void kv_entry_set(struct kv_entry *e, const uint8_t *v, size_t n)
 	if (n)
 		memcpy(e->val, v, n);
 	e->vlen = n;
+}
+
+void kv_dict_expire(struct kv_dict *d, struct kv_entry *e, int64_t when)
+{
+	KEEL_ASSERT(when >= 0);
+	if (e->expire) {
+		KEEL_ASSERT(d->expires > 0);
+		d->expires--;
+		d->expire_sum -= (uint64_t)e->expire;
+	}
+	e->expire = when;
+	if (when) {
+		d->expires++;
+		d->expire_sum += (uint64_t)when;
+	}
 }

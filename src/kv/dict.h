@@ -14,7 +14,7 @@
 struct kv_entry {
 	struct kv_entry *next;
 	uint64_t hash;
-	int64_t expire; /* ms since the epoch; 0: none */
+	int64_t expire; /* ms since the epoch; 0: none (set by kv_dict_expire) */
 	uint8_t *val;
 	size_t vlen, vcap;
 	uint32_t klen;
@@ -32,6 +32,11 @@ struct kv_dict {
 	int64_t rehash;	      /* next bucket of t[0] to move; -1: not rehashing */
 	uint64_t seed;
 	bool hold; /* kv_dict_hold */
+	/* the entries with an expiry, and the sum of their expiry times (for
+	 * INFO keyspace's expires and avg_ttl without a walk): kept by
+	 * kv_dict_expire, kv_dict_delete and kv_dict_free */
+	uint64_t expires;
+	unsigned __int128 expire_sum;
 };
 
 void kv_dict_init(struct kv_dict *d, uint64_t seed);
@@ -59,6 +64,10 @@ void kv_dict_hold(struct kv_dict *d, bool hold);
 /* Moves up to n buckets of a rehash in progress (the server's idle time,
  * as Redis's active rehashing), unless held. */
 void kv_dict_rehash_some(struct kv_dict *d, uint32_t n);
+/* Sets e's expiry time (ms since the epoch, 0: none; never negative),
+ * keeping d's count and sum of expiry times. The only way an entry's
+ * expiry changes. */
+void kv_dict_expire(struct kv_dict *d, struct kv_entry *e, int64_t when);
 /* Sets the value (copied). */
 void kv_entry_set(struct kv_entry *e, const uint8_t *v, size_t n);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/assert.h"
 #include "base/bytes.h"
 #include "base/mem.h"
 #include "kv/cmds.h"
@@ -50,7 +51,9 @@ static const struct kv_cmd table[] = {
 	{"renamenx", 3, W, 1, 2, 1, cmd_renamenx},
 	{"randomkey", 1, R, 0, 0, 0, cmd_randomkey},
 	{"flushdb", -1, W, 0, 0, 0, cmd_flushdb},
-	{"flushall", -1, W, 0, 0, 0, cmd_flushdb},
+	{"flushall", -1, W, 0, 0, 0, cmd_flushall},
+	{"move", 3, W, 1, 1, 1, cmd_move},
+	{"swapdb", 3, W, 0, 0, 0, cmd_swapdb},
 	{"expire", -3, W, 1, 1, 1, cmd_expire},
 	{"pexpire", -3, W, 1, 1, 1, cmd_pexpire},
 	{"expireat", -3, W, 1, 1, 1, cmd_expireat},
@@ -80,17 +83,86 @@ static const struct kv_cmd table[] = {
 
 void kv_init(struct kv *kv, uint64_t seed)
 {
+	kv_init_dbs(kv, seed, KV_DBS_DEFAULT);
+}
+
+void kv_init_dbs(struct kv *kv, uint64_t seed, uint32_t n_db)
+{
 	memset(kv, 0, sizeof *kv);
-	kv_dict_init(&kv->dict, seed);
+	kv->seed = seed;
+	kv_reserve_dbs(kv, n_db);
 	kv_dict_init(&kv->sessions, seed ^ 0x5E55);
 	kv->rand_state = seed ^ 0x9E3779B97F4A7C15ull;
 }
 
 void kv_free(struct kv *kv)
 {
-	kv_dict_free(&kv->dict);
+	for (uint32_t i = 0; i < kv->n_db; i++)
+		kv_dict_free(&kv->db[i]);
+	keel_free(kv->db);
+	kv->db = NULL;
+	kv->n_db = 0;
 	kv_dict_free(&kv->sessions);
 	rbuf_free(&kv->scratch);
+}
+
+void kv_reserve_dbs(struct kv *kv, uint32_t n_db)
+{
+	KEEL_ASSERT(n_db >= 1);
+	KEEL_ASSERT(n_db <= KV_DBS_MAX);
+	if (n_db <= kv->n_db)
+		return;
+	kv->db = keel_realloc(kv->db, n_db * sizeof *kv->db);
+	for (uint32_t i = kv->n_db; i < n_db; i++) {
+		kv_dict_init(&kv->db[i], kv->seed + i); /* database 0's seed is the keyspace's */
+		kv_dict_hold(&kv->db[i], kv->hold);
+	}
+	kv->n_db = n_db;
+}
+
+uint64_t kv_keys_total(const struct kv *kv)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < kv->n_db; i++)
+		n += kv_dict_size(&kv->db[i]);
+	return n;
+}
+
+void kv_hold(struct kv *kv, bool hold)
+{
+	kv->hold = hold;
+	for (uint32_t i = 0; i < kv->n_db; i++)
+		kv_dict_hold(&kv->db[i], hold);
+	kv_dict_hold(&kv->sessions, hold);
+}
+
+void kv_rehash_some(struct kv *kv, uint32_t n)
+{
+	for (uint32_t i = 0; i < kv->n_db; i++)
+		kv_dict_rehash_some(&kv->db[i], n);
+	kv_dict_rehash_some(&kv->sessions, n);
+}
+
+void kv_info_keyspace(const struct kv *kv, int64_t now_ms, struct rbuf *out)
+{
+	for (uint32_t i = 0; i < kv->n_db; i++) {
+		const struct kv_dict *d = &kv->db[i];
+		uint64_t keys = kv_dict_size(d);
+		if (!keys)
+			continue;
+		/* the mean time left of the keys with an expiry (0 if none, or if
+		 * they are all due) */
+		int64_t avg = 0;
+		if (d->expires) {
+			unsigned __int128 mean = d->expire_sum / d->expires;
+			avg = mean > (unsigned __int128)now_ms ? (int64_t)(mean - (uint64_t)now_ms)
+							       : 0;
+		}
+		char line[128];
+		snprintf(line, sizeof line, "db%u:keys=%llu,expires=%llu,avg_ttl=%lld\r\n", i,
+			 (unsigned long long)keys, (unsigned long long)d->expires, (long long)avg);
+		rbuf_puts(out, line);
+	}
 }
 
 const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len)
@@ -151,6 +223,14 @@ const struct kv_cmd *kv_exec(struct kv_ctx *c)
 		kv_reply_arity(c->out, cmd->name);
 		return NULL;
 	}
+	if (!c->dbs)
+		c->dbs = c->kv->n_db;
+	KEEL_ASSERT(c->dbs <= KV_DBS_MAX);
+	if (c->db >= c->dbs) { /* written through a node with more databases than the leader */
+		resp_error(c->out, ERR_DB_RANGE);
+		return NULL;
+	}
+	kv_reserve_dbs(c->kv, c->dbs); /* a count the leader stamped: every replica grows alike */
 	cmd->fn(c);
 	return cmd;
 }
@@ -159,10 +239,10 @@ const struct kv_cmd *kv_exec(struct kv_ctx *c)
 
 struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writing)
 {
-	struct kv_entry *e = kv_dict_find(&c->kv->dict, key->p, key->len);
+	struct kv_entry *e = kv_dict_find(kv_db(c), key->p, key->len);
 	if (e && e->expire && e->expire <= c->now_ms) {
 		if (writing) {
-			kv_dict_delete(&c->kv->dict, key->p, key->len);
+			kv_dict_delete(kv_db(c), key->p, key->len);
 		}
 		return NULL;
 	}
@@ -193,9 +273,9 @@ struct kv_entry *kv_store(struct kv_ctx *c, const struct resp_arg *key, const ui
 {
 	struct kv_entry *e = kv_find(c, key, true);
 	if (!e)
-		e = kv_dict_add(&c->kv->dict, key->p, key->len);
+		e = kv_dict_add(kv_db(c), key->p, key->len);
 	else if (!keep_ttl)
-		e->expire = 0;
+		kv_dict_expire(kv_db(c), e, 0);
 	kv_entry_set(e, v, n);
 	return e;
 }
@@ -204,6 +284,6 @@ bool kv_remove(struct kv_ctx *c, const struct resp_arg *key)
 {
 	if (!kv_find(c, key, true))
 		return false;
-	kv_dict_delete(&c->kv->dict, key->p, key->len);
+	kv_dict_delete(kv_db(c), key->p, key->len);
 	return true;
 }

@@ -1,8 +1,10 @@
 /* kv/keys.c — the keyspace and expiry commands, and the connection
  * commands that are pure functions of their arguments, as Redis 7.0's
  * db.c, expire.c and server.c answer them: DEL UNLINK EXISTS TYPE KEYS
- * SCAN DBSIZE RENAME RENAMENX RANDOMKEY FLUSHDB FLUSHALL, EXPIRE PEXPIRE
- * EXPIREAT PEXPIREAT (NX XX GT LT) TTL PTTL PERSIST, PING ECHO SELECT. */
+ * SCAN DBSIZE RENAME RENAMENX RANDOMKEY FLUSHDB FLUSHALL MOVE SWAPDB,
+ * EXPIRE PEXPIRE EXPIREAT PEXPIREAT (NX XX GT LT) TTL PTTL PERSIST, PING
+ * ECHO SELECT. Each runs in its context's database (kv_ctx.db); database
+ * indexes are checked against the context's count (kv_ctx.dbs). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +87,7 @@ void cmd_keys(struct kv_ctx *c)
 {
 	bool all = c->argv[1].len == 1 && c->argv[1].p[0] == '*';
 	struct keylist l = {.c = c, .pattern = all ? NULL : &c->argv[1], .type_ok = true};
-	kv_dict_each(&c->kv->dict, keylist_add, &l);
+	kv_dict_each(kv_db(c), keylist_add, &l);
 	keylist_reply(&l);
 }
 
@@ -141,7 +143,7 @@ void cmd_scan(struct kv_ctx *c)
 	}
 	int64_t budget = count * 10; /* buckets visited at most, as Redis */
 	do
-		cur = kv_dict_scan(&c->kv->dict, cur, keylist_add, &l);
+		cur = kv_dict_scan(kv_db(c), cur, keylist_add, &l);
 	while (cur && budget-- && l.n < (uint64_t)count);
 	resp_array(c->out, 2);
 	resp_bulk_int(c->out, (int64_t)cur);
@@ -150,7 +152,7 @@ void cmd_scan(struct kv_ctx *c)
 
 void cmd_dbsize(struct kv_ctx *c)
 {
-	resp_int(c->out, (int64_t)kv_dict_size(&c->kv->dict));
+	resp_int(c->out, (int64_t)kv_dict_size(kv_db(c)));
 }
 
 static void rename_generic(struct kv_ctx *c, bool nx)
@@ -171,7 +173,7 @@ static void rename_generic(struct kv_ctx *c, bool nx)
 	}
 	int64_t expire = e->expire;
 	struct kv_entry *d = kv_store(c, to, e->val, e->vlen, false);
-	d->expire = expire;
+	kv_dict_expire(kv_db(c), d, expire);
 	kv_remove(c, from);
 	rbuf_puts(c->out, nx ? ":1\r\n" : "+OK\r\n");
 }
@@ -188,11 +190,11 @@ void cmd_renamenx(struct kv_ctx *c)
 
 void cmd_randomkey(struct kv_ctx *c)
 {
-	uint64_t n = kv_dict_size(&c->kv->dict);
+	uint64_t n = kv_dict_size(kv_db(c));
 	for (uint64_t tries = 0; tries < 100 + 2 * n; tries++) {
 		uint64_t x = (c->kv->rand_state += 0x9E3779B97F4A7C15ull);
 		x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-		struct kv_entry *e = kv_dict_random(&c->kv->dict, x ^ (x >> 27));
+		struct kv_entry *e = kv_dict_random(kv_db(c), x ^ (x >> 27));
 		if (!e)
 			break;
 		if (!e->expire || e->expire > c->now_ms) {
@@ -203,14 +205,34 @@ void cmd_randomkey(struct kv_ctx *c)
 	resp_null(c->out, c->proto);
 }
 
-void cmd_flushdb(struct kv_ctx *c)
+/* FLUSHDB and FLUSHALL take ASYNC or SYNC (Redis's getFlushCommandFlags);
+ * both empty at once here. */
+static bool flush_args_ok(struct kv_ctx *c)
 {
 	if (c->argc > 2 ||
 	    (c->argc == 2 && !kv_arg_is(c, 1, "sync") && !kv_arg_is(c, 1, "async"))) {
 		resp_error(c->out, ERR_SYNTAX);
-		return;
+		return false;
 	}
-	kv_dict_free(&c->kv->dict);
+	return true;
+}
+
+void cmd_flushdb(struct kv_ctx *c)
+{
+	if (!flush_args_ok(c))
+		return;
+	kv_dict_free(kv_db(c));
+	resp_simple(c->out, "OK");
+}
+
+/* Every database the keyspace has: those beyond the count of this command
+ * are empty on every replica (kv/kv.h), or hold the same keys on each. */
+void cmd_flushall(struct kv_ctx *c)
+{
+	if (!flush_args_ok(c))
+		return;
+	for (uint32_t i = 0; i < c->kv->n_db; i++)
+		kv_dict_free(&c->kv->db[i]);
 	resp_simple(c->out, "OK");
 }
 
@@ -269,7 +291,7 @@ static void expire_generic(struct kv_ctx *c, int64_t base, bool seconds, const c
 	if (when <= c->now_ms)
 		kv_remove(c, &c->argv[1]);
 	else
-		e->expire = when;
+		kv_dict_expire(kv_db(c), e, when);
 	resp_int(c->out, 1);
 }
 
@@ -324,7 +346,7 @@ void cmd_persist(struct kv_ctx *c)
 {
 	struct kv_entry *e = kv_find(c, &c->argv[1], true);
 	if (e && e->expire) {
-		e->expire = 0;
+		kv_dict_expire(kv_db(c), e, 0);
 		resp_int(c->out, 1);
 	} else {
 		resp_int(c->out, 0);
@@ -346,23 +368,34 @@ void cmd_expired(struct kv_ctx *c)
 		int64_t when;
 		if (!resp_str2ll(c->argv[i + 1].p, c->argv[i + 1].len, &when))
 			continue;
-		struct kv_entry *e = kv_dict_find(&c->kv->dict, c->argv[i].p, c->argv[i].len);
+		struct kv_entry *e = kv_dict_find(kv_db(c), c->argv[i].p, c->argv[i].len);
 		if (e && e->expire && e->expire == when && when <= c->now_ms) {
-			kv_dict_delete(&c->kv->dict, c->argv[i].p, c->argv[i].len);
+			kv_dict_delete(kv_db(c), c->argv[i].p, c->argv[i].len);
 			n++;
 		}
 	}
 	resp_int(c->out, n);
 }
 
-void kv_expired_sample(struct kv *kv, int64_t now_ms, uint64_t *cursor, uint32_t max,
-		       void (*fn)(void *ctx, const struct kv_entry *e), void *ctx)
+uint32_t kv_expired_sample(struct kv *kv, int64_t now_ms, uint32_t *db, uint64_t *cursor,
+			   uint32_t max, void (*fn)(void *ctx, const struct kv_entry *e), void *ctx)
 {
+	if (*db >= kv->n_db)
+		*db = *cursor = 0;
+	/* the next database that holds keys (from the cursor's, if it does) */
+	for (uint32_t i = 0; i < kv->n_db && !kv_dict_size(&kv->db[*db]); i++) {
+		*db = (*db + 1) % kv->n_db;
+		*cursor = 0;
+	}
+	uint32_t at = *db;
 	struct sample_ctx sm = {now_ms, max, fn, ctx};
 	uint32_t buckets = 0;
 	do {
-		*cursor = kv_dict_scan(&kv->dict, *cursor, sample_one, &sm);
+		*cursor = kv_dict_scan(&kv->db[at], *cursor, sample_one, &sm);
 	} while (*cursor && sm.left && ++buckets < 4 * max);
+	if (!*cursor) /* this database is done: the next one's turn */
+		*db = (at + 1) % kv->n_db;
+	return at;
 }
 
 void cmd_ping(struct kv_ctx *c)
@@ -380,18 +413,87 @@ void cmd_echo(struct kv_ctx *c)
 	resp_bulk(c->out, c->argv[1].p, c->argv[1].len);
 }
 
-/* One database: SELECT 0 only (other indexes: Redis's out-of-range error). */
+/* Argument i as a C int, as Redis's getIntFromObjectOrReply: not an
+ * integer, or outside int's range, is answered with msg if given, else
+ * with Redis's own two messages. */
+static bool arg_int(struct kv_ctx *c, uint32_t i, const char *msg, int64_t *v)
+{
+	if (!resp_str2ll(c->argv[i].p, c->argv[i].len, v)) {
+		resp_error(c->out, msg ? msg : ERR_NOT_INT);
+		return false;
+	}
+	if (*v < INT32_MIN || *v > INT32_MAX) {
+		resp_error(c->out, msg ? msg
+				       : "ERR value is out of range, value must between "
+					 "-2147483648 and 2147483647");
+		return false;
+	}
+	return true;
+}
+
+static bool db_in_range(const struct kv_ctx *c, int64_t id)
+{
+	return id >= 0 && id < (int64_t)c->dbs;
+}
+
 void cmd_select(struct kv_ctx *c)
 {
 	int64_t id;
-	if (!kv_arg_ll(c, 1, &id))
+	if (!arg_int(c, 1, NULL, &id))
 		return;
-	if (id < INT32_MIN || id > INT32_MAX) {
-		resp_error(c->out, ERR_NOT_INT);
+	if (!db_in_range(c, id)) {
+		resp_error(c->out, ERR_DB_RANGE);
 		return;
 	}
-	if (id != 0)
-		resp_error(c->out, "ERR DB index is out of range");
-	else
-		resp_simple(c->out, "OK");
+	c->db = (uint32_t)id;
+	resp_simple(c->out, "OK");
+}
+
+/* MOVE key db: Redis's moveCommand, in its order of checks (the index,
+ * then the same database, then the key in each). The key keeps its
+ * expiry. */
+void cmd_move(struct kv_ctx *c)
+{
+	int64_t id;
+	if (!arg_int(c, 2, NULL, &id))
+		return;
+	if (!db_in_range(c, id)) {
+		resp_error(c->out, ERR_DB_RANGE);
+		return;
+	}
+	if ((uint32_t)id == c->db) {
+		resp_error(c->out, "ERR source and destination objects are the same");
+		return;
+	}
+	const struct resp_arg *key = &c->argv[1];
+	struct kv_entry *e = kv_find(c, key, true);
+	struct kv_ctx dst = *c;
+	dst.db = (uint32_t)id;
+	if (!e || kv_find(&dst, key, true)) {
+		resp_int(c->out, 0);
+		return;
+	}
+	struct kv_entry *d = kv_dict_add(kv_db(&dst), key->p, key->len);
+	kv_entry_set(d, e->val, e->vlen);
+	kv_dict_expire(kv_db(&dst), d, e->expire);
+	kv_dict_delete(kv_db(c), key->p, key->len);
+	resp_int(c->out, 1);
+}
+
+/* SWAPDB index1 index2: Redis's swapdbCommand. Connections follow their
+ * index, not the data: a client in index1 sees index2's keys after it. */
+void cmd_swapdb(struct kv_ctx *c)
+{
+	int64_t a, b;
+	if (!arg_int(c, 1, "ERR invalid first DB index", &a) ||
+	    !arg_int(c, 2, "ERR invalid second DB index", &b))
+		return;
+	if (!db_in_range(c, a) || !db_in_range(c, b)) {
+		resp_error(c->out, ERR_DB_RANGE);
+		return;
+	}
+	struct kv_dict t = c->kv->db[a];
+	c->kv->db[a] = c->kv->db[b];
+	c->kv->db[b] = t;
+	resp_simple(c->out, "OK");
 }

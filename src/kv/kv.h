@@ -6,7 +6,16 @@
  * the time the leader stamped on its log entry; for a read, the serving
  * node's clock — never the clock of the replica applying it. A key whose
  * expiry is at or before that time does not exist for the command; a write
- * that meets one deletes it, at the same entry on every replica. */
+ * that meets one deletes it, at the same entry on every replica.
+ *
+ * Databases: the keyspace holds numbered databases, as Redis does (SELECT,
+ * MOVE, SWAPDB). A command runs in the database its context names
+ * (kv_ctx.db) and checks the indexes it is given against a count given
+ * with it (kv_ctx.dbs): for a write, the count the leader stamped on its
+ * entry; for a read, the serving node's setting. The keyspace's array of
+ * databases grows to any count a command brings and never shrinks; a
+ * database that exists on one replica and not on another is empty, so
+ * replies and snapshots do not depend on it. */
 #ifndef KEEL_KV_KV_H
 #define KEEL_KV_KV_H
 
@@ -27,8 +36,14 @@ enum {
 				 * it runs when it arrives, not in turn */
 };
 
+#define KV_DBS_DEFAULT 16    /* Redis's `databases` */
+#define KV_DBS_MAX     65536 /* the largest `databases` setting keel takes */
+
 struct kv {
-	struct kv_dict dict;
+	struct kv_dict *db;	 /* n_db databases; db[i] is database i */
+	uint32_t n_db;		 /* 1 .. KV_DBS_MAX */
+	bool hold;		 /* kv_hold: new databases are held too */
+	uint64_t seed;		 /* of the hash tables */
 	struct kv_dict sessions; /* exactly-once: session id -> last seq, reply */
 	uint64_t rand_state;	 /* RANDOMKEY, SCAN of a random start: reads only */
 	struct rbuf scratch;	 /* a session's value, being rebuilt */
@@ -53,10 +68,25 @@ struct kv_ctx {
 	struct rbuf *out; /* the reply is appended here */
 	int proto;	  /* 2 or 3 */
 	int64_t now_ms;	  /* see the top of this file */
+	uint32_t db;	  /* in and out: the database it runs in (SELECT changes it) */
+	uint32_t dbs;	  /* the databases it may name, 1 .. KV_DBS_MAX; 0: kv->n_db */
 };
 
+/* A keyspace of KV_DBS_DEFAULT databases (kv_init) or n_db (kv_init_dbs,
+ * 1 .. KV_DBS_MAX). */
 void kv_init(struct kv *kv, uint64_t seed);
+void kv_init_dbs(struct kv *kv, uint64_t seed, uint32_t n_db);
 void kv_free(struct kv *kv);
+/* Grows the keyspace to n_db databases (1 .. KV_DBS_MAX); never shrinks. */
+void kv_reserve_dbs(struct kv *kv, uint32_t n_db);
+/* Keys in all databases. */
+uint64_t kv_keys_total(const struct kv *kv);
+/* kv_dict_hold and kv_dict_rehash_some (kv/dict.h) over every table. */
+void kv_hold(struct kv *kv, bool hold);
+void kv_rehash_some(struct kv *kv, uint32_t n);
+/* INFO keyspace: a line `dbN:keys=..,expires=..,avg_ttl=..` for each
+ * database that holds keys (avg_ttl in ms at now_ms, as Redis reports it). */
+void kv_info_keyspace(const struct kv *kv, int64_t now_ms, struct rbuf *out);
 
 /* The command by name (any case), or NULL. */
 const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len);
@@ -99,11 +129,15 @@ void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack,
 		       const uint8_t *reply, size_t len);
 uint64_t kv_session_kept(struct kv *kv, uint64_t id); /* requests remembered */
 
-/* Active expiry: calls fn for up to max keys whose expiry is at or before
- * now_ms, scanning on from *cursor (0 starts over; it wraps to 0). The
- * leader turns them into a KEEL.EXPIRED entry. */
-void kv_expired_sample(struct kv *kv, int64_t now_ms, uint64_t *cursor, uint32_t max,
-		       void (*fn)(void *ctx, const struct kv_entry *e), void *ctx);
+/* Active expiry: calls fn for up to max keys of one database whose expiry
+ * is at or before now_ms, scanning on from database *db at *cursor (0, 0
+ * start over); returns that database. Empty databases are passed over;
+ * when a database's cursor wraps to 0, *db moves on to the next (and from
+ * the last to 0). The leader turns the keys into a KEEL.EXPIRED request
+ * in that database. */
+uint32_t kv_expired_sample(struct kv *kv, int64_t now_ms, uint32_t *db, uint64_t *cursor,
+			   uint32_t max, void (*fn)(void *ctx, const struct kv_entry *e),
+			   void *ctx);
 
 /* Glob-style matching as Redis's KEYS and SCAN MATCH do it (kv/glob.c). */
 bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);

@@ -1,15 +1,23 @@
 /* kv/snapshot.c — the keyspace stream of kv/snapshot.h.
  *
- * FORMAT (little-endian):
- *   8  magic "KEELKV1\0"
- *   8  count of keys
- *   count times: 4 key length, key, 8 value length, value,
- *                8 expiry (ms since the epoch, 0: none)
+ * FORMAT, version 3 (little-endian):
+ *   8  magic "KEELKV3\0"
+ *   4  count of databases written: those that hold a live key
+ *   per database, in increasing index order:
+ *      4  its index (below KV_DBS_MAX, above the one before it)
+ *      8  count of keys (1 or more)
+ *      count times: 4 key length, key, 8 value length, value,
+ *                   8 expiry (ms since the epoch, 0: none; never negative)
  *   8  count of client sessions
  *   count times: 8 session id, 8 value length, value (the last
  *                sequence number, u64, then its reply)
  *   4  crc32c of everything before it
- * The checksum is checked before anything is read. */
+ * Version 2 ("KEELKV2\0", one database) is still read: after its magic, 8
+ * count of keys and the keys, all in database 0; the rest as above. The
+ * reader refuses anything else: another magic, a database index out of
+ * order or range, an empty database, a key twice in one database, a
+ * negative expiry, a length past the limits, bytes after the checksum, a
+ * checksum that does not match. */
 #include "kv/snapshot.h"
 
 #include <string.h>
@@ -17,7 +25,8 @@
 #include "base/bytes.h"
 #include "base/crc32c.h"
 
-static const uint8_t magic[8] = {'K', 'E', 'E', 'L', 'K', 'V', '2', 0};
+static const uint8_t magic[8] = {'K', 'E', 'E', 'L', 'K', 'V', '3', 0};
+static const uint8_t magic_v2[8] = {'K', 'E', 'E', 'L', 'K', 'V', '2', 0};
 
 struct writer {
 	struct rbuf *out;
@@ -38,6 +47,22 @@ static void write_entry(void *ctx, struct kv_entry *e)
 	w->count++;
 }
 
+/* Database i's section, unless it has no live key; true if written. */
+static bool write_db(struct kv *kv, uint32_t i, int64_t now_ms, struct rbuf *out)
+{
+	size_t at = out->len;
+	rbuf_put_u32(out, i);
+	rbuf_put_u64(out, 0);
+	struct writer w = {out, now_ms, 0};
+	kv_dict_each(&kv->db[i], write_entry, &w);
+	if (!w.count) {
+		out->len = at;
+		return false;
+	}
+	bytes_put_u64(out->p + at + 4, w.count);
+	return true;
+}
+
 static void write_session(void *ctx, struct kv_entry *e)
 {
 	struct rbuf *out = ctx;
@@ -51,10 +76,11 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 	size_t start = out->len;
 	rbuf_put(out, magic, sizeof magic);
 	size_t count_at = out->len;
-	rbuf_put_u64(out, 0);
-	struct writer w = {out, now_ms, 0};
-	kv_dict_each(&kv->dict, write_entry, &w);
-	bytes_put_u64(out->p + count_at, w.count);
+	rbuf_put_u32(out, 0);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < kv->n_db; i++)
+		n += write_db(kv, i, now_ms, out);
+	bytes_put_u32(out->p + count_at, n);
 	rbuf_put_u64(out, kv_dict_size(&kv->sessions));
 	kv_dict_each(&kv->sessions, write_session, out);
 	rbuf_put_u32(out, crc32c(0, out->p + start, out->len - start));
@@ -62,7 +88,17 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 
 /* ---- reading, as the bytes arrive ------------------------------------------ */
 
-enum { ST_HEAD, ST_KEYS, ST_SESSION_COUNT, ST_SESSIONS, ST_CRC, ST_DONE };
+enum {
+	ST_MAGIC,
+	ST_V2_COUNT, /* version 2: the count of keys (database 0) */
+	ST_DB_COUNT,
+	ST_DB_HEAD,
+	ST_KEYS,
+	ST_SESSION_COUNT,
+	ST_SESSIONS,
+	ST_CRC,
+	ST_DONE
+};
 
 #define VALUE_MAX (512ull << 20) /* Redis's proto-max-bulk-len */
 
@@ -71,12 +107,15 @@ enum { ST_HEAD, ST_KEYS, ST_SESSION_COUNT, ST_SESSIONS, ST_CRC, ST_DONE };
 static uint64_t record_size(const struct kv_restore *r, const uint8_t *p, size_t n)
 {
 	switch (r->stage) {
-	case ST_HEAD:
-		return sizeof magic + 8;
+	case ST_MAGIC:
+	case ST_V2_COUNT:
 	case ST_SESSION_COUNT:
 		return 8;
+	case ST_DB_COUNT:
 	case ST_CRC:
 		return 4;
+	case ST_DB_HEAD:
+		return 12;
 	case ST_SESSIONS: {
 		uint64_t vlen = n < 16 ? 0 : bytes_get_u64(p + 8);
 		return n < 16 ? 16 : vlen > VALUE_MAX ? UINT64_MAX : 16 + vlen;
@@ -93,30 +132,71 @@ static uint64_t record_size(const struct kv_restore *r, const uint8_t *p, size_t
 	}
 }
 
+/* The stage after a database's keys, or after a count of databases. */
+static int next_db_stage(const struct kv_restore *r)
+{
+	return r->dbs_left ? ST_DB_HEAD : ST_SESSION_COUNT;
+}
+
+static bool take_key(struct kv_restore *r, const uint8_t *p)
+{
+	uint32_t klen = bytes_get_u32(p);
+	uint64_t vlen = bytes_get_u64(p + 4 + klen);
+	int64_t expire = (int64_t)bytes_get_u64(p + 4 + klen + 8 + vlen);
+	struct kv_dict *d = &r->kv.db[r->db];
+	if (expire < 0 || kv_dict_find(d, p + 4, klen))
+		return false; /* a negative expiry, or a key twice */
+	struct kv_entry *e = kv_dict_add(d, p + 4, klen);
+	kv_entry_set(e, p + 4 + klen + 8, vlen);
+	kv_dict_expire(d, e, expire);
+	if (!--r->left)
+		r->stage = next_db_stage(r);
+	return true;
+}
+
+/* A database's header: its index, after the one before, and its count of
+ * keys (a database with none is not written). */
+static bool take_db_head(struct kv_restore *r, const uint8_t *p)
+{
+	uint32_t db = bytes_get_u32(p);
+	r->left = bytes_get_u64(p + 4);
+	if (db >= KV_DBS_MAX || (r->any_db && db <= r->db) || !r->left)
+		return false;
+	kv_reserve_dbs(&r->kv, db + 1);
+	r->db = db;
+	r->any_db = true;
+	r->dbs_left--;
+	r->stage = ST_KEYS;
+	return true;
+}
+
 /* Takes one whole record of size n; false if it is malformed. */
 static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
 {
 	if (r->stage != ST_CRC)
 		r->crc = crc32c(r->crc, p, n);
 	switch (r->stage) {
-	case ST_HEAD:
-		if (memcmp(p, magic, sizeof magic) != 0)
+	case ST_MAGIC:
+		if (!memcmp(p, magic_v2, sizeof magic_v2))
+			r->stage = ST_V2_COUNT;
+		else if (!memcmp(p, magic, sizeof magic))
+			r->stage = ST_DB_COUNT;
+		else
 			return false;
-		r->left = bytes_get_u64(p + sizeof magic);
+		return true;
+	case ST_V2_COUNT:
+		r->left = bytes_get_u64(p);
+		r->db = 0;
 		r->stage = r->left ? ST_KEYS : ST_SESSION_COUNT;
 		return true;
-	case ST_KEYS: {
-		uint32_t klen = bytes_get_u32(p);
-		uint64_t vlen = bytes_get_u64(p + 4 + klen);
-		if (kv_dict_find(&r->kv.dict, p + 4, klen))
-			return false; /* a key twice */
-		struct kv_entry *e = kv_dict_add(&r->kv.dict, p + 4, klen);
-		kv_entry_set(e, p + 4 + klen + 8, vlen);
-		e->expire = (int64_t)bytes_get_u64(p + 4 + klen + 8 + vlen);
-		if (!--r->left)
-			r->stage = ST_SESSION_COUNT;
-		return true;
-	}
+	case ST_DB_COUNT:
+		r->dbs_left = bytes_get_u32(p);
+		r->stage = next_db_stage(r);
+		return r->dbs_left <= KV_DBS_MAX;
+	case ST_DB_HEAD:
+		return take_db_head(r, p);
+	case ST_KEYS:
+		return take_key(r, p);
 	case ST_SESSION_COUNT:
 		r->left = bytes_get_u64(p);
 		r->stage = r->left ? ST_SESSIONS : ST_CRC;
@@ -191,10 +271,15 @@ int kv_restore_finish(struct kv_restore *r, struct kv *kv)
 		kv_restore_free(r);
 		return KEEL_ECORRUPT;
 	}
-	kv_dict_free(&kv->dict);
-	kv_dict_free(&kv->sessions);
-	kv->dict = r->kv.dict;
-	kv->sessions = r->kv.sessions;
+	/* the databases the keyspace had stay (empty): a count it was
+	 * started with, or that an entry brought */
+	kv_reserve_dbs(&r->kv, kv->n_db);
+	uint64_t rand_state = kv->rand_state;
+	bool hold = kv->hold;
+	kv_free(kv);
+	*kv = r->kv;
+	kv->rand_state = rand_state;
+	kv_hold(kv, hold);
 	rbuf_free(&r->carry);
 	memset(r, 0, sizeof *r);
 	return KEEL_OK;
@@ -214,7 +299,8 @@ int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
 	kv_restore_feed(&r, p, n);
 	int rc = kv_restore_finish(&r, kv);
 	if (rc) {
-		kv_dict_free(&kv->dict);
+		for (uint32_t i = 0; i < kv->n_db; i++)
+			kv_dict_free(&kv->db[i]);
 		kv_dict_free(&kv->sessions);
 	}
 	return rc;

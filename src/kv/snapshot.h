@@ -12,8 +12,9 @@
 
 /* Appends the keys live at now_ms (expired ones are left out). */
 void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out);
-/* Replaces kv's keyspace with the stream's. KEEL_ECORRUPT if the stream
- * fails its checksum or its framing; kv is then left empty. */
+/* Replaces kv's keyspace with the stream's (kv keeps at least the
+ * databases it had). KEEL_ECORRUPT if the stream fails its checksum or
+ * its framing; kv is then left empty. */
 int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n);
 
 /* The same, as the stream arrives in pieces of any size (a replica
@@ -26,7 +27,10 @@ struct kv_restore {
 	struct rbuf carry; /* a record that began in an earlier piece */
 	uint32_t crc;	   /* of the records taken */
 	int stage;
-	uint64_t left; /* records left in the section */
+	uint64_t left;	   /* records left in the section */
+	uint32_t dbs_left; /* databases still to come */
+	uint32_t db;	   /* the database being read */
+	bool any_db;	   /* one has been read (db is its index) */
 	bool bad;
 };
 void kv_restore_init(struct kv_restore *r, uint64_t seed);

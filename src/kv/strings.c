@@ -131,7 +131,7 @@ static void set_generic(struct kv_ctx *c, int flags, const struct resp_arg *key,
 	}
 	e = kv_store(c, key, val->p, val->len, flags & F_KEEPTTL);
 	if (expire_arg)
-		e->expire = when;
+		kv_dict_expire(kv_db(c), e, when);
 	if (!(flags & F_GET))
 		rbuf_puts(c->out, ok_reply ? ok_reply : "+OK\r\n");
 }
@@ -192,9 +192,9 @@ void cmd_getex(struct kv_ctx *c)
 	if ((flags & (F_EXAT | F_PXAT)) && when <= c->now_ms) {
 		kv_remove(c, &c->argv[1]);
 	} else if (ea) {
-		e->expire = when;
+		kv_dict_expire(kv_db(c), e, when);
 	} else if ((flags & F_PERSIST) && e->expire) {
-		e->expire = 0;
+		kv_dict_expire(kv_db(c), e, 0);
 	}
 }
 

@@ -273,6 +273,21 @@ void clients_flush(struct server *s)
 	}
 }
 
+/* A SELECT queued inside MULTI runs when EXEC is applied and moves the
+ * commands after it; the connection is in its database after EXEC, as in
+ * Redis. Its index is checked as SELECT checks it, against this node's
+ * count (the leader's decides when it is applied: the same if the members
+ * are configured alike). */
+static void multi_track_select(struct client *c, const struct kv_cmd *cmd,
+			       const struct resp_arg *argv, uint32_t argc)
+{
+	int64_t id;
+	if (strcmp(cmd->name, "select") != 0 || argc != 2)
+		return;
+	if (resp_str2ll(argv[1].p, argv[1].len, &id) && id >= 0 && id < c->s->cfg.databases)
+		c->multi_db = (uint32_t)id;
+}
+
 /* Queues a command inside MULTI, or refuses it. */
 static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *cmd,
 			const struct resp_arg *argv, uint32_t argc)
@@ -287,6 +302,7 @@ static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *c
 	} else {
 		entry_cmd_append(&c->multi, argv, argc);
 		c->multi_n++;
+		multi_track_select(c, cmd, argv, argc);
 		resp_simple(&q->reply, "QUEUED");
 	}
 	creq_finish(c->s, q);
@@ -326,16 +342,26 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return;
 	}
 	if (!(cmd->flags & (KV_WRITE | KV_READ))) { /* PING, ECHO, SELECT */
-		struct kv_ctx k = {&s->kv, argv, argc, &q->reply, c->proto, server_now_ms()};
+		struct kv_ctx k = {.kv = &s->kv,
+				   .argv = argv,
+				   .argc = argc,
+				   .out = &q->reply,
+				   .proto = c->proto,
+				   .now_ms = server_now_ms(),
+				   .db = c->db,
+				   .dbs = s->cfg.databases};
 		kv_exec(&k);
+		c->db = k.db;
 		creq_finish(s, q);
 		return;
 	}
 	bool read = (cmd->flags & KV_READ) != 0;
-	if (!read) { /* a write carries its session, sequence number and ack */
+	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
-		entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, false, 1);
+		struct entry_req_head h = {c->session, q->seq, c->acked_seq + 1, c->db, false};
+		entry_req_header(&q->cmd, &h, 1);
 	}
+	q->db = c->db;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->n_cmds = 1;
 	request_submit(s, q, read);

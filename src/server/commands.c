@@ -88,7 +88,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		snprintf(line, sizeof line,
 			 "# Memory\r\nused_memory_rss:%zu\r\nkeel_keys:%llu\r\n"
 			 "keel_sessions:%llu\r\n\r\n",
-			 rss, (unsigned long long)kv_dict_size(&s->kv.dict),
+			 rss, (unsigned long long)kv_keys_total(&s->kv),
 			 (unsigned long long)kv_dict_size(&s->kv.sessions));
 		rbuf_puts(o, line);
 	}
@@ -133,9 +133,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		rbuf_puts(o, "\r\n");
 	}
 	if (all || !strcasecmp(section, "keyspace")) {
-		snprintf(line, sizeof line, "# Keyspace\r\ndb0:keys=%llu,expires=0\r\n",
-			 (unsigned long long)kv_dict_size(&s->kv.dict));
-		rbuf_puts(o, line);
+		rbuf_puts(o, "# Keyspace\r\n");
+		kv_info_keyspace(&s->kv, now, o);
 	}
 }
 
@@ -171,9 +170,12 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 		creq_finish(s, q);
 		return;
 	}
-	/* one request, in one log entry, applied at once on every replica */
+	/* one request, in one log entry, applied at once on every replica; it
+	 * starts in the connection's database, which follows its SELECTs */
 	q->seq = c->next_seq++;
-	entry_req_header(&q->cmd, c->session, q->seq, c->acked_seq + 1, true, c->multi_n);
+	struct entry_req_head h = {c->session, q->seq, c->acked_seq + 1, c->db, true};
+	entry_req_header(&q->cmd, &h, c->multi_n);
+	c->db = c->multi_db;
 	rbuf_put(&q->cmd, c->multi.p, c->multi.len);
 	q->n_cmds = c->multi_n;
 	c->multi.len = 0;
@@ -382,12 +384,13 @@ static void cmd_command(struct client *c, struct creq *q, const struct resp_arg 
 static void config_get(struct server *s, struct client *c, struct creq *q,
 		       const struct resp_arg *argv, uint32_t argc)
 {
-	char port[16], peer[16];
+	char port[16], peer[16], dbs[16];
 	snprintf(port, sizeof port, "%d", s->cfg.port);
+	snprintf(dbs, sizeof dbs, "%u", s->cfg.databases);
 	snprintf(peer, sizeof peer, "%d", s->cfg.peer_port);
 	const char *t[][2] = {
 		{"appendonly", "yes"}, {"appendfsync", "always"}, {"save", ""},
-		{"databases", "1"},    {"maxmemory", "0"},	  {"port", port},
+		{"databases", dbs},    {"maxmemory", "0"},	  {"port", port},
 		{"bind", s->cfg.bind}, {"dir", s->cfg.dir},	  {"peer-port", peer}};
 	size_t n = sizeof t / sizeof t[0];
 	bool hit[sizeof t / sizeof t[0]] = {0};
@@ -420,6 +423,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 			c->multi_error = false;
 			c->multi.len = 0;
 			c->multi_n = 0;
+			c->multi_db = c->db;
 			resp_simple(&q->reply, "OK");
 		}
 	} else if (is(a, "exec")) {
@@ -439,6 +443,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		c->in_multi = false;
 		c->proto = 2;
 		c->name[0] = 0;
+		c->db = 0; /* as Redis's RESET (HELLO keeps the database) */
 		resp_simple(&q->reply, "RESET");
 	} else if (is(a, "auth")) {
 		resp_error(&q->reply, "ERR AUTH <password> called without any password configured "

@@ -58,6 +58,18 @@ static int set_replica_of(struct server_config *c, const char *v, struct keel_er
 	return KEEL_OK;
 }
 
+/* databases N: 1 .. KV_DBS_MAX, as a plain decimal number. */
+static int set_databases(struct server_config *c, const char *v, struct keel_errmsg *err)
+{
+	int64_t n;
+	if (!resp_str2ll((const uint8_t *)v, strlen(v), &n) || n < 1 || n > KV_DBS_MAX) {
+		keel_errmsg_set(err, "--databases: a number from 1 to %d, got '%s'", KV_DBS_MAX, v);
+		return KEEL_EINVAL;
+	}
+	c->databases = (uint32_t)n;
+	return KEEL_OK;
+}
+
 static int set(struct server_config *c, const char *name, const char *v, struct keel_errmsg *err)
 {
 	char *end = NULL;
@@ -111,6 +123,8 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		c->replica_zstd = !strcmp(v, "yes");
 	} else if (!strcmp(name, "replica-max-lag")) {
 		c->replica_max_lag = strtoull(v, &end, 10);
+	} else if (!strcmp(name, "databases")) {
+		return set_databases(c, v, err);
 	} else {
 		keel_errmsg_set(err, "unknown setting '%s'", name);
 		return KEEL_EINVAL;
@@ -158,6 +172,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->client_output_max = 256ull << 20;
 	c->replica_zstd = true;
 	c->replica_max_lag = 100000;
+	c->databases = KV_DBS_DEFAULT;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--verbose")) {

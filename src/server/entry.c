@@ -1,38 +1,43 @@
 /* server/entry.c — the command entry of server/entry.h.
  *
- * FORMAT (little-endian): u8 version (3), i64 time_ms, u32 n_reqs; then
- * per request: u64 session, u64 seq, u64 ack, u8 flags (ENTRY_MULTI:
- * a MULTI/EXEC, answered with an array even of one reply; no other bit
- * may be set), u32 n_cmds; then per command: u32 argc, then per argument:
- * u32 length, bytes. Version 2 (written before the session's ack existed)
- * lacks the ack and the flags, and is read with ack 0 and a MULTI/EXEC
- * wherever a request has more than one command. */
+ * FORMAT, version 3 (little-endian): u8 version (3), i64 time_ms, u32 dbs
+ * (1 .. KV_DBS_MAX), u32 n_reqs; then per request: u64 session, u64 seq,
+ * u64 ack, u32 db, u8 flags (ENTRY_MULTI: a MULTI/EXEC, answered with an
+ * array even of one reply; no other bit may be set), u32 n_cmds; then per
+ * command: u32 argc, then per argument: u32 length, bytes. Version 2 (no
+ * dbs, ack, db or flags) is still decoded, as database 0 of a keyspace of
+ * one, ack 0, and a MULTI/EXEC wherever a request has more than one
+ * command: what keel had when it wrote them. A request's db is not
+ * checked here: one at or past dbs gets an error reply when it is
+ * applied, the same on every replica. */
 #include "server/entry.h"
 
 #include <string.h>
 
 #include "base/bytes.h"
 #include "base/mem.h"
+#include "kv/kv.h"
 
-#define ENTRY_VERSION 3
-#define ENTRY_VERSION_NO_ACK 2
-#define ENTRY_MULTI	     1
+#define ENTRY_VERSION	 3
+#define ENTRY_VERSION_V2 2 /* before databases and the session's ack */
+#define ENTRY_MULTI	 1
 
-void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs)
+void entry_header(struct rbuf *out, int64_t time_ms, uint32_t dbs, uint32_t n_reqs)
 {
 	uint8_t v = ENTRY_VERSION;
 	rbuf_put(out, &v, 1);
 	rbuf_put_u64(out, (uint64_t)time_ms);
+	rbuf_put_u32(out, dbs);
 	rbuf_put_u32(out, n_reqs);
 }
 
-void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack, bool multi,
-		      uint32_t n_cmds)
+void entry_req_header(struct rbuf *out, const struct entry_req_head *h, uint32_t n_cmds)
 {
-	rbuf_put_u64(out, session);
-	rbuf_put_u64(out, seq);
-	rbuf_put_u64(out, ack);
-	rbuf_put(out, &(uint8_t){multi ? ENTRY_MULTI : 0}, 1);
+	rbuf_put_u64(out, h->session);
+	rbuf_put_u64(out, h->seq);
+	rbuf_put_u64(out, h->ack);
+	rbuf_put_u32(out, h->db);
+	rbuf_put(out, &(uint8_t){h->multi ? ENTRY_MULTI : 0}, 1);
 	rbuf_put_u32(out, n_cmds);
 }
 
@@ -71,25 +76,30 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
 	uint8_t version = bytes_read_u8(&r);
-	if (version != ENTRY_VERSION && version != ENTRY_VERSION_NO_ACK)
+	if (version != ENTRY_VERSION && version != ENTRY_VERSION_V2)
 		return false;
+	bool v2 = version == ENTRY_VERSION_V2;
 	int64_t time_ms = (int64_t)bytes_read_u64(&r);
+	uint32_t dbs = v2 ? 1 : bytes_read_u32(&r);
 	uint32_t reqs = bytes_read_u32(&r);
-	if (r.err || reqs == 0 || reqs > bytes_reader_left(&r) / 20)
+	size_t req_min = v2 ? 20 : 33; /* a request's header */
+	if (r.err || dbs == 0 || dbs > KV_DBS_MAX || reqs == 0 ||
+	    reqs > bytes_reader_left(&r) / req_min)
 		return false;
 	size_t cmds = 0, args = 0;
 	for (uint32_t i = 0; i < reqs && !r.err; i++) {
 		uint64_t session = bytes_read_u64(&r);
 		uint64_t seq = bytes_read_u64(&r);
-		uint64_t ack = version == ENTRY_VERSION ? bytes_read_u64(&r) : 0;
-		uint8_t flags = version == ENTRY_VERSION ? bytes_read_u8(&r) : 0;
+		uint64_t ack = v2 ? 0 : bytes_read_u64(&r);
+		uint32_t db = v2 ? 0 : bytes_read_u32(&r);
+		uint8_t flags = v2 ? 0 : bytes_read_u8(&r);
 		uint32_t k_cmds = bytes_read_u32(&r);
 		if (r.err || k_cmds == 0 || k_cmds > ENTRY_CMDS_MAX ||
 		    k_cmds > bytes_reader_left(&r) / 4 || (flags & ~ENTRY_MULTI))
 			return false;
-		bool multi = version == ENTRY_VERSION ? (flags & ENTRY_MULTI) != 0 : k_cmds > 1;
+		bool multi = v2 ? k_cmds > 1 : (flags & ENTRY_MULTI) != 0;
 		if (e)
-			e->reqs[i] = (struct entry_req){session, seq, ack, multi,
+			e->reqs[i] = (struct entry_req){{session, seq, ack, db, multi},
 							&e->cmd_store[cmds], k_cmds};
 		for (uint32_t k = 0; k < k_cmds; k++, cmds++) {
 			uint32_t argc = read_cmd(&r, e ? &e->arg_store[args] : NULL);
@@ -104,6 +114,7 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 		return false;
 	if (e) {
 		e->time_ms = time_ms;
+		e->dbs = dbs;
 		e->n_reqs = reqs;
 	}
 	*n_reqs = reqs;

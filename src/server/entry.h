@@ -1,10 +1,10 @@
 /* server/entry.h — what a command log entry holds: the leader's time and
- * one or more requests, each with its client session and sequence number
- * (0: none), the lowest sequence number of the session whose reply its
- * connection had not yet been given when the request was sent (the ack of
- * thesis §6.3: replies below it need not be kept), and its commands
- * (several for MULTI/EXEC, applied together).
- * Format in entry.c. */
+ * its count of databases, and one or more requests, each with its client
+ * session and sequence number (0: none), the lowest sequence number of the
+ * session whose reply its connection had not yet been given when it was
+ * sent (the ack of thesis §6.3: replies below it need not be kept), the
+ * database it runs in, whether it is a MULTI/EXEC, and its commands
+ * (several for MULTI/EXEC, applied together). Format in entry.c. */
 #ifndef KEEL_SERVER_ENTRY_H
 #define KEEL_SERVER_ENTRY_H
 
@@ -22,15 +22,21 @@ struct entry_cmd {
 	uint32_t argc;
 };
 
-struct entry_req {
+struct entry_req_head {
 	uint64_t session, seq, ack;
-	bool multi; /* a MULTI/EXEC: its replies are an array */
+	uint32_t db; /* the database its first command runs in (SELECT moves the rest) */
+	bool multi;  /* a MULTI/EXEC: its replies are an array */
+};
+
+struct entry_req {
+	struct entry_req_head h;
 	struct entry_cmd *cmds;
 	uint32_t n_cmds;
 };
 
 struct entry {
 	int64_t time_ms;
+	uint32_t dbs; /* the leader's `databases`: 1 .. KV_DBS_MAX */
 	struct entry_req *reqs;
 	uint32_t n_reqs;
 	struct entry_cmd *cmd_store; /* every request's commands */
@@ -39,9 +45,8 @@ struct entry {
 
 /* An encoding is built from parts: the entry header, then per request
  * its header and its commands. */
-void entry_header(struct rbuf *out, int64_t time_ms, uint32_t n_reqs);
-void entry_req_header(struct rbuf *out, uint64_t session, uint64_t seq, uint64_t ack, bool multi,
-		      uint32_t n_cmds);
+void entry_header(struct rbuf *out, int64_t time_ms, uint32_t dbs, uint32_t n_reqs);
+void entry_req_header(struct rbuf *out, const struct entry_req_head *h, uint32_t n_cmds);
 void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t argc);
 /* Decodes; arguments point into p. KEEL_ECORRUPT if malformed. Free with
  * entry_free. */

@@ -108,13 +108,15 @@ static void release_held(struct server *s)
 
 /* Runs one request of an entry: its reply goes to out. A request its
  * session has seen is not run again (exactly-once, thesis §6.3): it gets
- * the reply it had, or an error that says whether it was applied. */
-static void apply_request(struct server *s, const struct entry_req *q, int64_t time_ms,
+ * the reply it had, or an error that says whether it was applied. Its
+ * commands run in its database, checked against the entry's count of
+ * databases (the leader's); a SELECT among them moves the ones after it. */
+static void apply_request(struct server *s, const struct entry_req *q, const struct entry *en,
 			  struct rbuf *out)
 {
 	const uint8_t *kept = NULL;
 	size_t klen = 0;
-	switch (q->session ? kv_session_check(&s->kv, q->session, q->seq, &kept, &klen)
+	switch (q->h.session ? kv_session_check(&s->kv, q->h.session, q->h.seq, &kept, &klen)
 			   : KV_SESSION_NEW) {
 	case KV_SESSION_REPLY:
 		rbuf_put(out, kept, klen);
@@ -134,14 +136,23 @@ static void apply_request(struct server *s, const struct entry_req *q, int64_t t
 	default:
 		break;
 	}
-	if (q->multi)
+	if (q->h.multi)
 		resp_array(out, q->n_cmds);
+	uint32_t db = q->h.db;
 	for (uint32_t k = 0; k < q->n_cmds; k++) {
-		struct kv_ctx c = {&s->kv, q->cmds[k].argv, q->cmds[k].argc, out, 2, time_ms};
+		struct kv_ctx c = {.kv = &s->kv,
+				   .argv = q->cmds[k].argv,
+				   .argc = q->cmds[k].argc,
+				   .out = out,
+				   .proto = 2,
+				   .now_ms = en->time_ms,
+				   .db = db,
+				   .dbs = en->dbs};
 		kv_exec(&c);
+		db = c.db;
 	}
-	if (q->session)
-		kv_session_record(&s->kv, q->session, q->seq, q->ack, out->p, out->len);
+	if (q->h.session)
+		kv_session_record(&s->kv, q->h.session, q->h.seq, q->h.ack, out->p, out->len);
 }
 
 void server_apply(struct server *s, const struct raft_entry *e)
@@ -168,9 +179,9 @@ void server_apply(struct server *s, const struct raft_entry *e)
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */
-		if (en.reqs[i].session)
-			requests_before_write(s, en.reqs[i].session, en.reqs[i].seq);
-		apply_request(s, &en.reqs[i], en.time_ms, &s->replies[i]);
+		if (en.reqs[i].h.session)
+			requests_before_write(s, en.reqs[i].h.session, en.reqs[i].h.seq);
+		apply_request(s, &en.reqs[i], &en, &s->replies[i]);
 	}
 	requests_on_applied(s, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
@@ -263,10 +274,11 @@ static void expire_sweep(struct server *s)
 		return;
 	struct sweep *w = keel_calloc(1, sizeof *w);
 	w->argv[0] = (struct resp_arg){(const uint8_t *)"keel.expired", 12};
-	kv_expired_sample(&s->kv, server_now_ms(), &s->expire_cursor, 100, sweep_key, w);
+	uint32_t db = kv_expired_sample(&s->kv, server_now_ms(), &s->expire_db, &s->expire_cursor,
+					100, sweep_key, w);
 	if (w->n) {
 		struct creq *q = creq_new(s, NULL);
-		entry_req_header(&q->cmd, 0, 0, 0, false, 1);
+		entry_req_header(&q->cmd, &(struct entry_req_head){.db = db}, 1);
 		entry_cmd_append(&q->cmd, w->argv, 1 + 2 * w->n);
 		q->n_cmds = 1;
 		request_submit(s, q, false); /* no client: freed when it is done */
@@ -311,7 +323,7 @@ static void on_tick(uv_timer_t *t)
 	if (s->r && !raft_stopped(s->r) && !s->removed_at)
 		raft_tick(s->r);
 	members_tick(s);
-	kv_dict_rehash_some(&s->kv.dict, 1000); /* finish a rehash while idle */
+	kv_rehash_some(&s->kv, 1000); /* finish a rehash while idle */
 	requests_tick(s);
 	expire_sweep(s);
 	server_process(s);
@@ -574,7 +586,8 @@ static int member_start(struct server *s, struct raft_init *in, struct keel_errm
 int server_start(struct server *s, struct keel_errmsg *err)
 {
 	s->started_ms = server_now_ms();
-	kv_init(&s->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms);
+	kv_init_dbs(&s->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
+		    s->cfg.databases);
 	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
 	raft_options_default(&in.options);
 	if (s->cfg.snapshot_entries)

@@ -466,7 +466,7 @@ static bool rep_snap_done(void *ctx)
 		kv_free(&r->staged);
 		r->staged_index = 0;
 	}
-	kv_init(&r->staged, s->kv.rand_state ^ a->snap_index);
+	kv_init_dbs(&r->staged, s->kv.rand_state ^ a->snap_index, s->cfg.databases);
 	if (r->snap_crc != a->snap_crc || kv_restore_finish(&r->restore, &r->staged) != KEEL_OK) {
 		kv_free(&r->staged);
 		if (r->snap_crc == a->snap_crc) {

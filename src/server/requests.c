@@ -129,7 +129,7 @@ void requests_flush_writes(struct server *s)
 	e->len = 0;
 	/* the leader stamps its time: every replica applies with it; each
 	 * request's bytes already carry its session, sequence and commands */
-	entry_header(e, server_now_ms(), n);
+	entry_header(e, server_now_ms(), s->cfg.databases, n);
 	for (uint32_t i = 0; i < n; i++)
 		rbuf_put(e, v[i]->cmd.p, v[i]->cmd.len);
 	raft_index index = 0;
@@ -199,8 +199,14 @@ static void run_read(struct server *s, struct creq *q)
 		creq_finish(s, q);
 		return;
 	}
-	int proto = q->client ? q->proto : 2;
-	struct kv_ctx c = {&s->kv, s->argv, argc, &q->reply, proto, server_now_ms()};
+	struct kv_ctx c = {.kv = &s->kv,
+			   .argv = s->argv,
+			   .argc = argc,
+			   .out = &q->reply,
+			   .proto = q->client ? q->proto : 2,
+			   .now_ms = server_now_ms(),
+			   .db = q->db,
+			   .dbs = s->cfg.databases};
 	kv_exec(&c);
 	creq_finish(s, q);
 }
@@ -497,7 +503,7 @@ static bool forwarded_ok(const struct creq *q)
 {
 	struct rbuf b;
 	rbuf_init(&b);
-	entry_header(&b, 0, 1);
+	entry_header(&b, 0, 1, 1);
 	rbuf_put(&b, q->cmd.p, q->cmd.len);
 	struct entry e;
 	bool ok = entry_decode(&e, b.p, b.len) == KEEL_OK && e.reqs[0].n_cmds == q->n_cmds;

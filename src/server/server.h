@@ -42,6 +42,7 @@ struct server_config {
 	char replica_of[1024];	  /* --replica-of host:port[,...]: a read replica */
 	bool replica_zstd;	  /* --replica-compress yes|no (offer zstd) */
 	uint64_t replica_max_lag; /* entries of log kept for a replica this far behind */
+	uint32_t databases;	  /* --databases: SELECT 0 .. databases-1 (kv/kv.h) */
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -61,6 +62,7 @@ struct creq {
 	uint32_t n_cmds; /* > 1: MULTI/EXEC */
 	struct rbuf cmd; /* entry_req_header and entry_cmd_append's bytes */
 	bool is_read;
+	uint32_t db;	/* a read: the database it runs in (a write's is in cmd) */
 	bool admin;	/* a RAFT membership command, forwarded to the leader */
 	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
 	/* one connection, one order (requests.c) */
@@ -80,6 +82,7 @@ struct client {
 	char name[64];
 	char addr[64];
 	int proto;
+	uint32_t db;		    /* SELECT: the database its commands run in */
 	uint64_t session, next_seq; /* exactly-once: this connection's session */
 	uint64_t acked_seq;	    /* every write up to it has been answered */
 	struct client *next_in_session; /* the server's session map */
@@ -101,6 +104,7 @@ struct client {
 	bool in_multi, multi_error;
 	struct rbuf multi; /* queued commands, as entry_cmd_append lays them out */
 	uint32_t multi_n;
+	uint32_t multi_db; /* the database after the queued SELECTs (db at EXEC) */
 	struct client *next;
 	int64_t created_ms;
 	struct repl_source *repl;   /* a replica's stream (KEEL.REPLICATE) */
@@ -214,7 +218,8 @@ struct server {
 		bool active, tcp_open;
 	} join;
 	int64_t last_entry_time; /* of the last applied command entry */
-	uint64_t expire_cursor;	 /* active expiry's place in the keyspace */
+	uint64_t expire_cursor;	 /* active expiry's place in the keyspace: */
+	uint32_t expire_db;	 /* ... a database, and a cursor in it */
 	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;

@@ -107,8 +107,7 @@ static void child_main(struct server *s, int out)
 /* While a child holds a copy-on-write image: no page moves (kv/dict.h). */
 static void hold_tables(struct server *s, bool hold)
 {
-	kv_dict_hold(&s->kv.dict, hold);
-	kv_dict_hold(&s->kv.sessions, hold);
+	kv_hold(&s->kv, hold);
 }
 
 static void child_reap(struct server *s)

@@ -3,7 +3,8 @@
 driven over RESP with Debian's python3-redis, redis-cli and redis-benchmark:
 election, writes through every node, kill -9 of the leader under load,
 a whole-cluster restart, a follower catching up from the log and from a
-snapshot, INCR through followers while the leader is killed again and again.
+snapshot, INCR through followers while the leader is killed again and again,
+databases (SELECT, MOVE, SWAPDB) through followers, restarts and snapshots.
 
 Every process it starts binds to 127.0.0.x, is stopped by its pid, and the
 whole run is bounded in time. Usage: cluster_test.py BUILD_DIR. Prints one
@@ -17,7 +18,7 @@ import time
 
 import redis
 
-from harness import BASE, SERVER, Cluster, Writers, case, retry, run_suite
+from harness import BASE, SERVER, Cluster, Writers, case, retry, run_suite, wait_for
 
 
 @case
@@ -263,12 +264,66 @@ def slow_client_is_closed():
         c.cleanup()
 
 
+def check_databases(c, nodes, what):
+    """What databases_through_followers wrote, read through each node."""
+    for i in nodes:
+        d0, d1, d2, d3 = (c.client(i, db=n) for n in range(4))
+        assert retry(lambda: d1.get("dbk")) == "one", f"node {i}, db 1, {what}"
+        assert retry(lambda: d0.get("dbk")) == "zero", f"node {i}, db 0, {what}"
+        assert retry(lambda: d2.get("dbk")) is None, f"node {i}, db 2, {what}"
+        assert retry(lambda: d2.get("moved")) == "m", f"node {i}: the moved key, {what}"
+        assert retry(lambda: d1.exists("moved")) == 0, f"node {i}: moved from db 1, {what}"
+        assert 0 < retry(lambda: d2.ttl("moved")) <= 1000, f"node {i}: its expiry, {what}"
+        assert retry(lambda: d3.get("swapped")) == "s", f"node {i}: SWAPDB, {what}"
+        assert retry(lambda: d3.dbsize()) == 1, f"node {i}: db 3's size, {what}"
+        wait_for(f"INFO keyspace on node {i} ({what})", lambda: all(
+            f"db{n}" in c.client(i).info("keyspace") for n in (0, 1, 2, 3)), 10)
+
+
+@case
+def databases_through_followers():
+    """A key SET in database 1 through a follower (a client made with db=1,
+    which SELECTs on connecting) is read in database 1 on another node and
+    not in database 0; MOVE and SWAPDB through followers likewise; all of
+    it survives a restart of every node, and snapshots on every node and
+    another restart."""
+    c = Cluster()
+    try:
+        c.start_all()
+        lead = c.leader()
+        assert lead, "no leader elected"
+        f, other = [i for i in (1, 2, 3) if i != lead]
+        assert retry(lambda: c.client(f, db=1).set("dbk", "one")) is True
+        assert retry(lambda: c.client(other, db=0).set("dbk", "zero")) is True
+        assert retry(lambda: c.client(f, db=1).set("moved", "m", ex=1000)) is True
+        assert retry(lambda: c.client(other, db=1).move("moved", 2)) is True
+        assert retry(lambda: c.client(f, db=5).set("swapped", "s")) is True
+        assert retry(lambda: c.client(other).swapdb(5, 3)) is True
+        check_databases(c, (1, 2, 3), "as written")
+        c.stop_all(signal.SIGTERM)
+        c.start_all()
+        assert c.leader(), "no leader after the restart"
+        check_databases(c, (1, 2, 3), "after a restart")
+        for i in (1, 2, 3):  # every node snapshots what it has applied
+            at = retry(lambda: c.client(i).execute_command("RAFT", "SNAPSHOT"))
+            wait_for(f"node {i}'s snapshot", lambda: int(c.client(i).info("persistence")
+                                                        ["keel_snapshot_index"]) >= at, 30)
+        c.stop_all(signal.SIGKILL)
+        c.start_all()
+        assert c.leader(), "no leader after the restart from snapshots"
+        check_databases(c, (1, 2, 3), "after snapshots and a restart")
+        return f"written through node {f} and {other}; read through all three"
+    finally:
+        c.cleanup()
+
+
 def main():
     return run_suite("cluster", (elect_and_write_through_every_node, kill_leader_under_load,
                                  restart_whole_cluster, follower_catches_up_from_the_log,
                                  follower_catches_up_from_a_snapshot,
                                  incr_through_followers_while_leaders_die,
-                                 add_learner_promote_remove, slow_client_is_closed),
+                                 add_learner_promote_remove, slow_client_is_closed,
+                                 databases_through_followers),
                      (SERVER,))
 
 

@@ -77,9 +77,10 @@ class Cluster:
         for i in list(self.procs):
             self.kill(i, sig)
 
-    def client(self, i, timeout=5):
+    def client(self, i, timeout=5, db=0):
+        """A client of node i; db: the database it SELECTs on connecting."""
         host, port = self.addr(i)
-        return redis.Redis(host=host, port=port, socket_timeout=timeout,
+        return redis.Redis(host=host, port=port, socket_timeout=timeout, db=db,
                            socket_connect_timeout=2, decode_responses=True)
 
     def info(self, i):

@@ -7,8 +7,10 @@
  *     two clocks are read a moment apart);
  *   - KEYS is compared as a set (the order of a hash table is its own);
  *   - SCAN and RANDOMKEY are checked by what they return being keys that
- *     exist, not by which;
- *   - SELECT of a database other than 0: keel has one database.
+ *     exist, not by which.
+ * Both sides run in the same database: SELECT, MOVE, SWAPDB and FLUSHDB are
+ * drawn too (mostly among databases 0 to 3, so keys meet), with indexes at
+ * and past the edges of redis's 16.
  * Usage: diff PORT [COMMANDS] [SEED]. Prints `diff: N passed, M failed`
  * (one per command checked) and the first divergences in full. */
 #include <arpa/inet.h>
@@ -29,6 +31,7 @@
 
 static int fd;
 static struct rbuf in;
+static uint32_t db; /* the connection's database, on both sides */
 
 static int64_t now_ms(void)
 {
@@ -79,6 +82,22 @@ static void redis_call(const struct resp_arg *argv, uint32_t argc, struct rbuf *
 	out->len = 0;
 	rbuf_put(out, in.p, frame);
 	rbuf_consume(&in, frame);
+}
+
+/* Runs argv on keel's keyspace in the connection's database (which SELECT
+ * moves), at time now; the reply in *out. */
+static void keel_call(struct kv *kv, const struct resp_arg *argv, uint32_t argc, struct rbuf *out,
+		      int64_t now)
+{
+	struct kv_ctx c = {.kv = kv,
+			   .argv = argv,
+			   .argc = argc,
+			   .out = out,
+			   .proto = 2,
+			   .now_ms = now,
+			   .db = db};
+	kv_exec(&c);
+	db = c.db;
 }
 
 /* ---- the generator --------------------------------------------------------- */
@@ -215,6 +234,57 @@ static void gen_getex(struct gen *g)
 	}
 }
 
+/* A database index: mostly 0 to 3 (so keys meet), sometimes at or past
+ * an edge of redis's 16, or not a number. */
+static void add_db(struct gen *g)
+{
+	static const char *edge[] = {
+		"15",	      "16",	     "-1", "abc", "",
+		"2147483648", "-2147483649", "01", "+1",  "9223372036854775808"};
+	if (pick(g, 6))
+		add_int(g, (int64_t)pick(g, 4));
+	else
+		add(g, edge[pick(g, sizeof edge / sizeof edge[0])]);
+}
+
+/* SELECT, MOVE, SWAPDB, DBSIZE, FLUSHDB (rarely: it wipes what the others
+ * test), with the wrong arity now and then. */
+static void gen_db_command(struct gen *g)
+{
+	switch (pick(g, 8)) {
+	case 0:
+	case 1:
+	case 2:
+		add(g, pick(g, 2) ? "SELECT" : "select");
+		add_db(g);
+		break;
+	case 3:
+	case 4:
+		add(g, "MOVE");
+		add_key(g);
+		add_db(g);
+		break;
+	case 5:
+		add(g, "SWAPDB");
+		add_db(g);
+		add_db(g);
+		break;
+	case 6:
+		add(g, "DBSIZE");
+		break;
+	default:
+		if (pick(g, 10))
+			return; /* nothing: the caller draws again */
+		add(g, "FLUSHDB");
+		static const char *opt[] = {"ASYNC", "SYNC", "sync", "LATER"};
+		if (pick(g, 2))
+			add(g, opt[pick(g, 4)]);
+		break;
+	}
+	if (!pick(g, 30)) /* an argument too many */
+		add(g, "x");
+}
+
 /* A random command; most are well formed, some have the wrong arity. */
 static void generate(struct gen *g)
 {
@@ -289,18 +359,17 @@ static void generate(struct gen *g)
 		break;
 	}
 	case 17: {
-		static const char *c[] = {"DBSIZE", "PING", "ECHO", "SELECT", "FLUSHDB", "NOSUCH"};
-		const char *cmd = c[pick(g, 6)];
+		static const char *c[] = {"DBSIZE", "PING", "ECHO", "NOSUCH"};
+		const char *cmd = c[pick(g, 4)];
 		add(g, cmd);
 		if (!strcmp(cmd, "ECHO") || !strcmp(cmd, "NOSUCH") ||
 		    (!strcmp(cmd, "PING") && pick(g, 2)))
 			add_val(g);
-		if (!strcmp(cmd, "SELECT"))
-			add(g, pick(g, 2) ? "0" : "abc");
-		if (!strcmp(cmd, "FLUSHDB") && pick(g, 20))
-			g->argc = 0; /* rarely: it wipes what the others test */
 		break;
 	}
+	case 18:
+		gen_db_command(g);
+		break;
 	default: /* wrong arity */
 		add(g, one_key[pick(g, sizeof one_key / sizeof one_key[0])]);
 		if (pick(g, 2)) {
@@ -384,8 +453,7 @@ static bool dbsize_stale_only(struct kv *kv, const struct rbuf *mine, const stru
 	rbuf_init(&k1);
 	rbuf_init(&k2);
 	redis_call(ka, 2, &k2);
-	struct kv_ctx kc = {kv, ka, 2, &k1, 2, now_ms()};
-	kv_exec(&kc);
+	keel_call(kv, ka, 2, &k1, now_ms());
 	sorted(&k1, s1);
 	sorted(&k2, s2);
 	bool same = s1->len == s2->len && !memcmp(s1->p, s2->p, s1->len);
@@ -414,8 +482,7 @@ static bool scan_matches_keys(struct kv *kv, struct gen *g, struct rbuf *s1, str
 			{(const uint8_t *)"MATCH", 5}, {(const uint8_t *)pat, strlen(pat)},
 			{(const uint8_t *)"COUNT", 5}, {(const uint8_t *)count, strlen(count)}};
 		one.len = 0;
-		struct kv_ctx kc = {kv, a, 6, &one, 2, now_ms()};
-		kv_exec(&kc);
+		keel_call(kv, a, 6, &one, now_ms());
 		/* *2 $<len> <cursor> *<n> keys... */
 		const char *p = (const char *)one.p;
 		const char *c = strchr(strchr(p, '\n') + 1, '\n') + 1;
@@ -450,8 +517,7 @@ static bool randomkey_exists(struct kv *kv, struct rbuf *mine, struct rbuf *thei
 	struct resp_arg a = {(const uint8_t *)"RANDOMKEY", 9};
 	redis_call(&a, 1, theirs);
 	mine->len = 0;
-	struct kv_ctx kc = {kv, &a, 1, mine, 2, now_ms()};
-	kv_exec(&kc);
+	keel_call(kv, &a, 1, mine, now_ms());
 	bool nil_m = mine->len == 5 && !memcmp(mine->p, "$-1", 3);
 	bool nil_t = theirs->len == 5 && !memcmp(theirs->p, "$-1", 3);
 	if (nil_m || nil_t)
@@ -525,8 +591,7 @@ int main(int argc, char **argv)
 		redis_call(g.argv, g.argc, &theirs);
 		int64_t t1 = now_ms();
 		mine.len = 0;
-		struct kv_ctx c = {&kv, g.argv, g.argc, &mine, 2, (t0 + t1) / 2};
-		kv_exec(&c);
+		keel_call(&kv, g.argv, g.argc, &mine, (t0 + t1) / 2);
 		bool same = mine.len == theirs.len && !memcmp(mine.p, theirs.p, mine.len);
 		if (!same && is_cmd(&g, "KEYS")) {
 			sorted(&mine, &s1);
@@ -570,8 +635,7 @@ int main(int argc, char **argv)
 							 {(const uint8_t *)"*", 1}};
 				redis_call(ka, 2, &theirs);
 				mine.len = 0;
-				struct kv_ctx kc = {&kv, ka, 2, &mine, 2, now_ms()};
-				kv_exec(&kc);
+				keel_call(&kv, ka, 2, &mine, now_ms());
 				sorted(&mine, &s1);
 				sorted(&theirs, &s2);
 				show("keel  keys", &s1);

@@ -12,6 +12,7 @@
 #include "base/bytes.h"
 #include "kv/cmds.h"
 #include "kv/kv.h"
+#include "base/crc32c.h"
 #include "kv/snapshot.h"
 #include "resp/encode.h"
 
@@ -20,6 +21,8 @@ struct run {
 	struct rbuf out;
 	int64_t now;
 	int proto;
+	uint32_t db;  /* the connection's database: SELECT changes it */
+	uint32_t dbs; /* the databases commands may name (0: the keyspace's) */
 };
 
 /* Runs a command given as space-separated words ("" for an empty one);
@@ -42,8 +45,16 @@ static const char *run(struct run *r, const char *line)
 		p = e + 1;
 	}
 	r->out.len = 0;
-	struct kv_ctx c = {&r->kv, argv, argc, &r->out, r->proto ? r->proto : 2, r->now};
+	struct kv_ctx c = {.kv = &r->kv,
+			   .argv = argv,
+			   .argc = argc,
+			   .out = &r->out,
+			   .proto = r->proto ? r->proto : 2,
+			   .now_ms = r->now,
+			   .db = r->db,
+			   .dbs = r->dbs};
 	kv_exec(&c);
+	r->db = c.db;
 	rbuf_put(&r->out, "", 1);
 	r->out.len--;
 	return (const char *)r->out.p;
@@ -147,7 +158,7 @@ static void errors(void **state)
 	EXPECT(&r, "SCAN x", "-ERR invalid cursor\r\n");
 	EXPECT(&r, "SCAN 0 COUNT 0", "-ERR syntax error\r\n");
 	EXPECT(&r, "FLUSHALL now", "-ERR syntax error\r\n");
-	EXPECT(&r, "SELECT 1", "-ERR DB index is out of range\r\n");
+	EXPECT(&r, "SELECT 16", "-ERR DB index is out of range\r\n");
 	EXPECT(&r, "NOSUCH a b",
 	       "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n");
 	teardown(&r);
@@ -352,7 +363,7 @@ static void snapshot_round_trip(void **state)
 		struct kv bad;
 		kv_init(&bad, 1);
 		assert_int_equal(kv_snapshot_read(&bad, snap.p, snap.len), KEEL_ECORRUPT);
-		assert_int_equal(kv_dict_size(&bad.dict), 0);
+		assert_int_equal(kv_keys_total(&bad), 0);
 		kv_free(&bad);
 		snap.p[i] ^= 0x20;
 	}
@@ -437,6 +448,11 @@ static void snapshot_in_pieces(void **state)
 		snprintf(cmd, sizeof cmd, "SET key:%d %0*d", i, 1 + i * 7, i);
 		EXPECT(&r, cmd, "+OK\r\n");
 	}
+	EXPECT(&r, "SELECT 3", "+OK\r\n"); /* and databases after the first */
+	EXPECT(&r, "SET three 3", "+OK\r\n");
+	EXPECT(&r, "SELECT 12", "+OK\r\n");
+	EXPECT(&r, "SET twelve 12", "+OK\r\n");
+	r.db = 0;
 	kv_session_record(&r.kv, 77, 5, 5, (const uint8_t *)":3\r\n", 4);
 	struct rbuf snap;
 	rbuf_init(&snap);
@@ -454,15 +470,19 @@ static void snapshot_in_pieces(void **state)
 		kv_init(&got, 6);
 		if (kv_restore_finish(&rs, &got) != KEEL_OK)
 			fail_msg("pieces of %zu: the whole stream is refused", piece);
-		assert_int_equal(kv_dict_size(&got.dict), 50);
+		assert_int_equal(kv_keys_total(&got), 52);
 		struct run r2 = r;
 		r2.kv = got;
 		EXPECT(&r2, "GET key:3", "$22\r\n0000000000000000000003\r\n");
+		EXPECT(&r2, "SELECT 12", "+OK\r\n");
+		EXPECT(&r2, "GET twelve", "$2\r\n12\r\n");
+		EXPECT(&r2, "SELECT 3", "+OK\r\n");
+		EXPECT(&r2, "DBSIZE", ":1\r\n");
 		kv_free(&got);
 	}
 	struct kv keep;
 	kv_init(&keep, 7);
-	kv_entry_set(kv_dict_add(&keep.dict, (const uint8_t *)"x", 1), (const uint8_t *)"1", 1);
+	kv_entry_set(kv_dict_add(&keep.db[0], (const uint8_t *)"x", 1), (const uint8_t *)"1", 1);
 	for (int how = 0; how < 3; how++) { /* cut, one byte too many, flipped */
 		struct kv_restore rs;
 		kv_restore_init(&rs, 5);
@@ -476,9 +496,380 @@ static void snapshot_in_pieces(void **state)
 		else
 			kv_restore_free(&rs);
 		assert_int_equal(rc, KEEL_ECORRUPT);
-		assert_int_equal(kv_dict_size(&keep.dict), 1);
+		assert_int_equal(kv_keys_total(&keep), 1);
 	}
 	kv_free(&keep);
+	rbuf_free(&snap);
+	teardown(&r);
+}
+
+#define ERR_RANGE     "-ERR DB index is out of range\r\n"
+#define ERR_NOT_INT_R "-ERR value is not an integer or out of range\r\n"
+#define ERR_INT_RANGE \
+	"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n"
+
+/* SELECT's answers at and past every edge, as Redis 7.0 gives them; a
+ * refused SELECT leaves the connection where it was. */
+static void select_edges(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	EXPECT(&r, "SELECT 3", "+OK\r\n");
+	assert_int_equal(r.db, 3);
+	EXPECT(&r, "SELECT -1", ERR_RANGE);
+	EXPECT(&r, "SELECT 16", ERR_RANGE);
+	EXPECT(&r, "SELECT 2147483647", ERR_RANGE);
+	EXPECT(&r, "SELECT 2147483648", ERR_INT_RANGE); /* 2^31 */
+	EXPECT(&r, "SELECT -2147483649", ERR_INT_RANGE);
+	EXPECT(&r, "SELECT 9223372036854775807", ERR_INT_RANGE);
+	EXPECT(&r, "SELECT 9223372036854775808", ERR_NOT_INT_R); /* 2^63 */
+	EXPECT(&r, "SELECT abc", ERR_NOT_INT_R);
+	EXPECT(&r, "SELECT \"\"", ERR_NOT_INT_R);
+	EXPECT(&r, "SELECT 01", ERR_NOT_INT_R);
+	EXPECT(&r, "SELECT +1", ERR_NOT_INT_R);
+	EXPECT(&r, "SELECT 1.0", ERR_NOT_INT_R);
+	EXPECT(&r, "SELECT -0", ERR_NOT_INT_R);
+	assert_int_equal(r.db, 3);
+	EXPECT(&r, "SELECT 15", "+OK\r\n");
+	EXPECT(&r, "SELECT 0", "+OK\r\n");
+	assert_int_equal(r.db, 0);
+	r.dbs = 4; /* a count given with the command: SELECT checks against it */
+	EXPECT(&r, "SELECT 4", ERR_RANGE);
+	EXPECT(&r, "SELECT 3", "+OK\r\n");
+	/* a command in a database past its count (a request from a node with
+	 * more databases than the leader's) is refused whole */
+	r.db = 5;
+	EXPECT(&r, "SET x 1", ERR_RANGE);
+	EXPECT(&r, "PING", ERR_RANGE);
+	/* a larger count grows the keyspace; nothing shrinks it */
+	r.dbs = 40;
+	r.db = 39;
+	EXPECT(&r, "SET x 1", "+OK\r\n");
+	assert_int_equal(r.kv.n_db, 40);
+	r.dbs = 0;
+	EXPECT(&r, "GET x", "$1\r\n1\r\n");
+	teardown(&r);
+}
+
+/* Each database is a keyspace of its own for every command. */
+static void databases_apart(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	EXPECT(&r, "SET k zero", "+OK\r\n");
+	EXPECT(&r, "SELECT 1", "+OK\r\n");
+	EXPECT(&r, "GET k", "$-1\r\n");
+	EXPECT(&r, "EXISTS k", ":0\r\n");
+	EXPECT(&r, "DBSIZE", ":0\r\n");
+	EXPECT(&r, "KEYS *", "*0\r\n");
+	EXPECT(&r, "SCAN 0", "*2\r\n$1\r\n0\r\n*0\r\n");
+	EXPECT(&r, "RANDOMKEY", "$-1\r\n");
+	EXPECT(&r, "TTL k", ":-2\r\n");
+	EXPECT(&r, "INCR k", ":1\r\n");
+	EXPECT(&r, "RENAME k k2", "+OK\r\n");
+	EXPECT(&r, "KEYS *", "*1\r\n$2\r\nk2\r\n");
+	EXPECT(&r, "SELECT 0", "+OK\r\n");
+	EXPECT(&r, "GET k", "$4\r\nzero\r\n");
+	EXPECT(&r, "EXISTS k k2", ":1\r\n");
+	EXPECT(&r, "DBSIZE", ":1\r\n");
+	teardown(&r);
+}
+
+/* MOVE: Redis's checks in Redis's order; the key keeps its expiry; a key
+ * in the destination (live) stops it. */
+static void move_between_databases(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	EXPECT(&r, "MOVE k abc", ERR_NOT_INT_R);
+	EXPECT(&r, "MOVE k 9223372036854775808", ERR_NOT_INT_R);
+	EXPECT(&r, "MOVE k 2147483648", ERR_INT_RANGE);
+	EXPECT(&r, "MOVE k 16", ERR_RANGE);
+	EXPECT(&r, "MOVE k -1", ERR_RANGE);
+	EXPECT(&r, "MOVE k 0", "-ERR source and destination objects are the same\r\n");
+	EXPECT(&r, "MOVE k 1", ":0\r\n"); /* no such key */
+	EXPECT(&r, "SET k v PX 5000", "+OK\r\n");
+	EXPECT(&r, "MOVE k 0", "-ERR source and destination objects are the same\r\n");
+	EXPECT(&r, "MOVE k 1", ":1\r\n");
+	EXPECT(&r, "GET k", "$-1\r\n");
+	EXPECT(&r, "DBSIZE", ":0\r\n");
+	EXPECT(&r, "SELECT 1", "+OK\r\n");
+	EXPECT(&r, "GET k", "$1\r\nv\r\n");
+	EXPECT(&r, "PTTL k", ":5000\r\n"); /* the expiry came along */
+	r.now += 5000;
+	EXPECT(&r, "GET k", "$-1\r\n"); /* ... and still ends it */
+	/* the destination has the key: nothing moves */
+	EXPECT(&r, "SET d one", "+OK\r\n");
+	EXPECT(&r, "SELECT 2", "+OK\r\n");
+	EXPECT(&r, "SET d two", "+OK\r\n");
+	EXPECT(&r, "MOVE d 1", ":0\r\n");
+	EXPECT(&r, "GET d", "$3\r\ntwo\r\n");
+	/* an expired key in the destination does not count */
+	EXPECT(&r, "SELECT 1", "+OK\r\n");
+	EXPECT(&r, "SET e old PX 10", "+OK\r\n");
+	EXPECT(&r, "SELECT 2", "+OK\r\n");
+	EXPECT(&r, "SET e new", "+OK\r\n");
+	r.now += 10;
+	EXPECT(&r, "MOVE e 1", ":1\r\n");
+	EXPECT(&r, "SELECT 1", "+OK\r\n");
+	EXPECT(&r, "GET e", "$3\r\nnew\r\n");
+	EXPECT(&r, "TTL e", ":-1\r\n");
+	/* an expired key in the source is not moved */
+	EXPECT(&r, "SET f x PX 1", "+OK\r\n");
+	r.now += 1;
+	EXPECT(&r, "MOVE f 3", ":0\r\n");
+	EXPECT(&r, "SELECT 3", "+OK\r\n");
+	EXPECT(&r, "EXISTS f", ":0\r\n");
+	teardown(&r);
+}
+
+/* INFO keyspace: a line for each database with keys; expires and avg_ttl
+ * follow the keys' expiries through every command that changes them. */
+static void info_keyspace(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	struct rbuf o;
+	rbuf_init(&o);
+	kv_info_keyspace(&r.kv, r.now, &o);
+	assert_int_equal(o.len, 0);
+	EXPECT(&r, "SET a 1", "+OK\r\n");
+	EXPECT(&r, "SET b 1 PX 1000", "+OK\r\n");
+	EXPECT(&r, "SET c 1 PX 3000", "+OK\r\n");
+	EXPECT(&r, "SELECT 7", "+OK\r\n");
+	EXPECT(&r, "SET d 1", "+OK\r\n");
+	kv_info_keyspace(&r.kv, r.now, &o);
+	rbuf_put(&o, "", 1);
+	assert_string_equal((const char *)o.p, "db0:keys=3,expires=2,avg_ttl=2000\r\n"
+					       "db7:keys=1,expires=0,avg_ttl=0\r\n");
+	EXPECT(&r, "SELECT 0", "+OK\r\n");
+	EXPECT(&r, "PERSIST b", ":1\r\n");
+	EXPECT(&r, "MOVE c 7", ":1\r\n");
+	EXPECT(&r, "PEXPIRE a 500", ":1\r\n");
+	EXPECT(&r, "SWAPDB 0 5", "+OK\r\n");
+	o.len = 0;
+	kv_info_keyspace(&r.kv, r.now, &o);
+	rbuf_put(&o, "", 1);
+	assert_string_equal((const char *)o.p, "db5:keys=2,expires=1,avg_ttl=500\r\n"
+					       "db7:keys=2,expires=1,avg_ttl=3000\r\n");
+	EXPECT(&r, "SELECT 7", "+OK\r\n");
+	EXPECT(&r, "DEL c", ":1\r\n");
+	EXPECT(&r, "FLUSHALL", "+OK\r\n");
+	o.len = 0;
+	kv_info_keyspace(&r.kv, r.now, &o);
+	assert_int_equal(o.len, 0);
+	for (uint32_t i = 0; i < r.kv.n_db; i++)
+		assert_int_equal(r.kv.db[i].expires, 0);
+	rbuf_free(&o);
+	teardown(&r);
+}
+
+/* SWAPDB's errors and its effect; FLUSHDB empties one database only. */
+static void swapdb_and_flushdb(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	EXPECT(&r, "SWAPDB abc 0", "-ERR invalid first DB index\r\n");
+	EXPECT(&r, "SWAPDB 0 abc", "-ERR invalid second DB index\r\n");
+	EXPECT(&r, "SWAPDB 16 abc", "-ERR invalid second DB index\r\n");
+	EXPECT(&r, "SWAPDB 2147483648 1", "-ERR invalid first DB index\r\n");
+	EXPECT(&r, "SWAPDB 1 -2147483649", "-ERR invalid second DB index\r\n");
+	EXPECT(&r, "SWAPDB 0 16", ERR_RANGE);
+	EXPECT(&r, "SWAPDB -1 0", ERR_RANGE);
+	EXPECT(&r, "SWAPDB 0 0", "+OK\r\n");
+	EXPECT(&r, "SET a in0", "+OK\r\n");
+	EXPECT(&r, "SELECT 1", "+OK\r\n");
+	EXPECT(&r, "SET b in1", "+OK\r\n");
+	EXPECT(&r, "SET c in1", "+OK\r\n");
+	EXPECT(&r, "SWAPDB 0 1", "+OK\r\n");
+	/* the connection stays in database 1, which now holds the old 0 */
+	EXPECT(&r, "KEYS *", "*1\r\n$1\r\na\r\n");
+	EXPECT(&r, "SELECT 0", "+OK\r\n");
+	EXPECT(&r, "DBSIZE", ":2\r\n");
+	EXPECT(&r, "FLUSHDB foo", "-ERR syntax error\r\n");
+	EXPECT(&r, "FLUSHDB ASYNC extra", "-ERR syntax error\r\n");
+	EXPECT(&r, "DBSIZE", ":2\r\n");
+	EXPECT(&r, "FLUSHDB ASYNC", "+OK\r\n");
+	EXPECT(&r, "DBSIZE", ":0\r\n");
+	EXPECT(&r, "SELECT 1", "+OK\r\n");
+	EXPECT(&r, "DBSIZE", ":1\r\n"); /* untouched */
+	EXPECT(&r, "FLUSHDB sync", "+OK\r\n");
+	EXPECT(&r, "DBSIZE", ":0\r\n");
+	EXPECT(&r, "SET x 1", "+OK\r\n");
+	EXPECT(&r, "SELECT 9", "+OK\r\n");
+	EXPECT(&r, "SET y 1", "+OK\r\n");
+	EXPECT(&r, "FLUSHALL SYNC", "+OK\r\n");
+	assert_int_equal(kv_keys_total(&r.kv), 0);
+	teardown(&r);
+}
+
+struct sampled {
+	uint32_t n;
+	char keys[8][16];
+};
+
+static void sampled_key(void *ctx, const struct kv_entry *e)
+{
+	struct sampled *sm = ctx;
+	if (sm->n < 8)
+		snprintf(sm->keys[sm->n++], sizeof sm->keys[0], "%.*s", (int)e->klen,
+			 (const char *)e->key);
+}
+
+/* Active expiry finds due keys in every database, each in its own, and a
+ * KEEL.EXPIRED in one database removes its keys there only. */
+static void expiry_in_every_database(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	const uint32_t dbs[] = {2, 9, 15};
+	char cmd[64];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof cmd, "SELECT %u", dbs[i]);
+		EXPECT(&r, cmd, "+OK\r\n");
+		EXPECT(&r, "SET due 1 PX 5", "+OK\r\n");
+		EXPECT(&r, "SET stays 1", "+OK\r\n");
+	}
+	r.now += 5;
+	uint32_t db = 0, found = 0;
+	uint64_t cursor = 0;
+	bool seen[16] = {false};
+	for (int round = 0; round < 64 && found < 3; round++) {
+		struct sampled sm = {0};
+		uint32_t at = kv_expired_sample(&r.kv, r.now, &db, &cursor, 100, sampled_key, &sm);
+		assert_true(at < 16);
+		for (uint32_t k = 0; k < sm.n; k++) {
+			assert_string_equal(sm.keys[k], "due");
+			assert_true(at == 2 || at == 9 || at == 15);
+			if (!seen[at])
+				found++;
+			seen[at] = true;
+		}
+	}
+	assert_int_equal(found, 3);
+	snprintf(cmd, sizeof cmd, "KEEL.EXPIRED due %lld", (long long)(r.now));
+	EXPECT(&r, "SELECT 9", "+OK\r\n");
+	EXPECT(&r, cmd, ":1\r\n");
+	assert_int_equal(kv_dict_size(&r.kv.db[9]), 1);
+	assert_int_equal(kv_dict_size(&r.kv.db[2]), 2); /* the others wait for theirs */
+	assert_int_equal(kv_dict_size(&r.kv.db[15]), 2);
+	teardown(&r);
+}
+
+/* Hand-made keyspace streams, for what the writer would never produce. */
+static void stream_key(struct rbuf *b, const char *k, const char *v, int64_t expire)
+{
+	rbuf_put_u32(b, (uint32_t)strlen(k));
+	rbuf_put(b, k, strlen(k));
+	rbuf_put_u64(b, strlen(v));
+	rbuf_put(b, v, strlen(v));
+	rbuf_put_u64(b, (uint64_t)expire);
+}
+
+static int read_stream(struct rbuf *b, struct kv *into)
+{
+	rbuf_put_u64(b, 0); /* no sessions */
+	rbuf_put_u32(b, crc32c(0, b->p, b->len));
+	return kv_snapshot_read(into, b->p, b->len);
+}
+
+/* Several databases through a snapshot and back; the reader refuses
+ * databases out of order or range, an empty one, and a negative expiry,
+ * and still reads version 2 (one database). */
+static void snapshot_databases(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	EXPECT(&r, "SET a zero", "+OK\r\n");
+	EXPECT(&r, "SELECT 3", "+OK\r\n");
+	EXPECT(&r, "SET a three PX 5000", "+OK\r\n");
+	EXPECT(&r, "SET b three", "+OK\r\n");
+	EXPECT(&r, "SELECT 15", "+OK\r\n");
+	EXPECT(&r, "SET a fifteen", "+OK\r\n");
+	EXPECT(&r, "SELECT 7", "+OK\r\n");
+	EXPECT(&r, "SET gone 1 PX 10", "+OK\r\n"); /* due by then: database 7 not written */
+	r.now += 10;
+	struct rbuf snap;
+	rbuf_init(&snap);
+	kv_snapshot_write(&r.kv, r.now, &snap);
+	struct run c;
+	setup(&c);
+	kv_free(&c.kv);
+	kv_init_dbs(&c.kv, 3, 4); /* fewer databases than the stream names: it grows */
+	assert_int_equal(kv_snapshot_read(&c.kv, snap.p, snap.len), KEEL_OK);
+	assert_int_equal(c.kv.n_db, 16);
+	c.now = r.now;
+	EXPECT(&c, "GET a", "$4\r\nzero\r\n");
+	EXPECT(&c, "SELECT 3", "+OK\r\n");
+	EXPECT(&c, "DBSIZE", ":2\r\n");
+	EXPECT(&c, "PTTL a", ":4990\r\n");
+	EXPECT(&c, "SELECT 15", "+OK\r\n");
+	EXPECT(&c, "GET a", "$7\r\nfifteen\r\n");
+	EXPECT(&c, "SELECT 7", "+OK\r\n");
+	EXPECT(&c, "DBSIZE", ":0\r\n");
+	/* a keyspace of more databases keeps them all */
+	struct kv big;
+	kv_init_dbs(&big, 3, 100);
+	assert_int_equal(kv_snapshot_read(&big, snap.p, snap.len), KEEL_OK);
+	assert_int_equal(big.n_db, 100);
+	assert_int_equal(kv_keys_total(&big), 4);
+	kv_free(&big);
+	teardown(&c);
+	/* hand-made streams: {databases, then per database index, count} */
+	static const uint32_t bad[][5] = {
+		{2, 3, 1, 3, 1},	  /* an index twice */
+		{2, 4, 1, 3, 1},	  /* out of order */
+		{1, KV_DBS_MAX, 1, 0, 0}, /* past the largest count */
+		{1, 2, 0, 0, 0},	  /* an empty database */
+		{2, 1, 1, 0, 0},	  /* one database fewer than announced */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct rbuf b;
+		rbuf_init(&b);
+		rbuf_put(&b, "KEELKV3", 8);
+		rbuf_put_u32(&b, bad[i][0]);
+		for (uint32_t d = 0; d < 2 && bad[i][1 + 2 * d] + bad[i][2 + 2 * d]; d++) {
+			rbuf_put_u32(&b, bad[i][1 + 2 * d]);
+			rbuf_put_u64(&b, bad[i][2 + 2 * d]);
+			if (bad[i][2 + 2 * d])
+				stream_key(&b, "k", "v", 0);
+		}
+		struct kv k;
+		kv_init(&k, 1);
+		if (read_stream(&b, &k) != KEEL_ECORRUPT)
+			fail_msg("stream %zu was read", i);
+		assert_int_equal(kv_keys_total(&k), 0);
+		kv_free(&k);
+		rbuf_free(&b);
+	}
+	struct rbuf b; /* a negative expiry */
+	rbuf_init(&b);
+	rbuf_put(&b, "KEELKV3", 8);
+	rbuf_put_u32(&b, 1);
+	rbuf_put_u32(&b, 0);
+	rbuf_put_u64(&b, 1);
+	stream_key(&b, "k", "v", -5);
+	struct kv k;
+	kv_init(&k, 1);
+	assert_int_equal(read_stream(&b, &k), KEEL_ECORRUPT);
+	b.len = 0; /* version 2: its keys go to database 0 */
+	rbuf_put(&b, "KEELKV2", 8);
+	rbuf_put_u64(&b, 2);
+	stream_key(&b, "x", "1", 0);
+	stream_key(&b, "y", "2", r.now + 100);
+	assert_int_equal(read_stream(&b, &k), KEEL_OK);
+	assert_int_equal(kv_dict_size(&k.db[0]), 2);
+	assert_int_equal(kv_keys_total(&k), 2);
+	assert_int_equal(k.db[0].expires, 1);
+	kv_free(&k);
+	rbuf_free(&b);
 	rbuf_free(&snap);
 	teardown(&r);
 }
@@ -495,6 +886,13 @@ int main(void)
 		cmocka_unit_test(snapshot_round_trip),
 		cmocka_unit_test(session_keeps_unanswered_replies),
 		cmocka_unit_test(snapshot_in_pieces),
+		cmocka_unit_test(select_edges),
+		cmocka_unit_test(databases_apart),
+		cmocka_unit_test(move_between_databases),
+		cmocka_unit_test(info_keyspace),
+		cmocka_unit_test(swapdb_and_flushdb),
+		cmocka_unit_test(expiry_in_every_database),
+		cmocka_unit_test(snapshot_databases),
 	};
 	return UNIT_RUN("kv", tests);
 }
