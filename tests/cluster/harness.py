@@ -17,7 +17,8 @@ import redis
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build/asan"
 SERVER = os.path.join(BUILD, "keel-server")
 CLI = os.path.join(BUILD, "keel-cli")
-BASE = 7300 + random.randrange(0, 60) * 10  # client ports BASE+i, peers +10000
+# client ports BASE+i, peers +10000; KEEL_PORT_BASE picks the range
+BASE = int(os.environ.get("KEEL_PORT_BASE", 7300)) + random.randrange(0, 60) * 10
 DEADLINE = time.time() + 600
 
 
