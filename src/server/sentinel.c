@@ -399,11 +399,14 @@ static void cmd_role(struct server *s, struct rbuf *o)
 
 /* ---- Sentinel's event channels ------------------------------------------ */
 
-/* What a Sentinel publishes on, and "switch-master" (node-redis's
- * pattern for it): the only channels SUBSCRIBE and PSUBSCRIBE take. */
+/* What a Sentinel publishes on, "switch-master" (node-redis's pattern
+ * for it) and "+replica-reconf-done" (go-redis subscribes to it with
+ * "+switch-master"): the only channels SUBSCRIBE and PSUBSCRIBE take. */
 static const char *const events[] = {
 	"+switch-master",
 	"switch-master",
+	"+replica-reconf-done",
+	"+failover-detected",
 	"+sdown",
 	"-sdown",
 	"+odown",
