@@ -243,15 +243,17 @@ def kill_leader():
 @case
 def no_leader_known():
     """A lone member of a 3-node cluster knows no leader: SENTINEL MASTER
-    flags the master s_down,o_down, GET-MASTER-ADDR-BY-NAME is nil (both
-    mean "ask another Sentinel"), and redis-py finds no master."""
+    names it (at its --client-announce address) flagged s_down,o_down,
+    GET-MASTER-ADDR-BY-NAME is nil (both mean "ask another Sentinel"), and
+    redis-py finds no master."""
     c = Cluster(3)
     try:
-        c.start(1)
+        c._spawn(1, ["--cluster", c.members, "--client-announce", "keel-1.example:6390"])
         r = c.client(1)
         wait_for("node 1 up", lambda: r.ping())
         st = r.sentinel_master("keel")
         assert st["is_sdown"] and st["is_odown"] and st["is_master"], st["flags"]
+        assert (st["ip"], st["port"]) == ("keel-1.example", 6390), st
         assert r.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "keel") is None
         assert r.execute_command("ROLE")[:4] == ["slave", "?", 0, "connect"]
         try:
