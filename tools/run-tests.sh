@@ -3,8 +3,8 @@
 # the tidy check, every unit suite, the storage fault suite (real system
 # faults on the real binary paths), the differential test, the cluster,
 # pipeline (random pipelines against redis-server's answers, plain and
-# through leader kills), operations, read-replica and nemesis suites on
-# real processes (and the nemesis suite
+# through leader kills), operations, read-replica, Sentinel and nemesis
+# suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
 # scripts and 1000 simulator seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
@@ -62,6 +62,7 @@ suite pipeline /usr/bin/python3 tests/cluster/pipeline_test.py build/asan --time
 	--nemesis --nemesis-time 20
 suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
 suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
+suite sentinel /usr/bin/python3 tests/cluster/sentinel_test.py build/asan
 suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth
 if [ -d tests/sim/scenarios ]; then

@@ -79,6 +79,12 @@ static const struct kv_cmd table[] = {
 	{"time", 1, S, 0, 0, 0, NULL},
 	{"raft", -2, S, 0, 0, 0, NULL},
 	{"keel.replicate", 6, SC, 0, 0, 0, NULL}, /* a read replica's stream */
+	{"sentinel", -2, S, 0, 0, 0, NULL},	 /* server/sentinel.c */
+	{"role", 1, S, 0, 0, 0, NULL},
+	{"subscribe", -2, S, 0, 0, 0, NULL},
+	{"psubscribe", -2, S, 0, 0, 0, NULL},
+	{"unsubscribe", -1, S, 0, 0, 0, NULL},
+	{"punsubscribe", -1, S, 0, 0, 0, NULL},
 };
 
 void kv_init(struct kv *kv, uint64_t seed)

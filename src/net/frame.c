@@ -1,6 +1,9 @@
 /* net/frame.c — the peer frame envelope of net/frame.h. */
 #include "net/frame.h"
 
+#include <assert.h>
+#include <string.h>
+
 #include "base/bytes.h"
 #include "base/crc32c.h"
 
@@ -42,4 +45,67 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, c
 	f->len = n;
 	*used = FRAME_HDR + n;
 	return FRAME_OK;
+}
+
+/* u64 id, "255.255.255.255:65535", NUL, two u16, u8, "255.255.255.255" */
+static_assert(8 + 21 + 1 + 5 + 15 <= FRAME_HELLO_OLD_MAX,
+	      "an IPv4 HELLO fits what a node before the client address takes");
+
+static bool addr_ok(const uint8_t *p, size_t n)
+{
+	if (n == 0 || n >= FRAME_ADDR_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] <= ' ' || p[i] > '~')
+			return false;
+	return true;
+}
+
+size_t frame_hello_encode(const struct frame_hello *h, uint8_t *buf)
+{
+	size_t alen = strnlen(h->peer_addr, FRAME_ADDR_MAX);
+	size_t hlen = strnlen(h->client_host, FRAME_ADDR_MAX);
+	if (!h->id || !addr_ok((const uint8_t *)h->peer_addr, alen))
+		return 0;
+	bytes_put_u64(buf, h->id);
+	memcpy(buf + 8, h->peer_addr, alen);
+	size_t n = 8 + alen;
+	if (!h->client_port)
+		return n;
+	if (!addr_ok((const uint8_t *)h->client_host, hlen))
+		return 0;
+	buf[n] = 0;
+	bytes_put_u16(buf + n + 1, h->client_port);
+	bytes_put_u16(buf + n + 3, h->sentinel_port);
+	buf[n + 5] = (uint8_t)hlen;
+	memcpy(buf + n + 6, h->client_host, hlen);
+	return n + 6 + hlen;
+}
+
+bool frame_hello_decode(const uint8_t *p, size_t n, struct frame_hello *h)
+{
+	memset(h, 0, sizeof *h);
+	if (n < FRAME_HELLO_MIN || n > FRAME_HELLO_MAX)
+		return false;
+	const uint8_t *nul = memchr(p + 8, 0, n - 8);
+	size_t alen = nul ? (size_t)(nul - (p + 8)) : n - 8;
+	if (!addr_ok(p + 8, alen))
+		return false;
+	h->id = bytes_get_u64(p);
+	if (!h->id)
+		return false;
+	memcpy(h->peer_addr, p + 8, alen);
+	if (!nul)
+		return true;
+	size_t at = 8 + alen + 1; /* the tail: ports, host length, host */
+	size_t hlen = n >= at + 5 ? p[at + 4] : 0;
+	uint16_t port = hlen ? bytes_get_u16(p + at) : 0;
+	if (!port || n != at + 5 + hlen || !addr_ok(p + at + 5, hlen)) {
+		memset(h, 0, sizeof *h); /* a tail that does not check out */
+		return false;
+	}
+	h->client_port = port;
+	h->sentinel_port = bytes_get_u16(p + at + 2);
+	memcpy(h->client_host, p + at + 5, hlen);
+	return true;
 }

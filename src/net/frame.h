@@ -6,6 +6,7 @@
 #ifndef KEEL_NET_FRAME_H
 #define KEEL_NET_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,8 +15,7 @@
 #define FRAME_MAX     (256u << 20) /* payload bytes */
 
 enum frame_kind {
-	FRAME_HELLO = 1,   /* u64 the sender's id, then where it listens (host:port):
-			    * first on a connection */
+	FRAME_HELLO = 1,   /* struct frame_hello, below: first on a connection */
 	FRAME_RAFT = 2,	   /* a Raft message (raft/codec.h) */
 	FRAME_FORWARD = 3, /* a request forwarded to the leader (the server's) */
 	FRAME_REPLY = 4,   /* the leader's reply to a forwarded request */
@@ -30,6 +30,38 @@ struct frame {
 	const uint8_t *payload; /* points into the input */
 	uint32_t len;
 };
+
+/* The HELLO frame that opens a peer connection: who the sender is and
+ * where it listens. Payload (little-endian):
+ *   u64 id                     the sender's node id, non-zero
+ *   1..63 bytes                its peer address, "host:port", no NUL
+ *   then, optionally (a node that serves clients tells where):
+ *   u8  0                      separator
+ *   u16 client port            1..65535
+ *   u16 sentinel port          0 (none) or 1..65535 (--sentinel-port)
+ *   u8  host length            1..63, the rest of the payload
+ *   that many bytes            its client host
+ * Every address byte is printable ASCII other than space. A node that
+ * knows only the first part reads the address up to the NUL and ignores
+ * the rest (it takes payloads of up to 72 bytes: an IPv4 pair fits). */
+#define FRAME_ADDR_MAX	    64 /* an address with its NUL */
+#define FRAME_HELLO_MIN	    9
+#define FRAME_HELLO_MAX	    (8 + (FRAME_ADDR_MAX - 1) + 1 + 2 + 2 + 1 + (FRAME_ADDR_MAX - 1))
+#define FRAME_HELLO_OLD_MAX 72 /* what a node before the client address took */
+
+struct frame_hello {
+	uint64_t id;
+	char peer_addr[FRAME_ADDR_MAX];
+	char client_host[FRAME_ADDR_MAX]; /* "": not told */
+	uint16_t client_port;		  /* 0: not told */
+	uint16_t sentinel_port;		  /* 0: none */
+};
+
+/* Encodes h into buf (FRAME_HELLO_MAX bytes); returns the payload length,
+ * 0 if h does not fit the format. */
+size_t frame_hello_encode(const struct frame_hello *h, uint8_t *buf);
+/* Decodes a HELLO payload; false (nothing usable) if any check fails. */
+bool frame_hello_decode(const uint8_t *p, size_t n, struct frame_hello *h);
 
 /* Writes the header for payload into hdr. */
 void frame_header(uint8_t hdr[FRAME_HDR], uint8_t kind, const void *payload, uint32_t len);

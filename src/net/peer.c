@@ -48,7 +48,9 @@ struct peers {
 	char bind_ip[64];
 	uv_tcp_t listener;
 	struct peers_cb cb;
-	char advertise[64]; /* host:port where we listen, sent in HELLO */
+	struct frame_hello hello;	    /* what we send */
+	struct frame_hello told[PEERS_MAX]; /* what peers sent (id 0: free) */
+	uint32_t told_next;		    /* the slot replaced when all are taken */
 	struct peer peers[PEERS_MAX];
 	struct conn *incoming;
 	struct conn *outq; /* connections with frames to go (peers_flush) */
@@ -200,17 +202,36 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 
 static struct peer *find(struct peers *ps, uint64_t id);
 
-/* A node we do not know yet (one that added us to the cluster) told us
- * where it listens: we connect back to it. */
-static void learn_peer(struct peers *ps, uint64_t id, const uint8_t *addr, size_t n)
+/* A peer's HELLO: kept (where it serves clients), and if the node is not
+ * known yet (one that added us to the cluster), we connect back to it. */
+static void learn_peer(struct peers *ps, const struct frame_hello *h)
 {
-	if (!id || id == ps->self || find(ps, id) || n == 0 || n >= 64)
+	if (h->id == ps->self)
 		return;
-	char a[64];
-	memcpy(a, addr, n);
-	a[n] = 0;
-	logf_(ps, "learned peer %llu at %s", (unsigned long long)id, a);
-	peers_set(ps, id, a);
+	struct frame_hello *slot = NULL;
+	for (int i = 0; i < PEERS_MAX && !slot; i++)
+		if (ps->told[i].id == h->id)
+			slot = &ps->told[i];
+	for (int i = 0; i < PEERS_MAX && !slot; i++)
+		if (!ps->told[i].id)
+			slot = &ps->told[i];
+	if (!slot) {
+		slot = &ps->told[ps->told_next];
+		ps->told_next = (ps->told_next + 1) % PEERS_MAX;
+	}
+	*slot = *h;
+	if (find(ps, h->id))
+		return;
+	logf_(ps, "learned peer %llu at %s", (unsigned long long)h->id, h->peer_addr);
+	peers_set(ps, h->id, h->peer_addr);
+}
+
+const struct frame_hello *peers_told(const struct peers *ps, uint64_t id)
+{
+	for (int i = 0; i < PEERS_MAX && id; i++)
+		if (ps->told[i].id == id)
+			return &ps->told[i];
+	return NULL;
 }
 
 /* Handles the frames buffered on an incoming connection. */
@@ -225,16 +246,20 @@ static void conn_frames(struct conn *c)
 		int rc = frame_parse(c->in + at, c->in_len - at, &f, &used, &why);
 		if (rc == FRAME_MORE)
 			break;
-		if (rc == FRAME_BAD ||
-		    (!c->id && (f.kind != FRAME_HELLO || f.len < 8 || f.len > 72))) {
+		struct frame_hello h;
+		if (rc == FRAME_OK && f.kind == FRAME_HELLO &&
+		    (!frame_hello_decode(f.payload, f.len, &h) || (c->id && h.id != c->id)))
+			why = "bad hello";
+		if (rc == FRAME_BAD || (!c->id && f.kind != FRAME_HELLO) ||
+		    (f.kind == FRAME_HELLO && why)) {
 			logf_(ps, "peer connection dropped: %s", why ? why : "no hello");
 			conn_close(c);
 			return;
 		}
 		at += used;
 		if (f.kind == FRAME_HELLO) {
-			c->id = bytes_get_u64(f.payload);
-			learn_peer(ps, c->id, f.payload + 8, f.len - 8);
+			c->id = h.id;
+			learn_peer(ps, &h);
 			continue;
 		}
 		if (ps->cb.recv && !ps->stopping)
@@ -274,11 +299,10 @@ static void connect_cb(uv_connect_t *req, int status)
 	}
 	c->connected = true;
 	c->owner->backoff_ms = 0;
-	uint8_t hello[8 + 64];
-	size_t alen = strlen(c->ps->advertise);
-	bytes_put_u64(hello, c->ps->self);
-	memcpy(hello + 8, c->ps->advertise, alen);
-	conn_write(c, FRAME_HELLO, hello, 8 + alen);
+	uint8_t hello[FRAME_HELLO_MAX];
+	size_t n = frame_hello_encode(&c->ps->hello, hello);
+	if (n)
+		conn_write(c, FRAME_HELLO, hello, n);
 	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 	logf_(c->ps, "connected to peer %llu at %s:%d", (unsigned long long)c->owner->id,
 	      c->owner->host, c->owner->port);
@@ -353,7 +377,8 @@ int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
 	ps->cb = *cb;
 	prng_seed(&ps->rng, self * 0x9E3779B97F4A7C15ull + (uint64_t)uv_hrtime());
 	snprintf(ps->bind_ip, sizeof ps->bind_ip, "%s", bind_ip);
-	snprintf(ps->advertise, sizeof ps->advertise, "%s:%d", bind_ip, port);
+	ps->hello.id = self;
+	snprintf(ps->hello.peer_addr, sizeof ps->hello.peer_addr, "%s:%d", bind_ip, port);
 	struct sockaddr_in a;
 	int rc = uv_ip4_addr(bind_ip, port, &a);
 	uv_tcp_init(loop, &ps->listener);
@@ -406,6 +431,15 @@ void peers_set(struct peers *ps, uint64_t id, const char *addr)
 		conn_close(p->out);
 	else if (!p->out)
 		do_connect(p);
+}
+
+void peers_announce(struct peers *ps, const char *client_host, int client_port, int sentinel_port)
+{
+	bool ok = client_port > 0 && client_port <= 65535 && sentinel_port >= 0 &&
+		  sentinel_port <= 65535 && strlen(client_host) < FRAME_ADDR_MAX;
+	snprintf(ps->hello.client_host, sizeof ps->hello.client_host, "%s", ok ? client_host : "");
+	ps->hello.client_port = ok ? (uint16_t)client_port : 0;
+	ps->hello.sentinel_port = ok ? (uint16_t)sentinel_port : 0;
 }
 
 void peers_remove(struct peers *ps, uint64_t id)

@@ -3,8 +3,9 @@
  * peer it knows, made from its own bind address (so nodes on 127.0.0.1,
  * 127.0.0.2, ... are told apart, and cut apart, by address), reconnected
  * with exponential backoff and jitter. A connection opens with a HELLO
- * frame naming the sender and where it listens (a node that was just
- * added learns its peers that way); then frames flow one way, from the
+ * frame naming the sender, where it listens (a node that was just added
+ * learns its peers that way) and where it serves clients (for Sentinel
+ * discovery); then frames flow one way, from the
  * connecting node. Messages to a peer that is not connected, or whose queue is full,
  * are dropped (Raft retransmits). A bad frame closes the connection. */
 #ifndef KEEL_NET_PEER_H
@@ -16,6 +17,7 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "net/frame.h"
 
 #define PEERS_MAX      64
 #define PEER_QUEUE_MAX (64u << 20) /* bytes queued to one peer */
@@ -32,6 +34,13 @@ struct peers_cb {
 
 int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
 		const struct peers_cb *cb, struct peers **out, struct keel_errmsg *err);
+/* What this node tells its peers in its HELLO besides its peer address:
+ * where it serves clients (and its Sentinel port, 0 for none). Call before
+ * the first peers_set; a port out of range tells nothing. */
+void peers_announce(struct peers *ps, const char *client_host, int client_port, int sentinel_port);
+/* What peer id last told in its HELLO (valid until the next loop pass);
+ * NULL if it has not connected to this node yet. */
+const struct frame_hello *peers_told(const struct peers *ps, uint64_t id);
 /* Adds or updates a peer's address ("host:port"); connects in the background. */
 void peers_set(struct peers *ps, uint64_t id, const char *addr);
 void peers_remove(struct peers *ps, uint64_t id);

@@ -477,21 +477,24 @@ static void on_connection(uv_stream_t *server, int status)
 int clients_listen(struct server *s, struct keel_errmsg *err)
 {
 	uint32_t n = s->cfg.n_client_bind ? s->cfg.n_client_bind : 1;
-	for (uint32_t i = 0; i < n; i++) {
-		const char *ip = s->cfg.n_client_bind ? s->cfg.client_bind[i] : s->cfg.bind;
+	/* the client port on each address, then the Sentinel port (if any):
+	 * a second client listener (server/sentinel.c) */
+	for (uint32_t i = 0; i < (s->cfg.sentinel_port ? 2 * n : n); i++) {
+		const char *ip = s->cfg.n_client_bind ? s->cfg.client_bind[i % n] : s->cfg.bind;
+		int port = i < n ? s->cfg.port : s->cfg.sentinel_port;
 		struct sockaddr_in a;
 		uv_tcp_t *l = &s->listeners[i];
 		uv_tcp_init(s->loop, l);
 		l->data = s;
 		s->n_listeners = i + 1;
-		int rc = uv_ip4_addr(ip, s->cfg.port, &a);
+		int rc = uv_ip4_addr(ip, port, &a);
 		if (rc == 0)
 			rc = uv_tcp_bind(l, (const struct sockaddr *)&a, 0);
 		if (rc == 0)
 			rc = uv_listen((uv_stream_t *)l, 511, on_connection);
 		if (rc != 0) {
-			keel_errmsg_set(err, "client port %s:%d: %s", ip, s->cfg.port,
-					uv_strerror(rc));
+			keel_errmsg_set(err, "%s port %s:%d: %s", i < n ? "client" : "sentinel", ip,
+					port, uv_strerror(rc));
 			return KEEL_EIO;
 		}
 	}

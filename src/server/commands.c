@@ -476,7 +476,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 	} else if (is(a, "keel.replicate")) {
 		replication_attach(s, c, q, argv, argc);
 		return;
-	} else {
+	} else if (!sentinel_command(s, c, q, argv, argc)) {
 		kv_reply_unknown(&q->reply, argv, argc);
 	}
 	creq_finish(s, q);

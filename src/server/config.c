@@ -70,8 +70,55 @@ static int set_databases(struct server_config *c, const char *v, struct keel_err
 	return KEEL_OK;
 }
 
+/* A token of printable characters, shorter than max: a name or a host. */
+static bool token_ok(const char *v, size_t max)
+{
+	size_t n = strlen(v);
+	for (size_t i = 0; i < n; i++)
+		if (v[i] <= ' ' || v[i] > '~')
+			return false;
+	return n > 0 && n < max;
+}
+
+/* The Sentinel settings (server/sentinel.c). */
+static int set_sentinel(struct server_config *c, const char *name, const char *v,
+			struct keel_errmsg *err)
+{
+	char *end = NULL;
+	if (!strcmp(name, "sentinel-master-name")) {
+		if (!token_ok(v, sizeof c->sentinel_master)) {
+			keel_errmsg_set(err, "--sentinel-master-name: 1 to 63 printable "
+					     "characters, no spaces");
+			return KEEL_EINVAL;
+		}
+		snprintf(c->sentinel_master, sizeof c->sentinel_master, "%s", v);
+		return KEEL_OK;
+	}
+	if (!strcmp(name, "sentinel-port")) {
+		long p = strtol(v, &end, 10);
+		if (*end || end == v || p < 0 || p > 65535) {
+			keel_errmsg_set(err, "--sentinel-port: a port, 1 to 65535 (0: none)");
+			return KEEL_EINVAL;
+		}
+		c->sentinel_port = (int)p;
+		return KEEL_OK;
+	}
+	const char *colon = strrchr(v, ':');
+	long p = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (!colon || colon == v || *end || end == colon + 1 || p < 1 || p > 65535 ||
+	    !token_ok(v, sizeof c->client_announce)) {
+		keel_errmsg_set(err, "--client-announce: host:port, the port 1 to 65535");
+		return KEEL_EINVAL;
+	}
+	snprintf(c->client_announce, sizeof c->client_announce, "%s", v);
+	return KEEL_OK;
+}
+
 static int set(struct server_config *c, const char *name, const char *v, struct keel_errmsg *err)
 {
+	if (!strcmp(name, "sentinel-master-name") || !strcmp(name, "sentinel-port") ||
+	    !strcmp(name, "client-announce"))
+		return set_sentinel(c, name, v, err);
 	char *end = NULL;
 	if (!strcmp(name, "id"))
 		c->id = strtoull(v, &end, 10);
@@ -173,6 +220,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->replica_zstd = true;
 	c->replica_max_lag = 100000;
 	c->databases = KV_DBS_DEFAULT;
+	snprintf(c->sentinel_master, sizeof c->sentinel_master, "keel");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--verbose")) {
@@ -200,6 +248,11 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	if (c->replica_of[0] && (c->has_cluster || c->join[0])) {
 		keel_errmsg_set(err, "--replica-of: a read replica is not a Raft member; it "
 				     "takes neither --cluster nor --join");
+		return KEEL_EINVAL;
+	}
+	if (c->sentinel_port && c->sentinel_port == c->port) {
+		keel_errmsg_set(err, "--sentinel-port: the client port already answers the "
+				     "Sentinel commands; give another port or none");
 		return KEEL_EINVAL;
 	}
 	if (c->has_cluster && !raft_config_find(&c->cluster, c->id)) {

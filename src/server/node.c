@@ -608,8 +608,10 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	if (s->r && (rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb,
 				      &s->peers, err)))
 		return rc;
-	if (s->r)
+	if (s->r) {
+		sentinel_start(s);
 		members_sync(s);
+	}
 	if ((rc = clients_listen(s, err)))
 		return rc;
 	uv_check_init(s->loop, &s->check);

@@ -43,6 +43,9 @@ struct server_config {
 	bool replica_zstd;	  /* --replica-compress yes|no (offer zstd) */
 	uint64_t replica_max_lag; /* entries of log kept for a replica this far behind */
 	uint32_t databases;	  /* --databases: SELECT 0 .. databases-1 (kv/kv.h) */
+	char sentinel_master[64]; /* --sentinel-master-name: the name clients ask for */
+	int sentinel_port;	  /* --sentinel-port: another client listener (0: none) */
+	char client_announce[64]; /* --client-announce host:port ("": derived) */
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -109,6 +112,7 @@ struct client {
 	int64_t created_ms;
 	struct repl_source *repl;   /* a replica's stream (KEEL.REPLICATE) */
 	struct client *next_stream; /* the server's list of them */
+	uint32_t sentinel_subs;	    /* Sentinel event channels subscribed to */
 };
 
 struct pending { /* a proposed write, or a read waiting for its index */
@@ -185,7 +189,7 @@ struct server {
 	} repl_gone[REPL_GONE_MAX];
 	uint32_t n_repl_gone;
 	uv_loop_t *loop;
-	uv_tcp_t listeners[4]; /* the client port, on each address */
+	uv_tcp_t listeners[8]; /* the client port, then the Sentinel port, on each address */
 	uint32_t n_listeners;
 	uv_timer_t tick;
 	uv_async_t wake;
@@ -373,6 +377,14 @@ void clients_flush(struct server *s); /* writes the replies this pass finished *
 void clients_close_all(struct server *s);
 void client_set_session(struct client *c, uint64_t id);
 struct client *client_by_session(struct server *s, uint64_t id); /* NULL: none here */
+
+/* server/sentinel.c: Sentinel-compatible discovery. */
+/* Tells peers where this node serves clients (after peers_start). */
+void sentinel_start(struct server *s);
+/* SENTINEL, ROLE, and SUBSCRIBE and the like for Sentinel's event
+ * channels; false if argv is none of them. The reply goes to q. */
+bool sentinel_command(struct server *s, struct client *c, struct creq *q,
+		      const struct resp_arg *argv, uint32_t argc);
 
 /* server/commands.c: the commands the server answers itself. */
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,

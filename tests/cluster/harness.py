@@ -19,8 +19,10 @@ SERVER = os.path.join(BUILD, "keel-server")
 CLI = os.path.join(BUILD, "keel-cli")
 # client ports BASE+i, peer ports BASE+PEER_OFFSET+i; KEEL_TEST_BASE and
 # KEEL_TEST_PEER_OFFSET choose them (for suites that take every address
-# from here, as pipeline_test.py does)
-BASE = int(os.environ.get("KEEL_TEST_BASE") or 7300 + random.randrange(0, 60) * 10)
+# from here, as pipeline_test.py does); KEEL_PORT_BASE moves the range
+# the base is drawn from
+BASE = int(os.environ.get("KEEL_TEST_BASE") or
+           int(os.environ.get("KEEL_PORT_BASE", 7300)) + random.randrange(0, 60) * 10)
 PEER_OFFSET = int(os.environ.get("KEEL_TEST_PEER_OFFSET") or 10000)
 DEADLINE = time.time() + 600
 

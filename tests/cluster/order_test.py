@@ -114,7 +114,7 @@ def writes_in_flight_through_a_follower_keep_their_replies_when_the_leader_dies(
             assert lead, "no leader"
             f = next(i for i in (1, 2, 3) if i != lead)
             ipt("-A", chain, "-s", f"127.0.0.{lead}", "-d", f"127.0.0.{f}", "-p", "tcp",
-                "--dport", str(harness.BASE + 10000 + f), "-j", "DROP")
+                "--dport", str(harness.BASE + harness.PEER_OFFSET + f), "-j", "DROP")
             key = f"ctr{r}"
             s = socket.create_connection(c.addr(f), timeout=20)
             s.sendall(b"".join(resp("INCR", key) for _ in range(16)))

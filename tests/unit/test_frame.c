@@ -1,7 +1,8 @@
 /* tests/unit/test_frame.c — src/net/frame.c and src/server/entry.c: the
- * peer envelope and the command entry survive a round trip; every
- * truncation waits for more, every flipped byte is refused, and a bad
- * entry never decodes. */
+ * peer envelope, the HELLO payload and the command entry survive a round
+ * trip; every truncation waits for more, every flipped byte is refused, a
+ * HELLO out of range tells nothing, and a bad entry never decodes. */
+#include <stdio.h>
 #include <string.h>
 
 #include "unit.h"
@@ -135,12 +136,75 @@ static void entries_v2_and_dbs(void **state)
 	rbuf_free(&b);
 }
 
+static void hellos(void **state)
+{
+	(void)state;
+	struct frame_hello h = {.id = 7, .client_port = 7001, .sentinel_port = 26379}, d;
+	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.0.7:17007");
+	snprintf(h.client_host, sizeof h.client_host, "10.1.2.3");
+	uint8_t buf[FRAME_HELLO_MAX + 8];
+	size_t n = frame_hello_encode(&h, buf);
+	assert_true(n > 0 && n <= FRAME_HELLO_OLD_MAX); /* older nodes take it */
+	assert_true(frame_hello_decode(buf, n, &d));
+	assert_memory_equal(&d, &h, sizeof h);
+	/* what an older node sends, and what it reads of ours: the address */
+	assert_true(frame_hello_decode(buf, 8 + strlen(h.peer_addr), &d));
+	assert_int_equal(d.id, 7);
+	assert_string_equal(d.peer_addr, "127.0.0.7:17007");
+	assert_int_equal(d.client_port, 0);
+	assert_string_equal((const char *)buf + 8, "127.0.0.7:17007");
+	/* every cut of the tail, and a client port of 0, tell nothing */
+	for (size_t k = 8 + strlen(h.peer_addr) + 1; k < n; k++)
+		assert_false(frame_hello_decode(buf, k, &d));
+	assert_false(frame_hello_decode(buf, 8, &d)); /* no address */
+	uint8_t bad[FRAME_HELLO_MAX + 8];
+	memcpy(bad, buf, n);
+	bad[8 + strlen(h.peer_addr) + 1] = bad[8 + strlen(h.peer_addr) + 2] = 0;
+	assert_false(frame_hello_decode(bad, n, &d));
+	memcpy(bad, buf, n);
+	memset(bad, 0, 8); /* node id 0 */
+	assert_false(frame_hello_decode(bad, n, &d));
+	for (size_t k = 8; k < n; k++) { /* a space, a control byte, a high byte */
+		if (k >= 8 + strlen(h.peer_addr) && k < 8 + strlen(h.peer_addr) + 5)
+			continue; /* the separator and the ports (the length is checked) */
+		const uint8_t odd[] = {' ', '\n', 0x80};
+		for (size_t j = 0; j < sizeof odd; j++) {
+			memcpy(bad, buf, n);
+			bad[k] = odd[j];
+			assert_false(frame_hello_decode(bad, n, &d));
+		}
+	}
+	memset(bad, 'a', sizeof bad); /* longer than any HELLO */
+	bad[0] = 1;
+	assert_false(frame_hello_decode(bad, FRAME_HELLO_MAX + 1, &d));
+	memset(h.client_host, 'h', sizeof h.client_host - 1); /* the longest that fits */
+	h.client_host[sizeof h.client_host - 1] = 0;
+	memset(h.peer_addr, 'p', sizeof h.peer_addr - 1);
+	h.peer_addr[sizeof h.peer_addr - 1] = 0;
+	n = frame_hello_encode(&h, buf);
+	assert_int_equal(n, FRAME_HELLO_MAX);
+	assert_true(frame_hello_decode(buf, n, &d));
+	assert_memory_equal(&d, &h, sizeof h);
+	h.client_host[0] = 0; /* a client port with no host: not encoded */
+	assert_int_equal(frame_hello_encode(&h, buf), 0);
+	struct prng p;
+	prng_seed(&p, 9);
+	for (int round = 0; round < 20000; round++) { /* garbage: decoded or refused */
+		size_t len = (size_t)prng_below(&p, sizeof bad);
+		for (size_t i = 0; i < len; i++)
+			bad[i] = (uint8_t)(i == 8 + 5 ? 0 : 0x20 + prng_below(&p, 0x60));
+		if (frame_hello_decode(bad, len, &d))
+			assert_true(d.id && strlen(d.peer_addr) < FRAME_ADDR_MAX);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(frames),
 		cmocka_unit_test(entries),
 		cmocka_unit_test(entries_v2_and_dbs),
+		cmocka_unit_test(hellos),
 	};
 	return UNIT_RUN("frame", tests);
 }
