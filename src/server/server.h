@@ -65,14 +65,21 @@ struct creq {
 	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
 };
 
+#define CLIENT_ATTR_MAX 256 /* CLIENT SETNAME / SETINFO values, with their NUL */
+
 struct client {
 	uv_tcp_t tcp;
 	struct server *s;
 	uint64_t id;
-	char name[64];
+	char name[CLIENT_ATTR_MAX];				  /* CLIENT SETNAME; "" for none */
+	char lib_name[CLIENT_ATTR_MAX], lib_ver[CLIENT_ATTR_MAX]; /* CLIENT SETINFO */
 	char addr[64];
 	int proto;
-	uint64_t session, next_seq; /* exactly-once: this connection's session */
+	uint32_t db;		       /* SELECT */
+	const struct kv_cmd *last_cmd; /* CLIENT LIST's cmd: NULL if unknown */
+	int64_t last_ms;	       /* when its last command arrived */
+	bool no_evict, no_touch;       /* CLIENT NO-EVICT / NO-TOUCH: shown only */
+	uint64_t session, next_seq;    /* exactly-once: this connection's session */
 	struct rbuf in;
 	size_t need;
 	struct resp_req req;
@@ -339,6 +346,13 @@ void creq_free(struct server *s, struct creq *q);
 void clients_free(struct server *s);  /* the kept slots and reply buffer */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
+
+/* server/cmd_client.c: CLIENT and its subcommands. */
+void server_cmd_client(struct server *s, struct client *c, struct creq *q,
+		       const struct resp_arg *argv, uint32_t argc);
+/* server/cmd_command.c: COMMAND and its subcommands. */
+void server_cmd_command(struct client *c, struct creq *q, const struct resp_arg *argv,
+			uint32_t argc);
 
 /* server/commands.c: the commands the server answers itself. */
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
