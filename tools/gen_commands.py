@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tools/gen_commands.py - builds keel's command table from the spec files.
 
-Usage: gen_commands.py SPEC_DIR OUT.c
+Usage: gen_commands.py SPEC_DIR OUT.c, or gen_commands.py --self-test
 
 Reads one spec file per command (src/kv/commands/<name>.json, and
 <container>-<sub>.json for a subcommand, in the format of Redis 7's
@@ -535,7 +535,57 @@ def emit(cmds, order, out_path):
     os.replace(tmp, out_path)
 
 
+def self_test():
+    """Bad spec files are refused, each with the problem named; prints
+    `gen_commands: N passed, M failed`."""
+    import tempfile
+    good = {"GET": {"summary": "s", "group": "string", "since": "1.0.0", "arity": 2,
+                    "function": "cmd_get", "command_flags": ["READONLY", "FAST"],
+                    "key_specs": [{"flags": ["RO"], "begin_search": {"index": {"pos": 1}},
+                                   "find_keys": {"range": {"lastkey": 0, "step": 1,
+                                                           "limit": 0}}}],
+                    "arguments": [{"name": "key", "type": "key", "key_spec_index": 0}]}}
+
+    def bad(path, change):
+        d = json.loads(json.dumps(good))
+        change(d["GET"])
+        return path, d
+    cases = [  # (file name, description, a word the problem must name or None if good)
+        ("get.json", good, None),
+        ("set.json", good, "must be named get.json"),
+        bad("get.json", lambda d: d.update(arity=0)) + ("arity",),
+        bad("get.json", lambda d: d.update(command_flags=["READONLY", "WRIT"])) + ("WRIT",),
+        bad("get.json", lambda d: d.update(keel_flags=["SERVER"])) + ("names no function",),
+        bad("get.json", lambda d: d.pop("function")) + ("cmd_<name>",),
+        bad("get.json", lambda d: d.update(group="strings")) + ("group",),
+        bad("get.json", lambda d: d["arguments"][0].update(key_spec_index=3)) + ("key_spec",),
+        bad("get.json", lambda d: d["arguments"][0].pop("key_spec_index")) + ("key_spec",),
+        bad("get.json", lambda d: d.update(summery="x")) + ("summery",),
+        bad("get.json", lambda d: d["key_specs"][0].update(begin_search={})) + ("begin",),
+        bad("get.json", lambda d: d.update(container="CLIENT")) + ("client-get.json",),
+        bad("get.json", lambda d: d["command_flags"].append("WRITE")) + ("WRITE and",),
+    ]
+    passed = failed = 0
+    for name, doc, want in cases:
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, name), "w") as f:
+                json.dump(doc, f)
+            try:
+                load(os.path.join(d, name))
+                problem = None
+            except SpecError as e:
+                problem = str(e)
+        ok = (problem is None) if want is None else (problem is not None and want in problem)
+        passed, failed = passed + ok, failed + (not ok)
+        if not ok:
+            print(f"self-test: {name} {doc}: want {want!r}, got {problem!r}")
+    print(f"gen_commands: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     if len(sys.argv) != 3:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/run-tests.sh — what `make test` runs after building build/asan:
-# the tidy check, every unit suite, the storage fault suite (real system
+# the tidy check, the spec file checker's self-test, every unit suite, the storage fault suite (real system
 # faults on the real binary paths), the differential test, the cluster,
 # connection (COMMAND, CLIENT and HELLO against redis-server), operations, read-replica and nemesis suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
@@ -48,6 +48,7 @@ suite() {
 }
 
 suite tidy python3 tools/tidy.py
+suite gen_commands python3 tools/gen_commands.py --self-test
 for t in build/asan/unit/test_*; do
 	[ -x "$t" ] || continue
 	suite "$(basename "$t")" "$t"
