@@ -92,7 +92,7 @@ $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(U
 -include $$(shell find build/$(1)/obj -name '*.d' 2>/dev/null)
 endef
 
-$(CMD_TABLE): $(CMD_SPECS) tools/gen_commands.py
+$(CMD_TABLE): $(CMD_SPECS) src/kv/commands tools/gen_commands.py
 	python3 tools/gen_commands.py src/kv/commands $@
 
 # The fault shim is preloaded into the driver: plain, no sanitizers.
