@@ -266,36 +266,43 @@ static void client_kill(struct server *s, struct client *c, struct creq *q,
 		resp_error(&q->reply, "ERR No such client");
 }
 
-/* CLIENT SETNAME name / CLIENT SETINFO LIB-NAME|LIB-VER value */
-static void client_set(struct client *c, struct creq *q, const struct resp_arg *argv, uint32_t argc)
+/* Sets dst (CLIENT_ATTR_MAX bytes) to v if it is a valid name or SETINFO
+ * value; false, with the error appended to err, if not. what: the value's
+ * name in the error. */
+static bool set_attr(char *dst, const struct resp_arg *v, const char *what, struct rbuf *err)
 {
-	bool setname = argc == 3;
-	const struct resp_arg *v = &argv[setname ? 2 : 3];
-	char *dst = c->name, what[160] = "Client names";
-	if (!setname) {
-		arg_str(&argv[2], what, sizeof what);
-		if (is(&argv[2], "lib-name") || is(&argv[2], "lib-ver")) {
-			dst = is(&argv[2], "lib-name") ? c->lib_name : c->lib_ver;
-		} else {
-			resp_errorf(&q->reply, "ERR Unrecognized option '%s'", what);
-			return;
-		}
-	}
 	if (!attr_ok(v)) {
-		resp_errorf(&q->reply,
-			    "ERR %s cannot contain spaces, newlines or special "
-			    "characters.",
+		resp_errorf(err, "ERR %s cannot contain spaces, newlines or special characters.",
 			    what);
-		return;
+		return false;
 	}
 	if (v->len >= CLIENT_ATTR_MAX) {
-		resp_errorf(&q->reply, "ERR %s: longer than keel's limit of %d bytes", what,
+		resp_errorf(err, "ERR %s: longer than keel's limit of %d bytes", what,
 			    CLIENT_ATTR_MAX - 1);
-		return;
+		return false;
 	}
 	memcpy(dst, v->p, v->len);
 	dst[v->len] = 0;
-	resp_simple(&q->reply, "OK");
+	return true;
+}
+
+bool client_set_name(struct client *c, const struct resp_arg *name, struct rbuf *err)
+{
+	return set_attr(c->name, name, "Client names", err);
+}
+
+/* CLIENT SETINFO LIB-NAME|LIB-VER value */
+static void client_setinfo(struct client *c, struct creq *q, const struct resp_arg *argv)
+{
+	char what[160];
+	arg_str(&argv[2], what, sizeof what);
+	if (!is(&argv[2], "lib-name") && !is(&argv[2], "lib-ver")) {
+		resp_errorf(&q->reply, "ERR Unrecognized option '%s'", what);
+		return;
+	}
+	char *dst = is(&argv[2], "lib-name") ? c->lib_name : c->lib_ver;
+	if (set_attr(dst, &argv[3], what, &q->reply))
+		resp_simple(&q->reply, "OK");
 }
 
 /* CLIENT SESSION: this connection's session and next sequence number;
@@ -383,8 +390,11 @@ void server_cmd_client(struct server *s, struct client *c, struct creq *q,
 			resp_bulk_str(&q->reply, c->name);
 		else
 			resp_null(&q->reply, c->proto);
-	} else if (is(sub, "setname") || is(sub, "setinfo")) {
-		client_set(c, q, argv, argc);
+	} else if (is(sub, "setname")) {
+		if (client_set_name(c, &argv[2], &q->reply))
+			resp_simple(&q->reply, "OK");
+	} else if (is(sub, "setinfo")) {
+		client_setinfo(c, q, argv);
 	} else if (is(sub, "info")) {
 		struct rbuf o;
 		rbuf_init(&o);

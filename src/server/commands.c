@@ -275,6 +275,25 @@ static void cmd_hello(struct server *s, struct client *c, struct creq *q,
 		resp_error(&q->reply, "NOPROTO unsupported protocol version");
 		return;
 	}
+	/* [AUTH user pass] [SETNAME name]: keel's one user, "default", takes
+	 * any password (Redis's default user without one) */
+	for (uint32_t j = 2; j < argc; j++) {
+		if (is(&argv[j], "auth") && argc - 1 - j >= 2) {
+			if (argv[j + 1].len != 7 || memcmp(argv[j + 1].p, "default", 7)) {
+				resp_error(&q->reply, "WRONGPASS invalid username-password pair or "
+						      "user is disabled.");
+				return;
+			}
+			j += 2;
+		} else if (is(&argv[j], "setname") && argc - 1 - j >= 1) {
+			if (!client_set_name(c, &argv[++j], &q->reply))
+				return;
+		} else {
+			resp_errorf(&q->reply, "ERR Syntax error in HELLO option '%.*s'",
+				    (int)argv[j].len, (const char *)argv[j].p);
+			return;
+		}
+	}
 	c->proto = (int)ver;
 	resp_map(&q->reply, 7, c->proto);
 	resp_bulk_str(&q->reply, "server");

@@ -350,6 +350,9 @@ void clients_close_all(struct server *s);
 /* server/cmd_client.c: CLIENT and its subcommands. */
 void server_cmd_client(struct server *s, struct client *c, struct creq *q,
 		       const struct resp_arg *argv, uint32_t argc);
+/* CLIENT SETNAME's (and HELLO SETNAME's) check and change: false, with
+ * Redis's error appended to err, if the name is refused. */
+bool client_set_name(struct client *c, const struct resp_arg *name, struct rbuf *err);
 /* server/cmd_command.c: COMMAND and its subcommands. */
 void server_cmd_command(struct client *c, struct creq *q, const struct resp_arg *argv,
 			uint32_t argc);

@@ -259,6 +259,13 @@ def hello_says_standalone():
         mine = Raw(b.c.addr(1)).call("HELLO", "3")
         theirs = Raw(b.r.addr()).call("HELLO", "3")
         assert dict(mine["map"])["mode"] == dict(theirs["map"])["mode"] == "standalone"
+        k, r = b.taps()
+        for args in (["HELLO", "3", "FOO"], ["HELLO", "3", "SETNAME"], ["HELLO", "4"],
+                     ["HELLO", "x"], ["HELLO", "2", "AUTH", "bob", "pw"],
+                     ["HELLO", "2", "SETNAME", "a b"], ["HELLO", "2", "SETNAME", "x", "y"]):
+            assert k.raw(*args) == r.raw(*args), args
+        k.call("HELLO", "2", "AUTH", "default", "any", "SETNAME", "named-by-hello")
+        assert k.call("CLIENT", "GETNAME") == "named-by-hello"
 
 
 def fields(line):

@@ -196,8 +196,8 @@ static void getkeys(void **state)
 						      .lastkey = -1,
 						      .keystep = 1,
 						      .limit = 2}};
-	struct kv_cmd xread = {.name = "xread", .arity = -4, .key_specs = streams,
-			       .n_key_specs = 1};
+	struct kv_cmd xread = {
+		.name = "xread", .arity = -4, .key_specs = streams, .n_key_specs = 1};
 	assert_string_equal(keys_of(&xread, "xread count 2 streams a b 0 0", got, sizeof got),
 			    "a(RO access) b(RO access)");
 	assert_string_equal(keys_of(&xread, "xread count 2 block 0", got, sizeof got), "");
@@ -208,8 +208,7 @@ static void getkeys(void **state)
 						      .keynumidx = 0,
 						      .firstkey = 1,
 						      .keystep = 1}};
-	struct kv_cmd eval = {.name = "eval", .arity = -3, .key_specs = numkeys,
-			      .n_key_specs = 1};
+	struct kv_cmd eval = {.name = "eval", .arity = -3, .key_specs = numkeys, .n_key_specs = 1};
 	assert_string_equal(keys_of(&eval, "eval s 2 a b x", got, sizeof got), "a(RW) b(RW)");
 	assert_string_equal(keys_of(&eval, "eval s 0", got, sizeof got), "invalid");
 	assert_string_equal(keys_of(&eval, "eval s 3 a b", got, sizeof got), "invalid");
