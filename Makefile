@@ -172,7 +172,7 @@ tidy:
 	python3 tools/tidy.py
 
 format:
-	clang-format -i $(SRC) $(wildcard src/*/*.h)
+	clang-format -i $(filter-out $(CMD_TABLE),$(SRC)) $(wildcard src/*/*.h)
 
 clean:
 	rm -rf build
