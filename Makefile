@@ -26,7 +26,11 @@ ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 RELEASE := -O2
 
-SRC := $(filter-out src/server/main.c,$(wildcard src/*/*.c))
+# The command table is generated from one spec file per command
+# (tools/gen_commands.py checks them and fails the build on a bad one).
+CMD_SPECS := $(wildcard src/kv/commands/*.json)
+CMD_TABLE := build/gen/kv/commands.c
+SRC := $(filter-out src/server/main.c,$(wildcard src/*/*.c)) $(CMD_TABLE)
 SIM_SRC := $(filter-out %_main.c,$(wildcard tests/sim/*.c))
 SIM_MAINS := $(patsubst tests/sim/%_main.c,%,$(wildcard tests/sim/*_main.c))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -87,6 +91,9 @@ $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(U
 
 -include $$(shell find build/$(1)/obj -name '*.d' 2>/dev/null)
 endef
+
+$(CMD_TABLE): $(CMD_SPECS) src/kv/commands tools/gen_commands.py
+	python3 tools/gen_commands.py src/kv/commands $@
 
 # The fault shim is preloaded into the driver: plain, no sanitizers.
 build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
@@ -165,7 +172,7 @@ tidy:
 	python3 tools/tidy.py
 
 format:
-	clang-format -i $(SRC) $(wildcard src/*/*.h)
+	clang-format -i $(filter-out $(CMD_TABLE),$(SRC)) $(wildcard src/*/*.h)
 
 clean:
 	rm -rf build

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tools/run-tests.sh — what `make test` runs after building build/asan:
-# the tidy check, every unit suite, the storage fault suite (real system
+# the tidy check, the spec file checker's self-test, every unit suite, the storage fault suite (real system
 # faults on the real binary paths), the differential test, the cluster,
 # pipeline (random pipelines against redis-server's answers, plain and
-# through leader kills), operations, read-replica, Sentinel and nemesis
-# suites on real processes (and the nemesis suite
+# through leader kills), connection (COMMAND, CLIENT and HELLO against
+# redis-server), operations, read-replica, Sentinel and nemesis suites on
+# real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
 # scripts and 1000 simulator seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
@@ -50,6 +51,7 @@ suite() {
 }
 
 suite tidy python3 tools/tidy.py
+suite gen_commands python3 tools/gen_commands.py --self-test
 for t in build/asan/unit/test_*; do
 	[ -x "$t" ] || continue
 	suite "$(basename "$t")" "$t"
@@ -60,6 +62,7 @@ suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
 suite order /usr/bin/python3 tests/cluster/order_test.py build/asan
 suite pipeline /usr/bin/python3 tests/cluster/pipeline_test.py build/asan --time 30 \
 	--nemesis --nemesis-time 20
+suite connection /usr/bin/python3 tests/cluster/connection_test.py build/asan
 suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
 suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
 suite sentinel /usr/bin/python3 tests/cluster/sentinel_test.py build/asan

@@ -1,7 +1,8 @@
-/* kv/exec.c — the command table, lookup and arity checks, and the helpers
- * the commands share (kv/cmds.h). Names, arities and key positions are
- * Redis 7.0's. Commands flagged KV_SERVER are listed (for COMMAND and the
- * arity check) but carried out by the server. */
+/* kv/exec.c — running a command against the keyspace (its lookup and
+ * arity check in kv/table.c, over the table generated from the spec files
+ * in src/kv/commands/), and the helpers the commands share (kv/cmds.h).
+ * Commands flagged KV_SERVER are in the table (for COMMAND and the arity
+ * check) but carried out by the server. */
 #include "kv/kv.h"
 
 #include <stdio.h>
@@ -13,79 +14,6 @@
 #include "base/mem.h"
 #include "kv/cmds.h"
 #include "resp/encode.h"
-
-#define W (KV_WRITE | KV_MULTI_OK)
-#define R (KV_READ | KV_MULTI_OK)
-#define S KV_SERVER
-#define SC (KV_SERVER | KV_CONNECTION)
-
-static const struct kv_cmd table[] = {
-	{"get", 2, R, 1, 1, 1, cmd_get},
-	{"set", -3, W, 1, 1, 1, cmd_set},
-	{"setnx", 3, W, 1, 1, 1, cmd_setnx},
-	{"setex", 4, W, 1, 1, 1, cmd_setex},
-	{"psetex", 4, W, 1, 1, 1, cmd_psetex},
-	{"getset", 3, W, 1, 1, 1, cmd_getset},
-	{"getdel", 2, W, 1, 1, 1, cmd_getdel},
-	{"getex", -2, W, 1, 1, 1, cmd_getex},
-	{"mget", -2, R, 1, -1, 1, cmd_mget},
-	{"mset", -3, W, 1, -1, 2, cmd_mset},
-	{"msetnx", -3, W, 1, -1, 2, cmd_msetnx},
-	{"append", 3, W, 1, 1, 1, cmd_append},
-	{"strlen", 2, R, 1, 1, 1, cmd_strlen},
-	{"getrange", 4, R, 1, 1, 1, cmd_getrange},
-	{"setrange", 4, W, 1, 1, 1, cmd_setrange},
-	{"incr", 2, W, 1, 1, 1, cmd_incr},
-	{"decr", 2, W, 1, 1, 1, cmd_decr},
-	{"incrby", 3, W, 1, 1, 1, cmd_incrby},
-	{"decrby", 3, W, 1, 1, 1, cmd_decrby},
-	{"incrbyfloat", 3, W, 1, 1, 1, cmd_incrbyfloat},
-	{"del", -2, W, 1, -1, 1, cmd_del},
-	{"unlink", -2, W, 1, -1, 1, cmd_del},
-	{"exists", -2, R, 1, -1, 1, cmd_exists},
-	{"type", 2, R, 1, 1, 1, cmd_type},
-	{"keys", 2, R, 0, 0, 0, cmd_keys},
-	{"scan", -2, R, 0, 0, 0, cmd_scan},
-	{"dbsize", 1, R, 0, 0, 0, cmd_dbsize},
-	{"rename", 3, W, 1, 2, 1, cmd_rename},
-	{"renamenx", 3, W, 1, 2, 1, cmd_renamenx},
-	{"randomkey", 1, R, 0, 0, 0, cmd_randomkey},
-	{"flushdb", -1, W, 0, 0, 0, cmd_flushdb},
-	{"flushall", -1, W, 0, 0, 0, cmd_flushall},
-	{"move", 3, W, 1, 1, 1, cmd_move},
-	{"swapdb", 3, W, 0, 0, 0, cmd_swapdb},
-	{"expire", -3, W, 1, 1, 1, cmd_expire},
-	{"pexpire", -3, W, 1, 1, 1, cmd_pexpire},
-	{"expireat", -3, W, 1, 1, 1, cmd_expireat},
-	{"pexpireat", -3, W, 1, 1, 1, cmd_pexpireat},
-	{"ttl", 2, R, 1, 1, 1, cmd_ttl},
-	{"pttl", 2, R, 1, 1, 1, cmd_pttl},
-	{"persist", 2, W, 1, 1, 1, cmd_persist},
-	{"keel.expired", -3, W, 1, -1, 2, cmd_expired},
-	{"ping", -1, KV_MULTI_OK, 0, 0, 0, cmd_ping},
-	{"echo", 2, KV_MULTI_OK, 0, 0, 0, cmd_echo},
-	{"select", 2, KV_MULTI_OK, 0, 0, 0, cmd_select},
-	{"multi", 1, SC, 0, 0, 0, NULL},
-	{"exec", 1, SC, 0, 0, 0, NULL},
-	{"discard", 1, SC, 0, 0, 0, NULL},
-	{"hello", -1, SC, 0, 0, 0, NULL},
-	{"auth", -2, SC, 0, 0, 0, NULL},
-	{"quit", -1, SC, 0, 0, 0, NULL},
-	{"reset", 1, SC, 0, 0, 0, NULL},
-	{"client", -2, SC, 0, 0, 0, NULL},
-	{"command", -1, S, 0, 0, 0, NULL},
-	{"info", -1, S, 0, 0, 0, NULL},
-	{"config", -2, S, 0, 0, 0, NULL},
-	{"time", 1, S, 0, 0, 0, NULL},
-	{"raft", -2, S, 0, 0, 0, NULL},
-	{"keel.replicate", 6, SC, 0, 0, 0, NULL}, /* a read replica's stream */
-	{"sentinel", -2, S, 0, 0, 0, NULL},	 /* server/sentinel.c */
-	{"role", 1, S, 0, 0, 0, NULL},
-	{"subscribe", -2, S, 0, 0, 0, NULL},
-	{"psubscribe", -2, S, 0, 0, 0, NULL},
-	{"unsubscribe", -1, S, 0, 0, 0, NULL},
-	{"punsubscribe", -1, S, 0, 0, 0, NULL},
-};
 
 void kv_init(struct kv *kv, uint64_t seed)
 {
@@ -171,21 +99,6 @@ void kv_info_keyspace(const struct kv *kv, int64_t now_ms, struct rbuf *out)
 	}
 }
 
-const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len)
-{
-	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-		if (strlen(table[i].name) == len &&
-		    !strncasecmp(table[i].name, (const char *)name, len))
-			return &table[i];
-	return NULL;
-}
-
-const struct kv_cmd *kv_commands(uint32_t *n)
-{
-	*n = sizeof table / sizeof table[0];
-	return table;
-}
-
 /* "%.*s" of an argument as Redis prints it: up to a NUL byte. */
 static int c_len(const struct resp_arg *a, size_t max)
 {
@@ -216,17 +129,15 @@ void kv_reply_arity(struct rbuf *out, const char *name)
 
 const struct kv_cmd *kv_exec(struct kv_ctx *c)
 {
-	const struct kv_cmd *cmd = c->argc ? kv_lookup(c->argv[0].p, c->argv[0].len) : NULL;
-	if (!cmd || !cmd->fn) {
-		if (!cmd)
-			kv_reply_unknown(c->out, c->argv, c->argc);
-		else
-			resp_errorf(c->out, "ERR '%s' is handled by the server", cmd->name);
+	if (!c->argc) {
+		resp_error(c->out, "ERR unknown command '', with args beginning with: ");
 		return NULL;
 	}
-	if ((cmd->arity > 0 && c->argc != (uint32_t)cmd->arity) ||
-	    (cmd->arity < 0 && c->argc < (uint32_t)-cmd->arity)) {
-		kv_reply_arity(c->out, cmd->name);
+	const struct kv_cmd *cmd = kv_resolve(c->argv, c->argc, c->out);
+	if (!cmd)
+		return NULL;
+	if (!cmd->fn) {
+		resp_errorf(c->out, "ERR '%s' is handled by the server", cmd->name);
 		return NULL;
 	}
 	if (!c->dbs)

@@ -26,14 +26,16 @@
 #include "resp/buf.h"
 #include "resp/parse.h"
 
-/* Command flags. */
+/* Command flags: derived from each command's spec file (src/kv/commands/,
+ * tools/gen_commands.py). */
 enum {
-	KV_WRITE = 1 << 0,    /* changes the keyspace: goes through the log */
-	KV_READ = 1 << 1,     /* reads the keyspace: after a read index */
-	KV_SERVER = 1 << 2,   /* handled by the server, not the state machine */
-	KV_MULTI_OK = 1 << 3, /* may be queued inside MULTI */
+	KV_WRITE = 1 << 0,    /* changes the keyspace: goes through the log (WRITE) */
+	KV_READ = 1 << 1,     /* reads the keyspace: after a read index (READONLY) */
+	KV_SERVER = 1 << 2,   /* handled by the server ("keel_flags": ["SERVER"]) */
+	KV_MULTI_OK = 1 << 3, /* may be queued inside MULTI (not SERVER, not NO_MULTI) */
 	KV_CONNECTION = 1 << 4, /* a server command on the connection's own state:
-				 * it runs when it arrives, not in turn */
+				 * it runs when it arrives, not in turn
+				 * ("keel_flags": ["CONNECTION"]) */
 };
 
 #define KV_DBS_DEFAULT 16    /* Redis's `databases` */
@@ -52,13 +54,51 @@ struct kv {
 struct kv_ctx;
 typedef void (*kv_fn)(struct kv_ctx *c);
 
-struct kv_cmd {
-	const char *name; /* lowercase */
-	int arity;	  /* n: exactly n arguments with the name; -n: at least n */
-	uint32_t flags;
-	int first_key, last_key, key_step; /* as COMMAND reports them */
-	kv_fn fn;
+/* Where a command's keys are, as a Redis 7 key spec says: the search
+ * begins at an index or after a keyword, then finds a range of keys or a
+ * count of them. Used by COMMAND GETKEYS. */
+enum { KV_BS_UNKNOWN, KV_BS_INDEX, KV_BS_KEYWORD };
+enum { KV_FK_UNKNOWN, KV_FK_RANGE, KV_FK_KEYNUM };
+struct kv_key_spec {
+	const char *flags; /* as COMMAND shows them, space-separated: "RW access update" */
+	bool not_key, incomplete;
+	int begin;		     /* KV_BS_* */
+	int index;		     /* KV_BS_INDEX: the first key's argument */
+	const char *keyword;	     /* KV_BS_KEYWORD: keys follow this argument, */
+	int startfrom;		     /* searched from here (< 0: from the end, backwards) */
+	int find;		     /* KV_FK_* */
+	int lastkey, keystep, limit; /* KV_FK_RANGE (keystep for KEYNUM too) */
+	int keynumidx, firstkey;     /* KV_FK_KEYNUM */
 };
+
+/* Bytes that are a complete RESP value (or several). */
+struct kv_blob {
+	const char *p;
+	uint32_t len;
+};
+
+/* One command or subcommand, generated from its spec file. Every pointer
+ * points into the generated table: valid for the life of the process. */
+struct kv_cmd {
+	const char *name; /* lowercase; a subcommand's is "container|sub" */
+	int arity;	  /* n: exactly n arguments with the name; -n: at least n */
+	uint32_t flags;	  /* KV_* */
+	int first_key, last_key, key_step; /* as COMMAND reports them */
+	kv_fn fn;			   /* NULL: the server runs it (KV_SERVER) */
+	uint32_t acl;			   /* ACL categories: bit i is kv_acl_names[i] */
+	bool no_mandatory_keys;
+	const struct kv_key_spec *key_specs;
+	uint32_t n_key_specs;
+	const struct kv_cmd *subs; /* a container's subcommands, sorted by name */
+	uint32_t n_subs;
+	const struct kv_cmd *parent; /* a subcommand's container */
+	/* [0]: RESP2, [1]: RESP3. info: its COMMAND INFO entry; docs: its
+	 * name and COMMAND DOCS map, a pair of a map's entries. */
+	struct kv_blob info[2], docs[2];
+};
+
+/* The ACL category names, in Redis's order, NULL-terminated. */
+extern const char *const kv_acl_names[];
 
 /* One command's execution. */
 struct kv_ctx {
@@ -88,10 +128,24 @@ void kv_rehash_some(struct kv *kv, uint32_t n);
  * database that holds keys (avg_ttl in ms at now_ms, as Redis reports it). */
 void kv_info_keyspace(const struct kv *kv, int64_t now_ms, struct rbuf *out);
 
-/* The command by name (any case), or NULL. */
+/* The top-level command by name (any case), or NULL. */
 const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len);
-/* All commands, for COMMAND; *n their number. */
+/* A container's subcommand by name (any case), or NULL. */
+const struct kv_cmd *kv_lookup_sub(const struct kv_cmd *container, const uint8_t *name, size_t len);
+/* By full name, as COMMAND INFO takes it: "get", "client|kill"; NULL if
+ * there is no such command (a container's name alone is the container). */
+const struct kv_cmd *kv_lookup_full(const uint8_t *name, size_t len);
+/* The top-level commands, for COMMAND; *n their number. */
 const struct kv_cmd *kv_commands(uint32_t *n);
+/* The command argv names, its subcommand for a container: NULL, with
+ * Redis's error appended to err, if there is none or the arity is wrong. */
+const struct kv_cmd *kv_resolve(const struct resp_arg *argv, uint32_t argc, struct rbuf *err);
+/* The positions in argv (argv[0] the command's name) of its keys, by its key
+ * specs, as Redis's getKeysUsingKeySpecs: their number (up to max, each
+ * with its spec in spec[i] if spec is not NULL), or -1 if the arguments do
+ * not fit the specs. */
+int kv_command_keys(const struct kv_cmd *cmd, const struct resp_arg *argv, uint32_t argc,
+		    uint32_t *pos, const struct kv_key_spec **spec, uint32_t max);
 
 /* Checks name and arity, then runs the command; the reply (or Redis's
  * error: unknown command, wrong number of arguments) goes to c->out.

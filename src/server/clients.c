@@ -292,13 +292,9 @@ static void multi_track_select(struct client *c, const struct kv_cmd *cmd,
 static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *cmd,
 			const struct resp_arg *argv, uint32_t argc)
 {
-	if (!cmd || (cmd->flags & KV_SERVER)) {
+	if (cmd->flags & KV_SERVER) {
 		c->multi_error = true;
-		if (!cmd)
-			kv_reply_unknown(&q->reply, argv, argc);
-		else
-			resp_errorf(&q->reply, "ERR '%s' is not allowed inside MULTI here",
-				    cmd->name);
+		resp_errorf(&q->reply, "ERR '%s' is not allowed inside MULTI here", cmd->name);
 	} else {
 		entry_cmd_append(&c->multi, argv, argc);
 		c->multi_n++;
@@ -313,26 +309,21 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	struct server *s = c->s;
 	struct creq *q = creq_new(s, c);
 	s->stats.commands++;
-	const struct kv_cmd *cmd = kv_lookup(argv[0].p, argv[0].len);
-	bool arity_ok = cmd && ((cmd->arity > 0 && argc == (uint32_t)cmd->arity) ||
-				(cmd->arity < 0 && argc >= (uint32_t)-cmd->arity));
-	bool control = cmd && (!strcmp(cmd->name, "exec") || !strcmp(cmd->name, "discard") ||
-			       !strcmp(cmd->name, "multi") || !strcmp(cmd->name, "quit") ||
-			       !strcmp(cmd->name, "reset"));
-	if (cmd && !arity_ok) {
+	/* the command, or its subcommand, with its arity checked */
+	const struct kv_cmd *cmd = kv_resolve(argv, argc, &q->reply);
+	c->last_cmd = cmd;
+	c->last_ms = server_now_ms();
+	if (!cmd) {
 		if (c->in_multi)
 			c->multi_error = true;
-		kv_reply_arity(&q->reply, cmd->name);
 		creq_finish(s, q);
 		return;
 	}
+	bool control = !strcmp(cmd->name, "exec") || !strcmp(cmd->name, "discard") ||
+		       !strcmp(cmd->name, "multi") || !strcmp(cmd->name, "quit") ||
+		       !strcmp(cmd->name, "reset");
 	if (c->in_multi && !control) {
 		multi_queue(c, q, cmd, argv, argc);
-		return;
-	}
-	if (!cmd) {
-		kv_reply_unknown(&q->reply, argv, argc);
-		creq_finish(s, q);
 		return;
 	}
 	if (cmd->flags & KV_SERVER) {
@@ -446,7 +437,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->s = s;
 	c->id = ++s->next_client_id;
 	c->proto = 2;
-	c->created_ms = server_now_ms();
+	c->created_ms = c->last_ms = server_now_ms();
 	const struct io_random *rnd = io_random_posix();
 	c->next_seq = 1;
 	rbuf_init(&c->in);

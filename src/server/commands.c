@@ -1,8 +1,8 @@
 /* server/commands.c — the commands a node answers itself rather than the
- * state machine: MULTI EXEC DISCARD, HELLO AUTH QUIT RESET, CLIENT
- * (SETNAME GETNAME ID LIST), COMMAND (enough for redis-cli), INFO, CONFIG
- * GET, TIME, and RAFT STATUS / TRANSFER / SNAPSHOT. INFO's raft section
- * has the fields SPEC.md §4 names. */
+ * state machine: MULTI EXEC DISCARD, HELLO AUTH QUIT RESET, INFO, CONFIG
+ * GET, TIME, and RAFT STATUS / TRANSFER / SNAPSHOT; CLIENT and COMMAND are
+ * passed on to cmd_client.c and cmd_command.c. INFO's raft section has
+ * the fields SPEC.md §4 names. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,60 +266,6 @@ void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *
 		creq_finish(s, q);
 }
 
-static void cmd_client(struct server *s, struct client *c, struct creq *q,
-		       const struct resp_arg *argv, uint32_t argc)
-{
-	if (is(&argv[1], "setname") && argc == 3) {
-		snprintf(c->name, sizeof c->name, "%.*s", (int)argv[2].len,
-			 (const char *)argv[2].p);
-		resp_simple(&q->reply, "OK");
-	} else if (is(&argv[1], "getname") && argc == 2) {
-		if (c->name[0])
-			resp_bulk_str(&q->reply, c->name);
-		else
-			resp_null(&q->reply, c->proto);
-	} else if (is(&argv[1], "session") && (argc == 2 || argc == 4)) {
-		/* CLIENT SESSION: this connection's session and next sequence
-		 * number; CLIENT SESSION <id> <seq> resumes a session, so that a
-		 * retried write (sent with the same seq) is answered, not applied
-		 * again */
-		int64_t id, seq;
-		if (argc == 4 &&
-		    (!resp_str2ll(argv[2].p, argv[2].len, &id) ||
-		     !resp_str2ll(argv[3].p, argv[3].len, &seq) || id == 0 || seq < 1)) {
-			resp_error(&q->reply, "ERR CLIENT SESSION <id> <seq>: a non-zero id and a "
-					      "sequence number of 1 or more");
-		} else if (argc == 4) {
-			client_set_session(c, (uint64_t)id);
-			c->next_seq = (uint64_t)seq;
-			c->acked_seq = (uint64_t)seq - 1; /* its replies from seq on are kept */
-			resp_simple(&q->reply, "OK");
-		} else {
-			resp_array(&q->reply, 2);
-			resp_int(&q->reply, (int64_t)c->session);
-			resp_int(&q->reply, (int64_t)c->next_seq);
-		}
-	} else if (is(&argv[1], "id") && argc == 2) {
-		resp_int(&q->reply, (int64_t)c->id);
-	} else if (is(&argv[1], "list") && argc == 2) {
-		struct rbuf o;
-		rbuf_init(&o);
-		int64_t now = server_now_ms();
-		for (struct client *x = s->clients; x; x = x->next) {
-			char line[256];
-			snprintf(line, sizeof line, "id=%llu addr=%s name=%s age=%lld resp=%d\n",
-				 (unsigned long long)x->id, x->addr, x->name,
-				 (long long)((now - x->created_ms) / 1000), x->proto);
-			rbuf_puts(&o, line);
-		}
-		resp_verbatim(&q->reply, (const char *)o.p, o.len, c->proto);
-		rbuf_free(&o);
-	} else {
-		resp_errorf(&q->reply, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
-			    (int)argv[1].len, (const char *)argv[1].p);
-	}
-}
-
 static void cmd_hello(struct server *s, struct client *c, struct creq *q,
 		      const struct resp_arg *argv, uint32_t argc)
 {
@@ -332,6 +278,25 @@ static void cmd_hello(struct server *s, struct client *c, struct creq *q,
 		resp_error(&q->reply, "NOPROTO unsupported protocol version");
 		return;
 	}
+	/* [AUTH user pass] [SETNAME name]: keel's one user, "default", takes
+	 * any password (Redis's default user without one) */
+	for (uint32_t j = 2; j < argc; j++) {
+		if (is(&argv[j], "auth") && argc - 1 - j >= 2) {
+			if (argv[j + 1].len != 7 || memcmp(argv[j + 1].p, "default", 7)) {
+				resp_error(&q->reply, "WRONGPASS invalid username-password pair or "
+						      "user is disabled.");
+				return;
+			}
+			j += 2;
+		} else if (is(&argv[j], "setname") && argc - 1 - j >= 1) {
+			if (!client_set_name(c, &argv[++j], &q->reply))
+				return;
+		} else {
+			resp_errorf(&q->reply, "ERR Syntax error in HELLO option '%.*s'",
+				    (int)argv[j].len, (const char *)argv[j].p);
+			return;
+		}
+	}
 	c->proto = (int)ver;
 	resp_map(&q->reply, 7, c->proto);
 	resp_bulk_str(&q->reply, "server");
@@ -343,40 +308,11 @@ static void cmd_hello(struct server *s, struct client *c, struct creq *q,
 	resp_bulk_str(&q->reply, "id");
 	resp_int(&q->reply, (int64_t)c->id);
 	resp_bulk_str(&q->reply, "mode");
-	resp_bulk_str(&q->reply, "cluster");
+	resp_bulk_str(&q->reply, "standalone");
 	resp_bulk_str(&q->reply, "role");
 	resp_bulk_str(&q->reply, s->r && raft_role_of(s->r) == RAFT_LEADER ? "master" : "replica");
 	resp_bulk_str(&q->reply, "modules");
 	resp_array(&q->reply, 0);
-}
-
-/* COMMAND: the table (COUNT, and the plain form); DOCS answers empty. */
-static void cmd_command(struct client *c, struct creq *q, const struct resp_arg *argv,
-			uint32_t argc)
-{
-	uint32_t n;
-	const struct kv_cmd *t = kv_commands(&n);
-	if (argc > 1 && is(&argv[1], "count")) {
-		resp_int(&q->reply, n);
-		return;
-	}
-	if (argc > 1 && is(&argv[1], "docs")) {
-		resp_map(&q->reply, 0, c->proto);
-		return;
-	}
-	resp_array(&q->reply, n);
-	for (uint32_t i = 0; i < n; i++) {
-		resp_array(&q->reply, 6);
-		resp_bulk_str(&q->reply, t[i].name);
-		resp_int(&q->reply, t[i].arity);
-		resp_set(&q->reply, 1, c->proto);
-		resp_simple(&q->reply, t[i].flags & KV_WRITE  ? "write"
-				       : t[i].flags & KV_READ ? "readonly"
-							      : "fast");
-		resp_int(&q->reply, t[i].first_key);
-		resp_int(&q->reply, t[i].last_key);
-		resp_int(&q->reply, t[i].key_step);
-	}
 }
 
 /* CONFIG GET pattern...: the settings a Redis client or tool asks about,
@@ -411,6 +347,22 @@ static void config_get(struct server *s, struct client *c, struct creq *q,
 	}
 }
 
+static void config_help(struct creq *q)
+{
+	static const char *const lines[] = {
+		"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+		"GET <pattern> [<pattern> ...]",
+		"    The settings whose names match a glob pattern, with their values.",
+		"    keel's settings are its command-line options; CONFIG SET is not supported.",
+		"HELP",
+		"    Prints this help.",
+	};
+	size_t n = sizeof lines / sizeof lines[0];
+	resp_array(&q->reply, n);
+	for (size_t i = 0; i < n; i++)
+		resp_simple(&q->reply, lines[i]);
+}
+
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
 		    uint32_t argc)
 {
@@ -443,7 +395,8 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		c->in_multi = false;
 		c->proto = 2;
 		c->name[0] = 0;
-		c->db = 0; /* as Redis's RESET (HELLO keeps the database) */
+		c->db = 0;
+		c->no_evict = c->no_touch = false;
 		resp_simple(&q->reply, "RESET");
 	} else if (is(a, "auth")) {
 		resp_error(&q->reply, "ERR AUTH <password> called without any password configured "
@@ -452,16 +405,16 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 	} else if (is(a, "hello")) {
 		cmd_hello(s, c, q, argv, argc);
 	} else if (is(a, "client")) {
-		cmd_client(s, c, q, argv, argc);
+		server_cmd_client(s, c, q, argv, argc);
 	} else if (is(a, "command")) {
-		cmd_command(c, q, argv, argc);
+		server_cmd_command(c, q, argv, argc);
 	} else if (is(a, "info")) {
 		cmd_info(s, c, q, argv, argc);
 	} else if (is(a, "config")) {
-		if (argc >= 3 && is(&argv[1], "get"))
+		if (is(&argv[1], "get"))
 			config_get(s, c, q, argv, argc);
-		else
-			resp_error(&q->reply, "ERR CONFIG: only CONFIG GET is supported");
+		else /* HELP: the table knows no other subcommand */
+			config_help(q);
 	} else if (is(a, "time")) {
 		int64_t us = (int64_t)uv_hrtime() / 1000, now = server_now_ms();
 		resp_array(&q->reply, 2);

@@ -78,16 +78,22 @@ struct creq {
 	uint8_t proto;	       /* the connection's protocol when it was sent */
 };
 
+#define CLIENT_ATTR_MAX 256 /* CLIENT SETNAME / SETINFO values, with their NUL */
+
 struct client {
 	uv_tcp_t tcp;
 	struct server *s;
 	uint64_t id;
-	char name[64];
+	char name[CLIENT_ATTR_MAX];				  /* CLIENT SETNAME; "" for none */
+	char lib_name[CLIENT_ATTR_MAX], lib_ver[CLIENT_ATTR_MAX]; /* CLIENT SETINFO */
 	char addr[64];
 	int proto;
-	uint32_t db;		    /* SELECT: the database its commands run in */
-	uint64_t session, next_seq; /* exactly-once: this connection's session */
-	uint64_t acked_seq;	    /* every write up to it has been answered */
+	uint32_t db;		       /* SELECT: the database its commands run in */
+	const struct kv_cmd *last_cmd; /* CLIENT LIST's cmd: NULL if unknown */
+	int64_t last_ms;	       /* when its last command arrived */
+	bool no_evict, no_touch;       /* CLIENT NO-EVICT / NO-TOUCH: shown only */
+	uint64_t session, next_seq;    /* exactly-once: this connection's session */
+	uint64_t acked_seq;	       /* every write up to it has been answered */
 	struct client *next_in_session; /* the server's session map */
 	/* one connection, one order (requests.c): reads wait for the writes
 	 * answered before them to be applied here */
@@ -385,6 +391,16 @@ void sentinel_start(struct server *s);
  * channels; false if argv is none of them. The reply goes to q. */
 bool sentinel_command(struct server *s, struct client *c, struct creq *q,
 		      const struct resp_arg *argv, uint32_t argc);
+
+/* server/cmd_client.c: CLIENT and its subcommands. */
+void server_cmd_client(struct server *s, struct client *c, struct creq *q,
+		       const struct resp_arg *argv, uint32_t argc);
+/* CLIENT SETNAME's (and HELLO SETNAME's) check and change: false, with
+ * Redis's error appended to err, if the name is refused. */
+bool client_set_name(struct client *c, const struct resp_arg *name, struct rbuf *err);
+/* server/cmd_command.c: COMMAND and its subcommands. */
+void server_cmd_command(struct client *c, struct creq *q, const struct resp_arg *argv,
+			uint32_t argc);
 
 /* server/commands.c: the commands the server answers itself. */
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
