@@ -88,6 +88,15 @@ $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(U
 -include $$(shell find build/$(1)/obj -name '*.d' 2>/dev/null)
 endef
 
+# hiredis used as its users use it (tests/clients/run.py runs it): a C
+# program of its own, linked with Debian's libhiredis, built with the asan
+# variant's flags.
+build/asan/clients/hiredis_cases: tests/clients/hiredis_cases.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(COMMON) $(ASAN) $< -lhiredis -o $@
+
+asan: build/asan/clients/hiredis_cases
+
 # The fault shim is preloaded into the driver: plain, no sanitizers.
 build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -102,7 +111,7 @@ $(eval $(call VARIANT,release,$(RELEASE)))
 
 all: asan release
 
-$(DEPS_STAMP): scripts/packages.txt scripts/install-deps.sh
+$(DEPS_STAMP): scripts/packages.txt scripts/install-deps.sh tests/clients/package-lock.json
 	@scripts/install-deps.sh
 	@mkdir -p build && touch $@
 

@@ -2,7 +2,8 @@
 # tools/run-tests.sh — what `make test` runs after building build/asan:
 # the tidy check, every unit suite, the storage fault suite (real system
 # faults on the real binary paths), the differential test, the cluster,
-# operations, read-replica and nemesis suites on real processes (and the nemesis suite
+# operations, read-replica, client-library (tests/clients/) and nemesis
+# suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
 # scripts and 1000 simulator seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
@@ -57,6 +58,7 @@ suite diff tests/diff/run.sh build/asan
 suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
 suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
 suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
+suite clients /usr/bin/python3 tests/clients/run.py build/asan
 suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth
 if [ -d tests/sim/scenarios ]; then
