@@ -6,8 +6,8 @@
  * LEADER and FOLLOWER are indexes into the HOST:PORT list. Cases: the
  * string part of hiredis's example (redisCommand), pipelines that read
  * their own writes (redisAppendCommand, then redisGetReply), MULTI/EXEC,
- * and SELECT 1. Every reply is written as one short text (+OK, $value,
- * :5, nil, -ERR ..., *N[...]) and compared with what Redis answers. The
+ * SELECT 1, and a node restarted under a context (redisReconnect). Every reply is written as one
+ * short text (+OK, $value, :5, nil, -ERR ..., *N[...]) and compared with what Redis answers. The
  * last line is `RESULT ok MSG` or `RESULT fail MSG`; an alarm ends a case
  * that is still waiting after 40 s with `RESULT fail`. */
 #include <hiredis/hiredis.h>
@@ -280,6 +280,44 @@ static void case_select_db1(int leader, int follower)
 	redisFree(o);
 }
 
+/* A command that, on a connection error, is sent again once on a new
+ * connection (redisReconnect), as a hiredis user writes it: hiredis
+ * itself does not reconnect. */
+static redisReply *command_reconnecting(redisContext *c, const char *cmd, const char *key)
+{
+	redisReply *r = redisCommand(c, cmd, key);
+	if (r || !c->err) {
+		return r;
+	}
+	if (redisReconnect(c) != REDIS_OK) {
+		fail("redisReconnect: %s", c->errstr);
+		return NULL;
+	}
+	redisSetTimeout(c, (struct timeval){5, 0});
+	return redisCommand(c, cmd, key);
+}
+
+/* SET on the leader; the driver restarts that node (kill -9, start)
+ * when told `ready` and answers a line; the same context, reconnected,
+ * reads the value and writes again. */
+static void case_reconnect(int leader)
+{
+	redisContext *c = connect_node(leader);
+	char k[128], line[64];
+	snprintf(k, sizeof(k), "%srestart", prefix);
+	expect(redisCommand(c, "SET %s before", k), "+OK", "SET before the restart");
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin)) {
+		fail("no answer from the driver");
+		return;
+	}
+	expect(command_reconnecting(c, "GET %s", k), "$before", "GET after the restart");
+	expect(redisCommand(c, "SET %s after", k), "+OK", "SET after the restart");
+	expect(redisCommand(c, "GET %s", k), "$after", "GET after the second SET");
+	redisFree(c);
+}
+
 static int parse_node(const char *s, struct node *n)
 {
 	const char *colon = strrchr(s, ':');
@@ -328,6 +366,8 @@ int main(int argc, char **argv)
 		case_multi_exec((int)leader, (int)follower);
 	} else if (strcmp(name, "select_db1") == 0) {
 		case_select_db1((int)leader, (int)follower);
+	} else if (strcmp(name, "reconnect") == 0) {
+		case_reconnect((int)leader);
 	} else {
 		printf("RESULT fail no case %s\n", name);
 		return 1;

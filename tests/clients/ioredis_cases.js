@@ -21,12 +21,13 @@ function client(cfg, i, extra) {
 
 /* The README's first example, word for word but for the address and the
  * value: `redis.set("mykey", "value"); redis.get("mykey", cb)`, on a
- * fresh client each time, 4 times on every node. Each value differs from
+ * fresh client each time, 8 times on every node. Each value differs from
  * the previous run's, so a GET that ran before its SET is seen. */
 async function gettingStarted(cfg, state) {
+  const RUNS = 8;
   const bad = [];
   for (let i = 0; i < cfg.nodes.length; i++) {
-    for (let run = 0; run < 4; run++) {
+    for (let run = 0; run < RUNS; run++) {
       state.step = `node ${i + 1} run ${run}`;
       const redis = client(cfg, i);
       const value = `value-${i}-${run}`;
@@ -38,9 +39,10 @@ async function gettingStarted(cfg, state) {
       await redis.quit();
     }
   }
-  check(bad.length === 0, `${bad.length} of ${4 * cfg.nodes.length} runs read an old value: ` +
+  state.step = 'the replies';
+  check(bad.length === 0, `${bad.length} of ${RUNS * cfg.nodes.length} runs read an old value: ` +
     bad.join('; '));
-  return { msg: `${4 * cfg.nodes.length} runs` };
+  return { msg: `${RUNS * cfg.nodes.length} runs` };
 }
 
 /* `pipeline().set(k, v).get(k)` 500 times (50 at a time in flight on one
@@ -74,7 +76,8 @@ async function pipelineOwnWrites(cfg, state) {
     const badIncr = res.filter(x => JSON.stringify(x) !== want);
     if (stale || badIncr.length) {
       problems.push(`${role}: ${stale} of 500 SET/GET pipelines read an old value ` +
-        `(first: ${first}); ${badIncr.length} of 20 INCR/GET pipelines wrong (first: ${JSON.stringify(badIncr[0])})`);
+        `(first: ${first}); ${badIncr.length} of 20 INCR/GET pipelines wrong ` +
+        `(first: ${JSON.stringify(badIncr[0])})`);
     }
     report.push(`${role}: 500 SET/GET, 20 INCR/GET`);
     await r.quit();

@@ -67,7 +67,8 @@ async function pipelineOwnWrites(cfg, state) {
     const badIncr = res.filter(x => JSON.stringify(x) !== '[1,"1",2,"2"]');
     if (stale || badIncr.length) {
       problems.push(`${role}: ${stale} of 500 SET/GET pairs read an old value ` +
-        `(first: ${first}); ${badIncr.length} of 20 INCR/GET wrong (first: ${JSON.stringify(badIncr[0])})`);
+        `(first: ${first}); ${badIncr.length} of 20 INCR/GET wrong ` +
+        `(first: ${JSON.stringify(badIncr[0])})`);
     }
     report.push(`${role}: 500 SET/GET, 20 INCR/GET`);
     c.destroy();

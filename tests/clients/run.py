@@ -22,11 +22,9 @@ import json
 import os
 import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -184,8 +182,8 @@ class RedisServers:
                 log = open(os.path.join(self.dir, f"sentinel{k}.log"), "a")
                 self.procs[k] = (subprocess.Popen(["redis-server", conf, "--sentinel"],
                                                   stdout=log, stderr=log), None)
-            wait_for("the replicas to sync", lambda: all(self.raw(k).info(
-                "replication").get("master_link_status") == "up" for k in (2, 3)), 30)
+            wait_for("the replicas to sync", lambda: all(self.raw(1).info(
+                "replication")[f"slave{j}"]["state"] == "online" for j in (0, 1)), 30)
             wait_for("sentinels to see the replicas", lambda: all(
                 int(self.raw(k).sentinel_master(MASTER_NAME)["num-slaves"]) == 2
                 and int(self.raw(k).sentinel_master(MASTER_NAME)["num-other-sentinels"]) == 2
@@ -207,7 +205,10 @@ class RedisServers:
     def cleanup(self):
         for k in list(self.procs):
             self.kill(k)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("KEEL_KEEP_LOGS"):
+            print(f"  logs kept in {self.dir}", flush=True)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 target = None
@@ -236,7 +237,7 @@ def check_history(history, final):
     elif final - prev > maybe:
         problems.append(f"the key reads {final}, the last INCR answered {prev} and {maybe} "
                         "failed after it: a write was applied twice")
-    assert not problems, "; ".join(problems[:3])
+    assert not problems, "; ".join(problems[:3]) + f" (history {history}, final {final})"
     acked = sum(1 for v in history if v != "E")
     return f"{acked} INCRs acknowledged, {len(history) - acked} failed, final {final}"
 
@@ -284,7 +285,7 @@ def run_node(script, name, on_line=None, time_s=40, **extra):
     assert os.path.isdir(NODE_MODULES), \
         f"{NODE_MODULES} is missing: run scripts/install-deps.sh"
     cfg = {"nodes": target.nodes(), "leader": target.leader(), "follower": target.follower(),
-           "prefix": f"{script.split('_')[0]}:{name}:", "master": MASTER_NAME,
+           "prefix": f"{script[:-len('_cases.js')]}:{name}:", "master": MASTER_NAME,
            "time_s": time_s}
     cfg.update(extra)
     p = Proc(["node", script, name, json.dumps(cfg)], time_s)
@@ -348,11 +349,19 @@ def sentinel_case(run):
 
 
 def run_hiredis(name):
+    """Runs one case of hiredis_cases; for reconnect, restarts the leader
+    when the program says `ready`."""
     assert os.access(HIREDIS, os.X_OK), f"{HIREDIS} is not built"
-    nodes = target.nodes()
-    p = Proc([HIREDIS, name, f"hiredis:{name}:", str(target.leader()), str(target.follower())]
+    nodes, lead = target.nodes(), target.leader()
+    p = Proc([HIREDIS, name, f"hiredis:{name}:", str(lead), str(target.follower())]
              + [f"{h}:{port}" for h, port in nodes], 40, cwd=None)
-    last = [line for line in p.lines() if line.startswith("RESULT ")]
+    last = []
+    for line in p.lines():
+        if line.startswith("RESULT "):
+            last.append(line)
+        elif line == "ready":
+            target.restart(lead)
+            p.send("restarted")
     rc = p.close()
     assert last, f"exited {rc} without a result"
     assert last[-1].startswith("RESULT ok"), last[-1][7:]
@@ -365,7 +374,8 @@ def hiredis_cases():
             return run_hiredis(name)
         fn.__name__ = f"hiredis_{name}"
         return case(fn)
-    return [make(n) for n in ("getting_started", "pipeline", "multi_exec", "select_db1")]
+    return ([make(n) for n in ("getting_started", "pipeline", "multi_exec", "select_db1")],
+            [make("reconnect")])
 
 
 # redis-py, as its README and docs show it.
@@ -508,13 +518,14 @@ def main():
     global target
     ioredis = node_cases("ioredis", "ioredis_cases.js")
     node_redis = node_cases("node_redis", "node_redis_cases.js")
+    hiredis = hiredis_cases()
     plain = ([redis_py_getting_started, redis_py_pipeline, redis_py_multi_exec,
-              redis_py_select_db1] + ioredis[0] + node_redis[0] + hiredis_cases())
-    cases = (plain + [redis_py_reconnect] + ioredis[1] + node_redis[1] +
+              redis_py_select_db1] + ioredis[0] + node_redis[0] + hiredis[0])
+    cases = (plain + [redis_py_reconnect] + ioredis[1] + node_redis[1] + hiredis[1] +
              [redis_py_sentinel] + ioredis[2] + node_redis[2])
     if REDIS_MODE:
-        print("checking the tests against redis-server: "
-              f"{subprocess.run(['redis-server', '--version'], capture_output=True, text=True).stdout.strip()}")
+        version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+        print(f"checking the tests against redis-server: {version.stdout.strip()}")
         target = RedisServers()
     else:
         if not os.access(harness.SERVER, os.X_OK):
