@@ -95,6 +95,15 @@ endef
 $(CMD_TABLE): $(CMD_SPECS) src/kv/commands tools/gen_commands.py
 	python3 tools/gen_commands.py src/kv/commands $@
 
+# hiredis used as its users use it (tests/clients/run.py runs it): a C
+# program of its own, linked with Debian's libhiredis, built with the asan
+# variant's flags.
+build/asan/clients/hiredis_cases: tests/clients/hiredis_cases.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(COMMON) $(ASAN) $< -lhiredis -o $@
+
+asan: build/asan/clients/hiredis_cases
+
 # The fault shim is preloaded into the driver: plain, no sanitizers.
 build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -109,7 +118,7 @@ $(eval $(call VARIANT,release,$(RELEASE)))
 
 all: asan release
 
-$(DEPS_STAMP): scripts/packages.txt scripts/install-deps.sh
+$(DEPS_STAMP): scripts/packages.txt scripts/install-deps.sh tests/clients/package-lock.json
 	@scripts/install-deps.sh
 	@mkdir -p build && touch $@
 

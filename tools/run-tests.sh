@@ -4,8 +4,8 @@
 # faults on the real binary paths), the differential test, the cluster,
 # pipeline (random pipelines against redis-server's answers, plain and
 # through leader kills), connection (COMMAND, CLIENT and HELLO against
-# redis-server), operations, read-replica, Sentinel and nemesis suites on
-# real processes (and the nemesis suite
+# redis-server), operations, read-replica, Sentinel, client-library
+# (tests/clients/) and nemesis suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
 # scripts and 1000 simulator seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
@@ -66,6 +66,7 @@ suite connection /usr/bin/python3 tests/cluster/connection_test.py build/asan
 suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
 suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
 suite sentinel /usr/bin/python3 tests/cluster/sentinel_test.py build/asan
+suite clients /usr/bin/python3 tests/clients/run.py build/asan
 suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth
 if [ -d tests/sim/scenarios ]; then

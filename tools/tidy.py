@@ -119,7 +119,7 @@ def main():
     files = []
     for top in ("src", "tests", "tools"):
         for d, dirs, names in os.walk(top):
-            dirs[:] = [x for x in dirs if x not in ("mutants", "scenarios")]
+            dirs[:] = [x for x in dirs if x not in ("mutants", "scenarios", "node_modules")]
             files += [os.path.join(d, x) for x in names if x.endswith((".c", ".h"))]
     passed = failed = 0
     for path in sorted(files):
