@@ -53,7 +53,8 @@ def rinfo(c, i):
 
 def load(c, n, prefix="k", size=16, step=None):
     """n keys through the leader, pipelined step at a time (a batch that
-    met an election is sent again: SET is idempotent)."""
+    met an election, whether told its writes were not applied or may have
+    been, is sent again: SET is idempotent)."""
     pad = "v" * size
     step = step or (5000 if size < 100 else 1000)
     for start in range(0, n, step):
@@ -65,8 +66,9 @@ def load(c, n, prefix="k", size=16, step=None):
                 p.execute()
                 break
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as e:
-                if isinstance(e, redis.ResponseError) and "TRYAGAIN" not in str(e) and \
-                        "CLUSTERDOWN" not in str(e):
+                if isinstance(e, redis.ResponseError) and \
+                        not str(e).startswith(("TRYAGAIN", "CLUSTERDOWN", "TIMEOUT")) and \
+                        not any(x in str(e) for x in (": TRYAGAIN", ": CLUSTERDOWN", ": TIMEOUT")):
                     raise
                 time.sleep(0.2)
         else:
