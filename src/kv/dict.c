@@ -277,6 +277,16 @@ void kv_entry_set(struct kv_entry *e, const uint8_t *v, size_t n)
 	e->vlen = n;
 }
 
+uint8_t *kv_entry_reserve(struct kv_entry *e, size_t n)
+{
+	if (n > e->vcap) {
+		size_t cap = e->vcap * 2 > n ? e->vcap * 2 : n;
+		e->val = keel_realloc(e->val, cap);
+		e->vcap = cap;
+	}
+	return e->val;
+}
+
 void kv_dict_expire(struct kv_dict *d, struct kv_entry *e, int64_t when)
 {
 	KEEL_ASSERT(when >= 0);

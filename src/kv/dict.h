@@ -70,5 +70,8 @@ void kv_dict_rehash_some(struct kv_dict *d, uint32_t n);
 void kv_dict_expire(struct kv_dict *d, struct kv_entry *e, int64_t when);
 /* Sets the value (copied). */
 void kv_entry_set(struct kv_entry *e, const uint8_t *v, size_t n);
+/* Room for n bytes of value, what is there kept (the length unchanged):
+ * the value's buffer, to be written in place. */
+uint8_t *kv_entry_reserve(struct kv_entry *e, size_t n);
 
 #endif

@@ -13,9 +13,12 @@
  * so every replica decides the same.
  *
  * A session's value (binary): u64 SESS_LAYOUT, u64 last, u64 ack, u32 n,
- * then n records: u64 seq, u32 length (SESS_DROPPED: reply not kept),
- * the reply's bytes. A value without SESS_LAYOUT is the older layout:
- * u64 seq, then that request's reply (read as one record). */
+ * u64 bytes (of the replies kept), then n records in increasing sequence
+ * order: u64 seq, u32 length (SESS_DROPPED: reply not kept), the reply's
+ * bytes. A value without SESS_LAYOUT is the older layout: u64 seq, then
+ * that request's reply (read as one record). A request is recorded in
+ * place (the records below the ack cut from the front, the new one put at
+ * the end), so its cost does not grow with the replies kept. */
 #include <string.h>
 
 #include "base/bytes.h"
@@ -24,7 +27,7 @@
 
 #define SESS_LAYOUT  UINT64_MAX
 #define SESS_DROPPED UINT32_MAX
-#define SESS_HEAD    28 /* layout, last, ack, n */
+#define SESS_HEAD    36 /* layout, last, ack, n, bytes */
 
 struct sess_rec {
 	uint64_t seq;
@@ -33,7 +36,7 @@ struct sess_rec {
 };
 
 struct sess_view {
-	uint64_t last, ack;
+	uint64_t last, ack, bytes;
 	uint32_t n;
 	const uint8_t *recs; /* the records, n of them */
 	const uint8_t *end;
@@ -59,6 +62,7 @@ static bool sess_open(const struct kv_entry *e, struct sess_view *v)
 	v->last = bytes_get_u64(e->val + 8);
 	v->ack = bytes_get_u64(e->val + 16);
 	v->n = bytes_get_u32(e->val + 24);
+	v->bytes = bytes_get_u64(e->val + 28);
 	v->recs = e->val + SESS_HEAD;
 	return true;
 }
@@ -121,29 +125,68 @@ static void put_rec(struct rbuf *b, uint64_t seq, uint32_t len, const uint8_t *r
 		rbuf_put(b, reply, len);
 }
 
-/* Over the bound, the oldest kept replies become markers. */
-static void sess_bound(struct rbuf *b, uint32_t n)
+/* Over the bound, the oldest kept replies of a value (len bytes, n
+ * records, *bytes of replies) become markers. */
+static void sess_bound(uint8_t *p, size_t *len, uint32_t n, uint64_t *bytes)
 {
-	uint64_t bytes = 0;
 	size_t at = SESS_HEAD;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t len = bytes_get_u32(b->p + at + 8);
-		bytes += len == SESS_DROPPED ? 0 : len;
-		at += 12 + (len == SESS_DROPPED ? 0 : len);
-	}
-	at = SESS_HEAD;
-	for (uint32_t i = 0; i < n && bytes > KV_SESSION_KEEP_BYTES; i++) {
-		uint32_t len = bytes_get_u32(b->p + at + 8);
-		if (len == SESS_DROPPED) {
+	for (uint32_t i = 0; i < n && *bytes > KV_SESSION_KEEP_BYTES; i++) {
+		uint32_t rlen = bytes_get_u32(p + at + 8);
+		if (rlen == SESS_DROPPED) {
 			at += 12;
 			continue;
 		}
-		memmove(b->p + at + 12, b->p + at + 12 + len, b->len - (at + 12 + len));
-		b->len -= len;
-		bytes_put_u32(b->p + at + 8, SESS_DROPPED);
-		bytes -= len;
+		memmove(p + at + 12, p + at + 12 + rlen, *len - (at + 12 + rlen));
+		*len -= rlen;
+		bytes_put_u32(p + at + 8, SESS_DROPPED);
+		*bytes -= rlen;
 		at += 12;
 	}
+}
+
+static void put_head(uint8_t *p, uint64_t last, uint64_t ack, uint32_t n, uint64_t bytes)
+{
+	bytes_put_u64(p, SESS_LAYOUT);
+	bytes_put_u64(p + 8, last);
+	bytes_put_u64(p + 16, ack);
+	bytes_put_u32(p + 24, n);
+	bytes_put_u64(p + 28, bytes);
+}
+
+/* The value rebuilt whole: from the older layout, or when a record must
+ * go from the middle (a sequence number recorded again, the count bound). */
+static void sess_rebuild(struct kv *kv, struct kv_entry *e, const struct sess_view *v, bool had,
+			 uint64_t seq, uint64_t ack, const uint8_t *reply, uint32_t len)
+{
+	uint64_t last = had && v->last > seq ? v->last : seq;
+	uint64_t new_ack = had && v->ack > ack ? v->ack : ack;
+	struct rbuf *b = &kv->scratch;
+	b->len = 0;
+	rbuf_reserve(b, SESS_HEAD);
+	b->len = SESS_HEAD;
+	uint32_t n = 0;
+	uint64_t bytes = 0;
+	const uint8_t *at = v->recs;
+	struct sess_rec r;
+	for (uint32_t i = 0; had && i < v->n && sess_next(v, &at, &r); i++) {
+		/* below the ack the connection has had its reply; a record is
+		 * never kept twice; the oldest go past the count bound */
+		if (r.seq < new_ack || r.seq == seq || v->n - i > KV_SESSION_KEEP_MAX)
+			continue;
+		put_rec(b, r.seq, r.len, r.reply);
+		bytes += r.len == SESS_DROPPED ? 0 : r.len;
+		n++;
+	}
+	put_rec(b, seq, len, reply);
+	bytes += len == SESS_DROPPED ? 0 : len;
+	n++;
+	put_head(b->p, last, new_ack, n, bytes);
+	size_t blen = b->len;
+	sess_bound(b->p, &blen, n, &bytes);
+	bytes_put_u64(b->p + 28, bytes);
+	kv_entry_set(e, b->p, blen);
+	if (b->cap > (4u << 20))
+		rbuf_free(b);
 }
 
 void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, const uint8_t *reply,
@@ -154,34 +197,41 @@ void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, c
 	struct kv_entry *e = kv_dict_find(&kv->sessions, key, sizeof key);
 	if (!e)
 		e = kv_dict_add(&kv->sessions, key, sizeof key);
+	uint32_t rlen = len > KV_SESSION_KEEP_BYTES ? SESS_DROPPED : (uint32_t)len;
 	struct sess_view v;
 	bool had = sess_open(e, &v);
-	uint64_t last = had && v.last > seq ? v.last : seq;
-	uint64_t new_ack = had && v.ack > ack ? v.ack : ack;
-	struct rbuf *b = &kv->scratch;
-	b->len = 0;
-	rbuf_put_u64(b, SESS_LAYOUT);
-	rbuf_put_u64(b, last);
-	rbuf_put_u64(b, new_ack);
-	rbuf_put_u32(b, 0);
-	uint32_t n = 0;
-	const uint8_t *at = v.recs;
-	struct sess_rec r;
-	for (uint32_t i = 0; had && i < v.n && sess_next(&v, &at, &r); i++) {
-		/* below the ack the connection has had its reply; a record is
-		 * never kept twice; the oldest go past the count bound */
-		if (r.seq < new_ack || r.seq == seq || v.n - i > KV_SESSION_KEEP_MAX)
-			continue;
-		put_rec(b, r.seq, r.len, r.reply);
-		n++;
+	if (!had || v.old || seq <= v.last || v.n >= KV_SESSION_KEEP_MAX) {
+		sess_rebuild(kv, e, &v, had, seq, ack, reply, rlen);
+		return;
 	}
-	put_rec(b, seq, len > KV_SESSION_KEEP_BYTES ? SESS_DROPPED : (uint32_t)len, reply);
+	/* the records below the ack leave from the front */
+	uint64_t new_ack = v.ack > ack ? v.ack : ack;
+	const uint8_t *at = v.recs, *keep = v.recs;
+	struct sess_rec r;
+	uint32_t n = v.n;
+	uint64_t bytes = v.bytes;
+	for (uint32_t i = 0; i < v.n && sess_next(&v, &at, &r) && r.seq < new_ack; i++) {
+		keep = at;
+		n--;
+		bytes -= r.len == SESS_DROPPED ? 0 : r.len;
+	}
+	size_t cut = (size_t)(keep - v.recs);
+	size_t vlen = e->vlen - cut;
+	if (cut)
+		memmove(e->val + SESS_HEAD, e->val + SESS_HEAD + cut, vlen - SESS_HEAD);
+	/* the new one at the end */
+	size_t body = rlen == SESS_DROPPED ? 0 : rlen;
+	uint8_t *p = kv_entry_reserve(e, vlen + 12 + body);
+	bytes_put_u64(p + vlen, seq);
+	bytes_put_u32(p + vlen + 8, rlen);
+	if (body)
+		memcpy(p + vlen + 12, reply, body);
+	vlen += 12 + body;
+	bytes += body;
 	n++;
-	bytes_put_u32(b->p + 24, n);
-	sess_bound(b, n);
-	kv_entry_set(e, b->p, b->len);
-	if (b->cap > (4u << 20))
-		rbuf_free(b);
+	sess_bound(p, &vlen, n, &bytes);
+	put_head(p, seq, new_ack, n, bytes);
+	e->vlen = vlen;
 }
 
 uint64_t kv_session_kept(struct kv *kv, uint64_t id)
