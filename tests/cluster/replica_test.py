@@ -207,7 +207,8 @@ def empty_replica_catches_up_100k_keys_then_follows():
         wait_for("the leader's log to be compacted",
                  lambda: c.client(c.leader(), 2).info("persistence")["keel_log_first"] > 2)
         t0 = time.time()
-        streaming_replica(c, 9, [c.leader()])
+        source = c.leader()
+        streaming_replica(c, 9, [source])
         took = time.time() - t0
         inf = rinfo(c, 9)
         assert inf["keel_replica_snapshots_received"] == 1, inf
@@ -221,7 +222,8 @@ def empty_replica_catches_up_100k_keys_then_follows():
             raise AssertionError("the replica took a write")
         except redis.ResponseError as e:
             assert str(e).startswith("You can't write against a read only replica"), str(e)
-        src = c.client(c.leader()).info("replication")
+        # the node it follows (leadership may have moved meanwhile)
+        src = c.client(source).info("replication")
         assert src.get("keel_read_replicas") == 1, src
         return f"caught up in {took:.1f}s by a snapshot; {sets} live writes; {n} keys equal"
     finally:
