@@ -313,8 +313,7 @@ static void string_limit_without_allocating(void **state)
 	(void)state;
 	struct run r;
 	setup(&r);
-	const char *too_big =
-		"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+	const char *too_big = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
 	EXPECT(&r, "SET foo bar", "+OK\r\n");
 	expect(&r, "SETRANGE foo 9223372036854775807 x", too_big, strlen(too_big));
 	expect(&r, "SETRANGE foo 9223372036854775806 xy", too_big, strlen(too_big));
