@@ -60,6 +60,7 @@ suite faults tests/faults/run.sh build/asan
 suite diff tests/diff/run.sh build/asan
 suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
 suite order /usr/bin/python3 tests/cluster/order_test.py build/asan
+suite poison /usr/bin/python3 tests/cluster/poison_test.py build/asan
 suite pipeline /usr/bin/python3 tests/cluster/pipeline_test.py build/asan --time 30 \
 	--nemesis --nemesis-time 20
 suite connection /usr/bin/python3 tests/cluster/connection_test.py build/asan

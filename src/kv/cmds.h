@@ -19,6 +19,30 @@
 
 #define ERR_DB_RANGE "ERR DB index is out of range"
 
+/* Checked arithmetic (STYLE.md 14): every number a command takes is added
+ * or multiplied through these, never with a bare operator that could
+ * overflow (a committed entry runs on every node: an overflow there would
+ * be undefined behaviour everywhere). False if the result does not fit. */
+static inline bool kv_add_i64(int64_t a, int64_t b, int64_t *sum)
+{
+	return !__builtin_add_overflow(a, b, sum);
+}
+
+static inline bool kv_sub_i64(int64_t a, int64_t b, int64_t *diff)
+{
+	return !__builtin_sub_overflow(a, b, diff);
+}
+
+static inline bool kv_mul_i64(int64_t a, int64_t b, int64_t *prod)
+{
+	return !__builtin_mul_overflow(a, b, prod);
+}
+
+/* Redis's checkStringLength: a string of len bytes that grows to hold
+ * append bytes at offset (append at the end: offset = len) stays within
+ * KV_STRING_MAX. Replies ERR_TOO_BIG if not. offset >= 0. */
+bool kv_string_fits(struct kv_ctx *c, int64_t offset, uint64_t append);
+
 /* The database the command runs in (kv_exec has checked c->db). */
 static inline struct kv_dict *kv_db(const struct kv_ctx *c)
 {

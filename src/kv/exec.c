@@ -174,6 +174,16 @@ bool kv_arg_ll(struct kv_ctx *c, uint32_t i, int64_t *v)
 	return false;
 }
 
+bool kv_string_fits(struct kv_ctx *c, int64_t offset, uint64_t append)
+{
+	KEEL_ASSERT(offset >= 0);
+	if (append > (uint64_t)KV_STRING_MAX || offset > KV_STRING_MAX - (int64_t)append) {
+		resp_error(c->out, ERR_TOO_BIG);
+		return false;
+	}
+	return true;
+}
+
 bool kv_arg_is(const struct kv_ctx *c, uint32_t i, const char *s)
 {
 	size_t n = strlen(s);

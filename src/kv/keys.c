@@ -141,7 +141,11 @@ void cmd_scan(struct kv_ctx *c)
 			return;
 		}
 	}
-	int64_t budget = count * 10; /* buckets visited at most, as Redis */
+	/* buckets visited at most: ten per key asked for, as Redis (whose
+	 * count * 10 may overflow; here it saturates: the whole table) */
+	int64_t budget;
+	if (!kv_mul_i64(count, 10, &budget))
+		budget = INT64_MAX;
 	do
 		cur = kv_dict_scan(kv_db(c), cur, keylist_add, &l);
 	while (cur && budget-- && l.n < (uint64_t)count);
@@ -274,12 +278,11 @@ static void expire_generic(struct kv_ctx *c, int64_t base, bool seconds, const c
 		return;
 	}
 	if (seconds)
-		when *= 1000;
-	if (when > INT64_MAX - base) {
+		when *= 1000; /* within INT64_MIN .. INT64_MAX: checked above */
+	if (!kv_add_i64(when, base, &when)) {
 		kv_reply_expire_time(c, name);
 		return;
 	}
-	when += base;
 	struct kv_entry *e = kv_find(c, &c->argv[1], true);
 	int64_t cur = e && e->expire ? e->expire : -1;
 	if (!e || ((f & X_NX) && cur != -1) || ((f & X_XX) && cur == -1) ||
@@ -326,10 +329,14 @@ static void ttl_generic(struct kv_ctx *c, bool ms)
 		resp_int(c->out, -1);
 		return;
 	}
-	int64_t ttl = e->expire - c->now_ms;
+	int64_t ttl;
+	if (!kv_sub_i64(e->expire, c->now_ms, &ttl))
+		ttl = INT64_MAX; /* only with a time before 1970: the most there is */
 	if (ttl < 0)
 		ttl = 0;
-	resp_int(c->out, ms ? ttl : (ttl + 500) / 1000);
+	/* rounded to the nearest second, as Redis's (ttl + 500) / 1000, which
+	 * would overflow for a ttl within 500 ms of INT64_MAX */
+	resp_int(c->out, ms ? ttl : ttl / 1000 + (ttl % 1000 >= 500));
 }
 
 void cmd_ttl(struct kv_ctx *c)

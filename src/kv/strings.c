@@ -91,13 +91,10 @@ static bool expire_ms(struct kv_ctx *c, uint32_t arg, int flags, const char *nam
 		return false;
 	}
 	if (seconds)
-		*ms *= 1000;
-	if (flags & (F_EX | F_PX)) {
-		if (*ms > INT64_MAX - c->now_ms) {
-			kv_reply_expire_time(c, name);
-			return false;
-		}
-		*ms += c->now_ms;
+		*ms *= 1000; /* at most INT64_MAX / 1000 * 1000: checked above */
+	if ((flags & (F_EX | F_PX)) && (!kv_add_i64(*ms, c->now_ms, ms) || *ms <= 0)) {
+		kv_reply_expire_time(c, name);
+		return false;
 	}
 	return true;
 }
@@ -259,10 +256,8 @@ void cmd_append(struct kv_ctx *c)
 	if (!e) {
 		e = kv_store(c, &c->argv[1], v->p, v->len, false);
 	} else {
-		if ((int64_t)(e->vlen + v->len) > KV_STRING_MAX) {
-			resp_error(c->out, ERR_TOO_BIG);
+		if (!kv_string_fits(c, (int64_t)e->vlen, v->len))
 			return;
-		}
 		size_t at = e->vlen;
 		grow(e, at + v->len);
 		if (v->len)
@@ -319,10 +314,8 @@ void cmd_setrange(struct kv_ctx *c)
 		resp_int(c->out, e ? (int64_t)e->vlen : 0);
 		return;
 	}
-	if (off + (int64_t)v->len > KV_STRING_MAX) {
-		resp_error(c->out, ERR_TOO_BIG);
+	if (!kv_string_fits(c, off, v->len)) /* before anything is allocated */
 		return;
-	}
 	if (!e)
 		e = kv_store(c, &c->argv[1], NULL, 0, false);
 	if ((size_t)off + v->len > e->vlen)
@@ -340,12 +333,10 @@ static void incr_by(struct kv_ctx *c, int64_t incr)
 		resp_error(c->out, ERR_NOT_INT);
 		return;
 	}
-	if ((incr < 0 && v < 0 && incr < INT64_MIN - v) ||
-	    (incr > 0 && v > 0 && incr > INT64_MAX - v)) {
+	if (!kv_add_i64(v, incr, &v)) {
 		resp_error(c->out, "ERR increment or decrement would overflow");
 		return;
 	}
-	v += incr;
 	char buf[24];
 	size_t n = resp_ll2str(buf, v);
 	kv_store(c, &c->argv[1], (const uint8_t *)buf, n, true);

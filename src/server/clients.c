@@ -288,6 +288,35 @@ static void multi_track_select(struct client *c, const struct kv_cmd *cmd,
 		c->multi_db = (uint32_t)id;
 }
 
+/* What a transaction may hold: its commands go in one request of one log
+ * entry (server/entry.h), so a command that would take it past an entry's
+ * count of commands or bytes is refused when it is queued, as Redis
+ * refuses a queueing error, and EXEC then discards the transaction
+ * (EXECABORT): an answer no retry can change, where a transaction
+ * proposed whole could only fail on every node. 128 bytes: the request's
+ * and the entry's headers. */
+static bool multi_fits(struct client *c, struct creq *q, const struct resp_arg *argv, uint32_t argc)
+{
+	uint64_t bytes = c->multi.len + 4 + 128;
+	for (uint32_t i = 0; i < argc; i++)
+		bytes += 4 + (uint64_t)argv[i].len;
+	if (c->multi_n >= ENTRY_CMDS_MAX) {
+		resp_errorf(&q->reply,
+			    "ERR a transaction may hold at most %u commands: this one was not "
+			    "queued, and EXEC will discard the transaction",
+			    (unsigned)ENTRY_CMDS_MAX);
+		return false;
+	}
+	if (bytes > RAFT_ENTRY_BYTES_MAX) {
+		resp_errorf(&q->reply,
+			    "ERR a transaction may hold at most %u MiB of commands: this one was "
+			    "not queued, and EXEC will discard the transaction",
+			    (unsigned)(RAFT_ENTRY_BYTES_MAX >> 20));
+		return false;
+	}
+	return true;
+}
+
 /* Queues a command inside MULTI, or refuses it. */
 static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *cmd,
 			const struct resp_arg *argv, uint32_t argc)
@@ -295,6 +324,8 @@ static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *c
 	if (cmd->flags & KV_SERVER) {
 		c->multi_error = true;
 		resp_errorf(&q->reply, "ERR '%s' is not allowed inside MULTI here", cmd->name);
+	} else if (!multi_fits(c, q, argv, argc)) {
+		c->multi_error = true;
 	} else {
 		entry_cmd_append(&c->multi, argv, argc);
 		c->multi_n++;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/assert.h"
 #include "base/mem.h"
 #include "resp/encode.h"
 #include "server/entry.h"
@@ -171,7 +172,9 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 		return;
 	}
 	/* one request, in one log entry, applied at once on every replica; it
-	 * starts in the connection's database, which follows its SELECTs */
+	 * starts in the connection's database, which follows its SELECTs.
+	 * Queueing refused what an entry could not hold (clients.c). */
+	KEEL_ASSERT(c->multi_n <= ENTRY_CMDS_MAX);
 	q->seq = c->next_seq++;
 	struct entry_req_head h = {c->session, q->seq, c->acked_seq + 1, c->db, true};
 	entry_req_header(&q->cmd, &h, c->multi_n);

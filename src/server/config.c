@@ -172,6 +172,8 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		c->replica_max_lag = strtoull(v, &end, 10);
 	} else if (!strcmp(name, "databases")) {
 		return set_databases(c, v, err);
+	} else if (!strcmp(name, "skip-entry")) {
+		c->skip_entry = strtoull(v, &end, 10); /* checked at start: server/poison.c */
 	} else {
 		keel_errmsg_set(err, "unknown setting '%s'", name);
 		return KEEL_EINVAL;

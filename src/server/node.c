@@ -106,13 +106,39 @@ static void release_held(struct server *s)
 
 /* ---- apply -------------------------------------------------------------- */
 
+/* A request's commands, in turn: the replies go to out (an array for a
+ * MULTI/EXEC). */
+static void run_commands(struct server *s, const struct entry_req *q, const struct entry *en,
+			 struct rbuf *out)
+{
+	if (q->h.multi)
+		resp_array(out, q->n_cmds);
+	uint32_t db = q->h.db;
+	for (uint32_t k = 0; k < q->n_cmds; k++) {
+		poison_test_check(s, q->cmds[k].argv, q->cmds[k].argc);
+		struct kv_ctx c = {.kv = &s->kv,
+				   .argv = q->cmds[k].argv,
+				   .argc = q->cmds[k].argc,
+				   .out = out,
+				   .proto = 2,
+				   .now_ms = en->time_ms,
+				   .db = db,
+				   .dbs = en->dbs};
+		kv_exec(&c);
+		db = c.db;
+	}
+}
+
 /* Runs one request of an entry: its reply goes to out. A request its
  * session has seen is not run again (exactly-once, thesis §6.3): it gets
  * the reply it had, or an error that says whether it was applied. Its
  * commands run in its database, checked against the entry's count of
- * databases (the leader's); a SELECT among them moves the ones after it. */
+ * databases (the leader's); a SELECT among them moves the ones after it.
+ * In an entry skipped by --skip-entry (skipped: its index), a new request
+ * is not run: it is answered with an error, recorded in its session as
+ * any reply, the same on every replica (server/poison.h). */
 static void apply_request(struct server *s, const struct entry_req *q, const struct entry *en,
-			  struct rbuf *out)
+			  struct rbuf *out, raft_index skipped)
 {
 	const uint8_t *kept = NULL;
 	size_t klen = 0;
@@ -136,21 +162,13 @@ static void apply_request(struct server *s, const struct entry_req *q, const str
 	default:
 		break;
 	}
-	if (q->h.multi)
-		resp_array(out, q->n_cmds);
-	uint32_t db = q->h.db;
-	for (uint32_t k = 0; k < q->n_cmds; k++) {
-		struct kv_ctx c = {.kv = &s->kv,
-				   .argv = q->cmds[k].argv,
-				   .argc = q->cmds[k].argc,
-				   .out = out,
-				   .proto = 2,
-				   .now_ms = en->time_ms,
-				   .db = db,
-				   .dbs = en->dbs};
-		kv_exec(&c);
-		db = c.db;
-	}
+	if (skipped)
+		resp_errorf(out,
+			    "ERR not applied: its log entry (%llu) failed to apply and was skipped "
+			    "by the operator (--skip-entry)",
+			    (unsigned long long)skipped);
+	else
+		run_commands(s, q, en, out);
 	if (q->h.session)
 		kv_session_record(&s->kv, q->h.session, q->h.seq, q->h.ack, out->p, out->len);
 }
@@ -176,13 +194,21 @@ void server_apply(struct server *s, const struct raft_entry *e)
 			rbuf_init(&s->replies[i]);
 		s->cap_replies = en.n_reqs;
 	}
+	raft_index skipped = poison_skip(s, e->index) ? e->index : 0;
+	if (skipped)
+		fprintf(stderr,
+			"[%llu] entry %llu skipped (--skip-entry): its requests are answered "
+			"with an error\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
+	poison_applying(e->index); /* the fatal paths name it (server/poison.c) */
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */
 		if (en.reqs[i].h.session)
 			requests_before_write(s, en.reqs[i].h.session, en.reqs[i].h.seq);
-		apply_request(s, &en.reqs[i], &en, &s->replies[i]);
+		apply_request(s, &en.reqs[i], &en, &s->replies[i], skipped);
 	}
+	poison_applied(s, e->index);
 	requests_on_applied(s, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
 		if (s->replies[i].cap > 65536) /* a big reply: its buffer goes */
@@ -597,6 +623,8 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	if (s->cfg.verbose)
 		in.options.trace = (struct trace){trace_line, s};
 	int rc = open_storage(s, &in, err);
+	if (!rc) /* before anything is applied: what failed here last time */
+		rc = poison_start(s, s->have_snap ? s->snap.index : 0, err);
 	if (rc)
 		return rc;
 	/* a read replica (SPEC.md §5) has no core and no peers */

@@ -18,6 +18,7 @@
 #include "replica/source.h"
 #include "resp/buf.h"
 #include "resp/parse.h"
+#include "server/poison.h"
 #include "storage/committer.h"
 #include "storage/storage.h"
 
@@ -46,6 +47,7 @@ struct server_config {
 	char sentinel_master[64]; /* --sentinel-master-name: the name clients ask for */
 	int sentinel_port;	  /* --sentinel-port: another client listener (0: none) */
 	char client_announce[64]; /* --client-announce host:port ("": derived) */
+	uint64_t skip_entry;	  /* --skip-entry: the entry that failed (server/poison.h) */
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -228,6 +230,7 @@ struct server {
 		bool active, tcp_open;
 	} join;
 	int64_t last_entry_time; /* of the last applied command entry */
+	struct poison poison;	 /* an entry that failed to apply (server/poison.h) */
 	uint64_t expire_cursor;	 /* active expiry's place in the keyspace: */
 	uint32_t expire_db;	 /* ... a database, and a cursor in it */
 	uint64_t sweep_ticks;

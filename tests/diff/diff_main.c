@@ -8,6 +8,9 @@
  *   - KEYS is compared as a set (the order of a hash table is its own);
  *   - SCAN and RANDOMKEY are checked by what they return being keys that
  *     exist, not by which.
+ * Integers are drawn at their edges too (INT64_MIN/MAX and one past, 2^31,
+ * 2^32, the 512 MiB string limit, ms that overflow: edges[]) for GETRANGE,
+ * SETRANGE, INCRBY, DECRBY, the expiry commands and SCAN COUNT.
  * Both sides run in the same database: SELECT, MOVE, SWAPDB and FLUSHDB are
  * drawn too (mostly among databases 0 to 3, so keys meet), with indexes at
  * and past the edges of redis's 16.
@@ -134,7 +137,10 @@ static const char *vals[] = {"v",
 			     "nan",
 			     "+5",
 			     "-0",
-			     "0.1"};
+			     "0.1",
+			     "1e4932",
+			     "-inf",
+			     "1e-400"};
 
 static uint64_t pick(struct gen *g, uint64_t n)
 {
@@ -165,6 +171,38 @@ static void add_val(struct gen *g)
 	add(g, vals[pick(g, sizeof vals / sizeof vals[0])]);
 }
 
+/* Integers at the edges (0, +-1, INT64_MIN/MAX and one past them, 2^31,
+ * 2^32, the 512 MiB string limit, the seconds that overflow in ms): one of
+ * them, or a small number. None is an offset or a length Redis would
+ * accept and then allocate (512 MiB on both sides): past the limit they
+ * are refused. */
+static const char *edges[] = {"0",
+			      "1",
+			      "-1",
+			      "9223372036854775807",
+			      "-9223372036854775808",
+			      "9223372036854775808",
+			      "-9223372036854775809",
+			      "9223372036854775806",
+			      "2147483647",
+			      "2147483648",
+			      "-2147483649",
+			      "4294967295",
+			      "4294967296",
+			      "536870912",
+			      "536870913",
+			      "9223372036854775",
+			      "9223372036854776",
+			      "-9223372036854776"};
+
+static void add_edge_or_small(struct gen *g, int64_t small_below, int64_t small_from)
+{
+	if (pick(g, 4) == 0)
+		add(g, edges[pick(g, sizeof edges / sizeof edges[0])]);
+	else
+		add_int(g, small_from + (int64_t)pick(g, (uint64_t)(small_below - small_from)));
+}
+
 /* An expiry argument: long enough not to pass during the run, or in the
  * past, or invalid. */
 static void add_expiry(struct gen *g, bool absolute, bool ms)
@@ -178,7 +216,10 @@ static void add_expiry(struct gen *g, bool absolute, bool ms)
 		add(g, "-5");
 		return;
 	case 2:
-		add(g, pick(g, 2) ? "abc" : "9223372036854775807");
+		if (pick(g, 3))
+			add(g, edges[3 + pick(g, sizeof edges / sizeof edges[0] - 3)]);
+		else
+			add(g, "abc");
 		return;
 	case 3:
 		if (absolute) {
@@ -314,6 +355,8 @@ static void generate(struct gen *g)
 		add_key(g);
 		if (!strncmp(c, "RENAME", 6))
 			add_key(g);
+		else if (!strcmp(c + 4, "BY") && pick(g, 3) == 0) /* INCRBY, DECRBY */
+			add(g, edges[pick(g, sizeof edges / sizeof edges[0])]);
 		else
 			add_val(g);
 		break;
@@ -337,13 +380,13 @@ static void generate(struct gen *g)
 	case 12:
 		add(g, "GETRANGE");
 		add_key(g);
-		add_int(g, (int64_t)pick(g, 20) - 10);
-		add_int(g, (int64_t)pick(g, 20) - 10);
+		add_edge_or_small(g, 10, -10);
+		add_edge_or_small(g, 10, -10);
 		break;
 	case 13:
 		add(g, "SETRANGE");
 		add_key(g);
-		add_int(g, (int64_t)pick(g, 12) - 2);
+		add_edge_or_small(g, 10, -2);
 		add_val(g);
 		break;
 	case 14:
@@ -468,8 +511,11 @@ static bool scan_matches_keys(struct kv *kv, struct gen *g, struct rbuf *s1, str
 {
 	static const char *pats[] = {"*", "k*", "k?", "*1*", "[a-k]*"};
 	const char *pat = pats[pick(g, 5)];
-	char count[16];
+	char count[24];
+	static const char *big[] = {"9223372036854775807", "2147483648", "4294967296"};
 	snprintf(count, sizeof count, "%d", 1 + (int)pick(g, 5));
+	if (pick(g, 5) == 0) /* a COUNT at an edge: the whole table at once */
+		snprintf(count, sizeof count, "%s", big[pick(g, 3)]);
 	struct rbuf all, one;
 	rbuf_init(&all);
 	rbuf_init(&one);

@@ -16,6 +16,8 @@
 #include "kv/snapshot.h"
 #include "resp/encode.h"
 
+#include "kv_edges.h"
+
 struct run {
 	struct kv kv;
 	struct rbuf out;
@@ -278,6 +280,158 @@ static void globs(void **state)
 		if (m != t[i].match)
 			fail_msg("glob '%s' on '%s': %d", t[i].pat, t[i].s, m);
 	}
+}
+
+/* Every integer argument at its edges (tests/unit/kv_edges.h): keel's
+ * reply is redis-server's, byte for byte, and nothing overflows (UBSan
+ * stops the suite at the first signed overflow). The keyspace's time is
+ * near the one the replies were taken at (2026), so the same expiry
+ * times are in the past and in the future on both sides. */
+static void edge_values(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	r.now = 1780000000000;
+	for (size_t i = 0; i < sizeof edge_cases / sizeof edge_cases[0]; i++) {
+		const struct edge_case *t = &edge_cases[i];
+		if (!strcmp(t->reply, "*2 (scan)")) {
+			const char *got = run(&r, t->cmd);
+			if (strncmp(got, "*2\r\n$", 5))
+				fail_msg("%s: got '%s', want a cursor and keys", t->cmd, got);
+			continue;
+		}
+		expect(&r, t->cmd, t->reply, strlen(t->reply));
+	}
+	teardown(&r);
+}
+
+/* The sizes that would pass KV_STRING_MAX are refused before anything is
+ * allocated (a test of 512 MiB strings themselves would need the memory). */
+static void string_limit_without_allocating(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	const char *too_big = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+	EXPECT(&r, "SET foo bar", "+OK\r\n");
+	expect(&r, "SETRANGE foo 9223372036854775807 x", too_big, strlen(too_big));
+	expect(&r, "SETRANGE foo 9223372036854775806 xy", too_big, strlen(too_big));
+	expect(&r, "SETRANGE foo 536870912 x", too_big, strlen(too_big));
+	expect(&r, "SETRANGE foo 536870911 xy", too_big, strlen(too_big));
+	expect(&r, "SETRANGE new 536870912 x", too_big, strlen(too_big));
+	EXPECT(&r, "EXISTS new", ":0\r\n");
+	EXPECT(&r, "GET foo", "$3\r\nbar\r\n");
+	/* the limit itself is reached without allocating it: an empty write */
+	EXPECT(&r, "SETRANGE foo 536870911 \"\"", ":3\r\n");
+	/* APPEND is checked by the same rule: a value made to look 512 MiB
+	 * long (its bytes are never read: APPEND refuses before copying) */
+	struct resp_arg key = {(const uint8_t *)"foo", 3};
+	struct kv_entry *e = kv_dict_find(&r.kv.db[0], key.p, key.len);
+	assert_non_null(e);
+	size_t real = e->vlen;
+	e->vlen = (size_t)536870911;
+	expect(&r, "APPEND foo xy", too_big, strlen(too_big));
+	EXPECT(&r, "APPEND foo \"\"", ":536870911\r\n");
+	e->vlen = real;
+	EXPECT(&r, "GET foo", "$3\r\nbar\r\n");
+	teardown(&r);
+}
+
+/* Times near the ends of int64 with a keyspace clock near 0 or negative
+ * (an entry's time is the leader's; a test or a fuzzer may give any):
+ * TTL's rounding and the expiry arithmetic never overflow. */
+static void expiry_arithmetic_at_the_edges(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	r.now = 0;
+	EXPECT(&r, "SET k v", "+OK\r\n");
+	EXPECT(&r, "PEXPIREAT k 9223372036854775807", ":1\r\n");
+	EXPECT(&r, "PTTL k", ":9223372036854775807\r\n");
+	EXPECT(&r, "TTL k", ":9223372036854776\r\n");
+	EXPECT(&r, "PEXPIREAT k 9223372036854775499", ":1\r\n");
+	EXPECT(&r, "TTL k", ":9223372036854775\r\n");
+	EXPECT(&r, "PEXPIRE k 9223372036854775807", ":1\r\n");
+	EXPECT(&r, "SET k v PX 9223372036854775807", "+OK\r\n");
+	r.now = 1;
+	EXPECT(&r, "PEXPIRE k 9223372036854775807",
+	       "-ERR invalid expire time in 'pexpire' command\r\n");
+	EXPECT(&r, "SET k v PX 9223372036854775807",
+	       "-ERR invalid expire time in 'set' command\r\n");
+	EXPECT(&r, "GETEX k PX 9223372036854775807",
+	       "-ERR invalid expire time in 'getex' command\r\n");
+	r.now = -5000; /* a clock before 1970 */
+	EXPECT(&r, "SET k v PXAT 9223372036854775807", "+OK\r\n");
+	EXPECT(&r, "PTTL k", ":9223372036854775807\r\n");
+	EXPECT(&r, "PEXPIRE k -9223372036854775808",
+	       "-ERR invalid expire time in 'pexpire' command\r\n");
+	EXPECT(&r, "EXISTS k", ":1\r\n");
+	EXPECT(&r, "SET k v PX 9223372036854775807", "+OK\r\n");
+	teardown(&r);
+}
+
+/* SCAN's COUNT at the top of int64: ten buckets a key asked for would
+ * overflow; it saturates (the whole table, as a full scan). */
+static void scan_count_at_the_edge(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	EXPECT(&r, "MSET a 1 b 2 c 3", "+OK\r\n");
+	const char *got = run(&r, "SCAN 0 COUNT 9223372036854775807");
+	assert_true(!strncmp(got, "*2\r\n$1\r\n0\r\n*3\r\n", 15));
+	got = run(&r, "SCAN 18446744073709551615 COUNT 922337203685477580");
+	assert_true(!strncmp(got, "*2\r\n", 4));
+	EXPECT(&r, "SCAN 18446744073709551616", "-ERR invalid cursor\r\n");
+	teardown(&r);
+}
+
+/* Redis 7.2's (and 7.0.15's) nesting limit: a match that needs more than
+ * 1000 stars nested fails, whatever the pattern's length, so 200,000
+ * stars take a bounded stack. The figures are redis-server 7.0.15's. */
+static void glob_nesting_bounded(void **state)
+{
+	(void)state;
+	size_t n = 200000;
+	uint8_t *pat = malloc(2 * n + 2), *s = malloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		pat[2 * i] = '*';
+		pat[2 * i + 1] = 'a';
+		s[i] = 'a';
+	}
+	pat[2 * n] = 'b';
+	assert_false(kv_glob(pat, 2 * n + 1, s, n, false));
+	memset(pat, '*', 2 * n);
+	memcpy(pat + 2 * n, "ab", 2);
+	assert_false(kv_glob(pat, 2 * n + 2, s, n, false)); /* a run of stars is one */
+	assert_true(kv_glob(pat, 2 * n + 1, s, n, false));
+	/* "*a" x k then "*" against 3000 a's: matches up to k = 1000 */
+	for (size_t k = 998; k <= 1002; k++) {
+		for (size_t i = 0; i < k; i++) {
+			pat[2 * i] = '*';
+			pat[2 * i + 1] = 'a';
+		}
+		pat[2 * k] = '*';
+		bool m = kv_glob(pat, 2 * k + 1, s, 3000, false);
+		if (m != (k <= 1000))
+			fail_msg("%zu times '*a' then '*': %d", k, m);
+	}
+	/* "a*" x k (then "a") against 1200 a's */
+	for (size_t k = 999; k <= 1001; k++) {
+		for (size_t i = 0; i < k; i++) {
+			pat[2 * i] = 'a';
+			pat[2 * i + 1] = '*';
+		}
+		pat[2 * k] = 'a';
+		assert_true(kv_glob(pat, 2 * k, s, 1200, false));
+		bool m = kv_glob(pat, 2 * k + 1, s, 1200, false);
+		if (m != (k <= 1000))
+			fail_msg("%zu times 'a*' then 'a': %d", k, m);
+	}
+	free(pat);
+	free(s);
 }
 
 struct seen {
@@ -893,6 +1047,11 @@ int main(void)
 		cmocka_unit_test(swapdb_and_flushdb),
 		cmocka_unit_test(expiry_in_every_database),
 		cmocka_unit_test(snapshot_databases),
+		cmocka_unit_test(edge_values),
+		cmocka_unit_test(string_limit_without_allocating),
+		cmocka_unit_test(expiry_arithmetic_at_the_edges),
+		cmocka_unit_test(scan_count_at_the_edge),
+		cmocka_unit_test(glob_nesting_bounded),
 	};
 	return UNIT_RUN("kv", tests);
 }

@@ -1,0 +1,273 @@
+/* server/poison.c — the last line of defence against a poison pill
+ * (server/poison.h): the failure record written on the way down, the
+ * --skip-entry check at start, and the test-only trigger.
+ *
+ * FILES in the data folder, each one decimal index and a newline, written
+ * to a temporary name, fsynced, renamed, the folder fsynced:
+ *   apply-failed  the command entry this node was applying when it died
+ *                 (written from the fatal path: only async-signal-safe
+ *                 calls there: open, write, fsync, close)
+ *   skip-entry    the entry the operator asked to apply as a no-op
+ * Both are removed once this node's snapshot covers their entry. */
+#include "server/poison.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/assert.h"
+#include "server/server.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define POISON_TEST_BUILD 1
+#else
+#define POISON_TEST_BUILD 0
+#endif
+
+#define ALT_STACK_BYTES (64u << 10) /* for a handler after a stack overflow */
+
+/* What the fatal path reads: set at start, then only the index changes. */
+static _Atomic uint64_t applying;
+static char failed_path[IO_PATH_MAX + 32], failed_tmp[IO_PATH_MAX + 32], dir_path[IO_PATH_MAX];
+static char node_tag[32];
+
+static size_t u64_dec(uint64_t v, char *out)
+{
+	char tmp[24];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static void say(const char *s)
+{
+	ssize_t rc = write(2, s, strlen(s));
+	(void)rc;
+}
+
+/* index + "\n" into path, durably (tmp, fsync, rename, fsync the folder).
+ * Async-signal-safe. */
+static bool write_index(const char *path, const char *tmp, raft_index index)
+{
+	char num[24];
+	size_t n = u64_dec(index, num);
+	num[n++] = '\n';
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	bool ok = write(fd, num, n) == (ssize_t)n && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+	int d = open(dir_path, O_RDONLY | O_CLOEXEC);
+	if (d >= 0) {
+		ok = fsync(d) == 0 && ok;
+		close(d);
+	}
+	return ok;
+}
+
+/* The fatal path: at most once, and only while an entry is applied. */
+static void record_failure(void)
+{
+	uint64_t at = atomic_exchange(&applying, 0);
+	if (!at)
+		return;
+	char num[24];
+	num[u64_dec(at, num)] = 0;
+	bool ok = write_index(failed_path, failed_tmp, at);
+	say("keel: ");
+	say(node_tag);
+	say("applying committed entry ");
+	say(num);
+	say(" failed: the node stops. Every member applies the same entry and fails alike. ");
+	say(ok ? "Recorded in " : "COULD NOT record it in ");
+	say(failed_path);
+	say(". Restart with a fixed keel-server, or start each member with --skip-entry ");
+	say(num);
+	say(" (docs/operations.md: a committed entry that fails to apply)\n");
+}
+
+static void on_fatal_signal(int sig)
+{
+	record_failure();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_fatal_paths(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fatal_signal;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGABRT, &sa, NULL); /* KEEL_ASSERT, out of memory */
+#if POISON_TEST_BUILD
+	/* the sanitizers handle SIGSEGV and friends, report, and die through
+	 * their own exit, which calls this */
+	__sanitizer_set_death_callback(record_failure);
+#else
+	static char alt_stack[ALT_STACK_BYTES];
+	stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
+	sigaltstack(&ss, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+#endif
+}
+
+/* A record's index, 0 if there is none; -1 if it cannot be read. */
+static int64_t read_index(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[32] = "";
+	char *end = NULL;
+	bool got = fgets(line, sizeof line, f) != NULL;
+	fclose(f);
+	unsigned long long v = got ? strtoull(line, &end, 10) : 0;
+	if (!got || end == line || (*end != '\n' && *end) || v == 0 || v > INT64_MAX)
+		return -1;
+	return (int64_t)v;
+}
+
+static int load(const char *path, raft_index *out, struct keel_errmsg *err)
+{
+	int64_t v = read_index(path);
+	if (v < 0) {
+		keel_errmsg_set(err, "%s: not an entry index; it holds one decimal index", path);
+		return KEEL_ECORRUPT;
+	}
+	*out = (raft_index)v;
+	return KEEL_OK;
+}
+
+/* The records at start: those a snapshot has passed are retired. */
+static int load_records(struct server *s, raft_index snap, struct keel_errmsg *err)
+{
+	struct poison *p = &s->poison;
+	char skip_path[IO_PATH_MAX + 32];
+	snprintf(skip_path, sizeof skip_path, "%s/skip-entry", s->cfg.dir);
+	int rc = load(failed_path, &p->failed, err);
+	if (!rc)
+		rc = load(skip_path, &p->skip, err);
+	if (rc)
+		return rc;
+	if (p->failed && p->failed <= snap) {
+		fprintf(stderr,
+			"[%llu] %s: entry %llu is in this node's snapshot (at %llu) now: "
+			"record removed\n",
+			(unsigned long long)s->cfg.id, failed_path, (unsigned long long)p->failed,
+			(unsigned long long)snap);
+		unlink(failed_path);
+		p->failed = 0;
+	}
+	if (p->skip && p->skip <= snap) {
+		unlink(skip_path);
+		p->skip = 0;
+	}
+	return KEEL_OK;
+}
+
+/* --skip-entry N: only the entry that failed here (or the one already
+ * being skipped), recorded before anything is applied. */
+static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
+{
+	struct poison *p = &s->poison;
+	if (n == p->skip)
+		return KEEL_OK;
+	if (n != p->failed) {
+		if (p->failed)
+			keel_errmsg_set(err,
+					"--skip-entry %llu: the entry that failed to apply on this "
+					"node is %llu (%s); only that one may be skipped",
+					(unsigned long long)n, (unsigned long long)p->failed,
+					failed_path);
+		else
+			keel_errmsg_set(err,
+					"--skip-entry %llu: no entry failed to apply on this node "
+					"(%s is absent); an entry is skipped only where it failed, "
+					"so that every replica skips the same one",
+					(unsigned long long)n, failed_path);
+		return KEEL_EINVAL;
+	}
+	char path[IO_PATH_MAX + 32], tmp[IO_PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/skip-entry", s->cfg.dir);
+	snprintf(tmp, sizeof tmp, "%s/skip-entry.tmp", s->cfg.dir);
+	if (!write_index(path, tmp, n)) {
+		keel_errmsg_set(err, "--skip-entry: cannot write %s", path);
+		return KEEL_EIO;
+	}
+	p->skip = n;
+	fprintf(stderr,
+		"[%llu] --skip-entry %llu: the entry that failed here is applied as a "
+		"no-op, its requests answered with an error (kept in %s)\n",
+		(unsigned long long)s->cfg.id, (unsigned long long)n, path);
+	return KEEL_OK;
+}
+
+int poison_start(struct server *s, raft_index snapshot_index, struct keel_errmsg *err)
+{
+	snprintf(dir_path, sizeof dir_path, "%s", s->cfg.dir);
+	snprintf(failed_path, sizeof failed_path, "%s/apply-failed", s->cfg.dir);
+	snprintf(failed_tmp, sizeof failed_tmp, "%s/apply-failed.tmp", s->cfg.dir);
+	snprintf(node_tag, sizeof node_tag, "[%llu] ", (unsigned long long)s->cfg.id);
+	int rc = load_records(s, snapshot_index, err);
+	if (!rc && s->cfg.skip_entry)
+		rc = accept_skip(s, s->cfg.skip_entry, err);
+	if (rc)
+		return rc;
+	if (s->poison.failed && s->poison.failed != s->poison.skip)
+		fprintf(stderr,
+			"[%llu] entry %llu failed to apply when this node last ran (%s): "
+			"it is applied again\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)s->poison.failed,
+			failed_path);
+	const char *key = POISON_TEST_BUILD ? getenv("KEEL_TEST_POISON_KEY") : NULL;
+	if (key && *key)
+		snprintf(s->poison.test_key, sizeof s->poison.test_key, "%s", key);
+	install_fatal_paths();
+	return KEEL_OK;
+}
+
+void poison_applying(raft_index index)
+{
+	atomic_store(&applying, index);
+}
+
+void poison_applied(struct server *s, raft_index index)
+{
+	atomic_store(&applying, 0);
+	if (s->poison.failed && index >= s->poison.failed) {
+		unlink(failed_path);
+		s->poison.failed = 0;
+	}
+}
+
+bool poison_skip(const struct server *s, raft_index index)
+{
+	return s->poison.skip && index == s->poison.skip;
+}
+
+void poison_test_check(const struct server *s, const struct resp_arg *argv, uint32_t argc)
+{
+	const char *key = s->poison.test_key;
+	size_t n = strlen(key);
+	if (POISON_TEST_BUILD && n && argc > 1 && argv[1].len == n && !memcmp(argv[1].p, key, n))
+		keel_assert_fail("a write of KEEL_TEST_POISON_KEY (a test build's poison pill)",
+				 __FILE__, __LINE__);
+}
