@@ -46,6 +46,8 @@ struct server_config {
 	char sentinel_master[64]; /* --sentinel-master-name: the name clients ask for */
 	int sentinel_port;	  /* --sentinel-port: another client listener (0: none) */
 	char client_announce[64]; /* --client-announce host:port ("": derived) */
+	uint64_t session_timeout_ms; /* a session idle this long expires (0: never) */
+	uint64_t session_max_bytes;  /* the session table's bound (0: none) */
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -94,6 +96,7 @@ struct client {
 	bool no_evict, no_touch;       /* CLIENT NO-EVICT / NO-TOUCH: shown only */
 	uint64_t session, next_seq;    /* exactly-once: this connection's session */
 	uint64_t acked_seq;	       /* every write up to it has been answered */
+	uint64_t resumed_at; /* CLIENT SESSION resumed at it, not yet seen to exist */
 	struct client *next_in_session; /* the server's session map */
 	/* one connection, one order (requests.c): reads wait for the writes
 	 * answered before them to be applied here */
@@ -382,6 +385,7 @@ void clients_free(struct server *s);  /* the kept slots and reply buffer */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
 void client_set_session(struct client *c, uint64_t id);
+uint64_t client_ack(const struct client *c); /* the ack its next write carries */
 struct client *client_by_session(struct server *s, uint64_t id); /* NULL: none here */
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
