@@ -47,11 +47,13 @@ struct kv {
 	bool hold;		 /* kv_hold: new databases are held too */
 	uint64_t seed;		 /* of the hash tables */
 	struct kv_dict sessions; /* exactly-once: session id -> last seq, reply */
-	uint64_t sess_head, sess_tail; /* the sessions by last use (kv/session.c) */
-	int64_t sess_tail_used;	       /* the newest stamp (0: no session) */
-	uint64_t sess_bytes;	       /* the values of the sessions, in bytes */
 	uint64_t rand_state;	 /* RANDOMKEY, SCAN of a random start: reads only */
 	struct rbuf scratch;	 /* a session's value, being rebuilt */
+
+	/* the sessions in order of last use (kv/session.c) */
+	uint64_t sess_head, sess_tail;
+	int64_t sess_tail_used; /* the newest stamp (0: no session) */
+	uint64_t sess_bytes;	/* the values of the sessions, in bytes */
 };
 
 struct kv_ctx;
@@ -185,8 +187,8 @@ enum kv_session_seen {
 			      * first its connection has no answer for (ack
 			      * below seq): the session expired; not applied */
 };
-int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack,
-		     const uint8_t **reply, size_t *len);
+int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, const uint8_t **reply,
+		     size_t *len);
 /* Records an applied request, at the entry's time now_ms. */
 void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, int64_t now_ms,
 		       const uint8_t *reply, size_t len);

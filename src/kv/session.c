@@ -197,7 +197,7 @@ static void put_rec(struct rbuf *b, uint64_t seq, uint32_t len, const uint8_t *r
 static void sess_bound(uint8_t *p, size_t *len, uint32_t n, uint64_t *bytes)
 {
 	size_t at = SESS_HEAD;
-	for (uint32_t i = 0; i < n && *bytes > KV_SESSION_KEEP_BYTES; i++) {
+	for (uint32_t i = 0; i<n && * bytes> KV_SESSION_KEEP_BYTES; i++) {
 		uint32_t rlen = bytes_get_u32(p + at + 8);
 		if (rlen == SESS_DROPPED) {
 			at += 12;

@@ -80,8 +80,8 @@ static int set_sessions(struct server_config *c, const char *name, const char *v
 	bool ms = !strcmp(name, "session-timeout-ms");
 	int64_t max = ms ? 100ll * 365 * 24 * 3600 * 1000 : 1ll << 30; /* a century; 1 PiB */
 	if (!resp_str2ll((const uint8_t *)v, strlen(v), &n) || n < 0 || n > max) {
-		keel_errmsg_set(err, "--%s: a number from 0 to %lld, got '%s'", name, (long long)max,
-				v);
+		keel_errmsg_set(err, "--%s: a number from 0 to %lld, got '%s'", name,
+				(long long)max, v);
 		return KEEL_EINVAL;
 	}
 	if (ms)

@@ -116,9 +116,9 @@ static void apply_request(struct server *s, const struct entry_req *q, const str
 {
 	const uint8_t *kept = NULL;
 	size_t klen = 0;
-	switch (q->h.session ? kv_session_check(&s->kv, q->h.session, q->h.seq, q->h.ack, &kept,
-						&klen)
-			   : KV_SESSION_NEW) {
+	switch (q->h.session
+			? kv_session_check(&s->kv, q->h.session, q->h.seq, q->h.ack, &kept, &klen)
+			: KV_SESSION_NEW) {
 	case KV_SESSION_REPLY:
 		rbuf_put(out, kept, klen);
 		return;

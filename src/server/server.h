@@ -46,8 +46,10 @@ struct server_config {
 	char sentinel_master[64]; /* --sentinel-master-name: the name clients ask for */
 	int sentinel_port;	  /* --sentinel-port: another client listener (0: none) */
 	char client_announce[64]; /* --client-announce host:port ("": derived) */
-	uint64_t session_timeout_ms; /* a session idle this long expires (0: never) */
-	uint64_t session_max_bytes;  /* the session table's bound (0: none) */
+
+	/* exactly-once sessions: idle this long, one expires (0: never); the
+	 * table's bound in bytes (0: none) */
+	uint64_t session_timeout_ms, session_max_bytes;
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -96,7 +98,7 @@ struct client {
 	bool no_evict, no_touch;       /* CLIENT NO-EVICT / NO-TOUCH: shown only */
 	uint64_t session, next_seq;    /* exactly-once: this connection's session */
 	uint64_t acked_seq;	       /* every write up to it has been answered */
-	uint64_t resumed_at; /* CLIENT SESSION resumed at it, not yet seen to exist */
+	uint64_t resumed_at;	       /* CLIENT SESSION <id> <seq>: clients.c */
 	struct client *next_in_session; /* the server's session map */
 	/* one connection, one order (requests.c): reads wait for the writes
 	 * answered before them to be applied here */

@@ -23,6 +23,7 @@ struct run {
 	int proto;
 	uint32_t db;  /* the connection's database: SELECT changes it */
 	uint32_t dbs; /* the databases commands may name (0: the keyspace's) */
+
 	uint64_t session; /* the request's session (0: the leader's own) */
 };
 
@@ -394,7 +395,8 @@ static void session_keeps_unanswered_replies(void **state)
 	}
 	for (uint64_t seq = 1; seq <= 4; seq++) { /* each one's own reply */
 		int n = snprintf(buf, sizeof buf, ":%llu\r\n", (unsigned long long)seq);
-		assert_int_equal(kv_session_check(&kv, 9, seq, seq, &reply, &len), KV_SESSION_REPLY);
+		assert_int_equal(kv_session_check(&kv, 9, seq, seq, &reply, &len),
+				 KV_SESSION_REPLY);
 		assert_int_equal(len, (size_t)n);
 		assert_memory_equal(reply, buf, len);
 	}
@@ -461,10 +463,10 @@ static void session_older_layouts_restored(void **state)
 	rbuf_put_u64(&vals[0], 40);
 	rbuf_put(&vals[0], ":1\r\n", 4);
 	rbuf_put_u64(&vals[1], UINT64_MAX);
-	rbuf_put_u64(&vals[1], 7);  /* last */
-	rbuf_put_u64(&vals[1], 6);  /* ack */
-	rbuf_put_u32(&vals[1], 2);  /* records */
-	rbuf_put_u64(&vals[1], 8);  /* bytes of replies */
+	rbuf_put_u64(&vals[1], 7); /* last */
+	rbuf_put_u64(&vals[1], 6); /* ack */
+	rbuf_put_u32(&vals[1], 2); /* records */
+	rbuf_put_u64(&vals[1], 8); /* bytes of replies */
 	rbuf_put_u64(&vals[1], 6);
 	rbuf_put_u32(&vals[1], 4);
 	rbuf_put(&vals[1], ":6\r\n", 4);
