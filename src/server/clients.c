@@ -353,7 +353,7 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	bool read = (cmd->flags & KV_READ) != 0;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
-		struct entry_req_head h = {c->session, q->seq, client_ack(c), c->db, false};
+		struct entry_req_head h = {c->session, q->seq, client_ack(c, q->seq), c->db, false};
 		entry_req_header(&q->cmd, &h, 1);
 	}
 	q->db = c->db;
@@ -498,15 +498,21 @@ int clients_listen(struct server *s, struct keel_errmsg *err)
 
 /* ---- the session map: which client here has a session ---------------------- */
 
-/* The ack a write carries: the lowest sequence number whose reply the
- * connection has not been given. A connection that resumed a session
- * (CLIENT SESSION) has not been given the replies before the number it
- * resumed at, so until a write shows the session is still there its acks
- * stay below it: the state machine then refuses a write of an expired
- * session rather than start it again (kv/session.c). */
-uint64_t client_ack(const struct client *c)
+/* The ack write seq carries: the lowest sequence number whose reply the
+ * connection has not been given; the state machine applies a write of a
+ * session it does not have (expired) only if its ack is its own number
+ * (kv/session.c). While no write of the connection has gone to a leader,
+ * none can have been applied: the ack is seq itself, so a write after
+ * ones refused here (too large, no leader in time) starts the session. A
+ * connection that resumed a session (CLIENT SESSION) has not been given
+ * the replies before the number it resumed at: until a write shows the
+ * session is still there, its acks stay below it, and a write of an
+ * expired session is refused rather than started again. */
+uint64_t client_ack(const struct client *c, uint64_t seq)
 {
-	return c->resumed_at ? c->resumed_at - 1 : c->acked_seq + 1;
+	if (c->resumed_at)
+		return c->resumed_at - 1;
+	return c->sent_write ? c->acked_seq + 1 : seq;
 }
 
 static bool session_expired(const struct rbuf *r)

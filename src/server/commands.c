@@ -174,7 +174,7 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	/* one request, in one log entry, applied at once on every replica; it
 	 * starts in the connection's database, which follows its SELECTs */
 	q->seq = c->next_seq++;
-	struct entry_req_head h = {c->session, q->seq, client_ack(c), c->db, true};
+	struct entry_req_head h = {c->session, q->seq, client_ack(c, q->seq), c->db, true};
 	entry_req_header(&q->cmd, &h, c->multi_n);
 	c->db = c->multi_db;
 	rbuf_put(&q->cmd, c->multi.p, c->multi.len);

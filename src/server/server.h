@@ -99,6 +99,7 @@ struct client {
 	uint64_t session, next_seq;    /* exactly-once: this connection's session */
 	uint64_t acked_seq;	       /* every write up to it has been answered */
 	uint64_t resumed_at;	       /* CLIENT SESSION <id> <seq>: clients.c */
+	bool sent_write;	       /* a write of it has gone to a leader */
 	struct client *next_in_session; /* the server's session map */
 	/* one connection, one order (requests.c): reads wait for the writes
 	 * answered before them to be applied here */
@@ -387,7 +388,7 @@ void clients_free(struct server *s);  /* the kept slots and reply buffer */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
 void client_set_session(struct client *c, uint64_t id);
-uint64_t client_ack(const struct client *c); /* the ack its next write carries */
+uint64_t client_ack(const struct client *c, uint64_t seq); /* the ack write seq carries */
 struct client *client_by_session(struct server *s, uint64_t id); /* NULL: none here */
 
 /* server/sentinel.c: Sentinel-compatible discovery. */

@@ -287,8 +287,17 @@ def sessions_expire_by_the_leaders_time():
                 "not applied" in r[1], r
         assert harness.retry(lambda: c.client(lead).get("ctr")) == "2"
         assert idle("INCR", "other") == 2, "an open connection idle past the timeout"
-        wait_for("one session on every node",
-                 lambda: all(field(c, i, "memory", "keel_sessions") == 1 for i in (1, 2, 3)), 10)
+        # a first write refused before the log (too large) does not make the
+        # writes after it look like an expired session's
+        got = pipeline(c.addr(f), [("SET", "big", "x" * (64 << 20)), ("INCR", "after-big")], 60)
+        assert isinstance(got[0], tuple) and "larger than a log entry" in got[0][1], got[0]
+        assert got[1] == 1, got[1]
+        wait_for("two sessions on every node",
+                 lambda: all(field(c, i, "memory", "keel_sessions") == 2 for i in (1, 2, 3)), 10)
+        p = subprocess.run([harness.SERVER, "--id", "1", "--session-timeout-ms", "3000",
+                            "--request-timeout-ms", "3000"], capture_output=True, text=True,
+                           timeout=10)
+        assert p.returncode != 0 and "longer than --request-timeout-ms" in p.stderr, p.stderr
         return (f"sessions gone on every node {took:.1f}s after the last write; "
                 f"a resumed write refused as expired; an idle connection wrote on")
     finally:
