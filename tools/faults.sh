@@ -5,8 +5,10 @@
 #   tools/faults.sh teeth           the suites against a build with a
 #                                   deliberate bug (each patch in
 #                                   tests/cluster/mutants/; replica_*: the
-#                                   replica suite, the others: the nemesis
-#                                   suite): it must report the violation.
+#                                   replica suite, order_*: the order
+#                                   suite's write sent twice, the others:
+#                                   the nemesis suite): it must report the
+#                                   violation.
 #                                   Prints `teeth: N passed, M failed`
 #                                   (passed: the bug was caught).
 #   tools/faults.sh all SECONDS     every nemesis together for SECONDS.
@@ -14,7 +16,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-VIOLATION="NOT linearizable|acknowledged writes lost|half applied|differs from the leader|went from|replica [0-9]+ stopped"
+VIOLATION="NOT linearizable|acknowledged writes lost|half applied|differs from the leader|went from|replica [0-9]+ stopped|answered as not applied was applied"
 
 # Runs the suite that must catch the mutant name against build.
 hunt() {
@@ -22,6 +24,10 @@ hunt() {
 	replica_*)
 		/usr/bin/python3 tests/cluster/replica_test.py "$2" \
 			source_killed_mid_catchup_and_mid_stream 2>&1
+		;;
+	order_*)
+		/usr/bin/python3 tests/cluster/order_test.py "$2" \
+			a_write_sent_twice_is_never_answered_not_applied 2>&1
 		;;
 	*) /usr/bin/python3 tests/cluster/nemesis_test.py "$2" --time "${TEETH_TIME:-60}" \
 		partition_kill 2>&1 ;;

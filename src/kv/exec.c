@@ -37,6 +37,8 @@ void kv_free(struct kv *kv)
 	kv->db = NULL;
 	kv->n_db = 0;
 	kv_dict_free(&kv->sessions);
+	kv->sess_head = kv->sess_tail = kv->sess_bytes = 0;
+	kv->sess_tail_used = 0;
 	rbuf_free(&kv->scratch);
 }
 

@@ -49,6 +49,11 @@ struct kv {
 	struct kv_dict sessions; /* exactly-once: session id -> last seq, reply */
 	uint64_t rand_state;	 /* RANDOMKEY, SCAN of a random start: reads only */
 	struct rbuf scratch;	 /* a session's value, being rebuilt */
+
+	/* the sessions in order of last use (kv/session.c) */
+	uint64_t sess_head, sess_tail;
+	int64_t sess_tail_used; /* the newest stamp (0: no session) */
+	uint64_t sess_bytes;	/* the values of the sessions, in bytes */
 };
 
 struct kv_ctx;
@@ -110,6 +115,7 @@ struct kv_ctx {
 	int64_t now_ms;	  /* see the top of this file */
 	uint32_t db;	  /* in and out: the database it runs in (SELECT changes it) */
 	uint32_t dbs;	  /* the databases it may name, 1 .. KV_DBS_MAX; 0: kv->n_db */
+	uint64_t session; /* the request's session (0: none, the leader's own) */
 };
 
 /* A keyspace of KV_DBS_DEFAULT databases (kv_init) or n_db (kv_init_dbs,
@@ -165,7 +171,8 @@ struct kv_entry *kv_find(struct kv_ctx *c, const struct resp_arg *key, bool writ
  * the highest sequence number applied and the replies of the requests its
  * connection has not yet been given (at or above the highest ack its
  * requests carried), plus the newest, within KV_SESSION_KEEP_BYTES of
- * replies (older ones past it are remembered as applied, reply dropped). */
+ * replies (older ones past it are remembered as applied, reply dropped),
+ * and the time of the entry that last used it. */
 #define KV_SESSION_KEEP_BYTES (1u << 20)
 #define KV_SESSION_KEEP_MAX   100000 /* requests remembered per session */
 
@@ -176,12 +183,31 @@ enum kv_session_seen {
 	KV_SESSION_ANSWERED, /* below the session's ack: its reply was given */
 	KV_SESSION_PASSED,   /* never applied, and never will be: a later
 			      * request of the session was applied first */
+	KV_SESSION_EXPIRED,  /* no such session, and the request is not the
+			      * first its connection has no answer for (ack
+			      * below seq): the session expired; not applied */
 };
-int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t **reply,
+int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, const uint8_t **reply,
 		     size_t *len);
-void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack,
+/* Records an applied request, at the entry's time now_ms. */
+void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, int64_t now_ms,
 		       const uint8_t *reply, size_t len);
 uint64_t kv_session_kept(struct kv *kv, uint64_t id); /* requests remembered */
+/* Removes the sessions last used at or before now_ms - idle_ms (idle_ms
+ * 0: none for idleness), then, while the table's values hold more than
+ * max_bytes (0: no bound), the least recently used, a whole group of
+ * equal stamps at a time; returns how many went. What KEEL.EXPIRE-SESSIONS
+ * does. */
+uint64_t kv_session_expire(struct kv *kv, int64_t now_ms, int64_t idle_ms, uint64_t max_bytes);
+/* The stamp of the least recently used session (INT64_MAX: none). */
+int64_t kv_session_oldest(struct kv *kv);
+/* Snapshots: the sessions in order of last use; a session read from a
+ * snapshot (any layout; false: malformed) is put at the end of the list,
+ * and kv_session_relink, once all are read, puts the list in order of
+ * stamp where it is not. */
+void kv_session_each(struct kv *kv, void (*fn)(void *ctx, struct kv_entry *e), void *ctx);
+bool kv_session_adopt(struct kv *kv, struct kv_entry *e);
+void kv_session_relink(struct kv *kv);
 
 /* Active expiry: calls fn for up to max keys of one database whose expiry
  * is at or before now_ms, scanning on from database *db at *cursor (0, 0

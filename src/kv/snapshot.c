@@ -9,15 +9,18 @@
  *      count times: 4 key length, key, 8 value length, value,
  *                   8 expiry (ms since the epoch, 0: none; never negative)
  *   8  count of client sessions
- *   count times: 8 session id, 8 value length, value (the last
- *                sequence number, u64, then its reply)
+ *   count times: 8 session id, 8 value length, value (kv/session.c's
+ *                layout: its requests and replies, the time it was last
+ *                used), in order of last use, the least recent first
  *   4  crc32c of everything before it
  * Version 2 ("KEELKV2\0", one database) is still read: after its magic, 8
  * count of keys and the keys, all in database 0; the rest as above. The
  * reader refuses anything else: another magic, a database index out of
  * order or range, an empty database, a key twice in one database, a
  * negative expiry, a length past the limits, bytes after the checksum, a
- * checksum that does not match. */
+ * checksum that does not match, a session value of no layout
+ * kv/session.c reads. Sessions written by keel before they expired (no
+ * time of last use) are read as idle since the epoch. */
 #include "kv/snapshot.h"
 
 #include <string.h>
@@ -65,10 +68,11 @@ static bool write_db(struct kv *kv, uint32_t i, int64_t now_ms, struct rbuf *out
 
 static void write_session(void *ctx, struct kv_entry *e)
 {
-	struct rbuf *out = ctx;
-	rbuf_put(out, e->key, 8);
-	rbuf_put_u64(out, e->vlen);
-	rbuf_put(out, e->val, e->vlen);
+	struct writer *w = ctx;
+	rbuf_put(w->out, e->key, 8);
+	rbuf_put_u64(w->out, e->vlen);
+	rbuf_put(w->out, e->val, e->vlen);
+	w->count++;
 }
 
 void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
@@ -81,8 +85,11 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 	for (uint32_t i = 0; i < kv->n_db; i++)
 		n += write_db(kv, i, now_ms, out);
 	bytes_put_u32(out->p + count_at, n);
-	rbuf_put_u64(out, kv_dict_size(&kv->sessions));
-	kv_dict_each(&kv->sessions, write_session, out);
+	size_t sessions_at = out->len;
+	rbuf_put_u64(out, 0);
+	struct writer w = {out, now_ms, 0};
+	kv_session_each(kv, write_session, &w);
+	bytes_put_u64(out->p + sessions_at, w.count);
 	rbuf_put_u32(out, crc32c(0, out->p + start, out->len - start));
 }
 
@@ -205,7 +212,10 @@ static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
 		uint64_t vlen = bytes_get_u64(p + 8);
 		if (vlen < 8 || kv_dict_find(&r->kv.sessions, p, 8))
 			return false;
-		kv_entry_set(kv_dict_add(&r->kv.sessions, p, 8), p + 16, vlen);
+		struct kv_entry *e = kv_dict_add(&r->kv.sessions, p, 8);
+		kv_entry_set(e, p + 16, vlen);
+		if (!kv_session_adopt(&r->kv, e))
+			return false;
 		if (!--r->left)
 			r->stage = ST_CRC;
 		return true;
@@ -274,6 +284,7 @@ int kv_restore_finish(struct kv_restore *r, struct kv *kv)
 	/* the databases the keyspace had stay (empty): a count it was
 	 * started with, or that an entry brought */
 	kv_reserve_dbs(&r->kv, kv->n_db);
+	kv_session_relink(&r->kv);
 	uint64_t rand_state = kv->rand_state;
 	bool hold = kv->hold;
 	kv_free(kv);
@@ -302,6 +313,8 @@ int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
 		for (uint32_t i = 0; i < kv->n_db; i++)
 			kv_dict_free(&kv->db[i]);
 		kv_dict_free(&kv->sessions);
+		kv->sess_head = kv->sess_tail = kv->sess_bytes = 0;
+		kv->sess_tail_used = 0;
 	}
 	return rc;
 }

@@ -16,6 +16,8 @@
 #include "server/entry.h"
 #include "server/server.h"
 
+static bool session_expired(const struct rbuf *r);
+
 #define PENDING_MAX 10000 /* requests in flight before reading pauses */
 #define POOL_MAX    4096  /* finished request slots kept for reuse */
 #define POOL_BUF    16384 /* ... with their buffers, up to this size */
@@ -178,6 +180,8 @@ static void flush(struct client *c)
 		c->n_pending--;
 		if (q->seq) /* it and every write before it answered */
 			c->acked_seq = q->seq;
+		if (q->seq && c->resumed_at && q->applied_at && !session_expired(&q->reply))
+			c->resumed_at = 0; /* the session is there: acks as usual */
 		rbuf_put(&s->out, q->reply.p, q->reply.len);
 		creq_free(s, q);
 	}
@@ -380,7 +384,7 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	bool read = (cmd->flags & KV_READ) != 0;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
-		struct entry_req_head h = {c->session, q->seq, c->acked_seq + 1, c->db, false};
+		struct entry_req_head h = {c->session, q->seq, client_ack(c, q->seq), c->db, false};
 		entry_req_header(&q->cmd, &h, 1);
 	}
 	q->db = c->db;
@@ -524,6 +528,29 @@ int clients_listen(struct server *s, struct keel_errmsg *err)
 }
 
 /* ---- the session map: which client here has a session ---------------------- */
+
+/* The ack write seq carries: the lowest sequence number whose reply the
+ * connection has not been given; the state machine applies a write of a
+ * session it does not have (expired) only if its ack is its own number
+ * (kv/session.c). While no write of the connection has gone to a leader,
+ * none can have been applied: the ack is seq itself, so a write after
+ * ones refused here (too large, no leader in time) starts the session. A
+ * connection that resumed a session (CLIENT SESSION) has not been given
+ * the replies before the number it resumed at: until a write shows the
+ * session is still there, its acks stay below it, and a write of an
+ * expired session is refused rather than started again. */
+uint64_t client_ack(const struct client *c, uint64_t seq)
+{
+	if (c->resumed_at)
+		return c->resumed_at - 1;
+	return c->sent_write ? c->acked_seq + 1 : seq;
+}
+
+static bool session_expired(const struct rbuf *r)
+{
+	static const char e[] = "-ERR session expired";
+	return r->len >= sizeof e - 1 && !memcmp(r->p, e, sizeof e - 1);
+}
 
 static uint32_t session_slot(uint64_t id, uint32_t cap)
 {

@@ -324,6 +324,7 @@ static void client_session(struct client *c, struct creq *q, const struct resp_a
 		client_set_session(c, (uint64_t)id);
 		c->next_seq = (uint64_t)seq;
 		c->acked_seq = (uint64_t)seq - 1; /* its replies from seq on are kept */
+		c->resumed_at = (uint64_t)seq;
 		resp_simple(&q->reply, "OK");
 	}
 }

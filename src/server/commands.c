@@ -88,9 +88,10 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		uv_resident_set_memory(&rss);
 		snprintf(line, sizeof line,
 			 "# Memory\r\nused_memory_rss:%zu\r\nkeel_keys:%llu\r\n"
-			 "keel_sessions:%llu\r\n\r\n",
+			 "keel_sessions:%llu\r\nkeel_session_bytes:%llu\r\n\r\n",
 			 rss, (unsigned long long)kv_keys_total(&s->kv),
-			 (unsigned long long)kv_dict_size(&s->kv.sessions));
+			 (unsigned long long)kv_dict_size(&s->kv.sessions),
+			 (unsigned long long)s->kv.sess_bytes);
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "replication"))
@@ -176,7 +177,7 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	 * Queueing refused what an entry could not hold (clients.c). */
 	KEEL_ASSERT(c->multi_n <= ENTRY_CMDS_MAX);
 	q->seq = c->next_seq++;
-	struct entry_req_head h = {c->session, q->seq, c->acked_seq + 1, c->db, true};
+	struct entry_req_head h = {c->session, q->seq, client_ack(c, q->seq), c->db, true};
 	entry_req_header(&q->cmd, &h, c->multi_n);
 	c->db = c->multi_db;
 	rbuf_put(&q->cmd, c->multi.p, c->multi.len);

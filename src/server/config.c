@@ -70,6 +70,27 @@ static int set_databases(struct server_config *c, const char *v, struct keel_err
 	return KEEL_OK;
 }
 
+/* session-timeout-ms N (0: never; else longer than the request timeout,
+ * checked once all settings are read) and session-max-mb N (0: no bound),
+ * plain decimal numbers. */
+static int set_sessions(struct server_config *c, const char *name, const char *v,
+			struct keel_errmsg *err)
+{
+	int64_t n;
+	bool ms = !strcmp(name, "session-timeout-ms");
+	int64_t max = ms ? 100ll * 365 * 24 * 3600 * 1000 : 1ll << 30; /* a century; 1 PiB */
+	if (!resp_str2ll((const uint8_t *)v, strlen(v), &n) || n < 0 || n > max) {
+		keel_errmsg_set(err, "--%s: a number from 0 to %lld, got '%s'", name,
+				(long long)max, v);
+		return KEEL_EINVAL;
+	}
+	if (ms)
+		c->session_timeout_ms = (uint64_t)n;
+	else
+		c->session_max_bytes = (uint64_t)n << 20;
+	return KEEL_OK;
+}
+
 /* A token of printable characters, shorter than max: a name or a host. */
 static bool token_ok(const char *v, size_t max)
 {
@@ -174,6 +195,8 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		return set_databases(c, v, err);
 	} else if (!strcmp(name, "skip-entry")) {
 		c->skip_entry = strtoull(v, &end, 10); /* checked at start: server/poison.c */
+	} else if (!strcmp(name, "session-timeout-ms") || !strcmp(name, "session-max-mb")) {
+		return set_sessions(c, name, v, err);
 	} else {
 		keel_errmsg_set(err, "unknown setting '%s'", name);
 		return KEEL_EINVAL;
@@ -222,6 +245,8 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->replica_zstd = true;
 	c->replica_max_lag = 100000;
 	c->databases = KV_DBS_DEFAULT;
+	c->session_timeout_ms = 3600 * 1000; /* an hour */
+	c->session_max_bytes = 1ull << 30;
 	snprintf(c->sentinel_master, sizeof c->sentinel_master, "keel");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -239,17 +264,30 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 			return rc;
 		i++;
 	}
-	if (!c->id) {
-		keel_errmsg_set(err, "--id is required (a node id, 1 or more)");
+	/* a read replica is not a member: it needs no id (its source knows
+	 * it by its client address, server/replication.c) */
+	if (!c->id && !c->replica_of[0]) {
+		keel_errmsg_set(err, "--id is required (a node id, 1 or more; a read replica, "
+				     "--replica-of, needs none)");
 		return KEEL_EINVAL;
 	}
 	if (!c->peer_port)
 		c->peer_port = c->port + 10000;
-	if (!c->dir[0])
+	if (!c->dir[0] && c->id)
 		snprintf(c->dir, sizeof c->dir, "data/%llu", (unsigned long long)c->id);
+	else if (!c->dir[0])
+		snprintf(c->dir, sizeof c->dir, "data/replica-%d", c->port);
 	if (c->replica_of[0] && (c->has_cluster || c->join[0])) {
 		keel_errmsg_set(err, "--replica-of: a read replica is not a Raft member; it "
 				     "takes neither --cluster nor --join");
+		return KEEL_EINVAL;
+	}
+	if (c->session_timeout_ms && c->session_timeout_ms <= c->request_timeout_ms) {
+		keel_errmsg_set(err,
+				"--session-timeout-ms %llu: longer than --request-timeout-ms (%u) "
+				"or 0 (never): a write may be sent again until it times out, and "
+				"its session must outlive that",
+				(unsigned long long)c->session_timeout_ms, c->request_timeout_ms);
 		return KEEL_EINVAL;
 	}
 	if (c->sentinel_port && c->sentinel_port == c->port) {

@@ -123,7 +123,8 @@ static void run_commands(struct server *s, const struct entry_req *q, const stru
 				   .proto = 2,
 				   .now_ms = en->time_ms,
 				   .db = db,
-				   .dbs = en->dbs};
+				   .dbs = en->dbs,
+				   .session = q->h.session};
 		kv_exec(&c);
 		db = c.db;
 	}
@@ -142,8 +143,9 @@ static void apply_request(struct server *s, const struct entry_req *q, const str
 {
 	const uint8_t *kept = NULL;
 	size_t klen = 0;
-	switch (q->h.session ? kv_session_check(&s->kv, q->h.session, q->h.seq, &kept, &klen)
-			   : KV_SESSION_NEW) {
+	switch (q->h.session
+			? kv_session_check(&s->kv, q->h.session, q->h.seq, q->h.ack, &kept, &klen)
+			: KV_SESSION_NEW) {
 	case KV_SESSION_REPLY:
 		rbuf_put(out, kept, klen);
 		return;
@@ -159,6 +161,11 @@ static void apply_request(struct server *s, const struct entry_req *q, const str
 		resp_error(out, "ERR this write was not applied: a later write of its "
 				"connection was applied first");
 		return;
+	case KV_SESSION_EXPIRED:
+		resp_error(out, "ERR session expired (idle past the session timeout): this write "
+				"was not applied; whether an earlier copy of it was is no longer "
+				"known");
+		return;
 	default:
 		break;
 	}
@@ -170,7 +177,8 @@ static void apply_request(struct server *s, const struct entry_req *q, const str
 	else
 		run_commands(s, q, en, out);
 	if (q->h.session)
-		kv_session_record(&s->kv, q->h.session, q->h.seq, q->h.ack, out->p, out->len);
+		kv_session_record(&s->kv, q->h.session, q->h.seq, q->h.ack, en->time_ms, out->p,
+				  out->len);
 }
 
 void server_apply(struct server *s, const struct raft_entry *e)
@@ -312,6 +320,35 @@ static void expire_sweep(struct server *s)
 	keel_free(w);
 }
 
+/* The leader's session expiry: every 100 ticks, if its least recently
+ * used session is idle past --session-timeout-ms or the table holds more
+ * than --session-max-mb, it proposes KEEL.EXPIRE-SESSIONS with both
+ * settings; every replica removes the same sessions at that entry, by
+ * the entry's time (kv/session.c). */
+static void session_sweep(struct server *s)
+{
+	if (s->sweep_ticks % 100 || !s->r || raft_stopped(s->r) ||
+	    raft_role_of(s->r) != RAFT_LEADER)
+		return;
+	int64_t oldest = kv_session_oldest(&s->kv), idle;
+	bool expired = s->cfg.session_timeout_ms && oldest != INT64_MAX &&
+		       !__builtin_sub_overflow(server_now_ms(), oldest, &idle) &&
+		       idle >= (int64_t)s->cfg.session_timeout_ms;
+	if (!expired && !(s->cfg.session_max_bytes && s->kv.sess_bytes > s->cfg.session_max_bytes))
+		return;
+	char t[24], b[24];
+	snprintf(t, sizeof t, "%llu", (unsigned long long)s->cfg.session_timeout_ms);
+	snprintf(b, sizeof b, "%llu", (unsigned long long)s->cfg.session_max_bytes);
+	struct resp_arg argv[3] = {{(const uint8_t *)"keel.expire-sessions", 20},
+				   {(const uint8_t *)t, strlen(t)},
+				   {(const uint8_t *)b, strlen(b)}};
+	struct creq *q = creq_new(s, NULL);
+	entry_req_header(&q->cmd, &(struct entry_req_head){0}, 1);
+	entry_cmd_append(&q->cmd, argv, 3);
+	q->n_cmds = 1;
+	request_submit(s, q, false); /* no client: freed when it is done */
+}
+
 /* Once stopping, and in-flight writes are done (or a second has passed),
  * everything on the loop is closed and uv_run returns. */
 static void shutdown_step(struct server *s)
@@ -352,6 +389,7 @@ static void on_tick(uv_timer_t *t)
 	kv_rehash_some(&s->kv, 1000); /* finish a rehash while idle */
 	requests_tick(s);
 	expire_sweep(s);
+	session_sweep(s);
 	server_process(s);
 	shutdown_step(s);
 }

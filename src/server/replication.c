@@ -540,9 +540,14 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 	}
 	r->durable = r->received = r->applied;
 	storage_loaded_release(s->st);
+	/* what its source calls it (INFO replication, the log it keeps for
+	 * it): its client address, after its id if it was given one */
 	char name[128];
-	snprintf(name, sizeof name, "%llu@%s:%d", (unsigned long long)s->cfg.id, s->cfg.bind,
-		 s->cfg.port);
+	if (s->cfg.id)
+		snprintf(name, sizeof name, "%llu@%s:%d", (unsigned long long)s->cfg.id,
+			 s->cfg.bind, s->cfg.port);
+	else
+		snprintf(name, sizeof name, "%s:%d", s->cfg.bind, s->cfg.port);
 	fprintf(stderr, "[%llu] read replica of %s: recovered to index %llu\n",
 		(unsigned long long)s->cfg.id, s->cfg.replica_of, (unsigned long long)r->applied);
 	struct repl_follow_ops ops = follow_ops;

@@ -145,6 +145,8 @@ void requests_flush_writes(struct server *s)
 			continue;
 		}
 		v[i]->sends++;
+		if (v[i]->client)
+			v[i]->client->sent_write = true;
 		struct pending *p = pending_push(&s->writes, &s->n_writes, &s->cap_writes);
 		p->req = v[i];
 		p->index = index;
@@ -299,6 +301,8 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	q->fwd_to = leader;
 	q->fwd_at = server_now_ms();
 	q->sends++;
+	if (q->client)
+		q->client->sent_write = true;
 	push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;

@@ -48,6 +48,10 @@ struct server_config {
 	int sentinel_port;	  /* --sentinel-port: another client listener (0: none) */
 	char client_announce[64]; /* --client-announce host:port ("": derived) */
 	uint64_t skip_entry;	  /* --skip-entry: the entry that failed (server/poison.h) */
+
+	/* exactly-once sessions: idle this long, one expires (0: never); the
+	 * table's bound in bytes (0: none) */
+	uint64_t session_timeout_ms, session_max_bytes;
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
@@ -96,6 +100,8 @@ struct client {
 	bool no_evict, no_touch;       /* CLIENT NO-EVICT / NO-TOUCH: shown only */
 	uint64_t session, next_seq;    /* exactly-once: this connection's session */
 	uint64_t acked_seq;	       /* every write up to it has been answered */
+	uint64_t resumed_at;	       /* CLIENT SESSION <id> <seq>: clients.c */
+	bool sent_write;	       /* a write of it has gone to a leader */
 	struct client *next_in_session; /* the server's session map */
 	/* one connection, one order (requests.c): reads wait for the writes
 	 * answered before them to be applied here */
@@ -385,6 +391,7 @@ void clients_free(struct server *s);  /* the kept slots and reply buffer */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
 void clients_close_all(struct server *s);
 void client_set_session(struct client *c, uint64_t id);
+uint64_t client_ack(const struct client *c, uint64_t seq); /* the ack write seq carries */
 struct client *client_by_session(struct server *s, uint64_t id); /* NULL: none here */
 
 /* server/sentinel.c: Sentinel-compatible discovery. */

@@ -542,6 +542,59 @@ def handshake_and_command_errors():
         c.cleanup()
 
 
+@case
+def replica_started_as_the_spec_shows_needs_no_id():
+    """`keel-server --bind 127.0.0.9 --port P --dir D --replica-of L` (SPEC.md
+    §4, no --id) starts a replica that catches up and streams; its source
+    knows it by its client address; restarted, it resumes under the same
+    name; without --dir its data goes to data/replica-<port>. A member
+    still needs --id."""
+    c = Cluster()
+    try:
+        c.start_all()
+        lead = c.leader(20)
+        assert lead, "no leader"
+        n = 500
+        load(c, n)
+        port = BASE + 9
+
+        def spawn(i, args, cwd=None):
+            log = open(os.path.join(c.dir, f"{i}.log"), "a")
+            c.procs[i] = subprocess.Popen(
+                [os.path.abspath(SERVER), "--bind", f"127.0.0.{i}", "--port", str(BASE + i)] + args,
+                stdout=log, stderr=log, cwd=cwd)
+        spec = ["--dir", os.path.join(c.dir, "r1"), "--replica-of", addr(lead)]
+        spawn(9, spec)
+        wait_for("the replica to stream", lambda: rinfo(c, 9).get("keel_replica_state") == "streaming", 60)
+        converge(c, [9])
+        name = f"127.0.0.9:{port}"
+        streams = [v for k, v in c.client(lead).info("replication").items()
+                   if k.startswith("keel_replica") and isinstance(v, dict)]
+        assert [st.get("name") for st in streams] == [name], streams
+        c.client(lead).set("after", "1")
+        c.kill(9)
+        c.client(lead).set("while-down", "2")
+        spawn(9, spec)
+        wait_for("the restarted replica to stream",
+                 lambda: rinfo(c, 9).get("keel_replica_state") == "streaming", 60)
+        wait_for("the write made while it was down",
+                 lambda: retry(lambda: c.client(9).get("while-down")) == "2", 30)
+        log = c.log(lead)
+        assert f"replica {name} (" in log and "attached: from the log" in log, log[-2000:]
+        # no --dir: data/replica-<port> under the folder it runs in
+        spawn(10, ["--replica-of", addr(lead)], cwd=c.dir)
+        wait_for("the second replica to stream",
+                 lambda: rinfo(c, 10).get("keel_replica_state") == "streaming", 60)
+        assert os.path.isdir(os.path.join(c.dir, "data", f"replica-{BASE + 10}")), os.listdir(c.dir)
+        p = subprocess.run([SERVER, "--bind", "127.0.0.11", "--port", str(BASE + 11),
+                            "--dir", os.path.join(c.dir, "m")], capture_output=True, text=True,
+                           timeout=10)
+        assert p.returncode != 0 and "--id is required" in p.stderr, p.stderr
+        return f"{n} keys streamed to a replica with no --id, known as {name}; resumed after a restart"
+    finally:
+        c.cleanup()
+
+
 if __name__ == "__main__":
     raise SystemExit(run_suite("replica", [
         empty_replica_catches_up_100k_keys_then_follows,
@@ -555,4 +608,5 @@ if __name__ == "__main__":
         chain_cluster_to_a_to_b,
         compression_on_and_off_give_the_same_data,
         handshake_and_command_errors,
+        replica_started_as_the_spec_shows_needs_no_id,
     ], [SERVER]))

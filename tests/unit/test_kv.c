@@ -25,6 +25,8 @@ struct run {
 	int proto;
 	uint32_t db;  /* the connection's database: SELECT changes it */
 	uint32_t dbs; /* the databases commands may name (0: the keyspace's) */
+
+	uint64_t session; /* the request's session (0: the leader's own) */
 };
 
 /* Runs a command given as space-separated words ("" for an empty one);
@@ -54,7 +56,8 @@ static const char *run(struct run *r, const char *line)
 			   .proto = r->proto ? r->proto : 2,
 			   .now_ms = r->now,
 			   .db = r->db,
-			   .dbs = r->dbs};
+			   .dbs = r->dbs,
+			   .session = r->session};
 	kv_exec(&c);
 	r->db = c.db;
 	rbuf_put(&r->out, "", 1);
@@ -493,7 +496,7 @@ static void snapshot_round_trip(void **state)
 	EXPECT(&r, "SET b 2 PX 5000", "+OK\r\n");
 	EXPECT(&r, "SET c 3 PX 10", "+OK\r\n");
 	r.now += 10; /* c has expired: not in the snapshot */
-	kv_session_record(&r.kv, 77, 5, 5, (const uint8_t *)":3\r\n", 4);
+	kv_session_record(&r.kv, 77, 5, 5, 1000, (const uint8_t *)":3\r\n", 4);
 	struct rbuf snap;
 	rbuf_init(&snap);
 	kv_snapshot_write(&r.kv, r.now, &snap);
@@ -508,9 +511,9 @@ static void snapshot_round_trip(void **state)
 	const uint8_t *reply;
 	size_t rlen;
 	/* sessions travel too */
-	assert_int_equal(kv_session_check(&copy, 77, 5, &reply, &rlen), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&copy, 77, 5, 5, &reply, &rlen), KV_SESSION_REPLY);
 	assert_memory_equal(reply, ":3\r\n", 4);
-	assert_int_equal(kv_session_check(&copy, 78, 1, &reply, &rlen), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&copy, 78, 1, 1, &reply, &rlen), KV_SESSION_NEW);
 	/* a flipped byte anywhere is refused, and changes nothing */
 	for (size_t i = 0; i < snap.len; i++) {
 		snap.p[i] ^= 0x20;
@@ -541,51 +544,269 @@ static void session_keeps_unanswered_replies(void **state)
 	char buf[32];
 	for (uint64_t seq = 1; seq <= 4; seq++) { /* four writes in flight, ack 1 */
 		int n = snprintf(buf, sizeof buf, ":%llu\r\n", (unsigned long long)seq);
-		assert_int_equal(kv_session_check(&kv, 9, seq, &reply, &len), KV_SESSION_NEW);
-		kv_session_record(&kv, 9, seq, 1, (const uint8_t *)buf, (size_t)n);
+		assert_int_equal(kv_session_check(&kv, 9, seq, seq, &reply, &len), KV_SESSION_NEW);
+		kv_session_record(&kv, 9, seq, 1, 1000, (const uint8_t *)buf, (size_t)n);
 	}
 	for (uint64_t seq = 1; seq <= 4; seq++) { /* each one's own reply */
 		int n = snprintf(buf, sizeof buf, ":%llu\r\n", (unsigned long long)seq);
-		assert_int_equal(kv_session_check(&kv, 9, seq, &reply, &len), KV_SESSION_REPLY);
+		assert_int_equal(kv_session_check(&kv, 9, seq, seq, &reply, &len),
+				 KV_SESSION_REPLY);
 		assert_int_equal(len, (size_t)n);
 		assert_memory_equal(reply, buf, len);
 	}
-	assert_int_equal(kv_session_check(&kv, 9, 5, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&kv, 9, 5, 5, &reply, &len), KV_SESSION_NEW);
 	/* seq 6 applied with ack 3: 1 and 2 were answered, 5 was passed over */
-	kv_session_record(&kv, 9, 6, 3, (const uint8_t *)"+OK\r\n", 5);
-	assert_int_equal(kv_session_check(&kv, 9, 1, &reply, &len), KV_SESSION_ANSWERED);
-	assert_int_equal(kv_session_check(&kv, 9, 2, &reply, &len), KV_SESSION_ANSWERED);
-	assert_int_equal(kv_session_check(&kv, 9, 3, &reply, &len), KV_SESSION_REPLY);
-	assert_int_equal(kv_session_check(&kv, 9, 5, &reply, &len), KV_SESSION_PASSED);
-	assert_int_equal(kv_session_check(&kv, 9, 6, &reply, &len), KV_SESSION_REPLY);
+	kv_session_record(&kv, 9, 6, 3, 1000, (const uint8_t *)"+OK\r\n", 5);
+	assert_int_equal(kv_session_check(&kv, 9, 1, 1, &reply, &len), KV_SESSION_ANSWERED);
+	assert_int_equal(kv_session_check(&kv, 9, 2, 2, &reply, &len), KV_SESSION_ANSWERED);
+	assert_int_equal(kv_session_check(&kv, 9, 3, 3, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 9, 5, 5, &reply, &len), KV_SESSION_PASSED);
+	assert_int_equal(kv_session_check(&kv, 9, 6, 6, &reply, &len), KV_SESSION_REPLY);
 	assert_int_equal(kv_session_kept(&kv, 9), 3); /* 3, 4, 6 */
 	/* ack past everything: the newest is still kept (CLIENT SESSION resume) */
-	kv_session_record(&kv, 9, 7, 100, (const uint8_t *)"+A\r\n", 4);
+	kv_session_record(&kv, 9, 7, 100, 1000, (const uint8_t *)"+A\r\n", 4);
 	assert_int_equal(kv_session_kept(&kv, 9), 1);
-	assert_int_equal(kv_session_check(&kv, 9, 7, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 9, 7, 7, &reply, &len), KV_SESSION_REPLY);
 	/* over the byte bound the oldest replies are dropped, not forgotten */
 	size_t big = KV_SESSION_KEEP_BYTES / 3;
 	uint8_t *v = calloc(1, KV_SESSION_KEEP_BYTES + 1);
 	for (uint64_t seq = 101; seq <= 104; seq++)
-		kv_session_record(&kv, 9, seq, 101, v, big);
-	assert_int_equal(kv_session_check(&kv, 9, 101, &reply, &len), KV_SESSION_APPLIED);
-	assert_int_equal(kv_session_check(&kv, 9, 102, &reply, &len), KV_SESSION_REPLY);
-	assert_int_equal(kv_session_check(&kv, 9, 104, &reply, &len), KV_SESSION_REPLY);
-	kv_session_record(&kv, 9, 105, 101, v, KV_SESSION_KEEP_BYTES + 1); /* alone too big */
-	assert_int_equal(kv_session_check(&kv, 9, 105, &reply, &len), KV_SESSION_APPLIED);
+		kv_session_record(&kv, 9, seq, 101, 1000, v, big);
+	assert_int_equal(kv_session_check(&kv, 9, 101, 101, &reply, &len), KV_SESSION_APPLIED);
+	assert_int_equal(kv_session_check(&kv, 9, 102, 102, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 9, 104, 104, &reply, &len), KV_SESSION_REPLY);
+	kv_session_record(&kv, 9, 105, 101, 1000, v, KV_SESSION_KEEP_BYTES + 1); /* alone too big */
+	assert_int_equal(kv_session_check(&kv, 9, 105, 105, &reply, &len), KV_SESSION_APPLIED);
 	free(v);
-	/* the older layout (seq, reply) is still read */
-	uint8_t old[12];
-	bytes_put_u64(old, 40);
-	memcpy(old + 8, ":1\r\n", 4);
-	uint8_t key[8];
-	bytes_put_u64(key, 10);
-	kv_entry_set(kv_dict_add(&kv.sessions, key, 8), old, sizeof old);
-	assert_int_equal(kv_session_check(&kv, 10, 40, &reply, &len), KV_SESSION_REPLY);
-	assert_memory_equal(reply, ":1\r\n", 4);
-	assert_int_equal(kv_session_check(&kv, 10, 39, &reply, &len), KV_SESSION_PASSED);
-	assert_int_equal(kv_session_check(&kv, 10, 41, &reply, &len), KV_SESSION_NEW);
 	kv_free(&kv);
+}
+
+/* A snapshot of no keys and the given session values, as keel wrote them
+ * before sessions expired. */
+static void old_snapshot(struct rbuf *b, const uint64_t *ids, const struct rbuf *vals, int n)
+{
+	rbuf_put(b, "KEELKV3", 8);
+	rbuf_put_u32(b, 0);
+	rbuf_put_u64(b, (uint64_t)n);
+	for (int i = 0; i < n; i++) {
+		uint8_t key[8];
+		bytes_put_u64(key, ids[i]);
+		rbuf_put(b, key, 8);
+		rbuf_put_u64(b, vals[i].len);
+		rbuf_put(b, vals[i].p, vals[i].len);
+	}
+	rbuf_put_u32(b, crc32c(0, b->p, b->len));
+}
+
+static const uint8_t *R(const char *s)
+{
+	return (const uint8_t *)s;
+}
+
+/* Both older layouts of a session are read from a snapshot: the first
+ * (seq, reply) and the one before expiry (records, no time of last use);
+ * they count as idle since the epoch, so the first expiry removes them
+ * and a session used since stays. A value of neither layout is refused. */
+static void session_older_layouts_restored(void **state)
+{
+	(void)state;
+	struct rbuf vals[2], snap;
+	rbuf_init(&vals[0]);
+	rbuf_init(&vals[1]);
+	rbuf_init(&snap);
+	rbuf_put_u64(&vals[0], 40);
+	rbuf_put(&vals[0], ":1\r\n", 4);
+	rbuf_put_u64(&vals[1], UINT64_MAX);
+	rbuf_put_u64(&vals[1], 7); /* last */
+	rbuf_put_u64(&vals[1], 6); /* ack */
+	rbuf_put_u32(&vals[1], 2); /* records */
+	rbuf_put_u64(&vals[1], 8); /* bytes of replies */
+	rbuf_put_u64(&vals[1], 6);
+	rbuf_put_u32(&vals[1], 4);
+	rbuf_put(&vals[1], ":6\r\n", 4);
+	rbuf_put_u64(&vals[1], 7);
+	rbuf_put_u32(&vals[1], 4);
+	rbuf_put(&vals[1], ":7\r\n", 4);
+	uint64_t ids[2] = {10, 11};
+	old_snapshot(&snap, ids, vals, 2);
+	struct kv kv;
+	kv_init(&kv, 3);
+	assert_int_equal(kv_snapshot_read(&kv, snap.p, snap.len), KEEL_OK);
+	const uint8_t *reply;
+	size_t len;
+	assert_int_equal(kv_session_check(&kv, 10, 40, 40, &reply, &len), KV_SESSION_REPLY);
+	assert_memory_equal(reply, ":1\r\n", 4);
+	assert_int_equal(kv_session_check(&kv, 10, 39, 39, &reply, &len), KV_SESSION_PASSED);
+	assert_int_equal(kv_session_check(&kv, 10, 41, 41, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&kv, 11, 6, 6, &reply, &len), KV_SESSION_REPLY);
+	assert_memory_equal(reply, ":6\r\n", 4);
+	assert_int_equal(kv_session_check(&kv, 11, 7, 7, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 11, 5, 5, &reply, &len), KV_SESSION_ANSWERED);
+	assert_int_equal(kv_session_oldest(&kv), 0);
+	kv_session_record(&kv, 11, 8, 8, 5000, R("+OK\r\n"), 5);
+	assert_int_equal(kv_session_expire(&kv, 5000, 1000, 0), 1);
+	assert_int_equal(kv_session_check(&kv, 10, 41, 40, &reply, &len), KV_SESSION_EXPIRED);
+	assert_int_equal(kv_session_check(&kv, 11, 8, 8, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 11, 7, 7, &reply, &len), KV_SESSION_ANSWERED);
+	/* a value that is no layout: the snapshot is refused */
+	vals[1].len = 20;
+	snap.len = 0;
+	old_snapshot(&snap, ids, vals, 2);
+	struct kv bad;
+	kv_init(&bad, 4);
+	assert_int_equal(kv_snapshot_read(&bad, snap.p, snap.len), KEEL_ECORRUPT);
+	kv_free(&bad);
+	kv_free(&kv);
+	rbuf_free(&vals[0]);
+	rbuf_free(&vals[1]);
+	rbuf_free(&snap);
+}
+
+/* Sessions expire by the entries' times: at an entry, those idle past the
+ * timeout go and those used since stay. A request of a session that is
+ * gone is refused as expired, unless it may be the session's first: seq
+ * 1, or every request before it answered (ack == seq: a connection still
+ * open, whose session expired while it was idle), or an entry from before
+ * acks (ack 0). A clock that goes back never lowers a stamp. */
+static void session_expiry_by_entry_time(void **state)
+{
+	(void)state;
+	struct kv kv;
+	kv_init(&kv, 5);
+	const uint8_t *reply;
+	size_t len;
+	kv_session_record(&kv, 1, 1, 1, 1000, R(":1\r\n"), 4);
+	kv_session_record(&kv, 2, 1, 1, 2000, R(":1\r\n"), 4);
+	kv_session_record(&kv, 3, 1, 1, 3000, R(":1\r\n"), 4);
+	kv_session_record(&kv, 1, 2, 2, 4000, R(":2\r\n"), 4); /* 1 used again */
+	assert_int_equal(kv_session_oldest(&kv), 2000);
+	assert_int_equal(kv_session_expire(&kv, 5000, 2500, 0), 1); /* 2: idle 3000 */
+	assert_int_equal(kv_dict_size(&kv.sessions), 2);
+	assert_int_equal(kv_session_oldest(&kv), 3000);
+	assert_int_equal(kv_session_check(&kv, 2, 2, 1, &reply, &len), KV_SESSION_EXPIRED);
+	assert_int_equal(kv_session_check(&kv, 2, 2, 2, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&kv, 2, 1, 1, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&kv, 2, 5, 0, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&kv, 1, 2, 2, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_expire(&kv, 5000, 2500, 0), 0);
+	/* an entry stamped earlier (a new leader's clock behind) */
+	kv_session_record(&kv, 4, 1, 1, 100, R(":1\r\n"), 4);
+	assert_int_equal(kv_session_expire(&kv, 6000, 2500, 0), 1); /* 3 */
+	assert_int_equal(kv_session_oldest(&kv), 4000);
+	assert_int_equal(kv_session_check(&kv, 4, 1, 1, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_expire(&kv, 6499, 2500, 0), 0);
+	assert_int_equal(kv_session_expire(&kv, 6500, 2500, 0), 2); /* 1 and 4 */
+	assert_int_equal(kv_dict_size(&kv.sessions), 0);
+	assert_int_equal(kv_session_oldest(&kv), INT64_MAX);
+	assert_int_equal(kv.sess_bytes, 0);
+	/* no timeout and no bound: nothing goes, at any time */
+	kv_session_record(&kv, 5, 1, 1, 1, R(":1\r\n"), 4);
+	assert_int_equal(kv_session_expire(&kv, INT64_MAX, 0, 0), 0);
+	assert_int_equal(kv_session_expire(&kv, INT64_MIN, INT64_MAX, 0), 0);
+	assert_int_equal(kv_session_check(&kv, 5, 1, 1, &reply, &len), KV_SESSION_REPLY);
+	kv_free(&kv);
+}
+
+/* Over the size bound the least recently used go first, and a group of
+ * equal stamps goes whole (their order is not the same on every
+ * replica); the table's byte count follows every change. */
+static void session_size_bound(void **state)
+{
+	(void)state;
+	struct kv kv;
+	kv_init(&kv, 5);
+	uint8_t big[1000] = {0};
+	kv_session_record(&kv, 1, 1, 1, 1000, big, sizeof big);
+	kv_session_record(&kv, 2, 1, 1, 1000, big, sizeof big);
+	kv_session_record(&kv, 3, 1, 1, 2000, big, sizeof big);
+	kv_session_record(&kv, 4, 1, 1, 3000, big, sizeof big);
+	uint64_t total = kv.sess_bytes, one = total / 4;
+	assert_true(one > sizeof big && one * 4 == total);
+	kv_session_record(&kv, 4, 2, 2, 3000, big, 10); /* 1000 bytes fewer */
+	assert_int_equal(kv.sess_bytes, total - 990);
+	total = kv.sess_bytes;
+	assert_int_equal(kv_session_expire(&kv, 3000, 0, total - 1), 2); /* 1 and 2 */
+	assert_int_equal(kv_dict_size(&kv.sessions), 2);
+	assert_int_equal(kv_session_oldest(&kv), 2000);
+	assert_int_equal(kv.sess_bytes, total - 2 * one);
+	assert_int_equal(kv_session_expire(&kv, 3000, 0, kv.sess_bytes), 0);
+	assert_int_equal(kv_session_expire(&kv, 3000, 0, 1), 2);
+	assert_int_equal(kv.sess_bytes, 0);
+	kv_free(&kv);
+}
+
+static void snap_of(struct kv *kv, int64_t now, struct rbuf *out)
+{
+	out->len = 0;
+	kv_snapshot_write(kv, now, out);
+}
+
+/* A replica that restored a snapshot expires the same sessions as one
+ * that applied the log: after the same requests and expiries, the same
+ * sessions, and the same snapshot bytes. */
+static void session_expiry_after_restore(void **state)
+{
+	(void)state;
+	struct kv a, b;
+	kv_init(&a, 11);
+	kv_init(&b, 12);
+	char rep[32];
+	for (uint64_t i = 1; i <= 60; i++) { /* stamps in groups of 5 */
+		int n = snprintf(rep, sizeof rep, ":%llu\r\n", (unsigned long long)i);
+		kv_session_record(&a, i, 1, 1, 1000 + (int64_t)(i / 5) * 100, R(rep), (size_t)n);
+	}
+	for (uint64_t i = 3; i <= 60; i += 7) /* some used again */
+		kv_session_record(&a, i, 2, 2, 2500, R("+OK\r\n"), 5);
+	struct rbuf sa, sb;
+	rbuf_init(&sa);
+	rbuf_init(&sb);
+	snap_of(&a, 2500, &sa);
+	assert_int_equal(kv_snapshot_read(&b, sa.p, sa.len), KEEL_OK);
+	snap_of(&b, 2500, &sb);
+	assert_int_equal(sa.len, sb.len);
+	assert_memory_equal(sa.p, sb.p, sa.len);
+	struct kv *both[2] = {&a, &b};
+	uint64_t gone[2][3];
+	for (int k = 0; k < 2; k++) {
+		struct kv *kv = both[k];
+		kv_session_record(kv, 100, 1, 1, 2000, R("+OK\r\n"), 5); /* stamped 2500 */
+		kv_session_record(kv, 9, 2, 2, 2600, R("+OK\r\n"), 5);
+		gone[k][0] = kv_session_expire(kv, 3000, 1750, 0);
+		gone[k][1] = kv_session_expire(kv, 3000, 0, kv->sess_bytes - 1);
+		gone[k][2] = kv_dict_size(&kv->sessions);
+	}
+	assert_int_equal(gone[0][0], 11); /* stamps up to 1250: 1..14 but 3, 9, 10 */
+	assert_memory_equal(gone[0], gone[1], sizeof gone[0]);
+	snap_of(&a, 3000, &sa);
+	snap_of(&b, 3000, &sb);
+	assert_int_equal(sa.len, sb.len);
+	assert_memory_equal(sa.p, sb.p, sa.len);
+	rbuf_free(&sa);
+	rbuf_free(&sb);
+	kv_free(&a);
+	kv_free(&b);
+}
+
+/* KEEL.EXPIRE-SESSIONS is what the leader proposes: a client's (its
+ * request has a session) is refused and changes nothing. */
+static void expire_sessions_command(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	r.now = 10000;
+	kv_session_record(&r.kv, 1, 1, 1, 1000, R(":1\r\n"), 4);
+	r.session = 7;
+	EXPECT(&r, "KEEL.EXPIRE-SESSIONS 1000 0",
+	       "-ERR KEEL.EXPIRE-SESSIONS is proposed by the leader; a client may not send it\r\n");
+	assert_int_equal(kv_dict_size(&r.kv.sessions), 1);
+	r.session = 0;
+	EXPECT(&r, "KEEL.EXPIRE-SESSIONS -1 0", "-ERR value is not an integer or out of range\r\n");
+	EXPECT(&r, "KEEL.EXPIRE-SESSIONS 1 x", "-ERR value is not an integer or out of range\r\n");
+	EXPECT(&r, "KEEL.EXPIRE-SESSIONS 9001 0", ":0\r\n");
+	EXPECT(&r, "KEEL.EXPIRE-SESSIONS 9000 0", ":1\r\n");
+	assert_int_equal(kv_dict_size(&r.kv.sessions), 0);
+	teardown(&r);
 }
 
 /* The stream restored as it arrives, in pieces of every size from 1 byte:
@@ -607,7 +828,7 @@ static void snapshot_in_pieces(void **state)
 	EXPECT(&r, "SELECT 12", "+OK\r\n");
 	EXPECT(&r, "SET twelve 12", "+OK\r\n");
 	r.db = 0;
-	kv_session_record(&r.kv, 77, 5, 5, (const uint8_t *)":3\r\n", 4);
+	kv_session_record(&r.kv, 77, 5, 5, 1000, (const uint8_t *)":3\r\n", 4);
 	struct rbuf snap;
 	rbuf_init(&snap);
 	kv_snapshot_write(&r.kv, r.now, &snap);
@@ -1039,6 +1260,11 @@ int main(void)
 		cmocka_unit_test(dict_rehash_and_scan),
 		cmocka_unit_test(snapshot_round_trip),
 		cmocka_unit_test(session_keeps_unanswered_replies),
+		cmocka_unit_test(session_older_layouts_restored),
+		cmocka_unit_test(session_expiry_by_entry_time),
+		cmocka_unit_test(session_size_bound),
+		cmocka_unit_test(session_expiry_after_restore),
+		cmocka_unit_test(expire_sessions_command),
 		cmocka_unit_test(snapshot_in_pieces),
 		cmocka_unit_test(select_edges),
 		cmocka_unit_test(databases_apart),
