@@ -14,6 +14,7 @@
 #   make bench-storage   group commit and recovery against the disk's limits
 #   make bench-ops       snapshot cost and catch-up of a new node (BENCH_OPS_GIB)
 #   make bench-replica   read replicas: throughput, catch-up, lag (BENCH_REPLICA_GIB)
+#   make fuzz       every libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS each
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -113,7 +114,7 @@ $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
 .PHONY: all asan release test sim run story mutants tidy format clean deps bench bench-storage \
-	bench-ops bench-replica faults
+	bench-ops bench-replica faults fuzz fuzzers fuzz-seeds
 .SECONDARY:
 
 all: asan release
@@ -124,7 +125,7 @@ $(DEPS_STAMP): scripts/packages.txt scripts/install-deps.sh tests/clients/packag
 
 deps: $(DEPS_STAMP)
 
-test: asan
+test: asan fuzzers
 	@tools/run-tests.sh
 
 SEEDS ?= 1000
@@ -176,6 +177,42 @@ bench-replica: release
 BENCH_DIR ?= build/bench-storage
 bench-storage: build/release/tools/bench_storage
 	build/release/tools/bench_storage $(BENCH_DIR)
+
+# The fuzzers (tests/fuzz/): libFuzzer harnesses over the real decoders and
+# the state machine, the src/ objects built again by clang with the fuzzer's
+# coverage instrumentation, ASan and UBSan, in build/fuzz/.
+FUZZ_CC := clang
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(SRC) tests/sim/simfs.c)
+
+build/fuzz/obj/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(COMMON) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/libkeel.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libkeel.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ $(LIBS) -o $@
+
+# The seed corpus is written by the real encoders (tests/fuzz/seeds.c).
+build/fuzz/seeds: build/fuzz/obj/tests/fuzz/seeds.o build/fuzz/libkeel.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) $^ $(LIBS) -o $@
+
+fuzzers: $(FUZZERS)
+
+fuzz-seeds: build/fuzz/seeds
+	build/fuzz/seeds tests/fuzz/corpus
+
+FUZZ_SECONDS ?= 60
+fuzz: fuzzers
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh long
+
+-include $(shell find build/fuzz/obj -name '*.d' 2>/dev/null)
 
 tidy:
 	python3 tools/tidy.py

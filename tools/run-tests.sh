@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/run-tests.sh — what `make test` runs after building build/asan:
 # the tidy check, the spec file checker's self-test, every unit suite, the storage fault suite (real system
-# faults on the real binary paths), the differential test, the cluster,
+# faults on the real binary paths), the fuzzers (tests/fuzz/: corpus and a
+# fixed-seed burst each), the differential test, the cluster,
 # pipeline (random pipelines against redis-server's answers, plain and
 # through leader kills), connection (COMMAND, CLIENT and HELLO against
 # redis-server), operations, read-replica, Sentinel, client-library
@@ -58,6 +59,7 @@ for t in build/asan/unit/test_*; do
 done
 suite faults tests/faults/run.sh build/asan
 suite diff tests/diff/run.sh build/asan
+suite fuzz tests/fuzz/run.sh
 suite cluster /usr/bin/python3 tests/cluster/cluster_test.py build/asan
 suite order /usr/bin/python3 tests/cluster/order_test.py build/asan
 suite poison /usr/bin/python3 tests/cluster/poison_test.py build/asan

@@ -8,7 +8,8 @@
  *     u8  role                  1 voter, 2 learner
  *     u8  auto_promote          0 or 1
  *     u8  addr_len              < RAFT_ADDR_MAX
- *     addr_len bytes            the member's address, opaque to the core */
+ *     addr_len bytes            the member's address, opaque to the core,
+ *                               no NUL byte */
 #include <string.h>
 
 #include "base/bytes.h"
@@ -66,8 +67,8 @@ static int config_decode_member(struct bytes_reader *rd, struct raft_member *m)
 		return KEEL_ECORRUPT;
 	m->auto_promote = promote;
 	const uint8_t *addr = bytes_read_raw(rd, alen);
-	if (!addr)
-		return KEEL_ECORRUPT;
+	if (!addr || memchr(addr, 0, alen))
+		return KEEL_ECORRUPT; /* a NUL would cut the address short */
 	memcpy(m->addr, addr, alen);
 	return KEEL_OK;
 }

@@ -331,17 +331,21 @@ int resp_scan_reply(const uint8_t *buf, size_t len, size_t *frame)
 			return rc;
 		pending--;
 		pos = next;
+		uint64_t more = 0; /* values this one holds */
 		if ((t == '$' || t == '=' || t == '!') && n >= 0) {
 			if (pos + (size_t)n + 2 > len)
 				return RESP_MORE;
 			pos += (size_t)n + 2;
 		} else if ((t == '*' || t == '~' || t == '>') && n > 0) {
-			pending += (uint64_t)n;
+			more = (uint64_t)n;
 		} else if (t == '%' && n > 0) {
-			pending += 2 * (uint64_t)n;
+			more = 2 * (uint64_t)n;
 		} else if (t == '|' && n >= 0) {
-			pending += 2 * (uint64_t)n + 1; /* attributes, then the value */
+			more = 2 * (uint64_t)n + 1; /* attributes, then the value */
 		}
+		/* counts that overflow the tally would wrap it to a false end */
+		if (__builtin_add_overflow(pending, more, &pending))
+			return RESP_ERR;
 	}
 	*frame = pos;
 	return RESP_OK;

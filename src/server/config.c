@@ -135,6 +135,18 @@ static int set_sentinel(struct server_config *c, const char *name, const char *v
 	return KEEL_OK;
 }
 
+/* A port: 1 .. 65535, as a plain decimal number. */
+static int set_port(int *port, const char *name, const char *v, struct keel_errmsg *err)
+{
+	int64_t p;
+	if (!resp_str2ll((const uint8_t *)v, strlen(v), &p) || p < 1 || p > 65535) {
+		keel_errmsg_set(err, "--%s: a port, 1 to 65535, got '%s'", name, v);
+		return KEEL_EINVAL;
+	}
+	*port = (int)p;
+	return KEEL_OK;
+}
+
 static int set(struct server_config *c, const char *name, const char *v, struct keel_errmsg *err)
 {
 	if (!strcmp(name, "sentinel-master-name") || !strcmp(name, "sentinel-port") ||
@@ -159,9 +171,9 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 				 tok);
 		}
 	} else if (!strcmp(name, "port"))
-		c->port = (int)strtol(v, &end, 10);
+		return set_port(&c->port, name, v, err);
 	else if (!strcmp(name, "peer-port"))
-		c->peer_port = (int)strtol(v, &end, 10);
+		return set_port(&c->peer_port, name, v, err);
 	else if (!strcmp(name, "dir"))
 		snprintf(c->dir, sizeof c->dir, "%s", v);
 	else if (!strcmp(name, "cluster"))
@@ -269,6 +281,11 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	if (!c->id && !c->replica_of[0]) {
 		keel_errmsg_set(err, "--id is required (a node id, 1 or more; a read replica, "
 				     "--replica-of, needs none)");
+		return KEEL_EINVAL;
+	}
+	if (!c->peer_port && c->port > 65535 - 10000) {
+		keel_errmsg_set(err, "--port %d: port + 10000 is past 65535; give --peer-port",
+				c->port);
 		return KEEL_EINVAL;
 	}
 	if (!c->peer_port)

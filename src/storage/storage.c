@@ -62,10 +62,15 @@ struct snap_name_list {
 	uint32_t n;
 };
 
+/* Newest first: by index, then by term, so that two files of one index
+ * (which only damage or a hand can leave) are always taken in one order,
+ * whatever order the folder lists them in. */
 static int by_index_desc(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? 1 : x > y ? -1 : 0;
+	const uint64_t *x = a, *y = b;
+	if (x[0] != y[0])
+		return x[0] < y[0] ? 1 : -1;
+	return x[1] < y[1] ? 1 : x[1] > y[1] ? -1 : 0;
 }
 
 /* Lists snapshot files newest first and removes temporary files. */

@@ -220,6 +220,10 @@ static void replies(void **state)
 		{"$3\r\nab", RESP_MORE, 0},
 		{"?x\r\n", RESP_ERR, 0},
 		{"*x\r\n", RESP_ERR, 0},
+		/* counts whose sum overflows: once wrapped to a false end */
+		{"*2\r\n|9223372036854775807\r\n", RESP_ERR, 0},
+		{"*3\r\n%9223372036854775807\r\n", RESP_ERR, 0},
+		{"%4611686018427387904\r\n", RESP_MORE, 0},
 	};
 	for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
 		size_t frame = 0;

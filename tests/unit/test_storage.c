@@ -324,6 +324,37 @@ static void damaged_snapshot_covered_by_log(void **state)
 	simfs_free(fs);
 }
 
+/* Found by tests/fuzz/fuzz_wal.c: with two snapshot files of one index
+ * (which only damage or a hand can leave), which one recovery took
+ * depended on the order the folder listed them in, so one folder could
+ * recover two ways. The one of the higher term is taken, in either order. */
+static void two_snapshots_of_one_index(void **state)
+{
+	(void)state;
+	static uint8_t data[2000];
+	for (int order = 0; order < 2; order++) {
+		struct simfs *fs = disk_with(300);
+		struct storage *st = must_open(fs);
+		write_hs(st, 2, 0);
+		storage_close(st);
+		struct keel_errmsg err;
+		for (uint64_t k = 0; k < 2; k++) {
+			uint64_t term = order ? 2 - k : 1 + k;
+			struct snap_meta m;
+			fill_snap(&m, data, 200, term, 1000 + term);
+			assert_int_equal(snap_write(simfs_ops(fs), DIR, &m, data, &err), KEEL_OK);
+		}
+		st = must_open(fs);
+		const struct storage_loaded *l = storage_loaded(st);
+		assert_true(l->has_snap);
+		assert_int_equal(l->snap.index, 200);
+		assert_int_equal(l->snap.term, 2);
+		assert_int_equal(l->snap.size, 1002);
+		storage_close(st);
+		simfs_free(fs);
+	}
+}
+
 /* A snapshot written by another process under its temporary name, then
  * adopted: in place after adoption, gone after a crash before it, and
  * dropped when an installed snapshot overtook it meanwhile. */
@@ -934,6 +965,7 @@ int main(void)
 		cmocka_unit_test(truncate_and_purge),
 		cmocka_unit_test(snapshots),
 		cmocka_unit_test(damaged_snapshot_covered_by_log),
+		cmocka_unit_test(two_snapshots_of_one_index),
 		cmocka_unit_test(adopted_snapshot),
 		cmocka_unit_test(tails),
 		cmocka_unit_test(bit_flips),

@@ -1,0 +1,439 @@
+/* tests/fuzz/seeds.c — writes the fuzzers' seed corpus (`make fuzz-seeds`,
+ * into tests/fuzz/corpus/<fuzzer>/): small valid inputs made by the real
+ * encoders (peer frames, Raft messages, replica frames with zstd payloads,
+ * keyspace snapshots, log entries) or spelled out (RESP streams, config
+ * files, data folders and command sequences in their harness's input
+ * format), so each fuzzer starts from inputs that reach deep. The files
+ * are named seed-<n>; running it again rewrites the same bytes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/bytes.h"
+#include "base/crc32c.h"
+#include "kv/kv.h"
+#include "kv/snapshot.h"
+#include "net/frame.h"
+#include "raft/codec.h"
+#include "replica/proto.h"
+#include "resp/buf.h"
+#include "server/entry.h"
+
+static const char *root;
+
+static void put(const char *fuzzer, int n, const void *p, size_t len)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s", root, fuzzer);
+	if (mkdir(path, 0755) && errno != EEXIST) {
+		perror(path);
+		exit(1);
+	}
+	snprintf(path, sizeof path, "%s/%s/seed-%d", root, fuzzer, n);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, len, f) != len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+/* A mode byte, then bytes. */
+static void put_mode(const char *fuzzer, int n, uint8_t mode, const void *p, size_t len)
+{
+	struct rbuf b;
+	rbuf_init(&b);
+	rbuf_put(&b, &mode, 1);
+	rbuf_put(&b, p, len);
+	put(fuzzer, n, b.p, b.len);
+	rbuf_free(&b);
+}
+
+static void resp_seeds(void)
+{
+	static const char *const s[] = {
+		"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+		"SET k \"a\\x00b\\n\" 'it\\'s'\r\nPING\n\r\n",
+		"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n",
+		"*2\r\n$3\r\nGET\r\n$536870913\r\n",
+		"+OK\r\n-ERR x\r\n:1\r\n$-1\r\n*2\r\n$1\r\na\r\n*-1\r\n",
+		("%1\r\n+a\r\n_\r\n|1\r\n+k\r\n+v\r\n,1.5\r\n#t\r\n(12\r\n"
+		 "=5\r\ntxt:a\r\n~1\r\n>0\r\n"),
+		"*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nECHO\r\n$5\r\nhello\r\n",
+	};
+	static const uint8_t modes[] = {0, 7, 200, 0, 1, 130, 255};
+	for (int i = 0; i < (int)(sizeof s / sizeof *s); i++)
+		put_mode("resp", i, modes[i], s[i], strlen(s[i]));
+}
+
+static void append_frame(struct rbuf *b, uint8_t kind, const uint8_t *p, size_t n)
+{
+	uint8_t h[FRAME_HDR];
+	frame_header(h, kind, p, (uint32_t)n);
+	rbuf_put(b, h, sizeof h);
+	rbuf_put(b, p, n);
+}
+
+static struct raft_config conf(void)
+{
+	struct raft_config c = {.n = 2};
+	c.members[0] = (struct raft_member){.id = 1, .role = RAFT_VOTER};
+	snprintf(c.members[0].addr, RAFT_ADDR_MAX, "127.0.0.1:17001");
+	c.members[1] = (struct raft_member){.id = 2, .role = RAFT_LEARNER, .auto_promote = true};
+	snprintf(c.members[1].addr, RAFT_ADDR_MAX, "127.0.0.2:17002");
+	return c;
+}
+
+/* One message of each type, encoded. */
+static size_t raft_msgs(uint8_t out[][512])
+{
+	static uint8_t cbuf[RAFT_CONFIG_BYTES_MAX];
+	struct raft_config c = conf();
+	uint32_t clen = raft_config_encode(&c, cbuf);
+	struct raft_entry es[2] = {
+		{.term = 2,
+		 .index = 8,
+		 .type = RAFT_ENTRY_COMMAND,
+		 .len = 3,
+		 .data = (uint8_t *)"abc"},
+		{.term = 2, .index = 9, .type = RAFT_ENTRY_CONFIG, .len = clen, .data = cbuf}};
+	struct raft_msg m[RAFT_MSG_TYPE_MAX];
+	memset(m, 0, sizeof m);
+	for (int t = 0; t < RAFT_MSG_TYPE_MAX; t++)
+		m[t] = (struct raft_msg){.type = (uint8_t)(t + 1), .from = 1, .to = 2, .term = 3};
+	m[0].u.vote = (struct raft_msg_vote){7, 2, false};
+	m[2].u.vote = (struct raft_msg_vote){7, 2, true};
+	m[3].u.vote_resp.granted = true;
+	m[4].u.append = (struct raft_msg_append){7, 2, 6, 4, 2, es};
+	m[5].u.append_resp = (struct raft_msg_append_resp){false, 0, 7, 1, 5, 4};
+	m[6].u.snapshot.meta.index = 9;
+	m[6].u.snapshot.meta.term = 2;
+	m[6].u.snapshot.meta.config = c;
+	m[6].u.snapshot.meta.size = 10;
+	m[6].u.snapshot.offset = 4;
+	m[6].u.snapshot.len = 3;
+	m[6].u.snapshot.data = (const uint8_t *)"xyz";
+	m[7].u.snapshot_resp = (struct raft_msg_snapshot_resp){7, true, 9};
+	m[9].u.read_index.req_id = 5;
+	m[10].u.read_index_resp = (struct raft_msg_read_index_resp){5, 9, true};
+	for (int t = 0; t < RAFT_MSG_TYPE_MAX; t++)
+		out[t][0] = (uint8_t)raft_msg_encode(&m[t], out[t] + 1, 511);
+	return RAFT_MSG_TYPE_MAX;
+}
+
+static void raft_and_frame_seeds(void)
+{
+	static uint8_t msgs[RAFT_MSG_TYPE_MAX][512];
+	size_t n = raft_msgs(msgs);
+	struct frame_hello h = {.id = 2, .client_port = 7002, .sentinel_port = 26379};
+	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.0.2:17002");
+	snprintf(h.client_host, sizeof h.client_host, "127.0.0.2");
+	uint8_t hb[FRAME_HELLO_MAX];
+	size_t hn = frame_hello_encode(&h, hb);
+	struct rbuf b;
+	rbuf_init(&b);
+	append_frame(&b, FRAME_HELLO, hb, hn);
+	for (size_t i = 0; i < n; i++) {
+		put("raft", (int)i, msgs[i] + 1, msgs[i][0]);
+		append_frame(&b, FRAME_RAFT, msgs[i] + 1, msgs[i][0]);
+	}
+	uint8_t idx[8];
+	bytes_put_u64(idx, 12);
+	append_frame(&b, FRAME_REMOVED, idx, sizeof idx);
+	put_mode("frame", 0, 0, b.p, b.len);
+	put_mode("frame", 1, 1, b.p, 12 + hn + 12 + msgs[4][0]);
+	h.client_port = 0;
+	hn = frame_hello_encode(&h, hb);
+	b.len = 0;
+	append_frame(&b, FRAME_HELLO, hb, hn);
+	put_mode("frame", 2, 1, b.p, b.len);
+	rbuf_free(&b);
+}
+
+static void replica_seeds(void)
+{
+	struct rbuf b;
+	rbuf_init(&b);
+	struct repl_accept a = {REPL_VERSION, REPL_ZSTD, REPL_FROM_LOG, 1, 8, 0, 0, 0, 0};
+	repl_accept_frame(&b, &a);
+	static uint8_t big[300];
+	memset(big, 'x', sizeof big);
+	struct repl_entry e[3] = {{8, 2, 2, 3, (const uint8_t *)"abc"},
+				  {9, 2, 2, sizeof big, big},
+				  {10, 3, 1, 0, NULL}};
+	repl_entries_frame(&b, REPL_ZSTD, 10, e, 3);
+	repl_entries_frame(&b, REPL_RAW, 10, e, 3);
+	repl_u64s_frame(&b, REPL_HEARTBEAT, 10, 0);
+	put_mode("replica", 0, 0, b.p, b.len);
+	b.len = 0;
+	a.mode = REPL_FROM_SNAPSHOT;
+	a.snap_index = 9;
+	a.snap_size = sizeof big;
+	repl_accept_frame(&b, &a);
+	repl_snap_frame(&b, REPL_ZSTD, 0, big, sizeof big);
+	repl_u64s_frame(&b, REPL_CAUGHT_UP, 9, 2);
+	put_mode("replica", 1, 1, b.p, b.len);
+	/* the built mode: 3 entries from 5, runs of bytes, no flips; then one */
+	static const uint8_t built[] = {2, 3, 5, 0,   0, 0, 0,	 0, 0, 0, 1, 2, 200, 'a',
+					1, 2, 7, 'b', 2, 1, 255, 0, 9, 0, 0, 0, 0,   0,
+					0, 0, 0, 0,   0, 0, 0,	 0, 0, 0, 0, 0, 0};
+	put("replica", 2, built, sizeof built);
+	uint8_t flipped[sizeof built + 3];
+	memcpy(flipped, built, sizeof built);
+	flipped[sizeof built - 1] = 1; /* one flip */
+	memcpy(flipped + sizeof built, (uint8_t[]){40, 0, 4}, 3);
+	put("replica", 3, flipped, sizeof flipped);
+	rbuf_free(&b);
+}
+
+static void kv_put(struct kv *kv, uint32_t db, const char *k, const char *v, int64_t exp)
+{
+	struct kv_entry *e = kv_dict_add(&kv->db[db], (const uint8_t *)k, strlen(k));
+	kv_entry_set(e, (const uint8_t *)v, strlen(v));
+	kv_dict_expire(&kv->db[db], e, exp);
+}
+
+static void snapshot_seeds(void)
+{
+	struct kv kv;
+	kv_init(&kv, 1);
+	kv_put(&kv, 0, "k", "v", 0);
+	kv_put(&kv, 0, "counter", "12", 0);
+	kv_put(&kv, 3, "t", "soon", 1700000000000);
+	kv_session_record(&kv, 7, 1, 0, (const uint8_t *)"+OK\r\n", 5);
+	struct rbuf w;
+	rbuf_init(&w);
+	kv_snapshot_write(&kv, 0, &w);
+	put_mode("snapshot", 0, 0, w.p, w.len);
+	put_mode("snapshot", 1, 65, w.p, w.len);
+	put_mode("snapshot", 2, 200, w.p, w.len);
+	/* version 2: one database, then the sessions, then the checksum */
+	w.len = 0;
+	rbuf_put(&w, "KEELKV2", 8);
+	rbuf_put_u64(&w, 1);
+	rbuf_put_u32(&w, 1);
+	rbuf_put(&w, "a", 1);
+	rbuf_put_u64(&w, 2);
+	rbuf_put(&w, "bc", 2);
+	rbuf_put_u64(&w, 0);
+	rbuf_put_u64(&w, 0);
+	rbuf_put_u32(&w, crc32c(0, w.p, w.len));
+	put_mode("snapshot", 3, 2, w.p, w.len);
+	rbuf_free(&w);
+	kv_free(&kv);
+}
+
+static void entry_seeds(void)
+{
+	struct resp_arg set[3] = {
+		{(const uint8_t *)"SET", 3}, {(const uint8_t *)"k", 1}, {(const uint8_t *)"v", 1}};
+	struct resp_arg incr[2] = {{(const uint8_t *)"INCR", 4}, {(const uint8_t *)"n", 1}};
+	struct rbuf b;
+	rbuf_init(&b);
+	entry_header(&b, 1700000000000, 16, 1);
+	entry_req_header(&b, &(struct entry_req_head){0, 0, 0, 0, false}, 1);
+	entry_cmd_append(&b, set, 3);
+	put("entry", 0, b.p, b.len);
+	b.len = 0;
+	entry_header(&b, 1700000000001, 16, 2);
+	entry_req_header(&b, &(struct entry_req_head){5, 2, 1, 3, true}, 2);
+	entry_cmd_append(&b, set, 3);
+	entry_cmd_append(&b, incr, 2);
+	entry_req_header(&b, &(struct entry_req_head){6, 1, 0, 0, false}, 1);
+	entry_cmd_append(&b, incr, 2);
+	put("entry", 1, b.p, b.len);
+	b.len = 0;
+	entry_cmd_append(&b, set, 3);
+	put("entry", 2, b.p, b.len);
+	/* version 2: no dbs, ack, db or flags */
+	b.len = 0;
+	rbuf_put(&b, &(uint8_t){2}, 1);
+	rbuf_put_u64(&b, 1600000000000);
+	rbuf_put_u32(&b, 1);
+	rbuf_put_u64(&b, 0);
+	rbuf_put_u64(&b, 0);
+	rbuf_put_u32(&b, 2);
+	entry_cmd_append(&b, set, 3);
+	entry_cmd_append(&b, incr, 2);
+	put("entry", 3, b.p, b.len);
+	rbuf_free(&b);
+}
+
+static void config_seeds(void)
+{
+	static const char file[] =
+		"# a node of three\nid 2\nbind 127.0.0.2\nport 7002\npeer-port 17002\n"
+		"dir data/2\ncluster 1@127.0.0.1:17001,2@127.0.0.2:17002,3@127.0.0.3:17003\n"
+		"databases 16\nsentinel-master-name keel\nsentinel-port 26379\n"
+		"client-announce 127.0.0.2:7002\nreplica-compress yes\nsnapshot-entries 1000\n";
+	put_mode("config", 0, 0, file, sizeof file - 1);
+	static const char replica[] = "replica-of 127.0.0.1:7001,127.0.0.2:7002\n"
+				      "client-bind 127.0.0.5,127.0.0.6\nsegment-mb 64\n";
+	put_mode("config", 1, 0, replica, sizeof replica - 1);
+	static const char line[] = "--id\0001\0--port\0007001\0--cluster\0001@127.0.0.1:17001\0"
+				   "--tick-ms\00010\0--client-output-mb\000256\0--verbose";
+	put_mode("config", 2, 1, line, sizeof line - 1);
+}
+
+/* A data folder in fuzz_wal's input format: a repair byte, then files. */
+static void wal_seeds(void)
+{
+	static const uint8_t plain[] = {
+		0, 1, 2, 1, 0,			     /* hard state: term 2, vote 1 */
+		0, 0, 1, 2, 3,			     /* closed segment 1-3, three records: */
+		0, 5, 2, 1, 'h', 'e', 'l', 'l', 'o', /* flags, len, type, term, bytes */
+		0, 1, 2, 1, 'a', 0,   0,   2,	2,   1, 4, 2, /* open-0 from 4, two records */
+		0, 3, 2, 2, 'x', 'y', 'z', 0,	0,   2, 2,
+	};
+	put("wal", 0, plain, sizeof plain);
+	static const uint8_t snap[] = {
+		1,   1,	  3,   0, 0,			      /* hard state: term 3 */
+		2,   5,	  2,   4, 's', 'n', 'a', 'p', 3,   0, /* snapshot 5/2, 4 bytes, meta 3 */
+		0,   0,	  6,   1, 2,   0,   1,	 2,   3,   'q', 0,  0, 2, 3,	  /* closed 6-7 */
+		0,   33,  8,   2, 0,   2,   2,	 3,   'r', 's', 12, 1, 2, 3, 't', /* open-2 8.., a
+										     tail */
+		9,   9,	  9,   9, 9,   9,   9,	 9,   9,   9,	9,  9, 3, 8, 'x', '.',
+		't', 'm', 'p', 0, 0,   0,   2,	 'z', 'z', /* x.tmp */
+	};
+	put("wal", 1, snap, sizeof snap);
+}
+
+/* Command sequences in fuzz_kv's input format: a step byte, then for a
+ * request the command's index in the table, how its arity is chosen, its
+ * arguments (a kind byte, then what the kind needs), the session byte. */
+static uint8_t cmd_index(const char *name)
+{
+	uint32_t n;
+	const struct kv_cmd *c = kv_commands(&n);
+	for (uint32_t i = 0; i < n; i++)
+		if (!strcmp(c[i].name, name))
+			return (uint8_t)i;
+	fprintf(stderr, "no command %s\n", name);
+	exit(1);
+}
+
+#define KEY(i)	0, i
+#define EDGE(i) 3, i
+#define RAW1(c) 11, 1, c
+
+static void kv_seeds(void)
+{
+	uint8_t a[] = {0,
+		       cmd_index("set"),
+		       0,
+		       KEY(0),
+		       RAW1('v'),
+		       0,
+		       0,
+		       cmd_index("incrby"),
+		       0,
+		       KEY(1),
+		       EDGE(5),
+		       0,
+		       0,
+		       cmd_index("incrby"),
+		       0,
+		       KEY(1),
+		       EDGE(2),
+		       0,
+		       0,
+		       cmd_index("setrange"),
+		       0,
+		       KEY(0),
+		       EDGE(16),
+		       RAW1('x'),
+		       0,
+		       0,
+		       cmd_index("getrange"),
+		       0,
+		       KEY(0),
+		       EDGE(6),
+		       EDGE(5),
+		       0,
+		       0,
+		       cmd_index("append"),
+		       0,
+		       KEY(4),
+		       RAW1(0),
+		       1,
+		       0,
+		       cmd_index("append"),
+		       0,
+		       KEY(4),
+		       RAW1(0),
+		       65,
+		       0,
+		       cmd_index("scan"),
+		       1,
+		       EDGE(0),
+		       7,
+		       0,
+		       EDGE(5),
+		       0};
+	put("kv", 0, a, sizeof a);
+	uint8_t b[] = {6,
+		       2,
+		       cmd_index("set"),
+		       0,
+		       KEY(2),
+		       RAW1('1'),
+		       cmd_index("incrbyfloat"),
+		       0,
+		       KEY(2),
+		       8,
+		       0,
+		       cmd_index("expire"),
+		       0,
+		       KEY(2),
+		       EDGE(1),
+		       2,
+		       8,
+		       5,
+		       0,
+		       cmd_index("get"),
+		       0,
+		       KEY(2),
+		       0,
+		       9,
+		       3,
+		       1,
+		       0,
+		       cmd_index("set"),
+		       0,
+		       KEY(3),
+		       RAW1('z'),
+		       0,
+		       0,
+		       cmd_index("swapdb"),
+		       0,
+		       EDGE(0),
+		       EDGE(1),
+		       0,
+		       0,
+		       cmd_index("keys"),
+		       0,
+		       10,
+		       0,
+		       0};
+	put("kv", 1, b, sizeof b);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: seeds <corpus folder>\n");
+		return 2;
+	}
+	root = argv[1];
+	mkdir(root, 0755);
+	resp_seeds();
+	raft_and_frame_seeds();
+	replica_seeds();
+	snapshot_seeds();
+	entry_seeds();
+	config_seeds();
+	wal_seeds();
+	kv_seeds();
+	return 0;
+}
