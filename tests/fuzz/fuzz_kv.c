@@ -231,7 +231,8 @@ static void apply(struct run *r, struct kv *kv, struct resp_arg cmds[][ARGS_MAX]
 {
 	const uint8_t *kept;
 	size_t klen;
-	int seen = session ? kv_session_check(kv, session, seq, &kept, &klen) : KV_SESSION_NEW;
+	uint64_t ack = seq > 2 ? seq - 2 : 0;
+	int seen = session ? kv_session_check(kv, session, seq, ack, &kept, &klen) : KV_SESSION_NEW;
 	if (seen == KV_SESSION_REPLY) {
 		rbuf_put(out, kept, klen);
 		return;
@@ -251,7 +252,8 @@ static void apply(struct run *r, struct kv *kv, struct resp_arg cmds[][ARGS_MAX]
 				   .proto = 2,
 				   .now_ms = r->now_ms,
 				   .db = db,
-				   .dbs = r->dbs};
+				   .dbs = r->dbs,
+				   .session = session};
 		if (too_big(cmds[k], argc[k]))
 			resp_error(out, "ERR not run by the fuzzer");
 		else
@@ -259,7 +261,7 @@ static void apply(struct run *r, struct kv *kv, struct resp_arg cmds[][ARGS_MAX]
 		db = c.db;
 	}
 	if (session)
-		kv_session_record(kv, session, seq, seq > 2 ? seq - 2 : 0, out->p, out->len);
+		kv_session_record(kv, session, seq, ack, r->now_ms, out->p, out->len);
 }
 
 static void request(struct run *r, bool multi)
