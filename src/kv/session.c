@@ -315,16 +315,25 @@ void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, i
 	bool had = sess_open(e, &v);
 	/* stamped no earlier than the newest stamp: the list stays in order */
 	int64_t used = kv->sess_head && kv->sess_tail_used > now_ms ? kv->sess_tail_used : now_ms;
-	if (had)
+	/* already last, or stamped as the last is: its place keeps the list in
+	 * order, and its neighbours need not be looked up (a pipeline's
+	 * requests in one entry move a session once) */
+	bool stays = had && (kv->sess_tail == id || v.used == used);
+	if (had && !stays)
 		sess_unlink(kv, v.prev, v.next);
 	kv->sess_bytes -= e->vlen;
-	struct sess_head h = {.used = used, .prev = kv->sess_tail, .next = 0};
+	struct sess_head h = {.used = used,
+			      .prev = stays ? v.prev : kv->sess_tail,
+			      .next = stays ? v.next : 0};
 	if (!had || seq <= v.last || v.n >= KV_SESSION_KEEP_MAX)
 		sess_rebuild(kv, e, &v, had, seq, ack, reply, rlen, &h);
 	else
 		sess_append(e, &v, seq, ack, reply, rlen, &h);
 	kv->sess_bytes += e->vlen;
-	sess_link_tail(kv, id, used);
+	if (!stays)
+		sess_link_tail(kv, id, used);
+	else if (kv->sess_tail == id)
+		kv->sess_tail_used = used;
 }
 
 uint64_t kv_session_kept(struct kv *kv, uint64_t id)

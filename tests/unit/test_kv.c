@@ -1249,6 +1249,52 @@ static void snapshot_databases(void **state)
 	teardown(&r);
 }
 
+/* Many sessions written in random order, several requests of one in the
+ * same millisecond (as a pipeline's in one entry), the clock moving on by
+ * random steps: expiry at random cuts removes exactly the sessions whose
+ * last request is at or before the cut (a model kept beside the table),
+ * and the oldest stamp is the model's. */
+static void session_list_against_a_model(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	struct kv kv;
+	kv_init(&kv, 7);
+	int64_t used[N + 1] = {0};
+	uint64_t seq[N + 1] = {0};
+	int64_t now = 1000;
+	uint32_t r = 12345;
+	for (int step = 0; step < 4000; step++) {
+		r = r * 1103515245u + 12345u;
+		uint64_t id = 1 + (r >> 8) % N;
+		if ((r >> 20) % 4 == 0)
+			now += (r >> 24) % 3; /* often the same millisecond */
+		seq[id]++;
+		kv_session_record(&kv, id, seq[id], seq[id], now, (const uint8_t *)"+OK\r\n", 5);
+		used[id] = now;
+		if (step % 97 == 0) {
+			int64_t cut = now - 1 - (int64_t)((r >> 4) % 6); /* idle >= 1: 0 is "never" */
+			uint64_t want = 0;
+			int64_t oldest = INT64_MAX;
+			for (int i = 1; i <= N; i++) {
+				if (seq[i] && used[i] <= cut) {
+					want++;
+					seq[i] = 0;
+				} else if (seq[i] && used[i] < oldest) {
+					oldest = used[i];
+				}
+			}
+			assert_int_equal(kv_session_expire(&kv, now, now - cut, 0), want);
+			assert_int_equal(kv_session_oldest(&kv), oldest);
+			uint64_t live = 0;
+			for (int i = 1; i <= N; i++)
+				live += seq[i] != 0;
+			assert_int_equal(kv_dict_size(&kv.sessions), live);
+		}
+	}
+	kv_free(&kv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1264,6 +1310,7 @@ int main(void)
 		cmocka_unit_test(session_expiry_by_entry_time),
 		cmocka_unit_test(session_size_bound),
 		cmocka_unit_test(session_expiry_after_restore),
+		cmocka_unit_test(session_list_against_a_model),
 		cmocka_unit_test(expire_sessions_command),
 		cmocka_unit_test(snapshot_in_pieces),
 		cmocka_unit_test(select_edges),
