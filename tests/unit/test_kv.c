@@ -1273,7 +1273,8 @@ static void session_list_against_a_model(void **state)
 		kv_session_record(&kv, id, seq[id], seq[id], now, (const uint8_t *)"+OK\r\n", 5);
 		used[id] = now;
 		if (step % 97 == 0) {
-			int64_t cut = now - 1 - (int64_t)((r >> 4) % 6); /* idle >= 1: 0 is "never" */
+			/* idle of 1 ms or more: 0 means never */
+			int64_t cut = now - 1 - (int64_t)((r >> 4) % 6);
 			uint64_t want = 0;
 			int64_t oldest = INT64_MAX;
 			for (int i = 1; i <= N; i++) {
