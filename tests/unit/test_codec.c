@@ -136,11 +136,56 @@ static void garbage(void **state)
 	assert_int_equal(raft_msg_decode(&d, &bad, 1), KEEL_EPROTO);
 }
 
+/* No field may carry a term past RAFT_TERM_MAX: an election could not go
+ * past it (term + 1 would wrap), so a message with one is corrupt, in its
+ * header or in any term field; RAFT_TERM_MAX itself decodes. */
+static void terms_past_max(void **state)
+{
+	(void)state;
+	struct prng p;
+	prng_seed(&p, 11);
+	uint8_t data[64] = {0}, a[4096];
+	struct raft_entry ents[8];
+	for (uint8_t type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
+		for (int field = 0; field < 3; field++) {
+			for (int over = 0; over < 2; over++) {
+				raft_term t = over ? UINT64_MAX : RAFT_TERM_MAX;
+				struct raft_msg m, d;
+				random_msg(&p, &m, type, ents, data);
+				m.term = field == 0 ? t : 7;
+				bool has_field = true;
+				if (type == RAFT_MSG_PREVOTE || type == RAFT_MSG_VOTE)
+					m.u.vote.last_term = field == 1 ? t : 3;
+				else if (type == RAFT_MSG_APPEND) {
+					m.u.append.prev_term = field == 1 ? t : 3;
+					m.u.append.n_entries = 1;
+					ents[0].term = field == 2 ? t : 3;
+				} else if (type == RAFT_MSG_APPEND_RESP)
+					m.u.append_resp.conflict_term = field == 1 ? t : 3;
+				else if (type == RAFT_MSG_SNAPSHOT)
+					m.u.snapshot.meta.term = field == 1 ? t : 3;
+				else
+					has_field = field == 0;
+				size_t n = raft_msg_encode(&m, a, sizeof a);
+				assert_true(n > 0);
+				int want = over && has_field && (field < 2 || type == RAFT_MSG_APPEND)
+						   ? KEEL_EPROTO
+						   : KEEL_OK;
+				int rc = raft_msg_decode(&d, a, n);
+				assert_int_equal(rc, want);
+				if (rc == KEEL_OK)
+					raft_msg_decoded_free(&d);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(garbage),
+		cmocka_unit_test(terms_past_max),
 	};
 	return UNIT_RUN("codec", tests);
 }
