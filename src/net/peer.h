@@ -7,7 +7,8 @@
  * learns its peers that way) and where it serves clients (for Sentinel
  * discovery); then frames flow one way, from the
  * connecting node. Messages to a peer that is not connected, or whose queue is full,
- * are dropped (Raft retransmits). A bad frame closes the connection. */
+ * are dropped (Raft retransmits). A bad frame closes the connection, as
+ * does a first frame that is not a HELLO. */
 #ifndef KEEL_NET_PEER_H
 #define KEEL_NET_PEER_H
 
@@ -21,6 +22,13 @@
 
 #define PEERS_MAX      64
 #define PEER_QUEUE_MAX (64u << 20) /* bytes queued to one peer */
+/* An incoming connection must open with a HELLO (of at most
+ * FRAME_HELLO_MAX bytes: nothing more is read before it), within
+ * PEER_HELLO_MS; at most PEER_UNNAMED_MAX connections may wait for theirs,
+ * and at most PEERS_MAX incoming connections may have said one (one per
+ * sender: a new one from the same id replaces the old). */
+#define PEER_HELLO_MS	 5000
+#define PEER_UNNAMED_MAX 16
 
 struct peers;
 
