@@ -337,6 +337,7 @@ static void on_tick(uv_timer_t *t)
 static void on_check(uv_check_t *h)
 {
 	struct server *s = h->data;
+	clients_resume(s);
 	requests_flush_writes(s);
 	requests_flush_reads(s);
 	server_process(s);
