@@ -584,16 +584,17 @@ static void process_input(struct client *c)
 	client_mark(c);
 }
 
-/* A request whose size is known is read into a buffer of exactly that
- * size, up to its end (so that it can be handed over whole, and no buffer
- * doubles past it); otherwise 16 KiB at a time, as Redis reads. */
+/* A request whose size is known is read into a buffer of that size and
+ * 16 KiB more (for the next argument's header, or a small argument), up
+ * to its end (so that it can be handed over whole, and no buffer doubles
+ * past it); otherwise 16 KiB at a time, as Redis reads. */
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct client *c = h->data;
 	(void)hint;
 	if (c->need > c->in.len + 16384) {
 		size_t want = c->need - c->in.len;
-		uint8_t *p = rbuf_reserve_exact(&c->in, want);
+		uint8_t *p = rbuf_reserve_exact(&c->in, want + 16384);
 		*buf = uv_buf_init((char *)p, (unsigned)(want < UINT32_MAX ? want : UINT32_MAX));
 		return;
 	}
