@@ -167,8 +167,8 @@ static int decode_append(struct bytes_reader *r, struct raft_msg_append *a)
 		e->len = bytes_read_u32(r);
 		e->data = (uint8_t *)(uintptr_t)bytes_read_raw(r, e->len);
 		if (e->type < RAFT_ENTRY_NOOP || e->type > RAFT_ENTRY_CONFIG ||
-		    e->term > RAFT_TERM_MAX ||
-		    e->len > RAFT_ENTRY_BYTES_MAX || e->index != a->prev_index + 1 + i)
+		    e->term > RAFT_TERM_MAX || e->len > RAFT_ENTRY_BYTES_MAX ||
+		    e->index != a->prev_index + 1 + i)
 			r->err = true;
 	}
 	return r->err ? KEEL_EPROTO : KEEL_OK;

@@ -28,10 +28,10 @@
  * limit): it is held, reading stopped, and goes on in a later pass once
  * they drop below (clients_resume). One client's pipeline cannot build a
  * mountain of replies, nor keep the loop from the others. */
-#define PASS_REQS     64
+#define PASS_REQS 64
 /* a reply this big is written from its own buffer */
 #define REPLY_OWNED_MIN (64u << 10)
-#define OUT_PAUSE_MAX (4u << 20)
+#define OUT_PAUSE_MAX	(4u << 20)
 
 /* Slots are reused, buffers and all: a request costs no allocation once
  * the node has served a few. */
@@ -434,8 +434,8 @@ static uint64_t cmd_size(const struct resp_arg *argv, uint32_t argc)
  * a "$L\r\n" line at least the 4 of a length, and each argument's CRLF
  * is dropped), and q's buffer becomes the client's input, holding what
  * followed the request. A big request thus costs its own size once. */
-static void take_request(struct creq *q, struct rbuf *in, size_t used,
-			 const struct resp_arg *argv, uint32_t argc)
+static void take_request(struct creq *q, struct rbuf *in, size_t used, const struct resp_arg *argv,
+			 uint32_t argc)
 {
 	uint8_t *p = in->p;
 	KEEL_ASSERT(used <= in->len);

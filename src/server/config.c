@@ -126,8 +126,9 @@ static bool mem_bytes(const char *v, uint64_t *out)
 	static const struct {
 		const char *unit;
 		uint64_t mul;
-	} units[] = {{"", 1},	    {"b", 1},		{"k", 1000},	  {"kb", 1024},
-		     {"m", 1000000}, {"mb", 1024 * 1024}, {"g", 1000000000}, {"gb", 1u << 30}};
+	} units[] = {{"", 1},		{"b", 1},	 {"k", 1000},
+		     {"kb", 1024},	{"m", 1000000},	 {"mb", 1024 * 1024},
+		     {"g", 1000000000}, {"gb", 1u << 30}};
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
 		if (strcasecmp(end, units[i].unit))
 			continue;

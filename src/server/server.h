@@ -288,7 +288,7 @@ struct server {
 	struct client *clients;
 	struct client *dirty;	/* with replies to write at the end of the pass */
 	struct client *held_clients; /* with input left for a later pass (clients.c) */
-	uint64_t pass_no;	/* loop passes, counted by clients_resume */
+	uint64_t pass_no;	     /* loop passes, counted by clients_resume */
 	struct creq *creq_pool; /* finished requests, kept for the next ones */
 	uint32_t n_creq_pool;
 	struct rbuf out;       /* a client's replies, gathered for one write */

@@ -242,10 +242,8 @@ static void hellos(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frames),
-		cmocka_unit_test(kind_limits),
-		cmocka_unit_test(entries),
-		cmocka_unit_test(entries_v2_and_dbs),
+		cmocka_unit_test(frames),  cmocka_unit_test(kind_limits),
+		cmocka_unit_test(entries), cmocka_unit_test(entries_v2_and_dbs),
 		cmocka_unit_test(hellos),
 	};
 	return UNIT_RUN("frame", tests);
