@@ -396,6 +396,30 @@ def a_forged_removed_notice_is_not_believed():
         c.cleanup()
 
 
+@case
+def a_node_stored_at_the_largest_term_starts_and_serves():
+    # a data folder whose hard state holds term 2^64-1 (what a forged frame
+    # left before terms were checked): the node starts, answers, and does
+    # not campaign (term + 1 would wrap; it used to stop on an assertion)
+    c = one_node()
+    try:
+        retry(lambda: c.client(1).set("k", "v"))
+        c.kill(1)
+        head = b"KEELHS1\0" + struct.pack("<QQ", 2**64 - 1, 0)
+        with open(os.path.join(c.dir, "1", "hardstate"), "wb") as f:
+            f.write(head + struct.pack("<I", crc32c(head)))
+        c.start(1)
+        wait_for("the node to answer", lambda: c.client(1).ping(), 30)
+        time.sleep(2)  # several election timeouts
+        assert c.procs[1].poll() is None, f"the node exited: {c.log(1)[-300:]}"
+        inf = raft_info(c, 1)
+        assert int(inf["raft_term"]) == 2**64 - 1 and inf["raft_role"] != "leader", inf
+        assert "is the largest a node may hold" in c.log(1)
+        return f"{inf['raft_role']} at term {inf['raft_term']}"
+    finally:
+        c.cleanup()
+
+
 def main():
     return run_suite("edges", (
         a_request_past_the_query_buffer_limit_is_refused_before_it_is_held,
@@ -406,6 +430,7 @@ def main():
         the_peer_port_reads_nothing_before_a_hello,
         a_forged_term_is_not_adopted,
         a_forged_removed_notice_is_not_believed,
+        a_node_stored_at_the_largest_term_starts_and_serves,
     ), (SERVER,))
 
 
