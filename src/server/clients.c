@@ -3,8 +3,13 @@
  * leave in request order even when a write waits for its commit; the
  * replies a loop pass finished go out at its end, one write per client
  * (as Redis writes in beforeSleep); limits on pending requests (reading
- * pauses) and on a request's size (the parser's own); a protocol error is
- * answered and the connection closed. */
+ * pauses), on a client's unexecuted input (client-query-buffer-limit: the
+ * client is closed before the bytes are held), on its share of a loop
+ * pass and on its unwritten replies (its pipeline is held back; past
+ * --client-output-mb it is closed, checked as replies are built); a big
+ * read request is handed over in place and a big reply written from its
+ * own buffer, so neither is copied; a protocol error is answered and the
+ * connection closed. */
 #include <stdio.h>
 #include <string.h>
 
@@ -385,6 +390,14 @@ void clients_flush(struct server *s)
 		flush(c);
 	}
 	s->pass_no++; /* every client's share of the next pass is whole */
+	/* a held client whose replies the socket took goes on at once, not
+	 * at the next tick */
+	for (struct client *c = s->held_clients; c; c = c->next_held) {
+		if (!c->closing && client_queued(c) + c->out_bytes < out_pause(c) / 2) {
+			uv_async_send(&s->wake);
+			break;
+		}
+	}
 }
 
 /* A SELECT queued inside MULTI runs when EXEC is applied and moves the
