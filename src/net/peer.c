@@ -58,6 +58,7 @@ struct peers {
 	uv_timer_t sweep;	     /* closes those late with their HELLO */
 	struct conn *outq; /* connections with frames to go (peers_flush) */
 	bool stopping;
+	bool no_learning; /* peers_learn(false) */
 	int open_handles;
 	struct prng rng; /* reconnect jitter */
 };
@@ -232,7 +233,7 @@ static void learn_peer(struct peers *ps, const struct frame_hello *h)
 		ps->told_next = (ps->told_next + 1) % PEERS_MAX;
 	}
 	*slot = *h;
-	if (find(ps, h->id))
+	if (find(ps, h->id) || ps->no_learning)
 		return;
 	logf_(ps, "learned peer %llu at %s", (unsigned long long)h->id, h->peer_addr);
 	peers_set(ps, h->id, h->peer_addr);
@@ -501,6 +502,11 @@ void peers_set(struct peers *ps, uint64_t id, const char *addr)
 		conn_close(p->out);
 	else if (!p->out)
 		do_connect(p);
+}
+
+void peers_learn(struct peers *ps, bool on)
+{
+	ps->no_learning = !on;
 }
 
 void peers_announce(struct peers *ps, const char *client_host, int client_port, int sentinel_port)

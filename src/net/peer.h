@@ -46,6 +46,11 @@ int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
  * where it serves clients (and its Sentinel port, 0 for none). Call before
  * the first peers_set; a port out of range tells nothing. */
 void peers_announce(struct peers *ps, const char *client_host, int client_port, int sentinel_port);
+/* Whether a HELLO from a node this one does not know makes it connect
+ * back (on by default): a node that was just added learns its peers that
+ * way. The server turns it off once it has a configuration, so that
+ * made-up ids in HELLOs cannot take the peer slots. */
+void peers_learn(struct peers *ps, bool on);
 /* What peer id last told in its HELLO (valid until the next loop pass);
  * NULL if it has not connected to this node yet. */
 const struct frame_hello *peers_told(const struct peers *ps, uint64_t id);

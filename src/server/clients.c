@@ -28,12 +28,17 @@
 #define POOL_BUF    16384 /* ... with their buffers, up to this size */
 /* a read request at least this big is handed over, not copied */
 #define REQ_HANDOVER_MIN (1u << 20)
-/* A client's share of a loop pass: this many requests, and none while its
- * unwritten replies reach OUT_PAUSE_MAX (or a quarter of its output
- * limit): it is held, reading stopped, and goes on in a later pass once
- * they drop below (clients_resume). One client's pipeline cannot build a
- * mountain of replies, nor keep the loop from the others. */
-#define PASS_REQS 64
+/* A client's share of a loop pass: at most PASS_REQS_MAX requests, and
+ * no more than it takes for their replies to reach PASS_REPLY_BYTES at
+ * the size its replies have had (`reply_est`: the largest recent reply,
+ * REPLY_EST_START until it has had some); none while its unwritten
+ * replies reach OUT_PAUSE_MAX (or a quarter of its output limit). Past
+ * its share it is held, reading stopped, and goes on in a later pass
+ * (clients_resume). One client's pipeline cannot build a mountain of
+ * replies, nor keep the loop from the others. */
+#define PASS_REQS_MAX	 1024
+#define PASS_REPLY_BYTES (4u << 20)
+#define REPLY_EST_START	 (64u << 10)
 /* a reply this big is written from its own buffer */
 #define REPLY_OWNED_MIN (64u << 10)
 #define OUT_PAUSE_MAX	(4u << 20)
@@ -281,7 +286,9 @@ static bool pass_spent(struct client *c)
 		c->pass_no = c->s->pass_no;
 		c->pass_reqs = 0;
 	}
-	return c->pass_reqs >= PASS_REQS || client_queued(c) + c->out_bytes >= out_pause(c);
+	uint64_t est = c->reply_est ? c->reply_est : REPLY_EST_START;
+	return c->pass_reqs >= PASS_REQS_MAX || c->pass_reqs * est >= PASS_REPLY_BYTES ||
+	       client_queued(c) + c->out_bytes >= out_pause(c);
 }
 
 /* Holds c back: reading stops (the peer's TCP window fills) until
@@ -349,6 +356,10 @@ void creq_finish(struct server *s, struct creq *q)
 		c->need_index = q->applied_at;
 	if (c && !q->fwd_peer) {
 		c->out_bytes += q->reply.len;
+		/* the largest recent reply: a big one counts at once, then fades */
+		uint64_t est = c->reply_est ? c->reply_est : REPLY_EST_START;
+		est -= est / 16;
+		c->reply_est = q->reply.len > est ? q->reply.len : est < 16 ? 16 : est;
 		client_output_full(c);
 	}
 	if (q->fwd_peer) { /* a follower's request: the reply joins this pass's frame to it */

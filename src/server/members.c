@@ -92,6 +92,7 @@ static void send_removed(struct server *s, uint64_t to)
 void members_sync(struct server *s)
 {
 	const struct raft_config *c = raft_config_of(s->r);
+	peers_learn(s->peers, c->n == 0); /* a node not yet given its configuration */
 	if (raft_config_find(c, s->cfg.id))
 		s->was_member = true;
 	else if (s->was_member && config_committed(s))

@@ -118,6 +118,7 @@ struct client {
 	uint64_t pass_no;
 	uint32_t pass_reqs;
 	uint64_t out_bytes;
+	uint64_t reply_est; /* the size its replies have had (0: none yet) */
 	bool held;
 	struct client *next_held;
 	/* MULTI */

@@ -390,6 +390,9 @@ def a_forged_removed_notice_is_not_believed():
         role = raft_info(c, victim)["raft_role"]
         assert role != "removed", "a forged REMOVED was believed"
         assert "not believed" in c.log(victim)
+        # nor does a HELLO from a made-up id take a peer slot (the node
+        # would connect back to it)
+        assert "learned peer 99" not in c.log(victim), "it connected back to node 99
         assert retry(lambda: c.client(victim).set("k", "v"))
         return f"node {victim} stays {role}"
     finally:
