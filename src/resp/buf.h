@@ -23,6 +23,9 @@ void rbuf_puts(struct rbuf *b, const char *s);
 /* Little-endian integers (base/bytes.h's encoding). */
 void rbuf_put_u32(struct rbuf *b, uint32_t v);
 void rbuf_put_u64(struct rbuf *b, uint64_t v);
+/* Gives back memory: the buffer's capacity becomes cap, if it holds no
+ * more than cap bytes and has more. */
+void rbuf_shrink(struct rbuf *b, size_t cap);
 /* Drops the first n bytes. */
 void rbuf_consume(struct rbuf *b, size_t n);
 

@@ -599,6 +599,8 @@ static void process_input(struct client *c)
 	rbuf_consume(&c->in, at);
 	if (c->closing)
 		return;
+	if (c->in.cap > REQ_HANDOVER_MIN && c->need <= 16384)
+		rbuf_shrink(&c->in, 16384); /* a big request's buffer is not kept */
 	if (spent)
 		client_hold(c);
 	if (c->n_pending >= PENDING_MAX && !c->paused) {

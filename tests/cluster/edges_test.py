@@ -392,7 +392,7 @@ def a_forged_removed_notice_is_not_believed():
         assert "not believed" in c.log(victim)
         # nor does a HELLO from a made-up id take a peer slot (the node
         # would connect back to it)
-        assert "learned peer 99" not in c.log(victim), "it connected back to node 99
+        assert "learned peer 99" not in c.log(victim), "it connected back to node 99"
         assert retry(lambda: c.client(victim).set("k", "v"))
         return f"node {victim} stays {role}"
     finally:
