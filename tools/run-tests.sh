@@ -5,7 +5,8 @@
 # fixed-seed burst each), the differential test, the cluster,
 # pipeline (random pipelines against redis-server's answers, plain and
 # through leader kills), connection (COMMAND, CLIENT and HELLO against
-# redis-server), operations, read-replica, Sentinel, client-library
+# redis-server), operations, edges (huge requests and replies, forged peer
+# frames), read-replica, Sentinel, client-library
 # (tests/clients/) and nemesis suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
 # scripts and 1000 simulator seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
@@ -67,6 +68,7 @@ suite pipeline /usr/bin/python3 tests/cluster/pipeline_test.py build/asan --time
 	--nemesis --nemesis-time 20
 suite connection /usr/bin/python3 tests/cluster/connection_test.py build/asan
 suite ops /usr/bin/python3 tests/cluster/ops_test.py build/asan
+suite edges /usr/bin/python3 tests/cluster/edges_test.py build/asan
 suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
 suite sentinel /usr/bin/python3 tests/cluster/sentinel_test.py build/asan
 suite clients /usr/bin/python3 tests/clients/run.py build/asan

@@ -17,6 +17,22 @@ void frame_header(uint8_t hdr[FRAME_HDR], uint8_t kind, const void *payload, uin
 	bytes_put_u32(hdr + 8, crc32c(crc32c(0, hdr, 8), payload, len));
 }
 
+uint32_t frame_kind_max(uint8_t kind)
+{
+	switch (kind) {
+	case FRAME_HELLO:
+		return FRAME_HELLO_MAX;
+	case FRAME_REMOVED:
+		return 8;
+	case FRAME_RAFT:
+	case FRAME_FORWARD:
+	case FRAME_REPLY:
+		return FRAME_MAX;
+	default:
+		return kind >= 32 && kind <= FRAME_KIND_MAX ? FRAME_MAX : FRAME_UNKNOWN_MAX;
+	}
+}
+
 int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, const char **why)
 {
 	if (len < FRAME_HDR)
@@ -30,7 +46,7 @@ int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, c
 		return FRAME_BAD;
 	}
 	uint32_t n = bytes_get_u32(buf + 4);
-	if (n > FRAME_MAX || buf[3] < FRAME_HELLO || buf[3] > FRAME_KIND_MAX) {
+	if (buf[3] < FRAME_HELLO || buf[3] > FRAME_KIND_MAX || n > frame_kind_max(buf[3])) {
 		*why = "frame kind or length out of range";
 		return FRAME_BAD;
 	}

@@ -66,9 +66,18 @@ bool frame_hello_decode(const uint8_t *p, size_t n, struct frame_hello *h);
 /* Writes the header for payload into hdr. */
 void frame_header(uint8_t hdr[FRAME_HDR], uint8_t kind, const void *payload, uint32_t len);
 
+/* The largest payload a frame of this kind may carry: a HELLO's and a
+ * REMOVED's are small and fixed by their formats, Raft messages, forwarded
+ * requests, their replies and the replica stream's frames take up to
+ * FRAME_MAX, a kind this version does not know up to FRAME_UNKNOWN_MAX.
+ * Checked on the header, before the payload is waited for. */
+#define FRAME_UNKNOWN_MAX (64u << 10)
+uint32_t frame_kind_max(uint8_t kind);
+
 enum { FRAME_OK = 0, FRAME_MORE = 1, FRAME_BAD = 2 };
 /* Parses one frame at the start of buf: FRAME_OK with *used bytes,
- * FRAME_MORE, or FRAME_BAD (*why says what). */
+ * FRAME_MORE, or FRAME_BAD (*why says what). A header whose kind or length
+ * is out of range is FRAME_BAD as soon as its 12 bytes are there. */
 int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, const char **why);
 
 #endif

@@ -28,7 +28,8 @@ struct conn {
 	bool in_out_list;
 	uint8_t *in;
 	size_t in_len, in_cap;
-	struct conn *next; /* incoming list */
+	struct conn *next;    /* incoming list */
+	uint64_t accepted_ms; /* incoming: when (uv_now), for the HELLO deadline */
 };
 
 struct peer {
@@ -53,8 +54,11 @@ struct peers {
 	uint32_t told_next;		    /* the slot replaced when all are taken */
 	struct peer peers[PEERS_MAX];
 	struct conn *incoming;
+	uint32_t n_unnamed, n_named; /* incoming, before and after their HELLO */
+	uv_timer_t sweep;	     /* closes those late with their HELLO */
 	struct conn *outq; /* connections with frames to go (peers_flush) */
 	bool stopping;
+	bool no_learning; /* peers_learn(false) */
 	int open_handles;
 	struct prng rng; /* reconnect jitter */
 };
@@ -98,6 +102,10 @@ static void conn_closed(uv_handle_t *h)
 			schedule_connect(c->owner);
 	}
 	if (!c->owner) { /* unlink from the incoming list */
+		if (c->id)
+			ps->n_named--;
+		else
+			ps->n_unnamed--;
 		for (struct conn **pp = &ps->incoming; *pp; pp = &(*pp)->next) {
 			if (*pp == c) {
 				*pp = c->next;
@@ -193,8 +201,13 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
 	(void)hint;
-	if (c->in_cap - c->in_len < 65536) {
-		c->in_cap = c->in_cap ? c->in_cap * 2 : 131072;
+	if (!c->owner && !c->id) { /* no more than a HELLO is read before one */
+		if (!c->in) {
+			c->in_cap = FRAME_HDR + FRAME_HELLO_MAX;
+			c->in = keel_malloc(c->in_cap);
+		}
+	} else if (c->in_cap - c->in_len < 65536) {
+		c->in_cap = c->in_cap >= 65536 ? c->in_cap * 2 : 131072;
 		c->in = keel_realloc(c->in, c->in_cap);
 	}
 	*buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
@@ -220,7 +233,7 @@ static void learn_peer(struct peers *ps, const struct frame_hello *h)
 		ps->told_next = (ps->told_next + 1) % PEERS_MAX;
 	}
 	*slot = *h;
-	if (find(ps, h->id))
+	if (find(ps, h->id) || ps->no_learning)
 		return;
 	logf_(ps, "learned peer %llu at %s", (unsigned long long)h->id, h->peer_addr);
 	peers_set(ps, h->id, h->peer_addr);
@@ -234,6 +247,28 @@ const struct frame_hello *peers_told(const struct peers *ps, uint64_t id)
 	return NULL;
 }
 
+/* A HELLO names the connection: it replaces an older connection from the
+ * same node (whose peer has reconnected), within PEERS_MAX names. */
+static bool conn_name(struct conn *c, uint64_t id)
+{
+	struct peers *ps = c->ps;
+	uint32_t named = 0; /* other names, on connections that stay */
+	for (struct conn *o = ps->incoming; o; o = o->next) {
+		if (o == c || !o->id || uv_is_closing((uv_handle_t *)&o->tcp))
+			continue;
+		if (o->id == id)
+			conn_close(o);
+		else
+			named++;
+	}
+	if (named >= PEERS_MAX)
+		return false;
+	ps->n_unnamed--;
+	ps->n_named++;
+	c->id = id;
+	return true;
+}
+
 /* Handles the frames buffered on an incoming connection. */
 static void conn_frames(struct conn *c)
 {
@@ -243,6 +278,11 @@ static void conn_frames(struct conn *c)
 		struct frame f;
 		size_t used;
 		const char *why = NULL;
+		if (!c->id && c->in_len - at > 3 && c->in[at + 3] != FRAME_HELLO) {
+			logf_(ps, "peer connection dropped: no hello");
+			conn_close(c);
+			return;
+		}
 		int rc = frame_parse(c->in + at, c->in_len - at, &f, &used, &why);
 		if (rc == FRAME_MORE)
 			break;
@@ -258,7 +298,12 @@ static void conn_frames(struct conn *c)
 		}
 		at += used;
 		if (f.kind == FRAME_HELLO) {
-			c->id = h.id;
+			if (!c->id && !conn_name(c, h.id)) {
+				logf_(ps, "peer connection dropped: %u peers connected",
+				      (unsigned)PEERS_MAX);
+				conn_close(c);
+				return;
+			}
 			learn_peer(ps, &h);
 			continue;
 		}
@@ -358,14 +403,36 @@ static void accept_cb(uv_stream_t *server, int status)
 	if (status < 0 || ps->stopping)
 		return;
 	struct conn *c = conn_new(ps, NULL);
+	c->accepted_ms = uv_now(ps->loop);
+	c->next = ps->incoming;
+	ps->incoming = c;
+	ps->n_unnamed++;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_close(c);
 		return;
 	}
+	if (ps->n_unnamed > PEER_UNNAMED_MAX) {
+		logf_(ps, "peer connection refused: %u connections wait for their hello",
+		      (unsigned)PEER_UNNAMED_MAX);
+		conn_close(c);
+		return;
+	}
 	c->connected = true;
-	c->next = ps->incoming;
-	ps->incoming = c;
 	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+/* Closes the incoming connections that have not said HELLO in time. */
+static void sweep_cb(uv_timer_t *t)
+{
+	struct peers *ps = t->data;
+	uint64_t now = uv_now(ps->loop);
+	for (struct conn *c = ps->incoming; c; c = c->next) {
+		if (!c->id && now - c->accepted_ms >= PEER_HELLO_MS &&
+		    !uv_is_closing((uv_handle_t *)&c->tcp)) {
+			logf_(ps, "peer connection dropped: no hello within %d ms", PEER_HELLO_MS);
+			conn_close(c);
+		}
+	}
 }
 
 int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
@@ -394,6 +461,10 @@ int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
 		uv_close((uv_handle_t *)&ps->listener, handle_closed);
 		return KEEL_EIO;
 	}
+	uv_timer_init(loop, &ps->sweep);
+	ps->sweep.data = ps;
+	ps->open_handles++;
+	uv_timer_start(&ps->sweep, sweep_cb, PEER_HELLO_MS / 4, PEER_HELLO_MS / 4);
 	*out = ps;
 	return KEEL_OK;
 }
@@ -431,6 +502,11 @@ void peers_set(struct peers *ps, uint64_t id, const char *addr)
 		conn_close(p->out);
 	else if (!p->out)
 		do_connect(p);
+}
+
+void peers_learn(struct peers *ps, bool on)
+{
+	ps->no_learning = !on;
 }
 
 void peers_announce(struct peers *ps, const char *client_host, int client_port, int sentinel_port)
@@ -482,5 +558,6 @@ void peers_stop(struct peers *ps)
 	}
 	for (struct conn *c = ps->incoming; c; c = c->next)
 		conn_close(c);
+	uv_close((uv_handle_t *)&ps->sweep, handle_closed);
 	uv_close((uv_handle_t *)&ps->listener, handle_closed);
 }

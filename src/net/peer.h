@@ -7,7 +7,8 @@
  * learns its peers that way) and where it serves clients (for Sentinel
  * discovery); then frames flow one way, from the
  * connecting node. Messages to a peer that is not connected, or whose queue is full,
- * are dropped (Raft retransmits). A bad frame closes the connection. */
+ * are dropped (Raft retransmits). A bad frame closes the connection, as
+ * does a first frame that is not a HELLO. */
 #ifndef KEEL_NET_PEER_H
 #define KEEL_NET_PEER_H
 
@@ -21,6 +22,13 @@
 
 #define PEERS_MAX      64
 #define PEER_QUEUE_MAX (64u << 20) /* bytes queued to one peer */
+/* An incoming connection must open with a HELLO (of at most
+ * FRAME_HELLO_MAX bytes: nothing more is read before it), within
+ * PEER_HELLO_MS; at most PEER_UNNAMED_MAX connections may wait for theirs,
+ * and at most PEERS_MAX incoming connections may have said one (one per
+ * sender: a new one from the same id replaces the old). */
+#define PEER_HELLO_MS	 5000
+#define PEER_UNNAMED_MAX 16
 
 struct peers;
 
@@ -38,6 +46,11 @@ int peers_start(uv_loop_t *loop, uint64_t self, const char *bind_ip, int port,
  * where it serves clients (and its Sentinel port, 0 for none). Call before
  * the first peers_set; a port out of range tells nothing. */
 void peers_announce(struct peers *ps, const char *client_host, int client_port, int sentinel_port);
+/* Whether a HELLO from a node this one does not know makes it connect
+ * back (on by default): a node that was just added learns its peers that
+ * way. The server turns it off once it has a configuration, so that
+ * made-up ids in HELLOs cannot take the peer slots. */
+void peers_learn(struct peers *ps, bool on);
 /* What peer id last told in its HELLO (valid until the next loop pass);
  * NULL if it has not connected to this node yet. */
 const struct frame_hello *peers_told(const struct peers *ps, uint64_t id);

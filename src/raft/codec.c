@@ -1,6 +1,7 @@
 /* raft/codec.c — Raft messages as bytes, for the wire between peers
  * (raft/codec.h). Decoding checks every length against the input and
- * every field against its range; it never trusts a peer.
+ * every field against its range; it never trusts a peer. No term it
+ * returns is past RAFT_TERM_MAX (raft.h): a larger one is a corrupt message.
  *
  * FORMAT (little-endian), version 1:
  *   u8 version, u8 type, u64 from, u64 to, u64 term, then by type:
@@ -166,7 +167,8 @@ static int decode_append(struct bytes_reader *r, struct raft_msg_append *a)
 		e->len = bytes_read_u32(r);
 		e->data = (uint8_t *)(uintptr_t)bytes_read_raw(r, e->len);
 		if (e->type < RAFT_ENTRY_NOOP || e->type > RAFT_ENTRY_CONFIG ||
-		    e->len > RAFT_ENTRY_BYTES_MAX || e->index != a->prev_index + 1 + i)
+		    e->term > RAFT_TERM_MAX || e->len > RAFT_ENTRY_BYTES_MAX ||
+		    e->index != a->prev_index + 1 + i)
 			r->err = true;
 	}
 	return r->err ? KEEL_EPROTO : KEEL_OK;
@@ -185,9 +187,29 @@ static int decode_snapshot(struct bytes_reader *r, struct raft_msg_snapshot *s)
 	s->offset = bytes_read_u64(r);
 	s->len = bytes_read_u32(r);
 	s->data = bytes_read_raw(r, s->len);
-	if (r->err || s->offset > s->meta.size || s->len > s->meta.size - s->offset)
+	if (r->err || s->offset > s->meta.size || s->len > s->meta.size - s->offset ||
+	    s->meta.term > RAFT_TERM_MAX)
 		return KEEL_EPROTO;
 	return KEEL_OK;
+}
+
+/* Every term a message carries is one a node may adopt or compare with
+ * its own: none may be past RAFT_TERM_MAX (an honest node never holds one). */
+static bool terms_in_range(const struct raft_msg *m)
+{
+	if (m->term > RAFT_TERM_MAX)
+		return false;
+	switch (m->type) {
+	case RAFT_MSG_PREVOTE:
+	case RAFT_MSG_VOTE:
+		return m->u.vote.last_term <= RAFT_TERM_MAX;
+	case RAFT_MSG_APPEND:
+		return m->u.append.prev_term <= RAFT_TERM_MAX;
+	case RAFT_MSG_APPEND_RESP:
+		return m->u.append_resp.conflict_term <= RAFT_TERM_MAX;
+	default:
+		return true;
+	}
 }
 
 int raft_msg_decode(struct raft_msg *m, const uint8_t *buf, size_t len)
@@ -247,6 +269,8 @@ int raft_msg_decode(struct raft_msg *m, const uint8_t *buf, size_t len)
 	}
 	if (rc == KEEL_OK && (r.err || bytes_reader_left(&r) != 0 || m->from == RAFT_ID_NONE))
 		rc = KEEL_EPROTO;
+	if (rc == KEEL_OK && !terms_in_range(m))
+		rc = KEEL_EPROTO; /* a term no election could ever go past */
 	if (rc != KEEL_OK)
 		raft_msg_decoded_free(m);
 	return rc;

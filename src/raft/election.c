@@ -88,6 +88,16 @@ static void raft_become_precandidate(struct raft *r)
 void raft_election_start(struct raft *r, bool transfer)
 {
 	KEEL_ASSERT(raft_is_voter(r));
+	if (r->term >= RAFT_TERM_MAX) {
+		/* No later term exists: the node keeps following (a leader of
+		 * this term, if one shows up) and serves what a follower
+		 * serves, but never campaigns. Only a data folder written
+		 * before terms were range-checked can be here. */
+		raft_trace(r, "cannot campaign: term %llu is the largest",
+			   (unsigned long long)r->term);
+		raft_reset_timeout(r);
+		return;
+	}
 	r->campaign_transfer = transfer;
 	if (r->o.pre_vote && !transfer)
 		raft_become_precandidate(r);

@@ -357,10 +357,30 @@ bool raft_leader_sticky_vote(const struct raft *r, const struct raft_msg *m)
 	return r->leader != RAFT_ID_NONE && r->leader_quiet < r->o.election_ticks_min;
 }
 
+/* Whether m, from a later term, may move ours. Only a node of our
+ * configuration (a voter or a learner, the one being added included, as
+ * a configuration takes effect once in the log) can: a message from any
+ * other node is dropped, so a node that was removed, or one that made up
+ * its id, cannot push the cluster's term. A node that has no
+ * configuration yet (a new node waiting for its first entries or
+ * snapshot) cannot tell, and takes the term of whoever writes to it. A
+ * member that missed a configuration adding the current leader learns
+ * the term from the members it knows (their answers to its pre-vote),
+ * and then follows that leader within the term. */
+static bool raft_may_move_term(const struct raft *r, const struct raft_msg *m)
+{
+	return r->config.n == 0 || raft_config_find(&r->config, m->from) != NULL;
+}
+
 /* Raft §5.1: a higher term makes us a follower. Returns false if the message
  * must be dropped. */
 static bool raft_step_term(struct raft *r, const struct raft_msg *m)
 {
+	if (m->term > r->term && !raft_may_move_term(r, m)) {
+		raft_trace(r, "ignored term %llu from %llu: not a member",
+			   (unsigned long long)m->term, (unsigned long long)m->from);
+		return false;
+	}
 	if (m->term > r->term) {
 		switch (m->type) {
 		case RAFT_MSG_PREVOTE:
@@ -401,7 +421,7 @@ int raft_step(struct raft *r, const struct raft_msg *m)
 	if (r->stopped)
 		return KEEL_ESTOPPED;
 	if (m->type == 0 || m->type > RAFT_MSG_TYPE_MAX || m->from == RAFT_ID_NONE ||
-	    m->from == r->id || m->to != r->id)
+	    m->from == r->id || m->to != r->id || m->term > RAFT_TERM_MAX)
 		return KEEL_EINVAL;
 	if (!raft_step_term(r, m))
 		return KEEL_OK;

@@ -77,6 +77,12 @@ typedef uint64_t raft_index;
 typedef uint64_t raft_id;
 
 #define RAFT_ID_NONE 0
+/* The largest term a node takes: one below UINT64_MAX, so that any term it
+ * holds can be incremented by an election. A message carrying a larger
+ * term (in its header or any field) is corrupt (raft/codec.c); a node
+ * whose stored term is already at or past it (a data folder from before
+ * this check) starts and follows, but never campaigns (raft/election.c). */
+#define RAFT_TERM_MAX	 (UINT64_MAX - 1)
 #define RAFT_MEMBERS_MAX 16
 #define RAFT_ADDR_MAX 64
 /* A proposal's payload; larger commands are refused with KEEL_ETOOBIG. */

@@ -29,6 +29,23 @@ uint8_t *rbuf_reserve(struct rbuf *b, size_t n)
 	return b->p + b->len;
 }
 
+uint8_t *rbuf_reserve_exact(struct rbuf *b, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->p = keel_realloc(b->p, b->len + n);
+		b->cap = b->len + n;
+	}
+	return b->p + b->len;
+}
+
+void rbuf_shrink(struct rbuf *b, size_t cap)
+{
+	if (b->cap <= cap || b->len > cap || cap == 0)
+		return;
+	b->p = keel_realloc(b->p, cap);
+	b->cap = cap;
+}
+
 void rbuf_put(struct rbuf *b, const void *p, size_t n)
 {
 	if (!n)

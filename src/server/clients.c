@@ -3,11 +3,18 @@
  * leave in request order even when a write waits for its commit; the
  * replies a loop pass finished go out at its end, one write per client
  * (as Redis writes in beforeSleep); limits on pending requests (reading
- * pauses) and on a request's size (the parser's own); a protocol error is
- * answered and the connection closed. */
+ * pauses), on a client's unexecuted input (client-query-buffer-limit: the
+ * client is closed before the bytes are held), on its share of a loop
+ * pass and on its unwritten replies (its pipeline is held back; past
+ * --client-output-mb it is closed, checked as replies are built); a big
+ * read request is handed over in place and a big reply written from its
+ * own buffer, so neither is copied; a protocol error is answered and the
+ * connection closed. */
 #include <stdio.h>
 #include <string.h>
 
+#include "base/assert.h"
+#include "base/bytes.h"
 #include "base/mem.h"
 #include "io/clock.h"
 #include "net/frame.h"
@@ -21,6 +28,22 @@ static bool session_expired(const struct rbuf *r);
 #define PENDING_MAX 10000 /* requests in flight before reading pauses */
 #define POOL_MAX    4096  /* finished request slots kept for reuse */
 #define POOL_BUF    16384 /* ... with their buffers, up to this size */
+/* a read request at least this big is handed over, not copied */
+#define REQ_HANDOVER_MIN (1u << 20)
+/* A client's share of a loop pass: at most PASS_REQS_MAX requests, and
+ * no more than it takes for their replies to reach PASS_REPLY_BYTES at
+ * the size its replies have had (`reply_est`: the largest recent reply,
+ * REPLY_EST_START until it has had some); none while its unwritten
+ * replies reach OUT_PAUSE_MAX (or a quarter of its output limit). Past
+ * its share it is held, reading stopped, and goes on in a later pass
+ * (clients_resume). One client's pipeline cannot build a mountain of
+ * replies, nor keep the loop from the others. */
+#define PASS_REQS_MAX	 1024
+#define PASS_REPLY_BYTES (4u << 20)
+#define REPLY_EST_START	 (64u << 10)
+/* a reply this big is written from its own buffer */
+#define REPLY_OWNED_MIN (64u << 10)
+#define OUT_PAUSE_MAX	(4u << 20)
 
 /* Slots are reused, buffers and all: a request costs no allocation once
  * the node has served a few. */
@@ -107,6 +130,14 @@ static void client_closed(uv_handle_t *h)
 			if (s->order_clients[i] == c)
 				s->order_clients[i] = s->order_clients[--s->n_order_clients];
 	}
+	if (c->held) {
+		for (struct client **pp = &s->held_clients; *pp; pp = &(*pp)->next_held) {
+			if (*pp == c) {
+				*pp = c->next_held;
+				break;
+			}
+		}
+	}
 	if (c->dirty) {
 		for (struct client **pp = &s->dirty; *pp; pp = &(*pp)->next_dirty) {
 			if (*pp == c) {
@@ -161,18 +192,35 @@ static bool write_out(struct client *c, const uint8_t *p, size_t n)
 }
 
 static void process_input(struct client *c);
+static void query_too_big(struct client *c);
 static void client_mark(struct client *c);
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 
-/* Writes the finished replies at the head of the queue, in one write. */
+/* Writes what s->out gathered; false if the client is being closed. */
+static bool write_gathered(struct client *c)
+{
+	struct server *s = c->s;
+	if (!s->out.len)
+		return true;
+	bool ok = write_out(c, s->out.p, s->out.len);
+	s->out.len = 0;
+	if (s->out.cap > (1u << 20)) /* it held a big reply: its buffer goes */
+		rbuf_free(&s->out);
+	return ok;
+}
+
+/* Writes the finished replies at the head of the queue: small ones
+ * gathered into one write, a big one handed to the socket as it is (its
+ * buffer given away, not copied). */
 static void flush(struct client *c)
 {
 	if (c->closing)
 		return;
 	struct server *s = c->s;
 	s->out.len = 0;
-	while (c->head && c->head->done) {
+	bool ok = true;
+	while (ok && c->head && c->head->done) {
 		struct creq *q = c->head;
 		c->head = q->next;
 		if (!c->head)
@@ -182,37 +230,110 @@ static void flush(struct client *c)
 			c->acked_seq = q->seq;
 		if (q->seq && c->resumed_at && q->applied_at && !session_expired(&q->reply))
 			c->resumed_at = 0; /* the session is there: acks as usual */
-		rbuf_put(&s->out, q->reply.p, q->reply.len);
+		c->out_bytes -= c->out_bytes < q->reply.len ? c->out_bytes : q->reply.len;
+		if (q->reply.len >= REPLY_OWNED_MIN) {
+			ok = write_gathered(c);
+			if (ok && stream_write_owned((uv_stream_t *)&c->tcp, q->reply.p,
+						     q->reply.len, write_failed) != 0) {
+				client_close(c);
+				ok = false;
+			} else if (!ok) {
+				keel_free(q->reply.p);
+			}
+			rbuf_init(&q->reply);
+		} else {
+			rbuf_put(&s->out, q->reply.p, q->reply.len);
+		}
 		creq_free(s, q);
 	}
-	if (s->out.len) {
-		bool ok = write_out(c, s->out.p, s->out.len);
-		if (s->out.cap > (1u << 20)) /* one big reply: its buffer goes */
-			rbuf_free(&s->out);
-		if (!ok)
-			return;
-		/* a client that does not read its replies cannot make the node
-		 * hold them without bound (Redis's client-output-buffer-limit) */
-		if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
-		    c->s->cfg.client_output_max) {
-			fprintf(stderr,
-				"[%llu] client %llu (%s) closed: over %llu MiB of replies "
-				"unread\n",
-				(unsigned long long)c->s->cfg.id, (unsigned long long)c->id,
-				c->addr, (unsigned long long)(c->s->cfg.client_output_max >> 20));
-			client_close(c);
-			return;
-		}
-	}
+	if (!ok || !write_gathered(c) || client_output_full(c))
+		return;
 	if (c->close_after_reply && !c->head) {
 		client_close(c);
 		return;
 	}
 	if (c->paused && c->n_pending < PENDING_MAX / 2) {
 		c->paused = false; /* go on with what is buffered, then read again */
-		uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+		if (!c->held)
+			uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 		process_input(c);
 	}
+}
+
+/* A client that does not read its replies cannot make the node hold them
+ * without bound (Redis's client-output-buffer-limit): checked as replies
+ * are built and as they are written. */
+bool client_output_full(struct client *c)
+{
+	if (c->closing)
+		return true;
+	if (client_queued(c) + c->out_bytes <= c->s->cfg.client_output_max)
+		return false;
+	fprintf(stderr, "[%llu] client %llu (%s) closed: over %llu MiB of replies unread\n",
+		(unsigned long long)c->s->cfg.id, (unsigned long long)c->id, c->addr,
+		(unsigned long long)(c->s->cfg.client_output_max >> 20));
+	client_close(c);
+	return true;
+}
+
+/* Unwritten output at which a client's pipeline stops for now. */
+static uint64_t out_pause(const struct client *c)
+{
+	uint64_t q = c->s->cfg.client_output_max / 4;
+	return q < OUT_PAUSE_MAX ? q : OUT_PAUSE_MAX;
+}
+
+/* Whether c has had its share of this loop pass (PASS_REQS, OUT_PAUSE_MAX). */
+static bool pass_spent(struct client *c)
+{
+	if (c->pass_no != c->s->pass_no) {
+		c->pass_no = c->s->pass_no;
+		c->pass_reqs = 0;
+	}
+	uint64_t est = c->reply_est ? c->reply_est : REPLY_EST_START;
+	return c->pass_reqs >= PASS_REQS_MAX || c->pass_reqs * est >= PASS_REPLY_BYTES ||
+	       client_queued(c) + c->out_bytes >= out_pause(c);
+}
+
+/* Holds c back: reading stops (the peer's TCP window fills) until
+ * clients_resume lets it go on. */
+static void client_hold(struct client *c)
+{
+	if (c->held)
+		return;
+	c->held = true;
+	c->next_held = c->s->held_clients;
+	c->s->held_clients = c;
+	if (!c->paused)
+		uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void clients_resume(struct server *s)
+{
+	struct client *list = s->held_clients;
+	s->held_clients = NULL;
+	bool more = false;
+	while (list) {
+		struct client *c = list;
+		list = c->next_held;
+		c->held = false;
+		if (c->closing)
+			continue;
+		if (client_queued(c) + c->out_bytes >= out_pause(c) / 2) {
+			c->held = true; /* its replies still wait for the socket */
+			c->next_held = s->held_clients;
+			s->held_clients = c;
+			continue;
+		}
+		if (!c->paused)
+			uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+		process_input(c);
+		more = more || c->held;
+	}
+	/* a client held for its share of the pass goes on in the next one,
+	 * which nothing else may wake */
+	if (more)
+		uv_async_send(&s->wake);
 }
 
 void client_send(struct client *c, const uint8_t *p, size_t n)
@@ -237,6 +358,14 @@ void creq_finish(struct server *s, struct creq *q)
 	}
 	if (c && q->applied_at > c->need_index) /* reads after it must see it */
 		c->need_index = q->applied_at;
+	if (c && !q->fwd_peer) {
+		c->out_bytes += q->reply.len;
+		/* the largest recent reply: a big one counts at once, then fades */
+		uint64_t est = c->reply_est ? c->reply_est : REPLY_EST_START;
+		est -= est / 16;
+		c->reply_est = q->reply.len > est ? q->reply.len : est < 16 ? 16 : est;
+		client_output_full(c);
+	}
 	if (q->fwd_peer) { /* a follower's request: the reply joins this pass's frame to it */
 		struct peer_batch *b = peer_batch_of(s, q->fwd_peer);
 		if (b) {
@@ -274,6 +403,15 @@ void clients_flush(struct server *s)
 		s->dirty = c->next_dirty;
 		c->dirty = false;
 		flush(c);
+	}
+	s->pass_no++; /* every client's share of the next pass is whole */
+	/* a held client whose replies the socket took goes on at once, not
+	 * at the next tick */
+	for (struct client *c = s->held_clients; c; c = c->next_held) {
+		if (!c->closing && client_queued(c) + c->out_bytes < out_pause(c) / 2) {
+			uv_async_send(&s->wake);
+			break;
+		}
 	}
 }
 
@@ -339,7 +477,51 @@ static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *c
 	creq_finish(c->s, q);
 }
 
-static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t argc)
+/* The size of entry_cmd_append's encoding of a command. */
+static uint64_t cmd_size(const struct resp_arg *argv, uint32_t argc)
+{
+	uint64_t n = 4;
+	for (uint32_t k = 0; k < argc; k++)
+		n += 4 + (uint64_t)argv[k].len;
+	return n;
+}
+
+/* Gives q the request that fills the start of `in` (`used` bytes of RESP
+ * multibulk, parsed into argv) without copying it: the command encoding
+ * (entry_cmd_append's) is written over the RESP bytes in place, which is
+ * never longer (a "*N\r\n" line is at least the 4 bytes of the count,
+ * a "$L\r\n" line at least the 4 of a length, and each argument's CRLF
+ * is dropped), and q's buffer becomes the client's input, holding what
+ * followed the request. A big request thus costs its own size once. */
+static void take_request(struct creq *q, struct rbuf *in, size_t used, const struct resp_arg *argv,
+			 uint32_t argc)
+{
+	uint8_t *p = in->p;
+	KEEL_ASSERT(used <= in->len);
+	bytes_put_u32(p, argc);
+	size_t w = 4;
+	for (uint32_t k = 0; k < argc; k++) {
+		KEEL_ASSERT(argv[k].p >= p + w + 4);
+		KEEL_ASSERT(argv[k].p + argv[k].len <= p + used);
+		bytes_put_u32(p + w, (uint32_t)argv[k].len);
+		memmove(p + w + 4, argv[k].p, argv[k].len);
+		w += 4 + argv[k].len;
+	}
+	KEEL_ASSERT(w <= used);
+	struct rbuf rest = q->cmd;
+	rest.len = 0;
+	rbuf_put(&rest, p + used, in->len - used);
+	q->cmd = *in;
+	q->cmd.len = w;
+	*in = rest;
+}
+
+/* Runs or submits one request. `whole`, if not NULL, is the client's input
+ * buffer when the request fills its start (`used` bytes) and is big: a
+ * read may take it (take_request). True if it did: the input then starts
+ * with what followed the request. */
+static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t argc,
+		     struct rbuf *whole, size_t used)
 {
 	struct server *s = c->s;
 	struct creq *q = creq_new(s, c);
@@ -352,20 +534,20 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		if (c->in_multi)
 			c->multi_error = true;
 		creq_finish(s, q);
-		return;
+		return false;
 	}
 	bool control = !strcmp(cmd->name, "exec") || !strcmp(cmd->name, "discard") ||
 		       !strcmp(cmd->name, "multi") || !strcmp(cmd->name, "quit") ||
 		       !strcmp(cmd->name, "reset");
 	if (c->in_multi && !control) {
 		multi_queue(c, q, cmd, argv, argc);
-		return;
+		return false;
 	}
 	if (cmd->flags & KV_SERVER) {
 		if (!(cmd->flags & KV_CONNECTION) && requests_defer(s, c, q, argv, argc))
-			return; /* runs once the requests before it are answered */
+			return false; /* runs once the requests before it are answered */
 		server_command(s, c, q, argv, argc);
-		return;
+		return false;
 	}
 	if (!(cmd->flags & (KV_WRITE | KV_READ))) { /* PING, ECHO, SELECT */
 		struct kv_ctx k = {.kv = &s->kv,
@@ -379,18 +561,26 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		kv_exec(&k);
 		c->db = k.db;
 		creq_finish(s, q);
-		return;
+		return false;
 	}
-	bool read = (cmd->flags & KV_READ) != 0;
+	bool read = (cmd->flags & KV_READ) != 0, taken = false;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
 		struct entry_req_head h = {c->session, q->seq, client_ack(c, q->seq), c->db, false};
 		entry_req_header(&q->cmd, &h, 1);
 	}
 	q->db = c->db;
-	entry_cmd_append(&q->cmd, argv, argc);
+	if (read && whole) {
+		take_request(q, whole, used, argv, argc);
+		taken = true;
+	} else if (!read && q->cmd.len + cmd_size(argv, argc) + 64 > RAFT_ENTRY_BYTES_MAX) {
+		q->oversize = true; /* refused by request_submit, not copied first */
+	} else {
+		entry_cmd_append(&q->cmd, argv, argc);
+	}
 	q->n_cmds = 1;
 	request_submit(s, q, read);
+	return taken;
 }
 
 /* Parses and dispatches what is buffered, flushing replies as it goes;
@@ -398,15 +588,24 @@ static void dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 static void process_input(struct client *c)
 {
 	size_t at = 0;
+	bool spent = false;
 	while (!c->closing && !c->close_after_reply && c->n_pending < PENDING_MAX) {
 		if (c->in.len - at < c->need)
 			break;
+		if (c->in.len > at && pass_spent(c)) {
+			spent = true;
+			break;
+		}
 		size_t used, need;
 		const char *err;
 		int rc = resp_parse_request(&c->req, c->in.p + at, c->in.len - at, &used, &need,
 					    &err);
 		if (rc == RESP_MORE) {
 			c->need = need;
+			if (need + c->multi.len > c->s->cfg.client_query_max) {
+				query_too_big(c); /* it could never fit: not waited for */
+				return;
+			}
 			break;
 		}
 		c->need = 0;
@@ -418,8 +617,13 @@ static void process_input(struct client *c)
 			break;
 		}
 		at += used;
-		if (c->req.argc)
-			dispatch(c, c->req.argv, c->req.argc);
+		/* a big request alone at the start of the buffer (the usual case:
+		 * alloc_cb reads up to its end) may be handed over whole */
+		struct rbuf *whole =
+			at == used && used >= REQ_HANDOVER_MIN && c->in.p[0] == '*' ? &c->in : NULL;
+		c->pass_reqs++;
+		if (c->req.argc && dispatch(c, c->req.argv, c->req.argc, whole, used))
+			at = 0; /* the input now holds only what followed */
 		if (c->repl) { /* KEEL.REPLICATE: what follows is the stream's */
 			if (c->in.len > at)
 				replication_recv(c->s, c, c->in.p + at, c->in.len - at);
@@ -430,6 +634,10 @@ static void process_input(struct client *c)
 	rbuf_consume(&c->in, at);
 	if (c->closing)
 		return;
+	if (c->in.cap > REQ_HANDOVER_MIN && c->need <= 16384)
+		rbuf_shrink(&c->in, 16384); /* a big request's buffer is not kept */
+	if (spent)
+		client_hold(c);
 	if (c->n_pending >= PENDING_MAX && !c->paused) {
 		c->paused = true;
 		uv_read_stop((uv_stream_t *)&c->tcp);
@@ -437,13 +645,35 @@ static void process_input(struct client *c)
 	client_mark(c);
 }
 
+/* A request whose size is known is read into a buffer of that size and
+ * 16 KiB more (for the next argument's header, or a small argument), up
+ * to its end (so that it can be handed over whole, and no buffer doubles
+ * past it); otherwise 16 KiB at a time, as Redis reads. */
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct client *c = h->data;
 	(void)hint;
-	size_t want = c->need > c->in.len + 16384 ? c->need - c->in.len : 16384;
-	uint8_t *p = rbuf_reserve(&c->in, want);
+	if (c->need > c->in.len + 16384) {
+		size_t want = c->need - c->in.len;
+		uint8_t *p = rbuf_reserve_exact(&c->in, want + 16384);
+		*buf = uv_buf_init((char *)p, (unsigned)(want < UINT32_MAX ? want : UINT32_MAX));
+		return;
+	}
+	uint8_t *p = rbuf_reserve(&c->in, 16384);
 	*buf = uv_buf_init((char *)p, (unsigned)(c->in.cap - c->in.len));
+}
+
+/* Redis's client-query-buffer-limit: a client whose unexecuted input (the
+ * request it is sending, whole, and what it queued in MULTI) would pass
+ * the limit is closed, with no reply, as Redis closes it. */
+static void query_too_big(struct client *c)
+{
+	fprintf(stderr,
+		"[%llu] closing client %llu (%s) that reached max query buffer length "
+		"(client-query-buffer-limit %llu bytes)\n",
+		(unsigned long long)c->s->cfg.id, (unsigned long long)c->id, c->addr,
+		(unsigned long long)c->s->cfg.client_query_max);
+	client_close(c);
 }
 
 static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -458,6 +688,10 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	if (c->repl) {
 		replication_recv(c->s, c, c->in.p, c->in.len);
 		c->in.len = 0;
+		return;
+	}
+	if (c->in.len + c->multi.len > c->s->cfg.client_query_max) {
+		query_too_big(c);
 		return;
 	}
 	process_input(c);

@@ -4,6 +4,7 @@
  * override it. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #include "server/server.h"
@@ -147,6 +148,46 @@ static int set_port(int *port, const char *name, const char *v, struct keel_errm
 	return KEEL_OK;
 }
 
+/* Redis's memory units: a count of bytes, or with k/m/g (1000s) or
+ * kb/mb/gb (1024s), case-insensitive; false past 2^63 or if malformed. */
+static bool mem_bytes(const char *v, uint64_t *out)
+{
+	char *end = NULL;
+	if (*v < '0' || *v > '9')
+		return false;
+	unsigned long long n = strtoull(v, &end, 10);
+	static const struct {
+		const char *unit;
+		uint64_t mul;
+	} units[] = {{"", 1},		{"b", 1},	 {"k", 1000},
+		     {"kb", 1024},	{"m", 1000000},	 {"mb", 1024 * 1024},
+		     {"g", 1000000000}, {"gb", 1u << 30}};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcasecmp(end, units[i].unit))
+			continue;
+		if (n > (uint64_t)INT64_MAX / units[i].mul)
+			return false;
+		*out = n * units[i].mul;
+		return true;
+	}
+	return false;
+}
+
+/* client-query-buffer-limit: what one client's unexecuted input may hold
+ * (the request being received, whole, and the commands queued in MULTI);
+ * at least 1 MiB, as Redis requires. */
+static int set_query_limit(struct server_config *c, const char *v, struct keel_errmsg *err)
+{
+	uint64_t n;
+	if (!mem_bytes(v, &n) || n < (1u << 20)) {
+		keel_errmsg_set(err, "--client-query-buffer-limit: bytes (units k, kb, m, mb, g, "
+				     "gb), at least 1mb");
+		return KEEL_EINVAL;
+	}
+	c->client_query_max = n;
+	return KEEL_OK;
+}
+
 static int set(struct server_config *c, const char *name, const char *v, struct keel_errmsg *err)
 {
 	if (!strcmp(name, "sentinel-master-name") || !strcmp(name, "sentinel-port") ||
@@ -187,6 +228,8 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	else if (!strcmp(name, "trailing-entries")) {
 		c->trailing_entries = strtoull(v, &end, 10);
 		c->has_trailing = true;
+	} else if (!strcmp(name, "client-query-buffer-limit")) {
+		return set_query_limit(c, v, err);
 	} else if (!strcmp(name, "client-output-mb")) {
 		c->client_output_max = strtoull(v, &end, 10) << 20;
 	} else if (!strcmp(name, "segment-mb"))
@@ -254,6 +297,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->tick_ms = 10;
 	c->request_timeout_ms = 5000;
 	c->client_output_max = 256ull << 20;
+	c->client_query_max = 1ull << 30;
 	c->replica_zstd = true;
 	c->replica_max_lag = 100000;
 	c->databases = KV_DBS_DEFAULT;

@@ -11,8 +11,20 @@
  *   PREVOTE or VOTE (a removed voter that missed the news) the same way;
  * - a node that finds its own committed configuration without itself
  *   (a leader that removed itself) knows without being told.
- * A notice is believed only if it names a configuration newer than the
- * receiver's own, so a member that lags cannot remove a node added since.
+ * A notice is believed only if the receiver can relate it to what it knows:
+ * - its sender is a member of the receiver's configuration (a node it can
+ *   check; a made-up id, or a node that is itself gone, is not);
+ * - it names a configuration newer than the receiver's own (so a member
+ *   that lags cannot remove a node added since), or the receiver's own,
+ *   when that one already lacks the receiver;
+ * - that configuration is at most REMOVED_AHEAD entries past the end of
+ *   the receiver's log: the leader replicates to a member until the
+ *   configuration that drops it is in its log, so a node that was in
+ *   touch holds the log to within the window in flight. A notice for an
+ *   index no log could relate to (2^64-1) is a frame no honest peer sends.
+ * A node cut off for longer than that is not told: it stays a follower
+ * without a leader (members refuse its votes) until the operator stops it,
+ * as a removed node must be anyway.
  * A removed node stops taking part (no ticks, peers' frames dropped),
  * says so in its log and in INFO (raft_role:removed), and refuses
  * requests; the operator stops it. */
@@ -25,6 +37,9 @@
 
 #define GONE_MS	  10000 /* a dropped member is told for this long */
 #define NOTICE_MS 500	/* ... this often */
+/* how far past its log's end a notice may name (the leader's window of
+ * entries in flight: raft_options msg_entries_max x inflight_msgs_max) */
+#define REMOVED_AHEAD (512u * 64u)
 
 int64_t server_last_heard(const struct server *s, uint64_t id)
 {
@@ -77,6 +92,7 @@ static void send_removed(struct server *s, uint64_t to)
 void members_sync(struct server *s)
 {
 	const struct raft_config *c = raft_config_of(s->r);
+	peers_learn(s->peers, c->n == 0); /* a node not yet given its configuration */
 	if (raft_config_find(c, s->cfg.id))
 		s->was_member = true;
 	else if (s->was_member && config_committed(s))
@@ -134,12 +150,23 @@ bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8
 	if (n != 8 || !s->r)
 		return false;
 	raft_index at = bytes_get_u64(p);
-	bool in_mine = raft_config_find(raft_config_of(s->r), s->cfg.id) != NULL;
-	if (at > raft_config_index_of(s->r) || (!in_mine && s->was_member)) {
-		char how[96];
-		snprintf(how, sizeof how, "told by node %llu", (unsigned long long)from);
-		mark_removed(s, at, how);
+	const struct raft_config *c = raft_config_of(s->r);
+	raft_index mine = raft_config_index_of(s->r), last = raft_last_index(s->r);
+	bool in_mine = raft_config_find(c, s->cfg.id) != NULL;
+	bool newer = at > mine || (!in_mine && s->was_member && at == mine);
+	if (!raft_config_find(c, from) || !newer || at > last + REMOVED_AHEAD) {
+		fprintf(stderr,
+			"[%llu] REMOVED notice from node %llu for index %llu not believed: %s\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)from,
+			(unsigned long long)at,
+			!raft_config_find(c, from) ? "not a member here"
+			: !newer		   ? "not a newer configuration"
+						   : "past this node's log");
+		return false;
 	}
+	char how[96];
+	snprintf(how, sizeof how, "told by node %llu", (unsigned long long)from);
+	mark_removed(s, at, how);
 	return false;
 }
 

@@ -401,6 +401,7 @@ static void on_tick(uv_timer_t *t)
 static void on_check(uv_check_t *h)
 {
 	struct server *s = h->data;
+	clients_resume(s);
 	requests_flush_writes(s);
 	requests_flush_reads(s);
 	server_process(s);
@@ -642,6 +643,11 @@ static int member_start(struct server *s, struct raft_init *in, struct keel_errm
 	in->n_entries = l->n_entries;
 	in->bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
 	s->r = raft_new(in, err);
+	if (s->r && raft_current_term(s->r) >= RAFT_TERM_MAX)
+		fprintf(stderr,
+			"[%llu] the stored term %llu is the largest a node may hold: this node "
+			"follows but cannot campaign (docs/operations.md, section 13)\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)raft_current_term(s->r));
 	keel_free(es);
 	storage_loaded_release(s->st);
 	return s->r ? KEEL_OK : KEEL_EINVAL;

@@ -196,6 +196,10 @@ static void run_read(struct server *s, struct creq *q)
 {
 	uint32_t argc;
 	q->reply.len = 0;
+	if (q->client && client_output_full(q->client)) {
+		creq_finish(s, q); /* the client is closed: no reply is built */
+		return;
+	}
 	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &s->argv, &s->cap_argv, &argc) != KEEL_OK) {
 		resp_error(&q->reply, "ERR internal: a read could not be decoded");
 		creq_finish(s, q);
@@ -342,7 +346,7 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 {
 	/* checked here, on the node the client talks to: 64 bytes for the
 	 * entry's own header */
-	if (!is_read && q->cmd.len + 64 > RAFT_ENTRY_BYTES_MAX) {
+	if (!is_read && (q->oversize || q->cmd.len + 64 > RAFT_ENTRY_BYTES_MAX)) {
 		finish_with(s, q,
 			    "-ERR the request is larger than a log entry may be (64 MiB); "
 			    "not applied");

@@ -35,6 +35,8 @@ struct server_config {
 	uint32_t request_timeout_ms; /* wait for a leader / a commit */
 	uint64_t segment_bytes;
 	uint64_t client_output_max; /* unread reply bytes before a client is closed */
+	uint64_t client_query_max;  /* unexecuted input bytes before it is (Redis's
+				     * client-query-buffer-limit) */
 	uint64_t snapshot_entries;
 	uint64_t trailing_entries; /* kept below a snapshot for slow followers */
 	bool has_trailing;
@@ -81,6 +83,7 @@ struct creq {
 	bool index_known;      /* ... once known */
 	bool deferred;	       /* a server command waiting for the ones before it */
 	bool ordered;	       /* counted in its client's n_ordered */
+	bool oversize;	       /* a write too large for a log entry: not copied */
 	uint8_t proto;	       /* the connection's protocol when it was sent */
 };
 
@@ -117,6 +120,15 @@ struct client {
 	bool dirty; /* on the server's list of clients to flush */
 	struct client *next_dirty;
 	bool paused; /* reading stopped: too many requests in flight */
+	/* bounded work (clients.c): requests dispatched in this loop pass, and
+	 * replies finished but not yet written; a client past its share, or
+	 * with too much output unread, is held (reading stopped) */
+	uint64_t pass_no;
+	uint32_t pass_reqs;
+	uint64_t out_bytes;
+	uint64_t reply_est; /* the size its replies have had (0: none yet) */
+	bool held;
+	struct client *next_held;
 	/* MULTI */
 	bool in_multi, multi_error;
 	struct rbuf multi; /* queued commands, as entry_cmd_append lays them out */
@@ -285,6 +297,8 @@ struct server {
 	/* clients */
 	struct client *clients;
 	struct client *dirty;	/* with replies to write at the end of the pass */
+	struct client *held_clients; /* with input left for a later pass (clients.c) */
+	uint64_t pass_no;	     /* loop passes, counted by clients_resume */
 	struct creq *creq_pool; /* finished requests, kept for the next ones */
 	uint32_t n_creq_pool;
 	struct rbuf out;       /* a client's replies, gathered for one write */
@@ -389,6 +403,12 @@ void creq_finish(struct server *s, struct creq *q); /* q->reply is ready */
 void creq_free(struct server *s, struct creq *q);
 void clients_free(struct server *s);  /* the kept slots and reply buffer */
 void clients_flush(struct server *s); /* writes the replies this pass finished */
+/* The start of a loop pass's end: clients held back go on with their input. */
+void clients_resume(struct server *s);
+/* True (and the client is being closed, as Redis closes one past its
+ * client-output-buffer-limit) if c's unwritten replies are past the
+ * limit: checked before a reply is built. */
+bool client_output_full(struct client *c);
 void clients_close_all(struct server *s);
 void client_set_session(struct client *c, uint64_t id);
 uint64_t client_ack(const struct client *c, uint64_t seq); /* the ack write seq carries */

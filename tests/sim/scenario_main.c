@@ -319,6 +319,30 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
 	return 0;
 }
 
+/* Steps a message made up by the script into node `to`, as if a peer had
+ * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]`
+ * (the sender need not exist: a frame from a node no one knows). */
+static int cmd_inject(struct args *a)
+{
+	raft_id from = arg_u(a, "from", 0), to = arg_u(a, "to", 0);
+	int type = arg(a, "type") ? type_of(arg(a, "type")) : -1;
+	struct node *n = to < SC_NODES && S->exists[to] ? &S->nodes[to] : NULL;
+	if (!n || !node_up(n) || !from || type <= 0)
+		return fail("inject: needs from=, to= (a running node) and type=");
+	struct raft_msg m = {.type = (uint8_t)type, .from = from, .to = to};
+	m.term = arg_u(a, "term", 0);
+	if (type == RAFT_MSG_READ_INDEX_RESP)
+		m.u.read_index_resp.index = arg_u(a, "index", 0);
+	if (type == RAFT_MSG_APPEND) { /* a heartbeat at the node's last entry */
+		m.u.append.prev_index = raft_last_index(n->r);
+		m.u.append.prev_term = raft_term_at(n->r, m.u.append.prev_index);
+	}
+	int rc = raft_step(n->r, &m);
+	out("%llu: %s", (unsigned long long)to, rc == KEEL_OK ? "stepped" : keel_err_str(rc));
+	node_process(n);
+	return 0;
+}
+
 /* Delivers rounds of messages until none is left (at most 50 rounds). */
 static int cmd_stabilize(struct args *a)
 {
@@ -601,6 +625,7 @@ static const struct {
 	{"transfer", cmd_transfer},
 	{"snapshot", cmd_snapshot},
 	{"deliver", cmd_deliver},
+	{"inject", cmd_inject},
 	{"drop", cmd_drop},
 	{"stabilize", cmd_stabilize},
 	{"msgs", cmd_msgs},

@@ -169,12 +169,67 @@ static void config_address_with_nul(void **state)
 	assert_int_equal(raft_msg_decode(&got, wire, w), KEEL_EPROTO);
 }
 
+/* Encodes a message of this type with term t in one field (0: the header,
+ * 1: the type's term field, 2: an APPEND's entry) and decodes it. Sets
+ * *has to whether the type has that field. */
+static int decode_with_term(struct prng *p, uint8_t type, int field, raft_term t, bool *has)
+{
+	uint8_t data[64] = {0}, a[4096];
+	struct raft_entry ents[8];
+	struct raft_msg m, d;
+	random_msg(p, &m, type, ents, data);
+	m.term = field == 0 ? t : 7;
+	raft_term f1 = field == 1 ? t : 3;
+	*has = field == 0;
+	if (type == RAFT_MSG_PREVOTE || type == RAFT_MSG_VOTE) {
+		m.u.vote.last_term = f1;
+		*has = *has || field == 1;
+	} else if (type == RAFT_MSG_APPEND) {
+		m.u.append.prev_term = f1;
+		m.u.append.n_entries = 1;
+		ents[0].term = field == 2 ? t : 3;
+		*has = true;
+	} else if (type == RAFT_MSG_APPEND_RESP) {
+		m.u.append_resp.conflict_term = f1;
+		*has = *has || field == 1;
+	} else if (type == RAFT_MSG_SNAPSHOT) {
+		m.u.snapshot.meta.term = f1;
+		*has = *has || field == 1;
+	}
+	size_t n = raft_msg_encode(&m, a, sizeof a);
+	assert_true(n > 0);
+	int rc = raft_msg_decode(&d, a, n);
+	if (rc == KEEL_OK)
+		raft_msg_decoded_free(&d);
+	return rc;
+}
+
+/* No field may carry a term past RAFT_TERM_MAX: an election could not go
+ * past it (term + 1 would wrap), so a message with one is corrupt, in its
+ * header or in any term field; RAFT_TERM_MAX itself decodes. */
+static void terms_past_max(void **state)
+{
+	(void)state;
+	struct prng p;
+	prng_seed(&p, 11);
+	for (uint8_t type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
+		for (int field = 0; field < 3; field++) {
+			bool has;
+			assert_int_equal(decode_with_term(&p, type, field, RAFT_TERM_MAX, &has),
+					 KEEL_OK);
+			int rc = decode_with_term(&p, type, field, UINT64_MAX, &has);
+			assert_int_equal(rc, has ? KEEL_EPROTO : KEEL_OK);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(round_trip),
 		cmocka_unit_test(garbage),
 		cmocka_unit_test(config_address_with_nul),
+		cmocka_unit_test(terms_past_max),
 	};
 	return UNIT_RUN("codec", tests);
 }

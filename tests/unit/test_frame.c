@@ -40,6 +40,47 @@ static void frames(void **state)
 	}
 }
 
+/* A frame's length is checked against its kind on the 12 header bytes
+ * alone: a HELLO or REMOVED longer than its format, or a frame of a kind
+ * this version does not know longer than FRAME_UNKNOWN_MAX, is refused
+ * before any of its payload is waited for; a Raft frame up to FRAME_MAX
+ * is waited for. */
+static void kind_limits(void **state)
+{
+	(void)state;
+	static const struct {
+		uint8_t kind;
+		uint32_t len;
+		int want;
+	} cases[] = {
+		{FRAME_HELLO, FRAME_HELLO_MAX, FRAME_MORE},
+		{FRAME_HELLO, FRAME_HELLO_MAX + 1, FRAME_BAD},
+		{FRAME_HELLO, FRAME_MAX, FRAME_BAD},
+		{FRAME_REMOVED, 8, FRAME_MORE},
+		{FRAME_REMOVED, 9, FRAME_BAD},
+		{FRAME_RAFT, FRAME_MAX, FRAME_MORE},
+		{FRAME_RAFT, FRAME_MAX + 1, FRAME_BAD},
+		{FRAME_FORWARD, FRAME_MAX, FRAME_MORE},
+		{7, FRAME_UNKNOWN_MAX, FRAME_MORE},
+		{7, FRAME_UNKNOWN_MAX + 1, FRAME_BAD},
+		{40, FRAME_MAX, FRAME_MORE},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		uint8_t hdr[FRAME_HDR];
+		frame_header(hdr, cases[i].kind, "", 0);
+		hdr[4] = (uint8_t)cases[i].len; /* the length field, little-endian */
+		hdr[5] = (uint8_t)(cases[i].len >> 8);
+		hdr[6] = (uint8_t)(cases[i].len >> 16);
+		hdr[7] = (uint8_t)(cases[i].len >> 24);
+		struct frame f;
+		size_t used;
+		const char *why = NULL;
+		assert_int_equal(frame_parse(hdr, sizeof hdr, &f, &used, &why), cases[i].want);
+		assert_int_equal(frame_kind_max(cases[i].kind) >= cases[i].len,
+				 cases[i].want == FRAME_MORE);
+	}
+}
+
 static void entries(void **state)
 {
 	(void)state;
@@ -201,9 +242,8 @@ static void hellos(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frames),
-		cmocka_unit_test(entries),
-		cmocka_unit_test(entries_v2_and_dbs),
+		cmocka_unit_test(frames),  cmocka_unit_test(kind_limits),
+		cmocka_unit_test(entries), cmocka_unit_test(entries_v2_and_dbs),
 		cmocka_unit_test(hellos),
 	};
 	return UNIT_RUN("frame", tests);
