@@ -369,7 +369,10 @@ void raft_update_done(struct raft *r, struct raft_update *u);
 
 raft_id raft_id_of(const struct raft *r);
 enum raft_role raft_role_of(const struct raft *r);
-const char *raft_role_name(const struct raft *r); /* "learner" for learners */
+/* "leader", "candidate", "precandidate", "follower", "learner" (also a
+ * node not yet in its own configuration that a leader is catching up),
+ * "joining" (no configuration, no leader yet), "removed", "stopped". */
+const char *raft_role_name(const struct raft *r);
 raft_term raft_current_term(const struct raft *r);
 raft_id raft_voted_for(const struct raft *r);
 raft_id raft_leader_of(const struct raft *r);
