@@ -627,7 +627,17 @@ static int member_start(struct server *s, struct raft_init *in, struct keel_errm
 	s->r = raft_new(in, err);
 	keel_free(es);
 	storage_loaded_release(s->st);
-	return s->r ? KEEL_OK : KEEL_EINVAL;
+	if (!s->r)
+		return KEEL_EINVAL;
+	/* As etcd does at start: the election timer begins one tick short of
+	 * the minimum timeout, so a new or restarted cluster elects a leader
+	 * after [0, 1x) of the timeout rather than [1x, 2x), as randomized.
+	 * A node restarted beside a live leader hears from it within a
+	 * heartbeat; if it does not, its pre-vote is refused and changes no
+	 * term (the others have heard from their leader). */
+	for (uint32_t t = 1; t < in->options.election_ticks_min; t++)
+		raft_tick(s->r);
+	return KEEL_OK;
 }
 
 int server_start(struct server *s, struct keel_errmsg *err)
