@@ -350,6 +350,12 @@ int raft_snapshot_now(struct raft *r, raft_index *index);
 /* Starts an election now (tests, and a follower told to campaign). */
 int raft_campaign(struct raft *r);
 
+/* The embedder's loop stalled for longer than a heartbeat (ticks are not
+ * made up after a stall): a leader sends its heartbeat now rather than at
+ * its next heartbeat tick, so its followers' silence ends with the stall.
+ * Nothing on other nodes. */
+void raft_heartbeat_now(struct raft *r);
+
 /* Purges of the log after a snapshot keep every entry from index on
  * (0: no such limit), for readers of the log other than followers (the
  * server's read replicas). */

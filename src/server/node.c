@@ -330,6 +330,7 @@ static void note_stall(struct server *s)
 	s->tick_last_ns = now;
 	if (gap_ms <= s->cfg.tick_ms + s->cfg.heartbeat_ms)
 		return;
+	s->tick_stalled = true;
 	s->stats.loop_stalls++;
 	if (gap_ms > s->stats.loop_stall_max_ms)
 		s->stats.loop_stall_max_ms = gap_ms;
@@ -363,8 +364,12 @@ static void run_tick(struct server *s)
 {
 	s->tick_due = false;
 	uv_idle_stop(&s->tick_idle);
-	if (s->r && !raft_stopped(s->r) && !s->removed_at)
+	if (s->r && !raft_stopped(s->r) && !s->removed_at) {
 		raft_tick(s->r);
+		if (s->tick_stalled) /* a leader's followers heard nothing meanwhile */
+			raft_heartbeat_now(s->r);
+	}
+	s->tick_stalled = false;
 	members_tick(s);
 	kv_rehash_some(&s->kv, 1000); /* finish a rehash while idle */
 	requests_tick(s);

@@ -211,6 +211,7 @@ struct server {
 	uv_timer_t tick;
 	uv_idle_t tick_idle; /* a tick is due: poll without blocking, then run it */
 	bool tick_due;
+	bool tick_stalled; /* ... after a gap of more than a heartbeat */
 	uint64_t tick_last_ns; /* when the tick timer last fired (monotonic) */
 	uv_async_t wake;
 	uv_signal_t sigterm, sigint;
