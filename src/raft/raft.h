@@ -3,7 +3,8 @@
  * no threads, no global state; randomness only from the seed given at init.
  *
  * Events: raft_tick (one unit of logical time), raft_heartbeat_now (the
- * embedder's clock stalled), raft_step (a message from a peer), raft_propose, raft_read_index, raft_change, raft_transfer_leader,
+ * embedder's clock stalled), raft_step (a message from a peer),
+ * raft_propose, raft_read_index, raft_change, raft_transfer_leader,
  * raft_persisted (the embedder's log is durable up to an index),
  * raft_snapshot_done / raft_snapshot_failed, raft_fail (a storage error).
  *
