@@ -55,6 +55,7 @@ struct raft_progress {
 	uint64_t snap_acked;
 	uint64_t snap_sent;
 	bool snap_moved;       /* an ack arrived since the last heartbeat */
+	uint32_t snap_quiet;   /* ticks without an ack, counted at heartbeats */
 	bool snap_rewind;      /* the receiver asked for an earlier offset ... */
 	uint64_t snap_rewind_to; /* ... this one (acted on at the heartbeat) */
 };

@@ -310,6 +310,16 @@ void raft_tick(struct raft *r)
 		raft_reset_timeout(r);
 }
 
+void raft_heartbeat_now(struct raft *r)
+{
+	KEEL_ASSERT(!r->in_update);
+	if (r->stopped || r->role != RAFT_LEADER)
+		return;
+	r->hb_elapsed = 0;
+	raft_read_on_heartbeat(r);
+	raft_broadcast(r, true);
+}
+
 int raft_campaign(struct raft *r)
 {
 	if (r->stopped)

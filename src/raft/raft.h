@@ -2,8 +2,9 @@
  * an update ("persist these, send these, apply these") out. No I/O, no clock,
  * no threads, no global state; randomness only from the seed given at init.
  *
- * Events: raft_tick (one unit of logical time), raft_step (a message from a
- * peer), raft_propose, raft_read_index, raft_change, raft_transfer_leader,
+ * Events: raft_tick (one unit of logical time), raft_heartbeat_now (the
+ * embedder's clock stalled), raft_step (a message from a peer),
+ * raft_propose, raft_read_index, raft_change, raft_transfer_leader,
  * raft_persisted (the embedder's log is durable up to an index),
  * raft_snapshot_done / raft_snapshot_failed, raft_fail (a storage error).
  *
@@ -356,6 +357,12 @@ int raft_snapshot_now(struct raft *r, raft_index *index);
 /* Starts an election now (tests, and a follower told to campaign). */
 int raft_campaign(struct raft *r);
 
+/* The embedder's loop stalled for longer than a heartbeat (ticks are not
+ * made up after a stall): a leader sends its heartbeat now rather than at
+ * its next heartbeat tick, so its followers' silence ends with the stall.
+ * Nothing on other nodes. */
+void raft_heartbeat_now(struct raft *r);
+
 /* Purges of the log after a snapshot keep every entry from index on
  * (0: no such limit), for readers of the log other than followers (the
  * server's read replicas). */
@@ -375,7 +382,10 @@ void raft_update_done(struct raft *r, struct raft_update *u);
 
 raft_id raft_id_of(const struct raft *r);
 enum raft_role raft_role_of(const struct raft *r);
-const char *raft_role_name(const struct raft *r); /* "learner" for learners */
+/* "leader", "candidate", "precandidate", "follower", "learner" (also a
+ * node not yet in its own configuration that a leader is catching up),
+ * "joining" (no configuration, no leader yet), "removed", "stopped". */
+const char *raft_role_name(const struct raft *r);
 raft_term raft_current_term(const struct raft *r);
 raft_id raft_voted_for(const struct raft *r);
 raft_id raft_leader_of(const struct raft *r);

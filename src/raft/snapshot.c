@@ -6,10 +6,16 @@
  * acknowledged offset. The receiver accepts a chunk only at the offset it
  * expects, extends a running CRC-32C, and answers every chunk with the offset
  * it wants next; so a lost or reordered chunk is resent from that offset, and
- * a stalled stream is resent from the acknowledged offset at the next
- * heartbeat. The last chunk is checked against the snapshot's checksum; on a
- * match the snapshot is installed atomically (the embedder renames it into
- * place), on a mismatch the transfer restarts at offset 0.
+ * a stream that made no progress for a whole election timeout (chunks or
+ * acks lost with a connection) is resent from the acknowledged offset. Not
+ * sooner: the receiver acknowledges a chunk only once it is on its disk,
+ * which on a loaded machine takes longer than a heartbeat, and resending
+ * the window at every heartbeat without an ack floods every process on
+ * the path with copies (measured: 2 GB sent for a 58 MiB snapshot, the
+ * voters' loops starved into an election storm). The last chunk is
+ * checked against the snapshot's checksum; on a match the snapshot is
+ * installed atomically (the embedder renames it into place), on a
+ * mismatch the transfer restarts at offset 0.
  *
  * Compaction. After a snapshot at index s, entries below
  * min(s, commit) - trailing_entries + 1 are purged; the purge point never
@@ -201,26 +207,40 @@ void raft_send_snapshot(struct raft *r, struct raft_progress *pr)
 		pr->snap_sent = 0;
 		pr->snap_moved = true;
 		pr->snap_rewind = false;
+		pr->snap_quiet = 0;
 	}
 	snapshot_send_chunks(r, pr);
 }
 
-/* At each heartbeat: a stream that made no progress since the last one is
- * resent from the acknowledged offset (a chunk or an ack was lost). A newer
- * snapshot restarts the transfer with it. */
+/* At each heartbeat: a stream that made no progress for an election
+ * timeout is resent from the acknowledged offset (a chunk or an ack was
+ * lost, or the receiver restarted and asked for an earlier offset). A
+ * newer snapshot restarts the transfer with it. */
 void raft_snapshot_tick(struct raft *r, struct raft_progress *pr)
 {
 	if (pr->snap_index != r->snap.index || pr->snap_term != r->snap.term) {
 		raft_send_snapshot(r, pr);
 		return;
 	}
-	if (!pr->snap_moved) {
+	if (pr->snap_moved)
+		pr->snap_quiet = 0;
+	else if (pr->snap_quiet < r->o.election_ticks_min)
+		pr->snap_quiet += r->o.heartbeat_ticks;
+	bool stalled = pr->snap_quiet >= r->o.election_ticks_min;
+	/* The receiver asked for an earlier offset (it lost what it had):
+	 * that needs no waiting, once its answers to the chunks in flight
+	 * have stopped coming. */
+	bool rewind = pr->snap_rewind && !pr->snap_moved;
+	pr->snap_moved = false;
+	if (stalled || rewind) {
 		if (pr->snap_rewind)
 			pr->snap_acked = pr->snap_rewind_to;
+		raft_trace(r, "snapshot to %llu resent from %llu", (unsigned long long)pr->id,
+			   (unsigned long long)pr->snap_acked);
 		pr->snap_sent = pr->snap_acked;
+		pr->snap_rewind = false;
+		pr->snap_quiet = 0;
 	}
-	pr->snap_moved = false;
-	pr->snap_rewind = false;
 	snapshot_send_chunks(r, pr);
 }
 

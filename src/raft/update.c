@@ -168,9 +168,16 @@ const char *raft_role_name(const struct raft *r)
 		break;
 	}
 	const struct raft_member *m = raft_config_find(&r->config, r->id);
-	if (!m)
-		return "removed";
-	return m->role == RAFT_LEARNER ? "learner" : "follower";
+	if (m)
+		return m->role == RAFT_LEARNER ? "learner" : "follower";
+	/* Not in its own configuration. A node being caught up has none yet
+	 * (an empty log waiting for its snapshot), or one from a snapshot
+	 * taken before it was added: a leader sending to it has it as a
+	 * member. A node no leader has reached and that knows no
+	 * configuration is waiting to be added. */
+	if (r->leader != RAFT_ID_NONE)
+		return "learner";
+	return r->config.n == 0 ? "joining" : "removed";
 }
 
 const struct raft_entry *raft_entry_at(const struct raft *r, raft_index i)

@@ -41,6 +41,13 @@ static void info_raft(struct server *s, struct rbuf *o)
 		 (unsigned long long)raft_commit_index(r),
 		 (unsigned long long)raft_applied_index(r), (unsigned long long)raft_last_index(r));
 	rbuf_puts(o, line);
+	snprintf(line, sizeof line,
+		 "raft_election_timeout_ms:%u\r\nraft_heartbeat_ms:%u\r\n"
+		 "raft_loop_stalls:%llu\r\nraft_loop_stall_max_ms:%llu\r\n",
+		 s->cfg.election_timeout_ms, s->cfg.heartbeat_ms,
+		 (unsigned long long)s->stats.loop_stalls,
+		 (unsigned long long)s->stats.loop_stall_max_ms);
+	rbuf_puts(o, line);
 	const struct raft_config *c = raft_config_of(r);
 	for (uint32_t i = 0; i < c->n; i++) {
 		const struct raft_member *m = &c->members[i];

@@ -188,6 +188,55 @@ static int set_query_limit(struct server_config *c, const char *v, struct keel_e
 	return KEEL_OK;
 }
 
+/* tick-ms, heartbeat-ms, election-timeout-ms: a plain decimal number of
+ * milliseconds, 1 to SERVER_ELECTION_MS_MAX; how they relate is checked
+ * once every setting is read (check_timing). */
+static int set_ms(uint32_t *to, const char *name, const char *v, struct keel_errmsg *err)
+{
+	int64_t n;
+	if (!resp_str2ll((const uint8_t *)v, strlen(v), &n) || n < 1 ||
+	    n > SERVER_ELECTION_MS_MAX) {
+		keel_errmsg_set(err, "--%s: milliseconds, 1 to %d, got '%s'", name,
+				SERVER_ELECTION_MS_MAX, v);
+		return KEEL_EINVAL;
+	}
+	*to = (uint32_t)n;
+	return KEEL_OK;
+}
+
+/* As etcd checks its own: the heartbeat at most a fifth of the election
+ * timeout (a follower must hear several before it gives up on a leader),
+ * the tick no longer than the heartbeat. */
+static int check_timing(const struct server_config *c, struct keel_errmsg *err)
+{
+	if (c->tick_ms > SERVER_TICK_MS_MAX) {
+		keel_errmsg_set(err, "--tick-ms: at most %d", SERVER_TICK_MS_MAX);
+		return KEEL_EINVAL;
+	}
+	if ((uint64_t)c->heartbeat_ms * SERVER_ELECTION_HEARTBEATS_MIN > c->election_timeout_ms) {
+		keel_errmsg_set(err,
+				"--heartbeat-ms (%u) must be at most a fifth of "
+				"--election-timeout-ms (%u)",
+				c->heartbeat_ms, c->election_timeout_ms);
+		return KEEL_EINVAL;
+	}
+	if (c->tick_ms > c->heartbeat_ms) {
+		keel_errmsg_set(err, "--tick-ms (%u) must not be longer than --heartbeat-ms (%u)",
+				c->tick_ms, c->heartbeat_ms);
+		return KEEL_EINVAL;
+	}
+	return KEEL_OK;
+}
+
+void server_config_timing(const struct server_config *c, struct raft_options *o)
+{
+	/* check_timing made tick <= heartbeat <= election / 5, so these are
+	 * at least 1 and 5 heartbeats apart, as the core wants. */
+	o->heartbeat_ticks = c->heartbeat_ms / c->tick_ms;
+	o->election_ticks_min = c->election_timeout_ms / c->tick_ms;
+	o->election_ticks_max = 2 * o->election_ticks_min; /* drawn from [1x, 2x) */
+}
+
 static int set(struct server_config *c, const char *name, const char *v, struct keel_errmsg *err)
 {
 	if (!strcmp(name, "sentinel-master-name") || !strcmp(name, "sentinel-port") ||
@@ -220,7 +269,11 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	else if (!strcmp(name, "cluster"))
 		return set_cluster(c, v, err);
 	else if (!strcmp(name, "tick-ms"))
-		c->tick_ms = (uint32_t)strtoul(v, &end, 10);
+		return set_ms(&c->tick_ms, name, v, err);
+	else if (!strcmp(name, "heartbeat-ms"))
+		return set_ms(&c->heartbeat_ms, name, v, err);
+	else if (!strcmp(name, "election-timeout-ms"))
+		return set_ms(&c->election_timeout_ms, name, v, err);
 	else if (!strcmp(name, "request-timeout-ms"))
 		c->request_timeout_ms = (uint32_t)strtoul(v, &end, 10);
 	else if (!strcmp(name, "snapshot-entries"))
@@ -295,6 +348,8 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	snprintf(c->bind, sizeof c->bind, "127.0.0.1");
 	c->port = 7001;
 	c->tick_ms = 10;
+	c->election_timeout_ms = SERVER_ELECTION_MS_DEFAULT;
+	c->heartbeat_ms = SERVER_HEARTBEAT_MS_DEFAULT;
 	c->request_timeout_ms = 5000;
 	c->client_output_max = 256ull << 20;
 	c->client_query_max = 1ull << 30;
@@ -332,6 +387,9 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 				c->port);
 		return KEEL_EINVAL;
 	}
+	int rc = check_timing(c, err);
+	if (rc)
+		return rc;
 	if (!c->peer_port)
 		c->peer_port = c->port + 10000;
 	if (!c->dir[0] && c->id)

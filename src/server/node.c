@@ -370,6 +370,7 @@ static void shutdown_step(struct server *s)
 	for (uint32_t i = 0; i < s->n_listeners; i++)
 		uv_close((uv_handle_t *)&s->listeners[i], NULL);
 	uv_close((uv_handle_t *)&s->tick, NULL);
+	uv_close((uv_handle_t *)&s->tick_idle, NULL);
 	uv_close((uv_handle_t *)&s->wake, NULL);
 	uv_close((uv_handle_t *)&s->check, NULL);
 	uv_close((uv_handle_t *)&s->join.retry, NULL);
@@ -380,11 +381,58 @@ static void shutdown_step(struct server *s)
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 }
 
+/* Notes a stall of the loop: the timer fires once however many periods
+ * it missed, so a stall counts as one tick. The core counts time in ticks,
+ * so a stall never makes a timeout run out sooner; it is reported (INFO
+ * raft, and a line once it nears an election timeout) because a leader
+ * that stalls for an election timeout loses its followers. */
+static void note_stall(struct server *s)
+{
+	uint64_t now = uv_hrtime();
+	uint64_t gap_ms = s->tick_last_ns ? (now - s->tick_last_ns) / 1000000 : 0;
+	s->tick_last_ns = now;
+	if (gap_ms <= s->cfg.tick_ms + s->cfg.heartbeat_ms)
+		return;
+	s->tick_stalled = true;
+	s->stats.loop_stalls++;
+	if (gap_ms > s->stats.loop_stall_max_ms)
+		s->stats.loop_stall_max_ms = gap_ms;
+	if (gap_ms >= s->cfg.election_timeout_ms / 2)
+		fprintf(stderr,
+			"[%llu] the event loop stalled for %llu ms (election timeout %u ms): "
+			"the machine is overloaded, or a fork or a disk is slow\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)gap_ms,
+			s->cfg.election_timeout_ms);
+}
+
+static void on_tick_idle(uv_idle_t *h)
+{
+	(void)h; /* only there so that the loop polls without blocking */
+}
+
+/* The timer only marks a tick due; it runs at the end of the loop pass
+ * (run_tick), after the pass has read what arrived. After a stall, the
+ * timer fires before the pass reads its sockets: a follower would count a
+ * tick of silence while the leader's heartbeats sit unread, and a leader
+ * could end a check-quorum round before reading its followers' answers. */
 static void on_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
-	if (s->r && !raft_stopped(s->r) && !s->removed_at)
+	note_stall(s);
+	s->tick_due = true;
+	uv_idle_start(&s->tick_idle, on_tick_idle);
+}
+
+static void run_tick(struct server *s)
+{
+	s->tick_due = false;
+	uv_idle_stop(&s->tick_idle);
+	if (s->r && !raft_stopped(s->r) && !s->removed_at) {
 		raft_tick(s->r);
+		if (s->tick_stalled) /* a leader's followers heard nothing meanwhile */
+			raft_heartbeat_now(s->r);
+	}
+	s->tick_stalled = false;
 	members_tick(s);
 	kv_rehash_some(&s->kv, 1000); /* finish a rehash while idle */
 	requests_tick(s);
@@ -401,6 +449,10 @@ static void on_tick(uv_timer_t *t)
 static void on_check(uv_check_t *h)
 {
 	struct server *s = h->data;
+	if (s->tick_due && !s->closed)
+		run_tick(s);
+	if (s->closed)
+		return; /* shutdown_step closed everything */
 	clients_resume(s);
 	requests_flush_writes(s);
 	requests_flush_reads(s);
@@ -650,7 +702,17 @@ static int member_start(struct server *s, struct raft_init *in, struct keel_errm
 			(unsigned long long)s->cfg.id, (unsigned long long)raft_current_term(s->r));
 	keel_free(es);
 	storage_loaded_release(s->st);
-	return s->r ? KEEL_OK : KEEL_EINVAL;
+	if (!s->r)
+		return KEEL_EINVAL;
+	/* As etcd does at start: the election timer begins one tick short of
+	 * the minimum timeout, so a new or restarted cluster elects a leader
+	 * after [0, 1x) of the timeout rather than [1x, 2x), as randomized.
+	 * A node restarted beside a live leader hears from it within a
+	 * heartbeat; if it does not, its pre-vote is refused and changes no
+	 * term (the others have heard from their leader). */
+	for (uint32_t t = 1; t < in->options.election_ticks_min; t++)
+		raft_tick(s->r);
+	return KEEL_OK;
 }
 
 int server_start(struct server *s, struct keel_errmsg *err)
@@ -660,6 +722,7 @@ int server_start(struct server *s, struct keel_errmsg *err)
 		    s->cfg.databases);
 	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
 	raft_options_default(&in.options);
+	server_config_timing(&s->cfg, &in.options);
 	if (s->cfg.snapshot_entries)
 		in.options.snapshot_entries = s->cfg.snapshot_entries;
 	if (s->cfg.has_trailing)
@@ -693,6 +756,8 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	s->wake.data = s;
 	uv_timer_init(s->loop, &s->tick);
 	s->tick.data = s;
+	uv_idle_init(s->loop, &s->tick_idle);
+	s->tick_idle.data = s;
 	uv_timer_start(&s->tick, on_tick, s->cfg.tick_ms, s->cfg.tick_ms);
 	uv_signal_init(s->loop, &s->sigterm);
 	uv_signal_init(s->loop, &s->sigint);

@@ -32,6 +32,8 @@ struct server_config {
 	bool has_cluster; /* --cluster: the founding voters */
 	struct raft_config cluster;
 	uint32_t tick_ms;	     /* one Raft tick */
+	uint32_t election_timeout_ms; /* a follower campaigns after [1x, 2x) this */
+	uint32_t heartbeat_ms;	      /* the leader's heartbeat interval */
 	uint32_t request_timeout_ms; /* wait for a leader / a commit */
 	uint64_t segment_bytes;
 	uint64_t client_output_max; /* unread reply bytes before a client is closed */
@@ -57,6 +59,15 @@ struct server_config {
 };
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
+/* The election timing's bounds and defaults (as etcd's), in ms. */
+#define SERVER_ELECTION_MS_DEFAULT  1000
+#define SERVER_HEARTBEAT_MS_DEFAULT 100
+#define SERVER_ELECTION_MS_MAX	    60000
+#define SERVER_TICK_MS_MAX	    1000
+/* heartbeat_ms <= election_timeout_ms / this (etcd asks the same) */
+#define SERVER_ELECTION_HEARTBEATS_MIN 5
+/* The core's timing in ticks of tick_ms, from the checked settings. */
+void server_config_timing(const struct server_config *c, struct raft_options *o);
 
 /* A request from a client (or forwarded by a follower): its reply slot. */
 struct creq {
@@ -218,6 +229,10 @@ struct server {
 	uv_tcp_t listeners[8]; /* the client port, then the Sentinel port, on each address */
 	uint32_t n_listeners;
 	uv_timer_t tick;
+	uv_idle_t tick_idle; /* a tick is due: poll without blocking, then run it */
+	bool tick_due;
+	bool tick_stalled; /* ... after a gap of more than a heartbeat */
+	uint64_t tick_last_ns; /* when the tick timer last fired (monotonic) */
 	uv_async_t wake;
 	uv_signal_t sigterm, sigint;
 	struct storage *st;
@@ -267,6 +282,7 @@ struct server {
 	struct raft_snapshot_meta taking; /* one being taken */
 	struct snap_bytes taking_bytes;
 	pid_t snapshot_child;	  /* 0: none */
+	pid_t snapshot_exiting;	  /* a child that reported, not reaped yet (0: none) */
 	uv_pipe_t *snapshot_pipe; /* from the child; freed once closed */
 	bool snapshot_saving;
 	uint8_t snapshot_res[12];
@@ -322,6 +338,8 @@ struct server {
 		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;
 		uint64_t snapshot_fork_us;  /* the loop's pause for the last fork() */
 		uint64_t snapshot_restarts; /* a transfer of one snapshot begun again */
+		uint64_t loop_stall_max_ms; /* the longest gap between two ticks */
+		uint64_t loop_stalls;	    /* gaps of more than a heartbeat */
 	} stats;
 	int64_t started_ms;
 };

@@ -110,15 +110,42 @@ static void hold_tables(struct server *s, bool hold)
 	kv_hold(&s->kv, hold);
 }
 
+/* Reaps a child that has exited; with wait, waits for it. True once it
+ * is reaped (or was not ours to reap). */
+static bool child_wait(pid_t pid, bool wait)
+{
+	int st;
+	pid_t got;
+	while ((got = waitpid(pid, &st, wait ? 0 : WNOHANG)) < 0 && errno == EINTR) {
+	}
+	return got != 0;
+}
+
+/* The child has reported (or failed). It is reaped without waiting: a
+ * child tearing down a large copy-on-write image takes a while to exit,
+ * and at idle priority on a busy machine it gets no time to (measured
+ * under ASan with a core kept busy: the loop blocked in waitpid for up to
+ * 2 s, longer than an election timeout). So it is raised to an ordinary
+ * priority (nice 10) and reaped by a later pass (snapshots_check). */
 static void child_reap(struct server *s)
 {
 	hold_tables(s, false);
-	if (s->snapshot_child > 0) {
-		int st;
-		while (waitpid(s->snapshot_child, &st, 0) < 0 && errno == EINTR) {
-		}
-		s->snapshot_child = 0;
-	}
+	pid_t pid = s->snapshot_child;
+	s->snapshot_child = 0;
+	if (pid <= 0 || child_wait(pid, false))
+		return;
+	struct sched_param sp = {0};
+	if (sched_setscheduler(pid, SCHED_OTHER, &sp) == 0)
+		setpriority(PRIO_PROCESS, (id_t)pid, 10);
+	if (s->snapshot_exiting > 0)
+		child_wait(s->snapshot_exiting, true); /* two at once: rare */
+	s->snapshot_exiting = pid;
+}
+
+static void exiting_reap(struct server *s, bool wait)
+{
+	if (s->snapshot_exiting > 0 && child_wait(s->snapshot_exiting, wait))
+		s->snapshot_exiting = 0;
 }
 
 /* Each child's pipe is a handle of its own, freed when its close is done:
@@ -287,6 +314,7 @@ static void raise_child(struct server *s)
 void snapshots_check(struct server *s)
 {
 	raise_child(s);
+	exiting_reap(s, false);
 	if (!s->snapshot_saving || s->durable_seq < s->snapshot_seq)
 		return;
 	s->snapshot_saving = false;
@@ -370,6 +398,7 @@ void snapshots_stop(struct server *s)
 		persist_meta_to_snap(&s->taking, &m);
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 	}
+	exiting_reap(s, true);
 	pipe_close(s);
 }
 

@@ -317,13 +317,73 @@ def databases_through_followers():
         c.cleanup()
 
 
+@case
+def stalls_below_the_election_timeout_keep_the_leader():
+    """The default timing (heartbeat 100 ms, election timeout 1000 ms):
+    the leader's process is stopped (SIGSTOP) for 300 ms three times, then
+    both followers at once twice, under a writing client. A stall below
+    the election timeout costs no leadership: neither the leader nor the
+    term changes, and the leader reports its stalls in INFO."""
+    c = Cluster()
+    try:
+        c.start_all()
+        lead = c.leader()
+        assert lead
+        inf = c.info(lead)
+        assert (inf["raft_election_timeout_ms"], inf["raft_heartbeat_ms"]) == (1000, 100), inf
+        term = inf["raft_term"]
+        w = Writers(c, threads=2)
+        time.sleep(0.5)
+        fols = [i for i in (1, 2, 3) if i != lead]
+        for group in ([lead], [lead], [lead], fols, fols):
+            for i in group:
+                c.procs[i].send_signal(signal.SIGSTOP)
+            time.sleep(0.3)
+            for i in group:
+                c.procs[i].send_signal(signal.SIGCONT)
+            time.sleep(0.5)
+        acked = w.finish()
+        after = {i: c.info(i) for i in (1, 2, 3)}
+        for i, a in after.items():
+            assert a and a["raft_term"] == term and a["raft_leader_id"] == lead, \
+                f"node {i} after the stalls: term {a and a['raft_term']} (was {term}), " \
+                f"leader {a and a['raft_leader_id']} (was {lead})"
+        stall = after[lead]["raft_loop_stall_max_ms"]
+        assert stall >= 290, f"the leader's longest stall shows as {stall} ms"
+        assert len(acked) > 0, "no write was acknowledged"
+        return f"leader {lead} kept term {term}; its longest stall {stall} ms; " \
+               f"{len(acked)} writes acknowledged"
+    finally:
+        c.cleanup()
+
+
+@case
+def election_timing_checked_at_start():
+    """--heartbeat-ms must be at most a fifth of --election-timeout-ms:
+    a node given more refuses to start and says why."""
+    c = Cluster(n=1)
+    try:
+        host, port = c.addr(1)
+        p = subprocess.run([SERVER, "--id", "1", "--bind", host, "--port", str(port),
+                            "--dir", f"{c.dir}/1", "--election-timeout-ms", "1000",
+                            "--heartbeat-ms", "300"], capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0, "started with a 300 ms heartbeat and a 1000 ms timeout"
+        want = "--heartbeat-ms (300) must be at most a fifth of --election-timeout-ms (1000)"
+        assert want in p.stderr, p.stderr
+        return next(line for line in p.stderr.splitlines() if want in line)
+    finally:
+        c.cleanup()
+
+
 def main():
     return run_suite("cluster", (elect_and_write_through_every_node, kill_leader_under_load,
                                  restart_whole_cluster, follower_catches_up_from_the_log,
                                  follower_catches_up_from_a_snapshot,
                                  incr_through_followers_while_leaders_die,
                                  add_learner_promote_remove, slow_client_is_closed,
-                                 databases_through_followers),
+                                 databases_through_followers,
+                                 stalls_below_the_election_timeout_keep_the_leader,
+                                 election_timing_checked_at_start),
                      (SERVER,))
 
 

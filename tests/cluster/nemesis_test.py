@@ -59,7 +59,7 @@ def now_us():
 
 
 def peer_port(i):
-    return BASE + 10000 + i
+    return BASE + harness.PEER_OFFSET + i
 
 
 # ---- the history --------------------------------------------------------

@@ -21,7 +21,7 @@ import time
 
 import redis
 
-from harness import BASE, CLI, SERVER, Cluster, Writers, case, retry, run_suite, wait_for
+from harness import BASE, CLI, PEER_OFFSET, SERVER, Cluster, Writers, case, retry, run_suite, wait_for
 
 
 def cli(c, i, *args, timeout=30):
@@ -66,7 +66,7 @@ def grow_from_1_to_5_and_shrink_to_3():
             wait_for(f"node {i} to be promoted", lambda: role_of(c, i) == "voter")
             time.sleep(0.5)
         rc, out = cli(c, 1, "status")
-        assert rc == 0 and all(f"127.0.0.{i}:{BASE + 10000 + i}" in out for i in range(1, 6)), out
+        assert rc == 0 and all(f"127.0.0.{i}:{BASE + PEER_OFFSET + i}" in out for i in range(1, 6)), out
         for gone in (5, 4):
             lead = c.leader()
             via = next(i for i in (1, 2, 3) if i != lead)
@@ -213,7 +213,7 @@ def join_after_compaction_by_a_50mb_snapshot_cut_midway():
             size = max(size, int(pers["keel_snapshot_bytes"]))
         assert size > 50_000_000, f"the snapshot has {size} bytes"
         term0 = c.info(c.leader())["raft_term"]
-        px = Proxy(("127.0.0.4", BASE + 10004), size // 3)
+        px = Proxy(("127.0.0.4", BASE + PEER_OFFSET + 4), size // 3)
         c.start_new(4)
         assert retry(lambda: c.client(lead).execute_command(
             "RAFT", "ADD-LEARNER", "4", f"127.0.0.9:{px.port}", "AUTO")) == "OK"

@@ -393,6 +393,13 @@ static void cluster_lifecycle(struct cluster *c)
 		if (c->pause_until[id] && c->pause_until[id] <= c->now) {
 			c->pause_until[id] = 0;
 			cluster_log(c, "sim: node %llu resumes", (unsigned long long)id);
+			/* as keel-server after a stall; its clock first (syncs are
+			 * due by it) */
+			if (node_up(n) && !raft_stopped(n->r)) {
+				node_advance(n, c->now);
+				raft_heartbeat_now(n->r);
+				node_process(n);
+			}
 		}
 	}
 }
