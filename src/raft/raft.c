@@ -367,19 +367,22 @@ bool raft_leader_sticky_vote(const struct raft *r, const struct raft_msg *m)
 	return r->leader != RAFT_ID_NONE && r->leader_quiet < r->o.election_ticks_min;
 }
 
-/* Whether m, from a later term, may move ours. Only a node of our
- * configuration (a voter or a learner, the one being added included, as
- * a configuration takes effect once in the log) can: a message from any
- * other node is dropped, so a node that was removed, or one that made up
- * its id, cannot push the cluster's term. A node that has no
- * configuration yet (a new node waiting for its first entries or
- * snapshot) cannot tell, and takes the term of whoever writes to it. A
- * member that missed a configuration adding the current leader learns
- * the term from the members it knows (their answers to its pre-vote),
- * and then follows that leader within the term. */
+/* Whether m, from a later term, may move ours. A leader's message (an
+ * append or a snapshot chunk) may, from any node: it is how a member that
+ * missed the configurations adding the current leader (and perhaps
+ * removing every member it knew) learns of them, from that leader's log
+ * (Raft §5.1, §4.1); refusing it would leave such a member behind for
+ * good. Any other message (votes, answers, reads, transfers) moves the
+ * term only if it comes from a node of our configuration (a voter or a
+ * learner, the one being added included), or if we have none yet: a
+ * removed node, or one that made up its id, cannot push the term with a
+ * vote request or a made-up answer. A forged leader's message can still
+ * raise the term (up to RAFT_TERM_MAX, never past it): stopping that
+ * needs peers to authenticate, which keel does not do yet. */
 static bool raft_may_move_term(const struct raft *r, const struct raft_msg *m)
 {
-	return r->config.n == 0 || raft_config_find(&r->config, m->from) != NULL;
+	return m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT || r->config.n == 0 ||
+	       raft_config_find(&r->config, m->from) != NULL;
 }
 
 /* Raft §5.1: a higher term makes us a follower. Returns false if the message
