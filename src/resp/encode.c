@@ -48,6 +48,13 @@ void resp_simple(struct rbuf *b, const char *s)
 	line_str(b, '+', s, strlen(s));
 }
 
+void resp_help(struct rbuf *b, const char *const *lines, size_t n)
+{
+	resp_array(b, n);
+	for (size_t i = 0; i < n; i++)
+		resp_simple(b, lines[i]);
+}
+
 /* Newlines would break the framing: Redis replaces them with spaces. */
 void resp_error(struct rbuf *b, const char *s)
 {

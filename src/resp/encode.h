@@ -9,6 +9,8 @@
 #include "resp/buf.h"
 
 void resp_simple(struct rbuf *b, const char *s); /* +s */
+/* A HELP subcommand's reply: an array of its lines, each a simple string. */
+void resp_help(struct rbuf *b, const char *const *lines, size_t n);
 void resp_error(struct rbuf *b, const char *s);	 /* -s: s starts with its code, "ERR ..." */
 void resp_errorf(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void resp_int(struct rbuf *b, int64_t v); /* :v */

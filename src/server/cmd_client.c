@@ -364,10 +364,7 @@ static void client_help(struct creq *q)
 		"HELP",
 		"    Prints this help.",
 	};
-	size_t n = sizeof lines / sizeof lines[0];
-	resp_array(&q->reply, n);
-	for (size_t i = 0; i < n; i++)
-		resp_simple(&q->reply, lines[i]);
+	resp_help(&q->reply, lines, sizeof lines / sizeof lines[0]);
 }
 
 /* CLIENT NO-EVICT|NO-TOUCH ON|OFF */

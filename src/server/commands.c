@@ -368,10 +368,7 @@ static void config_help(struct creq *q)
 		"HELP",
 		"    Prints this help.",
 	};
-	size_t n = sizeof lines / sizeof lines[0];
-	resp_array(&q->reply, n);
-	for (size_t i = 0; i < n; i++)
-		resp_simple(&q->reply, lines[i]);
+	resp_help(&q->reply, lines, sizeof lines / sizeof lines[0]);
 }
 
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
