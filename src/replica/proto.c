@@ -147,7 +147,9 @@ int repl_entries_decode(const uint8_t *p, size_t n, uint64_t *source_applied,
 	int rc = repl_payload_get(p + 20, n - 20, &raw, &raw_len, scratch);
 	if (rc)
 		return rc;
-	if (count > raw_len / ENTRY_HDR || (count && first == 0)) {
+	/* indexes first .. first + count - 1: never 0, never wrapping */
+	if (count > raw_len / ENTRY_HDR ||
+	    (count && (first == 0 || first > UINT64_MAX - (count - 1)))) {
 		keel_free(*scratch);
 		*scratch = NULL;
 		return KEEL_ECORRUPT;

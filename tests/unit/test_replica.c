@@ -379,12 +379,48 @@ static void hello_parse(void **state)
 	}
 }
 
+/* Found by tests/fuzz/fuzz_replica.c: an ENTRIES frame whose first index
+ * is near the top of the index space decoded with indexes that wrapped
+ * past 2^64-1 to 0. The largest first index that fits decodes; one more
+ * is refused. */
+static void entries_indexes_do_not_wrap(void **state)
+{
+	(void)state;
+	uint8_t d[2] = {'x', 'y'};
+	for (int past = 0; past <= 1; past++) {
+		struct repl_entry es[2] = {{UINT64_MAX - 1 + (uint64_t)past, 3, 1, 1, &d[0]},
+					   {UINT64_MAX, 3, 1, 1, &d[1]}};
+		struct rbuf b;
+		rbuf_init(&b);
+		repl_entries_frame(&b, REPL_RAW, 9, es, 2);
+		struct frame f;
+		size_t used;
+		const char *why;
+		assert_int_equal(frame_parse(b.p, b.len, &f, &used, &why), FRAME_OK);
+		uint64_t sa;
+		struct repl_entry *got;
+		uint32_t n;
+		uint8_t *scratch;
+		int rc = repl_entries_decode(f.payload, f.len, &sa, &got, &n, &scratch);
+		if (!past) {
+			assert_int_equal(rc, KEEL_OK);
+			assert_int_equal(got[1].index, UINT64_MAX);
+			keel_free(got);
+			keel_free(scratch);
+		} else {
+			assert_int_equal(rc, KEEL_ECORRUPT);
+		}
+		rbuf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(entries_round_trip), cmocka_unit_test(payload_limits),
 		cmocka_unit_test(source_from_log),    cmocka_unit_test(source_from_snapshot),
 		cmocka_unit_test(hello_parse),
+		cmocka_unit_test(entries_indexes_do_not_wrap),
 	};
 	return UNIT_RUN("replica-stream", tests);
 }
