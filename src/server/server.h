@@ -153,12 +153,11 @@ struct client {
 };
 
 struct pending { /* a proposed write, or a read waiting for its index */
-	struct creq *req;
-	raft_index index;
+	struct creq *req; /* a read's index, once known, is in the slot */
+	raft_index index; /* writes: its entry */
 	raft_term term;
 	uint32_t cmd_first; /* writes: its commands' place in the entry */
 	uint64_t read_id;   /* reads */
-	bool index_known;   /* reads */
 	int64_t asked_ms;   /* reads: when the read index was asked for */
 };
 

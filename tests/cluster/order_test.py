@@ -103,15 +103,17 @@ def pipelined_reads_see_the_writes_before_them_on_every_node():
                 k, n = f"k{trial}:{i}", f"n{trial}:{i}"
                 got = pipeline(c.addr(i), [("SET", k, "new"), ("GET", k), ("INCR", n), ("GET", n),
                                            ("INCR", n), ("GET", n)])
-                assert got == ["OK", "new", 1, "1", 2, "2"], f"node {i}: {got}"
+                assert got == ["OK", "new", 1, "1", 2, "2"], f"node {i} answered unlike one at a time: {got}"
                 # reads before writes see none of them
                 got = pipeline(c.addr(i), [("GET", n), ("INCR", n), ("GET", n), ("GET", k),
                                            ("SET", k, "x"), ("GET", k), ("DEL", k), ("GET", k)])
-                assert got == ["2", 3, "3", "new", "OK", "x", 1, None], f"node {i}: {got}"
+                assert got == ["2", 3, "3", "new", "OK", "x", 1, None], \
+                    f"node {i} answered unlike one at a time: {got}"
                 # a transaction between reads
                 got = pipeline(c.addr(i), [("GET", n), ("MULTI",), ("INCR", n), ("INCR", n),
                                            ("EXEC",), ("GET", n)])
-                assert got == ["3", "OK", "QUEUED", "QUEUED", [4, 5], "5"], f"node {i}: {got}"
+                assert got == ["3", "OK", "QUEUED", "QUEUED", [4, 5], "5"], \
+                    f"node {i} answered unlike one at a time: {got}"
                 checked += 3
         return f"{checked} pipelines answered as one at a time"
     finally:
