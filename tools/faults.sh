@@ -6,7 +6,8 @@
 #                                   deliberate bug (each patch in
 #                                   tests/cluster/mutants/; replica_*: the
 #                                   replica suite, order_*: the order
-#                                   suite's write sent twice, the others:
+#                                   suite's write sent twice, orderread_*:
+#                                   its pipelines on every node, the others:
 #                                   the nemesis suite): it must report the
 #                                   violation.
 #                                   Prints `teeth: N passed, M failed`
@@ -16,7 +17,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-VIOLATION="NOT linearizable|acknowledged writes lost|half applied|differs from the leader|went from|replica [0-9]+ stopped|answered as not applied was applied"
+VIOLATION="NOT linearizable|acknowledged writes lost|half applied|differs from the leader|went from|replica [0-9]+ stopped|answered as not applied was applied|answered unlike one at a time"
 
 # Runs the suite that must catch the mutant name against build.
 hunt() {
@@ -28,6 +29,10 @@ hunt() {
 	order_*)
 		/usr/bin/python3 tests/cluster/order_test.py "$2" \
 			a_write_sent_twice_is_never_answered_not_applied 2>&1
+		;;
+	orderread_*)
+		/usr/bin/python3 tests/cluster/order_test.py "$2" \
+			pipelined_reads_see_the_writes_before_them_on_every_node 2>&1
 		;;
 	*) /usr/bin/python3 tests/cluster/nemesis_test.py "$2" --time "${TEETH_TIME:-60}" \
 		partition_kill 2>&1 ;;
