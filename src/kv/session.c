@@ -450,10 +450,32 @@ static bool sess_convert(struct kv *kv, struct kv_entry *e)
 	return true;
 }
 
+/* Whether a value read from outside (a snapshot) is whole: its n records
+ * fill it exactly, in increasing sequence order up to its last, and its
+ * byte count is theirs. The code that changes a value in place
+ * (sess_append, sess_bound) relies on it. */
+static bool sess_whole(const struct kv_entry *e)
+{
+	struct sess_view v;
+	if (!sess_open(e, &v))
+		return false;
+	const uint8_t *at = v.recs;
+	struct sess_rec r;
+	uint64_t bytes = 0, prev = 0;
+	for (uint32_t i = 0; i < v.n; i++) {
+		if (!sess_next(&v, &at, &r) || (i && r.seq <= prev) || r.seq > v.last)
+			return false;
+		bytes += r.len == SESS_DROPPED ? 0 : r.len;
+		prev = r.seq;
+	}
+	return at == v.end && bytes == v.bytes;
+}
+
 bool kv_session_adopt(struct kv *kv, struct kv_entry *e)
 {
 	struct sess_view v;
-	if (e->klen != 8 || !bytes_get_u64(e->key) || (!sess_open(e, &v) && !sess_convert(kv, e)))
+	if (e->klen != 8 || !bytes_get_u64(e->key) || (!sess_open(e, &v) && !sess_convert(kv, e)) ||
+	    !sess_whole(e))
 		return false;
 	bytes_put_u64(e->val + AT_PREV, kv->sess_tail);
 	bytes_put_u64(e->val + AT_NEXT, 0);

@@ -1296,6 +1296,42 @@ static void session_list_against_a_model(void **state)
 	kv_free(&kv);
 }
 
+/* A session's value from a snapshot is taken only if it is whole: a
+ * count of records, a length or a byte count that does not match what the
+ * value holds is refused (the in-place recording relies on it). */
+static void session_value_from_outside_checked(void **state)
+{
+	(void)state;
+	struct kv src, dst;
+	kv_init(&src, 3);
+	kv_session_record(&src, 5, 1, 1, 100, (const uint8_t *)":1\r\n", 4);
+	kv_session_record(&src, 5, 2, 1, 100, (const uint8_t *)":2\r\n", 4);
+	uint8_t key[8];
+	bytes_put_u64(key, 5);
+	struct kv_entry *good = kv_dict_find(&src.sessions, key, 8);
+	assert_non_null(good);
+	/* the count of records (offset 24), a record's length (the first
+	 * record's, after the head), the byte count (offset 28): each off by
+	 * one, and the value cut short by a byte */
+	size_t head = good->vlen - 2 * (12 + 4);
+	const size_t at[] = {24, head + 8, 28};
+	for (size_t k = 0; k <= sizeof at / sizeof at[0]; k++) {
+		kv_init(&dst, 4);
+		struct kv_entry *e = kv_dict_add(&dst.sessions, key, 8);
+		kv_entry_set(e, good->val, good->vlen - (k == 3));
+		if (k < 3)
+			e->val[at[k]]++;
+		assert_false(kv_session_adopt(&dst, e));
+		kv_free(&dst);
+	}
+	kv_init(&dst, 4); /* the value as written is taken */
+	struct kv_entry *e = kv_dict_add(&dst.sessions, key, 8);
+	kv_entry_set(e, good->val, good->vlen);
+	assert_true(kv_session_adopt(&dst, e));
+	kv_free(&dst);
+	kv_free(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1312,6 +1348,7 @@ int main(void)
 		cmocka_unit_test(session_size_bound),
 		cmocka_unit_test(session_expiry_after_restore),
 		cmocka_unit_test(session_list_against_a_model),
+		cmocka_unit_test(session_value_from_outside_checked),
 		cmocka_unit_test(expire_sessions_command),
 		cmocka_unit_test(snapshot_in_pieces),
 		cmocka_unit_test(select_edges),
