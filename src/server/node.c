@@ -298,6 +298,17 @@ static void sweep_key(void *ctx, const struct kv_entry *e)
 	w->argv[2 + 2 * k] = (struct resp_arg){(const uint8_t *)w->times[k], strlen(w->times[k])};
 }
 
+/* A command of the leader's own (no session) proposed in database db: a
+ * request with no client, freed when it is done. */
+static void propose_own(struct server *s, const struct resp_arg *argv, uint32_t argc, uint32_t db)
+{
+	struct creq *q = creq_new(s, NULL);
+	entry_req_header(&q->cmd, &(struct entry_req_head){.db = db}, 1);
+	entry_cmd_append(&q->cmd, argv, argc);
+	q->n_cmds = 1;
+	request_submit(s, q, false);
+}
+
 /* The leader's active expiry: every tenth tick it proposes the removal of
  * up to 100 keys whose time has passed (KEEL.EXPIRED), so every replica
  * removes them at the same entry. */
@@ -310,13 +321,8 @@ static void expire_sweep(struct server *s)
 	w->argv[0] = (struct resp_arg){(const uint8_t *)"keel.expired", 12};
 	uint32_t db = kv_expired_sample(&s->kv, server_now_ms(), &s->expire_db, &s->expire_cursor,
 					100, sweep_key, w);
-	if (w->n) {
-		struct creq *q = creq_new(s, NULL);
-		entry_req_header(&q->cmd, &(struct entry_req_head){.db = db}, 1);
-		entry_cmd_append(&q->cmd, w->argv, 1 + 2 * w->n);
-		q->n_cmds = 1;
-		request_submit(s, q, false); /* no client: freed when it is done */
-	}
+	if (w->n)
+		propose_own(s, w->argv, 1 + 2 * w->n, db);
 	keel_free(w);
 }
 
@@ -342,11 +348,7 @@ static void session_sweep(struct server *s)
 	struct resp_arg argv[3] = {{(const uint8_t *)"keel.expire-sessions", 20},
 				   {(const uint8_t *)t, strlen(t)},
 				   {(const uint8_t *)b, strlen(b)}};
-	struct creq *q = creq_new(s, NULL);
-	entry_req_header(&q->cmd, &(struct entry_req_head){0}, 1);
-	entry_cmd_append(&q->cmd, argv, 3);
-	q->n_cmds = 1;
-	request_submit(s, q, false); /* no client: freed when it is done */
+	propose_own(s, argv, 3, 0);
 }
 
 /* Once stopping, and in-flight writes are done (or a second has passed),
