@@ -6,6 +6,7 @@
 #                    inputs every time, so a failure replays; prints
 #                    `fuzz: N passed, M failed` (one per fuzzer)
 #   run.sh long      (make fuzz) each fuzzer for FUZZ_SECONDS (default 60)
+# FUZZ_NAMES (default: every fuzzer) picks which run, by name (kv wal ...).
 # New inputs go to build/fuzz/scratch/<name>/, never into the tree; a crash
 # is saved as build/fuzz/crashes/<name>-crash-<sha1> (replay it with
 # build/fuzz/fuzz_<name> <file>). Each fuzzer uses its dictionary
@@ -21,7 +22,7 @@ declare -A runs=(
 	[resp]=100000 [frame]=300000 [raft]=500000 [replica]=30000 [snapshot]=10000
 	[entry]=500000 [config]=3000 [wal]=15000 [kv]=100000
 )
-names=(resp frame raft replica snapshot entry config wal kv)
+read -r -a names <<<"${FUZZ_NAMES:-resp frame raft replica snapshot entry config wal kv}"
 
 pass=0
 fail=0
