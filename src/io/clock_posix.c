@@ -1,4 +1,4 @@
-/* io/clock_posix.c — the machine's monotonic clock and its random source. */
+/* io/clock_posix.c — the machine's monotonic and wall clocks and its random source. */
 #include "io/clock.h"
 
 #include <stddef.h>
@@ -25,8 +25,17 @@ static uint64_t posix_u64(void *ctx)
 	return v;
 }
 
+static int64_t posix_wall_ms(void *ctx)
+{
+	(void)ctx;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static const struct io_clock posix_clock = {.now_ns = posix_now_ns};
 static const struct io_random posix_random = {.u64 = posix_u64};
+static const struct io_wall posix_wall = {.now_ms = posix_wall_ms};
 
 const struct io_clock *io_clock_posix(void)
 {
@@ -36,4 +45,9 @@ const struct io_clock *io_clock_posix(void)
 const struct io_random *io_random_posix(void)
 {
 	return &posix_random;
+}
+
+const struct io_wall *io_wall_posix(void)
+{
+	return &posix_wall;
 }

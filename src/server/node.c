@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/mem.h"
+#include "io/clock.h"
 #include "io/fs.h"
 #include "kv/snapshot.h"
 #include "net/frame.h"
@@ -20,9 +21,8 @@
 
 int64_t server_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	const struct io_wall *w = io_wall_posix();
+	return w->now_ms(w->ctx);
 }
 
 static void trace_line(void *ctx, const char *line)
