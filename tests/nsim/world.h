@@ -6,7 +6,8 @@
  * subset listed in tests/nsim/uvsim.c) and the `*_posix()` getters of
  * src/io/ (files, monotonic clock, randomness) and io_wall_posix (the
  * wall clock). The simulator links its own versions of exactly those
- * (uvsim.c, world.c) in place of libuv and src/io/*_posix.c: the server's
+ * (uvsim.c, world.c) in place of libuv, src/io/fs_posix.c and
+ * src/io/clock_posix.c: the server's
  * own code runs unchanged, several servers in one process, each on a host
  * of its own.
  *

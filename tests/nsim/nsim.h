@@ -1,0 +1,113 @@
+/* tests/nsim/nsim.h — the whole-node simulator's driver: keel-server's own
+ * code (src/server and everything under it) as several nodes in one
+ * process, on the simulated world of world.h, with simulated clients that
+ * speak RESP to any node, and the checks every history must pass:
+ * linearizability per key, one connection one order, exactly-once, and
+ * the nodes' agreement once the faults heal. A seed is the unit of a bug:
+ * every choice comes from it, so a failing seed replays byte for byte. */
+#ifndef KEEL_TESTS_NSIM_NSIM_H
+#define KEEL_TESTS_NSIM_NSIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nsim/world.h"
+#include "server/server.h"
+#include "sim/linearize.h"
+
+#define NS_NODES_MAX   5
+#define NS_CLIENTS_MAX 16
+#define NS_KEYS	       4 /* shared registers k0..k3, one counter each too */
+
+struct ns_run;
+
+struct ns_node {
+	uint64_t id;
+	struct host *h;
+	struct server *s; /* NULL while down */
+	uint32_t starts, crashes;
+	struct ns_run *run;
+	uv_loop_t *loop;
+	struct server_embed embed;
+	bool disk_pending; /* a group commit is scheduled */
+};
+
+enum ns_op {
+	NS_SET = 1, /* SET k<i> v */
+	NS_GET,	    /* GET k<i> */
+	NS_INCR,    /* INCR c<i> */
+	NS_PIPE,    /* SET p<client> v; GET p<client>: one write */
+};
+
+struct ns_client {
+	uint32_t no;
+	struct ns_run *run;
+	struct host *h;
+	struct wconn *conn;
+	uint32_t node;	 /* the node it is connected to */
+	bool ready;	 /* connected and its session known */
+	uint64_t session, next_seq;
+	/* the operation in flight (op 0: none) */
+	enum ns_op op;
+	uint32_t key;
+	int64_t value;
+	uint64_t seq;	      /* a write's sequence number in its session */
+	size_t hist;	      /* its history entry (the SET's, for NS_PIPE) */
+	uint64_t sent_ns;     /* when it was last sent (timeout) */
+	uint32_t retries;     /* resends of an outcome not known */
+	bool resuming;	      /* CLIENT SESSION sent, the retry follows */
+	uint32_t awaiting;    /* replies still due for what was sent */
+	uint64_t timer_epoch; /* its pending timer events, by generation */
+	int64_t next_value;
+	int64_t pipe_value; /* the value its own key p<no> holds, if known */
+	bool pipe_known;
+};
+
+struct ns_params {
+	uint32_t nodes, clients;
+	uint64_t run_ns;     /* faults and workload until then */
+	uint64_t settle_ns;  /* then healed; all must agree by the end */
+	uint64_t think_ns;   /* a client's pause between operations, at most */
+	uint32_t snapshot_entries;
+	uint32_t fault_every_ms;
+};
+
+struct ns_run {
+	uint64_t seed;
+	struct world *w;
+	struct ns_params p;
+	struct ns_node nodes[NS_NODES_MAX];
+	struct ns_client clients[NS_CLIENTS_MAX];
+	struct lin_op *hist;
+	size_t n_hist, cap_hist;
+	bool healing; /* the faults are over */
+	bool failed;
+	char why[1600];
+	uint64_t trace_hash;
+	bool verbose;
+	uint64_t disk_max_ns;	     /* a group commit's usual latency, at most */
+	uint32_t disk_slow_permille; /* how often one is slow (50-450 ms) */
+	/* figures */
+	uint64_t n_ok, n_ok_healed, n_failed, n_unknown, n_crashes, n_faults, n_retries, n_settled;
+	/* the trace's last lines, for a failing seed */
+	char ring[64][200];
+	uint32_t ring_next;
+};
+
+/* nodes.c */
+void ns_node_start(struct ns_node *n);
+void ns_node_crash(struct ns_node *n);
+void ns_node_reap(struct ns_node *n);
+void ns_faults_schedule(struct ns_run *r);
+void ns_heal_all(struct ns_run *r);
+void ns_check_agreement(struct ns_run *r);
+
+/* clients.c */
+void ns_clients_start(struct ns_run *r);
+void ns_clients_stop(struct ns_run *r);
+void ns_check_history(struct ns_run *r);
+
+/* main.c */
+void ns_fail(struct ns_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
