@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# tools/sim-seeds.sh — runs the simulator over a range of seeds on every
-# core (the seeds are split into one contiguous range per process) and
-# prints one line `sim: P passed, F failed` for the whole range.
+# tools/sim-seeds.sh — runs a simulator (the Raft core's, build/*/sim, or
+# the whole node's, build/*/nsim) over a range of seeds on every core (the
+# seeds are split into one contiguous range per process) and prints one
+# line `<name>: P passed, F failed` for the whole range, the name being
+# the binary's (sim, nsim).
 #
 #   tools/sim-seeds.sh SIM_BINARY SEEDS FIRST_SEED [LOG_DIR]
 set -uo pipefail
@@ -10,6 +12,7 @@ bin=$1
 seeds=$2
 first=$3
 logdir=${4:-$(mktemp -d /tmp/keel-sim.XXXXXX)}
+name=$(basename "$bin")
 mkdir -p "$logdir"
 procs=$(nproc 2>/dev/null || echo 2)
 [ "$procs" -gt "$seeds" ] && procs=$seeds
@@ -24,7 +27,7 @@ for ((i = 0; i < procs; i++)); do
 	left=$((first + seeds - lo))
 	[ "$n" -gt "$left" ] && n=$left
 	[ "$n" -le 0 ] && break
-	"$bin" --seeds "$n" --first "$lo" >"$logdir/sim.$i.log" 2>&1 &
+	"$bin" --seeds "$n" --first "$lo" >"$logdir/$name.$i.log" 2>&1 &
 	pids+=($!)
 done
 
@@ -33,19 +36,19 @@ failed=0
 for i in "${!pids[@]}"; do
 	wait "${pids[$i]}"
 	rc=$?
-	line=$(grep -E '^sim: [0-9]+ passed, [0-9]+ failed' "$logdir/sim.$i.log" | tail -1)
+	line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$logdir/$name.$i.log" | tail -1)
 	if [ -z "$line" ]; then
 		echo "sim process $i exited $rc without a summary:"
-		tail -20 "$logdir/sim.$i.log"
+		tail -20 "$logdir/$name.$i.log"
 		failed=$((failed + 1))
 		continue
 	fi
-	p=$(echo "$line" | sed -E 's/^sim: ([0-9]+) passed, ([0-9]+) failed.*/\1/')
-	f=$(echo "$line" | sed -E 's/^sim: ([0-9]+) passed, ([0-9]+) failed.*/\2/')
+	p=$(echo "$line" | sed -E "s/^$name: ([0-9]+) passed, ([0-9]+) failed.*/\\1/")
+	f=$(echo "$line" | sed -E "s/^$name: ([0-9]+) passed, ([0-9]+) failed.*/\\2/")
 	passed=$((passed + p))
 	failed=$((failed + f))
 	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
-	grep -E '^seed [0-9]+: ' "$logdir/sim.$i.log" | head -20
+	grep -E '^seed [0-9]+: |died' "$logdir/$name.$i.log" | head -20
 done
-echo "sim: $passed passed, $failed failed ($(($(date +%s) - start))s, seeds $first..$((first + seeds - 1)))"
+echo "$name: $passed passed, $failed failed ($(($(date +%s) - start))s, seeds $first..$((first + seeds - 1)))"
 [ "$failed" -eq 0 ]
