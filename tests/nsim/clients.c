@@ -29,8 +29,9 @@ struct reply {
 	int64_t i;
 	const uint8_t *s;
 	size_t len;
-	int64_t arr[4];
+	int64_t arr[4]; /* an array's leading integers */
 	uint32_t n_arr;
+	bool arr_ok_second; /* an array whose second element is +OK */
 };
 
 static bool parse_int(const uint8_t *p, size_t n, int64_t *out)
@@ -66,6 +67,7 @@ static void decode(const uint8_t *p, size_t n, struct reply *r)
 		int64_t k = 0;
 		parse_int(p + 1, head - 1, &k);
 		const uint8_t *q = p + head + 2, *end = p + n;
+		r->i = k;
 		for (int64_t j = 0; j < k && r->n_arr < 4 && q < end && *q == ':'; j++) {
 			const uint8_t *e = memchr(q, '\r', (size_t)(end - q));
 			if (!e)
@@ -73,6 +75,7 @@ static void decode(const uint8_t *p, size_t n, struct reply *r)
 			parse_int(q + 1, (size_t)(e - q - 1), &r->arr[r->n_arr++]);
 			q = e + 2;
 		}
+		r->arr_ok_second = k == 2 && r->n_arr == 1 && end - q >= 5 && !memcmp(q, "+OK\r\n", 5);
 		break;
 	}
 	default:
@@ -132,7 +135,7 @@ static void key_name(const struct ns_client *c, char *out, size_t cap)
 {
 	if (c->op == NS_PIPE)
 		snprintf(out, cap, "p%u", c->no);
-	else if (c->op == NS_INCR)
+	else if (c->op == NS_INCR || c->op == NS_MULTI)
 		snprintf(out, cap, "c%u", c->key);
 	else
 		snprintf(out, cap, "k%u", c->key);
@@ -142,7 +145,7 @@ static uint64_t key_id(const struct ns_client *c)
 {
 	if (c->op == NS_PIPE)
 		return 2 * NS_KEYS + c->no;
-	return c->op == NS_INCR ? NS_KEYS + c->key : c->key;
+	return c->op == NS_INCR || c->op == NS_MULTI ? NS_KEYS + c->key : c->key;
 }
 
 /* Sends the operation in flight (again, on a retry). */
@@ -167,7 +170,17 @@ static void send_op(struct ns_client *c)
 		if (!c->retries)
 			send_cmd(c, 2, "GET", key);
 		break;
+	case NS_MULTI: { /* INCR c<key>; SET k<key2> v: both or neither */
+		char k2[16];
+		snprintf(k2, sizeof k2, "k%u", c->key2);
+		send_cmd(c, 1, "MULTI");
+		send_cmd(c, 2, "INCR", key);
+		send_cmd(c, 3, "SET", k2, val);
+		send_cmd(c, 1, "EXEC");
+		break;
 	}
+	}
+	c->reply_no = 0;
 }
 
 static void client_connect(struct ns_client *c);
@@ -186,6 +199,10 @@ static void op_done(struct ns_client *c, uint8_t outcome)
 	h->outcome = outcome;
 	if (outcome != LIN_UNKNOWN)
 		h->complete = now(c);
+	if (c->op == NS_MULTI) { /* its SET: the same outcome, at the same time */
+		r->hist[c->hist2].outcome = outcome;
+		r->hist[c->hist2].complete = h->complete;
+	}
 	if (outcome == LIN_OK) {
 		r->n_ok++;
 		r->n_ok_healed += r->healing;
@@ -294,17 +311,50 @@ static uint8_t write_outcome(struct ns_client *c, const struct reply *rep)
 	return LIN_UNKNOWN;
 }
 
-static void on_op_reply(struct ns_client *c, const struct reply *rep, uint32_t nth)
+static void after(struct ns_client *c)
+{
+	schedule(c, prng_below(world_rng(c->run->w), c->run->p.think_ns + 1), next_op);
+}
+
+/* A write's reply settles it, or sends it again from a new connection. */
+static void on_write_reply(struct ns_client *c, const struct reply *rep, bool more)
 {
 	struct ns_run *r = c->run;
 	struct lin_op *h = &r->hist[c->hist];
-	if (c->op == NS_PIPE && nth == 1) {
-		check_pipe_get(c, rep);
-		op_done(c, h->outcome);
-		schedule(c, prng_below(world_rng(r->w), r->p.think_ns + 1), next_op);
+	uint8_t o = write_outcome(c, rep);
+	if (o == LIN_OK && c->op == NS_INCR) {
+		if (rep->type != ':')
+			ns_fail(r, "client %u: INCR answered with a non-integer", c->no);
+		h->out = rep->i;
+	}
+	if (o == LIN_OK && c->op == NS_MULTI) {
+		if (rep->type != '*' || rep->i != 2 || rep->n_arr != 1 || !rep->arr_ok_second)
+			ns_fail(r, "client %u: EXEC of INCR and SET answered %c%.*s", c->no,
+				rep->type, (int)rep->len, (const char *)rep->s);
+		h->out = rep->arr[0];
+	}
+	if (o == LIN_UNKNOWN && c->retries < RETRIES_MAX) {
+		c->retries++; /* settle it: the same write again, same session */
+		r->n_retries++;
+		drop_conn(c);
+		schedule(c, 10000000 + prng_below(world_rng(r->w), 200000000), reconnect_later);
 		return;
 	}
-	if (c->op == NS_GET) {
+	if (more) {
+		h->outcome = o; /* the pipeline's GET follows */
+		return;
+	}
+	op_done(c, o);
+	after(c);
+}
+
+static void on_op_reply(struct ns_client *c, const struct reply *rep)
+{
+	struct ns_run *r = c->run;
+	struct lin_op *h = &r->hist[c->hist];
+	uint32_t no = ++c->reply_no;
+	switch (c->op) {
+	case NS_GET:
 		if (rep->type == '-') {
 			op_done(c, LIN_FAILED);
 		} else {
@@ -313,29 +363,31 @@ static void on_op_reply(struct ns_client *c, const struct reply *rep, uint32_t n
 				ns_fail(r, "client %u: GET read a value nobody wrote", c->no);
 			op_done(c, LIN_OK);
 		}
-	} else {
-		uint8_t o = write_outcome(c, rep);
-		if (o == LIN_OK && c->op == NS_INCR) {
-			if (rep->type != ':')
-				ns_fail(r, "client %u: INCR answered with a non-integer", c->no);
-			h->out = rep->i;
+		after(c);
+		break;
+	case NS_SET:
+	case NS_INCR:
+		on_write_reply(c, rep, false);
+		break;
+	case NS_PIPE:
+		if (no == 1) {
+			on_write_reply(c, rep, !c->retries);
+		} else {
+			check_pipe_get(c, rep);
+			op_done(c, h->outcome);
+			after(c);
 		}
-		if (o == LIN_UNKNOWN && c->retries < RETRIES_MAX) {
-			/* settle it: the same write again, same session */
-			c->retries++;
-			r->n_retries++;
-			drop_conn(c);
-			schedule(c, 10000000 + prng_below(world_rng(r->w), 200000000),
-				 reconnect_later);
-			return;
+		break;
+	case NS_MULTI:
+		if (no < 4) { /* MULTI's +OK, the commands' +QUEUED */
+			if (rep->type == '-')
+				ns_fail(r, "client %u: in MULTI, reply %u was %.*s", c->no, no,
+					(int)rep->len, (const char *)rep->s);
+			break;
 		}
-		if (c->op == NS_PIPE && c->awaiting) {
-			h->outcome = o; /* the GET's reply follows */
-			return;
-		}
-		op_done(c, o);
+		on_write_reply(c, rep, false);
+		break;
 	}
-	schedule(c, prng_below(world_rng(r->w), r->p.think_ns + 1), next_op);
 }
 
 static void on_reply(struct ns_client *c, const struct reply *rep)
@@ -361,10 +413,8 @@ static void on_reply(struct ns_client *c, const struct reply *rep)
 				(unsigned long long)c->session, (int)rep->len, (const char *)rep->s);
 		return;
 	}
-	if (!c->op)
-		return;
-	uint32_t nth = (c->op == NS_PIPE && !c->retries && c->awaiting == 0) ? 1 : 0;
-	on_op_reply(c, rep, nth);
+	if (c->op)
+		on_op_reply(c, rep);
 }
 
 static void on_conn(void *ctx, struct wconn *wc, enum wconn_event ev)
@@ -463,20 +513,29 @@ static void next_op(void *arg)
 		return; /* the end: the last operations have settled */
 	struct prng *g = world_rng(r->w);
 	uint32_t roll = (uint32_t)prng_below(g, 100);
-	c->op = roll < 35 ? NS_SET : roll < 65 ? NS_GET : roll < 85 ? NS_INCR : NS_PIPE;
+	c->op = roll < 30 ? NS_SET : roll < 60 ? NS_GET : roll < 80 ? NS_INCR : roll < 90 ? NS_PIPE : NS_MULTI;
 	c->key = (uint32_t)prng_below(g, NS_KEYS);
+	c->key2 = (uint32_t)prng_below(g, NS_KEYS);
 	c->value = ++c->next_value + (int64_t)c->no * 1000000000;
 	c->retries = 0;
 	if (is_write(c))
 		c->seq = c->next_seq++;
 	struct lin_op op = {.key = key_id(c),
 			    .kind = c->op == NS_GET ? LIN_READ
-				    : c->op == NS_INCR ? LIN_INCR
-						       : LIN_WRITE,
+				    : c->op == NS_INCR || c->op == NS_MULTI ? LIN_INCR
+									    : LIN_WRITE,
 			    .invoke = now(c),
-			    .arg = c->op == NS_INCR ? 1 : c->value,
+			    .arg = c->op == NS_INCR || c->op == NS_MULTI ? 1 : c->value,
 			    .client = c->no};
 	c->hist = hist_add(r, &op);
+	if (c->op == NS_MULTI) {
+		struct lin_op set = {.key = c->key2,
+				     .kind = LIN_WRITE,
+				     .invoke = op.invoke,
+				     .arg = c->value,
+				     .client = c->no};
+		c->hist2 = hist_add(r, &set);
+	}
 	send_op(c);
 	schedule(c, CLIENT_TIMEOUT_NS, timeout_check);
 }

@@ -37,6 +37,7 @@ enum ns_op {
 	NS_GET,	    /* GET k<i> */
 	NS_INCR,    /* INCR c<i> */
 	NS_PIPE,    /* SET p<client> v; GET p<client>: one write */
+	NS_MULTI,   /* MULTI; INCR c<i>; SET k<j> v; EXEC */
 };
 
 struct ns_client {
@@ -49,10 +50,12 @@ struct ns_client {
 	uint64_t session, next_seq;
 	/* the operation in flight (op 0: none) */
 	enum ns_op op;
-	uint32_t key;
+	uint32_t key, key2;
 	int64_t value;
+	uint32_t reply_no; /* replies had for the operation as last sent */
 	uint64_t seq;	      /* a write's sequence number in its session */
 	size_t hist;	      /* its history entry (the SET's, for NS_PIPE) */
+	size_t hist2;	      /* NS_MULTI: its SET's entry */
 	uint64_t sent_ns;     /* when it was last sent (timeout) */
 	uint32_t retries;     /* resends of an outcome not known */
 	bool resuming;	      /* CLIENT SESSION sent, the retry follows */
