@@ -178,7 +178,8 @@ struct held { /* an update's messages, sent once its persist is durable */
 struct snap_bytes { /* a snapshot's bytes: mapped from a file, or on the heap */
 	uint8_t *p;
 	uint64_t len;
-	bool mapped;
+	bool mapped;	  /* by io_fs_posix()->map: the file's first map_off + len bytes */
+	uint64_t map_off; /* ... p is that far into the mapping */
 };
 
 #define REPL_GONE_MAX 16

@@ -24,7 +24,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -44,8 +43,9 @@
 
 static void snap_bytes_release(struct snap_bytes *b)
 {
+	const struct io_fs *fs = io_fs_posix();
 	if (b->mapped)
-		munmap(b->p, b->len);
+		fs->unmap(fs->ctx, b->p - b->map_off, b->map_off + b->len);
 	else
 		keel_free(b->p);
 	memset(b, 0, sizeof *b);
@@ -169,22 +169,26 @@ static void snapshot_failed(struct server *s)
 		raft_snapshot_failed(s->r);
 }
 
-/* Maps the data of the snapshot file the child wrote. */
+/* Maps the data of the snapshot file the child wrote (io/fs.h: the file
+ * is mapped from its start, its data begins at SNAP_DATA_OFF). */
 static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
 {
+	const struct io_fs *fs = io_fs_posix();
 	char path[IO_PATH_MAX];
-	if (snap_tmp_path(path, s->cfg.dir, m))
+	int fd;
+	if (snap_tmp_path(path, s->cfg.dir, m) || fs->open(fs->ctx, path, 0, &fd))
 		return false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	uint64_t size = 0;
+	const uint8_t *p = NULL;
+	bool ok = !fs->size(fs->ctx, fd, &size) && size >= SNAP_DATA_OFF + m->size &&
+		  !fs->map(fs->ctx, fd, SNAP_DATA_OFF + m->size, &p);
+	fs->close(fs->ctx, fd);
+	if (!ok)
 		return false;
-	void *p = mmap(NULL, m->size, PROT_READ, MAP_SHARED, fd, SNAP_DATA_OFF);
-	close(fd);
-	if (p == MAP_FAILED)
-		return false;
-	sb->p = p;
+	sb->p = (uint8_t *)(uintptr_t)p + SNAP_DATA_OFF;
 	sb->len = m->size;
 	sb->mapped = true;
+	sb->map_off = SNAP_DATA_OFF;
 	return true;
 }
 
