@@ -208,7 +208,7 @@ void server_apply(struct server *s, const struct raft_entry *e)
 			"[%llu] entry %llu skipped (--skip-entry): its requests are answered "
 			"with an error\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
-	poison_applying(e->index); /* the fatal paths name it (server/poison.c) */
+	poison_applying(s, e->index); /* the fatal paths name it (server/poison.c) */
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */
@@ -739,7 +739,10 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	/* a read replica (SPEC.md §5) has no core and no peers */
 	if ((rc = s->cfg.replica_of[0] ? replica_start(s, err) : member_start(s, &in, err)))
 		return rc;
-	if ((rc = committer_start(s->st, wake_loop, &s->wake, &s->com, err)))
+	rc = s->embed ? committer_start_manual(s->st, wake_loop, &s->wake, s->embed->queued,
+					       s->embed->queued_ctx, &s->com, err)
+		      : committer_start(s->st, wake_loop, &s->wake, &s->com, err);
+	if (rc)
 		return rc;
 	struct peers_cb pcb = {s, on_peer_frame, on_peer_log};
 	if (s->r && (rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb,

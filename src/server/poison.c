@@ -35,7 +35,10 @@
 
 #define ALT_STACK_BYTES (64u << 10) /* for a handler after a stack overflow */
 
-/* What the fatal path reads: set at start, then only the index changes. */
+/* What the fatal path reads: set at start, then only the index changes.
+ * Per process, as signal handlers are: a process runs one keel-server, and
+ * an embedded server (server.embed: several in one process) installs no
+ * fatal path and never touches these. */
 static _Atomic uint64_t applying;
 static char failed_path[IO_PATH_MAX + 32], failed_tmp[IO_PATH_MAX + 32], dir_path[IO_PATH_MAX];
 static char node_tag[32];
@@ -283,18 +286,21 @@ int poison_start(struct server *s, raft_index snapshot_index, struct keel_errmsg
 	const char *key = POISON_TEST_BUILD ? getenv("KEEL_TEST_POISON_KEY") : NULL;
 	if (key && *key)
 		snprintf(s->poison.test_key, sizeof s->poison.test_key, "%s", key);
-	install_fatal_paths(s);
+	if (!s->embed) /* the handlers and their statics are the process's */
+		install_fatal_paths(s);
 	return KEEL_OK;
 }
 
-void poison_applying(raft_index index)
+void poison_applying(const struct server *s, raft_index index)
 {
-	atomic_store(&applying, index);
+	if (!s->embed)
+		atomic_store(&applying, index);
 }
 
 void poison_applied(struct server *s, raft_index index)
 {
-	atomic_store(&applying, 0);
+	if (!s->embed)
+		atomic_store(&applying, 0);
 	if (s->poison.failed && index >= s->poison.failed) {
 		retire(s, "apply-failed");
 		s->poison.failed = 0;

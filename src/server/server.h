@@ -213,8 +213,24 @@ struct replica_node {
 	uint64_t keep_from;  /* replicas of this one still need entries from here */
 };
 
+/* An embedder's hooks: several servers in one process, on its thread
+ * (the whole-node simulator, tests/nsim/world.h). Set server.embed before
+ * server_start; NULL in keel-server. An embedded server runs the same code
+ * but: the storage thread is replaced by the committer's manual mode
+ * (storage/committer.h: queued() is called at each submit and the
+ * embedder calls committer_step later, with the server's host current);
+ * snapshots are written in-process instead of in a forked child
+ * (server/snapshots.c); no signal handler is installed for the fatal path
+ * (server/poison.c). Files, clocks and randomness go through the io/
+ * getters, as always. */
+struct server_embed {
+	void (*queued)(void *ctx, struct committer *c);
+	void *queued_ctx;
+};
+
 struct server {
 	struct server_config cfg;
+	const struct server_embed *embed; /* NULL: a process of its own */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -290,6 +306,7 @@ struct server {
 	uint64_t snapshot_seq;
 	int64_t snapshot_started_ms;
 	bool snapshot_raised; /* the child's priority was raised (raise_child) */
+	bool snapshot_written; /* embedded: written in-process, not yet reported */
 	/* requests */
 	struct pending *writes, *reads;
 	uint32_t n_writes, cap_writes, n_reads, cap_reads;
@@ -351,6 +368,13 @@ void server_process(struct server *s); /* carries out every pending update */
 void server_apply(struct server *s, const struct raft_entry *e);
 void server_stop(struct server *s);
 void server_free(struct server *s); /* after uv_run has returned */
+/* A crash's last moment, for an embedder: closes every libuv handle the
+ * server holds with their usual close callbacks, and sends, replies and
+ * writes nothing. Once the loop has run those callbacks, nothing is open. */
+void server_halt(struct server *s);
+/* After server_halt's close callbacks have run: frees all of the server's
+ * memory, writing nothing to disk (what is queued for storage is dropped). */
+void server_discard(struct server *s);
 int64_t server_now_ms(void);
 
 /* server/members.c: peers kept to the configuration; removal. */
