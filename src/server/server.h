@@ -275,6 +275,8 @@ struct server {
 		uv_connect_t req;
 		uv_timer_t retry;
 		struct rbuf in;
+		uv_write_t write;
+		char cmd[300]; /* what write sends: kept until it is done */
 		int tries;
 		bool active, tcp_open;
 	} join;
@@ -346,6 +348,7 @@ struct server {
 	uint32_t sessions_cap;
 	/* state */
 	bool stopping, closed;
+	bool loop_handles; /* tick, wake, check, signals, join: initialised */
 	bool handing_over; /* stopping: leadership is being transferred */
 	int64_t stop_deadline;
 	int exit_code;
@@ -391,7 +394,9 @@ void snapshots_check(struct server *s);			 /* saved yet? */
 bool snapshots_busy(const struct server *s);
 void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c);
 void snapshots_install(struct server *s, const struct raft_snapshot_meta *m);
-void snapshots_stop(struct server *s); /* kills a child still at work */
+/* Kills a child still at work; its file is removed unless crash (the
+ * embedder's server_halt: nothing is written, recovery removes it). */
+void snapshots_stop(struct server *s, bool crash);
 void snapshots_free(struct server *s);
 
 /* server/requests.c: the write and read paths, forwarding, timeouts. */
@@ -415,6 +420,8 @@ struct peer_batch *peer_batch_of(struct server *s, uint64_t id);
 void requests_tick(struct server *s);
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void requests_fail_all(struct server *s, const char *err);
+/* A crash (server_discard): the requests in flight are freed, unanswered. */
+void requests_discard(struct server *s);
 
 /* server/replication.c: read replicas (SPEC.md §5), both ends. */
 /* KEEL.REPLICATE: the connection becomes a replica's stream. */

@@ -435,15 +435,19 @@ void snapshots_install(struct server *s, const struct raft_snapshot_meta *m)
 
 /* ---- stopping ----------------------------------------------------------- */
 
-void snapshots_stop(struct server *s)
+void snapshots_stop(struct server *s, bool crash)
 {
+	struct snap_meta m;
+	persist_meta_to_snap(&s->taking, &m);
 	if (s->snapshot_child > 0) {
 		kill(s->snapshot_child, SIGKILL);
 		child_reap(s);
-		struct snap_meta m;
-		persist_meta_to_snap(&s->taking, &m);
-		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
+		if (!crash) /* after a crash, recovery removes it */
+			snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 	}
+	if (s->snapshot_written && !crash) /* written in-process, never reported */
+		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
+	s->snapshot_written = false;
 	exiting_reap(s, true);
 	pipe_close(s);
 }
