@@ -57,7 +57,7 @@ static void on_queued(void *ctx, struct committer *c)
 static void node_start(int i)
 {
 	struct node *n = &nodes[i];
-	char id[8], port[8], peer[8], dir[128], cluster[256];
+	char id[16], port[16], peer[16], dir[128], cluster[256];
 	snprintf(id, sizeof id, "%d", i + 1);
 	snprintf(port, sizeof port, "%d", port0 + i);
 	snprintf(peer, sizeof peer, "%d", port0 + 100 + i);
