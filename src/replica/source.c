@@ -1,12 +1,10 @@
 /* replica/source.c — the source's end of a replica stream (replica/source.h). */
 #include "replica/source.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/bytes.h"
 #include "base/mem.h"
@@ -185,19 +183,13 @@ static bool pump_snapshot(struct repl_source *src)
 		uint64_t left = src->snap.size - src->snap_sent;
 		size_t len = left < REPL_SNAP_CHUNK ? (size_t)left : REPL_SNAP_CHUNK;
 		uint8_t *buf = keel_malloc(len);
-		size_t got = 0;
-		while (got < len) {
-			ssize_t r = pread(src->snap.fd, buf + got, len - got,
-					  (off_t)(src->snap.data_off + src->snap_sent + got));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				keel_free(buf);
-				return fail(src, "reading the snapshot at %" PRIu64 ": %s",
-					    src->snap.index,
-					    r < 0 ? strerror(errno) : "short file");
-			}
-			got += (size_t)r;
+		const struct io_fs *fs = src->snap.fs;
+		int rc = io_read_exact(fs, src->snap.fd, buf, len,
+				       src->snap.data_off + src->snap_sent);
+		if (rc) {
+			keel_free(buf);
+			return fail(src, "reading the snapshot at %" PRIu64 ": %s", src->snap.index,
+				    rc == KEEL_ECORRUPT ? "short file" : keel_err_str(rc));
 		}
 		repl_snap_frame(&src->out, src->codec, src->snap_sent, buf, len);
 		keel_free(buf);
@@ -207,7 +199,7 @@ static bool pump_snapshot(struct repl_source *src)
 		repl_u64s_frame(&src->out, REPL_CAUGHT_UP, src->snap.index, src->snap.term);
 		src->phase = REPL_SRC_LIVE;
 		src->acked = src->snap.index;
-		close(src->snap.fd);
+		src->snap.fs->close(src->snap.fs->ctx, src->snap.fd);
 		src->snap_open = false;
 	}
 	return true;
@@ -283,7 +275,7 @@ uint64_t repl_source_needs(const struct repl_source *src)
 void repl_source_free(struct repl_source *src)
 {
 	if (src->snap_open)
-		close(src->snap.fd);
+		src->snap.fs->close(src->snap.fs->ctx, src->snap.fd);
 	src->snap_open = false;
 	rbuf_free(&src->in);
 	rbuf_free(&src->out);

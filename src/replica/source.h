@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/fs.h"
 #include "replica/proto.h"
 #include "resp/parse.h"
 #include "resp/buf.h"
@@ -30,8 +31,9 @@
 struct repl_snap { /* the latest snapshot, opened for reading */
 	uint64_t index, term, size;
 	uint32_t crc;
-	int fd;		   /* closed by the source */
+	int fd;		   /* a handle of fs: closed by the source */
 	uint64_t data_off; /* where its data begins in the file */
+	const struct io_fs *fs;
 };
 
 /* The last ENTRIES frame built, per codec: replicas streaming in step are

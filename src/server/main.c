@@ -8,7 +8,7 @@
 
 int main(int argc, char **argv)
 {
-	static struct server s;
+	static struct server s; /* the process's one server (large: not on the stack) */
 	struct keel_errmsg err = {{0}};
 	if (server_config_parse(&s.cfg, argc, argv, &err)) {
 		fprintf(stderr, "keel-server: %s\n", err.text);

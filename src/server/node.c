@@ -208,7 +208,7 @@ void server_apply(struct server *s, const struct raft_entry *e)
 			"[%llu] entry %llu skipped (--skip-entry): its requests are answered "
 			"with an error\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
-	poison_applying(e->index); /* the fatal paths name it (server/poison.c) */
+	poison_applying(s, e->index); /* the fatal paths name it (server/poison.c) */
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */
@@ -351,6 +351,34 @@ static void session_sweep(struct server *s)
 	propose_own(s, argv, 3, 0);
 }
 
+/* Closes every libuv handle the server holds, each with its usual close
+ * callback: the end of a shutdown (shutdown_step, after the requests in
+ * flight are answered) and a crash's last moment (server_halt). Nothing is
+ * sent or written here. */
+static void close_handles(struct server *s, bool crash)
+{
+	s->closed = true;
+	s->join.active = false;
+	clients_close_all(s);
+	if (s->peers)
+		peers_stop(s->peers);
+	replica_stop(s);
+	snapshots_stop(s, crash);
+	for (uint32_t i = 0; i < s->n_listeners; i++)
+		uv_close((uv_handle_t *)&s->listeners[i], NULL);
+	if (!s->loop_handles)
+		return; /* a start that failed before them */
+	uv_close((uv_handle_t *)&s->tick, NULL);
+	uv_close((uv_handle_t *)&s->tick_idle, NULL);
+	uv_close((uv_handle_t *)&s->wake, NULL);
+	uv_close((uv_handle_t *)&s->check, NULL);
+	uv_close((uv_handle_t *)&s->join.retry, NULL);
+	if (s->join.tcp_open && !uv_is_closing((uv_handle_t *)&s->join.tcp))
+		uv_close((uv_handle_t *)&s->join.tcp, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
 /* Once stopping, and in-flight writes are done (or a second has passed),
  * everything on the loop is closed and uv_run returns. */
 static void shutdown_step(struct server *s)
@@ -364,23 +392,7 @@ static void shutdown_step(struct server *s)
 		return;
 	s->closed = true;
 	requests_fail_all(s, "-ERR the node is shutting down; the request was not applied");
-	clients_close_all(s);
-	if (s->peers)
-		peers_stop(s->peers);
-	replica_stop(s);
-	snapshots_stop(s);
-	for (uint32_t i = 0; i < s->n_listeners; i++)
-		uv_close((uv_handle_t *)&s->listeners[i], NULL);
-	uv_close((uv_handle_t *)&s->tick, NULL);
-	uv_close((uv_handle_t *)&s->tick_idle, NULL);
-	uv_close((uv_handle_t *)&s->wake, NULL);
-	uv_close((uv_handle_t *)&s->check, NULL);
-	uv_close((uv_handle_t *)&s->join.retry, NULL);
-	s->join.active = false;
-	if (s->join.tcp_open && !uv_is_closing((uv_handle_t *)&s->join.tcp))
-		uv_close((uv_handle_t *)&s->join.tcp, NULL);
-	uv_close((uv_handle_t *)&s->sigterm, NULL);
-	uv_close((uv_handle_t *)&s->sigint, NULL);
+	close_handles(s, false);
 }
 
 /* Notes a stall of the loop: the timer fires once however many periods
@@ -576,17 +588,17 @@ static void join_connected(uv_connect_t *req, int status)
 		join_done(s, "cannot connect; trying again");
 		return;
 	}
-	char peer[96], id[24], cmd[300];
+	char peer[96], id[24];
+	char *cmd = s->join.cmd; /* the write's bytes and request are the server's */
 	snprintf(peer, sizeof peer, "%s:%d", s->cfg.bind, s->cfg.peer_port);
 	snprintf(id, sizeof id, "%llu", (unsigned long long)s->cfg.id);
-	int n = snprintf(cmd, sizeof cmd,
+	int n = snprintf(cmd, sizeof s->join.cmd,
 			 "*5\r\n$4\r\nRAFT\r\n$11\r\nADD-LEARNER\r\n$%zu\r\n%s\r\n"
 			 "$%zu\r\n%s\r\n$4\r\nAUTO\r\n",
 			 strlen(id), id, strlen(peer), peer);
-	static uv_write_t w;
 	uv_buf_t b = uv_buf_init(cmd, (unsigned)n);
 	s->join.in.len = 0;
-	if (uv_write(&w, (uv_stream_t *)&s->join.tcp, &b, 1, NULL) != 0 ||
+	if (uv_write(&s->join.write, (uv_stream_t *)&s->join.tcp, &b, 1, NULL) != 0 ||
 	    uv_read_start((uv_stream_t *)&s->join.tcp, join_alloc, join_read) != 0)
 		join_done(s, "cannot send; trying again");
 }
@@ -739,7 +751,10 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	/* a read replica (SPEC.md §5) has no core and no peers */
 	if ((rc = s->cfg.replica_of[0] ? replica_start(s, err) : member_start(s, &in, err)))
 		return rc;
-	if ((rc = committer_start(s->st, wake_loop, &s->wake, &s->com, err)))
+	rc = s->embed ? committer_start_manual(s->st, wake_loop, &s->wake, s->embed->queued,
+					       s->embed->queued_ctx, &s->com, err)
+		      : committer_start(s->st, wake_loop, &s->wake, &s->com, err);
+	if (rc)
 		return rc;
 	struct peers_cb pcb = {s, on_peer_frame, on_peer_log};
 	if (s->r && (rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb,
@@ -767,6 +782,7 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	uv_signal_start(&s->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&s->sigint, on_signal, SIGINT);
 	join_start(s);
+	s->loop_handles = true;
 	server_process(s);
 	return KEEL_OK;
 }
@@ -802,12 +818,13 @@ void server_stop(struct server *s)
 		uv_read_stop((uv_stream_t *)&s->listeners[i]); /* no new clients */
 }
 
-void server_free(struct server *s)
+/* Everything but the committer: after it has stopped or been discarded. */
+static void free_memory(struct server *s)
 {
-	if (s->com)
-		committer_stop(s->com); /* drains what was queued */
-	storage_close(s->st);
+	storage_close(s->st); /* writes nothing: what it buffered is dropped */
+	s->st = NULL;
 	raft_free(s->r);
+	s->r = NULL;
 	replication_free(s);
 	kv_free(&s->kv);
 	for (uint32_t i = 0; i < s->n_held; i++) {
@@ -833,4 +850,28 @@ void server_free(struct server *s)
 	keel_free(s->reads);
 	keel_free(s->waiting);
 	keel_free(s->forwarded);
+}
+
+void server_free(struct server *s)
+{
+	if (s->com)
+		committer_stop(s->com); /* drains what was queued */
+	s->com = NULL;
+	free_memory(s);
+}
+
+void server_halt(struct server *s)
+{
+	if (s->closed)
+		return; /* a shutdown closed everything already */
+	s->stopping = true; /* no close callback starts anything again */
+	close_handles(s, true);
+}
+
+void server_discard(struct server *s)
+{
+	requests_discard(s);
+	committer_discard(s->com); /* what is queued is never written */
+	s->com = NULL;
+	free_memory(s);
 }

@@ -8,7 +8,11 @@
  *                 (written from the fatal path: only async-signal-safe
  *                 calls there: open, write, fsync, close)
  *   skip-entry    the entry the operator asked to apply as a no-op
- * Both are removed once this node's snapshot covers their entry. */
+ * Both are removed once this node's snapshot covers their entry. They are
+ * read, written and removed through io_fs_posix(), as every file of the
+ * node, except by the fatal path: it runs in a signal handler (or a
+ * sanitizer's death callback) and uses raw system calls on paths kept in
+ * the statics below. */
 #include "server/poison.h"
 
 #include <fcntl.h>
@@ -31,7 +35,10 @@
 
 #define ALT_STACK_BYTES (64u << 10) /* for a handler after a stack overflow */
 
-/* What the fatal path reads: set at start, then only the index changes. */
+/* What the fatal path reads: set at start, then only the index changes.
+ * Per process, as signal handlers are: a process runs one keel-server, and
+ * an embedded server (server.embed: several in one process) installs no
+ * fatal path and never touches these. */
 static _Atomic uint64_t applying;
 static char failed_path[IO_PATH_MAX + 32], failed_tmp[IO_PATH_MAX + 32], dir_path[IO_PATH_MAX];
 static char node_tag[32];
@@ -102,8 +109,13 @@ static void on_fatal_signal(int sig)
 	raise(sig);
 }
 
-static void install_fatal_paths(void)
+/* Sets what the fatal path reads, and installs it (once a process). */
+static void install_fatal_paths(const struct server *s)
 {
+	snprintf(dir_path, sizeof dir_path, "%s", s->cfg.dir);
+	snprintf(failed_path, sizeof failed_path, "%s/apply-failed", s->cfg.dir);
+	snprintf(failed_tmp, sizeof failed_tmp, "%s/apply-failed.tmp", s->cfg.dir);
+	snprintf(node_tag, sizeof node_tag, "[%llu] ", (unsigned long long)s->cfg.id);
 	static bool done;
 	if (done)
 		return;
@@ -129,26 +141,37 @@ static void install_fatal_paths(void)
 #endif
 }
 
-/* A record's index, 0 if there is none; -1 if it cannot be read. */
-static int64_t read_index(const char *path)
+/* DIR/name into out. */
+static void record_path(const struct server *s, const char *name, char *out, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	char line[32] = "";
-	char *end = NULL;
-	bool got = fgets(line, sizeof line, f) != NULL;
-	fclose(f);
-	unsigned long long v = got ? strtoull(line, &end, 10) : 0;
-	if (!got || end == line || (*end != '\n' && *end) || v == 0 || v > INT64_MAX)
-		return -1;
-	return (int64_t)v;
+	snprintf(out, cap, "%s/%s", s->cfg.dir, name);
 }
 
+/* A record's index into *out, 0 if there is none (io_fs_posix(), as every
+ * file the node reads but the fatal path's). */
 static int load(const char *path, raft_index *out, struct keel_errmsg *err)
 {
-	int64_t v = read_index(path);
-	if (v < 0) {
+	const struct io_fs *fs = io_fs_posix();
+	char line[32] = "";
+	uint64_t size = 0;
+	int fd, rc = fs->open(fs->ctx, path, 0, &fd);
+	*out = 0;
+	if (rc == KEEL_ENOENT)
+		return KEEL_OK;
+	if (!rc) {
+		rc = fs->size(fs->ctx, fd, &size);
+		if (!rc && size < sizeof line)
+			rc = io_read_exact(fs, fd, line, (size_t)size, 0);
+		fs->close(fs->ctx, fd);
+	}
+	if (rc) {
+		keel_errmsg_set(err, "%s: cannot be read: %s", path, keel_err_str(rc));
+		return rc;
+	}
+	char *end = NULL;
+	unsigned long long v = size < sizeof line ? strtoull(line, &end, 10) : 0;
+	if (size >= sizeof line || end == line || (*end != '\n' && *end) || v == 0 ||
+	    v > INT64_MAX) {
 		keel_errmsg_set(err, "%s: not an entry index; it holds one decimal index", path);
 		return KEEL_ECORRUPT;
 	}
@@ -156,28 +179,53 @@ static int load(const char *path, raft_index *out, struct keel_errmsg *err)
 	return KEEL_OK;
 }
 
+/* index + "\n" into DIR/name, durably (DIR/name.tmp, fdatasync, rename,
+ * sync the folder), through io_fs_posix(). */
+static bool save(const struct server *s, const char *name, raft_index index)
+{
+	const struct io_fs *fs = io_fs_posix();
+	char path[IO_PATH_MAX + 32], tmp[IO_PATH_MAX + 40], num[24];
+	record_path(s, name, path, sizeof path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int n = snprintf(num, sizeof num, "%llu\n", (unsigned long long)index);
+	int fd;
+	if (fs->open(fs->ctx, tmp, IO_CREATE | IO_TRUNC, &fd))
+		return false;
+	bool ok = !fs->pwrite(fs->ctx, fd, num, (size_t)n, 0) && !fs->fdatasync(fs->ctx, fd);
+	ok = !fs->close(fs->ctx, fd) && ok && !fs->rename(fs->ctx, tmp, path);
+	return !fs->sync_dir(fs->ctx, s->cfg.dir) && ok;
+}
+
+static void retire(const struct server *s, const char *name)
+{
+	char path[IO_PATH_MAX + 32];
+	record_path(s, name, path, sizeof path);
+	io_fs_posix()->unlink(io_fs_posix()->ctx, path);
+}
+
 /* The records at start: those a snapshot has passed are retired. */
 static int load_records(struct server *s, raft_index snap, struct keel_errmsg *err)
 {
 	struct poison *p = &s->poison;
-	char skip_path[IO_PATH_MAX + 32];
-	snprintf(skip_path, sizeof skip_path, "%s/skip-entry", s->cfg.dir);
-	int rc = load(failed_path, &p->failed, err);
+	char failed[IO_PATH_MAX + 32], skip[IO_PATH_MAX + 32];
+	record_path(s, "apply-failed", failed, sizeof failed);
+	record_path(s, "skip-entry", skip, sizeof skip);
+	int rc = load(failed, &p->failed, err);
 	if (!rc)
-		rc = load(skip_path, &p->skip, err);
+		rc = load(skip, &p->skip, err);
 	if (rc)
 		return rc;
 	if (p->failed && p->failed <= snap) {
 		fprintf(stderr,
 			"[%llu] %s: entry %llu is in this node's snapshot (at %llu) now: "
 			"record removed\n",
-			(unsigned long long)s->cfg.id, failed_path, (unsigned long long)p->failed,
+			(unsigned long long)s->cfg.id, failed, (unsigned long long)p->failed,
 			(unsigned long long)snap);
-		unlink(failed_path);
+		retire(s, "apply-failed");
 		p->failed = 0;
 	}
 	if (p->skip && p->skip <= snap) {
-		unlink(skip_path);
+		retire(s, "skip-entry");
 		p->skip = 0;
 	}
 	return KEEL_OK;
@@ -188,6 +236,9 @@ static int load_records(struct server *s, raft_index snap, struct keel_errmsg *e
 static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
 {
 	struct poison *p = &s->poison;
+	char failed[IO_PATH_MAX + 32], path[IO_PATH_MAX + 32];
+	record_path(s, "apply-failed", failed, sizeof failed);
+	record_path(s, "skip-entry", path, sizeof path);
 	if (n == p->skip)
 		return KEEL_OK;
 	if (n != p->failed) {
@@ -196,19 +247,16 @@ static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
 					"--skip-entry %llu: the entry that failed to apply on this "
 					"node is %llu (%s); only that one may be skipped",
 					(unsigned long long)n, (unsigned long long)p->failed,
-					failed_path);
+					failed);
 		else
 			keel_errmsg_set(err,
 					"--skip-entry %llu: no entry failed to apply on this node "
 					"(%s is absent); an entry is skipped only where it failed, "
 					"so that every replica skips the same one",
-					(unsigned long long)n, failed_path);
+					(unsigned long long)n, failed);
 		return KEEL_EINVAL;
 	}
-	char path[IO_PATH_MAX + 32], tmp[IO_PATH_MAX + 32];
-	snprintf(path, sizeof path, "%s/skip-entry", s->cfg.dir);
-	snprintf(tmp, sizeof tmp, "%s/skip-entry.tmp", s->cfg.dir);
-	if (!write_index(path, tmp, n)) {
+	if (!save(s, "skip-entry", n)) {
 		keel_errmsg_set(err, "--skip-entry: cannot write %s", path);
 		return KEEL_EIO;
 	}
@@ -222,38 +270,39 @@ static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
 
 int poison_start(struct server *s, raft_index snapshot_index, struct keel_errmsg *err)
 {
-	snprintf(dir_path, sizeof dir_path, "%s", s->cfg.dir);
-	snprintf(failed_path, sizeof failed_path, "%s/apply-failed", s->cfg.dir);
-	snprintf(failed_tmp, sizeof failed_tmp, "%s/apply-failed.tmp", s->cfg.dir);
-	snprintf(node_tag, sizeof node_tag, "[%llu] ", (unsigned long long)s->cfg.id);
 	int rc = load_records(s, snapshot_index, err);
 	if (!rc && s->cfg.skip_entry)
 		rc = accept_skip(s, s->cfg.skip_entry, err);
 	if (rc)
 		return rc;
+	char failed[IO_PATH_MAX + 32];
+	record_path(s, "apply-failed", failed, sizeof failed);
 	if (s->poison.failed && s->poison.failed != s->poison.skip)
 		fprintf(stderr,
 			"[%llu] entry %llu failed to apply when this node last ran (%s): "
 			"it is applied again\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)s->poison.failed,
-			failed_path);
+			failed);
 	const char *key = POISON_TEST_BUILD ? getenv("KEEL_TEST_POISON_KEY") : NULL;
 	if (key && *key)
 		snprintf(s->poison.test_key, sizeof s->poison.test_key, "%s", key);
-	install_fatal_paths();
+	if (!s->embed) /* the handlers and their statics are the process's */
+		install_fatal_paths(s);
 	return KEEL_OK;
 }
 
-void poison_applying(raft_index index)
+void poison_applying(const struct server *s, raft_index index)
 {
-	atomic_store(&applying, index);
+	if (!s->embed)
+		atomic_store(&applying, index);
 }
 
 void poison_applied(struct server *s, raft_index index)
 {
-	atomic_store(&applying, 0);
+	if (!s->embed)
+		atomic_store(&applying, 0);
 	if (s->poison.failed && index >= s->poison.failed) {
-		unlink(failed_path);
+		retire(s, "apply-failed");
 		s->poison.failed = 0;
 	}
 }

@@ -44,12 +44,14 @@ struct poison {
 struct server;
 
 /* At start, after the snapshot is loaded and before any entry is applied:
- * reads the records, checks --skip-entry, installs the fatal paths. An
- * error (with its reason in err) if the setting is refused. */
+ * reads the records, checks --skip-entry, installs the fatal paths (not
+ * for an embedded server: the signal handlers and what they read are the
+ * process's; the records work as always). An error (with its reason in
+ * err) if the setting is refused. */
 int poison_start(struct server *s, raft_index snapshot_index, struct keel_errmsg *err);
 /* Around a command entry's application: its index while it runs (0 after).
  * poison_applied also retires the failure record once its entry is passed. */
-void poison_applying(raft_index index);
+void poison_applying(const struct server *s, raft_index index);
 void poison_applied(struct server *s, raft_index index);
 /* Whether the entry at index is the one to apply as a no-op. */
 bool poison_skip(const struct server *s, raft_index index);

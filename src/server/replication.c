@@ -19,11 +19,9 @@
  * replica takes snapshots of its own like a member (server/snapshots.c)
  * and purges its log below them. At a restart it recovers from its
  * storage and resumes from the last durable index. */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/crc32c.h"
 #include "base/mem.h"
@@ -72,11 +70,12 @@ static bool src_snap_open(void *ctx, struct repl_snap *out)
 	snap_name(name, sizeof name, s->snap.index, s->snap.term);
 	if (io_path(path, s->cfg.dir, name))
 		return false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	const struct io_fs *fs = io_fs_posix();
+	int fd;
+	if (fs->open(fs->ctx, path, 0, &fd))
 		return false; /* not durable under its name yet */
-	*out = (struct repl_snap){s->snap.index, s->snap.term, s->snap.size,
-				  s->snap.crc,	 fd,	       SNAP_DATA_OFF};
+	*out = (struct repl_snap){
+		s->snap.index, s->snap.term, s->snap.size, s->snap.crc, fd, SNAP_DATA_OFF, fs};
 	return true;
 }
 

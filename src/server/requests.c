@@ -23,6 +23,7 @@
  * for its confirmation. A server command waits until the requests before
  * it are answered. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/bytes.h"
@@ -703,4 +704,45 @@ void requests_fail_all(struct server *s, const char *err)
 	for (uint32_t i = 0; i < s->n_reads; i++)
 		finish_with(s, s->reads[i].req, err);
 	s->n_waiting = s->n_forwarded = s->n_writes = s->n_reads = 0;
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t) * (struct creq *const *)a;
+	uintptr_t y = (uintptr_t) * (struct creq *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+void requests_discard(struct server *s)
+{
+	struct creq **v = NULL;
+	uint32_t n = 0, cap = 0;
+	for (uint32_t i = 0; i < s->n_pass_writes; i++)
+		push(&v, &n, &cap, s->pass_writes[i]);
+	for (uint32_t i = 0; i < s->n_waiting; i++)
+		push(&v, &n, &cap, s->waiting[i]);
+	for (uint32_t i = 0; i < s->n_forwarded; i++)
+		push(&v, &n, &cap, s->forwarded[i]);
+	for (uint32_t i = 0; i < s->n_writes; i++)
+		push(&v, &n, &cap, s->writes[i].req);
+	for (uint32_t i = 0; i < s->n_reads; i++)
+		push(&v, &n, &cap, s->reads[i].req);
+	s->n_pass_writes = s->n_waiting = s->n_forwarded = s->n_writes = s->n_reads = 0;
+	if (!n)
+		return;
+	/* each once; one already back in the pool (a finished read of a closed
+	 * client, still listed) is freed with the pool */
+	struct creq **pool = NULL;
+	uint32_t n_pool = 0, cap_pool = 0;
+	for (struct creq *q = s->creq_pool; q; q = q->next)
+		push(&pool, &n_pool, &cap_pool, q);
+	qsort(v, n, sizeof *v, ptr_cmp);
+	if (n_pool)
+		qsort(pool, n_pool, sizeof *pool, ptr_cmp);
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] && (i == 0 || v[i] != v[i - 1]) &&
+		    !(n_pool && bsearch(&v[i], pool, n_pool, sizeof *pool, ptr_cmp)))
+			creq_free(s, v[i]);
+	keel_free(pool);
+	keel_free(v);
 }

@@ -178,7 +178,8 @@ struct held { /* an update's messages, sent once its persist is durable */
 struct snap_bytes { /* a snapshot's bytes: mapped from a file, or on the heap */
 	uint8_t *p;
 	uint64_t len;
-	bool mapped;
+	bool mapped;	  /* by io_fs_posix()->map: the file's first map_off + len bytes */
+	uint64_t map_off; /* ... p is that far into the mapping */
 };
 
 #define REPL_GONE_MAX 16
@@ -212,8 +213,24 @@ struct replica_node {
 	uint64_t keep_from;  /* replicas of this one still need entries from here */
 };
 
+/* An embedder's hooks: several servers in one process, on its thread
+ * (the whole-node simulator, tests/nsim/world.h). Set server.embed before
+ * server_start; NULL in keel-server. An embedded server runs the same code
+ * but: the storage thread is replaced by the committer's manual mode
+ * (storage/committer.h: queued() is called at each submit and the
+ * embedder calls committer_step later, with the server's host current);
+ * snapshots are written in-process instead of in a forked child
+ * (server/snapshots.c); no signal handler is installed for the fatal path
+ * (server/poison.c). Files, clocks and randomness go through the io/
+ * getters, as always. */
+struct server_embed {
+	void (*queued)(void *ctx, struct committer *c);
+	void *queued_ctx;
+};
+
 struct server {
 	struct server_config cfg;
+	const struct server_embed *embed; /* NULL: a process of its own */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -258,6 +275,8 @@ struct server {
 		uv_connect_t req;
 		uv_timer_t retry;
 		struct rbuf in;
+		uv_write_t write;
+		char cmd[300]; /* what write sends: kept until it is done */
 		int tries;
 		bool active, tcp_open;
 	} join;
@@ -289,6 +308,7 @@ struct server {
 	uint64_t snapshot_seq;
 	int64_t snapshot_started_ms;
 	bool snapshot_raised; /* the child's priority was raised (raise_child) */
+	bool snapshot_written; /* embedded: written in-process, not yet reported */
 	/* requests */
 	struct pending *writes, *reads;
 	uint32_t n_writes, cap_writes, n_reads, cap_reads;
@@ -328,6 +348,7 @@ struct server {
 	uint32_t sessions_cap;
 	/* state */
 	bool stopping, closed;
+	bool loop_handles; /* tick, wake, check, signals, join: initialised */
 	bool handing_over; /* stopping: leadership is being transferred */
 	int64_t stop_deadline;
 	int exit_code;
@@ -350,6 +371,13 @@ void server_process(struct server *s); /* carries out every pending update */
 void server_apply(struct server *s, const struct raft_entry *e);
 void server_stop(struct server *s);
 void server_free(struct server *s); /* after uv_run has returned */
+/* A crash's last moment, for an embedder: closes every libuv handle the
+ * server holds with their usual close callbacks, and sends, replies and
+ * writes nothing. Once the loop has run those callbacks, nothing is open. */
+void server_halt(struct server *s);
+/* After server_halt's close callbacks have run: frees all of the server's
+ * memory, writing nothing to disk (what is queued for storage is dropped). */
+void server_discard(struct server *s);
 int64_t server_now_ms(void);
 
 /* server/members.c: peers kept to the configuration; removal. */
@@ -366,7 +394,9 @@ void snapshots_check(struct server *s);			 /* saved yet? */
 bool snapshots_busy(const struct server *s);
 void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c);
 void snapshots_install(struct server *s, const struct raft_snapshot_meta *m);
-void snapshots_stop(struct server *s); /* kills a child still at work */
+/* Kills a child still at work; its file is removed unless crash (the
+ * embedder's server_halt: nothing is written, recovery removes it). */
+void snapshots_stop(struct server *s, bool crash);
 void snapshots_free(struct server *s);
 
 /* server/requests.c: the write and read paths, forwarding, timeouts. */
@@ -390,6 +420,8 @@ struct peer_batch *peer_batch_of(struct server *s, uint64_t id);
 void requests_tick(struct server *s);
 void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void requests_fail_all(struct server *s, const char *err);
+/* A crash (server_discard): the requests in flight are freed, unanswered. */
+void requests_discard(struct server *s);
 
 /* server/replication.c: read replicas (SPEC.md §5), both ends. */
 /* KEEL.REPLICATE: the connection becomes a replica's stream. */

@@ -17,14 +17,19 @@
  * raft_snapshot_failed; the core asks again later. The child dies with its
  * parent (PR_SET_PDEATHSIG), and a leftover .tmp file is removed by
  * recovery. A read replica (no core) takes its snapshots the same way,
- * asked by server/replication.c, and is told of them there. */
+ * asked by server/replication.c, and is told of them there.
+ *
+ * Embedded (server.embed, several servers in one process): no fork. The
+ * same bytes are written the same way (snapshot_write) in-process, and the
+ * next snapshots_check reports them through the path a child's report
+ * takes (snapshot_report): mapped, adopted by the committer, then the core
+ * told once durable. */
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -44,8 +49,9 @@
 
 static void snap_bytes_release(struct snap_bytes *b)
 {
+	const struct io_fs *fs = io_fs_posix();
 	if (b->mapped)
-		munmap(b->p, b->len);
+		fs->unmap(fs->ctx, b->p - b->map_off, b->map_off + b->len);
 	else
 		keel_free(b->p);
 	memset(b, 0, sizeof *b);
@@ -67,6 +73,29 @@ static bool write_all(int fd, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* Serializes the keyspace as applied at s->taking.index and writes it,
+ * fdatasynced, under the snapshot's temporary name; res gets what the
+ * child reports: {size, crc32c}. In the child, or in-process when
+ * embedded: the same bytes, written the same way. */
+static bool snapshot_write(struct server *s, uint8_t res[12])
+{
+	struct rbuf b;
+	rbuf_init(&b);
+	kv_snapshot_write(&s->kv, s->last_entry_time, &b);
+	s->taking.size = b.len;
+	s->taking.crc = crc32c(0, b.p, b.len);
+	struct snap_meta m;
+	struct keel_errmsg err = {{0}};
+	persist_meta_to_snap(&s->taking, &m);
+	int rc = snap_write_tmp(io_fs_posix(), s->cfg.dir, &m, b.p, &err);
+	if (rc)
+		fprintf(stderr, "[%llu] snapshot: %s\n", (unsigned long long)s->cfg.id, err.text);
+	bytes_put_u64(res, b.len);
+	bytes_put_u32(res + 8, s->taking.crc);
+	rbuf_free(&b);
+	return rc == KEEL_OK;
+}
+
 /* Runs in the child: never returns. */
 static void child_main(struct server *s, int out)
 {
@@ -84,22 +113,8 @@ static void child_main(struct server *s, int out)
 	struct sched_param sp = {0};
 	if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
 		setpriority(PRIO_PROCESS, 0, 19);
-	struct rbuf b;
-	rbuf_init(&b);
-	kv_snapshot_write(&s->kv, s->last_entry_time, &b);
-	s->taking.size = b.len;
-	s->taking.crc = crc32c(0, b.p, b.len);
-	struct snap_meta m;
-	struct keel_errmsg err = {{0}};
-	persist_meta_to_snap(&s->taking, &m);
-	if (snap_write_tmp(io_fs_posix(), s->cfg.dir, &m, b.p, &err)) {
-		fprintf(stderr, "[%llu] snapshot: %s\n", (unsigned long long)s->cfg.id, err.text);
-		_exit(1);
-	}
 	uint8_t res[12];
-	bytes_put_u64(res, b.len);
-	bytes_put_u32(res + 8, s->taking.crc);
-	_exit(write_all(out, res, sizeof res) ? 0 : 1);
+	_exit(snapshot_write(s, res) && write_all(out, res, sizeof res) ? 0 : 1);
 }
 
 /* ---- the loop's side ---------------------------------------------------- */
@@ -169,29 +184,35 @@ static void snapshot_failed(struct server *s)
 		raft_snapshot_failed(s->r);
 }
 
-/* Maps the data of the snapshot file the child wrote. */
+/* Maps the data of the snapshot file the child wrote (io/fs.h: the file
+ * is mapped from its start, its data begins at SNAP_DATA_OFF). */
 static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
 {
+	const struct io_fs *fs = io_fs_posix();
 	char path[IO_PATH_MAX];
-	if (snap_tmp_path(path, s->cfg.dir, m))
+	int fd;
+	if (snap_tmp_path(path, s->cfg.dir, m) || fs->open(fs->ctx, path, 0, &fd))
 		return false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	uint64_t size = 0;
+	const uint8_t *p = NULL;
+	bool ok = !fs->size(fs->ctx, fd, &size) && size >= SNAP_DATA_OFF + m->size &&
+		  !fs->map(fs->ctx, fd, SNAP_DATA_OFF + m->size, &p);
+	fs->close(fs->ctx, fd);
+	if (!ok)
 		return false;
-	void *p = mmap(NULL, m->size, PROT_READ, MAP_SHARED, fd, SNAP_DATA_OFF);
-	close(fd);
-	if (p == MAP_FAILED)
-		return false;
-	sb->p = p;
+	sb->p = (uint8_t *)(uintptr_t)p + SNAP_DATA_OFF;
 	sb->len = m->size;
 	sb->mapped = true;
+	sb->map_off = SNAP_DATA_OFF;
 	return true;
 }
 
-/* The child is done (res: its 12 bytes) or failed (res NULL). */
-static void child_done(struct server *s, const uint8_t *res)
+/* The snapshot file is written (res: the 12 bytes the child reports) or
+ * it failed (res NULL): its data is mapped and the storage thread asked
+ * to adopt it, or the core is told it failed. The one path for a child's
+ * report and for a snapshot written in-process. */
+static void snapshot_report(struct server *s, const uint8_t *res)
 {
-	pipe_close(s);
 	child_reap(s);
 	struct snap_bytes sb = {0};
 	struct snap_meta m;
@@ -206,13 +227,19 @@ static void child_done(struct server *s, const uint8_t *res)
 			res ? "cannot map its file" : "the child did not finish");
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 		snapshot_failed(s);
-		server_process(s);
 		return;
 	}
 	s->taking_bytes = sb;
 	s->snapshot_seq = committer_adopt_snapshot(s->com, &m);
 	s->snapshot_saving = true;
 	s->stats.snapshot_build_ms = (uint64_t)(server_now_ms() - s->snapshot_started_ms);
+}
+
+/* The child is done (res: its 12 bytes) or failed (res NULL). */
+static void child_done(struct server *s, const uint8_t *res)
+{
+	pipe_close(s);
+	snapshot_report(s, res);
 	server_process(s);
 }
 
@@ -236,6 +263,16 @@ static void on_pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		child_done(s, NULL);
 }
 
+/* Embedded (server.embed): no fork. The snapshot is written here, as the
+ * child would write it, and reported by the next snapshots_check, as a
+ * child's report arrives in a later callback: the core asked for it in
+ * the middle of an update. */
+static void snapshot_in_process(struct server *s)
+{
+	s->snapshot_res_got = snapshot_write(s, s->snapshot_res) ? sizeof s->snapshot_res : 0;
+	s->snapshot_written = true;
+}
+
 static void snapshot_start(struct server *s, raft_index index)
 {
 	memset(&s->taking, 0, sizeof s->taking);
@@ -249,6 +286,10 @@ static void snapshot_start(struct server *s, raft_index index)
 	s->snapshot_started_ms = server_now_ms();
 	s->snapshot_raised = false;
 	s->snapshot_res_got = 0;
+	if (s->embed) {
+		snapshot_in_process(s);
+		return;
+	}
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		fprintf(stderr, "[%llu] snapshot: pipe: %s\n", (unsigned long long)s->cfg.id,
@@ -313,6 +354,11 @@ static void raise_child(struct server *s)
 
 void snapshots_check(struct server *s)
 {
+	if (s->snapshot_written) {
+		s->snapshot_written = false;
+		bool whole = s->snapshot_res_got == sizeof s->snapshot_res;
+		snapshot_report(s, whole ? s->snapshot_res : NULL);
+	}
 	raise_child(s);
 	exiting_reap(s, false);
 	if (!s->snapshot_saving || s->durable_seq < s->snapshot_seq)
@@ -344,7 +390,7 @@ void snapshots_check(struct server *s)
 
 bool snapshots_busy(const struct server *s)
 {
-	return s->snapshot_child > 0 || s->snapshot_saving;
+	return s->snapshot_child > 0 || s->snapshot_written || s->snapshot_saving;
 }
 
 /* ---- receiving ---------------------------------------------------------- */
@@ -389,15 +435,19 @@ void snapshots_install(struct server *s, const struct raft_snapshot_meta *m)
 
 /* ---- stopping ----------------------------------------------------------- */
 
-void snapshots_stop(struct server *s)
+void snapshots_stop(struct server *s, bool crash)
 {
+	struct snap_meta m;
+	persist_meta_to_snap(&s->taking, &m);
 	if (s->snapshot_child > 0) {
 		kill(s->snapshot_child, SIGKILL);
 		child_reap(s);
-		struct snap_meta m;
-		persist_meta_to_snap(&s->taking, &m);
-		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
+		if (!crash) /* after a crash, recovery removes it */
+			snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 	}
+	if (s->snapshot_written && !crash) /* written in-process, never reported */
+		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
+	s->snapshot_written = false;
 	exiting_reap(s, true);
 	pipe_close(s);
 }

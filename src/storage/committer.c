@@ -1,11 +1,14 @@
-/* storage/committer.c — the group-commit thread of storage/committer.h.
- * One mutex guards the queue and the published state; the thread holds it
- * only to take the whole queue and to publish, never across I/O. */
+/* storage/committer.c — the group commit of storage/committer.h, on its
+ * thread or stepped by an embedder (manual mode): both run the queue
+ * through run_queued. One mutex guards the queue and the published state;
+ * it is held only to take the whole queue and to publish, never across
+ * I/O. */
 #include "storage/committer.h"
 
 #include <pthread.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/mem.h"
 
 struct job {
@@ -33,6 +36,9 @@ struct committer {
 	int failed;
 	struct keel_errmsg err;
 	bool stopping;
+	bool manual; /* no thread: committer_step runs the queue */
+	void (*queued)(void *ctx, struct committer *c);
+	void *queued_ctx;
 	struct committer_stats stats;
 };
 
@@ -95,6 +101,8 @@ static uint64_t enqueue(struct committer *c, struct job *j)
 	pthread_cond_signal(&c->work);
 	uint64_t seq = j->seq;
 	pthread_mutex_unlock(&c->mu);
+	if (c->manual)
+		c->queued(c->queued_ctx, c);
 	return seq;
 }
 
@@ -133,6 +141,49 @@ static uint64_t run_group(struct committer *c, struct job *list, struct keel_err
 	return *rc ? 0 : last;
 }
 
+static void jobs_free(struct job *list)
+{
+	while (list) {
+		struct job *next = list->next;
+		job_free(list);
+		list = next;
+	}
+}
+
+/* Takes the whole queue, writes it as one group, publishes the outcome
+ * and wakes the loop: the thread's pass and committer_step alike. Called
+ * with mu held and a job queued; returns with it held. False after a
+ * storage error (fail-stop: nothing more is written or published). */
+static bool run_queued(struct committer *c)
+{
+	struct job *list = c->head;
+	c->head = c->tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+
+	struct keel_errmsg err = {{0}};
+	struct committer_stats st = {0};
+	int rc;
+	uint64_t last = run_group(c, list, &err, &rc, &st);
+	jobs_free(list);
+
+	pthread_mutex_lock(&c->mu);
+	if (rc) {
+		c->failed = rc;
+		c->err = err;
+	} else {
+		c->durable = last;
+		c->stats.groups += st.groups;
+		c->stats.batches += st.batches;
+		c->stats.bytes += st.bytes;
+	}
+	pthread_cond_broadcast(&c->done);
+	pthread_mutex_unlock(&c->mu);
+	if (c->wake)
+		c->wake(c->ctx);
+	pthread_mutex_lock(&c->mu);
+	return !rc;
+}
+
 static void *thread_main(void *arg)
 {
 	struct committer *c = arg;
@@ -140,46 +191,14 @@ static void *thread_main(void *arg)
 	for (;;) {
 		while (!c->head && !c->stopping)
 			pthread_cond_wait(&c->work, &c->mu);
-		if (!c->head)
+		if (!c->head || !run_queued(c))
 			break;
-		struct job *list = c->head;
-		c->head = c->tail = NULL;
-		pthread_mutex_unlock(&c->mu);
-
-		struct keel_errmsg err = {{0}};
-		struct committer_stats st = {0};
-		int rc;
-		uint64_t last = run_group(c, list, &err, &rc, &st);
-		while (list) {
-			struct job *next = list->next;
-			job_free(list);
-			list = next;
-		}
-
-		pthread_mutex_lock(&c->mu);
-		if (rc) {
-			c->failed = rc;
-			c->err = err;
-		} else {
-			c->durable = last;
-			c->stats.groups += st.groups;
-			c->stats.batches += st.batches;
-			c->stats.bytes += st.bytes;
-		}
-		pthread_cond_broadcast(&c->done);
-		pthread_mutex_unlock(&c->mu);
-		if (c->wake)
-			c->wake(c->ctx);
-		pthread_mutex_lock(&c->mu);
-		if (rc)
-			break; /* fail-stop: nothing more is written or published */
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
 }
 
-int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, struct committer **out,
-		    struct keel_errmsg *err)
+static struct committer *committer_new(struct storage *st, void (*wake)(void *ctx), void *ctx)
 {
 	struct committer *c = keel_calloc(1, sizeof *c);
 	c->st = st;
@@ -188,16 +207,57 @@ int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, stru
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->done, NULL);
+	return c;
+}
+
+/* Frees it with whatever is still queued, unwritten. */
+static void committer_free(struct committer *c)
+{
+	jobs_free(c->head);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->done);
+	keel_free(c);
+}
+
+int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, struct committer **out,
+		    struct keel_errmsg *err)
+{
+	struct committer *c = committer_new(st, wake, ctx);
 	if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
 		keel_errmsg_set(err, "cannot start the storage thread");
-		pthread_mutex_destroy(&c->mu);
-		pthread_cond_destroy(&c->work);
-		pthread_cond_destroy(&c->done);
-		keel_free(c);
+		committer_free(c);
 		return KEEL_ENOMEM;
 	}
 	*out = c;
 	return KEEL_OK;
+}
+
+int committer_start_manual(struct storage *st, void (*wake)(void *ctx), void *wake_ctx,
+			   void (*queued)(void *ctx, struct committer *c), void *queued_ctx,
+			   struct committer **out, struct keel_errmsg *err)
+{
+	if (!queued) {
+		keel_errmsg_set(err, "a manual committer needs its queued callback");
+		return KEEL_EINVAL;
+	}
+	struct committer *c = committer_new(st, wake, wake_ctx);
+	c->manual = true;
+	c->queued = queued;
+	c->queued_ctx = queued_ctx;
+	*out = c;
+	return KEEL_OK;
+}
+
+bool committer_step(struct committer *c)
+{
+	KEEL_ASSERT(c->manual);
+	pthread_mutex_lock(&c->mu);
+	bool ran = c->head && !c->failed;
+	if (ran)
+		run_queued(c);
+	pthread_mutex_unlock(&c->mu);
+	return ran;
 }
 
 void committer_stop(struct committer *c)
@@ -206,18 +266,31 @@ void committer_stop(struct committer *c)
 		return;
 	pthread_mutex_lock(&c->mu);
 	c->stopping = true;
+	if (c->manual) { /* the queue is written here, and nobody is woken */
+		c->wake = NULL;
+		while (c->head && !c->failed)
+			run_queued(c);
+	}
 	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->thread, NULL);
-	while (c->head) { /* left by a failure: never written */
-		struct job *next = c->head->next;
-		job_free(c->head);
-		c->head = next;
-	}
-	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->work);
-	pthread_cond_destroy(&c->done);
-	keel_free(c);
+	if (!c->manual)
+		pthread_join(c->thread, NULL);
+	committer_free(c); /* what a failure left is never written */
+}
+
+void committer_discard(struct committer *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stopping = true;
+	jobs_free(c->head); /* never written */
+	c->head = c->tail = NULL;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->mu);
+	if (!c->manual)
+		pthread_join(c->thread, NULL); /* after the group it is writing, if any */
+	committer_free(c);
 }
 
 uint64_t committer_durable(struct committer *c, int *failed, struct keel_errmsg *err)
@@ -234,9 +307,13 @@ uint64_t committer_durable(struct committer *c, int *failed, struct keel_errmsg 
 int committer_wait(struct committer *c, uint64_t seq)
 {
 	pthread_mutex_lock(&c->mu);
-	while (c->durable < seq && !c->failed)
-		pthread_cond_wait(&c->done, &c->mu);
-	int rc = c->durable >= seq ? KEEL_OK : c->failed;
+	while (c->durable < seq && !c->failed) {
+		if (!c->manual)
+			pthread_cond_wait(&c->done, &c->mu);
+		else if (!c->head || !run_queued(c))
+			break; /* not submitted yet: it never becomes durable here */
+	}
+	int rc = c->durable >= seq ? KEEL_OK : c->failed ? c->failed : KEEL_EINVAL;
 	pthread_mutex_unlock(&c->mu);
 	return rc;
 }

@@ -160,7 +160,7 @@ static bool f_entry(void *ctx, uint64_t i, struct repl_entry *out)
 static bool f_snap(void *ctx, struct repl_snap *out)
 {
 	struct fake *f = ctx;
-	*out = (struct repl_snap){60, 2, f->snap_size, 0, dup(f->snap_fd), 0};
+	*out = (struct repl_snap){60, 2, f->snap_size, 0, dup(f->snap_fd), 0, io_fs_posix()};
 	return true;
 }
 

@@ -958,6 +958,128 @@ static void group_commit(void **state)
 	simfs_free(fs);
 }
 
+/* ---- manual mode: no thread, stepped by an embedder --------------------------- */
+
+struct stepper {
+	struct committer *c;
+	uint32_t queued, wakes;
+};
+
+static void on_queued(void *ctx, struct committer *c)
+{
+	struct stepper *t = ctx;
+	assert_ptr_equal(c, t->c);
+	t->queued++;
+}
+
+static void on_wake(void *ctx)
+{
+	((struct stepper *)ctx)->wakes++;
+}
+
+static uint64_t submit_entry(struct committer *c, uint64_t i)
+{
+	uint8_t buf[256];
+	struct wal_entry e = {.term = 1, .index = i, .type = 2};
+	e.len = payload(i, 1, buf);
+	e.data = buf;
+	struct storage_batch b = {.entries = &e, .n_entries = 1};
+	return committer_submit(c, &b); /* copied: buf may go */
+}
+
+static void manual_committer(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(10);
+	struct storage *st = must_open(fs);
+	struct stepper t = {0};
+	struct keel_errmsg err;
+	int failed;
+	assert_int_equal(committer_start_manual(st, NULL, NULL, NULL, NULL, &t.c, &err),
+			 KEEL_EINVAL);
+	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
+			 KEEL_OK);
+	assert_false(committer_step(t.c)); /* nothing queued: no wake */
+	assert_int_equal(t.wakes, 0);
+
+	/* three batches queued: nothing is written or durable until a step,
+	 * which makes them durable as one group and wakes once */
+	for (uint64_t i = 11; i <= 13; i++)
+		assert_int_equal(submit_entry(t.c, i), i - 10);
+	assert_int_equal(t.queued, 3);
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 0);
+	committer_discard(t.c);
+	storage_close(st);
+	simfs_crash_clean(fs); /* nothing of them reached the disk */
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 10, 1, 1);
+	memset(&t, 0, sizeof t);
+	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
+			 KEEL_OK);
+	for (uint64_t i = 11; i <= 13; i++)
+		submit_entry(t.c, i);
+	assert_int_equal(t.wakes, 0);
+	assert_true(committer_step(t.c));
+	assert_int_equal(t.wakes, 1);
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 3);
+	assert_int_equal(failed, KEEL_OK);
+	struct committer_stats cs;
+	committer_stats(t.c, &cs);
+	assert_int_equal(cs.groups, 1);
+	assert_int_equal(cs.batches, 3);
+	assert_false(committer_step(t.c));
+
+	/* committer_wait steps the queue itself; a number never submitted
+	 * never becomes durable */
+	assert_int_equal(committer_wait(t.c, submit_entry(t.c, 14)), KEEL_OK);
+	assert_int_equal(t.wakes, 2);
+	assert_int_equal(committer_wait(t.c, 99), KEEL_EINVAL);
+
+	/* a crash: what is queued is dropped unwritten, and closing the
+	 * storage writes nothing either */
+	submit_entry(t.c, 15);
+	submit_entry(t.c, 16);
+	committer_discard(t.c);
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 14, 1, 1);
+
+	/* a failed sync: that group is never durable, and no later step
+	 * writes anything (fail-stop) */
+	memset(&t, 0, sizeof t);
+	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
+			 KEEL_OK);
+	simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
+	submit_entry(t.c, 15);
+	assert_true(committer_step(t.c));
+	assert_int_equal(t.wakes, 1);
+	assert_int_equal(committer_durable(t.c, &failed, &err), 0);
+	assert_int_equal(failed, KEEL_EIO);
+	submit_entry(t.c, 16);
+	assert_false(committer_step(t.c));
+	assert_int_equal(t.wakes, 1);
+	committer_stop(t.c); /* what the failure left is not written */
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 14, 1, 1);
+
+	/* committer_stop in manual mode writes what is queued, without a wake */
+	memset(&t, 0, sizeof t);
+	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
+			 KEEL_OK);
+	submit_entry(t.c, 15);
+	committer_stop(t.c);
+	assert_int_equal(t.wakes, 0);
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 15, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -976,6 +1098,7 @@ int main(void)
 		cmocka_unit_test(disk_full),
 		cmocka_unit_test(random_crashes),
 		cmocka_unit_test(group_commit),
+		cmocka_unit_test(manual_committer),
 	};
 	return UNIT_RUN("storage", tests);
 }
