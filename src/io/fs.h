@@ -42,10 +42,15 @@ struct io_fs {
 	int (*list)(void *ctx, const char *dir, char ***names, uint32_t *n);
 	/* The first len bytes of the file, read-only, without copying them
 	 * where the system allows (len > 0, at most the file's size); valid
-	 * until unmap, whatever happens to the file past len. */
-	int (*map)(void *ctx, int fd, uint64_t len, const uint8_t **p);
+	 * until unmap, whatever happens to the file past len. flags:
+	 * IO_MAP_POPULATE reads it all in now (recovery reads every byte);
+	 * without it pages are read as they are touched (a snapshot being
+	 * sent: the event loop must not wait for the whole file). */
+	int (*map)(void *ctx, int fd, uint64_t len, unsigned flags, const uint8_t **p);
 	void (*unmap)(void *ctx, const uint8_t *p, uint64_t len);
 };
+
+#define IO_MAP_POPULATE 1u
 
 void io_names_free(char **names, uint32_t n);
 

@@ -176,10 +176,11 @@ static int px_list(void *ctx, const char *dir, char ***names, uint32_t *n)
 	return KEEL_OK;
 }
 
-static int px_map(void *ctx, int fd, uint64_t len, const uint8_t **p)
+static int px_map(void *ctx, int fd, uint64_t len, unsigned flags, const uint8_t **p)
 {
 	(void)ctx;
-	void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	void *m = mmap(NULL, len, PROT_READ,
+		       MAP_PRIVATE | (flags & IO_MAP_POPULATE ? MAP_POPULATE : 0), fd, 0);
 	if (m == MAP_FAILED)
 		return from_errno(errno);
 	*p = m;

@@ -196,7 +196,7 @@ static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_byt
 	uint64_t size = 0;
 	const uint8_t *p = NULL;
 	bool ok = !fs->size(fs->ctx, fd, &size) && size >= SNAP_DATA_OFF + m->size &&
-		  !fs->map(fs->ctx, fd, SNAP_DATA_OFF + m->size, &p);
+		  !fs->map(fs->ctx, fd, SNAP_DATA_OFF + m->size, 0, &p);
 	fs->close(fs->ctx, fd);
 	if (!ok)
 		return false;

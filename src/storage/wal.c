@@ -284,7 +284,7 @@ static int read_file(struct wal *w, const char *name, struct scan *sc, struct ke
 		return io_fail(err, rc, "open", path);
 	rc = w->fs->size(w->fs->ctx, fd, &sc->size);
 	if (!rc && sc->size)
-		rc = w->fs->map(w->fs->ctx, fd, sc->size, &sc->data);
+		rc = w->fs->map(w->fs->ctx, fd, sc->size, IO_MAP_POPULATE, &sc->data);
 	w->fs->close(w->fs->ctx, fd);
 	return rc ? io_fail(err, rc, "read", path) : KEEL_OK;
 }

@@ -85,7 +85,7 @@ static void start_in(void *arg)
 		keel_free(s);
 		return;
 	}
-	n->embed = (struct server_embed){.queued = disk_queued, .ctx = n};
+	n->embed = (struct server_embed){.queued = disk_queued, .queued_ctx = n};
 	s->embed = &n->embed;
 	s->loop = n->loop;
 	n->s = s;

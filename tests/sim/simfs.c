@@ -406,8 +406,9 @@ static int s_list(void *ctx, const char *dir, char ***names, uint32_t *n)
 }
 
 /* A copy: the simulated file may be cut or grown while the map lives. */
-static int s_map(void *ctx, int fd, uint64_t len, const uint8_t **p)
+static int s_map(void *ctx, int fd, uint64_t len, unsigned flags, const uint8_t **p)
 {
+	(void)flags;
 	struct inode *in = fd_inode(ctx, fd);
 	KEEL_ASSERT(len && len <= in->size);
 	*p = keel_memdup(in->cur, len);
