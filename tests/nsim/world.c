@@ -1204,6 +1204,8 @@ static void wconn_flush(struct wconn *c)
 			break;
 		off += (size_t)n;
 	}
+	if (!off)
+		return;
 	memmove(c->out, c->out + off, c->out_len - off);
 	c->out_len -= off;
 }
@@ -1298,6 +1300,8 @@ void wconn_consume(struct wconn *c, size_t n)
 {
 	if (n > c->in_len)
 		n = c->in_len;
+	if (!n)
+		return;
 	memmove(c->in, c->in + n, c->in_len - n);
 	c->in_len -= n;
 }
