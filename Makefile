@@ -34,6 +34,12 @@ CMD_TABLE := build/gen/kv/commands.c
 SRC := $(filter-out src/server/main.c,$(wildcard src/*/*.c)) $(CMD_TABLE)
 SIM_SRC := $(filter-out %_main.c,$(wildcard tests/sim/*.c))
 SIM_MAINS := $(patsubst tests/sim/%_main.c,%,$(wildcard tests/sim/*_main.c))
+# The whole-node simulator (tests/nsim/): keel's own objects without
+# libuv and without the POSIX files and clocks, which tests/nsim/uvsim.c
+# and world.c replace.
+NSIM_KEEL_SRC := $(filter-out src/io/fs_posix.c src/io/clock_posix.c,$(SRC))
+NSIM_SRC := $(filter-out tests/nsim/selftest.c,$(wildcard tests/nsim/*.c))
+NSIM_LIBS := -lzstd -pthread
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNITS := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
@@ -52,6 +58,20 @@ $(1)_SIM_OBJ := $$(patsubst %.c,build/$(1)/obj/%.o,$$(SIM_SRC))
 build/$(1)/obj/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(COMMON) $(2) -c $$< -o $$@
+
+$(1)_NSIM_KEEL_OBJ := $$(patsubst %.c,build/$(1)/obj/%.o,$$(NSIM_KEEL_SRC))
+
+build/$(1)/libkeel-nsim.a: $$($(1)_NSIM_KEEL_OBJ)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+build/$(1)/nsim-selftest: $$(patsubst %.c,build/$(1)/obj/%.o,tests/nsim/selftest.c \
+		tests/nsim/world.c tests/nsim/uvsim.c tests/sim/simfs.c) build/$(1)/libkeel-nsim.a
+	$$(CC) $(2) $$^ $(NSIM_LIBS) -o $$@
+
+build/$(1)/nsim: $$(patsubst %.c,build/$(1)/obj/%.o,$$(NSIM_SRC) tests/sim/simfs.c \
+		tests/sim/linearize.c) $$($(1)_NSIM_KEEL_OBJ)
+	$$(CC) $(2) $$^ $(NSIM_LIBS) -o $$@
 
 build/$(1)/libkeel.a: $$($(1)_OBJ)
 	@rm -f $$@
@@ -88,7 +108,7 @@ build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libsim.a build/$(1)/libk
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS)) \
 	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS)) \
-	build/$(1)/diff/diff build/$(1)/keel-server build/$(1)/keel-cli
+	build/$(1)/diff/diff build/$(1)/keel-server build/$(1)/keel-cli build/$(1)/nsim-selftest
 
 -include $$(shell find build/$(1)/obj -name '*.d' 2>/dev/null)
 endef

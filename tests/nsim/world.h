@@ -7,9 +7,8 @@
  * src/io/ (files, monotonic clock, randomness) and io_wall_posix (the
  * wall clock). The simulator links its own versions of exactly those
  * (uvsim.c, world.c) in place of libuv, src/io/fs_posix.c and
- * src/io/clock_posix.c: the server's
- * own code runs unchanged, several servers in one process, each on a host
- * of its own.
+ * src/io/clock_posix.c: the server's own code runs unchanged, several
+ * servers in one process, each on a host of its own.
  *
  * Hosts. Each host has an IPv4 address (127.0.0.N for nodes; clients use
  * others), its own uv_loop_t, disk (a simfs), wall-clock offset and
@@ -80,6 +79,8 @@ uv_loop_t *host_up(struct host *h, void (*fn)(void *arg), void *arg);
 /* Runs fn(arg) with h current (its loop, disk and clocks): for the driver's
  * calls into a server outside a loop callback. */
 void host_enter(struct host *h, void (*fn)(void *arg), void *arg);
+/* The host's loop while it is up, else NULL (for host_up's fn). */
+uv_loop_t *host_loop(struct host *h);
 /* The process dies. In order: every connection of the host is reset
  * (the far ends see ECONNRESET after a latency) and nothing it writes from
  * now on leaves it; its timers, idles, checks and asyncs never fire again;
