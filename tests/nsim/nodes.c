@@ -87,7 +87,7 @@ static void start_in(void *arg)
 	}
 	n->embed = (struct server_embed){.queued = disk_queued, .queued_ctx = n};
 	s->embed = &n->embed;
-	s->loop = n->loop;
+	s->loop = host_loop(n->h);
 	n->s = s;
 	if (server_start(s, &err)) {
 		/* a start that fails is a node that stays down: say why */
@@ -109,13 +109,18 @@ static void halt_in(void *arg)
 	server_halt(n->s);
 }
 
+static void discard_in(void *arg)
+{
+	struct ns_node *n = arg;
+	server_discard(n->s);
+}
+
 void ns_node_crash(struct ns_node *n)
 {
 	if (!n->s)
 		return;
 	world_tracef(n->run->w, "node %llu: crash", (unsigned long long)n->id);
-	host_crash(n->h, halt_in, n);
-	server_discard(n->s);
+	host_crash_free(n->h, halt_in, discard_in, n);
 	keel_free(n->s);
 	n->s = NULL;
 	n->crashes++;
@@ -130,8 +135,7 @@ void ns_node_reap(struct ns_node *n)
 		return;
 	world_tracef(n->run->w, "node %llu: stopped by itself", (unsigned long long)n->id);
 	/* what a process exit does: the loop ran its last close callbacks */
-	host_crash(n->h, halt_in, n);
-	server_discard(n->s);
+	host_crash_free(n->h, halt_in, discard_in, n);
 	keel_free(n->s);
 	n->s = NULL;
 }

@@ -604,7 +604,7 @@ static void host_close_loop(struct host *h, const char *why)
 	h->paused_until = 0;
 }
 
-void host_crash(struct host *h, void (*halt)(void *arg), void *arg)
+void host_crash_free(struct host *h, void (*halt)(void *arg), void (*free_fn)(void *arg), void *arg)
 {
 	struct world *w = h->w;
 	if (h->state != H_UP) {
@@ -621,8 +621,19 @@ void host_crash(struct host *h, void (*halt)(void *arg), void *arg)
 		w->current = prev;
 	}
 	host_close_loop(h, "host_crash");
+	if (free_fn) {
+		struct host *prev = w->current;
+		w->current = h;
+		free_fn(arg);
+		w->current = prev;
+	}
 	simfs_crash(h->disk, &w->rng);
 	rearm_dirty(w);
+}
+
+void host_crash(struct host *h, void (*halt)(void *arg), void *arg)
+{
+	host_crash_free(h, halt, NULL, arg);
 }
 
 void host_down(struct host *h)

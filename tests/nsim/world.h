@@ -91,6 +91,11 @@ uv_loop_t *host_loop(struct host *h);
  * (simfs_crash: unsynced writes partly lost). The host is down; the
  * driver frees the server's memory (server_discard) after. */
 void host_crash(struct host *h, void (*halt)(void *arg), void *arg);
+/* host_crash with one more step: once the close callbacks ran, and before
+ * the disk crashes, free_fn(arg) runs with h current (server_discard: it
+ * may still close the files the process had open). */
+void host_crash_free(struct host *h, void (*halt)(void *arg), void (*free_fn)(void *arg),
+		     void *arg);
 /* A clean stop: the loop has no open handle left (the server closed
  * everything): the host is down, its disk kept as is. */
 void host_down(struct host *h);
