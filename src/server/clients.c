@@ -717,7 +717,9 @@ static void on_connection(uv_stream_t *server, int status)
 	c->next = s->clients;
 	s->clients = c;
 	s->n_clients++;
-	client_set_session(c, rnd->u64(rnd->ctx) | 1); /* never 0: that means none */
+	/* never 0 (that means none), and below 2^63: CLIENT SESSION shows it as
+	 * an integer, which a client gives back to resume it */
+	client_set_session(c, (rnd->u64(rnd->ctx) >> 1) | 1);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		client_close(c);
 		return;

@@ -469,14 +469,13 @@ static void tick_fire(void *arg)
 	struct ns_client *c = t->c;
 	bool live = t->epoch == c->timer_epoch;
 	void (*fn)(void *) = t->fn;
-	keel_free(t);
 	if (live)
 		fn(c);
 }
 
 static void schedule(struct ns_client *c, uint64_t delay_ns, void (*fn)(void *))
 {
-	struct tick *t = keel_malloc(sizeof *t);
+	struct tick *t = ns_alloc(c->run, sizeof *t);
 	*t = (struct tick){c, c->timer_epoch, fn};
 	world_at(c->run->w, now(c) + delay_ns, tick_fire, t);
 }

@@ -16,6 +16,7 @@
  * with `nsim: P passed, F failed`. */
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,19 @@
 #include "sim/simfs.h"
 
 static volatile uint64_t current_seed;
+
+struct ns_block {
+	struct ns_block *next;
+	max_align_t data[];
+};
+
+void *ns_alloc(struct ns_run *r, size_t n)
+{
+	struct ns_block *b = keel_malloc(sizeof *b + n);
+	b->next = r->blocks;
+	r->blocks = b;
+	return b->data;
+}
 
 void ns_fail(struct ns_run *r, const char *fmt, ...)
 {
@@ -111,6 +125,11 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 		ns_node_crash(&r->nodes[i]);
 	world_free(r->w);
 	keel_free(r->hist);
+	while (r->blocks) {
+		struct ns_block *b = r->blocks;
+		r->blocks = b->next;
+		keel_free(b);
+	}
 }
 
 static void report_failure(const struct ns_run *r)
@@ -177,8 +196,10 @@ int main(int argc, char **argv)
 		       (unsigned long long)one, ok ? "ok" : "FAILED", (unsigned long long)h1,
 		       (unsigned long long)r->trace_hash,
 		       h1 == r->trace_hash ? "the same" : "DIFFERENT (not deterministic)");
+		bool same = h1 == r->trace_hash;
 		keel_free(r);
-		return ok && h1 == r->trace_hash ? 0 : 1;
+		fflush(stdout);
+		return ok && same ? 0 : 1;
 	}
 	uint64_t pass = 0, fail = 0, ops = 0, crashes = 0, faults = 0, unknown = 0, retries = 0;
 	time_t t0 = time(NULL);
@@ -205,5 +226,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)retries, (unsigned long long)faults, (unsigned long long)crashes);
 	printf("nsim: %llu passed, %llu failed\n", (unsigned long long)pass, (unsigned long long)fail);
 	keel_free(r);
+	fflush(stdout);
 	return fail ? 1 : 0;
 }

@@ -35,7 +35,6 @@ static void disk_step(void *arg)
 	struct disk_ev *e = arg;
 	struct ns_node *n = e->n;
 	bool live = n->s && e->starts == n->starts;
-	keel_free(e);
 	if (!live)
 		return;
 	n->disk_pending = false;
@@ -54,7 +53,7 @@ static void disk_queued(void *ctx, struct committer *c)
 	uint64_t lat = 50000 + prng_below(g, r->disk_max_ns);
 	if (prng_below(g, 1000) < r->disk_slow_permille)
 		lat += 50000000 + prng_below(g, 400000000); /* a slow sync */
-	struct disk_ev *e = keel_malloc(sizeof *e);
+	struct disk_ev *e = ns_alloc(r, sizeof *e);
 	*e = (struct disk_ev){n, n->starts};
 	world_at(r->w, world_now_ns(r->w) + lat, disk_step, e);
 }
@@ -173,12 +172,11 @@ static void fault_fire(void *arg)
 		world_set_latency(r->w, 100000, 2000000);
 		break;
 	}
-	keel_free(f);
 }
 
 static void later(struct ns_run *r, uint64_t delay_ns, uint32_t kind, uint32_t a, uint32_t b)
 {
-	struct fault_ev *f = keel_malloc(sizeof *f);
+	struct fault_ev *f = ns_alloc(r, sizeof *f);
 	*f = (struct fault_ev){r, kind, a, b};
 	world_at(r->w, world_now_ns(r->w) + delay_ns, fault_fire, f);
 }

@@ -20,6 +20,7 @@
 #define NS_KEYS	       4 /* shared registers k0..k3, one counter each too */
 
 struct ns_run;
+struct ns_block;
 
 struct ns_node {
 	uint64_t id;
@@ -92,6 +93,7 @@ struct ns_run {
 	uint32_t disk_slow_permille; /* how often one is slow (50-450 ms) */
 	/* figures */
 	uint64_t n_ok, n_ok_healed, n_failed, n_unknown, n_crashes, n_faults, n_retries, n_settled;
+	struct ns_block *blocks; /* what ns_alloc gave: freed with the run */
 	/* the trace's last lines, for a failing seed */
 	char ring[64][200];
 	uint32_t ring_next;
@@ -111,6 +113,9 @@ void ns_clients_stop(struct ns_run *r);
 void ns_check_history(struct ns_run *r);
 
 /* main.c */
+/* Memory for a scheduled event's argument, freed when the seed ends (the
+ * world may still hold the event then). */
+void *ns_alloc(struct ns_run *r, size_t n);
 void ns_fail(struct ns_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -436,14 +436,14 @@ bool world_step(struct world *w)
 	case EV_HOST:
 		host_iterate(w, &e);
 		break;
-	case EV_PIPE:
-		((struct conn *)e.p)->refs--;
+	case EV_PIPE: /* its reference held until delivery is over: a callback may close */
 		pipe_event(w, e.p, (int)e.u);
+		((struct conn *)e.p)->refs--;
 		conn_maybe_free(w, e.p);
 		break;
 	case EV_CTIMEOUT:
-		((struct conn *)e.p)->refs--;
 		connect_timeout(w, e.p);
+		((struct conn *)e.p)->refs--;
 		conn_maybe_free(w, e.p);
 		break;
 	}
