@@ -373,8 +373,8 @@ static void on_op_reply(struct ns_client *c, const struct reply *rep)
 		if (no == 1) {
 			on_write_reply(c, rep, !c->retries);
 		} else {
-			check_pipe_get(c, rep);
-			op_done(c, h->outcome);
+			check_pipe_get(c, rep); /* may move the history */
+			op_done(c, r->hist[c->hist].outcome);
 			after(c);
 		}
 		break;
