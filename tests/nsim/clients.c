@@ -133,7 +133,7 @@ static uint64_t now(const struct ns_client *c)
 
 static void key_name(const struct ns_client *c, char *out, size_t cap)
 {
-	if (c->op == NS_PIPE)
+	if (c->op == NS_PIPE || c->op == NS_PIPE_RW)
 		snprintf(out, cap, "p%u", c->no);
 	else if (c->op == NS_INCR || c->op == NS_MULTI)
 		snprintf(out, cap, "c%u", c->key);
@@ -143,7 +143,7 @@ static void key_name(const struct ns_client *c, char *out, size_t cap)
 
 static uint64_t key_id(const struct ns_client *c)
 {
-	if (c->op == NS_PIPE)
+	if (c->op == NS_PIPE || c->op == NS_PIPE_RW)
 		return 2 * NS_KEYS + c->no;
 	return c->op == NS_INCR || c->op == NS_MULTI ? NS_KEYS + c->key : c->key;
 }
@@ -169,6 +169,11 @@ static void send_op(struct ns_client *c)
 		send_cmd(c, 3, "SET", key, val);
 		if (!c->retries)
 			send_cmd(c, 2, "GET", key);
+		break;
+	case NS_PIPE_RW:
+		if (!c->retries)
+			send_cmd(c, 2, "GET", key);
+		send_cmd(c, 3, "SET", key, val);
 		break;
 	case NS_MULTI: { /* INCR c<key>; SET k<key2> v: both or neither */
 		char k2[16];
@@ -271,7 +276,13 @@ static void check_pipe_get(struct ns_client *c, const struct reply *g)
 	if (g->type == '-')
 		return; /* the read was refused: it saw nothing */
 	bool same = !g->nil && g->len == strlen(want) && !memcmp(g->s, want, g->len);
-	if (ok_set && !same)
+	if (c->op == NS_PIPE_RW && same)
+		ns_fail(r,
+			"client %u: GET p%u then SET p%u %s pipelined on one connection to node "
+			"%u: the GET read the value of the SET sent after it (one connection, one "
+			"order)",
+			c->no, c->no, c->no, want, c->node + 1);
+	else if (c->op == NS_PIPE && ok_set && !same)
 		ns_fail(r,
 			"client %u: SET p%u %s then GET p%u pipelined on one connection to node "
 			"%u: the SET was answered OK, the GET read %s%.*s (one connection, one "
@@ -377,6 +388,12 @@ static void on_op_reply(struct ns_client *c, const struct reply *rep)
 			op_done(c, r->hist[c->hist].outcome);
 			after(c);
 		}
+		break;
+	case NS_PIPE_RW:
+		if (no == 1 && !c->retries)
+			check_pipe_get(c, rep); /* may move the history */
+		else
+			on_write_reply(c, rep, false);
 		break;
 	case NS_MULTI:
 		if (no < 4) { /* MULTI's +OK, the commands' +QUEUED */
@@ -512,7 +529,12 @@ static void next_op(void *arg)
 		return; /* the end: the last operations have settled */
 	struct prng *g = world_rng(r->w);
 	uint32_t roll = (uint32_t)prng_below(g, 100);
-	c->op = roll < 30 ? NS_SET : roll < 60 ? NS_GET : roll < 80 ? NS_INCR : roll < 90 ? NS_PIPE : NS_MULTI;
+	c->op = roll < 25   ? NS_SET
+		: roll < 50 ? NS_GET
+		: roll < 65 ? NS_INCR
+		: roll < 78 ? NS_PIPE
+		: roll < 90 ? NS_PIPE_RW
+			    : NS_MULTI;
 	c->key = (uint32_t)prng_below(g, NS_KEYS);
 	c->key2 = (uint32_t)prng_below(g, NS_KEYS);
 	c->value = ++c->next_value + (int64_t)c->no * 1000000000;

@@ -38,6 +38,7 @@ enum ns_op {
 	NS_GET,	    /* GET k<i> */
 	NS_INCR,    /* INCR c<i> */
 	NS_PIPE,    /* SET p<client> v; GET p<client>: one write */
+	NS_PIPE_RW, /* GET p<client>; SET p<client> v: one write */
 	NS_MULTI,   /* MULTI; INCR c<i>; SET k<j> v; EXEC */
 };
 
