@@ -1189,11 +1189,16 @@ void world_reset(struct world *w, struct host *a, struct host *b)
 
 /* ---------------------------------------------------------------- the driver's connections */
 
+/* The driver's callback runs on no host, even when a host's read of the
+ * far end freed the send buffer and woke it. */
 static void wconn_event(struct wconn *c, enum wconn_event ev)
 {
+	struct host *prev = c->w->current;
+	c->w->current = NULL;
 	c->in_cb = true;
 	c->cb(c->ctx, c, ev);
 	c->in_cb = false;
+	c->w->current = prev;
 }
 
 static void wconn_flush(struct wconn *c)
