@@ -21,17 +21,17 @@
 #include "nsim/world.h"
 #include "sim/simfs.h"
 
-#define MS 1000000ull
+#define MS   1000000ull
 #define PORT 7001
 
 static int case_failed;
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			printf("FAIL %s:%d: %s\n", __func__, __LINE__, #c);                        \
-			case_failed = 1;                                                           \
-		}                                                                                  \
+#define CHECK(c)                                                            \
+	do {                                                                \
+		if (!(c)) {                                                 \
+			printf("FAIL %s:%d: %s\n", __func__, __LINE__, #c); \
+			case_failed = 1;                                    \
+		}                                                           \
 	} while (0)
 
 /* ---------------------------------------------------------------- the trace */
@@ -298,7 +298,8 @@ static void pair_cli_up(void *arg)
 	cli_start(&p->cli, host_loop(p->b), "127.0.0.1", PORT);
 }
 
-static void pair_up(struct pair *p, uint64_t seed, enum srv_mode mode, void (*on_connect)(struct cli *))
+static void pair_up(struct pair *p, uint64_t seed, enum srv_mode mode,
+		    void (*on_connect)(struct cli *))
 {
 	memset(p, 0, sizeof *p);
 	p->w = mk_world(seed);
@@ -354,7 +355,7 @@ static void try_until_full(struct cli *c)
 {
 	static char chunk[16384];
 	uv_buf_t b = uv_buf_init(chunk, sizeof chunk);
-	for (;;) {
+	for (int i = 0; i < 64; i++) { /* 1 MiB: well past the send buffer */
 		int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		if (n < 0) {
 			tw_again = n;

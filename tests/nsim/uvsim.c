@@ -50,22 +50,22 @@
 #include "nsim/uvsim.h"
 
 enum { /* uv_handle_t.flags: what uv_is_closing reads, valid after the close */
-	HF_CLOSING = 1,
-	HF_CLOSED = 2,
+       HF_CLOSING = 1,
+       HF_CLOSED = 2,
 };
 
 enum { /* struct sh.f */
-	F_ACTIVE = 1,
-	F_READING = 2,
-	F_READABLE = 4,
-	F_WRITABLE = 8,
-	F_PENDING = 16,
-	F_BOUND = 32,
+       F_ACTIVE = 1,
+       F_READING = 2,
+       F_READABLE = 4,
+       F_WRITABLE = 8,
+       F_PENDING = 16,
+       F_BOUND = 32,
 };
 
-#define EV_IN 1
+#define EV_IN	      1
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define EV_OUT 2
+#define EV_OUT	      2
 
 struct sloop;
 

@@ -19,8 +19,8 @@
 
 #include "nsim/world.h"
 
-#define NSIM_SNDBUF (256u * 1024)  /* bytes sent and not yet read by the far end */
-#define NSIM_READ_MAX (64u * 1024) /* bytes a read returns at most */
+#define NSIM_SNDBUF   (256u * 1024) /* bytes sent and not yet read by the far end */
+#define NSIM_READ_MAX (64u * 1024)  /* bytes a read returns at most */
 
 struct naddr {
 	uint32_t ip;
@@ -42,8 +42,7 @@ int host_number(const struct host *h);
 struct host *nsim_current(void);
 
 /* Listens on a (its ip one of h's); UV_EADDRINUSE if something does. */
-int net_listen(struct host *h, struct naddr a, ep_notify_fn fn, void *owner,
-	       struct nlisten **out);
+int net_listen(struct host *h, struct naddr a, ep_notify_fn fn, void *owner, struct nlisten **out);
 /* Stops listening; connections not accepted yet are reset. */
 void net_unlisten(struct nlisten *l);
 /* The oldest connection established on l and not yet accepted, or NULL. */

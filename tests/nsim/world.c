@@ -25,11 +25,11 @@
 #include "nsim/uvsim.h"
 #include "sim/simfs.h"
 
-#define NSIM_ITER_NS 1000u		       /* the least world time between two iterations */
-#define NSIM_EPOCH_MS 1767225600000ll	       /* 2026-01-01T00:00:00Z: the world's wall at 0 */
-#define NSIM_EPHEMERAL_LO 40000u	       /* ephemeral ports: [LO, LO + N) */
-#define NSIM_EPHEMERAL_N 20000u
-#define NSIM_NEVER UINT64_MAX
+#define NSIM_ITER_NS	  1000u		  /* the least world time between two iterations */
+#define NSIM_EPOCH_MS	  1767225600000ll /* 2026-01-01T00:00:00Z: the world's wall at 0 */
+#define NSIM_EPHEMERAL_LO 40000u	  /* ephemeral ports: [LO, LO + N) */
+#define NSIM_EPHEMERAL_N  20000u
+#define NSIM_NEVER	  UINT64_MAX
 
 enum ev_kind { EV_DRIVER = 1, EV_HOST, EV_PIPE, EV_CTIMEOUT };
 
@@ -83,10 +83,10 @@ struct ep {
 	struct naddr local, peer;
 	ep_notify_fn notify;
 	void *owner;
-	int cstatus;   /* 0 connecting, 1 connected, < 0 the connect's error */
-	int err;       /* an error the next read or write reports */
-	bool open;     /* an owner (or a listener's queue) holds it */
-	bool gone;     /* its socket is gone (crash, connect timeout) */
+	int cstatus; /* 0 connecting, 1 connected, < 0 the connect's error */
+	int err;     /* an error the next read or write reports */
+	bool open;   /* an owner (or a listener's queue) holds it */
+	bool gone;   /* its socket is gone (crash, connect timeout) */
 	bool fin_out, rst_out, fin_in, rst_in;
 	struct seg *rx_head, *rx_tail;
 	size_t rx_bytes;
@@ -154,7 +154,8 @@ void world_tracef(struct world *w, const char *fmt, ...)
 	if (!w->o.trace)
 		return;
 	char line[512];
-	int n = snprintf(line, sizeof line, "%llu.%09llu ", (unsigned long long)(w->now / 1000000000u),
+	int n = snprintf(line, sizeof line, "%llu.%09llu ",
+			 (unsigned long long)(w->now / 1000000000u),
 			 (unsigned long long)(w->now % 1000000000u));
 	va_list ap;
 	va_start(ap, fmt);
@@ -912,8 +913,7 @@ bool net_port_listened(uint32_t ip, uint16_t port)
 	return false;
 }
 
-int net_listen(struct host *h, struct naddr a, ep_notify_fn fn, void *owner,
-	       struct nlisten **out)
+int net_listen(struct host *h, struct naddr a, ep_notify_fn fn, void *owner, struct nlisten **out)
 {
 	struct world *w = h->w;
 	if (net_port_listened(a.ip, a.port))
@@ -1010,7 +1010,8 @@ struct ep *net_connect(struct host *from, struct naddr src, struct naddr dst, ep
 		     addr_str(src, b1, sizeof b1), addr_str(dst, b2, sizeof b2));
 	seg_send(w, c, 0, SEG_SYN, NULL, 0);
 	c->refs++;
-	ev_push(w, (struct wev){.at = w->now + w->o.connect_timeout_ns, .kind = EV_CTIMEOUT, .p = c});
+	ev_push(w,
+		(struct wev){.at = w->now + w->o.connect_timeout_ns, .kind = EV_CTIMEOUT, .p = c});
 	return e;
 }
 
@@ -1199,11 +1200,16 @@ void world_reset(struct world *w, struct host *a, struct host *b)
 
 /* ---------------------------------------------------------------- the driver's connections */
 
+/* The driver's callback runs on no host, even when a host's read of the
+ * far end freed the send buffer and woke it. */
 static void wconn_event(struct wconn *c, enum wconn_event ev)
 {
+	struct host *prev = c->w->current;
+	c->w->current = NULL;
 	c->in_cb = true;
 	c->cb(c->ctx, c, ev);
 	c->in_cb = false;
+	c->w->current = prev;
 }
 
 static void wconn_flush(struct wconn *c)

@@ -25,9 +25,12 @@
  *
  * Loops. A host's loop runs an iteration whenever something is due on it
  * (a timer, bytes, a connection, a write finished, an async wake, an
- * active idle handle): due timers, then the I/O callbacks of that moment,
- * then idle, then check handles, then close callbacks — libuv's order.
- * A paused host runs nothing until it resumes (its bytes wait); a down host
+ * active idle handle), at most one per microsecond of world time: due
+ * timers, pending callbacks, idle handles, the I/O callbacks of that
+ * moment, check handles, then close callbacks — libuv's order; uv_now is
+ * the iteration's time throughout. uv_run is not used: the world iterates
+ * the loops (uv_run aborts). A paused host runs nothing until it resumes
+ * (its kernel still takes bytes and connections, which wait); a down host
  * has no loop. */
 #ifndef KEEL_TESTS_NSIM_WORLD_H
 #define KEEL_TESTS_NSIM_WORLD_H
@@ -46,8 +49,11 @@ struct wconn;
 
 struct world_options {
 	uint64_t seed;
-	uint64_t latency_min_ns, latency_max_ns; /* per write (default 100 us .. 2 ms) */
-	uint64_t connect_timeout_ns;		 /* a connect across a cut fails (ETIMEDOUT) after this (default 1 s) */
+	/* per segment sent (default, when max is 0: 100 us .. 2 ms) */
+	uint64_t latency_min_ns, latency_max_ns;
+	/* a connect not answered by then (its SYN held by a cut) fails with
+	 * UV_ETIMEDOUT (default, when 0: 1 s) */
+	uint64_t connect_timeout_ns;
 	void (*trace)(void *ctx, const char *line); /* NULL: quiet */
 	void *trace_ctx;
 };
