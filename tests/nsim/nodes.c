@@ -75,7 +75,7 @@ static void start_in(void *arg)
 	snprintf(snap, sizeof snap, "%u", r->p.snapshot_entries);
 	char *argv[] = {"keel-server", "--id",	 id,   "--bind",	   bind,    "--port",
 			"6379",	       "--peer-port", "7379", "--dir",	   "/data", "--cluster",
-			cluster,       "--snapshot-entries", snap, NULL};
+			cluster,       "--snapshot-entries", snap, "--segment-mb", "1", NULL};
 	int argc = (int)(sizeof argv / sizeof *argv) - 1;
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};
