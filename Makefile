@@ -5,7 +5,10 @@
 #
 #   make            build both
 #   make test       tidy check, unit suites, scenario scripts, 1000 sim seeds
-#   make sim SEEDS=n [SEED=s]   more simulator seeds (SEED alone replays one)
+#   make sim SEEDS=n [SEED=s]   more seeds of both simulators: the Raft core's
+#                   (build/asan/sim) and the whole node's (build/asan/nsim);
+#                   SEED alone replays one in both, each run twice, and says
+#                   whether the two runs' traces are the same
 #   make run        a local 3-node keel cluster on 127.0.0.1-3, ports 7001-7003
 #   make story      a simulated 3-node cluster with faults, told as a story
 #   make mutants    apply each deliberate bug and check the tests catch it
@@ -108,7 +111,8 @@ build/$(1)/tools/%: build/$(1)/obj/tools/%.o build/$(1)/libsim.a build/$(1)/libk
 
 $(1): $$(addprefix build/$(1)/,$$(SIM_MAINS)) $$(addprefix build/$(1)/unit/,$$(UNITS)) \
 	build/$(1)/faults/wal_driver build/faults/shim.so $$(addprefix build/$(1)/tools/,$$(TOOLS)) \
-	build/$(1)/diff/diff build/$(1)/keel-server build/$(1)/keel-cli build/$(1)/nsim-selftest
+	build/$(1)/diff/diff build/$(1)/keel-server build/$(1)/keel-cli build/$(1)/nsim-selftest \
+	build/$(1)/nsim
 
 -include $$(shell find build/$(1)/obj -name '*.d' 2>/dev/null)
 endef
@@ -133,7 +137,7 @@ build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
-.PHONY: all asan release test sim run story mutants tidy format clean deps bench bench-storage \
+.PHONY: all asan release test sim nsim run story mutants tidy format clean deps bench bench-storage \
 	bench-ops bench-replica faults fuzz fuzzers fuzz-seeds
 .SECONDARY:
 
@@ -153,11 +157,28 @@ sim: asan
 ifdef SEED
 ifeq ($(origin SEEDS),command line)
 	build/asan/sim --seeds $(SEEDS) --first $(SEED)
+	@tools/sim-seeds.sh build/asan/nsim $(SEEDS) $(SEED)
 else
 	build/asan/sim --seed $(SEED) --verbose
+	build/asan/nsim --seed $(SEED) --verbose
 endif
 else
 	@tools/sim-seeds.sh build/asan/sim $(SEEDS) 1
+	@tools/sim-seeds.sh build/asan/nsim $(SEEDS) 1
+endif
+
+# The whole-node simulator alone (tests/nsim/): SEED=s replays one seed
+# twice (its trace, and whether the two runs' traces are the same);
+# SEEDS=n runs n seeds from SEED (default 1).
+nsim: asan
+ifdef SEED
+ifeq ($(origin SEEDS),command line)
+	@tools/sim-seeds.sh build/asan/nsim $(SEEDS) $(SEED)
+else
+	build/asan/nsim --seed $(SEED) --verbose
+endif
+else
+	@tools/sim-seeds.sh build/asan/nsim $(SEEDS) 1
 endif
 
 run: build/release/keel-server build/release/keel-cli

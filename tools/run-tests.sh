@@ -10,7 +10,8 @@
 # frames), read-replica, Sentinel, client-library
 # (tests/clients/) and nemesis suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
-# scripts and 1000 simulator seeds. Each suite prints `<suite>: N passed, M failed`; a suite that
+# scripts, 1000 seeds of the Raft core's simulator and 2000 of the whole
+# node's (tests/nsim/). Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
 # with the total `N passed, M failed` and exits non-zero if anything failed.
 set -uo pipefail
@@ -80,6 +81,7 @@ if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
 fi
 suite sim tools/sim-seeds.sh build/asan/sim "${TEST_SEEDS:-1000}" 1 "$logs/sim"
+suite nsim tools/sim-seeds.sh build/asan/nsim "${TEST_NSIM_SEEDS:-2000}" 1 "$logs/nsim"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
