@@ -178,3 +178,24 @@ void members_on_msg(struct server *s, const struct raft_msg *m)
 	    raft_config_find(raft_config_of(s->r), s->cfg.id) != NULL)
 		send_removed(s, m->from);
 }
+
+/* The leader this node now follows may be outside its configuration: one
+ * added while this node was down, whose log holds the configurations this
+ * node missed. Frames flow one way on a connection, so this node's answers
+ * reach that leader only over a connection of its own: it is made to the
+ * peer address the leader told in its HELLO. Without it the leader never
+ * hears where this node's log ends, never sends what it lacks, and the
+ * node stays behind for good (the whole-node simulator found a restarted
+ * founder stuck so, its log at 147, the leader's at 1433). Only the leader
+ * the core follows after a leader's message (raft_step_term): a made-up id
+ * in a HELLO still takes no peer slot. */
+void members_follow_leader(struct server *s, const struct raft_msg *m)
+{
+	if (!s->r || !s->peers || s->removed_at ||
+	    (m->type != RAFT_MSG_APPEND && m->type != RAFT_MSG_SNAPSHOT) ||
+	    raft_leader_of(s->r) != m->from || raft_config_find(raft_config_of(s->r), m->from))
+		return;
+	const struct frame_hello *h = peers_told(s->peers, m->from);
+	if (h && h->peer_addr[0])
+		peers_set(s->peers, m->from, h->peer_addr);
+}

@@ -503,8 +503,10 @@ static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t 
 			return;
 		}
 		members_on_msg(s, &m);
-		if (s->r && !raft_stopped(s->r))
+		if (s->r && !raft_stopped(s->r)) {
 			raft_step(s->r, &m);
+			members_follow_leader(s, &m);
+		}
 		raft_msg_decoded_free(&m);
 	} else {
 		requests_on_frame(s, from, kind, p, n);

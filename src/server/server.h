@@ -386,6 +386,9 @@ void members_tick(struct server *s);
 /* Before a peer's frame is handled: false to drop it. */
 bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void members_on_msg(struct server *s, const struct raft_msg *m);
+/* After the core took m: a connection back to a leader it follows that is
+ * not in its configuration. */
+void members_follow_leader(struct server *s, const struct raft_msg *m);
 int64_t server_last_heard(const struct server *s, uint64_t id); /* 0: never */
 
 /* server/snapshots.c: snapshots taken in a child process, sent, received. */

@@ -511,7 +511,11 @@ static void timeout_check(void *arg)
 static void client_connect(struct ns_client *c)
 {
 	struct ns_run *r = c->run;
-	c->node = (uint32_t)prng_below(world_rng(r->w), r->p.nodes);
+	uint32_t act[NS_NODES_MAX], n_act = 0;
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (ns_node_active(&r->nodes[i]))
+			act[n_act++] = i;
+	c->node = act[prng_below(world_rng(r->w), n_act)];
 	c->timer_epoch++;
 	c->conn = wconn_open(r->w, c->h, host_ip(r->nodes[c->node].h), 6379, on_conn, c);
 	c->awaiting = 0;

@@ -72,6 +72,7 @@ static void params(uint64_t seed, struct ns_run *r)
 	prng_seed(&g, seed * 0x9E3779B97F4A7C15ull + 17);
 	struct ns_params *p = &r->p;
 	p->nodes = prng_below(&g, 5) == 0 ? 5 : 3;
+	p->spares = p->nodes == 3 ? (uint32_t)prng_below(&g, 3) : 0;
 	p->clients = 3 + (uint32_t)prng_below(&g, 4);
 	p->run_ns = 8000000000ull;
 	p->settle_ns = 12000000000ull;
@@ -96,14 +97,21 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 	params(seed, r);
 	struct world_options o = {.seed = seed, .trace = on_trace, .trace_ctx = r};
 	r->w = world_new(&o);
-	world_tracef(r->w, "seed %llu: %u nodes, %u clients, a fault every ~%u ms, snapshots every %u entries",
-		     (unsigned long long)seed, r->p.nodes, r->p.clients, r->p.fault_every_ms,
-		     r->p.snapshot_entries);
-	for (uint32_t i = 0; i < r->p.nodes; i++) {
+	world_tracef(r->w,
+		     "seed %llu: %u nodes (%u spare), %u clients, a fault every ~%u ms, snapshots "
+		     "every %u entries",
+		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.clients,
+		     r->p.fault_every_ms, r->p.snapshot_entries);
+	r->n_nodes = r->p.nodes + r->p.spares;
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		char ip[32];
 		snprintf(ip, sizeof ip, "127.0.0.%u", i + 1);
-		r->nodes[i] = (struct ns_node){.id = i + 1, .h = world_host(r->w, ip), .run = r};
+		r->nodes[i] = (struct ns_node){.id = i + 1,
+					       .kind = i < r->p.nodes ? NS_FOUNDER : NS_SPARE,
+					       .h = world_host(r->w, ip),
+					       .run = r};
 	}
+	r->admin_host = world_host(r->w, "127.0.2.1");
 	for (uint32_t i = 0; i < r->p.nodes; i++)
 		ns_node_start(&r->nodes[i]);
 	ns_clients_start(r);
@@ -121,7 +129,7 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 	if (!r->failed && !r->n_ok_healed)
 		ns_fail(r, "no operation succeeded in the %llu s after every fault healed",
 			(unsigned long long)(r->p.settle_ns / 1000000000));
-	for (uint32_t i = 0; i < r->p.nodes; i++)
+	for (uint32_t i = 0; i < r->n_nodes; i++)
 		ns_node_crash(&r->nodes[i]);
 	world_free(r->w);
 	keel_free(r->hist);

@@ -67,16 +67,20 @@ static void start_in(void *arg)
 	char id[24], bind[32], cluster[256] = "", snap[24];
 	snprintf(id, sizeof id, "%llu", (unsigned long long)n->id);
 	snprintf(bind, sizeof bind, "%s", host_ip(n->h));
-	for (uint32_t i = 0; i < r->p.nodes; i++) {
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		if (r->nodes[i].kind != NS_FOUNDER)
+			continue;
 		size_t len = strlen(cluster);
-		snprintf(cluster + len, sizeof cluster - len, "%s%llu@%s:7379", i ? "," : "",
+		snprintf(cluster + len, sizeof cluster - len, "%s%llu@%s:7379", len ? "," : "",
 			 (unsigned long long)r->nodes[i].id, host_ip(r->nodes[i].h));
 	}
 	snprintf(snap, sizeof snap, "%u", r->p.snapshot_entries);
-	char *argv[] = {"keel-server", "--id",	 id,   "--bind",	   bind,    "--port",
-			"6379",	       "--peer-port", "7379", "--dir",	   "/data", "--cluster",
-			cluster,       "--snapshot-entries", snap, "--segment-mb", "1", NULL};
-	int argc = (int)(sizeof argv / sizeof *argv) - 1;
+	/* a node added later starts with no --cluster: the leader reaches it */
+	char *argv[] = {"keel-server", "--id",	      id,   "--bind",		 bind,
+			"--port",      "6379",	      "--peer-port", "7379",		 "--dir",
+			"/data",       "--segment-mb", "1",	     "--snapshot-entries", snap,
+			"--cluster",   cluster,	      NULL};
+	int argc = (int)(sizeof argv / sizeof *argv) - 1 - (n->kind == NS_FOUNDER ? 0 : 2);
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};
 	if (server_config_parse(&s->cfg, argc, argv, &err)) {
@@ -157,14 +161,14 @@ static void fault_fire(void *arg)
 	struct ns_node *na = &r->nodes[f->a], *nb = &r->nodes[f->b];
 	switch (f->kind) {
 	case F_RESTART:
-		if (!na->s)
+		if (!na->s && ns_node_active(na))
 			ns_node_start(na);
 		break;
 	case F_UNCUT:
 		world_cut(r->w, na->h, nb->h, false);
 		break;
 	case F_HEAL_ISOLATE:
-		for (uint32_t i = 0; i < r->p.nodes; i++)
+		for (uint32_t i = 0; i < r->n_nodes; i++)
 			if (i != f->a)
 				world_cut(r->w, na->h, r->nodes[i].h, false);
 		break;
@@ -181,38 +185,50 @@ static void later(struct ns_run *r, uint64_t delay_ns, uint32_t kind, uint32_t a
 	world_at(r->w, world_now_ns(r->w) + delay_ns, fault_fire, f);
 }
 
+bool ns_node_active(const struct ns_node *n)
+{
+	return n->kind == NS_FOUNDER || n->kind == NS_ADDED;
+}
+
 static void one_fault(void *arg)
 {
 	struct ns_run *r = arg;
 	if (r->healing)
 		return;
 	struct prng *g = world_rng(r->w);
-	uint32_t a = (uint32_t)prng_below(g, r->p.nodes);
-	uint32_t b = (a + 1 + (uint32_t)prng_below(g, r->p.nodes - 1)) % r->p.nodes;
+	uint32_t act[NS_NODES_MAX], n_act = 0;
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (ns_node_active(&r->nodes[i]))
+			act[n_act++] = i;
+	uint32_t ia = (uint32_t)prng_below(g, n_act);
+	uint32_t a = act[ia];
+	uint32_t b = act[(ia + 1 + (uint32_t)prng_below(g, n_act - 1)) % n_act];
 	uint64_t dur = 200000000 + prng_below(g, 3000000000ull);
 	struct ns_node *na = &r->nodes[a];
 	uint32_t kind = (uint32_t)prng_below(g, 100);
 	r->n_faults++;
-	if (kind < 30) {
+	if (kind >= 92 && ns_membership_fault(r)) {
+		/* a membership change or a transfer (members.c) */
+	} else if (kind < 28) {
 		ns_node_crash(na);
 		later(r, dur, F_RESTART, a, a);
-	} else if (kind < 50) {
+	} else if (kind < 46) {
 		world_tracef(r->w, "fault: isolate node %llu", (unsigned long long)na->id);
-		for (uint32_t i = 0; i < r->p.nodes; i++)
+		for (uint32_t i = 0; i < r->n_nodes; i++)
 			if (i != a)
 				world_cut(r->w, na->h, r->nodes[i].h, true);
 		later(r, dur, F_HEAL_ISOLATE, a, a);
-	} else if (kind < 65) {
+	} else if (kind < 60) {
 		world_tracef(r->w, "fault: cut %llu-%llu", (unsigned long long)na->id,
 			     (unsigned long long)r->nodes[b].id);
 		world_cut(r->w, na->h, r->nodes[b].h, true);
 		later(r, dur, F_UNCUT, a, b);
-	} else if (kind < 80) {
+	} else if (kind < 74) {
 		if (host_is_up(na->h)) {
 			world_tracef(r->w, "fault: pause node %llu", (unsigned long long)na->id);
 			host_pause_until(na->h, world_now_ns(r->w) + dur / 2);
 		}
-	} else if (kind < 90) {
+	} else if (kind < 84) {
 		world_tracef(r->w, "fault: reset %llu-%llu", (unsigned long long)na->id,
 			     (unsigned long long)r->nodes[b].id);
 		world_reset(r->w, na->h, r->nodes[b].h);
@@ -229,7 +245,7 @@ static void one_fault(void *arg)
 static void reap_tick(void *arg)
 {
 	struct ns_run *r = arg;
-	for (uint32_t i = 0; i < r->p.nodes; i++)
+	for (uint32_t i = 0; i < r->n_nodes; i++)
 		ns_node_reap(&r->nodes[i]);
 	if (world_now_ns(r->w) < r->p.run_ns + r->p.settle_ns)
 		world_at(r->w, world_now_ns(r->w) + 100000000, reap_tick, r);
@@ -240,6 +256,9 @@ void ns_faults_schedule(struct ns_run *r)
 	if (r->p.fault_every_ms)
 		world_at(r->w, (uint64_t)r->p.fault_every_ms * 1000000, one_fault, r);
 	world_at(r->w, 100000000, reap_tick, r);
+	for (uint32_t i = 0; i < r->p.spares; i++)
+		world_at(r->w, 500000000 + prng_below(world_rng(r->w), r->p.run_ns / 2),
+			 ns_membership_add, r);
 }
 
 void ns_heal_all(struct ns_run *r)
@@ -247,10 +266,10 @@ void ns_heal_all(struct ns_run *r)
 	r->healing = true;
 	world_tracef(r->w, "heal: every node up, every link whole");
 	world_set_latency(r->w, 100000, 2000000);
-	for (uint32_t i = 0; i < r->p.nodes; i++) {
-		for (uint32_t k = i + 1; k < r->p.nodes; k++)
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		for (uint32_t k = i + 1; k < r->n_nodes; k++)
 			world_cut(r->w, r->nodes[i].h, r->nodes[k].h, false);
-		if (!r->nodes[i].s)
+		if (!r->nodes[i].s && ns_node_active(&r->nodes[i]))
 			ns_node_start(&r->nodes[i]);
 	}
 }
@@ -279,48 +298,111 @@ static void get_in(void *arg)
 	kv_exec(&k);
 }
 
-/* Every node applied the same entries, and holds the same values. */
+/* The node with the latest configuration among those running. */
+static struct ns_node *reference(struct ns_run *r)
+{
+	struct ns_node *best = NULL;
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct ns_node *n = &r->nodes[i];
+		if (n->s && n->s->r &&
+		    (!best || raft_config_index_of(n->s->r) > raft_config_index_of(best->s->r) ||
+		     (raft_config_index_of(n->s->r) == raft_config_index_of(best->s->r) &&
+		      raft_applied_index(n->s->r) > raft_applied_index(best->s->r))))
+			best = n;
+	}
+	return best;
+}
+
+static struct ns_node *node_by_id(struct ns_run *r, uint64_t id)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (r->nodes[i].id == id)
+			return &r->nodes[i];
+	return NULL;
+}
+
+static void key_of(uint32_t k, char *key, size_t cap)
+{
+	if (k < NS_KEYS)
+		snprintf(key, cap, "k%u", k);
+	else if (k < 2 * NS_KEYS)
+		snprintf(key, cap, "c%u", k - NS_KEYS);
+	else
+		snprintf(key, cap, "p%u", k - 2 * NS_KEYS);
+}
+
+/* What a node's core says of itself, for a violation's message. */
+static void describe(const struct ns_node *n, char *out, size_t cap)
+{
+	const struct raft *c = n->s->r;
+	const struct raft_snapshot_meta *sm = raft_snapshot_of(c);
+	snprintf(out, cap,
+		 "node %llu: %s term %llu leader %llu, log to %llu, commit %llu, applied %llu, "
+		 "snapshot %llu, configuration at %llu",
+		 (unsigned long long)n->id,
+		 raft_role_of(c) == RAFT_LEADER	     ? "leader"
+		 : raft_role_of(c) == RAFT_FOLLOWER ? "follower"
+						    : "candidate",
+		 (unsigned long long)raft_current_term(c), (unsigned long long)raft_leader_of(c),
+		 (unsigned long long)raft_last_index(c), (unsigned long long)raft_commit_index(c),
+		 (unsigned long long)raft_applied_index(c), (unsigned long long)(sm ? sm->index : 0),
+		 (unsigned long long)raft_config_index_of(c));
+}
+
+/* Every member of the configuration (voters and learners) is running,
+ * applied the same entries, and holds the same values. */
 void ns_check_agreement(struct ns_run *r)
 {
-	raft_index applied[NS_NODES_MAX] = {0};
-	for (uint32_t i = 0; i < r->p.nodes; i++) {
-		struct ns_node *n = &r->nodes[i];
-		if (!n->s || !n->s->r) {
-			ns_fail(r, "node %llu is not running once every fault healed",
-				(unsigned long long)n->id);
-			return;
-		}
-		applied[i] = raft_applied_index(n->s->r);
-		if (i && applied[i] != applied[0]) {
-			ns_fail(r,
-				"after healing, node %llu applied up to %llu and node %llu up to "
-				"%llu",
-				(unsigned long long)r->nodes[0].id, (unsigned long long)applied[0],
-				(unsigned long long)n->id, (unsigned long long)applied[i]);
-			return;
-		}
+	struct ns_node *ref = reference(r);
+	if (!ref) {
+		ns_fail(r, "no node is running once every fault healed");
+		return;
 	}
+	const struct raft_config *cfg = raft_config_of(ref->s->r);
+	struct ns_node *m[RAFT_MEMBERS_MAX];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < cfg->n; i++) {
+		struct ns_node *x = node_by_id(r, cfg->members[i].id);
+		if (!x || !x->s || !x->s->r) {
+			ns_fail(r, "member %llu is not running once every fault healed",
+				(unsigned long long)cfg->members[i].id);
+			return;
+		}
+		m[n++] = x;
+	}
+	for (uint32_t i = 1; i < n; i++)
+		if (raft_applied_index(m[i]->s->r) != raft_applied_index(m[0]->s->r)) {
+			char a[256], b[256], l[160] = "no leader";
+			describe(m[0], a, sizeof a);
+			describe(m[i], b, sizeof b);
+			for (uint32_t k = 0; k < n; k++) {
+				raft_index match, next;
+				if (raft_role_of(m[k]->s->r) == RAFT_LEADER &&
+				    raft_progress_of(m[k]->s->r, m[i]->id, &match, &next))
+					snprintf(l, sizeof l, "leader %llu has match %llu next %llu for %llu",
+						 (unsigned long long)m[k]->id, (unsigned long long)match,
+						 (unsigned long long)next, (unsigned long long)m[i]->id);
+			}
+			ns_fail(r, "after healing, members applied different entries: %s; %s; %s", a,
+				b, l);
+			return;
+		}
 	char key[16];
 	for (uint32_t k = 0; k < 2 * NS_KEYS + r->p.clients; k++) {
-		if (k < NS_KEYS)
-			snprintf(key, sizeof key, "k%u", k);
-		else if (k < 2 * NS_KEYS)
-			snprintf(key, sizeof key, "c%u", k - NS_KEYS);
-		else
-			snprintf(key, sizeof key, "p%u", k - 2 * NS_KEYS);
+		key_of(k, key, sizeof key);
 		struct rbuf first;
 		rbuf_init(&first);
-		for (uint32_t i = 0; i < r->p.nodes; i++) {
+		for (uint32_t i = 0; i < n; i++) {
 			struct rbuf out;
 			rbuf_init(&out);
-			struct get_ctx g = {&r->nodes[i], key, &out};
-			host_enter(r->nodes[i].h, get_in, &g);
+			struct get_ctx g = {m[i], key, &out};
+			host_enter(m[i]->h, get_in, &g);
 			if (!i)
 				rbuf_put(&first, out.p, out.len);
 			else if (out.len != first.len || memcmp(out.p, first.p, out.len))
 				ns_fail(r, "after healing, nodes %llu and %llu disagree on %s",
-					(unsigned long long)r->nodes[0].id,
-					(unsigned long long)r->nodes[i].id, key);
+					(unsigned long long)m[0]->id, (unsigned long long)m[i]->id,
+					key);
 			rbuf_free(&out);
 		}
 		rbuf_free(&first);

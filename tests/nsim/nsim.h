@@ -22,8 +22,16 @@
 struct ns_run;
 struct ns_block;
 
+enum ns_kind {
+	NS_FOUNDER = 1, /* in --cluster */
+	NS_SPARE,	/* not started yet: a membership change may add it */
+	NS_ADDED,	/* started empty, and RAFT ADD-LEARNER sent for it */
+	NS_RETIRED,	/* removed (RAFT REMOVE answered OK), then stopped for good */
+};
+
 struct ns_node {
 	uint64_t id;
+	enum ns_kind kind;
 	struct host *h;
 	struct server *s; /* NULL while down */
 	uint32_t starts, crashes;
@@ -69,7 +77,7 @@ struct ns_client {
 };
 
 struct ns_params {
-	uint32_t nodes, clients;
+	uint32_t nodes, spares, clients;
 	uint64_t run_ns;     /* faults and workload until then */
 	uint64_t settle_ns;  /* then healed; all must agree by the end */
 	uint64_t think_ns;   /* a client's pause between operations, at most */
@@ -82,6 +90,9 @@ struct ns_run {
 	struct world *w;
 	struct ns_params p;
 	struct ns_node nodes[NS_NODES_MAX];
+	uint32_t n_nodes; /* founders and spares */
+	struct host *admin_host;
+	bool add_due; /* the next membership change adds a spare */
 	struct ns_client clients[NS_CLIENTS_MAX];
 	struct lin_op *hist;
 	size_t n_hist, cap_hist;
@@ -104,6 +115,12 @@ struct ns_run {
 void ns_node_start(struct ns_node *n);
 void ns_node_crash(struct ns_node *n);
 void ns_node_reap(struct ns_node *n);
+/* A founder or an added node, not retired: clients may use it. */
+bool ns_node_active(const struct ns_node *n);
+
+/* members.c */
+bool ns_membership_fault(struct ns_run *r);
+void ns_membership_add(void *arg); /* a world_at event */
 void ns_faults_schedule(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
