@@ -23,11 +23,36 @@ struct admin {
 
 enum { ADMIN_ADD = 1, ADMIN_REMOVE, ADMIN_TRANSFER };
 
+/* Whether the latest committed configuration any running node holds
+ * leaves n out. */
+static bool removal_committed(struct ns_run *r, const struct ns_node *n)
+{
+	raft_index best = 0;
+	bool out = false;
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const struct server *s = r->nodes[i].s;
+		if (!s || !s->r || raft_config_index_of(s->r) > raft_commit_index(s->r) ||
+		    raft_config_index_of(s->r) <= best)
+			continue;
+		best = raft_config_index_of(s->r);
+		out = !raft_config_find(raft_config_of(s->r), n->id);
+	}
+	return out;
+}
+
+/* RAFT REMOVE answers OK once the change is proposed (its documented
+ * contract): as an operator would, the driver stops the node only once a
+ * committed configuration leaves it out. */
 static void retire(void *arg)
 {
 	struct ns_node *n = arg;
 	if (n->kind == NS_RETIRED)
 		return;
+	if (!removal_committed(n->run, n)) {
+		world_tracef(n->run->w, "node %llu: its removal is not committed: kept",
+			     (unsigned long long)n->id);
+		return;
+	}
 	world_tracef(n->run->w, "node %llu: stopped for good (removed)", (unsigned long long)n->id);
 	n->kind = NS_RETIRED;
 	ns_node_crash(n);
