@@ -135,8 +135,8 @@ static void key_name(const struct ns_client *c, char *out, size_t cap)
 {
 	if (c->op == NS_PIPE || c->op == NS_PIPE_RW)
 		snprintf(out, cap, "p%u", c->no);
-	else if (c->op == NS_INCR || c->op == NS_MULTI)
-		snprintf(out, cap, "c%u", c->key);
+	else if (c->op == NS_INCR || c->op == NS_MULTI || (c->op == NS_RGET && c->key >= NS_KEYS))
+		snprintf(out, cap, "c%u", c->key % NS_KEYS);
 	else
 		snprintf(out, cap, "k%u", c->key);
 }
@@ -175,6 +175,12 @@ static void send_op(struct ns_client *c)
 			send_cmd(c, 2, "GET", key);
 		send_cmd(c, 3, "SET", key, val);
 		break;
+	case NS_RGET:
+		send_cmd(c, 2, "GET", key);
+		break;
+	case NS_RSET:
+		send_cmd(c, 3, "SET", key, val);
+		break;
 	case NS_MULTI: { /* INCR c<key>; SET k<key2> v: both or neither */
 		char k2[16];
 		snprintf(k2, sizeof k2, "k%u", c->key2);
@@ -193,7 +199,7 @@ static void schedule(struct ns_client *c, uint64_t delay_ns, void (*fn)(void *))
 
 static bool is_write(const struct ns_client *c)
 {
-	return c->op != NS_GET;
+	return c->op != NS_GET && c->op != NS_RGET && c->op != NS_RSET;
 }
 
 /* The operation is over, settled or not. */
@@ -253,7 +259,9 @@ static void lost(struct ns_client *c, const char *why)
 {
 	world_tracef(c->run->w, "client %u: %s", c->no, why);
 	drop_conn(c);
-	if (c->op && !is_write(c)) {
+	if (c->replica) {
+		c->op = 0; /* a replica's read: nothing to settle */
+	} else if (c->op && !is_write(c)) {
 		op_done(c, LIN_FAILED); /* a read that was not answered took no effect */
 	} else if (c->op && c->retries >= RETRIES_MAX) {
 		op_done(c, LIN_UNKNOWN);
@@ -364,6 +372,12 @@ static void on_op_reply(struct ns_client *c, const struct reply *rep)
 	struct ns_run *r = c->run;
 	struct lin_op *h = &r->hist[c->hist];
 	uint32_t no = ++c->reply_no;
+	if (c->replica) {
+		ns_replica_reply(c, rep->type, rep->nil, rep->s, rep->len);
+		c->op = 0;
+		after(c);
+		return;
+	}
 	switch (c->op) {
 	case NS_GET:
 		if (rep->type == '-') {
@@ -404,6 +418,9 @@ static void on_op_reply(struct ns_client *c, const struct reply *rep)
 		}
 		on_write_reply(c, rep, false);
 		break;
+	case NS_RGET:
+	case NS_RSET:
+		break; /* a replica's reader's: above */
 	}
 }
 
@@ -513,7 +530,7 @@ static void client_connect(struct ns_client *c)
 	struct ns_run *r = c->run;
 	uint32_t act[NS_NODES_MAX], n_act = 0;
 	for (uint32_t i = 0; i < r->n_nodes; i++)
-		if (ns_node_active(&r->nodes[i]))
+		if (c->replica ? r->nodes[i].kind == NS_REPLICA : ns_node_active(&r->nodes[i]))
 			act[n_act++] = i;
 	c->node = act[prng_below(world_rng(r->w), n_act)];
 	c->timer_epoch++;
@@ -532,6 +549,16 @@ static void next_op(void *arg)
 	if (world_now_ns(r->w) >= r->p.run_ns + r->p.settle_ns / 2)
 		return; /* the end: the last operations have settled */
 	struct prng *g = world_rng(r->w);
+	if (c->replica) { /* one write, which must be refused; then reads */
+		c->op = c->refused ? NS_RGET : NS_RSET;
+		c->key = (uint32_t)prng_below(g, 2 * NS_KEYS); /* k<i>, then c<i> */
+		c->value = ++c->next_value + (int64_t)c->no * 1000000000;
+		c->retries = 0;
+		c->sent_ns = now(c);
+		send_op(c);
+		schedule(c, CLIENT_TIMEOUT_NS, timeout_check);
+		return;
+	}
 	uint32_t roll = (uint32_t)prng_below(g, 100);
 	c->op = roll < 25   ? NS_SET
 		: roll < 50 ? NS_GET
@@ -567,11 +594,12 @@ static void next_op(void *arg)
 
 void ns_clients_start(struct ns_run *r)
 {
-	for (uint32_t i = 0; i < r->p.clients; i++) {
+	for (uint32_t i = 0; i < r->p.clients + r->p.replica_clients; i++) {
 		struct ns_client *c = &r->clients[i];
 		memset(c, 0, sizeof *c);
 		c->no = i;
 		c->run = r;
+		c->replica = i >= r->p.clients;
 		char ip[32];
 		snprintf(ip, sizeof ip, "127.0.1.%u", i + 1);
 		c->h = world_host(r->w, ip);
@@ -581,9 +609,9 @@ void ns_clients_start(struct ns_run *r)
 
 void ns_clients_stop(struct ns_run *r)
 {
-	for (uint32_t i = 0; i < r->p.clients; i++) {
+	for (uint32_t i = 0; i < r->p.clients + r->p.replica_clients; i++) {
 		struct ns_client *c = &r->clients[i];
-		if (c->op) /* still open at the end */
+		if (c->op && !c->replica) /* still open at the end */
 			op_done(c, is_write(c) ? LIN_UNKNOWN : LIN_FAILED);
 		drop_conn(c);
 	}

@@ -73,7 +73,9 @@ static void params(uint64_t seed, struct ns_run *r)
 	struct ns_params *p = &r->p;
 	p->nodes = prng_below(&g, 5) == 0 ? 5 : 3;
 	p->spares = p->nodes == 3 ? (uint32_t)prng_below(&g, 3) : 0;
+	p->replicas = prng_below(&g, 3) == 0 ? 1 + (uint32_t)prng_below(&g, 2) : 0;
 	p->clients = 3 + (uint32_t)prng_below(&g, 4);
+	p->replica_clients = p->replicas ? 1 + (uint32_t)prng_below(&g, 2) : 0;
 	p->run_ns = 8000000000ull;
 	p->settle_ns = 12000000000ull;
 	p->think_ns = 1000000 + prng_below(&g, 30000000);
@@ -98,22 +100,26 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 	struct world_options o = {.seed = seed, .trace = on_trace, .trace_ctx = r};
 	r->w = world_new(&o);
 	world_tracef(r->w,
-		     "seed %llu: %u nodes (%u spare), %u clients, a fault every ~%u ms, snapshots "
-		     "every %u entries",
-		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.clients,
+		     "seed %llu: %u nodes (%u spare), %u read replicas, %u clients (%u of "
+		     "replicas), a fault every ~%u ms, snapshots every %u entries",
+		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.replicas,
+		     r->p.clients + r->p.replica_clients, r->p.replica_clients,
 		     r->p.fault_every_ms, r->p.snapshot_entries);
-	r->n_nodes = r->p.nodes + r->p.spares;
+	r->n_nodes = r->p.nodes + r->p.spares + r->p.replicas;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		char ip[32];
 		snprintf(ip, sizeof ip, "127.0.0.%u", i + 1);
 		r->nodes[i] = (struct ns_node){.id = i + 1,
-					       .kind = i < r->p.nodes ? NS_FOUNDER : NS_SPARE,
+					       .kind = i < r->p.nodes ? NS_FOUNDER
+						       : i < r->p.nodes + r->p.spares ? NS_SPARE
+										      : NS_REPLICA,
 					       .h = world_host(r->w, ip),
 					       .run = r};
 	}
 	r->admin_host = world_host(r->w, "127.0.2.1");
-	for (uint32_t i = 0; i < r->p.nodes; i++)
-		ns_node_start(&r->nodes[i]);
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (ns_node_live(&r->nodes[i]))
+			ns_node_start(&r->nodes[i]);
 	ns_clients_start(r);
 	ns_faults_schedule(r);
 	world_at(r->w, r->p.run_ns, stop_workload, r);
@@ -126,6 +132,8 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 	ns_clients_stop(r);
 	if (!r->failed)
 		ns_check_history(r);
+	if (!r->failed)
+		ns_check_replica_reads(r);
 	if (!r->failed && !r->n_ok_healed)
 		ns_fail(r, "no operation succeeded in the %llu s after every fault healed",
 			(unsigned long long)(r->p.settle_ns / 1000000000));
@@ -133,6 +141,7 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 		ns_node_crash(&r->nodes[i]);
 	world_free(r->w);
 	keel_free(r->hist);
+	keel_free(r->rreads);
 	while (r->blocks) {
 		struct ns_block *b = r->blocks;
 		r->blocks = b->next;

@@ -81,6 +81,20 @@ static void start_in(void *arg)
 			"/data",       "--segment-mb", "1",	     "--snapshot-entries", snap,
 			"--cluster",   cluster,	      NULL};
 	int argc = (int)(sizeof argv / sizeof *argv) - 1 - (n->kind == NS_FOUNDER ? 0 : 2);
+	char sources[256] = "";
+	if (n->kind == NS_REPLICA) { /* no --id, no peers: the founders' client ports */
+		for (uint32_t i = 0; i < r->n_nodes; i++) {
+			size_t len = strlen(sources);
+			if (r->nodes[i].kind == NS_FOUNDER)
+				snprintf(sources + len, sizeof sources - len, "%s%s:6379",
+					 len ? "," : "", host_ip(r->nodes[i].h));
+		}
+		argv[1] = "--replica-of";
+		argv[2] = sources;
+		argv[7] = "--trailing-entries";
+		argv[8] = "50";
+		argc -= 2;
+	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};
 	if (server_config_parse(&s->cfg, argc, argv, &err)) {
@@ -161,7 +175,7 @@ static void fault_fire(void *arg)
 	struct ns_node *na = &r->nodes[f->a], *nb = &r->nodes[f->b];
 	switch (f->kind) {
 	case F_RESTART:
-		if (!na->s && ns_node_active(na))
+		if (!na->s && ns_node_live(na))
 			ns_node_start(na);
 		break;
 	case F_UNCUT:
@@ -190,6 +204,11 @@ bool ns_node_active(const struct ns_node *n)
 	return n->kind == NS_FOUNDER || n->kind == NS_ADDED;
 }
 
+bool ns_node_live(const struct ns_node *n)
+{
+	return ns_node_active(n) || n->kind == NS_REPLICA;
+}
+
 static void one_fault(void *arg)
 {
 	struct ns_run *r = arg;
@@ -198,7 +217,7 @@ static void one_fault(void *arg)
 	struct prng *g = world_rng(r->w);
 	uint32_t act[NS_NODES_MAX], n_act = 0;
 	for (uint32_t i = 0; i < r->n_nodes; i++)
-		if (ns_node_active(&r->nodes[i]))
+		if (ns_node_live(&r->nodes[i]))
 			act[n_act++] = i;
 	uint32_t ia = (uint32_t)prng_below(g, n_act);
 	uint32_t a = act[ia];
@@ -269,7 +288,7 @@ void ns_heal_all(struct ns_run *r)
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		for (uint32_t k = i + 1; k < r->n_nodes; k++)
 			world_cut(r->w, r->nodes[i].h, r->nodes[k].h, false);
-		if (!r->nodes[i].s && ns_node_active(&r->nodes[i]))
+		if (!r->nodes[i].s && ns_node_live(&r->nodes[i]))
 			ns_node_start(&r->nodes[i]);
 	}
 }
@@ -304,7 +323,7 @@ static struct ns_node *reference(struct ns_run *r)
 	struct ns_node *best = NULL;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		struct ns_node *n = &r->nodes[i];
-		if (n->s && n->s->r &&
+		if (n->s && n->s->r && n->kind != NS_REPLICA &&
 		    (!best || raft_config_index_of(n->s->r) > raft_config_index_of(best->s->r) ||
 		     (raft_config_index_of(n->s->r) == raft_config_index_of(best->s->r) &&
 		      raft_applied_index(n->s->r) > raft_applied_index(best->s->r))))
@@ -359,7 +378,7 @@ void ns_check_agreement(struct ns_run *r)
 		return;
 	}
 	const struct raft_config *cfg = raft_config_of(ref->s->r);
-	struct ns_node *m[RAFT_MEMBERS_MAX];
+	struct ns_node *m[NS_NODES_MAX];
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < cfg->n; i++) {
 		struct ns_node *x = node_by_id(r, cfg->members[i].id);
@@ -387,6 +406,24 @@ void ns_check_agreement(struct ns_run *r)
 				b, l);
 			return;
 		}
+	for (uint32_t i = 0; i < r->n_nodes; i++) { /* the read replicas caught up */
+		struct ns_node *x = &r->nodes[i];
+		if (x->kind != NS_REPLICA)
+			continue;
+		if (!x->s || !x->s->replica) {
+			ns_fail(r, "replica %s is not running once every fault healed",
+				host_ip(x->h));
+			return;
+		}
+		if (x->s->replica->applied != raft_applied_index(m[0]->s->r)) {
+			char a[256];
+			describe(m[0], a, sizeof a);
+			ns_fail(r, "after healing, replica %s applied up to %llu; %s", host_ip(x->h),
+				(unsigned long long)x->s->replica->applied, a);
+			return;
+		}
+		m[n++] = x;
+	}
 	char key[16];
 	for (uint32_t k = 0; k < 2 * NS_KEYS + r->p.clients; k++) {
 		key_of(k, key, sizeof key);

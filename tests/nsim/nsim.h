@@ -15,7 +15,7 @@
 #include "server/server.h"
 #include "sim/linearize.h"
 
-#define NS_NODES_MAX   5
+#define NS_NODES_MAX   8
 #define NS_CLIENTS_MAX 16
 #define NS_KEYS	       4 /* shared registers k0..k3, one counter each too */
 
@@ -27,6 +27,7 @@ enum ns_kind {
 	NS_SPARE,	/* not started yet: a membership change may add it */
 	NS_ADDED,	/* started empty, and RAFT ADD-LEARNER sent for it */
 	NS_RETIRED,	/* removed (RAFT REMOVE answered OK), then stopped for good */
+	NS_REPLICA,	/* a read replica (--replica-of the founders) */
 };
 
 struct ns_node {
@@ -48,10 +49,14 @@ enum ns_op {
 	NS_PIPE,    /* SET p<client> v; GET p<client>: one write */
 	NS_PIPE_RW, /* GET p<client>; SET p<client> v: one write */
 	NS_MULTI,   /* MULTI; INCR c<i>; SET k<j> v; EXEC */
+	NS_RGET,    /* on a read replica: GET k<i> or c<i> */
+	NS_RSET,    /* on a read replica: SET k<i> v, which must be refused */
 };
 
 struct ns_client {
 	uint32_t no;
+	bool replica; /* it reads from the read replicas */
+	bool refused; /* its write to a replica was refused, as it must be */
 	struct ns_run *run;
 	struct host *h;
 	struct wconn *conn;
@@ -76,8 +81,15 @@ struct ns_client {
 	bool pipe_known;
 };
 
+struct ns_rread { /* a read served by a read replica */
+	uint32_t node, key, client;
+	uint64_t invoke, complete;
+	bool nil;
+	int64_t value;
+};
+
 struct ns_params {
-	uint32_t nodes, spares, clients;
+	uint32_t nodes, spares, replicas, clients, replica_clients;
 	uint64_t run_ns;     /* faults and workload until then */
 	uint64_t settle_ns;  /* then healed; all must agree by the end */
 	uint64_t think_ns;   /* a client's pause between operations, at most */
@@ -90,7 +102,9 @@ struct ns_run {
 	struct world *w;
 	struct ns_params p;
 	struct ns_node nodes[NS_NODES_MAX];
-	uint32_t n_nodes; /* founders and spares */
+	uint32_t n_nodes; /* founders, spares, replicas */
+	struct ns_rread *rreads; /* what the replicas' readers read */
+	size_t n_rreads, cap_rreads;
 	struct host *admin_host;
 	bool add_due; /* the next membership change adds a spare */
 	struct ns_client clients[NS_CLIENTS_MAX];
@@ -117,6 +131,8 @@ void ns_node_crash(struct ns_node *n);
 void ns_node_reap(struct ns_node *n);
 /* A founder or an added node, not retired: clients may use it. */
 bool ns_node_active(const struct ns_node *n);
+/* An active member or a replica: faults hit it, the heal restarts it. */
+bool ns_node_live(const struct ns_node *n);
 
 /* members.c */
 bool ns_membership_fault(struct ns_run *r);
@@ -129,6 +145,10 @@ void ns_check_agreement(struct ns_run *r);
 void ns_clients_start(struct ns_run *r);
 void ns_clients_stop(struct ns_run *r);
 void ns_check_history(struct ns_run *r);
+void ns_check_replica_reads(struct ns_run *r);
+
+/* replicas.c: what a replica's reader checks of each reply */
+void ns_replica_reply(struct ns_client *c, char type, bool nil, const uint8_t *s, size_t len);
 
 /* main.c */
 /* Memory for a scheduled event's argument, freed when the seed ends (the
