@@ -796,10 +796,9 @@ static void deliver(struct world *w, struct conn *c, int dir, struct seg *s)
 		}
 		break;
 	case SEG_DATA:
-		if (dead) {
+		if (dead) { /* no socket for it any more: the sender is reset */
 			c->pipe[dir].unread -= s->len;
-			if (!r->rst_in)
-				ep_rst_back(w, r);
+			ep_rst_back(w, r);
 			break;
 		}
 		world_tracef(w, "conn %llu side %d gets %zu bytes", (unsigned long long)c->id,
@@ -1191,7 +1190,9 @@ void world_reset(struct world *w, struct host *a, struct host *b)
 			continue;
 		for (int i = 0; i < 2; i++) {
 			struct ep *e = &c->ep[i];
-			if (e->open && !e->gone && e->cstatus == 1 && !e->rst_in)
+			/* a connect still on its way is reset too (refused) */
+			if (e->open && !e->gone && (e->cstatus == 1 || e->cstatus == 0) &&
+			    !e->rst_in)
 				seg_send(w, c, 1 - i, SEG_RST, NULL, 0);
 		}
 	}
