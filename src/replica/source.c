@@ -272,6 +272,12 @@ uint64_t repl_source_needs(const struct repl_source *src)
 	return src->phase == REPL_SRC_SNAPSHOT ? src->snap.index + 1 : src->acked + 1;
 }
 
+void repl_source_end(struct repl_source *src, const char *why)
+{
+	snprintf(src->error, sizeof src->error, "%s", why);
+	send_error(src);
+}
+
 void repl_source_free(struct repl_source *src)
 {
 	if (src->snap_open)

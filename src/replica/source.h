@@ -94,6 +94,9 @@ bool repl_source_recv(struct repl_source *src, const uint8_t *p, size_t n, int64
 bool repl_source_pump(struct repl_source *src, int64_t now_ms);
 /* The lowest index this stream still needs from the log (0: none). */
 uint64_t repl_source_needs(const struct repl_source *src);
+/* Ends the stream with an error frame saying why (the replica tries its
+ * next source): the node can no longer serve it. */
+void repl_source_end(struct repl_source *src, const char *why);
 void repl_source_free(struct repl_source *src);
 
 #endif

@@ -153,7 +153,14 @@ bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8
 	const struct raft_config *c = raft_config_of(s->r);
 	raft_index mine = raft_config_index_of(s->r), last = raft_last_index(s->r);
 	bool in_mine = raft_config_find(c, s->cfg.id) != NULL;
-	bool newer = at > mine || (!in_mine && s->was_member && at == mine);
+	/* at == mine: the configuration this node holds already leaves it out
+	 * (its log has the entry; whether it was committed, a member of that
+	 * configuration now says). Not only once it was seen a member in this
+	 * run: a node that crashed with the entry removing it appended but not
+	 * yet known committed restarts with that configuration last, and no
+	 * leader replicates to it any more (the whole-node simulator found one
+	 * so, serving a read replica from an applied index of 0 for good). */
+	bool newer = at > mine || (!in_mine && at == mine);
 	if (!raft_config_find(c, from) || !newer || at > last + REMOVED_AHEAD) {
 		fprintf(stderr,
 			"[%llu] REMOVED notice from node %llu for index %llu not believed: %s\n",

@@ -199,6 +199,11 @@ void replication_pump(struct server *s)
 	for (struct client *c = s->streams; c; c = c->next_stream) {
 		if (c->closing)
 			continue;
+		if (s->removed_at) { /* it applies nothing more: the replica moves on */
+			repl_source_end(c->repl, "this node was removed from the cluster");
+			source_end(s, c);
+			continue;
+		}
 		if (!repl_source_pump(c->repl, now)) {
 			source_end(s, c);
 			continue;
