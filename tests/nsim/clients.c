@@ -244,6 +244,7 @@ static void drop_conn(struct ns_client *c)
 	c->ready = false;
 	c->awaiting = 0;
 	c->resuming = false;
+	c->moving = false;
 	c->timer_epoch++;
 }
 
@@ -332,6 +333,12 @@ static uint8_t write_outcome(struct ns_client *c, const struct reply *rep)
 
 static void after(struct ns_client *c)
 {
+	if (c->moving) { /* the node said it cannot serve: another one, as a
+			  * client rediscovering its servers does */
+		drop_conn(c);
+		schedule(c, 50000000 + prng_below(world_rng(c->run->w), 200000000), reconnect_later);
+		return;
+	}
 	schedule(c, prng_below(world_rng(c->run->w), c->run->p.think_ns + 1), next_op);
 }
 
@@ -369,6 +376,8 @@ static void on_write_reply(struct ns_client *c, const struct reply *rep, bool mo
 
 static void on_op_reply(struct ns_client *c, const struct reply *rep)
 {
+	if (rep->type == '-' && (starts(rep, "CLUSTERDOWN") || starts(rep, "REMOVED")))
+		c->moving = true;
 	struct ns_run *r = c->run;
 	struct lin_op *h = &r->hist[c->hist];
 	uint32_t no = ++c->reply_no;

@@ -317,16 +317,16 @@ static void get_in(void *arg)
 	kv_exec(&k);
 }
 
-/* The node with the latest configuration among those running. */
+/* The member whose configuration counts: the running one with the highest
+ * commit index (a configuration entry that only some node's log holds, a
+ * leader's that never committed, does not). */
 static struct ns_node *reference(struct ns_run *r)
 {
 	struct ns_node *best = NULL;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		struct ns_node *n = &r->nodes[i];
 		if (n->s && n->s->r && n->kind != NS_REPLICA &&
-		    (!best || raft_config_index_of(n->s->r) > raft_config_index_of(best->s->r) ||
-		     (raft_config_index_of(n->s->r) == raft_config_index_of(best->s->r) &&
-		      raft_applied_index(n->s->r) > raft_applied_index(best->s->r))))
+		    (!best || raft_commit_index(n->s->r) > raft_commit_index(best->s->r)))
 			best = n;
 	}
 	return best;

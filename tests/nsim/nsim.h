@@ -57,6 +57,7 @@ struct ns_client {
 	uint32_t no;
 	bool replica; /* it reads from the read replicas */
 	bool refused; /* its write to a replica was refused, as it must be */
+	bool moving;  /* told no leader or removed: it goes to another node */
 	struct ns_run *run;
 	struct host *h;
 	struct wconn *conn;
