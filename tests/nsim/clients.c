@@ -75,7 +75,8 @@ static void decode(const uint8_t *p, size_t n, struct reply *r)
 			parse_int(q + 1, (size_t)(e - q - 1), &r->arr[r->n_arr++]);
 			q = e + 2;
 		}
-		r->arr_ok_second = k == 2 && r->n_arr == 1 && end - q >= 5 && !memcmp(q, "+OK\r\n", 5);
+		r->arr_ok_second =
+			k == 2 && r->n_arr == 1 && end - q >= 5 && !memcmp(q, "+OK\r\n", 5);
 		break;
 	}
 	default:
@@ -217,8 +218,7 @@ static void op_done(struct ns_client *c, uint8_t outcome)
 	if (outcome == LIN_OK) {
 		r->n_ok++;
 		r->n_ok_healed += r->healing;
-	}
-	else if (outcome == LIN_FAILED)
+	} else if (outcome == LIN_FAILED)
 		r->n_failed++;
 	else
 		r->n_unknown++;
@@ -336,7 +336,8 @@ static void after(struct ns_client *c)
 	if (c->moving) { /* the node said it cannot serve: another one, as a
 			  * client rediscovering its servers does */
 		drop_conn(c);
-		schedule(c, 50000000 + prng_below(world_rng(c->run->w), 200000000), reconnect_later);
+		schedule(c, 50000000 + prng_below(world_rng(c->run->w), 200000000),
+			 reconnect_later);
 		return;
 	}
 	schedule(c, prng_below(world_rng(c->run->w), c->run->p.think_ns + 1), next_op);
@@ -453,7 +454,8 @@ static void on_reply(struct ns_client *c, const struct reply *rep)
 		c->resuming = false;
 		if (rep->type != '+')
 			ns_fail(r, "client %u: resuming session %llu answered %.*s", c->no,
-				(unsigned long long)c->session, (int)rep->len, (const char *)rep->s);
+				(unsigned long long)c->session, (int)rep->len,
+				(const char *)rep->s);
 		return;
 	}
 	if (c->op)
@@ -582,7 +584,7 @@ static void next_op(void *arg)
 	if (is_write(c))
 		c->seq = c->next_seq++;
 	struct lin_op op = {.key = key_id(c),
-			    .kind = c->op == NS_GET ? LIN_READ
+			    .kind = c->op == NS_GET			    ? LIN_READ
 				    : c->op == NS_INCR || c->op == NS_MULTI ? LIN_INCR
 									    : LIN_WRITE,
 			    .invoke = now(c),

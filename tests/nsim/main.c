@@ -103,14 +103,14 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 		     "seed %llu: %u nodes (%u spare), %u read replicas, %u clients (%u of "
 		     "replicas), a fault every ~%u ms, snapshots every %u entries",
 		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.replicas,
-		     r->p.clients + r->p.replica_clients, r->p.replica_clients,
-		     r->p.fault_every_ms, r->p.snapshot_entries);
+		     r->p.clients + r->p.replica_clients, r->p.replica_clients, r->p.fault_every_ms,
+		     r->p.snapshot_entries);
 	r->n_nodes = r->p.nodes + r->p.spares + r->p.replicas;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		char ip[32];
 		snprintf(ip, sizeof ip, "127.0.0.%u", i + 1);
 		r->nodes[i] = (struct ns_node){.id = i + 1,
-					       .kind = i < r->p.nodes ? NS_FOUNDER
+					       .kind = i < r->p.nodes		      ? NS_FOUNDER
 						       : i < r->p.nodes + r->p.spares ? NS_SPARE
 										      : NS_REPLICA,
 					       .h = world_host(r->w, ip),
@@ -165,7 +165,8 @@ static void report_failure(const struct ns_run *r)
 static void on_fatal(int sig)
 {
 	char msg[96];
-	int n = snprintf(msg, sizeof msg, "\nnsim: seed %llu died (signal %d); replay: make nsim SEED=%llu\n",
+	int n = snprintf(msg, sizeof msg,
+			 "\nnsim: seed %llu died (signal %d); replay: make nsim SEED=%llu\n",
 			 (unsigned long long)current_seed, sig, (unsigned long long)current_seed);
 	if (write(2, msg, (size_t)n) < 0)
 		_exit(3);
@@ -240,8 +241,10 @@ int main(int argc, char **argv)
 	       "%llu resent in their session), %llu faults, %llu crashes\n",
 	       (unsigned long long)first, (unsigned long long)(first + seeds - 1),
 	       (long long)(time(NULL) - t0), (unsigned long long)ops, (unsigned long long)unknown,
-	       (unsigned long long)retries, (unsigned long long)faults, (unsigned long long)crashes);
-	printf("nsim: %llu passed, %llu failed\n", (unsigned long long)pass, (unsigned long long)fail);
+	       (unsigned long long)retries, (unsigned long long)faults,
+	       (unsigned long long)crashes);
+	printf("nsim: %llu passed, %llu failed\n", (unsigned long long)pass,
+	       (unsigned long long)fail);
 	keel_free(r);
 	fflush(stdout);
 	return fail ? 1 : 0;

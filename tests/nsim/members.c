@@ -90,8 +90,9 @@ static void admin_send(struct ns_run *r, uint32_t to, int what, uint32_t node, c
 	a->node = node;
 	snprintf(a->cmd, sizeof a->cmd, "%s", cmd);
 	world_tracef(r->w, "admin: to node %llu: %s", (unsigned long long)r->nodes[to].id,
-		     what == ADMIN_ADD ? "RAFT ADD-LEARNER" : what == ADMIN_REMOVE ? "RAFT REMOVE"
-										: "RAFT TRANSFER");
+		     what == ADMIN_ADD	    ? "RAFT ADD-LEARNER"
+		     : what == ADMIN_REMOVE ? "RAFT REMOVE"
+					    : "RAFT TRANSFER");
 	a->conn = wconn_open(r->w, r->admin_host, host_ip(r->nodes[to].h), 6379, on_admin, a);
 }
 

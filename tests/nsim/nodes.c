@@ -76,10 +76,24 @@ static void start_in(void *arg)
 	}
 	snprintf(snap, sizeof snap, "%u", r->p.snapshot_entries);
 	/* a node added later starts with no --cluster: the leader reaches it */
-	char *argv[] = {"keel-server", "--id",	      id,   "--bind",		 bind,
-			"--port",      "6379",	      "--peer-port", "7379",		 "--dir",
-			"/data",       "--segment-mb", "1",	     "--snapshot-entries", snap,
-			"--cluster",   cluster,	      NULL};
+	char *argv[] = {"keel-server",
+			"--id",
+			id,
+			"--bind",
+			bind,
+			"--port",
+			"6379",
+			"--peer-port",
+			"7379",
+			"--dir",
+			"/data",
+			"--segment-mb",
+			"1",
+			"--snapshot-entries",
+			snap,
+			"--cluster",
+			cluster,
+			NULL};
 	int argc = (int)(sizeof argv / sizeof *argv) - 1 - (n->kind == NS_FOUNDER ? 0 : 2);
 	char sources[256] = "";
 	if (n->kind == NS_REPLICA) { /* no --id, no peers: the founders' client ports */
@@ -359,12 +373,13 @@ static void describe(const struct ns_node *n, char *out, size_t cap)
 		 "node %llu: %s term %llu leader %llu, log to %llu, commit %llu, applied %llu, "
 		 "snapshot %llu, configuration at %llu",
 		 (unsigned long long)n->id,
-		 raft_role_of(c) == RAFT_LEADER	     ? "leader"
+		 raft_role_of(c) == RAFT_LEADER	    ? "leader"
 		 : raft_role_of(c) == RAFT_FOLLOWER ? "follower"
 						    : "candidate",
 		 (unsigned long long)raft_current_term(c), (unsigned long long)raft_leader_of(c),
 		 (unsigned long long)raft_last_index(c), (unsigned long long)raft_commit_index(c),
-		 (unsigned long long)raft_applied_index(c), (unsigned long long)(sm ? sm->index : 0),
+		 (unsigned long long)raft_applied_index(c),
+		 (unsigned long long)(sm ? sm->index : 0),
 		 (unsigned long long)raft_config_index_of(c));
 }
 
@@ -398,12 +413,15 @@ void ns_check_agreement(struct ns_run *r)
 				raft_index match, next;
 				if (raft_role_of(m[k]->s->r) == RAFT_LEADER &&
 				    raft_progress_of(m[k]->s->r, m[i]->id, &match, &next))
-					snprintf(l, sizeof l, "leader %llu has match %llu next %llu for %llu",
-						 (unsigned long long)m[k]->id, (unsigned long long)match,
-						 (unsigned long long)next, (unsigned long long)m[i]->id);
+					snprintf(l, sizeof l,
+						 "leader %llu has match %llu next %llu for %llu",
+						 (unsigned long long)m[k]->id,
+						 (unsigned long long)match,
+						 (unsigned long long)next,
+						 (unsigned long long)m[i]->id);
 			}
-			ns_fail(r, "after healing, members applied different entries: %s; %s; %s", a,
-				b, l);
+			ns_fail(r, "after healing, members applied different entries: %s; %s; %s",
+				a, b, l);
 			return;
 		}
 	for (uint32_t i = 0; i < r->n_nodes; i++) { /* the read replicas caught up */
@@ -418,8 +436,8 @@ void ns_check_agreement(struct ns_run *r)
 		if (x->s->replica->applied != raft_applied_index(m[0]->s->r)) {
 			char a[256];
 			describe(m[0], a, sizeof a);
-			ns_fail(r, "after healing, replica %s applied up to %llu; %s", host_ip(x->h),
-				(unsigned long long)x->s->replica->applied, a);
+			ns_fail(r, "after healing, replica %s applied up to %llu; %s",
+				host_ip(x->h), (unsigned long long)x->s->replica->applied, a);
 			return;
 		}
 		m[n++] = x;

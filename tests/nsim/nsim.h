@@ -61,14 +61,14 @@ struct ns_client {
 	struct ns_run *run;
 	struct host *h;
 	struct wconn *conn;
-	uint32_t node;	 /* the node it is connected to */
-	bool ready;	 /* connected and its session known */
+	uint32_t node; /* the node it is connected to */
+	bool ready;    /* connected and its session known */
 	uint64_t session, next_seq;
 	/* the operation in flight (op 0: none) */
 	enum ns_op op;
 	uint32_t key, key2;
 	int64_t value;
-	uint32_t reply_no; /* replies had for the operation as last sent */
+	uint32_t reply_no;    /* replies had for the operation as last sent */
 	uint64_t seq;	      /* a write's sequence number in its session */
 	size_t hist;	      /* its history entry (the SET's, for NS_PIPE) */
 	size_t hist2;	      /* NS_MULTI: its SET's entry */
@@ -91,9 +91,9 @@ struct ns_rread { /* a read served by a read replica */
 
 struct ns_params {
 	uint32_t nodes, spares, replicas, clients, replica_clients;
-	uint64_t run_ns;     /* faults and workload until then */
-	uint64_t settle_ns;  /* then healed; all must agree by the end */
-	uint64_t think_ns;   /* a client's pause between operations, at most */
+	uint64_t run_ns;    /* faults and workload until then */
+	uint64_t settle_ns; /* then healed; all must agree by the end */
+	uint64_t think_ns;  /* a client's pause between operations, at most */
 	uint32_t snapshot_entries;
 	uint32_t fault_every_ms;
 };
@@ -103,7 +103,7 @@ struct ns_run {
 	struct world *w;
 	struct ns_params p;
 	struct ns_node nodes[NS_NODES_MAX];
-	uint32_t n_nodes; /* founders, spares, replicas */
+	uint32_t n_nodes;	 /* founders, spares, replicas */
 	struct ns_rread *rreads; /* what the replicas' readers read */
 	size_t n_rreads, cap_rreads;
 	struct host *admin_host;
