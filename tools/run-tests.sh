@@ -81,6 +81,7 @@ if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
 fi
 suite sim tools/sim-seeds.sh build/asan/sim "${TEST_SEEDS:-1000}" 1 "$logs/sim"
+suite nsim-scenario build/asan/nsim --scenarios
 suite nsim tools/sim-seeds.sh build/asan/nsim "${TEST_NSIM_SEEDS:-2000}" 1 "$logs/nsim"
 
 echo "$total_pass passed, $total_fail failed"

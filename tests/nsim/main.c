@@ -90,7 +90,8 @@ static void stop_workload(void *arg)
 	ns_heal_all(arg);
 }
 
-static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
+/* One seed; scenario: a scripted run's index, or -1. */
+static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario)
 {
 	memset(r, 0, sizeof *r);
 	r->seed = seed;
@@ -99,6 +100,8 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose)
 	params(seed, r);
 	struct world_options o = {.seed = seed, .trace = on_trace, .trace_ctx = r};
 	r->w = world_new(&o);
+	if (scenario >= 0)
+		ns_scenario_setup(r, (uint32_t)scenario);
 	world_tracef(r->w,
 		     "seed %llu: %u nodes (%u spare), %u read replicas, %u clients (%u of "
 		     "replicas), a fault every ~%u ms, snapshots every %u entries",
@@ -176,14 +179,33 @@ static void on_fatal(int sig)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: nsim --seeds N [--first S] | nsim --seed S [--verbose]\n");
+	fprintf(stderr, "usage: nsim --seeds N [--first S] | nsim --seed S [--verbose] | "
+			"nsim --scenarios [--verbose]\n");
 	return 2;
+}
+
+/* Every scripted scenario, each from seed 1; `nsim-scenario: P passed, F
+ * failed`. */
+static int run_scenarios(struct ns_run *r, bool verbose)
+{
+	uint32_t pass = 0, fail = 0;
+	for (uint32_t i = 0; i < ns_scenario_count(); i++) {
+		current_seed = 1;
+		run_seed(r, 1, verbose, (int)i);
+		printf("scenario %s: %s\n", ns_scenario_name(i), r->failed ? r->why : "ok");
+		if (r->failed)
+			report_failure(r);
+		r->failed ? fail++ : pass++;
+	}
+	printf("nsim-scenario: %u passed, %u failed\n", pass, fail);
+	fflush(stdout);
+	return fail ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t first = 1, seeds = 0, one = 0;
-	bool verbose = false;
+	bool verbose = false, scenarios = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
 			seeds = strtoull(argv[++i], NULL, 10);
@@ -193,23 +215,30 @@ int main(int argc, char **argv)
 			one = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--verbose"))
 			verbose = true;
+		else if (!strcmp(argv[i], "--scenarios"))
+			scenarios = true;
 		else
 			return usage();
 	}
-	if (!one && !seeds)
+	if (!one && !seeds && !scenarios)
 		return usage();
 	signal(SIGABRT, on_fatal);
 	signal(SIGSEGV, on_fatal);
 	signal(SIGPIPE, SIG_IGN);
 	struct ns_run *r = keel_calloc(1, sizeof *r);
+	if (scenarios) {
+		int rc = run_scenarios(r, verbose);
+		keel_free(r);
+		return rc;
+	}
 	if (one) {
 		current_seed = one;
-		run_seed(r, one, verbose);
+		run_seed(r, one, verbose, -1);
 		uint64_t h1 = r->trace_hash;
 		bool ok = !r->failed;
 		if (!ok)
 			report_failure(r);
-		run_seed(r, one, false);
+		run_seed(r, one, false, -1);
 		printf("seed %llu: %s; trace hash %016llx, again %016llx: %s\n",
 		       (unsigned long long)one, ok ? "ok" : "FAILED", (unsigned long long)h1,
 		       (unsigned long long)r->trace_hash,
@@ -223,7 +252,7 @@ int main(int argc, char **argv)
 	time_t t0 = time(NULL);
 	for (uint64_t s = first; s < first + seeds; s++) {
 		current_seed = s;
-		run_seed(r, s, false);
+		run_seed(r, s, false, -1);
 		if (r->failed) {
 			report_failure(r);
 			fail++;

@@ -154,3 +154,16 @@ void ns_membership_add(void *arg)
 	r->add_due = true;
 	ns_membership_fault(r);
 }
+
+void ns_admin(struct ns_run *r, uint32_t to, const char *verb, uint64_t id)
+{
+	char cmd[160], ids[24];
+	snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+	const char *argv[] = {"RAFT", verb, ids};
+	resp_cmd(cmd, sizeof cmd, 3, argv);
+	uint32_t who = 0;
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (r->nodes[i].id == id)
+			who = i;
+	admin_send(r, to, !strcmp(verb, "REMOVE") ? ADMIN_REMOVE : ADMIN_TRANSFER, who, cmd);
+}

@@ -289,7 +289,7 @@ void ns_faults_schedule(struct ns_run *r)
 	if (r->p.fault_every_ms)
 		world_at(r->w, (uint64_t)r->p.fault_every_ms * 1000000, one_fault, r);
 	world_at(r->w, 100000000, reap_tick, r);
-	for (uint32_t i = 0; i < r->p.spares; i++)
+	for (uint32_t i = 0; i < r->p.spares && !r->scripted; i++)
 		world_at(r->w, 500000000 + prng_below(world_rng(r->w), r->p.run_ns / 2),
 			 ns_membership_add, r);
 }

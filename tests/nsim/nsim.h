@@ -107,7 +107,8 @@ struct ns_run {
 	struct ns_rread *rreads; /* what the replicas' readers read */
 	size_t n_rreads, cap_rreads;
 	struct host *admin_host;
-	bool add_due; /* the next membership change adds a spare */
+	bool add_due;  /* the next membership change adds a spare */
+	bool scripted; /* a scenario's run: its events only */
 	struct ns_client clients[NS_CLIENTS_MAX];
 	struct lin_op *hist;
 	size_t n_hist, cap_hist;
@@ -138,6 +139,14 @@ bool ns_node_live(const struct ns_node *n);
 /* members.c */
 bool ns_membership_fault(struct ns_run *r);
 void ns_membership_add(void *arg); /* a world_at event */
+/* RAFT <verb> <node id> sent to node r->nodes[to] (a scenario's command). */
+void ns_admin(struct ns_run *r, uint32_t to, const char *verb, uint64_t id);
+
+/* scenarios.c */
+uint32_t ns_scenario_count(void);
+const char *ns_scenario_name(uint32_t i);
+/* Before the nodes start: the scenario's parameters and events. */
+void ns_scenario_setup(struct ns_run *r, uint32_t i);
 void ns_faults_schedule(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
