@@ -402,18 +402,22 @@ class Worker:
     def __init__(self, root, index, env_seeds, limits):
         self.root = root
         self.limits = limits
+        self.proc = None
         self.index = index
         self.seeds = env_seeds
 
     def sh(self, argv, timeout, log):
         p = subprocess.Popen(argv, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True, env=self.env())
+        self.proc = p
         try:
             return p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
             return "timeout"
+        finally:
+            self.proc = None
 
     def env(self):
         e = dict(os.environ)
@@ -552,7 +556,6 @@ def main():
     known = {m.id for f in files for m in all_muts[f]}
     stale = [s for i, (f, s) in equiv.items() if f in files and i not in known]
 
-    rng = random.Random(seed)
     plan = []  # (mutant, suites)
     counts = {}
     for f in files:
@@ -560,6 +563,8 @@ def main():
                              equivalent=0, stillborn=0)
         pool = [m for m in all_muts[f] if m.id not in equiv]
         eqs = [m for m in all_muts[f] if m.id in equiv]
+        # each file's sample depends only on the seed and the file's mutants
+        rng = random.Random(f"{seed}:{f}")
         pick = pool if maxn <= 0 or len(pool) <= maxn else rng.sample(pool, maxn)
         pick.sort(key=lambda m: m.start)
         for m in eqs:
@@ -569,6 +574,24 @@ def main():
               f"{'' if suites_for(f) else ' - no suite'}")
 
     work = tempfile.mkdtemp(prefix="mutagen-", dir="/tmp")
+    workers = []
+
+    def stop(signum, frame):
+        # the suites run in sessions of their own: end them, then the copy
+        for w in workers:
+            p = w.proc
+            if p is not None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"stopped by signal {signum}")
+        sys.stdout.flush()
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     t0 = time.time()
     try:
         base = os.path.join(work, "w0")
@@ -586,7 +609,7 @@ def main():
             print(f"the unmutated tree does not build: {work}/base.log")
             return 2
         limits = {}
-        workers = [Worker(base, 0, seeds, limits)]
+        workers[:] = [Worker(base, 0, seeds, limits)]
         for k in range(1, jobs):
             d = os.path.join(work, f"w{k}")
             subprocess.run(["cp", "-a", base, d], check=True)
