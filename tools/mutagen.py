@@ -28,7 +28,7 @@ many identical lines come before it in the file: it survives unrelated
 edits.
 
   tools/mutagen.py [--list] [--show ID] [FILE...]
-  MUTANTS_MAX=n        mutants run per file (sampled; default 24, 0: all)
+  MUTANTS_MAX=n        mutants run per file (sampled; default 40, 0: all)
   MUTANTS_SEED=s       which ones are sampled (default 1)
   MUTANTS_FILES="a b"  restrict to these files (as the arguments do)
   MUTANTS_JOBS=n       parallel workers (default 2)
@@ -51,6 +51,7 @@ import tempfile
 import threading
 import time
 
+STOPPING = threading.Event()
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EQUIV = "tests/mutants/equivalent.txt"
 
@@ -363,7 +364,8 @@ def generate(path, text):
         src = lines[m.line - 1].strip()
         h = hashlib.sha1(f"{path}\0{src}\0{m.op}\0{k}\0{dup_before[m.line]}".encode())
         m.id = h.hexdigest()[:10]
-        sig = (m.start, m.end, m.repl)
+        # the same change reached two ways (`a || b || c` without b)
+        sig = hashlib.sha1(mutated(text, m).encode()).digest()
         if sig in seen:
             continue
         seen.add(sig)
@@ -407,6 +409,8 @@ class Worker:
         self.seeds = env_seeds
 
     def sh(self, argv, timeout, log):
+        if STOPPING.is_set():
+            raise SystemExit(130)  # this thread only: the copy is being removed
         p = subprocess.Popen(argv, cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True, env=self.env())
         self.proc = p
@@ -458,6 +462,8 @@ class Worker:
                     return f"killed by {s}"
             return "SURVIVED"
         finally:
+            if STOPPING.is_set():
+                return "stopped"
             with open(src, "w") as f:
                 f.write(text)
             os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
@@ -516,7 +522,7 @@ def main():
     args = [a for a in args if a != "--list"]
     files = args or os.environ.get("MUTANTS_FILES", "").split() or default_files()
     files = [os.path.relpath(os.path.abspath(f), TOP) if os.path.exists(f) else f for f in files]
-    maxn = int(os.environ.get("MUTANTS_MAX", "24"))
+    maxn = int(os.environ.get("MUTANTS_MAX", "40"))
     seed = os.environ.get("MUTANTS_SEED", "1")
     jobs = int(os.environ.get("MUTANTS_JOBS", "2"))
     simn = int(os.environ.get("MUTANTS_SIM_SEEDS", "300"))
@@ -577,14 +583,18 @@ def main():
     workers = []
 
     def stop(signum, frame):
-        # the suites run in sessions of their own: end them, then the copy
-        for w in workers:
-            p = w.proc
-            if p is not None:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        # the suites run in sessions of their own: end them (no new one
+        # starts), then remove the copy
+        STOPPING.set()
+        for _ in range(2):
+            for w in workers:
+                p = w.proc
+                if p is not None:
+                    try:
+                        os.killpg(p.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            time.sleep(0.5)
         shutil.rmtree(work, ignore_errors=True)
         print(f"stopped by signal {signum}")
         sys.stdout.flush()
