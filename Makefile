@@ -11,7 +11,10 @@
 #                   whether the two runs' traces are the same
 #   make run        a local 3-node keel cluster on 127.0.0.1-3, ports 7001-7003
 #   make story      a simulated 3-node cluster with faults, told as a story
-#   make mutants    apply each deliberate bug and check the tests catch it
+#   make mutants    generated mutants of the safety-critical files against the
+#                   fast suites: kill rate per file and folder (tools/mutagen.py;
+#                   MUTANTS_MAX, MUTANTS_SEED, MUTANTS_FILES, MUTANTS_MIN_RATE)
+#   make mutants-hand   apply each deliberate bug and check the tests catch it
 #   make bench      keel against redis-server and etcd (BENCH_N requests a test,
 #                   the median of BENCH_REPS runs)
 #   make bench-storage   group commit and recovery against the disk's limits
@@ -137,7 +140,8 @@ build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
-.PHONY: all asan release test sim nsim run story mutants tidy format clean deps bench bench-storage \
+.PHONY: all asan release test sim nsim run story mutants mutants-hand tidy format clean deps \
+	bench bench-storage \
 	bench-ops bench-replica faults fuzz fuzzers fuzz-seeds
 .SECONDARY:
 
@@ -187,7 +191,14 @@ run: build/release/keel-server build/release/keel-cli
 story: build/release/sim
 	build/release/sim --story
 
+# Generated mutants (tools/mutagen.py builds its own copy of the tree):
+# prints every mutant's fate and the kill rate per file and per folder,
+# then fails if a folder is under MUTANTS_MIN_RATE (default 95).
 mutants:
+	python3 tools/mutagen.py
+
+# The hand-written deliberate bugs of tests/mutants/*.patch.
+mutants-hand:
 	tools/mutants.sh
 
 # keel against redis-server and etcd on this machine (tools/bench.sh).
