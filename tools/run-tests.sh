@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools/run-tests.sh — what `make test` runs after building build/asan:
-# the tidy check, the spec file checker's self-test, every unit suite, the storage fault suite (real system
+# the tidy check, the spec file checker's and the mutant generator's
+# self-tests, every unit suite, the storage fault suite (real system
 # faults on the real binary paths), the fuzzers (tests/fuzz/: corpus and a
 # fixed-seed burst each), the differential test, the cluster,
 # pipeline (random pipelines against redis-server's answers, plain and
@@ -54,6 +55,7 @@ suite() {
 
 suite tidy python3 tools/tidy.py
 suite gen_commands python3 tools/gen_commands.py --self-test
+suite mutagen python3 tools/mutagen.py --self-test
 for t in build/asan/unit/test_*; do
 	[ -x "$t" ] || continue
 	suite "$(basename "$t")" "$t"
