@@ -28,6 +28,7 @@ many identical lines come before it in the file: it survives unrelated
 edits.
 
   tools/mutagen.py [--list] [--show ID] [FILE...]
+  tools/mutagen.py --self-test     (the generator on small sources)
   MUTANTS_MAX=n        mutants run per file (sampled; default 40, 0: all)
   MUTANTS_SEED=s       which ones are sampled (default 1)
   MUTANTS_FILES="a b"  restrict to these files (as the arguments do)
@@ -396,6 +397,54 @@ def read_equivalents():
     return eq
 
 
+# ---------------------------------------------------------------- self-test
+def self_test():
+    """The generator on small sources: what it must mutate and must not."""
+    cases = 0
+    bad = []
+
+    def check(name, ok):
+        nonlocal cases
+        cases += 1
+        if not ok:
+            bad.append(name)
+
+    quiet = ("/* a < b && c */\n// x == y\n#define M(a) ((a) < 3 && \\\n (a) > 1)\n"
+             "static const char *s = \"a < b || c\";\nstatic const char c = '<';\n"
+             "static int f(int a)\n{\n\tKEEL_ASSERT(a < 3 &&\n\t\ta != 2);\n"
+             "\tassert(a == 1);\n\t_Static_assert(1 == 1, \"x\");\n\treturn a;\n}\n")
+    check("comments, literals, preprocessor and assertions are left alone",
+          generate("q.c", quiet) == [])
+    src = "int g(int a, int b)\n{\n\tif (a < 3 && b)\n\t\treturn 1;\n\treturn 0;\n}\n"
+    ms = generate("g.c", src)
+    got = sorted((m.op, mutated(src, m).split("\n")[2 if m.op != "ret" else 3].strip())
+                 for m in ms)
+    want = sorted([("rel-boundary", "if (a <= 3 && b)"), ("rel-flip", "if (a > 3 && b)"),
+                   ("bound+1", "if (a < 4 && b)"), ("bound-1", "if (a < 2 && b)"),
+                   ("cond-left", "if (b)"), ("cond-right", "if (a < 3)"), ("ret", ";")])
+    check(f"each operator once: {got}", got == want)
+    moved = generate("g.c", "/* one more line */\n" + src)
+    check("ids survive an unrelated edit", sorted(m.id for m in ms) == sorted(m.id for m in moved))
+    check("ids are unique", len({m.id for m in ms}) == len(ms))
+    twice = "int h(int a)\n{\n\tif (a == 1)\n\t\ta++;\n\tif (a == 1)\n\t\ta++;\n" \
+            "\treturn a;\n}\n"
+    hs = generate("h.c", twice)
+    check("identical lines give different ids", len({m.id for m in hs}) == len(hs) == 6)
+    drop = "int k(int i)\n{\n\treturn i + 1 - n[i - 1] + (-1);\n}\n"
+    got = [mutated(drop, m).split("\n")[2].strip() for m in generate("k.c", drop)]
+    check(f"+ 1 and - 1 dropped where binary: {got}",
+          got == ["return i - n[i - 1] + (-1);", "return i + 1 - n[i] + (-1);"])
+    chain = "int c(int a, int b, int d)\n{\n\treturn a || b && d || a;\n}\n"
+    got = sorted(mutated(chain, m).split("\n")[2].strip() for m in generate("c.c", chain))
+    check(f"each condition of a chain dropped once: {got}",
+          got == sorted(["return b && d || a;", "return a || a;", "return a || d || a;",
+                         "return a || b || a;", "return a || b && d;"]))
+    for name in bad:
+        print(f"mutagen self-test failed: {name}")
+    print(f"mutagen self-test: {cases - len(bad)} passed, {len(bad)} failed")
+    return 1 if bad else 0
+
+
 # ---------------------------------------------------------------- running
 class Worker:
     """A private copy of the tree, built once, where one mutant at a time
@@ -513,6 +562,8 @@ def table(rows, title):
 
 def main():
     args = [a for a in sys.argv[1:]]
+    if "--self-test" in args:
+        return self_test()
     list_only = "--list" in args
     show = None
     if "--show" in args:

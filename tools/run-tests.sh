@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/run-tests.sh — what `make test` runs after building build/asan:
-# the tidy check, the spec file checker's self-test, the simulated world's
-# and libuv's self-test (tests/nsim/selftest.c), every unit suite, the storage fault suite (real system
+# the tidy check, the self-tests of the spec file checker, of the mutant
+# generator and of the simulated world and libuv (tests/nsim/selftest.c),
+# every unit suite, the storage fault suite (real system
 # faults on the real binary paths), the fuzzers (tests/fuzz/: corpus and a
 # fixed-seed burst each), the differential test, the cluster,
 # pipeline (random pipelines against redis-server's answers, plain and
@@ -56,6 +57,7 @@ suite() {
 
 suite tidy python3 tools/tidy.py
 suite gen_commands python3 tools/gen_commands.py --self-test
+suite mutagen python3 tools/mutagen.py --self-test
 suite nsim-selftest build/asan/nsim-selftest
 for t in build/asan/unit/test_*; do
 	[ -x "$t" ] || continue
