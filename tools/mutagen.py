@@ -34,7 +34,8 @@ edits.
   MUTANTS_FILES="a b"  restrict to these files (as the arguments do)
   MUTANTS_JOBS=n       parallel workers (default 2)
   MUTANTS_SIM_SEEDS=n  Raft simulator seeds per mutant (default 300)
-  MUTANTS_NSIM_SEEDS=n whole-node simulator seeds per mutant (default 50)
+  MUTANTS_NSIM_SEEDS=n whole-node simulator seeds per mutant (default 60: 1-10,
+                       then 11-60), after its scripted scenarios
   MUTANTS_MIN_RATE=p   exit 1 if a folder's kill rate is under p % (default 95)
 
 Prints one line per mutant and a table per file and per folder; the exit
@@ -74,8 +75,13 @@ SUITES = {
                   120),
     "sim": (["build/asan/sim"], ["build/asan/sim", "--seeds", "{simrest}", "--first",
                                  "{simnext}"], 600),
-    # the whole-node simulator (tests/nsim/): used once the Makefile builds it
-    "nsim": (["build/asan/nsim"], ["build/asan/nsim", "--seeds", "{nsim}"], 600),
+    # the whole-node simulator (tests/nsim/): its scripted scenarios, its
+    # first seeds, then the rest
+    "nsim-scenario": (["build/asan/nsim"], ["build/asan/nsim", "--scenarios"], 120),
+    "nsim-quick": (["build/asan/nsim"], ["build/asan/nsim", "--seeds", "{nsimq}", "--first",
+                                         "1"], 300),
+    "nsim": (["build/asan/nsim"], ["build/asan/nsim", "--seeds", "{nsimrest}", "--first",
+                                   "{nsimnext}"], 600),
     # the real-disk fault suite, without its case that starts a keel-server
     "faults": (["build/asan/faults/wal_driver", "build/asan/tools/keel-wal",
                 "build/faults/shim.so"], ["tests/faults/run.sh", "build/asan"], 300),
@@ -84,15 +90,15 @@ SUITES = {
 # Which suites run for a file, cheapest first: the most specific rule wins
 # (a file's own entry, else its folder's).
 SUITES_FOR = {
-    "src/raft/codec.c": ["test_codec", "scenario", "sim-quick", "sim"],
-    "src/raft/": ["scenario", "sim-quick", "sim"],
-    "src/storage/": ["test_storage", "sim-quick", "sim", "faults"],
-    "src/storage/committer.c": ["test_storage", "faults", "nsim"],
-    "src/server/persist.c": ["sim-quick", "sim", "nsim"],
-    "src/server/entry.c": ["test_frame", "nsim"],
-    "src/server/": ["nsim"],
-    "src/kv/session.c": ["test_kv", "nsim"],
-    "src/replica/": ["test_replica", "nsim"],
+    "src/raft/codec.c": ["test_codec", "scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
+    "src/raft/": ["scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
+    "src/storage/": ["test_storage", "sim-quick", "sim", "faults", "nsim-quick", "nsim"],
+    "src/storage/committer.c": ["test_storage", "faults", "nsim-scenario", "nsim-quick", "nsim"],
+    "src/server/persist.c": ["sim-quick", "sim", "nsim-scenario", "nsim-quick", "nsim"],
+    "src/server/entry.c": ["test_frame", "nsim-scenario", "nsim-quick", "nsim"],
+    "src/server/": ["nsim-scenario", "nsim-quick", "nsim"],
+    "src/kv/session.c": ["test_kv", "nsim-scenario", "nsim-quick", "nsim"],
+    "src/replica/": ["test_replica", "nsim-scenario", "nsim-quick", "nsim"],
 }
 
 
@@ -579,7 +585,10 @@ def main():
     simn = int(os.environ.get("MUTANTS_SIM_SEEDS", "300"))
     simq = min(20, simn)
     seeds = {"simq": simq, "simrest": max(simn - simq, 1), "simnext": simq + 1,
-             "nsim": int(os.environ.get("MUTANTS_NSIM_SEEDS", "50"))}
+             }
+    nsimn = int(os.environ.get("MUTANTS_NSIM_SEEDS", "60"))
+    seeds.update({"nsimq": min(10, nsimn), "nsimrest": max(nsimn - min(10, nsimn), 1),
+                  "nsimnext": min(10, nsimn) + 1})
     min_rate = float(os.environ.get("MUTANTS_MIN_RATE", "95"))
 
     texts, all_muts = {}, {}
@@ -677,7 +686,7 @@ def main():
             workers.append(Worker(d, k, seeds, limits))
         # the unmutated tree passes every suite it will be judged by
         used = sorted({s for f in files for s in suites_for(f)
-                       if s != "nsim" or have_nsim})
+                       if not s.startswith("nsim") or have_nsim})
         with open(os.path.join(work, "clean.log"), "wb") as log:
             for s in used:
                 targets, cmd, limit = SUITES[s]
@@ -706,7 +715,7 @@ def main():
                     if not queue:
                         return
                     m = queue.pop(0)
-                ss = [s for s in suites_for(m.file) if s != "nsim" or have_nsim]
+                ss = [s for s in suites_for(m.file) if not s.startswith("nsim") or have_nsim]
                 with open(os.path.join(work, f"{m.id}.log"), "wb") as log:
                     res = w.run(m, texts[m.file], ss, log)
                 with lock:
