@@ -76,8 +76,8 @@ static void params(uint64_t seed, struct ns_run *r)
 	p->replicas = prng_below(&g, 3) == 0 ? 1 + (uint32_t)prng_below(&g, 2) : 0;
 	p->clients = 3 + (uint32_t)prng_below(&g, 4);
 	p->replica_clients = p->replicas ? 1 + (uint32_t)prng_below(&g, 2) : 0;
-	p->run_ns = 8000000000ull;
-	p->settle_ns = 12000000000ull;
+	p->run_ns = 6000000000ull;
+	p->settle_ns = 8000000000ull;
 	p->think_ns = 1000000 + prng_below(&g, 30000000);
 	p->snapshot_entries = 40 + (uint32_t)prng_below(&g, 400);
 	p->fault_every_ms = 300 + (uint32_t)prng_below(&g, 1500);
