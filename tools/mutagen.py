@@ -447,7 +447,7 @@ def self_test():
                          "return a || b || a;", "return a || b && d;"]))
     for name in bad:
         print(f"mutagen self-test failed: {name}")
-    print(f"mutagen self-test: {cases - len(bad)} passed, {len(bad)} failed")
+    print(f"mutagen: {cases - len(bad)} passed, {len(bad)} failed")
     return 1 if bad else 0
 
 
