@@ -224,12 +224,6 @@ static void op_done(struct ns_client *c, uint8_t outcome)
 		r->n_unknown++;
 	if (c->retries && outcome != LIN_UNKNOWN)
 		r->n_settled++;
-	if (c->op == NS_PIPE && outcome == LIN_OK) {
-		c->pipe_value = c->value;
-		c->pipe_known = true;
-	} else if (c->op == NS_PIPE) {
-		c->pipe_known = false;
-	}
 	c->op = 0;
 	c->retries = 0;
 }

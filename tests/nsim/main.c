@@ -248,7 +248,8 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		return ok && same ? 0 : 1;
 	}
-	uint64_t pass = 0, fail = 0, ops = 0, crashes = 0, faults = 0, unknown = 0, retries = 0;
+	uint64_t pass = 0, fail = 0, ops = 0, crashes = 0, faults = 0, unknown = 0, retries = 0,
+		 settled = 0;
 	time_t t0 = time(NULL);
 	for (uint64_t s = first; s < first + seeds; s++) {
 		current_seed = s;
@@ -264,13 +265,14 @@ int main(int argc, char **argv)
 		faults += r->n_faults;
 		unknown += r->n_unknown;
 		retries += r->n_retries;
+		settled += r->n_settled;
 		fflush(stdout);
 	}
-	printf("nsim: seeds %llu..%llu in %llds: %llu client operations (%llu outcome unknown, "
-	       "%llu resent in their session), %llu faults, %llu crashes\n",
+	printf("nsim: seeds %llu..%llu in %llds: %llu client operations (%llu outcome unknown; "
+	       "%llu resends in their session settled %llu), %llu faults, %llu crashes\n",
 	       (unsigned long long)first, (unsigned long long)(first + seeds - 1),
 	       (long long)(time(NULL) - t0), (unsigned long long)ops, (unsigned long long)unknown,
-	       (unsigned long long)retries, (unsigned long long)faults,
+	       (unsigned long long)retries, (unsigned long long)settled, (unsigned long long)faults,
 	       (unsigned long long)crashes);
 	printf("nsim: %llu passed, %llu failed\n", (unsigned long long)pass,
 	       (unsigned long long)fail);

@@ -78,8 +78,6 @@ struct ns_client {
 	uint32_t awaiting;    /* replies still due for what was sent */
 	uint64_t timer_epoch; /* its pending timer events, by generation */
 	int64_t next_value;
-	int64_t pipe_value; /* the value its own key p<no> holds, if known */
-	bool pipe_known;
 };
 
 struct ns_rread { /* a read served by a read replica */
