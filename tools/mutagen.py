@@ -27,10 +27,14 @@ the operator, its index among that operator's mutants on the line, and how
 many identical lines come before it in the file: it survives unrelated
 edits.
 
-  tools/mutagen.py [--list] [--show ID] [FILE...]
+  tools/mutagen.py [--list | --sample] [--show ID] [FILE...]
+                       (--sample lists the mutants a run would run)
   tools/mutagen.py --self-test     (the generator on small sources)
   MUTANTS_MAX=n        mutants run per file (sampled; default 40, 0: all)
-  MUTANTS_SEED=s       which ones are sampled (default 1)
+  MUTANTS_SEED=s       which ones are sampled (default 1; a mutant is in the
+                       sample by the hash of its id with s, so edits elsewhere
+                       and entries of equivalent.txt do not move the sample)
+  MUTANTS_IDS="a b"    run just these mutants (of the files given or default)
   MUTANTS_FILES="a b"  restrict to these files (as the arguments do)
   MUTANTS_JOBS=n       parallel workers (default 2)
   MUTANTS_SIM_SEEDS=n  Raft simulator seeds per mutant (default 300)
@@ -43,7 +47,6 @@ status is decided after the whole report is printed.
 """
 import hashlib
 import os
-import random
 import re
 import shutil
 import signal
@@ -551,6 +554,19 @@ def has_target(root, target):
     return p.returncode == 0
 
 
+def sample(muts, maxn, seed, only):
+    """The mutants of one file to run: those named in `only` if given, else
+    the maxn whose hash with the seed is smallest. A mutant is picked or not
+    by its own id alone, so editing one function, or listing a mutant as
+    equivalent, leaves the rest of the sample as it was."""
+    if only:
+        return [m for m in muts if m.id in only]
+    if maxn <= 0 or len(muts) <= maxn:
+        return list(muts)
+    rank = sorted(muts, key=lambda m: hashlib.sha1(f"{seed}:{m.id}".encode()).hexdigest())
+    return sorted(rank[:maxn], key=lambda m: m.start)
+
+
 def folder_of(path):
     return os.path.dirname(path) + "/"
 
@@ -576,7 +592,9 @@ def main():
         k = args.index("--show")
         show = args[k + 1]
         del args[k:k + 2]
-    args = [a for a in args if a != "--list"]
+    sample_only = "--sample" in args
+    list_only = list_only or sample_only
+    args = [a for a in args if a not in ("--list", "--sample")]
     files = args or os.environ.get("MUTANTS_FILES", "").split() or default_files()
     files = [os.path.relpath(os.path.abspath(f), TOP) if os.path.exists(f) else f for f in files]
     maxn = int(os.environ.get("MUTANTS_MAX", "40"))
@@ -590,6 +608,7 @@ def main():
     seeds.update({"nsimq": min(10, nsimn), "nsimrest": max(nsimn - min(10, nsimn), 1),
                   "nsimnext": min(10, nsimn) + 1})
     min_rate = float(os.environ.get("MUTANTS_MIN_RATE", "95"))
+    only = set(os.environ.get("MUTANTS_IDS", "").split())
 
     texts, all_muts = {}, {}
     for f in files:
@@ -611,6 +630,8 @@ def main():
         return 1
     if list_only:
         for f in files:
+            if sample_only:
+                all_muts[f] = sample(all_muts[f], maxn, seed, only)
             for m in all_muts[f]:
                 print(f"{m.id} {f}:{m.line} {m.op} ({m.desc})")
         for f in files:
@@ -627,17 +648,13 @@ def main():
     for f in files:
         c = counts[f] = dict(generated=len(all_muts[f]), run=0, killed=0, survived=0,
                              equivalent=0, stillborn=0)
-        pool = [m for m in all_muts[f] if m.id not in equiv]
-        eqs = [m for m in all_muts[f] if m.id in equiv]
-        # each file's sample depends only on the seed and the file's mutants
-        rng = random.Random(f"{seed}:{f}")
-        pick = pool if maxn <= 0 or len(pool) <= maxn else rng.sample(pool, maxn)
-        pick.sort(key=lambda m: m.start)
+        pick = sample(all_muts[f], maxn, seed, only)
+        eqs = [m for m in pick if m.id in equiv]
         for m in eqs:
             m.result = "equivalent"
-        plan += [m for m in eqs] + pick
-        print(f"sampled {f}: {len(pick)} of {len(pool)} (+{len(eqs)} equivalent)"
-              f"{'' if suites_for(f) else ' - no suite'}")
+        plan += pick
+        print(f"sampled {f}: {len(pick)} of {len(all_muts[f])} ({len(eqs)} of them "
+              f"equivalent){'' if suites_for(f) else ' - no suite'}")
 
     work = tempfile.mkdtemp(prefix="mutagen-", dir="/tmp")
     workers = []
