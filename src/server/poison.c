@@ -147,6 +147,25 @@ static void record_path(const struct server *s, const char *name, char *out, siz
 	snprintf(out, cap, "%s/%s", s->cfg.dir, name);
 }
 
+int poison_record_parse(const char *buf, size_t len, raft_index *out)
+{
+	*out = 0;
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len == 0 || len > 19)
+		return KEEL_ECORRUPT;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return KEEL_ECORRUPT;
+		v = v * 10 + (uint64_t)(buf[i] - '0'); /* 19 digits fit in 64 bits */
+	}
+	if (v == 0 || v > INT64_MAX)
+		return KEEL_ECORRUPT;
+	*out = (raft_index)v;
+	return KEEL_OK;
+}
+
 /* A record's index into *out, 0 if there is none (io_fs_posix(), as every
  * file the node reads but the fatal path's). */
 static int load(const char *path, raft_index *out, struct keel_errmsg *err)
@@ -168,14 +187,10 @@ static int load(const char *path, raft_index *out, struct keel_errmsg *err)
 		keel_errmsg_set(err, "%s: cannot be read: %s", path, keel_err_str(rc));
 		return rc;
 	}
-	char *end = NULL;
-	unsigned long long v = size < sizeof line ? strtoull(line, &end, 10) : 0;
-	if (size >= sizeof line || end == line || (*end != '\n' && *end) || v == 0 ||
-	    v > INT64_MAX) {
+	if (size >= sizeof line || poison_record_parse(line, (size_t)size, out)) {
 		keel_errmsg_set(err, "%s: not an entry index; it holds one decimal index", path);
 		return KEEL_ECORRUPT;
 	}
-	*out = (raft_index)v;
 	return KEEL_OK;
 }
 

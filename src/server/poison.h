@@ -43,6 +43,11 @@ struct poison {
 
 struct server;
 
+/* A record's text (what the node writes: the index in decimal, then a
+ * newline) into *out: KEEL_OK only for 1 to 19 digits, with or without
+ * that one newline, naming an index in 1..INT64_MAX; anything else is
+ * KEEL_ECORRUPT (no sign, space, second line or NUL), and *out is 0. */
+int poison_record_parse(const char *buf, size_t len, raft_index *out);
 /* At start, after the snapshot is loaded and before any entry is applied:
  * reads the records, checks --skip-entry, installs the fatal paths (not
  * for an embedded server: the signal handlers and what they read are the

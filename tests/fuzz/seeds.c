@@ -201,7 +201,7 @@ static void snapshot_seeds(void)
 	kv_put(&kv, 0, "k", "v", 0);
 	kv_put(&kv, 0, "counter", "12", 0);
 	kv_put(&kv, 3, "t", "soon", 1700000000000);
-	kv_session_record(&kv, 7, 1, 0, (const uint8_t *)"+OK\r\n", 5);
+	kv_session_record(&kv, 7, 1, 0, 1000, (const uint8_t *)"+OK\r\n", 5);
 	struct rbuf w;
 	rbuf_init(&w);
 	kv_snapshot_write(&kv, 0, &w);
@@ -274,6 +274,15 @@ static void config_seeds(void)
 	static const char line[] = "--id\0001\0--port\0007001\0--cluster\0001@127.0.0.1:17001\0"
 				   "--tick-ms\00010\0--client-output-mb\000256\0--verbose";
 	put_mode("config", 2, 1, line, sizeof line - 1);
+}
+
+/* The poison pill's records as the node writes them, and at their limits. */
+static void poison_seeds(void)
+{
+	static const char *const recs[] = {
+		"1\n", "42\n", "9223372036854775807\n", "9223372036854775808\n", "0\n", "7"};
+	for (int i = 0; i < 6; i++)
+		put("poison", i, recs[i], strlen(recs[i]));
 }
 
 /* A data folder in fuzz_wal's input format: a repair byte, then files. */
@@ -435,5 +444,6 @@ int main(int argc, char **argv)
 	config_seeds();
 	wal_seeds();
 	kv_seeds();
+	poison_seeds();
 	return 0;
 }
