@@ -255,7 +255,8 @@ build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libkeel.a
 build/fuzz/seeds: build/fuzz/obj/tests/fuzz/seeds.o build/fuzz/libkeel.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) $^ $(LIBS) -o $@
 
-fuzzers: $(FUZZERS)
+# built with the fuzzers, so a changed encoder API cannot leave it behind
+fuzzers: $(FUZZERS) build/fuzz/seeds
 
 fuzz-seeds: build/fuzz/seeds
 	build/fuzz/seeds tests/fuzz/corpus
