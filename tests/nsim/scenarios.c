@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nsim/nsim.h"
+#include "sim/simfs.h"
 
 static struct ns_node *leader(struct ns_run *r)
 {
@@ -56,11 +57,78 @@ static void leader_outside_config(struct ns_run *r)
 	world_at(r->w, 5500000000, restart3, r);
 }
 
+/* The leader's disk fails (every fdatasync from now on: EIO) while
+ * clients write: it stops (fail-stop, fsyncgate), and what it told its
+ * clients must hold. Its entries reached its followers before its own sync
+ * (thesis §10.2.1), so a new leader may commit them: a write it answered
+ * must not be called "not applied" unless it cannot be. */
+static struct ns_node *failed_disk;
+
+static void leader_disk_fails_now(void *arg)
+{
+	struct ns_run *r = arg;
+	failed_disk = leader(r);
+	if (!failed_disk) {
+		ns_fail(r, "scenario: no leader whose disk could fail");
+		return;
+	}
+	world_tracef(r->w, "fault: node %llu's disk fails", (unsigned long long)failed_disk->id);
+	simfs_fail(host_disk(failed_disk->h), SIMFS_FDATASYNC, 0, KEEL_EIO, true);
+}
+
+static void disk_replaced(void *arg)
+{
+	struct ns_run *r = arg;
+	if (failed_disk) {
+		if (failed_disk->s && !failed_disk->s->closed)
+			ns_fail(r, "scenario: node %llu still runs on a failed disk",
+				(unsigned long long)failed_disk->id);
+		simfs_fail_clear(host_disk(failed_disk->h));
+	}
+}
+
+static void leader_disk_fails(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	failed_disk = NULL;
+	world_at(r->w, 2000000000, leader_disk_fails_now, r);
+	world_at(r->w, 5000000000, disk_replaced, r);
+}
+
+/* A follower's disk fills (every write from now on: ENOSPC): it stops, the
+ * other two go on, and once given room it restarts from what it had synced
+ * and catches up (the agreement check). */
+static void follower_disk_fills_now(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	failed_disk = NULL;
+	for (uint32_t i = 0; i < r->n_nodes && !failed_disk; i++)
+		if (&r->nodes[i] != l && r->nodes[i].s)
+			failed_disk = &r->nodes[i];
+	if (!l || !failed_disk) {
+		ns_fail(r, "scenario: no leader and follower");
+		return;
+	}
+	world_tracef(r->w, "fault: node %llu's disk is full", (unsigned long long)failed_disk->id);
+	simfs_fail(host_disk(failed_disk->h), SIMFS_WRITE, 0, KEEL_ENOSPC, true);
+}
+
+static void follower_disk_fills(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	failed_disk = NULL;
+	world_at(r->w, 2000000000, follower_disk_fills_now, r);
+	world_at(r->w, 5000000000, disk_replaced, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
 } scenarios[] = {
 	{"leader_outside_config", leader_outside_config},
+	{"leader_disk_fails", leader_disk_fails},
+	{"follower_disk_fills", follower_disk_fills},
 };
 
 uint32_t ns_scenario_count(void)
