@@ -285,6 +285,55 @@ static void globs(void **state)
 	}
 }
 
+/* Hash slots: CRC16-XMODEM's check value (the cluster specification gives
+ * 0x31C3 for "123456789"), then keys whose slots are redis-server 7.0.15's
+ * answers to CLUSTER KEYSLOT (with --cluster-enabled yes): plain keys, hash
+ * tags, an empty tag (the whole key is hashed), the first tag only, a '{'
+ * with no '}' after it. Then every key sharing a tag shares its slot, and
+ * every slot is below 16384. */
+static void slots(void **state)
+{
+	(void)state;
+	assert_int_equal(kv_crc16((const uint8_t *)"123456789", 9), 0x31C3);
+	struct {
+		const char *key;
+		uint16_t slot;
+	} t[] = {
+		{"123456789", 12739},
+		{"foo", 12182},
+		{"bar", 5061},
+		{"somekey", 11058},
+		{"foo{hash_tag}", 2515},
+		{"bar{hash_tag}", 2515},
+		{"{user1000}.following", 3443},
+		{"foo{}{bar}", 8363},
+		{"foo{{bar}}zap", 4015},
+		{"foo{bar}{zap}", 5061},
+		{"", 0},
+		{"{", 4092},
+		{"}", 12090},
+		{"{}", 15257},
+		{"a{b", 13340},
+		{"{a}", 15495},
+		{"x{ab}", 13567},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		uint16_t got = kv_slot((const uint8_t *)t[i].key, strlen(t[i].key));
+		if (got != t[i].slot)
+			fail_msg("slot of '%s': %u, redis-server says %u", t[i].key, got,
+				 t[i].slot);
+	}
+	uint8_t key[40];
+	for (uint32_t n = 0; n < 2000; n++) {
+		int len = snprintf((char *)key, sizeof key, "pre%u{tag%u}post%u", n, n % 7, n * 31);
+		char tag[16];
+		int tl = snprintf(tag, sizeof tag, "tag%u", n % 7);
+		assert_int_equal(kv_slot(key, (size_t)len),
+				 kv_slot((const uint8_t *)tag, (size_t)tl));
+		assert_true(kv_slot(key, (size_t)len - 1) < KV_SLOTS);
+	}
+}
+
 /* Every integer argument at its edges (tests/unit/kv_edges.h): keel's
  * reply is redis-server's, byte for byte, and nothing overflows (UBSan
  * stops the suite at the first signed overflow). The keyspace's time is
@@ -1340,6 +1389,7 @@ int main(void)
 		cmocka_unit_test(arity),
 		cmocka_unit_test(expiry),
 		cmocka_unit_test(globs),
+		cmocka_unit_test(slots),
 		cmocka_unit_test(dict_rehash_and_scan),
 		cmocka_unit_test(snapshot_round_trip),
 		cmocka_unit_test(session_keeps_unanswered_replies),
