@@ -41,9 +41,11 @@
 #define ERR_SENT_TIMEOUT                                                              \
 	"-TIMEOUT the write was sent to a leader before it failed here; it may have " \
 	"been applied"
-#define ERR_READ_TIMEOUT "-TIMEOUT the read could not be confirmed in time"
-#define READ_RETRY_MS	 250  /* a read index not answered by then is asked again */
-#define FORWARD_RETRY_MS 1000 /* a forwarded write not answered by then is sent again */
+#define ERR_READ_TIMEOUT  "-TIMEOUT the read could not be confirmed in time"
+#define ERR_STOPPED	  "-ERR the node has stopped"
+#define ERR_STOPPED_WRITE "-ERR the node has stopped; the write was not applied"
+#define READ_RETRY_MS	  250  /* a read index not answered by then is asked again */
+#define FORWARD_RETRY_MS  1000 /* a forwarded write not answered by then is sent again */
 
 static bool starts(const struct rbuf *r, const char *prefix)
 {
@@ -330,7 +332,7 @@ void requests_flush_peers(struct server *s)
 static bool advance(struct server *s, struct creq *q)
 {
 	if (!s->r || raft_stopped(s->r)) {
-		finish_with(s, q, "-ERR the node has stopped");
+		finish_with(s, q, q->is_read ? ERR_STOPPED : ERR_STOPPED_WRITE);
 		return true;
 	}
 	if (q->is_read)

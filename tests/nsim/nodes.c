@@ -178,9 +178,44 @@ struct fault_ev {
 	uint32_t kind, a, b;
 };
 
-enum { F_RESTART = 1, F_UNCUT, F_HEAL_ISOLATE, F_LATENCY };
+enum { F_RESTART = 1, F_UNCUT, F_HEAL_ISOLATE, F_LATENCY, F_DISK_OK };
 
 static void later(struct ns_run *r, uint64_t delay_ns, uint32_t kind, uint32_t a, uint32_t b);
+
+/* The disk fails from now on: every fdatasync (EIO), every write (ENOSPC:
+ * full) or every rename (EIO), at once or after a few more that succeed.
+ * The node must stop at its first failure (fail-stop: a failed sync leaves
+ * the page cache's state unknown) and never tell a client more than it
+ * knows. */
+static void disk_fail(struct ns_run *r, struct ns_node *n)
+{
+	static const struct {
+		enum simfs_op op;
+		int err;
+		const char *what;
+	} kinds[] = {{SIMFS_FDATASYNC, KEEL_EIO, "fdatasync fails"},
+		     {SIMFS_WRITE, KEEL_ENOSPC, "is full"},
+		     {SIMFS_RENAME, KEEL_EIO, "rename fails"}};
+	struct prng *g = world_rng(r->w);
+	uint32_t k = (uint32_t)prng_below(g, 3);
+	uint32_t after = (uint32_t)prng_below(g, 20);
+	world_tracef(r->w, "fault: node %llu's disk %s (after %u more)", (unsigned long long)n->id,
+		     kinds[k].what, after);
+	simfs_fail(host_disk(n->h), kinds[k].op, after, kinds[k].err, true);
+	n->disk_failed = true;
+}
+
+static void disk_replace(struct ns_node *n)
+{
+	if (!n->disk_failed)
+		return;
+	if (n->s && n->s->closed)
+		ns_node_reap(n);
+	world_tracef(n->run->w, "node %llu: its disk works again%s", (unsigned long long)n->id,
+		     n->s ? "" : " (it stopped)");
+	simfs_fail_clear(host_disk(n->h));
+	n->disk_failed = false;
+}
 
 static void fault_fire(void *arg)
 {
@@ -189,6 +224,11 @@ static void fault_fire(void *arg)
 	struct ns_node *na = &r->nodes[f->a], *nb = &r->nodes[f->b];
 	switch (f->kind) {
 	case F_RESTART:
+		if (!na->s && ns_node_live(na) && !na->disk_failed)
+			ns_node_start(na);
+		break;
+	case F_DISK_OK:
+		disk_replace(na);
 		if (!na->s && ns_node_live(na))
 			ns_node_start(na);
 		break;
@@ -265,6 +305,11 @@ static void one_fault(void *arg)
 		world_tracef(r->w, "fault: reset %llu-%llu", (unsigned long long)na->id,
 			     (unsigned long long)r->nodes[b].id);
 		world_reset(r->w, na->h, r->nodes[b].h);
+	} else if (kind < 88) {
+		if (!na->disk_failed) {
+			disk_fail(r, na);
+			later(r, dur, F_DISK_OK, a, a);
+		}
 	} else {
 		world_tracef(r->w, "fault: slow network");
 		world_set_latency(r->w, 1000000, 60000000);
@@ -302,6 +347,7 @@ void ns_heal_all(struct ns_run *r)
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		for (uint32_t k = i + 1; k < r->n_nodes; k++)
 			world_cut(r->w, r->nodes[i].h, r->nodes[k].h, false);
+		disk_replace(&r->nodes[i]);
 		if (!r->nodes[i].s && ns_node_live(&r->nodes[i]))
 			ns_node_start(&r->nodes[i]);
 	}

@@ -40,6 +40,7 @@ struct ns_node {
 	uv_loop_t *loop;
 	struct server_embed embed;
 	bool disk_pending; /* a group commit is scheduled */
+	bool disk_failed;  /* its disk fails (a fault): it stays down until replaced */
 };
 
 enum ns_op {
