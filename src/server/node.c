@@ -814,9 +814,7 @@ void server_stop(struct server *s)
 		}
 		server_process(s);
 	}
-	s->stop_deadline = server_now_ms() + 1000;
-	for (uint32_t i = 0; i < s->n_listeners; i++)
-		uv_read_stop((uv_stream_t *)&s->listeners[i]); /* no new clients */
+	s->stop_deadline = server_now_ms() + 1000; /* no new clients: on_connection (clients.c) */
 }
 
 /* Everything but the committer: after it has stopped or been discarded. */

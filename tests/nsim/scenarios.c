@@ -3,10 +3,16 @@
  * stays caught whatever later changes do to the seeds' traces. A scenario
  * sets the run's parameters (no random faults) and schedules its events;
  * the workload and every check are a seed's. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
+#include "net/frame.h"
 #include "nsim/nsim.h"
+#include "resp/buf.h"
+#include "sim/simfs.h"
 
 static struct ns_node *leader(struct ns_run *r)
 {
@@ -56,11 +62,413 @@ static void leader_outside_config(struct ns_run *r)
 	world_at(r->w, 5500000000, restart3, r);
 }
 
+/* ---- what an operator sees of a node ---- */
+
+struct info_ctx {
+	struct server *s;
+	const char *section;
+	struct rbuf *out;
+};
+
+static void info_in(void *arg)
+{
+	struct info_ctx *c = arg;
+	server_info(c->s, c->section, c->out);
+}
+
+/* Whether node n is running and its INFO section holds line (a whole
+ * "field:value"). */
+static bool info_says(struct ns_node *n, const char *section, const char *line)
+{
+	if (!n->s)
+		return false;
+	struct rbuf out;
+	rbuf_init(&out);
+	struct info_ctx c = {n->s, section, &out};
+	host_enter(n->h, info_in, &c);
+	char want[96];
+	snprintf(want, sizeof want, "\n%s\r\n", line);
+	bool found = out.len && memmem(out.p, out.len, want, strlen(want)) != NULL;
+	rbuf_free(&out);
+	return found;
+}
+
+/* INFO raft's last_contact_ms for member id as node n sees it (what
+ * `keel-cli status` shows), or LLONG_MIN if n does not list it. */
+static long long last_contact(struct ns_node *n, uint64_t id)
+{
+	if (!n->s)
+		return LLONG_MIN;
+	struct rbuf out;
+	rbuf_init(&out);
+	struct info_ctx c = {n->s, "raft", &out};
+	host_enter(n->h, info_in, &c);
+	rbuf_put(&out, "", 1);
+	char want[48];
+	snprintf(want, sizeof want, "raft_member_%llu:", (unsigned long long)id);
+	const char *line = strstr((const char *)out.p, want);
+	const char *f = line ? strstr(line, "last_contact_ms=") : NULL;
+	long long v = f ? strtoll(f + strlen("last_contact_ms="), NULL, 10) : LLONG_MIN;
+	rbuf_free(&out);
+	return v;
+}
+
+/* A scheduled step of a scenario that concerns one node. */
+struct step {
+	struct ns_run *r;
+	uint32_t node;
+	uint32_t other; /* the node it looks at, or was chosen at an earlier step */
+};
+
+static struct step *step_new(struct ns_run *r, uint32_t node)
+{
+	struct step *st = ns_alloc(r, sizeof *st);
+	*st = (struct step){r, node, UINT32_MAX};
+	return st;
+}
+
+/* ---- a graceful stop (SIGTERM) of the leader ---- */
+
+static void stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+static void check_handed_over(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l || l == &r->nodes[st->other])
+		ns_fail(r, "400 ms after SIGTERM of leader %llu, %s leads: it did not hand over",
+			(unsigned long long)r->nodes[st->other].id, l ? "it still" : "no node");
+}
+
+static void check_stopped(void *arg)
+{
+	struct step *st = arg;
+	struct ns_node *n = &st->r->nodes[st->other];
+	if (n->s && !n->s->closed)
+		ns_fail(st->r, "node %llu still runs 1.5 s after SIGTERM",
+			(unsigned long long)n->id);
+}
+
+static void sigterm_leader(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader to stop");
+		return;
+	}
+	st->other = (uint32_t)(l - r->nodes);
+	world_tracef(r->w, "node %llu: SIGTERM", (unsigned long long)l->id);
+	host_enter(l->h, stop_in, l->s);
+	world_at(r->w, world_now_ns(r->w) + 400000000, check_handed_over, st);
+	world_at(r->w, world_now_ns(r->w) + 1500000000, check_stopped, st);
+}
+
+/* SIGTERM of the leader under the workload: it hands leadership to a
+ * caught-up voter at once (a new leader well within an election
+ * timeout), answers what was in flight truthfully (the history's checks),
+ * and stops within its second. */
+static void leader_sigterm(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 2500000000, sigterm_leader, step_new(r, 0));
+}
+
+/* ---- --join ---- */
+
+static void start_joiner(void *arg)
+{
+	struct step *st = arg;
+	struct ns_node *n = &st->r->nodes[st->node];
+	n->kind = NS_ADDED;
+	n->join = true;
+	ns_node_start(n);
+}
+
+static void cut_first(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	for (uint32_t i = 1; i < r->p.nodes; i++)
+		world_cut(r->w, r->nodes[0].h, r->nodes[i].h, st->other == 1);
+}
+
+/* The joiner is a voter of the configuration every member holds, and it
+ * stopped asking (its --join connection closed: told it was added). */
+static void check_joined(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *n = &r->nodes[st->node];
+	for (uint32_t i = 0; i < r->p.nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->r && !raft_config_is_voter(raft_config_of(s->r), n->id))
+			ns_fail(r, "node %llu (--join) is not a voter in node %llu's configuration",
+				(unsigned long long)n->id, (unsigned long long)r->nodes[i].id);
+	}
+	if (n->s && (n->s->join.active || n->s->join.tcp_open))
+		ns_fail(r, "node %llu still asks to join once added", (unsigned long long)n->id);
+	struct ns_node *l = leader(r);
+	long long ms = l ? last_contact(l, n->id) : LLONG_MIN;
+	if (l && (ms < 0 || ms > 1000))
+		ns_fail(r, "leader %llu last heard from node %llu %lld ms ago (INFO raft)",
+			(unsigned long long)l->id, (unsigned long long)n->id, ms);
+}
+
+/* A node started with --join while the member it names knows no leader
+ * (cut off from the others): refused (CLUSTERDOWN), it asks again each
+ * second until the member is back and the leader adds it (AUTO: then
+ * promotes it). */
+static void join_refused_then_added(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	struct step *cut = step_new(r, 0), *uncut = step_new(r, 0);
+	cut->other = 1;
+	uncut->other = 0;
+	world_at(r->w, 1000, cut_first, cut);
+	world_at(r->w, 1500000000, start_joiner, step_new(r, 3));
+	world_at(r->w, 3500000000, cut_first, uncut);
+	world_at(r->w, 5900000000, check_joined, step_new(r, 3));
+}
+
+/* ---- removal ---- */
+
+static void remove_third(void *arg)
+{
+	struct step *st = arg;
+	const char *argv[] = {"RAFT", "REMOVE", "3"};
+	ns_admin_expect(st->r, st->node, 3, argv, "+OK");
+}
+
+/* The removed node says so (INFO raft_role:removed) and answers a request
+ * with -REMOVED; every other member still serves. */
+static void check_removed(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	if (!info_says(&r->nodes[2], "raft", "raft_role:removed"))
+		ns_fail(r, "node 3, removed, does not say raft_role:removed");
+	const char *get[] = {"GET", "k0"};
+	ns_admin_expect(r, 2, 2, get, "-REMOVED");
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (i != 2 && info_says(&r->nodes[i], "raft", "raft_role:removed"))
+			ns_fail(r, "node %llu says raft_role:removed",
+				(unsigned long long)r->nodes[i].id);
+}
+
+/* RAFT REMOVE of a running follower, sent to another follower (which
+ * forwards it): OK, and the removed node is told (FRAME_REMOVED) and
+ * stops taking part. A spare was added first, so three voters remain. */
+static void remove_running_follower(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 500000000, add4, r);
+	world_at(r->w, 4000000000, remove_third, step_new(r, 1));
+	world_at(r->w, 5500000000, check_removed, step_new(r, 2));
+}
+
+/* ---- frames no member sent ---- */
+
+struct forger {
+	struct ns_run *r;
+	struct wconn *c; /* NULL once closed */
+	uint64_t as;	 /* the node id its HELLO claims */
+};
+
+struct forged { /* one frame, sent later */
+	struct forger *f;
+	uint8_t kind;
+	uint8_t payload[64];
+	uint32_t len;
+};
+
+static void on_forger(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	struct forger *f = ctx;
+	if (ev == WCONN_CLOSED) {
+		wconn_close(c);
+		f->c = NULL;
+	}
+}
+
+static void forged_send(struct forger *f, uint8_t kind, const void *p, uint32_t n)
+{
+	uint8_t hdr[FRAME_HDR];
+	frame_header(hdr, kind, p, n);
+	wconn_send(f->c, hdr, sizeof hdr);
+	if (n)
+		wconn_send(f->c, p, n);
+}
+
+static void forged_frame(void *arg)
+{
+	struct forged *g = arg;
+	world_tracef(g->f->r->w, "forged: as node %llu, a frame of kind %u, %u bytes%s",
+		     (unsigned long long)g->f->as, g->kind, g->len, g->f->c ? "" : " (closed)");
+	if (g->f->c)
+		forged_send(g->f, g->kind, g->payload, g->len);
+}
+
+/* A connection to node 1's peer port from a host that is no node,
+ * claiming to be node `as`, and its HELLO. */
+static struct forger *forger_open(struct ns_run *r, uint64_t as)
+{
+	struct forger *f = ns_alloc(r, sizeof *f);
+	memset(f, 0, sizeof *f);
+	f->r = r;
+	f->as = as;
+	f->c = wconn_open(r->w, r->admin_host, host_ip(r->nodes[0].h), 7379, on_forger, f);
+	struct frame_hello h = {.id = as};
+	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.2.1:7379");
+	uint8_t buf[FRAME_HELLO_MAX];
+	size_t n = frame_hello_encode(&h, buf);
+	forged_send(f, FRAME_HELLO, buf, (uint32_t)n);
+	return f;
+}
+
+static void forged_later(struct ns_run *r, struct forger *f, uint64_t after_ns, uint8_t kind,
+			 const void *p, uint32_t n)
+{
+	struct forged *g = ns_alloc(r, sizeof *g);
+	g->f = f;
+	g->kind = kind;
+	memcpy(g->payload, p, n);
+	g->len = n;
+	world_at(r->w, world_now_ns(r->w) + after_ns, forged_frame, g);
+}
+
+static void uncut_first_second(void *arg)
+{
+	struct ns_run *r = arg;
+	world_cut(r->w, r->nodes[0].h, r->nodes[1].h, false);
+}
+
+/* Notices of removal node 1 must not believe: from an id that is no
+ * member; naming an index far past its log; naming the configuration it
+ * holds, which includes it; a payload one byte short (its eighth byte
+ * would be a stale zero of the connection's buffer). Sent on connections
+ * that claim an id, as any process that reaches the peer port can. */
+static void forge_notices(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct raft *c = r->nodes[0].s ? r->nodes[0].s->r : NULL;
+	if (!c) {
+		ns_fail(r, "scenario: node 1 is not running");
+		return;
+	}
+	uint8_t p[8], zeros[64] = {0};
+	raft_index mine = raft_config_index_of(c), last = raft_last_index(c);
+	struct forger *stranger = forger_open(r, 99);
+	bytes_put_u64(p, mine + 1);
+	forged_later(r, stranger, 50000000, FRAME_REMOVED, p, 8);
+	/* node 2 cut off from node 1 meanwhile, or its own connection (a HELLO
+	 * of the same id) would replace the forger's */
+	world_cut(r->w, r->nodes[0].h, r->nodes[1].h, true);
+	world_at(r->w, world_now_ns(r->w) + 400000000, uncut_first_second, r);
+	struct forger *member = forger_open(r, 2);
+	bytes_put_u64(p, last + 512u * 64u + 100000); /* the log grows meanwhile */
+	forged_later(r, member, 50000000, FRAME_REMOVED, p, 8);
+	bytes_put_u64(p, mine);
+	forged_later(r, member, 100000000, FRAME_REMOVED, p, 8);
+	forged_later(r, member, 150000000, 40, zeros, sizeof zeros); /* a kind it ignores */
+	bytes_put_u64(p, mine + 1);
+	forged_later(r, member, 200000000, FRAME_REMOVED, p, 7);
+}
+
+static void check_not_removed(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	if (!r->nodes[0].s || r->nodes[0].s->removed_at ||
+	    (!info_says(&r->nodes[0], "raft", "raft_role:leader") &&
+	     !info_says(&r->nodes[0], "raft", "raft_role:follower")))
+		ns_fail(r, "node 1 believed a notice of removal no member sent");
+}
+
+static void forged_removal_notices(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 2500000000, forge_notices, step_new(r, 0));
+	world_at(r->w, 3500000000, check_not_removed, step_new(r, 0));
+}
+
+/* ---- a disk that fails ---- */
+
+static void fail_disk(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	st->other = (uint32_t)(l - r->nodes);
+	world_tracef(r->w, "node %llu: its disk fails (EIO on every sync)",
+		     (unsigned long long)l->id);
+	simfs_fail(host_disk(l->h), SIMFS_FDATASYNC, 0, KEEL_EIO, true);
+}
+
+static void check_failed_stop(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *n = &r->nodes[st->other];
+	if (n->s && !n->s->closed)
+		ns_fail(r, "node %llu runs on 2 s after its disk failed",
+			(unsigned long long)n->id);
+	simfs_fail_clear(host_disk(n->h));
+	/* the others' INFO: the stopped node silent since, each other heard */
+	for (uint32_t i = 0; i < r->p.nodes; i++) {
+		if (i == st->other)
+			continue;
+		for (uint32_t k = 0; k < r->p.nodes; k++) {
+			long long ms = last_contact(&r->nodes[i], r->nodes[k].id);
+			bool ok = k == i	   ? ms == 0
+				  : k == st->other ? ms >= 1500
+						   : ms >= 0 && ms < 1000;
+			if (!ok)
+				ns_fail(r,
+					"node %llu last heard from node %llu %lld ms ago (INFO "
+					"raft)",
+					(unsigned long long)r->nodes[i].id,
+					(unsigned long long)r->nodes[k].id, ms);
+		}
+	}
+}
+
+/* The leader's disk fails under the workload: it stops (fail-stop), what
+ * it had in flight is answered truthfully (the history's checks), the
+ * others elect a leader and go on, and it recovers once restarted. */
+static void leader_disk_fails(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	struct step *st = step_new(r, 0);
+	world_at(r->w, 2500000000, fail_disk, st);
+	world_at(r->w, 4500000000, check_failed_stop, st);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
 } scenarios[] = {
 	{"leader_outside_config", leader_outside_config},
+	{"leader_sigterm", leader_sigterm},
+	{"join_refused_then_added", join_refused_then_added},
+	{"remove_running_follower", remove_running_follower},
+	{"forged_removal_notices", forged_removal_notices},
+	{"leader_disk_fails", leader_disk_fails},
 };
 
 uint32_t ns_scenario_count(void)
