@@ -317,21 +317,26 @@ static void forged_frame(void *arg)
 		forged_send(g->f, g->kind, g->payload, g->len);
 }
 
-/* A connection to node 1's peer port from a host that is no node,
- * claiming to be node `as`, and its HELLO. */
-static struct forger *forger_open(struct ns_run *r, uint64_t as)
+/* A connection to node r->nodes[to]'s peer port from a host that is no
+ * node, claiming to be node `as`, and its HELLO. */
+static struct forger *forger_to(struct ns_run *r, uint32_t to, uint64_t as)
 {
 	struct forger *f = ns_alloc(r, sizeof *f);
 	memset(f, 0, sizeof *f);
 	f->r = r;
 	f->as = as;
-	f->c = wconn_open(r->w, r->admin_host, host_ip(r->nodes[0].h), 7379, on_forger, f);
+	f->c = wconn_open(r->w, r->admin_host, host_ip(r->nodes[to].h), 7379, on_forger, f);
 	struct frame_hello h = {.id = as};
 	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.2.1:7379");
 	uint8_t buf[FRAME_HELLO_MAX];
 	size_t n = frame_hello_encode(&h, buf);
 	forged_send(f, FRAME_HELLO, buf, (uint32_t)n);
 	return f;
+}
+
+static struct forger *forger_open(struct ns_run *r, uint64_t as)
+{
+	return forger_to(r, 0, as);
 }
 
 static void forged_later(struct ns_run *r, struct forger *f, uint64_t after_ns, uint8_t kind,
@@ -459,6 +464,157 @@ static void leader_disk_fails(struct ns_run *r)
 	world_at(r->w, 4500000000, check_failed_stop, st);
 }
 
+/* ---- a removal proposed but never committed ---- */
+
+/* Whether a running node holds a committed configuration without n. */
+static bool removal_committed_anywhere(struct ns_run *r, const struct ns_node *n)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->r && raft_config_index_of(s->r) <= raft_commit_index(s->r) &&
+		    !raft_config_find(raft_config_of(s->r), n->id))
+			return true;
+	}
+	return false;
+}
+
+static void check_not_told(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		if (info_says(&r->nodes[i], "raft", "raft_role:removed") &&
+		    !removal_committed_anywhere(r, &r->nodes[i]))
+			ns_fail(r,
+				"node %llu says raft_role:removed, but no committed configuration "
+				"leaves it out",
+				(unsigned long long)r->nodes[i].id);
+}
+
+static void uncut_pair(void *arg)
+{
+	struct step *st = arg;
+	world_cut(st->r->w, st->r->nodes[st->node].h, st->r->nodes[st->other].h, false);
+}
+
+/* The leader, cut off from one follower, is asked to remove the other:
+ * RAFT REMOVE answers OK (proposed), but the new configuration cannot
+ * commit (its only other voter is cut off). The follower to be removed
+ * stops hearing from the leader and campaigns; nobody may tell it it was
+ * removed (FRAME_REMOVED) while no committed configuration says so: with
+ * the other follower it elects a leader, which overwrites the proposal. */
+static void cut_and_remove(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	uint32_t li = (uint32_t)(l - r->nodes), x = (li + 1) % 3, y = (li + 2) % 3;
+	world_tracef(r->w, "fault: cut %llu-%llu", (unsigned long long)l->id,
+		     (unsigned long long)r->nodes[y].id);
+	world_cut(r->w, l->h, r->nodes[y].h, true);
+	struct step *uncut = step_new(r, li);
+	uncut->other = y;
+	world_at(r->w, world_now_ns(r->w) + 3500000000, uncut_pair, uncut);
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)r->nodes[x].id);
+	const char *argv[] = {"RAFT", "REMOVE", id};
+	ns_admin_expect(r, li, 3, argv, "+OK");
+	for (uint64_t t = 500000000; t <= 3000000000; t += 500000000)
+		world_at(r->w, world_now_ns(r->w) + t, check_not_told, st);
+}
+
+static void removal_never_committed(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 2500000000, cut_and_remove, step_new(r, 0));
+}
+
+/* ---- made-up ids ---- */
+
+#define STRANGERS 62 /* with the two members, every incoming name the peer port takes */
+
+struct stranger {
+	struct step *st;
+	uint32_t no;
+	struct forger *f;
+};
+
+static void stranger_leaves(void *arg)
+{
+	struct stranger *x = arg;
+	if (x->f->c) {
+		wconn_close(x->f->c);
+		x->f->c = NULL;
+	}
+}
+
+/* One made-up id: its HELLO, a frame, and it leaves. */
+static void stranger_comes(void *arg)
+{
+	struct stranger *x = arg;
+	struct ns_run *r = x->st->r;
+	uint8_t zeros[8] = {0};
+	x->f = forger_to(r, x->st->other, 100 + x->no);
+	forged_later(r, x->f, 20000000, 40, zeros, sizeof zeros); /* a kind it ignores */
+	world_at(r->w, world_now_ns(r->w) + 100000000, stranger_leaves, x);
+}
+
+/* One after another (a peer port takes few connections before their
+ * HELLO at once). */
+static void strangers_call(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	st->other = (uint32_t)(l - r->nodes);
+	for (uint32_t i = 0; i < STRANGERS; i++) {
+		struct stranger *x = ns_alloc(r, sizeof *x);
+		*x = (struct stranger){st, i, NULL};
+		world_at(r->w, world_now_ns(r->w) + i * 10000000ull, stranger_comes, x);
+	}
+}
+
+/* The leader lists every member as heard from (INFO raft), the one added
+ * after the strangers came and went included. */
+static void check_heard(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = &r->nodes[st->other];
+	if (leader(r) != l) {
+		ns_fail(r, "scenario: node %llu no longer leads", (unsigned long long)l->id);
+		return;
+	}
+	for (uint32_t k = 0; k < 4; k++) {
+		long long ms = last_contact(l, r->nodes[k].id);
+		if (k == st->other ? ms != 0 : ms < 0 || ms > 1000)
+			ns_fail(r, "leader %llu last heard from node %llu %lld ms ago (INFO raft)",
+				(unsigned long long)l->id, (unsigned long long)r->nodes[k].id, ms);
+	}
+}
+
+/* Processes that reach the leader's peer port with made-up ids (a HELLO
+ * says any id) and send a frame, then leave: they take no lasting place,
+ * so a node added after them is listed as heard from like the others. */
+static void strangers_take_no_place(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	struct step *st = step_new(r, 0);
+	world_at(r->w, 2000000000, strangers_call, st);
+	world_at(r->w, 3000000000, add4, r);
+	world_at(r->w, 5500000000, check_heard, st);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -469,6 +625,8 @@ static const struct {
 	{"remove_running_follower", remove_running_follower},
 	{"forged_removal_notices", forged_removal_notices},
 	{"leader_disk_fails", leader_disk_fails},
+	{"removal_never_committed", removal_never_committed},
+	{"strangers_take_no_place", strangers_take_no_place},
 };
 
 uint32_t ns_scenario_count(void)
