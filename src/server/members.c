@@ -157,7 +157,7 @@ void members_tick(struct server *s)
 
 bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
-	if (s->removed_at || !s->r)
+	if (s->removed_at)
 		return false;
 	heard_from(s, from);
 	if (kind != FRAME_REMOVED)
