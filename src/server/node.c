@@ -4,7 +4,6 @@
  * entries to the keyspace, answer reads, take snapshots. Also start-up
  * (recovery from the data folder) and the tick. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/mem.h"
@@ -616,16 +615,8 @@ static void join_try(struct server *s)
 		s->join.active = false;
 		return;
 	}
-	char host[sizeof s->cfg.join];
-	memcpy(host, s->cfg.join, sizeof host);
-	char *colon = strrchr(host, ':');
 	struct sockaddr_in a;
-	if (!colon || (*colon = 0, uv_ip4_addr(host, (int)strtol(colon + 1, NULL, 10), &a))) {
-		fprintf(stderr, "[%llu] --join %s: not host:port\n", (unsigned long long)s->cfg.id,
-			s->cfg.join);
-		s->join.active = false;
-		return;
-	}
+	repl_parse_addr(s->cfg.join, &a); /* checked when the command line was read */
 	uv_tcp_init(s->loop, &s->join.tcp);
 	s->join.tcp.data = s;
 	s->join.tcp_open = true;
