@@ -615,6 +615,64 @@ static void strangers_take_no_place(struct ns_run *r)
 	world_at(r->w, 5500000000, check_heard, st);
 }
 
+/* ---- a leader removing itself ---- */
+
+static void isolate(struct ns_run *r, uint32_t a, bool cut)
+{
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		if (i != a)
+			world_cut(r->w, r->nodes[a].h, r->nodes[i].h, cut);
+}
+
+static void reconnect(void *arg)
+{
+	struct step *st = arg;
+	isolate(st->r, st->other, false);
+}
+
+/* As another member, a notice naming the first configuration (index 1). */
+static void forge_old_notice(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	uint8_t p[8];
+	bytes_put_u64(p, 1);
+	struct forger *f = forger_to(r, st->other, r->nodes[(st->other + 1) % 3].id);
+	forged_later(r, f, 20000000, FRAME_REMOVED, p, 8);
+}
+
+/* The leader, cut off from the others, is asked to remove itself: its
+ * configuration then leaves it out, uncommitted. A notice naming an older
+ * configuration (the first) must not make it think itself removed. */
+static void remove_the_leader(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	st->other = (uint32_t)(l - r->nodes);
+	world_tracef(r->w, "fault: isolate node %llu", (unsigned long long)l->id);
+	isolate(r, st->other, true);
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)l->id);
+	const char *argv[] = {"RAFT", "REMOVE", id};
+	ns_admin_expect(r, st->other, 3, argv, "+OK");
+	uint64_t now = world_now_ns(r->w);
+	world_at(r->w, now + 100000000, forge_old_notice, st);
+	world_at(r->w, now + 400000000, check_not_told, st);
+	world_at(r->w, now + 1000000000, reconnect, st);
+}
+
+static void leader_removing_itself(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 2500000000, remove_the_leader, step_new(r, 0));
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -627,6 +685,7 @@ static const struct {
 	{"leader_disk_fails", leader_disk_fails},
 	{"removal_never_committed", removal_never_committed},
 	{"strangers_take_no_place", strangers_take_no_place},
+	{"leader_removing_itself", leader_removing_itself},
 };
 
 uint32_t ns_scenario_count(void)
