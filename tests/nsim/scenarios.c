@@ -673,6 +673,87 @@ static void leader_removing_itself(struct ns_run *r)
 	world_at(r->w, 2500000000, remove_the_leader, step_new(r, 0));
 }
 
+/* ---- time counted in ticks, not in loop passes ---- */
+
+struct pinger {
+	struct step *st;
+	struct wconn *c;
+	uint32_t left;
+};
+
+static void on_pinger(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	struct pinger *p = ctx;
+	size_t n;
+	wconn_data(c, &n);
+	wconn_consume(c, n);
+	if (ev == WCONN_CLOSED) {
+		wconn_close(c);
+		p->c = NULL;
+	}
+}
+
+static void ping_once(void *arg)
+{
+	struct pinger *p = arg;
+	if (!p->c || !p->left--) {
+		if (p->c)
+			wconn_close(p->c);
+		p->c = NULL;
+		return;
+	}
+	wconn_send(p->c, "*1\r\n$4\r\nPING\r\n", 14);
+	world_at(p->st->r->w, world_now_ns(p->st->r->w) + 1000000, ping_once, p);
+}
+
+static void check_still_follows(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	char line[48];
+	snprintf(line, sizeof line, "raft_leader_id:%llu",
+		 (unsigned long long)r->nodes[st->node].id);
+	if (!info_says(&r->nodes[st->other], "raft", line))
+		ns_fail(r,
+			"node %llu, cut off 450 ms ago (under an election timeout), no longer "
+			"names leader %llu",
+			(unsigned long long)r->nodes[st->other].id,
+			(unsigned long long)r->nodes[st->node].id);
+}
+
+/* A follower cut off from the others while a client pings it every
+ * millisecond: its loop runs far more often than it ticks, but it waits an
+ * election timeout (1 s at least) of ticks before it campaigns: it still
+ * names its leader 450 ms on. */
+static void cut_busy_follower(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	st->node = (uint32_t)(l - r->nodes);
+	st->other = (st->node + 1) % 3;
+	world_tracef(r->w, "fault: isolate node %llu", (unsigned long long)r->nodes[st->other].id);
+	isolate(r, st->other, true);
+	struct pinger *p = ns_alloc(r, sizeof *p);
+	*p = (struct pinger){st, NULL, 420};
+	p->c = wconn_open(r->w, r->admin_host, host_ip(r->nodes[st->other].h), 6379, on_pinger, p);
+	uint64_t now = world_now_ns(r->w);
+	world_at(r->w, now + 5000000, ping_once, p);
+	world_at(r->w, now + 450000000, check_still_follows, st);
+	world_at(r->w, now + 600000000, reconnect, st);
+}
+
+static void busy_follower_cut_off(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 2500000000, cut_busy_follower, step_new(r, 0));
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -686,6 +767,7 @@ static const struct {
 	{"removal_never_committed", removal_never_committed},
 	{"strangers_take_no_place", strangers_take_no_place},
 	{"leader_removing_itself", leader_removing_itself},
+	{"busy_follower_cut_off", busy_follower_cut_off},
 };
 
 uint32_t ns_scenario_count(void)
