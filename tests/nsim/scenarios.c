@@ -754,6 +754,48 @@ static void busy_follower_cut_off(struct ns_run *r)
 	world_at(r->w, 2500000000, cut_busy_follower, step_new(r, 0));
 }
 
+/* ---- a read replica is no peer ---- */
+
+struct knock {
+	struct ns_run *r;
+	char where[40];
+	bool answered;
+};
+
+static void on_knock(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	struct knock *k = ctx;
+	if (ev == WCONN_CONNECTED && !k->answered) {
+		k->answered = true;
+		ns_fail(k->r, "a read replica takes connections on its peer port (%s)", k->where);
+	}
+	wconn_close(c);
+}
+
+/* Its peer port (the default, client port + 10000) takes no connection. */
+static void knock_on_replica(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[r->p.nodes];
+	if (n->kind != NS_REPLICA || !n->s) {
+		ns_fail(r, "scenario: the read replica is not running");
+		return;
+	}
+	struct knock *k = ns_alloc(r, sizeof *k);
+	*k = (struct knock){r, "", false};
+	snprintf(k->where, sizeof k->where, "%s:%d", host_ip(n->h), n->s->cfg.peer_port);
+	wconn_open(r->w, r->admin_host, host_ip(n->h), n->s->cfg.peer_port, on_knock, k);
+}
+
+static void replica_is_no_peer(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 1;
+	r->p.replica_clients = 1;
+	world_at(r->w, 2000000000, knock_on_replica, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -768,6 +810,7 @@ static const struct {
 	{"strangers_take_no_place", strangers_take_no_place},
 	{"leader_removing_itself", leader_removing_itself},
 	{"busy_follower_cut_off", busy_follower_cut_off},
+	{"replica_is_no_peer", replica_is_no_peer},
 };
 
 uint32_t ns_scenario_count(void)
