@@ -179,6 +179,13 @@ void ns_admin(struct ns_run *r, uint32_t to, const char *verb, uint64_t id)
 	admin_send(r, to, !strcmp(verb, "REMOVE") ? ADMIN_REMOVE : ADMIN_TRANSFER, who, cmd);
 }
 
+static void check_answered(void *arg)
+{
+	struct admin *a = arg;
+	if (!a->replied)
+		ns_fail(a->r, "admin: %s: no reply in 2 s", a->words);
+}
+
 void ns_admin_expect(struct ns_run *r, uint32_t to, int argc, const char *const *argv,
 		     const char *expect)
 {
@@ -186,6 +193,7 @@ void ns_admin_expect(struct ns_run *r, uint32_t to, int argc, const char *const 
 	resp_cmd(cmd, sizeof cmd, argc, argv);
 	struct admin *a = admin_send(r, to, 0, to, cmd);
 	a->expect = expect;
+	world_at(r->w, world_now_ns(r->w) + 2000000000, check_answered, a);
 	for (int i = 0; i < argc; i++) {
 		size_t len = strlen(a->words);
 		snprintf(a->words + len, sizeof a->words - len, "%s%s", i ? " " : "", argv[i]);

@@ -141,7 +141,7 @@ void ns_membership_add(void *arg); /* a world_at event */
 /* RAFT <verb> <node id> sent to node r->nodes[to] (a scenario's command). */
 void ns_admin(struct ns_run *r, uint32_t to, const char *verb, uint64_t id);
 /* A command of argc words sent to node r->nodes[to] by an operator; its
- * reply must begin with expect (else the run fails). */
+ * reply must come within 2 s and begin with expect (else the run fails). */
 void ns_admin_expect(struct ns_run *r, uint32_t to, int argc, const char *const *argv,
 		     const char *expect);
 

@@ -796,6 +796,62 @@ static void replica_is_no_peer(struct ns_run *r)
 	world_at(r->w, 2000000000, knock_on_replica, r);
 }
 
+/* ---- made-up ids that forward ---- */
+
+static void stranger_forwards(void *arg)
+{
+	struct stranger *x = arg;
+	struct ns_run *r = x->st->r;
+	uint8_t rec[8 + 1 + 4 + 4 + 3];
+	bytes_put_u64(rec, 1); /* the request's id */
+	rec[8] = 0;	       /* a write */
+	bytes_put_u32(rec + 9, 1);
+	bytes_put_u32(rec + 13, 3);
+	memcpy(rec + 17, "abc", 3); /* not a command: answered as malformed */
+	x->f = forger_to(r, x->st->other, 200 + x->no);
+	forged_later(r, x->f, 20000000, FRAME_FORWARD, rec, sizeof rec);
+	world_at(r->w, world_now_ns(r->w) + 100000000, stranger_leaves, x);
+}
+
+static void strangers_forward(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	st->other = (uint32_t)(l - r->nodes);
+	for (uint32_t i = 0; i < RAFT_MEMBERS_MAX; i++) {
+		struct stranger *x = ns_alloc(r, sizeof *x);
+		*x = (struct stranger){st, i, NULL};
+		world_at(r->w, world_now_ns(r->w) + i * 10000000ull, stranger_forwards, x);
+	}
+}
+
+/* A write sent to the member added after the strangers: it forwards it to
+ * the leader, whose reply must come back. */
+static void write_through_new_member(void *arg)
+{
+	struct step *st = arg;
+	const char *argv[] = {"SET", "added", "1"};
+	ns_admin_expect(st->r, 3, 3, argv, "+OK");
+}
+
+/* Made-up ids on the leader's peer port each forward a (malformed)
+ * request, and leave: the leader answers each, and still answers the
+ * requests a member added after them forwards. */
+static void strangers_forward_first(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	struct step *st = step_new(r, 0);
+	world_at(r->w, 2000000000, strangers_forward, st);
+	world_at(r->w, 3000000000, add4, r);
+	world_at(r->w, 5000000000, write_through_new_member, st);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -811,6 +867,7 @@ static const struct {
 	{"leader_removing_itself", leader_removing_itself},
 	{"busy_follower_cut_off", busy_follower_cut_off},
 	{"replica_is_no_peer", replica_is_no_peer},
+	{"strangers_forward_first", strangers_forward_first},
 };
 
 uint32_t ns_scenario_count(void)
