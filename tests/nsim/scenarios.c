@@ -118,12 +118,13 @@ struct step {
 	struct ns_run *r;
 	uint32_t node;
 	uint32_t other; /* the node it looks at, or was chosen at an earlier step */
+	uint32_t count; /* how many (0: the step's own number) */
 };
 
 static struct step *step_new(struct ns_run *r, uint32_t node)
 {
 	struct step *st = ns_alloc(r, sizeof *st);
-	*st = (struct step){r, node, UINT32_MAX};
+	*st = (struct step){r, node, UINT32_MAX, 0};
 	return st;
 }
 
@@ -209,11 +210,12 @@ static void check_joined(void *arg)
 	for (uint32_t i = 0; i < r->p.nodes; i++) {
 		struct server *s = r->nodes[i].s;
 		if (s && s->r && !raft_config_is_voter(raft_config_of(s->r), n->id))
-			ns_fail(r, "node %llu (--join) is not a voter in node %llu's configuration",
+			ns_fail(r, "node %llu, added, is not a voter in node %llu's configuration",
 				(unsigned long long)n->id, (unsigned long long)r->nodes[i].id);
 	}
 	if (n->s && (n->s->join.active || n->s->join.tcp_open))
-		ns_fail(r, "node %llu still asks to join once added", (unsigned long long)n->id);
+		ns_fail(r, "node %llu (--join) still asks to join once added",
+			(unsigned long long)n->id);
 	struct ns_node *l = leader(r);
 	long long ms = l ? last_contact(l, n->id) : LLONG_MIN;
 	if (l && (ms < 0 || ms > 1000))
@@ -576,7 +578,7 @@ static void strangers_call(void *arg)
 		return;
 	}
 	st->other = (uint32_t)(l - r->nodes);
-	for (uint32_t i = 0; i < STRANGERS; i++) {
+	for (uint32_t i = 0; i < (st->count ? st->count : STRANGERS); i++) {
 		struct stranger *x = ns_alloc(r, sizeof *x);
 		*x = (struct stranger){st, i, NULL};
 		world_at(r->w, world_now_ns(r->w) + i * 10000000ull, stranger_comes, x);
@@ -852,6 +854,61 @@ static void strangers_forward_first(struct ns_run *r)
 	world_at(r->w, 5000000000, write_through_new_member, st);
 }
 
+/* A cluster of one: its configuration has a single member, so it learns no
+ * peer from HELLOs (only a node given no configuration yet does): 64
+ * made-up ids take none of its peer slots, and a node added after them is
+ * reached, caught up and promoted. */
+static void strangers_at_a_cluster_of_one(struct ns_run *r)
+{
+	r->p.nodes = 1;
+	r->p.spares = 1;
+	struct step *st = step_new(r, 0);
+	st->count = PEERS_MAX;
+	world_at(r->w, 1000000000, strangers_call, st);
+	world_at(r->w, 2000000000, add4, r);
+	world_at(r->w, 5500000000, check_joined, step_new(r, 1));
+}
+
+/* ---- a learner removed ---- */
+
+static void add_learner_4(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	n->kind = NS_ADDED;
+	ns_node_start(n);
+	char addr[40];
+	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
+	const char *argv[] = {"RAFT", "ADD-LEARNER", "4", addr};
+	ns_admin_expect(r, 0, 4, argv, "+OK");
+}
+
+static void remove_learner_4(void *arg)
+{
+	struct ns_run *r = arg;
+	const char *argv[] = {"RAFT", "REMOVE", "4"};
+	ns_admin_expect(r, 1, 3, argv, "+OK");
+}
+
+static void check_learner_told(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!info_says(&r->nodes[3], "raft", "raft_role:removed"))
+		ns_fail(r, "node 4, a learner removed 1.5 s ago, does not say raft_role:removed");
+}
+
+/* A learner (added without AUTO: never promoted) is removed: it never
+ * campaigns, so only the members' notices (FRAME_REMOVED, sent while the
+ * dropped node is kept connected) can tell it. */
+static void learner_removed(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	world_at(r->w, 3000000000, remove_learner_4, r);
+	world_at(r->w, 4500000000, check_learner_told, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -868,6 +925,8 @@ static const struct {
 	{"busy_follower_cut_off", busy_follower_cut_off},
 	{"replica_is_no_peer", replica_is_no_peer},
 	{"strangers_forward_first", strangers_forward_first},
+	{"strangers_at_a_cluster_of_one", strangers_at_a_cluster_of_one},
+	{"learner_removed", learner_removed},
 };
 
 uint32_t ns_scenario_count(void)
