@@ -190,6 +190,7 @@ void server_apply(struct server *s, const struct raft_entry *e)
 	if (entry_decode(&en, e->data, e->len) != KEEL_OK) {
 		fprintf(stderr, "[%llu] entry %llu does not decode: skipped\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
+		s->stats.skipped_entries++;
 		requests_on_applied(s, e, NULL, 0);
 		return;
 	}

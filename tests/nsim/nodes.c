@@ -411,6 +411,13 @@ void ns_check_agreement(struct ns_run *r)
 		}
 		m[n++] = x;
 	}
+	for (uint32_t i = 0; i < n; i++) /* INFO stats keel_skipped_entries */
+		if (m[i]->s->stats.skipped_entries) {
+			ns_fail(r, "node %llu skipped %llu log entries that did not decode",
+				(unsigned long long)m[i]->id,
+				(unsigned long long)m[i]->s->stats.skipped_entries);
+			return;
+		}
 	for (uint32_t i = 1; i < n; i++)
 		if (raft_applied_index(m[i]->s->r) != raft_applied_index(m[0]->s->r)) {
 			char a[256], b[256], l[160] = "no leader";
