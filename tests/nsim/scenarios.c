@@ -909,6 +909,47 @@ static void learner_removed(struct ns_run *r)
 	world_at(r->w, 4500000000, check_learner_told, r);
 }
 
+/* ---- a burst of membership changes ---- */
+
+struct change {
+	struct ns_run *r;
+	uint32_t no;
+};
+
+/* Change no: even, RAFT ADD-LEARNER of id 10 + no/2 at an address where
+ * nothing listens; odd, RAFT REMOVE of it. */
+static void change_one(void *arg)
+{
+	struct change *ch = arg;
+	char id[24], addr[40];
+	snprintf(id, sizeof id, "%u", 10 + ch->no / 2);
+	snprintf(addr, sizeof addr, "127.0.3.%u:7379", 1 + ch->no / 2);
+	const char *add[] = {"RAFT", "ADD-LEARNER", id, addr};
+	const char *rm[] = {"RAFT", "REMOVE", id};
+	if (ch->no % 2)
+		ns_admin_expect(ch->r, 0, 3, rm, "+OK");
+	else
+		ns_admin_expect(ch->r, 0, 4, add, "+OK");
+}
+
+/* Node 4 joins as a learner; six learners that never start are added and
+ * removed, one change at a time; then node 4 is removed: the members
+ * still keep it connected to tell it (twelve changes do not crowd out
+ * the record of the one it must be told). */
+static void learner_removed_after_a_burst(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	for (uint32_t i = 0; i < 12; i++) {
+		struct change *ch = ns_alloc(r, sizeof *ch);
+		*ch = (struct change){r, i};
+		world_at(r->w, 1500000000 + i * 150000000ull, change_one, ch);
+	}
+	world_at(r->w, 3500000000, remove_learner_4, r);
+	world_at(r->w, 5000000000, check_learner_told, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -927,6 +968,7 @@ static const struct {
 	{"strangers_forward_first", strangers_forward_first},
 	{"strangers_at_a_cluster_of_one", strangers_at_a_cluster_of_one},
 	{"learner_removed", learner_removed},
+	{"learner_removed_after_a_burst", learner_removed_after_a_burst},
 };
 
 uint32_t ns_scenario_count(void)
