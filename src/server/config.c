@@ -59,6 +59,18 @@ static int set_replica_of(struct server_config *c, const char *v, struct keel_er
 	return KEEL_OK;
 }
 
+/* --join host:port: a member's IPv4 address and client port. */
+static int set_join(struct server_config *c, const char *v, struct keel_errmsg *err)
+{
+	struct sockaddr_in a;
+	if (strlen(v) >= sizeof c->join || !repl_parse_addr(v, &a)) {
+		keel_errmsg_set(err, "--join: expected a member's IPv4 host:port, got '%s'", v);
+		return KEEL_EINVAL;
+	}
+	snprintf(c->join, sizeof c->join, "%s", v);
+	return KEEL_OK;
+}
+
 /* databases N: 1 .. KV_DBS_MAX, as a plain decimal number. */
 static int set_databases(struct server_config *c, const char *v, struct keel_errmsg *err)
 {
@@ -288,7 +300,7 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	} else if (!strcmp(name, "segment-mb"))
 		c->segment_bytes = strtoull(v, &end, 10) << 20;
 	else if (!strcmp(name, "join"))
-		snprintf(c->join, sizeof c->join, "%s", v);
+		return set_join(c, v, err);
 	else if (!strcmp(name, "replica-of"))
 		return set_replica_of(c, v, err);
 	else if (!strcmp(name, "replica-compress")) {

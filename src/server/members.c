@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/bytes.h"
 #include "net/frame.h"
 #include "server/server.h"
@@ -41,6 +42,9 @@
  * entries in flight: raft_options msg_entries_max x inflight_msgs_max) */
 #define REMOVED_AHEAD (512u * 64u)
 
+KEEL_STATIC_ASSERT(RAFT_MEMBERS_MAX < PEERS_MAX, "a full table of who was heard from has a "
+						 "slot of a node no longer a member");
+
 int64_t server_last_heard(const struct server *s, uint64_t id)
 {
 	for (uint32_t i = 0; i < s->n_heard; i++)
@@ -49,6 +53,10 @@ int64_t server_last_heard(const struct server *s, uint64_t id)
 	return 0;
 }
 
+/* Only a member of the configuration takes a slot, the one of a node
+ * that has left it if need be: an id made up in a HELLO would keep one for
+ * good, and once every slot was taken a member added later would never be
+ * listed as heard from (INFO raft showed last_contact_ms=-1). */
 static void heard_from(struct server *s, uint64_t id)
 {
 	int64_t now = server_now_ms();
@@ -58,8 +66,15 @@ static void heard_from(struct server *s, uint64_t id)
 			return;
 		}
 	}
-	if (s->n_heard < PEERS_MAX)
-		s->heard[s->n_heard++] = (struct heard){id, now};
+	const struct raft_config *c = raft_config_of(s->r);
+	if (!raft_config_find(c, id))
+		return;
+	uint32_t i = 0; /* a full table has a non-member's slot (above) */
+	while (i < s->n_heard && raft_config_find(c, s->heard[i].id))
+		i++;
+	if (i == s->n_heard)
+		s->n_heard++;
+	s->heard[i] = (struct heard){id, now};
 }
 
 static bool config_committed(const struct server *s)
@@ -147,7 +162,7 @@ bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8
 	heard_from(s, from);
 	if (kind != FRAME_REMOVED)
 		return true;
-	if (n != 8 || !s->r)
+	if (n != 8)
 		return false;
 	raft_index at = bytes_get_u64(p);
 	const struct raft_config *c = raft_config_of(s->r);

@@ -4,7 +4,6 @@
  * entries to the keyspace, answer reads, take snapshots. Also start-up
  * (recovery from the data folder) and the tick. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/mem.h"
@@ -191,6 +190,7 @@ void server_apply(struct server *s, const struct raft_entry *e)
 	if (entry_decode(&en, e->data, e->len) != KEEL_OK) {
 		fprintf(stderr, "[%llu] entry %llu does not decode: skipped\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
+		s->stats.skipped_entries++;
 		requests_on_applied(s, e, NULL, 0);
 		return;
 	}
@@ -616,16 +616,8 @@ static void join_try(struct server *s)
 		s->join.active = false;
 		return;
 	}
-	char host[sizeof s->cfg.join];
-	memcpy(host, s->cfg.join, sizeof host);
-	char *colon = strrchr(host, ':');
 	struct sockaddr_in a;
-	if (!colon || (*colon = 0, uv_ip4_addr(host, (int)strtol(colon + 1, NULL, 10), &a))) {
-		fprintf(stderr, "[%llu] --join %s: not host:port\n", (unsigned long long)s->cfg.id,
-			s->cfg.join);
-		s->join.active = false;
-		return;
-	}
+	repl_parse_addr(s->cfg.join, &a); /* checked when the command line was read */
 	uv_tcp_init(s->loop, &s->join.tcp);
 	s->join.tcp.data = s;
 	s->join.tcp_open = true;
@@ -814,9 +806,7 @@ void server_stop(struct server *s)
 		}
 		server_process(s);
 	}
-	s->stop_deadline = server_now_ms() + 1000;
-	for (uint32_t i = 0; i < s->n_listeners; i++)
-		uv_read_stop((uv_stream_t *)&s->listeners[i]); /* no new clients */
+	s->stop_deadline = server_now_ms() + 1000; /* no new clients: on_connection (clients.c) */
 }
 
 /* Everything but the committer: after it has stopped or been discarded. */

@@ -282,8 +282,20 @@ struct peer_batch *peer_batch_of(struct server *s, uint64_t id)
 	for (uint32_t i = 0; i < s->n_batches; i++)
 		if (s->batches[i].id == id)
 			return &s->batches[i];
-	if (s->n_batches == RAFT_MEMBERS_MAX)
+	if (s->n_batches == RAFT_MEMBERS_MAX) {
+		/* full: the slot of a node that is no member (an id a HELLO made
+		 * up, or a node removed since) with nothing pending is taken
+		 * again, or a member added later could never be answered */
+		for (uint32_t i = 0; i < s->n_batches; i++) {
+			struct peer_batch *o = &s->batches[i];
+			if (!o->fwd.len && !o->rep.len && s->r &&
+			    !raft_config_find(raft_config_of(s->r), o->id)) {
+				o->id = id;
+				return o;
+			}
+		}
 		return NULL;
+	}
 	struct peer_batch *b = &s->batches[s->n_batches++];
 	b->id = id;
 	rbuf_init(&b->fwd);

@@ -354,6 +354,7 @@ struct server {
 	int exit_code;
 	struct {
 		uint64_t commands, writes, reads, forwarded, applied_entries;
+		uint64_t skipped_entries; /* command entries that did not decode */
 		uint64_t snapshots_started, snapshots_taken, snapshots_installed;
 		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;
 		uint64_t snapshot_fork_us;  /* the loop's pause for the last fork() */

@@ -19,6 +19,8 @@ struct admin {
 	uint32_t node; /* the node it concerns */
 	int what;      /* ADMIN_* */
 	bool replied;
+	const char *expect; /* what the reply must begin with (NULL: anything) */
+	char words[96];	    /* the command, as an operator typed it */
 };
 
 enum { ADMIN_ADD = 1, ADMIN_REMOVE, ADMIN_TRANSFER };
@@ -72,16 +74,23 @@ static void on_admin(void *ctx, struct wconn *c, enum wconn_event ev)
 		a->replied = true;
 		world_tracef(r->w, "admin: %.*s", (int)(frame > 2 ? frame - 2 : frame),
 			     (const char *)p);
+		if (a->expect &&
+		    (frame < strlen(a->expect) || memcmp(p, a->expect, strlen(a->expect))))
+			ns_fail(r, "admin: %s answered %.*s, not %s...", a->words,
+				(int)(frame > 2 ? frame - 2 : frame), (const char *)p, a->expect);
 		if (p[0] == '+' && a->what == ADMIN_REMOVE)
 			world_at(r->w, world_now_ns(r->w) + 500000000, retire, &r->nodes[a->node]);
 	} else if (ev != WCONN_CLOSED) {
 		return;
+	} else if (a->expect && !a->replied) {
+		ns_fail(r, "admin: %s: no reply (the connection closed)", a->words);
 	}
 	wconn_close(c);
 	a->conn = NULL;
 }
 
-static void admin_send(struct ns_run *r, uint32_t to, int what, uint32_t node, const char *cmd)
+static struct admin *admin_send(struct ns_run *r, uint32_t to, int what, uint32_t node,
+				const char *cmd)
 {
 	struct admin *a = ns_alloc(r, sizeof *a);
 	memset(a, 0, sizeof *a);
@@ -90,10 +99,12 @@ static void admin_send(struct ns_run *r, uint32_t to, int what, uint32_t node, c
 	a->node = node;
 	snprintf(a->cmd, sizeof a->cmd, "%s", cmd);
 	world_tracef(r->w, "admin: to node %llu: %s", (unsigned long long)r->nodes[to].id,
-		     what == ADMIN_ADD	    ? "RAFT ADD-LEARNER"
-		     : what == ADMIN_REMOVE ? "RAFT REMOVE"
-					    : "RAFT TRANSFER");
+		     what == ADMIN_ADD	      ? "RAFT ADD-LEARNER"
+		     : what == ADMIN_REMOVE   ? "RAFT REMOVE"
+		     : what == ADMIN_TRANSFER ? "RAFT TRANSFER"
+					      : "a scripted command");
 	a->conn = wconn_open(r->w, r->admin_host, host_ip(r->nodes[to].h), 6379, on_admin, a);
+	return a;
 }
 
 static void resp_cmd(char *out, size_t cap, int argc, const char *const *argv)
@@ -166,4 +177,25 @@ void ns_admin(struct ns_run *r, uint32_t to, const char *verb, uint64_t id)
 		if (r->nodes[i].id == id)
 			who = i;
 	admin_send(r, to, !strcmp(verb, "REMOVE") ? ADMIN_REMOVE : ADMIN_TRANSFER, who, cmd);
+}
+
+static void check_answered(void *arg)
+{
+	struct admin *a = arg;
+	if (!a->replied)
+		ns_fail(a->r, "admin: %s: no reply in 2 s", a->words);
+}
+
+void ns_admin_expect(struct ns_run *r, uint32_t to, int argc, const char *const *argv,
+		     const char *expect)
+{
+	char cmd[160];
+	resp_cmd(cmd, sizeof cmd, argc, argv);
+	struct admin *a = admin_send(r, to, 0, to, cmd);
+	a->expect = expect;
+	world_at(r->w, world_now_ns(r->w) + 2000000000, check_answered, a);
+	for (int i = 0; i < argc; i++) {
+		size_t len = strlen(a->words);
+		snprintf(a->words + len, sizeof a->words - len, "%s%s", i ? " " : "", argv[i]);
+	}
 }

@@ -95,6 +95,13 @@ static void start_in(void *arg)
 			cluster,
 			NULL};
 	int argc = (int)(sizeof argv / sizeof *argv) - 1 - (n->kind == NS_FOUNDER ? 0 : 2);
+	char join[40];
+	if (n->join) { /* it asks to be added itself (RAFT ADD-LEARNER ... AUTO) */
+		snprintf(join, sizeof join, "%s:6379", host_ip(r->nodes[0].h));
+		argv[argc] = "--join";
+		argv[argc + 1] = join;
+		argc += 2;
+	}
 	char sources[256] = "";
 	if (n->kind == NS_REPLICA) { /* no --id, no peers: the founders' client ports */
 		for (uint32_t i = 0; i < r->n_nodes; i++) {
@@ -450,6 +457,13 @@ void ns_check_agreement(struct ns_run *r)
 		}
 		m[n++] = x;
 	}
+	for (uint32_t i = 0; i < n; i++) /* INFO stats keel_skipped_entries */
+		if (m[i]->s->stats.skipped_entries) {
+			ns_fail(r, "node %llu skipped %llu log entries that did not decode",
+				(unsigned long long)m[i]->id,
+				(unsigned long long)m[i]->s->stats.skipped_entries);
+			return;
+		}
 	for (uint32_t i = 1; i < n; i++)
 		if (raft_applied_index(m[i]->s->r) != raft_applied_index(m[0]->s->r)) {
 			char a[256], b[256], l[160] = "no leader";

@@ -41,6 +41,7 @@ struct ns_node {
 	struct server_embed embed;
 	bool disk_pending; /* a group commit is scheduled */
 	bool disk_failed;  /* its disk fails (a fault): it stays down until replaced */
+	bool join;	   /* started with --join (the first founder's client port) */
 };
 
 enum ns_op {
@@ -140,6 +141,10 @@ bool ns_membership_fault(struct ns_run *r);
 void ns_membership_add(void *arg); /* a world_at event */
 /* RAFT <verb> <node id> sent to node r->nodes[to] (a scenario's command). */
 void ns_admin(struct ns_run *r, uint32_t to, const char *verb, uint64_t id);
+/* A command of argc words sent to node r->nodes[to] by an operator; its
+ * reply must come within 2 s and begin with expect (else the run fails). */
+void ns_admin_expect(struct ns_run *r, uint32_t to, int argc, const char *const *argv,
+		     const char *expect);
 
 /* scenarios.c */
 uint32_t ns_scenario_count(void);

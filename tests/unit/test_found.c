@@ -1,6 +1,6 @@
 /* tests/unit/test_found.c — what the fuzzers (tests/fuzz/) found in code
  * that has no unit suite of its own, kept fixed: the configuration's
- * ports (server/config.c). Each case is the input the fuzzer reported,
+ * ports and --join's address (server/config.c). Each case is the input the fuzzer reported,
  * or the smallest form of it. */
 #include <string.h>
 
@@ -41,10 +41,28 @@ static void config_ports(void **state)
 	assert_int_equal(parse(5, plain, &err), KEEL_OK);
 }
 
+/* --join names a member's IPv4 host:port: anything else is refused at
+ * start (it used to start, log "not host:port" and never join). */
+static void config_join(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {"127.0.0.1", "localhost:7001", "127.0.0.1:0",
+					  "127.0.0.1:65536", "127.0.0.1:", ":7001", "127.0.0.1:7x"};
+	struct keel_errmsg err;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char *argv[] = {"keel-server", "--id", "1", "--join", (char *)bad[i]};
+		assert_int_equal(parse(5, argv, &err), KEEL_EINVAL);
+		assert_non_null(strstr(err.text, "--join: expected a member's IPv4 host:port"));
+	}
+	char *good[] = {"keel-server", "--id", "1", "--join", "127.0.0.1:7001"};
+	assert_int_equal(parse(5, good, &err), KEEL_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config_ports),
+		cmocka_unit_test(config_join),
 	};
 	return UNIT_RUN("found", tests);
 }

@@ -1,12 +1,14 @@
 /* tests/unit/test_frame.c — src/net/frame.c and src/server/entry.c: the
  * peer envelope, the HELLO payload and the command entry survive a round
  * trip; every truncation waits for more, every flipped byte is refused, a
- * HELLO out of range tells nothing, and a bad entry never decodes. */
+ * HELLO out of range tells nothing, and a bad entry or command never
+ * decodes, down to the smallest ones either side of each bound. */
 #include <stdio.h>
 #include <string.h>
 
 #include "unit.h"
 
+#include "base/mem.h"
 #include "base/prng.h"
 #include "kv/kv.h"
 #include "net/frame.h"
@@ -159,6 +161,19 @@ static void entries_v2_and_dbs(void **state)
 	assert_false(e.reqs[0].h.multi);
 	assert_int_equal(e.reqs[0].cmds[0].argc, 2);
 	entry_free(&e);
+	b.len = 0; /* a version 2 request of two commands was a MULTI/EXEC */
+	rbuf_put(&b, &v2, 1);
+	rbuf_put_u64(&b, 77);
+	rbuf_put_u32(&b, 1);
+	rbuf_put_u64(&b, 5);
+	rbuf_put_u64(&b, 7);
+	rbuf_put_u32(&b, 2);
+	entry_cmd_append(&b, a, 2);
+	entry_cmd_append(&b, a, 2);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
+	assert_true(e.reqs[0].h.multi);
+	assert_int_equal(e.reqs[0].n_cmds, 2);
+	entry_free(&e);
 	const uint32_t bad_dbs[] = {0, KV_DBS_MAX + 1, UINT32_MAX};
 	for (size_t i = 0; i < sizeof bad_dbs / sizeof *bad_dbs; i++) {
 		b.len = 0;
@@ -174,6 +189,128 @@ static void entries_v2_and_dbs(void **state)
 	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
 	assert_int_equal(e.reqs[0].h.db, UINT32_MAX);
 	entry_free(&e);
+	rbuf_free(&b);
+}
+
+static const struct resp_arg flushall[1] = {{(const uint8_t *)"FLUSHALL", 8}};
+
+/* One request of one command, in a fresh buffer. */
+static void one_entry(struct rbuf *b, const struct resp_arg *argv, uint32_t argc)
+{
+	b->len = 0;
+	entry_header(b, 5, 16, 1);
+	entry_req_header(b, &(struct entry_req_head){.session = 1, .seq = 1}, 1);
+	entry_cmd_append(b, argv, argc);
+}
+
+/* The smallest entries decode: one request of a command of one argument
+ * (FLUSHALL), and a command whose arguments are (nearly) empty; what is
+ * not an entry does not: a version keel never wrote, no request, a request
+ * of no command, a command of no argument, a byte past the end. */
+static void entry_edges(void **state)
+{
+	(void)state;
+	struct rbuf b;
+	rbuf_init(&b);
+	struct entry e;
+	one_entry(&b, flushall, 1);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
+	assert_int_equal(e.n_reqs, 1);
+	assert_int_equal(e.reqs[0].n_cmds, 1);
+	assert_int_equal(e.reqs[0].cmds[0].argc, 1);
+	assert_memory_equal(e.reqs[0].cmds[0].argv[0].p, "FLUSHALL", 8);
+	entry_free(&e);
+	const struct resp_arg thin[3] = {
+		{(const uint8_t *)"x", 1}, {(const uint8_t *)"", 0}, {(const uint8_t *)"", 0}};
+	one_entry(&b, thin, 3);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
+	assert_int_equal(e.reqs[0].cmds[0].argc, 3);
+	assert_int_equal(e.reqs[0].cmds[0].argv[2].len, 0);
+	entry_free(&e);
+	b.p[b.len++] = 0; /* a byte past the end */
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_ECORRUPT);
+	one_entry(&b, flushall, 1);
+	const uint8_t versions[] = {0, 1, 4, 255};
+	for (size_t i = 0; i < sizeof versions; i++) {
+		b.p[0] = versions[i];
+		assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_ECORRUPT);
+	}
+	b.len = 0; /* no request */
+	entry_header(&b, 5, 16, 0);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_ECORRUPT);
+	b.len = 0; /* a request of no command */
+	entry_header(&b, 5, 16, 1);
+	entry_req_header(&b, &(struct entry_req_head){0}, 0);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_ECORRUPT);
+	b.len = 0; /* a command of no argument */
+	entry_header(&b, 5, 16, 1);
+	entry_req_header(&b, &(struct entry_req_head){0}, 1);
+	entry_cmd_append(&b, flushall, 0);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_ECORRUPT);
+	rbuf_free(&b);
+}
+
+/* A request holds at most ENTRY_CMDS_MAX commands (a MULTI/EXEC's). */
+static void entry_cmds_max(void **state)
+{
+	(void)state;
+	struct rbuf b;
+	rbuf_init(&b);
+	struct entry e;
+	for (uint32_t n = ENTRY_CMDS_MAX; n <= ENTRY_CMDS_MAX + 1; n++) {
+		b.len = 0;
+		entry_header(&b, 5, 16, 1);
+		entry_req_header(&b, &(struct entry_req_head){.multi = true}, n);
+		for (uint32_t k = 0; k < n; k++)
+			entry_cmd_append(&b, flushall, 1);
+		int rc = entry_decode(&e, b.p, b.len);
+		assert_int_equal(rc, n == ENTRY_CMDS_MAX ? KEEL_OK : KEEL_ECORRUPT);
+		if (rc == KEEL_OK) {
+			assert_int_equal(e.reqs[0].n_cmds, ENTRY_CMDS_MAX);
+			entry_free(&e);
+		}
+	}
+	rbuf_free(&b);
+}
+
+/* One command alone (what a request keeps until it is proposed): decoded
+ * into an array grown as needed; a malformed or overlong one is refused. */
+static void commands(void **state)
+{
+	(void)state;
+	const struct resp_arg set[3] = {
+		{(const uint8_t *)"SET", 3}, {(const uint8_t *)"k", 1}, {(const uint8_t *)"", 0}};
+	struct resp_arg *argv = NULL;
+	uint32_t cap = 0, argc = 0;
+	struct rbuf b;
+	rbuf_init(&b);
+	entry_cmd_append(&b, set, 3);
+	assert_int_equal(entry_cmd_decode(b.p, b.len, &argv, &cap, &argc), KEEL_OK);
+	assert_int_equal(argc, 3);
+	assert_true(cap >= 3);
+	assert_memory_equal(argv[1].p, "k", 1);
+	assert_int_equal(argv[2].len, 0);
+	b.len = 0;
+	entry_cmd_append(&b, flushall, 1);
+	assert_int_equal(entry_cmd_decode(b.p, b.len, &argv, &cap, &argc), KEEL_OK);
+	assert_int_equal(argc, 1);
+	assert_memory_equal(argv[0].p, "FLUSHALL", 8);
+	const struct resp_arg thin[3] = {
+		{(const uint8_t *)"x", 1}, {(const uint8_t *)"", 0}, {(const uint8_t *)"", 0}};
+	b.len = 0;
+	entry_cmd_append(&b, thin, 3);
+	assert_int_equal(entry_cmd_decode(b.p, b.len, &argv, &cap, &argc), KEEL_OK);
+	assert_int_equal(argc, 3);
+	b.p[b.len++] = 'x'; /* a byte past the end */
+	assert_int_equal(entry_cmd_decode(b.p, b.len, &argv, &cap, &argc), KEEL_ECORRUPT);
+	b.len = 0;
+	entry_cmd_append(&b, set, 0); /* no argument */
+	assert_int_equal(entry_cmd_decode(b.p, b.len, &argv, &cap, &argc), KEEL_ECORRUPT);
+	b.len = 0;
+	entry_cmd_append(&b, set, 3);
+	for (size_t k = 0; k < b.len; k++)
+		assert_int_equal(entry_cmd_decode(b.p, k, &argv, &cap, &argc), KEEL_ECORRUPT);
+	keel_free(argv);
 	rbuf_free(&b);
 }
 
@@ -242,9 +379,10 @@ static void hellos(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frames),  cmocka_unit_test(kind_limits),
-		cmocka_unit_test(entries), cmocka_unit_test(entries_v2_and_dbs),
-		cmocka_unit_test(hellos),
+		cmocka_unit_test(frames),	  cmocka_unit_test(kind_limits),
+		cmocka_unit_test(entries),	  cmocka_unit_test(entries_v2_and_dbs),
+		cmocka_unit_test(hellos),	  cmocka_unit_test(entry_edges),
+		cmocka_unit_test(entry_cmds_max), cmocka_unit_test(commands),
 	};
 	return UNIT_RUN("frame", tests);
 }
