@@ -4,9 +4,11 @@
  * sets the run's parameters (no random faults) and schedules its events;
  * the workload and every check are a seed's. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nsim/nsim.h"
+#include "resp/buf.h"
 
 static struct ns_node *leader(struct ns_run *r)
 {
@@ -158,6 +160,185 @@ static void crash_while_receiving_a_snapshot(struct ns_run *r)
 	world_at(r->w, 9000000000, expect_steps, x);
 }
 
+/* ---- a scripted connection: requests sent at once, the replies checked
+ * byte for byte against what they must be ---- */
+
+struct raw {
+	struct ns_run *r;
+	const char *name;
+	struct wconn *conn;
+	struct rbuf req, want;
+	size_t matched;
+	bool hang_up; /* it closes as soon as its requests are sent */
+	bool done;
+};
+
+static void raw_end(struct raw *x)
+{
+	x->done = true;
+	wconn_close(x->conn);
+	x->conn = NULL;
+}
+
+static void on_raw(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	struct raw *x = ctx;
+	if (ev == WCONN_CONNECTED) {
+		wconn_send(c, x->req.p, x->req.len);
+		if (x->hang_up)
+			raw_end(x);
+		return;
+	}
+	if (ev == WCONN_CLOSED) {
+		ns_fail(x->r,
+			"scenario %s: the connection closed after %zu of %zu bytes of replies",
+			x->name, x->matched, x->want.len);
+		x->conn = NULL;
+		return;
+	}
+	size_t n;
+	const uint8_t *p = wconn_data(c, &n);
+	if (x->matched + n > x->want.len || memcmp(p, x->want.p + x->matched, n)) {
+		size_t at = 0;
+		while (at < n && x->matched + at < x->want.len &&
+		       p[at] == x->want.p[x->matched + at])
+			at++;
+		size_t back = at < 20 ? at : 20;
+		ns_fail(x->r, "scenario %s: reply byte %zu is wrong: got \"%.*s\", want \"%.*s\"",
+			x->name, x->matched + at, (int)(n - at + back < 60 ? n - at + back : 60),
+			(const char *)p + at - back,
+			(int)(x->want.len - x->matched - at + back < 60
+				      ? x->want.len - x->matched - at + back
+				      : 60),
+			(const char *)x->want.p + x->matched + at - back);
+		raw_end(x);
+		return;
+	}
+	x->matched += n;
+	wconn_consume(c, n);
+	if (x->matched == x->want.len)
+		raw_end(x);
+}
+
+static void raw_cmd(struct raw *x, const char *cmd)
+{
+	char *dup = strdup(cmd), *save = NULL;
+	const char *a[8];
+	int n = 0;
+	for (char *t = strtok_r(dup, " ", &save); t && n < 8; t = strtok_r(NULL, " ", &save))
+		a[n++] = t;
+	char head[32];
+	snprintf(head, sizeof head, "*%d\r\n", n);
+	rbuf_puts(&x->req, head);
+	for (int i = 0; i < n; i++) {
+		snprintf(head, sizeof head, "$%zu\r\n", strlen(a[i]));
+		rbuf_puts(&x->req, head);
+		rbuf_puts(&x->req, a[i]);
+		rbuf_puts(&x->req, "\r\n");
+	}
+	free(dup);
+}
+
+static struct raw *raw_new(struct ns_run *r, const char *name)
+{
+	struct raw *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	x->name = name;
+	rbuf_init(&x->req);
+	rbuf_init(&x->want);
+	return x;
+}
+
+struct raw_go {
+	struct raw *x;
+	uint32_t node;
+};
+
+static void raw_go(void *arg)
+{
+	struct raw_go *g = arg;
+	struct ns_run *r = g->x->r;
+	g->x->conn =
+		wconn_open(r->w, r->admin_host, host_ip(r->nodes[g->node].h), 6379, on_raw, g->x);
+}
+
+/* At t_ns, x connects to node r->nodes[node] and sends its requests; by
+ * check_ns every reply must have come (unless it hangs up). */
+static void raw_at(struct ns_run *r, struct raw *x, uint32_t node, uint64_t t_ns)
+{
+	struct raw_go *g = ns_alloc(r, sizeof *g);
+	*g = (struct raw_go){x, node};
+	world_at(r->w, t_ns, raw_go, g);
+}
+
+static void raw_check(void *arg)
+{
+	struct raw *x = arg;
+	if (!x->done && !x->r->failed)
+		ns_fail(x->r, "scenario %s: %zu of %zu bytes of replies came", x->name, x->matched,
+			x->want.len);
+	if (x->conn)
+		wconn_close(x->conn);
+	x->conn = NULL;
+	rbuf_free(&x->req);
+	rbuf_free(&x->want);
+}
+
+/* INCRs pipelined on one connection, more than a loop pass serves of one
+ * client (its share: server/clients.c) and more than may be in flight
+ * before reading pauses (10000), a GET after each thousand: every reply
+ * in order, each INCR its own count, each GET the count before it. */
+static struct raw *incr_pipeline(struct ns_run *r, const char *name, const char *key, int n)
+{
+	struct raw *x = raw_new(r, name);
+	char cmd[96], rep[32];
+	for (int i = 1; i <= n; i++) {
+		snprintf(cmd, sizeof cmd, "INCR %s", key);
+		raw_cmd(x, cmd);
+		snprintf(rep, sizeof rep, ":%d\r\n", i);
+		rbuf_puts(&x->want, rep);
+		if (i % 1000 == 0) {
+			snprintf(cmd, sizeof cmd, "GET %s", key);
+			raw_cmd(x, cmd);
+			snprintf(rep, sizeof rep, "%d", i);
+			snprintf(cmd, sizeof cmd, "$%zu\r\n%s\r\n", strlen(rep), rep);
+			rbuf_puts(&x->want, cmd);
+		}
+	}
+	return x;
+}
+
+/* Long pipelines, on the leader and on a follower (which forwards the
+ * writes), with no fault: every reply exact and in order. A client that
+ * sends a pipeline and hangs up at once, a KEEL.REPLICATE the node must
+ * refuse (the connection stays an ordinary one), and client commands
+ * that change the connection's state. */
+static void long_pipelines(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	struct raw *a = incr_pipeline(r, "pipeline to node 1", "big1", 12000);
+	struct raw *b = incr_pipeline(r, "pipeline to node 2", "big2", 3000);
+	raw_at(r, a, 0, 2000000000);
+	raw_at(r, b, 1, 2100000000);
+	struct raw *gone = incr_pipeline(r, "hang-up", "gone", 3000);
+	gone->hang_up = true;
+	raw_at(r, gone, 0, 2200000000);
+	struct raw *rep = raw_new(r, "refused KEEL.REPLICATE");
+	raw_cmd(rep, "KEEL.REPLICATE 1 0 0 gzip x");
+	raw_cmd(rep, "KEEL.REPLICATE 1 0 2 none x");
+	raw_cmd(rep, "PING");
+	rbuf_puts(&rep->want, "-ERR KEEL.REPLICATE: compression must be zstd or none\r\n"
+			      "-ERR KEEL.REPLICATE: version, applied index and empty flag must be "
+			      "unsigned integers (the flag 0 or 1)\r\n+PONG\r\n");
+	raw_at(r, rep, 2, 2300000000);
+	world_at(r->w, 12000000000, raw_check, a);
+	world_at(r->w, 12000000000, raw_check, b);
+	world_at(r->w, 12000000000, raw_check, rep);
+	world_at(r->w, 12000000000, raw_check, gone);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -165,6 +346,7 @@ static const struct {
 	{"leader_outside_config", leader_outside_config},
 	{"snapshot_to_a_follower_behind", snapshot_to_a_follower_behind},
 	{"crash_while_receiving_a_snapshot", crash_while_receiving_a_snapshot},
+	{"long_pipelines", long_pipelines},
 };
 
 uint32_t ns_scenario_count(void)
