@@ -160,6 +160,43 @@ static void crash_while_receiving_a_snapshot(struct ns_run *r)
 	world_at(r->w, 9000000000, expect_steps, x);
 }
 
+/* A read replica that was restarted caught up from its source's log, with
+ * no snapshot. */
+static void expect_no_snapshot(void *arg)
+{
+	struct ns_node *n = arg;
+	if (!n->s || !n->s->replica)
+		ns_fail(n->run, "scenario: replica %s is not running", host_ip(n->h));
+	else if (n->s->stats.snapshots_installed || n->s->replica->follow.stats.snapshots)
+		ns_fail(n->run,
+			"replica %s, back within --replica-max-lag of its source, was sent a "
+			"snapshot: its source's log was not kept for it",
+			host_ip(n->h));
+}
+
+/* Two read replicas of the same source, down one after the other for a
+ * moment while the members take snapshots and purge their logs
+ * (--trailing-entries 10): the source keeps its log for each (a departed
+ * replica's claim, server/replication.c), so each resumes from the log. */
+static void replica_resumes_from_the_log(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 2;
+	r->p.replica_clients = 1;
+	r->p.snapshot_entries = 40;
+	r->p.trailing_entries = 10;
+	struct ns_node *r4 = &r->nodes[3], *r5 = &r->nodes[4];
+	world_at(r->w, 1000000000, crash_ev, r4);
+	world_at(r->w, 1100000000, crash_ev, r5);
+	world_at(r->w, 1800000000, start_ev, r4);
+	world_at(r->w, 1800000000, start_ev, r5);
+	world_at(r->w, 3000000000, crash_ev, r4);
+	world_at(r->w, 3400000000, start_ev, r4);
+	world_at(r->w, 9000000000, expect_no_snapshot, r4);
+	world_at(r->w, 9000000000, expect_no_snapshot, r5);
+}
+
 /* ---- a scripted connection: requests sent at once, the replies checked
  * byte for byte against what they must be ---- */
 
@@ -347,6 +384,7 @@ static const struct {
 	{"snapshot_to_a_follower_behind", snapshot_to_a_follower_behind},
 	{"crash_while_receiving_a_snapshot", crash_while_receiving_a_snapshot},
 	{"long_pipelines", long_pipelines},
+	{"replica_resumes_from_the_log", replica_resumes_from_the_log},
 };
 
 uint32_t ns_scenario_count(void)
