@@ -37,6 +37,13 @@ static void disk_step(void *arg)
 	bool live = n->s && e->starts == n->starts;
 	if (!live)
 		return;
+	/* a read replica shows only what it still has after a crash: it never
+	 * applies past what is durable (docs/replicas.md) */
+	const struct replica_node *rn = n->s->replica;
+	if (rn && rn->applied > rn->durable)
+		ns_fail(n->run, "replica %s applied up to %llu, past what is durable (%llu)",
+			host_ip(n->h), (unsigned long long)rn->applied,
+			(unsigned long long)rn->durable);
 	n->disk_pending = false;
 	host_enter(n->h, disk_step_in, n);
 }

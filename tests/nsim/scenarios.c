@@ -176,25 +176,31 @@ static void expect_no_snapshot(void *arg)
 
 /* Two read replicas of the same source, down one after the other for a
  * moment while the members take snapshots and purge their logs
- * (--trailing-entries 10): the source keeps its log for each (a departed
- * replica's claim, server/replication.c), so each resumes from the log. */
+ * (--trailing-entries 10), and a replica of the first (cascading) down for
+ * a moment while its source takes snapshots of its own: each source keeps
+ * its log for each (a departed replica's claim, server/replication.c), so
+ * each resumes from the log. */
 static void replica_resumes_from_the_log(struct ns_run *r)
 {
 	r->p.nodes = 3;
 	r->p.spares = 0;
-	r->p.replicas = 2;
+	r->p.replicas = 3;
 	r->p.replica_clients = 1;
+	r->p.cascade = true;
 	r->p.snapshot_entries = 40;
 	r->p.trailing_entries = 10;
-	struct ns_node *r4 = &r->nodes[3], *r5 = &r->nodes[4];
+	struct ns_node *r4 = &r->nodes[3], *r5 = &r->nodes[4], *r6 = &r->nodes[5];
 	world_at(r->w, 1000000000, crash_ev, r4);
 	world_at(r->w, 1100000000, crash_ev, r5);
 	world_at(r->w, 1800000000, start_ev, r4);
 	world_at(r->w, 1800000000, start_ev, r5);
-	world_at(r->w, 3000000000, crash_ev, r4);
-	world_at(r->w, 3400000000, start_ev, r4);
+	world_at(r->w, 2500000000, crash_ev, r6);
+	world_at(r->w, 3200000000, start_ev, r6);
+	world_at(r->w, 4000000000, crash_ev, r4);
+	world_at(r->w, 4400000000, start_ev, r4);
 	world_at(r->w, 9000000000, expect_no_snapshot, r4);
 	world_at(r->w, 9000000000, expect_no_snapshot, r5);
+	world_at(r->w, 9000000000, expect_no_snapshot, r6);
 }
 
 /* ---- a scripted connection: requests sent at once, the replies checked
