@@ -212,7 +212,8 @@ struct raw {
 	struct wconn *conn;
 	struct rbuf req, want;
 	size_t matched;
-	bool hang_up; /* it closes as soon as its requests are sent */
+	bool hang_up;	/* it closes as soon as its requests are sent */
+	bool keep_open; /* it stays connected once answered, until checked */
 	bool done;
 };
 
@@ -230,6 +231,10 @@ static void on_raw(void *ctx, struct wconn *c, enum wconn_event ev)
 		wconn_send(c, x->req.p, x->req.len);
 		if (x->hang_up)
 			raw_end(x);
+		return;
+	}
+	if (ev == WCONN_CLOSED && x->done) { /* kept open, answered */
+		x->conn = NULL;
 		return;
 	}
 	if (ev == WCONN_CLOSED) {
@@ -259,7 +264,9 @@ static void on_raw(void *ctx, struct wconn *c, enum wconn_event ev)
 	}
 	x->matched += n;
 	wconn_consume(c, n);
-	if (x->matched == x->want.len)
+	if (x->matched == x->want.len && x->keep_open)
+		x->done = true;
+	else if (x->matched == x->want.len)
 		raw_end(x);
 }
 
@@ -371,11 +378,47 @@ static void long_pipelines(struct ns_run *r)
 	struct raw *rep = raw_new(r, "refused KEEL.REPLICATE");
 	raw_cmd(rep, "KEEL.REPLICATE 1 0 0 gzip x");
 	raw_cmd(rep, "KEEL.REPLICATE 1 0 2 none x");
+	rbuf_puts(&rep->req, "*0\r\n"); /* an empty request: no reply */
 	raw_cmd(rep, "PING");
 	rbuf_puts(&rep->want, "-ERR KEEL.REPLICATE: compression must be zstd or none\r\n"
 			      "-ERR KEEL.REPLICATE: version, applied index and empty flag must be "
 			      "unsigned integers (the flag 0 or 1)\r\n+PONG\r\n");
 	raw_at(r, rep, 2, 2300000000);
+	/* SELECT queued in MULTI moves the connection once EXEC runs */
+	struct raw *sel = raw_new(r, "SELECT in MULTI");
+	const char *sel_cmds[] = {"MULTI",   "SELECT 2", "SET sel v", "EXEC",
+				  "GET sel", "SELECT 0", "GET sel"};
+	for (size_t i = 0; i < sizeof sel_cmds / sizeof *sel_cmds; i++)
+		raw_cmd(sel, sel_cmds[i]);
+	rbuf_puts(&sel->want, "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n+OK\r\n+OK\r\n$1\r\nv\r\n"
+			      "+OK\r\n$-1\r\n");
+	raw_at(r, sel, 1, 2400000000);
+	/* a server command after a write waits for it, and runs once */
+	struct raw *dq = raw_new(r, "deferred CLIENT SETNAME");
+	raw_cmd(dq, "INCR dq");
+	raw_cmd(dq, "CLIENT SETNAME nm");
+	raw_cmd(dq, "CLIENT GETNAME");
+	rbuf_puts(&dq->want, ":1\r\n+OK\r\n$2\r\nnm\r\n");
+	raw_at(r, dq, 0, 2500000000);
+	/* QUIT is not queued by MULTI: it answers and closes */
+	struct raw *quit = raw_new(r, "QUIT in MULTI");
+	raw_cmd(quit, "MULTI");
+	raw_cmd(quit, "QUIT");
+	rbuf_puts(&quit->want, "+OK\r\n+OK\r\n");
+	raw_at(r, quit, 0, 2600000000);
+	/* more connections than the node's first session table holds (64),
+	 * kept open while the workload goes on */
+	for (uint32_t i = 0; i < 70; i++) {
+		struct raw *idle = raw_new(r, "many connections");
+		idle->keep_open = true;
+		raw_cmd(idle, "PING");
+		rbuf_puts(&idle->want, "+PONG\r\n");
+		raw_at(r, idle, 0, 1500000000 + i * 1000000);
+		world_at(r->w, 12000000000, raw_check, idle);
+	}
+	world_at(r->w, 12000000000, raw_check, sel);
+	world_at(r->w, 12000000000, raw_check, dq);
+	world_at(r->w, 12000000000, raw_check, quit);
 	world_at(r->w, 12000000000, raw_check, a);
 	world_at(r->w, 12000000000, raw_check, b);
 	world_at(r->w, 12000000000, raw_check, rep);
