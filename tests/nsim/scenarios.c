@@ -9,6 +9,7 @@
 
 #include "nsim/nsim.h"
 #include "resp/buf.h"
+#include "resp/parse.h"
 
 static struct ns_node *leader(struct ns_run *r)
 {
@@ -17,190 +18,6 @@ static struct ns_node *leader(struct ns_run *r)
 		    raft_role_of(r->nodes[i].s->r) == RAFT_LEADER)
 			return &r->nodes[i];
 	return NULL;
-}
-
-static void crash3(void *arg)
-{
-	ns_node_crash(&((struct ns_run *)arg)->nodes[2]);
-}
-
-static void restart3(void *arg)
-{
-	ns_node_start(&((struct ns_run *)arg)->nodes[2]);
-}
-
-static void add4(void *arg)
-{
-	ns_membership_add(arg); /* the spare: RAFT ADD-LEARNER 4 ... AUTO */
-}
-
-static void transfer_to_4(void *arg)
-{
-	struct ns_run *r = arg;
-	struct ns_node *l = leader(r);
-	if (!l) {
-		ns_fail(r, "scenario: no leader to transfer from");
-		return;
-	}
-	ns_admin(r, (uint32_t)(l - r->nodes), "TRANSFER", 4);
-}
-
-/* A founder down while a node is added and made leader: restarted, its
- * configuration does not hold the leader, whose appends it must answer
- * over a connection of its own (members_follow_leader). */
-static void leader_outside_config(struct ns_run *r)
-{
-	r->p.nodes = 3;
-	r->p.spares = 1;
-	world_at(r->w, 500000000, crash3, r);
-	world_at(r->w, 1000000000, add4, r);
-	world_at(r->w, 4000000000, transfer_to_4, r);
-	world_at(r->w, 5500000000, restart3, r);
-}
-
-static void crash_ev(void *arg)
-{
-	ns_node_crash(arg);
-}
-
-static void start_ev(void *arg)
-{
-	struct ns_node *n = arg;
-	if (!n->s)
-		ns_node_start(n);
-}
-
-/* Node 3 (a follower, or a replica) has had a snapshot sent to it since it
- * last started. */
-static void expect_installed(void *arg)
-{
-	struct ns_node *n = arg;
-	if (!n->s || !n->s->stats.snapshots_installed)
-		ns_fail(n->run,
-			"scenario: %s caught up without a snapshot: the scenario does not "
-			"test what it says",
-			host_ip(n->h));
-}
-
-/* A follower down while the others take snapshots and purge their logs
- * (--trailing-entries 10) is caught up by a snapshot when it returns; a
- * read replica of a read replica (cascading) down as long is caught up by
- * its source's own snapshot, from its file. Once healed every member and
- * replica must hold the same keyspace. */
-static void snapshot_to_a_follower_behind(struct ns_run *r)
-{
-	r->p.nodes = 3;
-	r->p.spares = 0;
-	r->p.replicas = 2;
-	r->p.replica_clients = 1;
-	r->p.cascade = true;
-	r->p.snapshot_entries = 40;
-	r->p.trailing_entries = 10;
-	r->p.replica_max_lag = 20;
-	struct ns_node *n3 = &r->nodes[2], *cascaded = &r->nodes[4];
-	world_at(r->w, 300000000, crash_ev, n3);
-	world_at(r->w, 2500000000, start_ev, n3);
-	world_at(r->w, 500000000, crash_ev, cascaded);
-	world_at(r->w, 3500000000, start_ev, cascaded);
-	world_at(r->w, 9000000000, expect_installed, n3);
-	world_at(r->w, 9000000000, expect_installed, cascaded);
-}
-
-/* Node 3's moments: crashed in the middle of receiving a snapshot (its
- * chunks arrived and it is installed, the install not yet durable), then,
- * back and receiving one again, with the leader crashed at that moment. */
-struct receiving {
-	struct ns_run *r;
-	uint32_t step;
-};
-
-static void when_receiving(void *arg)
-{
-	struct receiving *x = arg;
-	struct ns_run *r = x->r;
-	struct ns_node *n3 = &r->nodes[2];
-	if (x->step == 2 || r->healing)
-		return;
-	if (!n3->s || !n3->s->stats.snapshots_installed || !n3->disk_pending) {
-		world_at(r->w, world_now_ns(r->w) + 20000, when_receiving, x);
-		return;
-	}
-	struct ns_node *victim = x->step == 0 ? n3 : leader(r);
-	world_tracef(r->w, "scenario: node 3 is receiving a snapshot: crash node %llu",
-		     (unsigned long long)(victim ? victim->id : 0));
-	if (victim) {
-		ns_node_crash(victim);
-		world_at(r->w, world_now_ns(r->w) + 300000000, start_ev, victim);
-	}
-	x->step++;
-	world_at(r->w, world_now_ns(r->w) + 20000, when_receiving, x);
-}
-
-static void expect_steps(void *arg)
-{
-	struct receiving *x = arg;
-	if (x->step != 2)
-		ns_fail(x->r, "scenario: node 3 was seen receiving a snapshot %u times of 2",
-			x->step);
-}
-
-static void crash_while_receiving_a_snapshot(struct ns_run *r)
-{
-	r->p.nodes = 3;
-	r->p.spares = 0;
-	r->p.snapshot_entries = 40;
-	r->p.trailing_entries = 10;
-	struct ns_node *n3 = &r->nodes[2];
-	struct receiving *x = ns_alloc(r, sizeof *x);
-	*x = (struct receiving){r, 0};
-	world_at(r->w, 300000000, crash_ev, n3);
-	world_at(r->w, 2500000000, start_ev, n3);
-	world_at(r->w, 2500000000, when_receiving, x);
-	world_at(r->w, 9000000000, expect_installed, n3);
-	world_at(r->w, 9000000000, expect_steps, x);
-}
-
-/* A read replica that was restarted caught up from its source's log, with
- * no snapshot. */
-static void expect_no_snapshot(void *arg)
-{
-	struct ns_node *n = arg;
-	if (!n->s || !n->s->replica)
-		ns_fail(n->run, "scenario: replica %s is not running", host_ip(n->h));
-	else if (n->s->stats.snapshots_installed || n->s->replica->follow.stats.snapshots)
-		ns_fail(n->run,
-			"replica %s, back within --replica-max-lag of its source, was sent a "
-			"snapshot: its source's log was not kept for it",
-			host_ip(n->h));
-}
-
-/* Two read replicas of the same source, down one after the other for a
- * moment while the members take snapshots and purge their logs
- * (--trailing-entries 10), and a replica of the first (cascading) down for
- * a moment while its source takes snapshots of its own: each source keeps
- * its log for each (a departed replica's claim, server/replication.c), so
- * each resumes from the log. */
-static void replica_resumes_from_the_log(struct ns_run *r)
-{
-	r->p.nodes = 3;
-	r->p.spares = 0;
-	r->p.replicas = 3;
-	r->p.replica_clients = 1;
-	r->p.cascade = true;
-	r->p.snapshot_entries = 40;
-	r->p.trailing_entries = 10;
-	struct ns_node *r4 = &r->nodes[3], *r5 = &r->nodes[4], *r6 = &r->nodes[5];
-	world_at(r->w, 1000000000, crash_ev, r4);
-	world_at(r->w, 1100000000, crash_ev, r5);
-	world_at(r->w, 1800000000, start_ev, r4);
-	world_at(r->w, 1800000000, start_ev, r5);
-	world_at(r->w, 2500000000, crash_ev, r6);
-	world_at(r->w, 3200000000, start_ev, r6);
-	world_at(r->w, 4000000000, crash_ev, r4);
-	world_at(r->w, 4400000000, start_ev, r4);
-	world_at(r->w, 9000000000, expect_no_snapshot, r4);
-	world_at(r->w, 9000000000, expect_no_snapshot, r5);
-	world_at(r->w, 9000000000, expect_no_snapshot, r6);
 }
 
 /* ---- a scripted connection: requests sent at once, the replies checked
@@ -214,6 +31,7 @@ struct raw {
 	size_t matched;
 	bool hang_up;	/* it closes as soon as its requests are sent */
 	bool keep_open; /* it stays connected once answered, until checked */
+	bool contains;	/* one reply, holding each line of want (rbuf NUL-ended) */
 	bool done;
 };
 
@@ -224,9 +42,34 @@ static void raw_end(struct raw *x)
 	x->conn = NULL;
 }
 
+/* contains mode: the one reply must hold every line of want */
+static void raw_contains(struct raw *x, struct wconn *c)
+{
+	size_t n, frame;
+	const uint8_t *p = wconn_data(c, &n);
+	if (resp_scan_reply(p, n, &frame) != RESP_OK)
+		return;
+	for (const char *w = (const char *)x->want.p; *w;) {
+		const char *eol = strstr(w, "\r\n");
+		size_t len = eol ? (size_t)(eol - w) + 2 : strlen(w);
+		if (!memmem(p, frame, w, len)) {
+			ns_fail(x->r, "scenario %s: the reply has no line %.*s: %.*s", x->name,
+				(int)len - 2, w, (int)(frame < 400 ? frame : 400), (const char *)p);
+			break;
+		}
+		w += len;
+	}
+	x->matched = x->want.len;
+	raw_end(x);
+}
+
 static void on_raw(void *ctx, struct wconn *c, enum wconn_event ev)
 {
 	struct raw *x = ctx;
+	if (ev == WCONN_DATA && x->contains) {
+		raw_contains(x, c);
+		return;
+	}
 	if (ev == WCONN_CONNECTED) {
 		wconn_send(c, x->req.p, x->req.len);
 		if (x->hang_up)
@@ -333,6 +176,203 @@ static void raw_check(void *arg)
 	x->conn = NULL;
 	rbuf_free(&x->req);
 	rbuf_free(&x->want);
+}
+
+static void crash3(void *arg)
+{
+	ns_node_crash(&((struct ns_run *)arg)->nodes[2]);
+}
+
+static void restart3(void *arg)
+{
+	ns_node_start(&((struct ns_run *)arg)->nodes[2]);
+}
+
+static void add4(void *arg)
+{
+	ns_membership_add(arg); /* the spare: RAFT ADD-LEARNER 4 ... AUTO */
+}
+
+static void transfer_to_4(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader to transfer from");
+		return;
+	}
+	ns_admin(r, (uint32_t)(l - r->nodes), "TRANSFER", 4);
+}
+
+/* A founder down while a node is added and made leader: restarted, its
+ * configuration does not hold the leader, whose appends it must answer
+ * over a connection of its own (members_follow_leader). */
+static void leader_outside_config(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 500000000, crash3, r);
+	world_at(r->w, 1000000000, add4, r);
+	world_at(r->w, 4000000000, transfer_to_4, r);
+	world_at(r->w, 5500000000, restart3, r);
+}
+
+static void crash_ev(void *arg)
+{
+	ns_node_crash(arg);
+}
+
+static void start_ev(void *arg)
+{
+	struct ns_node *n = arg;
+	if (!n->s)
+		ns_node_start(n);
+}
+
+/* Node 3 (a follower, or a replica) has had a snapshot sent to it since it
+ * last started. */
+static void expect_installed(void *arg)
+{
+	struct ns_node *n = arg;
+	if (!n->s || !n->s->stats.snapshots_installed)
+		ns_fail(n->run,
+			"scenario: %s caught up without a snapshot: the scenario does not "
+			"test what it says",
+			host_ip(n->h));
+}
+
+/* A follower down while the others take snapshots and purge their logs
+ * (--trailing-entries 10) is caught up by a snapshot when it returns; a
+ * read replica of a read replica (cascading) down as long is caught up by
+ * its source's own snapshot, from its file. Once healed every member and
+ * replica must hold the same keyspace. */
+static void snapshot_to_a_follower_behind(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 2;
+	r->p.replica_clients = 1;
+	r->p.cascade = true;
+	r->p.snapshot_entries = 40;
+	r->p.trailing_entries = 10;
+	r->p.replica_max_lag = 20;
+	struct ns_node *n3 = &r->nodes[2], *cascaded = &r->nodes[4];
+	world_at(r->w, 300000000, crash_ev, n3);
+	world_at(r->w, 2500000000, start_ev, n3);
+	world_at(r->w, 500000000, crash_ev, cascaded);
+	world_at(r->w, 3500000000, start_ev, cascaded);
+	world_at(r->w, 9000000000, expect_installed, n3);
+	world_at(r->w, 9000000000, expect_installed, cascaded);
+	/* what INFO says of a streaming replica and of its stream */
+	struct raw *info = raw_new(r, "INFO replication of a replica");
+	info->contains = true;
+	raw_cmd(info, "INFO replication");
+	rbuf_puts(&info->want, "keel_role:replica\r\nmaster_link_status:up\r\n"
+			       "keel_replica_state:streaming\r\nkeel_replica_compression:zstd\r\n"
+			       "keel_read_replicas:1\r\n");
+	rbuf_put(&info->want, "", 1);
+	info->want.len--;
+	raw_at(r, info, 3, 9500000000);
+	world_at(r->w, 12000000000, raw_check, info);
+}
+
+/* Node 3's moments: crashed in the middle of receiving a snapshot (its
+ * chunks arrived and it is installed, the install not yet durable), then,
+ * back and receiving one again, with the leader crashed at that moment. */
+struct receiving {
+	struct ns_run *r;
+	uint32_t step;
+};
+
+static void when_receiving(void *arg)
+{
+	struct receiving *x = arg;
+	struct ns_run *r = x->r;
+	struct ns_node *n3 = &r->nodes[2];
+	if (x->step == 2 || r->healing)
+		return;
+	if (!n3->s || !n3->s->stats.snapshots_installed || !n3->disk_pending) {
+		world_at(r->w, world_now_ns(r->w) + 20000, when_receiving, x);
+		return;
+	}
+	struct ns_node *victim = x->step == 0 ? n3 : leader(r);
+	world_tracef(r->w, "scenario: node 3 is receiving a snapshot: crash node %llu",
+		     (unsigned long long)(victim ? victim->id : 0));
+	if (victim) {
+		ns_node_crash(victim);
+		world_at(r->w, world_now_ns(r->w) + 300000000, start_ev, victim);
+	}
+	x->step++;
+	world_at(r->w, world_now_ns(r->w) + 20000, when_receiving, x);
+}
+
+static void expect_steps(void *arg)
+{
+	struct receiving *x = arg;
+	if (x->step != 2)
+		ns_fail(x->r, "scenario: node 3 was seen receiving a snapshot %u times of 2",
+			x->step);
+}
+
+static void crash_while_receiving_a_snapshot(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.snapshot_entries = 40;
+	r->p.trailing_entries = 10;
+	struct ns_node *n3 = &r->nodes[2];
+	struct receiving *x = ns_alloc(r, sizeof *x);
+	*x = (struct receiving){r, 0};
+	world_at(r->w, 300000000, crash_ev, n3);
+	world_at(r->w, 2500000000, start_ev, n3);
+	world_at(r->w, 2500000000, when_receiving, x);
+	world_at(r->w, 9000000000, expect_installed, n3);
+	world_at(r->w, 9000000000, expect_steps, x);
+}
+
+/* A read replica that was restarted caught up from its source's log, with
+ * no snapshot. */
+static void expect_no_snapshot(void *arg)
+{
+	struct ns_node *n = arg;
+	if (!n->s || !n->s->replica)
+		ns_fail(n->run, "scenario: replica %s is not running", host_ip(n->h));
+	else if (n->s->stats.snapshots_installed || n->s->replica->follow.stats.snapshots)
+		ns_fail(n->run,
+			"replica %s, back within --replica-max-lag of its source, was sent a "
+			"snapshot: its source's log was not kept for it",
+			host_ip(n->h));
+}
+
+/* Two read replicas of the same source, down one after the other for a
+ * moment while the members take snapshots and purge their logs
+ * (--trailing-entries 10), and a replica of the first (cascading) down for
+ * a moment while its source takes snapshots of its own: each source keeps
+ * its log for each (a departed replica's claim, server/replication.c), so
+ * each resumes from the log. */
+static void replica_resumes_from_the_log(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 3;
+	r->p.replica_clients = 1;
+	r->p.cascade = true;
+	r->p.snapshot_entries = 40;
+	r->p.trailing_entries = 10;
+	struct ns_node *r4 = &r->nodes[3], *r5 = &r->nodes[4], *r6 = &r->nodes[5];
+	world_at(r->w, 1000000000, crash_ev, r4);
+	world_at(r->w, 1100000000, crash_ev, r5);
+	world_at(r->w, 1800000000, start_ev, r4);
+	world_at(r->w, 1800000000, start_ev, r5);
+	world_at(r->w, 2500000000, crash_ev, r6);
+	world_at(r->w, 3200000000, start_ev, r6);
+	world_at(r->w, 4000000000, crash_ev, r5); /* now the other one first */
+	world_at(r->w, 4100000000, crash_ev, r4);
+	world_at(r->w, 4600000000, start_ev, r4);
+	world_at(r->w, 4600000000, start_ev, r5);
+	world_at(r->w, 9000000000, expect_no_snapshot, r4);
+	world_at(r->w, 9000000000, expect_no_snapshot, r5);
+	world_at(r->w, 9000000000, expect_no_snapshot, r6);
 }
 
 /* INCRs pipelined on one connection, more than a loop pass serves of one
