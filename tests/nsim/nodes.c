@@ -450,6 +450,22 @@ static bool check_snapshots(struct ns_run *r, struct ns_node **m, uint32_t n)
 		    !snapshot_ok(r, x, x->s->replica->applied,
 				 x->s->have_snap ? x->s->snap.index : 0))
 			return false;
+		if (x->kind != NS_REPLICA || !x->s || !x->s->have_snap)
+			continue;
+		/* its snapshot carries the term of the entry at its index, as
+		 * every member that still knows that term has it */
+		for (uint32_t k = 0; k < n; k++) {
+			raft_term t = raft_term_at(m[k]->s->r, x->s->snap.index);
+			if (t && t != x->s->snap.term) {
+				ns_fail(r,
+					"replica %s: its snapshot at %llu has term %llu; member "
+					"%llu has term %llu there",
+					host_ip(x->h), (unsigned long long)x->s->snap.index,
+					(unsigned long long)x->s->snap.term,
+					(unsigned long long)m[k]->id, (unsigned long long)t);
+				return false;
+			}
+		}
 	}
 	return true;
 }

@@ -24,6 +24,7 @@
 
 #include "unit.h"
 
+#include "base/crc32c.h"
 #include "base/prng.h"
 #include "resp/parse.h"
 #include "server/server.h"
@@ -123,8 +124,9 @@ static void roundtrip(const char *req, size_t len, char *buf, size_t cap, size_t
 		ssize_t r = recv(fd, buf + got, cap - 1 - got, MSG_DONTWAIT);
 		if (r > 0)
 			got += (size_t)r;
-		else
-			assert_true(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+		else if (!(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+			fail_msg("the connection ended (recv %zd: %s) after %zu of %zu bytes", r,
+				 r ? strerror(errno) : "EOF", got, want);
 		pump();
 	}
 	buf[got] = 0;
@@ -173,8 +175,24 @@ static void assert_no_child(void)
 	assert_int_equal(errno, ECHILD);
 }
 
-/* The latest snapshot is in the folder under its name, and no .tmp file
- * (a snapshot being written, or one whose child failed) is left. */
+/* Whether a .tmp file (a snapshot being written, or one whose child
+ * failed) is in the folder. */
+static bool tmp_file(void)
+{
+	bool found = false;
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		size_t n = strlen(e->d_name);
+		found |= n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
+	}
+	closedir(d);
+	return found;
+}
+
+/* The latest snapshot is in the folder under its name, whole (its data
+ * the size and checksum the node holds, not empty: the keyspace is not),
+ * and no .tmp file is left. */
 static void assert_files(void)
 {
 	char name[64], path[256];
@@ -183,6 +201,16 @@ static void assert_files(void)
 	snap_name(name, sizeof name, srv.snap.index, srv.snap.term);
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	assert_int_equal(stat(path, &st), 0);
+	assert_true(srv.snap.size > 0);
+	assert_int_equal(st.st_size, SNAP_DATA_OFF + srv.snap.size);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	uint8_t *data = malloc(srv.snap.size);
+	assert_int_equal(fseek(f, SNAP_DATA_OFF, SEEK_SET), 0);
+	assert_int_equal(fread(data, 1, srv.snap.size, f), srv.snap.size);
+	fclose(f);
+	assert_int_equal(crc32c(0, data, srv.snap.size), srv.snap.crc);
+	free(data);
 	DIR *d = opendir(dir);
 	assert_non_null(d);
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
@@ -230,24 +258,33 @@ static void snapshots_in_a_child(void **state)
 	assert_int_equal(getpriority(PRIO_PROCESS, 0), nice0);
 	assert_int_equal(errno, 0);
 
-	/* a child killed before it reports: that snapshot fails, its .tmp
-	 * file goes, and a later one is taken */
+	/* a child killed before it reports, once its .tmp file is there:
+	 * that snapshot fails, nothing of it is adopted, its .tmp file goes,
+	 * and a later one is taken. (A child that reported just before the
+	 * kill landed is an ordinary snapshot: another one is killed.) */
 	double end = now_s() + DEADLINE_S;
-	pid_t killed = 0;
-	while (!killed && now_s() < end) {
+	bool failed = false;
+	raft_index failed_at = 0;
+	uint64_t taken = 0;
+	while (!failed && now_s() < end) {
 		write_round();
-		if (srv.snapshot_child > 0 && srv.snapshot_res_got == 0) {
-			killed = srv.snapshot_child;
-			assert_int_equal(kill(killed, SIGKILL), 0);
-		}
+		while (srv.snapshot_child > 0 && srv.snapshot_res_got == 0 && !tmp_file() &&
+		       now_s() < end)
+			nanosleep(&(struct timespec){0, 100000}, NULL); /* the loop waits */
+		if (srv.snapshot_child <= 0 || srv.snapshot_res_got != 0)
+			continue;
+		pid_t killed = srv.snapshot_child;
+		assert_int_equal(kill(killed, SIGKILL), 0);
+		failed_at = srv.taking.index;
+		taken = srv.stats.snapshots_taken;
+		while (srv.snapshot_child == killed && now_s() < end)
+			pump();
+		assert_int_not_equal(srv.snapshot_child, killed); /* its end was seen */
+		failed = srv.snapshot_res_got < sizeof srv.snapshot_res;
+		wait_idle();
+		assert_files();
 	}
-	assert_true(killed > 0);
-	raft_index failed_at = srv.taking.index;
-	uint64_t taken = srv.stats.snapshots_taken;
-	end = now_s() + DEADLINE_S;
-	while (srv.snapshot_child == killed && now_s() < end)
-		pump();
-	assert_int_not_equal(srv.snapshot_child, killed); /* its end was seen */
+	assert_true(failed);
 	write_until_taken(taken + 1);
 	wait_idle();
 	assert_true(srv.snap.index >= failed_at);
