@@ -133,6 +133,12 @@ static void start_in(void *arg)
 		av[argc++] = "--replica-max-lag";
 		av[argc++] = lag;
 	}
+	char query[24];
+	snprintf(query, sizeof query, "%u", r->p.query_limit);
+	if (r->p.query_limit) {
+		av[argc++] = "--client-query-buffer-limit";
+		av[argc++] = query;
+	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};
 	if (server_config_parse(&s->cfg, argc, av, &err)) {

@@ -96,6 +96,7 @@ struct ns_params {
 	uint32_t trailing_entries; /* the members' --trailing-entries (0: the default) */
 	bool cascade;		   /* the last read replica follows the first one */
 	uint32_t replica_max_lag;  /* every node's --replica-max-lag (0: the default) */
+	uint32_t query_limit;	   /* --client-query-buffer-limit in bytes (0: the default) */
 	uint32_t fault_every_ms;
 };
 

@@ -32,6 +32,7 @@ struct raw {
 	bool hang_up;	/* it closes as soon as its requests are sent */
 	bool keep_open; /* it stays connected once answered, until checked */
 	bool contains;	/* one reply, holding each line of want (rbuf NUL-ended) */
+	bool closed_ok; /* the node closes it once want has come */
 	bool done;
 };
 
@@ -76,7 +77,8 @@ static void on_raw(void *ctx, struct wconn *c, enum wconn_event ev)
 			raw_end(x);
 		return;
 	}
-	if (ev == WCONN_CLOSED && x->done) { /* kept open, answered */
+	if (ev == WCONN_CLOSED && (x->done || (x->closed_ok && x->matched == x->want.len))) {
+		x->done = true; /* kept open and answered, or closed as it must be */
 		x->conn = NULL;
 		return;
 	}
@@ -465,6 +467,39 @@ static void long_pipelines(struct ns_run *r)
 	world_at(r->w, 12000000000, raw_check, gone);
 }
 
+/* GET of a key that makes the request `total` bytes long. */
+static void long_get(struct raw *x, size_t total)
+{
+	size_t key = total - 25; /* "*2\r\n$3\r\nGET\r\n$NNNNNNN\r\n" and "\r\n" */
+	char head[64];
+	snprintf(head, sizeof head, "*2\r\n$3\r\nGET\r\n$%zu\r\n", key);
+	rbuf_puts(&x->req, head);
+	uint8_t *p = rbuf_reserve(&x->req, key + 2);
+	memset(p, 'q', key);
+	memcpy(p + key, "\r\n", 2);
+	x->req.len += key + 2;
+}
+
+/* Redis's client-query-buffer-limit (1 MiB here): a request of exactly
+ * the limit is served; one byte more and the client is closed, with no
+ * reply. */
+static void query_limit_edges(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.query_limit = 1u << 20;
+	struct raw *at = raw_new(r, "a request of exactly the query limit");
+	long_get(at, 1u << 20);
+	rbuf_puts(&at->want, "$-1\r\n");
+	raw_at(r, at, 0, 2000000000);
+	struct raw *over = raw_new(r, "a request one byte over the query limit");
+	long_get(over, (1u << 20) + 1);
+	over->closed_ok = true;
+	raw_at(r, over, 1, 2000000000);
+	world_at(r->w, 12000000000, raw_check, at);
+	world_at(r->w, 12000000000, raw_check, over);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -474,6 +509,7 @@ static const struct {
 	{"crash_while_receiving_a_snapshot", crash_while_receiving_a_snapshot},
 	{"long_pipelines", long_pipelines},
 	{"replica_resumes_from_the_log", replica_resumes_from_the_log},
+	{"query_limit_edges", query_limit_edges},
 };
 
 uint32_t ns_scenario_count(void)
