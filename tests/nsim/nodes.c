@@ -111,7 +111,8 @@ static void start_in(void *arg)
 					 len ? "," : "", host_ip(r->nodes[i].h));
 		}
 		const struct ns_node *first = &r->nodes[r->n_nodes - r->p.replicas];
-		if (r->p.cascade && n == &r->nodes[r->n_nodes - 1] && n != first)
+		bool cascaded = r->p.cascade && n == &r->nodes[r->n_nodes - 1] && n != first;
+		if (cascaded) /* its stream uncompressed: both kinds run */
 			snprintf(sources, sizeof sources, "%s:6379", host_ip(first->h));
 		argv[1] = "--replica-of";
 		argv[2] = sources;
@@ -120,6 +121,10 @@ static void start_in(void *arg)
 		argc -= 2;
 		argv[argc++] = "--snapshot-entries"; /* snapshots of its own */
 		argv[argc++] = snap;
+		if (cascaded) {
+			argv[argc++] = "--replica-compress";
+			argv[argc++] = "no";
+		}
 	}
 	char *av[24] = {0}, trailing[24], lag[24];
 	memcpy(av, argv, (size_t)argc * sizeof *argv);

@@ -276,6 +276,16 @@ static void snapshot_to_a_follower_behind(struct ns_run *r)
 	info->want.len--;
 	raw_at(r, info, 3, 9500000000);
 	world_at(r->w, 12000000000, raw_check, info);
+	struct raw *info2 = raw_new(r, "INFO replication of a cascaded replica");
+	info2->contains = true;
+	raw_cmd(info2, "INFO replication");
+	rbuf_puts(&info2->want, "master_host:127.0.0.4\r\nmaster_link_status:up\r\n"
+				"keel_replica_state:streaming\r\nkeel_replica_compression:none\r\n"
+				"keel_read_replicas:0\r\n");
+	rbuf_put(&info2->want, "", 1);
+	info2->want.len--;
+	raw_at(r, info2, 4, 9500000000);
+	world_at(r->w, 12000000000, raw_check, info2);
 }
 
 /* Node 3's moments: crashed in the middle of receiving a snapshot (its
