@@ -125,8 +125,13 @@ static void roundtrip(const char *req, size_t len, char *buf, size_t cap, size_t
 		if (r > 0)
 			got += (size_t)r;
 		else if (!(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
-			fail_msg("the connection ended (recv %zd: %s) after %zu of %zu bytes", r,
-				 r ? strerror(errno) : "EOF", got, want);
+			fail_msg("the connection ended (recv %zd: %s) after %zu of %zu bytes: "
+				 "%.*s (node: %u clients, snapshot child %d, started %llu, "
+				 "taken %llu)",
+				 r, r ? strerror(errno) : "EOF", got, want, (int)got, buf,
+				 srv.n_clients, (int)srv.snapshot_child,
+				 (unsigned long long)srv.stats.snapshots_started,
+				 (unsigned long long)srv.stats.snapshots_taken);
 		pump();
 	}
 	buf[got] = 0;
@@ -140,7 +145,7 @@ static void write_round(void)
 	size_t len = 0;
 	for (int k = 0; k < ROUND; k++, next_key++)
 		len += (size_t)snprintf(req + len, sizeof req - len,
-					"*3\r\n$3\r\nSET\r\n$5\r\nk%04u\r\n$5\r\nv%04u\r\n",
+					"*3\r\n$3\r\nSET\r\n$8\r\nk%07u\r\n$8\r\nv%07u\r\n",
 					next_key, next_key);
 	roundtrip(req, len, rep, sizeof rep, ROUND * 5);
 	for (int k = 0; k < ROUND; k++)
@@ -176,15 +181,19 @@ static void assert_no_child(void)
 }
 
 /* Whether a .tmp file (a snapshot being written, or one whose child
- * failed) is in the folder. */
-static bool tmp_file(void)
+ * failed) of at least `min` bytes is in the folder. */
+static bool tmp_file(off_t min)
 {
 	bool found = false;
 	DIR *d = opendir(dir);
 	assert_non_null(d);
 	for (struct dirent *e; (e = readdir(d)) != NULL;) {
 		size_t n = strlen(e->d_name);
-		found |= n > 4 && !strcmp(e->d_name + n - 4, ".tmp");
+		char path[512];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		found |= n > 4 && !strcmp(e->d_name + n - 4, ".tmp") && !stat(path, &st) &&
+			 st.st_size >= min;
 	}
 	closedir(d);
 	return found;
@@ -224,8 +233,8 @@ static void assert_files(void)
 static void expect_get(uint32_t k)
 {
 	char req[64], rep[64], want[32];
-	size_t len = (size_t)snprintf(req, sizeof req, "*2\r\n$3\r\nGET\r\n$5\r\nk%04u\r\n", k);
-	snprintf(want, sizeof want, "$5\r\nv%04u\r\n", k);
+	size_t len = (size_t)snprintf(req, sizeof req, "*2\r\n$3\r\nGET\r\n$8\r\nk%07u\r\n", k);
+	snprintf(want, sizeof want, "$8\r\nv%07u\r\n", k);
 	roundtrip(req, len, rep, sizeof rep, strlen(want));
 	assert_string_equal(rep, want);
 }
@@ -258,7 +267,7 @@ static void snapshots_in_a_child(void **state)
 	assert_int_equal(getpriority(PRIO_PROCESS, 0), nice0);
 	assert_int_equal(errno, 0);
 
-	/* a child killed before it reports, once its .tmp file is there:
+	/* a child killed before it reports, once its .tmp file has data:
 	 * that snapshot fails, nothing of it is adopted, its .tmp file goes,
 	 * and a later one is taken. (A child that reported just before the
 	 * kill landed is an ordinary snapshot: another one is killed.) */
@@ -268,8 +277,8 @@ static void snapshots_in_a_child(void **state)
 	uint64_t taken = 0;
 	while (!failed && now_s() < end) {
 		write_round();
-		while (srv.snapshot_child > 0 && srv.snapshot_res_got == 0 && !tmp_file() &&
-		       now_s() < end)
+		while (srv.snapshot_child > 0 && srv.snapshot_res_got == 0 &&
+		       !tmp_file(SNAP_DATA_OFF + 1) && now_s() < end)
 			nanosleep(&(struct timespec){0, 100000}, NULL); /* the loop waits */
 		if (srv.snapshot_child <= 0 || srv.snapshot_res_got != 0)
 			continue;
