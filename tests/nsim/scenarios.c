@@ -378,6 +378,9 @@ static void replica_resumes_from_the_log(struct ns_run *r)
 	world_at(r->w, 1800000000, start_ev, r5);
 	world_at(r->w, 2500000000, crash_ev, r6);
 	world_at(r->w, 3200000000, start_ev, r6);
+	world_at(r->w, 3900000000, expect_no_snapshot, r4); /* each life checked */
+	world_at(r->w, 3900000000, expect_no_snapshot, r5);
+	world_at(r->w, 3900000000, expect_no_snapshot, r6);
 	world_at(r->w, 4000000000, crash_ev, r5); /* now the other one first */
 	world_at(r->w, 4100000000, crash_ev, r4);
 	world_at(r->w, 4600000000, start_ev, r4);
