@@ -455,6 +455,28 @@ static void long_pipelines(struct ns_run *r)
 	raw_cmd(dq, "CLIENT GETNAME");
 	rbuf_puts(&dq->want, ":1\r\n+OK\r\n$2\r\nnm\r\n");
 	raw_at(r, dq, 0, 2500000000);
+	/* one connection, one order after a server command answered at once:
+	 * a GET pipelined before a SET of the same key reads the value before */
+	struct raw *ox = raw_new(r, "SET before");
+	raw_cmd(ox, "SET ox v1");
+	raw_cmd(ox, "SET oy v1");
+	rbuf_puts(&ox->want, "+OK\r\n+OK\r\n");
+	raw_at(r, ox, 0, 2000000000);
+	struct raw *gs = raw_new(r, "GET then SET after CLIENT SETNAME, on the leader");
+	const char *gs_cmds[] = {"CLIENT SETNAME g", "GET ox", "SET ox v2"};
+	for (size_t i = 0; i < sizeof gs_cmds / sizeof *gs_cmds; i++)
+		raw_cmd(gs, gs_cmds[i]);
+	rbuf_puts(&gs->want, "+OK\r\n$2\r\nv1\r\n+OK\r\n");
+	raw_at(r, gs, 0, 2700000000);
+	struct raw *gf = raw_new(r, "GET then SET after CLIENT SETNAME, on a follower");
+	const char *gf_cmds[] = {"CLIENT SETNAME g", "GET oy", "SET oy v2"};
+	for (size_t i = 0; i < sizeof gf_cmds / sizeof *gf_cmds; i++)
+		raw_cmd(gf, gf_cmds[i]);
+	rbuf_puts(&gf->want, "+OK\r\n$2\r\nv1\r\n+OK\r\n");
+	raw_at(r, gf, 1, 2700000000);
+	world_at(r->w, 12000000000, raw_check, ox);
+	world_at(r->w, 12000000000, raw_check, gs);
+	world_at(r->w, 12000000000, raw_check, gf);
 	/* QUIT is not queued by MULTI: it answers and closes */
 	struct raw *quit = raw_new(r, "QUIT in MULTI");
 	raw_cmd(quit, "MULTI");
