@@ -372,6 +372,9 @@ static void replica_resumes_from_the_log(struct ns_run *r)
 	r->p.snapshot_entries = 40;
 	r->p.trailing_entries = 10;
 	struct ns_node *r4 = &r->nodes[3], *r5 = &r->nodes[4], *r6 = &r->nodes[5];
+	world_at(r->w, 500000000, crash_ev, r5); /* before its first snapshot */
+	world_at(r->w, 650000000, start_ev, r5);
+	world_at(r->w, 900000000, expect_no_snapshot, r5);
 	world_at(r->w, 1000000000, crash_ev, r4);
 	world_at(r->w, 1100000000, crash_ev, r5);
 	world_at(r->w, 1800000000, start_ev, r4);
