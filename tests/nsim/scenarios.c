@@ -372,22 +372,18 @@ static void replica_resumes_from_the_log(struct ns_run *r)
 	r->p.snapshot_entries = 40;
 	r->p.trailing_entries = 10;
 	struct ns_node *r4 = &r->nodes[3], *r5 = &r->nodes[4], *r6 = &r->nodes[5];
-	world_at(r->w, 500000000, crash_ev, r5); /* before its first snapshot */
-	world_at(r->w, 650000000, start_ev, r5);
-	world_at(r->w, 900000000, expect_no_snapshot, r5);
-	world_at(r->w, 1000000000, crash_ev, r4);
+	world_at(r->w, 1000000000, crash_ev, r4); /* r4 down long, r5 a moment */
 	world_at(r->w, 1100000000, crash_ev, r5);
-	world_at(r->w, 1800000000, start_ev, r4);
-	world_at(r->w, 1800000000, start_ev, r5);
-	world_at(r->w, 2500000000, crash_ev, r6);
-	world_at(r->w, 3200000000, start_ev, r6);
-	world_at(r->w, 3900000000, expect_no_snapshot, r4); /* each life checked */
-	world_at(r->w, 3900000000, expect_no_snapshot, r5);
-	world_at(r->w, 3900000000, expect_no_snapshot, r6);
-	world_at(r->w, 4000000000, crash_ev, r5); /* now the other one first */
-	world_at(r->w, 4100000000, crash_ev, r4);
-	world_at(r->w, 4600000000, start_ev, r4);
-	world_at(r->w, 4600000000, start_ev, r5);
+	world_at(r->w, 1600000000, start_ev, r5);
+	world_at(r->w, 2300000000, start_ev, r4);
+	world_at(r->w, 3500000000, crash_ev, r6); /* its source r4 keeps its log */
+	world_at(r->w, 4100000000, start_ev, r6);
+	world_at(r->w, 4900000000, expect_no_snapshot, r4); /* each life checked */
+	world_at(r->w, 4900000000, expect_no_snapshot, r5);
+	world_at(r->w, 4900000000, expect_no_snapshot, r6);
+	world_at(r->w, 5000000000, crash_ev, r5); /* now r5 first, and long */
+	world_at(r->w, 5100000000, crash_ev, r4);
+	world_at(r->w, 5600000000, start_ev, r4); /* r5: the heal starts it */
 	world_at(r->w, 9000000000, expect_no_snapshot, r4);
 	world_at(r->w, 9000000000, expect_no_snapshot, r5);
 	world_at(r->w, 9000000000, expect_no_snapshot, r6);
