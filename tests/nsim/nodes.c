@@ -138,11 +138,16 @@ static void start_in(void *arg)
 		av[argc++] = "--replica-max-lag";
 		av[argc++] = lag;
 	}
-	char query[24];
+	char query[24], session[24];
 	snprintf(query, sizeof query, "%u", r->p.query_limit);
 	if (r->p.query_limit) {
 		av[argc++] = "--client-query-buffer-limit";
 		av[argc++] = query;
+	}
+	snprintf(session, sizeof session, "%u", r->p.session_ms);
+	if (r->p.session_ms) {
+		av[argc++] = "--session-timeout-ms";
+		av[argc++] = session;
 	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};

@@ -29,10 +29,11 @@ struct raw {
 	struct wconn *conn;
 	struct rbuf req, want;
 	size_t matched;
-	bool hang_up;	/* it closes as soon as its requests are sent */
-	bool keep_open; /* it stays connected once answered, until checked */
-	bool contains;	/* one reply, holding each line of want (rbuf NUL-ended) */
-	bool closed_ok; /* the node closes it once want has come */
+	bool hang_up;	  /* it closes as soon as its requests are sent */
+	bool keep_open;	  /* it stays connected once answered, until checked */
+	bool contains;	  /* one reply, holding each line of want (rbuf NUL-ended) */
+	bool closed_ok;	  /* the node closes it once want has come */
+	struct rbuf req2; /* sent later on the same connection (raw_then) */
 	bool done;
 };
 
@@ -141,6 +142,7 @@ static struct raw *raw_new(struct ns_run *r, const char *name)
 	x->r = r;
 	x->name = name;
 	rbuf_init(&x->req);
+	rbuf_init(&x->req2);
 	rbuf_init(&x->want);
 	return x;
 }
@@ -167,6 +169,21 @@ static void raw_at(struct ns_run *r, struct raw *x, uint32_t node, uint64_t t_ns
 	world_at(r->w, t_ns, raw_go, g);
 }
 
+static void raw_send2(void *arg)
+{
+	struct raw *x = arg;
+	if (x->conn)
+		wconn_send(x->conn, x->req2.p, x->req2.len);
+	else
+		ns_fail(x->r, "scenario %s: not connected when its second part was due", x->name);
+}
+
+/* x sends req2 at t_ns, on the same connection (it stays open until). */
+static void raw_then(struct ns_run *r, struct raw *x, uint64_t t_ns)
+{
+	world_at(r->w, t_ns, raw_send2, x);
+}
+
 static void raw_check(void *arg)
 {
 	struct raw *x = arg;
@@ -177,6 +194,7 @@ static void raw_check(void *arg)
 		wconn_close(x->conn);
 	x->conn = NULL;
 	rbuf_free(&x->req);
+	rbuf_free(&x->req2);
 	rbuf_free(&x->want);
 }
 
@@ -534,6 +552,27 @@ static void query_limit_edges(struct ns_run *r)
 	world_at(r->w, 12000000000, raw_check, over);
 }
 
+/* A connection idle past --session-timeout-ms (5001 ms) loses its
+ * session; its next write, with every write before it answered, starts the
+ * session again and is applied (client_ack: its own number). */
+static void session_expired_between_writes(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.session_ms = 5001;
+	struct raw *x = raw_new(r, "a write after the session expired");
+	raw_cmd(x, "SET se 1");
+	struct raw tmp = *x; /* the second part, built as the first */
+	tmp.req = x->req2;
+	raw_cmd(&tmp, "SET se 2");
+	raw_cmd(&tmp, "GET se");
+	x->req2 = tmp.req;
+	rbuf_puts(&x->want, "+OK\r\n+OK\r\n$1\r\n2\r\n");
+	raw_at(r, x, 0, 1000000000);
+	raw_then(r, x, 8500000000);
+	world_at(r->w, 12000000000, raw_check, x);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -544,6 +583,7 @@ static const struct {
 	{"long_pipelines", long_pipelines},
 	{"replica_resumes_from_the_log", replica_resumes_from_the_log},
 	{"query_limit_edges", query_limit_edges},
+	{"session_expired_between_writes", session_expired_between_writes},
 };
 
 uint32_t ns_scenario_count(void)
