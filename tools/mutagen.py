@@ -72,6 +72,7 @@ SUITES = {
     "test_kv": (["build/asan/unit/test_kv"], ["build/asan/unit/test_kv"], 120),
     "test_frame": (["build/asan/unit/test_frame"], ["build/asan/unit/test_frame"], 60),
     "test_replica": (["build/asan/unit/test_replica"], ["build/asan/unit/test_replica"], 120),
+    "test_snapfork": (["build/asan/unit/test_snapfork"], ["build/asan/unit/test_snapfork"], 120),
     "scenario": (["build/asan/scenario"], ["build/asan/scenario", "tests/sim/scenarios"], 60),
     # the first seeds alone first: most mutants the simulator kills die there
     "sim-quick": (["build/asan/sim"], ["build/asan/sim", "--seeds", "{simq}", "--first", "1"],
@@ -100,6 +101,7 @@ SUITES_FOR = {
     "src/server/persist.c": ["sim-quick", "sim", "nsim-scenario", "nsim-quick", "nsim"],
     "src/server/entry.c": ["test_frame", "nsim-scenario", "nsim-quick", "nsim"],
     "src/server/": ["nsim-scenario", "nsim-quick", "nsim"],
+    "src/server/snapshots.c": ["test_snapfork", "nsim-scenario", "nsim-quick", "nsim"],
     "src/kv/session.c": ["test_kv", "nsim-scenario", "nsim-quick", "nsim"],
     "src/replica/": ["test_replica", "nsim-scenario", "nsim-quick", "nsim"],
 }

@@ -543,6 +543,8 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 		apply_one(s, &e);
 	}
 	r->durable = r->received = r->applied;
+	/* what its log holds above its snapshot counts toward the next one */
+	r->since_snap = r->applied - (s->have_snap ? s->snap.index : 0);
 	storage_loaded_release(s->st);
 	/* what its source calls it (INFO replication, the log it keeps for
 	 * it): its client address, after its id if it was given one */

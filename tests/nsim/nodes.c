@@ -37,6 +37,13 @@ static void disk_step(void *arg)
 	bool live = n->s && e->starts == n->starts;
 	if (!live)
 		return;
+	/* a read replica shows only what it still has after a crash: it never
+	 * applies past what is durable (docs/replicas.md) */
+	const struct replica_node *rn = n->s->replica;
+	if (rn && rn->applied > rn->durable)
+		ns_fail(n->run, "replica %s applied up to %llu, past what is durable (%llu)",
+			host_ip(n->h), (unsigned long long)rn->applied,
+			(unsigned long long)rn->durable);
 	n->disk_pending = false;
 	host_enter(n->h, disk_step_in, n);
 }
@@ -110,15 +117,48 @@ static void start_in(void *arg)
 				snprintf(sources + len, sizeof sources - len, "%s%s:6379",
 					 len ? "," : "", host_ip(r->nodes[i].h));
 		}
+		const struct ns_node *first = &r->nodes[r->n_nodes - r->p.replicas];
+		bool cascaded = r->p.cascade && n == &r->nodes[r->n_nodes - 1] && n != first;
+		if (cascaded) /* its stream uncompressed: both kinds run */
+			snprintf(sources, sizeof sources, "%s:6379", host_ip(first->h));
 		argv[1] = "--replica-of";
 		argv[2] = sources;
 		argv[7] = "--trailing-entries";
 		argv[8] = "50";
 		argc -= 2;
+		argv[argc++] = "--snapshot-entries"; /* snapshots of its own */
+		argv[argc++] = snap;
+		if (cascaded) {
+			argv[argc++] = "--replica-compress";
+			argv[argc++] = "no";
+		}
+	}
+	char *av[24] = {0}, trailing[24], lag[24];
+	memcpy(av, argv, (size_t)argc * sizeof *argv);
+	snprintf(trailing, sizeof trailing, "%u", r->p.trailing_entries);
+	if (r->p.trailing_entries && n->kind != NS_REPLICA) {
+		av[argc++] = "--trailing-entries";
+		av[argc++] = trailing;
+	}
+	snprintf(lag, sizeof lag, "%u", r->p.replica_max_lag);
+	if (r->p.replica_max_lag) {
+		av[argc++] = "--replica-max-lag";
+		av[argc++] = lag;
+	}
+	char query[24], session[24];
+	snprintf(query, sizeof query, "%u", r->p.query_limit);
+	if (r->p.query_limit) {
+		av[argc++] = "--client-query-buffer-limit";
+		av[argc++] = query;
+	}
+	snprintf(session, sizeof session, "%u", r->p.session_ms);
+	if (r->p.session_ms) {
+		av[argc++] = "--session-timeout-ms";
+		av[argc++] = session;
 	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};
-	if (server_config_parse(&s->cfg, argc, argv, &err)) {
+	if (server_config_parse(&s->cfg, argc, av, &err)) {
 		ns_fail(r, "node %llu: its command line: %s", (unsigned long long)n->id, err.text);
 		keel_free(s);
 		return;
@@ -436,6 +476,69 @@ static void describe(const struct ns_node *n, char *out, size_t cap)
 		 (unsigned long long)raft_config_index_of(c));
 }
 
+/* Once quiet, every member (and read replica) has a snapshot of its own
+ * within --snapshot-entries of what it applied: snapshots are taken as the
+ * log grows, adopted, and the same one kept to send (server/snapshots.c). */
+static bool snapshot_ok(struct ns_run *r, const struct ns_node *n, uint64_t applied,
+			uint64_t snap_index)
+{
+	const struct server *s = n->s;
+	const char *what = s->replica ? "replica" : "member";
+	if (snapshots_busy(s))
+		return true; /* one in progress: it ends the gap */
+	if (applied - snap_index >= r->p.snapshot_entries) {
+		ns_fail(r,
+			"once quiet, %s %s applied %llu entries since its latest snapshot (at "
+			"%llu): one is due every %u",
+			what, host_ip(n->h), (unsigned long long)(applied - snap_index),
+			(unsigned long long)snap_index, r->p.snapshot_entries);
+		return false;
+	}
+	/* a member sends its followers the bytes it holds (a replica's source
+	 * reads its file) */
+	bool bytes = !s->r || (s->snap_bytes.p && s->snap_bytes.len == s->snap.size);
+	if (snap_index && (!s->have_snap || s->snap.index != snap_index || !bytes)) {
+		ns_fail(r, "%s %s: its snapshot at %llu is not the one it holds to send (%llu)",
+			what, host_ip(n->h), (unsigned long long)snap_index,
+			(unsigned long long)(s->have_snap ? s->snap.index : 0));
+		return false;
+	}
+	return true;
+}
+
+static bool check_snapshots(struct ns_run *r, struct ns_node **m, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct raft_snapshot_meta *sm = raft_snapshot_of(m[i]->s->r);
+		if (!snapshot_ok(r, m[i], raft_applied_index(m[i]->s->r), sm ? sm->index : 0))
+			return false;
+	}
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const struct ns_node *x = &r->nodes[i];
+		if (x->kind == NS_REPLICA && x->s && x->s->replica &&
+		    !snapshot_ok(r, x, x->s->replica->applied,
+				 x->s->have_snap ? x->s->snap.index : 0))
+			return false;
+		if (x->kind != NS_REPLICA || !x->s || !x->s->have_snap)
+			continue;
+		/* its snapshot carries the term of the entry at its index, as
+		 * every member that still knows that term has it */
+		for (uint32_t k = 0; k < n; k++) {
+			raft_term t = raft_term_at(m[k]->s->r, x->s->snap.index);
+			if (t && t != x->s->snap.term) {
+				ns_fail(r,
+					"replica %s: its snapshot at %llu has term %llu; member "
+					"%llu has term %llu there",
+					host_ip(x->h), (unsigned long long)x->s->snap.index,
+					(unsigned long long)x->s->snap.term,
+					(unsigned long long)m[k]->id, (unsigned long long)t);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 /* Every member of the configuration (voters and learners) is running,
  * applied the same entries, and holds the same values. */
 void ns_check_agreement(struct ns_run *r)
@@ -484,6 +587,8 @@ void ns_check_agreement(struct ns_run *r)
 				a, b, l);
 			return;
 		}
+	if (!check_snapshots(r, m, n))
+		return;
 	for (uint32_t i = 0; i < r->n_nodes; i++) { /* the read replicas caught up */
 		struct ns_node *x = &r->nodes[i];
 		if (x->kind != NS_REPLICA)

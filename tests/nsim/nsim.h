@@ -95,6 +95,11 @@ struct ns_params {
 	uint64_t settle_ns; /* then healed; all must agree by the end */
 	uint64_t think_ns;  /* a client's pause between operations, at most */
 	uint32_t snapshot_entries;
+	uint32_t trailing_entries; /* the members' --trailing-entries (0: the default) */
+	bool cascade;		   /* the last read replica follows the first one */
+	uint32_t replica_max_lag;  /* every node's --replica-max-lag (0: the default) */
+	uint32_t query_limit;	   /* --client-query-buffer-limit in bytes (0: the default) */
+	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
 	uint32_t fault_every_ms;
 };
 
