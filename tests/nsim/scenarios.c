@@ -75,16 +75,36 @@ static void start_replica(void *arg)
 		ns_node_start(n);
 }
 
-static void crash1(void *arg)
+/* Polled every ms: once the replica is receiving a snapshot, the source
+ * sending it crashes. */
+static void crash_source_mid_snapshot(void *arg)
 {
-	ns_node_crash(&((struct ns_run *)arg)->nodes[0]);
+	struct ns_run *r = arg;
+	const struct server *s = replica(r)->s;
+	if (s && s->replica && s->replica->follow.state == REPL_CATCHUP) {
+		const struct repl_follow *f = &s->replica->follow;
+		for (uint32_t i = 0; i < r->p.nodes; i++) {
+			size_t n = strlen(host_ip(r->nodes[i].h));
+			if (!strncmp(f->sources[f->cur], host_ip(r->nodes[i].h), n) &&
+			    f->sources[f->cur][n] == ':') {
+				world_tracef(r->w, "scenario: node %u crashes mid-snapshot", i + 1);
+				ns_node_crash(&r->nodes[i]);
+				return;
+			}
+		}
+	}
+	if (world_now_ns(r->w) < 4000000000)
+		world_at(r->w, world_now_ns(r->w) + 1000000, crash_source_mid_snapshot, r);
+	else
+		ns_fail(r, "scenario: the replica never caught up by a snapshot");
 }
 
-static void restart1(void *arg)
+static void restart_members(void *arg)
 {
-	struct ns_node *n = &((struct ns_run *)arg)->nodes[0];
-	if (!n->s)
-		ns_node_start(n);
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		if (!r->nodes[i].s)
+			ns_node_start(&r->nodes[i]);
 }
 
 static void slow_links(void *arg)
@@ -125,18 +145,17 @@ static void replica_behind_compacted_log(struct ns_run *r)
 	world_at(r->w, 3000000000, start_replica, r);
 }
 
-/* The same, on slow links, and its source (node 1, the first it tries)
- * crashes while the snapshot is on its way: the replica goes on from the
- * next source. */
+/* The same, on slow links, and its source crashes while the snapshot is
+ * on its way: the replica goes on from the next source. */
 static void replica_source_crash_mid_snapshot(struct ns_run *r)
 {
 	compacting_members(r);
 	world_at(r->w, 400000000, crash_replica, r);
 	world_at(r->w, 2990000000, slow_links, r);
 	world_at(r->w, 3000000000, start_replica, r);
-	world_at(r->w, 3160000000, crash1, r);
+	world_at(r->w, 3001000000, crash_source_mid_snapshot, r);
 	world_at(r->w, 4000000000, fast_links, r);
-	world_at(r->w, 4500000000, restart1, r);
+	world_at(r->w, 4500000000, restart_members, r);
 }
 
 /* The replica's source is removed from the cluster: the stream ends, and
