@@ -273,6 +273,17 @@ static void payload_edges(void **state)
 	rbuf_put(&b, "x", 1);
 	assert_int_equal(repl_payload_get(b.p, b.len, &raw, &n, &scratch), KEEL_ECORRUPT);
 	rbuf_free(&b);
+	/* a real zstd frame of REPL_RAW_MAX + 1 bytes (a few KB of zeros'
+	 * compression): refused, not unpacked */
+	uint8_t *bomb = keel_calloc(1, REPL_RAW_MAX + 1);
+	b.len = 0;
+	repl_payload_put(&b, REPL_ZSTD, bomb, REPL_RAW_MAX + 1);
+	keel_free(bomb);
+	assert_int_equal(b.p[0], REPL_ZSTD);
+	assert_true(b.len < 64 << 10);
+	assert_int_equal(repl_payload_get(b.p, b.len, &raw, &n, &scratch), KEEL_ECORRUPT);
+	assert_null(scratch);
+	rbuf_free(&b);
 	/* ACCEPT with a codec or a mode past the last known */
 	struct repl_accept a = {REPL_VERSION, REPL_RAW, REPL_FROM_LOG, 3, 7, 0, 0, 0, 0};
 	struct repl_accept d;
@@ -594,6 +605,7 @@ static void source_edges(void **state)
 	assert_true(repl_source_pump(&src, 1));
 	assert_int_equal(take(&f, k, 16, &first, &n), 1);
 	assert_int_equal(first, 50);
+	assert_int_equal(src.behind_since_ms, 1); /* sent, not yet acknowledged */
 	assert_true(repl_source_pump(&src, 1 + REPL_HEARTBEAT_MS - 1));
 	assert_int_equal(take(&f, k, 16, &first, &n), 0);
 	assert_true(repl_source_pump(&src, 1 + REPL_HEARTBEAT_MS));
@@ -602,15 +614,42 @@ static void source_edges(void **state)
 	assert_true(repl_source_pump(&src, REPL_DEAD_MS));
 	ack(&src, 80, 0, REPL_DEAD_MS);
 	assert_int_equal(repl_source_needs(&src), 81);
-	/* an ACK of another length ends the stream */
+	ack(&src, 100, 0, REPL_DEAD_MS);
+	assert_true(repl_source_pump(&src, REPL_DEAD_MS));
+	assert_int_equal(src.behind_since_ms, 0); /* caught up */
+	/* one entry more: sent at once */
+	f.applied = 101;
+	take(&f, k, 16, &first, &n);
+	assert_true(repl_source_pump(&src, REPL_DEAD_MS));
+	assert_int_equal(take(&f, k, 16, &first, &n), 1);
+	assert_int_equal(first, 101);
+	assert_int_equal(n, 1);
+	/* a window short of one entry: the one entry more, and no more */
+	f.applied = 100 + REPL_WINDOW - 1;
+	assert_true(repl_source_pump(&src, REPL_DEAD_MS));
+	assert_int_equal(src.next - 1 - src.acked, REPL_WINDOW - 1);
+	f.applied += 10;
+	assert_true(repl_source_pump(&src, REPL_DEAD_MS));
+	assert_int_equal(src.next - 1 - src.acked, REPL_WINDOW);
+	f.sent.len = 0;
+	/* an ACK of another length, or another frame of an ACK's length, ends
+	 * the stream */
 	struct rbuf b;
 	rbuf_init(&b);
 	uint8_t eight[8] = {0};
 	repl_frame(&b, REPL_ACK, eight, sizeof eight);
 	assert_false(repl_source_recv(&src, b.p, b.len, REPL_DEAD_MS));
 	assert_non_null(strstr(src.error, "only ACKs"));
+	repl_source_free(&src);
+	f.applied = 100;
+	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	b.len = 0;
+	repl_u64s_frame(&b, REPL_HEARTBEAT, 50, 0);
+	assert_false(repl_source_recv(&src, b.p, b.len, 1));
+	assert_non_null(strstr(src.error, "only ACKs"));
 	rbuf_free(&b);
 	repl_source_free(&src);
+	f.sent.len = 0;
 	/* a replica that has all the node applied keeps its stream while the
 	 * log's first index moves past what it will need next; once the node
 	 * applies past it, it is told to take a snapshot */
@@ -975,12 +1014,28 @@ static void follow_streams(void **state)
 	assert_int_equal(ms, 0);
 	assert_int_equal(h.f.stats.connects, 1);
 	assert_int_equal(h.f.stats.entries, 5);
+	/* idle: an ACK every ACK_MS all the same, the replica's heartbeat */
+	UNTIL(&h, acked(&h, 10, 0));
+	UNTIL(&h, acked(&h, 10, 0));
+	/* a write made durable is acknowledged at once (repl_follow_poke), at
+	 * most once in ACK_MIN_MS (the timer sends the rest); nothing new,
+	 * nothing sent */
+	UNTIL(&h, (int64_t)uv_now(&h.loop) >= h.f.last_ack_ms + 5);
+	int64_t last = h.f.last_ack_ms;
+	repl_follow_poke(&h.f);
+	assert_int_equal(h.f.last_ack_ms, last);
+	h.rep.applied = 11; /* as if written locally: durable, to acknowledge */
+	repl_follow_poke(&h.f);
+	assert_int_equal(h.f.acked, 11);
+	h.rep.applied = 12;
+	repl_follow_poke(&h.f);
+	assert_int_equal(h.f.acked, 11);
 	/* a gap: the connection is dropped, to resume from what was applied */
-	h_entries(&h, 12, 1, 12);
+	h_entries(&h, 14, 1, 14);
 	assert_int_equal(h.f.state, REPL_IDLE);
 	assert_int_equal(h.f.stats.gaps, 1);
-	assert_non_null(strstr(h.f.last_error, "a gap"));
-	assert_int_equal(h.rep.applied, 10);
+	assert_non_null(strstr(h.f.last_error, "a gap: entries from 14 arrived, 13 was next"));
+	assert_int_equal(h.rep.applied, 12);
 	h_stop(&h);
 }
 
@@ -1029,9 +1084,10 @@ struct refusal {
 	uint8_t version, codec;
 	const char *raw; /* bytes sent as they are */
 	uint8_t kind;	 /* a frame: its kind and payload */
-	uint8_t payload[16];
+	uint8_t payload[32];
 	uint32_t len;
 	uint64_t chunk_off, chunk_len; /* a snapshot chunk first (len 0: none) */
+	uint64_t handed;	       /* snapshot bytes the embedder was given */
 	bool snap_bad;		       /* the snapshot does not check */
 	const char *why;	       /* in last_error */
 	const char *absent;	       /* and not this */
@@ -1076,6 +1132,9 @@ static void refused(const struct refusal *c)
 	int64_t wait = h.f.retry_at_ms - (int64_t)uv_now(&h.loop);
 	assert_true(wait >= 50 && wait <= 100);
 	assert_int_equal(h.rep.snap_dones, c->snap_bad);
+	assert_int_equal(h.rep.snap_bytes, c->handed);
+	assert_int_equal(h.rep.applied, c->applied); /* nothing applied */
+	assert_int_equal(h.f.source_applied, 0);     /* nor believed */
 	h_stop(&h);
 }
 
@@ -1131,18 +1190,21 @@ static void follow_refuses(void **state)
 		{.accept = 2, .chunk_len = 3001, .why = "a snapshot chunk at 0 is not the one"},
 		{.accept = 2,
 		 .chunk_len = 3000,
+		 .handed = 3000,
 		 .kind = REPL_ACK,
 		 .payload = {60},
 		 .len = 16,
 		 .why = "unexpected frame of kind 38"},
 		{.accept = 2,
 		 .chunk_len = 2000,
+		 .handed = 2000,
 		 .kind = REPL_CAUGHT_UP,
 		 .payload = {60},
 		 .len = 16,
 		 .why = "ended its snapshot early"},
 		{.accept = 2,
 		 .chunk_len = 3000,
+		 .handed = 3000,
 		 .kind = REPL_CAUGHT_UP,
 		 .payload = {61},
 		 .len = 16,
@@ -1153,7 +1215,30 @@ static void follow_refuses(void **state)
 		 .payload = {60},
 		 .len = 16,
 		 .snap_bad = true,
+		 .handed = 3000,
 		 .why = "does not check"},
+		/* one byte of an answer that is not a frame is enough to tell */
+		{.raw = "-", .why = "did not answer the replica handshake: -"},
+		/* once streaming, bytes that are not a frame are a bad frame */
+		{.applied = 5,
+		 .accept = 1,
+		 .raw = "-ERR what is this\r\n",
+		 .why = "a bad frame from the source: not a keel peer frame"},
+		/* a snapshot chunk while streaming */
+		{.applied = 5, .accept = 1, .kind = REPL_SNAP, .len = 16, .why = "kind 34"},
+		/* a chunk whose payload does not unpack: nothing handed over */
+		{.accept = 2,
+		 .kind = REPL_SNAP,
+		 .payload = {[8] = 9, [9] = 10},
+		 .len = 13,
+		 .why = "a snapshot chunk at 0 does not unpack"},
+		/* ENTRIES whose payload does not unpack: its source index not believed */
+		{.applied = 5,
+		 .accept = 1,
+		 .kind = REPL_ENTRIES,
+		 .payload = {6, [8] = 99, [20] = 9},
+		 .len = 25,
+		 .why = "does not decode"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 		refused(&cases[i]);
@@ -1196,6 +1281,35 @@ static void follow_backs_off(void **state)
 	h_stop(&h);
 }
 
+/* A read error ends the connection; a connect that fails is no news from
+ * the source. */
+static void follow_errors(void **state)
+{
+	(void)state;
+	struct harness h;
+	h_start(&h, 5, false, 1, "");
+	struct repl_accept a = from_log;
+	a.next = 6;
+	h_accept(&h, a);
+	uv_stream_t *st = (uv_stream_t *)h.f.tcp;
+	uv_buf_t b;
+	st->alloc_cb((uv_handle_t *)st, 65536, &b);
+	st->read_cb(st, UV_EPERM, &b);
+	assert_int_equal(h.f.state, REPL_IDLE);
+	assert_non_null(strstr(h.f.last_error, uv_strerror(UV_EPERM)));
+	/* nothing listens there any more: refused */
+	close(h.lfd);
+	h.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	h.f.last_heard_ms = 1;
+	UNTIL(&h, h.f.state == REPL_IDLE && h.f.backoff_ms == 200);
+	assert_non_null(strstr(h.f.last_error, "cannot connect"));
+	assert_int_equal(h.f.last_heard_ms, 1);
+	int64_t ms;
+	repl_follow_lag(&h.f, &ms);
+	assert_int_equal(ms, (int64_t)uv_now(&h.loop) - 1);
+	h_stop(&h);
+}
+
 /* --replica-of's addresses, and the address the replica connects from. */
 static void follow_addresses(void **state)
 {
@@ -1233,6 +1347,12 @@ static void follow_addresses(void **state)
 	assert_int_equal(repl_follow_start(&f, &loop, &ops, "db:1", "", "r", false, &err),
 			 KEEL_EINVAL);
 	assert_non_null(strstr(err.text, "'db:1' is not an IPv4 host:port"));
+	char one[140]; /* 128 bytes: one more than an address may have */
+	memset(one, '1', 128);
+	one[128] = 0;
+	assert_int_equal(repl_follow_start(&f, &loop, &ops, one, "", "r", false, &err),
+			 KEEL_EINVAL);
+	assert_non_null(strstr(err.text, "at most 8 addresses, each host:port"));
 	/* --bind: the source sees the replica's connection come from there */
 	struct harness h;
 	h_start(&h, 5, false, 1, "127.0.0.5");
@@ -1289,6 +1409,7 @@ int main(void)
 		cmocka_unit_test(source_cache),	      cmocka_unit_test(follow_streams),
 		cmocka_unit_test(follow_snapshot),    cmocka_unit_test(follow_refuses),
 		cmocka_unit_test(follow_backs_off),   cmocka_unit_test(follow_addresses),
+		cmocka_unit_test(follow_errors),
 	};
 	return UNIT_RUN("replica-stream", tests);
 }
