@@ -142,8 +142,8 @@ int repl_entries_decode(const uint8_t *p, size_t n, uint64_t *source_applied,
 	uint64_t first = bytes_get_u64(p);
 	*source_applied = bytes_get_u64(p + 8);
 	uint32_t count = bytes_get_u32(p + 16);
-	const uint8_t *raw;
-	size_t raw_len;
+	const uint8_t *raw = NULL;
+	size_t raw_len = 0;
 	int rc = repl_payload_get(p + 20, n - 20, &raw, &raw_len, scratch);
 	if (rc)
 		return rc;

@@ -101,6 +101,8 @@ struct ns_params {
 	uint32_t query_limit;	   /* --client-query-buffer-limit in bytes (0: the default) */
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
 	uint32_t fault_every_ms;
+	/* the members' --trailing-entries and --replica-max-lag (0: defaults) */
+	uint64_t member_trailing, member_replica_lag;
 };
 
 struct ns_run {
@@ -110,6 +112,8 @@ struct ns_run {
 	struct ns_node nodes[NS_NODES_MAX];
 	uint32_t n_nodes;	 /* founders, spares, replicas */
 	struct ns_rread *rreads; /* what the replicas' readers read */
+	/* the highest applied index seen of each replica (ns_replica_watch) */
+	uint64_t replica_applied_max[NS_NODES_MAX];
 	size_t n_rreads, cap_rreads;
 	struct host *admin_host;
 	bool add_due;  /* the next membership change adds a spare */
@@ -168,6 +172,9 @@ void ns_check_replica_reads(struct ns_run *r);
 
 /* replicas.c: what a replica's reader checks of each reply */
 void ns_replica_reply(struct ns_client *c, char type, bool nil, const uint8_t *s, size_t len);
+/* A world_at event, every 5 ms while the run lasts: no replica's applied
+ * index goes back. */
+void ns_replica_watch(void *arg);
 
 /* main.c */
 /* Memory for a scheduled event's argument, freed when the seed ends (the

@@ -4,9 +4,11 @@
  * cluster applied (never one whose client was told it was not applied);
  * a replica's counters never go back, across its restarts too (a read
  * invoked after another read of the same replica completed sees at least
- * as much); and once every fault heals, each replica has applied what the
- * members applied and holds the same values (nodes.c). Replica reads are
- * not linearizable, so they stay out of the linearizability check. */
+ * as much); a replica's applied index never goes back, across its restarts
+ * too (ns_replica_watch, in the scripted runs); and once every fault heals,
+ * each replica has applied what the members applied and holds the same
+ * values (nodes.c). Replica reads are not linearizable, so they stay out of
+ * the linearizability check. */
 #include <stdio.h>
 #include <string.h>
 
@@ -98,4 +100,22 @@ void ns_check_replica_reads(struct ns_run *r)
 				host_ip(r->nodes[rr->node].h), rr->key >= NS_KEYS ? "c" : "k",
 				rr->key % NS_KEYS, (long long)rr->value);
 	}
+}
+
+void ns_replica_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < r->n_nodes && !r->failed; i++) {
+		const struct ns_node *n = &r->nodes[i];
+		if (n->kind != NS_REPLICA || !n->s || !n->s->replica)
+			continue;
+		uint64_t applied = n->s->replica->applied;
+		if (applied < r->replica_applied_max[i])
+			ns_fail(r, "replica %s went back from applied index %llu to %llu",
+				host_ip(n->h), (unsigned long long)r->replica_applied_max[i],
+				(unsigned long long)applied);
+		r->replica_applied_max[i] = applied;
+	}
+	if (world_now_ns(r->w) < r->p.run_ns + r->p.settle_ns)
+		world_at(r->w, world_now_ns(r->w) + 5000000, ns_replica_watch, r);
 }
