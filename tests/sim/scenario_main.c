@@ -259,6 +259,8 @@ static int cmd_cluster(struct args *a)
 	S->opts.inflight_msgs_max = (uint32_t)arg_u(a, "window", 64);
 	S->opts.promote_distance = arg_u(a, "promote", 2);
 	S->opts.msg_entries_max = (uint32_t)arg_u(a, "batch", 512);
+	S->opts.msg_bytes_max = arg_u(a, "batch-bytes", S->opts.msg_bytes_max);
+	S->opts.snapshot_bytes = arg_u(a, "snap-bytes", S->opts.snapshot_bytes);
 	S->opts.trace = (struct trace){scen_trace, NULL};
 	S->async = arg_b(a, "async", false);
 	struct raft_config boot = {.n = n + learners};
@@ -320,7 +322,8 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
 }
 
 /* Steps a message made up by the script into node `to`, as if a peer had
- * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]`
+ * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]
+ * [req=R] [ok=true]` (READ_INDEX takes req= too)
  * (the sender need not exist: a frame from a node no one knows). */
 static int cmd_inject(struct args *a)
 {
@@ -331,8 +334,13 @@ static int cmd_inject(struct args *a)
 		return fail("inject: needs from=, to= (a running node) and type=");
 	struct raft_msg m = {.type = (uint8_t)type, .from = from, .to = to};
 	m.term = arg_u(a, "term", 0);
-	if (type == RAFT_MSG_READ_INDEX_RESP)
+	if (type == RAFT_MSG_READ_INDEX_RESP) {
 		m.u.read_index_resp.index = arg_u(a, "index", 0);
+		m.u.read_index_resp.req_id = arg_u(a, "req", 0);
+		m.u.read_index_resp.ok = arg_b(a, "ok", false);
+	}
+	if (type == RAFT_MSG_READ_INDEX)
+		m.u.read_index.req_id = arg_u(a, "req", 0);
 	if (type == RAFT_MSG_APPEND) { /* a heartbeat at the node's last entry */
 		m.u.append.prev_index = raft_last_index(n->r);
 		m.u.append.prev_term = raft_term_at(n->r, m.u.append.prev_index);
