@@ -98,9 +98,10 @@ int raft_snapshot_now(struct raft *r, raft_index *index)
  * before i, else the snapshot's. */
 static void snapshot_config_at(const struct raft *r, raft_index i, struct raft_config *c)
 {
+	/* i <= applied <= last: every k here is in the log */
 	for (raft_index k = i; k >= r->log.start && k > 0; k--) {
 		const struct raft_entry *e = raft_log_get(&r->log, k);
-		if (e && e->type == RAFT_ENTRY_CONFIG) {
+		if (e->type == RAFT_ENTRY_CONFIG) {
 			int rc = raft_config_decode(c, e->data, e->len);
 			KEEL_ASSERT(rc == KEEL_OK);
 			return;
@@ -367,8 +368,9 @@ void raft_recv_snapshot(struct raft *r, const struct raft_msg *m)
 		r->rx_crc = 0;
 		same = true;
 	}
-	/* One chunk per update; a second one is asked for again. */
-	if (!same || s->offset != r->rx_offset || r->out.has_chunk || r->out.has_install ||
+	/* One chunk per update (an install comes with its last chunk); a second
+	 * one is asked for again. */
+	if (!same || s->offset != r->rx_offset || r->out.has_chunk ||
 	    s->offset + s->len > s->meta.size || (s->len > 0 && !s->data)) {
 		snapshot_reply(r, m->from, same ? r->rx_offset : 0, false, s->meta.index);
 		return;

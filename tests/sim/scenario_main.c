@@ -288,10 +288,12 @@ static int cmd_add_node(struct args *a)
 }
 
 /* Delivers (or drops) the queued messages matching the filter, in the order
- * they were sent; messages sent meanwhile wait for the next command. */
+ * they were sent, leaving the first `skip` of them queued; messages sent
+ * meanwhile wait for the next command. */
 static int cmd_deliver_or_drop(struct args *a, bool deliver)
 {
 	uint64_t from = arg_u(a, "from", 0), to = arg_u(a, "to", 0), max = arg_u(a, "n", ~0ull);
+	uint64_t skip = arg_u(a, "skip", 0);
 	int type = arg(a, "type") ? type_of(arg(a, "type")) : 0;
 	if (type < 0)
 		return fail("unknown message type %s", arg(a, "type"));
@@ -299,6 +301,11 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
 	while (i < left && max) {
 		const struct raft_msg *m = &S->net.q[i].m;
 		if ((from && m->from != from) || (to && m->to != to) || (type && m->type != type)) {
+			i++;
+			continue;
+		}
+		if (skip) {
+			skip--;
 			i++;
 			continue;
 		}
