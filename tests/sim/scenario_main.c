@@ -330,7 +330,8 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
 
 /* Steps a message made up by the script into node `to`, as if a peer had
  * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]
- * [req=R] [ok=true]` (READ_INDEX takes req= too)
+ * [req=R] [ok=true]` (READ_INDEX takes req= too; SNAPSHOT index=, size=,
+ * off= and len=)
  * (the sender need not exist: a frame from a node no one knows). */
 static int cmd_inject(struct args *a)
 {
@@ -348,6 +349,17 @@ static int cmd_inject(struct args *a)
 	}
 	if (type == RAFT_MSG_READ_INDEX)
 		m.u.read_index.req_id = arg_u(a, "req", 0);
+	static const uint8_t zeros[4096];
+	if (type == RAFT_MSG_SNAPSHOT) { /* index= size= off= len=: a chunk of zero bytes */
+		m.u.snapshot.meta.index = arg_u(a, "index", 0);
+		m.u.snapshot.meta.term = m.term;
+		m.u.snapshot.meta.size = arg_u(a, "size", 0);
+		m.u.snapshot.offset = arg_u(a, "off", 0);
+		m.u.snapshot.len = (uint32_t)arg_u(a, "len", 0);
+		if (m.u.snapshot.len > sizeof zeros)
+			return fail("inject: len= at most %zu", sizeof zeros);
+		m.u.snapshot.data = m.u.snapshot.len ? zeros : NULL;
+	}
 	if (type == RAFT_MSG_APPEND) { /* a heartbeat at the node's last entry */
 		m.u.append.prev_index = raft_last_index(n->r);
 		m.u.append.prev_term = raft_term_at(n->r, m.u.append.prev_index);
