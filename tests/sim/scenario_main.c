@@ -30,6 +30,7 @@ struct scen {
 	struct net net;
 	struct raft_options opts;
 	bool async;
+	uint64_t snap_delay; /* a snapshot completes up to this much later (`sync` waits) */
 	char *out; /* what the current command printed */
 	size_t out_len;
 	char err[256];
@@ -242,6 +243,7 @@ static void node_new(raft_id id)
 	struct node_env env = {NULL, env_send, NULL, env_applied, env_read, env_stopped};
 	node_init(&S->nodes[id], id, &S->opts, 1, &env);
 	S->nodes[id].sync_delay_max = S->async ? 1 : 0;
+	S->nodes[id].snapshot_delay_max = S->snap_delay;
 	S->exists[id] = true;
 }
 
@@ -263,6 +265,7 @@ static int cmd_cluster(struct args *a)
 	S->opts.snapshot_bytes = arg_u(a, "snap-bytes", S->opts.snapshot_bytes);
 	S->opts.trace = (struct trace){scen_trace, NULL};
 	S->async = arg_b(a, "async", false);
+	S->snap_delay = arg_u(a, "snap-delay", 0);
 	struct raft_config boot = {.n = n + learners};
 	for (uint32_t i = 0; i < n + learners; i++) {
 		boot.members[i].id = i + 1;
@@ -358,7 +361,7 @@ static int cmd_inject(struct args *a)
 		m.u.snapshot.len = (uint32_t)arg_u(a, "len", 0);
 		if (m.u.snapshot.len > sizeof zeros)
 			return fail("inject: len= at most %zu", sizeof zeros);
-		m.u.snapshot.data = m.u.snapshot.len ? zeros : NULL;
+		m.u.snapshot.data = zeros;
 	}
 	if (type == RAFT_MSG_APPEND) { /* a heartbeat at the node's last entry */
 		m.u.append.prev_index = raft_last_index(n->r);
