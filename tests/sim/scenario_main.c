@@ -30,7 +30,8 @@ struct scen {
 	struct net net;
 	struct raft_options opts;
 	bool async;
-	uint64_t snap_delay; /* a snapshot completes up to this much later (`sync` waits) */
+	/* a snapshot completes up to this much later (`sync` waits for it) */
+	uint64_t snap_delay;
 	char *out; /* what the current command printed */
 	size_t out_len;
 	char err[256];
