@@ -95,6 +95,7 @@ SUITES = {
 # (a file's own entry, else its folder's).
 SUITES_FOR = {
     "src/raft/codec.c": ["test_codec", "scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
+    "src/raft/config.c": ["test_codec", "scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
     "src/raft/": ["scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
     "src/storage/": ["test_storage", "sim-quick", "sim", "faults", "nsim-quick", "nsim"],
     "src/storage/committer.c": ["test_storage", "faults", "nsim-scenario", "nsim-quick", "nsim"],

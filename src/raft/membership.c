@@ -51,12 +51,14 @@ void raft_config_rebuild(struct raft *r)
 		membership_set(r, &empty, 0);
 }
 
+/* Called by a leader whose commit index moved on from old_commit (only a
+ * leader commits by counting, raft_maybe_commit). */
 void raft_membership_on_commit(struct raft *r, raft_index old_commit)
 {
 	if (r->config_index <= old_commit || r->config_index > r->commit)
 		return;
 	raft_trace(r, "config at %llu committed", (unsigned long long)r->config_index);
-	if (r->role == RAFT_LEADER && !raft_is_voter(r)) {
+	if (!raft_is_voter(r)) {
 		raft_trace(r, "removed from the voters, stepping down");
 		raft_become_follower(r, r->term, RAFT_ID_NONE);
 	}
@@ -130,8 +132,9 @@ int raft_change(struct raft *r, enum raft_change_op op, raft_id id, const char *
  * adding it does not stall commitment while it fetches the log. */
 void raft_maybe_promote(struct raft *r, struct raft_progress *pr)
 {
+	/* every progress record is a member's (raft_progress_reset) */
 	const struct raft_member *m = raft_config_find(&r->config, pr->id);
-	if (!m || m->role != RAFT_LEARNER || !m->auto_promote)
+	if (m->role != RAFT_LEARNER || !m->auto_promote)
 		return;
 	if (pr->match + r->o.promote_distance < raft_log_last(&r->log))
 		return;
@@ -160,8 +163,7 @@ int raft_transfer_leader(struct raft *r, raft_id to)
 	r->transfer_elapsed = 0;
 	raft_trace(r, "transferring leadership to %llu", (unsigned long long)to);
 	raft_transfer_check(r, pr);
-	if (r->transfer_to != RAFT_ID_NONE && pr->state != RAFT_PR_SNAPSHOT)
-		raft_send_append(r, pr, false);
+	raft_send_append(r, pr, false); /* nothing while a snapshot is on its way */
 	return KEEL_OK;
 }
 

@@ -54,7 +54,9 @@
  *      after applying this update's committed entries (it then covers exactly
  *      snapshot_index), without stopping the node; once it is durable call
  *      raft_snapshot_done() (the core may then purge the log below it), or
- *      raft_snapshot_failed(). The core never asks for two at once.
+ *      raft_snapshot_failed(). The core never asks for two at once. A
+ *      snapshot is never empty (size > 0: the embedder's format has a
+ *      header); a peer's 0-byte snapshot is refused.
  *
  * Pointers in an update (entries, messages, data) are owned by the core and
  * valid until raft_update_done(). Pointers passed into the core (messages,

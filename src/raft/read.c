@@ -162,12 +162,15 @@ void raft_recv_read_index(struct raft *r, const struct raft_msg *m)
 
 void raft_recv_read_index_resp(struct raft *r, const struct raft_msg *m)
 {
-	if (r->role == RAFT_LEADER || m->from != r->leader)
+	/* A leader's r->leader is itself, and no node steps its own message. */
+	if (m->from != r->leader)
 		return;
 	const struct raft_msg_read_index_resp *a = &m->u.read_index_resp;
+	/* Every read pending here is one this node forwarded (seq 0): a
+	 * leader's own are failed when it steps down. */
 	for (uint32_t k = 0; k < r->reads.n; k++) {
 		struct raft_pending_read *p = &r->reads.v[k];
-		if (p->seq != 0 || p->req_id != a->req_id)
+		if (p->req_id != a->req_id)
 			continue;
 		raft_reads_push(&r->out.reads, p->req_id, a->index,
 				a->ok ? KEEL_OK : KEEL_ENOTLEADER);

@@ -98,9 +98,10 @@ int raft_snapshot_now(struct raft *r, raft_index *index)
  * before i, else the snapshot's. */
 static void snapshot_config_at(const struct raft *r, raft_index i, struct raft_config *c)
 {
+	/* i <= applied <= last: every k here is in the log */
 	for (raft_index k = i; k >= r->log.start && k > 0; k--) {
 		const struct raft_entry *e = raft_log_get(&r->log, k);
-		if (e && e->type == RAFT_ENTRY_CONFIG) {
+		if (e->type == RAFT_ENTRY_CONFIG) {
 			int rc = raft_config_decode(c, e->data, e->len);
 			KEEL_ASSERT(rc == KEEL_OK);
 			return;
@@ -133,6 +134,7 @@ static void snapshot_purge(struct raft *r)
 void raft_snapshot_done(struct raft *r, raft_index index, uint64_t size, uint32_t crc)
 {
 	KEEL_ASSERT(r->snapshotting);
+	KEEL_ASSERT(size > 0); /* the embedder's format has a header */
 	r->snapshotting = false;
 	if (r->stopped || (r->has_snap && index <= r->snap.index))
 		return; /* an installed snapshot overtook this one */
@@ -172,11 +174,8 @@ static void snapshot_send_chunks(struct raft *r, struct raft_progress *pr)
 		window = by_msgs;
 	if (window < r->o.snapshot_chunk_bytes)
 		window = r->o.snapshot_chunk_bytes;
-	do {
-		if (pr->snap_sent > pr->snap_acked && pr->snap_sent >= size)
-			break; /* all sent, waiting for the last ack */
-		if (pr->snap_sent - pr->snap_acked >= window)
-			break;
+	/* up to the end (then the last ack is awaited), within the window */
+	while (pr->snap_sent < size && pr->snap_sent - pr->snap_acked < window) {
 		uint64_t len = size - pr->snap_sent;
 		if (len > r->o.snapshot_chunk_bytes)
 			len = r->o.snapshot_chunk_bytes;
@@ -186,9 +185,7 @@ static void snapshot_send_chunks(struct raft *r, struct raft_progress *pr)
 		m.u.snapshot.len = (uint32_t)len;
 		raft_send(r, &m);
 		pr->snap_sent += len;
-		if (len == 0)
-			pr->snap_sent++; /* an empty snapshot: one empty chunk, marked sent */
-	} while (pr->snap_sent < size);
+	}
 }
 
 void raft_send_snapshot(struct raft *r, struct raft_progress *pr)
@@ -334,6 +331,7 @@ static void snapshot_install(struct raft *r)
 
 static void snapshot_accept_chunk(struct raft *r, const struct raft_msg_snapshot *s)
 {
+	KEEL_ASSERT(s->data != NULL);
 	struct raft_out *o = &r->out;
 	o->has_chunk = true;
 	o->chunk.meta = s->meta;
@@ -367,9 +365,11 @@ void raft_recv_snapshot(struct raft *r, const struct raft_msg *m)
 		r->rx_crc = 0;
 		same = true;
 	}
-	/* One chunk per update; a second one is asked for again. */
-	if (!same || s->offset != r->rx_offset || r->out.has_chunk || r->out.has_install ||
-	    s->offset + s->len > s->meta.size || (s->len > 0 && !s->data)) {
+	/* One chunk per update (an install comes with its last chunk); a second
+	 * one is asked for again. Every chunk holds data: an empty one (of a
+	 * 0-byte snapshot, which no node takes) is refused. */
+	if (!same || s->offset != r->rx_offset || r->out.has_chunk ||
+	    s->offset + s->len > s->meta.size || s->len == 0) {
 		snapshot_reply(r, m->from, same ? r->rx_offset : 0, false, s->meta.index);
 		return;
 	}

@@ -308,7 +308,9 @@ static void node_complete_io(struct node *n)
 		if (!node_sync_one(n))
 			return;
 	}
-	if (n->r && !raft_stopped(n->r) && n->snapping && n->snap_due <= n->now)
+	/* As in keel-server, a snapshot being written completes even after the
+	 * core stopped on a storage error (the core then ignores it). */
+	if (n->r && n->snapping && n->snap_due <= n->now)
 		node_snapshot_done(n);
 }
 

@@ -30,6 +30,8 @@ struct scen {
 	struct net net;
 	struct raft_options opts;
 	bool async;
+	/* a snapshot completes up to this much later (`sync` waits for it) */
+	uint64_t snap_delay;
 	char *out; /* what the current command printed */
 	size_t out_len;
 	char err[256];
@@ -242,6 +244,7 @@ static void node_new(raft_id id)
 	struct node_env env = {NULL, env_send, NULL, env_applied, env_read, env_stopped};
 	node_init(&S->nodes[id], id, &S->opts, 1, &env);
 	S->nodes[id].sync_delay_max = S->async ? 1 : 0;
+	S->nodes[id].snapshot_delay_max = S->snap_delay;
 	S->exists[id] = true;
 }
 
@@ -259,8 +262,11 @@ static int cmd_cluster(struct args *a)
 	S->opts.inflight_msgs_max = (uint32_t)arg_u(a, "window", 64);
 	S->opts.promote_distance = arg_u(a, "promote", 2);
 	S->opts.msg_entries_max = (uint32_t)arg_u(a, "batch", 512);
+	S->opts.msg_bytes_max = arg_u(a, "batch-bytes", S->opts.msg_bytes_max);
+	S->opts.snapshot_bytes = arg_u(a, "snap-bytes", S->opts.snapshot_bytes);
 	S->opts.trace = (struct trace){scen_trace, NULL};
 	S->async = arg_b(a, "async", false);
+	S->snap_delay = arg_u(a, "snap-delay", 0);
 	struct raft_config boot = {.n = n + learners};
 	for (uint32_t i = 0; i < n + learners; i++) {
 		boot.members[i].id = i + 1;
@@ -286,10 +292,12 @@ static int cmd_add_node(struct args *a)
 }
 
 /* Delivers (or drops) the queued messages matching the filter, in the order
- * they were sent; messages sent meanwhile wait for the next command. */
+ * they were sent, leaving the first `skip` of them queued; messages sent
+ * meanwhile wait for the next command. */
 static int cmd_deliver_or_drop(struct args *a, bool deliver)
 {
 	uint64_t from = arg_u(a, "from", 0), to = arg_u(a, "to", 0), max = arg_u(a, "n", ~0ull);
+	uint64_t skip = arg_u(a, "skip", 0);
 	int type = arg(a, "type") ? type_of(arg(a, "type")) : 0;
 	if (type < 0)
 		return fail("unknown message type %s", arg(a, "type"));
@@ -297,6 +305,11 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
 	while (i < left && max) {
 		const struct raft_msg *m = &S->net.q[i].m;
 		if ((from && m->from != from) || (to && m->to != to) || (type && m->type != type)) {
+			i++;
+			continue;
+		}
+		if (skip) {
+			skip--;
 			i++;
 			continue;
 		}
@@ -320,7 +333,9 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
 }
 
 /* Steps a message made up by the script into node `to`, as if a peer had
- * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]`
+ * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]
+ * [req=R] [ok=true]` (READ_INDEX takes req= too; SNAPSHOT index=, size=,
+ * off= and len=)
  * (the sender need not exist: a frame from a node no one knows). */
 static int cmd_inject(struct args *a)
 {
@@ -331,8 +346,24 @@ static int cmd_inject(struct args *a)
 		return fail("inject: needs from=, to= (a running node) and type=");
 	struct raft_msg m = {.type = (uint8_t)type, .from = from, .to = to};
 	m.term = arg_u(a, "term", 0);
-	if (type == RAFT_MSG_READ_INDEX_RESP)
+	if (type == RAFT_MSG_READ_INDEX_RESP) {
 		m.u.read_index_resp.index = arg_u(a, "index", 0);
+		m.u.read_index_resp.req_id = arg_u(a, "req", 0);
+		m.u.read_index_resp.ok = arg_b(a, "ok", false);
+	}
+	if (type == RAFT_MSG_READ_INDEX)
+		m.u.read_index.req_id = arg_u(a, "req", 0);
+	static const uint8_t zeros[4096];
+	if (type == RAFT_MSG_SNAPSHOT) { /* index= size= off= len=: a chunk of zero bytes */
+		m.u.snapshot.meta.index = arg_u(a, "index", 0);
+		m.u.snapshot.meta.term = m.term;
+		m.u.snapshot.meta.size = arg_u(a, "size", 0);
+		m.u.snapshot.offset = arg_u(a, "off", 0);
+		m.u.snapshot.len = (uint32_t)arg_u(a, "len", 0);
+		if (m.u.snapshot.len > sizeof zeros)
+			return fail("inject: len= at most %zu", sizeof zeros);
+		m.u.snapshot.data = zeros;
+	}
 	if (type == RAFT_MSG_APPEND) { /* a heartbeat at the node's last entry */
 		m.u.append.prev_index = raft_last_index(n->r);
 		m.u.append.prev_term = raft_term_at(n->r, m.u.append.prev_index);

@@ -1,7 +1,9 @@
-/* tests/unit/test_codec.c — src/raft/codec.c: every message type survives
- * a round trip; every truncation and every flipped byte of the header is
- * refused or decodes to a checked message; random bytes never crash; the
- * fuzzer's findings (tests/fuzz/fuzz_raft.c) stay fixed. */
+/* tests/unit/test_codec.c — src/raft/codec.c and the configuration format
+ * of src/raft/config.c: every message type survives a round trip; every
+ * truncation and every flipped byte of the header is refused or decodes to
+ * a checked message; random bytes never crash; the fuzzer's findings
+ * (tests/fuzz/fuzz_raft.c) stay fixed; a configuration with any field out
+ * of range is refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +171,121 @@ static void config_address_with_nul(void **state)
 	assert_int_equal(raft_msg_decode(&got, wire, w), KEEL_EPROTO);
 }
 
+/* A configuration's bytes, member by member, for the decoder's checks. */
+struct cfg_bytes {
+	uint8_t b[RAFT_CONFIG_BYTES_MAX + 128];
+	uint32_t len;
+};
+
+static void cfg_u8(struct cfg_bytes *c, uint8_t v)
+{
+	c->b[c->len++] = v;
+}
+
+static void cfg_uint(struct cfg_bytes *c, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		cfg_u8(c, (uint8_t)(v >> (8 * i)));
+}
+
+static void cfg_member(struct cfg_bytes *c, uint64_t id, uint8_t role, uint8_t promote,
+		       uint8_t alen, char fill)
+{
+	cfg_uint(c, id, 8);
+	cfg_u8(c, role);
+	cfg_u8(c, promote);
+	cfg_u8(c, alen);
+	for (uint8_t i = 0; i < alen; i++)
+		cfg_u8(c, (uint8_t)fill);
+}
+
+/* Decodes the configuration those bytes hold. */
+static int cfg_decode(const struct cfg_bytes *c, struct raft_config *out)
+{
+	return raft_config_decode(out, c->b, c->len);
+}
+
+/* A configuration entry comes from the log or a peer's snapshot: every
+ * field is checked (a zero or repeated id, an unknown role, an
+ * auto-promote flag other than 0/1, an address of RAFT_ADDR_MAX bytes or
+ * cut short, more than RAFT_MEMBERS_MAX members, a short count, trailing
+ * bytes), and every valid one decodes to what was encoded. */
+static void config_decode_checks(void **state)
+{
+	(void)state;
+	struct raft_config d;
+	/* valid: both roles, both promote flags, the longest address */
+	struct cfg_bytes ok = {0};
+	cfg_uint(&ok, 3, 4);
+	cfg_member(&ok, 1, RAFT_VOTER, 0, 0, 'a');
+	cfg_member(&ok, 2, RAFT_LEARNER, 1, RAFT_ADDR_MAX - 1, 'b');
+	cfg_member(&ok, 9, RAFT_LEARNER, 0, 3, 'c');
+	assert_int_equal(cfg_decode(&ok, &d), KEEL_OK);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(raft_config_voters(&d), 1);
+	assert_true(raft_config_is_voter(&d, 1));
+	assert_false(raft_config_is_voter(&d, 2));
+	assert_false(raft_config_is_voter(&d, 5));
+	assert_null(raft_config_find(&d, 5));
+	assert_int_equal(d.members[1].auto_promote, 1);
+	assert_int_equal(strlen(d.members[1].addr), RAFT_ADDR_MAX - 1);
+	assert_string_equal(d.members[2].addr, "ccc");
+	uint8_t again[RAFT_CONFIG_BYTES_MAX];
+	assert_int_equal(raft_config_encode(&d, again), ok.len);
+	assert_memory_equal(again, ok.b, ok.len);
+	/* the empty configuration is four zero bytes; fewer is corrupt */
+	struct cfg_bytes empty = {0};
+	cfg_uint(&empty, 0, 4);
+	assert_int_equal(cfg_decode(&empty, &d), KEEL_OK);
+	assert_int_equal(d.n, 0);
+	for (uint32_t len = 0; len < 4; len++)
+		assert_int_equal(raft_config_decode(&d, empty.b, len), KEEL_ECORRUPT);
+	/* each member's field out of range */
+	struct {
+		uint64_t id;
+		uint8_t role, promote, alen;
+	} bad[] = {
+		{0, RAFT_VOTER, 0, 1},
+		{4, 0, 0, 1},
+		{4, 3, 0, 1},
+		{4, RAFT_VOTER, 2, 1},
+		{4, RAFT_LEARNER, 255, 1},
+		{4, RAFT_VOTER, 0, RAFT_ADDR_MAX},
+		{4, RAFT_VOTER, 0, RAFT_ADDR_MAX + 1},
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		struct cfg_bytes c = {0};
+		cfg_uint(&c, 2, 4);
+		cfg_member(&c, 1, RAFT_VOTER, 0, 2, 'x');
+		cfg_member(&c, bad[k].id, bad[k].role, bad[k].promote, bad[k].alen, 'y');
+		assert_int_equal(cfg_decode(&c, &d), KEEL_ECORRUPT);
+	}
+	/* a repeated id, first or last */
+	struct cfg_bytes dup = {0};
+	cfg_uint(&dup, 3, 4);
+	cfg_member(&dup, 7, RAFT_VOTER, 0, 0, 'x');
+	cfg_member(&dup, 8, RAFT_VOTER, 0, 0, 'x');
+	cfg_member(&dup, 7, RAFT_LEARNER, 0, 0, 'x');
+	assert_int_equal(cfg_decode(&dup, &d), KEEL_ECORRUPT);
+	/* every cut of a valid configuration, and a byte too many */
+	for (uint32_t len = 0; len < ok.len; len++)
+		assert_int_equal(raft_config_decode(&d, ok.b, len), KEEL_ECORRUPT);
+	struct cfg_bytes longer = ok;
+	cfg_u8(&longer, 0);
+	assert_int_equal(cfg_decode(&longer, &d), KEEL_ECORRUPT);
+	/* RAFT_MEMBERS_MAX members decode; one more does not */
+	struct cfg_bytes most = {0};
+	cfg_uint(&most, RAFT_MEMBERS_MAX + 1, 4);
+	for (uint64_t id = 1; id <= RAFT_MEMBERS_MAX + 1; id++)
+		cfg_member(&most, id, RAFT_VOTER, 0, 1, 'z');
+	assert_int_equal(cfg_decode(&most, &d), KEEL_ECORRUPT);
+	most.b[0] = RAFT_MEMBERS_MAX;
+	most.len -= 8 + 3 + 1;
+	assert_int_equal(cfg_decode(&most, &d), KEEL_OK);
+	assert_int_equal(d.n, RAFT_MEMBERS_MAX);
+	assert_int_equal(raft_config_voters(&d), RAFT_MEMBERS_MAX);
+}
+
 /* Encodes a message of this type with term t in one field (0: the header,
  * 1: the type's term field, 2: an APPEND's entry) and decodes it. Sets
  * *has to whether the type has that field. */
@@ -230,6 +347,7 @@ int main(void)
 		cmocka_unit_test(garbage),
 		cmocka_unit_test(config_address_with_nul),
 		cmocka_unit_test(terms_past_max),
+		cmocka_unit_test(config_decode_checks),
 	};
 	return UNIT_RUN("codec", tests);
 }
