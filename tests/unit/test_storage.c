@@ -1645,6 +1645,24 @@ static void recovery_edges(void **state)
 	simfs_free(fs);
 }
 
+/* Opening a folder that a clean stop left writes nothing: with every
+ * kind of write failing, the start still succeeds with everything. */
+static void clean_open_writes_nothing(void **state)
+{
+	(void)state;
+	struct simfs *base = disk_with(130);
+	for (int op = SIMFS_WRITE; op < SIMFS_OP_MAX; op++) {
+		struct simfs *fs = simfs_clone(base);
+		simfs_fail(fs, (enum simfs_op)op, 0, KEEL_EIO, true);
+		struct storage *st = must_open(fs);
+		expect_entries(storage_loaded(st), 1, 130, 1, 1);
+		assert_int_equal(storage_loaded(st)->term, 1);
+		storage_close(st);
+		simfs_free(fs);
+	}
+	simfs_free(base);
+}
+
 /* Each step that can fail is told, and stops the storage: after it every
  * call returns the error and nothing more reaches the disk. */
 static void failing_steps(void **state)
@@ -1804,7 +1822,9 @@ static void wal_edges(void **state)
 	wal_close(w);
 	assert_true(simfs_exists(fs, DIR "/00000000000000000001-00000000000000000102"));
 	assert_int_equal(simfs_size(fs, DIR "/00000000000000000001-00000000000000000102"), SEG);
-	assert_true(simfs_exists(fs, DIR "/00000000000000000103-00000000000000000229"));
+	/* a closed segment keeps only its records: the preallocation goes */
+	assert_int_equal(simfs_size(fs, DIR "/00000000000000000103-00000000000000000229"),
+			 16 + 127 * 32);
 	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
 	assert_int_equal(wal_first(w), 1);
 	assert_int_equal(wal_last(w), 230);
@@ -1832,6 +1852,52 @@ static void wal_edges(void **state)
 	assert_int_equal(wal_first(w), 231);
 	assert_int_equal(wal_last(w), 231);
 	wal_close(w);
+	simfs_free(fs);
+}
+
+/* A record whose checksum holds but whose payload is above WAL_PAYLOAD_MAX
+ * (which no append writes) reads as damage: at the end of the log, a torn
+ * tail that is cut. */
+static void oversized_record(void **state)
+{
+	(void)state;
+	struct simfs *fs = simfs_new();
+	struct wal_options o = {.segment_bytes = SEG};
+	struct wal *w;
+	struct wal_damage d;
+	struct keel_errmsg err;
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	uint8_t buf[8] = {0};
+	for (uint64_t i = 1; i <= 3; i++) {
+		struct wal_entry e = {.term = 1, .index = i, .type = 2, .len = 8, .data = buf};
+		assert_int_equal(wal_append(w, &e, 1, &err), KEEL_OK);
+	}
+	assert_int_equal(wal_sync(w, &err), KEEL_OK);
+	wal_close(w);
+	char path[64];
+	open_segment(fs, path);
+	uint64_t off = 16 + 3 * wal_record_bytes(8);
+	uint32_t len = WAL_PAYLOAD_MAX + 1;
+	simfs_resize(fs, path, off + wal_record_bytes(len)); /* the payload: zeros */
+	uint8_t h[32] = {0};
+	bytes_put_u32(h + 4, len);
+	h[8] = 2;
+	bytes_put_u64(h + 16, 1);
+	bytes_put_u64(h + 24, 4);
+	static const uint8_t zeros[1 << 16];
+	uint32_t crc = crc32c(0, h + 4, 28);
+	for (uint32_t done = 0; done < len;) {
+		uint32_t k = len - done < sizeof zeros ? len - done : (uint32_t)sizeof zeros;
+		crc = crc32c(crc, zeros, k);
+		done += k;
+	}
+	bytes_put_u32(h, crc);
+	simfs_poke(fs, path, off, h, sizeof h);
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	assert_false(d.found);
+	assert_int_equal(wal_last(w), 3);
+	wal_close(w);
+	assert_int_equal(simfs_size(fs, path), SEG);
 	simfs_free(fs);
 }
 
@@ -2034,8 +2100,10 @@ int main(void)
 		cmocka_unit_test(snapshot_received_twice),
 		cmocka_unit_test(recovery_edges),
 		cmocka_unit_test(failing_steps),
+		cmocka_unit_test(clean_open_writes_nothing),
 		cmocka_unit_test(wal_edges),
 		cmocka_unit_test(segment_edges),
+		cmocka_unit_test(oversized_record),
 		cmocka_unit_test(committer_edges),
 	};
 	return UNIT_RUN("storage", tests);
