@@ -1842,6 +1842,10 @@ static void wal_edges(void **state)
 	/* all purged: empty from 231; a truncation below that changes nothing */
 	assert_int_equal(wal_purge(w, 231, &err), KEEL_OK);
 	assert_int_equal(wal_truncate(w, 100, &err), KEEL_OK);
+	uint32_t sn = 7;
+	assert_int_equal(wal_scanned(w, 1, &v, &sn), KEEL_OK);
+	assert_int_equal(sn, 0);
+	assert_null(v);
 	assert_int_equal(wal_first(w), 231);
 	assert_int_equal(wal_last(w), 230);
 	e = (struct wal_entry){.term = 2, .index = 231, .type = 2, .len = 8, .data = buf};
@@ -1959,24 +1963,31 @@ static void segment_edges(void **state)
 	assert_non_null(strstr(err.text, "(index 59; entries up to 130 were seen after it)"));
 	simfs_free(fs);
 	/* a segment whose rename was lost with its last record damaged, then
-	 * the newer segment: damage, not a torn tail (a segment is created
-	 * only after the one before it was synced whole) */
-	fs = simfs_clone(base);
-	closed_segment(fs, 3, closed);
-	uint64_t roffs[200], ridx[200];
-	uint32_t rn = record_offsets(fs, closed, roffs, ridx, NULL);
-	char back[64];
-	snprintf(back, sizeof back, OPEN_SEG "%d", seq - 1);
-	assert_int_equal(simfs_ops(fs)->rename(fs, closed, back), KEEL_OK);
-	assert_int_equal(simfs_ops(fs)->sync_dir(fs, DIR), KEEL_OK);
-	simfs_poke(fs, back, roffs[rn - 1] + 20, &x, 1); /* its term */
-	assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
-	char want[160];
-	snprintf(want, sizeof want, "%s at offset %" PRIu64 " (index %" PRIu64
-		 "; entries up to 130 were seen after it)",
-		 back + strlen(DIR "/"), roffs[rn - 1], ridx[rn - 1]);
-	assert_non_null(strstr(err.text, want));
-	simfs_free(fs);
+	 * the newer segment (as it is, and holding a single record): damage,
+	 * not a torn tail (a segment is created only after the one before it
+	 * was synced whole) */
+	uint64_t ooffs[200], oidx[200];
+	record_offsets(base, open_path, ooffs, oidx, NULL);
+	for (int k = 0; k < 2; k++) {
+		uint64_t last = k ? oidx[0] : 130;
+		fs = k ? disk_with(last) : simfs_clone(base);
+		closed_segment(fs, 3, closed);
+		uint64_t roffs[200], ridx[200];
+		uint32_t rn = record_offsets(fs, closed, roffs, ridx, NULL);
+		char back[64];
+		snprintf(back, sizeof back, OPEN_SEG "%d", seq - 1);
+		assert_int_equal(simfs_ops(fs)->rename(fs, closed, back), KEEL_OK);
+		assert_int_equal(simfs_ops(fs)->sync_dir(fs, DIR), KEEL_OK);
+		simfs_poke(fs, back, roffs[rn - 1] + 20, &x, 1); /* its term */
+		assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+		char want[160];
+		snprintf(want, sizeof want,
+			 "%s at offset %" PRIu64 " (index %" PRIu64 "; entries up to %" PRIu64
+			 " were seen after it)",
+			 back + strlen(DIR "/"), roffs[rn - 1], ridx[rn - 1], last);
+		assert_non_null(strstr(err.text, want));
+		simfs_free(fs);
+	}
 	/* the newest segment closed and the open one never made: damage in
 	 * its middle is told with the entries seen past it in it */
 	fs = simfs_clone(base);
@@ -2070,6 +2081,21 @@ static void committer_edges(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* the thread stopped while idle ends; stopped with work queued, it
+	 * writes the queue first */
+	struct committer *c;
+	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_wait(c, submit_entry(c, 15)), KEEL_OK);
+	committer_stop(c);
+	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	for (uint64_t i = 16; i <= 20; i++)
+		submit_entry(c, i);
+	committer_stop(c);
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 20, 1, 1);
 	storage_close(st);
 	simfs_free(fs);
 }
