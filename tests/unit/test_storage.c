@@ -1367,8 +1367,9 @@ static void snapshot_file_edges(void **state)
 	assert_int_equal(got.meta_len, 5);
 	assert_memory_equal(got.meta, "conf!", 5);
 	/* a byte of the metadata, a byte too many, a name of another index
-	 * or term: a bad header */
-	for (int k = 0; k < 4; k++) {
+	 * or term, metadata longer than SNAP_META_MAX (under a checksum that
+	 * matches it): a bad header */
+	for (int k = 0; k < 5; k++) {
 		struct simfs *c = simfs_clone(fs);
 		char cname[64];
 		snprintf(cname, sizeof cname, "%s", name);
@@ -1377,6 +1378,12 @@ static void snapshot_file_edges(void **state)
 			simfs_poke(c, path, 48, &x, 1);
 		} else if (k == 1) {
 			simfs_resize(c, path, simfs_size(c, path) + 1);
+		} else if (k == 4) {
+			static uint8_t h[SNAP_DATA_OFF];
+			simfs_peek(c, path, 0, h, sizeof h);
+			bytes_put_u32(h + 12, SNAP_META_MAX + 1);
+			bytes_put_u32(h + 44, crc32c(crc32c(0, h, 44), h + 48, SNAP_META_MAX + 1));
+			simfs_poke(c, path, 0, h, sizeof h);
 		} else {
 			snap_name(cname, sizeof cname, k == 2 ? 201 : 200, k == 2 ? 3 : 4);
 			snprintf(other, sizeof other, DIR "/%s", cname);
