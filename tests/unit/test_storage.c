@@ -1642,6 +1642,14 @@ static void recovery_edges(void **state)
 	assert_int_equal(storage_save_snapshot(st, &sm, sd, &err), KEEL_OK);
 	assert_int_equal(storage_first(st), 101);
 	storage_close(st);
+	/* reading the newer snapshot's data fails: that error, not damage
+	 * (which would pass it over) */
+	struct flaky f;
+	flaky_init(&f, fs);
+	flaky_fail(&f, FL_PREAD, "snap-00000000000000000200", 1);
+	assert_int_equal(flaky_open_st(&f, &st, &err), KEEL_EIO);
+	assert_non_null(strstr(err.text, "read " DIR "/snap-00000000000000000200"));
+	assert_int_equal(f.open, 0);
 	uint8_t x = 0xEE;
 	simfs_poke(fs, DIR "/snap-00000000000000000200-00000000000000000001",
 		   SNAP_DATA_OFF + 10, &x, 1);
