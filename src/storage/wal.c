@@ -29,8 +29,10 @@
  *     header, bad record or end of file. If no valid record lies beyond it,
  *     the rest is a torn tail (a crash during a write that was never
  *     reported durable) and is cut away. If a valid record lies beyond it,
- *     or a later segment holds records, the log is damaged before its tail:
- *     the open fails naming file and offset (repair discards from there).
+ *     or a later segment holds any valid record (a segment is created only
+ *     after the one before it was synced whole), the log is damaged before
+ *     its tail: the open fails naming file, offset and the highest index
+ *     seen past it (repair discards from there).
  *   - A closed segment must hold exactly its named range (records past it
  *     are left by an interrupted truncation and ignored).
  *   - An open segment that is not the last (its rename was lost) is closed.
@@ -270,6 +272,7 @@ struct scan { /* one segment as found on disk */
 	uint64_t stop;     /* where valid data ended */
 	bool bad_header;
 	bool tail_valid;   /* a valid record lies past stop */
+	uint64_t tail_last; /* the highest index of a valid record past stop */
 	bool stale;        /* stop is at a valid record out of sequence */
 };
 
@@ -316,11 +319,15 @@ static void scan_records(struct seg *s, struct scan *sc, uint64_t *expect, uint6
 	sc->stop = off;
 	if (name_last && s->n && seg_last(s) == name_last)
 		return; /* complete; anything after is ignored */
-	for (uint64_t o = off ? off + 8 : SEG_HDR; o + REC_HDR <= sc->size; o += 8) {
-		if (rec_valid(sc->data, sc->size, o, &e)) {
-			sc->tail_valid = true;
-			break;
+	for (uint64_t o = off ? off + 8 : SEG_HDR; o + REC_HDR <= sc->size;) {
+		if (!rec_valid(sc->data, sc->size, o, &e)) {
+			o += 8;
+			continue;
 		}
+		sc->tail_valid = true;
+		if (e.index > sc->tail_last)
+			sc->tail_last = e.index;
+		o += wal_record_bytes(e.len);
 	}
 }
 
@@ -392,18 +399,23 @@ static int scan_all(struct wal *w, struct wal_damage *d, struct data_end *end,
 			return rc;
 		s->first = 0;
 		uint64_t want = expect ? expect : name_first;
-		uint64_t next = want;
+		/* past the end of the data any record counts, whatever its index:
+		 * a segment is created only after the one before it is synced
+		 * whole, so a record there means the end was damage, not a torn
+		 * tail (an interrupted truncation leaves nothing past its cut) */
+		uint64_t next = end->seg < w->n_segs ? 0 : want;
 		scan_records(s, &sc, &next, name_last);
 		s->end = sc.stop;
+		uint64_t seen = s->n ? seg_last(s) : 0;
+		if (sc.tail_last > seen)
+			seen = sc.tail_last;
 		bool zero_tail =
 			sc.stop >= sc.size || all_zero(sc.data + sc.stop, sc.size - sc.stop);
 		if (end->seg < w->n_segs) {
-			/* past the end of the data: a record here means the end
-			 * was damage, not a torn tail */
-			if (s->n && !d->found)
+			if (seen && !d->found)
 				damage_at(d, &w->segs[end->seg], end->off, expect);
-			if (s->n && seg_last(s) > d->last_seen)
-				d->last_seen = seg_last(s);
+			if (seen > d->last_seen)
+				d->last_seen = seen;
 			continue;
 		}
 		bool gap = (want && s->n && s->first != want) ||
@@ -415,8 +427,8 @@ static int scan_all(struct wal *w, struct wal_damage *d, struct data_end *end,
 		}
 		if (gap || short_closed || sc.stale || sc.tail_valid) {
 			damage_at(d, s, s->end, s->n ? seg_last(s) + 1 : want);
-			if (s->n && seg_last(s) > d->last_seen)
-				d->last_seen = seg_last(s);
+			if (seen > d->last_seen)
+				d->last_seen = seen;
 			*end = (struct data_end){i, s->end, true};
 			continue;
 		}
@@ -479,14 +491,13 @@ static int seg_cut(struct wal *w, uint32_t i, uint32_t n, uint64_t off, struct k
 	return KEEL_OK;
 }
 
-/* Gives segment i the closed name of its range. */
+/* Gives segment i the closed name of its range (always another name: an
+ * open segment, or a closed one whose range was shortened). */
 static int seg_rename_closed(struct wal *w, uint32_t i, struct keel_errmsg *err)
 {
 	struct seg *s = &w->segs[i];
 	char name[48], from[IO_PATH_MAX], to[IO_PATH_MAX];
 	closed_name(name, s->first, seg_last(s));
-	if (!strcmp(name, s->name))
-		return KEEL_OK;
 	int rc = seg_path(w, s->name, from, err);
 	if (!rc)
 		rc = seg_path(w, name, to, err);

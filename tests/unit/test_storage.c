@@ -9,6 +9,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -1080,6 +1083,1038 @@ static void manual_committer(void **state)
 	simfs_free(fs);
 }
 
+/* ---- edges: one call failing at a time, files that are not quite right --------- */
+
+/* A disk over the simulated one that fails one chosen call (those simfs
+ * cannot fail by itself: open, pread, size, list, mkdir, ftruncate) on a
+ * path containing `match`, after `after` matching calls succeed, once; and
+ * counts the files open, so that a test can see none is left open. */
+enum flaky_op { FL_NONE, FL_OPEN, FL_PREAD, FL_SIZE, FL_LIST, FL_MKDIR, FL_FTRUNCATE };
+
+#define FL_FDS 64
+struct flaky {
+	struct io_fs ops;
+	const struct io_fs *base;
+	enum flaky_op op;
+	const char *match;
+	uint32_t after;
+	int err;
+	int open;
+	char path[FL_FDS][96]; /* of each open fd */
+};
+
+static int fl_hit(struct flaky *f, enum flaky_op op, const char *path)
+{
+	if (f->op != op || (f->match && !strstr(path, f->match)))
+		return KEEL_OK;
+	if (f->after) {
+		f->after--;
+		return KEEL_OK;
+	}
+	f->op = FL_NONE;
+	return f->err;
+}
+
+static const char *fl_path(struct flaky *f, int fd)
+{
+	return fd >= 0 && fd < FL_FDS ? f->path[fd] : "";
+}
+
+static int fl_open(void *ctx, const char *path, int flags, int *fd)
+{
+	struct flaky *f = ctx;
+	int rc = fl_hit(f, FL_OPEN, path);
+	if (!rc)
+		rc = f->base->open(f->base->ctx, path, flags, fd);
+	if (!rc) {
+		assert_true(*fd >= 0 && *fd < FL_FDS);
+		snprintf(f->path[*fd], sizeof f->path[0], "%s", path);
+		f->open++;
+	}
+	return rc;
+}
+
+static int fl_close(void *ctx, int fd)
+{
+	struct flaky *f = ctx;
+	f->open--;
+	return f->base->close(f->base->ctx, fd);
+}
+
+static int fl_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	struct flaky *f = ctx;
+	int rc = fl_hit(f, FL_PREAD, fl_path(f, fd));
+	return rc ? rc : f->base->pread(f->base->ctx, fd, buf, len, off, got);
+}
+
+static int fl_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct flaky *f = ctx;
+	return f->base->pwrite(f->base->ctx, fd, buf, len, off);
+}
+
+static int fl_fdatasync(void *ctx, int fd)
+{
+	struct flaky *f = ctx;
+	return f->base->fdatasync(f->base->ctx, fd);
+}
+
+static int fl_ftruncate(void *ctx, int fd, uint64_t len)
+{
+	struct flaky *f = ctx;
+	int rc = fl_hit(f, FL_FTRUNCATE, fl_path(f, fd));
+	return rc ? rc : f->base->ftruncate(f->base->ctx, fd, len);
+}
+
+static int fl_fallocate(void *ctx, int fd, uint64_t len)
+{
+	struct flaky *f = ctx;
+	return f->base->fallocate(f->base->ctx, fd, len);
+}
+
+static int fl_size(void *ctx, int fd, uint64_t *size)
+{
+	struct flaky *f = ctx;
+	int rc = fl_hit(f, FL_SIZE, fl_path(f, fd));
+	return rc ? rc : f->base->size(f->base->ctx, fd, size);
+}
+
+static int fl_rename(void *ctx, const char *from, const char *to)
+{
+	struct flaky *f = ctx;
+	return f->base->rename(f->base->ctx, from, to);
+}
+
+static int fl_unlink(void *ctx, const char *path)
+{
+	struct flaky *f = ctx;
+	return f->base->unlink(f->base->ctx, path);
+}
+
+static int fl_sync_dir(void *ctx, const char *dir)
+{
+	struct flaky *f = ctx;
+	return f->base->sync_dir(f->base->ctx, dir);
+}
+
+static int fl_mkdir(void *ctx, const char *dir)
+{
+	struct flaky *f = ctx;
+	int rc = fl_hit(f, FL_MKDIR, dir);
+	return rc ? rc : f->base->mkdir(f->base->ctx, dir);
+}
+
+static int fl_list(void *ctx, const char *dir, char ***names, uint32_t *n)
+{
+	struct flaky *f = ctx;
+	int rc = fl_hit(f, FL_LIST, dir);
+	return rc ? rc : f->base->list(f->base->ctx, dir, names, n);
+}
+
+static int fl_map(void *ctx, int fd, uint64_t len, unsigned flags, const uint8_t **p)
+{
+	struct flaky *f = ctx;
+	return f->base->map(f->base->ctx, fd, len, flags, p);
+}
+
+static void fl_unmap(void *ctx, const uint8_t *p, uint64_t len)
+{
+	struct flaky *f = ctx;
+	f->base->unmap(f->base->ctx, p, len);
+}
+
+static void flaky_init(struct flaky *f, struct simfs *sim)
+{
+	memset(f, 0, sizeof *f);
+	f->base = simfs_ops(sim);
+	f->ops = (struct io_fs){f,	   fl_open,	fl_close,    fl_pread,	fl_pwrite,
+				fl_fdatasync, fl_ftruncate, fl_fallocate, fl_size,	fl_rename,
+				fl_unlink,    fl_sync_dir,  fl_mkdir,	  fl_list,	fl_map,
+				fl_unmap};
+}
+
+static void flaky_fail(struct flaky *f, enum flaky_op op, const char *match, uint32_t after)
+{
+	f->op = op;
+	f->match = match;
+	f->after = after;
+	f->err = KEEL_EIO;
+}
+
+static int flaky_open_st(struct flaky *f, struct storage **st, struct keel_errmsg *err)
+{
+	struct storage_options o = opts();
+	return storage_open(&f->ops, DIR, &o, st, err);
+}
+
+/* Writes a whole file durably. */
+static void put_file(struct simfs *fs, const char *path, const void *data, uint64_t len)
+{
+	const struct io_fs *ops = simfs_ops(fs);
+	int fd;
+	assert_int_equal(ops->open(fs, path, IO_CREATE | IO_TRUNC, &fd), KEEL_OK);
+	if (len)
+		assert_int_equal(ops->pwrite(fs, fd, data, len, 0), KEEL_OK);
+	assert_int_equal(ops->fdatasync(fs, fd), KEEL_OK);
+	ops->close(fs, fd);
+	assert_int_equal(ops->sync_dir(fs, DIR), KEEL_OK);
+}
+
+/* The hard state file: exactly 28 bytes, its magic and its checksum; a
+ * folder name too long for it; a failing open or read is told as such,
+ * not as damage. */
+static void hard_state_file_edges(void **state)
+{
+	(void)state;
+	struct simfs *fs = disk_with(10);
+	struct storage *st;
+	struct keel_errmsg err;
+	uint8_t hs[28];
+	simfs_peek(fs, DIR "/" HARDSTATE_FILE, 0, hs, sizeof hs);
+	/* one byte more (zero), or one less: not a hard state file */
+	for (uint64_t size = 27; size <= 29; size += 2) {
+		struct simfs *c = simfs_clone(fs);
+		simfs_resize(c, DIR "/" HARDSTATE_FILE, size);
+		assert_int_equal(open_st(c, &st, &err), KEEL_ECORRUPT);
+		char want[64];
+		snprintf(want, sizeof want, "(%" PRIu64 " bytes", size);
+		assert_non_null(strstr(err.text, want));
+		simfs_free(c);
+	}
+	/* another magic under a checksum that matches it */
+	struct simfs *c = simfs_clone(fs);
+	hs[6] = '2';
+	bytes_put_u32(hs + 24, crc32c(0, hs, 24));
+	simfs_poke(c, DIR "/" HARDSTATE_FILE, 0, hs, sizeof hs);
+	assert_int_equal(open_st(c, &st, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "bad hard state file"));
+	simfs_free(c);
+	/* a folder whose path leaves no room for the file name */
+	char dir[IO_PATH_MAX];
+	memset(dir, 'x', sizeof dir - 8);
+	dir[sizeof dir - 8] = 0;
+	bool found = true;
+	uint64_t t = 7, v = 7;
+	assert_int_equal(hardstate_write(simfs_ops(fs), dir, 1, 1, &err), KEEL_ETOOBIG);
+	assert_int_equal(hardstate_read(simfs_ops(fs), dir, &found, &t, &v, &err), KEEL_ETOOBIG);
+	assert_false(found);
+	/* the file cannot be opened, or read: that error, not damage */
+	for (int op = FL_OPEN; op <= FL_PREAD; op++) {
+		struct flaky f;
+		flaky_init(&f, fs);
+		flaky_fail(&f, (enum flaky_op)op, HARDSTATE_FILE, 0);
+		assert_int_equal(flaky_open_st(&f, &st, &err), KEEL_EIO);
+		assert_non_null(strstr(err.text, op == FL_OPEN ? "open " : "read "));
+		assert_non_null(strstr(err.text, HARDSTATE_FILE));
+		assert_int_equal(f.open, 0);
+	}
+	simfs_free(fs);
+}
+
+/* Names: only snap-<20 digits>-<20 digits> is a snapshot. */
+static void snapshot_names(void **state)
+{
+	(void)state;
+	uint64_t i = 0, t = 0;
+	assert_true(snap_parse_name("snap-00000000000000000100-00000000000000000003", &i, &t));
+	assert_int_equal(i, 100);
+	assert_int_equal(t, 3);
+	assert_false(snap_parse_name("note-00000000000000000100-00000000000000000003", &i, &t));
+	assert_false(snap_parse_name("snap-0000000000000000010.-00000000000000000003", &i, &t));
+	assert_false(snap_parse_name("snap-00000000000000000100-0000000000000000000/", &i, &t));
+	assert_false(snap_parse_name("snap-00000000000000000100-0000000000000000003:", &i, &t));
+	assert_false(snap_parse_name("snap-00000000000000000100x00000000000000000003", &i, &t));
+	assert_false(snap_parse_name("snap-00000000000000000100-00000000000000000003.tmp", &i,
+				     &t));
+	/* such files in the data folder are left alone and do not stop a start */
+	struct simfs *fs = disk_with(20);
+	static const char *const stray[] = {
+		DIR "/note-00000000000000000100-00000000000000000003",
+		DIR "/snap-0000000000000000010.-00000000000000000003",
+		DIR "/00000000000000000005-00000000000000000001",
+		DIR "/0000000000000000001x-00000000000000000005",
+		DIR "/open-12a",
+	};
+	for (size_t k = 0; k < sizeof stray / sizeof *stray; k++)
+		put_file(fs, stray[k], "x", 1);
+	struct storage *st = must_open(fs);
+	assert_false(storage_loaded(st)->has_snap);
+	expect_entries(storage_loaded(st), 1, 20, 1, 1);
+	append_restart(fs, st, 21, 25, 1, 1, 1);
+	for (size_t k = 0; k < sizeof stray / sizeof *stray; k++)
+		assert_true(simfs_exists(fs, stray[k]));
+	simfs_free(fs);
+}
+
+/* A snapshot file's header must agree with its name and its size; a
+ * failing write or read is reported, never a half-written file. */
+static void snapshot_file_edges(void **state)
+{
+	(void)state;
+	struct simfs *fs = simfs_new();
+	const struct io_fs *ops = simfs_ops(fs);
+	struct keel_errmsg err;
+	static uint8_t data[3000];
+	struct snap_meta m, got;
+	fill_snap(&m, data, 200, 3, sizeof data);
+	assert_int_equal(snap_write(ops, DIR, &m, data, &err), KEEL_OK);
+	char name[64], path[96], other[96];
+	snap_name(name, sizeof name, 200, 3);
+	snprintf(path, sizeof path, DIR "/%s", name);
+	assert_int_equal(snap_read_meta(ops, DIR, name, &got, &err), KEEL_OK);
+	assert_int_equal(got.index, 200);
+	assert_int_equal(got.meta_len, 5);
+	assert_memory_equal(got.meta, "conf!", 5);
+	/* a byte of the metadata, a byte too many, a name of another index
+	 * or term, metadata longer than SNAP_META_MAX (under a checksum that
+	 * matches it): a bad header */
+	for (int k = 0; k < 5; k++) {
+		struct simfs *c = simfs_clone(fs);
+		char cname[64];
+		snprintf(cname, sizeof cname, "%s", name);
+		if (k == 0) {
+			uint8_t x = 'C';
+			simfs_poke(c, path, 48, &x, 1);
+		} else if (k == 1) {
+			simfs_resize(c, path, simfs_size(c, path) + 1);
+		} else if (k == 4) {
+			static uint8_t h[SNAP_DATA_OFF];
+			simfs_peek(c, path, 0, h, sizeof h);
+			bytes_put_u32(h + 12, SNAP_META_MAX + 1);
+			bytes_put_u32(h + 44, crc32c(crc32c(0, h, 44), h + 48, SNAP_META_MAX + 1));
+			simfs_poke(c, path, 0, h, sizeof h);
+		} else {
+			snap_name(cname, sizeof cname, k == 2 ? 201 : 200, k == 2 ? 3 : 4);
+			snprintf(other, sizeof other, DIR "/%s", cname);
+			assert_int_equal(simfs_ops(c)->rename(c, path, other), KEEL_OK);
+		}
+		assert_int_equal(snap_read_meta(simfs_ops(c), DIR, cname, &got, &err),
+				 KEEL_ECORRUPT);
+		assert_non_null(strstr(err.text, "bad snapshot header at offset 0"));
+		assert_non_null(strstr(err.text, cname));
+		simfs_free(c);
+	}
+	/* reads: past the end refused; of a file gone, the open fails */
+	uint8_t buf[32];
+	assert_int_equal(snap_read(ops, DIR, &m, sizeof data - 10, buf, 20, &err), KEEL_EINVAL);
+	assert_non_null(strstr(err.text, "past the end"));
+	assert_int_equal(snap_read(ops, DIR, &m, sizeof data - 20, buf, 20, &err), KEEL_OK);
+	assert_memory_equal(buf, data + sizeof data - 20, 20);
+	struct simfs *c = simfs_clone(fs);
+	assert_int_equal(simfs_ops(c)->unlink(c, path), KEEL_OK);
+	assert_int_equal(snap_read(simfs_ops(c), DIR, &m, 0, buf, 20, &err), KEEL_ENOENT);
+	assert_non_null(strstr(err.text, "open "));
+	simfs_free(c);
+	/* the header's write fails: the snapshot is not written */
+	fill_snap(&m, data, 300, 3, sizeof data);
+	simfs_fail(fs, SIMFS_WRITE, 0, KEEL_EIO, false);
+	assert_int_equal(snap_write(ops, DIR, &m, data, &err), KEEL_EIO);
+	assert_false(simfs_exists(fs, DIR "/snap-00000000000000000300-00000000000000000003"));
+	simfs_free(fs);
+}
+
+/* Chunks of a snapshot being received must follow each other, belong to
+ * one snapshot and stay within its size; it is finished only whole. */
+static void snapshot_chunk_edges(void **state)
+{
+	(void)state;
+	struct simfs *fs = simfs_new();
+	const struct io_fs *ops = simfs_ops(fs);
+	struct keel_errmsg err;
+	static uint8_t data[3000];
+	struct snap_meta m, other;
+	fill_snap(&m, data, 100, 2, sizeof data);
+	struct snap_incoming in;
+	snap_incoming_init(&in);
+	assert_int_equal(snap_incoming_write(ops, DIR, &in, &m, 0, data, 1000, &err), KEEL_OK);
+	for (int k = 0; k < 4; k++) {
+		other = m;
+		uint64_t off = 1000;
+		uint32_t len = 1000;
+		if (k == 0)
+			other.index = 101;
+		else if (k == 1)
+			other.term = 3;
+		else if (k == 2)
+			len = 2001; /* past its size */
+		else
+			off = 1500; /* not where the last one ended */
+		assert_int_equal(snap_incoming_write(ops, DIR, &in, &other, off, data + 1000, len,
+						     &err),
+				 KEEL_EINVAL);
+		assert_non_null(strstr(err.text, "does not follow"));
+	}
+	assert_int_equal(snap_incoming_write(ops, DIR, &in, &m, 1000, data + 1000, 1500, &err),
+			 KEEL_OK);
+	/* not whole yet; then whole, but finished as another snapshot */
+	assert_int_equal(snap_incoming_finish(ops, DIR, &in, &m, &err), KEEL_EINVAL);
+	assert_non_null(strstr(err.text, "incomplete"));
+	assert_int_equal(snap_incoming_write(ops, DIR, &in, &m, 2500, data + 2500, 500, &err),
+			 KEEL_OK);
+	for (int k = 0; k < 2; k++) {
+		other = m;
+		if (k == 0)
+			other.index = 101;
+		else
+			other.term = 3;
+		assert_int_equal(snap_incoming_finish(ops, DIR, &in, &other, &err), KEEL_EINVAL);
+	}
+	assert_int_equal(snap_incoming_finish(ops, DIR, &in, &m, &err), KEEL_OK);
+	uint8_t *back;
+	assert_int_equal(snap_read_meta(ops, DIR, "snap-00000000000000000100-00000000000000000002",
+					&other, &err),
+			 KEEL_OK);
+	assert_int_equal(snap_read_all(ops, DIR, &other, &back, &err), KEEL_OK);
+	assert_memory_equal(back, data, sizeof data);
+	keel_free(back);
+	snap_incoming_drop(ops, &in);
+	simfs_free(fs);
+}
+
+/* Receives snapshot `index` of `term` in chunks of 2000 bytes through
+ * storage_write; the last one installs it and truncates after it. With
+ * fail_last (a simfs_op), the last batch's first call of that kind fails. */
+static int receive_snapshot(struct storage *st, struct simfs *fs, uint64_t index, uint64_t term,
+			    int fail_last, struct keel_errmsg *err)
+{
+	static uint8_t data[5000];
+	static struct snap_meta m;
+	fill_snap(&m, data, index, term, sizeof data);
+	for (uint64_t off = 0; off < m.size; off += 2000) {
+		uint32_t len = (uint32_t)(m.size - off < 2000 ? m.size - off : 2000);
+		struct storage_batch b = {.chunk_meta = &m, .chunk_offset = off,
+					  .chunk_data = data + off, .chunk_len = len};
+		if (off + len == m.size) {
+			b.install = &m;
+			b.truncate_from = index + 1;
+			if (fail_last)
+				simfs_fail(fs, (enum simfs_op)fail_last, 0, KEEL_EIO, false);
+		}
+		int rc = storage_write(st, &b, err);
+		if (rc)
+			return rc;
+	}
+	return KEEL_OK;
+}
+
+/* A second snapshot received after the first emptied the log (no segment
+ * open: the incoming file gets the lowest handle): every step works, its
+ * chunks' fdatasync failing is reported, and nothing is left open. */
+static void snapshot_received_twice(void **state)
+{
+	(void)state;
+	for (int k = 0; k < 4; k++) {
+		struct simfs *fs = disk_with(300);
+		struct flaky f;
+		flaky_init(&f, fs);
+		struct storage *st;
+		struct keel_errmsg err;
+		assert_int_equal(flaky_open_st(&f, &st, &err), KEEL_OK);
+		write_hs(st, 3, 0);
+		assert_int_equal(receive_snapshot(st, fs, 900, 3, 0, &err), KEEL_OK);
+		assert_int_equal(f.open, 0); /* the log is empty: nothing open */
+		static uint8_t data[5000];
+		struct snap_meta m;
+		fill_snap(&m, data, 1000, 3, sizeof data);
+		struct storage_batch b = {.chunk_meta = &m, .chunk_data = data, .chunk_len = 2000};
+		assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+		assert_int_equal(f.open, 1);
+		assert_non_null(strstr(f.path[0], SNAP_INCOMING));
+		if (k == 1) { /* a crash: closed, nothing left open */
+			storage_close(st);
+			assert_int_equal(f.open, 0);
+			simfs_free(fs);
+			continue;
+		}
+		if (k == 2) { /* the chunk's fdatasync fails */
+			simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
+			assert_int_equal(storage_sync(st, &err), KEEL_EIO);
+			assert_non_null(strstr(err.text, SNAP_INCOMING));
+			assert_int_equal(storage_failed(st), KEEL_EIO);
+			storage_close(st);
+			assert_int_equal(f.open, 0);
+			simfs_free(fs);
+			continue;
+		}
+		sync_ok(st);
+		if (k == 3) { /* the install's fdatasync fails: not installed */
+			simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
+			b = (struct storage_batch){.chunk_meta = &m, .chunk_offset = 2000,
+						   .chunk_data = data + 2000, .chunk_len = 3000,
+						   .install = &m};
+			assert_int_equal(storage_write(st, &b, &err), KEEL_EIO);
+			assert_non_null(strstr(err.text, "fdatasync"));
+			assert_int_equal(storage_failed(st), KEEL_EIO);
+			storage_close(st);
+			assert_int_equal(f.open, 0);
+			simfs_crash_clean(fs);
+			st = must_open(fs);
+			assert_int_equal(storage_loaded(st)->snap.index, 900);
+			storage_close(st);
+			simfs_free(fs);
+			continue;
+		}
+		for (uint64_t off = 2000; off < m.size; off += 2000) {
+			uint32_t len = (uint32_t)(m.size - off < 2000 ? m.size - off : 2000);
+			b = (struct storage_batch){.chunk_meta = &m, .chunk_offset = off,
+						   .chunk_data = data + off, .chunk_len = len};
+			if (off + len == m.size)
+				b.install = &m;
+			assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+		}
+		append(st, 1001, 1003, 3);
+		sync_ok(st);
+		storage_close(st);
+		assert_int_equal(f.open, 0);
+		st = must_open(fs);
+		const struct storage_loaded *l = storage_loaded(st);
+		assert_int_equal(l->snap.index, 1000);
+		assert_memory_equal(l->snap_data, data, sizeof data);
+		expect_entries(l, 1001, 1003, 0, 3);
+		storage_close(st);
+		simfs_free(fs);
+	}
+}
+
+/* Recovery's edges in storage.c: leftovers named *.tmp go, whatever the
+ * rest of their name; a failing list or mkdir is told; a log of one entry;
+ * a log ending exactly at the snapshot is dropped; a log starting right
+ * after an older snapshot still covers a damaged newer one. */
+static void recovery_edges(void **state)
+{
+	(void)state;
+	struct keel_errmsg err;
+	struct storage *st;
+	struct simfs *fs = disk_with(5);
+	put_file(fs, DIR "/.tmp", "x", 1);
+	st = must_open(fs);
+	assert_false(simfs_exists(fs, DIR "/.tmp"));
+	expect_entries(storage_loaded(st), 1, 5, 1, 1);
+	storage_close(st);
+	for (int op = FL_LIST; op <= FL_MKDIR; op++) { /* once: a retry would work */
+		struct flaky f;
+		flaky_init(&f, fs);
+		flaky_fail(&f, (enum flaky_op)op, NULL, 0);
+		assert_int_equal(flaky_open_st(&f, &st, &err), KEEL_EIO);
+		assert_non_null(strstr(err.text, op == FL_LIST ? "list " DIR : "mkdir " DIR));
+		assert_int_equal(f.open, 0);
+	}
+	simfs_free(fs);
+
+	/* one entry, then truncated to none */
+	fs = simfs_new();
+	st = must_open(fs);
+	write_hs(st, 1, 0);
+	append_restart(fs, st, 1, 1, 1, 1, 1);
+	st = must_open(fs);
+	struct storage_batch b = {.truncate_from = 1};
+	assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+	storage_close(st);
+	st = must_open(fs);
+	assert_int_equal(storage_loaded(st)->n_entries, 0);
+	append_restart(fs, st, 1, 3, 1, 1, 1);
+	simfs_free(fs);
+
+	/* the log ends at the snapshot: dropped, the log starts after it */
+	static uint8_t sd[64];
+	struct snap_meta sm;
+	fs = disk_with(300);
+	st = must_open(fs);
+	fill_snap(&sm, sd, 300, 1, sizeof sd);
+	assert_int_equal(storage_save_snapshot(st, &sm, sd, &err), KEEL_OK);
+	storage_close(st);
+	st = must_open(fs);
+	assert_int_equal(storage_loaded(st)->n_entries, 0);
+	assert_int_equal(storage_first(st), 301);
+	assert_int_equal(storage_last(st), 300);
+	append_restart(fs, st, 301, 305, 1, 301, 0);
+	simfs_free(fs);
+
+	/* the log starts right after snapshot 100 and holds everything that
+	 * the damaged snapshot 200 covered: 100 and the log are taken */
+	fs = simfs_new();
+	st = must_open(fs);
+	write_hs(st, 1, 0);
+	assert_int_equal(receive_snapshot(st, fs, 100, 1, 0, &err), KEEL_OK);
+	append(st, 101, 300, 1);
+	fill_snap(&sm, sd, 200, 1, sizeof sd);
+	assert_int_equal(storage_save_snapshot(st, &sm, sd, &err), KEEL_OK);
+	assert_int_equal(storage_first(st), 101);
+	storage_close(st);
+	/* reading the newer snapshot's data fails: that error, not damage
+	 * (which would pass it over) */
+	struct flaky f;
+	flaky_init(&f, fs);
+	flaky_fail(&f, FL_PREAD, "snap-00000000000000000200", 1);
+	assert_int_equal(flaky_open_st(&f, &st, &err), KEEL_EIO);
+	assert_non_null(strstr(err.text, "read " DIR "/snap-00000000000000000200"));
+	assert_int_equal(f.open, 0);
+	uint8_t x = 0xEE;
+	simfs_poke(fs, DIR "/snap-00000000000000000200-00000000000000000001",
+		   SNAP_DATA_OFF + 10, &x, 1);
+	st = must_open(fs);
+	assert_int_equal(storage_loaded(st)->snap.index, 100);
+	expect_entries(storage_loaded(st), 101, 300, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
+/* Opening a folder that a clean stop left writes nothing: with every
+ * kind of write failing, the start still succeeds with everything. */
+static void clean_open_writes_nothing(void **state)
+{
+	(void)state;
+	struct simfs *base = disk_with(130);
+	for (int op = SIMFS_WRITE; op < SIMFS_OP_MAX; op++) {
+		struct simfs *fs = simfs_clone(base);
+		simfs_fail(fs, (enum simfs_op)op, 0, KEEL_EIO, true);
+		struct storage *st = must_open(fs);
+		expect_entries(storage_loaded(st), 1, 130, 1, 1);
+		assert_int_equal(storage_loaded(st)->term, 1);
+		storage_close(st);
+		simfs_free(fs);
+	}
+	simfs_free(base);
+}
+
+/* Each step that can fail is told, and stops the storage: after it every
+ * call returns the error and nothing more reaches the disk. */
+static void failing_steps(void **state)
+{
+	(void)state;
+	struct keel_errmsg err;
+	static uint8_t sd[64];
+	struct snap_meta sm;
+	/* a failed sync: then flush, read, save and adopt all refuse */
+	struct simfs *fs = disk_with(50);
+	struct storage *st = must_open(fs);
+	append(st, 51, 52, 1);
+	simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
+	assert_int_equal(storage_sync(st, &err), KEEL_EIO);
+	assert_int_equal(storage_flush(st, &err), KEEL_EIO);
+	struct wal_entry *e;
+	uint8_t *mem;
+	assert_int_equal(storage_read(st, 1, 5, &e, &mem, &err), KEEL_EIO);
+	fill_snap(&sm, sd, 40, 1, sizeof sd);
+	assert_int_equal(storage_save_snapshot(st, &sm, sd, &err), KEEL_EIO);
+	assert_int_equal(snap_write_tmp(simfs_ops(fs), DIR, &sm, sd, &err), KEEL_OK);
+	assert_int_equal(storage_adopt_snapshot(st, &sm, &err), KEEL_EIO);
+	assert_null(storage_snapshot(st));
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	assert_false(storage_loaded(st)->has_snap);
+	assert_true(storage_loaded(st)->n_entries >= 50);
+	expect_entries(storage_loaded(st), 1, storage_loaded(st)->n_entries, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+
+	/* an entry that does not follow the log: refused, and stopped */
+	fs = disk_with(5);
+	st = must_open(fs);
+	uint8_t buf[8] = {0};
+	struct wal_entry bad = {.term = 1, .index = 9, .type = 2, .len = 8, .data = buf};
+	struct storage_batch b = {.entries = &bad, .n_entries = 1};
+	assert_int_equal(storage_write(st, &b, &err), KEEL_EINVAL);
+	assert_non_null(strstr(err.text, "append of index 9 after 5"));
+	assert_int_equal(storage_failed(st), KEEL_EINVAL);
+	storage_close(st);
+
+	/* adopting a snapshot whose rename fails */
+	st = must_open(fs);
+	fill_snap(&sm, sd, 4, 1, sizeof sd);
+	assert_int_equal(snap_write_tmp(simfs_ops(fs), DIR, &sm, sd, &err), KEEL_OK);
+	simfs_fail(fs, SIMFS_RENAME, 0, KEEL_EIO, false);
+	assert_int_equal(storage_adopt_snapshot(st, &sm, &err), KEEL_EIO);
+	assert_non_null(strstr(err.text, "rename"));
+	assert_int_equal(storage_failed(st), KEEL_EIO);
+	assert_null(storage_snapshot(st));
+	storage_close(st);
+	simfs_free(fs);
+
+	/* a truncation whose closing folder fsync fails */
+	fs = disk_with(130);
+	st = must_open(fs);
+	simfs_fail(fs, SIMFS_SYNC_DIR, 0, KEEL_EIO, false);
+	b = (struct storage_batch){.truncate_from = 129};
+	assert_int_equal(storage_write(st, &b, &err), KEEL_EIO);
+	assert_non_null(strstr(err.text, "fsync folder"));
+	assert_int_equal(storage_failed(st), KEEL_EIO);
+	storage_close(st);
+	simfs_free(fs);
+
+	/* an install whose purge cannot remove the old log */
+	fs = disk_with(300);
+	st = must_open(fs);
+	write_hs(st, 3, 0);
+	assert_int_equal(receive_snapshot(st, fs, 900, 3, SIMFS_UNLINK, &err), KEEL_EIO);
+	assert_non_null(strstr(err.text, "unlink"));
+	assert_int_equal(storage_failed(st), KEEL_EIO);
+	storage_close(st);
+	simfs_free(fs);
+
+	/* a repair that cannot remove the damaged suffix: the open fails,
+	 * nothing changed; once the disk works the repair goes through */
+	fs = disk_with(130);
+	char closed[64];
+	closed_segment(fs, 2, closed);
+	uint8_t x = 0x5A;
+	simfs_poke(fs, closed, 16 + 40, &x, 1);
+	struct storage_options o = opts();
+	struct policy pol = {.answer = KEEL_OK};
+	o.repair = true;
+	o.may_repair = policy;
+	o.repair_ctx = &pol;
+	simfs_fail(fs, SIMFS_UNLINK, 0, KEEL_EIO, false);
+	assert_int_equal(storage_open(simfs_ops(fs), DIR, &o, &st, &err), KEEL_EIO);
+	assert_non_null(strstr(err.text, "unlink"));
+	assert_true(simfs_exists(fs, closed));
+	assert_int_equal(storage_open(simfs_ops(fs), DIR, &o, &st, &err), KEEL_OK);
+	expect_entries(storage_loaded(st), 1, 58, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
+/* Encodes one record the way wal.c's format says (for files made by hand). */
+static uint64_t rec_make(uint8_t *p, uint64_t index, uint64_t term, uint32_t len,
+			 const uint8_t *data)
+{
+	uint64_t size = wal_record_bytes(len);
+	memset(p, 0, size);
+	bytes_put_u32(p + 4, len);
+	p[8] = 2;
+	bytes_put_u64(p + 16, term);
+	bytes_put_u64(p + 24, index);
+	if (len)
+		memcpy(p + 32, data, len);
+	bytes_put_u32(p, crc32c(0, p + 4, 28 + len));
+	return size;
+}
+
+/* The log's own rules: an empty log takes any index, each next one must
+ * follow, type 0 and oversized payloads are refused; a segment filled to
+ * its last byte, records with no payload ending a segment; a truncation
+ * of an empty log changes nothing. */
+static void wal_edges(void **state)
+{
+	(void)state;
+	struct simfs *fs = simfs_new();
+	struct wal_options o = {.segment_bytes = SEG};
+	struct wal *w;
+	struct wal_damage d;
+	struct keel_errmsg err;
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	struct wal_entry e = {.term = 1, .index = 7, .type = 2, .len = 8, .data = buf};
+	assert_int_equal(wal_append(w, &e, 1, &err), KEEL_OK);
+	assert_int_equal(wal_first(w), 7);
+	e.index = 9;
+	assert_int_equal(wal_append(w, &e, 1, &err), KEEL_EINVAL);
+	assert_non_null(strstr(err.text, "append of index 9 after 7"));
+	e.index = 8;
+	e.type = 0;
+	assert_int_equal(wal_append(w, &e, 1, &err), KEEL_ETOOBIG);
+	e.type = 2;
+	e.len = WAL_PAYLOAD_MAX + 1; /* never read: refused first */
+	assert_int_equal(wal_append(w, &e, 1, &err), KEEL_ETOOBIG);
+	assert_non_null(strstr(err.text, "entry 8 cannot be stored"));
+	assert_int_equal(wal_last(w), 7);
+	wal_close(w);
+	simfs_free(fs);
+
+	/* 102 records of 8 bytes fill a segment exactly (16 + 102 * 40);
+	 * then 127 with no payload (16 + 127 * 32 = 4080, the 128th would
+	 * not fit) */
+	fs = simfs_new();
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	for (uint64_t i = 1; i <= 230; i++) {
+		e = (struct wal_entry){.term = 1, .index = i, .type = 2, .len = i <= 102 ? 8 : 0,
+				       .data = buf};
+		assert_int_equal(wal_append(w, &e, 1, &err), KEEL_OK);
+	}
+	assert_int_equal(wal_sync(w, &err), KEEL_OK);
+	wal_close(w);
+	assert_true(simfs_exists(fs, DIR "/00000000000000000001-00000000000000000102"));
+	assert_int_equal(simfs_size(fs, DIR "/00000000000000000001-00000000000000000102"), SEG);
+	/* a closed segment keeps only its records: the preallocation goes */
+	assert_int_equal(simfs_size(fs, DIR "/00000000000000000103-00000000000000000229"),
+			 16 + 127 * 32);
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	assert_int_equal(wal_first(w), 1);
+	assert_int_equal(wal_last(w), 230);
+	struct wal_entry *v;
+	uint8_t *mem;
+	assert_int_equal(wal_read(w, 1, 230, &v, &mem, &err), KEEL_OK);
+	for (uint64_t i = 1; i <= 230; i++) {
+		assert_int_equal(v[i - 1].index, i);
+		assert_int_equal(v[i - 1].len, i <= 102 ? 8 : 0);
+		if (i <= 102)
+			assert_memory_equal(v[i - 1].data, buf, 8);
+	}
+	keel_free(v);
+	keel_free(mem);
+	/* all purged: empty from 231; a truncation below that changes nothing */
+	assert_int_equal(wal_purge(w, 231, &err), KEEL_OK);
+	assert_int_equal(wal_truncate(w, 100, &err), KEEL_OK);
+	uint32_t sn = 7;
+	assert_int_equal(wal_scanned(w, 1, &v, &sn), KEEL_OK);
+	assert_int_equal(sn, 0);
+	assert_null(v);
+	assert_int_equal(wal_first(w), 231);
+	assert_int_equal(wal_last(w), 230);
+	e = (struct wal_entry){.term = 2, .index = 231, .type = 2, .len = 8, .data = buf};
+	assert_int_equal(wal_append(w, &e, 1, &err), KEEL_OK);
+	assert_int_equal(wal_sync(w, &err), KEEL_OK);
+	wal_close(w);
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	assert_int_equal(wal_first(w), 231);
+	assert_int_equal(wal_last(w), 231);
+	wal_close(w);
+	simfs_free(fs);
+}
+
+/* A record whose checksum holds but whose payload is above WAL_PAYLOAD_MAX
+ * (which no append writes) reads as damage: at the end of the log, a torn
+ * tail that is cut. */
+static void oversized_record(void **state)
+{
+	(void)state;
+	struct simfs *fs = simfs_new();
+	struct wal_options o = {.segment_bytes = SEG};
+	struct wal *w;
+	struct wal_damage d;
+	struct keel_errmsg err;
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	uint8_t buf[8] = {0};
+	for (uint64_t i = 1; i <= 3; i++) {
+		struct wal_entry e = {.term = 1, .index = i, .type = 2, .len = 8, .data = buf};
+		assert_int_equal(wal_append(w, &e, 1, &err), KEEL_OK);
+	}
+	assert_int_equal(wal_sync(w, &err), KEEL_OK);
+	wal_close(w);
+	char path[64];
+	open_segment(fs, path);
+	uint64_t off = 16 + 3 * wal_record_bytes(8);
+	uint32_t len = WAL_PAYLOAD_MAX + 1;
+	simfs_resize(fs, path, off + wal_record_bytes(len)); /* the payload: zeros */
+	uint8_t h[32] = {0};
+	bytes_put_u32(h + 4, len);
+	h[8] = 2;
+	bytes_put_u64(h + 16, 1);
+	bytes_put_u64(h + 24, 4);
+	static const uint8_t zeros[1 << 16];
+	uint32_t crc = crc32c(0, h + 4, 28);
+	for (uint32_t done = 0; done < len;) {
+		uint32_t k = len - done < sizeof zeros ? len - done : (uint32_t)sizeof zeros;
+		crc = crc32c(crc, zeros, k);
+		done += k;
+	}
+	bytes_put_u32(h, crc);
+	simfs_poke(fs, path, off, h, sizeof h);
+	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
+	assert_false(d.found);
+	assert_int_equal(wal_last(w), 3);
+	wal_close(w);
+	assert_int_equal(simfs_size(fs, path), SEG);
+	simfs_free(fs);
+}
+
+/* Segments that are not what their names say, or newer than the data. */
+static void segment_edges(void **state)
+{
+	(void)state;
+	struct simfs *base = disk_with(130);
+	char open_path[64], next[64], closed[64];
+	open_segment(base, open_path);
+	int seq = (int)strtol(open_path + strlen(OPEN_SEG), NULL, 10);
+	snprintf(next, sizeof next, OPEN_SEG "%d", seq + 1);
+	uint8_t hdr[16];
+	simfs_peek(base, open_path, 0, hdr, sizeof hdr);
+	struct storage *st;
+	struct keel_errmsg err;
+	/* a newer segment torn within its header, or holding only it: it
+	 * holds nothing and goes */
+	for (uint64_t k = 0; k <= 16; k++) {
+		struct simfs *fs = simfs_clone(base);
+		put_file(fs, next, hdr, k);
+		st = must_open(fs);
+		expect_entries(storage_loaded(st), 1, 130, 1, 1);
+		assert_false(simfs_exists(fs, next));
+		append_restart(fs, st, 131, 132, 1, 1, 1);
+		simfs_free(fs);
+	}
+	/* a newer segment without its header, a record where the header
+	 * should be: nothing in it is read */
+	static uint8_t page[SEG];
+	struct simfs *fs = simfs_clone(base);
+	memset(page, 0, sizeof page);
+	rec_make(page, 131, 1, 8, hdr);
+	put_file(fs, next, page, sizeof page);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 130, 1, 1);
+	storage_close(st);
+	assert_false(simfs_exists(fs, next));
+	simfs_free(fs);
+	/* a closed segment renamed to claim one index more than it holds */
+	closed_segment(base, 1, closed);
+	uint64_t first = strtoull(closed + strlen(DIR "/"), NULL, 10);
+	uint64_t last = strtoull(closed + strlen(DIR "/") + 21, NULL, 10);
+	char renamed[96];
+	snprintf(renamed, sizeof renamed, DIR "/%020" PRIu64 "-%020" PRIu64, first + 1, last);
+	fs = simfs_clone(base);
+	assert_int_equal(simfs_ops(fs)->rename(fs, closed, renamed), KEEL_OK);
+	assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, renamed + strlen(DIR "/")));
+	simfs_free(fs);
+	/* damage in a closed segment, and after everything a segment with
+	 * nothing in it: the refusal says up to which index entries were seen */
+	fs = simfs_clone(base);
+	closed_segment(fs, 2, closed);
+	uint8_t x = 0x5A;
+	simfs_poke(fs, closed, 16 + 40, &x, 1);
+	put_file(fs, next, hdr, sizeof hdr);
+	assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "(index 59; entries up to 130 were seen after it)"));
+	simfs_free(fs);
+	/* a segment whose rename was lost with its last record damaged, then
+	 * the newer segment (as it is, and holding a single record): damage,
+	 * not a torn tail (a segment is created only after the one before it
+	 * was synced whole) */
+	uint64_t ooffs[200], oidx[200];
+	record_offsets(base, open_path, ooffs, oidx, NULL);
+	for (int k = 0; k < 2; k++) {
+		uint64_t last = k ? oidx[0] : 130;
+		fs = k ? disk_with(last) : simfs_clone(base);
+		closed_segment(fs, 3, closed);
+		uint64_t roffs[200], ridx[200];
+		uint32_t rn = record_offsets(fs, closed, roffs, ridx, NULL);
+		char back[64];
+		snprintf(back, sizeof back, OPEN_SEG "%d", seq - 1);
+		assert_int_equal(simfs_ops(fs)->rename(fs, closed, back), KEEL_OK);
+		assert_int_equal(simfs_ops(fs)->sync_dir(fs, DIR), KEEL_OK);
+		simfs_poke(fs, back, roffs[rn - 1] + 20, &x, 1); /* its term */
+		assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+		char want[160];
+		snprintf(want, sizeof want,
+			 "%s at offset %" PRIu64 " (index %" PRIu64 "; entries up to %" PRIu64
+			 " were seen after it)",
+			 back + strlen(DIR "/"), roffs[rn - 1], ridx[rn - 1], last);
+		assert_non_null(strstr(err.text, want));
+		simfs_free(fs);
+	}
+	/* the newest segment closed and the open one never made: damage in
+	 * its middle is told with the entries seen past it in it */
+	fs = simfs_clone(base);
+	assert_int_equal(simfs_ops(fs)->unlink(fs, open_path), KEEL_OK);
+	closed_segment(fs, 3, closed);
+	uint64_t coffs[200], cidx[200];
+	uint32_t cn = record_offsets(fs, closed, coffs, cidx, NULL);
+	simfs_poke(fs, closed, coffs[4] + 20, &x, 1);
+	assert_int_equal(open_st(fs, &st, &err), KEEL_ECORRUPT);
+	char seen[96];
+	snprintf(seen, sizeof seen, "(index %" PRIu64 "; entries up to %" PRIu64 " were seen",
+		 cidx[4], cidx[cn - 1]);
+	assert_non_null(strstr(err.text, seen));
+	simfs_free(fs);
+	/* repair of damage in the middle of a closed segment keeps what comes
+	 * before it, and the log goes on across restarts */
+	fs = simfs_clone(base);
+	closed_segment(fs, 2, closed);
+	uint64_t offs[200], idx[200];
+	uint32_t n = record_offsets(fs, closed, offs, idx, NULL);
+	assert_true(n > 6);
+	simfs_poke(fs, closed, offs[4] + 40, &x, 1);
+	struct storage_options o = opts();
+	struct policy pol = {.answer = KEEL_OK};
+	o.repair = true;
+	o.may_repair = policy;
+	o.repair_ctx = &pol;
+	assert_int_equal(storage_open(simfs_ops(fs), DIR, &o, &st, &err), KEEL_OK);
+	assert_int_equal(pol.first_bad, idx[4]);
+	expect_entries(storage_loaded(st), 1, idx[4] - 1, 1, 1);
+	append_restart(fs, st, idx[4], 140, 1, 1, 1);
+	simfs_free(fs);
+	simfs_free(base);
+}
+
+/* The committer's edges: stopping or discarding none; the bytes counted;
+ * a group whose first batch fails tells that batch's error; a storage
+ * thread that cannot be started fails the start. */
+static void committer_edges(void **state)
+{
+	(void)state;
+	committer_stop(NULL);
+	committer_discard(NULL);
+	struct simfs *fs = disk_with(10);
+	struct storage *st = must_open(fs);
+	struct stepper t = {0};
+	struct keel_errmsg err;
+	int failed;
+	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
+			 KEEL_OK);
+	uint64_t bytes = 0;
+	uint8_t buf[256];
+	for (uint64_t i = 11; i <= 14; i++) {
+		submit_entry(t.c, i);
+		bytes += payload(i, 1, buf);
+	}
+	assert_true(committer_step(t.c));
+	struct committer_stats cs;
+	committer_stats(t.c, &cs);
+	assert_int_equal(cs.groups, 1);
+	assert_int_equal(cs.batches, 4);
+	assert_int_equal(cs.bytes, bytes);
+	simfs_fail(fs, SIMFS_WRITE, 0, KEEL_EIO, false);
+	struct storage_batch hs = {.hs = true, .term = 2};
+	committer_submit(t.c, &hs);
+	submit_entry(t.c, 15);
+	assert_true(committer_step(t.c));
+	assert_int_equal(committer_durable(t.c, &failed, &err), 4);
+	assert_int_equal(failed, KEEL_EIO);
+	assert_non_null(strstr(err.text, HARDSTATE_TMP));
+	committer_stop(t.c);
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 14, 1, 1);
+	assert_int_equal(storage_loaded(st)->term, 1);
+
+	/* no thread can be started (a process limit of 0, as another user) */
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = {0, 0};
+		if ((getuid() == 0 && setuid(65534) != 0) || setrlimit(RLIMIT_NPROC, &rl) != 0)
+			_exit(2);
+		struct committer *c = NULL;
+		int rc = committer_start(st, NULL, NULL, &c, &err);
+		_exit(rc == KEEL_ENOMEM && strstr(err.text, "storage thread") ? 0 : 1);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* the thread stopped while idle ends; stopped with work queued, it
+	 * writes the queue first */
+	struct committer *c;
+	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_wait(c, submit_entry(c, 15)), KEEL_OK);
+	committer_stop(c);
+	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	for (uint64_t i = 16; i <= 20; i++)
+		submit_entry(c, i);
+	committer_stop(c);
+	storage_close(st);
+	simfs_crash_clean(fs);
+	st = must_open(fs);
+	expect_entries(storage_loaded(st), 1, 20, 1, 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1099,6 +2134,18 @@ int main(void)
 		cmocka_unit_test(random_crashes),
 		cmocka_unit_test(group_commit),
 		cmocka_unit_test(manual_committer),
+		cmocka_unit_test(hard_state_file_edges),
+		cmocka_unit_test(snapshot_names),
+		cmocka_unit_test(snapshot_file_edges),
+		cmocka_unit_test(snapshot_chunk_edges),
+		cmocka_unit_test(snapshot_received_twice),
+		cmocka_unit_test(recovery_edges),
+		cmocka_unit_test(failing_steps),
+		cmocka_unit_test(clean_open_writes_nothing),
+		cmocka_unit_test(wal_edges),
+		cmocka_unit_test(segment_edges),
+		cmocka_unit_test(oversized_record),
+		cmocka_unit_test(committer_edges),
 	};
 	return UNIT_RUN("storage", tests);
 }
