@@ -321,7 +321,8 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
 
 /* Steps a message made up by the script into node `to`, as if a peer had
  * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]`
- * (the sender need not exist: a frame from a node no one knows). */
+ * (the sender need not exist: a frame from a node no one knows); a vote
+ * answer is a refusal unless `granted=true`. */
 static int cmd_inject(struct args *a)
 {
 	raft_id from = arg_u(a, "from", 0), to = arg_u(a, "to", 0);
@@ -333,6 +334,8 @@ static int cmd_inject(struct args *a)
 	m.term = arg_u(a, "term", 0);
 	if (type == RAFT_MSG_READ_INDEX_RESP)
 		m.u.read_index_resp.index = arg_u(a, "index", 0);
+	if (type == RAFT_MSG_VOTE_RESP || type == RAFT_MSG_PREVOTE_RESP)
+		m.u.vote_resp.granted = arg_b(a, "granted", false);
 	if (type == RAFT_MSG_APPEND) { /* a heartbeat at the node's last entry */
 		m.u.append.prev_index = raft_last_index(n->r);
 		m.u.append.prev_term = raft_term_at(n->r, m.u.append.prev_index);
@@ -583,6 +586,26 @@ static int cmd_log(struct args *a)
 	return 0;
 }
 
+/* progress ID: what the leader ID knows of each member (match, next). */
+static int cmd_progress(struct args *a)
+{
+	struct node *n = node_arg(a, 0);
+	if (!n || !node_up(n))
+		return fail("progress: which running node?");
+	const struct raft_config *c = raft_config_of(n->r);
+	for (uint32_t k = 0; k < c->n; k++) {
+		raft_index match, next;
+		if (raft_progress_of(n->r, c->members[k].id, &match, &next))
+			out("%llu: progress %llu match=%llu next=%llu", (unsigned long long)n->id,
+			    (unsigned long long)c->members[k].id, (unsigned long long)match,
+			    (unsigned long long)next);
+		else
+			out("%llu: progress %llu unknown", (unsigned long long)n->id,
+			    (unsigned long long)c->members[k].id);
+	}
+	return 0;
+}
+
 static int cmd_kv(struct args *a)
 {
 	struct node *n = node_arg(a, 0);
@@ -638,6 +661,7 @@ static const struct {
 	{"status", cmd_status},
 	{"log", cmd_log},
 	{"kv", cmd_kv},
+	{"progress", cmd_progress},
 };
 
 /* ---- scripts ----------------------------------------------------------------- */
