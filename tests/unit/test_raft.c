@@ -187,6 +187,38 @@ static void bootstrap_only_once(void **state)
 	raft_free(r);
 }
 
+/* A log kept on disk below its snapshot (trailing entries) is loaded as it
+ * is: the snapshot's entry agrees with it, and the term of the entry
+ * before the log is unknown (0), never made up from the snapshot's. */
+static void log_below_snapshot(void **state)
+{
+	(void)state;
+	struct raft_snapshot_meta snap = {.index = 5, .term = 2, .config = one_voter(1)};
+	struct raft_entry e[6];
+	for (uint32_t k = 0; k < 6; k++)
+		e[k] = (struct raft_entry){.term = 2, .index = 2 + k, .type = RAFT_ENTRY_NOOP};
+	struct raft_init in = {.id = 1, .seed = 7, .term = 3, .snapshot = &snap};
+	in.entries = e, in.n_entries = 6;
+	raft_options_default(&in.options);
+	struct keel_errmsg err;
+	struct raft *r = raft_new(&in, &err);
+	assert_non_null(r);
+	assert_int_equal(raft_first_index(r), 2);
+	assert_int_equal(raft_last_index(r), 7);
+	assert_int_equal(raft_term_at(r, 5), 2);
+	assert_int_equal(raft_term_at(r, 1), 0);
+	assert_int_equal(raft_commit_index(r), 5);
+	raft_free(r);
+	/* a log that disagrees with the snapshot gives way to it */
+	e[3].term = 3, e[4].term = 3, e[5].term = 3; /* 5/3, not 5/2 */
+	r = raft_new(&in, &err);
+	assert_non_null(r);
+	assert_int_equal(raft_first_index(r), 6);
+	assert_int_equal(raft_last_index(r), 5);
+	assert_int_equal(raft_term_at(r, 5), 2);
+	raft_free(r);
+}
+
 /* Carries out every update of a single-voter node (persisted at once). */
 static void drive(struct raft *r)
 {
@@ -349,15 +381,11 @@ static void invariants_catch_progress(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(options_timing),
-		cmocka_unit_test(options_sizes),
-		cmocka_unit_test(durable_log_checked),
-		cmocka_unit_test(bootstrap_only_once),
-		cmocka_unit_test(step_refuses_malformed),
-		cmocka_unit_test(propose_limits),
-		cmocka_unit_test(stopped_stays_still),
-		cmocka_unit_test(invariants_catch),
-		cmocka_unit_test(invariants_catch_progress),
+		cmocka_unit_test(options_timing),      cmocka_unit_test(options_sizes),
+		cmocka_unit_test(durable_log_checked), cmocka_unit_test(bootstrap_only_once),
+		cmocka_unit_test(log_below_snapshot),  cmocka_unit_test(step_refuses_malformed),
+		cmocka_unit_test(propose_limits),      cmocka_unit_test(stopped_stays_still),
+		cmocka_unit_test(invariants_catch),    cmocka_unit_test(invariants_catch_progress),
 	};
 	return UNIT_RUN("raft", tests);
 }
