@@ -255,6 +255,7 @@ static int cmd_cluster(struct args *a)
 	S->opts.check_quorum = arg_b(a, "checkquorum", true);
 	S->opts.snapshot_chunk_bytes = (uint32_t)arg_u(a, "chunk", 1u << 20);
 	S->opts.snapshot_entries = arg_u(a, "snap-entries", 100000);
+	S->opts.snapshot_bytes = arg_u(a, "snap-bytes", 64u << 20);
 	S->opts.trailing_entries = arg_u(a, "trailing", 0);
 	S->opts.inflight_msgs_max = (uint32_t)arg_u(a, "window", 64);
 	S->opts.promote_distance = arg_u(a, "promote", 2);
