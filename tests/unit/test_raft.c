@@ -1,12 +1,13 @@
 /* tests/unit/test_raft.c — the Raft core's own edges, one node at a time
- * (src/raft/raft.c, invariants.c): the options raft_new accepts and the
- * ones it refuses with their message; durable state that cannot have been
- * written by the core (a log starting at 0, a term-0 entry, a gap, terms
- * going back) refused as corrupt, and a founding node's bootstrap ignored
- * once its log is on disk; malformed messages refused; the entry size
- * limit; a stopped node that neither campaigns nor changes its term; and
- * raft_check_invariants, the simulator's oracle, catching each kind of
- * broken state it is there for. */
+ * (src/raft/raft.c, log.c, invariants.c): the in-memory log's contract;
+ * the options raft_new accepts and the ones it refuses with their
+ * message; durable state that cannot have been written by the core (a log
+ * starting at 0, a term-0 entry, a gap, terms going back) refused as
+ * corrupt, and a founding node's bootstrap ignored once its log is on
+ * disk; malformed messages refused; the entry size limit; a stopped node
+ * that neither campaigns nor changes its term; and raft_check_invariants,
+ * the simulator's oracle, catching each kind of broken state it is there
+ * for. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,69 @@ static void log_below_snapshot(void **state)
 	raft_free(r);
 }
 
+/* The in-memory log (raft/log.h): entries start..last with the term of
+ * start-1 when known; truncate removes entries >= from, purge entries
+ * < below (remembering the term of below-1), reset restarts it after an
+ * index; bytes counts the payloads held. Removing nothing changes
+ * nothing. */
+static void log_contract(void **state)
+{
+	(void)state;
+	struct raft_log l;
+	raft_log_init(&l, 1, 0, true);
+	assert_int_equal(raft_log_last(&l), 0);
+	assert_null(raft_log_get(&l, 1));
+	uint8_t data[8] = {0};
+	for (raft_index i = 1; i <= 6; i++) /* terms 1 1 2 2 3 3 */
+		raft_log_append(&l, (i + 1) / 2, RAFT_ENTRY_COMMAND, data, (uint32_t)i);
+	assert_int_equal(raft_log_last(&l), 6);
+	assert_int_equal(l.bytes, 21);
+	raft_term t = 9;
+	assert_true(raft_log_term(&l, 0, &t) && t == 0);
+	assert_true(raft_log_term(&l, 4, &t) && t == 2);
+	assert_false(raft_log_term(&l, 7, &t));
+	assert_int_equal(raft_log_get(&l, 6)->len, 6);
+
+	raft_log_truncate(&l, 7); /* nothing at 7 */
+	assert_int_equal(raft_log_last(&l), 6);
+	raft_log_truncate(&l, 6); /* the last entry alone */
+	assert_int_equal(raft_log_last(&l), 5);
+	assert_null(raft_log_get(&l, 6));
+	assert_int_equal(l.bytes, 15);
+
+	raft_log_purge(&l, 1); /* nothing below 1 */
+	assert_int_equal(l.start, 1);
+	raft_log_purge(&l, 4);
+	assert_int_equal(l.start, 4);
+	assert_int_equal(l.bytes, 9);
+	assert_null(raft_log_get(&l, 3));
+	assert_int_equal(raft_log_get(&l, 4)->term, 2);
+	assert_true(raft_log_term(&l, 3, &t) && t == 2); /* entry 3's, not 4's */
+	assert_false(raft_log_term(&l, 2, &t));
+	raft_log_purge(&l, 4); /* nothing more below 4 */
+	raft_log_purge(&l, 3);
+	assert_int_equal(l.start, 4);
+	assert_int_equal(raft_log_last(&l), 5);
+	assert_true(raft_log_term(&l, 3, &t) && t == 2);
+
+	raft_log_reset(&l, 9, 4);
+	assert_int_equal(l.start, 10);
+	assert_int_equal(raft_log_last(&l), 9);
+	assert_int_equal(l.bytes, 0);
+	assert_true(raft_log_term(&l, 9, &t) && t == 4);
+	assert_false(raft_log_term(&l, 10, &t));
+	raft_log_append(&l, 4, RAFT_ENTRY_NOOP, NULL, 0);
+	assert_int_equal(raft_log_get(&l, 10)->index, 10);
+	raft_log_free(&l);
+
+	/* a log whose previous term is unknown does not make one up */
+	raft_log_init(&l, 5, 3, false);
+	raft_log_append(&l, 3, RAFT_ENTRY_NOOP, NULL, 0);
+	assert_false(raft_log_term(&l, 4, &t));
+	assert_true(raft_log_term(&l, 5, &t) && t == 3);
+	raft_log_free(&l);
+}
+
 /* Carries out every update of a single-voter node (persisted at once). */
 static void drive(struct raft *r)
 {
@@ -381,11 +445,17 @@ static void invariants_catch_progress(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(options_timing),      cmocka_unit_test(options_sizes),
-		cmocka_unit_test(durable_log_checked), cmocka_unit_test(bootstrap_only_once),
-		cmocka_unit_test(log_below_snapshot),  cmocka_unit_test(step_refuses_malformed),
-		cmocka_unit_test(propose_limits),      cmocka_unit_test(stopped_stays_still),
-		cmocka_unit_test(invariants_catch),    cmocka_unit_test(invariants_catch_progress),
+		cmocka_unit_test(options_timing),
+		cmocka_unit_test(options_sizes),
+		cmocka_unit_test(durable_log_checked),
+		cmocka_unit_test(bootstrap_only_once),
+		cmocka_unit_test(log_below_snapshot),
+		cmocka_unit_test(log_contract),
+		cmocka_unit_test(step_refuses_malformed),
+		cmocka_unit_test(propose_limits),
+		cmocka_unit_test(stopped_stays_still),
+		cmocka_unit_test(invariants_catch),
+		cmocka_unit_test(invariants_catch_progress),
 	};
 	return UNIT_RUN("raft", tests);
 }
