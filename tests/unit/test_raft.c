@@ -1,13 +1,13 @@
 /* tests/unit/test_raft.c — the Raft core's own edges, one node at a time
- * (src/raft/raft.c, log.c, invariants.c): the in-memory log's contract;
- * the options raft_new accepts and the ones it refuses with their
- * message; durable state that cannot have been written by the core (a log
- * starting at 0, a term-0 entry, a gap, terms going back) refused as
- * corrupt, and a founding node's bootstrap ignored once its log is on
- * disk; malformed messages refused; the entry size limit; a stopped node
- * that neither campaigns nor changes its term; and raft_check_invariants,
- * the simulator's oracle, catching each kind of broken state it is there
- * for. */
+ * (src/raft/raft.c, log.c, update.c, invariants.c): the in-memory log's
+ * contract; the options raft_new accepts and the ones it refuses with
+ * their message; durable state that cannot have been written by the core
+ * (a log starting at 0, a term-0 entry, a gap, terms going back) refused
+ * as corrupt, and a founding node's bootstrap ignored once its log is on
+ * disk; malformed messages refused; the entry size limit; the purge after
+ * a snapshot handed out at once; a stopped node that neither campaigns
+ * nor changes its term; and raft_check_invariants, the simulator's
+ * oracle, catching each kind of broken state it is there for. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +353,35 @@ static void propose_limits(void **state)
 	raft_free(r);
 }
 
+/* Raft §7: once the embedder has written a snapshot (raft_snapshot_done),
+ * the log below it may be purged; the purge is handed out at once, in the
+ * next update (with trailing_entries 0: everything up to the snapshot). */
+static void purge_after_snapshot(void **state)
+{
+	(void)state;
+	struct raft *r = single_leader();
+	r->o.trailing_entries = 0;
+	uint8_t v[4] = {1, 2, 3, 4};
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(raft_propose(r, v, sizeof v, NULL, NULL), KEEL_OK);
+	drive(r);
+	raft_index at = 0;
+	assert_int_equal(raft_snapshot_now(r, &at), KEEL_OK);
+	assert_int_equal(at, raft_last_index(r));
+	struct raft_update u;
+	raft_update_get(r, &u);
+	assert_true(u.snapshot_wanted);
+	raft_update_done(r, &u);
+	assert_false(raft_has_update(r));
+	raft_snapshot_done(r, at, 100, 0);
+	assert_true(raft_has_update(r));
+	raft_update_get(r, &u);
+	assert_int_equal(u.purge_below, at + 1);
+	raft_update_done(r, &u);
+	assert_int_equal(raft_first_index(r), at + 1);
+	raft_free(r);
+}
+
 /* A node stopped by a storage error (fail-stop) takes no part any more:
  * its timeouts never start an election, it refuses to campaign, and it
  * hands out no update. */
@@ -453,6 +482,7 @@ int main(void)
 		cmocka_unit_test(log_contract),
 		cmocka_unit_test(step_refuses_malformed),
 		cmocka_unit_test(propose_limits),
+		cmocka_unit_test(purge_after_snapshot),
 		cmocka_unit_test(stopped_stays_still),
 		cmocka_unit_test(invariants_catch),
 		cmocka_unit_test(invariants_catch_progress),
