@@ -182,8 +182,8 @@ void raft_recv_vote(struct raft *r, const struct raft_msg *m)
 void raft_recv_vote_resp(struct raft *r, const struct raft_msg *m)
 {
 	bool pre = m->type == RAFT_MSG_PREVOTE_RESP;
-	if (pre &&
-	    (r->role != RAFT_PRECANDIDATE || (m->u.vote_resp.granted && m->term != r->term + 1)))
+	if (pre && (r->role != RAFT_PRECANDIDATE ||
+		    (m->u.vote_resp.granted && m->term != r->term + 1)))
 		return;
 	if (!pre && r->role != RAFT_CANDIDATE)
 		return;
