@@ -1,13 +1,14 @@
 /* tests/unit/test_raft.c — the Raft core's own edges, one node at a time
- * (src/raft/raft.c, log.c, update.c, invariants.c): the in-memory log's
- * contract; the options raft_new accepts and the ones it refuses with
- * their message; durable state that cannot have been written by the core
- * (a log starting at 0, a term-0 entry, a gap, terms going back) refused
- * as corrupt, and a founding node's bootstrap ignored once its log is on
- * disk; malformed messages refused; the entry size limit; the purge after
- * a snapshot handed out at once; a stopped node that neither campaigns
- * nor changes its term; and raft_check_invariants, the simulator's
- * oracle, catching each kind of broken state it is there for. */
+ * (src/raft/raft.c, election.c, log.c, update.c, invariants.c): the
+ * in-memory log's contract; the options raft_new accepts and the ones it
+ * refuses with their message; durable state that cannot have been
+ * written by the core (a log starting at 0, a term-0 entry, a gap, terms
+ * going back) refused as corrupt, and a founding node's bootstrap ignored
+ * once its log is on disk; a candidate of 16 voters asking each other
+ * voter once; malformed messages refused; the entry size limit; the purge
+ * after a snapshot handed out at once; a stopped node that neither
+ * campaigns nor changes its term; and raft_check_invariants, the
+ * simulator's oracle, catching each kind of broken state it is there for. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,40 @@ static struct raft *single_leader(void)
 	return r;
 }
 
+/* Raft §5.2: a node of the largest configuration (RAFT_MEMBERS_MAX
+ * voters) that times out asks each other voter for its pre-vote, once. */
+static void campaign_asks_every_voter(void **state)
+{
+	(void)state;
+	struct raft_config c = {.n = RAFT_MEMBERS_MAX};
+	for (uint32_t k = 0; k < RAFT_MEMBERS_MAX; k++) {
+		c.members[k].id = k + 1;
+		c.members[k].role = RAFT_VOTER;
+	}
+	struct raft_init in = {.id = 1, .seed = 7, .bootstrap = &c};
+	raft_options_default(&in.options);
+	struct keel_errmsg err;
+	struct raft *r = raft_new(&in, &err);
+	assert_non_null(r);
+	drive(r);
+	assert_int_equal(raft_campaign(r), KEEL_OK);
+	struct raft_update u;
+	raft_update_get(r, &u);
+	bool asked[RAFT_MEMBERS_MAX + 1] = {false};
+	uint32_t n = 0;
+	for (uint32_t k = 0; k < u.n_msgs; k++) {
+		assert_int_equal(u.msgs[k].type, RAFT_MSG_PREVOTE);
+		assert_true(u.msgs[k].to >= 2 && u.msgs[k].to <= RAFT_MEMBERS_MAX);
+		assert_false(asked[u.msgs[k].to]);
+		asked[u.msgs[k].to] = true;
+		n++;
+	}
+	assert_int_equal(n, RAFT_MEMBERS_MAX - 1);
+	assert_int_equal(u.n_msgs_now, 0);
+	raft_update_done(r, &u);
+	raft_free(r);
+}
+
 /* raft_step refuses what no peer may send: type 0 or past the last type, no
  * sender, a message from itself or for another node. */
 static void step_refuses_malformed(void **state)
@@ -480,6 +515,7 @@ int main(void)
 		cmocka_unit_test(bootstrap_only_once),
 		cmocka_unit_test(log_below_snapshot),
 		cmocka_unit_test(log_contract),
+		cmocka_unit_test(campaign_asks_every_voter),
 		cmocka_unit_test(step_refuses_malformed),
 		cmocka_unit_test(propose_limits),
 		cmocka_unit_test(purge_after_snapshot),
