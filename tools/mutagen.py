@@ -73,6 +73,7 @@ SUITES = {
     "test_frame": (["build/asan/unit/test_frame"], ["build/asan/unit/test_frame"], 60),
     "test_replica": (["build/asan/unit/test_replica"], ["build/asan/unit/test_replica"], 120),
     "test_snapfork": (["build/asan/unit/test_snapfork"], ["build/asan/unit/test_snapfork"], 120),
+    "test_raft": (["build/asan/unit/test_raft"], ["build/asan/unit/test_raft"], 60),
     "scenario": (["build/asan/scenario"], ["build/asan/scenario", "tests/sim/scenarios"], 60),
     # the first seeds alone first: most mutants the simulator kills die there
     "sim-quick": (["build/asan/sim"], ["build/asan/sim", "--seeds", "{simq}", "--first", "1"],
@@ -95,8 +96,8 @@ SUITES = {
 # (a file's own entry, else its folder's).
 SUITES_FOR = {
     "src/raft/codec.c": ["test_codec", "scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
-    "src/raft/config.c": ["test_codec", "scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
-    "src/raft/": ["scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
+    "src/raft/config.c": ["test_codec", "test_raft", "scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
+    "src/raft/": ["test_raft", "scenario", "sim-quick", "sim", "nsim-quick", "nsim"],
     "src/storage/": ["test_storage", "sim-quick", "sim", "faults", "nsim-quick", "nsim"],
     "src/storage/committer.c": ["test_storage", "faults", "nsim-scenario", "nsim-quick", "nsim"],
     "src/server/persist.c": ["sim-quick", "sim", "nsim-scenario", "nsim-quick", "nsim"],

@@ -14,7 +14,9 @@ static void election_reset_votes(struct raft *r)
 	r->n_refused = 0;
 }
 
-/* Records one answer; returns false if that voter already answered. */
+/* Records one voter's answer; returns false if that voter already
+ * answered. Only voters are recorded (raft_recv_vote_resp), each once, so
+ * the two lists hold at most RAFT_MEMBERS_MAX ids together. */
 static bool election_record(struct raft *r, raft_id id, bool granted)
 {
 	for (uint32_t k = 0; k < r->n_granted; k++)
@@ -23,9 +25,10 @@ static bool election_record(struct raft *r, raft_id id, bool granted)
 	for (uint32_t k = 0; k < r->n_refused; k++)
 		if (r->votes_refused[k] == id)
 			return false;
-	if (granted && r->n_granted < RAFT_MEMBERS_MAX)
+	KEEL_ASSERT(r->n_granted + r->n_refused < RAFT_MEMBERS_MAX);
+	if (granted)
 		r->votes_granted[r->n_granted++] = id;
-	else if (!granted && r->n_refused < RAFT_MEMBERS_MAX)
+	else
 		r->votes_refused[r->n_refused++] = id;
 	return true;
 }
@@ -183,6 +186,10 @@ void raft_recv_vote_resp(struct raft *r, const struct raft_msg *m)
 		    (m->u.vote_resp.granted && m->term != r->term + 1)))
 		return;
 	if (!pre && r->role != RAFT_CANDIDATE)
+		return;
+	/* An answer from a node that is not a voter counts for nothing, and
+	 * is not recorded: made-up answers cannot fill the lists. */
+	if (!raft_config_is_voter(&r->config, m->from))
 		return;
 	if (!election_record(r, m->from, m->u.vote_resp.granted))
 		return;

@@ -258,6 +258,7 @@ static int cmd_cluster(struct args *a)
 	S->opts.check_quorum = arg_b(a, "checkquorum", true);
 	S->opts.snapshot_chunk_bytes = (uint32_t)arg_u(a, "chunk", 1u << 20);
 	S->opts.snapshot_entries = arg_u(a, "snap-entries", 100000);
+	S->opts.snapshot_bytes = arg_u(a, "snap-bytes", 64u << 20);
 	S->opts.trailing_entries = arg_u(a, "trailing", 0);
 	S->opts.inflight_msgs_max = (uint32_t)arg_u(a, "window", 64);
 	S->opts.promote_distance = arg_u(a, "promote", 2);
@@ -336,7 +337,8 @@ static int cmd_deliver_or_drop(struct args *a, bool deliver)
  * sent it: `inject from=9 to=1 type=READ_INDEX_RESP term=N [index=I]
  * [req=R] [ok=true]` (READ_INDEX takes req= too; SNAPSHOT index=, size=,
  * off= and len=)
- * (the sender need not exist: a frame from a node no one knows). */
+ * (the sender need not exist: a frame from a node no one knows); a vote
+ * answer is a refusal unless `granted=true`. */
 static int cmd_inject(struct args *a)
 {
 	raft_id from = arg_u(a, "from", 0), to = arg_u(a, "to", 0);
@@ -364,6 +366,8 @@ static int cmd_inject(struct args *a)
 			return fail("inject: len= at most %zu", sizeof zeros);
 		m.u.snapshot.data = zeros;
 	}
+	if (type == RAFT_MSG_VOTE_RESP || type == RAFT_MSG_PREVOTE_RESP)
+		m.u.vote_resp.granted = arg_b(a, "granted", false);
 	if (type == RAFT_MSG_APPEND) { /* a heartbeat at the node's last entry */
 		m.u.append.prev_index = raft_last_index(n->r);
 		m.u.append.prev_term = raft_term_at(n->r, m.u.append.prev_index);
@@ -614,6 +618,26 @@ static int cmd_log(struct args *a)
 	return 0;
 }
 
+/* progress ID: what the leader ID knows of each member (match, next). */
+static int cmd_progress(struct args *a)
+{
+	struct node *n = node_arg(a, 0);
+	if (!n || !node_up(n))
+		return fail("progress: which running node?");
+	const struct raft_config *c = raft_config_of(n->r);
+	for (uint32_t k = 0; k < c->n; k++) {
+		raft_index match, next;
+		if (raft_progress_of(n->r, c->members[k].id, &match, &next))
+			out("%llu: progress %llu match=%llu next=%llu", (unsigned long long)n->id,
+			    (unsigned long long)c->members[k].id, (unsigned long long)match,
+			    (unsigned long long)next);
+		else
+			out("%llu: progress %llu unknown", (unsigned long long)n->id,
+			    (unsigned long long)c->members[k].id);
+	}
+	return 0;
+}
+
 static int cmd_kv(struct args *a)
 {
 	struct node *n = node_arg(a, 0);
@@ -669,6 +693,7 @@ static const struct {
 	{"status", cmd_status},
 	{"log", cmd_log},
 	{"kv", cmd_kv},
+	{"progress", cmd_progress},
 };
 
 /* ---- scripts ----------------------------------------------------------------- */

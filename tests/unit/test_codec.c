@@ -1,9 +1,11 @@
 /* tests/unit/test_codec.c — src/raft/codec.c and the configuration format
  * of src/raft/config.c: every message type survives a round trip; every
  * truncation and every flipped byte of the header is refused or decodes to
- * a checked message; random bytes never crash; the fuzzer's findings
- * (tests/fuzz/fuzz_raft.c) stay fixed; a configuration with any field out
- * of range is refused. */
+ * a checked message; random bytes never crash; each field's range
+ * (version, sender, flags, entry types and sizes, snapshot chunks within
+ * their snapshot) is checked; a clone copies the payloads (and only them);
+ * the fuzzer's findings (tests/fuzz/fuzz_raft.c) stay fixed; a
+ * configuration with any field out of range is refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,10 @@ static void round_trip(void **state)
 		assert_true(n > 0 && n <= raft_msg_size(&m));
 		assert_int_equal(raft_msg_decode(&d, a, n), KEEL_OK);
 		assert_int_equal(d.type, type);
+		/* the size is exact but for a snapshot's (its configuration's
+		 * largest size is counted) */
+		if (type != RAFT_MSG_SNAPSHOT)
+			assert_int_equal(raft_msg_size(&d), n);
 		size_t n2 = raft_msg_encode(&d, b, sizeof b);
 		assert_int_equal(n, n2);
 		assert_memory_equal(a, b, n);
@@ -340,6 +346,148 @@ static void terms_past_max(void **state)
 	}
 }
 
+/* Encodes m, lets edit change the bytes, decodes: the status. */
+static int decode_edited(const struct raft_msg *m, size_t at, uint8_t byte)
+{
+	static uint8_t a[4096];
+	size_t n = raft_msg_encode(m, a, sizeof a);
+	assert_true(n > at);
+	a[at] = byte;
+	struct raft_msg d;
+	int rc = raft_msg_decode(&d, a, n);
+	if (rc == KEEL_OK)
+		raft_msg_decoded_free(&d);
+	return rc;
+}
+
+/* The header: version 1 only, a sender always; a flag byte is 0 or 1. */
+static void header_and_flags(void **state)
+{
+	(void)state;
+	struct raft_msg m = {.type = RAFT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 4};
+	m.u.vote_resp.granted = true;
+	assert_int_equal(decode_edited(&m, 0, 1), KEEL_OK);
+	assert_int_equal(decode_edited(&m, 0, 2), KEEL_EPROTO);
+	assert_int_equal(decode_edited(&m, 0, 0), KEEL_EPROTO);
+	assert_int_equal(decode_edited(&m, 2, 0), KEEL_EPROTO); /* from = 0 */
+	assert_int_equal(decode_edited(&m, 26, 0), KEEL_OK);
+	assert_int_equal(decode_edited(&m, 26, 2), KEEL_EPROTO);
+	assert_int_equal(decode_edited(&m, 26, 255), KEEL_EPROTO);
+}
+
+/* An entry's type is NOOP, COMMAND or CONFIG; its length at most
+ * RAFT_ENTRY_BYTES_MAX (a longer one is refused even when every byte of
+ * it arrived). */
+static void entry_fields(void **state)
+{
+	(void)state;
+	uint8_t data[4] = {1, 2, 3, 4};
+	struct raft_entry e = {
+		.term = 2, .index = 8, .type = RAFT_ENTRY_COMMAND, .len = 4, .data = data};
+	struct raft_msg m = {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 2};
+	m.u.append.prev_index = 7;
+	m.u.append.prev_term = 2;
+	m.u.append.n_entries = 1;
+	m.u.append.entries = &e;
+	size_t at = 2 + 24 + 36 + 16; /* the entry's type byte */
+	for (uint8_t t = 0; t < 6; t++) {
+		int want = t >= RAFT_ENTRY_NOOP && t <= RAFT_ENTRY_CONFIG ? KEEL_OK : KEEL_EPROTO;
+		assert_int_equal(decode_edited(&m, at, t), want);
+	}
+	size_t big = (size_t)RAFT_ENTRY_BYTES_MAX + 1;
+	uint8_t *payload = calloc(1, big), *wire = malloc(big + 128);
+	assert_true(payload && wire);
+	e.data = payload;
+	struct raft_msg d;
+	for (size_t len = big - 1; len <= big; len++) {
+		e.len = (uint32_t)len;
+		size_t n = raft_msg_encode(&m, wire, big + 128);
+		assert_int_equal(n, raft_msg_size(&m));
+		int rc = raft_msg_decode(&d, wire, n);
+		assert_int_equal(rc, len < big ? KEEL_OK : KEEL_EPROTO);
+		if (rc == KEEL_OK)
+			raft_msg_decoded_free(&d);
+	}
+	free(payload);
+	free(wire);
+}
+
+/* A snapshot chunk lies within the snapshot: offset <= size and
+ * offset + len <= size (an empty snapshot is one empty chunk at 0). */
+static void snapshot_chunk_bounds(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t size, offset;
+		uint32_t len;
+		int rc;
+	} cases[] = {
+		{0, 0, 0, KEEL_OK},	  {10, 10, 0, KEEL_OK},	   {10, 4, 6, KEEL_OK},
+		{10, 11, 0, KEEL_EPROTO}, {10, 4, 7, KEEL_EPROTO}, {0, 0, 1, KEEL_EPROTO},
+	};
+	uint8_t data[16] = {0}, a[1024];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3};
+		m.u.snapshot.meta.index = 5;
+		m.u.snapshot.meta.term = 2;
+		m.u.snapshot.meta.config.n = 1;
+		m.u.snapshot.meta.config.members[0] =
+			(struct raft_member){1, RAFT_VOTER, false, "a"};
+		m.u.snapshot.meta.size = cases[i].size;
+		m.u.snapshot.offset = cases[i].offset;
+		m.u.snapshot.len = cases[i].len;
+		m.u.snapshot.data = data;
+		size_t n = raft_msg_encode(&m, a, sizeof a);
+		assert_true(n > 0);
+		struct raft_msg d;
+		assert_int_equal(raft_msg_decode(&d, a, n), cases[i].rc);
+	}
+}
+
+/* raft_msg_clone copies an append's entries and a chunk's data, and
+ * nothing else: the union bytes a type does not use are never read as a
+ * pointer (here they hold garbage). */
+static void clone_copies_payloads(void **state)
+{
+	(void)state;
+	struct raft_msg m, c;
+	memset(&m, 0x5a, sizeof m);
+	m.type = RAFT_MSG_READ_INDEX_RESP;
+	m.from = 2, m.to = 1, m.term = 3;
+	m.u.read_index_resp.req_id = 7;
+	raft_msg_clone(&c, &m);
+	assert_int_equal(c.u.read_index_resp.req_id, 7);
+	raft_msg_clone_free(&c);
+
+	uint8_t d1[3] = {1, 2, 3}, d2[2] = {4, 5};
+	struct raft_entry e[2] = {
+		{.term = 3, .index = 5, .type = RAFT_ENTRY_COMMAND, .len = 3, .data = d1},
+		{.term = 3, .index = 6, .type = RAFT_ENTRY_COMMAND, .len = 2, .data = d2}};
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_MSG_APPEND, m.from = 1, m.to = 2, m.term = 3;
+	m.u.append.prev_index = 4, m.u.append.prev_term = 3;
+	m.u.append.n_entries = 2, m.u.append.entries = e;
+	raft_msg_clone(&c, &m);
+	d1[0] = 9, d2[1] = 9; /* the clone has copies */
+	assert_int_equal(c.u.append.n_entries, 2);
+	assert_true(c.u.append.entries != e);
+	assert_int_equal(c.u.append.entries[0].data[0], 1);
+	assert_int_equal(c.u.append.entries[1].data[1], 5);
+	assert_int_equal(c.u.append.entries[1].index, 6);
+	raft_msg_clone_free(&c);
+	assert_null(c.u.append.entries);
+
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_MSG_SNAPSHOT, m.from = 1, m.to = 2, m.term = 3;
+	m.u.snapshot.meta.size = 3, m.u.snapshot.len = 3, m.u.snapshot.data = d1;
+	raft_msg_clone(&c, &m);
+	d1[1] = 9;
+	assert_true(c.u.snapshot.data != d1);
+	assert_int_equal(c.u.snapshot.data[1], 2);
+	raft_msg_clone_free(&c);
+	assert_null(c.u.snapshot.data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +496,10 @@ int main(void)
 		cmocka_unit_test(config_address_with_nul),
 		cmocka_unit_test(terms_past_max),
 		cmocka_unit_test(config_decode_checks),
+		cmocka_unit_test(header_and_flags),
+		cmocka_unit_test(entry_fields),
+		cmocka_unit_test(snapshot_chunk_bounds),
+		cmocka_unit_test(clone_copies_payloads),
 	};
 	return UNIT_RUN("codec", tests);
 }
