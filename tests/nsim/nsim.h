@@ -120,6 +120,7 @@ struct ns_run {
 	/* figures */
 	uint64_t n_ok, n_ok_healed, n_failed, n_unknown, n_crashes, n_faults, n_retries, n_settled;
 	struct ns_block *blocks; /* what ns_alloc gave: freed with the run */
+	uint32_t n_probes;	 /* a scenario's own clients (probe.c) */
 	/* the trace's last lines, for a failing seed */
 	char ring[64][200];
 	uint32_t ring_next;
@@ -146,6 +147,9 @@ const char *ns_scenario_name(uint32_t i);
 /* Before the nodes start: the scenario's parameters and events. */
 void ns_scenario_setup(struct ns_run *r, uint32_t i);
 void ns_faults_schedule(struct ns_run *r);
+/* scen_requests.c: the request path's windows, set up as scenarios */
+void ns_scen_write_without_leader(struct ns_run *r);
+void ns_scen_write_on_deposed_leader(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 
@@ -157,6 +161,31 @@ void ns_check_replica_reads(struct ns_run *r);
 
 /* replicas.c: what a replica's reader checks of each reply */
 void ns_replica_reply(struct ns_client *c, char type, bool nil, const uint8_t *s, size_t len);
+
+/* probe.c: a scenario's own client, one connection to one node. Each
+ * reply must start with what was wanted for it (shown with CRLF as a
+ * space: "+OK", "$2 v1", "-TRYAGAIN"), else the run fails. */
+#define NS_PROBE_MAX  16
+#define NS_PROBE_LINE 120
+struct ns_probe {
+	struct ns_run *r;
+	char name[32];
+	uint32_t node;
+	struct wconn *conn;
+	uint32_t n_sent, n_replied;
+	char cmd[NS_PROBE_MAX][NS_PROBE_LINE];
+	char want[NS_PROBE_MAX][NS_PROBE_LINE];
+	char got[NS_PROBE_MAX][NS_PROBE_LINE];
+};
+struct ns_probe *ns_probe_open(struct ns_run *r, const char *name, uint32_t node);
+/* Sends a command (words separated by spaces) whose reply must start with
+ * want ("": any reply). */
+void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The i-th reply as shown, or NULL if it has not come. */
+const char *ns_probe_reply(const struct ns_probe *p, uint32_t i);
+/* Every reply is due by now: one missing fails the run. Closes it. */
+void ns_probe_done(struct ns_probe *p);
 
 /* main.c */
 /* Memory for a scheduled event's argument, freed when the seed ends (the

@@ -61,6 +61,8 @@ static const struct {
 	void (*setup)(struct ns_run *r);
 } scenarios[] = {
 	{"leader_outside_config", leader_outside_config},
+	{"write_without_leader", ns_scen_write_without_leader},
+	{"write_on_deposed_leader", ns_scen_write_on_deposed_leader},
 };
 
 uint32_t ns_scenario_count(void)

@@ -1,0 +1,125 @@
+/* tests/nsim/probe.c — a scripted scenario's own client: one connection to
+ * one node, commands sent at the moments the scenario chooses, and each
+ * reply checked, as it arrives, against what the rules promise for it (a
+ * prefix of the reply, shown with each CRLF as a space: "+OK",
+ * "$2 v1", "-TRYAGAIN"). A reply that breaks its promise fails the run;
+ * so does one that never comes (ns_probe_done, at the time the scenario
+ * says every reply is due). Its keys are its own (the workload's clients
+ * never touch them), so the history's checks are unaffected by it. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nsim/nsim.h"
+#include "resp/parse.h"
+
+static void shown(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 1 < cap; i++) {
+		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
+			out[k++] = ' ';
+			i++;
+		} else {
+			out[k++] = p[i] >= 32 && p[i] < 127 ? (char)p[i] : '?';
+		}
+	}
+	out[k] = 0;
+}
+
+static void on_probe(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	struct ns_probe *p = ctx;
+	struct ns_run *r = p->r;
+	if (ev == WCONN_CLOSED) {
+		world_tracef(r->w, "probe %s: connection closed", p->name);
+		p->conn = NULL;
+		return;
+	}
+	size_t n, frame;
+	const uint8_t *d = wconn_data(c, &n);
+	while (ev == WCONN_DATA && n && resp_scan_reply(d, n, &frame) == RESP_OK) {
+		char got[NS_PROBE_LINE];
+		shown(d, frame, got, sizeof got);
+		uint32_t i = p->n_replied++;
+		if (i < NS_PROBE_MAX) {
+			memcpy(p->got[i], got, sizeof got);
+			const char *want = p->want[i];
+			world_tracef(r->w, "probe %s: %s -> %s", p->name, p->cmd[i], got);
+			if (strncmp(got, want, strlen(want)))
+				ns_fail(r,
+					"probe %s: `%s` sent to node %u answered `%s`, not `%s...`",
+					p->name, p->cmd[i], p->node + 1, got, want);
+		}
+		wconn_consume(c, frame);
+		d = wconn_data(c, &n);
+	}
+}
+
+struct ns_probe *ns_probe_open(struct ns_run *r, const char *name, uint32_t node)
+{
+	struct ns_probe *p = ns_alloc(r, sizeof *p);
+	memset(p, 0, sizeof *p);
+	p->r = r;
+	p->node = node;
+	snprintf(p->name, sizeof p->name, "%s", name);
+	char ip[32];
+	snprintf(ip, sizeof ip, "127.0.3.%u", ++r->n_probes);
+	struct host *h = world_host(r->w, ip);
+	world_tracef(r->w, "probe %s: connects to node %u", name, node + 1);
+	p->conn = wconn_open(r->w, h, host_ip(r->nodes[node].h), 6379, on_probe, p);
+	return p;
+}
+
+void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
+{
+	struct ns_run *r = p->r;
+	if (p->n_sent == NS_PROBE_MAX) {
+		ns_fail(r, "probe %s: more than %d commands", p->name, NS_PROBE_MAX);
+		return;
+	}
+	char line[NS_PROBE_LINE];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	uint32_t i = p->n_sent++;
+	snprintf(p->cmd[i], sizeof p->cmd[i], "%s", line);
+	snprintf(p->want[i], sizeof p->want[i], "%s", want);
+	/* the words, as a RESP array */
+	char buf[4 * NS_PROBE_LINE];
+	const char *words[16];
+	int argc = 0;
+	for (char *t = line; *t && argc < 16;) {
+		words[argc++] = t;
+		char *sp = strchr(t, ' ');
+		if (!sp)
+			break;
+		*sp = 0;
+		t = sp + 1;
+	}
+	int n = snprintf(buf, sizeof buf, "*%d\r\n", argc);
+	for (int k = 0; k < argc; k++)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "$%zu\r\n%s\r\n", strlen(words[k]),
+			      words[k]);
+	world_tracef(r->w, "probe %s: sends %s", p->name, p->cmd[i]);
+	if (p->conn)
+		wconn_send(p->conn, buf, (size_t)n);
+	else
+		ns_fail(r, "probe %s: `%s` not sent: its connection was lost", p->name, p->cmd[i]);
+}
+
+const char *ns_probe_reply(const struct ns_probe *p, uint32_t i)
+{
+	return i < p->n_replied && i < NS_PROBE_MAX ? p->got[i] : NULL;
+}
+
+void ns_probe_done(struct ns_probe *p)
+{
+	if (p->n_replied < p->n_sent)
+		ns_fail(p->r, "probe %s: `%s` sent to node %u had no reply", p->name,
+			p->cmd[p->n_replied], p->node + 1);
+	if (p->conn)
+		wconn_close(p->conn);
+	p->conn = NULL;
+}
