@@ -150,6 +150,8 @@ void ns_faults_schedule(struct ns_run *r);
 /* scen_requests.c: the request path's windows, set up as scenarios */
 void ns_scen_write_without_leader(struct ns_run *r);
 void ns_scen_write_on_deposed_leader(struct ns_run *r);
+void ns_scen_admin_through_follower(struct ns_run *r);
+void ns_scen_disk_fails_under_requests(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 
@@ -164,14 +166,16 @@ void ns_replica_reply(struct ns_client *c, char type, bool nil, const uint8_t *s
 
 /* probe.c: a scenario's own client, one connection to one node. Each
  * reply must start with what was wanted for it (shown with CRLF as a
- * space: "+OK", "$2 v1", "-TRYAGAIN"), else the run fails. */
-#define NS_PROBE_MAX  16
+ * space: "+OK", "$2 v1", "-TRYAGAIN"; "a|b": either), else the run
+ * fails. */
+#define NS_PROBE_MAX  64
 #define NS_PROBE_LINE 120
 struct ns_probe {
 	struct ns_run *r;
 	char name[32];
 	uint32_t node;
 	struct wconn *conn;
+	bool may_close; /* the node may close it: what was not answered is not due */
 	uint32_t n_sent, n_replied;
 	char cmd[NS_PROBE_MAX][NS_PROBE_LINE];
 	char want[NS_PROBE_MAX][NS_PROBE_LINE];

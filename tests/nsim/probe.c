@@ -2,10 +2,11 @@
  * one node, commands sent at the moments the scenario chooses, and each
  * reply checked, as it arrives, against what the rules promise for it (a
  * prefix of the reply, shown with each CRLF as a space: "+OK",
- * "$2 v1", "-TRYAGAIN"). A reply that breaks its promise fails the run;
- * so does one that never comes (ns_probe_done, at the time the scenario
- * says every reply is due). Its keys are its own (the workload's clients
- * never touch them), so the history's checks are unaffected by it. */
+ * "$2 v1", "-TRYAGAIN", or alternatives: "+OK|-ERR"). A reply that
+ * breaks its promise fails the run; so does one that never comes
+ * (ns_probe_done, at the time the scenario says every reply is due),
+ * unless the probe may see its connection closed (a node that stops). Its keys are its own (the
+ * workload's clients never touch them), so the history's checks are unaffected by it. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,20 @@ static void shown(const uint8_t *p, size_t n, char *out, size_t cap)
 	out[k] = 0;
 }
 
+/* Whether got starts with one of want's alternatives ("a|b"). */
+static bool wanted(const char *got, const char *want)
+{
+	for (;;) {
+		const char *bar = strchr(want, '|');
+		size_t n = bar ? (size_t)(bar - want) : strlen(want);
+		if (!strncmp(got, want, n))
+			return true;
+		if (!bar)
+			return false;
+		want = bar + 1;
+	}
+}
+
 static void on_probe(void *ctx, struct wconn *c, enum wconn_event ev)
 {
 	struct ns_probe *p = ctx;
@@ -46,7 +61,7 @@ static void on_probe(void *ctx, struct wconn *c, enum wconn_event ev)
 			memcpy(p->got[i], got, sizeof got);
 			const char *want = p->want[i];
 			world_tracef(r->w, "probe %s: %s -> %s", p->name, p->cmd[i], got);
-			if (strncmp(got, want, strlen(want)))
+			if (!wanted(got, want))
 				ns_fail(r,
 					"probe %s: `%s` sent to node %u answered `%s`, not `%s...`",
 					p->name, p->cmd[i], p->node + 1, got, want);
@@ -105,7 +120,7 @@ void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
 	world_tracef(r->w, "probe %s: sends %s", p->name, p->cmd[i]);
 	if (p->conn)
 		wconn_send(p->conn, buf, (size_t)n);
-	else
+	else if (!p->may_close)
 		ns_fail(r, "probe %s: `%s` not sent: its connection was lost", p->name, p->cmd[i]);
 }
 
@@ -116,7 +131,7 @@ const char *ns_probe_reply(const struct ns_probe *p, uint32_t i)
 
 void ns_probe_done(struct ns_probe *p)
 {
-	if (p->n_replied < p->n_sent)
+	if (p->n_replied < p->n_sent && !(p->may_close && !p->conn))
 		ns_fail(p->r, "probe %s: `%s` sent to node %u had no reply", p->name,
 			p->cmd[p->n_replied], p->node + 1);
 	if (p->conn)

@@ -1,8 +1,7 @@
 /* tests/nsim/scen_requests.c — scripted whole-node runs of the request
  * path's windows: a write that waits for a leader that never comes, a
- * write whose leader loses its entry, a write forwarded by a follower
- * whose leader changes, reads on a follower right after its connection's
- * writes, and a write sent again in its session. Each sets up the window
+ * write whose leader loses its entry, RAFT commands sent to a follower,
+ * a follower whose disk fails while its client writes. Each sets up the window
  * with its own faults and a probe (probe.c) whose replies must be what
  * the rules promise (SPEC.md §4, docs/architecture.md "One connection,
  * one order"); the workload's clients run beside it, under every check
@@ -11,6 +10,7 @@
 #include <string.h>
 
 #include "nsim/nsim.h"
+#include "sim/simfs.h"
 
 #define MS 1000000ull
 
@@ -137,4 +137,95 @@ void ns_scen_write_on_deposed_leader(struct ns_run *r)
 	world_at(r->w, 1500 * MS, deposed_isolate, r);
 	world_at(r->w, 4000 * MS, deposed_rejoin, r);
 	world_at(r->w, 9000 * MS, probe_done, r);
+}
+
+/* ---- RAFT commands sent to a follower: the leader answers ---- */
+
+static void admin_via_follower(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	uint32_t f = follower_no(r, (uint32_t)l), g = follower_no(r, f);
+	probe = ns_probe_open(r, "admin", f);
+	/* a verb the leader does not know: its usage, not a malformed frame */
+	ns_probe_send(probe, "-ERR RAFT STATUS [LEADER] | SNAPSHOT", "RAFT PROMOTE");
+	ns_probe_send(probe, "$", "RAFT STATUS LEADER");
+	ns_probe_send(probe, "+OK", "RAFT TRANSFER %llu", (unsigned long long)r->nodes[g].id);
+}
+
+void ns_scen_admin_through_follower(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, admin_via_follower, r);
+	world_at(r->w, 3000 * MS, probe_done, r);
+}
+
+/* ---- a follower's disk fails while its client sends writes ---- */
+
+static uint32_t failing, sent;
+
+static void disk_fails(void *arg)
+{
+	struct ns_run *r = arg;
+	world_tracef(r->w, "scenario: node %u's disk fails", failing + 1);
+	simfs_fail(host_disk(r->nodes[failing].h), SIMFS_FDATASYNC, 0, KEEL_EIO, true);
+}
+
+/* One write every 3 ms, across the node's stop: each is answered with
+ * what became of it (applied, not applied, not known), or its
+ * connection closes. */
+static void write_while_failing(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!probe || sent == 60)
+		return;
+	/* the first ones are answered before the disk fails */
+	ns_probe_send(probe, sent < 5 ? "+OK" : "+OK|-ERR the node|-ERR storage failed|-TIMEOUT",
+		      "SET disk%u v", sent);
+	sent++;
+	world_at(r->w, world_now_ns(r->w) + 3 * MS, write_while_failing, r);
+}
+
+static void failing_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	failing = follower_no(r, (uint32_t)l);
+	sent = 0;
+	probe = ns_probe_open(r, "disk", failing);
+	probe->may_close = true;
+	world_at(r->w, world_now_ns(r->w) + 100 * MS, disk_fails, r);
+	world_at(r->w, world_now_ns(r->w) + 50 * MS, write_while_failing, r);
+}
+
+static void failing_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[failing];
+	simfs_fail_clear(host_disk(n->h));
+	if (n->s) {
+		ns_fail(r, "scenario: node %u runs on after its disk failed", failing + 1);
+		return;
+	}
+	ns_node_start(n);
+}
+
+void ns_scen_disk_fails_under_requests(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, failing_start, r);
+	world_at(r->w, 2500 * MS, probe_done, r);
+	world_at(r->w, 3000 * MS, failing_restart, r);
 }

@@ -63,6 +63,8 @@ static const struct {
 	{"leader_outside_config", leader_outside_config},
 	{"write_without_leader", ns_scen_write_without_leader},
 	{"write_on_deposed_leader", ns_scen_write_on_deposed_leader},
+	{"admin_through_follower", ns_scen_admin_through_follower},
+	{"disk_fails_under_requests", ns_scen_disk_fails_under_requests},
 };
 
 uint32_t ns_scenario_count(void)
