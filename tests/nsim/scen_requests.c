@@ -39,11 +39,14 @@ static void isolate(struct ns_run *r, uint32_t a, bool cut)
 			world_cut(r->w, r->nodes[a].h, r->nodes[i].h, cut);
 }
 
+static struct ns_probe *last_probe; /* the one probe_done closed */
+
 static void probe_done(void *arg)
 {
 	(void)arg;
 	if (probe)
 		ns_probe_done(probe);
+	last_probe = probe;
 	probe = NULL;
 }
 
@@ -208,6 +211,20 @@ static void failing_start(void *arg)
 	world_at(r->w, world_now_ns(r->w) + 50 * MS, write_while_failing, r);
 }
 
+/* A write told it was not applied is not: read back from the leader. */
+static void failing_read_back(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (!last_probe || l < 0)
+		return;
+	struct ns_probe *back = ns_probe_open(r, "disk-back", (uint32_t)l);
+	for (uint32_t i = 0; i < last_probe->n_replied && i < NS_PROBE_MAX; i++)
+		if (!strncmp(last_probe->got[i], "-ERR", 4))
+			ns_probe_send(back, "$-1", "GET disk%u", i);
+	probe = back;
+}
+
 static void failing_restart(void *arg)
 {
 	struct ns_run *r = arg;
@@ -223,9 +240,12 @@ static void failing_restart(void *arg)
 void ns_scen_disk_fails_under_requests(struct ns_run *r)
 {
 	probe = NULL;
+	last_probe = NULL;
 	r->p.nodes = 3;
 	r->p.spares = 0;
 	world_at(r->w, 1000 * MS, failing_start, r);
 	world_at(r->w, 2500 * MS, probe_done, r);
+	world_at(r->w, 2600 * MS, failing_read_back, r);
 	world_at(r->w, 3000 * MS, failing_restart, r);
+	world_at(r->w, 3500 * MS, probe_done, r);
 }
