@@ -152,6 +152,7 @@ void ns_scen_write_without_leader(struct ns_run *r);
 void ns_scen_write_on_deposed_leader(struct ns_run *r);
 void ns_scen_admin_through_follower(struct ns_run *r);
 void ns_scen_disk_fails_under_requests(struct ns_run *r);
+void ns_scen_forward_sent_once(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 
@@ -169,7 +170,7 @@ void ns_replica_reply(struct ns_client *c, char type, bool nil, const uint8_t *s
  * space: "+OK", "$2 v1", "-TRYAGAIN"; "a|b": either), else the run
  * fails. */
 #define NS_PROBE_MAX  64
-#define NS_PROBE_LINE 120
+#define NS_PROBE_LINE 240
 struct ns_probe {
 	struct ns_run *r;
 	char name[32];

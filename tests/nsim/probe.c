@@ -2,7 +2,8 @@
  * one node, commands sent at the moments the scenario chooses, and each
  * reply checked, as it arrives, against what the rules promise for it (a
  * prefix of the reply, shown with each CRLF as a space: "+OK",
- * "$2 v1", "-TRYAGAIN", or alternatives: "+OK|-ERR"). A reply that
+ * "$2 v1", "-TRYAGAIN", alternatives: "+OK|-ERR", or "~text" for a reply
+ * that holds text). A reply that
  * breaks its promise fails the run; so does one that never comes
  * (ns_probe_done, at the time the scenario says every reply is due),
  * unless the probe may see its connection closed (a node that stops). Its keys are its own (the
@@ -28,14 +29,18 @@ static void shown(const uint8_t *p, size_t n, char *out, size_t cap)
 	out[k] = 0;
 }
 
-/* Whether got starts with one of want's alternatives ("a|b"). */
+/* Whether got starts with one of want's alternatives ("a|b"), or holds
+ * one that starts with '~' ("~keel_forwarded:2 "). */
 static bool wanted(const char *got, const char *want)
 {
 	for (;;) {
 		const char *bar = strchr(want, '|');
 		size_t n = bar ? (size_t)(bar - want) : strlen(want);
-		if (!strncmp(got, want, n))
+		if (want[0] != '~' && !strncmp(got, want, n))
 			return true;
+		for (const char *g = got; want[0] == '~' && *g; g++)
+			if (!strncmp(g, want + 1, n - 1))
+				return true;
 		if (!bar)
 			return false;
 		want = bar + 1;
@@ -61,6 +66,7 @@ static void on_probe(void *ctx, struct wconn *c, enum wconn_event ev)
 			memcpy(p->got[i], got, sizeof got);
 			const char *want = p->want[i];
 			world_tracef(r->w, "probe %s: %s -> %s", p->name, p->cmd[i], got);
+			r->n_ok_healed += r->healing && strchr("+$:*", got[0]);
 			if (!wanted(got, want))
 				ns_fail(r,
 					"probe %s: `%s` sent to node %u answered `%s`, not `%s...`",

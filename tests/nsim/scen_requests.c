@@ -249,3 +249,56 @@ void ns_scen_disk_fails_under_requests(struct ns_run *r)
 	world_at(r->w, 3000 * MS, failing_restart, r);
 	world_at(r->w, 3500 * MS, probe_done, r);
 }
+
+/* ---- a forwarded write is sent once while its leader stays ---- */
+
+static void once_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	deposed = (uint32_t)l;
+	probe = ns_probe_open(r, "once", follower_no(r, (uint32_t)l));
+	ns_probe_send(probe, "+OK", "SET once v1");
+}
+
+/* The leader stops for 300 ms (a pause, well under the 1 s after which a
+ * follower sends an unanswered write again): the write waits for it, and
+ * goes to it once. */
+static void once_pause(void *arg)
+{
+	struct ns_run *r = arg;
+	world_tracef(r->w, "scenario: pause node %u", deposed + 1);
+	host_pause_until(r->nodes[deposed].h, world_now_ns(r->w) + 300 * MS);
+	ns_probe_send(probe, "+OK", "SET once v2");
+}
+
+static void once_count(void *arg)
+{
+	(void)arg;
+	ns_probe_send(probe, "~keel_forwarded:2 ", "INFO stats");
+}
+
+static void once_after_heal(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "once-healed", deposed);
+	ns_probe_send(probe, "+OK", "SET once v3");
+}
+
+void ns_scen_forward_sent_once(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0; /* the follower forwards the probe's writes only */
+	world_at(r->w, 1000 * MS, once_start, r);
+	world_at(r->w, 1200 * MS, once_pause, r);
+	world_at(r->w, 1800 * MS, once_count, r);
+	world_at(r->w, 2500 * MS, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}

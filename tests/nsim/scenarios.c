@@ -65,6 +65,7 @@ static const struct {
 	{"write_on_deposed_leader", ns_scen_write_on_deposed_leader},
 	{"admin_through_follower", ns_scen_admin_through_follower},
 	{"disk_fails_under_requests", ns_scen_disk_fails_under_requests},
+	{"forward_sent_once", ns_scen_forward_sent_once},
 };
 
 uint32_t ns_scenario_count(void)
