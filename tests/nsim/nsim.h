@@ -153,6 +153,7 @@ void ns_scen_write_on_deposed_leader(struct ns_run *r);
 void ns_scen_admin_through_follower(struct ns_run *r);
 void ns_scen_disk_fails_under_requests(struct ns_run *r);
 void ns_scen_forward_sent_once(struct ns_run *r);
+void ns_scen_snapshot_in_chunks(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 
@@ -187,6 +188,8 @@ struct ns_probe *ns_probe_open(struct ns_run *r, const char *name, uint32_t node
  * want ("": any reply). */
 void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Sends SET key <bytes bytes of letters>, whose reply must start with want. */
+void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, size_t bytes);
 /* The i-th reply as shown, or NULL if it has not come. */
 const char *ns_probe_reply(const struct ns_probe *p, uint32_t i);
 /* Every reply is due by now: one missing fails the run. Closes it. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "nsim/nsim.h"
 #include "resp/parse.h"
 
@@ -128,6 +129,27 @@ void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
 		wconn_send(p->conn, buf, (size_t)n);
 	else if (!p->may_close)
 		ns_fail(r, "probe %s: `%s` not sent: its connection was lost", p->name, p->cmd[i]);
+}
+
+void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, size_t bytes)
+{
+	char head[128];
+	int n = snprintf(head, sizeof head, "*3\r\n$3\r\nSET\r\n$%zu\r\n%s\r\n$%zu\r\n",
+			 strlen(key), key, bytes);
+	char *buf = keel_malloc((size_t)n + bytes + 2);
+	memcpy(buf, head, (size_t)n);
+	for (size_t i = 0; i < bytes; i++) /* varied, so nothing compresses it away */
+		buf[n + i] = (char)('a' + (i * 7919 + i / 13) % 26);
+	memcpy(buf + n + bytes, "\r\n", 2);
+	uint32_t i = p->n_sent;
+	if (i < NS_PROBE_MAX && p->conn) {
+		p->n_sent++;
+		snprintf(p->cmd[i], sizeof p->cmd[i], "SET %s <%zu bytes>", key, bytes);
+		snprintf(p->want[i], sizeof p->want[i], "%s", want);
+		world_tracef(p->r->w, "probe %s: sends %s", p->name, p->cmd[i]);
+		wconn_send(p->conn, buf, (size_t)n + bytes + 2);
+	}
+	keel_free(buf);
 }
 
 const char *ns_probe_reply(const struct ns_probe *p, uint32_t i)

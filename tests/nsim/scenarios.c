@@ -66,6 +66,7 @@ static const struct {
 	{"admin_through_follower", ns_scen_admin_through_follower},
 	{"disk_fails_under_requests", ns_scen_disk_fails_under_requests},
 	{"forward_sent_once", ns_scen_forward_sent_once},
+	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},
 };
 
 uint32_t ns_scenario_count(void)
