@@ -75,6 +75,11 @@ static void start_in(void *arg)
 			 (unsigned long long)r->nodes[i].id, host_ip(r->nodes[i].h));
 	}
 	snprintf(snap, sizeof snap, "%u", r->p.snapshot_entries);
+	char trail[24]; /* the entries kept below a snapshot (keel's default: 5000) */
+	snprintf(trail, sizeof trail, "%u",
+		 n->kind == NS_REPLICA	  ? 50
+		 : r->p.trailing_entries ? r->p.trailing_entries
+					  : 5000);
 	/* a node added later starts with no --cluster: the leader reaches it */
 	char *argv[] = {"keel-server",
 			"--id",
@@ -89,6 +94,8 @@ static void start_in(void *arg)
 			"/data",
 			"--segment-mb",
 			"1",
+			"--trailing-entries",
+			trail,
 			"--snapshot-entries",
 			snap,
 			"--cluster",

@@ -93,6 +93,7 @@ struct ns_params {
 	uint64_t settle_ns; /* then healed; all must agree by the end */
 	uint64_t think_ns;  /* a client's pause between operations, at most */
 	uint32_t snapshot_entries;
+	uint32_t trailing_entries; /* kept below a snapshot (0: keel's default) */
 	uint32_t fault_every_ms;
 };
 

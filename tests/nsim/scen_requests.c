@@ -345,6 +345,7 @@ void ns_scen_snapshot_in_chunks(struct ns_run *r)
 	r->p.nodes = 3;
 	r->p.spares = 0;
 	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10; /* the node that was down needs the snapshot */
 	world_at(r->w, 1000 * MS, chunks_crash, r);
 	world_at(r->w, 2500 * MS, probe_done, r);
 	world_at(r->w, 3000 * MS, chunks_restart, r);
