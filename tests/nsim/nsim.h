@@ -155,6 +155,7 @@ void ns_scen_admin_through_follower(struct ns_run *r);
 void ns_scen_disk_fails_under_requests(struct ns_run *r);
 void ns_scen_forward_sent_once(struct ns_run *r);
 void ns_scen_snapshot_in_chunks(struct ns_run *r);
+void ns_scen_removed_under_requests(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 

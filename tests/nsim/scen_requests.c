@@ -352,3 +352,66 @@ void ns_scen_snapshot_in_chunks(struct ns_run *r)
 	world_at(r->w, 5500 * MS, chunks_read, r);
 	world_at(r->w, 6000 * MS, probe_done, r);
 }
+
+/* ---- a node removed while its client's writes are in flight ---- */
+
+static struct ns_probe *removing[2];
+static uint32_t removed_no[2], removed_sent[2];
+
+/* One write every millisecond: each is answered (applied, not applied,
+ * not known) while the removed node still runs. */
+static void write_while_removed(void *arg)
+{
+	struct ns_probe **pp = arg;
+	uint32_t k = (uint32_t)(pp - removing);
+	if (!*pp || removed_sent[k] == NS_PROBE_MAX)
+		return;
+	ns_probe_send(*pp, "+OK|-REMOVED|-TIMEOUT|-TRYAGAIN", "SET rm%u-%u v", k,
+		      removed_sent[k]++);
+	struct ns_run *r = (*pp)->r;
+	world_at(r->w, world_now_ns(r->w) + 1 * MS, write_while_removed, pp);
+}
+
+static void remove_one(struct ns_run *r, uint32_t k, bool the_leader)
+{
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader to remove a node through");
+		return;
+	}
+	uint32_t who = the_leader ? (uint32_t)l : follower_no(r, (uint32_t)l);
+	removed_no[k] = who;
+	removed_sent[k] = 0;
+	removing[k] = ns_probe_open(r, k ? "removed-follower" : "removed-leader", who);
+	write_while_removed(&removing[k]);
+	ns_admin(r, (uint32_t)l, "REMOVE", r->nodes[who].id);
+}
+
+static void remove_leader(void *arg)
+{
+	remove_one(arg, 0, true);
+}
+
+static void remove_follower(void *arg)
+{
+	remove_one(arg, 1, false);
+}
+
+static void removed_done(void *arg)
+{
+	struct ns_probe **pp = arg;
+	if (*pp)
+		ns_probe_done(*pp);
+	*pp = NULL;
+}
+
+void ns_scen_removed_under_requests(struct ns_run *r)
+{
+	removing[0] = removing[1] = NULL;
+	r->p.nodes = 5;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, remove_leader, r);
+	world_at(r->w, 1400 * MS, removed_done, &removing[0]);
+	world_at(r->w, 3000 * MS, remove_follower, r);
+	world_at(r->w, 3400 * MS, removed_done, &removing[1]);
+}

@@ -67,6 +67,7 @@ static const struct {
 	{"disk_fails_under_requests", ns_scen_disk_fails_under_requests},
 	{"forward_sent_once", ns_scen_forward_sent_once},
 	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},
+	{"removed_under_requests", ns_scen_removed_under_requests},
 };
 
 uint32_t ns_scenario_count(void)
