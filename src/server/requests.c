@@ -751,7 +751,7 @@ void requests_discard(struct server *s)
 	if (n_pool)
 		qsort(pool, n_pool, sizeof *pool, ptr_cmp);
 	for (uint32_t i = 0; i < n; i++)
-		if (v[i] && (i == 0 || v[i] != v[i - 1]) &&
+		if ((i == 0 || v[i] != v[i - 1]) && /* every list holds requests, none NULL */
 		    !(n_pool && bsearch(&v[i], pool, n_pool, sizeof *pool, ptr_cmp)))
 			creq_free(s, v[i]);
 	keel_free(pool);
