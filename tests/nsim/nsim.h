@@ -156,6 +156,7 @@ void ns_scen_disk_fails_under_requests(struct ns_run *r);
 void ns_scen_forward_sent_once(struct ns_run *r);
 void ns_scen_snapshot_in_chunks(struct ns_run *r);
 void ns_scen_removed_under_requests(struct ns_run *r);
+void ns_scen_peer_forwards_malformed(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 
@@ -192,6 +193,11 @@ void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Sends SET key <bytes bytes of letters>, whose reply must start with want. */
 void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, size_t bytes);
+/* A peer of its own (node id `id`, on a host of its own) connects to the
+ * peer port of node and forwards one request made of words (kind_byte: 0
+ * a write, 1 a read, 2 a RAFT command), as a follower would. */
+void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_byte,
+		     const char *const *words, uint32_t argc);
 /* The i-th reply as shown, or NULL if it has not come. */
 const char *ns_probe_reply(const struct ns_probe *p, uint32_t i);
 /* Every reply is due by now: one missing fails the run. Closes it. */

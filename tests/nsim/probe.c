@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "base/mem.h"
+#include "net/frame.h"
+#include "server/entry.h"
 #include "nsim/nsim.h"
 #include "resp/parse.h"
 
@@ -165,4 +168,52 @@ void ns_probe_done(struct ns_probe *p)
 	if (p->conn)
 		wconn_close(p->conn);
 	p->conn = NULL;
+}
+
+static void on_rogue(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	(void)ctx;
+	if (ev == WCONN_CLOSED)
+		return;
+	size_t n;
+	wconn_data(c, &n);
+	wconn_consume(c, n); /* a node sends nothing back on a connection it accepted */
+}
+
+static void put_frame(struct wconn *c, uint8_t kind, const void *p, uint32_t len)
+{
+	uint8_t hdr[FRAME_HDR];
+	frame_header(hdr, kind, p, len);
+	wconn_send(c, hdr, sizeof hdr);
+	wconn_send(c, p, len);
+}
+
+void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_byte,
+		     const char *const *words, uint32_t argc)
+{
+	char ip[32];
+	snprintf(ip, sizeof ip, "127.0.3.%u", ++r->n_probes);
+	struct host *h = world_host(r->w, ip);
+	struct wconn *c = wconn_open(r->w, h, host_ip(r->nodes[node].h), 7379, on_rogue, NULL);
+	struct frame_hello hello = {.id = id};
+	snprintf(hello.peer_addr, sizeof hello.peer_addr, "%s:7379", ip);
+	uint8_t hb[FRAME_HELLO_MAX];
+	put_frame(c, FRAME_HELLO, hb, (uint32_t)frame_hello_encode(&hello, hb));
+	struct resp_arg argv[8];
+	for (uint32_t i = 0; i < argc && i < 8; i++)
+		argv[i] = (struct resp_arg){(const uint8_t *)words[i], strlen(words[i])};
+	struct rbuf cmd, f;
+	rbuf_init(&cmd);
+	rbuf_init(&f);
+	entry_cmd_append(&cmd, argv, argc < 8 ? argc : 8);
+	rbuf_put_u64(&f, 1); /* its id for the reply */
+	rbuf_put(&f, &kind_byte, 1);
+	rbuf_put_u32(&f, 1);
+	rbuf_put_u32(&f, (uint32_t)cmd.len);
+	rbuf_put(&f, cmd.p, cmd.len);
+	world_tracef(r->w, "peer %llu: forwards a %u-word %s to node %u", (unsigned long long)id,
+		     argc, kind_byte == 2 ? "command" : "request", node + 1);
+	put_frame(c, FRAME_FORWARD, f.p, (uint32_t)f.len);
+	rbuf_free(&cmd);
+	rbuf_free(&f);
 }

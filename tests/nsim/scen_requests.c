@@ -415,3 +415,32 @@ void ns_scen_removed_under_requests(struct ns_run *r)
 	world_at(r->w, 3000 * MS, remove_follower, r);
 	world_at(r->w, 3400 * MS, removed_done, &removing[1]);
 }
+
+/* ---- a peer forwards what no follower would ---- */
+
+static void odd_forwards(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	static const char *const raft[] = {"RAFT"}, *const get[] = {"GET", "odd"};
+	ns_peer_forward(r, (uint32_t)l, 90, 2, raft, 1); /* a RAFT command of one word */
+	ns_peer_forward(r, (uint32_t)l, 91, 1, get, 2);	 /* a read: never forwarded */
+	probe = ns_probe_open(r, "after-odd", (uint32_t)l);
+	ns_probe_send(probe, "+OK", "SET odd v1");
+	ns_probe_send(probe, "$2 v1", "GET odd");
+}
+
+/* The leader refuses them (a peer's bytes are checked like a client's)
+ * and goes on serving. */
+void ns_scen_peer_forwards_malformed(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, odd_forwards, r);
+	world_at(r->w, 2000 * MS, probe_done, r);
+}

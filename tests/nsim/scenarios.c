@@ -68,6 +68,7 @@ static const struct {
 	{"forward_sent_once", ns_scen_forward_sent_once},
 	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},
 	{"removed_under_requests", ns_scen_removed_under_requests},
+	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
 };
 
 uint32_t ns_scenario_count(void)
