@@ -250,8 +250,9 @@ static void sess_rebuild(struct kv *kv, struct kv_entry *e, const struct sess_vi
 	struct sess_rec r;
 	for (uint32_t i = 0; had && i < v->n && sess_next(v, &at, &r); i++) {
 		/* below the ack the connection has had its reply; a record is
-		 * never kept twice; the oldest go past the count bound */
-		if (r.seq < h->ack || r.seq == seq || v->n - i > KV_SESSION_KEEP_MAX)
+		 * never kept twice; the oldest go past the count bound (the
+		 * new one is the last of KV_SESSION_KEEP_MAX) */
+		if (r.seq < h->ack || r.seq == seq || v->n - i >= KV_SESSION_KEEP_MAX)
 			continue;
 		put_rec(b, r.seq, r.len, r.reply);
 		h->bytes += r.len == SESS_DROPPED ? 0 : r.len;

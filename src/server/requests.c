@@ -277,30 +277,27 @@ bool requests_defer(struct server *s, struct client *c, struct creq *q,
 
 /* ---- forwarding (follower to leader) ---------------------------------------- */
 
+/* The batch of this pass's frames to peer id. A batch with nothing in it
+ * (each is emptied as the pass ends) serves another peer, so a node that
+ * has had more peers over its life than RAFT_MEMBERS_MAX (members
+ * replaced) still reaches every one; NULL only if that many peers each
+ * have frames in one pass. */
 struct peer_batch *peer_batch_of(struct server *s, uint64_t id)
 {
+	struct peer_batch *idle = NULL;
 	for (uint32_t i = 0; i < s->n_batches; i++)
 		if (s->batches[i].id == id)
 			return &s->batches[i];
-	if (s->n_batches == RAFT_MEMBERS_MAX) {
-		/* full: the slot of a node that is no member (an id a HELLO made
-		 * up, or a node removed since) with nothing pending is taken
-		 * again, or a member added later could never be answered */
-		for (uint32_t i = 0; i < s->n_batches; i++) {
-			struct peer_batch *o = &s->batches[i];
-			if (!o->fwd.len && !o->rep.len && s->r &&
-			    !raft_config_find(raft_config_of(s->r), o->id)) {
-				o->id = id;
-				return o;
-			}
-		}
-		return NULL;
+		else if (!idle && !s->batches[i].fwd.len && !s->batches[i].rep.len)
+			idle = &s->batches[i];
+	if (!idle && s->n_batches < RAFT_MEMBERS_MAX) {
+		idle = &s->batches[s->n_batches++];
+		rbuf_init(&idle->fwd);
+		rbuf_init(&idle->rep);
 	}
-	struct peer_batch *b = &s->batches[s->n_batches++];
-	b->id = id;
-	rbuf_init(&b->fwd);
-	rbuf_init(&b->rep);
-	return b;
+	if (idle)
+		idle->id = id;
+	return idle;
 }
 
 /* A write for the leader joins this pass's FORWARD frame to it. Record:
@@ -594,7 +591,9 @@ static void on_forward(struct server *s, uint64_t from, uint64_t id, bool is_rea
 		finish_with(s, q, "-ERR the forwarded request was malformed; not applied");
 		return;
 	}
-	if (s->r && raft_leader_of(s->r) != s->cfg.id) {
+	/* peer frames reach only a member: its core exists while its peer
+	 * port is open */
+	if (raft_leader_of(s->r) != s->cfg.id) {
 		finish_with(s, q, "-TRYAGAIN this node is no longer the leader; not applied");
 		return;
 	}
@@ -607,7 +606,7 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 {
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
-	while (bytes_reader_left(&r) && !r.err) {
+	while (bytes_reader_left(&r)) { /* 0 once a read went past the end */
 		uint64_t id = bytes_read_u64(&r);
 		if (kind == FRAME_REPLY) {
 			uint64_t index = bytes_read_u64(&r);
@@ -754,7 +753,7 @@ void requests_discard(struct server *s)
 	if (n_pool)
 		qsort(pool, n_pool, sizeof *pool, ptr_cmp);
 	for (uint32_t i = 0; i < n; i++)
-		if (v[i] && (i == 0 || v[i] != v[i - 1]) &&
+		if ((i == 0 || v[i] != v[i - 1]) && /* every list holds requests, none NULL */
 		    !(n_pool && bsearch(&v[i], pool, n_pool, sizeof *pool, ptr_cmp)))
 			creq_free(s, v[i]);
 	keel_free(pool);

@@ -131,6 +131,7 @@ struct ns_run {
 	/* figures */
 	uint64_t n_ok, n_ok_healed, n_failed, n_unknown, n_crashes, n_faults, n_retries, n_settled;
 	struct ns_block *blocks; /* what ns_alloc gave: freed with the run */
+	uint32_t n_probes;	 /* a scenario's own clients (probe.c) */
 	/* the trace's last lines, for a failing seed */
 	char ring[64][200];
 	uint32_t ring_next;
@@ -161,6 +162,15 @@ const char *ns_scenario_name(uint32_t i);
 /* Before the nodes start: the scenario's parameters and events. */
 void ns_scenario_setup(struct ns_run *r, uint32_t i);
 void ns_faults_schedule(struct ns_run *r);
+/* scen_requests.c: the request path's windows, set up as scenarios */
+void ns_scen_write_without_leader(struct ns_run *r);
+void ns_scen_write_on_deposed_leader(struct ns_run *r);
+void ns_scen_admin_through_follower(struct ns_run *r);
+void ns_scen_disk_fails_under_requests(struct ns_run *r);
+void ns_scen_forward_sent_once(struct ns_run *r);
+void ns_scen_snapshot_in_chunks(struct ns_run *r);
+void ns_scen_removed_under_requests(struct ns_run *r);
+void ns_scen_peer_forwards_malformed(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 
@@ -175,6 +185,40 @@ void ns_replica_reply(struct ns_client *c, char type, bool nil, const uint8_t *s
 /* A world_at event, every 5 ms while the run lasts: no replica's applied
  * index goes back. */
 void ns_replica_watch(void *arg);
+
+/* probe.c: a scenario's own client, one connection to one node. Each
+ * reply must start with what was wanted for it (shown with CRLF as a
+ * space: "+OK", "$2 v1", "-TRYAGAIN"; "a|b": either), else the run
+ * fails. */
+#define NS_PROBE_MAX  64
+#define NS_PROBE_LINE 240
+struct ns_probe {
+	struct ns_run *r;
+	char name[32];
+	uint32_t node;
+	struct wconn *conn;
+	bool may_close; /* the node may close it: what was not answered is not due */
+	uint32_t n_sent, n_replied;
+	char cmd[NS_PROBE_MAX][NS_PROBE_LINE];
+	char want[NS_PROBE_MAX][NS_PROBE_LINE];
+	char got[NS_PROBE_MAX][NS_PROBE_LINE];
+};
+struct ns_probe *ns_probe_open(struct ns_run *r, const char *name, uint32_t node);
+/* Sends a command (words separated by spaces) whose reply must start with
+ * want ("": any reply). */
+void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Sends SET key <bytes bytes of letters>, whose reply must start with want. */
+void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, size_t bytes);
+/* A peer of its own (node id `id`, on a host of its own) connects to the
+ * peer port of node and forwards one request made of words (kind_byte: 0
+ * a write, 1 a read, 2 a RAFT command), as a follower would. */
+void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_byte,
+		     const char *const *words, uint32_t argc);
+/* The i-th reply as shown, or NULL if it has not come. */
+const char *ns_probe_reply(const struct ns_probe *p, uint32_t i);
+/* Every reply is due by now: one missing fails the run. Closes it. */
+void ns_probe_done(struct ns_probe *p);
 
 /* main.c */
 /* Memory for a scheduled event's argument, freed when the seed ends (the

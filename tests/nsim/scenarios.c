@@ -1646,6 +1646,14 @@ static const struct {
 	{"replica_behind_compacted_log", replica_behind_compacted_log},
 	{"replica_source_crash_mid_snapshot", replica_source_crash_mid_snapshot},
 	{"replica_source_removed", replica_source_removed},
+	{"write_without_leader", ns_scen_write_without_leader},
+	{"write_on_deposed_leader", ns_scen_write_on_deposed_leader},
+	{"admin_through_follower", ns_scen_admin_through_follower},
+	{"disk_fails_under_requests", ns_scen_disk_fails_under_requests},
+	{"forward_sent_once", ns_scen_forward_sent_once},
+	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},
+	{"removed_under_requests", ns_scen_removed_under_requests},
+	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
 };
 
 uint32_t ns_scenario_count(void)

@@ -1381,6 +1381,171 @@ static void session_value_from_outside_checked(void **state)
 	kv_free(&src);
 }
 
+/* Adopts into kv a session value built from outside (a snapshot's). */
+static bool adopt(struct kv *kv, uint64_t id, const uint8_t *val, size_t len)
+{
+	uint8_t key[8];
+	bytes_put_u64(key, id);
+	struct kv_entry *e = kv_dict_add(&kv->sessions, key, 8);
+	kv_entry_set(e, val, len);
+	return kv_session_adopt(kv, e);
+}
+
+/* A session's value in the current layout with no records: its head. */
+static void empty_session(uint8_t *v, uint64_t last, int64_t used)
+{
+	memset(v, 0, 60);
+	bytes_put_u64(v, UINT64_MAX - 1);
+	bytes_put_u64(v + 8, last);
+	bytes_put_u64(v + 16, last + 1); /* ack: every reply given */
+	bytes_put_u64(v + 36, (uint64_t)used);
+}
+
+static void collect_id(void *ctx, struct kv_entry *e)
+{
+	uint64_t *ids = ctx;
+	ids[++ids[0]] = bytes_get_u64(e->key);
+}
+
+/* A session's requests beyond KV_SESSION_KEEP_MAX are not all kept, however
+ * small their replies: the oldest go, the newest stay. */
+static void session_count_bound(void **state)
+{
+	(void)state;
+	struct kv kv;
+	kv_init(&kv, 5);
+	const uint8_t *reply;
+	size_t len;
+	for (uint64_t seq = 1; seq <= KV_SESSION_KEEP_MAX + 1; seq++)
+		kv_session_record(&kv, 3, seq, 1, 1000, R(":1\r\n"), 4);
+	assert_int_equal(kv_session_kept(&kv, 3), KV_SESSION_KEEP_MAX);
+	assert_int_equal(kv_session_check(&kv, 3, 2, 1, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&kv, 3, KV_SESSION_KEEP_MAX + 1, 1, &reply, &len),
+			 KV_SESSION_REPLY);
+	kv_session_record(&kv, 3, KV_SESSION_KEEP_MAX + 2, 1, 1000, R(":2\r\n"), 4);
+	assert_int_equal(kv_session_kept(&kv, 3), KV_SESSION_KEEP_MAX);
+	assert_int_equal(kv_session_check(&kv, 3, 3, 1, &reply, &len), KV_SESSION_REPLY);
+	kv_free(&kv);
+}
+
+/* A request recorded again (a sequence number at or below the last) takes
+ * the place of its record: its new reply is the one kept, and the
+ * requests after it stay applied with theirs. */
+static void session_recorded_again(void **state)
+{
+	(void)state;
+	struct kv kv;
+	kv_init(&kv, 5);
+	const uint8_t *reply;
+	size_t len;
+	kv_session_record(&kv, 4, 1, 1, 1000, R(":1\r\n"), 4);
+	kv_session_record(&kv, 4, 2, 1, 1000, R(":2\r\n"), 4);
+	kv_session_record(&kv, 4, 3, 1, 1000, R(":3\r\n"), 4);
+	kv_session_record(&kv, 4, 3, 1, 1000, R(":33\r\n"), 5);
+	assert_int_equal(kv_session_check(&kv, 4, 3, 1, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(len, 5);
+	assert_memory_equal(reply, ":33\r\n", 5);
+	kv_session_record(&kv, 4, 2, 1, 1000, R(":22\r\n"), 5);
+	assert_int_equal(kv_session_check(&kv, 4, 2, 1, &reply, &len), KV_SESSION_REPLY);
+	assert_memory_equal(reply, ":22\r\n", 5);
+	assert_int_equal(kv_session_check(&kv, 4, 3, 1, &reply, &len), KV_SESSION_REPLY);
+	assert_memory_equal(reply, ":33\r\n", 5);
+	assert_int_equal(kv_session_check(&kv, 4, 4, 1, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_kept(&kv, 4), 3);
+	kv_free(&kv);
+}
+
+/* An entry stamped at the epoch (a leader whose clock reads 0) still
+ * records its session in the list by last use: expiry and snapshots see
+ * it. */
+static void session_stamped_at_the_epoch(void **state)
+{
+	(void)state;
+	struct kv kv, copy;
+	kv_init(&kv, 5);
+	kv_init(&copy, 6);
+	kv_session_record(&kv, 8, 1, 1, 0, R(":1\r\n"), 4);
+	assert_int_equal(kv_session_oldest(&kv), 0);
+	struct rbuf snap;
+	rbuf_init(&snap);
+	snap_of(&kv, 0, &snap);
+	assert_int_equal(kv_snapshot_read(&copy, snap.p, snap.len), KEEL_OK);
+	const uint8_t *reply;
+	size_t len;
+	assert_int_equal(kv_session_check(&copy, 8, 1, 1, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_expire(&kv, 10, 5, 0), 1);
+	rbuf_free(&snap);
+	kv_free(&copy);
+	kv_free(&kv);
+}
+
+/* Values from outside that are not a session are refused, however they
+ * are wrong: a session id of 0 (no session), a value of no layout seen
+ * first, a record cut inside its 12-byte head. A session that keeps no
+ * records is whole, and is linked like any other. */
+static void session_odd_values_from_outside(void **state)
+{
+	(void)state;
+	struct kv kv;
+	uint8_t v[80];
+	empty_session(v, 9, 1000);
+	kv_init(&kv, 5);
+	assert_false(adopt(&kv, 0, v, 60));
+	kv_free(&kv);
+	uint8_t junk[20] = {0};
+	bytes_put_u64(junk, UINT64_MAX); /* the layout before expiry, too short */
+	kv_init(&kv, 5);
+	assert_false(adopt(&kv, 1, junk, sizeof junk));
+	kv_free(&kv);
+	/* one record of which only 11 bytes are there */
+	bytes_put_u32(v + 24, 1);
+	bytes_put_u64(v + 60, 9);
+	kv_init(&kv, 5);
+	assert_false(adopt(&kv, 1, v, 71));
+	kv_free(&kv);
+	/* no records: taken, and the next session is linked after it */
+	empty_session(v, 9, 1000);
+	kv_init(&kv, 5);
+	assert_true(adopt(&kv, 1, v, 60));
+	kv_session_record(&kv, 2, 1, 1, 2000, R(":1\r\n"), 4);
+	uint64_t ids[4] = {0};
+	kv_session_each(&kv, collect_id, ids);
+	assert_int_equal(ids[0], 2);
+	assert_int_equal(ids[1], 1);
+	assert_int_equal(ids[2], 2);
+	assert_int_equal(kv_session_expire(&kv, 2500, 1000, 0), 1);
+	assert_int_equal(kv_session_oldest(&kv), 2000);
+	kv_free(&kv);
+}
+
+/* Sessions from a snapshot that lists them out of order of last use
+ * (another writer's) are put in that order, equal stamps in the order
+ * given: expiry then takes the least recently used first, as on a replica
+ * that applied the log. */
+static void session_restored_out_of_order(void **state)
+{
+	(void)state;
+	static const int64_t stamps[2][7] = {{5000, 2000, 7000, 1000, 4000, 3000, 6000},
+					     {7000, 6000, 5000, 4000, 3000, 2000, 2000}};
+	static const uint64_t want[2][8] = {{7, 4, 2, 6, 5, 1, 7, 3}, {7, 6, 7, 5, 4, 3, 2, 1}};
+	for (int k = 0; k < 2; k++) {
+		struct kv kv;
+		kv_init(&kv, 5);
+		uint8_t v[60];
+		for (uint64_t i = 0; i < 7; i++) {
+			empty_session(v, 1, stamps[k][i]);
+			assert_true(adopt(&kv, i + 1, v, sizeof v));
+		}
+		kv_session_relink(&kv);
+		uint64_t ids[9] = {0};
+		kv_session_each(&kv, collect_id, ids);
+		assert_memory_equal(ids, want[k], sizeof want[k]);
+		assert_int_equal(kv_session_oldest(&kv), k ? 2000 : 1000);
+		assert_int_equal(kv_session_expire(&kv, 5000, 1000, 0), 4);
+		kv_free(&kv);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1399,6 +1564,11 @@ int main(void)
 		cmocka_unit_test(session_expiry_after_restore),
 		cmocka_unit_test(session_list_against_a_model),
 		cmocka_unit_test(session_value_from_outside_checked),
+		cmocka_unit_test(session_count_bound),
+		cmocka_unit_test(session_recorded_again),
+		cmocka_unit_test(session_stamped_at_the_epoch),
+		cmocka_unit_test(session_odd_values_from_outside),
+		cmocka_unit_test(session_restored_out_of_order),
 		cmocka_unit_test(expire_sessions_command),
 		cmocka_unit_test(snapshot_in_pieces),
 		cmocka_unit_test(select_edges),

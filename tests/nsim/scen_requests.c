@@ -1,0 +1,446 @@
+/* tests/nsim/scen_requests.c — scripted whole-node runs of the request
+ * path's windows: a write that waits for a leader that never comes, a
+ * write whose leader loses its entry, RAFT commands sent to a follower,
+ * a follower whose disk fails while its client writes. Each sets up the window
+ * with its own faults and a probe (probe.c) whose replies must be what
+ * the rules promise (SPEC.md §4, docs/architecture.md "One connection,
+ * one order"); the workload's clients run beside it, under every check
+ * of a seed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "nsim/nsim.h"
+#include "sim/simfs.h"
+
+#define MS 1000000ull
+
+static struct ns_probe *probe;
+
+static int32_t leader_no(struct ns_run *r)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (r->nodes[i].s && r->nodes[i].s->r &&
+		    raft_role_of(r->nodes[i].s->r) == RAFT_LEADER)
+			return (int32_t)i;
+	return -1;
+}
+
+/* A founder that is not the leader (the leader's index otherwise). */
+static uint32_t follower_no(struct ns_run *r, uint32_t leader)
+{
+	return (leader + 1) % r->p.nodes;
+}
+
+static void isolate(struct ns_run *r, uint32_t a, bool cut)
+{
+	world_tracef(r->w, "scenario: %s node %u", cut ? "isolate" : "rejoin", a + 1);
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (i != a)
+			world_cut(r->w, r->nodes[a].h, r->nodes[i].h, cut);
+}
+
+static struct ns_probe *last_probe; /* the one probe_done closed */
+
+static void probe_done(void *arg)
+{
+	(void)arg;
+	if (probe)
+		ns_probe_done(probe);
+	last_probe = probe;
+	probe = NULL;
+}
+
+/* ---- no leader in time: -CLUSTERDOWN, never sent anywhere ---- */
+
+static void no_leader_crash(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	uint32_t keep = follower_no(r, (uint32_t)l);
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		if (i != keep)
+			ns_node_crash(&r->nodes[i]);
+	probe = ns_probe_open(r, "lone", keep);
+}
+
+/* 3 nodes, two of them down: a write to the third waits for a leader up
+ * to the request timeout, and is told it was not applied (-CLUSTERDOWN),
+ * since it never went to a leader; a read likewise gets an error, not a
+ * value. */
+static void lone_write_after_leader_went(void *arg)
+{
+	(void)arg;
+	ns_probe_send(probe, "-CLUSTERDOWN", "SET lone v2");
+	ns_probe_send(probe, "-", "GET lone");
+}
+
+static void no_leader_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		if (!r->nodes[i].s)
+			ns_node_start(&r->nodes[i]);
+}
+
+void ns_scen_write_without_leader(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, no_leader_crash, r);
+	world_at(r->w, 1300 * MS, lone_write_after_leader_went, r);
+	world_at(r->w, 7000 * MS, probe_done, r);
+	world_at(r->w, 7100 * MS, no_leader_restart, r);
+}
+
+/* ---- the leader loses the write's entry: -TRYAGAIN, not applied ---- */
+
+static uint32_t deposed;
+
+static void deposed_write(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	deposed = (uint32_t)l;
+	probe = ns_probe_open(r, "deposed", deposed);
+	ns_probe_send(probe, "+OK", "SET dep v1");
+	ns_probe_send(probe, "$2 v1", "GET dep");
+}
+
+static void deposed_isolate(void *arg)
+{
+	struct ns_run *r = arg;
+	isolate(r, deposed, true);
+	/* proposed once, by a leader cut off from every follower: never
+	 * committed, and its entry is replaced once the new leader's log
+	 * reaches it */
+	ns_probe_send(probe, "-TRYAGAIN leadership changed", "SET dep v2");
+	ns_probe_send(probe, "$2 v1", "GET dep");
+}
+
+static void deposed_rejoin(void *arg)
+{
+	isolate(arg, deposed, false);
+}
+
+void ns_scen_write_on_deposed_leader(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, deposed_write, r);
+	world_at(r->w, 1500 * MS, deposed_isolate, r);
+	world_at(r->w, 4000 * MS, deposed_rejoin, r);
+	world_at(r->w, 9000 * MS, probe_done, r);
+}
+
+/* ---- RAFT commands sent to a follower: the leader answers ---- */
+
+static void admin_via_follower(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	uint32_t f = follower_no(r, (uint32_t)l), g = follower_no(r, f);
+	probe = ns_probe_open(r, "admin", f);
+	/* a verb the leader does not know: its usage, not a malformed frame */
+	ns_probe_send(probe, "-ERR RAFT STATUS [LEADER] | SNAPSHOT", "RAFT PROMOTE");
+	ns_probe_send(probe, "$", "RAFT STATUS LEADER");
+	ns_probe_send(probe, "+OK", "RAFT TRANSFER %llu", (unsigned long long)r->nodes[g].id);
+}
+
+void ns_scen_admin_through_follower(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, admin_via_follower, r);
+	world_at(r->w, 3000 * MS, probe_done, r);
+}
+
+/* ---- a follower's disk fails while its client sends writes ---- */
+
+static uint32_t failing, sent;
+
+static void disk_fails(void *arg)
+{
+	struct ns_run *r = arg;
+	world_tracef(r->w, "scenario: node %u's disk fails", failing + 1);
+	simfs_fail(host_disk(r->nodes[failing].h), SIMFS_FDATASYNC, 0, KEEL_EIO, true);
+}
+
+/* One write every 3 ms, across the node's stop: each is answered with
+ * what became of it (applied, not applied, not known), or its
+ * connection closes. */
+static void write_while_failing(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!probe || sent == 60)
+		return;
+	/* the first ones are answered before the disk fails */
+	ns_probe_send(probe, sent < 5 ? "+OK" : "+OK|-ERR the node|-ERR storage failed|-TIMEOUT",
+		      "SET disk%u v", sent);
+	sent++;
+	world_at(r->w, world_now_ns(r->w) + 3 * MS, write_while_failing, r);
+}
+
+static void failing_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	failing = follower_no(r, (uint32_t)l);
+	sent = 0;
+	probe = ns_probe_open(r, "disk", failing);
+	probe->may_close = true;
+	world_at(r->w, world_now_ns(r->w) + 100 * MS, disk_fails, r);
+	world_at(r->w, world_now_ns(r->w) + 50 * MS, write_while_failing, r);
+}
+
+/* A write told it was not applied is not: read back from the leader. */
+static void failing_read_back(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (!last_probe || l < 0)
+		return;
+	struct ns_probe *back = ns_probe_open(r, "disk-back", (uint32_t)l);
+	for (uint32_t i = 0; i < last_probe->n_replied && i < NS_PROBE_MAX; i++)
+		if (!strncmp(last_probe->got[i], "-ERR", 4))
+			ns_probe_send(back, "$-1", "GET disk%u", i);
+	probe = back;
+}
+
+static void failing_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[failing];
+	simfs_fail_clear(host_disk(n->h));
+	if (n->s) {
+		ns_fail(r, "scenario: node %u runs on after its disk failed", failing + 1);
+		return;
+	}
+	ns_node_start(n);
+}
+
+void ns_scen_disk_fails_under_requests(struct ns_run *r)
+{
+	probe = NULL;
+	last_probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, failing_start, r);
+	world_at(r->w, 2500 * MS, probe_done, r);
+	world_at(r->w, 2600 * MS, failing_read_back, r);
+	world_at(r->w, 3000 * MS, failing_restart, r);
+	world_at(r->w, 3500 * MS, probe_done, r);
+}
+
+/* ---- a forwarded write is sent once while its leader stays ---- */
+
+static void once_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	deposed = (uint32_t)l;
+	probe = ns_probe_open(r, "once", follower_no(r, (uint32_t)l));
+	ns_probe_send(probe, "+OK", "SET once v1");
+}
+
+/* The leader stops for 300 ms (a pause, well under the 1 s after which a
+ * follower sends an unanswered write again): the write waits for it, and
+ * goes to it once. */
+static void once_pause(void *arg)
+{
+	struct ns_run *r = arg;
+	world_tracef(r->w, "scenario: pause node %u", deposed + 1);
+	host_pause_until(r->nodes[deposed].h, world_now_ns(r->w) + 300 * MS);
+	ns_probe_send(probe, "+OK", "SET once v2");
+}
+
+static void once_count(void *arg)
+{
+	(void)arg;
+	ns_probe_send(probe, "~keel_forwarded:2 ", "INFO stats");
+}
+
+static void once_after_heal(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "once-healed", deposed);
+	ns_probe_send(probe, "+OK", "SET once v3");
+}
+
+void ns_scen_forward_sent_once(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0; /* the follower forwards the probe's writes only */
+	world_at(r->w, 1000 * MS, once_start, r);
+	world_at(r->w, 1200 * MS, once_pause, r);
+	world_at(r->w, 1800 * MS, once_count, r);
+	world_at(r->w, 2500 * MS, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
+/* ---- a snapshot larger than one chunk, sent to a node that was down ---- */
+
+static void chunks_crash(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	deposed = follower_no(r, (uint32_t)l);
+	ns_node_crash(&r->nodes[deposed]);
+	probe = ns_probe_open(r, "chunks", (uint32_t)l);
+	for (uint32_t i = 0; i < 3; i++) { /* 1.5 MB: two chunks of a snapshot */
+		char key[16];
+		snprintf(key, sizeof key, "big%u", i);
+		ns_probe_set_big(probe, "+OK", key, 500000);
+	}
+}
+
+static void chunks_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_start(&r->nodes[deposed]);
+}
+
+/* The node restarted behind a snapshot holds the big values: each read
+ * on it (a follower read) sees what the leader acknowledged. */
+static void chunks_read(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "chunks-read", deposed);
+	for (uint32_t i = 0; i < 3; i++)
+		ns_probe_send(probe, ":500000 ", "STRLEN big%u", i);
+}
+
+void ns_scen_snapshot_in_chunks(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10; /* the node that was down needs the snapshot */
+	world_at(r->w, 1000 * MS, chunks_crash, r);
+	world_at(r->w, 2500 * MS, probe_done, r);
+	world_at(r->w, 3000 * MS, chunks_restart, r);
+	world_at(r->w, 5500 * MS, chunks_read, r);
+	world_at(r->w, 6000 * MS, probe_done, r);
+}
+
+/* ---- a node removed while its client's writes are in flight ---- */
+
+static struct ns_probe *removing[2];
+static uint32_t removed_no[2], removed_sent[2];
+
+/* One write every millisecond: each is answered (applied, not applied,
+ * not known) while the removed node still runs. */
+static void write_while_removed(void *arg)
+{
+	struct ns_probe **pp = arg;
+	uint32_t k = (uint32_t)(pp - removing);
+	if (!*pp || removed_sent[k] == NS_PROBE_MAX)
+		return;
+	ns_probe_send(*pp, "+OK|-REMOVED|-TIMEOUT|-TRYAGAIN", "SET rm%u-%u v", k,
+		      removed_sent[k]++);
+	struct ns_run *r = (*pp)->r;
+	world_at(r->w, world_now_ns(r->w) + 1 * MS, write_while_removed, pp);
+}
+
+static void remove_one(struct ns_run *r, uint32_t k, bool the_leader)
+{
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader to remove a node through");
+		return;
+	}
+	uint32_t who = the_leader ? (uint32_t)l : follower_no(r, (uint32_t)l);
+	removed_no[k] = who;
+	removed_sent[k] = 0;
+	removing[k] = ns_probe_open(r, k ? "removed-follower" : "removed-leader", who);
+	write_while_removed(&removing[k]);
+	ns_admin(r, (uint32_t)l, "REMOVE", r->nodes[who].id);
+}
+
+static void remove_leader(void *arg)
+{
+	remove_one(arg, 0, true);
+}
+
+static void remove_follower(void *arg)
+{
+	remove_one(arg, 1, false);
+}
+
+static void removed_done(void *arg)
+{
+	struct ns_probe **pp = arg;
+	if (*pp)
+		ns_probe_done(*pp);
+	*pp = NULL;
+}
+
+void ns_scen_removed_under_requests(struct ns_run *r)
+{
+	removing[0] = removing[1] = NULL;
+	r->p.nodes = 5;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, remove_leader, r);
+	world_at(r->w, 1400 * MS, removed_done, &removing[0]);
+	world_at(r->w, 3000 * MS, remove_follower, r);
+	world_at(r->w, 3400 * MS, removed_done, &removing[1]);
+}
+
+/* ---- a peer forwards what no follower would ---- */
+
+static void odd_forwards(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	static const char *const raft[] = {"RAFT"}, *const get[] = {"GET", "odd"};
+	ns_peer_forward(r, (uint32_t)l, 90, 2, raft, 1); /* a RAFT command of one word */
+	ns_peer_forward(r, (uint32_t)l, 91, 1, get, 2);	 /* a read: never forwarded */
+	probe = ns_probe_open(r, "after-odd", (uint32_t)l);
+	ns_probe_send(probe, "+OK", "SET odd v1");
+	ns_probe_send(probe, "$2 v1", "GET odd");
+}
+
+/* The leader refuses them (a peer's bytes are checked like a client's)
+ * and goes on serving. */
+void ns_scen_peer_forwards_malformed(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, odd_forwards, r);
+	world_at(r->w, 2000 * MS, probe_done, r);
+}
