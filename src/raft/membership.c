@@ -134,6 +134,7 @@ void raft_maybe_promote(struct raft *r, struct raft_progress *pr)
 {
 	/* every progress record is a member's (raft_progress_reset) */
 	const struct raft_member *m = raft_config_find(&r->config, pr->id);
+	KEEL_ASSERT(m != NULL);
 	if (m->role != RAFT_LEARNER || !m->auto_promote)
 		return;
 	if (pr->match + r->o.promote_distance < raft_log_last(&r->log))

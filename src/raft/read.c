@@ -170,6 +170,7 @@ void raft_recv_read_index_resp(struct raft *r, const struct raft_msg *m)
 	 * leader's own are failed when it steps down. */
 	for (uint32_t k = 0; k < r->reads.n; k++) {
 		struct raft_pending_read *p = &r->reads.v[k];
+		KEEL_ASSERT(p->seq == 0);
 		if (p->req_id != a->req_id)
 			continue;
 		raft_reads_push(&r->out.reads, p->req_id, a->index,

@@ -101,6 +101,7 @@ static void snapshot_config_at(const struct raft *r, raft_index i, struct raft_c
 	/* i <= applied <= last: every k here is in the log */
 	for (raft_index k = i; k >= r->log.start && k > 0; k--) {
 		const struct raft_entry *e = raft_log_get(&r->log, k);
+		KEEL_ASSERT(e != NULL);
 		if (e->type == RAFT_ENTRY_CONFIG) {
 			int rc = raft_config_decode(c, e->data, e->len);
 			KEEL_ASSERT(rc == KEEL_OK);
