@@ -163,12 +163,6 @@ static void start_in(void *arg)
 		keel_free(s);
 		return;
 	}
-	if (n->kind != NS_REPLICA && r->p.member_trailing) {
-		s->cfg.trailing_entries = r->p.member_trailing;
-		s->cfg.has_trailing = true;
-	}
-	if (n->kind != NS_REPLICA && r->p.member_replica_lag)
-		s->cfg.replica_max_lag = r->p.member_replica_lag;
 	n->embed = (struct server_embed){.queued = disk_queued, .queued_ctx = n};
 	s->embed = &n->embed;
 	s->loop = host_loop(n->h);

@@ -101,8 +101,6 @@ struct ns_params {
 	uint32_t query_limit;	   /* --client-query-buffer-limit in bytes (0: the default) */
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
 	uint32_t fault_every_ms;
-	/* the members' --trailing-entries and --replica-max-lag (0: defaults) */
-	uint64_t member_trailing, member_replica_lag;
 };
 
 struct ns_run {

@@ -1580,8 +1580,8 @@ static void compacting_members(struct ns_run *r)
 	r->p.replicas = 1;
 	r->p.replica_clients = 2;
 	r->p.snapshot_entries = 40;
-	r->p.member_trailing = 10;
-	r->p.member_replica_lag = 20;
+	r->p.trailing_entries = 10;
+	r->p.replica_max_lag = 20;
 }
 
 /* A replica down while the members compact their logs, restarted from its
