@@ -110,7 +110,7 @@ void clients_free(struct server *s)
 	keel_free(s->sessions);
 	s->sessions = NULL;
 	s->sessions_cap = 0;
-	keel_free(s->order_clients);
+	keel_free(s->g->order_clients);
 }
 
 static void client_closed(uv_handle_t *h)
@@ -126,9 +126,10 @@ static void client_closed(uv_handle_t *h)
 	s->n_clients--;
 	client_set_session(c, 0);
 	if (c->in_order_list) {
-		for (uint32_t i = 0; i < s->n_order_clients; i++)
-			if (s->order_clients[i] == c)
-				s->order_clients[i] = s->order_clients[--s->n_order_clients];
+		for (uint32_t i = 0; i < s->g->n_order_clients; i++)
+			if (s->g->order_clients[i] == c)
+				s->g->order_clients[i] =
+					s->g->order_clients[--s->g->n_order_clients];
 	}
 	if (c->held) {
 		for (struct client **pp = &s->held_clients; *pp; pp = &(*pp)->next_held) {
@@ -550,7 +551,7 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return false;
 	}
 	if (!(cmd->flags & (KV_WRITE | KV_READ))) { /* PING, ECHO, SELECT */
-		struct kv_ctx k = {.kv = &s->kv,
+		struct kv_ctx k = {.kv = &s->g->kv,
 				   .argv = argv,
 				   .argc = argc,
 				   .out = &q->reply,

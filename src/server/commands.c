@@ -21,17 +21,17 @@ static bool is(const struct resp_arg *a, const char *s)
 
 static const char *role_name(struct server *s)
 {
-	if (s->removed_at)
+	if (s->g->removed_at)
 		return "removed";
-	if (!s->r || raft_stopped(s->r))
+	if (!s->g->r || raft_stopped(s->g->r))
 		return "stopped";
-	return raft_role_name(s->r);
+	return raft_role_name(s->g->r);
 }
 
 static void info_raft(struct server *s, struct rbuf *o)
 {
 	char line[256];
-	struct raft *r = s->r;
+	struct raft *r = s->g->r;
 	snprintf(line, sizeof line,
 		 "# Raft\r\nraft_role:%s\r\nraft_node_id:%llu\r\nraft_term:%llu\r\n"
 		 "raft_leader_id:%llu\r\nraft_commit_index:%llu\r\nraft_applied_index:%llu\r\n"
@@ -96,9 +96,9 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		snprintf(line, sizeof line,
 			 "# Memory\r\nused_memory_rss:%zu\r\nkeel_keys:%llu\r\n"
 			 "keel_sessions:%llu\r\nkeel_session_bytes:%llu\r\n\r\n",
-			 rss, (unsigned long long)kv_keys_total(&s->kv),
-			 (unsigned long long)kv_dict_size(&s->kv.sessions),
-			 (unsigned long long)s->kv.sess_bytes);
+			 rss, (unsigned long long)kv_keys_total(&s->g->kv),
+			 (unsigned long long)kv_dict_size(&s->g->kv.sessions),
+			 (unsigned long long)s->g->kv.sess_bytes);
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "replication"))
@@ -115,28 +115,28 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "persistence")) {
-		snprintf(
-			line, sizeof line,
-			"# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_snapshot_bytes:%llu\r\n"
-			"keel_log_first:%llu\r\nkeel_snapshot_in_progress:%d\r\n"
-			"keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
-			"keel_snapshot_last_total_ms:%llu\r\nkeel_snapshot_last_fork_us:%llu\r\n"
-			"keel_snapshots_installed:%llu\r\n"
-			"keel_snapshot_bytes_received:%llu\r\nkeel_snapshot_restarts:%llu\r\n\r\n",
-			(unsigned long long)(s->have_snap ? s->snap.index : 0),
-			(unsigned long long)(s->have_snap ? s->snap.size : 0),
-			(unsigned long long)(s->r ? raft_first_index(s->r) : s->replica->win_first),
-			snapshots_busy(s) ? 1 : 0, (unsigned long long)s->stats.snapshots_taken,
-			(unsigned long long)s->stats.snapshot_build_ms,
-			(unsigned long long)s->stats.snapshot_total_ms,
-			(unsigned long long)s->stats.snapshot_fork_us,
-			(unsigned long long)s->stats.snapshots_installed,
-			(unsigned long long)s->stats.snapshot_bytes_received,
-			(unsigned long long)s->stats.snapshot_restarts);
+		snprintf(line, sizeof line,
+			 "# Persistence\r\nkeel_snapshot_index:%llu\r\nkeel_snapshot_bytes:%llu\r\n"
+			 "keel_log_first:%llu\r\nkeel_snapshot_in_progress:%d\r\n"
+			 "keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
+			 "keel_snapshot_last_total_ms:%llu\r\nkeel_snapshot_last_fork_us:%llu\r\n"
+			 "keel_snapshots_installed:%llu\r\n"
+			 "keel_snapshot_bytes_received:%llu\r\nkeel_snapshot_restarts:%llu\r\n\r\n",
+			 (unsigned long long)(s->g->have_snap ? s->g->snap.index : 0),
+			 (unsigned long long)(s->g->have_snap ? s->g->snap.size : 0),
+			 (unsigned long long)(s->g->r ? raft_first_index(s->g->r)
+						      : s->g->replica->win_first),
+			 snapshots_busy(s) ? 1 : 0, (unsigned long long)s->stats.snapshots_taken,
+			 (unsigned long long)s->stats.snapshot_build_ms,
+			 (unsigned long long)s->stats.snapshot_total_ms,
+			 (unsigned long long)s->stats.snapshot_fork_us,
+			 (unsigned long long)s->stats.snapshots_installed,
+			 (unsigned long long)s->stats.snapshot_bytes_received,
+			 (unsigned long long)s->stats.snapshot_restarts);
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "raft")) {
-		if (s->replica)
+		if (s->g->replica)
 			replica_info_raft(s, o);
 		else
 			info_raft(s, o);
@@ -144,7 +144,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 	}
 	if (all || !strcasecmp(section, "keyspace")) {
 		rbuf_puts(o, "# Keyspace\r\n");
-		kv_info_keyspace(&s->kv, now, o);
+		kv_info_keyspace(&s->g->kv, now, o);
 	}
 }
 
@@ -202,7 +202,7 @@ static void raft_reply(struct server *s, struct creq *q, const char *what, int r
 		resp_simple(&q->reply, "OK");
 	else if (rc == KEEL_ENOTLEADER)
 		resp_errorf(&q->reply, "ERR %s: this node is not the leader (the leader is %llu)",
-			    what, (unsigned long long)raft_leader_of(s->r));
+			    what, (unsigned long long)raft_leader_of(s->g->r));
 	else if (rc == KEEL_EBUSY)
 		resp_errorf(&q->reply,
 			    "TRYAGAIN %s: another change is in progress, or the "
@@ -227,7 +227,7 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 	if (is(&argv[1], "snapshot") && argc == 2) {
 		/* Local to this node: each node snapshots its own state. */
 		raft_index at = 0;
-		int rc = raft_snapshot_now(s->r, &at);
+		int rc = raft_snapshot_now(s->g->r, &at);
 		if (rc == KEEL_EBUSY)
 			resp_error(&q->reply, "ERR a snapshot is already being taken on this node");
 		else if (rc)
@@ -237,33 +237,33 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		server_process(s);
 	} else if (is(&argv[1], "status") &&
 		   (argc == 2 || (argc == 3 && is(&argv[2], "leader") &&
-				  (raft_role_of(s->r) == RAFT_LEADER || q->fwd_peer)))) {
+				  (raft_role_of(s->g->r) == RAFT_LEADER || q->fwd_peer)))) {
 		struct rbuf o;
 		rbuf_init(&o);
 		info_raft(s, &o);
 		resp_bulk(&q->reply, o.p, o.len);
 		rbuf_free(&o);
-	} else if ((!is(&argv[1], "status") || argc == 3) && raft_role_of(s->r) != RAFT_LEADER &&
+	} else if ((!is(&argv[1], "status") || argc == 3) && raft_role_of(s->g->r) != RAFT_LEADER &&
 		   !q->fwd_peer && request_forward_admin(s, q, argv, argc)) {
 		return true; /* the leader answers */
 	} else if (is(&argv[1], "status") && argc == 3 && is(&argv[2], "leader")) {
 		resp_error(&q->reply, "CLUSTERDOWN no leader is known to this node");
 	} else if (is(&argv[1], "transfer") && argc == 3 && has_id) {
-		raft_reply(s, q, "transfer", raft_transfer_leader(s->r, (raft_id)id));
+		raft_reply(s, q, "transfer", raft_transfer_leader(s->g->r, (raft_id)id));
 	} else if (is(&argv[1], "add-learner") && (argc == 4 || argc == 5) && has_id &&
 		   argv[3].len < RAFT_ADDR_MAX && memchr(argv[3].p, ':', argv[3].len) &&
 		   (argc == 4 || is(&argv[4], "auto"))) {
 		char addr[RAFT_ADDR_MAX];
 		snprintf(addr, sizeof addr, "%.*s", (int)argv[3].len, (const char *)argv[3].p);
-		raft_reply(
-			s, q, "add-learner",
-			raft_change(s->r, RAFT_CHANGE_ADD_LEARNER, (raft_id)id, addr, argc == 5));
+		raft_reply(s, q, "add-learner",
+			   raft_change(s->g->r, RAFT_CHANGE_ADD_LEARNER, (raft_id)id, addr,
+				       argc == 5));
 	} else if (is(&argv[1], "promote") && argc == 3 && has_id) {
 		raft_reply(s, q, "promote",
-			   raft_change(s->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
+			   raft_change(s->g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
 	} else if (is(&argv[1], "remove") && argc == 3 && has_id) {
 		raft_reply(s, q, "remove",
-			   raft_change(s->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
+			   raft_change(s->g->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
 	} else {
 		resp_error(&q->reply,
 			   "ERR RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER <id> | ADD-LEARNER <id> "
@@ -322,7 +322,8 @@ static void cmd_hello(struct server *s, struct client *c, struct creq *q,
 	resp_bulk_str(&q->reply, "mode");
 	resp_bulk_str(&q->reply, "standalone");
 	resp_bulk_str(&q->reply, "role");
-	resp_bulk_str(&q->reply, s->r && raft_role_of(s->r) == RAFT_LEADER ? "master" : "replica");
+	resp_bulk_str(&q->reply,
+		      s->g->r && raft_role_of(s->g->r) == RAFT_LEADER ? "master" : "replica");
 	resp_bulk_str(&q->reply, "modules");
 	resp_array(&q->reply, 0);
 }
@@ -429,7 +430,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		resp_array(&q->reply, 2);
 		resp_bulk_int(&q->reply, now / 1000);
 		resp_bulk_int(&q->reply, (now % 1000) * 1000 + us % 1000);
-	} else if (is(a, "raft") && s->replica) {
+	} else if (is(a, "raft") && s->g->replica) {
 		resp_error(&q->reply, "ERR this node is a read replica (--replica-of), not a Raft "
 				      "member");
 	} else if (is(a, "raft")) {

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "keel-server %llu: %s\n", (unsigned long long)s.cfg.id, err.text);
 		return 1;
 	}
-	if (s.replica)
+	if (s.g->replica)
 		fprintf(stderr,
 			"keel-server %llu: a read replica serving clients on %s:%d, data in %s\n",
 			(unsigned long long)s.cfg.id, s.cfg.bind, s.cfg.port, s.cfg.dir);

@@ -66,7 +66,7 @@ static void heard_from(struct server *s, uint64_t id)
 			return;
 		}
 	}
-	const struct raft_config *c = raft_config_of(s->r);
+	const struct raft_config *c = raft_config_of(s->g->r);
 	if (!raft_config_find(c, id))
 		return;
 	uint32_t i = 0; /* a full table has a non-member's slot (above) */
@@ -79,14 +79,14 @@ static void heard_from(struct server *s, uint64_t id)
 
 static bool config_committed(const struct server *s)
 {
-	return raft_config_index_of(s->r) <= raft_commit_index(s->r);
+	return raft_config_index_of(s->g->r) <= raft_commit_index(s->g->r);
 }
 
 static void mark_removed(struct server *s, raft_index at, const char *how)
 {
-	if (s->removed_at)
+	if (s->g->removed_at)
 		return;
-	s->removed_at = at ? at : 1;
+	s->g->removed_at = at ? at : 1;
 	fprintf(stderr,
 		"[%llu] removed from the cluster by the configuration at index %llu (%s); "
 		"this node takes no further part: stop it\n",
@@ -98,7 +98,7 @@ static void mark_removed(struct server *s, raft_index at, const char *how)
 static void send_removed(struct server *s, uint64_t to)
 {
 	uint8_t p[8];
-	bytes_put_u64(p, raft_config_index_of(s->r));
+	bytes_put_u64(p, raft_config_index_of(s->g->r));
 	peers_send(s->peers, to, FRAME_REMOVED, p, sizeof p);
 }
 
@@ -106,58 +106,58 @@ static void send_removed(struct server *s, uint64_t to)
  * a member it drops stays connected for a while, to be told. */
 void members_sync(struct server *s)
 {
-	const struct raft_config *c = raft_config_of(s->r);
+	const struct raft_config *c = raft_config_of(s->g->r);
 	peers_learn(s->peers, c->n == 0); /* a node not yet given its configuration */
 	if (raft_config_find(c, s->cfg.id))
-		s->was_member = true;
-	else if (s->was_member && config_committed(s))
-		mark_removed(s, raft_config_index_of(s->r),
+		s->g->was_member = true;
+	else if (s->g->was_member && config_committed(s))
+		mark_removed(s, raft_config_index_of(s->g->r),
 			     "its own committed configuration does not include it");
-	if (!memcmp(c, &s->peer_config, sizeof *c))
+	if (!memcmp(c, &s->g->peer_config, sizeof *c))
 		return;
 	int64_t now = server_now_ms();
-	for (uint32_t i = 0; i < s->peer_config.n; i++) {
-		uint64_t id = s->peer_config.members[i].id;
-		if (id == s->cfg.id || raft_config_find(c, id) || s->n_gone == RAFT_MEMBERS_MAX)
+	for (uint32_t i = 0; i < s->g->peer_config.n; i++) {
+		uint64_t id = s->g->peer_config.members[i].id;
+		if (id == s->cfg.id || raft_config_find(c, id) || s->g->n_gone == RAFT_MEMBERS_MAX)
 			continue;
-		s->gone[s->n_gone++] =
-			(struct gone){id, raft_config_index_of(s->r), now + GONE_MS, 0};
+		s->g->gone[s->g->n_gone++] =
+			(struct gone){id, raft_config_index_of(s->g->r), now + GONE_MS, 0};
 	}
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_gone; i++) /* added back: not gone */
-		if (!raft_config_find(c, s->gone[i].id))
-			s->gone[k++] = s->gone[i];
-	s->n_gone = k;
+	for (uint32_t i = 0; i < s->g->n_gone; i++) /* added back: not gone */
+		if (!raft_config_find(c, s->g->gone[i].id))
+			s->g->gone[k++] = s->g->gone[i];
+	s->g->n_gone = k;
 	for (uint32_t i = 0; i < c->n; i++)
 		peers_set(s->peers, c->members[i].id, c->members[i].addr);
-	s->peer_config = *c;
+	s->g->peer_config = *c;
 }
 
 void members_tick(struct server *s)
 {
-	if (!s->r || !s->peers)
+	if (!s->g->r || !s->peers)
 		return;
 	int64_t now = server_now_ms();
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_gone; i++) {
-		struct gone *g = &s->gone[i];
+	for (uint32_t i = 0; i < s->g->n_gone; i++) {
+		struct gone *g = &s->g->gone[i];
 		if (now >= g->until_ms) {
 			peers_remove(s->peers, g->id);
 			continue;
 		}
-		if (!s->removed_at && g->config_index <= raft_commit_index(s->r) &&
+		if (!s->g->removed_at && g->config_index <= raft_commit_index(s->g->r) &&
 		    now >= g->next_notice_ms) {
 			send_removed(s, g->id);
 			g->next_notice_ms = now + NOTICE_MS;
 		}
-		s->gone[k++] = *g;
+		s->g->gone[k++] = *g;
 	}
-	s->n_gone = k;
+	s->g->n_gone = k;
 }
 
 bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
-	if (s->removed_at)
+	if (s->g->removed_at)
 		return false;
 	heard_from(s, from);
 	if (kind != FRAME_REMOVED)
@@ -165,8 +165,8 @@ bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8
 	if (n != 8)
 		return false;
 	raft_index at = bytes_get_u64(p);
-	const struct raft_config *c = raft_config_of(s->r);
-	raft_index mine = raft_config_index_of(s->r), last = raft_last_index(s->r);
+	const struct raft_config *c = raft_config_of(s->g->r);
+	raft_index mine = raft_config_index_of(s->g->r), last = raft_last_index(s->g->r);
 	bool in_mine = raft_config_find(c, s->cfg.id) != NULL;
 	/* at == mine: the configuration this node holds already leaves it out
 	 * (its log has the entry; whether it was committed, a member of that
@@ -194,10 +194,10 @@ bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8
 
 void members_on_msg(struct server *s, const struct raft_msg *m)
 {
-	if ((m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) && s->r && !s->removed_at &&
-	    raft_config_index_of(s->r) > 0 && config_committed(s) &&
-	    raft_config_find(raft_config_of(s->r), m->from) == NULL &&
-	    raft_config_find(raft_config_of(s->r), s->cfg.id) != NULL)
+	if ((m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) && s->g->r &&
+	    !s->g->removed_at && raft_config_index_of(s->g->r) > 0 && config_committed(s) &&
+	    raft_config_find(raft_config_of(s->g->r), m->from) == NULL &&
+	    raft_config_find(raft_config_of(s->g->r), s->cfg.id) != NULL)
 		send_removed(s, m->from);
 }
 
@@ -213,9 +213,10 @@ void members_on_msg(struct server *s, const struct raft_msg *m)
  * in a HELLO still takes no peer slot. */
 void members_follow_leader(struct server *s, const struct raft_msg *m)
 {
-	if (!s->r || !s->peers || s->removed_at ||
+	if (!s->g->r || !s->peers || s->g->removed_at ||
 	    (m->type != RAFT_MSG_APPEND && m->type != RAFT_MSG_SNAPSHOT) ||
-	    raft_leader_of(s->r) != m->from || raft_config_find(raft_config_of(s->r), m->from))
+	    raft_leader_of(s->g->r) != m->from ||
+	    raft_config_find(raft_config_of(s->g->r), m->from))
 		return;
 	const struct frame_hello *h = peers_told(s->peers, m->from);
 	if (h && h->peer_addr[0])

@@ -35,10 +35,10 @@ static void send_msg(struct server *s, const struct raft_msg *m)
 {
 	struct raft_msg c = *m;
 	if (m->type == RAFT_MSG_SNAPSHOT) {
-		if (!s->have_snap || s->snap.index != m->u.snapshot.meta.index ||
-		    m->u.snapshot.offset + m->u.snapshot.len > s->snap.size)
+		if (!s->g->have_snap || s->g->snap.index != m->u.snapshot.meta.index ||
+		    m->u.snapshot.offset + m->u.snapshot.len > s->g->snap.size)
 			return; /* not the snapshot we hold: the core asks again */
-		c.u.snapshot.data = s->snap_bytes.p + m->u.snapshot.offset;
+		c.u.snapshot.data = s->g->snap_bytes.p + m->u.snapshot.offset;
 	}
 	size_t cap = raft_msg_size(&c);
 	uint8_t *buf = keel_malloc(cap);
@@ -63,11 +63,11 @@ static uint64_t persist(struct server *s, const struct raft_update *u)
 
 static void hold(struct server *s, const struct raft_update *u, uint64_t seq)
 {
-	if (s->n_held == s->cap_held) {
-		s->cap_held = s->cap_held ? s->cap_held * 2 : 16;
-		s->held = keel_realloc(s->held, s->cap_held * sizeof *s->held);
+	if (s->g->n_held == s->g->cap_held) {
+		s->g->cap_held = s->g->cap_held ? s->g->cap_held * 2 : 16;
+		s->g->held = keel_realloc(s->g->held, s->g->cap_held * sizeof *s->g->held);
 	}
-	struct held *h = &s->held[s->n_held++];
+	struct held *h = &s->g->held[s->g->n_held++];
 	memset(h, 0, sizeof *h);
 	h->seq = seq;
 	if (u->n_entries) {
@@ -86,10 +86,10 @@ static void hold(struct server *s, const struct raft_update *u, uint64_t seq)
 static void release_held(struct server *s)
 {
 	uint32_t k = 0;
-	while (k < s->n_held && s->held[k].seq <= s->durable_seq) {
-		struct held *h = &s->held[k++];
-		if (h->last_index && s->r)
-			raft_persisted(s->r, h->last_index, h->last_term);
+	while (k < s->g->n_held && s->g->held[k].seq <= s->g->durable_seq) {
+		struct held *h = &s->g->held[k++];
+		if (h->last_index && s->g->r)
+			raft_persisted(s->g->r, h->last_index, h->last_term);
 		for (uint32_t i = 0; i < h->n; i++) {
 			send_msg(s, &h->msgs[i]);
 			raft_msg_clone_free(&h->msgs[i]);
@@ -97,8 +97,8 @@ static void release_held(struct server *s)
 		keel_free(h->msgs);
 	}
 	if (k) {
-		memmove(s->held, s->held + k, (s->n_held - k) * sizeof *s->held);
-		s->n_held -= k;
+		memmove(s->g->held, s->g->held + k, (s->g->n_held - k) * sizeof *s->g->held);
+		s->g->n_held -= k;
 	}
 }
 
@@ -114,7 +114,7 @@ static void run_commands(struct server *s, const struct entry_req *q, const stru
 	uint32_t db = q->h.db;
 	for (uint32_t k = 0; k < q->n_cmds; k++) {
 		poison_test_check(s, q->cmds[k].argv, q->cmds[k].argc);
-		struct kv_ctx c = {.kv = &s->kv,
+		struct kv_ctx c = {.kv = &s->g->kv,
 				   .argv = q->cmds[k].argv,
 				   .argc = q->cmds[k].argc,
 				   .out = out,
@@ -141,9 +141,9 @@ static void apply_request(struct server *s, const struct entry_req *q, const str
 {
 	const uint8_t *kept = NULL;
 	size_t klen = 0;
-	switch (q->h.session
-			? kv_session_check(&s->kv, q->h.session, q->h.seq, q->h.ack, &kept, &klen)
-			: KV_SESSION_NEW) {
+	switch (q->h.session ? kv_session_check(&s->g->kv, q->h.session, q->h.seq, q->h.ack, &kept,
+						&klen)
+			     : KV_SESSION_NEW) {
 	case KV_SESSION_REPLY:
 		rbuf_put(out, kept, klen);
 		return;
@@ -175,7 +175,7 @@ static void apply_request(struct server *s, const struct entry_req *q, const str
 	else
 		run_commands(s, q, en, out);
 	if (q->h.session)
-		kv_session_record(&s->kv, q->h.session, q->h.seq, q->h.ack, en->time_ms, out->p,
+		kv_session_record(&s->g->kv, q->h.session, q->h.seq, q->h.ack, en->time_ms, out->p,
 				  out->len);
 }
 
@@ -194,7 +194,7 @@ void server_apply(struct server *s, const struct raft_entry *e)
 		requests_on_applied(s, e, NULL, 0);
 		return;
 	}
-	s->last_entry_time = en.time_ms;
+	s->g->last_entry_time = en.time_ms;
 	if (en.n_reqs > s->cap_replies) { /* the reply buffers are kept */
 		s->replies = keel_realloc(s->replies, en.n_reqs * sizeof *s->replies);
 		for (uint32_t i = s->cap_replies; i < en.n_reqs; i++)
@@ -244,12 +244,12 @@ static void check_storage(struct server *s)
 {
 	int failed;
 	struct keel_errmsg err = {{0}};
-	s->durable_seq = committer_durable(s->com, &failed, &err);
-	if (failed && (s->replica ? !s->stopping : s->r && !raft_stopped(s->r))) {
+	s->g->durable_seq = committer_durable(s->com, &failed, &err);
+	if (failed && (s->g->replica ? !s->stopping : s->g->r && !raft_stopped(s->g->r))) {
 		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
 			(unsigned long long)s->cfg.id, err.text);
-		if (s->r)
-			raft_fail(s->r, failed);
+		if (s->g->r)
+			raft_fail(s->g->r, failed);
 		requests_fail_all(s,
 				  "-ERR storage failed: the node has stopped (write not applied)");
 		s->exit_code = 1;
@@ -259,22 +259,22 @@ static void check_storage(struct server *s)
 
 void server_process(struct server *s)
 {
-	if (s->replica) {
+	if (s->g->replica) {
 		check_storage(s);
 		replica_process(s);
 	}
-	for (int round = 0; round < 1000 && s->r && !raft_stopped(s->r); round++) {
+	for (int round = 0; round < 1000 && s->g->r && !raft_stopped(s->g->r); round++) {
 		check_storage(s);
 		release_held(s);
 		snapshots_check(s);
-		if (!raft_has_update(s->r))
+		if (!raft_has_update(s->g->r))
 			break;
 		struct raft_update u;
-		raft_update_get(s->r, &u);
+		raft_update_get(s->g->r, &u);
 		carry_out(s, &u);
-		raft_update_done(s->r, &u);
+		raft_update_done(s->g->r, &u);
 	}
-	if (s->r && s->peers)
+	if (s->g->r && s->peers)
 		members_sync(s);
 	requests_answer_reads(s);
 }
@@ -313,13 +313,13 @@ static void propose_own(struct server *s, const struct resp_arg *argv, uint32_t 
  * removes them at the same entry. */
 static void expire_sweep(struct server *s)
 {
-	if (++s->sweep_ticks % 10 || !s->r || raft_stopped(s->r) ||
-	    raft_role_of(s->r) != RAFT_LEADER)
+	if (++s->g->sweep_ticks % 10 || !s->g->r || raft_stopped(s->g->r) ||
+	    raft_role_of(s->g->r) != RAFT_LEADER)
 		return;
 	struct sweep *w = keel_calloc(1, sizeof *w);
 	w->argv[0] = (struct resp_arg){(const uint8_t *)"keel.expired", 12};
-	uint32_t db = kv_expired_sample(&s->kv, server_now_ms(), &s->expire_db, &s->expire_cursor,
-					100, sweep_key, w);
+	uint32_t db = kv_expired_sample(&s->g->kv, server_now_ms(), &s->g->expire_db,
+					&s->g->expire_cursor, 100, sweep_key, w);
 	if (w->n)
 		propose_own(s, w->argv, 1 + 2 * w->n, db);
 	keel_free(w);
@@ -332,14 +332,15 @@ static void expire_sweep(struct server *s)
  * the entry's time (kv/session.c). */
 static void session_sweep(struct server *s)
 {
-	if (s->sweep_ticks % 100 || !s->r || raft_stopped(s->r) ||
-	    raft_role_of(s->r) != RAFT_LEADER)
+	if (s->g->sweep_ticks % 100 || !s->g->r || raft_stopped(s->g->r) ||
+	    raft_role_of(s->g->r) != RAFT_LEADER)
 		return;
-	int64_t oldest = kv_session_oldest(&s->kv), idle;
+	int64_t oldest = kv_session_oldest(&s->g->kv), idle;
 	bool expired = s->cfg.session_timeout_ms && oldest != INT64_MAX &&
 		       !__builtin_sub_overflow(server_now_ms(), oldest, &idle) &&
 		       idle >= (int64_t)s->cfg.session_timeout_ms;
-	if (!expired && !(s->cfg.session_max_bytes && s->kv.sess_bytes > s->cfg.session_max_bytes))
+	if (!expired &&
+	    !(s->cfg.session_max_bytes && s->g->kv.sess_bytes > s->cfg.session_max_bytes))
 		return;
 	char t[24], b[24];
 	snprintf(t, sizeof t, "%llu", (unsigned long long)s->cfg.session_timeout_ms);
@@ -384,9 +385,9 @@ static void shutdown_step(struct server *s)
 {
 	if (!s->stopping || s->closed)
 		return;
-	bool busy = s->n_writes || s->n_forwarded ||
-		    (s->handing_over && s->r && raft_role_of(s->r) == RAFT_LEADER &&
-		     !raft_stopped(s->r));
+	bool busy = s->g->n_writes || s->g->n_forwarded ||
+		    (s->handing_over && s->g->r && raft_role_of(s->g->r) == RAFT_LEADER &&
+		     !raft_stopped(s->g->r));
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
@@ -440,14 +441,14 @@ static void run_tick(struct server *s)
 {
 	s->tick_due = false;
 	uv_idle_stop(&s->tick_idle);
-	if (s->r && !raft_stopped(s->r) && !s->removed_at) {
-		raft_tick(s->r);
+	if (s->g->r && !raft_stopped(s->g->r) && !s->g->removed_at) {
+		raft_tick(s->g->r);
 		if (s->tick_stalled) /* a leader's followers heard nothing meanwhile */
-			raft_heartbeat_now(s->r);
+			raft_heartbeat_now(s->g->r);
 	}
 	s->tick_stalled = false;
 	members_tick(s);
-	kv_rehash_some(&s->kv, 1000); /* finish a rehash while idle */
+	kv_rehash_some(&s->g->kv, 1000); /* finish a rehash while idle */
 	requests_tick(s);
 	expire_sweep(s);
 	session_sweep(s);
@@ -502,8 +503,8 @@ static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t 
 			return;
 		}
 		members_on_msg(s, &m);
-		if (s->r && !raft_stopped(s->r)) {
-			raft_step(s->r, &m);
+		if (s->g->r && !raft_stopped(s->g->r)) {
+			raft_step(s->g->r, &m);
 			members_follow_leader(s, &m);
 		}
 		raft_msg_decoded_free(&m);
@@ -632,7 +633,7 @@ static void join_start(struct server *s)
 	uv_timer_init(s->loop, &s->join.retry);
 	s->join.retry.data = s;
 	rbuf_init(&s->join.in);
-	if (!s->cfg.join[0] || raft_last_index(s->r) > 0 || s->have_snap)
+	if (!s->cfg.join[0] || raft_last_index(s->g->r) > 0 || s->g->have_snap)
 		return; /* nothing to join, or already a member: the log says so */
 	s->join.active = true;
 	join_try(s);
@@ -669,22 +670,22 @@ static int open_storage(struct server *s, struct raft_init *in, struct keel_errm
 	storage_options_default(&o);
 	if (s->cfg.segment_bytes)
 		o.wal.segment_bytes = s->cfg.segment_bytes;
-	rc = storage_open(io_fs_posix(), s->cfg.dir, &o, &s->st, err);
+	rc = storage_open(io_fs_posix(), s->cfg.dir, &o, &s->g->st, err);
 	if (rc)
 		return rc;
-	const struct storage_loaded *l = storage_loaded(s->st);
+	const struct storage_loaded *l = storage_loaded(s->g->st);
 	in->term = l->term;
 	in->vote = l->vote;
 	if (l->has_snap) {
-		if (persist_meta_from_snap(&l->snap, &s->snap) ||
-		    kv_snapshot_read(&s->kv, l->snap_data, l->snap.size)) {
+		if (persist_meta_from_snap(&l->snap, &s->g->snap) ||
+		    kv_snapshot_read(&s->g->kv, l->snap_data, l->snap.size)) {
 			keel_errmsg_set(err, "%s: the snapshot does not restore", s->cfg.dir);
 			return KEEL_ECORRUPT;
 		}
-		s->snap_bytes.p = keel_memdup(l->snap_data, l->snap.size ? l->snap.size : 1);
-		s->snap_bytes.len = l->snap.size;
-		s->have_snap = true;
-		in->snapshot = &s->snap;
+		s->g->snap_bytes.p = keel_memdup(l->snap_data, l->snap.size ? l->snap.size : 1);
+		s->g->snap_bytes.len = l->snap.size;
+		s->g->have_snap = true;
+		in->snapshot = &s->g->snap;
 	}
 	return KEEL_OK;
 }
@@ -692,7 +693,7 @@ static int open_storage(struct server *s, struct raft_init *in, struct keel_errm
 /* A Raft member: the core from what storage recovered, and its peers. */
 static int member_start(struct server *s, struct raft_init *in, struct keel_errmsg *err)
 {
-	const struct storage_loaded *l = storage_loaded(s->st);
+	const struct storage_loaded *l = storage_loaded(s->g->st);
 	struct raft_entry *es = keel_calloc(l->n_entries ? l->n_entries : 1, sizeof *es);
 	for (uint32_t i = 0; i < l->n_entries; i++)
 		es[i] = (struct raft_entry){l->entries[i].term, l->entries[i].index,
@@ -701,15 +702,16 @@ static int member_start(struct server *s, struct raft_init *in, struct keel_errm
 	in->entries = es;
 	in->n_entries = l->n_entries;
 	in->bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
-	s->r = raft_new(in, err);
-	if (s->r && raft_current_term(s->r) >= RAFT_TERM_MAX)
+	s->g->r = raft_new(in, err);
+	if (s->g->r && raft_current_term(s->g->r) >= RAFT_TERM_MAX)
 		fprintf(stderr,
 			"[%llu] the stored term %llu is the largest a node may hold: this node "
 			"follows but cannot campaign (docs/operations.md, section 13)\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)raft_current_term(s->r));
+			(unsigned long long)s->cfg.id,
+			(unsigned long long)raft_current_term(s->g->r));
 	keel_free(es);
-	storage_loaded_release(s->st);
-	if (!s->r)
+	storage_loaded_release(s->g->st);
+	if (!s->g->r)
 		return KEEL_EINVAL;
 	/* As etcd does at start: the election timer begins one tick short of
 	 * the minimum timeout, so a new or restarted cluster elects a leader
@@ -718,14 +720,16 @@ static int member_start(struct server *s, struct raft_init *in, struct keel_errm
 	 * heartbeat; if it does not, its pre-vote is refused and changes no
 	 * term (the others have heard from their leader). */
 	for (uint32_t t = 1; t < in->options.election_ticks_min; t++)
-		raft_tick(s->r);
+		raft_tick(s->g->r);
 	return KEEL_OK;
 }
 
 int server_start(struct server *s, struct keel_errmsg *err)
 {
 	s->started_ms = server_now_ms();
-	kv_init_dbs(&s->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
+	s->g = keel_calloc(1, sizeof *s->g);
+	s->g->node = s;
+	kv_init_dbs(&s->g->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
 		    s->cfg.databases);
 	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
 	raft_options_default(&in.options);
@@ -738,22 +742,22 @@ int server_start(struct server *s, struct keel_errmsg *err)
 		in.options.trace = (struct trace){trace_line, s};
 	int rc = open_storage(s, &in, err);
 	if (!rc) /* before anything is applied: what failed here last time */
-		rc = poison_start(s, s->have_snap ? s->snap.index : 0, err);
+		rc = poison_start(s, s->g->have_snap ? s->g->snap.index : 0, err);
 	if (rc)
 		return rc;
 	/* a read replica (SPEC.md §5) has no core and no peers */
 	if ((rc = s->cfg.replica_of[0] ? replica_start(s, err) : member_start(s, &in, err)))
 		return rc;
-	rc = s->embed ? committer_start_manual(s->st, wake_loop, &s->wake, s->embed->queued,
+	rc = s->embed ? committer_start_manual(s->g->st, wake_loop, &s->wake, s->embed->queued,
 					       s->embed->queued_ctx, &s->com, err)
-		      : committer_start(s->st, wake_loop, &s->wake, &s->com, err);
+		      : committer_start(s->g->st, wake_loop, &s->wake, &s->com, err);
 	if (rc)
 		return rc;
 	struct peers_cb pcb = {s, on_peer_frame, on_peer_log};
-	if (s->r && (rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb,
-				      &s->peers, err)))
+	if (s->g->r && (rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb,
+					 &s->peers, err)))
 		return rc;
-	if (s->r) {
+	if (s->g->r) {
 		sentinel_start(s);
 		members_sync(s);
 	}
@@ -786,20 +790,20 @@ void server_stop(struct server *s)
 		return;
 	s->stopping = true;
 	/* Hand leadership to a caught-up voter first, if there is one. */
-	if (s->r && !raft_stopped(s->r) && raft_role_of(s->r) == RAFT_LEADER) {
-		const struct raft_config *c = raft_config_of(s->r);
+	if (s->g->r && !raft_stopped(s->g->r) && raft_role_of(s->g->r) == RAFT_LEADER) {
+		const struct raft_config *c = raft_config_of(s->g->r);
 		raft_index best = 0;
 		raft_id to = 0;
 		for (uint32_t i = 0; i < c->n; i++) {
 			raft_index match, next;
 			raft_id id = c->members[i].id;
 			if (id != s->cfg.id && raft_config_is_voter(c, id) &&
-			    raft_progress_of(s->r, id, &match, &next) && match >= best) {
+			    raft_progress_of(s->g->r, id, &match, &next) && match >= best) {
 				best = match;
 				to = id;
 			}
 		}
-		if (to && raft_transfer_leader(s->r, to) == KEEL_OK) {
+		if (to && raft_transfer_leader(s->g->r, to) == KEEL_OK) {
 			fprintf(stderr, "[%llu] shutting down: transferring leadership to %llu\n",
 				(unsigned long long)s->cfg.id, (unsigned long long)to);
 			s->handing_over = true;
@@ -812,22 +816,22 @@ void server_stop(struct server *s)
 /* Everything but the committer: after it has stopped or been discarded. */
 static void free_memory(struct server *s)
 {
-	storage_close(s->st); /* writes nothing: what it buffered is dropped */
-	s->st = NULL;
-	raft_free(s->r);
-	s->r = NULL;
+	storage_close(s->g->st); /* writes nothing: what it buffered is dropped */
+	s->g->st = NULL;
+	raft_free(s->g->r);
+	s->g->r = NULL;
 	replication_free(s);
-	kv_free(&s->kv);
-	for (uint32_t i = 0; i < s->n_held; i++) {
-		for (uint32_t k = 0; k < s->held[i].n; k++)
-			raft_msg_clone_free(&s->held[i].msgs[k]);
-		keel_free(s->held[i].msgs);
+	kv_free(&s->g->kv);
+	for (uint32_t i = 0; i < s->g->n_held; i++) {
+		for (uint32_t k = 0; k < s->g->held[i].n; k++)
+			raft_msg_clone_free(&s->g->held[i].msgs[k]);
+		keel_free(s->g->held[i].msgs);
 	}
-	keel_free(s->held);
+	keel_free(s->g->held);
 	snapshots_free(s);
-	keel_free(s->writes);
-	keel_free(s->pass_writes);
-	rbuf_free(&s->entry);
+	keel_free(s->g->writes);
+	keel_free(s->g->pass_writes);
+	rbuf_free(&s->g->entry);
 	keel_free(s->argv);
 	for (uint32_t i = 0; i < s->cap_replies; i++)
 		rbuf_free(&s->replies[i]);
@@ -838,9 +842,11 @@ static void free_memory(struct server *s)
 		rbuf_free(&s->batches[i].fwd);
 		rbuf_free(&s->batches[i].rep);
 	}
-	keel_free(s->reads);
-	keel_free(s->waiting);
-	keel_free(s->forwarded);
+	keel_free(s->g->reads);
+	keel_free(s->g->waiting);
+	keel_free(s->g->forwarded);
+	keel_free(s->g);
+	s->g = NULL;
 }
 
 void server_free(struct server *s)

@@ -221,7 +221,7 @@ static void retire(const struct server *s, const char *name)
 /* The records at start: those a snapshot has passed are retired. */
 static int load_records(struct server *s, raft_index snap, struct keel_errmsg *err)
 {
-	struct poison *p = &s->poison;
+	struct poison *p = &s->g->poison;
 	char failed[IO_PATH_MAX + 32], skip[IO_PATH_MAX + 32];
 	record_path(s, "apply-failed", failed, sizeof failed);
 	record_path(s, "skip-entry", skip, sizeof skip);
@@ -250,7 +250,7 @@ static int load_records(struct server *s, raft_index snap, struct keel_errmsg *e
  * being skipped), recorded before anything is applied. */
 static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
 {
-	struct poison *p = &s->poison;
+	struct poison *p = &s->g->poison;
 	char failed[IO_PATH_MAX + 32], path[IO_PATH_MAX + 32];
 	record_path(s, "apply-failed", failed, sizeof failed);
 	record_path(s, "skip-entry", path, sizeof path);
@@ -292,15 +292,15 @@ int poison_start(struct server *s, raft_index snapshot_index, struct keel_errmsg
 		return rc;
 	char failed[IO_PATH_MAX + 32];
 	record_path(s, "apply-failed", failed, sizeof failed);
-	if (s->poison.failed && s->poison.failed != s->poison.skip)
+	if (s->g->poison.failed && s->g->poison.failed != s->g->poison.skip)
 		fprintf(stderr,
 			"[%llu] entry %llu failed to apply when this node last ran (%s): "
 			"it is applied again\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)s->poison.failed,
+			(unsigned long long)s->cfg.id, (unsigned long long)s->g->poison.failed,
 			failed);
 	const char *key = POISON_TEST_BUILD ? getenv("KEEL_TEST_POISON_KEY") : NULL;
 	if (key && *key)
-		snprintf(s->poison.test_key, sizeof s->poison.test_key, "%s", key);
+		snprintf(s->g->poison.test_key, sizeof s->g->poison.test_key, "%s", key);
 	if (!s->embed) /* the handlers and their statics are the process's */
 		install_fatal_paths(s);
 	return KEEL_OK;
@@ -316,20 +316,20 @@ void poison_applied(struct server *s, raft_index index)
 {
 	if (!s->embed)
 		atomic_store(&applying, 0);
-	if (s->poison.failed && index >= s->poison.failed) {
+	if (s->g->poison.failed && index >= s->g->poison.failed) {
 		retire(s, "apply-failed");
-		s->poison.failed = 0;
+		s->g->poison.failed = 0;
 	}
 }
 
 bool poison_skip(const struct server *s, raft_index index)
 {
-	return s->poison.skip && index == s->poison.skip;
+	return s->g->poison.skip && index == s->g->poison.skip;
 }
 
 void poison_test_check(const struct server *s, const struct resp_arg *argv, uint32_t argc)
 {
-	const char *key = s->poison.test_key;
+	const char *key = s->g->poison.test_key;
 	size_t n = strlen(key);
 	if (POISON_TEST_BUILD && n && argc > 1 && argv[1].len == n && !memcmp(argv[1].p, key, n))
 		keel_assert_fail("a write of KEEL_TEST_POISON_KEY (a test build's poison pill)",

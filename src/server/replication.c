@@ -35,26 +35,26 @@
 static uint64_t src_applied(void *ctx)
 {
 	struct server *s = ((struct client *)ctx)->s;
-	return s->replica ? s->replica->applied : raft_applied_index(s->r);
+	return s->g->replica ? s->g->replica->applied : raft_applied_index(s->g->r);
 }
 
 static uint64_t src_first(void *ctx)
 {
 	struct server *s = ((struct client *)ctx)->s;
-	return s->replica ? s->replica->win_first : raft_first_index(s->r);
+	return s->g->replica ? s->g->replica->win_first : raft_first_index(s->g->r);
 }
 
 static bool src_entry(void *ctx, uint64_t i, struct repl_entry *out)
 {
 	struct server *s = ((struct client *)ctx)->s;
-	if (s->replica) {
-		struct replica_node *r = s->replica;
+	if (s->g->replica) {
+		struct replica_node *r = s->g->replica;
 		if (i < r->win_first || i - r->win_first >= r->n_win)
 			return false;
 		*out = r->win[i - r->win_first];
 		return true;
 	}
-	const struct raft_entry *e = raft_entry_at(s->r, i);
+	const struct raft_entry *e = raft_entry_at(s->g->r, i);
 	if (!e)
 		return false;
 	*out = (struct repl_entry){i, e->term, e->type, e->len, e->data};
@@ -64,18 +64,23 @@ static bool src_entry(void *ctx, uint64_t i, struct repl_entry *out)
 static bool src_snap_open(void *ctx, struct repl_snap *out)
 {
 	struct server *s = ((struct client *)ctx)->s;
-	if (!s->have_snap)
+	if (!s->g->have_snap)
 		return false;
 	char name[64], path[IO_PATH_MAX];
-	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	snap_name(name, sizeof name, s->g->snap.index, s->g->snap.term);
 	if (io_path(path, s->cfg.dir, name))
 		return false;
 	const struct io_fs *fs = io_fs_posix();
 	int fd;
 	if (fs->open(fs->ctx, path, 0, &fd))
 		return false; /* not durable under its name yet */
-	*out = (struct repl_snap){
-		s->snap.index, s->snap.term, s->snap.size, s->snap.crc, fd, SNAP_DATA_OFF, fs};
+	*out = (struct repl_snap){s->g->snap.index,
+				  s->g->snap.term,
+				  s->g->snap.size,
+				  s->g->snap.crc,
+				  fd,
+				  SNAP_DATA_OFF,
+				  fs};
 	return true;
 }
 
@@ -107,20 +112,20 @@ void replication_detach(struct server *s, struct client *c)
 {
 	struct repl_source *r = c->repl;
 	uint64_t need = repl_source_needs(r);
-	for (struct client **pp = &s->streams; *pp; pp = &(*pp)->next_stream) {
+	for (struct client **pp = &s->g->streams; *pp; pp = &(*pp)->next_stream) {
 		if (*pp == c) {
 			*pp = c->next_stream;
-			s->n_streams--;
+			s->g->n_streams--;
 			break;
 		}
 	}
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_repl_gone; i++)
-		if (strcmp(s->repl_gone[i].name, r->hello.name) != 0)
-			s->repl_gone[k++] = s->repl_gone[i];
-	s->n_repl_gone = k;
+	for (uint32_t i = 0; i < s->g->n_repl_gone; i++)
+		if (strcmp(s->g->repl_gone[i].name, r->hello.name) != 0)
+			s->g->repl_gone[k++] = s->g->repl_gone[i];
+	s->g->n_repl_gone = k;
 	if (need && k < REPL_GONE_MAX) {
-		struct repl_gone *g = &s->repl_gone[s->n_repl_gone++];
+		struct repl_gone *g = &s->g->repl_gone[s->g->n_repl_gone++];
 		snprintf(g->name, sizeof g->name, "%s", r->hello.name);
 		g->need = need;
 		g->until_ms = server_now_ms() + REPL_GONE_MS;
@@ -154,7 +159,7 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 	}
 	struct repl_source_ops ops = source_ops;
 	ops.ctx = c;
-	ops.cache = s->repl_cache;
+	ops.cache = s->g->repl_cache;
 	c->repl = keel_calloc(1, sizeof *c->repl);
 	bool ok = repl_source_start(c->repl, &ops, &h, s->cfg.id, server_now_ms());
 	creq_finish(s, q); /* no RESP reply: the frames have begun */
@@ -167,9 +172,9 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 		client_drop(c);
 		return;
 	}
-	c->next_stream = s->streams;
-	s->streams = c;
-	s->n_streams++;
+	c->next_stream = s->g->streams;
+	s->g->streams = c;
+	s->g->n_streams++;
 	if (c->repl->phase == REPL_SRC_SNAPSHOT)
 		fprintf(stderr,
 			"[%llu] replica %s (%s) attached: catching up by the snapshot at %llu "
@@ -196,10 +201,10 @@ void replication_pump(struct server *s)
 {
 	uint64_t keep = 0;
 	int64_t now = server_now_ms();
-	for (struct client *c = s->streams; c; c = c->next_stream) {
+	for (struct client *c = s->g->streams; c; c = c->next_stream) {
 		if (c->closing)
 			continue;
-		if (s->removed_at) { /* it applies nothing more: the replica moves on */
+		if (s->g->removed_at) { /* it applies nothing more: the replica moves on */
 			repl_source_end(c->repl, "this node was removed from the cluster");
 			source_end(s, c);
 			continue;
@@ -210,20 +215,24 @@ void replication_pump(struct server *s)
 		}
 		keep = lowest(s, keep, repl_source_needs(c->repl), src_applied(c), src_first(c));
 	}
-	uint64_t applied = s->replica ? s->replica->applied : s->r ? raft_applied_index(s->r) : 0;
-	uint64_t first = s->replica ? s->replica->win_first : s->r ? raft_first_index(s->r) : 0;
+	uint64_t applied = s->g->replica ? s->g->replica->applied
+			   : s->g->r	 ? raft_applied_index(s->g->r)
+					 : 0;
+	uint64_t first = s->g->replica ? s->g->replica->win_first
+			 : s->g->r     ? raft_first_index(s->g->r)
+				       : 0;
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_repl_gone; i++) {
-		if (now >= s->repl_gone[i].until_ms)
+	for (uint32_t i = 0; i < s->g->n_repl_gone; i++) {
+		if (now >= s->g->repl_gone[i].until_ms)
 			continue;
-		keep = lowest(s, keep, s->repl_gone[i].need, applied, first);
-		s->repl_gone[k++] = s->repl_gone[i];
+		keep = lowest(s, keep, s->g->repl_gone[i].need, applied, first);
+		s->g->repl_gone[k++] = s->g->repl_gone[i];
 	}
-	s->n_repl_gone = k;
-	if (s->r)
-		raft_keep_log_from(s->r, keep);
-	else if (s->replica)
-		s->replica->keep_from = keep;
+	s->g->n_repl_gone = k;
+	if (s->g->r)
+		raft_keep_log_from(s->g->r, keep);
+	else if (s->g->replica)
+		s->g->replica->keep_from = keep;
 }
 
 static const char *source_state(const struct repl_source *r)
@@ -236,7 +245,7 @@ static void info_streams(struct server *s, struct rbuf *o)
 	char line[512];
 	uint32_t i = 0;
 	int64_t now = server_now_ms();
-	for (struct client *c = s->streams; c; c = c->next_stream) {
+	for (struct client *c = s->g->streams; c; c = c->next_stream) {
 		if (c->closing)
 			continue;
 		struct repl_source *r = c->repl;
@@ -262,9 +271,9 @@ static const char *follow_state(const struct repl_follow *f)
 void replication_info(struct server *s, struct rbuf *o)
 {
 	char line[1536];
-	uint32_t n = s->n_streams;
-	if (!s->replica) {
-		bool leader = s->r && raft_role_of(s->r) == RAFT_LEADER;
+	uint32_t n = s->g->n_streams;
+	if (!s->g->replica) {
+		bool leader = s->g->r && raft_role_of(s->g->r) == RAFT_LEADER;
 		snprintf(line, sizeof line,
 			 "# Replication\r\nrole:%s\r\nconnected_slaves:0\r\n"
 			 "keel_read_replicas:%u\r\nkeel_replica_max_lag:%" PRIu64 "\r\n",
@@ -274,7 +283,7 @@ void replication_info(struct server *s, struct rbuf *o)
 		rbuf_puts(o, "\r\n");
 		return;
 	}
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	struct repl_follow *f = &r->follow;
 	int64_t lag_ms;
 	uint64_t lag = repl_follow_lag(f, &lag_ms);
@@ -344,23 +353,23 @@ static void apply_one(struct server *s, const struct repl_entry *e)
 {
 	struct raft_entry re = {e->term, e->index, e->type, e->len, (uint8_t *)e->data};
 	server_apply(s, &re);
-	s->replica->applied = e->index;
-	s->replica->empty = false;
+	s->g->replica->applied = e->index;
+	s->g->replica->empty = false;
 }
 
 static uint64_t rep_received(void *ctx)
 {
-	return ((struct server *)ctx)->replica->received;
+	return ((struct server *)ctx)->g->replica->received;
 }
 
 static bool rep_empty(void *ctx)
 {
-	return ((struct server *)ctx)->replica->empty;
+	return ((struct server *)ctx)->g->replica->empty;
 }
 
 static uint64_t rep_durable(void *ctx)
 {
-	return ((struct server *)ctx)->replica->durable;
+	return ((struct server *)ctx)->g->replica->durable;
 }
 
 /* Entries received are written to storage at once (the storage thread's
@@ -370,7 +379,7 @@ static uint64_t rep_durable(void *ctx)
 static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
 {
 	struct server *s = ctx;
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	struct wal_entry *we = keel_calloc(n, sizeof *we);
 	struct storage_batch b = {0};
 	for (uint32_t i = 0; i < n; i++) {
@@ -394,13 +403,13 @@ static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
  * once its install is durable. */
 static void apply_durable(struct server *s)
 {
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	if (r->staged_index && r->durable >= r->staged_index) {
-		kv_free(&s->kv);
-		s->kv = r->staged;
+		kv_free(&s->g->kv);
+		s->g->kv = r->staged;
 		r->applied = r->staged_index;
 		r->staged_index = 0;
-		s->last_entry_time = 0;
+		s->g->last_entry_time = 0;
 	}
 	if (r->staged_index)
 		return;
@@ -433,10 +442,10 @@ static void meta_of(const struct repl_accept *a, struct raft_snapshot_meta *m)
 static void rep_snap_begin(void *ctx, const struct repl_accept *a)
 {
 	struct server *s = ctx;
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	if (r->restoring)
 		kv_restore_free(&r->restore); /* an earlier catch-up, cut */
-	kv_restore_init(&r->restore, s->kv.rand_state ^ a->snap_index);
+	kv_restore_init(&r->restore, s->g->kv.rand_state ^ a->snap_index);
 	r->restoring = true;
 	r->incoming = *a;
 	r->snap_crc = 0;
@@ -446,7 +455,7 @@ static void rep_snap_begin(void *ctx, const struct repl_accept *a)
 static void rep_snap_chunk(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 {
 	struct server *s = ctx;
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	struct raft_snapshot_meta rm;
 	struct snap_meta m;
 	meta_of(&r->incoming, &rm);
@@ -462,7 +471,7 @@ static void rep_snap_chunk(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 static bool rep_snap_done(void *ctx)
 {
 	struct server *s = ctx;
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	const struct repl_accept *a = &r->incoming;
 	int64_t t0 = server_now_ms();
 	r->restoring = false;
@@ -470,7 +479,7 @@ static bool rep_snap_done(void *ctx)
 		kv_free(&r->staged);
 		r->staged_index = 0;
 	}
-	kv_init_dbs(&r->staged, s->kv.rand_state ^ a->snap_index, s->cfg.databases);
+	kv_init_dbs(&r->staged, s->g->kv.rand_state ^ a->snap_index, s->cfg.databases);
 	if (r->snap_crc != a->snap_crc || kv_restore_finish(&r->restore, &r->staged) != KEEL_OK) {
 		kv_free(&r->staged);
 		if (r->snap_crc == a->snap_crc) {
@@ -498,8 +507,8 @@ static bool rep_snap_done(void *ctx)
 	}
 	b.term = r->term;
 	ack_when_durable(r, committer_submit(s->com, &b), a->snap_index);
-	s->snap = rm;
-	s->have_snap = true;
+	s->g->snap = rm;
+	s->g->have_snap = true;
 	r->staged_index = a->snap_index; /* in place once durable (apply_durable) */
 	r->received = a->snap_index;
 	r->empty = false;
@@ -530,11 +539,11 @@ static const struct repl_follow_ops follow_ops = {
 int replica_start(struct server *s, struct keel_errmsg *err)
 {
 	struct replica_node *r = keel_calloc(1, sizeof *r);
-	s->replica = r;
-	const struct storage_loaded *l = storage_loaded(s->st);
+	s->g->replica = r;
+	const struct storage_loaded *l = storage_loaded(s->g->st);
 	r->term = l->term;
 	r->empty = !l->has_snap && !l->n_entries;
-	r->applied = s->have_snap ? s->snap.index : 0;
+	r->applied = s->g->have_snap ? s->g->snap.index : 0;
 	r->win_first = r->applied + 1;
 	for (uint32_t i = 0; i < l->n_entries; i++) {
 		const struct wal_entry *w = &l->entries[i];
@@ -544,8 +553,8 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 	}
 	r->durable = r->received = r->applied;
 	/* what its log holds above its snapshot counts toward the next one */
-	r->since_snap = r->applied - (s->have_snap ? s->snap.index : 0);
-	storage_loaded_release(s->st);
+	r->since_snap = r->applied - (s->g->have_snap ? s->g->snap.index : 0);
+	storage_loaded_release(s->g->st);
 	/* what its source calls it (INFO replication, the log it keeps for
 	 * it): its client address, after its id if it was given one */
 	char name[128];
@@ -564,9 +573,9 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 
 void replica_process(struct server *s)
 {
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	uint32_t k = 0;
-	while (k < r->n_acks && r->acks[k].seq <= s->durable_seq)
+	while (k < r->n_acks && r->acks[k].seq <= s->g->durable_seq)
 		r->durable = r->acks[k++].index;
 	if (k) {
 		memmove(r->acks, r->acks + k, (r->n_acks - k) * sizeof *r->acks);
@@ -579,12 +588,12 @@ void replica_process(struct server *s)
 
 bool replica_snapshot_taken(struct server *s)
 {
-	struct replica_node *r = s->replica;
-	if (s->have_snap && s->taking.index <= s->snap.index)
+	struct replica_node *r = s->g->replica;
+	if (s->g->have_snap && s->g->taking.index <= s->g->snap.index)
 		return false; /* a snapshot from the source overtook it */
 	/* entries kept below the snapshot, as members keep them for followers */
 	uint64_t trailing = s->cfg.has_trailing ? s->cfg.trailing_entries : 5000;
-	uint64_t below = s->taking.index + 1 > trailing ? s->taking.index + 1 - trailing : 1;
+	uint64_t below = s->g->taking.index + 1 > trailing ? s->g->taking.index + 1 - trailing : 1;
 	if (r->keep_from && below > r->keep_from)
 		below = r->keep_from;
 	if (below > r->win_first) {
@@ -597,10 +606,10 @@ bool replica_snapshot_taken(struct server *s)
 
 uint64_t replica_term_at(const struct server *s, uint64_t index)
 {
-	const struct replica_node *r = s->replica;
+	const struct replica_node *r = s->g->replica;
 	if (index >= r->win_first && index - r->win_first < r->n_win)
 		return r->win[index - r->win_first].term;
-	return s->have_snap && s->snap.index == index ? s->snap.term : 0;
+	return s->g->have_snap && s->g->snap.index == index ? s->g->snap.term : 0;
 }
 
 void replica_info_raft(struct server *s, struct rbuf *o)
@@ -608,20 +617,20 @@ void replica_info_raft(struct server *s, struct rbuf *o)
 	char line[256];
 	snprintf(line, sizeof line,
 		 "# Raft\r\nraft_role:replica\r\nraft_node_id:%llu\r\nraft_applied_index:%llu\r\n",
-		 (unsigned long long)s->cfg.id, (unsigned long long)s->replica->applied);
+		 (unsigned long long)s->cfg.id, (unsigned long long)s->g->replica->applied);
 	rbuf_puts(o, line);
 }
 
 void replica_stop(struct server *s)
 {
-	if (!s->replica)
+	if (!s->g->replica)
 		return;
-	repl_follow_stop(&s->replica->follow);
+	repl_follow_stop(&s->g->replica->follow);
 }
 
 static void replica_free(struct server *s)
 {
-	struct replica_node *r = s->replica;
+	struct replica_node *r = s->g->replica;
 	if (!r)
 		return;
 	win_trim(r, UINT64_MAX);
@@ -632,12 +641,12 @@ static void replica_free(struct server *s)
 	keel_free(r->win);
 	keel_free(r->acks);
 	keel_free(r);
-	s->replica = NULL;
+	s->g->replica = NULL;
 }
 
 void replication_free(struct server *s)
 {
 	for (int i = 0; i < 2; i++)
-		rbuf_free(&s->repl_cache[i].frame);
+		rbuf_free(&s->g->repl_cache[i].frame);
 	replica_free(s);
 }

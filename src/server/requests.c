@@ -112,23 +112,23 @@ static struct pending *pending_push(struct pending **v, uint32_t *n, uint32_t *c
  * one record on disk, one append to each follower for all of them. */
 static bool propose(struct server *s, struct creq *q)
 {
-	if (s->n_pass_writes && s->pass_bytes + q->cmd.len > PASS_BYTES_MAX)
+	if (s->g->n_pass_writes && s->g->pass_bytes + q->cmd.len > PASS_BYTES_MAX)
 		requests_flush_writes(s); /* an entry never outgrows its limit */
-	push(&s->pass_writes, &s->n_pass_writes, &s->cap_pass_writes, q);
-	s->pass_bytes += q->cmd.len;
+	push(&s->g->pass_writes, &s->g->n_pass_writes, &s->g->cap_pass_writes, q);
+	s->g->pass_bytes += q->cmd.len;
 	s->stats.writes++;
 	return true;
 }
 
 void requests_flush_writes(struct server *s)
 {
-	uint32_t n = s->n_pass_writes;
+	uint32_t n = s->g->n_pass_writes;
 	if (!n)
 		return;
-	struct creq **v = s->pass_writes;
-	s->n_pass_writes = 0;
-	s->pass_bytes = 0;
-	struct rbuf *e = &s->entry;
+	struct creq **v = s->g->pass_writes;
+	s->g->n_pass_writes = 0;
+	s->g->pass_bytes = 0;
+	struct rbuf *e = &s->g->entry;
 	e->len = 0;
 	/* the leader stamps its time: every replica applies with it; each
 	 * request's bytes already carry its session, sequence and commands */
@@ -137,20 +137,20 @@ void requests_flush_writes(struct server *s)
 		rbuf_put(e, v[i]->cmd.p, v[i]->cmd.len);
 	raft_index index = 0;
 	raft_term term = 0;
-	int rc = s->r && !raft_stopped(s->r)
-			 ? raft_propose(s->r, e->p, (uint32_t)e->len, &index, &term)
+	int rc = s->g->r && !raft_stopped(s->g->r)
+			 ? raft_propose(s->g->r, e->p, (uint32_t)e->len, &index, &term)
 			 : KEEL_ESTOPPED;
 	if (e->cap > (8u << 20))
 		rbuf_free(e);
 	for (uint32_t i = 0; i < n; i++) {
 		if (rc != KEEL_OK) { /* no longer the leader: they wait for one */
-			push(&s->waiting, &s->n_waiting, &s->cap_waiting, v[i]);
+			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, v[i]);
 			continue;
 		}
 		v[i]->sends++;
 		if (v[i]->client)
 			v[i]->client->sent_write = true;
-		struct pending *p = pending_push(&s->writes, &s->n_writes, &s->cap_writes);
+		struct pending *p = pending_push(&s->g->writes, &s->g->n_writes, &s->g->cap_writes);
 		p->req = v[i];
 		p->index = index;
 		p->term = term;
@@ -163,14 +163,14 @@ void requests_flush_writes(struct server *s)
  * every read in it arrived before its leadership confirmation began. */
 static bool start_read(struct server *s, struct creq *q)
 {
-	if (!s->read_batch_open) {
-		s->read_batch_id = ++s->next_read_id;
-		s->read_batch_open = true;
+	if (!s->g->read_batch_open) {
+		s->g->read_batch_id = ++s->g->next_read_id;
+		s->g->read_batch_open = true;
 	}
-	struct pending *p = pending_push(&s->reads, &s->n_reads, &s->cap_reads);
+	struct pending *p = pending_push(&s->g->reads, &s->g->n_reads, &s->g->cap_reads);
 	p->req = q;
 	q->index_known = false;
-	p->read_id = s->read_batch_id;
+	p->read_id = s->g->read_batch_id;
 	p->asked_ms = server_now_ms();
 	s->stats.reads++;
 	return true;
@@ -178,20 +178,22 @@ static bool start_read(struct server *s, struct creq *q)
 
 void requests_flush_reads(struct server *s)
 {
-	if (!s->read_batch_open)
+	if (!s->g->read_batch_open)
 		return;
-	s->read_batch_open = false;
-	if (s->r && !raft_stopped(s->r) && raft_read_index(s->r, s->read_batch_id) == KEEL_OK)
+	s->g->read_batch_open = false;
+	if (s->g->r && !raft_stopped(s->g->r) &&
+	    raft_read_index(s->g->r, s->g->read_batch_id) == KEEL_OK)
 		return;
 	/* no leader to ask: the batch waits and asks again later */
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_reads; i++) {
-		if (s->reads[i].read_id == s->read_batch_id)
-			push(&s->waiting, &s->n_waiting, &s->cap_waiting, s->reads[i].req);
+	for (uint32_t i = 0; i < s->g->n_reads; i++) {
+		if (s->g->reads[i].read_id == s->g->read_batch_id)
+			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting,
+			     s->g->reads[i].req);
 		else
-			s->reads[k++] = s->reads[i];
+			s->g->reads[k++] = s->g->reads[i];
 	}
-	s->n_reads = k;
+	s->g->n_reads = k;
 }
 
 /* Runs a confirmed read on this node's keyspace, with this node's clock. */
@@ -208,7 +210,7 @@ static void run_read(struct server *s, struct creq *q)
 		creq_finish(s, q);
 		return;
 	}
-	struct kv_ctx c = {.kv = &s->kv,
+	struct kv_ctx c = {.kv = &s->g->kv,
 			   .argv = s->argv,
 			   .argc = argc,
 			   .out = &q->reply,
@@ -230,12 +232,13 @@ static void order_track(struct server *s, struct creq *q)
 	c->n_ordered++;
 	if (c->in_order_list)
 		return;
-	if (s->n_order_clients == s->cap_order_clients) {
-		s->cap_order_clients = s->cap_order_clients ? s->cap_order_clients * 2 : 16;
-		s->order_clients = keel_realloc(s->order_clients,
-						s->cap_order_clients * sizeof *s->order_clients);
+	if (s->g->n_order_clients == s->g->cap_order_clients) {
+		s->g->cap_order_clients =
+			s->g->cap_order_clients ? s->g->cap_order_clients * 2 : 16;
+		s->g->order_clients = keel_realloc(
+			s->g->order_clients, s->g->cap_order_clients * sizeof *s->g->order_clients);
 	}
-	s->order_clients[s->n_order_clients++] = c;
+	s->g->order_clients[s->g->n_order_clients++] = c;
 	c->in_order_list = true;
 }
 
@@ -262,7 +265,7 @@ static void run_deferred(struct server *s, struct client *c, struct creq *q)
 bool requests_defer(struct server *s, struct client *c, struct creq *q,
 		    const struct resp_arg *argv, uint32_t argc)
 {
-	if (s->replica)
+	if (s->g->replica)
 		return false;
 	struct creq *p = c->head;
 	while (p != q && p->done)
@@ -308,7 +311,7 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	if (!b || !peers_connected(s->peers, leader))
 		return false;
 	if (!q->fwd_id) /* kept when sent again: a reply to either copy answers it */
-		q->fwd_id = ++s->next_fwd_id;
+		q->fwd_id = ++s->g->next_fwd_id;
 	rbuf_put_u64(&b->fwd, q->fwd_id);
 	rbuf_put(&b->fwd, &(uint8_t){q->admin ? 2 : q->is_read}, 1);
 	rbuf_put_u32(&b->fwd, q->n_cmds);
@@ -319,7 +322,7 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	q->sends++;
 	if (q->client)
 		q->client->sent_write = true;
-	push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
+	push(&s->g->forwarded, &s->g->n_forwarded, &s->g->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;
 }
@@ -340,13 +343,13 @@ void requests_flush_peers(struct server *s)
 /* Tries to move a request on; false if it must wait (no leader). */
 static bool advance(struct server *s, struct creq *q)
 {
-	if (!s->r || raft_stopped(s->r)) {
+	if (!s->g->r || raft_stopped(s->g->r)) {
 		finish_with(s, q, q->is_read ? ERR_STOPPED : ERR_STOPPED_WRITE);
 		return true;
 	}
 	if (q->is_read)
 		return start_read(s, q);
-	raft_id leader = raft_leader_of(s->r);
+	raft_id leader = raft_leader_of(s->g->r);
 	if (leader == s->cfg.id)
 		return propose(s, q);
 	if (leader != RAFT_ID_NONE && !q->fwd_peer)
@@ -364,7 +367,7 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 			    "not applied");
 		return;
 	}
-	if (s->replica) { /* a read replica: its own keyspace, stale by its lag */
+	if (s->g->replica) { /* a read replica: its own keyspace, stale by its lag */
 		q->is_read = is_read;
 		if (is_read)
 			run_read(s, q);
@@ -372,7 +375,7 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 			finish_with(s, q, "-READONLY You can't write against a read only replica.");
 		return;
 	}
-	if (s->removed_at) {
+	if (s->g->removed_at) {
 		finish_with(s, q,
 			    "-REMOVED this node was removed from the cluster; the request "
 			    "was not applied");
@@ -383,7 +386,7 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 	if (is_read && q->client)
 		order_track(s, q);
 	if (!advance(s, q))
-		push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
+		push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, q);
 }
 
 /* ---- outcomes ---------------------------------------------------------------- */
@@ -392,10 +395,10 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 			 uint32_t n_replies)
 {
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_writes; i++) {
-		struct pending *p = &s->writes[i];
+	for (uint32_t i = 0; i < s->g->n_writes; i++) {
+		struct pending *p = &s->g->writes[i];
 		if (p->index != e->index) {
-			s->writes[k++] = *p;
+			s->g->writes[k++] = *p;
 			continue;
 		}
 		struct creq *q = p->req;
@@ -408,26 +411,26 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 		q->applied_at = e->index;
 		creq_finish(s, q);
 	}
-	s->n_writes = k;
+	s->g->n_writes = k;
 }
 
 void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t k = 0;
-		for (uint32_t j = 0; j < s->n_reads; j++) {
-			struct pending *p = &s->reads[j];
+		for (uint32_t j = 0; j < s->g->n_reads; j++) {
+			struct pending *p = &s->g->reads[j];
 			if (p->read_id != rd[i].req_id) {
-				s->reads[k++] = *p;
+				s->g->reads[k++] = *p;
 			} else if (rd[i].status == KEEL_OK) {
 				p->req->read_index = rd[i].index;
 				p->req->index_known = true;
-				s->reads[k++] = *p;
+				s->g->reads[k++] = *p;
 			} else { /* not confirmed: wait for a leader and ask again */
-				push(&s->waiting, &s->n_waiting, &s->cap_waiting, p->req);
+				push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, p->req);
 			}
 		}
-		s->n_reads = k;
+		s->g->n_reads = k;
 	}
 }
 
@@ -467,43 +470,43 @@ static void drop_done(struct creq **v, uint32_t *n)
 
 void requests_answer_reads(struct server *s)
 {
-	if (s->answering) /* a server command run by client_step got here */
+	if (s->g->answering) /* a server command run by client_step got here */
 		return;
-	s->answering = true;
-	raft_index applied = s->r ? raft_applied_index(s->r) : 0;
+	s->g->answering = true;
+	raft_index applied = s->g->r ? raft_applied_index(s->g->r) : 0;
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->n_reads; i++) {
-		struct creq *q = s->reads[i].req;
+	for (uint32_t i = 0; i < s->g->n_reads; i++) {
+		struct creq *q = s->g->reads[i].req;
 		if (!q->client && !q->done && q->index_known && applied >= q->read_index)
 			run_read(s, q); /* its connection has gone: no order to keep */
 		else if (!q->done)
-			s->reads[k++] = s->reads[i];
+			s->g->reads[k++] = s->g->reads[i];
 	}
-	s->n_reads = k;
+	s->g->n_reads = k;
 	k = 0;
-	for (uint32_t i = 0; i < s->n_order_clients; i++) {
-		struct client *c = s->order_clients[i];
+	for (uint32_t i = 0; i < s->g->n_order_clients; i++) {
+		struct client *c = s->g->order_clients[i];
 		client_step(s, c, applied);
 		if (c->n_ordered)
-			s->order_clients[k++] = c;
+			s->g->order_clients[k++] = c;
 		else
 			c->in_order_list = false;
 	}
-	s->n_order_clients = k;
+	s->g->n_order_clients = k;
 	/* what ran above, or before a write (requests_before_write), leaves
 	 * the lists before its slot can be freed */
 	k = 0;
-	for (uint32_t i = 0; i < s->n_reads; i++)
-		if (!s->reads[i].req->done)
-			s->reads[k++] = s->reads[i];
-	s->n_reads = k;
-	drop_done(s->waiting, &s->n_waiting);
-	s->answering = false;
+	for (uint32_t i = 0; i < s->g->n_reads; i++)
+		if (!s->g->reads[i].req->done)
+			s->g->reads[k++] = s->g->reads[i];
+	s->g->n_reads = k;
+	drop_done(s->g->waiting, &s->g->n_waiting);
+	s->g->answering = false;
 }
 
 void requests_before_write(struct server *s, uint64_t session, uint64_t seq)
 {
-	if (!s->n_order_clients)
+	if (!s->g->n_order_clients)
 		return;
 	struct client *c = client_by_session(s, session);
 	if (!c || !c->n_ordered)
@@ -537,13 +540,13 @@ static bool forwarded_ok(const struct creq *q)
  * leader's reply to one we forwarded. */
 static void on_reply(struct server *s, uint64_t id, raft_index index, const uint8_t *p, size_t n)
 {
-	for (uint32_t i = 0; i < s->n_forwarded; i++) {
-		struct creq *q = s->forwarded[i];
+	for (uint32_t i = 0; i < s->g->n_forwarded; i++) {
+		struct creq *q = s->g->forwarded[i];
 		if (q->fwd_id != id)
 			continue;
 		/* kept in order: sent again, they go in the order sent */
-		memmove(&s->forwarded[i], &s->forwarded[i + 1],
-			(--s->n_forwarded - i) * sizeof *s->forwarded);
+		memmove(&s->g->forwarded[i], &s->g->forwarded[i + 1],
+			(--s->g->n_forwarded - i) * sizeof *s->g->forwarded);
 		q->applied_at = index;
 		q->reply.len = 0;
 		rbuf_put(&q->reply, p, n);
@@ -570,7 +573,7 @@ static void on_forward_admin(struct server *s, struct creq *q)
 bool request_forward_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
 			   uint32_t argc)
 {
-	raft_id leader = s->r ? raft_leader_of(s->r) : RAFT_ID_NONE;
+	raft_id leader = s->g->r ? raft_leader_of(s->g->r) : RAFT_ID_NONE;
 	if (leader == RAFT_ID_NONE || leader == s->cfg.id)
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
@@ -593,7 +596,7 @@ static void on_forward(struct server *s, uint64_t from, uint64_t id, bool is_rea
 	}
 	/* peer frames reach only a member: its core exists while its peer
 	 * port is open */
-	if (raft_leader_of(s->r) != s->cfg.id) {
+	if (raft_leader_of(s->g->r) != s->cfg.id) {
 		finish_with(s, q, "-TRYAGAIN this node is no longer the leader; not applied");
 		return;
 	}
@@ -641,33 +644,33 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 void requests_tick(struct server *s)
 {
 	int64_t now = server_now_ms();
-	uint32_t n = s->n_waiting;
-	struct creq **v = s->waiting;
-	s->waiting = NULL;
-	s->n_waiting = s->cap_waiting = 0;
+	uint32_t n = s->g->n_waiting;
+	struct creq **v = s->g->waiting;
+	s->g->waiting = NULL;
+	s->g->n_waiting = s->g->cap_waiting = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct creq *q = v[i];
 		if (now >= q->deadline_ms)
 			finish_with(s, q, ERR_NO_LEADER);
 		else if (!advance(s, q))
-			push(&s->waiting, &s->n_waiting, &s->cap_waiting, q);
+			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, q);
 	}
 	keel_free(v);
 	/* Forwarded writes whose leader has changed go to the new one, and
 	 * those unanswered for a while go again: they carry their session and
 	 * sequence number, so a write already applied is answered, not applied
 	 * again. */
-	raft_id leader = s->r && !raft_stopped(s->r) ? raft_leader_of(s->r) : RAFT_ID_NONE;
-	n = s->n_forwarded;
-	v = s->forwarded;
-	s->forwarded = NULL;
-	s->n_forwarded = s->cap_forwarded = 0;
+	raft_id leader = s->g->r && !raft_stopped(s->g->r) ? raft_leader_of(s->g->r) : RAFT_ID_NONE;
+	n = s->g->n_forwarded;
+	v = s->g->forwarded;
+	s->g->forwarded = NULL;
+	s->g->n_forwarded = s->g->cap_forwarded = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct creq *q = v[i];
 		if (now >= q->deadline_ms)
 			finish_with(s, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
 		else if (q->admin) /* sent once: the operator retries */
-			push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
+			push(&s->g->forwarded, &s->g->n_forwarded, &s->g->cap_forwarded, q);
 		else if (leader != RAFT_ID_NONE && leader != s->cfg.id &&
 			 (leader != q->fwd_to || now - q->fwd_at >= FORWARD_RETRY_MS) &&
 			 forward(s, q, leader))
@@ -675,48 +678,48 @@ void requests_tick(struct server *s)
 		else if (leader == s->cfg.id && !q->is_read) /* we lead now: propose it */
 			propose(s, q);
 		else
-			push(&s->forwarded, &s->n_forwarded, &s->cap_forwarded, q);
+			push(&s->g->forwarded, &s->g->n_forwarded, &s->g->cap_forwarded, q);
 	}
 	keel_free(v);
 	uint32_t k = 0;
 	k = 0;
-	for (uint32_t i = 0; i < s->n_writes; i++) {
-		struct pending *p = &s->writes[i];
+	for (uint32_t i = 0; i < s->g->n_writes; i++) {
+		struct pending *p = &s->g->writes[i];
 		if (now >= p->req->deadline_ms)
 			finish_with(s, p->req, ERR_TIMEOUT);
 		else
-			s->writes[k++] = *p;
+			s->g->writes[k++] = *p;
 	}
-	s->n_writes = k;
+	s->g->n_writes = k;
 	k = 0;
-	for (uint32_t i = 0; i < s->n_reads; i++) {
-		struct pending *p = &s->reads[i];
+	for (uint32_t i = 0; i < s->g->n_reads; i++) {
+		struct pending *p = &s->g->reads[i];
 		if (now >= p->req->deadline_ms)
 			finish_with(s, p->req, ERR_READ_TIMEOUT);
 		else if (!p->req->index_known && now - p->asked_ms >= READ_RETRY_MS)
 			/* the question or its answer was lost (a peer connection
 			 * not up yet): ask again in a new batch */
-			push(&s->waiting, &s->n_waiting, &s->cap_waiting, p->req);
+			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, p->req);
 		else
-			s->reads[k++] = *p;
+			s->g->reads[k++] = *p;
 	}
-	s->n_reads = k;
+	s->g->n_reads = k;
 }
 
 void requests_fail_all(struct server *s, const char *err)
 {
-	for (uint32_t i = 0; i < s->n_pass_writes; i++)
-		finish_with(s, s->pass_writes[i], err);
-	s->n_pass_writes = 0;
-	for (uint32_t i = 0; i < s->n_waiting; i++)
-		finish_with(s, s->waiting[i], err);
-	for (uint32_t i = 0; i < s->n_forwarded; i++)
-		finish_with(s, s->forwarded[i], ERR_TIMEOUT);
-	for (uint32_t i = 0; i < s->n_writes; i++)
-		finish_with(s, s->writes[i].req, ERR_TIMEOUT);
-	for (uint32_t i = 0; i < s->n_reads; i++)
-		finish_with(s, s->reads[i].req, err);
-	s->n_waiting = s->n_forwarded = s->n_writes = s->n_reads = 0;
+	for (uint32_t i = 0; i < s->g->n_pass_writes; i++)
+		finish_with(s, s->g->pass_writes[i], err);
+	s->g->n_pass_writes = 0;
+	for (uint32_t i = 0; i < s->g->n_waiting; i++)
+		finish_with(s, s->g->waiting[i], err);
+	for (uint32_t i = 0; i < s->g->n_forwarded; i++)
+		finish_with(s, s->g->forwarded[i], ERR_TIMEOUT);
+	for (uint32_t i = 0; i < s->g->n_writes; i++)
+		finish_with(s, s->g->writes[i].req, ERR_TIMEOUT);
+	for (uint32_t i = 0; i < s->g->n_reads; i++)
+		finish_with(s, s->g->reads[i].req, err);
+	s->g->n_waiting = s->g->n_forwarded = s->g->n_writes = s->g->n_reads = 0;
 }
 
 static int ptr_cmp(const void *a, const void *b)
@@ -730,17 +733,18 @@ void requests_discard(struct server *s)
 {
 	struct creq **v = NULL;
 	uint32_t n = 0, cap = 0;
-	for (uint32_t i = 0; i < s->n_pass_writes; i++)
-		push(&v, &n, &cap, s->pass_writes[i]);
-	for (uint32_t i = 0; i < s->n_waiting; i++)
-		push(&v, &n, &cap, s->waiting[i]);
-	for (uint32_t i = 0; i < s->n_forwarded; i++)
-		push(&v, &n, &cap, s->forwarded[i]);
-	for (uint32_t i = 0; i < s->n_writes; i++)
-		push(&v, &n, &cap, s->writes[i].req);
-	for (uint32_t i = 0; i < s->n_reads; i++)
-		push(&v, &n, &cap, s->reads[i].req);
-	s->n_pass_writes = s->n_waiting = s->n_forwarded = s->n_writes = s->n_reads = 0;
+	for (uint32_t i = 0; i < s->g->n_pass_writes; i++)
+		push(&v, &n, &cap, s->g->pass_writes[i]);
+	for (uint32_t i = 0; i < s->g->n_waiting; i++)
+		push(&v, &n, &cap, s->g->waiting[i]);
+	for (uint32_t i = 0; i < s->g->n_forwarded; i++)
+		push(&v, &n, &cap, s->g->forwarded[i]);
+	for (uint32_t i = 0; i < s->g->n_writes; i++)
+		push(&v, &n, &cap, s->g->writes[i].req);
+	for (uint32_t i = 0; i < s->g->n_reads; i++)
+		push(&v, &n, &cap, s->g->reads[i].req);
+	s->g->n_pass_writes = s->g->n_waiting = s->g->n_forwarded = s->g->n_writes = s->g->n_reads =
+		0;
 	if (!n)
 		return;
 	/* each once; one already back in the pool (a finished read of a closed

@@ -95,7 +95,7 @@ void sentinel_start(struct server *s)
  * told this node (it has not connected yet, or does not tell). */
 static bool member_addr(struct server *s, uint64_t id, struct node_addr *a)
 {
-	const struct raft_member *m = raft_config_find(raft_config_of(s->r), id);
+	const struct raft_member *m = raft_config_find(raft_config_of(s->g->r), id);
 	if (!m)
 		return false;
 	if (id == s->cfg.id) {
@@ -121,7 +121,7 @@ static bool member_addr(struct server *s, uint64_t id, struct node_addr *a)
  * before the election timeout). */
 static bool master_of(struct server *s, struct node_addr *a)
 {
-	raft_id l = s->removed_at || raft_stopped(s->r) ? 0 : raft_leader_of(s->r);
+	raft_id l = s->g->removed_at || raft_stopped(s->g->r) ? 0 : raft_leader_of(s->g->r);
 	if (l && member_addr(s, l, a) && a->up)
 		return true;
 	self_addr(s, a);
@@ -198,7 +198,7 @@ static void instance_head(struct server *s, struct fields *f, const char *name,
  * but the master) or Sentinels (every member but this node). */
 static uint32_t others(struct server *s, uint64_t but, struct node_addr *out)
 {
-	const struct raft_config *c = raft_config_of(s->r);
+	const struct raft_config *c = raft_config_of(s->g->r);
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->members[i].id != but && member_addr(s, c->members[i].id, &out[n]))
@@ -215,10 +215,10 @@ static void reply_master(struct server *s, struct rbuf *o, int proto)
 	field_int(&f, "info-refresh", 0);
 	field_str(&f, "role-reported", "master");
 	field_int(&f, "role-reported-time", 0);
-	field_int(&f, "config-epoch", (int64_t)raft_current_term(s->r));
+	field_int(&f, "config-epoch", (int64_t)raft_current_term(s->g->r));
 	field_int(&f, "num-slaves", others(s, m.id, rest));
 	field_int(&f, "num-other-sentinels", others(s, s->cfg.id, rest));
-	field_int(&f, "quorum", raft_config_voters(raft_config_of(s->r)) / 2 + 1);
+	field_int(&f, "quorum", raft_config_voters(raft_config_of(s->g->r)) / 2 + 1);
 	field_int(&f, "failover-timeout", s->cfg.request_timeout_ms);
 	field_int(&f, "parallel-syncs", 1);
 	fields_put(&f, o, proto);
@@ -236,9 +236,9 @@ static void reply_replicas(struct server *s, struct rbuf *o, int proto)
 		snprintf(name, sizeof name, "%s:%d", a->host, a->port);
 		raft_index match = 0, next = 0;
 		if (a->id == s->cfg.id)
-			match = raft_applied_index(s->r);
+			match = raft_applied_index(s->g->r);
 		else
-			raft_progress_of(s->r, a->id, &match, &next);
+			raft_progress_of(s->g->r, a->id, &match, &next);
 		struct fields f;
 		instance_head(s, &f, name, a, a->port, "slave", !a->up);
 		field_int(&f, "info-refresh", 0);
@@ -311,7 +311,7 @@ static void cmd_sentinel(struct server *s, struct client *c, struct rbuf *o,
 	bool takes_name = false;
 	for (size_t i = 0; i < sizeof one_arg / sizeof one_arg[0]; i++)
 		takes_name |= is(sub, one_arg[i]);
-	if (s->replica) {
+	if (s->g->replica) {
 		resp_error(o, "ERR this node is a read replica (--replica-of), not a Raft member: "
 			      "give the members' addresses as Sentinels");
 	} else if (is(sub, "help") && argc == 2) {
@@ -355,8 +355,8 @@ static void cmd_sentinel(struct server *s, struct client *c, struct rbuf *o,
 /* ROLE, as Redis answers it; see the top of the file. */
 static void cmd_role(struct server *s, struct rbuf *o)
 {
-	if (s->replica) {
-		const struct repl_follow *f = &s->replica->follow;
+	if (s->g->replica) {
+		const struct repl_follow *f = &s->g->replica->follow;
 		const char *src = f->sources[f->cur], *colon = strrchr(src, ':');
 		bool up = f->state == REPL_STREAMING;
 		resp_array(o, 5);
@@ -364,7 +364,7 @@ static void cmd_role(struct server *s, struct rbuf *o)
 		resp_bulk(o, src, colon ? (size_t)(colon - src) : strlen(src));
 		resp_int(o, colon ? strtol(colon + 1, NULL, 10) : 0);
 		resp_bulk_str(o, up ? "connected" : f->state == REPL_CATCHUP ? "sync" : "connect");
-		resp_int(o, up ? (int64_t)s->replica->applied : -1);
+		resp_int(o, up ? (int64_t)s->g->replica->applied : -1);
 		return;
 	}
 	struct node_addr m, rest[RAFT_MEMBERS_MAX];
@@ -375,13 +375,13 @@ static void cmd_role(struct server *s, struct rbuf *o)
 			up += rest[i].up;
 		resp_array(o, 3);
 		resp_bulk_str(o, "master");
-		resp_int(o, (int64_t)raft_commit_index(s->r));
+		resp_int(o, (int64_t)raft_commit_index(s->g->r));
 		resp_array(o, up);
 		for (uint32_t i = 0; i < n; i++) {
 			raft_index match = 0, next = 0;
 			if (!rest[i].up)
 				continue;
-			raft_progress_of(s->r, rest[i].id, &match, &next);
+			raft_progress_of(s->g->r, rest[i].id, &match, &next);
 			resp_array(o, 3);
 			resp_bulk_str(o, rest[i].host);
 			resp_bulk_int(o, rest[i].port);
@@ -393,8 +393,8 @@ static void cmd_role(struct server *s, struct rbuf *o)
 	resp_bulk_str(o, "slave");
 	resp_bulk_str(o, led ? m.host : "?");
 	resp_int(o, led ? m.port : 0);
-	resp_bulk_str(o, led ? "connected" : s->removed_at ? "none" : "connect");
-	resp_int(o, led ? (int64_t)raft_applied_index(s->r) : -1);
+	resp_bulk_str(o, led ? "connected" : s->g->removed_at ? "none" : "connect");
+	resp_int(o, led ? (int64_t)raft_applied_index(s->g->r) : -1);
 }
 
 /* ---- Sentinel's event channels ------------------------------------------ */

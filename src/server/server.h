@@ -228,9 +228,14 @@ struct server_embed {
 	void *queued_ctx;
 };
 
-struct server {
-	struct server_config cfg;
-	const struct server_embed *embed; /* NULL: a process of its own */
+/* A Raft group: one replicated keyspace, with its core, its log and
+ * snapshots in storage, its requests in flight and its replica sources. A
+ * node (struct server) holds its groups and everything they share: the
+ * loop, the client and peer connections, the configuration, the storage
+ * thread. Today a node holds one group (docs/architecture.md). */
+struct group {
+	struct server *node;
+	uint32_t id;
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -241,21 +246,9 @@ struct server {
 		int64_t until_ms;
 	} repl_gone[REPL_GONE_MAX];
 	uint32_t n_repl_gone;
-	uv_loop_t *loop;
-	uv_tcp_t listeners[8]; /* the client port, then the Sentinel port, on each address */
-	uint32_t n_listeners;
-	uv_timer_t tick;
-	uv_idle_t tick_idle; /* a tick is due: poll without blocking, then run it */
-	bool tick_due;
-	bool tick_stalled; /* ... after a gap of more than a heartbeat */
-	uint64_t tick_last_ns; /* when the tick timer last fired (monotonic) */
-	uv_async_t wake;
-	uv_signal_t sigterm, sigint;
 	struct storage *st;
-	struct committer *com;
 	struct raft *r;
 	struct kv kv;
-	struct peers *peers;
 	struct raft_config peer_config; /* the members peers are kept to */
 	struct gone {			/* members a configuration dropped */
 		uint64_t id;
@@ -263,23 +256,8 @@ struct server {
 		int64_t until_ms, next_notice_ms;
 	} gone[RAFT_MEMBERS_MAX];
 	uint32_t n_gone;
-	struct heard {
-		uint64_t id;
-		int64_t ms;
-	} heard[PEERS_MAX]; /* when each peer was last heard from */
-	uint32_t n_heard;
 	bool was_member;
-	raft_index removed_at; /* the configuration that removed this node */
-	struct {	       /* --join: asking a member to add this node */
-		uv_tcp_t tcp;
-		uv_connect_t req;
-		uv_timer_t retry;
-		struct rbuf in;
-		uv_write_t write;
-		char cmd[300]; /* what write sends: kept until it is done */
-		int tries;
-		bool active, tcp_open;
-	} join;
+	raft_index removed_at;	 /* the configuration that removed this node */
 	int64_t last_entry_time; /* of the last applied command entry */
 	struct poison poison;	 /* an entry that failed to apply (server/poison.h) */
 	uint64_t expire_cursor;	 /* active expiry's place in the keyspace: */
@@ -320,13 +298,46 @@ struct server {
 	bool read_batch_open;
 	struct client **order_clients; /* with reads or deferred commands to run */
 	uint32_t n_order_clients, cap_order_clients;
-	bool answering; /* requests_answer_reads is running */
-	uv_check_t check;      /* the end of each loop pass */
+	bool answering;	       /* requests_answer_reads is running */
 	struct creq **waiting; /* no leader yet */
 	uint32_t n_waiting, cap_waiting;
 	struct creq **forwarded; /* follower: sent to the leader */
 	uint32_t n_forwarded, cap_forwarded;
 	uint64_t next_fwd_id;
+	struct rbuf entry; /* the entry of the pass's writes, being built */
+};
+
+struct server { /* a node */
+	struct server_config cfg;
+	const struct server_embed *embed; /* NULL: a process of its own */
+	uv_loop_t *loop;
+	uv_tcp_t listeners[8]; /* the client port, then the Sentinel port, on each address */
+	uint32_t n_listeners;
+	uv_timer_t tick;
+	uv_idle_t tick_idle; /* a tick is due: poll without blocking, then run it */
+	bool tick_due;
+	bool tick_stalled;     /* ... after a gap of more than a heartbeat */
+	uint64_t tick_last_ns; /* when the tick timer last fired (monotonic) */
+	uv_async_t wake;
+	uv_signal_t sigterm, sigint;
+	struct committer *com;
+	struct peers *peers;
+	struct heard {
+		uint64_t id;
+		int64_t ms;
+	} heard[PEERS_MAX]; /* when each peer was last heard from */
+	uint32_t n_heard;
+	struct { /* --join: asking a member to add this node */
+		uv_tcp_t tcp;
+		uv_connect_t req;
+		uv_timer_t retry;
+		struct rbuf in;
+		uv_write_t write;
+		char cmd[300]; /* what write sends: kept until it is done */
+		int tries;
+		bool active, tcp_open;
+	} join;
+	uv_check_t check; /* the end of each loop pass */
 	struct peer_batch batches[RAFT_MEMBERS_MAX];
 	uint32_t n_batches;
 	/* clients */
@@ -337,7 +348,6 @@ struct server {
 	struct creq *creq_pool; /* finished requests, kept for the next ones */
 	uint32_t n_creq_pool;
 	struct rbuf out;       /* a client's replies, gathered for one write */
-	struct rbuf entry;     /* the entry of the pass's writes, being built */
 	struct resp_arg *argv; /* a read's arguments, decoded */
 	uint32_t cap_argv;
 	struct rbuf *replies; /* an applied entry's replies, a request each */
@@ -363,6 +373,7 @@ struct server {
 		uint64_t loop_stalls;	    /* gaps of more than a heartbeat */
 	} stats;
 	int64_t started_ms;
+	struct group *g; /* its group (server_start to server_free) */
 };
 
 /* server/node.c: the Raft core, driven by the update contract. */

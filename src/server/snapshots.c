@@ -81,17 +81,17 @@ static bool snapshot_write(struct server *s, uint8_t res[12])
 {
 	struct rbuf b;
 	rbuf_init(&b);
-	kv_snapshot_write(&s->kv, s->last_entry_time, &b);
-	s->taking.size = b.len;
-	s->taking.crc = crc32c(0, b.p, b.len);
+	kv_snapshot_write(&s->g->kv, s->g->last_entry_time, &b);
+	s->g->taking.size = b.len;
+	s->g->taking.crc = crc32c(0, b.p, b.len);
 	struct snap_meta m;
 	struct keel_errmsg err = {{0}};
-	persist_meta_to_snap(&s->taking, &m);
+	persist_meta_to_snap(&s->g->taking, &m);
 	int rc = snap_write_tmp(io_fs_posix(), s->cfg.dir, &m, b.p, &err);
 	if (rc)
 		fprintf(stderr, "[%llu] snapshot: %s\n", (unsigned long long)s->cfg.id, err.text);
 	bytes_put_u64(res, b.len);
-	bytes_put_u32(res + 8, s->taking.crc);
+	bytes_put_u32(res + 8, s->g->taking.crc);
 	rbuf_free(&b);
 	return rc == KEEL_OK;
 }
@@ -122,7 +122,7 @@ static void child_main(struct server *s, int out)
 /* While a child holds a copy-on-write image: no page moves (kv/dict.h). */
 static void hold_tables(struct server *s, bool hold)
 {
-	kv_hold(&s->kv, hold);
+	kv_hold(&s->g->kv, hold);
 }
 
 /* Reaps a child that has exited; with wait, waits for it. True once it
@@ -145,22 +145,22 @@ static bool child_wait(pid_t pid, bool wait)
 static void child_reap(struct server *s)
 {
 	hold_tables(s, false);
-	pid_t pid = s->snapshot_child;
-	s->snapshot_child = 0;
+	pid_t pid = s->g->snapshot_child;
+	s->g->snapshot_child = 0;
 	if (pid <= 0 || child_wait(pid, false))
 		return;
 	struct sched_param sp = {0};
 	if (sched_setscheduler(pid, SCHED_OTHER, &sp) == 0)
 		setpriority(PRIO_PROCESS, (id_t)pid, 10);
-	if (s->snapshot_exiting > 0)
-		child_wait(s->snapshot_exiting, true); /* two at once: rare */
-	s->snapshot_exiting = pid;
+	if (s->g->snapshot_exiting > 0)
+		child_wait(s->g->snapshot_exiting, true); /* two at once: rare */
+	s->g->snapshot_exiting = pid;
 }
 
 static void exiting_reap(struct server *s, bool wait)
 {
-	if (s->snapshot_exiting > 0 && child_wait(s->snapshot_exiting, wait))
-		s->snapshot_exiting = 0;
+	if (s->g->snapshot_exiting > 0 && child_wait(s->g->snapshot_exiting, wait))
+		s->g->snapshot_exiting = 0;
 }
 
 /* Each child's pipe is a handle of its own, freed when its close is done:
@@ -172,16 +172,16 @@ static void pipe_closed(uv_handle_t *h)
 
 static void pipe_close(struct server *s)
 {
-	if (s->snapshot_pipe)
-		uv_close((uv_handle_t *)s->snapshot_pipe, pipe_closed);
-	s->snapshot_pipe = NULL;
+	if (s->g->snapshot_pipe)
+		uv_close((uv_handle_t *)s->g->snapshot_pipe, pipe_closed);
+	s->g->snapshot_pipe = NULL;
 }
 
 /* The core asks again later; a replica when more entries arrive. */
 static void snapshot_failed(struct server *s)
 {
-	if (s->r)
-		raft_snapshot_failed(s->r);
+	if (s->g->r)
+		raft_snapshot_failed(s->g->r);
 }
 
 /* Maps the data of the snapshot file the child wrote (io/fs.h: the file
@@ -217,22 +217,22 @@ static void snapshot_report(struct server *s, const uint8_t *res)
 	struct snap_bytes sb = {0};
 	struct snap_meta m;
 	if (res) {
-		s->taking.size = bytes_get_u64(res);
-		s->taking.crc = bytes_get_u32(res + 8);
+		s->g->taking.size = bytes_get_u64(res);
+		s->g->taking.crc = bytes_get_u32(res + 8);
 	}
-	persist_meta_to_snap(&s->taking, &m);
+	persist_meta_to_snap(&s->g->taking, &m);
 	if (!res || !map_tmp(s, &m, &sb)) {
 		fprintf(stderr, "[%llu] snapshot at %llu failed (%s); will try again\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)s->taking.index,
+			(unsigned long long)s->cfg.id, (unsigned long long)s->g->taking.index,
 			res ? "cannot map its file" : "the child did not finish");
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 		snapshot_failed(s);
 		return;
 	}
-	s->taking_bytes = sb;
-	s->snapshot_seq = committer_adopt_snapshot(s->com, &m);
-	s->snapshot_saving = true;
-	s->stats.snapshot_build_ms = (uint64_t)(server_now_ms() - s->snapshot_started_ms);
+	s->g->taking_bytes = sb;
+	s->g->snapshot_seq = committer_adopt_snapshot(s->com, &m);
+	s->g->snapshot_saving = true;
+	s->stats.snapshot_build_ms = (uint64_t)(server_now_ms() - s->g->snapshot_started_ms);
 }
 
 /* The child is done (res: its 12 bytes) or failed (res NULL). */
@@ -247,8 +247,8 @@ static void on_pipe_alloc(uv_handle_t *h, size_t want, uv_buf_t *buf)
 {
 	struct server *s = h->data;
 	(void)want;
-	buf->base = (char *)s->snapshot_res + s->snapshot_res_got;
-	buf->len = sizeof s->snapshot_res - s->snapshot_res_got;
+	buf->base = (char *)s->g->snapshot_res + s->g->snapshot_res_got;
+	buf->len = sizeof s->g->snapshot_res - s->g->snapshot_res_got;
 }
 
 static void on_pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -256,9 +256,9 @@ static void on_pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	struct server *s = st->data;
 	(void)buf;
 	if (n > 0)
-		s->snapshot_res_got += (size_t)n;
-	if (s->snapshot_res_got == sizeof s->snapshot_res)
-		child_done(s, s->snapshot_res);
+		s->g->snapshot_res_got += (size_t)n;
+	if (s->g->snapshot_res_got == sizeof s->g->snapshot_res)
+		child_done(s, s->g->snapshot_res);
 	else if (n < 0)
 		child_done(s, NULL);
 }
@@ -269,23 +269,24 @@ static void on_pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
  * the middle of an update. */
 static void snapshot_in_process(struct server *s)
 {
-	s->snapshot_res_got = snapshot_write(s, s->snapshot_res) ? sizeof s->snapshot_res : 0;
-	s->snapshot_written = true;
+	s->g->snapshot_res_got =
+		snapshot_write(s, s->g->snapshot_res) ? sizeof s->g->snapshot_res : 0;
+	s->g->snapshot_written = true;
 }
 
 static void snapshot_start(struct server *s, raft_index index)
 {
-	memset(&s->taking, 0, sizeof s->taking);
-	s->taking.index = index;
-	if (s->r) {
-		s->taking.term = raft_term_at(s->r, index);
-		s->taking.config = *raft_config_of(s->r);
+	memset(&s->g->taking, 0, sizeof s->g->taking);
+	s->g->taking.index = index;
+	if (s->g->r) {
+		s->g->taking.term = raft_term_at(s->g->r, index);
+		s->g->taking.config = *raft_config_of(s->g->r);
 	} else {
-		s->taking.term = replica_term_at(s, index);
+		s->g->taking.term = replica_term_at(s, index);
 	}
-	s->snapshot_started_ms = server_now_ms();
-	s->snapshot_raised = false;
-	s->snapshot_res_got = 0;
+	s->g->snapshot_started_ms = server_now_ms();
+	s->g->snapshot_raised = false;
+	s->g->snapshot_res_got = 0;
 	if (s->embed) {
 		snapshot_in_process(s);
 		return;
@@ -315,12 +316,12 @@ static void snapshot_start(struct server *s, raft_index index)
 		snapshot_failed(s);
 		return;
 	}
-	s->snapshot_child = pid;
-	s->snapshot_pipe = keel_malloc(sizeof *s->snapshot_pipe);
-	uv_pipe_init(s->loop, s->snapshot_pipe, 0);
-	s->snapshot_pipe->data = s;
-	uv_pipe_open(s->snapshot_pipe, fds[0]);
-	uv_read_start((uv_stream_t *)s->snapshot_pipe, on_pipe_alloc, on_pipe_read);
+	s->g->snapshot_child = pid;
+	s->g->snapshot_pipe = keel_malloc(sizeof *s->g->snapshot_pipe);
+	uv_pipe_init(s->loop, s->g->snapshot_pipe, 0);
+	s->g->snapshot_pipe->data = s;
+	uv_pipe_open(s->g->snapshot_pipe, fds[0]);
+	uv_read_start((uv_stream_t *)s->g->snapshot_pipe, on_pipe_alloc, on_pipe_read);
 }
 
 void snapshots_want(struct server *s, raft_index index)
@@ -339,13 +340,13 @@ void snapshots_want(struct server *s, raft_index index)
  * node's (nice 10). */
 static void raise_child(struct server *s)
 {
-	if (s->snapshot_child <= 0 || s->snapshot_raised ||
-	    server_now_ms() - s->snapshot_started_ms < SNAPSHOT_IDLE_MS)
+	if (s->g->snapshot_child <= 0 || s->g->snapshot_raised ||
+	    server_now_ms() - s->g->snapshot_started_ms < SNAPSHOT_IDLE_MS)
 		return;
-	s->snapshot_raised = true; /* the child is not reaped yet: the pid is its own */
+	s->g->snapshot_raised = true; /* the child is not reaped yet: the pid is its own */
 	struct sched_param sp = {0};
-	if (sched_setscheduler(s->snapshot_child, SCHED_OTHER, &sp) == 0)
-		setpriority(PRIO_PROCESS, (id_t)s->snapshot_child, 10);
+	if (sched_setscheduler(s->g->snapshot_child, SCHED_OTHER, &sp) == 0)
+		setpriority(PRIO_PROCESS, (id_t)s->g->snapshot_child, 10);
 	fprintf(stderr,
 		"[%llu] the snapshot has run %d s at idle priority (the cores are busy): "
 		"raised to nice 10 so that it finishes\n",
@@ -354,43 +355,44 @@ static void raise_child(struct server *s)
 
 void snapshots_check(struct server *s)
 {
-	if (s->snapshot_written) {
-		s->snapshot_written = false;
-		bool whole = s->snapshot_res_got == sizeof s->snapshot_res;
-		snapshot_report(s, whole ? s->snapshot_res : NULL);
+	if (s->g->snapshot_written) {
+		s->g->snapshot_written = false;
+		bool whole = s->g->snapshot_res_got == sizeof s->g->snapshot_res;
+		snapshot_report(s, whole ? s->g->snapshot_res : NULL);
 	}
 	raise_child(s);
 	exiting_reap(s, false);
-	if (!s->snapshot_saving || s->durable_seq < s->snapshot_seq)
+	if (!s->g->snapshot_saving || s->g->durable_seq < s->g->snapshot_seq)
 		return;
-	s->snapshot_saving = false;
+	s->g->snapshot_saving = false;
 	s->stats.snapshots_taken++;
-	s->stats.snapshot_total_ms = (uint64_t)(server_now_ms() - s->snapshot_started_ms);
+	s->stats.snapshot_total_ms = (uint64_t)(server_now_ms() - s->g->snapshot_started_ms);
 	bool taken;
-	struct raft_snapshot_meta meta = s->taking;
-	if (s->r) {
-		raft_snapshot_done(s->r, s->taking.index, s->taking.size, s->taking.crc);
-		const struct raft_snapshot_meta *m = raft_snapshot_of(s->r);
-		taken = m && m->index == s->taking.index && m->crc == s->taking.crc;
+	struct raft_snapshot_meta meta = s->g->taking;
+	if (s->g->r) {
+		raft_snapshot_done(s->g->r, s->g->taking.index, s->g->taking.size,
+				   s->g->taking.crc);
+		const struct raft_snapshot_meta *m = raft_snapshot_of(s->g->r);
+		taken = m && m->index == s->g->taking.index && m->crc == s->g->taking.crc;
 		if (taken)
 			meta = *m; /* with the configuration at its index */
 	} else {
 		taken = replica_snapshot_taken(s);
 	}
 	if (taken) {
-		snap_bytes_release(&s->snap_bytes);
-		s->snap = meta;
-		s->snap_bytes = s->taking_bytes;
-		s->have_snap = true;
-		memset(&s->taking_bytes, 0, sizeof s->taking_bytes);
+		snap_bytes_release(&s->g->snap_bytes);
+		s->g->snap = meta;
+		s->g->snap_bytes = s->g->taking_bytes;
+		s->g->have_snap = true;
+		memset(&s->g->taking_bytes, 0, sizeof s->g->taking_bytes);
 	} else {
-		snap_bytes_release(&s->taking_bytes);
+		snap_bytes_release(&s->g->taking_bytes);
 	}
 }
 
 bool snapshots_busy(const struct server *s)
 {
-	return s->snapshot_child > 0 || s->snapshot_written || s->snapshot_saving;
+	return s->g->snapshot_child > 0 || s->g->snapshot_written || s->g->snapshot_saving;
 }
 
 /* ---- receiving ---------------------------------------------------------- */
@@ -398,35 +400,35 @@ bool snapshots_busy(const struct server *s)
 void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c)
 {
 	if (c->offset == 0) {
-		if (s->incoming && s->incoming_index == c->meta.index &&
-		    s->incoming_term == c->meta.term)
+		if (s->g->incoming && s->g->incoming_index == c->meta.index &&
+		    s->g->incoming_term == c->meta.term)
 			s->stats.snapshot_restarts++; /* the same snapshot, from the start */
-		s->incoming_index = c->meta.index;
-		s->incoming_term = c->meta.term;
-		keel_free(s->incoming);
-		s->incoming = keel_malloc(c->meta.size ? c->meta.size : 1);
-		s->incoming_size = c->meta.size;
+		s->g->incoming_index = c->meta.index;
+		s->g->incoming_term = c->meta.term;
+		keel_free(s->g->incoming);
+		s->g->incoming = keel_malloc(c->meta.size ? c->meta.size : 1);
+		s->g->incoming_size = c->meta.size;
 	}
-	if (s->incoming && c->offset + c->len <= s->incoming_size) {
-		memcpy(s->incoming + c->offset, c->data, c->len);
+	if (s->g->incoming && c->offset + c->len <= s->g->incoming_size) {
+		memcpy(s->g->incoming + c->offset, c->data, c->len);
 		s->stats.snapshot_bytes_received += c->len;
 	}
 }
 
 void snapshots_install(struct server *s, const struct raft_snapshot_meta *m)
 {
-	if (!s->incoming || kv_snapshot_read(&s->kv, s->incoming, m->size) != KEEL_OK) {
+	if (!s->g->incoming || kv_snapshot_read(&s->g->kv, s->g->incoming, m->size) != KEEL_OK) {
 		fprintf(stderr, "[%llu] installed snapshot %llu does not restore: stopping\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)m->index);
-		raft_fail(s->r, KEEL_ECORRUPT);
+		raft_fail(s->g->r, KEEL_ECORRUPT);
 		return;
 	}
-	snap_bytes_release(&s->snap_bytes);
-	s->snap = *m;
-	s->snap_bytes.p = s->incoming;
-	s->snap_bytes.len = s->incoming_size;
-	s->have_snap = true;
-	s->incoming = NULL;
+	snap_bytes_release(&s->g->snap_bytes);
+	s->g->snap = *m;
+	s->g->snap_bytes.p = s->g->incoming;
+	s->g->snap_bytes.len = s->g->incoming_size;
+	s->g->have_snap = true;
+	s->g->incoming = NULL;
 	s->stats.snapshots_installed++;
 	fprintf(stderr, "[%llu] installed a snapshot at index %llu (%llu bytes)\n",
 		(unsigned long long)s->cfg.id, (unsigned long long)m->index,
@@ -438,24 +440,24 @@ void snapshots_install(struct server *s, const struct raft_snapshot_meta *m)
 void snapshots_stop(struct server *s, bool crash)
 {
 	struct snap_meta m;
-	persist_meta_to_snap(&s->taking, &m);
-	if (s->snapshot_child > 0) {
-		kill(s->snapshot_child, SIGKILL);
+	persist_meta_to_snap(&s->g->taking, &m);
+	if (s->g->snapshot_child > 0) {
+		kill(s->g->snapshot_child, SIGKILL);
 		child_reap(s);
 		if (!crash) /* after a crash, recovery removes it */
 			snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 	}
-	if (s->snapshot_written && !crash) /* written in-process, never reported */
+	if (s->g->snapshot_written && !crash) /* written in-process, never reported */
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
-	s->snapshot_written = false;
+	s->g->snapshot_written = false;
 	exiting_reap(s, true);
 	pipe_close(s);
 }
 
 void snapshots_free(struct server *s)
 {
-	snap_bytes_release(&s->snap_bytes);
-	snap_bytes_release(&s->taking_bytes);
-	keel_free(s->incoming);
-	s->incoming = NULL;
+	snap_bytes_release(&s->g->snap_bytes);
+	snap_bytes_release(&s->g->taking_bytes);
+	keel_free(s->g->incoming);
+	s->g->incoming = NULL;
 }

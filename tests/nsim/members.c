@@ -33,11 +33,11 @@ static bool removal_committed(struct ns_run *r, const struct ns_node *n)
 	bool out = false;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		const struct server *s = r->nodes[i].s;
-		if (!s || !s->r || raft_config_index_of(s->r) > raft_commit_index(s->r) ||
-		    raft_config_index_of(s->r) <= best)
+		if (!s || !s->g->r || raft_config_index_of(s->g->r) > raft_commit_index(s->g->r) ||
+		    raft_config_index_of(s->g->r) <= best)
 			continue;
-		best = raft_config_index_of(s->r);
-		out = !raft_config_find(raft_config_of(s->r), n->id);
+		best = raft_config_index_of(s->g->r);
+		out = !raft_config_find(raft_config_of(s->g->r), n->id);
 	}
 	return out;
 }

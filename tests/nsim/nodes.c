@@ -39,7 +39,7 @@ static void disk_step(void *arg)
 		return;
 	/* a read replica shows only what it still has after a crash: it never
 	 * applies past what is durable (docs/replicas.md) */
-	const struct replica_node *rn = n->s->replica;
+	const struct replica_node *rn = n->s->g->replica;
 	if (rn && rn->applied > rn->durable)
 		ns_fail(n->run, "replica %s applied up to %llu, past what is durable (%llu)",
 			host_ip(n->h), (unsigned long long)rn->applied,
@@ -413,7 +413,7 @@ static void get_in(void *arg)
 	struct get_ctx *g = arg;
 	struct resp_arg argv[2] = {{(const uint8_t *)"GET", 3},
 				   {(const uint8_t *)g->key, strlen(g->key)}};
-	struct kv_ctx k = {.kv = &g->n->s->kv,
+	struct kv_ctx k = {.kv = &g->n->s->g->kv,
 			   .argv = argv,
 			   .argc = 2,
 			   .out = g->out,
@@ -432,8 +432,8 @@ static struct ns_node *reference(struct ns_run *r)
 	struct ns_node *best = NULL;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		struct ns_node *n = &r->nodes[i];
-		if (n->s && n->s->r && n->kind != NS_REPLICA &&
-		    (!best || raft_commit_index(n->s->r) > raft_commit_index(best->s->r)))
+		if (n->s && n->s->g->r && n->kind != NS_REPLICA &&
+		    (!best || raft_commit_index(n->s->g->r) > raft_commit_index(best->s->g->r)))
 			best = n;
 	}
 	return best;
@@ -460,7 +460,7 @@ static void key_of(uint32_t k, char *key, size_t cap)
 /* What a node's core says of itself, for a violation's message. */
 static void describe(const struct ns_node *n, char *out, size_t cap)
 {
-	const struct raft *c = n->s->r;
+	const struct raft *c = n->s->g->r;
 	const struct raft_snapshot_meta *sm = raft_snapshot_of(c);
 	snprintf(out, cap,
 		 "node %llu: %s term %llu leader %llu, log to %llu, commit %llu, applied %llu, "
@@ -483,7 +483,7 @@ static bool snapshot_ok(struct ns_run *r, const struct ns_node *n, uint64_t appl
 			uint64_t snap_index)
 {
 	const struct server *s = n->s;
-	const char *what = s->replica ? "replica" : "member";
+	const char *what = s->g->replica ? "replica" : "member";
 	if (snapshots_busy(s))
 		return true; /* one in progress: it ends the gap */
 	if (applied - snap_index >= r->p.snapshot_entries) {
@@ -496,11 +496,11 @@ static bool snapshot_ok(struct ns_run *r, const struct ns_node *n, uint64_t appl
 	}
 	/* a member sends its followers the bytes it holds (a replica's source
 	 * reads its file) */
-	bool bytes = !s->r || (s->snap_bytes.p && s->snap_bytes.len == s->snap.size);
-	if (snap_index && (!s->have_snap || s->snap.index != snap_index || !bytes)) {
+	bool bytes = !s->g->r || (s->g->snap_bytes.p && s->g->snap_bytes.len == s->g->snap.size);
+	if (snap_index && (!s->g->have_snap || s->g->snap.index != snap_index || !bytes)) {
 		ns_fail(r, "%s %s: its snapshot at %llu is not the one it holds to send (%llu)",
 			what, host_ip(n->h), (unsigned long long)snap_index,
-			(unsigned long long)(s->have_snap ? s->snap.index : 0));
+			(unsigned long long)(s->g->have_snap ? s->g->snap.index : 0));
 		return false;
 	}
 	return true;
@@ -509,28 +509,28 @@ static bool snapshot_ok(struct ns_run *r, const struct ns_node *n, uint64_t appl
 static bool check_snapshots(struct ns_run *r, struct ns_node **m, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		const struct raft_snapshot_meta *sm = raft_snapshot_of(m[i]->s->r);
-		if (!snapshot_ok(r, m[i], raft_applied_index(m[i]->s->r), sm ? sm->index : 0))
+		const struct raft_snapshot_meta *sm = raft_snapshot_of(m[i]->s->g->r);
+		if (!snapshot_ok(r, m[i], raft_applied_index(m[i]->s->g->r), sm ? sm->index : 0))
 			return false;
 	}
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		const struct ns_node *x = &r->nodes[i];
-		if (x->kind == NS_REPLICA && x->s && x->s->replica &&
-		    !snapshot_ok(r, x, x->s->replica->applied,
-				 x->s->have_snap ? x->s->snap.index : 0))
+		if (x->kind == NS_REPLICA && x->s && x->s->g->replica &&
+		    !snapshot_ok(r, x, x->s->g->replica->applied,
+				 x->s->g->have_snap ? x->s->g->snap.index : 0))
 			return false;
-		if (x->kind != NS_REPLICA || !x->s || !x->s->have_snap)
+		if (x->kind != NS_REPLICA || !x->s || !x->s->g->have_snap)
 			continue;
 		/* its snapshot carries the term of the entry at its index, as
 		 * every member that still knows that term has it */
 		for (uint32_t k = 0; k < n; k++) {
-			raft_term t = raft_term_at(m[k]->s->r, x->s->snap.index);
-			if (t && t != x->s->snap.term) {
+			raft_term t = raft_term_at(m[k]->s->g->r, x->s->g->snap.index);
+			if (t && t != x->s->g->snap.term) {
 				ns_fail(r,
 					"replica %s: its snapshot at %llu has term %llu; member "
 					"%llu has term %llu there",
-					host_ip(x->h), (unsigned long long)x->s->snap.index,
-					(unsigned long long)x->s->snap.term,
+					host_ip(x->h), (unsigned long long)x->s->g->snap.index,
+					(unsigned long long)x->s->g->snap.term,
 					(unsigned long long)m[k]->id, (unsigned long long)t);
 				return false;
 			}
@@ -548,12 +548,12 @@ void ns_check_agreement(struct ns_run *r)
 		ns_fail(r, "no node is running once every fault healed");
 		return;
 	}
-	const struct raft_config *cfg = raft_config_of(ref->s->r);
+	const struct raft_config *cfg = raft_config_of(ref->s->g->r);
 	struct ns_node *m[NS_NODES_MAX];
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < cfg->n; i++) {
 		struct ns_node *x = node_by_id(r, cfg->members[i].id);
-		if (!x || !x->s || !x->s->r) {
+		if (!x || !x->s || !x->s->g->r) {
 			ns_fail(r, "member %llu is not running once every fault healed",
 				(unsigned long long)cfg->members[i].id);
 			return;
@@ -568,14 +568,14 @@ void ns_check_agreement(struct ns_run *r)
 			return;
 		}
 	for (uint32_t i = 1; i < n; i++)
-		if (raft_applied_index(m[i]->s->r) != raft_applied_index(m[0]->s->r)) {
+		if (raft_applied_index(m[i]->s->g->r) != raft_applied_index(m[0]->s->g->r)) {
 			char a[256], b[256], l[160] = "no leader";
 			describe(m[0], a, sizeof a);
 			describe(m[i], b, sizeof b);
 			for (uint32_t k = 0; k < n; k++) {
 				raft_index match, next;
-				if (raft_role_of(m[k]->s->r) == RAFT_LEADER &&
-				    raft_progress_of(m[k]->s->r, m[i]->id, &match, &next))
+				if (raft_role_of(m[k]->s->g->r) == RAFT_LEADER &&
+				    raft_progress_of(m[k]->s->g->r, m[i]->id, &match, &next))
 					snprintf(l, sizeof l,
 						 "leader %llu has match %llu next %llu for %llu",
 						 (unsigned long long)m[k]->id,
@@ -593,16 +593,16 @@ void ns_check_agreement(struct ns_run *r)
 		struct ns_node *x = &r->nodes[i];
 		if (x->kind != NS_REPLICA)
 			continue;
-		if (!x->s || !x->s->replica) {
+		if (!x->s || !x->s->g->replica) {
 			ns_fail(r, "replica %s is not running once every fault healed",
 				host_ip(x->h));
 			return;
 		}
-		if (x->s->replica->applied != raft_applied_index(m[0]->s->r)) {
+		if (x->s->g->replica->applied != raft_applied_index(m[0]->s->g->r)) {
 			char a[256];
 			describe(m[0], a, sizeof a);
 			ns_fail(r, "after healing, replica %s applied up to %llu; %s",
-				host_ip(x->h), (unsigned long long)x->s->replica->applied, a);
+				host_ip(x->h), (unsigned long long)x->s->g->replica->applied, a);
 			return;
 		}
 		m[n++] = x;

@@ -107,9 +107,9 @@ void ns_replica_watch(void *arg)
 	struct ns_run *r = arg;
 	for (uint32_t i = 0; i < r->n_nodes && !r->failed; i++) {
 		const struct ns_node *n = &r->nodes[i];
-		if (n->kind != NS_REPLICA || !n->s || !n->s->replica)
+		if (n->kind != NS_REPLICA || !n->s || !n->s->g->replica)
 			continue;
-		uint64_t applied = n->s->replica->applied;
+		uint64_t applied = n->s->g->replica->applied;
 		if (applied < r->replica_applied_max[i])
 			ns_fail(r, "replica %s went back from applied index %llu to %llu",
 				host_ip(n->h), (unsigned long long)r->replica_applied_max[i],

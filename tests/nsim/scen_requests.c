@@ -19,8 +19,8 @@ static struct ns_probe *probe;
 static int32_t leader_no(struct ns_run *r)
 {
 	for (uint32_t i = 0; i < r->n_nodes; i++)
-		if (r->nodes[i].s && r->nodes[i].s->r &&
-		    raft_role_of(r->nodes[i].s->r) == RAFT_LEADER)
+		if (r->nodes[i].s && r->nodes[i].s->g->r &&
+		    raft_role_of(r->nodes[i].s->g->r) == RAFT_LEADER)
 			return (int32_t)i;
 	return -1;
 }

@@ -18,8 +18,8 @@
 static struct ns_node *leader(struct ns_run *r)
 {
 	for (uint32_t i = 0; i < r->n_nodes; i++)
-		if (r->nodes[i].s && r->nodes[i].s->r &&
-		    raft_role_of(r->nodes[i].s->r) == RAFT_LEADER)
+		if (r->nodes[i].s && r->nodes[i].s->g->r &&
+		    raft_role_of(r->nodes[i].s->g->r) == RAFT_LEADER)
 			return &r->nodes[i];
 	return NULL;
 }
@@ -428,7 +428,7 @@ static void check_joined(void *arg)
 	struct ns_node *n = &r->nodes[st->node];
 	for (uint32_t i = 0; i < r->p.nodes; i++) {
 		struct server *s = r->nodes[i].s;
-		if (s && s->r && !raft_config_is_voter(raft_config_of(s->r), n->id))
+		if (s && s->g->r && !raft_config_is_voter(raft_config_of(s->g->r), n->id))
 			ns_fail(r, "node %llu, added, is not a voter in node %llu's configuration",
 				(unsigned long long)n->id, (unsigned long long)r->nodes[i].id);
 	}
@@ -586,7 +586,7 @@ static void forge_notices(void *arg)
 {
 	struct step *st = arg;
 	struct ns_run *r = st->r;
-	struct raft *c = r->nodes[0].s ? r->nodes[0].s->r : NULL;
+	struct raft *c = r->nodes[0].s ? r->nodes[0].s->g->r : NULL;
 	if (!c) {
 		ns_fail(r, "scenario: node 1 is not running");
 		return;
@@ -614,7 +614,7 @@ static void check_not_removed(void *arg)
 {
 	struct step *st = arg;
 	struct ns_run *r = st->r;
-	if (!r->nodes[0].s || r->nodes[0].s->removed_at ||
+	if (!r->nodes[0].s || r->nodes[0].s->g->removed_at ||
 	    (!info_says(&r->nodes[0], "raft", "raft_role:leader") &&
 	     !info_says(&r->nodes[0], "raft", "raft_role:follower")))
 		ns_fail(r, "node 1 believed a notice of removal no member sent");
@@ -692,8 +692,8 @@ static bool removal_committed_anywhere(struct ns_run *r, const struct ns_node *n
 {
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		struct server *s = r->nodes[i].s;
-		if (s && s->r && raft_config_index_of(s->r) <= raft_commit_index(s->r) &&
-		    !raft_config_find(raft_config_of(s->r), n->id))
+		if (s && s->g->r && raft_config_index_of(s->g->r) <= raft_commit_index(s->g->r) &&
+		    !raft_config_find(raft_config_of(s->g->r), n->id))
 			return true;
 	}
 	return false;
@@ -1297,9 +1297,9 @@ static void crash_while_receiving_a_snapshot(struct ns_run *r)
 static void expect_no_snapshot(void *arg)
 {
 	struct ns_node *n = arg;
-	if (!n->s || !n->s->replica)
+	if (!n->s || !n->s->g->replica)
 		ns_fail(n->run, "scenario: replica %s is not running", host_ip(n->h));
-	else if (n->s->stats.snapshots_installed || n->s->replica->follow.stats.snapshots)
+	else if (n->s->stats.snapshots_installed || n->s->g->replica->follow.stats.snapshots)
 		ns_fail(n->run,
 			"replica %s, back within --replica-max-lag of its source, was sent a "
 			"snapshot: its source's log was not kept for it",
@@ -1530,8 +1530,8 @@ static void crash_source_mid_snapshot(void *arg)
 {
 	struct ns_run *r = arg;
 	const struct server *s = replica(r)->s;
-	if (s && s->replica && s->replica->follow.state == REPL_CATCHUP) {
-		const struct repl_follow *f = &s->replica->follow;
+	if (s && s->g->replica && s->g->replica->follow.state == REPL_CATCHUP) {
+		const struct repl_follow *f = &s->g->replica->follow;
 		for (uint32_t i = 0; i < r->p.nodes; i++) {
 			size_t n = strlen(host_ip(r->nodes[i].h));
 			if (!strncmp(f->sources[f->cur], host_ip(r->nodes[i].h), n) &&

@@ -108,7 +108,7 @@ static void pump(void)
 static int leader(void)
 {
 	for (int i = 0; i < N; i++)
-		if (nodes[i].up && nodes[i].s.r && raft_role_of(nodes[i].s.r) == RAFT_LEADER)
+		if (nodes[i].up && nodes[i].s.g->r && raft_role_of(nodes[i].s.g->r) == RAFT_LEADER)
 			return i;
 	return -1;
 }
@@ -216,9 +216,9 @@ static void leader_crash_mid_writes(void **state)
 	assert_true(got >= 5 * WRITES / 2);
 	/* the leader reads them and proposes them: writes in flight */
 	struct node *ln = &nodes[l];
-	while (!ln->s.n_writes && now_s() < end)
+	while (!ln->s.g->n_writes && now_s() < end)
 		uv_run(&ln->loop, UV_RUN_NOWAIT);
-	assert_true(ln->s.n_writes > 0);
+	assert_true(ln->s.g->n_writes > 0);
 	ln->step_due = false; /* their entry is never written */
 	uint64_t snapshots = 0;
 	for (int i = 0; i < N; i++)

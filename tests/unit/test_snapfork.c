@@ -79,9 +79,9 @@ static void node_start(void)
 	if (server_start(&srv, &err))
 		fail_msg("start: %s", err.text);
 	double end = now_s() + DEADLINE_S;
-	while (!(srv.r && raft_role_of(srv.r) == RAFT_LEADER) && now_s() < end)
+	while (!(srv.g->r && raft_role_of(srv.g->r) == RAFT_LEADER) && now_s() < end)
 		pump();
-	assert_true(srv.r && raft_role_of(srv.r) == RAFT_LEADER);
+	assert_true(srv.g->r && raft_role_of(srv.g->r) == RAFT_LEADER);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	inet_pton(AF_INET, ip, &a.sin_addr);
@@ -129,7 +129,7 @@ static void roundtrip(const char *req, size_t len, char *buf, size_t cap, size_t
 				 "%.*s (node: %u clients, snapshot child %d, started %llu, "
 				 "taken %llu)",
 				 r, r ? strerror(errno) : "EOF", got, want, (int)got, buf,
-				 srv.n_clients, (int)srv.snapshot_child,
+				 srv.n_clients, (int)srv.g->snapshot_child,
 				 (unsigned long long)srv.stats.snapshots_started,
 				 (unsigned long long)srv.stats.snapshots_taken);
 		pump();
@@ -165,10 +165,10 @@ static void write_until_taken(uint64_t n)
 static void wait_idle(void)
 {
 	double end = now_s() + DEADLINE_S;
-	while ((snapshots_busy(&srv) || srv.snapshot_exiting) && now_s() < end)
+	while ((snapshots_busy(&srv) || srv.g->snapshot_exiting) && now_s() < end)
 		pump();
 	assert_false(snapshots_busy(&srv));
-	assert_int_equal(srv.snapshot_exiting, 0);
+	assert_int_equal(srv.g->snapshot_exiting, 0);
 }
 
 /* This process has no child left, running or a zombie. */
@@ -206,19 +206,19 @@ static void assert_files(void)
 {
 	char name[64], path[256];
 	struct stat st;
-	assert_true(srv.have_snap);
-	snap_name(name, sizeof name, srv.snap.index, srv.snap.term);
+	assert_true(srv.g->have_snap);
+	snap_name(name, sizeof name, srv.g->snap.index, srv.g->snap.term);
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	assert_int_equal(stat(path, &st), 0);
-	assert_true(srv.snap.size > 0);
-	assert_int_equal(st.st_size, SNAP_DATA_OFF + srv.snap.size);
+	assert_true(srv.g->snap.size > 0);
+	assert_int_equal(st.st_size, SNAP_DATA_OFF + srv.g->snap.size);
 	FILE *f = fopen(path, "rb");
 	assert_non_null(f);
-	uint8_t *data = malloc(srv.snap.size);
+	uint8_t *data = malloc(srv.g->snap.size);
 	assert_int_equal(fseek(f, SNAP_DATA_OFF, SEEK_SET), 0);
-	assert_int_equal(fread(data, 1, srv.snap.size, f), srv.snap.size);
+	assert_int_equal(fread(data, 1, srv.g->snap.size, f), srv.g->snap.size);
 	fclose(f);
-	assert_int_equal(crc32c(0, data, srv.snap.size), srv.snap.crc);
+	assert_int_equal(crc32c(0, data, srv.g->snap.size), srv.g->snap.crc);
 	free(data);
 	DIR *d = opendir(dir);
 	assert_non_null(d);
@@ -252,17 +252,17 @@ static void snapshots_in_a_child(void **state)
 	wait_idle();
 	assert_no_child();
 	assert_files();
-	assert_true(srv.snap.index > 8);
-	assert_true(raft_first_index(srv.r) > 1); /* the log below it purged */
+	assert_true(srv.g->snap.index > 8);
+	assert_true(raft_first_index(srv.g->r) > 1); /* the log below it purged */
 	assert_int_equal(getpriority(PRIO_PROCESS, 0), nice0);
 
 	/* long after the last snapshot began, with no child: nothing is
 	 * raised, and the node's own priority is left alone */
-	srv.snapshot_started_ms -= 60000;
+	srv.g->snapshot_started_ms -= 60000;
 	for (int i = 0; i < 20; i++)
 		pump();
 	write_round();
-	assert_false(srv.snapshot_raised);
+	assert_false(srv.g->snapshot_raised);
 	errno = 0;
 	assert_int_equal(getpriority(PRIO_PROCESS, 0), nice0);
 	assert_int_equal(errno, 0);
@@ -277,26 +277,26 @@ static void snapshots_in_a_child(void **state)
 	uint64_t taken = 0;
 	while (!failed && now_s() < end) {
 		write_round();
-		while (srv.snapshot_child > 0 && srv.snapshot_res_got == 0 &&
+		while (srv.g->snapshot_child > 0 && srv.g->snapshot_res_got == 0 &&
 		       !tmp_file(SNAP_DATA_OFF + 1) && now_s() < end)
 			nanosleep(&(struct timespec){0, 100000}, NULL); /* the loop waits */
-		if (srv.snapshot_child <= 0 || srv.snapshot_res_got != 0)
+		if (srv.g->snapshot_child <= 0 || srv.g->snapshot_res_got != 0)
 			continue;
-		pid_t killed = srv.snapshot_child;
+		pid_t killed = srv.g->snapshot_child;
 		assert_int_equal(kill(killed, SIGKILL), 0);
-		failed_at = srv.taking.index;
+		failed_at = srv.g->taking.index;
 		taken = srv.stats.snapshots_taken;
-		while (srv.snapshot_child == killed && now_s() < end)
+		while (srv.g->snapshot_child == killed && now_s() < end)
 			pump();
-		assert_int_not_equal(srv.snapshot_child, killed); /* its end was seen */
-		failed = srv.snapshot_res_got < sizeof srv.snapshot_res;
+		assert_int_not_equal(srv.g->snapshot_child, killed); /* its end was seen */
+		failed = srv.g->snapshot_res_got < sizeof srv.g->snapshot_res;
 		wait_idle();
 		assert_files();
 	}
 	assert_true(failed);
 	write_until_taken(taken + 1);
 	wait_idle();
-	assert_true(srv.snap.index >= failed_at);
+	assert_true(srv.g->snap.index >= failed_at);
 	assert_no_child();
 	assert_files();
 
