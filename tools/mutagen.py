@@ -65,7 +65,7 @@ STOPPING = threading.Event()
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EQUIV = "tests/mutants/equivalent.txt"
 
-SERVER_FILES = ["requests.c", "node.c", "members.c", "replication.c", "entry.c",
+SERVER_FILES = ["requests.c", "node.c", "group.c", "members.c", "replication.c", "entry.c",
                 "persist.c", "snapshots.c", "clients.c"]
 
 # ---------------------------------------------------------------- suites
@@ -430,12 +430,27 @@ def change_key(text, m):
             m.repl, cut(text[m.end:m.end + 400])[:80])
 
 
+def loose_key(text, m):
+    """change_key's fallback: the change within its statement (from the last
+    `;`, `{` or `}` before it to the next after it), single-letter names
+    made one (a function that took `s` and now takes `g`)."""
+    lo = max(text.rfind(ch, 0, m.start) for ch in ";{}") + 1
+    his = [h for h in (text.find(ch, m.end) for ch in ";{}") if h >= 0]
+    hi = min(his) if his else len(text)
+
+    def cut(s):
+        s = CHAIN_RE.sub(lambda x: re.split(r"->|\\.", x.group(0))[-1], s)
+        return "".join(re.sub(r"\b[A-Za-z]\b", "I", s).split())
+    return (m.op, cut(text[lo:m.start]), cut(text[m.start:m.end]), m.repl, cut(text[m.end:hi]))
+
+
 def remap(rev):
     """Rewrites equivalent.txt's entries that no longer match a mutant (their
     lines were edited) to the mutant of today's source that makes the same
     change, matched by change_key and by order within a file; lists those
     it cannot match. Files are looked up by name in today's list of files,
-    so an entry follows a file moved to another folder (one of that name)."""
+    so an entry follows a file moved to another folder (one of that name),
+    and a function moved to another file."""
     path = os.path.join(TOP, EQUIV)
     lines = open(path).read().split("\n")
     today = {f: open(os.path.join(TOP, f)).read() for f in default_files()}
@@ -463,10 +478,17 @@ def remap(rev):
         if old is None or len(cands) != 1:
             lost.append(ln)
             continue
-        new_file = cands[0]
-        key = change_key(src, old)
-        same_old = [m for m in olds if change_key(src, m) == key]
-        same_new = [m for m in now[new_file] if change_key(today[new_file], m) == key]
+        for keyf in (change_key, loose_key):
+            key = keyf(src, old)
+            same_old = [m for m in olds if keyf(src, m) == key]
+            new_file = cands[0]
+            same_new = [m for m in now[new_file] if keyf(today[new_file], m) == key]
+            if not same_new:  # moved to another file
+                for f in today:
+                    same_new = same_new or [m for m in now[f] if keyf(today[f], m) == key]
+                    new_file = f if same_new and same_new[0].file == f else new_file
+            if len(same_old) == len(same_new):
+                break
         if len(same_old) != len(same_new):
             lost.append(ln)
             continue

@@ -110,7 +110,6 @@ void clients_free(struct server *s)
 	keel_free(s->sessions);
 	s->sessions = NULL;
 	s->sessions_cap = 0;
-	keel_free(s->g->order_clients);
 }
 
 static void client_closed(uv_handle_t *h)
@@ -160,7 +159,7 @@ static void client_closed(uv_handle_t *h)
 	rbuf_free(&c->multi);
 	resp_req_free(&c->req);
 	if (c->repl)
-		replication_detach(s, c);
+		replication_detach(s->g, c);
 	keel_free(c);
 }
 
@@ -368,7 +367,7 @@ void creq_finish(struct server *s, struct creq *q)
 		client_output_full(c);
 	}
 	if (q->fwd_peer) { /* a follower's request: the reply joins this pass's frame to it */
-		struct peer_batch *b = peer_batch_of(s, q->fwd_peer);
+		struct peer_batch *b = peer_batch_of(s->g, q->fwd_peer);
 		if (b) {
 			rbuf_put_u64(&b->rep, q->fwd_id);
 			rbuf_put_u64(&b->rep, q->applied_at); /* where it was applied */
@@ -545,7 +544,7 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return false;
 	}
 	if (cmd->flags & KV_SERVER) {
-		if (!(cmd->flags & KV_CONNECTION) && requests_defer(s, c, q, argv, argc))
+		if (!(cmd->flags & KV_CONNECTION) && requests_defer(s->g, c, q, argv, argc))
 			return false; /* runs once the requests before it are answered */
 		server_command(s, c, q, argv, argc);
 		return false;
@@ -580,7 +579,7 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		entry_cmd_append(&q->cmd, argv, argc);
 	}
 	q->n_cmds = 1;
-	request_submit(s, q, read);
+	request_submit(s->g, q, read);
 	return taken;
 }
 
@@ -627,7 +626,7 @@ static void process_input(struct client *c)
 			at = 0; /* the input now holds only what followed */
 		if (c->repl) { /* KEEL.REPLICATE: what follows is the stream's */
 			if (c->in.len > at)
-				replication_recv(c->s, c, c->in.p + at, c->in.len - at);
+				replication_recv(c->s->g, c, c->in.p + at, c->in.len - at);
 			at = c->in.len;
 			break;
 		}
@@ -687,7 +686,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 	c->in.len += (size_t)n;
 	if (c->repl) {
-		replication_recv(c->s, c, c->in.p, c->in.len);
+		replication_recv(c->s->g, c, c->in.p, c->in.len);
 		c->in.len = 0;
 		return;
 	}

@@ -56,7 +56,7 @@ static void info_raft(struct server *s, struct rbuf *o)
 		bool known = raft_progress_of(r, m->id, &match, &next);
 		if (self)
 			match = raft_last_index(r);
-		int64_t heard = server_last_heard(s, m->id);
+		int64_t heard = server_last_heard(s->g, m->id);
 		snprintf(line, sizeof line,
 			 "raft_member_%llu:role=%s,addr=%s,match_index=%s%llu,lag=%lld,"
 			 "last_contact_ms=%lld\r\n",
@@ -102,7 +102,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "replication"))
-		replication_info(s, o);
+		replication_info(s->g, o);
 	if (all || !strcasecmp(section, "stats")) {
 		snprintf(line, sizeof line,
 			 "# Stats\r\ntotal_commands_processed:%llu\r\nkeel_writes:%llu\r\n"
@@ -126,7 +126,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 (unsigned long long)(s->g->have_snap ? s->g->snap.size : 0),
 			 (unsigned long long)(s->g->r ? raft_first_index(s->g->r)
 						      : s->g->replica->win_first),
-			 snapshots_busy(s) ? 1 : 0, (unsigned long long)s->stats.snapshots_taken,
+			 snapshots_busy(s->g) ? 1 : 0, (unsigned long long)s->stats.snapshots_taken,
 			 (unsigned long long)s->stats.snapshot_build_ms,
 			 (unsigned long long)s->stats.snapshot_total_ms,
 			 (unsigned long long)s->stats.snapshot_fork_us,
@@ -137,7 +137,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 	}
 	if (all || !strcasecmp(section, "raft")) {
 		if (s->g->replica)
-			replica_info_raft(s, o);
+			replica_info_raft(s->g, o);
 		else
 			info_raft(s, o);
 		rbuf_puts(o, "\r\n");
@@ -192,7 +192,7 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	q->n_cmds = c->multi_n;
 	c->multi.len = 0;
 	c->multi_n = 0;
-	request_submit(s, q, false);
+	request_submit(s->g, q, false);
 }
 
 /* The answer to a core call that changes the cluster. */
@@ -244,7 +244,7 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		resp_bulk(&q->reply, o.p, o.len);
 		rbuf_free(&o);
 	} else if ((!is(&argv[1], "status") || argc == 3) && raft_role_of(s->g->r) != RAFT_LEADER &&
-		   !q->fwd_peer && request_forward_admin(s, q, argv, argc)) {
+		   !q->fwd_peer && request_forward_admin(s->g, q, argv, argc)) {
 		return true; /* the leader answers */
 	} else if (is(&argv[1], "status") && argc == 3 && is(&argv[2], "leader")) {
 		resp_error(&q->reply, "CLUSTERDOWN no leader is known to this node");
@@ -437,7 +437,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		if (cmd_raft(s, q, argv, argc))
 			return; /* forwarded: answered when the leader replies */
 	} else if (is(a, "keel.replicate")) {
-		replication_attach(s, c, q, argv, argc);
+		replication_attach(s->g, c, q, argv, argc);
 		return;
 	} else if (!sentinel_command(s, c, q, argv, argc)) {
 		kv_reply_unknown(&q->reply, argv, argc);

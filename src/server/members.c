@@ -45,8 +45,9 @@
 KEEL_STATIC_ASSERT(RAFT_MEMBERS_MAX < PEERS_MAX, "a full table of who was heard from has a "
 						 "slot of a node no longer a member");
 
-int64_t server_last_heard(const struct server *s, uint64_t id)
+int64_t server_last_heard(const struct group *g, uint64_t id)
 {
+	const struct server *s = g->node;
 	for (uint32_t i = 0; i < s->n_heard; i++)
 		if (s->heard[i].id == id)
 			return s->heard[i].ms;
@@ -57,8 +58,9 @@ int64_t server_last_heard(const struct server *s, uint64_t id)
  * that has left it if need be: an id made up in a HELLO would keep one for
  * good, and once every slot was taken a member added later would never be
  * listed as heard from (INFO raft showed last_contact_ms=-1). */
-static void heard_from(struct server *s, uint64_t id)
+static void heard_from(struct group *g, uint64_t id)
 {
+	struct server *s = g->node;
 	int64_t now = server_now_ms();
 	for (uint32_t i = 0; i < s->n_heard; i++) {
 		if (s->heard[i].id == id) {
@@ -66,7 +68,7 @@ static void heard_from(struct server *s, uint64_t id)
 			return;
 		}
 	}
-	const struct raft_config *c = raft_config_of(s->g->r);
+	const struct raft_config *c = raft_config_of(g->r);
 	if (!raft_config_find(c, id))
 		return;
 	uint32_t i = 0; /* a full table has a non-member's slot (above) */
@@ -77,96 +79,101 @@ static void heard_from(struct server *s, uint64_t id)
 	s->heard[i] = (struct heard){id, now};
 }
 
-static bool config_committed(const struct server *s)
+static bool config_committed(const struct group *g)
 {
-	return raft_config_index_of(s->g->r) <= raft_commit_index(s->g->r);
+	return raft_config_index_of(g->r) <= raft_commit_index(g->r);
 }
 
-static void mark_removed(struct server *s, raft_index at, const char *how)
+static void mark_removed(struct group *g, raft_index at, const char *how)
 {
-	if (s->g->removed_at)
+	struct server *s = g->node;
+	if (g->removed_at)
 		return;
-	s->g->removed_at = at ? at : 1;
+	g->removed_at = at ? at : 1;
 	fprintf(stderr,
 		"[%llu] removed from the cluster by the configuration at index %llu (%s); "
 		"this node takes no further part: stop it\n",
 		(unsigned long long)s->cfg.id, (unsigned long long)at, how);
-	requests_fail_all(s, "-REMOVED this node was removed from the cluster; the request was "
+	requests_fail_all(g, "-REMOVED this node was removed from the cluster; the request was "
 			     "not applied");
 }
 
-static void send_removed(struct server *s, uint64_t to)
+static void send_removed(struct group *g, uint64_t to)
 {
+	struct server *s = g->node;
 	uint8_t p[8];
-	bytes_put_u64(p, raft_config_index_of(s->g->r));
+	bytes_put_u64(p, raft_config_index_of(g->r));
 	peers_send(s->peers, to, FRAME_REMOVED, p, sizeof p);
 }
 
 /* Keeps the peer connections to the members of the current configuration;
  * a member it drops stays connected for a while, to be told. */
-void members_sync(struct server *s)
+void members_sync(struct group *g)
 {
-	const struct raft_config *c = raft_config_of(s->g->r);
+	struct server *s = g->node;
+	const struct raft_config *c = raft_config_of(g->r);
 	peers_learn(s->peers, c->n == 0); /* a node not yet given its configuration */
 	if (raft_config_find(c, s->cfg.id))
-		s->g->was_member = true;
-	else if (s->g->was_member && config_committed(s))
-		mark_removed(s, raft_config_index_of(s->g->r),
+		g->was_member = true;
+	else if (g->was_member && config_committed(g))
+		mark_removed(g, raft_config_index_of(g->r),
 			     "its own committed configuration does not include it");
-	if (!memcmp(c, &s->g->peer_config, sizeof *c))
+	if (!memcmp(c, &g->peer_config, sizeof *c))
 		return;
 	int64_t now = server_now_ms();
-	for (uint32_t i = 0; i < s->g->peer_config.n; i++) {
-		uint64_t id = s->g->peer_config.members[i].id;
-		if (id == s->cfg.id || raft_config_find(c, id) || s->g->n_gone == RAFT_MEMBERS_MAX)
+	for (uint32_t i = 0; i < g->peer_config.n; i++) {
+		uint64_t id = g->peer_config.members[i].id;
+		if (id == s->cfg.id || raft_config_find(c, id) || g->n_gone == RAFT_MEMBERS_MAX)
 			continue;
-		s->g->gone[s->g->n_gone++] =
-			(struct gone){id, raft_config_index_of(s->g->r), now + GONE_MS, 0};
+		g->gone[g->n_gone++] =
+			(struct gone){id, raft_config_index_of(g->r), now + GONE_MS, 0};
 	}
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->g->n_gone; i++) /* added back: not gone */
-		if (!raft_config_find(c, s->g->gone[i].id))
-			s->g->gone[k++] = s->g->gone[i];
-	s->g->n_gone = k;
+	for (uint32_t i = 0; i < g->n_gone; i++) /* added back: not gone */
+		if (!raft_config_find(c, g->gone[i].id))
+			g->gone[k++] = g->gone[i];
+	g->n_gone = k;
 	for (uint32_t i = 0; i < c->n; i++)
 		peers_set(s->peers, c->members[i].id, c->members[i].addr);
-	s->g->peer_config = *c;
+	g->peer_config = *c;
 }
 
-void members_tick(struct server *s)
+void members_tick(struct group *g)
 {
-	if (!s->g->r || !s->peers)
+	struct server *s = g->node;
+	if (!g->r || !s->peers)
 		return;
 	int64_t now = server_now_ms();
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->g->n_gone; i++) {
-		struct gone *g = &s->g->gone[i];
-		if (now >= g->until_ms) {
-			peers_remove(s->peers, g->id);
+	for (uint32_t i = 0; i < g->n_gone; i++) {
+		struct gone *gn = &g->gone[i];
+		if (now >= gn->until_ms) {
+			peers_remove(s->peers, gn->id);
 			continue;
 		}
-		if (!s->g->removed_at && g->config_index <= raft_commit_index(s->g->r) &&
-		    now >= g->next_notice_ms) {
-			send_removed(s, g->id);
-			g->next_notice_ms = now + NOTICE_MS;
+		if (!g->removed_at && gn->config_index <= raft_commit_index(g->r) &&
+		    now >= gn->next_notice_ms) {
+			send_removed(g, gn->id);
+			gn->next_notice_ms = now + NOTICE_MS;
 		}
-		s->g->gone[k++] = *g;
+		g->gone[k++] = *gn;
 	}
-	s->g->n_gone = k;
+	g->n_gone = k;
 }
 
-bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
+bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
-	if (s->g->removed_at)
+	struct server *s = g->node;
+	if (g->removed_at)
 		return false;
-	heard_from(s, from);
+	heard_from(g, from);
 	if (kind != FRAME_REMOVED)
 		return true;
 	if (n != 8)
 		return false;
 	raft_index at = bytes_get_u64(p);
-	const struct raft_config *c = raft_config_of(s->g->r);
-	raft_index mine = raft_config_index_of(s->g->r), last = raft_last_index(s->g->r);
+	const struct raft_config *c = raft_config_of(g->r);
+	raft_index mine = raft_config_index_of(g->r), last = raft_last_index(g->r);
 	bool in_mine = raft_config_find(c, s->cfg.id) != NULL;
 	/* at == mine: the configuration this node holds already leaves it out
 	 * (its log has the entry; whether it was committed, a member of that
@@ -188,17 +195,18 @@ bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8
 	}
 	char how[96];
 	snprintf(how, sizeof how, "told by node %llu", (unsigned long long)from);
-	mark_removed(s, at, how);
+	mark_removed(g, at, how);
 	return false;
 }
 
-void members_on_msg(struct server *s, const struct raft_msg *m)
+void members_on_msg(struct group *g, const struct raft_msg *m)
 {
-	if ((m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) && s->g->r &&
-	    !s->g->removed_at && raft_config_index_of(s->g->r) > 0 && config_committed(s) &&
-	    raft_config_find(raft_config_of(s->g->r), m->from) == NULL &&
-	    raft_config_find(raft_config_of(s->g->r), s->cfg.id) != NULL)
-		send_removed(s, m->from);
+	struct server *s = g->node;
+	if ((m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) && g->r && !g->removed_at &&
+	    raft_config_index_of(g->r) > 0 && config_committed(g) &&
+	    raft_config_find(raft_config_of(g->r), m->from) == NULL &&
+	    raft_config_find(raft_config_of(g->r), s->cfg.id) != NULL)
+		send_removed(g, m->from);
 }
 
 /* The leader this node now follows may be outside its configuration: one
@@ -211,12 +219,12 @@ void members_on_msg(struct server *s, const struct raft_msg *m)
  * founder stuck so, its log at 147, the leader's at 1433). Only the leader
  * the core follows after a leader's message (raft_step_term): a made-up id
  * in a HELLO still takes no peer slot. */
-void members_follow_leader(struct server *s, const struct raft_msg *m)
+void members_follow_leader(struct group *g, const struct raft_msg *m)
 {
-	if (!s->g->r || !s->peers || s->g->removed_at ||
+	struct server *s = g->node;
+	if (!g->r || !s->peers || g->removed_at ||
 	    (m->type != RAFT_MSG_APPEND && m->type != RAFT_MSG_SNAPSHOT) ||
-	    raft_leader_of(s->g->r) != m->from ||
-	    raft_config_find(raft_config_of(s->g->r), m->from))
+	    raft_leader_of(g->r) != m->from || raft_config_find(raft_config_of(g->r), m->from))
 		return;
 	const struct frame_hello *h = peers_told(s->peers, m->from);
 	if (h && h->peer_addr[0])

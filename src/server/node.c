@@ -1,8 +1,8 @@
-/* server/node.c — the node's Raft core driven by the update contract of
- * raft/raft.h: persist through the storage thread (group commit), send
- * msgs_now at once and msgs once their persist is durable, apply committed
- * entries to the keyspace, answer reads, take snapshots. Also start-up
- * (recovery from the data folder) and the tick. */
+/* server/node.c — a node's life: start-up (its groups recovered, then the
+ * storage thread, the peers, the client listeners and the loop's handles),
+ * the loop's tick, end-of-pass and wake-up callbacks that drive every
+ * group, peer frames handed to their group, --join, and shutdown (leadership
+ * handed over, requests in flight answered, every handle closed). */
 #include <stdio.h>
 #include <string.h>
 
@@ -23,332 +23,10 @@ int64_t server_now_ms(void)
 	return w->now_ms(w->ctx);
 }
 
-static void trace_line(void *ctx, const char *line)
-{
-	struct server *s = ctx;
-	fprintf(stderr, "[%llu] %s\n", (unsigned long long)s->cfg.id, line);
-}
-
-/* ---- sending ------------------------------------------------------------ */
-
-static void send_msg(struct server *s, const struct raft_msg *m)
-{
-	struct raft_msg c = *m;
-	if (m->type == RAFT_MSG_SNAPSHOT) {
-		if (!s->g->have_snap || s->g->snap.index != m->u.snapshot.meta.index ||
-		    m->u.snapshot.offset + m->u.snapshot.len > s->g->snap.size)
-			return; /* not the snapshot we hold: the core asks again */
-		c.u.snapshot.data = s->g->snap_bytes.p + m->u.snapshot.offset;
-	}
-	size_t cap = raft_msg_size(&c);
-	uint8_t *buf = keel_malloc(cap);
-	size_t n = raft_msg_encode(&c, buf, cap);
-	if (n)
-		peers_send(s->peers, m->to, FRAME_RAFT, buf, n);
-	keel_free(buf);
-}
-
-/* ---- persist ------------------------------------------------------------ */
-
-/* Queues the persist part of an update; returns its sequence number (0:
- * nothing to persist). */
-static uint64_t persist(struct server *s, const struct raft_update *u)
-{
-	struct storage_batch b;
-	struct persist_scratch sc;
-	uint64_t seq = persist_batch(u, &b, &sc) ? committer_submit(s->com, &b) : 0;
-	persist_scratch_free(&sc);
-	return seq;
-}
-
-static void hold(struct server *s, const struct raft_update *u, uint64_t seq)
-{
-	if (s->g->n_held == s->g->cap_held) {
-		s->g->cap_held = s->g->cap_held ? s->g->cap_held * 2 : 16;
-		s->g->held = keel_realloc(s->g->held, s->g->cap_held * sizeof *s->g->held);
-	}
-	struct held *h = &s->g->held[s->g->n_held++];
-	memset(h, 0, sizeof *h);
-	h->seq = seq;
-	if (u->n_entries) {
-		h->last_index = u->entries[u->n_entries - 1].index;
-		h->last_term = u->entries[u->n_entries - 1].term;
-	}
-	if (u->n_msgs) {
-		h->msgs = keel_malloc(u->n_msgs * sizeof *h->msgs);
-		for (uint32_t i = 0; i < u->n_msgs; i++)
-			raft_msg_clone(&h->msgs[i], &u->msgs[i]);
-		h->n = u->n_msgs;
-	}
-}
-
-/* Releases what the durable sequence number now covers, in order. */
-static void release_held(struct server *s)
-{
-	uint32_t k = 0;
-	while (k < s->g->n_held && s->g->held[k].seq <= s->g->durable_seq) {
-		struct held *h = &s->g->held[k++];
-		if (h->last_index && s->g->r)
-			raft_persisted(s->g->r, h->last_index, h->last_term);
-		for (uint32_t i = 0; i < h->n; i++) {
-			send_msg(s, &h->msgs[i]);
-			raft_msg_clone_free(&h->msgs[i]);
-		}
-		keel_free(h->msgs);
-	}
-	if (k) {
-		memmove(s->g->held, s->g->held + k, (s->g->n_held - k) * sizeof *s->g->held);
-		s->g->n_held -= k;
-	}
-}
-
-/* ---- apply -------------------------------------------------------------- */
-
-/* A request's commands, in turn: the replies go to out (an array for a
- * MULTI/EXEC). */
-static void run_commands(struct server *s, const struct entry_req *q, const struct entry *en,
-			 struct rbuf *out)
-{
-	if (q->h.multi)
-		resp_array(out, q->n_cmds);
-	uint32_t db = q->h.db;
-	for (uint32_t k = 0; k < q->n_cmds; k++) {
-		poison_test_check(s, q->cmds[k].argv, q->cmds[k].argc);
-		struct kv_ctx c = {.kv = &s->g->kv,
-				   .argv = q->cmds[k].argv,
-				   .argc = q->cmds[k].argc,
-				   .out = out,
-				   .proto = 2,
-				   .now_ms = en->time_ms,
-				   .db = db,
-				   .dbs = en->dbs,
-				   .session = q->h.session};
-		kv_exec(&c);
-		db = c.db;
-	}
-}
-
-/* Runs one request of an entry: its reply goes to out. A request its
- * session has seen is not run again (exactly-once, thesis §6.3): it gets
- * the reply it had, or an error that says whether it was applied. Its
- * commands run in its database, checked against the entry's count of
- * databases (the leader's); a SELECT among them moves the ones after it.
- * In an entry skipped by --skip-entry (skipped: its index), a new request
- * is not run: it is answered with an error, recorded in its session as
- * any reply, the same on every replica (server/poison.h). */
-static void apply_request(struct server *s, const struct entry_req *q, const struct entry *en,
-			  struct rbuf *out, raft_index skipped)
-{
-	const uint8_t *kept = NULL;
-	size_t klen = 0;
-	switch (q->h.session ? kv_session_check(&s->g->kv, q->h.session, q->h.seq, q->h.ack, &kept,
-						&klen)
-			     : KV_SESSION_NEW) {
-	case KV_SESSION_REPLY:
-		rbuf_put(out, kept, klen);
-		return;
-	case KV_SESSION_APPLIED:
-		resp_error(out, "ERR this write was applied, but its reply is no longer kept "
-				"(over the session's limit for kept replies)");
-		return;
-	case KV_SESSION_ANSWERED:
-		resp_error(out, "ERR this request was answered before on its connection; its "
-				"reply is no longer kept");
-		return;
-	case KV_SESSION_PASSED:
-		resp_error(out, "ERR this write was not applied: a later write of its "
-				"connection was applied first");
-		return;
-	case KV_SESSION_EXPIRED:
-		resp_error(out, "ERR session expired (idle past the session timeout): this write "
-				"was not applied; whether an earlier copy of it was is no longer "
-				"known");
-		return;
-	default:
-		break;
-	}
-	if (skipped)
-		resp_errorf(out,
-			    "ERR not applied: its log entry (%llu) failed to apply and was skipped "
-			    "by the operator (--skip-entry)",
-			    (unsigned long long)skipped);
-	else
-		run_commands(s, q, en, out);
-	if (q->h.session)
-		kv_session_record(&s->g->kv, q->h.session, q->h.seq, q->h.ack, en->time_ms, out->p,
-				  out->len);
-}
-
-void server_apply(struct server *s, const struct raft_entry *e)
-{
-	s->stats.applied_entries++;
-	if (e->type != RAFT_ENTRY_COMMAND) {
-		requests_on_applied(s, e, NULL, 0);
-		return;
-	}
-	struct entry en;
-	if (entry_decode(&en, e->data, e->len) != KEEL_OK) {
-		fprintf(stderr, "[%llu] entry %llu does not decode: skipped\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
-		s->stats.skipped_entries++;
-		requests_on_applied(s, e, NULL, 0);
-		return;
-	}
-	s->g->last_entry_time = en.time_ms;
-	if (en.n_reqs > s->cap_replies) { /* the reply buffers are kept */
-		s->replies = keel_realloc(s->replies, en.n_reqs * sizeof *s->replies);
-		for (uint32_t i = s->cap_replies; i < en.n_reqs; i++)
-			rbuf_init(&s->replies[i]);
-		s->cap_replies = en.n_reqs;
-	}
-	raft_index skipped = poison_skip(s, e->index) ? e->index : 0;
-	if (skipped)
-		fprintf(stderr,
-			"[%llu] entry %llu skipped (--skip-entry): its requests are answered "
-			"with an error\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
-	poison_applying(s, e->index); /* the fatal paths name it (server/poison.c) */
-	for (uint32_t i = 0; i < en.n_reqs; i++) {
-		s->replies[i].len = 0;
-		/* reads its connection sent before this write run first */
-		if (en.reqs[i].h.session)
-			requests_before_write(s, en.reqs[i].h.session, en.reqs[i].h.seq);
-		apply_request(s, &en.reqs[i], &en, &s->replies[i], skipped);
-	}
-	poison_applied(s, e->index);
-	requests_on_applied(s, e, s->replies, en.n_reqs);
-	for (uint32_t i = 0; i < en.n_reqs; i++)
-		if (s->replies[i].cap > 65536) /* a big reply: its buffer goes */
-			rbuf_free(&s->replies[i]);
-	entry_free(&en);
-}
-
-static void carry_out(struct server *s, struct raft_update *u)
-{
-	if (u->snap_chunk)
-		snapshots_chunk(s, u->snap_chunk);
-	uint64_t seq = persist(s, u);
-	for (uint32_t i = 0; i < u->n_msgs_now; i++)
-		send_msg(s, &u->msgs_now[i]);
-	hold(s, u, seq);
-	if (u->snap_install)
-		snapshots_install(s, u->snap_install);
-	for (uint32_t i = 0; i < u->n_committed; i++)
-		server_apply(s, &u->committed[i]);
-	requests_on_reads(s, u->reads, u->n_reads);
-	if (u->snapshot_wanted)
-		snapshots_want(s, u->snapshot_index);
-}
-
-static void check_storage(struct server *s)
-{
-	int failed;
-	struct keel_errmsg err = {{0}};
-	s->g->durable_seq = committer_durable(s->com, &failed, &err);
-	if (failed && (s->g->replica ? !s->stopping : s->g->r && !raft_stopped(s->g->r))) {
-		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
-			(unsigned long long)s->cfg.id, err.text);
-		if (s->g->r)
-			raft_fail(s->g->r, failed);
-		requests_fail_all(s,
-				  "-ERR storage failed: the node has stopped (write not applied)");
-		s->exit_code = 1;
-		server_stop(s);
-	}
-}
-
+/* Carries out every group's pending updates. */
 void server_process(struct server *s)
 {
-	if (s->g->replica) {
-		check_storage(s);
-		replica_process(s);
-	}
-	for (int round = 0; round < 1000 && s->g->r && !raft_stopped(s->g->r); round++) {
-		check_storage(s);
-		release_held(s);
-		snapshots_check(s);
-		if (!raft_has_update(s->g->r))
-			break;
-		struct raft_update u;
-		raft_update_get(s->g->r, &u);
-		carry_out(s, &u);
-		raft_update_done(s->g->r, &u);
-	}
-	if (s->g->r && s->peers)
-		members_sync(s);
-	requests_answer_reads(s);
-}
-
-/* ---- loop callbacks ----------------------------------------------------- */
-
-struct sweep {
-	struct rbuf args; /* the command, as entry_cmd_append lays it out */
-	uint32_t n;
-	struct resp_arg argv[1 + 2 * 100];
-	char times[100][24];
-};
-
-static void sweep_key(void *ctx, const struct kv_entry *e)
-{
-	struct sweep *w = ctx;
-	uint32_t k = w->n++;
-	snprintf(w->times[k], sizeof w->times[k], "%lld", (long long)e->expire);
-	w->argv[1 + 2 * k] = (struct resp_arg){e->key, e->klen};
-	w->argv[2 + 2 * k] = (struct resp_arg){(const uint8_t *)w->times[k], strlen(w->times[k])};
-}
-
-/* A command of the leader's own (no session) proposed in database db: a
- * request with no client, freed when it is done. */
-static void propose_own(struct server *s, const struct resp_arg *argv, uint32_t argc, uint32_t db)
-{
-	struct creq *q = creq_new(s, NULL);
-	entry_req_header(&q->cmd, &(struct entry_req_head){.db = db}, 1);
-	entry_cmd_append(&q->cmd, argv, argc);
-	q->n_cmds = 1;
-	request_submit(s, q, false);
-}
-
-/* The leader's active expiry: every tenth tick it proposes the removal of
- * up to 100 keys whose time has passed (KEEL.EXPIRED), so every replica
- * removes them at the same entry. */
-static void expire_sweep(struct server *s)
-{
-	if (++s->g->sweep_ticks % 10 || !s->g->r || raft_stopped(s->g->r) ||
-	    raft_role_of(s->g->r) != RAFT_LEADER)
-		return;
-	struct sweep *w = keel_calloc(1, sizeof *w);
-	w->argv[0] = (struct resp_arg){(const uint8_t *)"keel.expired", 12};
-	uint32_t db = kv_expired_sample(&s->g->kv, server_now_ms(), &s->g->expire_db,
-					&s->g->expire_cursor, 100, sweep_key, w);
-	if (w->n)
-		propose_own(s, w->argv, 1 + 2 * w->n, db);
-	keel_free(w);
-}
-
-/* The leader's session expiry: every 100 ticks, if its least recently
- * used session is idle past --session-timeout-ms or the table holds more
- * than --session-max-mb, it proposes KEEL.EXPIRE-SESSIONS with both
- * settings; every replica removes the same sessions at that entry, by
- * the entry's time (kv/session.c). */
-static void session_sweep(struct server *s)
-{
-	if (s->g->sweep_ticks % 100 || !s->g->r || raft_stopped(s->g->r) ||
-	    raft_role_of(s->g->r) != RAFT_LEADER)
-		return;
-	int64_t oldest = kv_session_oldest(&s->g->kv), idle;
-	bool expired = s->cfg.session_timeout_ms && oldest != INT64_MAX &&
-		       !__builtin_sub_overflow(server_now_ms(), oldest, &idle) &&
-		       idle >= (int64_t)s->cfg.session_timeout_ms;
-	if (!expired &&
-	    !(s->cfg.session_max_bytes && s->g->kv.sess_bytes > s->cfg.session_max_bytes))
-		return;
-	char t[24], b[24];
-	snprintf(t, sizeof t, "%llu", (unsigned long long)s->cfg.session_timeout_ms);
-	snprintf(b, sizeof b, "%llu", (unsigned long long)s->cfg.session_max_bytes);
-	struct resp_arg argv[3] = {{(const uint8_t *)"keel.expire-sessions", 20},
-				   {(const uint8_t *)t, strlen(t)},
-				   {(const uint8_t *)b, strlen(b)}};
-	propose_own(s, argv, 3, 0);
+	group_process(s->g);
 }
 
 /* Closes every libuv handle the server holds, each with its usual close
@@ -362,8 +40,8 @@ static void close_handles(struct server *s, bool crash)
 	clients_close_all(s);
 	if (s->peers)
 		peers_stop(s->peers);
-	replica_stop(s);
-	snapshots_stop(s, crash);
+	replica_stop(s->g);
+	snapshots_stop(s->g, crash);
 	for (uint32_t i = 0; i < s->n_listeners; i++)
 		uv_close((uv_handle_t *)&s->listeners[i], NULL);
 	if (!s->loop_handles)
@@ -391,7 +69,7 @@ static void shutdown_step(struct server *s)
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
-	requests_fail_all(s, "-ERR the node is shutting down; the request was not applied");
+	requests_fail_all(s->g, "-ERR the node is shutting down; the request was not applied");
 	close_handles(s, false);
 }
 
@@ -441,17 +119,8 @@ static void run_tick(struct server *s)
 {
 	s->tick_due = false;
 	uv_idle_stop(&s->tick_idle);
-	if (s->g->r && !raft_stopped(s->g->r) && !s->g->removed_at) {
-		raft_tick(s->g->r);
-		if (s->tick_stalled) /* a leader's followers heard nothing meanwhile */
-			raft_heartbeat_now(s->g->r);
-	}
+	group_tick(s->g, s->tick_stalled);
 	s->tick_stalled = false;
-	members_tick(s);
-	kv_rehash_some(&s->g->kv, 1000); /* finish a rehash while idle */
-	requests_tick(s);
-	expire_sweep(s);
-	session_sweep(s);
 	server_process(s);
 	shutdown_step(s);
 }
@@ -468,12 +137,12 @@ static void on_check(uv_check_t *h)
 	if (s->closed)
 		return; /* shutdown_step closed everything */
 	clients_resume(s);
-	requests_flush_writes(s);
-	requests_flush_reads(s);
+	requests_flush_writes(s->g);
+	requests_flush_reads(s->g);
 	server_process(s);
-	requests_flush_peers(s);
+	requests_flush_peers(s->g);
 	if (!s->closed) {
-		replication_pump(s); /* what this pass applied, to the replicas */
+		replication_pump(s->g); /* what this pass applied, to the replicas */
 		if (s->peers)
 			peers_flush(s->peers); /* this pass's frames, one write a peer */
 	}
@@ -493,24 +162,12 @@ static void wake_loop(void *ctx)
 static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
 	struct server *s = ctx;
-	if (!members_on_frame(s, from, kind, p, n))
+	if (!members_on_frame(s->g, from, kind, p, n))
 		return;
-	if (kind == FRAME_RAFT) {
-		struct raft_msg m;
-		if (raft_msg_decode(&m, p, n) != KEEL_OK || m.from != from) {
-			fprintf(stderr, "[%llu] bad message from peer %llu: dropped\n",
-				(unsigned long long)s->cfg.id, (unsigned long long)from);
-			return;
-		}
-		members_on_msg(s, &m);
-		if (s->g->r && !raft_stopped(s->g->r)) {
-			raft_step(s->g->r, &m);
-			members_follow_leader(s, &m);
-		}
-		raft_msg_decoded_free(&m);
-	} else {
-		requests_on_frame(s, from, kind, p, n);
-	}
+	if (kind == FRAME_RAFT)
+		group_on_raft(s->g, from, p, n);
+	else
+		requests_on_frame(s->g, from, kind, p, n);
 	server_process(s);
 }
 
@@ -641,112 +298,13 @@ static void join_start(struct server *s)
 
 /* ---- start and stop ------------------------------------------------------- */
 
-/* mkdir -p: the data folder's parents are made as needed. */
-static int make_parents(const char *dir, struct keel_errmsg *err)
-{
-	char path[IO_PATH_MAX];
-	snprintf(path, sizeof path, "%s", dir);
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		int rc = io_fs_posix()->mkdir(NULL, path);
-		*p = '/';
-		if (rc) {
-			keel_errmsg_set(err, "mkdir %.*s: %s", (int)(p - path), path,
-					keel_err_str(rc));
-			return rc;
-		}
-	}
-	return KEEL_OK;
-}
-
-static int open_storage(struct server *s, struct raft_init *in, struct keel_errmsg *err)
-{
-	int rc = make_parents(s->cfg.dir, err);
-	if (rc)
-		return rc;
-	struct storage_options o;
-	storage_options_default(&o);
-	if (s->cfg.segment_bytes)
-		o.wal.segment_bytes = s->cfg.segment_bytes;
-	rc = storage_open(io_fs_posix(), s->cfg.dir, &o, &s->g->st, err);
-	if (rc)
-		return rc;
-	const struct storage_loaded *l = storage_loaded(s->g->st);
-	in->term = l->term;
-	in->vote = l->vote;
-	if (l->has_snap) {
-		if (persist_meta_from_snap(&l->snap, &s->g->snap) ||
-		    kv_snapshot_read(&s->g->kv, l->snap_data, l->snap.size)) {
-			keel_errmsg_set(err, "%s: the snapshot does not restore", s->cfg.dir);
-			return KEEL_ECORRUPT;
-		}
-		s->g->snap_bytes.p = keel_memdup(l->snap_data, l->snap.size ? l->snap.size : 1);
-		s->g->snap_bytes.len = l->snap.size;
-		s->g->have_snap = true;
-		in->snapshot = &s->g->snap;
-	}
-	return KEEL_OK;
-}
-
-/* A Raft member: the core from what storage recovered, and its peers. */
-static int member_start(struct server *s, struct raft_init *in, struct keel_errmsg *err)
-{
-	const struct storage_loaded *l = storage_loaded(s->g->st);
-	struct raft_entry *es = keel_calloc(l->n_entries ? l->n_entries : 1, sizeof *es);
-	for (uint32_t i = 0; i < l->n_entries; i++)
-		es[i] = (struct raft_entry){l->entries[i].term, l->entries[i].index,
-					    l->entries[i].type, l->entries[i].len,
-					    (uint8_t *)l->entries[i].data};
-	in->entries = es;
-	in->n_entries = l->n_entries;
-	in->bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
-	s->g->r = raft_new(in, err);
-	if (s->g->r && raft_current_term(s->g->r) >= RAFT_TERM_MAX)
-		fprintf(stderr,
-			"[%llu] the stored term %llu is the largest a node may hold: this node "
-			"follows but cannot campaign (docs/operations.md, section 13)\n",
-			(unsigned long long)s->cfg.id,
-			(unsigned long long)raft_current_term(s->g->r));
-	keel_free(es);
-	storage_loaded_release(s->g->st);
-	if (!s->g->r)
-		return KEEL_EINVAL;
-	/* As etcd does at start: the election timer begins one tick short of
-	 * the minimum timeout, so a new or restarted cluster elects a leader
-	 * after [0, 1x) of the timeout rather than [1x, 2x), as randomized.
-	 * A node restarted beside a live leader hears from it within a
-	 * heartbeat; if it does not, its pre-vote is refused and changes no
-	 * term (the others have heard from their leader). */
-	for (uint32_t t = 1; t < in->options.election_ticks_min; t++)
-		raft_tick(s->g->r);
-	return KEEL_OK;
-}
-
 int server_start(struct server *s, struct keel_errmsg *err)
 {
 	s->started_ms = server_now_ms();
 	s->g = keel_calloc(1, sizeof *s->g);
 	s->g->node = s;
-	kv_init_dbs(&s->g->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
-		    s->cfg.databases);
-	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
-	raft_options_default(&in.options);
-	server_config_timing(&s->cfg, &in.options);
-	if (s->cfg.snapshot_entries)
-		in.options.snapshot_entries = s->cfg.snapshot_entries;
-	if (s->cfg.has_trailing)
-		in.options.trailing_entries = s->cfg.trailing_entries;
-	if (s->cfg.verbose)
-		in.options.trace = (struct trace){trace_line, s};
-	int rc = open_storage(s, &in, err);
-	if (!rc) /* before anything is applied: what failed here last time */
-		rc = poison_start(s, s->g->have_snap ? s->g->snap.index : 0, err);
+	int rc = group_open(s->g, err);
 	if (rc)
-		return rc;
-	/* a read replica (SPEC.md §5) has no core and no peers */
-	if ((rc = s->cfg.replica_of[0] ? replica_start(s, err) : member_start(s, &in, err)))
 		return rc;
 	rc = s->embed ? committer_start_manual(s->g->st, wake_loop, &s->wake, s->embed->queued,
 					       s->embed->queued_ctx, &s->com, err)
@@ -759,7 +317,7 @@ int server_start(struct server *s, struct keel_errmsg *err)
 		return rc;
 	if (s->g->r) {
 		sentinel_start(s);
-		members_sync(s);
+		members_sync(s->g);
 	}
 	if ((rc = clients_listen(s, err)))
 		return rc;
@@ -790,24 +348,8 @@ void server_stop(struct server *s)
 		return;
 	s->stopping = true;
 	/* Hand leadership to a caught-up voter first, if there is one. */
-	if (s->g->r && !raft_stopped(s->g->r) && raft_role_of(s->g->r) == RAFT_LEADER) {
-		const struct raft_config *c = raft_config_of(s->g->r);
-		raft_index best = 0;
-		raft_id to = 0;
-		for (uint32_t i = 0; i < c->n; i++) {
-			raft_index match, next;
-			raft_id id = c->members[i].id;
-			if (id != s->cfg.id && raft_config_is_voter(c, id) &&
-			    raft_progress_of(s->g->r, id, &match, &next) && match >= best) {
-				best = match;
-				to = id;
-			}
-		}
-		if (to && raft_transfer_leader(s->g->r, to) == KEEL_OK) {
-			fprintf(stderr, "[%llu] shutting down: transferring leadership to %llu\n",
-				(unsigned long long)s->cfg.id, (unsigned long long)to);
-			s->handing_over = true;
-		}
+	if (group_hand_over(s->g)) {
+		s->handing_over = true;
 		server_process(s);
 	}
 	s->stop_deadline = server_now_ms() + 1000; /* no new clients: on_connection (clients.c) */
@@ -816,22 +358,8 @@ void server_stop(struct server *s)
 /* Everything but the committer: after it has stopped or been discarded. */
 static void free_memory(struct server *s)
 {
-	storage_close(s->g->st); /* writes nothing: what it buffered is dropped */
-	s->g->st = NULL;
-	raft_free(s->g->r);
-	s->g->r = NULL;
-	replication_free(s);
-	kv_free(&s->g->kv);
-	for (uint32_t i = 0; i < s->g->n_held; i++) {
-		for (uint32_t k = 0; k < s->g->held[i].n; k++)
-			raft_msg_clone_free(&s->g->held[i].msgs[k]);
-		keel_free(s->g->held[i].msgs);
-	}
-	keel_free(s->g->held);
-	snapshots_free(s);
-	keel_free(s->g->writes);
-	keel_free(s->g->pass_writes);
-	rbuf_free(&s->g->entry);
+	group_free(s->g);
+	s->g = NULL;
 	keel_free(s->argv);
 	for (uint32_t i = 0; i < s->cap_replies; i++)
 		rbuf_free(&s->replies[i]);
@@ -842,11 +370,6 @@ static void free_memory(struct server *s)
 		rbuf_free(&s->batches[i].fwd);
 		rbuf_free(&s->batches[i].rep);
 	}
-	keel_free(s->g->reads);
-	keel_free(s->g->waiting);
-	keel_free(s->g->forwarded);
-	keel_free(s->g);
-	s->g = NULL;
 }
 
 void server_free(struct server *s)
@@ -867,7 +390,7 @@ void server_halt(struct server *s)
 
 void server_discard(struct server *s)
 {
-	requests_discard(s);
+	requests_discard(s->g);
 	committer_discard(s->com); /* what is queued is never written */
 	s->com = NULL;
 	free_memory(s);

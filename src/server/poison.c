@@ -110,8 +110,9 @@ static void on_fatal_signal(int sig)
 }
 
 /* Sets what the fatal path reads, and installs it (once a process). */
-static void install_fatal_paths(const struct server *s)
+static void install_fatal_paths(const struct group *g)
 {
+	const struct server *s = g->node;
 	snprintf(dir_path, sizeof dir_path, "%s", s->cfg.dir);
 	snprintf(failed_path, sizeof failed_path, "%s/apply-failed", s->cfg.dir);
 	snprintf(failed_tmp, sizeof failed_tmp, "%s/apply-failed.tmp", s->cfg.dir);
@@ -142,8 +143,9 @@ static void install_fatal_paths(const struct server *s)
 }
 
 /* DIR/name into out. */
-static void record_path(const struct server *s, const char *name, char *out, size_t cap)
+static void record_path(const struct group *g, const char *name, char *out, size_t cap)
 {
+	const struct server *s = g->node;
 	snprintf(out, cap, "%s/%s", s->cfg.dir, name);
 }
 
@@ -196,11 +198,12 @@ static int load(const char *path, raft_index *out, struct keel_errmsg *err)
 
 /* index + "\n" into DIR/name, durably (DIR/name.tmp, fdatasync, rename,
  * sync the folder), through io_fs_posix(). */
-static bool save(const struct server *s, const char *name, raft_index index)
+static bool save(const struct group *g, const char *name, raft_index index)
 {
+	const struct server *s = g->node;
 	const struct io_fs *fs = io_fs_posix();
 	char path[IO_PATH_MAX + 32], tmp[IO_PATH_MAX + 40], num[24];
-	record_path(s, name, path, sizeof path);
+	record_path(g, name, path, sizeof path);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	int n = snprintf(num, sizeof num, "%llu\n", (unsigned long long)index);
 	int fd;
@@ -211,20 +214,21 @@ static bool save(const struct server *s, const char *name, raft_index index)
 	return !fs->sync_dir(fs->ctx, s->cfg.dir) && ok;
 }
 
-static void retire(const struct server *s, const char *name)
+static void retire(const struct group *g, const char *name)
 {
 	char path[IO_PATH_MAX + 32];
-	record_path(s, name, path, sizeof path);
+	record_path(g, name, path, sizeof path);
 	io_fs_posix()->unlink(io_fs_posix()->ctx, path);
 }
 
 /* The records at start: those a snapshot has passed are retired. */
-static int load_records(struct server *s, raft_index snap, struct keel_errmsg *err)
+static int load_records(struct group *g, raft_index snap, struct keel_errmsg *err)
 {
-	struct poison *p = &s->g->poison;
+	struct server *s = g->node;
+	struct poison *p = &g->poison;
 	char failed[IO_PATH_MAX + 32], skip[IO_PATH_MAX + 32];
-	record_path(s, "apply-failed", failed, sizeof failed);
-	record_path(s, "skip-entry", skip, sizeof skip);
+	record_path(g, "apply-failed", failed, sizeof failed);
+	record_path(g, "skip-entry", skip, sizeof skip);
 	int rc = load(failed, &p->failed, err);
 	if (!rc)
 		rc = load(skip, &p->skip, err);
@@ -236,11 +240,11 @@ static int load_records(struct server *s, raft_index snap, struct keel_errmsg *e
 			"record removed\n",
 			(unsigned long long)s->cfg.id, failed, (unsigned long long)p->failed,
 			(unsigned long long)snap);
-		retire(s, "apply-failed");
+		retire(g, "apply-failed");
 		p->failed = 0;
 	}
 	if (p->skip && p->skip <= snap) {
-		retire(s, "skip-entry");
+		retire(g, "skip-entry");
 		p->skip = 0;
 	}
 	return KEEL_OK;
@@ -248,12 +252,13 @@ static int load_records(struct server *s, raft_index snap, struct keel_errmsg *e
 
 /* --skip-entry N: only the entry that failed here (or the one already
  * being skipped), recorded before anything is applied. */
-static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
+static int accept_skip(struct group *g, raft_index n, struct keel_errmsg *err)
 {
-	struct poison *p = &s->g->poison;
+	struct server *s = g->node;
+	struct poison *p = &g->poison;
 	char failed[IO_PATH_MAX + 32], path[IO_PATH_MAX + 32];
-	record_path(s, "apply-failed", failed, sizeof failed);
-	record_path(s, "skip-entry", path, sizeof path);
+	record_path(g, "apply-failed", failed, sizeof failed);
+	record_path(g, "skip-entry", path, sizeof path);
 	if (n == p->skip)
 		return KEEL_OK;
 	if (n != p->failed) {
@@ -271,7 +276,7 @@ static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
 					(unsigned long long)n, failed);
 		return KEEL_EINVAL;
 	}
-	if (!save(s, "skip-entry", n)) {
+	if (!save(g, "skip-entry", n)) {
 		keel_errmsg_set(err, "--skip-entry: cannot write %s", path);
 		return KEEL_EIO;
 	}
@@ -283,53 +288,56 @@ static int accept_skip(struct server *s, raft_index n, struct keel_errmsg *err)
 	return KEEL_OK;
 }
 
-int poison_start(struct server *s, raft_index snapshot_index, struct keel_errmsg *err)
+int poison_start(struct group *g, raft_index snapshot_index, struct keel_errmsg *err)
 {
-	int rc = load_records(s, snapshot_index, err);
+	struct server *s = g->node;
+	int rc = load_records(g, snapshot_index, err);
 	if (!rc && s->cfg.skip_entry)
-		rc = accept_skip(s, s->cfg.skip_entry, err);
+		rc = accept_skip(g, s->cfg.skip_entry, err);
 	if (rc)
 		return rc;
 	char failed[IO_PATH_MAX + 32];
-	record_path(s, "apply-failed", failed, sizeof failed);
-	if (s->g->poison.failed && s->g->poison.failed != s->g->poison.skip)
+	record_path(g, "apply-failed", failed, sizeof failed);
+	if (g->poison.failed && g->poison.failed != g->poison.skip)
 		fprintf(stderr,
 			"[%llu] entry %llu failed to apply when this node last ran (%s): "
 			"it is applied again\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)s->g->poison.failed,
+			(unsigned long long)s->cfg.id, (unsigned long long)g->poison.failed,
 			failed);
 	const char *key = POISON_TEST_BUILD ? getenv("KEEL_TEST_POISON_KEY") : NULL;
 	if (key && *key)
-		snprintf(s->g->poison.test_key, sizeof s->g->poison.test_key, "%s", key);
+		snprintf(g->poison.test_key, sizeof g->poison.test_key, "%s", key);
 	if (!s->embed) /* the handlers and their statics are the process's */
-		install_fatal_paths(s);
+		install_fatal_paths(g);
 	return KEEL_OK;
 }
 
-void poison_applying(const struct server *s, raft_index index)
+void poison_applying(const struct group *g, raft_index index)
 {
+	const struct server *s = g->node;
 	if (!s->embed)
 		atomic_store(&applying, index);
 }
 
-void poison_applied(struct server *s, raft_index index)
+void poison_applied(struct group *g, raft_index index)
 {
+	struct server *s = g->node;
 	if (!s->embed)
 		atomic_store(&applying, 0);
-	if (s->g->poison.failed && index >= s->g->poison.failed) {
-		retire(s, "apply-failed");
-		s->g->poison.failed = 0;
+	if (g->poison.failed && index >= g->poison.failed) {
+		retire(g, "apply-failed");
+		g->poison.failed = 0;
 	}
 }
 
-bool poison_skip(const struct server *s, raft_index index)
+bool poison_skip(const struct group *g, raft_index index)
 {
-	return s->g->poison.skip && index == s->g->poison.skip;
+	return g->poison.skip && index == g->poison.skip;
 }
 
-void poison_test_check(const struct server *s, const struct resp_arg *argv, uint32_t argc)
+void poison_test_check(const struct group *g, const struct resp_arg *argv, uint32_t argc)
 {
-	const char *key = s->g->poison.test_key;
+	const char *key = g->poison.test_key;
 	size_t n = strlen(key);
 	if (POISON_TEST_BUILD && n && argc > 1 && argv[1].len == n && !memcmp(argv[1].p, key, n))
 		keel_assert_fail("a write of KEEL_TEST_POISON_KEY (a test build's poison pill)",

@@ -41,7 +41,7 @@ struct poison {
 	char test_key[64]; /* test builds: KEEL_TEST_POISON_KEY ("": none) */
 };
 
-struct server;
+struct group;
 
 /* A record's text (what the node writes: the index in decimal, then a
  * newline) into *out: KEEL_OK only for 1 to 19 digits, with or without
@@ -53,16 +53,16 @@ int poison_record_parse(const char *buf, size_t len, raft_index *out);
  * for an embedded server: the signal handlers and what they read are the
  * process's; the records work as always). An error (with its reason in
  * err) if the setting is refused. */
-int poison_start(struct server *s, raft_index snapshot_index, struct keel_errmsg *err);
+int poison_start(struct group *g, raft_index snapshot_index, struct keel_errmsg *err);
 /* Around a command entry's application: its index while it runs (0 after).
  * poison_applied also retires the failure record once its entry is passed. */
-void poison_applying(const struct server *s, raft_index index);
-void poison_applied(struct server *s, raft_index index);
+void poison_applying(const struct group *g, raft_index index);
+void poison_applied(struct group *g, raft_index index);
 /* Whether the entry at index is the one to apply as a no-op. */
-bool poison_skip(const struct server *s, raft_index index);
+bool poison_skip(const struct group *g, raft_index index);
 /* Test builds only (a sanitizer build): a command whose first argument is
  * KEEL_TEST_POISON_KEY, set in the node's environment at start, fails to
  * apply (an assertion), as a bug would. Elsewhere, and when unset, nothing. */
-void poison_test_check(const struct server *s, const struct resp_arg *argv, uint32_t argc);
+void poison_test_check(const struct group *g, const struct resp_arg *argv, uint32_t argc);
 
 #endif

@@ -12,7 +12,7 @@
  *
  * The replica (--replica-of): no Raft core. Each batch of entries from the
  * source is applied to the keyspace exactly as a member applies it
- * (server_apply), kept in memory for replicas of its own (cascading), and
+ * (group_apply), kept in memory for replicas of its own (cascading), and
  * written to its own log by the storage thread; the source is told the
  * highest index that is durable. A snapshot from the source replaces the
  * keyspace once its checksum holds, and is installed in storage. The
@@ -34,27 +34,27 @@
 
 static uint64_t src_applied(void *ctx)
 {
-	struct server *s = ((struct client *)ctx)->s;
-	return s->g->replica ? s->g->replica->applied : raft_applied_index(s->g->r);
+	struct group *g = ((struct client *)ctx)->s->g;
+	return g->replica ? g->replica->applied : raft_applied_index(g->r);
 }
 
 static uint64_t src_first(void *ctx)
 {
-	struct server *s = ((struct client *)ctx)->s;
-	return s->g->replica ? s->g->replica->win_first : raft_first_index(s->g->r);
+	struct group *g = ((struct client *)ctx)->s->g;
+	return g->replica ? g->replica->win_first : raft_first_index(g->r);
 }
 
 static bool src_entry(void *ctx, uint64_t i, struct repl_entry *out)
 {
-	struct server *s = ((struct client *)ctx)->s;
-	if (s->g->replica) {
-		struct replica_node *r = s->g->replica;
+	struct group *g = ((struct client *)ctx)->s->g;
+	if (g->replica) {
+		struct replica_node *r = g->replica;
 		if (i < r->win_first || i - r->win_first >= r->n_win)
 			return false;
 		*out = r->win[i - r->win_first];
 		return true;
 	}
-	const struct raft_entry *e = raft_entry_at(s->g->r, i);
+	const struct raft_entry *e = raft_entry_at(g->r, i);
 	if (!e)
 		return false;
 	*out = (struct repl_entry){i, e->term, e->type, e->len, e->data};
@@ -63,24 +63,20 @@ static bool src_entry(void *ctx, uint64_t i, struct repl_entry *out)
 
 static bool src_snap_open(void *ctx, struct repl_snap *out)
 {
-	struct server *s = ((struct client *)ctx)->s;
-	if (!s->g->have_snap)
+	struct group *g = ((struct client *)ctx)->s->g;
+	struct server *s = g->node;
+	if (!g->have_snap)
 		return false;
 	char name[64], path[IO_PATH_MAX];
-	snap_name(name, sizeof name, s->g->snap.index, s->g->snap.term);
+	snap_name(name, sizeof name, g->snap.index, g->snap.term);
 	if (io_path(path, s->cfg.dir, name))
 		return false;
 	const struct io_fs *fs = io_fs_posix();
 	int fd;
 	if (fs->open(fs->ctx, path, 0, &fd))
 		return false; /* not durable under its name yet */
-	*out = (struct repl_snap){s->g->snap.index,
-				  s->g->snap.term,
-				  s->g->snap.size,
-				  s->g->snap.crc,
-				  fd,
-				  SNAP_DATA_OFF,
-				  fs};
+	*out = (struct repl_snap){
+		g->snap.index, g->snap.term, g->snap.size, g->snap.crc, fd, SNAP_DATA_OFF, fs};
 	return true;
 }
 
@@ -98,8 +94,9 @@ static const struct repl_source_ops source_ops = {
 	NULL, NULL, src_applied, src_first, src_entry, src_snap_open, src_send, src_queued,
 };
 
-static void source_end(struct server *s, struct client *c)
+static void source_end(struct group *g, struct client *c)
 {
+	struct server *s = g->node;
 	fprintf(stderr, "[%llu] replica %s (%s) dropped: %s\n", (unsigned long long)s->cfg.id,
 		c->repl->hello.name, c->addr, c->repl->error);
 	client_drop(c);
@@ -108,27 +105,27 @@ static void source_end(struct server *s, struct client *c)
 /* A replica whose stream ended keeps its claim on the log for a while, so
  * that one reconnecting after a pause or a lost connection resumes from the
  * log rather than by a snapshot. */
-void replication_detach(struct server *s, struct client *c)
+void replication_detach(struct group *g, struct client *c)
 {
 	struct repl_source *r = c->repl;
 	uint64_t need = repl_source_needs(r);
-	for (struct client **pp = &s->g->streams; *pp; pp = &(*pp)->next_stream) {
+	for (struct client **pp = &g->streams; *pp; pp = &(*pp)->next_stream) {
 		if (*pp == c) {
 			*pp = c->next_stream;
-			s->g->n_streams--;
+			g->n_streams--;
 			break;
 		}
 	}
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->g->n_repl_gone; i++)
-		if (strcmp(s->g->repl_gone[i].name, r->hello.name) != 0)
-			s->g->repl_gone[k++] = s->g->repl_gone[i];
-	s->g->n_repl_gone = k;
+	for (uint32_t i = 0; i < g->n_repl_gone; i++)
+		if (strcmp(g->repl_gone[i].name, r->hello.name) != 0)
+			g->repl_gone[k++] = g->repl_gone[i];
+	g->n_repl_gone = k;
 	if (need && k < REPL_GONE_MAX) {
-		struct repl_gone *g = &s->g->repl_gone[s->g->n_repl_gone++];
-		snprintf(g->name, sizeof g->name, "%s", r->hello.name);
-		g->need = need;
-		g->until_ms = server_now_ms() + REPL_GONE_MS;
+		struct repl_gone *rg = &g->repl_gone[g->n_repl_gone++];
+		snprintf(rg->name, sizeof rg->name, "%s", r->hello.name);
+		rg->need = need;
+		rg->until_ms = server_now_ms() + REPL_GONE_MS;
 	}
 	repl_source_free(r);
 	keel_free(r);
@@ -137,9 +134,10 @@ void replication_detach(struct server *s, struct client *c)
 
 /* The lowest index a replica within the lag still needs, or keep. A need
  * the log no longer reaches is no claim: that replica gets a snapshot. */
-static uint64_t lowest(const struct server *s, uint64_t keep, uint64_t need, uint64_t applied,
+static uint64_t lowest(const struct group *g, uint64_t keep, uint64_t need, uint64_t applied,
 		       uint64_t first)
 {
+	const struct server *s = g->node;
 	if (need && need >= first &&
 	    applied - (need < applied ? need : applied) <= s->cfg.replica_max_lag &&
 	    (!keep || need < keep))
@@ -147,9 +145,10 @@ static uint64_t lowest(const struct server *s, uint64_t keep, uint64_t need, uin
 	return keep;
 }
 
-void replication_attach(struct server *s, struct client *c, struct creq *q,
+void replication_attach(struct group *g, struct client *c, struct creq *q,
 			const struct resp_arg *argv, uint32_t argc)
 {
+	struct server *s = g->node;
 	struct repl_hello h;
 	char why[160];
 	if (c->repl || repl_hello_parse(&h, argv + 1, argc - 1, why, sizeof why) != KEEL_OK) {
@@ -159,7 +158,7 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 	}
 	struct repl_source_ops ops = source_ops;
 	ops.ctx = c;
-	ops.cache = s->g->repl_cache;
+	ops.cache = g->repl_cache;
 	c->repl = keel_calloc(1, sizeof *c->repl);
 	bool ok = repl_source_start(c->repl, &ops, &h, s->cfg.id, server_now_ms());
 	creq_finish(s, q); /* no RESP reply: the frames have begun */
@@ -172,9 +171,9 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 		client_drop(c);
 		return;
 	}
-	c->next_stream = s->g->streams;
-	s->g->streams = c;
-	s->g->n_streams++;
+	c->next_stream = g->streams;
+	g->streams = c;
+	g->n_streams++;
 	if (c->repl->phase == REPL_SRC_SNAPSHOT)
 		fprintf(stderr,
 			"[%llu] replica %s (%s) attached: catching up by the snapshot at %llu "
@@ -186,53 +185,49 @@ void replication_attach(struct server *s, struct client *c, struct creq *q,
 		fprintf(stderr, "[%llu] replica %s (%s) attached: from the log at %llu\n",
 			(unsigned long long)s->cfg.id, h.name, c->addr,
 			(unsigned long long)c->repl->next);
-	replication_pump(s);
+	replication_pump(g);
 }
 
-void replication_recv(struct server *s, struct client *c, const uint8_t *p, size_t n)
+void replication_recv(struct group *g, struct client *c, const uint8_t *p, size_t n)
 {
 	if (c->closing)
 		return;
 	if (!repl_source_recv(c->repl, p, n, server_now_ms()))
-		source_end(s, c);
+		source_end(g, c);
 }
 
-void replication_pump(struct server *s)
+void replication_pump(struct group *g)
 {
 	uint64_t keep = 0;
 	int64_t now = server_now_ms();
-	for (struct client *c = s->g->streams; c; c = c->next_stream) {
+	for (struct client *c = g->streams; c; c = c->next_stream) {
 		if (c->closing)
 			continue;
-		if (s->g->removed_at) { /* it applies nothing more: the replica moves on */
+		if (g->removed_at) { /* it applies nothing more: the replica moves on */
 			repl_source_end(c->repl, "this node was removed from the cluster");
-			source_end(s, c);
+			source_end(g, c);
 			continue;
 		}
 		if (!repl_source_pump(c->repl, now)) {
-			source_end(s, c);
+			source_end(g, c);
 			continue;
 		}
-		keep = lowest(s, keep, repl_source_needs(c->repl), src_applied(c), src_first(c));
+		keep = lowest(g, keep, repl_source_needs(c->repl), src_applied(c), src_first(c));
 	}
-	uint64_t applied = s->g->replica ? s->g->replica->applied
-			   : s->g->r	 ? raft_applied_index(s->g->r)
-					 : 0;
-	uint64_t first = s->g->replica ? s->g->replica->win_first
-			 : s->g->r     ? raft_first_index(s->g->r)
-				       : 0;
+	uint64_t applied = g->replica ? g->replica->applied : g->r ? raft_applied_index(g->r) : 0;
+	uint64_t first = g->replica ? g->replica->win_first : g->r ? raft_first_index(g->r) : 0;
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->g->n_repl_gone; i++) {
-		if (now >= s->g->repl_gone[i].until_ms)
+	for (uint32_t i = 0; i < g->n_repl_gone; i++) {
+		if (now >= g->repl_gone[i].until_ms)
 			continue;
-		keep = lowest(s, keep, s->g->repl_gone[i].need, applied, first);
-		s->g->repl_gone[k++] = s->g->repl_gone[i];
+		keep = lowest(g, keep, g->repl_gone[i].need, applied, first);
+		g->repl_gone[k++] = g->repl_gone[i];
 	}
-	s->g->n_repl_gone = k;
-	if (s->g->r)
-		raft_keep_log_from(s->g->r, keep);
-	else if (s->g->replica)
-		s->g->replica->keep_from = keep;
+	g->n_repl_gone = k;
+	if (g->r)
+		raft_keep_log_from(g->r, keep);
+	else if (g->replica)
+		g->replica->keep_from = keep;
 }
 
 static const char *source_state(const struct repl_source *r)
@@ -240,12 +235,12 @@ static const char *source_state(const struct repl_source *r)
 	return r->phase == REPL_SRC_SNAPSHOT ? "catchup" : "streaming";
 }
 
-static void info_streams(struct server *s, struct rbuf *o)
+static void info_streams(struct group *g, struct rbuf *o)
 {
 	char line[512];
 	uint32_t i = 0;
 	int64_t now = server_now_ms();
-	for (struct client *c = s->g->streams; c; c = c->next_stream) {
+	for (struct client *c = g->streams; c; c = c->next_stream) {
 		if (c->closing)
 			continue;
 		struct repl_source *r = c->repl;
@@ -268,22 +263,23 @@ static const char *follow_state(const struct repl_follow *f)
 	return f->state == REPL_IDLE ? "down" : names[f->state];
 }
 
-void replication_info(struct server *s, struct rbuf *o)
+void replication_info(struct group *g, struct rbuf *o)
 {
+	struct server *s = g->node;
 	char line[1536];
-	uint32_t n = s->g->n_streams;
-	if (!s->g->replica) {
-		bool leader = s->g->r && raft_role_of(s->g->r) == RAFT_LEADER;
+	uint32_t n = g->n_streams;
+	if (!g->replica) {
+		bool leader = g->r && raft_role_of(g->r) == RAFT_LEADER;
 		snprintf(line, sizeof line,
 			 "# Replication\r\nrole:%s\r\nconnected_slaves:0\r\n"
 			 "keel_read_replicas:%u\r\nkeel_replica_max_lag:%" PRIu64 "\r\n",
 			 leader ? "master" : "slave", n, s->cfg.replica_max_lag);
 		rbuf_puts(o, line);
-		info_streams(s, o);
+		info_streams(g, o);
 		rbuf_puts(o, "\r\n");
 		return;
 	}
-	struct replica_node *r = s->g->replica;
+	struct replica_node *r = g->replica;
 	struct repl_follow *f = &r->follow;
 	int64_t lag_ms;
 	uint64_t lag = repl_follow_lag(f, &lag_ms);
@@ -307,7 +303,7 @@ void replication_info(struct server *s, struct rbuf *o)
 		 f->stats.connects, f->stats.gaps, f->stats.snapshots, f->stats.entries,
 		 f->stats.bytes_in, f->last_error, n);
 	rbuf_puts(o, line);
-	info_streams(s, o);
+	info_streams(g, o);
 	rbuf_puts(o, "\r\n");
 }
 
@@ -349,27 +345,27 @@ static void ack_when_durable(struct replica_node *r, uint64_t seq, uint64_t inde
 	r->acks[r->n_acks++].index = index;
 }
 
-static void apply_one(struct server *s, const struct repl_entry *e)
+static void apply_one(struct group *g, const struct repl_entry *e)
 {
 	struct raft_entry re = {e->term, e->index, e->type, e->len, (uint8_t *)e->data};
-	server_apply(s, &re);
-	s->g->replica->applied = e->index;
-	s->g->replica->empty = false;
+	group_apply(g, &re);
+	g->replica->applied = e->index;
+	g->replica->empty = false;
 }
 
 static uint64_t rep_received(void *ctx)
 {
-	return ((struct server *)ctx)->g->replica->received;
+	return ((struct group *)ctx)->replica->received;
 }
 
 static bool rep_empty(void *ctx)
 {
-	return ((struct server *)ctx)->g->replica->empty;
+	return ((struct group *)ctx)->replica->empty;
 }
 
 static uint64_t rep_durable(void *ctx)
 {
-	return ((struct server *)ctx)->g->replica->durable;
+	return ((struct group *)ctx)->replica->durable;
 }
 
 /* Entries received are written to storage at once (the storage thread's
@@ -378,8 +374,9 @@ static uint64_t rep_durable(void *ctx)
  * crash, so its reads never go back in time, even across restarts. */
 static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
 {
-	struct server *s = ctx;
-	struct replica_node *r = s->g->replica;
+	struct group *g = ctx;
+	struct server *s = g->node;
+	struct replica_node *r = g->replica;
 	struct wal_entry *we = keel_calloc(n, sizeof *we);
 	struct storage_batch b = {0};
 	for (uint32_t i = 0; i < n; i++) {
@@ -401,29 +398,30 @@ static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
 
 /* Applies what is durable; a snapshot installed takes the keyspace's place
  * once its install is durable. */
-static void apply_durable(struct server *s)
+static void apply_durable(struct group *g)
 {
-	struct replica_node *r = s->g->replica;
+	struct server *s = g->node;
+	struct replica_node *r = g->replica;
 	if (r->staged_index && r->durable >= r->staged_index) {
-		kv_free(&s->g->kv);
-		s->g->kv = r->staged;
+		kv_free(&g->kv);
+		g->kv = r->staged;
 		r->applied = r->staged_index;
 		r->staged_index = 0;
-		s->g->last_entry_time = 0;
+		g->last_entry_time = 0;
 	}
 	if (r->staged_index)
 		return;
 	uint64_t n = 0;
 	while (r->applied < r->durable && r->applied + 1 >= r->win_first &&
 	       r->applied + 1 - r->win_first < r->n_win) {
-		apply_one(s, &r->win[r->applied + 1 - r->win_first]);
+		apply_one(g, &r->win[r->applied + 1 - r->win_first]);
 		n++;
 	}
 	r->since_snap += n;
 	uint64_t every = s->cfg.snapshot_entries ? s->cfg.snapshot_entries : 100000;
-	if (r->since_snap >= every && !snapshots_busy(s) && !s->stopping) {
+	if (r->since_snap >= every && !snapshots_busy(g) && !s->stopping) {
 		r->since_snap = 0;
-		snapshots_want(s, r->applied);
+		snapshots_want(g, r->applied);
 	}
 }
 
@@ -441,11 +439,11 @@ static void meta_of(const struct repl_accept *a, struct raft_snapshot_meta *m)
  * replaces the one reads see once the whole snapshot has checked. */
 static void rep_snap_begin(void *ctx, const struct repl_accept *a)
 {
-	struct server *s = ctx;
-	struct replica_node *r = s->g->replica;
+	struct group *g = ctx;
+	struct replica_node *r = g->replica;
 	if (r->restoring)
 		kv_restore_free(&r->restore); /* an earlier catch-up, cut */
-	kv_restore_init(&r->restore, s->g->kv.rand_state ^ a->snap_index);
+	kv_restore_init(&r->restore, g->kv.rand_state ^ a->snap_index);
 	r->restoring = true;
 	r->incoming = *a;
 	r->snap_crc = 0;
@@ -454,8 +452,9 @@ static void rep_snap_begin(void *ctx, const struct repl_accept *a)
 
 static void rep_snap_chunk(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 {
-	struct server *s = ctx;
-	struct replica_node *r = s->g->replica;
+	struct group *g = ctx;
+	struct server *s = g->node;
+	struct replica_node *r = g->replica;
 	struct raft_snapshot_meta rm;
 	struct snap_meta m;
 	meta_of(&r->incoming, &rm);
@@ -470,8 +469,9 @@ static void rep_snap_chunk(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 
 static bool rep_snap_done(void *ctx)
 {
-	struct server *s = ctx;
-	struct replica_node *r = s->g->replica;
+	struct group *g = ctx;
+	struct server *s = g->node;
+	struct replica_node *r = g->replica;
 	const struct repl_accept *a = &r->incoming;
 	int64_t t0 = server_now_ms();
 	r->restoring = false;
@@ -479,7 +479,7 @@ static bool rep_snap_done(void *ctx)
 		kv_free(&r->staged);
 		r->staged_index = 0;
 	}
-	kv_init_dbs(&r->staged, s->g->kv.rand_state ^ a->snap_index, s->cfg.databases);
+	kv_init_dbs(&r->staged, g->kv.rand_state ^ a->snap_index, s->cfg.databases);
 	if (r->snap_crc != a->snap_crc || kv_restore_finish(&r->restore, &r->staged) != KEEL_OK) {
 		kv_free(&r->staged);
 		if (r->snap_crc == a->snap_crc) {
@@ -507,8 +507,8 @@ static bool rep_snap_done(void *ctx)
 	}
 	b.term = r->term;
 	ack_when_durable(r, committer_submit(s->com, &b), a->snap_index);
-	s->g->snap = rm;
-	s->g->have_snap = true;
+	g->snap = rm;
+	g->have_snap = true;
 	r->staged_index = a->snap_index; /* in place once durable (apply_durable) */
 	r->received = a->snap_index;
 	r->empty = false;
@@ -527,7 +527,8 @@ static bool rep_snap_done(void *ctx)
 
 static void rep_log(void *ctx, const char *line)
 {
-	struct server *s = ctx;
+	struct group *g = ctx;
+	struct server *s = g->node;
 	fprintf(stderr, "[%llu] %s\n", (unsigned long long)s->cfg.id, line);
 }
 
@@ -536,25 +537,26 @@ static const struct repl_follow_ops follow_ops = {
 	rep_snap_begin, rep_snap_chunk, rep_snap_done, rep_log,
 };
 
-int replica_start(struct server *s, struct keel_errmsg *err)
+int replica_start(struct group *g, struct keel_errmsg *err)
 {
+	struct server *s = g->node;
 	struct replica_node *r = keel_calloc(1, sizeof *r);
-	s->g->replica = r;
-	const struct storage_loaded *l = storage_loaded(s->g->st);
+	g->replica = r;
+	const struct storage_loaded *l = storage_loaded(g->st);
 	r->term = l->term;
 	r->empty = !l->has_snap && !l->n_entries;
-	r->applied = s->g->have_snap ? s->g->snap.index : 0;
+	r->applied = g->have_snap ? g->snap.index : 0;
 	r->win_first = r->applied + 1;
 	for (uint32_t i = 0; i < l->n_entries; i++) {
 		const struct wal_entry *w = &l->entries[i];
 		struct repl_entry e = {w->index, w->term, w->type, w->len, w->data};
 		win_push(r, &e);
-		apply_one(s, &e);
+		apply_one(g, &e);
 	}
 	r->durable = r->received = r->applied;
 	/* what its log holds above its snapshot counts toward the next one */
-	r->since_snap = r->applied - (s->g->have_snap ? s->g->snap.index : 0);
-	storage_loaded_release(s->g->st);
+	r->since_snap = r->applied - (g->have_snap ? g->snap.index : 0);
+	storage_loaded_release(g->st);
 	/* what its source calls it (INFO replication, the log it keeps for
 	 * it): its client address, after its id if it was given one */
 	char name[128];
@@ -566,34 +568,35 @@ int replica_start(struct server *s, struct keel_errmsg *err)
 	fprintf(stderr, "[%llu] read replica of %s: recovered to index %llu\n",
 		(unsigned long long)s->cfg.id, s->cfg.replica_of, (unsigned long long)r->applied);
 	struct repl_follow_ops ops = follow_ops;
-	ops.ctx = s;
+	ops.ctx = g;
 	return repl_follow_start(&r->follow, s->loop, &ops, s->cfg.replica_of, s->cfg.bind, name,
 				 s->cfg.replica_zstd, err);
 }
 
-void replica_process(struct server *s)
+void replica_process(struct group *g)
 {
-	struct replica_node *r = s->g->replica;
+	struct replica_node *r = g->replica;
 	uint32_t k = 0;
-	while (k < r->n_acks && r->acks[k].seq <= s->g->durable_seq)
+	while (k < r->n_acks && r->acks[k].seq <= g->durable_seq)
 		r->durable = r->acks[k++].index;
 	if (k) {
 		memmove(r->acks, r->acks + k, (r->n_acks - k) * sizeof *r->acks);
 		r->n_acks -= k;
 	}
-	apply_durable(s);
-	snapshots_check(s);
+	apply_durable(g);
+	snapshots_check(g);
 	repl_follow_poke(&r->follow);
 }
 
-bool replica_snapshot_taken(struct server *s)
+bool replica_snapshot_taken(struct group *g)
 {
-	struct replica_node *r = s->g->replica;
-	if (s->g->have_snap && s->g->taking.index <= s->g->snap.index)
+	struct server *s = g->node;
+	struct replica_node *r = g->replica;
+	if (g->have_snap && g->taking.index <= g->snap.index)
 		return false; /* a snapshot from the source overtook it */
 	/* entries kept below the snapshot, as members keep them for followers */
 	uint64_t trailing = s->cfg.has_trailing ? s->cfg.trailing_entries : 5000;
-	uint64_t below = s->g->taking.index + 1 > trailing ? s->g->taking.index + 1 - trailing : 1;
+	uint64_t below = g->taking.index + 1 > trailing ? g->taking.index + 1 - trailing : 1;
 	if (r->keep_from && below > r->keep_from)
 		below = r->keep_from;
 	if (below > r->win_first) {
@@ -604,33 +607,34 @@ bool replica_snapshot_taken(struct server *s)
 	return true;
 }
 
-uint64_t replica_term_at(const struct server *s, uint64_t index)
+uint64_t replica_term_at(const struct group *g, uint64_t index)
 {
-	const struct replica_node *r = s->g->replica;
+	const struct replica_node *r = g->replica;
 	if (index >= r->win_first && index - r->win_first < r->n_win)
 		return r->win[index - r->win_first].term;
-	return s->g->have_snap && s->g->snap.index == index ? s->g->snap.term : 0;
+	return g->have_snap && g->snap.index == index ? g->snap.term : 0;
 }
 
-void replica_info_raft(struct server *s, struct rbuf *o)
+void replica_info_raft(struct group *g, struct rbuf *o)
 {
+	struct server *s = g->node;
 	char line[256];
 	snprintf(line, sizeof line,
 		 "# Raft\r\nraft_role:replica\r\nraft_node_id:%llu\r\nraft_applied_index:%llu\r\n",
-		 (unsigned long long)s->cfg.id, (unsigned long long)s->g->replica->applied);
+		 (unsigned long long)s->cfg.id, (unsigned long long)g->replica->applied);
 	rbuf_puts(o, line);
 }
 
-void replica_stop(struct server *s)
+void replica_stop(struct group *g)
 {
-	if (!s->g->replica)
+	if (!g->replica)
 		return;
-	repl_follow_stop(&s->g->replica->follow);
+	repl_follow_stop(&g->replica->follow);
 }
 
-static void replica_free(struct server *s)
+static void replica_free(struct group *g)
 {
-	struct replica_node *r = s->g->replica;
+	struct replica_node *r = g->replica;
 	if (!r)
 		return;
 	win_trim(r, UINT64_MAX);
@@ -641,12 +645,12 @@ static void replica_free(struct server *s)
 	keel_free(r->win);
 	keel_free(r->acks);
 	keel_free(r);
-	s->g->replica = NULL;
+	g->replica = NULL;
 }
 
-void replication_free(struct server *s)
+void replication_free(struct group *g)
 {
 	for (int i = 0; i < 2; i++)
-		rbuf_free(&s->g->repl_cache[i].frame);
-	replica_free(s);
+		rbuf_free(&g->repl_cache[i].frame);
+	replica_free(g);
 }

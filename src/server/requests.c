@@ -73,8 +73,9 @@ static void settle(struct creq *q)
 	rbuf_puts(&q->reply, ERR_SENT_TIMEOUT "\r\n");
 }
 
-static void finish_with(struct server *s, struct creq *q, const char *line)
+static void finish_with(struct group *g, struct creq *q, const char *line)
 {
+	struct server *s = g->node;
 	if (q->done) /* a read run before a write, still on a list until the pass ends */
 		return;
 	q->reply.len = 0;
@@ -110,25 +111,27 @@ static struct pending *pending_push(struct pending **v, uint32_t *n, uint32_t *c
 
 /* The writes of one loop pass become one log entry (requests_flush_writes):
  * one record on disk, one append to each follower for all of them. */
-static bool propose(struct server *s, struct creq *q)
+static bool propose(struct group *g, struct creq *q)
 {
-	if (s->g->n_pass_writes && s->g->pass_bytes + q->cmd.len > PASS_BYTES_MAX)
-		requests_flush_writes(s); /* an entry never outgrows its limit */
-	push(&s->g->pass_writes, &s->g->n_pass_writes, &s->g->cap_pass_writes, q);
-	s->g->pass_bytes += q->cmd.len;
+	struct server *s = g->node;
+	if (g->n_pass_writes && g->pass_bytes + q->cmd.len > PASS_BYTES_MAX)
+		requests_flush_writes(g); /* an entry never outgrows its limit */
+	push(&g->pass_writes, &g->n_pass_writes, &g->cap_pass_writes, q);
+	g->pass_bytes += q->cmd.len;
 	s->stats.writes++;
 	return true;
 }
 
-void requests_flush_writes(struct server *s)
+void requests_flush_writes(struct group *g)
 {
-	uint32_t n = s->g->n_pass_writes;
+	struct server *s = g->node;
+	uint32_t n = g->n_pass_writes;
 	if (!n)
 		return;
-	struct creq **v = s->g->pass_writes;
-	s->g->n_pass_writes = 0;
-	s->g->pass_bytes = 0;
-	struct rbuf *e = &s->g->entry;
+	struct creq **v = g->pass_writes;
+	g->n_pass_writes = 0;
+	g->pass_bytes = 0;
+	struct rbuf *e = &g->entry;
 	e->len = 0;
 	/* the leader stamps its time: every replica applies with it; each
 	 * request's bytes already carry its session, sequence and commands */
@@ -137,20 +140,20 @@ void requests_flush_writes(struct server *s)
 		rbuf_put(e, v[i]->cmd.p, v[i]->cmd.len);
 	raft_index index = 0;
 	raft_term term = 0;
-	int rc = s->g->r && !raft_stopped(s->g->r)
-			 ? raft_propose(s->g->r, e->p, (uint32_t)e->len, &index, &term)
+	int rc = g->r && !raft_stopped(g->r)
+			 ? raft_propose(g->r, e->p, (uint32_t)e->len, &index, &term)
 			 : KEEL_ESTOPPED;
 	if (e->cap > (8u << 20))
 		rbuf_free(e);
 	for (uint32_t i = 0; i < n; i++) {
 		if (rc != KEEL_OK) { /* no longer the leader: they wait for one */
-			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, v[i]);
+			push(&g->waiting, &g->n_waiting, &g->cap_waiting, v[i]);
 			continue;
 		}
 		v[i]->sends++;
 		if (v[i]->client)
 			v[i]->client->sent_write = true;
-		struct pending *p = pending_push(&s->g->writes, &s->g->n_writes, &s->g->cap_writes);
+		struct pending *p = pending_push(&g->writes, &g->n_writes, &g->cap_writes);
 		p->req = v[i];
 		p->index = index;
 		p->term = term;
@@ -161,44 +164,44 @@ void requests_flush_writes(struct server *s)
 /* Reads that arrive in one pass of the event loop share one read index:
  * the batch is asked for when the pass ends (requests_flush_reads), so
  * every read in it arrived before its leadership confirmation began. */
-static bool start_read(struct server *s, struct creq *q)
+static bool start_read(struct group *g, struct creq *q)
 {
-	if (!s->g->read_batch_open) {
-		s->g->read_batch_id = ++s->g->next_read_id;
-		s->g->read_batch_open = true;
+	struct server *s = g->node;
+	if (!g->read_batch_open) {
+		g->read_batch_id = ++g->next_read_id;
+		g->read_batch_open = true;
 	}
-	struct pending *p = pending_push(&s->g->reads, &s->g->n_reads, &s->g->cap_reads);
+	struct pending *p = pending_push(&g->reads, &g->n_reads, &g->cap_reads);
 	p->req = q;
 	q->index_known = false;
-	p->read_id = s->g->read_batch_id;
+	p->read_id = g->read_batch_id;
 	p->asked_ms = server_now_ms();
 	s->stats.reads++;
 	return true;
 }
 
-void requests_flush_reads(struct server *s)
+void requests_flush_reads(struct group *g)
 {
-	if (!s->g->read_batch_open)
+	if (!g->read_batch_open)
 		return;
-	s->g->read_batch_open = false;
-	if (s->g->r && !raft_stopped(s->g->r) &&
-	    raft_read_index(s->g->r, s->g->read_batch_id) == KEEL_OK)
+	g->read_batch_open = false;
+	if (g->r && !raft_stopped(g->r) && raft_read_index(g->r, g->read_batch_id) == KEEL_OK)
 		return;
 	/* no leader to ask: the batch waits and asks again later */
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->g->n_reads; i++) {
-		if (s->g->reads[i].read_id == s->g->read_batch_id)
-			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting,
-			     s->g->reads[i].req);
+	for (uint32_t i = 0; i < g->n_reads; i++) {
+		if (g->reads[i].read_id == g->read_batch_id)
+			push(&g->waiting, &g->n_waiting, &g->cap_waiting, g->reads[i].req);
 		else
-			s->g->reads[k++] = s->g->reads[i];
+			g->reads[k++] = g->reads[i];
 	}
-	s->g->n_reads = k;
+	g->n_reads = k;
 }
 
 /* Runs a confirmed read on this node's keyspace, with this node's clock. */
-static void run_read(struct server *s, struct creq *q)
+static void run_read(struct group *g, struct creq *q)
 {
+	struct server *s = g->node;
 	uint32_t argc;
 	q->reply.len = 0;
 	if (q->client && client_output_full(q->client)) {
@@ -210,7 +213,7 @@ static void run_read(struct server *s, struct creq *q)
 		creq_finish(s, q);
 		return;
 	}
-	struct kv_ctx c = {.kv = &s->g->kv,
+	struct kv_ctx c = {.kv = &g->kv,
 			   .argv = s->argv,
 			   .argc = argc,
 			   .out = &q->reply,
@@ -225,27 +228,27 @@ static void run_read(struct server *s, struct creq *q)
 /* ---- one connection, one order ------------------------------------------- */
 
 /* q (a read or a deferred command) is run by client_step, in order. */
-static void order_track(struct server *s, struct creq *q)
+static void order_track(struct group *g, struct creq *q)
 {
 	struct client *c = q->client;
 	q->ordered = true;
 	c->n_ordered++;
 	if (c->in_order_list)
 		return;
-	if (s->g->n_order_clients == s->g->cap_order_clients) {
-		s->g->cap_order_clients =
-			s->g->cap_order_clients ? s->g->cap_order_clients * 2 : 16;
-		s->g->order_clients = keel_realloc(
-			s->g->order_clients, s->g->cap_order_clients * sizeof *s->g->order_clients);
+	if (g->n_order_clients == g->cap_order_clients) {
+		g->cap_order_clients = g->cap_order_clients ? g->cap_order_clients * 2 : 16;
+		g->order_clients = keel_realloc(g->order_clients,
+						g->cap_order_clients * sizeof *g->order_clients);
 	}
-	s->g->order_clients[s->g->n_order_clients++] = c;
+	g->order_clients[g->n_order_clients++] = c;
 	c->in_order_list = true;
 }
 
 /* A server command runs with the protocol its connection had when it was
  * sent, on arguments of its own (a read run meanwhile reuses s->argv). */
-static void run_deferred(struct server *s, struct client *c, struct creq *q)
+static void run_deferred(struct group *g, struct client *c, struct creq *q)
 {
+	struct server *s = g->node;
 	struct resp_arg *argv = NULL;
 	uint32_t cap = 0, argc;
 	q->deferred = false;
@@ -262,10 +265,10 @@ static void run_deferred(struct server *s, struct client *c, struct creq *q)
 	keel_free(argv);
 }
 
-bool requests_defer(struct server *s, struct client *c, struct creq *q,
-		    const struct resp_arg *argv, uint32_t argc)
+bool requests_defer(struct group *g, struct client *c, struct creq *q, const struct resp_arg *argv,
+		    uint32_t argc)
 {
-	if (s->g->replica)
+	if (g->replica)
 		return false;
 	struct creq *p = c->head;
 	while (p != q && p->done)
@@ -274,7 +277,7 @@ bool requests_defer(struct server *s, struct client *c, struct creq *q,
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->deferred = true;
-	order_track(s, q);
+	order_track(g, q);
 	return true;
 }
 
@@ -285,8 +288,9 @@ bool requests_defer(struct server *s, struct client *c, struct creq *q,
  * has had more peers over its life than RAFT_MEMBERS_MAX (members
  * replaced) still reaches every one; NULL only if that many peers each
  * have frames in one pass. */
-struct peer_batch *peer_batch_of(struct server *s, uint64_t id)
+struct peer_batch *peer_batch_of(struct group *g, uint64_t id)
 {
+	struct server *s = g->node;
 	struct peer_batch *idle = NULL;
 	for (uint32_t i = 0; i < s->n_batches; i++)
 		if (s->batches[i].id == id)
@@ -305,13 +309,14 @@ struct peer_batch *peer_batch_of(struct server *s, uint64_t id)
 
 /* A write for the leader joins this pass's FORWARD frame to it. Record:
  * u64 id, u8 is_read, u32 n_cmds, u32 length, the request's bytes. */
-static bool forward(struct server *s, struct creq *q, raft_id leader)
+static bool forward(struct group *g, struct creq *q, raft_id leader)
 {
-	struct peer_batch *b = peer_batch_of(s, leader);
+	struct server *s = g->node;
+	struct peer_batch *b = peer_batch_of(g, leader);
 	if (!b || !peers_connected(s->peers, leader))
 		return false;
 	if (!q->fwd_id) /* kept when sent again: a reply to either copy answers it */
-		q->fwd_id = ++s->g->next_fwd_id;
+		q->fwd_id = ++g->next_fwd_id;
 	rbuf_put_u64(&b->fwd, q->fwd_id);
 	rbuf_put(&b->fwd, &(uint8_t){q->admin ? 2 : q->is_read}, 1);
 	rbuf_put_u32(&b->fwd, q->n_cmds);
@@ -322,13 +327,14 @@ static bool forward(struct server *s, struct creq *q, raft_id leader)
 	q->sends++;
 	if (q->client)
 		q->client->sent_write = true;
-	push(&s->g->forwarded, &s->g->n_forwarded, &s->g->cap_forwarded, q);
+	push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;
 }
 
-void requests_flush_peers(struct server *s)
+void requests_flush_peers(struct group *g)
 {
+	struct server *s = g->node;
 	for (uint32_t i = 0; i < s->n_batches; i++) {
 		struct peer_batch *b = &s->batches[i];
 		/* a frame that cannot go is lost: the requests are sent again */
@@ -341,42 +347,44 @@ void requests_flush_peers(struct server *s)
 }
 
 /* Tries to move a request on; false if it must wait (no leader). */
-static bool advance(struct server *s, struct creq *q)
+static bool advance(struct group *g, struct creq *q)
 {
-	if (!s->g->r || raft_stopped(s->g->r)) {
-		finish_with(s, q, q->is_read ? ERR_STOPPED : ERR_STOPPED_WRITE);
+	struct server *s = g->node;
+	if (!g->r || raft_stopped(g->r)) {
+		finish_with(g, q, q->is_read ? ERR_STOPPED : ERR_STOPPED_WRITE);
 		return true;
 	}
 	if (q->is_read)
-		return start_read(s, q);
-	raft_id leader = raft_leader_of(s->g->r);
+		return start_read(g, q);
+	raft_id leader = raft_leader_of(g->r);
 	if (leader == s->cfg.id)
-		return propose(s, q);
+		return propose(g, q);
 	if (leader != RAFT_ID_NONE && !q->fwd_peer)
-		return forward(s, q, leader);
+		return forward(g, q, leader);
 	return false;
 }
 
-void request_submit(struct server *s, struct creq *q, bool is_read)
+void request_submit(struct group *g, struct creq *q, bool is_read)
 {
+	struct server *s = g->node;
 	/* checked here, on the node the client talks to: 64 bytes for the
 	 * entry's own header */
 	if (!is_read && (q->oversize || q->cmd.len + 64 > RAFT_ENTRY_BYTES_MAX)) {
-		finish_with(s, q,
+		finish_with(g, q,
 			    "-ERR the request is larger than a log entry may be (64 MiB); "
 			    "not applied");
 		return;
 	}
-	if (s->g->replica) { /* a read replica: its own keyspace, stale by its lag */
+	if (g->replica) { /* a read replica: its own keyspace, stale by its lag */
 		q->is_read = is_read;
 		if (is_read)
-			run_read(s, q);
+			run_read(g, q);
 		else
-			finish_with(s, q, "-READONLY You can't write against a read only replica.");
+			finish_with(g, q, "-READONLY You can't write against a read only replica.");
 		return;
 	}
-	if (s->g->removed_at) {
-		finish_with(s, q,
+	if (g->removed_at) {
+		finish_with(g, q,
 			    "-REMOVED this node was removed from the cluster; the request "
 			    "was not applied");
 		return;
@@ -384,26 +392,27 @@ void request_submit(struct server *s, struct creq *q, bool is_read)
 	q->is_read = is_read;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
 	if (is_read && q->client)
-		order_track(s, q);
-	if (!advance(s, q))
-		push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, q);
+		order_track(g, q);
+	if (!advance(g, q))
+		push(&g->waiting, &g->n_waiting, &g->cap_waiting, q);
 }
 
 /* ---- outcomes ---------------------------------------------------------------- */
 
-void requests_on_applied(struct server *s, const struct raft_entry *e, struct rbuf *replies,
+void requests_on_applied(struct group *g, const struct raft_entry *e, struct rbuf *replies,
 			 uint32_t n_replies)
 {
+	struct server *s = g->node;
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->g->n_writes; i++) {
-		struct pending *p = &s->g->writes[i];
+	for (uint32_t i = 0; i < g->n_writes; i++) {
+		struct pending *p = &g->writes[i];
 		if (p->index != e->index) {
-			s->g->writes[k++] = *p;
+			g->writes[k++] = *p;
 			continue;
 		}
 		struct creq *q = p->req;
 		if (p->term != e->term || !replies || p->cmd_first >= n_replies) {
-			finish_with(s, q, ERR_LOST_LEADER); /* another entry took its place */
+			finish_with(g, q, ERR_LOST_LEADER); /* another entry took its place */
 			continue;
 		}
 		q->reply.len = 0;
@@ -411,26 +420,26 @@ void requests_on_applied(struct server *s, const struct raft_entry *e, struct rb
 		q->applied_at = e->index;
 		creq_finish(s, q);
 	}
-	s->g->n_writes = k;
+	g->n_writes = k;
 }
 
-void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
+void requests_on_reads(struct group *g, const struct raft_read *rd, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t k = 0;
-		for (uint32_t j = 0; j < s->g->n_reads; j++) {
-			struct pending *p = &s->g->reads[j];
+		for (uint32_t j = 0; j < g->n_reads; j++) {
+			struct pending *p = &g->reads[j];
 			if (p->read_id != rd[i].req_id) {
-				s->g->reads[k++] = *p;
+				g->reads[k++] = *p;
 			} else if (rd[i].status == KEEL_OK) {
 				p->req->read_index = rd[i].index;
 				p->req->index_known = true;
-				s->g->reads[k++] = *p;
+				g->reads[k++] = *p;
 			} else { /* not confirmed: wait for a leader and ask again */
-				push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, p->req);
+				push(&g->waiting, &g->n_waiting, &g->cap_waiting, p->req);
 			}
 		}
-		s->g->n_reads = k;
+		g->n_reads = k;
 	}
 }
 
@@ -438,13 +447,13 @@ void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n)
  * not yet answered, each read whose index is confirmed and applied, and
  * which the writes answered before it need no further apply for, and each
  * deferred server command; stops at the first that must wait. */
-static void client_step(struct server *s, struct client *c, raft_index applied)
+static void client_step(struct group *g, struct client *c, raft_index applied)
 {
 	for (struct creq *q = c->head; q; q = q->next) {
 		if (q->done)
 			continue;
 		if (q->deferred) {
-			run_deferred(s, c, q);
+			run_deferred(g, c, q);
 			if (!q->done)
 				return;
 			continue;
@@ -454,7 +463,7 @@ static void client_step(struct server *s, struct client *c, raft_index applied)
 		raft_index need = q->read_index > c->need_index ? q->read_index : c->need_index;
 		if (applied < need)
 			return;
-		run_read(s, q);
+		run_read(g, q);
 	}
 }
 
@@ -468,45 +477,46 @@ static void drop_done(struct creq **v, uint32_t *n)
 	*n = k;
 }
 
-void requests_answer_reads(struct server *s)
+void requests_answer_reads(struct group *g)
 {
-	if (s->g->answering) /* a server command run by client_step got here */
+	if (g->answering) /* a server command run by client_step got here */
 		return;
-	s->g->answering = true;
-	raft_index applied = s->g->r ? raft_applied_index(s->g->r) : 0;
+	g->answering = true;
+	raft_index applied = g->r ? raft_applied_index(g->r) : 0;
 	uint32_t k = 0;
-	for (uint32_t i = 0; i < s->g->n_reads; i++) {
-		struct creq *q = s->g->reads[i].req;
+	for (uint32_t i = 0; i < g->n_reads; i++) {
+		struct creq *q = g->reads[i].req;
 		if (!q->client && !q->done && q->index_known && applied >= q->read_index)
-			run_read(s, q); /* its connection has gone: no order to keep */
+			run_read(g, q); /* its connection has gone: no order to keep */
 		else if (!q->done)
-			s->g->reads[k++] = s->g->reads[i];
+			g->reads[k++] = g->reads[i];
 	}
-	s->g->n_reads = k;
+	g->n_reads = k;
 	k = 0;
-	for (uint32_t i = 0; i < s->g->n_order_clients; i++) {
-		struct client *c = s->g->order_clients[i];
-		client_step(s, c, applied);
+	for (uint32_t i = 0; i < g->n_order_clients; i++) {
+		struct client *c = g->order_clients[i];
+		client_step(g, c, applied);
 		if (c->n_ordered)
-			s->g->order_clients[k++] = c;
+			g->order_clients[k++] = c;
 		else
 			c->in_order_list = false;
 	}
-	s->g->n_order_clients = k;
+	g->n_order_clients = k;
 	/* what ran above, or before a write (requests_before_write), leaves
 	 * the lists before its slot can be freed */
 	k = 0;
-	for (uint32_t i = 0; i < s->g->n_reads; i++)
-		if (!s->g->reads[i].req->done)
-			s->g->reads[k++] = s->g->reads[i];
-	s->g->n_reads = k;
-	drop_done(s->g->waiting, &s->g->n_waiting);
-	s->g->answering = false;
+	for (uint32_t i = 0; i < g->n_reads; i++)
+		if (!g->reads[i].req->done)
+			g->reads[k++] = g->reads[i];
+	g->n_reads = k;
+	drop_done(g->waiting, &g->n_waiting);
+	g->answering = false;
 }
 
-void requests_before_write(struct server *s, uint64_t session, uint64_t seq)
+void requests_before_write(struct group *g, uint64_t session, uint64_t seq)
 {
-	if (!s->g->n_order_clients)
+	struct server *s = g->node;
+	if (!g->n_order_clients)
 		return;
 	struct client *c = client_by_session(s, session);
 	if (!c || !c->n_ordered)
@@ -518,7 +528,7 @@ void requests_before_write(struct server *s, uint64_t session, uint64_t seq)
 		return; /* not a write this connection is waiting for */
 	for (struct creq *q = c->head; q != w; q = q->next)
 		if (!q->done && q->is_read)
-			run_read(s, q);
+			run_read(g, q);
 }
 
 /* A forwarded write must decode as one request of an entry. */
@@ -538,15 +548,16 @@ static bool forwarded_ok(const struct creq *q)
 
 /* A frame from a peer: a forwarded request (we are the leader) or the
  * leader's reply to one we forwarded. */
-static void on_reply(struct server *s, uint64_t id, raft_index index, const uint8_t *p, size_t n)
+static void on_reply(struct group *g, uint64_t id, raft_index index, const uint8_t *p, size_t n)
 {
-	for (uint32_t i = 0; i < s->g->n_forwarded; i++) {
-		struct creq *q = s->g->forwarded[i];
+	struct server *s = g->node;
+	for (uint32_t i = 0; i < g->n_forwarded; i++) {
+		struct creq *q = g->forwarded[i];
 		if (q->fwd_id != id)
 			continue;
 		/* kept in order: sent again, they go in the order sent */
-		memmove(&s->g->forwarded[i], &s->g->forwarded[i + 1],
-			(--s->g->n_forwarded - i) * sizeof *s->g->forwarded);
+		memmove(&g->forwarded[i], &g->forwarded[i + 1],
+			(--g->n_forwarded - i) * sizeof *g->forwarded);
 		q->applied_at = index;
 		q->reply.len = 0;
 		rbuf_put(&q->reply, p, n);
@@ -557,56 +568,60 @@ static void on_reply(struct server *s, uint64_t id, raft_index index, const uint
 }
 
 /* A RAFT command a follower forwarded: run here if we lead. */
-static void on_forward_admin(struct server *s, struct creq *q)
+static void on_forward_admin(struct group *g, struct creq *q)
 {
+	struct server *s = g->node;
 	struct resp_arg *argv = NULL;
 	uint32_t cap = 0, argc;
 	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &argv, &cap, &argc) != KEEL_OK || argc < 2) {
 		keel_free(argv);
-		finish_with(s, q, "-ERR the forwarded command was malformed");
+		finish_with(g, q, "-ERR the forwarded command was malformed");
 		return;
 	}
 	server_raft_admin(s, q, argv, argc);
 	keel_free(argv);
 }
 
-bool request_forward_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
+bool request_forward_admin(struct group *g, struct creq *q, const struct resp_arg *argv,
 			   uint32_t argc)
 {
-	raft_id leader = s->g->r ? raft_leader_of(s->g->r) : RAFT_ID_NONE;
+	struct server *s = g->node;
+	raft_id leader = g->r ? raft_leader_of(g->r) : RAFT_ID_NONE;
 	if (leader == RAFT_ID_NONE || leader == s->cfg.id)
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->admin = true;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
-	return forward(s, q, leader);
+	return forward(g, q, leader);
 }
 
-static void on_forward(struct server *s, uint64_t from, uint64_t id, bool is_read, uint32_t n_cmds,
+static void on_forward(struct group *g, uint64_t from, uint64_t id, bool is_read, uint32_t n_cmds,
 		       const uint8_t *p, size_t n)
 {
+	struct server *s = g->node;
 	struct creq *q = creq_new(s, NULL);
 	q->fwd_peer = from;
 	q->fwd_id = id;
 	q->n_cmds = n_cmds;
 	rbuf_put(&q->cmd, p, n);
 	if (is_read || !forwarded_ok(q)) { /* a peer's bytes are checked like any input */
-		finish_with(s, q, "-ERR the forwarded request was malformed; not applied");
+		finish_with(g, q, "-ERR the forwarded request was malformed; not applied");
 		return;
 	}
 	/* peer frames reach only a member: its core exists while its peer
 	 * port is open */
-	if (raft_leader_of(s->g->r) != s->cfg.id) {
-		finish_with(s, q, "-TRYAGAIN this node is no longer the leader; not applied");
+	if (raft_leader_of(g->r) != s->cfg.id) {
+		finish_with(g, q, "-TRYAGAIN this node is no longer the leader; not applied");
 		return;
 	}
-	request_submit(s, q, false);
+	request_submit(g, q, false);
 }
 
 /* A frame from a peer: the requests a follower forwards to us (the
  * leader), or the leader's replies to those we forwarded. */
-void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
+void requests_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
+	struct server *s = g->node;
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
 	while (bytes_reader_left(&r)) { /* 0 once a read went past the end */
@@ -616,7 +631,7 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 			uint32_t len = bytes_read_u32(&r);
 			const uint8_t *b = bytes_read_raw(&r, len);
 			if (!r.err)
-				on_reply(s, id, index, b, len);
+				on_reply(g, id, index, b, len);
 		} else if (kind == FRAME_FORWARD) {
 			uint8_t kind_byte = bytes_read_u8(&r);
 			uint32_t n_cmds = bytes_read_u32(&r);
@@ -629,9 +644,9 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 				q->fwd_peer = from;
 				q->fwd_id = id;
 				rbuf_put(&q->cmd, b, len);
-				on_forward_admin(s, q);
+				on_forward_admin(g, q);
 			} else {
-				on_forward(s, from, id, kind_byte != 0, n_cmds, b, len);
+				on_forward(g, from, id, kind_byte != 0, n_cmds, b, len);
 			}
 		} else {
 			return;
@@ -641,85 +656,86 @@ void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint
 
 /* The periodic pass: waiting requests move on once there is a leader;
  * requests past their deadline get their error. */
-void requests_tick(struct server *s)
+void requests_tick(struct group *g)
 {
+	struct server *s = g->node;
 	int64_t now = server_now_ms();
-	uint32_t n = s->g->n_waiting;
-	struct creq **v = s->g->waiting;
-	s->g->waiting = NULL;
-	s->g->n_waiting = s->g->cap_waiting = 0;
+	uint32_t n = g->n_waiting;
+	struct creq **v = g->waiting;
+	g->waiting = NULL;
+	g->n_waiting = g->cap_waiting = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct creq *q = v[i];
 		if (now >= q->deadline_ms)
-			finish_with(s, q, ERR_NO_LEADER);
-		else if (!advance(s, q))
-			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, q);
+			finish_with(g, q, ERR_NO_LEADER);
+		else if (!advance(g, q))
+			push(&g->waiting, &g->n_waiting, &g->cap_waiting, q);
 	}
 	keel_free(v);
 	/* Forwarded writes whose leader has changed go to the new one, and
 	 * those unanswered for a while go again: they carry their session and
 	 * sequence number, so a write already applied is answered, not applied
 	 * again. */
-	raft_id leader = s->g->r && !raft_stopped(s->g->r) ? raft_leader_of(s->g->r) : RAFT_ID_NONE;
-	n = s->g->n_forwarded;
-	v = s->g->forwarded;
-	s->g->forwarded = NULL;
-	s->g->n_forwarded = s->g->cap_forwarded = 0;
+	raft_id leader = g->r && !raft_stopped(g->r) ? raft_leader_of(g->r) : RAFT_ID_NONE;
+	n = g->n_forwarded;
+	v = g->forwarded;
+	g->forwarded = NULL;
+	g->n_forwarded = g->cap_forwarded = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct creq *q = v[i];
 		if (now >= q->deadline_ms)
-			finish_with(s, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
+			finish_with(g, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
 		else if (q->admin) /* sent once: the operator retries */
-			push(&s->g->forwarded, &s->g->n_forwarded, &s->g->cap_forwarded, q);
+			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
 		else if (leader != RAFT_ID_NONE && leader != s->cfg.id &&
 			 (leader != q->fwd_to || now - q->fwd_at >= FORWARD_RETRY_MS) &&
-			 forward(s, q, leader))
+			 forward(g, q, leader))
 			continue; /* a new leader, or no answer yet: sent again */
 		else if (leader == s->cfg.id && !q->is_read) /* we lead now: propose it */
-			propose(s, q);
+			propose(g, q);
 		else
-			push(&s->g->forwarded, &s->g->n_forwarded, &s->g->cap_forwarded, q);
+			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
 	}
 	keel_free(v);
 	uint32_t k = 0;
 	k = 0;
-	for (uint32_t i = 0; i < s->g->n_writes; i++) {
-		struct pending *p = &s->g->writes[i];
+	for (uint32_t i = 0; i < g->n_writes; i++) {
+		struct pending *p = &g->writes[i];
 		if (now >= p->req->deadline_ms)
-			finish_with(s, p->req, ERR_TIMEOUT);
+			finish_with(g, p->req, ERR_TIMEOUT);
 		else
-			s->g->writes[k++] = *p;
+			g->writes[k++] = *p;
 	}
-	s->g->n_writes = k;
+	g->n_writes = k;
 	k = 0;
-	for (uint32_t i = 0; i < s->g->n_reads; i++) {
-		struct pending *p = &s->g->reads[i];
+	for (uint32_t i = 0; i < g->n_reads; i++) {
+		struct pending *p = &g->reads[i];
 		if (now >= p->req->deadline_ms)
-			finish_with(s, p->req, ERR_READ_TIMEOUT);
+			finish_with(g, p->req, ERR_READ_TIMEOUT);
 		else if (!p->req->index_known && now - p->asked_ms >= READ_RETRY_MS)
 			/* the question or its answer was lost (a peer connection
 			 * not up yet): ask again in a new batch */
-			push(&s->g->waiting, &s->g->n_waiting, &s->g->cap_waiting, p->req);
+			push(&g->waiting, &g->n_waiting, &g->cap_waiting, p->req);
 		else
-			s->g->reads[k++] = *p;
+			g->reads[k++] = *p;
 	}
-	s->g->n_reads = k;
+	g->n_reads = k;
 }
 
-void requests_fail_all(struct server *s, const char *err)
+void requests_fail_all(struct group *g, const char *err)
 {
-	for (uint32_t i = 0; i < s->g->n_pass_writes; i++)
-		finish_with(s, s->g->pass_writes[i], err);
-	s->g->n_pass_writes = 0;
-	for (uint32_t i = 0; i < s->g->n_waiting; i++)
-		finish_with(s, s->g->waiting[i], err);
-	for (uint32_t i = 0; i < s->g->n_forwarded; i++)
-		finish_with(s, s->g->forwarded[i], ERR_TIMEOUT);
-	for (uint32_t i = 0; i < s->g->n_writes; i++)
-		finish_with(s, s->g->writes[i].req, ERR_TIMEOUT);
-	for (uint32_t i = 0; i < s->g->n_reads; i++)
-		finish_with(s, s->g->reads[i].req, err);
-	s->g->n_waiting = s->g->n_forwarded = s->g->n_writes = s->g->n_reads = 0;
+	for (uint32_t i = 0; i < g->n_pass_writes; i++)
+		finish_with(g, g->pass_writes[i], err);
+	g->n_pass_writes = 0;
+	for (uint32_t i = 0; i < g->n_waiting; i++)
+		finish_with(g, g->waiting[i], err);
+	for (uint32_t i = 0; i < g->n_forwarded; i++)
+		finish_with(g, g->forwarded[i], ERR_TIMEOUT);
+	for (uint32_t i = 0; i < g->n_writes; i++)
+		finish_with(g, g->writes[i].req, ERR_TIMEOUT);
+	for (uint32_t i = 0; i < g->n_reads; i++)
+		finish_with(g, g->reads[i].req, err);
+	g->n_waiting = g->n_forwarded = g->n_writes = g->n_reads = 0;
 }
 
 static int ptr_cmp(const void *a, const void *b)
@@ -729,22 +745,22 @@ static int ptr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void requests_discard(struct server *s)
+void requests_discard(struct group *g)
 {
+	struct server *s = g->node;
 	struct creq **v = NULL;
 	uint32_t n = 0, cap = 0;
-	for (uint32_t i = 0; i < s->g->n_pass_writes; i++)
-		push(&v, &n, &cap, s->g->pass_writes[i]);
-	for (uint32_t i = 0; i < s->g->n_waiting; i++)
-		push(&v, &n, &cap, s->g->waiting[i]);
-	for (uint32_t i = 0; i < s->g->n_forwarded; i++)
-		push(&v, &n, &cap, s->g->forwarded[i]);
-	for (uint32_t i = 0; i < s->g->n_writes; i++)
-		push(&v, &n, &cap, s->g->writes[i].req);
-	for (uint32_t i = 0; i < s->g->n_reads; i++)
-		push(&v, &n, &cap, s->g->reads[i].req);
-	s->g->n_pass_writes = s->g->n_waiting = s->g->n_forwarded = s->g->n_writes = s->g->n_reads =
-		0;
+	for (uint32_t i = 0; i < g->n_pass_writes; i++)
+		push(&v, &n, &cap, g->pass_writes[i]);
+	for (uint32_t i = 0; i < g->n_waiting; i++)
+		push(&v, &n, &cap, g->waiting[i]);
+	for (uint32_t i = 0; i < g->n_forwarded; i++)
+		push(&v, &n, &cap, g->forwarded[i]);
+	for (uint32_t i = 0; i < g->n_writes; i++)
+		push(&v, &n, &cap, g->writes[i].req);
+	for (uint32_t i = 0; i < g->n_reads; i++)
+		push(&v, &n, &cap, g->reads[i].req);
+	g->n_pass_writes = g->n_waiting = g->n_forwarded = g->n_writes = g->n_reads = 0;
 	if (!n)
 		return;
 	/* each once; one already back in the pool (a finished read of a closed

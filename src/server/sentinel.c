@@ -173,7 +173,7 @@ static void instance_head(struct server *s, struct fields *f, const char *name,
 		 down && !strcmp(role, "master") ? "o_down," : "", role);
 	if (!a->up)
 		snprintf(flags + strlen(flags), sizeof flags - strlen(flags), ",disconnected");
-	int64_t heard = a->id == s->cfg.id ? server_now_ms() : server_last_heard(s, a->id);
+	int64_t heard = a->id == s->cfg.id ? server_now_ms() : server_last_heard(s->g, a->id);
 	int64_t since = heard ? server_now_ms() - heard : server_now_ms() - s->started_ms;
 	rbuf_init(&f->b);
 	f->n = 0;

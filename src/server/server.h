@@ -376,11 +376,9 @@ struct server { /* a node */
 	struct group *g; /* its group (server_start to server_free) */
 };
 
-/* server/node.c: the Raft core, driven by the update contract. */
+/* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
 int server_start(struct server *s, struct keel_errmsg *err);
 void server_process(struct server *s); /* carries out every pending update */
-/* Applies a committed entry to the keyspace (members and replicas alike). */
-void server_apply(struct server *s, const struct raft_entry *e);
 void server_stop(struct server *s);
 void server_free(struct server *s); /* after uv_run has returned */
 /* A crash's last moment, for an embedder: closes every libuv handle the
@@ -392,69 +390,79 @@ void server_halt(struct server *s);
 void server_discard(struct server *s);
 int64_t server_now_ms(void);
 
+/* server/group.c: one Raft group, driven by the update contract. */
+int group_open(struct group *g, struct keel_errmsg *err); /* recovery from its storage */
+void group_process(struct group *g);			  /* carries out its pending updates */
+/* Applies a committed entry to the keyspace (members and replicas alike). */
+void group_apply(struct group *g, const struct raft_entry *e);
+void group_tick(struct group *g, bool stalled);
+void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n);
+bool group_hand_over(struct group *g); /* stopping: a transfer of leadership begun */
+void group_free(struct group *g);
+
 /* server/members.c: peers kept to the configuration; removal. */
-void members_sync(struct server *s);
-void members_tick(struct server *s);
+void members_sync(struct group *g);
+void members_tick(struct group *g);
 /* Before a peer's frame is handled: false to drop it. */
-bool members_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
-void members_on_msg(struct server *s, const struct raft_msg *m);
+bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
+void members_on_msg(struct group *g, const struct raft_msg *m);
 /* After the core took m: a connection back to a leader it follows that is
  * not in its configuration. */
-void members_follow_leader(struct server *s, const struct raft_msg *m);
-int64_t server_last_heard(const struct server *s, uint64_t id); /* 0: never */
+void members_follow_leader(struct group *g, const struct raft_msg *m);
+int64_t server_last_heard(const struct group *g, uint64_t id); /* 0: never */
 
 /* server/snapshots.c: snapshots taken in a child process, sent, received. */
-void snapshots_want(struct server *s, raft_index index); /* the core asked */
-void snapshots_check(struct server *s);			 /* saved yet? */
-bool snapshots_busy(const struct server *s);
-void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c);
-void snapshots_install(struct server *s, const struct raft_snapshot_meta *m);
+void snapshots_want(struct group *g, raft_index index); /* the core asked */
+void snapshots_check(struct group *g);			/* saved yet? */
+bool snapshots_busy(const struct group *g);
+void snapshots_chunk(struct group *g, const struct raft_snapshot_chunk *c);
+void snapshots_install(struct group *g, const struct raft_snapshot_meta *m);
 /* Kills a child still at work; its file is removed unless crash (the
  * embedder's server_halt: nothing is written, recovery removes it). */
-void snapshots_stop(struct server *s, bool crash);
-void snapshots_free(struct server *s);
+void snapshots_stop(struct group *g, bool crash);
+void snapshots_free(struct group *g);
 
 /* server/requests.c: the write and read paths, forwarding, timeouts. */
-void request_submit(struct server *s, struct creq *q, bool is_read);
-void requests_on_applied(struct server *s, const struct raft_entry *e, struct rbuf *replies,
+void request_submit(struct group *g, struct creq *q, bool is_read);
+void requests_on_applied(struct group *g, const struct raft_entry *e, struct rbuf *replies,
 			 uint32_t n_replies);
 /* A write of (session, seq) is about to be applied: the reads its
  * connection sent before it run now, if they have not yet. */
-void requests_before_write(struct server *s, uint64_t session, uint64_t seq);
+void requests_before_write(struct group *g, uint64_t session, uint64_t seq);
 /* A server command to run once the requests sent before it are answered:
  * false if it may run at once. */
-bool requests_defer(struct server *s, struct client *c, struct creq *q,
-		    const struct resp_arg *argv, uint32_t argc);
-void requests_on_reads(struct server *s, const struct raft_read *rd, uint32_t n);
-void requests_answer_reads(struct server *s);
-void requests_flush_reads(struct server *s);  /* asks for the pass's read index */
-void requests_flush_writes(struct server *s); /* proposes the pass's writes */
-void requests_flush_peers(struct server *s);  /* sends the pass's forwards and replies */
+bool requests_defer(struct group *g, struct client *c, struct creq *q, const struct resp_arg *argv,
+		    uint32_t argc);
+void requests_on_reads(struct group *g, const struct raft_read *rd, uint32_t n);
+void requests_answer_reads(struct group *g);
+void requests_flush_reads(struct group *g);  /* asks for the pass's read index */
+void requests_flush_writes(struct group *g); /* proposes the pass's writes */
+void requests_flush_peers(struct group *g);  /* sends the pass's forwards and replies */
 /* The batch of what goes to peer id at the end of this pass. */
-struct peer_batch *peer_batch_of(struct server *s, uint64_t id);
-void requests_tick(struct server *s);
-void requests_on_frame(struct server *s, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
-void requests_fail_all(struct server *s, const char *err);
+struct peer_batch *peer_batch_of(struct group *g, uint64_t id);
+void requests_tick(struct group *g);
+void requests_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
+void requests_fail_all(struct group *g, const char *err);
 /* A crash (server_discard): the requests in flight are freed, unanswered. */
-void requests_discard(struct server *s);
+void requests_discard(struct group *g);
 
 /* server/replication.c: read replicas (SPEC.md §5), both ends. */
 /* KEEL.REPLICATE: the connection becomes a replica's stream. */
-void replication_attach(struct server *s, struct client *c, struct creq *q,
+void replication_attach(struct group *g, struct client *c, struct creq *q,
 			const struct resp_arg *argv, uint32_t argc);
-void replication_recv(struct server *s, struct client *c, const uint8_t *p, size_t n);
-void replication_detach(struct server *s, struct client *c); /* its connection closed */
-void replication_pump(struct server *s);		     /* sends what the streams may send */
-void replication_info(struct server *s, struct rbuf *o);     /* INFO replication */
+void replication_recv(struct group *g, struct client *c, const uint8_t *p, size_t n);
+void replication_detach(struct group *g, struct client *c); /* its connection closed */
+void replication_pump(struct group *g);			    /* sends what the streams may send */
+void replication_info(struct group *g, struct rbuf *o);	    /* INFO replication */
 /* A replica node: recovery from storage (opened), then its stream. */
-int replica_start(struct server *s, struct keel_errmsg *err);
-void replica_process(struct server *s); /* durable acks, snapshots */
+int replica_start(struct group *g, struct keel_errmsg *err);
+void replica_process(struct group *g); /* durable acks, snapshots */
 /* snapshots.c: one it took is adopted and durable; false if overtaken. */
-bool replica_snapshot_taken(struct server *s);
-uint64_t replica_term_at(const struct server *s, uint64_t index); /* 0: unknown */
-void replica_stop(struct server *s);
-void replica_info_raft(struct server *s, struct rbuf *o);
-void replication_free(struct server *s);
+bool replica_snapshot_taken(struct group *g);
+uint64_t replica_term_at(const struct group *g, uint64_t index); /* 0: unknown */
+void replica_stop(struct group *g);
+void replica_info_raft(struct group *g, struct rbuf *o);
+void replication_free(struct group *g);
 
 /* server/clients.c: client connections. */
 int clients_listen(struct server *s, struct keel_errmsg *err);
@@ -504,7 +512,7 @@ void server_info(struct server *s, const char *section, struct rbuf *out);
 void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
 /* Follower side: sends a RAFT command to the leader; false if none known. */
-bool request_forward_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
+bool request_forward_admin(struct group *g, struct creq *q, const struct resp_arg *argv,
 			   uint32_t argc);
 
 #endif

@@ -77,27 +77,28 @@ static bool write_all(int fd, const uint8_t *p, size_t n)
  * fdatasynced, under the snapshot's temporary name; res gets what the
  * child reports: {size, crc32c}. In the child, or in-process when
  * embedded: the same bytes, written the same way. */
-static bool snapshot_write(struct server *s, uint8_t res[12])
+static bool snapshot_write(struct group *g, uint8_t res[12])
 {
+	struct server *s = g->node;
 	struct rbuf b;
 	rbuf_init(&b);
-	kv_snapshot_write(&s->g->kv, s->g->last_entry_time, &b);
-	s->g->taking.size = b.len;
-	s->g->taking.crc = crc32c(0, b.p, b.len);
+	kv_snapshot_write(&g->kv, g->last_entry_time, &b);
+	g->taking.size = b.len;
+	g->taking.crc = crc32c(0, b.p, b.len);
 	struct snap_meta m;
 	struct keel_errmsg err = {{0}};
-	persist_meta_to_snap(&s->g->taking, &m);
+	persist_meta_to_snap(&g->taking, &m);
 	int rc = snap_write_tmp(io_fs_posix(), s->cfg.dir, &m, b.p, &err);
 	if (rc)
 		fprintf(stderr, "[%llu] snapshot: %s\n", (unsigned long long)s->cfg.id, err.text);
 	bytes_put_u64(res, b.len);
-	bytes_put_u32(res + 8, s->g->taking.crc);
+	bytes_put_u32(res + 8, g->taking.crc);
 	rbuf_free(&b);
 	return rc == KEEL_OK;
 }
 
 /* Runs in the child: never returns. */
-static void child_main(struct server *s, int out)
+static void child_main(struct group *g, int out)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
@@ -114,15 +115,15 @@ static void child_main(struct server *s, int out)
 	if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0)
 		setpriority(PRIO_PROCESS, 0, 19);
 	uint8_t res[12];
-	_exit(snapshot_write(s, res) && write_all(out, res, sizeof res) ? 0 : 1);
+	_exit(snapshot_write(g, res) && write_all(out, res, sizeof res) ? 0 : 1);
 }
 
 /* ---- the loop's side ---------------------------------------------------- */
 
 /* While a child holds a copy-on-write image: no page moves (kv/dict.h). */
-static void hold_tables(struct server *s, bool hold)
+static void hold_tables(struct group *g, bool hold)
 {
-	kv_hold(&s->g->kv, hold);
+	kv_hold(&g->kv, hold);
 }
 
 /* Reaps a child that has exited; with wait, waits for it. True once it
@@ -142,25 +143,25 @@ static bool child_wait(pid_t pid, bool wait)
  * under ASan with a core kept busy: the loop blocked in waitpid for up to
  * 2 s, longer than an election timeout). So it is raised to an ordinary
  * priority (nice 10) and reaped by a later pass (snapshots_check). */
-static void child_reap(struct server *s)
+static void child_reap(struct group *g)
 {
-	hold_tables(s, false);
-	pid_t pid = s->g->snapshot_child;
-	s->g->snapshot_child = 0;
+	hold_tables(g, false);
+	pid_t pid = g->snapshot_child;
+	g->snapshot_child = 0;
 	if (pid <= 0 || child_wait(pid, false))
 		return;
 	struct sched_param sp = {0};
 	if (sched_setscheduler(pid, SCHED_OTHER, &sp) == 0)
 		setpriority(PRIO_PROCESS, (id_t)pid, 10);
-	if (s->g->snapshot_exiting > 0)
-		child_wait(s->g->snapshot_exiting, true); /* two at once: rare */
-	s->g->snapshot_exiting = pid;
+	if (g->snapshot_exiting > 0)
+		child_wait(g->snapshot_exiting, true); /* two at once: rare */
+	g->snapshot_exiting = pid;
 }
 
-static void exiting_reap(struct server *s, bool wait)
+static void exiting_reap(struct group *g, bool wait)
 {
-	if (s->g->snapshot_exiting > 0 && child_wait(s->g->snapshot_exiting, wait))
-		s->g->snapshot_exiting = 0;
+	if (g->snapshot_exiting > 0 && child_wait(g->snapshot_exiting, wait))
+		g->snapshot_exiting = 0;
 }
 
 /* Each child's pipe is a handle of its own, freed when its close is done:
@@ -170,24 +171,25 @@ static void pipe_closed(uv_handle_t *h)
 	keel_free(h);
 }
 
-static void pipe_close(struct server *s)
+static void pipe_close(struct group *g)
 {
-	if (s->g->snapshot_pipe)
-		uv_close((uv_handle_t *)s->g->snapshot_pipe, pipe_closed);
-	s->g->snapshot_pipe = NULL;
+	if (g->snapshot_pipe)
+		uv_close((uv_handle_t *)g->snapshot_pipe, pipe_closed);
+	g->snapshot_pipe = NULL;
 }
 
 /* The core asks again later; a replica when more entries arrive. */
-static void snapshot_failed(struct server *s)
+static void snapshot_failed(struct group *g)
 {
-	if (s->g->r)
-		raft_snapshot_failed(s->g->r);
+	if (g->r)
+		raft_snapshot_failed(g->r);
 }
 
 /* Maps the data of the snapshot file the child wrote (io/fs.h: the file
  * is mapped from its start, its data begins at SNAP_DATA_OFF). */
-static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
+static bool map_tmp(struct group *g, const struct snap_meta *m, struct snap_bytes *sb)
 {
+	struct server *s = g->node;
 	const struct io_fs *fs = io_fs_posix();
 	char path[IO_PATH_MAX];
 	int fd;
@@ -211,224 +213,230 @@ static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_byt
  * it failed (res NULL): its data is mapped and the storage thread asked
  * to adopt it, or the core is told it failed. The one path for a child's
  * report and for a snapshot written in-process. */
-static void snapshot_report(struct server *s, const uint8_t *res)
+static void snapshot_report(struct group *g, const uint8_t *res)
 {
-	child_reap(s);
+	struct server *s = g->node;
+	child_reap(g);
 	struct snap_bytes sb = {0};
 	struct snap_meta m;
 	if (res) {
-		s->g->taking.size = bytes_get_u64(res);
-		s->g->taking.crc = bytes_get_u32(res + 8);
+		g->taking.size = bytes_get_u64(res);
+		g->taking.crc = bytes_get_u32(res + 8);
 	}
-	persist_meta_to_snap(&s->g->taking, &m);
-	if (!res || !map_tmp(s, &m, &sb)) {
+	persist_meta_to_snap(&g->taking, &m);
+	if (!res || !map_tmp(g, &m, &sb)) {
 		fprintf(stderr, "[%llu] snapshot at %llu failed (%s); will try again\n",
-			(unsigned long long)s->cfg.id, (unsigned long long)s->g->taking.index,
+			(unsigned long long)s->cfg.id, (unsigned long long)g->taking.index,
 			res ? "cannot map its file" : "the child did not finish");
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
-		snapshot_failed(s);
+		snapshot_failed(g);
 		return;
 	}
-	s->g->taking_bytes = sb;
-	s->g->snapshot_seq = committer_adopt_snapshot(s->com, &m);
-	s->g->snapshot_saving = true;
-	s->stats.snapshot_build_ms = (uint64_t)(server_now_ms() - s->g->snapshot_started_ms);
+	g->taking_bytes = sb;
+	g->snapshot_seq = committer_adopt_snapshot(s->com, &m);
+	g->snapshot_saving = true;
+	s->stats.snapshot_build_ms = (uint64_t)(server_now_ms() - g->snapshot_started_ms);
 }
 
 /* The child is done (res: its 12 bytes) or failed (res NULL). */
-static void child_done(struct server *s, const uint8_t *res)
+static void child_done(struct group *g, const uint8_t *res)
 {
-	pipe_close(s);
-	snapshot_report(s, res);
+	struct server *s = g->node;
+	pipe_close(g);
+	snapshot_report(g, res);
 	server_process(s);
 }
 
 static void on_pipe_alloc(uv_handle_t *h, size_t want, uv_buf_t *buf)
 {
-	struct server *s = h->data;
+	struct group *g = h->data;
 	(void)want;
-	buf->base = (char *)s->g->snapshot_res + s->g->snapshot_res_got;
-	buf->len = sizeof s->g->snapshot_res - s->g->snapshot_res_got;
+	buf->base = (char *)g->snapshot_res + g->snapshot_res_got;
+	buf->len = sizeof g->snapshot_res - g->snapshot_res_got;
 }
 
 static void on_pipe_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-	struct server *s = st->data;
+	struct group *g = st->data;
 	(void)buf;
 	if (n > 0)
-		s->g->snapshot_res_got += (size_t)n;
-	if (s->g->snapshot_res_got == sizeof s->g->snapshot_res)
-		child_done(s, s->g->snapshot_res);
+		g->snapshot_res_got += (size_t)n;
+	if (g->snapshot_res_got == sizeof g->snapshot_res)
+		child_done(g, g->snapshot_res);
 	else if (n < 0)
-		child_done(s, NULL);
+		child_done(g, NULL);
 }
 
 /* Embedded (server.embed): no fork. The snapshot is written here, as the
  * child would write it, and reported by the next snapshots_check, as a
  * child's report arrives in a later callback: the core asked for it in
  * the middle of an update. */
-static void snapshot_in_process(struct server *s)
+static void snapshot_in_process(struct group *g)
 {
-	s->g->snapshot_res_got =
-		snapshot_write(s, s->g->snapshot_res) ? sizeof s->g->snapshot_res : 0;
-	s->g->snapshot_written = true;
+	g->snapshot_res_got = snapshot_write(g, g->snapshot_res) ? sizeof g->snapshot_res : 0;
+	g->snapshot_written = true;
 }
 
-static void snapshot_start(struct server *s, raft_index index)
+static void snapshot_start(struct group *g, raft_index index)
 {
-	memset(&s->g->taking, 0, sizeof s->g->taking);
-	s->g->taking.index = index;
-	if (s->g->r) {
-		s->g->taking.term = raft_term_at(s->g->r, index);
-		s->g->taking.config = *raft_config_of(s->g->r);
+	struct server *s = g->node;
+	memset(&g->taking, 0, sizeof g->taking);
+	g->taking.index = index;
+	if (g->r) {
+		g->taking.term = raft_term_at(g->r, index);
+		g->taking.config = *raft_config_of(g->r);
 	} else {
-		s->g->taking.term = replica_term_at(s, index);
+		g->taking.term = replica_term_at(g, index);
 	}
-	s->g->snapshot_started_ms = server_now_ms();
-	s->g->snapshot_raised = false;
-	s->g->snapshot_res_got = 0;
+	g->snapshot_started_ms = server_now_ms();
+	g->snapshot_raised = false;
+	g->snapshot_res_got = 0;
 	if (s->embed) {
-		snapshot_in_process(s);
+		snapshot_in_process(g);
 		return;
 	}
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		fprintf(stderr, "[%llu] snapshot: pipe: %s\n", (unsigned long long)s->cfg.id,
 			strerror(errno));
-		snapshot_failed(s);
+		snapshot_failed(g);
 		return;
 	}
 	const struct io_clock *clock = io_clock_posix();
 	uint64_t t0 = clock->now_ns(clock->ctx);
-	hold_tables(s, true);
+	hold_tables(g, true);
 	pid_t pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
-		child_main(s, fds[1]);
+		child_main(g, fds[1]);
 	}
 	close(fds[1]);
 	s->stats.snapshot_fork_us = (clock->now_ns(clock->ctx) - t0) / 1000;
 	if (pid < 0) {
-		hold_tables(s, false);
+		hold_tables(g, false);
 		fprintf(stderr, "[%llu] snapshot: fork: %s\n", (unsigned long long)s->cfg.id,
 			strerror(errno));
 		close(fds[0]);
-		snapshot_failed(s);
+		snapshot_failed(g);
 		return;
 	}
-	s->g->snapshot_child = pid;
-	s->g->snapshot_pipe = keel_malloc(sizeof *s->g->snapshot_pipe);
-	uv_pipe_init(s->loop, s->g->snapshot_pipe, 0);
-	s->g->snapshot_pipe->data = s;
-	uv_pipe_open(s->g->snapshot_pipe, fds[0]);
-	uv_read_start((uv_stream_t *)s->g->snapshot_pipe, on_pipe_alloc, on_pipe_read);
+	g->snapshot_child = pid;
+	g->snapshot_pipe = keel_malloc(sizeof *g->snapshot_pipe);
+	uv_pipe_init(s->loop, g->snapshot_pipe, 0);
+	g->snapshot_pipe->data = g;
+	uv_pipe_open(g->snapshot_pipe, fds[0]);
+	uv_read_start((uv_stream_t *)g->snapshot_pipe, on_pipe_alloc, on_pipe_read);
 }
 
-void snapshots_want(struct server *s, raft_index index)
+void snapshots_want(struct group *g, raft_index index)
 {
+	struct server *s = g->node;
 	if (s->stopping) {
-		snapshot_failed(s);
+		snapshot_failed(g);
 		return;
 	}
 	s->stats.snapshots_started++;
-	snapshot_start(s, index);
+	snapshot_start(g, index);
 }
 
 /* A child at idle priority gets no time while other processes keep the
  * cores busy, and the log would grow without bound meanwhile: after
  * SNAPSHOT_IDLE_MS it is raised to an ordinary priority, still below the
  * node's (nice 10). */
-static void raise_child(struct server *s)
+static void raise_child(struct group *g)
 {
-	if (s->g->snapshot_child <= 0 || s->g->snapshot_raised ||
-	    server_now_ms() - s->g->snapshot_started_ms < SNAPSHOT_IDLE_MS)
+	struct server *s = g->node;
+	if (g->snapshot_child <= 0 || g->snapshot_raised ||
+	    server_now_ms() - g->snapshot_started_ms < SNAPSHOT_IDLE_MS)
 		return;
-	s->g->snapshot_raised = true; /* the child is not reaped yet: the pid is its own */
+	g->snapshot_raised = true; /* the child is not reaped yet: the pid is its own */
 	struct sched_param sp = {0};
-	if (sched_setscheduler(s->g->snapshot_child, SCHED_OTHER, &sp) == 0)
-		setpriority(PRIO_PROCESS, (id_t)s->g->snapshot_child, 10);
+	if (sched_setscheduler(g->snapshot_child, SCHED_OTHER, &sp) == 0)
+		setpriority(PRIO_PROCESS, (id_t)g->snapshot_child, 10);
 	fprintf(stderr,
 		"[%llu] the snapshot has run %d s at idle priority (the cores are busy): "
 		"raised to nice 10 so that it finishes\n",
 		(unsigned long long)s->cfg.id, SNAPSHOT_IDLE_MS / 1000);
 }
 
-void snapshots_check(struct server *s)
+void snapshots_check(struct group *g)
 {
-	if (s->g->snapshot_written) {
-		s->g->snapshot_written = false;
-		bool whole = s->g->snapshot_res_got == sizeof s->g->snapshot_res;
-		snapshot_report(s, whole ? s->g->snapshot_res : NULL);
+	struct server *s = g->node;
+	if (g->snapshot_written) {
+		g->snapshot_written = false;
+		bool whole = g->snapshot_res_got == sizeof g->snapshot_res;
+		snapshot_report(g, whole ? g->snapshot_res : NULL);
 	}
-	raise_child(s);
-	exiting_reap(s, false);
-	if (!s->g->snapshot_saving || s->g->durable_seq < s->g->snapshot_seq)
+	raise_child(g);
+	exiting_reap(g, false);
+	if (!g->snapshot_saving || g->durable_seq < g->snapshot_seq)
 		return;
-	s->g->snapshot_saving = false;
+	g->snapshot_saving = false;
 	s->stats.snapshots_taken++;
-	s->stats.snapshot_total_ms = (uint64_t)(server_now_ms() - s->g->snapshot_started_ms);
+	s->stats.snapshot_total_ms = (uint64_t)(server_now_ms() - g->snapshot_started_ms);
 	bool taken;
-	struct raft_snapshot_meta meta = s->g->taking;
-	if (s->g->r) {
-		raft_snapshot_done(s->g->r, s->g->taking.index, s->g->taking.size,
-				   s->g->taking.crc);
-		const struct raft_snapshot_meta *m = raft_snapshot_of(s->g->r);
-		taken = m && m->index == s->g->taking.index && m->crc == s->g->taking.crc;
+	struct raft_snapshot_meta meta = g->taking;
+	if (g->r) {
+		raft_snapshot_done(g->r, g->taking.index, g->taking.size, g->taking.crc);
+		const struct raft_snapshot_meta *m = raft_snapshot_of(g->r);
+		taken = m && m->index == g->taking.index && m->crc == g->taking.crc;
 		if (taken)
 			meta = *m; /* with the configuration at its index */
 	} else {
-		taken = replica_snapshot_taken(s);
+		taken = replica_snapshot_taken(g);
 	}
 	if (taken) {
-		snap_bytes_release(&s->g->snap_bytes);
-		s->g->snap = meta;
-		s->g->snap_bytes = s->g->taking_bytes;
-		s->g->have_snap = true;
-		memset(&s->g->taking_bytes, 0, sizeof s->g->taking_bytes);
+		snap_bytes_release(&g->snap_bytes);
+		g->snap = meta;
+		g->snap_bytes = g->taking_bytes;
+		g->have_snap = true;
+		memset(&g->taking_bytes, 0, sizeof g->taking_bytes);
 	} else {
-		snap_bytes_release(&s->g->taking_bytes);
+		snap_bytes_release(&g->taking_bytes);
 	}
 }
 
-bool snapshots_busy(const struct server *s)
+bool snapshots_busy(const struct group *g)
 {
-	return s->g->snapshot_child > 0 || s->g->snapshot_written || s->g->snapshot_saving;
+	return g->snapshot_child > 0 || g->snapshot_written || g->snapshot_saving;
 }
 
 /* ---- receiving ---------------------------------------------------------- */
 
-void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c)
+void snapshots_chunk(struct group *g, const struct raft_snapshot_chunk *c)
 {
+	struct server *s = g->node;
 	if (c->offset == 0) {
-		if (s->g->incoming && s->g->incoming_index == c->meta.index &&
-		    s->g->incoming_term == c->meta.term)
+		if (g->incoming && g->incoming_index == c->meta.index &&
+		    g->incoming_term == c->meta.term)
 			s->stats.snapshot_restarts++; /* the same snapshot, from the start */
-		s->g->incoming_index = c->meta.index;
-		s->g->incoming_term = c->meta.term;
-		keel_free(s->g->incoming);
-		s->g->incoming = keel_malloc(c->meta.size ? c->meta.size : 1);
-		s->g->incoming_size = c->meta.size;
+		g->incoming_index = c->meta.index;
+		g->incoming_term = c->meta.term;
+		keel_free(g->incoming);
+		g->incoming = keel_malloc(c->meta.size ? c->meta.size : 1);
+		g->incoming_size = c->meta.size;
 	}
-	if (s->g->incoming && c->offset + c->len <= s->g->incoming_size) {
-		memcpy(s->g->incoming + c->offset, c->data, c->len);
+	if (g->incoming && c->offset + c->len <= g->incoming_size) {
+		memcpy(g->incoming + c->offset, c->data, c->len);
 		s->stats.snapshot_bytes_received += c->len;
 	}
 }
 
-void snapshots_install(struct server *s, const struct raft_snapshot_meta *m)
+void snapshots_install(struct group *g, const struct raft_snapshot_meta *m)
 {
-	if (!s->g->incoming || kv_snapshot_read(&s->g->kv, s->g->incoming, m->size) != KEEL_OK) {
+	struct server *s = g->node;
+	if (!g->incoming || kv_snapshot_read(&g->kv, g->incoming, m->size) != KEEL_OK) {
 		fprintf(stderr, "[%llu] installed snapshot %llu does not restore: stopping\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)m->index);
-		raft_fail(s->g->r, KEEL_ECORRUPT);
+		raft_fail(g->r, KEEL_ECORRUPT);
 		return;
 	}
-	snap_bytes_release(&s->g->snap_bytes);
-	s->g->snap = *m;
-	s->g->snap_bytes.p = s->g->incoming;
-	s->g->snap_bytes.len = s->g->incoming_size;
-	s->g->have_snap = true;
-	s->g->incoming = NULL;
+	snap_bytes_release(&g->snap_bytes);
+	g->snap = *m;
+	g->snap_bytes.p = g->incoming;
+	g->snap_bytes.len = g->incoming_size;
+	g->have_snap = true;
+	g->incoming = NULL;
 	s->stats.snapshots_installed++;
 	fprintf(stderr, "[%llu] installed a snapshot at index %llu (%llu bytes)\n",
 		(unsigned long long)s->cfg.id, (unsigned long long)m->index,
@@ -437,27 +445,28 @@ void snapshots_install(struct server *s, const struct raft_snapshot_meta *m)
 
 /* ---- stopping ----------------------------------------------------------- */
 
-void snapshots_stop(struct server *s, bool crash)
+void snapshots_stop(struct group *g, bool crash)
 {
+	struct server *s = g->node;
 	struct snap_meta m;
-	persist_meta_to_snap(&s->g->taking, &m);
-	if (s->g->snapshot_child > 0) {
-		kill(s->g->snapshot_child, SIGKILL);
-		child_reap(s);
+	persist_meta_to_snap(&g->taking, &m);
+	if (g->snapshot_child > 0) {
+		kill(g->snapshot_child, SIGKILL);
+		child_reap(g);
 		if (!crash) /* after a crash, recovery removes it */
 			snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
 	}
-	if (s->g->snapshot_written && !crash) /* written in-process, never reported */
+	if (g->snapshot_written && !crash) /* written in-process, never reported */
 		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
-	s->g->snapshot_written = false;
-	exiting_reap(s, true);
-	pipe_close(s);
+	g->snapshot_written = false;
+	exiting_reap(g, true);
+	pipe_close(g);
 }
 
-void snapshots_free(struct server *s)
+void snapshots_free(struct group *g)
 {
-	snap_bytes_release(&s->g->snap_bytes);
-	snap_bytes_release(&s->g->taking_bytes);
-	keel_free(s->g->incoming);
-	s->g->incoming = NULL;
+	snap_bytes_release(&g->snap_bytes);
+	snap_bytes_release(&g->taking_bytes);
+	keel_free(g->incoming);
+	g->incoming = NULL;
 }

@@ -484,7 +484,7 @@ static bool snapshot_ok(struct ns_run *r, const struct ns_node *n, uint64_t appl
 {
 	const struct server *s = n->s;
 	const char *what = s->g->replica ? "replica" : "member";
-	if (snapshots_busy(s))
+	if (snapshots_busy(s->g))
 		return true; /* one in progress: it ends the gap */
 	if (applied - snap_index >= r->p.snapshot_entries) {
 		ns_fail(r,

@@ -165,9 +165,9 @@ static void write_until_taken(uint64_t n)
 static void wait_idle(void)
 {
 	double end = now_s() + DEADLINE_S;
-	while ((snapshots_busy(&srv) || srv.g->snapshot_exiting) && now_s() < end)
+	while ((snapshots_busy(srv.g) || srv.g->snapshot_exiting) && now_s() < end)
 		pump();
-	assert_false(snapshots_busy(&srv));
+	assert_false(snapshots_busy(srv.g));
 	assert_int_equal(srv.g->snapshot_exiting, 0);
 }
 
