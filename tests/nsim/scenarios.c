@@ -1617,6 +1617,235 @@ static void replica_source_removed(struct ns_run *r)
 	world_at(r->w, 1500000000, remove1, r);
 }
 
+/* ---- read replicas: their claims on the log, INFO, their restarts ---- */
+
+/* The node whose client port the replica follows now, or -1. */
+static int32_t followed(struct ns_run *r, const struct server *s)
+{
+	const struct repl_follow *f = &s->g->replica->follow;
+	for (uint32_t i = 0; i < r->p.nodes; i++) {
+		size_t n = strlen(host_ip(r->nodes[i].h));
+		if (!strncmp(f->sources[f->cur], host_ip(r->nodes[i].h), n) &&
+		    f->sources[f->cur][n] == ':')
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+/* What the replica needed each time it left (its durable index + 1), and
+ * the source it left both times. */
+struct departures {
+	struct ns_run *r;
+	int32_t source;
+	uint32_t n;
+	uint64_t need[2];
+};
+
+static void replica_leaves(void *arg)
+{
+	struct departures *d = arg;
+	struct ns_run *r = d->r;
+	struct ns_node *n = replica(r);
+	if (!n->s || !n->s->g->replica || n->s->g->replica->follow.state != REPL_STREAMING) {
+		ns_fail(r, "scenario: the replica is not streaming when it is to leave");
+		return;
+	}
+	int32_t src = followed(r, n->s);
+	if (src < 0 || (d->n && src != d->source)) {
+		ns_fail(r, "scenario: the replica left node %d, then node %d: not one source",
+			d->source + 1, src + 1);
+		return;
+	}
+	d->source = src;
+	d->need[d->n++] = n->s->g->replica->durable + 1;
+	ns_node_crash(n);
+}
+
+/* The source has compacted its log since the replica left again: to what
+ * the replica needs now, not to where it was when it first left. */
+static void log_held_for_the_last_departure(void *arg)
+{
+	struct departures *d = arg;
+	struct ns_run *r = d->r;
+	const struct server *s = d->n == 2 ? r->nodes[d->source].s : NULL;
+	if (!s || !s->g->r) {
+		ns_fail(r, "scenario: the replica's source is not running");
+		return;
+	}
+	uint64_t first = raft_first_index(s->g->r), snap = s->g->have_snap ? s->g->snap.index : 0;
+	if (snap < d->need[1] + r->p.trailing_entries)
+		ns_fail(r,
+			"scenario: node %d took no snapshot past %llu since the replica left: "
+			"the scenario does not test what it says",
+			d->source + 1, (unsigned long long)(d->need[1] + r->p.trailing_entries));
+	else if (first <= d->need[0] || first > d->need[1])
+		ns_fail(r,
+			"node %d's log begins at %llu (keel_log_first): a read replica that "
+			"left needing %llu, came back and left again needing %llu holds it back "
+			"to %s",
+			d->source + 1, (unsigned long long)first, (unsigned long long)d->need[0],
+			(unsigned long long)d->need[1],
+			first <= d->need[0] ? "its first departure" : "nothing");
+}
+
+/* A read replica leaves its source (crashes), comes back, streams and
+ * leaves again while the members take snapshots and purge their logs
+ * (--trailing-entries 10): its source holds its log for the replica's
+ * latest departure only, one claim per replica, and the replica resumes
+ * from that log once back. */
+static void replica_leaves_twice(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 1;
+	r->p.replica_clients = 1;
+	r->p.snapshot_entries = 40;
+	r->p.trailing_entries = 10;
+	struct departures *d = ns_alloc(r, sizeof *d);
+	*d = (struct departures){r, -1, 0, {0, 0}};
+	world_at(r->w, 1000000000, replica_leaves, d);
+	world_at(r->w, 1300000000, start_replica, r);
+	world_at(r->w, 2000000000, replica_leaves, d);
+	world_at(r->w, 3500000000, log_held_for_the_last_departure, d);
+	world_at(r->w, 9000000000, expect_no_snapshot, replica(r));
+}
+
+/* Polled every 0.1 ms once the replica is restarted: while it receives a
+ * snapshot, INFO replication says so, and that its stream is compressed. */
+static void info_while_catching_up(void *arg)
+{
+	struct ns_run *r = arg;
+	struct server *s = replica(r)->s;
+	if (s && s->g->replica && s->g->replica->follow.state == REPL_CATCHUP) {
+		static const char *const want[] = {
+			"master_link_status:down\r\n",
+			"keel_replica_state:catchup\r\n",
+			"keel_replica_compression:zstd\r\n",
+		};
+		struct rbuf o;
+		rbuf_init(&o);
+		replication_info(s->g, &o);
+		rbuf_put(&o, "", 1);
+		for (uint32_t i = 0; i < sizeof want / sizeof *want; i++)
+			if (!strstr((const char *)o.p, want[i]))
+				ns_fail(r,
+					"INFO replication of a replica catching up by a snapshot "
+					"has no line %.*s: %s",
+					(int)strlen(want[i]) - 2, want[i], (const char *)o.p);
+		rbuf_free(&o);
+		return;
+	}
+	if (world_now_ns(r->w) < 4000000000)
+		world_at(r->w, world_now_ns(r->w) + 100000, info_while_catching_up, r);
+	else
+		ns_fail(r, "scenario: the replica never caught up by a snapshot");
+}
+
+/* A replica (its stream compressed) down while the members compact their
+ * logs is caught up by a snapshot: what INFO says meanwhile. */
+static void replica_info_in_catchup(struct ns_run *r)
+{
+	compacting_members(r);
+	world_at(r->w, 400000000, crash_replica, r);
+	world_at(r->w, 3000000000, start_replica, r);
+	world_at(r->w, 3000000000, info_while_catching_up, r);
+}
+
+/* The writes of a quiet cluster (no workload): one at a time, each once
+ * the replica has applied the one before and is taking no snapshot, until
+ * the replica's latest snapshot is its last entry; then it is crashed. */
+struct quiet {
+	struct ns_run *r;
+	struct ns_probe *p;
+};
+
+static void write_until_snapshot_is_last(void *arg)
+{
+	struct quiet *q = arg;
+	struct ns_run *r = q->r;
+	struct ns_node *n = replica(r), *l = leader(r);
+	struct server *s = n->s;
+	if (!s || !s->g->replica || !l) {
+		ns_fail(r, "scenario: no replica or no leader while writing");
+		return;
+	}
+	const struct replica_node *rn = s->g->replica;
+	if (s->g->have_snap && s->g->snap.index == rn->received && rn->durable == rn->received &&
+	    !snapshots_busy(s->g)) {
+		world_tracef(r->w,
+			     "scenario: the replica's snapshot at %llu ends its log: crash it",
+			     (unsigned long long)s->g->snap.index);
+		ns_node_crash(n);
+		return;
+	}
+	if (q->p->n_replied == q->p->n_sent && rn->applied == raft_applied_index(l->s->g->r) &&
+	    !snapshots_busy(s->g)) {
+		if (q->p->n_sent == 60) {
+			ns_fail(r, "scenario: the replica's snapshots never ended its log");
+			return;
+		}
+		ns_probe_send(q->p, "+OK", "SET q%u v", q->p->n_sent);
+	}
+	world_at(r->w, world_now_ns(r->w) + 1000000, write_until_snapshot_is_last, q);
+}
+
+static void quiet_start(void *arg)
+{
+	struct quiet *q = arg;
+	q->p = ns_probe_open(q->r, "quiet", 0);
+	write_until_snapshot_is_last(q);
+}
+
+static void quiet_write_after(void *arg)
+{
+	struct quiet *q = arg;
+	ns_probe_send(q->p, "+OK", "SET after v1");
+}
+
+static void replica_streaming(void *arg)
+{
+	struct ns_node *n = arg;
+	if (!n->s || !n->s->g->replica || n->s->g->replica->follow.state != REPL_STREAMING)
+		ns_fail(n->run, "replica %s, restarted from its snapshot, is not streaming",
+			host_ip(n->h));
+}
+
+static void quiet_read_replica(void *arg)
+{
+	struct quiet *q = arg;
+	struct ns_probe *p = ns_probe_open(q->r, "replica", q->r->p.nodes);
+	ns_probe_send(p, "$2 v1", "GET after");
+}
+
+static void quiet_done(void *arg)
+{
+	struct quiet *q = arg;
+	ns_probe_done(q->p);
+}
+
+/* A read replica whose own snapshot ends its log (no entry after it) is
+ * restarted: it is not empty, and resumes from its source's log after
+ * that snapshot, as it would with entries after it, with no snapshot sent
+ * to it; it then shows what is written after. */
+static void replica_restarts_from_its_snapshot(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->p.replicas = 1;
+	r->p.replica_clients = 0;
+	r->p.snapshot_entries = 20;
+	struct quiet *q = ns_alloc(r, sizeof *q);
+	*q = (struct quiet){r, NULL};
+	world_at(r->w, 1000000000, quiet_start, q);
+	world_at(r->w, 2500000000, start_replica, r);
+	world_at(r->w, 3000000000, quiet_write_after, q);
+	world_at(r->w, 3500000000, replica_streaming, replica(r));
+	world_at(r->w, 3500000000, expect_no_snapshot, replica(r));
+	world_at(r->w, 4000000000, quiet_done, q);
+	world_at(r->w, r->p.run_ns + 500000000, quiet_read_replica, q);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -1654,6 +1883,9 @@ static const struct {
 	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},
 	{"removed_under_requests", ns_scen_removed_under_requests},
 	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
+	{"replica_leaves_twice", replica_leaves_twice},
+	{"replica_info_in_catchup", replica_info_in_catchup},
+	{"replica_restarts_from_its_snapshot", replica_restarts_from_its_snapshot},
 };
 
 uint32_t ns_scenario_count(void)
