@@ -444,3 +444,97 @@ void ns_scen_peer_forwards_malformed(struct ns_run *r)
 	world_at(r->w, 1000 * MS, odd_forwards, r);
 	world_at(r->w, 2000 * MS, probe_done, r);
 }
+
+/* ---- a forwarded write held by a leader that hands over ---- */
+
+static uint32_t handing, taking, asking;
+
+static void handover_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	handing = deposed = (uint32_t)l;
+	taking = follower_no(r, handing);
+	asking = follower_no(r, taking);
+	/* the new leader is slow to catch up: the transfer waits for it, and
+	 * the leader proposes nothing meanwhile */
+	world_tracef(r->w, "scenario: pause node %u", taking + 1);
+	host_pause_until(r->nodes[taking].h, world_now_ns(r->w) + 300 * MS);
+	ns_admin(r, handing, "TRANSFER", r->nodes[taking].id);
+	probe = ns_probe_open(r, "handover", asking);
+}
+
+/* Forwarded to the leader while it hands over: it holds it, and the
+ * follower sends it again to the new leader once it hears of it. */
+static void handover_write(void *arg)
+{
+	(void)arg;
+	ns_probe_send(probe, "+OK", "SET handover v1");
+	ns_probe_send(probe, "$2 v1", "GET handover");
+}
+
+/* The old leader never relays a write a follower forwarded to it: the
+ * follower does that itself, and a relayed copy would carry the
+ * follower's request number into the old leader's own numbering, where a
+ * reply to one could answer another. So it forwarded nothing. */
+static void handover_count(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_probe *old = ns_probe_open(r, "handover-old", handing);
+	ns_probe_send(old, "~keel_forwarded:0 ", "INFO stats");
+	ns_probe_send(old, "$2 v1", "GET handover");
+	probe_done(NULL);
+	probe = old;
+}
+
+void ns_scen_forward_held_through_handover(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0; /* the probes' writes only */
+	world_at(r->w, 1000 * MS, handover_start, r);
+	world_at(r->w, 1100 * MS, handover_write, r);
+	world_at(r->w, 2500 * MS, handover_count, r);
+	world_at(r->w, 3000 * MS, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
+/* ---- more peers forward in one pass than a configuration holds ---- */
+
+static void crowd_forwards(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	static const char *const get[] = {"GET", "crowd"};
+	/* each a read, which no follower forwards: answered at once, each
+	 * answer in a frame of its own peer's, all in one pass (the leader
+	 * stalls while they come) */
+	host_pause_until(r->nodes[l].h, world_now_ns(r->w) + 50 * MS);
+	for (uint64_t id = 0; id < RAFT_MEMBERS_MAX + 2; id++)
+		ns_peer_forward(r, (uint32_t)l, 200 + id, 1, get, 2);
+	probe = ns_probe_open(r, "after-crowd", (uint32_t)l);
+	ns_probe_send(probe, "+OK", "SET crowd v1");
+	ns_probe_send(probe, "$2 v1", "GET crowd");
+}
+
+/* The leader answers as many peers as it has batches for, drops the
+ * answers to the rest (they are no members), and goes on serving; the
+ * node is freed cleanly with every batch in use. */
+void ns_scen_peers_crowd_one_pass(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, crowd_forwards, r);
+	world_at(r->w, 2000 * MS, probe_done, r);
+}

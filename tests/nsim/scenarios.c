@@ -1654,6 +1654,8 @@ static const struct {
 	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},
 	{"removed_under_requests", ns_scen_removed_under_requests},
 	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
+	{"forward_held_through_handover", ns_scen_forward_held_through_handover},
+	{"peers_crowd_one_pass", ns_scen_peers_crowd_one_pass},
 };
 
 uint32_t ns_scenario_count(void)
