@@ -171,6 +171,7 @@ void ns_scen_removed_under_requests(struct ns_run *r);
 void ns_scen_peer_forwards_malformed(struct ns_run *r);
 void ns_scen_forward_held_through_handover(struct ns_run *r);
 void ns_scen_peers_crowd_one_pass(struct ns_run *r);
+void ns_scen_removal_told_mid_pass(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/bytes.h"
+#include "net/frame.h"
 #include "nsim/nsim.h"
 #include "sim/simfs.h"
 
@@ -537,4 +539,110 @@ void ns_scen_peers_crowd_one_pass(struct ns_run *r)
 	r->p.spares = 0;
 	world_at(r->w, 1000 * MS, crowd_forwards, r);
 	world_at(r->w, 2000 * MS, probe_done, r);
+}
+
+/* ---- a leader told of its removal in the pass a write arrives ---- */
+
+static struct wconn *notifier;
+static uint32_t told, cut_one;
+
+static void on_notifier(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	(void)ctx;
+	if (ev == WCONN_CLOSED) {
+		wconn_close(c);
+		notifier = NULL;
+	}
+}
+
+static void notifier_send(uint8_t kind, const void *p, uint32_t n)
+{
+	uint8_t hdr[FRAME_HDR];
+	frame_header(hdr, kind, p, n);
+	wconn_send(notifier, hdr, sizeof hdr);
+	wconn_send(notifier, p, n);
+}
+
+static void told_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	told = (uint32_t)l;
+	cut_one = follower_no(r, told);
+	probe = ns_probe_open(r, "told", told);
+	ns_probe_send(probe, "+OK", "SET told v1");
+}
+
+/* A peer connection made after the client's: its frames are read after
+ * the client's in a pass. The member it speaks for is cut off meanwhile,
+ * or its own connection would replace this one. */
+static void told_notifier(void *arg)
+{
+	struct ns_run *r = arg;
+	world_cut(r->w, r->nodes[told].h, r->nodes[cut_one].h, true);
+	notifier = wconn_open(r->w, r->admin_host, host_ip(r->nodes[told].h), 7379, on_notifier,
+			      NULL);
+	struct frame_hello h = {.id = r->nodes[cut_one].id};
+	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.2.1:7379");
+	uint8_t buf[FRAME_HELLO_MAX];
+	notifier_send(FRAME_HELLO, buf, (uint32_t)frame_hello_encode(&h, buf));
+}
+
+/* The leader stalls; meanwhile a write comes from its client, then a
+ * member's notice that a newer configuration leaves it out. Both are read
+ * in one pass: the write was taken for the pass's entry, which is never
+ * proposed, and it is answered -REMOVED (not applied) like every request
+ * in flight. */
+static void told_in_one_pass(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!notifier || !r->nodes[told].s) {
+		ns_fail(r, "scenario: the notice's connection or node %u is gone", told + 1);
+		return;
+	}
+	host_pause_until(r->nodes[told].h, world_now_ns(r->w) + 50 * MS);
+	ns_probe_send(probe, "-REMOVED", "SET told v2");
+	uint8_t p[8];
+	bytes_put_u64(p, raft_config_index_of(r->nodes[told].s->r) + 1);
+	notifier_send(FRAME_REMOVED, p, 8);
+}
+
+/* The notice spoke the truth once the cluster removes the node (the
+ * others elected a leader meanwhile): the write it refused is not there. */
+static void told_check(void *arg)
+{
+	struct ns_run *r = arg;
+	world_cut(r->w, r->nodes[told].h, r->nodes[cut_one].h, false);
+	if (!r->nodes[told].s || !r->nodes[told].s->removed_at)
+		ns_fail(r, "scenario: node %u did not take the notice", told + 1);
+	probe_done(NULL);
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		if (i != told && r->nodes[i].s && raft_role_of(r->nodes[i].s->r) == RAFT_LEADER) {
+			ns_admin(r, i, "REMOVE", r->nodes[told].id);
+			deposed = i; /* once_after_heal writes there */
+			probe = ns_probe_open(r, "told-back", i);
+			ns_probe_send(probe, "$2 v1", "GET told");
+			return;
+		}
+	ns_fail(r, "scenario: no other node leads after node %u stopped", told + 1);
+}
+
+void ns_scen_removal_told_mid_pass(struct ns_run *r)
+{
+	probe = NULL;
+	notifier = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	world_at(r->w, 1000 * MS, told_start, r);
+	world_at(r->w, 1100 * MS, told_notifier, r);
+	world_at(r->w, 1300 * MS, told_in_one_pass, r);
+	world_at(r->w, 3000 * MS, told_check, r);
+	world_at(r->w, 5000 * MS, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
 }

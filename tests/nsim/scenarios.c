@@ -1656,6 +1656,7 @@ static const struct {
 	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
 	{"forward_held_through_handover", ns_scen_forward_held_through_handover},
 	{"peers_crowd_one_pass", ns_scen_peers_crowd_one_pass},
+	{"removal_told_mid_pass", ns_scen_removal_told_mid_pass},
 };
 
 uint32_t ns_scenario_count(void)
