@@ -584,8 +584,8 @@ static void told_notifier(void *arg)
 {
 	struct ns_run *r = arg;
 	world_cut(r->w, r->nodes[told].h, r->nodes[cut_one].h, true);
-	notifier = wconn_open(r->w, r->admin_host, host_ip(r->nodes[told].h), 7379, on_notifier,
-			      NULL);
+	notifier =
+		wconn_open(r->w, r->admin_host, host_ip(r->nodes[told].h), 7379, on_notifier, NULL);
 	struct frame_hello h = {.id = r->nodes[cut_one].id};
 	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.2.1:7379");
 	uint8_t buf[FRAME_HELLO_MAX];
