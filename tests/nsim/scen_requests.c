@@ -646,3 +646,117 @@ void ns_scen_removal_told_mid_pass(struct ns_run *r)
 	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
 	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
 }
+
+/* ---- a leader outside a restarted node's configuration, whose first
+ * words to it are a snapshot's ---- */
+
+static uint32_t behind_step, behind_sent;
+
+static void behind_crash(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_crash(&r->nodes[2]);
+}
+
+static void behind_transfer(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader to hand over from");
+		return;
+	}
+	ns_admin(r, (uint32_t)l, "TRANSFER", r->nodes[3].id);
+}
+
+/* One write every 5 ms, each an entry of its own. */
+static void behind_small(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!probe || behind_sent == 25)
+		return;
+	ns_probe_send(probe, "+OK", "SET behind-small%u v", behind_sent++);
+	world_at(r->w, world_now_ns(r->w) + 5 * MS, behind_small, r);
+}
+
+/* Past the snapshot node 3 will need: more than the leader sends of a
+ * snapshot ahead of the receiver's acknowledgements (16 MiB), and entries
+ * enough for the leader to drop what came before it. */
+static void behind_writes(void *arg)
+{
+	struct ns_run *r = arg;
+	if (leader_no(r) != 3) {
+		ns_fail(r, "scenario: node 4 does not lead");
+		return;
+	}
+	deposed = 3;
+	probe = ns_probe_open(r, "behind", 3);
+	for (uint32_t i = 0; i < 36; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "behind%u", i);
+		ns_probe_set_big(probe, "+OK", key, 500000);
+	}
+	behind_sent = 0;
+	world_at(r->w, world_now_ns(r->w) + 50 * MS, behind_small, r);
+}
+
+static void behind_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_start(&r->nodes[2]);
+}
+
+/* Node 3 crashes once the leader's snapshot has begun to reach it: the
+ * leader, which heard from it, now sends it nothing but the snapshot's
+ * chunks, and the node, restarted with its old configuration, must answer
+ * them over a connection of its own (members_follow_leader). */
+static void behind_when_receiving(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n3 = &r->nodes[2];
+	if (behind_step)
+		return;
+	if (!n3->s || !n3->s->incoming || n3->s->stats.snapshots_installed) {
+		world_at(r->w, world_now_ns(r->w) + 100000, behind_when_receiving, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: node 3 is receiving a snapshot: crash it");
+	behind_step = 1;
+	ns_node_crash(n3);
+	world_at(r->w, world_now_ns(r->w) + 300 * MS, behind_restart, r);
+}
+
+static void behind_check(void *arg)
+{
+	struct ns_run *r = arg;
+	if (behind_step != 1)
+		ns_fail(r, "scenario: node 3 was not seen receiving a snapshot");
+	if (!r->nodes[2].s || !r->nodes[2].s->stats.snapshots_installed)
+		ns_fail(r, "scenario: node 3 has not installed the leader's snapshot");
+	probe_done(NULL);
+	probe = ns_probe_open(r, "behind-read", 2);
+	for (uint32_t i = 0; i < 36; i += 7)
+		ns_probe_send(probe, ":500000 ", "STRLEN behind%u", i);
+}
+
+void ns_scen_outside_leader_sends_a_snapshot(struct ns_run *r)
+{
+	probe = NULL;
+	behind_step = 0;
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.clients = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10;
+	r->p.run_ns = 10000 * MS;
+	world_at(r->w, 500 * MS, behind_crash, r);
+	world_at(r->w, 1000 * MS, ns_membership_add, r);
+	world_at(r->w, 3000 * MS, behind_transfer, r);
+	world_at(r->w, 3500 * MS, behind_writes, r);
+	world_at(r->w, 4500 * MS, behind_restart, r);
+	world_at(r->w, 4500 * MS, behind_when_receiving, r);
+	world_at(r->w, r->p.run_ns - 500 * MS, behind_check, r);
+	world_at(r->w, r->p.run_ns, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}

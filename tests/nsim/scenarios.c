@@ -1657,6 +1657,7 @@ static const struct {
 	{"forward_held_through_handover", ns_scen_forward_held_through_handover},
 	{"peers_crowd_one_pass", ns_scen_peers_crowd_one_pass},
 	{"removal_told_mid_pass", ns_scen_removal_told_mid_pass},
+	{"outside_leader_sends_a_snapshot", ns_scen_outside_leader_sends_a_snapshot},
 };
 
 uint32_t ns_scenario_count(void)
