@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "base/bytes.h"
+#include "base/mem.h"
 #include "net/frame.h"
 #include "nsim/nsim.h"
+#include "server/entry.h"
 #include "sim/simfs.h"
 
 #define MS 1000000ull
@@ -759,4 +761,93 @@ void ns_scen_outside_leader_sends_a_snapshot(struct ns_run *r)
 	world_at(r->w, r->p.run_ns, probe_done, r);
 	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
 	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
+/* ---- a peer forwards a write larger than a log entry may hold ---- */
+
+static struct {
+	uint8_t *p;
+	size_t len, sent;
+} huge;
+
+/* The frame a MiB at a time, as the network takes it. */
+static void huge_piece(void *arg)
+{
+	struct ns_run *r = arg;
+	size_t n = huge.len - huge.sent < (1u << 20) ? huge.len - huge.sent : (1u << 20);
+	if (notifier)
+		wconn_send(notifier, huge.p + huge.sent, n);
+	huge.sent += n;
+	if (huge.sent < huge.len && notifier) {
+		world_at(r->w, world_now_ns(r->w) + 10 * MS, huge_piece, r);
+		return;
+	}
+	keel_free(huge.p);
+	huge.p = NULL;
+}
+
+static void huge_forward(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	deposed = (uint32_t)l;
+	notifier = wconn_open(r->w, r->admin_host, host_ip(r->nodes[l].h), 7379, on_notifier, NULL);
+	struct frame_hello h = {.id = 95};
+	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.2.1:7379");
+	uint8_t hb[FRAME_HELLO_MAX];
+	notifier_send(FRAME_HELLO, hb, (uint32_t)frame_hello_encode(&h, hb));
+	/* a SET of no session whose request is 63 bytes short of an entry's
+	 * limit: its entry (17 bytes of header) would still fit, but no node
+	 * forwards it, and the leader takes it no more than a client's */
+	struct rbuf cmd, f;
+	rbuf_init(&cmd);
+	rbuf_init(&f);
+	entry_req_header(&cmd, &(struct entry_req_head){0}, 1);
+	size_t head = cmd.len + 4 + 4 + 3 + 4 + 4 + 4;
+	size_t vlen = RAFT_ENTRY_BYTES_MAX - 63 - head;
+	uint8_t *v = keel_malloc(vlen);
+	memset(v, 'h', vlen);
+	struct resp_arg argv[] = {
+		{(const uint8_t *)"SET", 3}, {(const uint8_t *)"huge", 4}, {v, vlen}};
+	entry_cmd_append(&cmd, argv, 3);
+	keel_free(v);
+	rbuf_put_u64(&f, 1);
+	rbuf_put(&f, &(uint8_t){0}, 1);
+	rbuf_put_u32(&f, 1);
+	rbuf_put_u32(&f, (uint32_t)cmd.len);
+	rbuf_put(&f, cmd.p, cmd.len);
+	world_tracef(r->w, "peer 95: forwards a write of %zu bytes to node %u", cmd.len, l + 1);
+	huge.len = FRAME_HDR + f.len;
+	huge.p = keel_malloc(huge.len);
+	frame_header(huge.p, FRAME_FORWARD, f.p, (uint32_t)f.len);
+	memcpy(huge.p + FRAME_HDR, f.p, f.len);
+	huge.sent = 0;
+	huge_piece(r);
+	rbuf_free(&cmd);
+	rbuf_free(&f);
+}
+
+/* Refused, as the node a client sent it to would have: not applied. */
+static void huge_check(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "huge", deposed);
+	ns_probe_send(probe, ":0 ", "STRLEN huge");
+	ns_probe_send(probe, "+OK", "SET huge small");
+	ns_probe_send(probe, "$5 small", "GET huge");
+}
+
+void ns_scen_peer_forwards_too_large(struct ns_run *r)
+{
+	probe = NULL;
+	notifier = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, huge_forward, r);
+	world_at(r->w, 2500 * MS, huge_check, r);
+	world_at(r->w, 3500 * MS, probe_done, r);
 }

@@ -1658,6 +1658,7 @@ static const struct {
 	{"peers_crowd_one_pass", ns_scen_peers_crowd_one_pass},
 	{"removal_told_mid_pass", ns_scen_removal_told_mid_pass},
 	{"outside_leader_sends_a_snapshot", ns_scen_outside_leader_sends_a_snapshot},
+	{"peer_forwards_too_large", ns_scen_peer_forwards_too_large},
 };
 
 uint32_t ns_scenario_count(void)
