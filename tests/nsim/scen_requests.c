@@ -851,3 +851,94 @@ void ns_scen_peer_forwards_too_large(struct ns_run *r)
 	world_at(r->w, 2500 * MS, huge_check, r);
 	world_at(r->w, 3500 * MS, probe_done, r);
 }
+
+/* ---- a node stopped between two --join tries ---- */
+
+static struct {
+	bool was_open;
+	uint64_t closed_ns, due_ns, last_tick;
+	bool stopped;
+} jn;
+
+static void join_cut(void *arg)
+{
+	struct ns_run *r = arg;
+	isolate(r, 0, true); /* the member --join names knows no leader: it refuses */
+	isolate(r, 3, false);
+}
+
+static void join_uncut(void *arg)
+{
+	struct ns_run *r = arg;
+	isolate(r, 0, false);
+}
+
+static void join_begin(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	n->kind = NS_ADDED;
+	n->join = true;
+	ns_node_start(n);
+	memset(&jn, 0, sizeof jn);
+}
+
+static void join_stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Watches the joiner's tries: once the member it asks is back, the stop
+ * (SIGTERM) comes just after a tick of its loop and a few ms before its
+ * next try is due, so the try falls while it stops. */
+static void join_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	struct server *s = r->nodes[3].s;
+	uint64_t now = world_now_ns(r->w);
+	if (!s || jn.stopped)
+		return;
+	if (jn.was_open && !s->join.tcp_open && now > 2400 * MS && !jn.due_ns)
+		jn.due_ns = now / MS * MS + 1000 * MS; /* the retry timer, in loop ms */
+	jn.was_open = s->join.tcp_open;
+	if (jn.due_ns && s->tick_last_ns != jn.last_tick) {
+		jn.last_tick = s->tick_last_ns;
+		if (now < jn.due_ns && jn.due_ns - now <= 6 * MS) {
+			world_tracef(r->w,
+				     "scenario: SIGTERM node 4, its next --join try due in %llu us",
+				     (unsigned long long)(jn.due_ns - now) / 1000);
+			jn.stopped = true;
+			host_enter(r->nodes[3].h, join_stop_in, s);
+			return;
+		}
+	}
+	world_at(r->w, now + 20000, join_watch, r);
+}
+
+/* A node stopping asks no more: it is no member. */
+static void join_check(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!jn.stopped) {
+		ns_fail(r, "scenario: node 4 was not stopped before a try");
+		return;
+	}
+	for (uint32_t i = 0; i < r->p.nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->r && raft_config_find(raft_config_of(s->r), r->nodes[3].id))
+			ns_fail(r, "node 4, stopped while it asked to join, was added (node %u)",
+				i + 1);
+	}
+	ns_node_reap(&r->nodes[3]);
+}
+
+void ns_scen_join_stopped_between_tries(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1000, join_cut, r);
+	world_at(r->w, 1500 * MS, join_begin, r);
+	world_at(r->w, 1500 * MS, join_watch, r);
+	world_at(r->w, 2700 * MS, join_uncut, r);
+	world_at(r->w, 4500 * MS, join_check, r);
+}

@@ -1659,6 +1659,7 @@ static const struct {
 	{"removal_told_mid_pass", ns_scen_removal_told_mid_pass},
 	{"outside_leader_sends_a_snapshot", ns_scen_outside_leader_sends_a_snapshot},
 	{"peer_forwards_too_large", ns_scen_peer_forwards_too_large},
+	{"join_stopped_between_tries", ns_scen_join_stopped_between_tries},
 };
 
 uint32_t ns_scenario_count(void)
