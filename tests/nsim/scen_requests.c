@@ -1,7 +1,10 @@
 /* tests/nsim/scen_requests.c — scripted whole-node runs of the request
  * path's windows: a write that waits for a leader that never comes, a
  * write whose leader loses its entry, RAFT commands sent to a follower,
- * a follower whose disk fails while its client writes. Each sets up the window
+ * a follower whose disk fails while its client writes, a leader that hands
+ * over or is told of its removal mid-pass, peers that forward what no
+ * follower would, a node restarted behind a leader outside its
+ * configuration, a --join node stopped between tries. Each sets up the window
  * with its own faults and a probe (probe.c) whose replies must be what
  * the rules promise (SPEC.md §4, docs/architecture.md "One connection,
  * one order"); the workload's clients run beside it, under every check
