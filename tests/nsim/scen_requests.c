@@ -906,7 +906,7 @@ static void join_watch(void *arg)
 	jn.was_open = s->join.tcp_open;
 	if (jn.due_ns && s->tick_last_ns != jn.last_tick) {
 		jn.last_tick = s->tick_last_ns;
-		if (now < jn.due_ns && jn.due_ns - now <= 6 * MS) {
+		if (now < jn.due_ns && jn.due_ns - now <= 8 * MS) {
 			world_tracef(r->w,
 				     "scenario: SIGTERM node 4, its next --join try due in %llu us",
 				     (unsigned long long)(jn.due_ns - now) / 1000);
