@@ -945,3 +945,85 @@ void ns_scen_join_stopped_between_tries(struct ns_run *r)
 	world_at(r->w, 2700 * MS, join_uncut, r);
 	world_at(r->w, 4500 * MS, join_check, r);
 }
+
+/* ---- a read replica's disk fails while it stops ---- */
+
+static uint32_t rdisk;
+static bool rdisk_stopped;
+
+static void rdisk_check(void *arg);
+
+static void rdisk_stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Once the replica has a sync on its disk (which fails): SIGTERM, and
+ * the process stalls until the failure is known. */
+static void rdisk_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[rdisk];
+	if (!n->s || rdisk_stopped)
+		return;
+	if (!n->disk_pending) {
+		world_at(r->w, world_now_ns(r->w) + 20000, rdisk_watch, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: SIGTERM replica %u, a failing sync in flight", rdisk + 1);
+	rdisk_stopped = true;
+	host_enter(n->h, rdisk_stop_in, n->s);
+	host_pause_until(n->h, world_now_ns(r->w) + 20 * MS);
+	world_at(r->w, world_now_ns(r->w) + 40 * MS, rdisk_check, r);
+}
+
+static void rdisk_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	rdisk = r->p.nodes + r->p.spares;
+	rdisk_stopped = false;
+	world_tracef(r->w, "scenario: replica %u's fdatasync fails", rdisk + 1);
+	simfs_fail(host_disk(r->nodes[rdisk].h), SIMFS_FDATASYNC, 0, KEEL_EIO, true);
+	probe = ns_probe_open(r, "rdisk", (uint32_t)l);
+	ns_probe_send(probe, "+OK", "SET rdisk v1");
+	rdisk_watch(r);
+}
+
+/* Its disk failed: it says so in its exit status, as a member does, even
+ * though it was stopping anyway. */
+static void rdisk_check(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[rdisk];
+	if (!n->s || !n->s->closed)
+		ns_fail(r, "scenario: replica %u runs on after its SIGTERM", rdisk + 1);
+	else if (n->s->exit_code != 1)
+		ns_fail(r, "replica %u, its disk failed while it stopped, exits %d", rdisk + 1,
+			n->s->exit_code);
+	simfs_fail_clear(host_disk(n->h));
+	ns_node_reap(n);
+}
+
+static void rdisk_expect(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!rdisk_stopped)
+		ns_fail(r, "scenario: replica %u had no sync in flight", rdisk + 1);
+}
+
+void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 1;
+	r->p.replica_clients = 0;
+	world_at(r->w, 1000 * MS, rdisk_start, r);
+	world_at(r->w, 1500 * MS, rdisk_expect, r);
+	world_at(r->w, 1500 * MS, probe_done, r);
+}

@@ -1660,6 +1660,7 @@ static const struct {
 	{"outside_leader_sends_a_snapshot", ns_scen_outside_leader_sends_a_snapshot},
 	{"peer_forwards_too_large", ns_scen_peer_forwards_too_large},
 	{"join_stopped_between_tries", ns_scen_join_stopped_between_tries},
+	{"replica_disk_fails_while_stopping", ns_scen_replica_disk_fails_while_stopping},
 };
 
 uint32_t ns_scenario_count(void)
