@@ -30,6 +30,8 @@ edits.
   tools/mutagen.py [--list | --sample] [--show ID] [FILE...]
                        (--sample lists the mutants a run would run)
   tools/mutagen.py --self-test     (the generator on small sources)
+  tools/mutagen.py --stale         (fails if an entry of equivalent.txt names
+                       no mutant of today's source; make test runs it)
   tools/mutagen.py --remap REV     (equivalent.txt's entries whose lines were
                        edited since REV follow their mutant: the same change
                        in the same context, field paths cut to their last
@@ -444,6 +446,19 @@ def loose_key(text, m):
     return (m.op, cut(text[lo:m.start]), cut(text[m.start:m.end]), m.repl, cut(text[m.end:hi]))
 
 
+def check_stale():
+    """make test's check that every entry of equivalent.txt still names a
+    mutant of today's source: an edited line gives its mutants new ids, and
+    an entry left behind would let its mutant run unjudged (--remap)."""
+    ids = {m.id for f in default_files() for m in generate(f, open(os.path.join(TOP, f)).read())}
+    eq = read_equivalents()
+    bad = [s for i, (f, s) in eq.items() if i not in ids]
+    for s in bad:
+        print(f"{EQUIV}: no mutant has this id now (tools/mutagen.py --remap REV): {s}")
+    print(f"equivalents: {len(eq) - len(bad)} passed, {len(bad)} failed")
+    return 1 if bad else 0
+
+
 def remap(rev):
     """Rewrites equivalent.txt's entries that no longer match a mutant (their
     lines were edited) to the mutant of today's source that makes the same
@@ -695,6 +710,8 @@ def main():
         return self_test()
     if "--remap" in args:
         return remap(args[args.index("--remap") + 1])
+    if "--stale" in args:
+        return check_stale()
     list_only = "--list" in args
     show = None
     if "--show" in args:

@@ -108,12 +108,11 @@ static void release_held(struct group *g)
 static void run_commands(struct group *g, const struct entry_req *q, const struct entry *en,
 			 struct rbuf *out)
 {
-	struct server *s = g->node;
 	if (q->h.multi)
 		resp_array(out, q->n_cmds);
 	uint32_t db = q->h.db;
 	for (uint32_t k = 0; k < q->n_cmds; k++) {
-		poison_test_check(s->g, q->cmds[k].argv, q->cmds[k].argc);
+		poison_test_check(g, q->cmds[k].argv, q->cmds[k].argc);
 		struct kv_ctx c = {.kv = &g->kv,
 				   .argv = q->cmds[k].argv,
 				   .argc = q->cmds[k].argc,
@@ -184,7 +183,7 @@ void group_apply(struct group *g, const struct raft_entry *e)
 	struct server *s = g->node;
 	s->stats.applied_entries++;
 	if (e->type != RAFT_ENTRY_COMMAND) {
-		requests_on_applied(s->g, e, NULL, 0);
+		requests_on_applied(g, e, NULL, 0);
 		return;
 	}
 	struct entry en;
@@ -192,7 +191,7 @@ void group_apply(struct group *g, const struct raft_entry *e)
 		fprintf(stderr, "[%llu] entry %llu does not decode: skipped\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
 		s->stats.skipped_entries++;
-		requests_on_applied(s->g, e, NULL, 0);
+		requests_on_applied(g, e, NULL, 0);
 		return;
 	}
 	g->last_entry_time = en.time_ms;
@@ -202,22 +201,22 @@ void group_apply(struct group *g, const struct raft_entry *e)
 			rbuf_init(&s->replies[i]);
 		s->cap_replies = en.n_reqs;
 	}
-	raft_index skipped = poison_skip(s->g, e->index) ? e->index : 0;
+	raft_index skipped = poison_skip(g, e->index) ? e->index : 0;
 	if (skipped)
 		fprintf(stderr,
 			"[%llu] entry %llu skipped (--skip-entry): its requests are answered "
 			"with an error\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
-	poison_applying(s->g, e->index); /* the fatal paths name it (server/poison.c) */
+	poison_applying(g, e->index); /* the fatal paths name it (server/poison.c) */
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */
 		if (en.reqs[i].h.session)
-			requests_before_write(s->g, en.reqs[i].h.session, en.reqs[i].h.seq);
+			requests_before_write(g, en.reqs[i].h.session, en.reqs[i].h.seq);
 		apply_request(g, &en.reqs[i], &en, &s->replies[i], skipped);
 	}
-	poison_applied(s->g, e->index);
-	requests_on_applied(s->g, e, s->replies, en.n_reqs);
+	poison_applied(g, e->index);
+	requests_on_applied(g, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
 		if (s->replies[i].cap > 65536) /* a big reply: its buffer goes */
 			rbuf_free(&s->replies[i]);
@@ -226,20 +225,19 @@ void group_apply(struct group *g, const struct raft_entry *e)
 
 static void carry_out(struct group *g, struct raft_update *u)
 {
-	struct server *s = g->node;
 	if (u->snap_chunk)
-		snapshots_chunk(s->g, u->snap_chunk);
+		snapshots_chunk(g, u->snap_chunk);
 	uint64_t seq = persist(g, u);
 	for (uint32_t i = 0; i < u->n_msgs_now; i++)
 		send_msg(g, &u->msgs_now[i]);
 	hold(g, u, seq);
 	if (u->snap_install)
-		snapshots_install(s->g, u->snap_install);
+		snapshots_install(g, u->snap_install);
 	for (uint32_t i = 0; i < u->n_committed; i++)
 		group_apply(g, &u->committed[i]);
-	requests_on_reads(s->g, u->reads, u->n_reads);
+	requests_on_reads(g, u->reads, u->n_reads);
 	if (u->snapshot_wanted)
-		snapshots_want(s->g, u->snapshot_index);
+		snapshots_want(g, u->snapshot_index);
 }
 
 static void check_storage(struct group *g)
@@ -248,12 +246,15 @@ static void check_storage(struct group *g)
 	int failed;
 	struct keel_errmsg err = {{0}};
 	g->durable_seq = committer_durable(s->com, &failed, &err);
-	if (failed && (g->replica ? !s->stopping : g->r && !raft_stopped(g->r))) {
+	/* once, stopping or not: a disk that failed during a graceful stop
+	 * is told in the exit status too, on a member and on a replica */
+	if (failed && !g->storage_failed) {
+		g->storage_failed = true;
 		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
 			(unsigned long long)s->cfg.id, err.text);
 		if (g->r)
 			raft_fail(g->r, failed);
-		requests_fail_all(s->g,
+		requests_fail_all(g,
 				  "-ERR storage failed: the node has stopped (write not applied)");
 		s->exit_code = 1;
 		server_stop(s);
@@ -265,12 +266,12 @@ void group_process(struct group *g)
 	struct server *s = g->node;
 	if (g->replica) {
 		check_storage(g);
-		replica_process(s->g);
+		replica_process(g);
 	}
 	for (int round = 0; round < 1000 && g->r && !raft_stopped(g->r); round++) {
 		check_storage(g);
 		release_held(g);
-		snapshots_check(s->g);
+		snapshots_check(g);
 		if (!raft_has_update(g->r))
 			break;
 		struct raft_update u;
@@ -279,8 +280,8 @@ void group_process(struct group *g)
 		raft_update_done(g->r, &u);
 	}
 	if (g->r && s->peers)
-		members_sync(s->g);
-	requests_answer_reads(s->g);
+		members_sync(g);
+	requests_answer_reads(g);
 }
 
 /* ---- loop callbacks ----------------------------------------------------- */
@@ -310,7 +311,7 @@ static void propose_own(struct group *g, const struct resp_arg *argv, uint32_t a
 	entry_req_header(&q->cmd, &(struct entry_req_head){.db = db}, 1);
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->n_cmds = 1;
-	request_submit(s->g, q, false);
+	request_submit(g, q, false);
 }
 
 /* The leader's active expiry: every tenth tick it proposes the removal of
