@@ -12,6 +12,7 @@ leader redirects to the new one and RedisCluster follows.
     /usr/bin/python3 tests/cluster/cluster_proto_test.py BUILD_DIR [case...]
 
 Prints one line per case and `cluster-proto: N passed, M failed`."""
+import json
 import os
 import shutil
 import signal
@@ -235,6 +236,20 @@ def keyslot_and_errors_are_redis():
         for cmd in ("READONLY", "READWRITE", "ASKING"):
             assert k.call(cmd) == r.call(cmd) == "+OK", cmd
             assert k.call(cmd, "x") == r.call(cmd, "x"), cmd
+        names = ["cluster", "readonly", "readwrite", "asking"] + [
+            f"cluster|{s}" for s in ("slots", "shards", "nodes", "info", "myid", "keyslot",
+                                     "countkeysinslot", "getkeysinslot", "help")]
+        mine, theirs = k.call("COMMAND", "INFO", "cluster")[0], r.call("COMMAND", "INFO",
+                                                                         "cluster")[0]
+        assert mine[:9] == theirs[:9] and all(s in theirs[9] for s in mine[9]), mine
+        assert sorted(s[0] for s in mine[9]) == sorted(names[4:]), mine
+        for name in names[1:]:
+            assert k.call("COMMAND", "INFO", name) == r.call("COMMAND", "INFO", name), name
+            mine, theirs = k.call("COMMAND", "DOCS", name), r.call("COMMAND", "DOCS", name)
+            def fields(d):
+                return [(a, v) for a, v in zip(d[1][0::2], d[1][1::2])
+                        if a not in ("summary", "complexity")]
+            assert mine[0] == theirs[0] and fields(mine) == fields(theirs), (mine, theirs)
         assert k.call("CLUSTER", "COUNTKEYSINSLOT", "0") == ":0"
         assert k.call("CLUSTER", "GETKEYSINSLOT", "0", "0") == []
         k.close()
@@ -370,6 +385,46 @@ def leader_moves():
         c.cleanup()
 
 
+IOREDIS = """
+const Redis = require("ioredis");
+const [host, port] = [process.argv[1], Number(process.argv[2])];
+(async () => {
+  const c = new Redis.Cluster([{ host, port }], { redisOptions: { connectTimeout: 5000 } });
+  const out = { got: [] };
+  for (let i = 0; i < 200; i++) await c.set(`io:${i}`, `v${i}`);
+  for (let i = 0; i < 200; i += 20) out.got.push(await c.get(`io:${i}`));
+  const p = c.pipeline();
+  for (let i = 0; i < 10; i++) p.incr("{io}n");
+  out.pipe = (await p.exec()).map(([e, v]) => v);
+  out.slots = (await c.cluster("SLOTS")).length;
+  await c.quit();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(String(e)); process.exit(1); });
+"""
+
+
+@case
+def ioredis_cluster():
+    """ioredis's Cluster, given a follower's address, writes 200 keys and
+    reads them back, and runs a pipeline of one slot."""
+    c = Cluster(3)
+    try:
+        lead, fols = started(c)
+        h, p = c.addr(fols[0])
+        mods = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            "clients", "node_modules")
+        assert os.path.isdir(os.path.join(mods, "ioredis")), f"no ioredis in {mods}"
+        out = subprocess.run(["node", "-e", IOREDIS, h, str(p)], capture_output=True,
+                             text=True, timeout=60, env=dict(os.environ, NODE_PATH=mods))
+        assert out.returncode == 0, out.stderr
+        got = json.loads(out.stdout)
+        assert got["got"] == [f"v{i}" for i in range(0, 200, 20)], got
+        assert got["pipe"] == list(range(1, 11)) and got["slots"] == 1, got
+        assert c.client(lead).get("io:199") == "v199"
+    finally:
+        c.cleanup()
+
+
 def benchmark(h, p, cluster):
     out = subprocess.run(
         ["redis-benchmark"] + (["--cluster"] if cluster else []) +
@@ -405,11 +460,11 @@ def redis_benchmark_cluster():
 
 if __name__ == "__main__":
     signal.alarm(240)  # the whole suite stops by itself
-    for tool in ("redis-server", "redis-cli", "redis-benchmark"):
+    for tool in ("redis-server", "redis-cli", "redis-benchmark", "node"):
         if not shutil.which(tool):
             print(f"cluster-proto: 0 passed, 1 failed ({tool} is not installed)")
             sys.exit(1)
     sys.exit(run_suite("cluster-proto", [reply_shapes, keyslot_and_errors_are_redis,
                                          redis_cluster_client_and_keys_in_slots,
                                          moved_for_cluster_clients_only, leader_moves,
-                                         redis_benchmark_cluster], [SERVER]))
+                                         ioredis_cluster, redis_benchmark_cluster], [SERVER]))
