@@ -310,33 +310,43 @@ static void cmd_getkeys(struct server *s, struct client *c, struct rbuf *o,
 	rbuf_free(&keys);
 }
 
+/* CLUSTER HELP: Redis's lines for the subcommands keel has, each a usage
+ * line and the lines under it (indented), in Redis's order. */
 static void reply_help(struct rbuf *o)
 {
-	static const char *const lines[] = {
-		"CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-		"COUNTKEYSINSLOT <slot>",
-		"    Return the number of keys in <slot>.",
-		"GETKEYSINSLOT <slot> <count>",
-		"    Return key names stored by current node in a slot.",
-		"INFO",
-		"    Return information about the cluster.",
-		"KEYSLOT <key>",
-		"    Return the hash slot for <key>.",
-		"MYID",
-		"    Return the node id.",
-		"NODES",
-		"    Return cluster configuration seen by node. Output format:",
-		"    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
-		"SLOTS",
-		"    Return information about slots range mappings. Each range is made of:",
-		"    start, end, master and replicas IP addresses, ports and ids",
-		"SHARDS",
-		"    Return information about slot range mappings and the nodes associated with "
-		"them.",
-		"HELP",
-		"    Print this help.",
+	static const struct {
+		const char *usage, *what[2];
+	} subs[] = {
+		{"COUNTKEYSINSLOT <slot>", {"Return the number of keys in <slot>."}},
+		{"GETKEYSINSLOT <slot> <count>",
+		 {"Return key names stored by current node in a slot."}},
+		{"INFO", {"Return information about the cluster."}},
+		{"KEYSLOT <key>", {"Return the hash slot for <key>."}},
+		{"MYID", {"Return the node id."}},
+		{"NODES",
+		 {"Return cluster configuration seen by node. Output format:",
+		  "<id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ..."}},
+		{"SLOTS",
+		 {"Return information about slots range mappings. Each range is made of:",
+		  "start, end, master and replicas IP addresses, ports and ids"}},
+		{"SHARDS",
+		 {"Return information about slot range mappings and the nodes associated with "
+		  "them."}},
+		{"HELP", {"Prints this help."}},
 	};
-	resp_help(o, lines, sizeof lines / sizeof lines[0]);
+	size_t n = 1, k = sizeof subs / sizeof subs[0];
+	for (size_t i = 0; i < k; i++)
+		n += 2 + (subs[i].what[1] != NULL);
+	resp_array(o, n);
+	resp_simple(o, "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+	for (size_t i = 0; i < k; i++) {
+		resp_simple(o, subs[i].usage);
+		for (size_t j = 0; j < 2 && subs[i].what[j]; j++) {
+			char line[128];
+			snprintf(line, sizeof line, "    %s", subs[i].what[j]);
+			resp_simple(o, line);
+		}
+	}
 }
 
 /* CLUSTER <subcommand>: kv_resolve has checked the subcommand and its

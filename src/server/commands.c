@@ -321,6 +321,10 @@ static void cmd_hello(struct server *s, struct client *c, struct creq *q,
 	resp_int(&q->reply, c->proto);
 	resp_bulk_str(&q->reply, "id");
 	resp_int(&q->reply, (int64_t)c->id);
+	/* "standalone", though INFO says cluster_enabled:1: a connection is
+	 * served as a standalone server's (no redirect) until it asks for the
+	 * slot map (cluster.c), and a client told "cluster" here may take it
+	 * for a cluster node's connection before it has. */
 	resp_bulk_str(&q->reply, "mode");
 	resp_bulk_str(&q->reply, "standalone");
 	resp_bulk_str(&q->reply, "role");

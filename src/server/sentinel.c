@@ -13,7 +13,7 @@
  * its client address. Members tell each other where they serve clients in
  * the peer HELLO frame (net/frame.h); this node's own address is
  * --client-announce, or its first client address that is not 0.0.0.0, or
- * --bind.
+ * --bind (addrs.c, which the Redis Cluster protocol shares).
  *
  * What it guarantees: the address named as the master is that of the node
  * this node believes leads (Raft's leader id: the leader itself, or a

@@ -250,6 +250,11 @@ def keyslot_and_errors_are_redis():
                 return [(a, v) for a, v in zip(d[1][0::2], d[1][1::2])
                         if a not in ("summary", "complexity")]
             assert mine[0] == theirs[0] and fields(mine) == fields(theirs), (mine, theirs)
+        # HELP: Redis's lines for the subcommands keel has, in Redis's order
+        mine, theirs = k.call("CLUSTER", "HELP"), r.call("CLUSTER", "HELP")
+        it = iter(theirs)
+        assert all(line in it for line in mine), (mine, theirs)
+        assert len(mine) == 1 + 2 * 9 + 2 and "+SHARDS" in mine, mine
         assert k.call("CLUSTER", "COUNTKEYSINSLOT", "0") == ":0"
         assert k.call("CLUSTER", "GETKEYSINSLOT", "0", "0") == []
         k.close()
