@@ -544,6 +544,7 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return false;
 	}
 	if (cmd->flags & KV_SERVER) {
+		cluster_note(c, cmd);
 		if (!(cmd->flags & KV_CONNECTION) && requests_defer(s->g, c, q, argv, argc))
 			return false; /* runs once the requests before it are answered */
 		server_command(s, c, q, argv, argc);
@@ -563,6 +564,8 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		creq_finish(s, q);
 		return false;
 	}
+	if (cluster_redirect(s, c, q, cmd, argv, argc))
+		return false; /* -MOVED: a cluster client's write, for the leader */
 	bool read = (cmd->flags & KV_READ) != 0, taken = false;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;

@@ -142,6 +142,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			info_raft(s, o);
 		rbuf_puts(o, "\r\n");
 	}
+	if (all || !strcasecmp(section, "cluster")) /* the Redis Cluster protocol: cluster.c */
+		rbuf_puts(o, "# Cluster\r\ncluster_enabled:1\r\n\r\n");
 	if (all || !strcasecmp(section, "keyspace")) {
 		rbuf_puts(o, "# Keyspace\r\n");
 		kv_info_keyspace(&s->g->kv, now, o);
@@ -319,6 +321,10 @@ static void cmd_hello(struct server *s, struct client *c, struct creq *q,
 	resp_int(&q->reply, c->proto);
 	resp_bulk_str(&q->reply, "id");
 	resp_int(&q->reply, (int64_t)c->id);
+	/* "standalone", though INFO says cluster_enabled:1: a connection is
+	 * served as a standalone server's (no redirect) until it asks for the
+	 * slot map (cluster.c), and a client told "cluster" here may take it
+	 * for a cluster node's connection before it has. */
 	resp_bulk_str(&q->reply, "mode");
 	resp_bulk_str(&q->reply, "standalone");
 	resp_bulk_str(&q->reply, "role");
@@ -407,6 +413,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		c->name[0] = 0;
 		c->db = 0;
 		c->no_evict = c->no_touch = false;
+		c->cluster_aware = false;
 		resp_simple(&q->reply, "RESET");
 	} else if (is(a, "auth")) {
 		resp_error(&q->reply, "ERR AUTH <password> called without any password configured "
@@ -439,7 +446,8 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 	} else if (is(a, "keel.replicate")) {
 		replication_attach(s->g, c, q, argv, argc);
 		return;
-	} else if (!sentinel_command(s, c, q, argv, argc)) {
+	} else if (!cluster_command(s, c, q, argv, argc) &&
+		   !sentinel_command(s, c, q, argv, argc)) {
 		kv_reply_unknown(&q->reply, argv, argc);
 	}
 	creq_finish(s, q);

@@ -13,7 +13,7 @@
  * its client address. Members tell each other where they serve clients in
  * the peer HELLO frame (net/frame.h); this node's own address is
  * --client-announce, or its first client address that is not 0.0.0.0, or
- * --bind.
+ * --bind (addrs.c, which the Redis Cluster protocol shares).
  *
  * What it guarantees: the address named as the master is that of the node
  * this node believes leads (Raft's leader id: the leader itself, or a
@@ -49,83 +49,16 @@
  * from this node is down is flagged s_down at once. */
 #define SENTINEL_DOWN_MS 1000
 
-struct node_addr {
-	uint64_t id;
-	char host[FRAME_ADDR_MAX];
-	int port;	   /* its client port */
-	int sentinel_port; /* 0: none */
-	bool up;	   /* this node itself, or its peer connection is up */
-	bool voter;
-};
-
 static bool is(const struct resp_arg *a, const char *s)
 {
 	return a->len == strlen(s) && !strncasecmp((const char *)a->p, s, a->len);
 }
 
-/* Where this node serves clients. */
-static void self_addr(const struct server *s, struct node_addr *a)
-{
-	memset(a, 0, sizeof *a);
-	a->id = s->cfg.id;
-	a->up = true;
-	a->sentinel_port = s->cfg.sentinel_port;
-	const char *colon = strrchr(s->cfg.client_announce, ':');
-	if (colon) { /* checked by config.c: host:port, port 1..65535 */
-		snprintf(a->host, sizeof a->host, "%.*s", (int)(colon - s->cfg.client_announce),
-			 s->cfg.client_announce);
-		a->port = (int)strtol(colon + 1, NULL, 10);
-		return;
-	}
-	const char *host = s->cfg.bind;
-	if (s->cfg.n_client_bind && strcmp(s->cfg.client_bind[0], "0.0.0.0"))
-		host = s->cfg.client_bind[0];
-	snprintf(a->host, sizeof a->host, "%s", host);
-	a->port = s->cfg.port;
-}
-
 void sentinel_start(struct server *s)
 {
 	struct node_addr a;
-	self_addr(s, &a);
+	addr_self(s, &a);
 	peers_announce(s->peers, a.host, a.port, a.sentinel_port);
-}
-
-/* Member id's client address: false if it is not a member, or has not
- * told this node (it has not connected yet, or does not tell). */
-static bool member_addr(struct server *s, uint64_t id, struct node_addr *a)
-{
-	const struct raft_member *m = raft_config_find(raft_config_of(s->g->r), id);
-	if (!m)
-		return false;
-	if (id == s->cfg.id) {
-		self_addr(s, a);
-	} else {
-		const struct frame_hello *h = peers_told(s->peers, id);
-		if (!h || !h->client_port)
-			return false;
-		memset(a, 0, sizeof *a);
-		a->id = id;
-		snprintf(a->host, sizeof a->host, "%s", h->client_host);
-		a->port = h->client_port;
-		a->sentinel_port = h->sentinel_port;
-		a->up = peers_connected(s->peers, id);
-	}
-	a->voter = m->role == RAFT_VOTER;
-	return true;
-}
-
-/* The master to name: the leader (true), or this node (false: no leader
- * is known here, or not where it serves clients, or this node's peer
- * connection to it is down: a leader killed is seen that way at once,
- * before the election timeout). */
-static bool master_of(struct server *s, struct node_addr *a)
-{
-	raft_id l = s->g->removed_at || raft_stopped(s->g->r) ? 0 : raft_leader_of(s->g->r);
-	if (l && member_addr(s, l, a) && a->up)
-		return true;
-	self_addr(s, a);
-	return false;
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -158,17 +91,12 @@ static void fields_put(struct fields *f, struct rbuf *out, int proto)
 	rbuf_free(&f->b);
 }
 
-static void run_id(uint64_t id, char out[41])
-{
-	snprintf(out, 41, "%040llx", (unsigned long long)id);
-}
-
 /* The fields every instance has, as Sentinel orders them. */
 static void instance_head(struct server *s, struct fields *f, const char *name,
 			  const struct node_addr *a, int port, const char *role, bool down)
 {
 	char runid[41], flags[64];
-	run_id(a->id, runid);
+	addr_node_id(a->id, runid);
 	snprintf(flags, sizeof flags, "%s%s%s", down ? "s_down," : "",
 		 down && !strcmp(role, "master") ? "o_down," : "", role);
 	if (!a->up)
@@ -194,30 +122,18 @@ static void instance_head(struct server *s, struct fields *f, const char *name,
 	field_int(f, "down-after-milliseconds", SENTINEL_DOWN_MS);
 }
 
-/* The other members with a known client address: replicas (every member
- * but the master) or Sentinels (every member but this node). */
-static uint32_t others(struct server *s, uint64_t but, struct node_addr *out)
-{
-	const struct raft_config *c = raft_config_of(s->g->r);
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < c->n; i++)
-		if (c->members[i].id != but && member_addr(s, c->members[i].id, &out[n]))
-			n++;
-	return n;
-}
-
 static void reply_master(struct server *s, struct rbuf *o, int proto)
 {
 	struct node_addr m, rest[RAFT_MEMBERS_MAX];
-	bool led = master_of(s, &m);
+	bool led = addr_leader(s, &m);
 	struct fields f;
 	instance_head(s, &f, s->cfg.sentinel_master, &m, m.port, "master", !led);
 	field_int(&f, "info-refresh", 0);
 	field_str(&f, "role-reported", "master");
 	field_int(&f, "role-reported-time", 0);
 	field_int(&f, "config-epoch", (int64_t)raft_current_term(s->g->r));
-	field_int(&f, "num-slaves", others(s, m.id, rest));
-	field_int(&f, "num-other-sentinels", others(s, s->cfg.id, rest));
+	field_int(&f, "num-slaves", addr_others(s, m.id, rest));
+	field_int(&f, "num-other-sentinels", addr_others(s, s->cfg.id, rest));
 	field_int(&f, "quorum", raft_config_voters(raft_config_of(s->g->r)) / 2 + 1);
 	field_int(&f, "failover-timeout", s->cfg.request_timeout_ms);
 	field_int(&f, "parallel-syncs", 1);
@@ -227,8 +143,8 @@ static void reply_master(struct server *s, struct rbuf *o, int proto)
 static void reply_replicas(struct server *s, struct rbuf *o, int proto)
 {
 	struct node_addr m, rest[RAFT_MEMBERS_MAX];
-	bool led = master_of(s, &m);
-	uint32_t n = others(s, m.id, rest);
+	bool led = addr_leader(s, &m);
+	uint32_t n = addr_others(s, m.id, rest);
 	resp_array(o, n);
 	for (uint32_t i = 0; i < n; i++) {
 		struct node_addr *a = &rest[i];
@@ -258,12 +174,12 @@ static void reply_replicas(struct server *s, struct rbuf *o, int proto)
 static void reply_sentinels(struct server *s, struct rbuf *o, int proto)
 {
 	struct node_addr rest[RAFT_MEMBERS_MAX];
-	uint32_t n = others(s, s->cfg.id, rest);
+	uint32_t n = addr_others(s, s->cfg.id, rest);
 	resp_array(o, n);
 	for (uint32_t i = 0; i < n; i++) {
 		struct node_addr *a = &rest[i];
 		char runid[41];
-		run_id(a->id, runid);
+		addr_node_id(a->id, runid);
 		struct fields f;
 		instance_head(s, &f, runid, a, a->sentinel_port ? a->sentinel_port : a->port,
 			      "sentinel", !a->up);
@@ -318,7 +234,7 @@ static void cmd_sentinel(struct server *s, struct client *c, struct rbuf *o,
 		reply_help(o);
 	} else if (is(sub, "myid") && argc == 2) {
 		char runid[41];
-		run_id(s->cfg.id, runid);
+		addr_node_id(s->cfg.id, runid);
 		resp_bulk_str(o, runid);
 	} else if (is(sub, "masters") && argc == 2) {
 		resp_array(o, 1);
@@ -331,7 +247,7 @@ static void cmd_sentinel(struct server *s, struct client *c, struct rbuf *o,
 		resp_errorf(o, "ERR wrong number of arguments for 'sentinel|%s' command", name);
 	} else if (is(sub, "get-master-addr-by-name")) {
 		struct node_addr m;
-		if (!named || !master_of(s, &m)) {
+		if (!named || !addr_leader(s, &m)) {
 			resp_null_array(o, c->proto);
 		} else {
 			resp_array(o, 2);
@@ -368,9 +284,9 @@ static void cmd_role(struct server *s, struct rbuf *o)
 		return;
 	}
 	struct node_addr m, rest[RAFT_MEMBERS_MAX];
-	bool led = master_of(s, &m);
+	bool led = addr_leader(s, &m);
 	if (led && m.id == s->cfg.id) {
-		uint32_t n = others(s, s->cfg.id, rest), up = 0;
+		uint32_t n = addr_others(s, s->cfg.id, rest), up = 0;
 		for (uint32_t i = 0; i < n; i++)
 			up += rest[i].up;
 		resp_array(o, 3);

@@ -150,6 +150,7 @@ struct client {
 	struct repl_source *repl;   /* a replica's stream (KEEL.REPLICATE) */
 	struct client *next_stream; /* the server's list of them */
 	uint32_t sentinel_subs;	    /* Sentinel event channels subscribed to */
+	bool cluster_aware;	    /* redirected with -MOVED (cluster.c) */
 };
 
 struct pending { /* a proposed write, or a read waiting for its index */
@@ -486,6 +487,48 @@ void clients_close_all(struct server *s);
 void client_set_session(struct client *c, uint64_t id);
 uint64_t client_ack(const struct client *c, uint64_t seq); /* the ack write seq carries */
 struct client *client_by_session(struct server *s, uint64_t id); /* NULL: none here */
+
+/* server/addrs.c: where the members serve clients, and their node ids. */
+struct node_addr {
+	uint64_t id;
+	char host[FRAME_ADDR_MAX];
+	int port;	   /* its client port */
+	int sentinel_port; /* 0: none */
+	int peer_port;	   /* its Raft peer port (0: not known) */
+	bool up;	   /* this node itself, or its peer connection is up */
+	bool voter;
+};
+/* Where this node serves clients: --client-announce, else its first
+ * client address that is not 0.0.0.0, else --bind. */
+void addr_self(const struct server *s, struct node_addr *a);
+/* Member id's client address: false if it is not a member, or has not
+ * told this node (it has not connected yet, or does not tell). */
+bool addr_member(struct server *s, uint64_t id, struct node_addr *a);
+/* The leader (true), or this node (false: no leader is known here, or
+ * not where it serves clients, or this node's peer link to it is down). */
+bool addr_leader(struct server *s, struct node_addr *a);
+/* The members but `but` whose client address is known, into out (room for
+ * RAFT_MEMBERS_MAX); their number. */
+uint32_t addr_others(struct server *s, uint64_t but, struct node_addr *out);
+/* A node's 40-character id (SENTINEL MYID, CLUSTER MYID): its Raft id in
+ * hex, zero-padded. */
+void addr_node_id(uint64_t id, char out[41]);
+
+/* server/cluster.c: the Redis Cluster protocol over the node's groups. */
+/* The group serving a hash slot (today the node's one group). */
+struct group *cluster_slot_group(struct server *s, uint16_t slot);
+/* Notes a command that makes c a cluster-aware connection (CLUSTER SLOTS,
+ * SHARDS, NODES; READONLY, READWRITE, ASKING), as it arrives. */
+void cluster_note(struct client *c, const struct kv_cmd *cmd);
+/* A write from a cluster-aware connection on a node that does not lead
+ * its slot's group: answers q with -MOVED and returns true (nothing is
+ * applied); false if the write is to be served as today. */
+bool cluster_redirect(struct server *s, struct client *c, struct creq *q, const struct kv_cmd *cmd,
+		      const struct resp_arg *argv, uint32_t argc);
+/* CLUSTER and its subcommands, READONLY, READWRITE, ASKING; false if argv
+ * is none of them. The reply goes to q. */
+bool cluster_command(struct server *s, struct client *c, struct creq *q,
+		     const struct resp_arg *argv, uint32_t argc);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

@@ -1,0 +1,398 @@
+/* server/cluster.c — the Redis Cluster protocol, node side. Cluster-aware
+ * clients (redis-cli -c, redis-benchmark --cluster, redis-py RedisCluster,
+ * ioredis Cluster) find every slot's node and are redirected here:
+ *
+ *   CLUSTER SLOTS | SHARDS | NODES | INFO | MYID | KEYSLOT <key>
+ *           | COUNTKEYSINSLOT <slot> | GETKEYSINSLOT <slot> <count> | HELP
+ *   READONLY, READWRITE, ASKING (+OK; they make the connection cluster-aware)
+ *   -MOVED <slot> <host>:<port> for a cluster-aware connection's write on a
+ *   node that does not lead the slot's group
+ *
+ * with Redis 7.0's reply shapes and errors. Slots map to groups through
+ * one function, cluster_slot_group; today every slot is the node's one
+ * group's, so every answer shows one shard holding 0-16383: the Raft
+ * leader its master, the other members whose client address this node
+ * knows its replicas. Node ids are those of SENTINEL MYID (addrs.c).
+ *
+ * What it guarantees: a cluster-aware connection's write is answered
+ * -MOVED only when this node knows the leader, its client address and has
+ * its peer link up, and then nothing of it is applied; every other request
+ * (reads on any node: keel's follower reads are linearizable; writes of
+ * plain connections, forwarded; commands without keys; MULTI/EXEC) is
+ * served as without this file. A connection becomes cluster-aware when it
+ * sends CLUSTER SLOTS, SHARDS or NODES, READONLY, READWRITE or ASKING (what
+ * cluster clients send and plain clients do not), and stays so until
+ * RESET. COUNTKEYSINSLOT and GETKEYSINSLOT read this node's keyspace as
+ * applied here (Redis answers them from its own keys too), in O(keys of
+ * the connection's database): there is no slot index yet. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kv/dict.h"
+#include "kv/kv.h"
+#include "resp/encode.h"
+#include "server/server.h"
+
+static bool is(const struct resp_arg *a, const char *s)
+{
+	return a->len == strlen(s) && !strncasecmp((const char *)a->p, s, a->len);
+}
+
+struct group *cluster_slot_group(struct server *s, uint16_t slot)
+{
+	(void)slot; /* one group serves every slot until shards fill this in */
+	return s->g;
+}
+
+void cluster_note(struct client *c, const struct kv_cmd *cmd)
+{
+	static const char *const marks[] = {"cluster|slots", "cluster|shards", "cluster|nodes",
+					    "readonly",	     "readwrite",      "asking"};
+	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+		if (!strcmp(cmd->name, marks[i]))
+			c->cluster_aware = true;
+}
+
+/* The leader of g, if this node can name it to a client: true with its
+ * address in *a (this node's own when it leads). */
+static bool group_leader(struct server *s, struct group *g, struct node_addr *a)
+{
+	(void)g; /* the members' addresses are the node's; one group today */
+	return !s->g->replica && addr_leader(s, a);
+}
+
+bool cluster_redirect(struct server *s, struct client *c, struct creq *q, const struct kv_cmd *cmd,
+		      const struct resp_arg *argv, uint32_t argc)
+{
+	if (!c->cluster_aware || !(cmd->flags & KV_WRITE) || s->g->replica)
+		return false;
+	uint32_t pos;
+	if (kv_command_keys(cmd, argv, argc, &pos, NULL, 1) < 1)
+		return false; /* no key: forwarded as today */
+	uint16_t slot = kv_slot(argv[pos].p, argv[pos].len);
+	struct node_addr l;
+	if (!group_leader(s, cluster_slot_group(s, slot), &l) || l.id == s->cfg.id)
+		return false;
+	resp_errorf(&q->reply, "MOVED %u %s:%d", (unsigned)slot, l.host, l.port);
+	creq_finish(s, q);
+	return true;
+}
+
+/* ---- the members as one shard ------------------------------------------- */
+
+struct view {
+	bool led; /* a leader is known: nodes[0] */
+	struct node_addr nodes[RAFT_MEMBERS_MAX + 1];
+	uint32_t n;
+};
+
+/* The leader first (if known), then the other members with a known
+ * client address; `up_only` leaves out those whose peer link is down. */
+static void view_of(struct server *s, struct view *v, bool up_only)
+{
+	struct node_addr rest[RAFT_MEMBERS_MAX];
+	v->led = group_leader(s, cluster_slot_group(s, 0), &v->nodes[0]);
+	v->n = 0;
+	uint64_t but = v->led ? v->nodes[0].id : 0;
+	if (v->led)
+		v->n = 1;
+	uint32_t n = s->g->replica ? 0 : addr_others(s, but, rest);
+	for (uint32_t i = 0; i < n; i++)
+		if (!up_only || rest[i].up)
+			v->nodes[v->n++] = rest[i];
+}
+
+static int64_t offset_of(struct server *s, const struct node_addr *a)
+{
+	raft_index match = 0, next = 0;
+	if (a->id == s->cfg.id)
+		return (int64_t)raft_applied_index(s->g->r);
+	raft_progress_of(s->g->r, a->id, &match, &next);
+	return (int64_t)match;
+}
+
+/* [host, port, id, {}]: a node in CLUSTER SLOTS, as Redis 7.0. */
+static void slots_node(struct rbuf *o, const struct node_addr *a, int proto)
+{
+	char id[41];
+	addr_node_id(a->id, id);
+	resp_array(o, 4);
+	resp_bulk_str(o, a->host);
+	resp_int(o, a->port);
+	resp_bulk_str(o, id);
+	resp_map(o, 0, proto);
+}
+
+/* The view, and the head of a reply of shards: one while a leader is
+ * known (true), none otherwise (false: the reply is complete). */
+static bool shards_head(struct server *s, struct rbuf *o, struct view *v, bool up_only)
+{
+	view_of(s, v, up_only);
+	resp_array(o, v->led ? 1 : 0);
+	return v->led;
+}
+
+static void reply_slots(struct server *s, struct rbuf *o, int proto)
+{
+	struct view v;
+	if (!shards_head(s, o, &v, true))
+		return;
+	resp_array(o, 2 + v.n);
+	resp_int(o, 0);
+	resp_int(o, KV_SLOTS - 1);
+	for (uint32_t i = 0; i < v.n; i++)
+		slots_node(o, &v.nodes[i], proto);
+}
+
+static void shards_node(struct server *s, struct rbuf *o, const struct node_addr *a, bool master,
+			int proto)
+{
+	char id[41];
+	addr_node_id(a->id, id);
+	resp_map(o, 7, proto);
+	resp_bulk_str(o, "id");
+	resp_bulk_str(o, id);
+	resp_bulk_str(o, "port");
+	resp_int(o, a->port);
+	resp_bulk_str(o, "ip");
+	resp_bulk_str(o, a->host);
+	resp_bulk_str(o, "endpoint");
+	resp_bulk_str(o, a->host);
+	resp_bulk_str(o, "role");
+	resp_bulk_str(o, master ? "master" : "replica");
+	resp_bulk_str(o, "replication-offset");
+	resp_int(o, offset_of(s, a));
+	resp_bulk_str(o, "health");
+	resp_bulk_str(o, a->up ? "online" : "fail");
+}
+
+static void reply_shards(struct server *s, struct rbuf *o, int proto)
+{
+	struct view v;
+	if (!shards_head(s, o, &v, false))
+		return;
+	resp_map(o, 2, proto);
+	resp_bulk_str(o, "slots");
+	resp_array(o, 2);
+	resp_int(o, 0);
+	resp_int(o, KV_SLOTS - 1);
+	resp_bulk_str(o, "nodes");
+	resp_array(o, v.n);
+	for (uint32_t i = 0; i < v.n; i++)
+		shards_node(s, o, &v.nodes[i], i == 0, proto);
+}
+
+/* One line of CLUSTER NODES: the leader a master of every slot, the
+ * others its slaves; with no leader known, every member a master of none. */
+static void nodes_line(struct server *s, struct rbuf *t, const struct view *v, uint32_t i)
+{
+	const struct node_addr *a = &v->nodes[i];
+	bool master = !v->led || i == 0;
+	char id[41], master_id[41] = "-", line[512];
+	addr_node_id(a->id, id);
+	if (!master)
+		addr_node_id(v->nodes[0].id, master_id);
+	snprintf(line, sizeof line, "%s %s:%d@%d %s%s%s %s 0 0 %llu %s%s\n", id, a->host, a->port,
+		 a->peer_port, a->id == s->cfg.id ? "myself," : "", master ? "master" : "slave",
+		 a->up ? "" : ",fail?", master_id, (unsigned long long)raft_current_term(s->g->r),
+		 a->up ? "connected" : "disconnected", v->led && i == 0 ? " 0-16383" : "");
+	rbuf_puts(t, line);
+}
+
+static void reply_nodes(struct server *s, struct rbuf *o, int proto)
+{
+	struct view v;
+	view_of(s, &v, false);
+	if (!v.led) { /* this node first, then the others: none leads */
+		addr_self(s, &v.nodes[0]);
+		struct node_addr rest[RAFT_MEMBERS_MAX];
+		uint32_t n = addr_others(s, s->cfg.id, rest);
+		v.n = 1;
+		for (uint32_t i = 0; i < n; i++)
+			v.nodes[v.n++] = rest[i];
+	}
+	struct rbuf t;
+	rbuf_init(&t);
+	for (uint32_t i = 0; i < v.n; i++)
+		nodes_line(s, &t, &v, i);
+	resp_verbatim(o, (const char *)t.p, t.len, proto);
+	rbuf_free(&t);
+}
+
+static void reply_info(struct server *s, struct rbuf *o, int proto)
+{
+	struct view v;
+	view_of(s, &v, false);
+	unsigned long long term = raft_current_term(s->g->r);
+	char text[768];
+	snprintf(text, sizeof text,
+		 "cluster_state:%s\r\ncluster_slots_assigned:%u\r\ncluster_slots_ok:%u\r\n"
+		 "cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:%u\r\n"
+		 "cluster_size:%u\r\ncluster_current_epoch:%llu\r\ncluster_my_epoch:%llu\r\n"
+		 "cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
+		 "total_cluster_links_buffer_limit_exceeded:0\r\n",
+		 v.led ? "ok" : "fail", v.led ? KV_SLOTS : 0, v.led ? KV_SLOTS : 0, v.n,
+		 v.led ? 1 : 0, term, term);
+	resp_verbatim(o, text, strlen(text), proto);
+}
+
+/* ---- keys in a slot ----------------------------------------------------- */
+
+struct in_slot {
+	uint16_t slot;
+	int64_t now_ms;
+	uint64_t n, max;   /* found; GETKEYSINSLOT: how many to return */
+	struct rbuf *keys; /* NULL: count only */
+};
+
+static void in_slot_each(void *ctx, struct kv_entry *e)
+{
+	struct in_slot *k = ctx;
+	if ((e->expire && e->expire <= k->now_ms) || kv_slot(e->key, e->klen) != k->slot)
+		return;
+	if (k->keys && k->n >= k->max)
+		return;
+	k->n++;
+	if (k->keys)
+		resp_bulk(k->keys, e->key, e->klen);
+}
+
+/* The keys of the connection's database in the slot: counted, or the
+ * first `max` of them appended to keys. */
+static uint64_t keys_in_slot(struct server *s, struct client *c, uint16_t slot, struct rbuf *keys,
+			     uint64_t max)
+{
+	struct group *g = cluster_slot_group(s, slot);
+	struct in_slot k = {slot, server_now_ms(), 0, max, keys};
+	if (c->db < g->kv.n_db)
+		kv_dict_each(&g->kv.db[c->db], in_slot_each, &k);
+	return k.n;
+}
+
+/* A slot argument, as Redis reads it: an integer first, then its range. */
+static bool arg_ll(struct rbuf *o, const struct resp_arg *a, int64_t *v)
+{
+	if (resp_str2ll(a->p, a->len, v))
+		return true;
+	resp_error(o, "ERR value is not an integer or out of range");
+	return false;
+}
+
+static void cmd_countkeys(struct server *s, struct client *c, struct rbuf *o,
+			  const struct resp_arg *argv)
+{
+	int64_t slot;
+	if (!arg_ll(o, &argv[2], &slot))
+		return;
+	if (slot < 0 || slot >= (int64_t)KV_SLOTS) {
+		resp_error(o, "ERR Invalid slot");
+		return;
+	}
+	resp_int(o, (int64_t)keys_in_slot(s, c, (uint16_t)slot, NULL, 0));
+}
+
+static void cmd_getkeys(struct server *s, struct client *c, struct rbuf *o,
+			const struct resp_arg *argv)
+{
+	int64_t slot, max;
+	if (!arg_ll(o, &argv[2], &slot) || !arg_ll(o, &argv[3], &max))
+		return;
+	if (slot < 0 || slot >= (int64_t)KV_SLOTS || max < 0) {
+		resp_error(o, "ERR Invalid slot or number of keys");
+		return;
+	}
+	struct rbuf keys;
+	rbuf_init(&keys);
+	uint64_t n = keys_in_slot(s, c, (uint16_t)slot, &keys, (uint64_t)max);
+	resp_array(o, n);
+	rbuf_put(o, keys.p, keys.len);
+	rbuf_free(&keys);
+}
+
+/* CLUSTER HELP: Redis's lines for the subcommands keel has, each a usage
+ * line and the lines under it (indented), in Redis's order. */
+static void reply_help(struct rbuf *o)
+{
+	static const struct {
+		const char *usage, *what[2];
+	} subs[] = {
+		{"COUNTKEYSINSLOT <slot>", {"Return the number of keys in <slot>."}},
+		{"GETKEYSINSLOT <slot> <count>",
+		 {"Return key names stored by current node in a slot."}},
+		{"INFO", {"Return information about the cluster."}},
+		{"KEYSLOT <key>", {"Return the hash slot for <key>."}},
+		{"MYID", {"Return the node id."}},
+		{"NODES",
+		 {"Return cluster configuration seen by node. Output format:",
+		  "<id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ..."}},
+		{"SLOTS",
+		 {"Return information about slots range mappings. Each range is made of:",
+		  "start, end, master and replicas IP addresses, ports and ids"}},
+		{"SHARDS",
+		 {"Return information about slot range mappings and the nodes associated with "
+		  "them."}},
+		{"HELP", {"Prints this help."}},
+	};
+	size_t n = 1, k = sizeof subs / sizeof subs[0];
+	for (size_t i = 0; i < k; i++)
+		n += 2 + (subs[i].what[1] != NULL);
+	resp_array(o, n);
+	resp_simple(o, "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+	for (size_t i = 0; i < k; i++) {
+		resp_simple(o, subs[i].usage);
+		for (size_t j = 0; j < 2 && subs[i].what[j]; j++) {
+			char line[128];
+			snprintf(line, sizeof line, "    %s", subs[i].what[j]);
+			resp_simple(o, line);
+		}
+	}
+}
+
+/* CLUSTER <subcommand>: kv_resolve has checked the subcommand and its
+ * arity against the table. */
+static void cmd_cluster(struct server *s, struct client *c, struct rbuf *o,
+			const struct resp_arg *argv)
+{
+	const struct resp_arg *sub = &argv[1];
+	bool topology =
+		is(sub, "slots") || is(sub, "shards") || is(sub, "nodes") || is(sub, "info");
+	if (topology && s->g->replica) {
+		resp_error(o, "ERR this node is a read replica (--replica-of), not a Raft member: "
+			      "ask the members");
+	} else if (is(sub, "slots")) {
+		reply_slots(s, o, c->proto);
+	} else if (is(sub, "shards")) {
+		reply_shards(s, o, c->proto);
+	} else if (is(sub, "nodes")) {
+		reply_nodes(s, o, c->proto);
+	} else if (is(sub, "info")) {
+		reply_info(s, o, c->proto);
+	} else if (is(sub, "myid")) {
+		char id[41];
+		addr_node_id(s->cfg.id, id);
+		resp_bulk_str(o, id);
+	} else if (is(sub, "keyslot")) {
+		resp_int(o, kv_slot(argv[2].p, argv[2].len));
+	} else if (is(sub, "countkeysinslot")) {
+		cmd_countkeys(s, c, o, argv);
+	} else if (is(sub, "getkeysinslot")) {
+		cmd_getkeys(s, c, o, argv);
+	} else {
+		reply_help(o);
+	}
+}
+
+bool cluster_command(struct server *s, struct client *c, struct creq *q,
+		     const struct resp_arg *argv, uint32_t argc)
+{
+	(void)argc;
+	const struct resp_arg *a = &argv[0];
+	if (is(a, "cluster"))
+		cmd_cluster(s, c, &q->reply, argv);
+	else if (is(a, "readonly") || is(a, "readwrite") || is(a, "asking"))
+		resp_simple(&q->reply, "OK");
+	else
+		return false;
+	return true;
+}
