@@ -1617,6 +1617,14 @@ static void replica_source_removed(struct ns_run *r)
 	world_at(r->w, 1500000000, remove1, r);
 }
 
+/* The same, with every write arriving in pieces (one-byte ones among
+ * them): the joiner reads the refusals and the +OK in several reads. */
+static void join_over_split_reads(struct ns_run *r)
+{
+	world_set_split(r->w, 1000);
+	join_refused_then_added(r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -1654,6 +1662,7 @@ static const struct {
 	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},
 	{"removed_under_requests", ns_scen_removed_under_requests},
 	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
+	{"join_over_split_reads", join_over_split_reads},
 };
 
 uint32_t ns_scenario_count(void)
