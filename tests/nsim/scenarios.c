@@ -13,6 +13,7 @@
 #include "nsim/nsim.h"
 #include "resp/buf.h"
 #include "sim/simfs.h"
+#include "storage/snapfile.h"
 #include "resp/parse.h"
 
 static struct ns_node *leader(struct ns_run *r)
@@ -1625,6 +1626,75 @@ static void join_over_split_reads(struct ns_run *r)
 	join_refused_then_added(r);
 }
 
+/* ---- damaged bytes ---- */
+
+/* Bit rot at rest: one byte in the middle of the data of the snapshot
+ * file a member holds flips; whoever reads the file from now on reads it
+ * flipped. Returns false if the member has no snapshot. */
+static bool rot_snapshot_file(struct ns_run *r, struct ns_node *n)
+{
+	const struct server *s = n->s;
+	if (!s || !s->have_snap || !s->snap.size)
+		return false;
+	char name[64], path[IO_PATH_MAX];
+	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	if (io_path(path, s->cfg.dir, name) || !simfs_exists(host_disk(n->h), path))
+		return false;
+	uint64_t off = SNAP_DATA_OFF + s->snap.size / 2;
+	uint8_t b;
+	simfs_peek(host_disk(n->h), path, off, &b, 1);
+	b ^= 0x10;
+	simfs_poke(host_disk(n->h), path, off, &b, 1);
+	world_tracef(r->w, "scenario: byte %llu of node %llu's %s flipped",
+		     (unsigned long long)off, (unsigned long long)n->id, path);
+	return true;
+}
+
+static void rot_members_snapshots(void *arg)
+{
+	struct ns_run *r = arg;
+	uint32_t rotten = 0;
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		rotten += rot_snapshot_file(r, &r->nodes[i]);
+	if (rotten < r->p.nodes)
+		ns_fail(r, "scenario: %u of %u members hold a snapshot file to damage", rotten,
+			r->p.nodes);
+}
+
+/* The replica refused the damaged snapshots (their checksum) and caught
+ * up by a sound one: it runs, streams, and installed a snapshot after
+ * starting at least two catch-ups. */
+static void check_replica_caught_up_past_rot(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *s = replica(r)->s;
+	if (!s || !s->replica) {
+		ns_fail(r, "the replica stopped after it was sent a damaged snapshot");
+		return;
+	}
+	const struct repl_follow *f = &s->replica->follow;
+	if (f->state != REPL_STREAMING || !s->stats.snapshots_installed || f->stats.snapshots < 2)
+		ns_fail(r,
+			"the replica is not streaming past the damaged snapshots (state %d, "
+			"%llu snapshots installed of %llu catch-ups)",
+			(int)f->state, (unsigned long long)s->stats.snapshots_installed,
+			(unsigned long long)f->stats.snapshots);
+}
+
+/* A replica down while the members compact their logs comes back as every
+ * member's snapshot file has rotted on its disk (a byte flipped at rest):
+ * each source reads the damaged file and sends it; the replica refuses it
+ * by its checksum, neither installing nor stopping, and tries again until
+ * a member's next snapshot catches it up. */
+static void replica_sent_a_rotten_snapshot(struct ns_run *r)
+{
+	compacting_members(r);
+	world_at(r->w, 400000000, crash_replica, r);
+	world_at(r->w, 2999000000, rot_members_snapshots, r);
+	world_at(r->w, 3000000000, start_replica, r);
+	world_at(r->w, 5900000000, check_replica_caught_up_past_rot, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -1663,6 +1733,7 @@ static const struct {
 	{"removed_under_requests", ns_scen_removed_under_requests},
 	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
 	{"join_over_split_reads", join_over_split_reads},
+	{"replica_sent_a_rotten_snapshot", replica_sent_a_rotten_snapshot},
 };
 
 uint32_t ns_scenario_count(void)
