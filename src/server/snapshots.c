@@ -57,6 +57,8 @@ static void snap_bytes_release(struct snap_bytes *b)
 	memset(b, 0, sizeof *b);
 }
 
+static void stop_damaged(struct server *s);
+
 /* ---- the child ---------------------------------------------------------- */
 
 static bool write_all(int fd, const uint8_t *p, size_t n)
@@ -354,6 +356,8 @@ static void raise_child(struct server *s)
 
 void snapshots_check(struct server *s)
 {
+	if (s->snap_damaged && s->r && !raft_stopped(s->r))
+		stop_damaged(s);
 	if (s->snapshot_written) {
 		s->snapshot_written = false;
 		bool whole = s->snapshot_res_got == sizeof s->snapshot_res;
@@ -386,6 +390,87 @@ void snapshots_check(struct server *s)
 	} else {
 		snap_bytes_release(&s->taking_bytes);
 	}
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+#define SNAP_RECHECK_MS 1000 /* a check's result stands this long */
+
+/* The node stops: its snapshot's file is damaged (snapshots_sending). */
+static void stop_damaged(struct server *s)
+{
+	s->snap_damaged = false;
+	fprintf(stderr,
+		"[%llu] the snapshot at %llu is damaged on disk (its checksum does not match): "
+		"the node stops\n",
+		(unsigned long long)s->cfg.id, (unsigned long long)s->snap.index);
+	raft_fail(s->r, KEEL_ECORRUPT);
+	requests_fail_all(s, "-ERR storage failed: the node has stopped (write not applied)");
+	s->exit_code = 1;
+	server_stop(s);
+}
+
+/* Maps the data of the snapshot file named for s->snap again (its own
+ * pages, read from the disk anew), if it checks. */
+static bool remap_sound(struct server *s)
+{
+	struct snap_meta m;
+	persist_meta_to_snap(&s->snap, &m);
+	const struct io_fs *fs = io_fs_posix();
+	char name[64], path[IO_PATH_MAX];
+	int fd;
+	snap_name(name, sizeof name, m.index, m.term);
+	if (io_path(path, s->cfg.dir, name) || fs->open(fs->ctx, path, 0, &fd))
+		return false;
+	uint64_t size = 0;
+	const uint8_t *p = NULL;
+	bool ok = !fs->size(fs->ctx, fd, &size) && size >= SNAP_DATA_OFF + m.size &&
+		  !fs->map(fs->ctx, fd, SNAP_DATA_OFF + m.size, 0, &p);
+	fs->close(fs->ctx, fd);
+	if (!ok)
+		return false;
+	if (crc32c(0, p + SNAP_DATA_OFF, m.size) != m.crc) {
+		fs->unmap(fs->ctx, p, SNAP_DATA_OFF + m.size);
+		return false;
+	}
+	snap_bytes_release(&s->snap_bytes);
+	s->snap_bytes = (struct snap_bytes){
+		(uint8_t *)(uintptr_t)p + SNAP_DATA_OFF, m.size, true, SNAP_DATA_OFF};
+	return true;
+}
+
+/* The snapshot is sent from its first byte again after it was sent whole
+ * (a follower found it failing its checksum, raft/snapshot.c, or another
+ * follower needs it). The bytes sent are what the mapping of the file
+ * reads, and a page can read back damaged, or rot on the disk: they are
+ * checked first (at most once a second: a transfer may be restarted for
+ * several followers at once), and if damaged read again from the file. A
+ * file that is damaged too is no snapshot to send (sent again, it would
+ * fail again, forever): the chunk is not sent and the node stops, as on a
+ * storage failure; another member, with a sound snapshot, leads. */
+bool snapshots_sending(struct server *s, uint64_t offset, uint32_t len)
+{
+	int64_t now = server_now_ms();
+	bool again = offset == 0 && s->snap_sent_whole == s->snap.index &&
+		     (!s->snap_checked_ms || now - s->snap_checked_ms >= SNAP_RECHECK_MS);
+	if (offset + len == s->snap.size)
+		s->snap_sent_whole = s->snap.index;
+	if (s->snap_damaged)
+		return false;
+	if (!again)
+		return true;
+	s->snap_checked_ms = now;
+	if (crc32c(0, s->snap_bytes.p, s->snap_bytes.len) == s->snap.crc)
+		return true;
+	if (remap_sound(s)) {
+		fprintf(stderr,
+			"[%llu] the snapshot at %llu read back damaged; read again from its file, "
+			"it checks\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)s->snap.index);
+		return true;
+	}
+	s->snap_damaged = true; /* stopped by the next snapshots_check */
+	return false;
 }
 
 bool snapshots_busy(const struct server *s)

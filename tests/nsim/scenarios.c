@@ -1695,6 +1695,114 @@ static void replica_sent_a_rotten_snapshot(struct ns_run *r)
 	world_at(r->w, 5900000000, check_replica_caught_up_past_rot, r);
 }
 
+/* ---- a snapshot that reads back damaged on the leader ---- */
+
+static struct {
+	struct ns_probe *probe;
+	uint32_t leader, behind;
+	raft_index damaged; /* the last snapshot damaged */
+} dmg;
+
+static void dmg_probe_done(void *arg)
+{
+	(void)arg;
+	if (dmg.probe)
+		ns_probe_done(dmg.probe);
+	dmg.probe = NULL;
+}
+
+/* The leader takes 1.5 MB of writes while a follower is down. */
+static void dmg_crash_and_write(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	dmg.leader = (uint32_t)(l - r->nodes);
+	dmg.behind = (dmg.leader + 1) % r->p.nodes;
+	ns_node_crash(&r->nodes[dmg.behind]);
+	dmg.probe = ns_probe_open(r, "dmg", dmg.leader);
+	for (uint32_t i = 0; i < 3; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "big%u", i);
+		ns_probe_set_big(dmg.probe, "+OK", key, 500000);
+	}
+}
+
+/* One byte of the leader's snapshot, as its mapping of the file reads it,
+ * comes back flipped (the file on the disk is sound): polled every ms
+ * from the follower's restart until it installed one, each snapshot the
+ * leader holds is damaged once. */
+static void dmg_damage_leader_read(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[dmg.leader];
+	const struct server *s = n->s, *f = r->nodes[dmg.behind].s;
+	if (!s || (f && f->stats.snapshots_installed))
+		return;
+	if (world_now_ns(r->w) < 5000000000)
+		world_at(r->w, world_now_ns(r->w) + 1000000, dmg_damage_leader_read, r);
+	if (!s->have_snap || !s->snap.size || s->snap.index == dmg.damaged)
+		return;
+	char name[64], path[IO_PATH_MAX];
+	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	uint64_t off = SNAP_DATA_OFF + s->snap.size / 2;
+	if (io_path(path, s->cfg.dir, name) || !simfs_damage_maps(host_disk(n->h), path, off))
+		return; /* not mapped (not durable under its name yet) */
+	dmg.damaged = s->snap.index;
+	world_tracef(r->w, "scenario: byte %llu of node %llu's %s reads back flipped",
+		     (unsigned long long)off, (unsigned long long)n->id, path);
+}
+
+static void dmg_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_start(&r->nodes[dmg.behind]);
+}
+
+/* The follower failed the damaged copy by its checksum and was sent the
+ * snapshot again from its start (INFO keel_snapshot_restarts), sound this
+ * time: it holds the values; the leader did not stop. */
+static void dmg_check(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *f = r->nodes[dmg.behind].s;
+	if (!r->nodes[dmg.leader].s)
+		ns_fail(r, "the leader stopped on a snapshot that read back damaged once");
+	if (!f || f->stats.snapshot_restarts < 1 || f->stats.snapshots_installed < 1) {
+		ns_fail(r,
+			"node %u: %llu snapshot restarts and %llu installed after a damaged "
+			"copy (want 1 or more of each)",
+			dmg.behind + 1, f ? (unsigned long long)f->stats.snapshot_restarts : 0ull,
+			f ? (unsigned long long)f->stats.snapshots_installed : 0ull);
+		return;
+	}
+	dmg.probe = ns_probe_open(r, "dmg-read", dmg.behind);
+	for (uint32_t i = 0; i < 3; i++)
+		ns_probe_send(dmg.probe, ":500000 ", "STRLEN big%u", i);
+}
+
+/* A follower down while the leader took a large snapshot comes back; the
+ * leader's copy reads back damaged (one byte). The follower refuses it by
+ * its checksum and asks for it from the start; the leader finds its copy
+ * damaged, reads the file again (sound), and the follower installs that. */
+static void follower_sent_a_damaged_snapshot(struct ns_run *r)
+{
+	memset(&dmg, 0, sizeof dmg);
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10;
+	world_at(r->w, 1000000000, dmg_crash_and_write, r);
+	world_at(r->w, 2500000000, dmg_probe_done, r);
+	world_at(r->w, 3000000000, dmg_restart, r);
+	world_at(r->w, 3000000000, dmg_damage_leader_read, r);
+	world_at(r->w, 5500000000, dmg_check, r);
+	world_at(r->w, 6000000000, dmg_probe_done, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -1734,6 +1842,7 @@ static const struct {
 	{"peer_forwards_malformed", ns_scen_peer_forwards_malformed},
 	{"join_over_split_reads", join_over_split_reads},
 	{"replica_sent_a_rotten_snapshot", replica_sent_a_rotten_snapshot},
+	{"follower_sent_a_damaged_snapshot", follower_sent_a_damaged_snapshot},
 };
 
 uint32_t ns_scenario_count(void)
