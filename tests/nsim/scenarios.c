@@ -1803,6 +1803,85 @@ static void follower_sent_a_damaged_snapshot(struct ns_run *r)
 	world_at(r->w, 6000000000, dmg_probe_done, r);
 }
 
+/* The same byte flipped in the leader's file as well (bit rot at rest):
+ * read again, the snapshot is still damaged. Polled every ms from the
+ * follower's restart: each snapshot the leader holds rots once it is in
+ * its file, until the leader stops. */
+static void dmg_rot_leader_file(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[dmg.leader];
+	const struct server *s = n->s;
+	if (!s)
+		return;
+	if (world_now_ns(r->w) < 4400000000)
+		world_at(r->w, world_now_ns(r->w) + 1000000, dmg_rot_leader_file, r);
+	if (!s->have_snap || !s->snap.size || s->snap.index == dmg.damaged)
+		return;
+	char name[64], path[IO_PATH_MAX];
+	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	uint64_t off = SNAP_DATA_OFF + s->snap.size / 2;
+	if (io_path(path, s->cfg.dir, name) || !simfs_exists(host_disk(n->h), path) ||
+	    !simfs_damage_maps(host_disk(n->h), path, off))
+		return; /* not in its file yet */
+	uint8_t b;
+	simfs_peek(host_disk(n->h), path, off, &b, 1);
+	b ^= 0x10;
+	simfs_poke(host_disk(n->h), path, off, &b, 1);
+	dmg.damaged = s->snap.index;
+	world_tracef(r->w, "scenario: byte %llu of node %llu's %s rots", (unsigned long long)off,
+		     (unsigned long long)n->id, path);
+}
+
+/* The leader stopped rather than send its damaged snapshot again; it
+ * leaves the cluster (its files are damaged: an operator replaces it). */
+static void dmg_remove_stopped_leader(void *arg)
+{
+	struct ns_run *r = arg;
+	if (r->nodes[dmg.leader].s) {
+		ns_fail(r, "node %u, its snapshot damaged on disk, did not stop", dmg.leader + 1);
+		return;
+	}
+	ns_admin(r, (dmg.leader + 2) % r->p.nodes, "REMOVE", r->nodes[dmg.leader].id);
+}
+
+/* The follower was sent the damaged snapshot once (it failed its
+ * checksum), then caught up from the next leader: it holds the values. */
+static void dmg_check_after_rot(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *f = r->nodes[dmg.behind].s;
+	if (!f || f->stats.snapshots_installed < 1) {
+		ns_fail(r, "node %u did not install a snapshot from the next leader",
+			dmg.behind + 1);
+		return;
+	}
+	dmg.probe = ns_probe_open(r, "dmg-read", dmg.behind);
+	for (uint32_t i = 0; i < 3; i++)
+		ns_probe_send(dmg.probe, ":500000 ", "STRLEN big%u", i);
+}
+
+/* A follower down while the leader took a large snapshot comes back, and
+ * the leader's snapshot file has rotted on its disk: the follower refuses
+ * it by its checksum; the leader, asked for it again, finds its file
+ * damaged and stops instead of sending it forever; the next leader's
+ * snapshot catches the follower up. */
+static void leader_snapshot_rots_on_disk(struct ns_run *r)
+{
+	memset(&dmg, 0, sizeof dmg);
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10;
+	world_at(r->w, 1000000000, dmg_crash_and_write, r);
+	world_at(r->w, 2500000000, dmg_probe_done, r);
+	world_at(r->w, 3000000000, dmg_restart, r);
+	world_at(r->w, 3000000000, dmg_rot_leader_file, r);
+	world_at(r->w, 4500000000, dmg_remove_stopped_leader, r);
+	world_at(r->w, 5500000000, dmg_check_after_rot, r);
+	world_at(r->w, 6000000000, dmg_probe_done, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -1843,6 +1922,7 @@ static const struct {
 	{"join_over_split_reads", join_over_split_reads},
 	{"replica_sent_a_rotten_snapshot", replica_sent_a_rotten_snapshot},
 	{"follower_sent_a_damaged_snapshot", follower_sent_a_damaged_snapshot},
+	{"leader_snapshot_rots_on_disk", leader_snapshot_rots_on_disk},
 };
 
 uint32_t ns_scenario_count(void)
