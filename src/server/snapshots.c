@@ -434,8 +434,8 @@ static bool remap_sound(struct server *s)
 		return false;
 	}
 	snap_bytes_release(&s->snap_bytes);
-	s->snap_bytes = (struct snap_bytes){
-		(uint8_t *)(uintptr_t)p + SNAP_DATA_OFF, m.size, true, SNAP_DATA_OFF};
+	s->snap_bytes = (struct snap_bytes){(uint8_t *)(uintptr_t)p + SNAP_DATA_OFF, m.size, true,
+					    SNAP_DATA_OFF};
 	return true;
 }
 

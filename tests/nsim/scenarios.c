@@ -1645,8 +1645,8 @@ static bool rot_snapshot_file(struct ns_run *r, struct ns_node *n)
 	simfs_peek(host_disk(n->h), path, off, &b, 1);
 	b ^= 0x10;
 	simfs_poke(host_disk(n->h), path, off, &b, 1);
-	world_tracef(r->w, "scenario: byte %llu of node %llu's %s flipped",
-		     (unsigned long long)off, (unsigned long long)n->id, path);
+	world_tracef(r->w, "scenario: byte %llu of node %llu's %s flipped", (unsigned long long)off,
+		     (unsigned long long)n->id, path);
 	return true;
 }
 

@@ -47,6 +47,12 @@ struct fault {
 	int err;
 };
 
+struct smap { /* a live map: a copy of the file's first len bytes */
+	uint32_t ino;
+	uint8_t *p;
+	uint64_t len;
+};
+
 struct simfs {
 	struct io_fs ops;
 	struct inode *ino;
@@ -58,11 +64,7 @@ struct simfs {
 	uint32_t n_fds;
 	struct fault fault[SIMFS_OP_MAX];
 	uint64_t capacity;
-	struct smap { /* a live map: a copy of the file's first len bytes */
-		uint32_t ino;
-		uint8_t *p;
-		uint64_t len;
-	} *maps;
+	struct smap *maps;
 	uint32_t n_maps, cap_maps;
 };
 
@@ -411,7 +413,8 @@ static int s_list(void *ctx, const char *dir, char ***names, uint32_t *n)
 	return KEEL_OK;
 }
 
-/* A copy: the simulated file may be cut or grown while the map lives. */
+/* A copy: the simulated file may be cut or grown while the map lives.
+ * Recorded, so that damaged reads reach it (simfs_damage_maps). */
 static int s_map(void *ctx, int fd, uint64_t len, unsigned flags, const uint8_t **p)
 {
 	(void)flags;
