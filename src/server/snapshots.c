@@ -186,14 +186,13 @@ static void snapshot_failed(struct server *s)
 		raft_snapshot_failed(s->r);
 }
 
-/* Maps the data of the snapshot file the child wrote (io/fs.h: the file
- * is mapped from its start, its data begins at SNAP_DATA_OFF). */
-static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
+/* Maps the data of the snapshot file at path (io/fs.h: the file is mapped
+ * from its start, its data begins at SNAP_DATA_OFF). */
+static bool map_data(const char *path, const struct snap_meta *m, struct snap_bytes *sb)
 {
 	const struct io_fs *fs = io_fs_posix();
-	char path[IO_PATH_MAX];
 	int fd;
-	if (snap_tmp_path(path, s->cfg.dir, m) || fs->open(fs->ctx, path, 0, &fd))
+	if (fs->open(fs->ctx, path, 0, &fd))
 		return false;
 	uint64_t size = 0;
 	const uint8_t *p = NULL;
@@ -207,6 +206,13 @@ static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_byt
 	sb->mapped = true;
 	sb->map_off = SNAP_DATA_OFF;
 	return true;
+}
+
+/* ... of the one the child wrote, under its temporary name. */
+static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
+{
+	char path[IO_PATH_MAX];
+	return !snap_tmp_path(path, s->cfg.dir, m) && map_data(path, m, sb);
 }
 
 /* The snapshot file is written (res: the 12 bytes the child reports) or
@@ -415,27 +421,18 @@ static void stop_damaged(struct server *s)
 static bool remap_sound(struct server *s)
 {
 	struct snap_meta m;
-	persist_meta_to_snap(&s->snap, &m);
-	const struct io_fs *fs = io_fs_posix();
+	struct snap_bytes sb = {0};
 	char name[64], path[IO_PATH_MAX];
-	int fd;
+	persist_meta_to_snap(&s->snap, &m);
 	snap_name(name, sizeof name, m.index, m.term);
-	if (io_path(path, s->cfg.dir, name) || fs->open(fs->ctx, path, 0, &fd))
+	if (io_path(path, s->cfg.dir, name) || !map_data(path, &m, &sb))
 		return false;
-	uint64_t size = 0;
-	const uint8_t *p = NULL;
-	bool ok = !fs->size(fs->ctx, fd, &size) && size >= SNAP_DATA_OFF + m.size &&
-		  !fs->map(fs->ctx, fd, SNAP_DATA_OFF + m.size, 0, &p);
-	fs->close(fs->ctx, fd);
-	if (!ok)
-		return false;
-	if (crc32c(0, p + SNAP_DATA_OFF, m.size) != m.crc) {
-		fs->unmap(fs->ctx, p, SNAP_DATA_OFF + m.size);
+	if (crc32c(0, sb.p, sb.len) != m.crc) {
+		snap_bytes_release(&sb);
 		return false;
 	}
 	snap_bytes_release(&s->snap_bytes);
-	s->snap_bytes = (struct snap_bytes){(uint8_t *)(uintptr_t)p + SNAP_DATA_OFF, m.size, true,
-					    SNAP_DATA_OFF};
+	s->snap_bytes = sb;
 	return true;
 }
 
