@@ -400,8 +400,6 @@ void snapshots_check(struct server *s)
 
 /* ---- sending ------------------------------------------------------------ */
 
-#define SNAP_RECHECK_MS 1000 /* a check's result stands this long */
-
 /* The node stops: its snapshot's file is damaged (snapshots_sending). */
 static void stop_damaged(struct server *s)
 {
@@ -436,28 +434,40 @@ static bool remap_sound(struct server *s)
 	return true;
 }
 
-/* The snapshot is sent from its first byte again after it was sent whole
- * (a follower found it failing its checksum, raft/snapshot.c, or another
- * follower needs it). The bytes sent are what the mapping of the file
- * reads, and a page can read back damaged, or rot on the disk: they are
- * checked first (at most once a second: a transfer may be restarted for
- * several followers at once), and if damaged read again from the file. A
- * file that is damaged too is no snapshot to send (sent again, it would
- * fail again, forever): the chunk is not sent and the node stops, as on a
- * storage failure; another member, with a sound snapshot, leads. */
-bool snapshots_sending(struct server *s, uint64_t offset, uint32_t len)
+/* The bytes sent are what the mapping of the snapshot's file reads, and a
+ * page can read back damaged, or the file rot on the disk. The chunks sent
+ * to one follower from offset 0 on, in order, are checked as they go (a
+ * running CRC-32C: what the frames cost anyway; a follower sent chunks out
+ * of order, a resend from an acknowledged offset, is not tracked). Once
+ * the last one is sent, a checksum that does not match means the copy is
+ * damaged: the follower will fail it and ask for it again, so it is read
+ * again from the file first. A file that is damaged too is no snapshot to
+ * send (sent again, it would fail again, forever): no more chunks are sent
+ * and the node stops, as on a storage failure; another member, with a
+ * sound snapshot, leads. */
+bool snapshots_sending(struct server *s, raft_id to, uint64_t offset, const uint8_t *p,
+		       uint32_t len)
 {
-	int64_t now = server_now_ms();
-	bool again = offset == 0 && s->snap_sent_whole == s->snap.index &&
-		     (!s->snap_checked_ms || now - s->snap_checked_ms >= SNAP_RECHECK_MS);
-	if (offset + len == s->snap.size)
-		s->snap_sent_whole = s->snap.index;
 	if (s->snap_damaged)
 		return false;
-	if (!again)
+	if (offset == 0) {
+		s->snap_track_to = to;
+		s->snap_track_index = s->snap.index;
+		s->snap_track_crc = 0;
+		s->snap_track_off = 0;
+	}
+	if (to != s->snap_track_to)
 		return true;
-	s->snap_checked_ms = now;
-	if (crc32c(0, s->snap_bytes.p, s->snap_bytes.len) == s->snap.crc)
+	if (offset != s->snap_track_off || s->snap_track_index != s->snap.index) {
+		s->snap_track_to = 0;
+		return true;
+	}
+	s->snap_track_crc = crc32c(s->snap_track_crc, p, len);
+	s->snap_track_off += len;
+	if (s->snap_track_off < s->snap.size)
+		return true;
+	s->snap_track_to = 0;
+	if (s->snap_track_crc == s->snap.crc)
 		return true;
 	if (remap_sound(s)) {
 		fprintf(stderr,
@@ -467,7 +477,7 @@ bool snapshots_sending(struct server *s, uint64_t offset, uint32_t len)
 		return true;
 	}
 	s->snap_damaged = true; /* stopped by the next snapshots_check */
-	return false;
+	return true;
 }
 
 bool snapshots_busy(const struct server *s)

@@ -1733,18 +1733,18 @@ static void dmg_crash_and_write(void *arg)
 
 /* One byte of the leader's snapshot, as its mapping of the file reads it,
  * comes back flipped (the file on the disk is sound): polled every ms
- * from the follower's restart until it installed one, each snapshot the
- * leader holds is damaged once. */
+ * from the follower's restart until the follower hears the leader (what
+ * is sent from then on reaches it), once. */
 static void dmg_damage_leader_read(void *arg)
 {
 	struct ns_run *r = arg;
 	struct ns_node *n = &r->nodes[dmg.leader];
 	const struct server *s = n->s, *f = r->nodes[dmg.behind].s;
-	if (!s || (f && f->stats.snapshots_installed))
+	if (!s || dmg.damaged)
 		return;
 	if (world_now_ns(r->w) < 5000000000)
 		world_at(r->w, world_now_ns(r->w) + 1000000, dmg_damage_leader_read, r);
-	if (!s->have_snap || !s->snap.size || s->snap.index == dmg.damaged)
+	if (!s->have_snap || !s->snap.size || !f || !f->r || raft_leader_of(f->r) != n->id)
 		return;
 	char name[64], path[IO_PATH_MAX];
 	snap_name(name, sizeof name, s->snap.index, s->snap.term);
@@ -1763,8 +1763,9 @@ static void dmg_restart(void *arg)
 }
 
 /* The follower failed the damaged copy by its checksum and was sent the
- * snapshot again from its start (INFO keel_snapshot_restarts), sound this
- * time: it holds the values; the leader did not stop. */
+ * snapshot again from its start (INFO keel_snapshot_restarts: the first
+ * transfer is not checked before it is sent), sound this time: it holds
+ * the values; the leader did not stop. */
 static void dmg_check(void *arg)
 {
 	struct ns_run *r = arg;
