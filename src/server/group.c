@@ -36,6 +36,9 @@ static void send_msg(struct group *g, const struct raft_msg *m)
 		if (!g->have_snap || g->snap.index != m->u.snapshot.meta.index ||
 		    m->u.snapshot.offset + m->u.snapshot.len > g->snap.size)
 			return; /* not the snapshot we hold: the core asks again */
+		if (!snapshots_sending(g, m->to, m->u.snapshot.offset,
+				       g->snap_bytes.p + m->u.snapshot.offset, m->u.snapshot.len))
+			return;
 		c.u.snapshot.data = g->snap_bytes.p + m->u.snapshot.offset;
 	}
 	size_t cap = raft_msg_size(&c);

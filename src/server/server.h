@@ -273,6 +273,11 @@ struct group {
 	struct raft_snapshot_meta snap;
 	struct snap_bytes snap_bytes;
 	bool have_snap;
+	raft_id snap_track_to; /* the follower whose chunks are checked as sent */
+	raft_index snap_track_index;
+	uint64_t snap_track_off; /* ... up to here */
+	uint32_t snap_track_crc;
+	bool snap_damaged; /* its file is damaged: the node stops */
 	uint8_t *incoming; /* one being received */
 	uint64_t incoming_size;
 	raft_index incoming_index; /* ... its index and term */
@@ -419,6 +424,10 @@ void snapshots_check(struct group *g);			/* saved yet? */
 bool snapshots_busy(const struct group *g);
 void snapshots_chunk(struct group *g, const struct raft_snapshot_chunk *c);
 void snapshots_install(struct group *g, const struct raft_snapshot_meta *m);
+/* A chunk of the snapshot (p, len at offset) is about to be sent to a
+ * follower: false if it must not be (its file is damaged). */
+bool snapshots_sending(struct group *g, raft_id to, uint64_t offset, const uint8_t *p,
+		       uint32_t len);
 /* Kills a child still at work; its file is removed unless crash (the
  * embedder's server_halt: nothing is written, recovery removes it). */
 void snapshots_stop(struct group *g, bool crash);
