@@ -245,7 +245,10 @@ static void check_storage(struct server *s)
 	int failed;
 	struct keel_errmsg err = {{0}};
 	s->durable_seq = committer_durable(s->com, &failed, &err);
-	if (failed && (s->replica ? !s->stopping : s->r && !raft_stopped(s->r))) {
+	/* once, stopping or not: a disk that failed during a graceful stop
+	 * is told in the exit status too, on a member and on a replica */
+	if (failed && !s->storage_failed) {
+		s->storage_failed = true;
 		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
 			(unsigned long long)s->cfg.id, err.text);
 		if (s->r)

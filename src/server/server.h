@@ -287,6 +287,7 @@ struct server {
 	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;
+	bool storage_failed; /* seen and handled (node.c: check_storage) */
 	struct held *held;
 	uint32_t n_held, cap_held;
 	/* snapshots (server/snapshots.c): the latest one's bytes, to send */

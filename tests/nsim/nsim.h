@@ -169,6 +169,13 @@ void ns_scen_forward_sent_once(struct ns_run *r);
 void ns_scen_snapshot_in_chunks(struct ns_run *r);
 void ns_scen_removed_under_requests(struct ns_run *r);
 void ns_scen_peer_forwards_malformed(struct ns_run *r);
+void ns_scen_forward_held_through_handover(struct ns_run *r);
+void ns_scen_peers_crowd_one_pass(struct ns_run *r);
+void ns_scen_removal_told_mid_pass(struct ns_run *r);
+void ns_scen_outside_leader_sends_a_snapshot(struct ns_run *r);
+void ns_scen_peer_forwards_too_large(struct ns_run *r);
+void ns_scen_join_stopped_between_tries(struct ns_run *r);
+void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 

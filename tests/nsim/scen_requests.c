@@ -1,7 +1,10 @@
 /* tests/nsim/scen_requests.c — scripted whole-node runs of the request
  * path's windows: a write that waits for a leader that never comes, a
  * write whose leader loses its entry, RAFT commands sent to a follower,
- * a follower whose disk fails while its client writes. Each sets up the window
+ * a follower whose disk fails while its client writes, a leader that hands
+ * over or is told of its removal mid-pass, peers that forward what no
+ * follower would, a node restarted behind a leader outside its
+ * configuration, a --join node stopped between tries. Each sets up the window
  * with its own faults and a probe (probe.c) whose replies must be what
  * the rules promise (SPEC.md §4, docs/architecture.md "One connection,
  * one order"); the workload's clients run beside it, under every check
@@ -9,7 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/bytes.h"
+#include "base/mem.h"
+#include "net/frame.h"
 #include "nsim/nsim.h"
+#include "server/entry.h"
 #include "sim/simfs.h"
 
 #define MS 1000000ull
@@ -443,4 +450,580 @@ void ns_scen_peer_forwards_malformed(struct ns_run *r)
 	r->p.spares = 0;
 	world_at(r->w, 1000 * MS, odd_forwards, r);
 	world_at(r->w, 2000 * MS, probe_done, r);
+}
+
+/* ---- a forwarded write held by a leader that hands over ---- */
+
+static uint32_t handing, taking, asking;
+
+static void handover_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	handing = deposed = (uint32_t)l;
+	taking = follower_no(r, handing);
+	asking = follower_no(r, taking);
+	/* the new leader is slow to catch up: the transfer waits for it, and
+	 * the leader proposes nothing meanwhile */
+	world_tracef(r->w, "scenario: pause node %u", taking + 1);
+	host_pause_until(r->nodes[taking].h, world_now_ns(r->w) + 300 * MS);
+	ns_admin(r, handing, "TRANSFER", r->nodes[taking].id);
+	probe = ns_probe_open(r, "handover", asking);
+}
+
+/* Forwarded to the leader while it hands over: it holds it, and the
+ * follower sends it again to the new leader once it hears of it. */
+static void handover_write(void *arg)
+{
+	(void)arg;
+	ns_probe_send(probe, "+OK", "SET handover v1");
+	ns_probe_send(probe, "$2 v1", "GET handover");
+}
+
+/* The old leader never relays a write a follower forwarded to it: the
+ * follower does that itself, and a relayed copy would carry the
+ * follower's request number into the old leader's own numbering, where a
+ * reply to one could answer another. So it forwarded nothing. */
+static void handover_count(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_probe *old = ns_probe_open(r, "handover-old", handing);
+	ns_probe_send(old, "~keel_forwarded:0 ", "INFO stats");
+	ns_probe_send(old, "$2 v1", "GET handover");
+	probe_done(NULL);
+	probe = old;
+}
+
+void ns_scen_forward_held_through_handover(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0; /* the probes' writes only */
+	world_at(r->w, 1000 * MS, handover_start, r);
+	world_at(r->w, 1100 * MS, handover_write, r);
+	world_at(r->w, 2500 * MS, handover_count, r);
+	world_at(r->w, 3000 * MS, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
+/* ---- more peers forward in one pass than a configuration holds ---- */
+
+static void crowd_forwards(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	static const char *const get[] = {"GET", "crowd"};
+	/* each a read, which no follower forwards: answered at once, each
+	 * answer in a frame of its own peer's, all in one pass (the leader
+	 * stalls while they come) */
+	host_pause_until(r->nodes[l].h, world_now_ns(r->w) + 50 * MS);
+	for (uint64_t id = 0; id < RAFT_MEMBERS_MAX + 2; id++)
+		ns_peer_forward(r, (uint32_t)l, 200 + id, 1, get, 2);
+	probe = ns_probe_open(r, "after-crowd", (uint32_t)l);
+	ns_probe_send(probe, "+OK", "SET crowd v1");
+	ns_probe_send(probe, "$2 v1", "GET crowd");
+}
+
+/* The leader answers as many peers as it has batches for, drops the
+ * answers to the rest (they are no members), and goes on serving; the
+ * node is freed cleanly with every batch in use. */
+void ns_scen_peers_crowd_one_pass(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, crowd_forwards, r);
+	world_at(r->w, 2000 * MS, probe_done, r);
+}
+
+/* ---- a leader told of its removal in the pass a write arrives ---- */
+
+static struct wconn *notifier;
+static uint32_t told, cut_one;
+
+static void on_notifier(void *ctx, struct wconn *c, enum wconn_event ev)
+{
+	(void)ctx;
+	if (ev == WCONN_CLOSED) {
+		wconn_close(c);
+		notifier = NULL;
+	}
+}
+
+static void notifier_send(uint8_t kind, const void *p, uint32_t n)
+{
+	uint8_t hdr[FRAME_HDR];
+	frame_header(hdr, kind, p, n);
+	wconn_send(notifier, hdr, sizeof hdr);
+	wconn_send(notifier, p, n);
+}
+
+static void told_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	told = (uint32_t)l;
+	cut_one = follower_no(r, told);
+	probe = ns_probe_open(r, "told", told);
+	ns_probe_send(probe, "+OK", "SET told v1");
+}
+
+/* A peer connection made after the client's: its frames are read after
+ * the client's in a pass. The member it speaks for is cut off meanwhile,
+ * or its own connection would replace this one. */
+static void told_notifier(void *arg)
+{
+	struct ns_run *r = arg;
+	world_cut(r->w, r->nodes[told].h, r->nodes[cut_one].h, true);
+	notifier =
+		wconn_open(r->w, r->admin_host, host_ip(r->nodes[told].h), 7379, on_notifier, NULL);
+	struct frame_hello h = {.id = r->nodes[cut_one].id};
+	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.2.1:7379");
+	uint8_t buf[FRAME_HELLO_MAX];
+	notifier_send(FRAME_HELLO, buf, (uint32_t)frame_hello_encode(&h, buf));
+}
+
+/* The leader stalls; meanwhile a write comes from its client, then a
+ * member's notice that a newer configuration leaves it out. Both are read
+ * in one pass: the write was taken for the pass's entry, which is never
+ * proposed, and it is answered -REMOVED (not applied) like every request
+ * in flight. */
+static void told_in_one_pass(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!notifier || !r->nodes[told].s) {
+		ns_fail(r, "scenario: the notice's connection or node %u is gone", told + 1);
+		return;
+	}
+	host_pause_until(r->nodes[told].h, world_now_ns(r->w) + 50 * MS);
+	ns_probe_send(probe, "-REMOVED", "SET told v2");
+	uint8_t p[8];
+	bytes_put_u64(p, raft_config_index_of(r->nodes[told].s->r) + 1);
+	notifier_send(FRAME_REMOVED, p, 8);
+}
+
+/* The notice spoke the truth once the cluster removes the node (the
+ * others elected a leader meanwhile): the write it refused is not there. */
+static void told_check(void *arg)
+{
+	struct ns_run *r = arg;
+	world_cut(r->w, r->nodes[told].h, r->nodes[cut_one].h, false);
+	if (!r->nodes[told].s || !r->nodes[told].s->removed_at)
+		ns_fail(r, "scenario: node %u did not take the notice", told + 1);
+	probe_done(NULL);
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		if (i != told && r->nodes[i].s && raft_role_of(r->nodes[i].s->r) == RAFT_LEADER) {
+			ns_admin(r, i, "REMOVE", r->nodes[told].id);
+			deposed = i; /* once_after_heal writes there */
+			probe = ns_probe_open(r, "told-back", i);
+			ns_probe_send(probe, "$2 v1", "GET told");
+			return;
+		}
+	ns_fail(r, "scenario: no other node leads after node %u stopped", told + 1);
+}
+
+void ns_scen_removal_told_mid_pass(struct ns_run *r)
+{
+	probe = NULL;
+	notifier = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	world_at(r->w, 1000 * MS, told_start, r);
+	world_at(r->w, 1100 * MS, told_notifier, r);
+	world_at(r->w, 1300 * MS, told_in_one_pass, r);
+	world_at(r->w, 3000 * MS, told_check, r);
+	world_at(r->w, 5000 * MS, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
+/* ---- a leader outside a restarted node's configuration, whose first
+ * words to it are a snapshot's ---- */
+
+static uint32_t behind_step, behind_sent;
+
+static void behind_crash(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_crash(&r->nodes[2]);
+}
+
+static void behind_transfer(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader to hand over from");
+		return;
+	}
+	ns_admin(r, (uint32_t)l, "TRANSFER", r->nodes[3].id);
+}
+
+/* One write every 5 ms, each an entry of its own. */
+static void behind_small(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!probe || behind_sent == 25)
+		return;
+	ns_probe_send(probe, "+OK", "SET behind-small%u v", behind_sent++);
+	world_at(r->w, world_now_ns(r->w) + 5 * MS, behind_small, r);
+}
+
+/* Past the snapshot node 3 will need: more than the leader sends of a
+ * snapshot ahead of the receiver's acknowledgements (16 MiB), and entries
+ * enough for the leader to drop what came before it. */
+static void behind_writes(void *arg)
+{
+	struct ns_run *r = arg;
+	if (leader_no(r) != 3) {
+		ns_fail(r, "scenario: node 4 does not lead");
+		return;
+	}
+	deposed = 3;
+	probe = ns_probe_open(r, "behind", 3);
+	for (uint32_t i = 0; i < 36; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "behind%u", i);
+		ns_probe_set_big(probe, "+OK", key, 500000);
+	}
+	behind_sent = 0;
+	world_at(r->w, world_now_ns(r->w) + 50 * MS, behind_small, r);
+}
+
+static void behind_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_start(&r->nodes[2]);
+}
+
+/* Node 3 crashes once the leader's snapshot has begun to reach it: the
+ * leader, which heard from it, now sends it nothing but the snapshot's
+ * chunks, and the node, restarted with its old configuration, must answer
+ * them over a connection of its own (members_follow_leader). */
+static void behind_when_receiving(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n3 = &r->nodes[2];
+	if (behind_step)
+		return;
+	if (!n3->s || !n3->s->incoming || n3->s->stats.snapshots_installed) {
+		world_at(r->w, world_now_ns(r->w) + 100000, behind_when_receiving, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: node 3 is receiving a snapshot: crash it");
+	behind_step = 1;
+	ns_node_crash(n3);
+	world_at(r->w, world_now_ns(r->w) + 300 * MS, behind_restart, r);
+}
+
+static void behind_check(void *arg)
+{
+	struct ns_run *r = arg;
+	if (behind_step != 1)
+		ns_fail(r, "scenario: node 3 was not seen receiving a snapshot");
+	if (!r->nodes[2].s || !r->nodes[2].s->stats.snapshots_installed)
+		ns_fail(r, "scenario: node 3 has not installed the leader's snapshot");
+	probe_done(NULL);
+	probe = ns_probe_open(r, "behind-read", 2);
+	for (uint32_t i = 0; i < 36; i += 7)
+		ns_probe_send(probe, ":500000 ", "STRLEN behind%u", i);
+}
+
+void ns_scen_outside_leader_sends_a_snapshot(struct ns_run *r)
+{
+	probe = NULL;
+	behind_step = 0;
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.clients = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10;
+	r->p.run_ns = 10000 * MS;
+	world_at(r->w, 500 * MS, behind_crash, r);
+	world_at(r->w, 1000 * MS, ns_membership_add, r);
+	world_at(r->w, 3000 * MS, behind_transfer, r);
+	world_at(r->w, 3500 * MS, behind_writes, r);
+	world_at(r->w, 4500 * MS, behind_restart, r);
+	world_at(r->w, 4500 * MS, behind_when_receiving, r);
+	world_at(r->w, r->p.run_ns - 500 * MS, behind_check, r);
+	world_at(r->w, r->p.run_ns, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, once_after_heal, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
+/* ---- a peer forwards a write larger than a log entry may hold ---- */
+
+static struct {
+	uint8_t *p;
+	size_t len, sent;
+} huge;
+
+/* The frame a MiB at a time, as the network takes it. */
+static void huge_piece(void *arg)
+{
+	struct ns_run *r = arg;
+	size_t n = huge.len - huge.sent < (1u << 20) ? huge.len - huge.sent : (1u << 20);
+	if (notifier)
+		wconn_send(notifier, huge.p + huge.sent, n);
+	huge.sent += n;
+	if (huge.sent < huge.len && notifier) {
+		world_at(r->w, world_now_ns(r->w) + 10 * MS, huge_piece, r);
+		return;
+	}
+	keel_free(huge.p);
+	huge.p = NULL;
+}
+
+static void huge_forward(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	deposed = (uint32_t)l;
+	notifier = wconn_open(r->w, r->admin_host, host_ip(r->nodes[l].h), 7379, on_notifier, NULL);
+	struct frame_hello h = {.id = 95};
+	snprintf(h.peer_addr, sizeof h.peer_addr, "127.0.2.1:7379");
+	uint8_t hb[FRAME_HELLO_MAX];
+	notifier_send(FRAME_HELLO, hb, (uint32_t)frame_hello_encode(&h, hb));
+	/* a SET of no session whose request is 63 bytes short of an entry's
+	 * limit: its entry (17 bytes of header) would still fit, but no node
+	 * forwards it, and the leader takes it no more than a client's */
+	struct rbuf cmd, f;
+	rbuf_init(&cmd);
+	rbuf_init(&f);
+	entry_req_header(&cmd, &(struct entry_req_head){0}, 1);
+	size_t head = cmd.len + 4 + 4 + 3 + 4 + 4 + 4;
+	size_t vlen = RAFT_ENTRY_BYTES_MAX - 63 - head;
+	uint8_t *v = keel_malloc(vlen);
+	memset(v, 'h', vlen);
+	struct resp_arg argv[] = {
+		{(const uint8_t *)"SET", 3}, {(const uint8_t *)"huge", 4}, {v, vlen}};
+	entry_cmd_append(&cmd, argv, 3);
+	keel_free(v);
+	rbuf_put_u64(&f, 1);
+	rbuf_put(&f, &(uint8_t){0}, 1);
+	rbuf_put_u32(&f, 1);
+	rbuf_put_u32(&f, (uint32_t)cmd.len);
+	rbuf_put(&f, cmd.p, cmd.len);
+	world_tracef(r->w, "peer 95: forwards a write of %zu bytes to node %u", cmd.len, l + 1);
+	huge.len = FRAME_HDR + f.len;
+	huge.p = keel_malloc(huge.len);
+	frame_header(huge.p, FRAME_FORWARD, f.p, (uint32_t)f.len);
+	memcpy(huge.p + FRAME_HDR, f.p, f.len);
+	huge.sent = 0;
+	huge_piece(r);
+	rbuf_free(&cmd);
+	rbuf_free(&f);
+}
+
+/* Refused, as the node a client sent it to would have: not applied. */
+static void huge_check(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "huge", deposed);
+	ns_probe_send(probe, ":0 ", "STRLEN huge");
+	ns_probe_send(probe, "+OK", "SET huge small");
+	ns_probe_send(probe, "$5 small", "GET huge");
+}
+
+void ns_scen_peer_forwards_too_large(struct ns_run *r)
+{
+	probe = NULL;
+	notifier = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, huge_forward, r);
+	world_at(r->w, 2500 * MS, huge_check, r);
+	world_at(r->w, 3500 * MS, probe_done, r);
+}
+
+/* ---- a node stopped between two --join tries ---- */
+
+static struct {
+	bool was_open;
+	uint64_t closed_ns, due_ns, last_tick;
+	bool stopped;
+} jn;
+
+static void join_cut(void *arg)
+{
+	struct ns_run *r = arg;
+	isolate(r, 0, true); /* the member --join names knows no leader: it refuses */
+	isolate(r, 3, false);
+}
+
+static void join_uncut(void *arg)
+{
+	struct ns_run *r = arg;
+	isolate(r, 0, false);
+}
+
+static void join_begin(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	n->kind = NS_ADDED;
+	n->join = true;
+	ns_node_start(n);
+	memset(&jn, 0, sizeof jn);
+}
+
+static void join_stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Watches the joiner's tries: once the member it asks is back, the stop
+ * (SIGTERM) comes just after a tick of its loop and a few ms before its
+ * next try is due, so the try falls while it stops. */
+static void join_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	struct server *s = r->nodes[3].s;
+	uint64_t now = world_now_ns(r->w);
+	if (!s || jn.stopped)
+		return;
+	if (jn.was_open && !s->join.tcp_open && now > 2400 * MS && !jn.due_ns)
+		jn.due_ns = now / MS * MS + 1000 * MS; /* the retry timer, in loop ms */
+	jn.was_open = s->join.tcp_open;
+	if (jn.due_ns && s->tick_last_ns != jn.last_tick) {
+		jn.last_tick = s->tick_last_ns;
+		if (now < jn.due_ns && jn.due_ns - now <= 8 * MS) {
+			world_tracef(r->w,
+				     "scenario: SIGTERM node 4, its next --join try due in %llu us",
+				     (unsigned long long)(jn.due_ns - now) / 1000);
+			jn.stopped = true;
+			host_enter(r->nodes[3].h, join_stop_in, s);
+			return;
+		}
+	}
+	world_at(r->w, now + 20000, join_watch, r);
+}
+
+/* A node stopping asks no more: it is no member. */
+static void join_check(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!jn.stopped) {
+		ns_fail(r, "scenario: node 4 was not stopped before a try");
+		return;
+	}
+	for (uint32_t i = 0; i < r->p.nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->r && raft_config_find(raft_config_of(s->r), r->nodes[3].id))
+			ns_fail(r, "node 4, stopped while it asked to join, was added (node %u)",
+				i + 1);
+	}
+	ns_node_reap(&r->nodes[3]);
+}
+
+void ns_scen_join_stopped_between_tries(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1000, join_cut, r);
+	world_at(r->w, 1500 * MS, join_begin, r);
+	world_at(r->w, 1500 * MS, join_watch, r);
+	world_at(r->w, 2700 * MS, join_uncut, r);
+	world_at(r->w, 4500 * MS, join_check, r);
+}
+
+/* ---- a read replica's disk fails while it stops ---- */
+
+static uint32_t rdisk;
+static bool rdisk_stopped;
+
+static void rdisk_check(void *arg);
+
+static void rdisk_stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Once the replica has a sync on its disk (which fails): SIGTERM, and
+ * the process stalls until the failure is known. */
+static void rdisk_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[rdisk];
+	if (!n->s || rdisk_stopped)
+		return;
+	if (!n->disk_pending) {
+		world_at(r->w, world_now_ns(r->w) + 20000, rdisk_watch, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: SIGTERM replica %u, a failing sync in flight", rdisk + 1);
+	rdisk_stopped = true;
+	host_enter(n->h, rdisk_stop_in, n->s);
+	host_pause_until(n->h, world_now_ns(r->w) + 20 * MS);
+	world_at(r->w, world_now_ns(r->w) + 40 * MS, rdisk_check, r);
+}
+
+static void rdisk_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	rdisk = r->p.nodes + r->p.spares;
+	rdisk_stopped = false;
+	world_tracef(r->w, "scenario: replica %u's fdatasync fails", rdisk + 1);
+	simfs_fail(host_disk(r->nodes[rdisk].h), SIMFS_FDATASYNC, 0, KEEL_EIO, true);
+	probe = ns_probe_open(r, "rdisk", (uint32_t)l);
+	ns_probe_send(probe, "+OK", "SET rdisk v1");
+	rdisk_watch(r);
+}
+
+/* Its disk failed: it says so in its exit status, as a member does, even
+ * though it was stopping anyway. */
+static void rdisk_check(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[rdisk];
+	if (!n->s || !n->s->closed)
+		ns_fail(r, "scenario: replica %u runs on after its SIGTERM", rdisk + 1);
+	else if (n->s->exit_code != 1)
+		ns_fail(r, "replica %u, its disk failed while it stopped, exits %d", rdisk + 1,
+			n->s->exit_code);
+	simfs_fail_clear(host_disk(n->h));
+	ns_node_reap(n);
+}
+
+static void rdisk_expect(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!rdisk_stopped)
+		ns_fail(r, "scenario: replica %u had no sync in flight", rdisk + 1);
+}
+
+void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 1;
+	r->p.replica_clients = 0;
+	world_at(r->w, 1000 * MS, rdisk_start, r);
+	world_at(r->w, 1500 * MS, rdisk_expect, r);
+	world_at(r->w, 1500 * MS, probe_done, r);
 }

@@ -1886,6 +1886,13 @@ static const struct {
 	{"replica_leaves_twice", replica_leaves_twice},
 	{"replica_info_in_catchup", replica_info_in_catchup},
 	{"replica_restarts_from_its_snapshot", replica_restarts_from_its_snapshot},
+	{"forward_held_through_handover", ns_scen_forward_held_through_handover},
+	{"peers_crowd_one_pass", ns_scen_peers_crowd_one_pass},
+	{"removal_told_mid_pass", ns_scen_removal_told_mid_pass},
+	{"outside_leader_sends_a_snapshot", ns_scen_outside_leader_sends_a_snapshot},
+	{"peer_forwards_too_large", ns_scen_peer_forwards_too_large},
+	{"join_stopped_between_tries", ns_scen_join_stopped_between_tries},
+	{"replica_disk_fails_while_stopping", ns_scen_replica_disk_fails_while_stopping},
 };
 
 uint32_t ns_scenario_count(void)
