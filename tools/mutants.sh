@@ -8,10 +8,28 @@
 # and exits non-zero unless every mutant is caught.
 #
 #   tools/mutants.sh [PATCH...]      (default: every patch)
+#   tools/mutants.sh --check         only that every deliberate bug, here and in
+#                                    tests/cluster/mutants/, still applies to
+#                                    the source (make test runs this)
 #   MUTANT_SEEDS=n                   simulator seeds per mutant (default 1000)
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "${1:-}" = --check ]; then
+	ok=0 bad=0
+	for p in "$top"/tests/mutants/*.patch "$top"/tests/cluster/mutants/*.patch; do
+		if git -C "$top" apply --check "$p" >/dev/null 2>&1; then
+			ok=$((ok + 1))
+		else
+			echo "${p#"$top"/} no longer applies: make it again on today's source"
+			bad=$((bad + 1))
+		fi
+	done
+	echo "patches: $ok passed, $bad failed"
+	[ "$bad" -eq 0 ]
+	exit
+fi
 seeds=${MUTANT_SEEDS:-1000}
 work=$(mktemp -d /tmp/keel-mutants.XXXXXX)
 trap 'rm -rf "$work"' EXIT
