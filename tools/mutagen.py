@@ -30,6 +30,13 @@ edits.
   tools/mutagen.py [--list | --sample] [--show ID] [FILE...]
                        (--sample lists the mutants a run would run)
   tools/mutagen.py --self-test     (the generator on small sources)
+  tools/mutagen.py --stale         (fails if an entry of equivalent.txt names
+                       no mutant of today's source; make test runs it)
+  tools/mutagen.py --remap REV     (equivalent.txt's entries whose lines were
+                       edited since REV follow their mutant: the same change
+                       in the same context, field paths cut to their last
+                       member and white space dropped; those with none are
+                       listed, to be looked at again)
   MUTANTS_MAX=n        mutants run per file (sampled; default 40, 0: all)
   MUTANTS_SEED=s       which ones are sampled (default 1; a mutant is in the
                        sample by the hash of its id with s, so edits elsewhere
@@ -410,6 +417,109 @@ def read_equivalents():
     return eq
 
 
+# ---------------------------------------------------------------- remap
+CHAIN_RE = re.compile(r"\b[A-Za-z_]\w*(?:(?:->|\.)[A-Za-z_]\w*)+")
+
+
+def change_key(text, m):
+    """A mutant's change in its context (80 characters either side, white
+    space dropped, each access path cut to its last member: `s->g->r` and
+    `g->r` are both `r`): the same change after a refactor that moved state
+    between structs or reflowed the lines."""
+    def cut(s):
+        return "".join(CHAIN_RE.sub(lambda x: re.split(r"->|\\.", x.group(0))[-1], s).split())
+    return (m.op, cut(text[max(0, m.start - 400):m.start])[-80:], cut(text[m.start:m.end]),
+            m.repl, cut(text[m.end:m.end + 400])[:80])
+
+
+def loose_key(text, m):
+    """change_key's fallback: the change within its statement (from the last
+    `;`, `{` or `}` before it to the next after it), single-letter names
+    made one (a function that took `s` and now takes `g`)."""
+    lo = max(text.rfind(ch, 0, m.start) for ch in ";{}") + 1
+    his = [h for h in (text.find(ch, m.end) for ch in ";{}") if h >= 0]
+    hi = min(his) if his else len(text)
+
+    def cut(s):
+        s = CHAIN_RE.sub(lambda x: re.split(r"->|\\.", x.group(0))[-1], s)
+        return "".join(re.sub(r"\b[A-Za-z]\b", "I", s).split())
+    return (m.op, cut(text[lo:m.start]), cut(text[m.start:m.end]), m.repl, cut(text[m.end:hi]))
+
+
+def check_stale():
+    """make test's check that every entry of equivalent.txt still names a
+    mutant of today's source: an edited line gives its mutants new ids, and
+    an entry left behind would let its mutant run unjudged (--remap)."""
+    ids = {m.id for f in default_files() for m in generate(f, open(os.path.join(TOP, f)).read())}
+    eq = read_equivalents()
+    bad = [s for i, (f, s) in eq.items() if i not in ids]
+    for s in bad:
+        print(f"{EQUIV}: no mutant has this id now (tools/mutagen.py --remap REV): {s}")
+    print(f"equivalents: {len(eq) - len(bad)} passed, {len(bad)} failed")
+    return 1 if bad else 0
+
+
+def remap(rev):
+    """Rewrites equivalent.txt's entries that no longer match a mutant (their
+    lines were edited) to the mutant of today's source that makes the same
+    change, matched by change_key and by order within a file; lists those
+    it cannot match. Files are looked up by name in today's list of files,
+    so an entry follows a file moved to another folder (one of that name),
+    and a function moved to another file."""
+    path = os.path.join(TOP, EQUIV)
+    lines = open(path).read().split("\n")
+    today = {f: open(os.path.join(TOP, f)).read() for f in default_files()}
+    now = {f: generate(f, x) for f, x in today.items()}
+    ids = {m.id for ms in now.values() for m in ms}
+    by_base = {}
+    for f in today:
+        by_base.setdefault(os.path.basename(f), []).append(f)
+    cache, moved, lost = {}, 0, []
+    for i, ln in enumerate(lines):
+        parts = ln.split(None, 2)
+        if len(parts) < 3 or not re.fullmatch(r"[0-9a-f]{10}", parts[0]) or parts[0] in ids:
+            continue
+        old_file = parts[1].split(":")[0]
+        if old_file not in cache:
+            try:
+                src = subprocess.run(["git", "-C", TOP, "show", f"{rev}:{old_file}"], check=True,
+                                     capture_output=True, text=True).stdout
+            except subprocess.CalledProcessError:
+                src = None
+            cache[old_file] = (src, generate(old_file, src) if src is not None else [])
+        src, olds = cache[old_file]
+        old = next((m for m in olds if m.id == parts[0]), None)
+        cands = [old_file] if old_file in today else by_base.get(os.path.basename(old_file), [])
+        if old is None or len(cands) != 1:
+            lost.append(ln)
+            continue
+        for keyf in (change_key, loose_key):
+            key = keyf(src, old)
+            same_old = [m for m in olds if keyf(src, m) == key]
+            new_file = cands[0]
+            same_new = [m for m in now[new_file] if keyf(today[new_file], m) == key]
+            if not same_new:  # moved to another file
+                for f in today:
+                    same_new = same_new or [m for m in now[f] if keyf(today[f], m) == key]
+                    new_file = f if same_new and same_new[0].file == f else new_file
+            if len(same_old) == len(same_new):
+                break
+        if len(same_old) != len(same_new):
+            lost.append(ln)
+            continue
+        m = same_new[same_old.index(old)]
+        rest = parts[2].split(None, 1)
+        lines[i] = f"{m.id} {new_file}:{m.line} {rest[0]} {rest[1] if len(rest) > 1 else ''}"
+        lines[i] = lines[i].rstrip()
+        moved += 1
+    with open(path, "w") as f:
+        f.write("\n".join(lines))
+    print(f"remap: {moved} entries follow their mutant, {len(lost)} match none")
+    for ln in lost:
+        print("  " + ln)
+    return 1 if lost else 0
+
+
 # ---------------------------------------------------------------- self-test
 def self_test():
     """The generator on small sources: what it must mutate and must not."""
@@ -438,6 +548,14 @@ def self_test():
     check(f"each operator once: {got}", got == want)
     moved = generate("g.c", "/* one more line */\n" + src)
     check("ids survive an unrelated edit", sorted(m.id for m in ms) == sorted(m.id for m in moved))
+    a = "int h(struct s *s, int b)\n{\n\tif (s->r < 3 &&\n\t    b)\n\t\treturn 1;\n\treturn 0;\n}\n"
+    b = "int h(struct s *s, int b)\n{\n\tif (s->g->r < 3 && b)\n\t\treturn 1;\n\treturn 0;\n}\n"
+    ka = sorted(change_key(a, m) for m in generate("h.c", a))
+    kb = sorted(change_key(b, m) for m in generate("h.c", b))
+    check("--remap follows a change across a moved field and a reflowed line", ka == kb)
+    c = b.replace("< 3", "<= 3")
+    check("--remap tells a different change apart",
+          ka != sorted(change_key(c, m) for m in generate("h.c", c)))
     check("ids are unique", len({m.id for m in ms}) == len(ms))
     twice = "int h(int a)\n{\n\tif (a == 1)\n\t\ta++;\n\tif (a == 1)\n\t\ta++;\n" \
             "\treturn a;\n}\n"
@@ -590,6 +708,10 @@ def main():
     args = [a for a in sys.argv[1:]]
     if "--self-test" in args:
         return self_test()
+    if "--remap" in args:
+        return remap(args[args.index("--remap") + 1])
+    if "--stale" in args:
+        return check_stale()
     list_only = "--list" in args
     show = None
     if "--show" in args:

@@ -58,6 +58,8 @@ suite() {
 suite tidy python3 tools/tidy.py
 suite gen_commands python3 tools/gen_commands.py --self-test
 suite mutagen python3 tools/mutagen.py --self-test
+suite patches tools/mutants.sh --check
+suite equivalents python3 tools/mutagen.py --stale
 suite nsim-selftest build/asan/nsim-selftest
 for t in build/asan/unit/test_*; do
 	[ -x "$t" ] || continue
