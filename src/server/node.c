@@ -38,6 +38,9 @@ static void send_msg(struct server *s, const struct raft_msg *m)
 		if (!s->have_snap || s->snap.index != m->u.snapshot.meta.index ||
 		    m->u.snapshot.offset + m->u.snapshot.len > s->snap.size)
 			return; /* not the snapshot we hold: the core asks again */
+		if (!snapshots_sending(s, m->to, m->u.snapshot.offset,
+				       s->snap_bytes.p + m->u.snapshot.offset, m->u.snapshot.len))
+			return;
 		c.u.snapshot.data = s->snap_bytes.p + m->u.snapshot.offset;
 	}
 	size_t cap = raft_msg_size(&c);

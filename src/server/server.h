@@ -294,6 +294,11 @@ struct server {
 	struct raft_snapshot_meta snap;
 	struct snap_bytes snap_bytes;
 	bool have_snap;
+	raft_id snap_track_to; /* the follower whose chunks are checked as sent */
+	raft_index snap_track_index;
+	uint64_t snap_track_off; /* ... up to here */
+	uint32_t snap_track_crc;
+	bool snap_damaged; /* its file is damaged: the node stops */
 	uint8_t *incoming; /* one being received */
 	uint64_t incoming_size;
 	raft_index incoming_index; /* ... its index and term */
@@ -399,6 +404,10 @@ void snapshots_check(struct server *s);			 /* saved yet? */
 bool snapshots_busy(const struct server *s);
 void snapshots_chunk(struct server *s, const struct raft_snapshot_chunk *c);
 void snapshots_install(struct server *s, const struct raft_snapshot_meta *m);
+/* A chunk of the snapshot (p, len at offset) is about to be sent to a
+ * follower: false if it must not be (its file is damaged). */
+bool snapshots_sending(struct server *s, raft_id to, uint64_t offset, const uint8_t *p,
+		       uint32_t len);
 /* Kills a child still at work; its file is removed unless crash (the
  * embedder's server_halt: nothing is written, recovery removes it). */
 void snapshots_stop(struct server *s, bool crash);

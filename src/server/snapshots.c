@@ -57,6 +57,8 @@ static void snap_bytes_release(struct snap_bytes *b)
 	memset(b, 0, sizeof *b);
 }
 
+static void stop_damaged(struct server *s);
+
 /* ---- the child ---------------------------------------------------------- */
 
 static bool write_all(int fd, const uint8_t *p, size_t n)
@@ -184,14 +186,13 @@ static void snapshot_failed(struct server *s)
 		raft_snapshot_failed(s->r);
 }
 
-/* Maps the data of the snapshot file the child wrote (io/fs.h: the file
- * is mapped from its start, its data begins at SNAP_DATA_OFF). */
-static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
+/* Maps the data of the snapshot file at path (io/fs.h: the file is mapped
+ * from its start, its data begins at SNAP_DATA_OFF). */
+static bool map_data(const char *path, const struct snap_meta *m, struct snap_bytes *sb)
 {
 	const struct io_fs *fs = io_fs_posix();
-	char path[IO_PATH_MAX];
 	int fd;
-	if (snap_tmp_path(path, s->cfg.dir, m) || fs->open(fs->ctx, path, 0, &fd))
+	if (fs->open(fs->ctx, path, 0, &fd))
 		return false;
 	uint64_t size = 0;
 	const uint8_t *p = NULL;
@@ -205,6 +206,13 @@ static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_byt
 	sb->mapped = true;
 	sb->map_off = SNAP_DATA_OFF;
 	return true;
+}
+
+/* ... of the one the child wrote, under its temporary name. */
+static bool map_tmp(struct server *s, const struct snap_meta *m, struct snap_bytes *sb)
+{
+	char path[IO_PATH_MAX];
+	return !snap_tmp_path(path, s->cfg.dir, m) && map_data(path, m, sb);
 }
 
 /* The snapshot file is written (res: the 12 bytes the child reports) or
@@ -354,6 +362,8 @@ static void raise_child(struct server *s)
 
 void snapshots_check(struct server *s)
 {
+	if (s->snap_damaged && s->r && !raft_stopped(s->r))
+		stop_damaged(s);
 	if (s->snapshot_written) {
 		s->snapshot_written = false;
 		bool whole = s->snapshot_res_got == sizeof s->snapshot_res;
@@ -386,6 +396,88 @@ void snapshots_check(struct server *s)
 	} else {
 		snap_bytes_release(&s->taking_bytes);
 	}
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+/* The node stops: its snapshot's file is damaged (snapshots_sending). */
+static void stop_damaged(struct server *s)
+{
+	s->snap_damaged = false;
+	fprintf(stderr,
+		"[%llu] the snapshot at %llu is damaged on disk (its checksum does not match): "
+		"the node stops\n",
+		(unsigned long long)s->cfg.id, (unsigned long long)s->snap.index);
+	raft_fail(s->r, KEEL_ECORRUPT);
+	requests_fail_all(s, "-ERR storage failed: the node has stopped (write not applied)");
+	s->exit_code = 1;
+	server_stop(s);
+}
+
+/* Maps the data of the snapshot file named for s->snap again (its own
+ * pages, read from the disk anew), if it checks. */
+static bool remap_sound(struct server *s)
+{
+	struct snap_meta m;
+	struct snap_bytes sb = {0};
+	char name[64], path[IO_PATH_MAX];
+	persist_meta_to_snap(&s->snap, &m);
+	snap_name(name, sizeof name, m.index, m.term);
+	if (io_path(path, s->cfg.dir, name) || !map_data(path, &m, &sb))
+		return false;
+	if (crc32c(0, sb.p, sb.len) != m.crc) {
+		snap_bytes_release(&sb);
+		return false;
+	}
+	snap_bytes_release(&s->snap_bytes);
+	s->snap_bytes = sb;
+	return true;
+}
+
+/* The bytes sent are what the mapping of the snapshot's file reads, and a
+ * page can read back damaged, or the file rot on the disk. The chunks sent
+ * to one follower from offset 0 on, in order, are checked as they go (a
+ * running CRC-32C: what the frames cost anyway; a follower sent chunks out
+ * of order, a resend from an acknowledged offset, is not tracked). Once
+ * the last one is sent, a checksum that does not match means the copy is
+ * damaged: the follower will fail it and ask for it again, so it is read
+ * again from the file first. A file that is damaged too is no snapshot to
+ * send (sent again, it would fail again, forever): no more chunks are sent
+ * and the node stops, as on a storage failure; another member, with a
+ * sound snapshot, leads. */
+bool snapshots_sending(struct server *s, raft_id to, uint64_t offset, const uint8_t *p,
+		       uint32_t len)
+{
+	if (s->snap_damaged)
+		return false;
+	if (offset == 0) {
+		s->snap_track_to = to;
+		s->snap_track_index = s->snap.index;
+		s->snap_track_crc = 0;
+		s->snap_track_off = 0;
+	}
+	if (to != s->snap_track_to)
+		return true;
+	if (offset != s->snap_track_off || s->snap_track_index != s->snap.index) {
+		s->snap_track_to = 0;
+		return true;
+	}
+	s->snap_track_crc = crc32c(s->snap_track_crc, p, len);
+	s->snap_track_off += len;
+	if (s->snap_track_off < s->snap.size)
+		return true;
+	s->snap_track_to = 0;
+	if (s->snap_track_crc == s->snap.crc)
+		return true;
+	if (remap_sound(s)) {
+		fprintf(stderr,
+			"[%llu] the snapshot at %llu read back damaged; read again from its file, "
+			"it checks\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)s->snap.index);
+		return true;
+	}
+	s->snap_damaged = true; /* stopped by the next snapshots_check */
+	return true;
 }
 
 bool snapshots_busy(const struct server *s)

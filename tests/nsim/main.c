@@ -83,6 +83,7 @@ static void params(uint64_t seed, struct ns_run *r)
 	p->fault_every_ms = 300 + (uint32_t)prng_below(&g, 1500);
 	r->disk_max_ns = 100000 + prng_below(&g, 5000000);
 	r->disk_slow_permille = (uint32_t)prng_below(&g, 20);
+	r->split_permille = prng_below(&g, 2) ? 0 : 100 + (uint32_t)prng_below(&g, 901);
 }
 
 static void stop_workload(void *arg)
@@ -102,12 +103,17 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 	r->w = world_new(&o);
 	if (scenario >= 0)
 		ns_scenario_setup(r, (uint32_t)scenario);
+	else
+		world_set_split(r->w, r->split_permille);
 	world_tracef(r->w,
 		     "seed %llu: %u nodes (%u spare), %u read replicas, %u clients (%u of "
 		     "replicas), a fault every ~%u ms, snapshots every %u entries",
 		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.replicas,
 		     r->p.clients + r->p.replica_clients, r->p.replica_clients, r->p.fault_every_ms,
 		     r->p.snapshot_entries);
+	if (scenario < 0 && r->split_permille)
+		world_tracef(r->w, "writes arrive in pieces on %u permille of the connections",
+			     r->split_permille);
 	r->n_nodes = r->p.nodes + r->p.spares + r->p.replicas;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		char ip[32];

@@ -126,6 +126,7 @@ struct ns_run {
 	bool verbose;
 	uint64_t disk_max_ns;	     /* a group commit's usual latency, at most */
 	uint32_t disk_slow_permille; /* how often one is slow (50-450 ms) */
+	uint32_t split_permille;     /* connections whose writes arrive in pieces */
 	/* figures */
 	uint64_t n_ok, n_ok_healed, n_failed, n_unknown, n_crashes, n_faults, n_retries, n_settled;
 	struct ns_block *blocks; /* what ns_alloc gave: freed with the run */

@@ -13,6 +13,7 @@
 #include "nsim/nsim.h"
 #include "resp/buf.h"
 #include "sim/simfs.h"
+#include "storage/snapfile.h"
 #include "resp/parse.h"
 
 static struct ns_node *leader(struct ns_run *r)
@@ -1846,6 +1847,272 @@ static void replica_restarts_from_its_snapshot(struct ns_run *r)
 	world_at(r->w, r->p.run_ns + 500000000, quiet_read_replica, q);
 }
 
+/* join_refused_then_added with every write arriving in pieces (one-byte
+ * ones among them): the joiner reads the refusals and the +OK in several
+ * reads. */
+static void join_over_split_reads(struct ns_run *r)
+{
+	world_set_split(r->w, 1000);
+	join_refused_then_added(r);
+}
+
+/* ---- damaged bytes ---- */
+
+/* Bit rot at rest: one byte in the middle of the data of the snapshot
+ * file a member holds flips; whoever reads the file from now on reads it
+ * flipped. Returns false if the member has no snapshot. */
+static bool rot_snapshot_file(struct ns_run *r, struct ns_node *n)
+{
+	const struct server *s = n->s;
+	if (!s || !s->have_snap || !s->snap.size)
+		return false;
+	char name[64], path[IO_PATH_MAX];
+	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	if (io_path(path, s->cfg.dir, name) || !simfs_exists(host_disk(n->h), path))
+		return false;
+	uint64_t off = SNAP_DATA_OFF + s->snap.size / 2;
+	uint8_t b;
+	simfs_peek(host_disk(n->h), path, off, &b, 1);
+	b ^= 0x10;
+	simfs_poke(host_disk(n->h), path, off, &b, 1);
+	world_tracef(r->w, "scenario: byte %llu of node %llu's %s flipped", (unsigned long long)off,
+		     (unsigned long long)n->id, path);
+	return true;
+}
+
+static void rot_members_snapshots(void *arg)
+{
+	struct ns_run *r = arg;
+	uint32_t rotten = 0;
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		rotten += rot_snapshot_file(r, &r->nodes[i]);
+	if (rotten < r->p.nodes)
+		ns_fail(r, "scenario: %u of %u members hold a snapshot file to damage", rotten,
+			r->p.nodes);
+}
+
+/* The replica refused the damaged snapshots (their checksum) and caught
+ * up by a sound one: it runs, streams, and installed a snapshot after
+ * starting at least two catch-ups. */
+static void check_replica_caught_up_past_rot(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *s = replica(r)->s;
+	if (!s || !s->replica) {
+		ns_fail(r, "the replica stopped after it was sent a damaged snapshot");
+		return;
+	}
+	const struct repl_follow *f = &s->replica->follow;
+	if (f->state != REPL_STREAMING || !s->stats.snapshots_installed || f->stats.snapshots < 2)
+		ns_fail(r,
+			"the replica is not streaming past the damaged snapshots (state %d, "
+			"%llu snapshots installed of %llu catch-ups)",
+			(int)f->state, (unsigned long long)s->stats.snapshots_installed,
+			(unsigned long long)f->stats.snapshots);
+}
+
+/* A replica down while the members compact their logs comes back as every
+ * member's snapshot file has rotted on its disk (a byte flipped at rest):
+ * each source reads the damaged file and sends it; the replica refuses it
+ * by its checksum, neither installing nor stopping, and tries again until
+ * a member's next snapshot catches it up. */
+static void replica_sent_a_rotten_snapshot(struct ns_run *r)
+{
+	compacting_members(r);
+	world_at(r->w, 400000000, crash_replica, r);
+	world_at(r->w, 2999000000, rot_members_snapshots, r);
+	world_at(r->w, 3000000000, start_replica, r);
+	world_at(r->w, 5900000000, check_replica_caught_up_past_rot, r);
+}
+
+/* ---- a snapshot that reads back damaged on the leader ---- */
+
+static struct {
+	struct ns_probe *probe;
+	uint32_t leader, behind;
+	raft_index damaged; /* the last snapshot damaged */
+} dmg;
+
+static void dmg_probe_done(void *arg)
+{
+	(void)arg;
+	if (dmg.probe)
+		ns_probe_done(dmg.probe);
+	dmg.probe = NULL;
+}
+
+/* The leader takes 1.5 MB of writes while a follower is down. */
+static void dmg_crash_and_write(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	dmg.leader = (uint32_t)(l - r->nodes);
+	dmg.behind = (dmg.leader + 1) % r->p.nodes;
+	ns_node_crash(&r->nodes[dmg.behind]);
+	dmg.probe = ns_probe_open(r, "dmg", dmg.leader);
+	for (uint32_t i = 0; i < 3; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "big%u", i);
+		ns_probe_set_big(dmg.probe, "+OK", key, 500000);
+	}
+}
+
+/* One byte of the leader's snapshot, as its mapping of the file reads it,
+ * comes back flipped (the file on the disk is sound): polled every ms
+ * from the follower's restart until the follower hears the leader (what
+ * is sent from then on reaches it), once. */
+static void dmg_damage_leader_read(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[dmg.leader];
+	const struct server *s = n->s, *f = r->nodes[dmg.behind].s;
+	if (!s || dmg.damaged)
+		return;
+	if (world_now_ns(r->w) < 5000000000)
+		world_at(r->w, world_now_ns(r->w) + 1000000, dmg_damage_leader_read, r);
+	if (!s->have_snap || !s->snap.size || !f || !f->r || raft_leader_of(f->r) != n->id)
+		return;
+	char name[64], path[IO_PATH_MAX];
+	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	uint64_t off = SNAP_DATA_OFF + s->snap.size / 2;
+	if (io_path(path, s->cfg.dir, name) || !simfs_damage_maps(host_disk(n->h), path, off))
+		return; /* not mapped (not durable under its name yet) */
+	dmg.damaged = s->snap.index;
+	world_tracef(r->w, "scenario: byte %llu of node %llu's %s reads back flipped",
+		     (unsigned long long)off, (unsigned long long)n->id, path);
+}
+
+static void dmg_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_start(&r->nodes[dmg.behind]);
+}
+
+/* The follower failed the damaged copy by its checksum and was sent the
+ * snapshot again from its start (INFO keel_snapshot_restarts: the first
+ * transfer is not checked before it is sent), sound this time: it holds
+ * the values; the leader did not stop. */
+static void dmg_check(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *f = r->nodes[dmg.behind].s;
+	if (!r->nodes[dmg.leader].s)
+		ns_fail(r, "the leader stopped on a snapshot that read back damaged once");
+	if (!f || f->stats.snapshot_restarts < 1 || f->stats.snapshots_installed < 1) {
+		ns_fail(r,
+			"node %u: %llu snapshot restarts and %llu installed after a damaged "
+			"copy (want 1 or more of each)",
+			dmg.behind + 1, f ? (unsigned long long)f->stats.snapshot_restarts : 0ull,
+			f ? (unsigned long long)f->stats.snapshots_installed : 0ull);
+		return;
+	}
+	dmg.probe = ns_probe_open(r, "dmg-read", dmg.behind);
+	for (uint32_t i = 0; i < 3; i++)
+		ns_probe_send(dmg.probe, ":500000 ", "STRLEN big%u", i);
+}
+
+/* A follower down while the leader took a large snapshot comes back; the
+ * leader's copy reads back damaged (one byte). The follower refuses it by
+ * its checksum and asks for it from the start; the leader finds its copy
+ * damaged, reads the file again (sound), and the follower installs that. */
+static void follower_sent_a_damaged_snapshot(struct ns_run *r)
+{
+	memset(&dmg, 0, sizeof dmg);
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10;
+	world_at(r->w, 1000000000, dmg_crash_and_write, r);
+	world_at(r->w, 2500000000, dmg_probe_done, r);
+	world_at(r->w, 3000000000, dmg_restart, r);
+	world_at(r->w, 3000000000, dmg_damage_leader_read, r);
+	world_at(r->w, 5500000000, dmg_check, r);
+	world_at(r->w, 6000000000, dmg_probe_done, r);
+}
+
+/* The same byte flipped in the leader's file as well (bit rot at rest):
+ * read again, the snapshot is still damaged. Polled every ms from the
+ * follower's restart: each snapshot the leader holds rots once it is in
+ * its file, until the leader stops. */
+static void dmg_rot_leader_file(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[dmg.leader];
+	const struct server *s = n->s;
+	if (!s)
+		return;
+	if (world_now_ns(r->w) < 4400000000)
+		world_at(r->w, world_now_ns(r->w) + 1000000, dmg_rot_leader_file, r);
+	if (!s->have_snap || !s->snap.size || s->snap.index == dmg.damaged)
+		return;
+	char name[64], path[IO_PATH_MAX];
+	snap_name(name, sizeof name, s->snap.index, s->snap.term);
+	uint64_t off = SNAP_DATA_OFF + s->snap.size / 2;
+	if (io_path(path, s->cfg.dir, name) || !simfs_exists(host_disk(n->h), path) ||
+	    !simfs_damage_maps(host_disk(n->h), path, off))
+		return; /* not in its file yet */
+	uint8_t b;
+	simfs_peek(host_disk(n->h), path, off, &b, 1);
+	b ^= 0x10;
+	simfs_poke(host_disk(n->h), path, off, &b, 1);
+	dmg.damaged = s->snap.index;
+	world_tracef(r->w, "scenario: byte %llu of node %llu's %s rots", (unsigned long long)off,
+		     (unsigned long long)n->id, path);
+}
+
+/* The leader stopped rather than send its damaged snapshot again; it
+ * leaves the cluster (its files are damaged: an operator replaces it). */
+static void dmg_remove_stopped_leader(void *arg)
+{
+	struct ns_run *r = arg;
+	if (r->nodes[dmg.leader].s) {
+		ns_fail(r, "node %u, its snapshot damaged on disk, did not stop", dmg.leader + 1);
+		return;
+	}
+	ns_admin(r, (dmg.leader + 2) % r->p.nodes, "REMOVE", r->nodes[dmg.leader].id);
+}
+
+/* The follower was sent the damaged snapshot once (it failed its
+ * checksum), then caught up from the next leader: it holds the values. */
+static void dmg_check_after_rot(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *f = r->nodes[dmg.behind].s;
+	if (!f || f->stats.snapshots_installed < 1) {
+		ns_fail(r, "node %u did not install a snapshot from the next leader",
+			dmg.behind + 1);
+		return;
+	}
+	dmg.probe = ns_probe_open(r, "dmg-read", dmg.behind);
+	for (uint32_t i = 0; i < 3; i++)
+		ns_probe_send(dmg.probe, ":500000 ", "STRLEN big%u", i);
+}
+
+/* A follower down while the leader took a large snapshot comes back, and
+ * the leader's snapshot file has rotted on its disk: the follower refuses
+ * it by its checksum; the leader, asked for it again, finds its file
+ * damaged and stops instead of sending it forever; the next leader's
+ * snapshot catches the follower up. */
+static void leader_snapshot_rots_on_disk(struct ns_run *r)
+{
+	memset(&dmg, 0, sizeof dmg);
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10;
+	world_at(r->w, 1000000000, dmg_crash_and_write, r);
+	world_at(r->w, 2500000000, dmg_probe_done, r);
+	world_at(r->w, 3000000000, dmg_restart, r);
+	world_at(r->w, 3000000000, dmg_rot_leader_file, r);
+	world_at(r->w, 4500000000, dmg_remove_stopped_leader, r);
+	world_at(r->w, 5500000000, dmg_check_after_rot, r);
+	world_at(r->w, 6000000000, dmg_probe_done, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -1893,6 +2160,10 @@ static const struct {
 	{"peer_forwards_too_large", ns_scen_peer_forwards_too_large},
 	{"join_stopped_between_tries", ns_scen_join_stopped_between_tries},
 	{"replica_disk_fails_while_stopping", ns_scen_replica_disk_fails_while_stopping},
+	{"join_over_split_reads", join_over_split_reads},
+	{"replica_sent_a_rotten_snapshot", replica_sent_a_rotten_snapshot},
+	{"follower_sent_a_damaged_snapshot", follower_sent_a_damaged_snapshot},
+	{"leader_snapshot_rots_on_disk", leader_snapshot_rots_on_disk},
 };
 
 uint32_t ns_scenario_count(void)

@@ -54,11 +54,15 @@ static void trace_line(void *ctx, const char *line)
 
 static struct trace the_trace;
 
+static uint32_t split_permille; /* of the next world (world_set_split) */
+
 static struct world *mk_world(uint64_t seed)
 {
 	the_trace = (struct trace){.hash = 0xcbf29ce484222325ull, .print = getenv("NSIM_TRACE")};
 	struct world_options o = {.seed = seed, .trace = trace_line, .trace_ctx = &the_trace};
-	return world_new(&o);
+	struct world *w = world_new(&o);
+	world_set_split(w, split_permille);
+	return w;
 }
 
 static uint8_t pat(size_t i)
@@ -90,6 +94,7 @@ struct srv {
 	size_t got, accepted;
 	int last_err; /* the last read error (UV_EOF, UV_ECONNRESET) */
 	uint64_t first_read_ns;
+	size_t reads, one_byte_reads; /* read callbacks with bytes */
 	int closes;
 };
 
@@ -129,6 +134,8 @@ static void s_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 	if (!s->got && n > 0)
 		s->first_read_ns = uv_hrtime();
+	s->reads += n > 0;
+	s->one_byte_reads += n == 1;
 	s->got += (size_t)n;
 	if (s->mode != M_ECHO || n == 0)
 		return;
@@ -345,6 +352,24 @@ static void t_echo(void)
 	/* the bytes went there and back: two latencies at least */
 	CHECK(p.cli.first_read_ns >= p.cli.connected_ns + 2 * 100000u);
 	CHECK(p.srv.first_read_ns > p.cli.connected_ns);
+	pair_down(&p);
+}
+
+/* The same on a split connection: each write arrives in several reads,
+ * one-byte ones among them, every byte once and in order. */
+static void t_split(void)
+{
+	struct pair p;
+	split_permille = 1000;
+	pair_up(&p, 1, M_ECHO, send_many);
+	split_permille = 0;
+	world_run_until(p.w, 10000 * MS);
+	CHECK(p.cli.writes_ok == 300);
+	CHECK(p.cli.got == p.cli.sent);
+	CHECK(p.cli.order_ok);
+	CHECK(p.srv.got == p.cli.sent);
+	CHECK(p.srv.reads > 300); /* more reads than writes, though reads coalesce */
+	CHECK(p.srv.one_byte_reads > 0);
 	pair_down(&p);
 }
 
@@ -1135,6 +1160,7 @@ static const struct {
 	{"bind", t_bind},
 	{"wconn", t_wconn},
 	{"determinism", t_determinism},
+	{"split", t_split},
 };
 
 int main(int argc, char **argv)

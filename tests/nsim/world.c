@@ -9,7 +9,8 @@
  * the world's seed, and every event runs in (time, sequence) order, so a
  * seed replays the same trace byte for byte. Bytes of a connection arrive
  * in order, each segment after a latency drawn when it is sent and never
- * before the segment sent before it; a cut holds a pipe's segments (and
+ * before the segment sent before it (on a split connection, world_set_split,
+ * in pieces); a cut holds a pipe's segments (and
  * its SYN, FIN and RST) until healed; a host's loop iterates at most once
  * per NSIM_ITER_NS of world time (the time an iteration takes), so a loop
  * that always has work (an idle handle) still lets the clock move. */
@@ -100,6 +101,7 @@ struct conn {
 	struct pipe pipe[2];
 	int refs; /* events that point at it */
 	uint64_t id;
+	bool split; /* its data segments arrive in pieces (world_set_split) */
 };
 
 struct nlisten {
@@ -131,6 +133,7 @@ struct world {
 	struct world_options o;
 	struct prng rng;
 	uint64_t now, seq, conn_ids;
+	uint32_t split_permille;
 	struct wev *heap;
 	size_t n_ev, cap_ev;
 	struct host **hosts;
@@ -362,6 +365,11 @@ void world_set_latency(struct world *w, uint64_t min_ns, uint64_t max_ns)
 static uint64_t latency(struct world *w)
 {
 	return prng_range(&w->rng, w->o.latency_min_ns, w->o.latency_max_ns + 1);
+}
+
+void world_set_split(struct world *w, uint32_t permille)
+{
+	w->split_permille = permille < 1000 ? permille : 1000;
 }
 
 /* ---------------------------------------------------------------- hosts: scheduling */
@@ -679,8 +687,10 @@ static void pipe_arm(struct world *w, struct conn *c, int dir)
 	ev_push(w, (struct wev){.at = p->head->at, .kind = EV_PIPE, .p = c, .u = (uint64_t)dir});
 }
 
-/* Sends a segment from c->ep[dir] to the other end. */
-static void seg_send(struct world *w, struct conn *c, int dir, int kind, const void *d, size_t n)
+/* Queues a segment on c->pipe[dir], to arrive at at (or with the one
+ * before it). */
+static void seg_queue(struct world *w, struct conn *c, int dir, int kind, const void *d, size_t n,
+		      uint64_t at)
 {
 	struct pipe *p = &c->pipe[dir];
 	struct seg *s = keel_malloc(sizeof *s + n);
@@ -690,7 +700,7 @@ static void seg_send(struct world *w, struct conn *c, int dir, int kind, const v
 	s->off = 0;
 	if (n)
 		memcpy(s->data, d, n);
-	s->at = w->now + latency(w);
+	s->at = at;
 	if (s->at < p->last_at)
 		s->at = p->last_at;
 	p->last_at = s->at;
@@ -702,6 +712,31 @@ static void seg_send(struct world *w, struct conn *c, int dir, int kind, const v
 	if (kind == SEG_DATA)
 		p->unread += n;
 	pipe_arm(w, c, dir);
+}
+
+#define SPLIT_PIECES_MAX 8 /* pieces a split segment arrives in, at most */
+
+/* Sends a segment from c->ep[dir] to the other end. On a split connection
+ * its data arrives in up to SPLIT_PIECES_MAX pieces (one byte in three of
+ * them), each a few loop iterations after the one before: the reader gets
+ * them in separate reads, as a real TCP reader may. */
+static void seg_send(struct world *w, struct conn *c, int dir, int kind, const void *d, size_t n)
+{
+	uint64_t at = w->now + latency(w);
+	if (kind != SEG_DATA || !c->split || n < 2) {
+		seg_queue(w, c, dir, kind, d, n, at);
+		return;
+	}
+	const uint8_t *b = d;
+	for (int k = 1; n; k++) {
+		size_t m = n;
+		if (k < SPLIT_PIECES_MAX && n > 1)
+			m = prng_below(&w->rng, 3) == 0 ? 1 : 1 + (size_t)prng_below(&w->rng, n);
+		seg_queue(w, c, dir, kind, b, m, at);
+		at += NSIM_ITER_NS * (1 + prng_below(&w->rng, 50));
+		b += m;
+		n -= m;
+	}
 }
 
 static void ep_notify(struct ep *e)
@@ -972,6 +1007,7 @@ static struct conn *conn_new(struct world *w)
 {
 	struct conn *c = keel_calloc(1, sizeof *c);
 	c->id = ++w->conn_ids;
+	c->split = w->split_permille && prng_below(&w->rng, 1000) < w->split_permille;
 	c->next = w->conns;
 	if (w->conns)
 		w->conns->prev = c;

@@ -18,7 +18,8 @@
  * The network. TCP between addresses: a listener is found by (address,
  * port); a connection delivers its bytes in order, each write after a
  * latency drawn per write (never earlier than the write before it on the
- * same connection). Faults: a cut between two hosts holds their bytes
+ * same connection), in one piece or, on a split connection, in several.
+ * Faults: a cut between two hosts holds their bytes
  * (delivered when healed) and makes new connections between them time
  * out; a reset ends every connection between two hosts (both ends see
  * ECONNRESET); a host that crashes resets all of its connections.
@@ -114,6 +115,11 @@ struct host *world_current(struct world *w); /* NULL outside a host */
 void world_cut(struct world *w, struct host *a, struct host *b, bool cut); /* symmetric */
 void world_reset(struct world *w, struct host *a, struct host *b);
 void world_set_latency(struct world *w, uint64_t min_ns, uint64_t max_ns);
+/* Of the connections made from now on, permille (drawn per connection)
+ * deliver each write's bytes in pieces at boundaries drawn from the
+ * world's PRNG, one-byte pieces among them, each piece a read of its own
+ * (as real TCP may); 0, the default, draws nothing: one piece per write. */
+void world_set_split(struct world *w, uint32_t permille);
 
 /* ---- the driver's own connections (its clients): no libuv ---- */
 

@@ -47,6 +47,12 @@ struct fault {
 	int err;
 };
 
+struct smap { /* a live map: a copy of the file's first len bytes */
+	uint32_t ino;
+	uint8_t *p;
+	uint64_t len;
+};
+
 struct simfs {
 	struct io_fs ops;
 	struct inode *ino;
@@ -58,6 +64,8 @@ struct simfs {
 	uint32_t n_fds;
 	struct fault fault[SIMFS_OP_MAX];
 	uint64_t capacity;
+	struct smap *maps;
+	uint32_t n_maps, cap_maps;
 };
 
 #define GROW(arr, n, cap, init)                                                 \
@@ -405,20 +413,30 @@ static int s_list(void *ctx, const char *dir, char ***names, uint32_t *n)
 	return KEEL_OK;
 }
 
-/* A copy: the simulated file may be cut or grown while the map lives. */
+/* A copy: the simulated file may be cut or grown while the map lives.
+ * Recorded, so that damaged reads reach it (simfs_damage_maps). */
 static int s_map(void *ctx, int fd, uint64_t len, unsigned flags, const uint8_t **p)
 {
 	(void)flags;
-	struct inode *in = fd_inode(ctx, fd);
+	struct simfs *fs = ctx;
+	struct inode *in = fd_inode(fs, fd);
 	KEEL_ASSERT(len && len <= in->size);
-	*p = keel_memdup(in->cur, len);
+	uint8_t *m = keel_memdup(in->cur, len);
+	GROW(fs->maps, fs->n_maps, fs->cap_maps, 4);
+	fs->maps[fs->n_maps++] = (struct smap){(uint32_t)fs->fds[fd], m, len};
+	*p = m;
 	return KEEL_OK;
 }
 
 static void s_unmap(void *ctx, const uint8_t *p, uint64_t len)
 {
-	(void)ctx;
+	struct simfs *fs = ctx;
 	(void)len;
+	for (uint32_t i = 0; i < fs->n_maps; i++)
+		if (fs->maps[i].p == p) {
+			fs->maps[i] = fs->maps[--fs->n_maps];
+			break;
+		}
 	keel_free((void *)(uintptr_t)p);
 }
 
@@ -475,6 +493,7 @@ void simfs_free(struct simfs *fs)
 	nsops_clear(fs);
 	keel_free(fs->pend);
 	keel_free(fs->fds);
+	keel_free(fs->maps);
 	keel_free(fs);
 }
 
@@ -488,6 +507,7 @@ static void settle_after_crash(struct simfs *fs)
 	nsops_clear(fs);
 	for (uint32_t i = 0; i < fs->n_fds; i++)
 		fs->fds[i] = -1;
+	fs->n_maps = 0; /* the process that held them is gone */
 	for (uint32_t i = 0; i < fs->n_ino; i++) {
 		struct inode *in = &fs->ino[i];
 		bool named = false;
@@ -579,6 +599,18 @@ void simfs_poke(struct simfs *fs, const char *path, uint64_t off, const void *bu
 	KEEL_ASSERT(in && !in->n_pend);
 	buf_write(&in->cur, &in->size, &in->cap, off, buf, len);
 	buf_write(&in->dur, &in->dur_size, &in->dur_cap, off, buf, len);
+}
+
+uint32_t simfs_damage_maps(struct simfs *fs, const char *path, uint64_t off)
+{
+	int32_t d = ns_find(&fs->cur, path);
+	uint32_t n = 0;
+	for (uint32_t i = 0; d >= 0 && i < fs->n_maps; i++)
+		if (fs->maps[i].ino == fs->cur.d[d].ino && off < fs->maps[i].len) {
+			fs->maps[i].p[off] ^= 0x10;
+			n++;
+		}
+	return n;
 }
 
 void simfs_resize(struct simfs *fs, const char *path, uint64_t size)

@@ -50,6 +50,11 @@ uint64_t simfs_size(struct simfs *fs, const char *path);
 void simfs_peek(struct simfs *fs, const char *path, uint64_t off, void *buf, uint64_t len);
 void simfs_poke(struct simfs *fs, const char *path, uint64_t off, const void *buf, uint64_t len);
 void simfs_resize(struct simfs *fs, const char *path, uint64_t size);
+/* Damaged reads: the byte at off of every live map of the file (what a
+ * process reads through it) flips; the file itself stays as it is. A
+ * page read back wrong once, or, with a poke of the same byte, bit rot
+ * that a mapping reads lazily. Returns the number of maps changed. */
+uint32_t simfs_damage_maps(struct simfs *fs, const char *path, uint64_t off);
 /* A copy of the disk as it is now, every change durable in it. */
 struct simfs *simfs_clone(const struct simfs *fs);
 
