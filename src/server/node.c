@@ -234,7 +234,8 @@ static void join_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		join_done(s, "added as a learner; it is promoted once caught up");
 	} else {
 		char why[200];
-		snprintf(why, sizeof why, "refused (%.*s); trying again", (int)(frame - 2),
+		/* the error's text: without its '-' and its CRLF */
+		snprintf(why, sizeof why, "refused (%.*s); trying again", (int)(frame - 3),
 			 (const char *)s->join.in.p + 1);
 		join_done(s, why);
 	}

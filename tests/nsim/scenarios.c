@@ -1846,6 +1846,163 @@ static void replica_restarts_from_its_snapshot(struct ns_run *r)
 	world_at(r->w, r->p.run_ns + 500000000, quiet_read_replica, q);
 }
 
+/* ---- what --join tells the operator ---- */
+
+/* The nodes' log (their stderr) is held in memory while a scenario reads
+ * it, and written out to the real stderr once read. */
+static struct {
+	FILE *real, *mem;
+	char *text;
+	size_t len;
+} logcap;
+
+static void log_release(void)
+{
+	if (!logcap.mem)
+		return;
+	stderr = logcap.real;
+	fclose(logcap.mem);
+	logcap.mem = NULL;
+	fwrite(logcap.text, 1, logcap.len, stderr);
+}
+
+static void log_forget(void)
+{
+	log_release();
+	free(logcap.text); /* open_memstream's buffer */
+	logcap.text = NULL;
+	logcap.len = 0;
+}
+
+static void log_capture(void *arg)
+{
+	static bool registered;
+	(void)arg;
+	log_forget();
+	if (!registered && atexit(log_forget) == 0)
+		registered = true; /* a run that fails mid-scenario: released at exit */
+	fflush(stderr);
+	logcap.real = stderr;
+	logcap.mem = open_memstream(&logcap.text, &logcap.len);
+	if (logcap.mem)
+		stderr = logcap.mem;
+}
+
+static void crash_first(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_crash(&r->nodes[0]);
+}
+
+static void restart_first(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_start(&r->nodes[0]);
+}
+
+/* The joiner's log lines, in order: one for each try and its outcome. */
+static void check_join_log(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	check_joined(arg);
+	log_release();
+	static const char *const want[] = {
+		"[4] --join 127.0.0.1:6379: cannot connect; trying again\n",
+		"[4] --join 127.0.0.1:6379: refused (ERR add-learner: this node is not the leader "
+		"(the leader is 0)); trying again\n",
+		"[4] --join 127.0.0.1:6379: added as a learner; it is promoted once caught up\n",
+	};
+	const char *at = logcap.text ? logcap.text : "", *end = at + logcap.len;
+	for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
+		const char *p = memmem(at, (size_t)(end - at), want[i], strlen(want[i]));
+		if (!p) {
+			ns_fail(r, "the log has no line `%.*s` (after the line before)",
+				(int)strlen(want[i]) - 1, want[i]);
+			break;
+		}
+		at = p + strlen(want[i]);
+	}
+	log_forget();
+}
+
+/* A node started with --join while the member it names is down, then back
+ * but cut off from the others (it knows no leader), then reachable: its
+ * log tells the operator each outcome, the member's refusal in its own
+ * words, and stops once it is added. */
+static void join_logs_each_try(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	struct step *cut = step_new(r, 0), *uncut = step_new(r, 0);
+	cut->other = 1;
+	uncut->other = 0;
+	world_at(r->w, 1000, crash_first, r);
+	world_at(r->w, 1000000000, log_capture, r);
+	world_at(r->w, 1500000000, start_joiner, step_new(r, 3));
+	world_at(r->w, 1900000000, cut_first, cut);
+	world_at(r->w, 2000000000, restart_first, r);
+	world_at(r->w, 3000000000, cut_first, uncut);
+	world_at(r->w, 5900000000, check_join_log, step_new(r, 3));
+}
+
+/* ---- the --join answer read in the pass that closes the node ---- */
+
+static bool join_stopped;
+
+static void join_stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Once the joiner has sent its request: SIGTERM, and its process stalls
+ * while the answer comes, so the tick that ends its shutdown and the
+ * answer are handled in one loop pass. */
+static void join_watch_request(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	if (!n->s || join_stopped)
+		return;
+	uint64_t now = world_now_ns(r->w);
+	if (!n->s->join.tcp_open || !n->s->join.write.handle) {
+		world_at(r->w, now + 20000, join_watch_request, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: SIGTERM node 4, its --join request sent");
+	join_stopped = true;
+	host_enter(n->h, join_stop_in, n->s);
+	host_pause_until(n->h, now + 100000000);
+}
+
+static void join_watch_start(void *arg)
+{
+	struct step *st = arg;
+	join_stopped = false;
+	start_joiner(st);
+	join_watch_request(st->r);
+}
+
+/* It stopped (each handle closed once), having been added. */
+static void check_join_stopped(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	if (!join_stopped)
+		ns_fail(r, "scenario: node 4 sent no --join request");
+	else if (n->s && !n->s->closed)
+		ns_fail(r, "scenario: node 4 runs on after its SIGTERM");
+	ns_node_reap(n);
+}
+
+static void join_answered_while_stopping(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1500000000, join_watch_start, step_new(r, 3));
+	world_at(r->w, 2000000000, check_join_stopped, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -1893,6 +2050,9 @@ static const struct {
 	{"peer_forwards_too_large", ns_scen_peer_forwards_too_large},
 	{"join_stopped_between_tries", ns_scen_join_stopped_between_tries},
 	{"replica_disk_fails_while_stopping", ns_scen_replica_disk_fails_while_stopping},
+	{"follower_stopped_with_a_forward", ns_scen_follower_stopped_with_a_forward},
+	{"join_logs_each_try", join_logs_each_try},
+	{"join_answered_while_stopping", join_answered_while_stopping},
 };
 
 uint32_t ns_scenario_count(void)
@@ -1907,6 +2067,7 @@ const char *ns_scenario_name(uint32_t i)
 
 void ns_scenario_setup(struct ns_run *r, uint32_t i)
 {
+	log_forget(); /* a capture a failed run left */
 	r->p.replicas = 0;
 	r->p.replica_clients = 0;
 	r->p.fault_every_ms = 0;
