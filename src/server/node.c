@@ -63,9 +63,9 @@ static void shutdown_step(struct server *s)
 {
 	if (!s->stopping || s->closed)
 		return;
-	bool busy = s->g->n_writes || s->g->n_forwarded ||
-		    (s->handing_over && s->g->r && raft_role_of(s->g->r) == RAFT_LEADER &&
-		     !raft_stopped(s->g->r));
+	bool busy =
+		s->g->n_writes || s->g->n_forwarded ||
+		(s->handing_over && raft_role_of(s->g->r) == RAFT_LEADER && !raft_stopped(s->g->r));
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
@@ -291,7 +291,8 @@ static void join_start(struct server *s)
 	uv_timer_init(s->loop, &s->join.retry);
 	s->join.retry.data = s;
 	rbuf_init(&s->join.in);
-	if (!s->cfg.join[0] || raft_last_index(s->g->r) > 0 || s->g->have_snap)
+	/* the last index counts a snapshot's (the log starts after it) */
+	if (!s->cfg.join[0] || raft_last_index(s->g->r) > 0)
 		return; /* nothing to join, or already a member: the log says so */
 	s->join.active = true;
 	join_try(s);
