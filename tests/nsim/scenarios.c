@@ -2003,6 +2003,35 @@ static void join_answered_while_stopping(struct ns_run *r)
 	world_at(r->w, 2000000000, check_join_stopped, r);
 }
 
+/* ---- a node added by --join, restarted ---- */
+
+static void crash_node(void *arg)
+{
+	struct step *st = arg;
+	ns_node_crash(&st->r->nodes[st->node]);
+}
+
+static void restart_node(void *arg)
+{
+	struct step *st = arg;
+	ns_node_start(&st->r->nodes[st->node]);
+}
+
+/* Added through --join, then restarted with the same command line: its
+ * log says it is a member, so it does not ask again (it would be refused:
+ * it is in the configuration already). */
+static void joined_then_restarted(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1000000000, start_joiner, step_new(r, 3));
+	world_at(r->w, 3000000000, check_joined, step_new(r, 3));
+	world_at(r->w, 3100000000, crash_node, step_new(r, 3));
+	world_at(r->w, 3300000000, restart_node, step_new(r, 3));
+	world_at(r->w, 3300000000 + 1000, check_joined, step_new(r, 3));
+	world_at(r->w, 4500000000, check_joined, step_new(r, 3));
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2053,6 +2082,7 @@ static const struct {
 	{"follower_stopped_with_a_forward", ns_scen_follower_stopped_with_a_forward},
 	{"join_logs_each_try", join_logs_each_try},
 	{"join_answered_while_stopping", join_answered_while_stopping},
+	{"joined_then_restarted", joined_then_restarted},
 };
 
 uint32_t ns_scenario_count(void)
