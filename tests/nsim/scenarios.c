@@ -2032,6 +2032,44 @@ static void joined_then_restarted(struct ns_run *r)
 	world_at(r->w, 4500000000, check_joined, step_new(r, 3));
 }
 
+/* ---- a cluster of one expires sessions ---- */
+
+static struct ns_probe *lone_probe;
+
+static void lone_write(void *arg)
+{
+	lone_probe = ns_probe_open(arg, "lone-session", 0);
+	ns_probe_send(lone_probe, "+OK", "SET lone 1");
+}
+
+static void lone_close(void *arg)
+{
+	(void)arg;
+	ns_probe_done(lone_probe);
+}
+
+static void lone_info(void *arg)
+{
+	lone_probe = ns_probe_open(arg, "lone-info", 0);
+	ns_probe_send(lone_probe, "~keel_sessions:0 ", "INFO memory");
+	ns_probe_send(lone_probe, "$1 1", "GET lone");
+}
+
+/* A cluster of one (its only member leads) with --session-timeout-ms
+ * 5001: the session of a client that wrote once and left is expired by
+ * the leader's own sweep, and INFO counts no session. */
+static void lone_leader_expires_sessions(struct ns_run *r)
+{
+	r->p.nodes = 1;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->p.session_ms = 5001;
+	world_at(r->w, 1000000000, lone_write, r);
+	world_at(r->w, 1500000000, lone_close, r);
+	world_at(r->w, 8000000000, lone_info, r);
+	world_at(r->w, 9000000000, lone_close, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2083,6 +2121,7 @@ static const struct {
 	{"join_logs_each_try", join_logs_each_try},
 	{"join_answered_while_stopping", join_answered_while_stopping},
 	{"joined_then_restarted", joined_then_restarted},
+	{"lone_leader_expires_sessions", lone_leader_expires_sessions},
 };
 
 uint32_t ns_scenario_count(void)
