@@ -470,7 +470,7 @@ int group_open(struct group *g, struct keel_errmsg *err)
  * the last one, so a leader's followers heard nothing meanwhile). */
 void group_tick(struct group *g, bool stalled)
 {
-	if (g->r && !raft_stopped(g->r) && !g->removed_at) {
+	if (g->r && !g->removed_at) { /* a stopped core's tick does nothing */
 		raft_tick(g->r);
 		if (stalled)
 			raft_heartbeat_now(g->r);

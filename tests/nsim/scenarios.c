@@ -1923,6 +1923,10 @@ static void check_join_log(void *arg)
 		}
 		at = p + strlen(want[i]);
 	}
+	/* node 1, restarted, warns of nothing (its term is far from the largest) */
+	static const char warn[] = "is the largest a node may hold";
+	if (logcap.text && memmem(logcap.text, logcap.len, warn, strlen(warn)))
+		ns_fail(r, "a restarted node logs that its term %s", warn);
 	log_forget();
 }
 
