@@ -156,6 +156,12 @@ static void start_in(void *arg)
 		av[argc++] = "--session-timeout-ms";
 		av[argc++] = session;
 	}
+	char sess_mb[24];
+	snprintf(sess_mb, sizeof sess_mb, "%u", r->p.session_max_mb);
+	if (r->p.session_max_mb) {
+		av[argc++] = "--session-max-mb";
+		av[argc++] = sess_mb;
+	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};
 	if (server_config_parse(&s->cfg, argc, av, &err)) {

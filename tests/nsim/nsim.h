@@ -100,6 +100,7 @@ struct ns_params {
 	uint32_t replica_max_lag;  /* every node's --replica-max-lag (0: the default) */
 	uint32_t query_limit;	   /* --client-query-buffer-limit in bytes (0: the default) */
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
+	uint32_t session_max_mb;   /* --session-max-mb (0: the default) */
 	uint32_t fault_every_ms;
 };
 

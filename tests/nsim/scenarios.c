@@ -2074,6 +2074,48 @@ static void lone_leader_expires_sessions(struct ns_run *r)
 	world_at(r->w, 9000000000, lone_close, r);
 }
 
+/* ---- sessions over --session-max-mb ---- */
+
+static struct ns_probe *big_probe[2];
+
+/* Two clients each keep a 600 kB reply in their session (GETSET of a
+ * 600 kB value, not yet acknowledged by a next write): 1.2 MB in all. */
+static void big_sessions(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < 2; i++) {
+		char name[16], key[16];
+		snprintf(name, sizeof name, "big-%u", i);
+		snprintf(key, sizeof key, "big%u", i);
+		big_probe[i] = ns_probe_open(r, name, 0);
+		ns_probe_set_big(big_probe[i], "+OK", key, 600000);
+		ns_probe_send(big_probe[i], "$600000 ", "GETSET %s x", key);
+	}
+}
+
+static void big_info(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < 2; i++)
+		ns_probe_done(big_probe[i]);
+	lone_probe = ns_probe_open(r, "big-info", 0);
+	ns_probe_send(lone_probe, "~keel_sessions:1 ", "INFO memory");
+}
+
+/* A cluster of one with --session-max-mb 1 and no idle timeout: once its
+ * sessions hold more than 1 MiB, the leader's sweep expires the least
+ * recently used until they fit (one of the two here). */
+static void lone_leader_bounds_session_bytes(struct ns_run *r)
+{
+	r->p.nodes = 1;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->p.session_max_mb = 1;
+	world_at(r->w, 1000000000, big_sessions, r);
+	world_at(r->w, 6500000000, big_info, r);
+	world_at(r->w, 7500000000, lone_close, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2126,6 +2168,7 @@ static const struct {
 	{"join_answered_while_stopping", join_answered_while_stopping},
 	{"joined_then_restarted", joined_then_restarted},
 	{"lone_leader_expires_sessions", lone_leader_expires_sessions},
+	{"lone_leader_bounds_session_bytes", lone_leader_bounds_session_bytes},
 };
 
 uint32_t ns_scenario_count(void)
