@@ -2116,6 +2116,51 @@ static void lone_leader_bounds_session_bytes(struct ns_run *r)
 	world_at(r->w, 7500000000, lone_close, r);
 }
 
+/* ---- the last member of the configuration stops ---- */
+
+static void lead_to_third(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader at 2 s");
+		return;
+	}
+	ns_admin(r, (uint32_t)(l - r->nodes), "TRANSFER", 3);
+}
+
+static void third_leads(void *arg)
+{
+	struct ns_run *r = arg;
+	if (leader(r) != &r->nodes[2])
+		ns_fail(r, "scenario: node 3 does not lead after RAFT TRANSFER 3");
+}
+
+static void quiet_write(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	lone_probe = ns_probe_open(r, "after-stop", l ? (uint32_t)(l - r->nodes) : 0);
+	ns_probe_send(lone_probe, "+OK", "SET after 1");
+}
+
+/* Node 3 leads, the last voter of the configuration, with a caught-up
+ * learner (node 4) after it and no writes coming: on SIGTERM it hands
+ * leadership to a voter (1 or 2), never to itself nor to the learner, so
+ * a voter leads within 400 ms. */
+static void last_voter_hands_over(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.clients = 0;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	world_at(r->w, 2000000000, lead_to_third, r);
+	world_at(r->w, 2900000000, third_leads, r);
+	world_at(r->w, 3000000000, sigterm_leader, step_new(r, 0));
+	world_at(r->w, 6500000000, quiet_write, r);
+	world_at(r->w, 7500000000, lone_close, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2169,6 +2214,7 @@ static const struct {
 	{"joined_then_restarted", joined_then_restarted},
 	{"lone_leader_expires_sessions", lone_leader_expires_sessions},
 	{"lone_leader_bounds_session_bytes", lone_leader_bounds_session_bytes},
+	{"last_voter_hands_over", last_voter_hands_over},
 };
 
 uint32_t ns_scenario_count(void)
