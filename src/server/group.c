@@ -492,7 +492,7 @@ void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n)
 		return;
 	}
 	members_on_msg(g, &m);
-	if (g->r && !raft_stopped(g->r)) {
+	if (!raft_stopped(g->r)) { /* peers run only beside a core */
 		raft_step(g->r, &m);
 		members_follow_leader(g, &m);
 	}
