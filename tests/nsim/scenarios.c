@@ -2215,6 +2215,7 @@ static const struct {
 	{"lone_leader_expires_sessions", lone_leader_expires_sessions},
 	{"lone_leader_bounds_session_bytes", lone_leader_bounds_session_bytes},
 	{"last_voter_hands_over", last_voter_hands_over},
+	{"lone_leader_stopped_with_a_write", ns_scen_lone_leader_stopped_with_a_write},
 };
 
 uint32_t ns_scenario_count(void)
