@@ -473,7 +473,7 @@ int group_open(struct group *g, struct keel_errmsg *err)
  * the last one, so a leader's followers heard nothing meanwhile). */
 void group_tick(struct group *g, bool stalled)
 {
-	if (g->r && !raft_stopped(g->r) && !g->removed_at) {
+	if (g->r && !g->removed_at) { /* a stopped core's tick does nothing */
 		raft_tick(g->r);
 		if (stalled)
 			raft_heartbeat_now(g->r);
@@ -495,7 +495,7 @@ void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n)
 		return;
 	}
 	members_on_msg(g, &m);
-	if (g->r && !raft_stopped(g->r)) {
+	if (!raft_stopped(g->r)) { /* peers run only beside a core */
 		raft_step(g->r, &m);
 		members_follow_leader(g, &m);
 	}

@@ -63,9 +63,9 @@ static void shutdown_step(struct server *s)
 {
 	if (!s->stopping || s->closed)
 		return;
-	bool busy = s->g->n_writes || s->g->n_forwarded ||
-		    (s->handing_over && s->g->r && raft_role_of(s->g->r) == RAFT_LEADER &&
-		     !raft_stopped(s->g->r));
+	bool busy =
+		s->g->n_writes || s->g->n_forwarded ||
+		(s->handing_over && raft_role_of(s->g->r) == RAFT_LEADER && !raft_stopped(s->g->r));
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
@@ -234,7 +234,8 @@ static void join_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		join_done(s, "added as a learner; it is promoted once caught up");
 	} else {
 		char why[200];
-		snprintf(why, sizeof why, "refused (%.*s); trying again", (int)(frame - 2),
+		/* the error's text: without its '-' and its CRLF */
+		snprintf(why, sizeof why, "refused (%.*s); trying again", (int)(frame - 3),
 			 (const char *)s->join.in.p + 1);
 		join_done(s, why);
 	}
@@ -290,7 +291,8 @@ static void join_start(struct server *s)
 	uv_timer_init(s->loop, &s->join.retry);
 	s->join.retry.data = s;
 	rbuf_init(&s->join.in);
-	if (!s->cfg.join[0] || raft_last_index(s->g->r) > 0 || s->g->have_snap)
+	/* the last index counts a snapshot's (the log starts after it) */
+	if (!s->cfg.join[0] || raft_last_index(s->g->r) > 0)
 		return; /* nothing to join, or already a member: the log says so */
 	s->join.active = true;
 	join_try(s);

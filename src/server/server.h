@@ -366,7 +366,7 @@ struct server { /* a node */
 	/* state */
 	bool stopping, closed;
 	bool loop_handles; /* tick, wake, check, signals, join: initialised */
-	bool handing_over; /* stopping: leadership is being transferred */
+	bool handing_over; /* stopping: leadership is being transferred (a member: g->r) */
 	int64_t stop_deadline;
 	int exit_code;
 	struct {

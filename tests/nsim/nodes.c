@@ -35,7 +35,10 @@ static void disk_step(void *arg)
 	struct disk_ev *e = arg;
 	struct ns_node *n = e->n;
 	bool live = n->s && e->starts == n->starts;
-	if (!live)
+	/* a node whose loop has closed is a process on its way out: its wake
+	 * handle is closed, and what it queued is not run here (reaped, it is
+	 * discarded, as a crash would) */
+	if (!live || n->s->closed)
 		return;
 	/* a read replica shows only what it still has after a crash: it never
 	 * applies past what is durable (docs/replicas.md) */
@@ -155,6 +158,12 @@ static void start_in(void *arg)
 	if (r->p.session_ms) {
 		av[argc++] = "--session-timeout-ms";
 		av[argc++] = session;
+	}
+	char sess_mb[24];
+	snprintf(sess_mb, sizeof sess_mb, "%u", r->p.session_max_mb);
+	if (r->p.session_max_mb) {
+		av[argc++] = "--session-max-mb";
+		av[argc++] = sess_mb;
 	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};

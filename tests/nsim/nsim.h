@@ -100,6 +100,7 @@ struct ns_params {
 	uint32_t replica_max_lag;  /* every node's --replica-max-lag (0: the default) */
 	uint32_t query_limit;	   /* --client-query-buffer-limit in bytes (0: the default) */
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
+	uint32_t session_max_mb;   /* --session-max-mb (0: the default) */
 	uint32_t fault_every_ms;
 };
 
@@ -177,6 +178,8 @@ void ns_scen_outside_leader_sends_a_snapshot(struct ns_run *r);
 void ns_scen_peer_forwards_too_large(struct ns_run *r);
 void ns_scen_join_stopped_between_tries(struct ns_run *r);
 void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
+void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
+void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 

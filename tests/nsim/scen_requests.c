@@ -1028,3 +1028,142 @@ void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r)
 	world_at(r->w, 1500 * MS, rdisk_expect, r);
 	world_at(r->w, 1500 * MS, probe_done, r);
 }
+
+/* ---- a follower stopped with a write forwarded ---- */
+
+static uint32_t fwd_stopping, fwd_leader;
+static bool fwd_stopped;
+
+static void fwd_stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Once the follower has forwarded its client's write to the leader (and
+ * before the answer is back): SIGTERM. */
+static void fwd_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	struct server *s = r->nodes[fwd_stopping].s;
+	if (!s || fwd_stopped)
+		return;
+	if (!s->g->n_forwarded) {
+		world_at(r->w, world_now_ns(r->w) + 20000, fwd_watch, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: SIGTERM node %u, a forwarded write unanswered",
+		     fwd_stopping + 1);
+	fwd_stopped = true;
+	host_enter(r->nodes[fwd_stopping].h, fwd_stop_in, s);
+}
+
+static void fwd_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	fwd_leader = (uint32_t)l;
+	fwd_stopping = follower_no(r, (uint32_t)l);
+	fwd_stopped = false;
+	probe = ns_probe_open(r, "stopping", fwd_stopping);
+	probe->may_close = true; /* the node closes it once it has answered */
+	ns_probe_send(probe, "+OK", "SET stopfwd v1");
+	fwd_watch(r);
+}
+
+/* The leader applied the write within the second the follower gives its
+ * requests in flight: the follower relayed its +OK, then stopped (and
+ * was reaped as its process would exit). */
+static void fwd_check(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[fwd_stopping];
+	if (!fwd_stopped)
+		ns_fail(r, "scenario: node %u forwarded nothing", fwd_stopping + 1);
+	else if (n->s && !n->s->closed) /* a closed node is reaped as it exits */
+		ns_fail(r, "scenario: node %u runs on after its SIGTERM", fwd_stopping + 1);
+	else if (!ns_probe_reply(probe, 0))
+		ns_fail(r, "node %u stopped without answering the write it forwarded",
+			fwd_stopping + 1);
+	probe_done(NULL);
+	ns_node_reap(n);
+	probe = ns_probe_open(r, "stopfwd-leader", fwd_leader);
+	ns_probe_send(probe, "$2 v1", "GET stopfwd");
+}
+
+void ns_scen_follower_stopped_with_a_forward(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, fwd_start, r);
+	world_at(r->w, 1800 * MS, fwd_check, r);
+	world_at(r->w, 2300 * MS, probe_done, r);
+}
+
+/* ---- a cluster of one stopped with a write in flight ---- */
+
+static bool lone_stopped;
+
+/* Once its leader has taken the write (not yet durable): SIGTERM. */
+static void lone_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	struct server *s = r->nodes[0].s;
+	if (!s || lone_stopped)
+		return;
+	if (!s->g->n_writes) {
+		world_at(r->w, world_now_ns(r->w) + 20000, lone_watch, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: SIGTERM node 1, a write in flight");
+	lone_stopped = true;
+	host_enter(r->nodes[0].h, fwd_stop_in, s);
+}
+
+static void lone_start(void *arg)
+{
+	struct ns_run *r = arg;
+	lone_stopped = false;
+	probe = ns_probe_open(r, "lone-stopping", 0);
+	probe->may_close = true; /* the node closes it once it has answered */
+	ns_probe_send(probe, "+OK", "SET lonestop v1");
+	lone_watch(r);
+}
+
+/* With no voter to hand over to, the node still answers the write it had
+ * taken (+OK once durable, ticks later on its slow disk, within its
+ * second), then stops. */
+static void lone_check(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!lone_stopped)
+		ns_fail(r, "scenario: node 1 had no write in flight");
+	else if (!ns_probe_reply(probe, 0))
+		ns_fail(r, "node 1 stopped without answering the write it had taken");
+	probe_done(NULL);
+	ns_node_reap(&r->nodes[0]);
+}
+
+/* Restarted (the faults healed): the write it answered +OK is there. */
+static void lone_read(void *arg)
+{
+	probe = ns_probe_open(arg, "lone-back", 0);
+	ns_probe_send(probe, "$2 v1", "GET lonestop");
+}
+
+void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 1;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->disk_max_ns = 60 * MS; /* a slow disk: the write is durable ticks later */
+	world_at(r->w, 1000 * MS, lone_start, r);
+	world_at(r->w, 1800 * MS, lone_check, r);
+	world_at(r->w, 7000 * MS, lone_read, r);
+	world_at(r->w, 8000 * MS, probe_done, r);
+}

@@ -2114,6 +2114,321 @@ static void leader_snapshot_rots_on_disk(struct ns_run *r)
 	world_at(r->w, 6000000000, dmg_probe_done, r);
 }
 
+/* ---- what --join tells the operator ---- */
+
+/* The nodes' log (their stderr) is held in memory while a scenario reads
+ * it, and written out to the real stderr once read. */
+static struct {
+	FILE *real, *mem;
+	char *text;
+	size_t len;
+} logcap;
+
+static void log_release(void)
+{
+	if (!logcap.mem)
+		return;
+	stderr = logcap.real;
+	fclose(logcap.mem);
+	logcap.mem = NULL;
+	fwrite(logcap.text, 1, logcap.len, stderr);
+}
+
+static void log_forget(void)
+{
+	log_release();
+	free(logcap.text); /* open_memstream's buffer */
+	logcap.text = NULL;
+	logcap.len = 0;
+}
+
+static void log_capture(void *arg)
+{
+	static bool registered;
+	(void)arg;
+	log_forget();
+	if (!registered && atexit(log_forget) == 0)
+		registered = true; /* a run that fails mid-scenario: released at exit */
+	fflush(stderr);
+	logcap.real = stderr;
+	logcap.mem = open_memstream(&logcap.text, &logcap.len);
+	if (logcap.mem)
+		stderr = logcap.mem;
+}
+
+static void crash_first(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_crash(&r->nodes[0]);
+}
+
+static void restart_first(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_node_start(&r->nodes[0]);
+}
+
+/* The joiner's log lines, in order: one for each try and its outcome. */
+static void check_join_log(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	check_joined(arg);
+	log_release();
+	static const char *const want[] = {
+		"[4] --join 127.0.0.1:6379: cannot connect; trying again\n",
+		"[4] --join 127.0.0.1:6379: refused (ERR add-learner: this node is not the leader "
+		"(the leader is 0)); trying again\n",
+		"[4] --join 127.0.0.1:6379: added as a learner; it is promoted once caught up\n",
+	};
+	const char *at = logcap.text ? logcap.text : "", *end = at + logcap.len;
+	for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
+		const char *p = memmem(at, (size_t)(end - at), want[i], strlen(want[i]));
+		if (!p) {
+			ns_fail(r, "the log has no line `%.*s` (after the line before)",
+				(int)strlen(want[i]) - 1, want[i]);
+			break;
+		}
+		at = p + strlen(want[i]);
+	}
+	/* node 1, restarted, warns of nothing (its term is far from the largest) */
+	static const char warn[] = "is the largest a node may hold";
+	if (logcap.text && memmem(logcap.text, logcap.len, warn, strlen(warn)))
+		ns_fail(r, "a restarted node logs that its term %s", warn);
+	log_forget();
+}
+
+/* A node started with --join while the member it names is down, then back
+ * but cut off from the others (it knows no leader), then reachable: its
+ * log tells the operator each outcome, the member's refusal in its own
+ * words, and stops once it is added. */
+static void join_logs_each_try(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	struct step *cut = step_new(r, 0), *uncut = step_new(r, 0);
+	cut->other = 1;
+	uncut->other = 0;
+	world_at(r->w, 1000, crash_first, r);
+	world_at(r->w, 1000000000, log_capture, r);
+	world_at(r->w, 1500000000, start_joiner, step_new(r, 3));
+	world_at(r->w, 1900000000, cut_first, cut);
+	world_at(r->w, 2000000000, restart_first, r);
+	world_at(r->w, 3000000000, cut_first, uncut);
+	world_at(r->w, 5900000000, check_join_log, step_new(r, 3));
+}
+
+/* ---- the --join answer read in the pass that closes the node ---- */
+
+static bool join_stopped;
+
+static void join_stop_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Once the joiner has sent its request: SIGTERM, and its process stalls
+ * while the answer comes, so the tick that ends its shutdown and the
+ * answer are handled in one loop pass. */
+static void join_watch_request(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	if (!n->s || join_stopped)
+		return;
+	uint64_t now = world_now_ns(r->w);
+	if (!n->s->join.tcp_open || !n->s->join.write.handle) {
+		world_at(r->w, now + 20000, join_watch_request, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: SIGTERM node 4, its --join request sent");
+	join_stopped = true;
+	host_enter(n->h, join_stop_in, n->s);
+	host_pause_until(n->h, now + 100000000);
+}
+
+static void join_watch_start(void *arg)
+{
+	struct step *st = arg;
+	join_stopped = false;
+	start_joiner(st);
+	join_watch_request(st->r);
+}
+
+/* It stopped (each handle closed once), having been added. */
+static void check_join_stopped(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	if (!join_stopped)
+		ns_fail(r, "scenario: node 4 sent no --join request");
+	else if (n->s && !n->s->closed)
+		ns_fail(r, "scenario: node 4 runs on after its SIGTERM");
+	ns_node_reap(n);
+}
+
+static void join_answered_while_stopping(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1500000000, join_watch_start, step_new(r, 3));
+	world_at(r->w, 2000000000, check_join_stopped, r);
+}
+
+/* ---- a node added by --join, restarted ---- */
+
+static void crash_node(void *arg)
+{
+	struct step *st = arg;
+	ns_node_crash(&st->r->nodes[st->node]);
+}
+
+static void restart_node(void *arg)
+{
+	struct step *st = arg;
+	ns_node_start(&st->r->nodes[st->node]);
+}
+
+/* Added through --join, then restarted with the same command line: its
+ * log says it is a member, so it does not ask again (it would be refused:
+ * it is in the configuration already). */
+static void joined_then_restarted(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1000000000, start_joiner, step_new(r, 3));
+	world_at(r->w, 3000000000, check_joined, step_new(r, 3));
+	world_at(r->w, 3100000000, crash_node, step_new(r, 3));
+	world_at(r->w, 3300000000, restart_node, step_new(r, 3));
+	world_at(r->w, 3300000000 + 1000, check_joined, step_new(r, 3));
+	world_at(r->w, 4500000000, check_joined, step_new(r, 3));
+}
+
+/* ---- a cluster of one expires sessions ---- */
+
+static struct ns_probe *lone_probe;
+
+static void lone_write(void *arg)
+{
+	lone_probe = ns_probe_open(arg, "lone-session", 0);
+	ns_probe_send(lone_probe, "+OK", "SET lone 1");
+}
+
+static void lone_close(void *arg)
+{
+	(void)arg;
+	ns_probe_done(lone_probe);
+}
+
+static void lone_info(void *arg)
+{
+	lone_probe = ns_probe_open(arg, "lone-info", 0);
+	ns_probe_send(lone_probe, "~keel_sessions:0 ", "INFO memory");
+	ns_probe_send(lone_probe, "$1 1", "GET lone");
+}
+
+/* A cluster of one (its only member leads) with --session-timeout-ms
+ * 5001: the session of a client that wrote once and left is expired by
+ * the leader's own sweep, and INFO counts no session. */
+static void lone_leader_expires_sessions(struct ns_run *r)
+{
+	r->p.nodes = 1;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->p.session_ms = 5001;
+	world_at(r->w, 1000000000, lone_write, r);
+	world_at(r->w, 1500000000, lone_close, r);
+	world_at(r->w, 8000000000, lone_info, r);
+	world_at(r->w, 9000000000, lone_close, r);
+}
+
+/* ---- sessions over --session-max-mb ---- */
+
+static struct ns_probe *big_probe[2];
+
+/* Two clients each keep a 600 kB reply in their session (GETSET of a
+ * 600 kB value, not yet acknowledged by a next write): 1.2 MB in all. */
+static void big_sessions(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < 2; i++) {
+		char name[16], key[16];
+		snprintf(name, sizeof name, "big-%u", i);
+		snprintf(key, sizeof key, "big%u", i);
+		big_probe[i] = ns_probe_open(r, name, 0);
+		ns_probe_set_big(big_probe[i], "+OK", key, 600000);
+		ns_probe_send(big_probe[i], "$600000 ", "GETSET %s x", key);
+	}
+}
+
+static void big_info(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < 2; i++)
+		ns_probe_done(big_probe[i]);
+	lone_probe = ns_probe_open(r, "big-info", 0);
+	ns_probe_send(lone_probe, "~keel_sessions:1 ", "INFO memory");
+}
+
+/* A cluster of one with --session-max-mb 1 and no idle timeout: once its
+ * sessions hold more than 1 MiB, the leader's sweep expires the least
+ * recently used until they fit (one of the two here). */
+static void lone_leader_bounds_session_bytes(struct ns_run *r)
+{
+	r->p.nodes = 1;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->p.session_max_mb = 1;
+	world_at(r->w, 1000000000, big_sessions, r);
+	world_at(r->w, 6500000000, big_info, r);
+	world_at(r->w, 7500000000, lone_close, r);
+}
+
+/* ---- the last member of the configuration stops ---- */
+
+static void lead_to_third(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader at 2 s");
+		return;
+	}
+	ns_admin(r, (uint32_t)(l - r->nodes), "TRANSFER", 3);
+}
+
+static void third_leads(void *arg)
+{
+	struct ns_run *r = arg;
+	if (leader(r) != &r->nodes[2])
+		ns_fail(r, "scenario: node 3 does not lead after RAFT TRANSFER 3");
+}
+
+static void quiet_write(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	lone_probe = ns_probe_open(r, "after-stop", l ? (uint32_t)(l - r->nodes) : 0);
+	ns_probe_send(lone_probe, "+OK", "SET after 1");
+}
+
+/* Node 3 leads, the last voter of the configuration, with a caught-up
+ * learner (node 4) after it and no writes coming: on SIGTERM it hands
+ * leadership to a voter (1 or 2), never to itself nor to the learner, so
+ * a voter leads within 400 ms. */
+static void last_voter_hands_over(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.clients = 0;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	world_at(r->w, 2000000000, lead_to_third, r);
+	world_at(r->w, 2900000000, third_leads, r);
+	world_at(r->w, 3000000000, sigterm_leader, step_new(r, 0));
+	world_at(r->w, 6500000000, quiet_write, r);
+	world_at(r->w, 7500000000, lone_close, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2165,6 +2480,14 @@ static const struct {
 	{"replica_sent_a_rotten_snapshot", replica_sent_a_rotten_snapshot},
 	{"follower_sent_a_damaged_snapshot", follower_sent_a_damaged_snapshot},
 	{"leader_snapshot_rots_on_disk", leader_snapshot_rots_on_disk},
+	{"follower_stopped_with_a_forward", ns_scen_follower_stopped_with_a_forward},
+	{"join_logs_each_try", join_logs_each_try},
+	{"join_answered_while_stopping", join_answered_while_stopping},
+	{"joined_then_restarted", joined_then_restarted},
+	{"lone_leader_expires_sessions", lone_leader_expires_sessions},
+	{"lone_leader_bounds_session_bytes", lone_leader_bounds_session_bytes},
+	{"last_voter_hands_over", last_voter_hands_over},
+	{"lone_leader_stopped_with_a_write", ns_scen_lone_leader_stopped_with_a_write},
 };
 
 uint32_t ns_scenario_count(void)
@@ -2179,6 +2502,7 @@ const char *ns_scenario_name(uint32_t i)
 
 void ns_scenario_setup(struct ns_run *r, uint32_t i)
 {
+	log_forget(); /* a capture a failed run left */
 	r->p.replicas = 0;
 	r->p.replica_clients = 0;
 	r->p.fault_every_ms = 0;
