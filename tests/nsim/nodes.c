@@ -60,7 +60,7 @@ static void disk_queued(void *ctx, struct committer *c)
 	n->disk_pending = true;
 	struct ns_run *r = n->run;
 	struct prng *g = world_rng(r->w);
-	uint64_t lat = 50000 + prng_below(g, r->disk_max_ns);
+	uint64_t lat = 50000 + prng_below(g, r->disk_max_ns) + n->disk_extra_ns;
 	if (prng_below(g, 1000) < r->disk_slow_permille)
 		lat += 50000000 + prng_below(g, 400000000); /* a slow sync */
 	struct disk_ev *e = ns_alloc(r, sizeof *e);

@@ -2429,6 +2429,124 @@ static void last_voter_hands_over(struct ns_run *r)
 	world_at(r->w, 7500000000, lone_close, r);
 }
 
+/* ---- a --join that gives up ---- */
+
+/* Once the joiner's 120th try has been refused, the member it names is
+ * let back among the others (it learns the leader at once): the joiner's
+ * next turn is its 121st, past the limit, so it gives up and asks no
+ * more, and is never added. */
+static void uncut_after_last_try(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct server *s = r->nodes[st->node].s;
+	if (s && s->join.tries == 120 && !s->join.tcp_open) {
+		struct step *uncut = step_new(r, 0);
+		uncut->other = 0;
+		cut_first(uncut);
+		return;
+	}
+	if (!s || s->join.tries > 120 || !s->join.active) {
+		ns_fail(r, "node %llu (--join) stopped asking after %d tries, not 120",
+			(unsigned long long)r->nodes[st->node].id, s ? s->join.tries : -1);
+		return;
+	}
+	world_at(r->w, world_now_ns(r->w) + 5000000, uncut_after_last_try, st);
+}
+
+/* It gave up (stopped asking), and no member holds it in its
+ * configuration: "giving up" in its log is the last it asked. */
+static void check_gave_up(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *n = &r->nodes[st->node];
+	if (n->s && (n->s->join.active || n->s->join.tcp_open))
+		ns_fail(r, "node %llu (--join) still asks to join after giving up",
+			(unsigned long long)n->id);
+	for (uint32_t i = 0; i < r->p.nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->g->r && raft_config_find(raft_config_of(s->g->r), n->id))
+			ns_fail(r,
+				"node %llu was added after its --join gave up (node %llu's "
+				"configuration)",
+				(unsigned long long)n->id, (unsigned long long)r->nodes[i].id);
+	}
+}
+
+/* The members serve once healed (the run has no other clients). */
+static void write_after_giving_up(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_probe_send(ns_probe_open(r, "after", 0), "+OK", "SET gaveup 1");
+}
+
+/* A node started with --join while the member it names knows no leader
+ * (cut off from the others) is refused each second; after 120 tries it
+ * gives up, and asks no more even once the member could add it. */
+static void join_gives_up(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.clients = 0;
+	r->p.run_ns = 126000000000ull;
+	struct step *cut = step_new(r, 0);
+	cut->other = 1;
+	world_at(r->w, 1000, cut_first, cut);
+	world_at(r->w, 1500000000, start_joiner, step_new(r, 3));
+	world_at(r->w, 100000000000ull, uncut_after_last_try, step_new(r, 3));
+	world_at(r->w, 125000000000ull, check_gave_up, step_new(r, 3));
+	world_at(r->w, 127000000000ull, write_after_giving_up, r);
+}
+
+/* ---- one connection, one order on a follower with a slow disk ---- */
+
+struct order3 {
+	struct ns_run *r;
+	struct ns_probe *p;
+};
+
+static void order3_send(void *arg)
+{
+	struct order3 *o = arg;
+	struct ns_run *r = o->r;
+	struct ns_node *l = leader(r);
+	uint32_t f = 0;
+	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == l))
+		f++;
+	if (!l || f == r->p.nodes) {
+		ns_fail(r, "scenario: no leader, or no follower up");
+		return;
+	}
+	r->nodes[f].disk_extra_ns = 200000000; /* its entries are durable 200 ms late */
+	o->p = ns_probe_open(r, "order3", f);
+	ns_probe_send(o->p, "+OK", "SET ord new");
+	ns_probe_send(o->p, "$3 new", "GET ord");
+	ns_probe_send(o->p, "+OK", "SET ord2 x");
+}
+
+static void order3_done(void *arg)
+{
+	struct order3 *o = arg;
+	if (o->p)
+		ns_probe_done(o->p);
+}
+
+/* SET k, GET k, SET k2 pipelined on one connection to a follower whose
+ * disk is slow (its entries are durable 200 ms after the other
+ * follower's, so the leader commits without it): the GET, sent after the
+ * SET, sees it, and the replies come in the order sent. */
+static void slow_follower_pipeline(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	struct order3 *o = ns_alloc(r, sizeof *o);
+	*o = (struct order3){r, NULL};
+	world_at(r->w, r->p.run_ns + 1000000000, order3_send, o); /* healed: it counts */
+	world_at(r->w, r->p.run_ns + 3000000000, order3_done, o);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2488,6 +2606,8 @@ static const struct {
 	{"lone_leader_bounds_session_bytes", lone_leader_bounds_session_bytes},
 	{"last_voter_hands_over", last_voter_hands_over},
 	{"lone_leader_stopped_with_a_write", ns_scen_lone_leader_stopped_with_a_write},
+	{"join_gives_up", join_gives_up},
+	{"slow_follower_pipeline", slow_follower_pipeline},
 };
 
 uint32_t ns_scenario_count(void)
