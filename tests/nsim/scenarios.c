@@ -2231,6 +2231,93 @@ static void slow_follower_pipeline(struct ns_run *r)
 	world_at(r->w, r->p.run_ns + 3000000000, order3_done, o);
 }
 
+/* ---- a session resumed on a follower that has not yet applied the
+ * session's last write ---- */
+
+struct resume {
+	struct ns_run *r;
+	uint32_t f, l; /* the follower it resumes on; the leader */
+	struct ns_probe *a, *a2;
+};
+
+/* The follower is cut off from the leader; the client's first connection
+ * is to the leader. */
+static void resume_open(void *arg)
+{
+	struct resume *o = arg;
+	struct ns_run *r = o->r;
+	struct ns_node *l = leader(r);
+	uint32_t f = 0;
+	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == l))
+		f++;
+	if (!l || f == r->p.nodes) {
+		ns_fail(r, "scenario: no leader, or no follower up");
+		return;
+	}
+	o->f = f;
+	o->l = (uint32_t)(l - r->nodes);
+	world_cut(r->w, l->h, r->nodes[f].h, true);
+	o->a = ns_probe_open(r, "first", o->l);
+	o->a->may_close = true; /* reset below */
+	ns_probe_send(o->a, "*2 :", "CLIENT SESSION");
+	ns_probe_send(o->a, "+OK", "SET resumed 1");
+}
+
+/* Its connection is reset; it resumes its session on the follower, at
+ * the write after the one answered, then reads and writes again. */
+static void resume_again(void *arg)
+{
+	struct resume *o = arg;
+	struct ns_run *r = o->r;
+	const char *got = ns_probe_reply(o->a, 0);
+	unsigned long long id, seq;
+	if (!got || !ns_probe_reply(o->a, 1) || sscanf(got, "*2 :%llu :%llu", &id, &seq) != 2) {
+		ns_fail(r, "scenario: the first connection's write was not answered");
+		return;
+	}
+	world_reset(r->w, o->a->h, r->nodes[o->l].h);
+	o->a2 = ns_probe_open(r, "resumed", o->f);
+	ns_probe_send(o->a2, "+OK", "CLIENT SESSION %llu %llu", id, seq + 1);
+	ns_probe_send(o->a2, "$1 1", "GET resumed");
+	ns_probe_send(o->a2, "+OK", "SET resumed2 x");
+	ns_probe_send(o->a2, "$1 x", "GET resumed2");
+}
+
+static void resume_heal(void *arg)
+{
+	struct resume *o = arg;
+	world_cut(o->r->w, o->r->nodes[o->l].h, o->r->nodes[o->f].h, false);
+}
+
+static void resume_done(void *arg)
+{
+	struct resume *o = arg;
+	ns_probe_done(o->a);
+	if (o->a2)
+		ns_probe_done(o->a2);
+}
+
+/* A client writes through the leader while a follower is cut off from it
+ * (the write is answered: the other follower made it durable). Its
+ * connection is reset; it resumes its session (CLIENT SESSION id seq+1)
+ * on the cut-off follower and sends GET, SET, GET. When the cut heals,
+ * the follower applies the session's earlier write while this connection
+ * waits for its own, later one: the GET, sent after the first write was
+ * answered, still waits for its read index and sees that write. */
+static void session_resumed_before_apply(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	struct resume *o = ns_alloc(r, sizeof *o);
+	*o = (struct resume){r, 0, 0, NULL, NULL};
+	uint64_t t = r->p.run_ns + 1000000000; /* healed: it counts */
+	world_at(r->w, t, resume_open, o);
+	world_at(r->w, t + 50000000, resume_again, o);
+	world_at(r->w, t + 150000000, resume_heal, o);
+	world_at(r->w, t + 2500000000, resume_done, o);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2284,6 +2371,7 @@ static const struct {
 	{"leader_snapshot_rots_on_disk", leader_snapshot_rots_on_disk},
 	{"join_gives_up", join_gives_up},
 	{"slow_follower_pipeline", slow_follower_pipeline},
+	{"session_resumed_before_apply", session_resumed_before_apply},
 };
 
 uint32_t ns_scenario_count(void)
