@@ -579,6 +579,8 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		entry_cmd_append(&q->cmd, argv, argc);
 	}
 	q->n_cmds = 1;
+	if (!read && requests_hold(s, c, q))
+		return taken; /* submitted once the requests before it are answered */
 	request_submit(s, q, read);
 	return taken;
 }

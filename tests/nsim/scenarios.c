@@ -2237,7 +2237,7 @@ static void slow_follower_pipeline(struct ns_run *r)
 struct resume {
 	struct ns_run *r;
 	uint32_t f, l; /* the follower it resumes on; the leader */
-	struct ns_probe *a, *a2;
+	struct ns_probe *a, *b, *a2;
 };
 
 /* The follower is cut off from the leader; the client's first connection
@@ -2293,6 +2293,8 @@ static void resume_done(void *arg)
 {
 	struct resume *o = arg;
 	ns_probe_done(o->a);
+	if (o->b)
+		ns_probe_done(o->b);
 	if (o->a2)
 		ns_probe_done(o->a2);
 }
@@ -2310,10 +2312,54 @@ static void session_resumed_before_apply(struct ns_run *r)
 	r->p.spares = 0;
 	r->p.clients = 0;
 	struct resume *o = ns_alloc(r, sizeof *o);
-	*o = (struct resume){r, 0, 0, NULL, NULL};
+	*o = (struct resume){r, 0, 0, NULL, NULL, NULL};
 	uint64_t t = r->p.run_ns + 1000000000; /* healed: it counts */
 	world_at(r->w, t, resume_open, o);
 	world_at(r->w, t + 50000000, resume_again, o);
+	world_at(r->w, t + 150000000, resume_heal, o);
+	world_at(r->w, t + 2500000000, resume_done, o);
+}
+
+/* ---- a write resent, on a resumed session, after a read ---- */
+
+/* After the session's write was answered: another client's write. */
+static void resend_other(void *arg)
+{
+	struct resume *o = arg;
+	if (!o->a || !ns_probe_reply(o->a, 1))
+		return; /* resend_again fails the run */
+	o->b = ns_probe_open(o->r, "other", o->l);
+	ns_probe_send(o->b, "+OK", "SET resent_other 2");
+}
+
+static void resend_again(void *arg)
+{
+	struct resume *o = arg;
+	struct ns_run *r = o->r;
+	const char *got = ns_probe_reply(o->a, 0);
+	unsigned long long id, seq;
+	if (!got || !ns_probe_reply(o->b, 0) || sscanf(got, "*2 :%llu :%llu", &id, &seq) != 2) {
+		ns_fail(r, "scenario: the writes through the leader were not answered");
+		return;
+	}
+	world_reset(r->w, o->a->h, r->nodes[o->l].h);
+	o->a2 = ns_probe_open(r, "resumed", o->f);
+	ns_probe_send(o->a2, "+OK", "CLIENT SESSION %llu %llu", id, seq);
+	ns_probe_send(o->a2, "$1 2", "GET resent_other");
+	ns_probe_send(o->a2, "+OK", "SET resumed 1");
+}
+
+static void write_resent_after_a_read(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	struct resume *o = ns_alloc(r, sizeof *o);
+	*o = (struct resume){r, 0, 0, NULL, NULL, NULL};
+	uint64_t t = r->p.run_ns + 1000000000;
+	world_at(r->w, t, resume_open, o);
+	world_at(r->w, t + 20000000, resend_other, o);
+	world_at(r->w, t + 50000000, resend_again, o);
 	world_at(r->w, t + 150000000, resume_heal, o);
 	world_at(r->w, t + 2500000000, resume_done, o);
 }
@@ -2372,6 +2418,7 @@ static const struct {
 	{"join_gives_up", join_gives_up},
 	{"slow_follower_pipeline", slow_follower_pipeline},
 	{"session_resumed_before_apply", session_resumed_before_apply},
+	{"write_resent_after_a_read", write_resent_after_a_read},
 };
 
 uint32_t ns_scenario_count(void)
