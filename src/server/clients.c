@@ -582,6 +582,8 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		entry_cmd_append(&q->cmd, argv, argc);
 	}
 	q->n_cmds = 1;
+	if (!read && requests_hold(s->g, c, q))
+		return taken; /* submitted once the requests before it are answered */
 	request_submit(s->g, q, read);
 	return taken;
 }

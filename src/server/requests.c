@@ -252,6 +252,11 @@ static void run_deferred(struct group *g, struct client *c, struct creq *q)
 	struct resp_arg *argv = NULL;
 	uint32_t cap = 0, argc;
 	q->deferred = false;
+	if (q->held) { /* a write of a resumed session: it goes now */
+		q->held = false;
+		request_submit(g, q, false);
+		return;
+	}
 	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &argv, &cap, &argc) != KEEL_OK) {
 		resp_error(&q->reply, "ERR internal: a command could not be decoded");
 		creq_finish(s, q);
@@ -277,6 +282,28 @@ bool requests_defer(struct group *g, struct client *c, struct creq *q, const str
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->deferred = true;
+	order_track(g, q);
+	return true;
+}
+
+/* A connection that resumed its session may send a read, then resend a
+ * write whose outcome its earlier connection never learned. That write's
+ * first copy may be applied while the read waits, and it was sent before
+ * the read: running the read just before it (requests_before_write) would
+ * miss writes acknowledged before the read was sent. So until the resumed
+ * session's first write is answered here, a write waits for the requests
+ * before it (as a server command does), and an entry of the session
+ * applied while it waits is an earlier connection's. */
+bool requests_hold(struct group *g, struct client *c, struct creq *q)
+{
+	if (!c->resumed_at || g->replica)
+		return false;
+	struct creq *p = c->head;
+	while (p != q && p->done)
+		p = p->next;
+	if (p == q) /* nothing before it is waiting */
+		return false;
+	q->deferred = q->held = true;
 	order_track(g, q);
 	return true;
 }

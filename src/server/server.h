@@ -95,6 +95,7 @@ struct creq {
 	bool deferred;	       /* a server command waiting for the ones before it */
 	bool ordered;	       /* counted in its client's n_ordered */
 	bool oversize;	       /* a write too large for a log entry: not copied */
+	bool held;	       /* a write of a resumed session, held behind what came before it */
 	uint8_t proto;	       /* the connection's protocol when it was sent */
 };
 
@@ -444,6 +445,12 @@ void requests_before_write(struct group *g, uint64_t session, uint64_t seq);
  * false if it may run at once. */
 bool requests_defer(struct group *g, struct client *c, struct creq *q, const struct resp_arg *argv,
 		    uint32_t argc);
+/* A write of a connection that resumed its session (CLIENT SESSION id seq)
+ * and has requests before it not yet answered: held until they are, then
+ * submitted (true), so that an entry of the session applied meanwhile is
+ * known to be an earlier connection's (requests_before_write); false if
+ * it may go at once. */
+bool requests_hold(struct group *g, struct client *c, struct creq *q);
 void requests_on_reads(struct group *g, const struct raft_read *rd, uint32_t n);
 void requests_answer_reads(struct group *g);
 void requests_flush_reads(struct group *g);  /* asks for the pass's read index */

@@ -206,6 +206,7 @@ struct ns_probe {
 	struct ns_run *r;
 	char name[32];
 	uint32_t node;
+	struct host *h; /* its own host: a scenario may reset its connection */
 	struct wconn *conn;
 	bool may_close; /* the node may close it: what was not answered is not due */
 	uint32_t n_sent, n_replied;

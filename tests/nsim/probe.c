@@ -90,9 +90,9 @@ struct ns_probe *ns_probe_open(struct ns_run *r, const char *name, uint32_t node
 	snprintf(p->name, sizeof p->name, "%s", name);
 	char ip[32];
 	snprintf(ip, sizeof ip, "127.0.3.%u", ++r->n_probes);
-	struct host *h = world_host(r->w, ip);
+	p->h = world_host(r->w, ip);
 	world_tracef(r->w, "probe %s: connects to node %u", name, node + 1);
-	p->conn = wconn_open(r->w, h, host_ip(r->nodes[node].h), 6379, on_probe, p);
+	p->conn = wconn_open(r->w, p->h, host_ip(r->nodes[node].h), 6379, on_probe, p);
 	return p;
 }
 

@@ -2547,6 +2547,252 @@ static void slow_follower_pipeline(struct ns_run *r)
 	world_at(r->w, r->p.run_ns + 3000000000, order3_done, o);
 }
 
+/* ---- a session resumed on a follower that has not yet applied the
+ * session's last write ---- */
+
+struct resume {
+	struct ns_run *r;
+	uint32_t f, l; /* the follower it resumes on; the leader */
+	struct ns_probe *a, *b, *a2;
+};
+
+/* The follower is cut off from the leader; the client's first connection
+ * is to the leader. */
+static void resume_open(void *arg)
+{
+	struct resume *o = arg;
+	struct ns_run *r = o->r;
+	struct ns_node *l = leader(r);
+	uint32_t f = 0;
+	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == l))
+		f++;
+	if (!l || f == r->p.nodes) {
+		ns_fail(r, "scenario: no leader, or no follower up");
+		return;
+	}
+	o->f = f;
+	o->l = (uint32_t)(l - r->nodes);
+	world_cut(r->w, l->h, r->nodes[f].h, true);
+	o->a = ns_probe_open(r, "first", o->l);
+	o->a->may_close = true; /* reset below */
+	ns_probe_send(o->a, "*2 :", "CLIENT SESSION");
+	ns_probe_send(o->a, "+OK", "SET resumed 1");
+}
+
+/* Its connection is reset; it resumes its session on the follower, at
+ * the write after the one answered, then reads and writes again. */
+static void resume_again(void *arg)
+{
+	struct resume *o = arg;
+	struct ns_run *r = o->r;
+	const char *got = ns_probe_reply(o->a, 0);
+	unsigned long long id, seq;
+	if (!got || !ns_probe_reply(o->a, 1) || sscanf(got, "*2 :%llu :%llu", &id, &seq) != 2) {
+		ns_fail(r, "scenario: the first connection's write was not answered");
+		return;
+	}
+	world_reset(r->w, o->a->h, r->nodes[o->l].h);
+	o->a2 = ns_probe_open(r, "resumed", o->f);
+	ns_probe_send(o->a2, "+OK", "CLIENT SESSION %llu %llu", id, seq + 1);
+	ns_probe_send(o->a2, "$1 1", "GET resumed");
+	ns_probe_send(o->a2, "+OK", "SET resumed2 x");
+	ns_probe_send(o->a2, "$1 x", "GET resumed2");
+}
+
+static void resume_heal(void *arg)
+{
+	struct resume *o = arg;
+	world_cut(o->r->w, o->r->nodes[o->l].h, o->r->nodes[o->f].h, false);
+}
+
+static void resume_done(void *arg)
+{
+	struct resume *o = arg;
+	ns_probe_done(o->a);
+	if (o->b)
+		ns_probe_done(o->b);
+	if (o->a2)
+		ns_probe_done(o->a2);
+}
+
+/* A client writes through the leader while a follower is cut off from it
+ * (the write is answered: the other follower made it durable). Its
+ * connection is reset; it resumes its session (CLIENT SESSION id seq+1)
+ * on the cut-off follower and sends GET, SET, GET. When the cut heals,
+ * the follower applies the session's earlier write while this connection
+ * waits for its own, later one: the GET, sent after the first write was
+ * answered, still waits for its read index and sees that write. */
+static void session_resumed_before_apply(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	struct resume *o = ns_alloc(r, sizeof *o);
+	*o = (struct resume){r, 0, 0, NULL, NULL, NULL};
+	uint64_t t = r->p.run_ns + 1000000000; /* healed: it counts */
+	world_at(r->w, t, resume_open, o);
+	world_at(r->w, t + 50000000, resume_again, o);
+	world_at(r->w, t + 150000000, resume_heal, o);
+	world_at(r->w, t + 2500000000, resume_done, o);
+}
+
+/* ---- a write resent, on a resumed session, after a read ---- */
+
+/* After the session's write was answered: another client's write. */
+static void resend_other(void *arg)
+{
+	struct resume *o = arg;
+	if (!o->a || !ns_probe_reply(o->a, 1))
+		return; /* resend_again fails the run */
+	o->b = ns_probe_open(o->r, "other", o->l);
+	ns_probe_send(o->b, "+OK", "SET resent_other 2");
+}
+
+static void resend_again(void *arg)
+{
+	struct resume *o = arg;
+	struct ns_run *r = o->r;
+	const char *got = ns_probe_reply(o->a, 0);
+	unsigned long long id, seq;
+	if (!got || !ns_probe_reply(o->b, 0) || sscanf(got, "*2 :%llu :%llu", &id, &seq) != 2) {
+		ns_fail(r, "scenario: the writes through the leader were not answered");
+		return;
+	}
+	world_reset(r->w, o->a->h, r->nodes[o->l].h);
+	o->a2 = ns_probe_open(r, "resumed", o->f);
+	ns_probe_send(o->a2, "+OK", "CLIENT SESSION %llu %llu", id, seq);
+	ns_probe_send(o->a2, "$1 2", "GET resent_other");
+	ns_probe_send(o->a2, "+OK", "SET resumed 1");
+}
+
+static void write_resent_after_a_read(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	struct resume *o = ns_alloc(r, sizeof *o);
+	*o = (struct resume){r, 0, 0, NULL, NULL, NULL};
+	uint64_t t = r->p.run_ns + 1000000000;
+	world_at(r->w, t, resume_open, o);
+	world_at(r->w, t + 20000000, resend_other, o);
+	world_at(r->w, t + 50000000, resend_again, o);
+	world_at(r->w, t + 150000000, resume_heal, o);
+	world_at(r->w, t + 2500000000, resume_done, o);
+}
+
+/* ---- the same write twice in the log, a read between its copies ---- */
+
+struct twice {
+	struct ns_run *r;
+	uint32_t x, l, y; /* the client's follower; the leader; the other */
+	uint32_t step;
+	uint64_t base, writes, until;
+	struct ns_probe *a, *b;
+};
+
+static void twice_poll(void *arg);
+
+static void twice_next(struct twice *o)
+{
+	o->step++;
+	world_at(o->r->w, world_now_ns(o->r->w) + 50000, twice_poll, o);
+}
+
+/* Steps, each taken as soon as its condition holds (polled every 50 us):
+ * 0: the leader appended the write: its link to the client's follower is
+ *    cut (what it sends there is held, its reply among it);
+ * 1: the write applied on the leader: it hands over to the other node;
+ * 2: the new leader proposed the write again (forwarded anew): the
+ *    follower is cut from it and the old leader's link heals, so the
+ *    reply to the first copy answers the write there, while the second
+ *    copy's entry is held;
+ * 3: the write answered: another client writes through the new leader;
+ * 4: that write acknowledged: the first client pipelines GET and a write;
+ * 5: 200 ms later the follower's link to the leader heals. */
+static void twice_poll(void *arg)
+{
+	struct twice *o = arg;
+	struct ns_run *r = o->r;
+	struct ns_node *n = r->nodes;
+	if (world_now_ns(r->w) > o->until) {
+		ns_fail(r, "scenario: step %u of same_write_twice never came", o->step);
+		return;
+	}
+	if (o->step == 0 && raft_last_index(n[o->l].s->g->r) > o->base) {
+		world_cut(r->w, n[o->l].h, n[o->x].h, true);
+		o->base = raft_last_index(n[o->l].s->g->r);
+	} else if (o->step == 1 && raft_applied_index(n[o->l].s->g->r) >= o->base) {
+		o->writes = n[o->y].s->stats.writes;
+		ns_admin(r, o->l, "TRANSFER", n[o->y].id);
+	} else if (o->step == 2 && n[o->y].s->stats.writes > o->writes) {
+		world_cut(r->w, n[o->y].h, n[o->x].h, true);
+		world_cut(r->w, n[o->l].h, n[o->x].h, false);
+	} else if (o->step == 3 && ns_probe_reply(o->a, 0)) {
+		o->b = ns_probe_open(r, "twice-other", o->y);
+		ns_probe_send(o->b, "+OK", "SET twice_k new");
+	} else if (o->step == 4 && ns_probe_reply(o->b, 0)) {
+		ns_probe_send(o->a, "$3 new", "GET twice_k");
+		ns_probe_send(o->a, "+OK", "SET twice_w2 x");
+		o->step++;
+		world_at(r->w, world_now_ns(r->w) + 200000000, twice_poll, o);
+		return;
+	} else if (o->step == 5) {
+		world_cut(r->w, n[o->y].h, n[o->x].h, false);
+		return;
+	} else {
+		world_at(r->w, world_now_ns(r->w) + 50000, twice_poll, o);
+		return;
+	}
+	twice_next(o);
+}
+
+static void twice_start(void *arg)
+{
+	struct twice *o = arg;
+	struct ns_run *r = o->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	o->l = (uint32_t)(l - r->nodes);
+	o->x = (o->l + 1) % 3;
+	o->y = (o->l + 2) % 3;
+	o->base = raft_last_index(l->s->g->r);
+	o->until = world_now_ns(r->w) + 3000000000;
+	o->a = ns_probe_open(r, "twice", o->x);
+	ns_probe_send(o->a, "+OK", "SET twice_w 1");
+	world_at(r->w, world_now_ns(r->w) + 50000, twice_poll, o);
+}
+
+static void twice_done(void *arg)
+{
+	struct twice *o = arg;
+	if (o->a)
+		ns_probe_done(o->a);
+	if (o->b)
+		ns_probe_done(o->b);
+}
+
+/* A write forwarded by a follower is in the log twice: the leader's link
+ * to the follower is cut once it appended it, so its reply waits; it
+ * hands over, and the follower forwards the write again to the new
+ * leader. The reply to the first copy answers it; the client then sends
+ * GET k and a write, after another client's SET k (entered after the
+ * second copy) was acknowledged. When the follower applies the second
+ * copy, a duplicate that changes nothing, the GET must not run before
+ * it (its connection's pending write is a later one): it sees `new`. */
+static void same_write_twice(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	struct twice *o = ns_alloc(r, sizeof *o);
+	*o = (struct twice){.r = r};
+	world_at(r->w, r->p.run_ns + 1000000000, twice_start, o);
+	world_at(r->w, r->p.run_ns + 4500000000, twice_done, o);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2608,6 +2854,9 @@ static const struct {
 	{"lone_leader_stopped_with_a_write", ns_scen_lone_leader_stopped_with_a_write},
 	{"join_gives_up", join_gives_up},
 	{"slow_follower_pipeline", slow_follower_pipeline},
+	{"session_resumed_before_apply", session_resumed_before_apply},
+	{"write_resent_after_a_read", write_resent_after_a_read},
+	{"same_write_twice", same_write_twice},
 };
 
 uint32_t ns_scenario_count(void)
