@@ -248,19 +248,24 @@ static void check_storage(struct server *s)
 	int failed;
 	struct keel_errmsg err = {{0}};
 	s->durable_seq = committer_durable(s->com, &failed, &err);
+	if (failed)
+		server_storage_failed(s, failed, err.text);
+}
+
+void server_storage_failed(struct server *s, int rc, const char *why)
+{
 	/* once, stopping or not: a disk that failed during a graceful stop
 	 * is told in the exit status too, on a member and on a replica */
-	if (failed && !s->storage_failed) {
-		s->storage_failed = true;
-		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
-			(unsigned long long)s->cfg.id, err.text);
-		if (s->r)
-			raft_fail(s->r, failed);
-		requests_fail_all(s,
-				  "-ERR storage failed: the node has stopped (write not applied)");
-		s->exit_code = 1;
-		server_stop(s);
-	}
+	if (s->storage_failed)
+		return;
+	s->storage_failed = true;
+	fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
+		(unsigned long long)s->cfg.id, why);
+	if (s->r)
+		raft_fail(s->r, rc);
+	requests_fail_all(s, "-ERR storage failed: the node has stopped (write not applied)");
+	s->exit_code = 1;
+	server_stop(s);
 }
 
 void server_process(struct server *s)

@@ -264,15 +264,19 @@ static void run_deferred(struct server *s, struct client *c, struct creq *q)
 	keel_free(argv);
 }
 
-bool requests_defer(struct server *s, struct client *c, struct creq *q,
-		    const struct resp_arg *argv, uint32_t argc)
+/* A request of c sent before q is not answered yet. */
+static bool waits_behind(const struct client *c, const struct creq *q)
 {
-	if (s->replica)
-		return false;
-	struct creq *p = c->head;
+	const struct creq *p = c->head;
 	while (p != q && p->done)
 		p = p->next;
-	if (p == q) /* nothing before it is waiting */
+	return p != q;
+}
+
+bool requests_defer(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
+		    uint32_t argc)
+{
+	if (s->replica || !waits_behind(c, q))
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->deferred = true;
@@ -290,12 +294,7 @@ bool requests_defer(struct server *s, struct client *c, struct creq *q,
  * applied while it waits is an earlier connection's. */
 bool requests_hold(struct server *s, struct client *c, struct creq *q)
 {
-	if (!c->resumed_at || s->replica)
-		return false;
-	struct creq *p = c->head;
-	while (p != q && p->done)
-		p = p->next;
-	if (p == q) /* nothing before it is waiting */
+	if (!c->resumed_at || s->replica || !waits_behind(c, q))
 		return false;
 	q->deferred = q->held = true;
 	order_track(s, q);

@@ -288,7 +288,7 @@ struct server {
 	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;
-	bool storage_failed; /* seen and handled (node.c: check_storage) */
+	bool storage_failed; /* seen and handled (server_storage_failed) */
 	struct held *held;
 	uint32_t n_held, cap_held;
 	/* snapshots (server/snapshots.c): the latest one's bytes, to send */
@@ -378,6 +378,10 @@ void server_process(struct server *s); /* carries out every pending update */
 /* Applies a committed entry to the keyspace (members and replicas alike). */
 void server_apply(struct server *s, const struct raft_entry *e);
 void server_stop(struct server *s);
+/* A storage failure (rc, and what failed): the core stops, the requests in
+ * flight are answered "not applied", the node shuts down and exits 1.
+ * Once: a second failure changes nothing. */
+void server_storage_failed(struct server *s, int rc, const char *why);
 void server_free(struct server *s); /* after uv_run has returned */
 /* A crash's last moment, for an embedder: closes every libuv handle the
  * server holds with their usual close callbacks, and sends, replies and

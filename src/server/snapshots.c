@@ -403,15 +403,12 @@ void snapshots_check(struct server *s)
 /* The node stops: its snapshot's file is damaged (snapshots_sending). */
 static void stop_damaged(struct server *s)
 {
+	char why[96];
 	s->snap_damaged = false;
-	fprintf(stderr,
-		"[%llu] the snapshot at %llu is damaged on disk (its checksum does not match): "
-		"the node stops\n",
-		(unsigned long long)s->cfg.id, (unsigned long long)s->snap.index);
-	raft_fail(s->r, KEEL_ECORRUPT);
-	requests_fail_all(s, "-ERR storage failed: the node has stopped (write not applied)");
-	s->exit_code = 1;
-	server_stop(s);
+	snprintf(why, sizeof why,
+		 "the snapshot at %llu is damaged on disk (its checksum does not match)",
+		 (unsigned long long)s->snap.index);
+	server_storage_failed(s, KEEL_ECORRUPT, why);
 }
 
 /* Maps the data of the snapshot file named for s->snap again (its own
