@@ -245,23 +245,28 @@ static void carry_out(struct group *g, struct raft_update *u)
 
 static void check_storage(struct group *g)
 {
-	struct server *s = g->node;
 	int failed;
 	struct keel_errmsg err = {{0}};
-	g->durable_seq = committer_durable(s->com, &failed, &err);
+	g->durable_seq = committer_durable(g->node->com, &failed, &err);
+	if (failed)
+		group_storage_failed(g, failed, err.text);
+}
+
+void group_storage_failed(struct group *g, int rc, const char *why)
+{
+	struct server *s = g->node;
 	/* once, stopping or not: a disk that failed during a graceful stop
 	 * is told in the exit status too, on a member and on a replica */
-	if (failed && !g->storage_failed) {
-		g->storage_failed = true;
-		fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
-			(unsigned long long)s->cfg.id, err.text);
-		if (g->r)
-			raft_fail(g->r, failed);
-		requests_fail_all(g,
-				  "-ERR storage failed: the node has stopped (write not applied)");
-		s->exit_code = 1;
-		server_stop(s);
-	}
+	if (g->storage_failed)
+		return;
+	g->storage_failed = true;
+	fprintf(stderr, "[%llu] storage failed, the node stops: %s\n",
+		(unsigned long long)s->cfg.id, why);
+	if (g->r)
+		raft_fail(g->r, rc);
+	requests_fail_all(g, "-ERR storage failed: the node has stopped (write not applied)");
+	s->exit_code = 1;
+	server_stop(s);
 }
 
 void group_process(struct group *g)

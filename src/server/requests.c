@@ -270,15 +270,19 @@ static void run_deferred(struct group *g, struct client *c, struct creq *q)
 	keel_free(argv);
 }
 
+/* A request of c sent before q is not answered yet. */
+static bool waits_behind(const struct client *c, const struct creq *q)
+{
+	const struct creq *p = c->head;
+	while (p != q && p->done)
+		p = p->next;
+	return p != q;
+}
+
 bool requests_defer(struct group *g, struct client *c, struct creq *q, const struct resp_arg *argv,
 		    uint32_t argc)
 {
-	if (g->replica)
-		return false;
-	struct creq *p = c->head;
-	while (p != q && p->done)
-		p = p->next;
-	if (p == q) /* nothing before it is waiting */
+	if (g->replica || !waits_behind(c, q))
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->deferred = true;
@@ -296,12 +300,7 @@ bool requests_defer(struct group *g, struct client *c, struct creq *q, const str
  * applied while it waits is an earlier connection's. */
 bool requests_hold(struct group *g, struct client *c, struct creq *q)
 {
-	if (!c->resumed_at || g->replica)
-		return false;
-	struct creq *p = c->head;
-	while (p != q && p->done)
-		p = p->next;
-	if (p == q) /* nothing before it is waiting */
+	if (!c->resumed_at || g->replica || !waits_behind(c, q))
 		return false;
 	q->deferred = q->held = true;
 	order_track(g, q);

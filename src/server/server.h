@@ -267,7 +267,7 @@ struct group {
 	uint64_t sweep_ticks;
 	/* persistence */
 	uint64_t durable_seq;
-	bool storage_failed; /* seen and handled (group.c: check_storage) */
+	bool storage_failed; /* seen and handled (group_storage_failed) */
 	struct held *held;
 	uint32_t n_held, cap_held;
 	/* snapshots (server/snapshots.c): the latest one's bytes, to send */
@@ -407,6 +407,10 @@ void group_tick(struct group *g, bool stalled);
 void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n);
 bool group_hand_over(struct group *g); /* stopping: a transfer of leadership begun */
 void group_free(struct group *g);
+/* A storage failure (rc, and what failed): the core stops, the requests in
+ * flight are answered "not applied", the node shuts down and exits 1.
+ * Once: a second failure changes nothing. */
+void group_storage_failed(struct group *g, int rc, const char *why);
 
 /* server/members.c: peers kept to the configuration; removal. */
 void members_sync(struct group *g);

@@ -410,15 +410,12 @@ void snapshots_check(struct group *g)
 /* The node stops: its snapshot's file is damaged (snapshots_sending). */
 static void stop_damaged(struct group *g)
 {
+	char why[96];
 	g->snap_damaged = false;
-	fprintf(stderr,
-		"[%llu] the snapshot at %llu is damaged on disk (its checksum does not match): "
-		"the node stops\n",
-		(unsigned long long)g->node->cfg.id, (unsigned long long)g->snap.index);
-	raft_fail(g->r, KEEL_ECORRUPT);
-	requests_fail_all(g, "-ERR storage failed: the node has stopped (write not applied)");
-	g->node->exit_code = 1;
-	server_stop(g->node);
+	snprintf(why, sizeof why,
+		 "the snapshot at %llu is damaged on disk (its checksum does not match)",
+		 (unsigned long long)g->snap.index);
+	group_storage_failed(g, KEEL_ECORRUPT, why);
 }
 
 /* Maps the data of the snapshot file named for g->snap again (its own
