@@ -79,24 +79,32 @@ void kv_rehash_some(struct kv *kv, uint32_t n)
 	kv_dict_rehash_some(&kv->sessions, n);
 }
 
-void kv_info_keyspace(const struct kv *kv, int64_t now_ms, struct rbuf *out)
+void kv_info_keyspace(const struct kv *const *kvs, uint32_t n, int64_t now_ms, struct rbuf *out)
 {
-	for (uint32_t i = 0; i < kv->n_db; i++) {
-		const struct kv_dict *d = &kv->db[i];
-		uint64_t keys = kv_dict_size(d);
+	for (uint32_t i = 0; i < kvs[0]->n_db; i++) {
+		uint64_t keys = 0, expires = 0;
+		unsigned __int128 sum = 0;
+		for (uint32_t k = 0; k < n; k++) {
+			if (i >= kvs[k]->n_db)
+				continue;
+			const struct kv_dict *d = &kvs[k]->db[i];
+			keys += kv_dict_size(d);
+			expires += d->expires;
+			sum += d->expire_sum;
+		}
 		if (!keys)
 			continue;
 		/* the mean time left of the keys with an expiry (0 if none, or if
 		 * they are all due) */
 		int64_t avg = 0;
-		if (d->expires) {
-			unsigned __int128 mean = d->expire_sum / d->expires;
+		if (expires) {
+			unsigned __int128 mean = sum / expires;
 			avg = mean > (unsigned __int128)now_ms ? (int64_t)(mean - (uint64_t)now_ms)
 							       : 0;
 		}
 		char line[128];
 		snprintf(line, sizeof line, "db%u:keys=%llu,expires=%llu,avg_ttl=%lld\r\n", i,
-			 (unsigned long long)keys, (unsigned long long)d->expires, (long long)avg);
+			 (unsigned long long)keys, (unsigned long long)expires, (long long)avg);
 		rbuf_puts(out, line);
 	}
 }

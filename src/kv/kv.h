@@ -131,8 +131,9 @@ uint64_t kv_keys_total(const struct kv *kv);
 void kv_hold(struct kv *kv, bool hold);
 void kv_rehash_some(struct kv *kv, uint32_t n);
 /* INFO keyspace: a line `dbN:keys=..,expires=..,avg_ttl=..` for each
- * database that holds keys (avg_ttl in ms at now_ms, as Redis reports it). */
-void kv_info_keyspace(const struct kv *kv, int64_t now_ms, struct rbuf *out);
+ * database that holds keys in any of the n keyspaces (a node's shards:
+ * their sums; avg_ttl in ms at now_ms, as Redis reports it). */
+void kv_info_keyspace(const struct kv *const *kvs, uint32_t n, int64_t now_ms, struct rbuf *out);
 
 /* The top-level command by name (any case), or NULL. */
 const struct kv_cmd *kv_lookup(const uint8_t *name, size_t len);

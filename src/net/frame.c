@@ -28,9 +28,32 @@ uint32_t frame_kind_max(uint8_t kind)
 	case FRAME_FORWARD:
 	case FRAME_REPLY:
 		return FRAME_MAX;
+	case FRAME_GROUP:
+		return FRAME_MAX + FRAME_GROUP_HDR;
 	default:
 		return kind >= 32 && kind <= FRAME_KIND_MAX ? FRAME_MAX : FRAME_UNKNOWN_MAX;
 	}
+}
+
+void frame_group_header(uint8_t hdr[FRAME_GROUP_HDR], uint32_t group, uint8_t kind)
+{
+	bytes_put_u32(hdr, group);
+	hdr[4] = kind;
+}
+
+bool frame_group_open(const uint8_t *p, size_t n, uint32_t *group, uint8_t *kind,
+		      const uint8_t **inner, size_t *inner_n)
+{
+	if (n < FRAME_GROUP_HDR)
+		return false;
+	*group = bytes_get_u32(p);
+	*kind = p[4];
+	*inner = p + FRAME_GROUP_HDR;
+	*inner_n = n - FRAME_GROUP_HDR;
+	bool group_kind = *kind == FRAME_RAFT || *kind == FRAME_FORWARD || *kind == FRAME_REPLY ||
+			  *kind == FRAME_REMOVED;
+	return *group >= 1 && *group <= FRAME_GROUP_MAX && group_kind &&
+	       *inner_n <= frame_kind_max(*kind);
 }
 
 int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, const char **why)

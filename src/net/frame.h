@@ -21,6 +21,8 @@ enum frame_kind {
 	FRAME_REPLY = 4,   /* the leader's reply to a forwarded request */
 	FRAME_REMOVED = 5, /* u64: the index of a committed configuration that
 			    * the receiver is not a member of */
+	FRAME_GROUP = 6,   /* one of the four above, for a group other than 0:
+			    * frame_group_open, below */
 	/* 32..63: the read-replica stream's (replica/proto.h) */
 	FRAME_KIND_MAX = 63,
 };
@@ -73,6 +75,20 @@ void frame_header(uint8_t hdr[FRAME_HDR], uint8_t kind, const void *payload, uin
  * Checked on the header, before the payload is waited for. */
 #define FRAME_UNKNOWN_MAX (64u << 10)
 uint32_t frame_kind_max(uint8_t kind);
+
+/* A node holds several Raft groups (shards); RAFT, FORWARD, REPLY and
+ * REMOVED frames are a group's. Group 0's go as themselves, so a node of
+ * one group speaks as before; another group's go inside a GROUP frame:
+ *   u32 group                  1 .. FRAME_GROUP_MAX
+ *   u8  kind                   RAFT, FORWARD, REPLY or REMOVED
+ *   the rest                   that frame's payload, within its kind's
+ *                              frame_kind_max */
+#define FRAME_GROUP_HDR 5
+#define FRAME_GROUP_MAX 1023
+void frame_group_header(uint8_t hdr[FRAME_GROUP_HDR], uint32_t group, uint8_t kind);
+/* Opens a GROUP payload: false if any check above fails. */
+bool frame_group_open(const uint8_t *p, size_t n, uint32_t *group, uint8_t *kind,
+		      const uint8_t **inner, size_t *inner_n);
 
 enum { FRAME_OK = 0, FRAME_MORE = 1, FRAME_BAD = 2 };
 /* Parses one frame at the start of buf: FRAME_OK with *used bytes,

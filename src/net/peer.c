@@ -153,30 +153,42 @@ static void write_failed(uv_stream_t *st)
 
 /* Queues a frame: it goes with the rest of this loop pass's frames to the
  * same peer, in one write, when peers_flush runs. */
-static bool conn_write(struct conn *c, uint8_t kind, const void *payload, size_t n)
+/* Queues a frame whose payload is pre (pre_n bytes, up to a GROUP frame's
+ * header) followed by payload. */
+static bool conn_write2(struct conn *c, uint8_t kind, const void *pre, size_t pre_n,
+			const void *payload, size_t n)
 {
+	size_t len = pre_n + n;
 	if (!c->connected ||
-	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + c->out_len + FRAME_HDR + n >
+	    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + c->out_len + FRAME_HDR + len >
 		    PEER_QUEUE_MAX ||
 	    n > FRAME_MAX || uv_is_closing((uv_handle_t *)&c->tcp))
 		return false;
-	if (c->out_cap - c->out_len < FRAME_HDR + n) {
+	if (c->out_cap - c->out_len < FRAME_HDR + len) {
 		size_t cap = c->out_cap ? c->out_cap : 16384;
-		while (cap - c->out_len < FRAME_HDR + n)
+		while (cap - c->out_len < FRAME_HDR + len)
 			cap *= 2;
 		c->out = keel_realloc(c->out, cap);
 		c->out_cap = cap;
 	}
-	frame_header(c->out + c->out_len, kind, payload, (uint32_t)n);
+	uint8_t *body = c->out + c->out_len + FRAME_HDR;
+	if (pre_n)
+		memcpy(body, pre, pre_n);
 	if (n)
-		memcpy(c->out + c->out_len + FRAME_HDR, payload, n);
-	c->out_len += FRAME_HDR + n;
+		memcpy(body + pre_n, payload, n);
+	frame_header(c->out + c->out_len, kind, body, (uint32_t)len);
+	c->out_len += FRAME_HDR + len;
 	if (!c->in_out_list) {
 		c->in_out_list = true;
 		c->next_out = c->ps->outq;
 		c->ps->outq = c;
 	}
 	return true;
+}
+
+static bool conn_write(struct conn *c, uint8_t kind, const void *payload, size_t n)
+{
+	return conn_write2(c, kind, NULL, 0, payload, n);
 }
 
 void peers_flush(struct peers *ps)
@@ -534,6 +546,17 @@ bool peers_send(struct peers *ps, uint64_t id, uint8_t kind, const void *payload
 {
 	struct peer *p = find(ps, id);
 	return p && id && p->out && conn_write(p->out, kind, payload, n);
+}
+
+bool peers_send_group(struct peers *ps, uint64_t id, uint32_t group, uint8_t kind,
+		      const void *payload, size_t n)
+{
+	if (!group)
+		return peers_send(ps, id, kind, payload, n);
+	struct peer *p = find(ps, id);
+	uint8_t hdr[FRAME_GROUP_HDR];
+	frame_group_header(hdr, group, kind);
+	return p && id && p->out && conn_write2(p->out, FRAME_GROUP, hdr, sizeof hdr, payload, n);
 }
 
 bool peers_connected(const struct peers *ps, uint64_t id)

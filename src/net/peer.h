@@ -60,6 +60,10 @@ void peers_remove(struct peers *ps, uint64_t id);
 /* Queues a frame to a peer; false if it was dropped. The frames queued to
  * a peer go out together, in one write, at peers_flush. */
 bool peers_send(struct peers *ps, uint64_t id, uint8_t kind, const void *payload, size_t n);
+/* The same for a group's frame (net/frame.h: group 0's as itself, another
+ * group's inside a GROUP frame). */
+bool peers_send_group(struct peers *ps, uint64_t id, uint32_t group, uint8_t kind,
+		      const void *payload, size_t n);
 /* Writes what was queued: called at the end of each loop pass. */
 void peers_flush(struct peers *ps);
 bool peers_connected(const struct peers *ps, uint64_t id);

@@ -70,9 +70,9 @@ bool addr_member(struct server *s, uint64_t id, struct node_addr *a)
 	return true;
 }
 
-bool addr_leader(struct server *s, struct node_addr *a)
+bool addr_leader(struct server *s, struct group *g, struct node_addr *a)
 {
-	raft_id l = s->g->removed_at || raft_stopped(s->g->r) ? 0 : raft_leader_of(s->g->r);
+	raft_id l = g->removed_at || raft_stopped(g->r) ? 0 : raft_leader_of(g->r);
 	if (l && addr_member(s, l, a) && a->up)
 		return true;
 	addr_self(s, a);

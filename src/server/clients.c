@@ -64,6 +64,7 @@ struct creq *creq_new(struct server *s, struct client *c)
 		rbuf_init(&q->cmd);
 	}
 	q->client = c;
+	q->g = s->g; /* until it is routed (clients.c: dispatch) */
 	if (c) {
 		q->proto = (uint8_t)c->proto;
 		if (c->tail)
@@ -109,6 +110,8 @@ void clients_free(struct server *s)
 	rbuf_free(&s->out);
 	keel_free(s->sessions);
 	s->sessions = NULL;
+	keel_free(s->order_clients);
+	s->order_clients = NULL;
 	s->sessions_cap = 0;
 }
 
@@ -125,10 +128,9 @@ static void client_closed(uv_handle_t *h)
 	s->n_clients--;
 	client_set_session(c, 0);
 	if (c->in_order_list) {
-		for (uint32_t i = 0; i < s->g->n_order_clients; i++)
-			if (s->g->order_clients[i] == c)
-				s->g->order_clients[i] =
-					s->g->order_clients[--s->g->n_order_clients];
+		for (uint32_t i = 0; i < s->n_order_clients; i++)
+			if (s->order_clients[i] == c)
+				s->order_clients[i] = s->order_clients[--s->n_order_clients];
 	}
 	if (c->held) {
 		for (struct client **pp = &s->held_clients; *pp; pp = &(*pp)->next_held) {
@@ -356,8 +358,11 @@ void creq_finish(struct server *s, struct creq *q)
 		q->ordered = false;
 		c->n_ordered--;
 	}
-	if (c && q->applied_at > c->need_index) /* reads after it must see it */
-		c->need_index = q->applied_at;
+	if (c && q->applied_at) { /* reads of its group after it must see it */
+		if (c->need_group != q->g || q->applied_at > c->need_index)
+			c->need_index = q->applied_at;
+		c->need_group = q->g;
+	}
 	if (c && !q->fwd_peer) {
 		c->out_bytes += q->reply.len;
 		/* the largest recent reply: a big one counts at once, then fades */
@@ -367,7 +372,7 @@ void creq_finish(struct server *s, struct creq *q)
 		client_output_full(c);
 	}
 	if (q->fwd_peer) { /* a follower's request: the reply joins this pass's frame to it */
-		struct peer_batch *b = peer_batch_of(s->g, q->fwd_peer);
+		struct peer_batch *b = peer_batch_of(q->g, q->fwd_peer);
 		if (b) {
 			rbuf_put_u64(&b->rep, q->fwd_id);
 			rbuf_put_u64(&b->rep, q->applied_at); /* where it was applied */
@@ -468,6 +473,9 @@ static void multi_queue(struct client *c, struct creq *q, const struct kv_cmd *c
 		resp_errorf(&q->reply, "ERR '%s' is not allowed inside MULTI here", cmd->name);
 	} else if (!multi_fits(c, q, argv, argc)) {
 		c->multi_error = true;
+	} else if ((cmd->flags & (KV_READ | KV_WRITE)) &&
+		   !cluster_multi_route(c->s, c, q, cmd, argv, argc)) {
+		c->multi_error = true; /* -CROSSSLOT: EXEC discards the transaction */
 	} else {
 		entry_cmd_append(&c->multi, argv, argc);
 		c->multi_n++;
@@ -564,8 +572,9 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		creq_finish(s, q);
 		return false;
 	}
-	if (cluster_redirect(s, c, q, cmd, argv, argc))
-		return false; /* -MOVED: a cluster client's write, for the leader */
+	struct group *g = cluster_route(s, q, cmd, argv, argc);
+	if (!g || cluster_redirect(s, c, q, g, cmd, argv, argc))
+		return false; /* -CROSSSLOT, or -MOVED: a cluster client's write, for the leader */
 	bool read = (cmd->flags & KV_READ) != 0, taken = false;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
@@ -582,9 +591,9 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		entry_cmd_append(&q->cmd, argv, argc);
 	}
 	q->n_cmds = 1;
-	if (!read && requests_hold(s->g, c, q))
+	if (requests_hold(g, c, q, read))
 		return taken; /* submitted once the requests before it are answered */
-	request_submit(s->g, q, read);
+	request_submit(g, q, read);
 	return taken;
 }
 

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/mem.h"
 #include "kv/dict.h"
 #include "kv/kv.h"
 #include "resp/encode.h"
@@ -41,8 +42,72 @@ static bool is(const struct resp_arg *a, const char *s)
 
 struct group *cluster_slot_group(struct server *s, uint16_t slot)
 {
-	(void)slot; /* one group serves every slot until shards fill this in */
-	return s->g;
+	uint32_t lo = 0, hi = s->n_groups - 1; /* the groups' ranges, in order */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (slot > s->groups[mid]->slot_last)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return s->groups[lo];
+}
+
+int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct resp_arg *argv,
+		       uint32_t argc, struct group **g)
+{
+	*g = s->g;
+	if (s->n_groups == 1)
+		return 1;
+	uint32_t few[16], *pos = argc <= 16 ? few : keel_malloc(argc * sizeof *pos);
+	int n = kv_command_keys(cmd, argv, argc, pos, NULL, argc), rc = n ? 1 : 0;
+	if (n > 0)
+		*g = cluster_slot_group(s, kv_slot(argv[pos[0]].p, argv[pos[0]].len));
+	for (int i = 1; rc > 0 && i < n; i++)
+		if (cluster_slot_group(s, kv_slot(argv[pos[i]].p, argv[pos[i]].len)) != *g)
+			rc = -1;
+	if (pos != few)
+		keel_free(pos);
+	return rc;
+}
+
+/* The error for a command cluster_keys_group found no one group for. */
+static void route_error(struct rbuf *o, const struct kv_cmd *cmd, int rc)
+{
+	if (rc < 0)
+		resp_error(o, "CROSSSLOT Keys in request don't hash to the same slot");
+	else
+		resp_errorf(o,
+			    "ERR '%s' reads or writes every shard: not supported on a node of "
+			    "several shards yet (docs/shards.md)",
+			    cmd->name);
+}
+
+struct group *cluster_route(struct server *s, struct creq *q, const struct kv_cmd *cmd,
+			    const struct resp_arg *argv, uint32_t argc)
+{
+	struct group *g;
+	int rc = cluster_keys_group(s, cmd, argv, argc, &g);
+	if (rc > 0)
+		return g;
+	route_error(&q->reply, cmd, rc);
+	creq_finish(s, q);
+	return NULL;
+}
+
+bool cluster_multi_route(struct server *s, struct client *c, struct creq *q,
+			 const struct kv_cmd *cmd, const struct resp_arg *argv, uint32_t argc)
+{
+	struct group *g;
+	int rc = cluster_keys_group(s, cmd, argv, argc, &g);
+	if (rc > 0 && c->multi_group && g != c->multi_group)
+		rc = -1;
+	if (rc > 0) {
+		c->multi_group = g;
+		return true;
+	}
+	route_error(&q->reply, cmd, rc);
+	return false;
 }
 
 void cluster_note(struct client *c, const struct kv_cmd *cmd)
@@ -58,28 +123,27 @@ void cluster_note(struct client *c, const struct kv_cmd *cmd)
  * address in *a (this node's own when it leads). */
 static bool group_leader(struct server *s, struct group *g, struct node_addr *a)
 {
-	(void)g; /* the members' addresses are the node's; one group today */
-	return !s->g->replica && addr_leader(s, a);
+	return !g->replica && addr_leader(s, g, a);
 }
 
-bool cluster_redirect(struct server *s, struct client *c, struct creq *q, const struct kv_cmd *cmd,
-		      const struct resp_arg *argv, uint32_t argc)
+bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct group *g,
+		      const struct kv_cmd *cmd, const struct resp_arg *argv, uint32_t argc)
 {
-	if (!c->cluster_aware || !(cmd->flags & KV_WRITE) || s->g->replica)
+	if (!c->cluster_aware || !(cmd->flags & KV_WRITE) || g->replica)
 		return false;
 	uint32_t pos;
 	if (kv_command_keys(cmd, argv, argc, &pos, NULL, 1) < 1)
 		return false; /* no key: forwarded as today */
 	uint16_t slot = kv_slot(argv[pos].p, argv[pos].len);
 	struct node_addr l;
-	if (!group_leader(s, cluster_slot_group(s, slot), &l) || l.id == s->cfg.id)
+	if (!group_leader(s, g, &l) || l.id == s->cfg.id)
 		return false;
 	resp_errorf(&q->reply, "MOVED %u %s:%d", (unsigned)slot, l.host, l.port);
 	creq_finish(s, q);
 	return true;
 }
 
-/* ---- the members as one shard ------------------------------------------- */
+/* ---- each group a shard ----------------------------------------------------- */
 
 struct view {
 	bool led; /* a leader is known: nodes[0] */
@@ -87,28 +151,29 @@ struct view {
 	uint32_t n;
 };
 
-/* The leader first (if known), then the other members with a known
- * client address; `up_only` leaves out those whose peer link is down. */
-static void view_of(struct server *s, struct view *v, bool up_only)
+/* A group's members: the leader first (if known), then the others with a
+ * known client address; `up_only` leaves out those whose peer link is
+ * down. */
+static void view_of(struct server *s, struct group *g, struct view *v, bool up_only)
 {
 	struct node_addr rest[RAFT_MEMBERS_MAX];
-	v->led = group_leader(s, cluster_slot_group(s, 0), &v->nodes[0]);
+	v->led = group_leader(s, g, &v->nodes[0]);
 	v->n = 0;
 	uint64_t but = v->led ? v->nodes[0].id : 0;
 	if (v->led)
 		v->n = 1;
-	uint32_t n = s->g->replica ? 0 : addr_others(s, but, rest);
+	uint32_t n = g->replica ? 0 : addr_others(s, but, rest);
 	for (uint32_t i = 0; i < n; i++)
 		if (!up_only || rest[i].up)
 			v->nodes[v->n++] = rest[i];
 }
 
-static int64_t offset_of(struct server *s, const struct node_addr *a)
+static int64_t offset_of(struct server *s, struct group *g, const struct node_addr *a)
 {
 	raft_index match = 0, next = 0;
 	if (a->id == s->cfg.id)
-		return (int64_t)raft_applied_index(s->g->r);
-	raft_progress_of(s->g->r, a->id, &match, &next);
+		return (int64_t)raft_applied_index(g->r);
+	raft_progress_of(g->r, a->id, &match, &next);
 	return (int64_t)match;
 }
 
@@ -124,29 +189,35 @@ static void slots_node(struct rbuf *o, const struct node_addr *a, int proto)
 	resp_map(o, 0, proto);
 }
 
-/* The view, and the head of a reply of shards: one while a leader is
- * known (true), none otherwise (false: the reply is complete). */
-static bool shards_head(struct server *s, struct rbuf *o, struct view *v, bool up_only)
+/* The groups with a known leader: the shards a reply shows. */
+static uint32_t led_groups(struct server *s)
 {
-	view_of(s, v, up_only);
-	resp_array(o, v->led ? 1 : 0);
-	return v->led;
+	uint32_t n = 0;
+	struct node_addr a;
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		n += group_leader(s, s->groups[i], &a);
+	return n;
 }
 
 static void reply_slots(struct server *s, struct rbuf *o, int proto)
 {
-	struct view v;
-	if (!shards_head(s, o, &v, true))
-		return;
-	resp_array(o, 2 + v.n);
-	resp_int(o, 0);
-	resp_int(o, KV_SLOTS - 1);
-	for (uint32_t i = 0; i < v.n; i++)
-		slots_node(o, &v.nodes[i], proto);
+	resp_array(o, led_groups(s));
+	for (uint32_t k = 0; k < s->n_groups; k++) {
+		struct group *g = s->groups[k];
+		struct view v;
+		view_of(s, g, &v, true);
+		if (!v.led)
+			continue;
+		resp_array(o, 2 + v.n);
+		resp_int(o, g->slot_first);
+		resp_int(o, g->slot_last);
+		for (uint32_t i = 0; i < v.n; i++)
+			slots_node(o, &v.nodes[i], proto);
+	}
 }
 
-static void shards_node(struct server *s, struct rbuf *o, const struct node_addr *a, bool master,
-			int proto)
+static void shards_node(struct server *s, struct group *g, struct rbuf *o,
+			const struct node_addr *a, bool master, int proto)
 {
 	char id[41];
 	addr_node_id(a->id, id);
@@ -162,60 +233,80 @@ static void shards_node(struct server *s, struct rbuf *o, const struct node_addr
 	resp_bulk_str(o, "role");
 	resp_bulk_str(o, master ? "master" : "replica");
 	resp_bulk_str(o, "replication-offset");
-	resp_int(o, offset_of(s, a));
+	resp_int(o, offset_of(s, g, a));
 	resp_bulk_str(o, "health");
 	resp_bulk_str(o, a->up ? "online" : "fail");
 }
 
 static void reply_shards(struct server *s, struct rbuf *o, int proto)
 {
-	struct view v;
-	if (!shards_head(s, o, &v, false))
-		return;
-	resp_map(o, 2, proto);
-	resp_bulk_str(o, "slots");
-	resp_array(o, 2);
-	resp_int(o, 0);
-	resp_int(o, KV_SLOTS - 1);
-	resp_bulk_str(o, "nodes");
-	resp_array(o, v.n);
-	for (uint32_t i = 0; i < v.n; i++)
-		shards_node(s, o, &v.nodes[i], i == 0, proto);
+	resp_array(o, led_groups(s));
+	for (uint32_t k = 0; k < s->n_groups; k++) {
+		struct group *g = s->groups[k];
+		struct view v;
+		view_of(s, g, &v, false);
+		if (!v.led)
+			continue;
+		resp_map(o, 2, proto);
+		resp_bulk_str(o, "slots");
+		resp_array(o, 2);
+		resp_int(o, g->slot_first);
+		resp_int(o, g->slot_last);
+		resp_bulk_str(o, "nodes");
+		resp_array(o, v.n);
+		for (uint32_t i = 0; i < v.n; i++)
+			shards_node(s, g, o, &v.nodes[i], i == 0, proto);
+	}
 }
 
-/* One line of CLUSTER NODES: the leader a master of every slot, the
- * others its slaves; with no leader known, every member a master of none. */
-static void nodes_line(struct server *s, struct rbuf *t, const struct view *v, uint32_t i)
+/* One line of CLUSTER NODES. A member that leads a group is a master of
+ * its slots; one that leads none, a slave of the first group's leader;
+ * with no leader known there, a master of none. */
+static void nodes_line(struct server *s, struct rbuf *t, const struct node_addr *a,
+		       const struct view *first)
 {
-	const struct node_addr *a = &v->nodes[i];
-	bool master = !v->led || i == 0;
-	char id[41], master_id[41] = "-", line[512];
+	char id[41], master_id[41] = "-", line[512], range[24];
+	struct rbuf slots;
+	rbuf_init(&slots);
+	for (uint32_t k = 0; k < s->n_groups; k++) {
+		struct node_addr l;
+		struct group *g = s->groups[k];
+		if (group_leader(s, g, &l) && l.id == a->id) {
+			snprintf(range, sizeof range, " %u-%u", g->slot_first, g->slot_last);
+			rbuf_puts(&slots, range);
+		}
+	}
+	bool master = slots.len || !first->led;
 	addr_node_id(a->id, id);
 	if (!master)
-		addr_node_id(v->nodes[0].id, master_id);
-	snprintf(line, sizeof line, "%s %s:%d@%d %s%s%s %s 0 0 %llu %s%s\n", id, a->host, a->port,
+		addr_node_id(first->nodes[0].id, master_id);
+	snprintf(line, sizeof line, "%s %s:%d@%d %s%s%s %s 0 0 %llu %s", id, a->host, a->port,
 		 a->peer_port, a->id == s->cfg.id ? "myself," : "", master ? "master" : "slave",
 		 a->up ? "" : ",fail?", master_id, (unsigned long long)raft_current_term(s->g->r),
-		 a->up ? "connected" : "disconnected", v->led && i == 0 ? " 0-16383" : "");
+		 a->up ? "connected" : "disconnected");
 	rbuf_puts(t, line);
+	rbuf_put(t, slots.p, slots.len);
+	rbuf_puts(t, "\n");
+	rbuf_free(&slots);
 }
 
 static void reply_nodes(struct server *s, struct rbuf *o, int proto)
 {
 	struct view v;
-	view_of(s, &v, false);
-	if (!v.led) { /* this node first, then the others: none leads */
-		addr_self(s, &v.nodes[0]);
-		struct node_addr rest[RAFT_MEMBERS_MAX];
-		uint32_t n = addr_others(s, s->cfg.id, rest);
-		v.n = 1;
-		for (uint32_t i = 0; i < n; i++)
-			v.nodes[v.n++] = rest[i];
+	view_of(s, s->g, &v, false);
+	struct node_addr all[RAFT_MEMBERS_MAX + 1];
+	uint32_t n = 0;
+	if (v.led) { /* the first group's leader first, then the others */
+		for (uint32_t i = 0; i < v.n; i++)
+			all[n++] = v.nodes[i];
+	} else { /* this node first, then the others: none leads */
+		addr_self(s, &all[n++]);
+		n += addr_others(s, s->cfg.id, all + 1);
 	}
 	struct rbuf t;
 	rbuf_init(&t);
-	for (uint32_t i = 0; i < v.n; i++)
-		nodes_line(s, &t, &v, i);
+	for (uint32_t i = 0; i < n; i++)
+		nodes_line(s, &t, &all[i], &v);
 	resp_verbatim(o, (const char *)t.p, t.len, proto);
 	rbuf_free(&t);
 }
@@ -223,17 +314,33 @@ static void reply_nodes(struct server *s, struct rbuf *o, int proto)
 static void reply_info(struct server *s, struct rbuf *o, int proto)
 {
 	struct view v;
-	view_of(s, &v, false);
-	unsigned long long term = raft_current_term(s->g->r);
+	view_of(s, s->g, &v, false);
+	unsigned long long term = raft_current_term(s->g->r), epoch = term;
+	uint32_t ok = 0, masters = 0;
+	uint64_t seen[RAFT_MEMBERS_MAX + 1];
+	for (uint32_t k = 0; k < s->n_groups; k++) {
+		struct group *g = s->groups[k];
+		struct node_addr l;
+		if (raft_current_term(g->r) > epoch)
+			epoch = raft_current_term(g->r);
+		if (!group_leader(s, g, &l))
+			continue;
+		ok += (uint32_t)(g->slot_last - g->slot_first + 1);
+		uint32_t j = 0;
+		while (j < masters && seen[j] != l.id)
+			j++;
+		if (j == masters && masters < RAFT_MEMBERS_MAX + 1)
+			seen[masters++] = l.id;
+	}
 	char text[768];
 	snprintf(text, sizeof text,
 		 "cluster_state:%s\r\ncluster_slots_assigned:%u\r\ncluster_slots_ok:%u\r\n"
-		 "cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:%u\r\n"
+		 "cluster_slots_pfail:0\r\ncluster_slots_fail:%u\r\ncluster_known_nodes:%u\r\n"
 		 "cluster_size:%u\r\ncluster_current_epoch:%llu\r\ncluster_my_epoch:%llu\r\n"
 		 "cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
 		 "total_cluster_links_buffer_limit_exceeded:0\r\n",
-		 v.led ? "ok" : "fail", v.led ? KV_SLOTS : 0, v.led ? KV_SLOTS : 0, v.n,
-		 v.led ? 1 : 0, term, term);
+		 ok == KV_SLOTS ? "ok" : "fail", ok ? KV_SLOTS : 0, ok, ok ? KV_SLOTS - ok : 0,
+		 v.n, masters, epoch, term);
 	resp_verbatim(o, text, strlen(text), proto);
 }
 

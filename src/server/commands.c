@@ -92,11 +92,14 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 	}
 	if (all || !strcasecmp(section, "memory")) {
 		size_t rss = 0;
+		uint64_t keys = 0;
 		uv_resident_set_memory(&rss);
+		for (uint32_t i = 0; i < s->n_groups; i++)
+			keys += kv_keys_total(&s->groups[i]->kv);
 		snprintf(line, sizeof line,
 			 "# Memory\r\nused_memory_rss:%zu\r\nkeel_keys:%llu\r\n"
 			 "keel_sessions:%llu\r\nkeel_session_bytes:%llu\r\n\r\n",
-			 rss, (unsigned long long)kv_keys_total(&s->g->kv),
+			 rss, (unsigned long long)keys,
 			 (unsigned long long)kv_dict_size(&s->g->kv.sessions),
 			 (unsigned long long)s->g->kv.sess_bytes);
 		rbuf_puts(o, line);
@@ -146,7 +149,13 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		rbuf_puts(o, "# Cluster\r\ncluster_enabled:1\r\n\r\n");
 	if (all || !strcasecmp(section, "keyspace")) {
 		rbuf_puts(o, "# Keyspace\r\n");
-		kv_info_keyspace(&s->g->kv, now, o);
+		const struct kv *few[8], **kvs = s->n_groups <= 8 ? few
+						: keel_malloc(s->n_groups * sizeof *kvs);
+		for (uint32_t i = 0; i < s->n_groups; i++)
+			kvs[i] = &s->groups[i]->kv;
+		kv_info_keyspace(kvs, s->n_groups, now, o);
+		if (kvs != few)
+			keel_free(kvs);
 	}
 }
 
@@ -194,7 +203,11 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	q->n_cmds = c->multi_n;
 	c->multi.len = 0;
 	c->multi_n = 0;
-	request_submit(s->g, q, false);
+	/* its keys' group (clients.c: multi_queue); it ran after everything
+	 * before it was answered (a server command waits) */
+	struct group *g = c->multi_group ? c->multi_group : s->g;
+	c->last_group = g;
+	request_submit(g, q, false);
 }
 
 /* The answer to a core call that changes the cluster. */
@@ -392,6 +405,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 			c->multi.len = 0;
 			c->multi_n = 0;
 			c->multi_db = c->db;
+			c->multi_group = NULL;
 			resp_simple(&q->reply, "OK");
 		}
 	} else if (is(a, "exec")) {

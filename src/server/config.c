@@ -83,6 +83,19 @@ static int set_databases(struct server_config *c, const char *v, struct keel_err
 	return KEEL_OK;
 }
 
+/* shards N: 1 .. SERVER_SHARDS_MAX Raft groups, as a plain decimal number. */
+static int set_shards(struct server_config *c, const char *v, struct keel_errmsg *err)
+{
+	int64_t n;
+	if (!resp_str2ll((const uint8_t *)v, strlen(v), &n) || n < 1 || n > SERVER_SHARDS_MAX) {
+		keel_errmsg_set(err, "--shards: a number from 1 to %d, got '%s'", SERVER_SHARDS_MAX,
+				v);
+		return KEEL_EINVAL;
+	}
+	c->shards = (uint32_t)n;
+	return KEEL_OK;
+}
+
 /* session-timeout-ms N (0: never; else longer than the request timeout,
  * checked once all settings are read) and session-max-mb N (0: no bound),
  * plain decimal numbers. */
@@ -313,6 +326,8 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		c->replica_max_lag = strtoull(v, &end, 10);
 	} else if (!strcmp(name, "databases")) {
 		return set_databases(c, v, err);
+	} else if (!strcmp(name, "shards")) {
+		return set_shards(c, v, err);
 	} else if (!strcmp(name, "skip-entry")) {
 		c->skip_entry = strtoull(v, &end, 10); /* checked at start: server/poison.c */
 	} else if (!strcmp(name, "session-timeout-ms") || !strcmp(name, "session-max-mb")) {
@@ -368,6 +383,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->replica_zstd = true;
 	c->replica_max_lag = 100000;
 	c->databases = KV_DBS_DEFAULT;
+	c->shards = 1;
 	c->session_timeout_ms = 3600 * 1000; /* an hour */
 	c->session_max_bytes = 1ull << 30;
 	snprintf(c->sentinel_master, sizeof c->sentinel_master, "keel");
@@ -411,6 +427,12 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	if (c->replica_of[0] && (c->has_cluster || c->join[0])) {
 		keel_errmsg_set(err, "--replica-of: a read replica is not a Raft member; it "
 				     "takes neither --cluster nor --join");
+		return KEEL_EINVAL;
+	}
+	if (c->shards > 1 && (c->replica_of[0] || c->join[0])) {
+		keel_errmsg_set(err, "--shards %u: a sharded node is started by --cluster; "
+				     "--join and --replica-of are not supported with shards yet",
+				c->shards);
 		return KEEL_EINVAL;
 	}
 	if (c->session_timeout_ms && c->session_timeout_ms <= c->request_timeout_ms) {

@@ -45,7 +45,7 @@ static void send_msg(struct group *g, const struct raft_msg *m)
 	uint8_t *buf = keel_malloc(cap);
 	size_t n = raft_msg_encode(&c, buf, cap);
 	if (n)
-		peers_send(s->peers, m->to, FRAME_RAFT, buf, n);
+		peers_send_group(s->peers, m->to, g->id, FRAME_RAFT, buf, n);
 	keel_free(buf);
 }
 
@@ -289,7 +289,6 @@ void group_process(struct group *g)
 	}
 	if (g->r && s->peers)
 		members_sync(g);
-	requests_answer_reads(g);
 }
 
 /* ---- loop callbacks ----------------------------------------------------- */
@@ -388,14 +387,14 @@ static int make_parents(const char *dir, struct keel_errmsg *err)
 static int open_storage(struct group *g, struct raft_init *in, struct keel_errmsg *err)
 {
 	struct server *s = g->node;
-	int rc = make_parents(s->cfg.dir, err);
+	int rc = make_parents(g->dir, err);
 	if (rc)
 		return rc;
 	struct storage_options o;
 	storage_options_default(&o);
 	if (s->cfg.segment_bytes)
 		o.wal.segment_bytes = s->cfg.segment_bytes;
-	rc = storage_open(io_fs_posix(), s->cfg.dir, &o, &g->st, err);
+	rc = storage_open(io_fs_posix(), g->dir, &o, &g->st, err);
 	if (rc)
 		return rc;
 	const struct storage_loaded *l = storage_loaded(g->st);
@@ -404,7 +403,7 @@ static int open_storage(struct group *g, struct raft_init *in, struct keel_errms
 	if (l->has_snap) {
 		if (persist_meta_from_snap(&l->snap, &g->snap) ||
 		    kv_snapshot_read(&g->kv, l->snap_data, l->snap.size)) {
-			keel_errmsg_set(err, "%s: the snapshot does not restore", s->cfg.dir);
+			keel_errmsg_set(err, "%s: the snapshot does not restore", g->dir);
 			return KEEL_ECORRUPT;
 		}
 		g->snap_bytes.p = keel_memdup(l->snap_data, l->snap.size ? l->snap.size : 1);
@@ -556,6 +555,9 @@ void group_free(struct group *g)
 	keel_free(g->reads);
 	keel_free(g->waiting);
 	keel_free(g->forwarded);
-	keel_free(g->order_clients);
+	for (uint32_t i = 0; i < g->n_batches; i++) {
+		rbuf_free(&g->batches[i].fwd);
+		rbuf_free(&g->batches[i].rep);
+	}
 	keel_free(g);
 }

@@ -103,7 +103,7 @@ static void send_removed(struct group *g, uint64_t to)
 	struct server *s = g->node;
 	uint8_t p[8];
 	bytes_put_u64(p, raft_config_index_of(g->r));
-	peers_send(s->peers, to, FRAME_REMOVED, p, sizeof p);
+	peers_send_group(s->peers, to, g->id, FRAME_REMOVED, p, sizeof p);
 }
 
 /* Keeps the peer connections to the members of the current configuration;

@@ -26,7 +26,9 @@ int64_t server_now_ms(void)
 /* Carries out every group's pending updates. */
 void server_process(struct server *s)
 {
-	group_process(s->g);
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		group_process(s->groups[i]);
+	requests_answer_reads(s);
 }
 
 /* Closes every libuv handle the server holds, each with its usual close
@@ -41,7 +43,8 @@ static void close_handles(struct server *s, bool crash)
 	if (s->peers)
 		peers_stop(s->peers);
 	replica_stop(s->g);
-	snapshots_stop(s->g, crash);
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		snapshots_stop(s->groups[i], crash);
 	for (uint32_t i = 0; i < s->n_listeners; i++)
 		uv_close((uv_handle_t *)&s->listeners[i], NULL);
 	if (!s->loop_handles)
@@ -63,13 +66,18 @@ static void shutdown_step(struct server *s)
 {
 	if (!s->stopping || s->closed)
 		return;
-	bool busy =
-		s->g->n_writes || s->g->n_forwarded ||
-		(s->handing_over && raft_role_of(s->g->r) == RAFT_LEADER && !raft_stopped(s->g->r));
+	bool busy = false;
+	for (uint32_t i = 0; i < s->n_groups; i++) {
+		struct group *g = s->groups[i];
+		busy = busy || g->n_writes || g->n_forwarded ||
+		       (s->handing_over && raft_role_of(g->r) == RAFT_LEADER && !raft_stopped(g->r));
+	}
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
-	requests_fail_all(s->g, "-ERR the node is shutting down; the request was not applied");
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		requests_fail_all(s->groups[i],
+				  "-ERR the node is shutting down; the request was not applied");
 	close_handles(s, false);
 }
 
@@ -119,7 +127,8 @@ static void run_tick(struct server *s)
 {
 	s->tick_due = false;
 	uv_idle_stop(&s->tick_idle);
-	group_tick(s->g, s->tick_stalled);
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		group_tick(s->groups[i], s->tick_stalled);
 	s->tick_stalled = false;
 	server_process(s);
 	shutdown_step(s);
@@ -137,10 +146,13 @@ static void on_check(uv_check_t *h)
 	if (s->closed)
 		return; /* shutdown_step closed everything */
 	clients_resume(s);
-	requests_flush_writes(s->g);
-	requests_flush_reads(s->g);
+	for (uint32_t i = 0; i < s->n_groups; i++) {
+		requests_flush_writes(s->groups[i]);
+		requests_flush_reads(s->groups[i]);
+	}
 	server_process(s);
-	requests_flush_peers(s->g);
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		requests_flush_peers(s->groups[i]);
 	if (!s->closed) {
 		replication_pump(s->g); /* what this pass applied, to the replicas */
 		if (s->peers)
@@ -162,12 +174,19 @@ static void wake_loop(void *ctx)
 static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
 	struct server *s = ctx;
-	if (!members_on_frame(s->g, from, kind, p, n))
+	struct group *g = s->g;
+	if (kind == FRAME_GROUP) {
+		uint32_t id;
+		if (!frame_group_open(p, n, &id, &kind, &p, &n) || id >= s->n_groups)
+			return; /* not a group this node holds (its --shards differ) */
+		g = s->groups[id];
+	}
+	if (!members_on_frame(g, from, kind, p, n))
 		return;
 	if (kind == FRAME_RAFT)
-		group_on_raft(s->g, from, p, n);
+		group_on_raft(g, from, p, n);
 	else
-		requests_on_frame(s->g, from, kind, p, n);
+		requests_on_frame(g, from, kind, p, n);
 	server_process(s);
 }
 
@@ -300,12 +319,49 @@ static void join_start(struct server *s)
 
 /* ---- start and stop ------------------------------------------------------- */
 
+/* --shards groups, each from its own folder: group 0 from --dir, group i
+ * from --dir/shard-i; group i serves the i-th of equal ranges of slots. */
+static int open_groups(struct server *s, struct keel_errmsg *err)
+{
+	uint32_t n = s->cfg.shards ? s->cfg.shards : 1;
+	s->groups = keel_calloc(n, sizeof *s->groups);
+	for (uint32_t i = 0; i < n; i++) {
+		struct group *g = keel_calloc(1, sizeof *g);
+		s->groups[s->n_groups++] = g;
+		g->node = s;
+		g->id = i;
+		g->slot_first = (uint16_t)(KV_SLOTS * i / n);
+		g->slot_last = (uint16_t)(KV_SLOTS * (i + 1) / n - 1);
+		int len = i ? snprintf(g->dir, sizeof g->dir, "%s/shard-%u", s->cfg.dir, i)
+			    : snprintf(g->dir, sizeof g->dir, "%s", s->cfg.dir);
+		if (len < 0 || (size_t)len >= sizeof g->dir) {
+			keel_errmsg_set(err, "--dir %s: too long for its shards' folders", s->cfg.dir);
+			return KEEL_EINVAL;
+		}
+		int rc = group_open(g, err);
+		if (rc)
+			return rc;
+	}
+	s->g = s->groups[0];
+	if (n > 1 && s->cfg.skip_entry) {
+		bool taken = false;
+		for (uint32_t i = 0; i < n; i++)
+			taken = taken || s->groups[i]->poison.skip == s->cfg.skip_entry;
+		if (!taken) {
+			keel_errmsg_set(err,
+					"--skip-entry %llu: no group of this node failed to apply that "
+					"entry (no shard's apply-failed names it)",
+					(unsigned long long)s->cfg.skip_entry);
+			return KEEL_EINVAL;
+		}
+	}
+	return KEEL_OK;
+}
+
 int server_start(struct server *s, struct keel_errmsg *err)
 {
 	s->started_ms = server_now_ms();
-	s->g = keel_calloc(1, sizeof *s->g);
-	s->g->node = s;
-	int rc = group_open(s->g, err);
+	int rc = open_groups(s, err);
 	if (rc)
 		return rc;
 	rc = s->embed ? committer_start_manual(s->g->st, wake_loop, &s->wake, s->embed->queued,
@@ -349,18 +405,24 @@ void server_stop(struct server *s)
 	if (s->stopping)
 		return;
 	s->stopping = true;
-	/* Hand leadership to a caught-up voter first, if there is one. */
-	if (group_hand_over(s->g)) {
-		s->handing_over = true;
+	/* Hand each group's leadership to a caught-up voter first, if there
+	 * is one. */
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		if (group_hand_over(s->groups[i]))
+			s->handing_over = true;
+	if (s->handing_over)
 		server_process(s);
-	}
 	s->stop_deadline = server_now_ms() + 1000; /* no new clients: on_connection (clients.c) */
 }
 
 /* Everything but the committer: after it has stopped or been discarded. */
 static void free_memory(struct server *s)
 {
-	group_free(s->g);
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		group_free(s->groups[i]);
+	keel_free(s->groups);
+	s->groups = NULL;
+	s->n_groups = 0;
 	s->g = NULL;
 	keel_free(s->argv);
 	for (uint32_t i = 0; i < s->cap_replies; i++)
@@ -368,10 +430,6 @@ static void free_memory(struct server *s)
 	keel_free(s->replies);
 	clients_free(s);
 	rbuf_free(&s->join.in);
-	for (uint32_t i = 0; i < s->n_batches; i++) {
-		rbuf_free(&s->batches[i].fwd);
-		rbuf_free(&s->batches[i].rep);
-	}
 }
 
 void server_free(struct server *s)
@@ -392,7 +450,8 @@ void server_halt(struct server *s)
 
 void server_discard(struct server *s)
 {
-	requests_discard(s->g);
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		requests_discard(s->groups[i]);
 	committer_discard(s->com); /* what is queued is never written */
 	s->com = NULL;
 	free_memory(s);

@@ -109,14 +109,24 @@ static void on_fatal_signal(int sig)
 	raise(sig);
 }
 
-/* Sets what the fatal path reads, and installs it (once a process). */
+/* Sets what the fatal path reads for an entry of g: its folder's paths.
+ * Only while nothing is being applied (applying is 0). */
+static void set_fatal_paths(const struct group *g)
+{
+	static const struct group *paths_of;
+	if (paths_of == g)
+		return;
+	paths_of = g;
+	snprintf(dir_path, sizeof dir_path, "%s", g->dir);
+	snprintf(failed_path, sizeof failed_path, "%s/apply-failed", g->dir);
+	snprintf(failed_tmp, sizeof failed_tmp, "%s/apply-failed.tmp", g->dir);
+	snprintf(node_tag, sizeof node_tag, "[%llu] ", (unsigned long long)g->node->cfg.id);
+}
+
+/* Installs the fatal path (once a process). */
 static void install_fatal_paths(const struct group *g)
 {
-	const struct server *s = g->node;
-	snprintf(dir_path, sizeof dir_path, "%s", s->cfg.dir);
-	snprintf(failed_path, sizeof failed_path, "%s/apply-failed", s->cfg.dir);
-	snprintf(failed_tmp, sizeof failed_tmp, "%s/apply-failed.tmp", s->cfg.dir);
-	snprintf(node_tag, sizeof node_tag, "[%llu] ", (unsigned long long)s->cfg.id);
+	set_fatal_paths(g);
 	static bool done;
 	if (done)
 		return;
@@ -145,8 +155,7 @@ static void install_fatal_paths(const struct group *g)
 /* DIR/name into out. */
 static void record_path(const struct group *g, const char *name, char *out, size_t cap)
 {
-	const struct server *s = g->node;
-	snprintf(out, cap, "%s/%s", s->cfg.dir, name);
+	snprintf(out, cap, "%s/%s", g->dir, name);
 }
 
 int poison_record_parse(const char *buf, size_t len, raft_index *out)
@@ -200,7 +209,6 @@ static int load(const char *path, raft_index *out, struct keel_errmsg *err)
  * sync the folder), through io_fs_posix(). */
 static bool save(const struct group *g, const char *name, raft_index index)
 {
-	const struct server *s = g->node;
 	const struct io_fs *fs = io_fs_posix();
 	char path[IO_PATH_MAX + 32], tmp[IO_PATH_MAX + 40], num[24];
 	record_path(g, name, path, sizeof path);
@@ -211,7 +219,7 @@ static bool save(const struct group *g, const char *name, raft_index index)
 		return false;
 	bool ok = !fs->pwrite(fs->ctx, fd, num, (size_t)n, 0) && !fs->fdatasync(fs->ctx, fd);
 	ok = !fs->close(fs->ctx, fd) && ok && !fs->rename(fs->ctx, tmp, path);
-	return !fs->sync_dir(fs->ctx, s->cfg.dir) && ok;
+	return !fs->sync_dir(fs->ctx, g->dir) && ok;
 }
 
 static void retire(const struct group *g, const char *name)
@@ -292,8 +300,11 @@ int poison_start(struct group *g, raft_index snapshot_index, struct keel_errmsg 
 {
 	struct server *s = g->node;
 	int rc = load_records(g, snapshot_index, err);
-	if (!rc && s->cfg.skip_entry)
-		rc = accept_skip(g, s->cfg.skip_entry, err);
+	/* with shards, --skip-entry N is for the groups where N failed (the
+	 * node refuses it if none did: group_open's caller) */
+	raft_index n = s->cfg.skip_entry;
+	if (!rc && n && (s->cfg.shards == 1 || n == g->poison.failed || n == g->poison.skip))
+		rc = accept_skip(g, n, err);
 	if (rc)
 		return rc;
 	char failed[IO_PATH_MAX + 32];
@@ -315,8 +326,10 @@ int poison_start(struct group *g, raft_index snapshot_index, struct keel_errmsg 
 void poison_applying(const struct group *g, raft_index index)
 {
 	const struct server *s = g->node;
-	if (!s->embed)
+	if (!s->embed) {
+		set_fatal_paths(g); /* the group's folder, when it is another's */
 		atomic_store(&applying, index);
+	}
 }
 
 void poison_applied(struct group *g, raft_index index)

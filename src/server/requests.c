@@ -228,33 +228,41 @@ static void run_read(struct group *g, struct creq *q)
 /* ---- one connection, one order ------------------------------------------- */
 
 /* q (a read or a deferred command) is run by client_step, in order. */
-static void order_track(struct group *g, struct creq *q)
+static void order_track(struct server *s, struct creq *q)
 {
 	struct client *c = q->client;
 	q->ordered = true;
 	c->n_ordered++;
 	if (c->in_order_list)
 		return;
-	if (g->n_order_clients == g->cap_order_clients) {
-		g->cap_order_clients = g->cap_order_clients ? g->cap_order_clients * 2 : 16;
-		g->order_clients = keel_realloc(g->order_clients,
-						g->cap_order_clients * sizeof *g->order_clients);
+	if (s->n_order_clients == s->cap_order_clients) {
+		s->cap_order_clients = s->cap_order_clients ? s->cap_order_clients * 2 : 16;
+		s->order_clients = keel_realloc(s->order_clients,
+						s->cap_order_clients * sizeof *s->order_clients);
 	}
-	g->order_clients[g->n_order_clients++] = c;
+	s->order_clients[s->n_order_clients++] = c;
 	c->in_order_list = true;
 }
 
 /* A server command runs with the protocol its connection had when it was
- * sent, on arguments of its own (a read run meanwhile reuses s->argv). */
-static void run_deferred(struct group *g, struct client *c, struct creq *q)
+ * sent, on arguments of its own (a read run meanwhile reuses s->argv). A
+ * held request is submitted to its group. */
+static void run_deferred(struct server *s, struct client *c, struct creq *q)
 {
-	struct server *s = g->node;
 	struct resp_arg *argv = NULL;
 	uint32_t cap = 0, argc;
 	q->deferred = false;
-	if (q->held) { /* a write of a resumed session: it goes now */
+	if (q->held) { /* everything before it is answered: it goes now */
 		q->held = false;
-		request_submit(g, q, false);
+		if (q->crossing) {
+			q->crossing = false;
+			c->n_crossing--;
+		}
+		if (q->ordered) { /* a read is tracked again by request_submit */
+			q->ordered = false;
+			c->n_ordered--;
+		}
+		request_submit(q->g, q, q->is_read);
 		return;
 	}
 	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &argv, &cap, &argc) != KEEL_OK) {
@@ -286,7 +294,7 @@ bool requests_defer(struct group *g, struct client *c, struct creq *q, const str
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->deferred = true;
-	order_track(g, q);
+	order_track(g->node, q);
 	return true;
 }
 
@@ -298,12 +306,22 @@ bool requests_defer(struct group *g, struct client *c, struct creq *q, const str
  * session's first write is answered here, a write waits for the requests
  * before it (as a server command does), and an entry of the session
  * applied while it waits is an earlier connection's. */
-bool requests_hold(struct group *g, struct client *c, struct creq *q)
+bool requests_hold(struct group *g, struct client *c, struct creq *q, bool is_read)
 {
-	if (!c->resumed_at || g->replica || !waits_behind(c, q))
+	/* another group's requests before it may be answered in any order
+	 * relative to its own: it waits for all of them (docs/shards.md) */
+	bool crossing = c->n_crossing || (c->last_group && c->last_group != g);
+	c->last_group = g;
+	if (g->replica || !(crossing || (c->resumed_at && !is_read)) || !waits_behind(c, q))
 		return false;
+	q->g = g;
+	q->is_read = is_read;
 	q->deferred = q->held = true;
-	order_track(g, q);
+	if (crossing) {
+		q->crossing = true;
+		c->n_crossing++;
+	}
+	order_track(g->node, q);
 	return true;
 }
 
@@ -316,15 +334,14 @@ bool requests_hold(struct group *g, struct client *c, struct creq *q)
  * have frames in one pass. */
 struct peer_batch *peer_batch_of(struct group *g, uint64_t id)
 {
-	struct server *s = g->node;
 	struct peer_batch *idle = NULL;
-	for (uint32_t i = 0; i < s->n_batches; i++)
-		if (s->batches[i].id == id)
-			return &s->batches[i];
-		else if (!idle && !s->batches[i].fwd.len && !s->batches[i].rep.len)
-			idle = &s->batches[i];
-	if (!idle && s->n_batches < RAFT_MEMBERS_MAX) {
-		idle = &s->batches[s->n_batches++];
+	for (uint32_t i = 0; i < g->n_batches; i++)
+		if (g->batches[i].id == id)
+			return &g->batches[i];
+		else if (!idle && !g->batches[i].fwd.len && !g->batches[i].rep.len)
+			idle = &g->batches[i];
+	if (!idle && g->n_batches < RAFT_MEMBERS_MAX) {
+		idle = &g->batches[g->n_batches++];
 		rbuf_init(&idle->fwd);
 		rbuf_init(&idle->rep);
 	}
@@ -361,13 +378,13 @@ static bool forward(struct group *g, struct creq *q, raft_id leader)
 void requests_flush_peers(struct group *g)
 {
 	struct server *s = g->node;
-	for (uint32_t i = 0; i < s->n_batches; i++) {
-		struct peer_batch *b = &s->batches[i];
+	for (uint32_t i = 0; i < g->n_batches; i++) {
+		struct peer_batch *b = &g->batches[i];
 		/* a frame that cannot go is lost: the requests are sent again */
 		if (b->fwd.len)
-			peers_send(s->peers, b->id, FRAME_FORWARD, b->fwd.p, b->fwd.len);
+			peers_send_group(s->peers, b->id, g->id, FRAME_FORWARD, b->fwd.p, b->fwd.len);
 		if (b->rep.len)
-			peers_send(s->peers, b->id, FRAME_REPLY, b->rep.p, b->rep.len);
+			peers_send_group(s->peers, b->id, g->id, FRAME_REPLY, b->rep.p, b->rep.len);
 		b->fwd.len = b->rep.len = 0;
 	}
 }
@@ -417,8 +434,9 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 	}
 	q->is_read = is_read;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
+	q->g = g;
 	if (is_read && q->client)
-		order_track(g, q);
+		order_track(s, q);
 	if (!advance(g, q))
 		push(&g->waiting, &g->n_waiting, &g->cap_waiting, q);
 }
@@ -469,27 +487,35 @@ void requests_on_reads(struct group *g, const struct raft_read *rd, uint32_t n)
 	}
 }
 
+static raft_index applied_of(const struct group *g)
+{
+	return g->r ? raft_applied_index(g->r) : 0;
+}
+
 /* Runs what its connection's order now allows: from the oldest request
- * not yet answered, each read whose index is confirmed and applied, and
- * which the writes answered before it need no further apply for, and each
- * deferred server command; stops at the first that must wait. */
-static void client_step(struct group *g, struct client *c, raft_index applied)
+ * not yet answered, each read whose index is confirmed and applied in its
+ * group, and which the writes of that group answered before it need no
+ * further apply for, each deferred server command, and each held request
+ * (submitted); stops at the first that must wait. */
+static void client_step(struct server *s, struct client *c)
 {
 	for (struct creq *q = c->head; q; q = q->next) {
 		if (q->done)
 			continue;
 		if (q->deferred) {
-			run_deferred(g, c, q);
+			run_deferred(s, c, q);
 			if (!q->done)
 				return;
 			continue;
 		}
 		if (!q->is_read || !q->index_known)
 			return;
-		raft_index need = q->read_index > c->need_index ? q->read_index : c->need_index;
-		if (applied < need)
+		raft_index need = q->read_index;
+		if (c->need_group == q->g && c->need_index > need)
+			need = c->need_index;
+		if (applied_of(q->g) < need)
 			return;
-		run_read(g, q);
+		run_read(q->g, q);
 	}
 }
 
@@ -503,46 +529,59 @@ static void drop_done(struct creq **v, uint32_t *n)
 	*n = k;
 }
 
-void requests_answer_reads(struct group *g)
+/* The reads of g whose connection has gone: no order to keep. */
+static void run_orphans(struct group *g)
 {
-	if (g->answering) /* a server command run by client_step got here */
-		return;
-	g->answering = true;
-	raft_index applied = g->r ? raft_applied_index(g->r) : 0;
+	raft_index applied = applied_of(g);
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < g->n_reads; i++) {
 		struct creq *q = g->reads[i].req;
 		if (!q->client && !q->done && q->index_known && applied >= q->read_index)
-			run_read(g, q); /* its connection has gone: no order to keep */
+			run_read(g, q);
 		else if (!q->done)
 			g->reads[k++] = g->reads[i];
 	}
 	g->n_reads = k;
-	k = 0;
-	for (uint32_t i = 0; i < g->n_order_clients; i++) {
-		struct client *c = g->order_clients[i];
-		client_step(g, c, applied);
-		if (c->n_ordered)
-			g->order_clients[k++] = c;
-		else
-			c->in_order_list = false;
-	}
-	g->n_order_clients = k;
-	/* what ran above, or before a write (requests_before_write), leaves
-	 * the lists before its slot can be freed */
-	k = 0;
+}
+
+/* What ran, here or before a write (requests_before_write), leaves the
+ * lists before its slot can be freed. */
+static void drop_answered(struct group *g)
+{
+	uint32_t k = 0;
 	for (uint32_t i = 0; i < g->n_reads; i++)
 		if (!g->reads[i].req->done)
 			g->reads[k++] = g->reads[i];
 	g->n_reads = k;
 	drop_done(g->waiting, &g->n_waiting);
-	g->answering = false;
+}
+
+void requests_answer_reads(struct server *s)
+{
+	if (s->answering) /* a server command run by client_step got here */
+		return;
+	s->answering = true;
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		run_orphans(s->groups[i]);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < s->n_order_clients; i++) {
+		struct client *c = s->order_clients[i];
+		client_step(s, c);
+		if (c->n_ordered)
+			s->order_clients[k++] = c;
+		else
+			c->in_order_list = false;
+	}
+	s->n_order_clients = k;
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		drop_answered(s->groups[i]);
+	s->answering = false;
 }
 
 void requests_before_write(struct group *g, uint64_t session, uint64_t seq)
 {
 	struct server *s = g->node;
-	if (!g->n_order_clients)
+	if (!s->n_order_clients)
 		return;
 	struct client *c = client_by_session(s, session);
 	if (!c || !c->n_ordered)
@@ -626,6 +665,7 @@ static void on_forward(struct group *g, uint64_t from, uint64_t id, bool is_read
 {
 	struct server *s = g->node;
 	struct creq *q = creq_new(s, NULL);
+	q->g = g;
 	q->fwd_peer = from;
 	q->fwd_id = id;
 	q->n_cmds = n_cmds;
@@ -667,6 +707,7 @@ void requests_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8
 				break;
 			if (kind_byte == 2) {
 				struct creq *q = creq_new(s, NULL);
+				q->g = g;
 				q->fwd_peer = from;
 				q->fwd_id = id;
 				rbuf_put(&q->cmd, b, len);

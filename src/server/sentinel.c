@@ -125,7 +125,7 @@ static void instance_head(struct server *s, struct fields *f, const char *name,
 static void reply_master(struct server *s, struct rbuf *o, int proto)
 {
 	struct node_addr m, rest[RAFT_MEMBERS_MAX];
-	bool led = addr_leader(s, &m);
+	bool led = addr_leader(s, s->g, &m);
 	struct fields f;
 	instance_head(s, &f, s->cfg.sentinel_master, &m, m.port, "master", !led);
 	field_int(&f, "info-refresh", 0);
@@ -143,7 +143,7 @@ static void reply_master(struct server *s, struct rbuf *o, int proto)
 static void reply_replicas(struct server *s, struct rbuf *o, int proto)
 {
 	struct node_addr m, rest[RAFT_MEMBERS_MAX];
-	bool led = addr_leader(s, &m);
+	bool led = addr_leader(s, s->g, &m);
 	uint32_t n = addr_others(s, m.id, rest);
 	resp_array(o, n);
 	for (uint32_t i = 0; i < n; i++) {
@@ -247,7 +247,7 @@ static void cmd_sentinel(struct server *s, struct client *c, struct rbuf *o,
 		resp_errorf(o, "ERR wrong number of arguments for 'sentinel|%s' command", name);
 	} else if (is(sub, "get-master-addr-by-name")) {
 		struct node_addr m;
-		if (!named || !addr_leader(s, &m)) {
+		if (!named || !addr_leader(s, s->g, &m)) {
 			resp_null_array(o, c->proto);
 		} else {
 			resp_array(o, 2);
@@ -284,7 +284,7 @@ static void cmd_role(struct server *s, struct rbuf *o)
 		return;
 	}
 	struct node_addr m, rest[RAFT_MEMBERS_MAX];
-	bool led = addr_leader(s, &m);
+	bool led = addr_leader(s, s->g, &m);
 	if (led && m.id == s->cfg.id) {
 		uint32_t n = addr_others(s, s->cfg.id, rest), up = 0;
 		for (uint32_t i = 0; i < n; i++)

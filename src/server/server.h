@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "io/fs.h"
 #include "kv/kv.h"
 #include "kv/snapshot.h"
 #include "net/peer.h"
@@ -48,6 +49,7 @@ struct server_config {
 	bool replica_zstd;	  /* --replica-compress yes|no (offer zstd) */
 	uint64_t replica_max_lag; /* entries of log kept for a replica this far behind */
 	uint32_t databases;	  /* --databases: SELECT 0 .. databases-1 (kv/kv.h) */
+	uint32_t shards;	  /* --shards: Raft groups, each a range of slots (cluster.c) */
 	char sentinel_master[64]; /* --sentinel-master-name: the name clients ask for */
 	int sentinel_port;	  /* --sentinel-port: another client listener (0: none) */
 	char client_announce[64]; /* --client-announce host:port ("": derived) */
@@ -60,6 +62,7 @@ struct server_config {
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
 /* The election timing's bounds and defaults (as etcd's), in ms. */
+#define SERVER_SHARDS_MAX	    1024 /* groups a node holds */
 #define SERVER_ELECTION_MS_DEFAULT  1000
 #define SERVER_HEARTBEAT_MS_DEFAULT 100
 #define SERVER_ELECTION_MS_MAX	    60000
@@ -73,6 +76,7 @@ void server_config_timing(const struct server_config *c, struct raft_options *o)
 struct creq {
 	struct creq *next;     /* the client's reply order */
 	struct client *client; /* NULL once the client has gone */
+	struct group *g;       /* the group it is for (a key's slot's; else the first) */
 	uint64_t fwd_peer;     /* forwarded: the follower to answer */
 	uint64_t fwd_to;       /* follower side: the leader it was sent to */
 	int64_t fwd_at;	       /* follower side: when */
@@ -95,7 +99,8 @@ struct creq {
 	bool deferred;	       /* a server command waiting for the ones before it */
 	bool ordered;	       /* counted in its client's n_ordered */
 	bool oversize;	       /* a write too large for a log entry: not copied */
-	bool held;	       /* a write of a resumed session, held behind what came before it */
+	bool held;	       /* held behind what came before it (requests_hold) */
+	bool crossing;	       /* ... as it is for another group than those before */
 	uint8_t proto;	       /* the connection's protocol when it was sent */
 };
 
@@ -119,8 +124,11 @@ struct client {
 	bool sent_write;	       /* a write of it has gone to a leader */
 	struct client *next_in_session; /* the server's session map */
 	/* one connection, one order (requests.c): reads wait for the writes
-	 * answered before them to be applied here */
+	 * answered before them to be applied here (those of need_group) */
 	raft_index need_index;
+	struct group *need_group;
+	struct group *last_group; /* of its last request (sharded: requests_hold) */
+	uint32_t n_crossing;	  /* requests held until those before are answered */
 	uint32_t n_ordered; /* reads and deferred commands not yet run */
 	bool in_order_list;
 	struct rbuf in;
@@ -146,6 +154,7 @@ struct client {
 	struct rbuf multi; /* queued commands, as entry_cmd_append lays them out */
 	uint32_t multi_n;
 	uint32_t multi_db; /* the database after the queued SELECTs (db at EXEC) */
+	struct group *multi_group; /* the queued commands' keys' group (NULL: none yet) */
 	struct client *next;
 	int64_t created_ms;
 	struct repl_source *repl;   /* a replica's stream (KEEL.REPLICATE) */
@@ -237,7 +246,10 @@ struct server_embed {
  * thread. Today a node holds one group (docs/architecture.md). */
 struct group {
 	struct server *node;
-	uint32_t id;
+	uint32_t id;		 /* 0 .. shards - 1 */
+	char dir[IO_PATH_MAX];	 /* its storage: --dir, or --dir/shard-<id> past group 0 */
+	uint16_t slot_first;	 /* the slots it serves: slot_first .. slot_last */
+	uint16_t slot_last;
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -304,14 +316,13 @@ struct group {
 	size_t pass_bytes;
 	uint64_t read_batch_id; /* the reads of this loop pass */
 	bool read_batch_open;
-	struct client **order_clients; /* with reads or deferred commands to run */
-	uint32_t n_order_clients, cap_order_clients;
-	bool answering;	       /* requests_answer_reads is running */
 	struct creq **waiting; /* no leader yet */
 	uint32_t n_waiting, cap_waiting;
 	struct creq **forwarded; /* follower: sent to the leader */
 	uint32_t n_forwarded, cap_forwarded;
 	uint64_t next_fwd_id;
+	struct peer_batch batches[RAFT_MEMBERS_MAX]; /* this pass's frames, a peer each */
+	uint32_t n_batches;
 	struct rbuf entry; /* the entry of the pass's writes, being built */
 };
 
@@ -346,8 +357,6 @@ struct server { /* a node */
 		bool active, tcp_open;
 	} join;
 	uv_check_t check; /* the end of each loop pass */
-	struct peer_batch batches[RAFT_MEMBERS_MAX];
-	uint32_t n_batches;
 	/* clients */
 	struct client *clients;
 	struct client *dirty;	/* with replies to write at the end of the pass */
@@ -362,6 +371,9 @@ struct server { /* a node */
 	uint32_t cap_replies;
 	uint64_t next_client_id;
 	uint32_t n_clients;
+	struct client **order_clients; /* with reads or deferred commands to run */
+	uint32_t n_order_clients, cap_order_clients;
+	bool answering;		  /* requests_answer_reads is running */
 	struct client **sessions; /* session id -> client, chained */
 	uint32_t sessions_cap;
 	/* state */
@@ -381,7 +393,11 @@ struct server { /* a node */
 		uint64_t loop_stalls;	    /* gaps of more than a heartbeat */
 	} stats;
 	int64_t started_ms;
-	struct group *g; /* its group (server_start to server_free) */
+	/* its groups (server_start to server_free): --shards of them, group i
+	 * serving the i-th of equal ranges of slots (cluster.c) */
+	struct group **groups;
+	uint32_t n_groups;
+	struct group *g; /* groups[0]: what node-wide answers show (RAFT, INFO raft) */
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
@@ -454,9 +470,9 @@ bool requests_defer(struct group *g, struct client *c, struct creq *q, const str
  * submitted (true), so that an entry of the session applied meanwhile is
  * known to be an earlier connection's (requests_before_write); false if
  * it may go at once. */
-bool requests_hold(struct group *g, struct client *c, struct creq *q);
+bool requests_hold(struct group *g, struct client *c, struct creq *q, bool is_read);
 void requests_on_reads(struct group *g, const struct raft_read *rd, uint32_t n);
-void requests_answer_reads(struct group *g);
+void requests_answer_reads(struct server *s); /* every group's, in each connection's order */
 void requests_flush_reads(struct group *g);  /* asks for the pass's read index */
 void requests_flush_writes(struct group *g); /* proposes the pass's writes */
 void requests_flush_peers(struct group *g);  /* sends the pass's forwards and replies */
@@ -524,9 +540,11 @@ void addr_self(const struct server *s, struct node_addr *a);
 /* Member id's client address: false if it is not a member, or has not
  * told this node (it has not connected yet, or does not tell). */
 bool addr_member(struct server *s, uint64_t id, struct node_addr *a);
-/* The leader (true), or this node (false: no leader is known here, or
- * not where it serves clients, or this node's peer link to it is down). */
-bool addr_leader(struct server *s, struct node_addr *a);
+/* The leader of group g (true), or this node (false: no leader is known
+ * here, or not where it serves clients, or this node's peer link to it is
+ * down). The members are every group's (addr_member: the first group's
+ * configuration, which every group of a sharded node shares). */
+bool addr_leader(struct server *s, struct group *g, struct node_addr *a);
 /* The members but `but` whose client address is known, into out (room for
  * RAFT_MEMBERS_MAX); their number. */
 uint32_t addr_others(struct server *s, uint64_t but, struct node_addr *out);
@@ -535,16 +553,32 @@ uint32_t addr_others(struct server *s, uint64_t but, struct node_addr *out);
 void addr_node_id(uint64_t id, char out[41]);
 
 /* server/cluster.c: the Redis Cluster protocol over the node's groups. */
-/* The group serving a hash slot (today the node's one group). */
+/* The group serving a hash slot. */
 struct group *cluster_slot_group(struct server *s, uint16_t slot);
+/* The group a data command's keys are in (the first group on a node of
+ * one); NULL, with q answered (-CROSSSLOT, or no key on a node of several
+ * groups), if there is none. */
+struct group *cluster_route(struct server *s, struct creq *q, const struct kv_cmd *cmd,
+			    const struct resp_arg *argv, uint32_t argc);
+/* A data command queued in MULTI: true if its keys are in the group of
+ * those queued before it (the transaction's, then); else false, with the
+ * error in q's reply. */
+bool cluster_multi_route(struct server *s, struct client *c, struct creq *q,
+			 const struct kv_cmd *cmd, const struct resp_arg *argv, uint32_t argc);
+/* The group of a data command's keys in *g: 1; 0 if it has none (*g the
+ * first group); -1 if they are in several groups. A command whose
+ * arguments do not fit its key specs is the first group's (it fails
+ * there with its own error). */
+int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct resp_arg *argv,
+		       uint32_t argc, struct group **g);
 /* Notes a command that makes c a cluster-aware connection (CLUSTER SLOTS,
  * SHARDS, NODES; READONLY, READWRITE, ASKING), as it arrives. */
 void cluster_note(struct client *c, const struct kv_cmd *cmd);
 /* A write from a cluster-aware connection on a node that does not lead
  * its slot's group: answers q with -MOVED and returns true (nothing is
  * applied); false if the write is to be served as today. */
-bool cluster_redirect(struct server *s, struct client *c, struct creq *q, const struct kv_cmd *cmd,
-		      const struct resp_arg *argv, uint32_t argc);
+bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct group *g,
+		      const struct kv_cmd *cmd, const struct resp_arg *argv, uint32_t argc);
 /* CLUSTER and its subcommands, READONLY, READWRITE, ASKING; false if argv
  * is none of them. The reply goes to q. */
 bool cluster_command(struct server *s, struct client *c, struct creq *q,

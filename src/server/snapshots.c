@@ -90,7 +90,7 @@ static bool snapshot_write(struct group *g, uint8_t res[12])
 	struct snap_meta m;
 	struct keel_errmsg err = {{0}};
 	persist_meta_to_snap(&g->taking, &m);
-	int rc = snap_write_tmp(io_fs_posix(), s->cfg.dir, &m, b.p, &err);
+	int rc = snap_write_tmp(io_fs_posix(), g->dir, &m, b.p, &err);
 	if (rc)
 		fprintf(stderr, "[%llu] snapshot: %s\n", (unsigned long long)s->cfg.id, err.text);
 	bytes_put_u64(res, b.len);
@@ -213,7 +213,7 @@ static bool map_data(const char *path, const struct snap_meta *m, struct snap_by
 static bool map_tmp(struct group *g, const struct snap_meta *m, struct snap_bytes *sb)
 {
 	char path[IO_PATH_MAX];
-	return !snap_tmp_path(path, g->node->cfg.dir, m) && map_data(path, m, sb);
+	return !snap_tmp_path(path, g->dir, m) && map_data(path, m, sb);
 }
 
 /* The snapshot file is written (res: the 12 bytes the child reports) or
@@ -235,7 +235,7 @@ static void snapshot_report(struct group *g, const uint8_t *res)
 		fprintf(stderr, "[%llu] snapshot at %llu failed (%s); will try again\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)g->taking.index,
 			res ? "cannot map its file" : "the child did not finish");
-		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
+		snap_tmp_remove(io_fs_posix(), g->dir, &m);
 		snapshot_failed(g);
 		return;
 	}
@@ -427,7 +427,7 @@ static bool remap_sound(struct group *g)
 	char name[64], path[IO_PATH_MAX];
 	persist_meta_to_snap(&g->snap, &m);
 	snap_name(name, sizeof name, m.index, m.term);
-	if (io_path(path, g->node->cfg.dir, name) || !map_data(path, &m, &sb))
+	if (io_path(path, g->dir, name) || !map_data(path, &m, &sb))
 		return false;
 	if (crc32c(0, sb.p, sb.len) != m.crc) {
 		snap_bytes_release(&sb);
@@ -534,17 +534,16 @@ void snapshots_install(struct group *g, const struct raft_snapshot_meta *m)
 
 void snapshots_stop(struct group *g, bool crash)
 {
-	struct server *s = g->node;
 	struct snap_meta m;
 	persist_meta_to_snap(&g->taking, &m);
 	if (g->snapshot_child > 0) {
 		kill(g->snapshot_child, SIGKILL);
 		child_reap(g);
 		if (!crash) /* after a crash, recovery removes it */
-			snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
+			snap_tmp_remove(io_fs_posix(), g->dir, &m);
 	}
 	if (g->snapshot_written && !crash) /* written in-process, never reported */
-		snap_tmp_remove(io_fs_posix(), s->cfg.dir, &m);
+		snap_tmp_remove(io_fs_posix(), g->dir, &m);
 	g->snapshot_written = false;
 	exiting_reap(g, true);
 	pipe_close(g);

@@ -1059,14 +1059,14 @@ static void info_keyspace(void **state)
 	setup(&r);
 	struct rbuf o;
 	rbuf_init(&o);
-	kv_info_keyspace(&r.kv, r.now, &o);
+	kv_info_keyspace(&(const struct kv *){&r.kv}, 1, r.now, &o);
 	assert_int_equal(o.len, 0);
 	EXPECT(&r, "SET a 1", "+OK\r\n");
 	EXPECT(&r, "SET b 1 PX 1000", "+OK\r\n");
 	EXPECT(&r, "SET c 1 PX 3000", "+OK\r\n");
 	EXPECT(&r, "SELECT 7", "+OK\r\n");
 	EXPECT(&r, "SET d 1", "+OK\r\n");
-	kv_info_keyspace(&r.kv, r.now, &o);
+	kv_info_keyspace(&(const struct kv *){&r.kv}, 1, r.now, &o);
 	rbuf_put(&o, "", 1);
 	assert_string_equal((const char *)o.p, "db0:keys=3,expires=2,avg_ttl=2000\r\n"
 					       "db7:keys=1,expires=0,avg_ttl=0\r\n");
@@ -1076,7 +1076,7 @@ static void info_keyspace(void **state)
 	EXPECT(&r, "PEXPIRE a 500", ":1\r\n");
 	EXPECT(&r, "SWAPDB 0 5", "+OK\r\n");
 	o.len = 0;
-	kv_info_keyspace(&r.kv, r.now, &o);
+	kv_info_keyspace(&(const struct kv *){&r.kv}, 1, r.now, &o);
 	rbuf_put(&o, "", 1);
 	assert_string_equal((const char *)o.p, "db5:keys=2,expires=1,avg_ttl=500\r\n"
 					       "db7:keys=2,expires=1,avg_ttl=3000\r\n");
@@ -1084,7 +1084,7 @@ static void info_keyspace(void **state)
 	EXPECT(&r, "DEL c", ":1\r\n");
 	EXPECT(&r, "FLUSHALL", "+OK\r\n");
 	o.len = 0;
-	kv_info_keyspace(&r.kv, r.now, &o);
+	kv_info_keyspace(&(const struct kv *){&r.kv}, 1, r.now, &o);
 	assert_int_equal(o.len, 0);
 	for (uint32_t i = 0; i < r.kv.n_db; i++)
 		assert_int_equal(r.kv.db[i].expires, 0);
