@@ -1,11 +1,15 @@
 /* tests/fuzz/fuzz_frame.c — peer frames (src/net/frame.c) as a peer's
  * connection delivers them: the envelope, then each payload by its kind
- * (HELLO's address format, a Raft message, REMOVED's index). The first
+ * (HELLO's address format, a Raft message, REMOVED's index, a GROUP
+ * frame's group and inner frame, whose payload is decoded by its kind). The first
  * input byte's low bit asks the harness to set each header's checksum
  * right before parsing, so mutations reach the payload decoders instead
  * of dying on the checksum. Properties: a frame consumes its header and
  * payload and no more; a HELLO that decodes encodes back to the same
- * bytes; a Raft message that decodes encodes back within its size bound. */
+ * bytes; a Raft message that decodes encodes back within its size bound;
+ * a GROUP frame that opens names a group in 1..FRAME_GROUP_MAX and one of
+ * the four group kinds, its inner payload within that kind's bound, and
+ * its header written again is the same bytes. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -41,6 +45,24 @@ static void raft(const struct frame *f)
 	raft_msg_decoded_free(&m);
 }
 
+static void group(const struct frame *f)
+{
+	uint32_t id;
+	uint8_t kind, hdr[FRAME_GROUP_HDR];
+	const uint8_t *inner;
+	size_t n;
+	if (!frame_group_open(f->payload, f->len, &id, &kind, &inner, &n))
+		return;
+	FUZZ_CHECK(id >= 1 && id <= FRAME_GROUP_MAX);
+	FUZZ_CHECK(kind == FRAME_RAFT || kind == FRAME_FORWARD || kind == FRAME_REPLY ||
+		   kind == FRAME_REMOVED);
+	FUZZ_CHECK(n <= frame_kind_max(kind) && inner + n == f->payload + f->len);
+	frame_group_header(hdr, id, kind);
+	FUZZ_CHECK(!memcmp(hdr, f->payload, sizeof hdr));
+	if (kind == FRAME_RAFT)
+		raft(&(struct frame){kind, inner, (uint32_t)n});
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -69,6 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			hello(&f);
 		else if (f.kind == FRAME_RAFT)
 			raft(&f);
+		else if (f.kind == FRAME_GROUP)
+			group(&f);
 		at += used;
 	}
 	keel_free(s);

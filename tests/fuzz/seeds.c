@@ -148,6 +148,21 @@ static void raft_and_frame_seeds(void)
 	b.len = 0;
 	append_frame(&b, FRAME_HELLO, hb, hn);
 	put_mode("frame", 2, 1, b.p, b.len);
+	b.len = 0; /* group frames: a Raft message of group 2, a REMOVED of group 1 */
+	struct rbuf g;
+	rbuf_init(&g);
+	uint8_t gh[FRAME_GROUP_HDR];
+	frame_group_header(gh, 2, FRAME_RAFT);
+	rbuf_put(&g, gh, sizeof gh);
+	rbuf_put(&g, msgs[1] + 1, msgs[1][0]);
+	append_frame(&b, FRAME_GROUP, g.p, g.len);
+	g.len = 0;
+	frame_group_header(gh, 1, FRAME_REMOVED);
+	rbuf_put(&g, gh, sizeof gh);
+	rbuf_put(&g, idx, sizeof idx);
+	append_frame(&b, FRAME_GROUP, g.p, g.len);
+	put_mode("frame", 3, 1, b.p, b.len);
+	rbuf_free(&g);
 	rbuf_free(&b);
 }
 

@@ -63,6 +63,8 @@ static void kind_limits(void **state)
 		{FRAME_RAFT, FRAME_MAX, FRAME_MORE},
 		{FRAME_RAFT, FRAME_MAX + 1, FRAME_BAD},
 		{FRAME_FORWARD, FRAME_MAX, FRAME_MORE},
+		{FRAME_GROUP, FRAME_MAX + FRAME_GROUP_HDR, FRAME_MORE},
+		{FRAME_GROUP, FRAME_MAX + FRAME_GROUP_HDR + 1, FRAME_BAD},
 		{7, FRAME_UNKNOWN_MAX, FRAME_MORE},
 		{7, FRAME_UNKNOWN_MAX + 1, FRAME_BAD},
 		{40, FRAME_MAX, FRAME_MORE},
@@ -376,6 +378,59 @@ static void hellos(void **state)
 	}
 }
 
+/* A GROUP frame's payload: a group 1..FRAME_GROUP_MAX, one of the four
+ * kinds a group's frames have, and an inner payload within that kind's
+ * bound; anything else does not open. */
+static void groups(void **state)
+{
+	(void)state;
+	static const struct {
+		uint32_t group;
+		uint8_t kind;
+		size_t inner;
+		bool ok;
+	} cases[] = {
+		{1, FRAME_RAFT, 0, true},
+		{FRAME_GROUP_MAX, FRAME_RAFT, 40, true},
+		{0, FRAME_RAFT, 40, false}, /* group 0's frames go as themselves */
+		{FRAME_GROUP_MAX + 1, FRAME_RAFT, 40, false},
+		{UINT32_MAX, FRAME_FORWARD, 4, false},
+		{7, FRAME_FORWARD, 4, true},
+		{7, FRAME_REPLY, 4, true},
+		{7, FRAME_REMOVED, 8, true},
+		{7, FRAME_REMOVED, 9, false},
+		{7, FRAME_HELLO, 9, false},
+		{7, FRAME_GROUP, 9, false},
+		{7, 40, 9, false},
+	};
+	uint8_t p[FRAME_GROUP_HDR + 64];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		frame_group_header(p, cases[i].group, cases[i].kind);
+		memset(p + FRAME_GROUP_HDR, 0xab, cases[i].inner);
+		uint32_t id = 0;
+		uint8_t kind = 0;
+		const uint8_t *inner = NULL;
+		size_t n = 0;
+		bool ok = frame_group_open(p, FRAME_GROUP_HDR + cases[i].inner, &id, &kind, &inner,
+					   &n);
+		assert_int_equal(ok, cases[i].ok);
+		if (ok) {
+			assert_int_equal(id, cases[i].group);
+			assert_int_equal(kind, cases[i].kind);
+			assert_ptr_equal(inner, p + FRAME_GROUP_HDR);
+			assert_int_equal(n, cases[i].inner);
+		}
+	}
+	for (size_t k = 0; k < FRAME_GROUP_HDR; k++) { /* too short to hold a group */
+		uint32_t id;
+		uint8_t kind;
+		const uint8_t *inner;
+		size_t n;
+		frame_group_header(p, 1, FRAME_RAFT);
+		assert_false(frame_group_open(p, k, &id, &kind, &inner, &n));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +438,7 @@ int main(void)
 		cmocka_unit_test(entries),	  cmocka_unit_test(entries_v2_and_dbs),
 		cmocka_unit_test(hellos),	  cmocka_unit_test(entry_edges),
 		cmocka_unit_test(entry_cmds_max), cmocka_unit_test(commands),
+		cmocka_unit_test(groups),
 	};
 	return UNIT_RUN("frame", tests);
 }
