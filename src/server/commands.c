@@ -239,7 +239,15 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 {
 	int64_t id = 0;
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
-	if (is(&argv[1], "snapshot") && argc == 2) {
+	bool change = is(&argv[1], "add-learner") || is(&argv[1], "promote") ||
+		      is(&argv[1], "remove") || is(&argv[1], "transfer");
+	if (change && s->n_groups > 1) { /* every group's members are the same nodes */
+		resp_errorf(&q->reply,
+			    "ERR RAFT %.*s: membership changes and transfers of a node of several "
+			    "shards (--shards) are not supported yet; the RAFT commands act on the "
+			    "first shard's group only",
+			    (int)argv[1].len, (const char *)argv[1].p);
+	} else if (is(&argv[1], "snapshot") && argc == 2) {
 		/* Local to this node: each node snapshots its own state. */
 		raft_index at = 0;
 		int rc = raft_snapshot_now(s->g->r, &at);

@@ -473,6 +473,45 @@ int group_open(struct group *g, struct keel_errmsg *err)
 	return s->cfg.replica_of[0] ? replica_start(g, err) : member_start(g, &in, err);
 }
 
+/* The voter that should lead g on a node of several groups: the
+ * (g->id mod voters)-th voter by id, so that the groups' leaders are
+ * spread over the nodes; 0 if there is no voter. */
+static raft_id preferred_leader(const struct group *g)
+{
+	const struct raft_config *c = raft_config_of(g->r);
+	raft_id v[RAFT_MEMBERS_MAX];
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		if (raft_config_is_voter(c, c->members[i].id)) {
+			uint32_t k = n++;
+			for (; k > 0 && v[k - 1] > c->members[i].id; k--)
+				v[k] = v[k - 1];
+			v[k] = c->members[i].id;
+		}
+	return n ? v[g->id % n] : 0;
+}
+
+/* A leader of one of several groups hands the group to its preferred
+ * voter once a second while that voter is connected and has every entry
+ * (so the transfer is quick and loses nothing: raft_transfer_leader, the
+ * thesis's §3.10). A preferred voter that is down or behind leaves the
+ * group where it is. */
+static void spread_leader(struct group *g)
+{
+	struct server *s = g->node;
+	if (s->n_groups < 2 || s->stopping || g->sweep_ticks % 100 != 50 || !g->r ||
+	    raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
+		return;
+	raft_id to = preferred_leader(g);
+	raft_index match, next;
+	if (!to || to == s->cfg.id || !peers_connected(s->peers, to) ||
+	    !raft_progress_of(g->r, to, &match, &next) || match < raft_last_index(g->r))
+		return;
+	if (raft_transfer_leader(g->r, to) == KEEL_OK)
+		fprintf(stderr, "[%llu] group %u: handing leadership to %llu, its preferred leader\n",
+			(unsigned long long)s->cfg.id, g->id, (unsigned long long)to);
+}
+
 /* The group's share of the node's tick (stalled: the loop stalled since
  * the last one, so a leader's followers heard nothing meanwhile). */
 void group_tick(struct group *g, bool stalled)
@@ -487,6 +526,7 @@ void group_tick(struct group *g, bool stalled)
 	requests_tick(g);
 	expire_sweep(g);
 	session_sweep(g);
+	spread_leader(g);
 }
 
 /* A peer's Raft message for this group. */

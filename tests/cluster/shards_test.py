@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""tests/cluster/shards_test.py - a node of several Raft groups (--shards)
+on real processes: 3 nodes with 3 shards each split the 16384 slots in
+three ranges, each a group with its own leader, and the leaders spread
+over the nodes; CLUSTER SLOTS, SHARDS, NODES and INFO say so in the shapes
+redis-py parses; redis-py RedisCluster (with a pipeline), redis-cli -c and
+redis-benchmark --cluster work unchanged; a cluster-aware write goes to
+its slot's leader by -MOVED, a plain client's is served on any node;
+multi-key commands and MULTI/EXEC within one group work (across slots of
+that group too) and across groups get -CROSSSLOT; one connection's
+pipelined requests take effect in the order sent across groups; every
+acknowledged write is read back after every node is killed and started
+again.
+
+    /usr/bin/python3 tests/cluster/shards_test.py BUILD_DIR [case...]
+
+Prints one line per case and `shards: N passed, M failed`."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import redis
+from redis.client import parse_cluster_info, parse_cluster_nodes
+from redis.cluster import RedisCluster, parse_cluster_shards, parse_cluster_slots
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SERVER, Cluster, case, run_suite, wait_for  # noqa: E402
+
+SLOTS = 16384
+RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
+CLUSTER = None
+
+
+def keyslot(key):
+    """Redis's slot of a key (CRC16-XMODEM of it or of its hash tag)."""
+    k = key.encode()
+    s = k.find(b"{")
+    if s >= 0:
+        e = k.find(b"}", s + 1)
+        if e > s + 1:
+            k = k[s + 1:e]
+    crc = 0
+    for b in k:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc % SLOTS
+
+
+def group_of(key):
+    slot = keyslot(key)
+    return next(i for i, (a, b) in enumerate(RANGES) if a <= slot <= b)
+
+
+def keys_in(group, n, prefix="k"):
+    out, i = [], 0
+    while len(out) < n:
+        k = f"{prefix}{i}"
+        if group_of(k) == group:
+            out.append(k)
+        i += 1
+    return out
+
+
+class Raw:
+    """One RESP2 connection: sends commands, reads whole replies."""
+
+    def __init__(self, addr):
+        self.s = socket.create_connection(addr, timeout=10)
+        self.f = self.s.makefile("rb")
+
+    @staticmethod
+    def encode(*args):
+        req = f"*{len(args)}\r\n".encode()
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            req += b"$%d\r\n%s\r\n" % (len(a), a)
+        return req
+
+    def call(self, *args):
+        self.s.sendall(self.encode(*args))
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()
+        assert line, "connection closed"
+        kind, rest = line[:1], line[1:-2]
+        if kind in (b"+", b"-", b":"):
+            return line[:-2].decode()
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise AssertionError(f"unexpected reply {line!r}")
+
+    def close(self):
+        self.s.close()
+
+
+def map_of(i):
+    """Node i's CLUSTER SLOTS: {range: (primary, sorted replicas)}."""
+    slots = parse_cluster_slots(CLUSTER.client(i).execute_command("CLUSTER", "SLOTS"))
+    return {r: (v["primary"], sorted(v["replicas"])) for r, v in slots.items()}
+
+
+def spread():
+    """True once every node shows the three ranges, each led by another
+    node and served by all three."""
+    addrs = sorted(CLUSTER.addr(i) for i in (1, 2, 3))
+    maps = [map_of(i) for i in (1, 2, 3)]
+    if any(sorted(m) != RANGES for m in maps) or any(m != maps[0] for m in maps):
+        return False
+    leaders = {maps[0][r][0] for r in RANGES}
+    return len(leaders) == 3 and all(
+        sorted([maps[0][r][0]] + maps[0][r][1]) == addrs for r in RANGES)
+
+
+def leader_of(group):
+    primary = map_of(1)[RANGES[group]][0]
+    return next(i for i in (1, 2, 3) if CLUSTER.addr(i) == primary)
+
+
+@case
+def three_shards_spread():
+    """3 nodes, --shards 3: three slot ranges, each a Raft group with a
+    leader of its own, the leaders on three different nodes; every node
+    answers the same map; CLUSTER INFO ok with 3 masters; CLUSTER NODES
+    three masters, each with its range; CLUSTER SHARDS three shards."""
+    global CLUSTER
+    CLUSTER = Cluster(3, ["--shards", "3"])
+    CLUSTER.start_all()
+    wait_for("three ranges with spread leaders on every node", spread, 60)
+    for i in (1, 2, 3):
+        info = parse_cluster_info(CLUSTER.client(i).execute_command("CLUSTER", "INFO"))
+        assert info["cluster_state"] == "ok", info
+        assert info["cluster_slots_ok"] == SLOTS and info["cluster_size"] == 3, info
+        nodes = parse_cluster_nodes(CLUSTER.client(i).execute_command("CLUSTER", "NODES"))
+        masters = {a: n["slots"] for a, n in nodes.items() if "master" in n["flags"]}
+        assert len(masters) == 3, nodes
+        assert sorted(tuple(map(int, s[0])) for s in masters.values()) == RANGES, masters
+        shards = parse_cluster_shards(CLUSTER.client(i).execute_command("CLUSTER", "SHARDS"))
+        assert sorted(tuple(s["slots"]) for s in shards) == RANGES, shards
+        assert all(len(s["nodes"]) == 3 for s in shards), shards
+    for g in range(3):
+        assert os.path.isdir(os.path.join(CLUSTER.dir, "1", f"shard-{g}") if g else
+                             os.path.join(CLUSTER.dir, "1")), g
+    return f"leaders: {[leader_of(g) for g in range(3)]}"
+
+
+@case
+def cluster_clients():
+    """RedisCluster writes and reads 600 keys (and a pipeline of 200) to
+    the three groups' leaders; redis-cli -c sets on one node and gets on
+    another; redis-benchmark --cluster runs SET and GET."""
+    rc = RedisCluster(host=CLUSTER.addr(1)[0], port=CLUSTER.addr(1)[1], decode_responses=True)
+    try:
+        for k in range(600):
+            rc.set(f"rc:{k}", k)
+        assert all(rc.get(f"rc:{k}") == str(k) for k in range(600))
+        p = rc.pipeline()
+        for k in range(200):
+            p.set(f"rp:{k}", -k)
+        assert all(p.execute())
+        assert rc.mget([f"rp:{{t}}{k}" for k in range(3)]) == [None] * 3
+    finally:
+        rc.close()
+    counts = [0, 0, 0]
+    for k in range(600):
+        counts[group_of(f"rc:{k}")] += 1
+    assert min(counts) > 100, counts
+    cli = ["redis-cli", "-c", "-h", CLUSTER.addr(2)[0], "-p", str(CLUSTER.addr(2)[1])]
+    out = subprocess.run(cli + ["SET", "cli:x", "1"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "OK", out
+    cli[3], cli[5] = CLUSTER.addr(3)[0], str(CLUSTER.addr(3)[1])
+    out = subprocess.run(cli + ["GET", "cli:x"], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "1", out
+    out = subprocess.run(["redis-benchmark", "--cluster", "-h", CLUSTER.addr(1)[0], "-p",
+                          str(CLUSTER.addr(1)[1]), "-t", "set,get", "-n", "3000", "-c", "12",
+                          "-q"], capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0 and "SET:" in text and "GET:" in text, text
+    return f"keys per group {counts}"
+
+
+@case
+def moved_and_plain():
+    """A cluster-aware connection's write on a node that does not lead
+    the key's group gets -MOVED <slot> to that group's leader, and nothing
+    is applied; the same write on a plain connection is forwarded there
+    and applied; a read is served on every node."""
+    key = keys_in(1, 1, "mv")[0]
+    lead = leader_of(1)
+    other = next(i for i in (1, 2, 3) if i != lead)
+    r = Raw(CLUSTER.addr(other))
+    assert r.call("READONLY") == "+OK"
+    got = r.call("SET", key, "moved")
+    host, port = CLUSTER.addr(lead)
+    assert got == f"-MOVED {keyslot(key)} {host}:{port}", got
+    r.close()
+    assert CLUSTER.client(lead).get(key) is None
+    assert CLUSTER.client(other).set(key, "plain") is True
+    for i in (1, 2, 3):
+        assert CLUSTER.client(i).get(key) == "plain", i
+
+
+@case
+def crossslot_and_multi():
+    """Keys of one group work together (across its slots too), keys of two
+    groups get -CROSSSLOT and change nothing; MULTI/EXEC within a group is
+    one transaction, one naming two groups is discarded (EXECABORT); a
+    command over the whole keyspace (DBSIZE, FLUSHALL) says it is not
+    supported on a sharded node."""
+    a, b = keys_in(0, 2, "cs")
+    c = keys_in(2, 1, "cs")[0]
+    assert keyslot(a) != keyslot(b)
+    cl = CLUSTER.client(2)
+    assert cl.mset({a: "1", b: "2"}) is True
+    assert cl.mget([a, b]) == ["1", "2"]
+    for bad in (lambda: cl.mset({a: "x", c: "y"}), lambda: cl.mget([a, c]),
+                lambda: cl.delete(a, c)):
+        try:
+            bad()
+            raise AssertionError("a command over two groups was served")
+        except redis.ResponseError as e:
+            assert str(e).startswith("Keys in request don't hash to the same slot"), e
+    assert cl.mget([a, b]) == ["1", "2"] and cl.get(c) is None
+    p = cl.pipeline(transaction=True)
+    p.incr(a).incr(b).get(a)
+    assert p.execute() == [2, 3, "2"]
+    r = Raw(CLUSTER.addr(3))
+    assert r.call("MULTI") == "+OK"
+    assert r.call("SET", a, "t") == "+QUEUED"
+    got = r.call("SET", c, "t")
+    assert got.startswith("-CROSSSLOT"), got
+    assert r.call("EXEC").startswith("-EXECABORT")
+    assert r.call("DBSIZE").startswith("-ERR 'dbsize' reads or writes every shard")
+    assert r.call("FLUSHALL").startswith("-ERR 'flushall' reads or writes every shard")
+    r.close()
+    assert cl.get(a) == "2" and cl.get(c) is None
+
+
+@case
+def one_connection_order():
+    """One plain connection on a follower of some groups pipelines 300
+    writes and reads over keys of all three groups; each read answers the
+    value of the last write of its key sent before it on the connection,
+    as if the requests ran one at a time in the order sent."""
+    keys = [keys_in(g, 4, f"ord{g}_") for g in range(3)]
+    flat = [k for ks in keys for k in ks]
+    r = Raw(CLUSTER.addr(2))
+    reqs, want, last = [], [], {}
+    for n in range(300):
+        k = flat[(n * 7) % len(flat)]
+        if n % 3 == 2:
+            reqs.append(Raw.encode("GET", k))
+            want.append(last.get(k))
+        else:
+            reqs.append(Raw.encode("SET", k, f"v{n}"))
+            want.append("+OK")
+            last[k] = f"v{n}"
+    r.s.sendall(b"".join(reqs))
+    got = [r.read() for _ in reqs]
+    r.close()
+    assert got == want, [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w][:5]
+
+
+@case
+def restart_reads_back():
+    """Every node killed (SIGKILL) and started again: every acknowledged
+    write of the cases above is read back from every node, and the three
+    groups elect leaders again."""
+    rc = RedisCluster(host=CLUSTER.addr(1)[0], port=CLUSTER.addr(1)[1], decode_responses=True)
+    try:
+        for k in range(300):
+            rc.set(f"rs:{k}", k * 3)
+    finally:
+        rc.close()
+    CLUSTER.stop_all(signal.SIGKILL)
+    CLUSTER.start_all()
+    wait_for("three ranges with spread leaders again", spread, 60)
+    for i in (1, 2, 3):
+        cl = CLUSTER.client(i)
+        vals = [cl.get(f"rs:{k}") for k in range(300)] + [cl.get(f"rc:{k}") for k in range(600)]
+        assert vals == [str(k * 3) for k in range(300)] + [str(k) for k in range(600)], i
+
+
+def main():
+    try:
+        return run_suite("shards", [three_shards_spread, cluster_clients, moved_and_plain,
+                                    crossslot_and_multi, one_connection_order,
+                                    restart_reads_back], [SERVER])
+    finally:
+        if CLUSTER:
+            CLUSTER.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
