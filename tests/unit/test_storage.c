@@ -883,8 +883,10 @@ static void random_crashes(void **state)
 
 struct appender {
 	struct committer *c;
+	struct storage *st;
 	pthread_mutex_t *mu;
 	uint64_t *next;
+	uint64_t term; /* of its entries */
 	uint32_t n;
 	int rc;
 };
@@ -897,11 +899,11 @@ static void *appender_main(void *arg)
 		uint8_t buf[256];
 		pthread_mutex_lock(a->mu);
 		uint64_t i = (*a->next)++;
-		struct wal_entry e = {.term = 1, .index = i, .type = 2};
-		e.len = payload(i, 1, buf);
+		struct wal_entry e = {.term = a->term, .index = i, .type = 2};
+		e.len = payload(i, a->term, buf);
 		e.data = buf;
 		struct storage_batch b = {.entries = &e, .n_entries = 1};
-		uint64_t seq = committer_submit(a->c, &b);
+		uint64_t seq = committer_submit(a->c, a->st, &b);
 		pthread_mutex_unlock(a->mu);
 		a->rc = committer_wait(a->c, seq);
 	}
@@ -915,13 +917,13 @@ static void group_commit(void **state)
 	struct storage *st = must_open(fs);
 	struct committer *c;
 	struct keel_errmsg err;
-	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_start(NULL, NULL, &c, &err), KEEL_OK);
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	uint64_t next = 11;
 	struct appender a[8];
 	pthread_t t[8];
 	for (int i = 0; i < 8; i++) {
-		a[i] = (struct appender){c, &mu, &next, 100, KEEL_OK};
+		a[i] = (struct appender){c, st, &mu, &next, 1, 100, KEEL_OK};
 		assert_int_equal(pthread_create(&t[i], NULL, appender_main, &a[i]), 0);
 	}
 	for (int i = 0; i < 8; i++) {
@@ -940,7 +942,7 @@ static void group_commit(void **state)
 	/* the next fdatasync fails: that group and everything after it is
 	 * never reported durable, and the thread stops */
 	simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
-	a[0] = (struct appender){c, &mu, &next, 5, KEEL_OK};
+	a[0] = (struct appender){c, st, &mu, &next, 1, 5, KEEL_OK};
 	appender_main(&a[0]);
 	assert_int_equal(a[0].rc, KEEL_EIO);
 	durable = committer_durable(c, &failed, &err);
@@ -948,7 +950,7 @@ static void group_commit(void **state)
 	assert_int_equal(failed, KEEL_EIO);
 	assert_non_null(strstr(err.text, "fdatasync"));
 	struct storage_batch hs = {.hs = true, .term = 2};
-	uint64_t seq = committer_submit(c, &hs); /* the failure was one-shot: no retry */
+	uint64_t seq = committer_submit(c, st, &hs); /* the failure was one-shot: no retry */
 	assert_int_equal(committer_wait(c, seq), KEEL_EIO);
 	assert_int_equal(committer_durable(c, &failed, NULL), 800);
 	committer_stop(c);
@@ -980,14 +982,20 @@ static void on_wake(void *ctx)
 	((struct stepper *)ctx)->wakes++;
 }
 
-static uint64_t submit_entry(struct committer *c, uint64_t i)
+/* Queues entry i of term t for st. */
+static uint64_t submit_term(struct committer *c, struct storage *st, uint64_t i, uint64_t t)
 {
 	uint8_t buf[256];
-	struct wal_entry e = {.term = 1, .index = i, .type = 2};
-	e.len = payload(i, 1, buf);
+	struct wal_entry e = {.term = t, .index = i, .type = 2};
+	e.len = payload(i, t, buf);
 	e.data = buf;
 	struct storage_batch b = {.entries = &e, .n_entries = 1};
-	return committer_submit(c, &b); /* copied: buf may go */
+	return committer_submit(c, st, &b); /* copied: buf may go */
+}
+
+static uint64_t submit_entry(struct committer *c, struct storage *st, uint64_t i)
+{
+	return submit_term(c, st, i, 1);
 }
 
 static void manual_committer(void **state)
@@ -998,17 +1006,15 @@ static void manual_committer(void **state)
 	struct stepper t = {0};
 	struct keel_errmsg err;
 	int failed;
-	assert_int_equal(committer_start_manual(st, NULL, NULL, NULL, NULL, &t.c, &err),
-			 KEEL_EINVAL);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(NULL, NULL, NULL, NULL, &t.c, &err), KEEL_EINVAL);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	assert_false(committer_step(t.c)); /* nothing queued: no wake */
 	assert_int_equal(t.wakes, 0);
 
 	/* three batches queued: nothing is written or durable until a step,
 	 * which makes them durable as one group and wakes once */
 	for (uint64_t i = 11; i <= 13; i++)
-		assert_int_equal(submit_entry(t.c, i), i - 10);
+		assert_int_equal(submit_entry(t.c, st, i), i - 10);
 	assert_int_equal(t.queued, 3);
 	assert_int_equal(committer_durable(t.c, &failed, NULL), 0);
 	committer_discard(t.c);
@@ -1017,10 +1023,9 @@ static void manual_committer(void **state)
 	st = must_open(fs);
 	expect_entries(storage_loaded(st), 1, 10, 1, 1);
 	memset(&t, 0, sizeof t);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	for (uint64_t i = 11; i <= 13; i++)
-		submit_entry(t.c, i);
+		submit_entry(t.c, st, i);
 	assert_int_equal(t.wakes, 0);
 	assert_true(committer_step(t.c));
 	assert_int_equal(t.wakes, 1);
@@ -1034,14 +1039,14 @@ static void manual_committer(void **state)
 
 	/* committer_wait steps the queue itself; a number never submitted
 	 * never becomes durable */
-	assert_int_equal(committer_wait(t.c, submit_entry(t.c, 14)), KEEL_OK);
+	assert_int_equal(committer_wait(t.c, submit_entry(t.c, st, 14)), KEEL_OK);
 	assert_int_equal(t.wakes, 2);
 	assert_int_equal(committer_wait(t.c, 99), KEEL_EINVAL);
 
 	/* a crash: what is queued is dropped unwritten, and closing the
 	 * storage writes nothing either */
-	submit_entry(t.c, 15);
-	submit_entry(t.c, 16);
+	submit_entry(t.c, st, 15);
+	submit_entry(t.c, st, 16);
 	committer_discard(t.c);
 	storage_close(st);
 	simfs_crash_clean(fs);
@@ -1051,15 +1056,14 @@ static void manual_committer(void **state)
 	/* a failed sync: that group is never durable, and no later step
 	 * writes anything (fail-stop) */
 	memset(&t, 0, sizeof t);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
-	submit_entry(t.c, 15);
+	submit_entry(t.c, st, 15);
 	assert_true(committer_step(t.c));
 	assert_int_equal(t.wakes, 1);
 	assert_int_equal(committer_durable(t.c, &failed, &err), 0);
 	assert_int_equal(failed, KEEL_EIO);
-	submit_entry(t.c, 16);
+	submit_entry(t.c, st, 16);
 	assert_false(committer_step(t.c));
 	assert_int_equal(t.wakes, 1);
 	committer_stop(t.c); /* what the failure left is not written */
@@ -1070,9 +1074,8 @@ static void manual_committer(void **state)
 
 	/* committer_stop in manual mode writes what is queued, without a wake */
 	memset(&t, 0, sizeof t);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
-	submit_entry(t.c, 15);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
+	submit_entry(t.c, st, 15);
 	committer_stop(t.c);
 	assert_int_equal(t.wakes, 0);
 	storage_close(st);
@@ -1086,12 +1089,23 @@ static void manual_committer(void **state)
 /* ---- edges: one call failing at a time, files that are not quite right --------- */
 
 /* A disk over the simulated one that fails one chosen call (those simfs
- * cannot fail by itself: open, pread, size, list, mkdir, ftruncate) on a
- * path containing `match`, after `after` matching calls succeed, once; and
- * counts the files open, so that a test can see none is left open. */
-enum flaky_op { FL_NONE, FL_OPEN, FL_PREAD, FL_SIZE, FL_LIST, FL_MKDIR, FL_FTRUNCATE };
+ * cannot fail by itself: open, pread, size, list, mkdir, ftruncate; and
+ * fdatasync of one path) on a path containing `match`, after `after`
+ * matching calls succeed, once; counts the files open, so that a test can
+ * see none is left open; and notes the paths fdatasync'ed, in order. */
+enum flaky_op {
+	FL_NONE,
+	FL_OPEN,
+	FL_PREAD,
+	FL_SIZE,
+	FL_LIST,
+	FL_MKDIR,
+	FL_FTRUNCATE,
+	FL_FDATASYNC
+};
 
 #define FL_FDS 64
+#define FL_SYNCS 8
 struct flaky {
 	struct io_fs ops;
 	const struct io_fs *base;
@@ -1101,6 +1115,8 @@ struct flaky {
 	int err;
 	int open;
 	char path[FL_FDS][96]; /* of each open fd */
+	char synced[FL_SYNCS][96]; /* the first FL_SYNCS fdatasync'ed */
+	uint32_t n_synced;
 };
 
 static int fl_hit(struct flaky *f, enum flaky_op op, const char *path)
@@ -1157,7 +1173,11 @@ static int fl_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t of
 static int fl_fdatasync(void *ctx, int fd)
 {
 	struct flaky *f = ctx;
-	return f->base->fdatasync(f->base->ctx, fd);
+	if (f->n_synced < FL_SYNCS)
+		snprintf(f->synced[f->n_synced], sizeof f->synced[0], "%s", fl_path(f, fd));
+	f->n_synced++;
+	int rc = fl_hit(f, FL_FDATASYNC, fl_path(f, fd));
+	return rc ? rc : f->base->fdatasync(f->base->ctx, fd);
 }
 
 static int fl_ftruncate(void *ctx, int fd, uint64_t len)
@@ -2051,12 +2071,11 @@ static void committer_edges(void **state)
 	struct stepper t = {0};
 	struct keel_errmsg err;
 	int failed;
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	uint64_t bytes = 0;
 	uint8_t buf[256];
 	for (uint64_t i = 11; i <= 14; i++) {
-		submit_entry(t.c, i);
+		submit_entry(t.c, st, i);
 		bytes += payload(i, 1, buf);
 	}
 	assert_true(committer_step(t.c));
@@ -2067,8 +2086,8 @@ static void committer_edges(void **state)
 	assert_int_equal(cs.bytes, bytes);
 	simfs_fail(fs, SIMFS_WRITE, 0, KEEL_EIO, false);
 	struct storage_batch hs = {.hs = true, .term = 2};
-	committer_submit(t.c, &hs);
-	submit_entry(t.c, 15);
+	committer_submit(t.c, st, &hs);
+	submit_entry(t.c, st, 15);
 	assert_true(committer_step(t.c));
 	assert_int_equal(committer_durable(t.c, &failed, &err), 4);
 	assert_int_equal(failed, KEEL_EIO);
@@ -2089,7 +2108,7 @@ static void committer_edges(void **state)
 		if ((getuid() == 0 && setuid(65534) != 0) || setrlimit(RLIMIT_NPROC, &rl) != 0)
 			_exit(2);
 		struct committer *c = NULL;
-		int rc = committer_start(st, NULL, NULL, &c, &err);
+		int rc = committer_start(NULL, NULL, &c, &err);
 		_exit(rc == KEEL_ENOMEM && strstr(err.text, "storage thread") ? 0 : 1);
 	}
 	int status = 0;
@@ -2100,12 +2119,12 @@ static void committer_edges(void **state)
 	/* the thread stopped while idle ends; stopped with work queued, it
 	 * writes the queue first */
 	struct committer *c;
-	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
-	assert_int_equal(committer_wait(c, submit_entry(c, 15)), KEEL_OK);
+	assert_int_equal(committer_start(NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_wait(c, submit_entry(c, st, 15)), KEEL_OK);
 	committer_stop(c);
-	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_start(NULL, NULL, &c, &err), KEEL_OK);
 	for (uint64_t i = 16; i <= 20; i++)
-		submit_entry(c, i);
+		submit_entry(c, st, i);
 	committer_stop(c);
 	storage_close(st);
 	simfs_crash_clean(fs);
