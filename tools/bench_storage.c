@@ -128,7 +128,7 @@ static double group_commit(uint32_t n, uint32_t size, double *per_group)
 	struct storage *st = open_log(dir);
 	struct committer *c;
 	struct keel_errmsg err;
-	if (committer_start(st, NULL, NULL, &c, &err))
+	if (committer_start(NULL, NULL, &c, &err))
 		die("committer");
 	uint8_t *buf = keel_calloc(1, size);
 	uint64_t next = 1, submitted = 0, durable = 0;
@@ -140,7 +140,7 @@ static double group_commit(uint32_t n, uint32_t size, double *per_group)
 			e.len = size;
 			e.data = buf;
 			struct storage_batch b = {.entries = &e, .n_entries = 1};
-			submitted = committer_submit(c, &b);
+			submitted = committer_submit(c, st, &b);
 		}
 		int failed;
 		if (committer_wait(c, durable + 1) != KEEL_OK)

@@ -58,7 +58,7 @@ static uint64_t persist(struct group *g, const struct raft_update *u)
 	struct server *s = g->node;
 	struct storage_batch b;
 	struct persist_scratch sc;
-	uint64_t seq = persist_batch(u, &b, &sc) ? committer_submit(s->com, &b) : 0;
+	uint64_t seq = persist_batch(u, &b, &sc) ? committer_submit(s->com, g->st, &b) : 0;
 	persist_scratch_free(&sc);
 	return seq;
 }

@@ -364,9 +364,9 @@ int server_start(struct server *s, struct keel_errmsg *err)
 	int rc = open_groups(s, err);
 	if (rc)
 		return rc;
-	rc = s->embed ? committer_start_manual(s->g->st, wake_loop, &s->wake, s->embed->queued,
+	rc = s->embed ? committer_start_manual(wake_loop, &s->wake, s->embed->queued,
 					       s->embed->queued_ctx, &s->com, err)
-		      : committer_start(s->g->st, wake_loop, &s->wake, &s->com, err);
+		      : committer_start(wake_loop, &s->wake, &s->com, err);
 	if (rc)
 		return rc;
 	struct peers_cb pcb = {s, on_peer_frame, on_peer_log};

@@ -392,7 +392,7 @@ static void rep_entries(void *ctx, const struct repl_entry *e, uint32_t n)
 	b.n_entries = n;
 	r->received = e[n - 1].index;
 	r->empty = false;
-	ack_when_durable(r, committer_submit(s->com, &b), r->received);
+	ack_when_durable(r, committer_submit(s->com, g->st, &b), r->received);
 	keel_free(we);
 }
 
@@ -464,7 +464,7 @@ static void rep_snap_chunk(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 	s->stats.snapshot_bytes_received += n;
 	struct storage_batch b = {
 		.chunk_meta = &m, .chunk_offset = off, .chunk_data = p, .chunk_len = (uint32_t)n};
-	committer_submit(s->com, &b);
+	committer_submit(s->com, g->st, &b);
 }
 
 static bool rep_snap_done(void *ctx)
@@ -506,7 +506,7 @@ static bool rep_snap_done(void *ctx)
 		b.hs = true;
 	}
 	b.term = r->term;
-	ack_when_durable(r, committer_submit(s->com, &b), a->snap_index);
+	ack_when_durable(r, committer_submit(s->com, g->st, &b), a->snap_index);
 	g->snap = rm;
 	g->have_snap = true;
 	r->staged_index = a->snap_index; /* in place once durable (apply_durable) */
@@ -602,7 +602,7 @@ bool replica_snapshot_taken(struct group *g)
 	if (below > r->win_first) {
 		win_trim(r, below);
 		struct storage_batch b = {.purge_below = below};
-		committer_submit(s->com, &b);
+		committer_submit(s->com, g->st, &b);
 	}
 	return true;
 }

@@ -240,7 +240,7 @@ static void snapshot_report(struct group *g, const uint8_t *res)
 		return;
 	}
 	g->taking_bytes = sb;
-	g->snapshot_seq = committer_adopt_snapshot(s->com, &m);
+	g->snapshot_seq = committer_adopt_snapshot(s->com, g->st, &m);
 	g->snapshot_saving = true;
 	s->stats.snapshot_build_ms = (uint64_t)(server_now_ms() - g->snapshot_started_ms);
 }

@@ -2,7 +2,8 @@
  * thread or stepped by an embedder (manual mode): both run the queue
  * through run_queued. One mutex guards the queue and the published state;
  * it is held only to take the whole queue and to publish, never across
- * I/O. */
+ * I/O. Each job names its storage; a pass writes the jobs in order and
+ * then syncs each storage it wrote once (run_group). */
 #include "storage/committer.h"
 
 #include <pthread.h>
@@ -14,16 +15,16 @@
 struct job {
 	struct job *next;
 	uint64_t seq;
-	bool is_snap; /* adopting a snapshot another process wrote */
+	struct storage *st;	/* where it is written */
+	bool is_snap;		/* adopting a snapshot another process wrote */
 	struct storage_batch b; /* pointers below are owned copies */
 	struct wal_entry *entries;
 	struct snap_meta *chunk_meta, *install, *snap;
-	uint8_t *data;		  /* chunk data (owned) */
-	uint8_t *payloads;	  /* entries' data, back to back */
+	uint8_t *data;	   /* chunk data (owned) */
+	uint8_t *payloads; /* entries' data, back to back */
 };
 
 struct committer {
-	struct storage *st;
 	void (*wake)(void *ctx);
 	void *ctx;
 	pthread_t thread;
@@ -59,9 +60,10 @@ static struct snap_meta *meta_dup(const struct snap_meta *m)
 }
 
 /* Copies what the batch points to: the caller's memory is free to go. */
-static struct job *job_from_batch(const struct storage_batch *b)
+static struct job *job_from_batch(struct storage *st, const struct storage_batch *b)
 {
 	struct job *j = keel_calloc(1, sizeof *j);
+	j->st = st;
 	j->b = *b;
 	j->chunk_meta = meta_dup(b->chunk_meta);
 	j->install = meta_dup(b->install);
@@ -91,6 +93,7 @@ static struct job *job_from_batch(const struct storage_batch *b)
 
 static uint64_t enqueue(struct committer *c, struct job *j)
 {
+	KEEL_ASSERT(j->st);
 	pthread_mutex_lock(&c->mu);
 	j->seq = ++c->next_seq;
 	if (c->tail)
@@ -106,38 +109,65 @@ static uint64_t enqueue(struct committer *c, struct job *j)
 	return seq;
 }
 
-uint64_t committer_submit(struct committer *c, const struct storage_batch *b)
+uint64_t committer_submit(struct committer *c, struct storage *st, const struct storage_batch *b)
 {
-	return enqueue(c, job_from_batch(b));
+	return enqueue(c, job_from_batch(st, b));
 }
 
-uint64_t committer_adopt_snapshot(struct committer *c, const struct snap_meta *m)
+uint64_t committer_adopt_snapshot(struct committer *c, struct storage *st,
+				  const struct snap_meta *m)
 {
 	struct job *j = keel_calloc(1, sizeof *j);
+	j->st = st;
 	j->is_snap = true;
 	j->snap = meta_dup(m);
 	return enqueue(c, j);
 }
 
-/* Writes a group and syncs it once. Returns its last seq, or 0 on error. */
-static uint64_t run_group(struct committer *c, struct job *list, struct keel_errmsg *err, int *rc,
-			  struct committer_stats *st)
+/* The storages a pass wrote, each once, in the order first written. */
+struct written {
+	struct storage **st;
+	uint32_t n, cap;
+};
+
+static void written_add(struct written *w, struct storage *st)
 {
+	for (uint32_t i = 0; i < w->n; i++)
+		if (w->st[i] == st)
+			return;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 4;
+		w->st = keel_realloc(w->st, w->cap * sizeof *w->st);
+	}
+	w->st[w->n++] = st;
+}
+
+/* Writes a group, each job to its storage in order, then syncs each
+ * storage written once. Returns its last seq, or 0 on the first error
+ * (nothing after it is written or synced; *err is that storage's). */
+static uint64_t run_group(struct job *list, struct keel_errmsg *err, int *rc,
+			  struct committer_stats *cs)
+{
+	struct written w = {0};
 	uint64_t last = 0;
 	*rc = KEEL_OK;
 	for (struct job *j = list; j && !*rc; j = j->next) {
+		written_add(&w, j->st);
 		if (j->is_snap)
-			*rc = storage_adopt_snapshot(c->st, j->snap, err);
+			*rc = storage_adopt_snapshot(j->st, j->snap, err);
 		else
-			*rc = storage_write(c->st, &j->b, err);
+			*rc = storage_write(j->st, &j->b, err);
 		last = j->seq;
-		st->batches++;
+		cs->batches++;
 		for (uint32_t i = 0; i < j->b.n_entries; i++)
-			st->bytes += j->b.entries[i].len;
+			cs->bytes += j->b.entries[i].len;
 	}
-	if (!*rc)
-		*rc = storage_sync(c->st, err);
-	st->groups++;
+	for (uint32_t i = 0; i < w.n && !*rc; i++) {
+		*rc = storage_sync(w.st[i], err);
+		cs->syncs++;
+	}
+	keel_free(w.st);
+	cs->groups++;
 	return *rc ? 0 : last;
 }
 
@@ -163,7 +193,7 @@ static bool run_queued(struct committer *c)
 	struct keel_errmsg err = {{0}};
 	struct committer_stats st = {0};
 	int rc;
-	uint64_t last = run_group(c, list, &err, &rc, &st);
+	uint64_t last = run_group(list, &err, &rc, &st);
 	jobs_free(list);
 
 	pthread_mutex_lock(&c->mu);
@@ -175,6 +205,7 @@ static bool run_queued(struct committer *c)
 		c->stats.groups += st.groups;
 		c->stats.batches += st.batches;
 		c->stats.bytes += st.bytes;
+		c->stats.syncs += st.syncs;
 	}
 	pthread_cond_broadcast(&c->done);
 	pthread_mutex_unlock(&c->mu);
@@ -198,10 +229,9 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-static struct committer *committer_new(struct storage *st, void (*wake)(void *ctx), void *ctx)
+static struct committer *committer_new(void (*wake)(void *ctx), void *ctx)
 {
 	struct committer *c = keel_calloc(1, sizeof *c);
-	c->st = st;
 	c->wake = wake;
 	c->ctx = ctx;
 	pthread_mutex_init(&c->mu, NULL);
@@ -220,10 +250,10 @@ static void committer_free(struct committer *c)
 	keel_free(c);
 }
 
-int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, struct committer **out,
+int committer_start(void (*wake)(void *ctx), void *ctx, struct committer **out,
 		    struct keel_errmsg *err)
 {
-	struct committer *c = committer_new(st, wake, ctx);
+	struct committer *c = committer_new(wake, ctx);
 	if (pthread_create(&c->thread, NULL, thread_main, c) != 0) {
 		keel_errmsg_set(err, "cannot start the storage thread");
 		committer_free(c);
@@ -233,7 +263,7 @@ int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, stru
 	return KEEL_OK;
 }
 
-int committer_start_manual(struct storage *st, void (*wake)(void *ctx), void *wake_ctx,
+int committer_start_manual(void (*wake)(void *ctx), void *wake_ctx,
 			   void (*queued)(void *ctx, struct committer *c), void *queued_ctx,
 			   struct committer **out, struct keel_errmsg *err)
 {
@@ -241,7 +271,7 @@ int committer_start_manual(struct storage *st, void (*wake)(void *ctx), void *wa
 		keel_errmsg_set(err, "a manual committer needs its queued callback");
 		return KEEL_EINVAL;
 	}
-	struct committer *c = committer_new(st, wake, wake_ctx);
+	struct committer *c = committer_new(wake, wake_ctx);
 	c->manual = true;
 	c->queued = queued;
 	c->queued_ctx = queued_ctx;

@@ -1,17 +1,28 @@
-/* storage/committer.h — group commit on a storage thread. The event loop
- * submits batches (each an update's persist part, copied) and goes on; the
- * storage thread writes every batch that is queued, then one storage_sync
- * covers them all, so batches that arrive while a write+fdatasync is in
- * progress are made durable together by the next one. After each group it
- * publishes the highest durable sequence number and calls wake() (the
- * loop's wake-up: a uv_async_send, a condition variable). Nothing is
- * published before the fdatasync that covers it returns; after a storage
- * error nothing more is, ever (fail-stop).
+/* storage/committer.h — group commit on one storage thread for all of a
+ * node's storages (one per Raft group, each its own folder and log). The
+ * event loop submits batches (each an update's persist part, copied),
+ * each naming its storage, and goes on; the storage thread takes every
+ * job that is queued (a pass), writes each to its storage in submit
+ * order, then calls storage_sync once for each storage the pass wrote,
+ * in the order first written: batches that arrive while a pass is in
+ * progress are made durable together by the next one, one fdatasync per
+ * storage. Only after every one of those syncs succeeded does it publish
+ * the pass's last sequence number and call wake() (the loop's wake-up: a
+ * uv_async_send, a condition variable). Sequence numbers are one counter
+ * over all storages, so "durable >= seq" holds for a job of any of them.
+ * Nothing is published before the fdatasync that covers it returns; after
+ * an error of any storage nothing more is, ever, for any (fail-stop), and
+ * that storage's error message is kept.
+ *
+ * The committer is started without a storage (a node's groups come and
+ * go; none is special). A storage named in a job is the thread's alone
+ * from the submit until committer_durable covers that job (or the
+ * committer is stopped or discarded): it must stay open that long.
  *
  * Manual mode (committer_start_manual), for a node embedded in the
  * whole-node simulator: no thread. Each submit calls queued() instead of
  * waking one, and the embedder later calls committer_step, which runs
- * everything queued as one group with the same code the thread runs,
+ * everything queued as one pass with the same code the thread runs,
  * publishes, and calls wake(); committer_discard drops what is queued
  * unwritten (the process crashed). Everything happens on the caller's
  * thread. */
@@ -26,24 +37,25 @@
 struct committer;
 
 struct committer_stats {
-	uint64_t groups;  /* syncs */
+	uint64_t groups;  /* passes made durable */
 	uint64_t batches; /* batches made durable */
 	uint64_t bytes;	  /* entry payload bytes made durable */
+	uint64_t syncs;	  /* storage_sync calls of those passes (one per storage each) */
 };
 
-/* Starts the thread; the storage is its alone until committer_stop. wake
- * is called on the storage thread (it must be thread-safe and quick). */
-int committer_start(struct storage *st, void (*wake)(void *ctx), void *ctx, struct committer **out,
+/* Starts the thread. wake is called on the storage thread (it must be
+ * thread-safe and quick). */
+int committer_start(void (*wake)(void *ctx), void *ctx, struct committer **out,
 		    struct keel_errmsg *err);
 /* No thread: queued(queued_ctx, c) is called at each submit (after it is
  * queued; it should only schedule a committer_step), and wake(wake_ctx) at
  * the end of each step. */
-int committer_start_manual(struct storage *st, void (*wake)(void *ctx), void *wake_ctx,
+int committer_start_manual(void (*wake)(void *ctx), void *wake_ctx,
 			   void (*queued)(void *ctx, struct committer *c), void *queued_ctx,
 			   struct committer **out, struct keel_errmsg *err);
-/* Manual mode: writes and syncs everything queued as one group, publishes
+/* Manual mode: writes and syncs everything queued as one pass, publishes
  * the durable sequence number (or the failure), calls wake. False (and
- * nothing happens) if nothing is queued or the storage has failed. */
+ * nothing happens) if nothing is queued or a storage has failed. */
 bool committer_step(struct committer *c);
 /* Stops after the queued work is done (or failed) and joins the thread;
  * in manual mode the queue is written here, without a wake. */
@@ -52,15 +64,18 @@ void committer_stop(struct committer *c);
  * once; with a thread, after the group it is writing, if any. */
 void committer_discard(struct committer *c);
 
-/* Queues a copy of the batch; returns its sequence number (1, 2, ...). */
-uint64_t committer_submit(struct committer *c, const struct storage_batch *b);
-/* Queues adopting a snapshot another process wrote with snap_write_tmp
- * (storage_adopt_snapshot); returns its sequence number. */
-uint64_t committer_adopt_snapshot(struct committer *c, const struct snap_meta *m);
-/* The highest durable sequence number; *failed the error that stopped the
- * storage (KEEL_OK if none), with its message in *err if not NULL. */
+/* Queues a copy of the batch for storage st; returns its sequence number
+ * (1, 2, ..., one counter over all storages). */
+uint64_t committer_submit(struct committer *c, struct storage *st, const struct storage_batch *b);
+/* Queues adopting, in st, a snapshot another process wrote with
+ * snap_write_tmp (storage_adopt_snapshot); returns its sequence number. */
+uint64_t committer_adopt_snapshot(struct committer *c, struct storage *st,
+				  const struct snap_meta *m);
+/* The highest durable sequence number (of every storage); *failed the
+ * error that stopped the committer (KEEL_OK if none), with the failing
+ * storage's message in *err if not NULL. */
 uint64_t committer_durable(struct committer *c, int *failed, struct keel_errmsg *err);
-/* Blocks until seq is durable (KEEL_OK) or the storage has failed; in
+/* Blocks until seq is durable (KEEL_OK) or a storage has failed; in
  * manual mode it steps the queue itself (KEEL_EINVAL if seq was never
  * submitted). */
 int committer_wait(struct committer *c, uint64_t seq);

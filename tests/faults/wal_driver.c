@@ -30,6 +30,7 @@ static uint32_t payload(uint64_t i, uint32_t size, uint8_t *buf)
 
 struct shared {
 	struct committer *c;
+	struct storage *st;
 	pthread_mutex_t mu;
 	uint64_t next, to;
 	uint32_t size;
@@ -51,7 +52,7 @@ static void *client(void *arg)
 		e.len = payload(i, s->size, buf);
 		e.data = buf;
 		struct storage_batch b = {.entries = &e, .n_entries = 1};
-		uint64_t seq = committer_submit(s->c, &b);
+		uint64_t seq = committer_submit(s->c, s->st, &b);
 		pthread_mutex_unlock(&s->mu);
 		if (committer_wait(s->c, seq) != KEEL_OK) {
 			pthread_mutex_lock(&s->mu);
@@ -87,6 +88,7 @@ static int do_append(char **argv)
 	uint32_t threads = (uint32_t)strtoul(argv[5], NULL, 10);
 	struct shared s = {.next = from, .to = to, .size = (uint32_t)strtoul(argv[6], NULL, 10)};
 	struct storage *st = open_dir(argv[2], strtoull(argv[7], NULL, 10), 4);
+	s.st = st;
 	if (storage_last(st) + 1 != from && !(storage_last(st) < storage_first(st) && from == 1)) {
 		printf("error: the log ends at %" PRIu64 "\n", storage_last(st));
 		storage_close(st);
@@ -101,7 +103,7 @@ static int do_append(char **argv)
 			return 3;
 		}
 	}
-	if (committer_start(st, NULL, NULL, &s.c, &err)) {
+	if (committer_start(NULL, NULL, &s.c, &err)) {
 		printf("error: %s\n", err.text);
 		storage_close(st);
 		return 3;

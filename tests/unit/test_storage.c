@@ -4,7 +4,9 @@
  * garbage tails, every bit of a record flipped in closed and open
  * segments, lost renames, stale and missing hard state, random crashes
  * against a model of what was reported durable, failing calls and a full
- * disk. Each case ends in a correct recovery or a clear refusal. */
+ * disk; and the group commit, also over several storages at once (a
+ * node's groups). Each case ends in a correct recovery or a clear
+ * refusal. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -883,8 +885,10 @@ static void random_crashes(void **state)
 
 struct appender {
 	struct committer *c;
+	struct storage *st;
 	pthread_mutex_t *mu;
 	uint64_t *next;
+	uint64_t term; /* of its entries */
 	uint32_t n;
 	int rc;
 };
@@ -897,11 +901,11 @@ static void *appender_main(void *arg)
 		uint8_t buf[256];
 		pthread_mutex_lock(a->mu);
 		uint64_t i = (*a->next)++;
-		struct wal_entry e = {.term = 1, .index = i, .type = 2};
-		e.len = payload(i, 1, buf);
+		struct wal_entry e = {.term = a->term, .index = i, .type = 2};
+		e.len = payload(i, a->term, buf);
 		e.data = buf;
 		struct storage_batch b = {.entries = &e, .n_entries = 1};
-		uint64_t seq = committer_submit(a->c, &b);
+		uint64_t seq = committer_submit(a->c, a->st, &b);
 		pthread_mutex_unlock(a->mu);
 		a->rc = committer_wait(a->c, seq);
 	}
@@ -915,13 +919,13 @@ static void group_commit(void **state)
 	struct storage *st = must_open(fs);
 	struct committer *c;
 	struct keel_errmsg err;
-	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_start(NULL, NULL, &c, &err), KEEL_OK);
 	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	uint64_t next = 11;
 	struct appender a[8];
 	pthread_t t[8];
 	for (int i = 0; i < 8; i++) {
-		a[i] = (struct appender){c, &mu, &next, 100, KEEL_OK};
+		a[i] = (struct appender){c, st, &mu, &next, 1, 100, KEEL_OK};
 		assert_int_equal(pthread_create(&t[i], NULL, appender_main, &a[i]), 0);
 	}
 	for (int i = 0; i < 8; i++) {
@@ -940,7 +944,7 @@ static void group_commit(void **state)
 	/* the next fdatasync fails: that group and everything after it is
 	 * never reported durable, and the thread stops */
 	simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
-	a[0] = (struct appender){c, &mu, &next, 5, KEEL_OK};
+	a[0] = (struct appender){c, st, &mu, &next, 1, 5, KEEL_OK};
 	appender_main(&a[0]);
 	assert_int_equal(a[0].rc, KEEL_EIO);
 	durable = committer_durable(c, &failed, &err);
@@ -948,7 +952,7 @@ static void group_commit(void **state)
 	assert_int_equal(failed, KEEL_EIO);
 	assert_non_null(strstr(err.text, "fdatasync"));
 	struct storage_batch hs = {.hs = true, .term = 2};
-	uint64_t seq = committer_submit(c, &hs); /* the failure was one-shot: no retry */
+	uint64_t seq = committer_submit(c, st, &hs); /* the failure was one-shot: no retry */
 	assert_int_equal(committer_wait(c, seq), KEEL_EIO);
 	assert_int_equal(committer_durable(c, &failed, NULL), 800);
 	committer_stop(c);
@@ -980,14 +984,20 @@ static void on_wake(void *ctx)
 	((struct stepper *)ctx)->wakes++;
 }
 
-static uint64_t submit_entry(struct committer *c, uint64_t i)
+/* Queues entry i of term t for st. */
+static uint64_t submit_term(struct committer *c, struct storage *st, uint64_t i, uint64_t t)
 {
 	uint8_t buf[256];
-	struct wal_entry e = {.term = 1, .index = i, .type = 2};
-	e.len = payload(i, 1, buf);
+	struct wal_entry e = {.term = t, .index = i, .type = 2};
+	e.len = payload(i, t, buf);
 	e.data = buf;
 	struct storage_batch b = {.entries = &e, .n_entries = 1};
-	return committer_submit(c, &b); /* copied: buf may go */
+	return committer_submit(c, st, &b); /* copied: buf may go */
+}
+
+static uint64_t submit_entry(struct committer *c, struct storage *st, uint64_t i)
+{
+	return submit_term(c, st, i, 1);
 }
 
 static void manual_committer(void **state)
@@ -998,17 +1008,15 @@ static void manual_committer(void **state)
 	struct stepper t = {0};
 	struct keel_errmsg err;
 	int failed;
-	assert_int_equal(committer_start_manual(st, NULL, NULL, NULL, NULL, &t.c, &err),
-			 KEEL_EINVAL);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(NULL, NULL, NULL, NULL, &t.c, &err), KEEL_EINVAL);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	assert_false(committer_step(t.c)); /* nothing queued: no wake */
 	assert_int_equal(t.wakes, 0);
 
 	/* three batches queued: nothing is written or durable until a step,
 	 * which makes them durable as one group and wakes once */
 	for (uint64_t i = 11; i <= 13; i++)
-		assert_int_equal(submit_entry(t.c, i), i - 10);
+		assert_int_equal(submit_entry(t.c, st, i), i - 10);
 	assert_int_equal(t.queued, 3);
 	assert_int_equal(committer_durable(t.c, &failed, NULL), 0);
 	committer_discard(t.c);
@@ -1017,10 +1025,9 @@ static void manual_committer(void **state)
 	st = must_open(fs);
 	expect_entries(storage_loaded(st), 1, 10, 1, 1);
 	memset(&t, 0, sizeof t);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	for (uint64_t i = 11; i <= 13; i++)
-		submit_entry(t.c, i);
+		submit_entry(t.c, st, i);
 	assert_int_equal(t.wakes, 0);
 	assert_true(committer_step(t.c));
 	assert_int_equal(t.wakes, 1);
@@ -1034,14 +1041,14 @@ static void manual_committer(void **state)
 
 	/* committer_wait steps the queue itself; a number never submitted
 	 * never becomes durable */
-	assert_int_equal(committer_wait(t.c, submit_entry(t.c, 14)), KEEL_OK);
+	assert_int_equal(committer_wait(t.c, submit_entry(t.c, st, 14)), KEEL_OK);
 	assert_int_equal(t.wakes, 2);
 	assert_int_equal(committer_wait(t.c, 99), KEEL_EINVAL);
 
 	/* a crash: what is queued is dropped unwritten, and closing the
 	 * storage writes nothing either */
-	submit_entry(t.c, 15);
-	submit_entry(t.c, 16);
+	submit_entry(t.c, st, 15);
+	submit_entry(t.c, st, 16);
 	committer_discard(t.c);
 	storage_close(st);
 	simfs_crash_clean(fs);
@@ -1051,15 +1058,14 @@ static void manual_committer(void **state)
 	/* a failed sync: that group is never durable, and no later step
 	 * writes anything (fail-stop) */
 	memset(&t, 0, sizeof t);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
-	submit_entry(t.c, 15);
+	submit_entry(t.c, st, 15);
 	assert_true(committer_step(t.c));
 	assert_int_equal(t.wakes, 1);
 	assert_int_equal(committer_durable(t.c, &failed, &err), 0);
 	assert_int_equal(failed, KEEL_EIO);
-	submit_entry(t.c, 16);
+	submit_entry(t.c, st, 16);
 	assert_false(committer_step(t.c));
 	assert_int_equal(t.wakes, 1);
 	committer_stop(t.c); /* what the failure left is not written */
@@ -1070,9 +1076,8 @@ static void manual_committer(void **state)
 
 	/* committer_stop in manual mode writes what is queued, without a wake */
 	memset(&t, 0, sizeof t);
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
-	submit_entry(t.c, 15);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
+	submit_entry(t.c, st, 15);
 	committer_stop(t.c);
 	assert_int_equal(t.wakes, 0);
 	storage_close(st);
@@ -1086,12 +1091,23 @@ static void manual_committer(void **state)
 /* ---- edges: one call failing at a time, files that are not quite right --------- */
 
 /* A disk over the simulated one that fails one chosen call (those simfs
- * cannot fail by itself: open, pread, size, list, mkdir, ftruncate) on a
- * path containing `match`, after `after` matching calls succeed, once; and
- * counts the files open, so that a test can see none is left open. */
-enum flaky_op { FL_NONE, FL_OPEN, FL_PREAD, FL_SIZE, FL_LIST, FL_MKDIR, FL_FTRUNCATE };
+ * cannot fail by itself: open, pread, size, list, mkdir, ftruncate; and
+ * fdatasync of one path) on a path containing `match`, after `after`
+ * matching calls succeed, once; counts the files open, so that a test can
+ * see none is left open; and notes the paths fdatasync'ed, in order. */
+enum flaky_op {
+	FL_NONE,
+	FL_OPEN,
+	FL_PREAD,
+	FL_SIZE,
+	FL_LIST,
+	FL_MKDIR,
+	FL_FTRUNCATE,
+	FL_FDATASYNC
+};
 
 #define FL_FDS 64
+#define FL_SYNCS 8
 struct flaky {
 	struct io_fs ops;
 	const struct io_fs *base;
@@ -1101,6 +1117,8 @@ struct flaky {
 	int err;
 	int open;
 	char path[FL_FDS][96]; /* of each open fd */
+	char synced[FL_SYNCS][96]; /* the first FL_SYNCS fdatasync'ed */
+	uint32_t n_synced;
 };
 
 static int fl_hit(struct flaky *f, enum flaky_op op, const char *path)
@@ -1157,7 +1175,11 @@ static int fl_pwrite(void *ctx, int fd, const void *buf, size_t len, uint64_t of
 static int fl_fdatasync(void *ctx, int fd)
 {
 	struct flaky *f = ctx;
-	return f->base->fdatasync(f->base->ctx, fd);
+	if (f->n_synced < FL_SYNCS)
+		snprintf(f->synced[f->n_synced], sizeof f->synced[0], "%s", fl_path(f, fd));
+	f->n_synced++;
+	int rc = fl_hit(f, FL_FDATASYNC, fl_path(f, fd));
+	return rc ? rc : f->base->fdatasync(f->base->ctx, fd);
 }
 
 static int fl_ftruncate(void *ctx, int fd, uint64_t len)
@@ -2051,12 +2073,11 @@ static void committer_edges(void **state)
 	struct stepper t = {0};
 	struct keel_errmsg err;
 	int failed;
-	assert_int_equal(committer_start_manual(st, on_wake, &t, on_queued, &t, &t.c, &err),
-			 KEEL_OK);
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
 	uint64_t bytes = 0;
 	uint8_t buf[256];
 	for (uint64_t i = 11; i <= 14; i++) {
-		submit_entry(t.c, i);
+		submit_entry(t.c, st, i);
 		bytes += payload(i, 1, buf);
 	}
 	assert_true(committer_step(t.c));
@@ -2067,8 +2088,8 @@ static void committer_edges(void **state)
 	assert_int_equal(cs.bytes, bytes);
 	simfs_fail(fs, SIMFS_WRITE, 0, KEEL_EIO, false);
 	struct storage_batch hs = {.hs = true, .term = 2};
-	committer_submit(t.c, &hs);
-	submit_entry(t.c, 15);
+	committer_submit(t.c, st, &hs);
+	submit_entry(t.c, st, 15);
 	assert_true(committer_step(t.c));
 	assert_int_equal(committer_durable(t.c, &failed, &err), 4);
 	assert_int_equal(failed, KEEL_EIO);
@@ -2089,7 +2110,7 @@ static void committer_edges(void **state)
 		if ((getuid() == 0 && setuid(65534) != 0) || setrlimit(RLIMIT_NPROC, &rl) != 0)
 			_exit(2);
 		struct committer *c = NULL;
-		int rc = committer_start(st, NULL, NULL, &c, &err);
+		int rc = committer_start(NULL, NULL, &c, &err);
 		_exit(rc == KEEL_ENOMEM && strstr(err.text, "storage thread") ? 0 : 1);
 	}
 	int status = 0;
@@ -2100,18 +2121,284 @@ static void committer_edges(void **state)
 	/* the thread stopped while idle ends; stopped with work queued, it
 	 * writes the queue first */
 	struct committer *c;
-	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
-	assert_int_equal(committer_wait(c, submit_entry(c, 15)), KEEL_OK);
+	assert_int_equal(committer_start(NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_wait(c, submit_entry(c, st, 15)), KEEL_OK);
 	committer_stop(c);
-	assert_int_equal(committer_start(st, NULL, NULL, &c, &err), KEEL_OK);
+	assert_int_equal(committer_start(NULL, NULL, &c, &err), KEEL_OK);
 	for (uint64_t i = 16; i <= 20; i++)
-		submit_entry(c, i);
+		submit_entry(c, st, i);
 	committer_stop(c);
 	storage_close(st);
 	simfs_crash_clean(fs);
 	st = must_open(fs);
 	expect_entries(storage_loaded(st), 1, 20, 1, 1);
 	storage_close(st);
+	simfs_free(fs);
+}
+
+/* ---- one committer, several storages (a node's groups) ------------------------ */
+
+#define N_GROUPS 3
+static const char *const group_dir[N_GROUPS] = {"g1", "g2", "g3"};
+/* Storage k starts with hard state (k + 2, 1) and entries 1..base of term
+ * 1 (g2 with more: its open segment has another name than the others');
+ * what a test adds to storage k is of term k + 2, so that an entry of one
+ * storage found in another's log would show. */
+static const uint64_t group_base[N_GROUPS] = {10, 150, 10};
+
+static struct storage *open_group(const struct io_fs *ops, int k)
+{
+	struct storage_options o = opts();
+	struct storage *st = NULL;
+	struct keel_errmsg err = {{0}};
+	int rc = storage_open(ops, group_dir[k], &o, &st, &err);
+	if (rc)
+		fail_msg("open %s: %s (%s)", group_dir[k], err.text, keel_err_name(rc));
+	return st;
+}
+
+/* A disk with the groups' storages, opened through f over it. */
+static struct simfs *groups_open(struct flaky *f, struct storage **st)
+{
+	struct simfs *fs = simfs_new();
+	for (int k = 0; k < N_GROUPS; k++) {
+		struct storage *s = open_group(simfs_ops(fs), k);
+		write_hs(s, (uint64_t)k + 2, 1);
+		append(s, 1, group_base[k], 1);
+		sync_ok(s);
+		storage_close(s);
+	}
+	flaky_init(f, fs);
+	for (int k = 0; k < N_GROUPS; k++)
+		st[k] = open_group(&f->ops, k);
+	return fs;
+}
+
+/* Closes the storages, crashes the disk (what was not synced is lost) and
+ * reopens each: storage k must hold its snapshot at snap[k] (0: none) and
+ * the entries after it up to last[k], nothing else. */
+static void groups_crash(struct simfs *fs, struct storage **st, const uint64_t *last,
+			 const uint64_t *snap)
+{
+	for (int k = 0; k < N_GROUPS; k++)
+		storage_close(st[k]);
+	simfs_crash_clean(fs);
+	for (int k = 0; k < N_GROUPS; k++) {
+		struct storage *s = open_group(simfs_ops(fs), k);
+		const struct storage_loaded *l = storage_loaded(s);
+		assert_int_equal(l->has_snap, snap[k] != 0);
+		if (snap[k])
+			assert_int_equal(l->snap.index, snap[k]);
+		expect_entries(l, snap[k] + 1, last[k], group_base[k] + 1, (uint64_t)k + 2);
+		storage_close(s);
+	}
+}
+
+/* The path of the back-th fdatasync from the last (0: the last). */
+static const char *synced_back(const struct flaky *f, uint32_t back)
+{
+	assert_true(back < FL_SYNCS && back < f->n_synced);
+	return f->synced[(f->n_synced - 1 - back) % FL_SYNCS];
+}
+
+/* The name of dir's open segment, with the ':' an error message puts
+ * after it. */
+static void open_name(struct simfs *fs, const char *dir, char *name)
+{
+	for (int seq = 1; seq < 1000; seq++) {
+		char path[64];
+		snprintf(path, sizeof path, "%s/open-%d", dir, seq);
+		if (simfs_exists(fs, path)) {
+			snprintf(name, 32, "open-%d:", seq);
+			return;
+		}
+	}
+	fail_msg("no open segment in %s", dir);
+}
+
+static void expect_stats(struct committer *c, uint64_t groups, uint64_t batches, uint64_t syncs)
+{
+	struct committer_stats cs;
+	committer_stats(c, &cs);
+	assert_int_equal(cs.groups, groups);
+	assert_int_equal(cs.batches, batches);
+	assert_int_equal(cs.syncs, syncs);
+}
+
+/* Three storages in one committer, stepped: batches interleaved across
+ * them each go to their own storage; a pass syncs each storage it wrote
+ * once, in the order first written; the sequence numbers are one counter;
+ * an empty pass does nothing; a snapshot adopted in one storage beside
+ * appends in another. */
+static void committer_many_storages(void **state)
+{
+	(void)state;
+	struct flaky f;
+	struct storage *st[N_GROUPS];
+	struct simfs *fs = groups_open(&f, st);
+	struct stepper t = {0};
+	struct keel_errmsg err;
+	int failed;
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
+
+	assert_int_equal(submit_term(t.c, st[0], 11, 2), 1);
+	assert_int_equal(submit_term(t.c, st[1], 151, 3), 2);
+	assert_int_equal(submit_term(t.c, st[0], 12, 2), 3);
+	assert_int_equal(submit_term(t.c, st[2], 11, 4), 4);
+	assert_int_equal(submit_term(t.c, st[1], 152, 3), 5);
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 0);
+	assert_true(committer_step(t.c));
+	assert_int_equal(t.wakes, 1);
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 5);
+	assert_int_equal(failed, KEEL_OK);
+	expect_stats(t.c, 1, 5, 3);
+	assert_non_null(strstr(synced_back(&f, 2), "g1/"));
+	assert_non_null(strstr(synced_back(&f, 1), "g2/"));
+	assert_non_null(strstr(synced_back(&f, 0), "g3/"));
+
+	/* a pass touching one of the three syncs that one alone */
+	uint32_t before = f.n_synced;
+	assert_int_equal(submit_term(t.c, st[1], 153, 3), 6);
+	assert_int_equal(submit_term(t.c, st[1], 154, 3), 7);
+	assert_true(committer_step(t.c));
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 7);
+	expect_stats(t.c, 2, 7, 4);
+	assert_int_equal(f.n_synced, before + 1);
+	assert_non_null(strstr(synced_back(&f, 0), "g2/"));
+
+	/* an empty pass: nothing runs, nothing is counted, nobody is woken */
+	before = f.n_synced;
+	assert_false(committer_step(t.c));
+	assert_int_equal(t.wakes, 2);
+	expect_stats(t.c, 2, 7, 4);
+	assert_int_equal(f.n_synced, before);
+
+	/* a snapshot adopted in g1 (and an entry after it) beside appends in
+	 * g3: g3 was written first, so it is synced first */
+	static uint8_t data[3000];
+	struct snap_meta m;
+	fill_snap(&m, data, 12, 2, sizeof data);
+	assert_int_equal(snap_write_tmp(&f.ops, "g1", &m, data, &err), KEEL_OK);
+	assert_int_equal(submit_term(t.c, st[2], 12, 4), 8);
+	assert_int_equal(committer_adopt_snapshot(t.c, st[0], &m), 9);
+	assert_int_equal(submit_term(t.c, st[0], 13, 2), 10);
+	assert_int_equal(submit_term(t.c, st[2], 13, 4), 11);
+	assert_true(committer_step(t.c));
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 11);
+	expect_stats(t.c, 3, 11, 6);
+	assert_non_null(strstr(synced_back(&f, 1), "g3/"));
+	assert_non_null(strstr(synced_back(&f, 0), "g1/"));
+	assert_int_equal(storage_snapshot(st[0])->index, 12);
+	assert_null(storage_snapshot(st[1]));
+	assert_null(storage_snapshot(st[2]));
+	committer_stop(t.c);
+	groups_crash(fs, st, (uint64_t[]){13, 154, 13}, (uint64_t[]){12, 0, 0});
+	simfs_free(fs);
+}
+
+/* A failing fdatasync of one storage in a pass over three: nothing of the
+ * pass is published, nor ever anything after it, for any storage; the
+ * error is that storage's; the syncs after it do not run. */
+static void committer_many_storages_fail(void **state)
+{
+	(void)state;
+	struct flaky f;
+	struct storage *st[N_GROUPS];
+	struct simfs *fs = groups_open(&f, st);
+	struct stepper t = {0};
+	struct keel_errmsg err;
+	int failed;
+	assert_int_equal(committer_start_manual(on_wake, &t, on_queued, &t, &t.c, &err), KEEL_OK);
+	submit_term(t.c, st[0], 11, 2);
+	submit_term(t.c, st[1], 151, 3);
+	submit_term(t.c, st[2], 11, 4);
+	assert_true(committer_step(t.c));
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 3);
+
+	flaky_fail(&f, FL_FDATASYNC, "g2/", 0);
+	assert_int_equal(submit_term(t.c, st[0], 12, 2), 4);
+	assert_int_equal(submit_term(t.c, st[1], 152, 3), 5);
+	assert_int_equal(submit_term(t.c, st[2], 12, 4), 6);
+	assert_true(committer_step(t.c));
+	assert_int_equal(t.wakes, 2);
+	assert_int_equal(committer_durable(t.c, &failed, &err), 3);
+	assert_int_equal(failed, KEEL_EIO);
+	char names[N_GROUPS][32];
+	for (int k = 0; k < N_GROUPS; k++)
+		open_name(fs, group_dir[k], names[k]);
+	assert_string_not_equal(names[0], names[1]);
+	assert_string_not_equal(names[2], names[1]);
+	assert_non_null(strstr(err.text, names[1]));
+	assert_int_equal(storage_failed(st[0]), KEEL_OK);
+	assert_int_equal(storage_failed(st[1]), KEEL_EIO);
+	assert_int_equal(storage_failed(st[2]), KEEL_OK);
+	expect_stats(t.c, 1, 3, 3); /* the failed pass is not counted */
+
+	/* fail-stop: the other storages are healthy, but nothing more runs */
+	assert_int_equal(submit_term(t.c, st[0], 13, 2), 7);
+	assert_false(committer_step(t.c));
+	assert_int_equal(committer_wait(t.c, 7), KEEL_EIO);
+	assert_int_equal(committer_durable(t.c, &failed, NULL), 3);
+	assert_int_equal(t.wakes, 2);
+	committer_stop(t.c);
+	/* g1's sync ran before g2's failed (durable, never reported), g3's
+	 * never ran */
+	groups_crash(fs, st, (uint64_t[]){12, 151, 11}, (uint64_t[]){0, 0, 0});
+	simfs_free(fs);
+}
+
+/* The same on the storage thread: a client per storage, each appending
+ * and waiting; then one storage's fdatasync fails. */
+static void committer_many_storages_threaded(void **state)
+{
+	(void)state;
+	struct flaky f;
+	struct storage *st[N_GROUPS];
+	struct simfs *fs = groups_open(&f, st);
+	struct committer *c;
+	struct keel_errmsg err;
+	int failed;
+	assert_int_equal(committer_start(NULL, NULL, &c, &err), KEEL_OK);
+	pthread_mutex_t mu[N_GROUPS];
+	uint64_t next[N_GROUPS];
+	struct appender a[N_GROUPS];
+	pthread_t th[N_GROUPS];
+	for (int k = 0; k < N_GROUPS; k++) {
+		pthread_mutex_init(&mu[k], NULL);
+		next[k] = group_base[k] + 1;
+		a[k] = (struct appender){c, st[k], &mu[k], &next[k], (uint64_t)k + 2, 60, KEEL_OK};
+		assert_int_equal(pthread_create(&th[k], NULL, appender_main, &a[k]), 0);
+	}
+	for (int k = 0; k < N_GROUPS; k++) {
+		pthread_join(th[k], NULL);
+		assert_int_equal(a[k].rc, KEEL_OK);
+	}
+	struct committer_stats cs;
+	committer_stats(c, &cs);
+	assert_int_equal(cs.batches, 180);
+	assert_true(cs.groups >= 1 && cs.syncs >= cs.groups && cs.syncs <= 3 * cs.groups);
+	assert_int_equal(committer_durable(c, &failed, NULL), 180);
+
+	flaky_fail(&f, FL_FDATASYNC, "g2/", 0);
+	uint64_t s1 = submit_term(c, st[0], next[0], 2);
+	uint64_t s2 = submit_term(c, st[1], next[1], 3);
+	uint64_t s3 = submit_term(c, st[2], next[2], 4);
+	assert_true(s1 > 180 && s2 > s1 && s3 > s2);
+	assert_int_equal(committer_wait(c, s3), KEEL_EIO);
+	uint64_t durable = committer_durable(c, &failed, &err);
+	assert_true(durable >= 180 && durable < s2); /* g1's may have passed alone */
+	assert_int_equal(failed, KEEL_EIO);
+	char name[32];
+	open_name(fs, group_dir[1], name);
+	assert_non_null(strstr(err.text, name));
+	uint64_t s4 = submit_term(c, st[0], next[0] + 1, 2);
+	assert_true(s4 > s3);
+	assert_int_equal(committer_wait(c, s4), KEEL_EIO);
+	assert_int_equal(committer_durable(c, &failed, NULL), durable);
+	committer_stop(c);
+	for (int k = 0; k < N_GROUPS; k++)
+		pthread_mutex_destroy(&mu[k]);
+	groups_crash(fs, st, (uint64_t[]){71, 210, 70}, (uint64_t[]){0, 0, 0});
 	simfs_free(fs);
 }
 
@@ -2146,6 +2433,9 @@ int main(void)
 		cmocka_unit_test(segment_edges),
 		cmocka_unit_test(oversized_record),
 		cmocka_unit_test(committer_edges),
+		cmocka_unit_test(committer_many_storages),
+		cmocka_unit_test(committer_many_storages_fail),
+		cmocka_unit_test(committer_many_storages_threaded),
 	};
 	return UNIT_RUN("storage", tests);
 }
