@@ -578,7 +578,7 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	bool read = (cmd->flags & KV_READ) != 0, taken = false;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
-		struct entry_req_head h = {c->session, q->seq, client_ack(c, q->seq), c->db, false};
+		struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq), c->db, false};
 		entry_req_header(&q->cmd, &h, 1);
 	}
 	q->db = c->db;
@@ -789,11 +789,16 @@ int clients_listen(struct server *s, struct keel_errmsg *err)
  * the replies before the number it resumed at: until a write shows the
  * session is still there, its acks stay below it, and a write of an
  * expired session is refused rather than started again. */
-uint64_t client_ack(const struct client *c, uint64_t seq)
+uint64_t client_ack(const struct client *c, const struct group *g, uint64_t seq)
 {
 	if (c->resumed_at)
 		return c->resumed_at - 1;
-	return c->sent_write ? c->acked_seq + 1 : seq;
+	return c->sent_write[g->id / 64] >> (g->id % 64) & 1 ? c->acked_seq + 1 : seq;
+}
+
+void client_sent_write(struct client *c, const struct group *g)
+{
+	c->sent_write[g->id / 64] |= 1ull << (g->id % 64);
 }
 
 static bool session_expired(const struct rbuf *r)

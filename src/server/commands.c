@@ -195,19 +195,18 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	 * starts in the connection's database, which follows its SELECTs.
 	 * Queueing refused what an entry could not hold (clients.c). */
 	KEEL_ASSERT(c->multi_n <= ENTRY_CMDS_MAX);
+	/* its keys' group (clients.c: multi_queue) */
+	struct group *g = c->multi_group ? c->multi_group : s->g;
 	q->seq = c->next_seq++;
-	struct entry_req_head h = {c->session, q->seq, client_ack(c, q->seq), c->db, true};
+	struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq), c->db, true};
 	entry_req_header(&q->cmd, &h, c->multi_n);
 	c->db = c->multi_db;
 	rbuf_put(&q->cmd, c->multi.p, c->multi.len);
 	q->n_cmds = c->multi_n;
 	c->multi.len = 0;
 	c->multi_n = 0;
-	/* its keys' group (clients.c: multi_queue); it ran after everything
-	 * before it was answered (a server command waits) */
-	struct group *g = c->multi_group ? c->multi_group : s->g;
-	c->last_group = g;
-	request_submit(g, q, false);
+	if (!requests_hold(g, c, q, false)) /* as any write (requests.c) */
+		request_submit(g, q, false);
 }
 
 /* The answer to a core call that changes the cluster. */

@@ -152,7 +152,7 @@ void requests_flush_writes(struct group *g)
 		}
 		v[i]->sends++;
 		if (v[i]->client)
-			v[i]->client->sent_write = true;
+			client_sent_write(v[i]->client, g);
 		struct pending *p = pending_push(&g->writes, &g->n_writes, &g->cap_writes);
 		p->req = v[i];
 		p->index = index;
@@ -369,7 +369,7 @@ static bool forward(struct group *g, struct creq *q, raft_id leader)
 	q->fwd_at = server_now_ms();
 	q->sends++;
 	if (q->client)
-		q->client->sent_write = true;
+		client_sent_write(q->client, g);
 	push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
 	s->stats.forwarded++;
 	return true;

@@ -121,7 +121,8 @@ struct client {
 	uint64_t session, next_seq;    /* exactly-once: this connection's session */
 	uint64_t acked_seq;	       /* every write up to it has been answered */
 	uint64_t resumed_at;	       /* CLIENT SESSION <id> <seq>: clients.c */
-	bool sent_write;	       /* a write of it has gone to a leader */
+	/* bit i: a write of it has gone to a leader of group i */
+	uint64_t sent_write[SERVER_SHARDS_MAX / 64];
 	struct client *next_in_session; /* the server's session map */
 	/* one connection, one order (requests.c): reads wait for the writes
 	 * answered before them to be applied here (those of need_group) */
@@ -521,7 +522,9 @@ void clients_resume(struct server *s);
 bool client_output_full(struct client *c);
 void clients_close_all(struct server *s);
 void client_set_session(struct client *c, uint64_t id);
-uint64_t client_ack(const struct client *c, uint64_t seq); /* the ack write seq carries */
+/* The ack a write (seq) of c to group g carries (clients.c). */
+uint64_t client_ack(const struct client *c, const struct group *g, uint64_t seq);
+void client_sent_write(struct client *c, const struct group *g); /* one went to g's leader */
 struct client *client_by_session(struct server *s, uint64_t id); /* NULL: none here */
 
 /* server/addrs.c: where the members serve clients, and their node ids. */

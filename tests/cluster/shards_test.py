@@ -138,13 +138,13 @@ def three_shards_spread():
     for i in (1, 2, 3):
         info = parse_cluster_info(CLUSTER.client(i).execute_command("CLUSTER", "INFO"))
         assert info["cluster_state"] == "ok", info
-        assert info["cluster_slots_ok"] == SLOTS and info["cluster_size"] == 3, info
+        assert int(info["cluster_slots_ok"]) == SLOTS and int(info["cluster_size"]) == 3, info
         nodes = parse_cluster_nodes(CLUSTER.client(i).execute_command("CLUSTER", "NODES"))
         masters = {a: n["slots"] for a, n in nodes.items() if "master" in n["flags"]}
         assert len(masters) == 3, nodes
         assert sorted(tuple(map(int, s[0])) for s in masters.values()) == RANGES, masters
         shards = parse_cluster_shards(CLUSTER.client(i).execute_command("CLUSTER", "SHARDS"))
-        assert sorted(tuple(s["slots"]) for s in shards) == RANGES, shards
+        assert sorted(s["slots"][0] for s in shards) == RANGES, shards
         assert all(len(s["nodes"]) == 3 for s in shards), shards
     for g in range(3):
         assert os.path.isdir(os.path.join(CLUSTER.dir, "1", f"shard-{g}") if g else
@@ -227,7 +227,7 @@ def crossslot_and_multi():
             bad()
             raise AssertionError("a command over two groups was served")
         except redis.ResponseError as e:
-            assert str(e).startswith("Keys in request don't hash to the same slot"), e
+            assert str(e) == "CROSSSLOT Keys in request don't hash to the same slot", e
     assert cl.mget([a, b]) == ["1", "2"] and cl.get(c) is None
     p = cl.pipeline(transaction=True)
     p.incr(a).incr(b).get(a)
