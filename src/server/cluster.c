@@ -40,6 +40,14 @@ static bool is(const struct resp_arg *a, const char *s)
 	return a->len == strlen(s) && !strncasecmp((const char *)a->p, s, a->len);
 }
 
+uint16_t cluster_range_last(uint32_t i, uint32_t n)
+{
+	if (i + 1 >= n)
+		return KV_SLOTS - 1;
+	uint64_t a = (uint64_t)(i + 1) * KV_SLOTS - n; /* rounded: (2a + n) / 2n */
+	return (uint16_t)((2 * a + n) / (2 * (uint64_t)n));
+}
+
 struct group *cluster_slot_group(struct server *s, uint16_t slot)
 {
 	uint32_t lo = 0, hi = s->n_groups - 1; /* the groups' ranges, in order */

@@ -319,16 +319,6 @@ static void join_start(struct server *s)
 
 /* ---- start and stop ------------------------------------------------------- */
 
-/* The last slot of group i of n: the ranges redis-cli --cluster create
- * gives n masters (the i-th ends at round((i + 1) * 16384 / n - 1)). */
-static uint16_t range_last(uint32_t i, uint32_t n)
-{
-	if (i + 1 == n)
-		return KV_SLOTS - 1;
-	uint64_t a = (uint64_t)(i + 1) * KV_SLOTS - n; /* rounded: (2a + n) / 2n */
-	return (uint16_t)((2 * a + n) / (2 * (uint64_t)n));
-}
-
 /* --shards groups, each from its own folder: group 0 from --dir, group i
  * from --dir/shard-i; group i serves the i-th of equal ranges of slots. */
 static int open_groups(struct server *s, struct keel_errmsg *err)
@@ -341,7 +331,7 @@ static int open_groups(struct server *s, struct keel_errmsg *err)
 		g->node = s;
 		g->id = i;
 		g->slot_first = i ? (uint16_t)(s->groups[i - 1]->slot_last + 1) : 0;
-		g->slot_last = range_last(i, n);
+		g->slot_last = cluster_range_last(i, n);
 		int len = i ? snprintf(g->dir, sizeof g->dir, "%s/shard-%u", s->cfg.dir, i)
 			    : snprintf(g->dir, sizeof g->dir, "%s", s->cfg.dir);
 		if (len < 0 || (size_t)len >= sizeof g->dir) {

@@ -558,6 +558,10 @@ void addr_node_id(uint64_t id, char out[41]);
 /* server/cluster.c: the Redis Cluster protocol over the node's groups. */
 /* The group serving a hash slot. */
 struct group *cluster_slot_group(struct server *s, uint16_t slot);
+/* The last slot of group i of a node of n (--shards): the ranges
+ * redis-cli --cluster create gives n masters, the i-th ending at
+ * round((i + 1) * 16384 / n - 1), the last at 16383. */
+uint16_t cluster_range_last(uint32_t i, uint32_t n);
 /* The group a data command's keys are in (the first group on a node of
  * one); NULL, with q answered (-CROSSSLOT, or no key on a node of several
  * groups), if there is none. */

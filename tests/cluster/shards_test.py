@@ -125,16 +125,22 @@ def leader_of(group):
     return next(i for i in (1, 2, 3) if CLUSTER.addr(i) == primary)
 
 
+def up():
+    """The cluster of these cases, started by the first that runs."""
+    global CLUSTER
+    if CLUSTER is None:
+        CLUSTER = Cluster(3, ["--shards", "3"])
+        CLUSTER.start_all()
+        wait_for("three ranges with spread leaders on every node", spread, 60)
+
+
 @case
 def three_shards_spread():
     """3 nodes, --shards 3: three slot ranges, each a Raft group with a
     leader of its own, the leaders on three different nodes; every node
     answers the same map; CLUSTER INFO ok with 3 masters; CLUSTER NODES
     three masters, each with its range; CLUSTER SHARDS three shards."""
-    global CLUSTER
-    CLUSTER = Cluster(3, ["--shards", "3"])
-    CLUSTER.start_all()
-    wait_for("three ranges with spread leaders on every node", spread, 60)
+    up()
     for i in (1, 2, 3):
         info = parse_cluster_info(CLUSTER.client(i).execute_command("CLUSTER", "INFO"))
         assert info["cluster_state"] == "ok", info
@@ -157,6 +163,7 @@ def cluster_clients():
     """RedisCluster writes and reads 600 keys (and a pipeline of 200) to
     the three groups' leaders; redis-cli -c sets on one node and gets on
     another; redis-benchmark --cluster runs SET and GET."""
+    up()
     rc = RedisCluster(host=CLUSTER.addr(1)[0], port=CLUSTER.addr(1)[1], decode_responses=True)
     try:
         for k in range(600):
@@ -193,6 +200,7 @@ def moved_and_plain():
     the key's group gets -MOVED <slot> to that group's leader, and nothing
     is applied; the same write on a plain connection is forwarded there
     and applied; a read is served on every node."""
+    up()
     key = keys_in(1, 1, "mv")[0]
     lead = leader_of(1)
     other = next(i for i in (1, 2, 3) if i != lead)
@@ -215,6 +223,7 @@ def crossslot_and_multi():
     one transaction, one naming two groups is discarded (EXECABORT); a
     command over the whole keyspace (DBSIZE, FLUSHALL) says it is not
     supported on a sharded node."""
+    up()
     a, b = keys_in(0, 2, "cs")
     c = keys_in(2, 1, "cs")[0]
     assert keyslot(a) != keyslot(b)
@@ -250,6 +259,7 @@ def one_connection_order():
     writes and reads over keys of all three groups; each read answers the
     value of the last write of its key sent before it on the connection,
     as if the requests ran one at a time in the order sent."""
+    up()
     keys = [keys_in(g, 4, f"ord{g}_") for g in range(3)]
     flat = [k for ks in keys for k in ks]
     r = Raw(CLUSTER.addr(2))
@@ -274,6 +284,7 @@ def restart_reads_back():
     """Every node killed (SIGKILL) and started again: every acknowledged
     write of the cases above is read back from every node, and the three
     groups elect leaders again."""
+    up()
     rc = RedisCluster(host=CLUSTER.addr(1)[0], port=CLUSTER.addr(1)[1], decode_responses=True)
     try:
         for k in range(300):

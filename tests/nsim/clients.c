@@ -18,7 +18,9 @@
 
 #include "base/mem.h"
 #include "nsim/nsim.h"
+#include "kv/kv.h"
 #include "resp/parse.h"
+#include "server/server.h"
 
 #define CLIENT_TIMEOUT_NS (8000ull * 1000000) /* past the node's 5 s request timeout */
 #define RETRIES_MAX	  6
@@ -193,6 +195,33 @@ static void send_op(struct ns_client *c)
 	}
 	}
 	c->reply_no = 0;
+}
+
+/* The group of a key on a node of r->p.shards groups. */
+static uint32_t group_of(const struct ns_run *r, const char *key)
+{
+	uint16_t slot = kv_slot((const uint8_t *)key, strlen(key));
+	uint32_t n = r->p.shards ? r->p.shards : 1, i = 0;
+	while (slot > cluster_range_last(i, n))
+		i++;
+	return i;
+}
+
+/* A MULTI's two keys, c<key> and k<key2>, in one group: key2 moved to
+ * the first k<n> from it that is (false if none is). */
+static bool same_group(const struct ns_run *r, struct ns_client *c)
+{
+	char a[16], b[16];
+	snprintf(a, sizeof a, "c%u", c->key % NS_KEYS);
+	for (uint32_t k = 0; k < NS_KEYS; k++) {
+		uint32_t k2 = (c->key2 + k) % NS_KEYS;
+		snprintf(b, sizeof b, "k%u", k2);
+		if (group_of(r, a) == group_of(r, b)) {
+			c->key2 = k2;
+			return true;
+		}
+	}
+	return false;
 }
 
 static void client_connect(struct ns_client *c);
@@ -578,6 +607,8 @@ static void next_op(void *arg)
 			    : NS_MULTI;
 	c->key = (uint32_t)prng_below(g, NS_KEYS);
 	c->key2 = (uint32_t)prng_below(g, NS_KEYS);
+	if (c->op == NS_MULTI && !same_group(r, c))
+		c->op = NS_INCR; /* no k<n> shares c<key>'s group: -CROSSSLOT otherwise */
 	c->value = ++c->next_value + (int64_t)c->no * 1000000000;
 	c->retries = 0;
 	if (is_write(c))

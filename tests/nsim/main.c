@@ -84,6 +84,10 @@ static void params(uint64_t seed, struct ns_run *r)
 	r->disk_max_ns = 100000 + prng_below(&g, 5000000);
 	r->disk_slow_permille = (uint32_t)prng_below(&g, 20);
 	r->split_permille = prng_below(&g, 2) ? 0 : 100 + (uint32_t)prng_below(&g, 901);
+	/* a third of the seeds without spares or replicas (a sharded node
+	 * takes neither yet) run 2 or 3 groups a node */
+	if (!p->spares && !p->replicas && prng_below(&g, 3) == 0)
+		p->shards = 2 + (uint32_t)prng_below(&g, 2);
 }
 
 static void stop_workload(void *arg)
@@ -107,10 +111,10 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 		world_set_split(r->w, r->split_permille);
 	world_tracef(r->w,
 		     "seed %llu: %u nodes (%u spare), %u read replicas, %u clients (%u of "
-		     "replicas), a fault every ~%u ms, snapshots every %u entries",
+		     "replicas), a fault every ~%u ms, snapshots every %u entries, %u shards",
 		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.replicas,
 		     r->p.clients + r->p.replica_clients, r->p.replica_clients, r->p.fault_every_ms,
-		     r->p.snapshot_entries);
+		     r->p.snapshot_entries, r->p.shards ? r->p.shards : 1);
 	if (scenario < 0 && r->split_permille)
 		world_tracef(r->w, "writes arrive in pieces on %u permille of the connections",
 			     r->split_permille);

@@ -165,6 +165,12 @@ static void start_in(void *arg)
 		av[argc++] = "--session-max-mb";
 		av[argc++] = sess_mb;
 	}
+	char shards[24];
+	snprintf(shards, sizeof shards, "%u", r->p.shards);
+	if (r->p.shards) {
+		av[argc++] = "--shards";
+		av[argc++] = shards;
+	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};
 	if (server_config_parse(&s->cfg, argc, av, &err)) {
@@ -336,7 +342,7 @@ static void one_fault(void *arg)
 	struct ns_node *na = &r->nodes[a];
 	uint32_t kind = (uint32_t)prng_below(g, 100);
 	r->n_faults++;
-	if (kind >= 92 && ns_membership_fault(r)) {
+	if (kind >= 92 && r->p.shards < 2 && ns_membership_fault(r)) {
 		/* a membership change or a transfer (members.c) */
 	} else if (kind < 28) {
 		ns_node_crash(na);
@@ -422,7 +428,9 @@ static void get_in(void *arg)
 	struct get_ctx *g = arg;
 	struct resp_arg argv[2] = {{(const uint8_t *)"GET", 3},
 				   {(const uint8_t *)g->key, strlen(g->key)}};
-	struct kv_ctx k = {.kv = &g->n->s->g->kv,
+	struct server *s = g->n->s; /* the key's group's keyspace */
+	struct group *grp = cluster_slot_group(s, kv_slot((const uint8_t *)g->key, strlen(g->key)));
+	struct kv_ctx k = {.kv = &grp->kv,
 			   .argv = argv,
 			   .argc = 2,
 			   .out = g->out,
@@ -576,6 +584,17 @@ void ns_check_agreement(struct ns_run *r)
 				(unsigned long long)m[i]->s->stats.skipped_entries);
 			return;
 		}
+	for (uint32_t gi = 1; gi < m[0]->s->n_groups; gi++) /* every group past the first */
+		for (uint32_t i = 1; i < n; i++)
+			if (raft_applied_index(m[i]->s->groups[gi]->r) !=
+			    raft_applied_index(m[0]->s->groups[gi]->r)) {
+				ns_fail(r, "after healing, members %llu and %llu applied different "
+					   "entries of group %u: %llu and %llu",
+					(unsigned long long)m[0]->id, (unsigned long long)m[i]->id, gi,
+					(unsigned long long)raft_applied_index(m[0]->s->groups[gi]->r),
+					(unsigned long long)raft_applied_index(m[i]->s->groups[gi]->r));
+				return;
+			}
 	for (uint32_t i = 1; i < n; i++)
 		if (raft_applied_index(m[i]->s->g->r) != raft_applied_index(m[0]->s->g->r)) {
 			char a[256], b[256], l[160] = "no leader";

@@ -103,6 +103,7 @@ struct ns_params {
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
 	uint32_t session_max_mb;   /* --session-max-mb (0: the default) */
 	uint32_t fault_every_ms;
+	uint32_t shards; /* every member's --shards (0: the default, one group) */
 };
 
 struct ns_run {
