@@ -29,10 +29,10 @@
 /* Command flags: derived from each command's spec file (src/kv/commands/,
  * tools/gen_commands.py). */
 enum {
-	KV_WRITE = 1 << 0,    /* changes the keyspace: goes through the log (WRITE) */
-	KV_READ = 1 << 1,     /* reads the keyspace: after a read index (READONLY) */
-	KV_SERVER = 1 << 2,   /* handled by the server ("keel_flags": ["SERVER"]) */
-	KV_MULTI_OK = 1 << 3, /* may be queued inside MULTI (not SERVER, not NO_MULTI) */
+	KV_WRITE = 1 << 0,	/* changes the keyspace: goes through the log (WRITE) */
+	KV_READ = 1 << 1,	/* reads the keyspace: after a read index (READONLY) */
+	KV_SERVER = 1 << 2,	/* handled by the server ("keel_flags": ["SERVER"]) */
+	KV_MULTI_OK = 1 << 3,	/* may be queued inside MULTI (not SERVER, not NO_MULTI) */
 	KV_CONNECTION = 1 << 4, /* a server command on the connection's own state:
 				 * it runs when it arrives, not in turn
 				 * ("keel_flags": ["CONNECTION"]) */

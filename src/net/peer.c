@@ -56,7 +56,7 @@ struct peers {
 	struct conn *incoming;
 	uint32_t n_unnamed, n_named; /* incoming, before and after their HELLO */
 	uv_timer_t sweep;	     /* closes those late with their HELLO */
-	struct conn *outq; /* connections with frames to go (peers_flush) */
+	struct conn *outq;	     /* connections with frames to go (peers_flush) */
 	bool stopping;
 	bool no_learning; /* peers_learn(false) */
 	int open_handles;

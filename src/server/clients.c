@@ -578,7 +578,8 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	bool read = (cmd->flags & KV_READ) != 0, taken = false;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
-		struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq), c->db, false};
+		struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq), c->db,
+					   false};
 		entry_req_header(&q->cmd, &h, 1);
 	}
 	q->db = c->db;
@@ -638,7 +639,7 @@ static void process_input(struct client *c)
 		c->pass_reqs++;
 		if (c->req.argc && dispatch(c, c->req.argv, c->req.argc, whole, used))
 			at = 0; /* the input now holds only what followed */
-		if (c->repl) { /* KEEL.REPLICATE: what follows is the stream's */
+		if (c->repl) {	/* KEEL.REPLICATE: what follows is the stream's */
 			if (c->in.len > at)
 				replication_recv(c->s->g, c, c->in.p + at, c->in.len - at);
 			at = c->in.len;

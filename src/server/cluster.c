@@ -347,8 +347,8 @@ static void reply_info(struct server *s, struct rbuf *o, int proto)
 		 "cluster_size:%u\r\ncluster_current_epoch:%llu\r\ncluster_my_epoch:%llu\r\n"
 		 "cluster_stats_messages_sent:0\r\ncluster_stats_messages_received:0\r\n"
 		 "total_cluster_links_buffer_limit_exceeded:0\r\n",
-		 ok == KV_SLOTS ? "ok" : "fail", ok ? KV_SLOTS : 0, ok, ok ? KV_SLOTS - ok : 0,
-		 v.n, masters, epoch, term);
+		 ok == KV_SLOTS ? "ok" : "fail", ok ? KV_SLOTS : 0, ok, ok ? KV_SLOTS - ok : 0, v.n,
+		 masters, epoch, term);
 	resp_verbatim(o, text, strlen(text), proto);
 }
 

@@ -149,8 +149,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		rbuf_puts(o, "# Cluster\r\ncluster_enabled:1\r\n\r\n");
 	if (all || !strcasecmp(section, "keyspace")) {
 		rbuf_puts(o, "# Keyspace\r\n");
-		const struct kv *few[8], **kvs = s->n_groups <= 8 ? few
-						: keel_malloc(s->n_groups * sizeof *kvs);
+		const struct kv *few[8],
+			**kvs = s->n_groups <= 8 ? few : keel_malloc(s->n_groups * sizeof *kvs);
 		for (uint32_t i = 0; i < s->n_groups; i++)
 			kvs[i] = &s->groups[i]->kv;
 		kv_info_keyspace(kvs, s->n_groups, now, o);

@@ -508,7 +508,8 @@ static void spread_leader(struct group *g)
 	    !raft_progress_of(g->r, to, &match, &next) || match < raft_last_index(g->r))
 		return;
 	if (raft_transfer_leader(g->r, to) == KEEL_OK)
-		fprintf(stderr, "[%llu] group %u: handing leadership to %llu, its preferred leader\n",
+		fprintf(stderr,
+			"[%llu] group %u: handing leadership to %llu, its preferred leader\n",
 			(unsigned long long)s->cfg.id, g->id, (unsigned long long)to);
 }
 

@@ -70,7 +70,8 @@ static void shutdown_step(struct server *s)
 	for (uint32_t i = 0; i < s->n_groups; i++) {
 		struct group *g = s->groups[i];
 		busy = busy || g->n_writes || g->n_forwarded ||
-		       (s->handing_over && raft_role_of(g->r) == RAFT_LEADER && !raft_stopped(g->r));
+		       (s->handing_over && raft_role_of(g->r) == RAFT_LEADER &&
+			!raft_stopped(g->r));
 	}
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
@@ -335,7 +336,8 @@ static int open_groups(struct server *s, struct keel_errmsg *err)
 		int len = i ? snprintf(g->dir, sizeof g->dir, "%s/shard-%u", s->cfg.dir, i)
 			    : snprintf(g->dir, sizeof g->dir, "%s", s->cfg.dir);
 		if (len < 0 || (size_t)len >= sizeof g->dir) {
-			keel_errmsg_set(err, "--dir %s: too long for its shards' folders", s->cfg.dir);
+			keel_errmsg_set(err, "--dir %s: too long for its shards' folders",
+					s->cfg.dir);
 			return KEEL_EINVAL;
 		}
 		int rc = group_open(g, err);
@@ -348,10 +350,11 @@ static int open_groups(struct server *s, struct keel_errmsg *err)
 		for (uint32_t i = 0; i < n; i++)
 			taken = taken || s->groups[i]->poison.skip == s->cfg.skip_entry;
 		if (!taken) {
-			keel_errmsg_set(err,
-					"--skip-entry %llu: no group of this node failed to apply that "
-					"entry (no shard's apply-failed names it)",
-					(unsigned long long)s->cfg.skip_entry);
+			keel_errmsg_set(
+				err,
+				"--skip-entry %llu: no group of this node failed to apply that "
+				"entry (no shard's apply-failed names it)",
+				(unsigned long long)s->cfg.skip_entry);
 			return KEEL_EINVAL;
 		}
 	}
@@ -443,7 +446,7 @@ void server_free(struct server *s)
 void server_halt(struct server *s)
 {
 	if (s->closed)
-		return; /* a shutdown closed everything already */
+		return;	    /* a shutdown closed everything already */
 	s->stopping = true; /* no close callback starts anything again */
 	close_handles(s, true);
 }

@@ -382,7 +382,8 @@ void requests_flush_peers(struct group *g)
 		struct peer_batch *b = &g->batches[i];
 		/* a frame that cannot go is lost: the requests are sent again */
 		if (b->fwd.len)
-			peers_send_group(s->peers, b->id, g->id, FRAME_FORWARD, b->fwd.p, b->fwd.len);
+			peers_send_group(s->peers, b->id, g->id, FRAME_FORWARD, b->fwd.p,
+					 b->fwd.len);
 		if (b->rep.len)
 			peers_send_group(s->peers, b->id, g->id, FRAME_REPLY, b->rep.p, b->rep.len);
 		b->fwd.len = b->rep.len = 0;

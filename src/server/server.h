@@ -32,10 +32,10 @@ struct server_config {
 	char dir[512];
 	bool has_cluster; /* --cluster: the founding voters */
 	struct raft_config cluster;
-	uint32_t tick_ms;	     /* one Raft tick */
+	uint32_t tick_ms;	      /* one Raft tick */
 	uint32_t election_timeout_ms; /* a follower campaigns after [1x, 2x) this */
 	uint32_t heartbeat_ms;	      /* the leader's heartbeat interval */
-	uint32_t request_timeout_ms; /* wait for a leader / a commit */
+	uint32_t request_timeout_ms;  /* wait for a leader / a commit */
 	uint64_t segment_bytes;
 	uint64_t client_output_max; /* unread reply bytes before a client is closed */
 	uint64_t client_query_max;  /* unexecuted input bytes before it is (Redis's
@@ -130,7 +130,7 @@ struct client {
 	struct group *need_group;
 	struct group *last_group; /* of its last request (sharded: requests_hold) */
 	uint32_t n_crossing;	  /* requests held until those before are answered */
-	uint32_t n_ordered; /* reads and deferred commands not yet run */
+	uint32_t n_ordered;	  /* reads and deferred commands not yet run */
 	bool in_order_list;
 	struct rbuf in;
 	size_t need;
@@ -154,7 +154,7 @@ struct client {
 	bool in_multi, multi_error;
 	struct rbuf multi; /* queued commands, as entry_cmd_append lays them out */
 	uint32_t multi_n;
-	uint32_t multi_db; /* the database after the queued SELECTs (db at EXEC) */
+	uint32_t multi_db;	   /* the database after the queued SELECTs (db at EXEC) */
 	struct group *multi_group; /* the queued commands' keys' group (NULL: none yet) */
 	struct client *next;
 	int64_t created_ms;
@@ -164,7 +164,7 @@ struct client {
 	bool cluster_aware;	    /* redirected with -MOVED (cluster.c) */
 };
 
-struct pending { /* a proposed write, or a read waiting for its index */
+struct pending {	  /* a proposed write, or a read waiting for its index */
 	struct creq *req; /* a read's index, once known, is in the slot */
 	raft_index index; /* writes: its entry */
 	raft_term term;
@@ -247,9 +247,9 @@ struct server_embed {
  * thread. Today a node holds one group (docs/architecture.md). */
 struct group {
 	struct server *node;
-	uint32_t id;		 /* 0 .. shards - 1 */
-	char dir[IO_PATH_MAX];	 /* its storage: --dir, or --dir/shard-<id> past group 0 */
-	uint16_t slot_first;	 /* the slots it serves: slot_first .. slot_last */
+	uint32_t id;	       /* 0 .. shards - 1 */
+	char dir[IO_PATH_MAX]; /* its storage: --dir, or --dir/shard-<id> past group 0 */
+	uint16_t slot_first;   /* the slots it serves: slot_first .. slot_last */
 	uint16_t slot_last;
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
@@ -306,7 +306,7 @@ struct group {
 	size_t snapshot_res_got;
 	uint64_t snapshot_seq;
 	int64_t snapshot_started_ms;
-	bool snapshot_raised; /* the child's priority was raised (raise_child) */
+	bool snapshot_raised;  /* the child's priority was raised (raise_child) */
 	bool snapshot_written; /* embedded: written in-process, not yet reported */
 	/* requests */
 	struct pending *writes, *reads;
@@ -360,10 +360,10 @@ struct server { /* a node */
 	uv_check_t check; /* the end of each loop pass */
 	/* clients */
 	struct client *clients;
-	struct client *dirty;	/* with replies to write at the end of the pass */
+	struct client *dirty;	     /* with replies to write at the end of the pass */
 	struct client *held_clients; /* with input left for a later pass (clients.c) */
 	uint64_t pass_no;	     /* loop passes, counted by clients_resume */
-	struct creq *creq_pool; /* finished requests, kept for the next ones */
+	struct creq *creq_pool;	     /* finished requests, kept for the next ones */
 	uint32_t n_creq_pool;
 	struct rbuf out;       /* a client's replies, gathered for one write */
 	struct resp_arg *argv; /* a read's arguments, decoded */
@@ -474,9 +474,9 @@ bool requests_defer(struct group *g, struct client *c, struct creq *q, const str
 bool requests_hold(struct group *g, struct client *c, struct creq *q, bool is_read);
 void requests_on_reads(struct group *g, const struct raft_read *rd, uint32_t n);
 void requests_answer_reads(struct server *s); /* every group's, in each connection's order */
-void requests_flush_reads(struct group *g);  /* asks for the pass's read index */
-void requests_flush_writes(struct group *g); /* proposes the pass's writes */
-void requests_flush_peers(struct group *g);  /* sends the pass's forwards and replies */
+void requests_flush_reads(struct group *g);   /* asks for the pass's read index */
+void requests_flush_writes(struct group *g);  /* proposes the pass's writes */
+void requests_flush_peers(struct group *g);   /* sends the pass's forwards and replies */
 /* The batch of what goes to peer id at the end of this pass. */
 struct peer_batch *peer_batch_of(struct group *g, uint64_t id);
 void requests_tick(struct group *g);

@@ -588,11 +588,15 @@ void ns_check_agreement(struct ns_run *r)
 		for (uint32_t i = 1; i < n; i++)
 			if (raft_applied_index(m[i]->s->groups[gi]->r) !=
 			    raft_applied_index(m[0]->s->groups[gi]->r)) {
-				ns_fail(r, "after healing, members %llu and %llu applied different "
-					   "entries of group %u: %llu and %llu",
-					(unsigned long long)m[0]->id, (unsigned long long)m[i]->id, gi,
-					(unsigned long long)raft_applied_index(m[0]->s->groups[gi]->r),
-					(unsigned long long)raft_applied_index(m[i]->s->groups[gi]->r));
+				ns_fail(r,
+					"after healing, members %llu and %llu applied different "
+					"entries of group %u: %llu and %llu",
+					(unsigned long long)m[0]->id, (unsigned long long)m[i]->id,
+					gi,
+					(unsigned long long)raft_applied_index(
+						m[0]->s->groups[gi]->r),
+					(unsigned long long)raft_applied_index(
+						m[i]->s->groups[gi]->r));
 				return;
 			}
 	for (uint32_t i = 1; i < n; i++)

@@ -39,10 +39,10 @@ struct ns_node {
 	struct ns_run *run;
 	uv_loop_t *loop;
 	struct server_embed embed;
-	bool disk_pending; /* a group commit is scheduled */
+	bool disk_pending;	/* a group commit is scheduled */
 	uint64_t disk_extra_ns; /* a scenario's slow disk: added to each group commit */
-	bool disk_failed;  /* its disk fails (a fault): it stays down until replaced */
-	bool join;	   /* started with --join (the first founder's client port) */
+	bool disk_failed;	/* its disk fails (a fault): it stays down until replaced */
+	bool join;		/* started with --join (the first founder's client port) */
 };
 
 enum ns_op {

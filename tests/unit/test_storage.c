@@ -277,8 +277,10 @@ static void snapshots(void **state)
 	fill_snap(&m, data, 900, 3, 12345);
 	for (uint64_t off = 0; off < m.size; off += 1000) {
 		uint32_t len = (uint32_t)(m.size - off < 1000 ? m.size - off : 1000);
-		struct storage_batch b = {.chunk_meta = &m, .chunk_offset = off,
-					  .chunk_data = data + off, .chunk_len = len};
+		struct storage_batch b = {.chunk_meta = &m,
+					  .chunk_offset = off,
+					  .chunk_data = data + off,
+					  .chunk_len = len};
 		if (off + len == m.size) {
 			b.install = &m;
 			b.truncate_from = 901;
@@ -552,8 +554,7 @@ static void bit_flips(void **state)
 	closed_segment(base, 1, closed);
 	n = record_offsets(base, closed, offs, idx, NULL);
 	assert_true(n > 10);
-	flip_record_bits(base, closed, offs[n - 1], offs[n] - offs[n - 1], false, 130,
-			 idx[n - 1]);
+	flip_record_bits(base, closed, offs[n - 1], offs[n] - offs[n - 1], false, 130, idx[n - 1]);
 	flip_record_bits(base, closed, offs[0], offs[1] - offs[0], false, 130, idx[0]);
 	uint64_t first_of_closed = idx[0];
 	/* a closed segment cut short, or gone: refused */
@@ -1106,7 +1107,7 @@ enum flaky_op {
 	FL_FDATASYNC
 };
 
-#define FL_FDS 64
+#define FL_FDS	 64
 #define FL_SYNCS 8
 struct flaky {
 	struct io_fs ops;
@@ -1116,7 +1117,7 @@ struct flaky {
 	uint32_t after;
 	int err;
 	int open;
-	char path[FL_FDS][96]; /* of each open fd */
+	char path[FL_FDS][96];	   /* of each open fd */
 	char synced[FL_SYNCS][96]; /* the first FL_SYNCS fdatasync'ed */
 	uint32_t n_synced;
 };
@@ -1250,10 +1251,10 @@ static void flaky_init(struct flaky *f, struct simfs *sim)
 {
 	memset(f, 0, sizeof *f);
 	f->base = simfs_ops(sim);
-	f->ops = (struct io_fs){f,	   fl_open,	fl_close,    fl_pread,	fl_pwrite,
-				fl_fdatasync, fl_ftruncate, fl_fallocate, fl_size,	fl_rename,
-				fl_unlink,    fl_sync_dir,  fl_mkdir,	  fl_list,	fl_map,
-				fl_unmap};
+	f->ops = (struct io_fs){f,	   fl_open,	 fl_close,     fl_pread,
+				fl_pwrite, fl_fdatasync, fl_ftruncate, fl_fallocate,
+				fl_size,   fl_rename,	 fl_unlink,    fl_sync_dir,
+				fl_mkdir,  fl_list,	 fl_map,       fl_unmap};
 }
 
 static void flaky_fail(struct flaky *f, enum flaky_op op, const char *match, uint32_t after)
@@ -1347,8 +1348,7 @@ static void snapshot_names(void **state)
 	assert_false(snap_parse_name("snap-00000000000000000100-0000000000000000000/", &i, &t));
 	assert_false(snap_parse_name("snap-00000000000000000100-0000000000000000003:", &i, &t));
 	assert_false(snap_parse_name("snap-00000000000000000100x00000000000000000003", &i, &t));
-	assert_false(snap_parse_name("snap-00000000000000000100-00000000000000000003.tmp", &i,
-				     &t));
+	assert_false(snap_parse_name("snap-00000000000000000100-00000000000000000003.tmp", &i, &t));
 	/* such files in the data folder are left alone and do not stop a start */
 	struct simfs *fs = disk_with(20);
 	static const char *const stray[] = {
@@ -1462,9 +1462,9 @@ static void snapshot_chunk_edges(void **state)
 			len = 2001; /* past its size */
 		else
 			off = 1500; /* not where the last one ended */
-		assert_int_equal(snap_incoming_write(ops, DIR, &in, &other, off, data + 1000, len,
-						     &err),
-				 KEEL_EINVAL);
+		assert_int_equal(
+			snap_incoming_write(ops, DIR, &in, &other, off, data + 1000, len, &err),
+			KEEL_EINVAL);
 		assert_non_null(strstr(err.text, "does not follow"));
 	}
 	assert_int_equal(snap_incoming_write(ops, DIR, &in, &m, 1000, data + 1000, 1500, &err),
@@ -1505,8 +1505,10 @@ static int receive_snapshot(struct storage *st, struct simfs *fs, uint64_t index
 	fill_snap(&m, data, index, term, sizeof data);
 	for (uint64_t off = 0; off < m.size; off += 2000) {
 		uint32_t len = (uint32_t)(m.size - off < 2000 ? m.size - off : 2000);
-		struct storage_batch b = {.chunk_meta = &m, .chunk_offset = off,
-					  .chunk_data = data + off, .chunk_len = len};
+		struct storage_batch b = {.chunk_meta = &m,
+					  .chunk_offset = off,
+					  .chunk_data = data + off,
+					  .chunk_len = len};
 		if (off + len == m.size) {
 			b.install = &m;
 			b.truncate_from = index + 1;
@@ -1562,8 +1564,10 @@ static void snapshot_received_twice(void **state)
 		sync_ok(st);
 		if (k == 3) { /* the install's fdatasync fails: not installed */
 			simfs_fail(fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
-			b = (struct storage_batch){.chunk_meta = &m, .chunk_offset = 2000,
-						   .chunk_data = data + 2000, .chunk_len = 3000,
+			b = (struct storage_batch){.chunk_meta = &m,
+						   .chunk_offset = 2000,
+						   .chunk_data = data + 2000,
+						   .chunk_len = 3000,
 						   .install = &m};
 			assert_int_equal(storage_write(st, &b, &err), KEEL_EIO);
 			assert_non_null(strstr(err.text, "fdatasync"));
@@ -1579,8 +1583,10 @@ static void snapshot_received_twice(void **state)
 		}
 		for (uint64_t off = 2000; off < m.size; off += 2000) {
 			uint32_t len = (uint32_t)(m.size - off < 2000 ? m.size - off : 2000);
-			b = (struct storage_batch){.chunk_meta = &m, .chunk_offset = off,
-						   .chunk_data = data + off, .chunk_len = len};
+			b = (struct storage_batch){.chunk_meta = &m,
+						   .chunk_offset = off,
+						   .chunk_data = data + off,
+						   .chunk_len = len};
 			if (off + len == m.size)
 				b.install = &m;
 			assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
@@ -1673,8 +1679,8 @@ static void recovery_edges(void **state)
 	assert_non_null(strstr(err.text, "read " DIR "/snap-00000000000000000200"));
 	assert_int_equal(f.open, 0);
 	uint8_t x = 0xEE;
-	simfs_poke(fs, DIR "/snap-00000000000000000200-00000000000000000001",
-		   SNAP_DATA_OFF + 10, &x, 1);
+	simfs_poke(fs, DIR "/snap-00000000000000000200-00000000000000000001", SNAP_DATA_OFF + 10,
+		   &x, 1);
 	st = must_open(fs);
 	assert_int_equal(storage_loaded(st)->snap.index, 100);
 	expect_entries(storage_loaded(st), 101, 300, 1, 1);
@@ -1851,8 +1857,8 @@ static void wal_edges(void **state)
 	fs = simfs_new();
 	assert_int_equal(wal_open(simfs_ops(fs), DIR, &o, false, &w, &d, &err), KEEL_OK);
 	for (uint64_t i = 1; i <= 230; i++) {
-		e = (struct wal_entry){.term = 1, .index = i, .type = 2, .len = i <= 102 ? 8 : 0,
-				       .data = buf};
+		e = (struct wal_entry){
+			.term = 1, .index = i, .type = 2, .len = i <= 102 ? 8 : 0, .data = buf};
 		assert_int_equal(wal_append(w, &e, 1, &err), KEEL_OK);
 	}
 	assert_int_equal(wal_sync(w, &err), KEEL_OK);
