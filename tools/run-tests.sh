@@ -79,6 +79,7 @@ suite edges /usr/bin/python3 tests/cluster/edges_test.py build/asan
 suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
 suite sentinel /usr/bin/python3 tests/cluster/sentinel_test.py build/asan
 suite cluster-proto /usr/bin/python3 tests/cluster/cluster_proto_test.py build/asan
+suite shards /usr/bin/python3 tests/cluster/shards_test.py build/asan
 suite clients /usr/bin/python3 tests/clients/run.py build/asan
 suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth

@@ -320,51 +320,10 @@ static void join_start(struct server *s)
 
 /* ---- start and stop ------------------------------------------------------- */
 
-/* --shards groups, each from its own folder: group 0 from --dir, group i
- * from --dir/shard-i; group i serves the i-th of equal ranges of slots. */
-static int open_groups(struct server *s, struct keel_errmsg *err)
-{
-	uint32_t n = s->cfg.shards ? s->cfg.shards : 1;
-	s->groups = keel_calloc(n, sizeof *s->groups);
-	for (uint32_t i = 0; i < n; i++) {
-		struct group *g = keel_calloc(1, sizeof *g);
-		s->groups[s->n_groups++] = g;
-		g->node = s;
-		g->id = i;
-		g->slot_first = i ? (uint16_t)(s->groups[i - 1]->slot_last + 1) : 0;
-		g->slot_last = cluster_range_last(i, n);
-		int len = i ? snprintf(g->dir, sizeof g->dir, "%s/shard-%u", s->cfg.dir, i)
-			    : snprintf(g->dir, sizeof g->dir, "%s", s->cfg.dir);
-		if (len < 0 || (size_t)len >= sizeof g->dir) {
-			keel_errmsg_set(err, "--dir %s: too long for its shards' folders",
-					s->cfg.dir);
-			return KEEL_EINVAL;
-		}
-		int rc = group_open(g, err);
-		if (rc)
-			return rc;
-	}
-	s->g = s->groups[0];
-	if (n > 1 && s->cfg.skip_entry) {
-		bool taken = false;
-		for (uint32_t i = 0; i < n; i++)
-			taken = taken || s->groups[i]->poison.skip == s->cfg.skip_entry;
-		if (!taken) {
-			keel_errmsg_set(
-				err,
-				"--skip-entry %llu: no group of this node failed to apply that "
-				"entry (no shard's apply-failed names it)",
-				(unsigned long long)s->cfg.skip_entry);
-			return KEEL_EINVAL;
-		}
-	}
-	return KEEL_OK;
-}
-
 int server_start(struct server *s, struct keel_errmsg *err)
 {
 	s->started_ms = server_now_ms();
-	int rc = open_groups(s, err);
+	int rc = groups_open(s, err);
 	if (rc)
 		return rc;
 	rc = s->embed ? committer_start_manual(wake_loop, &s->wake, s->embed->queued,

@@ -415,6 +415,10 @@ void server_halt(struct server *s);
 void server_discard(struct server *s);
 int64_t server_now_ms(void);
 
+/* server/shards.c: a node's groups (--shards), each recovered from its
+ * folder; refused if the data was made with another count. */
+int groups_open(struct server *s, struct keel_errmsg *err);
+
 /* server/group.c: one Raft group, driven by the update contract. */
 int group_open(struct group *g, struct keel_errmsg *err); /* recovery from its storage */
 void group_process(struct group *g);			  /* carries out its pending updates */

@@ -300,10 +300,47 @@ def restart_reads_back():
         assert vals == [str(k * 3) for k in range(300)] + [str(k) for k in range(600)], i
 
 
+def refused(c, extra, want):
+    """Node 1 of c started with extra exits 1, saying want in its log."""
+    c.extra = extra
+    c.start(1)
+    rc = c.procs.pop(1).wait(60)
+    assert rc == 1 and want in c.log(1), (rc, c.log(1)[-400:])
+
+
+@case
+def shard_count_kept():
+    """A node's --shards is kept in its folder: started again with another
+    count it refuses to start and says why (its slots would be served by
+    groups that do not hold their keys), as does a one-shard node's folder
+    given --shards 3; started as it was made, it serves its keys."""
+    for made, other in ((["--shards", "2"], ["--shards", "3"]), ([], ["--shards", "3"])):
+        c = Cluster(1, made)
+        try:
+            c.start(1)
+            wait_for("a leader", lambda: c.leader(1) == 1, 30)
+            keys = [f"kept{k}" for k in range(20)]
+            for k in keys:
+                assert c.client(1).set(k, k) is True
+            c.kill(1, signal.SIGTERM)
+            kept = made[1] if made else "1"
+            refused(c, other, f"was made by a node of {kept} shard")
+            if made:
+                refused(c, [], f"was made by a node of {kept} shards")
+            c.extra = made
+            c.start(1)
+            wait_for("a leader again", lambda: c.leader(1) == 1, 30)
+            assert [c.client(1).get(k) for k in keys] == keys
+        finally:
+            c.cleanup()
+
+
 def main():
     try:
-        return run_suite("shards", [three_shards_spread, cluster_clients, moved_and_plain,
-                                    crossslot_and_multi, one_connection_order,
+        # shard_count_kept first: its one-node clusters take the ports the
+        # others' cluster keeps until the end
+        return run_suite("shards", [shard_count_kept, three_shards_spread, cluster_clients,
+                                    moved_and_plain, crossslot_and_multi, one_connection_order,
                                     restart_reads_back], [SERVER])
     finally:
         if CLUSTER:
