@@ -185,8 +185,9 @@ else
 	@tools/sim-seeds.sh build/asan/nsim $(SEEDS) 1
 endif
 
+SHARDS ?= 1
 run: build/release/keel-server build/release/keel-cli
-	@scripts/run-cluster.sh
+	@SHARDS=$(SHARDS) scripts/run-cluster.sh
 
 story: build/release/sim
 	build/release/sim --story
