@@ -66,9 +66,13 @@ def load(c, n, prefix="k", size=16, step=None):
                 p.execute()
                 break
             except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as e:
+                # a write after one that was not applied may be refused as
+                # of an expired session ("this write was not applied"): the
+                # session began with a write that never took effect
                 if isinstance(e, redis.ResponseError) and \
                         not str(e).startswith(("TRYAGAIN", "CLUSTERDOWN", "TIMEOUT")) and \
-                        not any(x in str(e) for x in (": TRYAGAIN", ": CLUSTERDOWN", ": TIMEOUT")):
+                        not any(x in str(e) for x in (": TRYAGAIN", ": CLUSTERDOWN", ": TIMEOUT",
+                                                      "this write was not applied")):
                     raise
                 time.sleep(0.2)
         else:
