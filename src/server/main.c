@@ -14,7 +14,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "keel-server: %s\n", err.text);
 		fprintf(stderr, "usage: keel-server --id N [--bind IP] [--port P] [--peer-port P] "
 				"[--dir DIR] [--cluster id@host:port,...] [--join host:port] "
-				"[--replica-of host:port,...] [--databases N] [--config FILE] "
+				"[--replica-of host:port,...] [--databases N] [--shards N] [--config FILE] "
 				"[--verbose]\n"
 				"(docs/operations.md and docs/replicas.md list every setting)\n");
 		return 2;
