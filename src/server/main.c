@@ -12,11 +12,12 @@ int main(int argc, char **argv)
 	struct keel_errmsg err = {{0}};
 	if (server_config_parse(&s.cfg, argc, argv, &err)) {
 		fprintf(stderr, "keel-server: %s\n", err.text);
-		fprintf(stderr, "usage: keel-server --id N [--bind IP] [--port P] [--peer-port P] "
-				"[--dir DIR] [--cluster id@host:port,...] [--join host:port] "
-				"[--replica-of host:port,...] [--databases N] [--shards N] [--config FILE] "
-				"[--verbose]\n"
-				"(docs/operations.md and docs/replicas.md list every setting)\n");
+		fprintf(stderr,
+			"usage: keel-server --id N [--bind IP] [--port P] [--peer-port P] "
+			"[--dir DIR] [--cluster id@host:port,...] [--join host:port] "
+			"[--replica-of host:port,...] [--databases N] [--shards N] [--config FILE] "
+			"[--verbose]\n"
+			"(docs/operations.md and docs/replicas.md list every setting)\n");
 		return 2;
 	}
 	/* A peer or client that goes away mid-write is an EPIPE for the
