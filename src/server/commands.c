@@ -70,6 +70,33 @@ static void info_raft(struct server *s, struct rbuf *o)
 	}
 }
 
+/* INFO shards: the node's groups, a line each, as this node sees them
+ * (a read replica has no core: its one group's role is "replica"). */
+static void info_shards(struct server *s, struct rbuf *o)
+{
+	char line[256];
+	snprintf(line, sizeof line, "# Shards\r\nkeel_shards:%u\r\n", s->n_groups);
+	rbuf_puts(o, line);
+	for (uint32_t i = 0; i < s->n_groups; i++) {
+		const struct group *g = s->groups[i];
+		const struct raft *r = g->r;
+		snprintf(line, sizeof line,
+			 "shard%u:slots=%u-%u,role=%s,leader=%llu,term=%llu,commit_index=%llu,"
+			 "applied_index=%llu,keys=%llu\r\n",
+			 g->id, g->slot_first, g->slot_last,
+			 !r		   ? "replica"
+			 : raft_stopped(r) ? "stopped"
+					   : raft_role_name(r),
+			 (unsigned long long)(r ? raft_leader_of(r) : 0),
+			 (unsigned long long)(r ? raft_current_term(r) : 0),
+			 (unsigned long long)(r ? raft_commit_index(r) : 0),
+			 (unsigned long long)(r ? raft_applied_index(r) : g->replica->applied),
+			 (unsigned long long)kv_keys_total(&g->kv));
+		rbuf_puts(o, line);
+	}
+	rbuf_puts(o, "\r\n");
+}
+
 void server_info(struct server *s, const char *section, struct rbuf *o)
 {
 	bool all = !section || !strcasecmp(section, "all") || !strcasecmp(section, "everything") ||
@@ -145,6 +172,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			info_raft(s, o);
 		rbuf_puts(o, "\r\n");
 	}
+	if (all || !strcasecmp(section, "shards"))
+		info_shards(s, o);
 	if (all || !strcasecmp(section, "cluster")) /* the Redis Cluster protocol: cluster.c */
 		rbuf_puts(o, "# Cluster\r\ncluster_enabled:1\r\n\r\n");
 	if (all || !strcasecmp(section, "keyspace")) {

@@ -16,6 +16,7 @@ again.
 
 Prints one line per case and `shards: N passed, M failed`."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,7 +27,7 @@ from redis.client import parse_cluster_info, parse_cluster_nodes
 from redis.cluster import RedisCluster, parse_cluster_shards, parse_cluster_slots
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SERVER, Cluster, case, run_suite, wait_for  # noqa: E402
+from harness import CLI, SERVER, Cluster, case, run_suite, wait_for  # noqa: E402
 
 SLOTS = 16384
 RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
@@ -300,6 +301,33 @@ def restart_reads_back():
         assert vals == [str(k * 3) for k in range(300)] + [str(k) for k in range(600)], i
 
 
+@case
+def shard_status():
+    """keel-cli shard status on each node: a line a shard with its slots,
+    its leader (the one CLUSTER SLOTS names), this node's role in it and
+    the keys it holds (INFO shards: every key of the cases above counted
+    once, in its own shard), then the members."""
+    up()
+    leaders = [leader_of(g) for g in range(3)]
+    for i in (1, 2, 3):
+        out = subprocess.run([CLI, "-h", CLUSTER.addr(i)[0], "-p", str(CLUSTER.addr(i)[1]),
+                              "shard", "status"], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out
+        rows = [ln.split() for ln in out.stdout.splitlines() if re.match(r"\d+ +\d+-\d+ ", ln)]
+        assert [r[0] for r in rows] == ["0", "1", "2"], out.stdout
+        for g, r in enumerate(rows):
+            assert r[1] == f"{RANGES[g][0]}-{RANGES[g][1]}", out.stdout
+            assert r[2] == str(leaders[g]), out.stdout
+            assert r[3] == ("leader" if leaders[g] == i else "follower"), out.stdout
+        assert "members of every shard: 1 2 3" in out.stdout, out.stdout
+    CLUSTER.wait_caught_up(1)
+    info = CLUSTER.client(1).info("shards")
+    keys = [int(info[f"shard{g}"]["keys"]) for g in range(3)]
+    dbsize = sum(int(v["keys"]) for k, v in CLUSTER.client(1).info("keyspace").items())
+    assert sum(keys) == dbsize and min(keys) > 0, (keys, dbsize)
+    return f"keys per shard on node 1: {keys}"
+
+
 def refused(c, extra, want):
     """Node 1 of c started with extra exits 1, saying want in its log."""
     c.extra = extra
@@ -341,7 +369,7 @@ def main():
         # others' cluster keeps until the end
         return run_suite("shards", [shard_count_kept, three_shards_spread, cluster_clients,
                                     moved_and_plain, crossslot_and_multi, one_connection_order,
-                                    restart_reads_back], [SERVER])
+                                    shard_status, restart_reads_back], [SERVER, CLI])
     finally:
         if CLUSTER:
             CLUSTER.cleanup()

@@ -584,7 +584,7 @@ void ns_check_agreement(struct ns_run *r)
 				(unsigned long long)m[i]->s->stats.skipped_entries);
 			return;
 		}
-	for (uint32_t gi = 1; gi < m[0]->s->n_groups; gi++) /* every group past the first */
+	for (uint32_t gi = 1; gi < ref->s->n_groups; gi++) /* every group past the first */
 		for (uint32_t i = 1; i < n; i++)
 			if (raft_applied_index(m[i]->s->groups[gi]->r) !=
 			    raft_applied_index(m[0]->s->groups[gi]->r)) {

@@ -1,11 +1,12 @@
 /* tools/cli/main.c — keel-cli: the operator's tool. `status` prints the
  * cluster at a glance (the leader's view: id, address, role, match index,
- * lag, last contact); `add`, `promote`, `remove`, `transfer`, `snapshot`
+ * lag, last contact); `shard status` the node's shards (slots, leader,
+ * role, term, applied index, keys); `add`, `promote`, `remove`, `transfer`, `snapshot`
  * change it; any other words are sent as a command, and with none it runs
  * an interactive prompt for data commands, as redis-cli does, with
  * history and hints. It speaks RESP2 over one blocking TCP connection.
  *
- *   keel-cli [-h host] [-p port] [--raw] [status | add ID HOST:PEER-PORT
+ *   keel-cli [-h host] [-p port] [--raw] [status | shard status | add ID HOST:PEER-PORT
  *            [--auto] | promote ID | remove ID | transfer ID | snapshot |
  *            COMMAND ARG...]
  * Exit status: 0, or 1 for an error reply or a failed connection. */
@@ -321,6 +322,61 @@ static int cmd_status(struct conn *c)
 	return from_leader ? 0 : 1;
 }
 
+/* keel-cli shard status: the node's shards (INFO shards), a line each:
+ * its slots, its leader, this node's role in it, term, applied index and
+ * keys (as applied on the node asked), then the members every shard has. */
+static int cmd_shard_status(struct conn *c)
+{
+	char *info_args[] = {"INFO", "SHARDS"}, *raft_args[] = {"RAFT", "STATUS"};
+	size_t n;
+	if (conn_call(c, 2, info_args, &n))
+		return 1;
+	char *text = bulk_text(c, n);
+	char count[16] = "";
+	if (!text || !info_field(text, "keel_shards", count, sizeof count)) {
+		printf("%.*s", (int)n, c->in);
+		return 1;
+	}
+	printf("%s shard%s (as %s:%d sees them)\n\n", count, strcmp(count, "1") ? "s" : "", c->host,
+	       c->port);
+	printf("%-6s %-12s %-7s %-10s %8s %12s %10s\n", "SHARD", "SLOTS", "LEADER", "HERE", "TERM",
+	       "APPLIED", "KEYS");
+	int rc = 0;
+	for (const char *p = text; (p = strstr(p, "\nshard"));) {
+		p++;
+		const char *colon = strchr(p, ':');
+		if (!colon)
+			break;
+		char id[16], line[512], slots[24], leader[24], role[16], term[24], applied[24],
+			keys[24];
+		snprintf(id, sizeof id, "%.*s", (int)(colon - p - 5), p + 5);
+		snprintf(line, sizeof line, "%.*s", (int)strcspn(colon + 1, "\r\n"), colon + 1);
+		kv_field(line, "slots", slots, sizeof slots);
+		kv_field(line, "leader", leader, sizeof leader);
+		kv_field(line, "role", role, sizeof role);
+		kv_field(line, "term", term, sizeof term);
+		kv_field(line, "applied_index", applied, sizeof applied);
+		kv_field(line, "keys", keys, sizeof keys);
+		if (!strcmp(leader, "0"))
+			rc = 1; /* a shard without a known leader */
+		printf("%-6s %-12s %-7s %-10s %8s %12s %10s\n", id, slots,
+		       strcmp(leader, "0") ? leader : "none", role, term, applied, keys);
+		p = colon;
+	}
+	if (conn_call(c, 2, raft_args, &n) || !(text = bulk_text(c, n)))
+		return 1;
+	printf("\nmembers of every shard:");
+	for (const char *p = text; (p = strstr(p, "raft_member_"));) {
+		const char *colon = strchr(p, ':');
+		if (!colon)
+			break;
+		printf(" %.*s", (int)(colon - p - 12), p + 12);
+		p = colon;
+	}
+	printf("\n");
+	return rc;
+}
+
 /* ---- interactive mode --------------------------------------------------- */
 
 static const struct hint {
@@ -515,6 +571,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: keel-cli [-h host] [-p port] [--raw] [command]\n"
 		"  status                          the cluster at a glance (the leader's view)\n"
+		"  shard status                    the shards: slots, leaders, keys\n"
 		"  add ID HOST:PEER-PORT [--auto]  add a learner (--auto: promote it once caught "
 		"up)\n"
 		"  promote ID                      make a learner a voter\n"
@@ -557,8 +614,10 @@ int main(int argc, char **argv)
 		rc = interactive(&c, raw);
 	} else if (!strcmp(words[0], "status") && rest == 1) {
 		rc = cmd_status(&c);
-	} else if (!strcmp(words[0], "add") && (rest == 3 || (rest == 4 &&
-							      !strcmp(words[3], "--auto")))) {
+	} else if (!strcmp(words[0], "shard") && rest == 2 && !strcmp(words[1], "status")) {
+		rc = cmd_shard_status(&c);
+	} else if (!strcmp(words[0], "add") &&
+		   (rest == 3 || (rest == 4 && !strcmp(words[3], "--auto")))) {
 		char *a[] = {"RAFT", "ADD-LEARNER", words[1], words[2], "AUTO"};
 		rc = run(&c, rest == 4 ? 5 : 4, a, raw);
 	} else if ((!strcmp(words[0], "promote") || !strcmp(words[0], "remove") ||
