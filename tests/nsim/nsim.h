@@ -182,6 +182,7 @@ void ns_scen_join_stopped_between_tries(struct ns_run *r);
 void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
+void ns_scen_order_across_shards(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 

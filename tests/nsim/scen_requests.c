@@ -15,6 +15,7 @@
 #include "base/bytes.h"
 #include "base/mem.h"
 #include "net/frame.h"
+#include "kv/kv.h"
 #include "nsim/nsim.h"
 #include "server/entry.h"
 #include "sim/simfs.h"
@@ -1166,4 +1167,113 @@ void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r)
 	world_at(r->w, 1800 * MS, lone_check, r);
 	world_at(r->w, 7000 * MS, lone_read, r);
 	world_at(r->w, 8000 * MS, probe_done, r);
+}
+
+/* ---- one connection's order across shards ---- */
+
+struct across {
+	struct ns_run *r;
+	uint32_t la, lb; /* the leaders of a's group and b's: the client is on la */
+	char a[16], a2[16], b[16];
+	struct ns_probe *c1, *c3;
+};
+
+/* The (skip+1)-th key x<n> in group g of a node of 2 groups. */
+static void key_in(uint32_t g, uint32_t skip, char *out, size_t cap)
+{
+	for (uint32_t n = 0;; n++) {
+		snprintf(out, cap, "x%u", n);
+		uint16_t slot = kv_slot((const uint8_t *)out, strlen(out));
+		if ((slot > cluster_range_last(0, 2)) == (g == 1) && !skip--)
+			return;
+	}
+}
+
+static uint32_t leader_of_group(struct ns_run *r, uint32_t g)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->n_groups > g && raft_role_of(s->groups[g]->r) == RAFT_LEADER)
+			return i;
+	}
+	return UINT32_MAX;
+}
+
+/* The client's node, a's leader, is cut from b's (what it sends there is
+ * held); it pipelines SET b, forwarded into the cut, then SET a and SET
+ * a2, which it could commit at once with the third node. */
+static void across_start(void *arg)
+{
+	struct across *o = arg;
+	struct ns_run *r = o->r;
+	o->la = leader_of_group(r, 0);
+	o->lb = leader_of_group(r, 1);
+	if (o->la == UINT32_MAX || o->lb == UINT32_MAX || o->la == o->lb) {
+		ns_fail(r, "scenario: the two groups have no leaders on two nodes");
+		return;
+	}
+	world_cut(r->w, r->nodes[o->la].h, r->nodes[o->lb].h, true);
+	o->c1 = ns_probe_open(r, "pipeline", o->la);
+	ns_probe_send(o->c1, "+OK", "SET %s 1", o->b);
+	ns_probe_send(o->c1, "+OK", "SET %s 1", o->a);
+	ns_probe_send(o->c1, "+OK", "SET %s 1", o->a2);
+}
+
+/* While SET b is held: SET a and SET a2, sent after it on the connection,
+ * have not taken effect either. */
+static void across_read_a(void *arg)
+{
+	struct across *o = arg;
+	o->c3 = ns_probe_open(o->r, "reader", o->la);
+	ns_probe_send(o->c3, "$-1", "GET %s", o->a);
+	ns_probe_send(o->c3, "$-1", "GET %s", o->a2);
+}
+
+static void across_heal(void *arg)
+{
+	struct across *o = arg;
+	world_cut(o->r->w, o->r->nodes[o->la].h, o->r->nodes[o->lb].h, false);
+}
+
+/* Healed: both answered, both there. */
+static void across_after(void *arg)
+{
+	struct across *o = arg;
+	ns_probe_send(o->c3, "$1 1", "GET %s", o->a);
+	ns_probe_send(o->c3, "$1 1", "GET %s", o->a2);
+	ns_probe_send(o->c3, "$1 1", "GET %s", o->b);
+}
+
+static void across_done(void *arg)
+{
+	struct across *o = arg;
+	if (o->c3)
+		ns_probe_done(o->c3);
+	if (o->c1)
+		ns_probe_done(o->c1);
+}
+
+/* Three nodes of two shards. One connection pipelines a write to one
+ * group, then a write to the other: the second takes effect after the
+ * first, though the first is held in a cut link for 200 ms and the second
+ * could commit at once (a connection's request for another group waits
+ * for the ones before it: server/requests.c, requests_hold). */
+void ns_scen_order_across_shards(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.replicas = 0;
+	r->p.clients = 0;
+	r->p.shards = 2;
+	struct across *o = ns_alloc(r, sizeof *o);
+	*o = (struct across){.r = r};
+	key_in(0, 0, o->a, sizeof o->a);
+	key_in(0, 1, o->a2, sizeof o->a2);
+	key_in(1, 0, o->b, sizeof o->b);
+	uint64_t t = r->p.run_ns + 1000 * MS; /* healed, the leaders spread */
+	world_at(r->w, t, across_start, o);
+	world_at(r->w, t + 100 * MS, across_read_a, o);
+	world_at(r->w, t + 200 * MS, across_heal, o);
+	world_at(r->w, t + 1500 * MS, across_after, o);
+	world_at(r->w, t + 2500 * MS, across_done, o);
 }

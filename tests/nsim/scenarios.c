@@ -2857,6 +2857,7 @@ static const struct {
 	{"session_resumed_before_apply", session_resumed_before_apply},
 	{"write_resent_after_a_read", write_resent_after_a_read},
 	{"same_write_twice", same_write_twice},
+	{"order_across_shards", ns_scen_order_across_shards},
 };
 
 uint32_t ns_scenario_count(void)
