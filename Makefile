@@ -20,6 +20,8 @@
 #   make bench-storage   group commit and recovery against the disk's limits
 #   make bench-ops       snapshot cost and catch-up of a new node (BENCH_OPS_GIB)
 #   make bench-replica   read replicas: throughput, catch-up, lag (BENCH_REPLICA_GIB)
+#   make bench-shards    3 shards against 1 (redis-benchmark --cluster), CPU a
+#                        request, and 1000 idle groups' CPU and memory
 #   make fuzz       every libFuzzer harness of tests/fuzz/ for FUZZ_SECONDS each
 
 CC ?= cc
@@ -142,7 +144,7 @@ $(eval $(call VARIANT,release,$(RELEASE)))
 
 .PHONY: all asan release test sim nsim run story mutants mutants-hand tidy format clean deps \
 	bench bench-storage \
-	bench-ops bench-replica faults fuzz fuzzers fuzz-seeds
+	bench-ops bench-replica bench-shards faults fuzz fuzzers fuzz-seeds
 .SECONDARY:
 
 all: asan release
@@ -201,6 +203,11 @@ mutants:
 # The hand-written deliberate bugs of tests/mutants/*.patch.
 mutants-hand:
 	tools/mutants.sh
+
+# 3 shards against 1 on this machine, and idle groups (tools/bench-shards.sh).
+BENCH_IDLE ?= 1000
+bench-shards: release
+	BENCH_N=$(BENCH_N) BENCH_REPS=$(BENCH_REPS) BENCH_IDLE=$(BENCH_IDLE) tools/bench-shards.sh
 
 # keel against redis-server and etcd on this machine (tools/bench.sh).
 bench: release

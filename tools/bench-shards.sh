@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# tools/bench-shards.sh — `make bench-shards`: a 3-node keel of 3 shards
+# (their leaders spread over the nodes) against a 3-node keel of one, on
+# this machine, in one run. The one-shard cluster is driven by plain
+# redis-benchmark at its leader (redis-benchmark --cluster needs two
+# masters), the sharded one by redis-benchmark --cluster (each key to its
+# shard's leader); both -t set,get -c 50 -n N -r 100000 -d 64 -P 16 and
+# -P 1. Prints ops/s of each, their ratio, and the CPU the three nodes
+# spent per request (user + system time of the keel-server processes over
+# the run, from /proc): what a request costs a sharded node against a
+# one-shard node, whatever the machine's cores. Then 3 nodes of IDLE
+# groups each (default 1000), idle for 20 s: the CPU of one node as a
+# share of one core, and its memory (RSS) per group. Each load test runs
+# REPS times (default 3); the median run's figures are shown.
+# Usage: bench-shards.sh [N] [REPS] [IDLE]. BENCH_PORT (7600) places the
+# client ports: BENCH_PORT+1..3, peers +10001..10003.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-${BENCH_N:-200000}}
+REPS=${2:-${BENCH_REPS:-3}}
+IDLE=${3:-${BENCH_IDLE:-1000}}
+P=${BENCH_PORT:-7600}
+PP=$((P + 10000))
+bin=build/release/keel-server
+work=$PWD/build/bench-shards
+rm -rf "$work"
+mkdir -p "$work"
+pids=()
+stop_all() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	pids=()
+}
+trap stop_all EXIT
+hz=$(getconf CLK_TCK)
+
+start() { # shards
+	local cluster="1@127.0.0.1:$((PP + 1)),2@127.0.0.2:$((PP + 2)),3@127.0.0.3:$((PP + 3))"
+	rm -rf "$work/data"
+	for i in 1 2 3; do
+		"$bin" --id "$i" --bind "127.0.0.$i" --port $((P + i)) --peer-port $((PP + i)) \
+			--dir "$work/data/$i" --cluster "$cluster" --shards "$1" \
+			>>"$work/$i.log" 2>&1 &
+		pids+=($!)
+	done
+}
+
+# Waits until every shard of node 1's view has a leader, spread over the
+# nodes when there are as many shards as nodes; prints the first leader.
+ready() { # shards
+	for _ in $(seq 300); do
+		local info leaders
+		info=$(redis-cli -h 127.0.0.1 -p $((P + 1)) info shards 2>/dev/null | tr -d '\r')
+		leaders=$(echo "$info" | grep -o "leader=[0-9]*" | grep -v "leader=0" | sort -u)
+		if [ "$(echo "$info" | grep -c "leader=[1-9]")" = "$1" ] &&
+			{ [ "$1" != 3 ] || [ "$(echo "$leaders" | wc -l)" = 3 ]; }; then
+			echo "$leaders" | head -1 | cut -d= -f2
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+cpu_ticks() { # the three nodes' user + system ticks
+	local t=0
+	for p in "${pids[@]}"; do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+
+# One redis-benchmark run: "ops cpu_us_per_request" of test $2 (SET|GET).
+run() { # args test pipeline
+	local before after out ops
+	before=$(cpu_ticks)
+	out=$(redis-benchmark $1 -t "$2" -n "$N" -c 50 -r 100000 -d 64 -P "$3" -q 2>&1 |
+		tr '\r' '\n' | grep "requests per second" | tail -1)
+	after=$(cpu_ticks)
+	ops=$(echo "$out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
+	echo "$ops $(awk -v d=$((after - before)) -v hz="$hz" -v n="$N" \
+		'BEGIN {printf "%.2f", d * 1e6 / hz / n}')"
+}
+
+median() { # lines "ops cpu": the line of the median ops
+	sort -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}'
+}
+
+declare -A res
+for shards in 1 3; do
+	start "$shards"
+	lead=$(ready "$shards") || {
+		echo "bench-shards: no leaders with $shards shards"
+		exit 1
+	}
+	if [ "$shards" = 1 ]; then
+		args="-h 127.0.0.$lead -p $((P + lead))"
+	else
+		args="--cluster -h 127.0.0.1 -p $((P + 1))"
+	fi
+	for t in SET GET; do
+		for pl in 16 1; do
+			res[$shards,$t,$pl]=$(for _ in $(seq "$REPS"); do run "$args" "$t" "$pl"; done |
+				median)
+		done
+	done
+	stop_all
+done
+printf "%-12s %14s %10s %14s %10s %8s %8s\n" "test" "1 shard ops/s" "cpu us/req" \
+	"3 shards ops/s" "cpu us/req" "ops x" "cpu x"
+for t in SET GET; do
+	for pl in 16 1; do
+		read -r o1 c1 <<<"${res[1,$t,$pl]}"
+		read -r o3 c3 <<<"${res[3,$t,$pl]}"
+		printf "%-12s %14s %10s %14s %10s %8s %8s\n" "$t -P $pl" "$o1" "$c1" "$o3" "$c3" \
+			"$(awk -v a="$o3" -v b="$o1" 'BEGIN {printf "%.2f", a / b}')" \
+			"$(awk -v a="$c3" -v b="$c1" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
+	done
+done
+
+# Idle groups: nothing is sent; the node's CPU over 20 s and its memory.
+start "$IDLE"
+ready "$IDLE" >/dev/null || echo "bench-shards: not every one of $IDLE groups has a leader yet"
+t0=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
+sleep 20
+t1=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[0]}/status")
+echo "$IDLE idle groups a node: node 1 used $(awk -v d=$((t1 - t0)) -v hz="$hz" \
+	'BEGIN {printf "%.1f", 100 * d / hz / 20}') % of one core over 20 s, RSS ${rss} kB" \
+	"($(awk -v r="$rss" -v n="$IDLE" 'BEGIN {printf "%.0f", r / n}') kB a group)"
+stop_all
