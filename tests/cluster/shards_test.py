@@ -3,8 +3,8 @@
 on real processes: 3 nodes with 3 shards each split the 16384 slots in
 three ranges, each a group with its own leader, and the leaders spread
 over the nodes; CLUSTER SLOTS, SHARDS, NODES and INFO say so in the shapes
-redis-py parses; redis-py RedisCluster (with a pipeline), redis-cli -c and
-redis-benchmark --cluster work unchanged; a cluster-aware write goes to
+redis-py parses; redis-py RedisCluster (with a pipeline), ioredis Cluster,
+redis-cli -c and redis-benchmark --cluster work unchanged; a cluster-aware write goes to
 its slot's leader by -MOVED, a plain client's is served on any node;
 multi-key commands and MULTI/EXEC within one group work (across slots of
 that group too) and across groups get -CROSSSLOT; one connection's
@@ -15,6 +15,7 @@ again.
     /usr/bin/python3 tests/cluster/shards_test.py BUILD_DIR [case...]
 
 Prints one line per case and `shards: N passed, M failed`."""
+import json
 import os
 import re
 import signal
@@ -195,6 +196,44 @@ def cluster_clients():
     return f"keys per group {counts}"
 
 
+IOREDIS = """
+const Redis = require("ioredis");
+const [host, port] = [process.argv[1], Number(process.argv[2])];
+(async () => {
+  const c = new Redis.Cluster([{ host, port }], { redisOptions: { connectTimeout: 5000 } });
+  const out = { got: [] };
+  for (let i = 0; i < 300; i++) await c.set(`io:${i}`, `v${i}`);
+  for (let i = 0; i < 300; i += 30) out.got.push(await c.get(`io:${i}`));
+  const p = c.pipeline();
+  for (let i = 0; i < 10; i++) p.incr("{io}n");
+  out.pipe = (await p.exec()).map(([e, v]) => v);
+  out.masters = c.nodes("master").length;
+  await c.quit();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(String(e)); process.exit(1); });
+"""
+
+
+@case
+def ioredis_cluster():
+    """ioredis's Cluster finds the three shards' leaders as three masters,
+    writes 300 keys to them and reads them back, and runs a pipeline of
+    one slot; every node then reads the keys."""
+    up()
+    mods = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "clients", "node_modules")
+    assert os.path.isdir(os.path.join(mods, "ioredis")), f"no ioredis in {mods}"
+    h, p = CLUSTER.addr(2)
+    out = subprocess.run(["node", "-e", IOREDIS, h, str(p)], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, NODE_PATH=mods))
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["got"] == [f"v{i}" for i in range(0, 300, 30)], got
+    assert got["pipe"] == list(range(1, 11)) and got["masters"] == 3, got
+    for i in (1, 2, 3):
+        assert CLUSTER.client(i).get("io:299") == "v299", i
+
+
 @case
 def moved_and_plain():
     """A cluster-aware connection's write on a node that does not lead
@@ -368,8 +407,9 @@ def main():
         # shard_count_kept first: its one-node clusters take the ports the
         # others' cluster keeps until the end
         return run_suite("shards", [shard_count_kept, three_shards_spread, cluster_clients,
-                                    moved_and_plain, crossslot_and_multi, one_connection_order,
-                                    shard_status, restart_reads_back], [SERVER, CLI])
+                                    ioredis_cluster, moved_and_plain, crossslot_and_multi,
+                                    one_connection_order, shard_status, restart_reads_back],
+                         [SERVER, CLI])
     finally:
         if CLUSTER:
             CLUSTER.cleanup()
