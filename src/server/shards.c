@@ -156,12 +156,11 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 					s->cfg.dir);
 			return KEEL_EINVAL;
 		}
+		if (i == 0)
+			s->g = g; /* the node's first group, even if its start fails */
 		rc = group_open(g, err);
-		if (!rc && i == 0) {
-			s->g = g;
-			if (write) /* group 0 made the folder */
-				rc = write_count(s->cfg.dir, n, err);
-		}
+		if (!rc && i == 0 && write) /* group 0 made the folder */
+			rc = write_count(s->cfg.dir, n, err);
 		if (rc)
 			return rc;
 	}
