@@ -1194,6 +1194,26 @@ static void expect_installed(void *arg)
 			host_ip(n->h));
 }
 
+/* A read replica keeps --trailing-entries (50 in the simulator) of its log
+ * below a snapshot of its own, and no more: a snapshot taken purges what
+ * lies further below (as a member's does), unless a replica of this one
+ * still needs it. */
+static void expect_replica_trimmed(void *arg)
+{
+	struct ns_node *n = arg;
+	const struct group *g = n->s ? n->s->g : NULL;
+	const struct replica_node *rep = g ? g->replica : NULL;
+	if (!rep || rep->keep_from || !g->have_snap || g->snap.index + 1 <= 50)
+		ns_fail(n->run, "scenario: %s took no snapshot of its own past index 50",
+			host_ip(n->h));
+	else if (rep->win_first < g->snap.index + 1 - 50)
+		ns_fail(n->run,
+			"%s keeps its log from %llu, more than 50 entries below its snapshot "
+			"at %llu",
+			host_ip(n->h), (unsigned long long)rep->win_first,
+			(unsigned long long)g->snap.index);
+}
+
 /* A follower down while the others take snapshots and purge their logs
  * (--trailing-entries 10) is caught up by a snapshot when it returns; a
  * read replica of a read replica (cascading) down as long is caught up by
@@ -1216,6 +1236,7 @@ static void snapshot_to_a_follower_behind(struct ns_run *r)
 	world_at(r->w, 3500000000, start_ev, cascaded);
 	world_at(r->w, 9000000000, expect_installed, n3);
 	world_at(r->w, 9000000000, expect_installed, cascaded);
+	world_at(r->w, 12000000000, expect_replica_trimmed, cascaded);
 	/* what INFO says of a streaming replica and of its stream */
 	struct raw *info = raw_new(r, "INFO replication of a replica");
 	info->contains = true;
