@@ -2814,6 +2814,30 @@ static void same_write_twice(struct ns_run *r)
 	world_at(r->w, r->p.run_ns + 4500000000, twice_done, o);
 }
 
+/* ---- the folders a node of two groups makes ---- */
+
+static void check_no_stray_dir(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const char *d = simfs_stray_dir(host_disk(r->nodes[i].h));
+		if (d)
+			ns_fail(r, "node %llu made the folder %s and keeps nothing in it",
+				(unsigned long long)r->nodes[i].id, d);
+	}
+}
+
+/* A node of two groups keeps group 0 in --dir (/data) and group 1 in
+ * /data/shard-1, whose parent it makes first: every folder it makes holds
+ * its files, no other is made. */
+static void shard_folders(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.shards = 2;
+	world_at(r->w, 2000000000, check_no_stray_dir, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2878,6 +2902,7 @@ static const struct {
 	{"session_resumed_before_apply", session_resumed_before_apply},
 	{"write_resent_after_a_read", write_resent_after_a_read},
 	{"same_write_twice", same_write_twice},
+	{"shard_folders", shard_folders},
 };
 
 uint32_t ns_scenario_count(void)
