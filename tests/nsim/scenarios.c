@@ -1129,6 +1129,54 @@ static void learner_removed(struct ns_run *r)
 	world_at(r->w, 4500000000, check_learner_told, r);
 }
 
+/* ---- a learner removed while down, added back later ---- */
+
+static void crash_ev(void *arg);
+static void start_ev(void *arg);
+
+static void readd_learner_4(void *arg)
+{
+	struct ns_run *r = arg;
+	char addr[40];
+	snprintf(addr, sizeof addr, "%s:7379", host_ip(r->nodes[3].h));
+	const char *argv[] = {"RAFT", "ADD-LEARNER", "4", addr};
+	ns_admin_expect(r, 0, 4, argv, "+OK");
+}
+
+/* Node 4, back, has the configuration that added it again: the members
+ * reach it. */
+static void check_readded(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *s4 = r->nodes[3].s;
+	raft_index want = 0;
+	for (uint32_t i = 0; i < 3; i++) {
+		const struct server *s = r->nodes[i].s;
+		if (s && s->g->r && raft_config_index_of(s->g->r) > want)
+			want = raft_config_index_of(s->g->r);
+	}
+	if (!s4 || !s4->g->r || s4->g->removed_at || raft_config_index_of(s4->g->r) != want)
+		ns_fail(r,
+			"node 4, added back 3 s ago, holds configuration %llu, the members %llu%s",
+			s4 && s4->g->r ? (unsigned long long)raft_config_index_of(s4->g->r) : 0ull,
+			(unsigned long long)want, s4 && s4->g->removed_at ? " (it says removed)" : "");
+}
+
+/* A learner is removed while it is down; once the members stop keeping it
+ * connected (GONE_MS, 10 s), the same id is added back and the node
+ * returns: the members connect to it again and it catches up. */
+static void learner_readded(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	world_at(r->w, 2500000000, crash_ev, &r->nodes[3]);
+	world_at(r->w, 3000000000, remove_learner_4, r);
+	world_at(r->w, 14000000000, readd_learner_4, r);
+	world_at(r->w, 14500000000, start_ev, &r->nodes[3]);
+	world_at(r->w, 17500000000, check_readded, r);
+}
+
 /* ---- a burst of membership changes ---- */
 
 struct change {
@@ -2903,6 +2951,7 @@ static const struct {
 	{"write_resent_after_a_read", write_resent_after_a_read},
 	{"same_write_twice", same_write_twice},
 	{"shard_folders", shard_folders},
+	{"learner_readded", learner_readded},
 };
 
 uint32_t ns_scenario_count(void)
