@@ -1159,7 +1159,8 @@ static void check_readded(void *arg)
 		ns_fail(r,
 			"node 4, added back 3 s ago, holds configuration %llu, the members %llu%s",
 			s4 && s4->g->r ? (unsigned long long)raft_config_index_of(s4->g->r) : 0ull,
-			(unsigned long long)want, s4 && s4->g->removed_at ? " (it says removed)" : "");
+			(unsigned long long)want,
+			s4 && s4->g->removed_at ? " (it says removed)" : "");
 }
 
 /* A learner is removed while it is down; once the members stop keeping it
