@@ -1576,6 +1576,42 @@ static void session_expired_between_writes(struct ns_run *r)
 	world_at(r->w, 12000000000, raw_check, x);
 }
 
+/* The session is still held by every member, and node 3 (whose own
+ * timeout it passed) does not lead. */
+static void check_session_kept(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < 3; i++) {
+		struct server *s = r->nodes[i].s;
+		if (!s || !s->g->r)
+			continue;
+		if (i == 2 && raft_role_of(s->g->r) == RAFT_LEADER)
+			ns_fail(r, "scenario: node 3 leads: it does not test what it says");
+		else if (kv_session_oldest(&s->g->kv) == INT64_MAX)
+			ns_fail(r, "node %u expired a session idle 7 s (the leader's: 1 h)", i + 1);
+	}
+}
+
+static void session_probe(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_probe *p = ns_probe_open(r, "a write that starts a session", 0);
+	ns_probe_send(p, "+OK", "SET st 1");
+}
+
+/* Session expiry is the leader's, with its own --session-timeout-ms: a
+ * follower with a shorter one (node 3: 5001 ms) proposes no expiry, and a
+ * session idle longer than that is kept. */
+static void session_timeout_is_the_leaders(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->nodes[2].session_ms = 5001;
+	world_at(r->w, r->p.run_ns + 300000000, session_probe, r);
+	world_at(r->w, r->p.run_ns + 7600000000, check_session_kept, r);
+}
+
 /* ---- read replicas: node 4 (127.0.0.4) replicates from the founders ---- */
 
 static struct ns_node *replica(struct ns_run *r)
@@ -2953,6 +2989,7 @@ static const struct {
 	{"same_write_twice", same_write_twice},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
+	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
 };
 
 uint32_t ns_scenario_count(void)
