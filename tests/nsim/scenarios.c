@@ -1129,6 +1129,27 @@ static void learner_removed(struct ns_run *r)
 	world_at(r->w, 4500000000, check_learner_told, r);
 }
 
+static void idle_probe(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_probe *p = ns_probe_open(r, "a read once idle", 0);
+	ns_probe_send(p, "$-1", "GET idle");
+}
+
+/* A learner is removed from a cluster with nothing else to commit (no
+ * client writes): the entry that removes it is the last committed one, and
+ * the members' notices still tell it. */
+static void learner_removed_when_idle(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.clients = 0;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	world_at(r->w, 3000000000, remove_learner_4, r);
+	world_at(r->w, 4500000000, check_learner_told, r);
+	world_at(r->w, r->p.run_ns + 500000000, idle_probe, r);
+}
+
 /* ---- a learner removed while down, added back later ---- */
 
 static void crash_ev(void *arg);
@@ -3017,6 +3038,7 @@ static const struct {
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
+	{"learner_removed_when_idle", learner_removed_when_idle},
 };
 
 uint32_t ns_scenario_count(void)
