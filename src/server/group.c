@@ -367,13 +367,14 @@ static void session_sweep(struct group *g)
 /* mkdir -p: the data folder's parents are made as needed. */
 static int make_parents(const char *dir, struct keel_errmsg *err)
 {
+	const struct io_fs *fs = io_fs_posix();
 	char path[IO_PATH_MAX];
 	snprintf(path, sizeof path, "%s", dir);
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;
 		*p = 0;
-		int rc = io_fs_posix()->mkdir(NULL, path);
+		int rc = fs->mkdir(fs->ctx, path);
 		*p = '/';
 		if (rc) {
 			keel_errmsg_set(err, "mkdir %.*s: %s", (int)(p - path), path,

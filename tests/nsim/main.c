@@ -127,7 +127,9 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 						       : i < r->p.nodes + r->p.spares ? NS_SPARE
 										      : NS_REPLICA,
 					       .h = world_host(r->w, ip),
-					       .run = r};
+					       .run = r,
+					       /* a scenario's setting of the node's own */
+					       .session_ms = r->nodes[i].session_ms};
 	}
 	r->admin_host = world_host(r->w, "127.0.2.1");
 	for (uint32_t i = 0; i < r->n_nodes; i++)

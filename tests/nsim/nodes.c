@@ -154,8 +154,8 @@ static void start_in(void *arg)
 		av[argc++] = "--client-query-buffer-limit";
 		av[argc++] = query;
 	}
-	snprintf(session, sizeof session, "%u", r->p.session_ms);
-	if (r->p.session_ms) {
+	snprintf(session, sizeof session, "%u", n->session_ms ? n->session_ms : r->p.session_ms);
+	if (n->session_ms || r->p.session_ms) {
 		av[argc++] = "--session-timeout-ms";
 		av[argc++] = session;
 	}

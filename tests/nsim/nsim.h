@@ -43,6 +43,7 @@ struct ns_node {
 	uint64_t disk_extra_ns; /* a scenario's slow disk: added to each group commit */
 	bool disk_failed;	/* its disk fails (a fault): it stays down until replaced */
 	bool join;		/* started with --join (the first founder's client port) */
+	uint32_t session_ms;	/* its own --session-timeout-ms (0: the run's) */
 };
 
 enum ns_op {

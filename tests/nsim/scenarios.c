@@ -1129,6 +1129,103 @@ static void learner_removed(struct ns_run *r)
 	world_at(r->w, 4500000000, check_learner_told, r);
 }
 
+static void idle_probe(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_probe *p = ns_probe_open(r, "a read once idle", 0);
+	ns_probe_send(p, "$-1", "GET idle");
+}
+
+/* A learner is removed from a cluster with nothing else to commit (no
+ * client writes): the entry that removes it is the last committed one, and
+ * the members' notices still tell it. */
+static void learner_removed_when_idle(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.clients = 0;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	world_at(r->w, 3000000000, remove_learner_4, r);
+	world_at(r->w, 4500000000, check_learner_told, r);
+	world_at(r->w, r->p.run_ns + 500000000, idle_probe, r);
+}
+
+/* ---- a learner removed while down, added back later ---- */
+
+static void crash_ev(void *arg);
+static void start_ev(void *arg);
+
+static void readd_learner_4(void *arg)
+{
+	struct ns_run *r = arg;
+	char addr[40];
+	snprintf(addr, sizeof addr, "%s:7379", host_ip(r->nodes[3].h));
+	const char *argv[] = {"RAFT", "ADD-LEARNER", "4", addr};
+	ns_admin_expect(r, 0, 4, argv, "+OK");
+}
+
+/* Node 4's disk is replaced by an empty one while it is down (a node
+ * removed comes back only so: its log says it was removed). */
+static void wipe_4(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct io_fs *fs = simfs_ops(host_disk(r->nodes[3].h));
+	char **names = NULL, path[IO_PATH_MAX];
+	uint32_t n = 0;
+	if (fs->list(fs->ctx, "/data", &names, &n)) {
+		ns_fail(r, "scenario: node 4's /data cannot be listed");
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (!io_path(path, "/data", names[i]))
+			fs->unlink(fs->ctx, path);
+	io_names_free(names, n);
+	fs->sync_dir(fs->ctx, "/data");
+}
+
+/* Node 4, back, holds the configuration that added it again: the members
+ * reach it. */
+static void check_readded(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *s4 = r->nodes[3].s;
+	raft_index want = 0;
+	for (uint32_t i = 0; i < 3; i++) {
+		const struct server *s = r->nodes[i].s;
+		if (s && s->g->r && raft_config_index_of(s->g->r) > want)
+			want = raft_config_index_of(s->g->r);
+	}
+	if (!s4 || !s4->g->r || s4->g->removed_at || raft_commit_index(s4->g->r) < want)
+		ns_fail(r,
+			"node 4, added back 4.5 s ago, has committed up to %llu, short of the "
+			"configuration %llu that added it back%s",
+			s4 && s4->g->r ? (unsigned long long)raft_commit_index(s4->g->r) : 0ull,
+			(unsigned long long)want,
+			s4 && s4->g->removed_at ? " (it says removed)" : "");
+}
+
+/* A learner is removed while it is down; once the members stop keeping it
+ * connected (GONE_MS, 10 s), the same id is added back and the node
+ * returns on an empty disk: the members connect to it again and it
+ * catches up. */
+static void learner_readded(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.run_ns = 16000000000ull; /* writes go on past the re-add; the run ends 8 s after */
+	/* node 4 is caught up by a snapshot taken after it was added back:
+	 * entries before it would remove it again on the way */
+	r->p.snapshot_entries = 40;
+	r->p.trailing_entries = 10;
+	world_at(r->w, 1000000000, add_learner_4, r);
+	world_at(r->w, 2500000000, crash_ev, &r->nodes[3]);
+	world_at(r->w, 3000000000, remove_learner_4, r);
+	world_at(r->w, 13500000000, wipe_4, r);
+	world_at(r->w, 14000000000, readd_learner_4, r);
+	world_at(r->w, 15000000000, start_ev, &r->nodes[3]);
+	world_at(r->w, 18500000000, check_readded, r);
+}
+
 /* ---- a burst of membership changes ---- */
 
 struct change {
@@ -1194,6 +1291,26 @@ static void expect_installed(void *arg)
 			host_ip(n->h));
 }
 
+/* A read replica keeps --trailing-entries (50 in the simulator) of its log
+ * below a snapshot of its own, and no more: a snapshot taken purges what
+ * lies further below (as a member's does), unless a replica of this one
+ * still needs it. */
+static void expect_replica_trimmed(void *arg)
+{
+	struct ns_node *n = arg;
+	const struct group *g = n->s ? n->s->g : NULL;
+	const struct replica_node *rep = g ? g->replica : NULL;
+	if (!rep || rep->keep_from || !g->have_snap || g->snap.index + 1 <= 50)
+		ns_fail(n->run, "scenario: %s took no snapshot of its own past index 50",
+			host_ip(n->h));
+	else if (rep->win_first < g->snap.index + 1 - 50)
+		ns_fail(n->run,
+			"%s keeps its log from %llu, more than 50 entries below its snapshot "
+			"at %llu",
+			host_ip(n->h), (unsigned long long)rep->win_first,
+			(unsigned long long)g->snap.index);
+}
+
 /* A follower down while the others take snapshots and purge their logs
  * (--trailing-entries 10) is caught up by a snapshot when it returns; a
  * read replica of a read replica (cascading) down as long is caught up by
@@ -1216,6 +1333,7 @@ static void snapshot_to_a_follower_behind(struct ns_run *r)
 	world_at(r->w, 3500000000, start_ev, cascaded);
 	world_at(r->w, 9000000000, expect_installed, n3);
 	world_at(r->w, 9000000000, expect_installed, cascaded);
+	world_at(r->w, 12000000000, expect_replica_trimmed, cascaded);
 	/* what INFO says of a streaming replica and of its stream */
 	struct raw *info = raw_new(r, "INFO replication of a replica");
 	info->contains = true;
@@ -1504,6 +1622,42 @@ static void session_expired_between_writes(struct ns_run *r)
 	raw_at(r, x, 0, 1000000000);
 	raw_then(r, x, 8500000000);
 	world_at(r->w, 12000000000, raw_check, x);
+}
+
+/* The session is still held by every member, and node 3 (whose own
+ * timeout it passed) does not lead. */
+static void check_session_kept(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < 3; i++) {
+		struct server *s = r->nodes[i].s;
+		if (!s || !s->g->r)
+			continue;
+		if (i == 2 && raft_role_of(s->g->r) == RAFT_LEADER)
+			ns_fail(r, "scenario: node 3 leads: it does not test what it says");
+		else if (kv_session_oldest(&s->g->kv) == INT64_MAX)
+			ns_fail(r, "node %u expired a session idle 7 s (the leader's: 1 h)", i + 1);
+	}
+}
+
+static void session_probe(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_probe *p = ns_probe_open(r, "a write that starts a session", 0);
+	ns_probe_send(p, "+OK", "SET st 1");
+}
+
+/* Session expiry is the leader's, with its own --session-timeout-ms: a
+ * follower with a shorter one (node 3: 5001 ms) proposes no expiry, and a
+ * session idle longer than that is kept. */
+static void session_timeout_is_the_leaders(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0;
+	r->nodes[2].session_ms = 5001;
+	world_at(r->w, r->p.run_ns + 300000000, session_probe, r);
+	world_at(r->w, r->p.run_ns + 7600000000, check_session_kept, r);
 }
 
 /* ---- read replicas: node 4 (127.0.0.4) replicates from the founders ---- */
@@ -2793,6 +2947,30 @@ static void same_write_twice(struct ns_run *r)
 	world_at(r->w, r->p.run_ns + 4500000000, twice_done, o);
 }
 
+/* ---- the folders a node of two groups makes ---- */
+
+static void check_no_stray_dir(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const char *d = simfs_stray_dir(host_disk(r->nodes[i].h));
+		if (d)
+			ns_fail(r, "node %llu made the folder %s and keeps nothing in it",
+				(unsigned long long)r->nodes[i].id, d);
+	}
+}
+
+/* A node of two groups keeps group 0 in --dir (/data) and group 1 in
+ * /data/shard-1, whose parent it makes first: every folder it makes holds
+ * its files, no other is made. */
+static void shard_folders(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.shards = 2;
+	world_at(r->w, 2000000000, check_no_stray_dir, r);
+}
+
 static const struct {
 	const char *name;
 	void (*setup)(struct ns_run *r);
@@ -2858,6 +3036,10 @@ static const struct {
 	{"write_resent_after_a_read", write_resent_after_a_read},
 	{"same_write_twice", same_write_twice},
 	{"order_across_shards", ns_scen_order_across_shards},
+	{"shard_folders", shard_folders},
+	{"learner_readded", learner_readded},
+	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
+	{"learner_removed_when_idle", learner_removed_when_idle},
 };
 
 uint32_t ns_scenario_count(void)

@@ -66,6 +66,8 @@ struct simfs {
 	uint64_t capacity;
 	struct smap *maps;
 	uint32_t n_maps, cap_maps;
+	char **made; /* the folders mkdir was asked for, each once */
+	uint32_t n_made, cap_made;
 };
 
 #define GROW(arr, n, cap, init)                                                 \
@@ -390,10 +392,16 @@ static int s_sync_dir(void *ctx, const char *dir)
 	return KEEL_OK;
 }
 
+/* Folders are implicit (a file's path names them): a folder made is only
+ * recorded, for simfs_stray_dir. */
 static int s_mkdir(void *ctx, const char *dir)
 {
-	(void)ctx;
-	(void)dir;
+	struct simfs *fs = ctx;
+	for (uint32_t i = 0; i < fs->n_made; i++)
+		if (!strcmp(fs->made[i], dir))
+			return KEEL_OK;
+	GROW(fs->made, fs->n_made, fs->cap_made, 8);
+	fs->made[fs->n_made++] = keel_memdup(dir, strlen(dir) + 1);
 	return KEEL_OK;
 }
 
@@ -491,6 +499,9 @@ void simfs_free(struct simfs *fs)
 	keel_free(fs->cur.d);
 	keel_free(fs->dur.d);
 	nsops_clear(fs);
+	for (uint32_t i = 0; i < fs->n_made; i++)
+		keel_free(fs->made[i]);
+	keel_free(fs->made);
 	keel_free(fs->pend);
 	keel_free(fs->fds);
 	keel_free(fs->maps);
@@ -635,4 +646,18 @@ struct simfs *simfs_clone(const struct simfs *from)
 		ns_link(&fs->dur, from->cur.d[i].path, fs->n_ino - 1);
 	}
 	return fs;
+}
+
+const char *simfs_stray_dir(const struct simfs *fs)
+{
+	for (uint32_t i = 0; i < fs->n_made; i++) {
+		const char *d = fs->made[i];
+		size_t dl = strlen(d);
+		bool holds = false;
+		for (uint32_t k = 0; k < fs->cur.n && !holds; k++)
+			holds = !strncmp(fs->cur.d[k].path, d, dl) && fs->cur.d[k].path[dl] == '/';
+		if (!holds)
+			return d;
+	}
+	return NULL;
 }

@@ -55,6 +55,9 @@ void simfs_resize(struct simfs *fs, const char *path, uint64_t size);
  * page read back wrong once, or, with a poke of the same byte, bit rot
  * that a mapping reads lazily. Returns the number of maps changed. */
 uint32_t simfs_damage_maps(struct simfs *fs, const char *path, uint64_t off);
+/* A folder mkdir was asked for that holds no file now, or NULL: a node
+ * makes only the folders it keeps files in (and their parents). */
+const char *simfs_stray_dir(const struct simfs *fs);
 /* A copy of the disk as it is now, every change durable in it. */
 struct simfs *simfs_clone(const struct simfs *fs);
 
