@@ -42,7 +42,8 @@ static void close_handles(struct server *s, bool crash)
 	clients_close_all(s);
 	if (s->peers)
 		peers_stop(s->peers);
-	replica_stop(s->g);
+	if (s->g) /* none if the start failed before its first group */
+		replica_stop(s->g);
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		snapshots_stop(s->groups[i], crash);
 	for (uint32_t i = 0; i < s->n_listeners; i++)
