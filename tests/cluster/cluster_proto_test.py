@@ -12,11 +12,9 @@ leader redirects to the new one and RedisCluster follows.
     /usr/bin/python3 tests/cluster/cluster_proto_test.py BUILD_DIR [case...]
 
 Prints one line per case and `cluster-proto: N passed, M failed`."""
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,42 +25,10 @@ from redis.client import parse_cluster_info, parse_cluster_nodes
 from redis.cluster import RedisCluster, parse_cluster_shards, parse_cluster_slots
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BASE, SERVER, Cluster, case, run_suite, wait_for  # noqa: E402
+from harness import BASE, SERVER, Cluster, Raw, case, run_suite, wait_for  # noqa: E402
+from harness import ioredis_cluster as ioredis_cluster_run  # noqa: E402
 
 SLOTS = 16384
-
-
-class Raw:
-    """One RESP2 connection: sends a command, reads one whole reply."""
-
-    def __init__(self, addr):
-        self.s = socket.create_connection(addr, timeout=10)
-        self.f = self.s.makefile("rb")
-
-    def call(self, *args):
-        req = f"*{len(args)}\r\n".encode()
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            req += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(req)
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()
-        assert line, "connection closed"
-        kind, rest = line[:1], line[1:-2]
-        if kind in (b"+", b"-", b":"):
-            return line[:-2].decode()
-        if kind in (b"$", b"="):
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
-        if kind in (b"*", b"%"):
-            n = int(rest) * (2 if kind == b"%" else 1)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise AssertionError(f"unexpected reply {line!r}")
-
-    def close(self):
-        self.s.close()
 
 
 class RedisCluster1:
@@ -398,24 +364,6 @@ def leader_moves():
         c.cleanup()
 
 
-IOREDIS = """
-const Redis = require("ioredis");
-const [host, port] = [process.argv[1], Number(process.argv[2])];
-(async () => {
-  const c = new Redis.Cluster([{ host, port }], { redisOptions: { connectTimeout: 5000 } });
-  const out = { got: [] };
-  for (let i = 0; i < 200; i++) await c.set(`io:${i}`, `v${i}`);
-  for (let i = 0; i < 200; i += 20) out.got.push(await c.get(`io:${i}`));
-  const p = c.pipeline();
-  for (let i = 0; i < 10; i++) p.incr("{io}n");
-  out.pipe = (await p.exec()).map(([e, v]) => v);
-  out.slots = (await c.cluster("SLOTS")).length;
-  await c.quit();
-  console.log(JSON.stringify(out));
-})().catch(e => { console.error(String(e)); process.exit(1); });
-"""
-
-
 @case
 def ioredis_cluster():
     """ioredis's Cluster, given a follower's address, writes 200 keys and
@@ -423,14 +371,7 @@ def ioredis_cluster():
     c = Cluster(3)
     try:
         lead, fols = started(c)
-        h, p = c.addr(fols[0])
-        mods = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                            "clients", "node_modules")
-        assert os.path.isdir(os.path.join(mods, "ioredis")), f"no ioredis in {mods}"
-        out = subprocess.run(["node", "-e", IOREDIS, h, str(p)], capture_output=True,
-                             text=True, timeout=60, env=dict(os.environ, NODE_PATH=mods))
-        assert out.returncode == 0, out.stderr
-        got = json.loads(out.stdout)
+        got = ioredis_cluster_run(c.addr(fols[0]), 200, 20)
         assert got["got"] == [f"v{i}" for i in range(0, 200, 20)], got
         assert got["pipe"] == list(range(1, 11)) and got["slots"] == 1, got
         assert c.client(lead).get("io:199") == "v199"

@@ -1,11 +1,14 @@
 """tests/cluster/harness.py - what the real-process tests share: a
 cluster of keel-server processes on 127.0.0.x (each stopped by its own
 pid), cases with one line of output each, retries of retryable errors,
-and writer threads that record which writes were acknowledged."""
+writer threads that record which writes were acknowledged, a raw RESP2
+connection, and ioredis's Cluster client run over a cluster."""
+import json
 import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -220,3 +223,73 @@ def run_suite(name, cases, needs):
     failed = len(results) - passed
     print(f"{name}: {passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+class Raw:
+    """One RESP2 connection: sends commands, reads whole replies."""
+
+    def __init__(self, addr):
+        self.s = socket.create_connection(addr, timeout=10)
+        self.f = self.s.makefile("rb")
+
+    @staticmethod
+    def encode(*args):
+        req = f"*{len(args)}\r\n".encode()
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            req += b"$%d\r\n%s\r\n" % (len(a), a)
+        return req
+
+    def call(self, *args):
+        self.s.sendall(self.encode(*args))
+        return self.read()
+
+    def read(self):
+        line = self.f.readline()
+        assert line, "connection closed"
+        kind, rest = line[:1], line[1:-2]
+        if kind in (b"+", b"-", b":"):
+            return line[:-2].decode()
+        if kind in (b"$", b"="):
+            n = int(rest)
+            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
+        if kind in (b"*", b"%"):
+            n = int(rest) * (2 if kind == b"%" else 1)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise AssertionError(f"unexpected reply {line!r}")
+
+    def close(self):
+        self.s.close()
+
+
+IOREDIS = """
+const Redis = require("ioredis");
+const [host, port, n, step] = process.argv.slice(1).map((v, i) => i ? Number(v) : v);
+(async () => {
+  const c = new Redis.Cluster([{ host, port }], { redisOptions: { connectTimeout: 5000 } });
+  const out = { got: [] };
+  for (let i = 0; i < n; i++) await c.set(`io:${i}`, `v${i}`);
+  for (let i = 0; i < n; i += step) out.got.push(await c.get(`io:${i}`));
+  const p = c.pipeline();
+  for (let i = 0; i < 10; i++) p.incr("{io}n");
+  out.pipe = (await p.exec()).map(([e, v]) => v);
+  out.slots = (await c.cluster("SLOTS")).length;
+  out.masters = c.nodes("master").length;
+  await c.quit();
+  console.log(JSON.stringify(out));
+})().catch(e => { console.error(String(e)); process.exit(1); });
+"""
+
+
+def ioredis_cluster(addr, n, step):
+    """ioredis's Cluster given addr: SETs io:0..n-1 = v<i>, GETs every
+    step-th, INCRs {io}n ten times in a pipeline. Returns what it saw:
+    {got, pipe, slots (CLUSTER SLOTS entries), masters (its master nodes)}."""
+    mods = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "clients", "node_modules")
+    assert os.path.isdir(os.path.join(mods, "ioredis")), f"no ioredis in {mods}"
+    out = subprocess.run(["node", "-e", IOREDIS, addr[0], str(addr[1]), str(n), str(step)],
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, NODE_PATH=mods))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)

@@ -15,11 +15,9 @@ again.
     /usr/bin/python3 tests/cluster/shards_test.py BUILD_DIR [case...]
 
 Prints one line per case and `shards: N passed, M failed`."""
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 
@@ -28,7 +26,8 @@ from redis.client import parse_cluster_info, parse_cluster_nodes
 from redis.cluster import RedisCluster, parse_cluster_shards, parse_cluster_slots
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import CLI, SERVER, Cluster, case, run_suite, wait_for  # noqa: E402
+from harness import CLI, SERVER, Cluster, Raw, case, run_suite, wait_for  # noqa: E402
+from harness import ioredis_cluster as ioredis_cluster_run  # noqa: E402
 
 SLOTS = 16384
 RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
@@ -65,43 +64,6 @@ def keys_in(group, n, prefix="k"):
             out.append(k)
         i += 1
     return out
-
-
-class Raw:
-    """One RESP2 connection: sends commands, reads whole replies."""
-
-    def __init__(self, addr):
-        self.s = socket.create_connection(addr, timeout=10)
-        self.f = self.s.makefile("rb")
-
-    @staticmethod
-    def encode(*args):
-        req = f"*{len(args)}\r\n".encode()
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            req += b"$%d\r\n%s\r\n" % (len(a), a)
-        return req
-
-    def call(self, *args):
-        self.s.sendall(self.encode(*args))
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()
-        assert line, "connection closed"
-        kind, rest = line[:1], line[1:-2]
-        if kind in (b"+", b"-", b":"):
-            return line[:-2].decode()
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise AssertionError(f"unexpected reply {line!r}")
-
-    def close(self):
-        self.s.close()
 
 
 def map_of(i):
@@ -196,40 +158,16 @@ def cluster_clients():
     return f"keys per group {counts}"
 
 
-IOREDIS = """
-const Redis = require("ioredis");
-const [host, port] = [process.argv[1], Number(process.argv[2])];
-(async () => {
-  const c = new Redis.Cluster([{ host, port }], { redisOptions: { connectTimeout: 5000 } });
-  const out = { got: [] };
-  for (let i = 0; i < 300; i++) await c.set(`io:${i}`, `v${i}`);
-  for (let i = 0; i < 300; i += 30) out.got.push(await c.get(`io:${i}`));
-  const p = c.pipeline();
-  for (let i = 0; i < 10; i++) p.incr("{io}n");
-  out.pipe = (await p.exec()).map(([e, v]) => v);
-  out.masters = c.nodes("master").length;
-  await c.quit();
-  console.log(JSON.stringify(out));
-})().catch(e => { console.error(String(e)); process.exit(1); });
-"""
-
-
 @case
 def ioredis_cluster():
     """ioredis's Cluster finds the three shards' leaders as three masters,
     writes 300 keys to them and reads them back, and runs a pipeline of
     one slot; every node then reads the keys."""
     up()
-    mods = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "clients", "node_modules")
-    assert os.path.isdir(os.path.join(mods, "ioredis")), f"no ioredis in {mods}"
-    h, p = CLUSTER.addr(2)
-    out = subprocess.run(["node", "-e", IOREDIS, h, str(p)], capture_output=True, text=True,
-                         timeout=60, env=dict(os.environ, NODE_PATH=mods))
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
+    got = ioredis_cluster_run(CLUSTER.addr(2), 300, 30)
     assert got["got"] == [f"v{i}" for i in range(0, 300, 30)], got
     assert got["pipe"] == list(range(1, 11)) and got["masters"] == 3, got
+    assert got["slots"] == 3, got
     for i in (1, 2, 3):
         assert CLUSTER.client(i).get("io:299") == "v299", i
 
