@@ -20,6 +20,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import redis
 from redis.client import parse_cluster_info, parse_cluster_nodes
@@ -305,6 +306,32 @@ def shard_status():
     return f"keys per shard on node 1: {keys}"
 
 
+@case
+def cluster_lists_in_any_order():
+    """Each node given the --cluster members in another order (the voters
+    are ranked by id, not by how they were listed): the three shards'
+    leaders spread and stay, no group handed over again and again."""
+    c = Cluster(3, ["--shards", "3"])
+    try:
+        parts = c.members.split(",")
+        for i, order in ((1, (0, 1, 2)), (2, (2, 1, 0)), (3, (1, 2, 0))):
+            c.members = ",".join(parts[k] for k in order)
+            c.start(i)
+
+        def leaders():
+            info = c.client(1).info("shards")
+            return [int(info[f"shard{g}"]["leader"]) for g in range(3)]
+
+        wait_for("the leaders spread", lambda: sorted(leaders()) == [1, 2, 3], 60)
+        handed = sum(c.log(i).count("its preferred leader") for i in (1, 2, 3))
+        time.sleep(4)  # four more checks of every leader
+        again = sum(c.log(i).count("its preferred leader") for i in (1, 2, 3))
+        assert again == handed and sorted(leaders()) == [1, 2, 3], (handed, again, leaders())
+        return f"{handed} hand-overs to spread them, none after"
+    finally:
+        c.cleanup()
+
+
 def refused(c, extra, want):
     """Node 1 of c started with extra exits 1, saying want in its log."""
     c.extra = extra
@@ -344,7 +371,8 @@ def main():
     try:
         # shard_count_kept first: its one-node clusters take the ports the
         # others' cluster keeps until the end
-        return run_suite("shards", [shard_count_kept, three_shards_spread, cluster_clients,
+        return run_suite("shards", [shard_count_kept, cluster_lists_in_any_order,
+                                    three_shards_spread, cluster_clients,
                                     ioredis_cluster, moved_and_plain, crossslot_and_multi,
                                     one_connection_order, shard_status, restart_reads_back],
                          [SERVER, CLI])
