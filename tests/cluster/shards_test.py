@@ -102,7 +102,8 @@ def up():
 @case
 def three_shards_spread():
     """3 nodes, --shards 3: three slot ranges, each a Raft group with a
-    leader of its own, the leaders on three different nodes; every node
+    leader of its own, the leaders on three different nodes (group i led by
+    the i-th voter by id, its preferred leader); every node
     answers the same map; CLUSTER INFO ok with 3 masters; CLUSTER NODES
     three masters, each with its range; CLUSTER SHARDS three shards."""
     up()
@@ -120,6 +121,9 @@ def three_shards_spread():
     for g in range(3):
         assert os.path.isdir(os.path.join(CLUSTER.dir, "1", f"shard-{g}") if g else
                              os.path.join(CLUSTER.dir, "1")), g
+    # group i's preferred leader: the i-th voter by id (docs/shards.md)
+    wait_for("each group led by its preferred voter",
+             lambda: [leader_of(g) for g in range(3)] == [1, 2, 3], 30)
     return f"leaders: {[leader_of(g) for g in range(3)]}"
 
 
