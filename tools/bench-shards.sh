@@ -9,8 +9,9 @@
 # spent per request (user + system time of the keel-server processes over
 # the run, from /proc): what a request costs a sharded node against a
 # one-shard node, whatever the machine's cores. Then 3 nodes of IDLE
-# groups each (default 1000), idle for 20 s: the CPU of one node as a
-# share of one core, and its memory (RSS) per group. Each load test runs
+# groups each (default 1000, with 1 MiB log segments), idle for 20 s:
+# the CPU of one node as a share of one core, and its memory (RSS) per
+# group. Each load test runs
 # REPS times (default 3); the median run's figures are shown.
 # Usage: bench-shards.sh [N] [REPS] [IDLE]. BENCH_PORT (7600) places the
 # client ports: BENCH_PORT+1..3, peers +10001..10003.
@@ -34,12 +35,14 @@ stop_all() {
 trap stop_all EXIT
 hz=$(getconf CLK_TCK)
 
-start() { # shards
+start() { # shards [more arguments]
+	local shards=$1
+	shift
 	local cluster="1@127.0.0.1:$((PP + 1)),2@127.0.0.2:$((PP + 2)),3@127.0.0.3:$((PP + 3))"
 	rm -rf "$work/data"
 	for i in 1 2 3; do
 		"$bin" --id "$i" --bind "127.0.0.$i" --port $((P + i)) --peer-port $((PP + i)) \
-			--dir "$work/data/$i" --cluster "$cluster" --shards "$1" \
+			--dir "$work/data/$i" --cluster "$cluster" --shards "$shards" "$@" \
 			>>"$work/$i.log" 2>&1 &
 		pids+=($!)
 	done
@@ -48,7 +51,7 @@ start() { # shards
 # Waits until every shard of node 1's view has a leader, spread over the
 # nodes when there are as many shards as nodes; prints the first leader.
 ready() { # shards
-	for _ in $(seq 300); do
+	for _ in $(seq $((300 + $1))); do
 		local info leaders
 		info=$(redis-cli -h 127.0.0.1 -p $((P + 1)) info shards 2>/dev/null | tr -d '\r')
 		leaders=$(echo "$info" | grep -o "leader=[0-9]*" | grep -v "leader=0" | sort -u)
@@ -119,7 +122,9 @@ for t in SET GET; do
 done
 
 # Idle groups: nothing is sent; the node's CPU over 20 s and its memory.
-start "$IDLE"
+# Each group's log preallocates a segment (--segment-mb, 64 by default):
+# 1 MiB here, or 1000 groups would ask 64 GB of disk a node.
+start "$IDLE" --segment-mb 1
 ready "$IDLE" >/dev/null || echo "bench-shards: not every one of $IDLE groups has a leader yet"
 t0=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
 sleep 20
