@@ -77,7 +77,12 @@ static void start_in(void *arg)
 	char id[24], bind[32], cluster[256] = "", snap[24];
 	snprintf(id, sizeof id, "%llu", (unsigned long long)n->id);
 	snprintf(bind, sizeof bind, "%s", host_ip(n->h));
-	for (uint32_t i = 0; i < r->n_nodes; i++) {
+	/* a node of several groups with an even id is given the founders in
+	 * the reverse order: every node must rank the voters alike anyway
+	 * (each group's preferred leader, server/group.c) */
+	bool reverse = r->p.shards > 1 && n->id % 2 == 0;
+	for (uint32_t k = 0; k < r->n_nodes; k++) {
+		uint32_t i = reverse ? r->n_nodes - 1 - k : k;
 		if (r->nodes[i].kind != NS_FOUNDER)
 			continue;
 		size_t len = strlen(cluster);

@@ -1208,8 +1208,11 @@ static void across_start(void *arg)
 	struct ns_run *r = o->r;
 	o->la = leader_of_group(r, 0);
 	o->lb = leader_of_group(r, 1);
-	if (o->la == UINT32_MAX || o->lb == UINT32_MAX || o->la == o->lb) {
-		ns_fail(r, "scenario: the two groups have no leaders on two nodes");
+	/* each group led by its preferred voter: group i by the i-th by id
+	 * (node 2 was given the founders in the reverse order: nodes.c) */
+	if (o->la != 0 || o->lb != 1) {
+		ns_fail(r, "scenario: groups 0 and 1 are not led by nodes 1 and 2 (%u, %u)",
+			o->la + 1, o->lb + 1);
 		return;
 	}
 	world_cut(r->w, r->nodes[o->la].h, r->nodes[o->lb].h, true);
