@@ -1,0 +1,202 @@
+/* tests/fuzz/fuzz_cluster.c — the Redis Cluster protocol's parsing and a
+ * sharded node's routing (src/server/cluster.c), fuzzed on a node of 1 to
+ * 4 groups whose keyspaces hold keys the input names:
+ *   - CLUSTER subcommands (KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, MYID,
+ *     HELP, and the topology ones, which a node with no core refuses) with
+ *     the arity kv_resolve checks, as a client's dispatch does, and edge
+ *     integers (0, ±1, 16383, 16384, INT64_MIN/MAX, past 64 bits, words);
+ *   - any data command of the table with keys and raw arguments, routed
+ *     to its keys' group (cluster_keys_group), alone and queued in MULTI
+ *     (cluster_multi_route).
+ * Properties: every reply is one well-formed RESP value; COUNTKEYSINSLOT
+ * of a slot counts exactly the keys put in it; a command routed to a
+ * group (1) has every key in that group's slots, one refused as CROSSSLOT
+ * (-1) has keys in two groups, one without keys (0) names none; a MULTI
+ * takes a command only if its keys are in the transaction's group. */
+#include <stdio.h>
+#include <string.h>
+
+#include "fuzz.h"
+
+#include "base/mem.h"
+#include "kv/kv.h"
+#include "resp/buf.h"
+#include "resp/parse.h"
+#include "server/server.h"
+
+#define GROUPS_MAX 4
+#define ARGS_MAX   8
+
+static const char *const subs[] = {"keyslot", "countkeysinslot", "getkeysinslot", "myid", "help",
+				   "slots",   "shards",		 "nodes",	  "info", "reset"};
+static const char *const words[] = {"0",
+				    "1",
+				    "-1",
+				    "16383",
+				    "16384",
+				    "5460",
+				    "5461",
+				    "-9223372036854775808",
+				    "9223372036854775807",
+				    "18446744073709551616",
+				    " 1",
+				    "1e3",
+				    "",
+				    "k",
+				    "{t}k",
+				    "{t}x"};
+
+struct node {
+	struct server s;
+	struct group g[GROUPS_MAX], *groups[GROUPS_MAX];
+	struct replica_node rn; /* every group a replica's: no core to ask */
+	uint32_t counts[KV_SLOTS];
+};
+
+static void node_init(struct node *n, uint32_t groups)
+{
+	memset(n, 0, sizeof *n);
+	n->s.cfg.id = 7;
+	n->s.cfg.databases = 2;
+	for (uint32_t i = 0; i < groups; i++) {
+		struct group *g = &n->g[i];
+		g->node = &n->s;
+		g->id = i;
+		g->replica = &n->rn;
+		g->slot_first = i ? (uint16_t)(n->g[i - 1].slot_last + 1) : 0;
+		g->slot_last = cluster_range_last(i, groups);
+		kv_init_dbs(&g->kv, 1, 2);
+		n->groups[i] = g;
+	}
+	n->s.groups = n->groups;
+	n->s.n_groups = groups;
+	n->s.g = n->groups[0];
+}
+
+static void node_free(struct node *n)
+{
+	for (uint32_t i = 0; i < n->s.n_groups; i++)
+		kv_free(&n->g[i].kv);
+}
+
+/* An argument: a word, or raw bytes of the input. */
+static struct resp_arg arg(struct fuzz_in *in)
+{
+	if (fuzz_u8(in) & 1) {
+		const char *w = words[fuzz_below(in, sizeof words / sizeof *words)];
+		return (struct resp_arg){(const uint8_t *)w, strlen(w)};
+	}
+	size_t len;
+	const uint8_t *p = fuzz_bytes(in, fuzz_below(in, 12), &len);
+	return (struct resp_arg){p, len};
+}
+
+static void check_reply(const struct rbuf *r)
+{
+	size_t frame = 0;
+	FUZZ_CHECK(resp_scan_reply(r->p, r->len, &frame) == RESP_OK && frame == r->len);
+}
+
+/* SETs a key in db 0 of its group, as the log would have. */
+static void put(struct node *n, struct resp_arg key)
+{
+	struct resp_arg argv[3] = {{(const uint8_t *)"SET", 3}, key, {(const uint8_t *)"v", 1}};
+	uint16_t slot = kv_slot(key.p, key.len);
+	struct group *g = cluster_slot_group(&n->s, slot);
+	FUZZ_CHECK(slot >= g->slot_first && slot <= g->slot_last);
+	struct rbuf out;
+	rbuf_init(&out);
+	struct kv_ctx k = {
+		.kv = &g->kv, .argv = argv, .argc = 3, .out = &out, .proto = 2, .dbs = 2};
+	uint64_t before = kv_keys_total(&g->kv);
+	kv_exec(&k);
+	n->counts[slot] += kv_keys_total(&g->kv) - before;
+	rbuf_free(&out);
+}
+
+static void cluster(struct node *n, struct client *c, struct fuzz_in *in)
+{
+	struct resp_arg argv[ARGS_MAX];
+	const char *sub = subs[fuzz_below(in, sizeof subs / sizeof *subs)];
+	uint32_t argc = 2 + fuzz_below(in, 3);
+	argv[0] = (struct resp_arg){(const uint8_t *)"CLUSTER", 7};
+	argv[1] = (struct resp_arg){(const uint8_t *)sub, strlen(sub)};
+	for (uint32_t i = 2; i < argc; i++)
+		argv[i] = arg(in);
+	struct creq q = {0};
+	rbuf_init(&q.reply);
+	const struct kv_cmd *cmd = kv_resolve(argv, argc, &q.reply);
+	if (cmd) {
+		FUZZ_CHECK(cluster_command(&n->s, c, &q, argv, argc));
+		int64_t slot;
+		if (!strcmp(sub, "countkeysinslot") && !c->db &&
+		    resp_str2ll(argv[2].p, argv[2].len, &slot) && slot >= 0 && slot < KV_SLOTS) {
+			char want[32];
+			snprintf(want, sizeof want, ":%u\r\n", n->counts[slot]);
+			FUZZ_CHECK(q.reply.len == strlen(want) &&
+				   !memcmp(q.reply.p, want, q.reply.len));
+		}
+	}
+	check_reply(&q.reply);
+	rbuf_free(&q.reply);
+}
+
+/* A data command of the table, its keys' group checked. */
+static void route(struct node *n, struct client *c, struct fuzz_in *in)
+{
+	uint32_t n_cmds;
+	const struct kv_cmd *all = kv_commands(&n_cmds), *cmd = &all[fuzz_below(in, n_cmds)];
+	if (!(cmd->flags & (KV_READ | KV_WRITE)))
+		return;
+	struct resp_arg argv[ARGS_MAX];
+	uint32_t argc = 1 + fuzz_below(in, ARGS_MAX);
+	argv[0] = (struct resp_arg){(const uint8_t *)cmd->name, strlen(cmd->name)};
+	for (uint32_t i = 1; i < argc; i++)
+		argv[i] = arg(in);
+	struct group *g = NULL;
+	int rc = cluster_keys_group(&n->s, cmd, argv, argc, &g);
+	uint32_t pos[ARGS_MAX];
+	int keys = kv_command_keys(cmd, argv, argc, pos, NULL, ARGS_MAX);
+	FUZZ_CHECK(g && (rc == 1 || rc == 0 || rc == -1));
+	FUZZ_CHECK(rc != 0 || (keys == 0 && g == n->s.g));
+	bool apart = false;
+	for (int i = 0; i < keys; i++) {
+		uint16_t slot = kv_slot(argv[pos[i]].p, argv[pos[i]].len);
+		bool in_g = slot >= g->slot_first && slot <= g->slot_last;
+		FUZZ_CHECK(rc != 1 || n->s.n_groups == 1 || in_g);
+		apart = apart || !in_g;
+	}
+	FUZZ_CHECK(rc != -1 || apart);
+	struct creq q = {0};
+	rbuf_init(&q.reply);
+	struct group *before = c->multi_group;
+	if (cluster_multi_route(&n->s, c, &q, cmd, argv, argc)) {
+		FUZZ_CHECK(rc == 1 && (!before || before == g) && c->multi_group == g);
+	} else {
+		FUZZ_CHECK(rc != 1 || (before && before != g));
+		FUZZ_CHECK(c->multi_group == before);
+		check_reply(&q.reply);
+	}
+	rbuf_free(&q.reply);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = {data, size};
+	struct node *n = keel_calloc(1, sizeof *n);
+	node_init(n, 1 + fuzz_below(&in, GROUPS_MAX));
+	for (uint32_t k = fuzz_below(&in, 8); k > 0; k--)
+		put(n, arg(&in));
+	struct client c = {.proto = 2 + (fuzz_u8(&in) & 1), .db = fuzz_u8(&in) & 1};
+	for (int step = 0; step < 16 && fuzz_left(&in); step++) {
+		if (fuzz_u8(&in) & 1)
+			cluster(n, &c, &in);
+		else
+			route(n, &c, &in);
+		if (!fuzz_below(&in, 8))
+			c.multi_group = NULL; /* a new MULTI */
+	}
+	node_free(n);
+	keel_free(n);
+	return 0;
+}
