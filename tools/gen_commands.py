@@ -22,7 +22,8 @@ READONLY, KV_SERVER from "keel_flags": ["SERVER"] (the server carries the
 command out, not the state machine: such a file names no function),
 KV_CONNECTION from "keel_flags": ["CONNECTION"] (a server command on the
 connection's own state, run when it arrives rather than after the requests
-before it), and KV_MULTI_OK for a command the state machine runs that is
+before it), KV_INTERNAL from "keel_flags": ["INTERNAL"] (a command nodes
+propose to each other and clients cannot send), and KV_MULTI_OK for a command the state machine runs that is
 not NO_MULTI.
 
 A bad file stops the build: the problems are printed as `file: problem`
@@ -65,7 +66,7 @@ GROUPS = {"generic": "generic", "string": "string", "list": "list", "set": "set"
 ARG_TYPES = ["string", "integer", "double", "key", "pattern", "unix-time", "pure-token",
              "oneof", "block"]
 DOC_FLAGS = [("DEPRECATED", "deprecated"), ("SYSCMD", "syscmd")]
-KEEL_FLAGS = {"SERVER", "CONNECTION"}
+KEEL_FLAGS = {"SERVER", "CONNECTION", "INTERNAL"}
 TOP_KEYS = {"summary", "complexity", "group", "since", "arity", "function", "container",
             "command_flags", "acl_categories", "key_specs", "arguments", "history",
             "command_tips", "doc_flags", "deprecated_since", "replaced_by", "reply_schema",
@@ -438,8 +439,10 @@ def keel_flags(d):
         out.append("KV_SERVER")
         if "CONNECTION" in d.get("keel_flags", []):
             out.append("KV_CONNECTION")
-    elif "NO_MULTI" not in flags:
+    elif "NO_MULTI" not in flags and "INTERNAL" not in d.get("keel_flags", []):
         out.append("KV_MULTI_OK")
+    if "INTERNAL" in d.get("keel_flags", []):
+        out.append("KV_INTERNAL")
     return " | ".join(out) or "0"
 
 

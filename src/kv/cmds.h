@@ -105,6 +105,7 @@ void cmd_ttl(struct kv_ctx *c);
 void cmd_pttl(struct kv_ctx *c);
 void cmd_persist(struct kv_ctx *c);
 void cmd_expired(struct kv_ctx *c);
+void cmd_keel_slots(struct kv_ctx *c);
 void cmd_expire_sessions(struct kv_ctx *c); /* kv/session.c */
 void cmd_ping(struct kv_ctx *c);
 void cmd_echo(struct kv_ctx *c);

@@ -40,6 +40,8 @@ void kv_free(struct kv *kv)
 	kv->sess_head = kv->sess_tail = kv->sess_bytes = 0;
 	kv->sess_tail_used = 0;
 	rbuf_free(&kv->scratch);
+	keel_free(kv->slots);
+	kv->slots = NULL;
 }
 
 void kv_reserve_dbs(struct kv *kv, uint32_t n_db)

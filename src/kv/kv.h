@@ -36,6 +36,8 @@ enum {
 	KV_CONNECTION = 1 << 4, /* a server command on the connection's own state:
 				 * it runs when it arrives, not in turn
 				 * ("keel_flags": ["CONNECTION"]) */
+	KV_INTERNAL = 1 << 5,	/* proposed by nodes only: a client is told it
+				 * does not exist ("keel_flags": ["INTERNAL"]) */
 };
 
 #define KV_DBS_DEFAULT 16    /* Redis's `databases` */
@@ -54,6 +56,11 @@ struct kv {
 	uint64_t sess_head, sess_tail;
 	int64_t sess_tail_used; /* the newest stamp (0: no session) */
 	uint64_t sess_bytes;	/* the values of the sessions, in bytes */
+	/* a shard's hold on the slots, or the slot map (kv/slots.c): NULL
+	 * until first used; shard_n 0 on a node of one group */
+	struct kv_slots *slots;
+	uint32_t shard_n, shard_i; /* kept across snapshots (kv_restore_finish) */
+	bool shard_meta;	   /* the metadata group's keyspace: holds the map */
 };
 
 struct kv_ctx;
@@ -229,5 +236,51 @@ bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, boo
 #define KV_SLOTS 16384u
 uint16_t kv_crc16(const uint8_t *p, size_t n);
 uint16_t kv_slot(const uint8_t *key, size_t len);
+/* The last slot of the i-th of n equal ranges (0 <= i < n <= KV_SLOTS), as
+ * redis-cli --cluster create splits them: a node of n shards starts with
+ * shard i serving range i. */
+uint16_t kv_slot_range_last(uint32_t i, uint32_t n);
+
+/* Shards and their slots (kv/slots.c). A node of several shards keeps, in
+ * each shard's keyspace, the shard's hold on every slot; and in its
+ * metadata group's keyspace, the slot map: each slot's shard, the map's
+ * version, the migration under way. Both are replicated state: they
+ * change only by KEEL.SLOTS commands in the log and are kept in
+ * snapshots. */
+enum { KV_SLOT_GONE, KV_SLOT_OWNED, KV_SLOT_FROZEN };
+#define KV_SHARDS_MAX 1024
+struct kv_slots {
+	uint8_t state[KV_SLOTS];  /* a shard: KV_SLOT_* */
+	uint64_t epoch;		  /* a shard: the newest migration epoch it took */
+	uint64_t import_seq;	  /* ... the last IMPORT batch of that epoch (0: none) */
+	uint16_t owner[KV_SLOTS]; /* the map: each slot's shard */
+	uint64_t version;	  /* the map's version: 1, then one more a change */
+	uint32_t n_shards;
+	bool moving; /* a migration: slots first..last from shard from to to */
+	uint16_t first, last;
+	uint32_t from, to;
+};
+/* Marks kv as shard i of n (n >= 2), or as the metadata group of n shards
+ * (meta): what its slots are until a KEEL.SLOTS command changes them. */
+void kv_shard_set(struct kv *kv, uint32_t n, uint32_t i, bool meta);
+/* kv's slots (made from kv_shard_set's defaults when first needed); NULL
+ * on a keyspace that is no shard. */
+struct kv_slots *kv_slots_of(struct kv *kv);
+/* Whether a request's command may run on this shard now: KV_SLOT_OWNED if
+ * it may (a keyspace of no shard, a command with no key), else the state
+ * of a slot of its keys that refuses it (a write needs every key's slot
+ * owned; a read is served while the slot is frozen), in *slot. */
+int kv_slots_check(struct kv *kv, const struct resp_arg *argv, uint32_t argc, uint16_t *slot);
+/* Appends the keys of slots first..last (all databases, live at now_ms) as
+ * KEEL.SLOTS IMPORT records (db, key, expiry, value), from a scan cursor
+ * of database *db: stops past max_bytes; returns the next cursor (0 and
+ * *db past the last: done). n_records counts them. */
+uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t now_ms, uint32_t *db,
+			 uint64_t cursor, size_t max_bytes, struct rbuf *args, uint32_t *n_records);
+/* Snapshot section of the slots (kv/snapshot.c): its size, and reading it
+ * back (false: malformed). */
+#define KV_SLOTS_BYTES (KV_SLOTS + 16 + 2 * KV_SLOTS + 8 + 4 + 1 + 2 + 2 + 4 + 4)
+void kv_slots_write(const struct kv_slots *sl, struct rbuf *out);
+bool kv_slots_read(struct kv_slots *sl, const uint8_t *p);
 
 #endif

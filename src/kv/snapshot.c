@@ -13,6 +13,9 @@
  *                layout: its requests and replies, the time it was last
  *                used), in order of last use, the least recent first
  *   4  crc32c of everything before it
+ * Version 4 ("KEELKV4\0") is version 3 with, before the checksum, the
+ * shard's slots or the slot map (kv/slots.c, KV_SLOTS_BYTES): written for
+ * a keyspace of a node of several shards, version 3 for any other.
  * Version 2 ("KEELKV2\0", one database) is still read: after its magic, 8
  * count of keys and the keys, all in database 0; the rest as above. The
  * reader refuses anything else: another magic, a database index out of
@@ -27,9 +30,11 @@
 
 #include "base/bytes.h"
 #include "base/crc32c.h"
+#include "base/mem.h"
 
 static const uint8_t magic[8] = {'K', 'E', 'E', 'L', 'K', 'V', '3', 0};
 static const uint8_t magic_v2[8] = {'K', 'E', 'E', 'L', 'K', 'V', '2', 0};
+static const uint8_t magic_v4[8] = {'K', 'E', 'E', 'L', 'K', 'V', '4', 0};
 
 struct writer {
 	struct rbuf *out;
@@ -78,7 +83,8 @@ static void write_session(void *ctx, struct kv_entry *e)
 void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 {
 	size_t start = out->len;
-	rbuf_put(out, magic, sizeof magic);
+	const struct kv_slots *sl = kv_slots_of(kv);
+	rbuf_put(out, sl ? magic_v4 : magic, sizeof magic);
 	size_t count_at = out->len;
 	rbuf_put_u32(out, 0);
 	uint32_t n = 0;
@@ -90,6 +96,8 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 	struct writer w = {out, now_ms, 0};
 	kv_session_each(kv, write_session, &w);
 	bytes_put_u64(out->p + sessions_at, w.count);
+	if (sl)
+		kv_slots_write(sl, out);
 	rbuf_put_u32(out, crc32c(0, out->p + start, out->len - start));
 }
 
@@ -103,6 +111,7 @@ enum {
 	ST_KEYS,
 	ST_SESSION_COUNT,
 	ST_SESSIONS,
+	ST_SLOTS, /* version 4 */
 	ST_CRC,
 	ST_DONE
 };
@@ -123,6 +132,8 @@ static uint64_t record_size(const struct kv_restore *r, const uint8_t *p, size_t
 		return 4;
 	case ST_DB_HEAD:
 		return 12;
+	case ST_SLOTS:
+		return KV_SLOTS_BYTES;
 	case ST_SESSIONS: {
 		uint64_t vlen = n < 16 ? 0 : bytes_get_u64(p + 8);
 		return n < 16 ? 16 : vlen > VALUE_MAX ? UINT64_MAX : 16 + vlen;
@@ -188,8 +199,11 @@ static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
 			r->stage = ST_V2_COUNT;
 		else if (!memcmp(p, magic, sizeof magic))
 			r->stage = ST_DB_COUNT;
+		else if (!memcmp(p, magic_v4, sizeof magic_v4))
+			r->stage = ST_DB_COUNT;
 		else
 			return false;
+		r->v4 = !memcmp(p, magic_v4, sizeof magic_v4);
 		return true;
 	case ST_V2_COUNT:
 		r->left = bytes_get_u64(p);
@@ -206,7 +220,7 @@ static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
 		return take_key(r, p);
 	case ST_SESSION_COUNT:
 		r->left = bytes_get_u64(p);
-		r->stage = r->left ? ST_SESSIONS : ST_CRC;
+		r->stage = r->left ? ST_SESSIONS : r->v4 ? ST_SLOTS : ST_CRC;
 		return true;
 	case ST_SESSIONS: {
 		uint64_t vlen = bytes_get_u64(p + 8);
@@ -217,9 +231,13 @@ static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
 		if (!kv_session_adopt(&r->kv, e))
 			return false;
 		if (!--r->left)
-			r->stage = ST_CRC;
+			r->stage = r->v4 ? ST_SLOTS : ST_CRC;
 		return true;
 	}
+	case ST_SLOTS:
+		r->kv.slots = keel_calloc(1, sizeof *r->kv.slots);
+		r->stage = ST_CRC;
+		return kv_slots_read(r->kv.slots, p);
 	default: /* ST_CRC */
 		r->stage = ST_DONE;
 		return bytes_get_u32(p) == r->crc;
@@ -287,9 +305,12 @@ int kv_restore_finish(struct kv_restore *r, struct kv *kv)
 	kv_session_relink(&r->kv);
 	uint64_t rand_state = kv->rand_state;
 	bool hold = kv->hold;
+	uint32_t shard_n = kv->shard_n, shard_i = kv->shard_i;
+	bool meta = kv->shard_meta;
 	kv_free(kv);
 	*kv = r->kv;
 	kv->rand_state = rand_state;
+	kv_shard_set(kv, shard_n, shard_i, meta);
 	kv_hold(kv, hold);
 	rbuf_free(&r->carry);
 	memset(r, 0, sizeof *r);
@@ -315,6 +336,8 @@ int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
 		kv_dict_free(&kv->sessions);
 		kv->sess_head = kv->sess_tail = kv->sess_bytes = 0;
 		kv->sess_tail_used = 0;
+		keel_free(kv->slots);
+		kv->slots = NULL;
 	}
 	return rc;
 }

@@ -31,6 +31,7 @@ struct kv_restore {
 	uint32_t dbs_left; /* databases still to come */
 	uint32_t db;	   /* the database being read */
 	bool any_db;	   /* one has been read (db is its index) */
+	bool v4;	   /* a version 4 stream: the slots follow the sessions */
 	bool bad;
 };
 void kv_restore_init(struct kv_restore *r, uint64_t seed);

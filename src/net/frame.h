@@ -84,7 +84,7 @@ uint32_t frame_kind_max(uint8_t kind);
  *   the rest                   that frame's payload, within its kind's
  *                              frame_kind_max */
 #define FRAME_GROUP_HDR 5
-#define FRAME_GROUP_MAX 1023
+#define FRAME_GROUP_MAX 1024 /* the shards 1 .. 1023, then the metadata group */
 void frame_group_header(uint8_t hdr[FRAME_GROUP_HDR], uint32_t group, uint8_t kind);
 /* Opens a GROUP payload: false if any check above fails. */
 bool frame_group_open(const uint8_t *p, size_t n, uint32_t *group, uint8_t *kind,

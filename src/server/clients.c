@@ -383,6 +383,8 @@ void creq_finish(struct server *s, struct creq *q)
 		return;
 	}
 	if (!q->client) {
+		if (q->on_done) /* a node's own request (server/migrate.c) */
+			q->on_done(s, q);
 		creq_free(s, q);
 		return;
 	}
@@ -536,6 +538,10 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	s->stats.commands++;
 	/* the command, or its subcommand, with its arity checked */
 	const struct kv_cmd *cmd = kv_resolve(argv, argc, &q->reply);
+	if (cmd && (cmd->flags & KV_INTERNAL)) { /* nodes' own: no client's */
+		kv_reply_unknown(&q->reply, argv, argc);
+		cmd = NULL;
+	}
 	c->last_cmd = cmd;
 	c->last_ms = server_now_ms();
 	if (!cmd) {

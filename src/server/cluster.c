@@ -40,32 +40,30 @@ static bool is(const struct resp_arg *a, const char *s)
 	return a->len == strlen(s) && !strncasecmp((const char *)a->p, s, a->len);
 }
 
-uint16_t cluster_range_last(uint32_t i, uint32_t n)
-{
-	if (i + 1 >= n)
-		return KV_SLOTS - 1;
-	uint64_t a = (uint64_t)(i + 1) * KV_SLOTS - n; /* rounded: (2a + n) / 2n */
-	return (uint16_t)((2 * a + n) / (2 * (uint64_t)n));
-}
-
 struct group *cluster_slot_group(struct server *s, uint16_t slot)
 {
-	uint32_t lo = 0, hi = s->n_groups - 1; /* the groups' ranges, in order */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (slot > s->groups[mid]->slot_last)
-			lo = mid + 1;
-		else
-			hi = mid;
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	return sl && sl->owner[slot] < s->n_shards ? s->groups[sl->owner[slot]] : s->groups[0];
+}
+
+void cluster_runs(struct server *s,
+		  void (*fn)(void *ctx, uint16_t first, uint16_t last, struct group *g), void *ctx)
+{
+	uint32_t first = 0;
+	for (uint32_t slot = 1; slot <= KV_SLOTS; slot++) {
+		struct group *g = cluster_slot_group(s, (uint16_t)first);
+		if (slot < KV_SLOTS && cluster_slot_group(s, (uint16_t)slot) == g)
+			continue;
+		fn(ctx, (uint16_t)first, (uint16_t)(slot - 1), g);
+		first = slot;
 	}
-	return s->groups[lo];
 }
 
 int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct resp_arg *argv,
 		       uint32_t argc, struct group **g)
 {
 	*g = s->g;
-	if (s->n_groups == 1)
+	if (!s->meta)
 		return 1;
 	uint32_t few[16], *pos = argc <= 16 ? few : keel_malloc(argc * sizeof *pos);
 	int n = kv_command_keys(cmd, argv, argc, pos, NULL, argc), rc = n ? 1 : 0;
@@ -197,30 +195,81 @@ static void slots_node(struct rbuf *o, const struct node_addr *a, int proto)
 	resp_map(o, 0, proto);
 }
 
-/* The groups with a known leader: the shards a reply shows. */
+struct slots_reply {
+	struct server *s;
+	struct rbuf *o;
+	int proto;
+	uint32_t n; /* runs whose shard has a known leader */
+};
+
+static void slots_count(void *ctx, uint16_t first, uint16_t last, struct group *g)
+{
+	struct slots_reply *r = ctx;
+	struct node_addr a;
+	(void)first, (void)last;
+	r->n += group_leader(r->s, g, &a);
+}
+
+static void slots_run(void *ctx, uint16_t first, uint16_t last, struct group *g)
+{
+	struct slots_reply *r = ctx;
+	struct view v;
+	view_of(r->s, g, &v, true);
+	if (!v.led)
+		return;
+	resp_array(r->o, 2 + v.n);
+	resp_int(r->o, first);
+	resp_int(r->o, last);
+	for (uint32_t i = 0; i < v.n; i++)
+		slots_node(r->o, &v.nodes[i], r->proto);
+}
+
+/* A range of the slot map a shard with a known leader, as Redis 7.0. */
+static void reply_slots(struct server *s, struct rbuf *o, int proto)
+{
+	struct slots_reply r = {s, o, proto, 0};
+	cluster_runs(s, slots_count, &r);
+	resp_array(o, r.n);
+	cluster_runs(s, slots_run, &r);
+}
+
+/* The shards with a known leader: the shards a reply shows. */
 static uint32_t led_groups(struct server *s)
 {
 	uint32_t n = 0;
 	struct node_addr a;
-	for (uint32_t i = 0; i < s->n_groups; i++)
+	for (uint32_t i = 0; i < s->n_shards; i++)
 		n += group_leader(s, s->groups[i], &a);
 	return n;
 }
 
-static void reply_slots(struct server *s, struct rbuf *o, int proto)
+struct group_runs {
+	struct group *g;
+	struct rbuf *o; /* each run's first and last slot, as integers */
+	char *text;	/* or " first-last" each, appended */
+	size_t text_len, text_cap;
+	uint32_t n;
+};
+
+static void runs_of_each(void *ctx, uint16_t first, uint16_t last, struct group *g)
 {
-	resp_array(o, led_groups(s));
-	for (uint32_t k = 0; k < s->n_groups; k++) {
-		struct group *g = s->groups[k];
-		struct view v;
-		view_of(s, g, &v, true);
-		if (!v.led)
-			continue;
-		resp_array(o, 2 + v.n);
-		resp_int(o, g->slot_first);
-		resp_int(o, g->slot_last);
-		for (uint32_t i = 0; i < v.n; i++)
-			slots_node(o, &v.nodes[i], proto);
+	struct group_runs *r = ctx;
+	if (g != r->g)
+		return;
+	r->n++;
+	if (r->o) {
+		resp_int(r->o, first);
+		resp_int(r->o, last);
+	} else {
+		char t[16];
+		int len = first == last ? snprintf(t, sizeof t, " %u", first)
+					: snprintf(t, sizeof t, " %u-%u", first, last);
+		if (r->text_len + (size_t)len + 1 > r->text_cap) {
+			r->text_cap = (r->text_cap + (size_t)len + 1) * 2;
+			r->text = keel_realloc(r->text, r->text_cap);
+		}
+		memcpy(r->text + r->text_len, t, (size_t)len + 1);
+		r->text_len += (size_t)len;
 	}
 }
 
@@ -249,7 +298,7 @@ static void shards_node(struct server *s, struct group *g, struct rbuf *o,
 static void reply_shards(struct server *s, struct rbuf *o, int proto)
 {
 	resp_array(o, led_groups(s));
-	for (uint32_t k = 0; k < s->n_groups; k++) {
+	for (uint32_t k = 0; k < s->n_shards; k++) {
 		struct group *g = s->groups[k];
 		struct view v;
 		view_of(s, g, &v, false);
@@ -257,9 +306,11 @@ static void reply_shards(struct server *s, struct rbuf *o, int proto)
 			continue;
 		resp_map(o, 2, proto);
 		resp_bulk_str(o, "slots");
-		resp_array(o, 2);
-		resp_int(o, g->slot_first);
-		resp_int(o, g->slot_last);
+		struct group_runs r = {.g = g};
+		cluster_runs(s, runs_of_each, &r);
+		resp_array(o, 2 * (size_t)r.n);
+		r.o = o;
+		cluster_runs(s, runs_of_each, &r);
 		resp_bulk_str(o, "nodes");
 		resp_array(o, v.n);
 		for (uint32_t i = 0; i < v.n; i++)
@@ -273,15 +324,16 @@ static void reply_shards(struct server *s, struct rbuf *o, int proto)
 static void nodes_line(struct server *s, struct rbuf *t, const struct node_addr *a,
 		       const struct view *first)
 {
-	char id[41], master_id[41] = "-", line[512], range[24];
+	char id[41], master_id[41] = "-", line[512];
 	struct rbuf slots;
 	rbuf_init(&slots);
-	for (uint32_t k = 0; k < s->n_groups; k++) {
+	for (uint32_t k = 0; k < s->n_shards; k++) {
 		struct node_addr l;
-		struct group *g = s->groups[k];
-		if (group_leader(s, g, &l) && l.id == a->id) {
-			snprintf(range, sizeof range, " %u-%u", g->slot_first, g->slot_last);
-			rbuf_puts(&slots, range);
+		struct group_runs r = {.g = s->groups[k]};
+		if (group_leader(s, r.g, &l) && l.id == a->id) {
+			cluster_runs(s, runs_of_each, &r);
+			rbuf_put(&slots, r.text, r.text_len);
+			keel_free(r.text);
 		}
 	}
 	bool master = slots.len || !first->led;
@@ -326,20 +378,23 @@ static void reply_info(struct server *s, struct rbuf *o, int proto)
 	unsigned long long term = raft_current_term(s->g->r), epoch = term;
 	uint32_t ok = 0, masters = 0;
 	uint64_t seen[RAFT_MEMBERS_MAX + 1];
-	for (uint32_t k = 0; k < s->n_groups; k++) {
+	bool *led = keel_calloc(s->n_shards, sizeof *led);
+	for (uint32_t k = 0; k < s->n_shards; k++) {
 		struct group *g = s->groups[k];
 		struct node_addr l;
 		if (raft_current_term(g->r) > epoch)
 			epoch = raft_current_term(g->r);
-		if (!group_leader(s, g, &l))
+		if (!(led[k] = group_leader(s, g, &l)))
 			continue;
-		ok += (uint32_t)(g->slot_last - g->slot_first + 1);
 		uint32_t j = 0;
 		while (j < masters && seen[j] != l.id)
 			j++;
 		if (j == masters && masters < RAFT_MEMBERS_MAX + 1)
 			seen[masters++] = l.id;
 	}
+	for (uint32_t slot = 0; slot < KV_SLOTS; slot++)
+		ok += led[cluster_slot_group(s, (uint16_t)slot)->id];
+	keel_free(led);
 	char text[768];
 	snprintf(text, sizeof text,
 		 "cluster_state:%s\r\ncluster_slots_assigned:%u\r\ncluster_slots_ok:%u\r\n"
@@ -350,6 +405,17 @@ static void reply_info(struct server *s, struct rbuf *o, int proto)
 		 ok == KV_SLOTS ? "ok" : "fail", ok ? KV_SLOTS : 0, ok, ok ? KV_SLOTS - ok : 0, v.n,
 		 masters, epoch, term);
 	resp_verbatim(o, text, strlen(text), proto);
+}
+
+void cluster_slots_text(struct server *s, struct group *g, struct rbuf *out)
+{
+	struct group_runs r = {.g = g};
+	cluster_runs(s, runs_of_each, &r);
+	if (r.text_len) /* each run after a space: the first one's is dropped */
+		rbuf_put(out, r.text + 1, r.text_len - 1);
+	else
+		rbuf_puts(out, "none");
+	keel_free(r.text);
 }
 
 /* ---- keys in a slot ----------------------------------------------------- */

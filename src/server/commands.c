@@ -70,28 +70,56 @@ static void info_raft(struct server *s, struct rbuf *o)
 	}
 }
 
+/* One group's line of INFO shards. */
+static void info_group(struct server *s, const struct group *g, struct rbuf *o)
+{
+	char line[256];
+	const struct raft *r = g->r;
+	snprintf(line, sizeof line,
+		 "role=%s,leader=%llu,term=%llu,commit_index=%llu,applied_index=%llu",
+		 !r		   ? "replica"
+		 : raft_stopped(r) ? "stopped"
+				   : raft_role_name(r),
+		 (unsigned long long)(r ? raft_leader_of(r) : 0),
+		 (unsigned long long)(r ? raft_current_term(r) : 0),
+		 (unsigned long long)(r ? raft_commit_index(r) : 0),
+		 (unsigned long long)(r ? raft_applied_index(r) : g->replica->applied));
+	rbuf_puts(o, line);
+	(void)s;
+}
+
 /* INFO shards: the node's groups, a line each, as this node sees them
- * (a read replica has no core: its one group's role is "replica"). */
+ * (a read replica has no core: its one group's role is "replica"), and
+ * the metadata group's: the slot map's version, a migration under way. */
 static void info_shards(struct server *s, struct rbuf *o)
 {
 	char line[256];
-	snprintf(line, sizeof line, "# Shards\r\nkeel_shards:%u\r\n", s->n_groups);
+	snprintf(line, sizeof line, "# Shards\r\nkeel_shards:%u\r\n", s->n_shards);
 	rbuf_puts(o, line);
-	for (uint32_t i = 0; i < s->n_groups; i++) {
-		const struct group *g = s->groups[i];
-		const struct raft *r = g->r;
-		snprintf(line, sizeof line,
-			 "shard%u:slots=%u-%u,role=%s,leader=%llu,term=%llu,commit_index=%llu,"
-			 "applied_index=%llu,keys=%llu\r\n",
-			 g->id, g->slot_first, g->slot_last,
-			 !r		   ? "replica"
-			 : raft_stopped(r) ? "stopped"
-					   : raft_role_name(r),
-			 (unsigned long long)(r ? raft_leader_of(r) : 0),
-			 (unsigned long long)(r ? raft_current_term(r) : 0),
-			 (unsigned long long)(r ? raft_commit_index(r) : 0),
-			 (unsigned long long)(r ? raft_applied_index(r) : g->replica->applied),
+	for (uint32_t i = 0; i < s->n_shards; i++) {
+		struct group *g = s->groups[i];
+		snprintf(line, sizeof line, "shard%u:slots=", g->id);
+		rbuf_puts(o, line);
+		cluster_slots_text(s, g, o);
+		rbuf_puts(o, ",");
+		info_group(s, g, o);
+		snprintf(line, sizeof line, ",keys=%llu\r\n",
 			 (unsigned long long)kv_keys_total(&g->kv));
+		rbuf_puts(o, line);
+	}
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	if (sl) {
+		rbuf_puts(o, "meta:");
+		info_group(s, s->meta, o);
+		snprintf(line, sizeof line, ",map_version=%llu\r\n",
+			 (unsigned long long)sl->version);
+		rbuf_puts(o, line);
+		if (sl->moving)
+			snprintf(line, sizeof line,
+				 "migration:slots=%u-%u,from=%u,to=%u,phase=%s\r\n", sl->first,
+				 sl->last, sl->from, sl->to, migrate_phase(s));
+		else
+			snprintf(line, sizeof line, "migration:none\r\n");
 		rbuf_puts(o, line);
 	}
 	rbuf_puts(o, "\r\n");
@@ -121,7 +149,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		size_t rss = 0;
 		uint64_t keys = 0;
 		uv_resident_set_memory(&rss);
-		for (uint32_t i = 0; i < s->n_groups; i++)
+		for (uint32_t i = 0; i < s->n_shards; i++)
 			keys += kv_keys_total(&s->groups[i]->kv);
 		snprintf(line, sizeof line,
 			 "# Memory\r\nused_memory_rss:%zu\r\nkeel_keys:%llu\r\n"
@@ -179,10 +207,10 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 	if (all || !strcasecmp(section, "keyspace")) {
 		rbuf_puts(o, "# Keyspace\r\n");
 		const struct kv *few[8],
-			**kvs = s->n_groups <= 8 ? few : keel_malloc(s->n_groups * sizeof *kvs);
-		for (uint32_t i = 0; i < s->n_groups; i++)
+			**kvs = s->n_shards <= 8 ? few : keel_malloc(s->n_shards * sizeof *kvs);
+		for (uint32_t i = 0; i < s->n_shards; i++)
 			kvs[i] = &s->groups[i]->kv;
-		kv_info_keyspace(kvs, s->n_groups, now, o);
+		kv_info_keyspace(kvs, s->n_shards, now, o);
 		if (kvs != few)
 			keel_free(kvs);
 	}
@@ -493,6 +521,9 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 	} else if (is(a, "raft")) {
 		if (cmd_raft(s, q, argv, argc))
 			return; /* forwarded: answered when the leader replies */
+	} else if (is(a, "keel.reshard")) {
+		migrate_command(s, q, argv, argc);
+		return;
 	} else if (is(a, "keel.replicate")) {
 		replication_attach(s->g, c, q, argv, argc);
 		return;

@@ -106,6 +106,30 @@ static void release_held(struct group *g)
 
 /* ---- apply -------------------------------------------------------------- */
 
+/* On a shard: whether every command of the request may run here now (its
+ * keys' slots this shard's, a write's not frozen for a migration); else
+ * false, with the request's TRYAGAIN error in out. The same on every
+ * replica: the slots are replicated state (kv/slots.c). */
+static bool slots_allow(struct group *g, const struct entry_req *q, struct rbuf *out)
+{
+	if (g->kv.shard_n < 2 || g->meta)
+		return true;
+	for (uint32_t k = 0; k < q->n_cmds; k++) {
+		uint16_t slot;
+		int st = kv_slots_check(&g->kv, q->cmds[k].argv, q->cmds[k].argc, &slot);
+		if (st == KV_SLOT_OWNED)
+			continue;
+		resp_errorf(
+			out,
+			st == KV_SLOT_FROZEN
+				? "TRYAGAIN slot %u is being moved to another shard; not applied"
+				: "TRYAGAIN slot %u is served by another shard; not applied",
+			slot);
+		return false;
+	}
+	return true;
+}
+
 /* A request's commands, in turn: the replies go to out (an array for a
  * MULTI/EXEC). */
 static void run_commands(struct group *g, const struct entry_req *q, const struct entry *en,
@@ -174,7 +198,7 @@ static void apply_request(struct group *g, const struct entry_req *q, const stru
 			    "ERR not applied: its log entry (%llu) failed to apply and was skipped "
 			    "by the operator (--skip-entry)",
 			    (unsigned long long)skipped);
-	else
+	else if (slots_allow(g, q, out))
 		run_commands(g, q, en, out);
 	if (q->h.session)
 		kv_session_record(&g->kv, q->h.session, q->h.seq, q->h.ack, en->time_ms, out->p,
@@ -456,6 +480,8 @@ int group_open(struct group *g, struct keel_errmsg *err)
 	struct server *s = g->node;
 	kv_init_dbs(&g->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
 		    s->cfg.databases);
+	if (s->cfg.shards > 1) /* its slots, until the log or a snapshot changes them */
+		kv_shard_set(&g->kv, s->cfg.shards, g->meta ? 0 : g->id, g->meta);
 	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
 	raft_options_default(&in.options);
 	server_config_timing(&s->cfg, &in.options);

@@ -132,6 +132,7 @@ static void run_tick(struct server *s)
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		group_tick(s->groups[i], s->tick_stalled);
 	s->tick_stalled = false;
+	migrate_tick(s);
 	server_process(s);
 	shutdown_step(s);
 }
@@ -179,9 +180,10 @@ static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t 
 	struct group *g = s->g;
 	if (kind == FRAME_GROUP) {
 		uint32_t id;
-		if (!frame_group_open(p, n, &id, &kind, &p, &n) || id >= s->n_groups)
+		if (!frame_group_open(p, n, &id, &kind, &p, &n) ||
+		    (id >= s->n_shards && (id != SERVER_META_GROUP || !s->meta)))
 			return; /* not a group this node holds (its --shards differ) */
-		g = s->groups[id];
+		g = id == SERVER_META_GROUP ? s->meta : s->groups[id];
 	}
 	if (!members_on_frame(g, from, kind, p, n))
 		return;
@@ -381,12 +383,13 @@ void server_stop(struct server *s)
 /* Everything but the committer: after it has stopped or been discarded. */
 static void free_memory(struct server *s)
 {
+	migrate_free(s);
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		group_free(s->groups[i]);
 	keel_free(s->groups);
 	s->groups = NULL;
-	s->n_groups = 0;
-	s->g = NULL;
+	s->n_groups = s->n_shards = 0;
+	s->g = s->meta = NULL;
 	keel_free(s->argv);
 	for (uint32_t i = 0; i < s->cap_replies; i++)
 		rbuf_free(&s->replies[i]);

@@ -221,7 +221,11 @@ static void run_read(struct group *g, struct creq *q)
 			   .now_ms = server_now_ms(),
 			   .db = q->db,
 			   .dbs = s->cfg.databases};
-	kv_exec(&c);
+	uint16_t slot;
+	if (g->kv.shard_n > 1 && kv_slots_check(&g->kv, s->argv, argc, &slot) != KV_SLOT_OWNED)
+		resp_errorf(&q->reply, "TRYAGAIN slot %u is served by another shard", slot);
+	else /* this shard's slot as of an index at or past the read's */
+		kv_exec(&c);
 	creq_finish(s, q);
 }
 

@@ -62,7 +62,8 @@ struct server_config {
 
 int server_config_parse(struct server_config *c, int argc, char **argv, struct keel_errmsg *err);
 /* The election timing's bounds and defaults (as etcd's), in ms. */
-#define SERVER_SHARDS_MAX	    1024 /* groups a node holds */
+#define SERVER_SHARDS_MAX	    1024 /* shards a node holds */
+#define SERVER_META_GROUP	    1024 /* the metadata group's id on the wire */
 #define SERVER_ELECTION_MS_DEFAULT  1000
 #define SERVER_HEARTBEAT_MS_DEFAULT 100
 #define SERVER_ELECTION_MS_MAX	    60000
@@ -71,6 +72,8 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 #define SERVER_ELECTION_HEARTBEATS_MIN 5
 /* The core's timing in ticks of tick_ms, from the checked settings. */
 void server_config_timing(const struct server_config *c, struct raft_options *o);
+
+struct server;
 
 /* A request from a client (or forwarded by a follower): its reply slot. */
 struct creq {
@@ -102,6 +105,9 @@ struct creq {
 	bool held;	       /* held behind what came before it (requests_hold) */
 	bool crossing;	       /* ... as it is for another group than those before */
 	uint8_t proto;	       /* the connection's protocol when it was sent */
+	/* a node's own request (no client): called with the reply, then freed */
+	void (*on_done)(struct server *s, struct creq *q);
+	void *ctx;
 };
 
 #define CLIENT_ATTR_MAX 256 /* CLIENT SETNAME / SETINFO values, with their NUL */
@@ -247,10 +253,9 @@ struct server_embed {
  * thread. Today a node holds one group (docs/architecture.md). */
 struct group {
 	struct server *node;
-	uint32_t id;	       /* 0 .. shards - 1 */
-	char dir[IO_PATH_MAX]; /* its storage: --dir, or --dir/shard-<id> past group 0 */
-	uint16_t slot_first;   /* the slots it serves: slot_first .. slot_last */
-	uint16_t slot_last;
+	uint32_t id;	       /* 0 .. shards - 1; SERVER_META_GROUP: the metadata group */
+	char dir[IO_PATH_MAX]; /* its storage: --dir, --dir/shard-<id> past group 0, --dir/meta */
+	bool meta;	       /* the metadata group: its keyspace holds the slot map */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -397,8 +402,11 @@ struct server { /* a node */
 	/* its groups (server_start to server_free): --shards of them, group i
 	 * serving the i-th of equal ranges of slots (cluster.c) */
 	struct group **groups;
-	uint32_t n_groups;
-	struct group *g; /* groups[0]: what node-wide answers show (RAFT, INFO raft) */
+	uint32_t n_groups;	 /* every group: the shards, then the metadata group */
+	uint32_t n_shards;	 /* groups[0 .. n_shards - 1]: shard i is groups[i] */
+	struct group *g;	 /* groups[0]: what node-wide answers show (RAFT, INFO raft) */
+	struct group *meta;	 /* the metadata group (NULL on a node of one shard) */
+	struct migrate *migrate; /* driving a migration (server/migrate.c); NULL: not */
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
@@ -560,12 +568,15 @@ uint32_t addr_others(struct server *s, uint64_t but, struct node_addr *out);
 void addr_node_id(uint64_t id, char out[41]);
 
 /* server/cluster.c: the Redis Cluster protocol over the node's groups. */
-/* The group serving a hash slot. */
+/* The shard serving a hash slot, by the slot map as this node's
+ * metadata group has applied it. */
 struct group *cluster_slot_group(struct server *s, uint16_t slot);
-/* The last slot of group i of a node of n (--shards): the ranges
- * redis-cli --cluster create gives n masters, the i-th ending at
- * round((i + 1) * 16384 / n - 1), the last at 16383. */
-uint16_t cluster_range_last(uint32_t i, uint32_t n);
+/* The slot map's runs: calls fn for each range of consecutive slots of
+ * one shard, in slot order. */
+void cluster_runs(struct server *s,
+		  void (*fn)(void *ctx, uint16_t first, uint16_t last, struct group *g), void *ctx);
+/* g's slots as INFO shards shows them: "0-5460 6000" ("none": none). */
+void cluster_slots_text(struct server *s, struct group *g, struct rbuf *out);
 /* The group a data command's keys are in (the first group on a node of
  * one); NULL, with q answered (-CROSSSLOT, or no key on a node of several
  * groups), if there is none. */
@@ -594,6 +605,15 @@ bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct
  * is none of them. The reply goes to q. */
 bool cluster_command(struct server *s, struct client *c, struct creq *q,
 		     const struct resp_arg *argv, uint32_t argc);
+
+/* server/migrate.c: online slot migration, driven by the metadata
+ * group's leader. */
+void migrate_tick(struct server *s);
+const char *migrate_phase(struct server *s); /* INFO shards' phase */
+/* KEEL.RESHARD first last shard: a migration registered in the metadata
+ * group; answers q (true) once it is, or at once with an error. */
+void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc);
+void migrate_free(struct server *s);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

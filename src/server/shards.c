@@ -1,11 +1,14 @@
-/* server/shards.c — a node's groups (--shards N): group i serves the i-th
- * of N ranges of the 16384 slots (cluster_range_last) and keeps its log
- * and snapshots in its own folder, --dir for group 0 and --dir/shard-i
- * past it, each recovered as a one-group node's folder is.
+/* server/shards.c — a node's groups (--shards N): N shards, shard i
+ * starting with the i-th of N ranges of the 16384 slots
+ * (kv_slot_range_last), and, past one shard, the metadata group that
+ * holds the slot map (kv/slots.c); each keeps its log and snapshots in its
+ * own folder, --dir for shard 0, --dir/shard-i past it, --dir/meta for
+ * the metadata group, each recovered as a one-group node's folder is.
  *
  * What it guarantees: a node never serves a slot from a group that does
- * not hold its keys. The slot map is fixed by N (there is no migration
- * yet), so N is kept in --dir/shards (one decimal number and a newline,
+ * not hold its keys. Every shard's slots and the map start from N (they
+ * change later only through the logs: keel-cli reshard), so N is kept in
+ * --dir/shards (one decimal number and a newline,
  * written durably when a node of several groups first starts; absent, it
  * is 1, so a one-group node's folder is as it always was), and a start
  * whose --shards differs from it is refused, as is a first start of
@@ -91,7 +94,7 @@ static bool holds_data(const char *dir)
 	bool found = false;
 	for (uint32_t i = 0; i < n; i++)
 		found = found || (strncmp(names[i], COUNT_FILE, strlen(COUNT_FILE)) &&
-				  strncmp(names[i], "shard-", 6));
+				  strncmp(names[i], "shard-", 6) && strcmp(names[i], "meta"));
 	io_names_free(names, n);
 	return found;
 }
@@ -108,8 +111,9 @@ static int check_count(struct server *s, bool *write, struct keel_errmsg *err)
 	if (kept ? kept != want : want > 1 && holds_data(s->cfg.dir)) {
 		keel_errmsg_set(err,
 				"--shards %u: the data in %s was made by a node of %u shard%s, and "
-				"the slots cannot move between shards (no migration yet): start "
-				"it with --shards %u, or start from an empty --dir",
+				"the count of shards cannot change (keel-cli reshard moves slots "
+				"between them): start it with --shards %u, or start from an empty "
+				"--dir",
 				want, s->cfg.dir, kept ? kept : 1, kept > 1 ? "s" : "",
 				kept ? kept : 1);
 		return KEEL_EINVAL;
@@ -134,6 +138,31 @@ static int check_skip(struct server *s, struct keel_errmsg *err)
 	return KEEL_EINVAL;
 }
 
+/* Opens group i (id: SERVER_META_GROUP for the metadata group) in dir. */
+static int open_one(struct server *s, uint32_t id, const char *sub, bool write,
+		    struct keel_errmsg *err)
+{
+	struct group *g = keel_calloc(1, sizeof *g);
+	s->groups[s->n_groups++] = g;
+	g->node = s;
+	g->id = id;
+	g->meta = id == SERVER_META_GROUP;
+	int len = sub ? snprintf(g->dir, sizeof g->dir, "%s/%s", s->cfg.dir, sub)
+		      : snprintf(g->dir, sizeof g->dir, "%s", s->cfg.dir);
+	if (len < 0 || (size_t)len >= sizeof g->dir) {
+		keel_errmsg_set(err, "--dir %s: too long for its shards' folders", s->cfg.dir);
+		return KEEL_EINVAL;
+	}
+	if (id == 0)
+		s->g = g; /* the node's first group, even if its start fails */
+	else if (g->meta)
+		s->meta = g;
+	int rc = group_open(g, err);
+	if (!rc && id == 0 && write) /* group 0 made the folder */
+		rc = write_count(s->cfg.dir, s->cfg.shards, err);
+	return rc;
+}
+
 int groups_open(struct server *s, struct keel_errmsg *err)
 {
 	uint32_t n = s->cfg.shards ? s->cfg.shards : 1;
@@ -141,28 +170,14 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 	int rc = check_count(s, &write, err);
 	if (rc)
 		return rc;
-	s->groups = keel_calloc(n, sizeof *s->groups);
-	for (uint32_t i = 0; i < n; i++) {
-		struct group *g = keel_calloc(1, sizeof *g);
-		s->groups[s->n_groups++] = g;
-		g->node = s;
-		g->id = i;
-		g->slot_first = i ? (uint16_t)(s->groups[i - 1]->slot_last + 1) : 0;
-		g->slot_last = cluster_range_last(i, n);
-		int len = i ? snprintf(g->dir, sizeof g->dir, "%s/shard-%u", s->cfg.dir, i)
-			    : snprintf(g->dir, sizeof g->dir, "%s", s->cfg.dir);
-		if (len < 0 || (size_t)len >= sizeof g->dir) {
-			keel_errmsg_set(err, "--dir %s: too long for its shards' folders",
-					s->cfg.dir);
-			return KEEL_EINVAL;
-		}
-		if (i == 0)
-			s->g = g; /* the node's first group, even if its start fails */
-		rc = group_open(g, err);
-		if (!rc && i == 0 && write) /* group 0 made the folder */
-			rc = write_count(s->cfg.dir, n, err);
-		if (rc)
-			return rc;
+	s->groups = keel_calloc(n + 1, sizeof *s->groups);
+	s->n_shards = n;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		char sub[32];
+		snprintf(sub, sizeof sub, "shard-%u", i);
+		rc = open_one(s, i, i ? sub : NULL, write, err);
 	}
-	return check_skip(s, err);
+	if (!rc && n > 1)
+		rc = open_one(s, SERVER_META_GROUP, "meta", false, err);
+	return rc ? rc : check_skip(s, err);
 }

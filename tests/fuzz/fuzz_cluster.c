@@ -1,6 +1,8 @@
 /* tests/fuzz/fuzz_cluster.c — the Redis Cluster protocol's parsing and a
  * sharded node's routing (src/server/cluster.c), fuzzed on a node of 1 to
- * 4 groups whose keyspaces hold keys the input names:
+ * 4 groups whose keyspaces hold keys the input names, the slot map first
+ * changed by up to 3 moves of slot ranges (a migration's BEGIN and FLIP in
+ * the metadata group's keyspace):
  *   - CLUSTER subcommands (KEYSLOT, COUNTKEYSINSLOT, GETKEYSINSLOT, MYID,
  *     HELP, and the topology ones, which a node with no core refuses) with
  *     the arity kv_resolve checks, as a client's dispatch does, and edge
@@ -10,7 +12,7 @@
  *     (cluster_multi_route).
  * Properties: every reply is one well-formed RESP value; COUNTKEYSINSLOT
  * of a slot counts exactly the keys put in it; a command routed to a
- * group (1) has every key in that group's slots, one refused as CROSSSLOT
+ * group (1) has every key in slots the map gives that group, one refused as CROSSSLOT
  * (-1) has keys in two groups, one without keys (0) names none; a MULTI
  * takes a command only if its keys are in the transaction's group. */
 #include <stdio.h>
@@ -48,7 +50,7 @@ static const char *const words[] = {"0",
 
 struct node {
 	struct server s;
-	struct group g[GROUPS_MAX], *groups[GROUPS_MAX];
+	struct group g[GROUPS_MAX], *groups[GROUPS_MAX], meta;
 	struct replica_node rn; /* every group a replica's: no core to ask */
 	uint32_t counts[KV_SLOTS];
 };
@@ -63,20 +65,64 @@ static void node_init(struct node *n, uint32_t groups)
 		g->node = &n->s;
 		g->id = i;
 		g->replica = &n->rn;
-		g->slot_first = i ? (uint16_t)(n->g[i - 1].slot_last + 1) : 0;
-		g->slot_last = cluster_range_last(i, groups);
 		kv_init_dbs(&g->kv, 1, 2);
+		if (groups > 1)
+			kv_shard_set(&g->kv, groups, i, false);
 		n->groups[i] = g;
 	}
 	n->s.groups = n->groups;
-	n->s.n_groups = groups;
+	n->s.n_groups = n->s.n_shards = groups;
 	n->s.g = n->groups[0];
+	kv_init_dbs(&n->meta.kv, 1, 1);
+	if (groups > 1) { /* the map, as the metadata group holds it */
+		n->meta.node = &n->s;
+		n->meta.meta = true;
+		n->meta.id = SERVER_META_GROUP;
+		n->meta.replica = &n->rn;
+		kv_shard_set(&n->meta.kv, groups, 0, true);
+		n->s.meta = &n->meta;
+	}
 }
 
 static void node_free(struct node *n)
 {
-	for (uint32_t i = 0; i < n->s.n_groups; i++)
+	for (uint32_t i = 0; i < n->s.n_shards; i++)
 		kv_free(&n->g[i].kv);
+	kv_free(&n->meta.kv);
+}
+
+static void meta_exec(struct node *n, const struct resp_arg *argv, uint32_t argc)
+{
+	struct rbuf out;
+	rbuf_init(&out);
+	struct kv_ctx k = {.kv = &n->meta.kv, .argv = argv, .argc = argc, .out = &out, .proto = 2};
+	kv_exec(&k);
+	rbuf_free(&out);
+}
+
+/* Moves a range of slots to another group in the map, as a migration's
+ * BEGIN and FLIP would (before any key is put: keys are not moved). */
+static void move(struct node *n, struct fuzz_in *in)
+{
+	const struct kv_slots *sl = kv_slots_of(&n->meta.kv);
+	if (!sl)
+		return;
+	char a[3][16], v[24];
+	uint32_t first = fuzz_below(in, KV_SLOTS), len = 1 + fuzz_below(in, 3000);
+	snprintf(a[0], sizeof a[0], "%u", first);
+	snprintf(a[1], sizeof a[1], "%u", first + len < KV_SLOTS ? first + len : KV_SLOTS - 1);
+	snprintf(a[2], sizeof a[2], "%u", fuzz_below(in, n->s.n_shards));
+	snprintf(v, sizeof v, "%llu", (unsigned long long)sl->version);
+	struct resp_arg begin[5] = {{(const uint8_t *)"KEEL.SLOTS", 10},
+				    {(const uint8_t *)"BEGIN", 5},
+				    {(const uint8_t *)a[0], strlen(a[0])},
+				    {(const uint8_t *)a[1], strlen(a[1])},
+				    {(const uint8_t *)a[2], strlen(a[2])}};
+	struct resp_arg flip[3] = {{(const uint8_t *)"KEEL.SLOTS", 10},
+				   {(const uint8_t *)"FLIP", 4},
+				   {(const uint8_t *)v, strlen(v)}};
+	meta_exec(n, begin, 5);
+	meta_exec(n, flip, 3);
 }
 
 /* An argument: a word, or raw bytes of the input. */
@@ -103,7 +149,6 @@ static void put(struct node *n, struct resp_arg key)
 	struct resp_arg argv[3] = {{(const uint8_t *)"SET", 3}, key, {(const uint8_t *)"v", 1}};
 	uint16_t slot = kv_slot(key.p, key.len);
 	struct group *g = cluster_slot_group(&n->s, slot);
-	FUZZ_CHECK(slot >= g->slot_first && slot <= g->slot_last);
 	struct rbuf out;
 	rbuf_init(&out);
 	struct kv_ctx k = {
@@ -162,8 +207,8 @@ static void route(struct node *n, struct client *c, struct fuzz_in *in)
 	bool apart = false;
 	for (int i = 0; i < keys; i++) {
 		uint16_t slot = kv_slot(argv[pos[i]].p, argv[pos[i]].len);
-		bool in_g = slot >= g->slot_first && slot <= g->slot_last;
-		FUZZ_CHECK(rc != 1 || n->s.n_groups == 1 || in_g);
+		bool in_g = cluster_slot_group(&n->s, slot) == g;
+		FUZZ_CHECK(rc != 1 || n->s.n_shards == 1 || in_g);
 		apart = apart || !in_g;
 	}
 	FUZZ_CHECK(rc != -1 || apart);
@@ -185,6 +230,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = {data, size};
 	struct node *n = keel_calloc(1, sizeof *n);
 	node_init(n, 1 + fuzz_below(&in, GROUPS_MAX));
+	for (uint32_t k = fuzz_below(&in, 4); k > 0; k--)
+		move(n, &in);
 	for (uint32_t k = fuzz_below(&in, 8); k > 0; k--)
 		put(n, arg(&in));
 	struct client c = {.proto = 2 + (fuzz_u8(&in) & 1), .db = fuzz_u8(&in) & 1};

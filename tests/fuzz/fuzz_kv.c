@@ -8,13 +8,15 @@
  * integers (0, ±1, INT64_MIN/MAX, 2^31, 2^32, lengths near 512 MiB), floats
  * (inf, nan), keywords, glob patterns, times around the clock and raw
  * bytes; the clock moving on so keys expire; the request's database and
- * the leader's count of databases changing; client sessions retrying.
+ * the leader's count of databases changing; client sessions retrying. One
+ * input in four runs on a shard's keyspace (shard 1 of 3), one in four on
+ * the metadata group's (the slot map), so KEEL.SLOTS changes them.
  *
  * Every request is applied to two keyspaces, as two replicas apply one
  * log. Properties: each reply is one well-formed RESP value and is byte
  * for byte the same on both; both write the same snapshot; that snapshot
  * reads back, whole and streamed in pieces, into keyspaces of another hash
- * seed holding the same data.
+ * seed holding the same data and slots.
  *
  * A write whose integer argument lies in [64 KiB, 512 MiB) is not run: it
  * may legitimately allocate that much (SETRANGE), which would only slow
@@ -58,6 +60,8 @@ static const char *const edges[] = {
 	"4294967296",
 	"536870911",
 	"536870912",
+	"16383",
+	"16384",
 	"536870913",
 	"-536870912",
 	"18446744073709551615",
@@ -339,6 +343,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.dbs = KV_DBS_DEFAULT;
 	kv_init(&r.a, SEED);
 	kv_init(&r.b, SEED);
+	uint8_t mode = size ? data[0] % 4 : 0; /* a shard's keyspace, or the map's */
+	if (mode >= 2) {
+		kv_shard_set(&r.a, 3, 1, mode == 3);
+		kv_shard_set(&r.b, 3, 1, mode == 3);
+	}
 	for (int steps = 0; fuzz_left(&r.in) && steps < 200; steps++) {
 		uint8_t op = fuzz_u8(&r.in) % 10;
 		if (op < 6)

@@ -54,7 +54,8 @@ static inline bool same_kv(struct kv *a, struct kv *b, int64_t now_ms)
 		ok = same_dict(i < a->n_db ? &a->db[i] : &empty, i < b->n_db ? &b->db[i] : &empty,
 			       now_ms);
 	kv_dict_free(&empty);
-	return ok;
+	const struct kv_slots *x = kv_slots_of(a), *y = kv_slots_of(b);
+	return ok && !x == !y && (!x || !memcmp(x, y, sizeof *x));
 }
 
 #endif

@@ -202,7 +202,7 @@ static uint32_t group_of(const struct ns_run *r, const char *key)
 {
 	uint16_t slot = kv_slot((const uint8_t *)key, strlen(key));
 	uint32_t n = r->p.shards ? r->p.shards : 1, i = 0;
-	while (slot > cluster_range_last(i, n))
+	while (slot > kv_slot_range_last(i, n))
 		i++;
 	return i;
 }

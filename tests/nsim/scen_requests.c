@@ -1184,7 +1184,7 @@ static void key_in(uint32_t g, uint32_t skip, char *out, size_t cap)
 	for (uint32_t n = 0;; n++) {
 		snprintf(out, cap, "x%u", n);
 		uint16_t slot = kv_slot((const uint8_t *)out, strlen(out));
-		if ((slot > cluster_range_last(0, 2)) == (g == 1) && !skip--)
+		if ((slot > kv_slot_range_last(0, 2)) == (g == 1) && !skip--)
 			return;
 	}
 }

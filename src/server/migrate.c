@@ -1,0 +1,359 @@
+/* server/migrate.c — online slot migration (keel-cli reshard), driven by
+ * the node that leads the metadata group.
+ *
+ * KEEL.RESHARD first last shard registers a migration in the metadata
+ * group's log (KEEL.SLOTS BEGIN: the slots, all of one shard, and their
+ * target). Its leader then drives it, one step after another, each a
+ * request of its own through the request path (forwarded to the shard's
+ * leader like a client's write), each waiting for the one before to be
+ * applied:
+ *
+ *   1. FREEZE at the source: its writes to the slots are refused
+ *      (TRYAGAIN) from that entry on; reads are still served there.
+ *   2. COPY: once this node's copy of the source has applied the freeze,
+ *      its keys of the slots (frozen: they no longer change) go to the
+ *      target in IMPORT batches of about 256 KiB, numbered, each applied
+ *      before the next is sent; the target does not serve the slots yet.
+ *   3. RELEASE at the source: it deletes its keys of the slots and stops
+ *      serving them (reads too) from that entry on.
+ *   4. ACCEPT at the target: it serves the slots from that entry on.
+ *   5. FLIP in the metadata group: the map gives the slots to the target
+ *      (one more version); nodes route to it as they apply the entry.
+ *
+ * What it guarantees (kv/slots.c checks every step at its shard, in its
+ * log): an acknowledged write is never lost (the source deletes only
+ * after every batch of the copy is applied at the target: a committed
+ * entry is durable on a majority of it); no slot is served by two shards
+ * (the target serves only after the source stopped, at its RELEASE) and
+ * reads stay linearizable (a shard answers a read only if the slot is
+ * still its own at an index at or past the read's); and a migration a
+ * crash interrupts resumes: the metadata group keeps it until FLIP, and
+ * whichever node leads it next starts the steps again at a newer epoch
+ * (its term and an attempt count): FREEZE answers +GONE if the source
+ * had released, and the steps of an older attempt are refused where they
+ * arrive late. Between RELEASE and ACCEPT the slots are served by no shard
+ * (TRYAGAIN), for the time of one write. */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "resp/encode.h"
+#include "server/entry.h"
+#include "server/server.h"
+
+#define BATCH_BYTES (256u << 10)
+#define RETRY_MS    200
+
+enum phase { P_FREEZE, P_WAIT, P_COPY, P_RELEASE, P_ACCEPT, P_FLIP, P_DONE };
+static const char *const phase_names[] = {"freeze", "wait", "copy", "release",
+					  "accept", "flip", "done"};
+
+struct migrate {
+	/* the migration, as the map holds it */
+	uint16_t first, last;
+	uint32_t from, to;
+	uint64_t version;
+	/* this attempt */
+	uint64_t term;	   /* the metadata group's, when it began */
+	uint32_t attempts; /* in that term */
+	uint64_t epoch;
+	enum phase phase;
+	bool busy;  /* a step's request is in flight */
+	bool stale; /* the node stopped leading: freed once busy clears */
+	int64_t retry_at;
+	raft_index frozen_at; /* where the source applied the freeze */
+	uint32_t db;	      /* the copy's place in the source's keyspace */
+	uint64_t cursor, seq;
+	bool copied;	   /* the last batch is sent */
+	uint64_t installs; /* snapshots installed when the copy began */
+	uint64_t keys, bytes;
+	int64_t began_ms;
+};
+
+const char *migrate_phase(struct server *s)
+{
+	return s->migrate ? phase_names[s->migrate->phase] : "waiting for a driver";
+}
+
+static bool leads(struct group *g)
+{
+	return g && g->r && !raft_stopped(g->r) && raft_role_of(g->r) == RAFT_LEADER;
+}
+
+static void fail(struct migrate *m, const struct rbuf *reply)
+{
+	fprintf(stderr, "migration of slots %u-%u to shard %u: %s: %.*s; trying again\n", m->first,
+		m->last, m->to, phase_names[m->phase], (int)(reply->len > 200 ? 200 : reply->len),
+		(const char *)reply->p);
+	m->phase = P_FREEZE; /* a new attempt, at a newer epoch */
+	m->epoch = 0;
+	m->retry_at = server_now_ms() + RETRY_MS;
+}
+
+static bool reply_is(const struct creq *q, const char *s)
+{
+	size_t n = strlen(s);
+	return q->reply.len == n + 3 && q->reply.p[0] == '+' && !memcmp(q->reply.p + 1, s, n);
+}
+
+/* Submits KEEL.SLOTS args... to g; done runs with the reply. */
+static void step(struct server *s, struct group *g, const char *const *args, uint32_t n,
+		 const struct rbuf *records, uint32_t n_records,
+		 void (*done)(struct server *, struct creq *))
+{
+	struct migrate *m = s->migrate;
+	struct creq *q = creq_new(s, NULL);
+	entry_req_header(&q->cmd, &(struct entry_req_head){0}, 1);
+	rbuf_put_u32(&q->cmd, 1 + n + 4 * n_records);
+	rbuf_put_u32(&q->cmd, 10);
+	rbuf_puts(&q->cmd, "keel.slots");
+	for (uint32_t i = 0; i < n; i++) {
+		rbuf_put_u32(&q->cmd, (uint32_t)strlen(args[i]));
+		rbuf_puts(&q->cmd, args[i]);
+	}
+	if (records)
+		rbuf_put(&q->cmd, records->p, records->len);
+	q->n_cmds = 1;
+	q->on_done = done;
+	m->busy = true;
+	request_submit(g, q, false);
+}
+
+/* The range and the epoch as arguments. */
+struct nums {
+	char first[8], last[8], epoch[24], extra[24];
+};
+
+static void nums_of(const struct migrate *m, struct nums *n, uint64_t extra)
+{
+	snprintf(n->first, sizeof n->first, "%u", m->first);
+	snprintf(n->last, sizeof n->last, "%u", m->last);
+	snprintf(n->epoch, sizeof n->epoch, "%llu", (unsigned long long)m->epoch);
+	snprintf(n->extra, sizeof n->extra, "%llu", (unsigned long long)extra);
+}
+
+/* The driver's state once a step's reply is in; NULL if it was let go. */
+static struct migrate *settled(struct server *s)
+{
+	struct migrate *m = s->migrate;
+	if (!m) /* the node stopped */
+		return NULL;
+	m->busy = false;
+	if (m->stale) {
+		keel_free(m);
+		s->migrate = NULL;
+		return NULL;
+	}
+	return m;
+}
+
+static void on_freeze(struct server *s, struct creq *q)
+{
+	struct migrate *m = settled(s);
+	if (!m)
+		return;
+	if (reply_is(q, "FROZEN")) {
+		m->frozen_at = q->applied_at;
+		m->phase = P_WAIT;
+	} else if (reply_is(q, "GONE")) {
+		m->phase = P_ACCEPT; /* an earlier attempt released: its copy is whole */
+	} else {
+		fail(m, &q->reply);
+	}
+}
+
+static void on_import(struct server *s, struct creq *q)
+{
+	struct migrate *m = settled(s);
+	if (!m)
+		return;
+	if (!reply_is(q, "OK")) {
+		fail(m, &q->reply);
+		return;
+	}
+	m->seq++;
+	if (m->copied)
+		m->phase = P_RELEASE;
+}
+
+static void on_release(struct server *s, struct creq *q)
+{
+	struct migrate *m = settled(s);
+	if (m && reply_is(q, "OK"))
+		m->phase = P_ACCEPT;
+	else if (m)
+		fail(m, &q->reply);
+}
+
+static void on_accept(struct server *s, struct creq *q)
+{
+	struct migrate *m = settled(s);
+	if (m && reply_is(q, "OK"))
+		m->phase = P_FLIP;
+	else if (m)
+		fail(m, &q->reply);
+}
+
+static void on_flip(struct server *s, struct creq *q)
+{
+	struct migrate *m = settled(s);
+	if (!m)
+		return;
+	int64_t ms = server_now_ms() - m->began_ms;
+	if (reply_is(q, "OK"))
+		fprintf(stderr,
+			"[%llu] slots %u-%u moved from shard %u to shard %u: %llu keys, %llu "
+			"bytes in %lld ms\n",
+			(unsigned long long)s->cfg.id, m->first, m->last, m->from, m->to,
+			(unsigned long long)m->keys, (unsigned long long)m->bytes, (long long)ms);
+	m->phase = P_DONE; /* the map says what is next */
+}
+
+/* The next batch of the copy from this node's copy of the source. */
+static void send_batch(struct server *s, struct migrate *m)
+{
+	struct group *from = s->groups[m->from];
+	if (m->seq == 1)
+		m->installs = s->stats.snapshots_installed;
+	else if (s->stats.snapshots_installed != m->installs) {
+		/* the source's keyspace was replaced under the scan: begin again */
+		struct rbuf why = {.p = (uint8_t *)"a snapshot was installed", .len = 24};
+		{
+			fail(m, &why);
+			return;
+		}
+	}
+	struct rbuf rec;
+	rbuf_init(&rec);
+	uint32_t n = 0;
+	m->cursor = kv_slots_export(&from->kv, m->first, m->last, server_now_ms(), &m->db,
+				    m->cursor, BATCH_BYTES, &rec, &n);
+	m->copied = m->db >= from->kv.n_db;
+	m->keys += n;
+	m->bytes += rec.len;
+	struct nums a;
+	nums_of(m, &a, m->seq);
+	const char *args[] = {"import", a.first, a.last, a.epoch, a.extra};
+	step(s, s->groups[m->to], args, 5, &rec, n, on_import);
+	rbuf_free(&rec);
+}
+
+/* A new attempt: a newer epoch than any before it (the metadata group's
+ * term, then the attempts in it). */
+static void begin_attempt(struct server *s, struct migrate *m)
+{
+	uint64_t term = raft_current_term(s->meta->r);
+	if (term != m->term) {
+		m->term = term;
+		m->attempts = 0;
+	}
+	m->attempts++;
+	m->epoch = (term << 20) | (m->attempts & 0xFFFFF);
+	m->seq = 1;
+	m->db = 0;
+	m->cursor = 0;
+	m->copied = false;
+	if (!m->began_ms)
+		m->began_ms = server_now_ms();
+}
+
+static void drive(struct server *s, struct migrate *m)
+{
+	struct nums a;
+	if (m->phase == P_FREEZE && !m->epoch)
+		begin_attempt(s, m);
+	nums_of(m, &a, m->version);
+	const char *args[] = {phase_names[m->phase], a.first, a.last, a.epoch};
+	struct group *from = s->groups[m->from], *to = s->groups[m->to];
+	if (m->phase == P_FREEZE)
+		step(s, from, args, 4, NULL, 0, on_freeze);
+	else if (m->phase == P_WAIT && from->r && raft_applied_index(from->r) >= m->frozen_at)
+		m->phase = P_COPY; /* this node's copy of the source has applied the freeze */
+	else if (m->phase == P_COPY)
+		send_batch(s, m);
+	else if (m->phase == P_RELEASE)
+		step(s, from, args, 4, NULL, 0, on_release);
+	else if (m->phase == P_ACCEPT)
+		step(s, to, args, 4, NULL, 0, on_accept);
+	else if (m->phase == P_FLIP)
+		step(s, s->meta, (const char *const[]){"flip", a.extra}, 2, NULL, 0, on_flip);
+}
+
+void migrate_tick(struct server *s)
+{
+	struct migrate *m = s->migrate;
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	bool same = m && sl && sl->moving && m->first == sl->first && m->last == sl->last &&
+		    m->from == sl->from && m->to == sl->to && m->version == sl->version;
+	if (m && (!same || !leads(s->meta) || s->stopping)) {
+		if (m->busy) {
+			m->stale = true; /* freed when its request is answered */
+			return;
+		}
+		keel_free(m);
+		s->migrate = m = NULL;
+	}
+	if (!sl || !sl->moving || !leads(s->meta) || s->stopping || sl->to >= s->n_shards ||
+	    sl->from >= s->n_shards)
+		return;
+	if (!m) {
+		m = s->migrate = keel_calloc(1, sizeof *m);
+		*m = (struct migrate){.first = sl->first,
+				      .last = sl->last,
+				      .from = sl->from,
+				      .to = sl->to,
+				      .version = sl->version};
+	}
+	if (!m->busy && server_now_ms() >= m->retry_at)
+		drive(s, m);
+}
+
+void migrate_free(struct server *s)
+{
+	keel_free(s->migrate); /* a request still in flight was freed with its group */
+	s->migrate = NULL;
+}
+
+/* ---- KEEL.RESHARD ------------------------------------------------------------ */
+
+static void on_begin(struct server *s, struct creq *q)
+{
+	struct creq *asked = q->ctx;
+	asked->reply.len = 0;
+	rbuf_put(&asked->reply, q->reply.p, q->reply.len);
+	creq_finish(s, asked);
+}
+
+static bool arg_num(const struct resp_arg *a, int64_t max, int64_t *v)
+{
+	return resp_str2ll(a->p, a->len, v) && *v >= 0 && *v <= max;
+}
+
+void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
+{
+	int64_t first, last, to;
+	if (!s->meta) {
+		resp_error(&q->reply, "ERR this node has one shard (--shards): there is "
+				      "nowhere to move slots to");
+	} else if (argc != 4 || !arg_num(&argv[1], KV_SLOTS - 1, &first) ||
+		   !arg_num(&argv[2], KV_SLOTS - 1, &last) || first > last) {
+		resp_error(&q->reply, "ERR Invalid or out of range slot");
+	} else if (!arg_num(&argv[3], (int64_t)s->n_shards - 1, &to)) {
+		resp_errorf(&q->reply, "ERR no such shard: shards are 0 to %u", s->n_shards - 1);
+	} else {
+		struct creq *b = creq_new(s, NULL);
+		const struct resp_arg args[] = {{(const uint8_t *)"keel.slots", 10},
+						{(const uint8_t *)"begin", 5},
+						argv[1],
+						argv[2],
+						argv[3]};
+		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
+		entry_cmd_append(&b->cmd, args, 5);
+		b->n_cmds = 1;
+		b->on_done = on_begin;
+		b->ctx = q;
+		request_submit(s->meta, b, false);
+		return;
+	}
+	creq_finish(s, q);
+}
