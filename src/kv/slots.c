@@ -296,7 +296,7 @@ static void shard_import(struct kv_ctx *c, struct kv_slots *sl, uint16_t first, 
 	}
 	sl->import_seq = seq;
 	for (uint32_t k = 6; k < c->argc; k += 4) {
-		uint64_t db, exp;
+		uint64_t db = 0, exp = 0;
 		arg_u64(&c->argv[k], KV_DBS_MAX - 1, &db);
 		arg_u64(&c->argv[k + 2], INT64_MAX, &exp);
 		kv_reserve_dbs(c->kv, (uint32_t)db + 1);

@@ -29,8 +29,8 @@
  * still its own at an index at or past the read's); and a migration a
  * crash interrupts resumes: the metadata group keeps it until FLIP, and
  * whichever node leads it next starts the steps again at a newer epoch
- * (its term and an attempt count): FREEZE answers +GONE if the source
- * had released, and the steps of an older attempt are refused where they
+ * (past any before it: begin_attempt): FREEZE answers +GONE if the
+ * source had released, and the steps of an older attempt are refused where they
  * arrive late. Between RELEASE and ACCEPT the slots are served by no shard
  * (TRYAGAIN), for the time of one write. */
 #include <stdio.h>
@@ -54,8 +54,6 @@ struct migrate {
 	uint32_t from, to;
 	uint64_t version;
 	/* this attempt */
-	uint64_t term;	   /* the metadata group's, when it began */
-	uint32_t attempts; /* in that term */
 	uint64_t epoch;
 	enum phase phase;
 	bool busy;  /* a step's request is in flight */
@@ -82,8 +80,10 @@ static bool leads(struct group *g)
 
 static void fail(struct migrate *m, const struct rbuf *reply)
 {
+	size_t n =
+		reply->len >= 2 && reply->p[reply->len - 2] == '\r' ? reply->len - 2 : reply->len;
 	fprintf(stderr, "migration of slots %u-%u to shard %u: %s: %.*s; trying again\n", m->first,
-		m->last, m->to, phase_names[m->phase], (int)(reply->len > 200 ? 200 : reply->len),
+		m->last, m->to, phase_names[m->phase], (int)(n > 200 ? 200 : n),
 		(const char *)reply->p);
 	m->phase = P_FREEZE; /* a new attempt, at a newer epoch */
 	m->epoch = 0;
@@ -238,17 +238,16 @@ static void send_batch(struct server *s, struct migrate *m)
 	rbuf_free(&rec);
 }
 
-/* A new attempt: a newer epoch than any before it (the metadata group's
- * term, then the attempts in it). */
+/* A new attempt: a newer epoch than any this node used, and than any
+ * an earlier leader of the metadata group used (its term, shifted, is
+ * past theirs; a term past 2^42, some trillions of elections, would no
+ * longer order them). */
 static void begin_attempt(struct server *s, struct migrate *m)
 {
 	uint64_t term = raft_current_term(s->meta->r);
-	if (term != m->term) {
-		m->term = term;
-		m->attempts = 0;
-	}
-	m->attempts++;
-	m->epoch = (term << 20) | (m->attempts & 0xFFFFF);
+	uint64_t floor = (term < (1ull << 42) ? term : 1ull << 42) << 20;
+	m->epoch = s->migrate_epoch >= floor ? s->migrate_epoch + 1 : floor;
+	s->migrate_epoch = m->epoch;
 	m->seq = 1;
 	m->db = 0;
 	m->cursor = 0;

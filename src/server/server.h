@@ -407,6 +407,7 @@ struct server { /* a node */
 	struct group *g;	 /* groups[0]: what node-wide answers show (RAFT, INFO raft) */
 	struct group *meta;	 /* the metadata group (NULL on a node of one shard) */
 	struct migrate *migrate; /* driving a migration (server/migrate.c); NULL: not */
+	uint64_t migrate_epoch;	 /* the last epoch it drove one at */
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */

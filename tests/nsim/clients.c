@@ -195,21 +195,18 @@ static void send_op(struct ns_client *c)
 	}
 	}
 	c->reply_no = 0;
+	c->crossed = false;
 }
 
-/* The group of a key on a node of r->p.shards groups. */
-static uint32_t group_of(const struct ns_run *r, const char *key)
+/* The group of a key, by the slot map as the nodes have it. */
+static uint32_t group_of(struct ns_run *r, const char *key)
 {
-	uint16_t slot = kv_slot((const uint8_t *)key, strlen(key));
-	uint32_t n = r->p.shards ? r->p.shards : 1, i = 0;
-	while (slot > kv_slot_range_last(i, n))
-		i++;
-	return i;
+	return ns_map_owner(r, kv_slot((const uint8_t *)key, strlen(key)));
 }
 
 /* A MULTI's two keys, c<key> and k<key2>, in one group: key2 moved to
  * the first k<n> from it that is (false if none is). */
-static bool same_group(const struct ns_run *r, struct ns_client *c)
+static bool same_group(struct ns_run *r, struct ns_client *c)
 {
 	char a[16], b[16];
 	snprintf(a, sizeof a, "c%u", c->key % NS_KEYS);
@@ -449,9 +446,20 @@ static void on_op_reply(struct ns_client *c, const struct reply *rep)
 		break;
 	case NS_MULTI:
 		if (no < 4) { /* MULTI's +OK, the commands' +QUEUED */
-			if (rep->type == '-')
+			if (rep->type == '-' && r->p.reshards && starts(rep, "CROSSSLOT"))
+				c->crossed = true; /* a slot moved since the keys were chosen */
+			else if (rep->type == '-')
 				ns_fail(r, "client %u: in MULTI, reply %u was %.*s", c->no, no,
 					(int)rep->len, (const char *)rep->s);
+			break;
+		}
+		if (c->crossed) { /* the transaction was discarded whole */
+			c->crossed = false;
+			if (rep->type != '-' || !starts(rep, "EXECABORT"))
+				ns_fail(r, "client %u: EXEC after a CROSSSLOT answered %c%.*s",
+					c->no, rep->type, (int)rep->len, (const char *)rep->s);
+			op_done(c, c->retries ? LIN_UNKNOWN : LIN_FAILED);
+			after(c);
 			break;
 		}
 		on_write_reply(c, rep, false);

@@ -4,6 +4,8 @@
  *   nsim --seed S [--verbose]    replay one seed twice: prints its trace
  *                                (with --verbose) and the hash of each
  *                                run's trace, which must be the same
+ *   --sharded                    every seed 2 or 3 shards, moving slot
+ *                                ranges while it runs (reshard.c)
  *
  * Each seed draws a cluster (3 or 5 nodes, each keel-server's own code on
  * a simulated host), clients, a disk and a fault rate, runs the workload
@@ -66,6 +68,9 @@ static void on_trace(void *ctx, const char *line)
 		printf("%s\n", line);
 }
 
+/* --sharded: every seed runs 2 or 3 shards and moves slot ranges. */
+static bool sharded_only;
+
 static void params(uint64_t seed, struct ns_run *r)
 {
 	struct prng g;
@@ -88,6 +93,14 @@ static void params(uint64_t seed, struct ns_run *r)
 	 * takes neither yet) run 2 or 3 groups a node */
 	if (!p->spares && !p->replicas && prng_below(&g, 3) == 0)
 		p->shards = 2 + (uint32_t)prng_below(&g, 2);
+	/* most of those move slot ranges while they run (reshard.c) */
+	if (p->shards && prng_below(&g, 4))
+		p->reshards = 1 + (uint32_t)prng_below(&g, 4);
+	if (sharded_only) {
+		p->spares = p->replicas = p->replica_clients = 0;
+		p->shards = 2 + (uint32_t)prng_below(&g, 2);
+		p->reshards = 2 + (uint32_t)prng_below(&g, 5);
+	}
 }
 
 static void stop_workload(void *arg)
@@ -111,10 +124,11 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 		world_set_split(r->w, r->split_permille);
 	world_tracef(r->w,
 		     "seed %llu: %u nodes (%u spare), %u read replicas, %u clients (%u of "
-		     "replicas), a fault every ~%u ms, snapshots every %u entries, %u shards",
+		     "replicas), a fault every ~%u ms, snapshots every %u entries, %u shards, %u "
+		     "reshards",
 		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.replicas,
 		     r->p.clients + r->p.replica_clients, r->p.replica_clients, r->p.fault_every_ms,
-		     r->p.snapshot_entries, r->p.shards ? r->p.shards : 1);
+		     r->p.snapshot_entries, r->p.shards ? r->p.shards : 1, r->p.reshards);
 	if (scenario < 0 && r->split_permille)
 		world_tracef(r->w, "writes arrive in pieces on %u permille of the connections",
 			     r->split_permille);
@@ -173,8 +187,9 @@ static void report_failure(const struct ns_run *r)
 		if (line[0])
 			printf("    %s\n", line);
 	}
-	printf("  replay: make nsim SEED=%llu  (or build/asan/nsim --seed %llu --verbose)\n",
-	       (unsigned long long)r->seed, (unsigned long long)r->seed);
+	printf("  replay: make nsim SEED=%llu  (or build/asan/nsim --seed %llu --verbose)%s\n",
+	       (unsigned long long)r->seed, (unsigned long long)r->seed,
+	       sharded_only ? ", with --sharded" : "");
 }
 
 static void on_fatal(int sig)
@@ -191,8 +206,8 @@ static void on_fatal(int sig)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: nsim --seeds N [--first S] | nsim --seed S [--verbose] | "
-			"nsim --scenarios [--verbose]\n");
+	fprintf(stderr, "usage: nsim --seeds N [--first S] [--sharded] | nsim --seed S [--verbose] "
+			"[--sharded] | nsim --scenarios [--verbose]\n");
 	return 2;
 }
 
@@ -229,6 +244,8 @@ int main(int argc, char **argv)
 			verbose = true;
 		else if (!strcmp(argv[i], "--scenarios"))
 			scenarios = true;
+		else if (!strcmp(argv[i], "--sharded"))
+			sharded_only = true;
 		else
 			return usage();
 	}

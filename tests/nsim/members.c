@@ -199,3 +199,10 @@ void ns_admin_expect(struct ns_run *r, uint32_t to, int argc, const char *const 
 		snprintf(a->words + len, sizeof a->words - len, "%s%s", i ? " " : "", argv[i]);
 	}
 }
+
+void ns_admin_send(struct ns_run *r, uint32_t to, int argc, const char *const *argv)
+{
+	char cmd[160];
+	resp_cmd(cmd, sizeof cmd, argc, argv);
+	admin_send(r, to, 0, to, cmd);
+}

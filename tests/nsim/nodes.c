@@ -401,6 +401,8 @@ void ns_faults_schedule(struct ns_run *r)
 	if (r->p.fault_every_ms)
 		world_at(r->w, (uint64_t)r->p.fault_every_ms * 1000000, one_fault, r);
 	world_at(r->w, 100000000, reap_tick, r);
+	if (r->p.shards > 1 && !r->scripted)
+		ns_reshard_schedule(r);
 	for (uint32_t i = 0; i < r->p.spares && !r->scripted; i++)
 		world_at(r->w, 500000000 + prng_below(world_rng(r->w), r->p.run_ns / 2),
 			 ns_membership_add, r);
@@ -624,7 +626,7 @@ void ns_check_agreement(struct ns_run *r)
 				a, b, l);
 			return;
 		}
-	if (!check_snapshots(r, m, n))
+	if (!check_snapshots(r, m, n) || !ns_check_slots(r, m, n))
 		return;
 	for (uint32_t i = 0; i < r->n_nodes; i++) { /* the read replicas caught up */
 		struct ns_node *x = &r->nodes[i];

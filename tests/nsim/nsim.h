@@ -80,6 +80,7 @@ struct ns_client {
 	uint32_t retries;     /* resends of an outcome not known */
 	bool resuming;	      /* CLIENT SESSION sent, the retry follows */
 	uint32_t awaiting;    /* replies still due for what was sent */
+	bool crossed;	      /* NS_MULTI: a command was refused CROSSSLOT (moved) */
 	uint64_t timer_epoch; /* its pending timer events, by generation */
 	int64_t next_value;
 };
@@ -104,7 +105,8 @@ struct ns_params {
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
 	uint32_t session_max_mb;   /* --session-max-mb (0: the default) */
 	uint32_t fault_every_ms;
-	uint32_t shards; /* every member's --shards (0: the default, one group) */
+	uint32_t shards;   /* every member's --shards (0: the default, one group) */
+	uint32_t reshards; /* slot ranges moved while it runs (reshard.c) */
 };
 
 struct ns_run {
@@ -158,6 +160,23 @@ void ns_admin(struct ns_run *r, uint32_t to, const char *verb, uint64_t id);
  * reply must come within 2 s and begin with expect (else the run fails). */
 void ns_admin_expect(struct ns_run *r, uint32_t to, int argc, const char *const *argv,
 		     const char *expect);
+/* The same, whatever the reply (or none): the trace shows it. */
+void ns_admin_send(struct ns_run *r, uint32_t to, int argc, const char *const *argv);
+
+/* reshard.c: online slot migrations under the run's faults */
+/* The shard of a slot by the newest slot map a running node applied (the
+ * fixed split of --shards before any migration). */
+uint32_t ns_map_owner(struct ns_run *r, uint16_t slot);
+/* In a sharded seed: moves of slot ranges holding workload keys, at times
+ * the seed draws. */
+void ns_reshard_schedule(struct ns_run *r);
+/* KEEL.RESHARD of the run of key's slot (at most width slots each side)
+ * to shard `to` (UINT32_MAX: another the seed draws), sent to node `via`. */
+void ns_reshard_key(struct ns_run *r, const char *key, uint32_t width, uint32_t to, uint32_t via);
+/* Once healed, on members that applied the same entries: no migration
+ * left under way, every slot served by exactly the shard the map names,
+ * no key left in a slot its shard does not serve. */
+bool ns_check_slots(struct ns_run *r, struct ns_node *const *m, uint32_t n);
 
 /* scenarios.c */
 uint32_t ns_scenario_count(void);
