@@ -70,7 +70,7 @@ struct migrate {
 
 const char *migrate_phase(struct server *s)
 {
-	return s->migrate ? phase_names[s->migrate->phase] : "waiting for a driver";
+	return s->migrate ? phase_names[s->migrate->phase] : "driven-by-the-metadata-leader";
 }
 
 static bool leads(struct group *g)

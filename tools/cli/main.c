@@ -1,12 +1,14 @@
 /* tools/cli/main.c — keel-cli: the operator's tool. `status` prints the
  * cluster at a glance (the leader's view: id, address, role, match index,
  * lag, last contact); `shard status` the node's shards (slots, leader,
- * role, term, applied index, keys); `add`, `promote`, `remove`, `transfer`, `snapshot`
- * change it; any other words are sent as a command, and with none it runs
- * an interactive prompt for data commands, as redis-cli does, with
- * history and hints. It speaks RESP2 over one blocking TCP connection.
+ * role, term, applied index, keys) and the slot map's version; `reshard`
+ * moves a range of slots to another shard and waits for it; `add`, `promote`, `remove`, `transfer`,
+ * `snapshot` change it; any other words are sent as a command, and with none it runs an interactive
+ * prompt for data commands, as redis-cli does, with history and hints. It speaks RESP2 over one
+ * blocking TCP connection.
  *
- *   keel-cli [-h host] [-p port] [--raw] [status | shard status | add ID HOST:PEER-PORT
+ *   keel-cli [-h host] [-p port] [--raw] [status | shard status |
+ *            reshard --slots A-B --to G | add ID HOST:PEER-PORT
  *            [--auto] | promote ID | remove ID | transfer ID | snapshot |
  *            COMMAND ARG...]
  * Exit status: 0, or 1 for an error reply or a failed connection. */
@@ -347,7 +349,7 @@ static int cmd_shard_status(struct conn *c)
 		const char *colon = strchr(p, ':');
 		if (!colon)
 			break;
-		char id[16], line[512], slots[24], leader[24], role[16], term[24], applied[24],
+		char id[16], line[2048], slots[1024], leader[24], role[16], term[24], applied[24],
 			keys[24];
 		snprintf(id, sizeof id, "%.*s", (int)(colon - p - 5), p + 5);
 		snprintf(line, sizeof line, "%.*s", (int)strcspn(colon + 1, "\r\n"), colon + 1);
@@ -363,6 +365,12 @@ static int cmd_shard_status(struct conn *c)
 		       strcmp(leader, "0") ? leader : "none", role, term, applied, keys);
 		p = colon;
 	}
+	char meta[512], map[32], moving[160];
+	if (info_field(text, "meta", meta, sizeof meta) &&
+	    info_field(text, "migration", moving, sizeof moving)) {
+		kv_field(meta, "map_version", map, sizeof map);
+		printf("\nslot map version %s; migration: %s\n", map, moving);
+	}
 	if (conn_call(c, 2, raft_args, &n) || !(text = bulk_text(c, n)))
 		return 1;
 	printf("\nmembers of every shard:");
@@ -375,6 +383,47 @@ static int cmd_shard_status(struct conn *c)
 	}
 	printf("\n");
 	return rc;
+}
+
+/* keel-cli reshard --slots A-B --to G: KEEL.RESHARD, then INFO shards
+ * every 100 ms until no migration is under way (at most 10 minutes). */
+static int cmd_reshard(struct conn *c, char *range, char *to)
+{
+	char first[16], last[16];
+	size_t dash = strcspn(range, "-"), n;
+	snprintf(first, sizeof first, "%.*s", (int)dash, range);
+	snprintf(last, sizeof last, "%s", range[dash] ? range + dash + 1 : range);
+	char *args[] = {"KEEL.RESHARD", first, last, to}, *info[] = {"INFO", "SHARDS"};
+	if (conn_call(c, 4, args, &n))
+		return 1;
+	if (c->in[0] != '+') {
+		printf("%.*s", (int)n - 1, c->in + 1);
+		return 1;
+	}
+	printf("moving slots %s-%s to shard %s\n", first, last, to);
+	struct timeval t0, t;
+	gettimeofday(&t0, NULL);
+	char was[160] = "";
+	for (int i = 0; i < 6000; i++) {
+		char moving[160] = "";
+		if (conn_call(c, 2, info, &n))
+			return 1;
+		char *text = bulk_text(c, n);
+		if (!text || !info_field(text, "migration", moving, sizeof moving))
+			return 1;
+		gettimeofday(&t, NULL);
+		double s = (double)(t.tv_sec - t0.tv_sec) + (t.tv_usec - t0.tv_usec) / 1e6;
+		if (!strcmp(moving, "none")) {
+			printf("done in %.1f s\n", s);
+			return 0;
+		}
+		if (strcmp(moving, was))
+			printf("%6.1f s  %s\n", s, moving);
+		snprintf(was, sizeof was, "%s", moving);
+		usleep(100000);
+	}
+	printf("still under way after 10 minutes: keel-cli shard status shows it\n");
+	return 1;
 }
 
 /* ---- interactive mode --------------------------------------------------- */
@@ -572,6 +621,8 @@ static void usage(void)
 		"usage: keel-cli [-h host] [-p port] [--raw] [command]\n"
 		"  status                          the cluster at a glance (the leader's view)\n"
 		"  shard status                    the shards: slots, leaders, keys\n"
+		"  reshard --slots A-B --to G      move slots A..B (all of one shard) to shard G,\n"
+		"                                  online; waits until it is done\n"
 		"  add ID HOST:PEER-PORT [--auto]  add a learner (--auto: promote it once caught "
 		"up)\n"
 		"  promote ID                      make a learner a voter\n"
@@ -616,6 +667,9 @@ int main(int argc, char **argv)
 		rc = cmd_status(&c);
 	} else if (!strcmp(words[0], "shard") && rest == 2 && !strcmp(words[1], "status")) {
 		rc = cmd_shard_status(&c);
+	} else if (!strcmp(words[0], "reshard") && rest == 5 && !strcmp(words[1], "--slots") &&
+		   !strcmp(words[3], "--to")) {
+		rc = cmd_reshard(&c, words[2], words[4]);
 	} else if (!strcmp(words[0], "add") &&
 		   (rest == 3 || (rest == 4 && !strcmp(words[3], "--auto")))) {
 		char *a[] = {"RAFT", "ADD-LEARNER", words[1], words[2], "AUTO"};

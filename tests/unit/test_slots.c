@@ -1,0 +1,331 @@
+/* tests/unit/test_slots.c — src/kv/slots.c: a shard's hold on its slots
+ * and the slot map, as KEEL.SLOTS changes them: the fixed split they start
+ * from, a whole migration's steps and their replies, every refusal (an
+ * error changes nothing: the snapshot's bytes are the same after it), the
+ * epoch and batch order that keep a replaced driver's late steps out, the
+ * map's version, which commands a frozen or released slot refuses, the
+ * export a copy is made of, and the snapshot that keeps it all (format 4;
+ * a keyspace of no shard still writes format 3). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+#include "base/crc32c.h"
+#include "kv/kv.h"
+#include "kv/snapshot.h"
+#include "resp/buf.h"
+
+struct shard {
+	struct kv kv;
+	struct rbuf out;
+};
+
+static const char *run(struct shard *s, const char *line)
+{
+	char buf[512];
+	struct resp_arg argv[32];
+	uint32_t argc = 0;
+	snprintf(buf, sizeof buf, "%s", line);
+	for (char *p = buf; *p && argc < 32;) {
+		char *e = strchr(p, ' ');
+		if (e)
+			*e = 0;
+		argv[argc++] = (struct resp_arg){(const uint8_t *)p, strlen(p)};
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	s->out.len = 0;
+	struct kv_ctx c = {.kv = &s->kv,
+			   .argv = argv,
+			   .argc = argc,
+			   .out = &s->out,
+			   .proto = 2,
+			   .now_ms = 1000,
+			   .dbs = 16};
+	kv_exec(&c);
+	rbuf_put(&s->out, "", 1);
+	s->out.len--;
+	return (const char *)s->out.p;
+}
+
+static void open_shard(struct shard *s, uint32_t n, uint32_t i, bool meta)
+{
+	kv_init(&s->kv, 3);
+	kv_shard_set(&s->kv, n, i, meta);
+	rbuf_init(&s->out);
+}
+
+static void close_shard(struct shard *s)
+{
+	kv_free(&s->kv);
+	rbuf_free(&s->out);
+}
+
+/* The snapshot's bytes: what an error must leave as it was. */
+static void snap(struct shard *s, struct rbuf *b)
+{
+	rbuf_init(b);
+	kv_snapshot_write(&s->kv, 1000, b);
+}
+
+static void expect_unchanged(struct shard *s, const char *cmd, const char *err)
+{
+	struct rbuf a, b;
+	snap(s, &a);
+	const char *got = run(s, cmd);
+	if (strncmp(got, err, strlen(err)))
+		fail_msg("%s: %s, not %s", cmd, got, err);
+	snap(s, &b);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.p, b.p, a.len);
+	rbuf_free(&a);
+	rbuf_free(&b);
+}
+
+static uint16_t slot_of(const char *key)
+{
+	return kv_slot((const uint8_t *)key, strlen(key));
+}
+
+/* Shard i of n serves range i, the map gives each range its shard, and a
+ * keyspace of no shard has no slots at all. */
+static void fixed_split(void **state)
+{
+	(void)state;
+	struct shard a, m, none;
+	open_shard(&a, 3, 1, false);
+	open_shard(&m, 3, 0, true);
+	open_shard(&none, 0, 0, false);
+	assert_null(kv_slots_of(&none.kv));
+	const struct kv_slots *sa = kv_slots_of(&a.kv), *sm = kv_slots_of(&m.kv);
+	assert_int_equal(sa->state[5460], KV_SLOT_GONE);
+	assert_int_equal(sa->state[5461], KV_SLOT_OWNED);
+	assert_int_equal(sa->state[10922], KV_SLOT_OWNED);
+	assert_int_equal(sa->state[10923], KV_SLOT_GONE);
+	assert_int_equal(sm->owner[0], 0);
+	assert_int_equal(sm->owner[5461], 1);
+	assert_int_equal(sm->owner[16383], 2);
+	assert_int_equal(sm->version, 1);
+	assert_string_equal(run(&none, "KEEL.SLOTS FREEZE 0 1 1"),
+			    "-ERR this node has one shard\r\n");
+	close_shard(&a);
+	close_shard(&m);
+	close_shard(&none);
+}
+
+/* One migration, step by step, as server/migrate.c drives it: the source
+ * (shard 0 of 2) freezes, the target (shard 1) takes the copy, the source
+ * releases, the target accepts, the map flips. */
+static void whole_migration(void **state)
+{
+	(void)state;
+	struct shard src, dst, map;
+	open_shard(&src, 2, 0, false);
+	open_shard(&dst, 2, 1, false);
+	open_shard(&map, 2, 0, true);
+	uint16_t s = slot_of("a"); /* 15495: shard 1's; "b" is 3300: shard 0's */
+	assert_int_equal(slot_of("b"), 3300);
+	run(&src, "SET b 1");
+	assert_string_equal(run(&map, "KEEL.SLOTS BEGIN 3000 3999 1"), "+OK\r\n");
+	expect_unchanged(&map, "KEEL.SLOTS BEGIN 0 10 1", "-ERR a migration is under way");
+	assert_string_equal(run(&src, "KEEL.SLOTS FREEZE 3000 3999 5"), "+FROZEN\r\n");
+	/* frozen: writes refused, reads served */
+	struct resp_arg set[3] = {
+		{(const uint8_t *)"SET", 3}, {(const uint8_t *)"b", 1}, {(const uint8_t *)"2", 1}};
+	struct resp_arg get[2] = {{(const uint8_t *)"GET", 3}, {(const uint8_t *)"b", 1}};
+	uint16_t at = 0;
+	assert_int_equal(kv_slots_check(&src.kv, set, 3, &at), KV_SLOT_FROZEN);
+	assert_int_equal(at, 3300);
+	assert_int_equal(kv_slots_check(&src.kv, get, 2, &at), KV_SLOT_OWNED);
+	/* the target does not serve it yet */
+	assert_int_equal(kv_slots_check(&dst.kv, get, 2, &at), KV_SLOT_GONE);
+	(void)s;
+	/* the copy: export from the source, import at the target */
+	struct rbuf rec;
+	rbuf_init(&rec);
+	uint32_t db = 0, n = 0;
+	uint64_t cur = kv_slots_export(&src.kv, 3000, 3999, 1000, &db, 0, 1 << 20, &rec, &n);
+	assert_int_equal(cur, 0);
+	assert_int_equal(n, 1);
+	assert_true(db >= src.kv.n_db);
+	rbuf_free(&rec);
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3000 3999 5 1 0 b 0 1"), "+OK\r\n");
+	/* the same batch again (a resend): taken once */
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3000 3999 5 1 0 b 0 9"), "+OK\r\n");
+	assert_string_equal(run(&dst, "GET b"), "$1\r\n1\r\n");
+	expect_unchanged(&dst, "KEEL.SLOTS IMPORT 3000 3999 5 3 0 b 0 9", "-ERR stale migration");
+	expect_unchanged(&dst, "KEEL.SLOTS ACCEPT 3000 3999 4", "-ERR stale migration epoch");
+	expect_unchanged(&src, "KEEL.SLOTS RELEASE 3000 3999 4", "-ERR stale migration epoch");
+	assert_string_equal(run(&src, "KEEL.SLOTS RELEASE 3000 3999 5"), "+OK\r\n");
+	assert_string_equal(run(&src, "GET b"), "$-1\r\n"); /* deleted */
+	assert_int_equal(kv_slots_check(&src.kv, get, 2, &at), KV_SLOT_GONE);
+	assert_string_equal(run(&src, "KEEL.SLOTS FREEZE 3000 3999 5"), "+GONE\r\n");
+	assert_string_equal(run(&dst, "KEEL.SLOTS ACCEPT 3000 3999 5"), "+OK\r\n");
+	assert_int_equal(kv_slots_check(&dst.kv, set, 3, &at), KV_SLOT_OWNED);
+	expect_unchanged(&map, "KEEL.SLOTS FLIP 2", "-ERR no such migration");
+	assert_string_equal(run(&map, "KEEL.SLOTS FLIP 1"), "+OK\r\n");
+	const struct kv_slots *sm = kv_slots_of(&map.kv);
+	assert_int_equal(sm->owner[3300], 1);
+	assert_int_equal(sm->owner[2999], 0);
+	assert_int_equal(sm->owner[4000], 0);
+	assert_int_equal(sm->version, 2);
+	assert_false(sm->moving);
+	/* a late copy of the FLIP: refused by its version */
+	expect_unchanged(&map, "KEEL.SLOTS FLIP 1", "-ERR no such migration");
+	assert_string_equal(run(&map, "KEEL.SLOTS BEGIN 0 10 1"), "+OK\r\n");
+	expect_unchanged(&map, "KEEL.SLOTS FLIP 1", "-ERR no such migration");
+	close_shard(&src);
+	close_shard(&dst);
+	close_shard(&map);
+}
+
+/* A driver that was replaced: its late steps, at an older epoch, change
+ * nothing once a newer one froze or began a copy. */
+static void late_steps_refused(void **state)
+{
+	(void)state;
+	struct shard src, dst;
+	open_shard(&src, 2, 0, false);
+	open_shard(&dst, 2, 1, false);
+	run(&src, "SET b 1");
+	assert_string_equal(run(&src, "KEEL.SLOTS FREEZE 3300 3300 10"), "+FROZEN\r\n");
+	assert_string_equal(run(&src, "KEEL.SLOTS FREEZE 3300 3300 11"), "+FROZEN\r\n");
+	expect_unchanged(&src, "KEEL.SLOTS FREEZE 3300 3300 10", "-ERR stale migration epoch");
+	expect_unchanged(&src, "KEEL.SLOTS RELEASE 3300 3300 10", "-ERR stale migration epoch");
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3300 3300 10 1 0 b 0 1"), "+OK\r\n");
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3300 3300 11 1"), "+OK\r\n");
+	assert_string_equal(run(&dst, "GET b"), "$-1\r\n"); /* the newer copy began: cleared */
+	expect_unchanged(&dst, "KEEL.SLOTS IMPORT 3300 3300 10 2 0 b 0 1",
+			 "-ERR stale migration epoch");
+	expect_unchanged(&dst, "KEEL.SLOTS IMPORT 3300 3300 10 1 0 b 0 1",
+			 "-ERR stale migration epoch");
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3300 3300 11 2 0 b 0 1"), "+OK\r\n");
+	expect_unchanged(&dst, "KEEL.SLOTS IMPORT 3300 3300 11 4 0 b 0 1", "-ERR stale");
+	/* a late ACCEPT after the shard moved on to a newer migration */
+	assert_string_equal(run(&dst, "KEEL.SLOTS ACCEPT 3300 3300 11"), "+OK\r\n");
+	assert_string_equal(run(&dst, "KEEL.SLOTS FREEZE 3300 3300 12"), "+FROZEN\r\n");
+	assert_string_equal(run(&dst, "KEEL.SLOTS RELEASE 3300 3300 12"), "+OK\r\n");
+	expect_unchanged(&dst, "KEEL.SLOTS ACCEPT 3300 3300 11", "-ERR stale migration epoch");
+	close_shard(&src);
+	close_shard(&dst);
+}
+
+/* Every malformed or out-of-turn step is refused and changes nothing. */
+static void refusals(void **state)
+{
+	(void)state;
+	struct shard a, m;
+	open_shard(&a, 2, 0, false);
+	open_shard(&m, 2, 0, true);
+	static const struct {
+		const char *cmd, *err;
+	} bad[] = {
+		{"KEEL.SLOTS FREEZE 0 16384 1", "-ERR invalid slot range"},
+		{"KEEL.SLOTS FREEZE -1 3 1", "-ERR invalid slot range"},
+		{"KEEL.SLOTS FREEZE 5 4 1", "-ERR invalid slot range"},
+		{"KEEL.SLOTS FREEZE 0 3", "-ERR invalid migration epoch"},
+		{"KEEL.SLOTS FREEZE 0 3 -1", "-ERR invalid migration epoch"},
+		{"KEEL.SLOTS FREEZE 0 3 9223372036854775808", "-ERR invalid migration epoch"},
+		{"KEEL.SLOTS FREEZE 0 3 1 x", "-ERR syntax error"},
+		{"KEEL.SLOTS FREEZE 8000 8300 1", "-ERR slots of the range are not all"},
+		{"KEEL.SLOTS RELEASE 0 3 1", "-ERR a slot of the range is not frozen"},
+		{"KEEL.SLOTS IMPORT 0 3 1 1", "-ERR a slot of the range is served by this shard"},
+		{"KEEL.SLOTS IMPORT 9000 9000 1 0", "-ERR stale migration epoch"},
+		{"KEEL.SLOTS IMPORT 9000 9000 1 1 0 b 0", "-ERR malformed import records"},
+		{"KEEL.SLOTS IMPORT 9000 9000 1 1 0 b 0 1", "-ERR malformed import records"},
+		{"KEEL.SLOTS IMPORT 9000 9000 1 1 65536 x 0 1", "-ERR malformed import records"},
+		{"KEEL.SLOTS IMPORT 9000 9000 1 1 0 x -1 1", "-ERR malformed import records"},
+		{"KEEL.SLOTS WHAT 0 3 1", "-ERR unknown operation"},
+		{"KEEL.SLOTS BEGIN 0 3 1", "-ERR unknown operation"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		expect_unchanged(&a, bad[i].cmd, bad[i].err);
+	static const struct {
+		const char *cmd, *err;
+	} bad_map[] = {
+		{"KEEL.SLOTS BEGIN 0 3 2", "-ERR no such shard"},
+		{"KEEL.SLOTS BEGIN 0 3 0", "-ERR the slots are that shard's already"},
+		{"KEEL.SLOTS BEGIN 8000 8500 1", "-ERR the slots are served by several shards"},
+		{"KEEL.SLOTS FLIP 1", "-ERR no such migration"},
+		{"KEEL.SLOTS FLIP -1", "-ERR no such migration"},
+		{"KEEL.SLOTS FREEZE 0 3 1", "-ERR unknown operation"},
+	};
+	for (size_t i = 0; i < sizeof bad_map / sizeof bad_map[0]; i++)
+		expect_unchanged(&m, bad_map[i].cmd, bad_map[i].err);
+	close_shard(&a);
+	close_shard(&m);
+}
+
+/* A MULTI's command with no key, an unknown command and a key of the
+ * shard's pass; a key of another shard's slot is refused. */
+static void which_commands_pass(void **state)
+{
+	(void)state;
+	struct shard a;
+	open_shard(&a, 2, 0, false);
+	uint16_t at = 0;
+	struct resp_arg ping[1] = {{(const uint8_t *)"PING", 4}};
+	struct resp_arg nope[2] = {{(const uint8_t *)"NOPE", 4}, {(const uint8_t *)"a", 1}};
+	struct resp_arg mset[5] = {{(const uint8_t *)"MSET", 4},
+				   {(const uint8_t *)"b", 1},
+				   {(const uint8_t *)"1", 1},
+				   {(const uint8_t *)"a", 1},
+				   {(const uint8_t *)"1", 1}};
+	assert_int_equal(kv_slots_check(&a.kv, ping, 1, &at), KV_SLOT_OWNED);
+	assert_int_equal(kv_slots_check(&a.kv, nope, 2, &at), KV_SLOT_OWNED);
+	assert_int_equal(kv_slots_check(&a.kv, mset, 3, &at), KV_SLOT_OWNED);
+	assert_int_equal(kv_slots_check(&a.kv, mset, 5, &at), KV_SLOT_GONE);
+	assert_int_equal(at, slot_of("a"));
+	close_shard(&a);
+}
+
+/* The slots survive a snapshot, whole and in pieces; a keyspace of no
+ * shard writes format 3, a shard format 4; a damaged slots section is
+ * refused. */
+static void snapshot_keeps_slots(void **state)
+{
+	(void)state;
+	struct shard a, plain;
+	open_shard(&a, 2, 0, false);
+	open_shard(&plain, 0, 0, false);
+	run(&a, "SET b 1");
+	run(&a, "KEEL.SLOTS FREEZE 3300 3300 7");
+	struct rbuf w, p;
+	snap(&a, &w);
+	snap(&plain, &p);
+	assert_memory_equal(w.p, "KEELKV4", 7);
+	assert_memory_equal(p.p, "KEELKV3", 7);
+	struct kv back;
+	kv_init(&back, 9);
+	kv_shard_set(&back, 2, 0, false);
+	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_OK);
+	assert_int_equal(kv_slots_of(&back)->state[3300], KV_SLOT_FROZEN);
+	assert_int_equal(kv_slots_of(&back)->epoch, 7);
+	assert_memory_equal(kv_slots_of(&back), kv_slots_of(&a.kv), sizeof(struct kv_slots));
+	assert_int_equal(back.shard_n, 2);
+	/* a state past FROZEN, with its checksum made good: refused */
+	size_t at = w.len - 4 - KV_SLOTS_BYTES + 100;
+	w.p[at] = 3;
+	uint32_t crc = crc32c(0, w.p, w.len - 4);
+	memcpy(w.p + w.len - 4, &crc, 4);
+	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_ECORRUPT);
+	assert_null(back.slots);
+	kv_free(&back);
+	rbuf_free(&w);
+	rbuf_free(&p);
+	close_shard(&a);
+	close_shard(&plain);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fixed_split),	       cmocka_unit_test(whole_migration),
+		cmocka_unit_test(late_steps_refused),  cmocka_unit_test(refusals),
+		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
+	};
+	return UNIT_RUN("slots", tests);
+}
