@@ -15,6 +15,8 @@
 #                   fast suites: kill rate per file and folder (tools/mutagen.py;
 #                   MUTANTS_MAX, MUTANTS_SEED, MUTANTS_FILES, MUTANTS_MIN_RATE)
 #   make mutants-hand   apply each deliberate bug and check the tests catch it
+#   make mutants-shards slot migration's deliberate bugs, each caught by the
+#                       whole-node simulator (tests/nsim/mutants/)
 #   make bench      keel against redis-server and etcd (BENCH_N requests a test,
 #                   the median of BENCH_REPS runs)
 #   make bench-storage   group commit and recovery against the disk's limits
@@ -142,7 +144,8 @@ build/faults/shim.so: tests/faults/shim.c $(DEPS_STAMP)
 $(eval $(call VARIANT,asan,$(ASAN)))
 $(eval $(call VARIANT,release,$(RELEASE)))
 
-.PHONY: all asan release test sim nsim run story mutants mutants-hand tidy format clean deps \
+.PHONY: all asan release test sim nsim run story mutants mutants-hand mutants-shards tidy \
+	format clean deps \
 	bench bench-storage \
 	bench-ops bench-replica bench-shards faults fuzz fuzzers fuzz-seeds
 .SECONDARY:
@@ -203,6 +206,11 @@ mutants:
 # The hand-written deliberate bugs of tests/mutants/*.patch.
 mutants-hand:
 	tools/mutants.sh
+
+# Slot migration's deliberate bugs (tests/nsim/mutants/*.patch), each
+# caught by the whole-node simulator.
+mutants-shards:
+	tests/nsim/mutants/run.sh
 
 # 3 shards against 1 on this machine, and idle groups (tools/bench-shards.sh).
 BENCH_IDLE ?= 1000

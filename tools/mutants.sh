@@ -8,8 +8,9 @@
 # and exits non-zero unless every mutant is caught.
 #
 #   tools/mutants.sh [PATCH...]      (default: every patch)
-#   tools/mutants.sh --check         only that every deliberate bug, here and in
-#                                    tests/cluster/mutants/, still applies to
+#   tools/mutants.sh --check         only that every deliberate bug, here, in
+#                                    tests/cluster/mutants/ and tests/nsim/mutants/,
+#                                    still applies to
 #                                    the source (make test runs this)
 #   MUTANT_SEEDS=n                   simulator seeds per mutant (default 1000)
 set -uo pipefail
@@ -18,7 +19,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "${1:-}" = --check ]; then
 	ok=0 bad=0
-	for p in "$top"/tests/mutants/*.patch "$top"/tests/cluster/mutants/*.patch; do
+	for p in "$top"/tests/mutants/*.patch "$top"/tests/cluster/mutants/*.patch \
+		"$top"/tests/nsim/mutants/*.patch; do
 		if git -C "$top" apply --check "$p" >/dev/null 2>&1; then
 			ok=$((ok + 1))
 		else

@@ -89,6 +89,8 @@ fi
 suite sim tools/sim-seeds.sh build/asan/sim "${TEST_SEEDS:-1000}" 1 "$logs/sim"
 suite nsim-scenario build/asan/nsim --scenarios
 suite nsim tools/sim-seeds.sh build/asan/nsim "${TEST_NSIM_SEEDS:-2000}" 1 "$logs/nsim"
+suite nsim-sharded env SIM_ARGS=--sharded tools/sim-seeds.sh build/asan/nsim \
+	"${TEST_NSIM_SHARDED_SEEDS:-100}" 1 "$logs/nsim-sharded"
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

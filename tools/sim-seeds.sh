@@ -6,6 +6,7 @@
 # the binary's (sim, nsim).
 #
 #   tools/sim-seeds.sh SIM_BINARY SEEDS FIRST_SEED [LOG_DIR]
+#   SIM_ARGS="--sharded"   more arguments for each run (nsim's)
 set -uo pipefail
 
 bin=$1
@@ -27,7 +28,8 @@ for ((i = 0; i < procs; i++)); do
 	left=$((first + seeds - lo))
 	[ "$n" -gt "$left" ] && n=$left
 	[ "$n" -le 0 ] && break
-	"$bin" --seeds "$n" --first "$lo" >"$logdir/$name.$i.log" 2>&1 &
+	# shellcheck disable=SC2086 # SIM_ARGS: words
+	"$bin" --seeds "$n" --first "$lo" ${SIM_ARGS:-} >"$logdir/$name.$i.log" 2>&1 &
 	pids+=($!)
 done
 

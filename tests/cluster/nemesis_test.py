@@ -19,8 +19,10 @@ Partitions are iptables rules in a chain of the suite's own (keel-nemesis-
 tmpfs under one node's data folder. Both need root.
 
 Usage: nemesis_test.py BUILD_DIR [--time S] [--seed N] [SCENARIO...]
-Scenarios: partition_kill, pause_membership, snapshot_disk, all (every
-nemesis together). Prints one line per scenario and `nemesis: N passed, M
+Scenarios: partition_kill, pause_membership, snapshot_disk, reshard (3
+shards: ranges of 1000 slots move between them, each move hit by a
+partition, a kill or a pause while it runs; every move must end once the
+faults heal), all (every nemesis together but reshard). Prints one line per scenario and `nemesis: N passed, M
 failed`."""
 import os
 import random
@@ -188,7 +190,7 @@ class Client(threading.Thread):
             v = str(self.n * 10_000_000 + self.seq)
             p = r.pipeline(transaction=True)
             for k in "abc":
-                p.set(f"txn:{k}", v)
+                p.set(f"{{txn}}{k}", v)  # one slot: one shard when sharded
             try:
                 p.execute()
                 outcome = "ok"
@@ -200,7 +202,7 @@ class Client(threading.Thread):
                 raise redis.RedisError("txn")
         else:
             try:
-                got = r.mget("txn:a", "txn:b", "txn:c")
+                got = r.mget("{txn}a", "{txn}b", "{txn}c")
             except (redis.RedisError, OSError) as e:
                 with self.h.lock:
                     self.h.counts["fail"] += 1
@@ -366,6 +368,40 @@ class Nemesis:
         self.c.start_new(i, ["--join", f"127.0.0.1:{BASE + 1}"])
         self.count("join")
 
+    # slots (the reshard scenario: 3 shards)
+    def reshard(self):
+        """A range of 1000 slots, all of one shard, moves to another
+        (KEEL.RESHARD, as keel-cli reshard sends it, to any member); the
+        fault that follows hits it while it runs."""
+        info = None
+        for i in self.rng.sample(self.members(), len(self.members())):
+            try:
+                info = self.c.client(i, 2).info("shards")
+                break
+            except (redis.RedisError, OSError):
+                continue
+        if not info or "migration" not in info or info["migration"] != "none":
+            return
+        owner = {}
+        for g in range(3):
+            for part in str(info[f"shard{g}"]["slots"]).split():
+                a, _, b = part.partition("-")
+                for s in range(int(a), int(b or a) + 1):
+                    owner[s] = g
+        starts = [s for s in range(0, 16384 - 999, 1000)
+                  if len({owner.get(x) for x in range(s, s + 1000)}) == 1]
+        if not starts:
+            return
+        first = self.rng.choice(starts)
+        to = self.rng.choice([g for g in range(3) if g != owner[first]])
+        if self.admin("KEEL.RESHARD", str(first), str(first + 999), str(to)) == "OK":
+            self.count("reshard")
+
+    def reshard_then(self, fault):
+        self.reshard()
+        time.sleep(self.rng.uniform(0, 0.3))
+        fault()
+
     def snapshot(self):
         i = self.rng.choice(self.members())
         try:
@@ -397,6 +433,10 @@ SCENARIOS = {
     "pause_membership": ["pause", "membership"],
     "snapshot_disk": ["snapshot", "kill", "disk"],
     "all": ["partition", "kill", "pause", "membership", "snapshot", "disk"],
+    # 3 shards: 1000 slots move between them while partitions, kills and
+    # pauses hit the nodes (the metadata group's leader, which drives the
+    # move, among them)
+    "reshard": ["reshard_partition", "reshard_kill", "reshard_pause"],
 }
 
 
@@ -413,6 +453,8 @@ def run_scenario(name, duration):
     rng = random.Random(SEED)
     extra = ["--snapshot-entries", "300", "--trailing-entries", "100", "--segment-mb", "1",
              "--request-timeout-ms", "2000"]
+    if name == "reshard":
+        extra += ["--shards", "3"]
     c = Cluster(extra=extra)
     nem = Nemesis(c, rng)
     hist = History()
@@ -434,7 +476,10 @@ def run_scenario(name, duration):
             fill = threading.Thread(target=filler, args=(c, stop), daemon=True)
             fill.start()
         act = {"partition": nem.partition, "kill": nem.kill, "pause": nem.pause,
-               "membership": nem.membership, "snapshot": nem.snapshot, "disk": nem.fill_disk}
+               "membership": nem.membership, "snapshot": nem.snapshot, "disk": nem.fill_disk,
+               "reshard_partition": lambda: nem.reshard_then(nem.partition),
+               "reshard_kill": lambda: nem.reshard_then(nem.kill),
+               "reshard_pause": lambda: nem.reshard_then(nem.pause)}
         end = time.time() + duration
         while time.time() < end - 8:
             act[rng.choice(kinds)]()
@@ -454,6 +499,10 @@ def run_scenario(name, duration):
                 pass
             time.sleep(0.05)
         time.sleep(2)
+        if name == "reshard":  # the last move resumes and ends once healed
+            harness.wait_for("every migration done", lambda: all(
+                c.client(i, 2).info("shards").get("migration") == "none"
+                for i in (1, 2, 3)), 60)
         stop.set()
         for t in clients:
             t.join(10)
@@ -523,7 +572,13 @@ def check(c, hist, nem, live_s):
         lost = []
         for k in range(0, len(keys), 500):
             part = keys[k:k + 500]
-            got = harness.retry(lambda: c.client(i, 10).mget(part))
+
+            def get_all(part=part):  # a GET each: the keys may be in several shards
+                p = c.client(i, 10).pipeline(transaction=False)
+                for key in part:
+                    p.get(key)
+                return p.execute()
+            got = harness.retry(get_all)
             lost += [key for key, v in zip(part, got) if v != "1"]
         if lost:
             problems.append(f"node {i}: {len(lost)} acknowledged writes lost, e.g. {lost[:3]}")
@@ -555,7 +610,7 @@ def main():
     if os.geteuid() != 0:
         print("nemesis: 0 passed, 1 failed (partitions and the full disk need root)")
         return 1
-    names = ARGS or ["partition_kill", "pause_membership", "snapshot_disk"]
+    names = ARGS or ["partition_kill", "pause_membership", "snapshot_disk", "reshard"]
     for name in names:
         if name not in SCENARIOS:
             print(f"nemesis: 0 passed, 1 failed (no scenario {name})")

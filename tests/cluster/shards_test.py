@@ -10,7 +10,8 @@ multi-key commands and MULTI/EXEC within one group work (across slots of
 that group too) and across groups get -CROSSSLOT; one connection's
 pipelined requests take effect in the order sent across groups; every
 acknowledged write is read back after every node is killed and started
-again.
+again; keel-cli reshard moves 1000 slots between shards while a client
+writes their keys, and back, losing none.
 
     /usr/bin/python3 tests/cluster/shards_test.py BUILD_DIR [case...]
 
@@ -371,6 +372,152 @@ def shard_count_kept():
             c.cleanup()
 
 
+def reshard(node, first, last, to, timeout=120):
+    """keel-cli reshard on node: exit status 0 and "done" once moved."""
+    out = subprocess.run([CLI, "-h", CLUSTER.addr(node)[0], "-p", str(CLUSTER.addr(node)[1]),
+                          "reshard", "--slots", f"{first}-{last}", "--to", str(to)],
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0 and "done in" in out.stdout, out
+    return out.stdout
+
+
+def owner_everywhere(first, last, group):
+    """Every node's CLUSTER SLOTS gives first..last to group's leader, and
+    its INFO shards says no migration is under way."""
+    lead = CLUSTER.addr(leader_of_shard(group))
+    for i in (1, 2, 3):
+        if CLUSTER.client(i).info("shards")["migration"] != "none":
+            return False
+        slots = parse_cluster_slots(CLUSTER.client(i).execute_command("CLUSTER", "SLOTS"))
+        if not any(a <= first and last <= b and v["primary"] == lead
+                   for (a, b), v in slots.items()):
+            return False
+    return True
+
+
+def leader_of_shard(group):
+    info = CLUSTER.client(1).info("shards")
+    return int(info[f"shard{group}"]["leader"])
+
+
+class Writer:
+    """Writes keys of slots 0-999 over and over on one plain connection
+    (node 1): each key's acknowledged value kept; TRYAGAIN (a slot being
+    moved) is not applied and is tried again."""
+
+    def __init__(self, keys):
+        import threading
+        self.keys, self.acked, self.tryagain, self.writes = keys, {}, 0, 0
+        self.stop = threading.Event()
+        self.err = None
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        r = CLUSTER.client(1)
+        n = 0
+        try:
+            while not self.stop.is_set():
+                for k in self.keys:
+                    n += 1
+                    try:
+                        assert r.set(k, n) is True
+                        self.acked[k] = n
+                        self.writes += 1
+                    except redis.ResponseError as e:
+                        if not str(e).startswith("TRYAGAIN"):
+                            raise
+                        self.tryagain += 1
+        except Exception as e:  # noqa: reported by the case
+            self.err = e
+
+    def end(self):
+        self.stop.set()
+        self.t.join(30)
+        assert self.err is None, self.err
+
+
+@case
+def reshard_online():
+    """keel-cli reshard moves slots 0-999 (shard 0's) to shard 1 while a
+    plain client writes 300 of their keys without a pause and RedisCluster
+    reads and writes others: the move ends, every node's map gives the
+    slots to shard 1's leader (version one more), every acknowledged write
+    is read back on every node, the keys are in shard 1 (none left in shard
+    0), RedisCluster followed the move (-MOVED) without an error; then the
+    slots move back the same way."""
+    up()
+    mine = [k for k in (f"mv{i}" for i in range(20000)) if keyslot(k) <= 999][:300]
+    theirs = [k for k in (f"rc{i}" for i in range(20000)) if keyslot(k) <= 999][:200]
+    rc = RedisCluster(host=CLUSTER.addr(2)[0], port=CLUSTER.addr(2)[1], decode_responses=True)
+    w = Writer(mine)
+    try:
+        version = int(CLUSTER.client(1).info("shards")["meta"]["map_version"])
+        time.sleep(0.5)
+        out = reshard(2, 0, 999, 1)
+        for k in theirs:
+            assert rc.set(k, k) is True
+        assert all(rc.get(k) == k for k in theirs)
+        time.sleep(0.3)
+        w.end()
+        wait_for("every node's map moved", lambda: owner_everywhere(0, 999, 1), 30)
+        for i in (1, 2, 3):
+            info = CLUSTER.client(i).info("shards")
+            assert int(info["meta"]["map_version"]) == version + 1, info
+            assert str(info["shard0"]["slots"]).startswith("1000-"), info
+        CLUSTER.wait_caught_up(1)
+        for i in (1, 2, 3):
+            cl = CLUSTER.client(i)
+            got = [cl.get(k) for k in mine]
+            assert got == [str(w.acked[k]) for k in mine], i
+        counted = {keyslot(k) for k in mine}  # counted in the shard the map names: 1
+        assert sum(CLUSTER.client(1).execute_command("CLUSTER", "COUNTKEYSINSLOT", s)
+                   for s in counted) >= len(mine)
+        back = reshard(3, 0, 999, 0)
+        wait_for("every node's map back", lambda: owner_everywhere(0, 999, 0), 30)
+        assert all(rc.get(k) == k for k in theirs)
+        assert all(CLUSTER.client(2).get(k) == str(w.acked[k]) for k in mine)
+    finally:
+        w.stop.set()
+        rc.close()
+    took = [ln for ln in (out + back).splitlines() if ln.startswith("done in")]
+    return (f"{len(mine)} keys written {w.writes} times, {w.tryagain} TRYAGAIN while "
+            f"frozen; keel-cli: {', '.join(took)}")
+
+
+@case
+def reshard_refused():
+    """KEEL.RESHARD's errors, each changing nothing: a range out of 0-16383
+    or backwards, a shard past the last, a range of two shards, the shard
+    the slots are on already; KEEL.SLOTS from a client is an unknown
+    command; keel-cli reshard exits 1 with the error."""
+    up()
+    c = CLUSTER.client(1)
+    version = c.info("shards")["meta"]["map_version"]
+    for args, want in (((0, 16384, 1), "Invalid or out of range slot"),
+                       ((-1, 5, 1), "Invalid or out of range slot"),
+                       ((10, 5, 1), "Invalid or out of range slot"),
+                       ((0, 5, 3), "no such shard"),
+                       ((5000, 6000, 2), "served by several shards"),
+                       ((0, 5, 0), "that shard's already")):
+        try:
+            c.execute_command("KEEL.RESHARD", *args)
+            raise AssertionError(f"KEEL.RESHARD {args} accepted")
+        except redis.ResponseError as e:
+            assert want in str(e), (args, e)
+    try:
+        c.execute_command("KEEL.SLOTS", "FLIP", "1")
+        raise AssertionError("KEEL.SLOTS accepted from a client")
+    except redis.ResponseError as e:
+        assert "unknown command" in str(e), e
+    out = subprocess.run([CLI, "-h", CLUSTER.addr(1)[0], "-p", str(CLUSTER.addr(1)[1]),
+                          "reshard", "--slots", "0-5", "--to", "9"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and "no such shard" in out.stdout, out
+    assert c.info("shards")["meta"]["map_version"] == version
+    assert c.info("shards")["migration"] == "none"
+
+
 def main():
     try:
         # shard_count_kept first: its one-node clusters take the ports the
@@ -378,7 +525,8 @@ def main():
         return run_suite("shards", [shard_count_kept, cluster_lists_in_any_order,
                                     three_shards_spread, cluster_clients,
                                     ioredis_cluster, moved_and_plain, crossslot_and_multi,
-                                    one_connection_order, shard_status, restart_reads_back],
+                                    one_connection_order, shard_status, restart_reads_back,
+                                    reshard_refused, reshard_online],
                          [SERVER, CLI])
     finally:
         if CLUSTER:

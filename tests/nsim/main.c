@@ -4,6 +4,7 @@
  *   nsim --seed S [--verbose]    replay one seed twice: prints its trace
  *                                (with --verbose) and the hash of each
  *                                run's trace, which must be the same
+ *   nsim --scenarios | --scenario NAME   the scripted scenarios, or one
  *   --sharded                    every seed 2 or 3 shards, moving slot
  *                                ranges while it runs (reshard.c)
  *
@@ -206,17 +207,20 @@ static void on_fatal(int sig)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: nsim --seeds N [--first S] [--sharded] | nsim --seed S [--verbose] "
-			"[--sharded] | nsim --scenarios [--verbose]\n");
+	fprintf(stderr,
+		"usage: nsim --seeds N [--first S] [--sharded] | nsim --seed S [--verbose] "
+		"[--sharded] | nsim --scenarios [--verbose] | nsim --scenario NAME [--verbose]\n");
 	return 2;
 }
 
 /* Every scripted scenario, each from seed 1; `nsim-scenario: P passed, F
  * failed`. */
-static int run_scenarios(struct ns_run *r, bool verbose)
+static int run_scenarios(struct ns_run *r, bool verbose, const char *only)
 {
 	uint32_t pass = 0, fail = 0;
 	for (uint32_t i = 0; i < ns_scenario_count(); i++) {
+		if (only && strcmp(only, ns_scenario_name(i)))
+			continue;
 		current_seed = 1;
 		run_seed(r, 1, verbose, (int)i);
 		printf("scenario %s: %s\n", ns_scenario_name(i), r->failed ? r->why : "ok");
@@ -233,6 +237,7 @@ int main(int argc, char **argv)
 {
 	uint64_t first = 1, seeds = 0, one = 0;
 	bool verbose = false, scenarios = false;
+	const char *only = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
 			seeds = strtoull(argv[++i], NULL, 10);
@@ -244,6 +249,8 @@ int main(int argc, char **argv)
 			verbose = true;
 		else if (!strcmp(argv[i], "--scenarios"))
 			scenarios = true;
+		else if (!strcmp(argv[i], "--scenario") && i + 1 < argc)
+			scenarios = true, only = argv[++i];
 		else if (!strcmp(argv[i], "--sharded"))
 			sharded_only = true;
 		else
@@ -256,7 +263,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	struct ns_run *r = keel_calloc(1, sizeof *r);
 	if (scenarios) {
-		int rc = run_scenarios(r, verbose);
+		int rc = run_scenarios(r, verbose, only);
 		keel_free(r);
 		return rc;
 	}

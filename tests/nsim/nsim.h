@@ -203,6 +203,10 @@ void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
 void ns_scen_order_across_shards(struct ns_run *r);
+/* scen_reshard.c: online slot migration's windows */
+void ns_scen_reshard_resumes_after_driver_crash(struct ns_run *r);
+void ns_scen_reshard_release_waits_for_the_copy(struct ns_run *r);
+void ns_scen_reshard_late_flip_refused(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 
@@ -248,6 +252,11 @@ void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, siz
  * a write, 1 a read, 2 a RAFT command), as a follower would. */
 void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_byte,
 		     const char *const *words, uint32_t argc);
+/* The same for a write (kind 0) of group `group` (0: the first; else in
+ * a GROUP frame, SERVER_META_GROUP the metadata group's), well formed, as
+ * a member's late forward would arrive. */
+void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
+			   const char *const *words, uint32_t argc);
 /* The i-th reply as shown, or NULL if it has not come. */
 const char *ns_probe_reply(const struct ns_probe *p, uint32_t i);
 /* Every reply is due by now: one missing fails the run. Closes it. */

@@ -217,3 +217,39 @@ void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_
 	rbuf_free(&cmd);
 	rbuf_free(&f);
 }
+
+void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
+			   const char *const *words, uint32_t argc)
+{
+	char ip[32];
+	snprintf(ip, sizeof ip, "127.0.3.%u", ++r->n_probes);
+	struct host *h = world_host(r->w, ip);
+	struct wconn *c = wconn_open(r->w, h, host_ip(r->nodes[node].h), 7379, on_rogue, NULL);
+	struct frame_hello hello = {.id = id};
+	snprintf(hello.peer_addr, sizeof hello.peer_addr, "%s:7379", ip);
+	uint8_t hb[FRAME_HELLO_MAX];
+	put_frame(c, FRAME_HELLO, hb, (uint32_t)frame_hello_encode(&hello, hb));
+	struct resp_arg argv[8];
+	for (uint32_t i = 0; i < argc && i < 8; i++)
+		argv[i] = (struct resp_arg){(const uint8_t *)words[i], strlen(words[i])};
+	struct rbuf cmd, f;
+	rbuf_init(&cmd);
+	rbuf_init(&f);
+	entry_req_header(&cmd, &(struct entry_req_head){0}, 1);
+	entry_cmd_append(&cmd, argv, argc < 8 ? argc : 8);
+	if (group) {
+		uint8_t gh[FRAME_GROUP_HDR];
+		frame_group_header(gh, group, FRAME_FORWARD);
+		rbuf_put(&f, gh, sizeof gh);
+	}
+	rbuf_put_u64(&f, 1); /* its id for the reply */
+	rbuf_put(&f, (uint8_t[1]){0}, 1);
+	rbuf_put_u32(&f, 1);
+	rbuf_put_u32(&f, (uint32_t)cmd.len);
+	rbuf_put(&f, cmd.p, cmd.len);
+	world_tracef(r->w, "peer %llu: forwards a write of %u words to group %u of node %u",
+		     (unsigned long long)id, argc, group, node + 1);
+	put_frame(c, group ? FRAME_GROUP : FRAME_FORWARD, f.p, (uint32_t)f.len);
+	rbuf_free(&cmd);
+	rbuf_free(&f);
+}

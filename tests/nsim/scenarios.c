@@ -3040,6 +3040,9 @@ static const struct {
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
 	{"learner_removed_when_idle", learner_removed_when_idle},
+	{"reshard_resumes_after_driver_crash", ns_scen_reshard_resumes_after_driver_crash},
+	{"reshard_release_waits_for_the_copy", ns_scen_reshard_release_waits_for_the_copy},
+	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 };
 
 uint32_t ns_scenario_count(void)

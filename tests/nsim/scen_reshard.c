@@ -1,0 +1,268 @@
+/* tests/nsim/scen_reshard.c — online slot migration's windows, set up as
+ * scenarios on 3 nodes of 3 shards (the metadata group led by node 2, its
+ * preferred voter; shard i by node i + 1), with the run's clients writing
+ * and reading all along (their history is checked as every seed's):
+ *
+ *   reshard_resumes_after_driver_crash  the node driving a move crashes
+ *       while it copies; the next leader of the metadata group resumes
+ *       the move at a newer epoch, and every key (big ones, copied in
+ *       several batches) is read back from the target on every node
+ *   reshard_release_waits_for_the_copy  the copy's batch is held in a cut
+ *       link to the target's leader, then lost as the driver and the
+ *       target's leader crash: the source has not released (it waits for
+ *       the batch to be applied), so the next driver copies again and no
+ *       key is lost
+ *   reshard_late_flip_refused           a FLIP of the move before, arriving
+ *       late (as a member's forward) while the next move is under way, is
+ *       refused by its version: the next move's slots do not change hands
+ *       before their copy
+ *
+ * Each ends with the checks of every seed (nodes agreeing, every slot
+ * served by exactly the shard the map names, no stray key: reshard.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "kv/kv.h"
+#include "nsim/nsim.h"
+
+#define MS	  1000000ull
+#define BIG	  60000 /* bytes a big key holds: a copy batch takes about four */
+#define N_BIG	  8
+#define N_SMALL	  16
+#define META_LEAD 1 /* node 2 (index 1): the metadata group's preferred voter */
+
+struct mv {
+	struct ns_run *r;
+	char big[N_BIG][16], small[N_SMALL][16];
+	struct ns_probe *w, *rd[3];
+	bool done;	 /* the fault was set off */
+	bool small_only; /* no big keys: the copy is one batch */
+	uint64_t until_ns;
+	uint64_t version; /* late_flip: the map's version the first move flipped */
+};
+
+/* The (skip+1)-th key m<n> of shard 0's range (0-5460 of 3). */
+static void key_of_shard0(uint32_t skip, char *out, size_t cap)
+{
+	for (uint32_t n = 0;; n++) {
+		snprintf(out, cap, "m%u", n);
+		if (kv_slot((const uint8_t *)out, strlen(out)) <= kv_slot_range_last(0, 3) &&
+		    !skip--)
+			return;
+	}
+}
+
+static struct mv *mv_new(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.shards = 3;
+	r->p.run_ns = 14000 * MS;
+	struct mv *m = ns_alloc(r, sizeof *m);
+	memset(m, 0, sizeof *m);
+	m->r = r;
+	for (uint32_t i = 0; i < N_BIG + N_SMALL; i++)
+		key_of_shard0(i, i < N_BIG ? m->big[i] : m->small[i - N_BIG], 16);
+	return m;
+}
+
+static void mv_write(void *arg)
+{
+	struct mv *m = arg;
+	m->w = ns_probe_open(m->r, "writer", 0);
+	for (uint32_t i = 0; i < N_BIG && !m->small_only; i++)
+		ns_probe_set_big(m->w, "+OK", m->big[i], BIG);
+	for (uint32_t i = 0; i < N_SMALL; i++)
+		ns_probe_send(m->w, "+OK", "SET %s %u", m->small[i], i);
+}
+
+static void mv_reshard(void *arg)
+{
+	struct mv *m = arg;
+	const char *argv[] = {"KEEL.RESHARD", "0", "5460", "2"};
+	ns_admin_expect(m->r, 2, 4, argv, "+OK");
+}
+
+/* Every key read back from every node, at the target now. */
+static void mv_read(void *arg)
+{
+	struct mv *m = arg;
+	char want[24];
+	snprintf(want, sizeof want, "$%u", BIG);
+	for (uint32_t n = 0; n < 3; n++) {
+		m->rd[n] = ns_probe_open(m->r, "reader", n);
+		for (uint32_t i = 0; i < N_BIG && !m->small_only; i++)
+			ns_probe_send(m->rd[n], want, "GET %s", m->big[i]);
+		for (uint32_t i = 0; i < N_SMALL; i++) {
+			char v[24];
+			snprintf(v, sizeof v, "$%u %u", i < 10 ? 1 : 2, i);
+			ns_probe_send(m->rd[n], v, "GET %s", m->small[i]);
+		}
+	}
+	struct server *s = m->r->nodes[0].s;
+	if (s && s->meta && kv_slots_of(&s->meta->kv)->owner[0] != 2)
+		ns_fail(m->r, "scenario: slot 0 is shard %u's after the move, not shard 2's",
+			kv_slots_of(&s->meta->kv)->owner[0]);
+}
+
+static void mv_done(void *arg)
+{
+	struct mv *m = arg;
+	if (m->w)
+		ns_probe_done(m->w);
+	for (uint32_t n = 0; n < 3; n++)
+		if (m->rd[n])
+			ns_probe_done(m->rd[n]);
+	if (!m->done)
+		ns_fail(m->r, "scenario: the fault it is about never happened");
+}
+
+/* The node driving the move, if it is copying now. */
+static int32_t copying(struct ns_run *r)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->meta && s->migrate && !strcmp(migrate_phase(s), "copy"))
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+static void restart(void *arg)
+{
+	struct ns_node *n = arg;
+	if (!n->s)
+		ns_node_start(n);
+}
+
+/* ---- the driver crashes mid-copy ------------------------------------------ */
+
+static void crash_driver(void *arg)
+{
+	struct mv *m = arg;
+	struct ns_run *r = m->r;
+	int32_t d = copying(r);
+	if (m->done || d < 0) {
+		if (!m->done && world_now_ns(r->w) < m->until_ns)
+			world_at(r->w, world_now_ns(r->w) + 200000, crash_driver, m);
+		return;
+	}
+	m->done = true;
+	world_tracef(r->w, "scenario: node %u crashes while it copies", (unsigned)d + 1);
+	ns_node_crash(&r->nodes[d]);
+	world_at(r->w, world_now_ns(r->w) + 700 * MS, restart, &r->nodes[d]);
+}
+
+void ns_scen_reshard_resumes_after_driver_crash(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	m->until_ns = 4000 * MS;
+	world_at(r->w, 1500 * MS, mv_write, m);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2500 * MS, crash_driver, m);
+	world_at(r->w, 12000 * MS, mv_read, m);
+	world_at(r->w, 13500 * MS, mv_done, m);
+}
+
+/* ---- the release waits for the copy ---------------------------------------- */
+
+/* The moment node 2 (the driver) copies, its link to node 3 (the target's
+ * leader) is cut: the batch is held in it. 300 ms later nodes 2 and 3
+ * crash, and the held batch dies with their connection; the cut heals and
+ * they come back. The source (led by node 1) must not have released
+ * meanwhile: its keys are the only copy. */
+static void crash_copier(void *arg);
+
+static void cut_copy(void *arg)
+{
+	struct mv *m = arg;
+	struct ns_run *r = m->r;
+	if (m->done || copying(r) != META_LEAD) {
+		if (!m->done && world_now_ns(r->w) < m->until_ns)
+			world_at(r->w, world_now_ns(r->w) + 100000, cut_copy, m);
+		return;
+	}
+	m->done = true;
+	world_tracef(r->w, "scenario: node 2 copies: its link to node 3 is cut");
+	world_cut(r->w, r->nodes[1].h, r->nodes[2].h, true);
+	world_at(r->w, world_now_ns(r->w) + 300 * MS, crash_copier, m);
+}
+
+static void heal_copier(void *arg)
+{
+	struct mv *m = arg;
+	world_cut(m->r->w, m->r->nodes[1].h, m->r->nodes[2].h, false);
+}
+
+/* Node 2 and node 3 crash with the batch still held between them: it is
+ * lost with their connection. */
+static void crash_copier(void *arg)
+{
+	struct mv *m = arg;
+	struct ns_run *r = m->r;
+	for (uint32_t i = 1; i < 3; i++) {
+		ns_node_crash(&r->nodes[i]);
+		world_at(r->w, world_now_ns(r->w) + 700 * MS, restart, &r->nodes[i]);
+	}
+	world_at(r->w, world_now_ns(r->w) + 200 * MS, heal_copier, m);
+}
+
+void ns_scen_reshard_release_waits_for_the_copy(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	m->small_only = true; /* one batch: the last */
+	m->until_ns = 4000 * MS;
+	world_at(r->w, 1500 * MS, mv_write, m);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2500 * MS, cut_copy, m);
+	world_at(r->w, 12000 * MS, mv_read, m);
+	world_at(r->w, 13500 * MS, mv_done, m);
+}
+
+/* ---- a late FLIP ------------------------------------------------------------ */
+
+/* Once the first move (0-5460 to shard 2) is flipped, a second begins
+ * (10923-12000, shard 2's, to shard 1); the moment the metadata group's
+ * leader has it, the first move's FLIP arrives again. */
+static void second_move(void *arg)
+{
+	struct mv *m = arg;
+	struct server *s = m->r->nodes[META_LEAD].s;
+	const struct kv_slots *sl = s && s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	if (!sl || sl->moving || sl->owner[0] != 2) {
+		ns_fail(m->r, "scenario: the first move is not done at 9 s");
+		return;
+	}
+	m->version = sl->version - 1;
+	const char *argv[] = {"KEEL.RESHARD", "10923", "12000", "1"};
+	ns_admin_expect(m->r, META_LEAD, 4, argv, "+OK");
+}
+
+static void late_flip(void *arg)
+{
+	struct mv *m = arg;
+	struct ns_run *r = m->r;
+	struct server *s = r->nodes[META_LEAD].s;
+	const struct kv_slots *sl = s && s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	if (!m->done && sl && sl->moving && sl->first == 10923) {
+		m->done = true;
+		char v[24];
+		snprintf(v, sizeof v, "%llu", (unsigned long long)m->version);
+		const char *argv[] = {"KEEL.SLOTS", "FLIP", v};
+		ns_peer_forward_write(r, META_LEAD, 3, SERVER_META_GROUP, argv, 3);
+	} else if (!m->done && world_now_ns(r->w) < m->until_ns) {
+		world_at(r->w, world_now_ns(r->w) + 100000, late_flip, m);
+	}
+}
+
+void ns_scen_reshard_late_flip_refused(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	m->until_ns = 10000 * MS;
+	world_at(r->w, 1500 * MS, mv_write, m);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 9000 * MS, second_move, m);
+	world_at(r->w, 9000 * MS, late_flip, m);
+	world_at(r->w, 12000 * MS, mv_read, m);
+	world_at(r->w, 13500 * MS, mv_done, m);
+}
