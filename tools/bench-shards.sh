@@ -12,7 +12,9 @@
 # groups each (default 1000, with 1 MiB log segments), idle for 20 s:
 # the CPU of one node as a share of one core, and its memory (RSS) per
 # group. Each load test runs
-# REPS times (default 3); the median run's figures are shown.
+# REPS times (default 3); the median run's figures are shown. Between
+# them, the speed of moving a range of slots (BENCH_MOVE_KEYS keys of 100
+# bytes, default 300000) beside a loopback copy of the same bytes.
 # Usage: bench-shards.sh [N] [REPS] [IDLE]. BENCH_PORT (7600) places the
 # client ports: BENCH_PORT+1..3, peers +10001..10003.
 set -uo pipefail
@@ -120,6 +122,59 @@ for t in SET GET; do
 			"$(awk -v a="$c3" -v b="$c1" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
 	done
 done
+
+# Migration speed: 3 shards, shard 0's slots (0-5460) filled with
+# MOVE_KEYS keys of 100 bytes, then moved to shard 1 (keel-cli reshard)
+# with nothing else running: keys/s and MB/s of the copy as the driver
+# logs it (keys, bytes of records, ms from the move's start to its flip),
+# beside the same bytes copied over a loopback TCP connection (one
+# process, 256 KiB writes).
+MOVE_KEYS=${BENCH_MOVE_KEYS:-300000}
+start 3
+lead=$(ready 3) || {
+	echo "bench-shards: no leaders for the migration test"
+	exit 1
+}
+redis-benchmark --cluster -h 127.0.0.1 -p $((P + 1)) -t set -n $((MOVE_KEYS * 3)) \
+	-r $((MOVE_KEYS * 3)) -d 100 -P 16 -c 50 -q >/dev/null 2>&1
+build/release/keel-cli -h 127.0.0.1 -p $((P + 1)) reshard --slots 0-5460 --to 1 >/dev/null
+line=$(grep -h "slots 0-5460 moved" "$work"/[123].log | tail -1)
+keys=$(echo "$line" | sed -E 's/.*: ([0-9]+) keys.*/\1/')
+bytes=$(echo "$line" | sed -E 's/.* ([0-9]+) bytes.*/\1/')
+ms=$(echo "$line" | sed -E 's/.* in ([0-9]+) ms.*/\1/')
+loop=$(python3 - "$bytes" <<'PY'
+import socket, sys, threading, time
+n = int(sys.argv[1])
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(1)
+def sink():
+    c, _ = srv.accept()
+    got = 0
+    while got < n:
+        b = c.recv(1 << 18)
+        if not b:
+            break
+        got += len(b)
+    c.close()
+t = threading.Thread(target=sink)
+t.start()
+s = socket.create_connection(srv.getsockname())
+buf = b"x" * (1 << 18)
+t0 = time.time()
+left = n
+while left > 0:
+    left -= s.send(buf[:min(left, len(buf))])
+s.close()
+t.join()
+print(f"{n / (time.time() - t0) / 1e6:.1f}")
+PY
+)
+echo "migration of slots 0-5460 (shard 0 to 1): $keys keys, $bytes bytes in $ms ms:" \
+	"$(awk -v k="$keys" -v ms="$ms" 'BEGIN {printf "%.0f", k * 1000 / ms}') keys/s," \
+	"$(awk -v b="$bytes" -v ms="$ms" 'BEGIN {printf "%.1f", b / ms / 1000}') MB/s;" \
+	"a loopback TCP copy of the same bytes: $loop MB/s"
+stop_all
 
 # Idle groups: nothing is sent; the node's CPU over 20 s and its memory.
 # Each group's log preallocates a segment (--segment-mb, 64 by default):
