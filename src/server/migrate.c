@@ -317,7 +317,7 @@ void migrate_free(struct server *s)
 
 static void on_begin(struct server *s, struct creq *q)
 {
-	struct creq *asked = q->ctx;
+	struct creq *asked = q->answers;
 	asked->reply.len = 0;
 	rbuf_put(&asked->reply, q->reply.p, q->reply.len);
 	creq_finish(s, asked);
@@ -350,7 +350,7 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 		entry_cmd_append(&b->cmd, args, 5);
 		b->n_cmds = 1;
 		b->on_done = on_begin;
-		b->ctx = q;
+		b->answers = q;
 		request_submit(s->meta, b, false);
 		return;
 	}

@@ -833,6 +833,9 @@ void requests_discard(struct group *g)
 	for (uint32_t i = 0; i < g->n_reads; i++)
 		push(&v, &n, &cap, g->reads[i].req);
 	g->n_pass_writes = g->n_waiting = g->n_forwarded = g->n_writes = g->n_reads = 0;
+	for (uint32_t i = 0, k = n; i < k; i++) /* a client's request a node's own one answers */
+		if (v[i]->answers)
+			push(&v, &n, &cap, v[i]->answers);
 	if (!n)
 		return;
 	/* each once; one already back in the pool (a finished read of a closed

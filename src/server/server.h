@@ -107,7 +107,8 @@ struct creq {
 	uint8_t proto;	       /* the connection's protocol when it was sent */
 	/* a node's own request (no client): called with the reply, then freed */
 	void (*on_done)(struct server *s, struct creq *q);
-	void *ctx;
+	struct creq *answers; /* ... a client's request it answers (freed with it
+			       * if discarded: requests_discard) */
 };
 
 #define CLIENT_ATTR_MAX 256 /* CLIENT SETNAME / SETINFO values, with their NUL */
