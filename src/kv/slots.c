@@ -19,6 +19,8 @@
  *   metadata: BEGIN first last to       a migration of one shard's slots
  *             FLIP version              the migration done: the slots are
  *                                       to's, the version one more
+ *             ADD                       one more shard (":n", its number),
+ *                                       serving no slot yet
  *
  * What it guarantees: each command checks everything before it changes
  * anything (an error changes nothing), so every replica takes or refuses
@@ -395,6 +397,18 @@ static void map_flip(struct kv_ctx *c, struct kv_slots *sl)
 	resp_simple(c->out, "OK");
 }
 
+/* ADD: one more shard, serving no slot until a move gives it some; the
+ * reply is its number. */
+static void map_add(struct kv_ctx *c, struct kv_slots *sl)
+{
+	if (c->argc != 2)
+		resp_error(c->out, ERR_SYNTAX);
+	else if (sl->n_shards >= KV_SHARDS_MAX)
+		resp_errorf(c->out, "ERR a cluster holds at most %u shards", KV_SHARDS_MAX);
+	else
+		resp_int(c->out, sl->n_shards++);
+}
+
 /* KEEL.SLOTS op ...: the operations at the top of this file. */
 void cmd_keel_slots(struct kv_ctx *c)
 {
@@ -405,6 +419,10 @@ void cmd_keel_slots(struct kv_ctx *c)
 	}
 	if (c->kv->shard_meta && is(&c->argv[1], "flip")) {
 		map_flip(c, sl);
+		return;
+	}
+	if (c->kv->shard_meta && is(&c->argv[1], "add")) {
+		map_add(c, sl);
 		return;
 	}
 	uint64_t first, last, epoch = 0;

@@ -524,6 +524,9 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 	} else if (is(a, "keel.reshard")) {
 		migrate_command(s, q, argv, argc);
 		return;
+	} else if (is(a, "keel.addshard")) {
+		migrate_add_shard(s, q, argv, argc);
+		return;
 	} else if (is(a, "keel.replicate")) {
 		replication_attach(s->g, c, q, argv, argc);
 		return;

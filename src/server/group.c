@@ -451,7 +451,7 @@ static int member_start(struct group *g, struct raft_init *in, struct keel_errms
 					    (uint8_t *)l->entries[i].data};
 	in->entries = es;
 	in->n_entries = l->n_entries;
-	in->bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
+	in->bootstrap = g->founders ? g->founders : s->cfg.has_cluster ? &s->cfg.cluster : NULL;
 	g->r = raft_new(in, err);
 	if (g->r && raft_current_term(g->r) >= RAFT_TERM_MAX)
 		fprintf(stderr,

@@ -1,5 +1,7 @@
 /* server/migrate.c — online slot migration (keel-cli reshard), driven by
- * the node that leads the metadata group.
+ * the node that leads the metadata group; and KEEL.ADDSHARD (keel-cli
+ * shard add), a shard more in the map, which every node then opens
+ * (shards.c, groups_grow).
  *
  * KEEL.RESHARD first last shard registers a migration in the metadata
  * group's log (KEEL.SLOTS BEGIN: the slots, all of one shard, and their
@@ -348,6 +350,56 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 						argv[3]};
 		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
 		entry_cmd_append(&b->cmd, args, 5);
+		b->n_cmds = 1;
+		b->on_done = on_begin;
+		b->answers = q;
+		request_submit(s->meta, b, false);
+		return;
+	}
+	creq_finish(s, q);
+}
+
+/* ---- KEEL.ADDSHARD ------------------------------------------------------------ */
+
+/* Whether the ids listed (none: any) are the metadata group's voters, the
+ * members a shard added now has. */
+static bool every_member(struct server *s, const struct resp_arg *argv, uint32_t argc)
+{
+	const struct raft_config *c = raft_config_of(s->meta->r);
+	uint32_t voters = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		voters += raft_config_is_voter(c, c->members[i].id);
+	if (argc == 1)
+		return true;
+	if (argc - 1 != voters)
+		return false;
+	for (uint32_t i = 1; i < argc; i++) {
+		int64_t id;
+		if (!resp_str2ll(argv[i].p, argv[i].len, &id) || id <= 0 ||
+		    !raft_config_is_voter(c, (raft_id)id))
+			return false;
+		for (uint32_t k = 1; k < i; k++)
+			if (argv[k].len == argv[i].len &&
+			    !memcmp(argv[k].p, argv[i].p, argv[i].len))
+				return false;
+	}
+	return true;
+}
+
+void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
+{
+	if (!s->meta || !s->meta->r) {
+		resp_error(&q->reply, "ERR this node has one shard (--shards): a cluster started "
+				      "with one cannot hold more");
+	} else if (!every_member(s, argv, argc)) {
+		resp_error(&q->reply, "ERR a shard's members are every voter of the cluster: list "
+				      "them all, or none");
+	} else {
+		struct creq *b = creq_new(s, NULL);
+		const struct resp_arg args[] = {{(const uint8_t *)"keel.slots", 10},
+						{(const uint8_t *)"add", 3}};
+		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
+		entry_cmd_append(&b->cmd, args, 2);
 		b->n_cmds = 1;
 		b->on_done = on_begin;
 		b->answers = q;

@@ -29,6 +29,15 @@ void server_process(struct server *s)
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		group_process(s->groups[i]);
 	requests_answer_reads(s);
+	if (s->meta && kv_slots_of(&s->meta->kv)->n_shards > s->n_shards && !s->stopping) {
+		struct keel_errmsg err = {0};
+		if (groups_grow(s, &err)) { /* a shard it cannot hold: it stops */
+			fprintf(stderr, "[%llu] a shard added cannot be opened: %s; stopping\n",
+				(unsigned long long)s->cfg.id, err.text);
+			s->exit_code = 1;
+			server_stop(s);
+		}
+	}
 }
 
 /* Closes every libuv handle the server holds, each with its usual close

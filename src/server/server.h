@@ -257,6 +257,8 @@ struct group {
 	uint32_t id;	       /* 0 .. shards - 1; SERVER_META_GROUP: the metadata group */
 	char dir[IO_PATH_MAX]; /* its storage: --dir, --dir/shard-<id> past group 0, --dir/meta */
 	bool meta;	       /* the metadata group: its keyspace holds the slot map */
+	/* a shard added to a running cluster: its first members (else --cluster) */
+	const struct raft_config *founders;
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -428,6 +430,9 @@ int64_t server_now_ms(void);
 /* server/shards.c: a node's groups (--shards), each recovered from its
  * folder; refused if the data was made with another count. */
 int groups_open(struct server *s, struct keel_errmsg *err);
+/* Opens the shards the metadata group's map counts past those the node
+ * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
+int groups_grow(struct server *s, struct keel_errmsg *err);
 
 /* server/group.c: one Raft group, driven by the update contract. */
 int group_open(struct group *g, struct keel_errmsg *err); /* recovery from its storage */
@@ -616,6 +621,11 @@ const char *migrate_phase(struct server *s); /* INFO shards' phase */
  * group; answers q (true) once it is, or at once with an error. */
 void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc);
 void migrate_free(struct server *s);
+/* KEEL.ADDSHARD [id...]: one shard more in the map (its members every
+ * voter: the ids, if given, must be them all); answers q with its number
+ * once the metadata group has it. */
+void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
+		       uint32_t argc);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

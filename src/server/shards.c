@@ -4,6 +4,11 @@
  * holds the slot map (kv/slots.c); each keeps its log and snapshots in its
  * own folder, --dir for shard 0, --dir/shard-i past it, --dir/meta for
  * the metadata group, each recovered as a one-group node's folder is.
+ * Shards added later (keel-cli shard add: the map's count of shards grows
+ * in the metadata group's log) are opened as the node applies that entry,
+ * and at each start past --shards as the map's snapshot counts them
+ * (groups_grow): empty, serving no slot, their members the metadata
+ * group's.
  *
  * What it guarantees: a node never serves a slot from a group that does
  * not hold its keys. Every shard's slots and the map start from N (they
@@ -138,12 +143,13 @@ static int check_skip(struct server *s, struct keel_errmsg *err)
 	return KEEL_EINVAL;
 }
 
-/* Opens group i (id: SERVER_META_GROUP for the metadata group) in dir. */
-static int open_one(struct server *s, uint32_t id, const char *sub, bool write,
+/* Opens group `id` (SERVER_META_GROUP: the metadata group) from --dir/sub
+ * (NULL: --dir itself) into s->groups[at]. */
+static int open_one(struct server *s, uint32_t at, uint32_t id, const char *sub, bool write,
 		    struct keel_errmsg *err)
 {
 	struct group *g = keel_calloc(1, sizeof *g);
-	s->groups[s->n_groups++] = g;
+	s->groups[at] = g;
 	g->node = s;
 	g->id = id;
 	g->meta = id == SERVER_META_GROUP;
@@ -157,9 +163,33 @@ static int open_one(struct server *s, uint32_t id, const char *sub, bool write,
 		s->g = g; /* the node's first group, even if its start fails */
 	else if (g->meta)
 		s->meta = g;
+	else if (s->meta && s->meta->r) /* a shard added later: the metadata group's members */
+		g->founders = raft_config_of(s->meta->r);
 	int rc = group_open(g, err);
+	g->founders = NULL;	     /* the core took a copy */
 	if (!rc && id == 0 && write) /* group 0 made the folder */
 		rc = write_count(s->cfg.dir, s->cfg.shards, err);
+	return rc;
+}
+
+int groups_grow(struct server *s, struct keel_errmsg *err)
+{
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	int rc = KEEL_OK;
+	while (!rc && sl && sl->n_shards > s->n_shards && s->n_shards < SERVER_SHARDS_MAX) {
+		uint32_t id = s->n_shards;
+		char sub[32];
+		snprintf(sub, sizeof sub, "shard-%u", id);
+		s->groups = keel_realloc(s->groups, (s->n_groups + 1) * sizeof *s->groups);
+		s->groups[s->n_groups] =
+			s->groups[s->n_groups - 1]; /* the metadata group stays last */
+		s->n_groups++;
+		s->n_shards++;
+		rc = open_one(s, id, id, sub, false, err);
+		if (!rc)
+			fprintf(stderr, "[%llu] shard %u added (%s)\n",
+				(unsigned long long)s->cfg.id, id, sub);
+	}
 	return rc;
 }
 
@@ -171,13 +201,17 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 	if (rc)
 		return rc;
 	s->groups = keel_calloc(n + 1, sizeof *s->groups);
-	s->n_shards = n;
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		char sub[32];
 		snprintf(sub, sizeof sub, "shard-%u", i);
-		rc = open_one(s, i, i ? sub : NULL, write, err);
+		s->n_groups = s->n_shards = i + 1;
+		rc = open_one(s, i, i, i ? sub : NULL, write, err);
 	}
-	if (!rc && n > 1)
-		rc = open_one(s, SERVER_META_GROUP, "meta", false, err);
+	if (!rc && n > 1) {
+		s->n_groups++;
+		rc = open_one(s, n, SERVER_META_GROUP, "meta", false, err);
+	}
+	if (!rc) /* the shards added since the first start, as the map's snapshot has them */
+		rc = groups_grow(s, err);
 	return rc ? rc : check_skip(s, err);
 }
