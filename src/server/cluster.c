@@ -472,7 +472,13 @@ static void cmd_cluster(struct server *s, struct client *c, struct rbuf *o,
 	const struct resp_arg *sub = &argv[1];
 	bool topology =
 		is(sub, "slots") || is(sub, "shards") || is(sub, "nodes") || is(sub, "info");
-	if (topology && s->g->replica) {
+	if (topology && s->g->replica && s->n_groups > 1) {
+		char name[8]; /* slots, shards, nodes or info */
+		snprintf(name, sizeof name, "%.*s", (int)sub->len, (const char *)sub->p);
+		for (char *p = name; *p; p++)
+			*p = (char)(*p | 0x20);
+		cluster_replica_topology(s, c, o, name);
+	} else if (topology && s->g->replica) {
 		resp_error(o, "ERR this node is a read replica (--replica-of), not a Raft member: "
 			      "ask the members");
 	} else if (is(sub, "slots")) {
@@ -485,7 +491,7 @@ static void cmd_cluster(struct server *s, struct client *c, struct rbuf *o,
 		reply_info(s, o, c->proto);
 	} else if (is(sub, "myid")) {
 		char id[41];
-		addr_node_id(s->cfg.id, id);
+		cluster_my_id(s, id);
 		resp_bulk_str(o, id);
 	} else if (is(sub, "keyslot")) {
 		resp_int(o, kv_slot(argv[2].p, argv[2].len));

@@ -159,6 +159,7 @@ struct client {
 	struct client *next;
 	int64_t created_ms;
 	struct repl_source *repl;   /* a replica's stream (KEEL.REPLICATE) */
+	struct group *repl_group;   /* ... of this group's entries */
 	struct client *next_stream; /* the server's list of them */
 	uint32_t sentinel_subs;	    /* Sentinel event channels subscribed to */
 	bool cluster_aware;	    /* redirected with -MOVED (cluster.c) */
@@ -223,6 +224,10 @@ struct replica_node {
 	int64_t snap_begun_ms;
 	uint64_t since_snap; /* entries applied since the last snapshot */
 	uint64_t keep_from;  /* replicas of this one still need entries from here */
+	/* a replica of a sharded cluster: the group's members, as its source
+	 * last told them (TOPOLOGY; what CLUSTER SLOTS answers here) */
+	struct repl_topology topo;
+	bool has_topo;
 };
 
 /* An embedder's hooks: several servers in one process, on its thread
@@ -255,6 +260,7 @@ struct group {
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
 	struct repl_batch_cache repl_cache[2]; /* replicas' batches, by codec */
+	int64_t repl_topo_ms;		       /* its members last told to them */
 	struct repl_gone {		       /* streams that ended lately */
 		char name[64];
 		uint64_t need; /* the entry they would resume from */
@@ -418,6 +424,8 @@ int64_t server_now_ms(void);
 /* server/shards.c: a node's groups (--shards), each recovered from its
  * folder; refused if the data was made with another count. */
 int groups_open(struct server *s, struct keel_errmsg *err);
+/* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
+struct group *groups_find(struct server *s, uint32_t id);
 
 /* server/group.c: one Raft group, driven by the update contract. */
 int group_open(struct group *g, struct keel_errmsg *err); /* recovery from its storage */
@@ -490,13 +498,14 @@ void requests_fail_all(struct group *g, const char *err);
 void requests_discard(struct group *g);
 
 /* server/replication.c: read replicas (SPEC.md §5), both ends. */
-/* KEEL.REPLICATE: the connection becomes a replica's stream. */
-void replication_attach(struct group *g, struct client *c, struct creq *q,
+/* KEEL.REPLICATE: the connection becomes a replica's stream of the group
+ * it names (group 0 if none). */
+void replication_attach(struct server *s, struct client *c, struct creq *q,
 			const struct resp_arg *argv, uint32_t argc);
-void replication_recv(struct group *g, struct client *c, const uint8_t *p, size_t n);
-void replication_detach(struct group *g, struct client *c); /* its connection closed */
-void replication_pump(struct group *g);			    /* sends what the streams may send */
-void replication_info(struct group *g, struct rbuf *o);	    /* INFO replication */
+void replication_recv(struct client *c, const uint8_t *p, size_t n);
+void replication_detach(struct client *c);		 /* its connection closed */
+void replication_pump(struct group *g);			 /* sends what the streams may send */
+void replication_info(struct server *s, struct rbuf *o); /* INFO replication */
 /* A replica node: recovery from storage (opened), then its stream. */
 int replica_start(struct group *g, struct keel_errmsg *err);
 void replica_process(struct group *g); /* durable acks, snapshots */
@@ -594,6 +603,15 @@ bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct
  * is none of them. The reply goes to q. */
 bool cluster_command(struct server *s, struct client *c, struct creq *q,
 		     const struct resp_arg *argv, uint32_t argc);
+
+/* server/cluster_replica.c: the Redis Cluster protocol on a read replica
+ * of a sharded cluster. */
+/* CLUSTER MYID's id: a member's Raft id, or a replica's --id, zero-padded
+ * (addr_node_id); a replica without --id, one made from its address. */
+void cluster_my_id(const struct server *s, char out[41]);
+/* CLUSTER SLOTS, SHARDS, NODES or INFO (sub, lower case) on a sharded
+ * replica, into o. */
+void cluster_replica_topology(struct server *s, struct client *c, struct rbuf *o, const char *sub);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

@@ -166,3 +166,11 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 	}
 	return check_skip(s, err);
 }
+
+struct group *groups_find(struct server *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		if (s->groups[i]->id == id)
+			return s->groups[i];
+	return NULL;
+}

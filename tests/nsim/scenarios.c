@@ -1879,7 +1879,7 @@ static void info_while_catching_up(void *arg)
 		};
 		struct rbuf o;
 		rbuf_init(&o);
-		replication_info(s->g, &o);
+		replication_info(s, &o);
 		rbuf_put(&o, "", 1);
 		for (uint32_t i = 0; i < sizeof want / sizeof *want; i++)
 			if (!strstr((const char *)o.p, want[i]))
