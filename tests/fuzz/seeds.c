@@ -170,8 +170,8 @@ static void replica_seeds(void)
 {
 	struct rbuf b;
 	rbuf_init(&b);
-	struct repl_accept a = {REPL_VERSION, REPL_ZSTD, REPL_FROM_LOG, 1, 8, 0, 0, 0, 0,
-				false,	      0,	 0,		0};
+	struct repl_accept a = {
+		REPL_VERSION, REPL_ZSTD, REPL_FROM_LOG, 1, 8, 0, 0, 0, 0, false, 0, 0, 0};
 	repl_accept_frame(&b, &a);
 	static uint8_t big[300];
 	memset(big, 'x', sizeof big);
