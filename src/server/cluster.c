@@ -472,7 +472,7 @@ static void cmd_cluster(struct server *s, struct client *c, struct rbuf *o,
 	const struct resp_arg *sub = &argv[1];
 	bool topology =
 		is(sub, "slots") || is(sub, "shards") || is(sub, "nodes") || is(sub, "info");
-	if (topology && s->g->replica && s->n_groups > 1) {
+	if (topology && s->g->replica && s->g->replica->follow.has_group) {
 		char name[8]; /* slots, shards, nodes or info */
 		snprintf(name, sizeof name, "%.*s", (int)sub->len, (const char *)sub->p);
 		for (char *p = name; *p; p++)

@@ -3,9 +3,10 @@
  *
  * The source (any node, member or replica): a client connection that
  * sends KEEL.REPLICATE becomes a replica's stream (replica/source.h) of
- * the group it names (group 0 if it names none; a node of several groups
- * refuses a handshake that names none, and any a group it does not hold,
- * so a replica never serves a slot from a group without its keys). It is
+ * the group it names (group 0 if it names none; a node whose group 0 does
+ * not serve every slot refuses a handshake that names none, and any node a
+ * group it does not hold, so a replica never serves a slot from a group
+ * without its keys). It is
  * served entries this node has applied (so only committed ones: a replica
  * never sees a write that may be rolled back) from the log the node holds
  * in memory, or, when that no longer reaches back far enough, the node's
@@ -213,21 +214,24 @@ static uint64_t lowest(const struct group *g, uint64_t keep, uint64_t need, uint
 }
 
 /* The group a handshake asks for, or NULL with why it is refused in
- * why: one this node does not hold, or none named on a node of several
- * (it would serve every slot from the first group's keys). */
+ * why: one this node does not hold, or none named while group 0 does not
+ * serve every slot (a replica that names none serves every slot from
+ * it). */
 static struct group *asked_group(struct server *s, const struct repl_hello *h, char *why,
 				 size_t cap)
 {
 	struct group *g = h->has_group ? groups_find(s, h->group) : s->g;
+	uint32_t shards = s->cfg.shards ? s->cfg.shards : 1;
+	bool whole = s->g->slot_first == 0 && s->g->slot_last == KV_SLOTS - 1;
 	if (!g)
 		snprintf(why, cap, "this node holds no group %u (it holds %u, 0 to %u)", h->group,
 			 s->n_groups, s->n_groups - 1);
-	else if (!h->has_group && s->n_groups > 1)
+	else if (!h->has_group && !whole)
 		snprintf(why, cap,
-			 "this node holds %u groups (--shards %u): a replica of it names the "
+			 "this node holds %u shards (--shards %u): a replica of it names the "
 			 "group it follows (start it with --shards %u)",
-			 s->n_groups, s->n_groups, s->n_groups);
-	return g && (h->has_group || s->n_groups == 1) ? g : NULL;
+			 shards, shards, shards);
+	return g && (h->has_group || whole) ? g : NULL;
 }
 
 /* A handshake refused before any stream began: an ERROR frame, logged. */
@@ -755,10 +759,12 @@ int replica_start(struct group *g, struct keel_errmsg *err)
 		(unsigned long long)r->applied);
 	struct repl_follow_ops ops = follow_ops;
 	ops.ctx = g;
-	/* a replica of a sharded cluster names its group, and expects its slots */
+	/* a replica of a sharded cluster names its group, and expects its
+	 * slots; one of a single group names none, as replicas always did */
 	struct repl_follow_group fg = {g->id, g->slot_first, g->slot_last};
+	bool named = s->cfg.shards > 1 || g->id != 0;
 	return repl_follow_start(&r->follow, s->loop, &ops, s->cfg.replica_of, s->cfg.bind, name,
-				 s->cfg.replica_zstd, s->cfg.shards > 1 ? &fg : NULL, err);
+				 s->cfg.replica_zstd, named ? &fg : NULL, err);
 }
 
 void replica_process(struct group *g)

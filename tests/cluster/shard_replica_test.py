@@ -329,7 +329,7 @@ def handshake_names_the_group():
     start_replica(CLUSTER, 11, ("--shards", "2"))
     try:
         wait_for("the refusals on the replicas", lambda: (
-            "the source refused: this node holds 3 groups (--shards 3)" in CLUSTER.log(10) and
+            "the source refused: this node holds 3 shards (--shards 3)" in CLUSTER.log(10) and
             "group 0 serves slots 0-5460, this replica's 0-8191" in CLUSTER.log(11)), 30)
         for i in (10, 11):
             assert CLUSTER.client(i).get(key) is None, i
