@@ -318,6 +318,13 @@ void replication_recv(struct client *c, const uint8_t *p, size_t n)
 
 void replication_pump(struct group *g)
 {
+	if (!g->streams && !g->n_repl_gone) { /* no claim on the log: cheap for idle groups */
+		if (g->r)
+			raft_keep_log_from(g->r, 0);
+		else if (g->replica)
+			g->replica->keep_from = 0;
+		return;
+	}
 	uint64_t keep = 0;
 	int64_t now = server_now_ms();
 	if (g->streams)
