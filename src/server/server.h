@@ -568,6 +568,15 @@ uint32_t addr_others(struct server *s, uint64_t but, struct node_addr *out);
  * hex, zero-padded. */
 void addr_node_id(uint64_t id, char out[41]);
 
+/* server/cluster_replica.c: the Redis Cluster protocol on a read replica
+ * of a sharded cluster. */
+/* CLUSTER MYID's id: a member's Raft id, or a replica's --id, zero-padded
+ * (addr_node_id); a replica without --id, one made from its address. */
+void cluster_my_id(const struct server *s, char out[41]);
+/* CLUSTER SLOTS, SHARDS, NODES or INFO (sub, lower case) on a sharded
+ * replica, into o. */
+void cluster_replica_topology(struct server *s, struct client *c, struct rbuf *o, const char *sub);
+
 /* server/cluster.c: the Redis Cluster protocol over the node's groups. */
 /* The group serving a hash slot. */
 struct group *cluster_slot_group(struct server *s, uint16_t slot);
@@ -603,15 +612,6 @@ bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct
  * is none of them. The reply goes to q. */
 bool cluster_command(struct server *s, struct client *c, struct creq *q,
 		     const struct resp_arg *argv, uint32_t argc);
-
-/* server/cluster_replica.c: the Redis Cluster protocol on a read replica
- * of a sharded cluster. */
-/* CLUSTER MYID's id: a member's Raft id, or a replica's --id, zero-padded
- * (addr_node_id); a replica without --id, one made from its address. */
-void cluster_my_id(const struct server *s, char out[41]);
-/* CLUSTER SLOTS, SHARDS, NODES or INFO (sub, lower case) on a sharded
- * replica, into o. */
-void cluster_replica_topology(struct server *s, struct client *c, struct rbuf *o, const char *sub);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */
