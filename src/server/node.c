@@ -156,8 +156,10 @@ static void on_check(uv_check_t *h)
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		requests_flush_peers(s->groups[i]);
 	if (!s->closed) {
+		/* what this pass applied, to replicas; every group, each pass, busy
+		 * or not: a replica's stream wants its heartbeats (100 ms) */
 		for (uint32_t i = 0; i < s->n_groups; i++)
-			replication_pump(s->groups[i]); /* what this pass applied, to replicas */
+			replication_pump(s->groups[i]);
 		if (s->peers)
 			peers_flush(s->peers); /* this pass's frames, one write a peer */
 	}
