@@ -18,20 +18,18 @@ a replica of another shard count never serves the source's groups.
     /usr/bin/python3 tests/cluster/shard_replica_test.py BUILD_DIR [case...]
 
 Prints one line per case and `shard-replica: N passed, M failed`."""
+import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 
-import redis
 from redis.client import parse_cluster_info, parse_cluster_nodes
 from redis.cluster import ClusterNode, RedisCluster, parse_cluster_shards, parse_cluster_slots
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BASE, SERVER, Cluster, Raw, case, retry, run_suite, wait_for  # noqa: E402
-from shards_test import RANGES, group_of, keys_in  # noqa: E402
+from harness import BASE, SERVER, Cluster, Raw, case, run_suite, wait_for  # noqa: E402
+from shards_test import RANGES, keys_in  # noqa: E402
 
 REPLICA = 9
 CLUSTER = None
@@ -249,7 +247,6 @@ const [host, port, n] = process.argv.slice(1).map((v, i) => i ? Number(v) : v);
 
 
 def ioredis_reads(n):
-    import json
     mods = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                         "clients", "node_modules")
     assert os.path.isdir(os.path.join(mods, "ioredis")), f"no ioredis in {mods}"
