@@ -8,7 +8,7 @@
 # pipeline (random pipelines against redis-server's answers, plain and
 # through leader kills), connection (COMMAND, CLIENT and HELLO against
 # redis-server), operations, edges (huge requests and replies, forged peer
-# frames), read-replica, Sentinel, client-library
+# frames), read-replica, Sentinel, shards, read replicas of shards, client-library
 # (tests/clients/) and nemesis suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
 # scripts, 1000 seeds of the Raft core's simulator and 2000 of the whole
@@ -80,6 +80,7 @@ suite replica /usr/bin/python3 tests/cluster/replica_test.py build/asan
 suite sentinel /usr/bin/python3 tests/cluster/sentinel_test.py build/asan
 suite cluster-proto /usr/bin/python3 tests/cluster/cluster_proto_test.py build/asan
 suite shards /usr/bin/python3 tests/cluster/shards_test.py build/asan
+suite shard-replica /usr/bin/python3 tests/cluster/shard_replica_test.py build/asan
 suite clients /usr/bin/python3 tests/clients/run.py build/asan
 suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth

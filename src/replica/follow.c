@@ -130,6 +130,25 @@ uint64_t repl_follow_lag(const struct repl_follow *f, int64_t *lag_ms)
 
 /* ---- frames ------------------------------------------------------------- */
 
+/* The group the source accepted to serve is the one asked for, over the
+ * slots this replica serves from it. */
+static bool group_ok(struct repl_follow *f, const struct repl_accept *a)
+{
+	const struct repl_follow_group *g = &f->group;
+	if (a->has_group != f->has_group || (f->has_group && a->group != g->id)) {
+		drop(f, "the source's ACCEPT is for another group than the one asked for");
+		return false;
+	}
+	if (f->has_group && (a->slot_first != g->slot_first || a->slot_last != g->slot_last)) {
+		drop(f,
+		     "the source's group %" PRIu32 " serves slots %u-%u, this replica's %u-%u: "
+		     "start the replica with the source's --shards",
+		     g->id, a->slot_first, a->slot_last, g->slot_first, g->slot_last);
+		return false;
+	}
+	return true;
+}
+
 static bool on_accept(struct repl_follow *f, const struct frame *fr)
 {
 	struct repl_accept *a = &f->accept;
@@ -146,6 +165,8 @@ static bool on_accept(struct repl_follow *f, const struct frame *fr)
 		drop(f, "the source chose zstd, which this replica did not offer");
 		return false;
 	}
+	if (!group_ok(f, a))
+		return false;
 	uint64_t applied = f->ops.applied(f->ops.ctx);
 	f->backoff_ms = 0;
 	f->stats.connects++;
@@ -176,6 +197,19 @@ static bool on_accept(struct repl_follow *f, const struct frame *fr)
 	return true;
 }
 
+/* The group's members, as the source sees them (to a named group only). */
+static bool on_topology(struct repl_follow *f, const struct frame *fr)
+{
+	struct repl_topology topo;
+	if (repl_topology_decode(fr->payload, fr->len, &topo) != KEEL_OK) {
+		drop(f, "a TOPOLOGY frame does not decode");
+		return false;
+	}
+	if (f->ops.topology)
+		f->ops.topology(f->ops.ctx, &topo);
+	return true;
+}
+
 static bool on_frame(struct repl_follow *f, const struct frame *fr)
 {
 	f->last_heard_ms = now(f);
@@ -195,6 +229,8 @@ static bool on_frame(struct repl_follow *f, const struct frame *fr)
 		     (const char *)fr->payload);
 		return false;
 	}
+	if (fr->kind == REPL_TOPOLOGY && f->has_group)
+		return on_topology(f, fr);
 	if (fr->kind == REPL_HEARTBEAT && fr->len == 16) {
 		if (f->state == REPL_STREAMING)
 			note_source(f, bytes_get_u64(fr->payload));
@@ -352,13 +388,19 @@ static void connect_cb(uv_connect_t *req, int status)
 	snprintf(v, sizeof v, "%d", REPL_VERSION);
 	struct rbuf b;
 	rbuf_init(&b);
-	rbuf_puts(&b, "*6\r\n");
+	bool named = f->has_group;
+	rbuf_puts(&b, named ? "*7\r\n" : "*6\r\n");
 	put_bulk(&b, "KEEL.REPLICATE");
 	put_bulk(&b, v);
 	put_bulk(&b, a);
 	put_bulk(&b, f->ops.empty(f->ops.ctx) ? "1" : "0");
 	put_bulk(&b, f->zstd ? "zstd" : "none");
 	put_bulk(&b, f->name);
+	if (named) {
+		char g[16];
+		snprintf(g, sizeof g, "%" PRIu32, f->group.id);
+		put_bulk(&b, g);
+	}
 	send_bytes(f, b.p, b.len);
 	rbuf_free(&b);
 	if (f->tcp)
@@ -423,12 +465,15 @@ static void on_timer(uv_timer_t *t)
 
 int repl_follow_start(struct repl_follow *f, uv_loop_t *loop, const struct repl_follow_ops *ops,
 		      const char *sources, const char *bind, const char *name, bool zstd,
-		      struct keel_errmsg *err)
+		      const struct repl_follow_group *group, struct keel_errmsg *err)
 {
 	memset(f, 0, sizeof *f);
 	f->loop = loop;
 	f->ops = *ops;
 	f->zstd = zstd;
+	f->has_group = group != NULL;
+	if (group)
+		f->group = *group;
 	snprintf(f->bind, sizeof f->bind, "%s", bind);
 	snprintf(f->name, sizeof f->name, "%s", name);
 	const char *p = sources;

@@ -4,7 +4,15 @@
  * of what the embedder has made durable, and reconnection with exponential
  * backoff and jitter after any failure: a lost connection, a source that
  * fell silent, a gap in the indices, a bad frame. Each new connection
- * resumes from the embedder's last applied index. */
+ * resumes from the embedder's last applied index.
+ *
+ * A follower of one group of a sharded source names the group (by its
+ * wire id) in its handshake, and drops a source whose ACCEPT does not
+ * name that group with the slots it expects (so a replica never serves a
+ * slot from a group that does not hold its keys); it hands the group's
+ * members, as the source sees them, to the embedder (TOPOLOGY). One
+ * without a group is as a replica always was: group 0 of a one-group
+ * source. */
 #ifndef KEEL_REPLICA_FOLLOW_H
 #define KEEL_REPLICA_FOLLOW_H
 
@@ -33,6 +41,14 @@ struct repl_follow_ops {
 	void (*snap_chunk)(void *ctx, uint64_t off, const uint8_t *p, size_t n);
 	bool (*snap_done)(void *ctx);
 	void (*log)(void *ctx, const char *line);
+	/* The group's members, as the source sees them (named groups only). */
+	void (*topology)(void *ctx, const struct repl_topology *t);
+};
+
+/* The group a follower names, and the slots it expects it to serve. */
+struct repl_follow_group {
+	uint32_t id;
+	uint16_t slot_first, slot_last;
 };
 
 enum repl_follow_state {
@@ -50,6 +66,8 @@ struct repl_follow {
 	char bind[64];
 	char name[64];
 	bool zstd;
+	bool has_group; /* false: none named (group 0 of a one-group source) */
+	struct repl_follow_group group;
 	int state;
 	uv_tcp_t *tcp; /* the connection; freed once closed */
 	uv_timer_t timer;
@@ -69,9 +87,10 @@ struct repl_follow {
 	} stats;
 };
 
+/* group: NULL for none named. */
 int repl_follow_start(struct repl_follow *f, uv_loop_t *loop, const struct repl_follow_ops *ops,
 		      const char *sources, const char *bind, const char *name, bool zstd,
-		      struct keel_errmsg *err);
+		      const struct repl_follow_group *group, struct keel_errmsg *err);
 /* host:port of an IPv4 address; false if it is not one. */
 bool repl_parse_addr(const char *s, struct sockaddr_in *out);
 /* Sends an ACK now if the durable index moved (the embedder calls it when

@@ -9,6 +9,8 @@
 #include "net/frame.h"
 
 #define ACCEPT_BYTES (4 + 1 + 1 + 8 * 5 + 4)
+#define ACCEPT_GROUP (4 + 2 + 2) /* to a handshake that named a group */
+#define TOPO_NODE    (8 + 2 + 2 + 1 + 1)
 #define ENTRY_HDR    (8 + 1 + 4)
 
 void repl_frame(struct rbuf *out, uint8_t kind, const void *payload, size_t len)
@@ -21,7 +23,7 @@ void repl_frame(struct rbuf *out, uint8_t kind, const void *payload, size_t len)
 
 void repl_accept_frame(struct rbuf *out, const struct repl_accept *a)
 {
-	uint8_t b[ACCEPT_BYTES];
+	uint8_t b[ACCEPT_BYTES + ACCEPT_GROUP];
 	struct bytes_writer w;
 	bytes_writer_init(&w, b, sizeof b);
 	bytes_write_u32(&w, a->version);
@@ -33,6 +35,13 @@ void repl_accept_frame(struct rbuf *out, const struct repl_accept *a)
 	bytes_write_u64(&w, a->snap_term);
 	bytes_write_u64(&w, a->snap_size);
 	bytes_write_u32(&w, a->snap_crc);
+	if (a->has_group) {
+		uint8_t s[4];
+		bytes_put_u16(s, a->slot_first);
+		bytes_put_u16(s + 2, a->slot_last);
+		bytes_write_u32(&w, a->group);
+		bytes_write_raw(&w, s, sizeof s);
+	}
 	repl_frame(out, REPL_ACCEPT, b, w.off);
 }
 
@@ -49,6 +58,18 @@ int repl_accept_decode(const uint8_t *p, size_t n, struct repl_accept *a)
 	a->snap_term = bytes_read_u64(&r);
 	a->snap_size = bytes_read_u64(&r);
 	a->snap_crc = bytes_read_u32(&r);
+	a->has_group = false;
+	a->group = 0;
+	a->slot_first = a->slot_last = 0;
+	if (!r.err && bytes_reader_left(&r) == ACCEPT_GROUP) {
+		a->has_group = true;
+		a->group = bytes_read_u32(&r);
+		const uint8_t *s = bytes_read_raw(&r, 4);
+		if (s) {
+			a->slot_first = bytes_get_u16(s);
+			a->slot_last = bytes_get_u16(s + 2);
+		}
+	}
 	if (r.err || bytes_reader_left(&r) || a->codec > REPL_ZSTD || a->mode > REPL_FROM_SNAPSHOT)
 		return KEEL_ECORRUPT;
 	return KEEL_OK;
@@ -184,6 +205,66 @@ void repl_snap_frame(struct rbuf *out, uint8_t codec, uint64_t offset, const uin
 	repl_payload_put(&pl, codec, data, len);
 	repl_frame(out, REPL_SNAP, pl.p, pl.len);
 	rbuf_free(&pl);
+}
+
+void repl_topology_frame(struct rbuf *out, const struct repl_topology *t)
+{
+	struct rbuf pl;
+	rbuf_init(&pl);
+	rbuf_put_u64(&pl, t->term);
+	uint8_t n = (uint8_t)(t->n < REPL_TOPO_NODES ? t->n : REPL_TOPO_NODES);
+	rbuf_put(&pl, &n, 1);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct repl_topo_node *m = &t->nodes[i];
+		size_t len = strnlen(m->host, REPL_HOST_MAX - 1);
+		uint8_t *h = rbuf_reserve(&pl, TOPO_NODE);
+		bytes_put_u64(h, m->id);
+		bytes_put_u16(h + 8, m->port);
+		bytes_put_u16(h + 10, m->peer_port);
+		bytes_put_u8(h + 12, m->flags);
+		bytes_put_u8(h + 13, (uint8_t)len);
+		pl.len += TOPO_NODE;
+		rbuf_put(&pl, m->host, len);
+	}
+	repl_frame(out, REPL_TOPOLOGY, pl.p, pl.len);
+	rbuf_free(&pl);
+}
+
+static bool host_ok(const uint8_t *h, size_t len)
+{
+	if (!h || !len || len >= REPL_HOST_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (h[i] < 0x21 || h[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int repl_topology_decode(const uint8_t *p, size_t n, struct repl_topology *t)
+{
+	const uint8_t all = REPL_TOPO_LEADER | REPL_TOPO_UP | REPL_TOPO_VOTER;
+	memset(t, 0, sizeof *t);
+	if (n < 9 || p[8] > REPL_TOPO_NODES)
+		return KEEL_ECORRUPT;
+	t->term = bytes_get_u64(p);
+	t->n = p[8];
+	struct bytes_reader r;
+	bytes_reader_init(&r, p + 9, n - 9);
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct repl_topo_node *m = &t->nodes[i];
+		const uint8_t *h = bytes_read_raw(&r, TOPO_NODE);
+		if (!h)
+			return KEEL_ECORRUPT;
+		m->id = bytes_get_u64(h);
+		m->port = bytes_get_u16(h + 8);
+		m->peer_port = bytes_get_u16(h + 10);
+		m->flags = h[12];
+		const uint8_t *host = bytes_read_raw(&r, h[13]);
+		if (!m->port || (m->flags & ~all) || !host_ok(host, h[13]))
+			return KEEL_ECORRUPT;
+		memcpy(m->host, host, h[13]);
+	}
+	return r.err || bytes_reader_left(&r) ? KEEL_ECORRUPT : KEEL_OK;
 }
 
 void repl_u64s_frame(struct rbuf *out, uint8_t kind, uint64_t a, uint64_t b)

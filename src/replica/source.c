@@ -31,12 +31,20 @@ int repl_hello_parse(struct repl_hello *h, const struct resp_arg *argv, uint32_t
 		     size_t cap)
 {
 	memset(h, 0, sizeof *h);
-	int64_t version, applied, empty;
-	if (argc != 5) {
+	int64_t version, applied, empty, group;
+	if (argc != 5 && argc != 6) {
 		snprintf(why, cap,
 			 "KEEL.REPLICATE takes version, applied index, empty flag, "
-			 "compression and name");
+			 "compression and name, and a group");
 		return KEEL_EINVAL;
+	}
+	if (argc == 6) {
+		if (!arg_u64(&argv[5], REPL_GROUP_MAX, &group)) {
+			snprintf(why, cap, "KEEL.REPLICATE: the group must be an unsigned integer");
+			return KEEL_EINVAL;
+		}
+		h->group = (uint32_t)group;
+		h->has_group = true;
 	}
 	if (!arg_u64(&argv[0], UINT32_MAX, &version) || !arg_u64(&argv[1], INT64_MAX, &applied) ||
 	    !arg_u64(&argv[2], 1, &empty)) {
@@ -78,8 +86,14 @@ static void send_error(struct repl_source *src)
 	flush(src, src->last_sent_ms);
 }
 
+void repl_refusal(struct rbuf *out, const char *why)
+{
+	repl_frame(out, REPL_ERROR, why, strlen(why));
+}
+
 bool repl_source_start(struct repl_source *src, const struct repl_source_ops *ops,
-		       const struct repl_hello *h, uint64_t self_id, int64_t now_ms)
+		       const struct repl_hello *h, const struct repl_group_info *gi,
+		       uint64_t self_id, int64_t now_ms)
 {
 	memset(src, 0, sizeof *src);
 	src->ops = *ops;
@@ -87,6 +101,7 @@ bool repl_source_start(struct repl_source *src, const struct repl_source_ops *op
 	src->snap.fd = -1;
 	rbuf_init(&src->in);
 	rbuf_init(&src->out);
+	rbuf_init(&src->topo);
 	src->codec = h->zstd ? REPL_ZSTD : REPL_RAW;
 	src->last_heard_ms = src->last_sent_ms = now_ms;
 	if (h->version != REPL_VERSION) {
@@ -99,6 +114,12 @@ bool repl_source_start(struct repl_source *src, const struct repl_source_ops *op
 	}
 	uint64_t want = h->empty ? 1 : h->applied + 1;
 	struct repl_accept a = {.version = REPL_VERSION, .codec = src->codec, .source_id = self_id};
+	if (h->has_group && gi) {
+		a.has_group = true;
+		a.group = gi->id;
+		a.slot_first = gi->slot_first;
+		a.slot_last = gi->slot_last;
+	}
 	if (want >= ops->first(ops->ctx)) {
 		a.mode = REPL_FROM_LOG;
 		a.next = src->next = want;
@@ -267,6 +288,21 @@ bool repl_source_pump(struct repl_source *src, int64_t now_ms)
 	return true;
 }
 
+void repl_source_topology(struct repl_source *src, const struct repl_topology *t)
+{
+	if (!src->hello.has_group)
+		return; /* a replica that knows no groups knows no TOPOLOGY frame */
+	struct rbuf f;
+	rbuf_init(&f);
+	repl_topology_frame(&f, t);
+	if (f.len != src->topo.len || memcmp(f.p, src->topo.p, f.len)) {
+		rbuf_put(&src->out, f.p, f.len);
+		src->topo.len = 0;
+		rbuf_put(&src->topo, f.p, f.len);
+	}
+	rbuf_free(&f);
+}
+
 uint64_t repl_source_needs(const struct repl_source *src)
 {
 	return src->phase == REPL_SRC_SNAPSHOT ? src->snap.index + 1 : src->acked + 1;
@@ -285,4 +321,5 @@ void repl_source_free(struct repl_source *src)
 	src->snap_open = false;
 	rbuf_free(&src->in);
 	rbuf_free(&src->out);
+	rbuf_free(&src->topo);
 }

@@ -61,6 +61,15 @@ struct repl_hello { /* the handshake's arguments */
 	bool empty;
 	bool zstd;
 	char name[64];
+	bool has_group; /* it named a group: */
+	uint32_t group;
+};
+
+/* What the source says of the group a stream follows (in its ACCEPT, when
+ * the handshake named one). */
+struct repl_group_info {
+	uint32_t id;
+	uint16_t slot_first, slot_last; /* first > last: it serves no slot */
 };
 
 enum repl_source_phase { REPL_SRC_SNAPSHOT, REPL_SRC_LIVE };
@@ -78,16 +87,27 @@ struct repl_source {
 	int64_t last_heard_ms, last_sent_ms, behind_since_ms;
 	uint64_t bytes_sent;
 	struct rbuf in, out;
-	char error[160]; /* why the stream ended */
+	struct rbuf topo; /* the last TOPOLOGY frame sent */
+	char error[160];  /* why the stream ended */
 };
 
 /* Parses KEEL.REPLICATE's arguments (after the command name). */
 int repl_hello_parse(struct repl_hello *h, const struct resp_arg *argv, uint32_t argc, char *why,
 		     size_t cap);
 /* Starts a stream; false with the reason in src->error (sent as ERROR by
- * repl_source_new itself) when the handshake cannot be served. */
+ * repl_source_start itself) when the handshake cannot be served. gi: the
+ * group served, told in the ACCEPT when the handshake named one (NULL
+ * only if it did not). */
 bool repl_source_start(struct repl_source *src, const struct repl_source_ops *ops,
-		       const struct repl_hello *h, uint64_t self_id, int64_t now_ms);
+		       const struct repl_hello *h, const struct repl_group_info *gi,
+		       uint64_t self_id, int64_t now_ms);
+/* Queues the group's members as the source sees them, if the handshake
+ * named a group and they differ from what was last sent (sent with the
+ * next pump). */
+void repl_source_topology(struct repl_source *src, const struct repl_topology *t);
+/* An ERROR frame saying why, for a handshake refused before any stream
+ * began (a group this node does not hold). */
+void repl_refusal(struct rbuf *out, const char *why);
 /* Bytes from the replica; false (src->error says why) ends the stream. */
 bool repl_source_recv(struct repl_source *src, const uint8_t *p, size_t n, int64_t now_ms);
 /* Sends what may be sent now; false (src->error says why) ends the stream. */

@@ -161,7 +161,7 @@ static void client_closed(uv_handle_t *h)
 	rbuf_free(&c->multi);
 	resp_req_free(&c->req);
 	if (c->repl)
-		replication_detach(s->g, c);
+		replication_detach(c);
 	keel_free(c);
 }
 
@@ -647,7 +647,7 @@ static void process_input(struct client *c)
 			at = 0; /* the input now holds only what followed */
 		if (c->repl) {	/* KEEL.REPLICATE: what follows is the stream's */
 			if (c->in.len > at)
-				replication_recv(c->s->g, c, c->in.p + at, c->in.len - at);
+				replication_recv(c, c->in.p + at, c->in.len - at);
 			at = c->in.len;
 			break;
 		}
@@ -707,7 +707,7 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 	c->in.len += (size_t)n;
 	if (c->repl) {
-		replication_recv(c->s->g, c, c->in.p, c->in.len);
+		replication_recv(c, c->in.p, c->in.len);
 		c->in.len = 0;
 		return;
 	}

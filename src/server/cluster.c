@@ -409,13 +409,28 @@ static void reply_info(struct server *s, struct rbuf *o, int proto)
 
 void cluster_slots_text(struct server *s, struct group *g, struct rbuf *out)
 {
+	size_t at = out->len;
+	cluster_ranges_text(s, g, out);
+	if (out->len == at)
+		rbuf_puts(out, "none");
+	else /* each run after a space: the first one's is dropped */
+		memmove(out->p + at, out->p + at + 1, --out->len - at);
+}
+
+void cluster_ranges_text(struct server *s, struct group *g, struct rbuf *out)
+{
 	struct group_runs r = {.g = g};
 	cluster_runs(s, runs_of_each, &r);
-	if (r.text_len) /* each run after a space: the first one's is dropped */
-		rbuf_put(out, r.text + 1, r.text_len - 1);
-	else
-		rbuf_puts(out, "none");
+	rbuf_put(out, r.text, r.text_len);
 	keel_free(r.text);
+}
+
+uint32_t cluster_shard_runs(struct server *s, struct group *g, struct rbuf *ints)
+{
+	struct group_runs r = {.g = g, .o = ints};
+	cluster_runs(s, runs_of_each, &r);
+	keel_free(r.text);
+	return r.n;
 }
 
 /* ---- keys in a slot ----------------------------------------------------- */
@@ -538,7 +553,13 @@ static void cmd_cluster(struct server *s, struct client *c, struct rbuf *o,
 	const struct resp_arg *sub = &argv[1];
 	bool topology =
 		is(sub, "slots") || is(sub, "shards") || is(sub, "nodes") || is(sub, "info");
-	if (topology && s->g->replica) {
+	if (topology && s->g->replica && s->g->replica->follow.has_group) {
+		char name[8]; /* slots, shards, nodes or info */
+		snprintf(name, sizeof name, "%.*s", (int)sub->len, (const char *)sub->p);
+		for (char *p = name; *p; p++)
+			*p = (char)(*p | 0x20);
+		cluster_replica_topology(s, c, o, name);
+	} else if (topology && s->g->replica) {
 		resp_error(o, "ERR this node is a read replica (--replica-of), not a Raft member: "
 			      "ask the members");
 	} else if (is(sub, "slots")) {
@@ -551,7 +572,7 @@ static void cmd_cluster(struct server *s, struct client *c, struct rbuf *o,
 		reply_info(s, o, c->proto);
 	} else if (is(sub, "myid")) {
 		char id[41];
-		addr_node_id(s->cfg.id, id);
+		cluster_my_id(s, id);
 		resp_bulk_str(o, id);
 	} else if (is(sub, "keyslot")) {
 		resp_int(o, kv_slot(argv[2].p, argv[2].len));

@@ -160,7 +160,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "replication"))
-		replication_info(s->g, o);
+		replication_info(s, o);
 	if (all || !strcasecmp(section, "stats")) {
 		snprintf(line, sizeof line,
 			 "# Stats\r\ntotal_commands_processed:%llu\r\nkeel_writes:%llu\r\n"
@@ -528,7 +528,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		migrate_add_shard(s, q, argv, argc);
 		return;
 	} else if (is(a, "keel.replicate")) {
-		replication_attach(s->g, c, q, argv, argc);
+		replication_attach(s, c, q, argv, argc);
 		return;
 	} else if (!cluster_command(s, c, q, argv, argc) &&
 		   !sentinel_command(s, c, q, argv, argc)) {

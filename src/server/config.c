@@ -429,10 +429,10 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 				     "takes neither --cluster nor --join");
 		return KEEL_EINVAL;
 	}
-	if (c->shards > 1 && (c->replica_of[0] || c->join[0])) {
+	if (c->shards > 1 && c->join[0]) {
 		keel_errmsg_set(err,
 				"--shards %u: a sharded node is started by --cluster; "
-				"--join and --replica-of are not supported with shards yet",
+				"--join is not supported with shards yet",
 				c->shards);
 		return KEEL_EINVAL;
 	}

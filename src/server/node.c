@@ -51,10 +51,10 @@ static void close_handles(struct server *s, bool crash)
 	clients_close_all(s);
 	if (s->peers)
 		peers_stop(s->peers);
-	if (s->g) /* none if the start failed before its first group */
-		replica_stop(s->g);
-	for (uint32_t i = 0; i < s->n_groups; i++)
+	for (uint32_t i = 0; i < s->n_groups; i++) {
+		replica_stop(s->groups[i]);
 		snapshots_stop(s->groups[i], crash);
+	}
 	for (uint32_t i = 0; i < s->n_listeners; i++)
 		uv_close((uv_handle_t *)&s->listeners[i], NULL);
 	if (!s->loop_handles)
@@ -166,7 +166,10 @@ static void on_check(uv_check_t *h)
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		requests_flush_peers(s->groups[i]);
 	if (!s->closed) {
-		replication_pump(s->g); /* what this pass applied, to the replicas */
+		/* what this pass applied, to replicas; every group, each pass, busy
+		 * or not: a replica's stream wants its heartbeats (100 ms) */
+		for (uint32_t i = 0; i < s->n_groups; i++)
+			replication_pump(s->groups[i]);
 		if (s->peers)
 			peers_flush(s->peers); /* this pass's frames, one write a peer */
 	}

@@ -2,7 +2,11 @@
  * ends; the stream itself is src/replica/.
  *
  * The source (any node, member or replica): a client connection that
- * sends KEEL.REPLICATE becomes a replica's stream (replica/source.h). It is
+ * sends KEEL.REPLICATE becomes a replica's stream (replica/source.h) of
+ * the group it names (group 0 if it names none; a node whose group 0 does
+ * not serve every slot refuses a handshake that names none, and any node a
+ * group it does not hold, so a replica never serves a slot from a group
+ * without its keys). It is
  * served entries this node has applied (so only committed ones: a replica
  * never sees a write that may be rolled back) from the log the node holds
  * in memory, or, when that no longer reaches back far enough, the node's
@@ -18,7 +22,13 @@
  * keyspace once its checksum holds, and is installed in storage. The
  * replica takes snapshots of its own like a member (server/snapshots.c)
  * and purges its log below them. At a restart it recovers from its
- * storage and resumes from the last durable index. */
+ * storage and resumes from the last durable index.
+ *
+ * A replica of a sharded cluster (--replica-of with --shards N, the
+ * members' N) holds N groups as a member does (server/shards.c), each
+ * following its source group over a stream of its own that names it, and
+ * each told the group's members and leader by its source (TOPOLOGY), which
+ * is what the Redis Cluster commands answer on it (server/cluster.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,23 +40,37 @@
 #include "server/persist.h"
 #include "server/server.h"
 
+_Static_assert(REPL_TOPO_NODES >= RAFT_MEMBERS_MAX, "a TOPOLOGY names every member");
+_Static_assert(REPL_HOST_MAX == FRAME_ADDR_MAX, "a member's host fits a TOPOLOGY");
+
+#define TOPO_EVERY_MS 100 /* a group's members, checked for a change this often */
+
+/* " (group I)" on a node of several groups, for its log lines; else "". */
+static const char *group_tag(const struct group *g, char *buf, size_t cap)
+{
+	buf[0] = 0;
+	if (g->node->n_groups > 1)
+		snprintf(buf, cap, " (group %u)", g->id);
+	return buf;
+}
+
 /* ---- the source's side --------------------------------------------------- */
 
 static uint64_t src_applied(void *ctx)
 {
-	struct group *g = ((struct client *)ctx)->s->g;
+	struct group *g = ((struct client *)ctx)->repl_group;
 	return g->replica ? g->replica->applied : raft_applied_index(g->r);
 }
 
 static uint64_t src_first(void *ctx)
 {
-	struct group *g = ((struct client *)ctx)->s->g;
+	struct group *g = ((struct client *)ctx)->repl_group;
 	return g->replica ? g->replica->win_first : raft_first_index(g->r);
 }
 
 static bool src_entry(void *ctx, uint64_t i, struct repl_entry *out)
 {
-	struct group *g = ((struct client *)ctx)->s->g;
+	struct group *g = ((struct client *)ctx)->repl_group;
 	if (g->replica) {
 		struct replica_node *r = g->replica;
 		if (i < r->win_first || i - r->win_first >= r->n_win)
@@ -63,13 +87,12 @@ static bool src_entry(void *ctx, uint64_t i, struct repl_entry *out)
 
 static bool src_snap_open(void *ctx, struct repl_snap *out)
 {
-	struct group *g = ((struct client *)ctx)->s->g;
-	struct server *s = g->node;
+	struct group *g = ((struct client *)ctx)->repl_group;
 	if (!g->have_snap)
 		return false;
 	char name[64], path[IO_PATH_MAX];
 	snap_name(name, sizeof name, g->snap.index, g->snap.term);
-	if (io_path(path, s->cfg.dir, name))
+	if (io_path(path, g->dir, name))
 		return false;
 	const struct io_fs *fs = io_fs_posix();
 	int fd;
@@ -97,16 +120,60 @@ static const struct repl_source_ops source_ops = {
 static void source_end(struct group *g, struct client *c)
 {
 	struct server *s = g->node;
-	fprintf(stderr, "[%llu] replica %s (%s) dropped: %s\n", (unsigned long long)s->cfg.id,
-		c->repl->hello.name, c->addr, c->repl->error);
+	char tag[32];
+	fprintf(stderr, "[%llu] replica %s (%s)%s dropped: %s\n", (unsigned long long)s->cfg.id,
+		c->repl->hello.name, c->addr, group_tag(g, tag, sizeof tag), c->repl->error);
 	client_drop(c);
+}
+
+/* The group's members as this node sees them (a replica: as its own
+ * source told it), for a stream's TOPOLOGY. */
+static void topology_of(struct group *g, struct repl_topology *t)
+{
+	struct server *s = g->node;
+	memset(t, 0, sizeof *t);
+	if (g->replica) {
+		if (g->replica->has_topo)
+			*t = g->replica->topo;
+		return;
+	}
+	struct node_addr l, all[RAFT_MEMBERS_MAX];
+	bool led = addr_leader(s, g, &l);
+	uint32_t n = addr_others(s, 0, all); /* 0 is no member's id: every one */
+	t->term = raft_current_term(g->r);
+	for (uint32_t i = 0; i < n && t->n < REPL_TOPO_NODES; i++) {
+		struct repl_topo_node *m = &t->nodes[t->n++];
+		m->id = all[i].id;
+		snprintf(m->host, sizeof m->host, "%s", all[i].host);
+		m->port = (uint16_t)all[i].port;
+		m->peer_port = (uint16_t)all[i].peer_port;
+		m->flags = (uint8_t)((all[i].up ? REPL_TOPO_UP : 0) |
+				     (all[i].voter ? REPL_TOPO_VOTER : 0) |
+				     (led && all[i].id == l.id ? REPL_TOPO_LEADER : 0));
+	}
+}
+
+/* Tells each stream that named the group its members, when they changed
+ * (at once to a new stream, then checked every TOPO_EVERY_MS). */
+static void send_topology(struct group *g, struct client *only, int64_t now)
+{
+	if (!only && now - g->repl_topo_ms < TOPO_EVERY_MS)
+		return;
+	if (!only)
+		g->repl_topo_ms = now;
+	struct repl_topology t;
+	topology_of(g, &t);
+	for (struct client *c = only ? only : g->streams; c; c = only ? NULL : c->next_stream)
+		if (!c->closing && c->repl->hello.has_group)
+			repl_source_topology(c->repl, &t);
 }
 
 /* A replica whose stream ended keeps its claim on the log for a while, so
  * that one reconnecting after a pause or a lost connection resumes from the
  * log rather than by a snapshot. */
-void replication_detach(struct group *g, struct client *c)
+void replication_detach(struct client *c)
 {
+	struct group *g = c->repl_group;
 	struct repl_source *r = c->repl;
 	uint64_t need = repl_source_needs(r);
 	for (struct client **pp = &g->streams; *pp; pp = &(*pp)->next_stream) {
@@ -130,6 +197,7 @@ void replication_detach(struct group *g, struct client *c)
 	repl_source_free(r);
 	keel_free(r);
 	c->repl = NULL;
+	c->repl_group = NULL;
 }
 
 /* The lowest index a replica within the lag still needs, or keep. A need
@@ -145,22 +213,84 @@ static uint64_t lowest(const struct group *g, uint64_t keep, uint64_t need, uint
 	return keep;
 }
 
-void replication_attach(struct group *g, struct client *c, struct creq *q,
-			const struct resp_arg *argv, uint32_t argc)
+/* The group a handshake asks for, or NULL with why it is refused in
+ * why: one this node does not hold, or none named while group 0 does not
+ * serve every slot (a replica that names none serves every slot from
+ * it). */
+static struct group *asked_group(struct server *s, const struct repl_hello *h, char *why,
+				 size_t cap)
+{
+	struct group *g = h->has_group ? groups_find(s, h->group) : s->g;
+	uint32_t shards = s->cfg.shards ? s->cfg.shards : 1;
+	bool whole = !s->meta; /* one shard: group 0 serves every slot */
+	if (!g)
+		snprintf(why, cap, "this node holds no group %u (it holds %u shards, 0 to %u%s)",
+			 h->group, s->n_shards, s->n_shards - 1,
+			 s->meta ? ", and the metadata group 1024" : "");
+	else if (!h->has_group && !whole)
+		snprintf(why, cap,
+			 "this node holds %u shards (--shards %u): a replica of it names the "
+			 "group it follows (start it with --shards %u)",
+			 shards, shards, shards);
+	return g && (h->has_group || whole) ? g : NULL;
+}
+
+/* A handshake refused before any stream began: an ERROR frame, logged. */
+static void refuse(struct server *s, struct client *c, struct creq *q, const char *name,
+		   const char *why)
+{
+	struct rbuf f;
+	rbuf_init(&f);
+	repl_refusal(&f, why);
+	client_send(c, f.p, f.len);
+	rbuf_free(&f);
+	creq_finish(s, q); /* no RESP reply: the frame is the answer */
+	fprintf(stderr, "[%llu] refused a replica %s (%s): %s\n", (unsigned long long)s->cfg.id,
+		name, c->addr, why);
+	client_drop(c);
+}
+
+static void log_attached(struct group *g, struct client *c)
 {
 	struct server *s = g->node;
+	const struct repl_source *r = c->repl;
+	char tag[32];
+	group_tag(g, tag, sizeof tag);
+	if (r->phase == REPL_SRC_SNAPSHOT)
+		fprintf(stderr,
+			"[%llu] replica %s (%s)%s attached: catching up by the snapshot at %llu "
+			"(%llu bytes)\n",
+			(unsigned long long)s->cfg.id, r->hello.name, c->addr, tag,
+			(unsigned long long)r->snap.index, (unsigned long long)r->snap.size);
+	else
+		fprintf(stderr, "[%llu] replica %s (%s)%s attached: from the log at %llu\n",
+			(unsigned long long)s->cfg.id, r->hello.name, c->addr, tag,
+			(unsigned long long)r->next);
+}
+
+void replication_attach(struct server *s, struct client *c, struct creq *q,
+			const struct resp_arg *argv, uint32_t argc)
+{
 	struct repl_hello h;
-	char why[160];
+	char why[200];
 	if (c->repl || repl_hello_parse(&h, argv + 1, argc - 1, why, sizeof why) != KEEL_OK) {
 		resp_errorf(&q->reply, "ERR %s", c->repl ? "already a replica stream" : why);
 		creq_finish(s, q);
 		return;
 	}
+	struct group *g = asked_group(s, &h, why, sizeof why);
+	if (!g) {
+		refuse(s, c, q, h.name, why);
+		return;
+	}
 	struct repl_source_ops ops = source_ops;
 	ops.ctx = c;
 	ops.cache = g->repl_cache;
+	struct repl_group_info gi = {.id = g->id};
+	group_first_slots(s, g, &gi.slot_first, &gi.slot_last);
 	c->repl = keel_calloc(1, sizeof *c->repl);
-	bool ok = repl_source_start(c->repl, &ops, &h, s->cfg.id, server_now_ms());
+	c->repl_group = g;
+	bool ok = repl_source_start(c->repl, &ops, &h, &gi, s->cfg.id, server_now_ms());
 	creq_finish(s, q); /* no RESP reply: the frames have begun */
 	if (!ok) {
 		fprintf(stderr, "[%llu] refused a replica %s (%s): %s\n",
@@ -168,38 +298,39 @@ void replication_attach(struct group *g, struct client *c, struct creq *q,
 		repl_source_free(c->repl); /* never a stream: no claim on the log */
 		keel_free(c->repl);
 		c->repl = NULL;
+		c->repl_group = NULL;
 		client_drop(c);
 		return;
 	}
 	c->next_stream = g->streams;
 	g->streams = c;
 	g->n_streams++;
-	if (c->repl->phase == REPL_SRC_SNAPSHOT)
-		fprintf(stderr,
-			"[%llu] replica %s (%s) attached: catching up by the snapshot at %llu "
-			"(%llu bytes)\n",
-			(unsigned long long)s->cfg.id, h.name, c->addr,
-			(unsigned long long)c->repl->snap.index,
-			(unsigned long long)c->repl->snap.size);
-	else
-		fprintf(stderr, "[%llu] replica %s (%s) attached: from the log at %llu\n",
-			(unsigned long long)s->cfg.id, h.name, c->addr,
-			(unsigned long long)c->repl->next);
+	log_attached(g, c);
+	send_topology(g, c, server_now_ms());
 	replication_pump(g);
 }
 
-void replication_recv(struct group *g, struct client *c, const uint8_t *p, size_t n)
+void replication_recv(struct client *c, const uint8_t *p, size_t n)
 {
 	if (c->closing)
 		return;
 	if (!repl_source_recv(c->repl, p, n, server_now_ms()))
-		source_end(g, c);
+		source_end(c->repl_group, c);
 }
 
 void replication_pump(struct group *g)
 {
+	if (!g->streams && !g->n_repl_gone) { /* no claim on the log: cheap for idle groups */
+		if (g->r)
+			raft_keep_log_from(g->r, 0);
+		else if (g->replica)
+			g->replica->keep_from = 0;
+		return;
+	}
 	uint64_t keep = 0;
 	int64_t now = server_now_ms();
+	if (g->streams)
+		send_topology(g, NULL, now);
 	for (struct client *c = g->streams; c; c = c->next_stream) {
 		if (c->closing)
 			continue;
@@ -235,26 +366,43 @@ static const char *source_state(const struct repl_source *r)
 	return r->phase == REPL_SRC_SNAPSHOT ? "catchup" : "streaming";
 }
 
-static void info_streams(struct group *g, struct rbuf *o)
+/* A line a stream, numbered across the groups; on a node of several
+ * groups each says its group. */
+static void info_streams(struct server *s, struct rbuf *o)
 {
-	char line[512];
+	char line[512], group[24] = "";
 	uint32_t i = 0;
 	int64_t now = server_now_ms();
-	for (struct client *c = g->streams; c; c = c->next_stream) {
-		if (c->closing)
-			continue;
-		struct repl_source *r = c->repl;
-		uint64_t applied = src_applied(c);
-		snprintf(line, sizeof line,
-			 "keel_replica%u:name=%s,addr=%s,state=%s,acked_index=%" PRIu64
-			 ",lag=%" PRIu64 ",lag_ms=%lld,last_contact_ms=%lld,snapshot_sent=%" PRIu64
-			 ",bytes_sent=%" PRIu64 "\r\n",
-			 i++, r->hello.name, c->addr, source_state(r), r->acked,
-			 applied > r->acked ? applied - r->acked : 0,
-			 r->behind_since_ms ? (long long)(now - r->behind_since_ms) : 0LL,
-			 (long long)(now - r->last_heard_ms), r->snap_acked, r->bytes_sent);
-		rbuf_puts(o, line);
+	for (uint32_t k = 0; k < s->n_groups; k++) {
+		struct group *g = s->groups[k];
+		if (s->n_groups > 1)
+			snprintf(group, sizeof group, ",group=%u", g->id);
+		for (struct client *c = g->streams; c; c = c->next_stream) {
+			if (c->closing)
+				continue;
+			struct repl_source *r = c->repl;
+			uint64_t applied = src_applied(c);
+			snprintf(line, sizeof line,
+				 "keel_replica%u:name=%s,addr=%s,state=%s,acked_index=%" PRIu64
+				 ",lag=%" PRIu64
+				 ",lag_ms=%lld,last_contact_ms=%lld,snapshot_sent=%" PRIu64
+				 ",bytes_sent=%" PRIu64 "%s\r\n",
+				 i++, r->hello.name, c->addr, source_state(r), r->acked,
+				 applied > r->acked ? applied - r->acked : 0,
+				 r->behind_since_ms ? (long long)(now - r->behind_since_ms) : 0LL,
+				 (long long)(now - r->last_heard_ms), r->snap_acked, r->bytes_sent,
+				 group);
+			rbuf_puts(o, line);
+		}
 	}
+}
+
+static uint32_t n_streams(const struct server *s)
+{
+	uint32_t n = 0;
+	for (uint32_t k = 0; k < s->n_groups; k++)
+		n += s->groups[k]->n_streams;
+	return n;
 }
 
 static const char *follow_state(const struct repl_follow *f)
@@ -263,11 +411,49 @@ static const char *follow_state(const struct repl_follow *f)
 	return f->state == REPL_IDLE ? "down" : names[f->state];
 }
 
-void replication_info(struct group *g, struct rbuf *o)
+/* A sharded replica: a line a group (its own stream's state and lag). */
+static void info_groups(struct server *s, struct rbuf *o)
 {
-	struct server *s = g->node;
+	char line[512];
+	snprintf(line, sizeof line, "keel_replica_groups:%u\r\n", s->n_groups);
+	rbuf_puts(o, line);
+	for (uint32_t k = 0; k < s->n_groups; k++) {
+		struct group *g = s->groups[k];
+		struct replica_node *r = g->replica;
+		struct repl_follow *f = &r->follow;
+		int64_t lag_ms;
+		uint64_t lag = repl_follow_lag(f, &lag_ms);
+		snprintf(line, sizeof line, "keel_replica_group%u:slots=", g->id);
+		rbuf_puts(o, line);
+		if (g->meta)
+			rbuf_puts(o, "map");
+		else
+			cluster_slots_text(s, g, o);
+		snprintf(line, sizeof line,
+			 ",source=%s,state=%s,applied_index=%" PRIu64 ",durable_index=%" PRIu64
+			 ",source_index=%" PRIu64 ",lag=%" PRIu64 ",lag_ms=%lld,connects=%" PRIu64
+			 ",gaps=%" PRIu64 ",snapshots_received=%" PRIu64 "\r\n",
+			 f->sources[f->cur], follow_state(f), r->applied, r->durable,
+			 f->source_applied, lag, (long long)lag_ms, f->stats.connects,
+			 f->stats.gaps, f->stats.snapshots);
+		rbuf_puts(o, line);
+	}
+}
+
+/* master_link_status: up while every group's stream is. */
+static bool all_streaming(const struct server *s)
+{
+	for (uint32_t k = 0; k < s->n_groups; k++)
+		if (s->groups[k]->replica->follow.state != REPL_STREAMING)
+			return false;
+	return true;
+}
+
+void replication_info(struct server *s, struct rbuf *o)
+{
+	struct group *g = s->g;
 	char line[1536];
-	uint32_t n = g->n_streams;
+	uint32_t n = n_streams(s);
 	if (!g->replica) {
 		bool leader = g->r && raft_role_of(g->r) == RAFT_LEADER;
 		snprintf(line, sizeof line,
@@ -275,7 +461,7 @@ void replication_info(struct group *g, struct rbuf *o)
 			 "keel_read_replicas:%u\r\nkeel_replica_max_lag:%" PRIu64 "\r\n",
 			 leader ? "master" : "slave", n, s->cfg.replica_max_lag);
 		rbuf_puts(o, line);
-		info_streams(g, o);
+		info_streams(s, o);
 		rbuf_puts(o, "\r\n");
 		return;
 	}
@@ -297,13 +483,15 @@ void replication_info(struct group *g, struct rbuf *o)
 		 "\r\nkeel_replica_bytes_received:%" PRIu64 "\r\nkeel_replica_last_error:%s\r\n"
 		 "keel_read_replicas:%u\r\n",
 		 colon ? (int)(colon - src) : 0, src, colon ? colon + 1 : "",
-		 f->state == REPL_STREAMING ? "up" : "down", src, follow_state(f), r->applied,
-		 r->durable, f->source_applied, lag, (long long)lag_ms,
+		 all_streaming(s) ? "up" : "down", src, follow_state(f), r->applied, r->durable,
+		 f->source_applied, lag, (long long)lag_ms,
 		 f->accept.codec == REPL_ZSTD && f->state >= REPL_CATCHUP ? "zstd" : "none",
 		 f->stats.connects, f->stats.gaps, f->stats.snapshots, f->stats.entries,
 		 f->stats.bytes_in, f->last_error, n);
 	rbuf_puts(o, line);
-	info_streams(g, o);
+	if (s->n_groups > 1)
+		info_groups(s, o);
+	info_streams(s, o);
 	rbuf_puts(o, "\r\n");
 }
 
@@ -529,12 +717,23 @@ static void rep_log(void *ctx, const char *line)
 {
 	struct group *g = ctx;
 	struct server *s = g->node;
-	fprintf(stderr, "[%llu] %s\n", (unsigned long long)s->cfg.id, line);
+	if (s->n_groups > 1)
+		fprintf(stderr, "[%llu] group %u: %s\n", (unsigned long long)s->cfg.id, g->id,
+			line);
+	else
+		fprintf(stderr, "[%llu] %s\n", (unsigned long long)s->cfg.id, line);
+}
+
+static void rep_topology(void *ctx, const struct repl_topology *t)
+{
+	struct group *g = ctx;
+	g->replica->topo = *t;
+	g->replica->has_topo = true;
 }
 
 static const struct repl_follow_ops follow_ops = {
 	NULL,		rep_received,	rep_empty,     rep_durable, rep_entries,
-	rep_snap_begin, rep_snap_chunk, rep_snap_done, rep_log,
+	rep_snap_begin, rep_snap_chunk, rep_snap_done, rep_log,	    rep_topology,
 };
 
 int replica_start(struct group *g, struct keel_errmsg *err)
@@ -565,12 +764,21 @@ int replica_start(struct group *g, struct keel_errmsg *err)
 			 s->cfg.bind, s->cfg.port);
 	else
 		snprintf(name, sizeof name, "%s:%d", s->cfg.bind, s->cfg.port);
-	fprintf(stderr, "[%llu] read replica of %s: recovered to index %llu\n",
-		(unsigned long long)s->cfg.id, s->cfg.replica_of, (unsigned long long)r->applied);
+	char tag[32] = "";
+	if (s->cfg.shards > 1)
+		snprintf(tag, sizeof tag, " (group %u)", g->id);
+	fprintf(stderr, "[%llu] read replica of %s%s: recovered to index %llu\n",
+		(unsigned long long)s->cfg.id, s->cfg.replica_of, tag,
+		(unsigned long long)r->applied);
 	struct repl_follow_ops ops = follow_ops;
 	ops.ctx = g;
+	/* a replica of a sharded cluster names its group, and expects its
+	 * slots; one of a single group names none, as replicas always did */
+	struct repl_follow_group fg = {.id = g->id};
+	group_first_slots(s, g, &fg.slot_first, &fg.slot_last);
+	bool named = s->cfg.shards > 1 || g->id != 0;
 	return repl_follow_start(&r->follow, s->loop, &ops, s->cfg.replica_of, s->cfg.bind, name,
-				 s->cfg.replica_zstd, err);
+				 s->cfg.replica_zstd, named ? &fg : NULL, err);
 }
 
 void replica_process(struct group *g)

@@ -425,6 +425,7 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 	}
 	if (g->replica) { /* a read replica: its own keyspace, stale by its lag */
 		q->is_read = is_read;
+		s->stats.reads += is_read;
 		if (is_read)
 			run_read(g, q);
 		else

@@ -166,6 +166,7 @@ struct client {
 	struct client *next;
 	int64_t created_ms;
 	struct repl_source *repl;   /* a replica's stream (KEEL.REPLICATE) */
+	struct group *repl_group;   /* ... of this group's entries */
 	struct client *next_stream; /* the server's list of them */
 	uint32_t sentinel_subs;	    /* Sentinel event channels subscribed to */
 	bool cluster_aware;	    /* redirected with -MOVED (cluster.c) */
@@ -230,6 +231,10 @@ struct replica_node {
 	int64_t snap_begun_ms;
 	uint64_t since_snap; /* entries applied since the last snapshot */
 	uint64_t keep_from;  /* replicas of this one still need entries from here */
+	/* a replica of a sharded cluster: the group's members, as its source
+	 * last told them (TOPOLOGY; what CLUSTER SLOTS answers here) */
+	struct repl_topology topo;
+	bool has_topo;
 };
 
 /* An embedder's hooks: several servers in one process, on its thread
@@ -263,6 +268,7 @@ struct group {
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
 	struct repl_batch_cache repl_cache[2]; /* replicas' batches, by codec */
+	int64_t repl_topo_ms;		       /* its members last told to them */
 	struct repl_gone {		       /* streams that ended lately */
 		char name[64];
 		uint64_t need; /* the entry they would resume from */
@@ -433,7 +439,13 @@ int groups_open(struct server *s, struct keel_errmsg *err);
 /* Opens the shards the metadata group's map counts past those the node
  * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
 int groups_grow(struct server *s, struct keel_errmsg *err);
-
+/* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
+struct group *groups_find(struct server *s, uint32_t id);
+/* The slots group g starts with (a replica's handshake checks them): shard
+ * i of --shards N its i-th range; the metadata group, a shard added later
+ * and a node of one shard, every slot. */
+void group_first_slots(const struct server *s, const struct group *g, uint16_t *first,
+		       uint16_t *last);
 /* server/group.c: one Raft group, driven by the update contract. */
 int group_open(struct group *g, struct keel_errmsg *err); /* recovery from its storage */
 void group_process(struct group *g);			  /* carries out its pending updates */
@@ -505,13 +517,14 @@ void requests_fail_all(struct group *g, const char *err);
 void requests_discard(struct group *g);
 
 /* server/replication.c: read replicas (SPEC.md §5), both ends. */
-/* KEEL.REPLICATE: the connection becomes a replica's stream. */
-void replication_attach(struct group *g, struct client *c, struct creq *q,
+/* KEEL.REPLICATE: the connection becomes a replica's stream of the group
+ * it names (group 0 if none). */
+void replication_attach(struct server *s, struct client *c, struct creq *q,
 			const struct resp_arg *argv, uint32_t argc);
-void replication_recv(struct group *g, struct client *c, const uint8_t *p, size_t n);
-void replication_detach(struct group *g, struct client *c); /* its connection closed */
-void replication_pump(struct group *g);			    /* sends what the streams may send */
-void replication_info(struct group *g, struct rbuf *o);	    /* INFO replication */
+void replication_recv(struct client *c, const uint8_t *p, size_t n);
+void replication_detach(struct client *c);		 /* its connection closed */
+void replication_pump(struct group *g);			 /* sends what the streams may send */
+void replication_info(struct server *s, struct rbuf *o); /* INFO replication */
 /* A replica node: recovery from storage (opened), then its stream. */
 int replica_start(struct group *g, struct keel_errmsg *err);
 void replica_process(struct group *g); /* durable acks, snapshots */
@@ -574,6 +587,15 @@ uint32_t addr_others(struct server *s, uint64_t but, struct node_addr *out);
  * hex, zero-padded. */
 void addr_node_id(uint64_t id, char out[41]);
 
+/* server/cluster_replica.c: the Redis Cluster protocol on a read replica
+ * of a sharded cluster. */
+/* CLUSTER MYID's id: a member's Raft id, or a replica's --id, zero-padded
+ * (addr_node_id); a replica without --id, one made from its address. */
+void cluster_my_id(const struct server *s, char out[41]);
+/* CLUSTER SLOTS, SHARDS, NODES or INFO (sub, lower case) on a sharded
+ * replica, into o. */
+void cluster_replica_topology(struct server *s, struct client *c, struct rbuf *o, const char *sub);
+
 /* server/cluster.c: the Redis Cluster protocol over the node's groups. */
 /* The shard serving a hash slot, by the slot map as this node's
  * metadata group has applied it. */
@@ -584,6 +606,11 @@ void cluster_runs(struct server *s,
 		  void (*fn)(void *ctx, uint16_t first, uint16_t last, struct group *g), void *ctx);
 /* g's slots as INFO shards shows them: "0-5460 6000" ("none": none). */
 void cluster_slots_text(struct server *s, struct group *g, struct rbuf *out);
+/* ... as CLUSTER NODES shows them: " 0-5460 6000" ("": none). */
+void cluster_ranges_text(struct server *s, struct group *g, struct rbuf *out);
+/* g's runs of slots: each one's first and last appended to ints as RESP
+ * integers (NULL: counted only); their number. */
+uint32_t cluster_shard_runs(struct server *s, struct group *g, struct rbuf *ints);
 /* The group a data command's keys are in (the first group on a node of
  * one); NULL, with q answered (-CROSSSLOT, or no key on a node of several
  * groups), if there is none. */

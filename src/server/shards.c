@@ -215,3 +215,27 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 		rc = groups_grow(s, err);
 	return rc ? rc : check_skip(s, err);
 }
+
+struct group *groups_find(struct server *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		if (s->groups[i]->id == id)
+			return s->groups[i];
+	return NULL;
+}
+
+void group_first_slots(const struct server *s, const struct group *g, uint16_t *first,
+		       uint16_t *last)
+{
+	uint32_t n = s->cfg.shards ? s->cfg.shards : 1;
+	if (n == 1) {
+		*first = 0;
+		*last = KV_SLOTS - 1;
+	} else if (g->meta || g->id >= n) { /* none: first > last */
+		*first = 1;
+		*last = 0;
+	} else {
+		*first = g->id ? (uint16_t)(kv_slot_range_last(g->id - 1, n) + 1) : 0;
+		*last = kv_slot_range_last(g->id, n);
+	}
+}

@@ -1,13 +1,15 @@
 /* tests/fuzz/fuzz_replica.c — the read-replica stream (src/replica/proto.c):
- * frames as a source sends them (ACCEPT, ENTRIES, SNAP, the u64 frames)
- * with raw and zstd payloads. The first input byte chooses: bit 0 sets each
+ * frames as a source sends them (ACCEPT, ENTRIES, SNAP, TOPOLOGY, the u64
+ * frames) with raw and zstd payloads. The first input byte chooses: bit 0 sets each
  * frame's checksum right before parsing; bit 1 builds an ENTRIES and a SNAP
  * frame with the real encoder, zstd-compressed, from the input's
  * description, then flips the bytes the input names, so the zstd decoder
  * meets nearly valid frames (unflipped, they must decode to what was
  * encoded). Properties: decoded entries lie in the payload or the scratch
  * it returned, their indexes are consecutive and do not wrap, a
- * decompressed payload stays within REPL_RAW_MAX. */
+ * decompressed payload stays within REPL_RAW_MAX; an ACCEPT or TOPOLOGY
+ * that decodes encodes again to the same bytes, its hosts printable and
+ * its ports not 0. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -69,13 +71,48 @@ static void payload(const uint8_t *p, size_t n)
 	keel_free(scratch);
 }
 
+/* A decoded frame encodes again to the bytes it came from. */
+static void same_bytes(const struct frame *f, const struct rbuf *again)
+{
+	FUZZ_CHECK(again->len == FRAME_HDR + f->len);
+	FUZZ_CHECK(!f->len || !memcmp(again->p + FRAME_HDR, f->payload, f->len));
+}
+
+static void topology(const struct frame *f)
+{
+	struct repl_topology t;
+	if (repl_topology_decode(f->payload, f->len, &t) != KEEL_OK)
+		return;
+	FUZZ_CHECK(t.n <= REPL_TOPO_NODES);
+	for (uint32_t i = 0; i < t.n; i++) {
+		size_t len = strnlen(t.nodes[i].host, REPL_HOST_MAX);
+		FUZZ_CHECK(len > 0 && len < REPL_HOST_MAX && t.nodes[i].port);
+		for (size_t k = 0; k < len; k++)
+			FUZZ_CHECK(t.nodes[i].host[k] > 0x20 && t.nodes[i].host[k] < 0x7f);
+	}
+	struct rbuf b;
+	rbuf_init(&b);
+	repl_topology_frame(&b, &t);
+	same_bytes(f, &b);
+	rbuf_free(&b);
+}
+
 static void frame(const struct frame *f)
 {
 	struct repl_accept a;
+	struct rbuf b;
 	switch (f->kind) {
 	case REPL_ACCEPT:
-		if (repl_accept_decode(f->payload, f->len, &a) == KEEL_OK)
+		if (repl_accept_decode(f->payload, f->len, &a) == KEEL_OK) {
 			FUZZ_CHECK(a.codec <= REPL_ZSTD && a.mode <= REPL_FROM_SNAPSHOT);
+			rbuf_init(&b);
+			repl_accept_frame(&b, &a);
+			same_bytes(f, &b);
+			rbuf_free(&b);
+		}
+		break;
+	case REPL_TOPOLOGY:
+		topology(f);
 		break;
 	case REPL_ENTRIES:
 		entries(f->payload, f->len, NULL, 0);

@@ -170,7 +170,8 @@ static void replica_seeds(void)
 {
 	struct rbuf b;
 	rbuf_init(&b);
-	struct repl_accept a = {REPL_VERSION, REPL_ZSTD, REPL_FROM_LOG, 1, 8, 0, 0, 0, 0};
+	struct repl_accept a = {
+		REPL_VERSION, REPL_ZSTD, REPL_FROM_LOG, 1, 8, 0, 0, 0, 0, false, 0, 0, 0};
 	repl_accept_frame(&b, &a);
 	static uint8_t big[300];
 	memset(big, 'x', sizeof big);
@@ -199,6 +200,21 @@ static void replica_seeds(void)
 	flipped[sizeof built - 1] = 1; /* one flip */
 	memcpy(flipped + sizeof built, (uint8_t[]){40, 0, 4}, 3);
 	put("replica", 3, flipped, sizeof flipped);
+	/* a stream of one group: an ACCEPT naming it and its slots, TOPOLOGY */
+	b.len = 0;
+	a = (struct repl_accept){.version = REPL_VERSION,
+				 .next = 8,
+				 .has_group = true,
+				 .group = 2,
+				 .slot_first = 10923,
+				 .slot_last = 16383};
+	repl_accept_frame(&b, &a);
+	struct repl_topology t = {.term = 5, .n = 2};
+	t.nodes[0] = (struct repl_topo_node){3, "127.0.0.3", 7003, 17003,
+					     REPL_TOPO_LEADER | REPL_TOPO_UP | REPL_TOPO_VOTER};
+	t.nodes[1] = (struct repl_topo_node){1, "127.0.0.1", 7001, 17001, REPL_TOPO_VOTER};
+	repl_topology_frame(&b, &t);
+	put_mode("replica", 4, 0, b.p, b.len);
 	rbuf_free(&b);
 }
 

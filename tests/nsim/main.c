@@ -90,9 +90,10 @@ static void params(uint64_t seed, struct ns_run *r)
 	r->disk_max_ns = 100000 + prng_below(&g, 5000000);
 	r->disk_slow_permille = (uint32_t)prng_below(&g, 20);
 	r->split_permille = prng_below(&g, 2) ? 0 : 100 + (uint32_t)prng_below(&g, 901);
-	/* a third of the seeds without spares or replicas (a sharded node
-	 * takes neither yet) run 2 or 3 groups a node */
-	if (!p->spares && !p->replicas && prng_below(&g, 3) == 0)
+	/* a third of the seeds without spares (a sharded node takes no
+	 * membership change yet) run 2 or 3 groups a node, and their read
+	 * replicas as many (docs/replicas.md) */
+	if (!p->spares && prng_below(&g, 3) == 0)
 		p->shards = 2 + (uint32_t)prng_below(&g, 2);
 	/* most of those move slot ranges while they run (reshard.c) */
 	if (p->shards && prng_below(&g, 4))

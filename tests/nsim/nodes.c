@@ -41,12 +41,16 @@ static void disk_step(void *arg)
 	if (!live || n->s->closed)
 		return;
 	/* a read replica shows only what it still has after a crash: it never
-	 * applies past what is durable (docs/replicas.md) */
-	const struct replica_node *rn = n->s->g->replica;
-	if (rn && rn->applied > rn->durable)
-		ns_fail(n->run, "replica %s applied up to %llu, past what is durable (%llu)",
-			host_ip(n->h), (unsigned long long)rn->applied,
-			(unsigned long long)rn->durable);
+	 * applies past what is durable (docs/replicas.md), in any group */
+	for (uint32_t gi = 0; gi < n->s->n_groups; gi++) {
+		const struct replica_node *rn = n->s->groups[gi]->replica;
+		if (rn && rn->applied > rn->durable)
+			ns_fail(n->run,
+				"replica %s applied up to %llu of group %u, past what is durable "
+				"(%llu)",
+				host_ip(n->h), (unsigned long long)rn->applied, gi,
+				(unsigned long long)rn->durable);
+	}
 	n->disk_pending = false;
 	host_enter(n->h, disk_step_in, n);
 }
@@ -563,8 +567,30 @@ static bool check_snapshots(struct ns_run *r, struct ns_node **m, uint32_t n)
 	return true;
 }
 
+/* A read replica applied what member m applied, in every group. */
+static bool replica_caught_up(struct ns_run *r, struct ns_node *x, struct ns_node *m)
+{
+	if (x->s->n_groups != m->s->n_groups) {
+		ns_fail(r, "replica %s holds %u groups, the members %u", host_ip(x->h),
+			x->s->n_groups, m->s->n_groups);
+		return false;
+	}
+	for (uint32_t gi = 0; gi < x->s->n_groups; gi++) {
+		uint64_t got = x->s->groups[gi]->replica->applied;
+		if (got == raft_applied_index(m->s->groups[gi]->r))
+			continue;
+		char a[256];
+		describe(m, a, sizeof a);
+		ns_fail(r, "after healing, replica %s applied up to %llu of group %u; %s",
+			host_ip(x->h), (unsigned long long)got, gi, a);
+		return false;
+	}
+	return true;
+}
+
 /* Every member of the configuration (voters and learners) is running,
- * applied the same entries, and holds the same values. */
+ * applied the same entries, and holds the same values; so does each read
+ * replica, in every group. */
 void ns_check_agreement(struct ns_run *r)
 {
 	struct ns_node *ref = reference(r);
@@ -637,13 +663,8 @@ void ns_check_agreement(struct ns_run *r)
 				host_ip(x->h));
 			return;
 		}
-		if (x->s->g->replica->applied != raft_applied_index(m[0]->s->g->r)) {
-			char a[256];
-			describe(m[0], a, sizeof a);
-			ns_fail(r, "after healing, replica %s applied up to %llu; %s",
-				host_ip(x->h), (unsigned long long)x->s->g->replica->applied, a);
+		if (!replica_caught_up(r, x, m[0]))
 			return;
-		}
 		m[n++] = x;
 	}
 	char key[16];

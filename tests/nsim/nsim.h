@@ -15,9 +15,10 @@
 #include "server/server.h"
 #include "sim/linearize.h"
 
-#define NS_NODES_MAX   8
-#define NS_CLIENTS_MAX 16
-#define NS_KEYS	       4 /* shared registers k0..k3, one counter each too */
+#define NS_NODES_MAX	  8
+#define NS_CLIENTS_MAX	  16
+#define NS_KEYS		  4 /* shared registers k0..k3, one counter each too */
+#define NS_GROUPS_WATCHED 4 /* a replica's groups whose applied index is watched */
 
 struct ns_run;
 struct ns_block;
@@ -116,8 +117,9 @@ struct ns_run {
 	struct ns_node nodes[NS_NODES_MAX];
 	uint32_t n_nodes;	 /* founders, spares, replicas */
 	struct ns_rread *rreads; /* what the replicas' readers read */
-	/* the highest applied index seen of each replica (ns_replica_watch) */
-	uint64_t replica_applied_max[NS_NODES_MAX];
+	/* the highest applied index seen of each replica's first groups
+	 * (ns_replica_watch) */
+	uint64_t replica_applied_max[NS_NODES_MAX][NS_GROUPS_WATCHED];
 	size_t n_rreads, cap_rreads;
 	struct host *admin_host;
 	bool add_due;  /* the next membership change adds a spare */
@@ -200,6 +202,7 @@ void ns_scen_outside_leader_sends_a_snapshot(struct ns_run *r);
 void ns_scen_peer_forwards_too_large(struct ns_run *r);
 void ns_scen_join_stopped_between_tries(struct ns_run *r);
 void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
+void ns_scen_sharded_replicas(struct ns_run *r); /* scen_shard_replicas.c */
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
 void ns_scen_order_across_shards(struct ns_run *r);

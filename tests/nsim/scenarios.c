@@ -1879,7 +1879,7 @@ static void info_while_catching_up(void *arg)
 		};
 		struct rbuf o;
 		rbuf_init(&o);
-		replication_info(s->g, &o);
+		replication_info(s, &o);
 		rbuf_put(&o, "", 1);
 		for (uint32_t i = 0; i < sizeof want / sizeof *want; i++)
 			if (!strstr((const char *)o.p, want[i]))
@@ -3036,6 +3036,7 @@ static const struct {
 	{"write_resent_after_a_read", write_resent_after_a_read},
 	{"same_write_twice", same_write_twice},
 	{"order_across_shards", ns_scen_order_across_shards},
+	{"sharded_replicas", ns_scen_sharded_replicas},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},

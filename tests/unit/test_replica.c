@@ -12,7 +12,12 @@
  * socket playing the source) applies entries in order, acknowledges what
  * is durable and the snapshot bytes received, reports its lag, catches up
  * by a snapshot, and refuses, with the reason in its last error, the next
- * source and the backoff, every answer it must not take. */
+ * source and the backoff, every answer it must not take. A stream of one
+ * group (a replica of a sharded cluster): the handshake names it (up to
+ * 2^32-1), the ACCEPT names it with its slots and the replica drops one
+ * that names no group, another, or other slots; TOPOLOGY frames round
+ * trip, refuse every bad field, are sent only to a stream that named a
+ * group and only when the members changed, and reach the embedder. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -125,7 +130,8 @@ static void payload_limits(void **state)
 	assert_int_equal(b.p[0], REPL_RAW);
 	rbuf_free(&b);
 	/* ACCEPT: round trip, and refused when short or out of range */
-	struct repl_accept a = {REPL_VERSION, REPL_ZSTD, REPL_FROM_SNAPSHOT, 3, 0, 60, 2, 999, 77};
+	struct repl_accept a = {
+		REPL_VERSION, REPL_ZSTD, REPL_FROM_SNAPSHOT, 3, 0, 60, 2, 999, 77, false, 0, 0, 0};
 	struct repl_accept d;
 	rbuf_init(&b);
 	repl_accept_frame(&b, &a);
@@ -285,7 +291,8 @@ static void payload_edges(void **state)
 	assert_null(scratch);
 	rbuf_free(&b);
 	/* ACCEPT with a codec or a mode past the last known */
-	struct repl_accept a = {REPL_VERSION, REPL_RAW, REPL_FROM_LOG, 3, 7, 0, 0, 0, 0};
+	struct repl_accept a = {
+		REPL_VERSION, REPL_RAW, REPL_FROM_LOG, 3, 7, 0, 0, 0, 0, false, 0, 0, 0};
 	struct repl_accept d;
 	rbuf_init(&b);
 	repl_accept_frame(&b, &a);
@@ -414,7 +421,7 @@ static void source_from_log(void **state)
 	setup(&f, &ops);
 	struct repl_source src;
 	struct repl_hello h = {.version = REPL_VERSION, .applied = 70};
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	uint8_t k[16];
 	uint64_t first = 0;
 	uint32_t n = 0;
@@ -427,7 +434,7 @@ static void source_from_log(void **state)
 	assert_int_equal(n, 30);
 	/* a second replica at the same point is sent the same batch, from the cache */
 	struct repl_source two;
-	assert_true(repl_source_start(&two, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&two, &ops, &h, NULL, 1, 0));
 	f.sent.len = 0;
 	assert_true(repl_source_pump(&two, 1));
 	assert_int_equal(take(&f, k, 16, &first, &n), 1);
@@ -459,7 +466,7 @@ static void source_from_log(void **state)
 	rbuf_free(&b);
 	repl_source_free(&src);
 	/* a replica heard from for REPL_DEAD_MS is dropped */
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	assert_false(repl_source_pump(&src, REPL_DEAD_MS + 1));
 	assert_non_null(strstr(src.error, "nothing heard"));
 	repl_source_free(&src);
@@ -475,7 +482,7 @@ static void source_from_snapshot(void **state)
 	setup(&f, &ops);
 	struct repl_source src;
 	struct repl_hello h = {.version = REPL_VERSION, .empty = true};
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	uint8_t k[16];
 	uint64_t first = 0;
 	uint32_t n = 0;
@@ -502,7 +509,7 @@ static void source_from_snapshot(void **state)
 	repl_source_free(&src);
 	/* the snapshot file cut short mid-transfer (the disk lost it): the
 	 * stream ends with an ERROR frame saying so; the replica reconnects */
-	assert_true(repl_source_start(&src, &ops, &h, 1, 10));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 10));
 	assert_true(repl_source_pump(&src, 11));
 	ack(&src, 0, REPL_SNAP_CHUNK, 12);
 	take(&f, k, 16, &first, &n);
@@ -515,7 +522,7 @@ static void source_from_snapshot(void **state)
 	assert_int_equal(ftruncate(f.snap_fd, (off_t)f.snap_size), 0);
 	/* another protocol version: refused with an ERROR frame */
 	h.version = REPL_VERSION + 1;
-	assert_false(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_false(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	assert_int_equal(take(&f, k, 16, &first, &n), 1);
 	assert_int_equal(k[0], REPL_ERROR);
 	assert_non_null(strstr(src.error, "not supported"));
@@ -595,7 +602,7 @@ static void source_edges(void **state)
 	struct repl_source src;
 	/* the replica needs exactly the log's first entry: from the log */
 	struct repl_hello h = {.version = REPL_VERSION, .applied = 49};
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	assert_int_equal(src.phase, REPL_SRC_LIVE);
 	assert_int_equal(src.next, 50);
 	assert_int_equal(repl_source_needs(&src), 50); /* the log is kept from there */
@@ -642,7 +649,7 @@ static void source_edges(void **state)
 	assert_non_null(strstr(src.error, "only ACKs"));
 	repl_source_free(&src);
 	f.applied = 100;
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	b.len = 0;
 	repl_u64s_frame(&b, REPL_HEARTBEAT, 50, 0);
 	assert_false(repl_source_recv(&src, b.p, b.len, 1));
@@ -654,7 +661,7 @@ static void source_edges(void **state)
 	 * log's first index moves past what it will need next; once the node
 	 * applies past it, it is told to take a snapshot */
 	h.applied = 100;
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	f.first = 120;
 	assert_true(repl_source_pump(&src, 1));
 	f.applied = 130;
@@ -664,7 +671,7 @@ static void source_edges(void **state)
 	/* ... and at exactly the index it needs */
 	f.first = 50;
 	f.applied = 100;
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	f.first = 102;
 	f.applied = 101;
 	assert_false(repl_source_pump(&src, 2));
@@ -676,7 +683,7 @@ static void source_edges(void **state)
 	f.first = 50;
 	f.applied = 100;
 	h.applied = 70;
-	assert_true(repl_source_start(&src, &ops, &h, 1, 0));
+	assert_true(repl_source_start(&src, &ops, &h, NULL, 1, 0));
 	take(&f, k, 16, &first, &n);
 	assert_true(repl_source_pump(&src, 1));
 	/* 4 entries a frame, until REPL_QUEUE_MAX bytes wait to be sent */
@@ -708,7 +715,7 @@ static void source_cache(void **state)
 		uint32_t n = 0;
 		struct repl_source a, b, c;
 		struct repl_hello h = {.version = REPL_VERSION, .applied = 70};
-		assert_true(repl_source_start(&a, &ops, &h, 1, 0));
+		assert_true(repl_source_start(&a, &ops, &h, NULL, 1, 0));
 		assert_true(repl_source_pump(&a, 1));
 		take(&f, k, 16, &first, &n);
 		assert_int_equal(first, 71);
@@ -716,14 +723,14 @@ static void source_cache(void **state)
 		/* as many entries, from elsewhere */
 		f.applied = 130;
 		h.applied = 100;
-		assert_true(repl_source_start(&b, &ops, &h, 1, 0));
+		assert_true(repl_source_start(&b, &ops, &h, NULL, 1, 0));
 		assert_true(repl_source_pump(&b, 1));
 		take(&f, k, 16, &first, &n);
 		assert_int_equal(first, 101);
 		assert_int_equal(n, 30);
 		/* from the same place, more entries */
 		f.applied = 160;
-		assert_true(repl_source_start(&c, &ops, &h, 1, 0));
+		assert_true(repl_source_start(&c, &ops, &h, NULL, 1, 0));
 		assert_true(repl_source_pump(&c, 1));
 		take(&f, k, 16, &first, &n);
 		assert_int_equal(first, 101);
@@ -747,8 +754,9 @@ static void source_cache(void **state)
 struct rep { /* the embedder: applies at once, durable at once */
 	uint64_t applied, snap_index;
 	bool empty, snap_ok;
-	int entries_calls, snap_begins, snap_dones;
+	int entries_calls, snap_begins, snap_dones, topologies;
 	uint64_t snap_bytes;
+	struct repl_topology topo; /* the last one told */
 };
 
 static uint64_t r_applied(void *ctx)
@@ -801,6 +809,13 @@ static void r_log(void *ctx, const char *line)
 	(void)line;
 }
 
+static void r_topology(void *ctx, const struct repl_topology *t)
+{
+	struct rep *r = ctx;
+	r->topo = *t;
+	r->topologies++;
+}
+
 struct harness {
 	uv_loop_t loop;
 	struct repl_follow f;
@@ -808,6 +823,7 @@ struct harness {
 	int lfd, cfd;
 	uint16_t port;
 	struct rbuf got; /* what the replica sent on the current connection */
+	char hs_end[32]; /* how its handshake ends */
 };
 
 static int64_t wall_ms(void)
@@ -852,16 +868,20 @@ static void turn(struct harness *h)
 
 static bool handshake_in(struct harness *h)
 {
-	static const char end[] = "$5\r\nrep-1\r\n";
-	return h->got.len >= sizeof end - 1 &&
-	       !memcmp(h->got.p + h->got.len - (sizeof end - 1), end, sizeof end - 1);
+	size_t n = strlen(h->hs_end);
+	return h->got.len >= n && !memcmp(h->got.p + h->got.len - n, h->hs_end, n);
 }
 
 /* A replica of a source at the test's socket (listed `copies` times), its
- * handshake read. */
-static void h_start(struct harness *h, uint64_t applied, bool zstd, int copies, const char *from)
+ * handshake read; it names group (NULL: none). */
+static void h_start_group(struct harness *h, uint64_t applied, bool zstd, int copies,
+			  const char *from, const struct repl_follow_group *group)
 {
 	memset(h, 0, sizeof *h);
+	snprintf(h->hs_end, sizeof h->hs_end, "$5\r\nrep-1\r\n");
+	if (group)
+		snprintf(h->hs_end + strlen(h->hs_end), sizeof h->hs_end - strlen(h->hs_end),
+			 "$%d\r\n%u\r\n", snprintf(NULL, 0, "%u", group->id), group->id);
 	h->rep = (struct rep){.applied = applied, .empty = !applied, .snap_ok = true};
 	rbuf_init(&h->got);
 	h->cfd = -1;
@@ -879,14 +899,20 @@ static void h_start(struct harness *h, uint64_t applied, bool zstd, int copies, 
 			 h->port);
 	}
 	assert_int_equal(uv_loop_init(&h->loop), 0);
-	struct repl_follow_ops ops = {&h->rep,	    r_applied,	  r_empty,     r_applied, r_entries,
-				      r_snap_begin, r_snap_chunk, r_snap_done, r_log};
+	struct repl_follow_ops ops = {&h->rep,	 r_applied,    r_empty,	     r_applied,
+				      r_entries, r_snap_begin, r_snap_chunk, r_snap_done,
+				      r_log,	 r_topology};
 	struct keel_errmsg err = {{0}};
 	assert_int_equal(
-		repl_follow_start(&h->f, &h->loop, &ops, sources, from, "rep-1", zstd, &err),
+		repl_follow_start(&h->f, &h->loop, &ops, sources, from, "rep-1", zstd, group, &err),
 		KEEL_OK);
 	UNTIL(h, handshake_in(h));
 	h->got.len = 0;
+}
+
+static void h_start(struct harness *h, uint64_t applied, bool zstd, int copies, const char *from)
+{
+	h_start_group(h, applied, zstd, copies, from, NULL);
 }
 
 static void h_stop(struct harness *h)
@@ -967,7 +993,7 @@ static bool acked(struct harness *h, uint64_t durable, uint64_t snap)
 }
 
 static const struct repl_accept from_log = {
-	REPL_VERSION, REPL_RAW, REPL_FROM_LOG, 7, 0, 0, 0, 0, 0};
+	REPL_VERSION, REPL_RAW, REPL_FROM_LOG, 7, 0, 0, 0, 0, 0, false, 0, 0, 0};
 
 /* The stream as it goes: the handshake, entries applied in order and
  * acknowledged once durable, heartbeats, the lag, a gap. */
@@ -1331,26 +1357,27 @@ static void follow_addresses(void **state)
 	struct repl_follow_ops ops = {0};
 	struct keel_errmsg err = {{0}};
 	assert_int_equal(repl_follow_start(&f, &loop, &ops, "127.0.0.1:1,,127.0.0.1:2", "", "r",
-					   false, &err),
+					   false, NULL, &err),
 			 KEEL_EINVAL);
 	assert_non_null(strstr(err.text, "at most 8 addresses, each host:port"));
-	assert_int_equal(repl_follow_start(&f, &loop, &ops, ",127.0.0.1:1", "", "r", false, &err),
-			 KEEL_EINVAL);
+	assert_int_equal(
+		repl_follow_start(&f, &loop, &ops, ",127.0.0.1:1", "", "r", false, NULL, &err),
+		KEEL_EINVAL);
 	assert_non_null(strstr(err.text, "at most 8 addresses, each host:port"));
 	char nine[200] = "";
 	for (int i = 0; i < 9; i++)
 		snprintf(nine + strlen(nine), sizeof nine - strlen(nine), "%s127.0.0.1:%d",
 			 i ? "," : "", 7000 + i);
-	assert_int_equal(repl_follow_start(&f, &loop, &ops, nine, "", "r", false, &err),
+	assert_int_equal(repl_follow_start(&f, &loop, &ops, nine, "", "r", false, NULL, &err),
 			 KEEL_EINVAL);
 	assert_non_null(strstr(err.text, "at most 8"));
-	assert_int_equal(repl_follow_start(&f, &loop, &ops, "db:1", "", "r", false, &err),
+	assert_int_equal(repl_follow_start(&f, &loop, &ops, "db:1", "", "r", false, NULL, &err),
 			 KEEL_EINVAL);
 	assert_non_null(strstr(err.text, "'db:1' is not an IPv4 host:port"));
 	char one[140]; /* 128 bytes: one more than an address may have */
 	memset(one, '1', 128);
 	one[128] = 0;
-	assert_int_equal(repl_follow_start(&f, &loop, &ops, one, "", "r", false, &err),
+	assert_int_equal(repl_follow_start(&f, &loop, &ops, one, "", "r", false, NULL, &err),
 			 KEEL_EINVAL);
 	assert_non_null(strstr(err.text, "at most 8 addresses, each host:port"));
 	/* --bind: the source sees the replica's connection come from there */
@@ -1398,6 +1425,242 @@ static void entries_indexes_do_not_wrap(void **state)
 	}
 }
 
+/* ---- groups (a replica of a sharded cluster) ---------------------------- */
+
+static void accept_and_topology_frames(void **state)
+{
+	(void)state;
+	/* an ACCEPT naming a group and its slots: round trip; one naming none
+	 * is the same bytes as before groups */
+	struct repl_accept a = {REPL_VERSION, REPL_RAW, REPL_FROM_LOG, 3,    7, 0, 0, 0, 0,
+				true,	      1024,	5461,	       10922};
+	struct repl_accept d;
+	struct rbuf b;
+	rbuf_init(&b);
+	repl_accept_frame(&b, &a);
+	assert_int_equal(repl_accept_decode(b.p + FRAME_HDR, b.len - FRAME_HDR, &d), KEEL_OK);
+	assert_true(d.has_group && d.group == 1024 && d.slot_first == 5461 &&
+		    d.slot_last == 10922 && d.next == 7);
+	size_t named = b.len;
+	assert_int_equal(repl_accept_decode(b.p + FRAME_HDR, b.len - FRAME_HDR - 1, &d),
+			 KEEL_ECORRUPT);
+	b.len = 0;
+	a.has_group = false;
+	repl_accept_frame(&b, &a);
+	assert_int_equal(b.len, named - 8);
+	assert_int_equal(repl_accept_decode(b.p + FRAME_HDR, b.len - FRAME_HDR, &d), KEEL_OK);
+	assert_false(d.has_group);
+	/* TOPOLOGY: round trip of every field */
+	struct repl_topology tp = {.term = 9, .n = 2};
+	tp.nodes[0] = (struct repl_topo_node){1, "127.0.0.1", 7001, 17001,
+					      REPL_TOPO_LEADER | REPL_TOPO_UP | REPL_TOPO_VOTER};
+	tp.nodes[1] = (struct repl_topo_node){0xffffffffffffffffull, "10.1.2.3", 65535, 0, 0};
+	b.len = 0;
+	repl_topology_frame(&b, &tp);
+	struct repl_topology got;
+	assert_int_equal(repl_topology_decode(b.p + FRAME_HDR, b.len - FRAME_HDR, &got), KEEL_OK);
+	assert_int_equal(got.term, 9);
+	assert_int_equal(got.n, 2);
+	assert_memory_equal(&got.nodes[0], &tp.nodes[0], sizeof tp.nodes[0]);
+	assert_memory_equal(&got.nodes[1], &tp.nodes[1], sizeof tp.nodes[1]);
+	/* refused: short, a byte too many, too many members, a bad host, port 0,
+	 * an unknown flag */
+	uint8_t *p = b.p + FRAME_HDR;
+	size_t n = b.len - FRAME_HDR;
+	assert_int_equal(repl_topology_decode(p, n - 1, &got), KEEL_ECORRUPT);
+	assert_int_equal(repl_topology_decode(p, 8, &got), KEEL_ECORRUPT);
+	rbuf_put(&b, "x", 1);
+	assert_int_equal(repl_topology_decode(p, n + 1, &got), KEEL_ECORRUPT);
+	/* the first member's bytes start at 9: id, port, peer port, flags,
+	 * host length, host */
+	struct {
+		size_t at, len;
+		uint8_t v;
+	} bad[] = {{8, 1, REPL_TOPO_NODES + 1},
+		   {9 + 8, 2, 0},
+		   {9 + 12, 1, 8},
+		   {9 + 13, 1, 0},
+		   {9 + 13, 1, 64},
+		   {9 + 14, 1, ' '}};
+	uint8_t copy[256];
+	assert_true(n <= sizeof copy);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		memcpy(copy, p, n);
+		memset(copy + bad[i].at, bad[i].v, bad[i].len);
+		assert_int_equal(repl_topology_decode(copy, n, &got), KEEL_ECORRUPT);
+	}
+	assert_int_equal(repl_topology_decode(p, n, &got), KEEL_OK);
+	rbuf_free(&b);
+}
+
+static void hello_group(void **state)
+{
+	(void)state;
+	const char *w[] = {"1", "42", "0", "zstd", "r", "2", "x"};
+	struct resp_arg av[7];
+	for (int i = 0; i < 7; i++)
+		av[i] = (struct resp_arg){(const uint8_t *)w[i], strlen(w[i])};
+	char why[200];
+	struct repl_hello h;
+	assert_int_equal(repl_hello_parse(&h, av, 5, why, sizeof why), KEEL_OK);
+	assert_false(h.has_group);
+	assert_int_equal(repl_hello_parse(&h, av, 6, why, sizeof why), KEEL_OK);
+	assert_true(h.has_group);
+	assert_int_equal(h.group, 2);
+	assert_int_equal(repl_hello_parse(&h, av, 7, why, sizeof why), KEEL_EINVAL);
+	assert_non_null(strstr(why, "and a group"));
+	const char *edges[][2] = {{"4294967295", "ok"}, {"1024", "ok"}, {"4294967296", ""},
+				  {"-1", ""},		{"01", ""},	{"", ""}};
+	for (size_t i = 0; i < sizeof edges / sizeof *edges; i++) {
+		av[5] = (struct resp_arg){(const uint8_t *)edges[i][0], strlen(edges[i][0])};
+		int rc = repl_hello_parse(&h, av, 6, why, sizeof why);
+		assert_int_equal(rc, edges[i][1][0] ? KEEL_OK : KEEL_EINVAL);
+		if (rc)
+			assert_non_null(strstr(why, "the group must be an unsigned integer"));
+	}
+}
+
+/* The kinds of the frames sent since the last look, and the last TOPOLOGY's. */
+static int take_topo(struct fake *f, uint8_t *kinds, int max, struct repl_topology *t)
+{
+	int k = 0;
+	size_t at = 0;
+	while (at < f->sent.len) {
+		struct frame fr;
+		size_t used;
+		const char *why;
+		assert_int_equal(frame_parse(f->sent.p + at, f->sent.len - at, &fr, &used, &why),
+				 FRAME_OK);
+		if (k < max)
+			kinds[k] = fr.kind;
+		k++;
+		if (fr.kind == REPL_TOPOLOGY)
+			assert_int_equal(repl_topology_decode(fr.payload, fr.len, t), KEEL_OK);
+		if (fr.kind == REPL_ACCEPT) {
+			struct repl_accept a;
+			assert_int_equal(repl_accept_decode(fr.payload, fr.len, &a), KEEL_OK);
+			assert_true(a.has_group && a.group == 3 && a.slot_first == 100 &&
+				    a.slot_last == 200);
+		}
+		at += used;
+	}
+	f->sent.len = 0;
+	return k;
+}
+
+/* A stream that named a group is told the group and its slots, and the
+ * group's members when they change; one that named none is told neither. */
+static void source_group(void **state)
+{
+	(void)state;
+	struct fake f;
+	struct repl_source_ops ops;
+	setup(&f, &ops);
+	f.applied = 70;
+	struct repl_group_info gi = {3, 100, 200};
+	struct repl_hello h = {
+		.version = REPL_VERSION, .applied = 70, .has_group = true, .group = 3};
+	struct repl_source src;
+	assert_true(repl_source_start(&src, &ops, &h, &gi, 1, 0));
+	uint8_t k[8];
+	struct repl_topology t = {.term = 4, .n = 1}, got;
+	t.nodes[0] = (struct repl_topo_node){2, "127.0.0.2", 7002, 17002, REPL_TOPO_LEADER};
+	repl_source_topology(&src, &t);
+	assert_true(repl_source_pump(&src, 1));
+	assert_int_equal(take_topo(&f, k, 8, &got), 2);
+	assert_true(k[0] == REPL_ACCEPT && k[1] == REPL_TOPOLOGY);
+	assert_int_equal(got.nodes[0].id, 2);
+	repl_source_topology(&src, &t); /* the same: nothing more */
+	assert_true(repl_source_pump(&src, 2));
+	assert_int_equal(take_topo(&f, k, 8, &got), 0);
+	t.nodes[0].flags = REPL_TOPO_UP; /* the leader is gone */
+	repl_source_topology(&src, &t);
+	assert_true(repl_source_pump(&src, 3));
+	assert_int_equal(take_topo(&f, k, 8, &got), 1);
+	assert_int_equal(got.nodes[0].flags, REPL_TOPO_UP);
+	repl_source_free(&src);
+	struct repl_hello plain = {.version = REPL_VERSION, .applied = 70};
+	assert_true(repl_source_start(&src, &ops, &plain, &gi, 1, 0));
+	repl_source_topology(&src, &t);
+	assert_true(repl_source_pump(&src, 1));
+	struct frame fr;
+	size_t used;
+	const char *why;
+	assert_int_equal(frame_parse(f.sent.p, f.sent.len, &fr, &used, &why), FRAME_OK);
+	assert_int_equal(used, f.sent.len); /* the ACCEPT, alone */
+	struct repl_accept a;
+	assert_int_equal(repl_accept_decode(fr.payload, fr.len, &a), KEEL_OK);
+	assert_false(a.has_group);
+	repl_source_free(&src);
+	close(f.snap_fd);
+	rbuf_free(&f.sent);
+}
+
+/* A follower of a group names it; drops an ACCEPT of no group, another
+ * group, or other slots; takes the members the source tells. */
+static void follow_group(void **state)
+{
+	(void)state;
+	struct repl_follow_group g = {2, 100, 200};
+	struct repl_accept a = from_log;
+	a.next = 6;
+	struct {
+		bool has;
+		uint32_t group;
+		uint16_t first, last;
+		const char *why;
+	} cases[] = {
+		{false, 0, 0, 0, "is for another group than the one asked for"},
+		{true, 3, 100, 200, "is for another group than the one asked for"},
+		{true, 2, 100, 201,
+		 "group 2 serves slots 100-201, this replica's 100-200: start the replica with "
+		 "the source's --shards"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct harness h;
+		h_start_group(&h, 5, false, 1, "", &g);
+		a.has_group = cases[i].has;
+		a.group = cases[i].group;
+		a.slot_first = cases[i].first;
+		a.slot_last = cases[i].last;
+		h_accept(&h, a);
+		assert_int_equal(h.f.state, REPL_IDLE);
+		assert_non_null(strstr(h.f.last_error, cases[i].why));
+		h_stop(&h);
+	}
+	struct harness h;
+	h_start_group(&h, 5, false, 1, "", &g);
+	a.has_group = true;
+	a.group = 2;
+	a.slot_first = 100;
+	a.slot_last = 200;
+	h_accept(&h, a);
+	assert_int_equal(h.f.state, REPL_STREAMING);
+	struct repl_topology t = {.term = 3, .n = 1};
+	t.nodes[0] = (struct repl_topo_node){1, "127.0.0.1", 7001, 0, REPL_TOPO_LEADER};
+	struct rbuf b;
+	rbuf_init(&b);
+	repl_topology_frame(&b, &t);
+	h_feed(&h, b.p, b.len);
+	assert_int_equal(h.rep.topologies, 1);
+	assert_string_equal(h.rep.topo.nodes[0].host, "127.0.0.1");
+	assert_int_equal(h.f.state, REPL_STREAMING);
+	h_frame(&h, REPL_TOPOLOGY, "short", 5); /* a TOPOLOGY that does not decode */
+	assert_int_equal(h.f.state, REPL_IDLE);
+	assert_non_null(strstr(h.f.last_error, "a TOPOLOGY frame does not decode"));
+	h_stop(&h);
+	/* a follower of no group takes no TOPOLOGY */
+	h_start(&h, 5, false, 1, "");
+	a.has_group = false;
+	h_accept(&h, a);
+	h_feed(&h, b.p, b.len);
+	assert_int_equal(h.f.state, REPL_IDLE);
+	assert_non_null(strstr(h.f.last_error, "unexpected frame of kind 39"));
+	assert_int_equal(h.rep.topologies, 0);
+	h_stop(&h);
+	rbuf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1409,7 +1672,9 @@ int main(void)
 		cmocka_unit_test(source_cache),	      cmocka_unit_test(follow_streams),
 		cmocka_unit_test(follow_snapshot),    cmocka_unit_test(follow_refuses),
 		cmocka_unit_test(follow_backs_off),   cmocka_unit_test(follow_addresses),
-		cmocka_unit_test(follow_errors),
+		cmocka_unit_test(follow_errors),      cmocka_unit_test(accept_and_topology_frames),
+		cmocka_unit_test(hello_group),	      cmocka_unit_test(source_group),
+		cmocka_unit_test(follow_group),
 	};
 	return UNIT_RUN("replica-stream", tests);
 }
