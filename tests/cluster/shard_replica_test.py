@@ -28,8 +28,8 @@ from redis.client import parse_cluster_info, parse_cluster_nodes
 from redis.cluster import ClusterNode, RedisCluster, parse_cluster_shards, parse_cluster_slots
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BASE, SERVER, Cluster, Raw, case, run_suite, wait_for  # noqa: E402
-from shards_test import RANGES, keys_in  # noqa: E402
+from harness import BASE, CLI, SERVER, Cluster, Raw, case, run_suite, wait_for  # noqa: E402
+from shards_test import RANGES, keys_in, keyslot  # noqa: E402
 
 REPLICA = 9
 CLUSTER = None
@@ -110,23 +110,26 @@ def read_back(keys, i=REPLICA):
 def replica_follows_every_shard():
     """300 keys of each of the three shards written through node 1 are
     read back from the replica once it caught up, key by key on a plain
-    connection; its INFO replication shows three groups streaming, and the
-    source it follows shows three streams, one a group."""
+    connection; its INFO replication shows its four groups streaming (the
+    three shards and the metadata group, whose map routes its reads), and
+    the source it follows shows four streams, one a group."""
     up()
     keys = write_every_shard("a", 300)
     want = caught_up()
     read_back(keys)
     info = rinfo()
-    assert info["keel_replica_groups"] == 3, info
+    assert info["keel_replica_groups"] == 4, info
     for g in range(3):
         line = info[f"keel_replica_group{g}"]
         assert line["state"] == "streaming", line
         assert line["slots"] == f"{RANGES[g][0]}-{RANGES[g][1]}", line
+    meta = info["keel_replica_group1024"]
+    assert meta["state"] == "streaming" and meta["slots"] == "map", meta
     src = info["keel_replica_source"]
     node = int(src.split(":")[0].rsplit(".", 1)[1])
     streams = [v for k, v in CLUSTER.client(node).info("replication").items()
                if k.startswith("keel_replica") and isinstance(v, dict)]
-    assert sorted(s["group"] for s in streams) == [0, 1, 2], streams
+    assert sorted(s["group"] for s in streams) == [0, 1, 2, 1024], streams
     assert all(s["name"] == f"{REPLICA}@127.0.0.{REPLICA}:{BASE + REPLICA}" for s in streams)
     return f"900 keys read back; applied per group {want}; following node {node}"
 
@@ -314,7 +317,8 @@ def handshake_names_the_group():
     up()
     got = handshake(CLUSTER.addr(1), 1, 0, 1, "none", "t7", 7)
     assert got[:2] == b"KF" and got[3] == 33, got[:40]  # an ERROR frame
-    assert b"this node holds no group 7 (it holds 3, 0 to 2)" in got, got
+    assert b"this node holds no group 7 (it holds 3 shards, 0 to 2, and the metadata group " \
+        b"1024)" in got, got
     got = handshake(CLUSTER.addr(2), 1, 0, 1, "none", "t0")
     assert got[:2] == b"KF" and got[3] == 33, got[:40]
     assert b"a replica of it names the group it follows (start it with --shards 3)" in got, got
@@ -339,12 +343,48 @@ def handshake_names_the_group():
     assert p.returncode != 0 and "--join is not supported with shards" in p.stderr, p.stderr
 
 
+@case
+def replica_follows_a_move():
+    """keel-cli reshard moves slots 0-999 (shard 0's) to shard 1, and
+    keel-cli shard add adds a shard (3), given slots 16000-16383: the
+    replica follows the metadata group, so it reads the moved keys from its
+    copy of their new shard, answers CLUSTER SLOTS with the new map, and
+    follows the added shard over a stream of its own."""
+    up()
+    moved = {k: f"{k}=m" for k in (f"mv{i}" for i in range(20000)) if keyslot(k) <= 999}
+    moved = dict(list(moved.items())[:100])
+    tail = {k: f"{k}=t" for k in (f"tl{i}" for i in range(40000)) if keyslot(k) >= 16000}
+    tail = dict(list(tail.items())[:50])
+    p = CLUSTER.client(1, 30).pipeline(transaction=False)
+    for k, v in {**moved, **tail}.items():
+        p.set(k, v)
+    assert all(p.execute())
+    cli = [CLI, "-h", CLUSTER.addr(2)[0], "-p", str(CLUSTER.addr(2)[1])]
+    for args in (["reshard", "--slots", "0-999", "--to", "1"], ["shard", "add"],
+                 ["reshard", "--slots", "16000-16383", "--to", "3"]):
+        out = subprocess.run(cli + args, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, (args, out)
+    wait_for("the replica to stream the added shard",
+             lambda: rinfo().get("keel_replica_group3", {}).get("state") == "streaming", 60)
+
+    def moved_here():
+        slots = parse_cluster_slots(CLUSTER.client(REPLICA).execute_command("CLUSTER", "SLOTS"))
+        return (0, 999) in slots and (16000, 16383) in slots
+    wait_for("the replica's map to show both moves", moved_here, 60)
+    wait_for("the replica to read the moved keys", lambda: all(
+        CLUSTER.client(REPLICA).get(k) == v for k, v in {**moved, **tail}.items()), 60)
+    info = rinfo()
+    assert str(info["keel_replica_group1"]["slots"]).startswith("0-999 "), info
+    assert str(info["keel_replica_group3"]["slots"]) == "16000-16383", info
+    return f"{len(moved)} keys moved to shard 1, {len(tail)} to the added shard 3"
+
+
 def main():
     try:
         return run_suite("shard-replica", [
             replica_follows_every_shard, replica_answers_cluster_commands,
             cluster_clients_read_from_the_replica, replica_restart_resumes_every_shard,
-            handshake_names_the_group], [SERVER])
+            handshake_names_the_group, replica_follows_a_move], [SERVER, CLI])
     finally:
         if CLUSTER:
             CLUSTER.cleanup()

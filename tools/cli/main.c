@@ -1,14 +1,16 @@
 /* tools/cli/main.c — keel-cli: the operator's tool. `status` prints the
  * cluster at a glance (the leader's view: id, address, role, match index,
  * lag, last contact); `shard status` the node's shards (slots, leader,
- * role, term, applied index, keys) and the slot map's version; `reshard`
- * moves a range of slots to another shard and waits for it; `add`, `promote`, `remove`, `transfer`,
+ * role, term, applied index, keys) and the slot map's version; `shard
+ * add` adds a shard; `reshard` moves a range of slots to another shard and
+ * waits for it; `add`, `promote`, `remove`, `transfer`,
  * `snapshot` change it; any other words are sent as a command, and with none it runs an interactive
  * prompt for data commands, as redis-cli does, with history and hints. It speaks RESP2 over one
  * blocking TCP connection.
  *
  *   keel-cli [-h host] [-p port] [--raw] [status | shard status |
- *            reshard --slots A-B --to G | add ID HOST:PEER-PORT
+ *            shard add [--nodes 1,2,3] | reshard --slots A-B --to G |
+ *            add ID HOST:PEER-PORT
  *            [--auto] | promote ID | remove ID | transfer ID | snapshot |
  *            COMMAND ARG...]
  * Exit status: 0, or 1 for an error reply or a failed connection. */
@@ -426,6 +428,45 @@ static int cmd_reshard(struct conn *c, char *range, char *to)
 	return 1;
 }
 
+#define NODES_MAX 16 /* ids shard add takes */
+
+/* keel-cli shard add [--nodes 1,2,3]: KEEL.ADDSHARD, then INFO shards
+ * every 100 ms until the new shard has a leader here (at most a minute). */
+static int cmd_shard_add(struct conn *c, const char *nodes)
+{
+	char *args[NODES_MAX + 1] = {"KEEL.ADDSHARD"}, list[256], *info[] = {"INFO", "SHARDS"};
+	int argc = 1;
+	snprintf(list, sizeof list, "%s", nodes ? nodes : "");
+	for (char *p = strtok(list, ","); p && argc <= NODES_MAX; p = strtok(NULL, ","))
+		args[argc++] = p;
+	size_t n;
+	if (conn_call(c, argc, args, &n))
+		return 1;
+	if (c->in[0] != ':') {
+		printf("%.*s", (int)n - 1, c->in + 1);
+		return 1;
+	}
+	char id[24], field[32];
+	snprintf(id, sizeof id, "%.*s", (int)strcspn(c->in + 1, "\r"), c->in + 1);
+	printf("shard %s added; it serves no slot until keel-cli reshard moves some to it\n", id);
+	snprintf(field, sizeof field, "shard%s", id);
+	for (int i = 0; i < 600; i++) {
+		if (conn_call(c, 2, info, &n))
+			return 1;
+		char *text = bulk_text(c, n), line[512], leader[24];
+		if (text && info_field(text, field, line, sizeof line)) {
+			kv_field(line, "leader", leader, sizeof leader);
+			if (strcmp(leader, "0") && strcmp(leader, "-")) {
+				printf("shard %s led by node %s\n", id, leader);
+				return 0;
+			}
+		}
+		usleep(100000);
+	}
+	printf("shard %s has no leader here after a minute: keel-cli shard status shows it\n", id);
+	return 1;
+}
+
 /* ---- interactive mode --------------------------------------------------- */
 
 static const struct hint {
@@ -621,6 +662,7 @@ static void usage(void)
 		"usage: keel-cli [-h host] [-p port] [--raw] [command]\n"
 		"  status                          the cluster at a glance (the leader's view)\n"
 		"  shard status                    the shards: slots, leaders, keys\n"
+		"  shard add [--nodes 1,2,3]       add a shard (its members: every voter)\n"
 		"  reshard --slots A-B --to G      move slots A..B (all of one shard) to shard G,\n"
 		"                                  online; waits until it is done\n"
 		"  add ID HOST:PEER-PORT [--auto]  add a learner (--auto: promote it once caught "
@@ -667,6 +709,9 @@ int main(int argc, char **argv)
 		rc = cmd_status(&c);
 	} else if (!strcmp(words[0], "shard") && rest == 2 && !strcmp(words[1], "status")) {
 		rc = cmd_shard_status(&c);
+	} else if (!strcmp(words[0], "shard") && !strcmp(words[1], "add") &&
+		   (rest == 2 || (rest == 4 && !strcmp(words[2], "--nodes")))) {
+		rc = cmd_shard_add(&c, rest == 4 ? words[3] : NULL);
 	} else if (!strcmp(words[0], "reshard") && rest == 5 && !strcmp(words[1], "--slots") &&
 		   !strcmp(words[3], "--to")) {
 		rc = cmd_reshard(&c, words[2], words[4]);
