@@ -437,8 +437,12 @@ static int cmd_shard_add(struct conn *c, const char *nodes)
 	char *args[NODES_MAX + 1] = {"KEEL.ADDSHARD"}, list[256], *info[] = {"INFO", "SHARDS"};
 	int argc = 1;
 	snprintf(list, sizeof list, "%s", nodes ? nodes : "");
-	for (char *p = strtok(list, ","); p && argc <= NODES_MAX; p = strtok(NULL, ","))
+	for (char *p = list; *p && argc <= NODES_MAX;) { /* the ids, split at commas */
 		args[argc++] = p;
+		p += strcspn(p, ",");
+		if (*p)
+			*p++ = 0;
+	}
 	size_t n;
 	if (conn_call(c, argc, args, &n))
 		return 1;
