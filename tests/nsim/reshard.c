@@ -48,8 +48,10 @@ void ns_reshard_key(struct ns_run *r, const char *key, uint32_t width, uint32_t 
 	while (last + 1 < KV_SLOTS && last - slot < width &&
 	       ns_map_owner(r, (uint16_t)(last + 1)) == owner)
 		last++;
+	struct server *s = map_holder(r);
+	uint32_t n = s ? kv_slots_of(&s->meta->kv)->n_shards : r->p.shards;
 	if (to == UINT32_MAX)
-		to = (owner + 1 + (uint32_t)prng_below(g, r->p.shards - 1)) % r->p.shards;
+		to = (owner + 1 + (uint32_t)prng_below(g, n - 1)) % n;
 	char a[3][16];
 	snprintf(a[0], sizeof a[0], "%u", first);
 	snprintf(a[1], sizeof a[1], "%u", last);
@@ -70,6 +72,14 @@ static void reshard_event(void *arg)
 			active[n++] = i;
 	if (r->healing || !n)
 		return;
+	struct server *s = map_holder(r);
+	if (s && kv_slots_of(&s->meta->kv)->n_shards < 4 && !prng_below(g, 5)) {
+		/* a shard more (keel-cli shard add); moves may then target it */
+		world_tracef(r->w, "reshard: a shard added");
+		const char *argv[] = {"KEEL.ADDSHARD"};
+		ns_admin_send(r, active[prng_below(g, n)], 1, argv);
+		return;
+	}
 	char key[16];
 	uint32_t k = (uint32_t)prng_below(g, 2 * NS_KEYS + r->p.clients);
 	if (k < NS_KEYS)

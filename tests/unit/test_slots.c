@@ -182,6 +182,37 @@ static void whole_migration(void **state)
 	close_shard(&map);
 }
 
+/* ADD: one more shard at a time, numbered on, up to 1024; a move may then
+ * target it; it starts serving no slot; the count survives a snapshot. */
+static void shards_added(void **state)
+{
+	(void)state;
+	struct shard m, added;
+	open_shard(&m, 2, 0, true);
+	open_shard(&added, 2, 2, false); /* as a node opens shard 2 of a 2-shard start */
+	for (uint32_t s = 0; s < KV_SLOTS; s++)
+		assert_int_equal(kv_slots_of(&added.kv)->state[s], KV_SLOT_GONE);
+	expect_unchanged(&m, "KEEL.SLOTS BEGIN 0 10 2", "-ERR no such shard");
+	assert_string_equal(run(&m, "KEEL.SLOTS ADD"), ":2\r\n");
+	expect_unchanged(&m, "KEEL.SLOTS ADD x", "-ERR syntax error");
+	assert_string_equal(run(&m, "KEEL.SLOTS BEGIN 0 10 2"), "+OK\r\n");
+	assert_int_equal(kv_slots_of(&m.kv)->n_shards, 3);
+	struct rbuf w;
+	snap(&m, &w);
+	struct kv back;
+	kv_init(&back, 5);
+	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_OK);
+	assert_int_equal(kv_slots_of(&back)->n_shards, 3);
+	assert_true(kv_slots_of(&back)->moving);
+	kv_free(&back);
+	rbuf_free(&w);
+	while (kv_slots_of(&m.kv)->n_shards < KV_SHARDS_MAX)
+		run(&m, "KEEL.SLOTS ADD");
+	expect_unchanged(&m, "KEEL.SLOTS ADD", "-ERR a cluster holds at most 1024 shards");
+	close_shard(&m);
+	close_shard(&added);
+}
+
 /* A driver that was replaced: its late steps, at an older epoch, change
  * nothing once a newer one froze or began a copy. */
 static void late_steps_refused(void **state)
@@ -326,6 +357,7 @@ int main(void)
 		cmocka_unit_test(fixed_split),	       cmocka_unit_test(whole_migration),
 		cmocka_unit_test(late_steps_refused),  cmocka_unit_test(refusals),
 		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
+		cmocka_unit_test(shards_added),
 	};
 	return UNIT_RUN("slots", tests);
 }
