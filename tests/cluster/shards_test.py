@@ -518,6 +518,37 @@ def reshard_refused():
     assert c.info("shards")["migration"] == "none"
 
 
+@case
+def shard_add_and_restart():
+    """keel-cli shard add: a fourth shard, led by a node, serving no slot;
+    slots 16000-16383 moved to it, with 100 keys; every node killed and
+    started again with --shards 3 as before: the node opens the added
+    shard from its folder (as the map counts it), the map and the keys are
+    as they were. Then the slots go back to shard 2."""
+    up()
+    keys = [k for k in (f"ad{i}" for i in range(60000)) if keyslot(k) >= 16000][:100]
+    for k in keys:
+        assert CLUSTER.client(1).set(k, k) is True
+    out = subprocess.run([CLI, "-h", CLUSTER.addr(3)[0], "-p", str(CLUSTER.addr(3)[1]),
+                          "shard", "add"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "shard 3 added" in out.stdout, out
+    reshard(1, 16000, 16383, 3)
+    info = CLUSTER.client(1).info("shards")
+    assert info["keel_shards"] == 4 and str(info["shard3"]["slots"]) == "16000-16383", info
+    CLUSTER.stop_all(signal.SIGKILL)
+    CLUSTER.start_all()
+    wait_for("four shards with leaders again", lambda: all(
+        int(CLUSTER.client(i).info("shards").get("shard3", {}).get("leader", 0)) > 0
+        for i in (1, 2, 3)), 60)
+    wait_for("the keys back", lambda: all(CLUSTER.client(2).get(k) == k for k in keys), 60)
+    for i in (1, 2, 3):
+        assert "shard 3 added" in CLUSTER.log(i), i
+    reshard(2, 16000, 16383, 2)
+    wait_for("every node's map back", lambda: owner_everywhere(16000, 16383, 2), 30)
+    assert all(CLUSTER.client(3).get(k) == k for k in keys)
+    return f"{len(keys)} keys in the added shard across a restart of every node"
+
+
 def main():
     try:
         # shard_count_kept first: its one-node clusters take the ports the
@@ -526,7 +557,7 @@ def main():
                                     three_shards_spread, cluster_clients,
                                     ioredis_cluster, moved_and_plain, crossslot_and_multi,
                                     one_connection_order, shard_status, restart_reads_back,
-                                    reshard_refused, reshard_online],
+                                    reshard_refused, reshard_online, shard_add_and_restart],
                          [SERVER, CLI])
     finally:
         if CLUSTER:
