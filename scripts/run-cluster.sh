@@ -54,6 +54,8 @@ hash slots; their leaders spread over the nodes. Cluster clients find them:
   redis-cli -c -p 7002 set a 1 && redis-cli -c -p 7003 get a
   redis-benchmark --cluster -p 7001 -t set,get -q
   build/release/keel-cli -p 7001 shard status
+  build/release/keel-cli -p 7001 reshard --slots 0-999 --to 1
+  build/release/keel-cli -p 7001 shard add
 Plain clients work on any node too (a write goes to its shard's leader).
 Keys of one command must be in one shard ({hash tags} keep them together).
 docs/shards.md tells the rest. Ctrl-C stops the cluster.
