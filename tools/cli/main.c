@@ -343,7 +343,7 @@ static int cmd_shard_status(struct conn *c)
 	}
 	printf("%s shard%s (as %s:%d sees them)\n\n", count, strcmp(count, "1") ? "s" : "", c->host,
 	       c->port);
-	printf("%-6s %-12s %-7s %-10s %8s %12s %10s\n", "SHARD", "SLOTS", "LEADER", "HERE", "TERM",
+	printf("%-6s %-16s %-7s %-10s %8s %12s %10s\n", "SHARD", "SLOTS", "LEADER", "HERE", "TERM",
 	       "APPLIED", "KEYS");
 	int rc = 0;
 	for (const char *p = text; (p = strstr(p, "\nshard"));) {
@@ -356,6 +356,8 @@ static int cmd_shard_status(struct conn *c)
 		snprintf(id, sizeof id, "%.*s", (int)(colon - p - 5), p + 5);
 		snprintf(line, sizeof line, "%.*s", (int)strcspn(colon + 1, "\r\n"), colon + 1);
 		kv_field(line, "slots", slots, sizeof slots);
+		for (char *sp = strchr(slots, ' '); sp; sp = strchr(sp, ' '))
+			*sp = ','; /* one column: "0-999,5461-10922" */
 		kv_field(line, "leader", leader, sizeof leader);
 		kv_field(line, "role", role, sizeof role);
 		kv_field(line, "term", term, sizeof term);
@@ -363,7 +365,7 @@ static int cmd_shard_status(struct conn *c)
 		kv_field(line, "keys", keys, sizeof keys);
 		if (!strcmp(leader, "0"))
 			rc = 1; /* a shard without a known leader */
-		printf("%-6s %-12s %-7s %-10s %8s %12s %10s\n", id, slots,
+		printf("%-6s %-16s %-7s %-10s %8s %12s %10s\n", id, slots,
 		       strcmp(leader, "0") ? leader : "none", role, term, applied, keys);
 		p = colon;
 	}
