@@ -68,7 +68,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EQUIV = "tests/mutants/equivalent.txt"
 
 SERVER_FILES = ["requests.c", "node.c", "group.c", "members.c", "replication.c", "entry.c",
-                "persist.c", "snapshots.c", "clients.c"]
+                "persist.c", "snapshots.c", "clients.c", "migrate.c"]
 
 # ---------------------------------------------------------------- suites
 # name -> (targets to build, command, timeout in seconds). Commands run in
@@ -77,6 +77,7 @@ SUITES = {
     "test_codec": (["build/asan/unit/test_codec"], ["build/asan/unit/test_codec"], 60),
     "test_storage": (["build/asan/unit/test_storage"], ["build/asan/unit/test_storage"], 120),
     "test_kv": (["build/asan/unit/test_kv"], ["build/asan/unit/test_kv"], 120),
+    "test_slots": (["build/asan/unit/test_slots"], ["build/asan/unit/test_slots"], 60),
     "test_frame": (["build/asan/unit/test_frame"], ["build/asan/unit/test_frame"], 60),
     "test_replica": (["build/asan/unit/test_replica"], ["build/asan/unit/test_replica"], 120),
     "test_snapfork": (["build/asan/unit/test_snapfork"], ["build/asan/unit/test_snapfork"], 120),
@@ -94,6 +95,9 @@ SUITES = {
                                          "1"], 300),
     "nsim": (["build/asan/nsim"], ["build/asan/nsim", "--seeds", "{nsimrest}", "--first",
                                    "{nsimnext}"], 600),
+    # seeds that move slot ranges and add shards (tests/nsim/reshard.c)
+    "nsim-sharded": (["build/asan/nsim"], ["build/asan/nsim", "--seeds", "{nsimn}", "--first",
+                                           "1", "--sharded"], 600),
     # the real-disk fault suite, without its case that starts a keel-server
     "faults": (["build/asan/faults/wal_driver", "build/asan/tools/keel-wal",
                 "build/faults/shim.so"], ["tests/faults/run.sh", "build/asan"], 300),
@@ -112,6 +116,8 @@ SUITES_FOR = {
     "src/server/": ["nsim-scenario", "nsim-quick", "nsim"],
     "src/server/snapshots.c": ["test_snapfork", "nsim-scenario", "nsim-quick", "nsim"],
     "src/kv/session.c": ["test_kv", "nsim-scenario", "nsim-quick", "nsim"],
+    "src/kv/slots.c": ["test_slots", "nsim-scenario", "nsim-sharded"],
+    "src/server/migrate.c": ["nsim-scenario", "nsim-sharded"],
     "src/replica/": ["test_replica", "nsim-scenario", "nsim-quick", "nsim"],
 }
 
@@ -122,7 +128,7 @@ def default_files():
         files += sorted(f"{folder}/{f}" for f in os.listdir(os.path.join(TOP, folder))
                         if f.endswith(".c"))
     files += [f"src/server/{f}" for f in SERVER_FILES]
-    files.append("src/kv/session.c")
+    files += ["src/kv/session.c", "src/kv/slots.c"]
     files += sorted(f"src/replica/{f}" for f in os.listdir(os.path.join(TOP, "src/replica"))
                     if f.endswith(".c"))
     return files
@@ -732,7 +738,7 @@ def main():
              }
     nsimn = int(os.environ.get("MUTANTS_NSIM_SEEDS", "60"))
     seeds.update({"nsimq": min(10, nsimn), "nsimrest": max(nsimn - min(10, nsimn), 1),
-                  "nsimnext": min(10, nsimn) + 1})
+                  "nsimnext": min(10, nsimn) + 1, "nsimn": nsimn})
     min_rate = float(os.environ.get("MUTANTS_MIN_RATE", "95"))
     only = set(os.environ.get("MUTANTS_IDS", "").split())
 
