@@ -30,8 +30,10 @@ static void start(void *arg)
 static void no_snapshot(void *arg)
 {
 	struct ns_node *n = arg;
-	if (!n->s || n->s->n_groups != 3) {
-		ns_fail(n->run, "scenario: replica %s is not running with 3 groups", host_ip(n->h));
+	if (!n->s || n->s->n_shards != 3 || !n->s->meta) {
+		ns_fail(n->run,
+			"scenario: replica %s is not running with 3 shards and the metadata group",
+			host_ip(n->h));
 		return;
 	}
 	for (uint32_t gi = 0; gi < n->s->n_groups; gi++)
