@@ -14,14 +14,15 @@
 # group. Each load test runs
 # REPS times (default 3); the median run's figures are shown.
 # Usage: bench-shards.sh [N] [REPS] [IDLE]. BENCH_PORT (7600) places the
-# client ports: BENCH_PORT+1..3, peers +10001..10003.
+# client ports: BENCH_PORT+1..3, BENCH_PEER_PORT (BENCH_PORT+10000) the
+# peer ports: +1..3. BENCH_IDLE_ONLY=1 runs only the idle groups' part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-${BENCH_N:-200000}}
 REPS=${2:-${BENCH_REPS:-3}}
 IDLE=${3:-${BENCH_IDLE:-1000}}
 P=${BENCH_PORT:-7600}
-PP=$((P + 10000))
+PP=${BENCH_PEER_PORT:-$((P + 10000))}
 bin=build/release/keel-server
 work=$PWD/build/bench-shards
 rm -rf "$work"
@@ -90,7 +91,7 @@ median() { # lines "ops cpu": the line of the median ops
 }
 
 declare -A res
-for shards in 1 3; do
+for shards in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo 1 3); do
 	start "$shards"
 	lead=$(ready "$shards") || {
 		echo "bench-shards: no leaders with $shards shards"
@@ -109,9 +110,10 @@ for shards in 1 3; do
 	done
 	stop_all
 done
-printf "%-12s %14s %10s %14s %10s %8s %8s\n" "test" "1 shard ops/s" "cpu us/req" \
+[ "${BENCH_IDLE_ONLY:-0}" = 1 ] ||
+	printf "%-12s %14s %10s %14s %10s %8s %8s\n" "test" "1 shard ops/s" "cpu us/req" \
 	"3 shards ops/s" "cpu us/req" "ops x" "cpu x"
-for t in SET GET; do
+for t in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo SET GET); do
 	for pl in 16 1; do
 		read -r o1 c1 <<<"${res[1,$t,$pl]}"
 		read -r o3 c3 <<<"${res[3,$t,$pl]}"

@@ -82,7 +82,7 @@ static void info_shards(struct server *s, struct rbuf *o)
 		const struct raft *r = g->r;
 		snprintf(line, sizeof line,
 			 "shard%u:slots=%u-%u,role=%s,leader=%llu,term=%llu,commit_index=%llu,"
-			 "applied_index=%llu,keys=%llu\r\n",
+			 "applied_index=%llu,keys=%llu,quiet=%d\r\n",
 			 g->id, g->slot_first, g->slot_last,
 			 !r		   ? "replica"
 			 : raft_stopped(r) ? "stopped"
@@ -91,7 +91,7 @@ static void info_shards(struct server *s, struct rbuf *o)
 			 (unsigned long long)(r ? raft_current_term(r) : 0),
 			 (unsigned long long)(r ? raft_commit_index(r) : 0),
 			 (unsigned long long)(r ? raft_applied_index(r) : g->replica->applied),
-			 (unsigned long long)kv_keys_total(&g->kv));
+			 (unsigned long long)kv_keys_total(&g->kv), g->quiet);
 		rbuf_puts(o, line);
 	}
 	rbuf_puts(o, "\r\n");
@@ -269,6 +269,7 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
 	bool change = is(&argv[1], "add-learner") || is(&argv[1], "promote") ||
 		      is(&argv[1], "remove") || is(&argv[1], "transfer");
+	group_wake(s->g, 0);		 /* a quiet group (server/quiet.c) ticks for it */
 	if (change && s->n_groups > 1) { /* every group's members are the same nodes */
 		resp_errorf(&q->reply,
 			    "ERR RAFT %.*s: membership changes and transfers of a node of several "
