@@ -40,12 +40,18 @@
 /* idle heartbeat intervals before a leader quiets its group */
 #define QUIET_HEARTBEATS 3
 
-static uint32_t heartbeat_ticks(const struct server *s)
+static struct raft_options timing(const struct server *s)
 {
 	struct raft_options o;
 	raft_options_default(&o);
 	server_config_timing(&s->cfg, &o);
-	return o.heartbeat_ticks ? o.heartbeat_ticks : 1;
+	return o;
+}
+
+static uint32_t heartbeat_ticks(const struct server *s)
+{
+	uint32_t t = timing(s).heartbeat_ticks;
+	return t ? t : 1;
 }
 
 /* Quiescence is for a node of several groups, among peers, not stopping. */
@@ -171,6 +177,23 @@ bool quiet_leader_tick(struct group *g)
 	return true;
 }
 
+/* A quiet follower's core was not ticked while its leader's node was
+ * heard from; the time since it last was is made up now, up to a tick
+ * short of the shortest election timeout: a follower woken because that
+ * node fell silent grants votes at once (its leader is as old as the
+ * silence) and campaigns after the random rest of its timeout, as a node
+ * that has just started (group.c, member_start). */
+static void catch_up(struct group *g)
+{
+	struct server *s = g->node;
+	int64_t heard = server_last_heard(g, g->quiet_leader);
+	int64_t silent = heard ? server_now_ms() - heard : INT64_MAX;
+	uint32_t most = timing(s).election_ticks_min - 1;
+	uint64_t ticks = silent > 0 ? (uint64_t)silent / (s->cfg.tick_ms ? s->cfg.tick_ms : 1) : 0;
+	for (uint64_t t = 0; t < ticks && t < most && !raft_stopped(g->r); t++)
+		raft_tick(g->r);
+}
+
 void group_wake(struct group *g, uint64_t by)
 {
 	struct server *s = g->node;
@@ -187,6 +210,7 @@ void group_wake(struct group *g, uint64_t by)
 		g->beat_due = true; /* sent by group_process, outside any update */
 		return;
 	}
+	catch_up(g);
 	raft_id leader = raft_leader_of(g->r);
 	if (leader != RAFT_ID_NONE && leader != by && leader != s->cfg.id &&
 	    raft_current_term(g->r))

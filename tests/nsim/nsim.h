@@ -184,6 +184,11 @@ void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
 void ns_scen_order_across_shards(struct ns_run *r);
+/* scen_quiet.c: quiescence's faults and requests */
+void ns_scen_quiet_leader_crashes(struct ns_run *r);
+void ns_scen_quiet_leader_partitioned(struct ns_run *r);
+void ns_scen_quiet_follower_served(struct ns_run *r);
+void ns_scen_quiet_follower_restarts(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
 void ns_check_agreement(struct ns_run *r);
 

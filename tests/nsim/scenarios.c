@@ -3040,6 +3040,10 @@ static const struct {
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
 	{"learner_removed_when_idle", learner_removed_when_idle},
+	{"quiet_leader_crashes", ns_scen_quiet_leader_crashes},
+	{"quiet_leader_partitioned", ns_scen_quiet_leader_partitioned},
+	{"quiet_follower_served", ns_scen_quiet_follower_served},
+	{"quiet_follower_restarts", ns_scen_quiet_follower_restarts},
 };
 
 uint32_t ns_scenario_count(void)
