@@ -9,7 +9,8 @@
 # spent per request (user + system time of the keel-server processes over
 # the run, from /proc): what a request costs a sharded node against a
 # one-shard node, whatever the machine's cores. Then 3 nodes of IDLE
-# groups each (default 1000, with 1 MiB log segments), idle for 20 s:
+# groups each (default 1000, with 1 MiB log segments), once every group
+# has a leader and is quiet (docs/shards.md), idle for 20 s:
 # the CPU of one node as a share of one core, and its memory (RSS) per
 # group. Each load test runs
 # REPS times (default 3); the median run's figures are shown.
@@ -128,9 +129,32 @@ done
 # 1 MiB here, or 1000 groups would ask 64 GB of disk a node.
 start "$IDLE" --segment-mb 1
 ready "$IDLE" >/dev/null || echo "bench-shards: not every one of $IDLE groups has a leader yet"
+# Then until every group of every node is quiet (INFO shards' quiet=1:
+# docs/shards.md, "Idle groups"; the leaders spread first), at most 30 s.
+quiet_wait=0
+for _ in $(seq 300); do
+	busy=0
+	for i in 1 2 3; do
+		busy=$((busy + $(redis-cli -h "127.0.0.$i" -p $((P + i)) info shards 2>/dev/null |
+			grep -c "quiet=0")))
+	done
+	[ "$busy" = 0 ] && break
+	sleep 0.1
+	quiet_wait=$((quiet_wait + 1))
+done
+[ "$busy" = 0 ] || echo "bench-shards: $busy groups still not quiet after 30 s"
+echo "idle groups: every group quiet $((quiet_wait / 10)) s after every group had a leader"
 t0=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
+n0=()
+for p in "${pids[@]}"; do n0+=("$(awk '{print $14 + $15}' "/proc/$p/stat")"); done
 sleep 20
 t1=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
+each=""
+for i in 0 1 2; do
+	d=$(($(awk '{print $14 + $15}' "/proc/${pids[$i]}/stat") - n0[i]))
+	each="$each node $((i + 1)) $(awk -v d="$d" -v hz="$hz" 'BEGIN {printf "%.1f", 100 * d / hz / 20}') %"
+done
+echo "idle groups, each node's share of one core over 20 s:$each"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[0]}/status")
 echo "$IDLE idle groups a node: node 1 used $(awk -v d=$((t1 - t0)) -v hz="$hz" \
 	'BEGIN {printf "%.1f", 100 * d / hz / 20}') % of one core over 20 s, RSS ${rss} kB" \
