@@ -106,13 +106,25 @@ uint32_t server_next_awake(const struct server *s, uint32_t i)
 	return s->n_groups;
 }
 
-/* The group's own work: nothing in flight, nothing to carry out. */
+/* Nothing waits in the pass's frames to peers (a forwarded request, a
+ * reply to one): those of a quiet group would not be flushed. */
+static bool batches_empty(const struct group *g)
+{
+	for (uint32_t i = 0; i < g->n_batches; i++)
+		if (g->batches[i].fwd.len || g->batches[i].rep.len)
+			return false;
+	return true;
+}
+
+/* The group's own work: nothing in flight, nothing to carry out, nothing
+ * to send. */
 static bool nothing_in_flight(const struct group *g)
 {
 	return g->r && !raft_stopped(g->r) && !g->replica && !g->removed_at && !g->n_writes &&
 	       !g->n_reads && !g->n_pass_writes && !g->read_batch_open && !g->n_waiting &&
 	       !g->n_forwarded && !g->n_held && !g->n_gone && !snapshots_busy(g) &&
-	       g->snapshot_exiting <= 0 && !g->beat_due && !raft_has_update(g->r);
+	       g->snapshot_exiting <= 0 && !g->beat_due && batches_empty(g) &&
+	       !raft_has_update(g->r);
 }
 
 /* No table is being rehashed (the tick moves rehashes on); with expiry,
