@@ -75,8 +75,9 @@ void frame_header(uint8_t hdr[FRAME_HDR], uint8_t kind, const void *payload, uin
 /* The largest payload a frame of this kind may carry: a HELLO's, a
  * REMOVED's, a QUIET's and a LIVE's are small and fixed by their
  * formats, Raft messages, forwarded requests, their replies and the
- * replica stream's frames take up to FRAME_MAX, a kind this version does not know up to
- * FRAME_UNKNOWN_MAX. Checked on the header, before the payload is waited for. */
+ * replica stream's frames take up to FRAME_MAX, a kind this version does
+ * not know up to FRAME_UNKNOWN_MAX. Checked on the header, before the
+ * payload is waited for. */
 #define FRAME_UNKNOWN_MAX (64u << 10)
 uint32_t frame_kind_max(uint8_t kind);
 

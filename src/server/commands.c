@@ -269,7 +269,8 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
 	bool change = is(&argv[1], "add-learner") || is(&argv[1], "promote") ||
 		      is(&argv[1], "remove") || is(&argv[1], "transfer");
-	group_wake(s->g, 0);		 /* a quiet group (server/quiet.c) ticks for it */
+	if (change) /* a quiet group (server/quiet.c) ticks for it */
+		group_wake(s->g, 0);
 	if (change && s->n_groups > 1) { /* every group's members are the same nodes */
 		resp_errorf(&q->reply,
 			    "ERR RAFT %.*s: membership changes and transfers of a node of several "

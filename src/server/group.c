@@ -531,8 +531,9 @@ static void spread_leader(struct group *g)
  * the last one, so a leader's followers heard nothing meanwhile). */
 void group_tick(struct group *g, bool stalled)
 {
+	/* quiescence (server/quiet.c): a quiet group has nothing to tick for */
 	if (g->quiet || quiet_leader_tick(g))
-		return;		      /* quiescence (server/quiet.c): nothing to tick for */
+		return;
 	if (g->r && !g->removed_at) { /* a stopped core's tick does nothing */
 		raft_tick(g->r);
 		if (stalled)

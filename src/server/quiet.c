@@ -7,7 +7,8 @@
  *
  * What it guarantees:
  * - A leader quiets its group only when nothing is in flight (no write,
- *   read, forward, held message or snapshot), every member's log matches
+ *   read, forward, held message, frame waiting in its batches to a peer,
+ *   or snapshot at work), every member's log matches
  *   its own, every entry is committed and applied, no key has a TTL
  *   (active expiry needs the leader's ticks), no table is being rehashed,
  *   and it would not hand the group to its preferred voter; and all that
@@ -28,7 +29,7 @@
  * - Anything for the group wakes it, on either side: a client's request,
  *   a peer's Raft message (but a follower's answer that leaves its leader
  *   with nothing to do), a FORWARD, REPLY, REMOVED or WAKE frame, a RAFT
- *   command, a stop. A leader woken sends a heartbeat at once (its
+ *   membership command or transfer, a stop. A leader woken sends a heartbeat at once (its
  *   followers wake on it); a follower woken by anything but its leader's
  *   message sends the leader WAKE, so a follower never ticks toward an
  *   election beside a live leader that does not tick. */
