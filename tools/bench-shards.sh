@@ -9,21 +9,23 @@
 # spent per request (user + system time of the keel-server processes over
 # the run, from /proc): what a request costs a sharded node against a
 # one-shard node, whatever the machine's cores. Then 3 nodes of IDLE
-# groups each (default 1000, with 1 MiB log segments), idle for 20 s:
+# groups each (default 1000, with 1 MiB log segments), once every group
+# has a leader and is quiet (docs/shards.md), idle for 20 s:
 # the CPU of one node as a share of one core, and its memory (RSS) per
 # group. Each load test runs
 # REPS times (default 3); the median run's figures are shown. Between
 # them, the speed of moving a range of slots (BENCH_MOVE_KEYS keys of 100
 # bytes, default 300000) beside a loopback copy of the same bytes.
 # Usage: bench-shards.sh [N] [REPS] [IDLE]. BENCH_PORT (7600) places the
-# client ports: BENCH_PORT+1..3, peers +10001..10003.
+# client ports: BENCH_PORT+1..3, BENCH_PEER_PORT (BENCH_PORT+10000) the
+# peer ports: +1..3. BENCH_IDLE_ONLY=1 runs only the idle groups' part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-${BENCH_N:-200000}}
 REPS=${2:-${BENCH_REPS:-3}}
 IDLE=${3:-${BENCH_IDLE:-1000}}
 P=${BENCH_PORT:-7600}
-PP=$((P + 10000))
+PP=${BENCH_PEER_PORT:-$((P + 10000))}
 bin=build/release/keel-server
 work=$PWD/build/bench-shards
 rm -rf "$work"
@@ -92,7 +94,7 @@ median() { # lines "ops cpu": the line of the median ops
 }
 
 declare -A res
-for shards in 1 3; do
+for shards in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo 1 3); do
 	start "$shards"
 	lead=$(ready "$shards") || {
 		echo "bench-shards: no leaders with $shards shards"
@@ -111,9 +113,10 @@ for shards in 1 3; do
 	done
 	stop_all
 done
-printf "%-12s %14s %10s %14s %10s %8s %8s\n" "test" "1 shard ops/s" "cpu us/req" \
+[ "${BENCH_IDLE_ONLY:-0}" = 1 ] ||
+	printf "%-12s %14s %10s %14s %10s %8s %8s\n" "test" "1 shard ops/s" "cpu us/req" \
 	"3 shards ops/s" "cpu us/req" "ops x" "cpu x"
-for t in SET GET; do
+for t in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo SET GET); do
 	for pl in 16 1; do
 		read -r o1 c1 <<<"${res[1,$t,$pl]}"
 		read -r o3 c3 <<<"${res[3,$t,$pl]}"
@@ -181,9 +184,32 @@ stop_all
 # 1 MiB here, or 1000 groups would ask 64 GB of disk a node.
 start "$IDLE" --segment-mb 1
 ready "$IDLE" >/dev/null || echo "bench-shards: not every one of $IDLE groups has a leader yet"
+# Then until every group of every node is quiet (INFO shards' quiet=1:
+# docs/shards.md, "Idle groups"; the leaders spread first), at most 30 s.
+quiet_wait=0
+for _ in $(seq 300); do
+	busy=0
+	for i in 1 2 3; do
+		busy=$((busy + $(redis-cli -h "127.0.0.$i" -p $((P + i)) info shards 2>/dev/null |
+			grep -c "quiet=0")))
+	done
+	[ "$busy" = 0 ] && break
+	sleep 0.1
+	quiet_wait=$((quiet_wait + 1))
+done
+[ "$busy" = 0 ] || echo "bench-shards: $busy groups still not quiet after 30 s"
+echo "idle groups: every group quiet $((quiet_wait / 10)) s after every group had a leader"
 t0=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
+n0=()
+for p in "${pids[@]}"; do n0+=("$(awk '{print $14 + $15}' "/proc/$p/stat")"); done
 sleep 20
 t1=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
+each=""
+for i in 0 1 2; do
+	d=$(($(awk '{print $14 + $15}' "/proc/${pids[$i]}/stat") - n0[i]))
+	each="$each node $((i + 1)) $(awk -v d="$d" -v hz="$hz" 'BEGIN {printf "%.1f", 100 * d / hz / 20}') %"
+done
+echo "idle groups, each node's share of one core over 20 s:$each"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/${pids[0]}/status")
 echo "$IDLE idle groups a node: node 1 used $(awk -v d=$((t1 - t0)) -v hz="$hz" \
 	'BEGIN {printf "%.1f", 100 * d / hz / 20}') % of one core over 20 s, RSS ${rss} kB" \

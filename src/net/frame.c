@@ -24,6 +24,10 @@ uint32_t frame_kind_max(uint8_t kind)
 		return FRAME_HELLO_MAX;
 	case FRAME_REMOVED:
 		return 8;
+	case FRAME_QUIET:
+		return FRAME_QUIET_LEN;
+	case FRAME_LIVE:
+		return FRAME_LIVE_LEN;
 	case FRAME_RAFT:
 	case FRAME_FORWARD:
 	case FRAME_REPLY:
@@ -51,9 +55,35 @@ bool frame_group_open(const uint8_t *p, size_t n, uint32_t *group, uint8_t *kind
 	*inner = p + FRAME_GROUP_HDR;
 	*inner_n = n - FRAME_GROUP_HDR;
 	bool group_kind = *kind == FRAME_RAFT || *kind == FRAME_FORWARD || *kind == FRAME_REPLY ||
-			  *kind == FRAME_REMOVED;
+			  *kind == FRAME_REMOVED || *kind == FRAME_QUIET;
 	return *group >= 1 && *group <= FRAME_GROUP_MAX && group_kind &&
 	       *inner_n <= frame_kind_max(*kind);
+}
+
+void frame_quiet_encode(const struct frame_quiet *q, uint8_t buf[FRAME_QUIET_LEN])
+{
+	buf[0] = q->op;
+	bytes_put_u64(buf + 1, q->term);
+	bytes_put_u64(buf + 9, q->index);
+}
+
+bool frame_quiet_decode(const uint8_t *p, size_t n, struct frame_quiet *q)
+{
+	if (n != FRAME_QUIET_LEN)
+		return false;
+	q->op = p[0];
+	q->term = bytes_get_u64(p + 1);
+	q->index = bytes_get_u64(p + 9);
+	return q->term &&
+	       (q->op == FRAME_QUIET_SLEEP || (q->op == FRAME_QUIET_WAKE && q->index == 0));
+}
+
+bool frame_live_decode(const uint8_t *p, size_t n, uint64_t *inc)
+{
+	if (n != FRAME_LIVE_LEN)
+		return false;
+	*inc = bytes_get_u64(p);
+	return *inc != 0;
 }
 
 int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, const char **why)

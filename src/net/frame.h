@@ -21,8 +21,12 @@ enum frame_kind {
 	FRAME_REPLY = 4,   /* the leader's reply to a forwarded request */
 	FRAME_REMOVED = 5, /* u64: the index of a committed configuration that
 			    * the receiver is not a member of */
-	FRAME_GROUP = 6,   /* one of the four above, for a group other than 0:
-			    * frame_group_open, below */
+	FRAME_GROUP = 6,   /* one of the four above, or QUIET, for a group
+			    * other than 0: frame_group_open, below */
+	FRAME_QUIET = 7,   /* a group's leader stops ticking it, or a member
+			    * asks it to tick again: struct frame_quiet */
+	FRAME_LIVE = 8,	   /* a node's heartbeat to a peer node, one for all
+			    * its groups: struct frame_live */
 	/* 32..63: the read-replica stream's (replica/proto.h) */
 	FRAME_KIND_MAX = 63,
 };
@@ -68,19 +72,21 @@ bool frame_hello_decode(const uint8_t *p, size_t n, struct frame_hello *h);
 /* Writes the header for payload into hdr. */
 void frame_header(uint8_t hdr[FRAME_HDR], uint8_t kind, const void *payload, uint32_t len);
 
-/* The largest payload a frame of this kind may carry: a HELLO's and a
- * REMOVED's are small and fixed by their formats, Raft messages, forwarded
- * requests, their replies and the replica stream's frames take up to
- * FRAME_MAX, a kind this version does not know up to FRAME_UNKNOWN_MAX.
- * Checked on the header, before the payload is waited for. */
+/* The largest payload a frame of this kind may carry: a HELLO's, a
+ * REMOVED's, a QUIET's and a LIVE's are small and fixed by their
+ * formats, Raft messages, forwarded requests, their replies and the
+ * replica stream's frames take up to FRAME_MAX, a kind this version does
+ * not know up to FRAME_UNKNOWN_MAX. Checked on the header, before the
+ * payload is waited for. */
 #define FRAME_UNKNOWN_MAX (64u << 10)
 uint32_t frame_kind_max(uint8_t kind);
 
-/* A node holds several Raft groups (shards); RAFT, FORWARD, REPLY and
- * REMOVED frames are a group's. Group 0's go as themselves, so a node of
- * one group speaks as before; another group's go inside a GROUP frame:
+/* A node holds several Raft groups (shards); RAFT, FORWARD, REPLY,
+ * REMOVED and QUIET frames are a group's. Group 0's go as themselves, so
+ * a node of one group speaks as before; another group's go inside a GROUP
+ * frame:
  *   u32 group                  1 .. FRAME_GROUP_MAX
- *   u8  kind                   RAFT, FORWARD, REPLY or REMOVED
+ *   u8  kind                   RAFT, FORWARD, REPLY, REMOVED or QUIET
  *   the rest                   that frame's payload, within its kind's
  *                              frame_kind_max */
 #define FRAME_GROUP_HDR 5
@@ -89,6 +95,32 @@ void frame_group_header(uint8_t hdr[FRAME_GROUP_HDR], uint32_t group, uint8_t ki
 /* Opens a GROUP payload: false if any check above fails. */
 bool frame_group_open(const uint8_t *p, size_t n, uint32_t *group, uint8_t *kind,
 		      const uint8_t **inner, size_t *inner_n);
+
+/* Quiescence (docs/shards.md): only nodes of several groups send these.
+ * QUIET's payload, 17 bytes (little-endian):
+ *   u8  op                     FRAME_QUIET_SLEEP: the leader of term
+ *                              `term` stops ticking the group, every entry
+ *                              up to `index` committed; FRAME_QUIET_WAKE:
+ *                              the sender asks the group's leader to tick
+ *                              it again (index 0)
+ *   u64 term                   1 ..
+ *   u64 index
+ * LIVE's payload, 8 bytes: u64 the sender's incarnation (non-zero, new at
+ * each start of the node). */
+#define FRAME_QUIET_LEN	  17
+#define FRAME_LIVE_LEN	  8
+#define FRAME_QUIET_SLEEP 1
+#define FRAME_QUIET_WAKE  2
+struct frame_quiet {
+	uint8_t op;
+	uint64_t term, index;
+};
+void frame_quiet_encode(const struct frame_quiet *q, uint8_t buf[FRAME_QUIET_LEN]);
+/* false if the payload is not a QUIET frame's: its length, an op other
+ * than the two, term 0, or a WAKE naming an index */
+bool frame_quiet_decode(const uint8_t *p, size_t n, struct frame_quiet *q);
+/* A LIVE payload's incarnation into *inc: false if n is not 8 or it is 0. */
+bool frame_live_decode(const uint8_t *p, size_t n, uint64_t *inc);
 
 enum { FRAME_OK = 0, FRAME_MORE = 1, FRAME_BAD = 2 };
 /* Parses one frame at the start of buf: FRAME_OK with *used bytes,

@@ -103,8 +103,8 @@ static void info_shards(struct server *s, struct rbuf *o)
 		cluster_slots_text(s, g, o);
 		rbuf_puts(o, ",");
 		info_group(s, g, o);
-		snprintf(line, sizeof line, ",keys=%llu\r\n",
-			 (unsigned long long)kv_keys_total(&g->kv));
+		snprintf(line, sizeof line, ",keys=%llu,quiet=%d\r\n",
+			 (unsigned long long)kv_keys_total(&g->kv), g->quiet);
 		rbuf_puts(o, line);
 	}
 	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
@@ -297,6 +297,8 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
 	bool change = is(&argv[1], "add-learner") || is(&argv[1], "promote") ||
 		      is(&argv[1], "remove") || is(&argv[1], "transfer");
+	if (change) /* a quiet group (server/quiet.c) ticks for it */
+		group_wake(s->g, 0);
 	if (change && s->n_groups > 1) { /* every group's members are the same nodes */
 		resp_errorf(&q->reply,
 			    "ERR RAFT %.*s: membership changes and transfers of a node of several "

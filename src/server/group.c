@@ -296,6 +296,11 @@ void group_storage_failed(struct group *g, int rc, const char *why)
 void group_process(struct group *g)
 {
 	struct server *s = g->node;
+	if (g->beat_due) { /* woken as a quiet leader: its followers wake on it */
+		g->beat_due = false;
+		if (g->r)
+			raft_heartbeat_now(g->r);
+	}
 	if (g->replica) {
 		check_storage(g);
 		replica_process(g);
@@ -311,8 +316,16 @@ void group_process(struct group *g)
 		carry_out(g, &u);
 		raft_update_done(g->r, &u);
 	}
-	if (g->r && s->peers)
+	if (g->r && s->peers) {
 		members_sync(g);
+		g->synced = true;
+	}
+}
+
+bool group_settled(const struct group *g)
+{
+	return g->synced && g->r && !g->replica && !g->beat_due && !g->n_held && !g->snap_damaged &&
+	       !snapshots_busy(g) && g->snapshot_exiting <= 0 && !raft_has_update(g->r);
 }
 
 /* ---- loop callbacks ----------------------------------------------------- */
@@ -503,7 +516,7 @@ int group_open(struct group *g, struct keel_errmsg *err)
 /* The voter that should lead g on a node of several groups: the
  * (g->id mod voters)-th voter by id, so that the groups' leaders are
  * spread over the nodes; 0 if there is no voter. */
-static raft_id preferred_leader(const struct group *g)
+raft_id group_preferred_leader(const struct group *g)
 {
 	const struct raft_config *c = raft_config_of(g->r);
 	raft_id v[RAFT_MEMBERS_MAX];
@@ -529,7 +542,7 @@ static void spread_leader(struct group *g)
 	if (s->n_groups < 2 || s->stopping || g->sweep_ticks % 100 != 50 || !g->r ||
 	    raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
 		return;
-	raft_id to = preferred_leader(g);
+	raft_id to = group_preferred_leader(g);
 	raft_index match, next;
 	if (!to || to == s->cfg.id || !peers_connected(s->peers, to) ||
 	    !raft_progress_of(g->r, to, &match, &next) || match < raft_last_index(g->r))
@@ -544,6 +557,9 @@ static void spread_leader(struct group *g)
  * the last one, so a leader's followers heard nothing meanwhile). */
 void group_tick(struct group *g, bool stalled)
 {
+	/* quiescence (server/quiet.c): a quiet group has nothing to tick for */
+	if (g->quiet || quiet_leader_tick(g))
+		return;
 	if (g->r && !g->removed_at) { /* a stopped core's tick does nothing */
 		raft_tick(g->r);
 		if (stalled)
@@ -567,7 +583,10 @@ void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n)
 		return;
 	}
 	members_on_msg(g, &m);
-	if (!raft_stopped(g->r)) { /* peers run only beside a core */
+	/* peers run only beside a core; a quiet leader may take an answer
+	 * that leaves it nothing to do and stay quiet */
+	if (!raft_stopped(g->r) && !quiet_leader_step(g, &m)) {
+		group_wake(g, from);
 		raft_step(g->r, &m);
 		members_follow_leader(g, &m);
 	}
@@ -578,6 +597,7 @@ void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n)
  * the longest log, if there is one: true if a transfer has begun. */
 bool group_hand_over(struct group *g)
 {
+	group_wake(g, 0); /* a transfer needs the leader's ticks */
 	if (!g->r || raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
 		return false;
 	const struct raft_config *c = raft_config_of(g->r);

@@ -58,25 +58,31 @@ int64_t server_last_heard(const struct group *g, uint64_t id)
  * that has left it if need be: an id made up in a HELLO would keep one for
  * good, and once every slot was taken a member added later would never be
  * listed as heard from (INFO raft showed last_contact_ms=-1). */
-static void heard_from(struct group *g, uint64_t id)
+static struct heard *heard_from(struct group *g, uint64_t id)
 {
 	struct server *s = g->node;
 	int64_t now = server_now_ms();
 	for (uint32_t i = 0; i < s->n_heard; i++) {
 		if (s->heard[i].id == id) {
 			s->heard[i].ms = now;
-			return;
+			return &s->heard[i];
 		}
 	}
 	const struct raft_config *c = raft_config_of(g->r);
 	if (!raft_config_find(c, id))
-		return;
+		return NULL;
 	uint32_t i = 0; /* a full table has a non-member's slot (above) */
 	while (i < s->n_heard && raft_config_find(c, s->heard[i].id))
 		i++;
 	if (i == s->n_heard)
 		s->n_heard++;
-	s->heard[i] = (struct heard){id, now};
+	s->heard[i] = (struct heard){id, now, 0};
+	return &s->heard[i];
+}
+
+struct heard *members_heard(struct server *s, uint64_t from)
+{
+	return s->g->r && !s->g->removed_at ? heard_from(s->g, from) : NULL;
 }
 
 static bool config_committed(const struct group *g)

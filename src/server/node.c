@@ -23,11 +23,22 @@ int64_t server_now_ms(void)
 	return w->now_ms(w->ctx);
 }
 
-/* Carries out every group's pending updates. */
+/* Carries out every group's pending updates: a group with nothing to do
+ * is passed over (group_settled), unless storage failed (each group then
+ * learns it in group_process), so a pass costs little per idle group. */
 void server_process(struct server *s)
 {
-	for (uint32_t i = 0; i < s->n_groups; i++)
-		group_process(s->groups[i]);
+	int failed = 0;
+	if (s->com)
+		committer_durable(s->com, &failed, NULL);
+	if (failed) {
+		for (uint32_t i = 0; i < s->n_groups; i++)
+			group_process(s->groups[i]);
+	} else {
+		SERVER_FOR_AWAKE (s, i)
+			if (!group_settled(s->groups[i]))
+				group_process(s->groups[i]);
+	}
 	requests_answer_reads(s);
 	if (s->meta && kv_slots_of(&s->meta->kv)->n_shards > s->n_shards && !s->stopping) {
 		struct keel_errmsg err = {0};
@@ -138,7 +149,8 @@ static void run_tick(struct server *s)
 {
 	s->tick_due = false;
 	uv_idle_stop(&s->tick_idle);
-	for (uint32_t i = 0; i < s->n_groups; i++)
+	quiet_tick(s);
+	SERVER_FOR_AWAKE (s, i)
 		group_tick(s->groups[i], s->tick_stalled);
 	s->tick_stalled = false;
 	migrate_tick(s);
@@ -158,12 +170,12 @@ static void on_check(uv_check_t *h)
 	if (s->closed)
 		return; /* shutdown_step closed everything */
 	clients_resume(s);
-	for (uint32_t i = 0; i < s->n_groups; i++) {
+	SERVER_FOR_AWAKE (s, i) {
 		requests_flush_writes(s->groups[i]);
 		requests_flush_reads(s->groups[i]);
 	}
 	server_process(s);
-	for (uint32_t i = 0; i < s->n_groups; i++)
+	SERVER_FOR_AWAKE (s, i)
 		requests_flush_peers(s->groups[i]);
 	if (!s->closed) {
 		/* what this pass applied, to replicas; every group, each pass, busy
@@ -190,6 +202,10 @@ static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t 
 {
 	struct server *s = ctx;
 	struct group *g = s->g;
+	if (kind == FRAME_LIVE) { /* the node's, not a group's */
+		quiet_on_live(s, from, p, n);
+		return;
+	}
 	if (kind == FRAME_GROUP) {
 		uint32_t id;
 		if (!frame_group_open(p, n, &id, &kind, &p, &n) ||
@@ -199,11 +215,17 @@ static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t 
 	}
 	if (!members_on_frame(g, from, kind, p, n))
 		return;
-	if (kind == FRAME_RAFT)
-		group_on_raft(g, from, p, n);
-	else
+	if (kind == FRAME_RAFT) {
+		group_on_raft(g, from, p, n); /* it wakes the group, or not */
+	} else if (kind == FRAME_QUIET) {
+		quiet_on_frame(g, from, p, n);
+	} else {
+		group_wake(g, from);
 		requests_on_frame(g, from, kind, p, n);
-	server_process(s);
+	}
+	/* only this group's work, now; every group's at the pass's end */
+	group_process(g);
+	requests_answer_reads(s);
 }
 
 static void on_peer_log(void *ctx, const char *line)
@@ -400,6 +422,9 @@ static void free_memory(struct server *s)
 		group_free(s->groups[i]);
 	keel_free(s->groups);
 	s->groups = NULL;
+	keel_free(s->quiet_bits);
+	s->quiet_bits = NULL;
+	s->n_quiet = 0;
 	s->n_groups = s->n_shards = 0;
 	s->g = s->meta = NULL;
 	keel_free(s->argv);

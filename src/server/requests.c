@@ -415,6 +415,7 @@ static bool advance(struct group *g, struct creq *q)
 void request_submit(struct group *g, struct creq *q, bool is_read)
 {
 	struct server *s = g->node;
+	group_wake(g, 0); /* a quiet group (server/quiet.c) ticks again */
 	/* checked here, on the node the client talks to: 64 bytes for the
 	 * entry's own header */
 	if (!is_read && (q->oversize || q->cmd.len + 64 > RAFT_ENTRY_BYTES_MAX)) {
@@ -538,6 +539,8 @@ static void drop_done(struct creq **v, uint32_t *n)
 /* The reads of g whose connection has gone: no order to keep. */
 static void run_orphans(struct group *g)
 {
+	if (!g->n_reads)
+		return;
 	raft_index applied = applied_of(g);
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < g->n_reads; i++) {
@@ -554,6 +557,8 @@ static void run_orphans(struct group *g)
  * lists before its slot can be freed. */
 static void drop_answered(struct group *g)
 {
+	if (!g->n_reads && !g->n_waiting)
+		return;
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < g->n_reads; i++)
 		if (!g->reads[i].req->done)
@@ -567,7 +572,7 @@ void requests_answer_reads(struct server *s)
 	if (s->answering) /* a server command run by client_step got here */
 		return;
 	s->answering = true;
-	for (uint32_t i = 0; i < s->n_groups; i++)
+	SERVER_FOR_AWAKE (s, i) /* a quiet group has no read */
 		run_orphans(s->groups[i]);
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < s->n_order_clients; i++) {
@@ -579,7 +584,7 @@ void requests_answer_reads(struct server *s)
 			c->in_order_list = false;
 	}
 	s->n_order_clients = k;
-	for (uint32_t i = 0; i < s->n_groups; i++)
+	SERVER_FOR_AWAKE (s, i)
 		drop_answered(s->groups[i]);
 	s->answering = false;
 }
@@ -658,6 +663,7 @@ bool request_forward_admin(struct group *g, struct creq *q, const struct resp_ar
 {
 	struct server *s = g->node;
 	raft_id leader = g->r ? raft_leader_of(g->r) : RAFT_ID_NONE;
+	group_wake(g, 0); /* its forward's timeout needs the group's ticks */
 	if (leader == RAFT_ID_NONE || leader == s->cfg.id)
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);

@@ -339,6 +339,13 @@ struct group {
 	struct peer_batch batches[RAFT_MEMBERS_MAX]; /* this pass's frames, a peer each */
 	uint32_t n_batches;
 	struct rbuf entry; /* the entry of the pass's writes, being built */
+	/* quiescence (server/quiet.c) */
+	bool quiet;	       /* not ticked: idle, its leader's node live */
+	uint64_t quiet_leader; /* a quiet follower: the leader that quieted it */
+	uint32_t idle_ticks;   /* a leader: ticks in a row with nothing to do */
+	raft_index idle_index; /* ... and its last index then */
+	bool beat_due;	       /* woken as leader: a heartbeat now (group_process) */
+	bool synced;	       /* members_sync has run (group_process) */
 };
 
 struct server { /* a node */
@@ -359,7 +366,8 @@ struct server { /* a node */
 	struct heard {
 		uint64_t id;
 		int64_t ms;
-	} heard[PEERS_MAX]; /* when each peer was last heard from */
+		uint64_t incarnation; /* its last LIVE frame's (0: none yet) */
+	} heard[PEERS_MAX];	      /* when each peer was last heard from */
 	uint32_t n_heard;
 	struct { /* --join: asking a member to add this node */
 		uv_tcp_t tcp;
@@ -417,6 +425,9 @@ struct server { /* a node */
 	struct group *meta;	 /* the metadata group (NULL on a node of one shard) */
 	struct migrate *migrate; /* driving a migration (server/migrate.c); NULL: not */
 	uint64_t migrate_epoch;	 /* the last epoch it drove one at */
+	uint32_t n_quiet;	 /* groups not ticked (server/quiet.c) */
+	uint64_t *quiet_bits;	 /* bit i: groups[i] is quiet (NULL: none has been) */
+	uint32_t live_ticks;	 /* ticks since this node's last LIVE frames */
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
@@ -449,16 +460,48 @@ void group_first_slots(const struct server *s, const struct group *g, uint16_t *
 /* server/group.c: one Raft group, driven by the update contract. */
 int group_open(struct group *g, struct keel_errmsg *err); /* recovery from its storage */
 void group_process(struct group *g);			  /* carries out its pending updates */
+/* Nothing for group_process to do: no update, nothing held or durable to
+ * see, no snapshot at work, its peers in step with its configuration
+ * (they change only with an update). */
+bool group_settled(const struct group *g);
 /* Applies a committed entry to the keyspace (members and replicas alike). */
 void group_apply(struct group *g, const struct raft_entry *e);
 void group_tick(struct group *g, bool stalled);
 void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n);
+/* The voter that should lead g on a node of several groups (0: none). */
+raft_id group_preferred_leader(const struct group *g);
 bool group_hand_over(struct group *g); /* stopping: a transfer of leadership begun */
 void group_free(struct group *g);
 /* A storage failure (rc, and what failed): the core stops, the requests in
  * flight are answered "not applied", the node shuts down and exits 1.
  * Once: a second failure changes nothing. */
 void group_storage_failed(struct group *g, int rc, const char *why);
+
+/* server/quiet.c: quiescence on a node of several groups (docs/shards.md):
+ * a leader whose group has had nothing to do for a few heartbeats tells
+ * its followers and stops ticking it; a follower so told stops too while
+ * the leader's node is heard from (LIVE frames, one a node pair each
+ * heartbeat interval); anything for the group wakes it. A node of one
+ * group never quiets it and sends no LIVE frame. */
+/* The node's tick, before its groups' (LIVE frames, liveness checks). */
+void quiet_tick(struct server *s);
+/* A leader's tick: true if the group is now quiet (it is not ticked). */
+bool quiet_leader_tick(struct group *g);
+/* The first group at or past index i that is not quiet (n_groups: none):
+ * the loops that run every pass visit only these. A quiet group has no
+ * update, request, read or forward, nothing held and no snapshot at work:
+ * whatever would give it one wakes it first. */
+uint32_t server_next_awake(const struct server *s, uint32_t i);
+#define SERVER_FOR_AWAKE(s, i)                                        \
+	for (uint32_t i = server_next_awake(s, 0); i < (s)->n_groups; \
+	     i = server_next_awake(s, i + 1))
+/* Wakes g if it is quiet (by: the peer whose frame woke it, 0: this node). */
+void group_wake(struct group *g, uint64_t by);
+void quiet_on_frame(struct group *g, uint64_t from, const uint8_t *p, size_t n);
+void quiet_on_live(struct server *s, uint64_t from, const uint8_t *p, size_t n);
+/* A peer's Raft message for a quiet leader's group: true if it was taken
+ * and left the group with nothing to do (it stays quiet). */
+bool quiet_leader_step(struct group *g, const struct raft_msg *m);
 
 /* server/members.c: peers kept to the configuration; removal. */
 void members_sync(struct group *g);
@@ -470,6 +513,8 @@ void members_on_msg(struct group *g, const struct raft_msg *m);
  * not in its configuration. */
 void members_follow_leader(struct group *g, const struct raft_msg *m);
 int64_t server_last_heard(const struct group *g, uint64_t id); /* 0: never */
+/* A member's frame for no group (LIVE): heard from, as a group's frames. */
+struct heard *members_heard(struct server *s, uint64_t from); /* NULL: not a member */
 
 /* server/snapshots.c: snapshots taken in a child process, sent, received. */
 void snapshots_want(struct group *g, raft_index index); /* the core asked */

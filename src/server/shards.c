@@ -180,9 +180,16 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 		uint32_t id = s->n_shards;
 		char sub[32];
 		snprintf(sub, sizeof sub, "shard-%u", id);
+		if (s->meta->quiet) /* its quiet bit is its place's, which moves */
+			group_wake(s->meta, 0);
+		size_t words = (s->n_groups + 63) / 64, more = (s->n_groups + 64) / 64;
+		if (s->quiet_bits && more > words) {
+			s->quiet_bits = keel_realloc(s->quiet_bits, more * sizeof *s->quiet_bits);
+			s->quiet_bits[words] = 0;
+		}
 		s->groups = keel_realloc(s->groups, (s->n_groups + 1) * sizeof *s->groups);
-		s->groups[s->n_groups] =
-			s->groups[s->n_groups - 1]; /* the metadata group stays last */
+		/* the metadata group stays last */
+		s->groups[s->n_groups] = s->groups[s->n_groups - 1];
 		s->n_groups++;
 		s->n_shards++;
 		rc = open_one(s, id, id, sub, false, err);

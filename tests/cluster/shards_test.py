@@ -11,7 +11,9 @@ that group too) and across groups get -CROSSSLOT; one connection's
 pipelined requests take effect in the order sent across groups; every
 acknowledged write is read back after every node is killed and started
 again; keel-cli reshard moves 1000 slots between shards while a client
-writes their keys, and back, losing none.
+writes their keys, and back, losing none; idle groups are quiet, served
+when asked, and a quiet group whose leader's node is killed elects
+another leader.
 
     /usr/bin/python3 tests/cluster/shards_test.py BUILD_DIR [case...]
 
@@ -337,6 +339,52 @@ def cluster_lists_in_any_order():
         c.cleanup()
 
 
+def shards_of(i):
+    """Node i's INFO shards: [(role, term, quiet)] a group."""
+    info = CLUSTER.client(i).info("shards")
+    return [(info[f"shard{g}"]["role"], int(info[f"shard{g}"]["term"]),
+             int(info[f"shard{g}"]["quiet"])) for g in range(3)]
+
+
+def all_quiet(nodes=(1, 2, 3)):
+    return all(q == 1 for i in nodes for _, _, q in shards_of(i))
+
+
+@case
+def idle_shards_quiet():
+    """Idle, every group of every node is quiet (INFO shards quiet=1: not
+    ticked, docs/shards.md "Idle groups"); a write through a follower
+    and reads on all three nodes are served with no election (no term
+    moves), and every group is quiet again once idle. The node leading
+    group 1 killed, the other two elect a new leader for it within 8 s (it
+    is noticed after an election timeout of silence) and take a write;
+    restarted, the node reads it back."""
+    up()
+    wait_for("every group of every node quiet", all_quiet, 20)
+    terms = {i: [t for _, t, _ in shards_of(i)] for i in (1, 2, 3)}
+    lead = leader_of(0)
+    other = next(i for i in (1, 2, 3) if i != lead)
+    k0 = keys_in(0, 1, "quiet")[0]
+    assert CLUSTER.client(other).set(k0, "v1") is True
+    assert [CLUSTER.client(i).get(k0) for i in (1, 2, 3)] == ["v1"] * 3
+    assert {i: [t for _, t, _ in shards_of(i)] for i in (1, 2, 3)} == terms
+    wait_for("every group quiet again", all_quiet, 20)
+    lost = leader_of(1)
+    rest = [i for i in (1, 2, 3) if i != lost]
+    CLUSTER.kill(lost)
+    t0 = time.time()
+    wait_for("a new leader of group 1",
+             lambda: any(shards_of(i)[1][0] == "leader" for i in rest), 8)
+    took = time.time() - t0
+    k1 = keys_in(1, 1, "quiet")[0]
+    assert CLUSTER.client(rest[0]).set(k1, "v2") is True
+    CLUSTER.start(lost)
+    wait_for("the restarted node reads the write",
+             lambda: CLUSTER.client(lost).get(k1) == "v2", 30)
+    wait_for("every group quiet once idle again", all_quiet, 30)
+    return f"group 1 led again {took:.1f} s after its leader's node was killed"
+
+
 def refused(c, extra, want):
     """Node 1 of c started with extra exits 1, saying want in its log."""
     c.extra = extra
@@ -557,7 +605,8 @@ def main():
                                     three_shards_spread, cluster_clients,
                                     ioredis_cluster, moved_and_plain, crossslot_and_multi,
                                     one_connection_order, shard_status, restart_reads_back,
-                                    reshard_refused, reshard_online, shard_add_and_restart],
+                                    reshard_refused, reshard_online, shard_add_and_restart,
+                                    idle_shards_quiet],
                          [SERVER, CLI])
     finally:
         if CLUSTER:

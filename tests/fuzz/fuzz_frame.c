@@ -1,14 +1,16 @@
 /* tests/fuzz/fuzz_frame.c — peer frames (src/net/frame.c) as a peer's
  * connection delivers them: the envelope, then each payload by its kind
- * (HELLO's address format, a Raft message, REMOVED's index, a GROUP
- * frame's group and inner frame, whose payload is decoded by its kind). The first
+ * (HELLO's address format, a Raft message, REMOVED's index, QUIET's op,
+ * term and index, LIVE's incarnation, a GROUP frame's group and inner
+ * frame, whose payload is decoded by its kind). The first
  * input byte's low bit asks the harness to set each header's checksum
  * right before parsing, so mutations reach the payload decoders instead
  * of dying on the checksum. Properties: a frame consumes its header and
  * payload and no more; a HELLO that decodes encodes back to the same
  * bytes; a Raft message that decodes encodes back within its size bound;
- * a GROUP frame that opens names a group in 1..FRAME_GROUP_MAX and one of
- * the four group kinds, its inner payload within that kind's bound, and
+ * a QUIET or LIVE payload that decodes encodes back to the same bytes; a
+ * GROUP frame that opens names a group in 1..FRAME_GROUP_MAX and one of
+ * the five group kinds, its inner payload within that kind's bound, and
  * its header written again is the same bytes. */
 #include <string.h>
 
@@ -45,6 +47,29 @@ static void raft(const struct frame *f)
 	raft_msg_decoded_free(&m);
 }
 
+/* A QUIET payload that decodes is one of its two ops, a term, no index
+ * in a WAKE, and encodes back to the same bytes. */
+static void quiet(const struct frame *f)
+{
+	struct frame_quiet q;
+	uint8_t buf[FRAME_QUIET_LEN];
+	if (!frame_quiet_decode(f->payload, f->len, &q))
+		return;
+	FUZZ_CHECK(f->len == FRAME_QUIET_LEN && q.term != 0);
+	FUZZ_CHECK(q.op == FRAME_QUIET_SLEEP || (q.op == FRAME_QUIET_WAKE && q.index == 0));
+	frame_quiet_encode(&q, buf);
+	FUZZ_CHECK(!memcmp(buf, f->payload, sizeof buf));
+}
+
+/* A LIVE payload that decodes is 8 bytes of a non-zero incarnation. */
+static void live(const struct frame *f)
+{
+	uint64_t inc;
+	if (!frame_live_decode(f->payload, f->len, &inc))
+		return;
+	FUZZ_CHECK(f->len == FRAME_LIVE_LEN && inc != 0 && inc == bytes_get_u64(f->payload));
+}
+
 static void group(const struct frame *f)
 {
 	uint32_t id;
@@ -55,12 +80,14 @@ static void group(const struct frame *f)
 		return;
 	FUZZ_CHECK(id >= 1 && id <= FRAME_GROUP_MAX);
 	FUZZ_CHECK(kind == FRAME_RAFT || kind == FRAME_FORWARD || kind == FRAME_REPLY ||
-		   kind == FRAME_REMOVED);
+		   kind == FRAME_REMOVED || kind == FRAME_QUIET);
 	FUZZ_CHECK(n <= frame_kind_max(kind) && inner + n == f->payload + f->len);
 	frame_group_header(hdr, id, kind);
 	FUZZ_CHECK(!memcmp(hdr, f->payload, sizeof hdr));
 	if (kind == FRAME_RAFT)
 		raft(&(struct frame){kind, inner, (uint32_t)n});
+	else if (kind == FRAME_QUIET)
+		quiet(&(struct frame){kind, inner, (uint32_t)n});
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -93,6 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			raft(&f);
 		else if (f.kind == FRAME_GROUP)
 			group(&f);
+		else if (f.kind == FRAME_QUIET)
+			quiet(&f);
+		else if (f.kind == FRAME_LIVE)
+			live(&f);
 		at += used;
 	}
 	keel_free(s);

@@ -162,6 +162,18 @@ static void raft_and_frame_seeds(void)
 	rbuf_put(&g, idx, sizeof idx);
 	append_frame(&b, FRAME_GROUP, g.p, g.len);
 	put_mode("frame", 3, 1, b.p, b.len);
+	b.len = g.len = 0; /* quiescence: group 0's SLEEP, group 3's WAKE, a LIVE */
+	uint8_t qb[FRAME_QUIET_LEN], live[FRAME_LIVE_LEN];
+	frame_quiet_encode(&(struct frame_quiet){FRAME_QUIET_SLEEP, 4, 17}, qb);
+	append_frame(&b, FRAME_QUIET, qb, sizeof qb);
+	frame_quiet_encode(&(struct frame_quiet){FRAME_QUIET_WAKE, 4, 0}, qb);
+	frame_group_header(gh, 3, FRAME_QUIET);
+	rbuf_put(&g, gh, sizeof gh);
+	rbuf_put(&g, qb, sizeof qb);
+	append_frame(&b, FRAME_GROUP, g.p, g.len);
+	bytes_put_u64(live, 1764892800123ull);
+	append_frame(&b, FRAME_LIVE, live, sizeof live);
+	put_mode("frame", 4, 1, b.p, b.len);
 	rbuf_free(&g);
 	rbuf_free(&b);
 }

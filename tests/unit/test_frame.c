@@ -8,6 +8,7 @@
 
 #include "unit.h"
 
+#include "base/bytes.h"
 #include "base/mem.h"
 #include "base/prng.h"
 #include "kv/kv.h"
@@ -65,8 +66,12 @@ static void kind_limits(void **state)
 		{FRAME_FORWARD, FRAME_MAX, FRAME_MORE},
 		{FRAME_GROUP, FRAME_MAX + FRAME_GROUP_HDR, FRAME_MORE},
 		{FRAME_GROUP, FRAME_MAX + FRAME_GROUP_HDR + 1, FRAME_BAD},
-		{7, FRAME_UNKNOWN_MAX, FRAME_MORE},
-		{7, FRAME_UNKNOWN_MAX + 1, FRAME_BAD},
+		{FRAME_QUIET, FRAME_QUIET_LEN, FRAME_MORE},
+		{FRAME_QUIET, FRAME_QUIET_LEN + 1, FRAME_BAD},
+		{FRAME_LIVE, FRAME_LIVE_LEN, FRAME_MORE},
+		{FRAME_LIVE, FRAME_LIVE_LEN + 1, FRAME_BAD},
+		{9, FRAME_UNKNOWN_MAX, FRAME_MORE},
+		{9, FRAME_UNKNOWN_MAX + 1, FRAME_BAD},
 		{40, FRAME_MAX, FRAME_MORE},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -399,6 +404,9 @@ static void groups(void **state)
 		{7, FRAME_REPLY, 4, true},
 		{7, FRAME_REMOVED, 8, true},
 		{7, FRAME_REMOVED, 9, false},
+		{7, FRAME_QUIET, FRAME_QUIET_LEN, true},
+		{7, FRAME_QUIET, FRAME_QUIET_LEN + 1, false},
+		{7, FRAME_LIVE, FRAME_LIVE_LEN, false}, /* a node's, not a group's */
 		{7, FRAME_HELLO, 9, false},
 		{7, FRAME_GROUP, 9, false},
 		{7, 40, 9, false},
@@ -431,6 +439,40 @@ static void groups(void **state)
 	}
 }
 
+/* QUIET and LIVE payloads: what encodes decodes to the same; a wrong
+ * length, an op other than SLEEP or WAKE, term 0, a WAKE naming an index,
+ * or a LIVE incarnation of 0 does not decode. */
+static void quiet_and_live(void **state)
+{
+	(void)state;
+	uint8_t b[FRAME_QUIET_LEN + 1] = {0};
+	struct frame_quiet q, in[] = {{FRAME_QUIET_SLEEP, 1, 0},
+				      {FRAME_QUIET_SLEEP, UINT64_MAX, UINT64_MAX},
+				      {FRAME_QUIET_WAKE, 7, 0}};
+	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+		frame_quiet_encode(&in[i], b);
+		assert_true(frame_quiet_decode(b, FRAME_QUIET_LEN, &q));
+		assert_int_equal(q.op, in[i].op);
+		assert_true(q.term == in[i].term && q.index == in[i].index);
+		assert_false(frame_quiet_decode(b, FRAME_QUIET_LEN - 1, &q));
+		assert_false(frame_quiet_decode(b, FRAME_QUIET_LEN + 1, &q));
+	}
+	struct frame_quiet bad[] = {{0, 1, 0}, {3, 1, 0}, {FRAME_QUIET_SLEEP, 0, 5},
+				    {FRAME_QUIET_WAKE, 0, 0}, {FRAME_QUIET_WAKE, 1, 1}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		frame_quiet_encode(&bad[i], b);
+		assert_false(frame_quiet_decode(b, FRAME_QUIET_LEN, &q));
+	}
+	uint64_t inc = 0;
+	bytes_put_u64(b, 0x0102030405060708ull);
+	assert_true(frame_live_decode(b, FRAME_LIVE_LEN, &inc));
+	assert_true(inc == 0x0102030405060708ull);
+	assert_false(frame_live_decode(b, FRAME_LIVE_LEN - 1, &inc));
+	assert_false(frame_live_decode(b, FRAME_LIVE_LEN + 1, &inc));
+	bytes_put_u64(b, 0);
+	assert_false(frame_live_decode(b, FRAME_LIVE_LEN, &inc));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,7 +480,7 @@ int main(void)
 		cmocka_unit_test(entries),	  cmocka_unit_test(entries_v2_and_dbs),
 		cmocka_unit_test(hellos),	  cmocka_unit_test(entry_edges),
 		cmocka_unit_test(entry_cmds_max), cmocka_unit_test(commands),
-		cmocka_unit_test(groups),
+		cmocka_unit_test(groups),	  cmocka_unit_test(quiet_and_live),
 	};
 	return UNIT_RUN("frame", tests);
 }
