@@ -330,9 +330,34 @@ static bool arg_num(const struct resp_arg *a, int64_t max, int64_t *v)
 	return resp_str2ll(a->p, a->len, v) && *v >= 0 && *v <= max;
 }
 
+/* A key of slots first..last, in this node's copy of their shard, too
+ * large for a copy batch (half a log entry): its size, 0 if none. */
+struct too_big {
+	uint16_t first, last;
+	uint64_t size;
+};
+
+static void too_big_each(void *ctx, struct kv_entry *e)
+{
+	struct too_big *b = ctx;
+	uint16_t slot = kv_slot(e->key, e->klen);
+	if (slot >= b->first && slot <= b->last && e->klen + e->vlen > RAFT_ENTRY_BYTES_MAX / 2)
+		b->size = e->klen + e->vlen;
+}
+
+static uint64_t oversized(struct server *s, uint16_t first, uint16_t last)
+{
+	struct too_big b = {first, last, 0};
+	struct kv *kv = &cluster_slot_group(s, first)->kv;
+	for (uint32_t db = 0; db < kv->n_db && !b.size; db++)
+		kv_dict_each(&kv->db[db], too_big_each, &b);
+	return b.size;
+}
+
 void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t first, last, to;
+	uint64_t big = 0;
 	if (!s->meta) {
 		resp_error(&q->reply, "ERR this node has one shard (--shards): there is "
 				      "nowhere to move slots to");
@@ -341,6 +366,11 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 		resp_error(&q->reply, "ERR Invalid or out of range slot");
 	} else if (!arg_num(&argv[3], (int64_t)s->n_shards - 1, &to)) {
 		resp_errorf(&q->reply, "ERR no such shard: shards are 0 to %u", s->n_shards - 1);
+	} else if ((big = oversized(s, (uint16_t)first, (uint16_t)last))) {
+		resp_errorf(&q->reply,
+			    "ERR a key of these slots holds %llu bytes, more than a move copies in "
+			    "one batch (%u MiB): the slots cannot be moved",
+			    (unsigned long long)big, RAFT_ENTRY_BYTES_MAX / 2 >> 20);
 	} else {
 		struct creq *b = creq_new(s, NULL);
 		const struct resp_arg args[] = {{(const uint8_t *)"keel.slots", 10},

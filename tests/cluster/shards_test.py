@@ -537,8 +537,9 @@ def reshard_online():
 def reshard_refused():
     """KEEL.RESHARD's errors, each changing nothing: a range out of 0-16383
     or backwards, a shard past the last, a range of two shards, the shard
-    the slots are on already; KEEL.SLOTS from a client is an unknown
-    command; keel-cli reshard exits 1 with the error."""
+    the slots are on already, a slot holding a key of more than 32 MiB;
+    KEEL.SLOTS from a client is an unknown command; keel-cli reshard exits
+    1 with the error."""
     up()
     c = CLUSTER.client(1)
     version = c.info("shards")["meta"]["map_version"]
@@ -562,6 +563,16 @@ def reshard_refused():
                           "reshard", "--slots", "0-5", "--to", "9"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and "no such shard" in out.stdout, out
+    big = keys_in(0, 1, "big")[0]  # a key past half a log entry: not copied in a batch
+    assert c.set(big, "x" * ((32 << 20) + 1)) is True
+    CLUSTER.wait_caught_up(1)
+    slot = keyslot(big)
+    try:
+        c.execute_command("KEEL.RESHARD", slot, slot, 1)
+        raise AssertionError("a slot holding a 32 MiB key accepted")
+    except redis.ResponseError as e:
+        assert "cannot be moved" in str(e), e
+    assert c.delete(big) == 1
     assert c.info("shards")["meta"]["map_version"] == version
     assert c.info("shards")["migration"] == "none"
 
