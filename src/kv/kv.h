@@ -201,6 +201,13 @@ int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, con
 void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, int64_t now_ms,
 		       const uint8_t *reply, size_t len);
 uint64_t kv_session_kept(struct kv *kv, uint64_t id); /* requests remembered */
+/* Takes the requests of a session's value from another shard's table (a
+ * slot move, kv/slots.c) into this one, at the entry's time now_ms: each
+ * recorded as if applied here, with the value's ack; false (nothing
+ * changed) if the value is malformed. kv_session_value_ok checks it
+ * alone. */
+bool kv_session_merge(struct kv *kv, uint64_t id, const uint8_t *val, size_t len, int64_t now_ms);
+bool kv_session_value_ok(const uint8_t *val, size_t len);
 /* Removes the sessions last used at or before now_ms - idle_ms (idle_ms
  * 0: none for idleness), then, while the table's values hold more than
  * max_bytes (0: no bound), the least recently used, a whole group of
@@ -277,6 +284,11 @@ int kv_slots_check(struct kv *kv, const struct resp_arg *argv, uint32_t argc, ui
  * *db past the last: done). n_records counts them. */
 uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t now_ms, uint32_t *db,
 			 uint64_t cursor, size_t max_bytes, struct rbuf *args, uint32_t *n_records);
+/* The exactly-once sessions, as KEEL.SLOTS SESSIONS records (id, value),
+ * from a scan cursor: stops past max_bytes; returns the next cursor, *done
+ * once the table was scanned through. */
+uint64_t kv_sessions_export(struct kv *kv, uint64_t cursor, size_t max_bytes, struct rbuf *args,
+			    uint32_t *n_records, bool *done);
 /* Snapshot section of the slots (kv/snapshot.c): its size, and reading it
  * back (false: malformed). */
 #define KV_SLOTS_BYTES (KV_SLOTS + 16 + 2 * KV_SLOTS + 8 + 4 + 1 + 2 + 2 + 4 + 4)

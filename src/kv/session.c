@@ -323,9 +323,8 @@ void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, i
 	if (had && !stays)
 		sess_unlink(kv, v.prev, v.next);
 	kv->sess_bytes -= e->vlen;
-	struct sess_head h = {.used = used,
-			      .prev = stays ? v.prev : kv->sess_tail,
-			      .next = stays ? v.next : 0};
+	struct sess_head h = {
+		.used = used, .prev = stays ? v.prev : kv->sess_tail, .next = stays ? v.next : 0};
 	if (!had || seq <= v.last || v.n >= KV_SESSION_KEEP_MAX)
 		sess_rebuild(kv, e, &v, had, seq, ack, reply, rlen, &h);
 	else
@@ -335,6 +334,43 @@ void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, i
 		sess_link_tail(kv, id, used);
 	else if (kv->sess_tail == id)
 		kv->sess_tail_used = used;
+}
+
+/* A session value from elsewhere (another shard's table): its records,
+ * well formed and in increasing order up to its last; false if not. */
+static bool sess_valid(const struct kv_entry *e, struct sess_view *v)
+{
+	if (!sess_open(e, v) || v->ack > v->last + 1)
+		return false;
+	const uint8_t *at = v->recs;
+	struct sess_rec r;
+	uint64_t prev = 0;
+	for (uint32_t i = 0; i < v->n; i++) {
+		if (!sess_next(v, &at, &r) || r.seq <= prev || r.seq > v->last)
+			return false;
+		prev = r.seq;
+	}
+	return at == v->end;
+}
+
+bool kv_session_merge(struct kv *kv, uint64_t id, const uint8_t *val, size_t len, int64_t now_ms)
+{
+	struct kv_entry e = {.val = (uint8_t *)val, .vlen = len};
+	struct sess_view v = {0};
+	bool ok = id && sess_valid(&e, &v);
+	const uint8_t *at = v.recs;
+	struct sess_rec r;
+	for (uint32_t i = 0; ok && i < v.n && sess_next(&v, &at, &r); i++)
+		kv_session_record(kv, id, r.seq, v.ack, now_ms, r.reply,
+				  r.len == SESS_DROPPED ? KV_SESSION_KEEP_BYTES + 1u : r.len);
+	return ok;
+}
+
+bool kv_session_value_ok(const uint8_t *val, size_t len)
+{
+	struct kv_entry e = {.val = (uint8_t *)val, .vlen = len};
+	struct sess_view v;
+	return sess_valid(&e, &v);
 }
 
 uint64_t kv_session_kept(struct kv *kv, uint64_t id)

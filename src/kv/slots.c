@@ -14,6 +14,11 @@
  *                                       batch seq of a copy into GONE
  *                                       slots (seq 1: their keys cleared
  *                                       first; then each one more)
+ *             SESSIONS first last epoch seq [id value]...
+ *                                       a batch of the copy too: the
+ *                                       source's exactly-once sessions,
+ *                                       merged into this shard's
+ *                                       (kv_session_merge)
  *             RELEASE first last epoch  FROZEN/GONE -> GONE, keys deleted
  *             ACCEPT first last epoch   GONE/OWNED -> OWNED
  *   metadata: BEGIN first last to       a migration of one shard's slots
@@ -150,6 +155,35 @@ uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t n
 	return cursor;
 }
 
+struct sess_exporter {
+	struct rbuf *args;
+	uint32_t n;
+};
+
+static void export_session(void *ctx, struct kv_entry *e)
+{
+	struct sess_exporter *x = ctx;
+	if (e->klen != 8)
+		return;
+	put_num(x->args, bytes_get_u64(e->key));
+	put_arg(x->args, e->val, e->vlen);
+	x->n++;
+}
+
+uint64_t kv_sessions_export(struct kv *kv, uint64_t cursor, size_t max_bytes, struct rbuf *args,
+			    uint32_t *n_records, bool *done)
+{
+	struct sess_exporter x = {args, 0};
+	size_t start = args->len;
+	*done = false;
+	do
+		cursor = kv_dict_scan(&kv->sessions, cursor, export_session, &x);
+	while (cursor && args->len - start < max_bytes);
+	*done = !cursor;
+	*n_records += x.n;
+	return cursor;
+}
+
 /* ---- the commands -------------------------------------------------------- */
 
 static bool arg_u64(const struct resp_arg *a, uint64_t max, uint64_t *v)
@@ -269,14 +303,28 @@ static int import_order(const struct kv_slots *sl, uint64_t epoch, uint64_t seq)
 	return epoch == sl->epoch && seq == sl->import_seq + 1 ? 2 : -1;
 }
 
+/* The records of SESSIONS (argv from 6: session id, value), checked. */
+static bool sessions_ok(struct kv_ctx *c)
+{
+	if ((c->argc - 6) % 2)
+		return false;
+	for (uint32_t k = 6; k < c->argc; k += 2) {
+		uint64_t id;
+		if (!arg_u64(&c->argv[k], UINT64_MAX >> 1, &id) || !id ||
+		    !kv_session_value_ok(c->argv[k + 1].p, c->argv[k + 1].len))
+			return false;
+	}
+	return true;
+}
+
 static void shard_import(struct kv_ctx *c, struct kv_slots *sl, uint16_t first, uint16_t last,
-			 uint64_t epoch)
+			 uint64_t epoch, bool sessions)
 {
 	uint64_t seq;
 	uint32_t n[3];
 	census(sl, first, last, n);
 	if (c->argc < 6 || !arg_u64(&c->argv[5], UINT64_MAX >> 1, &seq) ||
-	    !import_ok(c, first, last)) {
+	    !(sessions ? sessions_ok(c) : import_ok(c, first, last))) {
 		resp_error(c->out, "ERR malformed import records");
 		return;
 	}
@@ -297,7 +345,12 @@ static void shard_import(struct kv_ctx *c, struct kv_slots *sl, uint16_t first, 
 		drop_range(c->kv, first, last);
 	}
 	sl->import_seq = seq;
-	for (uint32_t k = 6; k < c->argc; k += 4) {
+	for (uint32_t k = 6; sessions && k < c->argc; k += 2) {
+		uint64_t id = 0;
+		arg_u64(&c->argv[k], UINT64_MAX >> 1, &id);
+		kv_session_merge(c->kv, id, c->argv[k + 1].p, c->argv[k + 1].len, c->now_ms);
+	}
+	for (uint32_t k = 6; !sessions && k < c->argc; k += 4) {
 		uint64_t db = 0, exp = 0;
 		arg_u64(&c->argv[k], KV_DBS_MAX - 1, &db);
 		arg_u64(&c->argv[k + 2], INT64_MAX, &exp);
@@ -443,8 +496,8 @@ void cmd_keel_slots(struct kv_ctx *c)
 		resp_error(c->out, "ERR invalid migration epoch");
 	} else if (is(&c->argv[1], "freeze")) {
 		shard_freeze(c, sl, f, l, epoch);
-	} else if (is(&c->argv[1], "import")) {
-		shard_import(c, sl, f, l, epoch);
+	} else if (is(&c->argv[1], "import") || is(&c->argv[1], "sessions")) {
+		shard_import(c, sl, f, l, epoch, is(&c->argv[1], "sessions"));
 	} else if (is(&c->argv[1], "release")) {
 		shard_release(c, sl, f, l, epoch);
 	} else if (is(&c->argv[1], "accept")) {

@@ -16,6 +16,10 @@
  *      its keys of the slots (frozen: they no longer change) go to the
  *      target in IMPORT batches of about 256 KiB, numbered, each applied
  *      before the next is sent; the target does not serve the slots yet.
+ *      Then the source's exactly-once sessions, in SESSIONS batches the
+ *      target merges into its own: a write applied at the source before
+ *      the freeze and sent again in its session after the move is answered
+ *      at the target with its reply, not applied twice.
  *   3. RELEASE at the source: it deletes its keys of the slots and stops
  *      serving them (reads too) from that entry on.
  *   4. ACCEPT at the target: it serves the slots from that entry on.
@@ -46,9 +50,9 @@
 #define BATCH_BYTES (256u << 10)
 #define RETRY_MS    200
 
-enum phase { P_FREEZE, P_WAIT, P_COPY, P_RELEASE, P_ACCEPT, P_FLIP, P_DONE };
-static const char *const phase_names[] = {"freeze", "wait", "copy", "release",
-					  "accept", "flip", "done"};
+enum phase { P_FREEZE, P_WAIT, P_COPY, P_SESSIONS, P_RELEASE, P_ACCEPT, P_FLIP, P_DONE };
+static const char *const phase_names[] = {"freeze",  "wait",   "copy", "sessions",
+					  "release", "accept", "flip", "done"};
 
 struct migrate {
 	/* the migration, as the map holds it */
@@ -98,15 +102,16 @@ static bool reply_is(const struct creq *q, const char *s)
 	return q->reply.len == n + 3 && q->reply.p[0] == '+' && !memcmp(q->reply.p + 1, s, n);
 }
 
-/* Submits KEEL.SLOTS args... to g; done runs with the reply. */
+/* Submits KEEL.SLOTS args... and the record_args arguments in records to
+ * g; done runs with the reply. */
 static void step(struct server *s, struct group *g, const char *const *args, uint32_t n,
-		 const struct rbuf *records, uint32_t n_records,
+		 const struct rbuf *records, uint32_t record_args,
 		 void (*done)(struct server *, struct creq *))
 {
 	struct migrate *m = s->migrate;
 	struct creq *q = creq_new(s, NULL);
 	entry_req_header(&q->cmd, &(struct entry_req_head){0}, 1);
-	rbuf_put_u32(&q->cmd, 1 + n + 4 * n_records);
+	rbuf_put_u32(&q->cmd, 1 + n + record_args);
 	rbuf_put_u32(&q->cmd, 10);
 	rbuf_puts(&q->cmd, "keel.slots");
 	for (uint32_t i = 0; i < n; i++) {
@@ -174,8 +179,13 @@ static void on_import(struct server *s, struct creq *q)
 		return;
 	}
 	m->seq++;
-	if (m->copied)
+	if (m->copied && m->phase == P_COPY) { /* the keys are in: the sessions next */
+		m->phase = P_SESSIONS;
+		m->cursor = 0;
+		m->copied = false;
+	} else if (m->copied) {
 		m->phase = P_RELEASE;
+	}
 }
 
 static void on_release(struct server *s, struct creq *q)
@@ -228,15 +238,21 @@ static void send_batch(struct server *s, struct migrate *m)
 	struct rbuf rec;
 	rbuf_init(&rec);
 	uint32_t n = 0;
-	m->cursor = kv_slots_export(&from->kv, m->first, m->last, server_now_ms(), &m->db,
-				    m->cursor, BATCH_BYTES, &rec, &n);
-	m->copied = m->db >= from->kv.n_db;
-	m->keys += n;
+	if (m->phase == P_SESSIONS) {
+		m->cursor =
+			kv_sessions_export(&from->kv, m->cursor, BATCH_BYTES, &rec, &n, &m->copied);
+	} else {
+		m->cursor = kv_slots_export(&from->kv, m->first, m->last, server_now_ms(), &m->db,
+					    m->cursor, BATCH_BYTES, &rec, &n);
+		m->copied = m->db >= from->kv.n_db;
+		m->keys += n;
+	}
 	m->bytes += rec.len;
 	struct nums a;
 	nums_of(m, &a, m->seq);
-	const char *args[] = {"import", a.first, a.last, a.epoch, a.extra};
-	step(s, s->groups[m->to], args, 5, &rec, n, on_import);
+	const char *args[] = {m->phase == P_SESSIONS ? "sessions" : "import", a.first, a.last,
+			      a.epoch, a.extra};
+	step(s, s->groups[m->to], args, 5, &rec, (m->phase == P_SESSIONS ? 2 : 4) * n, on_import);
 	rbuf_free(&rec);
 }
 
@@ -270,7 +286,7 @@ static void drive(struct server *s, struct migrate *m)
 		step(s, from, args, 4, NULL, 0, on_freeze);
 	else if (m->phase == P_WAIT && from->r && raft_applied_index(from->r) >= m->frozen_at)
 		m->phase = P_COPY; /* this node's copy of the source has applied the freeze */
-	else if (m->phase == P_COPY)
+	else if (m->phase == P_COPY || m->phase == P_SESSIONS)
 		send_batch(s, m);
 	else if (m->phase == P_RELEASE)
 		step(s, from, args, 4, NULL, 0, on_release);

@@ -266,3 +266,77 @@ void ns_scen_reshard_late_flip_refused(struct ns_run *r)
 	world_at(r->w, 12000 * MS, mv_read, m);
 	world_at(r->w, 13500 * MS, mv_done, m);
 }
+
+/* ---- exactly-once across a move ---------------------------------------------- */
+
+struct once {
+	struct ns_run *r;
+	char moved[16], stays[16]; /* a key of shard 0 (moved), one of shard 1 */
+	struct ns_probe *a, *b;
+};
+
+/* A connection with a session: SET of a key that stays, INCR of one that
+ * moves; both answered. */
+static void once_write(void *arg)
+{
+	struct once *o = arg;
+	o->a = ns_probe_open(o->r, "first", 0);
+	ns_probe_send(o->a, "*2 :", "CLIENT SESSION");
+	ns_probe_send(o->a, "+OK", "SET %s 1", o->stays);
+	ns_probe_send(o->a, ":1", "INCR %s", o->moved);
+}
+
+/* After the move, the session resumed at the SET, as a client whose
+ * replies were lost resends both: the SET answered from the shard it
+ * stayed on, then the INCR, at the shard it moved to, answered with its
+ * reply (the source's session came with the keys), not applied again. */
+static void once_resend(void *arg)
+{
+	struct once *o = arg;
+	unsigned long long id, seq;
+	const char *got = ns_probe_reply(o->a, 0);
+	if (!got || sscanf(got, "*2 :%llu :%llu", &id, &seq) != 2) {
+		ns_fail(o->r, "scenario: CLIENT SESSION was not answered");
+		return;
+	}
+	struct server *s = o->r->nodes[0].s;
+	uint16_t slot = kv_slot((const uint8_t *)o->moved, strlen(o->moved));
+	if (!s || !s->meta || kv_slots_of(&s->meta->kv)->owner[slot] != 2) {
+		ns_fail(o->r, "scenario: the move was not done at 8 s");
+		return;
+	}
+	o->b = ns_probe_open(o->r, "resumed", 1);
+	ns_probe_send(o->b, "+OK", "CLIENT SESSION %llu %llu", id, seq);
+	ns_probe_send(o->b, "+OK", "SET %s 1", o->stays);
+	ns_probe_send(o->b, ":1", "INCR %s", o->moved);
+	ns_probe_send(o->b, "$1 1", "GET %s", o->moved);
+}
+
+static void once_done(void *arg)
+{
+	struct once *o = arg;
+	if (o->a)
+		ns_probe_done(o->a);
+	if (o->b)
+		ns_probe_done(o->b);
+}
+
+void ns_scen_reshard_keeps_sessions(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	struct once *o = ns_alloc(r, sizeof *o);
+	memset(o, 0, sizeof *o);
+	o->r = r;
+	key_of_shard0(0, o->moved, sizeof o->moved);
+	for (uint32_t n = 0;; n++) { /* a key of shard 1 (5461-10922) */
+		snprintf(o->stays, sizeof o->stays, "st%u", n);
+		uint16_t slot = kv_slot((const uint8_t *)o->stays, strlen(o->stays));
+		if (slot > kv_slot_range_last(0, 3) && slot <= kv_slot_range_last(1, 3))
+			break;
+	}
+	m->done = true; /* no fault of its own */
+	world_at(r->w, 1500 * MS, once_write, o);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 8000 * MS, once_resend, o);
+	world_at(r->w, 13000 * MS, once_done, o);
+}

@@ -12,6 +12,7 @@
 
 #include "unit.h"
 
+#include "base/bytes.h"
 #include "base/crc32c.h"
 #include "kv/kv.h"
 #include "kv/snapshot.h"
@@ -213,6 +214,93 @@ static void shards_added(void **state)
 	close_shard(&added);
 }
 
+/* Runs KEEL.SLOTS <op> first last epoch seq, then the records an export
+ * appended (u32 length, bytes each). */
+static const char *run_records(struct shard *s, const char *head, const struct rbuf *rec)
+{
+	struct resp_arg argv[64];
+	char buf[128];
+	uint32_t argc = 0;
+	snprintf(buf, sizeof buf, "%s", head);
+	for (char *p = buf; *p && argc < 6;) {
+		char *e = strchr(p, ' ');
+		if (e)
+			*e = 0;
+		argv[argc++] = (struct resp_arg){(const uint8_t *)p, strlen(p)};
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	for (size_t at = 0; at + 4 <= rec->len && argc < 64;) {
+		uint32_t n = bytes_get_u32(rec->p + at);
+		argv[argc++] = (struct resp_arg){rec->p + at + 4, n};
+		at += 4 + n;
+	}
+	s->out.len = 0;
+	struct kv_ctx c = {.kv = &s->kv,
+			   .argv = argv,
+			   .argc = argc,
+			   .out = &s->out,
+			   .proto = 2,
+			   .now_ms = 2000,
+			   .dbs = 16};
+	kv_exec(&c);
+	rbuf_put(&s->out, "", 1);
+	s->out.len--;
+	return (const char *)s->out.p;
+}
+
+/* The source's sessions go with a move: a request the source applied is
+ * answered at the target with its reply (not applied again); the
+ * target's own older request of the session, below the source's ack,
+ * counts as answered; a malformed value is refused whole. */
+static void sessions_move(void **state)
+{
+	(void)state;
+	struct shard src, dst;
+	open_shard(&src, 2, 0, false);
+	open_shard(&dst, 2, 1, false);
+	kv_session_record(&src.kv, 77, 5, 5, 1000, (const uint8_t *)":1\r\n", 4);
+	kv_session_record(&src.kv, 77, 6, 5, 1000, (const uint8_t *)":2\r\n", 4);
+	kv_session_record(&dst.kv, 77, 3, 3, 900, (const uint8_t *)"+OK\r\n", 5);
+	kv_session_record(&src.kv, 88, 1, 1, 1000, (const uint8_t *)"+A\r\n", 4);
+	struct rbuf rec;
+	rbuf_init(&rec);
+	uint32_t n = 0;
+	bool done = false;
+	kv_sessions_export(&src.kv, 0, 1 << 20, &rec, &n, &done);
+	assert_true(done);
+	assert_int_equal(n, 2);
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3300 3300 9 1"), "+OK\r\n");
+	assert_string_equal(run_records(&dst, "KEEL.SLOTS SESSIONS 3300 3300 9 2", &rec),
+			    "+OK\r\n");
+	const uint8_t *reply = NULL;
+	size_t len = 0;
+	assert_int_equal(kv_session_check(&dst.kv, 77, 6, 5, &reply, &len), KV_SESSION_REPLY);
+	assert_memory_equal(reply, ":2\r\n", 4);
+	assert_int_equal(kv_session_check(&dst.kv, 77, 5, 5, &reply, &len), KV_SESSION_REPLY);
+	assert_int_equal(kv_session_check(&dst.kv, 77, 7, 5, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&dst.kv, 77, 3, 5, &reply, &len), KV_SESSION_ANSWERED);
+	assert_int_equal(kv_session_check(&dst.kv, 88, 1, 1, &reply, &len), KV_SESSION_REPLY);
+	/* the same batch again: taken once (its number) */
+	assert_string_equal(run_records(&dst, "KEEL.SLOTS SESSIONS 3300 3300 9 2", &rec),
+			    "+OK\r\n");
+	/* a value of no layout (its first byte changed): refused, nothing taken */
+	rec.p[4 + bytes_get_u32(rec.p) + 4] ^= 1;
+	struct rbuf before, after;
+	snap(&dst, &before);
+	assert_string_equal(run_records(&dst, "KEEL.SLOTS SESSIONS 3300 3300 9 3", &rec),
+			    "-ERR malformed import records\r\n");
+	snap(&dst, &after);
+	assert_int_equal(before.len, after.len);
+	assert_memory_equal(before.p, after.p, before.len);
+	rbuf_free(&before);
+	rbuf_free(&after);
+	rbuf_free(&rec);
+	close_shard(&src);
+	close_shard(&dst);
+}
+
 /* A driver that was replaced: its late steps, at an older epoch, change
  * nothing once a newer one froze or began a copy. */
 static void late_steps_refused(void **state)
@@ -357,7 +445,7 @@ int main(void)
 		cmocka_unit_test(fixed_split),	       cmocka_unit_test(whole_migration),
 		cmocka_unit_test(late_steps_refused),  cmocka_unit_test(refusals),
 		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
-		cmocka_unit_test(shards_added),
+		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
 	};
 	return UNIT_RUN("slots", tests);
 }
