@@ -336,43 +336,6 @@ void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, i
 		kv->sess_tail_used = used;
 }
 
-/* A session value from elsewhere (another shard's table): its records,
- * well formed and in increasing order up to its last; false if not. */
-static bool sess_valid(const struct kv_entry *e, struct sess_view *v)
-{
-	if (!sess_open(e, v) || v->ack > v->last + 1)
-		return false;
-	const uint8_t *at = v->recs;
-	struct sess_rec r;
-	uint64_t prev = 0;
-	for (uint32_t i = 0; i < v->n; i++) {
-		if (!sess_next(v, &at, &r) || r.seq <= prev || r.seq > v->last)
-			return false;
-		prev = r.seq;
-	}
-	return at == v->end;
-}
-
-bool kv_session_merge(struct kv *kv, uint64_t id, const uint8_t *val, size_t len, int64_t now_ms)
-{
-	struct kv_entry e = {.val = (uint8_t *)val, .vlen = len};
-	struct sess_view v = {0};
-	bool ok = id && sess_valid(&e, &v);
-	const uint8_t *at = v.recs;
-	struct sess_rec r;
-	for (uint32_t i = 0; ok && i < v.n && sess_next(&v, &at, &r); i++)
-		kv_session_record(kv, id, r.seq, v.ack, now_ms, r.reply,
-				  r.len == SESS_DROPPED ? KV_SESSION_KEEP_BYTES + 1u : r.len);
-	return ok;
-}
-
-bool kv_session_value_ok(const uint8_t *val, size_t len)
-{
-	struct kv_entry e = {.val = (uint8_t *)val, .vlen = len};
-	struct sess_view v;
-	return sess_valid(&e, &v);
-}
-
 uint64_t kv_session_kept(struct kv *kv, uint64_t id)
 {
 	struct kv_entry *e = sess_find(kv, id);
@@ -506,6 +469,93 @@ static bool sess_whole(const struct kv_entry *e)
 		prev = r.seq;
 	}
 	return at == v.end && bytes == v.bytes;
+}
+
+/* Appends the records of a and b (each in increasing order) at or past
+ * ack, merged in order, a record of both sides once (a's), the oldest
+ * past KV_SESSION_KEEP_MAX left out; their count and reply bytes. */
+static void merge_recs(struct rbuf *out, const struct sess_view *a, const struct sess_view *b,
+		       uint64_t ack, uint32_t *n, uint64_t *bytes)
+{
+	for (int pass = 0; pass < 2; pass++) { /* counting, then writing */
+		const uint8_t *pa = a->recs, *pb = b->recs;
+		struct sess_rec ra, rb;
+		uint32_t ia = 0, ib = 0, k = 0,
+			 skip = pass && *n > KV_SESSION_KEEP_MAX ? *n - KV_SESSION_KEEP_MAX : 0;
+		bool has_a = ia < a->n && sess_next(a, &pa, &ra);
+		bool has_b = ib < b->n && sess_next(b, &pb, &rb);
+		if (pass)
+			*bytes = 0;
+		while (has_a || has_b) {
+			bool take_a = has_a && (!has_b || ra.seq <= rb.seq);
+			struct sess_rec r = take_a ? ra : rb;
+			if (has_a && has_b && ra.seq == rb.seq)
+				has_b = ++ib < b->n && sess_next(b, &pb, &rb);
+			if (take_a)
+				has_a = ++ia < a->n && sess_next(a, &pa, &ra);
+			else
+				has_b = ++ib < b->n && sess_next(b, &pb, &rb);
+			if (r.seq < ack || (pass && k++ < skip))
+				continue;
+			if (pass) {
+				put_rec(out, r.seq, r.len, r.reply);
+				*bytes += r.len == SESS_DROPPED ? 0 : r.len;
+			} else {
+				++*n;
+			}
+		}
+		if (pass && *n > KV_SESSION_KEEP_MAX)
+			*n = KV_SESSION_KEEP_MAX;
+	}
+}
+
+bool kv_session_merge(struct kv *kv, uint64_t id, const uint8_t *val, size_t len, int64_t now_ms)
+{
+	struct kv_entry src = {.val = (uint8_t *)val, .vlen = len};
+	struct sess_view a = {0}, b = {0};
+	if (!id || !sess_whole(&src) || !sess_open(&src, &a))
+		return false;
+	struct kv_entry *e = sess_find(kv, id);
+	bool had = e && sess_open(e, &b);
+	if (had && !sess_whole(e)) { /* not ours to merge with: its records go */
+		sess_unlink(kv, b.prev, b.next);
+		had = false;
+		memset(&b, 0, sizeof b);
+	}
+	struct sess_head h = {.last = had && b.last > a.last ? b.last : a.last,
+			      .ack = had && b.ack > a.ack ? b.ack : a.ack};
+	struct rbuf *out = &kv->scratch;
+	out->len = 0;
+	rbuf_reserve(out, SESS_HEAD);
+	out->len = SESS_HEAD;
+	merge_recs(out, &a, &b, h.ack, &h.n, &h.bytes);
+	size_t blen = out->len;
+	sess_bound(out->p, &blen, h.n, &h.bytes);
+	if (e) { /* out of the list: it goes to its end, stamped now */
+		if (had)
+			sess_unlink(kv, b.prev, b.next);
+		kv->sess_bytes -= e->vlen;
+	} else {
+		uint8_t key[8];
+		bytes_put_u64(key, id);
+		e = kv_dict_add(&kv->sessions, key, sizeof key);
+	}
+	h.used = kv->sess_head && kv->sess_tail_used > now_ms ? kv->sess_tail_used : now_ms;
+	h.prev = kv->sess_tail;
+	h.next = 0;
+	put_head(out->p, &h);
+	kv_entry_set(e, out->p, blen);
+	kv->sess_bytes += e->vlen;
+	sess_link_tail(kv, id, h.used);
+	if (out->cap > (4u << 20))
+		rbuf_free(out);
+	return true;
+}
+
+bool kv_session_value_ok(const uint8_t *val, size_t len)
+{
+	struct kv_entry e = {.val = (uint8_t *)val, .vlen = len};
+	return sess_whole(&e);
 }
 
 bool kv_session_adopt(struct kv *kv, struct kv_entry *e)

@@ -251,9 +251,10 @@ static const char *run_records(struct shard *s, const char *head, const struct r
 }
 
 /* The source's sessions go with a move: a request the source applied is
- * answered at the target with its reply (not applied again); the
- * target's own older request of the session, below the source's ack,
- * counts as answered; a malformed value is refused whole. */
+ * answered at the target with its reply (not applied again), in order
+ * with the target's own requests of the session (one below the source's
+ * ack counts as answered); the merged table comes back whole from a
+ * snapshot; a malformed value is refused whole. */
 static void sessions_move(void **state)
 {
 	(void)state;
@@ -263,6 +264,7 @@ static void sessions_move(void **state)
 	kv_session_record(&src.kv, 77, 5, 5, 1000, (const uint8_t *)":1\r\n", 4);
 	kv_session_record(&src.kv, 77, 6, 5, 1000, (const uint8_t *)":2\r\n", 4);
 	kv_session_record(&dst.kv, 77, 3, 3, 900, (const uint8_t *)"+OK\r\n", 5);
+	kv_session_record(&dst.kv, 77, 8, 3, 900, (const uint8_t *)"+B\r\n", 4);
 	kv_session_record(&src.kv, 88, 1, 1, 1000, (const uint8_t *)"+A\r\n", 4);
 	struct rbuf rec;
 	rbuf_init(&rec);
@@ -279,7 +281,19 @@ static void sessions_move(void **state)
 	assert_int_equal(kv_session_check(&dst.kv, 77, 6, 5, &reply, &len), KV_SESSION_REPLY);
 	assert_memory_equal(reply, ":2\r\n", 4);
 	assert_int_equal(kv_session_check(&dst.kv, 77, 5, 5, &reply, &len), KV_SESSION_REPLY);
-	assert_int_equal(kv_session_check(&dst.kv, 77, 7, 5, &reply, &len), KV_SESSION_NEW);
+	assert_int_equal(kv_session_check(&dst.kv, 77, 8, 5, &reply, &len), KV_SESSION_REPLY);
+	assert_memory_equal(reply, "+B\r\n", 4);
+	assert_int_equal(kv_session_check(&dst.kv, 77, 7, 5, &reply, &len), KV_SESSION_PASSED);
+	assert_int_equal(kv_session_check(&dst.kv, 77, 9, 5, &reply, &len), KV_SESSION_NEW);
+	/* the merged table is whole: it comes back from a snapshot */
+	struct rbuf w;
+	snap(&dst, &w);
+	struct kv back;
+	kv_init(&back, 4);
+	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_OK);
+	assert_int_equal(kv_session_check(&back, 77, 5, 5, &reply, &len), KV_SESSION_REPLY);
+	kv_free(&back);
+	rbuf_free(&w);
 	assert_int_equal(kv_session_check(&dst.kv, 77, 3, 5, &reply, &len), KV_SESSION_ANSWERED);
 	assert_int_equal(kv_session_check(&dst.kv, 88, 1, 1, &reply, &len), KV_SESSION_REPLY);
 	/* the same batch again: taken once (its number) */
