@@ -579,7 +579,8 @@ def reshard_refused():
 
 @case
 def shard_add_and_restart():
-    """keel-cli shard add: a fourth shard, led by a node, serving no slot;
+    """keel-cli shard add --nodes naming other than every voter refused;
+    keel-cli shard add --nodes 3,1,2: a fourth shard, led by a node, serving no slot;
     slots 16000-16383 moved to it, with 100 keys; every node killed and
     started again with --shards 3 as before: the node opens the added
     shard from its folder (as the map counts it), the map and the keys are
@@ -588,8 +589,14 @@ def shard_add_and_restart():
     keys = [k for k in (f"ad{i}" for i in range(60000)) if keyslot(k) >= 16000][:100]
     for k in keys:
         assert CLUSTER.client(1).set(k, k) is True
-    out = subprocess.run([CLI, "-h", CLUSTER.addr(3)[0], "-p", str(CLUSTER.addr(3)[1]),
-                          "shard", "add"], capture_output=True, text=True, timeout=120)
+    cli = [CLI, "-h", CLUSTER.addr(3)[0], "-p", str(CLUSTER.addr(3)[1]), "shard", "add"]
+    for nodes in ("1,2", "1,2,9", "1,1,2", "0,1,2,3"):  # not every voter, once each
+        out = subprocess.run(cli + ["--nodes", nodes], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 1 and "every voter" in out.stdout, (nodes, out)
+    assert CLUSTER.client(1).info("shards")["keel_shards"] == 3
+    out = subprocess.run(cli + ["--nodes", "3,1,2"], capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0 and "shard 3 added" in out.stdout, out
     reshard(1, 16000, 16383, 3)
     info = CLUSTER.client(1).info("shards")

@@ -23,21 +23,25 @@ struct shard {
 	struct rbuf out;
 };
 
+/* Runs a command of space-separated words; its arguments in an array of
+ * exactly their number, so a read past the last is ASan's to see. */
 static const char *run(struct shard *s, const char *line)
 {
 	char buf[512];
-	struct resp_arg argv[32];
+	struct resp_arg words[32];
 	uint32_t argc = 0;
 	snprintf(buf, sizeof buf, "%s", line);
 	for (char *p = buf; *p && argc < 32;) {
 		char *e = strchr(p, ' ');
 		if (e)
 			*e = 0;
-		argv[argc++] = (struct resp_arg){(const uint8_t *)p, strlen(p)};
+		words[argc++] = (struct resp_arg){(const uint8_t *)p, strlen(p)};
 		if (!e)
 			break;
 		p = e + 1;
 	}
+	struct resp_arg *argv = malloc(argc * sizeof *argv);
+	memcpy(argv, words, argc * sizeof *argv);
 	s->out.len = 0;
 	struct kv_ctx c = {.kv = &s->kv,
 			   .argv = argv,
@@ -47,6 +51,7 @@ static const char *run(struct shard *s, const char *line)
 			   .now_ms = 1000,
 			   .dbs = 16};
 	kv_exec(&c);
+	free(argv);
 	rbuf_put(&s->out, "", 1);
 	s->out.len--;
 	return (const char *)s->out.p;
@@ -148,9 +153,13 @@ static void whole_migration(void **state)
 	struct rbuf rec;
 	rbuf_init(&rec);
 	uint32_t db = 0, n = 0;
+	run(&src, "KEEL.SLOTS FREEZE 3000 3999 5"); /* as frozen, with one key expired */
+	struct kv_entry *x = kv_dict_add(&src.kv.db[0], (const uint8_t *)"{b}old", 6);
+	kv_entry_set(x, (const uint8_t *)"v", 1);
+	kv_dict_expire(&src.kv.db[0], x, 900);
 	uint64_t cur = kv_slots_export(&src.kv, 3000, 3999, 1000, &db, 0, 1 << 20, &rec, &n);
 	assert_int_equal(cur, 0);
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 1); /* b only: {b}old expired at 900 */
 	assert_true(db >= src.kv.n_db);
 	rbuf_free(&rec);
 	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3000 3999 5 1 0 b 0 1"), "+OK\r\n");
@@ -337,6 +346,11 @@ static void late_steps_refused(void **state)
 			 "-ERR stale migration epoch");
 	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3300 3300 11 2 0 b 0 1"), "+OK\r\n");
 	expect_unchanged(&dst, "KEEL.SLOTS IMPORT 3300 3300 11 4 0 b 0 1", "-ERR stale");
+	/* a key a later batch brings again: one key, the later value */
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3300 3300 11 3 0 b 0 2"), "+OK\r\n");
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3300 3300 11 4 0 b 5000 22"), "+OK\r\n");
+	assert_int_equal(kv_keys_total(&dst.kv), 1);
+	assert_int_equal(kv_dict_find(&dst.kv.db[0], (const uint8_t *)"b", 1)->vlen, 2);
 	/* a late ACCEPT after the shard moved on to a newer migration */
 	assert_string_equal(run(&dst, "KEEL.SLOTS ACCEPT 3300 3300 11"), "+OK\r\n");
 	assert_string_equal(run(&dst, "KEEL.SLOTS FREEZE 3300 3300 12"), "+FROZEN\r\n");
@@ -360,6 +374,8 @@ static void refusals(void **state)
 		{"KEEL.SLOTS FREEZE -1 3 1", "-ERR invalid slot range"},
 		{"KEEL.SLOTS FREEZE 5 4 1", "-ERR invalid slot range"},
 		{"KEEL.SLOTS FREEZE 0 3", "-ERR invalid migration epoch"},
+		{"KEEL.SLOTS IMPORT 9000 9000 1", "-ERR malformed import records"},
+		{"KEEL.SLOTS SESSIONS 9000 9000 1", "-ERR malformed import records"},
 		{"KEEL.SLOTS FREEZE 0 3 -1", "-ERR invalid migration epoch"},
 		{"KEEL.SLOTS FREEZE 0 3 9223372036854775808", "-ERR invalid migration epoch"},
 		{"KEEL.SLOTS FREEZE 0 3 1 x", "-ERR syntax error"},
@@ -446,6 +462,26 @@ static void snapshot_keeps_slots(void **state)
 	memcpy(w.p + w.len - 4, &crc, 4);
 	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_ECORRUPT);
 	assert_null(back.slots);
+	w.p[at] = KV_SLOT_OWNED;
+	/* one shard, or an import number past 2^63: refused too */
+	size_t base = w.len - 4 - KV_SLOTS_BYTES;
+	static const struct {
+		size_t off;
+		uint8_t byte;
+	} bad[] = {{KV_SLOTS + 16 + 2 * KV_SLOTS + 8, 1}, {KV_SLOTS + 8 + 7, 0x80}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		uint8_t keep = w.p[base + bad[i].off];
+		if (bad[i].off == KV_SLOTS + 16 + 2 * KV_SLOTS + 8) /* n_shards, u32: 1 */
+			memcpy(w.p + base + bad[i].off, (uint8_t[4]){1, 0, 0, 0}, 4);
+		else
+			w.p[base + bad[i].off] = bad[i].byte;
+		crc = crc32c(0, w.p, w.len - 4);
+		memcpy(w.p + w.len - 4, &crc, 4);
+		assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_ECORRUPT);
+		w.p[base + bad[i].off] = keep;
+		if (bad[i].off == KV_SLOTS + 16 + 2 * KV_SLOTS + 8)
+			memcpy(w.p + base + bad[i].off, (uint8_t[4]){2, 0, 0, 0}, 4);
+	}
 	kv_free(&back);
 	rbuf_free(&w);
 	rbuf_free(&p);
