@@ -211,6 +211,7 @@ void ns_scen_reshard_resumes_after_driver_crash(struct ns_run *r);
 void ns_scen_reshard_release_waits_for_the_copy(struct ns_run *r);
 void ns_scen_reshard_late_flip_refused(struct ns_run *r);
 void ns_scen_reshard_keeps_sessions(struct ns_run *r);
+void ns_scen_shard_added(struct ns_run *r);
 /* scen_quiet.c: quiescence's faults and requests */
 void ns_scen_quiet_leader_crashes(struct ns_run *r);
 void ns_scen_quiet_leader_partitioned(struct ns_run *r);

@@ -16,6 +16,12 @@
  *       late (as a member's forward) while the next move is under way, is
  *       refused by its version: the next move's slots do not change hands
  *       before their copy
+ *   reshard_keeps_sessions              a write the source applied, resent
+ *       in its session after its slot moved, is answered at the target
+ *       with its reply, not applied again (the sessions came with the copy)
+ *   shard_added                         KEEL.ADDSHARD naming other than every
+ *       voter is refused; naming them adds shard 3 on every node, which a
+ *       move then gives slots
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -339,4 +345,57 @@ void ns_scen_reshard_keeps_sessions(struct ns_run *r)
 	world_at(r->w, 2500 * MS, mv_reshard, m);
 	world_at(r->w, 8000 * MS, once_resend, o);
 	world_at(r->w, 13000 * MS, once_done, o);
+}
+
+/* ---- a shard added --------------------------------------------------------------- */
+
+static void add_checked(void *arg)
+{
+	struct ns_run *r = arg;
+	static const char *const few[] = {"KEEL.ADDSHARD", "1", "2"};
+	static const char *const stranger[] = {"KEEL.ADDSHARD", "1", "2", "9"};
+	static const char *const twice[] = {"KEEL.ADDSHARD", "1", "1", "2"};
+	ns_admin_expect(r, 0, 3, few, "-ERR a shard's members are every voter");
+	ns_admin_expect(r, 1, 4, stranger, "-ERR a shard's members are every voter");
+	ns_admin_expect(r, 2, 4, twice, "-ERR a shard's members are every voter");
+}
+
+static void add_every(void *arg)
+{
+	struct ns_run *r = arg;
+	static const char *const every[] = {"KEEL.ADDSHARD", "3", "1", "2"};
+	ns_admin_expect(r, 0, 4, every, ":3");
+}
+
+static void add_moved(void *arg)
+{
+	struct ns_run *r = arg;
+	static const char *const move[] = {"KEEL.RESHARD", "16000", "16383", "3"};
+	ns_admin_expect(r, 1, 4, move, "+OK");
+}
+
+/* Each node holds the added shard, which now serves 16000-16383. */
+static void add_check(void *arg)
+{
+	struct ns_run *r = arg;
+	for (uint32_t i = 0; i < 3; i++) {
+		struct server *s = r->nodes[i].s;
+		if (!s || s->n_shards != 4 || !s->meta ||
+		    kv_slots_of(&s->meta->kv)->owner[16000] != 3)
+			ns_fail(r, "scenario: node %u does not hold shard 3 serving slot 16000",
+				i + 1);
+	}
+}
+
+/* keel-cli shard add naming fewer voters, a stranger, or one twice is
+ * refused; naming every voter (in any order) adds shard 3, which a move
+ * then gives slots 16000-16383 while the clients run. */
+void ns_scen_shard_added(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	m->done = true;
+	world_at(r->w, 2000 * MS, add_checked, r);
+	world_at(r->w, 3000 * MS, add_every, r);
+	world_at(r->w, 5000 * MS, add_moved, r);
+	world_at(r->w, 12000 * MS, add_check, r);
 }
