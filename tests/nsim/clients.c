@@ -459,6 +459,10 @@ static void on_op_reply(struct ns_client *c, const struct reply *rep)
 				ns_fail(r, "client %u: EXEC after a CROSSSLOT answered %c%.*s",
 					c->no, rep->type, (int)rep->len, (const char *)rep->s);
 			op_done(c, c->retries ? LIN_UNKNOWN : LIN_FAILED);
+			/* the node numbered nothing for it (EXECABORT takes no
+			 * sequence number) and this client did: a new connection, a
+			 * new session, numbered as the node numbers it */
+			c->moving = true;
 			after(c);
 			break;
 		}
