@@ -57,7 +57,8 @@ start() { # shards [more arguments]
 ready() { # shards
 	for _ in $(seq $((300 + $1))); do
 		local info leaders
-		info=$(redis-cli -h 127.0.0.1 -p $((P + 1)) info shards 2>/dev/null | tr -d '\r')
+		info=$(redis-cli -h 127.0.0.1 -p $((P + 1)) info shards 2>/dev/null | tr -d '\r' |
+			grep "^shard") # the shards' lines (not the metadata group's)
 		leaders=$(echo "$info" | grep -o "leader=[0-9]*" | grep -v "leader=0" | sort -u)
 		if [ "$(echo "$info" | grep -c "leader=[1-9]")" = "$1" ] &&
 			{ [ "$1" != 3 ] || [ "$(echo "$leaders" | wc -l)" = 3 ]; }; then
@@ -126,6 +127,7 @@ for t in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo SET GET); do
 	done
 done
 
+if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 # Migration speed: 3 shards, shard 0's slots (0-5460) filled with
 # MOVE_KEYS keys of 100 bytes, then moved to shard 1 (keel-cli reshard)
 # with nothing else running: keys/s and MB/s of the copy as the driver
@@ -178,6 +180,7 @@ echo "migration of slots 0-5460 (shard 0 to 1): $keys keys, $bytes bytes in $ms 
 	"$(awk -v b="$bytes" -v ms="$ms" 'BEGIN {printf "%.1f", b / ms / 1000}') MB/s;" \
 	"a loopback TCP copy of the same bytes: $loop MB/s"
 stop_all
+fi
 
 # Idle groups: nothing is sent; the node's CPU over 20 s and its memory.
 # Each group's log preallocates a segment (--segment-mb, 64 by default):
