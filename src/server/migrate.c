@@ -188,22 +188,24 @@ static void on_import(struct server *s, struct creq *q)
 	}
 }
 
-static void on_release(struct server *s, struct creq *q)
+/* A step answered +OK moves the driver on to `next`; else a new attempt. */
+static void step_ok(struct server *s, struct creq *q, enum phase next)
 {
 	struct migrate *m = settled(s);
 	if (m && reply_is(q, "OK"))
-		m->phase = P_ACCEPT;
+		m->phase = next;
 	else if (m)
 		fail(m, &q->reply);
 }
 
+static void on_release(struct server *s, struct creq *q)
+{
+	step_ok(s, q, P_ACCEPT);
+}
+
 static void on_accept(struct server *s, struct creq *q)
 {
-	struct migrate *m = settled(s);
-	if (m && reply_is(q, "OK"))
-		m->phase = P_FLIP;
-	else if (m)
-		fail(m, &q->reply);
+	step_ok(s, q, P_FLIP);
 }
 
 static void on_flip(struct server *s, struct creq *q)

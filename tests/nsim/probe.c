@@ -188,8 +188,12 @@ static void put_frame(struct wconn *c, uint8_t kind, const void *p, uint32_t len
 	wconn_send(c, p, len);
 }
 
-void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_byte,
-		     const char *const *words, uint32_t argc)
+/* A peer of its own (id, on a host of its own) connects to node's peer
+ * port and forwards one request of words, of kind kind_byte, for group
+ * (0: outside a GROUP frame); a write (want_head) with its request header. */
+static void rogue_forward(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
+			  uint8_t kind_byte, bool want_head, const char *const *words,
+			  uint32_t argc)
 {
 	char ip[32];
 	snprintf(ip, sizeof ip, "127.0.3.%u", ++r->n_probes);
@@ -205,37 +209,8 @@ void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_
 	struct rbuf cmd, f;
 	rbuf_init(&cmd);
 	rbuf_init(&f);
-	entry_cmd_append(&cmd, argv, argc < 8 ? argc : 8);
-	rbuf_put_u64(&f, 1); /* its id for the reply */
-	rbuf_put(&f, &kind_byte, 1);
-	rbuf_put_u32(&f, 1);
-	rbuf_put_u32(&f, (uint32_t)cmd.len);
-	rbuf_put(&f, cmd.p, cmd.len);
-	world_tracef(r->w, "peer %llu: forwards a %u-word %s to node %u", (unsigned long long)id,
-		     argc, kind_byte == 2 ? "command" : "request", node + 1);
-	put_frame(c, FRAME_FORWARD, f.p, (uint32_t)f.len);
-	rbuf_free(&cmd);
-	rbuf_free(&f);
-}
-
-void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
-			   const char *const *words, uint32_t argc)
-{
-	char ip[32];
-	snprintf(ip, sizeof ip, "127.0.3.%u", ++r->n_probes);
-	struct host *h = world_host(r->w, ip);
-	struct wconn *c = wconn_open(r->w, h, host_ip(r->nodes[node].h), 7379, on_rogue, NULL);
-	struct frame_hello hello = {.id = id};
-	snprintf(hello.peer_addr, sizeof hello.peer_addr, "%s:7379", ip);
-	uint8_t hb[FRAME_HELLO_MAX];
-	put_frame(c, FRAME_HELLO, hb, (uint32_t)frame_hello_encode(&hello, hb));
-	struct resp_arg argv[8];
-	for (uint32_t i = 0; i < argc && i < 8; i++)
-		argv[i] = (struct resp_arg){(const uint8_t *)words[i], strlen(words[i])};
-	struct rbuf cmd, f;
-	rbuf_init(&cmd);
-	rbuf_init(&f);
-	entry_req_header(&cmd, &(struct entry_req_head){0}, 1);
+	if (want_head)
+		entry_req_header(&cmd, &(struct entry_req_head){0}, 1);
 	entry_cmd_append(&cmd, argv, argc < 8 ? argc : 8);
 	if (group) {
 		uint8_t gh[FRAME_GROUP_HDR];
@@ -243,13 +218,26 @@ void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_
 		rbuf_put(&f, gh, sizeof gh);
 	}
 	rbuf_put_u64(&f, 1); /* its id for the reply */
-	rbuf_put(&f, (uint8_t[1]){0}, 1);
+	rbuf_put(&f, &kind_byte, 1);
 	rbuf_put_u32(&f, 1);
 	rbuf_put_u32(&f, (uint32_t)cmd.len);
 	rbuf_put(&f, cmd.p, cmd.len);
-	world_tracef(r->w, "peer %llu: forwards a write of %u words to group %u of node %u",
-		     (unsigned long long)id, argc, group, node + 1);
+	world_tracef(r->w, "peer %llu: forwards a %u-word %s to group %u of node %u",
+		     (unsigned long long)id, argc, kind_byte == 2 ? "command" : "request", group,
+		     node + 1);
 	put_frame(c, group ? FRAME_GROUP : FRAME_FORWARD, f.p, (uint32_t)f.len);
 	rbuf_free(&cmd);
 	rbuf_free(&f);
+}
+
+void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_byte,
+		     const char *const *words, uint32_t argc)
+{
+	rogue_forward(r, node, id, 0, kind_byte, false, words, argc);
+}
+
+void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
+			   const char *const *words, uint32_t argc)
+{
+	rogue_forward(r, node, id, group, 0, true, words, argc);
 }
