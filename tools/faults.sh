@@ -45,8 +45,14 @@ teeth() {
 		local name work
 		name=$(basename "$patch" .patch)
 		work=$(mktemp -d /tmp/keel-teeth.XXXXXX)
+		# the tree with its times, and build/ as built: make then
+		# compiles only what the patch changes
 		git ls-files -z --cached --others --exclude-standard |
-			xargs -0 cp --parents -t "$work"
+			xargs -0 cp -p --parents -t "$work"
+		mkdir -p "$work/build"
+		for b in asan gen .deps-ok; do
+			[ -e "build/$b" ] && cp -a "build/$b" "$work/build/"
+		done
 		if ! (cd "$work" && patch -s -p1 <"$top/$patch") ||
 			! make -C "$work" -j2 build/asan/keel-server build/asan/keel-cli \
 				build/asan/tools/lincheck >"$work/build.log" 2>&1; then
