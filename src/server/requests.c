@@ -646,7 +646,8 @@ static void on_reply(struct group *g, uint64_t id, raft_index index, const uint8
 		q->applied_at = index;
 		q->reply.len = 0;
 		rbuf_put(&q->reply, p, n);
-		settle(q);
+		if (q->sends > 1) /* sent once: the reply is that copy's outcome */
+			settle(q);
 		creq_finish(s, q);
 		return;
 	}

@@ -8,8 +8,10 @@
  * itself cluster-aware, server/cluster.c) does not, so its request is
  * held here instead and dispatched again, routed by the map as this node
  * has applied it then, once the slot looks served (this node's copy of the
- * shard holds it) or after a backoff, for up to RETRY_HOLD_MS from its
- * first refusal; then its client gets the -TRYAGAIN.
+ * shard holds it) or after a backoff (20 ms, doubled up to 200 ms), for
+ * up to the request timeout (--request-timeout-ms, 5 s by default: as long
+ * as a write waits for a leader) from its first refusal; then its client
+ * gets the -TRYAGAIN.
  *
  * What it keeps:
  * - One connection, one order: a held request is not finished, so the
@@ -35,8 +37,7 @@
 #include "server/entry.h"
 #include "server/server.h"
 
-#define RETRY_HOLD_MS  8000 /* the longest a request is held: a move's copy */
-#define RETRY_FIRST_MS 20   /* the first backoff, doubled up to ... */
+#define RETRY_FIRST_MS 20 /* the first backoff, doubled up to ... */
 #define RETRY_MAX_MS   200
 
 static const char refused[] = "-TRYAGAIN slot ";
@@ -97,7 +98,7 @@ bool retry_take(struct server *s, struct creq *q)
 		return false;
 	int64_t now = server_now_ms();
 	if (!q->retry_until)
-		q->retry_until = now + RETRY_HOLD_MS;
+		q->retry_until = now + s->cfg.request_timeout_ms;
 	if (now >= q->retry_until)
 		return false;
 	if (q->is_read)
