@@ -723,6 +723,10 @@ void migrate_free(struct server *s);
  * once the metadata group has it. */
 void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
+/* KEEL.ADDSHARD's ids (argv[1..]): true if none, or exactly c's voters,
+ * each once (the members a shard added now has). */
+bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv,
+			    uint32_t argc);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

@@ -103,6 +103,10 @@ static void params(uint64_t seed, struct ns_run *r)
 		p->shards = 2 + (uint32_t)prng_below(&g, 2);
 		p->reshards = 2 + (uint32_t)prng_below(&g, 5);
 	}
+	/* one client of those that move slots is plain: its writes refused
+	 * for a slot being moved are held by the node (server/retry.c) */
+	if (p->reshards)
+		p->plain_clients = 1;
 }
 
 static void stop_workload(void *arg)
