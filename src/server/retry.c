@@ -206,7 +206,8 @@ static bool route_again(struct server *s, struct creq *q, struct group **g, bool
 		else if (rc > 0)
 			*g = x;
 		uint16_t slot;
-		if (ok && rc > 0 && kv_slots_check(&x->kv, ec->argv, ec->argc, &slot) != KV_SLOT_OWNED)
+		if (ok && rc > 0 &&
+		    kv_slots_check(&x->kv, ec->argv, ec->argc, &slot) != KV_SLOT_OWNED)
 			*ready = false;
 	}
 	if (e.n_reqs)

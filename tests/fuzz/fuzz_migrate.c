@@ -144,7 +144,8 @@ static void expect(struct node *n, const struct resp_arg *argv, uint32_t argc)
 		 n->s.n_shards - 1);
 	int64_t first = -1, last = -1;
 	bool slots = argc == 4 && in_range(&argv[1], KV_SLOTS - 1) &&
-		     in_range(&argv[2], KV_SLOTS - 1) && resp_str2ll(argv[1].p, argv[1].len, &first) &&
+		     in_range(&argv[2], KV_SLOTS - 1) &&
+		     resp_str2ll(argv[1].p, argv[1].len, &first) &&
 		     resp_str2ll(argv[2].p, argv[2].len, &last) && first <= last;
 	if (!n->s.meta)
 		FUZZ_CHECK(reply_is(&got, "-ERR this node has one shard (--shards): there is "
@@ -214,8 +215,8 @@ static void addshard(struct fuzz_in *in)
 		want = resp_str2ll(argv[i].p, argv[i].len, &id) && id > 0;
 		bool voter = false;
 		for (uint32_t k = 0; want && k < c.n; k++)
-			voter = voter || (c.members[k].id == (raft_id)id &&
-					  c.members[k].role == RAFT_VOTER);
+			voter = voter ||
+				(c.members[k].id == (raft_id)id && c.members[k].role == RAFT_VOTER);
 		want = want && voter;
 		for (uint32_t k = 1; want && k < i; k++) {
 			int64_t other;

@@ -348,7 +348,8 @@ static void migrate_seeds(void)
 					1, 3, W(0), W(5), W(4), 0, 1, 3, W(0), W(0), W(6), 1};
 	static const uint8_t arity[] = {2, 1, 0, 0, 1, 1, W(0), 1, 1, 4, W(0), W(1), W(1), W(1), 0,
 					1, 5, W(0), W(1), W(1), W(1), W(1), 1};
-	static const uint8_t one_shard[] = {0, 1, 3, W(0), W(7), W(1), 0, 1, 3, W(0), W(6), W(1), 1};
+	static const uint8_t one_shard[] = {0, 1, 3, W(0), W(7), W(1), 0,
+					    1, 3, W(0), W(6), W(1), 1};
 	/* members 1, 2, 3 voters (indexes 0-2), 4 a learner (3) */
 	static const uint8_t members[] = {
 		2, 0, 3, 0, 1, 1, 1, 2, 1, 3, 0, 3, W(1), W(3), W(4),	/* 1 2 3: taken */

@@ -443,8 +443,10 @@ static void held_send(void *arg)
 		return;
 	}
 	h->m->done = true;
-	world_tracef(r->w, "scenario: slot %u frozen at node 1, the copy under way: plain "
-			   "writes to it from every node", (unsigned)slot);
+	world_tracef(r->w,
+		     "scenario: slot %u frozen at node 1, the copy under way: plain "
+		     "writes to it from every node",
+		     (unsigned)slot);
 	for (uint32_t n = 0; n < 3; n++) {
 		h->p[n] = ns_probe_open(r, "plain", n);
 		ns_probe_send(h->p[n], "+OK", "SET %s a", h->key[n]);
@@ -485,8 +487,8 @@ static void held_read(void *arg)
 	for (uint32_t i = 0; i < 3; i++) {
 		struct server *s = r->nodes[i].s;
 		uint16_t slot = kv_slot((const uint8_t *)h->ctr, strlen(h->ctr));
-		if (s && s->n_shards == 3 && kv_slots_of(&s->groups[2]->kv)->state[slot] !=
-						     KV_SLOT_OWNED)
+		if (s && s->n_shards == 3 &&
+		    kv_slots_of(&s->groups[2]->kv)->state[slot] != KV_SLOT_OWNED)
 			ns_fail(r, "scenario: node %u's shard 2 does not hold slot %u", i + 1,
 				(unsigned)slot);
 	}
