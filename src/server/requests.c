@@ -317,10 +317,11 @@ bool requests_hold(struct group *g, struct client *c, struct creq *q, bool is_re
 	/* another group's requests before it may be answered in any order
 	 * relative to its own: it waits for all of them (docs/shards.md) */
 	bool crossing = c->n_crossing || (c->last_group && c->last_group != g);
+	/* behind a request held to go again (retry.c) it waits too, as do the
+	 * ones after it */
+	crossing = crossing || c->n_retrying;
 	c->last_group = g;
-	/* behind a request held to go again (retry.c) it waits too */
-	if (g->replica || !(crossing || c->n_retrying || (c->resumed_at && !is_read)) ||
-	    !waits_behind(c, q))
+	if (g->replica || !(crossing || (c->resumed_at && !is_read)) || !waits_behind(c, q))
 		return false;
 	q->g = g;
 	q->is_read = is_read;

@@ -166,8 +166,8 @@ static int order_allows(const struct creq *q)
 			return WAIT;
 	int rc = GO;
 	for (const struct creq *p = q->next; p; p = p->next) {
-		if (p->retrying || p->deferred || !p->submitted)
-			continue;
+		if (p->retrying || p->deferred || !p->submitted || p->no_retry)
+			continue; /* not sent, or not applied (given up: its -TRYAGAIN) */
 		if (p->done)
 			return GIVE_UP;
 		if (!p->is_read)
@@ -247,12 +247,14 @@ void retry_tick(struct server *s)
 		struct creq *q = v[i];
 		if (!q->retrying)
 			continue;
-		int order = order_allows(q);
+		int order = now >= q->retry_until ? GIVE_UP : order_allows(q);
 		struct group *g;
 		bool ready = false;
-		if (now >= q->retry_until || order == GIVE_UP || !route_again(s, q, &g, &ready))
+		if (order == WAIT)
+			continue; /* routed only once it may go: a decode each time */
+		if (order == GIVE_UP || !route_again(s, q, &g, &ready))
 			give_up(s, q);
-		else if (order == GO && (ready || now >= q->retry_next))
+		else if (ready || now >= q->retry_next)
 			send_again(s, q, g);
 	}
 	keel_free(v);
