@@ -391,8 +391,12 @@ static void on_write_reply(struct ns_client *c, const struct reply *rep, bool mo
 				rep->type, (int)rep->len, (const char *)rep->s);
 		h->out = rep->arr[0];
 	}
-	if (c->plain && is_write(c) && rep->type == '-' && starts(rep, "TRYAGAIN slot"))
+	if (c->plain && is_write(c) && rep->type == '-' && starts(rep, "TRYAGAIN slot")) {
 		r->n_plain_tryagain++;
+		world_tracef(r->w, "client %u: a plain %s answered %.*s after %llu ms", c->no,
+			     c->op == NS_MULTI ? "EXEC" : "write", (int)rep->len, (const char *)rep->s,
+			     (unsigned long long)((now(c) - c->sent_ns) / 1000000));
+	}
 	else if (c->plain && o == LIN_OK)
 		r->n_plain_ok++;
 	if (o == LIN_UNKNOWN && c->retries < RETRIES_MAX && !c->plain) {

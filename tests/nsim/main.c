@@ -165,6 +165,10 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 	if (!r->failed)
 		ns_check_agreement(r);
 	ns_clients_stop(r);
+	if (r->p.plain_clients)
+		world_tracef(r->w, "plain clients: %llu writes done, %llu answered -TRYAGAIN slot",
+			     (unsigned long long)r->n_plain_ok,
+			     (unsigned long long)r->n_plain_tryagain);
 	if (!r->failed)
 		ns_check_history(r);
 	if (!r->failed)
