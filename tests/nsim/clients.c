@@ -393,8 +393,9 @@ static void on_write_reply(struct ns_client *c, const struct reply *rep, bool mo
 	}
 	if (c->plain && is_write(c) && rep->type == '-' && starts(rep, "TRYAGAIN slot")) {
 		r->n_plain_tryagain++;
-		world_tracef(r->w, "client %u: a plain %s answered %.*s after %llu ms", c->no,
-			     c->op == NS_MULTI ? "EXEC" : "write", (int)rep->len, (const char *)rep->s,
+		const char *what = c->op == NS_MULTI ? "EXEC" : "write";
+		world_tracef(r->w, "client %u: a plain %s answered %.*s after %llu ms", c->no, what,
+			     (int)rep->len, (const char *)rep->s,
 			     (unsigned long long)((now(c) - c->sent_ns) / 1000000));
 	}
 	else if (c->plain && o == LIN_OK)
