@@ -397,9 +397,9 @@ static void on_write_reply(struct ns_client *c, const struct reply *rep, bool mo
 		world_tracef(r->w, "client %u: a plain %s answered %.*s after %llu ms", c->no, what,
 			     (int)rep->len, (const char *)rep->s,
 			     (unsigned long long)((now(c) - c->sent_ns) / 1000000));
-	}
-	else if (c->plain && o == LIN_OK)
+	} else if (c->plain && o == LIN_OK) {
 		r->n_plain_ok++;
+	}
 	if (o == LIN_UNKNOWN && c->retries < RETRIES_MAX && !c->plain) {
 		c->retries++; /* settle it: the same write again, same session */
 		r->n_retries++;
