@@ -409,8 +409,7 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 
 /* ---- KEEL.ADDSHARD ------------------------------------------------------------ */
 
-bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv,
-			    uint32_t argc)
+bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv, uint32_t argc)
 {
 	uint32_t voters = 0;
 	for (uint32_t i = 0; i < c->n; i++)

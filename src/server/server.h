@@ -417,7 +417,7 @@ struct server { /* a node */
 	int exit_code;
 	struct {
 		uint64_t commands, writes, reads, forwarded, applied_entries;
-		uint64_t skipped_entries; /* command entries that did not decode */
+		uint64_t skipped_entries;	     /* command entries that did not decode */
 		uint64_t slot_retries, slot_gave_up; /* server/retry.c */
 		uint64_t snapshots_started, snapshots_taken, snapshots_installed;
 		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;

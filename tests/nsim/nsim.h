@@ -108,8 +108,8 @@ struct ns_params {
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
 	uint32_t session_max_mb;   /* --session-max-mb (0: the default) */
 	uint32_t fault_every_ms;
-	uint32_t shards;   /* every member's --shards (0: the default, one group) */
-	uint32_t reshards; /* slot ranges moved while it runs (reshard.c) */
+	uint32_t shards;	/* every member's --shards (0: the default, one group) */
+	uint32_t reshards;	/* slot ranges moved while it runs (reshard.c) */
 	uint32_t plain_clients; /* the first ones are plain (ns_client.plain) */
 };
 
@@ -141,8 +141,8 @@ struct ns_run {
 	/* figures */
 	uint64_t n_ok, n_ok_healed, n_failed, n_unknown, n_crashes, n_faults, n_retries, n_settled;
 	uint64_t n_plain_ok, n_plain_tryagain; /* plain clients' writes: done, refused TRYAGAIN */
-	struct ns_block *blocks; /* what ns_alloc gave: freed with the run */
-	uint32_t n_probes;	 /* a scenario's own clients (probe.c) */
+	struct ns_block *blocks;	       /* what ns_alloc gave: freed with the run */
+	uint32_t n_probes;		       /* a scenario's own clients (probe.c) */
 	/* the trace's last lines, for a failing seed */
 	char ring[64][200];
 	uint32_t ring_next;
