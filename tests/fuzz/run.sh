@@ -20,7 +20,7 @@ seconds=${FUZZ_SECONDS:-60}
 # minute in all.
 declare -A runs=(
 	[resp]=100000 [frame]=300000 [raft]=500000 [replica]=30000 [snapshot]=10000
-	[entry]=500000 [config]=3000 [wal]=15000 [kv]=100000 [poison]=200000 [cluster]=200000 [migrate]=30000
+	[entry]=500000 [config]=3000 [wal]=15000 [kv]=100000 [poison]=200000 [cluster]=200000 [migrate]=200000
 )
 read -r -a names <<<"${FUZZ_NAMES:-resp frame raft replica snapshot entry config wal kv poison cluster migrate}"
 
