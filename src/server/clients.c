@@ -112,6 +112,9 @@ void clients_free(struct server *s)
 	s->sessions = NULL;
 	keel_free(s->order_clients);
 	s->order_clients = NULL;
+	keel_free(s->retrying);
+	s->retrying = NULL;
+	s->n_retrying = s->cap_retrying = 0;
 	s->sessions_cap = 0;
 }
 
@@ -151,7 +154,10 @@ static void client_closed(uv_handle_t *h)
 	struct creq *q = c->head;
 	while (q) {
 		struct creq *next = q->next;
-		if (q->done || q->deferred) /* a deferred command is held by nothing else */
+		bool held = q->retrying; /* on retry.c's list only */
+		if (held)
+			retry_forget(s, q);
+		if (q->done || q->deferred || held)
 			creq_free(s, q);
 		else
 			q->client = NULL; /* still in flight: freed when it finishes */
@@ -352,6 +358,8 @@ size_t client_queued(const struct client *c)
 
 void creq_finish(struct server *s, struct creq *q)
 {
+	if (retry_take(s, q)) /* a slot being moved: held to go again */
+		return;
 	q->done = true;
 	struct client *c = q->client;
 	if (c && q->ordered) {

@@ -312,6 +312,7 @@ static void client_session(struct client *c, struct creq *q, const struct resp_a
 			   uint32_t argc)
 {
 	int64_t id, seq;
+	c->session_told = true; /* it numbers its writes: none is held (retry.c) */
 	if (argc == 2) {
 		resp_array(&q->reply, 2);
 		resp_int(&q->reply, (int64_t)c->session);

@@ -165,11 +165,16 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 		snprintf(line, sizeof line,
 			 "# Stats\r\ntotal_commands_processed:%llu\r\nkeel_writes:%llu\r\n"
 			 "keel_reads:%llu\r\nkeel_forwarded:%llu\r\nkeel_applied_entries:%"
-			 "llu\r\nkeel_skipped_entries:%llu\r\n\r\n",
+			 "llu\r\nkeel_skipped_entries:%llu\r\n",
 			 (unsigned long long)s->stats.commands, (unsigned long long)s->stats.writes,
 			 (unsigned long long)s->stats.reads, (unsigned long long)s->stats.forwarded,
 			 (unsigned long long)s->stats.applied_entries,
 			 (unsigned long long)s->stats.skipped_entries);
+		rbuf_puts(o, line);
+		snprintf(line, sizeof line,
+			 "keel_moving_slot_retries:%llu\r\nkeel_moving_slot_tryagain:%llu\r\n\r\n",
+			 (unsigned long long)s->stats.slot_retries,
+			 (unsigned long long)s->stats.slot_gave_up);
 		rbuf_puts(o, line);
 	}
 	if (all || !strcasecmp(section, "persistence")) {

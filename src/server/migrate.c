@@ -409,11 +409,8 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 
 /* ---- KEEL.ADDSHARD ------------------------------------------------------------ */
 
-/* Whether the ids listed (none: any) are the metadata group's voters, the
- * members a shard added now has. */
-static bool every_member(struct server *s, const struct resp_arg *argv, uint32_t argc)
+bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv, uint32_t argc)
 {
-	const struct raft_config *c = raft_config_of(s->meta->r);
 	uint32_t voters = 0;
 	for (uint32_t i = 0; i < c->n; i++)
 		voters += raft_config_is_voter(c, c->members[i].id);
@@ -439,7 +436,7 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
 	if (!s->meta || !s->meta->r) {
 		resp_error(&q->reply, "ERR this node has one shard (--shards): a cluster started "
 				      "with one cannot hold more");
-	} else if (!every_member(s, argv, argc)) {
+	} else if (!migrate_members_listed(raft_config_of(s->meta->r), argv, argc)) {
 		resp_error(&q->reply, "ERR a shard's members are every voter of the cluster: list "
 				      "them all, or none");
 	} else {

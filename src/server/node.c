@@ -97,6 +97,7 @@ static void shutdown_step(struct server *s)
 	if (busy && server_now_ms() < s->stop_deadline)
 		return;
 	s->closed = true;
+	retry_give_up_all(s);
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		requests_fail_all(s->groups[i],
 				  "-ERR the node is shutting down; the request was not applied");
@@ -154,6 +155,7 @@ static void run_tick(struct server *s)
 		group_tick(s->groups[i], s->tick_stalled);
 	s->tick_stalled = false;
 	migrate_tick(s);
+	retry_tick(s);
 	server_process(s);
 	shutdown_step(s);
 }

@@ -266,6 +266,8 @@ static void run_deferred(struct server *s, struct client *c, struct creq *q)
 			q->ordered = false;
 			c->n_ordered--;
 		}
+		if (!q->is_read && q->seq && q->seq < c->renumber_below)
+			retry_renumber(c, q, q->g); /* behind a write sent again (retry.c) */
 		request_submit(q->g, q, q->is_read);
 		return;
 	}
@@ -315,6 +317,9 @@ bool requests_hold(struct group *g, struct client *c, struct creq *q, bool is_re
 	/* another group's requests before it may be answered in any order
 	 * relative to its own: it waits for all of them (docs/shards.md) */
 	bool crossing = c->n_crossing || (c->last_group && c->last_group != g);
+	/* behind a request held to go again (retry.c) it waits too, as do the
+	 * ones after it */
+	crossing = crossing || c->n_retrying;
 	c->last_group = g;
 	if (g->replica || !(crossing || (c->resumed_at && !is_read)) || !waits_behind(c, q))
 		return false;
@@ -442,6 +447,7 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 	q->is_read = is_read;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
 	q->g = g;
+	q->submitted = true;
 	if (is_read && q->client)
 		order_track(s, q);
 	if (!advance(g, q))
@@ -509,6 +515,8 @@ static void client_step(struct server *s, struct client *c)
 	for (struct creq *q = c->head; q; q = q->next) {
 		if (q->done)
 			continue;
+		if (q->retrying) /* held to go again (retry.c): the rest wait */
+			return;
 		if (q->deferred) {
 			run_deferred(s, c, q);
 			if (!q->done)
@@ -523,6 +531,8 @@ static void client_step(struct server *s, struct client *c)
 		if (applied_of(q->g) < need)
 			return;
 		run_read(q->g, q);
+		if (!q->done) /* held to go again (retry.c) */
+			return;
 	}
 }
 
@@ -603,7 +613,7 @@ void requests_before_write(struct group *g, uint64_t session, uint64_t seq)
 	if (!w || w->seq != seq)
 		return; /* not a write this connection is waiting for */
 	for (struct creq *q = c->head; q != w; q = q->next)
-		if (!q->done && q->is_read)
+		if (!q->done && !q->retrying && !q->deferred && q->is_read)
 			run_read(g, q);
 }
 
@@ -637,7 +647,8 @@ static void on_reply(struct group *g, uint64_t id, raft_index index, const uint8
 		q->applied_at = index;
 		q->reply.len = 0;
 		rbuf_put(&q->reply, p, n);
-		settle(q);
+		if (q->sends > 1) /* sent once: the reply is that copy's outcome */
+			settle(q);
 		creq_finish(s, q);
 		return;
 	}

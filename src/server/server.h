@@ -105,6 +105,11 @@ struct creq {
 	bool held;	       /* held behind what came before it (requests_hold) */
 	bool crossing;	       /* ... as it is for another group than those before */
 	uint8_t proto;	       /* the connection's protocol when it was sent */
+	bool submitted;	       /* given to a group (request_submit) */
+	/* refused for a slot being moved, held to be sent again (retry.c) */
+	bool retrying, no_retry;
+	uint32_t retries;
+	int64_t retry_until, retry_next;
 	/* a node's own request (no client): called with the reply, then freed */
 	void (*on_done)(struct server *s, struct creq *q);
 	struct creq *answers; /* ... a client's request it answers (freed with it
@@ -170,6 +175,9 @@ struct client {
 	struct client *next_stream; /* the server's list of them */
 	uint32_t sentinel_subs;	    /* Sentinel event channels subscribed to */
 	bool cluster_aware;	    /* redirected with -MOVED (cluster.c) */
+	bool session_told;	    /* sent CLIENT SESSION: its numbers are its own */
+	uint32_t n_retrying;	    /* requests held for a slot being moved (retry.c) */
+	uint64_t renumber_below;    /* a held write numbered below it is numbered again */
 };
 
 struct pending {	  /* a proposed write, or a read waiting for its index */
@@ -386,6 +394,8 @@ struct server { /* a node */
 	struct client *held_clients; /* with input left for a later pass (clients.c) */
 	uint64_t pass_no;	     /* loop passes, counted by clients_resume */
 	struct creq *creq_pool;	     /* finished requests, kept for the next ones */
+	struct creq **retrying;	     /* held for a slot being moved (retry.c) */
+	uint32_t n_retrying, cap_retrying;
 	uint32_t n_creq_pool;
 	struct rbuf out;       /* a client's replies, gathered for one write */
 	struct resp_arg *argv; /* a read's arguments, decoded */
@@ -407,7 +417,8 @@ struct server { /* a node */
 	int exit_code;
 	struct {
 		uint64_t commands, writes, reads, forwarded, applied_entries;
-		uint64_t skipped_entries; /* command entries that did not decode */
+		uint64_t skipped_entries;	     /* command entries that did not decode */
+		uint64_t slot_retries, slot_gave_up; /* server/retry.c */
 		uint64_t snapshots_started, snapshots_taken, snapshots_installed;
 		uint64_t snapshot_build_ms, snapshot_total_ms, snapshot_bytes_received;
 		uint64_t snapshot_fork_us;  /* the loop's pause for the last fork() */
@@ -685,6 +696,20 @@ bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct
 bool cluster_command(struct server *s, struct client *c, struct creq *q,
 		     const struct resp_arg *argv, uint32_t argc);
 
+/* server/retry.c: a plain connection's request refused -TRYAGAIN for a
+ * slot being moved (or a map that lags) is held and sent again. */
+/* Called by creq_finish: true if q is held (not finished) to go again. */
+bool retry_take(struct server *s, struct creq *q);
+/* Sends again, or gives up on, the requests held (each tick). */
+void retry_tick(struct server *s);
+/* Every request held gets its -TRYAGAIN (the node stops). */
+void retry_give_up_all(struct server *s);
+/* q, held, leaves the list (its client has gone). */
+void retry_forget(struct server *s, struct creq *q);
+/* A held write of c numbered below c->renumber_below takes a new number
+ * before it is submitted. */
+void retry_renumber(struct client *c, struct creq *q, struct group *g);
+
 /* server/migrate.c: online slot migration, driven by the metadata
  * group's leader. */
 void migrate_tick(struct server *s);
@@ -698,6 +723,10 @@ void migrate_free(struct server *s);
  * once the metadata group has it. */
 void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
+/* KEEL.ADDSHARD's ids (argv[1..]): true if none, or exactly c's voters,
+ * each once (the members a shard added now has). */
+bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv,
+			    uint32_t argc);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

@@ -450,8 +450,8 @@ def leader_of_shard(group):
 
 class Writer:
     """Writes keys of slots 0-999 over and over on one plain connection
-    (node 1): each key's acknowledged value kept; TRYAGAIN (a slot being
-    moved) is not applied and is tried again."""
+    (node 1): each key's acknowledged value kept; a TRYAGAIN (a slot being
+    moved, not applied) is counted, and the write tried again."""
 
     def __init__(self, keys):
         import threading
@@ -485,20 +485,81 @@ class Writer:
         assert self.err is None, self.err
 
 
+class PipeWriter(Writer):
+    """Pipelines (redis-py, transaction=False) on one plain connection
+    (node 3): SET each of 6 keys of slots 0-999, INCR a counter of them,
+    GET the 6 keys; the replies must come in the order sent: +OK each, the
+    counter one more than at the last pipeline (exactly once: an INCR
+    refused and sent again is not applied twice), the values just set."""
+
+    def run(self):
+        r = CLUSTER.client(3)
+        n, self.pipelines = 0, 0
+        try:
+            while not self.stop.is_set():
+                for at in range(0, len(self.keys) - 6, 6):
+                    ks = self.keys[at:at + 6]
+                    n += 1
+                    p = r.pipeline(transaction=False)
+                    for k in ks:
+                        p.set(k, f"{n}")
+                    p.incr(self.counter)
+                    for k in ks:
+                        p.get(k)
+                    try:
+                        got = p.execute()
+                    except redis.ResponseError as e:
+                        if not str(e).startswith("TRYAGAIN"):
+                            raise
+                        self.tryagain += 1
+                        return
+                    want = [True] * 6 + [self.incrs + 1] + [str(n)] * 6
+                    assert got == want, (got, want)
+                    self.incrs += 1
+                    self.pipelines += 1
+                    for k in ks:
+                        self.acked[k] = n
+        except Exception as e:  # noqa: reported by the case
+            self.err = e
+
+    def __init__(self, keys, counter):
+        self.counter, self.incrs = counter, 0
+        super().__init__(keys)
+
+
+def held_counts():
+    """INFO stats' requests held and sent again for a slot being moved,
+    and those given their -TRYAGAIN after all, over the nodes."""
+    sent = gave_up = 0
+    for i in (1, 2, 3):
+        st = CLUSTER.client(i).info("stats")
+        sent += int(st["keel_moving_slot_retries"])
+        gave_up += int(st["keel_moving_slot_tryagain"])
+    return sent, gave_up
+
+
 @case
 def reshard_online():
     """keel-cli reshard moves slots 0-999 (shard 0's) to shard 1 while a
-    plain client writes 300 of their keys without a pause and RedisCluster
-    reads and writes others: the move ends, every node's map gives the
-    slots to shard 1's leader (version one more), every acknowledged write
-    is read back on every node, the keys are in shard 1 (none left in shard
-    0), RedisCluster followed the move (-MOVED) without an error; then the
-    slots move back the same way."""
+    plain client writes 300 of their keys without a pause, another plain
+    client sends pipelines of writes, an INCR and reads of others, and
+    RedisCluster reads and writes others: the plain clients see no
+    -TRYAGAIN (their requests refused for a slot being moved are held and
+    sent again by the node: INFO stats counts them), the pipelines' replies
+    in order with the counter counted once per INCR; the move ends, every
+    node's map gives the slots to shard 1's leader (version one more),
+    every acknowledged write is read back on every node, the keys are in
+    shard 1 (none left in shard 0), RedisCluster followed the move (-MOVED)
+    without an error; then the slots move back the same way."""
     up()
     mine = [k for k in (f"mv{i}" for i in range(20000)) if keyslot(k) <= 999][:300]
     theirs = [k for k in (f"rc{i}" for i in range(20000)) if keyslot(k) <= 999][:200]
+    piped = [k for k in (f"pp{i}" for i in range(20000)) if keyslot(k) <= 999][:120]
+    counter = next(k for k in (f"ctr{i}" for i in range(20000)) if keyslot(k) <= 999)
     rc = RedisCluster(host=CLUSTER.addr(2)[0], port=CLUSTER.addr(2)[1], decode_responses=True)
+    held_before = held_counts()
     w = Writer(mine)
+    pw = PipeWriter(piped, counter)
     try:
         version = int(CLUSTER.client(1).info("shards")["meta"]["map_version"])
         time.sleep(0.5)
@@ -507,30 +568,38 @@ def reshard_online():
             assert rc.set(k, k) is True
         assert all(rc.get(k) == k for k in theirs)
         time.sleep(0.3)
-        w.end()
         wait_for("every node's map moved", lambda: owner_everywhere(0, 999, 1), 30)
         for i in (1, 2, 3):
             info = CLUSTER.client(i).info("shards")
             assert int(info["meta"]["map_version"]) == version + 1, info
             assert str(info["shard0"]["slots"]).startswith("1000-"), info
+        back = reshard(3, 0, 999, 0)
+        time.sleep(0.3)
+        w.end()
+        pw.end()
+        wait_for("every node's map back", lambda: owner_everywhere(0, 999, 0), 30)
+        assert w.tryagain == 0 and pw.tryagain == 0, (w.tryagain, pw.tryagain)
         CLUSTER.wait_caught_up(1)
         for i in (1, 2, 3):
             cl = CLUSTER.client(i)
             got = [cl.get(k) for k in mine]
             assert got == [str(w.acked[k]) for k in mine], i
-        counted = {keyslot(k) for k in mine}  # counted in the shard the map names: 1
+            got = [cl.get(k) for k in piped if k in pw.acked]
+            assert got == [str(pw.acked[k]) for k in piped if k in pw.acked], i
+            assert int(cl.get(counter)) == pw.incrs, i
+        counted = {keyslot(k) for k in mine}  # counted in the shard the map names: 0
         assert sum(CLUSTER.client(1).execute_command("CLUSTER", "COUNTKEYSINSLOT", s)
                    for s in counted) >= len(mine)
-        back = reshard(3, 0, 999, 0)
-        wait_for("every node's map back", lambda: owner_everywhere(0, 999, 0), 30)
         assert all(rc.get(k) == k for k in theirs)
-        assert all(CLUSTER.client(2).get(k) == str(w.acked[k]) for k in mine)
+        sent, gave_up = (a - b for a, b in zip(held_counts(), held_before))
+        assert sent > 0 and gave_up == 0, (sent, gave_up)
     finally:
         w.stop.set()
+        pw.stop.set()
         rc.close()
     took = [ln for ln in (out + back).splitlines() if ln.startswith("done in")]
-    return (f"{len(mine)} keys written {w.writes} times, {w.tryagain} TRYAGAIN while "
-            f"frozen; keel-cli: {', '.join(took)}")
+    return (f"{len(mine)} keys written {w.writes} times and {pw.pipelines} pipelines of 13, "
+            f"0 TRYAGAIN, {sent} requests held and sent again; keel-cli: {', '.join(took)}")
 
 
 @case

@@ -328,6 +328,46 @@ static void poison_seeds(void)
 		put("poison", i, recs[i], strlen(recs[i]));
 }
 
+/* fuzz_migrate's input: a byte for the groups (1 + b % 4), then steps: an
+ * odd byte KEEL.RESHARD (a count of arguments less one, each a word of
+ * fuzz_migrate.c's list as "1, index", then a byte: odd, straight to
+ * migrate_command), an even one KEEL.ADDSHARD (members: a count less one,
+ * each an id's index and a role byte, odd a voter; then the arguments).
+ * Words: 0 "0", 1 "1", 2 "-1", 4 "3", 5 "16383", 6 "16384", 7 "5460",
+ * 12 INT64_MIN, 13 INT64_MAX, 14 2^64, 15 past 64 bits, 18 "1e3", 21
+ * "slot". */
+static void migrate_seeds(void)
+{
+#define W(i) 1, i
+	static const uint8_t taken[] = {2, 1, 3, W(0), W(7), W(1), 0, 1, 3, W(5), W(5), W(3), 1};
+	static const uint8_t slots[] = {2, 1, 3, W(0), W(6), W(1), 0, 1, 3, W(2), W(0), W(1), 1,
+					1, 3, W(5), W(0), W(1), 0};
+	static const uint8_t huge[] = {3, 1, 3, W(12), W(13), W(1), 0, 1, 3, W(14), W(15), W(1), 1,
+				       1, 3, W(0), W(0), W(13), 0, 1, 3, W(0), W(0), W(12), 1};
+	static const uint8_t words[] = {2, 1, 3, W(21), W(0), W(1), 0, 1, 3, W(18), W(5), W(1), 1,
+					1, 3, W(0), W(5), W(4), 0, 1, 3, W(0), W(0), W(6), 1};
+	static const uint8_t arity[] = {2, 1, 0, 0, 1, 1, W(0), 1, 1, 4, W(0), W(1), W(1), W(1), 0,
+					1, 5, W(0), W(1), W(1), W(1), W(1), 1};
+	static const uint8_t one_shard[] = {0, 1, 3, W(0), W(7), W(1), 0,
+					    1, 3, W(0), W(6), W(1), 1};
+	/* members 1, 2, 3 voters (indexes 0-2), 4 a learner (3) */
+	static const uint8_t members[] = {
+		2, 0, 3, 0, 1, 1, 1, 2, 1, 3, 0, 3, W(1), W(3), W(4),	/* 1 2 3: taken */
+		0, 3, 0, 1, 1, 1, 2, 1, 3, 0, 3, W(1), W(1), W(4),	/* an id twice */
+		0, 3, 0, 1, 1, 1, 2, 1, 3, 0, 2, W(1), W(2),		/* -1 */
+		0, 3, 0, 1, 1, 1, 2, 1, 3, 0, 3, W(0), W(13), W(15),	/* 0, huge */
+		0, 0, 0, 1, 0,						/* none: any */
+	};
+#undef W
+	put("migrate", 0, taken, sizeof taken);
+	put("migrate", 1, slots, sizeof slots);
+	put("migrate", 2, huge, sizeof huge);
+	put("migrate", 3, words, sizeof words);
+	put("migrate", 4, arity, sizeof arity);
+	put("migrate", 5, one_shard, sizeof one_shard);
+	put("migrate", 6, members, sizeof members);
+}
+
 /* A data folder in fuzz_wal's input format: a repair byte, then files. */
 static void wal_seeds(void)
 {
@@ -488,5 +528,6 @@ int main(int argc, char **argv)
 	wal_seeds();
 	kv_seeds();
 	poison_seeds();
+	migrate_seeds();
 	return 0;
 }

@@ -10,7 +10,13 @@
  * means applied; an error that says "not applied" on the first copy means
  * not applied; -TIMEOUT, or an error that says applied without the reply,
  * means either. Any other error of a write breaks that promise, and fails
- * the seed. */
+ * the seed.
+ *
+ * Plain clients (the first p.plain_clients) send no CLIENT SESSION, as
+ * redis-cli or a plain redis-py does: a write of theirs refused for a slot
+ * being moved is held by the node and sent again (server/retry.c), so its
+ * reply is its outcome after the move; one left open is recorded as
+ * unknown, never resent. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,7 +295,7 @@ static void lost(struct ns_client *c, const char *why)
 		c->op = 0; /* a replica's read: nothing to settle */
 	} else if (c->op && !is_write(c)) {
 		op_done(c, LIN_FAILED); /* a read that was not answered took no effect */
-	} else if (c->op && c->retries >= RETRIES_MAX) {
+	} else if (c->op && (c->retries >= RETRIES_MAX || c->plain)) {
 		op_done(c, LIN_UNKNOWN);
 	} else if (c->op) {
 		c->retries++;
@@ -385,7 +391,16 @@ static void on_write_reply(struct ns_client *c, const struct reply *rep, bool mo
 				rep->type, (int)rep->len, (const char *)rep->s);
 		h->out = rep->arr[0];
 	}
-	if (o == LIN_UNKNOWN && c->retries < RETRIES_MAX) {
+	if (c->plain && is_write(c) && rep->type == '-' && starts(rep, "TRYAGAIN slot")) {
+		r->n_plain_tryagain++;
+		const char *what = c->op == NS_MULTI ? "EXEC" : "write";
+		world_tracef(r->w, "client %u: a plain %s answered %.*s after %llu ms", c->no, what,
+			     (int)rep->len, (const char *)rep->s,
+			     (unsigned long long)((now(c) - c->sent_ns) / 1000000));
+	} else if (c->plain && o == LIN_OK) {
+		r->n_plain_ok++;
+	}
+	if (o == LIN_UNKNOWN && c->retries < RETRIES_MAX && !c->plain) {
 		c->retries++; /* settle it: the same write again, same session */
 		r->n_retries++;
 		drop_conn(c);
@@ -520,6 +535,10 @@ static void on_conn(void *ctx, struct wconn *wc, enum wconn_event ev)
 			c->ready = true;
 			c->next_seq = c->seq + 1;
 			send_op(c);
+		} else if (c->plain) { /* nothing to learn first */
+			c->ready = true;
+			schedule(c, prng_below(world_rng(c->run->w), c->run->p.think_ns + 1),
+				 next_op);
 		} else {
 			send_cmd(c, 2, "CLIENT", "SESSION");
 		}
@@ -653,6 +672,7 @@ void ns_clients_start(struct ns_run *r)
 		c->no = i;
 		c->run = r;
 		c->replica = i >= r->p.clients;
+		c->plain = i < r->p.plain_clients && !c->replica;
 		char ip[32];
 		snprintf(ip, sizeof ip, "127.0.1.%u", i + 1);
 		c->h = world_host(r->w, ip);

@@ -103,6 +103,10 @@ static void params(uint64_t seed, struct ns_run *r)
 		p->shards = 2 + (uint32_t)prng_below(&g, 2);
 		p->reshards = 2 + (uint32_t)prng_below(&g, 5);
 	}
+	/* one client of those that move slots is plain: its writes refused
+	 * for a slot being moved are held by the node (server/retry.c) */
+	if (p->reshards)
+		p->plain_clients = 1;
 }
 
 static void stop_workload(void *arg)
@@ -161,6 +165,10 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 	if (!r->failed)
 		ns_check_agreement(r);
 	ns_clients_stop(r);
+	if (r->p.plain_clients)
+		world_tracef(r->w, "plain clients: %llu writes done, %llu answered -TRYAGAIN slot",
+			     (unsigned long long)r->n_plain_ok,
+			     (unsigned long long)r->n_plain_tryagain);
 	if (!r->failed)
 		ns_check_history(r);
 	if (!r->failed)

@@ -63,6 +63,8 @@ struct ns_client {
 	bool replica; /* it reads from the read replicas */
 	bool refused; /* its write to a replica was refused, as it must be */
 	bool moving;  /* told no leader or removed: it goes to another node */
+	bool plain;   /* sends no CLIENT SESSION: a node holds its requests refused
+		       * for a slot being moved (server/retry.c); it resends nothing */
 	struct ns_run *run;
 	struct host *h;
 	struct wconn *conn;
@@ -106,8 +108,9 @@ struct ns_params {
 	uint32_t session_ms;	   /* --session-timeout-ms (0: the default) */
 	uint32_t session_max_mb;   /* --session-max-mb (0: the default) */
 	uint32_t fault_every_ms;
-	uint32_t shards;   /* every member's --shards (0: the default, one group) */
-	uint32_t reshards; /* slot ranges moved while it runs (reshard.c) */
+	uint32_t shards;	/* every member's --shards (0: the default, one group) */
+	uint32_t reshards;	/* slot ranges moved while it runs (reshard.c) */
+	uint32_t plain_clients; /* the first ones are plain (ns_client.plain) */
 };
 
 struct ns_run {
@@ -137,8 +140,9 @@ struct ns_run {
 	uint32_t split_permille;     /* connections whose writes arrive in pieces */
 	/* figures */
 	uint64_t n_ok, n_ok_healed, n_failed, n_unknown, n_crashes, n_faults, n_retries, n_settled;
-	struct ns_block *blocks; /* what ns_alloc gave: freed with the run */
-	uint32_t n_probes;	 /* a scenario's own clients (probe.c) */
+	uint64_t n_plain_ok, n_plain_tryagain; /* plain clients' writes: done, refused TRYAGAIN */
+	struct ns_block *blocks;	       /* what ns_alloc gave: freed with the run */
+	uint32_t n_probes;		       /* a scenario's own clients (probe.c) */
 	/* the trace's last lines, for a failing seed */
 	char ring[64][200];
 	uint32_t ring_next;
@@ -211,6 +215,7 @@ void ns_scen_reshard_resumes_after_driver_crash(struct ns_run *r);
 void ns_scen_reshard_release_waits_for_the_copy(struct ns_run *r);
 void ns_scen_reshard_late_flip_refused(struct ns_run *r);
 void ns_scen_reshard_keeps_sessions(struct ns_run *r);
+void ns_scen_reshard_holds_plain_writes(struct ns_run *r);
 void ns_scen_shard_added(struct ns_run *r);
 /* scen_quiet.c: quiescence's faults and requests */
 void ns_scen_quiet_leader_crashes(struct ns_run *r);

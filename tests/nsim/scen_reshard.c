@@ -19,6 +19,14 @@
  *   reshard_keeps_sessions              a write the source applied, resent
  *       in its session after its slot moved, is answered at the target
  *       with its reply, not applied again (the sessions came with the copy)
+ *   reshard_holds_plain_writes          plain connections (no CLIENT
+ *       SESSION: every workload client, and probes on each node) write
+ *       keys of the slots being moved while the source copies them: each
+ *       write is held (server/retry.c) and, once its slot is the target's,
+ *       applied there, answered in its connection's order (a pipeline of
+ *       SET, INCR, SET, GET), once; no plain write is answered -TRYAGAIN,
+ *       the workload's history is checked linearizable as every seed's,
+ *       and the held keys are read back from the target on every node
  *   shard_added                         KEEL.ADDSHARD naming other than every
  *       voter is refused; naming them adds shard 3 on every node, which a
  *       move then gives slots
@@ -398,4 +406,121 @@ void ns_scen_shard_added(struct ns_run *r)
 	world_at(r->w, 3000 * MS, add_every, r);
 	world_at(r->w, 5000 * MS, add_moved, r);
 	world_at(r->w, 12000 * MS, add_check, r);
+}
+
+/* ---- plain writes held across a move ----------------------------------------- */
+
+struct plain_held {
+	struct mv *m;
+	char key[3][16], ctr[16]; /* keys of shard 0's range, the probes' own */
+	struct ns_probe *p[3], *rd[3];
+};
+
+/* The (skip+1)-th key <prefix><n> of shard 0's range. */
+static void prefixed_key_of_shard0(const char *prefix, uint32_t skip, char *out, size_t cap)
+{
+	for (uint32_t n = 0;; n++) {
+		snprintf(out, cap, "%s%u", prefix, n);
+		if (kv_slot((const uint8_t *)out, strlen(out)) <= kv_slot_range_last(0, 3) &&
+		    !skip--)
+			return;
+	}
+}
+
+/* The moment the source's leader (node 1) has frozen the slots and the
+ * driver copies, each node's plain probe sends a pipeline for them. */
+static void held_send(void *arg)
+{
+	struct plain_held *h = arg;
+	struct ns_run *r = h->m->r;
+	struct server *s = r->nodes[0].s;
+	uint16_t slot = kv_slot((const uint8_t *)h->key[0], strlen(h->key[0]));
+	bool frozen = s && s->n_shards == 3 &&
+		      kv_slots_of(&s->groups[0]->kv)->state[slot] == KV_SLOT_FROZEN;
+	if (h->m->done || !frozen || copying(r) < 0) {
+		if (!h->m->done && world_now_ns(r->w) < h->m->until_ns)
+			world_at(r->w, world_now_ns(r->w) + 100000, held_send, h);
+		return;
+	}
+	h->m->done = true;
+	world_tracef(r->w,
+		     "scenario: slot %u frozen at node 1, the copy under way: plain "
+		     "writes to it from every node",
+		     (unsigned)slot);
+	for (uint32_t n = 0; n < 3; n++) {
+		h->p[n] = ns_probe_open(r, "plain", n);
+		ns_probe_send(h->p[n], "+OK", "SET %s a", h->key[n]);
+		ns_probe_send(h->p[n], ":", "INCR %s", h->ctr);
+		ns_probe_send(h->p[n], "+OK", "SET %s b%u", h->key[n], n);
+		char want[24];
+		snprintf(want, sizeof want, "$2 b%u", n);
+		ns_probe_send(h->p[n], want, "GET %s", h->key[n]);
+	}
+}
+
+/* After the move: each key as its last write left it, the counter
+ * counted once per INCR, on every node; the writes were held (none was
+ * answered -TRYAGAIN, the workload's neither). */
+static void held_read(void *arg)
+{
+	struct plain_held *h = arg;
+	struct ns_run *r = h->m->r;
+	for (uint32_t n = 0; n < 3; n++) {
+		h->rd[n] = ns_probe_open(r, "plain-reader", n);
+		for (uint32_t k = 0; k < 3; k++) {
+			char want[24];
+			snprintf(want, sizeof want, "$2 b%u", k);
+			ns_probe_send(h->rd[n], want, "GET %s", h->key[k]);
+		}
+		ns_probe_send(h->rd[n], "$1 3", "GET %s", h->ctr);
+	}
+	uint64_t held = 0;
+	for (uint32_t i = 0; i < 3; i++)
+		held += r->nodes[i].s ? r->nodes[i].s->stats.slot_retries : 0;
+	if (!held)
+		ns_fail(r, "scenario: no request was held and sent again during the move");
+	if (r->n_plain_tryagain)
+		ns_fail(r, "scenario: %llu plain workload writes answered -TRYAGAIN",
+			(unsigned long long)r->n_plain_tryagain);
+	if (!r->n_plain_ok)
+		ns_fail(r, "scenario: no plain workload write succeeded");
+	for (uint32_t i = 0; i < 3; i++) {
+		struct server *s = r->nodes[i].s;
+		uint16_t slot = kv_slot((const uint8_t *)h->ctr, strlen(h->ctr));
+		if (s && s->n_shards == 3 &&
+		    kv_slots_of(&s->groups[2]->kv)->state[slot] != KV_SLOT_OWNED)
+			ns_fail(r, "scenario: node %u's shard 2 does not hold slot %u", i + 1,
+				(unsigned)slot);
+	}
+}
+
+static void held_done(void *arg)
+{
+	struct plain_held *h = arg;
+	for (uint32_t n = 0; n < 3; n++) {
+		if (h->p[n])
+			ns_probe_done(h->p[n]);
+		if (h->rd[n])
+			ns_probe_done(h->rd[n]);
+	}
+}
+
+void ns_scen_reshard_holds_plain_writes(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	struct plain_held *h = ns_alloc(r, sizeof *h);
+	memset(h, 0, sizeof *h);
+	h->m = m;
+	r->p.plain_clients = r->p.clients; /* the workload's writes are held too */
+	for (uint32_t k = 0; k < 3; k++)
+		prefixed_key_of_shard0("h", k, h->key[k], sizeof h->key[k]);
+	prefixed_key_of_shard0("g", 0, h->ctr, sizeof h->ctr);
+	m->until_ns = 4000 * MS;
+	world_at(r->w, 1500 * MS, mv_write, m);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2500 * MS, held_send, h);
+	world_at(r->w, 12000 * MS, mv_read, m);
+	world_at(r->w, 12000 * MS, held_read, h);
+	world_at(r->w, 13500 * MS, mv_done, m);
+	world_at(r->w, 13500 * MS, held_done, h);
 }

@@ -3045,6 +3045,7 @@ static const struct {
 	{"reshard_release_waits_for_the_copy", ns_scen_reshard_release_waits_for_the_copy},
 	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 	{"reshard_keeps_sessions", ns_scen_reshard_keeps_sessions},
+	{"reshard_holds_plain_writes", ns_scen_reshard_holds_plain_writes},
 	{"shard_added", ns_scen_shard_added},
 	{"quiet_leader_crashes", ns_scen_quiet_leader_crashes},
 	{"quiet_leader_partitioned", ns_scen_quiet_leader_partitioned},
