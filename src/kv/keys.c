@@ -389,12 +389,15 @@ uint32_t kv_expired_sample(struct kv *kv, int64_t now_ms, uint32_t *db, uint64_t
 {
 	if (*db >= kv->n_db)
 		*db = *cursor = 0;
-	/* the next database that holds keys (from the cursor's, if it does) */
-	for (uint32_t i = 0; i < kv->n_db && !kv_dict_size(&kv->db[*db]); i++) {
+	/* the next database that holds a key with an expiry (from the
+	 * cursor's, if it does); none: nothing to scan */
+	for (uint32_t i = 0; i < kv->n_db && !kv->db[*db].expires; i++) {
 		*db = (*db + 1) % kv->n_db;
 		*cursor = 0;
 	}
 	uint32_t at = *db;
+	if (!kv->db[at].expires)
+		return at;
 	struct sample_ctx sm = {now_ms, max, fn, ctx};
 	uint32_t buckets = 0;
 	do {

@@ -226,10 +226,11 @@ void kv_session_relink(struct kv *kv);
 
 /* Active expiry: calls fn for up to max keys of one database whose expiry
  * is at or before now_ms, scanning on from database *db at *cursor (0, 0
- * start over); returns that database. Empty databases are passed over;
- * when a database's cursor wraps to 0, *db moves on to the next (and from
- * the last to 0). The leader turns the keys into a KEEL.EXPIRED request
- * in that database. */
+ * start over); returns that database. Databases with no key that has an
+ * expiry are passed over, and none is scanned when no database has one
+ * (a sweep then costs nothing); when a database's cursor wraps to 0, *db
+ * moves on to the next (and from the last to 0). The leader turns the
+ * keys into a KEEL.EXPIRED request in that database. */
 uint32_t kv_expired_sample(struct kv *kv, int64_t now_ms, uint32_t *db, uint64_t *cursor,
 			   uint32_t max, void (*fn)(void *ctx, const struct kv_entry *e),
 			   void *ctx);

@@ -285,6 +285,43 @@ static void globs(void **state)
 	}
 }
 
+/* CRC16-XMODEM a bit at a time, straight from its definition: what the
+ * byte-at-a-time table of kv/slot.c must agree with. */
+static uint16_t crc16_bitwise(const uint8_t *p, size_t n)
+{
+	uint16_t crc = 0;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= (uint16_t)(p[i] << 8);
+		for (int b = 0; b < 8; b++)
+			crc = (uint16_t)(crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1);
+	}
+	return crc;
+}
+
+/* kv_crc16 against the bit-at-a-time definition: every single byte (each
+ * entry of the table), every pair of bytes, and longer pseudo-random
+ * strings (every entry reached from every register state). */
+static void crc16_table(void **state)
+{
+	(void)state;
+	uint8_t b[64];
+	for (uint32_t x = 0; x < 65536; x++) {
+		b[0] = (uint8_t)(x >> 8);
+		b[1] = (uint8_t)x;
+		assert_int_equal(kv_crc16(b + 1, 1), crc16_bitwise(b + 1, 1));
+		assert_int_equal(kv_crc16(b, 2), crc16_bitwise(b, 2));
+	}
+	uint64_t r = 88172645463325252ull;
+	for (int k = 0; k < 2000; k++) {
+		size_t n = (size_t)(k % 64) + 1;
+		for (size_t i = 0; i < n; i++) {
+			r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+			b[i] = (uint8_t)r;
+		}
+		assert_int_equal(kv_crc16(b, n), crc16_bitwise(b, n));
+	}
+}
+
 /* Hash slots: CRC16-XMODEM's check value (the cluster specification gives
  * 0x31C3 for "123456789"), then keys whose slots are redis-server 7.0.15's
  * answers to CLUSTER KEYSLOT (with --cluster-enabled yes): plain keys, hash
@@ -1186,6 +1223,35 @@ static void expiry_in_every_database(void **state)
 	teardown(&r);
 }
 
+/* Active expiry scans only databases that hold a key with an expiry: with
+ * none, nothing is scanned (the cursor stays where it was); a database of
+ * keys without one is passed over for the one whose key is due. */
+static void expiry_skips_databases_without_ttls(void **state)
+{
+	(void)state;
+	struct run r;
+	setup(&r);
+	char cmd[64];
+	for (int i = 0; i < 2000; i++) {
+		snprintf(cmd, sizeof cmd, "SET k%d 1", i);
+		EXPECT(&r, cmd, "+OK\r\n");
+	}
+	uint32_t db = 0;
+	uint64_t cursor = 0;
+	struct sampled sm = {0};
+	assert_int_equal(kv_expired_sample(&r.kv, r.now, &db, &cursor, 100, sampled_key, &sm), 0);
+	assert_int_equal(sm.n, 0);
+	assert_int_equal(db, 0);
+	assert_int_equal(cursor, 0);
+	EXPECT(&r, "SELECT 3", "+OK\r\n");
+	EXPECT(&r, "SET due 1 PX 5", "+OK\r\n");
+	r.now += 5;
+	assert_int_equal(kv_expired_sample(&r.kv, r.now, &db, &cursor, 100, sampled_key, &sm), 3);
+	assert_int_equal(sm.n, 1);
+	assert_string_equal(sm.keys[0], "due");
+	teardown(&r);
+}
+
 /* Hand-made keyspace streams, for what the writer would never produce. */
 static void stream_key(struct rbuf *b, const char *k, const char *v, int64_t expire)
 {
@@ -1554,6 +1620,7 @@ int main(void)
 		cmocka_unit_test(arity),
 		cmocka_unit_test(expiry),
 		cmocka_unit_test(globs),
+		cmocka_unit_test(crc16_table),
 		cmocka_unit_test(slots),
 		cmocka_unit_test(dict_rehash_and_scan),
 		cmocka_unit_test(snapshot_round_trip),
@@ -1577,6 +1644,7 @@ int main(void)
 		cmocka_unit_test(info_keyspace),
 		cmocka_unit_test(swapdb_and_flushdb),
 		cmocka_unit_test(expiry_in_every_database),
+		cmocka_unit_test(expiry_skips_databases_without_ttls),
 		cmocka_unit_test(snapshot_databases),
 		cmocka_unit_test(edge_values),
 		cmocka_unit_test(string_limit_without_allocating),
