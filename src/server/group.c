@@ -535,7 +535,8 @@ raft_id group_preferred_leader(const struct group *g)
  * voter once a second while that voter is connected and has every entry
  * (so the transfer is quick and loses nothing: raft_transfer_leader, the
  * thesis's §3.10). A preferred voter that is down or behind leaves the
- * group where it is. */
+ * group where it is, as does, for the metadata group, one that is not yet
+ * a voter of every shard. */
 static void spread_leader(struct group *g)
 {
 	struct server *s = g->node;
@@ -546,6 +547,10 @@ static void spread_leader(struct group *g)
 	raft_index match, next;
 	if (!to || to == s->cfg.id || !peers_connected(s->peers, to) ||
 	    !raft_progress_of(g->r, to, &match, &next) || match < raft_last_index(g->r))
+		return;
+	/* the metadata group's leader drives the shards' membership
+	 * (server/conform.c): not handed to a voter not yet in every shard */
+	if (g->meta && !conform_voter_everywhere(s, to))
 		return;
 	if (raft_transfer_leader(g->r, to) == KEEL_OK)
 		fprintf(stderr,

@@ -286,6 +286,10 @@ struct group {
 	} gone[RAFT_MEMBERS_MAX];
 	uint32_t n_gone;
 	bool was_member;
+	/* the metadata group's leader bringing it to the cluster's members
+	 * (server/conform.c): a change sent to its leader, and when to look again */
+	bool conform_busy;
+	int64_t conform_retry_ms;
 	raft_index removed_at;	 /* the configuration that removed this node */
 	int64_t last_entry_time; /* of the last applied command entry */
 	struct poison poison;	 /* an entry that failed to apply (server/poison.h) */
@@ -698,6 +702,12 @@ void migrate_free(struct server *s);
  * once the metadata group has it. */
 void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
+
+/* server/conform.c: on the metadata group's leader, each shard's members
+ * made the metadata group's (a sharded cluster's membership changes). */
+void conform_tick(struct server *s);
+/* Whether id is a voter of every shard, as this node's copies have them. */
+bool conform_voter_everywhere(const struct server *s, raft_id id);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

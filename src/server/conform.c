@@ -1,0 +1,158 @@
+/* server/conform.c — membership of a sharded cluster: every shard's
+ * members made the metadata group's.
+ *
+ * Every group of a sharded cluster (each shard and the metadata group)
+ * has the cluster's members as its own. A membership change (RAFT
+ * ADD-LEARNER, PROMOTE, REMOVE, and --join) is made in the metadata
+ * group's log (commands.c): its configuration, once committed, is the
+ * cluster's membership as registered. Then the node that leads the
+ * metadata group brings each shard to it, one change at a time per shard
+ * (Raft's rule, thesis §4.1), each proposed at that shard's leader through
+ * the shard's own log: by this node if it leads the shard, else sent to
+ * that leader as a forwarded RAFT command naming the shard (requests.c),
+ * which only a peer can send. What a shard lacks, in this order:
+ *   1. a member of the metadata group it does not have: ADD-LEARNER, AUTO
+ *      if that member is a voter there or is to be promoted (the shard's
+ *      leader promotes it once it has caught up; it gets the shard's
+ *      snapshot as any new member does);
+ *   2. a learner the metadata group has as a voter and the shard does not
+ *      promote by itself: PROMOTE;
+ *   3. a member the metadata group no longer has: REMOVE (after the adds,
+ *      so a replacement is in before the node it replaces leaves).
+ * A voter of a shard that the metadata group still has as a learner is
+ * left as it is (a learner auto-promoted sooner in the shard than in the
+ * metadata group: the metadata group catches up).
+ *
+ * What it guarantees: the driver keeps no state that a crash loses. The
+ * metadata group's committed configuration is the target and each shard's
+ * configuration is where it stands, both in logs; whichever node leads the
+ * metadata group next looks again and carries on where the last stopped.
+ * Each step is idempotent: a change already made is not asked again once
+ * this node's copy of the shard has it, and a change asked twice is refused
+ * by the shard's leader (the member is there already) and looked at again.
+ * The driver needs to be a member of each shard to see its configuration
+ * and its leader: group.c does not hand the metadata group's leadership to
+ * a voter that is not yet a voter of every shard. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+
+#define CONFORM_RETRY_MS 200
+
+static bool wants_voter(const struct raft_member *m)
+{
+	return m->role == RAFT_VOTER || m->auto_promote;
+}
+
+/* A change g needs, and its RAFT command's arguments (pointing into it
+ * and into the configuration it was read from). */
+struct change {
+	enum raft_change_op op;
+	raft_id id;
+	const char *addr;
+	bool auto_promote;
+	char id_text[24];
+	struct resp_arg argv[5];
+	uint32_t argc;
+};
+
+static bool with(struct change *c, enum raft_change_op op, const struct raft_member *m,
+		 bool auto_promote)
+{
+	static const char *const ops[] = {"", "ADD-LEARNER", "PROMOTE", "REMOVE"};
+	*c = (struct change){.op = op, .id = m->id, .addr = m->addr, .auto_promote = auto_promote};
+	snprintf(c->id_text, sizeof c->id_text, "%llu", (unsigned long long)m->id);
+	c->argv[0] = (struct resp_arg){(const uint8_t *)"RAFT", 4};
+	c->argv[1] = (struct resp_arg){(const uint8_t *)ops[op], strlen(ops[op])};
+	c->argv[2] = (struct resp_arg){(const uint8_t *)c->id_text, strlen(c->id_text)};
+	c->argc = 3;
+	if (op == RAFT_CHANGE_ADD_LEARNER)
+		c->argv[c->argc++] = (struct resp_arg){(const uint8_t *)m->addr, strlen(m->addr)};
+	if (auto_promote)
+		c->argv[c->argc++] = (struct resp_arg){(const uint8_t *)"AUTO", 4};
+	return true;
+}
+
+static bool next_change(const struct raft_config *want, const struct raft_config *have,
+			struct change *c)
+{
+	for (uint32_t i = 0; i < want->n; i++) {
+		const struct raft_member *w = &want->members[i];
+		const struct raft_member *h = raft_config_find(have, w->id);
+		if (!h)
+			return with(c, RAFT_CHANGE_ADD_LEARNER, w, wants_voter(w));
+		if (w->role == RAFT_VOTER && h->role == RAFT_LEARNER && !h->auto_promote)
+			return with(c, RAFT_CHANGE_PROMOTE, w, false);
+	}
+	for (uint32_t i = 0; i < have->n; i++)
+		if (!raft_config_find(want, have->members[i].id))
+			return with(c, RAFT_CHANGE_REMOVE, &have->members[i], false);
+	return false;
+}
+
+static void conform_done(struct server *s, struct creq *q)
+{
+	struct group *g = q->g;
+	(void)s;
+	g->conform_busy = false;
+	g->conform_retry_ms = server_now_ms() + CONFORM_RETRY_MS;
+	if (q->reply.len && q->reply.p[0] == '-') {
+		size_t n = q->reply.len >= 2 ? q->reply.len - 2 : q->reply.len;
+		fprintf(stderr, "[%llu] shard %u's members: %.*s; looked at again\n",
+			(unsigned long long)g->node->cfg.id, g->id, (int)(n > 200 ? 200 : n),
+			(const char *)q->reply.p);
+	}
+}
+
+/* Proposes c at g: here if this node leads g, else at g's leader. */
+static void propose_change(struct server *s, struct group *g, const struct change *c)
+{
+	group_wake(g, 0); /* a change needs the group's ticks (server/quiet.c) */
+	if (raft_role_of(g->r) == RAFT_LEADER) {
+		int rc = raft_change(g->r, c->op, c->id, c->addr, c->auto_promote);
+		if (rc == KEEL_OK)
+			fprintf(stderr, "[%llu] shard %u: RAFT %s %s proposed\n",
+				(unsigned long long)s->cfg.id, g->id, (const char *)c->argv[1].p,
+				c->id_text);
+		g->conform_retry_ms = server_now_ms() + CONFORM_RETRY_MS;
+		return;
+	}
+	struct creq *q = creq_new(s, NULL);
+	q->g = g;
+	q->on_done = conform_done;
+	g->conform_busy = true;
+	if (!request_forward_admin(g, q, c->argv, c->argc)) { /* no leader known: later */
+		g->conform_busy = false;
+		g->conform_retry_ms = server_now_ms() + CONFORM_RETRY_MS;
+		creq_free(s, q);
+	}
+}
+
+void conform_tick(struct server *s)
+{
+	struct group *meta = s->meta;
+	if (!meta || !meta->r || raft_stopped(meta->r) || meta->removed_at || s->stopping ||
+	    raft_role_of(meta->r) != RAFT_LEADER ||
+	    raft_config_index_of(meta->r) > raft_commit_index(meta->r))
+		return;
+	const struct raft_config *want = raft_config_of(meta->r);
+	int64_t now = server_now_ms();
+	for (uint32_t i = 0; i < s->n_shards; i++) {
+		struct group *g = s->groups[i];
+		struct change c;
+		if (!g->r || raft_stopped(g->r) || g->removed_at || g->conform_busy ||
+		    now < g->conform_retry_ms || !raft_config_find(raft_config_of(g->r), s->cfg.id))
+			continue;
+		if (next_change(want, raft_config_of(g->r), &c))
+			propose_change(s, g, &c);
+	}
+}
+
+bool conform_voter_everywhere(const struct server *s, raft_id id)
+{
+	for (uint32_t i = 0; i < s->n_shards; i++)
+		if (!s->groups[i]->r || !raft_config_is_voter(raft_config_of(s->groups[i]->r), id))
+			return false;
+	return true;
+}

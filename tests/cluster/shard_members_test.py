@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""tests/cluster/shard_members_test.py - membership changes of a sharded
+cluster on real processes: 3 nodes of --shards 3 take a 4th (--join, made
+a learner then a voter of every shard and of the metadata group), the keys
+written before and after are read back from it, a node started with
+another --shards is refused, a member is removed from every group (it
+says so and refuses writes), writes are acknowledged after, redis-py
+RedisCluster works throughout, and CLUSTER NODES / SHARDS and INFO shards
+name the members.
+
+    /usr/bin/python3 tests/cluster/shard_members_test.py BUILD_DIR [case...]
+
+Prints one line per case and `shard-members: N passed, M failed`."""
+import os
+import subprocess
+import sys
+
+import redis
+from redis.client import parse_cluster_nodes
+from redis.cluster import RedisCluster, parse_cluster_shards, parse_cluster_slots
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BASE, CLI, SERVER, Cluster, case, retry, run_suite, wait_for  # noqa: E402
+
+
+def groups_of(c, i):
+    """Node i's INFO shards: {group name: {field: text}} (shard0.., meta)."""
+    info = c.client(i, 3).info("shards")
+    return {name: {k: str(v) for k, v in fields.items()} for name, fields in info.items()
+            if isinstance(fields, dict) and (name == "meta" or name[5:].isdigit())}
+
+
+def members_are(c, i, voters):
+    """Whether node i has every group's voters as `voters`, no learner."""
+    gs = groups_of(c, i)
+    want = " ".join(str(v) for v in sorted(voters))
+    return len(gs) == 4 and all(
+        " ".join(sorted(g["voters"].split(), key=int)) == want and g["learners"] == ""
+        for g in gs.values())
+
+
+def led_everywhere(c, nodes):
+    """Whether every node given shows the three ranges, each led."""
+    for i in nodes:
+        slots = parse_cluster_slots(c.client(i, 3).execute_command("CLUSTER", "SLOTS"))
+        if len(slots) != 3:
+            return False
+    return True
+
+
+def cluster_client(c, i):
+    host, port = c.addr(i)
+    return RedisCluster(host=host, port=port, decode_responses=True, socket_timeout=10)
+
+
+def write_keys(c, i, prefix, n):
+    rc = cluster_client(c, i)
+    for k in range(n):
+        assert retry(lambda: rc.set(f"{prefix}{k}", f"v{k}")), k
+    rc.close()
+    return {f"{prefix}{k}": f"v{k}" for k in range(n)}
+
+
+def read_back(c, i, kv):
+    """Every key of kv read on node i by a plain client (served on any
+    member, whichever shard holds the key)."""
+    cl = c.client(i, 10)
+    bad = [k for k, v in kv.items() if retry(lambda: cl.get(k)) != v]
+    assert not bad, f"node {i}: {len(bad)} keys missing or wrong, e.g. {bad[:3]}"
+
+
+def nodes_listed(c, i):
+    """Node i's CLUSTER NODES ids (as ints) and CLUSTER SHARDS' node count
+    of each shard."""
+    nodes = parse_cluster_nodes(c.client(i, 3).execute_command("CLUSTER", "NODES"))
+    ids = sorted(int(n["node_id"], 16) for n in nodes.values())
+    shards = parse_cluster_shards(c.client(i, 3).execute_command("CLUSTER", "SHARDS"))
+    return ids, sorted(len(s["nodes"]) for s in shards)
+
+
+@case
+def join_promote_remove():
+    """3 nodes of --shards 3; node 4 joins (through a member that need not
+    lead the metadata group) and becomes a voter of every group; the keys
+    written before and after are read from it; a node of another --shards
+    is refused; node 3 is removed from every group, says so and refuses
+    writes; a write is acknowledged after, and every member lists 1, 2, 4."""
+    c = Cluster(3, ["--shards", "3"])
+    try:
+        c.start_all()
+        wait_for("three ranges led on every node", lambda: led_everywhere(c, (1, 2, 3)), 60)
+        before = write_keys(c, 1, "before:", 300)
+        c.start_new(4, ["--shards", "3", "--join", f"127.0.0.2:{BASE + 2}"])
+        wait_for("node 4 a voter of every group, on every node",
+                 lambda: all(members_are(c, i, (1, 2, 3, 4)) for i in (1, 2, 3, 4)), 90)
+        read_back(c, 4, before)
+        after = write_keys(c, 4, "after:", 300)
+        read_back(c, 4, after)
+        read_back(c, 1, after)
+        for i in (1, 4):
+            wait_for(f"node {i} to list 4 nodes in CLUSTER NODES and SHARDS",
+                     lambda: nodes_listed(c, i) == ([1, 2, 3, 4], [4, 4, 4]), 20)
+        c.start_new(5, ["--shards", "2", "--join", f"127.0.0.1:{BASE + 1}"])
+        wait_for("node 5 (--shards 2) refused",
+                 lambda: "start it with --shards 3" in c.log(5), 20)
+        assert all(members_are(c, i, (1, 2, 3, 4)) for i in (1, 2, 4)), groups_of(c, 1)
+        c.kill(5)
+        host, port = c.addr(2)
+        p = subprocess.run([CLI, "-h", host, "-p", str(port), "remove", "3"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0 and "OK" in p.stdout, p.stdout + p.stderr
+        wait_for("node 3 out of every group, on nodes 1, 2 and 4",
+                 lambda: all(members_are(c, i, (1, 2, 4)) for i in (1, 2, 4)), 60)
+        wait_for("node 3 to say it was removed", lambda: "removed from the cluster" in c.log(3), 20)
+        try:
+            c.client(3).set("x", "1")
+            raise AssertionError("removed node 3 took a write")
+        except redis.ResponseError as e:
+            assert str(e).startswith("REMOVED"), str(e)
+        # a group node 3 led elects another leader (an election timeout)
+        wait_for("three ranges led on nodes 1, 2 and 4", lambda: led_everywhere(c, (1, 2, 4)), 30)
+        late = write_keys(c, 1, "late:", 100)
+        for i in (1, 2, 4):
+            read_back(c, i, {**before, **after, **late})
+            wait_for(f"node {i} to list nodes 1, 2, 4",
+                     lambda: nodes_listed(c, i) == ([1, 2, 4], [3, 3, 3]), 20)
+        return "node 4 joined every group, node 3 left every group; 700 keys read back"
+    finally:
+        c.cleanup()
+
+
+def main():
+    return run_suite("shard-members", [join_promote_remove], [SERVER, CLI])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
