@@ -32,7 +32,8 @@
  * by the shard's leader (the member is there already) and looked at again.
  * The driver needs to be a member of each shard to see its configuration
  * and its leader: group.c does not hand the metadata group's leadership to
- * a voter that is not yet a voter of every shard. */
+ * a voter that is not yet a voter of every shard, and a node elected to
+ * lead it before every shard took it hands it on (hand_over). */
 #include <stdio.h>
 #include <string.h>
 
@@ -129,6 +130,35 @@ static void propose_change(struct server *s, struct group *g, const struct chang
 	}
 }
 
+/* This node leads the metadata group but is not a member of every shard
+ * (elected before the shards took it): it cannot see those shards, so it
+ * hands the metadata group to a voter that has every entry, once a
+ * second (the metadata group's own fields of the driver time it). */
+static void hand_over(struct server *s)
+{
+	struct group *meta = s->meta;
+	int64_t now = server_now_ms();
+	if (now < meta->conform_retry_ms)
+		return;
+	meta->conform_retry_ms = now + 1000;
+	const struct raft_config *c = raft_config_of(meta->r);
+	for (uint32_t i = 0; i < c->n; i++) {
+		raft_id to = c->members[i].id;
+		raft_index match, next;
+		if (to == s->cfg.id || c->members[i].role != RAFT_VOTER ||
+		    !peers_connected(s->peers, to) ||
+		    !raft_progress_of(meta->r, to, &match, &next) ||
+		    match < raft_last_index(meta->r))
+			continue;
+		if (raft_transfer_leader(meta->r, to) == KEEL_OK)
+			fprintf(stderr,
+				"[%llu] not a member of every shard: handing the metadata group to "
+				"%llu\n",
+				(unsigned long long)s->cfg.id, (unsigned long long)to);
+		return;
+	}
+}
+
 void conform_tick(struct server *s)
 {
 	struct group *meta = s->meta;
@@ -138,15 +168,20 @@ void conform_tick(struct server *s)
 		return;
 	const struct raft_config *want = raft_config_of(meta->r);
 	int64_t now = server_now_ms();
+	bool blind = false; /* a shard this node is not a member of */
 	for (uint32_t i = 0; i < s->n_shards; i++) {
 		struct group *g = s->groups[i];
 		struct change c;
-		if (!g->r || raft_stopped(g->r) || g->removed_at || g->conform_busy ||
-		    now < g->conform_retry_ms || !raft_config_find(raft_config_of(g->r), s->cfg.id))
+		bool member = g->r && raft_config_find(raft_config_of(g->r), s->cfg.id);
+		blind = blind || (g->r && !member);
+		if (!member || raft_stopped(g->r) || g->removed_at || g->conform_busy ||
+		    now < g->conform_retry_ms)
 			continue;
 		if (next_change(want, raft_config_of(g->r), &c))
 			propose_change(s, g, &c);
 	}
+	if (blind)
+		hand_over(s);
 }
 
 bool conform_voter_everywhere(const struct server *s, raft_id id)

@@ -243,6 +243,8 @@ void group_apply(struct group *g, const struct raft_entry *e)
 		apply_request(g, &en.reqs[i], &en, &s->replies[i], skipped);
 	}
 	poison_applied(g, e->index);
+	if (g->meta && g->r)
+		groups_added_at(s, e->index);
 	requests_on_applied(g, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
 		if (s->replies[i].cap > 65536) /* a big reply: its buffer goes */
@@ -464,7 +466,12 @@ static int member_start(struct group *g, struct raft_init *in, struct keel_errms
 					    (uint8_t *)l->entries[i].data};
 	in->entries = es;
 	in->n_entries = l->n_entries;
-	in->bootstrap = g->founders ? g->founders : s->cfg.has_cluster ? &s->cfg.cluster : NULL;
+	/* founders of no member: a shard added later whose first members this
+	 * node cannot know (server/shards.c): its leader brings it in */
+	if (g->founders)
+		in->bootstrap = g->founders->n ? g->founders : NULL;
+	else
+		in->bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
 	g->r = raft_new(in, err);
 	if (g->r && raft_current_term(g->r) >= RAFT_TERM_MAX)
 		fprintf(stderr,

@@ -432,6 +432,11 @@ struct server { /* a node */
 	uint32_t n_quiet;	 /* groups not ticked (server/quiet.c) */
 	uint64_t *quiet_bits;	 /* bit i: groups[i] is quiet (NULL: none has been) */
 	uint32_t live_ticks;	 /* ticks since this node's last LIVE frames */
+
+	/* the metadata group's entries that added the shards not yet opened
+	 * (server/shards.c: their first members are the configuration then) */
+	raft_index grow_at[8];
+	uint32_t n_grow_at;
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
@@ -454,6 +459,8 @@ int groups_open(struct server *s, struct keel_errmsg *err);
 /* Opens the shards the metadata group's map counts past those the node
  * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
 int groups_grow(struct server *s, struct keel_errmsg *err);
+/* After the metadata group applied entry `at`: notes it if it added a shard. */
+void groups_added_at(struct server *s, raft_index at);
 /* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
 struct group *groups_find(struct server *s, uint32_t id);
 /* The slots group g starts with (a replica's handshake checks them): shard

@@ -17,7 +17,7 @@ import sys
 
 import redis
 from redis.client import parse_cluster_nodes
-from redis.cluster import RedisCluster, parse_cluster_shards, parse_cluster_slots
+from redis.cluster import RedisCluster, parse_cluster_shards
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BASE, CLI, SERVER, Cluster, case, retry, run_suite, wait_for  # noqa: E402
@@ -40,11 +40,16 @@ def members_are(c, i, voters):
 
 
 def led_everywhere(c, nodes):
-    """Whether every node given shows the three ranges, each led."""
+    """Whether every node given knows a leader of every group, the same
+    one as the others, among the nodes given."""
+    seen = None
     for i in nodes:
-        slots = parse_cluster_slots(c.client(i, 3).execute_command("CLUSTER", "SLOTS"))
-        if len(slots) != 3:
+        leaders = {name: int(g["leader"]) for name, g in groups_of(c, i).items()}
+        if len(leaders) != 4 or any(v not in nodes for v in leaders.values()):
             return False
+        if seen is not None and leaders != seen:
+            return False
+        seen = leaders
     return True
 
 
@@ -88,7 +93,7 @@ def join_promote_remove():
     c = Cluster(3, ["--shards", "3"])
     try:
         c.start_all()
-        wait_for("three ranges led on every node", lambda: led_everywhere(c, (1, 2, 3)), 60)
+        wait_for("every group led, on every node", lambda: led_everywhere(c, (1, 2, 3)), 60)
         before = write_keys(c, 1, "before:", 300)
         c.start_new(4, ["--shards", "3", "--join", f"127.0.0.2:{BASE + 2}"])
         wait_for("node 4 a voter of every group, on every node",
@@ -118,7 +123,7 @@ def join_promote_remove():
         except redis.ResponseError as e:
             assert str(e).startswith("REMOVED"), str(e)
         # a group node 3 led elects another leader (an election timeout)
-        wait_for("three ranges led on nodes 1, 2 and 4", lambda: led_everywhere(c, (1, 2, 4)), 30)
+        wait_for("every group led on nodes 1, 2 and 4", lambda: led_everywhere(c, (1, 2, 4)), 30)
         late = write_keys(c, 1, "late:", 100)
         for i in (1, 2, 4):
             read_back(c, i, {**before, **after, **late})

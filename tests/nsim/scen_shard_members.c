@@ -7,7 +7,9 @@
  * again: whichever node leads the metadata group next carries on, and the
  * spare becomes a voter of every group on every node. Then a founder is
  * removed: it leaves every group, says it was removed in each, and is
- * stopped. The workload writes throughout; the run's own checks hold
+ * stopped. A shard added then (KEEL.ADDSHARD) starts with the members of
+ * that time on every node (the spare and two founders), whatever each
+ * node's metadata group has applied. The workload writes throughout; the run's own checks hold
  * (every key's history linearizable, every group of the members agreeing
  * once healed). */
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #define MS 1000000ull
 
 static struct ns_node *crashed;
+static uint32_t want_shards;
 
 /* The node that leads the metadata group (NULL: none). */
 static struct ns_node *meta_leader(struct ns_run *r)
@@ -72,11 +75,9 @@ static void check_members(struct ns_run *r, uint64_t id, bool in, uint64_t but)
 		const struct ns_node *n = &r->nodes[i];
 		if (n->id == but || n->kind == NS_REPLICA)
 			continue;
-		if (!n->s || !n->s->meta || n->s->n_groups != 4) {
-			ns_fail(r,
-				"scenario: node %llu is not running with 3 shards and the metadata "
-				"group",
-				(unsigned long long)n->id);
+		if (!n->s || !n->s->meta || n->s->n_shards != want_shards) {
+			ns_fail(r, "scenario: node %llu is not running with %u shards",
+				(unsigned long long)n->id, want_shards);
 			return;
 		}
 		if (!groups_have(n, id, in))
@@ -98,12 +99,26 @@ static void remove_founder(void *arg)
 	ns_admin(r, 1, "REMOVE", 1); /* sent to node 2 */
 }
 
+static void add_shard(void *arg)
+{
+	struct ns_run *r = arg;
+	static const char *const add[] = {"KEEL.ADDSHARD"};
+	ns_admin_expect(r, 2, 1, add, ":3");
+	want_shards = 4;
+}
+
+/* Node 1 is in no group, the spare in every one, shard 3 included, and
+ * shard 3 has a leader. */
 static void founder_gone(void *arg)
 {
 	struct ns_run *r = arg;
 	check_members(r, 1, false, 1);
+	check_members(r, 4, true, 1);
 	if (r->nodes[0].s && !r->nodes[0].s->g->removed_at)
 		ns_fail(r, "scenario: node 1 does not know it was removed");
+	const struct server *s = r->nodes[3].s;
+	if (s && s->n_shards == 4 && !raft_leader_of(s->groups[3]->r))
+		ns_fail(r, "scenario: the added shard has no leader");
 }
 
 void ns_scen_sharded_members(struct ns_run *r)
@@ -113,10 +128,12 @@ void ns_scen_sharded_members(struct ns_run *r)
 	r->p.shards = 3;
 	r->p.reshards = 0;
 	crashed = NULL;
+	want_shards = 3;
 	world_at(r->w, 1000 * MS, add_spare, r);
 	world_at(r->w, 1007 * MS, crash_driver, r);
 	world_at(r->w, 1900 * MS, restart_driver, r);
 	world_at(r->w, 4000 * MS, spare_everywhere, r);
 	world_at(r->w, 4200 * MS, remove_founder, r);
-	world_at(r->w, 5800 * MS, founder_gone, r);
+	world_at(r->w, 5500 * MS, add_shard, r);
+	world_at(r->w, 7000 * MS, founder_gone, r);
 }
