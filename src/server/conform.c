@@ -130,10 +130,23 @@ static void propose_change(struct server *s, struct group *g, const struct chang
 	}
 }
 
+/* Whether id is a voter of every shard whose configuration this node
+ * knows (an empty one: a shard not yet given to it). */
+static bool voter_where_known(const struct server *s, raft_id id)
+{
+	for (uint32_t i = 0; i < s->n_shards; i++) {
+		const struct raft_config *c = raft_config_of(s->groups[i]->r);
+		if (c->n && !raft_config_is_voter(c, id))
+			return false;
+	}
+	return true;
+}
+
 /* This node leads the metadata group but is not a member of every shard
  * (elected before the shards took it): it cannot see those shards, so it
- * hands the metadata group to a voter that has every entry, once a
- * second (the metadata group's own fields of the driver time it). */
+ * hands the metadata group to a voter that has every entry, one that is a
+ * voter of every shard it knows if there is one, once a second (the
+ * metadata group's own fields of the driver time it). */
 static void hand_over(struct server *s)
 {
 	struct group *meta = s->meta;
@@ -142,21 +155,24 @@ static void hand_over(struct server *s)
 		return;
 	meta->conform_retry_ms = now + 1000;
 	const struct raft_config *c = raft_config_of(meta->r);
+	raft_id to = 0;
 	for (uint32_t i = 0; i < c->n; i++) {
-		raft_id to = c->members[i].id;
+		raft_id id = c->members[i].id;
 		raft_index match, next;
-		if (to == s->cfg.id || c->members[i].role != RAFT_VOTER ||
-		    !peers_connected(s->peers, to) ||
-		    !raft_progress_of(meta->r, to, &match, &next) ||
+		if (id == s->cfg.id || c->members[i].role != RAFT_VOTER ||
+		    !peers_connected(s->peers, id) ||
+		    !raft_progress_of(meta->r, id, &match, &next) ||
 		    match < raft_last_index(meta->r))
 			continue;
-		if (raft_transfer_leader(meta->r, to) == KEEL_OK)
-			fprintf(stderr,
-				"[%llu] not a member of every shard: handing the metadata group to "
-				"%llu\n",
-				(unsigned long long)s->cfg.id, (unsigned long long)to);
-		return;
+		if (!to || voter_where_known(s, id))
+			to = id;
+		if (voter_where_known(s, id))
+			break;
 	}
+	if (to && raft_transfer_leader(meta->r, to) == KEEL_OK)
+		fprintf(stderr,
+			"[%llu] not a member of every shard: handing the metadata group to %llu\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)to);
 }
 
 void conform_tick(struct server *s)

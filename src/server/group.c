@@ -235,6 +235,7 @@ void group_apply(struct group *g, const struct raft_entry *e)
 			"with an error\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
 	poison_applying(g, e->index); /* the fatal paths name it (server/poison.c) */
+	uint32_t shards_before = g->meta ? kv_slots_of(&g->kv)->n_shards : 0;
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */
@@ -244,7 +245,7 @@ void group_apply(struct group *g, const struct raft_entry *e)
 	}
 	poison_applied(g, e->index);
 	if (g->meta && g->r)
-		groups_added_at(s, e->index);
+		groups_added_at(s, e->index, shards_before);
 	requests_on_applied(g, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
 		if (s->replies[i].cap > 65536) /* a big reply: its buffer goes */

@@ -459,8 +459,9 @@ int groups_open(struct server *s, struct keel_errmsg *err);
 /* Opens the shards the metadata group's map counts past those the node
  * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
 int groups_grow(struct server *s, struct keel_errmsg *err);
-/* After the metadata group applied entry `at`: notes it if it added a shard. */
-void groups_added_at(struct server *s, raft_index at);
+/* After the metadata group applied entry `at` (its map counting `before`
+ * shards before it): notes the shards it added. */
+void groups_added_at(struct server *s, raft_index at, uint32_t before);
 /* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
 struct group *groups_find(struct server *s, uint32_t id);
 /* The slots group g starts with (a replica's handshake checks them): shard

@@ -214,14 +214,15 @@ static void founders_at(struct server *s, raft_index at, struct raft_config *out
 		*out = *raft_config_of(r);
 }
 
-void groups_added_at(struct server *s, raft_index at)
+void groups_added_at(struct server *s, raft_index at, uint32_t before)
 {
 	const struct kv_slots *sl = kv_slots_of(&s->meta->kv);
 	uint32_t max = sizeof s->grow_at / sizeof *s->grow_at;
 	uint32_t pending = sl && sl->n_shards > s->n_shards ? sl->n_shards - s->n_shards : 0;
-	while (s->n_grow_at + 1 < pending && s->n_grow_at < max) /* not by an entry: unknown */
+	uint32_t earlier = before > s->n_shards ? before - s->n_shards : 0;
+	while (s->n_grow_at < earlier && s->n_grow_at < max) /* not by an entry: unknown */
 		s->grow_at[s->n_grow_at++] = 0;
-	if (s->n_grow_at + 1 == pending && s->n_grow_at < max)
+	while (s->n_grow_at < pending && s->n_grow_at < max) /* one entry may add several */
 		s->grow_at[s->n_grow_at++] = at;
 }
 
