@@ -3,7 +3,8 @@
 cluster on real processes: 3 nodes of --shards 3 take a 4th (--join, made
 a learner then a voter of every shard and of the metadata group), the keys
 written before and after are read back from it, a node started with
-another --shards is refused, a member is removed from every group (it
+another --shards is refused, another is added by hand as a learner of
+every group and promoted, a member is removed from every group (it
 says so and refuses writes), writes are acknowledged after, redis-py
 RedisCluster works throughout, and CLUSTER NODES / SHARDS and INFO shards
 name the members.
@@ -21,7 +22,7 @@ from redis.crc import key_slot
 from redis.cluster import RedisCluster, parse_cluster_shards
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BASE, CLI, SERVER, Cluster, case, retry, run_suite, wait_for  # noqa: E402
+from harness import BASE, CLI, PEER_OFFSET, SERVER, Cluster, case, retry, run_suite, wait_for  # noqa: E402
 
 
 def groups_of(c, i):
@@ -31,13 +32,22 @@ def groups_of(c, i):
             if isinstance(fields, dict) and (name == "meta" or name[5:].isdigit())}
 
 
-def members_are(c, i, voters):
-    """Whether node i has every group's voters as `voters`, no learner."""
+def members_are(c, i, voters, learners=()):
+    """Whether node i has every group's voters and learners as given."""
     gs = groups_of(c, i)
-    want = " ".join(str(v) for v in sorted(voters))
+
+    def ids(text):
+        return sorted(int(x) for x in text.split())
     return len(gs) == 4 and all(
-        " ".join(sorted(g["voters"].split(), key=int)) == want and g["learners"] == ""
+        ids(g["voters"]) == sorted(voters) and ids(g["learners"]) == sorted(learners)
         for g in gs.values())
+
+
+def cli(c, i, *args):
+    host, port = c.addr(i)
+    p = subprocess.run([CLI, "-h", host, "-p", str(port)] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "OK" in p.stdout, f"keel-cli {args}: {p.stdout}{p.stderr}"
 
 
 def led_everywhere(c, nodes):
@@ -115,8 +125,10 @@ def join_promote_remove():
     """3 nodes of --shards 3; node 4 joins (through a member that does not
     lead the metadata group) and becomes a voter of every group; the keys
     written before and after are read from it; a node of another --shards
-    is refused; node 3 is removed from every group, says so and refuses
-    writes; a write is acknowledged after, and every member lists 1, 2, 4."""
+    is refused; node 6 is added by hand (a learner of every group), then
+    promoted (a voter of every group); node 3 is removed from every group,
+    says so and refuses writes; writes are acknowledged after, and every
+    member lists 1, 2, 4, 6."""
     c = Cluster(3, ["--shards", "3"])
     try:
         c.start_all()
@@ -140,12 +152,17 @@ def join_promote_remove():
                  lambda: "start it with --shards 3" in c.log(5), 20)
         assert all(members_are(c, i, (1, 2, 3, 4)) for i in (1, 2, 4)), groups_of(c, 1)
         c.kill(5)
-        host, port = c.addr(2)
-        p = subprocess.run([CLI, "-h", host, "-p", str(port), "remove", "3"],
-                           capture_output=True, text=True, timeout=30)
-        assert p.returncode == 0 and "OK" in p.stdout, p.stdout + p.stderr
-        wait_for("node 3 out of every group, on nodes 1, 2 and 4",
-                 lambda: all(members_are(c, i, (1, 2, 4)) for i in (1, 2, 4)), 60)
+        # by hand: node 6 added as a learner (no AUTO), then promoted
+        c.start_new(6, ["--shards", "3"])
+        cli(c, 1, "add", 6, f"127.0.0.6:{BASE + PEER_OFFSET + 6}")
+        wait_for("node 6 a learner of every group, on every node",
+                 lambda: all(members_are(c, i, (1, 2, 3, 4), (6,)) for i in (1, 2, 3, 4, 6)), 60)
+        cli(c, 3, "promote", 6)
+        wait_for("node 6 a voter of every group, on every node",
+                 lambda: all(members_are(c, i, (1, 2, 3, 4, 6)) for i in (1, 2, 3, 4, 6)), 60)
+        cli(c, 2, "remove", 3)
+        wait_for("node 3 out of every group, on nodes 1, 2, 4 and 6",
+                 lambda: all(members_are(c, i, (1, 2, 4, 6)) for i in (1, 2, 4, 6)), 60)
         wait_for("node 3 to say it was removed", lambda: "removed from the cluster" in c.log(3), 20)
         # each of its groups learns it (told by that group's members): a
         # write to a key of each shard is refused, none taken
@@ -153,13 +170,15 @@ def join_promote_remove():
             wait_for(f"node 3 to refuse a write of {key} (slot {key_slot(key.encode())})",
                      lambda: refused_as_removed(c, 3, key), 20)
         # a group node 3 led elects another leader (an election timeout)
-        wait_for("every group led on nodes 1, 2 and 4", lambda: led_everywhere(c, (1, 2, 4)), 30)
+        wait_for("every group led on nodes 1, 2, 4 and 6",
+                 lambda: led_everywhere(c, (1, 2, 4, 6)), 30)
         late = write_keys(c, 1, "late:", 100)
-        for i in (1, 2, 4):
+        for i in (1, 2, 4, 6):
             read_back(c, i, {**before, **after, **late})
-            wait_for(f"node {i} to list nodes 1, 2, 4",
-                     lambda: nodes_listed(c, i) == ([1, 2, 4], [3, 3, 3]), 20)
-        return "node 4 joined every group, node 3 left every group; 700 keys read back"
+            wait_for(f"node {i} to list nodes 1, 2, 4, 6",
+                     lambda: nodes_listed(c, i) == ([1, 2, 4, 6], [4, 4, 4]), 20)
+        return ("node 4 joined every group, node 6 added and promoted in every group, node 3 "
+                "left every group; 700 keys read back on every member")
     finally:
         c.cleanup()
 
