@@ -81,6 +81,7 @@ suite sentinel /usr/bin/python3 tests/cluster/sentinel_test.py build/asan
 suite cluster-proto /usr/bin/python3 tests/cluster/cluster_proto_test.py build/asan
 suite shards /usr/bin/python3 tests/cluster/shards_test.py build/asan
 suite shard-replica /usr/bin/python3 tests/cluster/shard_replica_test.py build/asan
+suite shard-members /usr/bin/python3 tests/cluster/shard_members_test.py build/asan
 suite clients /usr/bin/python3 tests/clients/run.py build/asan
 suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth

@@ -813,6 +813,8 @@ uint64_t client_ack(const struct client *c, const struct group *g, uint64_t seq)
 
 void client_sent_write(struct client *c, const struct group *g)
 {
+	if (g->id >= SERVER_SHARDS_MAX) /* the metadata group: only RAFT commands */
+		return;			/* reach it from a client, in no session */
 	c->sent_write[g->id / 64] |= 1ull << (g->id % 64);
 }
 

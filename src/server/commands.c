@@ -86,6 +86,23 @@ static void info_group(struct server *s, const struct group *g, struct rbuf *o)
 		 (unsigned long long)(r ? raft_applied_index(r) : g->replica->applied));
 	rbuf_puts(o, line);
 	(void)s;
+	if (!r)
+		return;
+	/* its members by role, ids apart by spaces (a sharded cluster's
+	 * membership changes reach each group in turn: server/conform.c) */
+	const struct raft_config *c = raft_config_of(r);
+	for (int role = RAFT_VOTER; role <= RAFT_LEARNER; role++) {
+		rbuf_puts(o, role == RAFT_VOTER ? ",voters=" : ",learners=");
+		const char *sep = "";
+		for (uint32_t i = 0; i < c->n; i++) {
+			if (c->members[i].role != role)
+				continue;
+			snprintf(line, sizeof line, "%s%llu", sep,
+				 (unsigned long long)c->members[i].id);
+			rbuf_puts(o, line);
+			sep = " ";
+		}
+	}
 }
 
 /* INFO shards: the node's groups, a line each, as this node sees them
@@ -272,13 +289,13 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 }
 
 /* The answer to a core call that changes the cluster. */
-static void raft_reply(struct server *s, struct creq *q, const char *what, int rc)
+static void raft_reply(struct server *s, struct group *g, struct creq *q, const char *what, int rc)
 {
 	if (rc == KEEL_OK)
 		resp_simple(&q->reply, "OK");
 	else if (rc == KEEL_ENOTLEADER)
 		resp_errorf(&q->reply, "ERR %s: this node is not the leader (the leader is %llu)",
-			    what, (unsigned long long)raft_leader_of(s->g->r));
+			    what, (unsigned long long)raft_leader_of(g->r));
 	else if (rc == KEEL_EBUSY)
 		resp_errorf(&q->reply,
 			    "TRYAGAIN %s: another change is in progress, or the "
@@ -289,27 +306,128 @@ static void raft_reply(struct server *s, struct creq *q, const char *what, int r
 	server_process(s);
 }
 
+/* The group a RAFT change acts on: a peer's forwarded one names its own
+ * (server/conform.c sends one for a shard); an operator's, on a node of
+ * several shards, the metadata group, whose members are the cluster's and
+ * which every shard then takes (server/conform.c); else the node's one. */
+static struct group *change_group(struct server *s, const struct creq *q)
+{
+	if (q->fwd_peer && q->g)
+		return q->g;
+	return s->meta ? s->meta : s->g;
+}
+
+/* An operator's change the cluster's members already have, on a node of
+ * several shards: answered OK, so that a change (and --join) can be asked
+ * again until every shard has it. */
+static bool made_already(const struct group *g, const struct resp_arg *op, raft_id id,
+			 const char *addr)
+{
+	const struct raft_member *m = raft_config_find(raft_config_of(g->r), id);
+	if (!g->meta || raft_role_of(g->r) != RAFT_LEADER)
+		return false;
+	if (is(op, "add-learner"))
+		return m && !strcmp(m->addr, addr);
+	if (is(op, "promote"))
+		return m && m->role == RAFT_VOTER;
+	return is(op, "remove") && !m;
+}
+
+/* RAFT TRANSFER id on a node of several shards: every group this node
+ * leads is handed to id. */
+static void transfer_all(struct server *s, struct creq *q, raft_id to)
+{
+	uint32_t led = 0;
+	int rc = KEEL_OK;
+	for (uint32_t i = 0; i < s->n_groups; i++) {
+		struct group *g = s->groups[i];
+		if (!g->r || raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
+			continue;
+		led++;
+		group_wake(g, 0); /* a transfer needs the leader's ticks */
+		int r = raft_transfer_leader(g->r, to);
+		rc = rc ? rc : r;
+	}
+	if (!led) {
+		resp_error(&q->reply, "ERR transfer: this node leads none of its groups (INFO "
+				      "shards shows their leaders)");
+		return;
+	}
+	raft_reply(s, s->g, q, "transfer", rc);
+}
+
+/* ADD-LEARNER's arguments past id and address: [AUTO] [SHARDS n] (what
+ * --join sends: the joining node's --shards, which must be this
+ * cluster's). False if they are not that. */
+static bool learner_args(const struct resp_arg *argv, uint32_t argc, bool *auto_promote,
+			 int64_t *shards)
+{
+	uint32_t i = 4;
+	*auto_promote = i < argc && is(&argv[i], "auto");
+	i += *auto_promote;
+	*shards = 0;
+	if (i + 2 == argc && is(&argv[i], "shards") &&
+	    resp_str2ll(argv[i + 1].p, argv[i + 1].len, shards) && *shards > 0)
+		i += 2;
+	return i == argc;
+}
+
+static void raft_add_learner(struct server *s, struct group *g, struct creq *q,
+			     const struct resp_arg *argv, uint32_t argc, raft_id id)
+{
+	bool auto_promote;
+	int64_t shards;
+	uint32_t mine = s->cfg.shards ? s->cfg.shards : 1;
+	char addr[RAFT_ADDR_MAX];
+	snprintf(addr, sizeof addr, "%.*s", (int)argv[3].len, (const char *)argv[3].p);
+	learner_args(argv, argc, &auto_promote, &shards);
+	if (shards && shards != mine)
+		resp_errorf(&q->reply,
+			    "ERR add-learner: the node was started with --shards %lld and this "
+			    "cluster's members with --shards %u: start it with --shards %u",
+			    (long long)shards, mine, mine);
+	else if (made_already(g, &argv[1], id, addr))
+		resp_simple(&q->reply, "OK");
+	else
+		raft_reply(s, g, q, "add-learner",
+			   raft_change(g->r, RAFT_CHANGE_ADD_LEARNER, id, addr, auto_promote));
+}
+
+static bool raft_syntax_ok(const struct resp_arg *argv, uint32_t argc, bool has_id)
+{
+	bool auto_promote;
+	int64_t shards;
+	if (is(&argv[1], "add-learner"))
+		return argc >= 4 && has_id && argv[3].len < RAFT_ADDR_MAX &&
+		       memchr(argv[3].p, ':', argv[3].len) &&
+		       learner_args(argv, argc, &auto_promote, &shards);
+	return argc == 3 && has_id;
+}
+
 /* RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER id | ADD-LEARNER id
- * host:peer-port [AUTO] | PROMOTE id | REMOVE id. STATUS is this node's
- * view; STATUS LEADER the leader's (a follower forwards it). A change is
- * answered OK once proposed; it takes effect when appended (one server at
- * a time, thesis §4.1). SNAPSHOT answers the index the snapshot will
- * cover; it is taken in the background (INFO persistence shows when it is
- * done). */
+ * host:peer-port [AUTO] [SHARDS n] | PROMOTE id | REMOVE id. STATUS is
+ * this node's view; STATUS LEADER the leader's (a follower forwards it).
+ * A change is answered OK once proposed; it takes effect when appended
+ * (one server at a time, thesis §4.1). SNAPSHOT answers the index the
+ * snapshot will cover; it is taken in the background (INFO persistence
+ * shows when it is done). On a node of several shards a change is made in
+ * the metadata group, and every shard then takes it (server/conform.c);
+ * TRANSFER hands every group this node leads. */
 static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t id = 0;
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
 	bool change = is(&argv[1], "add-learner") || is(&argv[1], "promote") ||
 		      is(&argv[1], "remove") || is(&argv[1], "transfer");
+	struct group *g = change ? change_group(s, q) : s->g;
 	if (change) /* a quiet group (server/quiet.c) ticks for it */
-		group_wake(s->g, 0);
-	if (change && s->n_groups > 1) { /* every group's members are the same nodes */
-		resp_errorf(&q->reply,
-			    "ERR RAFT %.*s: membership changes and transfers of a node of several "
-			    "shards (--shards) are not supported yet; the RAFT commands act on the "
-			    "first shard's group only",
-			    (int)argv[1].len, (const char *)argv[1].p);
+		group_wake(g, 0);
+	if (change && !raft_syntax_ok(argv, argc, has_id)) {
+		resp_error(&q->reply,
+			   "ERR RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER <id> | ADD-LEARNER <id> "
+			   "<host:peer-port> [AUTO] | PROMOTE <id> | REMOVE <id>");
+	} else if (is(&argv[1], "transfer") && s->n_groups > 1 && !q->fwd_peer) {
+		transfer_all(s, q, (raft_id)id);
 	} else if (is(&argv[1], "snapshot") && argc == 2) {
 		/* Local to this node: each node snapshots its own state. */
 		raft_index at = 0;
@@ -329,27 +447,23 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		info_raft(s, &o);
 		resp_bulk(&q->reply, o.p, o.len);
 		rbuf_free(&o);
-	} else if ((!is(&argv[1], "status") || argc == 3) && raft_role_of(s->g->r) != RAFT_LEADER &&
-		   !q->fwd_peer && request_forward_admin(s->g, q, argv, argc)) {
+	} else if ((!is(&argv[1], "status") || argc == 3) && raft_role_of(g->r) != RAFT_LEADER &&
+		   !q->fwd_peer && request_forward_admin(g, q, argv, argc)) {
 		return true; /* the leader answers */
 	} else if (is(&argv[1], "status") && argc == 3 && is(&argv[2], "leader")) {
 		resp_error(&q->reply, "CLUSTERDOWN no leader is known to this node");
-	} else if (is(&argv[1], "transfer") && argc == 3 && has_id) {
-		raft_reply(s, q, "transfer", raft_transfer_leader(s->g->r, (raft_id)id));
-	} else if (is(&argv[1], "add-learner") && (argc == 4 || argc == 5) && has_id &&
-		   argv[3].len < RAFT_ADDR_MAX && memchr(argv[3].p, ':', argv[3].len) &&
-		   (argc == 4 || is(&argv[4], "auto"))) {
-		char addr[RAFT_ADDR_MAX];
-		snprintf(addr, sizeof addr, "%.*s", (int)argv[3].len, (const char *)argv[3].p);
-		raft_reply(s, q, "add-learner",
-			   raft_change(s->g->r, RAFT_CHANGE_ADD_LEARNER, (raft_id)id, addr,
-				       argc == 5));
-	} else if (is(&argv[1], "promote") && argc == 3 && has_id) {
-		raft_reply(s, q, "promote",
-			   raft_change(s->g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
-	} else if (is(&argv[1], "remove") && argc == 3 && has_id) {
-		raft_reply(s, q, "remove",
-			   raft_change(s->g->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
+	} else if (is(&argv[1], "transfer")) {
+		raft_reply(s, g, q, "transfer", raft_transfer_leader(g->r, (raft_id)id));
+	} else if (is(&argv[1], "add-learner")) {
+		raft_add_learner(s, g, q, argv, argc, (raft_id)id);
+	} else if (made_already(g, &argv[1], (raft_id)id, "")) {
+		resp_simple(&q->reply, "OK");
+	} else if (is(&argv[1], "promote")) {
+		raft_reply(s, g, q, "promote",
+			   raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
+	} else if (is(&argv[1], "remove")) {
+		raft_reply(s, g, q, "remove",
+			   raft_change(g->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
 	} else {
 		resp_error(&q->reply,
 			   "ERR RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER <id> | ADD-LEARNER <id> "

@@ -429,13 +429,6 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 				     "takes neither --cluster nor --join");
 		return KEEL_EINVAL;
 	}
-	if (c->shards > 1 && c->join[0]) {
-		keel_errmsg_set(err,
-				"--shards %u: a sharded node is started by --cluster; "
-				"--join is not supported with shards yet",
-				c->shards);
-		return KEEL_EINVAL;
-	}
 	if (c->session_timeout_ms && c->session_timeout_ms <= c->request_timeout_ms) {
 		keel_errmsg_set(err,
 				"--session-timeout-ms %llu: longer than --request-timeout-ms (%u) "

@@ -235,6 +235,7 @@ void group_apply(struct group *g, const struct raft_entry *e)
 			"with an error\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)e->index);
 	poison_applying(g, e->index); /* the fatal paths name it (server/poison.c) */
+	uint32_t shards_before = g->meta ? kv_slots_of(&g->kv)->n_shards : 0;
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */
@@ -243,6 +244,8 @@ void group_apply(struct group *g, const struct raft_entry *e)
 		apply_request(g, &en.reqs[i], &en, &s->replies[i], skipped);
 	}
 	poison_applied(g, e->index);
+	if (g->meta && g->r)
+		groups_added_at(s, e->index, shards_before);
 	requests_on_applied(g, e, s->replies, en.n_reqs);
 	for (uint32_t i = 0; i < en.n_reqs; i++)
 		if (s->replies[i].cap > 65536) /* a big reply: its buffer goes */
@@ -464,7 +467,12 @@ static int member_start(struct group *g, struct raft_init *in, struct keel_errms
 					    (uint8_t *)l->entries[i].data};
 	in->entries = es;
 	in->n_entries = l->n_entries;
-	in->bootstrap = g->founders ? g->founders : s->cfg.has_cluster ? &s->cfg.cluster : NULL;
+	/* founders of no member: a shard added later whose first members this
+	 * node cannot know (server/shards.c): its leader brings it in */
+	if (g->founders)
+		in->bootstrap = g->founders->n ? g->founders : NULL;
+	else
+		in->bootstrap = s->cfg.has_cluster ? &s->cfg.cluster : NULL;
 	g->r = raft_new(in, err);
 	if (g->r && raft_current_term(g->r) >= RAFT_TERM_MAX)
 		fprintf(stderr,
@@ -535,7 +543,8 @@ raft_id group_preferred_leader(const struct group *g)
  * voter once a second while that voter is connected and has every entry
  * (so the transfer is quick and loses nothing: raft_transfer_leader, the
  * thesis's §3.10). A preferred voter that is down or behind leaves the
- * group where it is. */
+ * group where it is, as does, for the metadata group, one that is not yet
+ * a voter of every shard. */
 static void spread_leader(struct group *g)
 {
 	struct server *s = g->node;
@@ -546,6 +555,10 @@ static void spread_leader(struct group *g)
 	raft_index match, next;
 	if (!to || to == s->cfg.id || !peers_connected(s->peers, to) ||
 	    !raft_progress_of(g->r, to, &match, &next) || match < raft_last_index(g->r))
+		return;
+	/* the metadata group's leader drives the shards' membership
+	 * (server/conform.c): not handed to a voter not yet in every shard */
+	if (g->meta && !conform_voter_everywhere(s, to))
 		return;
 	if (raft_transfer_leader(g->r, to) == KEEL_OK)
 		fprintf(stderr,

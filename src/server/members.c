@@ -112,13 +112,45 @@ static void send_removed(struct group *g, uint64_t to)
 	peers_send_group(s->peers, to, g->id, FRAME_REMOVED, p, sizeof p);
 }
 
+/* Whether another group of the node than g keeps a connection to id: the
+ * peers are one set for every group, the union of their configurations
+ * (and of the members each still tells it was dropped). */
+static bool kept_by_another(const struct group *g, uint64_t id)
+{
+	const struct server *s = g->node;
+	for (uint32_t i = 0; i < s->n_groups; i++) {
+		const struct group *o = s->groups[i];
+		if (o == g || !o->r)
+			continue;
+		if (raft_config_find(&o->peer_config, id))
+			return true;
+		for (uint32_t k = 0; k < o->n_gone; k++)
+			if (o->gone[k].id == id)
+				return true;
+	}
+	return false;
+}
+
+/* Whether a group of the node has no configuration yet (a node joining:
+ * each group is given its own by its leader). */
+static bool any_unconfigured(const struct server *s)
+{
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		if (s->groups[i]->r && raft_config_of(s->groups[i]->r)->n == 0)
+			return true;
+	return false;
+}
+
 /* Keeps the peer connections to the members of the current configuration;
  * a member it drops stays connected for a while, to be told. */
 void members_sync(struct group *g)
 {
 	struct server *s = g->node;
 	const struct raft_config *c = raft_config_of(g->r);
-	peers_learn(s->peers, c->n == 0); /* a node not yet given its configuration */
+	/* a node not yet given its configuration learns its peers (looked at
+	 * again as a group's changes: not every pass over every group) */
+	if (c->n == 0)
+		peers_learn(s->peers, true);
 	if (raft_config_find(c, s->cfg.id))
 		g->was_member = true;
 	else if (g->was_member && config_committed(g))
@@ -126,6 +158,7 @@ void members_sync(struct group *g)
 			     "its own committed configuration does not include it");
 	if (!memcmp(c, &g->peer_config, sizeof *c))
 		return;
+	peers_learn(s->peers, any_unconfigured(s));
 	int64_t now = server_now_ms();
 	for (uint32_t i = 0; i < g->peer_config.n; i++) {
 		uint64_t id = g->peer_config.members[i].id;
@@ -154,7 +187,8 @@ void members_tick(struct group *g)
 	for (uint32_t i = 0; i < g->n_gone; i++) {
 		struct gone *gn = &g->gone[i];
 		if (now >= gn->until_ms) {
-			peers_remove(s->peers, gn->id);
+			if (!kept_by_another(g, gn->id))
+				peers_remove(s->peers, gn->id);
 			continue;
 		}
 		if (!g->removed_at && gn->config_index <= raft_commit_index(g->r) &&

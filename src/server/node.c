@@ -156,6 +156,7 @@ static void run_tick(struct server *s)
 	s->tick_stalled = false;
 	migrate_tick(s);
 	retry_tick(s);
+	conform_tick(s);
 	server_process(s);
 	shutdown_step(s);
 }
@@ -307,14 +308,15 @@ static void join_connected(uv_connect_t *req, int status)
 		join_done(s, "cannot connect; trying again");
 		return;
 	}
-	char peer[96], id[24];
+	char peer[96], id[24], shards[16];
 	char *cmd = s->join.cmd; /* the write's bytes and request are the server's */
 	snprintf(peer, sizeof peer, "%s:%d", s->cfg.bind, s->cfg.peer_port);
 	snprintf(id, sizeof id, "%llu", (unsigned long long)s->cfg.id);
+	snprintf(shards, sizeof shards, "%u", s->cfg.shards ? s->cfg.shards : 1);
 	int n = snprintf(cmd, sizeof s->join.cmd,
-			 "*5\r\n$4\r\nRAFT\r\n$11\r\nADD-LEARNER\r\n$%zu\r\n%s\r\n"
-			 "$%zu\r\n%s\r\n$4\r\nAUTO\r\n",
-			 strlen(id), id, strlen(peer), peer);
+			 "*7\r\n$4\r\nRAFT\r\n$11\r\nADD-LEARNER\r\n$%zu\r\n%s\r\n"
+			 "$%zu\r\n%s\r\n$4\r\nAUTO\r\n$6\r\nSHARDS\r\n$%zu\r\n%s\r\n",
+			 strlen(id), id, strlen(peer), peer, strlen(shards), shards);
 	uv_buf_t b = uv_buf_init(cmd, (unsigned)n);
 	s->join.in.len = 0;
 	if (uv_write(&s->join.write, (uv_stream_t *)&s->join.tcp, &b, 1, NULL) != 0 ||
@@ -322,8 +324,11 @@ static void join_connected(uv_connect_t *req, int status)
 		join_done(s, "cannot send; trying again");
 }
 
-/* Asks the --join member to add this node (RAFT ADD-LEARNER id addr AUTO):
- * a follower forwards it to the leader. Tried every second until added. */
+/* Asks the --join member to add this node (RAFT ADD-LEARNER id addr AUTO
+ * SHARDS n, n its --shards, which must be the cluster's): a follower
+ * forwards it to the leader (of the metadata group, on a node of several
+ * shards: each shard then takes the node, server/conform.c). Tried every
+ * second until added. */
 static void join_try(struct server *s)
 {
 	if (!s->join.active || s->stopping || s->join.tcp_open)
@@ -351,7 +356,9 @@ static void join_start(struct server *s)
 	s->join.retry.data = s;
 	rbuf_init(&s->join.in);
 	/* the last index counts a snapshot's (the log starts after it) */
-	if (!s->cfg.join[0] || raft_last_index(s->g->r) > 0)
+	/* (the metadata group's, on a node of several shards: it has the node
+	 * first) */
+	if (!s->cfg.join[0] || raft_last_index((s->meta ? s->meta : s->g)->r) > 0)
 		return; /* nothing to join, or already a member: the log says so */
 	s->join.active = true;
 	join_try(s);

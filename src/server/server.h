@@ -294,6 +294,10 @@ struct group {
 	} gone[RAFT_MEMBERS_MAX];
 	uint32_t n_gone;
 	bool was_member;
+	/* the metadata group's leader bringing it to the cluster's members
+	 * (server/conform.c): a change sent to its leader, and when to look again */
+	bool conform_busy;
+	int64_t conform_retry_ms;
 	raft_index removed_at;	 /* the configuration that removed this node */
 	int64_t last_entry_time; /* of the last applied command entry */
 	struct poison poison;	 /* an entry that failed to apply (server/poison.h) */
@@ -439,6 +443,11 @@ struct server { /* a node */
 	uint32_t n_quiet;	 /* groups not ticked (server/quiet.c) */
 	uint64_t *quiet_bits;	 /* bit i: groups[i] is quiet (NULL: none has been) */
 	uint32_t live_ticks;	 /* ticks since this node's last LIVE frames */
+
+	/* the metadata group's entries that added the shards not yet opened
+	 * (server/shards.c: their first members are the configuration then) */
+	raft_index grow_at[8];
+	uint32_t n_grow_at;
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
@@ -461,6 +470,9 @@ int groups_open(struct server *s, struct keel_errmsg *err);
 /* Opens the shards the metadata group's map counts past those the node
  * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
 int groups_grow(struct server *s, struct keel_errmsg *err);
+/* After the metadata group applied entry `at` (its map counting `before`
+ * shards before it): notes the shards it added. */
+void groups_added_at(struct server *s, raft_index at, uint32_t before);
 /* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
 struct group *groups_find(struct server *s, uint32_t id);
 /* The slots group g starts with (a replica's handshake checks them): shard
@@ -727,6 +739,12 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
  * each once (the members a shard added now has). */
 bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv,
 			    uint32_t argc);
+
+/* server/conform.c: on the metadata group's leader, each shard's members
+ * made the metadata group's (a sharded cluster's membership changes). */
+void conform_tick(struct server *s);
+/* Whether id is a voter of every shard, as this node's copies have them. */
+bool conform_voter_everywhere(const struct server *s, raft_id id);
 
 /* server/sentinel.c: Sentinel-compatible discovery. */
 /* Tells peers where this node serves clients (after peers_start). */

@@ -7,8 +7,9 @@
  * Shards added later (keel-cli shard add: the map's count of shards grows
  * in the metadata group's log) are opened as the node applies that entry,
  * and at each start past --shards as the map's snapshot counts them
- * (groups_grow): empty, serving no slot, their members the metadata
- * group's.
+ * (groups_grow): empty, serving no slot, their first members the metadata
+ * group's configuration at the entry that added them (founders_at), so
+ * that every node starts the shard's log alike.
  *
  * What it guarantees: a node never serves a slot from a group that does
  * not hold its keys. Every shard's slots and the map start from N (they
@@ -146,7 +147,7 @@ static int check_skip(struct server *s, struct keel_errmsg *err)
 /* Opens group `id` (SERVER_META_GROUP: the metadata group) from --dir/sub
  * (NULL: --dir itself) into s->groups[at]. */
 static int open_one(struct server *s, uint32_t at, uint32_t id, const char *sub, bool write,
-		    struct keel_errmsg *err)
+		    const struct raft_config *founders, struct keel_errmsg *err)
 {
 	struct group *g = keel_calloc(1, sizeof *g);
 	s->groups[at] = g;
@@ -163,8 +164,7 @@ static int open_one(struct server *s, uint32_t at, uint32_t id, const char *sub,
 		s->g = g; /* the node's first group, even if its start fails */
 	else if (g->meta)
 		s->meta = g;
-	else if (s->meta && s->meta->r) /* a shard added later: the metadata group's members */
-		g->founders = raft_config_of(s->meta->r);
+	g->founders = founders; /* a shard added later: NULL for --cluster */
 	int rc = group_open(g, err);
 	g->founders = NULL;	     /* the core took a copy */
 	if (!rc && id == 0 && write) /* group 0 made the folder */
@@ -172,12 +172,69 @@ static int open_one(struct server *s, uint32_t at, uint32_t id, const char *sub,
 	return rc;
 }
 
+static bool same_members(const struct raft_config *a, const struct raft_config *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (uint32_t i = 0; i < a->n; i++) {
+		const struct raft_member *m = raft_config_find(b, a->members[i].id);
+		if (!m || m->role != a->members[i].role || strcmp(m->addr, a->members[i].addr))
+			return false;
+	}
+	return true;
+}
+
+/* The first members of a shard added by the metadata group's entry `at`
+ * (0: not known), into *out: the metadata group's configuration at that
+ * entry, the same on every node that has the entry, whatever changed
+ * since (each node opens the shard as it applies the entry, or later).
+ * Not known (a start, a snapshot past the entry): the members the node was
+ * started with while they are still the metadata group's; else none
+ * (out->n == 0), and the shard's leader gives this node the shard as it
+ * does any new member's (server/conform.c). */
+static void founders_at(struct server *s, raft_index at, struct raft_config *out)
+{
+	const struct raft *r = s->meta->r;
+	out->n = 0;
+	if (!r)
+		return;
+	if (at && raft_config_index_of(r) <= at) {
+		*out = *raft_config_of(r);
+		return;
+	}
+	for (raft_index i = at; at && i >= raft_first_index(r) && i > 0; i--) {
+		const struct raft_entry *e = raft_entry_at(r, i);
+		if (e && e->type == RAFT_ENTRY_CONFIG) {
+			if (raft_config_decode(out, e->data, e->len) != KEEL_OK)
+				out->n = 0;
+			return;
+		}
+	}
+	if (s->cfg.has_cluster && same_members(raft_config_of(r), &s->cfg.cluster))
+		*out = *raft_config_of(r);
+}
+
+void groups_added_at(struct server *s, raft_index at, uint32_t before)
+{
+	const struct kv_slots *sl = kv_slots_of(&s->meta->kv);
+	uint32_t max = sizeof s->grow_at / sizeof *s->grow_at;
+	uint32_t pending = sl && sl->n_shards > s->n_shards ? sl->n_shards - s->n_shards : 0;
+	uint32_t earlier = before > s->n_shards ? before - s->n_shards : 0;
+	while (s->n_grow_at < earlier && s->n_grow_at < max) /* not by an entry: unknown */
+		s->grow_at[s->n_grow_at++] = 0;
+	while (s->n_grow_at < pending && s->n_grow_at < max) /* one entry may add several */
+		s->grow_at[s->n_grow_at++] = at;
+}
+
 int groups_grow(struct server *s, struct keel_errmsg *err)
 {
 	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
 	int rc = KEEL_OK;
-	while (!rc && sl && sl->n_shards > s->n_shards && s->n_shards < SERVER_SHARDS_MAX) {
+	for (uint32_t k = 0;
+	     !rc && sl && sl->n_shards > s->n_shards && s->n_shards < SERVER_SHARDS_MAX; k++) {
 		uint32_t id = s->n_shards;
+		struct raft_config founders;
+		founders_at(s, k < s->n_grow_at ? s->grow_at[k] : 0, &founders);
 		char sub[32];
 		snprintf(sub, sizeof sub, "shard-%u", id);
 		if (s->meta->quiet) /* its quiet bit is its place's, which moves */
@@ -192,11 +249,12 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 		s->groups[s->n_groups] = s->groups[s->n_groups - 1];
 		s->n_groups++;
 		s->n_shards++;
-		rc = open_one(s, id, id, sub, false, err);
+		rc = open_one(s, id, id, sub, false, &founders, err);
 		if (!rc)
 			fprintf(stderr, "[%llu] shard %u added (%s)\n",
 				(unsigned long long)s->cfg.id, id, sub);
 	}
+	s->n_grow_at = 0;
 	return rc;
 }
 
@@ -212,11 +270,11 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 		char sub[32];
 		snprintf(sub, sizeof sub, "shard-%u", i);
 		s->n_groups = s->n_shards = i + 1;
-		rc = open_one(s, i, i, i ? sub : NULL, write, err);
+		rc = open_one(s, i, i, i ? sub : NULL, write, NULL, err);
 	}
 	if (!rc && n > 1) {
 		s->n_groups++;
-		rc = open_one(s, n, SERVER_META_GROUP, "meta", false, err);
+		rc = open_one(s, n, SERVER_META_GROUP, "meta", false, NULL, err);
 	}
 	if (!rc) /* the shards added since the first start, as the map's snapshot has them */
 		rc = groups_grow(s, err);

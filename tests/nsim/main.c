@@ -90,9 +90,9 @@ static void params(uint64_t seed, struct ns_run *r)
 	r->disk_max_ns = 100000 + prng_below(&g, 5000000);
 	r->disk_slow_permille = (uint32_t)prng_below(&g, 20);
 	r->split_permille = prng_below(&g, 2) ? 0 : 100 + (uint32_t)prng_below(&g, 901);
-	/* a third of the seeds without spares (a sharded node takes no
-	 * membership change yet) run 2 or 3 groups a node, and their read
-	 * replicas as many (docs/replicas.md) */
+	/* a third of the seeds without spares run 2 or 3 groups a node, and
+	 * their read replicas as many (docs/replicas.md); the --sharded seeds,
+	 * below, change a sharded cluster's members */
 	if (!p->spares && prng_below(&g, 3) == 0)
 		p->shards = 2 + (uint32_t)prng_below(&g, 2);
 	/* most of those move slot ranges while they run (reshard.c) */
@@ -102,6 +102,11 @@ static void params(uint64_t seed, struct ns_run *r)
 		p->spares = p->replicas = p->replica_clients = 0;
 		p->shards = 2 + (uint32_t)prng_below(&g, 2);
 		p->reshards = 2 + (uint32_t)prng_below(&g, 5);
+		/* half of them with a spare host, added by a membership change
+		 * (every group takes it: docs/shards.md, "Membership"), and
+		 * changes of the members among their faults */
+		if (p->nodes == 3 && prng_below(&g, 2))
+			p->spares = 1;
 	}
 	/* one client of those that move slots is plain: its writes refused
 	 * for a slot being moved are held by the node (server/retry.c) */

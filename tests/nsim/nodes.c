@@ -351,7 +351,8 @@ static void one_fault(void *arg)
 	struct ns_node *na = &r->nodes[a];
 	uint32_t kind = (uint32_t)prng_below(g, 100);
 	r->n_faults++;
-	if (kind >= 92 && r->p.shards < 2 && ns_membership_fault(r)) {
+	/* a sharded seed changes its members only if it has a spare (main.c) */
+	if (kind >= 92 && (r->p.shards < 2 || r->p.spares) && ns_membership_fault(r)) {
 		/* a membership change or a transfer (members.c) */
 	} else if (kind < 28) {
 		ns_node_crash(na);

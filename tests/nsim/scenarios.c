@@ -3037,6 +3037,7 @@ static const struct {
 	{"same_write_twice", same_write_twice},
 	{"order_across_shards", ns_scen_order_across_shards},
 	{"sharded_replicas", ns_scen_sharded_replicas},
+	{"sharded_members", ns_scen_sharded_members},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},

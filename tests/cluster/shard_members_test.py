@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""tests/cluster/shard_members_test.py - membership changes of a sharded
+cluster on real processes: 3 nodes of --shards 3 take a 4th (--join, made
+a learner then a voter of every shard and of the metadata group), the keys
+written before and after are read back from it, a node started with
+another --shards is refused, another is added by hand as a learner of
+every group and promoted, a member is removed from every group (it
+says so and refuses writes), writes are acknowledged after, redis-py
+RedisCluster works throughout, and CLUSTER NODES / SHARDS and INFO shards
+name the members.
+
+    /usr/bin/python3 tests/cluster/shard_members_test.py BUILD_DIR [case...]
+
+Prints one line per case and `shard-members: N passed, M failed`."""
+import os
+import subprocess
+import sys
+
+import redis
+from redis.client import parse_cluster_nodes
+from redis.crc import key_slot
+from redis.cluster import RedisCluster, parse_cluster_shards
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BASE, CLI, PEER_OFFSET, SERVER, Cluster, case, retry, run_suite, wait_for  # noqa: E402
+
+
+def groups_of(c, i):
+    """Node i's INFO shards: {group name: {field: text}} (shard0.., meta)."""
+    info = c.client(i, 3).info("shards")
+    return {name: {k: str(v) for k, v in fields.items()} for name, fields in info.items()
+            if isinstance(fields, dict) and (name == "meta" or name[5:].isdigit())}
+
+
+def members_are(c, i, voters, learners=()):
+    """Whether node i has every group's voters and learners as given."""
+    gs = groups_of(c, i)
+
+    def ids(text):
+        return sorted(int(x) for x in text.split())
+    return len(gs) == 4 and all(
+        ids(g["voters"]) == sorted(voters) and ids(g["learners"]) == sorted(learners)
+        for g in gs.values())
+
+
+def cli(c, i, *args):
+    host, port = c.addr(i)
+    p = subprocess.run([CLI, "-h", host, "-p", str(port)] + [str(a) for a in args],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "OK" in p.stdout, f"keel-cli {args}: {p.stdout}{p.stderr}"
+
+
+def led_everywhere(c, nodes):
+    """Whether every node given knows a leader of every group, the same
+    one as the others, among the nodes given."""
+    seen = None
+    for i in nodes:
+        leaders = {name: int(g["leader"]) for name, g in groups_of(c, i).items()}
+        if len(leaders) != 4 or any(v not in nodes for v in leaders.values()):
+            return False
+        if seen is not None and leaders != seen:
+            return False
+        seen = leaders
+    return True
+
+
+def cluster_client(c, i):
+    host, port = c.addr(i)
+    return RedisCluster(host=host, port=port, decode_responses=True, socket_timeout=10)
+
+
+def groups_seen(c):
+    """Each running node's view of its groups' roles, leaders and voters."""
+    out = {}
+    for i in sorted(c.procs):
+        try:
+            out[i] = {n: (g["role"], g["leader"], g["voters"]) for n, g in groups_of(c, i).items()}
+        except (redis.RedisError, OSError) as e:
+            out[i] = str(e)
+    return out
+
+
+def write_keys(c, i, prefix, n):
+    rc = cluster_client(c, i)
+    for k in range(n):
+        try:
+            assert retry(lambda: rc.set(f"{prefix}{k}", f"v{k}")), k
+        except redis.RedisError as e:
+            raise AssertionError(f"{prefix}{k} (slot {rc.keyslot(prefix + str(k))}): {e}; "
+                                 f"groups: {groups_seen(c)}") from e
+    rc.close()
+    return {f"{prefix}{k}": f"v{k}" for k in range(n)}
+
+
+def read_back(c, i, kv):
+    """Every key of kv read on node i by a plain client (served on any
+    member, whichever shard holds the key)."""
+    cl = c.client(i, 10)
+    bad = [k for k, v in kv.items() if retry(lambda: cl.get(k)) != v]
+    assert not bad, f"node {i}: {len(bad)} keys missing or wrong, e.g. {bad[:3]}"
+
+
+def refused_as_removed(c, i, key):
+    """Whether node i refuses a write of key with -REMOVED. Until its group
+    of that key is told, it forwards the write to the group's leader, which
+    applies it (as on a cluster of one group): not refused yet."""
+    try:
+        c.client(i).set(key, "1")
+    except redis.ResponseError as e:
+        return str(e).startswith("REMOVED")
+    return False
+
+
+def nodes_listed(c, i):
+    """Node i's CLUSTER NODES ids (as ints) and CLUSTER SHARDS' node count
+    of each shard."""
+    nodes = parse_cluster_nodes(c.client(i, 3).execute_command("CLUSTER", "NODES"))
+    ids = sorted(int(n["node_id"], 16) for n in nodes.values())
+    shards = parse_cluster_shards(c.client(i, 3).execute_command("CLUSTER", "SHARDS"))
+    return ids, sorted(len(s["nodes"]) for s in shards)
+
+
+@case
+def join_promote_remove():
+    """3 nodes of --shards 3; node 4 joins (through a member that does not
+    lead the metadata group) and becomes a voter of every group; the keys
+    written before and after are read from it; a node of another --shards
+    is refused; node 6 is added by hand (a learner of every group), then
+    promoted (a voter of every group); node 3 is removed from every group,
+    says so and refuses writes; writes are acknowledged after, and every
+    member lists 1, 2, 4, 6."""
+    c = Cluster(3, ["--shards", "3"])
+    try:
+        c.start_all()
+        wait_for("every group led, on every node", lambda: led_everywhere(c, (1, 2, 3)), 60)
+        before = write_keys(c, 1, "before:", 300)
+        # through a member that does not lead the metadata group: it forwards
+        via = next(i for i in (1, 2, 3) if i != int(groups_of(c, 1)["meta"]["leader"]))
+        host, port = c.addr(via)
+        c.start_new(4, ["--shards", "3", "--join", f"{host}:{port}"])
+        wait_for("node 4 a voter of every group, on every node",
+                 lambda: all(members_are(c, i, (1, 2, 3, 4)) for i in (1, 2, 3, 4)), 90)
+        read_back(c, 4, before)
+        after = write_keys(c, 4, "after:", 300)
+        read_back(c, 4, after)
+        read_back(c, 1, after)
+        for i in (1, 4):
+            wait_for(f"node {i} to list 4 nodes in CLUSTER NODES and SHARDS",
+                     lambda: nodes_listed(c, i) == ([1, 2, 3, 4], [4, 4, 4]), 20)
+        c.start_new(5, ["--shards", "2", "--join", f"127.0.0.1:{BASE + 1}"])
+        wait_for("node 5 (--shards 2) refused",
+                 lambda: "start it with --shards 3" in c.log(5), 20)
+        assert all(members_are(c, i, (1, 2, 3, 4)) for i in (1, 2, 4)), groups_of(c, 1)
+        c.kill(5)
+        # by hand: node 6 added as a learner (no AUTO), then promoted
+        c.start_new(6, ["--shards", "3"])
+        cli(c, 1, "add", 6, f"127.0.0.6:{BASE + PEER_OFFSET + 6}")
+        wait_for("node 6 a learner of every group, on every node",
+                 lambda: all(members_are(c, i, (1, 2, 3, 4), (6,)) for i in (1, 2, 3, 4, 6)), 60)
+        cli(c, 3, "promote", 6)
+        wait_for("node 6 a voter of every group, on every node",
+                 lambda: all(members_are(c, i, (1, 2, 3, 4, 6)) for i in (1, 2, 3, 4, 6)), 60)
+        cli(c, 2, "remove", 3)
+        wait_for("node 3 out of every group, on nodes 1, 2, 4 and 6",
+                 lambda: all(members_are(c, i, (1, 2, 4, 6)) for i in (1, 2, 4, 6)), 60)
+        wait_for("node 3 to say it was removed", lambda: "removed from the cluster" in c.log(3), 20)
+        # each of its groups learns it (told by that group's members): a
+        # write to a key of each shard is refused, none taken
+        for key in ("x:2", "x:3", "x:0"):  # slots in shards 0, 1 and 2
+            wait_for(f"node 3 to refuse a write of {key} (slot {key_slot(key.encode())})",
+                     lambda: refused_as_removed(c, 3, key), 20)
+        # a group node 3 led elects another leader (an election timeout)
+        wait_for("every group led on nodes 1, 2, 4 and 6",
+                 lambda: led_everywhere(c, (1, 2, 4, 6)), 30)
+        late = write_keys(c, 1, "late:", 100)
+        for i in (1, 2, 4, 6):
+            read_back(c, i, {**before, **after, **late})
+            wait_for(f"node {i} to list nodes 1, 2, 4, 6",
+                     lambda: nodes_listed(c, i) == ([1, 2, 4, 6], [4, 4, 4]), 20)
+        return ("node 4 joined every group, node 6 added and promoted in every group, node 3 "
+                "left every group; 700 keys read back on every member")
+    finally:
+        c.cleanup()
+
+
+def main():
+    return run_suite("shard-members", [join_promote_remove], [SERVER, CLI])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

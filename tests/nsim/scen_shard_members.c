@@ -1,0 +1,139 @@
+/* tests/nsim/scen_shard_members.c — a scripted whole-node run of a sharded
+ * cluster's membership changes (docs/shards.md, "Membership"): three
+ * nodes of three shards and a spare. The spare is added (RAFT ADD-LEARNER
+ * ... AUTO, sent as an operator sends it, to any node), and the node that
+ * leads the metadata group, which brings each shard to the metadata
+ * group's members (server/conform.c), is crashed just after and started
+ * again: whichever node leads the metadata group next carries on, and the
+ * spare becomes a voter of every group on every node. Then a founder is
+ * removed: it leaves every group, says it was removed in each, and is
+ * stopped. A shard added then (KEEL.ADDSHARD) starts with the members of
+ * that time on every node (the spare and two founders), whatever each
+ * node's metadata group has applied. The workload writes throughout; the run's own checks hold
+ * (every key's history linearizable, every group of the members agreeing
+ * once healed). */
+#include <stdio.h>
+
+#include "nsim/nsim.h"
+
+#define MS 1000000ull
+
+static struct ns_node *crashed;
+static uint32_t want_shards;
+
+/* The node that leads the metadata group (NULL: none). */
+static struct ns_node *meta_leader(struct ns_run *r)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->meta && s->meta->r && raft_role_of(s->meta->r) == RAFT_LEADER)
+			return &r->nodes[i];
+	}
+	return NULL;
+}
+
+static void add_spare(void *arg)
+{
+	ns_membership_add(arg); /* the spare: RAFT ADD-LEARNER 4 ... AUTO */
+}
+
+static void crash_driver(void *arg)
+{
+	struct ns_run *r = arg;
+	crashed = meta_leader(r);
+	if (!crashed) {
+		ns_fail(r, "scenario: no node leads the metadata group at 1.007 s");
+		return;
+	}
+	world_tracef(r->w, "scenario: crash node %llu, which leads the metadata group",
+		     (unsigned long long)crashed->id);
+	ns_node_crash(crashed);
+}
+
+static void restart_driver(void *arg)
+{
+	(void)arg;
+	if (crashed && !crashed->s)
+		ns_node_start(crashed);
+}
+
+/* Whether every group of node n has `id` as a voter (in: true) or not at
+ * all (in: false), as n's copies have them. */
+static bool groups_have(const struct ns_node *n, uint64_t id, bool in)
+{
+	for (uint32_t gi = 0; gi < n->s->n_groups; gi++) {
+		const struct raft_config *c = raft_config_of(n->s->groups[gi]->r);
+		if (in ? !raft_config_is_voter(c, id) : raft_config_find(c, id) != NULL)
+			return false;
+	}
+	return true;
+}
+
+static void check_members(struct ns_run *r, uint64_t id, bool in, uint64_t but)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		const struct ns_node *n = &r->nodes[i];
+		if (n->id == but || n->kind == NS_REPLICA)
+			continue;
+		if (!n->s || !n->s->meta || n->s->n_shards != want_shards) {
+			ns_fail(r, "scenario: node %llu is not running with %u shards",
+				(unsigned long long)n->id, want_shards);
+			return;
+		}
+		if (!groups_have(n, id, in))
+			ns_fail(r, "scenario: a group of node %llu %s node %llu",
+				(unsigned long long)n->id,
+				in ? "does not have as a voter" : "still has",
+				(unsigned long long)id);
+	}
+}
+
+static void spare_everywhere(void *arg)
+{
+	check_members(arg, 4, true, 0);
+}
+
+static void remove_founder(void *arg)
+{
+	struct ns_run *r = arg;
+	ns_admin(r, 1, "REMOVE", 1); /* sent to node 2 */
+}
+
+static void add_shard(void *arg)
+{
+	struct ns_run *r = arg;
+	static const char *const add[] = {"KEEL.ADDSHARD"};
+	ns_admin_expect(r, 2, 1, add, ":3");
+	want_shards = 4;
+}
+
+/* Node 1 is in no group, the spare in every one, shard 3 included, and
+ * shard 3 has a leader. */
+static void founder_gone(void *arg)
+{
+	struct ns_run *r = arg;
+	check_members(r, 1, false, 1);
+	check_members(r, 4, true, 1);
+	if (r->nodes[0].s && !r->nodes[0].s->g->removed_at)
+		ns_fail(r, "scenario: node 1 does not know it was removed");
+	const struct server *s = r->nodes[3].s;
+	if (s && s->n_shards == 4 && !raft_leader_of(s->groups[3]->r))
+		ns_fail(r, "scenario: the added shard has no leader");
+}
+
+void ns_scen_sharded_members(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.shards = 3;
+	r->p.reshards = 0;
+	crashed = NULL;
+	want_shards = 3;
+	world_at(r->w, 1000 * MS, add_spare, r);
+	world_at(r->w, 1007 * MS, crash_driver, r);
+	world_at(r->w, 1900 * MS, restart_driver, r);
+	world_at(r->w, 4000 * MS, spare_everywhere, r);
+	world_at(r->w, 4200 * MS, remove_founder, r);
+	world_at(r->w, 5500 * MS, add_shard, r);
+	world_at(r->w, 7000 * MS, founder_gone, r);
+}
