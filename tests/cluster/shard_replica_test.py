@@ -338,9 +338,6 @@ def handshake_names_the_group():
     finally:
         CLUSTER.kill(10)
         CLUSTER.kill(11)
-    p = subprocess.run([SERVER, "--id", "12", "--shards", "3", "--join", f"127.0.0.1:{BASE + 1}"],
-                       capture_output=True, text=True, timeout=10)
-    assert p.returncode != 0 and "--join is not supported with shards" in p.stderr, p.stderr
 
 
 @case
