@@ -27,6 +27,13 @@
  *       SET, INCR, SET, GET), once; no plain write is answered -TRYAGAIN,
  *       the workload's history is checked linearizable as every seed's,
  *       and the held keys are read back from the target on every node
+ *   reshard_gives_up_held_requests      a move stalled past the request
+ *       timeout (the copy's link cut for 7 s): a held plain write is sent
+ *       again at the backoff's pace and answered -TRYAGAIN at its timeout,
+ *       not sooner; one whose pipeline's next write was applied first,
+ *       and the writes of cluster-aware and session connections, get it at
+ *       once; plain transactions held until the move is done are applied
+ *       at the target, or given up at once if they now span two shards
  *   shard_added                         KEEL.ADDSHARD naming other than every
  *       voter is refused; naming them adds shard 3 on every node, which a
  *       move then gives slots
