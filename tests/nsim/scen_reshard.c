@@ -569,8 +569,8 @@ static void giveup_reshard(void *arg)
 /* Half a second before the cut heals, two plain transactions of the
  * frozen slots, held until the move is done: one that then spans two
  * shards (a moved key and one that stays) gets its -TRYAGAIN at once; one
- * with a command of no key after its key goes to the target and is
- * applied. */
+ * of a moved key (and a PING, which names none) goes to the target and
+ * is applied. */
 static void giveup_multi(void *arg)
 {
 	struct given_up *u = arg;
