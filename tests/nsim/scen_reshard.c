@@ -465,6 +465,24 @@ static void held_send(void *arg)
 	}
 }
 
+/* A connection with no request left unanswered holds none back: none
+ * held to go again, none waiting for those before it (a count left
+ * over would hold its later requests for good). */
+static void idle_clients_hold_nothing(struct ns_run *r)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		for (struct client *c = s ? s->clients : NULL; c; c = c->next)
+			if (!c->head && (c->n_crossing || c->n_retrying || c->n_ordered))
+				ns_fail(r,
+					"scenario: node %u's connection %llu, all answered, counts "
+					"%u "
+					"crossing, %u held, %u ordered",
+					i + 1, (unsigned long long)c->id, c->n_crossing,
+					c->n_retrying, c->n_ordered);
+	}
+}
+
 /* After the move: each key as its last write left it, the counter
  * counted once per INCR, on every node; the writes were held (none was
  * answered -TRYAGAIN, the workload's neither). */
@@ -481,6 +499,7 @@ static void held_read(void *arg)
 		}
 		ns_probe_send(h->rd[n], "$1 3", "GET %s", h->ctr);
 	}
+	idle_clients_hold_nothing(r);
 	uint64_t held = 0;
 	for (uint32_t i = 0; i < 3; i++)
 		held += r->nodes[i].s ? r->nodes[i].s->stats.slot_retries : 0;
@@ -594,6 +613,7 @@ static void giveup_multi_check(void *arg)
 	struct server *s = u->r->nodes[0].s;
 	if (!s || !s->meta || kv_slots_of(&s->meta->kv)->owner[0] != 2)
 		ns_fail(u->r, "scenario: the move was not done 2 s after the cut healed");
+	idle_clients_hold_nothing(u->r);
 	for (uint32_t i = 0; i < 2; i++)
 		if (!ns_probe_reply(u->multi[i], 3))
 			ns_fail(u->r,
