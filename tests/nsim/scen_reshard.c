@@ -660,7 +660,8 @@ static void giveup_late(void *arg)
 }
 
 /* The lone plain write was sent again (and refused again) at the
- * backoff's pace: after 20, 40, 80 and 160 ms, then every 200 ms. */
+ * backoff's pace: after 20, 40, 80 and 160 ms, then every 200 ms (each
+ * plus the refusal's round trip): 3 times by 250 ms, 7 by 1 s. */
 static void giveup_paced(struct given_up *u, uint64_t lo, uint64_t hi)
 {
 	struct server *s = u->r->nodes[0].s;
@@ -675,7 +676,7 @@ static void giveup_paced(struct given_up *u, uint64_t lo, uint64_t hi)
 
 static void giveup_paced_early(void *arg)
 {
-	giveup_paced(arg, 2, 4);
+	giveup_paced(arg, 3, 4);
 }
 
 static void giveup_paced_later(void *arg)
