@@ -34,6 +34,9 @@
  *       and the writes of cluster-aware and session connections, get it at
  *       once; plain transactions held until the move is done are applied
  *       at the target, or given up at once if they now span two shards
+ *   reshard_stops_with_held_requests    the source's leader stopped
+ *       (SIGTERM) while it holds a plain write: it gives the write up (or
+ *       its connection is closed) and stops; the move goes on without it
  *   shard_added                         KEEL.ADDSHARD naming other than every
  *       voter is refused; naming them adds shard 3 on every node, which a
  *       move then gives slots
@@ -758,4 +761,101 @@ void ns_scen_reshard_gives_up_held_requests(struct ns_run *r)
 	world_at(r->w, 2500 * MS, giveup_reshard, u);
 	world_at(r->w, 2500 * MS, giveup_send, u);
 	world_at(r->w, 13500 * MS, giveup_done, u);
+}
+
+/* ---- a node stopped with a request held ---------------------------------------- */
+
+struct stop_held {
+	struct ns_run *r;
+	char key[16];
+	struct ns_probe *p;
+	bool done;
+};
+
+static void stop_held_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Once node 1 (the source's leader) holds its plain write: SIGTERM. */
+static void stop_held_stop(void *arg)
+{
+	struct stop_held *h = arg;
+	struct ns_run *r = h->r;
+	struct server *s = r->nodes[0].s;
+	if (s && !s->n_retrying && world_now_ns(r->w) < 3500 * MS) {
+		world_at(r->w, world_now_ns(r->w) + MS, stop_held_stop, h);
+		return;
+	}
+	if (!s || !s->n_retrying) {
+		ns_fail(r, "scenario: node 1 held no request by 3.5 s");
+		return;
+	}
+	world_tracef(h->r->w, "scenario: SIGTERM node 1, a plain write held");
+	host_enter(h->r->nodes[0].h, stop_held_in, s);
+}
+
+/* The moment node 1 has frozen the slots, a plain write of one to it. */
+static void stop_held_send(void *arg)
+{
+	struct stop_held *h = arg;
+	struct ns_run *r = h->r;
+	struct server *s = r->nodes[0].s;
+	uint16_t slot = kv_slot((const uint8_t *)h->key, strlen(h->key));
+	bool frozen = s && s->n_shards == 3 &&
+		      kv_slots_of(&s->groups[0]->kv)->state[slot] == KV_SLOT_FROZEN;
+	if (h->done || !frozen) {
+		if (!h->done && world_now_ns(r->w) < 4000 * MS)
+			world_at(r->w, world_now_ns(r->w) + 100000, stop_held_send, h);
+		return;
+	}
+	h->done = true;
+	h->p = ns_probe_open(r, "plain-stopping", 0);
+	h->p->may_close = true; /* answered -TRYAGAIN as the node stops, or closed */
+	ns_probe_send(h->p, "-TRYAGAIN slot", "SET %s a", h->key);
+	world_at(r->w, world_now_ns(r->w) + 5 * MS, stop_held_stop, h);
+}
+
+/* Node 1 stopped (it gave its held write up), then starts again. */
+static void stop_held_check(void *arg)
+{
+	struct stop_held *h = arg;
+	struct ns_node *n = &h->r->nodes[0];
+	if (!h->done) {
+		ns_fail(h->r, "scenario: the slots were never frozen");
+		return;
+	}
+	if (n->s && !n->s->closed) { /* once stopped it is reaped */
+		ns_fail(h->r, "scenario: node 1 did not stop with a write held");
+		return;
+	}
+	ns_node_reap(n);
+	ns_node_start(n);
+}
+
+static void stop_held_done(void *arg)
+{
+	struct stop_held *h = arg;
+	if (h->p)
+		ns_probe_done(h->p);
+}
+
+/* A node stopped (SIGTERM) while it holds a plain write answers it, or
+ * closes its connection, and stops; the move goes on without it. */
+void ns_scen_reshard_stops_with_held_requests(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	struct stop_held *h = ns_alloc(r, sizeof *h);
+	memset(h, 0, sizeof *h);
+	h->r = r;
+	m->done = true;
+	m->small_only = true;
+	prefixed_key_of_shard0("x", 0, h->key, sizeof h->key);
+	world_at(r->w, 1500 * MS, mv_write, m);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2500 * MS, stop_held_send, h);
+	world_at(r->w, 6000 * MS, stop_held_check, h);
+	world_at(r->w, 12000 * MS, mv_read, m);
+	world_at(r->w, 13500 * MS, mv_done, m);
+	world_at(r->w, 13500 * MS, stop_held_done, h);
 }
