@@ -32,7 +32,8 @@
  *       again at the backoff's pace and answered -TRYAGAIN at its timeout,
  *       not sooner; one whose pipeline's next write was applied first,
  *       and the writes of cluster-aware and session connections, get it at
- *       once; plain transactions held until the move is done are applied
+ *       once (a PING answered behind one does not); plain transactions
+ *       held until the move is done are applied
  *       at the target, or given up at once if they now span two shards
  *   reshard_stops_with_held_requests    the source's leader stopped
  *       (SIGTERM) while it holds a plain write: it gives the write up (or
@@ -562,8 +563,8 @@ struct given_up {
 	struct ns_run *r;
 	char key[4][16];  /* keys of the moved slots */
 	char stays[16];	  /* a key of shard 0 that is not moved */
-	char late[2][16]; /* keys of the moved slots, for the transactions */
-	struct ns_probe *p[4], *multi[2];
+	char late[3][16]; /* keys of the moved slots, for the transactions */
+	struct ns_probe *p[4], *multi[3];
 	uint64_t at_ns; /* when the probes sent */
 	int32_t driver;
 	bool done;
@@ -606,6 +607,10 @@ static void giveup_multi(void *arg)
 	ns_probe_send(u->multi[1], "+QUEUED", "SET %s a", u->late[1]);
 	ns_probe_send(u->multi[1], "+QUEUED", "PING");
 	ns_probe_send(u->multi[1], "*2 +OK +PONG", "EXEC");
+	/* a PING answered behind a held write does not make it give up */
+	u->multi[2] = ns_probe_open(u->r, "plain-ping", 0);
+	ns_probe_send(u->multi[2], "+OK", "SET %s a", u->late[2]);
+	ns_probe_send(u->multi[2], "+PONG", "PING");
 }
 
 /* 2.5 s after the transactions, long before their request timeout, the
@@ -617,6 +622,8 @@ static void giveup_multi_check(void *arg)
 	if (!s || !s->meta || kv_slots_of(&s->meta->kv)->owner[0] != 2)
 		ns_fail(u->r, "scenario: the move was not done 2 s after the cut healed");
 	idle_clients_hold_nothing(u->r);
+	if (!ns_probe_reply(u->multi[2], 1))
+		ns_fail(u->r, "scenario: probe plain-ping not answered once the move is done");
 	for (uint32_t i = 0; i < 2; i++)
 		if (!ns_probe_reply(u->multi[i], 3))
 			ns_fail(u->r,
@@ -738,7 +745,7 @@ static void giveup_done(void *arg)
 	for (uint32_t i = 0; i < 4; i++)
 		if (u->p[i])
 			ns_probe_done(u->p[i]);
-	for (uint32_t i = 0; i < 2; i++)
+	for (uint32_t i = 0; i < 3; i++)
 		if (u->multi[i])
 			ns_probe_done(u->multi[i]);
 	if (!u->done)
@@ -754,7 +761,7 @@ void ns_scen_reshard_gives_up_held_requests(struct ns_run *r)
 	m->done = true; /* its keys are not moved whole: no read back */
 	for (uint32_t k = 0; k < 4; k++)
 		key_in("u", k, 0, GIVEUP_LAST, u->key[k], sizeof u->key[k]);
-	for (uint32_t k = 0; k < 2; k++)
+	for (uint32_t k = 0; k < 3; k++)
 		key_in("w", k, 0, GIVEUP_LAST, u->late[k], sizeof u->late[k]);
 	key_in("v", 0, GIVEUP_LAST + 1, (uint16_t)kv_slot_range_last(0, 3), u->stays,
 	       sizeof u->stays);
