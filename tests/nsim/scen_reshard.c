@@ -563,8 +563,8 @@ struct given_up {
 	struct ns_run *r;
 	char key[4][16];  /* keys of the moved slots */
 	char stays[16];	  /* a key of shard 0 that is not moved */
-	char late[3][16]; /* keys of the moved slots, for the transactions */
-	struct ns_probe *p[4], *multi[3];
+	char late[5][16]; /* keys of the moved slots, for the transactions */
+	struct ns_probe *p[4], *multi[4];
 	uint64_t at_ns; /* when the probes sent */
 	int32_t driver;
 	bool done;
@@ -607,6 +607,12 @@ static void giveup_multi(void *arg)
 	ns_probe_send(u->multi[1], "+QUEUED", "SET %s a", u->late[1]);
 	ns_probe_send(u->multi[1], "+QUEUED", "PING");
 	ns_probe_send(u->multi[1], "*2 +OK +PONG", "EXEC");
+	/* one command that now spans two shards gives it up too */
+	u->multi[3] = ns_probe_open(u->r, "plain-multi-mset", 0);
+	ns_probe_send(u->multi[3], "+OK", "MULTI");
+	ns_probe_send(u->multi[3], "+QUEUED", "SET %s a", u->late[3]);
+	ns_probe_send(u->multi[3], "+QUEUED", "MSET %s a %s d", u->late[4], u->stays);
+	ns_probe_send(u->multi[3], "-TRYAGAIN slot", "EXEC");
 	/* a PING answered behind a held write does not make it give up */
 	u->multi[2] = ns_probe_open(u->r, "plain-ping", 0);
 	ns_probe_send(u->multi[2], "+OK", "SET %s a", u->late[2]);
@@ -622,6 +628,9 @@ static void giveup_multi_check(void *arg)
 	if (!s || !s->meta || kv_slots_of(&s->meta->kv)->owner[0] != 2)
 		ns_fail(u->r, "scenario: the move was not done 2 s after the cut healed");
 	idle_clients_hold_nothing(u->r);
+	if (!ns_probe_reply(u->multi[3], 3))
+		ns_fail(u->r, "scenario: probe plain-multi-mset's EXEC not answered once the "
+			      "move is done");
 	if (!ns_probe_reply(u->multi[2], 1))
 		ns_fail(u->r, "scenario: probe plain-ping not answered once the move is done");
 	for (uint32_t i = 0; i < 2; i++)
@@ -745,7 +754,7 @@ static void giveup_done(void *arg)
 	for (uint32_t i = 0; i < 4; i++)
 		if (u->p[i])
 			ns_probe_done(u->p[i]);
-	for (uint32_t i = 0; i < 3; i++)
+	for (uint32_t i = 0; i < 4; i++)
 		if (u->multi[i])
 			ns_probe_done(u->multi[i]);
 	if (!u->done)
@@ -761,7 +770,7 @@ void ns_scen_reshard_gives_up_held_requests(struct ns_run *r)
 	m->done = true; /* its keys are not moved whole: no read back */
 	for (uint32_t k = 0; k < 4; k++)
 		key_in("u", k, 0, GIVEUP_LAST, u->key[k], sizeof u->key[k]);
-	for (uint32_t k = 0; k < 3; k++)
+	for (uint32_t k = 0; k < 5; k++)
 		key_in("w", k, 0, GIVEUP_LAST, u->late[k], sizeof u->late[k]);
 	key_in("v", 0, GIVEUP_LAST + 1, (uint16_t)kv_slot_range_last(0, 3), u->stays,
 	       sizeof u->stays);
