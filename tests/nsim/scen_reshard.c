@@ -563,7 +563,7 @@ struct given_up {
 	struct ns_run *r;
 	char key[4][16];  /* keys of the moved slots */
 	char stays[16];	  /* a key of shard 0 that is not moved */
-	char late[5][16]; /* keys of the moved slots, for the transactions */
+	char late[6][16]; /* keys of the moved slots, for the transactions */
 	struct ns_probe *p[4], *multi[4];
 	uint64_t at_ns; /* when the probes sent */
 	int32_t driver;
@@ -592,7 +592,7 @@ static void giveup_reshard(void *arg)
 /* Half a second before the cut heals, two plain transactions of the
  * frozen slots, held until the move is done: one that then spans two
  * shards (a moved key and one that stays) gets its -TRYAGAIN at once; one
- * of a moved key (and a PING, which names none) goes to the target and
+ * of moved keys (and a PING, which names none) goes to the target and
  * is applied. */
 static void giveup_multi(void *arg)
 {
@@ -606,7 +606,8 @@ static void giveup_multi(void *arg)
 	ns_probe_send(u->multi[1], "+OK", "MULTI");
 	ns_probe_send(u->multi[1], "+QUEUED", "SET %s a", u->late[1]);
 	ns_probe_send(u->multi[1], "+QUEUED", "PING");
-	ns_probe_send(u->multi[1], "*2 +OK +PONG", "EXEC");
+	ns_probe_send(u->multi[1], "+QUEUED", "SET %s b", u->late[5]);
+	ns_probe_send(u->multi[1], "*3 +OK +PONG +OK", "EXEC");
 	/* one command that now spans two shards gives it up too */
 	u->multi[3] = ns_probe_open(u->r, "plain-multi-mset", 0);
 	ns_probe_send(u->multi[3], "+OK", "MULTI");
@@ -634,7 +635,7 @@ static void giveup_multi_check(void *arg)
 	if (!ns_probe_reply(u->multi[2], 1))
 		ns_fail(u->r, "scenario: probe plain-ping not answered once the move is done");
 	for (uint32_t i = 0; i < 2; i++)
-		if (!ns_probe_reply(u->multi[i], 3))
+		if (!ns_probe_reply(u->multi[i], i ? 4 : 3))
 			ns_fail(u->r,
 				"scenario: probe %s's EXEC not answered once the move is done",
 				u->multi[i]->name);
@@ -770,7 +771,7 @@ void ns_scen_reshard_gives_up_held_requests(struct ns_run *r)
 	m->done = true; /* its keys are not moved whole: no read back */
 	for (uint32_t k = 0; k < 4; k++)
 		key_in("u", k, 0, GIVEUP_LAST, u->key[k], sizeof u->key[k]);
-	for (uint32_t k = 0; k < 5; k++)
+	for (uint32_t k = 0; k < 6; k++)
 		key_in("w", k, 0, GIVEUP_LAST, u->late[k], sizeof u->late[k]);
 	key_in("v", 0, GIVEUP_LAST + 1, (uint16_t)kv_slot_range_last(0, 3), u->stays,
 	       sizeof u->stays);
