@@ -217,6 +217,8 @@ void ns_scen_reshard_release_waits_for_the_copy(struct ns_run *r);
 void ns_scen_reshard_late_flip_refused(struct ns_run *r);
 void ns_scen_reshard_keeps_sessions(struct ns_run *r);
 void ns_scen_reshard_holds_plain_writes(struct ns_run *r);
+void ns_scen_reshard_gives_up_held_requests(struct ns_run *r);
+void ns_scen_reshard_stops_with_held_requests(struct ns_run *r);
 void ns_scen_shard_added(struct ns_run *r);
 /* scen_quiet.c: quiescence's faults and requests */
 void ns_scen_quiet_leader_crashes(struct ns_run *r);

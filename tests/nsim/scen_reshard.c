@@ -27,6 +27,17 @@
  *       SET, INCR, SET, GET), once; no plain write is answered -TRYAGAIN,
  *       the workload's history is checked linearizable as every seed's,
  *       and the held keys are read back from the target on every node
+ *   reshard_gives_up_held_requests      a move stalled past the request
+ *       timeout (the copy's link cut for 7 s): a held plain write is sent
+ *       again at the backoff's pace and answered -TRYAGAIN at its timeout,
+ *       not sooner; one whose pipeline's next write was applied first,
+ *       and the writes of cluster-aware and session connections, get it at
+ *       once (a PING answered behind one does not); plain transactions
+ *       held until the move is done are applied
+ *       at the target, or given up at once if they now span two shards
+ *   reshard_stops_with_held_requests    the source's leader stopped
+ *       (SIGTERM) while it holds a plain write: it gives the write up (or
+ *       its connection is closed) and stops; the move goes on without it
  *   shard_added                         KEEL.ADDSHARD naming other than every
  *       voter is refused; naming them adds shard 3 on every node, which a
  *       move then gives slots
@@ -458,6 +469,24 @@ static void held_send(void *arg)
 	}
 }
 
+/* A connection with no request left unanswered holds none back: none
+ * held to go again, none waiting for those before it (a count left
+ * over would hold its later requests for good). */
+static void idle_clients_hold_nothing(struct ns_run *r)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		for (struct client *c = s ? s->clients : NULL; c; c = c->next)
+			if (!c->head && (c->n_crossing || c->n_retrying || c->n_ordered))
+				ns_fail(r,
+					"scenario: node %u's connection %llu, all answered, counts "
+					"%u "
+					"crossing, %u held, %u ordered",
+					i + 1, (unsigned long long)c->id, c->n_crossing,
+					c->n_retrying, c->n_ordered);
+	}
+}
+
 /* After the move: each key as its last write left it, the counter
  * counted once per INCR, on every node; the writes were held (none was
  * answered -TRYAGAIN, the workload's neither). */
@@ -474,6 +503,7 @@ static void held_read(void *arg)
 		}
 		ns_probe_send(h->rd[n], "$1 3", "GET %s", h->ctr);
 	}
+	idle_clients_hold_nothing(r);
 	uint64_t held = 0;
 	for (uint32_t i = 0; i < 3; i++)
 		held += r->nodes[i].s ? r->nodes[i].s->stats.slot_retries : 0;
@@ -523,4 +553,326 @@ void ns_scen_reshard_holds_plain_writes(struct ns_run *r)
 	world_at(r->w, 12000 * MS, held_read, h);
 	world_at(r->w, 13500 * MS, mv_done, m);
 	world_at(r->w, 13500 * MS, held_done, h);
+}
+
+/* ---- held requests given up ---------------------------------------------------- */
+
+#define GIVEUP_LAST 2000 /* the move: slots 0-2000 of shard 0 to shard 2 */
+
+struct given_up {
+	struct ns_run *r;
+	char key[4][16];  /* keys of the moved slots */
+	char stays[16];	  /* a key of shard 0 that is not moved */
+	char late[6][16]; /* keys of the moved slots, for the transactions */
+	struct ns_probe *p[4], *multi[4];
+	uint64_t at_ns; /* when the probes sent */
+	int32_t driver;
+	bool done;
+};
+
+/* The (skip+1)-th key <prefix><n> of a slot in [first, last]. */
+static void key_in(const char *prefix, uint32_t skip, uint16_t first, uint16_t last, char *out,
+		   size_t cap)
+{
+	for (uint32_t n = 0;; n++) {
+		snprintf(out, cap, "%s%u", prefix, n);
+		uint16_t slot = kv_slot((const uint8_t *)out, strlen(out));
+		if (slot >= first && slot <= last && !skip--)
+			return;
+	}
+}
+
+static void giveup_reshard(void *arg)
+{
+	struct given_up *u = arg;
+	const char *argv[] = {"KEEL.RESHARD", "0", "2000", "2"};
+	ns_admin_expect(u->r, 2, 4, argv, "+OK");
+}
+
+/* Half a second before the cut heals, two plain transactions of the
+ * frozen slots, held until the move is done: one that then spans two
+ * shards (a moved key and one that stays) gets its -TRYAGAIN at once; one
+ * of moved keys (and a PING, which names none) goes to the target and
+ * is applied. */
+static void giveup_multi(void *arg)
+{
+	struct given_up *u = arg;
+	u->multi[0] = ns_probe_open(u->r, "plain-multi-cross", 0);
+	u->multi[1] = ns_probe_open(u->r, "plain-multi", 0);
+	ns_probe_send(u->multi[0], "+OK", "MULTI");
+	ns_probe_send(u->multi[0], "+QUEUED", "SET %s a", u->late[0]);
+	ns_probe_send(u->multi[0], "+QUEUED", "SET %s c", u->stays);
+	ns_probe_send(u->multi[0], "-TRYAGAIN slot", "EXEC");
+	ns_probe_send(u->multi[1], "+OK", "MULTI");
+	ns_probe_send(u->multi[1], "+QUEUED", "SET %s a", u->late[1]);
+	ns_probe_send(u->multi[1], "+QUEUED", "PING");
+	ns_probe_send(u->multi[1], "+QUEUED", "SET %s b", u->late[5]);
+	ns_probe_send(u->multi[1], "*3 +OK +PONG +OK", "EXEC");
+	/* one command that now spans two shards gives it up too */
+	u->multi[3] = ns_probe_open(u->r, "plain-multi-mset", 0);
+	ns_probe_send(u->multi[3], "+OK", "MULTI");
+	ns_probe_send(u->multi[3], "+QUEUED", "SET %s a", u->late[3]);
+	ns_probe_send(u->multi[3], "+QUEUED", "MSET %s a %s d", u->late[4], u->stays);
+	ns_probe_send(u->multi[3], "-TRYAGAIN slot", "EXEC");
+	/* a PING answered behind a held write does not make it give up */
+	u->multi[2] = ns_probe_open(u->r, "plain-ping", 0);
+	ns_probe_send(u->multi[2], "+OK", "SET %s a", u->late[2]);
+	ns_probe_send(u->multi[2], "+PONG", "PING");
+}
+
+/* 2.5 s after the transactions, long before their request timeout, the
+ * move done: both answered. */
+static void giveup_multi_check(void *arg)
+{
+	struct given_up *u = arg;
+	struct server *s = u->r->nodes[0].s;
+	if (!s || !s->meta || kv_slots_of(&s->meta->kv)->owner[0] != 2)
+		ns_fail(u->r, "scenario: the move was not done 2 s after the cut healed");
+	idle_clients_hold_nothing(u->r);
+	if (!ns_probe_reply(u->multi[3], 3))
+		ns_fail(u->r, "scenario: probe plain-multi-mset's EXEC not answered once the "
+			      "move is done");
+	if (!ns_probe_reply(u->multi[2], 1))
+		ns_fail(u->r, "scenario: probe plain-ping not answered once the move is done");
+	for (uint32_t i = 0; i < 2; i++)
+		if (!ns_probe_reply(u->multi[i], i ? 4 : 3))
+			ns_fail(u->r,
+				"scenario: probe %s's EXEC not answered once the move is done",
+				u->multi[i]->name);
+}
+
+static void giveup_heal(void *arg)
+{
+	struct given_up *u = arg;
+	world_cut(u->r->w, u->r->nodes[u->driver].h, u->r->nodes[2].h, false);
+}
+
+/* 1.5 s on: every request but the lone plain write is answered (a write
+ * after the held one was applied first, and the cluster-aware and the
+ * session's connections are never held), the lone one still held. */
+static void giveup_soon(void *arg)
+{
+	struct given_up *u = arg;
+	struct ns_run *r = u->r;
+	if (ns_probe_reply(u->p[0], 0))
+		ns_fail(r, "scenario: the plain write was answered before the request timeout");
+	const uint32_t n[4] = {0, 2, 2, 2};
+	for (uint32_t i = 1; i < 4; i++)
+		if (!ns_probe_reply(u->p[i], n[i] - 1))
+			ns_fail(r, "scenario: probe %s not answered at once", u->p[i]->name);
+}
+
+/* 5.5 s on, the slots still frozen: the plain write was given up at its
+ * request timeout. */
+static void giveup_late(void *arg)
+{
+	struct given_up *u = arg;
+	struct ns_run *r = u->r;
+	struct server *s = r->nodes[0].s;
+	uint16_t slot = kv_slot((const uint8_t *)u->key[0], strlen(u->key[0]));
+	if (!s || kv_slots_of(&s->groups[0]->kv)->state[slot] != KV_SLOT_FROZEN)
+		ns_fail(r, "scenario: the move did not stall past the request timeout");
+	if (!ns_probe_reply(u->p[0], 0))
+		ns_fail(r, "scenario: the plain write was not answered at its request timeout");
+	if (!s || s->stats.slot_gave_up < 2)
+		ns_fail(r, "scenario: node 1 gave up %llu held requests, not 2",
+			s ? (unsigned long long)s->stats.slot_gave_up : 0ull);
+}
+
+/* The lone plain write was sent again (and refused again) at the
+ * backoff's pace: after 20, 40, 80 and 160 ms, then every 200 ms (each
+ * plus the refusal's round trip): 3 times by 250 ms, 7 by 1 s. */
+static void giveup_paced(struct given_up *u, uint64_t lo, uint64_t hi)
+{
+	struct server *s = u->r->nodes[0].s;
+	uint64_t n = s ? s->stats.slot_retries : 0;
+	world_tracef(u->r->w, "scenario: the plain write sent again %llu times in %llu ms",
+		     (unsigned long long)n,
+		     (unsigned long long)((world_now_ns(u->r->w) - u->at_ns) / MS));
+	if (n < lo || n > hi)
+		ns_fail(u->r, "scenario: the plain write sent again %llu times, not %llu to %llu",
+			(unsigned long long)n, (unsigned long long)lo, (unsigned long long)hi);
+}
+
+static void giveup_paced_early(void *arg)
+{
+	giveup_paced(arg, 3, 4);
+}
+
+static void giveup_paced_later(void *arg)
+{
+	giveup_paced(arg, 5, 9);
+}
+
+/* The moment the source's leader (node 1) has frozen the slots and the
+ * driver copies, the driver's link to the target's leader (node 3) is
+ * cut for 7 s: the move stalls past the request timeout (5 s). Then, on
+ * node 1: a plain write of a frozen slot; a plain pipeline of one and a
+ * write of shard 0 that is not moved; a write from a connection that
+ * made itself cluster-aware, and one from a connection with a session. */
+static void giveup_send(void *arg)
+{
+	struct given_up *u = arg;
+	struct ns_run *r = u->r;
+	struct server *s = r->nodes[0].s;
+	uint16_t slot = kv_slot((const uint8_t *)u->key[0], strlen(u->key[0]));
+	bool frozen = s && s->n_shards == 3 &&
+		      kv_slots_of(&s->groups[0]->kv)->state[slot] == KV_SLOT_FROZEN;
+	int32_t d = copying(r);
+	if (u->done || !frozen || d < 0 || d == 2) {
+		if (!u->done && world_now_ns(r->w) < 4000 * MS)
+			world_at(r->w, world_now_ns(r->w) + 100000, giveup_send, u);
+		return;
+	}
+	u->done = true;
+	u->driver = d;
+	u->at_ns = world_now_ns(r->w);
+	world_tracef(r->w, "scenario: slot %u frozen, node %u copies: its link to node 3 is cut",
+		     (unsigned)slot, (unsigned)d + 1);
+	world_cut(r->w, r->nodes[d].h, r->nodes[2].h, true);
+	world_at(r->w, u->at_ns + 7000 * MS, giveup_heal, u);
+	world_at(r->w, u->at_ns + 250 * MS, giveup_paced_early, u);
+	world_at(r->w, u->at_ns + 1000 * MS, giveup_paced_later, u);
+	world_at(r->w, u->at_ns + 1500 * MS, giveup_soon, u);
+	world_at(r->w, u->at_ns + 5500 * MS, giveup_late, u);
+	world_at(r->w, u->at_ns + 6500 * MS, giveup_multi, u);
+	world_at(r->w, u->at_ns + 9000 * MS, giveup_multi_check, u);
+	static const char *const names[] = {"plain", "plain-pipeline", "cluster", "session"};
+	for (uint32_t i = 0; i < 4; i++)
+		u->p[i] = ns_probe_open(r, names[i], 0);
+	ns_probe_send(u->p[0], "-TRYAGAIN slot", "SET %s a", u->key[0]);
+	ns_probe_send(u->p[1], "-TRYAGAIN slot", "SET %s a", u->key[1]);
+	ns_probe_send(u->p[1], "+OK", "SET %s b", u->stays);
+	ns_probe_send(u->p[2], "+OK", "READWRITE");
+	ns_probe_send(u->p[2], "-TRYAGAIN slot", "SET %s a", u->key[2]);
+	ns_probe_send(u->p[3], "*2 :", "CLIENT SESSION");
+	ns_probe_send(u->p[3], "-TRYAGAIN slot", "SET %s a", u->key[3]);
+}
+
+static void giveup_done(void *arg)
+{
+	struct given_up *u = arg;
+	for (uint32_t i = 0; i < 4; i++)
+		if (u->p[i])
+			ns_probe_done(u->p[i]);
+	for (uint32_t i = 0; i < 4; i++)
+		if (u->multi[i])
+			ns_probe_done(u->multi[i]);
+	if (!u->done)
+		ns_fail(u->r, "scenario: the slots were never frozen while a node copies");
+}
+
+void ns_scen_reshard_gives_up_held_requests(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	struct given_up *u = ns_alloc(r, sizeof *u);
+	memset(u, 0, sizeof *u);
+	u->r = r;
+	m->done = true; /* its keys are not moved whole: no read back */
+	for (uint32_t k = 0; k < 4; k++)
+		key_in("u", k, 0, GIVEUP_LAST, u->key[k], sizeof u->key[k]);
+	for (uint32_t k = 0; k < 6; k++)
+		key_in("w", k, 0, GIVEUP_LAST, u->late[k], sizeof u->late[k]);
+	key_in("v", 0, GIVEUP_LAST + 1, (uint16_t)kv_slot_range_last(0, 3), u->stays,
+	       sizeof u->stays);
+	world_at(r->w, 2500 * MS, giveup_reshard, u);
+	world_at(r->w, 2500 * MS, giveup_send, u);
+	world_at(r->w, 13500 * MS, giveup_done, u);
+}
+
+/* ---- a node stopped with a request held ---------------------------------------- */
+
+struct stop_held {
+	struct ns_run *r;
+	char key[16];
+	struct ns_probe *p;
+	bool done;
+};
+
+static void stop_held_in(void *arg)
+{
+	server_stop(arg);
+}
+
+/* Once node 1 (the source's leader) holds its plain write: SIGTERM. */
+static void stop_held_stop(void *arg)
+{
+	struct stop_held *h = arg;
+	struct ns_run *r = h->r;
+	struct server *s = r->nodes[0].s;
+	if (s && !s->n_retrying && world_now_ns(r->w) < 3500 * MS) {
+		world_at(r->w, world_now_ns(r->w) + MS, stop_held_stop, h);
+		return;
+	}
+	if (!s || !s->n_retrying) {
+		ns_fail(r, "scenario: node 1 held no request by 3.5 s");
+		return;
+	}
+	world_tracef(h->r->w, "scenario: SIGTERM node 1, a plain write held");
+	host_enter(h->r->nodes[0].h, stop_held_in, s);
+}
+
+/* The moment node 1 has frozen the slots, a plain write of one to it. */
+static void stop_held_send(void *arg)
+{
+	struct stop_held *h = arg;
+	struct ns_run *r = h->r;
+	struct server *s = r->nodes[0].s;
+	uint16_t slot = kv_slot((const uint8_t *)h->key, strlen(h->key));
+	bool frozen = s && s->n_shards == 3 &&
+		      kv_slots_of(&s->groups[0]->kv)->state[slot] == KV_SLOT_FROZEN;
+	if (h->done || !frozen) {
+		if (!h->done && world_now_ns(r->w) < 4000 * MS)
+			world_at(r->w, world_now_ns(r->w) + 100000, stop_held_send, h);
+		return;
+	}
+	h->done = true;
+	h->p = ns_probe_open(r, "plain-stopping", 0);
+	h->p->may_close = true; /* answered -TRYAGAIN as the node stops, or closed */
+	ns_probe_send(h->p, "-TRYAGAIN slot", "SET %s a", h->key);
+	world_at(r->w, world_now_ns(r->w) + 5 * MS, stop_held_stop, h);
+}
+
+/* Node 1 stopped (it gave its held write up), then starts again. */
+static void stop_held_check(void *arg)
+{
+	struct stop_held *h = arg;
+	struct ns_node *n = &h->r->nodes[0];
+	if (!h->done) {
+		ns_fail(h->r, "scenario: the slots were never frozen");
+		return;
+	}
+	if (n->s && !n->s->closed) { /* once stopped it is reaped */
+		ns_fail(h->r, "scenario: node 1 did not stop with a write held");
+		return;
+	}
+	ns_node_reap(n);
+	ns_node_start(n);
+}
+
+static void stop_held_done(void *arg)
+{
+	struct stop_held *h = arg;
+	if (h->p)
+		ns_probe_done(h->p);
+}
+
+/* A node stopped (SIGTERM) while it holds a plain write answers it, or
+ * closes its connection, and stops; the move goes on without it. */
+void ns_scen_reshard_stops_with_held_requests(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	struct stop_held *h = ns_alloc(r, sizeof *h);
+	memset(h, 0, sizeof *h);
+	h->r = r;
+	m->done = true;
+	m->small_only = true;
+	prefixed_key_of_shard0("x", 0, h->key, sizeof h->key);
+	world_at(r->w, 1500 * MS, mv_write, m);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2500 * MS, stop_held_send, h);
+	world_at(r->w, 6000 * MS, stop_held_check, h);
+	world_at(r->w, 12000 * MS, mv_read, m);
+	world_at(r->w, 13500 * MS, mv_done, m);
+	world_at(r->w, 13500 * MS, stop_held_done, h);
 }

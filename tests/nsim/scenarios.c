@@ -3047,6 +3047,8 @@ static const struct {
 	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 	{"reshard_keeps_sessions", ns_scen_reshard_keeps_sessions},
 	{"reshard_holds_plain_writes", ns_scen_reshard_holds_plain_writes},
+	{"reshard_gives_up_held_requests", ns_scen_reshard_gives_up_held_requests},
+	{"reshard_stops_with_held_requests", ns_scen_reshard_stops_with_held_requests},
 	{"shard_added", ns_scen_shard_added},
 	{"quiet_leader_crashes", ns_scen_quiet_leader_crashes},
 	{"quiet_leader_partitioned", ns_scen_quiet_leader_partitioned},
