@@ -11,7 +11,7 @@
 # frames), read-replica, Sentinel, shards, read replicas of shards, client-library
 # (tests/clients/) and nemesis suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
-# scripts, 1000 seeds of the Raft core's simulator and 2000 of the whole
+# scripts, 1000 seeds of the Raft core's simulator and 1000 of the whole
 # node's (tests/nsim/). Each suite prints `<suite>: N passed, M failed`; a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
 # with the total `N passed, M failed` and exits non-zero if anything failed.
@@ -90,7 +90,7 @@ if [ -d tests/sim/scenarios ]; then
 fi
 suite sim tools/sim-seeds.sh build/asan/sim "${TEST_SEEDS:-1000}" 1 "$logs/sim"
 suite nsim-scenario build/asan/nsim --scenarios
-suite nsim tools/sim-seeds.sh build/asan/nsim "${TEST_NSIM_SEEDS:-2000}" 1 "$logs/nsim"
+suite nsim tools/sim-seeds.sh build/asan/nsim "${TEST_NSIM_SEEDS:-1000}" 1 "$logs/nsim"
 suite nsim-sharded env SIM_ARGS=--sharded tools/sim-seeds.sh build/asan/nsim \
 	"${TEST_NSIM_SHARDED_SEEDS:-100}" 1 "$logs/nsim-sharded"
 
