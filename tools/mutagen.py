@@ -68,7 +68,8 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EQUIV = "tests/mutants/equivalent.txt"
 
 SERVER_FILES = ["requests.c", "node.c", "group.c", "members.c", "replication.c", "entry.c",
-                "persist.c", "snapshots.c", "clients.c", "migrate.c", "retry.c"]
+                "persist.c", "snapshots.c", "clients.c", "migrate.c", "retry.c",
+                "conform.c"]
 
 # ---------------------------------------------------------------- suites
 # name -> (targets to build, command, timeout in seconds). Commands run in
@@ -118,6 +119,7 @@ SUITES_FOR = {
     "src/kv/session.c": ["test_kv", "nsim-scenario", "nsim-quick", "nsim"],
     "src/kv/slots.c": ["test_slots", "nsim-scenario", "nsim-sharded"],
     "src/server/migrate.c": ["nsim-scenario", "nsim-sharded"],
+    "src/server/conform.c": ["nsim-scenario", "nsim-sharded"],
     "src/server/retry.c": ["nsim-scenario", "nsim-sharded"],
     "src/replica/": ["test_replica", "nsim-scenario", "nsim-quick", "nsim"],
 }
