@@ -154,6 +154,12 @@ static int open_one(struct server *s, uint32_t at, uint32_t id, const char *sub,
 	g->node = s;
 	g->id = id;
 	g->meta = id == SERVER_META_GROUP;
+	/* the ids of the requests it forwards start past those of this node's
+	 * last run: a leader's reply to a request of that run (still in the
+	 * leader's log) must not answer one of this run that drew its number.
+	 * The wall clock's milliseconds, 2^20 ids each (about 2^61 now). */
+	int64_t now = server_now_ms();
+	g->next_fwd_id = now > 0 ? (uint64_t)now << 20 : 0;
 	int len = sub ? snprintf(g->dir, sizeof g->dir, "%s/%s", s->cfg.dir, sub)
 		      : snprintf(g->dir, sizeof g->dir, "%s", s->cfg.dir);
 	if (len < 0 || (size_t)len >= sizeof g->dir) {
