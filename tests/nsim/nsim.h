@@ -209,6 +209,7 @@ void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_scen_sharded_replicas(struct ns_run *r); /* scen_shard_replicas.c */
 void ns_scen_sharded_members(struct ns_run *r);	 /* scen_shard_members.c */
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
+void ns_scen_forward_ids_survive_a_restart(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
 void ns_scen_order_across_shards(struct ns_run *r);
 /* scen_reshard.c: online slot migration's windows */

@@ -1105,6 +1105,119 @@ void ns_scen_follower_stopped_with_a_forward(struct ns_run *r)
 	world_at(r->w, 2300 * MS, probe_done, r);
 }
 
+/* ---- a reply to a request of a follower's last run ---- */
+
+/* A follower forwards SET fwdid a; the leader appends it but cannot
+ * commit it (cut from the other follower) before the follower crashes.
+ * The follower restarts cut off, its client sends INCR fwdid2, and once
+ * it is joined to the leader again (its disk slow, so that the SET
+ * commits only after) it forwards that write: the leader's reply to the SET, named by the id the
+ * follower's last run drew, must not answer the INCR (it did while each
+ * run numbered its forwards from 1: a client's EXEC answered +FROZEN). */
+static uint32_t fid_leader, fid_follower, fid_other;
+static struct ns_probe *fid_first;
+static bool fid_crashed;
+
+static void fid_watch(void *arg)
+{
+	struct ns_run *r = arg;
+	struct server *l = r->nodes[fid_leader].s;
+	if (!l || fid_crashed)
+		return;
+	if (!l->g->n_writes) {
+		world_at(r->w, world_now_ns(r->w) + 20000, fid_watch, r);
+		return;
+	}
+	world_tracef(r->w, "scenario: crash node %u, its forwarded write appended, not committed",
+		     fid_follower + 1);
+	fid_crashed = true;
+	ns_node_crash(&r->nodes[fid_follower]);
+}
+
+static void fid_start(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	fid_leader = (uint32_t)l;
+	fid_follower = follower_no(r, fid_leader);
+	fid_other = follower_no(r, fid_follower);
+	fid_crashed = false;
+	world_cut(r->w, r->nodes[fid_leader].h, r->nodes[fid_other].h, true);
+	fid_first = ns_probe_open(r, "before-crash", fid_follower);
+	fid_first->may_close = true; /* its node crashes */
+	ns_probe_send(fid_first, "", "SET fwdid a");
+	fid_watch(r);
+}
+
+static void fid_restart(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!fid_crashed) {
+		ns_fail(r, "scenario: the leader never took node %u's write", fid_follower + 1);
+		return;
+	}
+	isolate(r, fid_follower, true);
+	ns_node_start(&r->nodes[fid_follower]);
+}
+
+static void fid_send(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "after-restart", fid_follower);
+	ns_probe_send(probe, ":1", "INCR fwdid2");
+}
+
+static void fid_rejoin(void *arg)
+{
+	struct ns_run *r = arg;
+	world_tracef(r->w, "scenario: node %u joined to the leader again, its disk slow",
+		     fid_follower + 1);
+	/* it knows the leader, and forwards the INCR, before its append of
+	 * the SET is durable: the SET commits after the INCR was forwarded */
+	r->nodes[fid_follower].disk_extra_ns = 300 * MS;
+	world_cut(r->w, r->nodes[fid_follower].h, r->nodes[fid_leader].h, false);
+}
+
+static void fid_heal(void *arg)
+{
+	struct ns_run *r = arg;
+	if (fid_first)
+		ns_probe_done(fid_first);
+	fid_first = NULL;
+	probe_done(NULL);
+	r->nodes[fid_follower].disk_extra_ns = 0;
+	isolate(r, fid_follower, false);
+	world_cut(r->w, r->nodes[fid_leader].h, r->nodes[fid_other].h, false);
+}
+
+/* Once every fault healed: both writes applied, once each. */
+static void fid_read_back(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "read-back", fid_leader);
+	ns_probe_send(probe, "$1 a", "GET fwdid");
+	ns_probe_send(probe, ":2", "INCR fwdid2");
+}
+
+void ns_scen_forward_ids_survive_a_restart(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0; /* the follower forwards the probes' writes only */
+	world_at(r->w, 1000 * MS, fid_start, r);
+	world_at(r->w, 1060 * MS, fid_restart, r);
+	world_at(r->w, 1100 * MS, fid_send, r);
+	world_at(r->w, 1200 * MS, fid_rejoin, r);
+	world_at(r->w, 1800 * MS, fid_heal, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, fid_read_back, r);
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
 /* ---- a cluster of one stopped with a write in flight ---- */
 
 static bool lone_stopped;

@@ -3023,6 +3023,7 @@ static const struct {
 	{"follower_sent_a_damaged_snapshot", follower_sent_a_damaged_snapshot},
 	{"leader_snapshot_rots_on_disk", leader_snapshot_rots_on_disk},
 	{"follower_stopped_with_a_forward", ns_scen_follower_stopped_with_a_forward},
+	{"forward_ids_survive_a_restart", ns_scen_forward_ids_survive_a_restart},
 	{"join_logs_each_try", join_logs_each_try},
 	{"join_answered_while_stopping", join_answered_while_stopping},
 	{"joined_then_restarted", joined_then_restarted},
