@@ -617,17 +617,24 @@ void requests_before_write(struct group *g, uint64_t session, uint64_t seq)
 			run_read(g, q);
 }
 
-/* A forwarded write must decode as one request of an entry. */
+bool request_decode(const struct creq *q, bool is_read, struct rbuf *b, struct entry *e)
+{
+	rbuf_init(b);
+	entry_header(b, 0, 1, 1);
+	if (is_read) /* a read's bytes are its command alone */
+		entry_req_header(b, &(struct entry_req_head){0}, 1);
+	rbuf_put(b, q->cmd.p, q->cmd.len);
+	return entry_decode(e, b->p, b->len) == KEEL_OK && e->n_reqs == 1;
+}
+
+/* A forwarded write must decode as one request of an entry, of the
+ * commands its record counts. */
 static bool forwarded_ok(const struct creq *q)
 {
 	struct rbuf b;
-	rbuf_init(&b);
-	entry_header(&b, 0, 1, 1);
-	rbuf_put(&b, q->cmd.p, q->cmd.len);
 	struct entry e;
-	bool ok = entry_decode(&e, b.p, b.len) == KEEL_OK && e.reqs[0].n_cmds == q->n_cmds;
-	if (ok)
-		entry_free(&e);
+	bool ok = request_decode(q, false, &b, &e) && e.reqs[0].n_cmds == q->n_cmds;
+	entry_free(&e); /* decoded with another count too: nothing kept */
 	rbuf_free(&b);
 	return ok;
 }

@@ -182,13 +182,8 @@ static int order_allows(const struct creq *q)
 static bool route_again(struct server *s, struct creq *q, struct group **g, bool *ready)
 {
 	struct rbuf b;
-	rbuf_init(&b);
-	entry_header(&b, 0, 1, 1);
-	if (q->is_read) /* a read's bytes are its command alone */
-		entry_req_header(&b, &(struct entry_req_head){0}, 1);
-	rbuf_put(&b, q->cmd.p, q->cmd.len);
 	struct entry e;
-	bool ok = entry_decode(&e, b.p, b.len) == KEEL_OK && e.n_reqs == 1;
+	bool ok = request_decode(q, q->is_read, &b, &e);
 	*g = NULL;
 	*ready = true;
 	for (uint32_t k = 0; ok && k < e.reqs[0].n_cmds; k++) {
@@ -210,8 +205,7 @@ static bool route_again(struct server *s, struct creq *q, struct group **g, bool
 		    kv_slots_check(&x->kv, ec->argv, ec->argc, &slot) != KV_SLOT_OWNED)
 			*ready = false;
 	}
-	if (e.n_reqs)
-		entry_free(&e);
+	entry_free(&e);
 	rbuf_free(&b);
 	return ok && *g;
 }

@@ -74,6 +74,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 void server_config_timing(const struct server_config *c, struct raft_options *o);
 
 struct server;
+struct entry; /* server/entry.h */
 
 /* A request from a client (or forwarded by a follower): its reply slot. */
 struct creq {
@@ -772,6 +773,10 @@ void server_info(struct server *s, const char *section, struct rbuf *out);
 void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
 /* Follower side: sends a RAFT command to the leader; false if none known. */
+/* q's bytes decoded as the one request of an entry, into *e (false if
+ * they are not one): b is made to hold them, and e's arguments point into
+ * it; the caller frees both (entry_free is safe on a failed decode). */
+bool request_decode(const struct creq *q, bool is_read, struct rbuf *b, struct entry *e);
 bool request_forward_admin(struct group *g, struct creq *q, const struct resp_arg *argv,
 			   uint32_t argc);
 
