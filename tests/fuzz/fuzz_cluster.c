@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "shard_node.h"
 
 #include "base/mem.h"
 #include "kv/kv.h"
@@ -26,8 +27,7 @@
 #include "resp/parse.h"
 #include "server/server.h"
 
-#define GROUPS_MAX 4
-#define ARGS_MAX   8
+#define ARGS_MAX 8
 
 static const char *const subs[] = {"keyslot", "countkeysinslot", "getkeysinslot", "myid", "help",
 				   "slots",   "shards",		 "nodes",	  "info", "reset"};
@@ -48,50 +48,10 @@ static const char *const words[] = {"0",
 				    "{t}k",
 				    "{t}x"};
 
-struct node {
-	struct server s;
-	struct group g[GROUPS_MAX], *groups[GROUPS_MAX], meta;
-	struct replica_node rn; /* every group a replica's: no core to ask */
-	uint32_t counts[KV_SLOTS];
-};
+/* each slot's count of the keys put in it, on this input's node */
+static uint32_t counts[KV_SLOTS];
 
-static void node_init(struct node *n, uint32_t groups)
-{
-	memset(n, 0, sizeof *n);
-	n->s.cfg.id = 7;
-	n->s.cfg.databases = 2;
-	for (uint32_t i = 0; i < groups; i++) {
-		struct group *g = &n->g[i];
-		g->node = &n->s;
-		g->id = i;
-		g->replica = &n->rn;
-		kv_init_dbs(&g->kv, 1, 2);
-		if (groups > 1)
-			kv_shard_set(&g->kv, groups, i, false);
-		n->groups[i] = g;
-	}
-	n->s.groups = n->groups;
-	n->s.n_groups = n->s.n_shards = groups;
-	n->s.g = n->groups[0];
-	kv_init_dbs(&n->meta.kv, 1, 1);
-	if (groups > 1) { /* the map, as the metadata group holds it */
-		n->meta.node = &n->s;
-		n->meta.meta = true;
-		n->meta.id = SERVER_META_GROUP;
-		n->meta.replica = &n->rn;
-		kv_shard_set(&n->meta.kv, groups, 0, true);
-		n->s.meta = &n->meta;
-	}
-}
-
-static void node_free(struct node *n)
-{
-	for (uint32_t i = 0; i < n->s.n_shards; i++)
-		kv_free(&n->g[i].kv);
-	kv_free(&n->meta.kv);
-}
-
-static void meta_exec(struct node *n, const struct resp_arg *argv, uint32_t argc)
+static void meta_exec(struct shard_node *n, const struct resp_arg *argv, uint32_t argc)
 {
 	struct rbuf out;
 	rbuf_init(&out);
@@ -102,7 +62,7 @@ static void meta_exec(struct node *n, const struct resp_arg *argv, uint32_t argc
 
 /* Moves a range of slots to another group in the map, as a migration's
  * BEGIN and FLIP would (before any key is put: keys are not moved). */
-static void move(struct node *n, struct fuzz_in *in)
+static void move(struct shard_node *n, struct fuzz_in *in)
 {
 	const struct kv_slots *sl = kv_slots_of(&n->meta.kv);
 	if (!sl)
@@ -137,14 +97,8 @@ static struct resp_arg arg(struct fuzz_in *in)
 	return (struct resp_arg){p, len};
 }
 
-static void check_reply(const struct rbuf *r)
-{
-	size_t frame = 0;
-	FUZZ_CHECK(resp_scan_reply(r->p, r->len, &frame) == RESP_OK && frame == r->len);
-}
-
 /* SETs a key in db 0 of its group, as the log would have. */
-static void put(struct node *n, struct resp_arg key)
+static void put(struct shard_node *n, struct resp_arg key)
 {
 	struct resp_arg argv[3] = {{(const uint8_t *)"SET", 3}, key, {(const uint8_t *)"v", 1}};
 	uint16_t slot = kv_slot(key.p, key.len);
@@ -155,11 +109,11 @@ static void put(struct node *n, struct resp_arg key)
 		.kv = &g->kv, .argv = argv, .argc = 3, .out = &out, .proto = 2, .dbs = 2};
 	uint64_t before = kv_keys_total(&g->kv);
 	kv_exec(&k);
-	n->counts[slot] += kv_keys_total(&g->kv) - before;
+	counts[slot] += kv_keys_total(&g->kv) - before;
 	rbuf_free(&out);
 }
 
-static void cluster(struct node *n, struct client *c, struct fuzz_in *in)
+static void cluster(struct shard_node *n, struct client *c, struct fuzz_in *in)
 {
 	struct resp_arg argv[ARGS_MAX];
 	const char *sub = subs[fuzz_below(in, sizeof subs / sizeof *subs)];
@@ -177,17 +131,17 @@ static void cluster(struct node *n, struct client *c, struct fuzz_in *in)
 		if (!strcmp(sub, "countkeysinslot") && !c->db &&
 		    resp_str2ll(argv[2].p, argv[2].len, &slot) && slot >= 0 && slot < KV_SLOTS) {
 			char want[32];
-			snprintf(want, sizeof want, ":%u\r\n", n->counts[slot]);
+			snprintf(want, sizeof want, ":%u\r\n", counts[slot]);
 			FUZZ_CHECK(q.reply.len == strlen(want) &&
 				   !memcmp(q.reply.p, want, q.reply.len));
 		}
 	}
-	check_reply(&q.reply);
+	shard_node_check_reply(&q.reply);
 	rbuf_free(&q.reply);
 }
 
 /* A data command of the table, its keys' group checked. */
-static void route(struct node *n, struct client *c, struct fuzz_in *in)
+static void route(struct shard_node *n, struct client *c, struct fuzz_in *in)
 {
 	uint32_t n_cmds;
 	const struct kv_cmd *all = kv_commands(&n_cmds), *cmd = &all[fuzz_below(in, n_cmds)];
@@ -220,7 +174,7 @@ static void route(struct node *n, struct client *c, struct fuzz_in *in)
 	} else {
 		FUZZ_CHECK(rc != 1 || (before && before != g));
 		FUZZ_CHECK(c->multi_group == before);
-		check_reply(&q.reply);
+		shard_node_check_reply(&q.reply);
 	}
 	rbuf_free(&q.reply);
 }
@@ -228,8 +182,9 @@ static void route(struct node *n, struct client *c, struct fuzz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
-	struct node *n = keel_calloc(1, sizeof *n);
-	node_init(n, 1 + fuzz_below(&in, GROUPS_MAX));
+	struct shard_node *n = keel_calloc(1, sizeof *n);
+	shard_node_init(n, 1 + fuzz_below(&in, SHARD_NODE_GROUPS), 2);
+	memset(counts, 0, sizeof counts);
 	for (uint32_t k = fuzz_below(&in, 4); k > 0; k--)
 		move(n, &in);
 	for (uint32_t k = fuzz_below(&in, 8); k > 0; k--)
@@ -243,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!fuzz_below(&in, 8))
 			c.multi_group = NULL; /* a new MULTI */
 	}
-	node_free(n);
+	shard_node_free(n);
 	keel_free(n);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "shard_node.h"
 
 #include "base/mem.h"
 #include "kv/kv.h"
@@ -26,8 +27,7 @@
 #include "resp/parse.h"
 #include "server/server.h"
 
-#define GROUPS_MAX 4
-#define ARGS_MAX   6
+#define ARGS_MAX 6
 
 static const char *const words[] = {"0",
 				    "1",
@@ -54,42 +54,6 @@ static const char *const words[] = {"0",
 				    "4294967296",
 				    "65536"};
 
-struct node {
-	struct server s;
-	struct group g[GROUPS_MAX], *groups[GROUPS_MAX], meta;
-	struct replica_node rn;
-};
-
-static void node_init(struct node *n, uint32_t groups)
-{
-	memset(n, 0, sizeof *n);
-	n->s.cfg.id = 7;
-	n->s.cfg.databases = 1;
-	n->s.cfg.request_timeout_ms = 5000;
-	for (uint32_t i = 0; i < groups; i++) {
-		struct group *g = &n->g[i];
-		g->node = &n->s;
-		g->id = i;
-		g->replica = &n->rn;
-		kv_init_dbs(&g->kv, 1, 1);
-		if (groups > 1)
-			kv_shard_set(&g->kv, groups, i, false);
-		n->groups[i] = g;
-	}
-	n->s.groups = n->groups;
-	n->s.n_groups = n->s.n_shards = groups;
-	n->s.g = n->groups[0];
-	kv_init_dbs(&n->meta.kv, 1, 1);
-	if (groups > 1) {
-		n->meta.node = &n->s;
-		n->meta.meta = true;
-		n->meta.id = SERVER_META_GROUP;
-		n->meta.replica = &n->rn;
-		kv_shard_set(&n->meta.kv, groups, 0, true);
-		n->s.meta = &n->meta;
-	}
-}
-
 static struct resp_arg arg(struct fuzz_in *in)
 {
 	if (fuzz_u8(in) & 1) {
@@ -99,12 +63,6 @@ static struct resp_arg arg(struct fuzz_in *in)
 	size_t len;
 	const uint8_t *p = fuzz_bytes(in, fuzz_below(in, 24), &len);
 	return (struct resp_arg){p, len};
-}
-
-static void check_reply(const struct rbuf *r)
-{
-	size_t frame = 0;
-	FUZZ_CHECK(resp_scan_reply(r->p, r->len, &frame) == RESP_OK && frame == r->len);
 }
 
 static bool reply_is(const struct rbuf *r, const char *want)
@@ -129,7 +87,7 @@ static bool in_range(const struct resp_arg *a, int64_t max)
 	return resp_str2ll(a->p, a->len, &v) && v >= 0 && v <= max;
 }
 
-static void expect(struct node *n, const struct resp_arg *argv, uint32_t argc)
+static void expect(struct shard_node *n, const struct resp_arg *argv, uint32_t argc)
 {
 	char shards[96];
 	snprintf(shards, sizeof shards, "-ERR no such shard: shards are 0 to %u",
@@ -152,7 +110,7 @@ static void expect(struct node *n, const struct resp_arg *argv, uint32_t argc)
 
 /* KEEL.RESHARD with argc arguments, through the table's arity check as a
  * client's dispatch does (or straight to migrate_command). */
-static void reshard(struct node *n, struct fuzz_in *in)
+static void reshard(struct shard_node *n, struct fuzz_in *in)
 {
 	struct resp_arg argv[ARGS_MAX];
 	uint32_t argc = 1 + fuzz_below(in, ARGS_MAX);
@@ -167,11 +125,11 @@ static void reshard(struct node *n, struct fuzz_in *in)
 	if (!direct && !kv_resolve(argv, argc, &q->reply)) {
 		FUZZ_CHECK(argc != 4);
 		creq_finish(&n->s, q);
-		check_reply(&got);
+		shard_node_check_reply(&got);
 		return;
 	}
 	migrate_command(&n->s, q, argv, argc);
-	check_reply(&got);
+	shard_node_check_reply(&got);
 	expect(n, argv, argc);
 	FUZZ_CHECK(!n->s.meta || kv_slots_of(&n->s.meta->kv)->version == version);
 }
@@ -220,17 +178,18 @@ static void addshard(struct fuzz_in *in)
 
 /* The nodes, one for each count of groups, made once: the commands change
  * nothing in them (checked), and building a map costs more than a run. */
-static struct node *nodes[GROUPS_MAX];
+static struct shard_node *nodes[SHARD_NODE_GROUPS];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
-	uint32_t groups = 1 + fuzz_below(&in, GROUPS_MAX);
+	uint32_t groups = 1 + fuzz_below(&in, SHARD_NODE_GROUPS);
 	if (!nodes[groups - 1]) {
 		nodes[groups - 1] = keel_calloc(1, sizeof **nodes);
-		node_init(nodes[groups - 1], groups);
+		shard_node_init(nodes[groups - 1], groups, 1);
+		nodes[groups - 1]->s.cfg.request_timeout_ms = 5000;
 	}
-	struct node *n = nodes[groups - 1];
+	struct shard_node *n = nodes[groups - 1];
 	rbuf_init(&got);
 	for (int step = 0; step < 16 && fuzz_left(&in); step++) {
 		if (fuzz_u8(&in) & 1)
