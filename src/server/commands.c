@@ -142,6 +142,22 @@ static void info_shards(struct server *s, struct rbuf *o)
 	rbuf_puts(o, "\r\n");
 }
 
+/* The storage thread's passes (storage/committer.h), in INFO persistence. */
+static void info_storage(struct server *s, struct rbuf *o)
+{
+	if (!s->com)
+		return;
+	char line[256];
+	struct committer_stats cs;
+	committer_stats(s->com, &cs);
+	snprintf(line, sizeof line,
+		 "keel_storage_passes:%llu\r\nkeel_storage_syncs:%llu\r\n"
+		 "keel_journal_records:%llu\r\nkeel_journal_checkpoints:%llu\r\n",
+		 (unsigned long long)cs.groups, (unsigned long long)cs.syncs,
+		 (unsigned long long)cs.journaled, (unsigned long long)cs.checkpoints);
+	rbuf_puts(o, line);
+}
+
 void server_info(struct server *s, const char *section, struct rbuf *o)
 {
 	bool all = !section || !strcasecmp(section, "all") || !strcasecmp(section, "everything") ||
@@ -201,7 +217,7 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 "keel_snapshots_taken:%llu\r\nkeel_snapshot_last_fork_to_file_ms:%llu\r\n"
 			 "keel_snapshot_last_total_ms:%llu\r\nkeel_snapshot_last_fork_us:%llu\r\n"
 			 "keel_snapshots_installed:%llu\r\n"
-			 "keel_snapshot_bytes_received:%llu\r\nkeel_snapshot_restarts:%llu\r\n\r\n",
+			 "keel_snapshot_bytes_received:%llu\r\nkeel_snapshot_restarts:%llu\r\n",
 			 (unsigned long long)(s->g->have_snap ? s->g->snap.index : 0),
 			 (unsigned long long)(s->g->have_snap ? s->g->snap.size : 0),
 			 (unsigned long long)(s->g->r ? raft_first_index(s->g->r)
@@ -214,6 +230,8 @@ void server_info(struct server *s, const char *section, struct rbuf *o)
 			 (unsigned long long)s->stats.snapshot_bytes_received,
 			 (unsigned long long)s->stats.snapshot_restarts);
 		rbuf_puts(o, line);
+		info_storage(s, o);
+		rbuf_puts(o, "\r\n");
 	}
 	if (all || !strcasecmp(section, "raft")) {
 		if (s->g->replica)

@@ -425,6 +425,13 @@ static int make_parents(const char *dir, struct keel_errmsg *err)
 	return KEEL_OK;
 }
 
+void group_storage_options(const struct server *s, struct storage_options *o)
+{
+	storage_options_default(o);
+	if (s->cfg.segment_bytes)
+		o->wal.segment_bytes = s->cfg.segment_bytes;
+}
+
 static int open_storage(struct group *g, struct raft_init *in, struct keel_errmsg *err)
 {
 	struct server *s = g->node;
@@ -432,9 +439,7 @@ static int open_storage(struct group *g, struct raft_init *in, struct keel_errms
 	if (rc)
 		return rc;
 	struct storage_options o;
-	storage_options_default(&o);
-	if (s->cfg.segment_bytes)
-		o.wal.segment_bytes = s->cfg.segment_bytes;
+	group_storage_options(s, &o);
 	rc = storage_open(io_fs_posix(), g->dir, &o, &g->st, err);
 	if (rc)
 		return rc;

@@ -16,6 +16,7 @@
 #include "server/entry.h"
 #include "server/persist.h"
 #include "server/server.h"
+#include "storage/journal.h"
 
 int64_t server_now_ms(void)
 {
@@ -377,6 +378,10 @@ int server_start(struct server *s, struct keel_errmsg *err)
 		      : committer_start(wake_loop, &s->wake, &s->com, err);
 	if (rc)
 		return rc;
+	if (s->journal) {
+		committer_use_journal(s->com, s->journal);
+		s->journal = NULL;
+	}
 	struct peers_cb pcb = {s, on_peer_frame, on_peer_log};
 	if (s->g->r && (rc = peers_start(s->loop, s->cfg.id, s->cfg.bind, s->cfg.peer_port, &pcb,
 					 &s->peers, err)))
@@ -427,6 +432,8 @@ void server_stop(struct server *s)
 static void free_memory(struct server *s)
 {
 	migrate_free(s);
+	journal_close(s->journal); /* never handed to a committer */
+	s->journal = NULL;
 	for (uint32_t i = 0; i < s->n_groups; i++)
 		group_free(s->groups[i]);
 	keel_free(s->groups);

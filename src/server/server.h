@@ -375,6 +375,10 @@ struct server { /* a node */
 	uv_async_t wake;
 	uv_signal_t sigterm, sigint;
 	struct committer *com;
+	/* a node of several groups: the storage journal (storage/journal.h),
+	 * opened by groups_open and the committer's once server_start has
+	 * started it */
+	struct journal *journal;
 	struct peers *peers;
 	struct heard {
 		uint64_t id;
@@ -483,6 +487,8 @@ void group_first_slots(const struct server *s, const struct group *g, uint16_t *
 		       uint16_t *last);
 /* server/group.c: one Raft group, driven by the update contract. */
 int group_open(struct group *g, struct keel_errmsg *err); /* recovery from its storage */
+/* The options every group's storage is opened with. */
+void group_storage_options(const struct server *s, struct storage_options *o);
 void group_process(struct group *g);			  /* carries out its pending updates */
 /* Nothing for group_process to do: no update, nothing held or durable to
  * see, no snapshot at work, its peers in step with its configuration

@@ -26,6 +26,7 @@
 #include "io/fs.h"
 #include "resp/parse.h"
 #include "server/server.h"
+#include "storage/journal.h"
 
 #define COUNT_FILE "shards"
 
@@ -100,7 +101,8 @@ static bool holds_data(const char *dir)
 	bool found = false;
 	for (uint32_t i = 0; i < n; i++)
 		found = found || (strncmp(names[i], COUNT_FILE, strlen(COUNT_FILE)) &&
-				  strncmp(names[i], "shard-", 6) && strcmp(names[i], "meta"));
+				  strncmp(names[i], "shard-", 6) && strcmp(names[i], "meta") &&
+				  strcmp(names[i], JOURNAL_FILE));
 	io_names_free(names, n);
 	return found;
 }
@@ -271,6 +273,19 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 	int rc = check_count(s, &write, err);
 	if (rc)
 		return rc;
+	/* what the journal holds goes into the groups' logs before they are
+	 * read; a node of several groups keeps one (one sync a pass) */
+	struct storage_options o;
+	struct journal_replayed did;
+	group_storage_options(s, &o);
+	rc = journal_recover(io_fs_posix(), s->cfg.dir, &o, &did, err);
+	if (rc)
+		return rc;
+	if (did.appended)
+		fprintf(stderr,
+			"[%llu] journal: %llu entries its groups' logs lacked, from %u records\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)did.appended,
+			did.records);
 	s->groups = keel_calloc(n + 1, sizeof *s->groups);
 	for (uint32_t i = 0; i < n && !rc; i++) {
 		char sub[32];
@@ -284,6 +299,9 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 	}
 	if (!rc) /* the shards added since the first start, as the map's snapshot has them */
 		rc = groups_grow(s, err);
+	if (!rc && n > 1)
+		rc = journal_create(io_fs_posix(), s->cfg.dir, JOURNAL_BYTES_DEFAULT, &s->journal,
+				    err);
 	return rc ? rc : check_skip(s, err);
 }
 

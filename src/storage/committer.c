@@ -11,6 +11,7 @@
 
 #include "base/assert.h"
 #include "base/mem.h"
+#include "storage/journal.h"
 
 struct job {
 	struct job *next;
@@ -41,6 +42,11 @@ struct committer {
 	void (*queued)(void *ctx, struct committer *c);
 	void *queued_ctx;
 	struct committer_stats stats;
+	/* the thread's alone once set (committer_use_journal) */
+	struct journal *journal;
+	bool journaled;		/* it holds a record since its last reset */
+	struct storage **dirty; /* storages journaled and not synced since */
+	uint32_t n_dirty, cap_dirty;
 };
 
 static void job_free(struct job *j)
@@ -124,7 +130,7 @@ uint64_t committer_adopt_snapshot(struct committer *c, struct storage *st,
 	return enqueue(c, j);
 }
 
-/* The storages a pass wrote, each once, in the order first written. */
+/* A set of storages, each once, in the order added. */
 struct written {
 	struct storage **st;
 	uint32_t n, cap;
@@ -142,17 +148,107 @@ static void written_add(struct written *w, struct storage *st)
 	w->st[w->n++] = st;
 }
 
-/* Writes a group, each job to its storage in order, then syncs each
- * storage written once. Returns its last seq, or 0 on the first error
+/* A job that changes its log other than by appending: the journal's
+ * records of that log would no longer follow it. */
+static bool rewrites(const struct job *j)
+{
+	return j->is_snap || j->b.install || j->b.truncate_from || j->b.purge_below;
+}
+
+/* A job whose writes the journal can stand for: appends and a hard state
+ * (durable as storage_write returns). A snapshot chunk is synced by
+ * storage_sync. */
+static bool journalable(const struct job *j)
+{
+	return !rewrites(j) && !j->b.chunk_meta;
+}
+
+static void dirty_add(struct committer *c, struct storage *st)
+{
+	struct written w = {c->dirty, c->n_dirty, c->cap_dirty};
+	written_add(&w, st);
+	c->dirty = w.st;
+	c->n_dirty = w.n;
+	c->cap_dirty = w.cap;
+}
+
+static void dirty_remove(struct committer *c, struct storage *st)
+{
+	for (uint32_t i = 0; i < c->n_dirty; i++)
+		if (c->dirty[i] == st) {
+			c->dirty[i] = c->dirty[--c->n_dirty];
+			return;
+		}
+}
+
+/* Syncs every storage journaled since the last checkpoint, then empties
+ * the journal. */
+static int checkpoint(struct committer *c, struct keel_errmsg *err, struct committer_stats *cs)
+{
+	int rc = KEEL_OK;
+	for (uint32_t i = 0; i < c->n_dirty && !rc; i++) {
+		rc = storage_sync(c->dirty[i], err);
+		cs->syncs++;
+	}
+	if (!rc)
+		rc = journal_reset(c->journal, err);
+	if (!rc) {
+		c->n_dirty = 0;
+		c->journaled = false;
+		cs->checkpoints++;
+	}
+	return rc;
+}
+
+/* Makes the pass's appends durable with one record of the journal:
+ * written to the logs, not synced. False if the record cannot be had
+ * (the caller syncs each storage instead). */
+static bool by_journal(struct committer *c, struct job *list, struct written *w,
+		       struct keel_errmsg *err, int *rc, struct committer_stats *cs)
+{
+	for (uint32_t i = 0; i < w->n && !*rc; i++)
+		*rc = storage_flush(w->st[i], err);
+	for (struct job *j = list; j && !*rc; j = j->next)
+		if (j->b.n_entries)
+			journal_add(c->journal, storage_dir(j->st), j->b.entries, j->b.n_entries);
+	if (!*rc && !journal_fits(c->journal) && journal_fits_empty(c->journal))
+		*rc = checkpoint(c, err, cs);
+	if (*rc || !journal_fits(c->journal)) {
+		journal_discard(c->journal);
+		return false;
+	}
+	if ((*rc = journal_commit(c->journal, err)))
+		return true;
+	cs->syncs++;
+	cs->journaled++;
+	c->journaled = true;
+	for (uint32_t i = 0; i < w->n; i++)
+		dirty_add(c, w->st[i]);
+	return true;
+}
+
+/* Writes a group, each job to its storage in order, then makes it
+ * durable: with one record of the journal when it has one, the pass
+ * wrote more than one storage and only appends; else with one sync of
+ * each storage written. Before a job that rewrites a log the journal is
+ * emptied (a checkpoint). Returns its last seq, or 0 on the first error
  * (nothing after it is written or synced; *err is that storage's). */
-static uint64_t run_group(struct job *list, struct keel_errmsg *err, int *rc,
+static uint64_t run_group(struct committer *c, struct job *list, struct keel_errmsg *err, int *rc,
 			  struct committer_stats *cs)
 {
 	struct written w = {0};
 	uint64_t last = 0;
-	*rc = KEEL_OK;
-	for (struct job *j = list; j && !*rc; j = j->next) {
+	bool journal = c->journal != NULL, rewrite = false;
+	for (struct job *j = list; j; j = j->next) {
 		written_add(&w, j->st);
+		journal = journal && journalable(j);
+		rewrite = rewrite || rewrites(j);
+	}
+	journal = journal && w.n > 1;
+	*rc = KEEL_OK;
+	if (rewrite && c->journaled)
+		*rc = checkpoint(c, err, cs);
+	for (struct job *j = list; j && !*rc; j = j->next) {
 		if (j->is_snap)
 			*rc = storage_adopt_snapshot(j->st, j->snap, err);
 		else
@@ -162,10 +258,13 @@ static uint64_t run_group(struct job *list, struct keel_errmsg *err, int *rc,
 		for (uint32_t i = 0; i < j->b.n_entries; i++)
 			cs->bytes += j->b.entries[i].len;
 	}
-	for (uint32_t i = 0; i < w.n && !*rc; i++) {
-		*rc = storage_sync(w.st[i], err);
-		cs->syncs++;
-	}
+	if (!*rc && !(journal && by_journal(c, list, &w, err, rc, cs)))
+		for (uint32_t i = 0; i < w.n && !*rc; i++) {
+			*rc = storage_sync(w.st[i], err);
+			cs->syncs++;
+			if (!*rc && c->journal)
+				dirty_remove(c, w.st[i]); /* its log holds it all */
+		}
 	keel_free(w.st);
 	cs->groups++;
 	return *rc ? 0 : last;
@@ -193,7 +292,7 @@ static bool run_queued(struct committer *c)
 	struct keel_errmsg err = {{0}};
 	struct committer_stats st = {0};
 	int rc;
-	uint64_t last = run_group(list, &err, &rc, &st);
+	uint64_t last = run_group(c, list, &err, &rc, &st);
 	jobs_free(list);
 
 	pthread_mutex_lock(&c->mu);
@@ -206,6 +305,8 @@ static bool run_queued(struct committer *c)
 		c->stats.batches += st.batches;
 		c->stats.bytes += st.bytes;
 		c->stats.syncs += st.syncs;
+		c->stats.journaled += st.journaled;
+		c->stats.checkpoints += st.checkpoints;
 	}
 	pthread_cond_broadcast(&c->done);
 	pthread_mutex_unlock(&c->mu);
@@ -244,6 +345,8 @@ static struct committer *committer_new(void (*wake)(void *ctx), void *ctx)
 static void committer_free(struct committer *c)
 {
 	jobs_free(c->head);
+	journal_close(c->journal);
+	keel_free(c->dirty);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->done);
@@ -305,6 +408,11 @@ void committer_stop(struct committer *c)
 	pthread_mutex_unlock(&c->mu);
 	if (!c->manual)
 		pthread_join(c->thread, NULL);
+	if (c->journaled && !c->failed) { /* a clean stop leaves it empty */
+		struct keel_errmsg err;
+		struct committer_stats st = {0};
+		checkpoint(c, &err, &st); /* on failure the next start replays it */
+	}
 	committer_free(c); /* what a failure left is never written */
 }
 
@@ -321,6 +429,14 @@ void committer_discard(struct committer *c)
 	if (!c->manual)
 		pthread_join(c->thread, NULL); /* after the group it is writing, if any */
 	committer_free(c);
+}
+
+void committer_use_journal(struct committer *c, struct journal *j)
+{
+	pthread_mutex_lock(&c->mu);
+	KEEL_ASSERT(!c->journal && !c->next_seq);
+	c->journal = j;
+	pthread_mutex_unlock(&c->mu);
 }
 
 uint64_t committer_durable(struct committer *c, int *failed, struct keel_errmsg *err)

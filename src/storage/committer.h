@@ -40,7 +40,9 @@ struct committer_stats {
 	uint64_t groups;  /* passes made durable */
 	uint64_t batches; /* batches made durable */
 	uint64_t bytes;	  /* entry payload bytes made durable */
-	uint64_t syncs;	  /* storage_sync calls of those passes (one per storage each) */
+	uint64_t syncs;	  /* storage_sync calls and journal records of those passes */
+	uint64_t journaled;   /* passes made durable by a record of the journal */
+	uint64_t checkpoints; /* times the journal was emptied */
 };
 
 /* Starts the thread. wake is called on the storage thread (it must be
@@ -63,6 +65,15 @@ void committer_stop(struct committer *c);
 /* Frees it without writing what is queued (a crash): in manual mode at
  * once; with a thread, after the group it is writing, if any. */
 void committer_discard(struct committer *c);
+
+/* From now on a pass that wrote more than one storage, only appending
+ * (and hard states), is made durable by one record of j (storage/
+ * journal.h) instead of a sync of each; the journal is emptied before a
+ * job that rewrites a log (truncation, install, purge, adopted snapshot),
+ * when it is full, and at committer_stop. Before the first submit; the
+ * committer owns j from then on. */
+struct journal;
+void committer_use_journal(struct committer *c, struct journal *j);
 
 /* Queues a copy of the batch for storage st; returns its sequence number
  * (1, 2, ..., one counter over all storages). */

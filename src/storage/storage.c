@@ -427,3 +427,8 @@ int storage_failed(const struct storage *s)
 {
 	return s->failed;
 }
+
+const char *storage_dir(const struct storage *s)
+{
+	return s->dir;
+}

@@ -92,6 +92,8 @@ int storage_read(struct storage *s, uint64_t from, uint64_t to, struct wal_entry
 /* The log's range (empty when last < first). */
 uint64_t storage_first(const struct storage *s);
 uint64_t storage_last(const struct storage *s);
+/* The folder it was opened in, as given. */
+const char *storage_dir(const struct storage *s);
 /* KEEL_OK, or the error that stopped it. */
 int storage_failed(const struct storage *s);
 

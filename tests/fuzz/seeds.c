@@ -20,6 +20,8 @@
 #include "replica/proto.h"
 #include "resp/buf.h"
 #include "server/entry.h"
+#include "sim/simfs.h"
+#include "storage/journal.h"
 
 static const char *root;
 
@@ -391,6 +393,42 @@ static void wal_seeds(void)
 	put("wal", 1, snap, sizeof snap);
 }
 
+/* fuzz_journal's inputs: a file the journal wrote (mode 0), and records
+ * to build (mode 1): 2 records, sections of 1 and 2 entries, then a
+ * damage byte. */
+static void journal_seeds(void)
+{
+	struct simfs *fs = simfs_new();
+	struct journal *j;
+	struct keel_errmsg err = {{0}};
+	simfs_ops(fs)->mkdir(simfs_ops(fs)->ctx, "d");
+	if (journal_create(simfs_ops(fs), "d", 4096, &j, &err)) {
+		fprintf(stderr, "journal seeds: %s\n", err.text);
+		exit(1);
+	}
+	static const uint8_t abc[] = {'a', 'b', 'c'};
+	struct wal_entry e[2] = {{.term = 2, .index = 7, .type = 1, .len = 3, .data = abc},
+				 {.term = 2, .index = 8, .type = 9}};
+	journal_add(j, "d", e, 2);
+	journal_add(j, "d/meta", e + 1, 1);
+	journal_commit(j, &err);
+	journal_add(j, "d/shard-1", e, 1);
+	journal_commit(j, &err);
+	journal_close(j);
+	uint8_t file[512];
+	simfs_peek(fs, "d/journal", 0, file, sizeof file);
+	put_mode("journal", 0, 0, file, sizeof file);
+	simfs_free(fs);
+	/* mode 1: two records built from the bytes that follow (fuzz_journal's
+	 * built(): sections, names, entries with a 3-byte payload), then a
+	 * damage byte */
+	static const uint8_t build[] = {1, 2, 2, 1, 1, 3, 'x', 'y', 'z', 5, 0, 0, 0, 0, 0,
+					0, 0, 9, 0, 0, 0, 0,   0,   0,	 0, 1, 2, 1, 0, 1,
+					0, 0, 0, 0, 0, 0, 0,   0,   0,	 3, 0, 0, 0, 0, 0,
+					0, 0, 4, 1, 1, 0, 0,   1,   30,	 0, 0, 0, 2};
+	put("journal", 1, build, sizeof build);
+}
+
 /* Command sequences in fuzz_kv's input format: a step byte, then for a
  * request the command's index in the table, how its arity is chosen, its
  * arguments (a kind byte, then what the kind needs), the session byte. */
@@ -526,6 +564,7 @@ int main(int argc, char **argv)
 	entry_seeds();
 	config_seeds();
 	wal_seeds();
+	journal_seeds();
 	kv_seeds();
 	poison_seeds();
 	migrate_seeds();

@@ -1,0 +1,363 @@
+/* tests/unit/test_journal.c — src/storage/journal.c and the committer's
+ * use of it, over the simulated disk: passes over several storages made
+ * durable by one record, checkpoints before a log is rewritten and when
+ * the file is full, and crashes at every step that lose any unsynced
+ * write of the logs, after which recovery must give back every entry a
+ * pass made durable, and only entries that were written. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+#include "base/mem.h"
+#include "base/prng.h"
+#include "sim/simfs.h"
+#include "storage/committer.h"
+#include "storage/journal.h"
+#include "storage/storage.h"
+
+#define N_ST	3
+#define MAX_IDX 4096
+static const char *const dirs[N_ST] = {"d", "d/s1", "d/s2"};
+
+static struct storage_options opts(void)
+{
+	struct storage_options o;
+	storage_options_default(&o);
+	o.wal.segment_bytes = 4096; /* many segments: rotations inside passes */
+	return o;
+}
+
+static uint32_t payload(uint32_t st, uint64_t i, uint64_t t, uint8_t *buf)
+{
+	uint32_t len = (uint32_t)((i * 37 + st * 11) % 150);
+	for (uint32_t k = 0; k < len; k++)
+		buf[k] = (uint8_t)(i * 131 + t * 7 + k + st);
+	return len;
+}
+
+/* A log as the test expects it: term[i] for i in [1, last]. */
+struct model {
+	uint64_t last, term[MAX_IDX], cur_term, purged;
+};
+
+struct stepper {
+	struct committer *c;
+	uint32_t wakes;
+};
+
+static void on_queued(void *ctx, struct committer *c)
+{
+	(void)ctx;
+	(void)c;
+}
+
+static void on_wake(void *ctx)
+{
+	((struct stepper *)ctx)->wakes++;
+}
+
+static struct storage *must_open(struct simfs *fs, uint32_t k)
+{
+	struct storage_options o = opts();
+	struct storage *st = NULL;
+	struct keel_errmsg err = {{0}};
+	int rc = storage_open(simfs_ops(fs), dirs[k], &o, &st, &err);
+	if (rc)
+		fail_msg("open %s: %s", dirs[k], err.text);
+	return st;
+}
+
+/* The storage holds exactly the model's log (from wherever a purge left
+ * its start), entry by entry. */
+static void expect_model(struct storage *st, uint32_t k, const struct model *m)
+{
+	const struct storage_loaded *l = storage_loaded(st);
+	if (storage_last(st) != m->last)
+		fail_msg("%s: log ends at %" PRIu64 ", expected %" PRIu64, dirs[k],
+			 storage_last(st), m->last);
+	assert_true(storage_first(st) <= m->purged + 1 || m->last < storage_first(st));
+	for (uint32_t i = 0; i < l->n_entries; i++) {
+		const struct wal_entry *e = &l->entries[i];
+		uint8_t buf[256];
+		assert_true(e->index <= m->last);
+		if (e->term != m->term[e->index])
+			fail_msg("%s: entry %" PRIu64 " term %" PRIu64 ", expected %" PRIu64,
+				 dirs[k], e->index, e->term, m->term[e->index]);
+		uint32_t len = payload(k, e->index, e->term, buf);
+		assert_int_equal(e->len, len);
+		assert_memory_equal(e->data, buf, len);
+	}
+}
+
+struct world {
+	struct simfs *fs;
+	struct storage *st[N_ST];
+	struct stepper t;
+	struct model dur[N_ST], work[N_ST];
+	uint64_t restored, journaled, checkpoints;
+};
+
+/* A disk whose storages hold the hard state of term 1 and no entry. */
+static struct world *world_new(void)
+{
+	struct world *w = keel_calloc(1, sizeof *w);
+	w->fs = simfs_new();
+	for (uint32_t k = 0; k < N_ST; k++) {
+		w->dur[k].cur_term = w->work[k].cur_term = 1;
+		struct storage *st = must_open(w->fs, k);
+		struct storage_batch b = {.hs = true, .term = 1};
+		struct keel_errmsg err = {{0}};
+		assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+		storage_close(st);
+	}
+	return w;
+}
+
+static void start(struct world *w, uint64_t bytes)
+{
+	struct storage_options o = opts();
+	struct journal_replayed did;
+	struct keel_errmsg err = {{0}};
+	if (journal_recover(simfs_ops(w->fs), "d", &o, &did, &err))
+		fail_msg("recover: %s", err.text);
+	w->restored += did.appended;
+	for (uint32_t k = 0; k < N_ST; k++) {
+		w->st[k] = must_open(w->fs, k);
+		expect_model(w->st[k], k, &w->dur[k]);
+		storage_loaded_release(w->st[k]);
+	}
+	struct journal *j;
+	if (journal_create(simfs_ops(w->fs), "d", bytes, &j, &err))
+		fail_msg("create: %s", err.text);
+	assert_int_equal(committer_start_manual(on_wake, &w->t, on_queued, &w->t, &w->t.c, &err),
+			 KEEL_OK);
+	committer_use_journal(w->t.c, j);
+}
+
+static void stop_stats(struct world *w)
+{
+	struct committer_stats cs;
+	committer_stats(w->t.c, &cs);
+	w->journaled += cs.journaled;
+	w->checkpoints += cs.checkpoints;
+}
+
+/* Entries [from, from + n) of the current term to storage k. */
+static void submit_entries(struct world *w, uint32_t k, uint64_t from, uint32_t n,
+			   uint64_t truncate_from, uint64_t purge_below, bool hs)
+{
+	struct model *m = &w->work[k];
+	struct wal_entry e[4];
+	uint8_t buf[4][256];
+	for (uint32_t i = 0; i < n; i++) {
+		e[i] = (struct wal_entry){.term = m->cur_term, .index = from + i, .type = 1};
+		e[i].len = payload(k, from + i, m->cur_term, buf[i]);
+		e[i].data = buf[i];
+		m->term[from + i] = m->cur_term;
+	}
+	if (n)
+		m->last = from + n - 1;
+	struct storage_batch b = {.entries = e,
+				  .n_entries = n,
+				  .truncate_from = truncate_from,
+				  .purge_below = purge_below,
+				  .hs = hs,
+				  .term = m->cur_term};
+	if (purge_below > m->purged)
+		m->purged = purge_below - 1;
+	committer_submit(w->t.c, w->st[k], &b);
+}
+
+/* One random pass: appends to some storages, now and then a truncation
+ * or a new term. (A purge rewrites a log as a truncation does, by the same
+ * rule; without a snapshot before it the log would not open.) */
+static void random_pass(struct world *w, struct prng *p)
+{
+	uint32_t jobs = (uint32_t)prng_range(p, 1, 4);
+	for (uint32_t q = 0; q < jobs; q++) {
+		uint32_t k = (uint32_t)prng_below(p, N_ST);
+		struct model *m = &w->work[k];
+		if (m->last + 8 >= MAX_IDX)
+			continue;
+		uint32_t n = (uint32_t)prng_range(p, 1, 3);
+		uint32_t what = (uint32_t)prng_below(p, 20);
+		if (what == 0 && m->last > m->purged + 2) { /* a conflict: cut and go on */
+			uint64_t from = prng_range(
+				p, m->last > m->purged + 4 ? m->last - 3 : m->purged + 2, m->last);
+			m->cur_term++;
+			submit_entries(w, k, from, n, from, 0, true);
+		} else if (what == 2) {
+			m->cur_term++;
+			submit_entries(w, k, m->last + 1, n, 0, 0, true);
+		} else {
+			submit_entries(w, k, m->last + 1, n, 0, 0, false);
+		}
+	}
+}
+
+static void world_free(struct world *w)
+{
+	for (uint32_t k = 0; k < N_ST; k++)
+		storage_close(w->st[k]);
+}
+
+/* Random passes over three storages; after some, a crash that keeps any
+ * prefix of each file's unsynced writes (or, before a step, drops what is
+ * queued). Recovery gives back exactly what the passes made durable. */
+static void crash_anywhere(void **state)
+{
+	(void)state;
+	uint64_t restored = 0, journaled = 0, checkpoints = 0, crashes = 0;
+	for (uint64_t seed = 1; seed <= 60; seed++) {
+		struct prng p;
+		prng_seed(&p, seed);
+		struct world *w = world_new();
+		uint64_t bytes = seed % 3 ? 4096 : 64 << 10; /* small: full often */
+		start(w, bytes);
+		for (uint32_t step = 0; step < 120; step++) {
+			random_pass(w, &p);
+			bool dropped = prng_chance(&p, 1, 15);
+			if (!dropped) {
+				assert_true(committer_step(w->t.c));
+				int failed;
+				committer_durable(w->t.c, &failed, NULL);
+				assert_int_equal(failed, KEEL_OK);
+				memcpy(w->dur, w->work, sizeof w->dur);
+			}
+			if (dropped || prng_chance(&p, 1, 10)) {
+				stop_stats(w);
+				committer_discard(w->t.c);
+				world_free(w);
+				simfs_crash(w->fs, &p);
+				crashes++;
+				memcpy(w->work, w->dur, sizeof w->dur);
+				start(w, bytes);
+			}
+		}
+		stop_stats(w);
+		committer_stop(w->t.c); /* a clean stop: the journal left empty */
+		world_free(w);
+		simfs_crash_clean(w->fs);
+		struct storage_options o = opts();
+		struct journal_replayed did;
+		struct keel_errmsg err = {{0}};
+		assert_int_equal(journal_recover(simfs_ops(w->fs), "d", &o, &did, &err), KEEL_OK);
+		assert_int_equal(did.appended, 0);
+		assert_int_equal(did.records, 1); /* the empty record of the last checkpoint */
+		for (uint32_t k = 0; k < N_ST; k++) {
+			w->st[k] = must_open(w->fs, k);
+			expect_model(w->st[k], k, &w->dur[k]);
+		}
+		world_free(w);
+		restored += w->restored;
+		journaled += w->journaled;
+		checkpoints += w->checkpoints;
+		simfs_free(w->fs);
+		keel_free(w);
+	}
+	/* the paths were taken: entries came back from the journal alone */
+	printf("journal: %" PRIu64 " crashes, %" PRIu64 " passes by the journal, %" PRIu64
+	       " checkpoints, %" PRIu64 " entries restored\n",
+	       crashes, journaled, checkpoints, restored);
+	assert_true(restored > 100);
+	assert_true(journaled > 1000);
+	assert_true(checkpoints > 100);
+}
+
+/* The journal's fdatasync fails: that pass is never durable, nothing
+ * later is written, and a start after the crash has what was durable. */
+static void journal_sync_fails(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	start(w, 64 << 10);
+	submit_entries(w, 0, 1, 2, 0, 0, false);
+	submit_entries(w, 1, 1, 2, 0, 0, false);
+	assert_true(committer_step(w->t.c));
+	memcpy(w->dur, w->work, sizeof w->dur);
+	simfs_fail(w->fs, SIMFS_FDATASYNC, 0, KEEL_EIO, false);
+	submit_entries(w, 0, 3, 1, 0, 0, false);
+	submit_entries(w, 2, 1, 1, 0, 0, false);
+	assert_true(committer_step(w->t.c));
+	int failed;
+	struct keel_errmsg err = {{0}};
+	assert_int_equal(committer_durable(w->t.c, &failed, &err), 2);
+	assert_int_equal(failed, KEEL_EIO);
+	assert_non_null(strstr(err.text, "journal"));
+	submit_entries(w, 1, 3, 1, 0, 0, false);
+	assert_false(committer_step(w->t.c)); /* fail-stop */
+	committer_stop(w->t.c);
+	world_free(w);
+	simfs_fail_clear(w->fs);
+	simfs_crash_clean(w->fs);
+	memcpy(w->work, w->dur, sizeof w->dur);
+	start(w, 64 << 10); /* exactly the first pass */
+	committer_stop(w->t.c);
+	world_free(w);
+	simfs_free(w->fs);
+	keel_free(w);
+}
+
+/* A journaled entry the log holds with another term, or a journal that
+ * goes on past the end of a log, is refused with the storage and index. */
+static void replay_refuses_what_does_not_follow(void **state)
+{
+	(void)state;
+	for (int gap = 0; gap <= 1; gap++) {
+		struct world *w = world_new();
+		struct keel_errmsg err = {{0}};
+		/* the log of d/s1 holds 1..3 of term 5, durably */
+		struct storage *st = must_open(w->fs, 1);
+		struct wal_entry e[3];
+		for (uint32_t i = 0; i < 3; i++)
+			e[i] = (struct wal_entry){.term = 5, .index = i + 1, .type = 1};
+		struct storage_batch b = {.entries = e, .n_entries = 3, .hs = true, .term = 5};
+		assert_int_equal(storage_write(st, &b, &err), KEEL_OK);
+		assert_int_equal(storage_sync(st, &err), KEEL_OK);
+		storage_close(st);
+		/* the journal has 2..3 of term 4, or 5..6 of term 5 */
+		struct journal *j;
+		assert_int_equal(journal_create(simfs_ops(w->fs), "d", 4096, &j, &err), KEEL_OK);
+		for (uint32_t i = 0; i < 2; i++)
+			e[i] = (struct wal_entry){
+				.term = gap ? 5 : 4, .index = (gap ? 5 : 2) + i, .type = 1};
+		journal_add(j, "d/s1", e, 2);
+		assert_true(journal_fits(j));
+		assert_int_equal(journal_commit(j, &err), KEEL_OK);
+		journal_close(j);
+		struct storage_options o = opts();
+		struct journal_replayed did;
+		int rc = journal_recover(simfs_ops(w->fs), "d", &o, &did, &err);
+		assert_int_equal(rc, KEEL_ECORRUPT);
+		assert_non_null(strstr(err.text, "d/s1"));
+		assert_non_null(strstr(err.text, gap ? "ends at 3 and the journal goes on at 5"
+						     : "entry 2 has term 5 in the log, 4"));
+		simfs_free(w->fs);
+		keel_free(w);
+	}
+}
+
+/* The scan stops at a torn or foreign record and refuses a record whose
+ * checksum holds but whose sections do not add up. */
+static void scan_edges(void **state)
+{
+	(void)state;
+	struct keel_errmsg err = {{0}};
+	uint8_t zero[64] = {0};
+	assert_int_equal(journal_scan(zero, sizeof zero, NULL, NULL, &err), 0);
+	assert_int_equal(journal_scan(zero, 0, NULL, NULL, &err), 0);
+	assert_int_equal(journal_scan(zero, 23, NULL, NULL, &err), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(crash_anywhere),
+		cmocka_unit_test(journal_sync_fails),
+		cmocka_unit_test(replay_refuses_what_does_not_follow),
+		cmocka_unit_test(scan_edges),
+	};
+	return UNIT_RUN("journal", tests);
+}
