@@ -10,6 +10,8 @@
 
 #include "unit.h"
 
+#include "base/bytes.h"
+#include "base/crc32c.h"
 #include "base/mem.h"
 #include "base/prng.h"
 #include "sim/simfs.h"
@@ -339,6 +341,56 @@ static void replay_refuses_what_does_not_follow(void **state)
 	}
 }
 
+/* A record as journal.c writes it, of generation gen, holding body. */
+static size_t record(uint8_t *out, uint64_t gen, uint32_t sections, const uint8_t *body,
+		     uint32_t len)
+{
+	memcpy(out, "KJR1", 4);
+	bytes_put_u64(out + 8, gen);
+	bytes_put_u32(out + 16, len);
+	bytes_put_u32(out + 20, sections);
+	memcpy(out + 24, body, len);
+	bytes_put_u32(out + 4, crc32c(0, out + 8, 16 + (size_t)len));
+	size_t total = 24 + (size_t)len;
+	while (total % 8)
+		out[total++] = 0;
+	return total;
+}
+
+/* A section of one entry: name, then term 3, index 9, type, length len
+ * (claimed), with `have` payload bytes present. */
+static uint32_t section(uint8_t *out, const char *name, uint8_t type, uint32_t len, uint32_t have)
+{
+	uint16_t nl = (uint16_t)strlen(name);
+	bytes_put_u16(out, nl);
+	bytes_put_u32(out + 2, 1);
+	memcpy(out + 6, name, nl);
+	uint8_t *e = out + 6 + nl;
+	bytes_put_u64(e, 3);
+	bytes_put_u64(e + 8, 9);
+	e[16] = type;
+	bytes_put_u32(e + 17, len);
+	memset(e + 21, 'v', have);
+	return 6u + nl + 21u + have;
+}
+
+static int count_entries(void *ctx, const char *name, const struct wal_entry *e)
+{
+	(void)name;
+	assert_int_equal(e->term, 3);
+	assert_int_equal(e->index, 9);
+	(*(uint32_t *)ctx)++;
+	return KEEL_OK;
+}
+
+static int refuse(void *ctx, const char *name, const struct wal_entry *e)
+{
+	(void)ctx;
+	(void)name;
+	(void)e;
+	return KEEL_EINVAL;
+}
+
 /* The scan stops at a torn or foreign record and refuses a record whose
  * checksum holds but whose sections do not add up. */
 static void scan_edges(void **state)
@@ -349,6 +401,63 @@ static void scan_edges(void **state)
 	assert_int_equal(journal_scan(zero, sizeof zero, NULL, NULL, &err), 0);
 	assert_int_equal(journal_scan(zero, 0, NULL, NULL, &err), 0);
 	assert_int_equal(journal_scan(zero, 23, NULL, NULL, &err), 0);
+
+	static uint8_t f[4096], body[512];
+	uint32_t n = 0;
+	/* two good records of one generation: both read */
+	uint32_t bl = section(body, "meta", 1, 4, 4);
+	size_t off = record(f, 7, 1, body, bl);
+	off += record(f + off, 7, 1, body, bl);
+	assert_int_equal(journal_scan(f, off, count_entries, &n, &err), 2);
+	assert_int_equal(n, 2);
+	/* one byte short of the second: it is a torn tail */
+	n = 0;
+	assert_int_equal(journal_scan(f, off - 9, count_entries, &n, &err), 1);
+	assert_int_equal(n, 1);
+	/* a second record of another generation ends the data */
+	size_t one = record(f, 7, 1, body, bl);
+	off = one + record(f + one, 8, 1, body, bl);
+	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), 1);
+	/* a bad checksum ends it too */
+	off = one + record(f + one, 7, 1, body, bl);
+	f[one + 30] ^= 1;
+	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), 1);
+	/* the callback's refusal is the scan's */
+	assert_int_equal(journal_scan(f, one, refuse, NULL, &err), -1);
+
+	/* checksums that hold over sections that do not add up: refused */
+	struct {
+		uint32_t len, have, sections;
+		uint8_t type;
+		const char *name;
+	} bad[] = {
+		{5, 4, 1, 1, "meta"}, /* an entry longer than what is left */
+		{4, 4, 1, 0, "meta"}, /* type 0 */
+		{4, 4, 2, 1, "meta"}, /* a second section missing */
+		{4, 4, 0, 1, "meta"}, /* bytes past the sections */
+		{4, 4, 1, 1, ""},     /* no name */
+	};
+	for (uint32_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		bl = section(body, bad[i].name, bad[i].type, bad[i].len, bad[i].have);
+		off = record(f, 1, bad[i].sections, body, bl);
+		memset(err.text, 0, sizeof err.text);
+		assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
+		assert_non_null(strstr(err.text, "malformed"));
+	}
+	/* an index of 0 and a header cut inside an entry's */
+	bl = section(body, "meta", 1, 4, 4);
+	bytes_put_u64(body + 6 + 4 + 8, 0);
+	off = record(f, 1, 1, body, bl);
+	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
+	bl = section(body, "meta", 1, 4, 4);
+	off = record(f, 1, 1, body, 6 + 4 + 20);
+	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
+	/* a name of 256 bytes */
+	static char longname[257];
+	memset(longname, 'n', 256);
+	bl = section(body, longname, 1, 0, 0);
+	off = record(f, 1, 1, body, bl);
+	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
 }
 
 int main(void)
