@@ -268,6 +268,113 @@ static void crash_anywhere(void **state)
 	assert_true(checkpoints > 100);
 }
 
+/* The offset in d/s1's only segment of entry i's record. */
+static uint64_t record_at(struct world *w, uint64_t i, char *seg)
+{
+	const struct io_fs *o = simfs_ops(w->fs);
+	char **names;
+	uint32_t n;
+	assert_int_equal(o->list(o->ctx, "d/s1", &names, &n), KEEL_OK);
+	seg[0] = 0;
+	for (uint32_t k = 0; k < n; k++)
+		if (!strncmp(names[k], "open-", 5))
+			snprintf(seg, 64, "d/s1/%s", names[k]);
+	io_names_free(names, n);
+	assert_true(seg[0]);
+	uint64_t off = 16; /* the segment's header */
+	for (uint64_t k = 1; k < i; k++) {
+		uint8_t buf[256];
+		off += wal_record_bytes(payload(1, k, 1, buf));
+	}
+	return off;
+}
+
+/* A log damaged before its tail (a record bad, a valid one after it: an
+ * unsynced write lost while a later one was kept) is repaired at start
+ * only where the journal holds what the repair discards. */
+static void replay_repairs_inside_the_journal(void **state)
+{
+	(void)state;
+	for (int inside = 0; inside <= 1; inside++) {
+		struct world *w = world_new();
+		start(w, 64 << 10);
+		submit_entries(w, 1, 1, 3, 0, 0, false); /* one storage: synced itself */
+		assert_true(committer_step(w->t.c));
+		submit_entries(w, 1, 4, 3, 0, 0, false); /* two: by the journal */
+		submit_entries(w, 2, 1, 1, 0, 0, false);
+		assert_true(committer_step(w->t.c));
+		memcpy(w->dur, w->work, sizeof w->dur);
+		struct committer_stats cs;
+		committer_stats(w->t.c, &cs);
+		assert_int_equal(cs.journaled, 1);
+		committer_discard(w->t.c);
+		struct keel_errmsg err = {{0}};
+		assert_int_equal(storage_sync(w->st[1], &err), KEEL_OK); /* 4..6 there too */
+		world_free(w);
+		simfs_crash_clean(w->fs);
+		/* entry 4 (journaled) or 2 (not) damaged, later ones intact */
+		char seg[64];
+		uint64_t off = record_at(w, inside ? 4 : 2, seg) + 24; /* its index */
+		uint8_t b;
+		simfs_peek(w->fs, seg, off, &b, 1);
+		b ^= 0x40;
+		simfs_poke(w->fs, seg, off, &b, 1);
+		struct storage_options o = opts();
+		struct journal_replayed did;
+		memset(err.text, 0, sizeof err.text);
+		int rc = journal_recover(simfs_ops(w->fs), "d", &o, &did, &err);
+		if (inside) {
+			if (rc)
+				fail_msg("recover: %s", err.text);
+			assert_int_equal(did.appended, 4); /* 4..6 of d/s1, 1 of d/s2 */
+			for (uint32_t k = 0; k < N_ST; k++) {
+				w->st[k] = must_open(w->fs, k);
+				expect_model(w->st[k], k, &w->dur[k]);
+			}
+			world_free(w);
+		} else {
+			assert_int_equal(rc, KEEL_ECORRUPT);
+			assert_non_null(strstr(err.text, "damaged at index 2, before what the "
+							 "journal holds (from 4)"));
+		}
+		simfs_free(w->fs);
+		keel_free(w);
+	}
+}
+
+/* A folder name of 255 bytes (the most a record holds) is replayed. */
+static void replay_long_name(void **state)
+{
+	(void)state;
+	struct simfs *fs = simfs_new();
+	static char dir[300], name[256];
+	memset(name, 'n', 255);
+	snprintf(dir, sizeof dir, "d/%s", name);
+	struct storage_options o = opts();
+	struct storage *st;
+	struct keel_errmsg err = {{0}};
+	assert_int_equal(storage_open(simfs_ops(fs), "d", &o, &st, &err), KEEL_OK);
+	storage_close(st);
+	assert_int_equal(storage_open(simfs_ops(fs), dir, &o, &st, &err), KEEL_OK);
+	struct storage_batch hs = {.hs = true, .term = 1};
+	assert_int_equal(storage_write(st, &hs, &err), KEEL_OK);
+	storage_close(st);
+	struct journal *j;
+	assert_int_equal(journal_create(simfs_ops(fs), "d", 4096, &j, &err), KEEL_OK);
+	struct wal_entry e = {
+		.term = 1, .index = 1, .type = 1, .len = 2, .data = (const uint8_t *)"ab"};
+	journal_add(j, dir, &e, 1);
+	assert_int_equal(journal_commit(j, &err), KEEL_OK);
+	journal_close(j);
+	struct journal_replayed did;
+	assert_int_equal(journal_recover(simfs_ops(fs), "d", &o, &did, &err), KEEL_OK);
+	assert_int_equal(did.appended, 1);
+	assert_int_equal(storage_open(simfs_ops(fs), dir, &o, &st, &err), KEEL_OK);
+	assert_int_equal(storage_last(st), 1);
+	storage_close(st);
+	simfs_free(fs);
+}
+
 /* The journal's fdatasync fails: that pass is never durable, nothing
  * later is written, and a start after the crash has what was durable. */
 static void journal_sync_fails(void **state)
@@ -326,6 +433,8 @@ static void replay_refuses_what_does_not_follow(void **state)
 			e[i] = (struct wal_entry){
 				.term = gap ? 5 : 4, .index = (gap ? 5 : 2) + i, .type = 1};
 		journal_add(j, "d/s1", e, 2);
+		struct wal_entry ok = {.term = 1, .index = 1, .type = 1};
+		journal_add(j, "d/s2", &ok, 1); /* replayed or not, the start fails */
 		assert_true(journal_fits(j));
 		assert_int_equal(journal_commit(j, &err), KEEL_OK);
 		journal_close(j);
@@ -444,6 +553,17 @@ static void scan_edges(void **state)
 		assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
 		assert_non_null(strstr(err.text, "malformed"));
 	}
+	/* a record ending exactly at the end of the file (body a multiple of
+	 * 8, no padding) is read */
+	bl = section(body, "metadata", 1, 5, 5); /* 6 + 8 + 21 + 5 = 40 */
+	off = record(f, 1, 1, body, bl);
+	assert_int_equal(off, 64);
+	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), 1);
+	/* a name with a NUL in it */
+	bl = section(body, "meta", 1, 4, 4);
+	body[6 + 2] = 0;
+	off = record(f, 1, 1, body, bl);
+	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
 	/* an index of 0 and a header cut inside an entry's */
 	bl = section(body, "meta", 1, 4, 4);
 	bytes_put_u64(body + 6 + 4 + 8, 0);
@@ -460,13 +580,76 @@ static void scan_edges(void **state)
 	assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
 }
 
+/* A journal of no record (zeros: a crash before its first record was
+ * written) replays nothing and is removed; one asked for fewer than 4096
+ * bytes gets 4096. */
+static void journal_empty_and_small(void **state)
+{
+	(void)state;
+	struct simfs *fs = simfs_new();
+	const struct io_fs *o = simfs_ops(fs);
+	struct storage_options so = opts();
+	struct keel_errmsg err = {{0}};
+	struct journal_replayed did;
+	assert_int_equal(o->mkdir(o->ctx, "d"), KEEL_OK);
+	int fd;
+	static const uint8_t zeros[512];
+	assert_int_equal(o->open(o->ctx, "d/journal", IO_CREATE, &fd), KEEL_OK);
+	assert_int_equal(o->pwrite(o->ctx, fd, zeros, sizeof zeros, 0), KEEL_OK);
+	o->close(o->ctx, fd);
+	assert_int_equal(journal_recover(o, "d", &so, &did, &err), KEEL_OK);
+	assert_int_equal(did.records, 0);
+	assert_false(simfs_exists(fs, "d/journal"));
+	assert_int_equal(journal_recover(o, "d", &so, &did, &err), KEEL_OK); /* none: none */
+	struct journal *j;
+	assert_int_equal(journal_create(o, "d", 4095, &j, &err), KEEL_OK);
+	assert_int_equal(simfs_size(fs, "d/journal"), 4096);
+	journal_close(j);
+	simfs_free(fs);
+}
+
+/* An entry claiming more than WAL_PAYLOAD_MAX, in a record whose checksum
+ * holds and which has the bytes, is refused. */
+static void scan_oversized_entry(void **state)
+{
+	(void)state;
+	uint32_t len = WAL_PAYLOAD_MAX + 1;
+	size_t body = 6 + 4 + 21 + (size_t)len, total = 24 + ((body + 7) & ~(size_t)7);
+	uint8_t *f = keel_calloc(1, total);
+	memcpy(f, "KJR1", 4);
+	bytes_put_u64(f + 8, 1);
+	bytes_put_u32(f + 16, (uint32_t)body);
+	bytes_put_u32(f + 20, 1);
+	uint8_t *q = f + 24;
+	bytes_put_u16(q, 4);
+	bytes_put_u32(q + 2, 1);
+	memcpy(q + 6, "meta", 4);
+	bytes_put_u64(q + 10, 3);
+	bytes_put_u64(q + 18, 9);
+	q[26] = 1;
+	bytes_put_u32(q + 27, len);
+	bytes_put_u32(f + 4, crc32c(0, f + 8, 16 + body));
+	struct keel_errmsg err = {{0}};
+	assert_int_equal(journal_scan(f, total, NULL, NULL, &err), -1);
+	assert_non_null(strstr(err.text, "malformed"));
+	bytes_put_u32(q + 27, len - 1); /* one byte less, the record one byte shorter */
+	bytes_put_u32(f + 16, (uint32_t)body - 1);
+	bytes_put_u32(f + 4, crc32c(0, f + 8, 16 + body - 1));
+	assert_int_equal(journal_scan(f, total, NULL, NULL, &err), 1);
+	keel_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crash_anywhere),
 		cmocka_unit_test(journal_sync_fails),
 		cmocka_unit_test(replay_refuses_what_does_not_follow),
+		cmocka_unit_test(replay_repairs_inside_the_journal),
+		cmocka_unit_test(replay_long_name),
 		cmocka_unit_test(scan_edges),
+		cmocka_unit_test(journal_empty_and_small),
+		cmocka_unit_test(scan_oversized_entry),
 	};
 	return UNIT_RUN("journal", tests);
 }
