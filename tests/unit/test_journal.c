@@ -409,6 +409,32 @@ static void journal_sync_fails(void **state)
 	keel_free(w);
 }
 
+/* A log's write fails in a pass the journal would make durable: the pass
+ * is not durable, though the other log's write and the journal's would
+ * succeed. */
+static void log_write_fails(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	start(w, 64 << 10);
+	submit_entries(w, 0, 1, 2, 0, 0, false); /* the segments made */
+	submit_entries(w, 1, 1, 2, 0, 0, false);
+	assert_true(committer_step(w->t.c));
+	submit_entries(w, 0, 3, 1, 0, 0, false);
+	submit_entries(w, 1, 3, 1, 0, 0, false);
+	simfs_fail(w->fs, SIMFS_WRITE, 0, KEEL_EIO, false); /* d's flush, the first */
+	assert_true(committer_step(w->t.c));
+	int failed;
+	struct keel_errmsg err = {{0}};
+	assert_int_equal(committer_durable(w->t.c, &failed, &err), 2);
+	assert_int_equal(failed, KEEL_EIO);
+	assert_non_null(strstr(err.text, "open-"));
+	committer_stop(w->t.c);
+	world_free(w);
+	simfs_free(w->fs);
+	keel_free(w);
+}
+
 /* A journaled entry the log holds with another term, or a journal that
  * goes on past the end of a log, is refused with the storage and index. */
 static void replay_refuses_what_does_not_follow(void **state)
@@ -644,6 +670,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crash_anywhere),
 		cmocka_unit_test(journal_sync_fails),
+		cmocka_unit_test(log_write_fails),
 		cmocka_unit_test(replay_refuses_what_does_not_follow),
 		cmocka_unit_test(replay_repairs_inside_the_journal),
 		cmocka_unit_test(replay_long_name),
