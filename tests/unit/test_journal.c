@@ -435,6 +435,33 @@ static void log_write_fails(void **state)
 	keel_free(w);
 }
 
+/* A pass whose record would not fit in an empty journal is made durable
+ * by a sync of each log it wrote. */
+static void record_larger_than_the_file(void **state)
+{
+	(void)state;
+	struct world *w = world_new();
+	start(w, 4096);
+	for (uint64_t i = 1; i <= 40; i += 4) {
+		submit_entries(w, 0, i, 4, 0, 0, false);
+		submit_entries(w, 1, i, 4, 0, 0, false);
+	}
+	assert_true(committer_step(w->t.c));
+	memcpy(w->dur, w->work, sizeof w->dur);
+	struct committer_stats cs;
+	committer_stats(w->t.c, &cs);
+	assert_int_equal(cs.journaled, 0);
+	assert_int_equal(cs.syncs, 2);
+	committer_discard(w->t.c);
+	world_free(w);
+	simfs_crash_clean(w->fs);
+	start(w, 4096); /* every entry there */
+	committer_stop(w->t.c);
+	world_free(w);
+	simfs_free(w->fs);
+	keel_free(w);
+}
+
 /* A journaled entry the log holds with another term, or a journal that
  * goes on past the end of a log, is refused with the storage and index. */
 static void replay_refuses_what_does_not_follow(void **state)
@@ -671,6 +698,7 @@ int main(void)
 		cmocka_unit_test(crash_anywhere),
 		cmocka_unit_test(journal_sync_fails),
 		cmocka_unit_test(log_write_fails),
+		cmocka_unit_test(record_larger_than_the_file),
 		cmocka_unit_test(replay_refuses_what_does_not_follow),
 		cmocka_unit_test(replay_repairs_inside_the_journal),
 		cmocka_unit_test(replay_long_name),
