@@ -545,6 +545,15 @@ static int count_entries(void *ctx, const char *name, const struct wal_entry *e)
 	return KEEL_OK;
 }
 
+/* ctx: the bytes scanned, [lo, hi): every entry lies inside them. */
+static int inside_file(void *ctx, const char *name, const struct wal_entry *e)
+{
+	const uint8_t *const *f = ctx;
+	(void)name;
+	assert_true(e->data >= f[0] && e->data + e->len <= f[1]);
+	return KEEL_OK;
+}
+
 static int refuse(void *ctx, const char *name, const struct wal_entry *e)
 {
 	(void)ctx;
@@ -603,7 +612,8 @@ static void scan_edges(void **state)
 		bl = section(body, bad[i].name, bad[i].type, bad[i].len, bad[i].have);
 		off = record(f, 1, bad[i].sections, body, bl);
 		memset(err.text, 0, sizeof err.text);
-		assert_int_equal(journal_scan(f, off, NULL, NULL, &err), -1);
+		const uint8_t *bounds[2] = {f, f + 24 + bl}; /* the record's body */
+		assert_int_equal(journal_scan(f, off, inside_file, bounds, &err), -1);
 		assert_non_null(strstr(err.text, "malformed"));
 	}
 	/* a record ending exactly at the end of the file (body a multiple of
