@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "io/clock.h"
 #include "io/fs.h"
 #include "resp/parse.h"
 #include "server/server.h"
@@ -300,7 +301,8 @@ int groups_open(struct server *s, struct keel_errmsg *err)
 	if (!rc) /* the shards added since the first start, as the map's snapshot has them */
 		rc = groups_grow(s, err);
 	if (!rc && n > 1)
-		rc = journal_create(io_fs_posix(), s->cfg.dir, JOURNAL_BYTES_DEFAULT, &s->journal,
+		rc = journal_create(io_fs_posix(), s->cfg.dir, JOURNAL_BYTES_DEFAULT,
+				    io_random_posix()->u64(io_random_posix()->ctx), &s->journal,
 				    err);
 	return rc ? rc : check_skip(s, err);
 }

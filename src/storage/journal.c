@@ -440,8 +440,8 @@ int journal_recover(const struct io_fs *fs, const char *dir, const struct storag
 	return KEEL_OK;
 }
 
-int journal_create(const struct io_fs *fs, const char *dir, uint64_t bytes, struct journal **out,
-		   struct keel_errmsg *err)
+int journal_create(const struct io_fs *fs, const char *dir, uint64_t bytes, uint64_t gen,
+		   struct journal **out, struct keel_errmsg *err)
 {
 	struct journal *j = keel_calloc(1, sizeof *j);
 	j->fs = fs;
@@ -454,6 +454,7 @@ int journal_create(const struct io_fs *fs, const char *dir, uint64_t bytes, stru
 		return rc;
 	}
 	j->bytes = bytes < 4096 ? 4096 : bytes;
+	j->gen = gen;
 	/* zeros past its first record: nothing older reads as a record */
 	if ((rc = fs->open(fs->ctx, j->path, IO_CREATE | IO_TRUNC, &j->fd))) {
 		io_fail(err, rc, "create", j->path);

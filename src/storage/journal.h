@@ -19,7 +19,8 @@
  *   0  4 magic "KJR1"
  *   4  4 crc32c of bytes 8 .. 24+len
  *   8  8 generation (the file's first record sets it; a record of
- *        another generation, a bad checksum or a zero magic ends the data)
+ *        another generation, a bad checksum or a zero magic ends the data;
+ *        a start's first is random: journal_create)
  *   16 4 len, of the sections that follow
  *   20 4 number of sections
  *   24 sections: u16 name length, the storage's folder (relative to the
@@ -56,9 +57,13 @@ struct journal_replayed {
  * then removes it: before any of those storages is opened. */
 int journal_recover(const struct io_fs *fs, const char *dir, const struct storage_options *o,
 		    struct journal_replayed *did, struct keel_errmsg *err);
-/* Creates dir/journal afresh, bytes long, empty (dir must exist). */
-int journal_create(const struct io_fs *fs, const char *dir, uint64_t bytes, struct journal **out,
-		   struct keel_errmsg *err);
+/* Creates dir/journal afresh, bytes long, empty (dir must exist); its
+ * generations count up from gen + 1. A server draws gen at random: the
+ * bytes past the last record of a generation are an older one's, a
+ * client's values among them, and a record the scan would take must
+ * carry the current generation, which a value cannot foresee. */
+int journal_create(const struct io_fs *fs, const char *dir, uint64_t bytes, uint64_t gen,
+		   struct journal **out, struct keel_errmsg *err);
 void journal_close(struct journal *j);
 
 /* Adds a storage's entries to the record being built. */

@@ -59,7 +59,7 @@ static void built(struct fuzz_in *in)
 	struct journal *j;
 	struct keel_errmsg err = {{0}};
 	FUZZ_CHECK(simfs_ops(fs)->mkdir(simfs_ops(fs)->ctx, "d") == KEEL_OK);
-	FUZZ_CHECK(journal_create(simfs_ops(fs), "d", 64 << 10, &j, &err) == KEEL_OK);
+	FUZZ_CHECK(journal_create(simfs_ops(fs), "d", 64 << 10, 7, &j, &err) == KEEL_OK);
 	static uint8_t payloads[MAX_ENTRIES][64];
 	char want_name[MAX_ENTRIES][16];
 	struct wal_entry want[MAX_ENTRIES];

@@ -402,7 +402,7 @@ static void journal_seeds(void)
 	struct journal *j;
 	struct keel_errmsg err = {{0}};
 	simfs_ops(fs)->mkdir(simfs_ops(fs)->ctx, "d");
-	if (journal_create(simfs_ops(fs), "d", 4096, &j, &err)) {
+	if (journal_create(simfs_ops(fs), "d", 4096, 7, &j, &err)) {
 		fprintf(stderr, "journal seeds: %s\n", err.text);
 		exit(1);
 	}

@@ -131,7 +131,7 @@ static void start(struct world *w, uint64_t bytes)
 		storage_loaded_release(w->st[k]);
 	}
 	struct journal *j;
-	if (journal_create(simfs_ops(w->fs), "d", bytes, &j, &err))
+	if (journal_create(simfs_ops(w->fs), "d", bytes, 7, &j, &err))
 		fail_msg("create: %s", err.text);
 	assert_int_equal(committer_start_manual(on_wake, &w->t, on_queued, &w->t, &w->t.c, &err),
 			 KEEL_OK);
@@ -360,7 +360,7 @@ static void replay_long_name(void **state)
 	assert_int_equal(storage_write(st, &hs, &err), KEEL_OK);
 	storage_close(st);
 	struct journal *j;
-	assert_int_equal(journal_create(simfs_ops(fs), "d", 4096, &j, &err), KEEL_OK);
+	assert_int_equal(journal_create(simfs_ops(fs), "d", 4096, 7, &j, &err), KEEL_OK);
 	struct wal_entry e = {
 		.term = 1, .index = 1, .type = 1, .len = 2, .data = (const uint8_t *)"ab"};
 	journal_add(j, dir, &e, 1);
@@ -481,7 +481,7 @@ static void replay_refuses_what_does_not_follow(void **state)
 		storage_close(st);
 		/* the journal has 2..3 of term 4, or 5..6 of term 5 */
 		struct journal *j;
-		assert_int_equal(journal_create(simfs_ops(w->fs), "d", 4096, &j, &err), KEEL_OK);
+		assert_int_equal(journal_create(simfs_ops(w->fs), "d", 4096, 7, &j, &err), KEEL_OK);
 		for (uint32_t i = 0; i < 2; i++)
 			e[i] = (struct wal_entry){
 				.term = gap ? 5 : 4, .index = (gap ? 5 : 2) + i, .type = 1};
@@ -665,7 +665,7 @@ static void journal_empty_and_small(void **state)
 	assert_false(simfs_exists(fs, "d/journal"));
 	assert_int_equal(journal_recover(o, "d", &so, &did, &err), KEEL_OK); /* none: none */
 	struct journal *j;
-	assert_int_equal(journal_create(o, "d", 4095, &j, &err), KEEL_OK);
+	assert_int_equal(journal_create(o, "d", 4095, 7, &j, &err), KEEL_OK);
 	assert_int_equal(simfs_size(fs, "d/journal"), 4096);
 	journal_close(j);
 	simfs_free(fs);
