@@ -360,6 +360,7 @@ void creq_finish(struct server *s, struct creq *q)
 {
 	if (retry_take(s, q)) /* a slot being moved: held to go again */
 		return;
+	cluster_ask(s, q); /* a cluster client's refusal: -ASK, if a shard here has the slot */
 	q->done = true;
 	struct client *c = q->client;
 	if (c && q->ordered) {
@@ -552,6 +553,10 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	}
 	c->last_cmd = cmd;
 	c->last_ms = server_now_ms();
+	/* ASKING counts for the one command after it */
+	bool asking = c->asking;
+	if (cmd)
+		c->asking = !strcmp(cmd->name, "asking");
 	if (!cmd) {
 		if (c->in_multi)
 			c->multi_error = true;
@@ -587,6 +592,8 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		return false;
 	}
 	struct group *g = cluster_route(s, q, cmd, argv, argc);
+	if (g && asking)
+		g = cluster_asking(s, g, cmd, argv, argc);
 	if (!g || cluster_redirect(s, c, q, g, cmd, argv, argc))
 		return false; /* -CROSSSLOT, or -MOVED: a cluster client's write, for the leader */
 	bool read = (cmd->flags & KV_READ) != 0, taken = false;

@@ -7,6 +7,11 @@
  *   READONLY, READWRITE, ASKING (+OK; they make the connection cluster-aware)
  *   -MOVED <slot> <host>:<port> for a cluster-aware connection's write on a
  *   node that does not lead the slot's group
+ *   -ASK <slot> <host>:<port> for a cluster-aware connection's request that
+ *   the slot's group refused because its slot has moved on (released at
+ *   the source) while the map has not flipped yet, when this node's copy
+ *   of another shard already holds it (accepted): that shard's leader; a
+ *   command after ASKING goes to that shard
  *
  * with Redis 7.0's reply shapes and errors. Slots map to groups through
  * one function, cluster_slot_group; today every slot is the node's one
@@ -16,7 +21,11 @@
  *
  * What it guarantees: a cluster-aware connection's write is answered
  * -MOVED only when this node knows the leader, its client address and has
- * its peer link up, and then nothing of it is applied; every other request
+ * its peer link up, and then nothing of it is applied; -ASK only for a
+ * request its shard refused (nothing of it applied) and only naming the
+ * leader of a shard whose copy here holds the slot; a redirect never
+ * decides where a request applies: the shard that runs it checks its own
+ * hold on the slot first (kv/slots.c); every other request
  * (reads on any node: keel's follower reads are linearizable; writes of
  * plain connections, forwarded; commands without keys; MULTI/EXEC) is
  * served as without this file. A connection becomes cluster-aware when it
@@ -147,6 +156,56 @@ bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct
 	resp_errorf(&q->reply, "MOVED %u %s:%d", (unsigned)slot, l.host, l.port);
 	creq_finish(s, q);
 	return true;
+}
+
+/* The shard of this node other than g whose copy holds slot (its leader
+ * has accepted a move of it that the map has not flipped yet), or NULL. */
+static struct group *holder_of(struct server *s, struct group *g, uint16_t slot)
+{
+	for (uint32_t i = 0; i < s->n_shards; i++) {
+		struct group *h = s->groups[i];
+		const struct kv_slots *sl =
+			h != g && h->kv.shard_n > 1 ? kv_slots_of(&h->kv) : NULL;
+		if (sl && sl->state[slot] == KV_SLOT_OWNED)
+			return h;
+	}
+	return NULL;
+}
+
+struct group *cluster_asking(struct server *s, struct group *g, const struct kv_cmd *cmd,
+			     const struct resp_arg *argv, uint32_t argc)
+{
+	uint32_t pos;
+	if (!s->meta || kv_command_keys(cmd, argv, argc, &pos, NULL, 1) < 1)
+		return g;
+	uint16_t slot = kv_slot(argv[pos].p, argv[pos].len);
+	const struct kv_slots *sl = kv_slots_of(&g->kv);
+	struct group *h = sl && sl->state[slot] != KV_SLOT_OWNED ? holder_of(s, g, slot) : NULL;
+	return h ? h : g;
+}
+
+void cluster_ask(struct server *s, struct creq *q)
+{
+	static const char refused[] = "-TRYAGAIN slot ";
+	const size_t n = sizeof refused - 1;
+	struct client *c = q->client;
+	if (!c || q->fwd_peer || !c->cluster_aware || q->n_cmds > 1 || !s->meta || !q->g ||
+	    q->reply.len <= n || memcmp(q->reply.p, refused, n) != 0)
+		return;
+	uint32_t slot = 0;
+	size_t i = n;
+	while (i < q->reply.len && i < n + 5 && q->reply.p[i] >= '0' && q->reply.p[i] <= '9')
+		slot = slot * 10 + (uint32_t)(q->reply.p[i++] - '0');
+	static const char gone[] = " is served by another shard";
+	if (i == n || slot >= KV_SLOTS || q->reply.len - i < sizeof gone - 1 ||
+	    memcmp(q->reply.p + i, gone, sizeof gone - 1) != 0)
+		return;
+	struct group *h = holder_of(s, q->g, (uint16_t)slot);
+	struct node_addr l;
+	if (!h || !group_leader(s, h, &l))
+		return;
+	q->reply.len = 0;
+	resp_errorf(&q->reply, "ASK %u %s:%d", (unsigned)slot, l.host, l.port);
 }
 
 /* ---- each group a shard ----------------------------------------------------- */

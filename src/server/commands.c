@@ -630,7 +630,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		c->name[0] = 0;
 		c->db = 0;
 		c->no_evict = c->no_touch = false;
-		c->cluster_aware = false;
+		c->cluster_aware = c->asking = false;
 		resp_simple(&q->reply, "RESET");
 	} else if (is(a, "auth")) {
 		resp_error(&q->reply, "ERR AUTH <password> called without any password configured "

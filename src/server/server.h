@@ -176,6 +176,7 @@ struct client {
 	struct client *next_stream; /* the server's list of them */
 	uint32_t sentinel_subs;	    /* Sentinel event channels subscribed to */
 	bool cluster_aware;	    /* redirected with -MOVED (cluster.c) */
+	bool asking;		    /* sent ASKING: its next command may go to -ASK's shard */
 	bool session_told;	    /* sent CLIENT SESSION: its numbers are its own */
 	uint32_t n_retrying;	    /* requests held for a slot being moved (retry.c) */
 	uint64_t renumber_below;    /* a held write numbered below it is numbered again */
@@ -705,6 +706,15 @@ int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct 
 /* Notes a command that makes c a cluster-aware connection (CLUSTER SLOTS,
  * SHARDS, NODES; READONLY, READWRITE, ASKING), as it arrives. */
 void cluster_note(struct client *c, const struct kv_cmd *cmd);
+/* A command sent after ASKING: the shard of this node whose copy holds
+ * the slot of its keys, if the map's shard g does not (a move accepted at
+ * the target, not yet flipped in the map); else g. */
+struct group *cluster_asking(struct server *s, struct group *g, const struct kv_cmd *cmd,
+			     const struct resp_arg *argv, uint32_t argc);
+/* Called by creq_finish: a cluster-aware connection's request refused
+ * "-TRYAGAIN slot S is served by another shard" is answered -ASK S with
+ * the leader of the shard whose copy here holds S, if there is one. */
+void cluster_ask(struct server *s, struct creq *q);
 /* A write from a cluster-aware connection on a node that does not lead
  * its slot's group: answers q with -MOVED and returns true (nothing is
  * applied); false if the write is to be served as today. */

@@ -38,6 +38,14 @@
  *   reshard_stops_with_held_requests    the source's leader stopped
  *       (SIGTERM) while it holds a plain write: it gives the write up (or
  *       its connection is closed) and stops; the move goes on without it
+ *   reshard_answers_ask                 the moment node 1's copy of the
+ *       target has accepted the slots while its map still names the
+ *       source, node 1 is cut from the driver (it hears no flip): a
+ *       cluster-aware write of a moved key there is answered -ASK with the
+ *       target's leader, sent with ASKING it is -MOVED there (the target's
+ *       leader), ASKING and the write at the target applies it, ASKING and
+ *       a read at node 1 read it from the target's copy; without ASKING
+ *       -ASK again; once healed every node reads it
  *   shard_added                         KEEL.ADDSHARD naming other than every
  *       voter is refused; naming them adds shard 3 on every node, which a
  *       move then gives slots
@@ -364,6 +372,124 @@ void ns_scen_reshard_keeps_sessions(struct ns_run *r)
 	world_at(r->w, 2500 * MS, mv_reshard, m);
 	world_at(r->w, 8000 * MS, once_resend, o);
 	world_at(r->w, 13000 * MS, once_done, o);
+}
+
+/* ---- -ASK between accept and flip --------------------------------------------- */
+
+struct ask {
+	struct ns_run *r;
+	char key[16], want_ask[24], want_moved[24];
+	uint16_t slot;
+	struct ns_probe *first, *src, *dst, *later, *rd[3];
+	bool done;
+	uint64_t at_ns;
+};
+
+static void ask_heal(void *arg)
+{
+	struct ask *a = arg;
+	world_cut(a->r->w, a->r->nodes[0].h, a->r->nodes[1].h, false);
+}
+
+/* ASKING and a read at node 1: from the target's copy; without: -ASK. */
+static void ask_read(void *arg)
+{
+	struct ask *a = arg;
+	a->later = ns_probe_open(a->r, "ask-later", 0);
+	ns_probe_send(a->later, "+OK", "READWRITE");
+	ns_probe_send(a->later, "+OK", "ASKING");
+	ns_probe_send(a->later, "$1 b", "GET %s", a->key);
+	ns_probe_send(a->later, a->want_ask, "GET %s", a->key);
+}
+
+/* Waits for node 1's copy of shard 2 to hold the slot while its map
+ * names shard 0; then cuts node 1 from the driver (node 2) and asks. */
+static void ask_watch(void *arg)
+{
+	struct ask *a = arg;
+	struct ns_run *r = a->r;
+	struct server *s = r->nodes[0].s;
+	bool open = s && s->meta && s->n_shards == 3 &&
+		    kv_slots_of(&s->groups[2]->kv)->state[a->slot] == KV_SLOT_OWNED &&
+		    kv_slots_of(&s->meta->kv)->owner[a->slot] == 0;
+	if (!open) {
+		if (world_now_ns(r->w) < 8000 * MS)
+			world_at(r->w, world_now_ns(r->w) + 50000, ask_watch, a);
+		return;
+	}
+	a->done = true;
+	a->at_ns = world_now_ns(r->w);
+	world_tracef(r->w,
+		     "scenario: node 1 holds slot %u in shard 2, its map names shard 0: "
+		     "cut from node 2",
+		     (unsigned)a->slot);
+	world_cut(r->w, r->nodes[0].h, r->nodes[1].h, true);
+	world_at(r->w, a->at_ns + 1500 * MS, ask_heal, a);
+	world_at(r->w, a->at_ns + 400 * MS, ask_read, a);
+	a->src = ns_probe_open(r, "ask-source", 0);
+	ns_probe_send(a->src, "+OK", "READWRITE");
+	ns_probe_send(a->src, a->want_ask, "SET %s b", a->key);
+	ns_probe_send(a->src, "+OK", "ASKING");
+	ns_probe_send(a->src, a->want_moved, "SET %s b", a->key);
+	a->dst = ns_probe_open(r, "ask-target", 2);
+	ns_probe_send(a->dst, "+OK", "READWRITE");
+	ns_probe_send(a->dst, "+OK", "ASKING");
+	ns_probe_send(a->dst, "+OK", "SET %s b", a->key);
+}
+
+static void ask_write(void *arg)
+{
+	struct ask *a = arg;
+	a->first = ns_probe_open(a->r, "ask-first", 0);
+	ns_probe_send(a->first, "+OK", "SET %s a", a->key);
+}
+
+static void ask_write_done(void *arg)
+{
+	struct ask *a = arg;
+	ns_probe_done(a->first);
+	a->first = NULL;
+}
+
+static void ask_check(void *arg)
+{
+	struct ask *a = arg;
+	for (uint32_t n = 0; n < 3; n++) {
+		a->rd[n] = ns_probe_open(a->r, "ask-reader", n);
+		ns_probe_send(a->rd[n], "$1 b", "GET %s", a->key);
+	}
+}
+
+static void ask_done(void *arg)
+{
+	struct ask *a = arg;
+	struct ns_probe *all[] = {a->src, a->dst, a->later, a->rd[0], a->rd[1], a->rd[2]};
+	for (uint32_t i = 0; i < sizeof all / sizeof *all; i++)
+		if (all[i])
+			ns_probe_done(all[i]);
+	if (!a->done)
+		ns_fail(a->r,
+			"scenario: node 1 never held the slot in shard 2 before its map flipped");
+}
+
+void ns_scen_reshard_answers_ask(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	struct ask *a = ns_alloc(r, sizeof *a);
+	memset(a, 0, sizeof *a);
+	a->r = r;
+	key_of_shard0(0, a->key, sizeof a->key);
+	a->slot = kv_slot((const uint8_t *)a->key, strlen(a->key));
+	snprintf(a->want_ask, sizeof a->want_ask, "-ASK %u ", (unsigned)a->slot);
+	snprintf(a->want_moved, sizeof a->want_moved, "-MOVED %u ", (unsigned)a->slot);
+	m->small_only = true;
+	m->done = true; /* its own check is ask_done's */
+	world_at(r->w, 1500 * MS, ask_write, a);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2000 * MS, ask_write_done, a);
+	world_at(r->w, 2500 * MS, ask_watch, a);
+	world_at(r->w, 11000 * MS, ask_check, a);
+	world_at(r->w, 13500 * MS, ask_done, a);
 }
 
 /* ---- a shard added --------------------------------------------------------------- */

@@ -3047,6 +3047,7 @@ static const struct {
 	{"reshard_release_waits_for_the_copy", ns_scen_reshard_release_waits_for_the_copy},
 	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 	{"reshard_keeps_sessions", ns_scen_reshard_keeps_sessions},
+	{"reshard_answers_ask", ns_scen_reshard_answers_ask},
 	{"reshard_holds_plain_writes", ns_scen_reshard_holds_plain_writes},
 	{"reshard_gives_up_held_requests", ns_scen_reshard_gives_up_held_requests},
 	{"reshard_stops_with_held_requests", ns_scen_reshard_stops_with_held_requests},
