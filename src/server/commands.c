@@ -307,13 +307,15 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 }
 
 /* The answer to a core call that changes the cluster. */
-static void raft_reply(struct server *s, struct group *g, struct creq *q, const char *what, int rc)
+static void raft_reply(struct server *s, struct creq *q, const char *what, int rc)
 {
 	if (rc == KEEL_OK)
 		resp_simple(&q->reply, "OK");
-	else if (rc == KEEL_ENOTLEADER)
-		resp_errorf(&q->reply, "ERR %s: this node is not the leader (the leader is %llu)",
-			    what, (unsigned long long)raft_leader_of(g->r));
+	else if (rc == KEEL_ENOTLEADER) /* it forwards to a leader it knows */
+		resp_errorf(&q->reply,
+			    "TRYAGAIN %s: this node knows no leader to send it to (an election "
+			    "is under way); not applied",
+			    what);
 	else if (rc == KEEL_EBUSY)
 		resp_errorf(&q->reply,
 			    "TRYAGAIN %s: another change is in progress, or the "
@@ -371,7 +373,7 @@ static void transfer_all(struct server *s, struct creq *q, raft_id to)
 				      "shards shows their leaders)");
 		return;
 	}
-	raft_reply(s, s->g, q, "transfer", rc);
+	raft_reply(s, q, "transfer", rc);
 }
 
 /* ADD-LEARNER's arguments past id and address: [AUTO] [SHARDS n] (what
@@ -407,7 +409,7 @@ static void raft_add_learner(struct server *s, struct group *g, struct creq *q,
 	else if (made_already(g, &argv[1], id, addr))
 		resp_simple(&q->reply, "OK");
 	else
-		raft_reply(s, g, q, "add-learner",
+		raft_reply(s, q, "add-learner",
 			   raft_change(g->r, RAFT_CHANGE_ADD_LEARNER, id, addr, auto_promote));
 }
 
@@ -471,16 +473,16 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 	} else if (is(&argv[1], "status") && argc == 3 && is(&argv[2], "leader")) {
 		resp_error(&q->reply, "CLUSTERDOWN no leader is known to this node");
 	} else if (is(&argv[1], "transfer")) {
-		raft_reply(s, g, q, "transfer", raft_transfer_leader(g->r, (raft_id)id));
+		raft_reply(s, q, "transfer", raft_transfer_leader(g->r, (raft_id)id));
 	} else if (is(&argv[1], "add-learner")) {
 		raft_add_learner(s, g, q, argv, argc, (raft_id)id);
 	} else if (made_already(g, &argv[1], (raft_id)id, "")) {
 		resp_simple(&q->reply, "OK");
 	} else if (is(&argv[1], "promote")) {
-		raft_reply(s, g, q, "promote",
+		raft_reply(s, q, "promote",
 			   raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
 	} else if (is(&argv[1], "remove")) {
-		raft_reply(s, g, q, "remove",
+		raft_reply(s, q, "remove",
 			   raft_change(g->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
 	} else {
 		resp_error(&q->reply,

@@ -2331,8 +2331,8 @@ static void check_join_log(void *arg)
 	log_release();
 	static const char *const want[] = {
 		"[4] --join 127.0.0.1:6379: cannot connect; trying again\n",
-		"[4] --join 127.0.0.1:6379: refused (ERR add-learner: this node is not the leader "
-		"(the leader is 0)); trying again\n",
+		"[4] --join 127.0.0.1:6379: refused (TRYAGAIN add-learner: this node knows no "
+		"leader to send it to (an election is under way); not applied); trying again\n",
 		"[4] --join 127.0.0.1:6379: added as a learner; it is promoted once caught up\n",
 	};
 	const char *at = logcap.text ? logcap.text : "", *end = at + logcap.len;

@@ -3,10 +3,11 @@
  * lag, last contact); `shard status` the node's shards (slots, leader,
  * role, term, applied index, keys) and the slot map's version; `shard
  * add` adds a shard; `reshard` moves a range of slots to another shard and
- * waits for it; `add`, `promote`, `remove`, `transfer`,
- * `snapshot` change it; any other words are sent as a command, and with none it runs an interactive
- * prompt for data commands, as redis-cli does, with history and hints. It speaks RESP2 over one
- * blocking TCP connection.
+ * waits for it; `add`, `promote`, `remove`, `transfer` (each sent again
+ * while answered -TRYAGAIN, up to 10 s), `snapshot` change it; any other
+ * words are sent as a command, and with none it runs an interactive
+ * prompt for data commands, as redis-cli does, with history and hints. It
+ * speaks RESP2 over one blocking TCP connection.
  *
  *   keel-cli [-h host] [-p port] [--raw] [status | shard status |
  *            shard add [--nodes 1,2,3] | reshard --slots A-B --to G |
@@ -224,6 +225,29 @@ static int run(struct conn *c, int argc, char **argv, bool raw)
 	}
 	print_reply(c->in, c->in + n, raw, 0);
 	return c->in[0] == '-';
+}
+
+/* run for a membership change: a -TRYAGAIN reply (no leader known during
+ * an election, another change not yet committed: nothing was applied) is
+ * sent again every 200 ms for up to 10 s; the last reply is printed. */
+static int run_change(struct conn *c, int argc, char **argv, bool raw)
+{
+	for (int tries = 0;; tries++) {
+		size_t n;
+		if (c->fd < 0 && conn_open(c))
+			return 1;
+		if (conn_call(c, argc, argv, &n)) {
+			close(c->fd);
+			c->fd = -1;
+			return 1;
+		}
+		if (tries < 50 && n > 9 && !strncmp(c->in, "-TRYAGAIN", 9)) {
+			usleep(200 * 1000);
+			continue;
+		}
+		print_reply(c->in, c->in + n, raw, 0);
+		return c->in[0] == '-';
+	}
 }
 
 /* ---- status ------------------------------------------------------------- */
@@ -724,12 +748,12 @@ int main(int argc, char **argv)
 	} else if (!strcmp(words[0], "add") &&
 		   (rest == 3 || (rest == 4 && !strcmp(words[3], "--auto")))) {
 		char *a[] = {"RAFT", "ADD-LEARNER", words[1], words[2], "AUTO"};
-		rc = run(&c, rest == 4 ? 5 : 4, a, raw);
+		rc = run_change(&c, rest == 4 ? 5 : 4, a, raw);
 	} else if ((!strcmp(words[0], "promote") || !strcmp(words[0], "remove") ||
 		    !strcmp(words[0], "transfer")) &&
 		   rest == 2) {
 		char *a[] = {"RAFT", words[0], words[1]};
-		rc = run(&c, 3, a, raw);
+		rc = run_change(&c, 3, a, raw);
 	} else if (!strcmp(words[0], "snapshot") && rest == 1) {
 		char *a[] = {"RAFT", "SNAPSHOT"};
 		rc = run(&c, 2, a, raw);
