@@ -214,6 +214,7 @@ static int replay_one(const struct io_fs *fs, const char *dir, const struct stor
 	uint64_t held = storage_last(st), last = held;
 	struct wal_entry *add = NULL;
 	uint32_t n_add = 0;
+	size_t cap_add = 0;
 	for (uint64_t i = 0; i < r->n && !rc; i++) {
 		const struct wal_entry *e = &r->es[i].e;
 		if (r->es[i].name != name || e->index <= snap)
@@ -238,7 +239,10 @@ static int replay_one(const struct io_fs *fs, const char *dir, const struct stor
 			rc = KEEL_ECORRUPT;
 			break;
 		}
-		add = keel_realloc(add, (n_add + 1) * sizeof *add);
+		if (n_add == cap_add) {
+			cap_add = cap_add ? 2 * cap_add : 64;
+			add = keel_realloc(add, cap_add * sizeof *add);
+		}
 		add[n_add++] = *e;
 		last = e->index;
 	}

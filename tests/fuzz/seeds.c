@@ -427,6 +427,33 @@ static void journal_seeds(void)
 					0, 0, 0, 0, 0, 0, 0,   0,   0,	 3, 0, 0, 0, 0, 0,
 					0, 0, 4, 1, 1, 0, 0,   1,   30,	 0, 0, 0, 2};
 	put("journal", 1, build, sizeof build);
+	/* mode 2, recovery: two logs (a first term, 24 term steps, how many
+	 * entries each holds: 5 and 3), then the journal's stretch of each
+	 * (4..9 and 3..7) unchanged, with a term changed, with an entry
+	 * dropped; then a file given whole (the one above) */
+	uint8_t logs[52] = {0}; /* a step byte of 0: a new term */
+	for (int i = 1; i < 24; i += 3)
+		logs[1 + i] = logs[27 + i] = 1;
+	logs[25] = 5;
+	logs[51] = 3;
+	static const uint8_t stretch[][8] = {
+		{0, 0, 3, 6, 2, 5},	  /* no change */
+		{0, 1, 3, 6, 1, 2, 5, 0}, /* a term changed: of the first log's 5, the second's 3 */
+		{0, 2, 3, 6, 2, 2, 5, 1}, /* an entry past each log's end dropped */
+	};
+	static const size_t stretch_len[] = {6, 8, 8};
+	for (int i = 0; i < 3; i++) {
+		uint8_t in[52 + 8 + 8 + 16];
+		memset(in, 0, sizeof in);
+		memcpy(in, logs, sizeof logs);
+		memcpy(in + 52, stretch[i], stretch_len[i]);
+		put_mode("journal", 2 + i, 2, in, sizeof in);
+	}
+	uint8_t whole[52 + 1 + sizeof file];
+	memcpy(whole, logs, sizeof logs);
+	whole[52] = 1;
+	memcpy(whole + 53, file, sizeof file);
+	put_mode("journal", 5, 2, whole, sizeof whole);
 }
 
 /* Command sequences in fuzz_kv's input format: a step byte, then for a

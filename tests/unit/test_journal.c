@@ -702,6 +702,47 @@ static void scan_oversized_entry(void **state)
 	keel_free(f);
 }
 
+/* A record whose checksum holds but that names a folder outside the
+ * journal's own ("/...", or any ".." in it) is refused at recovery, and
+ * no storage is opened (none made) there. */
+static void replay_refuses_outside_folders(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"../d2", "/d2", "s/../../d2", ".."};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		struct simfs *fs = simfs_new();
+		assert_int_equal(simfs_ops(fs)->mkdir(simfs_ops(fs)->ctx, "d"), KEEL_OK);
+		uint8_t body[128], f[512];
+		memset(f, 0, sizeof f);
+		uint32_t len = section(body, names[i], 1, 2, 2);
+		record(f, 5, 1, body, len);
+		int fd;
+		assert_int_equal(
+			simfs_ops(fs)->open(simfs_ops(fs)->ctx, "d/journal", IO_CREATE, &fd),
+			KEEL_OK);
+		assert_int_equal(simfs_ops(fs)->pwrite(simfs_ops(fs)->ctx, fd, f, sizeof f, 0),
+				 KEEL_OK);
+		simfs_ops(fs)->close(simfs_ops(fs)->ctx, fd);
+		struct storage_options o = opts();
+		struct journal_replayed did;
+		struct keel_errmsg err = {{0}};
+		assert_int_equal(journal_recover(simfs_ops(fs), "d", &o, &did, &err),
+				 KEEL_ECORRUPT);
+		assert_non_null(strstr(err.text, "journal names a folder outside its own"));
+		assert_non_null(strstr(err.text, names[i]));
+		assert_int_equal(did.storages, 0);
+		char **listed;
+		uint32_t n;
+		assert_int_equal(simfs_ops(fs)->list(simfs_ops(fs)->ctx, "d2", &listed, &n),
+				 KEEL_OK);
+		assert_int_equal(n, 0);
+		keel_free(listed);
+		/* the journal stays for the operator to look at */
+		assert_int_not_equal(simfs_size(fs, "d/journal"), 0);
+		simfs_free(fs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,6 +753,7 @@ int main(void)
 		cmocka_unit_test(replay_refuses_what_does_not_follow),
 		cmocka_unit_test(replay_repairs_inside_the_journal),
 		cmocka_unit_test(replay_long_name),
+		cmocka_unit_test(replay_refuses_outside_folders),
 		cmocka_unit_test(scan_edges),
 		cmocka_unit_test(journal_empty_and_small),
 		cmocka_unit_test(scan_oversized_entry),
