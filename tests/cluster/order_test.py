@@ -90,6 +90,11 @@ def start(extra=()):
     lead = c.leader()
     assert lead, "no leader elected"
     wait_for("a write to succeed", lambda: harness.retry(lambda: c.client(lead).set("up", 1)))
+    # every node has heard from the leader: the cases cut links from here
+    # on, and a node the leader had not reached yet (its peer link still
+    # connecting on a loaded machine) would know no leader to forward to
+    wait_for("every node to name the leader",
+             lambda: all((c.info(i) or {}).get("raft_leader_id") == lead for i in (1, 2, 3)), 20)
     return c
 
 
