@@ -326,6 +326,21 @@ static void raft_reply(struct server *s, struct creq *q, const char *what, int r
 	server_process(s);
 }
 
+/* A membership change's answer: once proposed (rc KEEL_OK), +OK when its
+ * configuration entry is applied here, so that an acknowledged change is
+ * committed (requests_await_change); true then, q staying open. */
+static bool change_reply(struct server *s, struct group *g, struct creq *q, const char *what,
+			 int rc)
+{
+	if (rc != KEEL_OK) {
+		raft_reply(s, q, what, rc);
+		return false;
+	}
+	requests_await_change(g, q);
+	server_process(s);
+	return true;
+}
+
 /* The group a RAFT change acts on: a peer's forwarded one names its own
  * (server/conform.c sends one for a shard); an operator's, on a node of
  * several shards, the metadata group, whose members are the cluster's and
@@ -344,7 +359,10 @@ static bool made_already(const struct group *g, const struct resp_arg *op, raft_
 			 const char *addr)
 {
 	const struct raft_member *m = raft_config_find(raft_config_of(g->r), id);
-	if (!g->meta || raft_role_of(g->r) != RAFT_LEADER)
+	/* a configuration not yet committed: the change is refused as busy
+	 * (-TRYAGAIN) and asked again, so OK always means committed */
+	if (!g->meta || raft_role_of(g->r) != RAFT_LEADER ||
+	    raft_config_index_of(g->r) > raft_commit_index(g->r))
 		return false;
 	if (is(op, "add-learner"))
 		return m && !strcmp(m->addr, addr);
@@ -392,7 +410,7 @@ static bool learner_args(const struct resp_arg *argv, uint32_t argc, bool *auto_
 	return i == argc;
 }
 
-static void raft_add_learner(struct server *s, struct group *g, struct creq *q,
+static bool raft_add_learner(struct server *s, struct group *g, struct creq *q,
 			     const struct resp_arg *argv, uint32_t argc, raft_id id)
 {
 	bool auto_promote;
@@ -409,8 +427,10 @@ static void raft_add_learner(struct server *s, struct group *g, struct creq *q,
 	else if (made_already(g, &argv[1], id, addr))
 		resp_simple(&q->reply, "OK");
 	else
-		raft_reply(s, q, "add-learner",
-			   raft_change(g->r, RAFT_CHANGE_ADD_LEARNER, id, addr, auto_promote));
+		return change_reply(
+			s, g, q, "add-learner",
+			raft_change(g->r, RAFT_CHANGE_ADD_LEARNER, id, addr, auto_promote));
+	return false;
 }
 
 static bool raft_syntax_ok(const struct resp_arg *argv, uint32_t argc, bool has_id)
@@ -427,8 +447,9 @@ static bool raft_syntax_ok(const struct resp_arg *argv, uint32_t argc, bool has_
 /* RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER id | ADD-LEARNER id
  * host:peer-port [AUTO] [SHARDS n] | PROMOTE id | REMOVE id. STATUS is
  * this node's view; STATUS LEADER the leader's (a follower forwards it).
- * A change is answered OK once proposed; it takes effect when appended
- * (one server at a time, thesis §4.1). SNAPSHOT answers the index the
+ * A change takes effect when appended (one server at a time, thesis
+ * §4.1) and is answered OK once committed (applied here); -TRYAGAIN if
+ * another entry took its place, -TIMEOUT if not committed in time. SNAPSHOT answers the index the
  * snapshot will cover; it is taken in the background (INFO persistence
  * shows when it is done). On a node of several shards a change is made in
  * the metadata group, and every shard then takes it (server/conform.c);
@@ -475,15 +496,17 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 	} else if (is(&argv[1], "transfer")) {
 		raft_reply(s, q, "transfer", raft_transfer_leader(g->r, (raft_id)id));
 	} else if (is(&argv[1], "add-learner")) {
-		raft_add_learner(s, g, q, argv, argc, (raft_id)id);
+		return raft_add_learner(s, g, q, argv, argc, (raft_id)id);
 	} else if (made_already(g, &argv[1], (raft_id)id, "")) {
 		resp_simple(&q->reply, "OK");
 	} else if (is(&argv[1], "promote")) {
-		raft_reply(s, q, "promote",
-			   raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
+		return change_reply(
+			s, g, q, "promote",
+			raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
 	} else if (is(&argv[1], "remove")) {
-		raft_reply(s, q, "remove",
-			   raft_change(g->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
+		return change_reply(
+			s, g, q, "remove",
+			raft_change(g->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));
 	} else {
 		resp_error(&q->reply,
 			   "ERR RAFT STATUS [LEADER] | SNAPSHOT | TRANSFER <id> | ADD-LEARNER <id> "

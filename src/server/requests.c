@@ -41,6 +41,12 @@
 #define ERR_SENT_TIMEOUT                                                              \
 	"-TIMEOUT the write was sent to a leader before it failed here; it may have " \
 	"been applied"
+#define ERR_CHANGE_LOST                                                                    \
+	"-TRYAGAIN leadership changed before the membership change was committed; it was " \
+	"not applied"
+#define ERR_CHANGE_TIMEOUT                                                           \
+	"-TIMEOUT the membership change was not committed in time; it may yet take " \
+	"effect (RAFT STATUS shows the configuration)"
 #define ERR_READ_TIMEOUT  "-TIMEOUT the read could not be confirmed in time"
 #define ERR_STOPPED	  "-ERR the node has stopped"
 #define ERR_STOPPED_WRITE "-ERR the node has stopped; the write was not applied"
@@ -468,6 +474,11 @@ void requests_on_applied(struct group *g, const struct raft_entry *e, struct rbu
 			continue;
 		}
 		struct creq *q = p->req;
+		if (p->change) { /* its configuration entry, or another in its place */
+			bool made = p->term == e->term && e->type == RAFT_ENTRY_CONFIG;
+			finish_with(g, q, made ? "+OK" : ERR_CHANGE_LOST);
+			continue;
+		}
 		if (p->term != e->term || !replies || p->cmd_first >= n_replies) {
 			finish_with(g, q, ERR_LOST_LEADER); /* another entry took its place */
 			continue;
@@ -478,6 +489,18 @@ void requests_on_applied(struct group *g, const struct raft_entry *e, struct rbu
 		creq_finish(s, q);
 	}
 	g->n_writes = k;
+}
+
+void requests_await_change(struct group *g, struct creq *q)
+{
+	struct server *s = g->node;
+	struct pending *p = pending_push(&g->writes, &g->n_writes, &g->cap_writes);
+	p->req = q;
+	p->index = raft_last_index(g->r);
+	p->term = raft_current_term(g->r);
+	p->change = true;
+	q->g = g;
+	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
 }
 
 void requests_on_reads(struct group *g, const struct raft_read *rd, uint32_t n)
@@ -799,7 +822,7 @@ void requests_tick(struct group *g)
 	for (uint32_t i = 0; i < g->n_writes; i++) {
 		struct pending *p = &g->writes[i];
 		if (now >= p->req->deadline_ms)
-			finish_with(g, p->req, ERR_TIMEOUT);
+			finish_with(g, p->req, p->change ? ERR_CHANGE_TIMEOUT : ERR_TIMEOUT);
 		else
 			g->writes[k++] = *p;
 	}
@@ -829,7 +852,8 @@ void requests_fail_all(struct group *g, const char *err)
 	for (uint32_t i = 0; i < g->n_forwarded; i++)
 		finish_with(g, g->forwarded[i], ERR_TIMEOUT);
 	for (uint32_t i = 0; i < g->n_writes; i++)
-		finish_with(g, g->writes[i].req, ERR_TIMEOUT);
+		finish_with(g, g->writes[i].req,
+			    g->writes[i].change ? ERR_CHANGE_TIMEOUT : ERR_TIMEOUT);
 	for (uint32_t i = 0; i < g->n_reads; i++)
 		finish_with(g, g->reads[i].req, err);
 	g->n_waiting = g->n_forwarded = g->n_writes = g->n_reads = 0;

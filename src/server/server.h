@@ -187,6 +187,7 @@ struct pending {	  /* a proposed write, or a read waiting for its index */
 	raft_index index; /* writes: its entry */
 	raft_term term;
 	uint32_t cmd_first; /* writes: its commands' place in the entry */
+	bool change;	    /* a membership change's configuration entry */
 	uint64_t read_id;   /* reads */
 	int64_t asked_ms;   /* reads: when the read index was asked for */
 };
@@ -566,6 +567,11 @@ void snapshots_free(struct group *g);
 void request_submit(struct group *g, struct creq *q, bool is_read);
 void requests_on_applied(struct group *g, const struct raft_entry *e, struct rbuf *replies,
 			 uint32_t n_replies);
+/* A membership change this leader has just proposed (its configuration
+ * entry the last of the log): q is answered +OK once that entry is applied
+ * here, -TRYAGAIN (not applied) if another entry takes its index, and
+ * -TIMEOUT (it may yet take effect) at the request timeout. */
+void requests_await_change(struct group *g, struct creq *q);
 /* A write of (session, seq) is about to be applied: the reads its
  * connection sent before it run now, if they have not yet. */
 void requests_before_write(struct group *g, uint64_t session, uint64_t seq);
