@@ -304,10 +304,9 @@ static uint32_t led_groups(struct server *s)
 
 struct group_runs {
 	struct group *g;
-	struct rbuf *o; /* each run's first and last slot, as integers */
-	char *text;	/* or " first-last" each, appended */
-	size_t text_len, text_cap;
-	uint32_t n;
+	struct rbuf *o;	   /* each run's first and last slot, as integers, or */
+	struct rbuf *text; /* " first-last" (" first" for one slot) each; */
+	uint32_t n;	   /* neither: counted only */
 };
 
 static void runs_of_each(void *ctx, uint16_t first, uint16_t last, struct group *g)
@@ -319,16 +318,13 @@ static void runs_of_each(void *ctx, uint16_t first, uint16_t last, struct group 
 	if (r->o) {
 		resp_int(r->o, first);
 		resp_int(r->o, last);
-	} else {
+	} else if (r->text) {
 		char t[16];
-		int len = first == last ? snprintf(t, sizeof t, " %u", first)
-					: snprintf(t, sizeof t, " %u-%u", first, last);
-		if (r->text_len + (size_t)len + 1 > r->text_cap) {
-			r->text_cap = (r->text_cap + (size_t)len + 1) * 2;
-			r->text = keel_realloc(r->text, r->text_cap);
-		}
-		memcpy(r->text + r->text_len, t, (size_t)len + 1);
-		r->text_len += (size_t)len;
+		if (first == last)
+			snprintf(t, sizeof t, " %u", first);
+		else
+			snprintf(t, sizeof t, " %u-%u", first, last);
+		rbuf_puts(r->text, t);
 	}
 }
 
@@ -365,11 +361,8 @@ static void reply_shards(struct server *s, struct rbuf *o, int proto)
 			continue;
 		resp_map(o, 2, proto);
 		resp_bulk_str(o, "slots");
-		struct group_runs r = {.g = g};
-		cluster_runs(s, runs_of_each, &r);
-		resp_array(o, 2 * (size_t)r.n);
-		r.o = o;
-		cluster_runs(s, runs_of_each, &r);
+		resp_array(o, 2 * (size_t)cluster_shard_runs(s, g, NULL));
+		cluster_shard_runs(s, g, o);
 		resp_bulk_str(o, "nodes");
 		resp_array(o, v.n);
 		for (uint32_t i = 0; i < v.n; i++)
@@ -388,12 +381,8 @@ static void nodes_line(struct server *s, struct rbuf *t, const struct node_addr 
 	rbuf_init(&slots);
 	for (uint32_t k = 0; k < s->n_shards; k++) {
 		struct node_addr l;
-		struct group_runs r = {.g = s->groups[k]};
-		if (group_leader(s, r.g, &l) && l.id == a->id) {
-			cluster_runs(s, runs_of_each, &r);
-			rbuf_put(&slots, r.text, r.text_len);
-			keel_free(r.text);
-		}
+		if (group_leader(s, s->groups[k], &l) && l.id == a->id)
+			cluster_ranges_text(s, s->groups[k], &slots);
 	}
 	bool master = slots.len || !first->led;
 	addr_node_id(a->id, id);
@@ -478,17 +467,14 @@ void cluster_slots_text(struct server *s, struct group *g, struct rbuf *out)
 
 void cluster_ranges_text(struct server *s, struct group *g, struct rbuf *out)
 {
-	struct group_runs r = {.g = g};
+	struct group_runs r = {.g = g, .text = out};
 	cluster_runs(s, runs_of_each, &r);
-	rbuf_put(out, r.text, r.text_len);
-	keel_free(r.text);
 }
 
 uint32_t cluster_shard_runs(struct server *s, struct group *g, struct rbuf *ints)
 {
 	struct group_runs r = {.g = g, .o = ints};
 	cluster_runs(s, runs_of_each, &r);
-	keel_free(r.text);
 	return r.n;
 }
 

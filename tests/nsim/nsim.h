@@ -194,6 +194,7 @@ void ns_faults_schedule(struct ns_run *r);
 void ns_scen_write_without_leader(struct ns_run *r);
 void ns_scen_write_on_deposed_leader(struct ns_run *r);
 void ns_scen_admin_through_follower(struct ns_run *r);
+void ns_scen_cluster_aware_follower(struct ns_run *r);
 void ns_scen_disk_fails_under_requests(struct ns_run *r);
 void ns_scen_forward_sent_once(struct ns_run *r);
 void ns_scen_snapshot_in_chunks(struct ns_run *r);
@@ -222,6 +223,7 @@ void ns_scen_reshard_holds_plain_writes(struct ns_run *r);
 void ns_scen_reshard_gives_up_held_requests(struct ns_run *r);
 void ns_scen_reshard_stops_with_held_requests(struct ns_run *r);
 void ns_scen_shard_added(struct ns_run *r);
+void ns_scen_cluster_topology(struct ns_run *r);
 /* scen_quiet.c: quiescence's faults and requests */
 void ns_scen_quiet_leader_crashes(struct ns_run *r);
 void ns_scen_quiet_leader_partitioned(struct ns_run *r);
@@ -248,6 +250,7 @@ void ns_replica_watch(void *arg);
  * fails. */
 #define NS_PROBE_MAX  64
 #define NS_PROBE_LINE 240
+#define NS_PROBE_GOT  4096 /* a reply as shown: CLUSTER SHARDS of 3 shards whole */
 struct ns_probe {
 	struct ns_run *r;
 	char name[32];
@@ -258,13 +261,15 @@ struct ns_probe {
 	uint32_t n_sent, n_replied;
 	char cmd[NS_PROBE_MAX][NS_PROBE_LINE];
 	char want[NS_PROBE_MAX][NS_PROBE_LINE];
-	char got[NS_PROBE_MAX][NS_PROBE_LINE];
+	char got[NS_PROBE_MAX][NS_PROBE_GOT];
 };
 struct ns_probe *ns_probe_open(struct ns_run *r, const char *name, uint32_t node);
 /* Sends a command (words separated by spaces) whose reply must start with
  * want ("": any reply). */
 void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same for argv as given, each argument whole (spaces in it too). */
+void ns_probe_send_argv(struct ns_probe *p, const char *want, int argc, const char *const *argv);
 /* Sends SET key <bytes bytes of letters>, whose reply must start with want. */
 void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, size_t bytes);
 /* A peer of its own (node id `id`, on a host of its own) connects to the

@@ -63,7 +63,7 @@ static void on_probe(void *ctx, struct wconn *c, enum wconn_event ev)
 	size_t n, frame;
 	const uint8_t *d = wconn_data(c, &n);
 	while (ev == WCONN_DATA && n && resp_scan_reply(d, n, &frame) == RESP_OK) {
-		char got[NS_PROBE_LINE];
+		char got[NS_PROBE_GOT];
 		shown(d, frame, got, sizeof got);
 		uint32_t i = p->n_replied++;
 		if (i < NS_PROBE_MAX) {
@@ -96,23 +96,39 @@ struct ns_probe *ns_probe_open(struct ns_run *r, const char *name, uint32_t node
 	return p;
 }
 
-void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
+/* Sends words as a RESP array; shown is how the trace and a failure show
+ * the command. */
+static void send_words(struct ns_probe *p, const char *want, const char *shown, int argc,
+		       const char *const *words)
 {
 	struct ns_run *r = p->r;
 	if (p->n_sent == NS_PROBE_MAX) {
 		ns_fail(r, "probe %s: more than %d commands", p->name, NS_PROBE_MAX);
 		return;
 	}
-	char line[NS_PROBE_LINE];
+	uint32_t i = p->n_sent++;
+	snprintf(p->cmd[i], sizeof p->cmd[i], "%s", shown);
+	snprintf(p->want[i], sizeof p->want[i], "%s", want);
+	char buf[4 * NS_PROBE_LINE];
+	int n = snprintf(buf, sizeof buf, "*%d\r\n", argc);
+	for (int k = 0; k < argc; k++)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "$%zu\r\n%s\r\n", strlen(words[k]),
+			      words[k]);
+	world_tracef(r->w, "probe %s: sends %s", p->name, p->cmd[i]);
+	if (p->conn)
+		wconn_send(p->conn, buf, (size_t)n);
+	else if (!p->may_close)
+		ns_fail(r, "probe %s: `%s` not sent: its connection was lost", p->name, p->cmd[i]);
+}
+
+void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
+{
+	char line[NS_PROBE_LINE], shown[NS_PROBE_LINE];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	uint32_t i = p->n_sent++;
-	snprintf(p->cmd[i], sizeof p->cmd[i], "%s", line);
-	snprintf(p->want[i], sizeof p->want[i], "%s", want);
-	/* the words, as a RESP array */
-	char buf[4 * NS_PROBE_LINE];
+	snprintf(shown, sizeof shown, "%s", line);
 	const char *words[16];
 	int argc = 0;
 	for (char *t = line; *t && argc < 16;) {
@@ -123,15 +139,17 @@ void ns_probe_send(struct ns_probe *p, const char *want, const char *fmt, ...)
 		*sp = 0;
 		t = sp + 1;
 	}
-	int n = snprintf(buf, sizeof buf, "*%d\r\n", argc);
-	for (int k = 0; k < argc; k++)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, "$%zu\r\n%s\r\n", strlen(words[k]),
-			      words[k]);
-	world_tracef(r->w, "probe %s: sends %s", p->name, p->cmd[i]);
-	if (p->conn)
-		wconn_send(p->conn, buf, (size_t)n);
-	else if (!p->may_close)
-		ns_fail(r, "probe %s: `%s` not sent: its connection was lost", p->name, p->cmd[i]);
+	send_words(p, want, shown, argc, words);
+}
+
+void ns_probe_send_argv(struct ns_probe *p, const char *want, int argc, const char *const *argv)
+{
+	char shown[NS_PROBE_LINE];
+	size_t n = 0;
+	shown[0] = 0;
+	for (int k = 0; k < argc && n < sizeof shown; k++)
+		n += (size_t)snprintf(shown + n, sizeof shown - n, "%s'%s'", k ? " " : "", argv[k]);
+	send_words(p, want, shown, argc, argv);
 }
 
 void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, size_t bytes)

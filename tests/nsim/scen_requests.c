@@ -1,7 +1,8 @@
 /* tests/nsim/scen_requests.c — scripted whole-node runs of the request
  * path's windows: a write that waits for a leader that never comes, a
  * write whose leader loses its entry, RAFT commands sent to a follower,
- * a follower whose disk fails while its client writes, a leader that hands
+ * a cluster-aware connection on a follower, a follower whose disk fails
+ * while its client writes, a leader that hands
  * over or is told of its removal mid-pass, peers that forward what no
  * follower would, a node restarted behind a leader outside its
  * configuration, a --join node stopped between tries. Each sets up the window
@@ -84,6 +85,9 @@ static void lone_write_after_leader_went(void *arg)
 	(void)arg;
 	ns_probe_send(probe, "-CLUSTERDOWN", "SET lone v2");
 	ns_probe_send(probe, "-", "GET lone");
+	/* answered after them, with no leader known: the node lists itself
+	 * (first) and the others, each a master of no slot */
+	ns_probe_send(probe, "~myself,master - 0 0 ", "CLUSTER NODES");
 }
 
 static void no_leader_restart(void *arg)
@@ -174,6 +178,44 @@ void ns_scen_admin_through_follower(struct ns_run *r)
 	r->p.nodes = 3;
 	r->p.spares = 0;
 	world_at(r->w, 1000 * MS, admin_via_follower, r);
+	world_at(r->w, 3000 * MS, probe_done, r);
+}
+
+/* ---- a cluster-aware connection on a follower of one group ---- */
+
+/* It has asked for the map (CLUSTER SLOTS): a write of a key is
+ * redirected to the leader (-MOVED with the key's slot), a write of no key
+ * (FLUSHDB, in a database the workload does not use) is forwarded and
+ * applied, as a plain connection's, and a read is served here. */
+static void aware_on_follower(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0) {
+		ns_fail(r, "scenario: no leader at 1 s");
+		return;
+	}
+	uint32_t f = follower_no(r, (uint32_t)l);
+	char moved[48];
+	snprintf(moved, sizeof moved, "-MOVED %u %s:6379",
+		 (unsigned)kv_slot((const uint8_t *)"aw", 2), host_ip(r->nodes[l].h));
+	char slots[64]; /* one range, its three nodes, the leader first */
+	snprintf(slots, sizeof slots, "*1 *5 :0 :16383 *4 $9 %s :6379 $40 ",
+		 host_ip(r->nodes[l].h));
+	probe = ns_probe_open(r, "aware", f);
+	ns_probe_send(probe, slots, "CLUSTER SLOTS");
+	ns_probe_send(probe, "+OK", "SELECT 5");
+	ns_probe_send(probe, moved, "SET aw 1");
+	ns_probe_send(probe, "+OK", "FLUSHDB");
+	ns_probe_send(probe, "$-1", "GET aw");
+}
+
+void ns_scen_cluster_aware_follower(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 1000 * MS, aware_on_follower, r);
 	world_at(r->w, 3000 * MS, probe_done, r);
 }
 

@@ -46,6 +46,9 @@
  *       leader), ASKING and the write at the target applies it, ASKING and
  *       a read at node 1 read it from the target's copy; without ASKING
  *       -ASK again; once healed every node reads it
+ *   cluster_topology                    each node's CLUSTER INFO, NODES and
+ *       SHARDS with the leaders spread: every member once, each a master
+ *       of the ranges of the shards it leads, its own offsets above 0
  *   shard_added                         KEEL.ADDSHARD naming other than every
  *       voter is refused; naming them adds shard 3 on every node, which a
  *       move then gives slots
@@ -53,6 +56,7 @@
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kv/kv.h"
@@ -378,7 +382,8 @@ void ns_scen_reshard_keeps_sessions(struct ns_run *r)
 
 struct ask {
 	struct ns_run *r;
-	char key[16], want_ask[24], want_moved[24];
+	char key[16], want_ask[24], want_moved[24], want_tryagain[64];
+	char other[16], lookalike[64]; /* a key of shard 1, whose value reads like a refusal */
 	uint16_t slot;
 	struct ns_probe *first, *src, *dst, *later, *rd[3];
 	bool done;
@@ -400,6 +405,16 @@ static void ask_read(void *arg)
 	ns_probe_send(a->later, "+OK", "ASKING");
 	ns_probe_send(a->later, "$1 b", "GET %s", a->key);
 	ns_probe_send(a->later, a->want_ask, "GET %s", a->key);
+	/* a transaction is never redirected (a client cannot follow -ASK
+	 * with one): -TRYAGAIN */
+	ns_probe_send(a->later, "+OK", "MULTI");
+	ns_probe_send(a->later, "+QUEUED", "SET %s c", a->key);
+	ns_probe_send(a->later, "+QUEUED", "SET %s d", a->key);
+	ns_probe_send(a->later, a->want_tryagain, "EXEC");
+	/* a value is a value, whatever it reads like */
+	char want[96];
+	snprintf(want, sizeof want, "$%zu %s", strlen(a->lookalike), a->lookalike);
+	ns_probe_send(a->later, want, "GET %s", a->other);
 }
 
 /* Waits for node 1's copy of shard 2 to hold the slot while its map
@@ -442,6 +457,8 @@ static void ask_write(void *arg)
 	struct ask *a = arg;
 	a->first = ns_probe_open(a->r, "ask-first", 0);
 	ns_probe_send(a->first, "+OK", "SET %s a", a->key);
+	const char *set[] = {"SET", a->other, a->lookalike};
+	ns_probe_send_argv(a->first, "+OK", 3, set);
 }
 
 static void ask_write_done(void *arg)
@@ -482,6 +499,18 @@ void ns_scen_reshard_answers_ask(struct ns_run *r)
 	a->slot = kv_slot((const uint8_t *)a->key, strlen(a->key));
 	snprintf(a->want_ask, sizeof a->want_ask, "-ASK %u ", (unsigned)a->slot);
 	snprintf(a->want_moved, sizeof a->want_moved, "-MOVED %u ", (unsigned)a->slot);
+	snprintf(a->want_tryagain, sizeof a->want_tryagain,
+		 "-TRYAGAIN slot %u is served by another shard", (unsigned)a->slot);
+	/* its bulk reply's bytes past the 15 of "-TRYAGAIN slot " read as the
+	 * refusal of the moved slot */
+	snprintf(a->lookalike, sizeof a->lookalike, "0123456789%u is served by another shard",
+		 (unsigned)a->slot);
+	for (uint32_t n = 0;; n++) { /* a key of shard 1 (5461-10922) */
+		snprintf(a->other, sizeof a->other, "o%u", n);
+		uint16_t slot = kv_slot((const uint8_t *)a->other, strlen(a->other));
+		if (slot > kv_slot_range_last(0, 3) && slot <= kv_slot_range_last(1, 3))
+			break;
+	}
 	m->small_only = true;
 	m->done = true; /* its own check is ask_done's */
 	world_at(r->w, 1500 * MS, ask_write, a);
@@ -490,6 +519,149 @@ void ns_scen_reshard_answers_ask(struct ns_run *r)
 	world_at(r->w, 2500 * MS, ask_watch, a);
 	world_at(r->w, 11000 * MS, ask_check, a);
 	world_at(r->w, 13500 * MS, ask_done, a);
+}
+
+/* ---- the CLUSTER commands' view of the shards -------------------------------------- */
+
+struct topo {
+	struct ns_run *r;
+	struct ns_probe *p[3];
+};
+
+static void topo_ask(void *arg)
+{
+	struct topo *t = arg;
+	for (uint32_t n = 0; n < 3; n++) {
+		t->p[n] = ns_probe_open(t->r, "topology", n);
+		ns_probe_send(t->p[n], "$", "CLUSTER INFO");
+		ns_probe_send(t->p[n], "$", "CLUSTER NODES");
+		ns_probe_send(t->p[n], "*3 ", "CLUSTER SHARDS");
+		ns_probe_send(t->p[n], "+PONG", "PING"); /* the reply before was whole */
+	}
+}
+
+static uint32_t count_of(const char *text, const char *what)
+{
+	uint32_t k = 0;
+	for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+		k++;
+	return k;
+}
+
+/* Node n's CLUSTER NODES: each member once, n as myself, each node a
+ * master of the slot ranges of the shards it leads (a slave if none). */
+static void topo_nodes(struct ns_run *r, uint32_t n, const char *got, const uint64_t *lead)
+{
+	for (uint32_t j = 0; j < 3; j++) {
+		char id[41], range[32], line[1024];
+		addr_node_id(r->nodes[j].id, id);
+		const char *at = strstr(got, id);
+		if (count_of(got, id) != 1 || !at) {
+			ns_fail(r, "scenario: node %u's CLUSTER NODES names node %u %u times",
+				n + 1, j + 1, count_of(got, id));
+			return;
+		}
+		size_t len = strcspn(at, "\n?");
+		snprintf(line, sizeof line, "%.*s", (int)len, at);
+		bool leads = false;
+		for (uint32_t k = 0; k < 3; k++) {
+			if (lead[k] != r->nodes[j].id)
+				continue;
+			leads = true;
+			snprintf(range, sizeof range, " %u-%u",
+				 k ? kv_slot_range_last(k - 1, 3) + 1 : 0,
+				 kv_slot_range_last(k, 3));
+			if (!strstr(line, range))
+				ns_fail(r,
+					"scenario: node %u's CLUSTER NODES line of node %u "
+					"lacks%s: %s",
+					n + 1, j + 1, range, line);
+		}
+		bool myself = strstr(line, "myself,") != NULL;
+		if (myself != (j == n) || !strstr(line, leads ? "master " : "slave ") ||
+		    !strstr(line, " connected"))
+			ns_fail(r, "scenario: node %u's CLUSTER NODES line of node %u: %s", n + 1,
+				j + 1, line);
+	}
+}
+
+/* Node n's CLUSTER SHARDS: three shards of three nodes, n's own entry in
+ * each with its applied offset (above 0). */
+static void topo_shards(struct ns_run *r, uint32_t n, const char *got)
+{
+	char mine[41];
+	addr_node_id(r->nodes[n].id, mine);
+	uint32_t entries = 0, own = 0;
+	for (const char *p = strstr(got, "$2 id $40 "); p; p = strstr(p + 1, "$2 id $40 ")) {
+		const char *off = strstr(p, "replication-offset :");
+		long long v = off ? atoll(off + strlen("replication-offset :")) : -1;
+		entries++;
+		if (!strncmp(p + strlen("$2 id $40 "), mine, 40)) {
+			own++;
+			if (v <= 0)
+				ns_fail(r,
+					"scenario: node %u's CLUSTER SHARDS gives itself offset "
+					"%lld",
+					n + 1, v);
+		}
+	}
+	if (entries != 9 || own != 3)
+		ns_fail(r, "scenario: node %u's CLUSTER SHARDS has %u node entries, %u its own: %s",
+			n + 1, entries, own, got);
+}
+
+static void topo_check(void *arg)
+{
+	struct topo *t = arg;
+	struct ns_run *r = t->r;
+	uint64_t lead[3];
+	uint32_t masters = 0;
+	for (uint32_t k = 0; k < 3; k++) {
+		lead[k] = 0;
+		for (uint32_t n = 0; n < 3; n++) {
+			struct server *s = r->nodes[n].s;
+			if (s && s->n_shards == 3 && raft_role_of(s->groups[k]->r) == RAFT_LEADER)
+				lead[k] = r->nodes[n].id;
+		}
+		bool seen = false;
+		for (uint32_t j = 0; j < k; j++)
+			seen = seen || lead[j] == lead[k];
+		masters += lead[k] && !seen;
+		if (!lead[k])
+			ns_fail(r, "scenario: shard %u has no leader at 6.5 s", k);
+	}
+	for (uint32_t n = 0; n < 3; n++) {
+		const char *info = ns_probe_reply(t->p[n], 0), *nodes = ns_probe_reply(t->p[n], 1);
+		const char *shards = ns_probe_reply(t->p[n], 2);
+		if (!info || !nodes || !shards) {
+			ns_fail(r, "scenario: node %u did not answer the CLUSTER commands", n + 1);
+			continue;
+		}
+		char size[32];
+		snprintf(size, sizeof size, "cluster_size:%u ", masters);
+		if (!strstr(info, "cluster_state:ok ") ||
+		    !strstr(info, "cluster_slots_ok:16384 ") ||
+		    !strstr(info, "cluster_known_nodes:3 ") || !strstr(info, size))
+			ns_fail(r, "scenario: node %u's CLUSTER INFO (%s expected): %s", n + 1,
+				size, info);
+		topo_nodes(r, n, nodes, lead);
+		topo_shards(r, n, shards);
+		ns_probe_done(t->p[n]);
+	}
+}
+
+/* Three nodes of three shards, leaders spread: each node's CLUSTER INFO,
+ * NODES and SHARDS as a cluster client reads them (the workload writes
+ * meanwhile, no fault). */
+void ns_scen_cluster_topology(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	m->done = true;
+	struct topo *t = ns_alloc(r, sizeof *t);
+	memset(t, 0, sizeof *t);
+	t->r = r;
+	world_at(r->w, 6000 * MS, topo_ask, t);
+	world_at(r->w, 6500 * MS, topo_check, t);
 }
 
 /* ---- a shard added --------------------------------------------------------------- */
