@@ -69,7 +69,7 @@ EQUIV = "tests/mutants/equivalent.txt"
 
 SERVER_FILES = ["requests.c", "node.c", "group.c", "members.c", "replication.c", "entry.c",
                 "persist.c", "snapshots.c", "clients.c", "migrate.c", "retry.c",
-                "conform.c"]
+                "conform.c", "cluster.c"]
 
 # ---------------------------------------------------------------- suites
 # name -> (targets to build, command, timeout in seconds). Commands run in
@@ -100,6 +100,13 @@ SUITES = {
     # seeds that move slot ranges and add shards (tests/nsim/reshard.c)
     "nsim-sharded": (["build/asan/nsim"], ["build/asan/nsim", "--seeds", "{nsimn}", "--first",
                                            "1", "--sharded"], 600),
+    # the Redis Cluster protocol's routing and replies on a sharded node,
+    # checked against a model (tests/fuzz/fuzz_cluster.c): a fixed burst
+    # from the seed corpus, new inputs to a scratch folder
+    "fuzz-cluster": (["build/fuzz/fuzz_cluster"],
+                     ["sh", "-c", "d=$(mktemp -d) && build/fuzz/fuzz_cluster -seed=1 -runs=50000 "
+                      "-max_len=4096 -dict=tests/fuzz/cluster.dict $d tests/fuzz/corpus/cluster; "
+                      "rc=$?; rm -rf $d; exit $rc"], 300),
     # the real-disk fault suite, without its case that starts a keel-server
     "faults": (["build/asan/faults/wal_driver", "build/asan/tools/keel-wal",
                 "build/faults/shim.so"], ["tests/faults/run.sh", "build/asan"], 300),
@@ -124,6 +131,7 @@ SUITES_FOR = {
     "src/server/migrate.c": ["nsim-scenario", "nsim-sharded"],
     "src/server/conform.c": ["nsim-scenario", "nsim-sharded"],
     "src/server/retry.c": ["nsim-scenario", "nsim-sharded"],
+    "src/server/cluster.c": ["fuzz-cluster", "nsim-scenario", "nsim-sharded"],
     "src/replica/": ["test_replica", "nsim-scenario", "nsim-quick", "nsim"],
 }
 

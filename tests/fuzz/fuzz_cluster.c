@@ -11,7 +11,10 @@
  *     to its keys' group (cluster_keys_group), alone and queued in MULTI
  *     (cluster_multi_route).
  * Properties: every reply is one well-formed RESP value; COUNTKEYSINSLOT
- * of a slot counts exactly the keys put in it; a command routed to a
+ * of a slot counts exactly the keys put in it; GETKEYSINSLOT slot n gives
+ * min(n, that count) distinct keys, each of the slot, and the error for a
+ * slot out of range or a negative n (the slot argument often one that
+ * holds keys, n often -2..3); a command routed to a
  * group (1) has every key in slots the map gives that group, one refused as CROSSSLOT
  * (-1) has keys in two groups, one without keys (0) names none; a MULTI
  * takes a command only if its keys are in the transaction's group. */
@@ -28,6 +31,7 @@
 #include "server/server.h"
 
 #define ARGS_MAX 8
+#define KEYS_MAX 8 /* keys put in one input, at most */
 
 static const char *const subs[] = {"keyslot", "countkeysinslot", "getkeysinslot", "myid", "help",
 				   "slots",   "shards",		 "nodes",	  "info", "reset"};
@@ -48,8 +52,11 @@ static const char *const words[] = {"0",
 				    "{t}k",
 				    "{t}x"};
 
-/* each slot's count of the keys put in it, on this input's node */
+/* each slot's count of the keys put in it, on this input's node, and the
+ * slots of the keys put, in turn */
 static uint32_t counts[KV_SLOTS];
+static uint16_t put_slots[KEYS_MAX];
+static uint32_t n_put;
 
 static void meta_exec(struct shard_node *n, const struct resp_arg *argv, uint32_t argc)
 {
@@ -110,7 +117,42 @@ static void put(struct shard_node *n, struct resp_arg key)
 	uint64_t before = kv_keys_total(&g->kv);
 	kv_exec(&k);
 	counts[slot] += kv_keys_total(&g->kv) - before;
+	if (n_put < KEYS_MAX)
+		put_slots[n_put++] = slot;
 	rbuf_free(&out);
+}
+
+/* GETKEYSINSLOT slot max's reply: the first max keys of the slot (or all
+ * of them), each of that slot, each once; an error for a slot out of range
+ * or a negative max. */
+static void getkeys_check(const struct rbuf *r, int64_t slot, int64_t max)
+{
+	static const char bad[] = "-ERR Invalid slot or number of keys\r\n";
+	if (slot < 0 || slot >= KV_SLOTS || max < 0) {
+		FUZZ_CHECK(r->len == sizeof bad - 1 && !memcmp(r->p, bad, r->len));
+		return;
+	}
+	uint64_t want = (uint64_t)max < counts[slot] ? (uint64_t)max : counts[slot];
+	/* *n, then n bulk strings */
+	const uint8_t *p = r->p, *end = r->p + r->len, *key[KEYS_MAX];
+	size_t klen[KEYS_MAX];
+	int64_t n, len;
+	const uint8_t *cr = memchr(p, '\r', (size_t)(end - p));
+	FUZZ_CHECK(p < end && *p == '*' && cr && resp_str2ll(p + 1, (size_t)(cr - p - 1), &n));
+	FUZZ_CHECK((uint64_t)n == want && n <= KEYS_MAX);
+	p = cr + 2;
+	for (int64_t i = 0; i < n; i++) {
+		cr = p < end ? memchr(p, '\r', (size_t)(end - p)) : NULL;
+		FUZZ_CHECK(cr && *p == '$' && resp_str2ll(p + 1, (size_t)(cr - p - 1), &len));
+		FUZZ_CHECK(len >= 0 && len <= end - cr - 4);
+		key[i] = cr + 2;
+		klen[i] = (size_t)len;
+		FUZZ_CHECK(kv_slot(key[i], klen[i]) == slot);
+		for (int64_t j = 0; j < i; j++)
+			FUZZ_CHECK(klen[j] != klen[i] || memcmp(key[j], key[i], klen[i]) != 0);
+		p = key[i] + len + 2;
+	}
+	FUZZ_CHECK(p == end);
 }
 
 static void cluster(struct shard_node *n, struct client *c, struct fuzz_in *in)
@@ -122,6 +164,17 @@ static void cluster(struct shard_node *n, struct client *c, struct fuzz_in *in)
 	argv[1] = (struct resp_arg){(const uint8_t *)sub, strlen(sub)};
 	for (uint32_t i = 2; i < argc; i++)
 		argv[i] = arg(in);
+	/* COUNTKEYSINSLOT and GETKEYSINSLOT: often a slot that holds keys,
+	 * and a count about as many */
+	char slot_text[8], max_text[4];
+	if (argc > 2 && n_put && (fuzz_u8(in) & 1)) {
+		snprintf(slot_text, sizeof slot_text, "%u", put_slots[fuzz_below(in, n_put)]);
+		argv[2] = (struct resp_arg){(const uint8_t *)slot_text, strlen(slot_text)};
+	}
+	if (argc > 3 && (fuzz_u8(in) & 1)) {
+		snprintf(max_text, sizeof max_text, "%d", (int)fuzz_below(in, 6) - 2);
+		argv[3] = (struct resp_arg){(const uint8_t *)max_text, strlen(max_text)};
+	}
 	struct creq q = {0};
 	rbuf_init(&q.reply);
 	const struct kv_cmd *cmd = kv_resolve(argv, argc, &q.reply);
@@ -135,6 +188,11 @@ static void cluster(struct shard_node *n, struct client *c, struct fuzz_in *in)
 			FUZZ_CHECK(q.reply.len == strlen(want) &&
 				   !memcmp(q.reply.p, want, q.reply.len));
 		}
+		int64_t max;
+		if (!strcmp(sub, "getkeysinslot") && !c->db &&
+		    resp_str2ll(argv[2].p, argv[2].len, &slot) &&
+		    resp_str2ll(argv[3].p, argv[3].len, &max))
+			getkeys_check(&q.reply, slot, max);
 	}
 	shard_node_check_reply(&q.reply);
 	rbuf_free(&q.reply);
@@ -185,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct shard_node *n = keel_calloc(1, sizeof *n);
 	shard_node_init(n, 1 + fuzz_below(&in, SHARD_NODE_GROUPS), 2);
 	memset(counts, 0, sizeof counts);
+	n_put = 0;
 	for (uint32_t k = fuzz_below(&in, 4); k > 0; k--)
 		move(n, &in);
 	for (uint32_t k = fuzz_below(&in, 8); k > 0; k--)
