@@ -233,11 +233,17 @@ static void view_of(struct server *s, struct group *g, struct view *v, bool up_o
 			v->nodes[v->n++] = rest[i];
 }
 
+/* A member's replication offset as this node knows it: its own applied
+ * index; on the leader, what each follower holds; on a follower, the
+ * leader's as at least this node's commit index, the others' 0
+ * (unknown). */
 static int64_t offset_of(struct server *s, struct group *g, const struct node_addr *a)
 {
 	raft_index match = 0, next = 0;
 	if (a->id == s->cfg.id)
 		return (int64_t)raft_applied_index(g->r);
+	if (raft_role_of(g->r) != RAFT_LEADER)
+		return a->id == raft_leader_of(g->r) ? (int64_t)raft_commit_index(g->r) : 0;
 	raft_progress_of(g->r, a->id, &match, &next);
 	return (int64_t)match;
 }

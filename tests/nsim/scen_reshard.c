@@ -586,15 +586,19 @@ static void topo_nodes(struct ns_run *r, uint32_t n, const char *got, const uint
 }
 
 /* Node n's CLUSTER SHARDS: three shards of three nodes, n's own entry in
- * each with its applied offset (above 0). */
+ * each with its applied offset (above 0), each shard's master (its first
+ * node) with one above 0 too. */
 static void topo_shards(struct ns_run *r, uint32_t n, const char *got)
 {
 	char mine[41];
 	addr_node_id(r->nodes[n].id, mine);
 	uint32_t entries = 0, own = 0;
 	for (const char *p = strstr(got, "$2 id $40 "); p; p = strstr(p + 1, "$2 id $40 ")) {
-		const char *off = strstr(p, "replication-offset :");
+		const char *off = strstr(p, "replication-offset :"), *role = strstr(p, "$4 role ");
 		long long v = off ? atoll(off + strlen("replication-offset :")) : -1;
+		if (role && !strncmp(role, "$4 role $6 master", 17) && v <= 0)
+			ns_fail(r, "scenario: node %u's CLUSTER SHARDS gives a master offset %lld",
+				n + 1, v);
 		entries++;
 		if (!strncmp(p + strlen("$2 id $40 "), mine, 40)) {
 			own++;
