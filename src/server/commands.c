@@ -451,9 +451,10 @@ static bool raft_syntax_ok(const struct resp_arg *argv, uint32_t argc, bool has_
  * §4.1) and is answered OK once committed (applied here); -TRYAGAIN if
  * another entry took its place, -TIMEOUT if not committed in time.
  * SNAPSHOT answers the index the snapshot will cover; it is taken in the
- * background (INFO persistence shows when it is done). On a node of several shards a change is made in
- * the metadata group, and every shard then takes it (server/conform.c);
- * TRANSFER hands every group this node leads. */
+ * background (INFO persistence shows when it is done). On a node of
+ * several shards a change is made in the metadata group, and every shard
+ * then takes it (server/conform.c); TRANSFER hands every group this node
+ * leads. */
 static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t id = 0;

@@ -334,6 +334,14 @@ static void join_try(struct server *s)
 {
 	if (!s->join.active || s->stopping || s->join.tcp_open)
 		return;
+	/* a leader has reached this node (an answer lost, or a change that
+	 * committed after its -TIMEOUT): it is a member */
+	if (raft_last_index((s->meta ? s->meta : s->g)->r) > 0) {
+		s->join.active = false;
+		fprintf(stderr, "[%llu] --join %s: a leader has reached this node; joined\n",
+			(unsigned long long)s->cfg.id, s->cfg.join);
+		return;
+	}
 	if (++s->join.tries > 120) {
 		fprintf(stderr, "[%llu] --join %s: giving up\n", (unsigned long long)s->cfg.id,
 			s->cfg.join);

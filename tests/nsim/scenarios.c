@@ -2374,6 +2374,99 @@ static void join_logs_each_try(struct ns_run *r)
 	world_at(r->w, 5900000000, check_join_log, step_new(r, 3));
 }
 
+/* ---- a --join whose answer is lost ---- */
+
+struct lost_join {
+	struct ns_run *r;
+	uint64_t forwarded; /* node 1's count when the joiner starts */
+	bool crashed;
+};
+
+static void lost_join_transfer(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *l = leader(r);
+	if (l && l == &r->nodes[0])
+		ns_admin(r, 0, "TRANSFER", r->nodes[1].id);
+}
+
+static void lost_join_start(void *arg)
+{
+	struct lost_join *lj = arg;
+	struct ns_run *r = lj->r;
+	if (!r->nodes[0].s || (leader(r) == &r->nodes[0])) {
+		ns_fail(r, "scenario: node 1 is down or still leads at 1.5 s");
+		return;
+	}
+	lj->forwarded = r->nodes[0].s->stats.forwarded;
+	start_joiner(step_new(r, 3));
+}
+
+/* Node 1 crashes the moment it has forwarded the joiner's ADD-LEARNER to
+ * the leader: the joiner's connection closes unanswered. */
+static void lost_join_watch(void *arg)
+{
+	struct lost_join *lj = arg;
+	struct ns_run *r = lj->r;
+	struct server *s = r->nodes[0].s;
+	if (s && s->stats.forwarded > lj->forwarded) {
+		world_tracef(r->w, "scenario: node 1 forwarded the join: crash it");
+		ns_node_crash(&r->nodes[0]);
+		lj->crashed = true;
+		return;
+	}
+	if (world_now_ns(r->w) < 4000 * 1000000ull)
+		world_at(r->w, world_now_ns(r->w) + 50000, lost_join_watch, lj);
+}
+
+static void lost_join_check(void *arg)
+{
+	struct lost_join *lj = arg;
+	struct ns_run *r = lj->r;
+	if (!lj->crashed) {
+		ns_fail(r, "scenario: node 1 never forwarded the join");
+		log_forget();
+		return;
+	}
+	check_joined(step_new(r, 3));
+	log_release();
+	static const char *const want[] = {
+		"[4] --join 127.0.0.1:6379: the connection closed; trying again\n",
+		"[4] --join 127.0.0.1:6379: a leader has reached this node; joined\n",
+	};
+	const char *at = logcap.text ? logcap.text : "", *end = at + logcap.len;
+	for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
+		const char *p = memmem(at, (size_t)(end - at), want[i], strlen(want[i]));
+		if (!p) {
+			ns_fail(r, "the log has no line `%.*s` (after the line before)",
+				(int)strlen(want[i]) - 1, want[i]);
+			break;
+		}
+		at = p + strlen(want[i]);
+	}
+	log_forget();
+}
+
+/* A node started with --join names node 1, a follower, which forwards its
+ * ADD-LEARNER to the leader and crashes before the answer comes back: the
+ * leader adds the joiner anyway and reaches it, and the joiner, trying
+ * again, sees it is a member and stops asking (it would otherwise ask a
+ * node that is down, and then one that refuses to add a member twice). */
+static void join_answer_lost(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	struct lost_join *lj = ns_alloc(r, sizeof *lj);
+	memset(lj, 0, sizeof *lj);
+	lj->r = r;
+	world_at(r->w, 1000000000, lost_join_transfer, r);
+	world_at(r->w, 1000000000, log_capture, r);
+	world_at(r->w, 1500000000, lost_join_start, lj);
+	world_at(r->w, 1500000000, lost_join_watch, lj);
+	world_at(r->w, 3500000000, restart_first, r);
+	world_at(r->w, 5900000000, lost_join_check, lj);
+}
+
 /* ---- the --join answer read in the pass that closes the node ---- */
 
 static bool join_stopped;
@@ -3028,6 +3121,7 @@ static const struct {
 	{"follower_stopped_with_a_forward", ns_scen_follower_stopped_with_a_forward},
 	{"forward_ids_survive_a_restart", ns_scen_forward_ids_survive_a_restart},
 	{"join_logs_each_try", join_logs_each_try},
+	{"join_answer_lost", join_answer_lost},
 	{"join_answered_while_stopping", join_answered_while_stopping},
 	{"joined_then_restarted", joined_then_restarted},
 	{"lone_leader_expires_sessions", lone_leader_expires_sessions},
