@@ -868,6 +868,7 @@ struct given_up {
 	char late[6][16]; /* keys of the moved slots, for the transactions */
 	struct ns_probe *p[4], *multi[4];
 	uint64_t at_ns; /* when the probes sent */
+	uint64_t owned_ns; /* when node 1's copy of the target held late[1]'s slot */
 	int32_t driver;
 	bool done;
 };
@@ -943,10 +944,41 @@ static void giveup_multi_check(void *arg)
 				u->multi[i]->name);
 }
 
+/* A held request goes again the moment this node's copy of its shard
+ * holds its slots, not at its backoff's next send (200 ms apart by now):
+ * the transaction of moved keys is answered within 40 ms of node 1's copy
+ * of the target holding them. */
+static void giveup_prompt(void *arg)
+{
+	struct given_up *u = arg;
+	struct ns_run *r = u->r;
+	struct server *s = r->nodes[0].s;
+	uint16_t slot = kv_slot((const uint8_t *)u->late[1], strlen(u->late[1]));
+	uint64_t now = world_now_ns(r->w);
+	if (!u->owned_ns && s && s->n_shards == 3 &&
+	    kv_slots_of(&s->groups[2]->kv)->state[slot] == KV_SLOT_OWNED)
+		u->owned_ns = now;
+	if (u->owned_ns && ns_probe_reply(u->multi[1], 4)) {
+		world_tracef(r->w,
+			     "scenario: the held transaction answered %llu us after its "
+			     "slots were the target's on node 1",
+			     (unsigned long long)((now - u->owned_ns) / 1000));
+		if (now - u->owned_ns > 40 * MS)
+			ns_fail(r,
+				"scenario: the held transaction was answered %llu ms after its "
+				"slots were the target's on node 1, not at once",
+				(unsigned long long)((now - u->owned_ns) / MS));
+		return;
+	}
+	if (now < u->at_ns + 9000 * MS)
+		world_at(r->w, now + 100000, giveup_prompt, u);
+}
+
 static void giveup_heal(void *arg)
 {
 	struct given_up *u = arg;
 	world_cut(u->r->w, u->r->nodes[u->driver].h, u->r->nodes[2].h, false);
+	giveup_prompt(u);
 }
 
 /* 1.5 s on: every request but the lone plain write is answered (a write
