@@ -219,6 +219,17 @@ static int replay_one(const struct io_fs *fs, const char *dir, const struct stor
 		const struct wal_entry *e = &r->es[i].e;
 		if (r->es[i].name != name || e->index <= snap)
 			continue;
+		/* the hard state is durable before any entry of its term is
+		 * written (storage.c): a journaled entry of a later term is
+		 * damage, refused before the log is touched */
+		if (e->term > l->term) {
+			keel_errmsg_set(err,
+					"%s: entry %" PRIu64 " has term %" PRIu64
+					" in the journal, above the hard state's %" PRIu64,
+					path, e->index, e->term, l->term);
+			rc = KEEL_ECORRUPT;
+			break;
+		}
 		if (e->index <= last) { /* held already: the same entry, or damage */
 			uint64_t t = e->index <= held ? loaded_term(l, e->index)
 						      : add[e->index - held - 1].term;

@@ -743,6 +743,36 @@ static void replay_refuses_outside_folders(void **state)
 	}
 }
 
+/* A journaled entry of a term above its storage's hard state cannot have
+ * been written (the hard state is durable first): recovery refuses it and
+ * leaves the log as it was. */
+static void replay_refuses_a_term_above_the_hard_state(void **state)
+{
+	(void)state;
+	struct world *w = world_new(); /* hard state term 1, no entry */
+	uint8_t body[128], f[512];
+	memset(f, 0, sizeof f);
+	uint32_t len = section(body, ".", 1, 2, 2); /* term 3, index 9 */
+	record(f, 5, 1, body, len);
+	int fd;
+	assert_int_equal(simfs_ops(w->fs)->open(simfs_ops(w->fs)->ctx, "d/journal", IO_CREATE, &fd),
+			 KEEL_OK);
+	assert_int_equal(simfs_ops(w->fs)->pwrite(simfs_ops(w->fs)->ctx, fd, f, sizeof f, 0),
+			 KEEL_OK);
+	simfs_ops(w->fs)->close(simfs_ops(w->fs)->ctx, fd);
+	struct storage_options o = opts();
+	struct journal_replayed did;
+	struct keel_errmsg err = {{0}};
+	assert_int_equal(journal_recover(simfs_ops(w->fs), "d", &o, &did, &err), KEEL_ECORRUPT);
+	assert_non_null(strstr(err.text, "d: entry 9 has term 3 in the journal, above the hard "
+					 "state's 1"));
+	struct storage *st = must_open(w->fs, 0);
+	assert_int_equal(storage_last(st), 0);
+	storage_close(st);
+	simfs_free(w->fs);
+	keel_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -754,6 +784,7 @@ int main(void)
 		cmocka_unit_test(replay_repairs_inside_the_journal),
 		cmocka_unit_test(replay_long_name),
 		cmocka_unit_test(replay_refuses_outside_folders),
+		cmocka_unit_test(replay_refuses_a_term_above_the_hard_state),
 		cmocka_unit_test(scan_edges),
 		cmocka_unit_test(journal_empty_and_small),
 		cmocka_unit_test(scan_oversized_entry),
