@@ -2,8 +2,9 @@
 # tests/fuzz/run.sh — runs the libFuzzer harnesses of build/fuzz/.
 #   run.sh           (make test) each fuzzer over its seed corpus
 #                    (tests/fuzz/corpus/<name>/) then a burst of a fixed
-#                    number of runs from a fixed seed (-seed=1): the same
-#                    inputs every time, so a failure replays; prints
+#                    number of runs from a fixed seed (-seed=1; not quite
+#                    the same run each time: a failure replays from the
+#                    input it saves); prints
 #                    `fuzz: N passed, M failed` (one per fuzzer)
 #   run.sh long      (make fuzz) each fuzzer for FUZZ_SECONDS (default 60)
 # FUZZ_NAMES (default: every fuzzer, the longest first) picks which run,
