@@ -2324,6 +2324,21 @@ static void restart_first(void *arg)
 	ns_node_start(&r->nodes[0]);
 }
 
+/* The captured log holds each of want's lines, in that order. */
+static void log_has_in_order(struct ns_run *r, const char *const *want, uint32_t n)
+{
+	const char *at = logcap.text ? logcap.text : "", *end = at + logcap.len;
+	for (uint32_t i = 0; i < n; i++) {
+		const char *p = memmem(at, (size_t)(end - at), want[i], strlen(want[i]));
+		if (!p) {
+			ns_fail(r, "the log has no line `%.*s` (after the line before)",
+				(int)strlen(want[i]) - 1, want[i]);
+			return;
+		}
+		at = p + strlen(want[i]);
+	}
+}
+
 /* The joiner's log lines, in order: one for each try and its outcome. */
 static void check_join_log(void *arg)
 {
@@ -2337,16 +2352,7 @@ static void check_join_log(void *arg)
 		"leader to send it to (an election is under way); not applied); trying again\n",
 		"[4] --join 127.0.0.1:6379: added as a learner; it is promoted once caught up\n",
 	};
-	const char *at = logcap.text ? logcap.text : "", *end = at + logcap.len;
-	for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
-		const char *p = memmem(at, (size_t)(end - at), want[i], strlen(want[i]));
-		if (!p) {
-			ns_fail(r, "the log has no line `%.*s` (after the line before)",
-				(int)strlen(want[i]) - 1, want[i]);
-			break;
-		}
-		at = p + strlen(want[i]);
-	}
+	log_has_in_order(r, want, sizeof want / sizeof *want);
 	/* node 1, restarted, warns of nothing (its term is far from the largest) */
 	static const char warn[] = "is the largest a node may hold";
 	if (logcap.text && memmem(logcap.text, logcap.len, warn, strlen(warn)))
@@ -2434,16 +2440,7 @@ static void lost_join_check(void *arg)
 		"[4] --join 127.0.0.1:6379: the connection closed; trying again\n",
 		"[4] --join 127.0.0.1:6379: a leader has reached this node; joined\n",
 	};
-	const char *at = logcap.text ? logcap.text : "", *end = at + logcap.len;
-	for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
-		const char *p = memmem(at, (size_t)(end - at), want[i], strlen(want[i]));
-		if (!p) {
-			ns_fail(r, "the log has no line `%.*s` (after the line before)",
-				(int)strlen(want[i]) - 1, want[i]);
-			break;
-		}
-		at = p + strlen(want[i]);
-	}
+	log_has_in_order(r, want, sizeof want / sizeof *want);
 	log_forget();
 }
 
