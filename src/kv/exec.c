@@ -40,7 +40,7 @@ void kv_free(struct kv *kv)
 	kv->sess_head = kv->sess_tail = kv->sess_bytes = 0;
 	kv->sess_tail_used = 0;
 	rbuf_free(&kv->scratch);
-	keel_free(kv->slots);
+	kv_slots_free(kv->slots);
 	kv->slots = NULL;
 }
 

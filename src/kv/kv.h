@@ -257,6 +257,14 @@ uint16_t kv_slot_range_last(uint32_t i, uint32_t n);
  * snapshots. */
 enum { KV_SLOT_GONE, KV_SLOT_OWNED, KV_SLOT_FROZEN };
 #define KV_SHARDS_MAX 1024
+/* A shard placed on some of the cluster's nodes (KEEL.SLOTS ADD id...):
+ * the ids of its members. A shard with none listed is on every node. */
+#define KV_SHARD_MEMBERS_MAX 7
+struct kv_shard_members {
+	uint32_t shard;
+	uint32_t n; /* 1 .. KV_SHARD_MEMBERS_MAX */
+	uint64_t ids[KV_SHARD_MEMBERS_MAX];
+};
 struct kv_slots {
 	uint8_t state[KV_SLOTS];  /* a shard: KV_SLOT_* */
 	uint64_t epoch;		  /* a shard: the newest migration epoch it took */
@@ -267,7 +275,14 @@ struct kv_slots {
 	bool moving; /* a migration: slots first..last from shard from to to */
 	uint16_t first, last;
 	uint32_t from, to;
+	/* the map: the shards placed on some nodes, by increasing shard */
+	struct kv_shard_members *placed;
+	uint32_t n_placed;
 };
+/* The members shard i is placed on; NULL: every node of the cluster. */
+const struct kv_shard_members *kv_shard_placed(const struct kv_slots *sl, uint32_t shard);
+/* Frees sl (and what it holds). */
+void kv_slots_free(struct kv_slots *sl);
 /* Marks kv as shard i of n (n >= 2), or as the metadata group of n shards
  * (meta): what its slots are until a KEEL.SLOTS command changes them. */
 void kv_shard_set(struct kv *kv, uint32_t n, uint32_t i, bool meta);
@@ -290,10 +305,12 @@ uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t n
  * once the table was scanned through. */
 uint64_t kv_sessions_export(struct kv *kv, uint64_t cursor, size_t max_bytes, struct rbuf *args,
 			    uint32_t *n_records, bool *done);
-/* Snapshot section of the slots (kv/snapshot.c): its size, and reading it
- * back (false: malformed). */
-#define KV_SLOTS_BYTES (KV_SLOTS + 16 + 2 * KV_SLOTS + 8 + 4 + 1 + 2 + 2 + 4 + 4)
-void kv_slots_write(const struct kv_slots *sl, struct rbuf *out);
-bool kv_slots_read(struct kv_slots *sl, const uint8_t *p);
+/* Snapshot section of the slots (kv/snapshot.c): its size without the
+ * placed shards, then (with_placed: version 5) a count of them and a
+ * record each; writing it, and reading it back (false: malformed). */
+#define KV_SLOTS_BYTES	(KV_SLOTS + 16 + 2 * KV_SLOTS + 8 + 4 + 1 + 2 + 2 + 4 + 4)
+#define KV_PLACED_BYTES (4 + 1 + 8 * KV_SHARD_MEMBERS_MAX)
+void kv_slots_write(const struct kv_slots *sl, bool with_placed, struct rbuf *out);
+bool kv_slots_read(struct kv_slots *sl, const uint8_t *p, size_t n, bool with_placed);
 
 #endif

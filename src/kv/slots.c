@@ -24,8 +24,11 @@
  *   metadata: BEGIN first last to       a migration of one shard's slots
  *             FLIP version              the migration done: the slots are
  *                                       to's, the version one more
- *             ADD                       one more shard (":n", its number),
- *                                       serving no slot yet
+ *             ADD [id...]               one more shard (":n", its number),
+ *                                       serving no slot yet; placed on the
+ *                                       nodes of those ids (1 to
+ *                                       KV_SHARD_MEMBERS_MAX of them,
+ *                                       distinct), or on every node
  *
  * What it guarantees: each command checks everything before it changes
  * anything (an error changes nothing), so every replica takes or refuses
@@ -58,6 +61,21 @@ void kv_shard_set(struct kv *kv, uint32_t n, uint32_t i, bool meta)
 	kv->shard_n = n;
 	kv->shard_i = i;
 	kv->shard_meta = meta;
+}
+
+const struct kv_shard_members *kv_shard_placed(const struct kv_slots *sl, uint32_t shard)
+{
+	for (uint32_t i = 0; sl && i < sl->n_placed; i++)
+		if (sl->placed[i].shard == shard)
+			return &sl->placed[i];
+	return NULL;
+}
+
+void kv_slots_free(struct kv_slots *sl)
+{
+	if (sl)
+		keel_free(sl->placed);
+	keel_free(sl);
 }
 
 struct kv_slots *kv_slots_of(struct kv *kv)
@@ -450,16 +468,36 @@ static void map_flip(struct kv_ctx *c, struct kv_slots *sl)
 	resp_simple(c->out, "OK");
 }
 
-/* ADD: one more shard, serving no slot until a move gives it some; the
- * reply is its number. */
+/* ADD [id...]: one more shard, serving no slot until a move gives it
+ * some, on the nodes listed (else every node); the reply is its number. */
 static void map_add(struct kv_ctx *c, struct kv_slots *sl)
 {
-	if (c->argc != 2)
-		resp_error(c->out, ERR_SYNTAX);
-	else if (sl->n_shards >= KV_SHARDS_MAX)
+	struct kv_shard_members m = {.shard = sl->n_shards, .n = c->argc - 2};
+	if (c->argc > 2 + KV_SHARD_MEMBERS_MAX) {
+		resp_errorf(c->out, "ERR a shard is placed on at most %u nodes",
+			    KV_SHARD_MEMBERS_MAX);
+		return;
+	}
+	for (uint32_t i = 0; i < m.n; i++) {
+		if (!arg_u64(&c->argv[2 + i], UINT64_MAX, &m.ids[i]) || !m.ids[i]) {
+			resp_error(c->out, "ERR invalid node id");
+			return;
+		}
+		for (uint32_t k = 0; k < i; k++)
+			if (m.ids[k] == m.ids[i]) {
+				resp_error(c->out, "ERR a node is listed twice");
+				return;
+			}
+	}
+	if (sl->n_shards >= KV_SHARDS_MAX) {
 		resp_errorf(c->out, "ERR a cluster holds at most %u shards", KV_SHARDS_MAX);
-	else
-		resp_int(c->out, sl->n_shards++);
+		return;
+	}
+	if (m.n) {
+		sl->placed = keel_realloc(sl->placed, (sl->n_placed + 1) * sizeof *sl->placed);
+		sl->placed[sl->n_placed++] = m;
+	}
+	resp_int(c->out, sl->n_shards++);
 }
 
 /* KEEL.SLOTS op ...: the operations at the top of this file. */
@@ -509,7 +547,7 @@ void cmd_keel_slots(struct kv_ctx *c)
 
 /* ---- snapshots ------------------------------------------------------------ */
 
-void kv_slots_write(const struct kv_slots *sl, struct rbuf *out)
+void kv_slots_write(const struct kv_slots *sl, bool with_placed, struct rbuf *out)
 {
 	rbuf_put(out, sl->state, KV_SLOTS);
 	rbuf_put_u64(out, sl->epoch);
@@ -525,10 +563,55 @@ void kv_slots_write(const struct kv_slots *sl, struct rbuf *out)
 		 4);
 	rbuf_put_u32(out, sl->from);
 	rbuf_put_u32(out, sl->to);
+	if (!with_placed)
+		return;
+	rbuf_put_u32(out, sl->n_placed);
+	for (uint32_t i = 0; i < sl->n_placed; i++) {
+		const struct kv_shard_members *m = &sl->placed[i];
+		rbuf_put_u32(out, m->shard);
+		rbuf_put(out, (uint8_t[1]){(uint8_t)m->n}, 1);
+		for (uint32_t k = 0; k < KV_SHARD_MEMBERS_MAX; k++)
+			rbuf_put_u64(out, k < m->n ? m->ids[k] : 0);
+	}
 }
 
-bool kv_slots_read(struct kv_slots *sl, const uint8_t *p)
+/* The placed shards after the slots (n bytes from p): shards in
+ * increasing order below n_shards, each of 1 .. KV_SHARD_MEMBERS_MAX
+ * distinct nonzero ids, the unused places zero. */
+static bool read_placed(struct kv_slots *sl, const uint8_t *p, size_t n)
 {
+	if (n < 4)
+		return false;
+	uint32_t count = bytes_get_u32(p);
+	if (count > sl->n_shards || n != 4 + (size_t)count * KV_PLACED_BYTES)
+		return false;
+	sl->placed = count ? keel_calloc(count, sizeof *sl->placed) : NULL;
+	sl->n_placed = count;
+	p += 4;
+	for (uint32_t i = 0; i < count; i++, p += KV_PLACED_BYTES) {
+		struct kv_shard_members *m = &sl->placed[i];
+		m->shard = bytes_get_u32(p);
+		m->n = p[4];
+		if (m->shard >= sl->n_shards || (i && m->shard <= sl->placed[i - 1].shard) ||
+		    !m->n || m->n > KV_SHARD_MEMBERS_MAX)
+			return false;
+		for (uint32_t k = 0; k < KV_SHARD_MEMBERS_MAX; k++) {
+			uint64_t id = bytes_get_u64(p + 5 + 8 * k);
+			if ((k < m->n) != (id != 0))
+				return false;
+			for (uint32_t j = 0; j < k && k < m->n; j++)
+				if (m->ids[j] == id)
+					return false;
+			if (k < m->n)
+				m->ids[k] = id;
+		}
+	}
+	return true;
+}
+
+bool kv_slots_read(struct kv_slots *sl, const uint8_t *p, size_t n, bool with_placed)
+{
+	const uint8_t *start = p;
 	memcpy(sl->state, p, KV_SLOTS);
 	p += KV_SLOTS;
 	sl->epoch = bytes_get_u64(p);
@@ -551,7 +634,11 @@ bool kv_slots_read(struct kv_slots *sl, const uint8_t *p)
 	for (uint32_t s = 0; s < KV_SLOTS; s++)
 		if (sl->state[s] > KV_SLOT_FROZEN || sl->owner[s] >= sl->n_shards)
 			return false;
-	return !sl->moving ||
-	       (sl->first <= sl->last && sl->last < KV_SLOTS && sl->from < sl->n_shards &&
-		sl->to < sl->n_shards && sl->from != sl->to);
+	if (sl->moving &&
+	    (sl->first > sl->last || sl->last >= KV_SLOTS || sl->from >= sl->n_shards ||
+	     sl->to >= sl->n_shards || sl->from == sl->to))
+		return false;
+	if (!with_placed)
+		return n == KV_SLOTS_BYTES;
+	return n >= KV_SLOTS_BYTES && read_placed(sl, start + KV_SLOTS_BYTES, n - KV_SLOTS_BYTES);
 }

@@ -16,6 +16,9 @@
  * Version 4 ("KEELKV4\0") is version 3 with, before the checksum, the
  * shard's slots or the slot map (kv/slots.c, KV_SLOTS_BYTES): written for
  * a keyspace of a node of several shards, version 3 for any other.
+ * Version 5 ("KEELKV5\0") is version 4 whose slot map also lists the
+ * shards placed on some of the nodes (kv/slots.c, KV_PLACED_BYTES each):
+ * written for a map that has any, version 4 for any other.
  * Version 2 ("KEELKV2\0", one database) is still read: after its magic, 8
  * count of keys and the keys, all in database 0; the rest as above. The
  * reader refuses anything else: another magic, a database index out of
@@ -35,6 +38,7 @@
 static const uint8_t magic[8] = {'K', 'E', 'E', 'L', 'K', 'V', '3', 0};
 static const uint8_t magic_v2[8] = {'K', 'E', 'E', 'L', 'K', 'V', '2', 0};
 static const uint8_t magic_v4[8] = {'K', 'E', 'E', 'L', 'K', 'V', '4', 0};
+static const uint8_t magic_v5[8] = {'K', 'E', 'E', 'L', 'K', 'V', '5', 0};
 
 struct writer {
 	struct rbuf *out;
@@ -84,7 +88,8 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 {
 	size_t start = out->len;
 	const struct kv_slots *sl = kv_slots_of(kv);
-	rbuf_put(out, sl ? magic_v4 : magic, sizeof magic);
+	bool placed = sl && sl->n_placed;
+	rbuf_put(out, placed ? magic_v5 : sl ? magic_v4 : magic, sizeof magic);
 	size_t count_at = out->len;
 	rbuf_put_u32(out, 0);
 	uint32_t n = 0;
@@ -97,7 +102,7 @@ void kv_snapshot_write(struct kv *kv, int64_t now_ms, struct rbuf *out)
 	kv_session_each(kv, write_session, &w);
 	bytes_put_u64(out->p + sessions_at, w.count);
 	if (sl)
-		kv_slots_write(sl, out);
+		kv_slots_write(sl, placed, out);
 	rbuf_put_u32(out, crc32c(0, out->p + start, out->len - start));
 }
 
@@ -132,8 +137,16 @@ static uint64_t record_size(const struct kv_restore *r, const uint8_t *p, size_t
 		return 4;
 	case ST_DB_HEAD:
 		return 12;
-	case ST_SLOTS:
-		return KV_SLOTS_BYTES;
+	case ST_SLOTS: {
+		if (!r->v5)
+			return KV_SLOTS_BYTES;
+		if (n < KV_SLOTS_BYTES + 4)
+			return KV_SLOTS_BYTES + 4;
+		uint32_t placed = bytes_get_u32(p + KV_SLOTS_BYTES);
+		return placed > KV_SHARDS_MAX
+			       ? UINT64_MAX
+			       : KV_SLOTS_BYTES + 4 + (uint64_t)placed * KV_PLACED_BYTES;
+	}
 	case ST_SESSIONS: {
 		uint64_t vlen = n < 16 ? 0 : bytes_get_u64(p + 8);
 		return n < 16 ? 16 : vlen > VALUE_MAX ? UINT64_MAX : 16 + vlen;
@@ -199,11 +212,13 @@ static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
 			r->stage = ST_V2_COUNT;
 		else if (!memcmp(p, magic, sizeof magic))
 			r->stage = ST_DB_COUNT;
-		else if (!memcmp(p, magic_v4, sizeof magic_v4))
+		else if (!memcmp(p, magic_v4, sizeof magic_v4) ||
+			 !memcmp(p, magic_v5, sizeof magic_v5))
 			r->stage = ST_DB_COUNT;
 		else
 			return false;
-		r->v4 = !memcmp(p, magic_v4, sizeof magic_v4);
+		r->v5 = !memcmp(p, magic_v5, sizeof magic_v5);
+		r->v4 = r->v5 || !memcmp(p, magic_v4, sizeof magic_v4);
 		return true;
 	case ST_V2_COUNT:
 		r->left = bytes_get_u64(p);
@@ -237,7 +252,7 @@ static bool take(struct kv_restore *r, const uint8_t *p, uint64_t n)
 	case ST_SLOTS:
 		r->kv.slots = keel_calloc(1, sizeof *r->kv.slots);
 		r->stage = ST_CRC;
-		return kv_slots_read(r->kv.slots, p);
+		return kv_slots_read(r->kv.slots, p, (size_t)n, r->v5);
 	default: /* ST_CRC */
 		r->stage = ST_DONE;
 		return bytes_get_u32(p) == r->crc;
@@ -336,7 +351,7 @@ int kv_snapshot_read(struct kv *kv, const uint8_t *p, size_t n)
 		kv_dict_free(&kv->sessions);
 		kv->sess_head = kv->sess_tail = kv->sess_bytes = 0;
 		kv->sess_tail_used = 0;
-		keel_free(kv->slots);
+		kv_slots_free(kv->slots);
 		kv->slots = NULL;
 	}
 	return rc;

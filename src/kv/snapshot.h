@@ -32,6 +32,7 @@ struct kv_restore {
 	uint32_t db;	   /* the database being read */
 	bool any_db;	   /* one has been read (db is its index) */
 	bool v4;	   /* a version 4 stream: the slots follow the sessions */
+	bool v5;	   /* ... version 5: and the placed shards after them */
 	bool bad;
 };
 void kv_restore_init(struct kv_restore *r, uint64_t seed);

@@ -380,7 +380,7 @@ void creq_finish(struct server *s, struct creq *q)
 		c->reply_est = q->reply.len > est ? q->reply.len : est < 16 ? 16 : est;
 		client_output_full(c);
 	}
-	if (q->fwd_peer) { /* a follower's request: the reply joins this pass's frame to it */
+	if (q->fwd_peer) { /* a peer's request: the reply joins this pass's frame to it */
 		struct peer_batch *b = peer_batch_of(q->g, q->fwd_peer);
 		if (b) {
 			rbuf_put_u64(&b->rep, q->fwd_id);

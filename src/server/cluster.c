@@ -138,6 +138,13 @@ void cluster_note(struct client *c, const struct kv_cmd *cmd)
  * address in *a (this node's own when it leads). */
 static bool group_leader(struct server *s, struct group *g, struct node_addr *a)
 {
+	if (g->outside) { /* a shard placed on other nodes: the member it goes to */
+		raft_id id = requests_outside_member(g);
+		if (id != RAFT_ID_NONE && addr_member(s, id, a) && a->up)
+			return true;
+		addr_self(s, a);
+		return false;
+	}
 	return !g->replica && addr_leader(s, g, a);
 }
 
@@ -229,7 +236,7 @@ static void view_of(struct server *s, struct group *g, struct view *v, bool up_o
 		v->n = 1;
 	uint32_t n = g->replica ? 0 : addr_others(s, but, rest);
 	for (uint32_t i = 0; i < n; i++)
-		if (!up_only || rest[i].up)
+		if ((!up_only || rest[i].up) && group_placed_on(g, rest[i].id))
 			v->nodes[v->n++] = rest[i];
 }
 

@@ -79,6 +79,7 @@ static void info_group(struct server *s, const struct group *g, struct rbuf *o)
 		 "role=%s,leader=%llu,term=%llu,commit_index=%llu,applied_index=%llu",
 		 !r		   ? "replica"
 		 : raft_stopped(r) ? "stopped"
+		 : g->outside	   ? "outside"
 				   : raft_role_name(r),
 		 (unsigned long long)(r ? raft_leader_of(r) : 0),
 		 (unsigned long long)(r ? raft_current_term(r) : 0),
@@ -120,6 +121,11 @@ static void info_shards(struct server *s, struct rbuf *o)
 		cluster_slots_text(s, g, o);
 		rbuf_puts(o, ",");
 		info_group(s, g, o);
+		for (uint32_t k = 0; k < g->n_placed; k++) { /* on some nodes: which */
+			snprintf(line, sizeof line, "%s%llu",
+				 k ? " " : ",placed=", (unsigned long long)g->placed[k]);
+			rbuf_puts(o, line);
+		}
 		snprintf(line, sizeof line, ",keys=%llu,quiet=%d\r\n",
 			 (unsigned long long)kv_keys_total(&g->kv), g->quiet);
 		rbuf_puts(o, line);

@@ -33,7 +33,13 @@
  * The driver needs to be a member of each shard to see its configuration
  * and its leader: group.c does not hand the metadata group's leadership to
  * a voter that is not yet a voter of every shard, and a node elected to
- * lead it before every shard took it hands it on (hand_over). */
+ * lead it before every shard took it hands it on (hand_over).
+ *
+ * A shard placed on some of the nodes (KEEL.ADDSHARD id...) is brought
+ * by its own leader instead, to the members of the metadata group's
+ * committed configuration (as this node's copy has it) that are placed on
+ * it: it never takes another node, and a member the cluster removed
+ * leaves it. The metadata group's leader need not be one of its members. */
 #include <stdio.h>
 #include <string.h>
 
@@ -136,7 +142,7 @@ static bool voter_where_known(const struct server *s, raft_id id)
 {
 	for (uint32_t i = 0; i < s->n_shards; i++) {
 		const struct raft_config *c = raft_config_of(s->groups[i]->r);
-		if (c->n && !raft_config_is_voter(c, id))
+		if (c->n && !s->groups[i]->n_placed && !raft_config_is_voter(c, id))
 			return false;
 	}
 	return true;
@@ -175,35 +181,58 @@ static void hand_over(struct server *s)
 			(unsigned long long)s->cfg.id, (unsigned long long)to);
 }
 
+/* The members shard g is to have: the metadata group's (as committed in
+ * this node's copy), or, for a shard placed on some nodes, those of them
+ * that are placed on it; false if this node's copy has no committed
+ * configuration to go by. */
+static bool wanted(const struct server *s, const struct group *g, struct raft_config *want)
+{
+	const struct raft *r = s->meta->r;
+	if (raft_config_index_of(r) > raft_commit_index(r))
+		return false;
+	*want = *raft_config_of(r);
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < want->n; i++)
+		if (group_placed_on(g, want->members[i].id))
+			want->members[k++] = want->members[i];
+	want->n = k;
+	return true;
+}
+
 void conform_tick(struct server *s)
 {
 	struct group *meta = s->meta;
-	if (!meta || !meta->r || raft_stopped(meta->r) || meta->removed_at || s->stopping ||
-	    raft_role_of(meta->r) != RAFT_LEADER ||
-	    raft_config_index_of(meta->r) > raft_commit_index(meta->r))
+	if (!meta || !meta->r || raft_stopped(meta->r) || meta->removed_at || s->stopping)
 		return;
-	const struct raft_config *want = raft_config_of(meta->r);
+	bool leads_meta = raft_role_of(meta->r) == RAFT_LEADER;
 	int64_t now = server_now_ms();
-	bool blind = false; /* a shard this node is not a member of */
+	bool blind = false; /* a shard on every node this node is not a member of */
 	for (uint32_t i = 0; i < s->n_shards; i++) {
 		struct group *g = s->groups[i];
 		struct change c;
+		struct raft_config want;
 		bool member = g->r && raft_config_find(raft_config_of(g->r), s->cfg.id);
-		blind = blind || (g->r && !member);
-		if (!member || raft_stopped(g->r) || g->removed_at || g->conform_busy ||
-		    now < g->conform_retry_ms)
+		blind = blind || (g->r && !member && !g->n_placed);
+		/* a shard on every node: brought by the metadata group's leader;
+		 * one placed on some: by its own leader, as each node knows it */
+		bool drives =
+			g->n_placed ? member && raft_role_of(g->r) == RAFT_LEADER : leads_meta;
+		if (!drives || !member || raft_stopped(g->r) || g->removed_at || g->conform_busy ||
+		    now < g->conform_retry_ms || !wanted(s, g, &want))
 			continue;
-		if (next_change(want, raft_config_of(g->r), &c))
+		if (next_change(&want, raft_config_of(g->r), &c))
 			propose_change(s, g, &c);
 	}
-	if (blind)
+	if (blind && leads_meta)
 		hand_over(s);
 }
 
 bool conform_voter_everywhere(const struct server *s, raft_id id)
 {
 	for (uint32_t i = 0; i < s->n_shards; i++)
-		if (!s->groups[i]->r || !raft_config_is_voter(raft_config_of(s->groups[i]->r), id))
+		if (!s->groups[i]->n_placed &&
+		    (!s->groups[i]->r ||
+		     !raft_config_is_voter(raft_config_of(s->groups[i]->r), id)))
 			return false;
 	return true;
 }

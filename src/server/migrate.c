@@ -284,6 +284,10 @@ static void drive(struct server *s, struct migrate *m)
 	nums_of(m, &a, m->version);
 	const char *args[] = {phase_names[m->phase], a.first, a.last, a.epoch};
 	struct group *from = s->groups[m->from], *to = s->groups[m->to];
+	if (from->n_placed) { /* the copy is read here: never from a shard it lacks */
+		m->retry_at = server_now_ms() + RETRY_MS;
+		return;
+	}
 	if (m->phase == P_FREEZE)
 		step(s, from, args, 4, NULL, 0, on_freeze);
 	else if (m->phase == P_WAIT && from->r && raft_applied_index(from->r) >= m->frozen_at)
@@ -384,6 +388,12 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 		resp_error(&q->reply, "ERR Invalid or out of range slot");
 	} else if (!arg_num(&argv[3], (int64_t)s->n_shards - 1, &to)) {
 		resp_errorf(&q->reply, "ERR no such shard: shards are 0 to %u", s->n_shards - 1);
+	} else if (cluster_slot_group(s, (uint16_t)first)->n_placed) {
+		resp_errorf(&q->reply,
+			    "ERR slot %lld is served by shard %u, which is placed on some of the "
+			    "nodes: moving slots out of such a shard is not supported yet (moving "
+			    "slots to it is)",
+			    (long long)first, kv_slots_of(&s->meta->kv)->owner[first]);
 	} else if ((big = oversized(s, (uint16_t)first, (uint16_t)last))) {
 		resp_errorf(&q->reply,
 			    "ERR a key of these slots holds %llu bytes, more than a move copies in "
@@ -409,42 +419,49 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 
 /* ---- KEEL.ADDSHARD ------------------------------------------------------------ */
 
-bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv, uint32_t argc)
+int migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv, uint32_t argc)
 {
 	uint32_t voters = 0;
 	for (uint32_t i = 0; i < c->n; i++)
 		voters += raft_config_is_voter(c, c->members[i].id);
 	if (argc == 1)
-		return true;
-	if (argc - 1 != voters)
-		return false;
+		return 1;
+	if (argc - 1 > voters || argc - 1 > KV_SHARD_MEMBERS_MAX)
+		return 0;
 	for (uint32_t i = 1; i < argc; i++) {
 		int64_t id;
 		if (!resp_str2ll(argv[i].p, argv[i].len, &id) || id <= 0 ||
 		    !raft_config_is_voter(c, (raft_id)id))
-			return false;
+			return 0;
 		for (uint32_t k = 1; k < i; k++)
 			if (argv[k].len == argv[i].len &&
 			    !memcmp(argv[k].p, argv[i].p, argv[i].len))
-				return false;
+				return 0;
 	}
-	return true;
+	return argc - 1 == voters ? 1 : 2;
 }
 
 void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
+	int placed = 0;
 	if (!s->meta || !s->meta->r) {
 		resp_error(&q->reply, "ERR this node has one shard (--shards): a cluster started "
 				      "with one cannot hold more");
-	} else if (!migrate_members_listed(raft_config_of(s->meta->r), argv, argc)) {
-		resp_error(&q->reply, "ERR a shard's members are every voter of the cluster: list "
-				      "them all, or none");
+	} else if (!(placed = migrate_members_listed(raft_config_of(s->meta->r), argv, argc))) {
+		resp_errorf(
+			&q->reply,
+			"ERR a shard's members are voters of the cluster, each once, at most %u "
+			"of them (or every voter)",
+			KV_SHARD_MEMBERS_MAX);
 	} else {
 		struct creq *b = creq_new(s, NULL);
-		const struct resp_arg args[] = {{(const uint8_t *)"keel.slots", 10},
-						{(const uint8_t *)"add", 3}};
+		struct resp_arg args[2 + KV_SHARD_MEMBERS_MAX] = {
+			{(const uint8_t *)"keel.slots", 10}, {(const uint8_t *)"add", 3}};
+		uint32_t n = 2;
+		for (uint32_t i = 1; placed == 2 && i < argc; i++) /* a subset: listed */
+			args[n++] = argv[i];
 		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
-		entry_cmd_append(&b->cmd, args, 2);
+		entry_cmd_append(&b->cmd, args, n);
 		b->n_cmds = 1;
 		b->on_done = on_begin;
 		b->answers = q;

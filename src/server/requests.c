@@ -21,7 +21,15 @@
  * arrived (Leader Completeness and Log Matching), so the state just before
  * such an entry is a linearizable point for the read, with no need to wait
  * for its confirmation. A server command waits until the requests before
- * it are answered. */
+ * it are answered.
+ *
+ * A shard placed on other nodes (g->outside: this node holds it empty,
+ * never a member) is served by its members: every request for it, reads
+ * too, goes to one of them (member_for), one at a time on its connection
+ * (requests_hold), so a read leaves only once the writes before it were
+ * applied at the leader. That member answers a read itself (its read
+ * index) and sends a write on to its leader (relayed: only a request of a
+ * node outside the group is, so no request makes more than two hops). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,7 +231,7 @@ static void run_read(struct group *g, struct creq *q)
 			   .argv = s->argv,
 			   .argc = argc,
 			   .out = &q->reply,
-			   .proto = q->client ? q->proto : 2,
+			   .proto = q->client || q->fwd_peer ? q->proto : 2,
 			   .now_ms = server_now_ms(),
 			   .db = q->db,
 			   .dbs = s->cfg.databases};
@@ -326,6 +334,9 @@ bool requests_hold(struct group *g, struct client *c, struct creq *q, bool is_re
 	/* behind a request held to go again (retry.c) it waits too, as do the
 	 * ones after it */
 	crossing = crossing || c->n_retrying;
+	/* a shard placed on other nodes answers through one of them, which
+	 * may be another than the last: one request at a time */
+	crossing = crossing || g->outside;
 	c->last_group = g;
 	if (g->replica || !(crossing || (c->resumed_at && !is_read)) || !waits_behind(c, q))
 		return false;
@@ -365,19 +376,26 @@ struct peer_batch *peer_batch_of(struct group *g, uint64_t id)
 	return idle;
 }
 
-/* A write for the leader joins this pass's FORWARD frame to it. Record:
- * u64 id, u8 is_read, u32 n_cmds, u32 length, the request's bytes. */
+/* A request for the leader (or, from a node outside a placed shard, for a
+ * member of it) joins this pass's FORWARD frame to it. Record: u64 id, u8
+ * kind (0 a write, 1 a read answered in RESP2, 3 one in RESP3, 2 a RAFT
+ * command), u32 n_cmds (a read: the database it runs in), u32 length, the
+ * request's bytes. */
 static bool forward(struct group *g, struct creq *q, raft_id leader)
 {
 	struct server *s = g->node;
 	struct peer_batch *b = peer_batch_of(g, leader);
 	if (!b || !peers_connected(s->peers, leader))
 		return false;
-	if (!q->fwd_id) /* kept when sent again: a reply to either copy answers it */
-		q->fwd_id = ++g->next_fwd_id;
-	rbuf_put_u64(&b->fwd, q->fwd_id);
-	rbuf_put(&b->fwd, &(uint8_t){q->admin ? 2 : q->is_read}, 1);
-	rbuf_put_u32(&b->fwd, q->n_cmds);
+	/* kept when sent again: a reply to either copy answers it; a peer's
+	 * request sent on (relayed) has an id of this node's for its copy */
+	uint64_t *id = q->fwd_peer ? &q->onward_id : &q->fwd_id;
+	if (!*id)
+		*id = ++g->next_fwd_id;
+	rbuf_put_u64(&b->fwd, *id);
+	uint8_t kind = q->admin ? 2 : q->is_read ? (q->proto == 3 ? 3 : 1) : 0;
+	rbuf_put(&b->fwd, &kind, 1);
+	rbuf_put_u32(&b->fwd, q->is_read ? q->db : q->n_cmds);
 	rbuf_put_u32(&b->fwd, (uint32_t)q->cmd.len);
 	rbuf_put(&b->fwd, q->cmd.p, q->cmd.len);
 	q->fwd_to = leader;
@@ -405,6 +423,35 @@ void requests_flush_peers(struct group *g)
 	}
 }
 
+/* The member of shard g (placed on other nodes) a request of this node
+ * goes to: a connected one, from the one after the last tried when
+ * `next`; RAFT_ID_NONE if none is connected. */
+static raft_id member_for(struct group *g, bool next)
+{
+	struct server *s = g->node;
+	g->outside_at += next;
+	for (uint32_t k = 0; k < g->n_placed; k++) {
+		raft_id id = g->placed[(g->outside_at + k) % g->n_placed];
+		if (id != s->cfg.id && peers_connected(s->peers, id)) {
+			g->outside_at = (g->outside_at + k) % g->n_placed;
+			return id;
+		}
+	}
+	return RAFT_ID_NONE;
+}
+
+raft_id requests_outside_member(struct group *g)
+{
+	return member_for(g, false);
+}
+
+/* Whether a peer's request q may be sent on to g's leader: only one from
+ * a node outside g (no member's request is relayed twice). */
+static bool relayed(const struct group *g, const struct creq *q)
+{
+	return q->fwd_peer && !raft_config_find(raft_config_of(g->r), q->fwd_peer);
+}
+
 /* Tries to move a request on; false if it must wait (no leader). */
 static bool advance(struct group *g, struct creq *q)
 {
@@ -413,12 +460,16 @@ static bool advance(struct group *g, struct creq *q)
 		finish_with(g, q, q->is_read ? ERR_STOPPED : ERR_STOPPED_WRITE);
 		return true;
 	}
+	if (g->outside) { /* a member serves it: reads too */
+		raft_id to = member_for(g, false);
+		return to != RAFT_ID_NONE && forward(g, q, to);
+	}
 	if (q->is_read)
 		return start_read(g, q);
 	raft_id leader = raft_leader_of(g->r);
 	if (leader == s->cfg.id)
 		return propose(g, q);
-	if (leader != RAFT_ID_NONE && !q->fwd_peer)
+	if (leader != RAFT_ID_NONE && (!q->fwd_peer || relayed(g, q)))
 		return forward(g, q, leader);
 	return false;
 }
@@ -669,7 +720,7 @@ static void on_reply(struct group *g, uint64_t id, raft_index index, const uint8
 	struct server *s = g->node;
 	for (uint32_t i = 0; i < g->n_forwarded; i++) {
 		struct creq *q = g->forwarded[i];
-		if (q->fwd_id != id)
+		if ((q->fwd_peer ? q->onward_id : q->fwd_id) != id)
 			continue;
 		/* kept in order: sent again, they go in the order sent */
 		memmove(&g->forwarded[i], &g->forwarded[i + 1],
@@ -713,27 +764,47 @@ bool request_forward_admin(struct group *g, struct creq *q, const struct resp_ar
 	return forward(g, q, leader);
 }
 
-static void on_forward(struct group *g, uint64_t from, uint64_t id, bool is_read, uint32_t n_cmds,
+/* A read a node outside g sent: its command alone, one of a command
+ * table's arity or more. */
+static bool forwarded_read_ok(const struct creq *q)
+{
+	struct rbuf b;
+	struct entry e;
+	bool ok = request_decode(q, true, &b, &e) && e.reqs[0].n_cmds == 1;
+	entry_free(&e);
+	rbuf_free(&b);
+	return ok;
+}
+
+static void on_forward(struct group *g, uint64_t from, uint64_t id, uint8_t kind, uint32_t n_cmds,
 		       const uint8_t *p, size_t n)
 {
 	struct server *s = g->node;
 	struct creq *q = creq_new(s, NULL);
+	bool is_read = kind != 0;
 	q->g = g;
 	q->fwd_peer = from;
 	q->fwd_id = id;
-	q->n_cmds = n_cmds;
+	q->n_cmds = is_read ? 1 : n_cmds;
+	q->db = is_read ? n_cmds : 0;
+	q->proto = kind == 3 ? 3 : 2;
 	rbuf_put(&q->cmd, p, n);
-	if (is_read || !forwarded_ok(q)) { /* a peer's bytes are checked like any input */
+	/* a peer's bytes are checked like any input; only a node outside g
+	 * sends reads (a member reads through its own core) */
+	if (kind > 3 ||
+	    (is_read && (q->db >= s->cfg.databases || !relayed(g, q) || !forwarded_read_ok(q))) ||
+	    (!is_read && !forwarded_ok(q))) {
 		finish_with(g, q, "-ERR the forwarded request was malformed; not applied");
 		return;
 	}
 	/* peer frames reach only a member: its core exists while its peer
-	 * port is open */
-	if (raft_leader_of(g->r) != s->cfg.id) {
+	 * port is open. A member's write goes to the leader it was sent to;
+	 * an outside node's may come to any member, which sends it on. */
+	if (!is_read && raft_leader_of(g->r) != s->cfg.id && !relayed(g, q)) {
 		finish_with(g, q, "-TRYAGAIN this node is no longer the leader; not applied");
 		return;
 	}
-	request_submit(g, q, false);
+	request_submit(g, q, is_read);
 }
 
 /* A frame from a peer: the requests a follower forwards to us (the
@@ -766,12 +837,39 @@ void requests_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8
 				rbuf_put(&q->cmd, b, len);
 				on_forward_admin(g, q);
 			} else {
-				on_forward(g, from, id, kind_byte != 0, n_cmds, b, len);
+				on_forward(g, from, id, kind_byte, n_cmds, b, len);
 			}
 		} else {
 			return;
 		}
 	}
+}
+
+/* requests_tick's forwarded requests of a node outside shard g: those
+ * past their deadline get their error, those unanswered for a while go
+ * to the next member (a write carries its session and sequence number, so
+ * a copy already applied is answered, not applied again), and the rest
+ * wait. */
+static void outside_tick(struct group *g, int64_t now)
+{
+	uint32_t n = g->n_forwarded;
+	struct creq **v = g->forwarded;
+	bool next = true;
+	g->forwarded = NULL;
+	g->n_forwarded = g->cap_forwarded = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct creq *q = v[i];
+		raft_id to;
+		if (now >= q->deadline_ms) {
+			finish_with(g, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
+		} else if (now - q->fwd_at >= FORWARD_RETRY_MS && !q->admin &&
+			   (to = member_for(g, next)) != RAFT_ID_NONE && forward(g, q, to)) {
+			next = false; /* one step on a tick: the rest follow it */
+		} else {
+			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
+		}
+	}
+	keel_free(v);
 }
 
 /* The periodic pass: waiting requests move on once there is a leader;
@@ -798,6 +896,10 @@ void requests_tick(struct group *g)
 	 * again. */
 	raft_id leader = g->r && !raft_stopped(g->r) ? raft_leader_of(g->r) : RAFT_ID_NONE;
 	n = g->n_forwarded;
+	if (g->outside) { /* unanswered for a while: to the next member */
+		outside_tick(g, now);
+		return;
+	}
 	v = g->forwarded;
 	g->forwarded = NULL;
 	g->n_forwarded = g->cap_forwarded = 0;

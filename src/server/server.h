@@ -85,6 +85,7 @@ struct creq {
 	uint64_t fwd_to;       /* follower side: the leader it was sent to */
 	int64_t fwd_at;	       /* follower side: when */
 	uint64_t fwd_id;
+	uint64_t onward_id; /* forwarded, and sent on by this node: its copy's id */
 	struct rbuf reply;
 	bool done;
 	int64_t deadline_ms;
@@ -275,6 +276,13 @@ struct group {
 	bool meta;	       /* the metadata group: its keyspace holds the slot map */
 	/* a shard added to a running cluster: its first members (else --cluster) */
 	const struct raft_config *founders;
+	/* a shard placed on some nodes (KEEL.ADDSHARD id...): their ids (none:
+	 * on every node); outside: this node is not one of them, and holds the
+	 * shard empty, never a member: its requests go to them (requests.c) */
+	raft_id placed[KV_SHARD_MEMBERS_MAX];
+	uint32_t n_placed;
+	bool outside;
+	uint32_t outside_at;	      /* ... the member they go to (placed[outside_at]) */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -480,6 +488,8 @@ int groups_grow(struct server *s, struct keel_errmsg *err);
 /* After the metadata group applied entry `at` (its map counting `before`
  * shards before it): notes the shards it added. */
 void groups_added_at(struct server *s, raft_index at, uint32_t before);
+/* Whether shard g is placed on node id (a shard on every node: true). */
+bool group_placed_on(const struct group *g, raft_id id);
 /* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
 struct group *groups_find(struct server *s, uint32_t id);
 /* The slots group g starts with (a replica's handshake checks them): shard
@@ -565,6 +575,9 @@ void snapshots_free(struct group *g);
 
 /* server/requests.c: the write and read paths, forwarding, timeouts. */
 void request_submit(struct group *g, struct creq *q, bool is_read);
+/* Shard g placed on other nodes (g->outside): the member this node sends
+ * its requests to, a connected one (RAFT_ID_NONE: none is). */
+raft_id requests_outside_member(struct group *g);
 void requests_on_applied(struct group *g, const struct raft_entry *e, struct rbuf *replies,
 			 uint32_t n_replies);
 /* A membership change this leader has just proposed (its configuration
@@ -753,15 +766,16 @@ const char *migrate_phase(struct server *s); /* INFO shards' phase */
  * group; answers q (true) once it is, or at once with an error. */
 void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc);
 void migrate_free(struct server *s);
-/* KEEL.ADDSHARD [id...]: one shard more in the map (its members every
- * voter: the ids, if given, must be them all); answers q with its number
- * once the metadata group has it. */
+/* KEEL.ADDSHARD [id...]: one shard more in the map, on every node, or
+ * placed on the nodes listed (voters, each once, at most
+ * KV_SHARD_MEMBERS_MAX); answers q with its number once the metadata
+ * group has it. */
 void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
-/* KEEL.ADDSHARD's ids (argv[1..]): true if none, or exactly c's voters,
- * each once (the members a shard added now has). */
-bool migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv,
-			    uint32_t argc);
+/* KEEL.ADDSHARD's ids (argv[1..]): 1 if none, or exactly c's voters each
+ * once (a shard on every node); 2 if fewer of c's voters, each once, at
+ * most KV_SHARD_MEMBERS_MAX (a shard placed on them); 0 otherwise. */
+int migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv, uint32_t argc);
 
 /* server/conform.c: on the metadata group's leader, each shard's members
  * made the metadata group's (a sharded cluster's membership changes). */

@@ -9,7 +9,10 @@
  * and at each start past --shards as the map's snapshot counts them
  * (groups_grow): empty, serving no slot, their first members the metadata
  * group's configuration at the entry that added them (founders_at), so
- * that every node starts the shard's log alike.
+ * that every node starts the shard's log alike; a shard placed on some
+ * nodes (KEEL.ADDSHARD id...) has those of them as founders, and the
+ * other nodes open it empty with none (g->outside: never its members,
+ * they send its requests to them, requests.c).
  *
  * What it guarantees: a node never serves a slot from a group that does
  * not hold its keys. Every shard's slots and the map start from N (they
@@ -223,6 +226,31 @@ static void founders_at(struct server *s, raft_index at, struct raft_config *out
 		*out = *raft_config_of(r);
 }
 
+/* The founders of a shard placed on some nodes: those of them that are
+ * in *c (none if this node is not among them: it holds the shard empty). */
+static void place(struct raft_config *c, const struct kv_shard_members *placed, raft_id self)
+{
+	uint32_t k = 0;
+	bool in = false;
+	for (uint32_t j = 0; j < placed->n; j++)
+		in = in || placed->ids[j] == self;
+	if (!in)
+		c->n = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		for (uint32_t j = 0; j < placed->n; j++)
+			if (c->members[i].id == placed->ids[j])
+				c->members[k++] = c->members[i];
+	c->n = k;
+}
+
+bool group_placed_on(const struct group *g, raft_id id)
+{
+	for (uint32_t i = 0; i < g->n_placed; i++)
+		if (g->placed[i] == id)
+			return true;
+	return !g->n_placed;
+}
+
 void groups_added_at(struct server *s, raft_index at, uint32_t before)
 {
 	const struct kv_slots *sl = kv_slots_of(&s->meta->kv);
@@ -244,6 +272,9 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 		uint32_t id = s->n_shards;
 		struct raft_config founders;
 		founders_at(s, k < s->n_grow_at ? s->grow_at[k] : 0, &founders);
+		const struct kv_shard_members *placed = kv_shard_placed(sl, id);
+		if (placed) /* on some nodes: the others hold it empty, never members */
+			place(&founders, placed, s->cfg.id);
 		char sub[32];
 		snprintf(sub, sizeof sub, "shard-%u", id);
 		if (s->meta->quiet) /* its quiet bit is its place's, which moves */
@@ -259,9 +290,16 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 		s->n_groups++;
 		s->n_shards++;
 		rc = open_one(s, id, id, sub, false, &founders, err);
+		struct group *g = s->groups[id];
+		for (uint32_t i = 0; placed && i < placed->n; i++)
+			g->placed[g->n_placed++] = placed->ids[i];
+		g->outside = placed && !group_placed_on(g, s->cfg.id);
 		if (!rc)
-			fprintf(stderr, "[%llu] shard %u added (%s)\n",
-				(unsigned long long)s->cfg.id, id, sub);
+			fprintf(stderr, "[%llu] shard %u added (%s)%s\n",
+				(unsigned long long)s->cfg.id, id, sub,
+				g->outside ? ": placed on other nodes, this one sends its "
+					     "requests to them"
+					   : "");
 	}
 	s->n_grow_at = 0;
 	return rc;

@@ -656,7 +656,7 @@ def reshard_refused():
 
 @case
 def shard_add_and_restart():
-    """keel-cli shard add --nodes naming other than every voter refused;
+    """keel-cli shard add --nodes naming other than voters, each once, refused;
     keel-cli shard add --nodes 3,1,2: a fourth shard, led by a node, serving no slot;
     slots 16000-16383 moved to it, with 100 keys; every node killed and
     started again with --shards 3 as before: the node opens the added
@@ -667,10 +667,10 @@ def shard_add_and_restart():
     for k in keys:
         assert CLUSTER.client(1).set(k, k) is True
     cli = [CLI, "-h", CLUSTER.addr(3)[0], "-p", str(CLUSTER.addr(3)[1]), "shard", "add"]
-    for nodes in ("1,2", "1,2,9", "1,1,2", "0,1,2,3"):  # not every voter, once each
+    for nodes in ("1,2,9", "1,1,2", "0,1,2,3"):  # voters only, once each
         out = subprocess.run(cli + ["--nodes", nodes], capture_output=True, text=True,
                              timeout=60)
-        assert out.returncode == 1 and "every voter" in out.stdout, (nodes, out)
+        assert out.returncode == 1 and "members are voters" in out.stdout, (nodes, out)
     assert CLUSTER.client(1).info("shards")["keel_shards"] == 3
     out = subprocess.run(cli + ["--nodes", "3,1,2"], capture_output=True, text=True,
                          timeout=120)
@@ -692,6 +692,66 @@ def shard_add_and_restart():
     return f"{len(keys)} keys in the added shard across a restart of every node"
 
 
+@case
+def shard_placed_on_two():
+    """keel-cli shard add --nodes 1,2: a shard on nodes 1 and 2 only (node 3
+    holds it empty: INFO shards role=outside); slots 15000-15999 moved to
+    it; then node 3 serves them through its members: redis-py's plain
+    client writes and reads there (a pipeline too), redis-cli -c and
+    RedisCluster are sent to the members; node 3 never holds a key of it,
+    and moving slots out of it is refused."""
+    up()
+    keys = [k for k in (f"pl{i}" for i in range(60000)) if 15000 <= keyslot(k) <= 15999][:50]
+    for k in keys:
+        assert CLUSTER.client(1).set(k, "before") is True
+    cli = [CLI, "-h", CLUSTER.addr(3)[0], "-p", str(CLUSTER.addr(3)[1]), "shard", "add",
+           "--nodes", "1,2"]
+    out = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "placed on nodes 1 2; this node is not one" in out.stdout, out
+    shard = int(out.stdout.split()[1])
+    reshard(3, 15000, 15999, shard)
+    # node 3 names the member it sends the shard's requests to, not
+    # always its leader: each node's own map is looked at
+    wait_for("every node's map", lambda: all(
+        CLUSTER.client(i).info("shards")["migration"] == "none" and
+        str(CLUSTER.client(i).info("shards")[f"shard{shard}"]["slots"]) == "15000-15999"
+        for i in (1, 2, 3)), 30)
+    line = CLUSTER.client(3).info("shards")[f"shard{shard}"]
+    assert line["role"] == "outside" and line["keys"] == 0, line
+    # the keys of those slots, the earlier cases' too
+    held = [CLUSTER.client(i).info("shards")[f"shard{shard}"]["keys"] for i in (1, 2)]
+    assert held[0] == held[1] >= len(keys), held
+    plain = CLUSTER.client(3)
+    assert all(plain.get(k) == "before" for k in keys)
+    p = plain.pipeline(transaction=False)
+    for k in keys:
+        p.set(k, "after")
+        p.get(k)
+    assert p.execute() == [True, "after"] * len(keys)
+    assert plain.incr("pl-counter{%s}" % keys[0]) == 1
+    cmd = ["redis-cli", "-c", "-h", CLUSTER.addr(3)[0], "-p", str(CLUSTER.addr(3)[1])]
+    out = subprocess.run(cmd + ["GET", keys[0]], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "after", out
+    rc = RedisCluster(host=CLUSTER.addr(3)[0], port=CLUSTER.addr(3)[1], decode_responses=True)
+    try:
+        for k in keys:
+            rc.set(k, "cluster")
+        assert all(rc.get(k) == "cluster" for k in keys)
+    finally:
+        rc.close()
+    assert CLUSTER.client(3).info("shards")[f"shard{shard}"]["keys"] == 0
+    try:
+        CLUSTER.client(1).execute_command("KEEL.RESHARD", 15000, 15010, 1)
+        raise AssertionError("a move out of a placed shard was taken")
+    except redis.ResponseError as e:
+        assert "placed on some of the nodes" in str(e), e
+    status = subprocess.run([CLI, "-h", CLUSTER.addr(3)[0], "-p", str(CLUSTER.addr(3)[1]),
+                             "shard", "status"], capture_output=True, text=True, timeout=30)
+    assert status.returncode == 0 and f"shard {shard} is placed on nodes 1 2" in status.stdout, \
+        status
+    return f"{len(keys)} keys of shard {shard} (on nodes 1 and 2) served through node 3"
+
+
 def main():
     try:
         # shard_count_kept first: its one-node clusters take the ports the
@@ -701,7 +761,7 @@ def main():
                                     ioredis_cluster, moved_and_plain, crossslot_and_multi,
                                     one_connection_order, shard_status, restart_reads_back,
                                     reshard_refused, reshard_online, shard_add_and_restart,
-                                    idle_shards_quiet],
+                                    shard_placed_on_two, idle_shards_quiet],
                          [SERVER, CLI])
     finally:
         if CLUSTER:

@@ -7,6 +7,7 @@
 #define KEEL_TESTS_FUZZ_SAME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kv/kv.h"
@@ -55,7 +56,10 @@ static inline bool same_kv(struct kv *a, struct kv *b, int64_t now_ms)
 			       now_ms);
 	kv_dict_free(&empty);
 	const struct kv_slots *x = kv_slots_of(a), *y = kv_slots_of(b);
-	return ok && !x == !y && (!x || !memcmp(x, y, sizeof *x));
+	return ok && !x == !y &&
+	       (!x ||
+		(!memcmp(x, y, offsetof(struct kv_slots, placed)) && x->n_placed == y->n_placed &&
+		 (!x->n_placed || !memcmp(x->placed, y->placed, x->n_placed * sizeof *x->placed))));
 }
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "base/bytes.h"
 #include "base/crc32c.h"
+#include "base/mem.h"
 #include "kv/kv.h"
 #include "kv/snapshot.h"
 #include "net/frame.h"
@@ -265,6 +266,20 @@ static void snapshot_seeds(void)
 	rbuf_put_u64(&w, 0);
 	rbuf_put_u32(&w, crc32c(0, w.p, w.len));
 	put_mode("snapshot", 3, 2, w.p, w.len);
+	/* version 5: a metadata group's keyspace, its map with a shard placed
+	 * on nodes 1 and 3 */
+	struct kv meta;
+	kv_init(&meta, 1);
+	kv_shard_set(&meta, 2, 0, true);
+	struct kv_slots *sl = kv_slots_of(&meta);
+	sl->placed = keel_calloc(1, sizeof *sl->placed);
+	sl->placed[0] = (struct kv_shard_members){.shard = 2, .n = 2, .ids = {1, 3}};
+	sl->n_placed = 1;
+	sl->n_shards = 3;
+	w.len = 0;
+	kv_snapshot_write(&meta, 0, &w);
+	put_mode("snapshot", 4, 1, w.p, w.len);
+	kv_free(&meta);
 	rbuf_free(&w);
 	kv_free(&kv);
 }

@@ -618,21 +618,37 @@ void ns_check_agreement(struct ns_run *r)
 				(unsigned long long)m[i]->s->stats.skipped_entries);
 			return;
 		}
-	for (uint32_t gi = 1; gi < ref->s->n_groups; gi++) /* every group past the first */
-		for (uint32_t i = 1; i < n; i++)
-			if (raft_applied_index(m[i]->s->groups[gi]->r) !=
-			    raft_applied_index(m[0]->s->groups[gi]->r)) {
+	for (uint32_t gi = 1; gi < ref->s->n_groups; gi++) { /* every group past the first */
+		struct ns_node *one = NULL; /* of those it is placed on (every node, or some) */
+		for (uint32_t i = 0; i < n; i++) {
+			struct group *g = m[i]->s->groups[gi];
+			if (g->outside) {
+				if (raft_last_index(g->r) || kv_keys_total(&g->kv)) {
+					ns_fail(r,
+						"node %llu holds entries or keys of group %u, "
+						"which is placed on other nodes",
+						(unsigned long long)m[i]->id, gi);
+					return;
+				}
+				continue;
+			}
+			if (!one) {
+				one = m[i];
+				continue;
+			}
+			if (raft_applied_index(g->r) != raft_applied_index(one->s->groups[gi]->r)) {
 				ns_fail(r,
 					"after healing, members %llu and %llu applied different "
 					"entries of group %u: %llu and %llu",
-					(unsigned long long)m[0]->id, (unsigned long long)m[i]->id,
+					(unsigned long long)one->id, (unsigned long long)m[i]->id,
 					gi,
 					(unsigned long long)raft_applied_index(
-						m[0]->s->groups[gi]->r),
-					(unsigned long long)raft_applied_index(
-						m[i]->s->groups[gi]->r));
+						one->s->groups[gi]->r),
+					(unsigned long long)raft_applied_index(g->r));
 				return;
 			}
+		}
+	}
 	for (uint32_t i = 1; i < n; i++)
 		if (raft_applied_index(m[i]->s->g->r) != raft_applied_index(m[0]->s->g->r)) {
 			char a[256], b[256], l[160] = "no leader";
@@ -673,17 +689,23 @@ void ns_check_agreement(struct ns_run *r)
 		key_of(k, key, sizeof key);
 		struct rbuf first;
 		rbuf_init(&first);
+		uint64_t first_id = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			struct rbuf out;
+			uint16_t slot = kv_slot((const uint8_t *)key, strlen(key));
+			if (m[i]->kind != NS_REPLICA && cluster_slot_group(m[i]->s, slot)->outside)
+				continue; /* its shard is placed on other nodes */
 			rbuf_init(&out);
 			struct get_ctx g = {m[i], key, &out};
 			host_enter(m[i]->h, get_in, &g);
-			if (!i)
+			if (!first_id) {
 				rbuf_put(&first, out.p, out.len);
-			else if (out.len != first.len || memcmp(out.p, first.p, out.len))
+				first_id = m[i]->id;
+			} else if (out.len != first.len || memcmp(out.p, first.p, out.len)) {
 				ns_fail(r, "after healing, nodes %llu and %llu disagree on %s",
-					(unsigned long long)m[0]->id, (unsigned long long)m[i]->id,
+					(unsigned long long)first_id, (unsigned long long)m[i]->id,
 					key);
+			}
 			rbuf_free(&out);
 		}
 		rbuf_free(&first);

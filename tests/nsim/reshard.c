@@ -159,7 +159,10 @@ bool ns_check_slots(struct ns_run *r, struct ns_node *const *m, uint32_t n)
 				serving += st != KV_SLOT_GONE;
 				in_owner += st == KV_SLOT_OWNED && k == map->owner[slot];
 			}
-			if (serving != 1 || in_owner != 1) {
+			/* a shard placed on other nodes: none of this node's serves it */
+			bool away = map->owner[slot] < s->n_shards &&
+				    s->groups[map->owner[slot]]->outside;
+			if (away ? serving != 0 : serving != 1 || in_owner != 1) {
 				ns_fail(r,
 					"after healing, node %llu: slot %u is served by %u shards; "
 					"the map (version %llu) gives it to shard %u, %s",

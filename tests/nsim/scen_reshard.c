@@ -49,9 +49,12 @@
  *   cluster_topology                    each node's CLUSTER INFO, NODES and
  *       SHARDS with the leaders spread: every member once, each a master
  *       of the ranges of the shards it leads, its own offsets above 0
- *   shard_added                         KEEL.ADDSHARD naming other than every
- *       voter is refused; naming them adds shard 3 on every node, which a
- *       move then gives slots
+ *   shard_added                         KEEL.ADDSHARD naming a stranger or a
+ *       voter twice is refused; naming every voter adds shard 3 on every
+ *       node, which a move then gives slots
+ *   shard_placed                        a shard placed on nodes 1-3 of four
+ *       is given slots and served through node 4, outside it, also when
+ *       the member node 4 sends to crashes; node 4 never holds its data
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -673,12 +676,12 @@ void ns_scen_cluster_topology(struct ns_run *r)
 static void add_checked(void *arg)
 {
 	struct ns_run *r = arg;
-	static const char *const few[] = {"KEEL.ADDSHARD", "1", "2"};
 	static const char *const stranger[] = {"KEEL.ADDSHARD", "1", "2", "9"};
 	static const char *const twice[] = {"KEEL.ADDSHARD", "1", "1", "2"};
-	ns_admin_expect(r, 0, 3, few, "-ERR a shard's members are every voter");
-	ns_admin_expect(r, 1, 4, stranger, "-ERR a shard's members are every voter");
-	ns_admin_expect(r, 2, 4, twice, "-ERR a shard's members are every voter");
+	static const char *const more[] = {"KEEL.ADDSHARD", "1", "2", "3", "1"};
+	ns_admin_expect(r, 1, 4, stranger, "-ERR a shard's members are voters");
+	ns_admin_expect(r, 2, 4, twice, "-ERR a shard's members are voters");
+	ns_admin_expect(r, 0, 5, more, "-ERR a shard's members are voters");
 }
 
 static void add_every(void *arg)
@@ -708,9 +711,9 @@ static void add_check(void *arg)
 	}
 }
 
-/* keel-cli shard add naming fewer voters, a stranger, or one twice is
- * refused; naming every voter (in any order) adds shard 3, which a move
- * then gives slots 16000-16383 while the clients run. */
+/* keel-cli shard add naming a stranger, or one voter twice, is refused
+ * (fewer voters place the shard on them: shard_placed); naming every voter (in any order) adds
+ * shard 3, which a move then gives slots 16000-16383 while the clients run. */
 void ns_scen_shard_added(struct ns_run *r)
 {
 	struct mv *m = mv_new(r);
@@ -1209,4 +1212,135 @@ void ns_scen_reshard_stops_with_held_requests(struct ns_run *r)
 	world_at(r->w, 12000 * MS, mv_read, m);
 	world_at(r->w, 13500 * MS, mv_done, m);
 	world_at(r->w, 13500 * MS, stop_held_done, h);
+}
+
+/* ---- a shard placed on some of the nodes -------------------------------------- */
+
+struct placed {
+	struct ns_run *r;
+	char key[16]; /* a key of shard 0's range, which moves to shard 2 */
+	struct ns_probe *plain, *aware;
+};
+
+static void placed_add(void *arg)
+{
+	struct placed *p = arg;
+	static const char *const stranger[] = {"KEEL.ADDSHARD", "1", "2", "9"};
+	static const char *const some[] = {"KEEL.ADDSHARD", "1", "2", "3"};
+	ns_admin_expect(p->r, 3, 4, stranger, "-ERR a shard's members are voters");
+	ns_admin_expect(p->r, 3, 4, some, ":2");
+}
+
+/* Nodes 1-3 are shard 2's voters, node 4 holds it outside (empty, never
+ * a member). */
+static void placed_check_members(void *arg)
+{
+	struct placed *p = arg;
+	for (uint32_t i = 0; i < 4; i++) {
+		struct server *s = p->r->nodes[i].s;
+		struct group *g = s && s->n_shards == 3 ? s->groups[2] : NULL;
+		const struct raft_config *c = g ? raft_config_of(g->r) : NULL;
+		bool ok = g && g->n_placed == 3 && g->outside == (i == 3) &&
+			  c->n == (i == 3 ? 0u : 3u);
+		for (uint32_t k = 0; ok && k < c->n; k++)
+			ok = c->members[k].id <= 3 && c->members[k].role == RAFT_VOTER;
+		if (!ok)
+			ns_fail(p->r, "scenario: node %u does not hold shard 2 as placed on 1 2 3",
+				i + 1);
+	}
+}
+
+static void placed_move(void *arg)
+{
+	struct placed *p = arg;
+	static const char *const move[] = {"KEEL.RESHARD", "0", "8191", "2"};
+	ns_admin_expect(p->r, 3, 4, move, "+OK");
+}
+
+/* Node 4 serves shard 2's keys through its members: a plain connection's
+ * writes and reads (in another database too), a cluster-aware one is
+ * sent to a member; moving slots out of shard 2 is refused. */
+static void placed_probe(void *arg)
+{
+	struct placed *p = arg;
+	static const char *const out[] = {"KEEL.RESHARD", "0", "10", "1"};
+	ns_admin_expect(p->r, 2, 4, out, "-ERR slot 0 is served by shard 2, which is placed");
+	p->plain = ns_probe_open(p->r, "outside", 3);
+	ns_probe_send(p->plain, "+OK", "SET %s v1", p->key);
+	ns_probe_send(p->plain, "$2 v1", "GET %s", p->key);
+	ns_probe_send(p->plain, ":3", "APPEND %s 7", p->key);
+	ns_probe_send(p->plain, "$3 v17", "GET %s", p->key);
+	ns_probe_send(p->plain, "+OK", "SELECT 3");
+	ns_probe_send(p->plain, "$-1", "GET %s", p->key);
+	ns_probe_send(p->plain, "+OK", "SET %s db3", p->key);
+	ns_probe_send(p->plain, "$3 db3", "GET %s", p->key);
+	ns_probe_send(p->plain, "+OK", "SELECT 0");
+	ns_probe_send(p->plain, "$3 v17", "GET %s", p->key);
+	p->aware = ns_probe_open(p->r, "outside-aware", 3);
+	ns_probe_send(p->aware, "*", "CLUSTER SLOTS");
+	ns_probe_send(p->aware, "-MOVED", "SET %s v2", p->key);
+}
+
+/* Crashing a member the outside node sends to: its requests go to another. */
+static void placed_crash(void *arg)
+{
+	struct placed *p = arg;
+	struct server *s = p->r->nodes[3].s;
+	raft_id to = s ? requests_outside_member(s->groups[2]) : 0;
+	if (!to || to > 3) {
+		ns_fail(p->r, "scenario: node 4 sends shard 2's requests to no member");
+		return;
+	}
+	world_tracef(p->r->w, "scenario: crash node %llu, where node 4 sends shard 2's requests",
+		     (unsigned long long)to);
+	ns_node_crash(&p->r->nodes[to - 1]);
+	ns_probe_send(p->plain, "+OK", "SET %s v3", p->key);
+	ns_probe_send(p->plain, "$2 v3", "GET %s", p->key);
+}
+
+static void placed_restart(void *arg)
+{
+	struct placed *p = arg;
+	for (uint32_t i = 0; i < 3; i++)
+		if (!p->r->nodes[i].s)
+			ns_node_start(&p->r->nodes[i]);
+}
+
+static void placed_done(void *arg)
+{
+	struct placed *p = arg;
+	ns_probe_done(p->plain);
+	ns_probe_done(p->aware);
+	const struct server *s = p->r->nodes[0].s;
+	if (!s || kv_slots_of(&s->meta->kv)->owner[0] != 2 || !kv_keys_total(&s->groups[2]->kv))
+		ns_fail(p->r, "scenario: node 1's shard 2 does not serve slot 0 with keys");
+}
+
+/* Four nodes of two shards; shard 2 is added on nodes 1-3 only (a
+ * stranger's id refused) and given shard 0's slots while the clients
+ * run, by node 4, which is not among them. Node 4 then serves them
+ * through shard 2's members, and keeps serving them when the member it
+ * sends to crashes; it never holds an entry or a key of shard 2 (the
+ * run's agreement check), and slots cannot move out of shard 2 yet. */
+void ns_scen_shard_placed(struct ns_run *r)
+{
+	r->p.nodes = 4;
+	r->p.spares = 0;
+	r->p.shards = 2;
+	r->p.run_ns = 14000 * MS;
+	struct placed *p = ns_alloc(r, sizeof *p);
+	memset(p, 0, sizeof *p);
+	p->r = r;
+	for (uint32_t n = 0;; n++) {
+		snprintf(p->key, sizeof p->key, "pl%u", n);
+		if (kv_slot((const uint8_t *)p->key, strlen(p->key)) <= kv_slot_range_last(0, 2))
+			break;
+	}
+	world_at(r->w, 2000 * MS, placed_add, p);
+	world_at(r->w, 3000 * MS, placed_check_members, p);
+	world_at(r->w, 3100 * MS, placed_move, p);
+	world_at(r->w, 6000 * MS, placed_probe, p);
+	world_at(r->w, 8000 * MS, placed_crash, p);
+	world_at(r->w, 9500 * MS, placed_restart, p);
+	world_at(r->w, 12000 * MS, placed_done, p);
 }

@@ -4,8 +4,9 @@
  * error changes nothing: the snapshot's bytes are the same after it), the
  * epoch and batch order that keep a replaced driver's late steps out, the
  * map's version, which commands a frozen or released slot refuses, the
- * export a copy is made of, and the snapshot that keeps it all (format 4;
- * a keyspace of no shard still writes format 3). */
+ * export a copy is made of, the shards placed on some nodes, and the
+ * snapshot that keeps it all (format 4, 5 with placed shards; a keyspace
+ * of no shard still writes format 3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,7 +208,7 @@ static void shards_added(void **state)
 		assert_int_equal(kv_slots_of(&added.kv)->state[s], KV_SLOT_GONE);
 	expect_unchanged(&m, "KEEL.SLOTS BEGIN 0 10 2", "-ERR no such shard");
 	assert_string_equal(run(&m, "KEEL.SLOTS ADD"), ":2\r\n");
-	expect_unchanged(&m, "KEEL.SLOTS ADD x", "-ERR syntax error");
+	expect_unchanged(&m, "KEEL.SLOTS ADD x", "-ERR invalid node id");
 	assert_string_equal(run(&m, "KEEL.SLOTS BEGIN 0 10 2"), "+OK\r\n");
 	assert_int_equal(kv_slots_of(&m.kv)->n_shards, 3);
 	struct rbuf w;
@@ -498,6 +499,83 @@ static void snapshot_keeps_slots(void **state)
 	close_shard(&plain);
 }
 
+/* KEEL.SLOTS ADD id...: a shard placed on those nodes, kept in the map
+ * and in its snapshot (format 5); bad lists change nothing, and a
+ * snapshot whose list is malformed (checksum made good) is refused. */
+static void placed_shards(void **state)
+{
+	(void)state;
+	struct shard m;
+	open_shard(&m, 2, 0, true);
+	expect_unchanged(&m, "KEEL.SLOTS ADD 1 2 1", "-ERR a node is listed twice");
+	expect_unchanged(&m, "KEEL.SLOTS ADD 1 0", "-ERR invalid node id");
+	expect_unchanged(&m, "KEEL.SLOTS ADD -1", "-ERR invalid node id");
+	expect_unchanged(&m, "KEEL.SLOTS ADD 1 2 3 4 5 6 7 8",
+			 "-ERR a shard is placed on at most 7");
+	struct rbuf w;
+	snap(&m, &w);
+	assert_memory_equal(w.p, "KEELKV4", 7); /* no placed shard: format 4 */
+	rbuf_free(&w);
+	expect_unchanged(&m, "KEEL.SLOTS ADD 1 9223372036854775808", "-ERR invalid node id");
+	assert_string_equal(run(&m, "KEEL.SLOTS ADD 3 1 9223372036854775807"), ":2\r\n");
+	assert_string_equal(run(&m, "KEEL.SLOTS ADD"), ":3\r\n");
+	assert_string_equal(run(&m, "KEEL.SLOTS ADD 1 2 3 4 5 6 7"), ":4\r\n");
+	const struct kv_slots *sl = kv_slots_of(&m.kv);
+	const struct kv_shard_members *p = kv_shard_placed(sl, 2);
+	assert_non_null(p);
+	assert_int_equal(p->n, 3);
+	assert_true(p->ids[0] == 3 && p->ids[1] == 1 && p->ids[2] == INT64_MAX);
+	assert_null(kv_shard_placed(sl, 3));
+	assert_null(kv_shard_placed(sl, 0));
+	assert_int_equal(kv_shard_placed(sl, 4)->n, 7);
+	snap(&m, &w);
+	assert_memory_equal(w.p, "KEELKV5", 7);
+	struct kv back;
+	kv_init(&back, 5);
+	kv_shard_set(&back, 2, 0, true);
+	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_OK);
+	const struct kv_slots *b = kv_slots_of(&back);
+	assert_int_equal(b->n_placed, 2);
+	assert_int_equal(b->n_shards, 5);
+	assert_memory_equal(b->placed, sl->placed, 2 * sizeof *b->placed);
+	/* the placed list's records: the first at its count's end */
+	size_t rec = w.len - 4 - 2 * KV_PLACED_BYTES;
+	static const struct {
+		size_t off;
+		uint8_t byte;
+	} bad[] = {
+		{5 + 8 * 1, 3},			  /* its second id the same as its first */
+		{KV_PLACED_BYTES + 5 + 8 * 2, 0}, /* the next's third id 0, counted */
+		{5 + 8 * 3, 9},			  /* an id past its count */
+		{4, 0},				  /* a count of 0 */
+		{4, 8},				  /* a count past the most */
+		{0, 5},				  /* a shard past the map's */
+		{0, 4},				  /* ... or out of order (the next is 4) */
+		{KV_PLACED_BYTES, 2},		  /* the same shard twice */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		uint8_t keep = w.p[rec + bad[i].off];
+		w.p[rec + bad[i].off] = bad[i].byte;
+		uint32_t crc = crc32c(0, w.p, w.len - 4);
+		memcpy(w.p + w.len - 4, &crc, 4);
+		if (kv_snapshot_read(&back, w.p, w.len) != KEEL_ECORRUPT)
+			fail_msg("malformed placed list %zu read", i);
+		w.p[rec + bad[i].off] = keep;
+	}
+	/* a count of placed shards past the map's, or past KV_SHARDS_MAX */
+	size_t count_at = w.len - 4 - 2 * KV_PLACED_BYTES - 4;
+	for (uint32_t n = 3; n <= 4; n++) {
+		uint32_t v = n == 3 ? 6 : KV_SHARDS_MAX + 1;
+		memcpy(w.p + count_at, &v, 4);
+		uint32_t crc = crc32c(0, w.p, w.len - 4);
+		memcpy(w.p + w.len - 4, &crc, 4);
+		assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_ECORRUPT);
+	}
+	kv_free(&back);
+	rbuf_free(&w);
+	close_shard(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -505,6 +583,7 @@ int main(void)
 		cmocka_unit_test(late_steps_refused),  cmocka_unit_test(refusals),
 		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
 		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
+		cmocka_unit_test(placed_shards),
 	};
 	return UNIT_RUN("slots", tests);
 }

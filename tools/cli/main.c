@@ -370,6 +370,7 @@ static int cmd_shard_status(struct conn *c)
 	printf("%-6s %-16s %-7s %-10s %8s %12s %10s\n", "SHARD", "SLOTS", "LEADER", "HERE", "TERM",
 	       "APPLIED", "KEYS");
 	int rc = 0;
+	char placed_text[2048] = "";
 	for (const char *p = text; (p = strstr(p, "\nshard"));) {
 		p++;
 		const char *colon = strchr(p, ':');
@@ -387,10 +388,20 @@ static int cmd_shard_status(struct conn *c)
 		kv_field(line, "term", term, sizeof term);
 		kv_field(line, "applied_index", applied, sizeof applied);
 		kv_field(line, "keys", keys, sizeof keys);
-		if (!strcmp(leader, "0"))
+		char on[128];
+		kv_field(line, "placed", on, sizeof on);
+		if (strcmp(on, "-") && strlen(placed_text) + strlen(on) + 40 < sizeof placed_text)
+			snprintf(placed_text + strlen(placed_text),
+				 sizeof placed_text - strlen(placed_text),
+				 "shard %s is placed on nodes %s\n", id, on);
+		bool outside = !strcmp(role, "outside"); /* placed on other nodes */
+		if (!strcmp(leader, "0") && !outside)
 			rc = 1; /* a shard without a known leader */
 		printf("%-6s %-16s %-7s %-10s %8s %12s %10s\n", id, slots,
-		       strcmp(leader, "0") ? leader : "none", role, term, applied, keys);
+		       outside		     ? "-"
+		       : strcmp(leader, "0") ? leader
+					     : "none",
+		       role, term, applied, keys);
 		p = colon;
 	}
 	char meta[512], map[32], moving[160];
@@ -401,7 +412,7 @@ static int cmd_shard_status(struct conn *c)
 	}
 	if (conn_call(c, 2, raft_args, &n) || !(text = bulk_text(c, n)))
 		return 1;
-	printf("\nmembers of every shard:");
+	printf("\n%smembers of every %sshard:", placed_text, placed_text[0] ? "other " : "");
 	for (const char *p = text; (p = strstr(p, "raft_member_"));) {
 		const char *colon = strchr(p, ':');
 		if (!colon)
@@ -483,9 +494,17 @@ static int cmd_shard_add(struct conn *c, const char *nodes)
 	for (int i = 0; i < 600; i++) {
 		if (conn_call(c, 2, info, &n))
 			return 1;
-		char *text = bulk_text(c, n), line[512], leader[24];
+		char *text = bulk_text(c, n), line[512], leader[24], role[24], placed[128];
 		if (text && info_field(text, field, line, sizeof line)) {
 			kv_field(line, "leader", leader, sizeof leader);
+			kv_field(line, "role", role, sizeof role);
+			kv_field(line, "placed", placed, sizeof placed);
+			if (!strcmp(role, "outside")) { /* this node sends its requests on */
+				printf("shard %s placed on nodes %s; this node is not one of "
+				       "them\n",
+				       id, placed);
+				return 0;
+			}
 			if (strcmp(leader, "0") && strcmp(leader, "-")) {
 				printf("shard %s led by node %s\n", id, leader);
 				return 0;
@@ -692,7 +711,8 @@ static void usage(void)
 		"usage: keel-cli [-h host] [-p port] [--raw] [command]\n"
 		"  status                          the cluster at a glance (the leader's view)\n"
 		"  shard status                    the shards: slots, leaders, keys\n"
-		"  shard add [--nodes 1,2,3]       add a shard (its members: every voter)\n"
+		"  shard add [--nodes 1,2,3]       add a shard (on those voters; none: every "
+		"node)\n"
 		"  reshard --slots A-B --to G      move slots A..B (all of one shard) to shard G,\n"
 		"                                  online; waits until it is done\n"
 		"  add ID HOST:PEER-PORT [--auto]  add a learner (--auto: promote it once caught "
