@@ -28,6 +28,8 @@ uint32_t frame_kind_max(uint8_t kind)
 		return FRAME_QUIET_LEN;
 	case FRAME_LIVE:
 		return FRAME_LIVE_LEN;
+	case FRAME_LEADS:
+		return FRAME_LEADS_LEN(FRAME_LEADS_MAX);
 	case FRAME_RAFT:
 	case FRAME_FORWARD:
 	case FRAME_REPLY:
@@ -84,6 +86,33 @@ bool frame_live_decode(const uint8_t *p, size_t n, uint64_t *inc)
 		return false;
 	*inc = bytes_get_u64(p);
 	return *inc != 0;
+}
+
+void frame_leads_encode(const struct frame_lead *l, uint32_t n, uint8_t *buf)
+{
+	bytes_put_u32(buf, n);
+	for (uint32_t i = 0; i < n; i++) {
+		bytes_put_u32(buf + 4 + 12 * (size_t)i, l[i].shard);
+		bytes_put_u64(buf + 8 + 12 * (size_t)i, l[i].term);
+	}
+}
+
+bool frame_leads_decode(const uint8_t *p, size_t len, struct frame_lead *out, uint32_t *n)
+{
+	if (len < 4)
+		return false;
+	uint32_t count = bytes_get_u32(p);
+	if (count > FRAME_LEADS_MAX || len != FRAME_LEADS_LEN(count))
+		return false;
+	for (uint32_t i = 0; i < count; i++) {
+		out[i].shard = bytes_get_u32(p + 4 + 12 * (size_t)i);
+		out[i].term = bytes_get_u64(p + 8 + 12 * (size_t)i);
+		if (out[i].shard >= FRAME_GROUP_MAX || !out[i].term ||
+		    (i && out[i].shard <= out[i - 1].shard))
+			return false;
+	}
+	*n = count;
+	return true;
 }
 
 int frame_parse(const uint8_t *buf, size_t len, struct frame *f, size_t *used, const char **why)

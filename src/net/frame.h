@@ -27,6 +27,8 @@ enum frame_kind {
 			    * asks it to tick again: struct frame_quiet */
 	FRAME_LIVE = 8,	   /* a node's heartbeat to a peer node, one for all
 			    * its groups: struct frame_live */
+	FRAME_LEADS = 9,   /* the shards placed on some nodes that the sender
+			    * leads: struct frame_lead, below */
 	/* 32..63: the read-replica stream's (replica/proto.h) */
 	FRAME_KIND_MAX = 63,
 };
@@ -121,6 +123,24 @@ void frame_quiet_encode(const struct frame_quiet *q, uint8_t buf[FRAME_QUIET_LEN
 bool frame_quiet_decode(const uint8_t *p, size_t n, struct frame_quiet *q);
 /* A LIVE payload's incarnation into *inc: false if n is not 8 or it is 0. */
 bool frame_live_decode(const uint8_t *p, size_t n, uint64_t *inc);
+
+/* LEADS's payload (sent beside LIVE by a node of a cluster with shards
+ * placed on some of the nodes, so that the nodes outside such a shard
+ * know its leader): u32 count (at most FRAME_LEADS_MAX), then count times
+ *   u32 shard                  below FRAME_GROUP_MAX, increasing
+ *   u64 term                   1 .. : the term the sender leads it in */
+#define FRAME_LEADS_MAX	   1024
+#define FRAME_LEADS_LEN(n) (4 + 12 * (size_t)(n))
+struct frame_lead {
+	uint32_t shard;
+	uint64_t term;
+};
+/* Encodes n leads (increasing shards) into buf, FRAME_LEADS_LEN(n) bytes. */
+void frame_leads_encode(const struct frame_lead *l, uint32_t n, uint8_t *buf);
+/* Decodes a LEADS payload into out (FRAME_LEADS_MAX of them) and *n:
+ * false if its length, a shard or a term is out of range, or the shards
+ * do not increase. */
+bool frame_leads_decode(const uint8_t *p, size_t len, struct frame_lead *out, uint32_t *n);
 
 enum { FRAME_OK = 0, FRAME_MORE = 1, FRAME_BAD = 2 };
 /* Parses one frame at the start of buf: FRAME_OK with *used bytes,

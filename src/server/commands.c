@@ -81,7 +81,9 @@ static void info_group(struct server *s, const struct group *g, struct rbuf *o)
 		 : raft_stopped(r) ? "stopped"
 		 : g->outside	   ? "outside"
 				   : raft_role_name(r),
-		 (unsigned long long)(r ? raft_leader_of(r) : 0),
+		 (unsigned long long)(g->outside ? g->lead_hint
+				      : r	 ? raft_leader_of(r)
+						 : 0),
 		 (unsigned long long)(r ? raft_current_term(r) : 0),
 		 (unsigned long long)(r ? raft_commit_index(r) : 0),
 		 (unsigned long long)(r ? raft_applied_index(r) : g->replica->applied));

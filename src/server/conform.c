@@ -166,7 +166,7 @@ static void hand_over(struct server *s)
 		raft_id id = c->members[i].id;
 		raft_index match, next;
 		if (id == s->cfg.id || c->members[i].role != RAFT_VOTER ||
-		    !peers_connected(s->peers, id) ||
+		    !migrate_may_drive(s, id) || !peers_connected(s->peers, id) ||
 		    !raft_progress_of(meta->r, id, &match, &next) ||
 		    match < raft_last_index(meta->r))
 			continue;

@@ -565,6 +565,9 @@ static void spread_leader(struct group *g)
 	 * (server/conform.c): not handed to a voter not yet in every shard */
 	if (g->meta && !conform_voter_everywhere(s, to))
 		return;
+	/* nor, during a move, to one that does not hold its source */
+	if (g->meta && !migrate_may_drive(s, to))
+		return;
 	if (raft_transfer_leader(g->r, to) == KEEL_OK)
 		fprintf(stderr,
 			"[%llu] group %u: handing leadership to %llu, its preferred leader\n",

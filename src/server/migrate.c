@@ -38,7 +38,13 @@
  * (past any before it: begin_attempt): FREEZE answers +GONE if the
  * source had released, and the steps of an older attempt are refused where they
  * arrive late. Between RELEASE and ACCEPT the slots are served by no shard
- * (TRYAGAIN), for the time of one write. */
+ * (TRYAGAIN), for the time of one write.
+ *
+ * The driver reads the copy from its own copy of the source, so it must
+ * be a node the source is placed on (a shard on some of the nodes): a
+ * leader of the metadata group outside the source hands the metadata
+ * group to one that is (hand_to_source), and leadership is not spread
+ * back to a node outside it while the move lasts (group.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -284,7 +290,7 @@ static void drive(struct server *s, struct migrate *m)
 	nums_of(m, &a, m->version);
 	const char *args[] = {phase_names[m->phase], a.first, a.last, a.epoch};
 	struct group *from = s->groups[m->from], *to = s->groups[m->to];
-	if (from->n_placed) { /* the copy is read here: never from a shard it lacks */
+	if (from->outside) { /* the copy is read here: never from a shard it lacks */
 		m->retry_at = server_now_ms() + RETRY_MS;
 		return;
 	}
@@ -300,6 +306,44 @@ static void drive(struct server *s, struct migrate *m)
 		step(s, to, args, 4, NULL, 0, on_accept);
 	else if (m->phase == P_FLIP)
 		step(s, s->meta, (const char *const[]){"flip", a.extra}, 2, NULL, 0, on_flip);
+}
+
+bool migrate_may_drive(struct server *s, raft_id id)
+{
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	return !sl || !sl->moving || sl->from >= s->n_shards ||
+	       group_placed_on(s->groups[sl->from], id);
+}
+
+/* This node leads the metadata group, but the source of the migration
+ * under way is placed on other nodes: once a second, it hands the
+ * metadata group to one of them that has every entry (and is a voter of
+ * every shard on every node, as conform.c needs), which drives it. */
+static void hand_to_source(struct server *s)
+{
+	struct group *meta = s->meta;
+	int64_t now = server_now_ms();
+	if (now < s->migrate_hand_ms)
+		return;
+	s->migrate_hand_ms = now + 1000;
+	const struct raft_config *c = raft_config_of(meta->r);
+	for (uint32_t i = 0; i < c->n; i++) {
+		raft_id id = c->members[i].id;
+		raft_index match, next;
+		if (id == s->cfg.id || c->members[i].role != RAFT_VOTER ||
+		    !migrate_may_drive(s, id) || !conform_voter_everywhere(s, id) ||
+		    !peers_connected(s->peers, id) ||
+		    !raft_progress_of(meta->r, id, &match, &next) ||
+		    match < raft_last_index(meta->r))
+			continue;
+		if (raft_transfer_leader(meta->r, id) == KEEL_OK)
+			fprintf(stderr,
+				"[%llu] the slots being moved are in a shard placed on other "
+				"nodes: "
+				"handing the metadata group to %llu, which drives the move\n",
+				(unsigned long long)s->cfg.id, (unsigned long long)id);
+		return;
+	}
 }
 
 void migrate_tick(struct server *s)
@@ -319,6 +363,10 @@ void migrate_tick(struct server *s)
 	if (!sl || !sl->moving || !leads(s->meta) || s->stopping || sl->to >= s->n_shards ||
 	    sl->from >= s->n_shards)
 		return;
+	if (s->groups[sl->from]->outside) {
+		hand_to_source(s);
+		return;
+	}
 	if (!m) {
 		m = s->migrate = keel_calloc(1, sizeof *m);
 		*m = (struct migrate){.first = sl->first,
@@ -388,12 +436,6 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 		resp_error(&q->reply, "ERR Invalid or out of range slot");
 	} else if (!arg_num(&argv[3], (int64_t)s->n_shards - 1, &to)) {
 		resp_errorf(&q->reply, "ERR no such shard: shards are 0 to %u", s->n_shards - 1);
-	} else if (cluster_slot_group(s, (uint16_t)first)->n_placed) {
-		resp_errorf(&q->reply,
-			    "ERR slot %lld is served by shard %u, which is placed on some of the "
-			    "nodes: moving slots out of such a shard is not supported yet (moving "
-			    "slots to it is)",
-			    (long long)first, kv_slots_of(&s->meta->kv)->owner[first]);
 	} else if ((big = oversized(s, (uint16_t)first, (uint16_t)last))) {
 		resp_errorf(&q->reply,
 			    "ERR a key of these slots holds %llu bytes, more than a move copies in "

@@ -210,6 +210,10 @@ static void on_peer_frame(void *ctx, uint64_t from, uint8_t kind, const uint8_t 
 		quiet_on_live(s, from, p, n);
 		return;
 	}
+	if (kind == FRAME_LEADS) { /* the node's too: the placed shards it leads */
+		requests_on_leads(s, from, p, n);
+		return;
+	}
 	if (kind == FRAME_GROUP) {
 		uint32_t id;
 		if (!frame_group_open(p, n, &id, &kind, &p, &n) ||
@@ -457,6 +461,7 @@ static void free_memory(struct server *s)
 	keel_free(s->replies);
 	clients_free(s);
 	rbuf_free(&s->join.in);
+	rbuf_free(&s->leads);
 }
 
 void server_free(struct server *s)

@@ -333,9 +333,14 @@ void quiet_tick(struct server *s)
 	uint8_t buf[FRAME_LIVE_LEN];
 	bytes_put_u64(buf, s->started_ms > 0 ? (uint64_t)s->started_ms : 1);
 	const struct raft_config *c = raft_config_of(s->g->r);
+	requests_leads(s, &s->leads); /* the placed shards it leads, if any */
 	for (uint32_t i = 0; i < c->n; i++)
-		if (c->members[i].id != s->cfg.id)
+		if (c->members[i].id != s->cfg.id) {
 			peers_send(s->peers, c->members[i].id, FRAME_LIVE, buf, sizeof buf);
+			if (s->leads.len)
+				peers_send(s->peers, c->members[i].id, FRAME_LEADS, s->leads.p,
+					   (uint32_t)s->leads.len);
+		}
 	if (s->n_quiet)
 		check_liveness(s);
 }

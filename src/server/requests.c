@@ -424,11 +424,14 @@ void requests_flush_peers(struct group *g)
 }
 
 /* The member of shard g (placed on other nodes) a request of this node
- * goes to: a connected one, from the one after the last tried when
- * `next`; RAFT_ID_NONE if none is connected. */
+ * goes to: its leader if known and connected (unless `next`), else a
+ * connected one, from the one after the last tried when `next`;
+ * RAFT_ID_NONE if none is connected. */
 static raft_id member_for(struct group *g, bool next)
 {
 	struct server *s = g->node;
+	if (!next && g->lead_hint && peers_connected(s->peers, g->lead_hint))
+		return g->lead_hint;
 	g->outside_at += next;
 	for (uint32_t k = 0; k < g->n_placed; k++) {
 		raft_id id = g->placed[(g->outside_at + k) % g->n_placed];
@@ -443,6 +446,46 @@ static raft_id member_for(struct group *g, bool next)
 raft_id requests_outside_member(struct group *g)
 {
 	return member_for(g, false);
+}
+
+void requests_on_leads(struct server *s, uint64_t from, const uint8_t *p, size_t n)
+{
+	static struct frame_lead l[FRAME_LEADS_MAX]; /* one loop thread at a time */
+	uint32_t count;
+	if (!frame_leads_decode(p, n, l, &count))
+		return;
+	/* what it no longer lists it no longer leads; what it lists in a term
+	 * at least as new as any heard, it leads */
+	for (uint32_t i = 0; i < s->n_shards; i++)
+		if (s->groups[i]->lead_hint == from)
+			s->groups[i]->lead_hint = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		struct group *g = l[i].shard < s->n_shards ? s->groups[l[i].shard] : NULL;
+		if (g && g->outside && group_placed_on(g, from) && l[i].term >= g->lead_term) {
+			g->lead_hint = from;
+			g->lead_term = l[i].term;
+		}
+	}
+}
+
+void requests_leads(struct server *s, struct rbuf *out)
+{
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	out->len = 0;
+	if (!sl || !sl->n_placed)
+		return;
+	uint32_t n = 0;
+	rbuf_put_u32(out, 0);
+	for (uint32_t i = 0; i < s->n_shards && n < FRAME_LEADS_MAX; i++) {
+		struct group *g = s->groups[i];
+		if (g->n_placed && !g->outside && g->r && !raft_stopped(g->r) &&
+		    raft_role_of(g->r) == RAFT_LEADER) {
+			rbuf_put_u32(out, i);
+			rbuf_put_u64(out, raft_current_term(g->r));
+			n++;
+		}
+	}
+	bytes_put_u32(out->p, n); /* frame_leads_decode's layout */
 }
 
 /* Whether a peer's request q may be sent on to g's leader: only one from

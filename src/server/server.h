@@ -283,6 +283,8 @@ struct group {
 	uint32_t n_placed;
 	bool outside;
 	uint32_t outside_at;	      /* ... the member they go to (placed[outside_at]) */
+	raft_id lead_hint;	      /* ... its leader, as its LEADS frames say (0: none) */
+	raft_term lead_term;	      /* ... in this term (the highest heard) */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -455,6 +457,8 @@ struct server { /* a node */
 	struct group *meta;	 /* the metadata group (NULL on a node of one shard) */
 	struct migrate *migrate; /* driving a migration (server/migrate.c); NULL: not */
 	uint64_t migrate_epoch;	 /* the last epoch it drove one at */
+	int64_t migrate_hand_ms; /* when it may next hand the metadata group on */
+	struct rbuf leads;	 /* the LEADS frame it sends (requests_leads) */
 	uint32_t n_quiet;	 /* groups not ticked (server/quiet.c) */
 	uint64_t *quiet_bits;	 /* bit i: groups[i] is quiet (NULL: none has been) */
 	uint32_t live_ticks;	 /* ticks since this node's last LIVE frames */
@@ -576,8 +580,15 @@ void snapshots_free(struct group *g);
 /* server/requests.c: the write and read paths, forwarding, timeouts. */
 void request_submit(struct group *g, struct creq *q, bool is_read);
 /* Shard g placed on other nodes (g->outside): the member this node sends
- * its requests to, a connected one (RAFT_ID_NONE: none is). */
+ * its requests to, a connected one, its leader if known (RAFT_ID_NONE:
+ * none is connected). */
 raft_id requests_outside_member(struct group *g);
+/* A peer's LEADS frame: the placed shards it leads, learned by the shards
+ * this node is outside of (a malformed one is ignored). */
+void requests_on_leads(struct server *s, uint64_t from, const uint8_t *p, size_t n);
+/* The LEADS frame this node sends its peers beside LIVE (quiet.c): the
+ * placed shards it leads, into *out (left empty: the map places none). */
+void requests_leads(struct server *s, struct rbuf *out);
 void requests_on_applied(struct group *g, const struct raft_entry *e, struct rbuf *replies,
 			 uint32_t n_replies);
 /* A membership change this leader has just proposed (its configuration
@@ -762,6 +773,10 @@ void retry_renumber(struct client *c, struct creq *q, struct group *g);
  * group's leader. */
 void migrate_tick(struct server *s);
 const char *migrate_phase(struct server *s); /* INFO shards' phase */
+/* Whether node id may lead the metadata group as the migration under way
+ * (as this node's map has it) needs: its driver reads the source's keys
+ * from its own copy, so it must be a node the source is placed on. */
+bool migrate_may_drive(struct server *s, raft_id id);
 /* KEEL.RESHARD first last shard: a migration registered in the metadata
  * group; answers q (true) once it is, or at once with an error. */
 void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc);

@@ -1,14 +1,16 @@
 /* tests/fuzz/fuzz_frame.c — peer frames (src/net/frame.c) as a peer's
  * connection delivers them: the envelope, then each payload by its kind
  * (HELLO's address format, a Raft message, REMOVED's index, QUIET's op,
- * term and index, LIVE's incarnation, a GROUP frame's group and inner
+ * term and index, LIVE's incarnation, LEADS's shards and terms, a GROUP
+ * frame's group and inner
  * frame, whose payload is decoded by its kind). The first
  * input byte's low bit asks the harness to set each header's checksum
  * right before parsing, so mutations reach the payload decoders instead
  * of dying on the checksum. Properties: a frame consumes its header and
  * payload and no more; a HELLO that decodes encodes back to the same
  * bytes; a Raft message that decodes encodes back within its size bound;
- * a QUIET or LIVE payload that decodes encodes back to the same bytes; a
+ * a QUIET, LIVE or LEADS payload that decodes encodes back to the same
+ * bytes; a
  * GROUP frame that opens names a group in 1..FRAME_GROUP_MAX and one of
  * the five group kinds, its inner payload within that kind's bound, and
  * its header written again is the same bytes. */
@@ -70,6 +72,23 @@ static void live(const struct frame *f)
 	FUZZ_CHECK(f->len == FRAME_LIVE_LEN && inc != 0 && inc == bytes_get_u64(f->payload));
 }
 
+/* A LEADS payload that decodes names increasing shards below
+ * FRAME_GROUP_MAX, each with a term, and encodes back to the same bytes. */
+static void leads(const struct frame *f)
+{
+	static struct frame_lead l[FRAME_LEADS_MAX];
+	static uint8_t buf[FRAME_LEADS_LEN(FRAME_LEADS_MAX)];
+	uint32_t n;
+	if (!frame_leads_decode(f->payload, f->len, l, &n))
+		return;
+	FUZZ_CHECK(n <= FRAME_LEADS_MAX && f->len == FRAME_LEADS_LEN(n));
+	for (uint32_t i = 0; i < n; i++)
+		FUZZ_CHECK(l[i].shard < FRAME_GROUP_MAX && l[i].term &&
+			   (!i || l[i].shard > l[i - 1].shard));
+	frame_leads_encode(l, n, buf);
+	FUZZ_CHECK(!memcmp(buf, f->payload, f->len));
+}
+
 static void group(const struct frame *f)
 {
 	uint32_t id;
@@ -124,6 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			quiet(&f);
 		else if (f.kind == FRAME_LIVE)
 			live(&f);
+		else if (f.kind == FRAME_LEADS)
+			leads(&f);
 		at += used;
 	}
 	keel_free(s);

@@ -74,10 +74,33 @@ static void reshard_event(void *arg)
 		return;
 	struct server *s = map_holder(r);
 	if (s && kv_slots_of(&s->meta->kv)->n_shards < 4 && !prng_below(g, 5)) {
-		/* a shard more (keel-cli shard add); moves may then target it */
-		world_tracef(r->w, "reshard: a shard added");
-		const char *argv[] = {"KEEL.ADDSHARD"};
-		ns_admin_send(r, active[prng_below(g, n)], 1, argv);
+		/* a shard more (keel-cli shard add); moves may then target it.
+		 * Without read replicas (which follow each group from one node),
+		 * half of them placed on some of the voters (docs/shards.md) */
+		const struct raft_config *c = raft_config_of(s->meta->r);
+		char ids[RAFT_MEMBERS_MAX][24];
+		const char *argv[1 + RAFT_MEMBERS_MAX] = {"KEEL.ADDSHARD"};
+		int argc = 1;
+		uint32_t voters = 0;
+		for (uint32_t i = 0; i < c->n; i++)
+			voters += c->members[i].role == RAFT_VOTER;
+		uint32_t want = !r->p.replicas && voters > 1 && prng_below(g, 2)
+					? 1 + (uint32_t)prng_below(g, voters - 1)
+					: 0;
+		/* want of the voters, each as likely (selection sampling) */
+		for (uint32_t i = 0, seen = 0; i < c->n && (uint32_t)argc <= want; i++) {
+			if (c->members[i].role != RAFT_VOTER)
+				continue;
+			if (prng_below(g, voters - seen++) < want + 1 - (uint32_t)argc) {
+				snprintf(ids[argc - 1], sizeof ids[0], "%llu",
+					 (unsigned long long)c->members[i].id);
+				argv[argc] = ids[argc - 1];
+				argc++;
+			}
+		}
+		world_tracef(r->w, "reshard: a shard added%s",
+			     argc > 1 ? ", placed on some voters" : "");
+		ns_admin_send(r, active[prng_below(g, n)], argc, argv);
 		return;
 	}
 	char key[16];

@@ -52,9 +52,11 @@
  *   shard_added                         KEEL.ADDSHARD naming a stranger or a
  *       voter twice is refused; naming every voter adds shard 3 on every
  *       node, which a move then gives slots
- *   shard_placed                        a shard placed on nodes 1-3 of four
- *       is given slots and served through node 4, outside it, also when
- *       the member node 4 sends to crashes; node 4 never holds its data
+ *   shard_placed                        a shard placed on nodes 2-4 of four
+ *       is given slots and served through node 1, outside it, also when
+ *       the member node 1 sends to (its leader, from LEADS) crashes; node 1
+ *       never holds its data;
+ *       slots moved out of it by a node that holds it
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -1218,20 +1220,20 @@ void ns_scen_reshard_stops_with_held_requests(struct ns_run *r)
 
 struct placed {
 	struct ns_run *r;
-	char key[16]; /* a key of shard 0's range, which moves to shard 2 */
-	struct ns_probe *plain, *aware;
+	char key[16]; /* a key of slots 0-100 (shard 0's), which move to shard 2 and out */
+	struct ns_probe *plain, *aware, *after;
 };
 
 static void placed_add(void *arg)
 {
 	struct placed *p = arg;
-	static const char *const stranger[] = {"KEEL.ADDSHARD", "1", "2", "9"};
-	static const char *const some[] = {"KEEL.ADDSHARD", "1", "2", "3"};
+	static const char *const stranger[] = {"KEEL.ADDSHARD", "2", "3", "9"};
+	static const char *const some[] = {"KEEL.ADDSHARD", "2", "3", "4"};
 	ns_admin_expect(p->r, 3, 4, stranger, "-ERR a shard's members are voters");
 	ns_admin_expect(p->r, 3, 4, some, ":2");
 }
 
-/* Nodes 1-3 are shard 2's voters, node 4 holds it outside (empty, never
+/* Nodes 2-4 are shard 2's voters, node 1 holds it outside (empty, never
  * a member). */
 static void placed_check_members(void *arg)
 {
@@ -1240,12 +1242,12 @@ static void placed_check_members(void *arg)
 		struct server *s = p->r->nodes[i].s;
 		struct group *g = s && s->n_shards == 3 ? s->groups[2] : NULL;
 		const struct raft_config *c = g ? raft_config_of(g->r) : NULL;
-		bool ok = g && g->n_placed == 3 && g->outside == (i == 3) &&
-			  c->n == (i == 3 ? 0u : 3u);
+		bool ok = g && g->n_placed == 3 && g->outside == (i == 0) &&
+			  c->n == (i == 0 ? 0u : 3u);
 		for (uint32_t k = 0; ok && k < c->n; k++)
-			ok = c->members[k].id <= 3 && c->members[k].role == RAFT_VOTER;
+			ok = c->members[k].id >= 2 && c->members[k].role == RAFT_VOTER;
 		if (!ok)
-			ns_fail(p->r, "scenario: node %u does not hold shard 2 as placed on 1 2 3",
+			ns_fail(p->r, "scenario: node %u does not hold shard 2 as placed on 2 3 4",
 				i + 1);
 	}
 }
@@ -1254,18 +1256,16 @@ static void placed_move(void *arg)
 {
 	struct placed *p = arg;
 	static const char *const move[] = {"KEEL.RESHARD", "0", "8191", "2"};
-	ns_admin_expect(p->r, 3, 4, move, "+OK");
+	ns_admin_expect(p->r, 0, 4, move, "+OK");
 }
 
-/* Node 4 serves shard 2's keys through its members: a plain connection's
- * writes and reads (in another database too), a cluster-aware one is
- * sent to a member; moving slots out of shard 2 is refused. */
+/* Node 1 serves shard 2's keys through its members: a plain connection's
+ * writes and reads (in another database too); a cluster-aware one is
+ * sent to a member. */
 static void placed_probe(void *arg)
 {
 	struct placed *p = arg;
-	static const char *const out[] = {"KEEL.RESHARD", "0", "10", "1"};
-	ns_admin_expect(p->r, 2, 4, out, "-ERR slot 0 is served by shard 2, which is placed");
-	p->plain = ns_probe_open(p->r, "outside", 3);
+	p->plain = ns_probe_open(p->r, "outside", 0);
 	ns_probe_send(p->plain, "+OK", "SET %s v1", p->key);
 	ns_probe_send(p->plain, "$2 v1", "GET %s", p->key);
 	ns_probe_send(p->plain, ":3", "APPEND %s 7", p->key);
@@ -1276,22 +1276,42 @@ static void placed_probe(void *arg)
 	ns_probe_send(p->plain, "$3 db3", "GET %s", p->key);
 	ns_probe_send(p->plain, "+OK", "SELECT 0");
 	ns_probe_send(p->plain, "$3 v17", "GET %s", p->key);
-	p->aware = ns_probe_open(p->r, "outside-aware", 3);
+	p->aware = ns_probe_open(p->r, "outside-aware", 0);
 	ns_probe_send(p->aware, "*", "CLUSTER SLOTS");
 	ns_probe_send(p->aware, "-MOVED", "SET %s v2", p->key);
+}
+
+/* Node 1 knows shard 2's leader from the members' LEADS frames: it sends
+ * the shard's requests there, and names it in CLUSTER SLOTS. */
+static void placed_knows_leader(void *arg)
+{
+	struct placed *p = arg;
+	raft_id leader = 0;
+	for (uint32_t i = 1; i < 4; i++) {
+		struct server *s = p->r->nodes[i].s;
+		if (s && raft_role_of(s->groups[2]->r) == RAFT_LEADER)
+			leader = s->cfg.id;
+	}
+	struct server *one = p->r->nodes[0].s;
+	if (!leader || !one || one->groups[2]->lead_hint != leader ||
+	    requests_outside_member(one->groups[2]) != leader)
+		ns_fail(p->r,
+			"scenario: node 1 sends shard 2's requests to %llu, not its leader %llu",
+			one ? (unsigned long long)requests_outside_member(one->groups[2]) : 0ull,
+			(unsigned long long)leader);
 }
 
 /* Crashing a member the outside node sends to: its requests go to another. */
 static void placed_crash(void *arg)
 {
 	struct placed *p = arg;
-	struct server *s = p->r->nodes[3].s;
+	struct server *s = p->r->nodes[0].s;
 	raft_id to = s ? requests_outside_member(s->groups[2]) : 0;
-	if (!to || to > 3) {
-		ns_fail(p->r, "scenario: node 4 sends shard 2's requests to no member");
+	if (to < 2 || to > 4) {
+		ns_fail(p->r, "scenario: node 1 sends shard 2's requests to no member");
 		return;
 	}
-	world_tracef(p->r->w, "scenario: crash node %llu, where node 4 sends shard 2's requests",
+	world_tracef(p->r->w, "scenario: crash node %llu, where node 1 sends shard 2's requests",
 		     (unsigned long long)to);
 	ns_node_crash(&p->r->nodes[to - 1]);
 	ns_probe_send(p->plain, "+OK", "SET %s v3", p->key);
@@ -1301,9 +1321,26 @@ static void placed_crash(void *arg)
 static void placed_restart(void *arg)
 {
 	struct placed *p = arg;
-	for (uint32_t i = 0; i < 3; i++)
+	for (uint32_t i = 1; i < 4; i++)
 		if (!p->r->nodes[i].s)
 			ns_node_start(&p->r->nodes[i]);
+}
+
+/* Slots 0-100 move out of shard 2, asked of node 1, which leads the
+ * metadata group (its preferred leader) but does not hold shard 2: it
+ * hands the metadata group to a node that does, which drives the move. */
+static void placed_move_out(void *arg)
+{
+	struct placed *p = arg;
+	static const char *const out[] = {"KEEL.RESHARD", "0", "100", "1"};
+	ns_admin_expect(p->r, 0, 4, out, "+OK");
+}
+
+static void placed_read_back(void *arg)
+{
+	struct placed *p = arg;
+	p->after = ns_probe_open(p->r, "after", 0);
+	ns_probe_send(p->after, "$2 v3", "GET %s", p->key);
 }
 
 static void placed_done(void *arg)
@@ -1311,36 +1348,48 @@ static void placed_done(void *arg)
 	struct placed *p = arg;
 	ns_probe_done(p->plain);
 	ns_probe_done(p->aware);
-	const struct server *s = p->r->nodes[0].s;
-	if (!s || kv_slots_of(&s->meta->kv)->owner[0] != 2 || !kv_keys_total(&s->groups[2]->kv))
-		ns_fail(p->r, "scenario: node 1's shard 2 does not serve slot 0 with keys");
+	ns_probe_done(p->after);
+	for (uint32_t i = 0; i < 4; i++) {
+		const struct server *s = p->r->nodes[i].s;
+		const struct kv_slots *sl = s ? kv_slots_of(&s->meta->kv) : NULL;
+		if (!sl || sl->owner[0] != 1 || sl->owner[101] != 2)
+			ns_fail(p->r,
+				"scenario: node %u's map does not give slot 0 to shard 1 and "
+				"slot 101 to shard 2",
+				i + 1);
+	}
 }
 
-/* Four nodes of two shards; shard 2 is added on nodes 1-3 only (a
+/* Four nodes of two shards; shard 2 is added on nodes 2-4 only (a
  * stranger's id refused) and given shard 0's slots while the clients
- * run, by node 4, which is not among them. Node 4 then serves them
- * through shard 2's members, and keeps serving them when the member it
- * sends to crashes; it never holds an entry or a key of shard 2 (the
- * run's agreement check), and slots cannot move out of shard 2 yet. */
+ * run, driven by node 1, which is not among them. Node 1 then serves them
+ * through shard 2's members, sending to its leader (known from their
+ * LEADS frames), and keeps serving them when the member it sends to
+ * crashes; it never holds an entry or a key of shard 2 (the
+ * run's agreement check). Then slots 0-100 move out of shard 2 to shard
+ * 1, driven by a node that holds shard 2, and node 1 reads its key there. */
 void ns_scen_shard_placed(struct ns_run *r)
 {
 	r->p.nodes = 4;
 	r->p.spares = 0;
 	r->p.shards = 2;
-	r->p.run_ns = 14000 * MS;
+	r->p.run_ns = 16000 * MS;
 	struct placed *p = ns_alloc(r, sizeof *p);
 	memset(p, 0, sizeof *p);
 	p->r = r;
 	for (uint32_t n = 0;; n++) {
 		snprintf(p->key, sizeof p->key, "pl%u", n);
-		if (kv_slot((const uint8_t *)p->key, strlen(p->key)) <= kv_slot_range_last(0, 2))
+		if (kv_slot((const uint8_t *)p->key, strlen(p->key)) <= 100)
 			break;
 	}
 	world_at(r->w, 2000 * MS, placed_add, p);
 	world_at(r->w, 3000 * MS, placed_check_members, p);
 	world_at(r->w, 3100 * MS, placed_move, p);
 	world_at(r->w, 6000 * MS, placed_probe, p);
+	world_at(r->w, 7000 * MS, placed_knows_leader, p);
 	world_at(r->w, 8000 * MS, placed_crash, p);
 	world_at(r->w, 9500 * MS, placed_restart, p);
-	world_at(r->w, 12000 * MS, placed_done, p);
+	world_at(r->w, 11000 * MS, placed_move_out, p);
+	world_at(r->w, 14000 * MS, placed_read_back, p);
+	world_at(r->w, 15000 * MS, placed_done, p);
 }

@@ -70,8 +70,10 @@ static void kind_limits(void **state)
 		{FRAME_QUIET, FRAME_QUIET_LEN + 1, FRAME_BAD},
 		{FRAME_LIVE, FRAME_LIVE_LEN, FRAME_MORE},
 		{FRAME_LIVE, FRAME_LIVE_LEN + 1, FRAME_BAD},
-		{9, FRAME_UNKNOWN_MAX, FRAME_MORE},
-		{9, FRAME_UNKNOWN_MAX + 1, FRAME_BAD},
+		{FRAME_LEADS, FRAME_LEADS_LEN(FRAME_LEADS_MAX), FRAME_MORE},
+		{FRAME_LEADS, FRAME_LEADS_LEN(FRAME_LEADS_MAX) + 1, FRAME_BAD},
+		{10, FRAME_UNKNOWN_MAX, FRAME_MORE},
+		{10, FRAME_UNKNOWN_MAX + 1, FRAME_BAD},
 		{40, FRAME_MAX, FRAME_MORE},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -473,14 +475,57 @@ static void quiet_and_live(void **state)
 	assert_false(frame_live_decode(b, FRAME_LIVE_LEN, &inc));
 }
 
+/* LEADS: shards and terms round trip, from none to FRAME_LEADS_MAX; a
+ * length, shard or term out of range, or shards out of order, refused. */
+static void leads(void **state)
+{
+	(void)state;
+	static struct frame_lead l[FRAME_LEADS_MAX], got[FRAME_LEADS_MAX];
+	static uint8_t b[FRAME_LEADS_LEN(FRAME_LEADS_MAX) + 12];
+	uint32_t n = 99;
+	frame_leads_encode(l, 0, b);
+	assert_true(frame_leads_decode(b, FRAME_LEADS_LEN(0), got, &n));
+	assert_int_equal(n, 0);
+	for (uint32_t i = 0; i < FRAME_LEADS_MAX; i++)
+		l[i] = (struct frame_lead){i, i == FRAME_LEADS_MAX - 1 ? UINT64_MAX : i + 1};
+	frame_leads_encode(l, FRAME_LEADS_MAX, b);
+	assert_true(frame_leads_decode(b, FRAME_LEADS_LEN(FRAME_LEADS_MAX), got, &n));
+	assert_int_equal(n, FRAME_LEADS_MAX);
+	assert_memory_equal(got, l, sizeof l);
+	assert_int_equal(frame_kind_max(FRAME_LEADS), FRAME_LEADS_LEN(FRAME_LEADS_MAX));
+	/* lengths: short of its count, past it, no count */
+	assert_false(frame_leads_decode(b, FRAME_LEADS_LEN(FRAME_LEADS_MAX) - 1, got, &n));
+	assert_false(frame_leads_decode(b, FRAME_LEADS_LEN(FRAME_LEADS_MAX) + 1, got, &n));
+	assert_false(frame_leads_decode(b, 3, got, &n));
+	bytes_put_u32(b, FRAME_LEADS_MAX + 1); /* a count past the most */
+	assert_false(frame_leads_decode(b, FRAME_LEADS_LEN(FRAME_LEADS_MAX + 1), got, &n));
+	static const struct frame_lead bad[][2] = {
+		{{1, 5}, {1, 6}},		/* a shard twice */
+		{{2, 5}, {1, 6}},		/* out of order */
+		{{1, 0}, {2, 6}},		/* term 0 */
+		{{1, 5}, {FRAME_GROUP_MAX, 6}}, /* the metadata group's id */
+		{{1, 5}, {UINT32_MAX, 6}},	/* a shard past any */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		frame_leads_encode(bad[i], 2, b);
+		assert_false(frame_leads_decode(b, FRAME_LEADS_LEN(2), got, &n));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frames),	  cmocka_unit_test(kind_limits),
-		cmocka_unit_test(entries),	  cmocka_unit_test(entries_v2_and_dbs),
-		cmocka_unit_test(hellos),	  cmocka_unit_test(entry_edges),
-		cmocka_unit_test(entry_cmds_max), cmocka_unit_test(commands),
-		cmocka_unit_test(groups),	  cmocka_unit_test(quiet_and_live),
+		cmocka_unit_test(frames),
+		cmocka_unit_test(kind_limits),
+		cmocka_unit_test(leads),
+		cmocka_unit_test(entries),
+		cmocka_unit_test(entries_v2_and_dbs),
+		cmocka_unit_test(hellos),
+		cmocka_unit_test(entry_edges),
+		cmocka_unit_test(entry_cmds_max),
+		cmocka_unit_test(commands),
+		cmocka_unit_test(groups),
+		cmocka_unit_test(quiet_and_live),
 	};
 	return UNIT_RUN("frame", tests);
 }
