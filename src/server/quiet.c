@@ -170,6 +170,12 @@ static bool leader_idle(struct group *g)
 bool quiet_leader_tick(struct group *g)
 {
 	struct server *s = g->node;
+	if (g->outside) { /* held empty, never a member: idle, nothing to tick */
+		if (!quiet_node(s) || !nothing_in_flight(g))
+			return false;
+		set_quiet(g, 0);
+		return true;
+	}
 	if (!g->r || raft_role_of(g->r) != RAFT_LEADER || !leader_idle(g)) {
 		g->idle_ticks = 0;
 		return false;
@@ -316,7 +322,7 @@ static void check_liveness(struct server *s)
 	int64_t now = server_now_ms();
 	for (uint32_t i = 0; i < s->n_groups && s->n_quiet; i++) {
 		struct group *g = s->groups[i];
-		if (!g->quiet)
+		if (!g->quiet || g->outside) /* outside: no leader to hear from */
 			continue;
 		bool ok = g->quiet_leader ? heard_within(g, g->quiet_leader, now)
 					  : quorum_heard(g, now);

@@ -531,7 +531,8 @@ void group_storage_failed(struct group *g, int rc, const char *why);
  * group never quiets it and sends no LIVE frame. */
 /* The node's tick, before its groups' (LIVE frames, liveness checks). */
 void quiet_tick(struct server *s);
-/* A leader's tick: true if the group is now quiet (it is not ticked). */
+/* A leader's tick, or that of a shard held empty outside its placement:
+ * true if the group is now quiet (it is not ticked). */
 bool quiet_leader_tick(struct group *g);
 /* The first group at or past index i that is not quiet (n_groups: none):
  * the loops that run every pass visit only these. A quiet group has no

@@ -753,6 +753,11 @@ def shard_placed_on_two():
                              "shard", "status"], capture_output=True, text=True, timeout=30)
     assert status.returncode == 0 and f"shard {shard} is placed on nodes 1 2" in status.stdout, \
         status
+    # idle, the shard is quiet on its members and on node 3 (which holds
+    # it empty: nothing to tick for)
+    wait_for("the placed shard quiet on every node", lambda: all(
+        int(CLUSTER.client(i).info("shards")[f"shard{shard}"]["quiet"]) == 1 for i in (1, 2, 3)),
+        20)
     return f"{len(keys)} keys of shard {shard} (on nodes 1 and 2) served through node 3"
 
 
