@@ -8,7 +8,10 @@
 # -P 1. Prints ops/s of each, their ratio, and the CPU the three nodes
 # spent per request (user + system time of the keel-server processes over
 # the run, from /proc): what a request costs a sharded node against a
-# one-shard node, whatever the machine's cores. Then 3 nodes of IDLE
+# one-shard node, whatever the machine's cores. Then the same for three
+# shards each placed on two of the three nodes against three shards on
+# every node (the CPU all nodes spend a request: each write applied on
+# two nodes, not three). Then 3 nodes of IDLE
 # groups each (default 1000, with 1 MiB log segments), once every group
 # has a leader and is quiet (docs/shards.md), idle for 20 s:
 # the CPU of one node as a share of one core, and its memory (RSS) per
@@ -94,13 +97,34 @@ median() { # lines "ops cpu": the line of the median ops
 	sort -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}'
 }
 
+# Three shards each placed on two of the nodes (docs/shards.md, "A shard
+# on some of the nodes"): two shards on every node to start, then shards
+# 2, 3 and 4 added on nodes 1,2 / 2,3 / 3,1 and given every slot.
+placed() {
+	start 2
+	ready 2 >/dev/null || return 1
+	local cli="build/release/keel-cli -h 127.0.0.1 -p $((P + 1))" n
+	for n in 1,2 2,3 3,1; do $cli shard add --nodes "$n" >/dev/null || return 1; done
+	$cli reshard --slots 0-5460 --to 2 >/dev/null &&
+		$cli reshard --slots 5461-8191 --to 3 >/dev/null &&
+		$cli reshard --slots 8192-10922 --to 3 >/dev/null &&
+		$cli reshard --slots 10923-16383 --to 4 >/dev/null
+}
+
 declare -A res
-for shards in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo 1 3); do
-	start "$shards"
-	lead=$(ready "$shards") || {
-		echo "bench-shards: no leaders with $shards shards"
-		exit 1
-	}
+for shards in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo 1 3 placed); do
+	if [ "$shards" = placed ]; then
+		placed || {
+			echo "bench-shards: the placed shards could not be set up"
+			exit 1
+		}
+	else
+		start "$shards"
+		lead=$(ready "$shards") || {
+			echo "bench-shards: no leaders with $shards shards"
+			exit 1
+		}
+	fi
 	if [ "$shards" = 1 ]; then
 		args="-h 127.0.0.$lead -p $((P + lead))"
 	else
@@ -124,6 +148,19 @@ for t in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo SET GET); do
 		printf "%-12s %14s %10s %14s %10s %8s %8s\n" "$t -P $pl" "$o1" "$c1" "$o3" "$c3" \
 			"$(awk -v a="$o3" -v b="$o1" 'BEGIN {printf "%.2f", a / b}')" \
 			"$(awk -v a="$c3" -v b="$c1" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
+	done
+done
+
+[ "${BENCH_IDLE_ONLY:-0}" = 1 ] ||
+	printf "\n%-12s %14s %10s %14s %10s %8s %8s\n" "test" "3 shards ops/s" "cpu us/req" \
+	"placed ops/s" "cpu us/req" "ops x" "cpu x"
+for t in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo SET GET); do
+	for pl in 16 1; do
+		read -r o3 c3 <<<"${res[3,$t,$pl]}"
+		read -r op cp <<<"${res[placed,$t,$pl]}"
+		printf "%-12s %14s %10s %14s %10s %8s %8s\n" "$t -P $pl" "$o3" "$c3" "$op" "$cp" \
+			"$(awk -v a="$op" -v b="$o3" 'BEGIN {printf "%.2f", a / b}')" \
+			"$(awk -v a="$cp" -v b="$c3" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
 	done
 done
 
