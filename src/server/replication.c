@@ -214,9 +214,9 @@ static uint64_t lowest(const struct group *g, uint64_t keep, uint64_t need, uint
 }
 
 /* The group a handshake asks for, or NULL with why it is refused in
- * why: one this node does not hold, or none named while group 0 does not
- * serve every slot (a replica that names none serves every slot from
- * it). */
+ * why: one this node does not hold (or holds empty, outside the nodes it
+ * is placed on), or none named while group 0 does not serve every slot (a
+ * replica that names none serves every slot from it). */
 static struct group *asked_group(struct server *s, const struct repl_hello *h, char *why,
 				 size_t cap)
 {
@@ -232,7 +232,12 @@ static struct group *asked_group(struct server *s, const struct repl_hello *h, c
 			 "this node holds %u shards (--shards %u): a replica of it names the "
 			 "group it follows (start it with --shards %u)",
 			 shards, shards, shards);
-	return g && (h->has_group || whole) ? g : NULL;
+	else if (g->outside) /* placed on other nodes: it holds nothing of it */
+		snprintf(why, cap,
+			 "shard %u is placed on other nodes than this one: a replica follows it "
+			 "from one of them",
+			 g->id);
+	return g && (h->has_group || whole) && !g->outside ? g : NULL;
 }
 
 /* A handshake refused before any stream began: an ERROR frame, logged. */

@@ -424,28 +424,28 @@ void requests_flush_peers(struct group *g)
 }
 
 /* The member of shard g (placed on other nodes) a request of this node
- * goes to: its leader if known and connected (unless `next`), else a
- * connected one, from the one after the last tried when `next`;
- * RAFT_ID_NONE if none is connected. */
-static raft_id member_for(struct group *g, bool next)
+ * goes to: its leader if known and connected, else a connected one, from
+ * the last chosen on; other than `avoid` (the one a request went to
+ * unanswered) unless it is the only one; RAFT_ID_NONE if none is
+ * connected. */
+static raft_id member_for(struct group *g, raft_id avoid)
 {
 	struct server *s = g->node;
-	if (!next && g->lead_hint && peers_connected(s->peers, g->lead_hint))
+	if (g->lead_hint && g->lead_hint != avoid && peers_connected(s->peers, g->lead_hint))
 		return g->lead_hint;
-	g->outside_at += next;
 	for (uint32_t k = 0; k < g->n_placed; k++) {
 		raft_id id = g->placed[(g->outside_at + k) % g->n_placed];
-		if (id != s->cfg.id && peers_connected(s->peers, id)) {
+		if (id != s->cfg.id && id != avoid && peers_connected(s->peers, id)) {
 			g->outside_at = (g->outside_at + k) % g->n_placed;
 			return id;
 		}
 	}
-	return RAFT_ID_NONE;
+	return avoid && peers_connected(s->peers, avoid) ? avoid : RAFT_ID_NONE;
 }
 
 raft_id requests_outside_member(struct group *g)
 {
-	return member_for(g, false);
+	return member_for(g, RAFT_ID_NONE);
 }
 
 void requests_on_leads(struct server *s, uint64_t from, const uint8_t *p, size_t n)
@@ -504,7 +504,7 @@ static bool advance(struct group *g, struct creq *q)
 		return true;
 	}
 	if (g->outside) { /* a member serves it: reads too */
-		raft_id to = member_for(g, false);
+		raft_id to = member_for(g, RAFT_ID_NONE);
 		return to != RAFT_ID_NONE && forward(g, q, to);
 	}
 	if (q->is_read)
@@ -890,14 +890,14 @@ void requests_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8
 
 /* requests_tick's forwarded requests of a node outside shard g: those
  * past their deadline get their error, those unanswered for a while go
- * to the next member (a write carries its session and sequence number, so
- * a copy already applied is answered, not applied again), and the rest
+ * to another member (a write carries its session and sequence number, so
+ * a copy already applied is answered, not applied again; the leader known
+ * is not sent to again until its LEADS names it again), and the rest
  * wait. */
 static void outside_tick(struct group *g, int64_t now)
 {
 	uint32_t n = g->n_forwarded;
 	struct creq **v = g->forwarded;
-	bool next = true;
 	g->forwarded = NULL;
 	g->n_forwarded = g->cap_forwarded = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -905,12 +905,13 @@ static void outside_tick(struct group *g, int64_t now)
 		raft_id to;
 		if (now >= q->deadline_ms) {
 			finish_with(g, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
-		} else if (now - q->fwd_at >= FORWARD_RETRY_MS && !q->admin &&
-			   (to = member_for(g, next)) != RAFT_ID_NONE && forward(g, q, to)) {
-			next = false; /* one step on a tick: the rest follow it */
-		} else {
-			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
+			continue;
 		}
+		bool late = now - q->fwd_at >= FORWARD_RETRY_MS && !q->admin;
+		if (late && q->fwd_to == g->lead_hint) /* not answering: until it says again */
+			g->lead_hint = 0;
+		if (!late || (to = member_for(g, q->fwd_to)) == RAFT_ID_NONE || !forward(g, q, to))
+			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
 	}
 	keel_free(v);
 }

@@ -568,15 +568,20 @@ static bool check_snapshots(struct ns_run *r, struct ns_node **m, uint32_t n)
 	return true;
 }
 
-/* A read replica applied what member m applied, in every group. */
-static bool replica_caught_up(struct ns_run *r, struct ns_node *x, struct ns_node *m)
+/* A read replica applied what the members applied, in every group (a
+ * shard placed on some nodes: what the first of m it is placed on did). */
+static bool replica_caught_up(struct ns_run *r, struct ns_node *x, struct ns_node *const *ms,
+			      uint32_t n)
 {
-	if (x->s->n_groups != m->s->n_groups) {
+	if (x->s->n_groups != ms[0]->s->n_groups) {
 		ns_fail(r, "replica %s holds %u groups, the members %u", host_ip(x->h),
-			x->s->n_groups, m->s->n_groups);
+			x->s->n_groups, ms[0]->s->n_groups);
 		return false;
 	}
 	for (uint32_t gi = 0; gi < x->s->n_groups; gi++) {
+		struct ns_node *m = ms[0];
+		for (uint32_t k = 0; k < n && m->s->groups[gi]->outside; k++)
+			m = ms[k];
 		uint64_t got = x->s->groups[gi]->replica->applied;
 		if (got == raft_applied_index(m->s->groups[gi]->r))
 			continue;
@@ -680,7 +685,7 @@ void ns_check_agreement(struct ns_run *r)
 				host_ip(x->h));
 			return;
 		}
-		if (!replica_caught_up(r, x, m[0]))
+		if (!replica_caught_up(r, x, m, n))
 			return;
 		m[n++] = x;
 	}

@@ -75,8 +75,8 @@ static void reshard_event(void *arg)
 	struct server *s = map_holder(r);
 	if (s && kv_slots_of(&s->meta->kv)->n_shards < 4 && !prng_below(g, 5)) {
 		/* a shard more (keel-cli shard add); moves may then target it.
-		 * Without read replicas (which follow each group from one node),
-		 * half of them placed on some of the voters (docs/shards.md) */
+		 * Half of them placed on some of the voters (docs/shards.md): a
+		 * read replica follows it from one of them */
 		const struct raft_config *c = raft_config_of(s->meta->r);
 		char ids[RAFT_MEMBERS_MAX][24];
 		const char *argv[1 + RAFT_MEMBERS_MAX] = {"KEEL.ADDSHARD"};
@@ -84,7 +84,7 @@ static void reshard_event(void *arg)
 		uint32_t voters = 0;
 		for (uint32_t i = 0; i < c->n; i++)
 			voters += c->members[i].role == RAFT_VOTER;
-		uint32_t want = !r->p.replicas && voters > 1 && prng_below(g, 2)
+		uint32_t want = voters > 1 && prng_below(g, 2)
 					? 1 + (uint32_t)prng_below(g, voters - 1)
 					: 0;
 		/* want of the voters, each as likely (selection sampling) */

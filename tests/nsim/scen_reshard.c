@@ -1221,7 +1221,8 @@ void ns_scen_reshard_stops_with_held_requests(struct ns_run *r)
 struct placed {
 	struct ns_run *r;
 	char key[16]; /* a key of slots 0-100 (shard 0's), which move to shard 2 and out */
-	struct ns_probe *plain, *aware, *after;
+	struct ns_probe *plain, *aware, *after, *resp3;
+	raft_id cut; /* the leader node 1 was cut from */
 };
 
 static void placed_add(void *arg)
@@ -1301,6 +1302,46 @@ static void placed_knows_leader(void *arg)
 			(unsigned long long)leader);
 }
 
+/* A RESP3 connection's read of the shard is answered in RESP3 (a missing
+ * key: _), its member told the protocol with the request. */
+static void placed_resp3(void *arg)
+{
+	struct placed *p = arg;
+	p->resp3 = ns_probe_open(p->r, "outside-resp3", 0);
+	ns_probe_send(p->resp3, "%", "HELLO 3");
+	ns_probe_send(p->resp3, "_", "GET {%s}none", p->key);
+	ns_probe_send(p->resp3, "$3 v17", "GET %s", p->key);
+}
+
+/* Node 1 cut from shard 2's leader (its link still up, the bytes held):
+ * a request unanswered for a second goes to another member, which relays
+ * it, so a write and a read are answered. */
+static void placed_cut(void *arg)
+{
+	struct placed *p = arg;
+	struct server *one = p->r->nodes[0].s;
+	p->cut = one ? one->groups[2]->lead_hint : 0;
+	if (p->cut < 2 || p->cut > 4) {
+		ns_fail(p->r, "scenario: node 1 knows no leader of shard 2 to be cut from");
+		return;
+	}
+	world_tracef(p->r->w, "scenario: cut node 1 from node %llu, shard 2's leader",
+		     (unsigned long long)p->cut);
+	world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, true);
+	ns_probe_send(p->plain, "+OK", "SET %s v4", p->key);
+	ns_probe_send(p->plain, "$2 v4", "GET %s", p->key);
+}
+
+static void placed_heal(void *arg)
+{
+	struct placed *p = arg;
+	if (p->cut)
+		world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, false);
+	if (!ns_probe_reply(p->plain, 10) || !ns_probe_reply(p->plain, 11))
+		ns_fail(p->r, "scenario: node 1, cut from shard 2's leader, did not answer through "
+			      "another member in 2.5 s");
+}
+
 /* Crashing a member the outside node sends to: its requests go to another. */
 static void placed_crash(void *arg)
 {
@@ -1349,6 +1390,7 @@ static void placed_done(void *arg)
 	ns_probe_done(p->plain);
 	ns_probe_done(p->aware);
 	ns_probe_done(p->after);
+	ns_probe_done(p->resp3);
 	for (uint32_t i = 0; i < 4; i++) {
 		const struct server *s = p->r->nodes[i].s;
 		const struct kv_slots *sl = s ? kv_slots_of(&s->meta->kv) : NULL;
@@ -1364,7 +1406,8 @@ static void placed_done(void *arg)
  * stranger's id refused) and given shard 0's slots while the clients
  * run, driven by node 1, which is not among them. Node 1 then serves them
  * through shard 2's members, sending to its leader (known from their
- * LEADS frames), and keeps serving them when the member it sends to
+ * LEADS frames), in RESP3 too, through another member when cut from
+ * the leader, and keeps serving them when the member it sends to
  * crashes; it never holds an entry or a key of shard 2 (the
  * run's agreement check). Then slots 0-100 move out of shard 2 to shard
  * 1, driven by a node that holds shard 2, and node 1 reads its key there. */
@@ -1373,7 +1416,7 @@ void ns_scen_shard_placed(struct ns_run *r)
 	r->p.nodes = 4;
 	r->p.spares = 0;
 	r->p.shards = 2;
-	r->p.run_ns = 16000 * MS;
+	r->p.run_ns = 17000 * MS;
 	struct placed *p = ns_alloc(r, sizeof *p);
 	memset(p, 0, sizeof *p);
 	p->r = r;
@@ -1386,10 +1429,13 @@ void ns_scen_shard_placed(struct ns_run *r)
 	world_at(r->w, 3000 * MS, placed_check_members, p);
 	world_at(r->w, 3100 * MS, placed_move, p);
 	world_at(r->w, 6000 * MS, placed_probe, p);
+	world_at(r->w, 6500 * MS, placed_resp3, p);
 	world_at(r->w, 7000 * MS, placed_knows_leader, p);
-	world_at(r->w, 8000 * MS, placed_crash, p);
-	world_at(r->w, 9500 * MS, placed_restart, p);
-	world_at(r->w, 11000 * MS, placed_move_out, p);
-	world_at(r->w, 14000 * MS, placed_read_back, p);
-	world_at(r->w, 15000 * MS, placed_done, p);
+	world_at(r->w, 7100 * MS, placed_cut, p);
+	world_at(r->w, 9600 * MS, placed_heal, p);
+	world_at(r->w, 10000 * MS, placed_crash, p);
+	world_at(r->w, 11500 * MS, placed_restart, p);
+	world_at(r->w, 12500 * MS, placed_move_out, p);
+	world_at(r->w, 15000 * MS, placed_read_back, p);
+	world_at(r->w, 16000 * MS, placed_done, p);
 }
