@@ -1342,6 +1342,41 @@ static void placed_heal(void *arg)
 			      "another member in 2.5 s");
 }
 
+/* Node 1's link to shard 2's leader reset and kept down (its connects
+ * time out): requests go at once to a member it is connected to. */
+static void placed_unlinked(void *arg)
+{
+	struct placed *p = arg;
+	struct server *one = p->r->nodes[0].s;
+	p->cut = one ? one->groups[2]->lead_hint : 0;
+	if (p->cut < 2 || p->cut > 4) {
+		ns_fail(p->r, "scenario: node 1 knows no leader of shard 2 again after the cut");
+		return;
+	}
+	world_tracef(p->r->w, "scenario: node 1's link to node %llu reset, then cut",
+		     (unsigned long long)p->cut);
+	world_reset(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h);
+}
+
+/* The resets have arrived: cut (the connects again time out), then ask. */
+static void placed_unlinked_ask(void *arg)
+{
+	struct placed *p = arg;
+	world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, true);
+	ns_probe_send(p->plain, "+OK", "SET %s v5", p->key);
+	ns_probe_send(p->plain, "$2 v5", "GET %s", p->key);
+}
+
+static void placed_relinked(void *arg)
+{
+	struct placed *p = arg;
+	if (p->cut)
+		world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, false);
+	if (!ns_probe_reply(p->plain, 12) || !ns_probe_reply(p->plain, 13))
+		ns_fail(p->r, "scenario: node 1, its link to shard 2's leader down, did not answer "
+			      "through another member in 500 ms");
+}
+
 /* Crashing a member the outside node sends to: its requests go to another. */
 static void placed_crash(void *arg)
 {
@@ -1407,7 +1442,7 @@ static void placed_done(void *arg)
  * run, driven by node 1, which is not among them. Node 1 then serves them
  * through shard 2's members, sending to its leader (known from their
  * LEADS frames), in RESP3 too, through another member when cut from
- * the leader, and keeps serving them when the member it sends to
+ * the leader (its bytes held, or its link down), and keeps serving them when the member it sends to
  * crashes; it never holds an entry or a key of shard 2 (the
  * run's agreement check). Then slots 0-100 move out of shard 2 to shard
  * 1, driven by a node that holds shard 2, and node 1 reads its key there. */
@@ -1416,7 +1451,7 @@ void ns_scen_shard_placed(struct ns_run *r)
 	r->p.nodes = 4;
 	r->p.spares = 0;
 	r->p.shards = 2;
-	r->p.run_ns = 17000 * MS;
+	r->p.run_ns = 18500 * MS;
 	struct placed *p = ns_alloc(r, sizeof *p);
 	memset(p, 0, sizeof *p);
 	p->r = r;
@@ -1433,9 +1468,12 @@ void ns_scen_shard_placed(struct ns_run *r)
 	world_at(r->w, 7000 * MS, placed_knows_leader, p);
 	world_at(r->w, 7100 * MS, placed_cut, p);
 	world_at(r->w, 9600 * MS, placed_heal, p);
-	world_at(r->w, 10000 * MS, placed_crash, p);
-	world_at(r->w, 11500 * MS, placed_restart, p);
-	world_at(r->w, 12500 * MS, placed_move_out, p);
-	world_at(r->w, 15000 * MS, placed_read_back, p);
-	world_at(r->w, 16000 * MS, placed_done, p);
+	world_at(r->w, 10000 * MS, placed_unlinked, p);
+	world_at(r->w, 10003 * MS, placed_unlinked_ask, p);
+	world_at(r->w, 10500 * MS, placed_relinked, p);
+	world_at(r->w, 11500 * MS, placed_crash, p);
+	world_at(r->w, 13000 * MS, placed_restart, p);
+	world_at(r->w, 14000 * MS, placed_move_out, p);
+	world_at(r->w, 16500 * MS, placed_read_back, p);
+	world_at(r->w, 17500 * MS, placed_done, p);
 }
