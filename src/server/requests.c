@@ -426,12 +426,12 @@ void requests_flush_peers(struct group *g)
 /* The member of shard g (placed on other nodes) a request of this node
  * goes to: its leader if known and connected, else a connected one, from
  * the last chosen on; other than `avoid` (the one a request went to
- * unanswered) unless it is the only one; RAFT_ID_NONE if none is
- * connected. */
+ * unanswered: outside_tick forgets the leader known first if it is that
+ * one) unless it is the only one; RAFT_ID_NONE if none is connected. */
 static raft_id member_for(struct group *g, raft_id avoid)
 {
 	struct server *s = g->node;
-	if (g->lead_hint && g->lead_hint != avoid && peers_connected(s->peers, g->lead_hint))
+	if (g->lead_hint && peers_connected(s->peers, g->lead_hint)) /* never `avoid` */
 		return g->lead_hint;
 	for (uint32_t k = 0; k < g->n_placed; k++) {
 		raft_id id = g->placed[(g->outside_at + k) % g->n_placed];
@@ -440,7 +440,7 @@ static raft_id member_for(struct group *g, raft_id avoid)
 			return id;
 		}
 	}
-	return avoid && peers_connected(s->peers, avoid) ? avoid : RAFT_ID_NONE;
+	return peers_connected(s->peers, avoid) ? avoid : RAFT_ID_NONE; /* none: false */
 }
 
 raft_id requests_outside_member(struct group *g)

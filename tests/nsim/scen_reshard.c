@@ -1222,7 +1222,7 @@ struct placed {
 	struct ns_run *r;
 	char key[16]; /* a key of slots 0-100 (shard 0's), which move to shard 2 and out */
 	struct ns_probe *plain, *aware, *after, *resp3;
-	raft_id cut; /* the leader node 1 was cut from */
+	raft_id cut[2]; /* the members node 1 is cut from: the leader, another */
 };
 
 static void placed_add(void *arg)
@@ -1313,21 +1313,42 @@ static void placed_resp3(void *arg)
 	ns_probe_send(p->resp3, "$3 v17", "GET %s", p->key);
 }
 
-/* Node 1 cut from shard 2's leader (its link still up, the bytes held):
- * a request unanswered for a second goes to another member, which relays
- * it, so a write and a read are answered. */
+/* Shard 2's leader as node 1 knows it, and the member node 1 would try
+ * next (its turn, or the one after it if that is the leader), into
+ * p->cut[]: false if node 1 knows no leader. */
+static bool placed_pick(struct placed *p)
+{
+	struct server *one = p->r->nodes[0].s;
+	struct group *g = one ? one->groups[2] : NULL;
+	if (!g || g->lead_hint < 2 || g->lead_hint > 4)
+		return false;
+	p->cut[0] = g->lead_hint;
+	p->cut[1] = g->placed[g->outside_at % g->n_placed];
+	if (p->cut[1] == p->cut[0])
+		p->cut[1] = g->placed[(g->outside_at + 1) % g->n_placed];
+	return true;
+}
+
+static void placed_cut_set(struct placed *p, bool cut)
+{
+	for (uint32_t i = 0; i < 2; i++)
+		world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut[i] - 1].h, cut);
+}
+
+/* Node 1 cut from shard 2's leader and from the member it would try next
+ * (their links still up, the bytes held): a request unanswered for a
+ * second goes to another member, then to a third, which relays it, so a
+ * write and a read are answered. */
 static void placed_cut(void *arg)
 {
 	struct placed *p = arg;
-	struct server *one = p->r->nodes[0].s;
-	p->cut = one ? one->groups[2]->lead_hint : 0;
-	if (p->cut < 2 || p->cut > 4) {
+	if (!placed_pick(p)) {
 		ns_fail(p->r, "scenario: node 1 knows no leader of shard 2 to be cut from");
 		return;
 	}
-	world_tracef(p->r->w, "scenario: cut node 1 from node %llu, shard 2's leader",
-		     (unsigned long long)p->cut);
-	world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, true);
+	world_tracef(p->r->w, "scenario: cut node 1 from nodes %llu (shard 2's leader) and %llu",
+		     (unsigned long long)p->cut[0], (unsigned long long)p->cut[1]);
+	placed_cut_set(p, true);
 	ns_probe_send(p->plain, "+OK", "SET %s v4", p->key);
 	ns_probe_send(p->plain, "$2 v4", "GET %s", p->key);
 }
@@ -1335,34 +1356,36 @@ static void placed_cut(void *arg)
 static void placed_heal(void *arg)
 {
 	struct placed *p = arg;
-	if (p->cut)
-		world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, false);
+	if (p->cut[0])
+		placed_cut_set(p, false);
 	if (!ns_probe_reply(p->plain, 10) || !ns_probe_reply(p->plain, 11))
-		ns_fail(p->r, "scenario: node 1, cut from shard 2's leader, did not answer through "
-			      "another member in 2.5 s");
+		ns_fail(p->r, "scenario: node 1, cut from two of shard 2's members, did not answer "
+			      "through the third in 2.7 s");
 }
 
-/* Node 1's link to shard 2's leader reset and kept down (its connects
- * time out): requests go at once to a member it is connected to. */
+/* Node 1's links to shard 2's leader and to the member it would try next
+ * reset and kept down (their connects time out): requests go at once to
+ * the member it is connected to. */
 static void placed_unlinked(void *arg)
 {
 	struct placed *p = arg;
-	struct server *one = p->r->nodes[0].s;
-	p->cut = one ? one->groups[2]->lead_hint : 0;
-	if (p->cut < 2 || p->cut > 4) {
+	if (!placed_pick(p)) {
 		ns_fail(p->r, "scenario: node 1 knows no leader of shard 2 again after the cut");
 		return;
 	}
-	world_tracef(p->r->w, "scenario: node 1's link to node %llu reset, then cut",
-		     (unsigned long long)p->cut);
-	world_reset(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h);
+	world_tracef(p->r->w,
+		     "scenario: node 1's links to nodes %llu (the leader) and %llu reset, "
+		     "then cut",
+		     (unsigned long long)p->cut[0], (unsigned long long)p->cut[1]);
+	for (uint32_t i = 0; i < 2; i++)
+		world_reset(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut[i] - 1].h);
 }
 
 /* The resets have arrived: cut (the connects again time out), then ask. */
 static void placed_unlinked_ask(void *arg)
 {
 	struct placed *p = arg;
-	world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, true);
+	placed_cut_set(p, true);
 	ns_probe_send(p->plain, "+OK", "SET %s v5", p->key);
 	ns_probe_send(p->plain, "$2 v5", "GET %s", p->key);
 }
@@ -1370,11 +1393,12 @@ static void placed_unlinked_ask(void *arg)
 static void placed_relinked(void *arg)
 {
 	struct placed *p = arg;
-	if (p->cut)
-		world_cut(p->r->w, p->r->nodes[0].h, p->r->nodes[p->cut - 1].h, false);
+	if (p->cut[0])
+		placed_cut_set(p, false);
 	if (!ns_probe_reply(p->plain, 12) || !ns_probe_reply(p->plain, 13))
-		ns_fail(p->r, "scenario: node 1, its link to shard 2's leader down, did not answer "
-			      "through another member in 500 ms");
+		ns_fail(p->r,
+			"scenario: node 1, its links to two of shard 2's members down, did not "
+			"answer through the third in 500 ms");
 }
 
 /* Crashing a member the outside node sends to: its requests go to another. */
@@ -1467,7 +1491,7 @@ void ns_scen_shard_placed(struct ns_run *r)
 	world_at(r->w, 6500 * MS, placed_resp3, p);
 	world_at(r->w, 7000 * MS, placed_knows_leader, p);
 	world_at(r->w, 7100 * MS, placed_cut, p);
-	world_at(r->w, 9600 * MS, placed_heal, p);
+	world_at(r->w, 9800 * MS, placed_heal, p);
 	world_at(r->w, 10000 * MS, placed_unlinked, p);
 	world_at(r->w, 10003 * MS, placed_unlinked_ask, p);
 	world_at(r->w, 10500 * MS, placed_relinked, p);
