@@ -56,7 +56,8 @@
  *       is given slots and served through node 1, outside it, also when
  *       the member node 1 sends to (its leader, from LEADS) crashes; node 1
  *       never holds its data;
- *       slots moved out of it by a node that holds it
+ *       slots moved out of it by a node that holds it; a second shard
+ *       on nodes 3 and 4 given slots and giving some back
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -1230,8 +1231,10 @@ static void placed_add(void *arg)
 	struct placed *p = arg;
 	static const char *const stranger[] = {"KEEL.ADDSHARD", "2", "3", "9"};
 	static const char *const some[] = {"KEEL.ADDSHARD", "2", "3", "4"};
+	static const char *const two[] = {"KEEL.ADDSHARD", "3", "4"};
 	ns_admin_expect(p->r, 3, 4, stranger, "-ERR a shard's members are voters");
 	ns_admin_expect(p->r, 3, 4, some, ":2");
+	ns_admin_expect(p->r, 2, 3, two, ":3");
 }
 
 /* Nodes 2-4 are shard 2's voters, node 1 holds it outside (empty, never
@@ -1241,7 +1244,12 @@ static void placed_check_members(void *arg)
 	struct placed *p = arg;
 	for (uint32_t i = 0; i < 4; i++) {
 		struct server *s = p->r->nodes[i].s;
-		struct group *g = s && s->n_shards == 3 ? s->groups[2] : NULL;
+		struct group *g = s && s->n_shards == 4 ? s->groups[2] : NULL;
+		struct group *g3 = g ? s->groups[3] : NULL;
+		if (!g3 || g3->n_placed != 2 || g3->outside != (i < 2) ||
+		    raft_config_of(g3->r)->n != (i < 2 ? 0u : 2u))
+			ns_fail(p->r, "scenario: node %u does not hold shard 3 as placed on 3 4",
+				i + 1);
 		const struct raft_config *c = g ? raft_config_of(g->r) : NULL;
 		bool ok = g && g->n_placed == 3 && g->outside == (i == 0) &&
 			  c->n == (i == 0 ? 0u : 3u);
@@ -1258,6 +1266,23 @@ static void placed_move(void *arg)
 	struct placed *p = arg;
 	static const char *const move[] = {"KEEL.RESHARD", "0", "8191", "2"};
 	ns_admin_expect(p->r, 0, 4, move, "+OK");
+}
+
+static void placed_move_to_3(void *arg)
+{
+	struct placed *p = arg;
+	static const char *const move[] = {"KEEL.RESHARD", "8192", "9000", "3"};
+	ns_admin_expect(p->r, 0, 4, move, "+OK");
+}
+
+/* Slots out of shard 3 (on nodes 3 and 4), asked while the metadata
+ * group is led by node 1 or 2, neither of which holds it: it is handed
+ * to node 3 or 4, never between the two that cannot drive the move. */
+static void placed_move_out_of_3(void *arg)
+{
+	struct placed *p = arg;
+	static const char *const out[] = {"KEEL.RESHARD", "8192", "8300", "0"};
+	ns_admin_expect(p->r, 1, 4, out, "+OK");
 }
 
 /* Node 1 serves shard 2's keys through its members: a plain connection's
@@ -1453,10 +1478,11 @@ static void placed_done(void *arg)
 	for (uint32_t i = 0; i < 4; i++) {
 		const struct server *s = p->r->nodes[i].s;
 		const struct kv_slots *sl = s ? kv_slots_of(&s->meta->kv) : NULL;
-		if (!sl || sl->owner[0] != 1 || sl->owner[101] != 2)
+		if (!sl || sl->owner[0] != 1 || sl->owner[101] != 2 || sl->owner[8192] != 0 ||
+		    sl->owner[8301] != 3)
 			ns_fail(p->r,
-				"scenario: node %u's map does not give slot 0 to shard 1 and "
-				"slot 101 to shard 2",
+				"scenario: node %u's map does not give slot 0 to shard 1, 101 to "
+				"shard 2, 8192 to shard 0 and 8301 to shard 3",
 				i + 1);
 	}
 }
@@ -1487,6 +1513,7 @@ void ns_scen_shard_placed(struct ns_run *r)
 	world_at(r->w, 2000 * MS, placed_add, p);
 	world_at(r->w, 3000 * MS, placed_check_members, p);
 	world_at(r->w, 3100 * MS, placed_move, p);
+	world_at(r->w, 4500 * MS, placed_move_to_3, p);
 	world_at(r->w, 6000 * MS, placed_probe, p);
 	world_at(r->w, 6500 * MS, placed_resp3, p);
 	world_at(r->w, 7000 * MS, placed_knows_leader, p);
@@ -1498,6 +1525,7 @@ void ns_scen_shard_placed(struct ns_run *r)
 	world_at(r->w, 11500 * MS, placed_crash, p);
 	world_at(r->w, 13000 * MS, placed_restart, p);
 	world_at(r->w, 14000 * MS, placed_move_out, p);
+	world_at(r->w, 15000 * MS, placed_move_out_of_3, p);
 	world_at(r->w, 16500 * MS, placed_read_back, p);
 	world_at(r->w, 17500 * MS, placed_done, p);
 }
