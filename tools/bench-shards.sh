@@ -138,31 +138,26 @@ for shards in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo 1 3 placed); do
 	done
 	stop_all
 done
-[ "${BENCH_IDLE_ONLY:-0}" = 1 ] ||
-	printf "%-12s %14s %10s %14s %10s %8s %8s\n" "test" "1 shard ops/s" "cpu us/req" \
-	"3 shards ops/s" "cpu us/req" "ops x" "cpu x"
-for t in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo SET GET); do
-	for pl in 16 1; do
-		read -r o1 c1 <<<"${res[1,$t,$pl]}"
-		read -r o3 c3 <<<"${res[3,$t,$pl]}"
-		printf "%-12s %14s %10s %14s %10s %8s %8s\n" "$t -P $pl" "$o1" "$c1" "$o3" "$c3" \
-			"$(awk -v a="$o3" -v b="$o1" 'BEGIN {printf "%.2f", a / b}')" \
-			"$(awk -v a="$c3" -v b="$c1" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
+# A table of two of the runs above: ops/s and CPU a request of each,
+# and their ratios (the second's over the first's).
+compare() { # key1 label1 key2 label2
+	printf "\n%-12s %14s %10s %14s %10s %8s %8s\n" "test" "$2 ops/s" "cpu us/req" \
+		"$4 ops/s" "cpu us/req" "ops x" "cpu x"
+	local t pl oa ca ob cb
+	for t in SET GET; do
+		for pl in 16 1; do
+			read -r oa ca <<<"${res[$1,$t,$pl]}"
+			read -r ob cb <<<"${res[$3,$t,$pl]}"
+			printf "%-12s %14s %10s %14s %10s %8s %8s\n" "$t -P $pl" "$oa" "$ca" "$ob" \
+				"$cb" "$(awk -v a="$ob" -v b="$oa" 'BEGIN {printf "%.2f", a / b}')" \
+				"$(awk -v a="$cb" -v b="$ca" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
+		done
 	done
-done
-
-[ "${BENCH_IDLE_ONLY:-0}" = 1 ] ||
-	printf "\n%-12s %14s %10s %14s %10s %8s %8s\n" "test" "3 shards ops/s" "cpu us/req" \
-	"placed ops/s" "cpu us/req" "ops x" "cpu x"
-for t in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo SET GET); do
-	for pl in 16 1; do
-		read -r o3 c3 <<<"${res[3,$t,$pl]}"
-		read -r op cp <<<"${res[placed,$t,$pl]}"
-		printf "%-12s %14s %10s %14s %10s %8s %8s\n" "$t -P $pl" "$o3" "$c3" "$op" "$cp" \
-			"$(awk -v a="$op" -v b="$o3" 'BEGIN {printf "%.2f", a / b}')" \
-			"$(awk -v a="$cp" -v b="$c3" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
-	done
-done
+}
+if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
+	compare 1 "1 shard" 3 "3 shards"
+	compare 3 "3 shards" placed "placed"
+fi
 
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 # Migration speed: 3 shards, shard 0's slots (0-5460) filled with

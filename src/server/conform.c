@@ -164,11 +164,8 @@ static void hand_over(struct server *s)
 	raft_id to = 0;
 	for (uint32_t i = 0; i < c->n; i++) {
 		raft_id id = c->members[i].id;
-		raft_index match, next;
 		if (id == s->cfg.id || c->members[i].role != RAFT_VOTER ||
-		    !migrate_may_drive(s, id) || !peers_connected(s->peers, id) ||
-		    !raft_progress_of(meta->r, id, &match, &next) ||
-		    match < raft_last_index(meta->r))
+		    !migrate_may_drive(s, id) || !group_caught_up(meta, id))
 			continue;
 		if (!to || voter_where_known(s, id))
 			to = id;
@@ -181,22 +178,15 @@ static void hand_over(struct server *s)
 			(unsigned long long)s->cfg.id, (unsigned long long)to);
 }
 
-/* The members shard g is to have: the metadata group's (as committed in
- * this node's copy), or, for a shard placed on some nodes, those of them
- * that are placed on it; false if this node's copy has no committed
- * configuration to go by. */
-static bool wanted(const struct server *s, const struct group *g, struct raft_config *want)
+/* The members of *all (the metadata group's configuration) that shard g
+ * is placed on, into *out. */
+static void placed_members(const struct raft_config *all, const struct group *g,
+			   struct raft_config *out)
 {
-	const struct raft *r = s->meta->r;
-	if (raft_config_index_of(r) > raft_commit_index(r))
-		return false;
-	*want = *raft_config_of(r);
-	uint32_t k = 0;
-	for (uint32_t i = 0; i < want->n; i++)
-		if (group_placed_on(g, want->members[i].id))
-			want->members[k++] = want->members[i];
-	want->n = k;
-	return true;
+	out->n = 0;
+	for (uint32_t i = 0; i < all->n; i++)
+		if (group_placed_on(g, all->members[i].id))
+			out->members[out->n++] = all->members[i];
 }
 
 void conform_tick(struct server *s)
@@ -205,12 +195,18 @@ void conform_tick(struct server *s)
 	if (!meta || !meta->r || raft_stopped(meta->r) || meta->removed_at || s->stopping)
 		return;
 	bool leads_meta = raft_role_of(meta->r) == RAFT_LEADER;
+	/* the target: the metadata group's configuration, once committed in
+	 * this node's copy; a node that does not lead it drives placed shards
+	 * only */
+	if ((!leads_meta && !kv_slots_of(&meta->kv)->n_placed) ||
+	    raft_config_index_of(meta->r) > raft_commit_index(meta->r))
+		return;
+	const struct raft_config *all = raft_config_of(meta->r);
 	int64_t now = server_now_ms();
 	bool blind = false; /* a shard on every node this node is not a member of */
 	for (uint32_t i = 0; i < s->n_shards; i++) {
 		struct group *g = s->groups[i];
 		struct change c;
-		struct raft_config want;
 		bool member = g->r && raft_config_find(raft_config_of(g->r), s->cfg.id);
 		blind = blind || (g->r && !member && !g->n_placed);
 		/* a shard on every node: brought by the metadata group's leader;
@@ -218,9 +214,12 @@ void conform_tick(struct server *s)
 		bool drives =
 			g->n_placed ? member && raft_role_of(g->r) == RAFT_LEADER : leads_meta;
 		if (!drives || !member || raft_stopped(g->r) || g->removed_at || g->conform_busy ||
-		    now < g->conform_retry_ms || !wanted(s, g, &want))
+		    now < g->conform_retry_ms)
 			continue;
-		if (next_change(&want, raft_config_of(g->r), &c))
+		struct raft_config placed;
+		if (g->n_placed)
+			placed_members(all, g, &placed);
+		if (next_change(g->n_placed ? &placed : all, raft_config_of(g->r), &c))
 			propose_change(s, g, &c);
 	}
 	if (blind && leads_meta)

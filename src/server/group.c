@@ -544,6 +544,13 @@ raft_id group_preferred_leader(const struct group *g)
 	return n ? v[g->id % n] : 0;
 }
 
+bool group_caught_up(const struct group *g, raft_id id)
+{
+	raft_index match, next;
+	return peers_connected(g->node->peers, id) && raft_progress_of(g->r, id, &match, &next) &&
+	       match >= raft_last_index(g->r);
+}
+
 /* A leader of one of several groups hands the group to its preferred
  * voter once a second while that voter is connected and has every entry
  * (so the transfer is quick and loses nothing: raft_transfer_leader, the
@@ -557,9 +564,7 @@ static void spread_leader(struct group *g)
 	    raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
 		return;
 	raft_id to = group_preferred_leader(g);
-	raft_index match, next;
-	if (!to || to == s->cfg.id || !peers_connected(s->peers, to) ||
-	    !raft_progress_of(g->r, to, &match, &next) || match < raft_last_index(g->r))
+	if (!to || to == s->cfg.id || !group_caught_up(g, to))
 		return;
 	/* the metadata group's leader drives the shards' membership
 	 * (server/conform.c): not handed to a voter not yet in every shard */

@@ -329,12 +329,9 @@ static void hand_to_source(struct server *s)
 	const struct raft_config *c = raft_config_of(meta->r);
 	for (uint32_t i = 0; i < c->n; i++) {
 		raft_id id = c->members[i].id;
-		raft_index match, next;
 		if (id == s->cfg.id || c->members[i].role != RAFT_VOTER ||
 		    !migrate_may_drive(s, id) || !conform_voter_everywhere(s, id) ||
-		    !peers_connected(s->peers, id) ||
-		    !raft_progress_of(meta->r, id, &match, &next) ||
-		    match < raft_last_index(meta->r))
+		    !group_caught_up(meta, id))
 			continue;
 		if (raft_transfer_leader(meta->r, id) == KEEL_OK)
 			fprintf(stderr,

@@ -177,6 +177,13 @@ static void raft_and_frame_seeds(void)
 	bytes_put_u64(live, 1764892800123ull);
 	append_frame(&b, FRAME_LIVE, live, sizeof live);
 	put_mode("frame", 4, 1, b.p, b.len);
+	b.len = 0; /* LEADS: the placed shards a node leads, none, then two */
+	uint8_t lb[FRAME_LEADS_LEN(2)];
+	frame_leads_encode(NULL, 0, lb);
+	append_frame(&b, FRAME_LEADS, lb, FRAME_LEADS_LEN(0));
+	frame_leads_encode((const struct frame_lead[]){{2, 5}, {7, 9}}, 2, lb);
+	append_frame(&b, FRAME_LEADS, lb, sizeof lb);
+	put_mode("frame", 5, 1, b.p, b.len);
 	rbuf_free(&g);
 	rbuf_free(&b);
 }
