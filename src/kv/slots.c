@@ -29,6 +29,9 @@
  *                                       nodes of those ids (1 to
  *                                       KV_SHARD_MEMBERS_MAX of them,
  *                                       distinct), or on every node
+ *             PLACE shard id...         a placed shard's nodes from now
+ *                                       on (as ADD's list; a shard on
+ *                                       every node stays so)
  *
  * What it guarantees: each command checks everything before it changes
  * anything (an error changes nothing), so every replica takes or refuses
@@ -468,27 +471,37 @@ static void map_flip(struct kv_ctx *c, struct kv_slots *sl)
 	resp_simple(c->out, "OK");
 }
 
+/* The node ids of c->argv[from..] into *m (its shard set by the caller):
+ * at most KV_SHARD_MEMBERS_MAX, each a positive integer, none twice. */
+static bool read_members(struct kv_ctx *c, uint32_t from, struct kv_shard_members *m)
+{
+	m->n = c->argc - from;
+	if (c->argc > from + KV_SHARD_MEMBERS_MAX) {
+		resp_errorf(c->out, "ERR a shard is placed on at most %u nodes",
+			    KV_SHARD_MEMBERS_MAX);
+		return false;
+	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (!arg_u64(&c->argv[from + i], UINT64_MAX, &m->ids[i]) || !m->ids[i]) {
+			resp_error(c->out, "ERR invalid node id");
+			return false;
+		}
+		for (uint32_t k = 0; k < i; k++)
+			if (m->ids[k] == m->ids[i]) {
+				resp_error(c->out, "ERR a node is listed twice");
+				return false;
+			}
+	}
+	return true;
+}
+
 /* ADD [id...]: one more shard, serving no slot until a move gives it
  * some, on the nodes listed (else every node); the reply is its number. */
 static void map_add(struct kv_ctx *c, struct kv_slots *sl)
 {
-	struct kv_shard_members m = {.shard = sl->n_shards, .n = c->argc - 2};
-	if (c->argc > 2 + KV_SHARD_MEMBERS_MAX) {
-		resp_errorf(c->out, "ERR a shard is placed on at most %u nodes",
-			    KV_SHARD_MEMBERS_MAX);
+	struct kv_shard_members m = {.shard = sl->n_shards};
+	if (!read_members(c, 2, &m))
 		return;
-	}
-	for (uint32_t i = 0; i < m.n; i++) {
-		if (!arg_u64(&c->argv[2 + i], UINT64_MAX, &m.ids[i]) || !m.ids[i]) {
-			resp_error(c->out, "ERR invalid node id");
-			return;
-		}
-		for (uint32_t k = 0; k < i; k++)
-			if (m.ids[k] == m.ids[i]) {
-				resp_error(c->out, "ERR a node is listed twice");
-				return;
-			}
-	}
 	if (sl->n_shards >= KV_SHARDS_MAX) {
 		resp_errorf(c->out, "ERR a cluster holds at most %u shards", KV_SHARDS_MAX);
 		return;
@@ -498,6 +511,30 @@ static void map_add(struct kv_ctx *c, struct kv_slots *sl)
 		sl->placed[sl->n_placed++] = m;
 	}
 	resp_int(c->out, sl->n_shards++);
+}
+
+/* PLACE shard id...: the nodes a placed shard is on from now on. */
+static void map_place(struct kv_ctx *c, struct kv_slots *sl)
+{
+	uint64_t shard;
+	struct kv_shard_members m;
+	if (c->argc < 4 || !arg_u64(&c->argv[2], UINT32_MAX, &shard)) {
+		resp_error(c->out, "ERR wrong number of arguments or invalid shard");
+		return;
+	}
+	m.shard = (uint32_t)shard;
+	if (!read_members(c, 3, &m))
+		return;
+	for (uint32_t i = 0; i < sl->n_placed; i++)
+		if (sl->placed[i].shard == m.shard) {
+			sl->placed[i] = m;
+			resp_simple(c->out, "OK");
+			return;
+		}
+	resp_errorf(c->out,
+		    "ERR shard %llu is not placed on some nodes (it is on every node, "
+		    "or there is no such shard)",
+		    (unsigned long long)shard);
 }
 
 /* KEEL.SLOTS op ...: the operations at the top of this file. */
@@ -514,6 +551,10 @@ void cmd_keel_slots(struct kv_ctx *c)
 	}
 	if (c->kv->shard_meta && is(&c->argv[1], "add")) {
 		map_add(c, sl);
+		return;
+	}
+	if (c->kv->shard_meta && is(&c->argv[1], "place")) {
+		map_place(c, sl);
 		return;
 	}
 	uint64_t first, last, epoch = 0;

@@ -700,6 +700,9 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 	} else if (is(a, "keel.addshard")) {
 		migrate_add_shard(s, q, argv, argc);
 		return;
+	} else if (is(a, "keel.placeshard")) {
+		migrate_place_shard(s, q, argv, argc);
+		return;
 	} else if (is(a, "keel.replicate")) {
 		replication_attach(s, c, q, argv, argc);
 		return;

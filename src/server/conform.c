@@ -39,7 +39,11 @@
  * by its own leader instead, to the members of the metadata group's
  * committed configuration (as this node's copy has it) that are placed on
  * it: it never takes another node, and a member the cluster removed
- * leaves it. The metadata group's leader need not be one of its members. */
+ * leaves it. The metadata group's leader need not be one of its members.
+ * When its nodes change (KEEL.PLACESHARD), the new ones are added first
+ * and the ones no longer listed removed only once every new one is a
+ * voter; a leader no longer listed hands the shard to a listed voter
+ * (hand_to_listed) instead of removing itself. */
 #include <stdio.h>
 #include <string.h>
 
@@ -81,9 +85,13 @@ static bool with(struct change *c, enum raft_change_op op, const struct raft_mem
 	return true;
 }
 
+/* patient: removals wait until every member wanted a voter is one (a
+ * placed shard moved to other nodes keeps its voters until the new ones
+ * have caught up). */
 static bool next_change(const struct raft_config *want, const struct raft_config *have,
-			struct change *c)
+			bool patient, struct change *c)
 {
+	bool promoting = false;
 	for (uint32_t i = 0; i < want->n; i++) {
 		const struct raft_member *w = &want->members[i];
 		const struct raft_member *h = raft_config_find(have, w->id);
@@ -91,8 +99,9 @@ static bool next_change(const struct raft_config *want, const struct raft_config
 			return with(c, RAFT_CHANGE_ADD_LEARNER, w, wants_voter(w));
 		if (w->role == RAFT_VOTER && h->role == RAFT_LEARNER && !h->auto_promote)
 			return with(c, RAFT_CHANGE_PROMOTE, w, false);
+		promoting = promoting || (wants_voter(w) && h->role == RAFT_LEARNER);
 	}
-	for (uint32_t i = 0; i < have->n; i++)
+	for (uint32_t i = 0; i < have->n && !(patient && promoting); i++)
 		if (!raft_config_find(want, have->members[i].id))
 			return with(c, RAFT_CHANGE_REMOVE, &have->members[i], false);
 	return false;
@@ -189,6 +198,28 @@ static void placed_members(const struct raft_config *all, const struct group *g,
 			out->members[out->n++] = all->members[i];
 }
 
+/* The leader of a placed shard no longer placed on this node hands it to
+ * a listed voter that has every entry, rather than remove itself (its
+ * followers would wait out an election timeout): that one then removes
+ * this node. */
+static void hand_to_listed(struct server *s, struct group *g)
+{
+	const struct raft_config *c = raft_config_of(g->r);
+	g->conform_retry_ms = server_now_ms() + CONFORM_RETRY_MS;
+	for (uint32_t i = 0; i < c->n; i++) {
+		raft_id id = c->members[i].id;
+		if (id != s->cfg.id && raft_config_is_voter(c, id) && group_placed_on(g, id) &&
+		    group_caught_up(g, id) && raft_transfer_leader(g->r, id) == KEEL_OK) {
+			fprintf(stderr,
+				"[%llu] shard %u is no longer placed on this node: handing its "
+				"leadership to %llu\n",
+				(unsigned long long)s->cfg.id, g->id, (unsigned long long)id);
+			g->conform_retry_ms = server_now_ms() + 5 * CONFORM_RETRY_MS;
+			return;
+		}
+	}
+}
+
 void conform_tick(struct server *s)
 {
 	struct group *meta = s->meta;
@@ -219,7 +250,12 @@ void conform_tick(struct server *s)
 		struct raft_config placed;
 		if (g->n_placed)
 			placed_members(all, g, &placed);
-		if (next_change(g->n_placed ? &placed : all, raft_config_of(g->r), &c))
+		if (!next_change(g->n_placed ? &placed : all, raft_config_of(g->r), g->n_placed,
+				 &c))
+			continue;
+		if (c.op == RAFT_CHANGE_REMOVE && c.id == s->cfg.id)
+			hand_to_listed(s, g); /* the new leader removes this node */
+		else
 			propose_change(s, g, &c);
 	}
 	if (blind && leads_meta)

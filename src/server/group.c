@@ -564,7 +564,8 @@ static void spread_leader(struct group *g)
 	    raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
 		return;
 	raft_id to = group_preferred_leader(g);
-	if (!to || to == s->cfg.id || !group_caught_up(g, to))
+	/* a placed shard's voter no longer listed is about to leave it */
+	if (!to || to == s->cfg.id || !group_placed_on(g, to) || !group_caught_up(g, to))
 		return;
 	/* the metadata group's leader drives the shards' membership
 	 * (server/conform.c): not handed to a voter not yet in every shard */

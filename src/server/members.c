@@ -96,6 +96,14 @@ static void mark_removed(struct group *g, raft_index at, const char *how)
 	if (g->removed_at)
 		return;
 	g->removed_at = at ? at : 1;
+	if (g->n_placed) { /* a placed shard's: the node goes on (shards.c, groups_place) */
+		fprintf(stderr,
+			"[%llu] shard %u: this node was removed from its members by the "
+			"configuration at index %llu (%s)\n",
+			(unsigned long long)s->cfg.id, g->id, (unsigned long long)at, how);
+		requests_fail_all(g, ERR_TAKEN_OFF);
+		return;
+	}
 	fprintf(stderr,
 		"[%llu] removed from the cluster by the configuration at index %llu (%s); "
 		"this node takes no further part: stop it\n",
@@ -204,8 +212,8 @@ void members_tick(struct group *g)
 bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_t *p, size_t n)
 {
 	struct server *s = g->node;
-	if (g->removed_at)
-		return false;
+	if (g->removed_at) /* a node taken off a placed shard: its requests' answers */
+		return g->outside && kind == FRAME_REPLY;
 	heard_from(g, from);
 	if (kind != FRAME_REMOVED)
 		return true;

@@ -509,3 +509,41 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
 	}
 	creq_finish(s, q);
 }
+
+/* ---- KEEL.PLACESHARD ---------------------------------------------------------- */
+
+void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
+			 uint32_t argc)
+{
+	int64_t shard = -1;
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	if (!sl || !s->meta->r) {
+		resp_error(&q->reply,
+			   "ERR this node has one shard (--shards): it is on every node");
+	} else if (argc < 3 || !arg_num(&argv[1], (int64_t)sl->n_shards - 1, &shard) ||
+		   !kv_shard_placed(sl, (uint32_t)shard)) {
+		resp_error(&q->reply, "ERR no such shard placed on some nodes (keel-cli shard add "
+				      "--nodes places one; a shard on every node stays so)");
+	} else if (!migrate_members_listed(raft_config_of(s->meta->r), argv + 1, argc - 1)) {
+		resp_errorf(
+			&q->reply,
+			"ERR a shard's members are voters of the cluster, each once, at most %u "
+			"of them",
+			KV_SHARD_MEMBERS_MAX);
+	} else {
+		struct creq *b = creq_new(s, NULL);
+		struct resp_arg args[3 + KV_SHARD_MEMBERS_MAX] = {
+			{(const uint8_t *)"keel.slots", 10}, {(const uint8_t *)"place", 5}};
+		uint32_t n = 2;
+		for (uint32_t i = 1; i < argc; i++)
+			args[n++] = argv[i];
+		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
+		entry_cmd_append(&b->cmd, args, n);
+		b->n_cmds = 1;
+		b->on_done = on_begin;
+		b->answers = q;
+		request_submit(s->meta, b, false);
+		return;
+	}
+	creq_finish(s, q);
+}

@@ -157,6 +157,7 @@ static void run_tick(struct server *s)
 	s->tick_stalled = false;
 	migrate_tick(s);
 	retry_tick(s);
+	groups_place(s);
 	conform_tick(s);
 	server_process(s);
 	shutdown_step(s);

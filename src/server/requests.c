@@ -538,10 +538,11 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 			finish_with(g, q, "-READONLY You can't write against a read only replica.");
 		return;
 	}
-	if (g->removed_at) {
+	if (g->removed_at && !g->outside) {
 		finish_with(g, q,
-			    "-REMOVED this node was removed from the cluster; the request "
-			    "was not applied");
+			    g->n_placed ? ERR_TAKEN_OFF
+					: "-REMOVED this node was removed from the cluster; the "
+					  "request was not applied");
 		return;
 	}
 	q->is_read = is_read;
@@ -952,6 +953,8 @@ void requests_tick(struct group *g)
 		if (now >= q->deadline_ms)
 			finish_with(g, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
 		else if (q->admin) /* sent once: the operator retries */
+			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
+		else if (q->is_read) /* sent while outside g, which this node now holds */
 			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
 		else if (leader != RAFT_ID_NONE && leader != s->cfg.id &&
 			 (leader != q->fwd_to || now - q->fwd_at >= FORWARD_RETRY_MS) &&

@@ -466,6 +466,9 @@ struct server { /* a node */
 	/* the metadata group's entries that added the shards not yet opened
 	 * (server/shards.c: their first members are the configuration then) */
 	raft_index grow_at[8];
+	/* ... and the nodes each was placed on then (n 0: every node): the
+	 * map's list may have changed by the time the shard is opened */
+	struct kv_shard_members grow_placed[8];
 	uint32_t n_grow_at;
 };
 
@@ -489,6 +492,11 @@ int groups_open(struct server *s, struct keel_errmsg *err);
 /* Opens the shards the metadata group's map counts past those the node
  * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
 int groups_grow(struct server *s, struct keel_errmsg *err);
+/* Each placed shard's nodes made the map's (KEEL.PLACESHARD), every tick:
+ * a node newly listed takes part in the shard (its leader adds it); one
+ * no longer listed stays a member until the shard's configuration drops
+ * it, then sends the shard's requests to the listed nodes (outside). */
+void groups_place(struct server *s);
 /* After the metadata group applied entry `at` (its map counting `before`
  * shards before it): notes the shards it added. */
 void groups_added_at(struct server *s, raft_index at, uint32_t before);
@@ -623,6 +631,12 @@ struct peer_batch *peer_batch_of(struct group *g, uint64_t id);
 void requests_tick(struct group *g);
 void requests_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void requests_fail_all(struct group *g, const char *err);
+/* A request for a placed shard this node was just removed from: the next
+ * one goes to the shard's nodes (groups_place). */
+#define ERR_TAKEN_OFF                                                                 \
+	"-TRYAGAIN this node no longer holds the shard (placed on other nodes); the " \
+	"request was not applied"
+
 /* A crash (server_discard): the requests in flight are freed, unanswered. */
 void requests_discard(struct group *g);
 
@@ -791,6 +805,13 @@ void migrate_free(struct server *s);
  * group has it. */
 void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
+/* KEEL.PLACESHARD shard id...: the nodes a shard placed on some nodes is
+ * on from now on (voters, each once, at most KV_SHARD_MEMBERS_MAX), in
+ * the map; answers q +OK once the metadata group has it. The shard's
+ * leader then brings its members to them (conform.c), and each node
+ * takes or leaves its copy (shards.c, groups_place). */
+void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
+			 uint32_t argc);
 /* KEEL.ADDSHARD's ids (argv[1..]): 1 if none, or exactly c's voters each
  * once (a shard on every node); 2 if fewer of c's voters, each once, at
  * most KV_SHARD_MEMBERS_MAX (a shard placed on them); 0 otherwise. */

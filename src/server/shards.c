@@ -251,6 +251,50 @@ bool group_placed_on(const struct group *g, raft_id id)
 	return !g->n_placed;
 }
 
+void groups_place(struct server *s)
+{
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	for (uint32_t i = 0; sl && sl->n_placed && i < s->n_shards; i++) {
+		struct group *g = s->groups[i];
+		const struct kv_shard_members *m = kv_shard_placed(sl, g->id);
+		if (!m || !g->r)
+			continue;
+		bool same = m->n == g->n_placed;
+		for (uint32_t k = 0; same && k < m->n; k++)
+			same = g->placed[k] == m->ids[k];
+		if (!same) {
+			char list[KV_SHARD_MEMBERS_MAX * 21 + 1];
+			size_t len = 0;
+			for (uint32_t k = 0; k < m->n; k++) {
+				g->placed[k] = m->ids[k];
+				len += (size_t)snprintf(list + len, sizeof list - len, " %llu",
+							(unsigned long long)m->ids[k]);
+			}
+			g->n_placed = m->n;
+			g->outside_at = 0;
+			fprintf(stderr, "[%llu] shard %u placed on nodes%s\n",
+				(unsigned long long)s->cfg.id, g->id, list);
+		}
+		/* a member keeps its part until its shard's configuration drops it */
+		bool member = raft_config_find(raft_config_of(g->r), s->cfg.id) && !g->removed_at;
+		bool outside = !group_placed_on(g, s->cfg.id) && !member;
+		if (outside == g->outside)
+			continue;
+		g->outside = outside;
+		g->lead_hint = 0;
+		g->lead_term = 0;
+		if (!outside) { /* taken again: as a new member (a copy it kept catches up) */
+			g->removed_at = 0;
+			g->was_member = false;
+			group_wake(g, 0);
+		}
+		fprintf(stderr, "[%llu] shard %u: %s\n", (unsigned long long)s->cfg.id, g->id,
+			outside ? "this node is no longer one of its members; it sends the shard's "
+				  "requests to them (the copy it holds is not served)"
+				: "placed on this node too: its leader adds it");
+	}
+}
+
 void groups_added_at(struct server *s, raft_index at, uint32_t before)
 {
 	const struct kv_slots *sl = kv_slots_of(&s->meta->kv);
@@ -259,8 +303,11 @@ void groups_added_at(struct server *s, raft_index at, uint32_t before)
 	uint32_t earlier = before > s->n_shards ? before - s->n_shards : 0;
 	while (s->n_grow_at < earlier && s->n_grow_at < max) /* not by an entry: unknown */
 		s->grow_at[s->n_grow_at++] = 0;
-	while (s->n_grow_at < pending && s->n_grow_at < max) /* one entry may add several */
+	while (s->n_grow_at < pending && s->n_grow_at < max) { /* one entry may add several */
+		const struct kv_shard_members *m = kv_shard_placed(sl, s->n_shards + s->n_grow_at);
+		s->grow_placed[s->n_grow_at] = m ? *m : (struct kv_shard_members){0};
 		s->grow_at[s->n_grow_at++] = at;
+	}
 }
 
 int groups_grow(struct server *s, struct keel_errmsg *err)
@@ -271,10 +318,19 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 	     !rc && sl && sl->n_shards > s->n_shards && s->n_shards < SERVER_SHARDS_MAX; k++) {
 		uint32_t id = s->n_shards;
 		struct raft_config founders;
-		founders_at(s, k < s->n_grow_at ? s->grow_at[k] : 0, &founders);
+		raft_index at = k < s->n_grow_at ? s->grow_at[k] : 0;
+		founders_at(s, at, &founders);
 		const struct kv_shard_members *placed = kv_shard_placed(sl, id);
-		if (placed) /* on some nodes: the others hold it empty, never members */
-			place(&founders, placed, s->cfg.id);
+		/* on some nodes: the others hold it empty, never members. The
+		 * founders are those it was placed on by the entry that added it;
+		 * not known (a start past that entry), none: the map's list may
+		 * have changed since (KEEL.PLACESHARD), and a node listed later
+		 * that founded its own group would serve the shard beside the
+		 * real one. Its leader adds this node if it is to be a member. */
+		if (placed && at)
+			place(&founders, &s->grow_placed[k], s->cfg.id);
+		else if (placed)
+			founders.n = 0;
 		char sub[32];
 		snprintf(sub, sizeof sub, "shard-%u", id);
 		if (s->meta->quiet) /* its quiet bit is its place's, which moves */

@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import redis
@@ -761,6 +762,95 @@ def shard_placed_on_two():
     return f"{len(keys)} keys of shard {shard} (on nodes 1 and 2) served through node 3"
 
 
+@case
+def shard_place_moves():
+    """keel-cli shard place: the shard placed on nodes 1 and 2 moved to
+    nodes 2 and 3 while a client writes through node 1 (node 3 takes a
+    copy of its keys and becomes a voter; node 1, taken off, then serves
+    them through the others), then back onto nodes 1 and 2 (node 1's copy,
+    kept as it was, catches up): every acknowledged write read back."""
+    up()
+    info = CLUSTER.client(1).info("shards")
+    shard = next(int(k[5:]) for k, v in info.items()
+                 if k.startswith("shard") and isinstance(v, dict) and
+                 str(v.get("placed")) == "1 2")
+    keys = [k for k in (f"pm{i}" for i in range(60000)) if 15500 <= keyslot(k) <= 15999][:40]
+    plain = CLUSTER.client(1)
+    acked = {}
+    for k in keys:
+        assert plain.set(k, "v0") is True
+        acked[k] = "v0"
+
+    def place(asked, nodes, want):
+        host, port = CLUSTER.addr(asked)
+        out = subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "place", str(shard),
+                              "--nodes", nodes], capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0 and want in out.stdout, out
+
+    maybe = {k: set() for k in keys}  # written, not acknowledged: may be applied
+
+    def write_round(n):
+        p = plain.pipeline(transaction=False)
+        for k in keys:
+            p.set(k, f"v{n}")
+        for k, r in zip(keys, p.execute(raise_on_error=False)):
+            if r is True:
+                acked[k] = f"v{n}"
+                maybe[k] = set()
+            else:
+                maybe[k].add(f"v{n}")
+                if "TRYAGAIN" not in str(r) and "TIMEOUT" not in str(r):
+                    raise AssertionError(f"SET {k}: {r}")
+
+    def read_back(client):
+        for k in keys:
+            got = client.get(k)
+            assert got == acked[k] or got in maybe[k], (k, got, acked[k], maybe[k])
+
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        n = 1
+        while not stop.is_set():
+            try:
+                write_round(n)
+            except Exception as e:
+                errors.append(e)
+                return
+            n += 1
+            time.sleep(0.05)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        place(3, "2,3", f"shard {shard}'s voters are nodes")
+    finally:
+        stop.set()
+        t.join(60)
+    assert not errors, errors
+    wait_for("node 1 taken off the shard", lambda: CLUSTER.client(1).info("shards")[
+        f"shard{shard}"]["role"] == "outside", 30)
+    line = CLUSTER.client(3).info("shards")[f"shard{shard}"]
+    assert str(line["voters"]) in ("2 3", "3 2") and line["keys"] >= len(keys), line
+    read_back(plain)
+    write_round(100)
+    assert all(acked[k] == "v100" for k in keys)
+    out = subprocess.run(["redis-cli", "-c", "-h", CLUSTER.addr(1)[0], "-p",
+                          str(CLUSTER.addr(1)[1]), "GET", keys[0]],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "v100", out
+    # back onto nodes 1 and 2, asked of node 3 (taken off it)
+    place(3, "1,2", "this node is not one of them")
+    wait_for("nodes 1 and 2 its voters again", lambda: all(
+        str(CLUSTER.client(i).info("shards")[f"shard{shard}"]["voters"]) in ("1 2", "2 1")
+        for i in (1, 2)), 60)
+    three = CLUSTER.client(3)
+    assert all(three.get(k) == "v100" for k in keys)
+    assert all(CLUSTER.client(1).get(k) == "v100" for k in keys)
+    return f"shard {shard} moved to nodes 2 3 and back under writes; {len(keys)} keys read back"
+
+
 def main():
     try:
         # shard_count_kept first: its one-node clusters take the ports the
@@ -770,7 +860,8 @@ def main():
                                     ioredis_cluster, moved_and_plain, crossslot_and_multi,
                                     one_connection_order, shard_status, restart_reads_back,
                                     reshard_refused, reshard_online, shard_add_and_restart,
-                                    shard_placed_on_two, idle_shards_quiet],
+                                    shard_placed_on_two, shard_place_moves,
+                                    idle_shards_quiet],
                          [SERVER, CLI])
     finally:
         if CLUSTER:

@@ -62,6 +62,36 @@ void ns_reshard_key(struct ns_run *r, const char *key, uint32_t width, uint32_t 
 	ns_admin_send(r, via, 4, argv);
 }
 
+/* want (0: none) of c's voters, each as likely (selection sampling),
+ * into argv[0..] (their text in ids); returns how many. */
+static int some_voters(struct prng *g, const struct raft_config *c, uint32_t want, char (*ids)[24],
+		       const char **argv)
+{
+	uint32_t voters = 0;
+	int n = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		voters += c->members[i].role == RAFT_VOTER;
+	for (uint32_t i = 0, seen = 0; i < c->n && (uint32_t)n < want; i++) {
+		if (c->members[i].role != RAFT_VOTER)
+			continue;
+		if (prng_below(g, voters - seen++) < want - (uint32_t)n) {
+			snprintf(ids[n], sizeof ids[0], "%llu",
+				 (unsigned long long)c->members[i].id);
+			argv[n] = ids[n];
+			n++;
+		}
+	}
+	return n;
+}
+
+static uint32_t voters_of(const struct raft_config *c)
+{
+	uint32_t voters = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		voters += c->members[i].role == RAFT_VOTER;
+	return voters;
+}
+
 static void reshard_event(void *arg)
 {
 	struct ns_run *r = arg;
@@ -73,33 +103,35 @@ static void reshard_event(void *arg)
 	if (r->healing || !n)
 		return;
 	struct server *s = map_holder(r);
-	if (s && kv_slots_of(&s->meta->kv)->n_shards < 4 && !prng_below(g, 5)) {
+	const struct kv_slots *sl = s ? kv_slots_of(&s->meta->kv) : NULL;
+	char ids[RAFT_MEMBERS_MAX][24];
+	if (sl && sl->n_shards < 4 && !prng_below(g, 5)) {
 		/* a shard more (keel-cli shard add); moves may then target it.
 		 * Half of them placed on some of the voters (docs/shards.md): a
 		 * read replica follows it from one of them */
 		const struct raft_config *c = raft_config_of(s->meta->r);
-		char ids[RAFT_MEMBERS_MAX][24];
 		const char *argv[1 + RAFT_MEMBERS_MAX] = {"KEEL.ADDSHARD"};
-		int argc = 1;
-		uint32_t voters = 0;
-		for (uint32_t i = 0; i < c->n; i++)
-			voters += c->members[i].role == RAFT_VOTER;
+		uint32_t voters = voters_of(c);
 		uint32_t want = voters > 1 && prng_below(g, 2)
 					? 1 + (uint32_t)prng_below(g, voters - 1)
 					: 0;
-		/* want of the voters, each as likely (selection sampling) */
-		for (uint32_t i = 0, seen = 0; i < c->n && (uint32_t)argc <= want; i++) {
-			if (c->members[i].role != RAFT_VOTER)
-				continue;
-			if (prng_below(g, voters - seen++) < want + 1 - (uint32_t)argc) {
-				snprintf(ids[argc - 1], sizeof ids[0], "%llu",
-					 (unsigned long long)c->members[i].id);
-				argv[argc] = ids[argc - 1];
-				argc++;
-			}
-		}
+		int argc = 1 + some_voters(g, c, want, ids, argv + 1);
 		world_tracef(r->w, "reshard: a shard added%s",
 			     argc > 1 ? ", placed on some voters" : "");
+		ns_admin_send(r, active[prng_below(g, n)], argc, argv);
+		return;
+	}
+	if (sl && sl->n_placed && !prng_below(g, 4)) {
+		/* a placed shard moved to other voters (keel-cli shard place) */
+		const struct raft_config *c = raft_config_of(s->meta->r);
+		const struct kv_shard_members *m = &sl->placed[prng_below(g, sl->n_placed)];
+		char shard[16];
+		const char *argv[2 + RAFT_MEMBERS_MAX] = {"KEEL.PLACESHARD", shard};
+		uint32_t voters = voters_of(c);
+		snprintf(shard, sizeof shard, "%u", m->shard);
+		uint32_t want = 1 + (uint32_t)prng_below(g, voters < 7 ? voters : 7);
+		int argc = 2 + some_voters(g, c, want, ids, argv + 2);
+		world_tracef(r->w, "reshard: shard %u placed on %u voters", m->shard, want);
 		ns_admin_send(r, active[prng_below(g, n)], argc, argv);
 		return;
 	}
@@ -178,6 +210,8 @@ bool ns_check_slots(struct ns_run *r, struct ns_node *const *m, uint32_t n)
 		for (uint32_t slot = 0; slot < KV_SLOTS; slot++) {
 			uint32_t serving = 0, in_owner = 0;
 			for (uint32_t k = 0; k < s->n_shards; k++) {
+				if (s->groups[k]->outside) /* never serves: a member does */
+					continue;
 				int st = kv_slots_of(&s->groups[k]->kv)->state[slot];
 				serving += st != KV_SLOT_GONE;
 				in_owner += st == KV_SLOT_OWNED && k == map->owner[slot];

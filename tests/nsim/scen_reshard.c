@@ -58,6 +58,10 @@
  *       never holds its data;
  *       slots moved out of it by a node that holds it; a second shard
  *       on nodes 3 and 4 given slots and giving some back
+ *   shard_replaced                      KEEL.PLACESHARD puts a node on a
+ *       placed shard, moves it off its leader (handed over first) onto a
+ *       node outside it, and back: each node listed a voter with the
+ *       keys, each other serving them through those
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -1528,4 +1532,192 @@ void ns_scen_shard_placed(struct ns_run *r)
 	world_at(r->w, 15000 * MS, placed_move_out_of_3, p);
 	world_at(r->w, 16500 * MS, placed_read_back, p);
 	world_at(r->w, 17500 * MS, placed_done, p);
+}
+
+/* ---- a placed shard moved to other nodes -------------------------------------- */
+
+struct replaced {
+	struct ns_run *r;
+	char key[16];	 /* a key of shard 2 (slots 0-8191) */
+	raft_id dropped; /* shard 2's leader when it was taken off it */
+	struct ns_probe *p[3];
+};
+
+static void replaced_add(void *arg)
+{
+	struct replaced *x = arg;
+	static const char *const add[] = {"KEEL.ADDSHARD", "2", "3"};
+	static const char *const move[] = {"KEEL.RESHARD", "0", "8191", "2"};
+	ns_admin_expect(x->r, 3, 3, add, ":2");
+	ns_admin_send(x->r, 0, 4, move);
+}
+
+/* Refused: a shard on every node, no such shard, a stranger, no id. */
+static void replaced_refusals(void *arg)
+{
+	struct replaced *x = arg;
+	static const char *const every[] = {"KEEL.PLACESHARD", "1", "2", "3"};
+	static const char *const none[] = {"KEEL.PLACESHARD", "3", "2", "3"};
+	static const char *const stranger[] = {"KEEL.PLACESHARD", "2", "2", "9"};
+	static const char *const empty[] = {"KEEL.PLACESHARD", "2"};
+	ns_admin_expect(x->r, 1, 4, every, "-ERR no such shard placed on some nodes");
+	ns_admin_expect(x->r, 2, 4, none, "-ERR no such shard placed on some nodes");
+	ns_admin_expect(x->r, 3, 4, stranger, "-ERR a shard's members are voters");
+	ns_admin_expect(x->r, 0, 2, empty, "-ERR wrong number of arguments");
+}
+
+/* Node 4 added to shard 2 (asked of node 1, outside it). */
+static void replaced_grow(void *arg)
+{
+	struct replaced *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "2", "2", "3", "4"};
+	ns_admin_expect(x->r, 0, 5, place, "+OK");
+	x->p[0] = ns_probe_open(x->r, "through-1", 0);
+	ns_probe_send(x->p[0], "+OK", "SET %s a1", x->key);
+}
+
+/* The nodes listed are shard 2's voters on each of them, and no other
+ * node is a member (it holds it outside, or once held it). */
+static bool replaced_members(struct replaced *x, const raft_id *want, uint32_t n)
+{
+	for (uint32_t i = 0; i < 4; i++) {
+		struct server *s = x->r->nodes[i].s;
+		struct group *g = s && s->n_shards >= 3 ? s->groups[2] : NULL;
+		bool listed = false;
+		for (uint32_t k = 0; k < n; k++)
+			listed = listed || want[k] == i + 1;
+		if (!g || g->n_placed != n || g->outside == listed)
+			return false;
+		const struct raft_config *c = raft_config_of(g->r);
+		if (!listed)
+			continue;
+		if (c->n != n)
+			return false;
+		for (uint32_t k = 0; k < n; k++)
+			if (!raft_config_is_voter(c, want[k]))
+				return false;
+	}
+	return true;
+}
+
+static void replaced_grown(void *arg)
+{
+	struct replaced *x = arg;
+	static const raft_id want[] = {2, 3, 4};
+	if (!replaced_members(x, want, 3))
+		ns_fail(x->r, "scenario: shard 2 is not on nodes 2 3 4, as voters, 3 s after "
+			      "node 4 was added to it");
+	/* node 4 now reads it from its own copy */
+	x->p[1] = ns_probe_open(x->r, "on-4", 3);
+	ns_probe_send(x->p[1], "$2 a1", "GET %s", x->key);
+	ns_probe_send(x->p[1], "+OK", "SET %s a2", x->key);
+}
+
+/* Shard 2's leader taken off it, and node 1 (outside it until now) put
+ * on: the leader hands the shard to another before it leaves. */
+static void replaced_move(void *arg)
+{
+	struct replaced *x = arg;
+	for (uint32_t i = 1; i < 4; i++) {
+		struct server *s = x->r->nodes[i].s;
+		if (s && raft_role_of(s->groups[2]->r) == RAFT_LEADER)
+			x->dropped = s->cfg.id;
+	}
+	if (!x->dropped) {
+		ns_fail(x->r, "scenario: shard 2 has no leader to take off it");
+		return;
+	}
+	const char *argv[5] = {"KEEL.PLACESHARD", "2", "1"};
+	static const char *const ids[] = {"1", "2", "3", "4"};
+	int argc = 3;
+	for (raft_id id = 2; id <= 4; id++)
+		if (id != x->dropped)
+			argv[argc++] = ids[id - 1];
+	world_tracef(x->r->w, "scenario: shard 2 moved off node %llu (its leader) onto node 1",
+		     (unsigned long long)x->dropped);
+	ns_admin_expect(x->r, (uint32_t)x->dropped - 1, argc, argv, "+OK");
+}
+
+static void replaced_moved(void *arg)
+{
+	struct replaced *x = arg;
+	raft_id want[3] = {1};
+	uint32_t n = 1;
+	for (raft_id id = 2; id <= 4; id++)
+		if (id != x->dropped)
+			want[n++] = id;
+	if (!replaced_members(x, want, n))
+		ns_fail(x->r,
+			"scenario: shard 2 is not on nodes 1 and the two others than %llu, "
+			"as voters, 4 s after it was moved",
+			(unsigned long long)x->dropped);
+	/* the node taken off serves it through the others */
+	x->p[2] = ns_probe_open(x->r, "off", (uint32_t)x->dropped - 1);
+	ns_probe_send(x->p[2], "$2 a2", "GET %s", x->key);
+	ns_probe_send(x->p[2], "+OK", "SET %s a3", x->key);
+	ns_probe_send(x->p[2], "$2 a3", "GET %s", x->key);
+}
+
+/* Back to nodes 2-4: node 1 leaves it, and the node taken off comes back
+ * (its copy, kept as it was, catches up). */
+static void replaced_back(void *arg)
+{
+	struct replaced *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "2", "4", "3", "2"};
+	if (!ns_probe_reply(x->p[2], 1))
+		ns_fail(x->r, "scenario: the node taken off shard 2 did not serve a write of it");
+	ns_probe_send(x->p[0], "$2 a3", "GET %s", x->key);
+	ns_admin_expect(x->r, 2, 5, place, "+OK");
+}
+
+static void replaced_done(void *arg)
+{
+	struct replaced *x = arg;
+	static const raft_id want[] = {2, 3, 4};
+	if (!replaced_members(x, want, 3))
+		ns_fail(x->r, "scenario: shard 2 is not back on nodes 2 3 4, as voters");
+	for (uint32_t i = 0; i < 3; i++)
+		if (x->p[i])
+			ns_probe_done(x->p[i]);
+}
+
+static void replaced_read(void *arg)
+{
+	struct replaced *x = arg;
+	ns_probe_send(x->p[0], "$2 a3", "GET %s", x->key);
+	ns_probe_send(x->p[1], "$2 a3", "GET %s", x->key); /* node 4, back on it */
+}
+
+/* Four nodes of two shards; shard 2 is added on nodes 2 and 3 and given
+ * half the slots while the clients write. KEEL.PLACESHARD refuses a
+ * shard on every node, one that does not exist, a stranger; it puts
+ * node 4 on shard 2 (which then reads its own copy), then moves the
+ * shard off its leader and onto node 1 (the leader hands it over first;
+ * the node taken off serves its keys through the others), then back onto
+ * nodes 2-4 (node 1 leaves; the node taken off, its copy kept, catches
+ * up). The run's checks: every key's history linearizable, and each
+ * node's copy of shard 2 that is a member agrees. */
+void ns_scen_shard_replaced(struct ns_run *r)
+{
+	r->p.nodes = 4;
+	r->p.spares = 0;
+	r->p.shards = 2;
+	r->p.run_ns = 19000 * MS;
+	struct replaced *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	for (uint32_t n = 0;; n++) {
+		snprintf(x->key, sizeof x->key, "rp%u", n);
+		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) <= 8191)
+			break;
+	}
+	world_at(r->w, 2000 * MS, replaced_add, x);
+	world_at(r->w, 4500 * MS, replaced_refusals, x);
+	world_at(r->w, 5000 * MS, replaced_grow, x);
+	world_at(r->w, 8000 * MS, replaced_grown, x);
+	world_at(r->w, 8500 * MS, replaced_move, x);
+	world_at(r->w, 12500 * MS, replaced_moved, x);
+	world_at(r->w, 13500 * MS, replaced_back, x);
+	world_at(r->w, 17000 * MS, replaced_read, x);
+	world_at(r->w, 18000 * MS, replaced_done, x);
 }

@@ -3148,6 +3148,7 @@ static const struct {
 	{"reshard_stops_with_held_requests", ns_scen_reshard_stops_with_held_requests},
 	{"shard_added", ns_scen_shard_added},
 	{"shard_placed", ns_scen_shard_placed},
+	{"shard_replaced", ns_scen_shard_replaced},
 	{"quiet_leader_crashes", ns_scen_quiet_leader_crashes},
 	{"quiet_leader_partitioned", ns_scen_quiet_leader_partitioned},
 	{"quiet_follower_served", ns_scen_quiet_follower_served},

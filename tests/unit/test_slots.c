@@ -576,6 +576,51 @@ static void placed_shards(void **state)
 	close_shard(&m);
 }
 
+/* KEEL.SLOTS PLACE shard id...: a placed shard's nodes replaced (kept in
+ * its snapshot); a shard on every node, one past the map, a bad list
+ * change nothing. */
+static void place_shard(void **state)
+{
+	(void)state;
+	struct shard m;
+	open_shard(&m, 2, 0, true);
+	assert_string_equal(run(&m, "KEEL.SLOTS ADD 1 2"), ":2\r\n");
+	assert_string_equal(run(&m, "KEEL.SLOTS ADD"), ":3\r\n");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 3 1 2", "-ERR shard 3 is not placed");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 0 1", "-ERR shard 0 is not placed");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 4 1", "-ERR shard 4 is not placed");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 4294967296 1",
+			 "-ERR wrong number of arguments or "
+			 "invalid shard");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE -1 1",
+			 "-ERR wrong number of arguments or invalid "
+			 "shard");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 2",
+			 "-ERR wrong number of arguments or invalid "
+			 "shard");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 2 3 3", "-ERR a node is listed twice");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 2 3 0", "-ERR invalid node id");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 2 1 2 3 4 5 6 7 8",
+			 "-ERR a shard is placed on at most 7");
+	assert_string_equal(run(&m, "KEEL.SLOTS PLACE 2 3 2 4"), "+OK\r\n");
+	const struct kv_shard_members *p = kv_shard_placed(kv_slots_of(&m.kv), 2);
+	assert_true(p && p->n == 3 && p->ids[0] == 3 && p->ids[1] == 2 && p->ids[2] == 4);
+	assert_string_equal(run(&m, "KEEL.SLOTS PLACE 2 5"), "+OK\r\n");
+	assert_true(p->n == 1 && p->ids[0] == 5);
+	assert_null(kv_shard_placed(kv_slots_of(&m.kv), 3));
+	struct rbuf w;
+	snap(&m, &w);
+	struct kv back;
+	kv_init(&back, 5);
+	kv_shard_set(&back, 2, 0, true);
+	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_OK);
+	const struct kv_shard_members *b = kv_shard_placed(kv_slots_of(&back), 2);
+	assert_true(b && b->n == 1 && b->ids[0] == 5);
+	kv_free(&back);
+	rbuf_free(&w);
+	close_shard(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,7 +628,7 @@ int main(void)
 		cmocka_unit_test(late_steps_refused),  cmocka_unit_test(refusals),
 		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
 		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
-		cmocka_unit_test(placed_shards),
+		cmocka_unit_test(placed_shards),       cmocka_unit_test(place_shard),
 	};
 	return UNIT_RUN("slots", tests);
 }

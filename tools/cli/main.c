@@ -2,7 +2,8 @@
  * cluster at a glance (the leader's view: id, address, role, match index,
  * lag, last contact); `shard status` the node's shards (slots, leader,
  * role, term, applied index, keys) and the slot map's version; `shard
- * add` adds a shard; `reshard` moves a range of slots to another shard and
+ * add` adds a shard; `shard place` moves a shard added on some nodes to
+ * others and waits for it; `reshard` moves a range of slots to another shard and
  * waits for it; `add`, `promote`, `remove`, `transfer` (each sent again
  * while answered -TRYAGAIN, up to 10 s), `snapshot` change it; any other
  * words are sent as a command, and with none it runs an interactive
@@ -10,7 +11,8 @@
  * speaks RESP2 over one blocking TCP connection.
  *
  *   keel-cli [-h host] [-p port] [--raw] [status | shard status |
- *            shard add [--nodes 1,2,3] | reshard --slots A-B --to G |
+ *            shard add [--nodes 1,2,3] | shard place ID --nodes 1,2,3 |
+ *            reshard --slots A-B --to G |
  *            add ID HOST:PEER-PORT
  *            [--auto] | promote ID | remove ID | transfer ID | snapshot |
  *            COMMAND ARG...]
@@ -516,6 +518,79 @@ static int cmd_shard_add(struct conn *c, const char *nodes)
 	return 1;
 }
 
+/* The ids of a list ("1,2,3" or "1 2 3") as a bit set of ids below 64
+ * (an id past it: all bits, which no list of INFO matches). */
+static uint64_t id_set(const char *list)
+{
+	uint64_t set = 0;
+	for (const char *p = list; *p;) {
+		char *end;
+		unsigned long long id = strtoull(p, &end, 10);
+		if (end == p) {
+			p++;
+			continue;
+		}
+		set |= id < 64 ? 1ull << id : ~0ull;
+		p = end;
+	}
+	return set;
+}
+
+/* keel-cli shard place ID --nodes 1,2,3: KEEL.PLACESHARD, then INFO
+ * shards every 100 ms until the node asked has the shard's new nodes and,
+ * if it is one of them, the shard's voters are those nodes (at most two
+ * minutes: the new ones take a copy of the shard first). */
+static int cmd_shard_place(struct conn *c, char *id, const char *nodes)
+{
+	char *args[NODES_MAX + 2] = {"KEEL.PLACESHARD", id}, list[256],
+			       *info[] = {"INFO", "SHARDS"};
+	int argc = 2;
+	snprintf(list, sizeof list, "%s", nodes);
+	for (char *p = list; *p && argc <= NODES_MAX;) { /* the ids, split at commas */
+		args[argc++] = p;
+		p += strcspn(p, ",");
+		if (*p)
+			*p++ = 0;
+	}
+	size_t n;
+	if (conn_call(c, argc, args, &n))
+		return 1;
+	if (c->in[0] != '+') {
+		printf("%.*s", (int)n - 1, c->in + 1);
+		return 1;
+	}
+	uint64_t want = id_set(nodes);
+	char field[32];
+	printf("shard %s placed on nodes %s; its leader moves it there\n", id, nodes);
+	snprintf(field, sizeof field, "shard%s", id);
+	for (int i = 0; i < 1200; i++) {
+		if (conn_call(c, 2, info, &n))
+			return 1;
+		char *text = bulk_text(c, n), line[512], role[24], placed[128], voters[128],
+		     learners[128];
+		if (text && info_field(text, field, line, sizeof line)) {
+			kv_field(line, "role", role, sizeof role);
+			kv_field(line, "placed", placed, sizeof placed);
+			kv_field(line, "voters", voters, sizeof voters);
+			kv_field(line, "learners", learners, sizeof learners);
+			if (id_set(placed) == want && !strcmp(role, "outside")) {
+				printf("this node is not one of them: keel-cli shard status on one "
+				       "of them shows its members\n");
+				return 0;
+			}
+			if (id_set(placed) == want && id_set(voters) == want && !learners[0]) {
+				printf("shard %s's voters are nodes %s\n", id, voters);
+				return 0;
+			}
+		}
+		usleep(100000);
+	}
+	printf("shard %s's members are not yet its nodes after two minutes: keel-cli shard "
+	       "status shows where it stands\n",
+	       id);
+	return 1;
+}
+
 /* ---- interactive mode --------------------------------------------------- */
 
 static const struct hint {
@@ -713,6 +788,8 @@ static void usage(void)
 		"  shard status                    the shards: slots, leaders, keys\n"
 		"  shard add [--nodes 1,2,3]       add a shard (on those voters; none: every "
 		"node)\n"
+		"  shard place ID --nodes 1,2,3    move a shard added with --nodes to those "
+		"voters\n"
 		"  reshard --slots A-B --to G      move slots A..B (all of one shard) to shard G,\n"
 		"                                  online; waits until it is done\n"
 		"  add ID HOST:PEER-PORT [--auto]  add a learner (--auto: promote it once caught "
@@ -762,6 +839,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(words[0], "shard") && !strcmp(words[1], "add") &&
 		   (rest == 2 || (rest == 4 && !strcmp(words[2], "--nodes")))) {
 		rc = cmd_shard_add(&c, rest == 4 ? words[3] : NULL);
+	} else if (!strcmp(words[0], "shard") && rest == 5 && !strcmp(words[1], "place") &&
+		   !strcmp(words[3], "--nodes")) {
+		rc = cmd_shard_place(&c, words[2], words[4]);
 	} else if (!strcmp(words[0], "reshard") && rest == 5 && !strcmp(words[1], "--slots") &&
 		   !strcmp(words[3], "--to")) {
 		rc = cmd_reshard(&c, words[2], words[4]);
