@@ -69,7 +69,7 @@ EQUIV = "tests/mutants/equivalent.txt"
 
 SERVER_FILES = ["requests.c", "node.c", "group.c", "members.c", "replication.c", "entry.c",
                 "persist.c", "snapshots.c", "clients.c", "migrate.c", "retry.c",
-                "conform.c", "cluster.c"]
+                "conform.c", "cluster.c", "shards.c"]
 
 # ---------------------------------------------------------------- suites
 # name -> (targets to build, command, timeout in seconds). Commands run in

@@ -339,8 +339,12 @@ void replication_pump(struct group *g)
 	for (struct client *c = g->streams; c; c = c->next_stream) {
 		if (c->closing)
 			continue;
-		if (g->removed_at) { /* it applies nothing more: the replica moves on */
-			repl_source_end(c->repl, "this node was removed from the cluster");
+		/* it applies nothing more: the replica moves on */
+		if (g->removed_at || g->outside) {
+			repl_source_end(c->repl,
+					g->n_placed ? "this node no longer holds the shard (placed "
+						      "on other nodes)"
+						    : "this node was removed from the cluster");
 			source_end(g, c);
 			continue;
 		}

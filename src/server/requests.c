@@ -540,9 +540,10 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 	}
 	if (g->removed_at && !g->outside) {
 		finish_with(g, q,
-			    g->n_placed ? ERR_TAKEN_OFF
-					: "-REMOVED this node was removed from the cluster; the "
-					  "request was not applied");
+			    g->n_placed && !s->meta->removed_at
+				    ? ERR_TAKEN_OFF
+				    : "-REMOVED this node was removed from the cluster; the "
+				      "request was not applied");
 		return;
 	}
 	q->is_read = is_read;

@@ -287,6 +287,8 @@ void groups_place(struct server *s)
 			g->removed_at = 0;
 			g->was_member = false;
 			group_wake(g, 0);
+		} else {
+			replication_pump(g); /* its replicas' streams end: they go elsewhere */
 		}
 		fprintf(stderr, "[%llu] shard %u: %s\n", (unsigned long long)s->cfg.id, g->id,
 			outside ? "this node is no longer one of its members; it sends the shard's "
