@@ -517,7 +517,7 @@ static void map_add(struct kv_ctx *c, struct kv_slots *sl)
 static void map_place(struct kv_ctx *c, struct kv_slots *sl)
 {
 	uint64_t shard;
-	struct kv_shard_members m;
+	struct kv_shard_members m = {0};
 	if (c->argc < 4 || !arg_u64(&c->argv[2], UINT32_MAX, &shard)) {
 		resp_error(c->out, "ERR wrong number of arguments or invalid shard");
 		return;

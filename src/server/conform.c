@@ -43,7 +43,7 @@
  * When its nodes change (KEEL.PLACESHARD), the new ones are added first
  * and the ones no longer listed removed only once every new one is a
  * voter; a leader no longer listed hands the shard to a listed voter
- * (hand_to_listed) instead of removing itself. */
+ * (its preferred leader, group.c) instead of removing itself. */
 #include <stdio.h>
 #include <string.h>
 
@@ -198,28 +198,6 @@ static void placed_members(const struct raft_config *all, const struct group *g,
 			out->members[out->n++] = all->members[i];
 }
 
-/* The leader of a placed shard no longer placed on this node hands it to
- * a listed voter that has every entry, rather than remove itself (its
- * followers would wait out an election timeout): that one then removes
- * this node. */
-static void hand_to_listed(struct server *s, struct group *g)
-{
-	const struct raft_config *c = raft_config_of(g->r);
-	g->conform_retry_ms = server_now_ms() + CONFORM_RETRY_MS;
-	for (uint32_t i = 0; i < c->n; i++) {
-		raft_id id = c->members[i].id;
-		if (id != s->cfg.id && raft_config_is_voter(c, id) && group_placed_on(g, id) &&
-		    group_caught_up(g, id) && raft_transfer_leader(g->r, id) == KEEL_OK) {
-			fprintf(stderr,
-				"[%llu] shard %u is no longer placed on this node: handing its "
-				"leadership to %llu\n",
-				(unsigned long long)s->cfg.id, g->id, (unsigned long long)id);
-			g->conform_retry_ms = server_now_ms() + 5 * CONFORM_RETRY_MS;
-			return;
-		}
-	}
-}
-
 void conform_tick(struct server *s)
 {
 	struct group *meta = s->meta;
@@ -253,9 +231,10 @@ void conform_tick(struct server *s)
 		if (!next_change(g->n_placed ? &placed : all, raft_config_of(g->r), g->n_placed,
 				 &c))
 			continue;
-		if (c.op == RAFT_CHANGE_REMOVE && c.id == s->cfg.id)
-			hand_to_listed(s, g); /* the new leader removes this node */
-		else
+		/* a leader does not remove itself (its followers would wait out an
+		 * election timeout): spread_leader (group.c) hands the shard to a
+		 * listed voter, which then removes this node */
+		if (c.op != RAFT_CHANGE_REMOVE || c.id != s->cfg.id)
 			propose_change(s, g, &c);
 	}
 	if (blind && leads_meta)

@@ -528,14 +528,17 @@ int group_open(struct group *g, struct keel_errmsg *err)
 
 /* The voter that should lead g on a node of several groups: the
  * (g->id mod voters)-th voter by id, so that the groups' leaders are
- * spread over the nodes; 0 if there is no voter. */
+ * spread over the nodes; 0 if there is no voter. Of a placed shard, only
+ * the voters it is placed on: one no longer listed is about to leave it
+ * (conform.c), and its leader hands it on first. */
 raft_id group_preferred_leader(const struct group *g)
 {
 	const struct raft_config *c = raft_config_of(g->r);
 	raft_id v[RAFT_MEMBERS_MAX];
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < c->n; i++)
-		if (raft_config_is_voter(c, c->members[i].id)) {
+		if (raft_config_is_voter(c, c->members[i].id) &&
+		    group_placed_on(g, c->members[i].id)) {
 			uint32_t k = n++;
 			for (; k > 0 && v[k - 1] > c->members[i].id; k--)
 				v[k] = v[k - 1];
@@ -564,8 +567,7 @@ static void spread_leader(struct group *g)
 	    raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
 		return;
 	raft_id to = group_preferred_leader(g);
-	/* a placed shard's voter no longer listed is about to leave it */
-	if (!to || to == s->cfg.id || !group_placed_on(g, to) || !group_caught_up(g, to))
+	if (!to || to == s->cfg.id || !group_caught_up(g, to))
 		return;
 	/* the metadata group's leader drives the shards' membership
 	 * (server/conform.c): not handed to a voter not yet in every shard */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/mem.h"
 #include "io/clock.h"
 #include "io/fs.h"
@@ -251,45 +252,51 @@ bool group_placed_on(const struct group *g, raft_id id)
 	return !g->n_placed;
 }
 
+KEEL_STATIC_ASSERT(sizeof(raft_id) == sizeof(uint64_t), "a placed list is copied whole");
+
 void groups_place(struct server *s)
 {
 	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
-	for (uint32_t i = 0; sl && sl->n_placed && i < s->n_shards; i++) {
-		struct group *g = s->groups[i];
-		const struct kv_shard_members *m = kv_shard_placed(sl, g->id);
-		if (!m || !g->r)
+	for (uint32_t i = 0; sl && i < sl->n_placed; i++) { /* each shard placed on some */
+		const struct kv_shard_members *m = &sl->placed[i];
+		struct group *g = m->shard < s->n_shards ? s->groups[m->shard] : NULL;
+		if (!g || !g->r)
 			continue;
-		bool same = m->n == g->n_placed;
-		for (uint32_t k = 0; same && k < m->n; k++)
-			same = g->placed[k] == m->ids[k];
-		if (!same) {
+		if (m->n != g->n_placed || memcmp(g->placed, m->ids, m->n * sizeof *m->ids)) {
 			char list[KV_SHARD_MEMBERS_MAX * 21 + 1];
 			size_t len = 0;
-			for (uint32_t k = 0; k < m->n; k++) {
-				g->placed[k] = m->ids[k];
-				len += (size_t)snprintf(list + len, sizeof list - len, " %llu",
-							(unsigned long long)m->ids[k]);
-			}
+			memcpy(g->placed, m->ids, m->n * sizeof *m->ids);
 			g->n_placed = m->n;
 			g->outside_at = 0;
+			for (uint32_t k = 0; k < m->n; k++)
+				len += (size_t)snprintf(list + len, sizeof list - len, " %llu",
+							(unsigned long long)m->ids[k]);
 			fprintf(stderr, "[%llu] shard %u placed on nodes%s\n",
 				(unsigned long long)s->cfg.id, g->id, list);
 		}
+		bool listed = group_placed_on(g, s->cfg.id);
+		if (listed && g->removed_at && !s->meta->removed_at) {
+			/* removed, and listed again since (perhaps before this node
+			 * flipped outside): a new member, which its leader adds (a
+			 * copy it kept catches up) */
+			g->removed_at = 0;
+			g->was_member = false;
+			group_wake(g, 0);
+			fprintf(stderr, "[%llu] shard %u: placed on this node again\n",
+				(unsigned long long)s->cfg.id, g->id);
+		}
 		/* a member keeps its part until its shard's configuration drops it */
 		bool member = raft_config_find(raft_config_of(g->r), s->cfg.id) && !g->removed_at;
-		bool outside = !group_placed_on(g, s->cfg.id) && !member;
+		bool outside = !listed && !member;
 		if (outside == g->outside)
 			continue;
 		g->outside = outside;
 		g->lead_hint = 0;
 		g->lead_term = 0;
-		if (!outside) { /* taken again: as a new member (a copy it kept catches up) */
-			g->removed_at = 0;
-			g->was_member = false;
+		if (!outside)
 			group_wake(g, 0);
-		} else {
+		else
 			replication_pump(g); /* its replicas' streams end: they go elsewhere */
-		}
 		fprintf(stderr, "[%llu] shard %u: %s\n", (unsigned long long)s->cfg.id, g->id,
 			outside ? "this node is no longer one of its members; it sends the shard's "
 				  "requests to them (the copy it holds is not served)"
@@ -303,8 +310,10 @@ void groups_added_at(struct server *s, raft_index at, uint32_t before)
 	uint32_t max = sizeof s->grow_at / sizeof *s->grow_at;
 	uint32_t pending = sl && sl->n_shards > s->n_shards ? sl->n_shards - s->n_shards : 0;
 	uint32_t earlier = before > s->n_shards ? before - s->n_shards : 0;
-	while (s->n_grow_at < earlier && s->n_grow_at < max) /* not by an entry: unknown */
+	while (s->n_grow_at < earlier && s->n_grow_at < max) { /* not by an entry: unknown */
+		s->grow_placed[s->n_grow_at] = (struct kv_shard_members){0};
 		s->grow_at[s->n_grow_at++] = 0;
+	}
 	while (s->n_grow_at < pending && s->n_grow_at < max) { /* one entry may add several */
 		const struct kv_shard_members *m = kv_shard_placed(sl, s->n_shards + s->n_grow_at);
 		s->grow_placed[s->n_grow_at] = m ? *m : (struct kv_shard_members){0};

@@ -1540,8 +1540,33 @@ struct replaced {
 	struct ns_run *r;
 	char key[16];	 /* a key of shard 2 (slots 0-8191) */
 	raft_id dropped; /* shard 2's leader when it was taken off it */
-	struct ns_probe *p[3];
+	struct ns_probe *p[4];
+	bool three; /* shard 2's leader has had 3 voters */
 };
+
+/* Every 5 ms: once shard 2's leader has 3 voters, it never has fewer (a
+ * node is removed only once the one that replaces it is a voter). */
+static void replaced_watch(void *arg)
+{
+	struct replaced *x = arg;
+	for (uint32_t i = 0; i < 4; i++) {
+		struct server *s = x->r->nodes[i].s;
+		struct group *g = s && s->n_shards >= 3 ? s->groups[2] : NULL;
+		if (!g || !g->r || raft_role_of(g->r) != RAFT_LEADER)
+			continue;
+		const struct raft_config *c = raft_config_of(g->r);
+		uint32_t voters = 0;
+		for (uint32_t k = 0; k < c->n; k++)
+			voters += c->members[k].role == RAFT_VOTER;
+		if (x->three && voters < 3) {
+			ns_fail(x->r, "scenario: shard 2's leader %u has %u voters", i + 1, voters);
+			return;
+		}
+		x->three = x->three || voters >= 3;
+	}
+	if (world_now_ns(x->r->w) < 17900 * MS)
+		world_at(x->r->w, world_now_ns(x->r->w) + 5 * MS, replaced_watch, x);
+}
 
 static void replaced_add(void *arg)
 {
@@ -1658,6 +1683,23 @@ static void replaced_moved(void *arg)
 	ns_probe_send(x->p[2], "$2 a3", "GET %s", x->key);
 }
 
+/* The node taken off is down as the shard is placed back on it: node 1
+ * must not leave until it is a voter again. */
+static void replaced_down(void *arg)
+{
+	struct replaced *x = arg;
+	ns_probe_done(x->p[1]);
+	x->p[1] = NULL;
+	world_tracef(x->r->w, "scenario: crash node %llu", (unsigned long long)x->dropped);
+	ns_node_crash(&x->r->nodes[x->dropped - 1]);
+}
+
+static void replaced_up(void *arg)
+{
+	struct replaced *x = arg;
+	ns_node_start(&x->r->nodes[x->dropped - 1]);
+}
+
 /* Back to nodes 2-4: node 1 leaves it, and the node taken off comes back
  * (its copy, kept as it was, catches up). */
 static void replaced_back(void *arg)
@@ -1676,7 +1718,7 @@ static void replaced_done(void *arg)
 	static const raft_id want[] = {2, 3, 4};
 	if (!replaced_members(x, want, 3))
 		ns_fail(x->r, "scenario: shard 2 is not back on nodes 2 3 4, as voters");
-	for (uint32_t i = 0; i < 3; i++)
+	for (uint32_t i = 0; i < 4; i++)
 		if (x->p[i])
 			ns_probe_done(x->p[i]);
 }
@@ -1685,7 +1727,8 @@ static void replaced_read(void *arg)
 {
 	struct replaced *x = arg;
 	ns_probe_send(x->p[0], "$2 a3", "GET %s", x->key);
-	ns_probe_send(x->p[1], "$2 a3", "GET %s", x->key); /* node 4, back on it */
+	x->p[3] = ns_probe_open(x->r, "on-4-again", 3);
+	ns_probe_send(x->p[3], "$2 a3", "GET %s", x->key); /* node 4, on it */
 }
 
 /* Four nodes of two shards; shard 2 is added on nodes 2 and 3 and given
@@ -1694,9 +1737,10 @@ static void replaced_read(void *arg)
  * node 4 on shard 2 (which then reads its own copy), then moves the
  * shard off its leader and onto node 1 (the leader hands it over first;
  * the node taken off serves its keys through the others), then back onto
- * nodes 2-4 (node 1 leaves; the node taken off, its copy kept, catches
- * up). The run's checks: every key's history linearizable, and each
- * node's copy of shard 2 that is a member agrees. */
+ * nodes 2-4 while the node taken off is down (node 1 leaves only once
+ * it is back and a voter: its copy, kept as it was, catches up). Once shard 2 has three voters, its
+ * leader never has fewer. The run's checks: every key's history linearizable, and each node's copy
+ * of shard 2 that is a member agrees. */
 void ns_scen_shard_replaced(struct ns_run *r)
 {
 	r->p.nodes = 4;
@@ -1712,12 +1756,15 @@ void ns_scen_shard_replaced(struct ns_run *r)
 			break;
 	}
 	world_at(r->w, 2000 * MS, replaced_add, x);
+	world_at(r->w, 2100 * MS, replaced_watch, x);
 	world_at(r->w, 4500 * MS, replaced_refusals, x);
 	world_at(r->w, 5000 * MS, replaced_grow, x);
 	world_at(r->w, 8000 * MS, replaced_grown, x);
 	world_at(r->w, 8500 * MS, replaced_move, x);
 	world_at(r->w, 12500 * MS, replaced_moved, x);
+	world_at(r->w, 13400 * MS, replaced_down, x);
 	world_at(r->w, 13500 * MS, replaced_back, x);
+	world_at(r->w, 15000 * MS, replaced_up, x);
 	world_at(r->w, 17000 * MS, replaced_read, x);
 	world_at(r->w, 18000 * MS, replaced_done, x);
 }
