@@ -92,13 +92,15 @@ static void info_group(struct server *s, const struct group *g, struct rbuf *o)
 	if (!r)
 		return;
 	/* its members by role, ids apart by spaces (a sharded cluster's
-	 * membership changes reach each group in turn: server/conform.c) */
+	 * membership changes reach each group in turn: server/conform.c);
+	 * none on a node outside it (a copy it kept when taken off it names
+	 * members of then) */
 	const struct raft_config *c = raft_config_of(r);
 	for (int role = RAFT_VOTER; role <= RAFT_LEARNER; role++) {
 		rbuf_puts(o, role == RAFT_VOTER ? ",voters=" : ",learners=");
 		const char *sep = "";
 		for (uint32_t i = 0; i < c->n; i++) {
-			if (c->members[i].role != role)
+			if (c->members[i].role != role || g->outside)
 				continue;
 			snprintf(line, sizeof line, "%s%llu", sep,
 				 (unsigned long long)c->members[i].id);

@@ -834,10 +834,12 @@ static void on_forward(struct group *g, uint64_t from, uint64_t id, uint8_t kind
 	q->db = is_read ? n_cmds : 0;
 	q->proto = kind == 3 ? 3 : 2;
 	rbuf_put(&q->cmd, p, n);
-	/* a peer's bytes are checked like any input; only a node outside g
-	 * sends reads (a member reads through its own core) */
-	if (kind > 3 ||
-	    (is_read && (q->db >= s->cfg.databases || !relayed(g, q) || !forwarded_read_ok(q))) ||
+	/* a peer's bytes are checked like any input. Only a node outside g
+	 * sends reads (a member reads through its own core), but this node's
+	 * configuration may already name it (a node just added to a placed
+	 * shard, not yet told) or still do (one just taken off): served
+	 * alike, through this node's read index */
+	if (kind > 3 || (is_read && (q->db >= s->cfg.databases || !forwarded_read_ok(q))) ||
 	    (!is_read && !forwarded_ok(q))) {
 		finish_with(g, q, "-ERR the forwarded request was malformed; not applied");
 		return;

@@ -285,9 +285,10 @@ void groups_place(struct server *s)
 			fprintf(stderr, "[%llu] shard %u: placed on this node again\n",
 				(unsigned long long)s->cfg.id, g->id);
 		}
-		/* a member keeps its part until its shard's configuration drops it */
-		bool member = raft_config_find(raft_config_of(g->r), s->cfg.id) && !g->removed_at;
-		bool outside = !listed && !member;
+		/* a member keeps its part until its shard's configuration drops
+		 * it; a node listed sends its requests on until its leader has
+		 * added it */
+		bool outside = !raft_config_find(raft_config_of(g->r), s->cfg.id) || g->removed_at;
 		if (outside == g->outside)
 			continue;
 		g->outside = outside;
@@ -300,7 +301,7 @@ void groups_place(struct server *s)
 		fprintf(stderr, "[%llu] shard %u: %s\n", (unsigned long long)s->cfg.id, g->id,
 			outside ? "this node is no longer one of its members; it sends the shard's "
 				  "requests to them (the copy it holds is not served)"
-				: "placed on this node too: its leader adds it");
+				: "this node is one of its members");
 	}
 }
 
@@ -360,13 +361,19 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 		struct group *g = s->groups[id];
 		for (uint32_t i = 0; placed && i < placed->n; i++)
 			g->placed[g->n_placed++] = placed->ids[i];
-		g->outside = placed && !group_placed_on(g, s->cfg.id);
+		/* outside: not a member (yet, if listed: groups_place) */
+		g->outside =
+			placed && (!g->r || !raft_config_find(raft_config_of(g->r), s->cfg.id));
 		if (!rc)
 			fprintf(stderr, "[%llu] shard %u added (%s)%s\n",
 				(unsigned long long)s->cfg.id, id, sub,
-				g->outside ? ": placed on other nodes, this one sends its "
-					     "requests to them"
-					   : "");
+				!g->outside ? ""
+				: group_placed_on(g, s->cfg.id)
+					? ": placed on this node, which sends "
+					  "its requests to its members "
+					  "until its leader adds it"
+					: ": placed on other nodes, this one sends "
+					  "its requests to them");
 	}
 	s->n_grow_at = 0;
 	return rc;

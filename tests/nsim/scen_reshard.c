@@ -1564,7 +1564,7 @@ static void replaced_watch(void *arg)
 		}
 		x->three = x->three || voters >= 3;
 	}
-	if (world_now_ns(x->r->w) < 17900 * MS)
+	if (world_now_ns(x->r->w) < 16900 * MS)
 		world_at(x->r->w, world_now_ns(x->r->w) + 5 * MS, replaced_watch, x);
 }
 
@@ -1712,12 +1712,24 @@ static void replaced_back(void *arg)
 	ns_admin_expect(x->r, 2, 5, place, "+OK");
 }
 
-static void replaced_done(void *arg)
+/* A list that is the start of the one before (4 3 2 -> 4 3): node 2
+ * leaves. */
+static void replaced_shorter(void *arg)
 {
 	struct replaced *x = arg;
 	static const raft_id want[] = {2, 3, 4};
+	static const char *const place[] = {"KEEL.PLACESHARD", "2", "4", "3"};
 	if (!replaced_members(x, want, 3))
 		ns_fail(x->r, "scenario: shard 2 is not back on nodes 2 3 4, as voters");
+	ns_admin_expect(x->r, 0, 4, place, "+OK");
+}
+
+static void replaced_done(void *arg)
+{
+	struct replaced *x = arg;
+	static const raft_id want[] = {3, 4};
+	if (!replaced_members(x, want, 2))
+		ns_fail(x->r, "scenario: shard 2 is not on nodes 3 4 only, as voters");
 	for (uint32_t i = 0; i < 4; i++)
 		if (x->p[i])
 			ns_probe_done(x->p[i]);
@@ -1746,7 +1758,7 @@ void ns_scen_shard_replaced(struct ns_run *r)
 	r->p.nodes = 4;
 	r->p.spares = 0;
 	r->p.shards = 2;
-	r->p.run_ns = 19000 * MS;
+	r->p.run_ns = 20000 * MS;
 	struct replaced *x = ns_alloc(r, sizeof *x);
 	memset(x, 0, sizeof *x);
 	x->r = r;
@@ -1765,6 +1777,7 @@ void ns_scen_shard_replaced(struct ns_run *r)
 	world_at(r->w, 13400 * MS, replaced_down, x);
 	world_at(r->w, 13500 * MS, replaced_back, x);
 	world_at(r->w, 15000 * MS, replaced_up, x);
-	world_at(r->w, 17000 * MS, replaced_read, x);
-	world_at(r->w, 18000 * MS, replaced_done, x);
+	world_at(r->w, 16500 * MS, replaced_read, x);
+	world_at(r->w, 17000 * MS, replaced_shorter, x);
+	world_at(r->w, 19000 * MS, replaced_done, x);
 }
