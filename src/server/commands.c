@@ -96,11 +96,12 @@ static void info_group(struct server *s, const struct group *g, struct rbuf *o)
 	 * none on a node outside it (a copy it kept when taken off it names
 	 * members of then) */
 	const struct raft_config *c = raft_config_of(r);
+	uint32_t n = g->outside ? 0 : c->n;
 	for (int role = RAFT_VOTER; role <= RAFT_LEARNER; role++) {
 		rbuf_puts(o, role == RAFT_VOTER ? ",voters=" : ",learners=");
 		const char *sep = "";
-		for (uint32_t i = 0; i < c->n; i++) {
-			if (c->members[i].role != role || g->outside)
+		for (uint32_t i = 0; i < n; i++) {
+			if (c->members[i].role != role)
 				continue;
 			snprintf(line, sizeof line, "%s%llu", sep,
 				 (unsigned long long)c->members[i].id);

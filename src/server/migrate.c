@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/mem.h"
 #include "resp/encode.h"
 #include "server/entry.h"
@@ -392,6 +393,24 @@ static void on_begin(struct server *s, struct creq *q)
 	creq_finish(s, asked);
 }
 
+/* KEEL.SLOTS op rest... proposed to the metadata group; q is answered
+ * with its reply once it is applied (or with its error). */
+static void propose_map(struct server *s, struct creq *q, const char *op,
+			const struct resp_arg *rest, uint32_t n_rest)
+{
+	struct creq *b = creq_new(s, NULL);
+	struct resp_arg args[2 + KV_SHARD_MEMBERS_MAX + 1] = {{(const uint8_t *)"keel.slots", 10},
+							      {(const uint8_t *)op, strlen(op)}};
+	KEEL_ASSERT(n_rest <= KV_SHARD_MEMBERS_MAX + 1);
+	memcpy(args + 2, rest, n_rest * sizeof *rest);
+	entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
+	entry_cmd_append(&b->cmd, args, 2 + n_rest);
+	b->n_cmds = 1;
+	b->on_done = on_begin;
+	b->answers = q;
+	request_submit(s->meta, b, false);
+}
+
 static bool arg_num(const struct resp_arg *a, int64_t max, int64_t *v)
 {
 	return resp_str2ll(a->p, a->len, v) && *v >= 0 && *v <= max;
@@ -439,18 +458,7 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 			    "one batch (%u MiB): the slots cannot be moved",
 			    (unsigned long long)big, RAFT_ENTRY_BYTES_MAX / 2 >> 20);
 	} else {
-		struct creq *b = creq_new(s, NULL);
-		const struct resp_arg args[] = {{(const uint8_t *)"keel.slots", 10},
-						{(const uint8_t *)"begin", 5},
-						argv[1],
-						argv[2],
-						argv[3]};
-		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
-		entry_cmd_append(&b->cmd, args, 5);
-		b->n_cmds = 1;
-		b->on_done = on_begin;
-		b->answers = q;
-		request_submit(s->meta, b, false);
+		propose_map(s, q, "begin", argv + 1, 3);
 		return;
 	}
 	creq_finish(s, q);
@@ -492,19 +500,8 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
 			"ERR a shard's members are voters of the cluster, each once, at most %u "
 			"of them (or every voter)",
 			KV_SHARD_MEMBERS_MAX);
-	} else {
-		struct creq *b = creq_new(s, NULL);
-		struct resp_arg args[2 + KV_SHARD_MEMBERS_MAX] = {
-			{(const uint8_t *)"keel.slots", 10}, {(const uint8_t *)"add", 3}};
-		uint32_t n = 2;
-		for (uint32_t i = 1; placed == 2 && i < argc; i++) /* a subset: listed */
-			args[n++] = argv[i];
-		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
-		entry_cmd_append(&b->cmd, args, n);
-		b->n_cmds = 1;
-		b->on_done = on_begin;
-		b->answers = q;
-		request_submit(s->meta, b, false);
+	} else { /* a subset is listed; every voter is no list */
+		propose_map(s, q, "add", argv + 1, placed == 2 ? argc - 1 : 0);
 		return;
 	}
 	creq_finish(s, q);
@@ -530,19 +527,8 @@ void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg
 			"ERR a shard's members are voters of the cluster, each once, at most %u "
 			"of them",
 			KV_SHARD_MEMBERS_MAX);
-	} else {
-		struct creq *b = creq_new(s, NULL);
-		struct resp_arg args[3 + KV_SHARD_MEMBERS_MAX] = {
-			{(const uint8_t *)"keel.slots", 10}, {(const uint8_t *)"place", 5}};
-		uint32_t n = 2;
-		for (uint32_t i = 1; i < argc; i++)
-			args[n++] = argv[i];
-		entry_req_header(&b->cmd, &(struct entry_req_head){0}, 1);
-		entry_cmd_append(&b->cmd, args, n);
-		b->n_cmds = 1;
-		b->on_done = on_begin;
-		b->answers = q;
-		request_submit(s->meta, b, false);
+	} else { /* the shard and its ids */
+		propose_map(s, q, "place", argv + 1, argc - 1);
 		return;
 	}
 	creq_finish(s, q);

@@ -957,8 +957,6 @@ void requests_tick(struct group *g)
 			finish_with(g, q, q->is_read ? ERR_READ_TIMEOUT : ERR_TIMEOUT);
 		else if (q->admin) /* sent once: the operator retries */
 			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
-		else if (q->is_read) /* sent while outside g, which this node now holds */
-			push(&g->forwarded, &g->n_forwarded, &g->cap_forwarded, q);
 		else if (leader != RAFT_ID_NONE && leader != s->cfg.id &&
 			 (leader != q->fwd_to || now - q->fwd_at >= FORWARD_RETRY_MS) &&
 			 forward(g, q, leader))

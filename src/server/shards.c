@@ -254,6 +254,15 @@ bool group_placed_on(const struct group *g, raft_id id)
 
 KEEL_STATIC_ASSERT(sizeof(raft_id) == sizeof(uint64_t), "a placed list is copied whole");
 
+/* Whether this node is outside placed shard g: its copy of the shard's
+ * configuration does not name it (a node listed, until its leader has
+ * added it), or it was told it was removed. A member keeps its part until
+ * the configuration drops it. */
+static bool outside_of(const struct server *s, const struct group *g)
+{
+	return !g->r || !raft_config_find(raft_config_of(g->r), s->cfg.id) || g->removed_at;
+}
+
 void groups_place(struct server *s)
 {
 	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
@@ -285,10 +294,7 @@ void groups_place(struct server *s)
 			fprintf(stderr, "[%llu] shard %u: placed on this node again\n",
 				(unsigned long long)s->cfg.id, g->id);
 		}
-		/* a member keeps its part until its shard's configuration drops
-		 * it; a node listed sends its requests on until its leader has
-		 * added it */
-		bool outside = !raft_config_find(raft_config_of(g->r), s->cfg.id) || g->removed_at;
+		bool outside = outside_of(s, g);
 		if (outside == g->outside)
 			continue;
 		g->outside = outside;
@@ -359,11 +365,11 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 		s->n_shards++;
 		rc = open_one(s, id, id, sub, false, &founders, err);
 		struct group *g = s->groups[id];
-		for (uint32_t i = 0; placed && i < placed->n; i++)
-			g->placed[g->n_placed++] = placed->ids[i];
-		/* outside: not a member (yet, if listed: groups_place) */
-		g->outside =
-			placed && (!g->r || !raft_config_find(raft_config_of(g->r), s->cfg.id));
+		if (placed) { /* kept so by groups_place */
+			memcpy(g->placed, placed->ids, placed->n * sizeof *placed->ids);
+			g->n_placed = placed->n;
+			g->outside = outside_of(s, g);
+		}
 		if (!rc)
 			fprintf(stderr, "[%llu] shard %u added (%s)%s\n",
 				(unsigned long long)s->cfg.id, id, sub,

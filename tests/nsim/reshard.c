@@ -62,15 +62,21 @@ void ns_reshard_key(struct ns_run *r, const char *key, uint32_t width, uint32_t 
 	ns_admin_send(r, via, 4, argv);
 }
 
+static uint32_t voters_of(const struct raft_config *c)
+{
+	uint32_t voters = 0;
+	for (uint32_t i = 0; i < c->n; i++)
+		voters += c->members[i].role == RAFT_VOTER;
+	return voters;
+}
+
 /* want (0: none) of c's voters, each as likely (selection sampling),
  * into argv[0..] (their text in ids); returns how many. */
 static int some_voters(struct prng *g, const struct raft_config *c, uint32_t want, char (*ids)[24],
 		       const char **argv)
 {
-	uint32_t voters = 0;
+	uint32_t voters = voters_of(c);
 	int n = 0;
-	for (uint32_t i = 0; i < c->n; i++)
-		voters += c->members[i].role == RAFT_VOTER;
 	for (uint32_t i = 0, seen = 0; i < c->n && (uint32_t)n < want; i++) {
 		if (c->members[i].role != RAFT_VOTER)
 			continue;
@@ -82,14 +88,6 @@ static int some_voters(struct prng *g, const struct raft_config *c, uint32_t wan
 		}
 	}
 	return n;
-}
-
-static uint32_t voters_of(const struct raft_config *c)
-{
-	uint32_t voters = 0;
-	for (uint32_t i = 0; i < c->n; i++)
-		voters += c->members[i].role == RAFT_VOTER;
-	return voters;
 }
 
 static void reshard_event(void *arg)

@@ -469,19 +469,27 @@ static int cmd_reshard(struct conn *c, char *range, char *to)
 
 #define NODES_MAX 16 /* ids shard add takes */
 
-/* keel-cli shard add [--nodes 1,2,3]: KEEL.ADDSHARD, then INFO shards
- * every 100 ms until the new shard has a leader here (at most a minute). */
-static int cmd_shard_add(struct conn *c, const char *nodes)
+/* The ids of "1,2,3" (copied into list, cap bytes) appended to args from
+ * args[argc] on, at most NODES_MAX of them; returns the new count. */
+static int split_ids(const char *nodes, char *list, size_t cap, char **args, int argc)
 {
-	char *args[NODES_MAX + 1] = {"KEEL.ADDSHARD"}, list[256], *info[] = {"INFO", "SHARDS"};
-	int argc = 1;
-	snprintf(list, sizeof list, "%s", nodes ? nodes : "");
-	for (char *p = list; *p && argc <= NODES_MAX;) { /* the ids, split at commas */
+	int last = argc + NODES_MAX;
+	snprintf(list, cap, "%s", nodes ? nodes : "");
+	for (char *p = list; *p && argc < last;) { /* split at commas */
 		args[argc++] = p;
 		p += strcspn(p, ",");
 		if (*p)
 			*p++ = 0;
 	}
+	return argc;
+}
+
+/* keel-cli shard add [--nodes 1,2,3]: KEEL.ADDSHARD, then INFO shards
+ * every 100 ms until the new shard has a leader here (at most a minute). */
+static int cmd_shard_add(struct conn *c, const char *nodes)
+{
+	char *args[NODES_MAX + 1] = {"KEEL.ADDSHARD"}, list[256], *info[] = {"INFO", "SHARDS"};
+	int argc = split_ids(nodes, list, sizeof list, args, 1);
 	size_t n;
 	if (conn_call(c, argc, args, &n))
 		return 1;
@@ -544,14 +552,7 @@ static int cmd_shard_place(struct conn *c, char *id, const char *nodes)
 {
 	char *args[NODES_MAX + 2] = {"KEEL.PLACESHARD", id}, list[256],
 			       *info[] = {"INFO", "SHARDS"};
-	int argc = 2;
-	snprintf(list, sizeof list, "%s", nodes);
-	for (char *p = list; *p && argc <= NODES_MAX;) { /* the ids, split at commas */
-		args[argc++] = p;
-		p += strcspn(p, ",");
-		if (*p)
-			*p++ = 0;
-	}
+	int argc = split_ids(nodes, list, sizeof list, args, 2);
 	size_t n;
 	if (conn_call(c, argc, args, &n))
 		return 1;
