@@ -29,9 +29,9 @@
  *                                       nodes of those ids (1 to
  *                                       KV_SHARD_MEMBERS_MAX of them,
  *                                       distinct), or on every node
- *             PLACE shard id...         a placed shard's nodes from now
- *                                       on (as ADD's list; a shard on
- *                                       every node stays so)
+ *             PLACE shard id...         a shard's nodes from now on (as
+ *                                       ADD's list; a shard on every node
+ *                                       but shard 0 is placed so too)
  *
  * What it guarantees: each command checks everything before it changes
  * anything (an error changes nothing), so every replica takes or refuses
@@ -513,7 +513,10 @@ static void map_add(struct kv_ctx *c, struct kv_slots *sl)
 	resp_int(c->out, sl->n_shards++);
 }
 
-/* PLACE shard id...: the nodes a placed shard is on from now on. */
+/* PLACE shard id...: the nodes a shard is on from now on. A shard on
+ * every node joins the placed list (kept in shard order); shard 0 stays
+ * on every node (the node's first group: its configuration is the
+ * cluster's list of nodes). */
 static void map_place(struct kv_ctx *c, struct kv_slots *sl)
 {
 	uint64_t shard;
@@ -525,16 +528,24 @@ static void map_place(struct kv_ctx *c, struct kv_slots *sl)
 	m.shard = (uint32_t)shard;
 	if (!read_members(c, 3, &m))
 		return;
-	for (uint32_t i = 0; i < sl->n_placed; i++)
-		if (sl->placed[i].shard == m.shard) {
-			sl->placed[i] = m;
-			resp_simple(c->out, "OK");
-			return;
-		}
-	resp_errorf(c->out,
-		    "ERR shard %llu is not placed on some nodes (it is on every node, "
-		    "or there is no such shard)",
-		    (unsigned long long)shard);
+	if (!shard || shard >= sl->n_shards) {
+		resp_errorf(c->out,
+			    "ERR shard %llu cannot be placed (no such shard, or shard 0, which "
+			    "stays on every node)",
+			    (unsigned long long)shard);
+		return;
+	}
+	uint32_t at = 0;
+	while (at < sl->n_placed && sl->placed[at].shard < m.shard)
+		at++;
+	if (at == sl->n_placed || sl->placed[at].shard != m.shard) { /* on every node until now */
+		sl->placed = keel_realloc(sl->placed, (sl->n_placed + 1) * sizeof *sl->placed);
+		memmove(&sl->placed[at + 1], &sl->placed[at],
+			(sl->n_placed - at) * sizeof *sl->placed);
+		sl->n_placed++;
+	}
+	sl->placed[at] = m;
+	resp_simple(c->out, "OK");
 }
 
 /* KEEL.SLOTS op ...: the operations at the top of this file. */

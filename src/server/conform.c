@@ -35,7 +35,8 @@
  * a voter that is not yet a voter of every shard, and a node elected to
  * lead it before every shard took it hands it on (hand_over).
  *
- * A shard placed on some of the nodes (KEEL.ADDSHARD id...) is brought
+ * A shard placed on some of the nodes (KEEL.ADDSHARD id..., or
+ * KEEL.PLACESHARD of a shard on every node) is brought
  * by its own leader instead, to the members of the metadata group's
  * committed configuration (as this node's copy has it) that are placed on
  * it: it never takes another node, and a member the cluster removed
@@ -181,6 +182,8 @@ static void hand_over(struct server *s)
 		if (voter_where_known(s, id))
 			break;
 	}
+	if (to)
+		group_wake(meta, 0); /* a transfer needs the leader's ticks */
 	if (to && raft_transfer_leader(meta->r, to) == KEEL_OK)
 		fprintf(stderr,
 			"[%llu] not a member of every shard: handing the metadata group to %llu\n",

@@ -90,13 +90,21 @@ static bool config_committed(const struct group *g)
 	return raft_config_index_of(g->r) <= raft_commit_index(g->r);
 }
 
+bool members_taken_off(const struct group *g)
+{
+	const struct server *s = g->node;
+	const struct group *meta = s->meta;
+	return meta && g != meta && !meta->removed_at &&
+	       (g->n_placed || (meta->r && raft_config_find(raft_config_of(meta->r), s->cfg.id)));
+}
+
 static void mark_removed(struct group *g, raft_index at, const char *how)
 {
 	struct server *s = g->node;
 	if (g->removed_at)
 		return;
 	g->removed_at = at ? at : 1;
-	if (g->n_placed) { /* a placed shard's: the node goes on (shards.c, groups_place) */
+	if (members_taken_off(g)) {
 		fprintf(stderr,
 			"[%llu] shard %u: this node was removed from its members by the "
 			"configuration at index %llu (%s)\n",

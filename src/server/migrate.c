@@ -334,6 +334,7 @@ static void hand_to_source(struct server *s)
 		    !migrate_may_drive(s, id) || !conform_voter_everywhere(s, id) ||
 		    !group_caught_up(meta, id))
 			continue;
+		group_wake(meta, 0); /* a transfer needs the leader's ticks */
 		if (raft_transfer_leader(meta->r, id) == KEEL_OK)
 			fprintf(stderr,
 				"[%llu] the slots being moved are in a shard placed on other "
@@ -517,10 +518,11 @@ void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg
 	if (!sl || !s->meta->r) {
 		resp_error(&q->reply,
 			   "ERR this node has one shard (--shards): it is on every node");
-	} else if (argc < 3 || !arg_num(&argv[1], (int64_t)sl->n_shards - 1, &shard) ||
-		   !kv_shard_placed(sl, (uint32_t)shard)) {
-		resp_error(&q->reply, "ERR no such shard placed on some nodes (keel-cli shard add "
-				      "--nodes places one; a shard on every node stays so)");
+	} else if (argc < 3 || !arg_num(&argv[1], (int64_t)sl->n_shards - 1, &shard)) {
+		resp_error(&q->reply, "ERR no such shard");
+	} else if (!shard) {
+		resp_error(&q->reply, "ERR shard 0 stays on every node (its configuration is the "
+				      "cluster's list of nodes): place another shard");
 	} else if (!migrate_members_listed(raft_config_of(s->meta->r), argv + 1, argc - 1)) {
 		resp_errorf(
 			&q->reply,

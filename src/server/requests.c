@@ -42,6 +42,9 @@
 #include "server/server.h"
 
 #define ERR_NO_LEADER "-CLUSTERDOWN no leader was elected in time; the request was not applied"
+#define ERR_NO_CLUSTER                                                                   \
+	"-CLUSTERDOWN this node is not a member of a cluster yet (started with neither " \
+	"--cluster nor --join, or not yet added); the request was not applied"
 #define ERR_LOST_LEADER                                                        \
 	"-TRYAGAIN leadership changed before the write was committed; it was " \
 	"not applied"
@@ -540,10 +543,17 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 	}
 	if (g->removed_at && !g->outside) {
 		finish_with(g, q,
-			    g->n_placed && !s->meta->removed_at
+			    members_taken_off(g)
 				    ? ERR_TAKEN_OFF
 				    : "-REMOVED this node was removed from the cluster; the "
 				      "request was not applied");
+		return;
+	}
+	/* a node that knows no member of any cluster (not even itself) has no
+	 * leader to wait for: told at once, not after the request timeout */
+	const struct group *first = s->meta ? s->meta : s->g;
+	if (!g->outside && first->r && !raft_config_of(first->r)->n) {
+		finish_with(g, q, ERR_NO_CLUSTER);
 		return;
 	}
 	q->is_read = is_read;

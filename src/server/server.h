@@ -567,6 +567,11 @@ void members_tick(struct group *g);
 /* Before a peer's frame is handled: false to drop it. */
 bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_t *p, size_t n);
 void members_on_msg(struct group *g, const struct raft_msg *m);
+/* Whether g, a shard this node was removed from, was taken off this node
+ * with the node still in the cluster (placed on other nodes, or the map
+ * placing it is still to be applied here) rather than the node removed
+ * from the cluster (the metadata group's removal, or a one-group node's). */
+bool members_taken_off(const struct group *g);
 /* After the core took m: a connection back to a leader it follows that is
  * not in its configuration. */
 void members_follow_leader(struct group *g, const struct raft_msg *m);
@@ -805,9 +810,9 @@ void migrate_free(struct server *s);
  * group has it. */
 void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
-/* KEEL.PLACESHARD shard id...: the nodes a shard placed on some nodes is
- * on from now on (voters, each once, at most KV_SHARD_MEMBERS_MAX), in
- * the map; answers q +OK once the metadata group has it. The shard's
+/* KEEL.PLACESHARD shard id...: the nodes a shard (placed on some, or on
+ * every node; not shard 0) is on from now on (voters, each once, at most
+ * KV_SHARD_MEMBERS_MAX), in the map; answers q +OK once the metadata group has it. The shard's
  * leader then brings its members to them (conform.c), and each node
  * takes or leaves its copy (shards.c, groups_place). */
 void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg *argv,

@@ -851,6 +851,96 @@ def shard_place_moves():
     return f"shard {shard} moved to nodes 2 3 and back under writes; {len(keys)} keys read back"
 
 
+@case
+def every_shard_placed():
+    """A shard of --shards 3, on every node since the start, placed on nodes
+    2 and 3 with keel-cli shard place (asked of node 1, which leaves it)
+    while a redis-py pipeline writes its keys through node 1: node 1 is
+    then outside it (INFO shards role outside) and nodes 2 and 3 are its
+    only voters; every acknowledged write is read back through node 1
+    (served by the others), with redis-cli -c and RedisCluster; node 1,
+    restarted, is still outside it and reads them back. Shard 0 refused."""
+    up()
+    keys = keys_in(1, 40, "ev")
+    plain = CLUSTER.client(1)
+    acked, maybe = {}, {k: set() for k in keys}
+    host, port = CLUSTER.addr(1)
+
+    def place(shard, nodes):
+        return subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "place", str(shard),
+                               "--nodes", nodes], capture_output=True, text=True, timeout=180)
+
+    out = place(0, "2,3")
+    assert out.returncode != 0 and "shard 0 stays on every node" in out.stdout, out
+
+    def write_round(n):
+        p = plain.pipeline(transaction=False)
+        for k in keys:
+            p.set(k, f"w{n}")
+        for k, r in zip(keys, p.execute(raise_on_error=False)):
+            if r is True:
+                acked[k] = f"w{n}"
+                maybe[k] = set()
+            else:
+                maybe[k].add(f"w{n}")
+                if "TRYAGAIN" not in str(r) and "TIMEOUT" not in str(r):
+                    raise AssertionError(f"SET {k}: {r}")
+
+    write_round(0)
+    assert len(acked) == len(keys), acked
+    stop, errors = threading.Event(), []
+
+    def writer():
+        n = 1
+        while not stop.is_set():
+            try:
+                write_round(n)
+            except Exception as e:
+                errors.append(e)
+                return
+            n += 1
+            time.sleep(0.05)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        out = place(1, "2,3")
+    finally:
+        stop.set()
+        t.join(60)
+    assert out.returncode == 0 and "this node is not one of them" in out.stdout, out
+    assert not errors, errors
+    for i in (2, 3):
+        wait_for(f"node {i}: shard 1's voters nodes 2 and 3", lambda: str(
+            CLUSTER.client(i).info("shards")["shard1"]["voters"]) in ("2 3", "3 2"), 60)
+    assert CLUSTER.client(1).info("shards")["shard1"]["role"] == "outside"
+
+    def read_back(client):
+        for k in keys:
+            got = client.get(k)
+            assert got == acked[k] or got in maybe[k], (k, got, acked[k], maybe[k])
+
+    read_back(plain)
+    write_round(100)
+    assert all(acked[k] == "w100" for k in keys)
+    read_back(CLUSTER.client(3))
+    rc = RedisCluster(host=host, port=port, decode_responses=True)
+    try:
+        assert all(rc.get(k) == "w100" for k in keys)
+    finally:
+        rc.close()
+    out = subprocess.run(["redis-cli", "-c", "-h", host, "-p", str(port), "GET", keys[0]],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "w100", out
+    CLUSTER.kill(1)
+    CLUSTER.start(1)
+    wait_for("node 1 back, outside shard 1 and serving its keys", lambda: (
+        CLUSTER.client(1).info("shards")["shard1"]["role"] == "outside" and
+        CLUSTER.client(1).get(keys[-1]) == "w100"), 60)
+    read_back(CLUSTER.client(1))
+    return f"shard 1 placed on nodes 2 3 under writes; {len(keys)} keys read back through node 1"
+
+
 def main():
     try:
         # shard_count_kept first: its one-node clusters take the ports the
@@ -861,7 +951,7 @@ def main():
                                     one_connection_order, shard_status, restart_reads_back,
                                     reshard_refused, reshard_online, shard_add_and_restart,
                                     shard_placed_on_two, shard_place_moves,
-                                    idle_shards_quiet],
+                                    idle_shards_quiet, every_shard_placed],
                          [SERVER, CLI])
     finally:
         if CLUSTER:

@@ -192,6 +192,7 @@ void ns_scenario_setup(struct ns_run *r, uint32_t i);
 void ns_faults_schedule(struct ns_run *r);
 /* scen_requests.c: the request path's windows, set up as scenarios */
 void ns_scen_write_without_leader(struct ns_run *r);
+void ns_scen_node_of_no_cluster(struct ns_run *r);
 void ns_scen_write_on_deposed_leader(struct ns_run *r);
 void ns_scen_admin_through_follower(struct ns_run *r);
 void ns_scen_cluster_aware_follower(struct ns_run *r);
@@ -226,6 +227,7 @@ void ns_scen_shard_added(struct ns_run *r);
 void ns_scen_cluster_topology(struct ns_run *r);
 void ns_scen_shard_placed(struct ns_run *r);
 void ns_scen_shard_replaced(struct ns_run *r);
+void ns_scen_shard_every_placed(struct ns_run *r);
 /* scen_quiet.c: quiescence's faults and requests */
 void ns_scen_quiet_leader_crashes(struct ns_run *r);
 void ns_scen_quiet_leader_partitioned(struct ns_run *r);

@@ -119,17 +119,18 @@ static void reshard_event(void *arg)
 		ns_admin_send(r, active[prng_below(g, n)], argc, argv);
 		return;
 	}
-	if (sl && sl->n_placed && !prng_below(g, 4)) {
-		/* a placed shard moved to other voters (keel-cli shard place) */
+	if (sl && sl->n_shards > 1 && !prng_below(g, 4)) {
+		/* a shard but shard 0 (placed, or on every node) placed on some
+		 * voters (keel-cli shard place) */
 		const struct raft_config *c = raft_config_of(s->meta->r);
-		const struct kv_shard_members *m = &sl->placed[prng_below(g, sl->n_placed)];
+		uint32_t which = 1 + (uint32_t)prng_below(g, sl->n_shards - 1);
 		char shard[16];
 		const char *argv[2 + RAFT_MEMBERS_MAX] = {"KEEL.PLACESHARD", shard};
 		uint32_t voters = voters_of(c);
-		snprintf(shard, sizeof shard, "%u", m->shard);
+		snprintf(shard, sizeof shard, "%u", which);
 		uint32_t want = 1 + (uint32_t)prng_below(g, voters < 7 ? voters : 7);
 		int argc = 2 + some_voters(g, c, want, ids, argv + 2);
-		world_tracef(r->w, "reshard: shard %u placed on %u voters", m->shard, want);
+		world_tracef(r->w, "reshard: shard %u placed on %u voters", which, want);
 		ns_admin_send(r, active[prng_below(g, n)], argc, argv);
 		return;
 	}
@@ -170,11 +171,15 @@ static void stray_key(void *ctx, struct kv_entry *e)
 			 (const char *)e->key);
 }
 
-/* No shard of s holds a key of a slot it does not serve. */
+/* No shard of s holds a key of a slot it does not serve (but a copy of a
+ * shard this node was taken off, which it keeps as it was, unserved: it
+ * may have been taken off in the middle of a copy into the shard). */
 static bool no_strays(struct ns_run *r, const struct ns_node *m, struct server *s)
 {
 	for (uint32_t k = 0; k < s->n_shards; k++) {
 		struct kv *kv = &s->groups[k]->kv;
+		if (s->groups[k]->outside)
+			continue;
 		struct stray x = {.sl = kv_slots_of(kv)};
 		for (uint32_t db = 0; db < kv->n_db; db++)
 			kv_dict_each(&kv->db[db], stray_key, &x);

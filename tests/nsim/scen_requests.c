@@ -1,15 +1,12 @@
 /* tests/nsim/scen_requests.c — scripted whole-node runs of the request
  * path's windows: a write that waits for a leader that never comes, a
- * write whose leader loses its entry, RAFT commands sent to a follower,
- * a cluster-aware connection on a follower, a follower whose disk fails
- * while its client writes, a leader that hands
- * over or is told of its removal mid-pass, peers that forward what no
- * follower would, a node restarted behind a leader outside its
- * configuration, a --join node stopped between tries. Each sets up the window
- * with its own faults and a probe (probe.c) whose replies must be what
- * the rules promise (SPEC.md §4, docs/architecture.md "One connection,
- * one order"); the workload's clients run beside it, under every check
- * of a seed. */
+ * node of no cluster yet that refuses at once, a write whose leader loses its entry, RAFT commands
+ * sent to a follower, a cluster-aware connection on a follower, a follower whose disk fails while
+ * its client writes, a leader that hands over or is told of its removal mid-pass, peers that
+ * forward what no follower would, a node restarted behind a leader outside its configuration, a
+ * --join node stopped between tries. Each sets up the window with its own faults and a probe
+ * (probe.c) whose replies must be what the rules promise (SPEC.md §4, docs/architecture.md "One
+ * connection, one order"); the workload's clients run beside it, under every check of a seed. */
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +104,69 @@ void ns_scen_write_without_leader(struct ns_run *r)
 	world_at(r->w, 1300 * MS, lone_write_after_leader_went, r);
 	world_at(r->w, 7000 * MS, probe_done, r);
 	world_at(r->w, 7100 * MS, no_leader_restart, r);
+}
+
+/* ---- a node of no cluster yet: -CLUSTERDOWN at once ---- */
+
+static void stranger_start(void *arg)
+{
+	struct ns_run *r = arg;
+	struct ns_node *n = &r->nodes[3];
+	n->kind = NS_ADDED; /* started empty, not added yet */
+	ns_node_start(n);
+}
+
+/* Node 4, started with neither --cluster nor --join, knows no member: a
+ * write and a read there are refused at once (not after the request
+ * timeout), as not applied. */
+static void stranger_asked(void *arg)
+{
+	(void)arg;
+	ns_probe_send(probe, "-CLUSTERDOWN this node is not a member of a cluster yet",
+		      "SET st v1");
+	ns_probe_send(probe, "-CLUSTERDOWN this node is not a member", "GET st");
+}
+
+static void stranger_answered(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!ns_probe_reply(probe, 1))
+		ns_fail(r, "scenario: node 4, of no cluster, did not answer within 50 ms");
+}
+
+static void stranger_add(void *arg)
+{
+	struct ns_run *r = arg;
+	static const char *const add[] = {"RAFT", "ADD-LEARNER", "4", "127.0.0.4:7379", "AUTO"};
+	ns_admin_expect(r, 0, 5, add, "+OK");
+}
+
+/* Added, it serves them. */
+static void stranger_added(void *arg)
+{
+	(void)arg;
+	ns_probe_send(probe, "+OK", "SET st v2");
+	ns_probe_send(probe, "$2 v2", "GET st");
+}
+
+static void stranger_open(void *arg)
+{
+	probe = ns_probe_open(arg, "stranger", 3);
+}
+
+void ns_scen_node_of_no_cluster(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.shards = 2;
+	world_at(r->w, 1000 * MS, stranger_start, r);
+	world_at(r->w, 1100 * MS, stranger_open, r);
+	world_at(r->w, 1200 * MS, stranger_asked, r);
+	world_at(r->w, 1250 * MS, stranger_answered, r);
+	world_at(r->w, 1500 * MS, stranger_add, r);
+	world_at(r->w, 6000 * MS, stranger_added, r);
+	world_at(r->w, 7000 * MS, probe_done, r);
 }
 
 /* ---- the leader loses the write's entry: -TRYAGAIN, not applied ---- */

@@ -62,6 +62,9 @@
  *       placed shard, moves it off its leader (handed over first) onto a
  *       node outside it, and back: each node listed a voter with the
  *       keys, each other serving them through those
+ *   shard_every_placed                  shards on every node placed on some
+ *       (one off its leader): the nodes taken off serve them through the
+ *       others, one also after a restart; shard 0 refused
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -1577,16 +1580,16 @@ static void replaced_add(void *arg)
 	ns_admin_send(x->r, 0, 4, move);
 }
 
-/* Refused: a shard on every node, no such shard, a stranger, no id. */
+/* Refused: shard 0, no such shard, a stranger, no id. */
 static void replaced_refusals(void *arg)
 {
 	struct replaced *x = arg;
-	static const char *const every[] = {"KEEL.PLACESHARD", "1", "2", "3"};
+	static const char *const first[] = {"KEEL.PLACESHARD", "0", "2", "3"};
 	static const char *const none[] = {"KEEL.PLACESHARD", "3", "2", "3"};
 	static const char *const stranger[] = {"KEEL.PLACESHARD", "2", "2", "9"};
 	static const char *const empty[] = {"KEEL.PLACESHARD", "2"};
-	ns_admin_expect(x->r, 1, 4, every, "-ERR no such shard placed on some nodes");
-	ns_admin_expect(x->r, 2, 4, none, "-ERR no such shard placed on some nodes");
+	ns_admin_expect(x->r, 1, 4, first, "-ERR shard 0 stays on every node");
+	ns_admin_expect(x->r, 2, 4, none, "-ERR no such shard");
 	ns_admin_expect(x->r, 3, 4, stranger, "-ERR a shard's members are voters");
 	ns_admin_expect(x->r, 0, 2, empty, "-ERR wrong number of arguments");
 }
@@ -1601,13 +1604,13 @@ static void replaced_grow(void *arg)
 	ns_probe_send(x->p[0], "+OK", "SET %s a1", x->key);
 }
 
-/* The nodes listed are shard 2's voters on each of them, and no other
- * node is a member (it holds it outside, or once held it). */
-static bool replaced_members(struct replaced *x, const raft_id *want, uint32_t n)
+/* The nodes listed are the shard's voters on each of the four nodes, and
+ * no other node is a member (it holds it outside, or once held it). */
+static bool placed_as(struct ns_run *r, uint32_t shard, const raft_id *want, uint32_t n)
 {
 	for (uint32_t i = 0; i < 4; i++) {
-		struct server *s = x->r->nodes[i].s;
-		struct group *g = s && s->n_shards >= 3 ? s->groups[2] : NULL;
+		struct server *s = r->nodes[i].s;
+		struct group *g = s && s->n_shards > shard ? s->groups[shard] : NULL;
 		bool listed = false;
 		for (uint32_t k = 0; k < n; k++)
 			listed = listed || want[k] == i + 1;
@@ -1623,6 +1626,11 @@ static bool replaced_members(struct replaced *x, const raft_id *want, uint32_t n
 				return false;
 	}
 	return true;
+}
+
+static bool replaced_members(struct replaced *x, const raft_id *want, uint32_t n)
+{
+	return placed_as(x->r, 2, want, n);
 }
 
 static void replaced_grown(void *arg)
@@ -1780,4 +1788,161 @@ void ns_scen_shard_replaced(struct ns_run *r)
 	world_at(r->w, 16500 * MS, replaced_read, x);
 	world_at(r->w, 17000 * MS, replaced_shorter, x);
 	world_at(r->w, 19000 * MS, replaced_done, x);
+}
+
+/* ---- a shard on every node placed on some ------------------------------------- */
+
+struct every {
+	struct ns_run *r;
+	char key[16];	 /* a key of shard 2 (slots 10923-16383) */
+	raft_id dropped; /* shard 1's leader when it was taken off it */
+	struct ns_probe *p[3];
+	uint32_t least; /* the fewest voters shard 2's leader had */
+};
+
+/* Every 5 ms: shard 2's leader never has fewer voters than the two it is
+ * placed on (it goes from four to three to two). */
+static void every_watch(void *arg)
+{
+	struct every *x = arg;
+	for (uint32_t i = 0; i < 4; i++) {
+		struct server *s = x->r->nodes[i].s;
+		struct group *g = s ? s->groups[2] : NULL;
+		if (!g || !g->r || raft_role_of(g->r) != RAFT_LEADER)
+			continue;
+		const struct raft_config *c = raft_config_of(g->r);
+		uint32_t voters = 0;
+		for (uint32_t k = 0; k < c->n; k++)
+			voters += c->members[k].role == RAFT_VOTER;
+		x->least = voters < x->least ? voters : x->least;
+		if (voters < 2)
+			ns_fail(x->r, "scenario: shard 2's leader %u has %u voters", i + 1, voters);
+	}
+	if (world_now_ns(x->r->w) < 13000 * MS)
+		world_at(x->r->w, world_now_ns(x->r->w) + 5 * MS, every_watch, x);
+}
+
+/* Shard 2, on every node since the start, placed on nodes 2 and 3 (asked
+ * of node 1, which leaves it); shard 0 refused. */
+static void every_place(void *arg)
+{
+	struct every *x = arg;
+	static const char *const first[] = {"KEEL.PLACESHARD", "0", "1", "2"};
+	static const char *const place[] = {"KEEL.PLACESHARD", "2", "2", "3"};
+	ns_admin_expect(x->r, 3, 4, first, "-ERR shard 0 stays on every node");
+	ns_admin_expect(x->r, 0, 4, place, "+OK");
+	x->p[0] = ns_probe_open(x->r, "through-1", 0);
+	ns_probe_send(x->p[0], "+OK", "SET %s e1", x->key);
+}
+
+/* Then shard 1 taken off its leader (handed over first). */
+static void every_placed(void *arg)
+{
+	struct every *x = arg;
+	static const raft_id want[] = {2, 3};
+	if (!placed_as(x->r, 2, want, 2))
+		ns_fail(x->r, "scenario: shard 2 is not on nodes 2 3 only, as voters, 3.5 s "
+			      "after it was placed there");
+	if (x->least != 2)
+		ns_fail(x->r, "scenario: shard 2's leader never had 2 voters only");
+	/* node 4, taken off it too, serves it through them */
+	x->p[1] = ns_probe_open(x->r, "through-4", 3);
+	ns_probe_send(x->p[1], "$2 e1", "GET %s", x->key);
+	ns_probe_send(x->p[1], "+OK", "SET %s e2", x->key);
+	ns_probe_send(x->p[1], "$2 e2", "GET %s", x->key);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct server *s = x->r->nodes[i].s;
+		if (s && raft_role_of(s->groups[1]->r) == RAFT_LEADER)
+			x->dropped = s->cfg.id;
+	}
+	if (!x->dropped) {
+		ns_fail(x->r, "scenario: shard 1 has no leader to take off it");
+		return;
+	}
+	const char *argv[5] = {"KEEL.PLACESHARD", "1"};
+	static const char *const ids[] = {"1", "2", "3", "4"};
+	int argc = 2;
+	for (raft_id id = 1; id <= 4; id++)
+		if (id != x->dropped)
+			argv[argc++] = ids[id - 1];
+	world_tracef(x->r->w, "scenario: shard 1 placed off node %llu (its leader)",
+		     (unsigned long long)x->dropped);
+	ns_admin_expect(x->r, (uint32_t)x->dropped - 1, argc, argv, "+OK");
+}
+
+/* Node 1, outside shard 2, crashes and comes back. */
+static void every_down(void *arg)
+{
+	struct every *x = arg;
+	ns_probe_done(x->p[0]);
+	x->p[0] = NULL;
+	world_tracef(x->r->w, "scenario: crash node 1");
+	ns_node_crash(&x->r->nodes[0]);
+}
+
+static void every_up(void *arg)
+{
+	struct every *x = arg;
+	ns_node_start(&x->r->nodes[0]);
+}
+
+/* Node 1, back, is still outside shard 2 and serves it through its
+ * members; shard 1 is on the three others than its old leader. */
+static void every_done(void *arg)
+{
+	struct every *x = arg;
+	static const raft_id two[] = {2, 3};
+	raft_id three[3];
+	uint32_t n = 0;
+	for (raft_id id = 1; id <= 4; id++)
+		if (id != x->dropped)
+			three[n++] = id;
+	if (!placed_as(x->r, 2, two, 2))
+		ns_fail(x->r, "scenario: shard 2 is not on nodes 2 3 only after node 1's restart");
+	if (!placed_as(x->r, 1, three, 3))
+		ns_fail(x->r, "scenario: shard 1 is not on the three nodes other than %llu",
+			(unsigned long long)x->dropped);
+	x->p[2] = ns_probe_open(x->r, "back-1", 0);
+	ns_probe_send(x->p[2], "$2 e2", "GET %s", x->key);
+	ns_probe_send(x->p[2], "+OK", "SET %s e3", x->key);
+	ns_probe_send(x->p[2], "$2 e3", "GET %s", x->key);
+}
+
+static void every_end(void *arg)
+{
+	struct every *x = arg;
+	for (uint32_t i = 0; i < 3; i++)
+		if (x->p[i])
+			ns_probe_done(x->p[i]);
+}
+
+/* Four nodes of three shards, each on every node; the clients write.
+ * KEEL.PLACESHARD refuses shard 0; it places shard 2 on nodes 2 and 3
+ * (its leader removes nodes 1 and 4, one at a time, never below the two
+ * listed), then shard 1 on the three nodes other than its leader (which
+ * hands it over first). The nodes taken off serve the shard through its
+ * members, node 1 also after a restart. The run's checks: every key's
+ * history linearizable, each shard's members agree. */
+void ns_scen_shard_every_placed(struct ns_run *r)
+{
+	r->p.nodes = 4;
+	r->p.spares = 0;
+	r->p.shards = 3;
+	r->p.run_ns = 15000 * MS;
+	struct every *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	x->least = RAFT_MEMBERS_MAX;
+	for (uint32_t n = 0;; n++) {
+		snprintf(x->key, sizeof x->key, "ep%u", n);
+		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 10923)
+			break;
+	}
+	world_at(r->w, 2000 * MS, every_place, x);
+	world_at(r->w, 2000 * MS, every_watch, x);
+	world_at(r->w, 5500 * MS, every_placed, x);
+	world_at(r->w, 8000 * MS, every_down, x);
+	world_at(r->w, 9000 * MS, every_up, x);
+	world_at(r->w, 12000 * MS, every_done, x);
+	world_at(r->w, 13500 * MS, every_end, x);
 }

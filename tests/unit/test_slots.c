@@ -586,9 +586,9 @@ static void place_shard(void **state)
 	open_shard(&m, 2, 0, true);
 	assert_string_equal(run(&m, "KEEL.SLOTS ADD 1 2"), ":2\r\n");
 	assert_string_equal(run(&m, "KEEL.SLOTS ADD"), ":3\r\n");
-	expect_unchanged(&m, "KEEL.SLOTS PLACE 3 1 2", "-ERR shard 3 is not placed");
-	expect_unchanged(&m, "KEEL.SLOTS PLACE 0 1", "-ERR shard 0 is not placed");
-	expect_unchanged(&m, "KEEL.SLOTS PLACE 4 1", "-ERR shard 4 is not placed");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 0 1", "-ERR shard 0 cannot be placed");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 4 1", "-ERR shard 4 cannot be placed");
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 4294967295 1", "-ERR shard 4294967295 cannot");
 	expect_unchanged(&m, "KEEL.SLOTS PLACE 4294967296 1",
 			 "-ERR wrong number of arguments or "
 			 "invalid shard");
@@ -608,6 +608,22 @@ static void place_shard(void **state)
 	assert_string_equal(run(&m, "KEEL.SLOTS PLACE 2 5"), "+OK\r\n");
 	assert_true(p->n == 1 && p->ids[0] == 5);
 	assert_null(kv_shard_placed(kv_slots_of(&m.kv), 3));
+	/* shards on every node join the list, in shard order (past the last
+	 * placed one, then before the first) */
+	assert_null(kv_shard_placed(kv_slots_of(&m.kv), 1));
+	assert_string_equal(run(&m, "KEEL.SLOTS PLACE 3 1 2"), "+OK\r\n");
+	assert_string_equal(run(&m, "KEEL.SLOTS PLACE 1 4"), "+OK\r\n");
+	const struct kv_slots *sl = kv_slots_of(&m.kv);
+	assert_int_equal(sl->n_placed, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(sl->placed[i].shard, i + 1);
+	p = kv_shard_placed(sl, 2);
+	assert_true(p && p->n == 1 && p->ids[0] == 5);
+	p = kv_shard_placed(sl, 1);
+	assert_true(p && p->n == 1 && p->ids[0] == 4);
+	p = kv_shard_placed(sl, 3);
+	assert_true(p && p->n == 2 && p->ids[0] == 1 && p->ids[1] == 2);
+	expect_unchanged(&m, "KEEL.SLOTS PLACE 0 1", "-ERR shard 0 cannot be placed");
 	struct rbuf w;
 	snap(&m, &w);
 	struct kv back;
@@ -616,6 +632,10 @@ static void place_shard(void **state)
 	assert_int_equal(kv_snapshot_read(&back, w.p, w.len), KEEL_OK);
 	const struct kv_shard_members *b = kv_shard_placed(kv_slots_of(&back), 2);
 	assert_true(b && b->n == 1 && b->ids[0] == 5);
+	b = kv_shard_placed(kv_slots_of(&back), 1);
+	assert_true(b && b->n == 1 && b->ids[0] == 4);
+	b = kv_shard_placed(kv_slots_of(&back), 3);
+	assert_true(b && b->n == 2 && b->ids[1] == 2);
 	kv_free(&back);
 	rbuf_free(&w);
 	close_shard(&m);

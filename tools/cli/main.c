@@ -2,8 +2,8 @@
  * cluster at a glance (the leader's view: id, address, role, match index,
  * lag, last contact); `shard status` the node's shards (slots, leader,
  * role, term, applied index, keys) and the slot map's version; `shard
- * add` adds a shard; `shard place` moves a shard added on some nodes to
- * others and waits for it; `reshard` moves a range of slots to another shard and
+ * add` adds a shard; `shard place` puts a shard (any but shard 0) on the
+ * nodes listed and waits for it; `reshard` moves a range of slots to another shard and
  * waits for it; `add`, `promote`, `remove`, `transfer` (each sent again
  * while answered -TRYAGAIN, up to 10 s), `snapshot` change it; any other
  * words are sent as a command, and with none it runs an interactive
@@ -544,16 +544,42 @@ static uint64_t id_set(const char *list)
 	return set;
 }
 
+/* Whether id is one of the numbers in list (any separators). */
+static bool id_listed(const char *list, unsigned long long id)
+{
+	for (const char *p = list; *p;) {
+		char *end;
+		unsigned long long v = strtoull(p, &end, 10);
+		if (end == p) {
+			p++;
+			continue;
+		}
+		if (v == id)
+			return true;
+		p = end;
+	}
+	return false;
+}
+
 /* keel-cli shard place ID --nodes 1,2,3: KEEL.PLACESHARD, then INFO
  * shards every 100 ms until the node asked has the shard's new nodes and,
  * if it is one of them, the shard's voters are those nodes (at most two
- * minutes: the new ones take a copy of the shard first). */
+ * minutes: the new ones take a copy of the shard first); if it is not,
+ * once it is outside the shard. */
 static int cmd_shard_place(struct conn *c, char *id, const char *nodes)
 {
 	char *args[NODES_MAX + 2] = {"KEEL.PLACESHARD", id}, list[256],
-			       *info[] = {"INFO", "SHARDS"};
+			       *info[] = {"INFO", "SHARDS"}, *raft[] = {"INFO", "RAFT"}, self[32];
 	int argc = split_ids(nodes, list, sizeof list, args, 2);
 	size_t n;
+	if (conn_call(c, 2, raft, &n))
+		return 1;
+	char *text = bulk_text(c, n);
+	if (!text || !info_field(text, "raft_node_id", self, sizeof self)) {
+		printf("the node asked does not say its id (INFO raft)\n");
+		return 1;
+	}
+	bool listed = id_listed(nodes, strtoull(self, NULL, 10));
 	if (conn_call(c, argc, args, &n))
 		return 1;
 	if (c->in[0] != '+') {
@@ -574,7 +600,7 @@ static int cmd_shard_place(struct conn *c, char *id, const char *nodes)
 			kv_field(line, "placed", placed, sizeof placed);
 			kv_field(line, "voters", voters, sizeof voters);
 			kv_field(line, "learners", learners, sizeof learners);
-			if (id_set(placed) == want && !strcmp(role, "outside")) {
+			if (id_set(placed) == want && !listed && !strcmp(role, "outside")) {
 				printf("this node is not one of them: keel-cli shard status on one "
 				       "of them shows its members\n");
 				return 0;
@@ -789,8 +815,7 @@ static void usage(void)
 		"  shard status                    the shards: slots, leaders, keys\n"
 		"  shard add [--nodes 1,2,3]       add a shard (on those voters; none: every "
 		"node)\n"
-		"  shard place ID --nodes 1,2,3    move a shard added with --nodes to those "
-		"voters\n"
+		"  shard place ID --nodes 1,2,3    put a shard (not 0) on those voters only\n"
 		"  reshard --slots A-B --to G      move slots A..B (all of one shard) to shard G,\n"
 		"                                  online; waits until it is done\n"
 		"  add ID HOST:PEER-PORT [--auto]  add a learner (--auto: promote it once caught "
