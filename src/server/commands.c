@@ -529,7 +529,9 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 
 void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
-	if (!cmd_raft(s, q, argv, argc))
+	if (is(&argv[0], "keel.reshard")) /* from a node outside the slots' shard */
+		migrate_command(s, q, argv, argc);
+	else if (!cmd_raft(s, q, argv, argc))
 		creq_finish(s, q);
 }
 

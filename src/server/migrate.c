@@ -453,6 +453,16 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 		resp_error(&q->reply, "ERR Invalid or out of range slot");
 	} else if (!arg_num(&argv[3], (int64_t)s->n_shards - 1, &to)) {
 		resp_errorf(&q->reply, "ERR no such shard: shards are 0 to %u", s->n_shards - 1);
+	} else if (cluster_slot_group(s, (uint16_t)first)->outside) {
+		/* the keys' sizes are read where they are: at one of the shard's
+		 * members, which registers the move (sent on once only) */
+		struct group *src = cluster_slot_group(s, (uint16_t)first);
+		if (!q->fwd_peer && request_forward_admin(src, q, argv, argc))
+			return;
+		resp_errorf(&q->reply,
+			    "TRYAGAIN shard %u is placed on other nodes, and none of them took the "
+			    "request; not registered",
+			    src->id);
 	} else if ((big = oversized(s, (uint16_t)first, (uint16_t)last))) {
 		resp_errorf(&q->reply,
 			    "ERR a key of these slots holds %llu bytes, more than a move copies in "
@@ -518,8 +528,8 @@ void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg
 	if (!sl || !s->meta->r) {
 		resp_error(&q->reply,
 			   "ERR this node has one shard (--shards): it is on every node");
-	} else if (argc < 3 || !arg_num(&argv[1], (int64_t)sl->n_shards - 1, &shard)) {
-		resp_error(&q->reply, "ERR no such shard");
+	} else if (!arg_num(&argv[1], (int64_t)sl->n_shards - 1, &shard)) {
+		resp_error(&q->reply, "ERR no such shard"); /* an id follows: arity -3 */
 	} else if (!shard) {
 		resp_error(&q->reply, "ERR shard 0 stays on every node (its configuration is the "
 				      "cluster's list of nodes): place another shard");

@@ -550,9 +550,9 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 		return;
 	}
 	/* a node that knows no member of any cluster (not even itself) has no
-	 * leader to wait for: told at once, not after the request timeout */
-	const struct group *first = s->meta ? s->meta : s->g;
-	if (!g->outside && first->r && !raft_config_of(first->r)->n) {
+	 * leader to wait for: told at once, not after the request timeout (a
+	 * member's groups all have cores: a read replica's returned above) */
+	if (!raft_config_of((s->meta ? s->meta : s->g)->r)->n) {
 		finish_with(g, q, ERR_NO_CLUSTER);
 		return;
 	}
@@ -809,14 +809,18 @@ bool request_forward_admin(struct group *g, struct creq *q, const struct resp_ar
 			   uint32_t argc)
 {
 	struct server *s = g->node;
-	raft_id leader = g->r ? raft_leader_of(g->r) : RAFT_ID_NONE;
+	/* outside g: one of its members (KEEL.RESHARD, which reads the
+	 * source's keys) */
+	raft_id to = g->outside ? member_for(g, RAFT_ID_NONE)
+		     : g->r	? raft_leader_of(g->r)
+				: RAFT_ID_NONE;
 	group_wake(g, 0); /* its forward's timeout needs the group's ticks */
-	if (leader == RAFT_ID_NONE || leader == s->cfg.id)
+	if (to == RAFT_ID_NONE || to == s->cfg.id)
 		return false;
 	entry_cmd_append(&q->cmd, argv, argc);
 	q->admin = true;
 	q->deadline_ms = server_now_ms() + s->cfg.request_timeout_ms;
-	return forward(g, q, leader);
+	return forward(g, q, to);
 }
 
 /* A read a node outside g sent: its command alone, one of a command

@@ -850,14 +850,16 @@ void server_cmd_command(struct client *c, struct creq *q, const struct resp_arg 
 void server_command(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
 		    uint32_t argc);
 void server_info(struct server *s, const char *section, struct rbuf *out);
-/* A RAFT command on the leader (forwarded ones too); the reply goes to q. */
+/* A RAFT command on the leader (forwarded ones too), or a KEEL.RESHARD a
+ * node outside the slots' shard sent on; the reply goes to q. */
 void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *argv,
 		       uint32_t argc);
-/* Follower side: sends a RAFT command to the leader; false if none known. */
 /* q's bytes decoded as the one request of an entry, into *e (false if
  * they are not one): b is made to hold them, and e's arguments point into
  * it; the caller frees both (entry_free is safe on a failed decode). */
 bool request_decode(const struct creq *q, bool is_read, struct rbuf *b, struct entry *e);
+/* Sends a RAFT command to g's leader (a follower's), or KEEL.RESHARD to
+ * a member of g (a node outside it), once; false if none is known. */
 bool request_forward_admin(struct group *g, struct creq *q, const struct resp_arg *argv,
 			   uint32_t argc);
 

@@ -858,8 +858,11 @@ def every_shard_placed():
     while a redis-py pipeline writes its keys through node 1: node 1 is
     then outside it (INFO shards role outside) and nodes 2 and 3 are its
     only voters; every acknowledged write is read back through node 1
-    (served by the others), with redis-cli -c and RedisCluster; node 1,
-    restarted, is still outside it and reads them back. Shard 0 refused."""
+    (served by the others), with redis-cli -c and RedisCluster; KEEL.RESHARD
+    asked of node 1 refuses a slot of the shard holding a key over 32 MiB
+    (a member reads the sizes) and moves one of its slots to shard 0; node
+    1, restarted, is still outside it and reads them back. Shard 0
+    refused."""
     up()
     keys = keys_in(1, 40, "ev")
     plain = CLUSTER.client(1)
@@ -932,6 +935,20 @@ def every_shard_placed():
     out = subprocess.run(["redis-cli", "-c", "-h", host, "-p", str(port), "GET", keys[0]],
                          capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "w100", out
+    # KEEL.RESHARD asked of node 1, outside the shard, is registered by one
+    # of its members, which reads the keys' sizes from its copy
+    big = keys_in(1, 1, "evbig")[0]
+    assert plain.set(big, "x" * ((32 << 20) + 1)) is True
+    try:
+        plain.execute_command("KEEL.RESHARD", keyslot(big), keyslot(big), 0)
+        raise AssertionError("a slot holding a 32 MiB key accepted through a node outside it")
+    except redis.ResponseError as e:
+        assert "cannot be moved" in str(e), e
+    assert plain.delete(big) == 1
+    slot = keyslot(keys[0])
+    reshard(1, slot, slot, 0)
+    wait_for("the slot moved on every node", lambda: owner_everywhere(slot, slot, 0), 30)
+    read_back(plain)
     CLUSTER.kill(1)
     CLUSTER.start(1)
     wait_for("node 1 back, outside shard 1 and serving its keys", lambda: (

@@ -1796,8 +1796,9 @@ struct every {
 	struct ns_run *r;
 	char key[16];	 /* a key of shard 2 (slots 10923-16383) */
 	raft_id dropped; /* shard 1's leader when it was taken off it */
-	struct ns_probe *p[3];
+	struct ns_probe *p[4];
 	uint32_t least; /* the fewest voters shard 2's leader had */
+	uint32_t lag, meta; /* a node taken off shard 2, cut from the metadata group's leader */
 };
 
 /* Every 5 ms: shard 2's leader never has fewer voters than the two it is
@@ -1818,8 +1819,51 @@ static void every_watch(void *arg)
 		if (voters < 2)
 			ns_fail(x->r, "scenario: shard 2's leader %u has %u voters", i + 1, voters);
 	}
-	if (world_now_ns(x->r->w) < 13000 * MS)
+	if (world_now_ns(x->r->w) < 12900 * MS)
 		world_at(x->r->w, world_now_ns(x->r->w) + 5 * MS, every_watch, x);
+}
+
+/* Node 1 or 4 (both are to leave shard 2), cut from the metadata group's
+ * leader: it is taken off shard 2 before its copy of the map has the
+ * list. */
+static void every_cut(void *arg)
+{
+	struct every *x = arg;
+	x->meta = UINT32_MAX;
+	for (uint32_t i = 0; i < 4; i++) {
+		struct server *s = x->r->nodes[i].s;
+		if (s && raft_role_of(s->meta->r) == RAFT_LEADER)
+			x->meta = i;
+	}
+	if (x->meta == UINT32_MAX) {
+		ns_fail(x->r, "scenario: no leader of the metadata group");
+		return;
+	}
+	x->lag = x->meta == 3 ? 0 : 3;
+	world_tracef(x->r->w, "scenario: node %u cut from node %u", x->lag + 1, x->meta + 1);
+	world_cut(x->r->w, x->r->nodes[x->lag].h, x->r->nodes[x->meta].h, true);
+}
+
+/* Taken off shard 2 while in the cluster: its write is refused as by a
+ * node taken off a shard, not as by one removed from the cluster. */
+static void every_lagging(void *arg)
+{
+	struct every *x = arg;
+	struct server *s = x->r->nodes[x->lag].s;
+	if (!s || !s->groups[2]->removed_at || kv_shard_placed(kv_slots_of(&s->meta->kv), 2)) {
+		ns_fail(x->r, "scenario: node %u was not taken off shard 2 ahead of its map",
+			x->lag + 1);
+		return;
+	}
+	x->p[3] = ns_probe_open(x->r, "lagging", x->lag);
+	ns_probe_send(x->p[3], "-TRYAGAIN this node no longer holds the shard", "SET %s e0",
+		      x->key);
+}
+
+static void every_heal(void *arg)
+{
+	struct every *x = arg;
+	world_cut(x->r->w, x->r->nodes[x->lag].h, x->r->nodes[x->meta].h, false);
 }
 
 /* Shard 2, on every node since the start, placed on nodes 2 and 3 (asked
@@ -1828,8 +1872,10 @@ static void every_place(void *arg)
 {
 	struct every *x = arg;
 	static const char *const first[] = {"KEEL.PLACESHARD", "0", "1", "2"};
+	static const char *const past[] = {"KEEL.PLACESHARD", "3", "1"};
 	static const char *const place[] = {"KEEL.PLACESHARD", "2", "2", "3"};
 	ns_admin_expect(x->r, 3, 4, first, "-ERR shard 0 stays on every node");
+	ns_admin_expect(x->r, 2, 3, past, "-ERR no such shard");
 	ns_admin_expect(x->r, 0, 4, place, "+OK");
 	x->p[0] = ns_probe_open(x->r, "through-1", 0);
 	ns_probe_send(x->p[0], "+OK", "SET %s e1", x->key);
@@ -1888,7 +1934,7 @@ static void every_up(void *arg)
 
 /* Node 1, back, is still outside shard 2 and serves it through its
  * members; shard 1 is on the three others than its old leader. */
-static void every_done(void *arg)
+static void every_back(void *arg)
 {
 	struct every *x = arg;
 	static const raft_id two[] = {2, 3};
@@ -1908,27 +1954,49 @@ static void every_done(void *arg)
 	ns_probe_send(x->p[2], "$2 e3", "GET %s", x->key);
 }
 
+/* Then shard 2 on node 3 alone (node 2 leaves it, handing it over
+ * first if it leads it). */
+static void every_one(void *arg)
+{
+	struct every *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "2", "3"};
+	for (uint32_t i = 0; i < 4; i++)
+		if (x->p[i])
+			ns_probe_done(x->p[i]);
+	memset(x->p, 0, sizeof x->p);
+	ns_admin_expect(x->r, 3, 3, place, "+OK");
+}
+
 static void every_end(void *arg)
 {
 	struct every *x = arg;
-	for (uint32_t i = 0; i < 3; i++)
-		if (x->p[i])
-			ns_probe_done(x->p[i]);
+	static const raft_id one[] = {3};
+	if (!placed_as(x->r, 2, one, 1))
+		ns_fail(x->r, "scenario: shard 2 is not on node 3 alone");
+	x->p[0] = ns_probe_open(x->r, "through-2", 1);
+	ns_probe_send(x->p[0], "$2 e3", "GET %s", x->key);
+}
+
+static void every_done(void *arg)
+{
+	struct every *x = arg;
+	ns_probe_done(x->p[0]);
 }
 
 /* Four nodes of three shards, each on every node; the clients write.
  * KEEL.PLACESHARD refuses shard 0; it places shard 2 on nodes 2 and 3
  * (its leader removes nodes 1 and 4, one at a time, never below the two
- * listed), then shard 1 on the three nodes other than its leader (which
- * hands it over first). The nodes taken off serve the shard through its
- * members, node 1 also after a restart. The run's checks: every key's
+ * listed; one of those two, cut from the metadata group's leader, is
+ * taken off before its map has the list, and says so), then shard 1 on the three nodes other than
+ * its leader (which hands it over first). The nodes taken off serve the shard through its members,
+ * node 1 also after a restart. Then shard 2 goes to node 3 alone. The run's checks: every key's
  * history linearizable, each shard's members agree. */
 void ns_scen_shard_every_placed(struct ns_run *r)
 {
 	r->p.nodes = 4;
 	r->p.spares = 0;
 	r->p.shards = 3;
-	r->p.run_ns = 15000 * MS;
+	r->p.run_ns = 17000 * MS;
 	struct every *x = ns_alloc(r, sizeof *x);
 	memset(x, 0, sizeof *x);
 	x->r = r;
@@ -1938,11 +2006,16 @@ void ns_scen_shard_every_placed(struct ns_run *r)
 		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 10923)
 			break;
 	}
+	world_at(r->w, 1900 * MS, every_cut, x);
 	world_at(r->w, 2000 * MS, every_place, x);
 	world_at(r->w, 2000 * MS, every_watch, x);
+	world_at(r->w, 4000 * MS, every_lagging, x);
+	world_at(r->w, 4500 * MS, every_heal, x);
 	world_at(r->w, 5500 * MS, every_placed, x);
 	world_at(r->w, 8000 * MS, every_down, x);
 	world_at(r->w, 9000 * MS, every_up, x);
-	world_at(r->w, 12000 * MS, every_done, x);
-	world_at(r->w, 13500 * MS, every_end, x);
+	world_at(r->w, 12000 * MS, every_back, x);
+	world_at(r->w, 13000 * MS, every_one, x);
+	world_at(r->w, 15500 * MS, every_end, x);
+	world_at(r->w, 16000 * MS, every_done, x);
 }
