@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/mem.h"
 #include "io/clock.h"
 #include "io/fs.h"
@@ -499,15 +500,23 @@ static int member_start(struct group *g, struct raft_init *in, struct keel_errms
 	return KEEL_OK;
 }
 
+/* The keyspace as the group's log starts it: empty, and its slots (until
+ * the log or a snapshot changes them). */
+static void kv_start(struct group *g)
+{
+	struct server *s = g->node;
+	kv_init_dbs(&g->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
+		    s->cfg.databases);
+	if (s->cfg.shards > 1)
+		kv_shard_set(&g->kv, s->cfg.shards, g->meta ? 0 : g->id, g->meta);
+}
+
 /* Recovery: the group's keyspace, its core (or, on a read replica, its
  * stream's state) from what its storage holds. */
 int group_open(struct group *g, struct keel_errmsg *err)
 {
 	struct server *s = g->node;
-	kv_init_dbs(&g->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
-		    s->cfg.databases);
-	if (s->cfg.shards > 1) /* its slots, until the log or a snapshot changes them */
-		kv_shard_set(&g->kv, s->cfg.shards, g->meta ? 0 : g->id, g->meta);
+	kv_start(g);
 	struct raft_init in = {.id = s->cfg.id, .seed = s->cfg.id ^ (uint64_t)s->started_ms};
 	raft_options_default(&in.options);
 	server_config_timing(&s->cfg, &in.options);
@@ -524,6 +533,44 @@ int group_open(struct group *g, struct keel_errmsg *err)
 		return rc;
 	/* a read replica (SPEC.md §5) has no core and no peers */
 	return s->cfg.replica_of[0] ? replica_start(g, err) : member_start(g, &in, err);
+}
+
+/* ---- a copy of a shard this node was taken off ---------------------------- */
+
+bool group_wipe(struct group *g)
+{
+	/* the keyspace is the snapshot's state with the entries after it
+	 * applied: both must stay to rebuild it */
+	raft_index base = g->have_snap ? g->snap.index : 0;
+	if (g->wiped || !g->r || snapshots_busy(g) ||
+	    (raft_applied_index(g->r) > base && raft_first_index(g->r) > base + 1))
+		return false;
+	kv_free(&g->kv);
+	kv_start(g);
+	g->wiped = true;
+	return true;
+}
+
+void group_unwipe(struct group *g)
+{
+	struct server *s = g->node;
+	if (!g->wiped)
+		return;
+	g->wiped = false;
+	raft_index base = g->have_snap ? g->snap.index : 0, applied = raft_applied_index(g->r);
+	uint64_t counted = s->stats.applied_entries; /* not applied anew: rebuilt */
+	kv_free(&g->kv);
+	kv_start(g);
+	/* the bytes it restored from before (a start, an install, its own) */
+	int rc = g->have_snap ? kv_snapshot_read(&g->kv, g->snap_bytes.p, g->snap_bytes.len)
+			      : KEEL_OK;
+	KEEL_ASSERT(rc == KEEL_OK);
+	for (raft_index i = base + 1; i <= applied; i++) {
+		const struct raft_entry *e = raft_entry_at(g->r, i);
+		KEEL_ASSERT(e); /* group_wipe checked they stay */
+		group_apply(g, e);
+	}
+	s->stats.applied_entries = counted;
 }
 
 /* The voter that should lead g on a node of several groups: the

@@ -284,6 +284,7 @@ struct group {
 	bool outside;
 	uint32_t outside_at;	      /* ... the member they go to (placed[outside_at]) */
 	raft_id lead_hint;	      /* ... its leader, as its LEADS frames say (0: none) */
+	bool wiped; /* taken off it: the keyspace freed (group_wipe), rebuilt if listed again */
 	raft_term lead_term;	      /* ... in this term (the highest heard) */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
@@ -518,6 +519,14 @@ void group_process(struct group *g);			  /* carries out its pending updates */
  * see, no snapshot at work, its peers in step with its configuration
  * (they change only with an update). */
 bool group_settled(const struct group *g);
+/* A copy of a shard this node was taken off (its removal committed, the
+ * shard placed on other nodes): its keyspace freed, the log and snapshot
+ * kept; false (nothing done) if what it applied could not be rebuilt from
+ * them (a snapshot being taken, entries no longer in memory). */
+bool group_wipe(struct group *g);
+/* Listed again: the keyspace rebuilt as it was, from the snapshot's bytes
+ * and the entries applied after it, before anything new is applied. */
+void group_unwipe(struct group *g);
 /* Applies a committed entry to the keyspace (members and replicas alike). */
 void group_apply(struct group *g, const struct raft_entry *e);
 void group_tick(struct group *g, bool stalled);

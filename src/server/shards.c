@@ -287,7 +287,9 @@ void groups_place(struct server *s)
 		if (listed && g->removed_at && !s->meta->removed_at) {
 			/* removed, and listed again since (perhaps before this node
 			 * flipped outside): a new member, which its leader adds (a
-			 * copy it kept catches up) */
+			 * copy it kept catches up; one freed is rebuilt first, as
+			 * no frame of the group reached it while removed) */
+			group_unwipe(g);
 			g->removed_at = 0;
 			g->was_member = false;
 			group_wake(g, 0);
@@ -295,6 +297,13 @@ void groups_place(struct server *s)
 				(unsigned long long)s->cfg.id, g->id);
 		}
 		bool outside = outside_of(s, g);
+		uint64_t keys = kv_keys_total(&g->kv);
+		if (outside && g->removed_at && !listed && keys && group_wipe(g))
+			fprintf(stderr,
+				"[%llu] shard %u: the copy this node kept (%llu keys) is freed; "
+				"its "
+				"log and snapshot stay on disk\n",
+				(unsigned long long)s->cfg.id, g->id, (unsigned long long)keys);
 		if (outside == g->outside)
 			continue;
 		g->outside = outside;

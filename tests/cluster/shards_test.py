@@ -856,8 +856,8 @@ def every_shard_placed():
     """A shard of --shards 3, on every node since the start, placed on nodes
     2 and 3 with keel-cli shard place (asked of node 1, which leaves it)
     while a redis-py pipeline writes its keys through node 1: node 1 is
-    then outside it (INFO shards role outside) and nodes 2 and 3 are its
-    only voters; every acknowledged write is read back through node 1
+    then outside it (INFO shards role outside, its copy freed: keys=0) and
+    nodes 2 and 3 are its only voters; every acknowledged write is read back through node 1
     (served by the others), with redis-cli -c and RedisCluster; KEEL.RESHARD
     asked of node 1 refuses a slot of the shard holding a key over 32 MiB
     (a member reads the sizes) and moves one of its slots to shard 0; node
@@ -917,6 +917,9 @@ def every_shard_placed():
         wait_for(f"node {i}: shard 1's voters nodes 2 and 3", lambda: str(
             CLUSTER.client(i).info("shards")["shard1"]["voters"]) in ("2 3", "3 2"), 60)
     assert CLUSTER.client(1).info("shards")["shard1"]["role"] == "outside"
+    # the copy node 1 kept is freed from memory (its log and snapshot stay)
+    wait_for("node 1's copy of shard 1 freed", lambda: int(
+        CLUSTER.client(1).info("shards")["shard1"]["keys"]) == 0, 30)
 
     def read_back(client):
         for k in keys:

@@ -1948,6 +1948,12 @@ static void every_back(void *arg)
 	if (!placed_as(x->r, 1, three, 3))
 		ns_fail(x->r, "scenario: shard 1 is not on the three nodes other than %llu",
 			(unsigned long long)x->dropped);
+	for (uint32_t i = 0; i < 4; i += 3) { /* nodes 1 (restarted since) and 4 */
+		const struct group *g = x->r->nodes[i].s ? x->r->nodes[i].s->groups[2] : NULL;
+		if (!g || kv_keys_total(&g->kv)) /* freed, or (a start) never loaded */
+			ns_fail(x->r, "scenario: node %u still holds its copy of shard 2 in memory",
+				i + 1);
+	}
 	x->p[2] = ns_probe_open(x->r, "back-1", 0);
 	ns_probe_send(x->p[2], "$2 e2", "GET %s", x->key);
 	ns_probe_send(x->p[2], "+OK", "SET %s e3", x->key);
@@ -1977,7 +1983,32 @@ static void every_end(void *arg)
 	ns_probe_send(x->p[0], "$2 e3", "GET %s", x->key);
 }
 
+/* Back onto node 4 (its copy freed since it was taken off: rebuilt as it
+ * takes part again). */
+static void every_again(void *arg)
+{
+	struct every *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "2", "3", "4"};
+	const struct group *g = x->r->nodes[3].s ? x->r->nodes[3].s->groups[2] : NULL;
+	if (!g || !g->wiped)
+		ns_fail(x->r, "scenario: node 4's copy of shard 2 was not freed");
+	ns_probe_done(x->p[0]);
+	x->p[0] = NULL;
+	ns_admin_expect(x->r, 1, 4, place, "+OK");
+}
+
 static void every_done(void *arg)
+{
+	struct every *x = arg;
+	static const raft_id two[] = {3, 4};
+	const struct group *g = x->r->nodes[3].s ? x->r->nodes[3].s->groups[2] : NULL;
+	if (!placed_as(x->r, 2, two, 2) || !g || g->wiped)
+		ns_fail(x->r, "scenario: shard 2 is not back on node 4 with node 3");
+	x->p[0] = ns_probe_open(x->r, "on-4", 3);
+	ns_probe_send(x->p[0], "$2 e3", "GET %s", x->key);
+}
+
+static void every_closed(void *arg)
 {
 	struct every *x = arg;
 	ns_probe_done(x->p[0]);
@@ -1987,16 +2018,19 @@ static void every_done(void *arg)
  * KEEL.PLACESHARD refuses shard 0; it places shard 2 on nodes 2 and 3
  * (its leader removes nodes 1 and 4, one at a time, never below the two
  * listed; one of those two, cut from the metadata group's leader, is
- * taken off before its map has the list, and says so), then shard 1 on the three nodes other than
- * its leader (which hands it over first). The nodes taken off serve the shard through its members,
- * node 1 also after a restart. Then shard 2 goes to node 3 alone. The run's checks: every key's
- * history linearizable, each shard's members agree. */
+ * taken off before its map has the list, and says so), then shard 1 on
+ * the three nodes other than its leader (which hands it over first). The
+ * nodes taken off serve the shard through its members, node 1 also after
+ * a restart, and hold none of its keys in memory. Then shard 2 goes to
+ * node 3 alone, and back to node 4 too (its copy rebuilt, then caught
+ * up). The run's checks: every key's history linearizable, each shard's
+ * members agree. */
 void ns_scen_shard_every_placed(struct ns_run *r)
 {
 	r->p.nodes = 4;
 	r->p.spares = 0;
 	r->p.shards = 3;
-	r->p.run_ns = 17000 * MS;
+	r->p.run_ns = 20500 * MS;
 	struct every *x = ns_alloc(r, sizeof *x);
 	memset(x, 0, sizeof *x);
 	x->r = r;
@@ -2017,5 +2051,7 @@ void ns_scen_shard_every_placed(struct ns_run *r)
 	world_at(r->w, 12000 * MS, every_back, x);
 	world_at(r->w, 13000 * MS, every_one, x);
 	world_at(r->w, 15500 * MS, every_end, x);
-	world_at(r->w, 16000 * MS, every_done, x);
+	world_at(r->w, 16000 * MS, every_again, x);
+	world_at(r->w, 19000 * MS, every_done, x);
+	world_at(r->w, 19500 * MS, every_closed, x);
 }
