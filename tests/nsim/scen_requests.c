@@ -141,10 +141,11 @@ static void stranger_add(void *arg)
 	ns_admin_expect(r, 0, 5, add, "+OK");
 }
 
-/* Added, it serves them. */
+/* Added, it serves them; the write refused was not applied. */
 static void stranger_added(void *arg)
 {
 	(void)arg;
+	ns_probe_send(probe, "$-1", "GET st");
 	ns_probe_send(probe, "+OK", "SET st v2");
 	ns_probe_send(probe, "$2 v2", "GET st");
 }
