@@ -166,13 +166,14 @@ bool cluster_redirect(struct server *s, struct client *c, struct creq *q, struct
 }
 
 /* The shard of this node other than g whose copy holds slot (its leader
- * has accepted a move of it that the map has not flipped yet), or NULL. */
+ * has accepted a move of it that the map has not flipped yet), or NULL. A
+ * copy kept (or freed) by a node taken off a shard says nothing of now. */
 static struct group *holder_of(struct server *s, struct group *g, uint16_t slot)
 {
 	for (uint32_t i = 0; i < s->n_shards; i++) {
 		struct group *h = s->groups[i];
 		const struct kv_slots *sl =
-			h != g && h->kv.shard_n > 1 ? kv_slots_of(&h->kv) : NULL;
+			h != g && !h->outside && h->kv.shard_n > 1 ? kv_slots_of(&h->kv) : NULL;
 		if (sl && sl->state[slot] == KV_SLOT_OWNED)
 			return h;
 	}

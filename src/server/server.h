@@ -284,8 +284,8 @@ struct group {
 	bool outside;
 	uint32_t outside_at;	      /* ... the member they go to (placed[outside_at]) */
 	raft_id lead_hint;	      /* ... its leader, as its LEADS frames say (0: none) */
-	bool wiped; /* taken off it: the keyspace freed (group_wipe), rebuilt if listed again */
 	raft_term lead_term;	      /* ... in this term (the highest heard) */
+	bool wiped; /* taken off it: its keyspace freed (group_wipe), rebuilt if listed again */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
@@ -821,9 +821,10 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
 		       uint32_t argc);
 /* KEEL.PLACESHARD shard id...: the nodes a shard (placed on some, or on
  * every node; not shard 0) is on from now on (voters, each once, at most
- * KV_SHARD_MEMBERS_MAX), in the map; answers q +OK once the metadata group has it. The shard's
- * leader then brings its members to them (conform.c), and each node
- * takes or leaves its copy (shards.c, groups_place). */
+ * KV_SHARD_MEMBERS_MAX), in the map; answers q +OK once the metadata
+ * group has it. The shard's leader then brings its members to them
+ * (conform.c), and each node takes or leaves its copy (shards.c,
+ * groups_place). */
 void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg *argv,
 			 uint32_t argc);
 /* KEEL.ADDSHARD's ids (argv[1..]): 1 if none, or exactly c's voters each
