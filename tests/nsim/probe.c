@@ -67,7 +67,8 @@ static void on_probe(void *ctx, struct wconn *c, enum wconn_event ev)
 		shown(d, frame, got, sizeof got);
 		uint32_t i = p->n_replied++;
 		if (i >= p->n_sent) /* a request answered twice, or never sent */
-			ns_fail(r, "probe %s: a reply with no command waiting for it from node %u: %s",
+			ns_fail(r,
+				"probe %s: a reply with no command waiting for it from node %u: %s",
 				p->name, p->node + 1, got);
 		else if (i < NS_PROBE_MAX) {
 			memcpy(p->got[i], got, sizeof got);
