@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "base/crc32c.h"
 #include "base/mem.h"
 #include "io/clock.h"
 #include "io/fs.h"
@@ -537,6 +538,35 @@ int group_open(struct group *g, struct keel_errmsg *err)
 
 /* ---- a copy of a shard this node was taken off ---------------------------- */
 
+struct digest {
+	uint64_t sum;
+	uint32_t db;
+};
+
+static void digest_each(void *ctx, struct kv_entry *e)
+{
+	struct digest *d = ctx;
+	uint32_t c = crc32c(d->db, e->key, e->klen);
+	c = crc32c(c, e->val, e->vlen);
+	c = crc32c(c, &e->expire, sizeof e->expire);
+	d->sum += ((uint64_t)c << 32 | e->klen) * 0x9E3779B97F4A7C15ull; /* in any order */
+}
+
+/* What a keyspace holds, whatever the order of its tables: its keys,
+ * values and expiry times in every database, its sessions, and its slots. */
+static uint64_t kv_digest(struct kv *kv)
+{
+	struct digest d = {0};
+	for (d.db = 0; d.db < kv->n_db; d.db++)
+		kv_dict_each(&kv->db[d.db], digest_each, &d);
+	kv_dict_each(&kv->sessions, digest_each, &d);
+	const struct kv_slots *sl = kv_slots_of(kv);
+	if (sl)
+		d.sum ^= crc32c(crc32c(0, sl->state, sizeof sl->state), &sl->epoch,
+				sizeof sl->epoch);
+	return d.sum;
+}
+
 bool group_wipe(struct group *g)
 {
 	/* the keyspace is the snapshot's state with the entries after it
@@ -545,6 +575,7 @@ bool group_wipe(struct group *g)
 	if (g->wiped || !g->r || snapshots_busy(g) ||
 	    (raft_applied_index(g->r) > base && raft_first_index(g->r) > base + 1))
 		return false;
+	g->wiped_digest = kv_digest(&g->kv);
 	kv_free(&g->kv);
 	kv_start(g);
 	g->wiped = true;
@@ -571,6 +602,9 @@ void group_unwipe(struct group *g)
 		group_apply(g, e);
 	}
 	s->stats.applied_entries = counted;
+	/* the same keyspace, or the node stops (a restart reads it from disk)
+	 * rather than serve another */
+	KEEL_ASSERT(kv_digest(&g->kv) == g->wiped_digest);
 }
 
 /* The voter that should lead g on a node of several groups: the

@@ -286,6 +286,7 @@ struct group {
 	raft_id lead_hint;	      /* ... its leader, as its LEADS frames say (0: none) */
 	raft_term lead_term;	      /* ... in this term (the highest heard) */
 	bool wiped; /* taken off it: its keyspace freed (group_wipe), rebuilt if listed again */
+	uint64_t wiped_digest;	      /* ... what it held (the rebuild must hold the same) */
 	struct replica_node *replica; /* NULL: a Raft member */
 	struct client *streams;	      /* clients that are replicas' streams */
 	uint32_t n_streams;
