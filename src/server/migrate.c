@@ -417,7 +417,7 @@ static bool arg_num(const struct resp_arg *a, int64_t max, int64_t *v)
 	return resp_str2ll(a->p, a->len, v) && *v >= 0 && *v <= max;
 }
 
-/* A key of slots first..last, in this node's copy of their shard, too
+/* A key of slots first..last, in this node's copy of their shard g, too
  * large for a copy batch (half a log entry): its size, 0 if none. */
 struct too_big {
 	uint16_t first, last;
@@ -432,10 +432,10 @@ static void too_big_each(void *ctx, struct kv_entry *e)
 		b->size = e->klen + e->vlen;
 }
 
-static uint64_t oversized(struct server *s, uint16_t first, uint16_t last)
+static uint64_t oversized(struct group *g, uint16_t first, uint16_t last)
 {
 	struct too_big b = {first, last, 0};
-	struct kv *kv = &cluster_slot_group(s, first)->kv;
+	struct kv *kv = &g->kv;
 	for (uint32_t db = 0; db < kv->n_db && !b.size; db++)
 		kv_dict_each(&kv->db[db], too_big_each, &b);
 	return b.size;
@@ -445,6 +445,7 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 {
 	int64_t first, last, to;
 	uint64_t big = 0;
+	struct group *src = NULL;
 	if (!s->meta) {
 		resp_error(&q->reply, "ERR this node has one shard (--shards): there is "
 				      "nowhere to move slots to");
@@ -453,17 +454,16 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 		resp_error(&q->reply, "ERR Invalid or out of range slot");
 	} else if (!arg_num(&argv[3], (int64_t)s->n_shards - 1, &to)) {
 		resp_errorf(&q->reply, "ERR no such shard: shards are 0 to %u", s->n_shards - 1);
-	} else if (cluster_slot_group(s, (uint16_t)first)->outside) {
+	} else if ((src = cluster_slot_group(s, (uint16_t)first))->outside) {
 		/* the keys' sizes are read where they are: at one of the shard's
 		 * members, which registers the move (sent on once only) */
-		struct group *src = cluster_slot_group(s, (uint16_t)first);
 		if (!q->fwd_peer && request_forward_admin(src, q, argv, argc))
 			return;
 		resp_errorf(&q->reply,
 			    "TRYAGAIN shard %u is placed on other nodes, and none of them took the "
 			    "request; not registered",
 			    src->id);
-	} else if ((big = oversized(s, (uint16_t)first, (uint16_t)last))) {
+	} else if ((big = oversized(src, (uint16_t)first, (uint16_t)last))) {
 		resp_errorf(&q->reply,
 			    "ERR a key of these slots holds %llu bytes, more than a move copies in "
 			    "one batch (%u MiB): the slots cannot be moved",

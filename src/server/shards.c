@@ -297,12 +297,14 @@ void groups_place(struct server *s)
 				(unsigned long long)s->cfg.id, g->id);
 		}
 		bool outside = outside_of(s, g);
-		uint64_t keys = kv_keys_total(&g->kv);
-		if (outside && g->removed_at && !listed && keys && group_wipe(g))
+		/* taken off, known committed (so outside): what it kept leaves
+		 * memory */
+		uint64_t keys = g->removed_at && !listed ? kv_keys_total(&g->kv) : 0;
+		if (keys && group_wipe(g))
 			fprintf(stderr,
 				"[%llu] shard %u: the copy this node kept (%llu keys) is freed; "
-				"its "
-				"log and snapshot stay on disk\n",
+				"its log "
+				"and snapshot stay on disk\n",
 				(unsigned long long)s->cfg.id, g->id, (unsigned long long)keys);
 		if (outside == g->outside)
 			continue;

@@ -762,13 +762,76 @@ def shard_placed_on_two():
     return f"{len(keys)} keys of shard {shard} (on nodes 1 and 2) served through node 3"
 
 
+class PipelinedKeys:
+    """Keys written in a redis-py pipeline through one node, round after
+    round: each key's acknowledged value kept; a write answered an error
+    (TRYAGAIN or TIMEOUT only) may still be applied, never acknowledged."""
+
+    def __init__(self, client, keys, prefix):
+        self.client, self.keys, self.prefix = client, keys, prefix
+        self.acked, self.maybe = {}, {k: set() for k in keys}
+
+    def write_round(self, n):
+        value = f"{self.prefix}{n}"
+        p = self.client.pipeline(transaction=False)
+        for k in self.keys:
+            p.set(k, value)
+        for k, r in zip(self.keys, p.execute(raise_on_error=False)):
+            if r is True:
+                self.acked[k] = value
+                self.maybe[k] = set()
+            else:
+                self.maybe[k].add(value)
+                if "TRYAGAIN" not in str(r) and "TIMEOUT" not in str(r):
+                    raise AssertionError(f"SET {k}: {r}")
+
+    def read_back(self, client):
+        for k in self.keys:
+            got = client.get(k)
+            assert got == self.acked.get(k) or got in self.maybe[k], \
+                (k, got, self.acked.get(k), self.maybe[k])
+
+    def during(self, fn):
+        """fn() while rounds 1, 2, ... are written every 50 ms; its result."""
+        stop, errors = threading.Event(), []
+
+        def writer():
+            n = 1
+            while not stop.is_set():
+                try:
+                    self.write_round(n)
+                except Exception as e:
+                    errors.append(e)
+                    return
+                n += 1
+                time.sleep(0.05)
+
+        t = threading.Thread(target=writer)
+        t.start()
+        try:
+            out = fn()
+        finally:
+            stop.set()
+            t.join(60)
+        assert not errors, errors
+        return out
+
+
+def shard_place(asked, shard, nodes):
+    """keel-cli shard place asked of node `asked`: the finished process."""
+    host, port = CLUSTER.addr(asked)
+    return subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "place", str(shard),
+                           "--nodes", nodes], capture_output=True, text=True, timeout=180)
+
+
 @case
 def shard_place_moves():
     """keel-cli shard place: the shard placed on nodes 1 and 2 moved to
     nodes 2 and 3 while a client writes through node 1 (node 3 takes a
     copy of its keys and becomes a voter; node 1, taken off, then serves
     them through the others), then back onto nodes 1 and 2 (node 1's copy,
-    kept as it was, catches up): every acknowledged write read back."""
+    freed when it was taken off, rebuilt and caught up): every
+    acknowledged write read back."""
     up()
     info = CLUSTER.client(1).info("shards")
     shard = next(int(k[5:]) for k, v in info.items()
@@ -776,72 +839,25 @@ def shard_place_moves():
                  str(v.get("placed")) == "1 2")
     keys = [k for k in (f"pm{i}" for i in range(60000)) if 15500 <= keyslot(k) <= 15999][:40]
     plain = CLUSTER.client(1)
-    acked = {}
-    for k in keys:
-        assert plain.set(k, "v0") is True
-        acked[k] = "v0"
-
-    def place(asked, nodes, want):
-        host, port = CLUSTER.addr(asked)
-        out = subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "place", str(shard),
-                              "--nodes", nodes], capture_output=True, text=True, timeout=180)
-        assert out.returncode == 0 and want in out.stdout, out
-
-    maybe = {k: set() for k in keys}  # written, not acknowledged: may be applied
-
-    def write_round(n):
-        p = plain.pipeline(transaction=False)
-        for k in keys:
-            p.set(k, f"v{n}")
-        for k, r in zip(keys, p.execute(raise_on_error=False)):
-            if r is True:
-                acked[k] = f"v{n}"
-                maybe[k] = set()
-            else:
-                maybe[k].add(f"v{n}")
-                if "TRYAGAIN" not in str(r) and "TIMEOUT" not in str(r):
-                    raise AssertionError(f"SET {k}: {r}")
-
-    def read_back(client):
-        for k in keys:
-            got = client.get(k)
-            assert got == acked[k] or got in maybe[k], (k, got, acked[k], maybe[k])
-
-    stop = threading.Event()
-    errors = []
-
-    def writer():
-        n = 1
-        while not stop.is_set():
-            try:
-                write_round(n)
-            except Exception as e:
-                errors.append(e)
-                return
-            n += 1
-            time.sleep(0.05)
-
-    t = threading.Thread(target=writer)
-    t.start()
-    try:
-        place(3, "2,3", f"shard {shard}'s voters are nodes")
-    finally:
-        stop.set()
-        t.join(60)
-    assert not errors, errors
+    w = PipelinedKeys(plain, keys, "v")
+    w.write_round(0)
+    assert len(w.acked) == len(keys), w.acked
+    out = w.during(lambda: shard_place(3, shard, "2,3"))
+    assert out.returncode == 0 and f"shard {shard}'s voters are nodes" in out.stdout, out
     wait_for("node 1 taken off the shard", lambda: CLUSTER.client(1).info("shards")[
         f"shard{shard}"]["role"] == "outside", 30)
     line = CLUSTER.client(3).info("shards")[f"shard{shard}"]
     assert str(line["voters"]) in ("2 3", "3 2") and line["keys"] >= len(keys), line
-    read_back(plain)
-    write_round(100)
-    assert all(acked[k] == "v100" for k in keys)
+    w.read_back(plain)
+    w.write_round(100)
+    assert all(w.acked[k] == "v100" for k in keys)
     out = subprocess.run(["redis-cli", "-c", "-h", CLUSTER.addr(1)[0], "-p",
                           str(CLUSTER.addr(1)[1]), "GET", keys[0]],
                          capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "v100", out
     # back onto nodes 1 and 2, asked of node 3 (taken off it)
-    place(3, "1,2", "this node is not one of them")
+    out = shard_place(3, shard, "1,2")
+    assert out.returncode == 0 and "this node is not one of them" in out.stdout, out
     wait_for("nodes 1 and 2 its voters again", lambda: all(
         str(CLUSTER.client(i).info("shards")[f"shard{shard}"]["voters"]) in ("1 2", "2 1")
         for i in (1, 2)), 60)
@@ -857,62 +873,23 @@ def every_shard_placed():
     2 and 3 with keel-cli shard place (asked of node 1, which leaves it)
     while a redis-py pipeline writes its keys through node 1: node 1 is
     then outside it (INFO shards role outside, its copy freed: keys=0) and
-    nodes 2 and 3 are its only voters; every acknowledged write is read back through node 1
-    (served by the others), with redis-cli -c and RedisCluster; KEEL.RESHARD
-    asked of node 1 refuses a slot of the shard holding a key over 32 MiB
-    (a member reads the sizes) and moves one of its slots to shard 0; node
-    1, restarted, is still outside it and reads them back. Shard 0
-    refused."""
+    nodes 2 and 3 are its only voters; every acknowledged write is read
+    back through node 1 (served by the others), with redis-cli -c and
+    RedisCluster; KEEL.RESHARD asked of node 1 refuses a slot of the shard
+    holding a key over 32 MiB (a member reads the sizes) and moves one of
+    its slots to shard 0; node 1, restarted, is still outside it and reads
+    them back. Shard 0 refused."""
     up()
     keys = keys_in(1, 40, "ev")
     plain = CLUSTER.client(1)
-    acked, maybe = {}, {k: set() for k in keys}
     host, port = CLUSTER.addr(1)
-
-    def place(shard, nodes):
-        return subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "place", str(shard),
-                               "--nodes", nodes], capture_output=True, text=True, timeout=180)
-
-    out = place(0, "2,3")
+    out = shard_place(1, 0, "2,3")
     assert out.returncode != 0 and "shard 0 stays on every node" in out.stdout, out
-
-    def write_round(n):
-        p = plain.pipeline(transaction=False)
-        for k in keys:
-            p.set(k, f"w{n}")
-        for k, r in zip(keys, p.execute(raise_on_error=False)):
-            if r is True:
-                acked[k] = f"w{n}"
-                maybe[k] = set()
-            else:
-                maybe[k].add(f"w{n}")
-                if "TRYAGAIN" not in str(r) and "TIMEOUT" not in str(r):
-                    raise AssertionError(f"SET {k}: {r}")
-
-    write_round(0)
-    assert len(acked) == len(keys), acked
-    stop, errors = threading.Event(), []
-
-    def writer():
-        n = 1
-        while not stop.is_set():
-            try:
-                write_round(n)
-            except Exception as e:
-                errors.append(e)
-                return
-            n += 1
-            time.sleep(0.05)
-
-    t = threading.Thread(target=writer)
-    t.start()
-    try:
-        out = place(1, "2,3")
-    finally:
-        stop.set()
-        t.join(60)
+    w = PipelinedKeys(plain, keys, "w")
+    w.write_round(0)
+    assert len(w.acked) == len(keys), w.acked
+    out = w.during(lambda: shard_place(1, 1, "2,3"))
     assert out.returncode == 0 and "this node is not one of them" in out.stdout, out
-    assert not errors, errors
     for i in (2, 3):
         wait_for(f"node {i}: shard 1's voters nodes 2 and 3", lambda: str(
             CLUSTER.client(i).info("shards")["shard1"]["voters"]) in ("2 3", "3 2"), 60)
@@ -920,16 +897,10 @@ def every_shard_placed():
     # the copy node 1 kept is freed from memory (its log and snapshot stay)
     wait_for("node 1's copy of shard 1 freed", lambda: int(
         CLUSTER.client(1).info("shards")["shard1"]["keys"]) == 0, 30)
-
-    def read_back(client):
-        for k in keys:
-            got = client.get(k)
-            assert got == acked[k] or got in maybe[k], (k, got, acked[k], maybe[k])
-
-    read_back(plain)
-    write_round(100)
-    assert all(acked[k] == "w100" for k in keys)
-    read_back(CLUSTER.client(3))
+    w.read_back(plain)
+    w.write_round(100)
+    assert all(w.acked[k] == "w100" for k in keys)
+    w.read_back(CLUSTER.client(3))
     rc = RedisCluster(host=host, port=port, decode_responses=True)
     try:
         assert all(rc.get(k) == "w100" for k in keys)
@@ -951,13 +922,13 @@ def every_shard_placed():
     slot = keyslot(keys[0])
     reshard(1, slot, slot, 0)
     wait_for("the slot moved on every node", lambda: owner_everywhere(slot, slot, 0), 30)
-    read_back(plain)
+    w.read_back(plain)
     CLUSTER.kill(1)
     CLUSTER.start(1)
     wait_for("node 1 back, outside shard 1 and serving its keys", lambda: (
         CLUSTER.client(1).info("shards")["shard1"]["role"] == "outside" and
         CLUSTER.client(1).get(keys[-1]) == "w100"), 60)
-    read_back(CLUSTER.client(1))
+    w.read_back(CLUSTER.client(1))
     return f"shard 1 placed on nodes 2 3 under writes; {len(keys)} keys read back through node 1"
 
 

@@ -1539,6 +1539,44 @@ void ns_scen_shard_placed(struct ns_run *r)
 
 /* ---- a placed shard moved to other nodes -------------------------------------- */
 
+/* The voters of shard `shard` as node i's copy has them if node i leads
+ * it, else -1. */
+static int leader_voters(struct ns_run *r, uint32_t i, uint32_t shard)
+{
+	struct server *s = r->nodes[i].s;
+	struct group *g = s && s->n_shards > shard ? s->groups[shard] : NULL;
+	if (!g || !g->r || raft_role_of(g->r) != RAFT_LEADER)
+		return -1;
+	return (int)raft_config_voters(raft_config_of(g->r));
+}
+
+/* Shard `shard` placed on the three of the four nodes that do not lead
+ * it (its leader hands it over before it leaves), asked of its leader;
+ * the leader's id, 0 if it has none (the run fails). */
+static raft_id place_off_leader(struct ns_run *r, uint32_t shard)
+{
+	raft_id leader = 0;
+	for (uint32_t i = 0; i < 4; i++)
+		if (leader_voters(r, i, shard) >= 0)
+			leader = r->nodes[i].s->cfg.id;
+	if (!leader) {
+		ns_fail(r, "scenario: shard %u has no leader to take off it", shard);
+		return 0;
+	}
+	static const char *const ids[] = {"1", "2", "3", "4"};
+	char text[16];
+	const char *argv[5] = {"KEEL.PLACESHARD", text};
+	int argc = 2;
+	snprintf(text, sizeof text, "%u", shard);
+	for (raft_id id = 1; id <= 4; id++)
+		if (id != leader)
+			argv[argc++] = ids[id - 1];
+	world_tracef(r->w, "scenario: shard %u placed off node %llu (its leader)", shard,
+		     (unsigned long long)leader);
+	ns_admin_expect(r, (uint32_t)leader - 1, argc, argv, "+OK");
+	return leader;
+}
+
 struct replaced {
 	struct ns_run *r;
 	char key[16];	 /* a key of shard 2 (slots 0-8191) */
@@ -1553,16 +1591,11 @@ static void replaced_watch(void *arg)
 {
 	struct replaced *x = arg;
 	for (uint32_t i = 0; i < 4; i++) {
-		struct server *s = x->r->nodes[i].s;
-		struct group *g = s && s->n_shards >= 3 ? s->groups[2] : NULL;
-		if (!g || !g->r || raft_role_of(g->r) != RAFT_LEADER)
+		int voters = leader_voters(x->r, i, 2);
+		if (voters < 0)
 			continue;
-		const struct raft_config *c = raft_config_of(g->r);
-		uint32_t voters = 0;
-		for (uint32_t k = 0; k < c->n; k++)
-			voters += c->members[k].role == RAFT_VOTER;
 		if (x->three && voters < 3) {
-			ns_fail(x->r, "scenario: shard 2's leader %u has %u voters", i + 1, voters);
+			ns_fail(x->r, "scenario: shard 2's leader %u has %d voters", i + 1, voters);
 			return;
 		}
 		x->three = x->three || voters >= 3;
@@ -1651,24 +1684,7 @@ static void replaced_grown(void *arg)
 static void replaced_move(void *arg)
 {
 	struct replaced *x = arg;
-	for (uint32_t i = 1; i < 4; i++) {
-		struct server *s = x->r->nodes[i].s;
-		if (s && raft_role_of(s->groups[2]->r) == RAFT_LEADER)
-			x->dropped = s->cfg.id;
-	}
-	if (!x->dropped) {
-		ns_fail(x->r, "scenario: shard 2 has no leader to take off it");
-		return;
-	}
-	const char *argv[5] = {"KEEL.PLACESHARD", "2", "1"};
-	static const char *const ids[] = {"1", "2", "3", "4"};
-	int argc = 3;
-	for (raft_id id = 2; id <= 4; id++)
-		if (id != x->dropped)
-			argv[argc++] = ids[id - 1];
-	world_tracef(x->r->w, "scenario: shard 2 moved off node %llu (its leader) onto node 1",
-		     (unsigned long long)x->dropped);
-	ns_admin_expect(x->r, (uint32_t)x->dropped - 1, argc, argv, "+OK");
+	x->dropped = place_off_leader(x->r, 2);
 }
 
 static void replaced_moved(void *arg)
@@ -1807,17 +1823,12 @@ static void every_watch(void *arg)
 {
 	struct every *x = arg;
 	for (uint32_t i = 0; i < 4; i++) {
-		struct server *s = x->r->nodes[i].s;
-		struct group *g = s ? s->groups[2] : NULL;
-		if (!g || !g->r || raft_role_of(g->r) != RAFT_LEADER)
+		int voters = leader_voters(x->r, i, 2);
+		if (voters < 0)
 			continue;
-		const struct raft_config *c = raft_config_of(g->r);
-		uint32_t voters = 0;
-		for (uint32_t k = 0; k < c->n; k++)
-			voters += c->members[k].role == RAFT_VOTER;
-		x->least = voters < x->least ? voters : x->least;
+		x->least = (uint32_t)voters < x->least ? (uint32_t)voters : x->least;
 		if (voters < 2)
-			ns_fail(x->r, "scenario: shard 2's leader %u has %u voters", i + 1, voters);
+			ns_fail(x->r, "scenario: shard 2's leader %u has %d voters", i + 1, voters);
 	}
 	if (world_now_ns(x->r->w) < 12900 * MS)
 		world_at(x->r->w, world_now_ns(x->r->w) + 5 * MS, every_watch, x);
@@ -1896,24 +1907,7 @@ static void every_placed(void *arg)
 	ns_probe_send(x->p[1], "$2 e1", "GET %s", x->key);
 	ns_probe_send(x->p[1], "+OK", "SET %s e2", x->key);
 	ns_probe_send(x->p[1], "$2 e2", "GET %s", x->key);
-	for (uint32_t i = 0; i < 4; i++) {
-		struct server *s = x->r->nodes[i].s;
-		if (s && raft_role_of(s->groups[1]->r) == RAFT_LEADER)
-			x->dropped = s->cfg.id;
-	}
-	if (!x->dropped) {
-		ns_fail(x->r, "scenario: shard 1 has no leader to take off it");
-		return;
-	}
-	const char *argv[5] = {"KEEL.PLACESHARD", "1"};
-	static const char *const ids[] = {"1", "2", "3", "4"};
-	int argc = 2;
-	for (raft_id id = 1; id <= 4; id++)
-		if (id != x->dropped)
-			argv[argc++] = ids[id - 1];
-	world_tracef(x->r->w, "scenario: shard 1 placed off node %llu (its leader)",
-		     (unsigned long long)x->dropped);
-	ns_admin_expect(x->r, (uint32_t)x->dropped - 1, argc, argv, "+OK");
+	x->dropped = place_off_leader(x->r, 1);
 }
 
 /* Node 1, outside shard 2, crashes and comes back. */

@@ -526,38 +526,38 @@ static int cmd_shard_add(struct conn *c, const char *nodes)
 	return 1;
 }
 
-/* The ids of a list ("1,2,3" or "1 2 3") as a bit set of ids below 64
- * (an id past it: all bits, which no list of INFO matches). */
+/* The next number of a list ("1,2,3" or "1 2 3") from *p on, into *id;
+ * false past the last. */
+static bool next_id(const char **p, unsigned long long *id)
+{
+	for (char *end; **p; (*p)++) {
+		*id = strtoull(*p, &end, 10);
+		if (end != *p) {
+			*p = end;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The ids of a list as a bit set of ids below 64 (an id past it: all
+ * bits, which no list of INFO matches). */
 static uint64_t id_set(const char *list)
 {
 	uint64_t set = 0;
-	for (const char *p = list; *p;) {
-		char *end;
-		unsigned long long id = strtoull(p, &end, 10);
-		if (end == p) {
-			p++;
-			continue;
-		}
+	unsigned long long id;
+	for (const char *p = list; next_id(&p, &id);)
 		set |= id < 64 ? 1ull << id : ~0ull;
-		p = end;
-	}
 	return set;
 }
 
-/* Whether id is one of the numbers in list (any separators). */
+/* Whether id is one of the numbers of list. */
 static bool id_listed(const char *list, unsigned long long id)
 {
-	for (const char *p = list; *p;) {
-		char *end;
-		unsigned long long v = strtoull(p, &end, 10);
-		if (end == p) {
-			p++;
-			continue;
-		}
+	unsigned long long v;
+	for (const char *p = list; next_id(&p, &v);)
 		if (v == id)
 			return true;
-		p = end;
-	}
 	return false;
 }
 
