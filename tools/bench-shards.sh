@@ -4,24 +4,26 @@
 # this machine, in one run. The one-shard cluster is driven by plain
 # redis-benchmark at its leader (redis-benchmark --cluster needs two
 # masters), the sharded one by redis-benchmark --cluster (each key to its
-# shard's leader); both -t set,get -c 50 -n N -r 100000 -d 64 -P 16 and
-# -P 1. Prints ops/s of each, their ratio, and the CPU the three nodes
-# spent per request (user + system time of the keel-server processes over
-# the run, from /proc): what a request costs a sharded node against a
-# one-shard node, whatever the machine's cores. Then the same for three
-# shards each placed on two of the three nodes against three shards on
-# every node (the CPU all nodes spend a request: each write applied on
-# two nodes, not three). Then 3 nodes of IDLE
-# groups each (default 1000, with 1 MiB log segments), once every group
-# has a leader and is quiet (docs/shards.md), idle for 20 s:
-# the CPU of one node as a share of one core, and its memory (RSS) per
-# group. Each load test runs
-# REPS times (default 3); the median run's figures are shown. Between
-# them, the speed of moving a range of slots (BENCH_MOVE_KEYS keys of 100
-# bytes, default 300000) beside a loopback copy of the same bytes.
-# Usage: bench-shards.sh [N] [REPS] [IDLE]. BENCH_PORT (7600) places the
-# client ports: BENCH_PORT+1..3, BENCH_PEER_PORT (BENCH_PORT+10000) the
-# peer ports: +1..3. BENCH_IDLE_ONLY=1 runs only the idle groups' part.
+# shard's leader); both -t set,get -c 50 -r KEYS -d 64 -P 16 and -P 1,
+# N requests a SET run and 5 N a GET run. Prints ops/s of each, and the
+# CPU the three nodes spent per request (user + system time of the
+# keel-server processes over the run, from /proc): what a request costs a
+# sharded node against a one-shard node, whatever the machine's cores.
+# Then the same for three shards each placed on two of the three nodes
+# against three shards on every node (the CPU all nodes spend a request:
+# each write applied on two nodes, not three). The three clusters run side
+# by side and their runs alternate, REPS times (default 3): the median
+# figures are shown, and the median, smallest and largest ratio of runs
+# next to each other. Then the speed of moving a range of slots
+# (BENCH_MOVE_KEYS keys of 100 bytes, default 300000) beside a loopback
+# copy of the same bytes. Then 3 nodes of IDLE groups each (default 1000,
+# with 1 MiB log segments), once every group has a leader and is quiet
+# (docs/shards.md), idle for 20 s: the CPU of one node as a share of one
+# core, and its memory (RSS) per group.
+# Usage: bench-shards.sh [N] [REPS] [IDLE]. BENCH_KEYS (100000) keys;
+# BENCH_PORT (7600) places the client ports: BENCH_PORT+1..9 (three a
+# cluster), BENCH_PEER_PORT (BENCH_PORT+10000) the peer ports: +1..9.
+# BENCH_IDLE_ONLY=1 runs only the idle groups' part.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-${BENCH_N:-200000}}
@@ -42,29 +44,37 @@ stop_all() {
 trap stop_all EXIT
 hz=$(getconf CLK_TCK)
 
-start() { # shards [more arguments]
-	local shards=$1
-	shift
-	local cluster="1@127.0.0.1:$((PP + 1)),2@127.0.0.2:$((PP + 2)),3@127.0.0.3:$((PP + 3))"
-	rm -rf "$work/data"
+# Starts three nodes of `shards` shards, the nth cluster started (from 0):
+# client ports P+3n+1..3, peer ports PP+3n+1..3; their pids in
+# cpids[n] (every node started is in pids, for stop_all).
+declare -a cpids
+start() { # n shards [more arguments]
+	local n=$1 shards=$2 b=$((3 * $1)) i
+	shift 2
+	local cluster="1@127.0.0.1:$((PP + b + 1)),2@127.0.0.2:$((PP + b + 2)),3@127.0.0.3:$((PP + b + 3))"
+	rm -rf "$work/data$n"
+	cpids[n]=""
 	for i in 1 2 3; do
-		"$bin" --id "$i" --bind "127.0.0.$i" --port $((P + i)) --peer-port $((PP + i)) \
-			--dir "$work/data/$i" --cluster "$cluster" --shards "$shards" "$@" \
-			>>"$work/$i.log" 2>&1 &
+		"$bin" --id "$i" --bind "127.0.0.$i" --port $((P + b + i)) \
+			--peer-port $((PP + b + i)) --dir "$work/data$n/$i" --cluster "$cluster" \
+			--shards "$shards" "$@" >>"$work/$n.$i.log" 2>&1 &
 		pids+=($!)
+		cpids[n]="${cpids[n]} $!"
 	done
 }
 
-# Waits until every shard of node 1's view has a leader, spread over the
-# nodes when there are as many shards as nodes; prints the first leader.
-ready() { # shards
-	for _ in $(seq $((300 + $1))); do
+# Waits until every shard of node 1's view (cluster n) has a leader,
+# spread over the nodes when there are as many shards as nodes; prints
+# the first leader.
+ready() { # n shards
+	local port=$((P + 3 * $1 + 1))
+	for _ in $(seq $((300 + $2))); do
 		local info leaders
-		info=$(redis-cli -h 127.0.0.1 -p $((P + 1)) info shards 2>/dev/null | tr -d '\r' |
+		info=$(redis-cli -h 127.0.0.1 -p "$port" info shards 2>/dev/null | tr -d '\r' |
 			grep "^shard") # the shards' lines (not the metadata group's)
 		leaders=$(echo "$info" | grep -o "leader=[0-9]*" | grep -v "leader=0" | sort -u)
-		if [ "$(echo "$info" | grep -c "leader=[1-9]")" = "$1" ] &&
-			{ [ "$1" != 3 ] || [ "$(echo "$leaders" | wc -l)" = 3 ]; }; then
+		if [ "$(echo "$info" | grep -c "leader=[1-9]")" = "$2" ] &&
+			{ [ "$2" != 3 ] || [ "$(echo "$leaders" | wc -l)" = 3 ]; }; then
 			echo "$leaders" | head -1 | cut -d= -f2
 			return 0
 		fi
@@ -73,37 +83,41 @@ ready() { # shards
 	return 1
 }
 
-cpu_ticks() { # the three nodes' user + system ticks
-	local t=0
-	for p in "${pids[@]}"; do
+cpu_ticks() { # pids: their user + system ticks (threads gone included)
+	local t=0 p
+	for p in "$@"; do
 		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
 	done
 	echo "$t"
 }
 
-# One redis-benchmark run: "ops cpu_us_per_request" of test $2 (SET|GET).
-run() { # args test pipeline
+# One redis-benchmark run of cluster n: "ops cpu_us_per_request" of test
+# $3 (SET|GET), pipeline $4, $5 requests.
+run() { # n args test pipeline requests
 	local before after out ops
-	before=$(cpu_ticks)
-	out=$(redis-benchmark $1 -t "$2" -n "$N" -c 50 -r 100000 -d 64 -P "$3" -q 2>&1 |
+	# shellcheck disable=SC2086 # the pids are words
+	before=$(cpu_ticks ${cpids[$1]})
+	out=$(redis-benchmark $2 -t "$3" -n "$5" -c 50 -r "$KEYS" -d 64 -P "$4" -q 2>&1 |
 		tr '\r' '\n' | grep "requests per second" | tail -1)
-	after=$(cpu_ticks)
+	# shellcheck disable=SC2086
+	after=$(cpu_ticks ${cpids[$1]})
 	ops=$(echo "$out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
-	echo "$ops $(awk -v d=$((after - before)) -v hz="$hz" -v n="$N" \
+	echo "$ops $(awk -v d=$((after - before)) -v hz="$hz" -v n="$5" \
 		'BEGIN {printf "%.2f", d * 1e6 / hz / n}')"
 }
 
-median() { # lines "ops cpu": the line of the median ops
-	sort -n | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}'
+median() { # numbers, one a line: the median
+	sort -g | awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}'
 }
 
 # Three shards each placed on two of the nodes (docs/shards.md, "A shard
-# on some of the nodes"): two shards on every node to start, then shards
-# 2, 3 and 4 added on nodes 1,2 / 2,3 / 3,1 and given every slot.
-placed() {
-	start 2
-	ready 2 >/dev/null || return 1
-	local cli="build/release/keel-cli -h 127.0.0.1 -p $((P + 1))" n
+# on some of the nodes"), cluster n: two shards on every node to start,
+# then shards 2, 3 and 4 added on nodes 1,2 / 2,3 / 3,1 and given every
+# slot.
+placed() { # n
+	start "$1" 2
+	ready "$1" 2 >/dev/null || return 1
+	local cli="build/release/keel-cli -h 127.0.0.1 -p $((P + 3 * $1 + 1))" n
 	for n in 1,2 2,3 3,1; do $cli shard add --nodes "$n" >/dev/null || return 1; done
 	$cli reshard --slots 0-5460 --to 2 >/dev/null &&
 		$cli reshard --slots 5461-8191 --to 3 >/dev/null &&
@@ -111,52 +125,78 @@ placed() {
 		$cli reshard --slots 10923-16383 --to 4 >/dev/null
 }
 
-declare -A res
-for shards in $([ "${BENCH_IDLE_ONLY:-0}" = 1 ] || echo 1 3 placed); do
-	if [ "$shards" = placed ]; then
-		placed || {
-			echo "bench-shards: the placed shards could not be set up"
-			exit 1
-		}
-	else
-		start "$shards"
-		lead=$(ready "$shards") || {
-			echo "bench-shards: no leaders with $shards shards"
-			exit 1
-		}
-	fi
-	if [ "$shards" = 1 ]; then
-		args="-h 127.0.0.$lead -p $((P + lead))"
-	else
-		args="--cluster -h 127.0.0.1 -p $((P + 1))"
-	fi
-	for t in SET GET; do
-		for pl in 16 1; do
-			res[$shards,$t,$pl]=$(for _ in $(seq "$REPS"); do run "$args" "$t" "$pl"; done |
-				median)
+# The three clusters run side by side (an idle one goes quiet: "Idle
+# groups" below) and their runs alternate, one of each in turn, so that
+# the machine's other load, which drifts over minutes, falls on each
+# alike; each ratio is of two runs next to each other, and the median of
+# REPS is shown with the smallest and largest. Every key is written
+# before (-n 8 times KEYS: all but about 0.03 % of them): a run measures
+# a steady keyspace, not its tables growing (a shard's third of 100000
+# keys is just past a table size, 32768, that a run would cross). GET runs make GET_N (5 N) requests: a read costs a
+# third of a write, and the CPU is counted in clock ticks.
+KEYS=${BENCH_KEYS:-100000}
+GET_N=$((5 * N))
+declare -A res args
+if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
+	start 0 1
+	start 1 3
+	lead=$(ready 0 1) && ready 1 3 >/dev/null && placed 2 || {
+		echo "bench-shards: the clusters found no leaders"
+		exit 1
+	}
+	args[0]="-h 127.0.0.$lead -p $((P + lead))"
+	args[1]="--cluster -h 127.0.0.1 -p $((P + 4))"
+	args[2]="--cluster -h 127.0.0.1 -p $((P + 7))"
+	for c in 0 1 2; do
+		# shellcheck disable=SC2086
+		redis-benchmark ${args[$c]} -t set -n $((8 * KEYS)) -c 50 -r "$KEYS" -d 64 -P 16 \
+			-q >/dev/null 2>&1
+	done
+	for rep in $(seq "$REPS"); do
+		for t in SET GET; do
+			for pl in 16 1; do
+				n=$N
+				[ "$t" = GET ] && n=$GET_N
+				for c in 0 1 2; do
+					res[$c,$t,$pl,$rep]=$(run "$c" "${args[$c]}" "$t" "$pl" "$n")
+				done
+			done
 		done
 	done
 	stop_all
-done
-# A table of two of the runs above: ops/s and CPU a request of each,
-# and their ratios (the second's over the first's).
-compare() { # key1 label1 key2 label2
-	printf "\n%-12s %14s %10s %14s %10s %8s %8s\n" "test" "$2 ops/s" "cpu us/req" \
+fi
+
+# A table of two of the clusters' runs: the median ops/s and CPU a
+# request of each, and the median (smallest-largest) of the ratios of
+# runs next to each other (the second's over the first's).
+compare() { # c1 label1 c2 label2
+	printf "\n%-10s %13s %10s %13s %10s %17s %17s\n" "test" "$2 ops/s" "cpu us/req" \
 		"$4 ops/s" "cpu us/req" "ops x" "cpu x"
-	local t pl oa ca ob cb
+	local t pl rep oa ca ob cb
 	for t in SET GET; do
 		for pl in 16 1; do
-			read -r oa ca <<<"${res[$1,$t,$pl]}"
-			read -r ob cb <<<"${res[$3,$t,$pl]}"
-			printf "%-12s %14s %10s %14s %10s %8s %8s\n" "$t -P $pl" "$oa" "$ca" "$ob" \
-				"$cb" "$(awk -v a="$ob" -v b="$oa" 'BEGIN {printf "%.2f", a / b}')" \
-				"$(awk -v a="$cb" -v b="$ca" 'BEGIN {printf "%.2f", b ? a / b : 0}')"
+			local a="" b="" ro="" rc=""
+			for rep in $(seq "$REPS"); do
+				read -r oa ca <<<"${res[$1,$t,$pl,$rep]}"
+				read -r ob cb <<<"${res[$3,$t,$pl,$rep]}"
+				a="$a$oa $ca"$'\n'
+				b="$b$ob $cb"$'\n'
+				ro="$ro$(awk -v a="$ob" -v b="$oa" 'BEGIN {printf "%.2f", b ? a / b : 0}')"$'\n'
+				rc="$rc$(awk -v a="$cb" -v b="$ca" 'BEGIN {printf "%.2f", b ? a / b : 0}')"$'\n'
+			done
+			printf "%-10s %13s %10s %13s %10s %17s %17s\n" "$t -P $pl" \
+				"$(echo -n "$a" | cut -d' ' -f1 | median)" \
+				"$(echo -n "$a" | cut -d' ' -f2 | median)" \
+				"$(echo -n "$b" | cut -d' ' -f1 | median)" \
+				"$(echo -n "$b" | cut -d' ' -f2 | median)" \
+				"$(echo -n "$ro" | median) ($(echo -n "$ro" | sort -g | head -1)-$(echo -n "$ro" | sort -g | tail -1))" \
+				"$(echo -n "$rc" | median) ($(echo -n "$rc" | sort -g | head -1)-$(echo -n "$rc" | sort -g | tail -1))"
 		done
 	done
 }
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
-	compare 1 "1 shard" 3 "3 shards"
-	compare 3 "3 shards" placed "placed"
+	compare 0 "1 shard" 1 "3 shards"
+	compare 1 "3 shards" 2 "placed"
 fi
 
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
@@ -167,15 +207,15 @@ if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 # beside the same bytes copied over a loopback TCP connection (one
 # process, 256 KiB writes).
 MOVE_KEYS=${BENCH_MOVE_KEYS:-300000}
-start 3
-lead=$(ready 3) || {
+start 0 3
+lead=$(ready 0 3) || {
 	echo "bench-shards: no leaders for the migration test"
 	exit 1
 }
 redis-benchmark --cluster -h 127.0.0.1 -p $((P + 1)) -t set -n $((MOVE_KEYS * 3)) \
 	-r $((MOVE_KEYS * 3)) -d 100 -P 16 -c 50 -q >/dev/null 2>&1
 build/release/keel-cli -h 127.0.0.1 -p $((P + 1)) reshard --slots 0-5460 --to 1 >/dev/null
-line=$(grep -h "slots 0-5460 moved" "$work"/[123].log | tail -1)
+line=$(grep -h "slots 0-5460 moved" "$work"/0.[123].log | tail -1)
 keys=$(echo "$line" | sed -E 's/.*: ([0-9]+) keys.*/\1/')
 bytes=$(echo "$line" | sed -E 's/.* ([0-9]+) bytes.*/\1/')
 ms=$(echo "$line" | sed -E 's/.* in ([0-9]+) ms.*/\1/')
@@ -217,8 +257,8 @@ fi
 # Idle groups: nothing is sent; the node's CPU over 20 s and its memory.
 # Each group's log preallocates a segment (--segment-mb, 64 by default):
 # 1 MiB here, or 1000 groups would ask 64 GB of disk a node.
-start "$IDLE" --segment-mb 1
-ready "$IDLE" >/dev/null || echo "bench-shards: not every one of $IDLE groups has a leader yet"
+start 0 "$IDLE" --segment-mb 1
+ready 0 "$IDLE" >/dev/null || echo "bench-shards: not every one of $IDLE groups has a leader yet"
 # Then until every group of every node is quiet (INFO shards' quiet=1:
 # docs/shards.md, "Idle groups"; the leaders spread first), at most 30 s.
 quiet_wait=0
