@@ -12,7 +12,8 @@
 # (tests/clients/) and nemesis suites on real processes (and the nemesis suite
 # against a deliberately broken build, which it must catch), the scenario
 # scripts, 1000 seeds of the Raft core's simulator and 1000 of the whole
-# node's (tests/nsim/). Each suite prints `<suite>: N passed, M failed`; a suite that
+# node's (tests/nsim/). Each suite prints `<suite>: N passed, M failed`
+# (shown with the seconds it took); a suite that
 # crashes or exits non-zero without that line counts as one failure. Ends
 # with the total `N passed, M failed` and exits non-zero if anything failed.
 set -uo pipefail
@@ -28,9 +29,9 @@ total_fail=0
 suite() {
 	local name=$1
 	shift
-	local log="$logs/$name.log"
+	local log="$logs/$name.log" t0=$SECONDS
 	"$@" >"$log" 2>&1
-	local rc=$?
+	local rc=$? took=$((SECONDS - t0))
 	local line
 	line=$(grep -E '^[A-Za-z0-9_./-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -z "$line" ]; then
@@ -46,7 +47,7 @@ suite() {
 		f=1
 		line="$line (but exited $rc)"
 	fi
-	echo "$line"
+	echo "$line (${took} s)"
 	if [ "$f" -ne 0 ]; then
 		grep -E 'FAIL|failed|mismatch|violation|error' "$log" | head -30
 		echo "  (log: $log)"
@@ -83,7 +84,7 @@ suite shards /usr/bin/python3 tests/cluster/shards_test.py build/asan
 suite shard-replica /usr/bin/python3 tests/cluster/shard_replica_test.py build/asan
 suite shard-members /usr/bin/python3 tests/cluster/shard_members_test.py build/asan
 suite clients /usr/bin/python3 tests/clients/run.py build/asan
-suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 60
+suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 50
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth
 if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
