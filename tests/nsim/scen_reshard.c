@@ -65,6 +65,9 @@
  *   shard_every_placed                  shards on every node placed on some
  *       (one off its leader): the nodes taken off serve them through the
  *       others, one also after a restart; shard 0 refused
+ *   reshard_unreached                   KEEL.RESHARD asked of a node outside
+ *       the source while none of its members is reachable: refused, not
+ *       registered; registered through a member once they are back
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -2049,4 +2052,88 @@ void ns_scen_shard_every_placed(struct ns_run *r)
 	world_at(r->w, 16000 * MS, every_again, x);
 	world_at(r->w, 19000 * MS, every_done, x);
 	world_at(r->w, 19500 * MS, every_closed, x);
+}
+
+/* ---- KEEL.RESHARD asked of a node outside the source, no member reachable ---- */
+
+struct unreached {
+	struct ns_run *r;
+};
+
+static void unreached_place(void *arg)
+{
+	struct unreached *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "2", "3"};
+	ns_admin_expect(x->r, 1, 4, place, "+OK");
+}
+
+/* Shard 1 on nodes 2 and 3 alone; both crash. */
+static void unreached_down(void *arg)
+{
+	struct unreached *x = arg;
+	static const raft_id two[] = {2, 3};
+	if (!placed_as(x->r, 1, two, 2))
+		ns_fail(x->r, "scenario: shard 1 is not on nodes 2 3 only, 3 s after it was "
+			      "placed there");
+	world_tracef(x->r->w, "scenario: crash nodes 2 and 3");
+	ns_node_crash(&x->r->nodes[1]);
+	ns_node_crash(&x->r->nodes[2]);
+}
+
+/* Node 1, outside shard 1, reaches none of its members: the move of one
+ * of its slots is refused at once, not registered (a node outside sees no
+ * key of it, so it may not register the move itself). */
+static void unreached_ask(void *arg)
+{
+	struct unreached *x = arg;
+	static const char *const move[] = {"KEEL.RESHARD", "9000", "9000", "0"};
+	ns_admin_expect(x->r, 0, 4, move,
+			"-TRYAGAIN shard 1 is placed on other nodes, and none of them took the "
+			"request; not registered");
+}
+
+static void unreached_up(void *arg)
+{
+	struct unreached *x = arg;
+	if (ns_map_owner(x->r, 9000) != 1)
+		ns_fail(x->r, "scenario: slot 9000 left shard 1 though its move was refused");
+	ns_node_start(&x->r->nodes[1]);
+	ns_node_start(&x->r->nodes[2]);
+}
+
+/* The members back: the same request is sent on to one of them, which
+ * registers it. */
+static void unreached_again(void *arg)
+{
+	struct unreached *x = arg;
+	static const char *const move[] = {"KEEL.RESHARD", "9000", "9000", "0"};
+	ns_admin_expect(x->r, 0, 4, move, "+OK");
+}
+
+static void unreached_done(void *arg)
+{
+	struct unreached *x = arg;
+	if (ns_map_owner(x->r, 9000) != 0)
+		ns_fail(x->r, "scenario: slot 9000 is shard %u's, not shard 0's, after its move",
+			ns_map_owner(x->r, 9000));
+}
+
+/* Four nodes of two shards; shard 1 placed on nodes 2 and 3, which then
+ * crash. KEEL.RESHARD of a slot of shard 1 asked of node 1 (outside it) is
+ * refused with -TRYAGAIN, the slot still shard 1's; with the members back
+ * the same request is registered and the slot moves to shard 0. */
+void ns_scen_reshard_unreached(struct ns_run *r)
+{
+	r->p.nodes = 4;
+	r->p.spares = 0;
+	r->p.shards = 2;
+	r->p.run_ns = 16000 * MS;
+	struct unreached *x = ns_alloc(r, sizeof *x);
+	x->r = r;
+	world_at(r->w, 2000 * MS, unreached_place, x);
+	world_at(r->w, 5000 * MS, unreached_down, x);
+	world_at(r->w, 6000 * MS, unreached_ask, x);
+	world_at(r->w, 7000 * MS, unreached_up, x);
+	world_at(r->w, 10000 * MS, unreached_again, x);
+	world_at(r->w, 15000 * MS, unreached_done, x);
 }

@@ -3151,6 +3151,7 @@ static const struct {
 	{"shard_placed", ns_scen_shard_placed},
 	{"shard_replaced", ns_scen_shard_replaced},
 	{"shard_every_placed", ns_scen_shard_every_placed},
+	{"reshard_unreached", ns_scen_reshard_unreached},
 	{"quiet_leader_crashes", ns_scen_quiet_leader_crashes},
 	{"quiet_leader_partitioned", ns_scen_quiet_leader_partitioned},
 	{"quiet_follower_served", ns_scen_quiet_follower_served},
