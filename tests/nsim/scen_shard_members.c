@@ -13,6 +13,7 @@
  * (every key's history linearizable, every group of the members agreeing
  * once healed). */
 #include <stdio.h>
+#include <string.h>
 
 #include "nsim/nsim.h"
 
@@ -129,6 +130,34 @@ static void remove_founder(void *arg)
 	ns_admin(r, 1, "REMOVE", 1); /* sent to node 2 */
 }
 
+/* Node 1, removed from the cluster (and so from every shard), still
+ * running: asked for a key of each shard, it says it was removed from the
+ * cluster, not that it no longer holds the shard (members_taken_off). */
+static struct ns_probe *removed_probe;
+
+static void ask_removed(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!r->nodes[0].s) {
+		ns_fail(r, "scenario: node 1 stopped before it was asked");
+		return;
+	}
+	removed_probe = ns_probe_open(r, "removed", 0);
+	for (uint32_t shard = 0; shard < 3; shard++) {
+		char key[16];
+		for (uint32_t n = 0;; n++) { /* a key of the shard (--shards 3's split) */
+			snprintf(key, sizeof key, "rm%u", n);
+			uint16_t slot = kv_slot((const uint8_t *)key, strlen(key));
+			if ((slot < 5461 ? 0u : slot < 10923 ? 1u : 2u) == shard)
+				break;
+		}
+		ns_probe_send(removed_probe, "-REMOVED this node was removed from the cluster",
+			      "SET %s x", key);
+		ns_probe_send(removed_probe, "-REMOVED this node was removed from the cluster",
+			      "GET %s", key);
+	}
+}
+
 static void add_shard(void *arg)
 {
 	struct ns_run *r = arg;
@@ -146,6 +175,8 @@ static void founder_gone(void *arg)
 	check_members(r, 4, true, 1);
 	if (r->nodes[0].s && !r->nodes[0].s->g->removed_at)
 		ns_fail(r, "scenario: node 1 does not know it was removed");
+	ns_probe_done(removed_probe);
+	removed_probe = NULL;
 	const struct server *s = r->nodes[3].s;
 	if (s && s->n_shards == 4 && !raft_leader_of(s->groups[3]->r))
 		ns_fail(r, "scenario: the added shard has no leader");
@@ -158,6 +189,7 @@ void ns_scen_sharded_members(struct ns_run *r)
 	r->p.shards = 3;
 	r->p.reshards = 0;
 	crashed = NULL;
+	removed_probe = NULL;
 	want_shards = 3;
 	world_at(r->w, 1000 * MS, add_spare, r);
 	world_at(r->w, 1007 * MS, crash_driver, r);
@@ -165,5 +197,6 @@ void ns_scen_sharded_members(struct ns_run *r)
 	world_at(r->w, 4000 * MS, spare_everywhere, r);
 	world_at(r->w, 4200 * MS, remove_founder, r);
 	world_at(r->w, 5500 * MS, add_shard, r);
+	world_at(r->w, 6500 * MS, ask_removed, r);
 	world_at(r->w, 7000 * MS, founder_gone, r);
 }
