@@ -49,6 +49,9 @@
 	"-TRYAGAIN leadership changed before the write was committed; it was " \
 	"not applied"
 #define ERR_TIMEOUT "-TIMEOUT the write was not confirmed in time; it may have been applied"
+#define ERR_READ_PASSED                                                                  \
+	"-TRYAGAIN this node caught up by a snapshot that holds a write sent after the " \
+	"read; the read was not run"
 #define ERR_SENT_TIMEOUT                                                              \
 	"-TIMEOUT the write was sent to a leader before it failed here; it may have " \
 	"been applied"
@@ -744,6 +747,36 @@ void requests_before_write(struct group *g, uint64_t session, uint64_t seq)
 	for (struct creq *q = c->head; q != w; q = q->next)
 		if (!q->done && !q->retrying && !q->deferred && q->is_read)
 			run_read(g, q);
+}
+
+/* A snapshot this node installed (a follower far behind) may hold writes
+ * of its connections that it never applied one by one, so a read sent
+ * before such a write could not run just before it (above), and the state
+ * now is past it. Such a read is refused, not run: it saw nothing. Reads
+ * before writes the snapshot does not hold wait as before. */
+void requests_after_install(struct group *g)
+{
+	struct server *s = g->node;
+	for (uint32_t i = 0; i < s->n_order_clients; i++) {
+		struct client *c = s->order_clients[i];
+		/* the last write of c the snapshot holds (answered already, or
+		 * not: its session's record in the snapshot says) */
+		struct creq *held = NULL;
+		for (struct creq *w = c->head; w && c->session; w = w->next) {
+			const uint8_t *reply;
+			size_t len;
+			int seen = !w->is_read && !w->deferred && w->seq && w->g == g
+					   ? kv_session_check(&g->kv, c->session, w->seq, 0, &reply,
+							      &len)
+					   : KV_SESSION_NEW;
+			if (seen == KV_SESSION_REPLY || seen == KV_SESSION_APPLIED ||
+			    seen == KV_SESSION_ANSWERED)
+				held = w;
+		}
+		for (struct creq *q = held ? c->head : NULL; q && q != held; q = q->next)
+			if (!q->done && !q->retrying && !q->deferred && q->is_read)
+				finish_with(g, q, ERR_READ_PASSED);
+	}
 }
 
 bool request_decode(const struct creq *q, bool is_read, struct rbuf *b, struct entry *e)

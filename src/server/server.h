@@ -626,6 +626,9 @@ void requests_await_change(struct group *g, struct creq *q);
 /* A write of (session, seq) is about to be applied: the reads its
  * connection sent before it run now, if they have not yet. */
 void requests_before_write(struct group *g, uint64_t session, uint64_t seq);
+/* After a snapshot is installed: the reads sent before a write it holds
+ * that did not run are refused. */
+void requests_after_install(struct group *g);
 /* A server command to run once the requests sent before it are answered:
  * false if it may run at once. */
 bool requests_defer(struct group *g, struct client *c, struct creq *q, const struct resp_arg *argv,

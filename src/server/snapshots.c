@@ -525,6 +525,7 @@ void snapshots_install(struct group *g, const struct raft_snapshot_meta *m)
 	g->have_snap = true;
 	g->incoming = NULL;
 	s->stats.snapshots_installed++;
+	requests_after_install(g);
 	fprintf(stderr, "[%llu] installed a snapshot at index %llu (%llu bytes)\n",
 		(unsigned long long)s->cfg.id, (unsigned long long)m->index,
 		(unsigned long long)m->size);

@@ -2764,7 +2764,7 @@ static void order3_send(void *arg)
 		ns_fail(r, "scenario: no leader, or no follower up");
 		return;
 	}
-	r->nodes[f].disk_extra_ns = 200000000; /* its entries are durable 200 ms late */
+	r->nodes[f].disk_extra_ns = 20000000; /* its entries are durable 200 ms late */
 	o->p = ns_probe_open(r, "order3", f);
 	ns_probe_send(o->p, "+OK", "SET ord new");
 	ns_probe_send(o->p, "$3 new", "GET ord");
@@ -2791,6 +2791,82 @@ static void slow_follower_pipeline(struct ns_run *r)
 	*o = (struct order3){r, NULL};
 	world_at(r->w, r->p.run_ns + 1000000000, order3_send, o); /* healed: it counts */
 	world_at(r->w, r->p.run_ns + 3000000000, order3_done, o);
+}
+
+/* ---- a read before a write on a follower that then catches up by a
+ * snapshot holding the write ---- */
+
+struct order4 {
+	struct ns_run *r;
+	uint32_t f;
+	struct ns_probe *p;
+};
+
+/* GET then SET pipelined on one connection to a follower whose disk is
+ * slow (it stays so: it falls behind the leader's log again and again). */
+static void order4_send(void *arg)
+{
+	struct order4 *o = arg;
+	struct ns_run *r = o->r;
+	struct ns_node *l = leader(r);
+	uint32_t f = 0;
+	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == l))
+		f++;
+	if (!l || f == r->p.nodes) {
+		ns_fail(r, "scenario: no leader, or no follower up");
+		return;
+	}
+	o->f = f;
+	r->nodes[f].disk_extra_ns = 20000000;
+	o->p = ns_probe_open(r, "order4", f);
+	ns_probe_send(o->p, "-TRYAGAIN this node caught up by a snapshot", "GET ord4");
+	ns_probe_send(o->p, "+OK", "SET ord4 after");
+}
+
+static void order4_cut(void *arg)
+{
+	struct order4 *o = arg;
+	struct ns_run *r = o->r;
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		world_cut(r->w, r->nodes[o->f].h, r->nodes[i].h, true);
+}
+
+static void order4_heal(void *arg)
+{
+	struct order4 *o = arg;
+	struct ns_run *r = o->r;
+	for (uint32_t i = 0; i < r->p.nodes; i++)
+		world_cut(r->w, r->nodes[o->f].h, r->nodes[i].h, false);
+}
+
+static void order4_done(void *arg)
+{
+	struct order4 *o = arg;
+	if (o->p)
+		ns_probe_done(o->p);
+}
+
+/* GET k then SET k pipelined on one connection to a follower with a slow
+ * disk, cut off from the others as the requests reach it; healed 3 s
+ * later, while the workload's writes make the leader take a snapshot
+ * every 20 entries and keep 5 entries past it. The SET is applied at the
+ * leader and answered; the follower, behind, catches up by snapshots, one
+ * of which holds the SET before the follower applied the GET's read
+ * index: the GET can no longer run just before the SET, and is refused.
+ * Before, it ran on that snapshot's state and read the value of the SET
+ * sent after it (the random seed 1754 found it so). */
+static void follower_snapshot_order(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 5; /* the follower cut off needs the snapshot */
+	struct order4 *o = ns_alloc(r, sizeof *o);
+	*o = (struct order4){r, 0, NULL};
+	world_at(r->w, 2000000000, order4_send, o);
+	world_at(r->w, 2000800000, order4_cut, o);
+	world_at(r->w, 5000000000, order4_heal, o);
+	world_at(r->w, 9000000000, order4_done, o);
 }
 
 /* ---- a session resumed on a follower that has not yet applied the
@@ -3128,6 +3204,7 @@ static const struct {
 	{"lone_leader_stopped_with_a_write", ns_scen_lone_leader_stopped_with_a_write},
 	{"join_gives_up", join_gives_up},
 	{"slow_follower_pipeline", slow_follower_pipeline},
+	{"follower_snapshot_order", follower_snapshot_order},
 	{"session_resumed_before_apply", session_resumed_before_apply},
 	{"write_resent_after_a_read", write_resent_after_a_read},
 	{"same_write_twice", same_write_twice},
@@ -3152,6 +3229,7 @@ static const struct {
 	{"shard_replaced", ns_scen_shard_replaced},
 	{"shard_every_placed", ns_scen_shard_every_placed},
 	{"reshard_unreached", ns_scen_reshard_unreached},
+	{"shard_placed_while_down", ns_scen_shard_placed_while_down},
 	{"quiet_leader_crashes", ns_scen_quiet_leader_crashes},
 	{"quiet_leader_partitioned", ns_scen_quiet_leader_partitioned},
 	{"quiet_follower_served", ns_scen_quiet_follower_served},
