@@ -13,7 +13,10 @@
  *   (a leader that removed itself) knows without being told.
  * A notice is believed only if the receiver can relate it to what it knows:
  * - its sender is a member of the receiver's configuration (a node it can
- *   check; a made-up id, or a node that is itself gone, is not);
+ *   check; a made-up id, or a node that is itself gone, is not), or, of a
+ *   shard placed on some nodes, one the map lists while it does not list
+ *   the receiver (a node taken off it while down holds a configuration
+ *   older than the members added since);
  * - it names a configuration newer than the receiver's own (so a member
  *   that lags cannot remove a node added since), or the receiver's own,
  *   when that one already lacks the receiver;
@@ -239,14 +242,19 @@ bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_
 	 * leader replicates to it any more (the whole-node simulator found one
 	 * so, serving a read replica from an applied index of 0 for good). */
 	bool newer = at > mine || (!in_mine && at == mine);
-	if (!raft_config_find(c, from) || !newer || at > last + REMOVED_AHEAD) {
+	/* a node taken off a placed shard while it was down restarts with a
+	 * configuration older than every member now: the map (committed in
+	 * the metadata group) names the members that may tell it */
+	bool known = raft_config_find(c, from) ||
+		     (g->n_placed && !group_placed_on(g, s->cfg.id) && group_placed_on(g, from));
+	if (!known || !newer || at > last + REMOVED_AHEAD) {
 		fprintf(stderr,
 			"[%llu] REMOVED notice from node %llu for index %llu not believed: %s\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)from,
 			(unsigned long long)at,
-			!raft_config_find(c, from) ? "not a member here"
-			: !newer		   ? "not a newer configuration"
-						   : "past this node's log");
+			!known	 ? "not a member here"
+			: !newer ? "not a newer configuration"
+				 : "past this node's log");
 		return false;
 	}
 	char how[96];

@@ -68,6 +68,9 @@
  *   reshard_unreached                   KEEL.RESHARD asked of a node outside
  *       the source while none of its members is reachable: refused, not
  *       registered; registered through a member once they are back
+ *   shard_placed_while_down             a node down while a shard is placed
+ *       on a node added meanwhile: restarted, it believes that node's
+ *       notice that it was removed, and serves the shard through it
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -2136,4 +2139,112 @@ void ns_scen_reshard_unreached(struct ns_run *r)
 	world_at(r->w, 7000 * MS, unreached_up, x);
 	world_at(r->w, 10000 * MS, unreached_again, x);
 	world_at(r->w, 15000 * MS, unreached_done, x);
+}
+
+/* ---- a node taken off a placed shard while it was down ------------------------ */
+
+struct while_down {
+	struct ns_run *r;
+	char key[16]; /* a key of shard 1 (slots 8192-16383) */
+	struct ns_probe *p;
+};
+
+/* Node 1 crashes (last of shard 1's members to be removed but node 4, in
+ * the order its configuration lists them). */
+static void down_crash(void *arg)
+{
+	struct while_down *x = arg;
+	world_tracef(x->r->w, "scenario: crash node 1");
+	ns_node_crash(&x->r->nodes[0]);
+}
+
+/* The spare, node 4, added (asked of node 2). */
+static void down_add(void *arg)
+{
+	struct while_down *x = arg;
+	struct ns_node *n = &x->r->nodes[3];
+	char addr[40];
+	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
+	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr, "AUTO"};
+	n->kind = NS_ADDED;
+	ns_node_start(n);
+	ns_admin_expect(x->r, 1, 5, add, "+OK");
+}
+
+/* Node 4, added while node 1 was down, is a voter of shard 1: the shard
+ * is placed on it alone. */
+static void down_place(void *arg)
+{
+	struct while_down *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "4"};
+	const struct server *s = x->r->nodes[3].s;
+	if (!s || s->n_shards < 2 || !raft_config_is_voter(raft_config_of(s->groups[1]->r), 4))
+		ns_fail(x->r, "scenario: node 4 is not a voter of shard 1 3 s after it was added");
+	ns_admin_expect(x->r, 1, 3, place, "+OK");
+}
+
+/* Shard 1 on node 4 alone while node 1 is still down: node 1 was removed
+ * first (removing a node that is up first left a configuration of node 1
+ * and node 4, which committed nothing until node 1 was back). */
+static void down_restart(void *arg)
+{
+	struct while_down *x = arg;
+	const struct server *s = x->r->nodes[3].s;
+	const struct raft_config *c = s ? raft_config_of(s->groups[1]->r) : NULL;
+	if (!c || c->n != 1 || !raft_config_is_voter(c, 4))
+		ns_fail(x->r, "scenario: shard 1 is not on node 4 alone 3 s after it was placed");
+	ns_node_start(&x->r->nodes[0]);
+}
+
+/* Node 1's copy of shard 1's configuration does not name node 4 (it was
+ * down as node 4 joined and the others left): it believes node 4, whom
+ * the map lists, that it was removed, and serves the shard through it. */
+static void down_back(void *arg)
+{
+	struct while_down *x = arg;
+	const struct server *s = x->r->nodes[0].s;
+	const struct group *g = s && s->n_shards > 1 ? s->groups[1] : NULL;
+	if (!g || !g->outside || !g->removed_at)
+		ns_fail(x->r,
+			"scenario: node 1, restarted, does not know it was taken off shard 1");
+	x->p = ns_probe_open(x->r, "back-1", 0);
+	ns_probe_send(x->p, "+OK", "SET %s d1", x->key);
+	ns_probe_send(x->p, "$2 d1", "GET %s", x->key);
+}
+
+static void down_done(void *arg)
+{
+	struct while_down *x = arg;
+	ns_probe_done(x->p);
+}
+
+/* Three nodes of two shards and a spare. Node 1 crashes; the spare is
+ * added (a voter of every group) and shard 1 placed on it alone: its
+ * leader removes node 1, which is down, before any node that is up, and
+ * the shard is on node 4 alone while node 1 is still down. Node 1
+ * restarts with a configuration of shard 1 that does not name node 4,
+ * the only member that tells it it was removed: it believes it (the map
+ * lists node 4, not node 1), is outside the shard and serves its keys
+ * through node 4. Before, it stayed a member of its old configuration
+ * for good, its applied index 0. */
+void ns_scen_shard_placed_while_down(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.shards = 2;
+	r->p.run_ns = 15000 * MS;
+	struct while_down *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	for (uint32_t n = 0;; n++) {
+		snprintf(x->key, sizeof x->key, "wd%u", n);
+		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 8192)
+			break;
+	}
+	world_at(r->w, 1000 * MS, down_crash, x);
+	world_at(r->w, 1200 * MS, down_add, x);
+	world_at(r->w, 4500 * MS, down_place, x);
+	world_at(r->w, 7500 * MS, down_restart, x);
+	world_at(r->w, 10500 * MS, down_back, x);
+	world_at(r->w, 12000 * MS, down_done, x);
 }
