@@ -43,9 +43,8 @@
  * leaves it. The metadata group's leader need not be one of its members.
  * When its nodes change (KEEL.PLACESHARD), the new ones are added first
  * and the ones no longer listed removed only once every new one is a
- * voter, one that is down or behind first; a leader no longer listed
- * hands the shard to a listed voter (its preferred leader, group.c)
- * instead of removing itself. */
+ * voter; a leader no longer listed hands the shard to a listed voter
+ * (its preferred leader, group.c) instead of removing itself. */
 #include <stdio.h>
 #include <string.h>
 
@@ -89,13 +88,9 @@ static bool with(struct change *c, enum raft_change_op op, const struct raft_mem
 
 /* patient: removals wait until every member wanted a voter is one (a
  * placed shard moved to other nodes keeps its voters until the new ones
- * have caught up). Of the members to remove, one that is down or behind
- * goes first when g's leader drives the change: removing one that is up
- * may leave a configuration whose majority needs the one that is down
- * (removing 2 of voters 2 3 4 with 3 down leaves 3 4, which commits
- * nothing until 3 is back; removing 3 first leaves 2 4). */
-static bool next_change(const struct group *g, const struct raft_config *want,
-			const struct raft_config *have, bool patient, struct change *c)
+ * have caught up). */
+static bool next_change(const struct raft_config *want, const struct raft_config *have,
+			bool patient, struct change *c)
 {
 	bool promoting = false;
 	for (uint32_t i = 0; i < want->n; i++) {
@@ -107,19 +102,10 @@ static bool next_change(const struct group *g, const struct raft_config *want,
 			return with(c, RAFT_CHANGE_PROMOTE, w, false);
 		promoting = promoting || (wants_voter(w) && h->role == RAFT_LEARNER);
 	}
-	if (patient && promoting)
-		return false;
-	const struct raft_member *first = NULL;
-	bool leads = raft_role_of(g->r) == RAFT_LEADER;
-	for (uint32_t i = 0; i < have->n; i++) {
-		const struct raft_member *h = &have->members[i];
-		if (raft_config_find(want, h->id))
-			continue;
-		if (leads && h->id != g->node->cfg.id && !group_caught_up(g, h->id))
-			return with(c, RAFT_CHANGE_REMOVE, h, false);
-		first = first ? first : h;
-	}
-	return first && with(c, RAFT_CHANGE_REMOVE, first, false);
+	for (uint32_t i = 0; i < have->n && !(patient && promoting); i++)
+		if (!raft_config_find(want, have->members[i].id))
+			return with(c, RAFT_CHANGE_REMOVE, &have->members[i], false);
+	return false;
 }
 
 static void conform_done(struct server *s, struct creq *q)
@@ -245,7 +231,7 @@ void conform_tick(struct server *s)
 		struct raft_config placed;
 		if (g->n_placed)
 			placed_members(all, g, &placed);
-		if (!next_change(g, g->n_placed ? &placed : all, raft_config_of(g->r), g->n_placed,
+		if (!next_change(g->n_placed ? &placed : all, raft_config_of(g->r), g->n_placed,
 				 &c))
 			continue;
 		/* a leader does not remove itself (its followers would wait out an

@@ -2149,16 +2149,14 @@ struct while_down {
 	struct ns_probe *p;
 };
 
-/* Node 1 crashes (last of shard 1's members to be removed but node 4, in
- * the order its configuration lists them). */
 static void down_crash(void *arg)
 {
 	struct while_down *x = arg;
-	world_tracef(x->r->w, "scenario: crash node 1");
-	ns_node_crash(&x->r->nodes[0]);
+	world_tracef(x->r->w, "scenario: crash node 3");
+	ns_node_crash(&x->r->nodes[2]);
 }
 
-/* The spare, node 4, added (asked of node 2). */
+/* The spare, node 4, added (asked of node 1). */
 static void down_add(void *arg)
 {
 	struct while_down *x = arg;
@@ -2168,46 +2166,69 @@ static void down_add(void *arg)
 	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr, "AUTO"};
 	n->kind = NS_ADDED;
 	ns_node_start(n);
-	ns_admin_expect(x->r, 1, 5, add, "+OK");
+	ns_admin_expect(x->r, 0, 5, add, "+OK");
 }
 
-/* Node 4, added while node 1 was down, is a voter of shard 1: the shard
- * is placed on it alone. */
+/* Whether node 4's configuration of shard 1 is the voters want, n of them. */
+static bool shard1_on(struct while_down *x, const raft_id *want, uint32_t n)
+{
+	const struct server *s = x->r->nodes[3].s;
+	const struct raft_config *c = s && s->n_shards > 1 ? raft_config_of(s->groups[1]->r) : NULL;
+	if (!c || c->n != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (!raft_config_is_voter(c, want[i]))
+			return false;
+	return true;
+}
+
+/* Node 4, added while node 3 was down, is a voter of shard 1: the shard
+ * is placed on nodes 2 and 4 (nodes 1 and 3 leave it, node 3 while it
+ * is down). */
 static void down_place(void *arg)
 {
 	struct while_down *x = arg;
-	static const char *const place[] = {"KEEL.PLACESHARD", "1", "4"};
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "2", "4"};
 	const struct server *s = x->r->nodes[3].s;
 	if (!s || s->n_shards < 2 || !raft_config_is_voter(raft_config_of(s->groups[1]->r), 4))
 		ns_fail(x->r, "scenario: node 4 is not a voter of shard 1 3 s after it was added");
-	ns_admin_expect(x->r, 1, 3, place, "+OK");
+	ns_admin_expect(x->r, 0, 4, place, "+OK");
 }
 
-/* Shard 1 on node 4 alone while node 1 is still down: node 1 was removed
- * first (removing a node that is up first left a configuration of node 1
- * and node 4, which committed nothing until node 1 was back). */
+/* Then on node 4 alone: node 2, the last member node 3's configuration
+ * names, leaves it too. */
+static void down_alone(void *arg)
+{
+	struct while_down *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "4"};
+	static const raft_id two[] = {2, 4};
+	if (!shard1_on(x, two, 2))
+		ns_fail(x->r,
+			"scenario: shard 1 is not on nodes 2 4 2 s after it was placed there");
+	ns_admin_expect(x->r, 0, 3, place, "+OK");
+}
+
 static void down_restart(void *arg)
 {
 	struct while_down *x = arg;
-	const struct server *s = x->r->nodes[3].s;
-	const struct raft_config *c = s ? raft_config_of(s->groups[1]->r) : NULL;
-	if (!c || c->n != 1 || !raft_config_is_voter(c, 4))
-		ns_fail(x->r, "scenario: shard 1 is not on node 4 alone 3 s after it was placed");
-	ns_node_start(&x->r->nodes[0]);
+	static const raft_id one[] = {4};
+	if (!shard1_on(x, one, 1))
+		ns_fail(x->r, "scenario: shard 1 is not on node 4 alone 2 s after it was placed");
+	ns_node_start(&x->r->nodes[2]);
 }
 
-/* Node 1's copy of shard 1's configuration does not name node 4 (it was
- * down as node 4 joined and the others left): it believes node 4, whom
- * the map lists, that it was removed, and serves the shard through it. */
+/* Node 3's configuration of shard 1 names nodes 1-3 only (it was down as
+ * node 4 joined and the others left): it believes node 4, whom the map
+ * lists, that it was removed, and serves the shard through it. */
 static void down_back(void *arg)
 {
 	struct while_down *x = arg;
-	const struct server *s = x->r->nodes[0].s;
+	const struct server *s = x->r->nodes[2].s;
 	const struct group *g = s && s->n_shards > 1 ? s->groups[1] : NULL;
 	if (!g || !g->outside || !g->removed_at)
 		ns_fail(x->r,
-			"scenario: node 1, restarted, does not know it was taken off shard 1");
-	x->p = ns_probe_open(x->r, "back-1", 0);
+			"scenario: node 3, restarted, does not know it was taken off shard 1");
+	x->p = ns_probe_open(x->r, "back-3", 2);
 	ns_probe_send(x->p, "+OK", "SET %s d1", x->key);
 	ns_probe_send(x->p, "$2 d1", "GET %s", x->key);
 }
@@ -2218,15 +2239,15 @@ static void down_done(void *arg)
 	ns_probe_done(x->p);
 }
 
-/* Three nodes of two shards and a spare. Node 1 crashes; the spare is
- * added (a voter of every group) and shard 1 placed on it alone: its
- * leader removes node 1, which is down, before any node that is up, and
- * the shard is on node 4 alone while node 1 is still down. Node 1
- * restarts with a configuration of shard 1 that does not name node 4,
- * the only member that tells it it was removed: it believes it (the map
- * lists node 4, not node 1), is outside the shard and serves its keys
- * through node 4. Before, it stayed a member of its old configuration
- * for good, its applied index 0. */
+/* Three nodes of two shards and a spare. Node 3 crashes; the spare is
+ * added (a voter of every group), shard 1 placed on nodes 2 and 4 (node
+ * 3 is removed while down), then on node 4 alone. Node 3 restarts with a
+ * configuration of shard 1 that names none of its members now; node 4,
+ * the only one that tells it it was removed, is not in it: node 3
+ * believes it all the same (the map lists node 4, not node 3), is
+ * outside the shard and serves its keys through node 4. Before, it
+ * stayed a member of its old configuration for good, its applied index 0
+ * (the random sharded seed 2394). */
 void ns_scen_shard_placed_while_down(struct ns_run *r)
 {
 	r->p.nodes = 3;
@@ -2244,7 +2265,8 @@ void ns_scen_shard_placed_while_down(struct ns_run *r)
 	world_at(r->w, 1000 * MS, down_crash, x);
 	world_at(r->w, 1200 * MS, down_add, x);
 	world_at(r->w, 4500 * MS, down_place, x);
-	world_at(r->w, 7500 * MS, down_restart, x);
-	world_at(r->w, 10500 * MS, down_back, x);
-	world_at(r->w, 12000 * MS, down_done, x);
+	world_at(r->w, 6500 * MS, down_alone, x);
+	world_at(r->w, 8500 * MS, down_restart, x);
+	world_at(r->w, 11500 * MS, down_back, x);
+	world_at(r->w, 13000 * MS, down_done, x);
 }
