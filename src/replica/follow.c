@@ -53,7 +53,11 @@ __attribute__((format(printf, 2, 3))) static void drop(struct repl_follow *f, co
 	}
 	f->state = REPL_IDLE;
 	f->in.len = 0;
-	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : 100;
+	/* grown once every source failed at this backoff (a round) */
+	if (!f->backoff_ms || ++f->round_failed >= f->n_sources) {
+		f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 : 100;
+		f->round_failed = 0;
+	}
 	if (f->backoff_ms > REPL_BACKOFF_MAX_MS)
 		f->backoff_ms = REPL_BACKOFF_MAX_MS;
 	uint32_t delay = f->backoff_ms / 2 + (uint32_t)prng_below(&f->rng, f->backoff_ms / 2 + 1);
@@ -169,6 +173,7 @@ static bool on_accept(struct repl_follow *f, const struct frame *fr)
 		return false;
 	uint64_t applied = f->ops.applied(f->ops.ctx);
 	f->backoff_ms = 0;
+	f->round_failed = 0;
 	f->stats.connects++;
 	if (a->mode == REPL_FROM_LOG) {
 		if (a->next != applied + 1) {

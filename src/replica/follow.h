@@ -3,8 +3,11 @@
  * handshake, frames checked and handed to the embedder, acknowledgements
  * of what the embedder has made durable, and reconnection with exponential
  * backoff and jitter after any failure: a lost connection, a source that
- * fell silent, a gap in the indices, a bad frame. Each new connection
- * resumes from the embedder's last applied index.
+ * fell silent, a gap in the indices, a bad frame. The backoff doubles once
+ * a round of every source has failed, not at each source: one that
+ * refuses (a node not holding the group, which may be every source but
+ * one) costs the next one little. Each new connection resumes from the
+ * embedder's last applied index.
  *
  * A follower of one group of a sharded source names the group (by its
  * wire id) in its handshake, and drops a source whose ACCEPT does not
@@ -73,6 +76,7 @@ struct repl_follow {
 	uv_timer_t timer;
 	struct prng rng;
 	uint32_t backoff_ms;
+	uint32_t round_failed; /* sources failed since the backoff last grew */
 	int64_t retry_at_ms, last_heard_ms, last_ack_ms;
 	uint64_t acked; /* the last durable index sent in an ACK */
 	struct rbuf in;

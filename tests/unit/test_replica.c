@@ -1307,6 +1307,33 @@ static void follow_backs_off(void **state)
 	h_stop(&h);
 }
 
+/* With several sources, a round of them fails at one backoff before it
+ * doubles: a source that refuses (a node that does not hold the group,
+ * which may be every source but one) costs the next one little. */
+static void follow_backs_off_a_round(void **state)
+{
+	(void)state;
+	struct harness h;
+	h_start(&h, 5, false, 3, "");
+	static const uint32_t want[] = {100, 100, 100, 200, 200, 200, 400};
+	for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
+		if (i) {
+			if (h.cfd >= 0)
+				close(h.cfd);
+			h.cfd = -1;
+			UNTIL(&h, h.f.state == REPL_CONNECTING && h.f.tcp && handshake_in(&h));
+			h.got.len = 0;
+		}
+		h_frame(&h, REPL_ERROR, "not here", 8);
+		assert_int_equal(h.f.state, REPL_IDLE);
+		assert_int_equal(h.f.backoff_ms, want[i]);
+		assert_int_equal(h.f.cur, (i + 1) % 3);
+		int64_t wait = h.f.retry_at_ms - (int64_t)uv_now(&h.loop);
+		assert_true(wait >= want[i] / 2 && wait <= want[i]);
+	}
+	h_stop(&h);
+}
+
 /* A read error ends the connection; a connect that fails is no news from
  * the source. */
 static void follow_errors(void **state)
@@ -1664,16 +1691,27 @@ static void follow_group(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(entries_round_trip), cmocka_unit_test(payload_limits),
-		cmocka_unit_test(source_from_log),    cmocka_unit_test(source_from_snapshot),
-		cmocka_unit_test(hello_parse),	      cmocka_unit_test(entries_indexes_do_not_wrap),
-		cmocka_unit_test(entries_edges),      cmocka_unit_test(payload_edges),
-		cmocka_unit_test(hello_edges),	      cmocka_unit_test(source_edges),
-		cmocka_unit_test(source_cache),	      cmocka_unit_test(follow_streams),
-		cmocka_unit_test(follow_snapshot),    cmocka_unit_test(follow_refuses),
-		cmocka_unit_test(follow_backs_off),   cmocka_unit_test(follow_addresses),
-		cmocka_unit_test(follow_errors),      cmocka_unit_test(accept_and_topology_frames),
-		cmocka_unit_test(hello_group),	      cmocka_unit_test(source_group),
+		cmocka_unit_test(entries_round_trip),
+		cmocka_unit_test(payload_limits),
+		cmocka_unit_test(source_from_log),
+		cmocka_unit_test(source_from_snapshot),
+		cmocka_unit_test(hello_parse),
+		cmocka_unit_test(entries_indexes_do_not_wrap),
+		cmocka_unit_test(entries_edges),
+		cmocka_unit_test(payload_edges),
+		cmocka_unit_test(hello_edges),
+		cmocka_unit_test(source_edges),
+		cmocka_unit_test(source_cache),
+		cmocka_unit_test(follow_streams),
+		cmocka_unit_test(follow_snapshot),
+		cmocka_unit_test(follow_refuses),
+		cmocka_unit_test(follow_backs_off),
+		cmocka_unit_test(follow_backs_off_a_round),
+		cmocka_unit_test(follow_addresses),
+		cmocka_unit_test(follow_errors),
+		cmocka_unit_test(accept_and_topology_frames),
+		cmocka_unit_test(hello_group),
+		cmocka_unit_test(source_group),
 		cmocka_unit_test(follow_group),
 	};
 	return UNIT_RUN("replica-stream", tests);
