@@ -246,7 +246,7 @@ bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_
 	 * configuration older than every member now: the map (committed in
 	 * the metadata group) names the members that may tell it */
 	bool known = raft_config_find(c, from) ||
-		     (g->n_placed && !group_placed_on(g, s->cfg.id) && group_placed_on(g, from));
+		     (!group_placed_on(g, s->cfg.id) && group_placed_on(g, from));
 	if (!known || !newer || at > last + REMOVED_AHEAD) {
 		fprintf(stderr,
 			"[%llu] REMOVED notice from node %llu for index %llu not believed: %s\n",

@@ -762,10 +762,10 @@ void requests_after_install(struct group *g)
 		/* the last write of c the snapshot holds (answered already, or
 		 * not: its session's record in the snapshot says) */
 		struct creq *held = NULL;
-		for (struct creq *w = c->head; w && c->session; w = w->next) {
+		for (struct creq *w = c->head; w; w = w->next) {
 			const uint8_t *reply;
 			size_t len;
-			int seen = !w->is_read && !w->deferred && w->seq && w->g == g
+			int seen = w->seq && w->g == g /* a write of g (a read has no number) */
 					   ? kv_session_check(&g->kv, c->session, w->seq, 0, &reply,
 							      &len)
 					   : KV_SESSION_NEW;
@@ -773,8 +773,9 @@ void requests_after_install(struct group *g)
 			    seen == KV_SESSION_ANSWERED)
 				held = w;
 		}
-		for (struct creq *q = held ? c->head : NULL; q && q != held; q = q->next)
-			if (!q->done && !q->retrying && !q->deferred && q->is_read)
+		for (struct creq *q = c->head; held && q != held; q = q->next)
+			if (!q->retrying && !q->deferred &&
+			    q->is_read) /* finish_with: not a done one */
 				finish_with(g, q, ERR_READ_PASSED);
 	}
 }

@@ -2799,7 +2799,7 @@ static void slow_follower_pipeline(struct ns_run *r)
 struct order4 {
 	struct ns_run *r;
 	uint32_t f;
-	struct ns_probe *p;
+	struct ns_probe *p, *q;
 };
 
 /* GET then SET pipelined on one connection to a follower whose disk is
@@ -2821,6 +2821,10 @@ static void order4_send(void *arg)
 	o->p = ns_probe_open(r, "order4", f);
 	ns_probe_send(o->p, "-TRYAGAIN this node caught up by a snapshot", "GET ord4");
 	ns_probe_send(o->p, "+OK", "SET ord4 after");
+	ns_probe_send(o->p, "$5 after", "GET ord4"); /* after the SET: runs, and sees it */
+	/* a read with no write after it on its connection waits and runs */
+	o->q = ns_probe_open(r, "order4-read", f);
+	ns_probe_send(o->q, "$-1", "GET ord4-none");
 }
 
 static void order4_cut(void *arg)
@@ -2844,6 +2848,8 @@ static void order4_done(void *arg)
 	struct order4 *o = arg;
 	if (o->p)
 		ns_probe_done(o->p);
+	if (o->q)
+		ns_probe_done(o->q);
 }
 
 /* GET k then SET k pipelined on one connection to a follower with a slow
@@ -2854,7 +2860,9 @@ static void order4_done(void *arg)
  * of which holds the SET before the follower applied the GET's read
  * index: the GET can no longer run just before the SET, and is refused.
  * Before, it ran on that snapshot's state and read the value of the SET
- * sent after it (the random seed 1754 found it so). */
+ * sent after it (the random seed 1754 found it so). A GET on another
+ * connection to the follower, with no write after it, is not refused: it
+ * waits for its read index and runs. */
 static void follower_snapshot_order(struct ns_run *r)
 {
 	r->p.nodes = 3;
@@ -2862,7 +2870,7 @@ static void follower_snapshot_order(struct ns_run *r)
 	r->p.snapshot_entries = 20;
 	r->p.trailing_entries = 5; /* the follower cut off needs the snapshot */
 	struct order4 *o = ns_alloc(r, sizeof *o);
-	*o = (struct order4){r, 0, NULL};
+	*o = (struct order4){r, 0, NULL, NULL};
 	world_at(r->w, 2000000000, order4_send, o);
 	world_at(r->w, 2000800000, order4_cut, o);
 	world_at(r->w, 5000000000, order4_heal, o);
