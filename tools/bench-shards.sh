@@ -132,8 +132,9 @@ placed() { # n
 # REPS is shown with the smallest and largest. Every key is written
 # before (-n 8 times KEYS: all but about 0.03 % of them): a run measures
 # a steady keyspace, not its tables growing (a shard's third of 100000
-# keys is just past a table size, 32768, that a run would cross). GET runs make GET_N (5 N) requests: a read costs a
-# third of a write, and the CPU is counted in clock ticks.
+# keys is just past a table size, 32768, that a run would cross). GET
+# runs make GET_N (5 N) requests: a read costs a third of a write, and
+# the CPU is counted in clock ticks.
 KEYS=${BENCH_KEYS:-100000}
 GET_N=$((5 * N))
 declare -A res args

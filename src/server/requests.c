@@ -731,6 +731,14 @@ void requests_answer_reads(struct server *s)
 	s->answering = false;
 }
 
+/* A read of c's that has not run and is not held: one that runs before a
+ * write sent after it (requests_before_write), or is refused when it no
+ * longer can (requests_after_install). */
+static bool read_pending(const struct creq *q)
+{
+	return q->is_read && !q->done && !q->retrying && !q->deferred;
+}
+
 void requests_before_write(struct group *g, uint64_t session, uint64_t seq)
 {
 	struct server *s = g->node;
@@ -745,7 +753,7 @@ void requests_before_write(struct group *g, uint64_t session, uint64_t seq)
 	if (!w || w->seq != seq)
 		return; /* not a write this connection is waiting for */
 	for (struct creq *q = c->head; q != w; q = q->next)
-		if (!q->done && !q->retrying && !q->deferred && q->is_read)
+		if (read_pending(q))
 			run_read(g, q);
 }
 
@@ -774,8 +782,7 @@ void requests_after_install(struct group *g)
 				held = w;
 		}
 		for (struct creq *q = c->head; held && q != held; q = q->next)
-			if (!q->retrying && !q->deferred &&
-			    q->is_read) /* finish_with: not a done one */
+			if (read_pending(q))
 				finish_with(g, q, ERR_READ_PASSED);
 	}
 }

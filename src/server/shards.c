@@ -303,8 +303,7 @@ void groups_place(struct server *s)
 		if (keys && group_wipe(g))
 			fprintf(stderr,
 				"[%llu] shard %u: the copy this node kept (%llu keys) is freed; "
-				"its log "
-				"and snapshot stay on disk\n",
+				"its log and snapshot stay on disk\n",
 				(unsigned long long)s->cfg.id, g->id, (unsigned long long)keys);
 		if (outside == g->outside)
 			continue;

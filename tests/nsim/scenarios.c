@@ -2745,6 +2745,20 @@ static void join_gives_up(struct ns_run *r)
 	world_at(r->w, 127000000000ull, write_after_giving_up, r);
 }
 
+/* A follower that is up, and the leader (*l); UINT32_MAX (the run
+ * failed) if there is no leader or no follower up. */
+static uint32_t follower_up(struct ns_run *r, struct ns_node **l)
+{
+	*l = leader(r);
+	uint32_t f = 0;
+	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == *l))
+		f++;
+	if (*l && f < r->p.nodes)
+		return f;
+	ns_fail(r, "scenario: no leader, or no follower up");
+	return UINT32_MAX;
+}
+
 /* ---- one connection, one order on a follower with a slow disk ---- */
 
 struct order3 {
@@ -2756,15 +2770,11 @@ static void order3_send(void *arg)
 {
 	struct order3 *o = arg;
 	struct ns_run *r = o->r;
-	struct ns_node *l = leader(r);
-	uint32_t f = 0;
-	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == l))
-		f++;
-	if (!l || f == r->p.nodes) {
-		ns_fail(r, "scenario: no leader, or no follower up");
+	struct ns_node *l;
+	uint32_t f = follower_up(r, &l);
+	if (f == UINT32_MAX)
 		return;
-	}
-	r->nodes[f].disk_extra_ns = 20000000; /* its entries are durable 200 ms late */
+	r->nodes[f].disk_extra_ns = 200000000; /* its entries are durable 200 ms late */
 	o->p = ns_probe_open(r, "order3", f);
 	ns_probe_send(o->p, "+OK", "SET ord new");
 	ns_probe_send(o->p, "$3 new", "GET ord");
@@ -2808,16 +2818,12 @@ static void order4_send(void *arg)
 {
 	struct order4 *o = arg;
 	struct ns_run *r = o->r;
-	struct ns_node *l = leader(r);
-	uint32_t f = 0;
-	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == l))
-		f++;
-	if (!l || f == r->p.nodes) {
-		ns_fail(r, "scenario: no leader, or no follower up");
+	struct ns_node *l;
+	uint32_t f = follower_up(r, &l);
+	if (f == UINT32_MAX)
 		return;
-	}
 	o->f = f;
-	r->nodes[f].disk_extra_ns = 20000000;
+	r->nodes[f].disk_extra_ns = 20000000; /* its entries are durable 20 ms late */
 	o->p = ns_probe_open(r, "order4", f);
 	ns_probe_send(o->p, "-TRYAGAIN this node caught up by a snapshot", "GET ord4");
 	ns_probe_send(o->p, "+OK", "SET ord4 after");
@@ -2892,14 +2898,10 @@ static void resume_open(void *arg)
 {
 	struct resume *o = arg;
 	struct ns_run *r = o->r;
-	struct ns_node *l = leader(r);
-	uint32_t f = 0;
-	while (f < r->p.nodes && (!r->nodes[f].s || &r->nodes[f] == l))
-		f++;
-	if (!l || f == r->p.nodes) {
-		ns_fail(r, "scenario: no leader, or no follower up");
+	struct ns_node *l;
+	uint32_t f = follower_up(r, &l);
+	if (f == UINT32_MAX)
 		return;
-	}
 	o->f = f;
 	o->l = (uint32_t)(l - r->nodes);
 	world_cut(r->w, l->h, r->nodes[f].h, true);

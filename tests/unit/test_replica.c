@@ -915,6 +915,17 @@ static void h_start(struct harness *h, uint64_t applied, bool zstd, int copies, 
 	h_start_group(h, applied, zstd, copies, from, NULL);
 }
 
+/* The follower's next attempt, by itself after its backoff: the last
+ * connection's end here closed, its handshake in, nothing else kept. */
+static void h_next_attempt(struct harness *h)
+{
+	if (h->cfd >= 0)
+		close(h->cfd);
+	h->cfd = -1;
+	UNTIL(h, h->f.state == REPL_CONNECTING && h->f.tcp && handshake_in(h));
+	h->got.len = 0;
+}
+
 static void h_stop(struct harness *h)
 {
 	repl_follow_stop(&h->f);
@@ -1287,19 +1298,14 @@ static void follow_backs_off(void **state)
 		fail_msg("%s", h.f.last_error);
 	assert_int_equal(h.f.backoff_ms, 100);
 	/* the next attempt comes by itself; its refusal doubles the backoff */
-	UNTIL(&h, h.f.state == REPL_CONNECTING && h.f.tcp && handshake_in(&h));
-	h.got.len = 0;
+	h_next_attempt(&h);
 	assert_int_equal(h.f.cur, 0); /* one source: tried again */
 	h_frame(&h, REPL_ERROR, "busy", 4);
 	assert_int_equal(h.f.backoff_ms, 200);
 	/* ... up to the limit */
 	h.f.backoff_ms = REPL_BACKOFF_MAX_MS - 1000;
 	h.f.retry_at_ms = 0;
-	if (h.cfd >= 0)
-		close(h.cfd);
-	h.cfd = -1;
-	UNTIL(&h, h.f.state == REPL_CONNECTING && h.f.tcp && handshake_in(&h));
-	h.got.len = 0;
+	h_next_attempt(&h);
 	h_frame(&h, REPL_ERROR, "busy", 4);
 	assert_int_equal(h.f.backoff_ms, REPL_BACKOFF_MAX_MS);
 	int64_t wait = h.f.retry_at_ms - (int64_t)uv_now(&h.loop);
@@ -1317,13 +1323,8 @@ static void follow_backs_off_a_round(void **state)
 	h_start(&h, 5, false, 3, "");
 	static const uint32_t want[] = {100, 100, 100, 200, 200, 200, 400};
 	for (uint32_t i = 0; i < sizeof want / sizeof *want; i++) {
-		if (i) {
-			if (h.cfd >= 0)
-				close(h.cfd);
-			h.cfd = -1;
-			UNTIL(&h, h.f.state == REPL_CONNECTING && h.f.tcp && handshake_in(&h));
-			h.got.len = 0;
-		}
+		if (i)
+			h_next_attempt(&h);
 		h_frame(&h, REPL_ERROR, "not here", 8);
 		assert_int_equal(h.f.state, REPL_IDLE);
 		assert_int_equal(h.f.backoff_ms, want[i]);
