@@ -19,10 +19,14 @@ static bool is(const struct resp_arg *a, const char *s)
 	return a->len == strlen(s) && !strncasecmp((const char *)a->p, s, a->len);
 }
 
+/* INFO raft's role: the first shard's, but "removed" only once the node
+ * is a member of no group (then it may be stopped: members.c). */
 static const char *role_name(struct server *s)
 {
-	if (s->g->removed_at)
+	if (s->g->removed_at && !members_seated(s))
 		return "removed";
+	if (s->g->removed_at)
+		return "leaving";
 	if (!s->g->r || raft_stopped(s->g->r))
 		return "stopped";
 	return raft_role_name(s->g->r);

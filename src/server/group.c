@@ -607,11 +607,26 @@ void group_unwipe(struct group *g)
 	KEEL_ASSERT(kv_digest(&g->kv) == g->wiped_digest);
 }
 
+/* Whether shard g's member id is still one of the cluster's: the
+ * metadata group's configuration names it (this node's copy), and it is
+ * not this node told it was removed from the cluster (its copy may not
+ * have the entry that removed it). */
+static bool in_cluster(const struct group *g, raft_id id)
+{
+	const struct group *meta = g->node->meta;
+	if (!meta || g == meta || !meta->r || !raft_config_of(meta->r)->n)
+		return true;
+	if (id == g->node->cfg.id && meta->removed_at)
+		return false;
+	return raft_config_find(raft_config_of(meta->r), id) != NULL;
+}
+
 /* The voter that should lead g on a node of several groups: the
  * (g->id mod voters)-th voter by id, so that the groups' leaders are
- * spread over the nodes; 0 if there is no voter. Of a placed shard, only
- * the voters it is placed on: one no longer listed is about to leave it
- * (conform.c), and its leader hands it on first. */
+ * spread over the nodes; 0 if there is no voter. Only the voters still in
+ * the cluster and, of a placed shard, the voters it is placed on: one
+ * removed or no longer listed is about to leave it (conform.c), and its
+ * leader hands it on first. */
 raft_id group_preferred_leader(const struct group *g)
 {
 	const struct raft_config *c = raft_config_of(g->r);
@@ -619,7 +634,7 @@ raft_id group_preferred_leader(const struct group *g)
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < c->n; i++)
 		if (raft_config_is_voter(c, c->members[i].id) &&
-		    group_placed_on(g, c->members[i].id)) {
+		    group_placed_on(g, c->members[i].id) && in_cluster(g, c->members[i].id)) {
 			uint32_t k = n++;
 			for (; k > 0 && v[k - 1] > c->members[i].id; k--)
 				v[k] = v[k - 1];
@@ -635,12 +650,24 @@ bool group_caught_up(const struct group *g, raft_id id)
 	       match >= raft_last_index(g->r);
 }
 
+/* How far behind the leader's log a voter may be for a leader that must
+ * leave its group to hand it over (the entries of a few passes in flight:
+ * the transfer brings it up to date before it campaigns). */
+#define LEAVE_LAG_MAX 256
+
 /* A leader of one of several groups hands the group to its preferred
  * voter once a second while that voter is connected and has every entry
  * (so the transfer is quick and loses nothing: raft_transfer_leader, the
  * thesis's §3.10). A preferred voter that is down or behind leaves the
  * group where it is, as does, for the metadata group, one that is not yet
- * a voter of every shard. */
+ * a voter of every shard. A leader that must leave the group (a placed
+ * shard no longer placed on it, or a node removed from the cluster) hands
+ * it over with the voter a little behind too: under a steady load a
+ * follower is always the entries in flight behind, and waiting for a
+ * moment with none kept such a leader in place for good (its removal
+ * from the shard, and the node's from the cluster, waited on it). The
+ * core refuses proposals while it catches the voter up (§3.10), for an
+ * election timeout at most. */
 static void spread_leader(struct group *g)
 {
 	struct server *s = g->node;
@@ -648,7 +675,14 @@ static void spread_leader(struct group *g)
 	    raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
 		return;
 	raft_id to = group_preferred_leader(g);
-	if (!to || to == s->cfg.id || !group_caught_up(g, to))
+	raft_index match, next;
+	bool leaving = !group_placed_on(g, s->cfg.id) || !in_cluster(g, s->cfg.id);
+	if (!to || to == s->cfg.id)
+		return;
+	if (leaving ? !peers_connected(s->peers, to) ||
+			      !raft_progress_of(g->r, to, &match, &next) ||
+			      match + LEAVE_LAG_MAX < raft_last_index(g->r)
+		    : !group_caught_up(g, to))
 		return;
 	/* the metadata group's leader drives the shards' membership
 	 * (server/conform.c): not handed to a voter not yet in every shard */

@@ -101,6 +101,20 @@ bool members_taken_off(const struct group *g)
 	       (g->n_placed || (meta->r && raft_config_find(raft_config_of(meta->r), s->cfg.id)));
 }
 
+/* Whether a group of the node still has it as a member: one it was not
+ * told it left, whose configuration names it. A group with no
+ * configuration yet (a node joining) and a placed shard it is outside of
+ * hold no seat. */
+bool members_seated(const struct server *s)
+{
+	for (uint32_t i = 0; i < s->n_groups; i++) {
+		const struct group *g = s->groups[i];
+		if (g->r && !g->removed_at && raft_config_find(raft_config_of(g->r), s->cfg.id))
+			return true;
+	}
+	return false;
+}
+
 static void mark_removed(struct group *g, raft_index at, const char *how)
 {
 	struct server *s = g->node;
@@ -115,10 +129,20 @@ static void mark_removed(struct group *g, raft_index at, const char *how)
 		requests_fail_all(g, ERR_TAKEN_OFF);
 		return;
 	}
-	fprintf(stderr,
-		"[%llu] removed from the cluster by the configuration at index %llu (%s); "
-		"this node takes no further part: stop it\n",
-		(unsigned long long)s->cfg.id, (unsigned long long)at, how);
+	/* removed from the cluster: every group drops it, each in its own log
+	 * (a placed shard it leads hands over first). Stopping it before the
+	 * last one did could leave a shard a voter short for good (two voters,
+	 * one stopped), so the node says to stop it only then. */
+	if (members_seated(s))
+		fprintf(stderr,
+			"[%llu] group %u: removed from its members by the configuration at index "
+			"%llu (%s); a member of other groups still: keep it running\n",
+			(unsigned long long)s->cfg.id, g->id, (unsigned long long)at, how);
+	else
+		fprintf(stderr,
+			"[%llu] removed from the cluster by the configuration at index %llu (%s); "
+			"this node takes no further part: stop it\n",
+			(unsigned long long)s->cfg.id, (unsigned long long)at, how);
 	requests_fail_all(g, "-REMOVED this node was removed from the cluster; the request was "
 			     "not applied");
 }

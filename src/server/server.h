@@ -582,6 +582,9 @@ void members_on_msg(struct group *g, const struct raft_msg *m);
  * placing it is still to be applied here) rather than the node removed
  * from the cluster (the metadata group's removal, or a one-group node's). */
 bool members_taken_off(const struct group *g);
+/* Whether a group of the node still has it as a member (a node removed
+ * from the cluster is out of it, and may be stopped, once none has). */
+bool members_seated(const struct server *s);
 /* After the core took m: a connection back to a leader it follows that is
  * not in its configuration. */
 void members_follow_leader(struct group *g, const struct raft_msg *m);

@@ -164,6 +164,10 @@ def join_promote_remove():
         wait_for("node 3 out of every group, on nodes 1, 2, 4 and 6",
                  lambda: all(members_are(c, i, (1, 2, 4, 6)) for i in (1, 2, 4, 6)), 60)
         wait_for("node 3 to say it was removed", lambda: "removed from the cluster" in c.log(3), 20)
+        # it says so (and INFO raft says raft_role:removed, the operator's
+        # signal to stop it) only once no group has it any more
+        assert (c.info(3) or {}).get("raft_role") == "removed", c.info(3)
+        assert "stop it" in c.log(3) and "a member of other groups still" in c.log(3), c.log(3)
         # each of its groups learns it (told by that group's members): a
         # write to a key of each shard is refused, none taken
         for key in ("x:2", "x:3", "x:0"):  # slots in shards 0, 1 and 2

@@ -25,34 +25,21 @@ struct admin {
 
 enum { ADMIN_ADD = 1, ADMIN_REMOVE, ADMIN_TRANSFER };
 
-/* Whether the latest committed configuration any running node holds
- * leaves n out. */
-static bool removal_committed(struct ns_run *r, const struct ns_node *n)
-{
-	raft_index best = 0;
-	bool out = false;
-	for (uint32_t i = 0; i < r->n_nodes; i++) {
-		const struct server *s = r->nodes[i].s;
-		if (!s || !s->g->r || raft_config_index_of(s->g->r) > raft_commit_index(s->g->r) ||
-		    raft_config_index_of(s->g->r) <= best)
-			continue;
-		best = raft_config_index_of(s->g->r);
-		out = !raft_config_find(raft_config_of(s->g->r), n->id);
-	}
-	return out;
-}
-
-/* RAFT REMOVE answers OK once the change is proposed (its documented
- * contract): as an operator would, the driver stops the node only once a
- * committed configuration leaves it out. */
+/* RAFT REMOVE answers OK once the metadata group (or the one group)
+ * committed the change; every other group then drops the node in its own
+ * log. As an operator would, the driver stops the node only once it says
+ * it is out of the cluster (INFO raft's raft_role:removed, its log's "stop
+ * it": a member of no group), looking every 500 ms; a node that is down
+ * is looked at once it is back. */
 static void retire(void *arg)
 {
 	struct ns_node *n = arg;
 	if (n->kind == NS_RETIRED)
 		return;
-	if (!removal_committed(n->run, n)) {
-		world_tracef(n->run->w, "node %llu: its removal is not committed: kept",
+	if (!ns_info_says(n, "raft", "raft_role:removed")) {
+		world_tracef(n->run->w, "node %llu: not yet out of every group: kept",
 			     (unsigned long long)n->id);
+		world_at(n->run->w, world_now_ns(n->run->w) + 500000000, retire, n);
 		return;
 	}
 	world_tracef(n->run->w, "node %llu: stopped for good (removed)", (unsigned long long)n->id);

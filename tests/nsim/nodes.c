@@ -6,7 +6,8 @@
  * taken in-process. Faults: crashes at any moment (then a restart from
  * what the disk kept), partitions of one link or of a node from all,
  * pauses, connection resets, latency changes, slow disks. Then everything
- * heals, and the nodes must agree. */
+ * heals, and the nodes must agree. A node's INFO is read here as an
+ * operator reads it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -716,4 +717,39 @@ void ns_check_agreement(struct ns_run *r)
 		}
 		rbuf_free(&first);
 	}
+}
+
+/* ---- what an operator sees of a node ---- */
+
+struct info_ctx {
+	struct server *s;
+	const char *section;
+	struct rbuf *out;
+};
+
+static void info_in(void *arg)
+{
+	struct info_ctx *c = arg;
+	server_info(c->s, c->section, c->out);
+}
+
+bool ns_info(struct ns_node *n, const char *section, struct rbuf *out)
+{
+	if (!n->s)
+		return false;
+	struct info_ctx c = {n->s, section, out};
+	host_enter(n->h, info_in, &c);
+	return true;
+}
+
+bool ns_info_says(struct ns_node *n, const char *section, const char *line)
+{
+	struct rbuf out;
+	rbuf_init(&out);
+	char want[96];
+	snprintf(want, sizeof want, "\n%s\r\n", line);
+	bool found = ns_info(n, section, &out) && out.len &&
+		     memmem(out.p, out.len, want, strlen(want)) != NULL;
+	rbuf_free(&out);
+	return found;
 }

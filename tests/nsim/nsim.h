@@ -210,6 +210,7 @@ void ns_scen_join_stopped_between_tries(struct ns_run *r);
 void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_scen_sharded_replicas(struct ns_run *r); /* scen_shard_replicas.c */
 void ns_scen_sharded_members(struct ns_run *r);	 /* scen_shard_members.c */
+void ns_scen_shard_leader_removed(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_forward_ids_survive_a_restart(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
@@ -292,6 +293,12 @@ void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_
 const char *ns_probe_reply(const struct ns_probe *p, uint32_t i);
 /* Every reply is due by now: one missing fails the run. Closes it. */
 void ns_probe_done(struct ns_probe *p);
+
+/* nodes.c: node n's INFO section appended to out, as an operator reads
+ * it (false: n is not running); whether it holds line (a whole
+ * "field:value"). */
+bool ns_info(struct ns_node *n, const char *section, struct rbuf *out);
+bool ns_info_says(struct ns_node *n, const char *section, const char *line);
 
 /* main.c */
 /* Memory for a scheduled event's argument, freed when the seed ends (the

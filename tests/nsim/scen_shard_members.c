@@ -1,17 +1,21 @@
-/* tests/nsim/scen_shard_members.c — a scripted whole-node run of a sharded
- * cluster's membership changes (docs/shards.md, "Membership"): three
- * nodes of three shards and a spare. The spare is added (RAFT ADD-LEARNER
+/* tests/nsim/scen_shard_members.c — scripted whole-node runs of a sharded
+ * cluster's membership changes (docs/shards.md, "Membership").
+ *
+ * sharded_members: three nodes of three shards and a spare. The spare is added (RAFT ADD-LEARNER
  * ... AUTO, sent as an operator sends it, to any node), and the node that
  * leads the metadata group, which brings each shard to the metadata
  * group's members (server/conform.c), is crashed just after and started
  * again: whichever node leads the metadata group next carries on, and the
  * spare becomes a voter of every group on every node. Then a founder is
- * removed: it leaves every group, says it was removed in each, and is
- * stopped. A shard added then (KEEL.ADDSHARD) starts with the members of
- * that time on every node (the spare and two founders), whatever each
- * node's metadata group has applied. The workload writes throughout; the run's own checks hold
- * (every key's history linearizable, every group of the members agreeing
- * once healed). */
+ * removed: it leaves every group, says it was removed in each, and, still
+ * running, answers -REMOVED for each shard's key. A shard added then (KEEL.ADDSHARD) starts with
+ * the members of that time on every node (the spare and two founders), whatever each node's
+ * metadata group has applied. The workload writes throughout; the run's own checks hold (every
+ * key's history linearizable, every group of the members agreeing once healed).
+ *
+ * shard_leader_removed: the leader of a shard placed on two nodes is
+ * removed from the cluster; it hands the shard over and leaves it before
+ * it says it may be stopped. */
 #include <stdio.h>
 #include <string.h>
 
@@ -127,7 +131,9 @@ static void spare_everywhere(void *arg)
 static void remove_founder(void *arg)
 {
 	struct ns_run *r = arg;
-	ns_admin(r, 1, "REMOVE", 1); /* sent to node 2 */
+	/* sent to node 2; not stopped after (ask_removed asks it) */
+	static const char *const rm[] = {"RAFT", "REMOVE", "1"};
+	ns_admin_expect(r, 1, 3, rm, "+OK");
 }
 
 /* Node 1, removed from the cluster (and so from every shard), still
@@ -199,4 +205,88 @@ void ns_scen_sharded_members(struct ns_run *r)
 	world_at(r->w, 5500 * MS, add_shard, r);
 	world_at(r->w, 6500 * MS, ask_removed, r);
 	world_at(r->w, 7000 * MS, founder_gone, r);
+}
+
+/* ---- the leader of a shard on two nodes removed from the cluster ---------- */
+
+struct leader_removed {
+	struct ns_run *r;
+	char key[16]; /* a key of shard 1 (slots 8192-16383 of --shards 2) */
+	struct ns_probe *p;
+};
+
+/* Shard 1 placed on nodes 2 and 3 (asked of node 1): node 3 its
+ * preferred leader (group 1's, the second of two voters). */
+static void lr_place(void *arg)
+{
+	struct leader_removed *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "2", "3"};
+	ns_admin_expect(x->r, 0, 4, place, "+OK");
+}
+
+/* Node 3 leads shard 1, whose voters are nodes 2 and 3: removed from the
+ * cluster now, the shard has no quorum without it until the shard's own
+ * log drops it. */
+static void lr_remove(void *arg)
+{
+	struct leader_removed *x = arg;
+	const struct server *s = x->r->nodes[2].s;
+	const struct raft *g = s && s->n_shards > 1 ? s->groups[1]->r : NULL;
+	if (!g || raft_role_of(g) != RAFT_LEADER || raft_config_of(g)->n != 2)
+		ns_fail(x->r, "scenario: node 3 does not lead shard 1 of two voters at 3 s");
+	ns_admin(x->r, 0, "REMOVE", 3); /* the operator stops it once it says it is out */
+}
+
+/* Node 3, still running: its groups on every node but shard 1 dropped it
+ * at once, shard 1 only once node 3 handed it to node 2. */
+static void lr_check(void *arg)
+{
+	struct leader_removed *x = arg;
+	struct ns_node *n3 = &x->r->nodes[2];
+	if (n3->kind != NS_RETIRED)
+		ns_fail(x->r, "scenario: node 3 was not out of every group (and stopped) 4 s "
+			      "after its removal");
+	const struct server *s = x->r->nodes[1].s;
+	const struct raft_config *c = s && s->n_shards > 1 ? raft_config_of(s->groups[1]->r) : NULL;
+	if (!c || c->n != 1 || !raft_config_is_voter(c, 2))
+		ns_fail(x->r, "scenario: shard 1 is not on node 2 alone once node 3 stopped");
+	x->p = ns_probe_open(x->r, "after", 0); /* through node 1, outside shard 1 */
+	ns_probe_send(x->p, "+OK", "SET %s v", x->key);
+	ns_probe_send(x->p, "$1 v", "GET %s", x->key);
+}
+
+static void lr_done(void *arg)
+{
+	struct leader_removed *x = arg;
+	ns_probe_done(x->p);
+}
+
+/* Three nodes of two shards; shard 1 placed on nodes 2 and 3, led by node
+ * 3, which is then removed from the cluster. RAFT REMOVE is answered once
+ * the metadata group committed it; the operator stops node 3 once it says
+ * it is out of the cluster. Node 3 must first hand shard 1 to node 2 (a
+ * node removed from the cluster is no group's preferred leader), which
+ * then removes it; only then does node 3 say so. Before, node 3 said
+ * "stop it" as soon as the metadata group dropped it, and stopped while
+ * it led shard 1 (two voters, one stopped), the shard had no leader for
+ * good (the random sharded seed 1476); and a removed node stayed its
+ * placed shard's preferred leader, so it never handed it over. */
+void ns_scen_shard_leader_removed(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.shards = 2;
+	r->p.reshards = 0;
+	r->p.run_ns = 12000 * MS;
+	struct leader_removed *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	for (uint32_t n = 0;; n++) {
+		snprintf(x->key, sizeof x->key, "lr%u", n);
+		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 8192)
+			break;
+	}
+	world_at(r->w, 1000 * MS, lr_place, x);
+	world_at(r->w, 3000 * MS, lr_remove, x);
+	world_at(r->w, 7000 * MS, lr_check, x);
+	world_at(r->w, 9000 * MS, lr_done, x);
 }

@@ -284,45 +284,16 @@ static void follower_disk_fills(struct ns_run *r)
 
 /* ---- what an operator sees of a node ---- */
 
-struct info_ctx {
-	struct server *s;
-	const char *section;
-	struct rbuf *out;
-};
-
-static void info_in(void *arg)
-{
-	struct info_ctx *c = arg;
-	server_info(c->s, c->section, c->out);
-}
-
-/* Whether node n is running and its INFO section holds line (a whole
- * "field:value"). */
-static bool info_says(struct ns_node *n, const char *section, const char *line)
-{
-	if (!n->s)
-		return false;
-	struct rbuf out;
-	rbuf_init(&out);
-	struct info_ctx c = {n->s, section, &out};
-	host_enter(n->h, info_in, &c);
-	char want[96];
-	snprintf(want, sizeof want, "\n%s\r\n", line);
-	bool found = out.len && memmem(out.p, out.len, want, strlen(want)) != NULL;
-	rbuf_free(&out);
-	return found;
-}
-
 /* INFO raft's last_contact_ms for member id as node n sees it (what
  * `keel-cli status` shows), or LLONG_MIN if n does not list it. */
 static long long last_contact(struct ns_node *n, uint64_t id)
 {
-	if (!n->s)
-		return LLONG_MIN;
 	struct rbuf out;
 	rbuf_init(&out);
-	struct info_ctx c = {n->s, "raft", &out};
-	host_enter(n->h, info_in, &c);
+	if (!ns_info(n, "raft", &out)) {
+		rbuf_free(&out);
+		return LLONG_MIN;
+	}
 	rbuf_put(&out, "", 1);
 	char want[48];
 	snprintf(want, sizeof want, "raft_member_%llu:", (unsigned long long)id);
@@ -475,12 +446,12 @@ static void check_removed(void *arg)
 {
 	struct step *st = arg;
 	struct ns_run *r = st->r;
-	if (!info_says(&r->nodes[2], "raft", "raft_role:removed"))
+	if (!ns_info_says(&r->nodes[2], "raft", "raft_role:removed"))
 		ns_fail(r, "node 3, removed, does not say raft_role:removed");
 	const char *get[] = {"GET", "k0"};
 	ns_admin_expect(r, 2, 2, get, "-REMOVED");
 	for (uint32_t i = 0; i < r->n_nodes; i++)
-		if (i != 2 && info_says(&r->nodes[i], "raft", "raft_role:removed"))
+		if (i != 2 && ns_info_says(&r->nodes[i], "raft", "raft_role:removed"))
 			ns_fail(r, "node %llu says raft_role:removed",
 				(unsigned long long)r->nodes[i].id);
 }
@@ -616,8 +587,8 @@ static void check_not_removed(void *arg)
 	struct step *st = arg;
 	struct ns_run *r = st->r;
 	if (!r->nodes[0].s || r->nodes[0].s->g->removed_at ||
-	    (!info_says(&r->nodes[0], "raft", "raft_role:leader") &&
-	     !info_says(&r->nodes[0], "raft", "raft_role:follower")))
+	    (!ns_info_says(&r->nodes[0], "raft", "raft_role:leader") &&
+	     !ns_info_says(&r->nodes[0], "raft", "raft_role:follower")))
 		ns_fail(r, "node 1 believed a notice of removal no member sent");
 }
 
@@ -705,7 +676,7 @@ static void check_not_told(void *arg)
 	struct step *st = arg;
 	struct ns_run *r = st->r;
 	for (uint32_t i = 0; i < r->p.nodes; i++)
-		if (info_says(&r->nodes[i], "raft", "raft_role:removed") &&
+		if (ns_info_says(&r->nodes[i], "raft", "raft_role:removed") &&
 		    !removal_committed_anywhere(r, &r->nodes[i]))
 			ns_fail(r,
 				"node %llu says raft_role:removed, but no committed configuration "
@@ -937,7 +908,7 @@ static void check_still_follows(void *arg)
 	char line[48];
 	snprintf(line, sizeof line, "raft_leader_id:%llu",
 		 (unsigned long long)r->nodes[st->node].id);
-	if (!info_says(&r->nodes[st->other], "raft", line))
+	if (!ns_info_says(&r->nodes[st->other], "raft", line))
 		ns_fail(r,
 			"node %llu, cut off 450 ms ago (under an election timeout), no longer "
 			"names leader %llu",
@@ -1115,7 +1086,7 @@ static void remove_learner_4(void *arg)
 static void check_learner_told(void *arg)
 {
 	struct ns_run *r = arg;
-	if (!info_says(&r->nodes[3], "raft", "raft_role:removed"))
+	if (!ns_info_says(&r->nodes[3], "raft", "raft_role:removed"))
 		ns_fail(r, "node 4, a learner removed 1.5 s ago, does not say raft_role:removed");
 }
 
@@ -3221,6 +3192,7 @@ static const struct {
 	{"order_across_shards", ns_scen_order_across_shards},
 	{"sharded_replicas", ns_scen_sharded_replicas},
 	{"sharded_members", ns_scen_sharded_members},
+	{"shard_leader_removed", ns_scen_shard_leader_removed},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
