@@ -175,7 +175,7 @@ static void hand_over(struct server *s)
 	for (uint32_t i = 0; i < c->n; i++) {
 		raft_id id = c->members[i].id;
 		if (id == s->cfg.id || c->members[i].role != RAFT_VOTER ||
-		    !migrate_may_drive(s, id) || !group_caught_up(meta, id))
+		    !migrate_may_drive(s, id) || !group_caught_up(meta, id, 0))
 			continue;
 		if (!to || voter_where_known(s, id))
 			to = id;

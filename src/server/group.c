@@ -614,7 +614,7 @@ void group_unwipe(struct group *g)
 static bool in_cluster(const struct group *g, raft_id id)
 {
 	const struct group *meta = g->node->meta;
-	if (!meta || g == meta || !meta->r || !raft_config_of(meta->r)->n)
+	if (!meta) /* a node of one group */
 		return true;
 	if (id == g->node->cfg.id && meta->removed_at)
 		return false;
@@ -643,11 +643,11 @@ raft_id group_preferred_leader(const struct group *g)
 	return n ? v[g->id % n] : 0;
 }
 
-bool group_caught_up(const struct group *g, raft_id id)
+bool group_caught_up(const struct group *g, raft_id id, raft_index lag)
 {
 	raft_index match, next;
 	return peers_connected(g->node->peers, id) && raft_progress_of(g->r, id, &match, &next) &&
-	       match >= raft_last_index(g->r);
+	       match + lag >= raft_last_index(g->r);
 }
 
 /* How far behind the leader's log a voter may be for a leader that must
@@ -675,14 +675,8 @@ static void spread_leader(struct group *g)
 	    raft_stopped(g->r) || raft_role_of(g->r) != RAFT_LEADER)
 		return;
 	raft_id to = group_preferred_leader(g);
-	raft_index match, next;
 	bool leaving = !group_placed_on(g, s->cfg.id) || !in_cluster(g, s->cfg.id);
-	if (!to || to == s->cfg.id)
-		return;
-	if (leaving ? !peers_connected(s->peers, to) ||
-			      !raft_progress_of(g->r, to, &match, &next) ||
-			      match + LEAVE_LAG_MAX < raft_last_index(g->r)
-		    : !group_caught_up(g, to))
+	if (!to || to == s->cfg.id || !group_caught_up(g, to, leaving ? LEAVE_LAG_MAX : 0))
 		return;
 	/* the metadata group's leader drives the shards' membership
 	 * (server/conform.c): not handed to a voter not yet in every shard */

@@ -332,7 +332,7 @@ static void hand_to_source(struct server *s)
 		raft_id id = c->members[i].id;
 		if (id == s->cfg.id || c->members[i].role != RAFT_VOTER ||
 		    !migrate_may_drive(s, id) || !conform_voter_everywhere(s, id) ||
-		    !group_caught_up(meta, id))
+		    !group_caught_up(meta, id, 0))
 			continue;
 		group_wake(meta, 0); /* a transfer needs the leader's ticks */
 		if (raft_transfer_leader(meta->r, id) == KEEL_OK)

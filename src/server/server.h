@@ -535,8 +535,9 @@ void group_on_raft(struct group *g, uint64_t from, const uint8_t *p, size_t n);
 /* The voter that should lead g on a node of several groups (0: none). */
 raft_id group_preferred_leader(const struct group *g);
 /* On g's leader: whether member id is connected and holds every entry of
- * its log (a leadership transfer to it is quick and loses nothing). */
-bool group_caught_up(const struct group *g, raft_id id);
+ * its log but the last `lag` (with 0, a leadership transfer to it is
+ * quick and loses nothing). */
+bool group_caught_up(const struct group *g, raft_id id, raft_index lag);
 bool group_hand_over(struct group *g); /* stopping: a transfer of leadership begun */
 void group_free(struct group *g);
 /* A storage failure (rc, and what failed): the core stops, the requests in

@@ -224,12 +224,24 @@ static void lr_place(void *arg)
 	ns_admin_expect(x->r, 0, 4, place, "+OK");
 }
 
+/* Shard 2 added on nodes 1 and 2: node 3 holds it empty, never a member
+ * (a group that gives it no seat). */
+static void lr_add(void *arg)
+{
+	struct leader_removed *x = arg;
+	static const char *const add[] = {"KEEL.ADDSHARD", "1", "2"};
+	ns_admin_expect(x->r, 0, 3, add, ":2");
+}
+
 /* Node 3 leads shard 1, whose voters are nodes 2 and 3: removed from the
  * cluster now, the shard has no quorum without it until the shard's own
- * log drops it. */
+ * log drops it. Node 2's disk is slow from now on (its entries durable
+ * 100 ms late): under the workload it is always some entries behind, and
+ * node 3, which must leave, hands the shard over all the same. */
 static void lr_remove(void *arg)
 {
 	struct leader_removed *x = arg;
+	x->r->nodes[1].disk_extra_ns = 100 * MS;
 	const struct server *s = x->r->nodes[2].s;
 	const struct raft *g = s && s->n_shards > 1 ? s->groups[1]->r : NULL;
 	if (!g || raft_role_of(g) != RAFT_LEADER || raft_config_of(g)->n != 2)
@@ -262,7 +274,8 @@ static void lr_done(void *arg)
 }
 
 /* Three nodes of two shards; shard 1 placed on nodes 2 and 3, led by node
- * 3, which is then removed from the cluster. RAFT REMOVE is answered once
+ * 3, and shard 2 added on nodes 1 and 2; node 3 is then removed from the
+ * cluster. RAFT REMOVE is answered once
  * the metadata group committed it; the operator stops node 3 once it says
  * it is out of the cluster. Node 3 must first hand shard 1 to node 2 (a
  * node removed from the cluster is no group's preferred leader), which
@@ -286,6 +299,7 @@ void ns_scen_shard_leader_removed(struct ns_run *r)
 			break;
 	}
 	world_at(r->w, 1000 * MS, lr_place, x);
+	world_at(r->w, 1500 * MS, lr_add, x);
 	world_at(r->w, 3000 * MS, lr_remove, x);
 	world_at(r->w, 7000 * MS, lr_check, x);
 	world_at(r->w, 9000 * MS, lr_done, x);
