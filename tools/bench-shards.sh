@@ -4,7 +4,9 @@
 # this machine, in one run. The one-shard cluster is driven by plain
 # redis-benchmark at its leader (redis-benchmark --cluster needs two
 # masters), the sharded one by redis-benchmark --cluster (each key to its
-# shard's leader); both -t set,get -c 50 -r KEYS -d 64 -P 16 and -P 1,
+# shard's leader); both -t set,get -c 50 -d 64 -P 16 and -P 1 over the
+# same KEYS distinct keys (-r KEYS for one shard; -r KEYS/3 for three:
+# redis-benchmark --cluster draws -r keys for each master, in its slots),
 # N requests a SET run and 5 N a GET run. Prints ops/s of each, and the
 # CPU the three nodes spent per request (user + system time of the
 # keel-server processes over the run, from /proc): what a request costs a
@@ -92,12 +94,12 @@ cpu_ticks() { # pids: their user + system ticks (threads gone included)
 }
 
 # One redis-benchmark run of cluster n: "ops cpu_us_per_request" of test
-# $3 (SET|GET), pipeline $4, $5 requests.
+# $3 (SET|GET), pipeline $4, $5 requests, over cluster n's keys (range[n]).
 run() { # n args test pipeline requests
 	local before after out ops
 	# shellcheck disable=SC2086 # the pids are words
 	before=$(cpu_ticks ${cpids[$1]})
-	out=$(redis-benchmark $2 -t "$3" -n "$5" -c 50 -r "$KEYS" -d 64 -P "$4" -q 2>&1 |
+	out=$(redis-benchmark $2 -t "$3" -n "$5" -c 50 -r "${range[$1]}" -d 64 -P "$4" -q 2>&1 |
 		tr '\r' '\n' | grep "requests per second" | tail -1)
 	# shellcheck disable=SC2086
 	after=$(cpu_ticks ${cpids[$1]})
@@ -137,7 +139,14 @@ placed() { # n
 # the CPU is counted in clock ticks.
 KEYS=${BENCH_KEYS:-100000}
 GET_N=$((5 * N))
-declare -A res args
+declare -A res args range
+# the same keys on each side: redis-benchmark --cluster draws -r keys for
+# each master (a hash tag of its slots in every key), so the sharded
+# clusters' three masters get a third each; with -r KEYS each, they held
+# three times the keys, and measured a larger keyspace's cache misses
+range[0]=$KEYS
+range[1]=$((KEYS / 3))
+range[2]=$((KEYS / 3))
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	start 0 1
 	start 1 3
@@ -150,7 +159,7 @@ if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	args[2]="--cluster -h 127.0.0.1 -p $((P + 7))"
 	for c in 0 1 2; do
 		# shellcheck disable=SC2086
-		redis-benchmark ${args[$c]} -t set -n $((8 * KEYS)) -c 50 -r "$KEYS" -d 64 -P 16 \
+		redis-benchmark ${args[$c]} -t set -n $((8 * KEYS)) -c 50 -r "${range[$c]}" -d 64 -P 16 \
 			-q >/dev/null 2>&1
 	done
 	for rep in $(seq "$REPS"); do
