@@ -231,6 +231,7 @@ void ns_scen_shard_replaced(struct ns_run *r);
 void ns_scen_shard_every_placed(struct ns_run *r);
 void ns_scen_reshard_unreached(struct ns_run *r);
 void ns_scen_shard_placed_while_down(struct ns_run *r);
+void ns_scen_shard_placed_long_down(struct ns_run *r);
 /* scen_quiet.c: quiescence's faults and requests */
 void ns_scen_quiet_leader_crashes(struct ns_run *r);
 void ns_scen_quiet_leader_partitioned(struct ns_run *r);

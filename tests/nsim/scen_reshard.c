@@ -71,6 +71,9 @@
  *   shard_placed_while_down             a node down while a shard is placed
  *       on a node added meanwhile: restarted, it believes that node's
  *       notice that it was removed, and serves the shard through it
+ *   shard_placed_long_down              the same, down for longer than the
+ *       members tell a removed node: its pre-votes reach the node the map
+ *       lists, which tells it
  *
  * Each ends with the checks of every seed (nodes agreeing, every slot
  * served by exactly the shard the map names, no stray key: reshard.c). */
@@ -2269,4 +2272,34 @@ void ns_scen_shard_placed_while_down(struct ns_run *r)
 	world_at(r->w, 8500 * MS, down_restart, x);
 	world_at(r->w, 11500 * MS, down_back, x);
 	world_at(r->w, 13000 * MS, down_done, x);
+}
+
+/* The same with node 3 down for 16 s: restarted long after the members
+ * stopped telling it it was removed (10 s after the change), it asks
+ * nodes 1 and 2, its configuration's voters, for pre-votes, and they,
+ * taken off too, say nothing. The map does not list it: its pre-votes go
+ * to node 4, which the map lists, too, and node 4 answers with a REMOVED
+ * notice. Before, node 3 stayed a member of its old configuration, a
+ * follower with no leader, for good. */
+void ns_scen_shard_placed_long_down(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.shards = 2;
+	r->p.run_ns = 23000 * MS;
+	struct while_down *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	for (uint32_t n = 0;; n++) {
+		snprintf(x->key, sizeof x->key, "wd%u", n);
+		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 8192)
+			break;
+	}
+	world_at(r->w, 1000 * MS, down_crash, x);
+	world_at(r->w, 1200 * MS, down_add, x);
+	world_at(r->w, 4500 * MS, down_place, x);
+	world_at(r->w, 6500 * MS, down_alone, x);
+	world_at(r->w, 17000 * MS, down_restart, x);
+	world_at(r->w, 20000 * MS, down_back, x);
+	world_at(r->w, 21500 * MS, down_done, x);
 }

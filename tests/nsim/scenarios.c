@@ -3212,6 +3212,7 @@ static const struct {
 	{"shard_every_placed", ns_scen_shard_every_placed},
 	{"reshard_unreached", ns_scen_reshard_unreached},
 	{"shard_placed_while_down", ns_scen_shard_placed_while_down},
+	{"shard_placed_long_down", ns_scen_shard_placed_long_down},
 	{"quiet_leader_crashes", ns_scen_quiet_leader_crashes},
 	{"quiet_leader_partitioned", ns_scen_quiet_leader_partitioned},
 	{"quiet_follower_served", ns_scen_quiet_follower_served},
