@@ -52,13 +52,12 @@ static void send_msg(struct group *g, const struct raft_msg *m);
 
 static void prevote_listed(struct group *g, const struct raft_msg *m)
 {
-	struct server *s = g->node;
-	if (!g->n_placed || group_placed_on(g, s->cfg.id))
+	if (group_placed_on(g, g->node->cfg.id)) /* listed, or on every node */
 		return;
 	for (uint32_t i = 0; i < g->n_placed; i++) {
 		struct raft_msg c = *m;
 		c.to = g->placed[i]; /* not a voter here: no copy of its own */
-		if (c.to != s->cfg.id && !raft_config_find(raft_config_of(g->r), c.to))
+		if (!raft_config_find(raft_config_of(g->r), c.to))
 			send_msg(g, &c);
 	}
 }
