@@ -30,30 +30,25 @@ static void trace_line(void *ctx, const char *line)
 
 /* ---- sending ------------------------------------------------------------ */
 
-static raft_id first_voter(const struct group *g)
-{
-	const struct raft_config *c = raft_config_of(g->r);
-	for (uint32_t i = 0; i < c->n; i++)
-		if (raft_config_is_voter(c, c->members[i].id) &&
-		    c->members[i].id != g->node->cfg.id)
-			return c->members[i].id;
-	return 0;
-}
-
 /* A node taken off a placed shard while it was down for longer than the
  * members tell a removed node (members.c) restarts with a configuration
  * that may name none of the shard's members now: the nodes it asks for
  * votes were taken off too, and say nothing. The map, committed in the
  * metadata group, does not list it: its pre-votes (which change no term
- * anywhere, thesis §9.6) go to the listed nodes too, once a round, and a
- * member of the shard's configuration that lacks it answers with a
+ * anywhere, thesis §9.6) go to the listed nodes too, at most once every
+ * PREVOTE_LISTED_MS (a round's pre-votes go to each voter at once), and
+ * a member of the shard's configuration that lacks it answers with a
  * REMOVED notice, which it believes from a node the map lists. */
+#define PREVOTE_LISTED_MS 500
+
 static void send_msg(struct group *g, const struct raft_msg *m);
 
 static void prevote_listed(struct group *g, const struct raft_msg *m)
 {
-	if (group_placed_on(g, g->node->cfg.id)) /* listed, or on every node */
-		return;
+	int64_t now = server_now_ms();
+	if (group_placed_on(g, g->node->cfg.id) || now < g->prevote_listed_ms)
+		return; /* listed (or on every node), or sent lately */
+	g->prevote_listed_ms = now + PREVOTE_LISTED_MS;
 	for (uint32_t i = 0; i < g->n_placed; i++) {
 		struct raft_msg c = *m;
 		c.to = g->placed[i]; /* not a voter here: no copy of its own */
@@ -81,7 +76,7 @@ static void send_msg(struct group *g, const struct raft_msg *m)
 	if (n)
 		peers_send_group(s->peers, m->to, g->id, FRAME_RAFT, buf, n);
 	keel_free(buf);
-	if (m->type == RAFT_MSG_PREVOTE && m->to == first_voter(g))
+	if (m->type == RAFT_MSG_PREVOTE)
 		prevote_listed(g, m);
 }
 

@@ -314,6 +314,7 @@ struct group {
 	bool conform_busy;
 	int64_t conform_retry_ms;
 	raft_index removed_at;	 /* the configuration that removed this node */
+	int64_t prevote_listed_ms; /* pre-votes sent to a placed shard's listed nodes until */
 	int64_t last_entry_time; /* of the last applied command entry */
 	struct poison poison;	 /* an entry that failed to apply (server/poison.h) */
 	uint64_t expire_cursor;	 /* active expiry's place in the keyspace: */
