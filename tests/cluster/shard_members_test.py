@@ -7,7 +7,8 @@ another --shards is refused, another is added by hand as a learner of
 every group and promoted, a member is removed from every group (it
 says so and refuses writes), writes are acknowledged after, redis-py
 RedisCluster works throughout, and CLUSTER NODES / SHARDS and INFO shards
-name the members.
+name the members; the leader of a shard placed on two nodes, removed from
+the cluster, hands the shard over and leaves it before it says to stop it.
 
     /usr/bin/python3 tests/cluster/shard_members_test.py BUILD_DIR [case...]
 
@@ -187,8 +188,71 @@ def join_promote_remove():
         c.cleanup()
 
 
+def shard1_line(c, i):
+    """Node i's INFO shards line of shard 1, as text."""
+    return {k: str(v) for k, v in c.client(i, 3).info("shards")["shard1"].items()}
+
+
+@case
+def placed_leader_removed():
+    """3 nodes of --shards 2; shard 1 placed on nodes 2 and 3 (keel-cli
+    shard place), led by node 3, its preferred voter; node 3 removed
+    (keel-cli remove) while a client writes shard 1's keys through node 1:
+    node 3 hands the shard to node 2, which removes it, and only then does
+    node 3 say it is out of the cluster (raft_role:removed, "stop it" in
+    its log). It is killed then; shard 1, on node 2 alone, takes writes,
+    and every acknowledged write is read back through nodes 1 and 2.
+    Stopped at the first notice (the metadata group's), node 3 would have
+    left shard 1 two voters, one stopped: no leader for good."""
+    c = Cluster(3, ["--shards", "2"])
+    try:
+        c.start_all()
+        wait_for("every group led, as node 1 sees them", lambda: len(groups_of(c, 1)) == 3 and all(
+            g["leader"] != "0" for g in groups_of(c, 1).values()), 60)
+        keys = [k for k in (f"pl{i}" for i in range(2000)) if key_slot(k.encode()) >= 8192][:60]
+        host, port = c.addr(1)
+        p = subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "place", "1", "--nodes",
+                            "2,3"], capture_output=True, text=True, timeout=180)
+        assert p.returncode == 0, p
+        wait_for("shard 1 led by node 3, its voters nodes 2 and 3", lambda: (
+            shard1_line(c, 3)["role"] == "leader" and
+            sorted(shard1_line(c, 3)["voters"].split()) == ["2", "3"]), 60)
+        plain = c.client(1, 10)
+        acked = {}
+        for k in keys[:20]:
+            assert retry(lambda: plain.set(k, "a")), k
+            acked[k] = "a"
+        cli(c, 1, "remove", 3)
+        # writes go on while node 3 leaves; one refused or timed out may
+        # still be applied: only the acknowledged ones are checked
+        for k in keys[20:40]:
+            try:
+                if plain.set(k, "b"):
+                    acked[k] = "b"
+            except redis.RedisError:
+                acked.pop(k, None)
+        wait_for("node 3 to say it is out of the cluster",
+                 lambda: (c.info(3) or {}).get("raft_role") == "removed", 30)
+        assert "stop it" in c.log(3), c.log(3)
+        line = shard1_line(c, 2)
+        assert line["role"] == "leader" and line["voters"].split() == ["2"], line
+        c.kill(3)
+        for k in keys[40:]:
+            assert retry(lambda: plain.set(k, "c")), k
+            acked[k] = "c"
+        for i in (1, 2):
+            cl = c.client(i, 10)
+            bad = [k for k, v in acked.items() if retry(lambda: cl.get(k)) != v]
+            assert not bad, f"node {i}: {bad[:3]}"
+        return (f"node 3 left shard 1 (handed to node 2) before it said stop it; "
+                f"{len(acked)} acknowledged writes read back")
+    finally:
+        c.cleanup()
+
+
 def main():
-    return run_suite("shard-members", [join_promote_remove], [SERVER, CLI])
+    return run_suite("shard-members", [join_promote_remove, placed_leader_removed],
+                     [SERVER, CLI])
 
 
 if __name__ == "__main__":
