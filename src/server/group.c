@@ -637,9 +637,9 @@ void group_unwipe(struct group *g)
 }
 
 /* Whether shard g's member id is still one of the cluster's: the
- * metadata group's configuration names it (this node's copy), and it is
- * not this node told it was removed from the cluster (its copy may not
- * have the entry that removed it). */
+ * metadata group's configuration (this node's copy) names it, and, if it
+ * is this node, this node was not told it was removed from the cluster
+ * (its copy may lack the entry that removed it). */
 static bool in_cluster(const struct group *g, raft_id id)
 {
 	const struct group *meta = g->node->meta;

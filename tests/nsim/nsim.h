@@ -294,6 +294,10 @@ void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_
 const char *ns_probe_reply(const struct ns_probe *p, uint32_t i);
 /* Every reply is due by now: one missing fails the run. Closes it. */
 void ns_probe_done(struct ns_probe *p);
+/* A probe's key: the (skip+1)-th <prefix><n> whose slot is in [first,
+ * last]. */
+void ns_probe_key(const char *prefix, uint32_t skip, uint16_t first, uint16_t last, char *out,
+		  size_t cap);
 
 /* nodes.c: node n's INFO section appended to out, as an operator reads
  * it (false: n is not running); whether it holds line (a whole

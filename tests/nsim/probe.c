@@ -263,3 +263,14 @@ void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_
 {
 	rogue_forward(r, node, id, group, 0, true, words, argc);
 }
+
+void ns_probe_key(const char *prefix, uint32_t skip, uint16_t first, uint16_t last, char *out,
+		  size_t cap)
+{
+	for (uint32_t n = 0;; n++) {
+		snprintf(out, cap, "%s%u", prefix, n);
+		uint16_t slot = kv_slot((const uint8_t *)out, strlen(out));
+		if (slot >= first && slot <= last && !skip--)
+			return;
+	}
+}

@@ -895,18 +895,6 @@ struct given_up {
 	bool done;
 };
 
-/* The (skip+1)-th key <prefix><n> of a slot in [first, last]. */
-static void key_in(const char *prefix, uint32_t skip, uint16_t first, uint16_t last, char *out,
-		   size_t cap)
-{
-	for (uint32_t n = 0;; n++) {
-		snprintf(out, cap, "%s%u", prefix, n);
-		uint16_t slot = kv_slot((const uint8_t *)out, strlen(out));
-		if (slot >= first && slot <= last && !skip--)
-			return;
-	}
-}
-
 static void giveup_reshard(void *arg)
 {
 	struct given_up *u = arg;
@@ -1126,11 +1114,11 @@ void ns_scen_reshard_gives_up_held_requests(struct ns_run *r)
 	u->r = r;
 	m->done = true; /* its keys are not moved whole: no read back */
 	for (uint32_t k = 0; k < 4; k++)
-		key_in("u", k, 0, GIVEUP_LAST, u->key[k], sizeof u->key[k]);
+		ns_probe_key("u", k, 0, GIVEUP_LAST, u->key[k], sizeof u->key[k]);
 	for (uint32_t k = 0; k < 6; k++)
-		key_in("w", k, 0, GIVEUP_LAST, u->late[k], sizeof u->late[k]);
-	key_in("v", 0, GIVEUP_LAST + 1, (uint16_t)kv_slot_range_last(0, 3), u->stays,
-	       sizeof u->stays);
+		ns_probe_key("w", k, 0, GIVEUP_LAST, u->late[k], sizeof u->late[k]);
+	ns_probe_key("v", 0, GIVEUP_LAST + 1, (uint16_t)kv_slot_range_last(0, 3), u->stays,
+		     sizeof u->stays);
 	world_at(r->w, 2500 * MS, giveup_reshard, u);
 	world_at(r->w, 2500 * MS, giveup_send, u);
 	world_at(r->w, 13500 * MS, giveup_done, u);
@@ -2250,28 +2238,30 @@ static void down_done(void *arg)
  * believes it all the same (the map lists node 4, not node 3), is
  * outside the shard and serves its keys through node 4. Before, it
  * stayed a member of its old configuration for good, its applied index 0
- * (the random sharded seed 2394). */
-void ns_scen_shard_placed_while_down(struct ns_run *r)
+ * (the random sharded seed 2394). Node 3 restarts at restart_ms; it is
+ * looked at 3 s later. */
+static void placed_down(struct ns_run *r, uint64_t restart_ms)
 {
 	r->p.nodes = 3;
 	r->p.spares = 1;
 	r->p.shards = 2;
-	r->p.run_ns = 15000 * MS;
+	r->p.run_ns = (restart_ms + 6500) * MS;
 	struct while_down *x = ns_alloc(r, sizeof *x);
 	memset(x, 0, sizeof *x);
 	x->r = r;
-	for (uint32_t n = 0;; n++) {
-		snprintf(x->key, sizeof x->key, "wd%u", n);
-		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 8192)
-			break;
-	}
+	ns_probe_key("wd", 0, 8192, 16383, x->key, sizeof x->key);
 	world_at(r->w, 1000 * MS, down_crash, x);
 	world_at(r->w, 1200 * MS, down_add, x);
 	world_at(r->w, 4500 * MS, down_place, x);
 	world_at(r->w, 6500 * MS, down_alone, x);
-	world_at(r->w, 8500 * MS, down_restart, x);
-	world_at(r->w, 11500 * MS, down_back, x);
-	world_at(r->w, 13000 * MS, down_done, x);
+	world_at(r->w, restart_ms * MS, down_restart, x);
+	world_at(r->w, (restart_ms + 3000) * MS, down_back, x);
+	world_at(r->w, (restart_ms + 4500) * MS, down_done, x);
+}
+
+void ns_scen_shard_placed_while_down(struct ns_run *r)
+{
+	placed_down(r, 8500);
 }
 
 /* The same with node 3 down for 16 s: restarted long after the members
@@ -2283,23 +2273,5 @@ void ns_scen_shard_placed_while_down(struct ns_run *r)
  * follower with no leader, for good. */
 void ns_scen_shard_placed_long_down(struct ns_run *r)
 {
-	r->p.nodes = 3;
-	r->p.spares = 1;
-	r->p.shards = 2;
-	r->p.run_ns = 23000 * MS;
-	struct while_down *x = ns_alloc(r, sizeof *x);
-	memset(x, 0, sizeof *x);
-	x->r = r;
-	for (uint32_t n = 0;; n++) {
-		snprintf(x->key, sizeof x->key, "wd%u", n);
-		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 8192)
-			break;
-	}
-	world_at(r->w, 1000 * MS, down_crash, x);
-	world_at(r->w, 1200 * MS, down_add, x);
-	world_at(r->w, 4500 * MS, down_place, x);
-	world_at(r->w, 6500 * MS, down_alone, x);
-	world_at(r->w, 17000 * MS, down_restart, x);
-	world_at(r->w, 20000 * MS, down_back, x);
-	world_at(r->w, 21500 * MS, down_done, x);
+	placed_down(r, 17000);
 }

@@ -1,17 +1,19 @@
 /* tests/nsim/scen_shard_members.c — scripted whole-node runs of a sharded
  * cluster's membership changes (docs/shards.md, "Membership").
  *
- * sharded_members: three nodes of three shards and a spare. The spare is added (RAFT ADD-LEARNER
- * ... AUTO, sent as an operator sends it, to any node), and the node that
- * leads the metadata group, which brings each shard to the metadata
- * group's members (server/conform.c), is crashed just after and started
- * again: whichever node leads the metadata group next carries on, and the
- * spare becomes a voter of every group on every node. Then a founder is
- * removed: it leaves every group, says it was removed in each, and, still
- * running, answers -REMOVED for each shard's key. A shard added then (KEEL.ADDSHARD) starts with
- * the members of that time on every node (the spare and two founders), whatever each node's
- * metadata group has applied. The workload writes throughout; the run's own checks hold (every
- * key's history linearizable, every group of the members agreeing once healed).
+ * sharded_members: three nodes of three shards and a spare. The spare is
+ * added (RAFT ADD-LEARNER ... AUTO, sent as an operator sends it, to any
+ * node), and the node that leads the metadata group, which brings each
+ * shard to the metadata group's members (server/conform.c), is crashed
+ * just after and started again: whichever node leads the metadata group
+ * next carries on, and the spare becomes a voter of every group on every
+ * node. Then a founder is removed: it leaves every group, says it was
+ * removed in each, and, still running, answers -REMOVED for each shard's
+ * key. A shard added then (KEEL.ADDSHARD) starts with the members of that
+ * time on every node (the spare and two founders), whatever each node's
+ * metadata group has applied. The workload writes throughout; the run's
+ * own checks hold (every key's history linearizable, every group of the
+ * members agreeing once healed).
  *
  * shard_leader_removed: the leader of a shard placed on two nodes is
  * removed from the cluster; it hands the shard over and leaves it before
@@ -298,11 +300,7 @@ void ns_scen_shard_leader_removed(struct ns_run *r)
 	struct leader_removed *x = ns_alloc(r, sizeof *x);
 	memset(x, 0, sizeof *x);
 	x->r = r;
-	for (uint32_t n = 0;; n++) {
-		snprintf(x->key, sizeof x->key, "lr%u", n);
-		if (kv_slot((const uint8_t *)x->key, strlen(x->key)) >= 8192)
-			break;
-	}
+	ns_probe_key("lr", 0, 8192, 16383, x->key, sizeof x->key);
 	world_at(r->w, 1000 * MS, lr_place, x);
 	world_at(r->w, 1500 * MS, lr_add, x);
 	world_at(r->w, 3000 * MS, lr_remove, x);
