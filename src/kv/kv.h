@@ -294,14 +294,22 @@ struct kv_slots *kv_slots_of(struct kv *kv);
  * of a slot of its keys that refuses it (a write needs every key's slot
  * owned; a read is served while the slot is frozen), in *slot. */
 int kv_slots_check(struct kv *kv, const struct resp_arg *argv, uint32_t argc, uint16_t *slot);
+/* The same for a command whose keys are all in slot (a read: read). */
+int kv_slots_check_slot(struct kv *kv, uint16_t slot, bool read);
+/* An export call's most scan steps (kv_dict_scan calls: a bucket each,
+ * with its chain): a copy batch of a range with few keys in a large
+ * keyspace holds the event loop a few ms, not for the whole table. */
+#define KV_EXPORT_STEPS (1u << 16)
 /* Appends the keys of slots first..last (all databases, live at now_ms) as
  * KEEL.SLOTS IMPORT records (db, key, expiry, value), from a scan cursor
- * of database *db: stops past max_bytes; returns the next cursor (0 and
- * *db past the last: done). n_records counts them. */
+ * of database *db: stops past max_bytes or KV_EXPORT_STEPS (then maybe
+ * with no record); returns the next cursor (0 and *db past the last:
+ * done). n_records counts them. */
 uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t now_ms, uint32_t *db,
 			 uint64_t cursor, size_t max_bytes, struct rbuf *args, uint32_t *n_records);
 /* The exactly-once sessions, as KEEL.SLOTS SESSIONS records (id, value),
- * from a scan cursor: stops past max_bytes; returns the next cursor, *done
+ * from a scan cursor: stops past max_bytes or KV_EXPORT_STEPS; returns
+ * the next cursor, *done
  * once the table was scanned through. */
 uint64_t kv_sessions_export(struct kv *kv, uint64_t cursor, size_t max_bytes, struct rbuf *args,
 			    uint32_t *n_records, bool *done);

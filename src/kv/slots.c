@@ -111,15 +111,19 @@ int kv_slots_check(struct kv *kv, const struct resp_arg *argv, uint32_t argc, ui
 	int n = kv_command_keys(cmd, argv, argc, pos, NULL, argc), rc = KV_SLOT_OWNED;
 	for (int i = 0; i < n && rc == KV_SLOT_OWNED; i++) {
 		uint16_t s = kv_slot(argv[pos[i]].p, argv[pos[i]].len);
-		int st = sl->state[s];
-		if (st == KV_SLOT_GONE || (st == KV_SLOT_FROZEN && !(cmd->flags & KV_READ))) {
-			rc = st;
-			*slot = s;
-		}
+		rc = kv_slots_check_slot(kv, s, cmd->flags & KV_READ);
+		*slot = s;
 	}
 	if (pos != few)
 		keel_free(pos);
 	return rc;
+}
+
+int kv_slots_check_slot(struct kv *kv, uint16_t slot, bool read)
+{
+	struct kv_slots *sl = kv->shard_meta ? NULL : kv_slots_of(kv);
+	int st = sl ? sl->state[slot] : KV_SLOT_OWNED;
+	return st == KV_SLOT_GONE || (st == KV_SLOT_FROZEN && !read) ? st : KV_SLOT_OWNED;
 }
 
 /* ---- export: a slot range's keys as IMPORT records ------------------------- */
@@ -166,7 +170,8 @@ uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t n
 {
 	struct exporter x = {first, last, 0, now_ms, args, 0};
 	size_t start = args->len;
-	while (*db < kv->n_db && args->len - start < max_bytes) {
+	uint32_t steps = 0; /* a range with few keys: not the whole table at once */
+	while (*db < kv->n_db && args->len - start < max_bytes && steps++ < KV_EXPORT_STEPS) {
 		x.db = *db;
 		cursor = kv_dict_scan(&kv->db[*db], cursor, export_entry, &x);
 		if (!cursor)
@@ -196,10 +201,11 @@ uint64_t kv_sessions_export(struct kv *kv, uint64_t cursor, size_t max_bytes, st
 {
 	struct sess_exporter x = {args, 0};
 	size_t start = args->len;
+	uint32_t steps = 0;
 	*done = false;
 	do
 		cursor = kv_dict_scan(&kv->sessions, cursor, export_session, &x);
-	while (cursor && args->len - start < max_bytes);
+	while (cursor && args->len - start < max_bytes && ++steps < KV_EXPORT_STEPS);
 	*done = !cursor;
 	*n_records += x.n;
 	return cursor;

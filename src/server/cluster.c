@@ -68,22 +68,41 @@ void cluster_runs(struct server *s,
 	}
 }
 
-int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct resp_arg *argv,
-		       uint32_t argc, struct group **g)
+/* cluster_keys_group's work; also, in *one (if not NULL), the slot of
+ * every key when they are all in one, else -1. */
+static int keys_group(struct server *s, const struct kv_cmd *cmd, const struct resp_arg *argv,
+		      uint32_t argc, struct group **g, int32_t *one)
 {
 	*g = s->g;
+	if (one)
+		*one = -1;
 	if (!s->meta)
 		return 1;
 	uint32_t few[16], *pos = argc <= 16 ? few : keel_malloc(argc * sizeof *pos);
 	int n = kv_command_keys(cmd, argv, argc, pos, NULL, argc), rc = n ? 1 : 0;
-	if (n > 0)
-		*g = cluster_slot_group(s, kv_slot(argv[pos[0]].p, argv[pos[0]].len));
-	for (int i = 1; rc > 0 && i < n; i++)
-		if (cluster_slot_group(s, kv_slot(argv[pos[i]].p, argv[pos[i]].len)) != *g)
+	int32_t first = -1;
+	if (n > 0) {
+		first = kv_slot(argv[pos[0]].p, argv[pos[0]].len);
+		*g = cluster_slot_group(s, (uint16_t)first);
+	}
+	for (int i = 1; rc > 0 && i < n; i++) {
+		uint16_t slot = kv_slot(argv[pos[i]].p, argv[pos[i]].len);
+		if (cluster_slot_group(s, slot) != *g)
 			rc = -1;
+		if (slot != first)
+			first = -1;
+	}
 	if (pos != few)
 		keel_free(pos);
+	if (one && rc > 0)
+		*one = first;
 	return rc;
+}
+
+int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct resp_arg *argv,
+		       uint32_t argc, struct group **g)
+{
+	return keys_group(s, cmd, argv, argc, g, NULL);
 }
 
 /* The error for a command cluster_keys_group found no one group for. */
@@ -102,9 +121,13 @@ struct group *cluster_route(struct server *s, struct creq *q, const struct kv_cm
 			    const struct resp_arg *argv, uint32_t argc)
 {
 	struct group *g;
-	int rc = cluster_keys_group(s, cmd, argv, argc, &g);
-	if (rc > 0)
+	int32_t one;
+	int rc = keys_group(s, cmd, argv, argc, &g, &one);
+	if (rc > 0) {
+		q->slot_one = one >= 0;
+		q->slot = q->slot_one ? (uint16_t)one : 0;
 		return g;
+	}
 	route_error(&q->reply, cmd, rc);
 	creq_finish(s, q);
 	return NULL;

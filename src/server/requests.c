@@ -241,8 +241,12 @@ static void run_read(struct group *g, struct creq *q)
 			   .now_ms = server_now_ms(),
 			   .db = q->db,
 			   .dbs = s->cfg.databases};
-	uint16_t slot;
-	if (g->kv.shard_n > 1 && kv_slots_check(&g->kv, s->argv, argc, &slot) != KV_SLOT_OWNED)
+	/* the slot its keys were routed by (dispatch), or found again */
+	uint16_t slot = q->slot;
+	if (g->kv.shard_n > 1 &&
+	    (q->slot_one && q->n_cmds == 1
+		     ? kv_slots_check_slot(&g->kv, slot, true)
+		     : kv_slots_check(&g->kv, s->argv, argc, &slot)) != KV_SLOT_OWNED)
 		resp_errorf(&q->reply, "TRYAGAIN slot %u is served by another shard", slot);
 	else /* this shard's slot as of an index at or past the read's */
 		kv_exec(&c);

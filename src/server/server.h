@@ -108,6 +108,8 @@ struct creq {
 	bool crossing;	       /* ... as it is for another group than those before */
 	uint8_t proto;	       /* the connection's protocol when it was sent */
 	bool submitted;	       /* given to a group (request_submit) */
+	bool slot_one;	       /* routed by a sharded node: every key in slot */
+	uint16_t slot;
 	/* refused for a slot being moved, held to be sent again (retry.c) */
 	bool retrying, no_retry;
 	uint32_t retries;

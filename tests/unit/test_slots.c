@@ -147,8 +147,16 @@ static void whole_migration(void **state)
 	assert_int_equal(kv_slots_check(&src.kv, set, 3, &at), KV_SLOT_FROZEN);
 	assert_int_equal(at, 3300);
 	assert_int_equal(kv_slots_check(&src.kv, get, 2, &at), KV_SLOT_OWNED);
+	/* the same by the slot a request was routed by */
+	assert_int_equal(kv_slots_check_slot(&src.kv, 3300, false), KV_SLOT_FROZEN);
+	assert_int_equal(kv_slots_check_slot(&src.kv, 3300, true), KV_SLOT_OWNED);
+	assert_int_equal(kv_slots_check_slot(&src.kv, 2999, false), KV_SLOT_OWNED);
+	assert_int_equal(kv_slots_check_slot(&src.kv, 4000, false), KV_SLOT_OWNED);
+	assert_int_equal(kv_slots_check_slot(&map.kv, 3300, false), KV_SLOT_OWNED);
 	/* the target does not serve it yet */
 	assert_int_equal(kv_slots_check(&dst.kv, get, 2, &at), KV_SLOT_GONE);
+	assert_int_equal(kv_slots_check_slot(&dst.kv, 3300, true), KV_SLOT_GONE);
+	assert_int_equal(kv_slots_check_slot(&dst.kv, 3300, false), KV_SLOT_GONE);
 	(void)s;
 	/* the copy: export from the source, import at the target */
 	struct rbuf rec;
@@ -436,6 +444,62 @@ static void which_commands_pass(void **state)
 	close_shard(&a);
 }
 
+/* A copy of a range with few keys in a large keyspace: each export call
+ * stops after KV_EXPORT_STEPS buckets (a batch maybe of no record), and
+ * the calls together give each of the range's keys once. */
+static void export_bounded(void **state)
+{
+	(void)state;
+	struct shard a;
+	open_shard(&a, 2, 0, false);
+	const uint32_t n_keys = 3 * KV_EXPORT_STEPS; /* a table of 4 times the steps */
+	uint16_t slot = slot_of("k7");
+	uint32_t in_range = 0;
+	char key[32];
+	for (uint32_t i = 0; i < n_keys; i++) {
+		int len = snprintf(key, sizeof key, "k%u", i);
+		struct kv_entry *e = kv_dict_add(&a.kv.db[0], (const uint8_t *)key, (size_t)len);
+		kv_entry_set(e, (const uint8_t *)"v", 1);
+		in_range += kv_slot((const uint8_t *)key, (size_t)len) == slot;
+	}
+	assert_true(in_range > 0);
+	struct rbuf rec;
+	rbuf_init(&rec);
+	uint32_t db = 0, n = 0, calls = 0, empty = 0;
+	uint64_t cur = 0;
+	do {
+		uint32_t before = n;
+		cur = kv_slots_export(&a.kv, slot, slot, 1000, &db, cur, 1 << 30, &rec, &n);
+		if (!calls++) { /* the first stopped inside database 0's table */
+			assert_int_equal(db, 0);
+			assert_true(cur != 0);
+		}
+		empty += n == before;
+		assert_true(calls <= 64);
+	} while (db < a.kv.n_db);
+	assert_int_equal(cur, 0);
+	assert_int_equal(n, in_range);
+	assert_true(calls >= 3); /* no call scanned the whole table */
+	assert_true(empty >= 1); /* nor waited for a record to stop */
+	/* each record's key (db, key, expiry, value: 4 arguments, each a
+	 * 4-byte length and its bytes) is in the slot */
+	uint32_t seen = 0;
+	for (size_t at = 0; at < rec.len; seen++) {
+		struct resp_arg f[4];
+		for (int k = 0; k < 4; k++) {
+			assert_true(at + 4 <= rec.len);
+			uint32_t len = bytes_get_u32(rec.p + at);
+			assert_true(at + 4 + len <= rec.len);
+			f[k] = (struct resp_arg){rec.p + at + 4, len};
+			at += 4 + (size_t)len;
+		}
+		assert_int_equal(kv_slot(f[1].p, f[1].len), slot);
+	}
+	assert_int_equal(seen, in_range);
+	rbuf_free(&rec);
+	close_shard(&a);
+}
+
 /* The slots survive a snapshot, whole and in pieces; a keyspace of no
  * shard writes format 3, a shard format 4; a damaged slots section is
  * refused. */
@@ -649,6 +713,7 @@ int main(void)
 		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
 		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
 		cmocka_unit_test(placed_shards),       cmocka_unit_test(place_shard),
+		cmocka_unit_test(export_bounded),
 	};
 	return UNIT_RUN("slots", tests);
 }
