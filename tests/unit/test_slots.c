@@ -446,7 +446,8 @@ static void which_commands_pass(void **state)
 
 /* A copy of a range with few keys in a large keyspace: each export call
  * stops after KV_EXPORT_STEPS buckets (a batch maybe of no record), and
- * the calls together give each of the range's keys once. */
+ * the calls together give each of the range's keys once; the same for the
+ * exactly-once sessions' export. */
 static void export_bounded(void **state)
 {
 	(void)state;
@@ -496,6 +497,21 @@ static void export_bounded(void **state)
 		assert_int_equal(kv_slot(f[1].p, f[1].len), slot);
 	}
 	assert_int_equal(seen, in_range);
+	/* the sessions' export alike */
+	for (uint32_t i = 0; i < n_keys; i++)
+		kv_session_record(&a.kv, 1000 + i, 1, 1, 1000, (const uint8_t *)"+OK\r\n", 5);
+	rec.len = 0;
+	n = calls = 0;
+	bool done = false;
+	cur = 0;
+	do {
+		cur = kv_sessions_export(&a.kv, cur, 1 << 30, &rec, &n, &done);
+		if (!calls++)
+			assert_false(done);
+		assert_true(calls <= 64);
+	} while (!done);
+	assert_int_equal(n, n_keys);
+	assert_true(calls >= 3);
 	rbuf_free(&rec);
 	close_shard(&a);
 }
