@@ -94,7 +94,7 @@ static int keys_group(struct server *s, const struct kv_cmd *cmd, const struct r
 	}
 	if (pos != few)
 		keel_free(pos);
-	if (one && rc > 0)
+	if (one) /* -1 or a slot: cluster_route reads it only with a group */
 		*one = first;
 	return rc;
 }

@@ -244,9 +244,8 @@ static void run_read(struct group *g, struct creq *q)
 	/* the slot its keys were routed by (dispatch), or found again */
 	uint16_t slot = q->slot;
 	if (g->kv.shard_n > 1 &&
-	    (q->slot_one && q->n_cmds == 1
-		     ? kv_slots_check_slot(&g->kv, slot, true)
-		     : kv_slots_check(&g->kv, s->argv, argc, &slot)) != KV_SLOT_OWNED)
+	    (q->slot_one ? kv_slots_check_slot(&g->kv, slot, true)
+			 : kv_slots_check(&g->kv, s->argv, argc, &slot)) != KV_SLOT_OWNED)
 		resp_errorf(&q->reply, "TRYAGAIN slot %u is served by another shard", slot);
 	else /* this shard's slot as of an index at or past the read's */
 		kv_exec(&c);

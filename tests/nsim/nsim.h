@@ -221,6 +221,7 @@ void ns_scen_reshard_release_waits_for_the_copy(struct ns_run *r);
 void ns_scen_reshard_late_flip_refused(struct ns_run *r);
 void ns_scen_reshard_keeps_sessions(struct ns_run *r);
 void ns_scen_reshard_answers_ask(struct ns_run *r);
+void ns_scen_reshard_multikey_ask(struct ns_run *r);
 void ns_scen_reshard_holds_plain_writes(struct ns_run *r);
 void ns_scen_reshard_gives_up_held_requests(struct ns_run *r);
 void ns_scen_reshard_stops_with_held_requests(struct ns_run *r);

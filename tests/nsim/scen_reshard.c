@@ -46,6 +46,10 @@
  *       leader), ASKING and the write at the target applies it, ASKING and
  *       a read at node 1 read it from the target's copy; without ASKING
  *       -ASK again; once healed every node reads it
+ *   reshard_multikey_ask                the same with only the key's slot
+ *       moved: a read of a key of another slot of the source and the moved
+ *       key together (MGET) is -ASK for the moved key's slot, not served
+ *       from the source's copy, which no longer holds the key
  *   cluster_topology                    each node's CLUSTER INFO, NODES and
  *       SHARDS with the leaders spread: every member once, each a master
  *       of the ranges of the shards it leads, its own offsets above 0
@@ -410,6 +414,11 @@ struct ask {
 	struct ns_probe *first, *src, *dst, *later, *rd[3];
 	bool done;
 	uint64_t at_ns;
+	/* reshard_multikey_ask: only the key's slot moves; stay, a key of
+	 * another slot of shard 0, stays */
+	bool partial;
+	char stay[16], slot_arg[8];
+	struct ns_probe *multi;
 };
 
 static void ask_heal(void *arg)
@@ -472,6 +481,12 @@ static void ask_watch(void *arg)
 	ns_probe_send(a->dst, "+OK", "READWRITE");
 	ns_probe_send(a->dst, "+OK", "ASKING");
 	ns_probe_send(a->dst, "+OK", "SET %s b", a->key);
+	if (a->partial) { /* a read of both: refused for the moved one's slot */
+		a->multi = ns_probe_open(r, "ask-multi", 0);
+		ns_probe_send(a->multi, "+OK", "READWRITE");
+		ns_probe_send(a->multi, a->want_ask, "MGET %s %s", a->stay, a->key);
+		ns_probe_send(a->multi, "$1 s", "GET %s", a->stay);
+	}
 }
 
 static void ask_write(void *arg)
@@ -481,6 +496,8 @@ static void ask_write(void *arg)
 	ns_probe_send(a->first, "+OK", "SET %s a", a->key);
 	const char *set[] = {"SET", a->other, a->lookalike};
 	ns_probe_send_argv(a->first, "+OK", 3, set);
+	if (a->partial)
+		ns_probe_send(a->first, "+OK", "SET %s s", a->stay);
 }
 
 static void ask_write_done(void *arg)
@@ -502,7 +519,7 @@ static void ask_check(void *arg)
 static void ask_done(void *arg)
 {
 	struct ask *a = arg;
-	struct ns_probe *all[] = {a->src, a->dst, a->later, a->rd[0], a->rd[1], a->rd[2]};
+	struct ns_probe *all[] = {a->src, a->dst, a->later, a->rd[0], a->rd[1], a->rd[2], a->multi};
 	for (uint32_t i = 0; i < sizeof all / sizeof *all; i++)
 		if (all[i])
 			ns_probe_done(all[i]);
@@ -511,12 +528,20 @@ static void ask_done(void *arg)
 			"scenario: node 1 never held the slot in shard 2 before its map flipped");
 }
 
-void ns_scen_reshard_answers_ask(struct ns_run *r)
+static void ask_reshard_slot(void *arg)
+{
+	struct ask *a = arg;
+	const char *argv[] = {"KEEL.RESHARD", a->slot_arg, a->slot_arg, "2"};
+	ns_admin_expect(a->r, 2, 4, argv, "+OK");
+}
+
+static void answers_ask(struct ns_run *r, bool partial)
 {
 	struct mv *m = mv_new(r);
 	struct ask *a = ns_alloc(r, sizeof *a);
 	memset(a, 0, sizeof *a);
 	a->r = r;
+	a->partial = partial;
 	key_of_shard0(0, a->key, sizeof a->key);
 	a->slot = kv_slot((const uint8_t *)a->key, strlen(a->key));
 	snprintf(a->want_ask, sizeof a->want_ask, "-ASK %u ", (unsigned)a->slot);
@@ -533,14 +558,30 @@ void ns_scen_reshard_answers_ask(struct ns_run *r)
 		if (slot > kv_slot_range_last(0, 3) && slot <= kv_slot_range_last(1, 3))
 			break;
 	}
+	for (uint32_t skip = 1; partial; skip++) { /* shard 0's key of another slot */
+		key_of_shard0(skip, a->stay, sizeof a->stay);
+		if (kv_slot((const uint8_t *)a->stay, strlen(a->stay)) != a->slot)
+			break;
+	}
+	snprintf(a->slot_arg, sizeof a->slot_arg, "%u", (unsigned)a->slot);
 	m->small_only = true;
 	m->done = true; /* its own check is ask_done's */
 	world_at(r->w, 1500 * MS, ask_write, a);
-	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2500 * MS, partial ? ask_reshard_slot : mv_reshard, partial ? (void *)a : m);
 	world_at(r->w, 2000 * MS, ask_write_done, a);
 	world_at(r->w, 2500 * MS, ask_watch, a);
 	world_at(r->w, 11000 * MS, ask_check, a);
 	world_at(r->w, 13500 * MS, ask_done, a);
+}
+
+void ns_scen_reshard_answers_ask(struct ns_run *r)
+{
+	answers_ask(r, false);
+}
+
+void ns_scen_reshard_multikey_ask(struct ns_run *r)
+{
+	answers_ask(r, true);
 }
 
 /* ---- the CLUSTER commands' view of the shards -------------------------------------- */

@@ -3202,6 +3202,7 @@ static const struct {
 	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 	{"reshard_keeps_sessions", ns_scen_reshard_keeps_sessions},
 	{"reshard_answers_ask", ns_scen_reshard_answers_ask},
+	{"reshard_multikey_ask", ns_scen_reshard_multikey_ask},
 	{"cluster_topology", ns_scen_cluster_topology},
 	{"reshard_holds_plain_writes", ns_scen_reshard_holds_plain_writes},
 	{"reshard_gives_up_held_requests", ns_scen_reshard_gives_up_held_requests},
