@@ -13,7 +13,10 @@
 # sharded node against a one-shard node, whatever the machine's cores.
 # Then the same for three shards each placed on two of the three nodes
 # against three shards on every node (the CPU all nodes spend a request:
-# each write applied on two nodes, not three). The three clusters run side
+# each write applied on two nodes, not three). Then a node's own cost,
+# apart from the load's spread: plain redis-benchmark with keys of one
+# shard (one hash tag) at the one-shard cluster's leader, and at that
+# shard's leader in the three-shard cluster. The three clusters run side
 # by side and their runs alternate, REPS times (default 3): the median
 # figures are shown, and the median, smallest and largest ratio of runs
 # next to each other. Then the speed of moving a range of slots
@@ -93,16 +96,25 @@ cpu_ticks() { # pids: their user + system ticks (threads gone included)
 	echo "$t"
 }
 
-# One redis-benchmark run of cluster n: "ops cpu_us_per_request" of test
-# $3 (SET|GET), pipeline $4, $5 requests, over cluster n's keys (range[n]).
+# One redis-benchmark run of run kind n: "ops cpu_us_per_request" of test
+# $3 (SET|GET), pipeline $4, $5 requests, over its keys (range[n]), the
+# CPU of cluster of[n]'s nodes; a kind with a key[n] sends that key
+# (redis-benchmark's __rand_int__ in it) with a 64-byte value, else -t.
 run() { # n args test pipeline requests
-	local before after out ops
+	local before after out ops c=${of[$1]} what
+	if [ -n "${key[$1]:-}" ]; then
+		what="$3 ${key[$1]}"
+		[ "$3" = SET ] && what="$what $(printf 'v%.0s' $(seq 64))"
+	else
+		what="-t $3 -d 64"
+	fi
 	# shellcheck disable=SC2086 # the pids are words
-	before=$(cpu_ticks ${cpids[$1]})
-	out=$(redis-benchmark $2 -t "$3" -n "$5" -c 50 -r "${range[$1]}" -d 64 -P "$4" -q 2>&1 |
+	before=$(cpu_ticks ${cpids[$c]})
+	# shellcheck disable=SC2086 # so are the arguments
+	out=$(redis-benchmark $2 -n "$5" -c 50 -r "${range[$1]}" -P "$4" -q $what 2>&1 |
 		tr '\r' '\n' | grep "requests per second" | tail -1)
 	# shellcheck disable=SC2086
-	after=$(cpu_ticks ${cpids[$1]})
+	after=$(cpu_ticks ${cpids[$c]})
 	ops=$(echo "$out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
 	echo "$ops $(awk -v d=$((after - before)) -v hz="$hz" -v n="$5" \
 		'BEGIN {printf "%.2f", d * 1e6 / hz / n}')"
@@ -139,7 +151,7 @@ placed() { # n
 # the CPU is counted in clock ticks.
 KEYS=${BENCH_KEYS:-100000}
 GET_N=$((5 * N))
-declare -A res args range
+declare -A res args range of key
 # the same keys on each side: redis-benchmark --cluster draws -r keys for
 # each master (a hash tag of its slots in every key), so the sharded
 # clusters' three masters get a third each; with -r KEYS each, they held
@@ -147,6 +159,13 @@ declare -A res args range
 range[0]=$KEYS
 range[1]=$((KEYS / 3))
 range[2]=$((KEYS / 3))
+of[0]=0 of[1]=1 of[2]=2
+# kinds 3 and 4: a node's own cost, apart from the load's spread over
+# three nodes (a third of the clients each, on this machine's cores):
+# plain redis-benchmark with KEYS keys of one hash tag, in shard 1's
+# slots, at the one-shard cluster's leader (3) and at shard 1's leader of
+# the three-shard cluster (4), which serves them itself
+range[3]=$KEYS range[4]=$KEYS of[3]=0 of[4]=1
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	start 0 1
 	start 1 3
@@ -157,17 +176,24 @@ if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	args[0]="-h 127.0.0.$lead -p $((P + lead))"
 	args[1]="--cluster -h 127.0.0.1 -p $((P + 4))"
 	args[2]="--cluster -h 127.0.0.1 -p $((P + 7))"
-	for c in 0 1 2; do
-		# shellcheck disable=SC2086
-		redis-benchmark ${args[$c]} -t set -n $((8 * KEYS)) -c 50 -r "${range[$c]}" -d 64 -P 16 \
-			-q >/dev/null 2>&1
+	args[3]=${args[0]}
+	lead1=$(redis-cli -h 127.0.0.1 -p $((P + 4)) info shards | tr -d '\r' |
+		grep "^shard1:" | grep -o "leader=[0-9]*" | cut -d= -f2)
+	args[4]="-h 127.0.0.$lead1 -p $((P + 3 + lead1))"
+	for tag in $(seq 100 999); do
+		slot=$(redis-cli -h 127.0.0.1 -p $((P + 4)) cluster keyslot "$tag")
+		[ "$slot" -ge 5461 ] && [ "$slot" -le 10922 ] && break
+	done
+	key[3]="key:{$tag}:__rand_int__" key[4]=${key[3]}
+	for c in 0 1 2 3 4; do
+		run "$c" "${args[$c]}" SET 16 $((8 * KEYS)) >/dev/null
 	done
 	for rep in $(seq "$REPS"); do
 		for t in SET GET; do
 			for pl in 16 1; do
 				n=$N
 				[ "$t" = GET ] && n=$GET_N
-				for c in 0 1 2; do
+				for c in 0 1 2 3 4; do
 					res[$c,$t,$pl,$rep]=$(run "$c" "${args[$c]}" "$t" "$pl" "$n")
 				done
 			done
@@ -207,6 +233,7 @@ compare() { # c1 label1 c2 label2
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	compare 0 "1 shard" 1 "3 shards"
 	compare 1 "3 shards" 2 "placed"
+	compare 3 "1 shard" 4 "shard of 3"
 fi
 
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
