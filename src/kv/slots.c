@@ -46,6 +46,7 @@
  * migration its version names. */
 #include <string.h>
 
+#include "base/assert.h"
 #include "base/bytes.h"
 #include "base/mem.h"
 #include "kv/cmds.h"
@@ -121,6 +122,7 @@ int kv_slots_check(struct kv *kv, const struct resp_arg *argv, uint32_t argc, ui
 
 int kv_slots_check_slot(struct kv *kv, uint16_t slot, bool read)
 {
+	KEEL_ASSERT(slot < KV_SLOTS);
 	struct kv_slots *sl = kv->shard_meta ? NULL : kv_slots_of(kv);
 	int st = sl ? sl->state[slot] : KV_SLOT_OWNED;
 	return st == KV_SLOT_GONE || (st == KV_SLOT_FROZEN && !read) ? st : KV_SLOT_OWNED;
