@@ -100,6 +100,14 @@ struct kv_slots *kv_slots_of(struct kv *kv)
 	return sl;
 }
 
+/* OWNED if a command (a read: read) may run on slot here, else the state
+ * that refuses it. */
+static int slot_allows(const struct kv_slots *sl, uint16_t slot, bool read)
+{
+	int st = sl->state[slot];
+	return st == KV_SLOT_GONE || (st == KV_SLOT_FROZEN && !read) ? st : KV_SLOT_OWNED;
+}
+
 int kv_slots_check(struct kv *kv, const struct resp_arg *argv, uint32_t argc, uint16_t *slot)
 {
 	struct kv_slots *sl = kv->shard_meta ? NULL : kv_slots_of(kv);
@@ -111,9 +119,8 @@ int kv_slots_check(struct kv *kv, const struct resp_arg *argv, uint32_t argc, ui
 	uint32_t few[16], *pos = argc <= 16 ? few : keel_malloc(argc * sizeof *pos);
 	int n = kv_command_keys(cmd, argv, argc, pos, NULL, argc), rc = KV_SLOT_OWNED;
 	for (int i = 0; i < n && rc == KV_SLOT_OWNED; i++) {
-		uint16_t s = kv_slot(argv[pos[i]].p, argv[pos[i]].len);
-		rc = kv_slots_check_slot(kv, s, cmd->flags & KV_READ);
-		*slot = s;
+		*slot = kv_slot(argv[pos[i]].p, argv[pos[i]].len);
+		rc = slot_allows(sl, *slot, cmd->flags & KV_READ);
 	}
 	if (pos != few)
 		keel_free(pos);
@@ -124,8 +131,7 @@ int kv_slots_check_slot(struct kv *kv, uint16_t slot, bool read)
 {
 	KEEL_ASSERT(slot < KV_SLOTS);
 	struct kv_slots *sl = kv->shard_meta ? NULL : kv_slots_of(kv);
-	int st = sl ? sl->state[slot] : KV_SLOT_OWNED;
-	return st == KV_SLOT_GONE || (st == KV_SLOT_FROZEN && !read) ? st : KV_SLOT_OWNED;
+	return sl ? slot_allows(sl, slot, read) : KV_SLOT_OWNED;
 }
 
 /* ---- export: a slot range's keys as IMPORT records ------------------------- */
