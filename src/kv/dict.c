@@ -2,7 +2,11 @@
  * follow Redis's dict.c: while growing, each operation moves one bucket
  * (visiting at most ten empty ones) from t[0] to t[1]; lookups look in
  * both; the scan cursor counts in reverse binary so that buckets already
- * visited are never revisited after the table grows. */
+ * visited are never revisited after the table grows. The slot lists are
+ * doubly linked through the entries (each entry holds the link that
+ * points at it), so adding or deleting an entry changes its list in
+ * constant time, and an entry is in its slot's list exactly while it is
+ * in the table. */
 #include "kv/dict.h"
 
 #include <string.h>
@@ -40,10 +44,18 @@ static void table_free(struct kv_table *t)
 	memset(t, 0, sizeof *t);
 }
 
+void kv_dict_by_slot(struct kv_dict *d)
+{
+	KEEL_ASSERT(kv_dict_size(d) == 0 && !d->slot);
+	d->by_slot = true;
+}
+
 void kv_dict_free(struct kv_dict *d)
 {
 	table_free(&d->t[0]);
 	table_free(&d->t[1]);
+	keel_free(d->slot);
+	d->slot = NULL;
 	d->rehash = -1;
 	d->expires = 0;
 	d->expire_sum = 0;
@@ -153,6 +165,14 @@ struct kv_entry *kv_dict_find(struct kv_dict *d, const uint8_t *key, size_t klen
 
 struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen)
 {
+	struct kv_entry **head = NULL;
+	if (d->by_slot) {
+		if (!d->slot)
+			d->slot = keel_calloc(KV_SLOTS, sizeof *d->slot);
+		head = &d->slot[kv_slot(key, klen)];
+		if (*head) /* written below: fetched meanwhile (a miss, in a large table) */
+			__builtin_prefetch(*head, 1);
+	}
 	rehash_step(d);
 	maybe_grow(d);
 	struct kv_entry *e = keel_calloc(1, sizeof *e + (klen ? klen : 1));
@@ -165,6 +185,13 @@ struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen)
 	e->next = t->b[i];
 	t->b[i] = e;
 	t->used++;
+	if (head) {
+		e->snext = *head;
+		if (e->snext)
+			e->snext->sprev = &e->snext;
+		e->sprev = head;
+		*head = e;
+	}
 	return e;
 }
 
@@ -178,10 +205,21 @@ bool kv_dict_delete(struct kv_dict *d, const uint8_t *key, size_t klen)
 	if (!p)
 		return false;
 	struct kv_entry *e = *p;
+	if (e->sprev) { /* the slot list's neighbours, written below: fetched meanwhile */
+		__builtin_prefetch(e->sprev, 1);
+		if (e->snext)
+			__builtin_prefetch(e->snext, 1);
+	}
 	*p = e->next;
 	kv_dict_expire(d, e, 0);
-	entry_free(e);
+	keel_free(e->val);
 	d->t[k].used--;
+	if (e->sprev) {
+		*e->sprev = e->snext;
+		if (e->snext)
+			e->snext->sprev = e->sprev;
+	}
+	keel_free(e);
 	return true;
 }
 
@@ -256,6 +294,12 @@ uint64_t kv_dict_scan(struct kv_dict *d, uint64_t v, void (*fn)(void *ctx, struc
 		v = rev(rev(v) + 1);
 	} while (v & (m0 ^ m1));
 	return v;
+}
+
+struct kv_entry *kv_dict_slot_first(const struct kv_dict *d, uint16_t slot)
+{
+	KEEL_ASSERT(slot < KV_SLOTS);
+	return d->slot ? d->slot[slot] : NULL;
 }
 
 void kv_dict_each(struct kv_dict *d, void (*fn)(void *ctx, struct kv_entry *e), void *ctx)

@@ -3,7 +3,9 @@
  * table that grows by rehashing incrementally (a step per operation), so
  * no single operation pays for a whole rehash; a reverse-binary cursor
  * for SCAN that sees every key present for the whole scan even across a
- * resize. */
+ * resize. A keyspace's table also lists its entries by hash slot
+ * (kv_dict_by_slot), so that a slot's keys are found, counted or deleted
+ * in time of their number, not the table's size. */
 #ifndef KEEL_KV_DICT_H
 #define KEEL_KV_DICT_H
 
@@ -11,8 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kv/slot.h"
+
 struct kv_entry {
 	struct kv_entry *next;
+	/* the entry's slot's list (kv_dict_by_slot): the next entry, and the
+	 * link that points at this one */
+	struct kv_entry *snext, **sprev;
 	uint64_t hash;
 	int64_t expire; /* ms since the epoch; 0: none (set by kv_dict_expire) */
 	uint8_t *val;
@@ -37,9 +44,17 @@ struct kv_dict {
 	 * kv_dict_expire, kv_dict_delete and kv_dict_free */
 	uint64_t expires;
 	unsigned __int128 expire_sum;
+	/* kv_dict_by_slot: each slot's first entry (KV_SLOTS of them, made
+	 * with the first entry) */
+	bool by_slot;
+	struct kv_entry **slot;
 };
 
 void kv_dict_init(struct kv_dict *d, uint64_t seed);
+/* From now on, d lists its entries by slot (d is empty): a keyspace's
+ * table, whose entries are keys (not sessions). */
+void kv_dict_by_slot(struct kv_dict *d);
+/* Frees every entry (and the slot lists); d stays usable, empty. */
 void kv_dict_free(struct kv_dict *d);
 uint64_t kv_dict_size(const struct kv_dict *d);
 struct kv_entry *kv_dict_find(struct kv_dict *d, const uint8_t *key, size_t klen);
@@ -54,6 +69,9 @@ struct kv_entry *kv_dict_random(struct kv_dict *d, uint64_t r);
  * cursor (0: done). */
 uint64_t kv_dict_scan(struct kv_dict *d, uint64_t cursor, void (*fn)(void *ctx, struct kv_entry *e),
 		      void *ctx);
+/* The first entry of slot's list, or NULL (none, or d is not listed by
+ * slot); the list goes on by each entry's snext. */
+struct kv_entry *kv_dict_slot_first(const struct kv_dict *d, uint16_t slot);
 /* Every entry, in table order (no change to the table meanwhile). */
 void kv_dict_each(struct kv_dict *d, void (*fn)(void *ctx, struct kv_entry *e), void *ctx);
 /* While a forked child holds a copy-on-write image of the table (a

@@ -53,6 +53,7 @@ void kv_reserve_dbs(struct kv *kv, uint32_t n_db)
 	kv->db = keel_realloc(kv->db, n_db * sizeof *kv->db);
 	for (uint32_t i = kv->n_db; i < n_db; i++) {
 		kv_dict_init(&kv->db[i], kv->seed + i); /* database 0's seed is the keyspace's */
+		kv_dict_by_slot(&kv->db[i]);
 		kv_dict_hold(&kv->db[i], kv->hold);
 	}
 	kv->n_db = n_db;

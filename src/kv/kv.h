@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "kv/dict.h"
+#include "kv/slot.h"
 #include "resp/buf.h"
 #include "resp/parse.h"
 
@@ -237,17 +238,6 @@ uint32_t kv_expired_sample(struct kv *kv, int64_t now_ms, uint32_t *db, uint64_t
 
 /* Glob-style matching as Redis's KEYS and SCAN MATCH do it (kv/glob.c). */
 bool kv_glob(const uint8_t *pat, size_t plen, const uint8_t *s, size_t slen, bool nocase);
-
-/* Redis Cluster's hash slots (kv/slot.c): KV_SLOTS of them; a key's slot is
- * CRC16-XMODEM of the key, or of its hash tag (the bytes between the first
- * '{' and the first '}' after it, when there are any), mod KV_SLOTS. */
-#define KV_SLOTS 16384u
-uint16_t kv_crc16(const uint8_t *p, size_t n);
-uint16_t kv_slot(const uint8_t *key, size_t len);
-/* The last slot of the i-th of n equal ranges (0 <= i < n <= KV_SLOTS), as
- * redis-cli --cluster create splits them: a node of n shards starts with
- * shard i serving range i. */
-uint16_t kv_slot_range_last(uint32_t i, uint32_t n);
 
 /* Shards and their slots (kv/slots.c). A node of several shards keeps, in
  * each shard's keyspace, the shard's hold on every slot; and in its

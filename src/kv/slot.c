@@ -5,7 +5,7 @@
  * first '{' and the first '}' after it, only those bytes are hashed (the hash
  * tag), so keys sharing a tag share a slot. Pure: the same key gives the
  * same slot on every node and every version. */
-#include "kv/kv.h"
+#include "kv/slot.h"
 
 /* The CRC register after shifting each byte value through it from the
  * top (8 steps of the polynomial): the CRC is taken a byte at a time, not

@@ -241,40 +241,16 @@ static bool is(const struct resp_arg *a, const char *s)
 	return true;
 }
 
-struct dropper {
-	uint16_t first, last;
-	struct rbuf keys; /* u32 length, key */
-	uint32_t n;
-};
-
-static void drop_entry(void *ctx, struct kv_entry *e)
-{
-	struct dropper *d = ctx;
-	uint16_t s = kv_slot(e->key, e->klen);
-	if (s >= d->first && s <= d->last) {
-		put_arg(&d->keys, e->key, e->klen);
-		d->n++;
-	}
-}
-
-/* Deletes every key of slots first..last, in every database. */
+/* Deletes every key of slots first..last, in every database: by the
+ * slots' lists, in time of the keys deleted (not the keyspace's size: a
+ * RELEASE, or a first IMPORT batch, applies on every replica of a shard
+ * that may hold millions of keys of other slots). */
 static void drop_range(struct kv *kv, uint16_t first, uint16_t last)
 {
-	struct dropper d = {.first = first, .last = last};
-	rbuf_init(&d.keys);
-	for (uint32_t i = 0; i < kv->n_db; i++) {
-		d.keys.len = 0;
-		d.n = 0;
-		kv_dict_each(&kv->db[i], drop_entry, &d);
-		struct bytes_reader r;
-		bytes_reader_init(&r, d.keys.p, d.keys.len);
-		for (uint32_t k = 0; k < d.n; k++) {
-			uint32_t len = bytes_read_u32(&r);
-			const uint8_t *key = bytes_read_raw(&r, len);
-			kv_dict_delete(&kv->db[i], key, len);
-		}
-	}
-	rbuf_free(&d.keys);
+	for (uint32_t i = 0; i < kv->n_db; i++)
+		for (uint32_t s = first; s <= last; s++)
+			for (struct kv_entry *e; (e = kv_dict_slot_first(&kv->db[i], (uint16_t)s));)
+				KEEL_ASSERT(kv_dict_delete(&kv->db[i], e->key, e->klen));
 }
 
 /* Slots first..last: how many are in each state. */

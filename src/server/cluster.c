@@ -32,8 +32,9 @@
  * sends CLUSTER SLOTS, SHARDS or NODES, READONLY, READWRITE or ASKING (what
  * cluster clients send and plain clients do not), and stays so until
  * RESET. COUNTKEYSINSLOT and GETKEYSINSLOT read this node's keyspace as
- * applied here (Redis answers them from its own keys too), in O(keys of
- * the connection's database): there is no slot index yet. */
+ * applied here (Redis answers them from its own keys too), by the
+ * keyspace's list of the slot's keys: in time of the slot's keys (those
+ * logically expired but not yet deleted are walked over, not counted). */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -517,35 +518,26 @@ uint32_t cluster_shard_runs(struct server *s, struct group *g, struct rbuf *ints
 
 /* ---- keys in a slot ----------------------------------------------------- */
 
-struct in_slot {
-	uint16_t slot;
-	int64_t now_ms;
-	uint64_t n, max;   /* found; GETKEYSINSLOT: how many to return */
-	struct rbuf *keys; /* NULL: count only */
-};
-
-static void in_slot_each(void *ctx, struct kv_entry *e)
-{
-	struct in_slot *k = ctx;
-	if ((e->expire && e->expire <= k->now_ms) || kv_slot(e->key, e->klen) != k->slot)
-		return;
-	if (k->keys && k->n >= k->max)
-		return;
-	k->n++;
-	if (k->keys)
-		resp_bulk(k->keys, e->key, e->klen);
-}
-
-/* The keys of the connection's database in the slot: counted, or the
- * first `max` of them appended to keys. */
+/* The keys of the connection's database in the slot, live now: counted,
+ * or the first `max` of them appended to keys. By the slot's list: in
+ * time of the slot's keys, not the keyspace's. */
 static uint64_t keys_in_slot(struct server *s, struct client *c, uint16_t slot, struct rbuf *keys,
 			     uint64_t max)
 {
 	struct group *g = cluster_slot_group(s, slot);
-	struct in_slot k = {slot, server_now_ms(), 0, max, keys};
-	if (c->db < g->kv.n_db)
-		kv_dict_each(&g->kv.db[c->db], in_slot_each, &k);
-	return k.n;
+	int64_t now = server_now_ms();
+	uint64_t n = 0;
+	if (c->db >= g->kv.n_db)
+		return 0;
+	for (const struct kv_entry *e = kv_dict_slot_first(&g->kv.db[c->db], slot);
+	     e && !(keys && n >= max); e = e->snext) {
+		if (e->expire && e->expire <= now)
+			continue;
+		n++;
+		if (keys)
+			resp_bulk(keys, e->key, e->klen);
+	}
+	return n;
 }
 
 /* A slot argument, as Redis reads it: an integer first, then its range. */

@@ -419,26 +419,17 @@ static bool arg_num(const struct resp_arg *a, int64_t max, int64_t *v)
 
 /* A key of slots first..last, in this node's copy of their shard g, too
  * large for a copy batch (half a log entry): its size, 0 if none. */
-struct too_big {
-	uint16_t first, last;
-	uint64_t size;
-};
-
-static void too_big_each(void *ctx, struct kv_entry *e)
-{
-	struct too_big *b = ctx;
-	uint16_t slot = kv_slot(e->key, e->klen);
-	if (slot >= b->first && slot <= b->last && e->klen + e->vlen > RAFT_ENTRY_BYTES_MAX / 2)
-		b->size = e->klen + e->vlen;
-}
-
 static uint64_t oversized(struct group *g, uint16_t first, uint16_t last)
 {
-	struct too_big b = {first, last, 0};
 	struct kv *kv = &g->kv;
-	for (uint32_t db = 0; db < kv->n_db && !b.size; db++)
-		kv_dict_each(&kv->db[db], too_big_each, &b);
-	return b.size;
+	for (uint32_t db = 0; db < kv->n_db; db++)
+		for (uint32_t s = first; s <= last; s++)
+			for (const struct kv_entry *e =
+				     kv_dict_slot_first(&kv->db[db], (uint16_t)s);
+			     e; e = e->snext)
+				if (e->klen + e->vlen > RAFT_ENTRY_BYTES_MAX / 2)
+					return e->klen + e->vlen;
+	return 0;
 }
 
 void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)

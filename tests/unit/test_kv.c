@@ -573,6 +573,105 @@ static void dict_rehash_and_scan(void **state)
 	kv_dict_free(&d);
 }
 
+/* d's slot lists against its table: every entry of slot s's list is in
+ * the table and of slot s, linked both ways; every entry of the table is
+ * in its slot's list once. */
+struct slot_count {
+	uint64_t *n;
+};
+
+static void count_slot(void *ctx, struct kv_entry *e)
+{
+	((struct slot_count *)ctx)->n[kv_slot(e->key, e->klen)]++;
+}
+
+static void check_slot_lists(struct kv_dict *d)
+{
+	struct slot_count c = {calloc(KV_SLOTS, sizeof *c.n)};
+	kv_dict_each(d, count_slot, &c);
+	uint64_t total = 0;
+	for (uint32_t s = 0; s < KV_SLOTS; s++) {
+		uint64_t n = 0;
+		for (struct kv_entry *e = kv_dict_slot_first(d, (uint16_t)s); e;
+		     e = e->snext, n++) {
+			assert_int_equal(kv_slot(e->key, e->klen), s);
+			assert_ptr_equal(*e->sprev, e);
+			assert_ptr_equal(kv_dict_find(d, e->key, e->klen), e);
+		}
+		if (n != c.n[s])
+			fail_msg("slot %u: %llu in its list, %llu in the table", s,
+				 (unsigned long long)n, (unsigned long long)c.n[s]);
+		total += n;
+	}
+	assert_int_equal(total, kv_dict_size(d));
+	free(c.n);
+}
+
+/* A keyspace's table lists its entries by slot through adds, deletes
+ * (first, middle and last of a list), a rehash, a held table and a
+ * flush; keys of one hash tag share a list; edge keys (empty, braces
+ * alone, an empty tag) are in the slots Redis gives them; a table not
+ * listed by slot has no lists. */
+static void dict_slot_lists(void **state)
+{
+	(void)state;
+	struct kv_dict d, plain;
+	kv_dict_init(&d, 7);
+	kv_dict_by_slot(&d);
+	kv_dict_init(&plain, 7);
+	static const char *edge[] = {"", "{", "}", "{}", "{}x", "}{a}", "{a}", "a", "{{a}}"};
+	for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) {
+		kv_dict_add(&d, (const uint8_t *)edge[i], strlen(edge[i]));
+		kv_dict_add(&plain, (const uint8_t *)edge[i], strlen(edge[i]));
+	}
+	check_slot_lists(&d);
+	assert_null(kv_dict_slot_first(&plain, kv_slot((const uint8_t *)"a", 1)));
+	/* "{a}", "a" and "}{a}" share slot 15495; "{{a}}" hashes "{a" */
+	uint16_t a = kv_slot((const uint8_t *)"a", 1);
+	uint32_t in_a = 0;
+	for (struct kv_entry *e = kv_dict_slot_first(&d, a); e; e = e->snext)
+		in_a++;
+	assert_int_equal(in_a, 3);
+	/* random adds and deletes over keys of a few tags, the table growing
+	 * (and held for a while) meanwhile */
+	uint64_t x = 12345;
+	char key[32];
+	for (int i = 0; i < 40000; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		int n = (x >> 33) % 4
+				? snprintf(key, sizeof key, "{t%u}k%u", (unsigned)(x >> 40) % 5,
+					   (unsigned)(x >> 20) % 3000)
+				: snprintf(key, sizeof key, "k%u", (unsigned)(x >> 20) % 3000);
+		if (i == 10000)
+			kv_dict_hold(&d, true);
+		if (i == 20000)
+			kv_dict_hold(&d, false);
+		if ((x >> 60) < 11) {
+			if (!kv_dict_find(&d, (const uint8_t *)key, (size_t)n))
+				kv_dict_add(&d, (const uint8_t *)key, (size_t)n);
+		} else {
+			kv_dict_delete(&d, (const uint8_t *)key, (size_t)n);
+		}
+		if (i % 5000 == 0)
+			check_slot_lists(&d);
+	}
+	check_slot_lists(&d);
+	assert_true(kv_dict_size(&d) > 1000);
+	/* every key of one tag's slot deleted from the list's head on */
+	uint16_t t1 = kv_slot((const uint8_t *)"t1", 2);
+	for (struct kv_entry *e; (e = kv_dict_slot_first(&d, t1));)
+		assert_true(kv_dict_delete(&d, e->key, e->klen));
+	check_slot_lists(&d);
+	kv_dict_free(&d);
+	for (uint32_t s = 0; s < KV_SLOTS; s++)
+		assert_null(kv_dict_slot_first(&d, (uint16_t)s));
+	kv_dict_add(&d, (const uint8_t *)"a", 1); /* still listed by slot */
+	assert_non_null(kv_dict_slot_first(&d, a));
+	check_slot_lists(&d);
+	kv_dict_free(&d);
+	kv_dict_free(&plain);
+}
+
 static void snapshot_round_trip(void **state)
 {
 	(void)state;
@@ -594,6 +693,8 @@ static void snapshot_round_trip(void **state)
 	EXPECT(&r2, "DBSIZE", ":2\r\n");
 	EXPECT(&r2, "GET a", "$1\r\n1\r\n");
 	EXPECT(&r2, "PTTL b", ":4990\r\n");
+	check_slot_lists(&copy.db[0]); /* a loaded keyspace is listed by slot too */
+	assert_non_null(kv_dict_slot_first(&copy.db[0], kv_slot((const uint8_t *)"a", 1)));
 	const uint8_t *reply;
 	size_t rlen;
 	/* sessions travel too */
@@ -1620,6 +1721,7 @@ int main(void)
 		cmocka_unit_test(arity),
 		cmocka_unit_test(expiry),
 		cmocka_unit_test(globs),
+		cmocka_unit_test(dict_slot_lists),
 		cmocka_unit_test(crc16_table),
 		cmocka_unit_test(slots),
 		cmocka_unit_test(dict_rehash_and_scan),

@@ -204,6 +204,88 @@ static void whole_migration(void **state)
 	close_shard(&map);
 }
 
+/* Adds key (in database db) with a value and an expiry time (0: none),
+ * as a copy or a write would have left it. */
+static void put(struct shard *s, uint32_t db, const char *key, int64_t expire)
+{
+	kv_reserve_dbs(&s->kv, db + 1);
+	struct kv_entry *e = kv_dict_add(&s->kv.db[db], (const uint8_t *)key, strlen(key));
+	kv_entry_set(e, (const uint8_t *)"v", 1);
+	kv_dict_expire(&s->kv.db[db], e, expire);
+}
+
+static bool has(struct shard *s, uint32_t db, const char *key)
+{
+	return db < s->kv.n_db && kv_dict_find(&s->kv.db[db], (const uint8_t *)key, strlen(key));
+}
+
+/* A key of slot `slot` (found by trying "k0", "k1", ...), in buf. */
+static const char *key_of_slot(uint16_t slot, char *buf, size_t n)
+{
+	for (unsigned i = 0;; i++) {
+		snprintf(buf, n, "k%u", i);
+		if (slot_of(buf) == slot)
+			return buf;
+	}
+}
+
+/* RELEASE deletes the range's keys, and only those: in every database,
+ * its first and last slots' included, expired ones not yet deleted too,
+ * the slots on either side kept, the expiry count kept (INFO keyspace);
+ * a first IMPORT batch clears what an abandoned copy left in the range
+ * the same way. */
+static void release_deletes_range(void **state)
+{
+	(void)state;
+	struct shard src, dst;
+	open_shard(&src, 2, 0, false);
+	open_shard(&dst, 2, 1, false);
+	char k[4][16];
+	const uint16_t at[4] = {2999, 3000, 3999, 4000};
+	for (int i = 0; i < 4; i++)
+		key_of_slot(at[i], k[i], sizeof k[i]);
+	for (uint32_t db = 0; db < 16; db += 5)
+		for (int i = 0; i < 4; i++)
+			put(&src, db, k[i], i == 1 ? 900 : 0); /* k[1] expired at 900 */
+	for (int i = 0; i < 200; i++) { /* a tag's slot (3300) of many keys */
+		char key[24];
+		snprintf(key, sizeof key, "{b}%d", i);
+		put(&src, 0, key, i % 2 ? 5000 : 0);
+	}
+	assert_int_equal(src.kv.db[0].expires, 101);
+	assert_string_equal(run(&src, "KEEL.SLOTS FREEZE 3000 3999 5"), "+FROZEN\r\n");
+	assert_string_equal(run(&src, "KEEL.SLOTS RELEASE 3000 3999 5"), "+OK\r\n");
+	for (uint32_t db = 0; db < 16; db += 5) {
+		assert_true(has(&src, db, k[0]));
+		assert_false(has(&src, db, k[1]));
+		assert_false(has(&src, db, k[2]));
+		assert_true(has(&src, db, k[3]));
+		assert_int_equal(kv_dict_size(&src.kv.db[db]), 2);
+		assert_int_equal(src.kv.db[db].expires, 0);
+	}
+	/* the target: keys an abandoned copy left in its GONE range (and a
+	 * key of a slot it serves) before a new copy's first batch */
+	put(&dst, 0, "b", 0);
+	put(&dst, 3, "{b}x", 7000);
+	put(&dst, 3, k[2], 0);
+	put(&dst, 3, k[3], 0);
+	put(&dst, 0, "a", 0); /* 15495: shard 1's own */
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3000 3999 6 1 0 {b}1 0 w"), "+OK\r\n");
+	assert_false(has(&dst, 0, "b"));
+	assert_false(has(&dst, 3, "{b}x"));
+	assert_false(has(&dst, 3, k[2]));
+	assert_true(has(&dst, 3, k[3])); /* 4000: not the range's */
+	assert_true(has(&dst, 0, "a"));
+	assert_true(has(&dst, 0, "{b}1")); /* the batch's own key */
+	assert_int_equal(dst.kv.db[3].expires, 0);
+	/* a later batch clears nothing */
+	put(&dst, 0, "{b}2", 0);
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3000 3999 6 2 0 {b}3 0 w"), "+OK\r\n");
+	assert_true(has(&dst, 0, "{b}2"));
+	close_shard(&src);
+	close_shard(&dst);
+}
+
 /* ADD: one more shard at a time, numbered on, up to 1024; a move may then
  * target it; it starts serving no slot; the count survives a snapshot. */
 static void shards_added(void **state)
@@ -729,7 +811,7 @@ int main(void)
 		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
 		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
 		cmocka_unit_test(placed_shards),       cmocka_unit_test(place_shard),
-		cmocka_unit_test(export_bounded),
+		cmocka_unit_test(export_bounded),      cmocka_unit_test(release_deletes_range),
 	};
 	return UNIT_RUN("slots", tests);
 }
