@@ -297,6 +297,14 @@ int kv_slots_check_slot(struct kv *kv, uint16_t slot, bool read);
  * done). n_records counts them. */
 uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t now_ms, uint32_t *db,
 			 uint64_t cursor, size_t max_bytes, struct rbuf *args, uint32_t *n_records);
+/* The keys of database db in slot, live at now_ms: counted, or the first
+ * max of them appended to keys as bulk strings (keys NULL: all counted).
+ * By the slot's list (kv/dict.h): in time of the slot's keys. */
+uint64_t kv_slot_keys(struct kv *kv, uint32_t db, uint16_t slot, int64_t now_ms, struct rbuf *keys,
+		      uint64_t max);
+/* The size (key and value) of a key of slots first..last, in any
+ * database, of more than limit bytes; 0 if there is none. */
+uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64_t limit);
 /* The exactly-once sessions, as KEEL.SLOTS SESSIONS records (id, value),
  * from a scan cursor: stops past max_bytes or KV_EXPORT_STEPS; returns
  * the next cursor, *done

@@ -219,6 +219,35 @@ uint64_t kv_sessions_export(struct kv *kv, uint64_t cursor, size_t max_bytes, st
 	return cursor;
 }
 
+uint64_t kv_slot_keys(struct kv *kv, uint32_t db, uint16_t slot, int64_t now_ms, struct rbuf *keys,
+		      uint64_t max)
+{
+	uint64_t n = 0;
+	if (db >= kv->n_db)
+		return 0;
+	for (const struct kv_entry *e = kv_dict_slot_first(&kv->db[db], slot);
+	     e && !(keys && n >= max); e = e->snext) {
+		if (e->expire && e->expire <= now_ms)
+			continue;
+		n++;
+		if (keys)
+			resp_bulk(keys, e->key, e->klen);
+	}
+	return n;
+}
+
+uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64_t limit)
+{
+	for (uint32_t db = 0; db < kv->n_db; db++)
+		for (uint32_t s = first; s <= last; s++)
+			for (const struct kv_entry *e =
+				     kv_dict_slot_first(&kv->db[db], (uint16_t)s);
+			     e; e = e->snext)
+				if (e->klen + e->vlen > limit)
+					return e->klen + e->vlen;
+	return 0;
+}
+
 /* ---- the commands -------------------------------------------------------- */
 
 static bool arg_u64(const struct resp_arg *a, uint64_t max, uint64_t *v)

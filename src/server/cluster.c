@@ -518,26 +518,13 @@ uint32_t cluster_shard_runs(struct server *s, struct group *g, struct rbuf *ints
 
 /* ---- keys in a slot ----------------------------------------------------- */
 
-/* The keys of the connection's database in the slot, live now: counted,
- * or the first `max` of them appended to keys. By the slot's list: in
- * time of the slot's keys, not the keyspace's. */
+/* The keys of the connection's database in the slot, live now, in this
+ * node's copy of its shard (kv_slot_keys). */
 static uint64_t keys_in_slot(struct server *s, struct client *c, uint16_t slot, struct rbuf *keys,
 			     uint64_t max)
 {
 	struct group *g = cluster_slot_group(s, slot);
-	int64_t now = server_now_ms();
-	uint64_t n = 0;
-	if (c->db >= g->kv.n_db)
-		return 0;
-	for (const struct kv_entry *e = kv_dict_slot_first(&g->kv.db[c->db], slot);
-	     e && !(keys && n >= max); e = e->snext) {
-		if (e->expire && e->expire <= now)
-			continue;
-		n++;
-		if (keys)
-			resp_bulk(keys, e->key, e->klen);
-	}
-	return n;
+	return kv_slot_keys(&g->kv, c->db, slot, server_now_ms(), keys, max);
 }
 
 /* A slot argument, as Redis reads it: an integer first, then its range. */

@@ -417,21 +417,6 @@ static bool arg_num(const struct resp_arg *a, int64_t max, int64_t *v)
 	return resp_str2ll(a->p, a->len, v) && *v >= 0 && *v <= max;
 }
 
-/* A key of slots first..last, in this node's copy of their shard g, too
- * large for a copy batch (half a log entry): its size, 0 if none. */
-static uint64_t oversized(struct group *g, uint16_t first, uint16_t last)
-{
-	struct kv *kv = &g->kv;
-	for (uint32_t db = 0; db < kv->n_db; db++)
-		for (uint32_t s = first; s <= last; s++)
-			for (const struct kv_entry *e =
-				     kv_dict_slot_first(&kv->db[db], (uint16_t)s);
-			     e; e = e->snext)
-				if (e->klen + e->vlen > RAFT_ENTRY_BYTES_MAX / 2)
-					return e->klen + e->vlen;
-	return 0;
-}
-
 void migrate_command(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t first, last, to;
@@ -454,7 +439,10 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 			    "TRYAGAIN shard %u is placed on other nodes, and none of them took the "
 			    "request; not registered",
 			    src->id);
-	} else if ((big = oversized(src, (uint16_t)first, (uint16_t)last))) {
+	} else if ((big = kv_slots_oversized(&src->kv, (uint16_t)first, (uint16_t)last,
+					     RAFT_ENTRY_BYTES_MAX / 2))) {
+		/* a key too large for a copy batch (half a log entry), in this
+		 * node's copy of the shard */
 		resp_errorf(&q->reply,
 			    "ERR a key of these slots holds %llu bytes, more than a move copies in "
 			    "one batch (%u MiB): the slots cannot be moved",

@@ -286,6 +286,62 @@ static void release_deletes_range(void **state)
 	close_shard(&dst);
 }
 
+/* kv_slot_keys: a slot's live keys of one database, counted or the first
+ * n listed (a key expiring at now is expired, one a millisecond later is
+ * not; another slot's or database's not counted; a database past the
+ * last: none). kv_slots_oversized: a key of more than the limit, key and
+ * value, in any database and any slot of the range, its ends included;
+ * one of exactly the limit is not. */
+static void slot_keys_and_sizes(void **state)
+{
+	(void)state;
+	struct shard a;
+	open_shard(&a, 2, 0, false);
+	uint16_t b = slot_of("b"); /* 3300 */
+	put(&a, 0, "b", 0);
+	put(&a, 0, "{b}1", 1000); /* expired at now (1000) */
+	put(&a, 0, "{b}2", 1001);
+	put(&a, 0, "{b}3", 999);
+	put(&a, 0, "a", 0);    /* another slot */
+	put(&a, 2, "{b}4", 0); /* another database */
+	struct rbuf keys;
+	rbuf_init(&keys);
+	assert_int_equal(kv_slot_keys(&a.kv, 0, b, 1000, NULL, 0), 2);
+	assert_int_equal(kv_slot_keys(&a.kv, 2, b, 1000, NULL, 0), 1);
+	assert_int_equal(kv_slot_keys(&a.kv, 1, b, 1000, NULL, 0), 0);
+	assert_int_equal(kv_slot_keys(&a.kv, a.kv.n_db, b, 1000, NULL, 0), 0);
+	assert_int_equal(kv_slot_keys(&a.kv, 0, b, 999, NULL, 0), 3);
+	assert_int_equal(kv_slot_keys(&a.kv, 0, b, 1000, &keys, 0), 0);
+	assert_int_equal(keys.len, 0);
+	assert_int_equal(kv_slot_keys(&a.kv, 0, b, 1000, &keys, 1), 1);
+	assert_int_equal(kv_slot_keys(&a.kv, 0, b, 1000, &keys, 5), 2);
+	rbuf_put(&keys, "", 1);
+	const char *got = (const char *)keys.p; /* one key, then both */
+	assert_true(strstr(got, "$1\r\nb\r\n") && strstr(got, "$4\r\n{b}2\r\n"));
+	assert_null(strstr(got, "{b}1") ? strstr(got, "{b}1") : strstr(got, "{b}3"));
+	rbuf_free(&keys);
+	/* sizes: "{b}1" + "v" is 5 bytes, the largest so far */
+	char k[2][16];
+	key_of_slot(3000, k[0], sizeof k[0]);
+	key_of_slot(3999, k[1], sizeof k[1]);
+	assert_int_equal(kv_slots_oversized(&a.kv, 3000, 3999, 5), 0);
+	assert_int_equal(kv_slots_oversized(&a.kv, 3000, 3999, 4), 5);
+	put(&a, 7, k[1], 0);
+	struct kv_entry *e = kv_dict_find(&a.kv.db[7], (const uint8_t *)k[1], strlen(k[1]));
+	kv_entry_set(e, (const uint8_t *)"0123456789", 10);
+	uint64_t size = strlen(k[1]) + 10;
+	assert_int_equal(kv_slots_oversized(&a.kv, 3000, 3999, size - 1), size);
+	assert_int_equal(kv_slots_oversized(&a.kv, 3000, 3999, size), 0);
+	assert_int_equal(kv_slots_oversized(&a.kv, 0, 16383, size), 0);
+	assert_int_equal(kv_slots_oversized(&a.kv, 3999, 3999, size - 1), size);
+	assert_int_equal(kv_slots_oversized(&a.kv, 3000, 3998, size - 1), 0);
+	assert_int_equal(kv_slots_oversized(&a.kv, 4000, 4000, 0), 0);
+	put(&a, 0, k[0], 0);
+	assert_int_equal(kv_slots_oversized(&a.kv, 3000, 3000, 1), strlen(k[0]) + 1);
+	assert_int_equal(kv_slots_oversized(&a.kv, 2999, 2999, 0), 0);
+	close_shard(&a);
+}
+
 /* ADD: one more shard at a time, numbered on, up to 1024; a move may then
  * target it; it starts serving no slot; the count survives a snapshot. */
 static void shards_added(void **state)
@@ -812,6 +868,7 @@ int main(void)
 		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
 		cmocka_unit_test(placed_shards),       cmocka_unit_test(place_shard),
 		cmocka_unit_test(export_bounded),      cmocka_unit_test(release_deletes_range),
+		cmocka_unit_test(slot_keys_and_sizes),
 	};
 	return UNIT_RUN("slots", tests);
 }
