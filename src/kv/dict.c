@@ -170,8 +170,7 @@ struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen)
 		if (!d->slot)
 			d->slot = keel_calloc(KV_SLOTS, sizeof *d->slot);
 		head = &d->slot[kv_slot(key, klen)];
-		if (*head) /* written below: fetched meanwhile (a miss, in a large table) */
-			__builtin_prefetch(*head, 1);
+		__builtin_prefetch(head, 1); /* read and written below: fetched meanwhile */
 	}
 	rehash_step(d);
 	maybe_grow(d);
@@ -180,6 +179,8 @@ struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen)
 	e->klen = (uint32_t)klen;
 	if (klen)
 		memcpy(e->key, key, klen);
+	if (head && *head) /* its link is written below too */
+		__builtin_prefetch(*head, 1);
 	struct kv_table *t = d->rehash >= 0 ? &d->t[1] : &d->t[0];
 	uint64_t i = e->hash & (t->size - 1);
 	e->next = t->b[i];
