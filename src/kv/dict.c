@@ -216,6 +216,7 @@ bool kv_dict_delete(struct kv_dict *d, const uint8_t *key, size_t klen)
 	keel_free(e->val);
 	d->t[k].used--;
 	if (e->sprev) {
+		KEEL_ASSERT(*e->sprev == e); /* the slot's list links to it */
 		*e->sprev = e->snext;
 		if (e->snext)
 			e->snext->sprev = e->sprev;
