@@ -294,7 +294,9 @@ int kv_slots_check_slot(struct kv *kv, uint16_t slot, bool read);
  * KEEL.SLOTS IMPORT records (db, key, expiry, value), from a scan cursor
  * of database *db: stops past max_bytes or KV_EXPORT_STEPS (then maybe
  * with no record); returns the next cursor (0 and *db past the last:
- * done). n_records counts them. */
+ * done). n_records counts them. A first call (*db 0, cursor 0) whose
+ * range's records all fit in max_bytes appends them all, from the slots'
+ * lists, and is done. */
 uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t now_ms, uint32_t *db,
 			 uint64_t cursor, size_t max_bytes, struct rbuf *args, uint32_t *n_records);
 /* The keys of database db in slot, live at now_ms: counted, or the first

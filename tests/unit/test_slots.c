@@ -286,6 +286,72 @@ static void release_deletes_range(void **state)
 	close_shard(&dst);
 }
 
+/* A range whose records fit in a batch is exported in one call, however
+ * large the table (from the slots' lists): every live key of the range,
+ * in every database, the range's ends included; one byte less and the
+ * first call is a bounded scan instead, as in export_bounded. */
+static void export_small_range_at_once(void **state)
+{
+	(void)state;
+	struct shard a;
+	open_shard(&a, 2, 0, false);
+	char key[32];
+	for (uint32_t i = 0; i < 3 * KV_EXPORT_STEPS; i++) { /* other slots' keys */
+		int len = snprintf(key, sizeof key, "{x}%u", i);
+		kv_entry_set(kv_dict_add(&a.kv.db[0], (const uint8_t *)key, (size_t)len),
+			     (const uint8_t *)"v", 1);
+	}
+	char k[3][16];
+	key_of_slot(3000, k[0], sizeof k[0]);
+	key_of_slot(3999, k[1], sizeof k[1]);
+	key_of_slot(3500, k[2], sizeof k[2]);
+	put(&a, 0, k[0], 0);
+	put(&a, 9, k[1], 5000);
+	put(&a, 0, k[2], 900); /* expired at 1000: not exported */
+	put(&a, 0, "b", 0);    /* 3300 */
+	struct rbuf rec;
+	rbuf_init(&rec);
+	uint32_t db = 0, n = 0;
+	uint64_t cur = kv_slots_export(&a.kv, 3000, 3999, 1000, &db, 0, 1 << 20, &rec, &n);
+	assert_int_equal(cur, 0);
+	assert_true(db >= a.kv.n_db);
+	assert_int_equal(n, 3);
+	size_t all = rec.len;
+	rbuf_put(&rec, "", 1);
+	for (int i = 0; i < 2; i++)
+		assert_non_null(memmem(rec.p, all, k[i], strlen(k[i])));
+	assert_null(memmem(rec.p, all, k[2], strlen(k[2])));
+	/* exactly the batch's size: still at once; a byte less: a scan */
+	rec.len = 0;
+	db = n = 0;
+	assert_int_equal(kv_slots_export(&a.kv, 3000, 3999, 1000, &db, 0, all, &rec, &n), 0);
+	assert_true(db >= a.kv.n_db);
+	assert_int_equal(rec.len, all);
+	rec.len = 0;
+	db = n = 0;
+	cur = kv_slots_export(&a.kv, 3000, 3999, 1000, &db, 0, all - 1, &rec, &n);
+	assert_int_equal(db, 0);
+	assert_true(cur != 0);
+	/* the scan's later calls stay scans, whatever their budget: each key
+	 * once in all (not the whole range again from the lists) */
+	while (db < a.kv.n_db)
+		cur = kv_slots_export(&a.kv, 3000, 3999, 1000, &db, cur, 1 << 20, &rec, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(rec.len, all);
+	/* a call that goes on from database 1 (as the scan's, once database
+	 * 0 is through) reads databases 1 on only */
+	rec.len = 0;
+	db = 1;
+	n = 0;
+	cur = 0;
+	while (db < a.kv.n_db)
+		cur = kv_slots_export(&a.kv, 3000, 3999, 1000, &db, cur, 1 << 20, &rec, &n);
+	assert_int_equal(n, 1);
+	assert_null(memmem(rec.p, rec.len, k[0], strlen(k[0])));
+	rbuf_free(&rec);
+	close_shard(&a);
+}
+
 /* kv_slot_keys: a slot's live keys of one database, counted or the first
  * n listed (a key expiring at now is expired, one a millisecond later is
  * not; another slot's or database's not counted; a database past the
@@ -605,10 +671,15 @@ static void export_bounded(void **state)
 	struct rbuf rec;
 	rbuf_init(&rec);
 	uint32_t db = 0, n = 0, calls = 0, empty = 0;
-	uint64_t cur = 0;
+	uint64_t cur = kv_slots_export(&a.kv, slot, slot, 1000, &db, 0, 1 << 30, &rec, &n);
+	assert_true(db >= a.kv.n_db); /* all at once, from the lists */
+	assert_int_equal(n, in_range);
+	size_t all = rec.len; /* a byte less: the bounded scan, stopped by its steps */
+	rec.len = 0;
+	db = n = 0;
 	do {
 		uint32_t before = n;
-		cur = kv_slots_export(&a.kv, slot, slot, 1000, &db, cur, 1 << 30, &rec, &n);
+		cur = kv_slots_export(&a.kv, slot, slot, 1000, &db, cur, all - 1, &rec, &n);
 		if (!calls++) { /* the first stopped inside database 0's table */
 			assert_int_equal(db, 0);
 			assert_true(cur != 0);
@@ -868,7 +939,7 @@ int main(void)
 		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
 		cmocka_unit_test(placed_shards),       cmocka_unit_test(place_shard),
 		cmocka_unit_test(export_bounded),      cmocka_unit_test(release_deletes_range),
-		cmocka_unit_test(slot_keys_and_sizes),
+		cmocka_unit_test(slot_keys_and_sizes), cmocka_unit_test(export_small_range_at_once),
 	};
 	return UNIT_RUN("slots", tests);
 }
