@@ -303,8 +303,11 @@ static void drop_range(struct kv *kv, uint16_t first, uint16_t last)
 {
 	for (uint32_t i = 0; i < kv->n_db; i++)
 		for (uint32_t s = first; s <= last; s++)
-			for (struct kv_entry *e; (e = kv_dict_slot_first(&kv->db[i], (uint16_t)s));)
-				KEEL_ASSERT(kv_dict_delete(&kv->db[i], e->key, e->klen));
+			for (struct kv_entry *e;
+			     (e = kv_dict_slot_first(&kv->db[i], (uint16_t)s));) {
+				bool listed = kv_dict_delete(&kv->db[i], e->key, e->klen);
+				KEEL_ASSERT(listed); /* a listed key is in the table */
+			}
 }
 
 /* Slots first..last: how many are in each state. */
