@@ -35,7 +35,7 @@ hunt() {
 			pipelined_reads_see_the_writes_before_them_on_every_node 2>&1
 		;;
 	*) /usr/bin/python3 tests/cluster/nemesis_test.py "$2" --time "${TEETH_TIME:-60}" \
-		partition_kill 2>&1 ;;
+		isolated_follower 2>&1 ;;
 	esac
 }
 

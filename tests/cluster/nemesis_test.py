@@ -22,7 +22,10 @@ Usage: nemesis_test.py BUILD_DIR [--time S] [--seed N] [SCENARIO...]
 Scenarios: partition_kill, pause_membership, snapshot_disk, reshard (3
 shards: ranges of 1000 slots move between them, each move hit by a
 partition, a kill or a pause while it runs; every move must end once the
-faults heal), all (every nemesis together but reshard). Prints one line per scenario and `nemesis: N passed, M
+faults heal), isolated_follower (at most 25 s: a follower cut off, then
+a new key written at the leader and read at that follower, in the
+history: a follower that reads its own state answers nil every time),
+all (every nemesis together but reshard). Prints one line per scenario and `nemesis: N passed, M
 failed`."""
 import os
 import random
@@ -296,6 +299,21 @@ class Nemesis:
                 self.cut(b, alone[0])
         self.count(f"partition:{kind}")
 
+    def isolate_follower(self):
+        """A follower (not the leader) cut off both ways: returns (leader,
+        follower), or (None, None) if there is no leader to tell them by."""
+        lead = self.c.leader(2)
+        followers = [i for i in (1, 2, 3) if i != lead and i in self.c.procs]
+        if not lead or not followers:
+            return None, None
+        f = self.rng.choice(followers)
+        for b in (1, 2, 3):
+            if b != f:
+                self.cut(f, b)
+                self.cut(b, f)
+        self.count("partition:isolate_follower")
+        return lead, f
+
     # processes
     def kill(self):
         lead = self.c.leader(2)
@@ -433,11 +451,41 @@ SCENARIOS = {
     "pause_membership": ["pause", "membership"],
     "snapshot_disk": ["snapshot", "kill", "disk"],
     "all": ["partition", "kill", "pause", "membership", "snapshot", "disk"],
+    # a follower cut off, and a read of a new write at it each time
+    # (probe_isolated): what a follower reading its own state must fail
+    "isolated_follower": ["isolate_follower"],
     # 3 shards: 1000 slots move between them while partitions, kills and
     # pauses hit the nodes (the metadata group's leader, which drives the
     # move, among them)
     "reshard": ["reshard_partition", "reshard_kill", "reshard_pause"],
 }
+
+
+def probe_isolated(c, hist, nem, n):
+    """Isolates a follower, then writes a new key at the leader and reads
+    it at the follower, both in the history the checker reads: a follower
+    that answered the read from its own state (it cannot have the write)
+    gives nil after the acknowledged write, every time; keel's follower
+    cannot get a read index while cut off, and its read fails."""
+    lead, f = nem.isolate_follower()
+    if not f:
+        return
+    k, v = 1_000_000 + n, n + 1  # a key of its own: not the clients'
+    t0 = now_us()
+    try:
+        c.client(lead, 2).set(f"reg:{k}", v)
+    except (redis.RedisError, OSError) as e:
+        hist.add(k, "w", outcome_of(e), t0, arg=v, client=90)
+        return
+    hist.add(k, "w", "ok", t0, arg=v, client=90)
+    t0 = now_us()
+    try:
+        got = c.client(f, 2).get(f"reg:{k}")
+    except (redis.RedisError, OSError) as e:
+        hist.add(k, "r", outcome_of(e), t0, client=91)
+        return
+    hist.add(k, "r", "ok", t0, out=int(got) if got is not None else 0,
+             nil=1 if got is None else 0, client=91)
 
 
 def filler(c, stop):
@@ -450,6 +498,8 @@ def filler(c, stop):
 
 
 def run_scenario(name, duration):
+    if name == "isolated_follower":  # its probes decide: 25 s make two or three
+        duration = min(duration, 25)
     rng = random.Random(SEED)
     extra = ["--snapshot-entries", "300", "--trailing-entries", "100", "--segment-mb", "1",
              "--request-timeout-ms", "2000"]
@@ -477,6 +527,8 @@ def run_scenario(name, duration):
             fill.start()
         act = {"partition": nem.partition, "kill": nem.kill, "pause": nem.pause,
                "membership": nem.membership, "snapshot": nem.snapshot, "disk": nem.fill_disk,
+               "isolate_follower": lambda: probe_isolated(
+                   c, hist, nem, nem.faults.get("partition:isolate_follower", 0)),
                "reshard_partition": lambda: nem.reshard_then(nem.partition),
                "reshard_kill": lambda: nem.reshard_then(nem.kill),
                "reshard_pause": lambda: nem.reshard_then(nem.pause)}
@@ -610,7 +662,8 @@ def main():
     if os.geteuid() != 0:
         print("nemesis: 0 passed, 1 failed (partitions and the full disk need root)")
         return 1
-    names = ARGS or ["partition_kill", "pause_membership", "snapshot_disk", "reshard"]
+    names = ARGS or ["partition_kill", "pause_membership", "snapshot_disk", "reshard",
+                     "isolated_follower"]
     for name in names:
         if name not in SCENARIOS:
             print(f"nemesis: 0 passed, 1 failed (no scenario {name})")
