@@ -84,7 +84,7 @@ suite shards /usr/bin/python3 tests/cluster/shards_test.py build/asan
 suite shard-replica /usr/bin/python3 tests/cluster/shard_replica_test.py build/asan
 suite shard-members /usr/bin/python3 tests/cluster/shard_members_test.py build/asan
 suite clients /usr/bin/python3 tests/clients/run.py build/asan
-suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 50
+suite nemesis /usr/bin/python3 tests/cluster/nemesis_test.py build/asan --time 45
 suite teeth env TEETH_TIME=45 tools/faults.sh teeth
 if [ -d tests/sim/scenarios ]; then
 	suite scenario build/asan/scenario tests/sim/scenarios
