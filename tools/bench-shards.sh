@@ -239,8 +239,10 @@ fi
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 # Migration speed: 3 shards, shard 0's slots (0-5460) filled with
 # MOVE_KEYS keys of 100 bytes, then moved to shard 1 (keel-cli reshard)
-# with nothing else running: keys/s and MB/s of the copy as the driver
-# logs it (keys, bytes of records, ms from the move's start to its flip),
+# with nothing else running: keys/s and MB/s of the move (keys and bytes
+# of records as the driver logs each piece, the time keel-cli reshard
+# takes, to 100 ms), the pieces and the longest of them (a piece's slots
+# are frozen for at most that long),
 # beside the same bytes copied over a loopback TCP connection (one
 # process, 256 KiB writes).
 MOVE_KEYS=${BENCH_MOVE_KEYS:-300000}
@@ -251,11 +253,16 @@ lead=$(ready 0 3) || {
 }
 redis-benchmark --cluster -h 127.0.0.1 -p $((P + 1)) -t set -n $((MOVE_KEYS * 3)) \
 	-r $((MOVE_KEYS * 3)) -d 100 -P 16 -c 50 -q >/dev/null 2>&1
+t0=$(date +%s%N)
 build/release/keel-cli -h 127.0.0.1 -p $((P + 1)) reshard --slots 0-5460 --to 1 >/dev/null
-line=$(grep -h "slots 0-5460 moved" "$work"/0.[123].log | tail -1)
-keys=$(echo "$line" | sed -E 's/.*: ([0-9]+) keys.*/\1/')
-bytes=$(echo "$line" | sed -E 's/.* ([0-9]+) bytes.*/\1/')
-ms=$(echo "$line" | sed -E 's/.* in ([0-9]+) ms.*/\1/')
+ms=$((($(date +%s%N) - t0) / 1000000))
+# the move goes in pieces (--reshard-piece-kb), a line each
+pieces=$(grep -h "moved from shard 0 to shard 1:" "$work"/0.[123].log)
+sum() { echo "$pieces" | sed -E "s/$1/\\1/" | awk '{ s += $1; m = $1 > m ? $1 : m } END { print s, m }'; }
+read -r keys _ <<<"$(sum '.*: ([0-9]+) keys.*')"
+read -r bytes _ <<<"$(sum '.* ([0-9]+) bytes.*')"
+read -r _ longest <<<"$(sum '.* in ([0-9]+) ms.*')"
+n_pieces=$(echo "$pieces" | grep -c .)
 loop=$(python3 - "$bytes" <<'PY'
 import socket, sys, threading, time
 n = int(sys.argv[1])
@@ -284,7 +291,8 @@ t.join()
 print(f"{n / (time.time() - t0) / 1e6:.1f}")
 PY
 )
-echo "migration of slots 0-5460 (shard 0 to 1): $keys keys, $bytes bytes in $ms ms:" \
+echo "migration of slots 0-5460 (shard 0 to 1): $keys keys, $bytes bytes in $ms ms," \
+	"$n_pieces pieces, the longest $longest ms:" \
 	"$(awk -v k="$keys" -v ms="$ms" 'BEGIN {printf "%.0f", k * 1000 / ms}') keys/s," \
 	"$(awk -v b="$bytes" -v ms="$ms" 'BEGIN {printf "%.1f", b / ms / 1000}') MB/s;" \
 	"a loopback TCP copy of the same bytes: $loop MB/s"

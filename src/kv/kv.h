@@ -307,6 +307,12 @@ uint64_t kv_slot_keys(struct kv *kv, uint32_t db, uint16_t slot, int64_t now_ms,
 /* The size (key and value) of a key of slots first..last, in any
  * database, of more than limit bytes; 0 if there is none. */
 uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64_t limit);
+/* The end of a piece of slots first..last moved on its own: the last slot
+ * p such that the keys of first..p, in every database, take at most
+ * budget bytes (key, value and KV_PIECE_RECORD each), or first whatever
+ * its keys take. Walks at most the keys that fit and one more. */
+#define KV_PIECE_RECORD 32
+uint16_t kv_slots_piece(struct kv *kv, uint16_t first, uint16_t last, uint64_t budget);
 /* The exactly-once sessions, as KEEL.SLOTS SESSIONS records (id, value),
  * from a scan cursor: stops past max_bytes or KV_EXPORT_STEPS; returns
  * the next cursor, *done

@@ -22,8 +22,10 @@
  *             RELEASE first last epoch  FROZEN/GONE -> GONE, keys deleted
  *             ACCEPT first last epoch   GONE/OWNED -> OWNED
  *   metadata: BEGIN first last to       a migration of one shard's slots
- *             FLIP version              the migration done: the slots are
- *                                       to's, the version one more
+ *             FLIP version [upto]       the migration done: the slots are
+ *                                       to's, the version one more; with
+ *                                       upto, slots first..upto only (a
+ *                                       piece), the rest still moving
  *             ADD [id...]               one more shard (":n", its number),
  *                                       serving no slot yet; placed on the
  *                                       nodes of those ids (1 to
@@ -273,6 +275,22 @@ uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64
 	return 0;
 }
 
+uint16_t kv_slots_piece(struct kv *kv, uint16_t first, uint16_t last, uint64_t budget)
+{
+	uint64_t bytes = 0;
+	for (uint32_t s = first; s <= last; s++) {
+		for (uint32_t db = 0; db < kv->n_db; db++)
+			for (const struct kv_entry *e =
+				     kv_dict_slot_first(&kv->db[db], (uint16_t)s);
+			     e; e = e->snext) {
+				bytes += e->klen + e->vlen + KV_PIECE_RECORD;
+				if (bytes > budget) /* the slot overflows: the one before ends it */
+					return (uint16_t)(s > first ? s - 1 : first);
+			}
+	}
+	return last;
+}
+
 /* ---- the commands -------------------------------------------------------- */
 
 static bool arg_u64(const struct resp_arg *a, uint64_t max, uint64_t *v)
@@ -503,18 +521,22 @@ static void map_begin(struct kv_ctx *c, struct kv_slots *sl, uint16_t first, uin
 	resp_simple(c->out, "OK");
 }
 
+/* FLIP version [upto]: the migration's slots first..upto (all of them
+ * without upto) are to's; the rest stay moving, from upto + 1. */
 static void map_flip(struct kv_ctx *c, struct kv_slots *sl)
 {
-	uint64_t v;
-	if (c->argc != 3 || !arg_u64(&c->argv[2], UINT64_MAX >> 1, &v) || !sl->moving ||
-	    v != sl->version) {
+	uint64_t v, upto = sl->last;
+	if (c->argc < 3 || c->argc > 4 || !arg_u64(&c->argv[2], UINT64_MAX >> 1, &v) ||
+	    !sl->moving || v != sl->version ||
+	    (c->argc == 4 && (!arg_u64(&c->argv[3], sl->last, &upto) || upto < sl->first))) {
 		resp_error(c->out, "ERR no such migration");
 		return;
 	}
-	for (uint32_t s = sl->first; s <= sl->last; s++)
+	for (uint32_t s = sl->first; s <= upto; s++)
 		sl->owner[s] = (uint16_t)sl->to;
 	sl->version++;
-	sl->moving = false;
+	sl->moving = upto < sl->last;
+	sl->first = (uint16_t)(sl->moving ? upto + 1 : sl->first);
 	resp_simple(c->out, "OK");
 }
 

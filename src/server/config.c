@@ -83,6 +83,20 @@ static int set_databases(struct server_config *c, const char *v, struct keel_err
 	return KEEL_OK;
 }
 
+/* reshard-piece-kb N: 0 .. SERVER_PIECE_KB_MAX KiB of keys a piece of a
+ * move copies (server/migrate.c), as a plain decimal number. */
+static int set_piece(struct server_config *c, const char *v, struct keel_errmsg *err)
+{
+	int64_t n;
+	if (!resp_str2ll((const uint8_t *)v, strlen(v), &n) || n < 0 || n > SERVER_PIECE_KB_MAX) {
+		keel_errmsg_set(err, "--reshard-piece-kb: a number from 0 to %d, got '%s'",
+				SERVER_PIECE_KB_MAX, v);
+		return KEEL_EINVAL;
+	}
+	c->piece_bytes = (uint64_t)n << 10;
+	return KEEL_OK;
+}
+
 /* shards N: 1 .. SERVER_SHARDS_MAX Raft groups, as a plain decimal number. */
 static int set_shards(struct server_config *c, const char *v, struct keel_errmsg *err)
 {
@@ -328,6 +342,8 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		return set_databases(c, v, err);
 	} else if (!strcmp(name, "shards")) {
 		return set_shards(c, v, err);
+	} else if (!strcmp(name, "reshard-piece-kb")) {
+		return set_piece(c, v, err);
 	} else if (!strcmp(name, "skip-entry")) {
 		c->skip_entry = strtoull(v, &end, 10); /* checked at start: server/poison.c */
 	} else if (!strcmp(name, "session-timeout-ms") || !strcmp(name, "session-max-mb")) {
@@ -384,6 +400,7 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 	c->replica_max_lag = 100000;
 	c->databases = KV_DBS_DEFAULT;
 	c->shards = 1;
+	c->piece_bytes = (uint64_t)SERVER_PIECE_KB_DEFAULT << 10;
 	c->session_timeout_ms = 3600 * 1000; /* an hour */
 	c->session_max_bytes = 1ull << 30;
 	snprintf(c->sentinel_master, sizeof c->sentinel_master, "keel");

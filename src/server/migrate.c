@@ -26,6 +26,12 @@
  *   5. FLIP in the metadata group: the map gives the slots to the target
  *      (one more version); nodes route to it as they apply the entry.
  *
+ * A range goes in pieces, each through the five steps at an epoch of its
+ * own (piece_of): as many slots as hold --reshard-piece-kb of keys, so a
+ * slot is frozen only while its piece is copied and a release deletes
+ * one piece's keys; FLIP version upto gives the map's target the piece
+ * and leaves the rest of the range moving.
+ *
  * What it guarantees (kv/slots.c checks every step at its shard, in its
  * log): an acknowledged write is never lost (the source deletes only
  * after every batch of the copy is applied at the target: a committed
@@ -62,11 +68,12 @@ static const char *const phase_names[] = {"freeze",  "wait",   "copy", "sessions
 					  "release", "accept", "flip", "done"};
 
 struct migrate {
-	/* the migration, as the map holds it */
-	uint16_t first, last;
+	/* the migration, as the map holds it: slots first..end */
+	uint16_t first, end;
 	uint32_t from, to;
 	uint64_t version;
-	/* this attempt */
+	/* this attempt: a piece of it, slots first..last */
+	uint16_t last;
 	uint64_t epoch;
 	enum phase phase;
 	bool busy;  /* a step's request is in flight */
@@ -265,6 +272,26 @@ static void send_batch(struct server *s, struct migrate *m)
 	rbuf_free(&rec);
 }
 
+/* The piece of the migration an attempt moves, first..last: the slots an
+ * earlier attempt froze or released at the source, as this node's copy
+ * of it has them (that piece, resumed), else as many slots from first as
+ * hold at most --reshard-piece-kb of keys (one at least). A copy that
+ * lags shows an earlier attempt's released slots as still the source's:
+ * a freeze of a piece that spans released and unreleased slots is
+ * refused, and the attempt after it, picked again, resumes them. */
+static uint16_t piece_of(struct server *s, const struct migrate *m)
+{
+	struct kv *kv = &s->groups[m->from]->kv;
+	const struct kv_slots *sl = kv_slots_of(kv);
+	uint8_t st = sl->state[m->first];
+	if (st == KV_SLOT_OWNED)
+		return kv_slots_piece(kv, m->first, m->end, s->cfg.piece_bytes);
+	uint16_t p = m->first;
+	while (p < m->end && sl->state[p + 1] == st)
+		p++;
+	return p;
+}
+
 /* A new attempt: a newer epoch than any this node used, and than any
  * an earlier leader of the metadata group used (its term, shifted, is
  * past theirs; a term past 2^42, some trillions of elections, would no
@@ -279,6 +306,7 @@ static void begin_attempt(struct server *s, struct migrate *m)
 	m->db = 0;
 	m->cursor = 0;
 	m->copied = false;
+	m->last = piece_of(s, m);
 	if (!m->began_ms)
 		m->began_ms = server_now_ms();
 }
@@ -286,15 +314,15 @@ static void begin_attempt(struct server *s, struct migrate *m)
 static void drive(struct server *s, struct migrate *m)
 {
 	struct nums a;
-	if (m->phase == P_FREEZE && !m->epoch)
-		begin_attempt(s, m);
-	nums_of(m, &a, m->version);
-	const char *args[] = {phase_names[m->phase], a.first, a.last, a.epoch};
 	struct group *from = s->groups[m->from], *to = s->groups[m->to];
 	if (from->outside) { /* the copy is read here: never from a shard it lacks */
 		m->retry_at = server_now_ms() + RETRY_MS;
 		return;
 	}
+	if (m->phase == P_FREEZE && !m->epoch)
+		begin_attempt(s, m);
+	nums_of(m, &a, m->version);
+	const char *args[] = {phase_names[m->phase], a.first, a.last, a.epoch};
 	if (m->phase == P_FREEZE)
 		step(s, from, args, 4, NULL, 0, on_freeze);
 	else if (m->phase == P_WAIT && from->r && raft_applied_index(from->r) >= m->frozen_at)
@@ -305,8 +333,9 @@ static void drive(struct server *s, struct migrate *m)
 		step(s, from, args, 4, NULL, 0, on_release);
 	else if (m->phase == P_ACCEPT)
 		step(s, to, args, 4, NULL, 0, on_accept);
-	else if (m->phase == P_FLIP)
-		step(s, s->meta, (const char *const[]){"flip", a.extra}, 2, NULL, 0, on_flip);
+	else if (m->phase == P_FLIP) /* the piece's slots (all that is left: no upto) */
+		step(s, s->meta, (const char *const[]){"flip", a.extra, a.last},
+		     m->last < m->end ? 3 : 2, NULL, 0, on_flip);
 }
 
 bool migrate_may_drive(struct server *s, raft_id id)
@@ -349,7 +378,7 @@ void migrate_tick(struct server *s)
 {
 	struct migrate *m = s->migrate;
 	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
-	bool same = m && sl && sl->moving && m->first == sl->first && m->last == sl->last &&
+	bool same = m && sl && sl->moving && m->first == sl->first && m->end == sl->last &&
 		    m->from == sl->from && m->to == sl->to && m->version == sl->version;
 	if (m && (!same || !leads(s->meta) || s->stopping)) {
 		if (m->busy) {
@@ -369,6 +398,7 @@ void migrate_tick(struct server *s)
 	if (!m) {
 		m = s->migrate = keel_calloc(1, sizeof *m);
 		*m = (struct migrate){.first = sl->first,
+				      .end = sl->last,
 				      .last = sl->last,
 				      .from = sl->from,
 				      .to = sl->to,

@@ -50,6 +50,7 @@ struct server_config {
 	uint64_t replica_max_lag; /* entries of log kept for a replica this far behind */
 	uint32_t databases;	  /* --databases: SELECT 0 .. databases-1 (kv/kv.h) */
 	uint32_t shards;	  /* --shards: Raft groups, each a range of slots (cluster.c) */
+	uint64_t piece_bytes;	  /* --reshard-piece-kb: a move's piece (migrate.c) */
 	char sentinel_master[64]; /* --sentinel-master-name: the name clients ask for */
 	int sentinel_port;	  /* --sentinel-port: another client listener (0: none) */
 	char client_announce[64]; /* --client-announce host:port ("": derived) */
@@ -64,6 +65,8 @@ int server_config_parse(struct server_config *c, int argc, char **argv, struct k
 /* The election timing's bounds and defaults (as etcd's), in ms. */
 #define SERVER_SHARDS_MAX	    1024 /* shards a node holds */
 #define SERVER_META_GROUP	    1024 /* the metadata group's id on the wire */
+#define SERVER_PIECE_KB_DEFAULT	    4096 /* a move copies at most this much a piece */
+#define SERVER_PIECE_KB_MAX	    1048576
 #define SERVER_ELECTION_MS_DEFAULT  1000
 #define SERVER_HEARTBEAT_MS_DEFAULT 100
 #define SERVER_ELECTION_MS_MAX	    60000

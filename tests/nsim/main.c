@@ -112,6 +112,10 @@ static void params(uint64_t seed, struct ns_run *r)
 	 * for a slot being moved are held by the node (server/retry.c) */
 	if (p->reshards)
 		p->plain_clients = 1;
+	/* half of them move a range a slot of keys at a time (pieces:
+	 * server/migrate.c), so a move's pieces meet the faults too */
+	if (p->reshards)
+		p->pieces = prng_below(&g, 2);
 }
 
 static void stop_workload(void *arg)
@@ -136,10 +140,11 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 	world_tracef(r->w,
 		     "seed %llu: %u nodes (%u spare), %u read replicas, %u clients (%u of "
 		     "replicas), a fault every ~%u ms, snapshots every %u entries, %u shards, %u "
-		     "reshards",
+		     "reshards%s",
 		     (unsigned long long)seed, r->p.nodes, r->p.spares, r->p.replicas,
 		     r->p.clients + r->p.replica_clients, r->p.replica_clients, r->p.fault_every_ms,
-		     r->p.snapshot_entries, r->p.shards ? r->p.shards : 1, r->p.reshards);
+		     r->p.snapshot_entries, r->p.shards ? r->p.shards : 1, r->p.reshards,
+		     r->p.pieces ? " in pieces" : "");
 	if (scenario < 0 && r->split_permille)
 		world_tracef(r->w, "writes arrive in pieces on %u permille of the connections",
 			     r->split_permille);

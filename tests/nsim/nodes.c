@@ -146,7 +146,7 @@ static void start_in(void *arg)
 			argv[argc++] = "no";
 		}
 	}
-	char *av[24] = {0}, trailing[24], lag[24];
+	char *av[40] = {0}, trailing[24], lag[24];
 	memcpy(av, argv, (size_t)argc * sizeof *argv);
 	snprintf(trailing, sizeof trailing, "%u", r->p.trailing_entries);
 	if (r->p.trailing_entries && n->kind != NS_REPLICA) {
@@ -180,6 +180,10 @@ static void start_in(void *arg)
 	if (r->p.shards) {
 		av[argc++] = "--shards";
 		av[argc++] = shards;
+	}
+	if (r->p.pieces) {
+		av[argc++] = "--reshard-piece-kb";
+		av[argc++] = "0";
 	}
 	struct server *s = keel_calloc(1, sizeof *s);
 	struct keel_errmsg err = {{0}};

@@ -110,6 +110,7 @@ struct ns_params {
 	uint32_t fault_every_ms;
 	uint32_t shards;	/* every member's --shards (0: the default, one group) */
 	uint32_t reshards;	/* slot ranges moved while it runs (reshard.c) */
+	bool pieces;		/* --reshard-piece-kb 0: a move's slots of keys one by one */
 	uint32_t plain_clients; /* the first ones are plain (ns_client.plain) */
 };
 

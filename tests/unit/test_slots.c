@@ -408,6 +408,96 @@ static void slot_keys_and_sizes(void **state)
 	close_shard(&a);
 }
 
+/* A move in pieces: FLIP with upto gives the map's target slots first..upto
+ * and leaves the rest moving, from upto + 1; upto outside the rest, or
+ * the version before, is refused and changes nothing; upto at the last
+ * slot (or none) ends the move. */
+static void flip_in_pieces(void **state)
+{
+	(void)state;
+	struct shard m;
+	open_shard(&m, 2, 0, true);
+	const struct kv_slots *sm = kv_slots_of(&m.kv);
+	assert_string_equal(run(&m, "KEEL.SLOTS BEGIN 3000 3999 1"), "+OK\r\n");
+	expect_unchanged(&m, "KEEL.SLOTS FLIP 1 2999", "-ERR no such migration");
+	expect_unchanged(&m, "KEEL.SLOTS FLIP 1 4000", "-ERR no such migration");
+	expect_unchanged(&m, "KEEL.SLOTS FLIP 1 -1", "-ERR no such migration");
+	expect_unchanged(&m, "KEEL.SLOTS FLIP 1 3000 3000", "-ERR no such migration");
+	assert_string_equal(run(&m, "KEEL.SLOTS FLIP 1 3000"), "+OK\r\n");
+	assert_int_equal(sm->owner[3000], 1);
+	assert_int_equal(sm->owner[3001], 0);
+	assert_int_equal(sm->owner[2999], 0);
+	assert_true(sm->moving);
+	assert_int_equal(sm->first, 3001);
+	assert_int_equal(sm->last, 3999);
+	assert_int_equal(sm->version, 2);
+	expect_unchanged(&m, "KEEL.SLOTS FLIP 1 3499", "-ERR no such migration");
+	expect_unchanged(&m, "KEEL.SLOTS FLIP 2 3000", "-ERR no such migration");
+	expect_unchanged(&m, "KEEL.SLOTS BEGIN 0 10 1",
+			 "-ERR a migration is under way: slots 3001-3999");
+	assert_string_equal(run(&m, "KEEL.SLOTS FLIP 2 3998"), "+OK\r\n");
+	assert_int_equal(sm->owner[3998], 1);
+	assert_int_equal(sm->owner[3999], 0);
+	assert_true(sm->moving);
+	assert_int_equal(sm->first, 3999);
+	assert_string_equal(run(&m, "KEEL.SLOTS FLIP 3 3999"), "+OK\r\n");
+	assert_false(sm->moving);
+	assert_int_equal(sm->owner[3999], 1);
+	assert_int_equal(sm->owner[4000], 0);
+	assert_int_equal(sm->version, 4);
+	/* the rest whole, without upto */
+	assert_string_equal(run(&m, "KEEL.SLOTS BEGIN 100 200 1"), "+OK\r\n");
+	assert_string_equal(run(&m, "KEEL.SLOTS FLIP 4 149"), "+OK\r\n");
+	assert_string_equal(run(&m, "KEEL.SLOTS FLIP 5"), "+OK\r\n");
+	assert_false(sm->moving);
+	for (uint32_t s = 99; s <= 201; s++)
+		assert_int_equal(sm->owner[s], s >= 100 && s <= 200);
+	expect_unchanged(&m, "KEEL.SLOTS FLIP 6 200", "-ERR no such migration");
+	close_shard(&m);
+}
+
+/* A piece of a move: as many slots from first as hold at most the budget
+ * (key, value and KV_PIECE_RECORD a key, every database), the first
+ * whatever it holds; empty slots cost nothing. */
+static void piece_sizes(void **state)
+{
+	(void)state;
+	struct shard a;
+	open_shard(&a, 2, 0, false);
+	char k[4][16];
+	key_of_slot(3000, k[0], sizeof k[0]);
+	key_of_slot(3001, k[1], sizeof k[1]);
+	key_of_slot(3500, k[2], sizeof k[2]);
+	key_of_slot(3999, k[3], sizeof k[3]);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, 0), 3999); /* no key */
+	put(&a, 0, k[0], 0);
+	uint64_t r0 = strlen(k[0]) + 1 + KV_PIECE_RECORD;
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, 0), 3000);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0 - 1), 3000);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0), 3999);
+	assert_int_equal(kv_slots_piece(&a.kv, 3001, 3999, 0), 3999);
+	put(&a, 5, k[1], 0); /* another database */
+	uint64_t r1 = strlen(k[1]) + 1 + KV_PIECE_RECORD;
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0), 3000);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0 + r1 - 1), 3000);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0 + r1), 3999);
+	put(&a, 0, k[2], 0);
+	put(&a, 0, k[3], 0);
+	uint64_t r2 = strlen(k[2]) + 1 + KV_PIECE_RECORD, r3 = strlen(k[3]) + 1 + KV_PIECE_RECORD;
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0 + r1), 3499);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0 + r1 + r2), 3998);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0 + r1 + r2 + r3), 3999);
+	assert_int_equal(kv_slots_piece(&a.kv, 3001, 3999, 0), 3001);
+	assert_int_equal(kv_slots_piece(&a.kv, 3002, 3999, 0), 3499);
+	assert_int_equal(kv_slots_piece(&a.kv, 3999, 3999, 0), 3999);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3000, UINT64_MAX), 3000);
+	/* the first slot over the budget alone: still a piece */
+	struct kv_entry *e = kv_dict_find(&a.kv.db[0], (const uint8_t *)k[0], strlen(k[0]));
+	kv_entry_set(e, (const uint8_t *)"0123456789", 10);
+	assert_int_equal(kv_slots_piece(&a.kv, 3000, 3999, r0), 3000);
+	close_shard(&a);
+}
+
 /* ADD: one more shard at a time, numbered on, up to 1024; a move may then
  * target it; it starts serving no slot; the count survives a snapshot. */
 static void shards_added(void **state)
@@ -940,6 +1030,7 @@ int main(void)
 		cmocka_unit_test(placed_shards),       cmocka_unit_test(place_shard),
 		cmocka_unit_test(export_bounded),      cmocka_unit_test(release_deletes_range),
 		cmocka_unit_test(slot_keys_and_sizes), cmocka_unit_test(export_small_range_at_once),
+		cmocka_unit_test(flip_in_pieces),      cmocka_unit_test(piece_sizes),
 	};
 	return UNIT_RUN("slots", tests);
 }
