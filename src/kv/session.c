@@ -183,6 +183,30 @@ int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, con
 	return seq < v.ack ? KV_SESSION_ANSWERED : KV_SESSION_PASSED;
 }
 
+bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t **reply,
+			     size_t *len)
+{
+	static const char prefix[] = "-TRYAGAIN slot ", suffix[] = "; not applied\r\n";
+	const size_t np = sizeof prefix - 1, ns = sizeof suffix - 1;
+	struct kv_entry *e = sess_find(kv, id);
+	struct sess_view v;
+	/* the newest record is the value's last: most values end otherwise */
+	if (!e || e->vlen < ns || memcmp(e->val + e->vlen - ns, suffix, ns) || !sess_open(e, &v) ||
+	    !v.n || seq != v.last + 1)
+		return false;
+	const uint8_t *at = v.recs;
+	struct sess_rec r = {0};
+	for (uint32_t i = 0; i < v.n; i++)
+		if (!sess_next(&v, &at, &r))
+			return false;
+	if (r.seq != v.last || r.len == SESS_DROPPED || r.len < np + ns ||
+	    memcmp(r.reply, prefix, np) || memcmp(r.reply + r.len - ns, suffix, ns))
+		return false;
+	*reply = r.reply;
+	*len = r.len;
+	return true;
+}
+
 /* Appends a record to the value being built. */
 static void put_rec(struct rbuf *b, uint64_t seq, uint32_t len, const uint8_t *reply)
 {

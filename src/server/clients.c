@@ -599,7 +599,8 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 	bool read = (cmd->flags & KV_READ) != 0, taken = false;
 	if (!read) { /* a write carries its session, sequence number, ack and database */
 		q->seq = c->next_seq++;
-		struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq), c->db,
+		struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq),
+					   c->db,      false,  s->meta && retry_holds(c),
 					   false};
 		entry_req_header(&q->cmd, &h, 1);
 	}

@@ -310,7 +310,9 @@ static void cmd_exec(struct server *s, struct client *c, struct creq *q)
 	/* its keys' group (clients.c: multi_queue) */
 	struct group *g = c->multi_group ? c->multi_group : s->g;
 	q->seq = c->next_seq++;
-	struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq), c->db, true};
+	struct entry_req_head h = {c->session, q->seq, client_ack(c, g, q->seq),
+				   c->db,      true,   s->meta && retry_holds(c),
+				   false};
 	entry_req_header(&q->cmd, &h, c->multi_n);
 	c->db = c->multi_db;
 	rbuf_put(&q->cmd, c->multi.p, c->multi.len);

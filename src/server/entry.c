@@ -3,7 +3,10 @@
  * FORMAT, version 3 (little-endian): u8 version (3), i64 time_ms, u32 dbs
  * (1 .. KV_DBS_MAX), u32 n_reqs; then per request: u64 session, u64 seq,
  * u64 ack, u32 db, u8 flags (ENTRY_MULTI: a MULTI/EXEC, answered with an
- * array even of one reply; no other bit may be set), u32 n_cmds; then per
+ * array even of one reply; ENTRY_HELD: a plain connection's write, refused
+ * when its session's write before it was refused for a slot; ENTRY_RESEND:
+ * one such sent again, which is not; no other bit may be set), u32
+ * n_cmds; then per
  * command: u32 argc, then per argument: u32 length, bytes. Version 2 (no
  * dbs, ack, db or flags) is still decoded, as database 0 of a keyspace of
  * one, ack 0, and a MULTI/EXEC wherever a request has more than one
@@ -21,6 +24,9 @@
 #define ENTRY_VERSION	 3
 #define ENTRY_VERSION_V2 2 /* before databases and the session's ack */
 #define ENTRY_MULTI	 1
+#define ENTRY_HELD	 2
+#define ENTRY_RESEND	 4
+#define ENTRY_FLAGS_AT	 28 /* in a request's header: session, seq, ack, db */
 
 void entry_header(struct rbuf *out, int64_t time_ms, uint32_t dbs, uint32_t n_reqs)
 {
@@ -37,8 +43,15 @@ void entry_req_header(struct rbuf *out, const struct entry_req_head *h, uint32_t
 	rbuf_put_u64(out, h->seq);
 	rbuf_put_u64(out, h->ack);
 	rbuf_put_u32(out, h->db);
-	rbuf_put(out, &(uint8_t){h->multi ? ENTRY_MULTI : 0}, 1);
+	uint8_t flags = (uint8_t)((h->multi ? ENTRY_MULTI : 0) | (h->held ? ENTRY_HELD : 0) |
+				  (h->resend ? ENTRY_RESEND : 0));
+	rbuf_put(out, &flags, 1);
 	rbuf_put_u32(out, n_cmds);
+}
+
+void entry_req_mark_resend(uint8_t *req)
+{
+	req[ENTRY_FLAGS_AT] |= ENTRY_RESEND;
 }
 
 void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t argc)
@@ -95,12 +108,16 @@ static bool walk(const uint8_t *p, size_t n, struct entry *e, uint32_t *n_reqs, 
 		uint8_t flags = v2 ? 0 : bytes_read_u8(&r);
 		uint32_t k_cmds = bytes_read_u32(&r);
 		if (r.err || k_cmds == 0 || k_cmds > ENTRY_CMDS_MAX ||
-		    k_cmds > bytes_reader_left(&r) / 4 || (flags & ~ENTRY_MULTI))
+		    k_cmds > bytes_reader_left(&r) / 4 ||
+		    (flags & ~(ENTRY_MULTI | ENTRY_HELD | ENTRY_RESEND)))
 			return false;
 		bool multi = v2 ? k_cmds > 1 : (flags & ENTRY_MULTI) != 0;
 		if (e)
-			e->reqs[i] = (struct entry_req){{session, seq, ack, db, multi},
-							&e->cmd_store[cmds], k_cmds};
+			e->reqs[i] = (struct entry_req){{session, seq, ack, db, multi,
+							 (flags & ENTRY_HELD) != 0,
+							 (flags & ENTRY_RESEND) != 0},
+							&e->cmd_store[cmds],
+							k_cmds};
 		for (uint32_t k = 0; k < k_cmds; k++, cmds++) {
 			uint32_t argc = read_cmd(&r, e ? &e->arg_store[args] : NULL);
 			if (!argc)

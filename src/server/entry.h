@@ -26,7 +26,14 @@ struct entry_req_head {
 	uint64_t session, seq, ack;
 	uint32_t db; /* the database its first command runs in (SELECT moves the rest) */
 	bool multi;  /* a MULTI/EXEC: its replies are an array */
+	/* a plain connection's write, whose refusal for a slot being moved
+	 * its node holds and sends again (server/retry.c): refused as well
+	 * when the write of its session before it was (group.c) ... */
+	bool held;
+	bool resend; /* ... unless it is such a write sent again */
 };
+/* Marks the request whose encoding starts at req as sent again. */
+void entry_req_mark_resend(uint8_t *req);
 
 struct entry_req {
 	struct entry_req_head h;

@@ -161,6 +161,30 @@ static bool slots_allow(struct group *g, const struct entry_req *q, struct rbuf 
 	return true;
 }
 
+/* A plain connection's write right after one of its session that was
+ * refused for a slot (both in flight from one pipeline, say) is refused
+ * too, naming the same slot: applied, it would overtake the refused one,
+ * which its node holds and sends again (server/retry.c), and the order
+ * its connection sent them in would be lost. The node holds this one as
+ * well and sends both again in order, the first marked resent. */
+static bool behind_refusal(struct group *g, const struct entry_req *q, struct rbuf *out)
+{
+	const uint8_t *r;
+	size_t n;
+	if (!q->h.held || q->h.resend || !q->h.session ||
+	    !kv_session_refused_last(&g->kv, q->h.session, q->h.seq, &r, &n))
+		return false;
+	unsigned slot = 0;
+	for (size_t i = sizeof "-TRYAGAIN slot " - 1;
+	     i < n && r[i] >= '0' && r[i] <= '9' && slot < KV_SLOTS; i++)
+		slot = slot * 10 + (unsigned)(r[i] - '0');
+	resp_errorf(out,
+		    "TRYAGAIN slot %u was refused to a write sent before this one on its "
+		    "connection; not applied",
+		    slot);
+	return true;
+}
+
 /* A request's commands, in turn: the replies go to out (an array for a
  * MULTI/EXEC). */
 static void run_commands(struct group *g, const struct entry_req *q, const struct entry *en,
@@ -229,7 +253,7 @@ static void apply_request(struct group *g, const struct entry_req *q, const stru
 			    "ERR not applied: its log entry (%llu) failed to apply and was skipped "
 			    "by the operator (--skip-entry)",
 			    (unsigned long long)skipped);
-	else if (slots_allow(g, q, out))
+	else if (!behind_refusal(g, q, out) && slots_allow(g, q, out))
 		run_commands(g, q, en, out);
 	if (q->h.session)
 		kv_session_record(&g->kv, q->h.session, q->h.seq, q->h.ack, en->time_ms, out->p,

@@ -18,9 +18,13 @@
  *   replies after it wait (they go out in order); requests that arrive
  *   after it are held behind it (requests_hold). It goes again only once
  *   every request before it is answered and no write after it is in
- *   flight; if a request after it was answered already (a write of
- *   another slot of the same shard applied meanwhile), sending it again
- *   would put it after that one: it gets its -TRYAGAIN instead.
+ *   flight; if a request after it was answered already, sending it again
+ *   would put it after that one: it gets its -TRYAGAIN instead. A write
+ *   after it in flight to the same shard is not applied: on a sharded
+ *   node a plain connection's writes are marked held in their entries,
+ *   and the shard refuses one whose session's write before it it refused
+ *   for a slot (group.c); held too, it goes again after this one, each
+ *   marked sent again (which that check lets through).
  * - Exactly-once: the refusal was recorded in the connection's session
  *   under the write's sequence number, so the write goes again under a new
  *   number, and each write held behind it takes a new one too as it is
@@ -45,6 +49,15 @@ static const char refused[] = "-TRYAGAIN slot ";
 static bool is_refusal(const struct rbuf *r)
 {
 	return r->len >= sizeof refused - 1 && !memcmp(r->p, refused, sizeof refused - 1);
+}
+
+/* Refused only behind an earlier write of its connection (group.c): it
+ * waits for that one, which has a timeout of its own, and takes its own
+ * from its first refusal for its own slot. */
+static bool is_behind(const struct rbuf *r)
+{
+	static const char behind[] = " was refused to a write sent before this one";
+	return memmem(r->p, r->len, behind, sizeof behind - 1) != NULL;
 }
 
 static int64_t backoff(uint32_t retries)
@@ -90,16 +103,21 @@ static void hold_reads_after(struct creq *q)
 	}
 }
 
+bool retry_holds(const struct client *c)
+{
+	return !c->cluster_aware && !c->resumed_at && !c->session_told;
+}
+
 bool retry_take(struct server *s, struct creq *q)
 {
 	struct client *c = q->client;
-	if (!c || q->fwd_peer || q->admin || q->no_retry || c->closing || c->cluster_aware ||
-	    c->resumed_at || c->session_told || !is_refusal(&q->reply))
+	if (!c || q->fwd_peer || q->admin || q->no_retry || c->closing || !retry_holds(c) ||
+	    !is_refusal(&q->reply))
 		return false;
 	int64_t now = server_now_ms();
-	if (!q->retry_until)
+	if (!q->retry_until && !is_behind(&q->reply))
 		q->retry_until = now + s->cfg.request_timeout_ms;
-	if (now >= q->retry_until)
+	if (q->retry_until && now >= q->retry_until)
 		return false;
 	if (q->is_read)
 		unlist_read(q);
@@ -221,8 +239,10 @@ static void send_again(struct server *s, struct creq *q, struct group *g)
 	q->fwd_id = q->fwd_to = 0;
 	q->applied_at = q->read_index = 0;
 	q->index_known = false;
-	if (!q->is_read)
+	if (!q->is_read) {
 		retry_renumber(c, q, g);
+		entry_req_mark_resend(q->cmd.p); /* not refused for the write before it */
+	}
 	hold_reads_after(q);
 	c->last_group = g;
 	request_submit(g, q, q->is_read);
@@ -241,7 +261,7 @@ void retry_tick(struct server *s)
 		struct creq *q = v[i];
 		if (!q->retrying)
 			continue;
-		int order = now >= q->retry_until ? GIVE_UP : order_allows(q);
+		int order = q->retry_until && now >= q->retry_until ? GIVE_UP : order_allows(q);
 		struct group *g;
 		bool ready = false;
 		if (order == WAIT)

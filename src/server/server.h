@@ -805,6 +805,10 @@ bool cluster_command(struct server *s, struct client *c, struct creq *q,
  * slot being moved (or a map that lags) is held and sent again. */
 /* Called by creq_finish: true if q is held (not finished) to go again. */
 bool retry_take(struct server *s, struct creq *q);
+/* Whether c's requests refused so are held: it is plain (not cluster-aware,
+ * not numbering its writes itself); on a sharded node its writes say so
+ * (entry_req_head.held). */
+bool retry_holds(const struct client *c);
 /* Sends again, or gives up on, the requests held (each tick). */
 void retry_tick(struct server *s);
 /* Every request held gets its -TRYAGAIN (the node stops). */

@@ -497,8 +497,9 @@ class Writer:
 
 class PipeWriter(Writer):
     """Pipelines (redis-py, transaction=False) on one plain connection
-    (node 3): SET each of 6 keys of one slot of 0-999 (a hash tag: a move
-    freezes a slot's keys together), INCR a counter of that slot,
+    (node 3): SET each of 6 keys of slots 0-999 (of different pieces of a
+    move: a write of the pipeline refused for a frozen slot must not be
+    overtaken by the next, which is refused with it), INCR a counter of them,
     GET the 6 keys; the replies must come in the order sent: +OK each, the
     counter one more than at the last pipeline (exactly once: an INCR
     refused and sent again is not applied twice), the values just set."""
@@ -553,8 +554,8 @@ def held_counts():
 def reshard_online():
     """keel-cli reshard moves slots 0-999 (shard 0's) to shard 1 while a
     plain client writes 300 of their keys without a pause, another plain
-    client sends pipelines of writes, an INCR and reads of others (of one
-    slot), and RedisCluster reads and writes others: the plain clients see no
+    client sends pipelines of writes, an INCR and reads of others, and
+    RedisCluster reads and writes others: the plain clients see no
     -TRYAGAIN (their requests refused for a slot being moved are held and
     sent again by the node: INFO stats counts them), the pipelines' replies
     in order with the counter counted once per INCR; the move ends, in
@@ -566,9 +567,8 @@ def reshard_online():
     up()
     mine = [k for k in (f"mv{i}" for i in range(20000)) if keyslot(k) <= 999][:300]
     theirs = [k for k in (f"rc{i}" for i in range(20000)) if keyslot(k) <= 999][:200]
-    tag = next(t for t in (f"pt{i}" for i in range(20000)) if keyslot(t) <= 999)
-    piped = [f"{{{tag}}}pp{i}" for i in range(120)]
-    counter = f"{{{tag}}}ctr"
+    piped = [k for k in (f"pp{i}" for i in range(20000)) if keyslot(k) <= 999][:120]
+    counter = next(k for k in (f"ctr{i}" for i in range(20000)) if keyslot(k) <= 999)
     rc = RedisCluster(host=CLUSTER.addr(2)[0], port=CLUSTER.addr(2)[1], decode_responses=True)
     held_before = held_counts()
     w = Writer(mine)

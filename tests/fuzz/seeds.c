@@ -299,15 +299,15 @@ static void entry_seeds(void)
 	struct rbuf b;
 	rbuf_init(&b);
 	entry_header(&b, 1700000000000, 16, 1);
-	entry_req_header(&b, &(struct entry_req_head){0, 0, 0, 0, false}, 1);
+	entry_req_header(&b, &(struct entry_req_head){0, 0, 0, 0, false, false, false}, 1);
 	entry_cmd_append(&b, set, 3);
 	put("entry", 0, b.p, b.len);
 	b.len = 0;
 	entry_header(&b, 1700000000001, 16, 2);
-	entry_req_header(&b, &(struct entry_req_head){5, 2, 1, 3, true}, 2);
+	entry_req_header(&b, &(struct entry_req_head){5, 2, 1, 3, true, false, false}, 2);
 	entry_cmd_append(&b, set, 3);
 	entry_cmd_append(&b, incr, 2);
-	entry_req_header(&b, &(struct entry_req_head){6, 1, 0, 0, false}, 1);
+	entry_req_header(&b, &(struct entry_req_head){6, 1, 0, 0, false, true, true}, 1);
 	entry_cmd_append(&b, incr, 2);
 	put("entry", 1, b.p, b.len);
 	b.len = 0;

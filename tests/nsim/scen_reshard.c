@@ -30,8 +30,9 @@
  *   reshard_gives_up_held_requests      a move stalled past the request
  *       timeout (the copy's link cut for 7 s): a held plain write is sent
  *       again at the backoff's pace and answered -TRYAGAIN at its timeout,
- *       not sooner; one whose pipeline's next write was applied first,
- *       and the writes of cluster-aware and session connections, get it at
+ *       not sooner, as is one whose pipeline's next write, of a slot not
+ *       moved, is refused behind it and applied after it; the writes of
+ *       cluster-aware and session connections get it at
  *       once (a PING answered behind one does not); plain transactions
  *       held until the move is done are applied
  *       at the target, or given up at once if they now span two shards
@@ -1030,18 +1031,20 @@ static void giveup_heal(void *arg)
 	giveup_prompt(u);
 }
 
-/* 1.5 s on: every request but the lone plain write is answered (a write
- * after the held one was applied first, and the cluster-aware and the
- * session's connections are never held), the lone one still held. */
+/* 1.5 s on: the cluster-aware and the session's connections are
+ * answered (never held); the plain writes are still held, the
+ * pipeline's second behind its first (refused with it, not applied
+ * before it). */
 static void giveup_soon(void *arg)
 {
 	struct given_up *u = arg;
 	struct ns_run *r = u->r;
-	if (ns_probe_reply(u->p[0], 0))
-		ns_fail(r, "scenario: the plain write was answered before the request timeout");
-	const uint32_t n[4] = {0, 2, 2, 2};
-	for (uint32_t i = 1; i < 4; i++)
-		if (!ns_probe_reply(u->p[i], n[i] - 1))
+	for (uint32_t i = 0; i < 2; i++)
+		if (ns_probe_reply(u->p[i], 0))
+			ns_fail(r, "scenario: probe %s answered before the request timeout",
+				u->p[i]->name);
+	for (uint32_t i = 2; i < 4; i++)
+		if (!ns_probe_reply(u->p[i], 1))
 			ns_fail(r, "scenario: probe %s not answered at once", u->p[i]->name);
 }
 
@@ -1060,11 +1063,15 @@ static void giveup_late(void *arg)
 	if (!s || s->stats.slot_gave_up < 2)
 		ns_fail(r, "scenario: node 1 gave up %llu held requests, not 2",
 			s ? (unsigned long long)s->stats.slot_gave_up : 0ull);
+	if (!ns_probe_reply(u->p[1], 1)) /* -TRYAGAIN at its timeout, then +OK */
+		ns_fail(r, "scenario: the plain pipeline's write behind the held one was not "
+			   "applied once that one was given up");
 }
 
-/* The lone plain write was sent again (and refused again) at the
- * backoff's pace: after 20, 40, 80 and 160 ms, then every 200 ms (each
- * plus the refusal's round trip): 3 times by 250 ms, 7 by 1 s. */
+/* The lone plain write, and the pipeline's first, were sent again (and
+ * refused again) at the backoff's pace: after 20, 40, 80 and 160 ms, then
+ * every 200 ms (each plus the refusal's round trip): 3 times each by
+ * 250 ms, 7 by 1 s; the pipeline's second waits for its first. */
 static void giveup_paced(struct given_up *u, uint64_t lo, uint64_t hi)
 {
 	struct server *s = u->r->nodes[0].s;
@@ -1079,12 +1086,12 @@ static void giveup_paced(struct given_up *u, uint64_t lo, uint64_t hi)
 
 static void giveup_paced_early(void *arg)
 {
-	giveup_paced(arg, 3, 4);
+	giveup_paced(arg, 6, 8);
 }
 
 static void giveup_paced_later(void *arg)
 {
-	giveup_paced(arg, 5, 9);
+	giveup_paced(arg, 10, 18);
 }
 
 /* The moment the source's leader (node 1) has frozen the slots and the

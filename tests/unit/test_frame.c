@@ -101,7 +101,7 @@ static void entries(void **state)
 	struct rbuf b;
 	rbuf_init(&b);
 	entry_header(&b, 1234567, 16, 2);
-	entry_req_header(&b, &(struct entry_req_head){9, 10, 8, 3, false}, 1);
+	entry_req_header(&b, &(struct entry_req_head){9, 10, 8, 3, false, false, false}, 1);
 	entry_cmd_append(&b, a1, 3);
 	/* a MULTI/EXEC of two commands */
 	entry_req_header(&b, &(struct entry_req_head){.multi = true}, 2);
@@ -256,6 +256,32 @@ static void entry_edges(void **state)
 	entry_req_header(&b, &(struct entry_req_head){0}, 1);
 	entry_cmd_append(&b, flushall, 0);
 	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_ECORRUPT);
+	/* a held write, then marked sent again where its header starts; the
+	 * flags' byte with any other bit is corrupt */
+	b.len = 0;
+	entry_header(&b, 5, 16, 1);
+	size_t req = b.len;
+	entry_req_header(&b, &(struct entry_req_head){.session = 3, .seq = 4, .held = true}, 1);
+	entry_cmd_append(&b, flushall, 1);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
+	assert_true(e.reqs[0].h.held);
+	assert_false(e.reqs[0].h.resend);
+	assert_false(e.reqs[0].h.multi);
+	entry_free(&e);
+	entry_req_mark_resend(b.p + req);
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
+	assert_true(e.reqs[0].h.held);
+	assert_true(e.reqs[0].h.resend);
+	assert_int_equal(e.reqs[0].h.seq, 4);
+	entry_free(&e);
+	for (unsigned bit = 3; bit < 8; bit++) {
+		b.p[req + 28] = (uint8_t)(1u << bit);
+		assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_ECORRUPT);
+	}
+	b.p[req + 28] = 7; /* every flag known */
+	assert_int_equal(entry_decode(&e, b.p, b.len), KEEL_OK);
+	assert_true(e.reqs[0].h.multi && e.reqs[0].h.held && e.reqs[0].h.resend);
+	entry_free(&e);
 	rbuf_free(&b);
 }
 

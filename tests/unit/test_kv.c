@@ -721,6 +721,49 @@ static void snapshot_round_trip(void **state)
  * not been given (at or above the ack its requests carry), drops them as
  * the ack passes them (but for the newest), tells a request never applied
  * from one whose reply was given or dropped, and keeps within its bound. */
+/* kv_session_refused_last: only for the request right after the newest
+ * one recorded, and only when that one's reply is a slot's refusal, whole
+ * (a reply that merely ends like one, or a dropped one, is not). */
+static void session_refused_last(void **state)
+{
+	(void)state;
+	struct kv kv;
+	kv_init(&kv, 5);
+	const uint8_t *reply = NULL;
+	size_t len = 0;
+	static const char moved[] = "-TRYAGAIN slot 42 is being moved to another shard; not "
+				    "applied\r\n";
+	static const char other[] = "-TRYAGAIN slot 7 is served by another shard; not applied\r\n";
+	assert_false(kv_session_refused_last(&kv, 9, 1, &reply, &len)); /* no session */
+	kv_session_record(&kv, 9, 1, 1, 1000, (const uint8_t *)"+OK\r\n", 5);
+	assert_false(kv_session_refused_last(&kv, 9, 2, &reply, &len));
+	kv_session_record(&kv, 9, 2, 1, 1000, (const uint8_t *)moved, sizeof moved - 1);
+	assert_true(kv_session_refused_last(&kv, 9, 3, &reply, &len));
+	assert_int_equal(len, sizeof moved - 1);
+	assert_memory_equal(reply, moved, len);
+	assert_false(kv_session_refused_last(&kv, 9, 2, &reply, &len)); /* not after it */
+	assert_false(kv_session_refused_last(&kv, 9, 4, &reply, &len));
+	assert_false(kv_session_refused_last(&kv, 8, 3, &reply, &len)); /* another session */
+	assert_false(kv_session_refused_last(&kv, 0, 3, &reply, &len));
+	kv_session_record(&kv, 9, 3, 1, 1000, (const uint8_t *)other, sizeof other - 1);
+	assert_true(kv_session_refused_last(&kv, 9, 4, &reply, &len));
+	assert_int_equal(len, sizeof other - 1);
+	/* a reply that ends as a refusal does, but is a value: not one */
+	static const char bulk[] = "$15\r\n; not applied\r\n";
+	kv_session_record(&kv, 9, 4, 1, 1000, (const uint8_t *)bulk, sizeof bulk - 1);
+	assert_false(kv_session_refused_last(&kv, 9, 5, &reply, &len));
+	static const char err[] = "-ERR x; not applied\r\n";
+	kv_session_record(&kv, 9, 5, 1, 1000, (const uint8_t *)err, sizeof err - 1);
+	assert_false(kv_session_refused_last(&kv, 9, 6, &reply, &len));
+	/* the refusal applied again after its ack moved past the rest */
+	kv_session_record(&kv, 9, 6, 6, 1000, (const uint8_t *)moved, sizeof moved - 1);
+	assert_int_equal(kv_session_kept(&kv, 9), 1);
+	assert_true(kv_session_refused_last(&kv, 9, 7, &reply, &len));
+	kv_session_record(&kv, 9, 7, 6, 1000, (const uint8_t *)"+OK\r\n", 5);
+	assert_false(kv_session_refused_last(&kv, 9, 8, &reply, &len));
+	kv_free(&kv);
+}
+
 static void session_keeps_unanswered_replies(void **state)
 {
 	(void)state;
@@ -1727,6 +1770,7 @@ int main(void)
 		cmocka_unit_test(dict_rehash_and_scan),
 		cmocka_unit_test(snapshot_round_trip),
 		cmocka_unit_test(session_keeps_unanswered_replies),
+		cmocka_unit_test(session_refused_last),
 		cmocka_unit_test(session_older_layouts_restored),
 		cmocka_unit_test(session_expiry_by_entry_time),
 		cmocka_unit_test(session_size_bound),
