@@ -513,6 +513,12 @@ static bool advance(struct group *g, struct creq *q)
 		return true;
 	}
 	if (g->outside) { /* a member serves it: reads too */
+		/* one at a time, as requests_hold keeps them: one that waited
+		 * here from before this node left the group (for a leader, say)
+		 * goes only once those before it on its connection are answered,
+		 * or a member could apply it before serving a read sent first */
+		if (q->client && waits_behind(q->client, q))
+			return false;
 		raft_id to = member_for(g, RAFT_ID_NONE);
 		return to != RAFT_ID_NONE && forward(g, q, to);
 	}
