@@ -319,6 +319,9 @@ uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64
  * budget bytes (key, value and KV_PIECE_RECORD each), or first whatever
  * its keys take. Walks at most the keys that fit and one more. */
 #define KV_PIECE_RECORD 32
+/* The last slot p of first..last (first <= last) such that slots
+ * first..p are all in the state first is in. */
+uint16_t kv_slots_run(const struct kv_slots *sl, uint16_t first, uint16_t last);
 uint16_t kv_slots_piece(struct kv *kv, uint16_t first, uint16_t last, uint64_t budget);
 /* The exactly-once sessions, as KEEL.SLOTS SESSIONS records (id, value),
  * from a scan cursor: stops past max_bytes or KV_EXPORT_STEPS; returns

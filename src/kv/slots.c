@@ -275,6 +275,14 @@ uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64
 	return 0;
 }
 
+uint16_t kv_slots_run(const struct kv_slots *sl, uint16_t first, uint16_t last)
+{
+	uint16_t p = first;
+	while (p < last && sl->state[p + 1] == sl->state[first])
+		p++;
+	return p;
+}
+
 uint16_t kv_slots_piece(struct kv *kv, uint16_t first, uint16_t last, uint64_t budget)
 {
 	uint64_t bytes = 0;

@@ -163,7 +163,7 @@ static bool slots_allow(struct group *g, const struct entry_req *q, struct rbuf 
 
 /* A plain connection's write right after one of its session that was
  * refused for a slot (both in flight from one pipeline, say) is refused
- * too, naming the same slot: applied, it would overtake the refused one,
+ * too: applied, it would overtake the refused one,
  * which its node holds and sends again (server/retry.c), and the order
  * its connection sent them in would be lost. The node holds this one as
  * well and sends both again in order, the first marked resent. */
@@ -174,14 +174,8 @@ static bool behind_refusal(struct group *g, const struct entry_req *q, struct rb
 	if (!q->h.held || q->h.resend || !q->h.session ||
 	    !kv_session_refused_last(&g->kv, q->h.session, q->h.seq, &r, &n))
 		return false;
-	unsigned slot = 0;
-	for (size_t i = sizeof "-TRYAGAIN slot " - 1;
-	     i < n && r[i] >= '0' && r[i] <= '9' && slot < KV_SLOTS; i++)
-		slot = slot * 10 + (unsigned)(r[i] - '0');
-	resp_errorf(out,
-		    "TRYAGAIN slot %u was refused to a write sent before this one on its "
-		    "connection; not applied",
-		    slot);
+	resp_error(out, "TRYAGAIN slot refused to a write sent before this one on its "
+			"connection; not applied");
 	return true;
 }
 

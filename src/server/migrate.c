@@ -283,13 +283,9 @@ static uint16_t piece_of(struct server *s, const struct migrate *m)
 {
 	struct kv *kv = &s->groups[m->from]->kv;
 	const struct kv_slots *sl = kv_slots_of(kv);
-	uint8_t st = sl->state[m->first];
-	if (st == KV_SLOT_OWNED)
+	if (sl->state[m->first] == KV_SLOT_OWNED)
 		return kv_slots_piece(kv, m->first, m->end, s->cfg.piece_bytes);
-	uint16_t p = m->first;
-	while (p < m->end && sl->state[p + 1] == st)
-		p++;
-	return p;
+	return kv_slots_run(sl, m->first, m->end);
 }
 
 /* A new attempt: a newer epoch than any this node used, and than any

@@ -56,7 +56,7 @@ static bool is_refusal(const struct rbuf *r)
  * from its first refusal for its own slot. */
 static bool is_behind(const struct rbuf *r)
 {
-	static const char behind[] = " was refused to a write sent before this one";
+	static const char behind[] = "slot refused to a write sent before this one";
 	return memmem(r->p, r->len, behind, sizeof behind - 1) != NULL;
 }
 

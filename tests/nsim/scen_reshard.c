@@ -33,7 +33,8 @@
  *       not sooner, as is one whose pipeline's next write, of a slot not
  *       moved, is refused behind it and applied after it; the writes of
  *       cluster-aware and session connections get it at
- *       once (a PING answered behind one does not); plain transactions
+ *       once, and their next write, of a slot not moved, is applied (a
+ *       PING answered behind one does not give it up); plain transactions
  *       held until the move is done are applied
  *       at the target, or given up at once if they now span two shards
  *   reshard_stops_with_held_requests    the source's leader stopped
@@ -1044,7 +1045,7 @@ static void giveup_soon(void *arg)
 			ns_fail(r, "scenario: probe %s answered before the request timeout",
 				u->p[i]->name);
 	for (uint32_t i = 2; i < 4; i++)
-		if (!ns_probe_reply(u->p[i], 1))
+		if (!ns_probe_reply(u->p[i], 2))
 			ns_fail(r, "scenario: probe %s not answered at once", u->p[i]->name);
 }
 
@@ -1135,8 +1136,10 @@ static void giveup_send(void *arg)
 	ns_probe_send(u->p[1], "+OK", "SET %s b", u->stays);
 	ns_probe_send(u->p[2], "+OK", "READWRITE");
 	ns_probe_send(u->p[2], "-TRYAGAIN slot", "SET %s a", u->key[2]);
+	ns_probe_send(u->p[2], "+OK", "SET %s c", u->stays); /* not held: not refused with it */
 	ns_probe_send(u->p[3], "*2 :", "CLIENT SESSION");
 	ns_probe_send(u->p[3], "-TRYAGAIN slot", "SET %s a", u->key[3]);
+	ns_probe_send(u->p[3], "+OK", "SET %s d", u->stays);
 }
 
 static void giveup_done(void *arg)

@@ -752,15 +752,20 @@ static void session_refused_last(void **state)
 	static const char bulk[] = "$15\r\n; not applied\r\n";
 	kv_session_record(&kv, 9, 4, 1, 1000, (const uint8_t *)bulk, sizeof bulk - 1);
 	assert_false(kv_session_refused_last(&kv, 9, 5, &reply, &len));
-	static const char err[] = "-ERR x; not applied\r\n";
+	static const char err[] = "-ERR not a slot's refusal, though; not applied\r\n";
 	kv_session_record(&kv, 9, 5, 1, 1000, (const uint8_t *)err, sizeof err - 1);
 	assert_false(kv_session_refused_last(&kv, 9, 6, &reply, &len));
-	/* the refusal applied again after its ack moved past the rest */
-	kv_session_record(&kv, 9, 6, 6, 1000, (const uint8_t *)moved, sizeof moved - 1);
-	assert_int_equal(kv_session_kept(&kv, 9), 1);
+	/* the shortest refusal: its two ends, nothing between */
+	static const char bare[] = "-TRYAGAIN slot ; not applied\r\n";
+	kv_session_record(&kv, 9, 6, 1, 1000, (const uint8_t *)bare, sizeof bare - 1);
 	assert_true(kv_session_refused_last(&kv, 9, 7, &reply, &len));
-	kv_session_record(&kv, 9, 7, 6, 1000, (const uint8_t *)"+OK\r\n", 5);
-	assert_false(kv_session_refused_last(&kv, 9, 8, &reply, &len));
+	assert_int_equal(len, 30);
+	/* a refusal recorded after its ack moved past the rest */
+	kv_session_record(&kv, 9, 7, 7, 1000, (const uint8_t *)moved, sizeof moved - 1);
+	assert_int_equal(kv_session_kept(&kv, 9), 1);
+	assert_true(kv_session_refused_last(&kv, 9, 8, &reply, &len));
+	kv_session_record(&kv, 9, 8, 7, 1000, (const uint8_t *)"+OK\r\n", 5);
+	assert_false(kv_session_refused_last(&kv, 9, 9, &reply, &len));
 	kv_free(&kv);
 }
 

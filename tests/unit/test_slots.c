@@ -456,6 +456,32 @@ static void flip_in_pieces(void **state)
 	close_shard(&m);
 }
 
+/* The run of slots in first's state: never past last (the slots after a
+ * move's range may be in the same state: another shard's, GONE here),
+ * nor past the last slot. */
+static void slot_runs(void **state)
+{
+	(void)state;
+	struct shard a;
+	open_shard(&a, 2, 1, false); /* slots 8192-16383 OWNED, 0-8191 GONE */
+	struct kv_slots *sl = kv_slots_of(&a.kv);
+	assert_int_equal(kv_slots_run(sl, 8192, 16383), 16383);
+	assert_int_equal(kv_slots_run(sl, 16383, 16383), 16383);
+	assert_int_equal(kv_slots_run(sl, 0, 100), 100); /* GONE past 100 too */
+	assert_int_equal(kv_slots_run(sl, 0, 16383), 8191);
+	assert_int_equal(kv_slots_run(sl, 8191, 8192), 8191);
+	assert_int_equal(kv_slots_run(sl, 5, 5), 5);
+	assert_string_equal(run(&a, "KEEL.SLOTS FREEZE 9000 9999 3"), "+FROZEN\r\n");
+	assert_int_equal(kv_slots_run(sl, 9000, 16383), 9999);
+	assert_int_equal(kv_slots_run(sl, 9000, 9500), 9500);
+	assert_int_equal(kv_slots_run(sl, 8192, 16383), 8999);
+	assert_int_equal(kv_slots_run(sl, 10000, 16383), 16383);
+	assert_string_equal(run(&a, "KEEL.SLOTS RELEASE 9000 9499 3"), "+OK\r\n");
+	assert_int_equal(kv_slots_run(sl, 9000, 16383), 9499);
+	assert_int_equal(kv_slots_run(sl, 9500, 16383), 9999);
+	close_shard(&a);
+}
+
 /* A piece of a move: as many slots from first as hold at most the budget
  * (key, value and KV_PIECE_RECORD a key, every database), the first
  * whatever it holds; empty slots cost nothing. */
@@ -707,6 +733,7 @@ static void refusals(void **state)
 		{"KEEL.SLOTS BEGIN 8000 8500 1", "-ERR the slots are served by several shards"},
 		{"KEEL.SLOTS FLIP 1", "-ERR no such migration"},
 		{"KEEL.SLOTS FLIP -1", "-ERR no such migration"},
+		{"KEEL.SLOTS FLIP", "-ERR no such migration"},
 		{"KEEL.SLOTS FREEZE 0 3 1", "-ERR unknown operation"},
 	};
 	for (size_t i = 0; i < sizeof bad_map / sizeof bad_map[0]; i++)
@@ -1031,6 +1058,7 @@ int main(void)
 		cmocka_unit_test(export_bounded),      cmocka_unit_test(release_deletes_range),
 		cmocka_unit_test(slot_keys_and_sizes), cmocka_unit_test(export_small_range_at_once),
 		cmocka_unit_test(flip_in_pieces),      cmocka_unit_test(piece_sizes),
+		cmocka_unit_test(slot_runs),
 	};
 	return UNIT_RUN("slots", tests);
 }
