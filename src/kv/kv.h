@@ -200,11 +200,9 @@ int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, con
 		     size_t *len);
 /* Whether request seq of session id comes right after one the session
  * recorded refused for a slot ("-TRYAGAIN slot ...; not applied": a
- * write to a slot being moved, or one this shard does not serve); that
- * refusal in *reply. O(1) unless the session's newest reply ends as a
- * refusal does. */
-bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t **reply,
-			     size_t *len);
+ * write to a slot being moved, or one this shard does not serve). O(1)
+ * unless the session's newest reply ends as a refusal does. */
+bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq);
 /* Records an applied request, at the entry's time now_ms. */
 void kv_session_record(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, int64_t now_ms,
 		       const uint8_t *reply, size_t len);

@@ -183,8 +183,7 @@ int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, con
 	return seq < v.ack ? KV_SESSION_ANSWERED : KV_SESSION_PASSED;
 }
 
-bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq, const uint8_t **reply,
-			     size_t *len)
+bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq)
 {
 	static const char prefix[] = "-TRYAGAIN slot ", suffix[] = "; not applied\r\n";
 	const size_t np = sizeof prefix - 1, ns = sizeof suffix - 1;
@@ -202,8 +201,6 @@ bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq, const uin
 	if (r.seq != v.last || r.len == SESS_DROPPED || r.len < np + ns ||
 	    memcmp(r.reply, prefix, np) || memcmp(r.reply + r.len - ns, suffix, ns))
 		return false;
-	*reply = r.reply;
-	*len = r.len;
 	return true;
 }
 

@@ -166,13 +166,11 @@ static bool slots_allow(struct group *g, const struct entry_req *q, struct rbuf 
  * too: applied, it would overtake the refused one,
  * which its node holds and sends again (server/retry.c), and the order
  * its connection sent them in would be lost. The node holds this one as
- * well and sends both again in order, the first marked resent. */
+ * well and sends both again in order, each marked sent again. */
 static bool behind_refusal(struct group *g, const struct entry_req *q, struct rbuf *out)
 {
-	const uint8_t *r;
-	size_t n;
 	if (!q->h.held || q->h.resend || !q->h.session ||
-	    !kv_session_refused_last(&g->kv, q->h.session, q->h.seq, &r, &n))
+	    !kv_session_refused_last(&g->kv, q->h.session, q->h.seq))
 		return false;
 	resp_error(out, "TRYAGAIN slot refused to a write sent before this one on its "
 			"connection; not applied");

@@ -336,7 +336,8 @@ static void config_seeds(void)
 		"client-announce 127.0.0.2:7002\nreplica-compress yes\nsnapshot-entries 1000\n";
 	put_mode("config", 0, 0, file, sizeof file - 1);
 	static const char replica[] = "replica-of 127.0.0.1:7001,127.0.0.2:7002\n"
-				      "client-bind 127.0.0.5,127.0.0.6\nsegment-mb 64\n";
+				      "client-bind 127.0.0.5,127.0.0.6\nsegment-mb 64\n"
+				      "shards 3\nreshard-piece-kb 0\nreshard-piece-kb 1048576\n";
 	put_mode("config", 1, 0, replica, sizeof replica - 1);
 	static const char line[] = "--id\0001\0--port\0007001\0--cluster\0001@127.0.0.1:17001\0"
 				   "--tick-ms\00010\0--client-output-mb\000256\0--verbose";
