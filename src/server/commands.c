@@ -388,6 +388,27 @@ static bool made_already(const struct group *g, const struct resp_arg *op, raft_
 	return is(op, "remove") && !m;
 }
 
+/* A shard placed on node id and on no other voter of the cluster (id's
+ * removal would leave it no member, its keys and slots with nobody), or
+ * UINT32_MAX: read in this node's map and configuration of the metadata
+ * group, the leader's that proposes the removal. */
+static uint32_t placed_alone(const struct server *s, raft_id id)
+{
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	for (uint32_t i = 0; sl && i < sl->n_placed; i++) {
+		const struct kv_shard_members *m = &sl->placed[i];
+		bool listed = false, other = false;
+		for (uint32_t k = 0; k < m->n; k++) {
+			listed |= m->ids[k] == id;
+			other |= m->ids[k] != id &&
+				 raft_config_is_voter(raft_config_of(s->meta->r), m->ids[k]);
+		}
+		if (listed && !other)
+			return m->shard;
+	}
+	return UINT32_MAX;
+}
+
 /* RAFT TRANSFER id on a node of several shards: every group this node
  * leads is handed to id. */
 static void transfer_all(struct server *s, struct creq *q, raft_id to)
@@ -475,6 +496,7 @@ static bool raft_syntax_ok(const struct resp_arg *argv, uint32_t argc, bool has_
 static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t id = 0;
+	uint32_t alone;
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
 	bool change = is(&argv[1], "add-learner") || is(&argv[1], "promote") ||
 		      is(&argv[1], "remove") || is(&argv[1], "transfer");
@@ -521,6 +543,11 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		return change_reply(
 			s, g, q, "promote",
 			raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
+	} else if (is(&argv[1], "remove") && (alone = placed_alone(s, (raft_id)id)) != UINT32_MAX) {
+		resp_errorf(&q->reply,
+			    "ERR remove: shard %u is placed on node %lld alone: place it on other "
+			    "nodes first (keel-cli shard place %u --nodes ...)",
+			    alone, (long long)id, alone);
 	} else if (is(&argv[1], "remove")) {
 		return change_reply(
 			s, g, q, "remove",

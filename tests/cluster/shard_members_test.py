@@ -203,7 +203,8 @@ def placed_leader_removed():
     its log). It is killed then; shard 1, on node 2 alone, takes writes,
     and every acknowledged write is read back through nodes 1 and 2.
     Stopped at the first notice (the metadata group's), node 3 would have
-    left shard 1 two voters, one stopped: no leader for good."""
+    left shard 1 two voters, one stopped: no leader for good. Removing
+    node 2 then, shard 1's last node, is refused and changes nothing."""
     c = Cluster(3, ["--shards", "2"])
     try:
         c.start_all()
@@ -237,6 +238,15 @@ def placed_leader_removed():
         line = shard1_line(c, 2)
         assert line["role"] == "leader" and line["voters"].split() == ["2"], line
         c.kill(3)
+        # node 2 is now the only node of shard 1: removing it is refused,
+        # and it stays a voter of the cluster and of the shard
+        host, port = c.addr(1)
+        p = subprocess.run([CLI, "-h", host, "-p", str(port), "remove", "2"],
+                           capture_output=True, text=True, timeout=30)
+        assert "shard 1 is placed on node 2 alone" in p.stdout + p.stderr, p
+        assert shard1_line(c, 2)["voters"].split() == ["2"], shard1_line(c, 2)
+        member = (c.info(1) or {}).get("raft_member_2")
+        assert isinstance(member, dict) and member.get("role") == "voter", c.info(1)
         for k in keys[40:]:
             assert retry(lambda: plain.set(k, "c")), k
             acked[k] = "c"
