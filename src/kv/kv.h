@@ -198,9 +198,23 @@ enum kv_session_seen {
 };
 int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, const uint8_t **reply,
 		     size_t *len);
+/* What a shard answers a request it refuses for a slot (server/group.c):
+ *   -TRYAGAIN slot S is being moved to another shard; not applied
+ *   -TRYAGAIN slot S is served by another shard; not applied
+ *   -TRYAGAIN slot refused to a write sent before this one on its
+ *    connection; not applied
+ * A write's answer is recorded in its session, and every member reads it
+ * back (kv_session_refused_last): the words are replicated state, the
+ * same in every version. The node reads them too (server/retry.c holds
+ * such a request, server/cluster.c answers -ASK for the second). */
+#define KV_REFUSED	  "TRYAGAIN slot "
+#define KV_REFUSED_MOVING " is being moved to another shard"
+#define KV_REFUSED_OTHER  " is served by another shard"
+#define KV_REFUSED_BEHIND "refused to a write sent before this one on its connection"
+#define KV_REFUSED_END	  "; not applied"
 /* Whether request seq of session id comes right after one the session
- * recorded refused for a slot ("-TRYAGAIN slot ...; not applied": a
- * write to a slot being moved, or one this shard does not serve). O(1)
+ * recorded refused for a slot (KV_REFUSED ... KV_REFUSED_END: a write to
+ * a slot being moved, or one this shard does not serve). O(1)
  * unless the session's newest reply ends as a refusal does. */
 bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq);
 /* Records an applied request, at the entry's time now_ms. */

@@ -185,7 +185,7 @@ int kv_session_check(struct kv *kv, uint64_t id, uint64_t seq, uint64_t ack, con
 
 bool kv_session_refused_last(struct kv *kv, uint64_t id, uint64_t seq)
 {
-	static const char prefix[] = "-TRYAGAIN slot ", suffix[] = "; not applied\r\n";
+	static const char prefix[] = "-" KV_REFUSED, suffix[] = KV_REFUSED_END "\r\n";
 	const size_t np = sizeof prefix - 1, ns = sizeof suffix - 1;
 	struct kv_entry *e = sess_find(kv, id);
 	struct sess_view v;

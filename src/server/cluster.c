@@ -218,7 +218,7 @@ struct group *cluster_asking(struct server *s, struct group *g, const struct kv_
 
 void cluster_ask(struct server *s, struct creq *q)
 {
-	static const char refused[] = "-TRYAGAIN slot ";
+	static const char refused[] = "-" KV_REFUSED;
 	const size_t n = sizeof refused - 1;
 	struct client *c = q->client;
 	if (!c || q->fwd_peer || !c->cluster_aware || q->n_cmds > 1 || !s->meta || !q->g ||
@@ -228,7 +228,7 @@ void cluster_ask(struct server *s, struct creq *q)
 	size_t i = n;
 	while (i < q->reply.len && i < n + 5 && q->reply.p[i] >= '0' && q->reply.p[i] <= '9')
 		slot = slot * 10 + (uint32_t)(q->reply.p[i++] - '0');
-	static const char gone[] = " is served by another shard";
+	static const char gone[] = KV_REFUSED_OTHER;
 	if (i == n || slot >= KV_SLOTS || q->reply.len - i < sizeof gone - 1 ||
 	    memcmp(q->reply.p + i, gone, sizeof gone - 1) != 0)
 		return;

@@ -150,12 +150,10 @@ static bool slots_allow(struct group *g, const struct entry_req *q, struct rbuf 
 		int st = kv_slots_check(&g->kv, q->cmds[k].argv, q->cmds[k].argc, &slot);
 		if (st == KV_SLOT_OWNED)
 			continue;
-		resp_errorf(
-			out,
-			st == KV_SLOT_FROZEN
-				? "TRYAGAIN slot %u is being moved to another shard; not applied"
-				: "TRYAGAIN slot %u is served by another shard; not applied",
-			slot);
+		resp_errorf(out,
+			    st == KV_SLOT_FROZEN ? KV_REFUSED "%u" KV_REFUSED_MOVING KV_REFUSED_END
+						 : KV_REFUSED "%u" KV_REFUSED_OTHER KV_REFUSED_END,
+			    slot);
 		return false;
 	}
 	return true;
@@ -172,8 +170,7 @@ static bool behind_refusal(struct group *g, const struct entry_req *q, struct rb
 	if (!q->h.held || q->h.resend || !q->h.session ||
 	    !kv_session_refused_last(&g->kv, q->h.session, q->h.seq))
 		return false;
-	resp_error(out, "TRYAGAIN slot refused to a write sent before this one on its "
-			"connection; not applied");
+	resp_error(out, KV_REFUSED KV_REFUSED_BEHIND KV_REFUSED_END);
 	return true;
 }
 

@@ -246,7 +246,7 @@ static void run_read(struct group *g, struct creq *q)
 	if (g->kv.shard_n > 1 &&
 	    (q->slot_one ? kv_slots_check_slot(&g->kv, slot, true)
 			 : kv_slots_check(&g->kv, s->argv, argc, &slot)) != KV_SLOT_OWNED)
-		resp_errorf(&q->reply, "TRYAGAIN slot %u is served by another shard", slot);
+		resp_errorf(&q->reply, KV_REFUSED "%u" KV_REFUSED_OTHER, slot);
 	else /* this shard's slot as of an index at or past the read's */
 		kv_exec(&c);
 	creq_finish(s, q);

@@ -44,7 +44,7 @@
 #define RETRY_FIRST_MS 20 /* the first backoff, doubled up to ... */
 #define RETRY_MAX_MS   200
 
-static const char refused[] = "-TRYAGAIN slot ";
+static const char refused[] = "-" KV_REFUSED;
 
 static bool is_refusal(const struct rbuf *r)
 {
@@ -56,8 +56,8 @@ static bool is_refusal(const struct rbuf *r)
  * from its first refusal for its own slot. */
 static bool is_behind(const struct rbuf *r)
 {
-	static const char behind[] = "slot refused to a write sent before this one";
-	return memmem(r->p, r->len, behind, sizeof behind - 1) != NULL;
+	static const char behind[] = "-" KV_REFUSED KV_REFUSED_BEHIND;
+	return r->len >= sizeof behind - 1 && !memcmp(r->p, behind, sizeof behind - 1);
 }
 
 static int64_t backoff(uint32_t retries)
