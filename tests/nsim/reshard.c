@@ -119,9 +119,11 @@ static void reshard_event(void *arg)
 		ns_admin_send(r, active[prng_below(g, n)], argc, argv);
 		return;
 	}
-	if (sl && sl->n_shards > 1 && !prng_below(g, 4)) {
+	if (sl && sl->n_shards > 1 && voters_of(raft_config_of(s->meta->r)) && !prng_below(g, 4)) {
 		/* a shard but shard 0 (placed, or on every node) placed on some
-		 * voters (keel-cli shard place) */
+		 * voters (keel-cli shard place); not while the map's holder knows
+		 * no voter (every node restarted, none has applied an entry, and
+		 * the first is a node with an empty log) */
 		const struct raft_config *c = raft_config_of(s->meta->r);
 		uint32_t which = 1 + (uint32_t)prng_below(g, sl->n_shards - 1);
 		char shard[16];
