@@ -8,7 +8,8 @@
  * target). Its leader then drives it, one step after another, each a
  * request of its own through the request path (forwarded to the shard's
  * leader like a client's write), each waiting for the one before to be
- * applied:
+ * applied, and sent at the end of the loop pass that one's answer came in
+ * (migrate_pass), not at the next tick:
  *
  *   1. FREEZE at the source: its writes to the slots are refused
  *      (TRYAGAIN) from that entry on; reads are still served there.
@@ -77,6 +78,7 @@ struct migrate {
 	uint64_t epoch;
 	enum phase phase;
 	bool busy;  /* a step's request is in flight */
+	bool kick;  /* a step was answered: the next one at the pass's end */
 	bool stale; /* the node stopped leading: freed once busy clears */
 	int64_t retry_at;
 	raft_index frozen_at; /* where the source applied the freeze */
@@ -160,6 +162,7 @@ static struct migrate *settled(struct server *s)
 	if (!m) /* the node stopped */
 		return NULL;
 	m->busy = false;
+	m->kick = true;
 	if (m->stale) {
 		keel_free(m);
 		s->migrate = NULL;
@@ -402,6 +405,15 @@ void migrate_tick(struct server *s)
 	}
 	if (!m->busy && server_now_ms() >= m->retry_at)
 		drive(s, m);
+}
+
+void migrate_pass(struct server *s)
+{
+	struct migrate *m = s->migrate;
+	if (m && !m->busy && (m->kick || m->phase == P_WAIT)) {
+		m->kick = false;
+		migrate_tick(s);
+	}
 }
 
 void migrate_free(struct server *s)

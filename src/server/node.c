@@ -175,6 +175,7 @@ static void on_check(uv_check_t *h)
 	if (s->closed)
 		return; /* shutdown_step closed everything */
 	clients_resume(s);
+	migrate_pass(s);
 	SERVER_FOR_AWAKE (s, i) {
 		requests_flush_writes(s->groups[i]);
 		requests_flush_reads(s->groups[i]);

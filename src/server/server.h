@@ -822,6 +822,10 @@ void retry_renumber(struct client *c, struct creq *q, struct group *g);
 /* server/migrate.c: online slot migration, driven by the metadata
  * group's leader. */
 void migrate_tick(struct server *s);
+/* At the end of each loop pass: the driver's next step at once when a
+ * step was answered in it (or while it waits for the source to apply its
+ * freeze), not at the next tick. */
+void migrate_pass(struct server *s);
 const char *migrate_phase(struct server *s); /* INFO shards' phase */
 /* Whether node id may lead the metadata group as the migration under way
  * (as this node's map has it) needs: its driver reads the source's keys
