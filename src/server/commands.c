@@ -496,7 +496,6 @@ static bool raft_syntax_ok(const struct resp_arg *argv, uint32_t argc, bool has_
 static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
 	int64_t id = 0;
-	uint32_t alone;
 	bool has_id = argc >= 3 && resp_str2ll(argv[2].p, argv[2].len, &id) && id > 0;
 	bool change = is(&argv[1], "add-learner") || is(&argv[1], "promote") ||
 		      is(&argv[1], "remove") || is(&argv[1], "transfer");
@@ -543,12 +542,16 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		return change_reply(
 			s, g, q, "promote",
 			raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
-	} else if (is(&argv[1], "remove") && (alone = placed_alone(s, (raft_id)id)) != UINT32_MAX) {
-		resp_errorf(&q->reply,
-			    "ERR remove: shard %u is placed on node %lld alone: place it on other "
-			    "nodes first (keel-cli shard place %u --nodes ...)",
-			    alone, (long long)id, alone);
 	} else if (is(&argv[1], "remove")) {
+		uint32_t alone = placed_alone(s, (raft_id)id);
+		if (alone != UINT32_MAX) {
+			resp_errorf(
+				&q->reply,
+				"ERR remove: shard %u is placed on node %lld alone: place it on "
+				"other nodes first (keel-cli shard place %u --nodes ...)",
+				alone, (long long)id, alone);
+			return false;
+		}
 		return change_reply(
 			s, g, q, "remove",
 			raft_change(g->r, RAFT_CHANGE_REMOVE, (raft_id)id, NULL, false));

@@ -50,6 +50,15 @@ void server_process(struct server *s)
 			server_stop(s);
 		}
 	}
+	if (s->left_top > s->n_shards && !s->stopping) {
+		struct keel_errmsg err = {0};
+		if (groups_open_left(s, &err)) {
+			fprintf(stderr, "[%llu] a shard's folder cannot be opened: %s; stopping\n",
+				(unsigned long long)s->cfg.id, err.text);
+			s->exit_code = 1;
+			server_stop(s);
+		}
+	}
 }
 
 /* Closes every libuv handle the server holds, each with its usual close

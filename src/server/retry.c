@@ -44,11 +44,15 @@
 #define RETRY_FIRST_MS 20 /* the first backoff, doubled up to ... */
 #define RETRY_MAX_MS   200
 
-static const char refused[] = "-" KV_REFUSED;
+static bool starts(const struct rbuf *r, const char *text)
+{
+	size_t n = strlen(text);
+	return r->len >= n && !memcmp(r->p, text, n);
+}
 
 static bool is_refusal(const struct rbuf *r)
 {
-	return r->len >= sizeof refused - 1 && !memcmp(r->p, refused, sizeof refused - 1);
+	return starts(r, "-" KV_REFUSED);
 }
 
 /* Refused only behind an earlier write of its connection (group.c): it
@@ -56,8 +60,7 @@ static bool is_refusal(const struct rbuf *r)
  * from its first refusal for its own slot. */
 static bool is_behind(const struct rbuf *r)
 {
-	static const char behind[] = "-" KV_REFUSED KV_REFUSED_BEHIND;
-	return r->len >= sizeof behind - 1 && !memcmp(r->p, behind, sizeof behind - 1);
+	return starts(r, "-" KV_REFUSED KV_REFUSED_BEHIND);
 }
 
 static int64_t backoff(uint32_t retries)

@@ -478,6 +478,9 @@ struct server { /* a node */
 	 * map's list may have changed by the time the shard is opened */
 	struct kv_shard_members grow_placed[8];
 	uint32_t n_grow_at;
+	/* removed from the cluster: the shard count its folders show, when
+	 * past the map's (groups_open_left opens the rest; 0: none) */
+	uint32_t left_top;
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
@@ -500,6 +503,17 @@ int groups_open(struct server *s, struct keel_errmsg *err);
 /* Opens the shards the metadata group's map counts past those the node
  * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
 int groups_grow(struct server *s, struct keel_errmsg *err);
+/* The shard count --dir's shard folders show (the highest one's number
+ * and one; 0: none). */
+uint32_t groups_left_top(const struct server *s);
+/* A node removed from the cluster: the shards whose folders it holds past
+ * its map's count, up to s->left_top (added by entries of the metadata
+ * group it applied before it last stopped, past its snapshot of the map:
+ * removed, it learns no commit index again, so it never applies them
+ * again), are opened from their own logs, founding nothing, so that it
+ * takes part in them until each drops it (a shard of two voters, this
+ * node one, has no quorum without it); a failure is the node's end. */
+int groups_open_left(struct server *s, struct keel_errmsg *err);
 /* Each placed shard's nodes made the map's (KEEL.PLACESHARD), every tick:
  * a node newly listed takes part in the shard (its leader adds it); one
  * no longer listed stays a member until the shard's configuration drops

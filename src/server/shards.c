@@ -338,6 +338,45 @@ void groups_added_at(struct server *s, raft_index at, uint32_t before)
 	}
 }
 
+/* Opens shard s->n_shards (the next), founded by *founders (n == 0: by
+ * none), placed as *placed (NULL: on every node). */
+static int grow_one(struct server *s, const struct raft_config *founders,
+		    const struct kv_shard_members *placed, struct keel_errmsg *err)
+{
+	uint32_t id = s->n_shards;
+	char sub[32];
+	snprintf(sub, sizeof sub, "shard-%u", id);
+	if (s->meta->quiet) /* its quiet bit is its place's, which moves */
+		group_wake(s->meta, 0);
+	size_t words = (s->n_groups + 63) / 64, more = (s->n_groups + 64) / 64;
+	if (s->quiet_bits && more > words) {
+		s->quiet_bits = keel_realloc(s->quiet_bits, more * sizeof *s->quiet_bits);
+		s->quiet_bits[words] = 0;
+	}
+	s->groups = keel_realloc(s->groups, (s->n_groups + 1) * sizeof *s->groups);
+	/* the metadata group stays last */
+	s->groups[s->n_groups] = s->groups[s->n_groups - 1];
+	s->n_groups++;
+	s->n_shards++;
+	int rc = open_one(s, id, id, sub, false, founders, err);
+	struct group *g = s->groups[id];
+	if (placed) { /* kept so by groups_place */
+		memcpy(g->placed, placed->ids, placed->n * sizeof *placed->ids);
+		g->n_placed = placed->n;
+		g->outside = outside_of(s, g);
+	}
+	if (!rc)
+		fprintf(stderr, "[%llu] shard %u added (%s)%s\n", (unsigned long long)s->cfg.id, id,
+			sub,
+			!g->outside			? ""
+			: group_placed_on(g, s->cfg.id) ? ": placed on this node, which sends "
+							  "its requests to its members "
+							  "until its leader adds it"
+							: ": placed on other nodes, this one sends "
+							  "its requests to them");
+	return rc;
+}
+
 int groups_grow(struct server *s, struct keel_errmsg *err)
 {
 	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
@@ -359,39 +398,42 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 			place(&founders, &s->grow_placed[k], s->cfg.id);
 		else if (placed)
 			founders.n = 0;
-		char sub[32];
-		snprintf(sub, sizeof sub, "shard-%u", id);
-		if (s->meta->quiet) /* its quiet bit is its place's, which moves */
-			group_wake(s->meta, 0);
-		size_t words = (s->n_groups + 63) / 64, more = (s->n_groups + 64) / 64;
-		if (s->quiet_bits && more > words) {
-			s->quiet_bits = keel_realloc(s->quiet_bits, more * sizeof *s->quiet_bits);
-			s->quiet_bits[words] = 0;
-		}
-		s->groups = keel_realloc(s->groups, (s->n_groups + 1) * sizeof *s->groups);
-		/* the metadata group stays last */
-		s->groups[s->n_groups] = s->groups[s->n_groups - 1];
-		s->n_groups++;
-		s->n_shards++;
-		rc = open_one(s, id, id, sub, false, &founders, err);
-		struct group *g = s->groups[id];
-		if (placed) { /* kept so by groups_place */
-			memcpy(g->placed, placed->ids, placed->n * sizeof *placed->ids);
-			g->n_placed = placed->n;
-			g->outside = outside_of(s, g);
-		}
-		if (!rc)
-			fprintf(stderr, "[%llu] shard %u added (%s)%s\n",
-				(unsigned long long)s->cfg.id, id, sub,
-				!g->outside ? ""
-				: group_placed_on(g, s->cfg.id)
-					? ": placed on this node, which sends "
-					  "its requests to its members "
-					  "until its leader adds it"
-					: ": placed on other nodes, this one sends "
-					  "its requests to them");
+		rc = grow_one(s, &founders, placed, err);
 	}
 	s->n_grow_at = 0;
+	return rc;
+}
+
+uint32_t groups_left_top(const struct server *s)
+{
+	const struct io_fs *fs = io_fs_posix();
+	char **names;
+	uint32_t n, top = 0;
+	if (fs->list(fs->ctx, s->cfg.dir, &names, &n))
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t v;
+		if (!strncmp(names[i], "shard-", 6) &&
+		    resp_str2ll((const uint8_t *)names[i] + 6, strlen(names[i] + 6), &v) && v > 0 &&
+		    v < SERVER_SHARDS_MAX && (uint32_t)v >= top)
+			top = (uint32_t)v + 1;
+	}
+	io_names_free(names, n);
+	return top;
+}
+
+int groups_open_left(struct server *s, struct keel_errmsg *err)
+{
+	struct raft_config none = {0};
+	int rc = KEEL_OK;
+	while (!rc && s->n_shards < s->left_top) {
+		fprintf(stderr,
+			"[%llu] shard %u: its folder is here, past the map this node holds: "
+			"opened from its own log, founding nothing, until its members drop "
+			"this node\n",
+			(unsigned long long)s->cfg.id, s->n_shards);
+		rc = grow_one(s, &none, NULL, err);
+	}
 	return rc;
 }
 

@@ -327,3 +327,71 @@ void ns_scen_shard_leader_removed(struct ns_run *r)
 	world_at(r->w, 7000 * MS, lr_check, x);
 	world_at(r->w, 9000 * MS, lr_done, x);
 }
+
+/* ---- a member of a placed shard removed while down --------------------- */
+
+struct removed_down {
+	struct ns_run *r;
+};
+
+/* Shard 2 added on nodes 3 and 4 (asked of node 1). */
+static void rd_add(void *arg)
+{
+	struct removed_down *x = arg;
+	static const char *const add[] = {"KEEL.ADDSHARD", "3", "4"};
+	ns_admin_expect(x->r, 0, 3, add, ":2");
+}
+
+static void rd_crash(void *arg)
+{
+	struct removed_down *x = arg;
+	ns_node_crash(&x->r->nodes[2]);
+}
+
+/* Node 3 removed from the cluster while down; the operator stops it for
+ * good once it says it is out of every group. */
+static void rd_remove(void *arg)
+{
+	struct removed_down *x = arg;
+	ns_admin(x->r, 0, "REMOVE", 3);
+}
+
+static void rd_restart(void *arg)
+{
+	struct removed_down *x = arg;
+	ns_node_start(&x->r->nodes[2]);
+}
+
+/* Shard 2 is on node 4 alone, which leads it; node 3 was stopped (it
+ * said it was out of the cluster only once shard 2 had dropped it). */
+static void rd_check(void *arg)
+{
+	struct removed_down *x = arg;
+	if (x->r->nodes[2].kind != NS_RETIRED)
+		ns_fail(x->r, "scenario: node 3 never said it was out of the cluster");
+	const struct server *s = x->r->nodes[3].s;
+	const struct raft *g = s && s->n_shards > 2 ? s->groups[2]->r : NULL;
+	if (!g || raft_role_of(g) != RAFT_LEADER || raft_config_of(g)->n != 1)
+		ns_fail(x->r, "scenario: shard 2 is not led by node 4 alone");
+}
+
+/* Four nodes of two shards; shard 2 added on nodes 3 and 4; node 3
+ * crashes, is removed from the cluster while down, and starts again.
+ * Shard 2 has no quorum without it (two voters, check-quorum), so node 3
+ * must take part in it again so that shard 2 drops it, and say it may be
+ * stopped only then. */
+void ns_scen_placed_removed_while_down(struct ns_run *r)
+{
+	r->p.nodes = 4;
+	r->p.shards = 2;
+	r->p.reshards = 0;
+	r->p.run_ns = 14000 * MS;
+	struct removed_down *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	world_at(r->w, 1000 * MS, rd_add, x);
+	world_at(r->w, 2500 * MS, rd_crash, x);
+	world_at(r->w, 3000 * MS, rd_remove, x);
+	world_at(r->w, 4000 * MS, rd_restart, x);
+	world_at(r->w, 11000 * MS, rd_check, x);
+}

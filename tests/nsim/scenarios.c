@@ -3193,6 +3193,7 @@ static const struct {
 	{"sharded_replicas", ns_scen_sharded_replicas},
 	{"sharded_members", ns_scen_sharded_members},
 	{"shard_leader_removed", ns_scen_shard_leader_removed},
+	{"placed_removed_while_down", ns_scen_placed_removed_while_down},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},

@@ -409,11 +409,17 @@ static int s_list(void *ctx, const char *dir, char ***names, uint32_t *n)
 {
 	struct simfs *fs = ctx;
 	size_t dl = strlen(dir);
-	char **v = keel_calloc(fs->cur.n ? fs->cur.n : 1, sizeof *v);
+	char **v = keel_calloc(fs->cur.n + fs->n_made + 1, sizeof *v);
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < fs->cur.n; i++) {
 		const char *p = fs->cur.d[i].path;
 		if (strncmp(p, dir, dl) == 0 && p[dl] == '/' && !strchr(p + dl + 1, '/'))
+			v[k++] = keel_memdup(p + dl + 1, strlen(p + dl + 1) + 1);
+	}
+	for (uint32_t i = 0; i < fs->n_made; i++) { /* its folders, as readdir lists them */
+		const char *p = fs->made[i];
+		bool in = strncmp(p, dir, dl) == 0 && p[dl] == '/' && p[dl + 1];
+		if (in && !strchr(p + dl + 1, '/'))
 			v[k++] = keel_memdup(p + dl + 1, strlen(p + dl + 1) + 1);
 	}
 	*names = v;
