@@ -107,7 +107,7 @@ bool members_taken_off(const struct group *g)
  * hold no seat. */
 bool members_seated(const struct server *s)
 {
-	if (s->left_top > s->n_shards) /* shards it holds not yet opened */
+	if (s->left) /* shards it holds not yet opened */
 		return true;
 	for (uint32_t i = 0; i < s->n_groups; i++) {
 		const struct group *g = s->groups[i];
@@ -137,8 +137,8 @@ static void mark_removed(struct group *g, raft_index at, const char *how)
 	 * one stopped), so the node says to stop it only then; shards it has
 	 * folders of but did not open (added past its snapshot of the map)
 	 * are opened first (groups_open_left). */
-	if (g->meta && !s->left_top)
-		s->left_top = groups_left_top(s);
+	if (g->meta)
+		s->left = groups_left(s);
 	if (members_seated(s))
 		fprintf(stderr,
 			"[%llu] group %u: removed from its members by the configuration at index "

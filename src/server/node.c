@@ -50,8 +50,9 @@ void server_process(struct server *s)
 			server_stop(s);
 		}
 	}
-	if (s->left_top > s->n_shards && !s->stopping) {
+	if (s->left && !s->stopping) {
 		struct keel_errmsg err = {0};
+		s->left = false;
 		if (groups_open_left(s, &err)) {
 			fprintf(stderr, "[%llu] a shard's folder cannot be opened: %s; stopping\n",
 				(unsigned long long)s->cfg.id, err.text);

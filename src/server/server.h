@@ -478,9 +478,9 @@ struct server { /* a node */
 	 * map's list may have changed by the time the shard is opened */
 	struct kv_shard_members grow_placed[8];
 	uint32_t n_grow_at;
-	/* removed from the cluster: the shard count its folders show, when
-	 * past the map's (groups_open_left opens the rest; 0: none) */
-	uint32_t left_top;
+	/* removed from the cluster, it holds folders of shards past its map
+	 * (groups_left): groups_open_left is to open them */
+	bool left;
 };
 
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
@@ -503,11 +503,11 @@ int groups_open(struct server *s, struct keel_errmsg *err);
 /* Opens the shards the metadata group's map counts past those the node
  * holds (KEEL.SLOTS ADD applied); a failure is the node's end. */
 int groups_grow(struct server *s, struct keel_errmsg *err);
-/* The shard count --dir's shard folders show (the highest one's number
- * and one; 0: none). */
-uint32_t groups_left_top(const struct server *s);
+/* Whether --dir holds the folder of shard s->n_shards: one past the map
+ * this node holds. */
+bool groups_left(const struct server *s);
 /* A node removed from the cluster: the shards whose folders it holds past
- * its map's count, up to s->left_top (added by entries of the metadata
+ * its map's count (added by entries of the metadata
  * group it applied before it last stopped, past its snapshot of the map:
  * removed, it learns no commit index again, so it never applies them
  * again), are opened from their own logs, founding nothing, so that it

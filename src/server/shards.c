@@ -404,29 +404,27 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 	return rc;
 }
 
-uint32_t groups_left_top(const struct server *s)
+bool groups_left(const struct server *s)
 {
 	const struct io_fs *fs = io_fs_posix();
-	char **names;
-	uint32_t n, top = 0;
+	char **names, want[32];
+	uint32_t n;
+	snprintf(want, sizeof want, "shard-%u", s->n_shards);
 	if (fs->list(fs->ctx, s->cfg.dir, &names, &n))
-		return 0;
-	for (uint32_t i = 0; i < n; i++) {
-		int64_t v;
-		if (!strncmp(names[i], "shard-", 6) &&
-		    resp_str2ll((const uint8_t *)names[i] + 6, strlen(names[i] + 6), &v) && v > 0 &&
-		    v < SERVER_SHARDS_MAX && (uint32_t)v >= top)
-			top = (uint32_t)v + 1;
-	}
+		return false;
+	bool found = false;
+	for (uint32_t i = 0; i < n; i++)
+		if (!strcmp(names[i], want))
+			found = true;
 	io_names_free(names, n);
-	return top;
+	return found;
 }
 
 int groups_open_left(struct server *s, struct keel_errmsg *err)
 {
 	struct raft_config none = {0};
 	int rc = KEEL_OK;
-	while (!rc && s->n_shards < s->left_top) {
+	while (!rc && s->n_shards < SERVER_SHARDS_MAX && groups_left(s)) {
 		fprintf(stderr,
 			"[%llu] shard %u: its folder is here, past the map this node holds: "
 			"opened from its own log, founding nothing, until its members drop "
