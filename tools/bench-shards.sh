@@ -238,7 +238,10 @@ fi
 
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 # Migration speed: 3 shards, shard 0's slots (0-5460) filled with
-# MOVE_KEYS keys of 100 bytes, then moved to shard 1 (keel-cli reshard)
+# MOVE_KEYS keys of 100 bytes (written by plain redis-benchmark through
+# node 1, so that they spread over the slots: redis-benchmark --cluster
+# puts every key of a master in one slot, its hash tag's, which moves as
+# one piece), then moved to shard 1 (keel-cli reshard)
 # with nothing else running: keys/s and MB/s of the move (keys and bytes
 # of records as the driver logs each piece, the time keel-cli reshard
 # takes, to 100 ms), the pieces and the longest of them (a piece's slots
@@ -251,7 +254,7 @@ lead=$(ready 0 3) || {
 	echo "bench-shards: no leaders for the migration test"
 	exit 1
 }
-redis-benchmark --cluster -h 127.0.0.1 -p $((P + 1)) -t set -n $((MOVE_KEYS * 3)) \
+redis-benchmark -h 127.0.0.1 -p $((P + 1)) -t set -n $((MOVE_KEYS * 3)) \
 	-r $((MOVE_KEYS * 3)) -d 100 -P 16 -c 50 -q >/dev/null 2>&1
 t0=$(date +%s%N)
 build/release/keel-cli -h 127.0.0.1 -p $((P + 1)) reshard --slots 0-5460 --to 1 >/dev/null
