@@ -8,7 +8,9 @@ every group and promoted, a member is removed from every group (it
 says so and refuses writes), writes are acknowledged after, redis-py
 RedisCluster works throughout, and CLUSTER NODES / SHARDS and INFO shards
 name the members; the leader of a shard placed on two nodes, removed from
-the cluster, hands the shard over and leaves it before it says to stop it.
+the cluster, hands the shard over and leaves it before it says to stop it;
+a node of a shard placed on two nodes, removed while down, opens it from
+its folder when it starts again and leaves it before it says to stop it.
 
     /usr/bin/python3 tests/cluster/shard_members_test.py BUILD_DIR [case...]
 
@@ -260,8 +262,49 @@ def placed_leader_removed():
         c.cleanup()
 
 
+@case
+def placed_removed_while_down():
+    """4 nodes of --shards 2; shard 2 added on nodes 3 and 4 (keel-cli
+    shard add --nodes 3,4); node 3 killed, removed (keel-cli remove 3)
+    while down, and started again: removed, it applies no entry of the
+    metadata group again, so its map does not count shard 2; it opens the
+    shard from its folder, takes part until shard 2 drops it, and only
+    then says it is out of the cluster; shard 2 is then led by node 4
+    alone. Before, node 3 said "stop it" at once, and shard 2 (two voters,
+    one stopped) had no leader for good."""
+    c = Cluster(4, ["--shards", "2"])
+    try:
+        c.start_all()
+        wait_for("every group led, on every node", lambda: all(
+            len(groups_of(c, i)) == 3 and all(g["leader"] != "0" for g in groups_of(c, i).values())
+            for i in (1, 2, 3, 4)), 60)
+        host, port = c.addr(1)
+        p = subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "add", "--nodes", "3,4"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p
+
+        def shard2(i):
+            return {k: str(v) for k, v in c.client(i, 3).info("shards")["shard2"].items()}
+        wait_for("shard 2 led, its voters nodes 3 and 4", lambda: (
+            sorted(shard2(4)["voters"].split()) == ["3", "4"] and shard2(4)["leader"] in ("3", "4")),
+            60)
+        c.kill(3)
+        cli(c, 1, "remove", 3)
+        c.start(3)
+        wait_for("node 3 to say it is out of the cluster",
+                 lambda: (c.info(3) or {}).get("raft_role") == "removed", 60)
+        assert "its folder is here" in c.log(3), c.log(3)
+        line = shard2(4)
+        assert line["role"] == "leader" and line["voters"].split() == ["4"], line
+        c.kill(3)
+        return "node 3 opened shard 2 from its folder and left it before it said stop it"
+    finally:
+        c.cleanup()
+
+
 def main():
-    return run_suite("shard-members", [join_promote_remove, placed_leader_removed],
+    return run_suite("shard-members", [join_promote_remove, placed_leader_removed,
+                                       placed_removed_while_down],
                      [SERVER, CLI])
 
 
