@@ -218,6 +218,7 @@ void ns_scen_forward_ids_survive_a_restart(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
 void ns_scen_order_across_shards(struct ns_run *r);
 /* scen_reshard.c: online slot migration's windows */
+void ns_scen_reshard_resumes_a_piece(struct ns_run *r);
 void ns_scen_reshard_resumes_after_driver_crash(struct ns_run *r);
 void ns_scen_reshard_release_waits_for_the_copy(struct ns_run *r);
 void ns_scen_reshard_late_flip_refused(struct ns_run *r);

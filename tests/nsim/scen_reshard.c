@@ -7,6 +7,10 @@
  *       while it copies; the next leader of the metadata group resumes
  *       the move at a newer epoch, and every key (big ones, copied in
  *       several batches) is read back from the target on every node
+ *   reshard_resumes_a_piece             a move in pieces of one slot of
+ *       keys: its driver crashes after the source released a piece past
+ *       the first, before the target accepted it; the next driver resumes
+ *       at that piece, and every key is read back from the target
  *   reshard_release_waits_for_the_copy  the copy's batch is held in a cut
  *       link to the target's leader, then lost as the driver and the
  *       target's leader crash: the source has not released (it waits for
@@ -182,15 +186,21 @@ static void mv_done(void *arg)
 		ns_fail(m->r, "scenario: the fault it is about never happened");
 }
 
-/* The node driving the move, if it is copying now. */
-static int32_t copying(struct ns_run *r)
+/* The node driving the move, if its step now is the phase given. */
+static int32_t driving(struct ns_run *r, const char *phase)
 {
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		struct server *s = r->nodes[i].s;
-		if (s && s->meta && s->migrate && !strcmp(migrate_phase(s), "copy"))
+		if (s && s->meta && s->migrate && !strcmp(migrate_phase(s), phase))
 			return (int32_t)i;
 	}
 	return -1;
+}
+
+/* The node driving the move, if it is copying now. */
+static int32_t copying(struct ns_run *r)
+{
+	return driving(r, "copy");
 }
 
 static void restart(void *arg)
@@ -225,6 +235,46 @@ void ns_scen_reshard_resumes_after_driver_crash(struct ns_run *r)
 	world_at(r->w, 1500 * MS, mv_write, m);
 	world_at(r->w, 2500 * MS, mv_reshard, m);
 	world_at(r->w, 2500 * MS, crash_driver, m);
+	world_at(r->w, 12000 * MS, mv_read, m);
+	world_at(r->w, 13500 * MS, mv_done, m);
+}
+
+/* ---- a move in pieces resumes at a released piece -------------------------- */
+
+/* The driver crashes once the source has released a piece past the first
+ * (an earlier piece flipped: the map's moving range starts past slot 0)
+ * and before the target accepted it: the next driver finds the piece
+ * released in its copy of the source and resumes there (kv_slots_run),
+ * accepting and flipping it, then goes on piece by piece. */
+static void crash_released(void *arg)
+{
+	struct mv *m = arg;
+	struct ns_run *r = m->r;
+	int32_t d = driving(r, "accept");
+	const struct kv_slots *sl = d >= 0 ? kv_slots_of(&r->nodes[d].s->meta->kv) : NULL;
+	if (m->done || !sl || !sl->moving || sl->first == 0) {
+		if (!m->done && world_now_ns(r->w) < m->until_ns)
+			world_at(r->w, world_now_ns(r->w) + 200000, crash_released, m);
+		return;
+	}
+	m->done = true;
+	world_tracef(r->w, "scenario: node %u crashes with slots %u.. released, not accepted",
+		     (unsigned)d + 1, sl->first);
+	ns_node_crash(&r->nodes[d]);
+	world_at(r->w, world_now_ns(r->w) + 700 * MS, restart, &r->nodes[d]);
+}
+
+/* The move of shard 0's slots in pieces of one slot of keys
+ * (--reshard-piece-kb 0), the driver crashed as above; every key read
+ * back from the target on every node. */
+void ns_scen_reshard_resumes_a_piece(struct ns_run *r)
+{
+	struct mv *m = mv_new(r);
+	r->p.pieces = true;
+	m->until_ns = 6000 * MS;
+	world_at(r->w, 1500 * MS, mv_write, m);
+	world_at(r->w, 2500 * MS, mv_reshard, m);
+	world_at(r->w, 2500 * MS, crash_released, m);
 	world_at(r->w, 12000 * MS, mv_read, m);
 	world_at(r->w, 13500 * MS, mv_done, m);
 }

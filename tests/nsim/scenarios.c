@@ -3199,6 +3199,7 @@ static const struct {
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
 	{"learner_removed_when_idle", learner_removed_when_idle},
 	{"reshard_resumes_after_driver_crash", ns_scen_reshard_resumes_after_driver_crash},
+	{"reshard_resumes_a_piece", ns_scen_reshard_resumes_a_piece},
 	{"reshard_release_waits_for_the_copy", ns_scen_reshard_release_waits_for_the_copy},
 	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 	{"reshard_keeps_sessions", ns_scen_reshard_keeps_sessions},
