@@ -78,7 +78,6 @@ struct migrate {
 	uint64_t epoch;
 	enum phase phase;
 	bool busy;  /* a step's request is in flight */
-	bool kick;  /* a step was answered: the next one at the pass's end */
 	bool stale; /* the node stopped leading: freed once busy clears */
 	int64_t retry_at;
 	raft_index frozen_at; /* where the source applied the freeze */
@@ -162,7 +161,6 @@ static struct migrate *settled(struct server *s)
 	if (!m) /* the node stopped */
 		return NULL;
 	m->busy = false;
-	m->kick = true;
 	if (m->stale) {
 		keel_free(m);
 		s->migrate = NULL;
@@ -409,11 +407,8 @@ void migrate_tick(struct server *s)
 
 void migrate_pass(struct server *s)
 {
-	struct migrate *m = s->migrate;
-	if (m && !m->busy && (m->kick || m->phase == P_WAIT)) {
-		m->kick = false;
+	if (s->migrate && !s->migrate->busy) /* its step answered, or waiting */
 		migrate_tick(s);
-	}
 }
 
 void migrate_free(struct server *s)

@@ -58,6 +58,13 @@ void server_process(struct server *s)
 				(unsigned long long)s->cfg.id, err.text);
 			s->exit_code = 1;
 			server_stop(s);
+		} else if (!members_seated(s)) { /* none of them has it: no notice will come */
+			fprintf(stderr,
+				"[%llu] removed from the cluster, and a member of none of the "
+				"shards "
+				"opened from its folders; this node takes no further part: stop "
+				"it\n",
+				(unsigned long long)s->cfg.id);
 		}
 	}
 }

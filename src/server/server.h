@@ -836,9 +836,9 @@ void retry_renumber(struct client *c, struct creq *q, struct group *g);
 /* server/migrate.c: online slot migration, driven by the metadata
  * group's leader. */
 void migrate_tick(struct server *s);
-/* At the end of each loop pass: the driver's next step at once when a
- * step was answered in it (or while it waits for the source to apply its
- * freeze), not at the next tick. */
+/* At the end of each loop pass while no step of the driver is in flight:
+ * its next step at once when the last was answered in it (or what it
+ * waits for came), not at the next tick. */
 void migrate_pass(struct server *s);
 const char *migrate_phase(struct server *s); /* INFO shards' phase */
 /* Whether node id may lead the metadata group as the migration under way
