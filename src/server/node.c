@@ -198,6 +198,7 @@ static void on_check(uv_check_t *h)
 		requests_flush_reads(s->groups[i]);
 	}
 	server_process(s);
+	committer_kick(s->com); /* what every group of this pass queued, together */
 	SERVER_FOR_AWAKE (s, i)
 		requests_flush_peers(s->groups[i]);
 	if (!s->closed) {
@@ -409,6 +410,7 @@ int server_start(struct server *s, struct keel_errmsg *err)
 		      : committer_start(wake_loop, &s->wake, &s->com, err);
 	if (rc)
 		return rc;
+	committer_defer(s->com); /* on_check kicks it: one pass, every group */
 	if (s->journal) {
 		committer_use_journal(s->com, s->journal);
 		s->journal = NULL;

@@ -39,6 +39,7 @@ struct committer {
 	struct keel_errmsg err;
 	bool stopping;
 	bool manual; /* no thread: committer_step runs the queue */
+	bool deferred; /* a submit does not wake the thread: committer_kick does */
 	void (*queued)(void *ctx, struct committer *c);
 	void *queued_ctx;
 	struct committer_stats stats;
@@ -107,7 +108,8 @@ static uint64_t enqueue(struct committer *c, struct job *j)
 	else
 		c->head = j;
 	c->tail = j;
-	pthread_cond_signal(&c->work);
+	if (!c->deferred)
+		pthread_cond_signal(&c->work);
 	uint64_t seq = j->seq;
 	pthread_mutex_unlock(&c->mu);
 	if (c->manual)
@@ -450,9 +452,26 @@ uint64_t committer_durable(struct committer *c, int *failed, struct keel_errmsg 
 	return d;
 }
 
+void committer_defer(struct committer *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->deferred = !c->manual;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void committer_kick(struct committer *c)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->head)
+		pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->mu);
+}
+
 int committer_wait(struct committer *c, uint64_t seq)
 {
 	pthread_mutex_lock(&c->mu);
+	if (c->head)
+		pthread_cond_signal(&c->work); /* what it waits for may be held back */
 	while (c->durable < seq && !c->failed) {
 		if (!c->manual)
 			pthread_cond_wait(&c->done, &c->mu);

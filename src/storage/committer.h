@@ -75,6 +75,15 @@ void committer_discard(struct committer *c);
 struct journal;
 void committer_use_journal(struct committer *c, struct journal *j);
 
+/* From now on a submit does not wake the thread: committer_kick does.
+ * For an event loop that submits the batches of several groups during
+ * one pass of its loop and kicks at the pass's end, so that they are
+ * written and synced together (a follower's entries of two leaders
+ * arrive in one pass as two frames). No effect in manual mode. */
+void committer_defer(struct committer *c);
+/* Wakes the thread if anything is queued. */
+void committer_kick(struct committer *c);
+
 /* Queues a copy of the batch for storage st; returns its sequence number
  * (1, 2, ..., one counter over all storages). */
 uint64_t committer_submit(struct committer *c, struct storage *st, const struct storage_batch *b);

@@ -2408,6 +2408,72 @@ static void committer_many_storages_threaded(void **state)
 	simfs_free(fs);
 }
 
+/* Deferred: submits of three storages wait for committer_kick, which
+ * sends them to the thread as one pass (a sync each); committer_wait
+ * kicks what it waits for itself. The sleeps let the thread reach its
+ * wait (a broken kick or deferral then shows), never make this pass. */
+struct woken {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint32_t n;
+};
+
+static void on_woken(void *ctx)
+{
+	struct woken *w = ctx;
+	pthread_mutex_lock(&w->mu);
+	w->n++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void committer_deferred(void **state)
+{
+	(void)state;
+	struct flaky f;
+	struct storage *st[N_GROUPS];
+	struct simfs *fs = groups_open(&f, st);
+	struct woken w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	struct committer *c;
+	struct keel_errmsg err;
+	int failed;
+	assert_int_equal(committer_start(on_woken, &w, &c, &err), KEEL_OK);
+	uint64_t seq = submit_term(c, st[0], group_base[0] + 1, 2);
+	assert_int_equal(committer_wait(c, seq), KEEL_OK); /* the thread runs */
+	committer_defer(c);
+	committer_kick(c); /* nothing queued: no pass */
+	usleep(50 * 1000);
+	struct committer_stats before, after;
+	committer_stats(c, &before);
+	for (int k = 0; k < N_GROUPS; k++) {
+		seq = submit_term(c, st[k], group_base[k] + 1 + (k == 0), (uint64_t)k + 2);
+		usleep(20 * 1000);
+	}
+	assert_int_equal(committer_durable(c, &failed, NULL), seq - 3); /* none woke it */
+	committer_kick(c);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 30; /* a lost wake-up fails here, not by hanging */
+	pthread_mutex_lock(&w.mu);
+	while (committer_durable(c, &failed, NULL) < seq &&
+	       pthread_cond_timedwait(&w.cv, &w.mu, &deadline) == 0)
+		;
+	pthread_mutex_unlock(&w.mu);
+	assert_int_equal(committer_durable(c, &failed, NULL), seq);
+	assert_int_equal(failed, KEEL_OK);
+	committer_stats(c, &after);
+	assert_int_equal(after.groups - before.groups, 1); /* the three together */
+	assert_int_equal(after.batches - before.batches, 3);
+	assert_int_equal(after.syncs - before.syncs, 3);
+
+	seq = submit_term(c, st[1], group_base[1] + 2, 3); /* no kick */
+	assert_int_equal(committer_wait(c, seq), KEEL_OK);
+	committer_stop(c);
+	groups_crash(fs, st, (uint64_t[]){group_base[0] + 2, group_base[1] + 2, group_base[2] + 1},
+		     (uint64_t[]){0, 0, 0});
+	simfs_free(fs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2442,6 +2508,7 @@ int main(void)
 		cmocka_unit_test(committer_many_storages),
 		cmocka_unit_test(committer_many_storages_fail),
 		cmocka_unit_test(committer_many_storages_threaded),
+		cmocka_unit_test(committer_deferred),
 	};
 	return UNIT_RUN("storage", tests);
 }
