@@ -58,6 +58,11 @@ void kv_dict_by_slot(struct kv_dict *d);
 void kv_dict_free(struct kv_dict *d);
 uint64_t kv_dict_size(const struct kv_dict *d);
 struct kv_entry *kv_dict_find(struct kv_dict *d, const uint8_t *key, size_t klen);
+/* A lookup's memory fetched ahead, for a batch of keys: the bucket of
+ * each key (returns its hash), then, once the buckets are in the cache,
+ * the first entry of each. Neither changes anything. */
+uint64_t kv_dict_prefetch_bucket(const struct kv_dict *d, const uint8_t *key, size_t klen);
+void kv_dict_prefetch_entry(const struct kv_dict *d, uint64_t h);
 /* Adds a key that is not present (with an empty value, no expiry). */
 struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen);
 /* Removes and frees; false if absent. */

@@ -535,6 +535,45 @@ static void mark(void *ctx, struct kv_entry *e)
 
 /* Keys present for a whole scan are returned, even while the table grows
  * in the middle of it; every key is found during an incremental rehash. */
+/* A lookup's memory fetched ahead: the bucket's hash is the entry's, in
+ * an empty table, a growing one (both tables) and a steady one, and
+ * fetching changes nothing (no rehash step, no entry). */
+static void dict_prefetch(void **state)
+{
+	(void)state;
+	struct kv_dict d;
+	kv_dict_init(&d, 7);
+	uint64_t h = kv_dict_prefetch_bucket(&d, (const uint8_t *)"k", 1);
+	kv_dict_prefetch_entry(&d, h); /* no table yet */
+	assert_int_equal(kv_dict_size(&d), 0);
+	char key[32];
+	bool rehashing_seen = false;
+	for (int i = 0; i < 3000; i++) {
+		int n = snprintf(key, sizeof key, "k%d", i);
+		kv_dict_add(&d, (const uint8_t *)key, (size_t)n);
+		int64_t rehash = d.rehash;
+		rehashing_seen |= rehash >= 0;
+		uint64_t hs[8];
+		for (int j = 0; j < 8 && j <= i; j++) { /* the newest and some before */
+			int m = snprintf(key, sizeof key, "k%d", i - j);
+			hs[j] = kv_dict_prefetch_bucket(&d, (const uint8_t *)key, (size_t)m);
+			kv_dict_prefetch_entry(&d, hs[j]);
+		}
+		assert_int_equal(d.rehash, rehash); /* no step taken */
+		for (int j = 0; j < 8 && j <= i; j++) {
+			int m = snprintf(key, sizeof key, "k%d", i - j);
+			struct kv_entry *e = kv_dict_find(&d, (const uint8_t *)key, (size_t)m);
+			assert_non_null(e);
+			assert_int_equal(e->hash, hs[j]);
+		}
+		h = kv_dict_prefetch_bucket(&d, (const uint8_t *)"absent", 6);
+		kv_dict_prefetch_entry(&d, h);
+		assert_int_equal(kv_dict_size(&d), (uint64_t)i + 1);
+	}
+	assert_true(rehashing_seen);
+	kv_dict_free(&d);
+}
+
 static void dict_rehash_and_scan(void **state)
 {
 	(void)state;
@@ -1767,6 +1806,7 @@ int main(void)
 		cmocka_unit_test(crc16_table),
 		cmocka_unit_test(slots),
 		cmocka_unit_test(dict_rehash_and_scan),
+		cmocka_unit_test(dict_prefetch),
 		cmocka_unit_test(snapshot_round_trip),
 		cmocka_unit_test(session_keeps_unanswered_replies),
 		cmocka_unit_test(session_refused_last),
