@@ -59,6 +59,9 @@ void entry_cmd_append(struct rbuf *out, const struct resp_arg *argv, uint32_t ar
  * entry_free. */
 int entry_decode(struct entry *e, const uint8_t *p, size_t n);
 void entry_free(struct entry *e);
+/* Argument k of an encoded command (entry_cmd_append's), without decoding
+ * the rest; false if it has no such argument or is malformed. */
+bool entry_cmd_arg(const uint8_t *p, size_t n, uint32_t k, struct resp_arg *arg);
 /* Decodes one command (entry_cmd_append's bytes) into *argv, an array of
  * *cap arguments the caller keeps (and frees), grown when too small. */
 int entry_cmd_decode(const uint8_t *p, size_t n, struct resp_arg **argv, uint32_t *cap,

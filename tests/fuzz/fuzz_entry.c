@@ -1,6 +1,6 @@
 /* tests/fuzz/fuzz_entry.c — the command log entry (src/server/entry.c
- * entry_decode, and entry_cmd_decode of one command), as a node decodes
- * each committed entry it applies. Properties: an entry that decodes has
+ * entry_decode, and entry_cmd_decode and entry_cmd_arg of one command),
+ * as a node decodes each committed entry it applies. Properties: an entry that decodes has
  * requests, each with commands, each with arguments, all pointing into
  * the input; encoded again with the encoder's parts it gives the input
  * back (version 3; a version 2 entry gives a version 3 one that decodes
@@ -70,8 +70,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct resp_arg *argv = NULL;
 	uint32_t cap = 0, argc = 0;
-	if (entry_cmd_decode(data, size, &argv, &cap, &argc) == KEEL_OK)
+	if (entry_cmd_decode(data, size, &argv, &cap, &argc) == KEEL_OK) {
 		FUZZ_CHECK(argc > 0 && argc <= cap);
+		/* one argument alone is the decoded one (prefetch's reading) */
+		struct resp_arg a;
+		for (uint32_t k = 0; k < argc && k < 4; k++)
+			FUZZ_CHECK(entry_cmd_arg(data, size, k, &a) && a.len == argv[k].len &&
+				   (!a.len || a.p == argv[k].p));
+		FUZZ_CHECK(argc > 4 || !entry_cmd_arg(data, size, argc, &a));
+	}
+	struct resp_arg one;
+	if (entry_cmd_arg(data, size, 1, &one)) /* within the input, whatever it is */
+		FUZZ_CHECK(!one.len || (one.p >= data && one.p + one.len <= data + size));
 	keel_free(argv);
 	struct entry e;
 	if (entry_decode(&e, data, size) != KEEL_OK)

@@ -159,7 +159,8 @@ static void run_seed(struct ns_run *r, uint64_t seed, bool verbose, int scenario
 					       .h = world_host(r->w, ip),
 					       .run = r,
 					       /* a scenario's setting of the node's own */
-					       .session_ms = r->nodes[i].session_ms};
+					       .session_ms = r->nodes[i].session_ms,
+					       .databases = r->nodes[i].databases};
 	}
 	r->admin_host = world_host(r->w, "127.0.2.1");
 	for (uint32_t i = 0; i < r->n_nodes; i++)

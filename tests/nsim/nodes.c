@@ -175,6 +175,12 @@ static void start_in(void *arg)
 		av[argc++] = "--session-max-mb";
 		av[argc++] = sess_mb;
 	}
+	char dbs[24];
+	snprintf(dbs, sizeof dbs, "%u", n->databases);
+	if (n->databases) {
+		av[argc++] = "--databases";
+		av[argc++] = dbs;
+	}
 	char shards[24];
 	snprintf(shards, sizeof shards, "%u", r->p.shards);
 	if (r->p.shards) {

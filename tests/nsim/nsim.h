@@ -45,6 +45,7 @@ struct ns_node {
 	bool disk_failed;	/* its disk fails (a fault): it stays down until replaced */
 	bool join;		/* started with --join (the first founder's client port) */
 	uint32_t session_ms;	/* its own --session-timeout-ms (0: the run's) */
+	uint32_t databases;	/* its own --databases (0: the default) */
 };
 
 enum ns_op {
@@ -197,6 +198,7 @@ void ns_scen_node_of_no_cluster(struct ns_run *r);
 void ns_scen_write_on_deposed_leader(struct ns_run *r);
 void ns_scen_admin_through_follower(struct ns_run *r);
 void ns_scen_cluster_aware_follower(struct ns_run *r);
+void ns_scen_write_db_not_held(struct ns_run *r);
 void ns_scen_disk_fails_under_requests(struct ns_run *r);
 void ns_scen_forward_sent_once(struct ns_run *r);
 void ns_scen_snapshot_in_chunks(struct ns_run *r);

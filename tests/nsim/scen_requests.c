@@ -242,6 +242,71 @@ void ns_scen_admin_through_follower(struct ns_run *r)
 	world_at(r->w, 3000 * MS, probe_done, r);
 }
 
+/* ---- a write in a database a follower's keyspace does not hold yet ---- */
+
+/* Node 3 has 16 databases (the default), nodes 1 and 2 have 32: writes
+ * in databases 16 and 20 through a leader of 32, pipelined into one
+ * entry, reach node 3 as the first entry it applies, in databases its
+ * keyspace holds only once the entry runs (the entry carries the
+ * leader's count: kv_reserve_dbs). Node 3 fetches the keys ahead before
+ * they run (group.c's prefetch) and must not look for them in databases
+ * it does not hold yet; then it holds both keys. */
+static void db20_write(void *arg)
+{
+	struct ns_run *r = arg;
+	int32_t l = leader_no(r);
+	if (l < 0 || l == 2) {
+		ns_fail(r, "scenario: node 1 or 2 does not lead at 2 s");
+		return;
+	}
+	probe = ns_probe_open(r, "db20", (uint32_t)l);
+	ns_probe_send(probe, "+OK", "SELECT 16"); /* node 3's count, and past it */
+	ns_probe_send(probe, "+OK", "SET first16 v");
+	ns_probe_send(probe, "+OK", "SELECT 20");
+	ns_probe_send(probe, "+OK", "SET first20 v");
+}
+
+static void db20_read(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "db20-node3", 2); /* its SELECT stops at 15 */
+	ns_probe_send(probe, "~db16:keys=1,", "INFO keyspace");
+	ns_probe_send(probe, "~db20:keys=1,", "INFO keyspace");
+}
+
+static void db20_lead(void *arg)
+{
+	struct ns_run *r = arg;
+	if (leader_no(r) != 2)
+		return;
+	probe = ns_probe_open(r, "db20-transfer", 2);
+	ns_probe_send(probe, "+OK", "RAFT TRANSFER 1");
+}
+
+static void db20_after_heal(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "db20-healed", 0);
+	ns_probe_send(probe, "+OK", "SET later v");
+}
+
+void ns_scen_write_db_not_held(struct ns_run *r)
+{
+	probe = NULL;
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.clients = 0; /* the probe's write is the first */
+	r->nodes[0].databases = r->nodes[1].databases = 32;
+	world_at(r->w, 1000 * MS, db20_lead, r);
+	world_at(r->w, 1900 * MS, probe_done, r);
+	world_at(r->w, 2000 * MS, db20_write, r);
+	world_at(r->w, 3000 * MS, probe_done, r);
+	world_at(r->w, 3100 * MS, db20_read, r);
+	world_at(r->w, 4000 * MS, probe_done, r);
+	world_at(r->w, r->p.run_ns + 1000 * MS, db20_after_heal, r); /* the run's last check */
+	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
+}
+
 /* ---- a cluster-aware connection on a follower of one group ---- */
 
 /* It has asked for the map (CLUSTER SLOTS): a write of a key is

@@ -3154,6 +3154,7 @@ static const struct {
 	{"write_on_deposed_leader", ns_scen_write_on_deposed_leader},
 	{"admin_through_follower", ns_scen_admin_through_follower},
 	{"cluster_aware_follower", ns_scen_cluster_aware_follower},
+	{"write_db_not_held", ns_scen_write_db_not_held},
 	{"disk_fails_under_requests", ns_scen_disk_fails_under_requests},
 	{"forward_sent_once", ns_scen_forward_sent_once},
 	{"snapshot_in_chunks", ns_scen_snapshot_in_chunks},

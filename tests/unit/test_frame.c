@@ -345,6 +345,25 @@ static void commands(void **state)
 	entry_cmd_append(&b, set, 3);
 	for (size_t k = 0; k < b.len; k++)
 		assert_int_equal(entry_cmd_decode(b.p, k, &argv, &cap, &argc), KEEL_ECORRUPT);
+	/* one argument read without the rest: only where it is whole */
+	struct resp_arg a;
+	assert_true(entry_cmd_arg(b.p, b.len, 0, &a));
+	assert_int_equal(a.len, 3);
+	assert_memory_equal(a.p, "SET", 3);
+	assert_true(entry_cmd_arg(b.p, b.len, 1, &a));
+	assert_int_equal(a.len, 1);
+	assert_memory_equal(a.p, "k", 1);
+	assert_true(entry_cmd_arg(b.p, b.len, 2, &a));
+	assert_int_equal(a.len, 0);
+	assert_false(entry_cmd_arg(b.p, b.len, 3, &a));
+	size_t whole = 4 + 4 + 3 + 4 + 1; /* argc, "SET", "k" */
+	for (size_t k = 0; k < b.len; k++)
+		assert_int_equal(entry_cmd_arg(b.p, k, 1, &a), k >= whole);
+	b.len = 0;
+	entry_cmd_append(&b, flushall, 1);
+	assert_true(entry_cmd_arg(b.p, b.len, 0, &a));
+	assert_false(entry_cmd_arg(b.p, b.len, 1, &a));
+	assert_false(entry_cmd_arg(b.p, 0, 0, &a));
 	keel_free(argv);
 	rbuf_free(&b);
 }
