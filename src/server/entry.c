@@ -173,10 +173,12 @@ bool entry_cmd_arg(const uint8_t *p, size_t n, uint32_t k, struct resp_arg *arg)
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
 	uint32_t argc = bytes_read_u32(&r);
-	for (uint32_t i = 0; !r.err && i < argc; i++) {
+	for (uint32_t i = 0; i < argc && i <= k; i++) {
 		uint32_t len = bytes_read_u32(&r);
 		const uint8_t *a = bytes_read_raw(&r, len);
-		if (!r.err && i == k) {
+		if (r.err)
+			return false;
+		if (i == k) {
 			*arg = (struct resp_arg){len ? a : (const uint8_t *)"", len};
 			return true;
 		}

@@ -661,7 +661,7 @@ static void prefetch_reads(struct creq *q)
 		struct resp_arg key;
 		if (q->done)
 			continue;
-		if (!q->is_read || !q->index_known || q->retrying || q->deferred || !q->g)
+		if (!q->is_read || !q->index_known || q->retrying || q->deferred)
 			break; /* client_step stops here or before */
 		struct kv *kv = &q->g->kv;
 		if (q->db < kv->n_db && entry_cmd_arg(q->cmd.p, q->cmd.len, 1, &key)) {

@@ -356,6 +356,10 @@ static void commands(void **state)
 	assert_true(entry_cmd_arg(b.p, b.len, 2, &a));
 	assert_int_equal(a.len, 0);
 	assert_false(entry_cmd_arg(b.p, b.len, 3, &a));
+	rbuf_put_u32(&b, 1); /* bytes past the command: not an argument of it */
+	rbuf_put(&b, "x", 1);
+	assert_false(entry_cmd_arg(b.p, b.len, 3, &a));
+	b.len -= 5;
 	size_t whole = 4 + 4 + 3 + 4 + 1; /* argc, "SET", "k" */
 	for (size_t k = 0; k < b.len; k++)
 		assert_int_equal(entry_cmd_arg(b.p, k, 1, &a), k >= whole);
@@ -364,6 +368,9 @@ static void commands(void **state)
 	assert_true(entry_cmd_arg(b.p, b.len, 0, &a));
 	assert_false(entry_cmd_arg(b.p, b.len, 1, &a));
 	assert_false(entry_cmd_arg(b.p, 0, 0, &a));
+	b.len = 0;
+	rbuf_put_u32(&b, UINT32_MAX); /* a count with nothing after it */
+	assert_false(entry_cmd_arg(b.p, b.len, 1000000, &a));
 	keel_free(argv);
 	rbuf_free(&b);
 }
