@@ -173,7 +173,7 @@ bool entry_cmd_arg(const uint8_t *p, size_t n, uint32_t k, struct resp_arg *arg)
 	struct bytes_reader r;
 	bytes_reader_init(&r, p, n);
 	uint32_t argc = bytes_read_u32(&r);
-	for (uint32_t i = 0; i < argc && i <= k; i++) {
+	for (uint32_t i = 0; i < argc; i++) { /* returns at k or before */
 		uint32_t len = bytes_read_u32(&r);
 		const uint8_t *a = bytes_read_raw(&r, len);
 		if (r.err)
