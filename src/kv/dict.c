@@ -134,23 +134,27 @@ static void maybe_grow(struct kv_dict *d)
 	d->rehash = 0;
 }
 
-uint64_t kv_dict_prefetch_bucket(const struct kv_dict *d, const uint8_t *key, size_t klen)
+void kv_prefetch_add(struct kv_prefetch *p, const struct kv_dict *d, const uint8_t *key,
+		     size_t klen)
 {
+	KEEL_ASSERT(p->n < KV_PREFETCH_MAX);
 	uint64_t h = hash_of(d, key, klen);
 	for (int k = 0; k < 2; k++)
 		if (d->t[k].size)
 			__builtin_prefetch(&d->t[k].b[h & (d->t[k].size - 1)]);
-	return h;
+	p->d[p->n] = d;
+	p->h[p->n++] = h;
 }
 
-void kv_dict_prefetch_entry(const struct kv_dict *d, uint64_t h)
+void kv_prefetch_entries(const struct kv_prefetch *p)
 {
-	for (int k = 0; k < 2; k++) {
-		const struct kv_table *t = &d->t[k];
-		const struct kv_entry *e = t->size ? t->b[h & (t->size - 1)] : NULL;
-		if (e)
-			__builtin_prefetch(e);
-	}
+	for (uint32_t i = 0; i < p->n; i++)
+		for (int k = 0; k < 2; k++) {
+			const struct kv_table *t = &p->d[i]->t[k];
+			const struct kv_entry *e = t->size ? t->b[p->h[i] & (t->size - 1)] : NULL;
+			if (e)
+				__builtin_prefetch(e);
+		}
 }
 
 /* The link that points at key's entry (in t[*k]), or NULL. */

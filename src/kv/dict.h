@@ -58,11 +58,20 @@ void kv_dict_by_slot(struct kv_dict *d);
 void kv_dict_free(struct kv_dict *d);
 uint64_t kv_dict_size(const struct kv_dict *d);
 struct kv_entry *kv_dict_find(struct kv_dict *d, const uint8_t *key, size_t klen);
-/* A lookup's memory fetched ahead, for a batch of keys: the bucket of
- * each key (returns its hash), then, once the buckets are in the cache,
- * the first entry of each. Neither changes anything. */
-uint64_t kv_dict_prefetch_bucket(const struct kv_dict *d, const uint8_t *key, size_t klen);
-void kv_dict_prefetch_entry(const struct kv_dict *d, uint64_t h);
+/* A batch of lookups' memory fetched ahead, so that their cache misses
+ * overlap instead of coming one after another: each key's bucket as it
+ * is added, then (kv_prefetch_entries, once the buckets are in the
+ * cache) each bucket's first entry. Nothing in the tables changes. */
+#define KV_PREFETCH_MAX 32
+struct kv_prefetch {
+	const struct kv_dict *d[KV_PREFETCH_MAX];
+	uint64_t h[KV_PREFETCH_MAX];
+	uint32_t n;
+};
+/* Adds key of d; p holds fewer than KV_PREFETCH_MAX. */
+void kv_prefetch_add(struct kv_prefetch *p, const struct kv_dict *d, const uint8_t *key,
+		     size_t klen);
+void kv_prefetch_entries(const struct kv_prefetch *p);
 /* Adds a key that is not present (with an empty value, no expiry). */
 struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen);
 /* Removes and frees; false if absent. */

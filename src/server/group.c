@@ -249,28 +249,22 @@ static void apply_request(struct group *g, const struct entry_req *q, const stru
 				  out->len);
 }
 
-/* The keys the next PREFETCH requests of an entry look up first (each
- * request's first command's first argument, where most commands have
- * their key; any other is fetched for nothing), brought into the cache
- * before they run: their buckets, then their first entries, so that the
- * lookups' cache misses overlap instead of coming one after another. */
-#define PREFETCH 32
+/* The keys the next KV_PREFETCH_MAX requests of an entry look up first
+ * (each request's first command's first argument, where most commands
+ * have their key; any other is fetched for nothing), fetched into the
+ * cache before they run (kv_prefetch). A database this keyspace does
+ * not hold yet (the entry makes it) is passed over. */
 static void prefetch(struct group *g, const struct entry *en, uint32_t from)
 {
-	uint64_t h[PREFETCH];
-	const struct kv_dict *d[PREFETCH];
-	uint32_t n = en->n_reqs - from < PREFETCH ? en->n_reqs - from : PREFETCH;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct entry_req *q = &en->reqs[from + i];
-		d[i] = q->n_cmds && q->cmds[0].argc > 1 && q->h.db < g->kv.n_db ? &g->kv.db[q->h.db]
-										: NULL;
-		if (d[i])
-			h[i] = kv_dict_prefetch_bucket(d[i], q->cmds[0].argv[1].p,
-						       q->cmds[0].argv[1].len);
+	struct kv_prefetch p;
+	p.n = 0;
+	for (uint32_t i = from; i < en->n_reqs && i - from < KV_PREFETCH_MAX; i++) {
+		const struct entry_req *q = &en->reqs[i];
+		if (q->cmds[0].argc > 1 && q->h.db < g->kv.n_db)
+			kv_prefetch_add(&p, &g->kv.db[q->h.db], q->cmds[0].argv[1].p,
+					q->cmds[0].argv[1].len);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		if (d[i])
-			kv_dict_prefetch_entry(d[i], h[i]);
+	kv_prefetch_entries(&p);
 }
 
 void group_apply(struct group *g, const struct raft_entry *e)
@@ -305,7 +299,7 @@ void group_apply(struct group *g, const struct raft_entry *e)
 	poison_applying(g, e->index); /* the fatal paths name it (server/poison.c) */
 	uint32_t shards_before = g->meta ? kv_slots_of(&g->kv)->n_shards : 0;
 	for (uint32_t i = 0; i < en.n_reqs; i++) {
-		if (i % PREFETCH == 0)
+		if (i % KV_PREFETCH_MAX == 0)
 			prefetch(g, &en, i);
 		s->replies[i].len = 0;
 		/* reads its connection sent before this write run first */

@@ -648,30 +648,23 @@ static raft_index applied_of(const struct group *g)
 
 /* The keys the reads from q on that may run now look up first (their
  * first arguments, where most reads have their key), up to
- * READ_PREFETCH of them, fetched into the cache before they run: their
- * buckets, then their first entries, so that the lookups' cache misses
- * overlap (as group.c does for an entry's writes). */
+ * READ_PREFETCH of them, fetched into the cache before they run
+ * (kv_prefetch, as group.c does for an entry's writes). */
 #define READ_PREFETCH 16
 static void prefetch_reads(struct creq *q)
 {
-	uint64_t h[READ_PREFETCH];
-	const struct kv_dict *d[READ_PREFETCH];
-	uint32_t n = 0;
-	for (; q && n < READ_PREFETCH; q = q->next) {
+	struct kv_prefetch p;
+	p.n = 0;
+	for (; q && p.n < READ_PREFETCH; q = q->next) {
 		struct resp_arg key;
 		if (q->done)
 			continue;
 		if (!q->is_read || !q->index_known || q->retrying || q->deferred)
 			break; /* client_step stops here or before */
-		struct kv *kv = &q->g->kv;
-		if (q->db < kv->n_db && entry_cmd_arg(q->cmd.p, q->cmd.len, 1, &key)) {
-			d[n] = &kv->db[q->db];
-			h[n] = kv_dict_prefetch_bucket(d[n], key.p, key.len);
-			n++;
-		}
+		if (q->db < q->g->kv.n_db && entry_cmd_arg(q->cmd.p, q->cmd.len, 1, &key))
+			kv_prefetch_add(&p, &q->g->kv.db[q->db], key.p, key.len);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		kv_dict_prefetch_entry(d[i], h[i]);
+	kv_prefetch_entries(&p);
 }
 
 /* Runs what its connection's order now allows: from the oldest request

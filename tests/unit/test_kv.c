@@ -543,8 +543,10 @@ static void dict_prefetch(void **state)
 	(void)state;
 	struct kv_dict d;
 	kv_dict_init(&d, 7);
-	uint64_t h = kv_dict_prefetch_bucket(&d, (const uint8_t *)"k", 1);
-	kv_dict_prefetch_entry(&d, h); /* no table yet */
+	struct kv_prefetch p;
+	p.n = 0;
+	kv_prefetch_add(&p, &d, (const uint8_t *)"k", 1);
+	kv_prefetch_entries(&p); /* no table yet */
 	assert_int_equal(kv_dict_size(&d), 0);
 	char key[32];
 	bool rehashing_seen = false;
@@ -553,22 +555,23 @@ static void dict_prefetch(void **state)
 		kv_dict_add(&d, (const uint8_t *)key, (size_t)n);
 		int64_t rehash = d.rehash;
 		rehashing_seen |= rehash >= 0;
-		uint64_t hs[8];
+		p.n = 0;
 		for (int j = 0; j < 8 && j <= i; j++) { /* the newest and some before */
 			int m = snprintf(key, sizeof key, "k%d", i - j);
-			hs[j] = kv_dict_prefetch_bucket(&d, (const uint8_t *)key, (size_t)m);
-			kv_dict_prefetch_entry(&d, hs[j]);
+			kv_prefetch_add(&p, &d, (const uint8_t *)key, (size_t)m);
 		}
+		kv_prefetch_add(&p, &d, (const uint8_t *)"absent", 6);
+		kv_prefetch_entries(&p);
+		assert_int_equal(p.n, (i < 8 ? i + 1 : 8) + 1);
 		assert_int_equal(d.rehash, rehash); /* no step taken */
-		for (int j = 0; j < 8 && j <= i; j++) {
-			int m = snprintf(key, sizeof key, "k%d", i - j);
+		assert_int_equal(kv_dict_size(&d), (uint64_t)i + 1);
+		for (uint32_t j = 0; j + 1 < p.n; j++) {
+			int m = snprintf(key, sizeof key, "k%d", i - (int)j);
 			struct kv_entry *e = kv_dict_find(&d, (const uint8_t *)key, (size_t)m);
 			assert_non_null(e);
-			assert_int_equal(e->hash, hs[j]);
+			assert_int_equal(e->hash, p.h[j]);
+			assert_ptr_equal(p.d[j], &d);
 		}
-		h = kv_dict_prefetch_bucket(&d, (const uint8_t *)"absent", 6);
-		kv_dict_prefetch_entry(&d, h);
-		assert_int_equal(kv_dict_size(&d), (uint64_t)i + 1);
 	}
 	assert_true(rehashing_seen);
 	kv_dict_free(&d);
