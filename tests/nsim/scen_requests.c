@@ -274,6 +274,18 @@ static void db20_read(void *arg)
 	ns_probe_send(probe, "~db20:keys=1,", "INFO keyspace");
 }
 
+/* More reads of one connection ready at once than a prefetch batch
+ * holds (requests.c's prefetch_reads takes READ_PREFETCH of them, the
+ * batch at most KV_PREFETCH_MAX): each still answered, in order. */
+static void db20_burst(void *arg)
+{
+	struct ns_run *r = arg;
+	probe = ns_probe_open(r, "db20-burst", 1);
+	ns_probe_send(probe, "+OK", "SELECT 16");
+	for (int k = 0; k < 40; k++)
+		ns_probe_send(probe, "$1 v", "GET first16");
+}
+
 static void db20_lead(void *arg)
 {
 	struct ns_run *r = arg;
@@ -303,6 +315,8 @@ void ns_scen_write_db_not_held(struct ns_run *r)
 	world_at(r->w, 3000 * MS, probe_done, r);
 	world_at(r->w, 3100 * MS, db20_read, r);
 	world_at(r->w, 4000 * MS, probe_done, r);
+	world_at(r->w, 4100 * MS, db20_burst, r);
+	world_at(r->w, 5000 * MS, probe_done, r);
 	world_at(r->w, r->p.run_ns + 1000 * MS, db20_after_heal, r); /* the run's last check */
 	world_at(r->w, r->p.run_ns + 2000 * MS, probe_done, r);
 }
