@@ -50,8 +50,14 @@ void kv_dict_by_slot(struct kv_dict *d)
 	d->by_slot = true;
 }
 
+void kv_dict_remember(struct kv_dict *d)
+{
+	d->remember = true;
+}
+
 void kv_dict_free(struct kv_dict *d)
 {
+	d->last = NULL;
 	table_free(&d->t[0]);
 	table_free(&d->t[1]);
 	keel_free(d->slot);
@@ -181,9 +187,15 @@ struct kv_entry *kv_dict_find(struct kv_dict *d, const uint8_t *key, size_t klen
 	if (kv_dict_size(d) == 0)
 		return NULL;
 	rehash_step(d);
+	struct kv_entry *e = d->last;
+	if (e && e->klen == klen && (!klen || !memcmp(e->key, key, klen)))
+		return e;
 	int k;
 	struct kv_entry **p = link_of(d, key, klen, &k);
-	return p ? *p : NULL;
+	e = p ? *p : NULL;
+	if (e && d->remember)
+		d->last = e;
+	return e;
 }
 
 struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen)
@@ -216,6 +228,8 @@ struct kv_entry *kv_dict_add(struct kv_dict *d, const uint8_t *key, size_t klen)
 		e->sprev = head;
 		*head = e;
 	}
+	if (d->remember)
+		d->last = e;
 	return e;
 }
 
@@ -229,6 +243,8 @@ bool kv_dict_delete(struct kv_dict *d, const uint8_t *key, size_t klen)
 	if (!p)
 		return false;
 	struct kv_entry *e = *p;
+	if (e == d->last)
+		d->last = NULL;
 	if (e->sprev) { /* the slot list's neighbours, written below: fetched meanwhile */
 		__builtin_prefetch(e->sprev, 1);
 		if (e->snext)

@@ -48,12 +48,22 @@ struct kv_dict {
 	 * with the first entry) */
 	bool by_slot;
 	struct kv_entry **slot;
+	/* kv_dict_remember: the entry last found or added, found again
+	 * without a hash or a walk (NULL once it is deleted or freed) */
+	bool remember;
+	struct kv_entry *last;
 };
 
 void kv_dict_init(struct kv_dict *d, uint64_t seed);
 /* From now on, d lists its entries by slot (d is empty): a keyspace's
  * table, whose entries are keys (not sessions). */
 void kv_dict_by_slot(struct kv_dict *d);
+/* From now on, d keeps the entry kv_dict_find or kv_dict_add last
+ * returned, and a find of that same key returns it without hashing: for
+ * a table looked up again and again for one key in a row (a session's,
+ * each request of a pipeline checking and recording it). What a find
+ * returns, and the table's rehash steps, are the same as without. */
+void kv_dict_remember(struct kv_dict *d);
 /* Frees every entry (and the slot lists); d stays usable, empty. */
 void kv_dict_free(struct kv_dict *d);
 uint64_t kv_dict_size(const struct kv_dict *d);

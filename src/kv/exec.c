@@ -26,6 +26,7 @@ void kv_init_dbs(struct kv *kv, uint64_t seed, uint32_t n_db)
 	kv->seed = seed;
 	kv_reserve_dbs(kv, n_db);
 	kv_dict_init(&kv->sessions, seed ^ 0x5E55);
+	kv_dict_remember(&kv->sessions); /* a pipeline's requests look one session up in a row */
 	kv->rand_state = seed ^ 0x9E3779B97F4A7C15ull;
 }
 

@@ -533,8 +533,6 @@ static void mark(void *ctx, struct kv_entry *e)
 	s->hit[strtol((const char *)e->key + 1, NULL, 10)] = 1;
 }
 
-/* Keys present for a whole scan are returned, even while the table grows
- * in the middle of it; every key is found during an incremental rehash. */
 /* A lookup's memory fetched ahead: the bucket's hash is the entry's, in
  * an empty table, a growing one (both tables) and a steady one, and
  * fetching changes nothing (no rehash step, no entry). */
@@ -577,6 +575,68 @@ static void dict_prefetch(void **state)
 	kv_dict_free(&d);
 }
 
+/* A table that remembers its last entry (kv_dict_remember) against one
+ * that does not, the same operations on both: a few keys (the empty one
+ * among them) found, added, deleted, found again right after a delete or
+ * an add, and the tables freed now and then. Each find returns the same
+ * key and value in both, and both take the same rehash steps. A
+ * remembered entry returned after its delete is a use after free (ASan)
+ * or a wrong answer. */
+static void dict_remember(void **state)
+{
+	(void)state;
+	struct kv_dict a, b;
+	kv_dict_init(&a, 11);
+	kv_dict_init(&b, 11);
+	kv_dict_remember(&a);
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		char key[16];
+		int n = (int)(x % 40) ? snprintf(key, sizeof key, "s%u", (unsigned)(x >> 8) % 24)
+				      : 0;
+		const uint8_t *k = (const uint8_t *)key;
+		switch ((x >> 32) % 16) {
+		case 0:
+		case 1:
+		case 2:
+			assert_int_equal(kv_dict_delete(&a, k, (size_t)n),
+					 kv_dict_delete(&b, k, (size_t)n));
+			break;
+		case 3:
+			if (x % 7 == 0) {
+				kv_dict_free(&a);
+				kv_dict_free(&b);
+			}
+			break;
+		default: {
+			struct kv_entry *ea = kv_dict_find(&a, k, (size_t)n);
+			struct kv_entry *eb = kv_dict_find(&b, k, (size_t)n);
+			assert_int_equal(!ea, !eb);
+			if (!ea) {
+				ea = kv_dict_add(&a, k, (size_t)n);
+				eb = kv_dict_add(&b, k, (size_t)n);
+				kv_entry_set(ea, (const uint8_t *)&i, sizeof i);
+				kv_entry_set(eb, (const uint8_t *)&i, sizeof i);
+			}
+			assert_ptr_equal(a.last, ea); /* what it found or added */
+			assert_null(b.last);
+			assert_int_equal(ea->klen, (uint32_t)n);
+			assert_memory_equal(ea->key, key, (size_t)n);
+			assert_int_equal(ea->vlen, eb->vlen);
+			assert_memory_equal(ea->val, eb->val, ea->vlen);
+		}
+		}
+		assert_int_equal(kv_dict_size(&a), kv_dict_size(&b));
+		assert_int_equal(a.rehash, b.rehash);
+		assert_int_equal(a.t[0].size, b.t[0].size);
+	}
+	kv_dict_free(&a);
+	kv_dict_free(&b);
+}
+
+/* Keys present for a whole scan are returned, even while the table grows
+ * in the middle of it; every key is found during an incremental rehash. */
 static void dict_rehash_and_scan(void **state)
 {
 	(void)state;
@@ -1810,6 +1870,7 @@ int main(void)
 		cmocka_unit_test(slots),
 		cmocka_unit_test(dict_rehash_and_scan),
 		cmocka_unit_test(dict_prefetch),
+		cmocka_unit_test(dict_remember),
 		cmocka_unit_test(snapshot_round_trip),
 		cmocka_unit_test(session_keeps_unanswered_replies),
 		cmocka_unit_test(session_refused_last),
