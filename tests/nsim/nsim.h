@@ -212,6 +212,7 @@ void ns_scen_peer_forwards_too_large(struct ns_run *r);
 void ns_scen_join_stopped_between_tries(struct ns_run *r);
 void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_scen_sharded_replicas(struct ns_run *r); /* scen_shard_replicas.c */
+void ns_scen_sharded_replica_by_snapshot(struct ns_run *r);
 void ns_scen_sharded_members(struct ns_run *r);	 /* scen_shard_members.c */
 void ns_scen_shard_leader_removed(struct ns_run *r);
 void ns_scen_placed_removed_while_down(struct ns_run *r);

@@ -8,7 +8,14 @@
  * TOPOLOGY (relayed by a replica source), the leader the members name; and
  * the run's own checks hold: the replicas' reads show only applied writes
  * and never go back, and once healed every group of every replica holds
- * what the members hold. */
+ * what the members hold.
+ *
+ * sharded_replica_by_snapshot: the replica is down while a range of slots
+ * moves and its first source restarts (forgetting the replica's claim on
+ * its logs), so it catches up by snapshots; each of its groups' keyspaces
+ * keeps its shard (the members' shard_n, shard_i and metadata flag), so
+ * its reads of a slot its group let go are refused and the writes the
+ * members refused are refused there too. */
 #include <stdio.h>
 
 #include "nsim/nsim.h"
@@ -97,4 +104,56 @@ void ns_scen_sharded_replicas(struct ns_run *r)
 	world_at(r->w, 4900 * MS, no_snapshot, a);
 	world_at(r->w, 4900 * MS, no_snapshot, b);
 	world_at(r->w, 5500 * MS, names_leaders, r);
+}
+
+/* ---- a replica caught up by snapshots keeps each group's shard ---------- */
+
+static void move_c1(void *arg)
+{
+	ns_reshard_key(arg, "c1", 200, UINT32_MAX, 1);
+}
+
+static void shards_kept(void *arg)
+{
+	struct ns_node *n = arg;
+	struct ns_run *r = n->run;
+	const struct server *m = r->nodes[1].s;
+	if (!n->s || !m || n->s->n_groups != m->n_groups) {
+		ns_fail(r, "scenario: replica %s or node 2 is not running with the same groups",
+			host_ip(n->h));
+		return;
+	}
+	uint64_t snapshots = 0;
+	for (uint32_t gi = 0; gi < n->s->n_groups; gi++) {
+		const struct kv *a = &n->s->groups[gi]->kv, *b = &m->groups[gi]->kv;
+		snapshots += n->s->groups[gi]->replica->follow.stats.snapshots;
+		if (a->shard_n != b->shard_n || a->shard_i != b->shard_i ||
+		    a->shard_meta != b->shard_meta)
+			ns_fail(r,
+				"replica %s's group %u is shard %u of %u%s, its members' %u of "
+				"%u%s",
+				host_ip(n->h), gi, a->shard_i, a->shard_n,
+				a->shard_meta ? " (metadata)" : "", b->shard_i, b->shard_n,
+				b->shard_meta ? " (metadata)" : "");
+	}
+	if (!snapshots)
+		ns_fail(r, "scenario: replica %s caught up by no snapshot", host_ip(n->h));
+}
+
+void ns_scen_sharded_replica_by_snapshot(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.shards = 3;
+	r->p.replicas = 1;
+	r->p.replica_clients = 1;
+	r->p.snapshot_entries = 20;
+	r->p.trailing_entries = 10;
+	struct ns_node *rep = &r->nodes[3];
+	world_at(r->w, 1000 * MS, crash, rep);
+	world_at(r->w, 1500 * MS, move_c1, r);
+	world_at(r->w, 2500 * MS, crash, &r->nodes[0]); /* the replica's first source */
+	world_at(r->w, 3000 * MS, start, &r->nodes[0]);
+	world_at(r->w, 3500 * MS, start, rep);
+	world_at(r->w, 5500 * MS, shards_kept, rep);
 }

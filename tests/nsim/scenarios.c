@@ -3192,6 +3192,7 @@ static const struct {
 	{"same_write_twice", same_write_twice},
 	{"order_across_shards", ns_scen_order_across_shards},
 	{"sharded_replicas", ns_scen_sharded_replicas},
+	{"sharded_replica_by_snapshot", ns_scen_sharded_replica_by_snapshot},
 	{"sharded_members", ns_scen_sharded_members},
 	{"shard_leader_removed", ns_scen_shard_leader_removed},
 	{"placed_removed_while_down", ns_scen_placed_removed_while_down},
