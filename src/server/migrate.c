@@ -15,8 +15,9 @@
  *      (TRYAGAIN) from that entry on; reads are still served there.
  *   2. COPY: once this node's copy of the source has applied the freeze,
  *      its keys of the slots (frozen: they no longer change) go to the
- *      target in IMPORT batches of about 256 KiB, numbered, each applied
- *      before the next is sent; the target does not serve the slots yet.
+ *      target in IMPORT batches (batch_bytes: a whole piece), numbered,
+ *      each applied before the next is sent; the target does not serve
+ *      the slots yet.
  *      Then the source's exactly-once sessions, in SESSIONS batches the
  *      target merges into its own: a write applied at the source before
  *      the freeze and sent again in its session after the move is answered
@@ -61,8 +62,9 @@
 #include "server/entry.h"
 #include "server/server.h"
 
-#define BATCH_BYTES (256u << 10)
-#define RETRY_MS    200
+#define BATCH_MIN (256u << 10)
+#define BATCH_MAX (16u << 20)
+#define RETRY_MS  200
 
 enum phase { P_FREEZE, P_WAIT, P_COPY, P_SESSIONS, P_RELEASE, P_ACCEPT, P_FLIP, P_DONE };
 static const char *const phase_names[] = {"freeze",  "wait",   "copy", "sessions",
@@ -238,6 +240,21 @@ static void on_flip(struct server *s, struct creq *q)
 	m->phase = P_DONE; /* the map says what is next */
 }
 
+/* How many bytes of records a batch of the copy holds: a whole piece
+ * (--reshard-piece-kb; a piece counts KV_PIECE_RECORD bytes a key beside
+ * its key and value, about what its record adds), so that a piece is
+ * exported from its slots' lists in one call, with no scan of the
+ * source's keyspace (kv_slots_export); at least BATCH_MIN (a piece of one
+ * slot, --reshard-piece-kb 0), at most BATCH_MAX (a batch is one log
+ * entry, applied in one pass of each target member's loop). A piece whose
+ * records do not fit (a slot of more keys than that, say) goes in several
+ * batches, found by a scan. */
+static size_t batch_bytes(const struct server *s)
+{
+	uint64_t b = s->cfg.piece_bytes;
+	return b < BATCH_MIN ? BATCH_MIN : b > BATCH_MAX ? BATCH_MAX : (size_t)b;
+}
+
 /* The next batch of the copy from this node's copy of the source. */
 static void send_batch(struct server *s, struct migrate *m)
 {
@@ -256,11 +273,11 @@ static void send_batch(struct server *s, struct migrate *m)
 	rbuf_init(&rec);
 	uint32_t n = 0;
 	if (m->phase == P_SESSIONS) {
-		m->cursor =
-			kv_sessions_export(&from->kv, m->cursor, BATCH_BYTES, &rec, &n, &m->copied);
+		m->cursor = kv_sessions_export(&from->kv, m->cursor, batch_bytes(s), &rec, &n,
+					       &m->copied);
 	} else {
 		m->cursor = kv_slots_export(&from->kv, m->first, m->last, server_now_ms(), &m->db,
-					    m->cursor, BATCH_BYTES, &rec, &n);
+					    m->cursor, batch_bytes(s), &rec, &n);
 		m->copied = m->db >= from->kv.n_db;
 		m->keys += n;
 	}
