@@ -398,6 +398,12 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 			place(&founders, &s->grow_placed[k], s->cfg.id);
 		else if (placed)
 			founders.n = 0;
+		/* a node that joined after the entry (not a founder) opens it
+		 * empty too: founded by the others, it would hold a first
+		 * configuration that leaves it out, as a node removed by it does,
+		 * and believe a member that tells it so (members.c) */
+		if (!raft_config_find(&founders, s->cfg.id))
+			founders.n = 0;
 		rc = grow_one(s, &founders, placed, err);
 	}
 	s->n_grow_at = 0;

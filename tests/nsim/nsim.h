@@ -214,6 +214,7 @@ void ns_scen_replica_disk_fails_while_stopping(struct ns_run *r);
 void ns_scen_sharded_replicas(struct ns_run *r); /* scen_shard_replicas.c */
 void ns_scen_sharded_replica_by_snapshot(struct ns_run *r);
 void ns_scen_sharded_members(struct ns_run *r);	 /* scen_shard_members.c */
+void ns_scen_shard_added_before_join(struct ns_run *r);
 void ns_scen_shard_leader_removed(struct ns_run *r);
 void ns_scen_placed_removed_while_down(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);

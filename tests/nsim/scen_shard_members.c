@@ -18,7 +18,15 @@
  * shard_leader_removed: the leader of a shard placed on two nodes is
  * removed from the cluster; it hands the shard over and leaves it before
  * it says it may be stopped. The shard's last node is then not removed:
- * the removal is refused and changes nothing. */
+ * the removal is refused and changes nothing.
+ *
+ * shard_added_before_join: a shard is added on every node (KEEL.ADDSHARD),
+ * then the spare joins. The spare opens the shard as it applies the
+ * entry that added it, before it was a member: it founds nothing (no
+ * first configuration that leaves it out, which a node removed by it
+ * would hold, and a member's REMOVED notice would be believed), and the
+ * shard's leader brings it in; once healed it holds what the members
+ * hold. */
 #include <stdio.h>
 #include <string.h>
 
@@ -394,4 +402,59 @@ void ns_scen_placed_removed_while_down(struct ns_run *r)
 	world_at(r->w, 3000 * MS, rd_remove, x);
 	world_at(r->w, 4000 * MS, rd_restart, x);
 	world_at(r->w, 11000 * MS, rd_check, x);
+}
+
+/* ---- a shard added before a node joined -------------------------------- */
+
+static bool spare_opened;
+
+static void add_shard_before(void *arg)
+{
+	static const char *const add[] = {"KEEL.ADDSHARD"};
+	ns_admin_expect(arg, 0, 1, add, ":3");
+}
+
+/* As soon as the spare holds shard 3: no log of it yet (it founded
+ * nothing; the leader's first entries come later), and never a belief
+ * that it was removed from it. */
+static void spare_shard(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *s = r->nodes[3].s;
+	if (s && s->n_shards >= 4) {
+		const struct group *g = s->groups[3];
+		const struct raft_config *c = raft_config_of(g->r);
+		if (!spare_opened && raft_last_index(g->r) && !raft_config_find(c, r->nodes[3].id))
+			ns_fail(r,
+				"node 4 opened shard 3 with a configuration of %u members that "
+				"leaves it out (index %llu)",
+				c->n, (unsigned long long)raft_config_index_of(g->r));
+		if (g->removed_at)
+			ns_fail(r, "node 4 believes it was removed from shard 3");
+		spare_opened = true;
+	}
+	if (!r->failed && world_now_ns(r->w) < 5000 * MS)
+		world_at(r->w, world_now_ns(r->w) + MS / 4, spare_shard, r);
+}
+
+static void spare_member(void *arg)
+{
+	struct ns_run *r = arg;
+	if (!spare_opened)
+		ns_fail(r, "scenario: node 4 never opened shard 3");
+	check_members(r, 4, true, 0); /* every group of every node has it a voter */
+}
+
+void ns_scen_shard_added_before_join(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.shards = 3;
+	r->p.reshards = 0;
+	spare_opened = false;
+	want_shards = 4;
+	world_at(r->w, 1000 * MS, add_shard_before, r);
+	world_at(r->w, 2000 * MS, add_spare, r);
+	world_at(r->w, 2000 * MS, spare_shard, r);
+	world_at(r->w, 5500 * MS, spare_member, r);
 }

@@ -3194,6 +3194,7 @@ static const struct {
 	{"sharded_replicas", ns_scen_sharded_replicas},
 	{"sharded_replica_by_snapshot", ns_scen_sharded_replica_by_snapshot},
 	{"sharded_members", ns_scen_sharded_members},
+	{"shard_added_before_join", ns_scen_shard_added_before_join},
 	{"shard_leader_removed", ns_scen_shard_leader_removed},
 	{"placed_removed_while_down", ns_scen_placed_removed_while_down},
 	{"shard_folders", shard_folders},
