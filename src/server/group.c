@@ -563,15 +563,20 @@ static int member_start(struct group *g, struct raft_init *in, struct keel_errms
 	return KEEL_OK;
 }
 
+void group_kv_init(const struct group *g, struct kv *kv, uint64_t seed)
+{
+	const struct server *s = g->node;
+	kv_init_dbs(kv, seed, s->cfg.databases);
+	if (s->cfg.shards > 1)
+		kv_shard_set(kv, s->cfg.shards, g->meta ? 0 : g->id, g->meta);
+}
+
 /* The keyspace as the group's log starts it: empty, and its slots (until
  * the log or a snapshot changes them). */
 static void kv_start(struct group *g)
 {
 	struct server *s = g->node;
-	kv_init_dbs(&g->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms,
-		    s->cfg.databases);
-	if (s->cfg.shards > 1)
-		kv_shard_set(&g->kv, s->cfg.shards, g->meta ? 0 : g->id, g->meta);
+	group_kv_init(g, &g->kv, s->cfg.id * 0x9E3779B97F4A7C15ull ^ (uint64_t)s->started_ms);
 }
 
 /* Recovery: the group's keyspace, its core (or, on a read replica, its

@@ -676,12 +676,10 @@ static bool rep_snap_done(void *ctx)
 		kv_free(&r->staged);
 		r->staged_index = 0;
 	}
-	kv_init_dbs(&r->staged, g->kv.rand_state ^ a->snap_index, s->cfg.databases);
-	/* the group's shard (kv_restore_finish keeps the target's): without
-	 * it, the keyspace that takes the group's place would check no slot,
-	 * serving reads of slots the group let go and applying writes its
-	 * members refused */
-	kv_shard_set(&r->staged, g->kv.shard_n, g->kv.shard_i, g->kv.shard_meta);
+	/* with the group's shard (kv_restore_finish keeps the target's): a
+	 * keyspace of none would check no slot, serving reads of slots the
+	 * group let go and applying writes its members refused */
+	group_kv_init(g, &r->staged, g->kv.rand_state ^ a->snap_index);
 	if (r->snap_crc != a->snap_crc || kv_restore_finish(&r->restore, &r->staged) != KEEL_OK) {
 		kv_free(&r->staged);
 		if (r->snap_crc == a->snap_crc) {

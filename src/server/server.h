@@ -548,6 +548,10 @@ bool group_wipe(struct group *g);
 /* Listed again: the keyspace rebuilt as it was, from the snapshot's bytes
  * and the entries applied after it, before anything new is applied. */
 void group_unwipe(struct group *g);
+/* An empty keyspace as g's log starts one (its databases, and its shard:
+ * the slots it checks), seeded by seed: g's own at its start, and one a
+ * read replica restores a snapshot into before it takes g's place. */
+void group_kv_init(const struct group *g, struct kv *kv, uint64_t seed);
 /* Applies a committed entry to the keyspace (members and replicas alike). */
 void group_apply(struct group *g, const struct raft_entry *e);
 void group_tick(struct group *g, bool stalled);

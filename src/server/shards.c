@@ -228,15 +228,10 @@ static void founders_at(struct server *s, raft_index at, struct raft_config *out
 }
 
 /* The founders of a shard placed on some nodes: those of them that are
- * in *c (none if this node is not among them: it holds the shard empty). */
-static void place(struct raft_config *c, const struct kv_shard_members *placed, raft_id self)
+ * in *c (a node not among them holds the shard empty: groups_grow). */
+static void place(struct raft_config *c, const struct kv_shard_members *placed)
 {
 	uint32_t k = 0;
-	bool in = false;
-	for (uint32_t j = 0; j < placed->n; j++)
-		in = in || placed->ids[j] == self;
-	if (!in)
-		c->n = 0;
 	for (uint32_t i = 0; i < c->n; i++)
 		for (uint32_t j = 0; j < placed->n; j++)
 			if (c->members[i].id == placed->ids[j])
@@ -395,13 +390,14 @@ int groups_grow(struct server *s, struct keel_errmsg *err)
 		 * that founded its own group would serve the shard beside the
 		 * real one. Its leader adds this node if it is to be a member. */
 		if (placed && at)
-			place(&founders, &s->grow_placed[k], s->cfg.id);
+			place(&founders, &s->grow_placed[k]);
 		else if (placed)
 			founders.n = 0;
-		/* a node that joined after the entry (not a founder) opens it
-		 * empty too: founded by the others, it would hold a first
-		 * configuration that leaves it out, as a node removed by it does,
-		 * and believe a member that tells it so (members.c) */
+		/* a node not among the founders (placed on other nodes, or
+		 * joined after the entry) opens it empty too: founded by the
+		 * others, it would hold a first configuration that leaves it
+		 * out, as a node removed by it does, and believe a member that
+		 * tells it so (members.c) */
 		if (!raft_config_find(&founders, s->cfg.id))
 			founders.n = 0;
 		rc = grow_one(s, &founders, placed, err);

@@ -13,9 +13,9 @@
  * sharded_replica_by_snapshot: the replica is down while a range of slots
  * moves and its first source restarts (forgetting the replica's claim on
  * its logs), so it catches up by snapshots; each of its groups' keyspaces
- * keeps its shard (the members' shard_n, shard_i and metadata flag), so
- * its reads of a slot its group let go are refused and the writes the
- * members refused are refused there too. */
+ * keeps its shard (the members' shard_n, shard_i and metadata flag:
+ * checked here), without which a group checks no slot (a read of a slot
+ * it let go answered, a write its members refused applied). */
 #include <stdio.h>
 
 #include "nsim/nsim.h"
