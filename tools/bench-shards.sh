@@ -303,8 +303,8 @@ stop_all
 fi
 
 # Idle groups: nothing is sent; the node's CPU over 20 s and its memory.
-# Each group's log preallocates a segment (--segment-mb, 64 by default):
-# 1 MiB here, or 1000 groups would ask 64 GB of disk a node.
+# Each group's log is preallocated 1 MiB at a time (docs/storage-format.md):
+# 1000 groups take about 1 GB of disk a node; segments of 1 MiB here.
 start 0 "$IDLE" --segment-mb 1
 ready 0 "$IDLE" >/dev/null || echo "bench-shards: not every one of $IDLE groups has a leader yet"
 # Then until every group of every node is quiet (INFO shards' quiet=1:

@@ -7,7 +7,9 @@
  *                       grows by one per segment ever created
  *   <first>-<last>      a closed segment holding indexes first..last, each a
  *                       20-digit zero-padded decimal
- * A new segment is preallocated to segment_bytes (it reads as zeros).
+ * A segment is preallocated ahead of its data, a step (prealloc_bytes) at
+ * a time up to segment_bytes (what is preallocated reads as zeros): a log that holds
+ * little (an idle shard's) takes a step of disk, not a whole segment.
  *
  * Segment header, 16 bytes at offset 0:
  *   0  8  magic "KEELWAL\0"
@@ -56,6 +58,7 @@
 #include "base/mem.h"
 
 #define SEG_HDR 16
+#define PREALLOC_STEP (1u << 20) /* prealloc_bytes 0 */
 #define REC_HDR 32
 #define WAL_VERSION 1
 static const uint8_t seg_magic[8] = {'K', 'E', 'E', 'L', 'W', 'A', 'L', 0};
@@ -91,6 +94,7 @@ struct wal {
 	uint8_t *buf;      /* encoded records not yet written, at buf_off */
 	size_t buf_len, buf_cap;
 	uint64_t buf_off;
+	uint64_t alloc; /* the open segment's bytes preallocated (0: not known) */
 	bool need_fsync, need_dirsync;
 	bool repair_pending; /* damage found; the disk is untouched until wal_repair */
 	struct data_end end;
@@ -102,6 +106,18 @@ uint64_t wal_record_bytes(uint32_t len)
 }
 
 /* ---- segments ------------------------------------------------------------ */
+
+/* How far a segment whose data reaches `end` is preallocated: to the
+ * next step, never past segment_bytes unless its data is (a record larger
+ * than a segment). */
+static uint64_t prealloc_to(const struct wal *w, uint64_t end)
+{
+	uint64_t step = w->o.prealloc_bytes ? w->o.prealloc_bytes : PREALLOC_STEP;
+	uint64_t to = end / step * step + step;
+	if (to > w->o.segment_bytes)
+		to = w->o.segment_bytes;
+	return to > end ? to : end; /* a record larger than a segment: as it is */
+}
 
 static void seg_unmap(struct wal *w, struct seg *s)
 {
@@ -480,7 +496,8 @@ static int seg_cut(struct wal *w, uint32_t i, uint32_t n, uint64_t off, struct k
 		return io_fail(err, rc, "open", path);
 	rc = w->fs->ftruncate(w->fs->ctx, fd, off);
 	if (!rc && s->open && off < w->o.segment_bytes)
-		rc = w->fs->fallocate(w->fs->ctx, fd, w->o.segment_bytes);
+		rc = w->fs->fallocate(w->fs->ctx, fd, prealloc_to(w, off));
+	w->alloc = 0; /* the open segment's, if this is it: the next flush sees */
 	if (!rc)
 		rc = w->fs->fdatasync(w->fs->ctx, fd);
 	w->fs->close(w->fs->ctx, fd);
@@ -550,6 +567,7 @@ static int open_active(struct wal *w, struct keel_errmsg *err)
 	if (!rc && (rc = w->fs->open(w->fs->ctx, path, 0, &w->fd)))
 		return io_fail(err, rc, "open", path);
 	w->buf_off = s->end;
+	w->alloc = 0;
 	return rc;
 }
 
@@ -671,7 +689,8 @@ static int seg_create(struct wal *w, struct keel_errmsg *err)
 		goto fail;
 	}
 	w->need_dirsync = true;
-	if ((rc = w->fs->fallocate(w->fs->ctx, w->fd, w->o.segment_bytes)) ||
+	w->alloc = prealloc_to(w, SEG_HDR);
+	if ((rc = w->fs->fallocate(w->fs->ctx, w->fd, w->alloc)) ||
 	    (rc = w->fs->pwrite(w->fs->ctx, w->fd, h, SEG_HDR, 0))) {
 		io_fail(err, rc, "preallocate", path);
 		w->fs->close(w->fs->ctx, w->fd);
@@ -693,7 +712,15 @@ int wal_flush(struct wal *w, struct keel_errmsg *err)
 	if (!w->buf_len)
 		return KEEL_OK;
 	KEEL_ASSERT(w->fd >= 0);
-	int rc = w->fs->pwrite(w->fs->ctx, w->fd, w->buf, w->buf_len, w->buf_off);
+	uint64_t end = w->buf_off + w->buf_len;
+	int rc;
+	if (end > w->alloc) {
+		uint64_t to = prealloc_to(w, end);
+		if ((rc = w->fs->fallocate(w->fs->ctx, w->fd, to)))
+			return io_fail(err, rc, "preallocate", w->segs[w->n_segs - 1].name);
+		w->alloc = to;
+	}
+	rc = w->fs->pwrite(w->fs->ctx, w->fd, w->buf, w->buf_len, w->buf_off);
 	if (rc)
 		return io_fail(err, rc, "write", w->segs[w->n_segs - 1].name);
 	w->buf_off += w->buf_len;

@@ -25,7 +25,8 @@ struct wal_entry {
 };
 
 struct wal_options {
-	uint64_t segment_bytes; /* preallocated size of a segment */
+	uint64_t segment_bytes;	 /* size of a segment, preallocated as it fills */
+	uint64_t prealloc_bytes; /* the step it is preallocated by (0: 1 MiB) */
 };
 
 /* Where recovery found the log damaged before its tail. */

@@ -29,11 +29,14 @@
 #define DIR "d"
 #define SEG 4096 /* small segments: many of them */
 
+static uint64_t prealloc_step; /* 0: the default (past SEG: a segment at once) */
+
 static struct storage_options opts(void)
 {
 	struct storage_options o;
 	storage_options_default(&o);
 	o.wal.segment_bytes = SEG;
+	o.wal.prealloc_bytes = prealloc_step;
 	return o;
 }
 
@@ -811,9 +814,8 @@ static void disk_full(void **state)
  * snapshots and crashes at random points. The model holds the log as
  * written; `durable` how far a sync covered. After each crash, recovery
  * must hold every durable entry (above the snapshot), each as written. */
-static void random_crashes(void **state)
+static void crash_runs(void)
 {
-	(void)state;
 	static uint8_t snapdata[3000];
 	for (uint64_t seed = 1; seed <= 300; seed++) {
 		struct prng p;
@@ -880,6 +882,48 @@ static void random_crashes(void **state)
 		storage_close(st);
 		simfs_free(fs);
 	}
+}
+
+static void random_crashes(void **state)
+{
+	(void)state;
+	crash_runs();
+}
+
+/* An open segment is preallocated a step ahead of its data, not whole: a
+ * log holding little takes little disk. Its tail past the data reads as
+ * zeros, so recovery ends the data there, after any crash. */
+static void preallocated_in_steps(void **state)
+{
+	(void)state;
+	prealloc_step = 200; /* not a multiple of a record's 8 bytes */
+	struct simfs *fs = simfs_new();
+	struct storage *st = must_open(fs);
+	write_hs(st, 1, 0);
+	struct keel_errmsg err;
+	uint64_t sizes[40], n = 0, last = 0;
+	do { /* until the segment is full and closed */
+		append(st, last + 1, last + 1, 1);
+		last++;
+		assert_int_equal(storage_flush(st, &err), KEEL_OK);
+		sizes[n++] = simfs_exists(fs, DIR "/open-1") ? simfs_size(fs, DIR "/open-1") : 0;
+	} while (sizes[n - 1] && n < 40);
+	assert_true(n > 10 && n < 40);
+	assert_true(simfs_exists(fs, DIR "/open-2"));
+	uint64_t end = 16;
+	for (uint64_t i = 0; i + 1 < n; i++) { /* the last append went to open-2 */
+		uint8_t buf[256];
+		end += wal_record_bytes(payload(i + 1, 1, buf));
+		/* at least the data, at most a step past it, in whole steps */
+		assert_true(sizes[i] >= end && sizes[i] <= end + 200 && sizes[i] <= SEG);
+		assert_true(sizes[i] % 200 == 0 || sizes[i] == SEG);
+		assert_true(i == 0 || sizes[i] >= sizes[i - 1]);
+	}
+	assert_int_equal(sizes[n - 2], SEG); /* the last step stops at the segment's size */
+	storage_close(st);
+	simfs_free(fs);
+	crash_runs(); /* appends, truncations, purges and crashes, in steps */
+	prealloc_step = 0;
 }
 
 /* ---- group commit ------------------------------------------------------------ */
@@ -2491,6 +2535,7 @@ int main(void)
 		cmocka_unit_test(fail_stop),
 		cmocka_unit_test(disk_full),
 		cmocka_unit_test(random_crashes),
+		cmocka_unit_test(preallocated_in_steps),
 		cmocka_unit_test(group_commit),
 		cmocka_unit_test(manual_committer),
 		cmocka_unit_test(hard_state_file_edges),
