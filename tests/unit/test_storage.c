@@ -772,9 +772,9 @@ static void fail_stop(void **state)
 	}
 }
 
-static void disk_full(void **state)
+/* Fills the disk; returns the error's text. */
+static void fill_disk(char *text, size_t len)
 {
-	(void)state;
 	struct simfs *fs = disk_with(50);
 	simfs_set_capacity(fs, 6 * SEG);
 	struct storage *st = must_open(fs);
@@ -795,6 +795,7 @@ static void disk_full(void **state)
 	}
 	assert_int_equal(rc, KEEL_ENOSPC);
 	assert_non_null(strstr(err.text, "no space"));
+	snprintf(text, len, "%s", err.text);
 	storage_close(st);
 	simfs_crash_clean(fs);
 	/* restarted with the disk still full: everything durable is there */
@@ -806,6 +807,13 @@ static void disk_full(void **state)
 	st = must_open(fs);
 	append_restart(fs, st, durable + 1, durable + 100, 1, 1, 1);
 	simfs_free(fs);
+}
+
+static void disk_full(void **state)
+{
+	(void)state;
+	char text[256];
+	fill_disk(text, sizeof text);
 }
 
 /* ---- random crashes against a model -------------------------------------------- */
@@ -923,6 +931,10 @@ static void preallocated_in_steps(void **state)
 	storage_close(st);
 	simfs_free(fs);
 	crash_runs(); /* appends, truncations, purges and crashes, in steps */
+	/* the disk fills as a step is preallocated: the segment is named */
+	char text[256];
+	fill_disk(text, sizeof text);
+	assert_non_null(strstr(text, "preallocate open-"));
 	prealloc_step = 0;
 }
 
