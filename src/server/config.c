@@ -24,7 +24,9 @@ static int set_cluster(struct server_config *c, const char *v, struct keel_errms
 		}
 		*at = 0;
 		struct raft_member *m = &c->cluster.members[c->cluster.n++];
-		m->id = strtoull(tok, NULL, 10);
+		int64_t id;
+		m->id = resp_str2ll((const uint8_t *)tok, strlen(tok), &id) && id > 0 ? (raft_id)id
+										      : 0;
 		m->role = RAFT_VOTER;
 		snprintf(m->addr, sizeof m->addr, "%s", at + 1);
 		if (!m->id || !strchr(m->addr, ':')) {
@@ -175,6 +177,25 @@ static int set_sentinel(struct server_config *c, const char *name, const char *v
 	return KEEL_OK;
 }
 
+#define SETTING_MS_MAX	    86400000u	     /* a day */
+#define SETTING_ENTRIES_MAX 1000000000000ull /* entries of a log */
+
+/* A setting's number: a plain decimal from min to max (none past 2^63-1),
+ * times 2^shift (max << shift fits). */
+static int set_num(uint64_t *to, const char *name, const char *v, uint64_t min, uint64_t max,
+		   unsigned shift, struct keel_errmsg *err)
+{
+	int64_t n;
+	if (!resp_str2ll((const uint8_t *)v, strlen(v), &n) || n < 0 || (uint64_t)n < min ||
+	    (uint64_t)n > max) {
+		keel_errmsg_set(err, "--%s: a whole number, %llu to %llu, got '%s'", name,
+				(unsigned long long)min, (unsigned long long)max, v);
+		return KEEL_EINVAL;
+	}
+	*to = (uint64_t)n << shift;
+	return KEEL_OK;
+}
+
 /* A port: 1 .. 65535, as a plain decimal number. */
 static int set_port(int *port, const char *name, const char *v, struct keel_errmsg *err)
 {
@@ -281,9 +302,10 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	if (!strcmp(name, "sentinel-master-name") || !strcmp(name, "sentinel-port") ||
 	    !strcmp(name, "client-announce"))
 		return set_sentinel(c, name, v, err);
-	char *end = NULL;
+	uint64_t n;
+	int rc;
 	if (!strcmp(name, "id"))
-		c->id = strtoull(v, &end, 10);
+		return set_num(&c->id, name, v, 1, INT64_MAX, 0, err);
 	else if (!strcmp(name, "bind"))
 		snprintf(c->bind, sizeof c->bind, "%s", v);
 	else if (!strcmp(name, "client-bind")) {
@@ -313,19 +335,21 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		return set_ms(&c->heartbeat_ms, name, v, err);
 	else if (!strcmp(name, "election-timeout-ms"))
 		return set_ms(&c->election_timeout_ms, name, v, err);
-	else if (!strcmp(name, "request-timeout-ms"))
-		c->request_timeout_ms = (uint32_t)strtoul(v, &end, 10);
-	else if (!strcmp(name, "snapshot-entries"))
-		c->snapshot_entries = strtoull(v, &end, 10);
+	else if (!strcmp(name, "request-timeout-ms")) {
+		if ((rc = set_num(&n, name, v, 1, SETTING_MS_MAX, 0, err)))
+			return rc;
+		c->request_timeout_ms = (uint32_t)n;
+	} else if (!strcmp(name, "snapshot-entries"))
+		return set_num(&c->snapshot_entries, name, v, 0, SETTING_ENTRIES_MAX, 0, err);
 	else if (!strcmp(name, "trailing-entries")) {
-		c->trailing_entries = strtoull(v, &end, 10);
 		c->has_trailing = true;
+		return set_num(&c->trailing_entries, name, v, 0, SETTING_ENTRIES_MAX, 0, err);
 	} else if (!strcmp(name, "client-query-buffer-limit")) {
 		return set_query_limit(c, v, err);
 	} else if (!strcmp(name, "client-output-mb")) {
-		c->client_output_max = strtoull(v, &end, 10) << 20;
+		return set_num(&c->client_output_max, name, v, 1, 1u << 20, 20, err);
 	} else if (!strcmp(name, "segment-mb"))
-		c->segment_bytes = strtoull(v, &end, 10) << 20;
+		return set_num(&c->segment_bytes, name, v, 1, 4096, 20, err);
 	else if (!strcmp(name, "join"))
 		return set_join(c, v, err);
 	else if (!strcmp(name, "replica-of"))
@@ -337,7 +361,7 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 		}
 		c->replica_zstd = !strcmp(v, "yes");
 	} else if (!strcmp(name, "replica-max-lag")) {
-		c->replica_max_lag = strtoull(v, &end, 10);
+		return set_num(&c->replica_max_lag, name, v, 0, SETTING_ENTRIES_MAX, 0, err);
 	} else if (!strcmp(name, "databases")) {
 		return set_databases(c, v, err);
 	} else if (!strcmp(name, "shards")) {
@@ -345,15 +369,12 @@ static int set(struct server_config *c, const char *name, const char *v, struct 
 	} else if (!strcmp(name, "reshard-piece-kb")) {
 		return set_piece(c, v, err);
 	} else if (!strcmp(name, "skip-entry")) {
-		c->skip_entry = strtoull(v, &end, 10); /* checked at start: server/poison.c */
+		/* checked at start: server/poison.c */
+		return set_num(&c->skip_entry, name, v, 1, INT64_MAX, 0, err);
 	} else if (!strcmp(name, "session-timeout-ms") || !strcmp(name, "session-max-mb")) {
 		return set_sessions(c, name, v, err);
 	} else {
 		keel_errmsg_set(err, "unknown setting '%s'", name);
-		return KEEL_EINVAL;
-	}
-	if (end && *end) {
-		keel_errmsg_set(err, "--%s: '%s' is not a number", name, v);
 		return KEEL_EINVAL;
 	}
 	return KEEL_OK;
