@@ -59,10 +59,21 @@ struct keylist {
 	uint64_t n, cap;
 };
 
+/* Whether the keyspace serves e: every key on a keyspace of one shard; on
+ * one of several, a key of a slot it serves (reads: owned or frozen),
+ * not one a move copied into a slot it has not accepted yet. */
+static bool served(struct kv_ctx *c, const struct kv_entry *e)
+{
+	return c->kv->shard_n <= 1 || c->kv->shard_meta ||
+	       kv_slots_check_slot(c->kv, kv_slot(e->key, e->klen), true) == KV_SLOT_OWNED;
+}
+
 static void keylist_add(void *ctx, struct kv_entry *e)
 {
 	struct keylist *l = ctx;
 	if (e->expire && e->expire <= l->c->now_ms)
+		return;
+	if (!served(l->c, e))
 		return;
 	if (!l->type_ok)
 		return;
@@ -156,7 +167,8 @@ void cmd_scan(struct kv_ctx *c)
 
 void cmd_dbsize(struct kv_ctx *c)
 {
-	resp_int(c->out, (int64_t)kv_dict_size(kv_db(c)));
+	uint64_t n = kv_dict_size(kv_db(c));
+	resp_int(c->out, (int64_t)(n - kv_slots_unserved_keys(c->kv, c->db)));
 }
 
 static void rename_generic(struct kv_ctx *c, bool nx)
@@ -201,7 +213,7 @@ void cmd_randomkey(struct kv_ctx *c)
 		struct kv_entry *e = kv_dict_random(kv_db(c), x ^ (x >> 27));
 		if (!e)
 			break;
-		if (!e->expire || e->expire > c->now_ms) {
+		if ((!e->expire || e->expire > c->now_ms) && served(c, e)) {
 			resp_bulk(c->out, e->key, e->klen);
 			return;
 		}
@@ -210,12 +222,18 @@ void cmd_randomkey(struct kv_ctx *c)
 }
 
 /* FLUSHDB and FLUSHALL take ASYNC or SYNC (Redis's getFlushCommandFlags);
- * both empty at once here. */
+ * both empty at once here. A shard of several in a move refuses them:
+ * keys being copied out would live on in the shard they go to, and keys
+ * copied in are not this shard's to delete yet. */
 static bool flush_args_ok(struct kv_ctx *c)
 {
 	if (c->argc > 2 ||
 	    (c->argc == 2 && !kv_arg_is(c, 1, "sync") && !kv_arg_is(c, 1, "async"))) {
 		resp_error(c->out, ERR_SYNTAX);
+		return false;
+	}
+	if (kv_slots_moving(c->kv)) {
+		resp_error(c->out, "TRYAGAIN slots of this shard are being moved; not applied");
 		return false;
 	}
 	return true;

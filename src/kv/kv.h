@@ -323,6 +323,13 @@ uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t n
  * By the slot's list (kv/dict.h): in time of the slot's keys. */
 uint64_t kv_slot_keys(struct kv *kv, uint32_t db, uint16_t slot, int64_t now_ms, struct rbuf *keys,
 		      uint64_t max);
+/* A shard of several's keys of database db in slots it does not serve
+ * (copied into them by a move it has not accepted yet), expired or not;
+ * 0 on a keyspace of one shard. By the slots' lists. */
+uint64_t kv_slots_unserved_keys(struct kv *kv, uint32_t db);
+/* Whether a shard of several is in a move: a slot of its frozen (being
+ * copied out), or keys copied into a slot it does not serve yet. */
+bool kv_slots_moving(struct kv *kv);
 /* The size (key and value) of a key of slots first..last, in any
  * database, of more than limit bytes; 0 if there is none. */
 uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64_t limit);

@@ -263,6 +263,39 @@ uint64_t kv_slot_keys(struct kv *kv, uint32_t db, uint16_t slot, int64_t now_ms,
 	return n;
 }
 
+/* A shard's hold on its slots; NULL for a keyspace of one shard, and for
+ * the metadata group's. */
+static struct kv_slots *shard_slots(struct kv *kv)
+{
+	return kv->shard_n > 1 && !kv->shard_meta ? kv_slots_of(kv) : NULL;
+}
+
+uint64_t kv_slots_unserved_keys(struct kv *kv, uint32_t db)
+{
+	const struct kv_slots *sl = shard_slots(kv);
+	uint64_t n = 0;
+	for (uint32_t s = 0; sl && db < kv->n_db && s < KV_SLOTS; s++)
+		if (sl->state[s] == KV_SLOT_GONE)
+			for (const struct kv_entry *e =
+				     kv_dict_slot_first(&kv->db[db], (uint16_t)s);
+			     e; e = e->snext)
+				n++;
+	return n;
+}
+
+bool kv_slots_moving(struct kv *kv)
+{
+	const struct kv_slots *sl = shard_slots(kv);
+	for (uint32_t s = 0; sl && s < KV_SLOTS; s++) {
+		if (sl->state[s] == KV_SLOT_FROZEN)
+			return true;
+		for (uint32_t db = 0; sl->state[s] == KV_SLOT_GONE && db < kv->n_db; db++)
+			if (kv_dict_slot_first(&kv->db[db], (uint16_t)s))
+				return true;
+	}
+	return false;
+}
+
 uint64_t kv_slots_oversized(struct kv *kv, uint16_t first, uint16_t last, uint64_t limit)
 {
 	for (uint32_t db = 0; db < kv->n_db; db++)

@@ -204,6 +204,60 @@ static void whole_migration(void **state)
 	close_shard(&map);
 }
 
+/* The keyspace commands of a shard of several answer for the slots it
+ * serves: a key a move copied into a slot it has not accepted is not
+ * counted, listed, scanned or drawn; FLUSHDB and FLUSHALL are refused
+ * while a slot is frozen or a copy lies in a slot not accepted, and
+ * change nothing then. */
+static void keyspace_commands_serve_own_slots(void **state)
+{
+	(void)state;
+	struct shard src, dst;
+	open_shard(&src, 2, 0, false);
+	open_shard(&dst, 2, 1, false);
+	assert_int_equal(slot_of("b"), 3300);  /* shard 0's */
+	assert_int_equal(slot_of("a"), 15495); /* shard 1's */
+	run(&src, "SET b 1");
+	run(&dst, "SET a 1");
+	assert_string_equal(run(&src, "KEEL.SLOTS FREEZE 3000 3999 5"), "+FROZEN\r\n");
+	/* frozen: still served (reads), not flushed */
+	assert_string_equal(run(&src, "DBSIZE"), ":1\r\n");
+	assert_string_equal(run(&src, "KEYS *"), "*1\r\n$1\r\nb\r\n");
+	expect_unchanged(&src, "FLUSHALL", "-TRYAGAIN");
+	expect_unchanged(&src, "FLUSHDB", "-TRYAGAIN");
+	/* the copy at the target, not accepted yet: not the target's */
+	assert_string_equal(run(&dst, "KEEL.SLOTS IMPORT 3000 3999 5 1 0 b 0 1"), "+OK\r\n");
+	assert_string_equal(run(&dst, "DBSIZE"), ":1\r\n");
+	assert_string_equal(run(&dst, "KEYS *"), "*1\r\n$1\r\na\r\n");
+	assert_string_equal(run(&dst, "SCAN 0 COUNT 100"), "*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n");
+	for (int i = 0; i < 20; i++)
+		assert_string_equal(run(&dst, "RANDOMKEY"), "$1\r\na\r\n");
+	expect_unchanged(&dst, "FLUSHALL", "-TRYAGAIN");
+	/* released and accepted: the key is the target's alone */
+	assert_string_equal(run(&src, "KEEL.SLOTS RELEASE 3000 3999 5"), "+OK\r\n");
+	assert_string_equal(run(&src, "DBSIZE"), ":0\r\n");
+	assert_string_equal(run(&src, "RANDOMKEY"), "$-1\r\n");
+	assert_string_equal(run(&dst, "KEEL.SLOTS ACCEPT 3000 3999 5"), "+OK\r\n");
+	assert_string_equal(run(&dst, "DBSIZE"), ":2\r\n");
+	const char *keys = run(&dst, "KEYS *");
+	assert_true(!strncmp(keys, "*2\r\n", 4) && strstr(keys, "$1\r\na\r\n") &&
+		    strstr(keys, "$1\r\nb\r\n"));
+	/* no move: flushed */
+	assert_string_equal(run(&src, "FLUSHALL"), "+OK\r\n");
+	assert_string_equal(run(&dst, "FLUSHDB"), "+OK\r\n");
+	assert_string_equal(run(&dst, "DBSIZE"), ":0\r\n");
+	/* a keyspace of one group: every key its own */
+	struct shard one;
+	open_shard(&one, 1, 0, false);
+	run(&one, "SET a 1");
+	run(&one, "SET b 1");
+	assert_string_equal(run(&one, "DBSIZE"), ":2\r\n");
+	assert_string_equal(run(&one, "FLUSHALL"), "+OK\r\n");
+	close_shard(&one);
+	close_shard(&src);
+	close_shard(&dst);
+}
+
 /* Adds key (in database db) with a value and an expiry time (0: none),
  * as a copy or a write would have left it. */
 static void put(struct shard *s, uint32_t db, const char *key, int64_t expire)
@@ -1050,15 +1104,24 @@ static void place_shard(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(fixed_split),	       cmocka_unit_test(whole_migration),
-		cmocka_unit_test(late_steps_refused),  cmocka_unit_test(refusals),
-		cmocka_unit_test(which_commands_pass), cmocka_unit_test(snapshot_keeps_slots),
-		cmocka_unit_test(shards_added),	       cmocka_unit_test(sessions_move),
-		cmocka_unit_test(placed_shards),       cmocka_unit_test(place_shard),
-		cmocka_unit_test(export_bounded),      cmocka_unit_test(release_deletes_range),
-		cmocka_unit_test(slot_keys_and_sizes), cmocka_unit_test(export_small_range_at_once),
-		cmocka_unit_test(flip_in_pieces),      cmocka_unit_test(piece_sizes),
+		cmocka_unit_test(fixed_split),
+		cmocka_unit_test(whole_migration),
+		cmocka_unit_test(late_steps_refused),
+		cmocka_unit_test(refusals),
+		cmocka_unit_test(which_commands_pass),
+		cmocka_unit_test(snapshot_keeps_slots),
+		cmocka_unit_test(shards_added),
+		cmocka_unit_test(sessions_move),
+		cmocka_unit_test(placed_shards),
+		cmocka_unit_test(place_shard),
+		cmocka_unit_test(export_bounded),
+		cmocka_unit_test(release_deletes_range),
+		cmocka_unit_test(slot_keys_and_sizes),
+		cmocka_unit_test(export_small_range_at_once),
+		cmocka_unit_test(flip_in_pieces),
+		cmocka_unit_test(piece_sizes),
 		cmocka_unit_test(slot_runs),
+		cmocka_unit_test(keyspace_commands_serve_own_slots),
 	};
 	return UNIT_RUN("slots", tests);
 }
