@@ -86,6 +86,8 @@ static void creq_destroy(struct creq *q)
 
 void creq_free(struct server *s, struct creq *q)
 {
+	fanout_free(q->fan); /* one whose client went, discarded */
+	q->fan = NULL;
 	if (s->n_creq_pool >= POOL_MAX) {
 		creq_destroy(q);
 		return;
@@ -570,7 +572,12 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		multi_queue(c, q, cmd, argv, argc);
 		return false;
 	}
-	if (cmd->flags & KV_SERVER) {
+	bool fan = !(cmd->flags & KV_SERVER) && fanout_is(s, argv, argc);
+	if (fan) { /* run as a server command (fanout.c); the ones after it wait */
+		q->db = c->db;
+		c->n_fanout++;
+	}
+	if ((cmd->flags & KV_SERVER) || fan) {
 		cluster_note(c, cmd);
 		if (!(cmd->flags & KV_CONNECTION) && requests_defer(s->g, c, q, argv, argc))
 			return false; /* runs once the requests before it are answered */

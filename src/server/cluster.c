@@ -111,10 +111,15 @@ static void route_error(struct rbuf *o, const struct kv_cmd *cmd, int rc)
 {
 	if (rc < 0)
 		resp_error(o, "CROSSSLOT Keys in request don't hash to the same slot");
-	else
+	else if (cmd->flags & KV_WRITE && !strcmp(cmd->name, "swapdb"))
 		resp_errorf(o,
-			    "ERR '%s' reads or writes every shard: not supported on a node of "
-			    "several shards yet (docs/shards.md)",
+			    "ERR '%s' writes every shard: not supported on a node of several "
+			    "shards (docs/shards.md)",
+			    cmd->name);
+	else /* DBSIZE, KEYS, ... queued in MULTI (fanout.c runs them outside) */
+		resp_errorf(o,
+			    "ERR '%s' reads or writes every shard: not in a transaction on a "
+			    "node of several shards (docs/shards.md)",
 			    cmd->name);
 }
 

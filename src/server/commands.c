@@ -674,6 +674,10 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 		    uint32_t argc)
 {
 	const struct resp_arg *a = &argv[0];
+	if (fanout_is(s, argv, argc)) {
+		fanout_run(s, c, q, argv, argc);
+		return;
+	}
 	if (is(a, "multi")) {
 		if (c->in_multi) {
 			resp_error(&q->reply, "ERR MULTI calls can not be nested");

@@ -343,6 +343,8 @@ bool requests_hold(struct group *g, struct client *c, struct creq *q, bool is_re
 	/* behind a request held to go again (retry.c) it waits too, as do the
 	 * ones after it */
 	crossing = crossing || c->n_retrying;
+	/* behind a keyspace command over the shards (fanout.c) too */
+	crossing = crossing || c->n_fanout;
 	/* a shard placed on other nodes answers through one of them, which
 	 * may be another than the last: one request at a time */
 	crossing = crossing || g->outside;

@@ -117,6 +117,7 @@ struct creq {
 	bool retrying, no_retry;
 	uint32_t retries;
 	int64_t retry_until, retry_next;
+	struct fanout *fan; /* a keyspace command over the shards (fanout.c) */
 	/* a node's own request (no client): called with the reply, then freed */
 	void (*on_done)(struct server *s, struct creq *q);
 	struct creq *answers; /* ... a client's request it answers (freed with it
@@ -149,6 +150,7 @@ struct client {
 	struct group *need_group;
 	struct group *last_group; /* of its last request (sharded: requests_hold) */
 	uint32_t n_crossing;	  /* requests held until those before are answered */
+	uint32_t n_fanout;	  /* keyspace commands over the shards unanswered */
 	uint32_t n_ordered;	  /* reads and deferred commands not yet run */
 	bool in_order_list;
 	struct rbuf in;
@@ -797,6 +799,15 @@ bool cluster_multi_route(struct server *s, struct client *c, struct creq *q,
  * there with its own error). */
 int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct resp_arg *argv,
 		       uint32_t argc, struct group **g);
+/* server/fanout.c: DBSIZE KEYS RANDOMKEY FLUSHDB FLUSHALL over every
+ * shard, SCAN over the one its cursor names, on a node of several. */
+struct fanout;
+bool fanout_is(const struct server *s, const struct resp_arg *argv, uint32_t argc);
+/* Runs one: q is c's request, every one before it answered; the ones
+ * after it are held until it is (c->n_fanout, counted when it came). */
+void fanout_run(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
+		uint32_t argc);
+void fanout_free(struct fanout *f);
 /* Notes a command that makes c a cluster-aware connection (CLUSTER SLOTS,
  * SHARDS, NODES; READONLY, READWRITE, ASKING), as it arrives. */
 void cluster_note(struct client *c, const struct kv_cmd *cmd);

@@ -217,8 +217,9 @@ def crossslot_and_multi():
     """Keys of one group work together (across its slots too), keys of two
     groups get -CROSSSLOT and change nothing; MULTI/EXEC within a group is
     one transaction, one naming two groups is discarded (EXECABORT); a
-    command over the whole keyspace (DBSIZE, FLUSHALL) says it is not
-    supported on a sharded node."""
+    command over the whole keyspace (DBSIZE, FLUSHALL) queued in MULTI
+    says it is not taken in a transaction, SWAPDB that it is not supported
+    on a sharded node."""
     up()
     a, b = keys_in(0, 2, "cs")
     c = keys_in(2, 1, "cs")[0]
@@ -243,8 +244,13 @@ def crossslot_and_multi():
     got = r.call("SET", c, "t")
     assert got.startswith("-CROSSSLOT"), got
     assert r.call("EXEC").startswith("-EXECABORT")
-    assert r.call("DBSIZE").startswith("-ERR 'dbsize' reads or writes every shard")
+    assert r.call("MULTI") == "+OK"
+    assert r.call("DBSIZE").startswith("-ERR 'dbsize' reads or writes every shard: not in a "
+                                       "transaction")
     assert r.call("FLUSHALL").startswith("-ERR 'flushall' reads or writes every shard")
+    assert r.call("EXEC").startswith("-EXECABORT")
+    assert r.call("SWAPDB", "0", "1").startswith("-ERR 'swapdb' writes every shard: not "
+                                                  "supported")
     r.close()
     assert cl.get(a) == "2" and cl.get(c) is None
 
@@ -273,6 +279,72 @@ def one_connection_order():
     got = [r.read() for _ in reqs]
     r.close()
     assert got == want, [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w][:5]
+
+
+@case
+def keyspace_commands():
+    """DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB and FLUSHALL on a sharded
+    node cover every shard, on every node (plain clients, a follower of two
+    groups among them): 90 keys of the three groups in database 5 counted,
+    listed and scanned (SCAN's cursor from shard to shard, each key once),
+    drawn by RANDOMKEY; in a pipeline each takes effect in the order sent
+    among writes of all three groups; FLUSHDB empties database 5 only;
+    redis-py RedisCluster's dbsize, keys and scan_iter agree with a plain
+    client's; then FLUSHALL empties every database of every shard."""
+    up()
+    keys = [k for g in range(3) for k in keys_in(g, 30, "ks")]
+    cl = CLUSTER.client(2, db=5)
+    for k in keys:
+        cl.set(k, k)
+    assert CLUSTER.client(1).set("ks0:kept", "1") is True  # database 0's
+    CLUSTER.wait_caught_up(1)
+    for i in (1, 2, 3):
+        c = CLUSTER.client(i, db=5)
+        assert c.dbsize() == len(keys), (i, c.dbsize())
+        assert sorted(c.keys("*")) == sorted(keys), i
+        assert sorted(c.keys("ks*1")) == sorted(k for k in keys if k.endswith("1")), i
+        scanned, cursor, calls = [], 0, 0
+        while True:
+            cursor, got = c.scan(cursor, count=7)
+            scanned += got
+            calls += 1
+            if cursor == 0:
+                break
+        assert sorted(scanned) == sorted(keys) and calls >= 3, (i, calls)
+        assert all(c.randomkey() in keys for _ in range(10)), i
+    r = Raw(CLUSTER.addr(2))
+    assert r.call("SCAN", "3").startswith("-ERR invalid cursor")  # no shard 3
+    assert r.call("SCAN", "x").startswith("-ERR invalid cursor")
+    assert r.call("SCAN", "0", "COUNT", "0").startswith("-ERR syntax error")
+    r.close()
+    # the writes around each FLUSHDB of one group (the last the flush
+    # reaches): only the order sent keeps the one after it
+    a, b = keys_in(0, 1, "ko")[0], keys_in(1, 1, "ko")[0]
+    c3, c4 = keys_in(2, 2, "ko")
+    for _ in range(5):
+        p = CLUSTER.client(3, db=6).pipeline(transaction=False)
+        p.set(c3, 1).flushdb().set(c4, 2).dbsize().get(c3).get(c4).keys("*").set(a, 4)
+        p.set(b, 5).dbsize().flushdb().set(c3, 6).dbsize().randomkey()
+        assert p.execute() == [True, True, True, 1, None, "2", [c4], True, True, 3, True, True,
+                               1, c3]
+    assert cl.flushdb() is True
+    for i in (1, 2, 3):
+        assert CLUSTER.client(i, db=5).dbsize() == 0, i
+    assert CLUSTER.client(2).get("ks0:kept") == "1"
+    plain = CLUSTER.client(1)
+    rc = RedisCluster(host=CLUSTER.addr(3)[0], port=CLUSTER.addr(3)[1], decode_responses=True)
+    try:
+        for k in keys:
+            rc.set(k, k)
+        assert rc.dbsize() == plain.dbsize() >= len(keys) + 1
+        assert sorted(rc.keys("ks*")) == sorted(keys + ["ks0:kept"])
+        assert set(rc.scan_iter(match="ks*", count=20)) == set(keys + ["ks0:kept"])
+        assert rc.flushall() is True
+        assert rc.dbsize() == 0 and rc.get(keys[0]) is None
+    finally:
+        rc.close()
+    for i in (1, 2, 3):
+        assert CLUSTER.client(i).dbsize() == 0 and CLUSTER.client(i, db=6).dbsize() == 0, i
 
 
 @case
@@ -946,7 +1018,7 @@ def main():
                                     three_shards_spread, cluster_clients,
                                     ioredis_cluster, moved_and_plain, crossslot_and_multi,
                                     one_connection_order, shard_status, restart_reads_back,
-                                    reshard_refused, reshard_online, shard_add_and_restart,
+                                    keyspace_commands, reshard_refused, reshard_online, shard_add_and_restart,
                                     shard_placed_on_two, shard_place_moves,
                                     idle_shards_quiet, every_shard_placed],
                          [SERVER, CLI])
