@@ -233,7 +233,7 @@ static bool flush_args_ok(struct kv_ctx *c)
 		return false;
 	}
 	if (kv_slots_moving(c->kv)) {
-		resp_error(c->out, "TRYAGAIN slots of this shard are being moved; not applied");
+		resp_error(c->out, "TRYAGAIN a move of this shard's slots is under way; not applied");
 		return false;
 	}
 	return true;

@@ -94,6 +94,7 @@ static void finish(struct server *s, struct creq *q)
 		q->client->n_fanout--;
 	fanout_free(q->fan);
 	q->fan = NULL;
+	q->no_retry = true; /* its parts were the requests: never sent again whole */
 	creq_finish(s, q);
 }
 

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 
+import redis
 from redis.client import parse_cluster_info, parse_cluster_nodes
 from redis.cluster import ClusterNode, RedisCluster, parse_cluster_shards, parse_cluster_slots
 
@@ -110,13 +111,26 @@ def read_back(keys, i=REPLICA):
 def replica_follows_every_shard():
     """300 keys of each of the three shards written through node 1 are
     read back from the replica once it caught up, key by key on a plain
-    connection; its INFO replication shows its four groups streaming (the
+    connection, and counted, listed and scanned there as on a member (a
+    FLUSHALL refused: -READONLY); its INFO replication shows its four
+    groups streaming (the
     three shards and the metadata group, whose map routes its reads), and
     the source it follows shows four streams, one a group."""
     up()
     keys = write_every_shard("a", 300)
     want = caught_up()
     read_back(keys)
+    # the keyspace commands over every shard's copy here, as on a member
+    r, m = CLUSTER.client(REPLICA, 10), CLUSTER.client(2, 10)
+    assert r.dbsize() == m.dbsize() >= len(keys)
+    assert sorted(r.keys("a*")) == sorted(m.keys("a*")) == sorted(keys)
+    assert sorted(r.scan_iter(match="a*", count=100)) == sorted(keys)
+    try:
+        r.flushall()
+        raise AssertionError("a replica flushed")
+    except redis.exceptions.ReadOnlyError as e:
+        assert str(e) == "You can't write against a read only replica.", e
+    assert r.dbsize() == m.dbsize()
     info = rinfo()
     assert info["keel_replica_groups"] == 4, info
     for g in range(3):

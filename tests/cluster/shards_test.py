@@ -567,6 +567,50 @@ class Writer:
         assert self.err is None, self.err
 
 
+class Prober(Writer):
+    """Counts, lists and scans the keyspace over and over on one plain
+    connection (node 2) while slots move: DBSIZE a count, KEYS and a whole
+    SCAN lists of keys, each of the move's keys there once or twice (a key
+    whose slot moves between two shards' parts may be seen in both), and
+    FLUSHDB of an empty database +OK or refused while a move is under way
+    (-TRYAGAIN, nothing flushed)."""
+
+    def __init__(self, keys):
+        self.flushes = self.refused = 0
+        super().__init__(keys)
+
+    def run(self):
+        r = CLUSTER.client(2)
+        empty = CLUSTER.client(2, db=9)
+        try:
+            while not self.stop.is_set():
+                n = r.dbsize()
+                assert isinstance(n, int) and n >= 0, n
+                listed = r.keys("mv*")
+                cursor, scanned = 0, []
+                while True:
+                    cursor, got = r.scan(cursor, match="mv*", count=500)
+                    scanned += got
+                    if cursor == 0:
+                        break
+                for seen in (listed, scanned):
+                    mine = [k for k in seen if k in self.keys]
+                    assert all(mine.count(k) <= 2 for k in mine), seen
+                self.writes += 1
+                try:
+                    assert empty.flushdb() is True
+                    self.flushes += 1
+                except redis.ResponseError as e:  # by the first shard, or a later one
+                    why = "TRYAGAIN a move of this shard's slots is under way"
+                    if not (str(e).startswith(why) or
+                            re.match(r"flushed on [12] of 3 shards, not on the rest: shard "
+                                     r"[12] answered: " + why, str(e))):
+                        raise
+                    self.refused += 1
+        except Exception as e:  # noqa: reported by the case
+            self.err = e
+
+
 class PipeWriter(Writer):
     """Pipelines (redis-py, transaction=False) on one plain connection
     (node 3): SET each of 6 keys of slots 0-999 (of different pieces of a
@@ -635,7 +679,9 @@ def reshard_online():
     node's map gives the slots to shard 1's leader,
     every acknowledged write is read back on every node, the keys are in
     shard 1 (none left in shard 0), RedisCluster followed the move (-MOVED)
-    without an error; then the slots move back the same way."""
+    without an error; then the slots move back the same way. A plain
+    connection counts, lists and scans the keyspace throughout (Prober);
+    after the moves a whole SCAN finds every key written once."""
     up()
     mine = [k for k in (f"mv{i}" for i in range(20000)) if keyslot(k) <= 999][:300]
     theirs = [k for k in (f"rc{i}" for i in range(20000)) if keyslot(k) <= 999][:200]
@@ -645,6 +691,7 @@ def reshard_online():
     held_before = held_counts()
     w = Writer(mine)
     pw = PipeWriter(piped, counter)
+    pr = Prober(set(mine))
     try:
         version = int(CLUSTER.client(1).info("shards")["meta"]["map_version"])
         time.sleep(0.5)
@@ -662,6 +709,7 @@ def reshard_online():
         time.sleep(0.3)
         w.end()
         pw.end()
+        pr.end()
         wait_for("every node's map back", lambda: owner_everywhere(0, 999, 0), 30)
         assert w.tryagain == 0 and pw.tryagain == 0, (w.tryagain, pw.tryagain)
         CLUSTER.wait_caught_up(1)
@@ -678,15 +726,20 @@ def reshard_online():
         assert all(rc.get(k) == k for k in theirs)
         sent, gave_up = (a - b for a, b in zip(held_counts(), held_before))
         assert sent > 0 and gave_up == 0, (sent, gave_up)
+        scanned = list(CLUSTER.client(3).scan_iter(match="mv*", count=1000))
+        assert sorted(k for k in scanned if k in mine) == sorted(mine)
+        assert pr.writes > 0, pr.writes
     finally:
         w.stop.set()
         pw.stop.set()
+        pr.stop.set()
         rc.close()
     took = [ln for ln in (out + back).splitlines() if ln.startswith("done in")]
     pieces = int(CLUSTER.client(1).info("shards")["meta"]["map_version"]) - version
     return (f"{len(mine)} keys written {w.writes} times and {pw.pipelines} pipelines of 13, "
             f"0 TRYAGAIN, {sent} requests held and sent again; keel-cli: {', '.join(took)}; "
-            f"{pieces} pieces there and back")
+            f"{pieces} pieces there and back; {pr.writes} counts and scans, FLUSHDB "
+            f"{pr.flushes} done, {pr.refused} refused in a move")
 
 
 @case
