@@ -3206,6 +3206,7 @@ static const struct {
 	{"reshard_release_waits_for_the_copy", ns_scen_reshard_release_waits_for_the_copy},
 	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 	{"reshard_keeps_sessions", ns_scen_reshard_keeps_sessions},
+	{"keyspace_over_shards_crash", ns_scen_keyspace_over_shards_crash},
 	{"reshard_answers_ask", ns_scen_reshard_answers_ask},
 	{"reshard_multikey_ask", ns_scen_reshard_multikey_ask},
 	{"cluster_topology", ns_scen_cluster_topology},

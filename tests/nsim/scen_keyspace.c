@@ -1,0 +1,151 @@
+/* tests/nsim/scen_keyspace.c — the keyspace commands over every shard
+ * (src/server/fanout.c) on 3 nodes of 3 shards (shard i led by node
+ * i + 1), the run's clients writing and reading all along:
+ *
+ *   keyspace_over_shards_crash  six keys, two a shard, in database 7:
+ *       DBSIZE, KEYS, a whole SCAN (its cursor from shard to shard) and
+ *       RANDOMKEY on node 1 see them all; then a FLUSHDB is sent on node 3
+ *       and a DBSIZE on node 1, and node 3 (shard 2's leader) crashes with
+ *       them under way: node 3's is lost with it (freed with the node:
+ *       ASan sees a part or a request left or freed twice), node 1's is
+ *       answered a count or an error once shard 2 has a leader again;
+ *       then FLUSHDB empties database 7 on every shard, in the order sent
+ *       among writes of the shard the flush reaches last, and the counts,
+ *       lists and scans are empty on every node.
+ *
+ * Its keys and database are its own: the workload's checks are unaffected. */
+#include <stdio.h>
+#include <string.h>
+
+#include "kv/kv.h"
+#include "nsim/nsim.h"
+#include "server/server.h"
+
+#define MS 1000000ull
+
+struct ks {
+	struct ns_run *r;
+	char keys[6][16]; /* two a shard: keys[2i], keys[2i+1] of shard i */
+	struct ns_probe *a, *b, *c[2];
+};
+
+static void ks_write(void *arg)
+{
+	struct ks *k = arg;
+	struct ns_probe *a = k->a = ns_probe_open(k->r, "keyspace-a", 0);
+	ns_probe_send(a, "+OK", "SELECT 7");
+	for (uint32_t i = 0; i < 6; i++)
+		ns_probe_send(a, "+OK", "SET %s v%u", k->keys[i], i);
+	ns_probe_send(a, ":6", "DBSIZE");
+	ns_probe_send(a, "*6 ", "KEYS *");
+	/* shard 0's two keys, then the cursor of shard 1's start */
+	ns_probe_send(a, "*2 $1 1 *2 ", "SCAN 0 COUNT 100");
+	ns_probe_send(a, "*2 $1 2 *2 ", "SCAN 1 COUNT 100");
+	ns_probe_send(a, "*2 $1 0 *2 ", "SCAN 2 COUNT 100");
+	ns_probe_send(a, "-ERR invalid cursor", "SCAN 3");
+	ns_probe_send(a, "$", "RANDOMKEY");
+}
+
+/* A FLUSHDB on node 3 and a DBSIZE on node 1, then node 3 crashes. */
+static void ks_crash(void *arg)
+{
+	struct ks *k = arg;
+	struct ns_run *r = k->r;
+	struct ns_probe *b = k->b = ns_probe_open(r, "keyspace-b", 2);
+	b->may_close = true;
+	ns_probe_send(b, "", "SELECT 7");
+	ns_probe_send(b, "", "FLUSHDB");
+	ns_probe_send(b, "", "DBSIZE");
+	ns_probe_send(k->a, ":|-CLUSTERDOWN|-TRYAGAIN|-TIMEOUT", "DBSIZE");
+}
+
+/* Whether a connection of node n has a keyspace command under way. */
+static bool fanning(struct ns_node *n)
+{
+	for (const struct client *c = n->s ? n->s->clients : NULL; c; c = c->next)
+		if (c->n_fanout)
+			return true;
+	return false;
+}
+
+/* ... once node 3 has the FLUSHDB under way (a part of it sent). */
+static void ks_crash_now(void *arg)
+{
+	struct ks *k = arg;
+	struct ns_run *r = k->r;
+	if (!fanning(&r->nodes[2])) {
+		if (world_now_ns(r->w) < 3500 * MS)
+			world_at(r->w, world_now_ns(r->w) + 100000, ks_crash_now, k);
+		else
+			ns_fail(r, "node 3 never had the FLUSHDB under way");
+		return;
+	}
+	world_tracef(r->w, "scenario: node 3 crashes with a FLUSHDB and a DBSIZE under way");
+	ns_node_crash(&r->nodes[2]);
+}
+
+static void ks_restart(void *arg)
+{
+	struct ks *k = arg;
+	if (!k->r->nodes[2].s)
+		ns_node_start(&k->r->nodes[2]);
+}
+
+/* Once shard 2 leads again: flushed in the order sent, and empty. */
+static void ks_flush(void *arg)
+{
+	struct ks *k = arg;
+	struct ns_probe *a = k->a;
+	ns_probe_send(a, "+OK", "SET %s again", k->keys[4]);
+	ns_probe_send(a, "+OK", "FLUSHDB");
+	ns_probe_send(a, "+OK", "SET %s after", k->keys[5]);
+	ns_probe_send(a, ":1", "DBSIZE");
+	ns_probe_send(a, "$-1", "GET %s", k->keys[4]);
+	ns_probe_send(a, "$5 after", "GET %s", k->keys[5]);
+	ns_probe_send(a, "+OK", "FLUSHDB");
+	ns_probe_send(a, ":0", "DBSIZE");
+}
+
+/* ... on every node (a's flush answered by then). */
+static void ks_check(void *arg)
+{
+	struct ks *k = arg;
+	for (uint32_t n = 1; n < 3; n++) {
+		struct ns_probe *c = ns_probe_open(k->r, "keyspace-c", n);
+		ns_probe_send(c, "+OK", "SELECT 7");
+		ns_probe_send(c, "*0", "KEYS *");
+		ns_probe_send(c, "*2 $1 1 *0", "SCAN 0");
+		ns_probe_send(c, "$-1", "RANDOMKEY");
+		k->c[n - 1] = c;
+	}
+}
+
+static void ks_done(void *arg)
+{
+	struct ks *k = arg;
+	ns_probe_done(k->a);
+	ns_probe_done(k->b); /* node 3 crashed with it: what it had not answered is not due */
+	ns_probe_done(k->c[0]);
+	ns_probe_done(k->c[1]);
+}
+
+void ns_scen_keyspace_over_shards_crash(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.shards = 3;
+	r->p.run_ns = 14000 * MS;
+	struct ks *k = ns_alloc(r, sizeof *k);
+	memset(k, 0, sizeof *k);
+	k->r = r;
+	for (uint32_t i = 0; i < 6; i++)
+		ns_probe_key("ks", i % 2, i / 2 ? (uint16_t)(kv_slot_range_last(i / 2 - 1, 3) + 1) : 0,
+			     kv_slot_range_last(i / 2, 3), k->keys[i], sizeof k->keys[i]);
+	world_at(r->w, 1500 * MS, ks_write, k);
+	world_at(r->w, 3000 * MS, ks_crash, k);
+	world_at(r->w, 3000 * MS, ks_crash_now, k);
+	world_at(r->w, 3700 * MS, ks_restart, k);
+	world_at(r->w, 9000 * MS, ks_flush, k);
+	world_at(r->w, 10500 * MS, ks_check, k);
+	world_at(r->w, 12000 * MS, ks_done, k);
+}
