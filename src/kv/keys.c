@@ -221,6 +221,8 @@ void cmd_randomkey(struct kv_ctx *c)
 	resp_null(c->out, c->proto);
 }
 
+#define ERR_FLUSH_MOVING "TRYAGAIN a move of this shard's slots is under way; not applied"
+
 /* FLUSHDB and FLUSHALL take ASYNC or SYNC (Redis's getFlushCommandFlags);
  * both empty at once here. A shard of several in a move refuses them:
  * keys being copied out would live on in the shard they go to, and keys
@@ -233,7 +235,7 @@ static bool flush_args_ok(struct kv_ctx *c)
 		return false;
 	}
 	if (kv_slots_moving(c->kv)) {
-		resp_error(c->out, "TRYAGAIN a move of this shard's slots is under way; not applied");
+		resp_error(c->out, ERR_FLUSH_MOVING);
 		return false;
 	}
 	return true;

@@ -15,7 +15,8 @@
  *   that changes with each command (nil only if no shard has a key);
  * - FLUSHDB / FLUSHALL +OK once every shard has flushed; a shard's error
  *   ends it: answered as is if it came first (nothing flushed), else
- *   saying which shards did flush;
+ *   saying how many shards did flush before it (the rest were not sent
+ *   it);
  * - SCAN: the cursor is the shard's own cursor times FANOUT_SPAN plus the
  *   shard's index, starting at 0 (shard 0, its start); the shard's next
  *   cursor is given back so, and where a shard's scan ends the next
@@ -185,8 +186,8 @@ static void part_done(struct server *s, struct creq *part)
 		q->reply.len = 0;
 		if (f->kind == F_FLUSH && f->done > 1)
 			resp_errorf(&q->reply,
-				    "ERR flushed on %u of %u shards, not on the rest: shard %u "
-				    "answered: %.*s",
+				    "ERR the first %u of %u shards were flushed, then shard %u "
+				    "answered: %.*s (the shards after it were not sent it)",
 				    f->done - 1, f->parts, (f->first + f->done - 1) % s->n_shards,
 				    (int)(r->len > 3 ? r->len - 3 : 0), (const char *)r->p + 1);
 		else
@@ -226,6 +227,10 @@ static void part_done(struct server *s, struct creq *part)
 		finish(s, q);
 		return;
 	case F_FLUSH:
+		if (r->len < 3 || memcmp(r->p, "+OK", 3)) {
+			unreadable(s, q, "FLUSHDB or FLUSHALL");
+			return;
+		}
 		break;
 	}
 	if (f->done < f->parts) {

@@ -603,7 +603,7 @@ class Prober(Writer):
                 except redis.ResponseError as e:  # by the first shard, or a later one
                     why = "TRYAGAIN a move of this shard's slots is under way"
                     if not (str(e).startswith(why) or
-                            re.match(r"flushed on [12] of 3 shards, not on the rest: shard "
+                            re.match(r"the first [12] of 3 shards were flushed, then shard "
                                      r"[12] answered: " + why, str(e))):
                         raise
                     self.refused += 1

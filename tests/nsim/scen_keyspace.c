@@ -138,9 +138,12 @@ void ns_scen_keyspace_over_shards_crash(struct ns_run *r)
 	struct ks *k = ns_alloc(r, sizeof *k);
 	memset(k, 0, sizeof *k);
 	k->r = r;
-	for (uint32_t i = 0; i < 6; i++)
-		ns_probe_key("ks", i % 2, i / 2 ? (uint16_t)(kv_slot_range_last(i / 2 - 1, 3) + 1) : 0,
-			     kv_slot_range_last(i / 2, 3), k->keys[i], sizeof k->keys[i]);
+	for (uint32_t i = 0; i < 6; i++) {
+		uint32_t shard = i / 2;
+		uint16_t first = shard ? (uint16_t)(kv_slot_range_last(shard - 1, 3) + 1) : 0;
+		ns_probe_key("ks", i % 2, first, kv_slot_range_last(shard, 3), k->keys[i],
+			     sizeof k->keys[i]);
+	}
 	world_at(r->w, 1500 * MS, ks_write, k);
 	world_at(r->w, 3000 * MS, ks_crash, k);
 	world_at(r->w, 3000 * MS, ks_crash_now, k);
