@@ -43,10 +43,8 @@
  * below it: a shard serves at least one of the KV_SLOTS slots). */
 #define FANOUT_SPAN KV_SLOTS
 
-enum kind { F_DBSIZE, F_KEYS, F_RANDOMKEY, F_FLUSH, F_SCAN };
-
 struct fanout {
-	enum kind kind;
+	enum fanout_kind kind;
 	struct rbuf cmd;  /* the part's command (entry_cmd_append's bytes) */
 	uint32_t db;	  /* the connection's database when it was sent */
 	uint32_t first;	  /* the shard of the first part */
@@ -57,7 +55,10 @@ struct fanout {
 };
 
 static const char *const names[] = {"dbsize", "keys", "randomkey", "flushdb", "flushall", "scan"};
-static const enum kind kinds[] = {F_DBSIZE, F_KEYS, F_RANDOMKEY, F_FLUSH, F_FLUSH, F_SCAN};
+static const char *const names_of[] = {"DBSIZE", "KEYS", "RANDOMKEY", "FLUSHDB or FLUSHALL",
+				       "SCAN"}; /* by kind */
+static const enum fanout_kind kinds[] = {FANOUT_DBSIZE, FANOUT_KEYS,  FANOUT_RANDOMKEY,
+					 FANOUT_FLUSH,	FANOUT_FLUSH, FANOUT_SCAN};
 
 static int kind_of(const struct resp_arg *a)
 {
@@ -106,7 +107,7 @@ static void send_part(struct server *s, struct creq *q)
 {
 	struct fanout *f = q->fan;
 	struct creq *p = creq_new(s, NULL);
-	bool write = f->kind == F_FLUSH;
+	bool write = f->kind == FANOUT_FLUSH;
 	if (write)
 		entry_req_header(&p->cmd, &(struct entry_req_head){.db = f->db}, 1);
 	rbuf_put(&p->cmd, f->cmd.p, f->cmd.len);
@@ -117,54 +118,119 @@ static void send_part(struct server *s, struct creq *q)
 	request_submit(shard_at(s, f, f->done), p, !write);
 }
 
-/* A RESP integer line's value (":n\r\n" or "*n\r\n", the type byte
- * skipped); false if it is none. */
+/* A RESP integer line's value (":n\r\n", "*n\r\n" or "$n\r\n", the type
+ * byte skipped); false if it is none. */
 static bool line_int(const uint8_t *p, size_t n, int64_t *v, size_t *used)
 {
 	const uint8_t *cr = n > 1 ? memchr(p + 1, '\r', n - 1) : NULL;
-	if (!cr || (size_t)(cr - p) + 2 > n || !resp_str2ll(p + 1, (size_t)(cr - p) - 1, v))
+	if (!cr || (size_t)(cr - p) + 2 > n || cr[1] != '\n' ||
+	    !resp_str2ll(p + 1, (size_t)(cr - p) - 1, v))
 		return false;
 	*used = (size_t)(cr - p) + 2;
 	return true;
 }
 
-/* SCAN's answer from a shard: its cursor put back in the node's terms. */
-static void scan_reply(struct server *s, struct fanout *f, struct creq *q, const struct rbuf *r)
+/* Whether p..n is exactly count bulk strings ($len, then len bytes and
+ * CRLF each). */
+static bool bulks_whole(const uint8_t *p, size_t n, int64_t count)
 {
+	size_t at = 0, used;
 	int64_t len;
-	size_t used;
-	/* *2 $len cursor *n keys... */
-	if (r->len < 4 || memcmp(r->p, "*2\r\n", 4) || r->p[4] != '$' ||
-	    !line_int(r->p + 4, r->len - 4, &len, &used) || len < 1 || len > 20 ||
-	    4 + used + (size_t)len + 2 > r->len) {
-		resp_error(&q->reply, "ERR internal: a shard's SCAN reply could not be read");
-		return;
+	for (int64_t i = 0; i < count; i++) {
+		if (at >= n || p[at] != '$' || !line_int(p + at, n - at, &len, &used) || len < 0 ||
+		    (uint64_t)len + 2 > n - at - used || p[at + used + (size_t)len] != '\r' ||
+		    p[at + used + (size_t)len + 1] != '\n')
+			return false;
+		at += used + (size_t)len + 2;
 	}
-	char buf[24];
-	memcpy(buf, r->p + 4 + used, (size_t)len);
-	buf[len] = 0;
+	return at == n;
+}
+
+bool fanout_part_read(int kind, const uint8_t *p, size_t n, struct fanout_part *out)
+{
+	memset(out, 0, sizeof *out);
+	int64_t v, len;
+	size_t used, at;
+	if (n && p[0] == '-') { /* one line */
+		out->error = true;
+		const uint8_t *cr = memchr(p, '\r', n);
+		return cr && (size_t)(cr - p) == n - 2 && p[n - 1] == '\n';
+	}
+	switch (kind) {
+	case FANOUT_DBSIZE:
+		if (!n || p[0] != ':' || !line_int(p, n, &v, &used) || v < 0 || used != n)
+			return false;
+		out->n = v;
+		return true;
+	case FANOUT_KEYS: /* *n, then its bulk strings as they are */
+		if (!n || p[0] != '*' || !line_int(p, n, &v, &used) || v < 0 ||
+		    !bulks_whole(p + used, n - used, v))
+			return false;
+		out->n = v;
+		out->at = used;
+		return true;
+	case FANOUT_RANDOMKEY: /* $-1, or a key */
+		if (!n || p[0] != '$' || !line_int(p, n, &v, &used) || v < -1 ||
+		    (v == -1 && used != n) || (v >= 0 && (uint64_t)v + 2 != n - used))
+			return false;
+		out->key = v >= 0;
+		return true;
+	case FANOUT_FLUSH:
+		return n == 5 && !memcmp(p, "+OK\r\n", 5);
+	case FANOUT_SCAN: /* *2 $len cursor *n keys... */
+		if (n < 5 || memcmp(p, "*2\r\n", 4) || p[4] != '$' ||
+		    !line_int(p + 4, n - 4, &len, &used) || len < 1 || len > 20)
+			return false;
+		at = 4 + used;
+		if ((size_t)len + 2 > n - at || p[at + (size_t)len] != '\r' ||
+		    p[at + (size_t)len + 1] != '\n')
+			return false;
+		char buf[24];
+		memcpy(buf, p + at, (size_t)len);
+		buf[len] = 0;
+		if (buf[0] < '0' || buf[0] > '9')
+			return false;
+		errno = 0;
+		char *end;
+		out->cursor = strtoull(buf, &end, 10);
+		out->at = at + (size_t)len + 2;
+		if (*end || errno || out->at >= n || p[out->at] != '*' ||
+		    !line_int(p + out->at, n - out->at, &v, &used) || v < 0)
+			return false;
+		return bulks_whole(p + out->at + used, n - out->at - used, v);
+	}
+	return false;
+}
+
+bool fanout_cursor_read(const uint8_t *p, size_t n, uint32_t shards, uint32_t *shard,
+			uint64_t *inner)
+{
+	char buf[32];
+	if (n >= sizeof buf)
+		return false;
+	memcpy(buf, p, n);
+	buf[n] = 0;
 	errno = 0;
 	char *end;
-	uint64_t inner = strtoull(buf, &end, 10), cursor;
-	uint32_t shard = f->first;
-	if (*end || errno) {
-		resp_error(&q->reply, "ERR internal: a shard's SCAN cursor could not be read");
-		return;
+	uint64_t cur = strtoull(buf, &end, 10);
+	if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || *end || errno == ERANGE ||
+	    cur % FANOUT_SPAN >= shards)
+		return false;
+	*shard = (uint32_t)(cur % FANOUT_SPAN);
+	*inner = cur / FANOUT_SPAN;
+	return true;
+}
+
+bool fanout_cursor_next(uint32_t shard, uint64_t inner, uint32_t shards, uint64_t *cursor)
+{
+	if (!inner) { /* the shard's scan is done: the next shard's start */
+		*cursor = shard + 1 < shards ? shard + 1 : 0;
+		return true;
 	}
-	if (inner) {
-		if (inner > (UINT64_MAX - shard) / FANOUT_SPAN) {
-			resp_error(&q->reply, "ERR a shard's SCAN cursor is past what a cursor "
-					      "of this node can name");
-			return;
-		}
-		cursor = inner * FANOUT_SPAN + shard;
-	} else {
-		cursor = shard + 1 < s->n_shards ? shard + 1 : 0;
-	}
-	resp_array(&q->reply, 2);
-	resp_bulk_int(&q->reply, (int64_t)cursor);
-	size_t rest = 4 + used + (size_t)len + 2;
-	rbuf_put(&q->reply, r->p + rest, r->len - rest);
+	if (inner > (UINT64_MAX - shard) / FANOUT_SPAN)
+		return false;
+	*cursor = inner * FANOUT_SPAN + shard;
+	return true;
 }
 
 /* A part's reply that is not what the shard's command answers. */
@@ -182,9 +248,14 @@ static void part_done(struct server *s, struct creq *part)
 	const struct rbuf *r = &part->reply;
 	part->answers = NULL;
 	f->done++;
-	if (r->len && r->p[0] == '-') { /* a shard's error ends it */
+	struct fanout_part got;
+	if (!fanout_part_read((int)f->kind, r->p, r->len, &got)) {
+		unreadable(s, q, names_of[f->kind]);
+		return;
+	}
+	if (got.error) { /* a shard's error ends it */
 		q->reply.len = 0;
-		if (f->kind == F_FLUSH && f->done > 1)
+		if (f->kind == FANOUT_FLUSH && f->done > 1)
 			resp_errorf(&q->reply,
 				    "ERR the first %u of %u shards were flushed, then shard %u "
 				    "answered: %.*s (the shards after it were not sent it)",
@@ -195,42 +266,40 @@ static void part_done(struct server *s, struct creq *part)
 		finish(s, q);
 		return;
 	}
-	int64_t v;
-	size_t used;
+	uint64_t cursor;
+	char num[24];
 	switch (f->kind) {
-	case F_DBSIZE:
-		if (!line_int(r->p, r->len, &v, &used) || r->p[0] != ':' || v < 0 ||
-		    v > INT64_MAX - f->count) {
-			unreadable(s, q, "DBSIZE");
+	case FANOUT_DBSIZE:
+	case FANOUT_KEYS:
+		if (got.n > INT64_MAX - f->count) {
+			unreadable(s, q, names_of[f->kind]);
 			return;
 		}
-		f->count += v;
+		f->count += got.n;
+		if (f->kind == FANOUT_KEYS)
+			rbuf_put(&f->keys, r->p + got.at, r->len - got.at);
 		break;
-	case F_KEYS:
-		if (!line_int(r->p, r->len, &v, &used) || r->p[0] != '*' || v < 0 ||
-		    v > INT64_MAX - f->count) {
-			unreadable(s, q, "KEYS");
-			return;
-		}
-		f->count += v;
-		rbuf_put(&f->keys, r->p + used, r->len - used);
-		break;
-	case F_RANDOMKEY:
-		if (r->len > 1 && r->p[0] == '$' && r->p[1] != '-') { /* a key: the answer */
+	case FANOUT_RANDOMKEY:
+		if (got.key) { /* a key: the answer */
 			rbuf_put(&q->reply, r->p, r->len);
 			finish(s, q);
 			return;
 		}
 		break;
-	case F_SCAN:
-		scan_reply(s, f, q, r);
+	case FANOUT_SCAN: /* the shard's cursor in this node's terms, then its keys */
+		if (!fanout_cursor_next(f->first, got.cursor, s->n_shards, &cursor)) {
+			resp_error(&q->reply, "ERR a shard's SCAN cursor is past what a cursor of "
+					      "this node can name");
+		} else {
+			resp_array(&q->reply, 2);
+			resp_bulk(&q->reply, num,
+				  (size_t)snprintf(num, sizeof num, "%llu",
+						   (unsigned long long)cursor));
+			rbuf_put(&q->reply, r->p + got.at, r->len - got.at);
+		}
 		finish(s, q);
 		return;
-	case F_FLUSH:
-		if (r->len < 3 || memcmp(r->p, "+OK", 3)) {
-			unreadable(s, q, "FLUSHDB or FLUSHALL");
-			return;
-		}
+	case FANOUT_FLUSH:
 		break;
 	}
 	if (f->done < f->parts) {
@@ -238,14 +307,14 @@ static void part_done(struct server *s, struct creq *part)
 		return;
 	}
 	switch (f->kind) {
-	case F_DBSIZE:
+	case FANOUT_DBSIZE:
 		resp_int(&q->reply, f->count);
 		break;
-	case F_KEYS:
+	case FANOUT_KEYS:
 		resp_array(&q->reply, (size_t)f->count);
 		rbuf_put(&q->reply, f->keys.p, f->keys.len);
 		break;
-	case F_RANDOMKEY:
+	case FANOUT_RANDOMKEY:
 		resp_null(&q->reply, q->proto);
 		break;
 	default:
@@ -254,52 +323,36 @@ static void part_done(struct server *s, struct creq *part)
 	finish(s, q);
 }
 
-/* SCAN's cursor, as Redis reads it (strtoull of the whole argument: ""
- * is 0, "-1" wraps; no leading space, nothing after). */
-static bool scan_cursor(const struct resp_arg *a, uint64_t *cur)
-{
-	char buf[32];
-	if (a->len >= sizeof buf)
-		return false;
-	memcpy(buf, a->p, a->len);
-	buf[a->len] = 0;
-	errno = 0;
-	char *end;
-	*cur = strtoull(buf, &end, 10);
-	return !(buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || *end || errno == ERANGE);
-}
-
 void fanout_run(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
 		uint32_t argc)
 {
 	(void)c;
 	int kind = kind_of(&argv[0]);
 	struct fanout *f = keel_calloc(1, sizeof *f);
-	f->kind = (enum kind)kind;
+	f->kind = (enum fanout_kind)kind;
 	f->db = q->db;
 	f->parts = s->n_shards;
 	rbuf_init(&f->cmd);
 	rbuf_init(&f->keys);
 	q->fan = f;
-	if (f->kind == F_SCAN) {
-		uint64_t cur;
-		if (argc < 2 || !scan_cursor(&argv[1], &cur) || cur % FANOUT_SPAN >= s->n_shards) {
+	if (f->kind == FANOUT_SCAN) {
+		uint64_t in;
+		if (argc < 2 ||
+		    !fanout_cursor_read(argv[1].p, argv[1].len, s->n_shards, &f->first, &in)) {
 			resp_error(&q->reply, "ERR invalid cursor");
 			finish(s, q);
 			return;
 		}
-		f->first = (uint32_t)(cur % FANOUT_SPAN);
 		f->parts = 1;
 		char inner[24];
-		int len = snprintf(inner, sizeof inner, "%llu",
-				   (unsigned long long)(cur / FANOUT_SPAN));
+		int len = snprintf(inner, sizeof inner, "%llu", (unsigned long long)in);
 		struct resp_arg *v = keel_malloc(argc * sizeof *v);
 		memcpy(v, argv, argc * sizeof *v);
 		v[1] = (struct resp_arg){(const uint8_t *)inner, (size_t)len};
 		entry_cmd_append(&f->cmd, v, argc);
 		keel_free(v);
 	} else {
-		if (f->kind == F_RANDOMKEY) /* a shard to start at, another each time */
+		if (f->kind == FANOUT_RANDOMKEY) /* a shard to start at, another each time */
 			f->first = (uint32_t)(s->stats.commands % s->n_shards);
 		entry_cmd_append(&f->cmd, argv, argc);
 	}

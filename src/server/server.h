@@ -802,6 +802,25 @@ int cluster_keys_group(struct server *s, const struct kv_cmd *cmd, const struct 
 /* server/fanout.c: DBSIZE KEYS RANDOMKEY FLUSHDB FLUSHALL over every
  * shard, SCAN over the one its cursor names, on a node of several. */
 struct fanout;
+enum fanout_kind { FANOUT_DBSIZE, FANOUT_KEYS, FANOUT_RANDOMKEY, FANOUT_FLUSH, FANOUT_SCAN };
+/* What a part's reply (a shard's RESP2 answer to the part's command of
+ * that kind) holds: false if it is not such a reply, whole (from peers,
+ * its bytes are checked like any input). */
+struct fanout_part {
+	bool error;	 /* an error line */
+	int64_t n;	 /* DBSIZE: the count; KEYS: its keys */
+	size_t at;	 /* KEYS: where its keys start; SCAN: where its array of keys does */
+	bool key;	 /* RANDOMKEY: a key, not nil */
+	uint64_t cursor; /* SCAN: the shard's next cursor */
+};
+bool fanout_part_read(int kind, const uint8_t *p, size_t n, struct fanout_part *out);
+/* SCAN's cursor p..n (as Redis reads it: "" is 0, "-1" wraps; no space,
+ * nothing after) as a shard below shards and that shard's own cursor. */
+bool fanout_cursor_read(const uint8_t *p, size_t n, uint32_t shards, uint32_t *shard,
+			uint64_t *inner);
+/* The cursor of this node that follows a shard's next cursor inner (0:
+ * the shard's scan is done); false past what a cursor can name. */
+bool fanout_cursor_next(uint32_t shard, uint64_t inner, uint32_t shards, uint64_t *cursor);
 bool fanout_is(const struct server *s, const struct resp_arg *argv, uint32_t argc);
 /* Runs one: q is c's request, every one before it answered; the ones
  * after it are held until it is (c->n_fanout, counted when it came). */

@@ -23,9 +23,9 @@ seconds=${FUZZ_SECONDS:-60}
 # a minute or two under ASan's coverage counters).
 declare -A runs=(
 	[resp]=100000 [frame]=300000 [raft]=500000 [replica]=30000 [snapshot]=10000
-	[entry]=500000 [config]=3000 [wal]=15000 [kv]=60000 [poison]=200000 [cluster]=150000 [migrate]=200000 [journal]=200000
+	[entry]=500000 [config]=3000 [wal]=15000 [kv]=60000 [poison]=200000 [cluster]=150000 [migrate]=200000 [journal]=200000 [fanout]=200000
 )
-read -r -a names <<<"${FUZZ_NAMES:-kv cluster resp frame raft replica snapshot entry config wal poison migrate journal}"
+read -r -a names <<<"${FUZZ_NAMES:-kv cluster resp frame raft replica snapshot entry config wal poison migrate journal fanout}"
 
 # One fuzzer: runs it and writes its result line to build/fuzz/<name>.result.
 one() {

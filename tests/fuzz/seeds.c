@@ -599,6 +599,28 @@ static void kv_seeds(void)
 	put("kv", 1, b, sizeof b);
 }
 
+/* fuzz_fanout's input: a byte (kind = b % 5: DBSIZE, KEYS, RANDOMKEY,
+ * FLUSH, SCAN; mode = b / 5 % 3: raw bytes, a reply made, a cursor), then
+ * the mode's bytes. */
+static void fanout_seeds(void)
+{
+	static const char *const raw[] = {
+		":12\r\n",
+		"*2\r\n$1\r\na\r\n$0\r\n\r\n",
+		"$3\r\nkey\r\n",
+		"+OK\r\n",
+		"*2\r\n$5\r\n16385\r\n*1\r\n$1\r\nk\r\n",
+		"-ERR x\r\n",
+	};
+	for (int i = 0; i < (int)(sizeof raw / sizeof *raw); i++)
+		put_mode("fanout", i, (uint8_t)(i % 5), raw[i], strlen(raw[i]));
+	static const uint8_t made[] = {3, 1, 2, 0, 5, 'a', 'b', 0, 1, 9, 9};
+	static const uint8_t cursor[] = {0xff, 0x3f, 2,	   0,	 1,    0xff, 0xff,
+					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	put_mode("fanout", 6, 5 + 4, made, sizeof made);  /* a SCAN reply made */
+	put_mode("fanout", 7, 10, cursor, sizeof cursor); /* a cursor at its edge */
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -608,6 +630,7 @@ int main(int argc, char **argv)
 	root = argv[1];
 	mkdir(root, 0755);
 	resp_seeds();
+	fanout_seeds();
 	raft_and_frame_seeds();
 	replica_seeds();
 	snapshot_seeds();
