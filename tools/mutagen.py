@@ -69,7 +69,7 @@ EQUIV = "tests/mutants/equivalent.txt"
 
 SERVER_FILES = ["requests.c", "node.c", "group.c", "members.c", "replication.c", "entry.c",
                 "persist.c", "snapshots.c", "clients.c", "migrate.c", "retry.c",
-                "conform.c", "cluster.c", "shards.c"]
+                "conform.c", "cluster.c", "shards.c", "fanout.c"]
 
 # ---------------------------------------------------------------- suites
 # name -> (targets to build, command, timeout in seconds). Commands run in
@@ -107,6 +107,11 @@ SUITES = {
                      ["sh", "-c", "d=$(mktemp -d) && build/fuzz/fuzz_cluster -seed=1 -runs=50000 "
                       "-max_len=4096 -dict=tests/fuzz/cluster.dict $d tests/fuzz/corpus/cluster; "
                       "rc=$?; rm -rf $d; exit $rc"], 300),
+    # what the keyspace commands over the shards read (tests/fuzz/fuzz_fanout.c)
+    "fuzz-fanout": (["build/fuzz/fuzz_fanout"],
+                    ["sh", "-c", "d=$(mktemp -d) && build/fuzz/fuzz_fanout -seed=1 -runs=200000 "
+                     "-max_len=4096 -dict=tests/fuzz/fanout.dict $d tests/fuzz/corpus/fanout; "
+                     "rc=$?; rm -rf $d; exit $rc"], 300),
     # the real-disk fault suite, without its case that starts a keel-server
     "faults": (["build/asan/faults/wal_driver", "build/asan/tools/keel-wal",
                 "build/faults/shim.so"], ["tests/faults/run.sh", "build/asan"], 300),
@@ -132,6 +137,8 @@ SUITES_FOR = {
     "src/server/conform.c": ["nsim-scenario", "nsim-sharded"],
     "src/server/retry.c": ["nsim-scenario", "nsim-sharded"],
     "src/server/cluster.c": ["fuzz-cluster", "nsim-scenario", "nsim-sharded"],
+    "src/server/fanout.c": ["fuzz-fanout", "nsim-scenario"],
+    "src/kv/keys.c": ["test_kv", "test_slots", "nsim-scenario", "nsim-quick"],
     "src/replica/": ["test_replica", "nsim-scenario", "nsim-quick", "nsim"],
 }
 
