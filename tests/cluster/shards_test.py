@@ -607,6 +607,7 @@ class Prober(Writer):
                                      r"[12] answered: " + why, str(e))):
                         raise
                     self.refused += 1
+                time.sleep(0.01)  # a client among others, not a flood
         except Exception as e:  # noqa: reported by the case
             self.err = e
 
