@@ -115,12 +115,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(got.at == want.at);
 		if (kind == FANOUT_SCAN)
 			FUZZ_CHECK(got.cursor == want.cursor);
-		uint8_t *cut = keel_malloc(b.len);
+		uint8_t *cut = keel_malloc(b.len - 1); /* exactly: ASan sees a read past */
 		memcpy(cut, b.p, b.len - 1);
 		FUZZ_CHECK(!fanout_part_read(kind, cut, b.len - 1, &got));
 		keel_free(cut);
-		rbuf_put(&b, "x", 1);
-		FUZZ_CHECK(!fanout_part_read(kind, b.p, b.len, &got));
+		uint8_t *grown = keel_malloc(b.len + 1);
+		memcpy(grown, b.p, b.len);
+		grown[b.len] = 'x';
+		FUZZ_CHECK(!fanout_part_read(kind, grown, b.len + 1, &got));
+		keel_free(grown);
 		b.len = 0;
 		resp_error(&b, "ERR a shard's error");
 		FUZZ_CHECK(fanout_part_read(kind, b.p, b.len, &got) && got.error);

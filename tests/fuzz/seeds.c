@@ -611,14 +611,16 @@ static void fanout_seeds(void)
 		"+OK\r\n",
 		"*2\r\n$5\r\n16385\r\n*1\r\n$1\r\nk\r\n",
 		"-ERR x\r\n",
+		"*1\r\n$9\r\nab\r\n", /* a key claiming more than there is */
+		"*2\r\n$1\r\n0\r\n*1\r\n$-1\r\n",
 	};
 	for (int i = 0; i < (int)(sizeof raw / sizeof *raw); i++)
 		put_mode("fanout", i, (uint8_t)(i % 5), raw[i], strlen(raw[i]));
 	static const uint8_t made[] = {3, 1, 2, 0, 5, 'a', 'b', 0, 1, 9, 9};
 	static const uint8_t cursor[] = {0xff, 0x3f, 2,	   0,	 1,    0xff, 0xff,
 					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	put_mode("fanout", 6, 5 + 4, made, sizeof made);  /* a SCAN reply made */
-	put_mode("fanout", 7, 10, cursor, sizeof cursor); /* a cursor at its edge */
+	put_mode("fanout", 8, 5 + 4, made, sizeof made);  /* a SCAN reply made */
+	put_mode("fanout", 9, 10, cursor, sizeof cursor); /* a cursor at its edge */
 }
 
 int main(int argc, char **argv)
