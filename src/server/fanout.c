@@ -208,7 +208,8 @@ bool fanout_cursor_read(const uint8_t *p, size_t n, uint32_t shards, uint32_t *s
 	char buf[32];
 	if (n >= sizeof buf)
 		return false;
-	memcpy(buf, p, n);
+	if (n) /* "" is 0 */
+		memcpy(buf, p, n);
 	buf[n] = 0;
 	errno = 0;
 	char *end;

@@ -604,23 +604,27 @@ static void kv_seeds(void)
  * the mode's bytes. */
 static void fanout_seeds(void)
 {
-	static const char *const raw[] = {
-		":12\r\n",
-		"*2\r\n$1\r\na\r\n$0\r\n\r\n",
-		"$3\r\nkey\r\n",
-		"+OK\r\n",
-		"*2\r\n$5\r\n16385\r\n*1\r\n$1\r\nk\r\n",
-		"-ERR x\r\n",
-		"*1\r\n$9\r\nab\r\n", /* a key claiming more than there is */
-		"*2\r\n$1\r\n0\r\n*1\r\n$-1\r\n",
+	static const struct {
+		uint8_t kind;
+		const char *text;
+	} raw[] = {
+		{0, ":12\r\n"},
+		{1, "*2\r\n$1\r\na\r\n$0\r\n\r\n"},
+		{2, "$3\r\nkey\r\n"},
+		{3, "+OK\r\n"},
+		{4, "*2\r\n$5\r\n16385\r\n*1\r\n$1\r\nk\r\n"},
+		{0, "-ERR x\r\n"},
+		{1, "*1\r\n$9\r\nab\r\n"}, /* a key claiming more than there is */
+		{4, "*2\r\n$1\r\n0\r\n*1\r\n$-1\r\n"},
+		{1, "*-1\r\n"}, /* a nil array */
 	};
 	for (int i = 0; i < (int)(sizeof raw / sizeof *raw); i++)
-		put_mode("fanout", i, (uint8_t)(i % 5), raw[i], strlen(raw[i]));
+		put_mode("fanout", i, raw[i].kind, raw[i].text, strlen(raw[i].text));
 	static const uint8_t made[] = {3, 1, 2, 0, 5, 'a', 'b', 0, 1, 9, 9};
 	static const uint8_t cursor[] = {0xff, 0x3f, 2,	   0,	 1,    0xff, 0xff,
 					 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	put_mode("fanout", 8, 5 + 4, made, sizeof made);  /* a SCAN reply made */
-	put_mode("fanout", 9, 10, cursor, sizeof cursor); /* a cursor at its edge */
+	put_mode("fanout", 9, 5 + 4, made, sizeof made);   /* a SCAN reply made */
+	put_mode("fanout", 10, 10, cursor, sizeof cursor); /* a cursor at its edge */
 }
 
 int main(int argc, char **argv)
