@@ -188,8 +188,9 @@ bool fanout_part_read(int kind, const uint8_t *p, size_t n, struct fanout_part *
 		char buf[24];
 		memcpy(buf, p + at, (size_t)len);
 		buf[len] = 0;
-		if (buf[0] < '0' || buf[0] > '9')
-			return false;
+		for (int64_t i = 0; i < len; i++) /* digits, as a shard writes its cursor */
+			if (buf[i] < '0' || buf[i] > '9' || (buf[0] == '0' && len > 1))
+				return false;
 		errno = 0;
 		char *end;
 		out->cursor = strtoull(buf, &end, 10);

@@ -572,8 +572,10 @@ class Prober(Writer):
     connection (node 2) while slots move: DBSIZE a count, KEYS and a whole
     SCAN lists of keys, each of the move's keys there once or twice (a key
     whose slot moves between two shards' parts may be seen in both), and
-    FLUSHDB of an empty database +OK or refused while a move is under way
-    (-TRYAGAIN, nothing flushed)."""
+    FLUSHDB of database 9, holding a key of each shard, +OK (the three
+    gone) or refused while a move is under way: by shard 0 (-TRYAGAIN,
+    none gone) or by a later one, after the shards before it flushed (the
+    error says how many: exactly those keys gone)."""
 
     def __init__(self, keys):
         self.flushes = self.refused = 0
@@ -581,7 +583,10 @@ class Prober(Writer):
 
     def run(self):
         r = CLUSTER.client(2)
-        empty = CLUSTER.client(2, db=9)
+        db9 = CLUSTER.client(2, db=9)
+        # a key of each shard, of slots that do not move
+        marks = [next(k for k in (f"pf{g}_{i}" for i in range(10000))
+                      if group_of(k) == g and keyslot(k) > 999) for g in range(3)]
         try:
             while not self.stop.is_set():
                 n = r.dbsize()
@@ -597,16 +602,22 @@ class Prober(Writer):
                     mine = [k for k in seen if k in self.keys]
                     assert all(mine.count(k) <= 2 for k in mine), seen
                 self.writes += 1
+                for k in marks:
+                    assert db9.set(k, "1") is True
                 try:
-                    assert empty.flushdb() is True
+                    assert db9.flushdb() is True
                     self.flushes += 1
+                    flushed = 3
                 except redis.ResponseError as e:  # by the first shard, or a later one
                     why = "TRYAGAIN a move of this shard's slots is under way"
-                    if not (str(e).startswith(why) or
-                            re.match(r"the first [12] of 3 shards were flushed, then shard "
-                                     r"[12] answered: " + why, str(e))):
+                    m = re.match(r"the first ([12]) of 3 shards were flushed, then shard "
+                                 r"\1 answered: " + why, str(e))
+                    if not (str(e).startswith(why) or m):
                         raise
+                    flushed = int(m.group(1)) if m else 0
                     self.refused += 1
+                left = [db9.get(k) for k in marks]
+                assert left == [None] * flushed + ["1"] * (3 - flushed), (left, flushed)
                 time.sleep(0.01)  # a client among others, not a flood
         except Exception as e:  # noqa: reported by the case
             self.err = e

@@ -90,8 +90,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *copy = n ? keel_malloc(n) : NULL;
 		if (n)
 			memcpy(copy, p, n);
+		static const char type[KINDS] = {':', '*', '$', '+', '*'};
 		if (fanout_part_read(kind, copy, n, &got)) {
 			FUZZ_CHECK(got.at <= n && got.n >= 0);
+			FUZZ_CHECK(copy[0] == (got.error ? '-' : type[kind]));
+			if (kind == FANOUT_FLUSH && !got.error)
+				FUZZ_CHECK(n == 5 && !memcmp(copy, "+OK\r\n", 5));
+			if (kind == FANOUT_SCAN && !got.error) { /* its head as a shard writes it */
+				char head[48];
+				char num[24];
+				int len = snprintf(num, sizeof num, "%" PRIu64, got.cursor);
+				int h = snprintf(head, sizeof head, "*2\r\n$%d\r\n%s\r\n", len,
+						 num);
+				FUZZ_CHECK((size_t)h == got.at && !memcmp(head, copy, got.at));
+			}
 			if (got.error)
 				FUZZ_CHECK(n >= 3 && copy[0] == '-' && copy[n - 1] == '\n');
 			if (kind == FANOUT_SCAN && !got.error)
@@ -136,12 +148,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default: { /* a shard and its cursor, as the node's cursor and back */
 		uint32_t shards = 1 + fuzz_below(&in, KV_SLOTS);
 		uint32_t shard = fuzz_below(&in, shards);
-		uint64_t inner = fuzz_u8(&in) & 1 ? fuzz_u64(&in) : fuzz_u8(&in);
+		uint64_t bound = (UINT64_MAX - shard) / KV_SLOTS; /* the greatest it can name */
+		uint8_t pick = fuzz_u8(&in);
+		uint64_t inner = pick % 4 == 0	 ? fuzz_u64(&in)
+				 : pick % 4 == 1 ? bound + (pick & 4 ? 1 : 0)
+						 : fuzz_u8(&in);
 		uint64_t cursor;
+		/* past 2^64-1, a cursor is refused; at it, its shard is 16383 */
+		uint32_t s0;
+		uint64_t i0;
+		static const char past[] = "18446744073709551616", top[] = "18446744073709551615";
+		FUZZ_CHECK(!fanout_cursor_read((const uint8_t *)past, 20, shards, &s0, &i0));
+		FUZZ_CHECK(fanout_cursor_read((const uint8_t *)top, 20, shards, &s0, &i0) ==
+			   (shards == KV_SLOTS));
 		if (!fanout_cursor_next(shard, inner, shards, &cursor)) {
-			FUZZ_CHECK(inner > (UINT64_MAX - shard) / KV_SLOTS);
+			FUZZ_CHECK(inner > bound);
 			break;
 		}
+		FUZZ_CHECK(inner <= bound);
 		char num[24];
 		int len = snprintf(num, sizeof num, "%" PRIu64, cursor);
 		uint32_t s2;

@@ -229,6 +229,7 @@ void ns_scen_reshard_late_flip_refused(struct ns_run *r);
 void ns_scen_reshard_keeps_sessions(struct ns_run *r);
 /* scen_keyspace.c */
 void ns_scen_keyspace_over_shards_crash(struct ns_run *r);
+void ns_scen_keyspace_flush_in_a_move(struct ns_run *r);
 void ns_scen_reshard_answers_ask(struct ns_run *r);
 void ns_scen_reshard_multikey_ask(struct ns_run *r);
 void ns_scen_reshard_holds_plain_writes(struct ns_run *r);

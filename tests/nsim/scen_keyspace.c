@@ -13,6 +13,15 @@
  *       among writes of the shard the flush reaches last, and the counts,
  *       lists and scans are empty on every node.
  *
+ *   keyspace_flush_in_a_move    a key of each shard in database 7; the
+ *       link between nodes 1 and 2 cut, shard 2's slots move to shard 0:
+ *       shard 2 freezes them, and the copy (sent by node 2, the driver, to
+ *       node 1, shard 0's leader) is held in the cut. A FLUSHDB on node 3
+ *       flushes shards 0 and 1 and is refused by shard 2, and says so:
+ *       "-ERR the first 2 of 3 shards were flushed, then shard 2
+ *       answered: TRYAGAIN a move ..."; healed, the move ends, and shard
+ *       2's key, copied to shard 0, is the one key left.
+ *
  * Its keys and database are its own: the workload's checks are unaffected. */
 #include <stdio.h>
 #include <string.h>
@@ -151,4 +160,112 @@ void ns_scen_keyspace_over_shards_crash(struct ns_run *r)
 	world_at(r->w, 9000 * MS, ks_flush, k);
 	world_at(r->w, 10500 * MS, ks_check, k);
 	world_at(r->w, 12000 * MS, ks_done, k);
+}
+
+/* ---- a flush refused by a shard in a move ------------------------------ */
+
+struct kf {
+	struct ns_run *r;
+	char keys[3][16]; /* one a shard */
+	struct ns_probe *a, *b;
+	bool sent;
+};
+
+static void kf_write(void *arg)
+{
+	struct kf *k = arg;
+	struct ns_probe *a = k->a = ns_probe_open(k->r, "flush-a", 2);
+	ns_probe_send(a, "+OK", "SELECT 7");
+	for (uint32_t i = 0; i < 3; i++)
+		ns_probe_send(a, "+OK", "SET %s v%u", k->keys[i], i);
+	ns_probe_send(a, ":3", "DBSIZE");
+}
+
+static void kf_move(void *arg)
+{
+	struct kf *k = arg;
+	struct ns_run *r = k->r;
+	world_tracef(r->w, "scenario: nodes 1 and 2 cut; shard 2's slots move to shard 0");
+	world_cut(r->w, r->nodes[0].h, r->nodes[1].h, true);
+	char first[8];
+	snprintf(first, sizeof first, "%u", kv_slot_range_last(1, 3) + 1);
+	const char *argv[] = {"KEEL.RESHARD", first, "16383", "0"};
+	ns_admin_expect(r, 2, 4, argv, "+OK");
+}
+
+/* Once shard 2 (led by node 3) froze its slots: a FLUSHDB on node 3. */
+static void kf_flush(void *arg)
+{
+	struct kf *k = arg;
+	struct ns_run *r = k->r;
+	struct server *s = r->nodes[2].s;
+	const struct kv_slots *sl = s && s->n_shards == 3 ? kv_slots_of(&s->groups[2]->kv) : NULL;
+	if (!sl || sl->state[KV_SLOTS - 1] != KV_SLOT_FROZEN) {
+		if (world_now_ns(r->w) < 6000 * MS)
+			world_at(r->w, world_now_ns(r->w) + MS, kf_flush, k);
+		else
+			ns_fail(r, "scenario: shard 2 never froze its slots");
+		return;
+	}
+	k->sent = true;
+	world_tracef(r->w, "scenario: shard 2 frozen, its copy held: FLUSHDB on node 3");
+	ns_probe_send(k->a,
+		      "-ERR the first 2 of 3 shards were flushed, then shard 2 answered: "
+		      "TRYAGAIN a move",
+		      "FLUSHDB");
+	ns_probe_send(k->a, "$-1", "GET %s", k->keys[0]);
+	ns_probe_send(k->a, "$-1", "GET %s", k->keys[1]);
+	ns_probe_send(k->a, "$2 v2", "GET %s", k->keys[2]);
+}
+
+static void kf_heal(void *arg)
+{
+	struct kf *k = arg;
+	world_tracef(k->r->w, "scenario: nodes 1 and 2 healed");
+	world_cut(k->r->w, k->r->nodes[0].h, k->r->nodes[1].h, false);
+}
+
+/* The move done: shard 2's key, now shard 0's, the one key left. */
+static void kf_check(void *arg)
+{
+	struct kf *k = arg;
+	struct ns_probe *b = k->b = ns_probe_open(k->r, "flush-b", 0);
+	ns_probe_send(b, "+OK", "SELECT 7");
+	ns_probe_send(b, ":1", "DBSIZE");
+	ns_probe_send(b, "$2 v2", "GET %s", k->keys[2]);
+	struct server *s = k->r->nodes[0].s;
+	if (s && s->meta && kv_slots_of(&s->meta->kv)->owner[KV_SLOTS - 1] != 0)
+		ns_fail(k->r, "scenario: slot 16383 is shard %u's after the move, not shard 0's",
+			kv_slots_of(&s->meta->kv)->owner[KV_SLOTS - 1]);
+}
+
+static void kf_done(void *arg)
+{
+	struct kf *k = arg;
+	ns_probe_done(k->a);
+	ns_probe_done(k->b);
+	if (!k->sent)
+		ns_fail(k->r, "scenario: the FLUSHDB was never sent");
+}
+
+void ns_scen_keyspace_flush_in_a_move(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.shards = 3;
+	r->p.run_ns = 14000 * MS;
+	struct kf *k = ns_alloc(r, sizeof *k);
+	memset(k, 0, sizeof *k);
+	k->r = r;
+	for (uint32_t i = 0; i < 3; i++) {
+		uint16_t first = i ? (uint16_t)(kv_slot_range_last(i - 1, 3) + 1) : 0;
+		ns_probe_key("kf", 0, first, kv_slot_range_last(i, 3), k->keys[i],
+			     sizeof k->keys[i]);
+	}
+	world_at(r->w, 1500 * MS, kf_write, k);
+	world_at(r->w, 2500 * MS, kf_move, k);
+	world_at(r->w, 2500 * MS, kf_flush, k);
+	world_at(r->w, 6500 * MS, kf_heal, k);
+	world_at(r->w, 11000 * MS, kf_check, k);
+	world_at(r->w, 13500 * MS, kf_done, k);
 }

@@ -3207,6 +3207,7 @@ static const struct {
 	{"reshard_late_flip_refused", ns_scen_reshard_late_flip_refused},
 	{"reshard_keeps_sessions", ns_scen_reshard_keeps_sessions},
 	{"keyspace_over_shards_crash", ns_scen_keyspace_over_shards_crash},
+	{"keyspace_flush_in_a_move", ns_scen_keyspace_flush_in_a_move},
 	{"reshard_answers_ask", ns_scen_reshard_answers_ask},
 	{"reshard_multikey_ask", ns_scen_reshard_multikey_ask},
 	{"cluster_topology", ns_scen_cluster_topology},
