@@ -149,7 +149,7 @@ def default_files():
         files += sorted(f"{folder}/{f}" for f in os.listdir(os.path.join(TOP, folder))
                         if f.endswith(".c"))
     files += [f"src/server/{f}" for f in SERVER_FILES]
-    files += ["src/kv/session.c", "src/kv/slots.c"]
+    files += ["src/kv/session.c", "src/kv/slots.c", "src/kv/keys.c"]
     files += sorted(f"src/replica/{f}" for f in os.listdir(os.path.join(TOP, "src/replica"))
                     if f.endswith(".c"))
     return files

@@ -263,11 +263,11 @@ uint64_t kv_slot_keys(struct kv *kv, uint32_t db, uint16_t slot, int64_t now_ms,
 	return n;
 }
 
-/* A shard's hold on its slots; NULL for a keyspace of one shard, and for
- * the metadata group's. */
+/* A shard's hold on its slots; NULL for a keyspace of one shard
+ * (kv_slots_of), and for the metadata group's. */
 static struct kv_slots *shard_slots(struct kv *kv)
 {
-	return kv->shard_n > 1 && !kv->shard_meta ? kv_slots_of(kv) : NULL;
+	return kv->shard_meta ? NULL : kv_slots_of(kv);
 }
 
 uint64_t kv_slots_unserved_keys(struct kv *kv, uint32_t db)

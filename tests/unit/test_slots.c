@@ -26,7 +26,16 @@ struct shard {
 
 /* Runs a command of space-separated words; its arguments in an array of
  * exactly their number, so a read past the last is ASan's to see. */
+static const char *run_db(struct shard *s, uint32_t db, const char *line);
+
 static const char *run(struct shard *s, const char *line)
+{
+	return run_db(s, 0, line);
+}
+
+/* The same in database db (of at least 16, as --databases gives them:
+ * the keyspace may hold fewer). */
+static const char *run_db(struct shard *s, uint32_t db, const char *line)
 {
 	char buf[512];
 	struct resp_arg words[32];
@@ -50,7 +59,8 @@ static const char *run(struct shard *s, const char *line)
 			   .out = &s->out,
 			   .proto = 2,
 			   .now_ms = 1000,
-			   .dbs = 16};
+			   .db = db,
+			   .dbs = db < 16 ? 16 : db + 1}; /* --databases past those held */
 	kv_exec(&c);
 	free(argv);
 	rbuf_put(&s->out, "", 1);
@@ -209,6 +219,8 @@ static void whole_migration(void **state)
  * counted, listed, scanned or drawn; FLUSHDB and FLUSHALL are refused
  * while a slot is frozen or a copy lies in a slot not accepted, and
  * change nothing then. */
+static void put(struct shard *s, uint32_t db, const char *key, int64_t expire);
+
 static void keyspace_commands_serve_own_slots(void **state)
 {
 	(void)state;
@@ -246,13 +258,31 @@ static void keyspace_commands_serve_own_slots(void **state)
 	assert_string_equal(run(&src, "FLUSHALL"), "+OK\r\n");
 	assert_string_equal(run(&dst, "FLUSHDB"), "+OK\r\n");
 	assert_string_equal(run(&dst, "DBSIZE"), ":0\r\n");
+	/* a database past those the keyspace holds: empty, on a shard too */
+	assert_string_equal(run_db(&dst, 15, "DBSIZE"), ":0\r\n");
+	assert_string_equal(run_db(&dst, dst.kv.n_db, "DBSIZE"), ":0\r\n"); /* the first past */
+	assert_string_equal(run_db(&dst, 15, "KEYS *"), "*0\r\n");
+	assert_string_equal(run_db(&dst, 15, "FLUSHDB"), "+OK\r\n");
+	/* an expired key (not yet deleted) is counted, as Redis counts it,
+	 * and never drawn */
+	put(&dst, 0, "a", 500);
+	assert_string_equal(run(&dst, "DBSIZE"), ":1\r\n");
+	assert_string_equal(run(&dst, "RANDOMKEY"), "$-1\r\n");
+	assert_string_equal(run(&dst, "KEYS *"), "*0\r\n");
 	/* a keyspace of one group: every key its own */
 	struct shard one;
 	open_shard(&one, 1, 0, false);
 	run(&one, "SET a 1");
 	run(&one, "SET b 1");
 	assert_string_equal(run(&one, "DBSIZE"), ":2\r\n");
+	assert_string_equal(run_db(&one, 15, "DBSIZE"), ":0\r\n");
 	assert_string_equal(run(&one, "FLUSHALL"), "+OK\r\n");
+	put(&one, 0, "gone", 500);
+	put(&one, 0, "now", 1000); /* expired at the entry's time itself */
+	assert_string_equal(run(&one, "RANDOMKEY"), "$-1\r\n");
+	put(&one, 0, "later", 1001);
+	for (int i = 0; i < 10; i++)
+		assert_string_equal(run(&one, "RANDOMKEY"), "$5\r\nlater\r\n");
 	close_shard(&one);
 	close_shard(&src);
 	close_shard(&dst);
