@@ -102,32 +102,27 @@ void cmd_keys(struct kv_ctx *c)
 	keylist_reply(&l);
 }
 
-/* Redis's parseScanCursorOrReply: strtoul of the whole argument ("" is 0,
- * "-1" wraps), no leading space. */
-static bool scan_cursor(struct kv_ctx *c, uint64_t *cur)
+bool kv_scan_cursor(const uint8_t *p, size_t n, uint64_t *cur)
 {
 	char buf[32];
-	const struct resp_arg *a = &c->argv[1];
-	char *end;
-	if (a->len >= sizeof buf)
-		goto bad;
-	memcpy(buf, a->p, a->len);
-	buf[a->len] = 0;
+	if (n >= sizeof buf)
+		return false;
+	if (n) /* "" is 0 */
+		memcpy(buf, p, n);
+	buf[n] = 0;
 	errno = 0;
+	char *end;
 	*cur = strtoull(buf, &end, 10);
-	if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || *end || errno == ERANGE)
-		goto bad;
-	return true;
-bad:
-	resp_error(c->out, "ERR invalid cursor");
-	return false;
+	return !(buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || *end || errno == ERANGE);
 }
 
 void cmd_scan(struct kv_ctx *c)
 {
 	uint64_t cur;
-	if (!scan_cursor(c, &cur))
+	if (!kv_scan_cursor(c->argv[1].p, c->argv[1].len, &cur)) {
+		resp_error(c->out, "ERR invalid cursor");
 		return;
+	}
 	int64_t count = 10;
 	struct keylist l = {.c = c, .type_ok = true};
 	for (uint32_t i = 2; i < c->argc; i++) {

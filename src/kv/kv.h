@@ -323,6 +323,10 @@ uint64_t kv_slots_export(struct kv *kv, uint16_t first, uint16_t last, int64_t n
  * By the slot's list (kv/dict.h): in time of the slot's keys. */
 uint64_t kv_slot_keys(struct kv *kv, uint32_t db, uint16_t slot, int64_t now_ms, struct rbuf *keys,
 		      uint64_t max);
+/* SCAN's cursor p..n as Redis reads it (parseScanCursorOrReply: strtoul
+ * of the whole argument, "" is 0, "-1" wraps; no leading space, nothing
+ * after); false if it is none. */
+bool kv_scan_cursor(const uint8_t *p, size_t n, uint64_t *cur);
 /* A shard of several's keys of database db in slots it does not serve
  * (copied into them by a move it has not accepted yet), expired or not;
  * 0 on a keyspace of one shard. By the slots' lists. */

@@ -675,7 +675,7 @@ void server_command(struct server *s, struct client *c, struct creq *q, const st
 {
 	const struct resp_arg *a = &argv[0];
 	if (fanout_is(s, argv, argc)) {
-		fanout_run(s, c, q, argv, argc);
+		fanout_run(s, q, argv, argc);
 		return;
 	}
 	if (is(a, "multi")) {

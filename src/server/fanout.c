@@ -27,10 +27,8 @@
  * summing a Redis Cluster's masters' answers may (docs/shards.md). Each
  * shard answers for the slots it serves (kv/keys.c). A read error of a
  * part (no leader in time, say) is the command's answer. */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -185,18 +183,12 @@ bool fanout_part_read(int kind, const uint8_t *p, size_t n, struct fanout_part *
 		if ((size_t)len + 2 > n - at || p[at + (size_t)len] != '\r' ||
 		    p[at + (size_t)len + 1] != '\n')
 			return false;
-		char buf[24];
-		memcpy(buf, p + at, (size_t)len);
-		buf[len] = 0;
 		for (int64_t i = 0; i < len; i++) /* digits, as a shard writes its cursor */
-			if (buf[i] < '0' || buf[i] > '9' || (buf[0] == '0' && len > 1))
+			if (p[at + i] < '0' || p[at + i] > '9' || (p[at] == '0' && len > 1))
 				return false;
-		errno = 0;
-		char *end;
-		out->cursor = strtoull(buf, &end, 10);
 		out->at = at + (size_t)len + 2;
-		if (*end || errno || out->at >= n || p[out->at] != '*' ||
-		    !line_int(p + out->at, n - out->at, &v, &used) || v < 0)
+		if (!kv_scan_cursor(p + at, (size_t)len, &out->cursor) || out->at >= n ||
+		    p[out->at] != '*' || !line_int(p + out->at, n - out->at, &v, &used) || v < 0)
 			return false;
 		return bulks_whole(p + out->at + used, n - out->at - used, v);
 	}
@@ -206,17 +198,8 @@ bool fanout_part_read(int kind, const uint8_t *p, size_t n, struct fanout_part *
 bool fanout_cursor_read(const uint8_t *p, size_t n, uint32_t shards, uint32_t *shard,
 			uint64_t *inner)
 {
-	char buf[32];
-	if (n >= sizeof buf)
-		return false;
-	if (n) /* "" is 0 */
-		memcpy(buf, p, n);
-	buf[n] = 0;
-	errno = 0;
-	char *end;
-	uint64_t cur = strtoull(buf, &end, 10);
-	if (buf[0] == ' ' || (buf[0] >= '\t' && buf[0] <= '\r') || *end || errno == ERANGE ||
-	    cur % FANOUT_SPAN >= shards)
+	uint64_t cur;
+	if (!kv_scan_cursor(p, n, &cur) || cur % FANOUT_SPAN >= shards)
 		return false;
 	*shard = (uint32_t)(cur % FANOUT_SPAN);
 	*inner = cur / FANOUT_SPAN;
@@ -325,10 +308,8 @@ static void part_done(struct server *s, struct creq *part)
 	finish(s, q);
 }
 
-void fanout_run(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
-		uint32_t argc)
+void fanout_run(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
-	(void)c;
 	int kind = kind_of(&argv[0]);
 	struct fanout *f = keel_calloc(1, sizeof *f);
 	f->kind = (enum fanout_kind)kind;

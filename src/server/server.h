@@ -822,10 +822,10 @@ bool fanout_cursor_read(const uint8_t *p, size_t n, uint32_t shards, uint32_t *s
  * the shard's scan is done); false past what a cursor can name. */
 bool fanout_cursor_next(uint32_t shard, uint64_t inner, uint32_t shards, uint64_t *cursor);
 bool fanout_is(const struct server *s, const struct resp_arg *argv, uint32_t argc);
-/* Runs one: q is c's request, every one before it answered; the ones
- * after it are held until it is (c->n_fanout, counted when it came). */
-void fanout_run(struct server *s, struct client *c, struct creq *q, const struct resp_arg *argv,
-		uint32_t argc);
+/* Runs one: q is a client's request, every one before it answered; the
+ * ones after it are held until it is (client.n_fanout, counted when it
+ * came). */
+void fanout_run(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc);
 void fanout_free(struct fanout *f);
 /* Notes a command that makes c a cluster-aware connection (CLUSTER SLOTS,
  * SHARDS, NODES; READONLY, READWRITE, ASKING), as it arrives. */
