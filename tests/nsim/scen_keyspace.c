@@ -9,7 +9,10 @@
  *       them under way: node 3's is lost with it (freed with the node:
  *       ASan sees a part or a request left or freed twice), node 1's is
  *       answered a count or an error once shard 2 has a leader again;
- *       then FLUSHDB empties database 7 on every shard, in the order sent
+ *       a connection on node 2 hangs up right after a KEYS and a FLUSHDB
+ *       (its fan-out goes on without it, and is freed when its last part
+ *       is answered); then FLUSHDB empties database 7 on every shard, in
+ *       the order sent
  *       among writes of the shard the flush reaches last, and the counts,
  *       lists and scans are empty on every node.
  *
@@ -35,7 +38,7 @@
 struct ks {
 	struct ns_run *r;
 	char keys[6][16]; /* two a shard: keys[2i], keys[2i+1] of shard i */
-	struct ns_probe *a, *b, *c[2];
+	struct ns_probe *a, *b, *c[2], *d;
 };
 
 static void ks_write(void *arg)
@@ -100,6 +103,38 @@ static void ks_restart(void *arg)
 		ns_node_start(&k->r->nodes[2]);
 }
 
+static bool fanning(struct ns_node *n);
+
+/* ... once node 2 has them: its KEYS under way, the FLUSHDB behind it. */
+static void ks_hang_up_now(void *arg)
+{
+	struct ks *k = arg;
+	struct ns_run *r = k->r;
+	if (!fanning(&r->nodes[1])) {
+		if (world_now_ns(r->w) < 7500 * MS)
+			world_at(r->w, world_now_ns(r->w) + 100000, ks_hang_up_now, k);
+		else
+			ns_fail(r, "scenario: node 2 never had the KEYS under way");
+		return;
+	}
+	world_tracef(k->r->w, "scenario: a connection to node 2 hangs up, its KEYS under way");
+	wconn_close(k->d->conn);
+	k->d->conn = NULL;
+}
+
+/* A connection that hangs up with a FLUSHDB under way: its parts are
+ * answered to no client. */
+static void ks_hang_up(void *arg)
+{
+	struct ks *k = arg;
+	struct ns_probe *d = k->d = ns_probe_open(k->r, "keyspace-d", 1);
+	d->may_close = true;
+	ns_probe_send(d, "", "SELECT 7");
+	ns_probe_send(d, "", "KEYS *");
+	ns_probe_send(d, "", "FLUSHDB");
+	world_at(k->r->w, world_now_ns(k->r->w), ks_hang_up_now, k);
+}
+
 /* Once shard 2 leads again: flushed in the order sent, and empty. */
 static void ks_flush(void *arg)
 {
@@ -134,6 +169,7 @@ static void ks_done(void *arg)
 	struct ks *k = arg;
 	ns_probe_done(k->a);
 	ns_probe_done(k->b); /* node 3 crashed with it: what it had not answered is not due */
+	ns_probe_done(k->d);
 	ns_probe_done(k->c[0]);
 	ns_probe_done(k->c[1]);
 }
@@ -157,6 +193,7 @@ void ns_scen_keyspace_over_shards_crash(struct ns_run *r)
 	world_at(r->w, 3000 * MS, ks_crash, k);
 	world_at(r->w, 3000 * MS, ks_crash_now, k);
 	world_at(r->w, 3700 * MS, ks_restart, k);
+	world_at(r->w, 7000 * MS, ks_hang_up, k);
 	world_at(r->w, 9000 * MS, ks_flush, k);
 	world_at(r->w, 10500 * MS, ks_check, k);
 	world_at(r->w, 12000 * MS, ks_done, k);
