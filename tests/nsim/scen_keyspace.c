@@ -35,6 +35,22 @@
 
 #define MS 1000000ull
 
+/* The run's cluster: 3 nodes of 3 shards, no spare, 14 s. */
+static void three_shards(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	r->p.shards = 3;
+	r->p.run_ns = 14000 * MS;
+}
+
+/* The (skip+1)-th key <prefix><n> of shard's range (of 3). */
+static void key_of_shard(const char *prefix, uint32_t skip, uint32_t shard, char *out, size_t cap)
+{
+	uint16_t first = shard ? (uint16_t)(kv_slot_range_last(shard - 1, 3) + 1) : 0;
+	ns_probe_key(prefix, skip, first, kv_slot_range_last(shard, 3), out, cap);
+}
+
 struct ks {
 	struct ns_run *r;
 	char keys[6][16]; /* two a shard: keys[2i], keys[2i+1] of shard i */
@@ -176,19 +192,12 @@ static void ks_done(void *arg)
 
 void ns_scen_keyspace_over_shards_crash(struct ns_run *r)
 {
-	r->p.nodes = 3;
-	r->p.spares = 0;
-	r->p.shards = 3;
-	r->p.run_ns = 14000 * MS;
+	three_shards(r);
 	struct ks *k = ns_alloc(r, sizeof *k);
 	memset(k, 0, sizeof *k);
 	k->r = r;
-	for (uint32_t i = 0; i < 6; i++) {
-		uint32_t shard = i / 2;
-		uint16_t first = shard ? (uint16_t)(kv_slot_range_last(shard - 1, 3) + 1) : 0;
-		ns_probe_key("ks", i % 2, first, kv_slot_range_last(shard, 3), k->keys[i],
-			     sizeof k->keys[i]);
-	}
+	for (uint32_t i = 0; i < 6; i++)
+		key_of_shard("ks", i % 2, i / 2, k->keys[i], sizeof k->keys[i]);
 	world_at(r->w, 1500 * MS, ks_write, k);
 	world_at(r->w, 3000 * MS, ks_crash, k);
 	world_at(r->w, 3000 * MS, ks_crash_now, k);
@@ -287,18 +296,12 @@ static void kf_done(void *arg)
 
 void ns_scen_keyspace_flush_in_a_move(struct ns_run *r)
 {
-	r->p.nodes = 3;
-	r->p.spares = 0;
-	r->p.shards = 3;
-	r->p.run_ns = 14000 * MS;
+	three_shards(r);
 	struct kf *k = ns_alloc(r, sizeof *k);
 	memset(k, 0, sizeof *k);
 	k->r = r;
-	for (uint32_t i = 0; i < 3; i++) {
-		uint16_t first = i ? (uint16_t)(kv_slot_range_last(i - 1, 3) + 1) : 0;
-		ns_probe_key("kf", 0, first, kv_slot_range_last(i, 3), k->keys[i],
-			     sizeof k->keys[i]);
-	}
+	for (uint32_t i = 0; i < 3; i++)
+		key_of_shard("kf", 0, i, k->keys[i], sizeof k->keys[i]);
 	world_at(r->w, 1500 * MS, kf_write, k);
 	world_at(r->w, 2500 * MS, kf_move, k);
 	world_at(r->w, 2500 * MS, kf_flush, k);
