@@ -572,7 +572,7 @@ static bool dispatch(struct client *c, const struct resp_arg *argv, uint32_t arg
 		multi_queue(c, q, cmd, argv, argc);
 		return false;
 	}
-	bool fan = !(cmd->flags & KV_SERVER) && fanout_is(s, argv, argc);
+	bool fan = fanout_is(s, argv, argc); /* data commands: none is a server one */
 	if (fan) { /* run as a server command (fanout.c); the ones after it wait */
 		q->db = c->db;
 		c->n_fanout++;

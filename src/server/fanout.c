@@ -90,7 +90,7 @@ static struct group *shard_at(struct server *s, struct fanout *f, uint32_t k)
 /* The client's request answered with what its reply now holds. */
 static void finish(struct server *s, struct creq *q)
 {
-	if (q->client && q->client->n_fanout)
+	if (q->client) /* counted when it came (clients.c) */
 		q->client->n_fanout--;
 	fanout_free(q->fan);
 	q->fan = NULL;

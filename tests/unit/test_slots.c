@@ -260,7 +260,7 @@ static void keyspace_commands_serve_own_slots(void **state)
 	assert_string_equal(run(&dst, "DBSIZE"), ":0\r\n");
 	/* a database past those the keyspace holds: empty, on a shard too */
 	assert_string_equal(run_db(&dst, 15, "DBSIZE"), ":0\r\n");
-	assert_string_equal(run_db(&dst, dst.kv.n_db, "DBSIZE"), ":0\r\n"); /* the first past */
+	assert_string_equal(run_db(&dst, dst.kv.n_db, "DBSIZE"), ":0\r\n"); /* one not held yet */
 	assert_string_equal(run_db(&dst, 15, "KEYS *"), "*0\r\n");
 	assert_string_equal(run_db(&dst, 15, "FLUSHDB"), "+OK\r\n");
 	/* an expired key (not yet deleted) is counted, as Redis counts it,
