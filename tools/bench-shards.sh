@@ -16,7 +16,11 @@
 # each write applied on two nodes, not three). Then a node's own cost,
 # apart from the load's spread: plain redis-benchmark with keys of one
 # shard (one hash tag) at the one-shard cluster's leader, and at that
-# shard's leader in the three-shard cluster. The three clusters run side
+# shard's leader in the three-shard cluster. Then the one-shard cluster
+# against the three-shard one driven with 150 clients (-c 150: 50 at each
+# shard's leader, as the one-shard leader has 50): the load of a group
+# the same on each side, where with 50 over three each leader batches a
+# third as many requests a pass. The three clusters run side
 # by side and their runs alternate, REPS times (default 3): the median
 # figures are shown, and the median, smallest and largest ratio of runs
 # next to each other. Then the speed of moving a range of slots
@@ -111,7 +115,7 @@ run() { # n args test pipeline requests
 	# shellcheck disable=SC2086 # the pids are words
 	before=$(cpu_ticks ${cpids[$c]})
 	# shellcheck disable=SC2086 # so are the arguments
-	out=$(redis-benchmark $2 -n "$5" -c 50 -r "${range[$1]}" -P "$4" -q $what 2>&1 |
+	out=$(redis-benchmark $2 -n "$5" -c "${clients[$1]:-50}" -r "${range[$1]}" -P "$4" -q $what 2>&1 |
 		tr '\r' '\n' | grep "requests per second" | tail -1)
 	# shellcheck disable=SC2086
 	after=$(cpu_ticks ${cpids[$c]})
@@ -151,7 +155,7 @@ placed() { # n
 # the CPU is counted in clock ticks.
 KEYS=${BENCH_KEYS:-100000}
 GET_N=$((5 * N))
-declare -A res args range of key
+declare -A res args range of key clients
 # the same keys on each side: redis-benchmark --cluster draws -r keys for
 # each master (a hash tag of its slots in every key), so the sharded
 # clusters' three masters get a third each; with -r KEYS each, they held
@@ -166,6 +170,11 @@ of[0]=0 of[1]=1 of[2]=2
 # slots, at the one-shard cluster's leader (3) and at shard 1's leader of
 # the three-shard cluster (4), which serves them itself
 range[3]=$KEYS range[4]=$KEYS of[3]=0 of[4]=1
+# kind 5: the three-shard cluster again, with as many clients at each
+# shard's leader as the one-shard leader has (150 over three masters, 50
+# each): the load of one group, per group (with 50 over three, each
+# leader batches a third as many requests a pass as the one-shard one)
+range[5]=$((KEYS / 3)) of[5]=1 clients[5]=150
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	start 0 1
 	start 1 3
@@ -177,6 +186,7 @@ if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	args[1]="--cluster -h 127.0.0.1 -p $((P + 4))"
 	args[2]="--cluster -h 127.0.0.1 -p $((P + 7))"
 	args[3]=${args[0]}
+	args[5]=${args[1]}
 	lead1=$(redis-cli -h 127.0.0.1 -p $((P + 4)) info shards | tr -d '\r' |
 		grep "^shard1:" | grep -o "leader=[0-9]*" | cut -d= -f2)
 	args[4]="-h 127.0.0.$lead1 -p $((P + 3 + lead1))"
@@ -185,7 +195,7 @@ if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 		[ "$slot" -ge 5461 ] && [ "$slot" -le 10922 ] && break
 	done
 	key[3]="key:{$tag}:__rand_int__" key[4]=${key[3]}
-	for c in 0 1 2 3 4; do
+	for c in 0 1 2 3 4 5; do
 		run "$c" "${args[$c]}" SET 16 $((8 * KEYS)) >/dev/null
 	done
 	for rep in $(seq "$REPS"); do
@@ -193,7 +203,7 @@ if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 			for pl in 16 1; do
 				n=$N
 				[ "$t" = GET ] && n=$GET_N
-				for c in 0 1 2 3 4; do
+				for c in 0 1 2 3 4 5; do
 					res[$c,$t,$pl,$rep]=$(run "$c" "${args[$c]}" "$t" "$pl" "$n")
 				done
 			done
@@ -234,6 +244,7 @@ if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
 	compare 0 "1 shard" 1 "3 shards"
 	compare 1 "3 shards" 2 "placed"
 	compare 3 "1 shard" 4 "shard of 3"
+	compare 0 "1 shard" 5 "3 sh c150"
 fi
 
 if [ "${BENCH_IDLE_ONLY:-0}" != 1 ]; then
