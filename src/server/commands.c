@@ -544,6 +544,15 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 			raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
 	} else if (is(&argv[1], "remove")) {
 		uint32_t alone = placed_alone(s, (raft_id)id);
+		if (g->meta && raft_applied_index(g->r) < raft_last_index(g->r)) {
+			/* a KEEL.PLACESHARD in the log not yet applied would be
+			 * missed by placed_alone, which reads the map */
+			resp_error(&q->reply,
+				   "TRYAGAIN the metadata group's leader has entries not "
+				   "yet applied (a change of the slot map may be among "
+				   "them); not applied");
+			return false;
+		}
 		if (alone != UINT32_MAX) {
 			resp_errorf(
 				&q->reply,
@@ -565,10 +574,21 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 
 void server_raft_admin(struct server *s, struct creq *q, const struct resp_arg *argv, uint32_t argc)
 {
-	if (is(&argv[0], "keel.reshard")) /* from a node outside the slots' shard */
+	/* a peer's frame: the arity a client's command is checked for (the
+	 * command table's), checked again */
+	if (is(&argv[0], "keel.reshard")) { /* from a node outside the slots' shard */
 		migrate_command(s, q, argv, argc);
-	else if (!cmd_raft(s, q, argv, argc))
+	} else if (is(&argv[0], "keel.placeshard") &&
+		   argc >= 3) { /* to the metadata group's leader */
+		migrate_place_shard(s, q, argv, argc);
+	} else if (is(&argv[0], "keel.addshard")) { /* so is this */
+		migrate_add_shard(s, q, argv, argc);
+	} else if (argc < 2 || !is(&argv[0], "raft")) {
+		resp_error(&q->reply, "ERR the forwarded command was malformed");
 		creq_finish(s, q);
+	} else if (!cmd_raft(s, q, argv, argc)) {
+		creq_finish(s, q);
+	}
 }
 
 static void cmd_hello(struct server *s, struct client *c, struct creq *q,

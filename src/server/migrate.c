@@ -506,6 +506,31 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 
 /* ---- KEEL.ADDSHARD ------------------------------------------------------------ */
 
+/* KEEL.ADDSHARD and KEEL.PLACESHARD are checked against the metadata
+ * group's configuration and put in its log by its leader, in one step
+ * (the check, then the entry appended before the call returns): a
+ * removal already in the log has taken its node out of the configuration
+ * checked (the newest in the log, committed or not), and a removal asked
+ * later finds the entry in the log and waits until it is applied before
+ * it reads the map (commands.c, RAFT REMOVE). So a shard is never placed
+ * on a node alone as that node is removed. Checked where the command was
+ * asked, against that node's copy of the configuration, a removal not
+ * yet there let both be made. True on the leader; else the command is
+ * sent to it (once: the operator asks again, as for RAFT commands), or
+ * answered -TRYAGAIN with no leader known, and false. */
+static bool on_meta_leader(struct server *s, struct creq *q, const struct resp_arg *argv,
+			   uint32_t argc)
+{
+	if (raft_role_of(s->meta->r) == RAFT_LEADER)
+		return true;
+	if (q->fwd_peer || !request_forward_admin(s->meta, q, argv, argc)) {
+		resp_error(&q->reply, "TRYAGAIN no leader of the metadata group is known to this "
+				      "node; not applied");
+		creq_finish(s, q);
+	}
+	return false;
+}
+
 int migrate_members_listed(const struct raft_config *c, const struct resp_arg *argv, uint32_t argc)
 {
 	uint32_t voters = 0;
@@ -534,6 +559,8 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
 	if (!s->meta || !s->meta->r) {
 		resp_error(&q->reply, "ERR this node has one shard (--shards): a cluster started "
 				      "with one cannot hold more");
+	} else if (!on_meta_leader(s, q, argv, argc)) {
+		return; /* sent to it, or answered */
 	} else if (!(placed = migrate_members_listed(raft_config_of(s->meta->r), argv, argc))) {
 		resp_errorf(
 			&q->reply,
@@ -542,6 +569,7 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
 			KV_SHARD_MEMBERS_MAX);
 	} else { /* a subset is listed; every voter is no list */
 		propose_map(s, q, "add", argv + 1, placed == 2 ? argc - 1 : 0);
+		requests_flush_writes(s->meta); /* in the log now: on_meta_leader */
 		return;
 	}
 	creq_finish(s, q);
@@ -562,6 +590,8 @@ void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg
 	} else if (!shard) {
 		resp_error(&q->reply, "ERR shard 0 stays on every node (its configuration is the "
 				      "cluster's list of nodes): place another shard");
+	} else if (!on_meta_leader(s, q, argv, argc)) {
+		return; /* sent to it, or answered */
 	} else if (!migrate_members_listed(raft_config_of(s->meta->r), argv + 1, argc - 1)) {
 		resp_errorf(
 			&q->reply,
@@ -570,6 +600,7 @@ void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg
 			KV_SHARD_MEMBERS_MAX);
 	} else { /* the shard and its ids */
 		propose_map(s, q, "place", argv + 1, argc - 1);
+		requests_flush_writes(s->meta); /* in the log now: on_meta_leader */
 		return;
 	}
 	creq_finish(s, q);

@@ -217,6 +217,7 @@ void ns_scen_sharded_members(struct ns_run *r);	 /* scen_shard_members.c */
 void ns_scen_shard_added_before_join(struct ns_run *r);
 void ns_scen_shard_leader_removed(struct ns_run *r);
 void ns_scen_placed_removed_while_down(struct ns_run *r);
+void ns_scen_place_while_removing(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_forward_ids_survive_a_restart(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);

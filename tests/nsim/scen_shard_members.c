@@ -20,6 +20,11 @@
  * it says it may be stopped. The shard's last node is then not removed:
  * the removal is refused and changes nothing.
  *
+ * place_while_removing: KEEL.PLACESHARD of a shard on one node alone and
+ * that node's removal from the cluster, asked at nearly the same time,
+ * in either order: never both made (the shard left on a node out of the
+ * cluster).
+ *
  * shard_added_before_join: a shard is added on every node (KEEL.ADDSHARD),
  * then the spare joins. The spare opens the shard as it applies the
  * entry that added it, before it was a member: it founds nothing (no
@@ -402,6 +407,135 @@ void ns_scen_placed_removed_while_down(struct ns_run *r)
 	world_at(r->w, 3000 * MS, rd_remove, x);
 	world_at(r->w, 4000 * MS, rd_restart, x);
 	world_at(r->w, 11000 * MS, rd_check, x);
+}
+
+/* ---- a shard placed on a node while that node is removed ---------------- */
+
+struct place_remove {
+	struct ns_run *r;
+	char key[16];	     /* a key of shard 1 (slots 8192-16383 of --shards 2) */
+	uint32_t lead, x, y; /* nodes: the metadata group's leader at 2 s, two others */
+	struct ns_probe *p;
+};
+
+static void pr_write(void *arg)
+{
+	struct place_remove *x = arg;
+	x->p = ns_probe_open(x->r, "before", 0);
+	ns_probe_send(x->p, "+OK", "SET %s v", x->key);
+}
+
+static void pr_remove_x(void *arg)
+{
+	struct place_remove *x = arg;
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
+	const char *const rm[] = {"RAFT", "REMOVE", id};
+	ns_admin_expect(x->r, x->lead, 3, rm, "-TRYAGAIN the metadata group's leader has entries");
+}
+
+static void pr_disks_back(void *arg)
+{
+	struct place_remove *x = arg;
+	for (uint32_t i = 0; i < x->r->n_nodes; i++)
+		x->r->nodes[i].disk_extra_ns = 0;
+}
+
+/* Shard 1 placed on node X alone, asked of the metadata group's leader,
+ * whose followers' disks are slow (their entries durable 100 ms late):
+ * the placement is in the leader's log, not yet applied, when X's
+ * removal is asked of it 20 ms later. Refused for now (-TRYAGAIN): the
+ * map the removal is checked against (placed_alone) lacks the placement
+ * until it is applied. Before, the removal was made (+OK once
+ * committed), and shard 1 was left placed on a node out of the cluster. */
+static void pr_place_then_remove(void *arg)
+{
+	struct place_remove *x = arg;
+	struct ns_node *l = meta_leader(x->r);
+	if (!l) {
+		ns_fail(x->r, "scenario: no leader of the metadata group at 2 s");
+		return;
+	}
+	x->lead = (uint32_t)(l - x->r->nodes);
+	x->x = (x->lead + 1) % 3;
+	x->y = (x->lead + 2) % 3;
+	for (uint32_t i = 0; i < x->r->n_nodes; i++)
+		if (i != x->lead)
+			x->r->nodes[i].disk_extra_ns = 100 * MS;
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
+	const char *const place[] = {"KEEL.PLACESHARD", "1", id};
+	ns_admin_expect(x->r, x->lead, 3, place, "+OK");
+	world_at(x->r->w, world_now_ns(x->r->w) + 20 * MS, pr_remove_x, x);
+	world_at(x->r->w, world_now_ns(x->r->w) + 400 * MS, pr_disks_back, x);
+}
+
+/* Node Y's removal asked of the leader, and shard 1's placement on Y
+ * alone asked of node X, at the same moment. X sends the placement to
+ * the metadata group's leader, which checks it against the newest
+ * configuration in its log and puts it there in one step: whichever
+ * comes second is refused (the placement, -ERR: Y is no voter once its
+ * removal is in the log; the removal, -TRYAGAIN or -ERR "placed on node
+ * Y alone"). Before, X checked the placement against its own copy of the
+ * configuration, which the removal had not reached yet, and both were
+ * made. */
+static void pr_remove_and_place(void *arg)
+{
+	struct place_remove *x = arg;
+	struct ns_node *l = meta_leader(x->r);
+	if (!l) {
+		ns_fail(x->r, "scenario: no leader of the metadata group at 4 s");
+		return;
+	}
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->y].id);
+	ns_admin(x->r, (uint32_t)(l - x->r->nodes), "REMOVE", x->r->nodes[x->y].id);
+	const char *const place[] = {"KEEL.PLACESHARD", "1", id};
+	ns_admin_send(x->r, x->x, 3, place);
+}
+
+/* Shard 1 is placed on a voter of the cluster, and serves its key. */
+static void pr_check(void *arg)
+{
+	struct place_remove *x = arg;
+	ns_probe_done(x->p);
+	const struct server *s = x->r->nodes[x->x].s;
+	const struct kv_slots *sl = s && s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	const struct kv_shard_members *m = sl ? kv_shard_placed(sl, 1) : NULL;
+	bool voter = !m;
+	for (uint32_t k = 0; m && k < m->n; k++)
+		voter = voter || raft_config_is_voter(raft_config_of(s->meta->r), m->ids[k]);
+	if (!s || !voter)
+		ns_fail(x->r,
+			"scenario: shard 1 is placed on no voter of the cluster (node %u's map)",
+			x->x + 1);
+	x->p = ns_probe_open(x->r, "after", x->x);
+	ns_probe_send(x->p, "$1 v", "GET %s", x->key);
+}
+
+static void pr_done(void *arg)
+{
+	struct place_remove *x = arg;
+	ns_probe_done(x->p);
+}
+
+/* Three nodes of two shards: shard 1 placed on one node while that node
+ * is removed, twice (above). */
+void ns_scen_place_while_removing(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.shards = 2;
+	r->p.reshards = 0;
+	r->p.run_ns = 10000 * MS;
+	struct place_remove *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	ns_probe_key("pr", 0, 8192, 16383, x->key, sizeof x->key);
+	world_at(r->w, 1000 * MS, pr_write, x);
+	world_at(r->w, 2000 * MS, pr_place_then_remove, x);
+	world_at(r->w, 4000 * MS, pr_remove_and_place, x);
+	world_at(r->w, 7000 * MS, pr_check, x);
+	world_at(r->w, 8500 * MS, pr_done, x);
 }
 
 /* ---- a shard added before a node joined -------------------------------- */

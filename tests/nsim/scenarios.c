@@ -3197,6 +3197,7 @@ static const struct {
 	{"shard_added_before_join", ns_scen_shard_added_before_join},
 	{"shard_leader_removed", ns_scen_shard_leader_removed},
 	{"placed_removed_while_down", ns_scen_placed_removed_while_down},
+	{"place_while_removing", ns_scen_place_while_removing},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},

@@ -484,14 +484,28 @@ static int split_ids(const char *nodes, char *list, size_t cap, char **args, int
 	return argc;
 }
 
-/* keel-cli shard add [--nodes 1,2,3]: KEEL.ADDSHARD, then INFO shards
+/* conn_call, asked again every 200 ms for up to 10 s while the reply is
+ * -TRYAGAIN (nothing was applied: no leader of the metadata group known
+ * to the node asked, for KEEL.ADDSHARD and KEEL.PLACESHARD). */
+static int call_again(struct conn *c, int argc, char **argv, size_t *n)
+{
+	for (int tries = 0;; tries++) {
+		if (conn_call(c, argc, argv, n))
+			return 1;
+		if (tries >= 50 || *n <= 9 || strncmp(c->in, "-TRYAGAIN", 9))
+			return 0;
+		usleep(200 * 1000);
+	}
+}
+
+/* keel-cli shard add [--nodes 1,2,3]: KEEL.ADDSHARD (call_again), then INFO shards
  * every 100 ms until the new shard has a leader here (at most a minute). */
 static int cmd_shard_add(struct conn *c, const char *nodes)
 {
 	char *args[NODES_MAX + 1] = {"KEEL.ADDSHARD"}, list[256], *info[] = {"INFO", "SHARDS"};
 	int argc = split_ids(nodes, list, sizeof list, args, 1);
 	size_t n;
-	if (conn_call(c, argc, args, &n))
+	if (call_again(c, argc, args, &n))
 		return 1;
 	if (c->in[0] != ':') {
 		printf("%.*s", (int)n - 1, c->in + 1);
@@ -561,7 +575,7 @@ static bool id_listed(const char *list, unsigned long long id)
 	return false;
 }
 
-/* keel-cli shard place ID --nodes 1,2,3: KEEL.PLACESHARD, then INFO
+/* keel-cli shard place ID --nodes 1,2,3: KEEL.PLACESHARD (call_again), then INFO
  * shards every 100 ms until the node asked has the shard's new nodes and,
  * if it is one of them, the shard's voters are those nodes (at most two
  * minutes: the new ones take a copy of the shard first); if it is not,
@@ -580,7 +594,7 @@ static int cmd_shard_place(struct conn *c, char *id, const char *nodes)
 		return 1;
 	}
 	bool listed = id_listed(nodes, strtoull(self, NULL, 10));
-	if (conn_call(c, argc, args, &n))
+	if (call_again(c, argc, args, &n))
 		return 1;
 	if (c->in[0] != '+') {
 		printf("%.*s", (int)n - 1, c->in + 1);
