@@ -616,9 +616,13 @@ static void odd_forwards(void *arg)
 		ns_fail(r, "scenario: no leader at 1 s");
 		return;
 	}
-	static const char *const raft[] = {"RAFT"}, *const get[] = {"GET", "odd"};
+	static const char *const raft[] = {"RAFT"}, *const get[] = {"GET", "odd"},
+				 *const place[] = {"KEEL.PLACESHARD"};
 	ns_peer_forward(r, (uint32_t)l, 90, 2, raft, 1); /* a RAFT command of one word */
 	ns_peer_forward(r, (uint32_t)l, 91, 1, get, 2);	 /* a read: never forwarded */
+	ns_peer_forward(r, (uint32_t)l, 92, 2, raft, 0); /* a command of no word */
+	ns_peer_forward(r, (uint32_t)l, 93, 2, get, 2);	 /* not one a node forwards */
+	ns_peer_forward(r, (uint32_t)l, 94, 2, place, 1); /* short of its arity (3) */
 	probe = ns_probe_open(r, "after-odd", (uint32_t)l);
 	ns_probe_send(probe, "+OK", "SET odd v1");
 	ns_probe_send(probe, "$2 v1", "GET odd");
