@@ -444,10 +444,13 @@ static void on_begin(struct server *s, struct creq *q)
 	creq_finish(s, asked);
 }
 
-/* KEEL.SLOTS op rest... proposed to the metadata group; q is answered
- * with its reply once it is applied (or with its error). */
+/* A change of the map, KEEL.SLOTS op rest..., proposed to the metadata
+ * group; q is answered with its reply once it is applied (or with its
+ * error). One checked on the group's leader
+ * (on_meta_leader) is in its log before this returns, or refused: never
+ * sent to another leader, whose log the check did not see. */
 static void propose_map(struct server *s, struct creq *q, const char *op,
-			const struct resp_arg *rest, uint32_t n_rest)
+			const struct resp_arg *rest, uint32_t n_rest, bool checked)
 {
 	struct creq *b = creq_new(s, NULL);
 	struct resp_arg args[2 + KV_SHARD_MEMBERS_MAX + 1] = {{(const uint8_t *)"keel.slots", 10},
@@ -459,7 +462,10 @@ static void propose_map(struct server *s, struct creq *q, const char *op,
 	b->n_cmds = 1;
 	b->on_done = on_begin;
 	b->answers = q;
+	b->here_only = checked;
 	request_submit(s->meta, b, false);
+	if (checked)
+		requests_flush_writes(s->meta);
 }
 
 static bool arg_num(const struct resp_arg *a, int64_t max, int64_t *v)
@@ -498,7 +504,7 @@ void migrate_command(struct server *s, struct creq *q, const struct resp_arg *ar
 			    "one batch (%u MiB): the slots cannot be moved",
 			    (unsigned long long)big, RAFT_ENTRY_BYTES_MAX / 2 >> 20);
 	} else {
-		propose_map(s, q, "begin", argv + 1, 3);
+		propose_map(s, q, "begin", argv + 1, 3, false);
 		return;
 	}
 	creq_finish(s, q);
@@ -568,8 +574,7 @@ void migrate_add_shard(struct server *s, struct creq *q, const struct resp_arg *
 			"of them (or every voter)",
 			KV_SHARD_MEMBERS_MAX);
 	} else { /* a subset is listed; every voter is no list */
-		propose_map(s, q, "add", argv + 1, placed == 2 ? argc - 1 : 0);
-		requests_flush_writes(s->meta); /* in the log now: on_meta_leader */
+		propose_map(s, q, "add", argv + 1, placed == 2 ? argc - 1 : 0, true);
 		return;
 	}
 	creq_finish(s, q);
@@ -599,8 +604,7 @@ void migrate_place_shard(struct server *s, struct creq *q, const struct resp_arg
 			"of them",
 			KV_SHARD_MEMBERS_MAX);
 	} else { /* the shard and its ids */
-		propose_map(s, q, "place", argv + 1, argc - 1);
-		requests_flush_writes(s->meta); /* in the log now: on_meta_leader */
+		propose_map(s, q, "place", argv + 1, argc - 1, true);
 		return;
 	}
 	creq_finish(s, q);

@@ -98,6 +98,7 @@ struct creq {
 	bool is_read;
 	uint32_t db;	/* a read: the database it runs in (a write's is in cmd) */
 	bool admin;	/* a RAFT membership command, forwarded to the leader */
+	bool here_only; /* a write this node checked as leader: proposed by it, or refused */
 	uint32_t sends; /* a write: times proposed or forwarded (settle()) */
 	/* one connection, one order (requests.c) */
 	uint64_t seq;	       /* a write: its sequence number in the session */

@@ -23,7 +23,7 @@
  * place_while_removing: KEEL.PLACESHARD of a shard on one node alone and
  * that node's removal from the cluster, asked at nearly the same time,
  * in either order: never both made (the shard left on a node out of the
- * cluster).
+ * cluster); and a placement asked of a leader handing over is refused.
  *
  * shard_added_before_join: a shard is added on every node (KEEL.ADDSHARD),
  * then the spare joins. The spare opens the shard as it applies the
@@ -494,6 +494,34 @@ static void pr_remove_and_place(void *arg)
 	ns_admin_send(x->r, x->x, 3, place);
 }
 
+static void pr_place_in_handover(void *arg)
+{
+	struct place_remove *x = arg;
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
+	const char *const place[] = {"KEEL.PLACESHARD", "1", id};
+	ns_admin_expect(x->r, x->lead, 3, place, "-TRYAGAIN this node stopped leading");
+}
+
+/* The metadata group's leader hands over to node X, which is paused (so
+ * the handover waits for it to catch up, and the leader proposes
+ * nothing); a placement asked of it meanwhile is checked there, so it
+ * is refused rather than sent on to the next leader, whose log the
+ * check did not see. */
+static void pr_handover(void *arg)
+{
+	struct place_remove *x = arg;
+	struct ns_node *l = meta_leader(x->r);
+	if (!l || l == &x->r->nodes[x->x]) {
+		ns_fail(x->r, "scenario: the metadata group's leader at 5.5 s is not node 1 or 2");
+		return;
+	}
+	x->lead = (uint32_t)(l - x->r->nodes);
+	host_pause_until(x->r->nodes[x->x].h, world_now_ns(x->r->w) + 300 * MS);
+	ns_admin(x->r, x->lead, "TRANSFER", x->r->nodes[x->x].id);
+	world_at(x->r->w, world_now_ns(x->r->w) + 20 * MS, pr_place_in_handover, x);
+}
+
 /* Shard 1 is placed on a voter of the cluster, and serves its key. */
 static void pr_check(void *arg)
 {
@@ -520,7 +548,8 @@ static void pr_done(void *arg)
 }
 
 /* Three nodes of two shards: shard 1 placed on one node while that node
- * is removed, twice (above). */
+ * is removed, twice, then while the metadata group's leader hands over
+ * (above). */
 void ns_scen_place_while_removing(struct ns_run *r)
 {
 	r->p.nodes = 3;
@@ -534,6 +563,7 @@ void ns_scen_place_while_removing(struct ns_run *r)
 	world_at(r->w, 1000 * MS, pr_write, x);
 	world_at(r->w, 2000 * MS, pr_place_then_remove, x);
 	world_at(r->w, 4000 * MS, pr_remove_and_place, x);
+	world_at(r->w, 5500 * MS, pr_handover, x);
 	world_at(r->w, 7000 * MS, pr_check, x);
 	world_at(r->w, 8500 * MS, pr_done, x);
 }
