@@ -879,7 +879,7 @@ static void on_forward_admin(struct group *g, struct creq *q)
 	struct server *s = g->node;
 	struct resp_arg *argv = NULL;
 	uint32_t cap = 0, argc;
-	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &argv, &cap, &argc) != KEEL_OK || !argc) {
+	if (entry_cmd_decode(q->cmd.p, q->cmd.len, &argv, &cap, &argc) != KEEL_OK) { /* argc >= 1 */
 		keel_free(argv);
 		finish_with(g, q, "-ERR the forwarded command was malformed");
 		return;

@@ -297,6 +297,9 @@ void ns_probe_set_big(struct ns_probe *p, const char *want, const char *key, siz
  * a write, 1 a read, 2 a RAFT command), as a follower would. */
 void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_byte,
 		     const char *const *words, uint32_t argc);
+/* The same to group `group` (0: the first; else in a GROUP frame). */
+void ns_peer_forward_to(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
+			uint8_t kind_byte, const char *const *words, uint32_t argc);
 /* The same for a write (kind 0) of group `group` (0: the first; else in
  * a GROUP frame, SERVER_META_GROUP the metadata group's), well formed, as
  * a member's late forward would arrive. */

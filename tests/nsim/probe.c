@@ -258,6 +258,12 @@ void ns_peer_forward(struct ns_run *r, uint32_t node, uint64_t id, uint8_t kind_
 	rogue_forward(r, node, id, 0, kind_byte, false, words, argc);
 }
 
+void ns_peer_forward_to(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
+			uint8_t kind_byte, const char *const *words, uint32_t argc)
+{
+	rogue_forward(r, node, id, group, kind_byte, false, words, argc);
+}
+
 void ns_peer_forward_write(struct ns_run *r, uint32_t node, uint64_t id, uint32_t group,
 			   const char *const *words, uint32_t argc)
 {

@@ -418,11 +418,19 @@ struct place_remove {
 	struct ns_probe *p;
 };
 
+/* A write of shard 1's key; and a peer's forwarded placements short of
+ * their arity (3 words or more), which a node must refuse without
+ * reading past them. */
 static void pr_write(void *arg)
 {
 	struct place_remove *x = arg;
 	x->p = ns_probe_open(x->r, "before", 0);
 	ns_probe_send(x->p, "+OK", "SET %s v", x->key);
+	static const char *const place[] = {"KEEL.PLACESHARD", "1"};
+	for (uint32_t i = 0; i < 3; i++) {
+		ns_peer_forward_to(x->r, i, 90, SERVER_META_GROUP, 2, place, 1);
+		ns_peer_forward_to(x->r, i, 91, SERVER_META_GROUP, 2, place, 2);
+	}
 }
 
 static void pr_remove_x(void *arg)
