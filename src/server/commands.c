@@ -543,7 +543,6 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 			s, g, q, "promote",
 			raft_change(g->r, RAFT_CHANGE_PROMOTE, (raft_id)id, NULL, false));
 	} else if (is(&argv[1], "remove")) {
-		uint32_t alone = placed_alone(s, (raft_id)id);
 		if (g->meta && raft_applied_index(g->r) < raft_last_index(g->r)) {
 			/* a KEEL.PLACESHARD in the log not yet applied would be
 			 * missed by placed_alone, which reads the map */
@@ -553,6 +552,7 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 				   "them); not applied");
 			return false;
 		}
+		uint32_t alone = placed_alone(s, (raft_id)id);
 		if (alone != UINT32_MAX) {
 			resp_errorf(
 				&q->reply,
