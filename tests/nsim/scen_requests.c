@@ -229,6 +229,7 @@ static void admin_via_follower(void *arg)
 	probe = ns_probe_open(r, "admin", f);
 	/* a verb the leader does not know: its usage, not a malformed frame */
 	ns_probe_send(probe, "-ERR RAFT STATUS [LEADER] | SNAPSHOT", "RAFT PROMOTE");
+	ns_probe_send(probe, "-ERR RAFT STATUS [LEADER] | SNAPSHOT", "RAFT BOGUS"); /* sent on */
 	ns_probe_send(probe, "$", "RAFT STATUS LEADER");
 	ns_probe_send(probe, "+OK", "RAFT TRANSFER %llu", (unsigned long long)r->nodes[g].id);
 }
@@ -608,6 +609,9 @@ void ns_scen_removed_under_requests(struct ns_run *r)
 
 /* ---- a peer forwards what no follower would ---- */
 
+static uint32_t odd_leader;
+static uint64_t odd_kept; /* a voter a forged command names */
+
 static void odd_forwards(void *arg)
 {
 	struct ns_run *r = arg;
@@ -616,6 +620,12 @@ static void odd_forwards(void *arg)
 		ns_fail(r, "scenario: no leader at 1 s");
 		return;
 	}
+	odd_leader = (uint32_t)l;
+	odd_kept = r->nodes[follower_no(r, (uint32_t)l)].id;
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)odd_kept);
+	const char *const not_raft[] = {"CONFIG", "REMOVE", id};
+	ns_peer_forward(r, (uint32_t)l, 95, 2, not_raft, 3); /* a RAFT change, but not RAFT */
 	static const char *const raft[] = {"RAFT"}, *const get[] = {"GET", "odd"},
 				 *const place[] = {"KEEL.PLACESHARD"};
 	ns_peer_forward(r, (uint32_t)l, 90, 2, raft, 1); /* a RAFT command of one word */
@@ -628,6 +638,16 @@ static void odd_forwards(void *arg)
 	ns_probe_send(probe, "$2 v1", "GET odd");
 }
 
+/* The forged change was not made. */
+static void odd_kept_voter(void *arg)
+{
+	struct ns_run *r = arg;
+	const struct server *s = r->nodes[odd_leader].s;
+	if (s && !raft_config_is_voter(raft_config_of(s->g->r), odd_kept))
+		ns_fail(r, "scenario: a forwarded CONFIG REMOVE %llu removed it",
+			(unsigned long long)odd_kept);
+}
+
 /* The leader refuses them (a peer's bytes are checked like a client's)
  * and goes on serving. */
 void ns_scen_peer_forwards_malformed(struct ns_run *r)
@@ -636,6 +656,7 @@ void ns_scen_peer_forwards_malformed(struct ns_run *r)
 	r->p.nodes = 3;
 	r->p.spares = 0;
 	world_at(r->w, 1000 * MS, odd_forwards, r);
+	world_at(r->w, 1900 * MS, odd_kept_voter, r);
 	world_at(r->w, 2000 * MS, probe_done, r);
 }
 
