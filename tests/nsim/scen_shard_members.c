@@ -431,6 +431,23 @@ static void pr_write(void *arg)
 		ns_peer_forward_to(x->r, i, 90, SERVER_META_GROUP, 2, place, 1);
 		ns_peer_forward_to(x->r, i, 91, SERVER_META_GROUP, 2, place, 2);
 	}
+	/* a placement a peer sent to a node that does not lead the metadata
+	 * group: refused there, not sent on (a second hop) */
+	struct ns_node *l = meta_leader(x->r);
+	uint32_t f = l ? (uint32_t)(l - x->r->nodes + 1) % 3 : 0;
+	static const char *const every[] = {"KEEL.PLACESHARD", "1", "1", "2", "3"};
+	ns_peer_forward_to(x->r, f, 92, SERVER_META_GROUP, 2, every, 5);
+}
+
+/* That placement was not made: shard 1 is still on every node. */
+static void pr_not_sent_on(void *arg)
+{
+	struct place_remove *x = arg;
+	for (uint32_t i = 0; i < 3; i++) {
+		const struct server *s = x->r->nodes[i].s;
+		if (s && s->meta && kv_shard_placed(kv_slots_of(&s->meta->kv), 1))
+			ns_fail(x->r, "scenario: a placement forwarded to a follower was made");
+	}
 }
 
 static void pr_remove_x(void *arg)
@@ -569,6 +586,7 @@ void ns_scen_place_while_removing(struct ns_run *r)
 	x->r = r;
 	ns_probe_key("pr", 0, 8192, 16383, x->key, sizeof x->key);
 	world_at(r->w, 1000 * MS, pr_write, x);
+	world_at(r->w, 1900 * MS, pr_not_sent_on, x);
 	world_at(r->w, 2000 * MS, pr_place_then_remove, x);
 	world_at(r->w, 4000 * MS, pr_remove_and_place, x);
 	world_at(r->w, 5500 * MS, pr_handover, x);
