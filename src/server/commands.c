@@ -20,7 +20,12 @@ static bool is(const struct resp_arg *a, const char *s)
 }
 
 /* INFO raft's role: the first shard's, but "removed" only once the node
- * is a member of no group (then it may be stopped: members.c). */
+ * is a member of no group (then it may be stopped: members.c). The core's
+ * own "removed" (its newest configuration, perhaps not committed, lacks
+ * this node) is not that: after a restart a node's first group may say
+ * so while the node has not yet learned its removal, nor opened a shard
+ * it still holds a seat of; stopped then, that shard could lose its
+ * quorum for good. It is "leaving" until the node knows. */
 static const char *role_name(struct server *s)
 {
 	if (s->g->removed_at && !members_seated(s))
@@ -29,7 +34,8 @@ static const char *role_name(struct server *s)
 		return "leaving";
 	if (!s->g->r || raft_stopped(s->g->r))
 		return "stopped";
-	return raft_role_name(s->g->r);
+	const char *role = raft_role_name(s->g->r);
+	return strcmp(role, "removed") ? role : "leaving";
 }
 
 static void info_raft(struct server *s, struct rbuf *o)

@@ -729,6 +729,90 @@ static void removal_never_committed(struct ns_run *r)
 	world_at(r->w, 2500000000, cut_and_remove, step_new(r, 0));
 }
 
+/* ---- a removed node restarted before it hears of its removal ---- */
+
+static void says_leaving(void *arg)
+{
+	struct step *st = arg;
+	struct ns_node *x = &st->r->nodes[st->other];
+	if (ns_info_says(x, "raft", "raft_role:removed") ||
+	    !ns_info_says(x, "raft", "raft_role:leaving"))
+		ns_fail(st->r,
+			"node %llu, restarted with a configuration that leaves it out and no "
+			"word of its removal, does not say raft_role:leaving",
+			(unsigned long long)x->id);
+}
+
+static void says_removed(void *arg)
+{
+	struct step *st = arg;
+	struct ns_node *x = &st->r->nodes[st->other];
+	if (!ns_info_says(x, "raft", "raft_role:removed"))
+		ns_fail(st->r, "node %llu, removed and told, does not say raft_role:removed",
+			(unsigned long long)x->id);
+}
+
+/* The removed leader (st->other) is crashed, cut off from both others and
+ * started again: its newest configuration leaves it out, it knows no
+ * leader and no commit index, and no notice reaches it. */
+static void restart_cut_off(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *x = &r->nodes[st->other];
+	ns_node_crash(x);
+	for (uint32_t i = 0; i < 3; i++)
+		if (i != st->other)
+			world_cut(r->w, x->h, r->nodes[i].h, true);
+	ns_node_start(x);
+	for (uint64_t t = 100000000; t <= 600000000; t += 100000000)
+		world_at(r->w, world_now_ns(r->w) + t, says_leaving, st);
+}
+
+static void heal_cut_off(void *arg)
+{
+	struct step *st = arg;
+	for (uint32_t i = 0; i < 3; i++)
+		if (i != st->other)
+			world_cut(st->r->w, st->r->nodes[st->other].h, st->r->nodes[i].h, false);
+}
+
+/* The leader removes itself (RAFT REMOVE of its own id), and is crashed
+ * once that is committed; started again cut off from the others, its
+ * core names its role "removed" (its newest configuration leaves it out,
+ * no leader known), but the node has not learned its removal (no commit
+ * index, no notice): INFO raft says raft_role:leaving, not removed, which
+ * an operator takes as "stop it". Once the others' notice reaches it, it
+ * says removed. Before, it said removed at once: the random sharded seed
+ * 29200, where a node so stopped was still one of the two voters of a
+ * placed shard, which then had no quorum for good. */
+static void leader_removes_itself(void *arg)
+{
+	struct step *st = arg;
+	struct ns_run *r = st->r;
+	struct ns_node *l = leader(r);
+	if (!l) {
+		ns_fail(r, "scenario: no leader");
+		return;
+	}
+	struct step *x = step_new(r, 0);
+	x->other = (uint32_t)(l - r->nodes);
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)l->id);
+	const char *argv[] = {"RAFT", "REMOVE", id};
+	ns_admin_expect(r, x->other, 3, argv, "+OK");
+	world_at(r->w, world_now_ns(r->w) + 500000000, restart_cut_off, x);
+	world_at(r->w, world_now_ns(r->w) + 1500000000, heal_cut_off, x);
+	world_at(r->w, world_now_ns(r->w) + 4000000000, says_removed, x);
+}
+
+static void removed_restart_untold(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 0;
+	world_at(r->w, 2500000000, leader_removes_itself, step_new(r, 0));
+}
+
 /* ---- made-up ids ---- */
 
 #define STRANGERS 62 /* with the two members, every incoming name the peer port takes */
@@ -3131,6 +3215,7 @@ static const struct {
 	{"forged_removal_notices", forged_removal_notices},
 	{"leader_disk_fails", leader_disk_fails},
 	{"removal_never_committed", removal_never_committed},
+	{"removed_restart_untold", removed_restart_untold},
 	{"strangers_take_no_place", strangers_take_no_place},
 	{"leader_removing_itself", leader_removing_itself},
 	{"busy_follower_cut_off", busy_follower_cut_off},
