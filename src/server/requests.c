@@ -166,14 +166,13 @@ void requests_flush_writes(struct group *g)
 	if (e->cap > (8u << 20))
 		rbuf_free(e);
 	for (uint32_t i = 0; i < n; i++) {
-		if (rc != KEEL_OK && v[i]->here_only) { /* checked against this log only */
-			finish_with(g, v[i],
-				    "-TRYAGAIN this node stopped leading (or is handing over) "
-				    "before the change was in its log; not applied");
-			continue;
-		}
 		if (rc != KEEL_OK) { /* no longer the leader: they wait for one */
-			push(&g->waiting, &g->n_waiting, &g->cap_waiting, v[i]);
+			if (v[i]->here_only) /* checked against this log only */
+				finish_with(g, v[i],
+					    "-TRYAGAIN this node stopped leading (or is handing "
+					    "over) before the change was in its log; not applied");
+			else
+				push(&g->waiting, &g->n_waiting, &g->cap_waiting, v[i]);
 			continue;
 		}
 		v[i]->sends++;

@@ -229,27 +229,35 @@ static int run(struct conn *c, int argc, char **argv, bool raw)
 	return c->in[0] == '-';
 }
 
-/* run for a membership change: a -TRYAGAIN reply (no leader known during
- * an election, another change not yet committed: nothing was applied) is
- * sent again every 200 ms for up to 10 s; the last reply is printed. */
-static int run_change(struct conn *c, int argc, char **argv, bool raw)
+/* conn_call, asked again every 200 ms for up to 10 s while the reply is
+ * -TRYAGAIN (nothing was applied: no leader known during an election,
+ * another change not yet committed; for KEEL.ADDSHARD and
+ * KEEL.PLACESHARD, no leader of the metadata group known to the node
+ * asked). */
+static int call_again(struct conn *c, int argc, char **argv, size_t *n)
 {
 	for (int tries = 0;; tries++) {
-		size_t n;
-		if (c->fd < 0 && conn_open(c))
+		if (conn_call(c, argc, argv, n))
 			return 1;
-		if (conn_call(c, argc, argv, &n)) {
-			close(c->fd);
-			c->fd = -1;
-			return 1;
-		}
-		if (tries < 50 && n > 9 && !strncmp(c->in, "-TRYAGAIN", 9)) {
-			usleep(200 * 1000);
-			continue;
-		}
-		print_reply(c->in, c->in + n, raw, 0);
-		return c->in[0] == '-';
+		if (tries >= 50 || *n <= 9 || strncmp(c->in, "-TRYAGAIN", 9))
+			return 0;
+		usleep(200 * 1000);
 	}
+}
+
+/* run for a membership change (call_again); the last reply is printed. */
+static int run_change(struct conn *c, int argc, char **argv, bool raw)
+{
+	size_t n;
+	if (c->fd < 0 && conn_open(c))
+		return 1;
+	if (call_again(c, argc, argv, &n)) {
+		close(c->fd);
+		c->fd = -1;
+		return 1;
+	}
+	print_reply(c->in, c->in + n, raw, 0);
+	return c->in[0] == '-';
 }
 
 /* ---- status ------------------------------------------------------------- */
@@ -482,20 +490,6 @@ static int split_ids(const char *nodes, char *list, size_t cap, char **args, int
 			*p++ = 0;
 	}
 	return argc;
-}
-
-/* conn_call, asked again every 200 ms for up to 10 s while the reply is
- * -TRYAGAIN (nothing was applied: no leader of the metadata group known
- * to the node asked, for KEEL.ADDSHARD and KEEL.PLACESHARD). */
-static int call_again(struct conn *c, int argc, char **argv, size_t *n)
-{
-	for (int tries = 0;; tries++) {
-		if (conn_call(c, argc, argv, n))
-			return 1;
-		if (tries >= 50 || *n <= 9 || strncmp(c->in, "-TRYAGAIN", 9))
-			return 0;
-		usleep(200 * 1000);
-	}
 }
 
 /* keel-cli shard add [--nodes 1,2,3]: KEEL.ADDSHARD (call_again), then INFO shards
