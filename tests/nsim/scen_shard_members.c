@@ -450,13 +450,25 @@ static void pr_not_sent_on(void *arg)
 	}
 }
 
+/* An operator's w0 w1 <node's id> sent to node `to`; its reply must begin
+ * with expect (NULL: any). */
+static void pr_ask(struct place_remove *x, uint32_t to, const char *w0, const char *w1,
+		   uint32_t node, const char *expect)
+{
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[node].id);
+	const char *const argv[] = {w0, w1, id};
+	if (expect)
+		ns_admin_expect(x->r, to, 3, argv, expect);
+	else
+		ns_admin_send(x->r, to, 3, argv);
+}
+
 static void pr_remove_x(void *arg)
 {
 	struct place_remove *x = arg;
-	char id[24];
-	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
-	const char *const rm[] = {"RAFT", "REMOVE", id};
-	ns_admin_expect(x->r, x->lead, 3, rm, "-TRYAGAIN the metadata group's leader has entries");
+	pr_ask(x, x->lead, "RAFT", "REMOVE", x->x,
+	       "-TRYAGAIN the metadata group's leader has entries");
 }
 
 static void pr_disks_back(void *arg)
@@ -487,10 +499,7 @@ static void pr_place_then_remove(void *arg)
 	for (uint32_t i = 0; i < x->r->n_nodes; i++)
 		if (i != x->lead)
 			x->r->nodes[i].disk_extra_ns = 100 * MS;
-	char id[24];
-	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
-	const char *const place[] = {"KEEL.PLACESHARD", "1", id};
-	ns_admin_expect(x->r, x->lead, 3, place, "+OK");
+	pr_ask(x, x->lead, "KEEL.PLACESHARD", "1", x->x, "+OK");
 	world_at(x->r->w, world_now_ns(x->r->w) + 20 * MS, pr_remove_x, x);
 	world_at(x->r->w, world_now_ns(x->r->w) + 400 * MS, pr_disks_back, x);
 }
@@ -512,20 +521,14 @@ static void pr_remove_and_place(void *arg)
 		ns_fail(x->r, "scenario: no leader of the metadata group at 4 s");
 		return;
 	}
-	char id[24];
-	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->y].id);
 	ns_admin(x->r, (uint32_t)(l - x->r->nodes), "REMOVE", x->r->nodes[x->y].id);
-	const char *const place[] = {"KEEL.PLACESHARD", "1", id};
-	ns_admin_send(x->r, x->x, 3, place);
+	pr_ask(x, x->x, "KEEL.PLACESHARD", "1", x->y, NULL);
 }
 
 static void pr_place_in_handover(void *arg)
 {
 	struct place_remove *x = arg;
-	char id[24];
-	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
-	const char *const place[] = {"KEEL.PLACESHARD", "1", id};
-	ns_admin_expect(x->r, x->lead, 3, place, "-TRYAGAIN this node stopped leading");
+	pr_ask(x, x->lead, "KEEL.PLACESHARD", "1", x->x, "-TRYAGAIN this node stopped leading");
 }
 
 /* The metadata group's leader hands over to node X, which is paused (so
