@@ -201,6 +201,29 @@ static void placed_members(const struct raft_config *all, const struct group *g,
 			out->members[out->n++] = all->members[i];
 }
 
+/* A shard placed on this node, which is outside it, whose leader is no
+ * longer one of the cluster's members (*all lacks it): that leader's
+ * metadata group stopped at its removal, and the map it last applied may
+ * predate this node's listing (a shard placed on other nodes and its
+ * node removed from the cluster at once; it would lead the shard alone
+ * for good, its followers never added). So this node asks that leader to
+ * add it, as the driver's changes are sent (RAFT ADD-LEARNER naming the
+ * shard, a voter AUTO if it is one here); once it is a voter the leader
+ * hands the shard on (group.c, a node leaving the cluster), and the new
+ * leader's map brings the rest. A leader still in the cluster adds the
+ * nodes it lists itself. */
+static void ask_to_join(struct server *s, struct group *g, const struct raft_config *all)
+{
+	const struct raft_member *me = raft_config_find(all, s->cfg.id);
+	struct change c;
+	if (!g->n_placed || !g->outside || !g->lead_hint || !me || !group_placed_on(g, s->cfg.id) ||
+	    raft_config_find(all, g->lead_hint) || g->conform_busy ||
+	    server_now_ms() < g->conform_retry_ms)
+		return;
+	with(&c, RAFT_CHANGE_ADD_LEARNER, me, wants_voter(me));
+	propose_change(s, g, &c);
+}
+
 void conform_tick(struct server *s)
 {
 	struct group *meta = s->meta;
@@ -221,12 +244,13 @@ void conform_tick(struct server *s)
 		struct change c;
 		bool member = g->r && raft_config_find(raft_config_of(g->r), s->cfg.id);
 		blind = blind || (g->r && !member && !g->n_placed);
+		ask_to_join(s, g, all);
 		/* a shard on every node: brought by the metadata group's leader;
 		 * one placed on some: by its own leader, as each node knows it */
 		bool drives =
 			g->n_placed ? member && raft_role_of(g->r) == RAFT_LEADER : leads_meta;
-		if (!drives || !member || raft_stopped(g->r) || g->removed_at || g->conform_busy ||
-		    now < g->conform_retry_ms)
+		if (!drives || !member || g->outside || raft_stopped(g->r) || g->removed_at ||
+		    g->conform_busy || now < g->conform_retry_ms)
 			continue;
 		struct raft_config placed;
 		if (g->n_placed)

@@ -693,20 +693,28 @@ static bool in_cluster(const struct group *g, raft_id id)
  * spread over the nodes; 0 if there is no voter. Only the voters still in
  * the cluster and, of a placed shard, the voters it is placed on: one
  * removed or no longer listed is about to leave it (conform.c), and its
- * leader hands it on first. */
+ * leader hands it on first. A node removed from the cluster whose copy of
+ * the map names none (it stopped at the removal, and may predate the
+ * voters added since: conform.c, ask_to_join) takes any other voter. */
 raft_id group_preferred_leader(const struct group *g)
 {
 	const struct raft_config *c = raft_config_of(g->r);
-	raft_id v[RAFT_MEMBERS_MAX];
+	raft_id v[RAFT_MEMBERS_MAX], me = g->node->cfg.id;
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < c->n; i++)
-		if (raft_config_is_voter(c, c->members[i].id) &&
-		    group_placed_on(g, c->members[i].id) && in_cluster(g, c->members[i].id)) {
+	for (int any = 0; any < 2 && !n; any++) {
+		if (any && in_cluster(g, me))
+			break;
+		for (uint32_t i = 0; i < c->n; i++) {
+			raft_id id = c->members[i].id;
+			if (!raft_config_is_voter(c, id) ||
+			    (any ? id == me : !group_placed_on(g, id) || !in_cluster(g, id)))
+				continue;
 			uint32_t k = n++;
-			for (; k > 0 && v[k - 1] > c->members[i].id; k--)
+			for (; k > 0 && v[k - 1] > id; k--)
 				v[k] = v[k - 1];
-			v[k] = c->members[i].id;
+			v[k] = id;
 		}
+	}
 	return n ? v[g->id % n] : 0;
 }
 

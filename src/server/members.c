@@ -272,19 +272,24 @@ bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_
 	 * leader replicates to it any more (the whole-node simulator found one
 	 * so, serving a read replica from an applied index of 0 for good). */
 	bool newer = at > mine || (!in_mine && at == mine);
+	/* a placed shard that lists this node again once it was removed: no
+	 * member tells it more than that it is not one of them until its
+	 * leader adds it (shards.c groups_place) */
+	bool waiting = mine <= g->relisted_past;
 	/* a node taken off a placed shard while it was down restarts with a
 	 * configuration older than every member now: the map (committed in
 	 * the metadata group) names the members that may tell it */
 	bool known = raft_config_find(c, from) ||
 		     (!group_placed_on(g, s->cfg.id) && group_placed_on(g, from));
-	if (!known || !newer || at > last + REMOVED_AHEAD) {
+	if (!known || !newer || waiting || at > last + REMOVED_AHEAD) {
 		fprintf(stderr,
 			"[%llu] REMOVED notice from node %llu for index %llu not believed: %s\n",
 			(unsigned long long)s->cfg.id, (unsigned long long)from,
 			(unsigned long long)at,
-			!known	 ? "not a member here"
-			: !newer ? "not a newer configuration"
-				 : "past this node's log");
+			!known	  ? "not a member here"
+			: !newer  ? "not a newer configuration"
+			: waiting ? "listed again, waiting to be added"
+				  : "past this node's log");
 		return false;
 	}
 	char how[96];

@@ -940,6 +940,15 @@ static void on_forward(struct group *g, uint64_t from, uint64_t id, uint8_t kind
 		finish_with(g, q, "-ERR the forwarded request was malformed; not applied");
 		return;
 	}
+	/* a node outside g has nothing to serve it from, and sending it on
+	 * could send it round: two nodes listed, neither added yet, each
+	 * another's member to send to (member_for) */
+	if (g->outside) {
+		finish_with(g, q,
+			    "-TRYAGAIN this node is not one of the shard's members (not yet "
+			    "added, or taken off); the request was not applied");
+		return;
+	}
 	/* peer frames reach only a member: its core exists while its peer
 	 * port is open. A member's write goes to the leader it was sent to;
 	 * an outside node's may come to any member, which sends it on. */

@@ -322,6 +322,9 @@ struct group {
 	bool conform_busy;
 	int64_t conform_retry_ms;
 	raft_index removed_at;	 /* the configuration that removed this node */
+	/* ... of a placed shard that lists it again: waits for a newer one (its
+	 * leader's, adding it) as outside, and believes no notice till then */
+	raft_index relisted_past;
 	int64_t prevote_listed_ms; /* pre-votes sent to a placed shard's listed nodes until */
 	int64_t last_entry_time; /* of the last applied command entry */
 	struct poison poison;	 /* an entry that failed to apply (server/poison.h) */

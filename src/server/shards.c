@@ -255,7 +255,8 @@ KEEL_STATIC_ASSERT(sizeof(raft_id) == sizeof(uint64_t), "a placed list is copied
  * the configuration drops it. */
 static bool outside_of(const struct server *s, const struct group *g)
 {
-	return !g->r || !raft_config_find(raft_config_of(g->r), s->cfg.id) || g->removed_at;
+	return !g->r || !raft_config_find(raft_config_of(g->r), s->cfg.id) || g->removed_at ||
+	       raft_config_index_of(g->r) <= g->relisted_past;
 }
 
 void groups_place(struct server *s)
@@ -283,8 +284,12 @@ void groups_place(struct server *s)
 			/* removed, and listed again since (perhaps before this node
 			 * flipped outside): a new member, which its leader adds (a
 			 * copy it kept catches up; one freed is rebuilt first, as
-			 * no frame of the group reached it while removed) */
+			 * no frame of the group reached it while removed). Outside
+			 * until it holds a configuration past the one that removed
+			 * it: the copy it kept may name it, and a member of that
+			 * old configuration would campaign, and be told again */
 			group_unwipe(g);
+			g->relisted_past = g->removed_at;
 			g->removed_at = 0;
 			g->was_member = false;
 			group_wake(g, 0);

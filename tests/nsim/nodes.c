@@ -424,6 +424,14 @@ void ns_faults_schedule(struct ns_run *r)
 			 ns_membership_add, r);
 }
 
+void ns_isolate(struct ns_run *r, uint32_t a, bool cut)
+{
+	world_tracef(r->w, "scenario: %s node %u", cut ? "isolate" : "rejoin", a + 1);
+	for (uint32_t i = 0; i < r->n_nodes; i++)
+		if (i != a)
+			world_cut(r->w, r->nodes[a].h, r->nodes[i].h, cut);
+}
+
 void ns_heal_all(struct ns_run *r)
 {
 	r->healing = true;

@@ -218,6 +218,8 @@ void ns_scen_shard_added_before_join(struct ns_run *r);
 void ns_scen_shard_leader_removed(struct ns_run *r);
 void ns_scen_placed_removed_while_down(struct ns_run *r);
 void ns_scen_place_while_removing(struct ns_run *r);
+void ns_scen_placed_elsewhere_cut_off(struct ns_run *r);
+void ns_scen_placed_elsewhere_down(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_forward_ids_survive_a_restart(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);
@@ -250,6 +252,8 @@ void ns_scen_quiet_leader_partitioned(struct ns_run *r);
 void ns_scen_quiet_follower_served(struct ns_run *r);
 void ns_scen_quiet_follower_restarts(struct ns_run *r);
 void ns_heal_all(struct ns_run *r);
+/* node a (an index) cut off from every other node, or joined to them again */
+void ns_isolate(struct ns_run *r, uint32_t a, bool cut);
 void ns_check_agreement(struct ns_run *r);
 
 /* clients.c */

@@ -37,14 +37,6 @@ static uint32_t follower_no(struct ns_run *r, uint32_t leader)
 	return (leader + 1) % r->p.nodes;
 }
 
-static void isolate(struct ns_run *r, uint32_t a, bool cut)
-{
-	world_tracef(r->w, "scenario: %s node %u", cut ? "isolate" : "rejoin", a + 1);
-	for (uint32_t i = 0; i < r->n_nodes; i++)
-		if (i != a)
-			world_cut(r->w, r->nodes[a].h, r->nodes[i].h, cut);
-}
-
 static struct ns_probe *last_probe; /* the one probe_done closed */
 
 static void probe_done(void *arg)
@@ -191,7 +183,7 @@ static void deposed_write(void *arg)
 static void deposed_isolate(void *arg)
 {
 	struct ns_run *r = arg;
-	isolate(r, deposed, true);
+	ns_isolate(r, deposed, true);
 	/* proposed once, by a leader cut off from every follower: never
 	 * committed, and its entry is replaced once the new leader's log
 	 * reaches it */
@@ -201,7 +193,7 @@ static void deposed_isolate(void *arg)
 
 static void deposed_rejoin(void *arg)
 {
-	isolate(arg, deposed, false);
+	ns_isolate(arg, deposed, false);
 }
 
 void ns_scen_write_on_deposed_leader(struct ns_run *r)
@@ -1075,14 +1067,14 @@ static struct {
 static void join_cut(void *arg)
 {
 	struct ns_run *r = arg;
-	isolate(r, 0, true); /* the member --join names knows no leader: it refuses */
-	isolate(r, 3, false);
+	ns_isolate(r, 0, true); /* the member --join names knows no leader: it refuses */
+	ns_isolate(r, 3, false);
 }
 
 static void join_uncut(void *arg)
 {
 	struct ns_run *r = arg;
-	isolate(r, 0, false);
+	ns_isolate(r, 0, false);
 }
 
 static void join_begin(void *arg)
@@ -1367,7 +1359,7 @@ static void fid_restart(void *arg)
 		ns_fail(r, "scenario: the leader never took node %u's write", fid_follower + 1);
 		return;
 	}
-	isolate(r, fid_follower, true);
+	ns_isolate(r, fid_follower, true);
 	ns_node_start(&r->nodes[fid_follower]);
 }
 
@@ -1397,7 +1389,7 @@ static void fid_heal(void *arg)
 	fid_first = NULL;
 	probe_done(NULL);
 	r->nodes[fid_follower].disk_extra_ns = 0;
-	isolate(r, fid_follower, false);
+	ns_isolate(r, fid_follower, false);
 	world_cut(r->w, r->nodes[fid_leader].h, r->nodes[fid_other].h, false);
 }
 

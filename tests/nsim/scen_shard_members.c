@@ -651,3 +651,170 @@ void ns_scen_shard_added_before_join(struct ns_run *r)
 	world_at(r->w, 2000 * MS, spare_shard, r);
 	world_at(r->w, 5500 * MS, spare_member, r);
 }
+
+/* ---- a shard's only node removed, out of reach, as others are listed ----- */
+
+struct cut_off {
+	struct ns_run *r;
+	bool crash;   /* node 3 crashes (else it is cut off) */
+	char key[16]; /* a key of shard 1 (slots 8192-16383 of --shards 2) */
+	struct ns_probe *p;
+};
+
+/* Shard 1 placed on node 3 alone (asked of node 1). */
+static void co_place_alone(void *arg)
+{
+	struct cut_off *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "3"};
+	ns_admin_expect(x->r, 0, 3, place, "+OK");
+}
+
+static void co_write(void *arg)
+{
+	struct cut_off *x = arg;
+	x->p = ns_probe_open(x->r, "co", 0); /* through node 1, outside shard 1 */
+	ns_probe_send(x->p, "+OK", "SET %s v", x->key);
+}
+
+/* Node 3, shard 1's only voter and leader, crashes or is cut off from
+ * the others: no entry of the metadata group reaches it from now on. */
+static void co_away(void *arg)
+{
+	struct cut_off *x = arg;
+	if (x->crash)
+		ns_node_crash(&x->r->nodes[2]);
+	else
+		ns_isolate(x->r, 2, true);
+}
+
+/* Shard 1 placed on every node (asked of node 1: the metadata group's
+ * leader is node 1 or 2 by now), so node 3 is no longer its only node. */
+static void co_place_all(void *arg)
+{
+	struct cut_off *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "1", "2", "3"};
+	ns_admin_expect(x->r, 0, 5, place, "+OK");
+}
+
+/* ... and node 3 removed from the cluster (allowed: shard 1 is placed on
+ * other nodes too); the operator stops it once it says it is out. */
+static void co_remove(void *arg)
+{
+	struct cut_off *x = arg;
+	ns_admin(x->r, 0, "REMOVE", 3);
+}
+
+/* Node 3 back: started again, or its links whole again with what was
+ * sent to it meanwhile lost (its connections reset: the metadata group's
+ * last entries to it among what is lost, the placement too). */
+static void co_back(void *arg)
+{
+	struct cut_off *x = arg;
+	if (x->crash) {
+		ns_node_start(&x->r->nodes[2]);
+		return;
+	}
+	for (uint32_t i = 0; i < 2; i++)
+		world_reset(x->r->w, x->r->nodes[2].h, x->r->nodes[i].h);
+	ns_isolate(x->r, 2, false);
+}
+
+/* From the placement on: nodes 1 and 2, listed again, wait outside the
+ * shard to be added, believing no member that tells them they are not
+ * one (they know); and their requests for it are not sent round between
+ * them (a few per client in flight, not thousands). */
+static void co_watch(void *arg)
+{
+	struct cut_off *x = arg;
+	for (uint32_t i = 0; i < 2; i++) {
+		const struct server *s = x->r->nodes[i].s;
+		const struct group *g = s && s->n_shards > 1 ? s->groups[1] : NULL;
+		if (g && g->removed_at)
+			ns_fail(x->r,
+				"node %u believes again it was removed from shard 1 (at %llu), "
+				"listed again",
+				i + 1, (unsigned long long)g->removed_at);
+		if (g && g->n_forwarded > 1000)
+			ns_fail(x->r, "node %u has %u requests of shard 1 in flight", i + 1,
+				g->n_forwarded);
+	}
+	if (!x->r->failed && world_now_ns(x->r->w) < 10000 * MS)
+		world_at(x->r->w, world_now_ns(x->r->w) + 50 * MS, co_watch, x);
+}
+
+/* Shard 1 is on nodes 1 and 2, both voters, and holds the key written
+ * while it was on node 3; node 3 was stopped. */
+static void co_check(void *arg)
+{
+	struct cut_off *x = arg;
+	if (x->r->nodes[2].kind != NS_RETIRED)
+		ns_fail(x->r, "scenario: node 3 never said it was out of the cluster (it "
+			      "still leads shard 1?)");
+	for (uint32_t i = 0; i < 2; i++) {
+		const struct server *s = x->r->nodes[i].s;
+		const struct raft_config *c =
+			s && s->n_shards > 1 ? raft_config_of(s->groups[1]->r) : NULL;
+		if (!c || c->n != 2 || !raft_config_is_voter(c, 1) || !raft_config_is_voter(c, 2))
+			ns_fail(x->r,
+				"scenario: node %u's shard 1 is not on nodes 1 and 2, both "
+				"voters",
+				i + 1);
+	}
+	ns_probe_send(x->p, "$1 v", "GET %s", x->key);
+}
+
+static void co_done(void *arg)
+{
+	struct cut_off *x = arg;
+	ns_probe_done(x->p);
+}
+
+static void cut_off(struct ns_run *r, bool crash)
+{
+	r->p.nodes = 3;
+	r->p.shards = 2;
+	r->p.reshards = 0;
+	r->p.run_ns = 14000 * MS;
+	struct cut_off *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	x->crash = crash;
+	ns_probe_key("co", 0, 8192, 16383, x->key, sizeof x->key);
+	world_at(r->w, 1000 * MS, co_place_alone, x);
+	world_at(r->w, 1500 * MS, co_write, x);
+	world_at(r->w, 2500 * MS, co_away, x);
+	world_at(r->w, 5000 * MS, co_place_all, x);
+	world_at(r->w, 5100 * MS, co_watch, x);
+	world_at(r->w, 5500 * MS, co_remove, x);
+	world_at(r->w, 6500 * MS, co_back, x);
+	world_at(r->w, 11000 * MS, co_check, x);
+	world_at(r->w, 12500 * MS, co_done, x);
+}
+
+/* Three nodes of two shards; shard 1 placed on node 3 alone, which is
+ * then cut off from the others; while it is, shard 1 is placed on every
+ * node and node 3 removed from the cluster; then it is back, what was
+ * sent to it meanwhile lost. Told it was removed, node 3's metadata group
+ * stops before the placement that lists the others: its map still says
+ * shard 1 is its alone, so it adds nobody, and the nodes listed wait for
+ * a leader to add them. Each asks node 3 (a leader out of the cluster) to
+ * add it (conform.c, ask_to_join), waiting outside the shard meanwhile
+ * (their copies of it, kept from before, name them: shards.c), and node 3
+ * hands the shard to one of them once it is a voter, though its map lists
+ * none (group.c). Before, node 3 led shard 1 alone for good, never said it
+ * was out, and nodes 1 and 2 stayed outside (the random sharded seed
+ * 44720: "members 1 and 3 applied different entries of group 2"). */
+void ns_scen_placed_elsewhere_cut_off(struct ns_run *r)
+{
+	cut_off(r, false);
+}
+
+/* The same with node 3 crashed and started again: nodes 1 and 2, both
+ * listed and outside, know no leader of the shard to send its requests
+ * to, each the other's member to try; neither sends the other's on
+ * (requests.c on_forward). Before, the two sent each request round
+ * between them, tens of thousands in flight within seconds. */
+void ns_scen_placed_elsewhere_down(struct ns_run *r)
+{
+	cut_off(r, true);
+}

@@ -896,17 +896,10 @@ static void strangers_take_no_place(struct ns_run *r)
 
 /* ---- a leader removing itself ---- */
 
-static void isolate(struct ns_run *r, uint32_t a, bool cut)
-{
-	for (uint32_t i = 0; i < r->p.nodes; i++)
-		if (i != a)
-			world_cut(r->w, r->nodes[a].h, r->nodes[i].h, cut);
-}
-
 static void reconnect(void *arg)
 {
 	struct step *st = arg;
-	isolate(st->r, st->other, false);
+	ns_isolate(st->r, st->other, false);
 }
 
 /* As another member, a notice naming the first configuration (index 1). */
@@ -934,7 +927,7 @@ static void remove_the_leader(void *arg)
 	}
 	st->other = (uint32_t)(l - r->nodes);
 	world_tracef(r->w, "fault: isolate node %llu", (unsigned long long)l->id);
-	isolate(r, st->other, true);
+	ns_isolate(r, st->other, true);
 	char id[24];
 	snprintf(id, sizeof id, "%llu", (unsigned long long)l->id);
 	const char *argv[] = {"RAFT", "REMOVE", id};
@@ -1016,7 +1009,7 @@ static void cut_busy_follower(void *arg)
 	st->node = (uint32_t)(l - r->nodes);
 	st->other = (st->node + 1) % 3;
 	world_tracef(r->w, "fault: isolate node %llu", (unsigned long long)r->nodes[st->other].id);
-	isolate(r, st->other, true);
+	ns_isolate(r, st->other, true);
 	struct pinger *p = ns_alloc(r, sizeof *p);
 	*p = (struct pinger){st, NULL, 420};
 	p->c = wconn_open(r->w, r->admin_host, host_ip(r->nodes[st->other].h), 6379, on_pinger, p);
@@ -3283,6 +3276,8 @@ static const struct {
 	{"shard_leader_removed", ns_scen_shard_leader_removed},
 	{"placed_removed_while_down", ns_scen_placed_removed_while_down},
 	{"place_while_removing", ns_scen_place_while_removing},
+	{"placed_elsewhere_cut_off", ns_scen_placed_elsewhere_cut_off},
+	{"placed_elsewhere_down", ns_scen_placed_elsewhere_down},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
