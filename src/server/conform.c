@@ -216,7 +216,8 @@ static void ask_to_join(struct server *s, struct group *g, const struct raft_con
 {
 	const struct raft_member *me = raft_config_find(all, s->cfg.id);
 	struct change c;
-	if (!g->n_placed || !g->outside || !g->lead_hint || !me || !group_placed_on(g, s->cfg.id) ||
+	/* a leader is known only to a node outside the shard (its LEADS) */
+	if (!g->lead_hint || !me || !group_placed_on(g, s->cfg.id) ||
 	    raft_config_find(all, g->lead_hint) || g->conform_busy ||
 	    server_now_ms() < g->conform_retry_ms)
 		return;

@@ -688,6 +688,25 @@ static bool in_cluster(const struct group *g, raft_id id)
 	return raft_config_find(raft_config_of(meta->r), id) != NULL;
 }
 
+/* The voters of g into v, sorted by id: those that are listed (of a
+ * placed shard) and in the cluster, or, any, every voter but this node. */
+static uint32_t voters_into(const struct group *g, bool any, raft_id *v)
+{
+	const struct raft_config *c = raft_config_of(g->r);
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < c->n; i++) {
+		raft_id id = c->members[i].id;
+		if (!raft_config_is_voter(c, id) ||
+		    (any ? id == g->node->cfg.id : !group_placed_on(g, id) || !in_cluster(g, id)))
+			continue;
+		uint32_t k = n++;
+		for (; k > 0 && v[k - 1] > id; k--)
+			v[k] = v[k - 1];
+		v[k] = id;
+	}
+	return n;
+}
+
 /* The voter that should lead g on a node of several groups: the
  * (g->id mod voters)-th voter by id, so that the groups' leaders are
  * spread over the nodes; 0 if there is no voter. Only the voters still in
@@ -698,23 +717,10 @@ static bool in_cluster(const struct group *g, raft_id id)
  * voters added since: conform.c, ask_to_join) takes any other voter. */
 raft_id group_preferred_leader(const struct group *g)
 {
-	const struct raft_config *c = raft_config_of(g->r);
-	raft_id v[RAFT_MEMBERS_MAX], me = g->node->cfg.id;
-	uint32_t n = 0;
-	for (int any = 0; any < 2 && !n; any++) {
-		if (any && in_cluster(g, me))
-			break;
-		for (uint32_t i = 0; i < c->n; i++) {
-			raft_id id = c->members[i].id;
-			if (!raft_config_is_voter(c, id) ||
-			    (any ? id == me : !group_placed_on(g, id) || !in_cluster(g, id)))
-				continue;
-			uint32_t k = n++;
-			for (; k > 0 && v[k - 1] > id; k--)
-				v[k] = v[k - 1];
-			v[k] = id;
-		}
-	}
+	raft_id v[RAFT_MEMBERS_MAX];
+	uint32_t n = voters_into(g, false, v);
+	if (!n && !in_cluster(g, g->node->cfg.id))
+		n = voters_into(g, true, v);
 	return n ? v[g->id % n] : 0;
 }
 

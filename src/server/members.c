@@ -20,6 +20,8 @@
  * - it names a configuration newer than the receiver's own (so a member
  *   that lags cannot remove a node added since), or the receiver's own,
  *   when that one already lacks the receiver;
+ * - the receiver is not a node listed again on a placed shard that waits
+ *   to be added (it knows it is not a member: shards.c, groups_place);
  * - that configuration is at most REMOVED_AHEAD entries past the end of
  *   the receiver's log: the leader replicates to a member until the
  *   configuration that drops it is in its log, so a node that was in
@@ -275,7 +277,7 @@ bool members_on_frame(struct group *g, uint64_t from, uint8_t kind, const uint8_
 	/* a placed shard that lists this node again once it was removed: no
 	 * member tells it more than that it is not one of them until its
 	 * leader adds it (shards.c groups_place) */
-	bool waiting = mine <= g->relisted_past;
+	bool waiting = group_waits_added(g);
 	/* a node taken off a placed shard while it was down restarts with a
 	 * configuration older than every member now: the map (committed in
 	 * the metadata group) names the members that may tell it */

@@ -530,6 +530,10 @@ void groups_place(struct server *s);
 void groups_added_at(struct server *s, raft_index at, uint32_t before);
 /* Whether shard g is placed on node id (a shard on every node: true). */
 bool group_placed_on(const struct group *g, raft_id id);
+/* Whether this node, listed again on placed shard g after it was removed
+ * from it, still waits for its leader to add it: it holds no
+ * configuration past the one that removed it (0 if never removed). */
+bool group_waits_added(const struct group *g);
 /* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
 struct group *groups_find(struct server *s, uint32_t id);
 /* The slots group g starts with (a replica's handshake checks them): shard

@@ -256,7 +256,12 @@ KEEL_STATIC_ASSERT(sizeof(raft_id) == sizeof(uint64_t), "a placed list is copied
 static bool outside_of(const struct server *s, const struct group *g)
 {
 	return !g->r || !raft_config_find(raft_config_of(g->r), s->cfg.id) || g->removed_at ||
-	       raft_config_index_of(g->r) <= g->relisted_past;
+	       group_waits_added(g);
+}
+
+bool group_waits_added(const struct group *g)
+{
+	return raft_config_index_of(g->r) <= g->relisted_past;
 }
 
 void groups_place(struct server *s)

@@ -656,7 +656,8 @@ void ns_scen_shard_added_before_join(struct ns_run *r)
 
 struct cut_off {
 	struct ns_run *r;
-	bool crash;   /* node 3 crashes (else it is cut off) */
+	bool crash;		/* node 3 crashes (else it is cut off) */
+	raft_index relisted[2]; /* nodes 1 and 2 listed again past this removal */
 	char key[16]; /* a key of shard 1 (slots 8192-16383 of --shards 2) */
 	struct ns_probe *p;
 };
@@ -687,8 +688,8 @@ static void co_away(void *arg)
 		ns_isolate(x->r, 2, true);
 }
 
-/* Shard 1 placed on every node (asked of node 1: the metadata group's
- * leader is node 1 or 2 by now), so node 3 is no longer its only node. */
+/* Shard 1 placed on nodes 1-3 (asked of node 1: the metadata group's
+ * leader is not node 3 by now), so node 3 is no longer its only node. */
 static void co_place_all(void *arg)
 {
 	struct cut_off *x = arg;
@@ -714,8 +715,9 @@ static void co_back(void *arg)
 		ns_node_start(&x->r->nodes[2]);
 		return;
 	}
-	for (uint32_t i = 0; i < 2; i++)
-		world_reset(x->r->w, x->r->nodes[2].h, x->r->nodes[i].h);
+	for (uint32_t i = 0; i < x->r->n_nodes; i++)
+		if (i != 2)
+			world_reset(x->r->w, x->r->nodes[2].h, x->r->nodes[i].h);
 	ns_isolate(x->r, 2, false);
 }
 
@@ -729,14 +731,28 @@ static void co_watch(void *arg)
 	for (uint32_t i = 0; i < 2; i++) {
 		const struct server *s = x->r->nodes[i].s;
 		const struct group *g = s && s->n_shards > 1 ? s->groups[1] : NULL;
-		if (g && g->removed_at)
+		/* a notice believed, then listed again at once: the
+		 * configuration it was removed by moves */
+		if (g && !x->relisted[i])
+			x->relisted[i] = g->relisted_past;
+		if (g && (g->removed_at || g->relisted_past != x->relisted[i]))
 			ns_fail(x->r,
 				"node %u believes again it was removed from shard 1 (at %llu), "
 				"listed again",
-				i + 1, (unsigned long long)g->removed_at);
+				i + 1,
+				(unsigned long long)(g->removed_at ? g->removed_at
+								   : g->relisted_past));
 		if (g && g->n_forwarded > 1000)
 			ns_fail(x->r, "node %u has %u requests of shard 1 in flight", i + 1,
 				g->n_forwarded);
+	}
+	/* node 4, taken off shard 1 before and not listed again, is not
+	 * added (it asks nobody): not in the configuration of a member */
+	for (uint32_t i = 0; i < 3; i++) {
+		const struct server *s = x->r->nodes[i].s;
+		const struct group *g = s && s->n_shards > 1 ? s->groups[1] : NULL;
+		if (g && !g->outside && raft_config_find(raft_config_of(g->r), 4))
+			ns_fail(x->r, "node %u's shard 1 has node 4, not listed", i + 1);
 	}
 	if (!x->r->failed && world_now_ns(x->r->w) < 10000 * MS)
 		world_at(x->r->w, world_now_ns(x->r->w) + 50 * MS, co_watch, x);
@@ -771,7 +787,7 @@ static void co_done(void *arg)
 
 static void cut_off(struct ns_run *r, bool crash)
 {
-	r->p.nodes = 3;
+	r->p.nodes = 4;
 	r->p.shards = 2;
 	r->p.reshards = 0;
 	r->p.run_ns = 14000 * MS;
@@ -791,9 +807,9 @@ static void cut_off(struct ns_run *r, bool crash)
 	world_at(r->w, 12500 * MS, co_done, x);
 }
 
-/* Three nodes of two shards; shard 1 placed on node 3 alone, which is
- * then cut off from the others; while it is, shard 1 is placed on every
- * node and node 3 removed from the cluster; then it is back, what was
+/* Four nodes of two shards; shard 1 placed on node 3 alone, which is
+ * then cut off from the others; while it is, shard 1 is placed on nodes
+ * 1-3 (not 4) and node 3 removed from the cluster; then it is back, what was
  * sent to it meanwhile lost. Told it was removed, node 3's metadata group
  * stops before the placement that lists the others: its map still says
  * shard 1 is its alone, so it adds nobody, and the nodes listed wait for
