@@ -251,12 +251,18 @@ KEEL_STATIC_ASSERT(sizeof(raft_id) == sizeof(uint64_t), "a placed list is copied
 
 /* Whether this node is outside placed shard g: its copy of the shard's
  * configuration does not name it (a node listed, until its leader has
- * added it), or it was told it was removed. A member keeps its part until
- * the configuration drops it. */
+ * added it), or it was told it was removed. A voter keeps its part until
+ * the configuration drops it (the shard's quorum may need it); a learner
+ * the map no longer lists has none to keep, and leaves at once: taken
+ * off while down and not told (a learner never campaigns, so no member
+ * answers it with a notice), it would wait for a leader that no longer
+ * sends to it, and time its clients' requests out. */
 static bool outside_of(const struct server *s, const struct group *g)
 {
-	return !g->r || !raft_config_find(raft_config_of(g->r), s->cfg.id) || g->removed_at ||
-	       group_waits_added(g);
+	const struct raft_member *m =
+		g->r ? raft_config_find(raft_config_of(g->r), s->cfg.id) : NULL;
+	return !m || g->removed_at || group_waits_added(g) ||
+	       (m->role == RAFT_LEARNER && !group_placed_on(g, s->cfg.id));
 }
 
 bool group_waits_added(const struct group *g)

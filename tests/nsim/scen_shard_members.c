@@ -25,6 +25,13 @@
  * in either order: never both made (the shard left on a node out of the
  * cluster); and a placement asked of a leader handing over is refused.
  *
+ * placed_elsewhere_cut_off, placed_elsewhere_down: a shard's only node,
+ * cut off or down, removed from the cluster as the shard is placed on
+ * others: they ask it to add them, and it hands the shard over.
+ *
+ * learner_taken_off_down: a learner taken off a placed shard while down,
+ * never told: outside the shard, it serves through the listed nodes.
+ *
  * shard_added_before_join: a shard is added on every node (KEEL.ADDSHARD),
  * then the spare joins. The spare opens the shard as it applies the
  * entry that added it, before it was a member: it founds nothing (no
@@ -833,4 +840,103 @@ void ns_scen_placed_elsewhere_cut_off(struct ns_run *r)
 void ns_scen_placed_elsewhere_down(struct ns_run *r)
 {
 	cut_off(r, true);
+}
+
+/* ---- a learner of a placed shard taken off it while down --------------- */
+
+struct learner_off {
+	struct ns_run *r;
+	char key[16]; /* a key of shard 1 (slots 8192-16383 of --shards 2) */
+	struct ns_probe *p;
+};
+
+/* The spare (node 4) added as a learner (no AUTO): a learner of every
+ * group once the metadata group's leader brought each shard to it. */
+static void lo_add(void *arg)
+{
+	struct learner_off *x = arg;
+	struct ns_node *n = &x->r->nodes[3];
+	char addr[40];
+	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
+	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr};
+	n->kind = NS_ADDED;
+	ns_node_start(n);
+	ns_admin_expect(x->r, 0, 4, add, "+OK");
+}
+
+/* Node 4, a learner of shard 1, crashes; shard 1 is then placed on nodes
+ * 1-3, whose leader drops node 4 from it while it is down. */
+static void lo_crash(void *arg)
+{
+	struct learner_off *x = arg;
+	const struct server *s = x->r->nodes[3].s;
+	const struct raft_member *m =
+		s && s->n_shards > 1 ? raft_config_find(raft_config_of(s->groups[1]->r), 4) : NULL;
+	if (!m || m->role != RAFT_LEARNER)
+		ns_fail(x->r, "scenario: node 4 is not a learner of shard 1 at 3 s");
+	ns_node_crash(&x->r->nodes[3]);
+}
+
+static void lo_place(void *arg)
+{
+	struct learner_off *x = arg;
+	static const char *const place[] = {"KEEL.PLACESHARD", "1", "1", "2", "3"};
+	ns_admin_expect(x->r, 0, 5, place, "+OK");
+}
+
+/* Started again past the time the members tell a node it was dropped:
+ * its copy still names it a learner, and nobody tells it otherwise. */
+static void lo_restart(void *arg)
+{
+	struct learner_off *x = arg;
+	ns_node_start(&x->r->nodes[3]);
+}
+
+/* Its clients' requests for shard 1 are served, through the nodes
+ * listed. */
+static void lo_ask(void *arg)
+{
+	struct learner_off *x = arg;
+	x->p = ns_probe_open(x->r, "lo", 3);
+	ns_probe_send(x->p, "+OK", "SET %s v", x->key);
+	ns_probe_send(x->p, "$1 v", "GET %s", x->key);
+}
+
+static void lo_done(void *arg)
+{
+	struct learner_off *x = arg;
+	ns_probe_done(x->p);
+	const struct server *s = x->r->nodes[3].s;
+	if (!s || s->n_shards < 2 || !s->groups[1]->outside)
+		ns_fail(x->r, "node 4 is not outside shard 1, which is not placed on it");
+}
+
+/* Three nodes of two shards and a spare; the spare is added as a learner,
+ * crashes, and, while it is down, shard 1 is placed on the three others
+ * (its leader drops the learner). Started again 11 s later, past the 10 s
+ * the members tell a dropped node, its copy of shard 1 names it a learner
+ * still: a learner never campaigns, so no member answers it with a notice
+ * (a voter's pre-votes would be). A learner the map does not list is
+ * outside at once (server/shards.c), and sends the shard's requests to
+ * the listed nodes. Before, it stayed a member that knew no leader: its
+ * clients' requests for the shard timed out, and once healed it had
+ * applied nothing of the shard (the random sharded seed 54850: "members
+ * 1 and 4 applied different entries of group 2: 8 and 0"). */
+void ns_scen_learner_taken_off_down(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.shards = 2;
+	r->p.reshards = 0;
+	r->p.run_ns = 19000 * MS;
+	struct learner_off *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	ns_probe_key("lo", 0, 8192, 16383, x->key, sizeof x->key);
+	world_at(r->w, 1000 * MS, lo_add, x);
+	world_at(r->w, 3000 * MS, lo_crash, x);
+	world_at(r->w, 3500 * MS, lo_place, x);
+	world_at(r->w, 14500 * MS, lo_restart, x);
+	world_at(r->w, 15500 * MS, lo_ask, x);
+	world_at(r->w, 17500 * MS, lo_done, x);
 }
