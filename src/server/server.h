@@ -532,7 +532,11 @@ void groups_added_at(struct server *s, raft_index at, uint32_t before);
 bool group_placed_on(const struct group *g, raft_id id);
 /* Whether this node, listed again on placed shard g after it was removed
  * from it, still waits for its leader to add it: it holds no
- * configuration past the one that removed it (0 if never removed). */
+ * configuration past the one that removed it. Never removed
+ * (relisted_past 0), true only for a group with no configuration yet,
+ * which holds no seat either: it believes no REMOVED notice (members.c;
+ * a node outside a placed shard, never its member, was told it was
+ * removed and failed its forwarded requests in flight). */
 bool group_waits_added(const struct group *g);
 /* The group of wire id `id` (net/frame.h), or NULL if this node holds none. */
 struct group *groups_find(struct server *s, uint32_t id);
