@@ -372,7 +372,7 @@ static struct group *change_group(struct server *s, const struct creq *q)
 {
 	if (q->fwd_peer && q->g)
 		return q->g;
-	return s->meta ? s->meta : s->g;
+	return server_cluster(s);
 }
 
 /* An operator's change the cluster's members already have, on a node of

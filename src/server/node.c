@@ -360,7 +360,7 @@ static void join_try(struct server *s)
 		return;
 	/* a leader has reached this node (an answer lost, or a change that
 	 * committed after its -TIMEOUT): it is a member */
-	if (raft_last_index((s->meta ? s->meta : s->g)->r) > 0) {
+	if (raft_last_index(server_cluster(s)->r) > 0) {
 		s->join.active = false;
 		fprintf(stderr, "[%llu] --join %s: a leader has reached this node; joined\n",
 			(unsigned long long)s->cfg.id, s->cfg.join);
@@ -391,7 +391,7 @@ static void join_start(struct server *s)
 	/* the last index counts a snapshot's (the log starts after it) */
 	/* (the metadata group's, on a node of several shards: it has the node
 	 * first) */
-	if (!s->cfg.join[0] || raft_last_index((s->meta ? s->meta : s->g)->r) > 0)
+	if (!s->cfg.join[0] || raft_last_index(server_cluster(s)->r) > 0)
 		return; /* nothing to join, or already a member: the log says so */
 	s->join.active = true;
 	join_try(s);

@@ -18,14 +18,17 @@
  * - A follower takes a SLEEP only from the leader it follows, in its term,
  *   with its own log, commit and apply at that index and nothing in
  *   flight; else it answers WAKE, and the leader ticks again.
- * - Every node of several groups sends each member a LIVE frame every
- *   heartbeat interval: one frame a node pair, whatever the number of
- *   groups (the coalesced heartbeat). A quiet follower ticks again once
- *   its leader's node has not been heard from for an election timeout, or
- *   that node's incarnation changed (it restarted); it then elects as
- *   usual. A quiet leader ticks again once it and the voters heard from
- *   within an election timeout are no longer a quorum (its check-quorum
- *   then steps it down, as without quiescence), or a member restarted.
+ * - Every node of several groups sends each member of the cluster (the
+ *   metadata group's) a LIVE frame every heartbeat interval: one frame a
+ *   node pair, whatever the number of groups (the coalesced heartbeat). A
+ *   quiet follower ticks again once its leader's node has not been heard
+ *   from for an election timeout, or that node's incarnation changed (it
+ *   restarted); it then elects as usual. A quiet leader ticks again once
+ *   it and the voters heard from within an election timeout are no longer
+ *   a quorum (its check-quorum then steps it down, as without
+ *   quiescence), or a member restarted: its incarnation changed, or came
+ *   for the first time (it may have restarted before any LIVE of its
+ *   arrived; a wake costs a heartbeat).
  * - Anything for the group wakes it, on either side: a client's request,
  *   a peer's Raft message (but a follower's answer that leaves its leader
  *   with nothing to do), a FORWARD, REPLY, REMOVED or WAKE frame, a RAFT
@@ -290,7 +293,10 @@ void quiet_on_live(struct server *s, uint64_t from, const uint8_t *p, size_t n)
 	struct heard *h;
 	if (!frame_live_decode(p, n, &inc) || !(h = members_heard(s, from)))
 		return;
-	bool restarted = h->incarnation && h->incarnation != inc;
+	/* a first LIVE counts: a member that restarted before any of its LIVE
+	 * frames reached this node looks the same, and its commit index is
+	 * lost with its memory (a quiet leader must send it again) */
+	bool restarted = h->incarnation != inc;
 	h->incarnation = inc;
 	if (restarted)
 		wake_for(s, from);
@@ -333,12 +339,15 @@ static void check_liveness(struct server *s)
 
 void quiet_tick(struct server *s)
 {
-	if (s->n_groups < 2 || !s->peers || !s->g->r || ++s->live_ticks < heartbeat_ticks(s))
+	if (s->n_groups < 2 || !s->peers || !server_cluster(s)->r ||
+	    ++s->live_ticks < heartbeat_ticks(s))
 		return;
 	s->live_ticks = 0;
 	uint8_t buf[FRAME_LIVE_LEN];
 	bytes_put_u64(buf, s->started_ms > 0 ? (uint64_t)s->started_ms : 1);
-	const struct raft_config *c = raft_config_of(s->g->r);
+	/* the cluster's members: those of the metadata group, which has a
+	 * node added before any shard has (a shard's leader adds it after) */
+	const struct raft_config *c = raft_config_of(server_cluster(s)->r);
 	requests_leads(s, &s->leads); /* the placed shards it leads, if any */
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->members[i].id != s->cfg.id) {

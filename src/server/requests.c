@@ -571,7 +571,7 @@ void request_submit(struct group *g, struct creq *q, bool is_read)
 	/* a node that knows no member of any cluster (not even itself) has no
 	 * leader to wait for: told at once, not after the request timeout (a
 	 * member's groups all have cores: a read replica's returned above) */
-	if (!raft_config_of((s->meta ? s->meta : s->g)->r)->n) {
+	if (!raft_config_of(server_cluster(s)->r)->n) {
 		finish_with(g, q, ERR_NO_CLUSTER);
 		return;
 	}

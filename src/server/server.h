@@ -489,6 +489,15 @@ struct server { /* a node */
 	bool left;
 };
 
+/* The group whose members are the cluster's: the metadata group on a node
+ * of several shards (every shard's members are among its, and a shard
+ * placed elsewhere leaves the node's first shard empty), else the node's
+ * one group. */
+static inline struct group *server_cluster(const struct server *s)
+{
+	return s->meta ? s->meta : s->g;
+}
+
 /* server/node.c: a node's life (start, the loop's callbacks, shutdown). */
 int server_start(struct server *s, struct keel_errmsg *err);
 void server_process(struct server *s); /* carries out every pending update */

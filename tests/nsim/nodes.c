@@ -598,16 +598,24 @@ static bool replica_caught_up(struct ns_run *r, struct ns_node *x, struct ns_nod
 		return false;
 	}
 	for (uint32_t gi = 0; gi < x->s->n_groups; gi++) {
-		struct ns_node *m = ms[0];
-		for (uint32_t k = 0; k < n && m->s->groups[gi]->outside; k++)
+		uint32_t id = x->s->groups[gi]->id;
+		struct group *mg = NULL;
+		struct ns_node *m = NULL;
+		for (uint32_t k = 0; k < n && (!mg || mg->outside); k++) {
 			m = ms[k];
+			if (!(mg = groups_find(m->s, id))) {
+				ns_fail(r, "after healing, member %llu does not hold group %u",
+					(unsigned long long)m->id, id);
+				return false;
+			}
+		}
 		uint64_t got = x->s->groups[gi]->replica->applied;
-		if (got == raft_applied_index(m->s->groups[gi]->r))
+		if (got == raft_applied_index(mg->r))
 			continue;
 		char a[256];
 		describe(m, a, sizeof a);
 		ns_fail(r, "after healing, replica %s applied up to %llu of group %u; %s",
-			host_ip(x->h), (unsigned long long)got, gi, a);
+			host_ip(x->h), (unsigned long long)got, id, a);
 		return false;
 	}
 	return true;
@@ -643,32 +651,38 @@ void ns_check_agreement(struct ns_run *r)
 			return;
 		}
 	for (uint32_t gi = 1; gi < ref->s->n_groups; gi++) { /* every group past the first */
+		uint32_t id = ref->s->groups[gi]->id;	     /* a member's may sit elsewhere */
 		struct ns_node *one = NULL; /* of those it is placed on (every node, or some) */
+		struct group *og = NULL;    /* its group */
 		for (uint32_t i = 0; i < n; i++) {
-			struct group *g = m[i]->s->groups[gi];
+			struct group *g = groups_find(m[i]->s, id);
+			if (!g) {
+				ns_fail(r, "after healing, member %llu does not hold group %u",
+					(unsigned long long)m[i]->id, id);
+				return;
+			}
 			if (g->outside) { /* a copy kept by a node taken off it: as it was */
 				if (raft_config_of(g->r)->n == 0 &&
 				    (raft_last_index(g->r) || kv_keys_total(&g->kv))) {
 					ns_fail(r,
 						"node %llu holds entries or keys of group %u, "
 						"which is placed on other nodes",
-						(unsigned long long)m[i]->id, gi);
+						(unsigned long long)m[i]->id, id);
 					return;
 				}
 				continue;
 			}
 			if (!one) {
 				one = m[i];
+				og = g;
 				continue;
 			}
-			if (raft_applied_index(g->r) != raft_applied_index(one->s->groups[gi]->r)) {
+			if (raft_applied_index(g->r) != raft_applied_index(og->r)) {
 				ns_fail(r,
 					"after healing, members %llu and %llu applied different "
 					"entries of group %u: %llu and %llu",
 					(unsigned long long)one->id, (unsigned long long)m[i]->id,
-					gi,
-					(unsigned long long)raft_applied_index(
-						one->s->groups[gi]->r),
+					id, (unsigned long long)raft_applied_index(og->r),
 					(unsigned long long)raft_applied_index(g->r));
 				return;
 			}

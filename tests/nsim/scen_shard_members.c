@@ -940,3 +940,147 @@ void ns_scen_learner_taken_off_down(struct ns_run *r)
 	world_at(r->w, 15500 * MS, lo_ask, x);
 	world_at(r->w, 17500 * MS, lo_done, x);
 }
+
+/* ---- learner_restarts_unheard ---- */
+
+struct unheard {
+	struct ns_run *r;
+	char key[16]; /* a key of shard 1 (slots 8192-16383 of --shards 2) */
+	struct ns_probe *p;
+	struct ns_node *cut; /* shard 0's leader, cut off from node 4 */
+	bool crashed;
+};
+
+/* The node that leads shard g (NULL: none). */
+static struct ns_node *shard_leader(struct ns_run *r, uint32_t g)
+{
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct server *s = r->nodes[i].s;
+		if (s && s->n_shards > g && s->groups[g]->r &&
+		    raft_role_of(s->groups[g]->r) == RAFT_LEADER)
+			return &r->nodes[i];
+	}
+	return NULL;
+}
+
+/* Node 4 added as a learner, shard 0's leader cut off from it: shard 0
+ * does not reach it, the metadata group does. */
+static void uh_add(void *arg)
+{
+	struct unheard *x = arg;
+	struct ns_node *n = &x->r->nodes[3];
+	x->cut = shard_leader(x->r, 0);
+	if (!x->cut || x->cut == meta_leader(x->r)) {
+		ns_fail(x->r, "scenario: shard 0 has no leader, or the metadata group's, at 2 s");
+		return;
+	}
+	world_tracef(x->r->w, "scenario: cut node %llu (shard 0's leader) off from node 4",
+		     (unsigned long long)x->cut->id);
+	world_cut(x->r->w, x->cut->h, n->h, true);
+	char addr[40];
+	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
+	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr};
+	n->kind = NS_ADDED;
+	ns_node_start(n);
+	ns_admin_expect(x->r, 0, 4, add, "+OK");
+}
+
+/* Node 4 crashes as soon as the metadata group's leader has it matching
+ * its whole log: no LIVE frame of node 4 may have reached that leader. */
+static void uh_watch(void *arg)
+{
+	struct unheard *x = arg;
+	struct ns_node *lead = meta_leader(x->r);
+	raft_index match, next;
+	if (x->crashed)
+		return;
+	if (!lead || !raft_progress_of(lead->s->meta->r, 4, &match, &next) ||
+	    match != raft_last_index(lead->s->meta->r) ||
+	    raft_commit_index(lead->s->meta->r) != match) {
+		if (world_now_ns(x->r->w) > 4000 * MS)
+			ns_fail(x->r, "scenario: node 4 never matched the metadata group's log");
+		else
+			world_at(x->r->w, world_now_ns(x->r->w) + MS, uh_watch, x);
+		return;
+	}
+	const struct server *s = lead->s;
+	for (uint32_t i = 0; i < s->n_heard; i++)
+		if (s->heard[i].id == 4 && s->heard[i].incarnation)
+			ns_fail(x->r,
+				"scenario: node %llu had a LIVE frame of node 4 before it "
+				"crashed (the case is not made)",
+				(unsigned long long)lead->id);
+	world_tracef(x->r->w, "scenario: crash node 4, which matches the metadata group's log");
+	x->crashed = true;
+	ns_node_crash(&x->r->nodes[3]);
+}
+
+static void uh_restart(void *arg)
+{
+	struct unheard *x = arg;
+	struct ns_node *lead = meta_leader(x->r);
+	if (!lead || !lead->s->meta->quiet)
+		ns_fail(x->r, "scenario: the metadata group is not quiet at 6 s");
+	ns_node_start(&x->r->nodes[3]);
+}
+
+/* Node 4 has applied the metadata group's log (its map), holds shard 1,
+ * and serves its key. */
+static void uh_check(void *arg)
+{
+	struct unheard *x = arg;
+	struct ns_node *lead = meta_leader(x->r);
+	const struct server *s = x->r->nodes[3].s;
+	if (!lead || !s || !s->meta || !s->meta->r) {
+		ns_fail(x->r, "scenario: no metadata group's leader, or node 4 not up, at 9 s");
+		return;
+	}
+	if (raft_applied_index(s->meta->r) != raft_applied_index(lead->s->meta->r))
+		ns_fail(x->r,
+			"node 4 applied the metadata group's log to %llu, its leader to %llu "
+			"(never "
+			"told the commit index)",
+			(unsigned long long)raft_applied_index(s->meta->r),
+			(unsigned long long)raft_applied_index(lead->s->meta->r));
+	world_cut(x->r->w, x->cut->h, x->r->nodes[3].h, false);
+	x->p = ns_probe_open(x->r, "uh", 3);
+	ns_probe_send(x->p, "+OK", "SET %s v", x->key);
+	ns_probe_send(x->p, "$1 v", "GET %s", x->key);
+}
+
+static void uh_done(void *arg)
+{
+	struct unheard *x = arg;
+	ns_probe_done(x->p);
+}
+
+/* Three nodes of two shards and a spare added as a learner, with shard
+ * 0's leader cut off from it (shard 0 does not reach it; the metadata
+ * group does), crashed as soon as the metadata group's leader has it
+ * matching the whole log, and started again once that group is quiet. The
+ * commit index it had heard died with it, and only the leader's next
+ * message brings it: the quiet leader must wake for it. It did on a LIVE
+ * frame with a new incarnation only, and node 4's were sent to the
+ * members of its first shard's configuration, empty while shard 0 has not
+ * reached it: none came before the crash, and the first after it was
+ * counted as no restart. Node 4 never applied the metadata group's log
+ * nor opened the shards it adds (the random sharded seed 67830: "members
+ * 1 and 4 applied different entries of group 2: 4 and 0"). The cut is
+ * healed at 9 s, after the check. */
+void ns_scen_learner_restarts_unheard(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.spares = 1;
+	r->p.shards = 2;
+	r->p.reshards = 0;
+	r->p.run_ns = 12000 * MS;
+	struct unheard *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	ns_probe_key("uh", 0, 8192, 16383, x->key, sizeof x->key);
+	world_at(r->w, 2000 * MS, uh_add, x);
+	world_at(r->w, 2000 * MS + 1, uh_watch, x);
+	world_at(r->w, 6000 * MS, uh_restart, x);
+	world_at(r->w, 9000 * MS, uh_check, x);
+	world_at(r->w, 11000 * MS, uh_done, x);
+}

@@ -3279,6 +3279,7 @@ static const struct {
 	{"placed_elsewhere_cut_off", ns_scen_placed_elsewhere_cut_off},
 	{"placed_elsewhere_down", ns_scen_placed_elsewhere_down},
 	{"learner_taken_off_down", ns_scen_learner_taken_off_down},
+	{"learner_restarts_unheard", ns_scen_learner_restarts_unheard},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
