@@ -89,12 +89,15 @@ struct kv_slots *kv_slots_of(struct kv *kv)
 	if (kv->slots || kv->shard_n < 2)
 		return kv->slots;
 	struct kv_slots *sl = keel_calloc(1, sizeof *sl);
-	uint32_t k = 0;
-	for (uint32_t s = 0; s < KV_SLOTS; s++) {
-		while (s > kv_slot_range_last(k, kv->shard_n))
-			k++;
-		sl->owner[s] = (uint16_t)k;
-		sl->state[s] = !kv->shard_meta && k == kv->shard_i ? KV_SLOT_OWNED : KV_SLOT_GONE;
+	for (uint32_t k = 0, first = 0; k < kv->shard_n; k++) { /* range by range */
+		uint32_t last = kv_slot_range_last(k, kv->shard_n);
+		if (last < first) /* an empty range (more shards than slots) */
+			continue;
+		uint8_t state = !kv->shard_meta && k == kv->shard_i ? KV_SLOT_OWNED : KV_SLOT_GONE;
+		memset(sl->state + first, state, last + 1 - first);
+		for (uint32_t s = first; s <= last; s++)
+			sl->owner[s] = (uint16_t)k;
+		first = last + 1;
 	}
 	sl->version = 1;
 	sl->n_shards = kv->shard_n;
@@ -286,13 +289,13 @@ uint64_t kv_slots_unserved_keys(struct kv *kv, uint32_t db)
 bool kv_slots_moving(struct kv *kv)
 {
 	const struct kv_slots *sl = shard_slots(kv);
-	for (uint32_t s = 0; sl && s < KV_SLOTS; s++) {
-		if (sl->state[s] == KV_SLOT_FROZEN)
-			return true;
-		for (uint32_t db = 0; sl->state[s] == KV_SLOT_GONE && db < kv->n_db; db++)
-			if (kv_dict_slot_first(&kv->db[db], (uint16_t)s))
+	if (!sl || memchr(sl->state, KV_SLOT_FROZEN, KV_SLOTS))
+		return sl != NULL;
+	for (uint32_t db = 0; db < kv->n_db; db++) /* an empty database holds none */
+		for (uint32_t s = 0; kv_dict_size(&kv->db[db]) && s < KV_SLOTS; s++)
+			if (sl->state[s] == KV_SLOT_GONE &&
+			    kv_dict_slot_first(&kv->db[db], (uint16_t)s))
 				return true;
-	}
 	return false;
 }
 
@@ -714,8 +717,16 @@ void kv_slots_write(const struct kv_slots *sl, bool with_placed, struct rbuf *ou
 	rbuf_put(out, sl->state, KV_SLOTS);
 	rbuf_put_u64(out, sl->epoch);
 	rbuf_put_u64(out, sl->import_seq);
-	for (uint32_t s = 0; s < KV_SLOTS; s++)
-		rbuf_put(out, (uint8_t[2]){(uint8_t)sl->owner[s], (uint8_t)(sl->owner[s] >> 8)}, 2);
+	uint8_t *o = rbuf_reserve(out, 2 * KV_SLOTS); /* little-endian, as the array */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(o, sl->owner, 2 * KV_SLOTS);
+#else
+	for (uint32_t s = 0; s < KV_SLOTS; s++) {
+		o[2 * s] = (uint8_t)sl->owner[s];
+		o[2 * s + 1] = (uint8_t)(sl->owner[s] >> 8);
+	}
+#endif
+	out->len += 2 * KV_SLOTS;
 	rbuf_put_u64(out, sl->version);
 	rbuf_put_u32(out, sl->n_shards);
 	rbuf_put(out, (uint8_t[1]){sl->moving}, 1);
@@ -779,8 +790,13 @@ bool kv_slots_read(struct kv_slots *sl, const uint8_t *p, size_t n, bool with_pl
 	sl->epoch = bytes_get_u64(p);
 	sl->import_seq = bytes_get_u64(p + 8);
 	p += 16;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(sl->owner, p, 2 * KV_SLOTS);
+	p += 2 * KV_SLOTS;
+#else
 	for (uint32_t s = 0; s < KV_SLOTS; s++, p += 2)
 		sl->owner[s] = (uint16_t)(p[0] | p[1] << 8);
+#endif
 	sl->version = bytes_get_u64(p);
 	sl->n_shards = bytes_get_u32(p + 8);
 	uint8_t moving = p[12];
