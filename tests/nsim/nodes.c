@@ -297,6 +297,7 @@ static void disk_replace(struct ns_node *n)
 		     n->s ? "" : " (it stopped)");
 	simfs_fail_clear(host_disk(n->h));
 	n->disk_failed = false;
+	n->disk_late = n->s != NULL && n->run->healing;
 }
 
 static void fault_fire(void *arg)
@@ -406,8 +407,19 @@ static void one_fault(void *arg)
 static void reap_tick(void *arg)
 {
 	struct ns_run *r = arg;
-	for (uint32_t i = 0; i < r->n_nodes; i++)
-		ns_node_reap(&r->nodes[i]);
+	for (uint32_t i = 0; i < r->n_nodes; i++) {
+		struct ns_node *n = &r->nodes[i];
+		bool stopped = n->s && n->s->closed;
+		ns_node_reap(n);
+		if (stopped && n->disk_late && ns_node_live(n)) {
+			world_tracef(r->w,
+				     "node %llu: stopped by a disk failure met before healing; "
+				     "started again",
+				     (unsigned long long)n->id);
+			n->disk_late = false;
+			ns_node_start(n);
+		}
+	}
 	if (world_now_ns(r->w) < r->p.run_ns + r->p.settle_ns)
 		world_at(r->w, world_now_ns(r->w) + 100000000, reap_tick, r);
 }

@@ -43,6 +43,10 @@ struct ns_node {
 	bool disk_pending;	/* a group commit is scheduled */
 	uint64_t disk_extra_ns; /* a scenario's slow disk: added to each group commit */
 	bool disk_failed;	/* its disk fails (a fault): it stays down until replaced */
+	/* its disk was replaced as the faults healed while it ran: a failure
+	 * it had met (a sync in flight) may still stop it, and it is started
+	 * again then, as an operator would */
+	bool disk_late;
 	bool join;		/* started with --join (the first founder's client port) */
 	uint32_t session_ms;	/* its own --session-timeout-ms (0: the run's) */
 	uint32_t databases;	/* its own --databases (0: the default) */
