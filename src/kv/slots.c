@@ -89,15 +89,12 @@ struct kv_slots *kv_slots_of(struct kv *kv)
 	if (kv->slots || kv->shard_n < 2)
 		return kv->slots;
 	struct kv_slots *sl = keel_calloc(1, sizeof *sl);
-	for (uint32_t k = 0, first = 0; k < kv->shard_n; k++) { /* range by range */
-		uint32_t last = kv_slot_range_last(k, kv->shard_n);
-		if (last < first) /* an empty range (more shards than slots) */
-			continue;
-		uint8_t state = !kv->shard_meta && k == kv->shard_i ? KV_SLOT_OWNED : KV_SLOT_GONE;
-		memset(sl->state + first, state, last + 1 - first);
-		for (uint32_t s = first; s <= last; s++)
-			sl->owner[s] = (uint16_t)k;
-		first = last + 1;
+	uint32_t k = 0, last = kv_slot_range_last(0, kv->shard_n); /* range k's last slot */
+	for (uint32_t s = 0; s < KV_SLOTS; s++) {
+		while (s > last)
+			last = kv_slot_range_last(++k, kv->shard_n);
+		sl->owner[s] = (uint16_t)k;
+		sl->state[s] = !kv->shard_meta && k == kv->shard_i ? KV_SLOT_OWNED : KV_SLOT_GONE;
 	}
 	sl->version = 1;
 	sl->n_shards = kv->shard_n;
