@@ -477,6 +477,24 @@ static bool raft_add_learner(struct server *s, struct group *g, struct creq *q,
 	return false;
 }
 
+/* A peer's removal of a member from a shard on every node (server/conform.c:
+ * the metadata group's leader brings each shard to that group's
+ * configuration) while this node's copy of that configuration (its newest,
+ * as Raft uses) still has the member. A leader of the metadata group
+ * deposed while paused or cut off, that does not know it yet (a quiet
+ * leader does not tick), reads an older configuration: it would take a
+ * member added since off the shard. Refused here, the removal is asked
+ * again, by a driver whose copy is as new (this node's copy catches up).
+ * Placed shards are brought by their own leaders to their lists, which
+ * leave members out. */
+static bool older_driver(struct server *s, const struct group *g, const struct creq *q,
+			 const struct resp_arg *verb, raft_id id)
+{
+	const struct group *meta = s->meta;
+	return q->fwd_peer && meta && g != meta && !g->n_placed && meta->r && is(verb, "remove") &&
+	       raft_config_find(raft_config_of(meta->r), id) != NULL;
+}
+
 static bool raft_syntax_ok(const struct resp_arg *argv, uint32_t argc, bool has_id)
 {
 	bool auto_promote;
@@ -538,6 +556,10 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 		return true; /* the leader answers */
 	} else if (is(&argv[1], "status") && argc == 3 && is(&argv[2], "leader")) {
 		resp_error(&q->reply, "CLUSTERDOWN no leader is known to this node");
+	} else if (change && older_driver(s, g, q, &argv[1], (raft_id)id)) {
+		resp_error(&q->reply,
+			   "TRYAGAIN this node's copy of the metadata group's configuration still "
+			   "has the member (the node asking may read an older one); not applied");
 	} else if (is(&argv[1], "transfer")) {
 		raft_reply(s, q, "transfer", raft_transfer_leader(g->r, (raft_id)id));
 	} else if (is(&argv[1], "add-learner")) {

@@ -30,6 +30,10 @@
  * Each step is idempotent: a change already made is not asked again once
  * this node's copy of the shard has it, and a change asked twice is refused
  * by the shard's leader (the member is there already) and looked at again.
+ * A removal is refused too by a shard's leader whose copy of the metadata
+ * group's configuration still has the member (commands.c, older_driver):
+ * a leader of the metadata group deposed while paused or cut off reads an
+ * older configuration until it hears of the newer term.
  * The driver needs to be a member of each shard to see its configuration
  * and its leader: group.c does not hand the metadata group's leadership to
  * a voter that is not yet a voter of every shard, and a node elected to

@@ -3280,6 +3280,7 @@ static const struct {
 	{"placed_elsewhere_down", ns_scen_placed_elsewhere_down},
 	{"learner_taken_off_down", ns_scen_learner_taken_off_down},
 	{"learner_restarts_unheard", ns_scen_learner_restarts_unheard},
+	{"deposed_driver_reads_old_members", ns_scen_deposed_driver_reads_old_members},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
