@@ -288,11 +288,14 @@ bool kv_slots_moving(struct kv *kv)
 	const struct kv_slots *sl = shard_slots(kv);
 	if (!sl || memchr(sl->state, KV_SLOT_FROZEN, KV_SLOTS))
 		return sl != NULL;
-	for (uint32_t db = 0; db < kv->n_db; db++) /* an empty database holds none */
-		for (uint32_t s = 0; kv_dict_size(&kv->db[db]) && s < KV_SLOTS; s++)
+	for (uint32_t db = 0; db < kv->n_db; db++) {
+		if (!kv_dict_size(&kv->db[db])) /* an empty database holds none */
+			continue;
+		for (uint32_t s = 0; s < KV_SLOTS; s++)
 			if (sl->state[s] == KV_SLOT_GONE &&
 			    kv_dict_slot_first(&kv->db[db], (uint16_t)s))
 				return true;
+	}
 	return false;
 }
 

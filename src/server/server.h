@@ -490,8 +490,8 @@ struct server { /* a node */
 };
 
 /* The group whose members are the cluster's: the metadata group on a node
- * of several shards (every shard's members are among its, and a shard
- * placed elsewhere leaves the node's first shard empty), else the node's
+ * of several shards (every shard's members are among its, and a node just
+ * added is in it before any shard's leader has added it), else the node's
  * one group. */
 static inline struct group *server_cluster(const struct server *s)
 {

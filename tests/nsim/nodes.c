@@ -404,14 +404,23 @@ static void one_fault(void *arg)
 	world_at(r->w, world_now_ns(r->w) + next, one_fault, r);
 }
 
+/* Whether a group of s met a storage failure (the node stops for it). */
+static bool met_storage_failure(const struct server *s)
+{
+	for (uint32_t i = 0; i < s->n_groups; i++)
+		if (s->groups[i]->storage_failed)
+			return true;
+	return false;
+}
+
 static void reap_tick(void *arg)
 {
 	struct ns_run *r = arg;
 	for (uint32_t i = 0; i < r->n_nodes; i++) {
 		struct ns_node *n = &r->nodes[i];
-		bool stopped = n->s && n->s->closed;
+		bool disk_stop = n->s && n->s->closed && n->disk_late && met_storage_failure(n->s);
 		ns_node_reap(n);
-		if (stopped && n->disk_late && ns_node_live(n)) {
+		if (disk_stop && ns_node_live(n)) {
 			world_tracef(r->w,
 				     "node %llu: stopped by a disk failure met before healing; "
 				     "started again",

@@ -858,18 +858,25 @@ struct learner_off {
 	struct ns_probe *p;
 };
 
+/* The spare (node 4) started and added as a learner (AUTO: to be
+ * promoted), the command sent to node `to`. */
+static void start_spare_learner(struct ns_run *r, uint32_t to, bool auto_promote)
+{
+	struct ns_node *n = &r->nodes[3];
+	char addr[40];
+	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
+	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr, "AUTO"};
+	n->kind = NS_ADDED;
+	ns_node_start(n);
+	ns_admin_expect(r, to, auto_promote ? 5 : 4, add, "+OK");
+}
+
 /* The spare (node 4) added as a learner (no AUTO): a learner of every
  * group once the metadata group's leader brought each shard to it. */
 static void lo_add(void *arg)
 {
 	struct learner_off *x = arg;
-	struct ns_node *n = &x->r->nodes[3];
-	char addr[40];
-	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
-	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr};
-	n->kind = NS_ADDED;
-	ns_node_start(n);
-	ns_admin_expect(x->r, 0, 4, add, "+OK");
+	start_spare_learner(x->r, 0, false);
 }
 
 /* Node 4, a learner of shard 1, crashes; shard 1 is then placed on nodes
@@ -985,12 +992,7 @@ static void uh_add(void *arg)
 	world_tracef(x->r->w, "scenario: cut node %llu (shard 0's leader) off from node 4",
 		     (unsigned long long)x->cut->id);
 	world_cut(x->r->w, x->cut->h, n->h, true);
-	char addr[40];
-	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
-	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr};
-	n->kind = NS_ADDED;
-	ns_node_start(n);
-	ns_admin_expect(x->r, 0, 4, add, "+OK");
+	start_spare_learner(x->r, 0, false);
 }
 
 /* Node 4 crashes as soon as the metadata group's leader has it matching
@@ -1046,8 +1048,7 @@ static void uh_check(void *arg)
 	if (raft_applied_index(s->meta->r) != raft_applied_index(lead->s->meta->r))
 		ns_fail(x->r,
 			"node 4 applied the metadata group's log to %llu, its leader to %llu "
-			"(never "
-			"told the commit index)",
+			"(never told the commit index)",
 			(unsigned long long)raft_applied_index(s->meta->r),
 			(unsigned long long)raft_applied_index(lead->s->meta->r));
 	world_cut(x->r->w, x->cut->h, x->r->nodes[3].h, false);
@@ -1133,10 +1134,6 @@ static void dd_pause(void *arg)
 static void dd_add(void *arg)
 {
 	struct deposed *x = arg;
-	struct ns_node *n = &x->r->nodes[3];
-	char addr[40];
-	snprintf(addr, sizeof addr, "%s:7379", host_ip(n->h));
-	const char *const add[] = {"RAFT", "ADD-LEARNER", "4", addr, "AUTO"};
 	struct ns_node *m = NULL; /* the paused node still says it leads */
 	for (uint32_t i = 0; i < 3; i++) {
 		const struct server *s = x->r->nodes[i].s;
@@ -1148,10 +1145,7 @@ static void dd_add(void *arg)
 			(unsigned long long)x->cut->id);
 		return;
 	}
-
-	n->kind = NS_ADDED;
-	ns_node_start(n);
-	ns_admin_expect(x->r, (uint32_t)(m - x->r->nodes), 5, add, "+OK");
+	start_spare_learner(x->r, (uint32_t)(m - x->r->nodes), true);
 }
 
 static void dd_heal(void *arg)
