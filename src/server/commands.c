@@ -415,6 +415,39 @@ static uint32_t placed_alone(const struct server *s, raft_id id)
 	return UINT32_MAX;
 }
 
+/* A shard placed on node id whose other listed voters are not a majority
+ * of its listed voters (two voters, id one of them), of which this node has
+ * seen no leader since its list last changed, or UINT32_MAX. Such a shard
+ * elects a leader only with id's vote, and only a leader drops id: a
+ * leader seen means id took part (it holds the shard, opens it again from
+ * its folder once removed while down, and stays until the shard drops
+ * it); none seen, id may never have opened the shard (down, or cut off
+ * from the metadata group's leader, when it was placed there), and,
+ * removed, it would learn of no more entries of the map, take the shard
+ * for none of its own and stop: the shard would have no leader for good
+ * (sharded seed 111386). */
+static uint32_t placed_needs(const struct server *s, raft_id id)
+{
+	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
+	const struct raft_config *c = s->meta ? raft_config_of(s->meta->r) : NULL;
+	for (uint32_t i = 0; sl && i < sl->n_placed; i++) {
+		const struct kv_shard_members *m = &sl->placed[i];
+		uint32_t others = 0;
+		bool listed = false;
+		for (uint32_t k = 0; k < m->n; k++) {
+			bool voter = raft_config_is_voter(c, m->ids[k]);
+			listed |= m->ids[k] == id && voter;
+			others += voter && m->ids[k] != id;
+		}
+		if (!listed || others > 1) /* two others: a majority of three */
+			continue;
+		const struct group *g = m->shard < s->n_shards ? s->groups[m->shard] : NULL;
+		if (g && !group_led_seen(g))
+			return m->shard;
+	}
+	return UINT32_MAX;
+}
+
 /* RAFT TRANSFER id on a node of several shards: every group this node
  * leads is handed to id. */
 static void transfer_all(struct server *s, struct creq *q, raft_id to)
@@ -587,6 +620,16 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 				"ERR remove: shard %u is placed on node %lld alone: place it on "
 				"other nodes first (keel-cli shard place %u --nodes ...)",
 				alone, (long long)id, alone);
+			return false;
+		}
+		uint32_t needs = placed_needs(s, (raft_id)id);
+		if (needs != UINT32_MAX) {
+			resp_errorf(&q->reply,
+				    "TRYAGAIN remove: shard %u is placed on node %lld and one "
+				    "other voter, and this node has seen no leader of "
+				    "it: only with node %lld's vote can it elect one to drop "
+				    "it (start it again if it is down); not applied",
+				    needs, (long long)id, (long long)id);
 			return false;
 		}
 		return change_reply(

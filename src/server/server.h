@@ -293,6 +293,7 @@ struct group {
 	uint32_t outside_at;	      /* ... the member they go to (placed[outside_at]) */
 	raft_id lead_hint;	      /* ... its leader, as its LEADS frames say (0: none) */
 	raft_term lead_term;	      /* ... in this term (the highest heard) */
+	bool led_seen; /* a leader of it seen since its list last changed (group_led_seen) */
 	bool wiped; /* taken off it: its keyspace freed (group_wipe), rebuilt if listed again */
 	uint64_t wiped_digest;	      /* ... what it held (the rebuild must hold the same) */
 	struct replica_node *replica; /* NULL: a Raft member */
@@ -539,6 +540,9 @@ void groups_place(struct server *s);
 void groups_added_at(struct server *s, raft_index at, uint32_t before);
 /* Whether shard g is placed on node id (a shard on every node: true). */
 bool group_placed_on(const struct group *g, raft_id id);
+/* Whether this node has seen a leader of placed shard g since its list
+ * last changed (its own copy's, or one a LEADS frame named). */
+bool group_led_seen(const struct group *g);
 /* Whether this node, listed again on placed shard g after it was removed
  * from it, still waits for its leader to add it: it holds no
  * configuration past the one that removed it. Never removed

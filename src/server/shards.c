@@ -265,6 +265,12 @@ static bool outside_of(const struct server *s, const struct group *g)
 	       (m->role == RAFT_LEARNER && !group_placed_on(g, s->cfg.id));
 }
 
+bool group_led_seen(const struct group *g)
+{
+	return g->led_seen ||
+	       (g->outside ? g->lead_hint != 0 : g->r && raft_leader_of(g->r) != RAFT_ID_NONE);
+}
+
 bool group_waits_added(const struct group *g)
 {
 	return raft_config_index_of(g->r) <= g->relisted_past;
@@ -284,6 +290,7 @@ void groups_place(struct server *s)
 			memcpy(g->placed, m->ids, m->n * sizeof *m->ids);
 			g->n_placed = m->n;
 			g->outside_at = 0;
+			g->led_seen = false;
 			for (uint32_t k = 0; k < m->n; k++)
 				len += (size_t)snprintf(list + len, sizeof list - len, " %llu",
 							(unsigned long long)m->ids[k]);

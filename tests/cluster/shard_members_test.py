@@ -10,7 +10,9 @@ RedisCluster works throughout, and CLUSTER NODES / SHARDS and INFO shards
 name the members; the leader of a shard placed on two nodes, removed from
 the cluster, hands the shard over and leaves it before it says to stop it;
 a node of a shard placed on two nodes, removed while down, opens it from
-its folder when it starts again and leaves it before it says to stop it.
+its folder when it starts again and leaves it before it says to stop it;
+a node down since a shard was placed on it and one other node is not
+removed until the shard has had a leader.
 
     /usr/bin/python3 tests/cluster/shard_members_test.py BUILD_DIR [case...]
 
@@ -302,9 +304,59 @@ def placed_removed_while_down():
         c.cleanup()
 
 
+@case
+def pair_never_led():
+    """3 nodes of --shards 2; node 3 killed, then shard 2 added on nodes 3
+    and 2 (keel-cli shard add --nodes 3,2): two voters, so no leader
+    without node 3. Removing node 3 is refused (-TRYAGAIN, RAFT REMOVE
+    through redis-py) and changes nothing: before, it was made, and node
+    3, which never opened shard 2, said "stop it" once its other groups
+    dropped it, leaving shard 2 with no leader for good. Started again,
+    node 3 opens shard 2 and votes; removed then, it leaves shard 2 before
+    it says it is out of the cluster, and node 2 leads shard 2 alone."""
+    c = Cluster(3, ["--shards", "2"])
+    try:
+        c.start_all()
+        wait_for("every group led, on every node", lambda: all(
+            len(groups_of(c, i)) == 3 and all(g["leader"] != "0" for g in groups_of(c, i).values())
+            for i in (1, 2, 3)), 60)
+        c.kill(3)
+        host, port = c.addr(1)
+        p = subprocess.run([CLI, "-h", host, "-p", str(port), "shard", "add", "--nodes", "3,2"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p
+
+        def shard2(i):
+            return {k: str(v) for k, v in c.client(i, 3).info("shards")["shard2"].items()}
+        wait_for("node 2 to hold shard 2", lambda: "shard2" in c.client(2, 3).info("shards"), 30)
+        try:
+            c.client(1, 10).execute_command("RAFT", "REMOVE", 3)
+            raise AssertionError("RAFT REMOVE 3 was made; shard 2 has no leader without node 3")
+        except redis.ResponseError as e:
+            assert str(e).startswith("TRYAGAIN remove: shard 2 is placed on node 3"), e
+        assert members_of(c, 1, "meta") == ["1", "2", "3"], groups_of(c, 1)
+        assert shard2(2)["leader"] == "0", shard2(2)
+        c.start(3)
+        wait_for("shard 2 led", lambda: shard2(2)["leader"] in ("2", "3"), 60)
+        cli(c, 1, "remove", 3)
+        wait_for("node 3 to say it is out of the cluster",
+                 lambda: (c.info(3) or {}).get("raft_role") == "removed", 60)
+        wait_for("node 2 to lead shard 2 alone", lambda: (
+            shard2(2)["role"] == "leader" and shard2(2)["voters"].split() == ["2"]), 30)
+        c.kill(3)
+        return "node 3's removal refused while shard 2 needed its vote; made once it took part"
+    finally:
+        c.cleanup()
+
+
+def members_of(c, i, group):
+    """Node i's voters of group (as in INFO shards), sorted."""
+    return sorted(groups_of(c, i)[group]["voters"].split())
+
+
 def main():
     return run_suite("shard-members", [join_promote_remove, placed_leader_removed,
-                                       placed_removed_while_down],
+                                       placed_removed_while_down, pair_never_led],
                      [SERVER, CLI])
 
 

@@ -227,6 +227,7 @@ void ns_scen_placed_elsewhere_down(struct ns_run *r);
 void ns_scen_learner_taken_off_down(struct ns_run *r);
 void ns_scen_learner_restarts_unheard(struct ns_run *r);
 void ns_scen_deposed_driver_reads_old_members(struct ns_run *r);
+void ns_scen_pair_never_led(struct ns_run *r);
 void ns_scen_follower_stopped_with_a_forward(struct ns_run *r);
 void ns_scen_forward_ids_survive_a_restart(struct ns_run *r);
 void ns_scen_lone_leader_stopped_with_a_write(struct ns_run *r);

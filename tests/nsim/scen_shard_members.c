@@ -40,6 +40,10 @@
  * deposed while paused asks a shard to drop a member the cluster added
  * meanwhile: the shard's leader refuses.
  *
+ * pair_never_led: a shard placed on two nodes, one of them down since
+ * before: that node's removal is refused until the shard has had a
+ * leader (it needs the node's vote); started again, it is removed.
+ *
  * shard_added_before_join: a shard is added on every node (KEEL.ADDSHARD),
  * then the spare joins. The spare opens the shard as it applies the
  * entry that added it, before it was a member: it founds nothing (no
@@ -1194,8 +1198,8 @@ static void dd_watch(void *arg)
  * notice and took no further part, and the next leader added it back to
  * no avail ("members applied different entries ... node 4: follower term
  * 2, log to 115"). A peer's change of a shard on every node is now
- * refused unless the receiver's committed copy of the metadata group's
- * configuration calls for it (older_driver, server/commands.c). */
+ * refused while the receiver's copy of the metadata group's configuration
+ * (its newest) still has the member (older_driver, server/commands.c). */
 void ns_scen_deposed_driver_reads_old_members(struct ns_run *r)
 {
 	r->p.nodes = 3;
@@ -1210,4 +1214,97 @@ void ns_scen_deposed_driver_reads_old_members(struct ns_run *r)
 	world_at(r->w, 6300 * MS, dd_add, x);
 	world_at(r->w, 6300 * MS, dd_watch, x);
 	world_at(r->w, 9500 * MS, dd_heal, x);
+}
+
+/* ---- a shard of two nodes, one of them never took part ----------------- */
+
+struct never_led {
+	struct ns_run *r;
+	uint32_t lead, x; /* the metadata group's leader at 1 s; the node crashed */
+};
+
+static void nl_crash(void *arg)
+{
+	struct never_led *x = arg;
+	struct ns_node *l = meta_leader(x->r);
+	if (!l) {
+		ns_fail(x->r, "scenario: no leader of the metadata group at 1 s");
+		return;
+	}
+	x->lead = (uint32_t)(l - x->r->nodes);
+	x->x = (x->lead + 1) % 3;
+	world_tracef(x->r->w, "scenario: crash node %llu",
+		     (unsigned long long)x->r->nodes[x->x].id);
+	ns_node_crash(&x->r->nodes[x->x]);
+}
+
+static void nl_add(void *arg)
+{
+	struct never_led *x = arg;
+	char a[24], b[24];
+	snprintf(a, sizeof a, "%llu", (unsigned long long)x->r->nodes[x->x].id);
+	snprintf(b, sizeof b, "%llu", (unsigned long long)x->r->nodes[x->lead].id);
+	const char *const argv[] = {"KEEL.ADDSHARD", a, b};
+	ns_admin_expect(x->r, x->lead, 3, argv, ":2");
+}
+
+static void nl_remove_refused(void *arg)
+{
+	struct never_led *x = arg;
+	char id[24];
+	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
+	const char *const argv[] = {"RAFT", "REMOVE", id};
+	ns_admin_expect(x->r, x->lead, 3, argv, "-TRYAGAIN remove: shard 2 is placed on node");
+}
+
+static void nl_start(void *arg)
+{
+	struct never_led *x = arg;
+	ns_node_start(&x->r->nodes[x->x]);
+}
+
+static void nl_remove(void *arg)
+{
+	struct never_led *x = arg;
+	ns_admin(x->r, x->lead, "REMOVE", x->r->nodes[x->x].id); /* stopped once it says so */
+}
+
+/* Node X out of the cluster, stopped once it said so; shard 2 led by the
+ * other node alone. */
+static void nl_check(void *arg)
+{
+	struct never_led *x = arg;
+	const struct ns_node *y = &x->r->nodes[x->lead];
+	const struct group *g = y->s && y->s->n_shards > 2 ? y->s->groups[2] : NULL;
+	if (x->r->nodes[x->x].kind != NS_RETIRED)
+		ns_fail(x->r, "node %llu was not removed from the cluster and stopped",
+			(unsigned long long)x->r->nodes[x->x].id);
+	else if (!g || raft_role_of(g->r) != RAFT_LEADER || raft_config_of(g->r)->n != 1)
+		ns_fail(x->r, "node %llu does not lead shard 2 alone", (unsigned long long)y->id);
+}
+
+/* Three nodes of two shards. Node X crashes; shard 2 is added on X and
+ * the metadata group's leader Y (KEEL.ADDSHARD X Y): two voters, so no
+ * leader without X. X's removal is refused (-TRYAGAIN): in the random
+ * sharded seed 111386, X, started again but cut off from the metadata
+ * group's leader, was removed before it applied the entry that added the
+ * shard; its other groups dropped it, it said "stop it" and was stopped,
+ * and shard 2 never had a leader: a move to it never finished. Started
+ * again, X takes part (it applies the entry, opens shard 2, votes), and
+ * its removal is made: shard 2's leader drops it, then it says so. */
+void ns_scen_pair_never_led(struct ns_run *r)
+{
+	r->p.nodes = 3;
+	r->p.shards = 2;
+	r->p.reshards = 0;
+	r->p.run_ns = 10000 * MS;
+	struct never_led *x = ns_alloc(r, sizeof *x);
+	memset(x, 0, sizeof *x);
+	x->r = r;
+	world_at(r->w, 1000 * MS, nl_crash, x);
+	world_at(r->w, 1300 * MS, nl_add, x);
+	world_at(r->w, 2000 * MS, nl_remove_refused, x);
+	world_at(r->w, 2500 * MS, nl_start, x);
+	world_at(r->w, 5000 * MS, nl_remove, x);
+	world_at(r->w, 9000 * MS, nl_check, x);
 }

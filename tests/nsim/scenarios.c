@@ -3281,6 +3281,7 @@ static const struct {
 	{"learner_taken_off_down", ns_scen_learner_taken_off_down},
 	{"learner_restarts_unheard", ns_scen_learner_restarts_unheard},
 	{"deposed_driver_reads_old_members", ns_scen_deposed_driver_reads_old_members},
+	{"pair_never_led", ns_scen_pair_never_led},
 	{"shard_folders", shard_folders},
 	{"learner_readded", learner_readded},
 	{"session_timeout_is_the_leaders", session_timeout_is_the_leaders},
