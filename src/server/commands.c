@@ -435,9 +435,8 @@ static uint32_t placed_needs(const struct server *s, raft_id id)
 		uint32_t others = 0;
 		bool listed = false;
 		for (uint32_t k = 0; k < m->n; k++) {
-			bool voter = raft_config_is_voter(c, m->ids[k]);
-			listed |= m->ids[k] == id && voter;
-			others += voter && m->ids[k] != id;
+			listed |= m->ids[k] == id;
+			others += m->ids[k] != id && raft_config_is_voter(c, m->ids[k]);
 		}
 		if (!listed || others > 1) /* two others: a majority of three */
 			continue;

@@ -776,7 +776,6 @@ static void spread_leader(struct group *g)
  * the last one, so a leader's followers heard nothing meanwhile). */
 void group_tick(struct group *g, bool stalled)
 {
-	g->led_seen = g->led_seen || (g->n_placed && group_led_seen(g));
 	/* quiescence (server/quiet.c): a quiet group has nothing to tick for */
 	if (g->quiet || quiet_leader_tick(g))
 		return;

@@ -293,7 +293,7 @@ struct group {
 	uint32_t outside_at;	      /* ... the member they go to (placed[outside_at]) */
 	raft_id lead_hint;	      /* ... its leader, as its LEADS frames say (0: none) */
 	raft_term lead_term;	      /* ... in this term (the highest heard) */
-	bool led_seen; /* a leader of it seen since its list last changed (group_led_seen) */
+	bool led_seen; /* a leader of it seen since its list last changed (groups_place) */
 	bool wiped; /* taken off it: its keyspace freed (group_wipe), rebuilt if listed again */
 	uint64_t wiped_digest;	      /* ... what it held (the rebuild must hold the same) */
 	struct replica_node *replica; /* NULL: a Raft member */

@@ -297,6 +297,7 @@ void groups_place(struct server *s)
 			fprintf(stderr, "[%llu] shard %u placed on nodes%s\n",
 				(unsigned long long)s->cfg.id, g->id, list);
 		}
+		g->led_seen = group_led_seen(g); /* each tick: a group quiet or not */
 		bool listed = group_placed_on(g, s->cfg.id);
 		if (listed && g->removed_at && !s->meta->removed_at) {
 			/* removed, and listed again since (perhaps before this node

@@ -40,9 +40,10 @@
  * deposed while paused asks a shard to drop a member the cluster added
  * meanwhile: the shard's leader refuses.
  *
- * pair_never_led: a shard placed on two nodes, one of them down since
- * before: that node's removal is refused until the shard has had a
- * leader (it needs the node's vote); started again, it is removed.
+ * pair_never_led: a shard placed on two nodes, one of them down (or
+ * paused) since before: that node's removal is refused until the shard
+ * has had a leader (it needs the node's vote), not for a shard of three
+ * or of another node; running again, it is removed.
  *
  * shard_added_before_join: a shard is added on every node (KEEL.ADDSHARD),
  * then the spare joins. The spare opens the shard as it applies the
@@ -364,6 +365,7 @@ void ns_scen_shard_leader_removed(struct ns_run *r)
 
 struct removed_down {
 	struct ns_run *r;
+	uint32_t down, other; /* shard 2's follower at 2.5 s, crashed; its leader */
 };
 
 /* Shard 2 added on nodes 3 and 4 (asked of node 1). */
@@ -377,55 +379,70 @@ static void rd_add(void *arg)
 static void rd_crash(void *arg)
 {
 	struct removed_down *x = arg;
-	ns_node_crash(&x->r->nodes[2]);
+	const struct server *s = x->r->nodes[3].s;
+	const struct raft *g = s && s->n_shards > 2 ? s->groups[2]->r : NULL;
+	if (!g || raft_leader_of(g) == RAFT_ID_NONE) {
+		ns_fail(x->r, "scenario: shard 2 has no leader at 2.5 s");
+		return;
+	}
+	x->other = raft_leader_of(g) == 4 ? 3 : 2;
+	x->down = x->other == 3 ? 2 : 3;
+	world_tracef(x->r->w, "scenario: crash node %u, which follows shard 2", x->down + 1);
+	ns_node_crash(&x->r->nodes[x->down]);
 }
 
-/* Node 3 removed from the cluster while down; the operator stops it for
- * good once it says it is out of every group. */
+/* The node down removed from the cluster, 3.5 s after it crashed: shard 2's
+ * leader has stepped down by then (check-quorum), so the metadata group's
+ * leader knows of none now, only that it saw one; the operator stops the
+ * node for good once it says it is out of every group. */
 static void rd_remove(void *arg)
 {
 	struct removed_down *x = arg;
-	ns_admin(x->r, 0, "REMOVE", 3);
+	ns_admin(x->r, 0, "REMOVE", x->r->nodes[x->down].id);
 }
 
 static void rd_restart(void *arg)
 {
 	struct removed_down *x = arg;
-	ns_node_start(&x->r->nodes[2]);
+	ns_node_start(&x->r->nodes[x->down]);
 }
 
-/* Shard 2 is on node 4 alone, which leads it; node 3 was stopped (it
- * said it was out of the cluster only once shard 2 had dropped it). */
+/* Shard 2 is on the other node alone, which leads it; the node down was
+ * stopped (it said it was out of the cluster only once shard 2 had
+ * dropped it). */
 static void rd_check(void *arg)
 {
 	struct removed_down *x = arg;
-	if (x->r->nodes[2].kind != NS_RETIRED)
-		ns_fail(x->r, "scenario: node 3 never said it was out of the cluster");
-	const struct server *s = x->r->nodes[3].s;
+	if (x->r->nodes[x->down].kind != NS_RETIRED)
+		ns_fail(x->r, "scenario: node %u never said it was out of the cluster",
+			x->down + 1);
+	const struct server *s = x->r->nodes[x->other].s;
 	const struct raft *g = s && s->n_shards > 2 ? s->groups[2]->r : NULL;
 	if (!g || raft_role_of(g) != RAFT_LEADER || raft_config_of(g)->n != 1)
-		ns_fail(x->r, "scenario: shard 2 is not led by node 4 alone");
+		ns_fail(x->r, "scenario: shard 2 is not led by node %u alone", x->other + 1);
 }
 
-/* Four nodes of two shards; shard 2 added on nodes 3 and 4; node 3
- * crashes, is removed from the cluster while down, and starts again.
- * Shard 2 has no quorum without it (two voters, check-quorum), so node 3
- * must take part in it again so that shard 2 drops it, and say it may be
- * stopped only then. */
+/* Four nodes of two shards; shard 2 added on nodes 3 and 4; the one that
+ * follows it crashes, is removed from the cluster while down, and starts
+ * again. Shard 2 has no quorum without it (two voters, check-quorum), so
+ * that node must take part in it again so that shard 2 drops it, and say
+ * it may be stopped only then. Its removal is made though shard 2 has no
+ * leader at the time: the metadata group's leader saw one (the node took
+ * part), which pair_never_led's refusal asks. */
 void ns_scen_placed_removed_while_down(struct ns_run *r)
 {
 	r->p.nodes = 4;
 	r->p.shards = 2;
 	r->p.reshards = 0;
-	r->p.run_ns = 14000 * MS;
+	r->p.run_ns = 15000 * MS;
 	struct removed_down *x = ns_alloc(r, sizeof *x);
 	memset(x, 0, sizeof *x);
 	x->r = r;
 	world_at(r->w, 1000 * MS, rd_add, x);
 	world_at(r->w, 2500 * MS, rd_crash, x);
-	world_at(r->w, 3000 * MS, rd_remove, x);
-	world_at(r->w, 4000 * MS, rd_restart, x);
-	world_at(r->w, 11000 * MS, rd_check, x);
+	world_at(r->w, 6000 * MS, rd_remove, x);
+	world_at(r->w, 6500 * MS, rd_restart, x);
+	world_at(r->w, 12000 * MS, rd_check, x);
 }
 
 /* ---- a shard placed on a node while that node is removed ---------------- */
@@ -1220,8 +1237,24 @@ void ns_scen_deposed_driver_reads_old_members(struct ns_run *r)
 
 struct never_led {
 	struct ns_run *r;
-	uint32_t lead, x; /* the metadata group's leader at 1 s; the node crashed */
+	uint32_t lead, x, w, v; /* the metadata group's leader at 1 s; crashed; paused; another */
 };
+
+/* w0 [w1] and the ids of n nodes, asked of the metadata group's leader;
+ * its reply must begin with expect. */
+static void nl_ask(struct never_led *x, const char *expect, const char *w0, const char *w1, int n,
+		   const uint32_t *nodes)
+{
+	char ids[3][24];
+	const char *argv[5] = {w0, w1};
+	int argc = w1 ? 2 : 1;
+	for (int i = 0; i < n; i++) {
+		snprintf(ids[i], sizeof ids[0], "%llu",
+			 (unsigned long long)x->r->nodes[nodes[i]].id);
+		argv[argc++] = ids[i];
+	}
+	ns_admin_expect(x->r, x->lead, argc, argv, expect);
+}
 
 static void nl_crash(void *arg)
 {
@@ -1232,29 +1265,50 @@ static void nl_crash(void *arg)
 		return;
 	}
 	x->lead = (uint32_t)(l - x->r->nodes);
-	x->x = (x->lead + 1) % 3;
-	world_tracef(x->r->w, "scenario: crash node %llu",
-		     (unsigned long long)x->r->nodes[x->x].id);
+	x->x = (x->lead + 1) % 5;
+	x->w = (x->lead + 2) % 5;
+	x->v = (x->lead + 3) % 5;
+	world_tracef(x->r->w, "scenario: crash node %llu, pause node %llu",
+		     (unsigned long long)x->r->nodes[x->x].id,
+		     (unsigned long long)x->r->nodes[x->w].id);
 	ns_node_crash(&x->r->nodes[x->x]);
+	host_pause_until(x->r->nodes[x->w].h, world_now_ns(x->r->w) + 2500 * MS);
 }
 
-static void nl_add(void *arg)
+static void nl_add_2(void *arg) /* on X and L */
 {
 	struct never_led *x = arg;
-	char a[24], b[24];
-	snprintf(a, sizeof a, "%llu", (unsigned long long)x->r->nodes[x->x].id);
-	snprintf(b, sizeof b, "%llu", (unsigned long long)x->r->nodes[x->lead].id);
-	const char *const argv[] = {"KEEL.ADDSHARD", a, b};
-	ns_admin_expect(x->r, x->lead, 3, argv, ":2");
+	nl_ask(x, ":2", "KEEL.ADDSHARD", NULL, 2, (uint32_t[]){x->x, x->lead});
 }
 
-static void nl_remove_refused(void *arg)
+static void nl_remove_x_refused(void *arg)
 {
 	struct never_led *x = arg;
-	char id[24];
-	snprintf(id, sizeof id, "%llu", (unsigned long long)x->r->nodes[x->x].id);
-	const char *const argv[] = {"RAFT", "REMOVE", id};
-	ns_admin_expect(x->r, x->lead, 3, argv, "-TRYAGAIN remove: shard 2 is placed on node");
+	nl_ask(x, "-TRYAGAIN remove: shard 2 is placed on node", "RAFT", "REMOVE", 1, &x->x);
+}
+
+static void nl_add_3(void *arg) /* on X, W and L */
+{
+	struct never_led *x = arg;
+	nl_ask(x, ":3", "KEEL.ADDSHARD", NULL, 3, (uint32_t[]){x->x, x->w, x->lead});
+}
+
+static void nl_add_4(void *arg) /* on X alone */
+{
+	struct never_led *x = arg;
+	nl_ask(x, ":4", "KEEL.ADDSHARD", NULL, 1, &x->x);
+}
+
+static void nl_add_5(void *arg) /* on W and V */
+{
+	struct never_led *x = arg;
+	nl_ask(x, ":5", "KEEL.ADDSHARD", NULL, 2, (uint32_t[]){x->w, x->v});
+}
+
+static void nl_remove_w_refused(void *arg)
+{
+	struct never_led *x = arg;
+	nl_ask(x, "-TRYAGAIN remove: shard 5 is placed on node", "RAFT", "REMOVE", 1, &x->w);
 }
 
 static void nl_start(void *arg)
@@ -1263,48 +1317,81 @@ static void nl_start(void *arg)
 	ns_node_start(&x->r->nodes[x->x]);
 }
 
-static void nl_remove(void *arg)
+static void nl_remove_w(void *arg)
 {
 	struct never_led *x = arg;
-	ns_admin(x->r, x->lead, "REMOVE", x->r->nodes[x->x].id); /* stopped once it says so */
+	ns_admin(x->r, x->lead, "REMOVE", x->r->nodes[x->w].id); /* stopped once it says so */
 }
 
-/* Node X out of the cluster, stopped once it said so; shard 2 led by the
- * other node alone. */
+static void nl_place_4(void *arg) /* on L */
+{
+	struct never_led *x = arg;
+	nl_ask(x, "+OK", "KEEL.PLACESHARD", "4", 1, &x->lead);
+}
+
+static void nl_remove_x(void *arg)
+{
+	struct never_led *x = arg;
+	ns_admin(x->r, x->lead, "REMOVE", x->r->nodes[x->x].id);
+}
+
+static void nl_led_alone(struct never_led *x, uint32_t node, uint32_t shard)
+{
+	const struct ns_node *n = &x->r->nodes[node];
+	const struct group *g = n->s && n->s->n_shards > shard ? n->s->groups[shard] : NULL;
+	if (!g || raft_role_of(g->r) != RAFT_LEADER || raft_config_of(g->r)->n != 1)
+		ns_fail(x->r, "node %llu does not lead shard %u alone", (unsigned long long)n->id,
+			shard);
+}
+
+/* Nodes W and X out of the cluster, each stopped once it said so; shard
+ * 2 led by L alone, shard 5 by V alone. */
 static void nl_check(void *arg)
 {
 	struct never_led *x = arg;
-	const struct ns_node *y = &x->r->nodes[x->lead];
-	const struct group *g = y->s && y->s->n_shards > 2 ? y->s->groups[2] : NULL;
-	if (x->r->nodes[x->x].kind != NS_RETIRED)
-		ns_fail(x->r, "node %llu was not removed from the cluster and stopped",
-			(unsigned long long)x->r->nodes[x->x].id);
-	else if (!g || raft_role_of(g->r) != RAFT_LEADER || raft_config_of(g->r)->n != 1)
-		ns_fail(x->r, "node %llu does not lead shard 2 alone", (unsigned long long)y->id);
+	for (uint32_t i = 0; i < 2; i++) {
+		const struct ns_node *n = &x->r->nodes[i ? x->x : x->w];
+		if (n->kind != NS_RETIRED)
+			ns_fail(x->r, "node %llu was not removed from the cluster and stopped",
+				(unsigned long long)n->id);
+	}
+	nl_led_alone(x, x->lead, 2);
+	nl_led_alone(x, x->v, 5);
 }
 
-/* Three nodes of two shards. Node X crashes; shard 2 is added on X and
- * the metadata group's leader Y (KEEL.ADDSHARD X Y): two voters, so no
- * leader without X. X's removal is refused (-TRYAGAIN): in the random
- * sharded seed 111386, X, started again but cut off from the metadata
- * group's leader, was removed before it applied the entry that added the
- * shard; its other groups dropped it, it said "stop it" and was stopped,
- * and shard 2 never had a leader: a move to it never finished. Started
- * again, X takes part (it applies the entry, opens shard 2, votes), and
- * its removal is made: shard 2's leader drops it, then it says so. */
+/* Five nodes of two shards, L leading the metadata group. Node X crashes
+ * and node W is paused (2.5 s). Shard 2 is added on X and L (two voters,
+ * so no leader without X): X's removal is refused (-TRYAGAIN). In the
+ * random sharded seed 111386, X, started again but cut off from the
+ * metadata group's leader, was removed before it applied the entry that
+ * added the shard; its other groups dropped it, it said "stop it" and was
+ * stopped, and shard 2 never had a leader: a move to it never finished.
+ * Then shards 3 (on X, W and L: three voters, none led), 4 (on X alone,
+ * none led) and 5 (on W and V, none led; L, outside it, hears of its
+ * leaders by LEADS frames) are added: W's removal is refused for shard 5,
+ * not for shard 3 or 4. X started again takes part (it applies the
+ * entries, opens the shards, votes), and W, running again, too: W's
+ * removal is made, and, once shard 4 is placed on L, X's: each shard
+ * drops the node, then the node says so. */
 void ns_scen_pair_never_led(struct ns_run *r)
 {
-	r->p.nodes = 3;
+	r->p.nodes = 5;
 	r->p.shards = 2;
 	r->p.reshards = 0;
-	r->p.run_ns = 10000 * MS;
+	r->p.run_ns = 13000 * MS;
 	struct never_led *x = ns_alloc(r, sizeof *x);
 	memset(x, 0, sizeof *x);
 	x->r = r;
 	world_at(r->w, 1000 * MS, nl_crash, x);
-	world_at(r->w, 1300 * MS, nl_add, x);
-	world_at(r->w, 2000 * MS, nl_remove_refused, x);
+	world_at(r->w, 1300 * MS, nl_add_2, x);
+	world_at(r->w, 1500 * MS, nl_remove_x_refused, x);
+	world_at(r->w, 1700 * MS, nl_add_3, x);
+	world_at(r->w, 1850 * MS, nl_add_4, x);
+	world_at(r->w, 2000 * MS, nl_add_5, x);
+	world_at(r->w, 2200 * MS, nl_remove_w_refused, x);
 	world_at(r->w, 2500 * MS, nl_start, x);
-	world_at(r->w, 5000 * MS, nl_remove, x);
-	world_at(r->w, 9000 * MS, nl_check, x);
+	world_at(r->w, 4500 * MS, nl_remove_w, x);
+	world_at(r->w, 5000 * MS, nl_place_4, x);
+	world_at(r->w, 6000 * MS, nl_remove_x, x);
+	world_at(r->w, 12000 * MS, nl_check, x);
 }
