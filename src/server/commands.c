@@ -394,42 +394,28 @@ static bool made_already(const struct group *g, const struct resp_arg *op, raft_
 	return is(op, "remove") && !m;
 }
 
-/* A shard placed on node id and on no other voter of the cluster (id's
- * removal would leave it no member, its keys and slots with nobody), or
- * UINT32_MAX: read in this node's map and configuration of the metadata
- * group, the leader's that proposes the removal. */
-static uint32_t placed_alone(const struct server *s, raft_id id)
-{
-	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
-	for (uint32_t i = 0; sl && i < sl->n_placed; i++) {
-		const struct kv_shard_members *m = &sl->placed[i];
-		bool listed = false, other = false;
-		for (uint32_t k = 0; k < m->n; k++) {
-			listed |= m->ids[k] == id;
-			other |= m->ids[k] != id &&
-				 raft_config_is_voter(raft_config_of(s->meta->r), m->ids[k]);
-		}
-		if (listed && !other)
-			return m->shard;
-	}
-	return UINT32_MAX;
-}
-
-/* A shard placed on node id whose other listed voters are not a majority
- * of its listed voters (two voters, id one of them), of which this node has
- * seen no leader since its list last changed, or UINT32_MAX. Such a shard
- * elects a leader only with id's vote, and only a leader drops id: a
- * leader seen means id took part (it holds the shard, opens it again from
- * its folder once removed while down, and stays until the shard drops
- * it); none seen, id may never have opened the shard (down, or cut off
- * from the metadata group's leader, when it was placed there), and,
- * removed, it would learn of no more entries of the map, take the shard
- * for none of its own and stop: the shard would have no leader for good
- * (sharded seed 111386). */
-static uint32_t placed_needs(const struct server *s, raft_id id)
+/* A shard placed on node id that id's removal would leave with no way to
+ * drop it, or UINT32_MAX; *alone says which of the two cases:
+ * - id is its only voter (alone): removed, it would leave the shard no
+ *   member, its keys and slots with nobody;
+ * - one other voter, and this node has seen no leader of it since its
+ *   list last changed: such a shard elects a leader only with id's vote,
+ *   and only a leader drops id. A leader seen means id took part (it holds
+ *   the shard, opens it again from its folder once removed while down,
+ *   and stays until the shard drops it); none seen, id may never have
+ *   opened the shard (down, or cut off from the metadata group's leader,
+ *   when it was placed there), and, removed, it would learn of no more
+ *   entries of the map, take the shard for none of its own and stop: the
+ *   shard would have no leader for good (sharded seed 111386).
+ * A shard of id alone is named first. Read in this node's map and
+ * configuration of the metadata group, the leader's that proposes the
+ * removal. */
+static uint32_t placed_holds(const struct server *s, raft_id id, bool *alone)
 {
 	const struct kv_slots *sl = s->meta ? kv_slots_of(&s->meta->kv) : NULL;
 	const struct raft_config *c = s->meta ? raft_config_of(s->meta->r) : NULL;
+	uint32_t held = UINT32_MAX;
+	*alone = false;
 	for (uint32_t i = 0; sl && i < sl->n_placed; i++) {
 		const struct kv_shard_members *m = &sl->placed[i];
 		uint32_t others = 0;
@@ -440,11 +426,15 @@ static uint32_t placed_needs(const struct server *s, raft_id id)
 		}
 		if (!listed || others > 1) /* two others: a majority of three */
 			continue;
-		const struct group *g = m->shard < s->n_shards ? s->groups[m->shard] : NULL;
-		if (g && !group_led_seen(g))
+		if (!others) {
+			*alone = true;
 			return m->shard;
+		}
+		const struct group *g = m->shard < s->n_shards ? s->groups[m->shard] : NULL;
+		if (held == UINT32_MAX && g && !group_led_seen(g))
+			held = m->shard;
 	}
-	return UINT32_MAX;
+	return held;
 }
 
 /* RAFT TRANSFER id on a node of several shards: every group this node
@@ -605,30 +595,30 @@ static bool cmd_raft(struct server *s, struct creq *q, const struct resp_arg *ar
 	} else if (is(&argv[1], "remove")) {
 		if (g->meta && raft_applied_index(g->r) < raft_last_index(g->r)) {
 			/* a KEEL.PLACESHARD in the log not yet applied would be
-			 * missed by placed_alone, which reads the map */
+			 * missed by placed_holds, which reads the map */
 			resp_error(&q->reply,
 				   "TRYAGAIN the metadata group's leader has entries not "
 				   "yet applied (a change of the slot map may be among "
 				   "them); not applied");
 			return false;
 		}
-		uint32_t alone = placed_alone(s, (raft_id)id);
-		if (alone != UINT32_MAX) {
+		bool alone;
+		uint32_t held = placed_holds(s, (raft_id)id, &alone);
+		if (held != UINT32_MAX && alone) {
 			resp_errorf(
 				&q->reply,
 				"ERR remove: shard %u is placed on node %lld alone: place it on "
 				"other nodes first (keel-cli shard place %u --nodes ...)",
-				alone, (long long)id, alone);
+				held, (long long)id, held);
 			return false;
 		}
-		uint32_t needs = placed_needs(s, (raft_id)id);
-		if (needs != UINT32_MAX) {
+		if (held != UINT32_MAX) {
 			resp_errorf(&q->reply,
 				    "TRYAGAIN remove: shard %u is placed on node %lld and one "
 				    "other voter, and this node has seen no leader of "
 				    "it: only with node %lld's vote can it elect one to drop "
 				    "it (start it again if it is down); not applied",
-				    needs, (long long)id, (long long)id);
+				    held, (long long)id, (long long)id);
 			return false;
 		}
 		return change_reply(

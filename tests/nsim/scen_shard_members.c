@@ -518,7 +518,7 @@ static void pr_disks_back(void *arg)
  * whose followers' disks are slow (their entries durable 100 ms late):
  * the placement is in the leader's log, not yet applied, when X's
  * removal is asked of it 20 ms later. Refused for now (-TRYAGAIN): the
- * map the removal is checked against (placed_alone) lacks the placement
+ * map the removal is checked against (placed_holds) lacks the placement
  * until it is applied. Before, the removal was made (+OK once
  * committed), and shard 1 was left placed on a node out of the cluster. */
 static void pr_place_then_remove(void *arg)
